@@ -1,0 +1,109 @@
+# mamori — one entry point: all, check, bench, demo, fuzz, format, install.
+#
+#   make            release build (gcc, -O2) into build/
+#   make check      dependencies, then unit + integration tests under ASan+UBSan (build-san/)
+#   make demo       run mamori's main job on this machine, under a temporary root
+#   make bench      benchmarks, printing numbers
+#   make fuzz       each libFuzzer harness for a bounded time (clang)
+#   make CC=clang   the same build with clang
+
+CC      ?= gcc
+O       ?= build
+DEPS    ?= installer/deps.sh
+Q       := $(if $(V),,@)
+
+PKGS    := libudev libusb-1.0 blkid openssl libcjson sqlite3
+PKGS_NET:= libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(PKGS_NET) 2>/dev/null)
+LIBS_AGENT := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS_CTL   := $(shell pkg-config --libs $(PKGS) $(PKGS_NET) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
+           -Wmissing-prototypes -Wstrict-prototypes -Wvla -Wno-missing-field-initializers
+CFLAGS  ?= -O2 -g
+SANFLAGS:= -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ifeq ($(O),build-san)
+CFLAGS  := $(SANFLAGS)
+LDFLAGS += -fsanitize=address,undefined
+endif
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -fstack-protector-strong \
+              -D_FORTIFY_SOURCE=2 -MMD -MP -Icommon -Iagent -Ipolicy -Imodules $(PKG_CFLAGS)
+LDFLAGS += -Wl,--as-needed -Wl,-z,relro -Wl,-z,now
+
+# Every .c under these folders goes into libmamori.a, except the programs' main files.
+MAINS   := agent/mamorid.c agent/mamorictl.c
+LIB_SRCS:= $(filter-out $(MAINS),$(wildcard common/*.c agent/*.c policy/*.c modules/*/*.c))
+LIB_OBJS:= $(LIB_SRCS:%.c=$(O)/obj/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+TESTLIB_SRCS := $(wildcard tests/lib/*.c)
+TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(O)/obj/%.o)
+
+.PHONY: all deps check unit integration bench demo fuzz format format-check lint clean install
+all: deps-quiet $(O)/bin/mamorid $(O)/bin/mamorictl
+
+deps:
+	$(Q)bash $(DEPS)
+deps-quiet:
+	$(Q)bash $(DEPS) >/dev/null
+
+$(O)/obj/%.o: %.c
+	$(Q)mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/libmamori.a: $(LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(O)/bin/mamorid: $(O)/obj/agent/mamorid.o $(O)/libmamori.a
+	$(Q)mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_AGENT)
+
+$(O)/bin/mamorictl: $(O)/obj/agent/mamorictl.o $(O)/libmamori.a
+	$(Q)mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CTL)
+
+$(O)/tests/%: tests/unit/%.c $(O)/libmamori.a $(TESTLIB_OBJS)
+	$(Q)mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib $(LDFLAGS) -o $@ $< $(TESTLIB_OBJS) $(O)/libmamori.a \
+		$(LIBS_CTL) $(shell pkg-config --libs cmocka)
+
+# ---- tests: everything under ASan+UBSan in build-san/ -------------------------
+check: deps
+	$(Q)$(MAKE) --no-print-directory O=build-san all-tests
+	$(Q)MAMORI_BUILD=build-san bash tests/run-tests.sh
+	$(Q)bash tests/lint.sh
+
+all-tests: $(O)/bin/mamorid $(O)/bin/mamorictl $(UNIT_BINS)
+
+unit: deps-quiet
+	$(Q)$(MAKE) --no-print-directory O=build-san all-tests
+	$(Q)MAMORI_BUILD=build-san bash tests/run-tests.sh unit
+
+integration: deps-quiet
+	$(Q)$(MAKE) --no-print-directory O=build-san all-tests
+	$(Q)MAMORI_BUILD=build-san bash tests/run-tests.sh integration
+
+bench: all
+	$(Q)bash $(DEPS) --bench >/dev/null
+	$(Q)bash tests/bench/run.sh
+
+demo: all
+	$(Q)bash tests/demo.sh
+
+lint:
+	$(Q)bash tests/lint.sh
+
+format:
+	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	$(Q)clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

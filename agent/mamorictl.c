@@ -1,0 +1,5 @@
+/* agent/mamorictl.c — placeholder main. */
+int main(void)
+{
+	return 0;
+}

@@ -1,0 +1,26 @@
+/* common/fileio.h — capped reads and atomic writes of small files (any process).
+ * Utility code: never logs; returns negative errno. */
+#ifndef MAMORI_FILEIO_H
+#define MAMORI_FILEIO_H
+
+#include <stddef.h>
+
+/* Read a whole file of at most `cap` bytes into a NUL-terminated buffer the
+ * caller frees. -EFBIG if the file is larger than cap. */
+int read_file_capped(const char *path, size_t cap, char **ret_buf, size_t *ret_len);
+
+/* Read the first line of a (sysfs/proc) file, newline stripped, at most
+ * bufsz-1 bytes. */
+int read_one_line(const char *path, char *buf, size_t bufsz);
+
+/* Write data to path through path.tmp → fsync → rename → fsync(dir). */
+int write_file_atomic(const char *path, const void *data, size_t len, int mode);
+
+/* Write a short string to an existing file (sysfs attributes): open O_WRONLY,
+ * one write, close. */
+int write_string_file(const char *path, const char *s);
+
+/* mkdir -p with mode for each created component. */
+int mkdir_p(const char *path, int mode);
+
+#endif

@@ -1,0 +1,196 @@
+/* common/strutil.c — bounded string helpers and escaping of untrusted text
+ * (any process). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strutil.h"
+
+int strscpy(char *dst, size_t dstsz, const char *src)
+{
+	size_t n;
+
+	if (dstsz == 0)
+		return -ENAMETOOLONG;
+	n = strnlen(src, dstsz);
+	if (n >= dstsz) {
+		memcpy(dst, src, dstsz - 1);
+		dst[dstsz - 1] = '\0';
+		return -ENAMETOOLONG;
+	}
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+int xsnprintf(char *dst, size_t dstsz, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vsnprintf(dst, dstsz, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -EINVAL;
+	if ((size_t)r >= dstsz)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret)
+{
+	char *end = NULL;
+	long long v;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (errno != 0 || end == s || *end != '\0')
+		return -EINVAL;
+	if (v < min || v > max)
+		return -ERANGE;
+	*ret = v;
+	return 0;
+}
+
+char *strstrip(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+		*--e = '\0';
+	return s;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	size_t len;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, cp = c & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	if (cp >= 0xd800 && cp <= 0xdfff)
+		return 0;
+	return len;
+}
+
+bool utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (n > 0) {
+		size_t l = utf8_seq(p, n);
+		if (l == 0)
+			return false;
+		p += l;
+		n -= l;
+	}
+	return true;
+}
+
+char *escape_untrusted(const char *s, size_t n, size_t maxin)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	bool cut = false;
+	char *out, *o;
+
+	if (maxin && n > maxin) {
+		n = maxin;
+		cut = true;
+	}
+	/* worst case: every byte becomes \xHH, plus the ellipsis and NUL */
+	out = malloc(n * 4 + sizeof("…"));
+	if (!out)
+		return NULL;
+	o = out;
+	while (n > 0) {
+		unsigned c = *p;
+		size_t l;
+
+		if (c == '\\' || c == '"') {
+			*o++ = '\\';
+			*o++ = (char)c;
+			p++, n--;
+			continue;
+		}
+		if (c == '\n' || c == '\t' || c == '\r') {
+			*o++ = '\\';
+			*o++ = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+			p++, n--;
+			continue;
+		}
+		l = utf8_seq(p, n);
+		/* C1 controls (U+0080..U+009F) move terminals' cursors too */
+		if (l == 2 && c == 0xc2 && p[1] < 0xa0)
+			l = 0;
+		if (l == 0 || c < 0x20 || c == 0x7f) {
+			static const char hx[] = "0123456789abcdef";
+			*o++ = '\\';
+			*o++ = 'x';
+			*o++ = hx[c >> 4];
+			*o++ = hx[c & 15];
+			p++, n--;
+			continue;
+		}
+		memcpy(o, p, l);
+		o += l;
+		p += l;
+		n -= l;
+	}
+	if (cut) {
+		memcpy(o, "…", sizeof("…") - 1);
+		o += sizeof("…") - 1;
+	}
+	*o = '\0';
+	return out;
+}
+
+void hex_encode(const uint8_t *in, size_t n, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hx[in[i] >> 4];
+		out[2 * i + 1] = hx[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+bool streq_ptr(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+bool startswith(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}

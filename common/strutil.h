@@ -1,0 +1,39 @@
+/* common/strutil.h — bounded string helpers and escaping of untrusted text
+ * (any process). Utility code: never logs. */
+#ifndef MAMORI_STRUTIL_H
+#define MAMORI_STRUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Copy at most dstsz-1 bytes of src and NUL-terminate. Returns 0, or -ENAMETOOLONG
+ * when src did not fit (dst then holds the truncated prefix). */
+int strscpy(char *dst, size_t dstsz, const char *src);
+
+/* snprintf that reports truncation: 0 on success, -ENAMETOOLONG if cut. */
+int xsnprintf(char *dst, size_t dstsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Parse a whole decimal string into [min,max]. 0 or -EINVAL/-ERANGE. */
+int parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret);
+
+/* Remove leading and trailing ASCII whitespace in place; returns s+offset. */
+char *strstrip(char *s);
+
+/* true if [s, s+n) is valid UTF-8 with no overlong forms or surrogates. */
+bool utf8_valid(const char *s, size_t n);
+
+/* Escape n bytes of untrusted data for printing on one line: printable ASCII
+ * and valid UTF-8 pass through, '\\' and '"' are backslashed, control bytes
+ * become \n \t \r or \xHH, invalid UTF-8 bytes become \xHH. At most maxin input
+ * bytes are looked at (0 = no cap); a cut is marked with "…". Returns a new
+ * string the caller frees, or NULL on allocation failure. */
+char *escape_untrusted(const char *s, size_t n, size_t maxin);
+
+/* Hex-encode n bytes into out (2n+1 bytes). */
+void hex_encode(const uint8_t *in, size_t n, char *out);
+
+bool streq_ptr(const char *a, const char *b);
+bool startswith(const char *s, const char *prefix);
+
+#endif

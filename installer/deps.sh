@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# installer/deps.sh — install mamori's build, test and benchmark dependencies
+# from Debian 12 packages. Idempotent: when every package is present it only
+# runs dpkg-query and returns (well under a second).
+#
+#   installer/deps.sh            build + test dependencies (make, make check)
+#   installer/deps.sh --bench    also what `make bench` compares against
+#   installer/deps.sh --runtime  only what a terminal needs to run mamorid
+set -euo pipefail
+
+runtime=(libudev1 libusb-1.0-0 libblkid1 libssl3 libcurl4 libcjson1
+         libsqlite3-0 libpq5 libevent-2.1-7 libevent-openssl-2.1-7)
+build=(gcc make pkg-config clang clang-format
+       libudev-dev libusb-1.0-0-dev libblkid-dev libssl-dev
+       libcurl4-openssl-dev libcjson-dev libsqlite3-dev libpq-dev
+       libevent-dev libcmocka-dev libumockdev-dev umockdev
+       libclang-rt-14-dev sqlite3 openssl curl ca-certificates
+       cryptsetup-bin e2fsprogs util-linux dconf-cli libglib2.0-bin
+       clamav-daemon clamav postgresql nodejs)
+bench=(usbguard nginx wrk)
+
+want=("${build[@]}")
+case "${1:-}" in
+  --runtime) want=("${runtime[@]}") ;;
+  --bench)   want+=("${bench[@]}") ;;
+  "") ;;
+  *) echo "usage: $0 [--bench|--runtime]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ $s == "install ok installed" ]] || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "deps.sh: missing packages: ${missing[*]} (run as root to install)" >&2
+    exit 1
+  fi
+  echo "deps.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # clamav-daemon/freshclam and postgresql would start their packaged
+  # services; the tests start their own instances, so keep those from starting.
+  rcd=/usr/sbin/policy-rc.d
+  if [[ ! -e $rcd ]]; then
+    printf '#!/bin/sh\nexit 101\n' > "$rcd"; chmod +x "$rcd"
+    trap 'rm -f "$rcd"' EXIT
+  fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

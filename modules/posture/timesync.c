@@ -1,0 +1,350 @@
+/* modules/posture/timesync.c — clock synchronisation check, LOG-2 (mamorid).
+ *
+ * Facts come from adjtimex(2) with modes = 0 (read only; the kernel state is
+ * global and never changed here), systemd's wants/ symlinks, the daemons'
+ * configuration files and /proc/PID/comm — all under the root prefix. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/timex.h>
+#include <unistd.h>
+
+#include "alloc-util.h"
+#include "fileio.h"
+#include "rootpath.h"
+#include "strutil.h"
+#include "timesync.h"
+
+#define REQ "LOG-2"
+
+struct daemon_def {
+	const char *name;
+	const char *units[3];  /* systemd unit names that mean "this daemon" */
+	const char *comm[2];   /* process names (/proc/PID/comm, 15 chars max) */
+	const char *conf[3];   /* configuration files, first found wins */
+	const char *conf_dir;  /* drop-in directory with *.conf, or NULL */
+	bool timesyncd_syntax; /* NTP= lines instead of server/pool lines */
+};
+
+static const struct daemon_def daemons[_TSD_MAX] = {
+        [TSD_CHRONY] = {"chrony",
+                        {"chrony.service", "chronyd.service"},
+                        {"chronyd"},
+                        {"/etc/chrony/chrony.conf", "/etc/chrony.conf"},
+                        "/etc/chrony/conf.d",
+                        false},
+        [TSD_TIMESYNCD] = {"systemd-timesyncd",
+                           {"systemd-timesyncd.service"},
+                           {"systemd-timesyn"},
+                           {"/etc/systemd/timesyncd.conf"},
+                           "/etc/systemd/timesyncd.conf.d",
+                           true},
+        [TSD_NTPD] = {"ntpd", {"ntp.service", "ntpd.service"}, {"ntpd"}, {"/etc/ntp.conf"}, NULL, false},
+        [TSD_NTPSEC] = {"ntpsec", {"ntpsec.service"}, {"ntpd"}, {"/etc/ntpsec/ntp.conf"}, NULL, false},
+        [TSD_OPENNTPD] = {"openntpd", {"openntpd.service"}, {"ntpd"}, {"/etc/openntpd/ntpd.conf"}, NULL, false},
+};
+
+static const char *const wants_dirs[] = {
+        "/etc/systemd/system/multi-user.target.wants",
+        "/etc/systemd/system/sysinit.target.wants",
+        "/etc/systemd/system/graphical.target.wants",
+};
+
+const char *timesync_daemon_name(enum timesync_daemon d)
+{
+	if (d < 0 || d >= _TSD_MAX)
+		return NULL;
+	return daemons[d].name;
+}
+
+static bool unit_enabled(const char *unit)
+{
+	char p[PATH_MAX], masked[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+
+	/* masked (symlink to /dev/null) beats any wants/ link */
+	if (root_pathf(masked, sizeof(masked), "/etc/systemd/system/%s", unit) == 0) {
+		n = readlink(masked, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			if (strcmp(target, "/dev/null") == 0)
+				return false;
+		}
+	}
+	for (size_t i = 0; i < ELEMENTSOF(wants_dirs); i++)
+		if (root_pathf(p, sizeof(p), "%s/%s", wants_dirs[i], unit) == 0 && access(p, F_OK) == 0)
+			return true;
+	/* dangling symlinks count as enabled intent too */
+	for (size_t i = 0; i < ELEMENTSOF(wants_dirs); i++) {
+		struct stat st;
+		if (root_pathf(p, sizeof(p), "%s/%s", wants_dirs[i], unit) == 0 && lstat(p, &st) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void add_server(struct timesync_facts *f, enum timesync_daemon d, const char *s, size_t len)
+{
+	if (f->n_servers[d] >= TIMESYNC_MAX_SERVERS || len == 0)
+		return;
+	if (len >= sizeof(f->servers[d][0]))
+		len = sizeof(f->servers[d][0]) - 1;
+	memcpy(f->servers[d][f->n_servers[d]], s, len);
+	f->servers[d][f->n_servers[d]][len] = '\0';
+	f->n_servers[d]++;
+}
+
+/* Collect "server X" / "pool X" (ntp, chrony) or "NTP=X Y" (timesyncd). */
+static void parse_conf(struct timesync_facts *f, enum timesync_daemon d, const char *buf)
+{
+	bool in_time_section = !daemons[d].timesyncd_syntax;
+	const char *p = buf;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t ll = nl ? (size_t)(nl - p) : strlen(p);
+		char line[512];
+		char *s;
+
+		if (ll >= sizeof(line))
+			ll = sizeof(line) - 1;
+		memcpy(line, p, ll);
+		line[ll] = '\0';
+		p = nl ? nl + 1 : p + strlen(p);
+		s = strstrip(line);
+		if (*s == '#' || *s == ';' || *s == '\0')
+			continue;
+		if (daemons[d].timesyncd_syntax) {
+			if (*s == '[') {
+				in_time_section = strcmp(s, "[Time]") == 0;
+				continue;
+			}
+			if (!in_time_section || !startswith(s, "NTP="))
+				continue;
+			s += 4;
+			while (*s) {
+				size_t l = strcspn(s, " \t");
+				add_server(f, d, s, l);
+				s += l;
+				s += strspn(s, " \t");
+			}
+			continue;
+		}
+		if (startswith(s, "server ") || startswith(s, "server\t") || startswith(s, "pool ") ||
+		    startswith(s, "pool\t") || startswith(s, "servers ")) {
+			s += strcspn(s, " \t");
+			s += strspn(s, " \t");
+			add_server(f, d, s, strcspn(s, " \t"));
+		}
+	}
+}
+
+static void gather_conf(struct timesync_facts *f, enum timesync_daemon d)
+{
+	char p[PATH_MAX];
+
+	for (size_t i = 0; i < ELEMENTSOF(daemons[d].conf) && daemons[d].conf[i]; i++) {
+		_cleanup_free_ char *buf = NULL;
+
+		if (root_path(p, sizeof(p), daemons[d].conf[i]) < 0)
+			continue;
+		if (read_file_capped(p, 1024 * 1024, &buf, NULL) < 0)
+			continue;
+		f->installed[d] = true;
+		parse_conf(f, d, buf);
+		break;
+	}
+	if (daemons[d].conf_dir && root_path(p, sizeof(p), daemons[d].conf_dir) == 0) {
+		DIR *dir = opendir(p);
+		struct dirent *de;
+
+		if (!dir)
+			return;
+		while ((de = readdir(dir))) {
+			_cleanup_free_ char *buf = NULL;
+			char fp[PATH_MAX];
+			size_t l = strlen(de->d_name);
+
+			if (l < 6 || strcmp(de->d_name + l - 5, ".conf") != 0)
+				continue;
+			if (xsnprintf(fp, sizeof(fp), "%s/%s", p, de->d_name) < 0)
+				continue;
+			if (read_file_capped(fp, 1024 * 1024, &buf, NULL) == 0)
+				parse_conf(f, d, buf);
+		}
+		closedir(dir);
+	}
+}
+
+static void gather_procs(struct timesync_facts *f)
+{
+	char p[PATH_MAX];
+	DIR *dir;
+	struct dirent *de;
+
+	if (root_path(p, sizeof(p), "/proc") < 0)
+		return;
+	dir = opendir(p);
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		char cp[PATH_MAX], comm[64];
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		if (xsnprintf(cp, sizeof(cp), "%s/%s/comm", p, de->d_name) < 0)
+			continue;
+		if (read_one_line(cp, comm, sizeof(comm)) < 0)
+			continue;
+		for (int d = 0; d < _TSD_MAX; d++)
+			for (size_t i = 0; i < ELEMENTSOF(daemons[d].comm) && daemons[d].comm[i]; i++)
+				/* "ntpd" is shared by three daemons: count it for the installed one(s) */
+				if (strcmp(comm, daemons[d].comm[i]) == 0 &&
+				    (strcmp(comm, "ntpd") != 0 || f->installed[d] || f->enabled[d]))
+					f->running[d] = true;
+	}
+	closedir(dir);
+}
+
+int timesync_gather(struct timesync_facts *f)
+{
+	struct timex tx = {.modes = 0};
+
+	memset(f, 0, sizeof(*f));
+	f->adjtimex_state = adjtimex(&tx);
+	if (f->adjtimex_state < 0)
+		f->adjtimex_state = -errno;
+	f->adjtimex_status = tx.status;
+	f->maxerror_us = tx.maxerror;
+	f->esterror_us = tx.esterror;
+	for (int d = 0; d < _TSD_MAX; d++) {
+		for (size_t i = 0; i < ELEMENTSOF(daemons[d].units) && daemons[d].units[i]; i++)
+			if (unit_enabled(daemons[d].units[i]))
+				f->enabled[d] = true;
+		gather_conf(f, (enum timesync_daemon)d);
+	}
+	gather_procs(f);
+	return 0;
+}
+
+static void list_daemons(char *buf, size_t sz, const bool *which)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (int d = 0; d < _TSD_MAX; d++)
+		if (which[d]) {
+			int n = snprintf(buf + o, sz - o, "%s%s", o ? "," : "", daemons[d].name);
+			if (n < 0 || (size_t)n >= sz - o)
+				return;
+			o += (size_t)n;
+		}
+	if (o == 0)
+		snprintf(buf, sz, "none");
+}
+
+int timesync_evaluate(const struct timesync_facts *f, struct check_report *rep)
+{
+	struct check_result *r;
+	char list[256];
+	int n_enabled = 0, which = -1;
+
+	/* 1. kernel clock state */
+	r = check_report_add(rep, "timesync", "timesync.kernel_sync", REQ);
+	if (!r)
+		return -ENOMEM;
+	check_result_evidence(r, "adjtimex_state", "%d", f->adjtimex_state);
+	check_result_evidence(r, "status", "0x%04x", (unsigned)f->adjtimex_status);
+	check_result_evidence(r, "sta_unsync", "%s", (f->adjtimex_status & STA_UNSYNC) ? "yes" : "no");
+	check_result_evidence(r, "maxerror_us", "%ld", f->maxerror_us);
+	check_result_evidence(r, "esterror_us", "%ld", f->esterror_us);
+	if (f->adjtimex_state < 0) {
+		check_result_set(r, CHECK_ERROR, "カーネルの時刻同期状態を読めませんでした (adjtimex)",
+		                 "Could not read the kernel's clock state (adjtimex)");
+	} else if (f->adjtimex_state == TIME_ERROR || (f->adjtimex_status & STA_UNSYNC)) {
+		check_result_set(r, CHECK_FAIL, "時刻が同期されていません (カーネル: 非同期)",
+		                 "The clock is not synchronised (kernel: unsynchronised)");
+		check_result_remedy(r,
+		                    "時刻同期デーモン (chrony または systemd-timesyncd) を一つだけ有効にし、"
+		                    "庁内の NTP サーバを設定してください。",
+		                    "Enable exactly one time daemon (chrony or systemd-timesyncd) and "
+		                    "configure the office NTP server.");
+	} else {
+		check_result_set(r, CHECK_PASS, "時刻は同期されています", "The clock is synchronised");
+	}
+
+	/* 2. which daemon keeps it so */
+	r = check_report_add(rep, "timesync", "timesync.daemon", REQ);
+	if (!r)
+		return -ENOMEM;
+	for (int d = 0; d < _TSD_MAX; d++)
+		if (f->enabled[d]) {
+			n_enabled++;
+			which = d;
+		}
+	list_daemons(list, sizeof(list), f->enabled);
+	check_result_evidence(r, "enabled", "%s", list);
+	list_daemons(list, sizeof(list), f->running);
+	check_result_evidence(r, "running", "%s", list);
+	if (n_enabled == 0) {
+		check_result_set(r, CHECK_FAIL, "時刻同期デーモンが有効になっていません",
+		                 "No time synchronisation daemon is enabled");
+		check_result_remedy(r, "chrony または systemd-timesyncd を有効にしてください。",
+		                    "Enable chrony or systemd-timesyncd.");
+	} else if (n_enabled > 1) {
+		check_result_set(r, CHECK_FAIL, "複数の時刻同期デーモンが有効で、互いに時計を奪い合います",
+		                 "More than one time daemon is enabled; they fight over the clock");
+		check_result_remedy(r, "一つを残して他の時刻同期デーモンを無効にしてください。",
+		                    "Disable all time daemons but one.");
+	} else {
+		size_t o = 0;
+
+		list[0] = '\0';
+		for (unsigned i = 0; i < f->n_servers[which]; i++) {
+			int n = snprintf(list + o, sizeof(list) - o, "%s%s", i ? "," : "", f->servers[which][i]);
+			if (n < 0 || (size_t)n >= sizeof(list) - o)
+				break;
+			o += (size_t)n;
+		}
+		check_result_evidence(r, "daemon", "%s", daemons[which].name);
+		check_result_evidence(r, "servers", "%s", o ? list : "none");
+		if (f->n_servers[which] == 0 && which != TSD_TIMESYNCD) {
+			check_result_set(r, CHECK_FAIL, "時刻同期デーモンに NTP サーバが設定されていません",
+			                 "The time daemon has no NTP server configured");
+			check_result_remedy(r, "設定ファイルに庁内の NTP サーバ (server/pool) を追加してください。",
+			                    "Add the office NTP server (server/pool) to its configuration.");
+		} else if (!f->running[which]) {
+			check_result_set(r, CHECK_FAIL, "時刻同期デーモンは有効ですが動作していません",
+			                 "The time daemon is enabled but not running");
+			check_result_remedy(r,
+			                    "systemctl start でデーモンを起動し、失敗の原因をログで確認してください。",
+			                    "Start it with systemctl start and check its log for the cause.");
+		} else {
+			/* timesyncd without NTP= uses the distribution's FallbackNTP= */
+			check_result_set(r, CHECK_PASS, "時刻同期デーモンが一つだけ有効で動作しています",
+			                 "Exactly one time daemon is enabled and running");
+		}
+	}
+	return 0;
+}
+
+static int timesync_check(void *state, struct check_report *rep)
+{
+	struct timesync_facts f;
+	int r;
+
+	(void)state;
+	r = timesync_gather(&f);
+	if (r < 0)
+		return r;
+	return timesync_evaluate(&f, rep);
+}
+
+const struct mamori_module timesync_module = {
+        .name = "timesync",
+        .caps = MAMORI_CAP_CHECK,
+        .check = timesync_check,
+};

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# tests/lint.sh — house-style checks that CI enforces (STYLE.md):
+#  - none of the unsafe C functions (strcpy, strcat, sprintf, vsprintf, strtok, atoi, atol, gets)
+#  - no test names real sysfs paths (tests go through a testbed or the root prefix)
+#  - the tree is clang-formatted
+set -uo pipefail
+cd "$(dirname "$0")/.."
+rc=0
+files=$(git ls-files '*.c' '*.h' 2>/dev/null; git ls-files --others --exclude-standard '*.c' '*.h' 2>/dev/null)
+files=$(echo "$files" | sort -u | grep -v '^$')
+bad=$(echo "$files" | xargs -r grep -HnE '\b(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|gets)[[:space:]]*\(' | grep -vE '^\S+:[0-9]+:\s*(//|/?\*)')
+if [[ -n $bad ]]; then echo "lint: unsafe functions (STYLE.md):"; echo "$bad"; rc=1; fi
+sys=$(echo "$files" | grep '^tests/' | xargs -r grep -HnE '"/sys/bus/usb|"/sys/devices')
+if [[ -n $sys ]]; then echo "lint: tests naming real sysfs paths:"; echo "$sys"; rc=1; fi
+if command -v clang-format >/dev/null; then
+	if ! echo "$files" | xargs -r clang-format --dry-run --Werror >/dev/null 2>&1; then
+		echo "lint: not clang-formatted (run 'make format'):"
+		echo "$files" | xargs -r clang-format --dry-run 2>&1 | grep -E '^[^ ]+:[0-9]+:[0-9]+: (error|warning)' | cut -d: -f1 | sort -u | head -20
+		rc=1
+	fi
+fi
+((rc == 0)) && echo "lint: ok ($(echo "$files" | wc -l) files)"
+exit $rc

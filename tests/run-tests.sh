@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# tests/run-tests.sh — run unit tests (cmocka) and integration tests (shell or
+# C programs under tests/integration/) against the build in $MAMORI_BUILD.
+#   tests/run-tests.sh [unit|integration] [NAME-FILTER]
+# A sanitizer report aborts the test (halt_on_error) and fails the run.
+# Prints "N passed, N failed" at the end.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export MAMORI_BUILD=${MAMORI_BUILD:-build-san}
+export MAMORI_SRC=$PWD
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:halt_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
+what=${1:-all}
+filter=${2:-}
+pass=0 fail=0 failed=()
+logdir=$(mktemp -d /tmp/mamori-tests.XXXXXX)
+
+run() { # name cmd...
+	local name=$1; shift
+	[[ -n $filter && $name != *"$filter"* ]] && return
+	local t0=$SECONDS
+	if "$@" >"$logdir/$name.log" 2>&1; then
+		pass=$((pass + 1)); printf 'PASS  %-40s %3ss\n' "$name" $((SECONDS - t0))
+		grep -E '^\[  (PASSED|FAILED|SKIPPED) \]' "$logdir/$name.log" | sed 's/^/      /'
+	else
+		fail=$((fail + 1)); failed+=("$name")
+		printf 'FAIL  %-40s %3ss\n' "$name" $((SECONDS - t0))
+		tail -n 60 "$logdir/$name.log" | sed 's/^/    | /'
+	fi
+}
+
+if [[ $what == all || $what == unit ]]; then
+	for t in "$MAMORI_BUILD"/tests/test_*; do
+		[[ -x $t ]] || continue
+		run "unit/$(basename "$t")" "$t"
+	done
+fi
+if [[ $what == all || $what == integration ]]; then
+	for t in tests/integration/*.sh; do
+		[[ -f $t ]] || continue
+		run "integration/$(basename "$t" .sh)" bash "$t"
+	done
+fi
+echo
+echo "logs: $logdir"
+((fail)) && printf 'failed: %s\n' "${failed[*]}"
+echo "$pass passed, $fail failed"
+((fail == 0))
