@@ -36,6 +36,12 @@ LIB_SRCS:= $(filter-out $(MAINS),$(wildcard common/*.c agent/*.c policy/*.c modu
 LIB_OBJS:= $(LIB_SRCS:%.c=$(O)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+ITEST_SRCS := $(wildcard tests/integration/*.c)
+ITEST_BINS := $(ITEST_SRCS:tests/integration/%.c=$(O)/itests/%)
+BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
+BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(O)/bench/%)
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_SECONDS ?= 20
 TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(O)/obj/%.o)
 
@@ -71,13 +77,27 @@ $(O)/tests/%: tests/unit/%.c $(O)/libmamori.a $(TESTLIB_OBJS)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib $(LDFLAGS) -o $@ $< $(TESTLIB_OBJS) $(O)/libmamori.a \
 		$(LIBS_CTL) $(shell pkg-config --libs cmocka)
 
+# Integration test programs (umockdev testbeds, real sockets); run by tests/integration/NAME.sh.
+$(O)/itests/%: tests/integration/%.c $(O)/libmamori.a $(TESTLIB_OBJS)
+	$(Q)mkdir -p $(dir $@)
+	@echo "  ITEST   $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib $(shell pkg-config --cflags umockdev-1.0) $(LDFLAGS) -o $@ $< \
+		$(TESTLIB_OBJS) $(O)/libmamori.a $(LIBS_CTL) $(shell pkg-config --libs cmocka umockdev-1.0)
+
+# Benchmark programs (release flags), run by tests/bench/*.sh.
+$(O)/bench/%: tests/bench/%.c $(O)/libmamori.a
+	$(Q)mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags umockdev-1.0) $(LDFLAGS) -o $@ $< $(O)/libmamori.a \
+		$(LIBS_CTL) $(shell pkg-config --libs umockdev-1.0)
+
 # ---- tests: everything under ASan+UBSan in build-san/ -------------------------
 check: deps
 	$(Q)$(MAKE) --no-print-directory O=build-san all-tests
 	$(Q)MAMORI_BUILD=build-san bash tests/run-tests.sh
 	$(Q)bash tests/lint.sh
 
-all-tests: $(O)/bin/mamorid $(O)/bin/mamorictl $(UNIT_BINS)
+all-tests: $(O)/bin/mamorid $(O)/bin/mamorictl $(UNIT_BINS) $(ITEST_BINS)
 
 unit: deps-quiet
 	$(Q)$(MAKE) --no-print-directory O=build-san all-tests
@@ -87,9 +107,20 @@ integration: deps-quiet
 	$(Q)$(MAKE) --no-print-directory O=build-san all-tests
 	$(Q)MAMORI_BUILD=build-san bash tests/run-tests.sh integration
 
-bench: all
+bench: all $(BENCH_BINS)
 	$(Q)bash $(DEPS) --bench >/dev/null
-	$(Q)bash tests/bench/run.sh
+	$(Q)MAMORI_BUILD=$(O) bash tests/bench/run.sh
+
+# Each libFuzzer harness tests/fuzz/fuzz_NAME.c runs for FUZZ_SECONDS (clang, ASan+UBSan).
+fuzz: deps-quiet
+	$(Q)$(MAKE) --no-print-directory O=build-fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
+		LDFLAGS="-fsanitize=address,undefined" build-fuzz/libmamori.a
+	$(Q)set -e; for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
+		clang $(ALL_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f build-fuzz/libmamori.a $(LIBS_CTL); \
+		mkdir -p build-fuzz/corpus-$$n; \
+		echo "  FUZZ    $$n ($(FUZZ_SECONDS) s)"; \
+		build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus-$$n $$( [ -d tests/fuzz/seeds/$$n ] && echo tests/fuzz/seeds/$$n ) 2>&1 | tail -n 3; \
+	done
 
 demo: all
 	$(Q)bash tests/demo.sh
