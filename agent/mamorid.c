@@ -1,7 +1,115 @@
-/* agent/mamorid.c — placeholder main of the resident agent. */
+/* agent/mamorid.c — main of the resident agent (mamorid, runs as root).
+ *
+ * Parses the command line, builds the daemon (agent.conf, policy, modules)
+ * and runs its loop until SIGTERM. Every system path is resolved under
+ * --root, so tests and the demo point the agent at a temporary tree. */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-int main(void)
+#include "daemon.h"
+#include "log.h"
+#include "version.h"
+
+#define EXIT_USAGE  2
+#define EXIT_CONFIG 78 /* sysexits EX_CONFIG: systemd shows it as a configuration error */
+
+static void usage(FILE *f)
 {
-	return 0;
+	fputs("usage: mamorid [--root DIR] [--config FILE] [--foreground] [--audit]\n"
+	      "               [--policy FILE [--unsigned]] [--log-level LEVEL] [--once]\n"
+	      "  --root DIR      resolve every system path under DIR (tests, demo)\n"
+	      "  --config FILE   agent configuration (default /etc/mamori/agent.conf, under --root)\n"
+	      "  --foreground    log to stderr instead of syslog\n"
+	      "  --audit         report only: never change the system\n"
+	      "  --policy FILE   use this policy file instead of the configured one\n"
+	      "  --unsigned      accept --policy FILE without a signature (audit runs only)\n"
+	      "  --once          initialise, run one posture pass and exit\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"root", required_argument, NULL, 'r'},
+	        {"config", required_argument, NULL, 'c'},
+	        {"foreground", no_argument, NULL, 'f'},
+	        {"audit", no_argument, NULL, 'a'},
+	        {"policy", required_argument, NULL, 'p'},
+	        {"unsigned", no_argument, NULL, 'u'},
+	        {"log-level", required_argument, NULL, 'l'},
+	        {"once", no_argument, NULL, 'o'},
+	        {"version", no_argument, NULL, 'V'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	struct daemon_options o = {.root = ""};
+	struct daemon *d = NULL;
+	char err[512] = "";
+	int level = LOG_INFO, c, r;
+
+	while ((c = getopt_long(argc, argv, "r:c:fap:ul:oVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			o.root = optarg;
+			break;
+		case 'c':
+			o.config_path = optarg;
+			break;
+		case 'f':
+			o.foreground = true;
+			break;
+		case 'a':
+			o.audit_only = true;
+			break;
+		case 'p':
+			o.policy_path = optarg;
+			break;
+		case 'u':
+			o.unsigned_policy = true;
+			break;
+		case 'l':
+			level = log_level_from_string(optarg);
+			if (level < 0) {
+				fprintf(stderr, "mamorid: --log-level: expected debug, info, notice, warning or err\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'o':
+			o.once = true;
+			o.foreground = true;
+			break;
+		case 'V':
+			printf("mamorid %s\n", MAMORI_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (o.unsigned_policy && !o.policy_path) {
+		fprintf(stderr, "mamorid: --unsigned needs --policy FILE\n");
+		return EXIT_USAGE;
+	}
+	if (o.unsigned_policy)
+		o.audit_only = true; /* an unsigned policy is never enforced */
+	log_open("mamorid", o.foreground, level);
+
+	r = daemon_new(&o, &d, err, sizeof(err));
+	if (r < 0) {
+		log_error("mamorid: %s", err[0] ? err : strerror(-r));
+		return r == -EINVAL ? EXIT_CONFIG : EXIT_FAILURE;
+	}
+	r = daemon_run(d);
+	daemon_free(d);
+	return r < 0 ? EXIT_FAILURE : 0;
 }

@@ -48,36 +48,49 @@ static void result_free(struct check_result *r)
 	free(r);
 }
 
-/* Split "A-1,B-2" into pointers to static storage: we keep one copy per
- * distinct literal by pointing into a small interned table. */
+/* Requirement IDs are few and short (REQUIREMENTS.md has ~40): results point
+ * into this intern table instead of owning copies. */
+static const char *req_intern(const char *p, size_t l)
+{
+	static char pool[128][16];
+	static size_t npool;
+
+	if (l == 0 || l >= sizeof(pool[0]))
+		return NULL;
+	for (size_t i = 0; i < npool; i++)
+		if (strncmp(pool[i], p, l) == 0 && pool[i][l] == '\0')
+			return pool[i];
+	if (npool >= ELEMENTSOF(pool))
+		return NULL;
+	memcpy(pool[npool], p, l);
+	pool[npool][l] = '\0';
+	return pool[npool++];
+}
+
+int check_result_add_req(struct check_result *r, const char *id)
+{
+	const char *s = req_intern(id, strlen(id));
+
+	if (!s)
+		return -EINVAL;
+	if (r->n_reqs >= CHECK_MAX_REQS)
+		return -E2BIG;
+	r->reqs[r->n_reqs++] = s;
+	return 0;
+}
+
 static int set_reqs(struct check_result *r, const char *csv)
 {
-	/* Requirement IDs are short literals; store copies in a static pool so that
-	 * results never own them. The pool only grows with distinct IDs (< 100). */
-	static char pool[64][16];
-	static size_t npool;
 	const char *p = csv;
 
 	r->n_reqs = 0;
 	while (p && *p) {
 		const char *c = strchr(p, ',');
 		size_t l = c ? (size_t)(c - p) : strlen(p);
-		const char *id = NULL;
+		const char *id = req_intern(p, l);
 
-		if (l == 0 || l >= sizeof(pool[0]))
+		if (!id)
 			return -EINVAL;
-		for (size_t i = 0; i < npool; i++)
-			if (strncmp(pool[i], p, l) == 0 && pool[i][l] == '\0') {
-				id = pool[i];
-				break;
-			}
-		if (!id) {
-			if (npool >= ELEMENTSOF(pool))
-				return -ENOSPC;
-			memcpy(pool[npool], p, l);
-			pool[npool][l] = '\0';
-			id = pool[npool++];
-		}
 		if (r->n_reqs >= CHECK_MAX_REQS)
 			return -E2BIG;
 		r->reqs[r->n_reqs++] = id;

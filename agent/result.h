@@ -34,7 +34,7 @@ struct check_result {
 	char *id;     /* "<module>.<check>", e.g. "timesync.synchronised" */
 	char *module; /* module name */
 	enum check_status status;
-	const char *reqs[CHECK_MAX_REQS]; /* static strings: requirement IDs */
+	const char *reqs[CHECK_MAX_REQS]; /* requirement IDs (interned, never freed) */
 	size_t n_reqs;
 	struct check_evidence evidence[CHECK_MAX_EVIDENCE];
 	size_t n_evidence;
@@ -52,9 +52,12 @@ enum check_status check_status_from_string(const char *s);
 
 /* Append a new result to the report and return it (owned by the report), or
  * NULL on allocation failure. reqs is a comma-separated list of static IDs
- * ("MEDIA-1,MEDIA-5"); it must point to a string literal. */
+ * ("MEDIA-1,MEDIA-5"), interned: the caller's string need not live on. */
 struct check_result *check_report_add(struct check_report *rep, const char *module, const char *id,
                                       const char *reqs_csv);
+
+/* Add one requirement ID (copied into a static intern table). */
+int check_result_add_req(struct check_result *r, const char *id);
 
 int check_result_set(struct check_result *r, enum check_status st, const char *summary_ja, const char *summary_en);
 int check_result_remedy(struct check_result *r, const char *ja, const char *en);

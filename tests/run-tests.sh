@@ -20,13 +20,14 @@ run() { # name cmd...
 	local name=$1; shift
 	[[ -n $filter && $name != *"$filter"* ]] && return
 	local t0=$SECONDS
-	if "$@" >"$logdir/$name.log" 2>&1; then
+	local log="$logdir/${name//\//_}.log"
+	if "$@" >"$log" 2>&1; then
 		pass=$((pass + 1)); printf 'PASS  %-40s %3ss\n' "$name" $((SECONDS - t0))
-		grep -E '^\[  (PASSED|FAILED|SKIPPED) \]' "$logdir/$name.log" | sed 's/^/      /'
+		grep -E "^\[  (PASSED|FAILED|SKIPPED) \]" "$log" | sed 's/^/      /'
 	else
 		fail=$((fail + 1)); failed+=("$name")
 		printf 'FAIL  %-40s %3ss\n' "$name" $((SECONDS - t0))
-		tail -n 60 "$logdir/$name.log" | sed 's/^/    | /'
+		tail -n 60 "$log" | sed 's/^/    | /'
 	fi
 }
 

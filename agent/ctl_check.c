@@ -1,0 +1,177 @@
+/* agent/ctl_check.c — `mamorictl check|status|report|reload` (mamorictl).
+ *
+ * `check` runs every enabled module's posture check in this process (no
+ * daemon needed: the installer and the demo use it); the others ask the
+ * running mamorid over its control socket. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc-util.h"
+#include "control.h"
+#include "ctl.h"
+#include "json-util.h"
+#include "log.h"
+#include "module.h"
+#include "rootpath.h"
+#include "strutil.h"
+
+static int ctl_emit(struct mamori_ctx *ctx, const struct mamori_event *ev, uint64_t *ret_seq)
+{
+	(void)ctx, (void)ev;
+	/* a one-off check records nothing: only the daemon writes the journal */
+	if (ret_seq)
+		*ret_seq = 0;
+	return 0;
+}
+
+static int print_report(struct ctl_env *env, const struct check_report *rep)
+{
+	int worst = 0;
+
+	if (env->json) {
+		_cleanup_json_ cJSON *j = check_report_to_json(rep);
+		_cleanup_free_ char *s = j ? cJSON_Print(j) : NULL;
+		if (!s)
+			return -ENOMEM;
+		puts(s);
+	} else {
+		_cleanup_free_ char *s = check_report_to_text(rep, env->lang);
+		if (!s)
+			return -ENOMEM;
+		fputs(s, stdout);
+	}
+	for (size_t i = 0; i < rep->n; i++)
+		if (rep->results[i]->status == CHECK_FAIL || rep->results[i]->status == CHECK_ERROR)
+			worst = 1;
+	return worst;
+}
+
+int ctl_check(struct ctl_env *env, int argc, char **argv)
+{
+	struct mamori_ctx ctx = {
+	        .config = &env->config,
+	        .lang = env->lang,
+	        .audit_only = true,
+	        .emit = ctl_emit,
+	};
+	struct check_report rep = {0};
+	const char *only = NULL;
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--module") == 0 && i + 1 < argc)
+			only = argv[++i];
+		else {
+			fprintf(stderr, "%s\n",
+			        L(env, "使い方: mamorictl check [--module 名前]",
+			          "usage: mamorictl check [--module NAME]"));
+			return 2;
+		}
+	}
+	if (only && !module_find(only)) {
+		fprintf(stderr, L(env, "mamorictl: モジュール '%s' はありません\n", "mamorictl: no module '%s'\n"),
+		        only);
+		return 2;
+	}
+	for (size_t i = 0; mamori_modules[i]; i++) {
+		const struct mamori_module *m = mamori_modules[i];
+		void *state = NULL;
+
+		if (!(m->caps & MAMORI_CAP_CHECK) || !m->check)
+			continue;
+		if (only ? strcmp(only, m->name) != 0 : !config_module_enabled(&env->config, m->name))
+			continue;
+		r = m->init ? m->init(&ctx, &state) : 0;
+		if (r >= 0) {
+			r = m->check(state, &rep);
+			if (m->fini)
+				m->fini(state);
+		}
+		if (r < 0)
+			check_report_error(&rep, m->name, "OPS-1", r, m->name);
+	}
+	r = print_report(env, &rep);
+	check_report_clear(&rep);
+	return r < 0 ? 1 : r;
+}
+
+static int socket_path(struct ctl_env *env, char *buf, size_t sz)
+{
+	return root_pathf(buf, sz, "%s/mamorid.sock", env->config.run_dir);
+}
+
+/* status, report, reload: one request to the daemon */
+int ctl_status(struct ctl_env *env, int argc, char **argv)
+{
+	char path[PATH_MAX], req[64];
+	_cleanup_free_ char *resp = NULL;
+	_cleanup_json_ cJSON *j = NULL;
+	const cJSON *ok;
+	int r;
+
+	(void)argc;
+	if (socket_path(env, path, sizeof(path)) < 0 || xsnprintf(req, sizeof(req), "{\"cmd\":\"%s\"}", argv[0]) < 0)
+		return 2;
+	r = control_call(path, req, 120000, &resp);
+	if (r < 0) {
+		fprintf(stderr,
+		        L(env, "mamorictl: mamorid に接続できません (%s): %s\n",
+		          "mamorictl: cannot reach mamorid (%s): %s\n"),
+		        path, strerror(-r));
+		return 1;
+	}
+	j = cJSON_Parse(resp);
+	ok = j ? cJSON_GetObjectItemCaseSensitive(j, "ok") : NULL;
+	if (!cJSON_IsTrue(ok)) {
+		const cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
+		fprintf(stderr, "mamorictl: %s\n", cJSON_IsString(e) ? e->valuestring : "bad response");
+		return 1;
+	}
+	if (strcmp(argv[0], "report") == 0 || strcmp(argv[0], "check-now") == 0) {
+		if (!env->json) {
+			/* rebuild a report from JSON to print it as text */
+			struct check_report rep = {0};
+			const cJSON *res = cJSON_GetObjectItemCaseSensitive(j, "results"), *it;
+
+			cJSON_ArrayForEach(it, res)
+			{
+				const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+				const cJSON *mod = cJSON_GetObjectItemCaseSensitive(it, "module");
+				const cJSON *st = cJSON_GetObjectItemCaseSensitive(it, "status");
+				const cJSON *sum = cJSON_GetObjectItemCaseSensitive(it, "summary");
+				const cJSON *rem = cJSON_GetObjectItemCaseSensitive(it, "remedy");
+				const cJSON *ev = cJSON_GetObjectItemCaseSensitive(it, "evidence"), *kv;
+				const cJSON *reqs = cJSON_GetObjectItemCaseSensitive(it, "requirements"), *rq;
+				struct check_result *cr;
+
+				if (!cJSON_IsString(id) || !cJSON_IsString(mod) || !cJSON_IsString(st))
+					continue;
+				cr = check_report_add(&rep, mod->valuestring, id->valuestring, "");
+				if (!cr)
+					break;
+				cJSON_ArrayForEach(rq, reqs) if (cJSON_IsString(rq))
+				        check_result_add_req(cr, rq->valuestring);
+				check_result_set(cr, check_status_from_string(st->valuestring),
+				                 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sum, "ja")),
+				                 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sum, "en")));
+				if (rem)
+					check_result_remedy(
+					        cr, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rem, "ja")),
+					        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rem, "en")));
+				cJSON_ArrayForEach(kv, ev) if (cJSON_IsString(kv))
+				        check_result_evidence(cr, kv->string, "%s", kv->valuestring);
+			}
+			r = print_report(env, &rep);
+			check_report_clear(&rep);
+			return r < 0 ? 1 : r;
+		}
+	}
+	{
+		_cleanup_free_ char *s = cJSON_Print(j);
+		puts(s ? s : "{}");
+	}
+	return 0;
+}

@@ -1,0 +1,604 @@
+/* agent/daemon.c — mamorid's state, module lifecycle and its one epoll loop
+ * (mamorid). */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc-util.h"
+#include "control.h"
+#include "daemon.h"
+#include "fileio.h"
+#include "json-util.h"
+#include "log.h"
+#include "rootpath.h"
+#include "sdnotify.h"
+#include "strutil.h"
+#include "version.h"
+#include "watch.h"
+
+struct daemon {
+	struct daemon_options opts;
+	char root[PATH_MAX];
+	char config_path[PATH_MAX];
+	struct agent_config config;
+	struct mamori_ctx ctx;
+	struct module_slot slots[32];
+	size_t n_slots;
+	int epfd, sigfd, check_tfd, wd_tfd;
+	struct watch w_sig, w_check, w_wd, w_control;
+	struct watch *module_watches; /* one per module fd */
+	size_t n_module_watches;
+	struct control_server *control;
+	struct check_report report;      /* last pass */
+	struct check_report prev_report; /* the pass before, for posture.changed */
+	time_t started, last_check;
+	uint64_t events_emitted;
+	bool stop;
+	bool reloaded; /* module watches were rebuilt: the current epoll batch is stale */
+};
+
+/* Until the journal is wired in, events are logged; the journal (issue 4)
+ * makes them durable here. */
+static int daemon_emit(struct mamori_ctx *ctx, const struct mamori_event *ev, uint64_t *ret_seq)
+{
+	struct daemon *d = ctx->daemon;
+	_cleanup_free_ char *p = ev->payload ? cJSON_PrintUnformatted(ev->payload) : NULL;
+
+	d->events_emitted++;
+	log_info("event %s [%s] %s %s", ev->type, event_severity_to_string(ev->severity), ev->reqs ? ev->reqs : "",
+	         p ? p : "{}");
+	if (ret_seq)
+		*ret_seq = d->events_emitted;
+	return 0;
+}
+
+static int load_config(struct daemon *d, struct agent_config *ret)
+{
+	struct agent_config cfg;
+	char err[4096];
+	int r;
+
+	config_defaults(&cfg);
+	r = config_load(&cfg, d->config_path, true, err, sizeof(err));
+	if (r < 0) {
+		/* each problem on its own line, as the administrator reads them */
+		char *line = err, *nl;
+		do {
+			nl = strchr(line, '\n');
+			if (nl)
+				*nl = '\0';
+			log_error("%s", line);
+			line = nl ? nl + 1 : NULL;
+		} while (line);
+		return r;
+	}
+	/* module names must be known: a typo must not silently switch a check off */
+	if (strcmp(cfg.modules, "all") != 0) {
+		_cleanup_free_ char *copy = strdup(cfg.modules);
+		char *save = NULL;
+
+		if (!copy)
+			return -ENOMEM;
+		for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			char *name = strstrip(tok);
+			if (!module_find(name)) {
+				log_error("%s: key 'modules': unknown module '%s'", d->config_path, name);
+				return -EINVAL;
+			}
+		}
+	}
+	*ret = cfg;
+	return 0;
+}
+
+static int epoll_add(int epfd, int fd, struct watch *w)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static void unregister_module_fds(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_module_watches; i++)
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->module_watches[i].fd, NULL);
+	free(d->module_watches);
+	d->module_watches = NULL;
+	d->n_module_watches = 0;
+}
+
+/* (Re)build the epoll registrations of every active module's fds. */
+static int register_module_fds(struct daemon *d)
+{
+	size_t total = 0, k = 0;
+
+	unregister_module_fds(d);
+	for (size_t i = 0; i < d->n_slots; i++) {
+		struct module_slot *s = &d->slots[i];
+		int n;
+
+		s->n_fds = 0;
+		if (s->state != MODULE_ACTIVE || !s->mod->fds)
+			continue;
+		n = s->mod->fds(s->data, s->fds, MAMORI_MODULE_MAX_FDS);
+		if (n < 0) {
+			log_warning_errno(n, "module %s: cannot list its file descriptors", s->mod->name);
+			continue;
+		}
+		s->n_fds = (size_t)n > MAMORI_MODULE_MAX_FDS ? MAMORI_MODULE_MAX_FDS : (size_t)n;
+		total += s->n_fds;
+	}
+	if (total == 0)
+		return 0;
+	d->module_watches = calloc(total, sizeof(*d->module_watches));
+	if (!d->module_watches)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n_slots; i++)
+		for (size_t j = 0; j < d->slots[i].n_fds; j++) {
+			struct watch *w = &d->module_watches[k];
+			int r;
+
+			*w = (struct watch){.kind = W_MODULE, .fd = d->slots[i].fds[j], .slot = &d->slots[i]};
+			r = epoll_add(d->epfd, w->fd, w);
+			if (r < 0) {
+				log_warning_errno(r, "module %s: cannot watch fd %d", d->slots[i].mod->name, w->fd);
+				continue;
+			}
+			k++;
+		}
+	d->n_module_watches = k;
+	return 0;
+}
+
+static void init_modules(struct daemon *d)
+{
+	const struct mamori_module *const *list = d->opts.modules ? d->opts.modules : mamori_modules;
+
+	d->n_slots = 0;
+	for (size_t i = 0; list[i] && d->n_slots < ELEMENTSOF(d->slots); i++) {
+		struct module_slot *s = &d->slots[d->n_slots++];
+		int r = 0;
+
+		*s = (struct module_slot){.mod = list[i], .state = MODULE_OFF};
+		if (!config_module_enabled(&d->config, s->mod->name))
+			continue;
+		if (s->mod->init)
+			r = s->mod->init(&d->ctx, &s->data);
+		if (r < 0) {
+			/* a failing module reports error; the daemon lives on */
+			log_error_errno(r, "module %s: init failed", s->mod->name);
+			s->state = MODULE_FAILED;
+			s->init_error = r;
+			continue;
+		}
+		s->state = MODULE_ACTIVE;
+		log_debug("module %s: active", s->mod->name);
+	}
+}
+
+static void enforce_modules(struct daemon *d)
+{
+	if (d->ctx.audit_only)
+		return;
+	for (size_t i = 0; i < d->n_slots; i++) {
+		struct module_slot *s = &d->slots[i];
+		int r;
+
+		if (s->state != MODULE_ACTIVE || !s->mod->enforce)
+			continue;
+		r = s->mod->enforce(s->data);
+		if (r < 0)
+			log_error_errno(r, "module %s: enforce failed", s->mod->name);
+	}
+}
+
+static void fini_modules(struct daemon *d)
+{
+	unregister_module_fds(d);
+	for (size_t i = d->n_slots; i-- > 0;) {
+		struct module_slot *s = &d->slots[i];
+
+		if (s->state == MODULE_ACTIVE && s->mod->fini)
+			s->mod->fini(s->data);
+		s->data = NULL;
+		s->state = MODULE_OFF;
+	}
+	d->n_slots = 0;
+}
+
+static const struct check_result *find_result(const struct check_report *rep, const char *id)
+{
+	for (size_t i = 0; i < rep->n; i++)
+		if (strcmp(rep->results[i]->id, id) == 0)
+			return rep->results[i];
+	return NULL;
+}
+
+/* A check whose status changed since the last pass is evidence (OPS-1). */
+static void emit_posture_changes(struct daemon *d)
+{
+	for (size_t i = 0; i < d->report.n; i++) {
+		const struct check_result *now = d->report.results[i];
+		const struct check_result *before = find_result(&d->prev_report, now->id);
+		_cleanup_(cJSON_Deletep) cJSON *p = NULL;
+		cJSON *reqs;
+
+		if (d->last_check == 0 || (before && before->status == now->status))
+			continue;
+		p = cJSON_CreateObject();
+		if (!p)
+			return;
+		cJSON_AddStringToObject(p, "check", now->id);
+		cJSON_AddStringToObject(p, "from", before ? check_status_to_string(before->status) : "none");
+		cJSON_AddStringToObject(p, "to", check_status_to_string(now->status));
+		reqs = cJSON_AddArrayToObject(p, "requirements");
+		for (size_t j = 0; reqs && j < now->n_reqs; j++)
+			cJSON_AddItemToArray(reqs, cJSON_CreateString(now->reqs[j]));
+		if (now->summary_en)
+			cJSON_AddStringToObject(p, "summary", now->summary_en);
+		mamori_emit(&d->ctx, "posture.changed", now->status == CHECK_PASS ? SEV_NOTICE : SEV_WARNING, "OPS-1",
+		            p);
+	}
+}
+
+const struct check_report *daemon_check(struct daemon *d)
+{
+	check_report_clear(&d->prev_report);
+	d->prev_report = d->report;
+	d->report = (struct check_report){0};
+	for (size_t i = 0; i < d->n_slots; i++) {
+		struct module_slot *s = &d->slots[i];
+		int r;
+
+		if (!(s->mod->caps & MAMORI_CAP_CHECK) || s->state == MODULE_OFF)
+			continue;
+		if (s->state == MODULE_FAILED) {
+			check_report_error(&d->report, s->mod->name, "OPS-1", s->init_error, "module init");
+			continue;
+		}
+		if (!s->mod->check)
+			continue;
+		r = s->mod->check(s->data, &d->report);
+		if (r < 0) {
+			log_warning_errno(r, "module %s: check failed", s->mod->name);
+			check_report_error(&d->report, s->mod->name, "OPS-1", r, "check");
+		}
+	}
+	emit_posture_changes(d);
+	d->last_check = time(NULL);
+	return &d->report;
+}
+
+static int arm_timer(int tfd, uint64_t usec)
+{
+	struct itimerspec its = {
+	        .it_interval = {.tv_sec = (time_t)(usec / 1000000), .tv_nsec = (long)(usec % 1000000) * 1000},
+	};
+
+	its.it_value = its.it_interval;
+	return timerfd_settime(tfd, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+int daemon_reload(struct daemon *d)
+{
+	struct agent_config cfg;
+	int r;
+
+	sd_notify_send("RELOADING=1");
+	log_info("reloading configuration");
+	r = load_config(d, &cfg);
+	if (r < 0) {
+		log_error("configuration not reloaded: keeping the running one");
+		sd_notify_send("READY=1");
+		return r;
+	}
+	/* module set or interval changed: restart modules with the new config */
+	d->config = cfg;
+	d->reloaded = true;
+	log_set_max_level(d->opts.foreground && log_get_max_level() == LOG_DEBUG ? LOG_DEBUG : cfg.log_level);
+	fini_modules(d);
+	init_modules(d);
+	register_module_fds(d);
+	enforce_modules(d);
+	arm_timer(d->check_tfd, (uint64_t)d->config.check_interval * 1000000);
+	sd_notify_send("READY=1");
+	return 0;
+}
+
+static void on_signal(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_info("signal %d: stopping", (int)si.ssi_signo);
+			d->stop = true;
+			break;
+		case SIGHUP:
+			daemon_reload(d);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void drain_timer(int fd)
+{
+	uint64_t n;
+
+	while (read(fd, &n, sizeof(n)) == (ssize_t)sizeof(n))
+		;
+}
+
+cJSON *daemon_status_json(struct daemon *d)
+{
+	cJSON *o = cJSON_CreateObject(), *mods;
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "version", MAMORI_VERSION);
+	cJSON_AddNumberToObject(o, "pid", (double)getpid());
+	cJSON_AddNumberToObject(o, "started", (double)d->started);
+	cJSON_AddNumberToObject(o, "last_check", (double)d->last_check);
+	cJSON_AddStringToObject(o, "root", d->root[0] ? d->root : "/");
+	cJSON_AddBoolToObject(o, "audit_only", d->ctx.audit_only);
+	cJSON_AddNumberToObject(o, "events", (double)d->events_emitted);
+	mods = cJSON_AddArrayToObject(o, "modules");
+	for (size_t i = 0; mods && i < d->n_slots; i++) {
+		const struct module_slot *s = &d->slots[i];
+		cJSON *m = cJSON_CreateObject();
+
+		if (!m)
+			break;
+		cJSON_AddItemToArray(mods, m);
+		cJSON_AddStringToObject(m, "name", s->mod->name);
+		cJSON_AddStringToObject(m, "state",
+		                        s->state == MODULE_ACTIVE   ? "active"
+		                        : s->state == MODULE_FAILED ? "error"
+		                                                    : "off");
+		if (s->state == MODULE_FAILED)
+			cJSON_AddStringToObject(m, "error", strerror(-s->init_error));
+	}
+	return o;
+}
+
+static char *response_error(const char *msg)
+{
+	_cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddBoolToObject(o, "ok", 0) || !cJSON_AddStringToObject(o, "error", msg))
+		return NULL;
+	return cJSON_PrintUnformatted(o);
+}
+
+char *daemon_control_request(struct daemon *d, const char *req, size_t len, uid_t peer_uid)
+{
+	_cleanup_(cJSON_Deletep) cJSON *in = NULL, *out = NULL;
+	const cJSON *cmd;
+
+	if (len > CONTROL_REQUEST_MAX)
+		return response_error("request too large");
+	in = cJSON_ParseWithLength(req, len);
+	if (!in || !cJSON_IsObject(in))
+		return response_error("request is not a JSON object");
+	cmd = cJSON_GetObjectItemCaseSensitive(in, "cmd");
+	if (!cJSON_IsString(cmd))
+		return response_error("missing \"cmd\"");
+	if (strcmp(cmd->valuestring, "status") == 0) {
+		out = daemon_status_json(d);
+	} else if (strcmp(cmd->valuestring, "report") == 0 || strcmp(cmd->valuestring, "check") == 0) {
+		const struct check_report *rep = &d->report;
+
+		if (strcmp(cmd->valuestring, "check") == 0 || d->last_check == 0)
+			rep = daemon_check(d);
+		out = check_report_to_json(rep);
+		if (out)
+			cJSON_AddNumberToObject(out, "time", (double)d->last_check);
+	} else if (strcmp(cmd->valuestring, "reload") == 0) {
+		if (peer_uid != 0)
+			return response_error("permission denied: reload needs root");
+		out = cJSON_CreateObject();
+		if (out)
+			cJSON_AddBoolToObject(out, "reloaded", daemon_reload(d) == 0);
+	} else {
+		return response_error("unknown command");
+	}
+	if (!out)
+		return NULL;
+	cJSON_AddBoolToObject(out, "ok", 1);
+	return cJSON_PrintUnformatted(out);
+}
+
+int daemon_new(const struct daemon_options *opts, struct daemon **ret, char *err, size_t errsz)
+{
+	_cleanup_free_ struct daemon *d = NULL;
+	char path[PATH_MAX];
+	sigset_t mask;
+	int r;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->opts = *opts;
+	d->epfd = d->sigfd = d->check_tfd = d->wd_tfd = -1;
+	r = root_set(opts->root && strcmp(opts->root, "/") != 0 ? opts->root : "");
+	if (r < 0) {
+		snprintf(err, errsz, "root prefix too long");
+		return r;
+	}
+	strscpy(d->root, sizeof(d->root), root_get());
+	r = root_path(d->config_path, sizeof(d->config_path),
+	              opts->config_path ? opts->config_path : CONFIG_DEFAULT_PATH);
+	if (r < 0) {
+		snprintf(err, errsz, "configuration path invalid or too long");
+		return r;
+	}
+	r = load_config(d, &d->config);
+	if (r < 0) {
+		snprintf(err, errsz, "%s: invalid configuration (see messages above)", d->config_path);
+		return r;
+	}
+	if (!opts->foreground || log_get_max_level() != LOG_DEBUG)
+		log_set_max_level(d->config.log_level);
+	d->ctx = (struct mamori_ctx){
+	        .config = &d->config,
+	        .lang = d->config.lang,
+	        .audit_only = opts->audit_only || d->config.audit_only,
+	        .emit = daemon_emit,
+	        .daemon = d,
+	};
+
+	/* signals first: a TERM during start-up must not kill us half-way */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGPIPE);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	sigdelset(&mask, SIGPIPE);
+	d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	d->check_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->sigfd < 0 || d->epfd < 0 || d->check_tfd < 0) {
+		r = -errno;
+		snprintf(err, errsz, "cannot create event loop: %s", strerror(-r));
+		daemon_free(TAKE_PTR(d));
+		return r;
+	}
+	d->w_sig = (struct watch){.kind = W_SIGNAL, .fd = d->sigfd};
+	d->w_check = (struct watch){.kind = W_TIMER_CHECK, .fd = d->check_tfd};
+	epoll_add(d->epfd, d->sigfd, &d->w_sig);
+	epoll_add(d->epfd, d->check_tfd, &d->w_check);
+
+	init_modules(d);
+	d->started = time(NULL);
+
+	if (!opts->once) {
+		r = root_pathf(path, sizeof(path), "%s", d->config.run_dir);
+		if (r == 0)
+			r = mkdir_p(path, 0755);
+		if (r == 0 && xsnprintf(path + strlen(path), sizeof(path) - strlen(path), "/mamorid.sock") < 0)
+			r = -ENAMETOOLONG;
+		if (r == 0)
+			r = control_server_new(d, path, &d->control);
+		if (r < 0) {
+			snprintf(err, errsz, "cannot open control socket %s: %s", path, strerror(-r));
+			daemon_free(TAKE_PTR(d));
+			return r;
+		}
+		d->w_control = (struct watch){.kind = W_CONTROL, .fd = control_server_fd(d->control)};
+		epoll_add(d->epfd, d->w_control.fd, &d->w_control);
+	}
+	*ret = TAKE_PTR(d);
+	return 0;
+}
+
+void daemon_free(struct daemon *d)
+{
+	if (!d)
+		return;
+	fini_modules(d);
+	control_server_free(d->control);
+	check_report_clear(&d->report);
+	check_report_clear(&d->prev_report);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	if (d->check_tfd >= 0)
+		close(d->check_tfd);
+	if (d->wd_tfd >= 0)
+		close(d->wd_tfd);
+	if (d->epfd >= 0)
+		close(d->epfd);
+	free(d);
+}
+
+int daemon_run(struct daemon *d)
+{
+	uint64_t wd = sd_watchdog_usec();
+	int r;
+
+	r = register_module_fds(d);
+	if (r < 0)
+		return log_error_errno(r, "cannot watch module file descriptors");
+	enforce_modules(d);
+	if (d->opts.once) {
+		daemon_check(d);
+		return 0;
+	}
+	/* first posture pass soon after start, then every check_interval */
+	arm_timer(d->check_tfd, (uint64_t)d->config.check_interval * 1000000);
+	{
+		struct itimerspec its = {.it_value = {.tv_sec = 2}};
+		its.it_interval.tv_sec = d->config.check_interval;
+		timerfd_settime(d->check_tfd, 0, &its, NULL);
+	}
+	if (wd > 0) {
+		d->wd_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (d->wd_tfd >= 0) {
+			d->w_wd = (struct watch){.kind = W_TIMER_WATCHDOG, .fd = d->wd_tfd};
+			arm_timer(d->wd_tfd, wd / 2);
+			epoll_add(d->epfd, d->wd_tfd, &d->w_wd);
+		}
+	}
+	sd_notify_send("READY=1\nSTATUS=serving");
+	log_info("mamorid %s ready (root %s, %zu modules%s)", MAMORI_VERSION, d->root[0] ? d->root : "/", d->n_slots,
+	         d->ctx.audit_only ? ", audit only" : "");
+
+	while (!d->stop) {
+		struct epoll_event evs[16];
+		/* idle: sleep until something happens; with control clients connected,
+		 * wake each second to drop the ones that stall (slow-client defence) */
+		int n = epoll_wait(d->epfd, evs, (int)ELEMENTSOF(evs),
+		                   control_server_has_clients(d->control) ? 1000 : -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return log_error_errno(errno, "epoll_wait");
+		}
+		d->reloaded = false;
+		control_server_expire(d->control, d->epfd);
+		for (int i = 0; i < n && !d->reloaded; i++) {
+			struct watch *w = evs[i].data.ptr;
+
+			switch (w->kind) {
+			case W_SIGNAL:
+				on_signal(d);
+				break;
+			case W_TIMER_CHECK:
+				drain_timer(w->fd);
+				daemon_check(d);
+				break;
+			case W_TIMER_WATCHDOG:
+				drain_timer(w->fd);
+				sd_notify_send("WATCHDOG=1");
+				break;
+			case W_CONTROL:
+				control_server_dispatch(d->control, d->epfd, w, evs[i].events);
+				break;
+			case W_MODULE:
+				r = w->slot->mod->on_ready(w->slot->data, w->fd, evs[i].events);
+				if (r < 0)
+					log_warning_errno(r, "module %s: event handling failed", w->slot->mod->name);
+				break;
+			}
+			/* after a reload the rest of this batch may point to freed watches;
+			 * level-triggered epoll reports what is still pending next time */
+		}
+	}
+	sd_notify_send("STOPPING=1");
+	return 0;
+}

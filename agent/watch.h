@@ -1,0 +1,15 @@
+/* agent/watch.h — what an epoll event of mamorid's loop points to (mamorid). */
+#ifndef MAMORI_WATCH_H
+#define MAMORI_WATCH_H
+
+struct module_slot;
+
+enum watch_kind { W_SIGNAL, W_TIMER_CHECK, W_TIMER_WATCHDOG, W_CONTROL, W_MODULE };
+
+struct watch {
+	enum watch_kind kind;
+	int fd;
+	struct module_slot *slot; /* W_MODULE */
+};
+
+#endif

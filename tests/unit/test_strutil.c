@@ -1,0 +1,153 @@
+/* tests/unit/test_strutil.c — bounded strings, escaping of untrusted text,
+ * root prefix joins, atomic file writes. */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "fileio.h"
+#include "rootpath.h"
+#include "strutil.h"
+#include "testutil.h"
+
+static void test_strscpy(void **state)
+{
+	char b[4];
+
+	(void)state;
+	assert_int_equal(strscpy(b, sizeof(b), "abc"), 0);
+	assert_string_equal(b, "abc");
+	assert_int_equal(strscpy(b, sizeof(b), "abcd"), -ENAMETOOLONG);
+	assert_string_equal(b, "abc");
+	assert_int_equal(xsnprintf(b, sizeof(b), "%d", 12345), -ENAMETOOLONG);
+}
+
+static void test_parse_int64(void **state)
+{
+	int64_t v = 7;
+
+	(void)state;
+	assert_int_equal(parse_int64("42", 0, 100, &v), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(parse_int64("101", 0, 100, &v), -ERANGE);
+	assert_int_equal(parse_int64("4x", 0, 100, &v), -EINVAL);
+	assert_int_equal(parse_int64("", 0, 100, &v), -EINVAL);
+	assert_int_equal(parse_int64("99999999999999999999999", INT64_MIN, INT64_MAX, &v), -ERANGE);
+	assert_int_equal(v, 42); /* untouched on error */
+}
+
+static void test_escape(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t n;
+		const char *out;
+	} cases[] = {
+	        {"plain", 5, "plain"},
+	        {"a\nb\tc\r", 6, "a\\nb\\tc\\r"},
+	        {"q\"b\\", 4, "q\\\"b\\\\"},
+	        {"\x1b[31m", 5, "\\x1b[31m"},
+	        {"nul\0x", 5, "nul\\x00x"},
+	        {"\xff\xfe", 2, "\\xff\\xfe"},
+	        {"日本語", 9, "日本語"},
+	        {"\xe6\x97", 2, "\\xe6\\x97"},          /* truncated sequence */
+	        {"\xc0\xaf", 2, "\\xc0\\xaf"},          /* overlong '/' */
+	        {"\xed\xa0\x80", 3, "\\xed\\xa0\\x80"}, /* surrogate */
+	        {"\xc2\x9b", 2, "\\xc2\\x9b"},          /* C1 CSI */
+	        {"\x7f", 1, "\\x7f"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *e = escape_untrusted(cases[i].in, cases[i].n, 0);
+		assert_non_null(e);
+		assert_string_equal(e, cases[i].out);
+		free(e);
+	}
+}
+
+static void test_escape_cap(void **state)
+{
+	char big[65536];
+	char *e;
+
+	(void)state;
+	memset(big, 'A', sizeof(big));
+	e = escape_untrusted(big, sizeof(big), 100);
+	assert_non_null(e);
+	assert_int_equal(strlen(e), 100 + strlen("…"));
+	free(e);
+}
+
+static void test_utf8_valid(void **state)
+{
+	(void)state;
+	assert_true(utf8_valid("abc", 3));
+	assert_true(utf8_valid("守り", 6));
+	assert_false(utf8_valid("\xff", 1));
+	assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+}
+
+static void test_root_path(void **state)
+{
+	char p[PATH_MAX], small[16];
+
+	(void)state;
+	assert_int_equal(root_set("/tmp/x///"), 0);
+	assert_string_equal(root_get(), "/tmp/x");
+	assert_int_equal(root_path(p, sizeof(p), "/sys/class"), 0);
+	assert_string_equal(p, "/tmp/x/sys/class");
+	assert_int_equal(root_path(p, sizeof(p), "relative"), -EINVAL);
+	assert_int_equal(root_path(small, sizeof(small), "/a/very/long/path"), -ENAMETOOLONG);
+	assert_int_equal(root_pathf(p, sizeof(p), "/proc/%d/comm", 7), 0);
+	assert_string_equal(p, "/tmp/x/proc/7/comm");
+	assert_int_equal(root_set(""), 0);
+	assert_int_equal(root_path(p, sizeof(p), "/etc"), 0);
+	assert_string_equal(p, "/etc");
+}
+
+static void test_files(void **state)
+{
+	char *dir = tu_mkdtemp();
+	char p[PATH_MAX], line[8];
+	char *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(xsnprintf(p, sizeof(p), "%s/a/b/c/state.json", dir), 0);
+	assert_int_equal(write_file_atomic(p, "x", 1, 0600), -ENOENT);
+	assert_int_equal(xsnprintf(p, sizeof(p), "%s/a/b/c", dir), 0);
+	assert_int_equal(mkdir_p(p, 0700), 0);
+	assert_int_equal(xsnprintf(p, sizeof(p), "%s/a/b/c/state.json", dir), 0);
+	assert_int_equal(write_file_atomic(p, "{\"a\":1}\nsecond", 15, 0600), 0);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(read_file_capped(p, 100, &buf, &len), 0);
+	assert_int_equal(len, 15);
+	assert_string_equal(buf, "{\"a\":1}\nsecond");
+	free(buf);
+	assert_int_equal(read_file_capped(p, 10, &buf, &len), -EFBIG);
+	assert_int_equal(read_one_line(p, line, sizeof(line)), 0);
+	assert_string_equal(line, "{\"a\":1}");
+	tu_rmtree(dir);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_strscpy),    cmocka_unit_test(test_parse_int64), cmocka_unit_test(test_escape),
+	        cmocka_unit_test(test_escape_cap), cmocka_unit_test(test_utf8_valid),  cmocka_unit_test(test_root_path),
+	        cmocka_unit_test(test_files),
+	};
+	return cmocka_run_group_tests_name("strutil", tests, NULL, NULL);
+}
