@@ -50,6 +50,17 @@ static int buf_put(struct journal_buf *b, const void *p, size_t n)
 	return 0;
 }
 
+int journal_buf_append(struct journal_buf *b, const void *p, size_t n)
+{
+	int r = buf_put(b, p, n);
+
+	if (r == 0 && !b->data)
+		r = buf_reserve(b, 0); /* an empty append still yields a string */
+	if (r == 0)
+		b->data[b->len] = 0;
+	return r;
+}
+
 static int buf_puts(struct journal_buf *b, const char *s)
 {
 	return buf_put(b, s, strlen(s));

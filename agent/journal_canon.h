@@ -31,6 +31,8 @@ struct journal_buf {
 };
 
 void journal_buf_free(struct journal_buf *b);
+/* Append n bytes (kept NUL-terminated). -E2BIG beyond JOURNAL_RECORD_MAX, -ENOMEM. */
+int journal_buf_append(struct journal_buf *b, const void *p, size_t n);
 
 /* What goes into one record besides the payload. */
 struct journal_canon_head {
