@@ -235,12 +235,21 @@ static int put_string(struct journal_buf *b, const char *s, size_t n)
 /* A string value from outside: as a JSON string when it is UTF-8, otherwise
  * as {"$bytes":"base64"} so that the stored bytes are exact and the record
  * stays valid UTF-8 JSON. */
+static bool text_valid(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && !((unsigned char)s[i] & 0x80)) /* ASCII: the common case, no decoding */
+		i++;
+	return i == n || utf8_valid(s + i, n - i);
+}
+
 static int put_string_value(struct journal_buf *b, const char *s)
 {
 	size_t n = strlen(s);
 	int r;
 
-	if (utf8_valid(s, n))
+	if (text_valid(s, n))
 		return put_string(b, s, n);
 	r = buf_puts(b, "{\"" JOURNAL_BYTES_KEY "\":\"");
 	if (r < 0)
@@ -263,7 +272,8 @@ static int put_value(struct journal_buf *b, const cJSON *v, unsigned depth);
 
 static int put_object(struct journal_buf *b, const cJSON *o, unsigned depth)
 {
-	_cleanup_free_ const cJSON **kids = NULL;
+	_cleanup_free_ const cJSON **heap = NULL;
+	const cJSON *small[16], **kids = small;
 	size_t n = 0, i = 0;
 	int r;
 
@@ -288,13 +298,13 @@ static int put_object(struct journal_buf *b, const cJSON *o, unsigned depth)
 	}
 	if (n > JOURNAL_RECORD_MAX / 4)
 		return -E2BIG;
-	if (n > 0) {
-		kids = calloc(n, sizeof(*kids));
-		if (!kids)
+	if (n > ELEMENTSOF(small)) {
+		kids = heap = calloc(n, sizeof(*kids));
+		if (!heap)
 			return -ENOMEM;
 	}
 	for (const cJSON *c = o->child; c; c = c->next) {
-		if (!c->string || !utf8_valid(c->string, strlen(c->string)) || c->string[0] == '$')
+		if (!c->string || !text_valid(c->string, strlen(c->string)) || c->string[0] == '$')
 			return -EINVAL;
 		kids[i++] = c;
 	}

@@ -13,9 +13,6 @@
 #include "journal_export.h"
 #include "strutil.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
-#define _cleanup_json_ _cleanup_(cJSON_Deletep)
-
 static const char *const fmt_names[_JOURNAL_FMT_MAX] = {
         [JOURNAL_FMT_JSONL] = "jsonl",
         [JOURNAL_FMT_CSV] = "csv",
