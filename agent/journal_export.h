@@ -1,0 +1,42 @@
+/* agent/journal_export.h — journal records as text for people and other
+ * systems: JSON lines, CSV (the 持ち出し/持ち込み register), RFC 5424 syslog
+ * (the prefecture security cloud) and escaped human text (mamorictl).
+ *
+ * Every string that came from outside is printed escaped (escape_untrusted)
+ * in text, CSV and syslog structured data; JSON lines carry the exact
+ * canonical record. Formats are described in docs/EVENTS.md. */
+#ifndef MAMORI_JOURNAL_EXPORT_H
+#define MAMORI_JOURNAL_EXPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "journal.h"
+
+enum journal_format {
+	JOURNAL_FMT_JSONL,
+	JOURNAL_FMT_CSV,
+	JOURNAL_FMT_SYSLOG,
+	JOURNAL_FMT_TEXT,
+	_JOURNAL_FMT_MAX,
+	_JOURNAL_FMT_INVALID = -1,
+};
+
+#define JOURNAL_SHOW_VALUE_MAX 256 /* bytes of one value shown in text */
+
+enum journal_format journal_format_from_string(const char *s);
+
+/* RFC 3339 UTC with microseconds: 2024-05-01T12:34:56.123456Z. */
+int journal_format_time(int64_t time_us, char *buf, size_t bufsz);
+
+/* Parse "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SSZ" (UTC) into microseconds. */
+int journal_parse_time(const char *s, int64_t *ret_us);
+
+/* Lines that precede the records (the CSV header); nothing for the others. */
+int journal_export_begin(FILE *f, enum journal_format fmt);
+
+/* One record as one line. hostname is used by syslog ("-" if NULL).
+ * -EBADMSG if the canonical bytes do not parse; -EIO on a write error. */
+int journal_export_record(FILE *f, enum journal_format fmt, const struct journal_record *rec, const char *hostname);
+
+#endif

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# tests/bench/journal.sh — journal throughput vs raw SQLite WAL (same fsync
+# policy), bytes per event, verify speed. BENCH_SECONDS per measurement.
+set -euo pipefail
+b=$MAMORI_BUILD
+[[ $b == /* ]] || b=$MAMORI_SRC/$b
+exec "$b/bench/bench_journal" "${BENCH_SECONDS:-2}"

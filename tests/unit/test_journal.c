@@ -1,0 +1,708 @@
+/* tests/unit/test_journal.c — the journal store against real SQLite and
+ * OpenSSL in a temporary directory: chain, tampering (real SQL on the file),
+ * quota and overflow, acknowledgement and pruning, hostile strings, corrupt
+ * and torn files. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/timex.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/sha.h>
+#include <sqlite3.h>
+
+#include "alloc-util.h"
+#include "journal.h"
+#include "journal_canon.h"
+#include "strutil.h"
+
+static char dir[256];
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(p);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/mamori-tj.XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static struct journal *jopen(uint64_t quota)
+{
+	struct journal_options o = {.dir = dir, .quota_bytes = quota};
+	struct journal *j = NULL;
+
+	assert_int_equal(journal_open(&o, &j), 0);
+	assert_non_null(j);
+	return j;
+}
+
+static uint64_t add(struct journal *j, const char *type, int n, size_t padding)
+{
+	cJSON *p = cJSON_CreateObject();
+	uint64_t seq = 0;
+	char *pad = calloc(1, padding + 1);
+
+	assert_non_null(pad);
+	memset(pad, 'x', padding);
+	cJSON_AddNumberToObject(p, "n", n);
+	cJSON_AddStringToObject(p, "pad", pad);
+	struct mamori_event ev = {.type = type, .severity = SEV_INFO, .reqs = "LOG-1,CARRY-1", .payload = p};
+	assert_int_equal(journal_append(j, &ev, &seq), 0);
+	cJSON_Delete(p);
+	free(pad);
+	return seq;
+}
+
+static void sql(const char *q)
+{
+	char path[512];
+	sqlite3 *db;
+	char *msg = NULL;
+
+	snprintf(path, sizeof(path), "%s/journal.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, q, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", q, msg);
+	sqlite3_close(db);
+}
+
+static uint64_t verify(void)
+{
+	uint64_t bad = 12345;
+	char err[256];
+
+	assert_int_equal(journal_verify(dir, &bad, err, sizeof(err)), 0);
+	if (bad)
+		printf("# verify: first bad %llu: %s\n", (unsigned long long)bad, err);
+	return bad;
+}
+
+static void make(int n)
+{
+	struct journal *j = jopen(0);
+
+	for (int i = 1; i <= n; i++)
+		assert_int_equal(add(j, "usb.attached", i, 10), (uint64_t)i);
+	journal_close(j);
+}
+
+/* The chain recomputed here with OpenSSL's one-shot SHA256, independently of
+ * journal.c: hash(n) = SHA-256(hash(n-1) ‖ canon(n)), hash(0) = 32 zero bytes. */
+static void test_chain_recomputed(void **state)
+{
+	struct journal_iter *it = NULL;
+	struct journal_record rec;
+	unsigned char prev[32] = {0}, buf[4096], h[32];
+	char hex[65], head_hex[65];
+	uint64_t n = 0, head;
+	struct journal *j;
+
+	(void)state;
+	make(25);
+	assert_int_equal(verify(), 0);
+	assert_int_equal(journal_iter_open(dir, 0, &it), 0);
+	while (journal_iter_next(it, &rec) == 1) {
+		cJSON *o = cJSON_ParseWithLength(rec.canon, rec.canon_len);
+
+		assert_int_equal(rec.seq, ++n);
+		assert_true(rec.canon_len + 32 <= sizeof(buf));
+		memcpy(buf, prev, 32);
+		memcpy(buf + 32, rec.canon, rec.canon_len);
+		SHA256(buf, 32 + rec.canon_len, h);
+		hex_encode(h, 32, hex);
+		assert_string_equal(hex, rec.hash_hex);
+		memcpy(prev, h, 32);
+		assert_non_null(o);
+		assert_int_equal(cJSON_GetObjectItem(o, "seq")->valuedouble, (double)rec.seq);
+		assert_string_equal(cJSON_GetObjectItem(o, "type")->valuestring, "usb.attached");
+		assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "payload"), "n")->valuedouble, (double)n);
+		assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "reqs"), 1)->valuestring, "CARRY-1");
+		cJSON_Delete(o);
+	}
+	journal_iter_free(it);
+	assert_int_equal(n, 25);
+	/* reopening continues the chain */
+	j = jopen(0);
+	assert_int_equal(add(j, "usb.blocked", 26, 0), 26);
+	assert_int_equal(journal_head(j, &head, head_hex), 0);
+	assert_int_equal(head, 26);
+	journal_close(j);
+	assert_int_equal(verify(), 0);
+	assert_int_equal(journal_iter_open(dir, 25, &it), 0);
+	assert_int_equal(journal_iter_next(it, &rec), 1);
+	assert_string_equal(rec.hash_hex, head_hex);
+	assert_int_equal(journal_iter_next(it, &rec), 0);
+	journal_iter_free(it);
+}
+
+static void test_tamper_edit(void **state)
+{
+	(void)state;
+	make(10);
+	sql("UPDATE events SET canon = CAST(replace(CAST(canon AS TEXT), 'xxxx', 'xxxy') AS BLOB) WHERE seq = 7");
+	assert_int_equal(verify(), 7);
+}
+
+static void test_tamper_edit_rehash(void **state)
+{
+	(void)state;
+	/* the attacker also rewrites the edited record's own hash: the next one breaks */
+	make(10);
+	sql("UPDATE events SET canon = CAST(replace(CAST(canon AS TEXT), 'xxxx', 'xxxy') AS BLOB),"
+	    " hash = (SELECT hash FROM events WHERE seq = 2) WHERE seq = 5");
+	assert_int_equal(verify(), 5);
+}
+
+static void test_tamper_column(void **state)
+{
+	(void)state;
+	make(10);
+	sql("UPDATE events SET type = 'usb.allowed' WHERE seq = 3");
+	assert_int_equal(verify(), 3);
+}
+
+static void test_tamper_delete(void **state)
+{
+	(void)state;
+	make(10);
+	sql("DELETE FROM events WHERE seq = 4");
+	assert_int_equal(verify(), 4);
+}
+
+static void test_tamper_delete_tail(void **state)
+{
+	(void)state;
+	make(10);
+	sql("DELETE FROM events WHERE seq >= 9");
+	assert_int_equal(verify(), 9);
+}
+
+static void test_tamper_reorder(void **state)
+{
+	(void)state;
+	make(10);
+	/* swap records 3 and 4 completely (contents and hashes) */
+	sql("UPDATE events SET seq = 1000 WHERE seq = 3; UPDATE events SET seq = 3 WHERE seq = 4;"
+	    "UPDATE events SET seq = 4 WHERE seq = 1000;");
+	assert_int_equal(verify(), 3);
+}
+
+static void test_tamper_anchor(void **state)
+{
+	struct journal *j;
+
+	(void)state;
+	make(10);
+	/* pretending unacknowledged records were pruned */
+	sql("DELETE FROM events WHERE seq <= 3; UPDATE meta SET value = '3 ' || hex(zeroblob(32)) WHERE key = "
+	    "'anchor'");
+	assert_int_equal(verify(), 1);
+	(void)j;
+}
+
+static void test_batch(void **state)
+{
+	struct journal *j;
+	uint64_t s1, s2;
+
+	(void)state;
+	j = jopen(0);
+	assert_int_equal(journal_batch_commit(j), -ENOENT);
+	assert_int_equal(journal_batch_begin(j), 0);
+	assert_int_equal(journal_batch_begin(j), -EBUSY);
+	s1 = add(j, "carry.out", 1, 100);
+	for (int i = 2; i < 100; i++)
+		add(j, "carry.out", i, 100);
+	s2 = add(j, "carry.out", 100, 100);
+	assert_int_equal(s2 - s1, 99);
+	assert_int_equal(journal_ack(j, s2), 0); /* an ack inside a batch is part of it */
+	assert_int_equal(journal_batch_commit(j), 0);
+	journal_close(j);
+	assert_int_equal(verify(), 0);
+	{
+		struct journal_info info;
+
+		assert_int_equal(journal_info(dir, &info), 0);
+		assert_int_equal(info.head_seq, 100);
+		assert_int_equal(info.acked_seq, 100);
+		assert_int_equal(info.records, 100);
+	}
+}
+
+static void test_second_writer(void **state)
+{
+	struct journal_options o = {.dir = dir};
+	struct journal *j, *k = NULL;
+
+	(void)state;
+	j = jopen(0);
+	assert_int_equal(journal_open(&o, &k), -EBUSY);
+	assert_null(k);
+	journal_close(j);
+}
+
+static void test_ack_prune(void **state)
+{
+	struct journal *j;
+	time_t now = time(NULL);
+
+	(void)state;
+	j = jopen(0);
+	for (int i = 1; i <= 10; i++)
+		add(j, "posture.changed", i, 10);
+	assert_int_equal(journal_ack(j, 11), -ERANGE);
+	assert_int_equal(journal_prune(j, 0, now + 10), 0); /* nothing acknowledged */
+	assert_int_equal(journal_ack(j, 6), 0);
+	assert_int_equal(journal_ack(j, 2), 0);           /* never backwards */
+	assert_int_equal(journal_prune(j, 3600, now), 0); /* too young */
+	assert_int_equal(journal_prune(j, 0, now + 10), 6);
+	assert_int_equal(add(j, "posture.changed", 11, 10), 11);
+	journal_close(j);
+	assert_int_equal(verify(), 0);
+	{
+		struct journal_info info;
+
+		assert_int_equal(journal_info(dir, &info), 0);
+		assert_int_equal(info.anchor_seq, 6);
+		assert_int_equal(info.records, 5);
+	}
+	/* reopen after pruning: the anchor carries the chain */
+	j = jopen(0);
+	assert_int_equal(add(j, "posture.changed", 12, 10), 12);
+	journal_close(j);
+	assert_int_equal(verify(), 0);
+}
+
+static uint64_t disk_bytes(void)
+{
+	struct journal_info info;
+
+	assert_int_equal(journal_info(dir, &info), 0);
+	return info.file_bytes;
+}
+
+static void test_quota_overflow(void **state)
+{
+	const uint64_t quota = 256 * 1024;
+	struct journal_iter *it = NULL;
+	struct journal_record rec;
+	struct journal *j;
+	uint64_t seq = 0, last = 0, acked;
+	int dropped = 0, stored = 0;
+	bool saw_marker = false;
+
+	(void)state;
+	j = jopen(quota);
+	/* nothing acknowledged: fill up, then count */
+	for (int i = 0; i < 400; i++) {
+		cJSON *p = cJSON_CreateObject();
+		struct mamori_event ev = {.type = "carry.out", .severity = SEV_INFO, .payload = p};
+		char pad[2048];
+		int r;
+
+		memset(pad, 'a' + i % 26, sizeof(pad) - 1);
+		pad[sizeof(pad) - 1] = 0;
+		cJSON_AddStringToObject(p, "file", pad);
+		r = journal_append(j, &ev, &seq);
+		cJSON_Delete(p);
+		if (r == -ENOSPC) {
+			dropped++;
+		} else {
+			assert_int_equal(r, 0);
+			assert_int_equal(dropped, 0); /* no storing after the first drop */
+			stored++;
+			last = seq;
+		}
+	}
+	printf("# stored %d, dropped %d, %llu bytes on disk\n", stored, dropped, (unsigned long long)disk_bytes());
+	assert_true(stored > 30); /* one 2 KiB record per 4 KiB page in 3/4 of 256 KiB */
+	assert_true(dropped > 0);
+	assert_true(disk_bytes() <= quota);
+	/* the server acknowledges half: room returns, the marker comes first */
+	acked = last / 2;
+	assert_int_equal(journal_ack(j, acked), 0);
+	seq = add(j, "usb.attached", 1, 10);
+	assert_int_equal(seq, last + 2);
+	journal_close(j);
+	assert_int_equal(verify(), 0);
+	assert_int_equal(journal_iter_open(dir, 0, &it), 0);
+	{
+		uint64_t first = 0, n = 0;
+
+		while (journal_iter_next(it, &rec) == 1) {
+			if (!first)
+				first = rec.seq;
+			n++;
+			if (rec.seq == last + 1) {
+				cJSON *o = cJSON_ParseWithLength(rec.canon, rec.canon_len);
+
+				assert_string_equal(rec.type, "journal.overflow");
+				assert_int_equal(
+				        cJSON_GetObjectItem(cJSON_GetObjectItem(o, "payload"), "dropped")->valuedouble,
+				        dropped);
+				cJSON_Delete(o);
+				saw_marker = true;
+			}
+		}
+		/* only acknowledged records went; every unacknowledged one is there */
+		assert_true(first > 1);
+		assert_true(first <= acked + 1);
+		assert_int_equal(n, seq - first + 1);
+	}
+	journal_iter_free(it);
+	assert_true(saw_marker);
+	assert_true(disk_bytes() <= quota);
+}
+
+static void test_quota_rolling(void **state)
+{
+	const uint64_t quota = 256 * 1024;
+	struct journal *j;
+	uint64_t seq = 0;
+
+	(void)state;
+	j = jopen(quota);
+	for (int i = 1; i <= 1500; i++) {
+		if (i % 50 == 1)
+			assert_int_equal(journal_batch_begin(j), 0);
+		seq = add(j, "carry.in", i, 1000);
+		assert_int_equal(journal_ack(j, seq), 0);
+		if (i % 50 == 0)
+			assert_int_equal(journal_batch_commit(j), 0);
+	}
+	assert_int_equal(seq, 1500);
+	journal_close(j);
+	printf("# %llu bytes on disk for a %llu quota\n", (unsigned long long)disk_bytes(), (unsigned long long)quota);
+	assert_true(disk_bytes() <= quota);
+	assert_int_equal(verify(), 0);
+}
+
+static void test_hostile_strings(void **state)
+{
+	static const char bad_utf8[] = "USB\xff\xfe\x80 \xc0\xaf disk \xed\xa0\x80";
+	static const char controls[] = "name\x1b[31m\r\n\t\x01\x7f\xc2\x85"
+	                               "end";
+	static const unsigned char with_nul[] = {'a', 0, 'b', 0xff, 0};
+	struct journal_iter *it = NULL;
+	struct journal_record rec;
+	char *big = malloc(64 * 1024 + 1);
+	struct journal *j;
+	cJSON *p = cJSON_CreateObject();
+	uint64_t seq;
+
+	(void)state;
+	assert_non_null(big);
+	for (size_t i = 0; i < 64 * 1024; i++)
+		big[i] = (char)(1 + (i * 7919) % 255); /* every byte value but NUL, mostly invalid UTF-8 */
+	big[64 * 1024] = 0;
+	cJSON_AddStringToObject(p, "serial", bad_utf8);
+	cJSON_AddStringToObject(p, "product", controls);
+	cJSON_AddStringToObject(p, "big", big);
+	cJSON_AddItemToObject(p, "raw", journal_canon_bytes_value(with_nul, sizeof(with_nul)));
+	j = jopen(0);
+	struct mamori_event ev = {.type = "usb.attached", .severity = SEV_NOTICE, .reqs = "MEDIA-1", .payload = p};
+	assert_int_equal(journal_append(j, &ev, &seq), 0);
+	journal_close(j);
+	cJSON_Delete(p);
+	assert_int_equal(verify(), 0);
+	assert_int_equal(journal_iter_open(dir, 0, &it), 0);
+	assert_int_equal(journal_iter_next(it, &rec), 1);
+	assert_true(utf8_valid(rec.canon, rec.canon_len)); /* the record itself is always UTF-8 JSON */
+	{
+		cJSON *o = cJSON_ParseWithLength(rec.canon, rec.canon_len), *pl = cJSON_GetObjectItem(o, "payload");
+		struct {
+			const char *key;
+			const void *want;
+			size_t len;
+		} cases[] = {
+		        {"serial", bad_utf8, sizeof(bad_utf8) - 1},
+		        {"product", controls, sizeof(controls) - 1},
+		        {"big", big, 64 * 1024},
+		        {"raw", with_nul, sizeof(with_nul)},
+		};
+
+		assert_non_null(pl);
+		for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+			char *got = NULL;
+			size_t n = 0;
+
+			assert_int_equal(journal_canon_value_bytes(cJSON_GetObjectItem(pl, cases[i].key), &got, &n), 0);
+			assert_int_equal(n, cases[i].len);
+			assert_memory_equal(got, cases[i].want, n);
+			free(got);
+		}
+		/* the invalid ones are stored as {"$bytes":…}, the valid one as a string */
+		assert_true(cJSON_IsObject(cJSON_GetObjectItem(pl, "serial")));
+		assert_true(cJSON_IsString(cJSON_GetObjectItem(pl, "product")));
+		cJSON_Delete(o);
+	}
+	journal_iter_free(it);
+	free(big);
+}
+
+static void test_rejected(void **state)
+{
+	struct journal_iter *it = NULL;
+	struct journal_record rec;
+	struct journal *j;
+	cJSON *p = cJSON_CreateObject();
+	char *huge = malloc(2 * 1024 * 1024);
+	uint64_t seq = 77;
+	int n = 0;
+
+	(void)state;
+	assert_non_null(huge);
+	memset(huge, 'z', 2 * 1024 * 1024 - 1);
+	huge[2 * 1024 * 1024 - 1] = 0;
+	j = jopen(0);
+	cJSON_AddNumberToObject(p, "ratio", 0.5);
+	struct mamori_event ev = {.type = "av.detected", .severity = SEV_INFO, .payload = p};
+	assert_int_equal(journal_append(j, &ev, &seq), -EINVAL);
+	assert_int_equal(seq, 77); /* ret_ untouched on failure */
+	cJSON_DeleteItemFromObject(p, "ratio");
+	cJSON_AddStringToObject(p, "x", huge);
+	assert_int_equal(journal_append(j, &ev, &seq), -E2BIG);
+	ev.type = "Bad Type\xff";
+	ev.payload = NULL;
+	assert_int_equal(journal_append(j, &ev, &seq), -EINVAL);
+	ev.type = "usb.blocked";
+	ev.reqs = "MEDIA-1,,";
+	assert_int_equal(journal_append(j, &ev, &seq), -EINVAL);
+	journal_close(j);
+	cJSON_Delete(p);
+	free(huge);
+	assert_int_equal(verify(), 0);
+	assert_int_equal(journal_iter_open(dir, 0, &it), 0);
+	while (journal_iter_next(it, &rec) == 1) {
+		assert_string_equal(rec.type, "journal.rejected");
+		n++;
+	}
+	journal_iter_free(it);
+	assert_int_equal(n, 4);
+}
+
+static int count_corrupt(char *name, size_t sz)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (startswith(e->d_name, "journal.db.corrupt-") && !strstr(e->d_name, "-wal")) {
+			n++;
+			snprintf(name, sz, "%s", e->d_name);
+		}
+	closedir(d);
+	return n;
+}
+
+static cJSON *first_record(uint64_t *ret_seq)
+{
+	struct journal_iter *it = NULL;
+	struct journal_record rec;
+	cJSON *o;
+
+	assert_int_equal(journal_iter_open(dir, 0, &it), 0);
+	assert_int_equal(journal_iter_next(it, &rec), 1);
+	o = cJSON_ParseWithLength(rec.canon, rec.canon_len);
+	*ret_seq = rec.seq;
+	journal_iter_free(it);
+	assert_non_null(o);
+	return o;
+}
+
+static void test_corrupt_file(void **state)
+{
+	char path[512], name[256] = "";
+	struct journal *j;
+	cJSON *o;
+	uint64_t seq;
+	int fd;
+
+	(void)state;
+	make(5);
+	snprintf(path, sizeof(path), "%s/journal.db", dir);
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "garbage garbage garbage garbage!", 32, 0), 32);
+	close(fd);
+	{
+		uint64_t bad;
+		char err[256];
+
+		assert_int_equal(journal_verify(dir, &bad, err, sizeof(err)), -EBADMSG);
+		printf("# verify says: %s\n", err);
+	}
+	j = jopen(0);
+	assert_int_equal(add(j, "usb.attached", 1, 0), 2);
+	journal_close(j);
+	assert_int_equal(count_corrupt(name, sizeof(name)), 1);
+	o = first_record(&seq);
+	assert_int_equal(seq, 1);
+	assert_string_equal(cJSON_GetObjectItem(o, "type")->valuestring, "tamper.detected");
+	assert_string_equal(cJSON_GetObjectItem(o, "severity")->valuestring, "critical");
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "payload"), "old_file")->valuestring, name);
+	cJSON_Delete(o);
+	assert_int_equal(verify(), 0);
+}
+
+static void test_tampered_file_reopened(void **state)
+{
+	struct journal_iter *it = NULL;
+	struct journal_record rec;
+	char name[256], good_hash[65];
+	struct journal *j;
+	cJSON *o, *pl;
+	uint64_t seq;
+
+	(void)state;
+	make(8);
+	assert_int_equal(journal_iter_open(dir, 4, &it), 0);
+	assert_int_equal(journal_iter_next(it, &rec), 1);
+	assert_int_equal(rec.seq, 5);
+	snprintf(good_hash, sizeof(good_hash), "%s", rec.hash_hex);
+	journal_iter_free(it);
+	sql("UPDATE events SET canon = CAST(replace(CAST(canon AS TEXT), 'usb.attached', 'usb.attachee') AS BLOB) "
+	    "WHERE seq = 6");
+	j = jopen(0);
+	journal_close(j);
+	assert_int_equal(count_corrupt(name, sizeof(name)), 1);
+	o = first_record(&seq);
+	pl = cJSON_GetObjectItem(o, "payload");
+	assert_int_equal(seq, 9); /* sequence numbers stay unique across chains */
+	assert_string_equal(cJSON_GetObjectItem(o, "type")->valuestring, "tamper.detected");
+	assert_int_equal(cJSON_GetObjectItem(pl, "first_bad_seq")->valuedouble, 6);
+	assert_int_equal(cJSON_GetObjectItem(pl, "last_good_seq")->valuedouble, 5);
+	assert_string_equal(cJSON_GetObjectItem(pl, "last_good_hash")->valuestring, good_hash);
+	cJSON_Delete(o);
+	assert_int_equal(verify(), 0);
+}
+
+static int copy_file(const char *from, const char *to, off_t cut)
+{
+	_cleanup_free_ char *buf = NULL;
+	FILE *f = fopen(from, "rb"), *g;
+	size_t n;
+
+	if (!f)
+		return -1;
+	buf = malloc(64 << 20);
+	n = fread(buf, 1, 64 << 20, f);
+	fclose(f);
+	if (cut >= 0 && (size_t)cut < n)
+		n = (size_t)cut;
+	g = fopen(to, "wb");
+	fwrite(buf, 1, n, g);
+	fclose(g);
+	return (int)n;
+}
+
+/* A crash snapshot (the files as they are while the writer is open) whose WAL
+ * ends in a torn frame, then garbage after the last frame. */
+static void test_torn_wal(void **state)
+{
+	char src[600], dst[600], orig[256];
+	struct journal *j;
+	struct stat st;
+
+	(void)state;
+	j = jopen(0);
+	for (int i = 1; i <= 60; i++)
+		add(j, "usb.attached", i, 200);
+	assert_int_equal(xsnprintf(orig, sizeof(orig), "%s", dir), 0);
+	for (int round = 0; round < 2; round++) {
+		struct journal *k;
+		uint64_t head = 0;
+		int n;
+
+		assert_int_equal(xsnprintf(dir, sizeof(dir), "%s/snap%d", orig, round), 0);
+		assert_int_equal(mkdir(dir, 0700), 0);
+		snprintf(src, sizeof(src), "%s/journal.db", orig);
+		snprintf(dst, sizeof(dst), "%s/journal.db", dir);
+		assert_true(copy_file(src, dst, -1) > 0);
+		snprintf(src, sizeof(src), "%s/journal.db-wal", orig);
+		snprintf(dst, sizeof(dst), "%s/journal.db-wal", dir);
+		assert_int_equal(stat(src, &st), 0);
+		/* cut in the middle of the last frames / add garbage */
+		n = copy_file(src, dst, round == 0 ? st.st_size - 3000 : -1);
+		assert_true(n > 0);
+		if (round == 1) {
+			FILE *f = fopen(dst, "ab");
+
+			fputs("torn torn torn torn torn torn torn torn", f);
+			fclose(f);
+		}
+		k = jopen(0);
+		assert_int_equal(journal_head(k, &head, NULL), 0);
+		assert_true(head >= 50 && head <= 60);
+		assert_int_equal(add(k, "usb.blocked", 0, 0), head + 1);
+		journal_close(k);
+		assert_int_equal(verify(), 0);
+	}
+	assert_int_equal(xsnprintf(dir, sizeof(dir), "%s", orig), 0);
+	journal_close(j);
+}
+
+static void test_clock_flag(void **state)
+{
+	struct timex tx = {.modes = 0};
+	int st = adjtimex(&tx);
+	bool synced = st >= 0 && st != TIME_ERROR && !(tx.status & STA_UNSYNC);
+	cJSON *o;
+	uint64_t seq;
+
+	(void)state;
+	make(1);
+	o = first_record(&seq);
+	assert_int_equal(cJSON_IsTrue(cJSON_GetObjectItem(o, "synced")), synced);
+	cJSON_Delete(o);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test_setup_teardown(test_chain_recomputed, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_tamper_edit, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_tamper_edit_rehash, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_tamper_column, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_tamper_delete, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_tamper_delete_tail, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_tamper_reorder, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_tamper_anchor, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_second_writer, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_ack_prune, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_quota_overflow, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_quota_rolling, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_hostile_strings, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_rejected, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_corrupt_file, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_tampered_file_reopened, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_torn_wal, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_clock_flag, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
