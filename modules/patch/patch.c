@@ -408,6 +408,8 @@ static void eval_updates(const struct patch_facts *f, time_t now, struct check_r
 	if (f->status_mtime)
 		check_result_evidence(r, "days_since_last_package_change", "%lld",
 		                      (long long)(((int64_t)now - f->status_mtime) / 86400));
+	if (f->pkg_err == 0)
+		check_result_evidence(r, "installed", "%zu", f->pkgs.n);
 	if (f->pkg_err < 0 || f->apt_err < 0) {
 		check_result_set(r, CHECK_ERROR, "パッケージ情報を読み取れませんでした",
 		                 "The package database could not be read");
@@ -415,7 +417,6 @@ static void eval_updates(const struct patch_facts *f, time_t now, struct check_r
 		                    "Run dpkg --audit and apt-get update.");
 		return;
 	}
-	check_result_evidence(r, "installed", "%zu", f->pkgs.n);
 	list_pending(&f->pkgs, false, list, sizeof(list), &n);
 	check_result_evidence(r, "pending", "%zu", n);
 	if (n) {
