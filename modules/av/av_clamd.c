@@ -238,8 +238,8 @@ static int parse_u64_field(const char *s, size_t len, uint64_t *ret)
 int av_clamd_parse_cvd_header(const char *buf, size_t len, struct av_cvd_header *ret)
 {
 	struct av_cvd_header h = {0};
-	const char *field[9];
-	size_t flen[9], n = 0;
+	const char *field[8];
+	size_t flen[8], n = 0;
 	char hdr[AV_CVD_HEADER_SIZE + 1];
 	size_t hl;
 	uint64_t stime = 0;
@@ -277,10 +277,10 @@ int av_clamd_parse_cvd_header(const char *buf, size_t len, struct av_cvd_header 
 	if (parse_u64_field(field[1], flen[1], &h.version) < 0 || parse_u64_field(field[2], flen[2], &h.sigs) < 0 ||
 	    parse_u64_field(field[3], flen[3], &h.flevel) < 0)
 		return -EBADMSG;
-	if (n >= 8 && flen[7] < sizeof(h.builder))
-		memcpy(h.builder, field[7], flen[7]);
+	if (n >= 7 && flen[6] < sizeof(h.builder))
+		memcpy(h.builder, field[6], flen[6]);
 	h.build_time = -1;
-	if (n >= 9 && parse_u64_field(field[8], flen[8], &stime) == 0 && stime > 0 && stime < (uint64_t)INT64_MAX)
+	if (n >= 8 && parse_u64_field(field[7], flen[7], &stime) == 0 && stime > 0 && stime < (uint64_t)INT64_MAX)
 		h.build_time = (int64_t)stime;
 	else {
 		/* "14 Nov 2023 08-26 -0500" */
