@@ -11,11 +11,7 @@
 #include "posture/timesync.h"
 
 const struct mamori_module *const mamori_modules[] = {
-        &timesync_module,
-        &av_module,
-        &patch_module,
-        &software_module,
-        NULL,
+        &timesync_module, &av_module, &patch_module, &software_module, NULL,
 };
 
 const struct mamori_module *module_find(const char *name)

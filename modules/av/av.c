@@ -22,7 +22,7 @@
 #include "rootpath.h"
 #include "strutil.h"
 
-#define DEFAULT_STATE_DIR "/var/lib/mamori"
+#define DEFAULT_STATE_DIR  "/var/lib/mamori"
 #define SCAN_RETRY_SECONDS 3600
 
 static const char *const product_names[_AV_PRODUCT_MAX] = {
@@ -166,8 +166,8 @@ static bool comm_matches(const char *procdir, const char *pid, const char *name)
 	if (xsnprintf(p, sizeof(p), "%s/%s/comm", procdir, pid) == 0 && read_one_line(p, comm, sizeof(comm)) >= 0 &&
 	    strncmp(comm, name, 15) == 0 && (strlen(name) <= 15 || strlen(comm) == 15))
 		return true;
-	if (xsnprintf(p, sizeof(p), "%s/%s/cmdline", procdir, pid) == 0 &&
-	    read_file_capped(p, 4096, &cmd, &len) == 0 && len > 0) {
+	if (xsnprintf(p, sizeof(p), "%s/%s/cmdline", procdir, pid) == 0 && read_file_capped(p, 4096, &cmd, &len) == 0 &&
+	    len > 0) {
 		const char *base = strrchr(cmd, '/');
 		return strcmp(base ? base + 1 : cmd, name) == 0;
 	}
@@ -278,18 +278,20 @@ int av_evaluate(const struct av_settings *s, const struct av_status *st, time_t 
 		age_text(age, buf, sizeof(buf));
 		check_result_evidence(r, "age_hours", "%s", buf);
 		if (age < -86400) {
-			check_result_set(r, CHECK_ERROR, "定義ファイルの作成日時が未来を指しています (時計または改ざん)",
+			check_result_set(r, CHECK_ERROR,
+			                 "定義ファイルの作成日時が未来を指しています (時計または改ざん)",
 			                 "The definitions are dated in the future (clock or tampering)");
 			check_result_remedy(r, "端末の時刻と定義ファイルを確認してください。",
 			                    "Check the terminal's clock and the definitions.");
 		} else if (age > s->max_definitions_age_hours * 3600) {
 			check_result_set(r, CHECK_FAIL, "定義ファイルが古くなっています",
 			                 "The definitions are older than the policy allows");
-			check_result_remedy(r,
-			                    "定義ファイルを更新してください (ClamAV: freshclam、Defender: mdatp "
-			                    "definitions update)。更新サーバに届かない場合はネットワーク担当に連絡してください。",
-			                    "Update the definitions (ClamAV: freshclam; Defender: mdatp definitions "
-			                    "update). If the update server is unreachable, contact the network team.");
+			check_result_remedy(
+			        r,
+			        "定義ファイルを更新してください (ClamAV: freshclam、Defender: mdatp "
+			        "definitions update)。更新サーバに届かない場合はネットワーク担当に連絡してください。",
+			        "Update the definitions (ClamAV: freshclam; Defender: mdatp definitions "
+			        "update). If the update server is unreachable, contact the network team.");
 		} else {
 			check_result_set(r, CHECK_PASS, "定義ファイルは最新です", "The definitions are up to date");
 		}

@@ -26,24 +26,24 @@ enum av_product {
 	_AV_PRODUCT_INVALID = -1,
 };
 
-#define AV_WATCH_MAX       32
-#define AV_SCAN_PATHS_MAX  8
-#define AV_NAME_MAX        128
-#define AV_PATH_MAX        1024 /* system paths named by the policy */
-#define AV_DEFAULT_SOCKET  "/run/clamav/clamd.ctl"
-#define AV_DEFAULT_DB_DIR  "/var/lib/clamav"
-#define AV_DEFAULT_WATCH   "/etc/clamav/clamd.conf"
-#define AV_INSTREAM_MAX    (25 * 1024 * 1024) /* clamd's default StreamMaxLength */
-#define AV_STATUS_TIMEOUT  5000               /* ms for PING/VERSION sessions */
-#define AV_SCANFILE_TIMEOUT 120000            /* ms for one file scan */
+#define AV_WATCH_MAX        32
+#define AV_SCAN_PATHS_MAX   8
+#define AV_NAME_MAX         128
+#define AV_PATH_MAX         1024 /* system paths named by the policy */
+#define AV_DEFAULT_SOCKET   "/run/clamav/clamd.ctl"
+#define AV_DEFAULT_DB_DIR   "/var/lib/clamav"
+#define AV_DEFAULT_WATCH    "/etc/clamav/clamd.conf"
+#define AV_INSTREAM_MAX     (25 * 1024 * 1024) /* clamd's default StreamMaxLength */
+#define AV_STATUS_TIMEOUT   5000               /* ms for PING/VERSION sessions */
+#define AV_SCANFILE_TIMEOUT 120000             /* ms for one file scan */
 
 /* Settings of the av module. System paths are resolved under the root prefix
  * when used. */
 struct av_settings {
 	enum av_product product;
 	char clamd_socket[AV_PATH_MAX];
-	char clamd_database_dir[AV_PATH_MAX]; /* where daily/main .cvd/.cld are read */
-	char generic_process[AV_NAME_MAX];  /* process name (/proc/PID/comm or argv[0] basename) */
+	char clamd_database_dir[AV_PATH_MAX];  /* where daily/main .cvd/.cld are read */
+	char generic_process[AV_NAME_MAX];     /* process name (/proc/PID/comm or argv[0] basename) */
 	char generic_definitions[AV_PATH_MAX]; /* file whose mtime is the definitions' age */
 	int64_t max_definitions_age_hours;
 	int64_t full_scan_interval_days;
@@ -51,8 +51,8 @@ struct av_settings {
 	size_t n_watch;
 	char full_scan_paths[AV_SCAN_PATHS_MAX][AV_PATH_MAX]; /* what a scheduled full scan covers */
 	size_t n_full_scan_paths;
-	int timeout_ms;           /* clamd status session timeout */
-	int64_t instream_max;     /* largest file av_scan_file() streams */
+	int timeout_ms;       /* clamd status session timeout */
+	int64_t instream_max; /* largest file av_scan_file() streams */
 };
 
 /* What an adapter found out. Every `have_*`/`*_known` flag says whether the

@@ -526,17 +526,15 @@ int av_clamd_scan_feed(struct av_clamd_scan *scan)
 	}
 }
 
-int av_clamd_record_full_scan(const char *state_dir, int64_t end, unsigned found, unsigned errors,
-                              unsigned n_paths)
+int av_clamd_record_full_scan(const char *state_dir, int64_t end, unsigned found, unsigned errors, unsigned n_paths)
 {
 	_cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
 	_cleanup_free_ char *txt = NULL;
 	char dir[PATH_MAX], p[PATH_MAX];
 	int r;
 
-	if (!o || !cJSON_AddNumberToObject(o, "end", (double)end) ||
-	    !cJSON_AddNumberToObject(o, "found", found) || !cJSON_AddNumberToObject(o, "errors", errors) ||
-	    !cJSON_AddNumberToObject(o, "paths", n_paths))
+	if (!o || !cJSON_AddNumberToObject(o, "end", (double)end) || !cJSON_AddNumberToObject(o, "found", found) ||
+	    !cJSON_AddNumberToObject(o, "errors", errors) || !cJSON_AddNumberToObject(o, "paths", n_paths))
 		return -ENOMEM;
 	txt = cJSON_PrintUnformatted(o);
 	if (!txt)
@@ -630,13 +628,12 @@ static int clamd_gather(const struct av_settings *s, const char *state_dir, time
 	}
 
 	newest_database(s, &st);
-	if (st.resident &&
-	    av_clamd_command(s->clamd_socket, "VERSION", s->timeout_ms, reply, sizeof(reply)) >= 0) {
+	if (st.resident && av_clamd_command(s->clamd_socket, "VERSION", s->timeout_ms, reply, sizeof(reply)) >= 0) {
 		char dbver[32];
 		int64_t t = -1;
 
-		if (av_clamd_parse_version(reply, st.engine_version, sizeof(st.engine_version), dbver,
-		                           sizeof(dbver), &t) == 0 &&
+		if (av_clamd_parse_version(reply, st.engine_version, sizeof(st.engine_version), dbver, sizeof(dbver),
+		                           &t) == 0 &&
 		    !st.have_definitions && t > 0) {
 			/* no readable header: use what the running engine loaded */
 			st.have_definitions = true;

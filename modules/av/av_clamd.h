@@ -63,8 +63,7 @@ unsigned av_clamd_scan_errors(const struct av_clamd_scan *scan);
 struct av_clamd_scan *av_clamd_scan_free(struct av_clamd_scan *scan);
 
 /* State of agent-requested full scans: state_dir/av/clamd-full-scan.json. */
-int av_clamd_record_full_scan(const char *state_dir, int64_t end, unsigned found, unsigned errors,
-                              unsigned n_paths);
+int av_clamd_record_full_scan(const char *state_dir, int64_t end, unsigned found, unsigned errors, unsigned n_paths);
 int av_clamd_last_full_scan(const char *state_dir, int64_t *ret);
 
 extern const struct av_backend av_backend_clamd;

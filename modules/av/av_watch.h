@@ -16,7 +16,7 @@
 #include "av.h"
 #include "module.h"
 
-#define AV_HASH_STR     72                 /* 64 hex, "absent", "error:<errno>" */
+#define AV_HASH_STR       72                 /* 64 hex, "absent", "error:<errno>" */
 #define AV_WATCH_FILE_MAX (16 * 1024 * 1024) /* larger configuration files are an error */
 
 struct av_watch_entry {

@@ -334,19 +334,20 @@ static void eval_security(const struct patch_settings *s, const struct patch_fac
 	check_result_evidence(r, "max_security_age_days", "%lld", (long long)s->max_security_age_days);
 	if (f->backend == PATCH_BACKEND_DPKG) {
 		if (f->pkg_err < 0 || f->apt_err < 0) {
-			check_result_evidence(r, "error", "%s",
-			                      f->pkg_err < 0 ? (f->pkg_err == -EBADMSG ? f->pkg_perr.what
-			                                                                : strerror(-f->pkg_err))
-			                                     : f->apt.bad_list);
+			check_result_evidence(
+			        r, "error", "%s",
+			        f->pkg_err < 0 ? (f->pkg_err == -EBADMSG ? f->pkg_perr.what : strerror(-f->pkg_err))
+			                       : f->apt.bad_list);
 			if (f->pkg_err == -EBADMSG)
 				check_result_evidence(r, "status_line", "%u", f->pkg_perr.line);
-			check_result_set(r, CHECK_ERROR,
-			                 "パッケージ情報 (dpkg status / apt リスト) を読み取れず、未適用の更新を判定できません",
-			                 "The package database (dpkg status / apt lists) could not be read; pending "
-			                 "updates are unknown");
-			check_result_remedy(r,
-			                    "dpkg --audit と apt-get update を実行し、壊れたファイルを修復してください。",
-			                    "Run dpkg --audit and apt-get update to repair the damaged files.");
+			check_result_set(
+			        r, CHECK_ERROR,
+			        "パッケージ情報 (dpkg status / apt リスト) を読み取れず、未適用の更新を判定できません",
+			        "The package database (dpkg status / apt lists) could not be read; pending "
+			        "updates are unknown");
+			check_result_remedy(
+			        r, "dpkg --audit と apt-get update を実行し、壊れたファイルを修復してください。",
+			        "Run dpkg --audit and apt-get update to repair the damaged files.");
 			return;
 		}
 		list_pending(&f->pkgs, true, list, sizeof(list), &n);
@@ -380,8 +381,7 @@ static void eval_security(const struct patch_settings *s, const struct patch_fac
 		check_result_evidence(r, "oldest_pending_days", "%lld", (long long)age_days);
 	}
 	if ((int64_t)n > s->max_pending_security || (n && age_days > s->max_security_age_days)) {
-		check_result_set(r, CHECK_FAIL, "未適用のセキュリティ更新があります",
-		                 "Security updates are pending");
+		check_result_set(r, CHECK_FAIL, "未適用のセキュリティ更新があります", "Security updates are pending");
 		check_result_remedy(r,
 		                    "セキュリティ更新を適用してください (apt-get upgrade / dnf upgrade --security)。"
 		                    "適用後に再起動が必要な場合があります。",
@@ -391,7 +391,8 @@ static void eval_security(const struct patch_settings *s, const struct patch_fac
 		check_result_set(r, CHECK_PASS, "セキュリティ更新はポリシーの許容範囲内です",
 		                 "Pending security updates are within the policy's limits");
 	} else {
-		check_result_set(r, CHECK_PASS, "未適用のセキュリティ更新はありません", "No security updates are pending");
+		check_result_set(r, CHECK_PASS, "未適用のセキュリティ更新はありません",
+		                 "No security updates are pending");
 	}
 }
 
@@ -422,14 +423,14 @@ static void eval_updates(const struct patch_facts *f, time_t now, struct check_r
 	if (n) {
 		check_result_evidence(r, "packages", "%s", list);
 		check_result_set(r, CHECK_FAIL, "未適用の更新があります", "Updates are pending");
-		check_result_remedy(r, "更新を適用してください (apt-get upgrade)。", "Apply the updates (apt-get upgrade).");
+		check_result_remedy(r, "更新を適用してください (apt-get upgrade)。",
+		                    "Apply the updates (apt-get upgrade).");
 	} else {
 		check_result_set(r, CHECK_PASS, "すべてのパッケージが最新です", "All packages are up to date");
 	}
 }
 
-static void eval_lists(const struct patch_settings *s, const struct patch_facts *f, time_t now,
-                       struct check_result *r)
+static void eval_lists(const struct patch_settings *s, const struct patch_facts *f, time_t now, struct check_result *r)
 {
 	int64_t max = s->max_list_age_days * 86400, newest = f->apt.update_stamp;
 	char stale[600];
@@ -472,7 +473,8 @@ static void eval_lists(const struct patch_settings *s, const struct patch_facts 
 	}
 	check_result_evidence(r, "security_lists", "%zu", n_sec);
 	if (newest)
-		check_result_evidence(r, "days_since_last_update", "%lld", (long long)(((int64_t)now - newest) / 86400));
+		check_result_evidence(r, "days_since_last_update", "%lld",
+		                      (long long)(((int64_t)now - newest) / 86400));
 	if (n_stale)
 		check_result_evidence(r, "stale", "%s", stale);
 	if (f->apt.n_releases == 0 || f->apt.n_lists == 0) {
@@ -484,13 +486,16 @@ static void eval_lists(const struct patch_settings *s, const struct patch_facts 
 	} else if (n_sec == 0) {
 		check_result_set(r, CHECK_FAIL, "セキュリティ更新の配布元 (-security) が apt に設定されていません",
 		                 "No security archive (-security) is configured in apt");
-		check_result_remedy(r, "sources.list にディストリビューションの security リポジトリを追加してください。",
+		check_result_remedy(r,
+		                    "sources.list にディストリビューションの security リポジトリを追加してください。",
 		                    "Add the distribution's security repository to sources.list.");
 		return;
 	} else if (f->apt.bad_list[0]) {
-		check_result_set(r, CHECK_ERROR, "apt のパッケージリストが壊れています", "An apt package list is damaged");
+		check_result_set(r, CHECK_ERROR, "apt のパッケージリストが壊れています",
+		                 "An apt package list is damaged");
 	} else {
-		check_result_set(r, CHECK_PASS, "apt のパッケージリストは新しい状態です", "The apt package lists are fresh");
+		check_result_set(r, CHECK_PASS, "apt のパッケージリストは新しい状態です",
+		                 "The apt package lists are fresh");
 		return;
 	}
 	check_result_remedy(r,
@@ -506,7 +511,8 @@ static void eval_reboot(const struct patch_facts *f, struct check_result *r)
 			check_result_evidence(r, "packages", "%s", f->reboot_pkgs);
 		check_result_set(r, CHECK_FAIL, "更新を有効にするには再起動が必要です",
 		                 "A reboot is required for updates to take effect");
-		check_result_remedy(r, "作業を保存して端末を再起動してください。", "Save your work and reboot the terminal.");
+		check_result_remedy(r, "作業を保存して端末を再起動してください。",
+		                    "Save your work and reboot the terminal.");
 	} else {
 		check_result_set(r, CHECK_PASS, "再起動待ちの更新はありません", "No reboot is pending");
 	}
@@ -534,13 +540,16 @@ static void eval_eol(const struct patch_settings *s, const struct patch_facts *f
 			continue;
 		left = s->eol[i].end - (int64_t)now;
 		check_result_evidence(r, "end_of_support", "%s", s->eol[i].date);
-		check_result_evidence(r, "days_left", "%lld", (long long)(left >= 0 ? left / 86400 : -((-left + 86399) / 86400)));
+		check_result_evidence(r, "days_left", "%lld",
+		                      (long long)(left >= 0 ? left / 86400 : -((-left + 86399) / 86400)));
 		if (left <= 0) {
-			check_result_set(r, CHECK_FAIL, "OS のサポートが終了しています", "The OS is past its end of support");
+			check_result_set(r, CHECK_FAIL, "OS のサポートが終了しています",
+			                 "The OS is past its end of support");
 			check_result_remedy(r, "サポート中の OS リリースへ移行してください。",
 			                    "Upgrade to a supported OS release.");
 		} else {
-			check_result_set(r, CHECK_PASS, "OS はサポート期間内です", "The OS is within its support period");
+			check_result_set(r, CHECK_PASS, "OS はサポート期間内です",
+			                 "The OS is within its support period");
 		}
 		return;
 	}
@@ -549,8 +558,7 @@ static void eval_eol(const struct patch_settings *s, const struct patch_facts *f
 	                 "The policy has no end-of-support date for this OS release");
 }
 
-int patch_evaluate(const struct patch_settings *s, const struct patch_facts *f, time_t now,
-                   struct check_report *rep)
+int patch_evaluate(const struct patch_settings *s, const struct patch_facts *f, time_t now, struct check_report *rep)
 {
 	struct check_result *r;
 

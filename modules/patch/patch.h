@@ -85,8 +85,7 @@ int patch_track_security(const char *state_dir, struct patch_facts *f, time_t no
 
 /* Results patch.security_updates, patch.updates, patch.lists, patch.reboot
  * (PATCH-1), patch.os_eol (PATCH-2). Pure. */
-int patch_evaluate(const struct patch_settings *s, const struct patch_facts *f, time_t now,
-                   struct check_report *rep);
+int patch_evaluate(const struct patch_settings *s, const struct patch_facts *f, time_t now, struct check_report *rep);
 
 extern const struct mamori_module patch_module;
 

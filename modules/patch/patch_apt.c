@@ -238,7 +238,8 @@ int patch_apt_read(struct patch_pkglist *pkgs, struct patch_apt_facts *facts)
 		best_len = 0;
 		for (size_t j = 0; j < f->n_releases; j++) {
 			const char *rn = f->rel[j].file;
-			size_t pl = strlen(rn) - (has_suffix(rn, "_InRelease") ? strlen("InRelease") : strlen("Release"));
+			size_t pl =
+			        strlen(rn) - (has_suffix(rn, "_InRelease") ? strlen("InRelease") : strlen("Release"));
 
 			if (strncmp(lists[i], rn, pl) == 0 && pl > best_len) {
 				best_len = pl;

@@ -14,10 +14,10 @@
 
 #include "patch_dpkg.h"
 
-#define PATCH_APT_LISTS      "/var/lib/apt/lists"
-#define PATCH_APT_STAMP      "/var/lib/apt/periodic/update-success-stamp"
-#define PATCH_MAX_RELEASES   64
-#define PATCH_MAX_LISTS      256
+#define PATCH_APT_LISTS    "/var/lib/apt/lists"
+#define PATCH_APT_STAMP    "/var/lib/apt/periodic/update-success-stamp"
+#define PATCH_MAX_RELEASES 64
+#define PATCH_MAX_LISTS    256
 
 struct patch_release {
 	char file[256];
@@ -30,10 +30,10 @@ struct patch_release {
 struct patch_apt_facts {
 	struct patch_release rel[PATCH_MAX_RELEASES];
 	size_t n_releases;
-	size_t n_lists;          /* Packages lists read */
-	size_t n_orphan_lists;   /* lists without a Release file */
-	int64_t update_stamp;    /* mtime of update-success-stamp, 0 if none */
-	char bad_list[256];      /* first malformed file, with the line */
+	size_t n_lists;        /* Packages lists read */
+	size_t n_orphan_lists; /* lists without a Release file */
+	int64_t update_stamp;  /* mtime of update-success-stamp, 0 if none */
+	char bad_list[256];    /* first malformed file, with the line */
 };
 
 /* Parse an RFC 2822 date of a Release file ("Sat, 10 Jun 2023 09:13:35 UTC")

@@ -194,8 +194,8 @@ int patch_dnf_gather(struct patch_dnf_result *ret)
 {
 	_cleanup_free_ char *out = NULL;
 	char bin[PATH_MAX];
-	char *argv[] = {bin,           (char *)"-C",   (char *)"-q", (char *)"updateinfo",
-	                (char *)"list", (char *)"--security", NULL};
+	char *argv[] = {bin, (char *)"-C", (char *)"-q", (char *)"updateinfo", (char *)"list", (char *)"--security",
+	                NULL};
 	size_t len = 0;
 	int r;
 

@@ -25,8 +25,8 @@ struct patch_dnf_result {
 	unsigned n_advisories; /* distinct advisory IDs */
 	unsigned n_packages;   /* lines: one package per advisory line */
 	unsigned by_severity[_PATCH_DNF_SEVERITY_MAX];
-	char first[256];       /* first advisories, comma-separated, for evidence */
-	unsigned bad_line;     /* set with -EBADMSG */
+	char first[256];   /* first advisories, comma-separated, for evidence */
+	unsigned bad_line; /* set with -EBADMSG */
 };
 
 /* Parse the output (len bytes): lines "ADVISORY  Severity/Sec.  NEVRA" (dnf 4)

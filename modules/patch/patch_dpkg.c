@@ -267,8 +267,7 @@ static bool arch_match(const char *a, const char *b)
 	return !a || !b || strcmp(a, b) == 0 || strcmp(a, "all") == 0 || strcmp(b, "all") == 0;
 }
 
-struct patch_pkg *patch_pkglist_find(const struct patch_pkglist *l, const char *name, const char *arch,
-                                     size_t *iter)
+struct patch_pkg *patch_pkglist_find(const struct patch_pkglist *l, const char *name, const char *arch, size_t *iter)
 {
 	size_t lo = 0, hi = l->n;
 

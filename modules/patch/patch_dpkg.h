@@ -56,8 +56,7 @@ int patch_dpkg_read(const char *path, struct patch_pkglist *ret, struct patch_pa
 
 /* Find name (with arch, or any arch if arch is NULL); "all" matches any
  * arch on either side. */
-struct patch_pkg *patch_pkglist_find(const struct patch_pkglist *l, const char *name, const char *arch,
-                                     size_t *iter);
+struct patch_pkg *patch_pkglist_find(const struct patch_pkglist *l, const char *name, const char *arch, size_t *iter);
 
 void patch_pkglist_free(struct patch_pkglist *l);
 

@@ -114,7 +114,8 @@ int software_evaluate(const struct software_settings *s, const struct patch_pkgl
 			continue;
 		bad++;
 		if (o < sizeof(list)) {
-			int w = snprintf(list + o, sizeof(list) - o, "%s%s %s", o ? ", " : "", name, pkgs->p[i].version);
+			int w = snprintf(list + o, sizeof(list) - o, "%s%s %s", o ? ", " : "", name,
+			                 pkgs->p[i].version);
 			o = (w < 0 || (size_t)w >= sizeof(list) - o) ? sizeof(list) : o + (size_t)w;
 		}
 	}
@@ -180,8 +181,7 @@ static int inv_parse(char *buf, struct inv_line **ret, size_t *ret_n)
 	return 0;
 }
 
-static int add_entry(cJSON *arr, size_t *count, const char *name, const char *arch, const char *ver,
-                     const char *old)
+static int add_entry(cJSON *arr, size_t *count, const char *name, const char *arch, const char *ver, const char *old)
 {
 	cJSON *o;
 
@@ -250,8 +250,8 @@ int software_track_changes(const char *state_dir, const struct patch_pkglist *pk
 		return s < 0 ? s : 0;
 	}
 	pl = cJSON_CreateObject();
-	if (!pl || !(added = cJSON_AddArrayToObject(pl, "added")) || !(removed = cJSON_AddArrayToObject(pl, "removed")) ||
-	    !(changed = cJSON_AddArrayToObject(pl, "changed")))
+	if (!pl || !(added = cJSON_AddArrayToObject(pl, "added")) ||
+	    !(removed = cJSON_AddArrayToObject(pl, "removed")) || !(changed = cJSON_AddArrayToObject(pl, "changed")))
 		return -ENOMEM;
 	/* both lists are sorted by name, arch: one merge pass */
 	while (i < n_old || j < pkgs->n) {

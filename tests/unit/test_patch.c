@@ -56,11 +56,12 @@ static void put_release(const char *file, const char *suite, time_t date, bool i
 	put(path, body);
 }
 
-static const char status_ok[] = "Package: openssl\nStatus: install ok installed\nArchitecture: amd64\n"
-                                "Version: 3.0.11-1~deb12u1\nDescription: toolkit\n long text\n .\n more\n\n"
-                                "Package: bash\nStatus: install ok installed\nArchitecture: amd64\nVersion: 5.2.15-2+b2\n\n"
-                                "Package: removed-pkg\nStatus: deinstall ok config-files\nVersion: 1.0\n\n"
-                                "Package: tzdata\nStatus: install ok installed\nArchitecture: all\nVersion: 2024a-0+deb12u1\n";
+static const char status_ok[] =
+        "Package: openssl\nStatus: install ok installed\nArchitecture: amd64\n"
+        "Version: 3.0.11-1~deb12u1\nDescription: toolkit\n long text\n .\n more\n\n"
+        "Package: bash\nStatus: install ok installed\nArchitecture: amd64\nVersion: 5.2.15-2+b2\n\n"
+        "Package: removed-pkg\nStatus: deinstall ok config-files\nVersion: 1.0\n\n"
+        "Package: tzdata\nStatus: install ok installed\nArchitecture: all\nVersion: 2024a-0+deb12u1\n";
 
 static const char main_packages[] = "Package: openssl\nArchitecture: amd64\nVersion: 3.0.11-1~deb12u1\n\n"
                                     "Package: bash\nArchitecture: amd64\nVersion: 5.2.15-2+b2\n\n"
@@ -144,8 +145,9 @@ static void run(const char *policy, struct check_report *rep)
 	}
 }
 
-#define POLICY "{\"max_pending_security\":0,\"max_security_age_days\":14,\"max_list_age_days\":7," \
-               "\"eol\":{\"debian:12\":\"2999-06-30\",\"debian:9\":\"2022-06-30\"}}"
+#define POLICY                                                                                                         \
+	"{\"max_pending_security\":0,\"max_security_age_days\":14,\"max_list_age_days\":7,"                            \
+	"\"eol\":{\"debian:12\":\"2999-06-30\",\"debian:9\":\"2022-06-30\"}}"
 
 static void test_fresh_uptodate_pass(void **state)
 {
@@ -227,8 +229,8 @@ static void test_no_security_list_fails(void **state)
 
 	(void)state;
 	base_tree(now - 3600, false);
-	snprintf(p, sizeof(p), "%s/var/lib/apt/lists/security.debian.org_debian-security_dists_bookworm-security_InRelease",
-	         root);
+	snprintf(p, sizeof(p),
+	         "%s/var/lib/apt/lists/security.debian.org_debian-security_dists_bookworm-security_InRelease", root);
 	assert_int_equal(unlink(p), 0);
 	run(POLICY, &rep);
 	assert_int_equal(find(&rep, "patch.lists")->status, CHECK_FAIL);
@@ -305,7 +307,8 @@ static void test_huge_line_and_truncated_release(void **state)
 	fputs("\n", f);
 	fclose(f);
 	/* a Release file cut in the middle of its Date */
-	put("/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease", "Origin: Debian\nSuite: stable\nDate: Sat, 10 J");
+	put("/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease",
+	    "Origin: Debian\nSuite: stable\nDate: Sat, 10 J");
 	run(POLICY, &rep);
 	assert_string_equal(ev(find(&rep, "patch.updates"), "installed"), "4");
 	assert_int_equal(find(&rep, "patch.security_updates")->status, CHECK_ERROR);
@@ -321,7 +324,11 @@ static void test_no_lists_and_no_dpkg(void **state)
 	(void)state;
 	put("/etc/os-release", "ID=debian\nVERSION_ID=12\n");
 	put("/var/lib/dpkg/status", status_ok);
-	{ char d[512]; snprintf(d, sizeof(d), "%s/var/lib/apt/lists", root); assert_int_equal(mkdir_p(d, 0755), 0); }
+	{
+		char d[512];
+		snprintf(d, sizeof(d), "%s/var/lib/apt/lists", root);
+		assert_int_equal(mkdir_p(d, 0755), 0);
+	}
 	run(POLICY, &rep);
 	assert_int_equal(find(&rep, "patch.lists")->status, CHECK_FAIL);
 	check_report_clear(&rep);

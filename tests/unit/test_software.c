@@ -167,7 +167,8 @@ static void test_changes(void **state)
 	assert_int_equal(track(PKG("bash", "5.2.1") PKG("nmap", "7.93")), 3);
 	assert_int_equal(n_events, 1);
 	assert_string_equal(last_type, "posture.changed");
-	assert_non_null(strstr(last_payload, "\"added\":[{\"name\":\"nmap\",\"arch\":\"amd64\",\"version\":\"7.93\"}]"));
+	assert_non_null(
+	        strstr(last_payload, "\"added\":[{\"name\":\"nmap\",\"arch\":\"amd64\",\"version\":\"7.93\"}]"));
 	assert_non_null(strstr(last_payload, "\"removed\":[{\"name\":\"vim\""));
 	assert_non_null(strstr(last_payload, "\"old_version\":\"5.2\""));
 	/* the new list is the reference now */
