@@ -5,11 +5,13 @@
 #include <string.h>
 
 #include "module.h"
+#include "av/av.h"
+#include "patch/patch.h"
+#include "posture/software.h"
 #include "posture/timesync.h"
 
 const struct mamori_module *const mamori_modules[] = {
-        &timesync_module,
-        NULL,
+        &timesync_module, &av_module, &patch_module, &software_module, NULL,
 };
 
 const struct mamori_module *module_find(const char *name)
