@@ -6,9 +6,11 @@
 
 #include "module.h"
 #include "posture/timesync.h"
+#include "screenlock/screenlock.h"
 
 const struct mamori_module *const mamori_modules[] = {
         &timesync_module,
+        &screenlock_module,
         NULL,
 };
 
