@@ -5,12 +5,14 @@
 #include <string.h>
 
 #include "module.h"
+#include "posture/login.h"
 #include "posture/timesync.h"
 #include "screenlock/screenlock.h"
 
 const struct mamori_module *const mamori_modules[] = {
         &timesync_module,
         &screenlock_module,
+        &login_module,
         NULL,
 };
 
