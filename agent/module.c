@@ -5,15 +5,13 @@
 #include <string.h>
 
 #include "module.h"
+#include "posture/integrity.h"
 #include "posture/login.h"
 #include "posture/timesync.h"
 #include "screenlock/screenlock.h"
 
 const struct mamori_module *const mamori_modules[] = {
-        &timesync_module,
-        &screenlock_module,
-        &login_module,
-        NULL,
+        &timesync_module, &screenlock_module, &login_module, &integrity_module, NULL,
 };
 
 const struct mamori_module *module_find(const char *name)
