@@ -7,6 +7,8 @@
 #include "module.h"
 #include "posture/integrity.h"
 #include "posture/login.h"
+#include "posture/network.h"
+#include "posture/ports.h"
 #include "posture/timesync.h"
 #include "screenlock/screenlock.h"
 
