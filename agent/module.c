@@ -7,11 +7,19 @@
 #include "module.h"
 #include "av/av.h"
 #include "patch/patch.h"
+#include "posture/integrity.h"
+#include "posture/login.h"
+#include "posture/network.h"
+#include "posture/ports.h"
 #include "posture/software.h"
 #include "posture/timesync.h"
+#include "screenlock/screenlock.h"
 
+/* Start order: cheap local checks first, then the ones that spawn or talk to
+ * other daemons (dconf, clamd). */
 const struct mamori_module *const mamori_modules[] = {
-        &timesync_module, &av_module, &patch_module, &software_module, NULL,
+	&timesync_module, &integrity_module, &login_module,  &ports_module,      &network_module,
+	&patch_module,    &software_module,  &av_module,     &screenlock_module, NULL,
 };
 
 const struct mamori_module *module_find(const char *name)

@@ -1,0 +1,103 @@
+/* modules/posture/login.h — login rules: password required, failed-login
+ * lockout, password quality, multi-factor authentication, session timeout;
+ * LOCK-2 and LOCK-3 (mamorid).
+ *
+ * LOCK-2 (M 5.4②, M 7.2(4), T 第6 2(1)イ): login needs a password, attempts
+ * are limited (pam_faillock, legacy pam_tally2), sessions time out (TMOUT or
+ * logind StopIdleSessionSec=). LOCK-3 (M 6.4(3)③, M 5.4④, M 4(1)②(ア)):
+ * password strength (pam_pwquality / pam_cracklib, pwquality.conf) and a
+ * second factor where the segment requires it (`login.mfa_required`, set by
+ * the mynumber template). The PAM stacks are followed the way libpam does
+ * (@include, include, substack), with a bounded depth, under the root
+ * prefix. */
+#ifndef MAMORI_LOGIN_H
+#define MAMORI_LOGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "module.h"
+#include "screenlock/screenlock.h"
+
+#define LOGIN_MAX_MFA 8
+
+/* The `login` policy section. Defaults when absent: faillock_deny 5,
+ * faillock_unlock_time 900, password_minlen 12, password_minclass 3,
+ * mfa_required false, mfa_modules pam_u2f pam_oath pam_sss pam_pkcs11
+ * pam_google_authenticator. session_timeout_seconds is not a policy key
+ * (yet): 900. */
+struct login_settings {
+	int64_t faillock_deny;        /* at most this many failures before lockout */
+	int64_t faillock_unlock_time; /* locked for at least this long (0 in PAM = until an admin unlocks) */
+	int64_t password_minlen;
+	int64_t password_minclass;
+	bool mfa_required;
+	char mfa_modules[LOGIN_MAX_MFA][32];
+	size_t n_mfa;
+	int64_t session_timeout_seconds;
+};
+
+void login_settings_default(struct login_settings *ret);
+int login_settings_from_json(const cJSON *section, struct login_settings *ret);
+
+#define LOGIN_PAM_MAX_ENTRIES 256
+#define LOGIN_PAM_MAX_DEPTH   8
+
+struct login_pam_entry {
+	char type[12];    /* auth, account, password, session */
+	char control[96]; /* required, sufficient, [success=1 default=ignore] … */
+	char module[48];  /* basename without .so: "pam_unix" */
+	char args[256];
+	char file[48]; /* the pam.d file it came from, and its line */
+	int line;
+};
+
+struct login_pam_stack {
+	char service[32];
+	bool present;
+	int err; /* < 0: unreadable, malformed, or too deep; err_what says where */
+	char err_what[192];
+	struct login_pam_entry e[LOGIN_PAM_MAX_ENTRIES];
+	size_t n;
+};
+
+/* Load /etc/pam.d/SERVICE (under the root) into a flat stack, following
+ * @include, include and substack. Always fills *ret; returns 0 (problems in
+ * ret->err) or -ENOMEM. A missing service is ret->present = false. */
+int login_pam_load(const char *service, struct login_pam_stack *ret);
+
+#define LOGIN_MAX_SERVICES 6
+
+struct login_facts {
+	struct login_pam_stack auth[LOGIN_MAX_SERVICES]; /* login, gdm-password, sshd, lightdm, sddm, system-auth */
+	size_t n_auth;
+	struct login_pam_stack password; /* passwd (or common-password / system-auth) */
+	/* /etc/security/faillock.conf */
+	int faillock_conf_err;
+	int64_t conf_deny, conf_unlock_time; /* -1 = not set */
+	/* /etc/security/pwquality.conf + .d */
+	int pwq_conf_err;
+	int64_t conf_minlen, conf_minclass, conf_credit[4]; /* d u l o; INT64_MIN = not set */
+	/* /etc/shadow + /etc/passwd */
+	int shadow_err;
+	char empty_pw_users[256]; /* login-capable accounts with an empty hash, comma-separated */
+	size_t n_empty_pw;
+	/* TMOUT from /etc/profile, /etc/bash.bashrc, /etc/profile.d/ *.sh */
+	int64_t tmout; /* smallest positive TMOUT found, 0 = none */
+	bool tmout_readonly;
+	char tmout_source[96];
+	struct screenlock_logind logind;
+};
+
+int login_gather(struct login_facts *ret);
+
+/* Results: login.password_required, login.faillock, login.session_timeout
+ * (LOCK-2), login.pwquality, login.mfa (LOCK-3). Pure. */
+int login_evaluate(const struct login_settings *s, const struct login_facts *f, struct check_report *rep);
+
+extern const struct mamori_module login_module;
+
+#endif

@@ -1,0 +1,86 @@
+/* modules/posture/network.h — network segment posture: routes against the
+ * allowed destinations, Wi-Fi encryption; NET-2 (mamorid).
+ *
+ * NET-2 (M 7.1(19), M 7.1(13), T 第6 1(8)): the terminal connects only to the
+ * networks it is meant for, and wireless is encrypted. Interfaces come from
+ * /sys/class/net (operstate, wireless/ or phy80211), routes from
+ * /proc/net/route and /proc/net/ipv6_route: with `network.allowed_destinations`
+ * (set by the mynumber template) every route, the default route included,
+ * must fall inside an allowed CIDR. Wi-Fi profiles are NetworkManager
+ * keyfiles in /etc/NetworkManager/system-connections/: open, WEP and
+ * dynamic WEP fail when `network.wireless_encryption_required`. All paths go
+ * through the root prefix. */
+#ifndef MAMORI_NETWORK_H
+#define MAMORI_NETWORK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "module.h"
+
+#define NETWORK_MAX_DESTS  64
+#define NETWORK_MAX_IFACES 32
+#define NETWORK_MAX_ROUTES 256
+#define NETWORK_MAX_WIFI   64
+
+struct network_cidr {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	int prefix;
+};
+
+/* Parse "10.0.0.0/8", "2001:db8::/32" (a bare address is a host route). */
+int network_parse_cidr(const char *s, struct network_cidr *ret);
+
+/* The `network` section. Defaults when absent: wireless_encryption_required
+ * true, no allowed_destinations (the route check is not applicable). */
+struct network_settings {
+	bool wireless_encryption_required;
+	bool have_destinations;
+	struct network_cidr dests[NETWORK_MAX_DESTS];
+	size_t n_dests;
+};
+
+int network_settings_from_json(const cJSON *section, struct network_settings *ret);
+
+struct network_iface {
+	char name[32];
+	char operstate[16];
+	bool wireless;
+};
+
+struct network_route {
+	struct network_cidr dst;
+	char iface[32];
+};
+
+struct network_wifi {
+	char file[128]; /* escaped file name */
+	char id[64];    /* escaped connection id */
+	char key_mgmt[32];
+	bool secure;
+	int err; /* < 0: the file could not be read */
+};
+
+struct network_facts {
+	struct network_iface ifaces[NETWORK_MAX_IFACES];
+	size_t n_ifaces;
+	struct network_route routes[NETWORK_MAX_ROUTES];
+	size_t n_routes;
+	int routes_err;
+	char routes_err_what[128];
+	struct network_wifi wifi[NETWORK_MAX_WIFI];
+	size_t n_wifi;
+};
+
+int network_gather(struct network_facts *ret);
+
+/* Results: network.routes and network.wireless (NET-2). Pure. */
+int network_evaluate(const struct network_settings *s, const struct network_facts *f, struct check_report *rep);
+
+extern const struct mamori_module network_module;
+
+#endif

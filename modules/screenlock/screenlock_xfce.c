@@ -1,0 +1,196 @@
+/* modules/screenlock/screenlock_xfce.c — a small, defensive reader of xfconf
+ * channel XML for xfce4-screensaver (mamorid). Only <property> elements are
+ * understood; anything malformed is an error, never a guess. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc-util.h"
+#include "fileio.h"
+#include "rootpath.h"
+#include "screenlock_xfce.h"
+#include "strutil.h"
+
+#define XFCE_FILE_MAX  (256 * 1024)
+#define XFCE_DEPTH_MAX 16
+#define XFCE_NAME_MAX  64
+
+enum { X_SAVER, X_IDLE_ACT, X_IDLE_DELAY, X_LOCK, X_LOCK_ACT, X_LOCK_DELAY, _X_MAX };
+static const char *const xfce_props[_X_MAX] = {
+        "/saver/enabled", "/saver/idle-activation/enabled", "/saver/idle-activation/delay",
+        "/lock/enabled",  "/lock/saver-activation/enabled", "/lock/saver-activation/delay",
+};
+
+struct xfce_val {
+	bool set, locked;
+	char v[32];
+};
+
+/* Copy attribute `name` of the tag in [s, e) into out. false if absent. */
+static bool attr(const char *s, const char *e, const char *name, char *out, size_t outsz)
+{
+	size_t nl = strlen(name);
+
+	for (const char *p = s; p + nl + 2 < e; p++) {
+		const char *q, *end;
+		char quote;
+
+		if ((p != s && p[-1] != ' ' && p[-1] != '\t' && p[-1] != '\n') || strncmp(p, name, nl) != 0 ||
+		    p[nl] != '=')
+			continue;
+		quote = p[nl + 1];
+		if (quote != '"' && quote != '\'')
+			return false;
+		q = p + nl + 2;
+		end = memchr(q, quote, (size_t)(e - q));
+		if (!end || (size_t)(end - q) >= outsz)
+			return false;
+		memcpy(out, q, (size_t)(end - q));
+		out[end - q] = '\0';
+		return true;
+	}
+	return false;
+}
+
+static bool locked_for(const char *locked, const char *user)
+{
+	char buf[256], *save = NULL;
+
+	if (strscpy(buf, sizeof(buf), locked) < 0)
+		return false; /* an over-long list is not trusted to lock anything */
+	for (char *t = strtok_r(buf, ";", &save); t; t = strtok_r(NULL, ";", &save)) {
+		t = strstrip(t);
+		if (strcmp(t, "*") == 0 || (user && *user && strcmp(t, user) == 0))
+			return true;
+	}
+	return false;
+}
+
+static int xfce_apply(struct xfce_val *vals, const char *buf, bool system, const char *user)
+{
+	char stack[XFCE_DEPTH_MAX][XFCE_NAME_MAX];
+	size_t depth = 0;
+	const char *p = buf;
+
+	while ((p = strchr(p, '<'))) {
+		const char *e;
+
+		if (startswith(p, "<!--")) {
+			e = strstr(p, "-->");
+			if (!e)
+				return -EINVAL;
+			p = e + 3;
+			continue;
+		}
+		e = strchr(p, '>');
+		if (!e)
+			return -EINVAL;
+		if (startswith(p, "</property")) {
+			if (depth == 0)
+				return -EINVAL;
+			depth--;
+		} else if (startswith(p, "<property") && (p[9] == ' ' || p[9] == '\t' || p[9] == '\n')) {
+			char name[XFCE_NAME_MAX], path[XFCE_DEPTH_MAX * XFCE_NAME_MAX + 2], value[32], locked[256];
+			bool selfclose = e > p && e[-1] == '/';
+			size_t o = 0;
+
+			if (!attr(p + 9, e, "name", name, sizeof(name)) || !*name || strchr(name, '/'))
+				return -EINVAL;
+			path[0] = '\0';
+			for (size_t i = 0; i < depth; i++) {
+				if (xsnprintf(path + o, sizeof(path) - o, "/%s", stack[i]) < 0)
+					return -EINVAL;
+				o += strlen(path + o);
+			}
+			if (xsnprintf(path + o, sizeof(path) - o, "/%s", name) < 0)
+				return -EINVAL;
+			for (int i = 0; i < _X_MAX; i++) {
+				struct xfce_val *xv = &vals[i];
+
+				if (strcmp(path, xfce_props[i]) != 0)
+					continue;
+				if (!xv->locked && attr(p + 9, e, "value", value, sizeof(value))) {
+					xv->set = true;
+					strscpy(xv->v, sizeof(xv->v), value);
+				}
+				if (system && attr(p + 9, e, "locked", locked, sizeof(locked)) &&
+				    locked_for(locked, user))
+					xv->locked = true;
+			}
+			if (!selfclose) {
+				if (depth >= XFCE_DEPTH_MAX)
+					return -E2BIG;
+				strscpy(stack[depth++], sizeof(stack[0]), name);
+			}
+		}
+		p = e + 1;
+	}
+	return depth == 0 ? 0 : -EINVAL;
+}
+
+static int xfce_read(const char *path, struct xfce_val *vals, bool system, const char *user, struct screenlock_obs *obs)
+{
+	_cleanup_free_ char *buf = NULL;
+	int r = read_file_capped(path, XFCE_FILE_MAX, &buf, NULL);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r == 0)
+		r = xfce_apply(vals, buf, system, user);
+	if (r < 0) {
+		obs->err = r;
+		xsnprintf(obs->err_what, sizeof(obs->err_what), "%s: %s", path,
+		          r == -EFBIG                   ? "file too large"
+		          : r == -EINVAL || r == -E2BIG ? "malformed XML"
+		                                        : strerror(-r));
+	}
+	return r;
+}
+
+static bool xv_bool(const struct xfce_val *v, bool def)
+{
+	if (!v->set)
+		return def;
+	return strcmp(v->v, "true") == 0 ? true : strcmp(v->v, "false") == 0 ? false : def;
+}
+
+static int64_t xv_int(const struct xfce_val *v, int64_t def)
+{
+	int64_t n;
+
+	if (!v->set || parse_int64(v->v, 0, 1000000, &n) < 0)
+		return def;
+	return n;
+}
+
+int screenlock_xfce_observe(const char *user, const char *home, struct screenlock_obs *obs)
+{
+	static const char rel[] = "xfce4/xfconf/xfce-perchannel-xml/xfce4-screensaver.xml";
+	struct xfce_val v[_X_MAX];
+	char p[PATH_MAX];
+	int64_t idle, delay;
+
+	memset(obs, 0, sizeof(*obs));
+	memset(v, 0, sizeof(v));
+	obs->desktop = SL_DESKTOP_XFCE;
+	strscpy(obs->user, sizeof(obs->user), user ? user : "");
+	if (root_pathf(p, sizeof(p), "/etc/xdg/%s", rel) < 0 || xfce_read(p, v, true, user, obs) < 0)
+		return 0;
+	if (home && (root_pathf(p, sizeof(p), "%s/.config/%s", home, rel) < 0 || xfce_read(p, v, false, user, obs) < 0))
+		return 0;
+	idle = xv_int(&v[X_IDLE_DELAY], 5);
+	delay = xv_int(&v[X_LOCK_DELAY], 0);
+	obs->lock_enabled = xv_bool(&v[X_SAVER], true) && xv_bool(&v[X_IDLE_ACT], true) && xv_bool(&v[X_LOCK], true) &&
+	                    xv_bool(&v[X_LOCK_ACT], true);
+	obs->idle_seconds = idle == 0 ? 0 : (idle + delay) * 60;
+	obs->enabled_locked = v[X_SAVER].locked && v[X_IDLE_ACT].locked && v[X_LOCK].locked && v[X_LOCK_ACT].locked;
+	obs->idle_locked = v[X_IDLE_DELAY].locked && v[X_LOCK_DELAY].locked;
+	xsnprintf(obs->source, sizeof(obs->source),
+	          "xfce4-screensaver saver=%s idle-activation=%s delay=%s%s min lock=%s lock-delay=%s%s min",
+	          v[X_SAVER].set ? v[X_SAVER].v : "(default)", v[X_IDLE_ACT].set ? v[X_IDLE_ACT].v : "(default)",
+	          v[X_IDLE_DELAY].set ? v[X_IDLE_DELAY].v : "(default 5)", v[X_IDLE_DELAY].locked ? " locked" : "",
+	          v[X_LOCK].set ? v[X_LOCK].v : "(default)", v[X_LOCK_DELAY].set ? v[X_LOCK_DELAY].v : "(default 0)",
+	          v[X_LOCK_DELAY].locked ? " locked" : "");
+	return 0;
+}
