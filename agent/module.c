@@ -6,9 +6,11 @@
 
 #include "module.h"
 #include "posture/timesync.h"
+#include "usb/usb.h"
 
 const struct mamori_module *const mamori_modules[] = {
         &timesync_module,
+        &usb_module,
         NULL,
 };
 
