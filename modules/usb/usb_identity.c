@@ -11,12 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "alloc-util.h"
 #include "rootpath.h"
 #include "strutil.h"
 #include "usb_identity.h"
+#include "usb_sha256.h"
 
 static const char *const connect_names[_USB_CONNECT_MAX] = {
         [USB_CONNECT_UNKNOWN] = "unknown",
@@ -109,35 +108,26 @@ static int read_string(const char *dir, const char *attr, char *dst, size_t dsts
 	return 0;
 }
 
-static void put_field(EVP_MD_CTX *c, const void *p, size_t n)
+static void put_field(struct usb_sha256 *c, const void *p, size_t n)
 {
 	uint32_t l = (uint32_t)n;
 
-	EVP_DigestUpdate(c, &l, sizeof(l));
-	EVP_DigestUpdate(c, p, n);
+	usb_sha256_update(c, &l, sizeof(l));
+	usb_sha256_update(c, p, n);
 }
 
 int usb_identity_hash(struct usb_identity *id, const uint8_t *desc, size_t len)
 {
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	struct usb_sha256 c;
 	uint16_t vp[2] = {id->vendor, id->product};
-	unsigned int outl = 0;
-	int ok;
 
-	if (!c)
-		return -ENOMEM;
-	ok = EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-	if (ok) {
-		put_field(c, vp, sizeof(vp));
-		put_field(c, id->has_serial ? id->serial : "", id->has_serial ? strlen(id->serial) + 1 : 0);
-		put_field(c, id->manufacturer, strlen(id->manufacturer));
-		put_field(c, id->name, strlen(id->name));
-		put_field(c, desc ? desc : (const uint8_t *)"", desc ? len : 0);
-		ok = EVP_DigestFinal_ex(c, id->hash, &outl);
-	}
-	EVP_MD_CTX_free(c);
-	if (!ok || outl != 32)
-		return -EIO;
+	usb_sha256_init(&c);
+	put_field(&c, vp, sizeof(vp));
+	put_field(&c, id->has_serial ? id->serial : "", id->has_serial ? strlen(id->serial) + 1 : 0);
+	put_field(&c, id->manufacturer, strlen(id->manufacturer));
+	put_field(&c, id->name, strlen(id->name));
+	put_field(&c, desc ? desc : (const uint8_t *)"", desc ? len : 0);
+	usb_sha256_final(&c, id->hash);
 	hex_encode(id->hash, 32, id->hash_hex);
 	id->have |= USB_ID_HASH;
 	return 0;
