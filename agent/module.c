@@ -14,12 +14,13 @@
 #include "posture/software.h"
 #include "posture/timesync.h"
 #include "screenlock/screenlock.h"
+#include "usb/usb.h"
 
-/* Start order: cheap local checks first, then the ones that spawn or talk to
+/* Start order: the USB gate first (fail closed as early as possible), then cheap local checks, then the ones that spawn or talk to
  * other daemons (dconf, clamd). */
 const struct mamori_module *const mamori_modules[] = {
-	&timesync_module, &integrity_module, &login_module,  &ports_module,      &network_module,
-	&patch_module,    &software_module,  &av_module,     &screenlock_module, NULL,
+        &usb_module,   &timesync_module, &integrity_module, &login_module,      &ports_module, &network_module,
+        &patch_module, &software_module, &av_module,        &screenlock_module, NULL,
 };
 
 const struct mamori_module *module_find(const char *name)

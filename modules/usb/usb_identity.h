@@ -1,0 +1,80 @@
+/* modules/usb/usb_identity.h — who a USB device says it is, as read from
+ * udev and sysfs (mamorid).
+ *
+ * Strings come from the device: they are read with a cap, and stored
+ * escaped (escape_untrusted: control bytes, invalid UTF-8 and embedded NUL
+ * become \xHH), so everything in struct usb_identity is safe to print, put
+ * in JSON and compare with policy strings. */
+#ifndef MAMORI_USB_IDENTITY_H
+#define MAMORI_USB_IDENTITY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "usb_descriptors.h"
+
+struct udev_device;
+
+#define USB_STR_RAW_MAX 512 /* bytes read from a sysfs string attribute */
+#define USB_STR_MAX     256 /* escaped form kept (cut with "…") */
+#define USB_DESC_MAX    65536
+
+enum usb_connect_type {
+	USB_CONNECT_UNKNOWN,
+	USB_CONNECT_HOTPLUG,
+	USB_CONNECT_HARDWIRED,
+	USB_CONNECT_NOT_USED,
+	_USB_CONNECT_MAX,
+	_USB_CONNECT_INVALID = -1,
+};
+
+/* Which fields usb_identity_read() fills; the decision path reads only
+ * what the rules need and completes the rest after `authorized` is written. */
+enum usb_id_field {
+	USB_ID_DESC = 1u << 0,    /* descriptors: vendor, product, classes, interfaces */
+	USB_ID_SERIAL = 1u << 1,  /* serial */
+	USB_ID_NAMES = 1u << 2,   /* manufacturer, product name */
+	USB_ID_CONNECT = 1u << 3, /* port/connect_type */
+	USB_ID_HASH = 1u << 4,    /* descriptor hash (implies all of the above) */
+	USB_ID_ALL = 0x1f,
+};
+
+struct usb_identity {
+	unsigned have; /* USB_ID_* read so far */
+	uint16_t vendor, product, bcd_device;
+	uint8_t dev_class, dev_sub, dev_proto;
+	bool has_serial;
+	char serial[USB_STR_MAX];
+	char manufacturer[USB_STR_MAX];
+	char name[USB_STR_MAX]; /* the product string */
+	size_t n_ifaces;
+	struct usb_desc_iface ifaces[USB_DESC_MAX_IFACES];
+	bool ifaces_truncated, desc_malformed;
+	char port[32]; /* kernel name: "1-1.4" (bus-port.port...) */
+	enum usb_connect_type connect_type;
+	uint8_t hash[32];
+	char hash_hex[65];
+};
+
+const char *usb_connect_type_to_string(enum usb_connect_type t);
+enum usb_connect_type usb_connect_type_from_string(const char *s);
+
+/* Read (more of) a device's identity into *id: the fields in `want` that are
+ * not in id->have yet. syspath is udev's (e.g. from udev_device_get_syspath)
+ * and is resolved under the root prefix. Fields a device does not provide
+ * stay empty; returns 0, or -errno when the device directory is gone or the
+ * descriptors are missing and no fallback exists. On error *id may be
+ * partly filled (id->have says what). */
+int usb_identity_read(const char *syspath, const char *sysname, unsigned want, struct usb_identity *id);
+
+/* Compute the descriptor hash from the raw descriptors (buf, len) and the
+ * identity strings: SHA-256 over length-prefixed vendor, product, serial,
+ * manufacturer, product name, then the raw descriptors. Ports are not in it:
+ * a pinned hash follows the device from port to port. */
+int usb_identity_hash(struct usb_identity *id, const uint8_t *desc, size_t len);
+
+/* Fill the escaped-string field dst from untrusted raw bytes. */
+void usb_identity_set_string(char *dst, size_t dstsz, const char *raw, size_t n);
+
+#endif

@@ -1,0 +1,957 @@
+/* modules/usb/usb_rules.c — compiles the `usb` (and `carry.approvals`)
+ * policy sections into arrays of fixed-size matchers and decides on devices,
+ * interfaces and media (mamorid).
+ *
+ * Loading allocates; deciding never does. Loading re-checks every key it
+ * uses even though the policy parser validated the section: a module must
+ * not crash on a policy that slipped past a validator. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc-util.h"
+#include "strutil.h"
+#include "usb_rules.h"
+
+enum {
+	M_VENDOR = 1u << 0,
+	M_PRODUCT = 1u << 1,
+	M_SERIAL = 1u << 2,
+	M_HASH = 1u << 3,
+	M_CLASS = 1u << 4,
+	M_IFACES = 1u << 5,
+	M_PORT = 1u << 6,
+	M_CONNECT = 1u << 7,
+	M_NAME = 1u << 8,
+};
+
+struct class_pat {
+	int16_t c, s, p; /* -1: any */
+};
+
+struct id_match {
+	unsigned keys;
+	uint16_t vendor, product;
+	uint8_t dev_class;
+	enum usb_connect_type connect;
+	uint8_t hash[32];
+	char *serial, *port, *name;
+	struct class_pat *ifaces;
+	size_t n_ifaces;
+};
+
+struct rule {
+	char id[USB_RULE_ID_MAX];
+	enum usb_action action;
+	struct id_match m;
+	bool has_allow; /* "interfaces": only these may be authorized */
+	struct class_pat *allow;
+	size_t n_allow;
+	char reqs[USB_REQS_MAX];
+};
+
+struct iface_rule {
+	struct class_pat pat;
+	enum usb_action action;
+	char reqs[USB_REQS_MAX];
+};
+
+struct medium {
+	unsigned keys; /* M_VENDOR | M_PRODUCT | M_SERIAL */
+	uint16_t vendor, product;
+	char *serial;
+};
+
+struct approval {
+	char id[USB_RULE_ID_MAX];
+	struct medium m;
+	time_t not_before, not_after;
+};
+
+struct usb_rules {
+	enum usb_action def;
+	bool apply_present;
+	enum usb_ports ports;
+	struct rule *rules;
+	size_t n_rules;
+	struct iface_rule *ifr;
+	size_t n_ifr;
+	bool crypt_section, crypt_required;
+	enum usb_action plain_action;
+	char crypt_reqs[USB_REQS_MAX];
+	struct medium *hw;
+	size_t n_hw;
+	bool write_requires_approval;
+	struct approval *approvals;
+	size_t n_approvals;
+	char reqs[USB_REQS_MAX];
+	unsigned needs;
+};
+
+static const char *const action_names[_USB_ACT_MAX] = {
+        [USB_ACT_ALLOW] = "allow",
+        [USB_ACT_BLOCK] = "block",
+        [USB_ACT_READONLY] = "readonly",
+        [USB_ACT_ALLOW_IF_ENCRYPTED] = "allow_if_encrypted",
+};
+
+static const char *const crypt_names[_USB_CRYPT_MAX] = {
+        [USB_CRYPT_PLAIN] = "plain",
+        [USB_CRYPT_LUKS] = "luks",
+        [USB_CRYPT_BITLOCKER] = "bitlocker",
+        [USB_CRYPT_HARDWARE] = "hardware",
+        [USB_CRYPT_CONTAINER] = "partition_table",
+};
+
+const char *usb_action_to_string(enum usb_action a)
+{
+	return a >= 0 && a < _USB_ACT_MAX ? action_names[a] : NULL;
+}
+
+enum usb_action usb_action_from_string(const char *s)
+{
+	for (int i = 0; s && i < _USB_ACT_MAX; i++)
+		if (strcmp(s, action_names[i]) == 0)
+			return (enum usb_action)i;
+	return _USB_ACT_INVALID;
+}
+
+const char *usb_crypt_to_string(enum usb_crypt c)
+{
+	return c >= 0 && c < _USB_CRYPT_MAX ? crypt_names[c] : NULL;
+}
+
+int usb_parse_time(const char *s, time_t *ret)
+{
+	struct tm tm = {0};
+	int y, mo, d, h, mi, se, n = 0;
+	const char *p;
+	time_t t;
+
+	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 || n != 19)
+		return -EINVAL;
+	p = s + n;
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (strcmp(p, "Z") != 0)
+		return -EINVAL;
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+		return -EINVAL;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = se;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -EINVAL;
+	*ret = t;
+	return 0;
+}
+
+#define FAIL(...)                                                                                                      \
+	do {                                                                                                           \
+		if (err && errsz)                                                                                      \
+			snprintf(err, errsz, __VA_ARGS__);                                                             \
+		return -EINVAL;                                                                                        \
+	} while (0)
+
+static int parse_hex16(const char *s, uint16_t *ret)
+{
+	unsigned v = 0;
+
+	if (!s || strlen(s) != 4)
+		return -EINVAL;
+	for (int i = 0; i < 4; i++) {
+		char c = s[i];
+		unsigned d;
+
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A' + 10);
+		else
+			return -EINVAL;
+		v = v * 16 + d;
+	}
+	*ret = (uint16_t)v;
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int parse_hex8(const char *s, size_t n, int16_t *ret)
+{
+	int a, b;
+
+	if (n == 1 && s[0] == '*') {
+		*ret = -1;
+		return 0;
+	}
+	if (n != 2 || (a = hexval(s[0])) < 0 || (b = hexval(s[1])) < 0)
+		return -EINVAL;
+	*ret = (int16_t)(a * 16 + b);
+	return 0;
+}
+
+/* "cc:ss:pp", each field two hex digits or "*"; "cc" alone means "cc:*:*". */
+static int parse_class_pat(const char *s, struct class_pat *ret)
+{
+	struct class_pat p = {-1, -1, -1};
+	int16_t *f[3] = {&p.c, &p.s, &p.p};
+	const char *q = s;
+
+	if (!s)
+		return -EINVAL;
+	for (int i = 0; i < 3; i++) {
+		size_t n = strcspn(q, ":");
+
+		if (parse_hex8(q, n, f[i]) < 0)
+			return -EINVAL;
+		q += n;
+		if (*q == '\0') {
+			if (i == 1) /* "cc:ss" is ambiguous: refuse */
+				return -EINVAL;
+			break;
+		}
+		if (i == 2)
+			return -EINVAL;
+		q++;
+	}
+	*ret = p;
+	return 0;
+}
+
+static bool class_pat_match(const struct class_pat *p, uint8_t c, uint8_t s, uint8_t pr)
+{
+	return (p->c < 0 || p->c == c) && (p->s < 0 || p->s == s) && (p->p < 0 || p->p == pr);
+}
+
+static const cJSON *get(const cJSON *o, const char *key)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, key);
+}
+
+/* Optional string member: NULL if absent; -EINVAL if present and not a string. */
+static int get_str(const cJSON *o, const char *key, const char **ret)
+{
+	const cJSON *v = get(o, key);
+
+	if (!v) {
+		*ret = NULL;
+		return 0;
+	}
+	if (!cJSON_IsString(v) || !v->valuestring)
+		return -EINVAL;
+	*ret = v->valuestring;
+	return 0;
+}
+
+static int get_bool(const cJSON *o, const char *key, bool def, bool *ret)
+{
+	const cJSON *v = get(o, key);
+
+	if (!v) {
+		*ret = def;
+		return 0;
+	}
+	if (!cJSON_IsBool(v))
+		return -EINVAL;
+	*ret = cJSON_IsTrue(v);
+	return 0;
+}
+
+/* "requirements": ["MEDIA-1", ...] → "MEDIA-1,..." ; absent → def. */
+static int get_reqs(const cJSON *o, const char *def, char *out, size_t outsz)
+{
+	const cJSON *a = get(o, "requirements"), *it;
+	size_t len = 0;
+
+	out[0] = '\0';
+	if (!a)
+		return strscpy(out, outsz, def ? def : "") < 0 ? -EINVAL : 0;
+	if (!cJSON_IsArray(a))
+		return -EINVAL;
+	cJSON_ArrayForEach(it, a)
+	{
+		const char *s = cJSON_IsString(it) ? it->valuestring : NULL;
+		size_t n;
+
+		if (!s || (n = strlen(s)) == 0 || n > 16)
+			return -EINVAL;
+		for (size_t i = 0; i < n; i++)
+			if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+				return -EINVAL;
+		if (len + n + 2 > outsz)
+			return -EINVAL;
+		if (len)
+			out[len++] = ',';
+		memcpy(out + len, s, n);
+		len += n;
+		out[len] = '\0';
+	}
+	return 0;
+}
+
+static int dup_str(const char *s, size_t max, char **ret)
+{
+	char *d;
+
+	if (strlen(s) > max)
+		return -EINVAL;
+	d = strdup(s);
+	if (!d)
+		return -ENOMEM;
+	*ret = d;
+	return 0;
+}
+
+static int parse_pats(const cJSON *a, struct class_pat **ret, size_t *ret_n)
+{
+	const cJSON *it;
+	size_t n = 0;
+	struct class_pat *p;
+	int i = 0;
+
+	if (!cJSON_IsArray(a))
+		return -EINVAL;
+	n = (size_t)cJSON_GetArraySize(a);
+	if (n > USB_RULE_PATS_MAX)
+		return -EINVAL;
+	p = calloc(n ? n : 1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	cJSON_ArrayForEach(it, a)
+	{
+		if (!cJSON_IsString(it) || parse_class_pat(it->valuestring, &p[i]) < 0) {
+			free(p);
+			return -EINVAL;
+		}
+		i++;
+	}
+	*ret = p;
+	*ret_n = n;
+	return 0;
+}
+
+static int parse_medium(const cJSON *o, struct medium *m)
+{
+	const char *v, *p, *s;
+
+	if (!cJSON_IsObject(o) || get_str(o, "vendor", &v) < 0 || get_str(o, "product", &p) < 0 ||
+	    get_str(o, "serial", &s) < 0)
+		return -EINVAL;
+	if (v) {
+		if (parse_hex16(v, &m->vendor) < 0)
+			return -EINVAL;
+		m->keys |= M_VENDOR;
+	}
+	if (p) {
+		if (parse_hex16(p, &m->product) < 0)
+			return -EINVAL;
+		m->keys |= M_PRODUCT;
+	}
+	if (s) {
+		int r = dup_str(s, USB_STR_MAX - 1, &m->serial);
+		if (r < 0)
+			return r;
+		m->keys |= M_SERIAL;
+	}
+	return m->keys ? 0 : -EINVAL;
+}
+
+static bool medium_match(const struct medium *m, const struct usb_identity *id)
+{
+	if ((m->keys & M_VENDOR) && m->vendor != id->vendor)
+		return false;
+	if ((m->keys & M_PRODUCT) && m->product != id->product)
+		return false;
+	if ((m->keys & M_SERIAL) && (!id->has_serial || strcmp(m->serial, id->serial) != 0))
+		return false;
+	return true;
+}
+
+static int parse_match(const cJSON *o, struct id_match *m, unsigned *needs)
+{
+	const char *s;
+	const cJSON *a;
+	int r;
+
+	if (!o)
+		return 0; /* no match object: matches every device */
+	if (!cJSON_IsObject(o))
+		return -EINVAL;
+	if (get_str(o, "vendor", &s) < 0 || (s && parse_hex16(s, &m->vendor) < 0))
+		return -EINVAL;
+	m->keys |= s ? M_VENDOR : 0;
+	if (get_str(o, "product", &s) < 0 || (s && parse_hex16(s, &m->product) < 0))
+		return -EINVAL;
+	m->keys |= s ? M_PRODUCT : 0;
+	if (get_str(o, "serial", &s) < 0)
+		return -EINVAL;
+	if (s) {
+		if ((r = dup_str(s, USB_STR_MAX - 1, &m->serial)) < 0)
+			return r;
+		m->keys |= M_SERIAL;
+	}
+	if (get_str(o, "hash", &s) < 0)
+		return -EINVAL;
+	if (s) {
+		if (strlen(s) != 64)
+			return -EINVAL;
+		for (int i = 0; i < 32; i++) {
+			int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+			if (hi < 0 || lo < 0)
+				return -EINVAL;
+			m->hash[i] = (uint8_t)(hi * 16 + lo);
+		}
+		m->keys |= M_HASH;
+		*needs |= USB_ID_HASH;
+	}
+	if (get_str(o, "class", &s) < 0)
+		return -EINVAL;
+	if (s) {
+		int16_t c;
+		if (parse_hex8(s, strlen(s), &c) < 0 || c < 0)
+			return -EINVAL;
+		m->dev_class = (uint8_t)c;
+		m->keys |= M_CLASS;
+	}
+	if ((a = get(o, "interfaces"))) {
+		if ((r = parse_pats(a, &m->ifaces, &m->n_ifaces)) < 0)
+			return r;
+		m->keys |= M_IFACES;
+	}
+	if (get_str(o, "port", &s) < 0)
+		return -EINVAL;
+	if (s) {
+		if ((r = dup_str(s, 31, &m->port)) < 0)
+			return r;
+		m->keys |= M_PORT;
+	}
+	if (get_str(o, "connect_type", &s) < 0)
+		return -EINVAL;
+	if (s) {
+		m->connect = usb_connect_type_from_string(s);
+		if (m->connect == _USB_CONNECT_INVALID)
+			return -EINVAL;
+		m->keys |= M_CONNECT;
+		*needs |= USB_ID_CONNECT;
+	}
+	if (get_str(o, "name", &s) < 0)
+		return -EINVAL;
+	if (s) {
+		if ((r = dup_str(s, USB_STR_MAX - 1, &m->name)) < 0)
+			return r;
+		m->keys |= M_NAME;
+		*needs |= USB_ID_NAMES;
+	}
+	return 0;
+}
+
+static bool id_match(const struct id_match *m, const struct usb_identity *id)
+{
+	if ((m->keys & M_VENDOR) && m->vendor != id->vendor)
+		return false;
+	if ((m->keys & M_PRODUCT) && m->product != id->product)
+		return false;
+	if ((m->keys & M_SERIAL) && (!id->has_serial || strcmp(m->serial, id->serial) != 0))
+		return false;
+	if ((m->keys & M_HASH) && (!(id->have & USB_ID_HASH) || memcmp(m->hash, id->hash, 32) != 0))
+		return false;
+	if ((m->keys & M_CLASS) && m->dev_class != id->dev_class)
+		return false;
+	if ((m->keys & M_PORT) && strcmp(m->port, id->port) != 0)
+		return false;
+	if ((m->keys & M_CONNECT) && m->connect != id->connect_type)
+		return false;
+	if ((m->keys & M_NAME) && strcmp(m->name, id->name) != 0)
+		return false;
+	if (m->keys & M_IFACES) {
+		/* the device's interface list must be known completely and every
+		 * interface must be one the rule lists: a rule for "a stick" must
+		 * not match a stick that is also a keyboard */
+		if (id->ifaces_truncated || id->n_ifaces == 0)
+			return false;
+		for (size_t i = 0; i < id->n_ifaces; i++) {
+			bool ok = false;
+			for (size_t j = 0; j < m->n_ifaces && !ok; j++)
+				ok = class_pat_match(&m->ifaces[j], id->ifaces[i].cls, id->ifaces[i].sub,
+				                     id->ifaces[i].proto);
+			if (!ok)
+				return false;
+		}
+	}
+	return true;
+}
+
+static void id_match_done(struct id_match *m)
+{
+	free(m->serial);
+	free(m->port);
+	free(m->name);
+	free(m->ifaces);
+}
+
+struct usb_rules *usb_rules_free(struct usb_rules *r)
+{
+	if (!r)
+		return NULL;
+	for (size_t i = 0; i < r->n_rules; i++) {
+		id_match_done(&r->rules[i].m);
+		free(r->rules[i].allow);
+	}
+	free(r->rules);
+	free(r->ifr);
+	for (size_t i = 0; i < r->n_hw; i++)
+		free(r->hw[i].serial);
+	free(r->hw);
+	for (size_t i = 0; i < r->n_approvals; i++)
+		free(r->approvals[i].m.serial);
+	free(r->approvals);
+	free(r);
+	return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct usb_rules *, usb_rules_free)
+
+static int load_defaults(struct usb_rules *r)
+{
+	/* No policy: fail closed, but keep hubs, keyboards and mice working
+	 * (MEDIA-5) so that staff can still log in and an administrator can
+	 * install a policy. */
+	static const struct class_pat keep[] = {{0x09, -1, -1}, {0x03, -1, -1}};
+
+	r->def = USB_ACT_BLOCK;
+	r->apply_present = true;
+	r->ifr = calloc(ELEMENTSOF(keep), sizeof(*r->ifr));
+	if (!r->ifr)
+		return -ENOMEM;
+	for (size_t i = 0; i < ELEMENTSOF(keep); i++) {
+		r->ifr[i].pat = keep[i];
+		r->ifr[i].action = USB_ACT_ALLOW;
+		strscpy(r->ifr[i].reqs, sizeof(r->ifr[i].reqs), "MEDIA-5");
+	}
+	r->n_ifr = ELEMENTSOF(keep);
+	strscpy(r->reqs, sizeof(r->reqs), "MEDIA-1");
+	return 0;
+}
+
+static int load_rules(struct usb_rules *r, const cJSON *a, char *err, size_t errsz)
+{
+	const cJSON *it;
+	size_t n;
+	int i = 0, k;
+
+	if (!cJSON_IsArray(a))
+		FAIL("usb.rules: not an array");
+	n = (size_t)cJSON_GetArraySize(a);
+	if (n > USB_RULES_MAX)
+		FAIL("usb.rules: more than %d rules", USB_RULES_MAX);
+	r->rules = calloc(n ? n : 1, sizeof(*r->rules));
+	if (!r->rules)
+		return -ENOMEM;
+	cJSON_ArrayForEach(it, a)
+	{
+		struct rule *ru = &r->rules[i];
+		const char *id, *act;
+		const cJSON *ifs;
+
+		r->n_rules = (size_t)i + 1; /* so that free() sees partial rules */
+		if (!cJSON_IsObject(it))
+			FAIL("usb.rules[%d]: not an object", i);
+		if (get_str(it, "id", &id) < 0 || !id || strscpy(ru->id, sizeof(ru->id), id) < 0)
+			FAIL("usb.rules[%d].id: missing or longer than %d bytes", i, USB_RULE_ID_MAX - 1);
+		if (get_str(it, "action", &act) < 0 || (ru->action = usb_action_from_string(act)) == _USB_ACT_INVALID)
+			FAIL("usb.rules[%d] (%s).action: not one of allow, block, readonly, allow_if_encrypted", i,
+			     ru->id);
+		k = parse_match(get(it, "match"), &ru->m, &r->needs);
+		if (k == -ENOMEM)
+			return k;
+		if (k < 0)
+			FAIL("usb.rules[%d] (%s).match: bad value (ids are 4 hex digits, classes cc:ss:pp, hash 64 "
+			     "hex)",
+			     i, ru->id);
+		if ((ifs = get(it, "interfaces"))) {
+			k = parse_pats(ifs, &ru->allow, &ru->n_allow);
+			if (k == -ENOMEM)
+				return k;
+			if (k < 0)
+				FAIL("usb.rules[%d] (%s).interfaces: expected up to %d \"cc:ss:pp\" patterns", i,
+				     ru->id, USB_RULE_PATS_MAX);
+			ru->has_allow = true;
+		}
+		if (get_reqs(it, NULL, ru->reqs, sizeof(ru->reqs)) < 0)
+			FAIL("usb.rules[%d] (%s).requirements: bad requirement IDs", i, ru->id);
+		i++;
+	}
+	return 0;
+}
+
+static int load_ifaces(struct usb_rules *r, const cJSON *a, char *err, size_t errsz)
+{
+	const cJSON *it;
+	size_t n;
+	int i = 0;
+
+	if (!cJSON_IsArray(a))
+		FAIL("usb.interfaces: not an array");
+	n = (size_t)cJSON_GetArraySize(a);
+	if (n > USB_RULES_MAX)
+		FAIL("usb.interfaces: too many rules");
+	r->ifr = calloc(n ? n : 1, sizeof(*r->ifr));
+	if (!r->ifr)
+		return -ENOMEM;
+	r->n_ifr = n;
+	cJSON_ArrayForEach(it, a)
+	{
+		const char *cls, *act;
+
+		if (!cJSON_IsObject(it) || get_str(it, "class", &cls) < 0 || parse_class_pat(cls, &r->ifr[i].pat) < 0)
+			FAIL("usb.interfaces[%d].class: expected \"cc:ss:pp\"", i);
+		if (get_str(it, "action", &act) < 0 || (r->ifr[i].action = usb_action_from_string(act)) < 0 ||
+		    r->ifr[i].action == USB_ACT_ALLOW_IF_ENCRYPTED)
+			FAIL("usb.interfaces[%d].action: not one of allow, block, readonly", i);
+		if (get_reqs(it, "MEDIA-5", r->ifr[i].reqs, sizeof(r->ifr[i].reqs)) < 0)
+			FAIL("usb.interfaces[%d].requirements: bad requirement IDs", i);
+		i++;
+	}
+	return 0;
+}
+
+static int load_crypt(struct usb_rules *r, const cJSON *o, char *err, size_t errsz)
+{
+	const char *pa;
+	const cJSON *hw, *it;
+	int i = 0, k;
+
+	if (!cJSON_IsObject(o))
+		FAIL("usb.encryption: not an object");
+	r->crypt_section = true;
+	if (get_bool(o, "required", false, &r->crypt_required) < 0)
+		FAIL("usb.encryption.required: not a boolean");
+	if (get_str(o, "plain_action", &pa) < 0)
+		FAIL("usb.encryption.plain_action: not a string");
+	r->plain_action = pa ? usb_action_from_string(pa) : USB_ACT_READONLY;
+	if (r->plain_action != USB_ACT_READONLY && r->plain_action != USB_ACT_BLOCK)
+		FAIL("usb.encryption.plain_action: not one of readonly, block");
+	if (get_reqs(o, "MEDIA-3", r->crypt_reqs, sizeof(r->crypt_reqs)) < 0)
+		FAIL("usb.encryption.requirements: bad requirement IDs");
+	if (!(hw = get(o, "hardware_encrypted")))
+		return 0;
+	if (!cJSON_IsArray(hw) || cJSON_GetArraySize(hw) > USB_HW_MAX)
+		FAIL("usb.encryption.hardware_encrypted: not an array of at most %d models", USB_HW_MAX);
+	r->hw = calloc((size_t)cJSON_GetArraySize(hw) + 1, sizeof(*r->hw));
+	if (!r->hw)
+		return -ENOMEM;
+	cJSON_ArrayForEach(it, hw)
+	{
+		r->n_hw = (size_t)i + 1;
+		k = parse_medium(it, &r->hw[i]);
+		if (k == -ENOMEM)
+			return k;
+		if (k < 0 || !(r->hw[i].keys & M_VENDOR) || !(r->hw[i].keys & M_PRODUCT))
+			FAIL("usb.encryption.hardware_encrypted[%d]: needs vendor and product (4 hex digits)", i);
+		i++;
+	}
+	return 0;
+}
+
+int usb_rules_load(const cJSON *s, struct usb_rules **ret, char *err, size_t errsz)
+{
+	_cleanup_(usb_rules_freep) struct usb_rules *r = NULL;
+	const char *v;
+	const cJSON *a;
+	int k;
+
+	if (err && errsz)
+		err[0] = '\0';
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->plain_action = USB_ACT_BLOCK;
+	if (!s) {
+		k = load_defaults(r);
+		if (k < 0)
+			return k;
+		*ret = TAKE_PTR(r);
+		return 0;
+	}
+	if (!cJSON_IsObject(s))
+		FAIL("usb: not an object");
+	if (get_str(s, "default", &v) < 0)
+		FAIL("usb.default: not a string");
+	r->def = v ? usb_action_from_string(v) : USB_ACT_BLOCK;
+	if (r->def != USB_ACT_ALLOW && r->def != USB_ACT_BLOCK && r->def != USB_ACT_READONLY)
+		FAIL("usb.default: not one of allow, block, readonly");
+	if (get_str(s, "present_devices", &v) < 0 || (v && strcmp(v, "apply") != 0 && strcmp(v, "keep") != 0))
+		FAIL("usb.present_devices: not one of apply, keep");
+	r->apply_present = !v || strcmp(v, "apply") == 0;
+	if (get_str(s, "ports", &v) < 0 || (v && strcmp(v, "all") != 0 && strcmp(v, "internal_only") != 0))
+		FAIL("usb.ports: not one of all, internal_only");
+	r->ports = v && strcmp(v, "internal_only") == 0 ? USB_PORTS_INTERNAL_ONLY : USB_PORTS_ALL;
+	if (get_bool(s, "write_requires_approval", false, &r->write_requires_approval) < 0)
+		FAIL("usb.write_requires_approval: not a boolean");
+	if (get_reqs(s, "MEDIA-1", r->reqs, sizeof(r->reqs)) < 0)
+		FAIL("usb.requirements: bad requirement IDs");
+	if ((a = get(s, "rules")) && (k = load_rules(r, a, err, errsz)) < 0)
+		return k;
+	if ((a = get(s, "interfaces")) && (k = load_ifaces(r, a, err, errsz)) < 0)
+		return k;
+	if ((a = get(s, "encryption")) && (k = load_crypt(r, a, err, errsz)) < 0)
+		return k;
+	*ret = TAKE_PTR(r);
+	return 0;
+}
+
+int usb_rules_load_approvals(struct usb_rules *r, const cJSON *carry, char *err, size_t errsz)
+{
+	const cJSON *a, *it;
+	struct approval *ap;
+	size_t n;
+	int i = 0, k;
+
+	if (!r)
+		return -EINVAL;
+	if (!carry || !(a = get(carry, "approvals")))
+		return 0;
+	if (!cJSON_IsArray(a) || (n = (size_t)cJSON_GetArraySize(a)) > USB_APPROVALS_MAX)
+		FAIL("carry.approvals: not an array of at most %d approvals", USB_APPROVALS_MAX);
+	ap = calloc(n ? n : 1, sizeof(*ap));
+	if (!ap)
+		return -ENOMEM;
+	cJSON_ArrayForEach(it, a)
+	{
+		const char *id, *nb, *na;
+
+		if (!cJSON_IsObject(it) || get_str(it, "id", &id) < 0 || !id ||
+		    strscpy(ap[i].id, sizeof(ap[i].id), id) < 0)
+			goto bad;
+		k = parse_medium(get(it, "medium"), &ap[i].m);
+		i++; /* ap[i-1].m.serial is owned now */
+		if (k == -ENOMEM)
+			goto oom;
+		if (k < 0 || get_str(it, "not_before", &nb) < 0 || get_str(it, "not_after", &na) < 0 || !nb || !na ||
+		    usb_parse_time(nb, &ap[i - 1].not_before) < 0 || usb_parse_time(na, &ap[i - 1].not_after) < 0 ||
+		    ap[i - 1].not_after < ap[i - 1].not_before)
+			goto bad;
+	}
+	for (size_t j = 0; j < r->n_approvals; j++)
+		free(r->approvals[j].m.serial);
+	free(r->approvals);
+	r->approvals = ap;
+	r->n_approvals = n;
+	return 0;
+bad:
+	if (err && errsz)
+		snprintf(err, errsz,
+		         "carry.approvals[%d]: needs id, medium {vendor, product, serial}, not_before <= not_after "
+		         "(RFC 3339 UTC)",
+		         i ? i - 1 : 0);
+	k = -EINVAL;
+oom:
+	for (int j = 0; j < i; j++)
+		free(ap[j].m.serial);
+	free(ap);
+	return k == -ENOMEM ? -ENOMEM : -EINVAL;
+}
+
+/* First matching global interface rule: 1 allow, 0 block, -1 no opinion. */
+static int iface_rule_verdict(const struct usb_rules *r, uint8_t c, uint8_t s, uint8_t p, const char **reqs)
+{
+	for (size_t i = 0; i < r->n_ifr; i++)
+		if (class_pat_match(&r->ifr[i].pat, c, s, p)) {
+			if (reqs)
+				*reqs = r->ifr[i].reqs;
+			return r->ifr[i].action == USB_ACT_BLOCK ? 0 : 1;
+		}
+	return -1;
+}
+
+static bool iface_allowed(const struct usb_rules *r, int rule, enum usb_action act, uint8_t c, uint8_t s, uint8_t p)
+{
+	int v;
+
+	if (rule >= 0 && r->rules[rule].has_allow) {
+		for (size_t j = 0; j < r->rules[rule].n_allow; j++)
+			if (class_pat_match(&r->rules[rule].allow[j], c, s, p))
+				return true;
+		return false;
+	}
+	v = iface_rule_verdict(r, c, s, p, NULL);
+	if (v >= 0)
+		return v == 1;
+	return act != USB_ACT_BLOCK;
+}
+
+bool usb_decide_interface(const struct usb_rules *r, const struct usb_decision *dec, uint8_t cls, uint8_t sub,
+                          uint8_t proto)
+{
+	if (!r || !dec || dec->action == USB_ACT_BLOCK)
+		return false;
+	/* a device allowed through interface rules alone (no device rule, default
+	 * block) gets exactly the interfaces those rules allow */
+	return iface_allowed(r, dec->rule, dec->rule >= 0 ? r->rules[dec->rule].action : r->def, cls, sub, proto);
+}
+
+bool usb_rules_hw_encrypted(const struct usb_rules *r, const struct usb_identity *id)
+{
+	for (size_t i = 0; r && i < r->n_hw; i++)
+		if (medium_match(&r->hw[i], id))
+			return true;
+	return false;
+}
+
+void usb_decide(const struct usb_rules *r, const struct usb_identity *id, time_t now, struct usb_decision *ret)
+{
+	struct usb_decision d = {
+	        .action = r->def,
+	        .media = USB_MEDIA_RW,
+	        .rule_id = "default",
+	        .reason = "default",
+	        .reqs = r->reqs,
+	        .rule = -1,
+	        .plain_action = r->crypt_section ? r->plain_action : USB_ACT_BLOCK,
+	};
+	enum usb_action act = r->def;
+	bool storage = false, any = false;
+
+	for (size_t i = 0; i < r->n_rules; i++)
+		if (id_match(&r->rules[i].m, id)) {
+			d.rule = (int)i;
+			act = r->rules[i].action;
+			d.rule_id = r->rules[i].id;
+			d.reason = "rule";
+			if (r->rules[i].reqs[0])
+				d.reqs = r->rules[i].reqs;
+			break;
+		}
+	if (d.rule >= 0 && act == USB_ACT_BLOCK) {
+		d.action = USB_ACT_BLOCK;
+		*ret = d;
+		return;
+	}
+	for (size_t i = 0; i < id->n_ifaces && i < 64; i++) {
+		const struct usb_desc_iface *f = &id->ifaces[i];
+
+		if (iface_allowed(r, d.rule, act, f->cls, f->sub, f->proto)) {
+			d.iface_allowed |= 1ull << i;
+			any = true;
+			storage |= f->cls == 0x08;
+		} else
+			d.partial = true;
+	}
+	if (!any) {
+		d.action = USB_ACT_BLOCK;
+		d.partial = false;
+		if (d.rule >= 0 || act != USB_ACT_BLOCK)
+			d.reason = id->n_ifaces ? "no_interface_allowed" : "no_interfaces";
+		*ret = d;
+		return;
+	}
+	if (d.rule < 0 && act == USB_ACT_BLOCK) {
+		/* default block, but interface rules allow some of it (MEDIA-5) */
+		const char *reqs = NULL;
+
+		for (size_t i = 0; i < id->n_ifaces && !reqs; i++)
+			if (d.iface_allowed & (1ull << i))
+				iface_rule_verdict(r, id->ifaces[i].cls, id->ifaces[i].sub, id->ifaces[i].proto, &reqs);
+		d.rule_id = "interfaces";
+		d.reason = "interfaces";
+		if (reqs && reqs[0])
+			d.reqs = reqs;
+		act = USB_ACT_ALLOW;
+	}
+	d.action = act == USB_ACT_READONLY ? USB_ACT_READONLY : USB_ACT_ALLOW;
+	if (!storage) {
+		*ret = d;
+		return;
+	}
+	if (act == USB_ACT_READONLY)
+		d.media = USB_MEDIA_RO;
+	else if (act == USB_ACT_ALLOW_IF_ENCRYPTED || r->crypt_required) {
+		d.crypt_required = true;
+		d.media = usb_rules_hw_encrypted(r, id) ? USB_MEDIA_RW : USB_MEDIA_CHECK_CRYPT;
+		if (d.media == USB_MEDIA_RW)
+			d.reason = "hardware_encrypted";
+	}
+	if (r->write_requires_approval) {
+		for (size_t i = 0; i < r->n_approvals; i++)
+			if (medium_match(&r->approvals[i].m, id) && now >= r->approvals[i].not_before &&
+			    now <= r->approvals[i].not_after) {
+				d.write_approved = true;
+				d.approval_id = r->approvals[i].id;
+				break;
+			}
+		if (!d.write_approved && d.media == USB_MEDIA_RW) {
+			d.media = USB_MEDIA_RO;
+			d.reason = "write_requires_approval";
+		}
+	} else
+		d.write_approved = true;
+	*ret = d;
+}
+
+int usb_decide_media(const struct usb_decision *dec, enum usb_crypt c, const char **ret_reason)
+{
+	if (dec->action == USB_ACT_BLOCK) {
+		*ret_reason = dec->reason;
+		return -EPERM;
+	}
+	if (dec->media == USB_MEDIA_RO) {
+		*ret_reason = dec->action == USB_ACT_READONLY ? "readonly_rule" : dec->reason;
+		return USB_MEDIA_RO;
+	}
+	if (c == USB_CRYPT_CONTAINER) {
+		*ret_reason = "partition_table";
+		return USB_MEDIA_RW; /* its partitions are classified one by one */
+	}
+	if (dec->crypt_required && c == USB_CRYPT_PLAIN) {
+		*ret_reason = "plain_media";
+		return dec->plain_action == USB_ACT_BLOCK ? -EPERM : USB_MEDIA_RO;
+	}
+	if (!dec->write_approved) {
+		*ret_reason = "write_requires_approval";
+		return USB_MEDIA_RO;
+	}
+	*ret_reason = c == USB_CRYPT_PLAIN ? "allowed" : "encrypted";
+	return USB_MEDIA_RW;
+}
+
+unsigned usb_rules_needs(const struct usb_rules *r)
+{
+	return r ? r->needs : 0;
+}
+
+bool usb_rules_apply_present(const struct usb_rules *r)
+{
+	return r ? r->apply_present : true;
+}
+
+enum usb_ports usb_rules_ports(const struct usb_rules *r)
+{
+	return r ? r->ports : USB_PORTS_ALL;
+}
+
+size_t usb_rules_count(const struct usb_rules *r)
+{
+	return r ? r->n_rules : 0;
+}

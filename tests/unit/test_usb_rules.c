@@ -1,0 +1,234 @@
+/* tests/unit/test_usb_rules.c — modules/usb/usb_rules.c: loading the usb and
+ * carry sections and the pure decisions (unit test). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "usb/usb_rules.h"
+
+static struct usb_rules *load(const char *json)
+{
+	cJSON *j = cJSON_Parse(json);
+	struct usb_rules *r = NULL;
+	char err[256];
+
+	assert_non_null(j);
+	if (usb_rules_load(cJSON_GetObjectItem(j, "usb"), &r, err, sizeof(err)) < 0)
+		fail_msg("load: %s", err);
+	if (usb_rules_load_approvals(r, cJSON_GetObjectItem(j, "carry"), err, sizeof(err)) < 0)
+		fail_msg("approvals: %s", err);
+	cJSON_Delete(j);
+	return r;
+}
+
+static void expect_error(const char *json, const char *needle)
+{
+	cJSON *j = cJSON_Parse(json);
+	struct usb_rules *r = (struct usb_rules *)0x1;
+	char err[256] = "";
+
+	assert_non_null(j);
+	assert_int_equal(usb_rules_load(cJSON_GetObjectItem(j, "usb"), &r, err, sizeof(err)), -EINVAL);
+	assert_ptr_equal(r, (struct usb_rules *)0x1); /* ret_ untouched on error */
+	if (!strstr(err, needle))
+		fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
+	cJSON_Delete(j);
+}
+
+static struct usb_identity stick(uint16_t v, uint16_t p, const char *serial, int n, const uint8_t (*cls)[3])
+{
+	struct usb_identity id = {.have = USB_ID_DESC | USB_ID_SERIAL, .vendor = v, .product = p};
+
+	if (serial) {
+		id.has_serial = true;
+		strncpy(id.serial, serial, sizeof(id.serial) - 1);
+	}
+	for (int i = 0; i < n; i++) {
+		id.ifaces[i].number = (uint8_t)i;
+		id.ifaces[i].cls = cls[i][0];
+		id.ifaces[i].sub = cls[i][1];
+		id.ifaces[i].proto = cls[i][2];
+	}
+	id.n_ifaces = (size_t)n;
+	strncpy(id.port, "1-1", sizeof(id.port) - 1);
+	return id;
+}
+
+static const uint8_t STOR[1][3] = {{8, 6, 0x50}};
+static const uint8_t KBD_STOR[2][3] = {{8, 6, 0x50}, {3, 1, 1}};
+static const uint8_t NIC[1][3] = {{0xe0, 1, 3}};
+
+#define POL                                                                                                            \
+	"{\"usb\":{\"default\":\"block\",\"rules\":["                                                                  \
+	"{\"id\":\"r1\",\"action\":\"allow\",\"match\":{\"vendor\":\"0781\",\"product\":\"5581\",\"serial\":\"S1\"},"  \
+	"\"requirements\":[\"MEDIA-1\"]},"                                                                             \
+	"{\"id\":\"bad\",\"action\":\"block\",\"match\":{\"vendor\":\"dead\"}},"                                       \
+	"{\"id\":\"combo\",\"action\":\"allow\",\"match\":{\"vendor\":\"1234\"},\"interfaces\":[\"03:*:*\"]},"         \
+	"{\"id\":\"ro\",\"action\":\"readonly\",\"match\":{\"serial\":\"ARCH\"}},"                                     \
+	"{\"id\":\"enc\",\"action\":\"allow_if_encrypted\",\"match\":{\"vendor\":\"0951\"}}],"                         \
+	"\"interfaces\":[{\"class\":\"03:*:*\",\"action\":\"allow\"},{\"class\":\"e0\",\"action\":\"block\"}],"        \
+	"\"encryption\":{\"required\":false,\"plain_action\":\"readonly\","                                            \
+	"\"hardware_encrypted\":[{\"vendor\":\"0951\",\"product\":\"1666\"}]}}}"
+
+static void test_allow_block_default(void **s)
+{
+	(void)s;
+	struct usb_rules *r = load(POL);
+	struct usb_identity a = stick(0x0781, 0x5581, "S1", 1, STOR), b = stick(0x0781, 0x5581, "S2", 1, STOR);
+	struct usb_identity nic = stick(0xdead, 1, NULL, 1, NIC), n2 = stick(0x0bda, 0x8153, NULL, 1, NIC);
+	struct usb_decision d;
+
+	usb_decide(r, &a, 0, &d);
+	assert_int_equal(d.action, USB_ACT_ALLOW);
+	assert_string_equal(d.rule_id, "r1");
+	assert_string_equal(d.reqs, "MEDIA-1");
+	assert_int_equal(d.media, USB_MEDIA_RW);
+	usb_decide(r, &b, 0, &d);
+	assert_int_equal(d.action, USB_ACT_BLOCK);
+	assert_string_equal(d.reason, "default");
+	usb_decide(r, &nic, 0, &d);
+	assert_int_equal(d.action, USB_ACT_BLOCK);
+	assert_string_equal(d.rule_id, "bad");
+	usb_decide(r, &n2, 0, &d); /* unknown NIC: MEDIA-5 */
+	assert_int_equal(d.action, USB_ACT_BLOCK);
+	assert_int_equal(usb_rules_count(r), 5);
+	usb_rules_free(r);
+}
+
+static void test_per_interface(void **s)
+{
+	(void)s;
+	struct usb_rules *r = load(POL);
+	struct usb_identity c = stick(0x1234, 1, NULL, 2, KBD_STOR), u = stick(0x4321, 1, NULL, 2, KBD_STOR);
+	struct usb_decision d;
+
+	usb_decide(r, &c, 0, &d); /* rule lists only 03: storage is not authorized */
+	assert_int_equal(d.action, USB_ACT_ALLOW);
+	assert_true(d.partial);
+	assert_int_equal(d.iface_allowed, 2);
+	assert_false(usb_decide_interface(r, &d, 8, 6, 0x50));
+	assert_true(usb_decide_interface(r, &d, 3, 1, 1));
+	usb_decide(r, &u, 0, &d); /* unknown composite: keyboard via interface rules */
+	assert_int_equal(d.action, USB_ACT_ALLOW);
+	assert_string_equal(d.reason, "interfaces");
+	assert_int_equal(d.iface_allowed, 2);
+	assert_false(usb_decide_interface(r, &d, 8, 6, 0x50));
+	assert_false(usb_decide_interface(r, &d, 0xe0, 1, 3));
+	usb_rules_free(r);
+}
+
+static void test_media(void **s)
+{
+	(void)s;
+	struct usb_rules *r = load(POL);
+	struct usb_identity ro = stick(1, 2, "ARCH", 1, STOR), enc = stick(0x0951, 0x1111, "E", 1, STOR);
+	struct usb_identity hw = stick(0x0951, 0x1666, "H", 1, STOR);
+	struct usb_decision d;
+	const char *why;
+
+	usb_decide(r, &ro, 0, &d);
+	assert_int_equal(d.action, USB_ACT_READONLY);
+	assert_int_equal(usb_decide_media(&d, USB_CRYPT_LUKS, &why), USB_MEDIA_RO);
+	usb_decide(r, &enc, 0, &d);
+	assert_int_equal(d.media, USB_MEDIA_CHECK_CRYPT);
+	assert_int_equal(usb_decide_media(&d, USB_CRYPT_LUKS, &why), USB_MEDIA_RW);
+	assert_string_equal(why, "encrypted");
+	assert_int_equal(usb_decide_media(&d, USB_CRYPT_BITLOCKER, &why), USB_MEDIA_RW);
+	assert_int_equal(usb_decide_media(&d, USB_CRYPT_PLAIN, &why), USB_MEDIA_RO);
+	assert_string_equal(why, "plain_media");
+	usb_decide(r, &hw, 0, &d);
+	assert_int_equal(d.media, USB_MEDIA_RW);
+	assert_string_equal(d.reason, "hardware_encrypted");
+	usb_rules_free(r);
+}
+
+static void test_approvals_window(void **s)
+{
+	(void)s;
+	struct usb_rules *r =
+	        load("{\"usb\":{\"default\":\"allow\",\"write_requires_approval\":true},"
+	             "\"carry\":{\"approvals\":[{\"id\":\"A-1\",\"person\":\"p\",\"medium\":{\"vendor\":\"0781\","
+	             "\"serial\":\"S1\"},\"not_before\":\"2026-01-01T00:00:00Z\",\"not_after\":\"2026-01-02T00:00:"
+	             "00Z\"}]}}");
+	struct usb_identity a = stick(0x0781, 0x5581, "S1", 1, STOR), b = stick(0x0781, 0x5581, "S9", 1, STOR);
+	struct usb_decision d;
+	time_t in, out;
+	const char *why;
+
+	assert_int_equal(usb_parse_time("2026-01-01T12:00:00Z", &in), 0);
+	assert_int_equal(usb_parse_time("2026-01-03T00:00:00.5Z", &out), 0);
+	usb_decide(r, &a, in, &d);
+	assert_true(d.write_approved);
+	assert_string_equal(d.approval_id, "A-1");
+	assert_int_equal(usb_decide_media(&d, USB_CRYPT_PLAIN, &why), USB_MEDIA_RW);
+	usb_decide(r, &a, out, &d);
+	assert_false(d.write_approved);
+	assert_int_equal(d.media, USB_MEDIA_RO);
+	assert_string_equal(d.reason, "write_requires_approval");
+	usb_decide(r, &b, in, &d);
+	assert_int_equal(d.media, USB_MEDIA_RO);
+	usb_rules_free(r);
+}
+
+static void test_builtin_defaults(void **s)
+{
+	(void)s;
+	struct usb_rules *r = NULL;
+	struct usb_identity kb, st = stick(1, 2, NULL, 1, STOR);
+	const uint8_t K[1][3] = {{3, 1, 1}};
+	struct usb_decision d;
+	char err[64];
+
+	kb = stick(1, 3, NULL, 1, K);
+	assert_int_equal(usb_rules_load(NULL, &r, err, sizeof(err)), 0);
+	usb_decide(r, &kb, 0, &d);
+	assert_int_equal(d.action, USB_ACT_ALLOW);
+	usb_decide(r, &st, 0, &d);
+	assert_int_equal(d.action, USB_ACT_BLOCK);
+	usb_rules_free(r);
+}
+
+static void test_bad_sections(void **s)
+{
+	(void)s;
+	expect_error("{\"usb\":{\"default\":\"maybe\"}}", "usb.default");
+	expect_error("{\"usb\":{\"rules\":[{\"id\":\"x\",\"action\":\"allow\",\"match\":{\"vendor\":\"78\"}}]}}",
+	             "match");
+	expect_error("{\"usb\":{\"rules\":[{\"action\":\"allow\"}]}}", ".id");
+	expect_error("{\"usb\":{\"rules\":[{\"id\":\"x\",\"action\":\"allow\",\"interfaces\":[\"08:06\"]}]}}",
+	             "interfaces");
+	expect_error("{\"usb\":{\"interfaces\":[{\"class\":\"zz:*:*\",\"action\":\"allow\"}]}}", "class");
+	expect_error("{\"usb\":{\"encryption\":{\"plain_action\":\"allow\"}}}", "plain_action");
+	expect_error("{\"usb\":{\"rules\":[{\"id\":\"x\",\"action\":\"allow\",\"match\":{\"hash\":\"abc\"}}]}}",
+	             "hash");
+	expect_error("{\"usb\":{\"requirements\":[\"lower-1\"]}}", "requirements");
+	expect_error("{\"usb\":[]}", "not an object");
+
+	struct usb_rules *r = NULL;
+	char err[256] = "";
+	cJSON *j = cJSON_Parse("{\"approvals\":[{\"id\":\"A\",\"medium\":{\"vendor\":\"0781\"},"
+	                       "\"not_before\":\"2026-02-01T00:00:00Z\",\"not_after\":\"2026-01-01T00:00:00Z\"}]}");
+	assert_int_equal(usb_rules_load(NULL, &r, err, sizeof(err)), 0);
+	assert_int_equal(usb_rules_load_approvals(r, j, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "carry.approvals[0]"));
+	cJSON_Delete(j);
+	usb_rules_free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_allow_block_default),
+	        cmocka_unit_test(test_per_interface),
+	        cmocka_unit_test(test_media),
+	        cmocka_unit_test(test_approvals_window),
+	        cmocka_unit_test(test_builtin_defaults),
+	        cmocka_unit_test(test_bad_sections),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
