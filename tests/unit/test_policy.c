@@ -250,7 +250,7 @@ static void test_formats(void **state)
 	expect_one(HEAD ",'network':{'allowed_destinations':[{'cidr':'10.0.0.256'}]}}", POLICY_ERROR_FORMAT,
 	           "network.allowed_destinations[0].cidr");
 	expect_one(HEAD ",'patch':{'eol':{'debian 12':'2028-06-30'}}}", POLICY_ERROR_FORMAT, "patch.eol[\"debian 12\"]");
-	expect_one(HEAD ",'patch':{'eol':{'debian:12':'2028-02-30'}}}", POLICY_ERROR_FORMAT, "patch.eol.debian:12");
+	expect_one(HEAD ",'patch':{'eol':{'debian:12':'2028-02-30'}}}", POLICY_ERROR_FORMAT, "patch.eol[\"debian:12\"]");
 	expect_one(HEAD ",'software':{'mode':'denylist','deny':['Telnetd']}}", POLICY_ERROR_FORMAT, "software.deny[0]");
 	expect_one(HEAD ",'exceptions':[{'id':'E1','scope':{'check':'Screen lock'},'reason':'r','requester':'a',"
 	                "'approver':'b','not_after':'2026-01-01T00:00:00Z','requirements':['OPS-3']}]}",
