@@ -916,16 +916,21 @@ static void validate_string(const struct policy_schema_node *node, const cJSON *
 		policy_errors_add(errs, POLICY_ERROR_ENUM, jp->buf, arg);
 		return;
 	}
+	/* A wrong format says more than a wrong length ("2026-01-01 00:00"), so
+	 * structured formats are checked first; free text by length first. */
+	if (node->format > POLICY_FORMAT_TEXT && !policy_format_valid(node->format, s)) {
+		if (node->format == POLICY_FORMAT_REQUIREMENT)
+			policy_errors_add(errs, POLICY_ERROR_UNKNOWN_REQUIREMENT, jp->buf, s);
+		else
+			policy_errors_add(errs, POLICY_ERROR_FORMAT, jp->buf, policy_format_to_string(node->format));
+		return;
+	}
 	if ((int64_t)len < node->min || (int64_t)len > node->max) {
 		range_arg(arg, sizeof(arg), node->min, node->max);
 		policy_errors_add(errs, POLICY_ERROR_LENGTH, jp->buf, arg);
 		return;
 	}
-	if (policy_format_valid(node->format, s))
-		return;
-	if (node->format == POLICY_FORMAT_REQUIREMENT)
-		policy_errors_add(errs, POLICY_ERROR_UNKNOWN_REQUIREMENT, jp->buf, s);
-	else
+	if (!policy_format_valid(node->format, s))
 		policy_errors_add(errs, POLICY_ERROR_FORMAT, jp->buf, policy_format_to_string(node->format));
 }
 

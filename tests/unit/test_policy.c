@@ -234,7 +234,10 @@ static void test_formats(void **state)
 	expect_one(RULE("{'vendor':'0781'}") "x", POLICY_ERROR_SYNTAX, "");
 	expect_one(RULE("{'vendor':'07G1'}"), POLICY_ERROR_FORMAT, "usb.rules[0].match.vendor");
 	expect_one(RULE("{'vendor':'ABCD'}"), POLICY_ERROR_FORMAT, "usb.rules[0].match.vendor");
-	expect_one(RULE("{'hash':'zz'}"), POLICY_ERROR_LENGTH, "usb.rules[0].match.hash");
+	expect_one(RULE("{'hash':'zz'}"), POLICY_ERROR_FORMAT, "usb.rules[0].match.hash");
+	expect_one(RULE("{'serial':''}"), POLICY_ERROR_LENGTH, "usb.rules[0].match.serial");
+	expect_one(RULE("{'port':'1-1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20.21.22.23.24.25.26.27.28'}"),
+	           POLICY_ERROR_LENGTH, "usb.rules[0].match.port");
 	expect_one(RULE("{'interfaces':['08:06']}"), POLICY_ERROR_FORMAT, "usb.rules[0].match.interfaces[0]");
 	expect_one(RULE("{'interfaces':['08:06:5x']}"), POLICY_ERROR_FORMAT, "usb.rules[0].match.interfaces[0]");
 	expect_one(RULE("{'port':'1.1-1'}"), POLICY_ERROR_FORMAT, "usb.rules[0].match.port");
