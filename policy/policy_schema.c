@@ -1009,6 +1009,15 @@ static cJSON *node_to_schema(const struct policy_schema_node *node);
 
 static bool add_num(cJSON *o, const char *k, int64_t v)
 {
+	char raw[32];
+
+	/* cJSON prints doubles with 15 significant digits: write big integers
+	 * exactly (2^53 - 1 is the version's maximum). */
+	if (v > 999999999999999 || v < -999999999999999) {
+		if (xsnprintf(raw, sizeof(raw), "%" PRId64, v) < 0)
+			return false;
+		return cJSON_AddRawToObject(o, k, raw) != NULL;
+	}
 	return cJSON_AddNumberToObject(o, k, (double)v) != NULL;
 }
 
