@@ -158,8 +158,9 @@ static int cmd_keygen(struct ctl_env *env, const struct args *a)
 		return 2;
 	r = policy_keygen(prefix);
 	if (r == -EEXIST) {
-		fprintf(stderr, L(env, "%s.key または %s.pub が既にあります。上書きしません\n",
-		                  "%s.key or %s.pub exists already; not overwriting\n"),
+		fprintf(stderr,
+		        L(env, "%s.key または %s.pub が既にあります。上書きしません\n",
+		          "%s.key or %s.pub exists already; not overwriting\n"),
 		        prefix, prefix);
 		return 1;
 	}
@@ -194,7 +195,8 @@ static int cmd_sign(struct ctl_env *env, const struct args *a)
 	r = policy_sign_file(key, a->pos[0], opt(a, "out"));
 	if (r < 0) {
 		fprintf(stderr, L(env, "署名できません: %s\n", "cannot sign: %s\n"),
-		        r == -ENOKEY ? L(env, "Ed25519 秘密鍵ではありません", "not an Ed25519 private key") : strerror(-r));
+		        r == -ENOKEY ? L(env, "Ed25519 秘密鍵ではありません", "not an Ed25519 private key")
+		                     : strerror(-r));
 		return 1;
 	}
 	printf(L(env, "%s に署名しました（version %" PRId64 "）\n", "signed %s (version %" PRId64 ")\n"), a->pos[0],
@@ -222,22 +224,26 @@ static int cmd_verify(struct ctl_env *env, const struct args *a)
 		       a->pos[0], policy_version(p));
 		return 0;
 	case POLICY_E_SIGNATURE:
-		fprintf(stderr, L(env, "%s: 署名がない、または正しくありません（改ざんの可能性）\n",
-		                  "%s: signature missing or not valid (possible tampering)\n"),
+		fprintf(stderr,
+		        L(env, "%s: 署名がない、または正しくありません（改ざんの可能性）\n",
+		          "%s: signature missing or not valid (possible tampering)\n"),
 		        a->pos[0]);
 		break;
 	case POLICY_E_ROLLBACK:
-		fprintf(stderr, L(env, "%s: version %" PRId64 " より古いポリシーです\n",
-		                  "%s: older than version %" PRId64 "\n"),
+		fprintf(stderr,
+		        L(env, "%s: version %" PRId64 " より古いポリシーです\n",
+		          "%s: older than version %" PRId64 "\n"),
 		        a->pos[0], min);
 		break;
 	case POLICY_E_INVALID:
-		fprintf(stderr, L(env, "%s: 署名は正しいがポリシーが無効です\n", "%s: signature good but policy invalid\n"),
+		fprintf(stderr,
+		        L(env, "%s: 署名は正しいがポリシーが無効です\n", "%s: signature good but policy invalid\n"),
 		        a->pos[0]);
 		policy_errors_print(&errs, stderr, env->lang);
 		break;
 	case POLICY_E_KEY:
-		fprintf(stderr, L(env, "%s: Ed25519 公開鍵を読めません\n", "%s: cannot read an Ed25519 public key\n"), pub);
+		fprintf(stderr, L(env, "%s: Ed25519 公開鍵を読めません\n", "%s: cannot read an Ed25519 public key\n"),
+		        pub);
 		break;
 	default:
 		fprintf(stderr, "%s\n", err);
@@ -268,8 +274,9 @@ static int cmd_import_usbguard(struct ctl_env *env, const struct args *a)
 	}
 	printf("%s\n", text);
 	usbguard_issues_print(issues, a->pos[0], stderr, env->lang);
-	fprintf(stderr, L(env, "%u 行を %u 個のルールに変換、%zu 行は変換していません\n",
-	                  "%u lines converted into %u rules, %zu lines not converted\n"),
+	fprintf(stderr,
+	        L(env, "%u 行を %u 個のルールに変換、%zu 行は変換していません\n",
+	          "%u lines converted into %u rules, %zu lines not converted\n"),
 	        issues->lines_converted, issues->rules_out, issues->n + issues->dropped);
 	return issues->n + issues->dropped > 0 ? 1 : 0;
 }
@@ -278,10 +285,14 @@ static void policy_usage(struct ctl_env *env)
 {
 	fprintf(stderr, "%s",
 	        L(env,
-	          "使い方: mamorictl policy check FILE | schema | keygen --out PREFIX | sign --key K FILE [--out SIG] |\n"
-	          "        verify --pub P FILE [--sig SIG] [--min-version N] | import-usbguard rules.conf  [--lang ja|en]\n",
-	          "usage: mamorictl policy check FILE | schema | keygen --out PREFIX | sign --key K FILE [--out SIG] |\n"
-	          "       verify --pub P FILE [--sig SIG] [--min-version N] | import-usbguard rules.conf  [--lang ja|en]\n"));
+	          "使い方: mamorictl policy check FILE | schema | keygen --out PREFIX | sign --key K FILE [--out SIG] "
+	          "|\n"
+	          "        verify --pub P FILE [--sig SIG] [--min-version N] | import-usbguard rules.conf  [--lang "
+	          "ja|en]\n",
+	          "usage: mamorictl policy check FILE | schema | keygen --out PREFIX | sign --key K FILE [--out SIG] "
+	          "|\n"
+	          "       verify --pub P FILE [--sig SIG] [--min-version N] | import-usbguard rules.conf  [--lang "
+	          "ja|en]\n"));
 }
 
 int ctl_policy(struct ctl_env *env, int argc, char **argv)
@@ -360,8 +371,9 @@ static int cmd_init_secret(struct ctl_env *env, const struct args *a)
 	if (r >= 0)
 		r = exception_secret_init(path, opt(a, "force") != NULL);
 	if (r == -EEXIST) {
-		fprintf(stderr, L(env, "%s は既にあります（作り直すと発行済みのコードは使えなくなります: --force）\n",
-		                  "%s exists (re-creating invalidates issued codes: --force)\n"),
+		fprintf(stderr,
+		        L(env, "%s は既にあります（作り直すと発行済みのコードは使えなくなります: --force）\n",
+		          "%s exists (re-creating invalidates issued codes: --force)\n"),
 		        path);
 		return 1;
 	}
@@ -380,8 +392,9 @@ static int load_secret(struct ctl_env *env, const char *path, uint8_t secret[EXC
 	int r = exception_secret_load(path, secret);
 
 	if (r == -EACCES)
-		fprintf(stderr, L(env, "%s が他のユーザから読めます。chmod 600 してください\n",
-		                  "%s is readable by others; chmod 600 it\n"),
+		fprintf(stderr,
+		        L(env, "%s が他のユーザから読めます。chmod 600 してください\n",
+		          "%s is readable by others; chmod 600 it\n"),
 		        path);
 	else if (r < 0)
 		fprintf(stderr, L(env, "シークレット %s を読めません: %s\n", "cannot read secret %s: %s\n"), path,
@@ -461,7 +474,8 @@ static int cmd_enter(struct ctl_env *env, const struct args *a)
 	emergency_settings(env, &allowed, &max_hours);
 	if (!allowed) {
 		fprintf(stderr, "%s\n",
-		        L(env, "この端末のポリシーは緊急例外を認めていません", "this terminal's policy allows no emergency exceptions"));
+		        L(env, "この端末のポリシーは緊急例外を認めていません",
+		          "this terminal's policy allows no emergency exceptions"));
 		return 1;
 	}
 	if (load_secret(env, secret_path, secret) < 0)
@@ -477,18 +491,21 @@ static int cmd_enter(struct ctl_env *env, const struct args *a)
 		return 1;
 	case EXCEPTION_E_INVALID:
 		fprintf(stderr, "%s\n",
-		        L(env, "コードが正しくありません（別の端末・別のスコープ用、または期限から時間が経ちすぎています）",
+		        L(env,
+		          "コードが正しくありません（別の端末・別のスコープ用、または期限から時間が経ちすぎています）",
 		          "the code is not valid (for another terminal or scope, or far outside its window)"));
 		return 1;
 	case EXCEPTION_E_EXPIRED:
 		fprintf(stderr, "%s\n", L(env, "コードの有効期間は終了しています", "the code's window has ended"));
 		return 1;
 	case EXCEPTION_E_NOTYET:
-		fprintf(stderr, "%s\n", L(env, "コードの有効期間はまだ始まっていません", "the code's window has not started yet"));
+		fprintf(stderr, "%s\n",
+		        L(env, "コードの有効期間はまだ始まっていません", "the code's window has not started yet"));
 		return 1;
 	case EXCEPTION_E_TOOLONG:
-		fprintf(stderr, L(env, "コードの期間がポリシーの上限（%u 時間）を超えています\n",
-		                  "the code's window is longer than the policy allows (%u hours)\n"),
+		fprintf(stderr,
+		        L(env, "コードの期間がポリシーの上限（%u 時間）を超えています\n",
+		          "the code's window is longer than the policy allows (%u hours)\n"),
 		        max_hours);
 		return 1;
 	default:
@@ -548,7 +565,8 @@ static void exception_usage(struct ctl_env *env)
 	fprintf(stderr, "%s",
 	        L(env,
 	          "使い方: mamorictl exception init-secret [--force] | list |\n"
-	          "        make-code --secret FILE --scope check:ID[,device:VVVV:PPPP[:SERIAL]][,person:NAME] --hours N "
+	          "        make-code --secret FILE --scope check:ID[,device:VVVV:PPPP[:SERIAL]][,person:NAME] --hours "
+	          "N "
 	          "[--start TIME] |\n"
 	          "        enter CODE --scope SCOPE [--person NAME]  [--lang ja|en]\n",
 	          "usage: mamorictl exception init-secret [--force] | list |\n"

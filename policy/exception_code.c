@@ -47,7 +47,8 @@ int exception_scope_parse(const char *s, struct exception_scope *ret)
 			serial = strchr(p, ':');
 			if (serial)
 				*serial++ = '\0';
-			if (!policy_format_valid(POLICY_FORMAT_USB_ID, v) || !policy_format_valid(POLICY_FORMAT_USB_ID, p))
+			if (!policy_format_valid(POLICY_FORMAT_USB_ID, v) ||
+			    !policy_format_valid(POLICY_FORMAT_USB_ID, p))
 				return -EINVAL;
 			memcpy(sc.vendor, v, 5);
 			memcpy(sc.product, p, 5);
@@ -69,8 +70,8 @@ int exception_scope_parse(const char *s, struct exception_scope *ret)
 	return 0;
 }
 
-bool exception_scope_matches(const struct exception_scope *sc, const char *check_id,
-                             const struct policy_device_id *dev, const char *person)
+bool exception_scope_matches(const struct exception_scope *sc, const char *check_id, const struct policy_device_id *dev,
+                             const char *person)
 {
 	if (!policy_check_id_matches(sc->check, check_id))
 		return false;

@@ -53,8 +53,8 @@ int exception_scope_parse(const char *s, struct exception_scope *ret);
 
 /* true if the scope covers check_id, dev and person (same rules as
  * policy_exception_applies). */
-bool exception_scope_matches(const struct exception_scope *sc, const char *check_id,
-                             const struct policy_device_id *dev, const char *person);
+bool exception_scope_matches(const struct exception_scope *sc, const char *check_id, const struct policy_device_id *dev,
+                             const char *person);
 
 /* Create the secret file (32 random bytes as 64 hex digits + newline, mode
  * 0600, atomically). -EEXIST if it exists and !force. */

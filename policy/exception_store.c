@@ -227,8 +227,8 @@ int exception_store_mark_reported(const char *path, const char *id)
 	return -ENOENT;
 }
 
-bool exception_store_applies(const struct exception_store *s, const char *check_id,
-                             const struct policy_device_id *dev, const char *person, time_t now, const char **ret_id)
+bool exception_store_applies(const struct exception_store *s, const char *check_id, const struct policy_device_id *dev,
+                             const char *person, time_t now, const char **ret_id)
 {
 	for (size_t i = 0; s && i < s->n; i++) {
 		const struct exception_entry *e = &s->e[i];

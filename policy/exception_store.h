@@ -57,7 +57,7 @@ int exception_store_mark_reported(const char *path, const char *id);
 
 /* true if an entry of s applies to check_id/dev/person at now (same rules as
  * policy_exception_applies); *ret_id points into s. */
-bool exception_store_applies(const struct exception_store *s, const char *check_id,
-                             const struct policy_device_id *dev, const char *person, time_t now, const char **ret_id);
+bool exception_store_applies(const struct exception_store *s, const char *check_id, const struct policy_device_id *dev,
+                             const char *person, time_t now, const char **ret_id);
 
 #endif

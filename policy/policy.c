@@ -156,7 +156,8 @@ int policy_parse(const char *buf, size_t len, struct mamori_policy **ret, struct
 			return -ENOMEM;
 		}
 		end = cJSON_GetErrorPtr();
-		(void)xsnprintf(arg, sizeof(arg), "%zu", end && end >= buf && end <= buf + len ? (size_t)(end - buf) : len);
+		(void)xsnprintf(arg, sizeof(arg), "%zu",
+		                end && end >= buf && end <= buf + len ? (size_t)(end - buf) : len);
 		policy_errors_add(errs, POLICY_ERROR_SYNTAX, "", arg);
 		return -EINVAL;
 	}

@@ -29,9 +29,8 @@ static bool field_matches(const char *want, const char *have)
 	return !want || (have && strcmp(want, have) == 0);
 }
 
-bool policy_exception_applies(const struct mamori_policy *p, const char *check_id,
-                              const struct policy_device_id *dev, const char *person, time_t now,
-                              const char **ret_exception_id)
+bool policy_exception_applies(const struct mamori_policy *p, const char *check_id, const struct policy_device_id *dev,
+                              const char *person, time_t now, const char **ret_exception_id)
 {
 	const cJSON *list = policy_section(p, "exceptions"), *e;
 

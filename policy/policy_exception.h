@@ -29,8 +29,7 @@ bool policy_check_id_matches(const char *pattern, const char *check_id);
  * person it names equals person (never when person is NULL), and
  * not_before <= now < not_after. *ret_exception_id (if given) is set to the
  * id of the first applying exception (owned by p) only when true is returned. */
-bool policy_exception_applies(const struct mamori_policy *p, const char *check_id,
-                              const struct policy_device_id *dev, const char *person, time_t now,
-                              const char **ret_exception_id);
+bool policy_exception_applies(const struct mamori_policy *p, const char *check_id, const struct policy_device_id *dev,
+                              const char *person, time_t now, const char **ret_exception_id);
 
 #endif

@@ -46,8 +46,8 @@
 		.key = NULL                                                                                            \
 	}
 
-#define TEXT_MAX   1024
-#define NAME_MAX_  128
+#define TEXT_MAX  1024
+#define NAME_MAX_ 128
 #define ITEM(t, fmt, lo, hi)                                                                                           \
 	{                                                                                                              \
 		.type = (t), .format = (fmt), .min = (lo), .max = (hi)                                                 \
@@ -64,10 +64,10 @@ static const struct policy_schema_node date_item = ITEM(POLICY_TYPE_STRING, POLI
 /* Every rule cites the requirements it implements; sections may. */
 #define REQS_REQUIRED                                                                                                  \
 	ARR("requirements", true, 0, 1, 16, &req_item, "requirement IDs (REQUIREMENTS.md) this rule implements"),      \
-		STR("comment", false, POLICY_FORMAT_TEXT, 0, TEXT_MAX, "free text for people")
+	        STR("comment", false, POLICY_FORMAT_TEXT, 0, TEXT_MAX, "free text for people")
 #define REQS_OPTIONAL                                                                                                  \
 	ARR("requirements", false, 0, 1, 16, &req_item, "requirement IDs (REQUIREMENTS.md) this section implements"),  \
-		STR("comment", false, POLICY_FORMAT_TEXT, 0, TEXT_MAX, "free text for people")
+	        STR("comment", false, POLICY_FORMAT_TEXT, 0, TEXT_MAX, "free text for people")
 
 static const char *const usb_actions[] = {"allow", "block", "readonly", "allow_if_encrypted", NULL};
 static const char *const usb_defaults[] = {"allow", "block", "readonly", NULL};
@@ -84,315 +84,325 @@ static const char *const segments[] = {"mynumber", "lgwan", "internet", NULL};
 static const char *const commands[] = {"isolate", "release", "lock", "wipe", "scan", "refresh", NULL};
 
 static const struct policy_schema_node usb_match_members[] = {
-	STR("vendor", false, POLICY_FORMAT_USB_ID, 4, 4, "idVendor, 4 lower-case hex digits"),
-	STR("product", false, POLICY_FORMAT_USB_ID, 4, 4, "idProduct, 4 lower-case hex digits"),
-	STR("serial", false, POLICY_FORMAT_TEXT, 1, 256, "iSerialNumber string, exact"),
-	STR("hash", false, POLICY_FORMAT_SHA256, 64, 64, "SHA-256 of the device descriptors (mamori's hash)"),
-	STR("usbguard_hash", false, POLICY_FORMAT_BASE64, 1, 128,
-	    "USBGuard's own base64 descriptor hash, kept from an imported rule; not mamori's SHA-256"),
-	STR("class", false, POLICY_FORMAT_USB_CLASS, 2, 2, "bDeviceClass, 2 lower-case hex digits"),
-	ARR("interfaces", false, 0, 1, 32, &iface_item, "the device's interface set equals this set (USBGuard equals)"),
-	ARR("interfaces_any", false, 0, 1, 32, &iface_item, "at least one interface matches one pattern (one-of)"),
-	ARR("interfaces_all", false, 0, 1, 32, &iface_item, "every pattern matches some interface (all-of)"),
-	ARR("interfaces_none", false, 0, 1, 32, &iface_item, "no interface matches any pattern (none-of)"),
-	STR("port", false, POLICY_FORMAT_USB_PORT, 3, 64, "sysfs port path, e.g. 1-1.2"),
-	ENUM("connect_type", false, connect_types, "port connect type as reported by the kernel"),
-	STR("name", false, POLICY_FORMAT_TEXT, 1, 256, "iProduct string, exact"),
-	END,
+        STR("vendor", false, POLICY_FORMAT_USB_ID, 4, 4, "idVendor, 4 lower-case hex digits"),
+        STR("product", false, POLICY_FORMAT_USB_ID, 4, 4, "idProduct, 4 lower-case hex digits"),
+        STR("serial", false, POLICY_FORMAT_TEXT, 1, 256, "iSerialNumber string, exact"),
+        STR("hash", false, POLICY_FORMAT_SHA256, 64, 64, "SHA-256 of the device descriptors (mamori's hash)"),
+        STR("usbguard_hash", false, POLICY_FORMAT_BASE64, 1, 128,
+            "USBGuard's own base64 descriptor hash, kept from an imported rule; not mamori's SHA-256"),
+        STR("class", false, POLICY_FORMAT_USB_CLASS, 2, 2, "bDeviceClass, 2 lower-case hex digits"),
+        ARR("interfaces", false, 0, 1, 32, &iface_item, "the device's interface set equals this set (USBGuard equals)"),
+        ARR("interfaces_any", false, 0, 1, 32, &iface_item, "at least one interface matches one pattern (one-of)"),
+        ARR("interfaces_all", false, 0, 1, 32, &iface_item, "every pattern matches some interface (all-of)"),
+        ARR("interfaces_none", false, 0, 1, 32, &iface_item, "no interface matches any pattern (none-of)"),
+        STR("port", false, POLICY_FORMAT_USB_PORT, 3, 64, "sysfs port path, e.g. 1-1.2"),
+        ENUM("connect_type", false, connect_types, "port connect type as reported by the kernel"),
+        STR("name", false, POLICY_FORMAT_TEXT, 1, 256, "iProduct string, exact"),
+        END,
 };
 
 static const struct policy_schema_node usb_rule_members[] = {
-	STR("id", true, POLICY_FORMAT_ID, 1, 64, "unique rule id"),
-	ENUM("action", true, usb_actions, "what to do with a matching device"),
-	OBJ("match", true, POLICY_SCHEMA_NONEMPTY, usb_match_members, "all given keys must match"),
-	ARR("interfaces", false, 0, 1, 32, &iface_item, "authorize only these interfaces of a composite device"),
-	REQS_REQUIRED,
-	END,
+        STR("id", true, POLICY_FORMAT_ID, 1, 64, "unique rule id"),
+        ENUM("action", true, usb_actions, "what to do with a matching device"),
+        OBJ("match", true, POLICY_SCHEMA_NONEMPTY, usb_match_members, "all given keys must match"),
+        ARR("interfaces", false, 0, 1, 32, &iface_item, "authorize only these interfaces of a composite device"),
+        REQS_REQUIRED,
+        END,
 };
 static const struct policy_schema_node usb_rule = {.type = POLICY_TYPE_OBJECT, .members = usb_rule_members};
 
 static const struct policy_schema_node usb_iface_members[] = {
-	STR("class", true, POLICY_FORMAT_USB_IFACE, 5, 8, "interface class cc:ss:pp, * per field"),
-	ENUM("action", true, allow_block, "allow or block interfaces of this class"),
-	REQS_REQUIRED,
-	END,
+        STR("class", true, POLICY_FORMAT_USB_IFACE, 5, 8, "interface class cc:ss:pp, * per field"),
+        ENUM("action", true, allow_block, "allow or block interfaces of this class"),
+        REQS_REQUIRED,
+        END,
 };
 static const struct policy_schema_node usb_iface_rule = {.type = POLICY_TYPE_OBJECT, .members = usb_iface_members};
 
 static const struct policy_schema_node device_id_members[] = {
-	STR("vendor", true, POLICY_FORMAT_USB_ID, 4, 4, NULL),
-	STR("product", true, POLICY_FORMAT_USB_ID, 4, 4, NULL),
-	STR("serial", false, POLICY_FORMAT_TEXT, 1, 256, "absent: every device of the model"),
-	STR("name", false, POLICY_FORMAT_TEXT, 1, 256, NULL),
-	STR("comment", false, POLICY_FORMAT_TEXT, 0, TEXT_MAX, NULL),
-	END,
+        STR("vendor", true, POLICY_FORMAT_USB_ID, 4, 4, NULL),
+        STR("product", true, POLICY_FORMAT_USB_ID, 4, 4, NULL),
+        STR("serial", false, POLICY_FORMAT_TEXT, 1, 256, "absent: every device of the model"),
+        STR("name", false, POLICY_FORMAT_TEXT, 1, 256, NULL),
+        STR("comment", false, POLICY_FORMAT_TEXT, 0, TEXT_MAX, NULL),
+        END,
 };
 static const struct policy_schema_node hw_model = {.type = POLICY_TYPE_OBJECT, .members = device_id_members};
 
 static const struct policy_schema_node encryption_members[] = {
-	BOOL("required", true, "mass storage must be an encrypted volume or a registered hardware-encrypted model"),
-	ENUM("plain_action", false, plain_actions, "what happens to unencrypted media (default readonly)"),
-	ARR("hardware_encrypted", false, 0, 0, 256, &hw_model, "registered hardware-encrypted models"),
-	REQS_OPTIONAL,
-	END,
+        BOOL("required", true, "mass storage must be an encrypted volume or a registered hardware-encrypted model"),
+        ENUM("plain_action", false, plain_actions, "what happens to unencrypted media (default readonly)"),
+        ARR("hardware_encrypted", false, 0, 0, 256, &hw_model, "registered hardware-encrypted models"),
+        REQS_OPTIONAL,
+        END,
 };
 
 static const struct policy_schema_node usb_members[] = {
-	ENUM("default", true, usb_defaults, "action for devices no rule matches"),
-	ENUM("present_devices", false, present_modes, "devices already present when the agent starts"),
-	ENUM("ports", false, port_modes, "which root hubs are controlled"),
-	ARR("rules", false, POLICY_SCHEMA_UNIQUE_ID, 0, 1024, &usb_rule, "device rules, first match wins"),
-	ARR("interfaces", false, 0, 0, 64, &usb_iface_rule, "per-interface rules"),
-	OBJ("encryption", false, 0, encryption_members, NULL),
-	BOOL("write_requires_approval", false, "writes to removable media only with a valid carry approval (MEDIA-2)"),
-	REQS_OPTIONAL,
-	END,
+        ENUM("default", true, usb_defaults, "action for devices no rule matches"),
+        ENUM("present_devices", false, present_modes, "devices already present when the agent starts"),
+        ENUM("ports", false, port_modes, "which root hubs are controlled"),
+        ARR("rules", false, POLICY_SCHEMA_UNIQUE_ID, 0, 1024, &usb_rule, "device rules, first match wins"),
+        ARR("interfaces", false, 0, 0, 64, &usb_iface_rule, "per-interface rules"),
+        OBJ("encryption", false, 0, encryption_members, NULL),
+        BOOL("write_requires_approval", false, "writes to removable media only with a valid carry approval (MEDIA-2)"),
+        REQS_OPTIONAL,
+        END,
 };
 
 static const struct policy_schema_node medium_members[] = {
-	STR("vendor", true, POLICY_FORMAT_USB_ID, 4, 4, NULL),
-	STR("product", true, POLICY_FORMAT_USB_ID, 4, 4, NULL),
-	STR("serial", true, POLICY_FORMAT_TEXT, 1, 256, "approvals name one medium (MEDIA-1: per device identity)"),
-	STR("name", false, POLICY_FORMAT_TEXT, 1, 256, NULL),
-	END,
+        STR("vendor", true, POLICY_FORMAT_USB_ID, 4, 4, NULL),
+        STR("product", true, POLICY_FORMAT_USB_ID, 4, 4, NULL),
+        STR("serial", true, POLICY_FORMAT_TEXT, 1, 256, "approvals name one medium (MEDIA-1: per device identity)"),
+        STR("name", false, POLICY_FORMAT_TEXT, 1, 256, NULL),
+        END,
 };
 
 static const struct policy_schema_node approval_members[] = {
-	STR("id", true, POLICY_FORMAT_ID, 1, 64, NULL),
-	STR("person", true, POLICY_FORMAT_TEXT, 1, NAME_MAX_, "login name of the person who carries data out"),
-	OBJ("medium", true, 0, medium_members, NULL),
-	STR("not_before", true, POLICY_FORMAT_TIME, 20, 20, NULL),
-	STR("not_after", true, POLICY_FORMAT_TIME, 20, 20, NULL),
-	INT("max_classification", false, 1, 3, "highest 機密性 class that may be written"),
-	STR("approver", true, POLICY_FORMAT_TEXT, 1, NAME_MAX_, "情報セキュリティ管理者 who approved; not the person"),
-	REQS_REQUIRED,
-	END,
+        STR("id", true, POLICY_FORMAT_ID, 1, 64, NULL),
+        STR("person", true, POLICY_FORMAT_TEXT, 1, NAME_MAX_, "login name of the person who carries data out"),
+        OBJ("medium", true, 0, medium_members, NULL),
+        STR("not_before", true, POLICY_FORMAT_TIME, 20, 20, NULL),
+        STR("not_after", true, POLICY_FORMAT_TIME, 20, 20, NULL),
+        INT("max_classification", false, 1, 3, "highest 機密性 class that may be written"),
+        STR("approver", true, POLICY_FORMAT_TEXT, 1, NAME_MAX_, "情報セキュリティ管理者 who approved; not the person"),
+        REQS_REQUIRED,
+        END,
 };
 static const struct policy_schema_node approval = {.type = POLICY_TYPE_OBJECT, .members = approval_members};
 
 static const struct policy_schema_node carry_members[] = {
-	BOOL("record", false, "record connections and files carried in and out (CARRY-1)"),
-	INT("hash_max_bytes", false, 0, INT64_C(1) << 40, "files up to this size are hashed"),
-	BOOL("scan_on_mount", false, "scan media for malware before use (CARRY-3)"),
-	INT("scan_timeout_seconds", false, 1, 86400, NULL),
-	ENUM("infected_action", false, infected_actions, NULL),
-	ARR("approvals", false, POLICY_SCHEMA_UNIQUE_ID, 0, 1024, &approval, "carry-out approvals (CARRY-2)"),
-	REQS_OPTIONAL,
-	END,
+        BOOL("record", false, "record connections and files carried in and out (CARRY-1)"),
+        INT("hash_max_bytes", false, 0, INT64_C(1) << 40, "files up to this size are hashed"),
+        BOOL("scan_on_mount", false, "scan media for malware before use (CARRY-3)"),
+        INT("scan_timeout_seconds", false, 1, 86400, NULL),
+        ENUM("infected_action", false, infected_actions, NULL),
+        ARR("approvals", false, POLICY_SCHEMA_UNIQUE_ID, 0, 1024, &approval, "carry-out approvals (CARRY-2)"),
+        REQS_OPTIONAL,
+        END,
 };
 
 static const struct policy_schema_node av_generic_members[] = {
-	STR("process", false, POLICY_FORMAT_TEXT, 1, 256, "process name that must be running"),
-	STR("definitions", false, POLICY_FORMAT_ABS_PATH, 1, 4096, "file or directory whose mtime dates the definitions"),
-	{.key = "version_command", .type = POLICY_TYPE_STRING_OR_NULL, .format = POLICY_FORMAT_ABS_PATH, .min = 1,
-	 .max = 4096, .desc = "program printing the engine version, or null"},
-	END,
+        STR("process", false, POLICY_FORMAT_TEXT, 1, 256, "process name that must be running"),
+        STR("definitions", false, POLICY_FORMAT_ABS_PATH, 1, 4096,
+            "file or directory whose mtime dates the definitions"),
+        {.key = "version_command",
+         .type = POLICY_TYPE_STRING_OR_NULL,
+         .format = POLICY_FORMAT_ABS_PATH,
+         .min = 1,
+         .max = 4096,
+         .desc = "program printing the engine version, or null"},
+        END,
 };
 
 static const struct policy_schema_node av_members[] = {
-	ENUM("product", true, av_products, NULL),
-	STR("clamd_socket", false, POLICY_FORMAT_ABS_PATH, 1, 108, NULL),
-	OBJ("generic", false, 0, av_generic_members, NULL),
-	INT("max_definitions_age_hours", false, 1, 8760, NULL),
-	INT("full_scan_interval_days", false, 1, 365, NULL),
-	ARR("watch", false, 0, 0, 64, &path_item, "anti-malware configuration files watched for changes (AV-4)"),
-	REQS_OPTIONAL,
-	END,
+        ENUM("product", true, av_products, NULL),
+        STR("clamd_socket", false, POLICY_FORMAT_ABS_PATH, 1, 108, NULL),
+        OBJ("generic", false, 0, av_generic_members, NULL),
+        INT("max_definitions_age_hours", false, 1, 8760, NULL),
+        INT("full_scan_interval_days", false, 1, 365, NULL),
+        ARR("watch", false, 0, 0, 64, &path_item, "anti-malware configuration files watched for changes (AV-4)"),
+        REQS_OPTIONAL,
+        END,
 };
 
 static const struct policy_schema_node screenlock_members[] = {
-	INT("max_idle_seconds", false, 30, 7200, "lock after at most this idle time"),
-	BOOL("lock_enabled", false, NULL),
-	BOOL("locked", false, "the settings must be locked against changes by staff"),
-	BOOL("enforce", false, "write the settings (otherwise only check)"),
-	REQS_OPTIONAL,
-	END,
+        INT("max_idle_seconds", false, 30, 7200, "lock after at most this idle time"),
+        BOOL("lock_enabled", false, NULL),
+        BOOL("locked", false, "the settings must be locked against changes by staff"),
+        BOOL("enforce", false, "write the settings (otherwise only check)"),
+        REQS_OPTIONAL,
+        END,
 };
 
 static const struct policy_schema_node login_members[] = {
-	INT("faillock_deny", false, 1, 100, "failed attempts before the account is locked"),
-	INT("faillock_unlock_time", false, 0, 86400, "seconds; 0 = only an administrator unlocks"),
-	INT("password_minlen", false, 8, 128, NULL),
-	INT("password_minclass", false, 1, 4, NULL),
-	INT("session_timeout_seconds", false, 0, 86400, "idle shell sessions end after this (0 = not checked)"),
-	BOOL("mfa_required", false, NULL),
-	ARR("mfa_modules", false, 0, 0, 16, &id_item, "PAM modules that count as a second factor"),
-	REQS_OPTIONAL,
-	END,
+        INT("faillock_deny", false, 1, 100, "failed attempts before the account is locked"),
+        INT("faillock_unlock_time", false, 0, 86400, "seconds; 0 = only an administrator unlocks"),
+        INT("password_minlen", false, 8, 128, NULL),
+        INT("password_minclass", false, 1, 4, NULL),
+        INT("session_timeout_seconds", false, 0, 86400, "idle shell sessions end after this (0 = not checked)"),
+        BOOL("mfa_required", false, NULL),
+        ARR("mfa_modules", false, 0, 0, 16, &id_item, "PAM modules that count as a second factor"),
+        REQS_OPTIONAL,
+        END,
 };
 
 static const struct policy_schema_node patch_members[] = {
-	INT("max_pending_security", false, 0, 10000,
-	    "pending security updates tolerated once older than max_security_age_days"),
-	INT("max_security_age_days", false, 0, 365, "grace period for a published security update"),
-	INT("max_list_age_days", false, 1, 365, "package lists must be refreshed at least this often"),
-	{.key = "eol", .type = POLICY_TYPE_MAP, .key_format = POLICY_FORMAT_OS_ID, .min = 0, .max = 64,
-	 .items = &date_item, .desc = "end of support per OS release (PATCH-2)"},
-	REQS_OPTIONAL,
-	END,
+        INT("max_pending_security", false, 0, 10000,
+            "pending security updates tolerated once older than max_security_age_days"),
+        INT("max_security_age_days", false, 0, 365, "grace period for a published security update"),
+        INT("max_list_age_days", false, 1, 365, "package lists must be refreshed at least this often"),
+        {.key = "eol",
+         .type = POLICY_TYPE_MAP,
+         .key_format = POLICY_FORMAT_OS_ID,
+         .min = 0,
+         .max = 64,
+         .items = &date_item,
+         .desc = "end of support per OS release (PATCH-2)"},
+        REQS_OPTIONAL,
+        END,
 };
 
 static const struct policy_schema_node software_members[] = {
-	ENUM("mode", true, sw_modes, NULL),
-	ARR("deny", false, 0, 0, 4096, &pkg_item, NULL),
-	ARR("allow", false, 0, 0, 4096, &pkg_item, NULL),
-	REQS_OPTIONAL,
-	END,
+        ENUM("mode", true, sw_modes, NULL),
+        ARR("deny", false, 0, 0, 4096, &pkg_item, NULL),
+        ARR("allow", false, 0, 0, 4096, &pkg_item, NULL),
+        REQS_OPTIONAL,
+        END,
 };
 
 static const struct policy_schema_node integrity_members[] = {
-	ARR("files", false, 0, 0, 256, &path_item, NULL),
-	INT("recheck_interval_seconds", false, 60, 86400, NULL),
-	REQS_OPTIONAL,
-	END,
+        ARR("files", false, 0, 0, 256, &path_item, NULL),
+        INT("recheck_interval_seconds", false, 60, 86400, NULL),
+        REQS_OPTIONAL,
+        END,
 };
 
 static const struct policy_schema_node listen_members[] = {
-	ENUM("proto", true, protos, NULL),
-	INT("port", true, 1, 65535, NULL),
-	STR("comment", false, POLICY_FORMAT_TEXT, 0, TEXT_MAX, NULL),
-	END,
+        ENUM("proto", true, protos, NULL),
+        INT("port", true, 1, 65535, NULL),
+        STR("comment", false, POLICY_FORMAT_TEXT, 0, TEXT_MAX, NULL),
+        END,
 };
 static const struct policy_schema_node listen_item = {.type = POLICY_TYPE_OBJECT, .members = listen_members};
 static const struct policy_schema_node dest_members[] = {
-	STR("cidr", true, POLICY_FORMAT_CIDR, 2, 64, NULL),
-	ARR("ports", false, 0, 1, 64, &port_item, "absent: every port"),
-	STR("comment", false, POLICY_FORMAT_TEXT, 0, TEXT_MAX, NULL),
-	END,
+        STR("cidr", true, POLICY_FORMAT_CIDR, 2, 64, NULL),
+        ARR("ports", false, 0, 1, 64, &port_item, "absent: every port"),
+        STR("comment", false, POLICY_FORMAT_TEXT, 0, TEXT_MAX, NULL),
+        END,
 };
 static const struct policy_schema_node dest_item = {.type = POLICY_TYPE_OBJECT, .members = dest_members};
 static const struct policy_schema_node network_members[] = {
-	ARR("listen_allowed", false, 0, 0, 256, &listen_item, "listening sockets allowed (NET-1)"),
-	BOOL("wireless_encryption_required", false, NULL),
-	ARR("allowed_destinations", false, 0, 0, 1024, &dest_item, "absent: not restricted"),
-	BOOL("isolate_on_infection", false, "cut the network at once on infection (AV-5)"),
-	REQS_OPTIONAL,
-	END,
+        ARR("listen_allowed", false, 0, 0, 256, &listen_item, "listening sockets allowed (NET-1)"),
+        BOOL("wireless_encryption_required", false, NULL),
+        ARR("allowed_destinations", false, 0, 0, 1024, &dest_item, "absent: not restricted"),
+        BOOL("isolate_on_infection", false, "cut the network at once on infection (AV-5)"),
+        REQS_OPTIONAL,
+        END,
 };
 
 static const struct policy_schema_node reporting_members[] = {
-	INT("checkin_interval_seconds", false, 30, 86400, NULL),
-	INT("event_batch", false, 1, 10000, NULL),
-	INT("retention_days", false, 1, 3650, "journal kept at least this long (LOG-1)"),
-	BOOL("urgent_upload", false, "security incidents are uploaded at once, not batched (OPS-5)"),
-	REQS_OPTIONAL,
-	END,
+        INT("checkin_interval_seconds", false, 30, 86400, NULL),
+        INT("event_batch", false, 1, 10000, NULL),
+        INT("retention_days", false, 1, 3650, "journal kept at least this long (LOG-1)"),
+        BOOL("urgent_upload", false, "security incidents are uploaded at once, not batched (OPS-5)"),
+        REQS_OPTIONAL,
+        END,
 };
 
 static const struct policy_schema_node timesync_members[] = {
-	BOOL("required", false, "the clock must be synchronised"),
-	INT("max_offset_ms", false, 1, 600000, NULL),
-	REQS_OPTIONAL,
-	END,
+        BOOL("required", false, "the clock must be synchronised"),
+        INT("max_offset_ms", false, 1, 600000, NULL),
+        REQS_OPTIONAL,
+        END,
 };
 
 static const struct policy_schema_node command_item = {
-	.type = POLICY_TYPE_STRING, .enums = commands, .min = 1, .max = 64};
+        .type = POLICY_TYPE_STRING, .enums = commands, .min = 1, .max = 64};
 static const struct policy_schema_node commands_members[] = {
-	ARR("accept", true, 0, 0, 6, &command_item, "signed server commands this terminal group executes"),
-	REQS_OPTIONAL,
-	END,
+        ARR("accept", true, 0, 0, 6, &command_item, "signed server commands this terminal group executes"),
+        REQS_OPTIONAL,
+        END,
 };
 
 static const struct policy_schema_node emergency_members[] = {
-	BOOL("allowed", true, "emergency exception codes are accepted on this terminal group"),
-	INT("max_hours", false, 1, 32, "longest window a code may grant"),
-	REQS_OPTIONAL,
-	END,
+        BOOL("allowed", true, "emergency exception codes are accepted on this terminal group"),
+        INT("max_hours", false, 1, 32, "longest window a code may grant"),
+        REQS_OPTIONAL,
+        END,
 };
 
 static const struct policy_schema_node scope_device_members[] = {
-	STR("vendor", false, POLICY_FORMAT_USB_ID, 4, 4, NULL),
-	STR("product", false, POLICY_FORMAT_USB_ID, 4, 4, NULL),
-	STR("serial", false, POLICY_FORMAT_TEXT, 1, 256, NULL),
-	END,
+        STR("vendor", false, POLICY_FORMAT_USB_ID, 4, 4, NULL),
+        STR("product", false, POLICY_FORMAT_USB_ID, 4, 4, NULL),
+        STR("serial", false, POLICY_FORMAT_TEXT, 1, 256, NULL),
+        END,
 };
 static const struct policy_schema_node scope_members[] = {
-	STR("check", true, POLICY_FORMAT_CHECK_ID, 1, 64, "check id, or prefix.* for every check of a module"),
-	OBJ("device", false, POLICY_SCHEMA_NONEMPTY, scope_device_members, "only for this device"),
-	STR("person", false, POLICY_FORMAT_TEXT, 1, NAME_MAX_, "only for this person"),
-	END,
+        STR("check", true, POLICY_FORMAT_CHECK_ID, 1, 64, "check id, or prefix.* for every check of a module"),
+        OBJ("device", false, POLICY_SCHEMA_NONEMPTY, scope_device_members, "only for this device"),
+        STR("person", false, POLICY_FORMAT_TEXT, 1, NAME_MAX_, "only for this person"),
+        END,
 };
 static const struct policy_schema_node exception_members[] = {
-	STR("id", true, POLICY_FORMAT_ID, 1, 64, NULL),
-	OBJ("scope", true, 0, scope_members, NULL),
-	STR("reason", true, POLICY_FORMAT_TEXT, 1, TEXT_MAX, NULL),
-	STR("requester", true, POLICY_FORMAT_TEXT, 1, NAME_MAX_, NULL),
-	STR("approver", true, POLICY_FORMAT_TEXT, 1, NAME_MAX_, "must differ from requester (OPS-4)"),
-	STR("not_before", false, POLICY_FORMAT_TIME, 20, 20, NULL),
-	STR("not_after", true, POLICY_FORMAT_TIME, 20, 20, "exceptions are always time-bounded (OPS-3)"),
-	REQS_REQUIRED,
-	END,
+        STR("id", true, POLICY_FORMAT_ID, 1, 64, NULL),
+        OBJ("scope", true, 0, scope_members, NULL),
+        STR("reason", true, POLICY_FORMAT_TEXT, 1, TEXT_MAX, NULL),
+        STR("requester", true, POLICY_FORMAT_TEXT, 1, NAME_MAX_, NULL),
+        STR("approver", true, POLICY_FORMAT_TEXT, 1, NAME_MAX_, "must differ from requester (OPS-4)"),
+        STR("not_before", false, POLICY_FORMAT_TIME, 20, 20, NULL),
+        STR("not_after", true, POLICY_FORMAT_TIME, 20, 20, "exceptions are always time-bounded (OPS-3)"),
+        REQS_REQUIRED,
+        END,
 };
 static const struct policy_schema_node exception_item = {.type = POLICY_TYPE_OBJECT, .members = exception_members};
 
 static const struct policy_schema_node root_members[] = {
-	INT("schema", true, 1, 1, "format version of this document"),
-	INT("version", true, 1, POLICY_INT_MAX, "policy version; the agent refuses a lower one"),
-	ENUM("segment", true, segments, "network segment of the terminal group"),
-	STR("name", false, POLICY_FORMAT_TEXT, 0, 256, NULL),
-	OBJ("usb", false, 0, usb_members, "device control (MEDIA-*)"),
-	OBJ("carry", false, 0, carry_members, "carry-out / carry-in (CARRY-*)"),
-	OBJ("av", false, 0, av_members, "anti-malware (AV-*)"),
-	OBJ("screenlock", false, 0, screenlock_members, "LOCK-1"),
-	OBJ("login", false, 0, login_members, "LOCK-2, LOCK-3"),
-	OBJ("patch", false, 0, patch_members, "PATCH-*"),
-	OBJ("software", false, 0, software_members, "SOFT-1"),
-	OBJ("integrity", false, 0, integrity_members, "CONF-1"),
-	OBJ("network", false, 0, network_members, "NET-*"),
-	OBJ("reporting", false, 0, reporting_members, "LOG-1, OPS-*"),
-	OBJ("timesync", false, 0, timesync_members, "LOG-2"),
-	OBJ("commands", false, 0, commands_members, "MDM-1, MDM-2"),
-	OBJ("emergency", false, 0, emergency_members, "offline emergency exceptions (OPS-3)"),
-	ARR("exceptions", false, POLICY_SCHEMA_UNIQUE_ID, 0, 1024, &exception_item, "例外措置 (OPS-3, OPS-4)"),
-	REQS_OPTIONAL,
-	END,
+        INT("schema", true, 1, 1, "format version of this document"),
+        INT("version", true, 1, POLICY_INT_MAX, "policy version; the agent refuses a lower one"),
+        ENUM("segment", true, segments, "network segment of the terminal group"),
+        STR("name", false, POLICY_FORMAT_TEXT, 0, 256, NULL),
+        OBJ("usb", false, 0, usb_members, "device control (MEDIA-*)"),
+        OBJ("carry", false, 0, carry_members, "carry-out / carry-in (CARRY-*)"),
+        OBJ("av", false, 0, av_members, "anti-malware (AV-*)"),
+        OBJ("screenlock", false, 0, screenlock_members, "LOCK-1"),
+        OBJ("login", false, 0, login_members, "LOCK-2, LOCK-3"),
+        OBJ("patch", false, 0, patch_members, "PATCH-*"),
+        OBJ("software", false, 0, software_members, "SOFT-1"),
+        OBJ("integrity", false, 0, integrity_members, "CONF-1"),
+        OBJ("network", false, 0, network_members, "NET-*"),
+        OBJ("reporting", false, 0, reporting_members, "LOG-1, OPS-*"),
+        OBJ("timesync", false, 0, timesync_members, "LOG-2"),
+        OBJ("commands", false, 0, commands_members, "MDM-1, MDM-2"),
+        OBJ("emergency", false, 0, emergency_members, "offline emergency exceptions (OPS-3)"),
+        ARR("exceptions", false, POLICY_SCHEMA_UNIQUE_ID, 0, 1024, &exception_item, "例外措置 (OPS-3, OPS-4)"),
+        REQS_OPTIONAL,
+        END,
 };
 
 const struct policy_schema_node policy_schema_root = {
-	.type = POLICY_TYPE_OBJECT,
-	.members = root_members,
-	.desc = "mamori policy for one terminal group",
+        .type = POLICY_TYPE_OBJECT,
+        .members = root_members,
+        .desc = "mamori policy for one terminal group",
 };
 
 /* ---- formats ---------------------------------------------------------------- */
 
 static const char *const format_names[_POLICY_FORMAT_MAX] = {
-	[POLICY_FORMAT_NONE] = "any",
-	[POLICY_FORMAT_TEXT] = "text without control characters",
-	[POLICY_FORMAT_ID] = "id ([A-Za-z0-9][A-Za-z0-9._:-]*)",
-	[POLICY_FORMAT_USB_ID] = "usb-id (4 lower-case hex digits)",
-	[POLICY_FORMAT_USB_CLASS] = "usb-class (2 lower-case hex digits)",
-	[POLICY_FORMAT_USB_IFACE] = "usb-interface (cc:ss:pp, hex or *)",
-	[POLICY_FORMAT_USB_PORT] = "usb-port (e.g. 1-1.2)",
-	[POLICY_FORMAT_TIME] = "time (YYYY-MM-DDTHH:MM:SSZ)",
-	[POLICY_FORMAT_DATE] = "date (YYYY-MM-DD)",
-	[POLICY_FORMAT_REQUIREMENT] = "requirement ID",
-	[POLICY_FORMAT_SHA256] = "sha256 (64 lower-case hex digits)",
-	[POLICY_FORMAT_BASE64] = "base64",
-	[POLICY_FORMAT_ABS_PATH] = "absolute path without ..",
-	[POLICY_FORMAT_CIDR] = "IP address or CIDR",
-	[POLICY_FORMAT_CHECK_ID] = "check id (module.check or module.*)",
-	[POLICY_FORMAT_OS_ID] = "os id (e.g. debian:12)",
-	[POLICY_FORMAT_PACKAGE] = "package name",
+        [POLICY_FORMAT_NONE] = "any",
+        [POLICY_FORMAT_TEXT] = "text without control characters",
+        [POLICY_FORMAT_ID] = "id ([A-Za-z0-9][A-Za-z0-9._:-]*)",
+        [POLICY_FORMAT_USB_ID] = "usb-id (4 lower-case hex digits)",
+        [POLICY_FORMAT_USB_CLASS] = "usb-class (2 lower-case hex digits)",
+        [POLICY_FORMAT_USB_IFACE] = "usb-interface (cc:ss:pp, hex or *)",
+        [POLICY_FORMAT_USB_PORT] = "usb-port (e.g. 1-1.2)",
+        [POLICY_FORMAT_TIME] = "time (YYYY-MM-DDTHH:MM:SSZ)",
+        [POLICY_FORMAT_DATE] = "date (YYYY-MM-DD)",
+        [POLICY_FORMAT_REQUIREMENT] = "requirement ID",
+        [POLICY_FORMAT_SHA256] = "sha256 (64 lower-case hex digits)",
+        [POLICY_FORMAT_BASE64] = "base64",
+        [POLICY_FORMAT_ABS_PATH] = "absolute path without ..",
+        [POLICY_FORMAT_CIDR] = "IP address or CIDR",
+        [POLICY_FORMAT_CHECK_ID] = "check id (module.check or module.*)",
+        [POLICY_FORMAT_OS_ID] = "os id (e.g. debian:12)",
+        [POLICY_FORMAT_PACKAGE] = "package name",
 };
 
 /* The same formats as regular expressions for schema.json (NULL: none). */
 static const char *const format_patterns[_POLICY_FORMAT_MAX] = {
-	[POLICY_FORMAT_TEXT] = "^[^\\u0000-\\u001f\\u007f]*$",
-	[POLICY_FORMAT_ID] = "^[A-Za-z0-9][A-Za-z0-9._:-]*$",
-	[POLICY_FORMAT_USB_ID] = "^[0-9a-f]{4}$",
-	[POLICY_FORMAT_USB_CLASS] = "^[0-9a-f]{2}$",
-	[POLICY_FORMAT_USB_IFACE] = "^([0-9a-f]{2}|\\*):([0-9a-f]{2}|\\*):([0-9a-f]{2}|\\*)$",
-	[POLICY_FORMAT_USB_PORT] = "^[0-9]{1,3}-[0-9]{1,3}(\\.[0-9]{1,3})*$",
-	[POLICY_FORMAT_TIME] = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$",
-	[POLICY_FORMAT_DATE] = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-	[POLICY_FORMAT_SHA256] = "^[0-9a-f]{64}$",
-	[POLICY_FORMAT_BASE64] = "^[A-Za-z0-9+/]+={0,2}$",
-	[POLICY_FORMAT_ABS_PATH] = "^/",
-	[POLICY_FORMAT_CHECK_ID] = "^[a-z0-9_]+(\\.[a-z0-9_-]+)*(\\.\\*)?$",
-	[POLICY_FORMAT_OS_ID] = "^[a-z0-9_-]+:[A-Za-z0-9._-]+$",
-	[POLICY_FORMAT_PACKAGE] = "^[a-z0-9][a-z0-9+.-]*$",
+        [POLICY_FORMAT_TEXT] = "^[^\\u0000-\\u001f\\u007f]*$",
+        [POLICY_FORMAT_ID] = "^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+        [POLICY_FORMAT_USB_ID] = "^[0-9a-f]{4}$",
+        [POLICY_FORMAT_USB_CLASS] = "^[0-9a-f]{2}$",
+        [POLICY_FORMAT_USB_IFACE] = "^([0-9a-f]{2}|\\*):([0-9a-f]{2}|\\*):([0-9a-f]{2}|\\*)$",
+        [POLICY_FORMAT_USB_PORT] = "^[0-9]{1,3}-[0-9]{1,3}(\\.[0-9]{1,3})*$",
+        [POLICY_FORMAT_TIME] = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$",
+        [POLICY_FORMAT_DATE] = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        [POLICY_FORMAT_SHA256] = "^[0-9a-f]{64}$",
+        [POLICY_FORMAT_BASE64] = "^[A-Za-z0-9+/]+={0,2}$",
+        [POLICY_FORMAT_ABS_PATH] = "^/",
+        [POLICY_FORMAT_CHECK_ID] = "^[a-z0-9_]+(\\.[a-z0-9_-]+)*(\\.\\*)?$",
+        [POLICY_FORMAT_OS_ID] = "^[a-z0-9_-]+:[A-Za-z0-9._-]+$",
+        [POLICY_FORMAT_PACKAGE] = "^[a-z0-9][a-z0-9+.-]*$",
 };
 
 const char *policy_format_to_string(enum policy_format f)
@@ -750,7 +760,8 @@ static size_t jpath_push(struct jpath *jp, const char *fmt_key, size_t index, bo
 	(void)r;
 	if (jp->len + strlen(part) + 1 > sizeof(jp->buf)) {
 		static const char ell[] = "…";
-		if (jp->len + sizeof(ell) <= sizeof(jp->buf) && !(jp->len >= 3 && strcmp(jp->buf + jp->len - 3, ell) == 0)) {
+		if (jp->len + sizeof(ell) <= sizeof(jp->buf) &&
+		    !(jp->len >= 3 && strcmp(jp->buf + jp->len - 3, ell) == 0)) {
 			memcpy(jp->buf + jp->len, ell, sizeof(ell));
 			jp->len += sizeof(ell) - 1;
 		}
@@ -854,7 +865,8 @@ static void validate_map(const struct policy_schema_node *node, const cJSON *ite
 		size_t old = jpath_push(jp, c->string ? c->string : "", 0, false);
 
 		if (!c->string || !policy_format_valid(node->key_format, c->string))
-			policy_errors_add(errs, POLICY_ERROR_FORMAT, jp->buf, policy_format_to_string(node->key_format));
+			policy_errors_add(errs, POLICY_ERROR_FORMAT, jp->buf,
+			                  policy_format_to_string(node->key_format));
 		validate_node(node->items, c, jp, errs);
 		jpath_pop(jp, old);
 	}

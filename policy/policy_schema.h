@@ -65,12 +65,12 @@ struct policy_schema_node {
 	unsigned flags;
 	/* INT: value range. STRING: length in bytes. ARRAY/MAP: number of items. */
 	int64_t min, max;
-	enum policy_format format;                 /* STRING (and MAP keys: key_format) */
-	enum policy_format key_format;             /* MAP */
-	const char *const *enums;                  /* STRING: NULL-terminated allowed values */
-	const struct policy_schema_node *members;  /* OBJECT */
-	const struct policy_schema_node *items;    /* ARRAY item, MAP value */
-	const char *desc;                          /* English, for schema.json */
+	enum policy_format format;                /* STRING (and MAP keys: key_format) */
+	enum policy_format key_format;            /* MAP */
+	const char *const *enums;                 /* STRING: NULL-terminated allowed values */
+	const struct policy_schema_node *members; /* OBJECT */
+	const struct policy_schema_node *items;   /* ARRAY item, MAP value */
+	const char *desc;                         /* English, for schema.json */
 };
 
 /* The root of the document. */

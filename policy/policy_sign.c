@@ -71,7 +71,8 @@ static int pem_to_buf(EVP_PKEY *k, bool private, char **ret, size_t *ret_len)
 
 	if (!bio)
 		return -ENOMEM;
-	if (private ? PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL) != 1 : PEM_write_bio_PUBKEY(bio, k) != 1)
+	if (private ? PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL) != 1
+	            : PEM_write_bio_PUBKEY(bio, k) != 1)
 		return -EIO;
 	n = BIO_get_mem_data(bio, &data);
 	if (n <= 0)
@@ -93,7 +94,8 @@ int policy_keygen(const char *prefix)
 	size_t privlen, publen;
 	int r;
 
-	if (xsnprintf(kpath, sizeof(kpath), "%s.key", prefix) < 0 || xsnprintf(ppath, sizeof(ppath), "%s.pub", prefix) < 0)
+	if (xsnprintf(kpath, sizeof(kpath), "%s.key", prefix) < 0 ||
+	    xsnprintf(ppath, sizeof(ppath), "%s.pub", prefix) < 0)
 		return -ENAMETOOLONG;
 	if (access(kpath, F_OK) == 0 || access(ppath, F_OK) == 0)
 		return -EEXIST;
@@ -132,8 +134,8 @@ int policy_sign_buf(const char *key_path, const void *data, size_t len, char ret
 	ctx = EVP_MD_CTX_new();
 	if (!ctx)
 		return -ENOMEM;
-	if (EVP_DigestSignInit(ctx, NULL, NULL, NULL, k) != 1 ||
-	    EVP_DigestSign(ctx, sig, &siglen, data, len) != 1 || siglen != sizeof(sig))
+	if (EVP_DigestSignInit(ctx, NULL, NULL, NULL, k) != 1 || EVP_DigestSign(ctx, sig, &siglen, data, len) != 1 ||
+	    siglen != sizeof(sig))
 		return -EIO;
 	if (EVP_EncodeBlock((unsigned char *)ret_b64, sig, (int)siglen) != POLICY_SIG_B64_LEN)
 		return -EIO;
@@ -205,9 +207,8 @@ int policy_verify_buf(const char *pubkey_path, const void *data, size_t len, con
 	return EVP_DigestVerify(ctx, sig, sizeof(sig), data, len) == 1 ? 0 : POLICY_E_SIGNATURE;
 }
 
-int policy_load_verified_errs(const char *json_path, const char *sig_path, const char *pubkey_path,
-                              int64_t min_version, struct mamori_policy **ret, char *err, size_t errsz,
-                              struct policy_errors *errs)
+int policy_load_verified_errs(const char *json_path, const char *sig_path, const char *pubkey_path, int64_t min_version,
+                              struct mamori_policy **ret, char *err, size_t errsz, struct policy_errors *errs)
 {
 	_cleanup_free_ char *buf = NULL, *sig = NULL;
 	_cleanup_policy_free_ struct mamori_policy *p = NULL;
@@ -247,7 +248,8 @@ int policy_load_verified_errs(const char *json_path, const char *sig_path, const
 		return r;
 	}
 	if (r == POLICY_E_SIGNATURE) {
-		set_err(err, errsz, "signature %s does not verify for %s with key %s", sig_path, json_path, pubkey_path);
+		set_err(err, errsz, "signature %s does not verify for %s with key %s", sig_path, json_path,
+		        pubkey_path);
 		return r;
 	}
 	if (r < 0) {

@@ -24,7 +24,7 @@
 #define POLICY_E_KEY       (-ENOKEY)  /* public key missing, unreadable or not Ed25519 (configuration) */
 #define POLICY_E_TOO_BIG   (-EFBIG)   /* document or signature larger than its cap */
 
-#define POLICY_SIG_B64_LEN 88 /* base64 of 64 bytes */
+#define POLICY_SIG_B64_LEN  88 /* base64 of 64 bytes */
 #define POLICY_KEY_FILE_MAX (16 * 1024)
 
 /* Create PREFIX.key (0600) and PREFIX.pub (0644). -EEXIST if either exists:
@@ -49,9 +49,8 @@ int policy_verify_buf(const char *pubkey_path, const void *data, size_t len, con
  * *ret owns the policy. On failure *ret is untouched and err (if errsz > 0)
  * holds one English line for the log; for POLICY_E_INVALID, errs (may be
  * NULL) holds every problem. */
-int policy_load_verified_errs(const char *json_path, const char *sig_path, const char *pubkey_path,
-                              int64_t min_version, struct mamori_policy **ret, char *err, size_t errsz,
-                              struct policy_errors *errs);
+int policy_load_verified_errs(const char *json_path, const char *sig_path, const char *pubkey_path, int64_t min_version,
+                              struct mamori_policy **ret, char *err, size_t errsz, struct policy_errors *errs);
 
 /* The same without the error list (the daemon's entry point). */
 int policy_load_verified(const char *json_path, const char *sig_path, const char *pubkey_path, int64_t min_version,

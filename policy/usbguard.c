@@ -18,7 +18,13 @@ enum tok_kind { TOK_WORD, TOK_STRING, TOK_OPEN, TOK_CLOSE };
 
 struct token {
 	enum tok_kind kind;
-	char text[USBGUARD_LINE_MAX];
+	char *text; /* into the line's token store */
+};
+
+/* Token texts of one line: never longer than the line plus a NUL each. */
+struct token_store {
+	char buf[2 * USBGUARD_LINE_MAX + 2];
+	size_t used;
 };
 
 struct line_ctx {
@@ -55,9 +61,11 @@ static void issue(struct line_ctx *c, enum usbguard_issue_code code, const char 
 }
 
 /* Split one line into tokens. Strings: "..." with \" \\ \xHH escapes. */
-static int tokenize(struct line_ctx *c, const char *s, struct token *toks, size_t *ret_n)
+static int tokenize(struct line_ctx *c, const char *s, struct token *toks, struct token_store *st, size_t *ret_n)
 {
 	size_t n = 0;
+
+	st->used = 0;
 
 	while (*s) {
 		struct token *t;
@@ -71,10 +79,12 @@ static int tokenize(struct line_ctx *c, const char *s, struct token *toks, size_
 			return -E2BIG;
 		}
 		t = &toks[n++];
+		t->text = st->buf + st->used;
 		if (*s == '{' || *s == '}') {
 			t->kind = *s == '{' ? TOK_OPEN : TOK_CLOSE;
 			t->text[0] = *s++;
 			t->text[1] = '\0';
+			st->used += 2;
 		} else if (*s == '"') {
 			size_t o = 0;
 
@@ -105,6 +115,7 @@ static int tokenize(struct line_ctx *c, const char *s, struct token *toks, size_
 					t->text[o++] = *s;
 			}
 			t->text[o] = '\0';
+			st->used += o + 1;
 		} else {
 			size_t o = 0;
 
@@ -112,6 +123,7 @@ static int tokenize(struct line_ctx *c, const char *s, struct token *toks, size_
 			while (*s && !strchr(" \t\r{}\"", *s))
 				t->text[o++] = *s++;
 			t->text[o] = '\0';
+			st->used += o + 1;
 		}
 	}
 	*ret_n = n;
@@ -196,7 +208,6 @@ static int slot_of(const char *name)
 			return s;
 	return -1;
 }
-
 
 static void lower(char *s)
 {
@@ -330,9 +341,8 @@ static int convert(struct line_ctx *c, struct token *toks, size_t n, cJSON *out)
 	int r;
 
 	memset(&cv, 0, sizeof(cv));
-	if (toks[0].kind != TOK_WORD ||
-	    (strcmp(toks[0].text, "allow") != 0 && strcmp(toks[0].text, "block") != 0 &&
-	     strcmp(toks[0].text, "reject") != 0)) {
+	if (toks[0].kind != TOK_WORD || (strcmp(toks[0].text, "allow") != 0 && strcmp(toks[0].text, "block") != 0 &&
+	                                 strcmp(toks[0].text, "reject") != 0)) {
 		issue(c, USBGUARD_ISSUE_TARGET, toks[0].text);
 		return 0;
 	}
@@ -476,8 +486,9 @@ static int convert(struct line_ctx *c, struct token *toks, size_t n, cJSON *out)
 			if (!s2 || !cJSON_AddItemToArray(reqs, s2))
 				return cJSON_Delete(s2), -ENOMEM;
 		}
-		(void)xsnprintf(comment, sizeof(comment), "imported from USBGuard rules.conf line %u%s%s%.200s", c->line,
-		                reject ? " (reject → block)" : "", cv.label ? "; label: " : "", cv.label ? cv.label : "");
+		(void)xsnprintf(comment, sizeof(comment), "imported from USBGuard rules.conf line %u%s%s%.200s",
+		                c->line, reject ? " (reject → block)" : "", cv.label ? "; label: " : "",
+		                cv.label ? cv.label : "");
 		if (!policy_format_valid(POLICY_FORMAT_TEXT, comment))
 			(void)xsnprintf(comment, sizeof(comment), "imported from USBGuard rules.conf line %u", c->line);
 		if (!add_str(rule, "comment", comment))
@@ -493,6 +504,7 @@ int usbguard_import(const char *buf, size_t len, cJSON **ret_rules, struct usbgu
 {
 	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
 	_cleanup_free_ struct token *toks = NULL;
+	_cleanup_free_ struct token_store *store = NULL;
 	struct usbguard_issues local;
 	char line[USBGUARD_LINE_MAX + 1];
 	unsigned lineno = 0;
@@ -505,7 +517,8 @@ int usbguard_import(const char *buf, size_t len, cJSON **ret_rules, struct usbgu
 		return -EFBIG;
 	out = cJSON_CreateArray();
 	toks = calloc(TOKENS_MAX, sizeof(*toks));
-	if (!out || !toks)
+	store = malloc(sizeof(*store));
+	if (!out || !toks || !store)
 		return -ENOMEM;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -526,7 +539,7 @@ int usbguard_import(const char *buf, size_t len, cJSON **ret_rules, struct usbgu
 		s = strstrip(line);
 		if (!*s || *s == '#')
 			continue;
-		if (tokenize(&c, s, toks, &n) < 0 || n == 0)
+		if (tokenize(&c, s, toks, store, &n) < 0 || n == 0)
 			continue;
 		r = convert(&c, toks, n, out);
 		if (r < 0)
@@ -540,27 +553,27 @@ int usbguard_import(const char *buf, size_t len, cJSON **ret_rules, struct usbgu
 }
 
 static const char *const issue_en[_USBGUARD_ISSUE_MAX] = {
-	[USBGUARD_ISSUE_SYNTAX] = "syntax error, line not converted",
-	[USBGUARD_ISSUE_TARGET] = "unknown rule target, line not converted",
-	[USBGUARD_ISSUE_ATTRIBUTE] = "attribute has no mamori equivalent, line not converted",
-	[USBGUARD_ISSUE_OPERATOR] = "operator cannot be converted for this attribute, line not converted",
-	[USBGUARD_ISSUE_VALUE] = "value outside mamori's format, line not converted",
-	[USBGUARD_ISSUE_CATCH_ALL] = "rule without conditions: set usb.default instead, line not converted",
-	[USBGUARD_ISSUE_DUPLICATE] = "attribute given twice, line not converted",
-	[USBGUARD_ISSUE_TOO_MANY] = "over a limit, line not converted",
-	[USBGUARD_ISSUE_LINE_TOO_LONG] = "line longer than 4096 bytes, not converted",
+        [USBGUARD_ISSUE_SYNTAX] = "syntax error, line not converted",
+        [USBGUARD_ISSUE_TARGET] = "unknown rule target, line not converted",
+        [USBGUARD_ISSUE_ATTRIBUTE] = "attribute has no mamori equivalent, line not converted",
+        [USBGUARD_ISSUE_OPERATOR] = "operator cannot be converted for this attribute, line not converted",
+        [USBGUARD_ISSUE_VALUE] = "value outside mamori's format, line not converted",
+        [USBGUARD_ISSUE_CATCH_ALL] = "rule without conditions: set usb.default instead, line not converted",
+        [USBGUARD_ISSUE_DUPLICATE] = "attribute given twice, line not converted",
+        [USBGUARD_ISSUE_TOO_MANY] = "over a limit, line not converted",
+        [USBGUARD_ISSUE_LINE_TOO_LONG] = "line longer than 4096 bytes, not converted",
 };
 
 static const char *const issue_ja[_USBGUARD_ISSUE_MAX] = {
-	[USBGUARD_ISSUE_SYNTAX] = "構文エラーのため変換していません",
-	[USBGUARD_ISSUE_TARGET] = "未知のルール種別のため変換していません",
-	[USBGUARD_ISSUE_ATTRIBUTE] = "mamori に対応する属性がないため変換していません",
-	[USBGUARD_ISSUE_OPERATOR] = "この属性の演算子は変換できないため変換していません",
-	[USBGUARD_ISSUE_VALUE] = "値が mamori の形式に合わないため変換していません",
-	[USBGUARD_ISSUE_CATCH_ALL] = "条件のないルールです。usb.default で設定してください（変換していません）",
-	[USBGUARD_ISSUE_DUPLICATE] = "同じ属性が二回あるため変換していません",
-	[USBGUARD_ISSUE_TOO_MANY] = "上限を超えるため変換していません",
-	[USBGUARD_ISSUE_LINE_TOO_LONG] = "4096 バイトを超える行のため変換していません",
+        [USBGUARD_ISSUE_SYNTAX] = "構文エラーのため変換していません",
+        [USBGUARD_ISSUE_TARGET] = "未知のルール種別のため変換していません",
+        [USBGUARD_ISSUE_ATTRIBUTE] = "mamori に対応する属性がないため変換していません",
+        [USBGUARD_ISSUE_OPERATOR] = "この属性の演算子は変換できないため変換していません",
+        [USBGUARD_ISSUE_VALUE] = "値が mamori の形式に合わないため変換していません",
+        [USBGUARD_ISSUE_CATCH_ALL] = "条件のないルールです。usb.default で設定してください（変換していません）",
+        [USBGUARD_ISSUE_DUPLICATE] = "同じ属性が二回あるため変換していません",
+        [USBGUARD_ISSUE_TOO_MANY] = "上限を超えるため変換していません",
+        [USBGUARD_ISSUE_LINE_TOO_LONG] = "4096 バイトを超える行のため変換していません",
 };
 
 void usbguard_issues_print(const struct usbguard_issues *issues, const char *name, FILE *f, const char *lang)

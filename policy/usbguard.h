@@ -19,21 +19,21 @@
 
 #include <cjson/cJSON.h>
 
-#define USBGUARD_FILE_MAX     (1024 * 1024)
-#define USBGUARD_LINE_MAX     4096
-#define USBGUARD_ISSUES_MAX   256
-#define USBGUARD_EXPAND_MAX   64   /* rules one line may expand into */
-#define USBGUARD_RULES_MAX    1024 /* usb.rules cap of the schema */
+#define USBGUARD_FILE_MAX   (1024 * 1024)
+#define USBGUARD_LINE_MAX   4096
+#define USBGUARD_ISSUES_MAX 256
+#define USBGUARD_EXPAND_MAX 64   /* rules one line may expand into */
+#define USBGUARD_RULES_MAX  1024 /* usb.rules cap of the schema */
 
 enum usbguard_issue_code {
-	USBGUARD_ISSUE_SYNTAX,         /* unterminated string, bad set, ... */
-	USBGUARD_ISSUE_TARGET,         /* not allow/block/reject */
-	USBGUARD_ISSUE_ATTRIBUTE,      /* attribute mamori cannot express (parent-hash, if, ...) */
-	USBGUARD_ISSUE_OPERATOR,       /* operator not convertible for this attribute */
-	USBGUARD_ISSUE_VALUE,          /* value outside mamori's format */
-	USBGUARD_ISSUE_CATCH_ALL,      /* rule without any condition: use usb.default */
-	USBGUARD_ISSUE_DUPLICATE,      /* the same attribute twice */
-	USBGUARD_ISSUE_TOO_MANY,       /* expansion or rule count over the cap */
+	USBGUARD_ISSUE_SYNTAX,    /* unterminated string, bad set, ... */
+	USBGUARD_ISSUE_TARGET,    /* not allow/block/reject */
+	USBGUARD_ISSUE_ATTRIBUTE, /* attribute mamori cannot express (parent-hash, if, ...) */
+	USBGUARD_ISSUE_OPERATOR,  /* operator not convertible for this attribute */
+	USBGUARD_ISSUE_VALUE,     /* value outside mamori's format */
+	USBGUARD_ISSUE_CATCH_ALL, /* rule without any condition: use usb.default */
+	USBGUARD_ISSUE_DUPLICATE, /* the same attribute twice */
+	USBGUARD_ISSUE_TOO_MANY,  /* expansion or rule count over the cap */
 	USBGUARD_ISSUE_LINE_TOO_LONG,
 	_USBGUARD_ISSUE_MAX,
 	_USBGUARD_ISSUE_INVALID = -1,

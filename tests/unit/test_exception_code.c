@@ -214,12 +214,9 @@ static void test_scope_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_secret_file),
-		cmocka_unit_test(test_accept_within_window),
-		cmocka_unit_test(test_refuse_outside_window),
-		cmocka_unit_test(test_refuse_other_terminal_and_scope),
-		cmocka_unit_test(test_typos_and_limits),
-		cmocka_unit_test(test_scope_parse),
+	        cmocka_unit_test(test_secret_file),           cmocka_unit_test(test_accept_within_window),
+	        cmocka_unit_test(test_refuse_outside_window), cmocka_unit_test(test_refuse_other_terminal_and_scope),
+	        cmocka_unit_test(test_typos_and_limits),      cmocka_unit_test(test_scope_parse),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -139,13 +139,13 @@ static void test_tampered_file(void **state)
 	struct fx *f = *state;
 	struct exception_store *s = NULL;
 	static const char *const bad[] = {
-		"not json",
-		"{\"version\":2,\"entries\":[]}",
-		"{\"version\":1,\"entries\":{}}",
-		"{\"version\":1,\"entries\":[{\"id\":\"EMG-1\"}]}",
-		"{\"version\":1,\"entries\":[{\"id\":\"EMG-1\",\"scope\":\"check:a\",\"code_sha256\":\"00\","
-		"\"not_before\":\"2026-01-01T00:00:00Z\",\"not_after\":\"2026-01-01T01:00:00Z\","
-		"\"entered_at\":\"2026-01-01T00:00:00Z\",\"person\":\"\",\"reported\":false}]}",
+	        "not json",
+	        "{\"version\":2,\"entries\":[]}",
+	        "{\"version\":1,\"entries\":{}}",
+	        "{\"version\":1,\"entries\":[{\"id\":\"EMG-1\"}]}",
+	        "{\"version\":1,\"entries\":[{\"id\":\"EMG-1\",\"scope\":\"check:a\",\"code_sha256\":\"00\","
+	        "\"not_before\":\"2026-01-01T00:00:00Z\",\"not_after\":\"2026-01-01T01:00:00Z\","
+	        "\"entered_at\":\"2026-01-01T00:00:00Z\",\"person\":\"\",\"reported\":false}]}",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -159,9 +159,9 @@ static void test_tampered_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_add_reuse_report),
-		cmocka_unit_test(test_prune_and_other_codes),
-		cmocka_unit_test(test_tampered_file),
+	        cmocka_unit_test(test_add_reuse_report),
+	        cmocka_unit_test(test_prune_and_other_codes),
+	        cmocka_unit_test(test_tampered_file),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -95,9 +95,9 @@ static void test_templates_validate(void **state)
 		assert_string_equal(policy_segment(p), segs[i]);
 		assert_true(policy_version(p) >= 1);
 		/* every module section is there and is an object */
-		static const char *const sections[] = {"usb",      "carry",     "av",        "screenlock", "login",
-		                                       "patch",    "software",  "integrity", "network",    "reporting",
-		                                       "timesync", "commands",  "emergency"};
+		static const char *const sections[] = {"usb",      "carry",    "av",        "screenlock", "login",
+		                                       "patch",    "software", "integrity", "network",    "reporting",
+		                                       "timesync", "commands", "emergency"};
 		for (size_t k = 0; k < sizeof(sections) / sizeof(sections[0]); k++)
 			assert_true(cJSON_IsObject(policy_section(p, sections[k])));
 		assert_true(cJSON_IsArray(policy_section(p, "exceptions")));
@@ -176,8 +176,7 @@ static void test_unknown_duplicate_missing(void **state)
 {
 	(void)state;
 	expect_one(HEAD ",'usb':{'default':'block','colour':'red'}}", POLICY_ERROR_UNKNOWN_KEY, "usb.colour");
-	expect_one(HEAD ",'usb':{'default':'block','we ird\\n':1}}", POLICY_ERROR_UNKNOWN_KEY,
-	           "usb[\"we ird\\x0a\"]");
+	expect_one(HEAD ",'usb':{'default':'block','we ird\\n':1}}", POLICY_ERROR_UNKNOWN_KEY, "usb[\"we ird\\x0a\"]");
 	expect_one(HEAD ",'usbb':{}}", POLICY_ERROR_UNKNOWN_KEY, "usbb");
 	expect_one(HEAD ",'screenlock':{'locked':true,'locked':false}}", POLICY_ERROR_DUPLICATE_KEY,
 	           "screenlock.locked");
@@ -199,29 +198,30 @@ static void test_range_enum_length_count(void **state)
 	message_en(HEAD ",'screenlock':{'max_idle_seconds':99999}}",
 	           "screenlock.max_idle_seconds: value out of range (allowed 30..7200)");
 	expect_one("{'schema':1,'version':1,'segment':'office'}", POLICY_ERROR_ENUM, "segment");
-	message_en("{'schema':1,'version':1,'segment':'office'}",
-	           "segment: must be one of: mynumber, lgwan, internet");
+	message_en("{'schema':1,'version':1,'segment':'office'}", "segment: must be one of: mynumber, lgwan, internet");
 	expect_one(HEAD ",'usb':{'default':'maybe'}}", POLICY_ERROR_ENUM, "usb.default");
 	expect_one(HEAD ",'commands':{'accept':['selfdestruct']}}", POLICY_ERROR_ENUM, "commands.accept[0]");
-	expect_one(HEAD ",'usb':{'default':'block','rules':[{'id':'a','action':'allow','match':{'vendor':'0781'},"
-	                "'requirements':['MEDIA-1'],'comment':'" /* 1025 bytes */
-	                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	                "xxxxxxxxxxxxxxxxxxxxxxxxx'}]}}",
-	           POLICY_ERROR_LENGTH, "usb.rules[0].comment");
+	expect_one(
+	        HEAD
+	        ",'usb':{'default':'block','rules':[{'id':'a','action':'allow','match':{'vendor':'0781'},"
+	        "'requirements':['MEDIA-1'],'comment':'" /* 1025 bytes */
+	        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	        "xxxxxxxxxxxxxxxxxxxxxxxxx'}]}}",
+	        POLICY_ERROR_LENGTH, "usb.rules[0].comment");
 	expect_one(HEAD ",'usb':{'default':'block','rules':[{'id':'a','action':'allow','match':{'vendor':'0781'},"
 	                "'requirements':[]}]}}",
 	           POLICY_ERROR_COUNT, "usb.rules[0].requirements");
-	expect_one(HEAD ",'commands':{'accept':['lock','lock','lock','lock','lock','lock','lock']}}", POLICY_ERROR_COUNT,
-	           "commands.accept");
+	expect_one(HEAD ",'commands':{'accept':['lock','lock','lock','lock','lock','lock','lock']}}",
+	           POLICY_ERROR_COUNT, "commands.accept");
 	expect_one(HEAD ",'usb':{'default':'block','rules':[{'id':'a','action':'allow','match':{},"
 	                "'requirements':['MEDIA-1']}]}}",
 	           POLICY_ERROR_EMPTY, "usb.rules[0].match");
@@ -230,7 +230,9 @@ static void test_range_enum_length_count(void **state)
 static void test_formats(void **state)
 {
 	(void)state;
-#define RULE(m) HEAD ",'usb':{'default':'block','rules':[{'id':'r1','action':'allow','match':" m ",'requirements':['MEDIA-1']}]}}"
+#define RULE(m)                                                                                                        \
+	HEAD ",'usb':{'default':'block','rules':[{'id':'r1','action':'allow','match':" m                               \
+	     ",'requirements':['MEDIA-1']}]}}"
 	expect_one(RULE("{'vendor':'0781'}") "x", POLICY_ERROR_SYNTAX, "");
 	expect_one(RULE("{'vendor':'07G1'}"), POLICY_ERROR_FORMAT, "usb.rules[0].match.vendor");
 	expect_one(RULE("{'vendor':'ABCD'}"), POLICY_ERROR_FORMAT, "usb.rules[0].match.vendor");
@@ -252,8 +254,10 @@ static void test_formats(void **state)
 	           "network.allowed_destinations[0].cidr");
 	expect_one(HEAD ",'network':{'allowed_destinations':[{'cidr':'10.0.0.256'}]}}", POLICY_ERROR_FORMAT,
 	           "network.allowed_destinations[0].cidr");
-	expect_one(HEAD ",'patch':{'eol':{'debian 12':'2028-06-30'}}}", POLICY_ERROR_FORMAT, "patch.eol[\"debian 12\"]");
-	expect_one(HEAD ",'patch':{'eol':{'debian:12':'2028-02-30'}}}", POLICY_ERROR_FORMAT, "patch.eol[\"debian:12\"]");
+	expect_one(HEAD ",'patch':{'eol':{'debian 12':'2028-06-30'}}}", POLICY_ERROR_FORMAT,
+	           "patch.eol[\"debian 12\"]");
+	expect_one(HEAD ",'patch':{'eol':{'debian:12':'2028-02-30'}}}", POLICY_ERROR_FORMAT,
+	           "patch.eol[\"debian:12\"]");
 	expect_one(HEAD ",'software':{'mode':'denylist','deny':['Telnetd']}}", POLICY_ERROR_FORMAT, "software.deny[0]");
 	expect_one(HEAD ",'exceptions':[{'id':'E1','scope':{'check':'Screen lock'},'reason':'r','requester':'a',"
 	                "'approver':'b','not_after':'2026-01-01T00:00:00Z','requirements':['OPS-3']}]}",
@@ -265,19 +269,21 @@ static void test_formats(void **state)
 	{
 		struct mamori_policy *p = NULL;
 		struct policy_errors errs;
-		assert_int_equal(parse_str(RULE("{'vendor':'0781','product':'5581','serial':'4C53 0001',"
-		                                "'hash':'0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',"
-		                                "'usbguard_hash':'Z8Y2hTpSwPxR0oAtoxl7+FSSv9Ls6ZzBrGLmr8jq6/I=',"
-		                                "'class':'00','interfaces':['08:06:50','03:*:*'],"
-		                                "'interfaces_any':['*:*:*'],'port':'2-1.4.3','connect_type':'hotplug',"
-		                                "'name':'SanDisk Ultra 日本語'}"),
-		                           &p, &errs),
-		                 0);
+		assert_int_equal(
+		        parse_str(RULE("{'vendor':'0781','product':'5581','serial':'4C53 0001',"
+		                       "'hash':'0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',"
+		                       "'usbguard_hash':'Z8Y2hTpSwPxR0oAtoxl7+FSSv9Ls6ZzBrGLmr8jq6/I=',"
+		                       "'class':'00','interfaces':['08:06:50','03:*:*'],"
+		                       "'interfaces_any':['*:*:*'],'port':'2-1.4.3','connect_type':'hotplug',"
+		                       "'name':'SanDisk Ultra 日本語'}"),
+		                  &p, &errs),
+		        0);
 		policy_free(p);
-		assert_int_equal(parse_str(HEAD ",'network':{'allowed_destinations':[{'cidr':'fd00::/8'},"
-		                                "{'cidr':'192.0.2.1'}]},'exceptions':[{'id':'E1','scope':{'check':'usb.*'},"
-		                                "'reason':'r','requester':'a','approver':'b',"
-		                                "'not_after':'2028-02-29T23:59:59Z','requirements':['OPS-3']}]}",
+		assert_int_equal(parse_str(HEAD
+		                           ",'network':{'allowed_destinations':[{'cidr':'fd00::/8'},"
+		                           "{'cidr':'192.0.2.1'}]},'exceptions':[{'id':'E1','scope':{'check':'usb.*'},"
+		                           "'reason':'r','requester':'a','approver':'b',"
+		                           "'not_after':'2028-02-29T23:59:59Z','requirements':['OPS-3']}]}",
 		                           &p, &errs),
 		                 0);
 		policy_free(p);
@@ -306,9 +312,10 @@ static void test_cross_field(void **state)
 	                "'sato','approver':'sato','not_after':'2026-01-01T00:00:00Z','requirements':['OPS-3']}]}",
 	           POLICY_ERROR_SAME_PERSON, "exceptions[0].approver");
 	/* ... and the person carrying out may not approve it */
-	expect_one(HEAD ",'carry':{'approvals':[{'id':'A1','person':'yamada','medium':{'vendor':'0781','product':'5581',"
-	                "'serial':'X1'},'not_before':'2026-01-01T00:00:00Z','not_after':'2026-01-02T00:00:00Z',"
-	                "'approver':'yamada','requirements':['CARRY-2']}]}}",
+	expect_one(HEAD
+	           ",'carry':{'approvals':[{'id':'A1','person':'yamada','medium':{'vendor':'0781','product':'5581',"
+	           "'serial':'X1'},'not_before':'2026-01-01T00:00:00Z','not_after':'2026-01-02T00:00:00Z',"
+	           "'approver':'yamada','requirements':['CARRY-2']}]}}",
 	           POLICY_ERROR_SAME_PERSON, "carry.approvals[0].approver");
 	expect_one(HEAD ",'exceptions':[{'id':'E1','scope':{'check':'screenlock.idle'},'reason':'r','requester':"
 	                "'a','approver':'b','not_before':'2026-01-02T00:00:00Z','not_after':'2026-01-01T00:00:00Z',"
@@ -448,19 +455,19 @@ static void test_alloc_failure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_templates_validate),
-		cmocka_unit_test(test_segment_defaults),
-		cmocka_unit_test(test_minimal_valid),
-		cmocka_unit_test(test_type_error_path),
-		cmocka_unit_test(test_unknown_duplicate_missing),
-		cmocka_unit_test(test_range_enum_length_count),
-		cmocka_unit_test(test_formats),
-		cmocka_unit_test(test_requirements_known),
-		cmocka_unit_test(test_cross_field),
-		cmocka_unit_test(test_document_level),
-		cmocka_unit_test(test_all_errors_at_once),
-		cmocka_unit_test(test_many_errors_capped),
-		cmocka_unit_test(test_alloc_failure),
+	        cmocka_unit_test(test_templates_validate),
+	        cmocka_unit_test(test_segment_defaults),
+	        cmocka_unit_test(test_minimal_valid),
+	        cmocka_unit_test(test_type_error_path),
+	        cmocka_unit_test(test_unknown_duplicate_missing),
+	        cmocka_unit_test(test_range_enum_length_count),
+	        cmocka_unit_test(test_formats),
+	        cmocka_unit_test(test_requirements_known),
+	        cmocka_unit_test(test_cross_field),
+	        cmocka_unit_test(test_document_level),
+	        cmocka_unit_test(test_all_errors_at_once),
+	        cmocka_unit_test(test_many_errors_capped),
+	        cmocka_unit_test(test_alloc_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,16 +15,16 @@
 #include "policy_schema.h"
 
 static const char doc[] =
-	"{\"schema\":1,\"version\":1,\"segment\":\"lgwan\",\"exceptions\":["
-	"{\"id\":\"EX-1\",\"scope\":{\"check\":\"screenlock.idle\"},\"reason\":\"窓口端末\",\"requester\":\"tanaka\","
-	"\"approver\":\"sato\",\"not_before\":\"2026-11-01T00:00:00Z\",\"not_after\":\"2026-12-01T00:00:00Z\","
-	"\"requirements\":[\"OPS-3\",\"LOCK-1\"]},"
-	"{\"id\":\"EX-2\",\"scope\":{\"check\":\"usb.*\",\"device\":{\"vendor\":\"0781\",\"product\":\"5581\","
-	"\"serial\":\"S1\"}},\"reason\":\"測定器\",\"requester\":\"tanaka\",\"approver\":\"sato\","
-	"\"not_after\":\"2026-12-01T00:00:00Z\",\"requirements\":[\"OPS-3\"]},"
-	"{\"id\":\"EX-3\",\"scope\":{\"check\":\"av.definitions\",\"person\":\"yamada\"},\"reason\":\"出張\","
-	"\"requester\":\"yamada\",\"approver\":\"sato\",\"not_after\":\"2026-11-10T09:00:00Z\","
-	"\"requirements\":[\"OPS-3\"]}]}";
+        "{\"schema\":1,\"version\":1,\"segment\":\"lgwan\",\"exceptions\":["
+        "{\"id\":\"EX-1\",\"scope\":{\"check\":\"screenlock.idle\"},\"reason\":\"窓口端末\",\"requester\":\"tanaka\","
+        "\"approver\":\"sato\",\"not_before\":\"2026-11-01T00:00:00Z\",\"not_after\":\"2026-12-01T00:00:00Z\","
+        "\"requirements\":[\"OPS-3\",\"LOCK-1\"]},"
+        "{\"id\":\"EX-2\",\"scope\":{\"check\":\"usb.*\",\"device\":{\"vendor\":\"0781\",\"product\":\"5581\","
+        "\"serial\":\"S1\"}},\"reason\":\"測定器\",\"requester\":\"tanaka\",\"approver\":\"sato\","
+        "\"not_after\":\"2026-12-01T00:00:00Z\",\"requirements\":[\"OPS-3\"]},"
+        "{\"id\":\"EX-3\",\"scope\":{\"check\":\"av.definitions\",\"person\":\"yamada\"},\"reason\":\"出張\","
+        "\"requester\":\"yamada\",\"approver\":\"sato\",\"not_after\":\"2026-11-10T09:00:00Z\","
+        "\"requirements\":[\"OPS-3\"]}]}";
 
 static struct mamori_policy *P;
 
@@ -68,8 +68,8 @@ static void test_window(void **state)
 
 static void test_device_scope(void **state)
 {
-	struct policy_device_id ok = {"0781", "5581", "S1"}, other = {"0781", "5581", "S2"}, noserial = {"0781", "5581",
-	                                                                                                  NULL};
+	struct policy_device_id ok = {"0781", "5581", "S1"}, other = {"0781", "5581", "S2"},
+	                        noserial = {"0781", "5581", NULL};
 	time_t now = T("2026-11-15T00:00:00Z");
 	const char *id = NULL;
 	(void)state;
@@ -111,10 +111,10 @@ static void test_check_patterns(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_window),
-		cmocka_unit_test(test_device_scope),
-		cmocka_unit_test(test_person_scope),
-		cmocka_unit_test(test_check_patterns),
+	        cmocka_unit_test(test_window),
+	        cmocka_unit_test(test_device_scope),
+	        cmocka_unit_test(test_person_scope),
+	        cmocka_unit_test(test_check_patterns),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -165,9 +165,9 @@ static void test_templates_cover_endpoint_requirements(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table_matches_document),
-		cmocka_unit_test(test_server_only_list),
-		cmocka_unit_test(test_templates_cover_endpoint_requirements),
+	        cmocka_unit_test(test_table_matches_document),
+	        cmocka_unit_test(test_server_only_list),
+	        cmocka_unit_test(test_templates_cover_endpoint_requirements),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

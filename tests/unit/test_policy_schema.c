@@ -109,9 +109,9 @@ static void test_formats_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_schema_json_matches_table),
-		cmocka_unit_test(test_generator_alloc_failure),
-		cmocka_unit_test(test_formats_table),
+	        cmocka_unit_test(test_schema_json_matches_table),
+	        cmocka_unit_test(test_generator_alloc_failure),
+	        cmocka_unit_test(test_formats_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

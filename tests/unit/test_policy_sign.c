@@ -232,7 +232,8 @@ static void test_signed_but_invalid(void **state)
 	char err[512];
 	struct policy_errors errs;
 	struct mamori_policy *p = NULL;
-	static const char bad[] = "{\"schema\":1,\"version\":10,\"segment\":\"mynumber\",\"usb\":{\"default\":\"open\"}}";
+	static const char bad[] =
+	        "{\"schema\":1,\"version\":10,\"segment\":\"mynumber\",\"usb\":{\"default\":\"open\"}}";
 
 	ptest_write(f->doc, bad, sizeof(bad) - 1);
 	assert_int_equal(policy_sign_file(f->key, f->doc, NULL), 0);
@@ -288,10 +289,10 @@ static void test_bad_keys(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_keygen_files),       cmocka_unit_test(test_accept),
-		cmocka_unit_test(test_wrong_key),          cmocka_unit_test(test_flipped_byte),
-		cmocka_unit_test(test_bad_signature_file), cmocka_unit_test(test_older_version),
-		cmocka_unit_test(test_signed_but_invalid), cmocka_unit_test(test_bad_keys),
+	        cmocka_unit_test(test_keygen_files),       cmocka_unit_test(test_accept),
+	        cmocka_unit_test(test_wrong_key),          cmocka_unit_test(test_flipped_byte),
+	        cmocka_unit_test(test_bad_signature_file), cmocka_unit_test(test_older_version),
+	        cmocka_unit_test(test_signed_but_invalid), cmocka_unit_test(test_bad_keys),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

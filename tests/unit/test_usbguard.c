@@ -18,35 +18,35 @@
 #include "usbguard.h"
 
 static const char rules_conf[] =
-	/* 1 */ "# USBGuard policy of the 会計課 terminals\n"
-	/* 2 */ "\n"
-	/* 3 */ "allow id 0781:5581 serial \"4C530001\" name \"Ultra\" with-interface 08:06:50\n"
-	/* 4 */ "allow 0951:1666 serial \"ABC\\\"123\"\n"
-	/* 5 */ "block id 1d6b:*\n"
-	/* 6 */ "reject with-interface one-of { e0:*:* 02:*:* }\n"
-	/* 7 */ "allow with-interface all-of { 03:01:01 03:01:02 }\n"
-	/* 8 */ "allow hash \"Z8Y2hTpSwPxR0oAtoxl7+FSSv9Ls6ZzBrGLmr8jq6/I=\"\n"
-	/* 9 */ "allow id 046d:c52b via-port \"1-1.2\"\n"
-	/* 10 */ "allow id 046d:c52b via-port one-of { \"1-1\" \"1-2\" \"2-1\" }\n"
-	/* 11 */ "allow id one-of { 0781:5581 0781:5583 } serial one-of { \"S1\" \"S2\" }\n"
-	/* 12 */ "block with-interface none-of { 03:*:* 09:00:* }\n"
-	/* 13 */ "allow with-interface equals { 08:06:50 }\n"
-	/* 14 */ "allow id 0A5C:21E8 with-connect-type \"hardwired\"\n"
-	/* 15 */ "allow id 0bda:8153 label \"docking station NIC\"\n"
-	/* 16 */ "allow id 0781:5581 serial all-of { \"X1\" }\n"
-	/* 17 */ "allow id 1234:5678 parent-hash \"abc=\"\n"
-	/* 18 */ "allow id 1234:5678 if localtime(08:00-17:00)\n"
-	/* 19 */ "allow with-interface equals-ordered { 08:06:50 03:01:01 }\n"
-	/* 20 */ "allow\n"
-	/* 21 */ "block *:*\n"
-	/* 22 */ "permit id 1234:5678\n"
-	/* 23 */ "allow id 1234:5678 serial \"unterminated\n"
-	/* 24 */ "allow id 12345:678\n"
-	/* 25 */ "allow id 1234:5678 serial \"A\" serial \"B\"\n"
-	/* 26 */ "allow via-port \"usb1\"\n"
-	/* 27 */ "allow id 1234:5678 serial none-of { \"bad\" }\n"
-	/* 28 */ "  # indented comment\n"
-	/* 29 */ "allow name \"日本語デバイス\" with-interface { 03:00:01 03:01:02 }";
+        /* 1 */ "# USBGuard policy of the 会計課 terminals\n"
+                /* 2 */ "\n"
+                /* 3 */ "allow id 0781:5581 serial \"4C530001\" name \"Ultra\" with-interface 08:06:50\n"
+                /* 4 */ "allow 0951:1666 serial \"ABC\\\"123\"\n"
+                /* 5 */ "block id 1d6b:*\n"
+                /* 6 */ "reject with-interface one-of { e0:*:* 02:*:* }\n"
+                /* 7 */ "allow with-interface all-of { 03:01:01 03:01:02 }\n"
+                /* 8 */ "allow hash \"Z8Y2hTpSwPxR0oAtoxl7+FSSv9Ls6ZzBrGLmr8jq6/I=\"\n"
+                /* 9 */ "allow id 046d:c52b via-port \"1-1.2\"\n"
+                /* 10 */ "allow id 046d:c52b via-port one-of { \"1-1\" \"1-2\" \"2-1\" }\n"
+                /* 11 */ "allow id one-of { 0781:5581 0781:5583 } serial one-of { \"S1\" \"S2\" }\n"
+                /* 12 */ "block with-interface none-of { 03:*:* 09:00:* }\n"
+                /* 13 */ "allow with-interface equals { 08:06:50 }\n"
+                /* 14 */ "allow id 0A5C:21E8 with-connect-type \"hardwired\"\n"
+                /* 15 */ "allow id 0bda:8153 label \"docking station NIC\"\n"
+                /* 16 */ "allow id 0781:5581 serial all-of { \"X1\" }\n"
+                /* 17 */ "allow id 1234:5678 parent-hash \"abc=\"\n"
+                /* 18 */ "allow id 1234:5678 if localtime(08:00-17:00)\n"
+                /* 19 */ "allow with-interface equals-ordered { 08:06:50 03:01:01 }\n"
+                /* 20 */ "allow\n"
+                /* 21 */ "block *:*\n"
+                /* 22 */ "permit id 1234:5678\n"
+                /* 23 */ "allow id 1234:5678 serial \"unterminated\n"
+                /* 24 */ "allow id 12345:678\n"
+                /* 25 */ "allow id 1234:5678 serial \"A\" serial \"B\"\n"
+                /* 26 */ "allow via-port \"usb1\"\n"
+                /* 27 */ "allow id 1234:5678 serial none-of { \"bad\" }\n"
+                /* 28 */ "  # indented comment\n"
+                /* 29 */ "allow name \"日本語デバイス\" with-interface { 03:00:01 03:01:02 }";
 
 static cJSON *rules;
 static struct usbguard_issues issues;
@@ -163,17 +163,17 @@ static void test_supported(void **state)
 static void test_unsupported_reported(void **state)
 {
 	(void)state;
-	assert_true(has_issue(17, USBGUARD_ISSUE_ATTRIBUTE));    /* parent-hash */
-	assert_true(has_issue(18, USBGUARD_ISSUE_ATTRIBUTE));    /* if */
-	assert_true(has_issue(19, USBGUARD_ISSUE_OPERATOR));     /* equals-ordered */
-	assert_true(has_issue(20, USBGUARD_ISSUE_CATCH_ALL));    /* allow */
-	assert_true(has_issue(21, USBGUARD_ISSUE_CATCH_ALL));    /* block *:* */
-	assert_true(has_issue(22, USBGUARD_ISSUE_TARGET));       /* permit */
-	assert_true(has_issue(23, USBGUARD_ISSUE_SYNTAX));       /* unterminated string */
-	assert_true(has_issue(24, USBGUARD_ISSUE_VALUE));        /* 12345:678 */
-	assert_true(has_issue(25, USBGUARD_ISSUE_DUPLICATE));    /* serial twice */
-	assert_true(has_issue(26, USBGUARD_ISSUE_VALUE));        /* via-port "usb1" */
-	assert_true(has_issue(27, USBGUARD_ISSUE_OPERATOR));     /* none-of on serial */
+	assert_true(has_issue(17, USBGUARD_ISSUE_ATTRIBUTE)); /* parent-hash */
+	assert_true(has_issue(18, USBGUARD_ISSUE_ATTRIBUTE)); /* if */
+	assert_true(has_issue(19, USBGUARD_ISSUE_OPERATOR));  /* equals-ordered */
+	assert_true(has_issue(20, USBGUARD_ISSUE_CATCH_ALL)); /* allow */
+	assert_true(has_issue(21, USBGUARD_ISSUE_CATCH_ALL)); /* block *:* */
+	assert_true(has_issue(22, USBGUARD_ISSUE_TARGET));    /* permit */
+	assert_true(has_issue(23, USBGUARD_ISSUE_SYNTAX));    /* unterminated string */
+	assert_true(has_issue(24, USBGUARD_ISSUE_VALUE));     /* 12345:678 */
+	assert_true(has_issue(25, USBGUARD_ISSUE_DUPLICATE)); /* serial twice */
+	assert_true(has_issue(26, USBGUARD_ISSUE_VALUE));     /* via-port "usb1" */
+	assert_true(has_issue(27, USBGUARD_ISSUE_OPERATOR));  /* none-of on serial */
 	assert_int_equal(issues.n, 11);
 	/* nothing silently dropped: 26 rule lines = 15 converted + 11 reported */
 	assert_int_equal(issues.lines_converted, 15);
@@ -217,7 +217,8 @@ static void test_messages(void **state)
 	usbguard_issues_print(&issues, "rules.conf", f, "en");
 	usbguard_issues_print(&issues, "rules.conf", f, "ja");
 	fclose(f);
-	assert_non_null(strstr(buf, "rules.conf:17: attribute has no mamori equivalent, line not converted: parent-hash"));
+	assert_non_null(
+	        strstr(buf, "rules.conf:17: attribute has no mamori equivalent, line not converted: parent-hash"));
 	assert_non_null(strstr(buf, "rules.conf:22: 未知のルール種別のため変換していません: permit"));
 	free(buf);
 }
@@ -239,8 +240,9 @@ static void test_limits(void **state)
 	cJSON_Delete(out);
 	/* 8 × 8 + ... expansion over the cap */
 	{
-		const char *l = "allow id one-of { 0001:0001 0001:0002 0001:0003 0001:0004 0001:0005 0001:0006 0001:0007 "
-		                "0001:0008 0001:0009 } serial one-of { \"1\" \"2\" \"3\" \"4\" \"5\" \"6\" \"7\" \"8\" }";
+		const char *l =
+		        "allow id one-of { 0001:0001 0001:0002 0001:0003 0001:0004 0001:0005 0001:0006 0001:0007 "
+		        "0001:0008 0001:0009 } serial one-of { \"1\" \"2\" \"3\" \"4\" \"5\" \"6\" \"7\" \"8\" }";
 		assert_int_equal(usbguard_import(l, strlen(l), &out, &is), 0);
 		assert_int_equal(is.e[0].code, USBGUARD_ISSUE_TOO_MANY);
 		assert_int_equal(cJSON_GetArraySize(out), 0);
@@ -253,9 +255,9 @@ static void test_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_supported),        cmocka_unit_test(test_unsupported_reported),
-		cmocka_unit_test(test_output_validates), cmocka_unit_test(test_messages),
-		cmocka_unit_test(test_limits),
+	        cmocka_unit_test(test_supported),        cmocka_unit_test(test_unsupported_reported),
+	        cmocka_unit_test(test_output_validates), cmocka_unit_test(test_messages),
+	        cmocka_unit_test(test_limits),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
