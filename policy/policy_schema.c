@@ -952,14 +952,18 @@ static void validate_int(const struct policy_schema_node *node, const cJSON *ite
 	double v = item->valuedouble;
 	char arg[64];
 
-	if (!isfinite(v) || v != floor(v)) {
+	if (!isfinite(v)) {
 		policy_errors_add(errs, POLICY_ERROR_TYPE, jp->buf, "integer");
 		return;
 	}
 	if (v < (double)node->min || v > (double)node->max) {
 		range_arg(arg, sizeof(arg), node->min, node->max);
 		policy_errors_add(errs, POLICY_ERROR_RANGE, jp->buf, arg);
+		return;
 	}
+	/* in range, so the conversion is defined; no libm needed */
+	if ((double)(int64_t)v != v)
+		policy_errors_add(errs, POLICY_ERROR_TYPE, jp->buf, "integer");
 }
 
 static void validate_node(const struct policy_schema_node *node, const cJSON *item, struct jpath *jp,
