@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "ctl.h"
+#include "fileio.h"
 #include "policy-test-util.h"
 #include "rootpath.h"
 
@@ -231,6 +232,61 @@ static void test_emergency_round_trip(void **state)
 	free(out), free(err);
 }
 
+/* The terminal's verified policy limits emergency codes (emergency section). */
+static void test_emergency_policy_limits(void **state)
+{
+	char *out, *err, *code, *p;
+	char doc[256];
+	int n;
+	(void)state;
+
+	/* the signed policy where the daemon keeps it (agent.conf defaults, under the root) */
+	assert_int_equal(
+	        run(ctl_policy, "en", &out, &err, "policy", "keygen", "--out", path("etc/mamori/policy"), NULL),
+	        1); /* directory does not exist yet */
+	free(out), free(err);
+	assert_int_equal(mkdir_p(path("etc/mamori"), 0755), 0);
+	assert_int_equal(
+	        run(ctl_policy, "en", &out, &err, "policy", "keygen", "--out", path("etc/mamori/policy"), NULL), 0);
+	free(out), free(err);
+	n = snprintf(doc, sizeof(doc),
+	             "{\"schema\":1,\"version\":5,\"segment\":\"mynumber\",\"emergency\":{\"allowed\":true,"
+	             "\"max_hours\":2,\"requirements\":[\"OPS-3\"]}}");
+	ptest_write(path("var/lib/mamori/policy.json"), doc, (size_t)n);
+	assert_int_equal(run(ctl_policy, "en", &out, &err, "policy", "sign", "--key", path("etc/mamori/policy.key"),
+	                     path("var/lib/mamori/policy.json"), NULL),
+	                 0);
+	free(out), free(err);
+	/* a 4-hour code is longer than the policy's 2 hours */
+	assert_int_equal(run(ctl_exception, "en", &out, &err, "exception", "make-code", "--secret",
+	                     path("var/lib/mamori/terminal.secret"), "--scope", "check:av.definitions", "--hours", "4",
+	                     NULL),
+	                 0);
+	p = strstr(out, "code: ");
+	assert_non_null(p);
+	code = strndup(p + 6, 14);
+	free(out), free(err);
+	assert_int_equal(run(ctl_exception, "en", &out, &err, "exception", "enter", code, "--scope",
+	                     "check:av.definitions", NULL),
+	                 1);
+	assert_non_null(strstr(err, "longer than the policy allows (2 hours)"));
+	free(out), free(err);
+	free(code);
+	/* allowed:false refuses every code */
+	n = snprintf(doc, sizeof(doc),
+	             "{\"schema\":1,\"version\":6,\"segment\":\"mynumber\",\"emergency\":{\"allowed\":false}}");
+	ptest_write(path("var/lib/mamori/policy.json"), doc, (size_t)n);
+	assert_int_equal(run(ctl_policy, "en", &out, &err, "policy", "sign", "--key", path("etc/mamori/policy.key"),
+	                     path("var/lib/mamori/policy.json"), NULL),
+	                 0);
+	free(out), free(err);
+	assert_int_equal(run(ctl_exception, "en", &out, &err, "exception", "enter", "0000-0000-0000", "--scope",
+	                     "check:av.definitions", NULL),
+	                 1);
+	assert_non_null(strstr(err, "allows no emergency exceptions"));
+	free(out), free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -238,6 +294,7 @@ int main(void)
 	        cmocka_unit_test(test_keygen_sign_verify),
 	        cmocka_unit_test(test_import_usbguard),
 	        cmocka_unit_test(test_emergency_round_trip),
+	        cmocka_unit_test(test_emergency_policy_limits),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
