@@ -1,0 +1,62 @@
+/* policy/policy.h — the parsed, validated policy document (mamorid, mamorictl).
+ *
+ * A policy is one JSON document per terminal group (docs/POLICY.md). It is
+ * parsed with a size cap, validated completely against policy/policy_schema.c
+ * (types, ranges, formats, unknown keys, requirement IDs) and the cross-field
+ * rules (unique ids, OPS-4 requester ≠ approver, time order); only a document
+ * without any error becomes a `struct mamori_policy`. Modules read their
+ * section through policy_section() as an already-validated cJSON object and
+ * never see an invalid document. */
+#ifndef MAMORI_POLICY_H
+#define MAMORI_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "alloc-util.h"
+#include "policy_errors.h"
+
+/* Largest policy document accepted, in bytes. */
+#define POLICY_SIZE_MAX (1024 * 1024)
+
+struct mamori_policy;
+
+/* Parse and validate len bytes of buf (need not be NUL-terminated). On success
+ * returns 0 and *ret owns a new policy (policy_free). On failure returns
+ * -EINVAL (document invalid: every problem is in errs), -EFBIG (larger than
+ * POLICY_SIZE_MAX) or -ENOMEM, and *ret is untouched. errs may be NULL. */
+int policy_parse(const char *buf, size_t len, struct mamori_policy **ret, struct policy_errors *errs);
+
+/* Read a file (path as given: the caller resolves it under the root prefix)
+ * and parse it, without any signature: only for the explicit
+ * `mamorid --policy FILE --unsigned` audit run and `mamorictl policy check`.
+ * Returns policy_parse's codes, or the negative errno of reading the file. */
+int policy_load_unsigned(const char *path, struct mamori_policy **ret, struct policy_errors *errs);
+
+/* Accepts NULL. */
+void policy_free(struct mamori_policy *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct mamori_policy *, policy_free);
+#define _cleanup_policy_free_ _cleanup_(policy_freep)
+
+/* The validated section ("usb", "carry", ... and "exceptions", which is an
+ * array), or NULL if the document has none. Owned by the policy. */
+const cJSON *policy_section(const struct mamori_policy *p, const char *name);
+
+int64_t policy_version(const struct mamori_policy *p);
+
+/* "mynumber", "lgwan" or "internet". Owned by the policy. */
+const char *policy_segment(const struct mamori_policy *p);
+
+/* The whole validated document. Owned by the policy. */
+const cJSON *policy_document(const struct mamori_policy *p);
+
+/* Allocation hooks for the parser and cJSON, so that tests can fail the Nth
+ * allocation (torture test). NULL restores malloc/free. Process-wide: call
+ * before any policy is parsed, never concurrently with parsing. */
+void policy_mem_set_hooks(void *(*malloc_fn)(size_t), void (*free_fn)(void *));
+void *policy_mem_alloc(size_t n);
+void policy_mem_free(void *p);
+
+#endif
