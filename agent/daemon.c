@@ -16,6 +16,9 @@
 #include "alloc-util.h"
 #include "control.h"
 #include "daemon.h"
+#include "daemon_policy.h"
+#include "journal.h"
+#include "policy.h"
 #include "fileio.h"
 #include "json-util.h"
 #include "log.h"
@@ -40,25 +43,77 @@ struct daemon {
 	struct control_server *control;
 	struct check_report report;      /* last pass */
 	struct check_report prev_report; /* the pass before, for posture.changed */
-	time_t started, last_check;
+	struct policy_state pol;
+	struct journal *journal;
+	int journal_error; /* why the journal could not be opened (negative errno) */
+	time_t started, last_check, last_prune;
 	uint64_t events_emitted;
 	bool stop;
 	bool reloaded; /* module watches were rebuilt: the current epoll batch is stale */
 };
 
-/* Until the journal is wired in, events are logged; the journal (issue 4)
- * makes them durable here. */
+/* Every event is made durable in the journal before the module goes on
+ * (journal_append returns after the fsync, or inside a batch that the caller
+ * commits). Without a journal the event is at least logged, and the posture
+ * report says the journal is broken (LOG-1). */
 static int daemon_emit(struct mamori_ctx *ctx, const struct mamori_event *ev, uint64_t *ret_seq)
 {
 	struct daemon *d = ctx->daemon;
-	_cleanup_free_ char *p = ev->payload ? cJSON_PrintUnformatted(ev->payload) : NULL;
+	int r = -ENOTCONN;
 
 	d->events_emitted++;
-	log_info("event %s [%s] %s %s", ev->type, event_severity_to_string(ev->severity), ev->reqs ? ev->reqs : "",
-	         p ? p : "{}");
-	if (ret_seq)
-		*ret_seq = d->events_emitted;
-	return 0;
+	if (d->journal)
+		r = journal_append(d->journal, ev, ret_seq);
+	if (r < 0 || log_get_max_level() >= LOG_DEBUG) {
+		_cleanup_free_ char *p = ev->payload ? cJSON_PrintUnformatted(ev->payload) : NULL;
+		log_full_errno(r < 0 ? LOG_WARNING : LOG_DEBUG, 0, "event %s [%s] %s %s%s", ev->type,
+		               event_severity_to_string(ev->severity), ev->reqs ? ev->reqs : "", p ? p : "{}",
+		               r < 0 ? " (not journaled)" : "");
+	}
+	return r;
+}
+
+/* The agent's own evidence store is part of the posture (LOG-1). */
+static void check_journal(struct daemon *d, struct check_report *rep)
+{
+	struct check_result *r = check_report_add(rep, "agent", "agent.journal", "LOG-1");
+	char hash[JOURNAL_HASH_HEX_LEN + 1];
+	uint64_t seq;
+
+	if (!r)
+		return;
+	if (!d->journal) {
+		check_result_set(r, CHECK_FAIL, "イベント記録 (ジャーナル) を開けません。記録が残りません",
+		                 "The event journal cannot be opened: nothing is being recorded");
+		check_result_evidence(r, "error", "%s", strerror(-d->journal_error));
+		check_result_remedy(r, "state_dir の空き容量と権限を確認し、mamorid を再起動してください。",
+		                    "Check free space and permissions of state_dir, then restart mamorid.");
+		return;
+	}
+	if (journal_head(d->journal, &seq, hash) == 0) {
+		check_result_evidence(r, "head_seq", "%llu", (unsigned long long)seq);
+		check_result_evidence(r, "head_hash", "%s", hash);
+	}
+	check_result_set(r, CHECK_PASS, "イベント記録は改ざん検知付きで保存されています",
+	                 "Events are recorded in the tamper-evident journal");
+}
+
+/* Acknowledged events older than the policy's retention go, once a day. */
+static void prune_journal(struct daemon *d)
+{
+	const cJSON *rep = mamori_policy_section(&d->ctx, "reporting");
+	const cJSON *days = rep ? cJSON_GetObjectItemCaseSensitive(rep, "retention_days") : NULL;
+	time_t now = time(NULL);
+	int r;
+
+	if (!d->journal || !cJSON_IsNumber(days) || now - d->last_prune < 86400)
+		return;
+	d->last_prune = now;
+	r = journal_prune(d->journal, (int64_t)days->valuedouble * 86400, now);
+	if (r < 0)
+		log_warning_errno(r, "journal: pruning failed");
+	else if (r > 0)
+		log_info("journal: %d acknowledged events past retention pruned", r);
 }
 
 static int load_config(struct daemon *d, struct agent_config *ret)
@@ -273,7 +328,17 @@ const struct check_report *daemon_check(struct daemon *d)
 			check_report_error(&d->report, s->mod->name, "OPS-1", r, "check");
 		}
 	}
+	check_journal(d, &d->report);
+	daemon_policy_apply_exceptions(&d->pol, &d->ctx, &d->report);
+	/* the pass's posture.changed events share one fsync; nothing acts on
+	 * them before the commit (modules' own events above were durable at once,
+	 * because they act on them: mark state, write files) */
+	if (d->journal && journal_batch_begin(d->journal) < 0)
+		log_warning("journal: cannot start a batch");
 	emit_posture_changes(d);
+	if (d->journal && journal_batch_commit(d->journal) < 0)
+		log_error("journal: the posture pass's events could not be committed");
+	prune_journal(d);
 	d->last_check = time(NULL);
 	return &d->report;
 }
@@ -301,14 +366,38 @@ int daemon_reload(struct daemon *d)
 		sd_notify_send("READY=1");
 		return r;
 	}
-	/* module set or interval changed: restart modules with the new config */
-	d->config = cfg;
-	d->reloaded = true;
-	log_set_max_level(d->opts.foreground && log_get_max_level() == LOG_DEBUG ? LOG_DEBUG : cfg.log_level);
-	fini_modules(d);
-	init_modules(d);
-	register_module_fds(d);
-	enforce_modules(d);
+	{
+		bool config_changed = memcmp(&cfg, &d->config, sizeof(cfg)) != 0, policy_changed = false;
+		struct mamori_policy *old = NULL;
+
+		d->config = cfg;
+		log_set_max_level(d->opts.foreground && log_get_max_level() == LOG_DEBUG ? LOG_DEBUG : cfg.log_level);
+		r = daemon_policy_load(&d->pol, &d->opts, &d->ctx, &old, &policy_changed);
+		if (r < 0)
+			log_error_errno(r, "policy not reloaded: keeping the running one");
+		d->ctx.policy = d->pol.current;
+		if (config_changed) {
+			/* module set or settings changed: restart modules with the new config */
+			d->reloaded = true;
+			fini_modules(d);
+			init_modules(d);
+			register_module_fds(d);
+			enforce_modules(d);
+		} else if (policy_changed) {
+			for (size_t i = 0; i < d->n_slots; i++) {
+				struct module_slot *s = &d->slots[i];
+				if (s->state != MODULE_ACTIVE || !s->mod->reload)
+					continue;
+				r = s->mod->reload(s->data);
+				if (r < 0)
+					log_error_errno(r, "module %s: keeps its previous settings", s->mod->name);
+			}
+			d->reloaded = true;
+			register_module_fds(d);
+			enforce_modules(d);
+		}
+		policy_free(old); /* modules converted what they need in reload() */
+	}
 	arm_timer(d->check_tfd, (uint64_t)d->config.check_interval * 1000000);
 	sd_notify_send("READY=1");
 	return 0;
@@ -355,6 +444,26 @@ cJSON *daemon_status_json(struct daemon *d)
 	cJSON_AddStringToObject(o, "root", d->root[0] ? d->root : "/");
 	cJSON_AddBoolToObject(o, "audit_only", d->ctx.audit_only);
 	cJSON_AddNumberToObject(o, "events", (double)d->events_emitted);
+	if (d->pol.current) {
+		cJSON *p = cJSON_AddObjectToObject(o, "policy");
+		if (p) {
+			cJSON_AddNumberToObject(p, "version", (double)policy_version(d->pol.current));
+			cJSON_AddStringToObject(p, "segment", policy_segment(d->pol.current));
+			cJSON_AddStringToObject(p, "sha256", d->pol.sha256);
+			cJSON_AddBoolToObject(p, "signed", !d->pol.unsigned_audit);
+		}
+	} else
+		cJSON_AddNullToObject(o, "policy");
+	if (d->journal) {
+		char hash[JOURNAL_HASH_HEX_LEN + 1];
+		uint64_t seq;
+		cJSON *j = cJSON_AddObjectToObject(o, "journal");
+		if (j && journal_head(d->journal, &seq, hash) == 0) {
+			cJSON_AddNumberToObject(j, "head_seq", (double)seq);
+			cJSON_AddStringToObject(j, "head_hash", hash);
+		}
+	} else
+		cJSON_AddNullToObject(o, "journal");
 	mods = cJSON_AddArrayToObject(o, "modules");
 	for (size_t i = 0; mods && i < d->n_slots; i++) {
 		const struct module_slot *s = &d->slots[i];
@@ -483,6 +592,34 @@ int daemon_new(const struct daemon_options *opts, struct daemon **ret, char *err
 	epoll_add(d->epfd, d->sigfd, &d->w_sig);
 	epoll_add(d->epfd, d->check_tfd, &d->w_check);
 
+	/* the journal first: policy and module events of the start are evidence too */
+	{
+		char dir[PATH_MAX];
+		struct journal_options jo = {.dir = dir,
+		                             .quota_bytes = (uint64_t)d->config.journal_quota_mb * 1024 * 1024};
+
+		r = root_path(dir, sizeof(dir), d->config.state_dir);
+		if (r == 0)
+			r = mkdir_p(dir, 0700);
+		if (r == 0)
+			r = journal_open(&jo, &d->journal);
+		if (r < 0) {
+			d->journal_error = r;
+			log_error_errno(r, "journal in %s cannot be opened: events are only logged", dir);
+		}
+	}
+	{
+		struct mamori_policy *old = NULL;
+
+		r = daemon_policy_load(&d->pol, opts, &d->ctx, &old, NULL);
+		policy_free(old);
+		if (r < 0) {
+			snprintf(err, errsz, "the policy cannot be used (see messages above)");
+			daemon_free(TAKE_PTR(d));
+			return -EINVAL;
+		}
+		d->ctx.policy = d->pol.current;
+	}
 	init_modules(d);
 	d->started = time(NULL);
 
@@ -512,6 +649,8 @@ void daemon_free(struct daemon *d)
 		return;
 	fini_modules(d);
 	control_server_free(d->control);
+	journal_close(d->journal);
+	daemon_policy_free(&d->pol);
 	check_report_clear(&d->report);
 	check_report_clear(&d->prev_report);
 	if (d->sigfd >= 0)

@@ -4,6 +4,7 @@
 
 #include "event.h"
 #include "module.h"
+#include "policy.h"
 
 static const char *const sev_names[_SEV_MAX] = {
         [SEV_DEBUG] = "debug",     [SEV_INFO] = "info",   [SEV_NOTICE] = "notice",
@@ -33,4 +34,11 @@ int mamori_emit(struct mamori_ctx *ctx, const char *type, enum event_severity se
 	if (!ctx || !ctx->emit)
 		return -ENOTCONN;
 	return ctx->emit(ctx, &ev, NULL);
+}
+
+const cJSON *mamori_policy_section(const struct mamori_ctx *ctx, const char *name)
+{
+	if (!ctx || !ctx->policy)
+		return NULL;
+	return policy_section(ctx->policy, name);
 }

@@ -39,6 +39,11 @@ struct mamori_ctx {
 int mamori_emit(struct mamori_ctx *ctx, const char *type, enum event_severity sev, const char *reqs,
                 const cJSON *payload);
 
+/* The module's section of the current policy, already validated against
+ * policy/schema.json; NULL when no policy is loaded or the section is absent
+ * (the module then uses the defaults documented in docs/POLICY.md). */
+const cJSON *mamori_policy_section(const struct mamori_ctx *ctx, const char *name);
+
 #define MAMORI_MODULE_MAX_FDS 8
 
 struct mamori_module {

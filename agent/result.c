@@ -45,6 +45,7 @@ static void result_free(struct check_result *r)
 	free(r->summary_en);
 	free(r->remedy_ja);
 	free(r->remedy_en);
+	free(r->exception);
 	free(r);
 }
 
@@ -179,6 +180,11 @@ int check_result_evidence(struct check_result *r, const char *key, const char *f
 	return 0;
 }
 
+int check_result_set_exception(struct check_result *r, const char *exception_id)
+{
+	return replace_str(&r->exception, exception_id);
+}
+
 struct check_result *check_report_error(struct check_report *rep, const char *module, const char *reqs_csv, int err,
                                         const char *what)
 {
@@ -222,7 +228,7 @@ static cJSON *pair(const char *ja, const char *en)
 cJSON *check_report_to_json(const struct check_report *rep)
 {
 	cJSON *root = cJSON_CreateObject(), *arr, *sum;
-	unsigned counts[_CHECK_STATUS_MAX] = {0};
+	unsigned counts[_CHECK_STATUS_MAX] = {0}, excepted = 0;
 
 	if (!root)
 		return NULL;
@@ -264,6 +270,10 @@ cJSON *check_report_to_json(const struct check_report *rep)
 				goto oom;
 			cJSON_AddItemToObject(o, "remedy", x);
 		}
+		if (r->exception && !cJSON_AddStringToObject(o, "exception", r->exception))
+			goto oom;
+		if (r->exception)
+			excepted++;
 		if (r->status >= 0 && r->status < _CHECK_STATUS_MAX)
 			counts[r->status]++;
 	}
@@ -273,6 +283,8 @@ cJSON *check_report_to_json(const struct check_report *rep)
 	for (int s = 0; s < _CHECK_STATUS_MAX; s++)
 		if (!cJSON_AddNumberToObject(sum, status_names[s], counts[s]))
 			goto oom;
+	if (!cJSON_AddNumberToObject(sum, "excepted", excepted))
+		goto oom;
 	return root;
 oom:
 	cJSON_Delete(root);
@@ -332,7 +344,10 @@ char *check_report_to_text(const struct check_report *rep, const char *lang)
 		sb_printf(&b, "[%s] %s (", st, r->id);
 		for (size_t j = 0; j < r->n_reqs; j++)
 			sb_printf(&b, "%s%s", j ? ", " : "", r->reqs[j]);
-		sb_printf(&b, ")\n");
+		sb_printf(&b, ")");
+		if (r->exception)
+			sb_printf(&b, ja ? " [例外措置 %s]" : " [exception %s]", r->exception);
+		sb_printf(&b, "\n");
 		if ((ja ? r->summary_ja : r->summary_en))
 			sb_printf(&b, "    %s\n", ja ? r->summary_ja : r->summary_en);
 		for (size_t j = 0; j < r->n_evidence; j++) {

@@ -40,6 +40,7 @@ struct check_result {
 	size_t n_evidence;
 	char *summary_ja, *summary_en; /* one line: what was found */
 	char *remedy_ja, *remedy_en;   /* what to do (fail/error only) */
+	char *exception;               /* id of an approved exception covering a failure (OPS-3) */
 };
 
 struct check_report {
@@ -64,14 +65,19 @@ int check_result_remedy(struct check_result *r, const char *ja, const char *en);
 int check_result_evidence(struct check_result *r, const char *key, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+/* An approved exception (例外措置) covers this failure: the status stays as
+ * measured, the report says which exception allows it. */
+int check_result_set_exception(struct check_result *r, const char *exception_id);
+
 /* Mark a module's failure: one ERROR result with the reason in both languages. */
 struct check_result *check_report_error(struct check_report *rep, const char *module, const char *reqs_csv, int err,
                                         const char *what);
 
 void check_report_clear(struct check_report *rep);
 
-/* JSON: {"results":[{id,module,status,requirements:[..],evidence:{..},summary:{ja,en},remedy:{ja,en}}],
- *        "summary":{"pass":n,"fail":n,"error":n,"not_applicable":n}}. Caller owns it. */
+/* JSON: {"results":[{id,module,status,requirements:[..],evidence:{..},summary:{ja,en},remedy:{ja,en},
+ *        exception?}], "summary":{"pass":n,"fail":n,"error":n,"not_applicable":n,"excepted":n}}.
+ * Caller owns it. */
 cJSON *check_report_to_json(const struct check_report *rep);
 
 /* Human text, one block per result, in lang ("ja" or "en"). Caller frees. */

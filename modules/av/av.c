@@ -364,14 +364,6 @@ struct av_state {
 	time_t scan_attempt;
 };
 
-/* The policy's `av` section. Wired to policy_section(ctx->policy, "av") when
- * the policy model is merged; until then NULL, and the defaults apply. */
-static const cJSON *av_policy_section(struct mamori_ctx *ctx)
-{
-	(void)ctx;
-	return NULL;
-}
-
 static void av_state_free(struct av_state *st)
 {
 	if (!st)
@@ -383,7 +375,7 @@ static void av_state_free(struct av_state *st)
 
 static int av_load(struct av_state *st)
 {
-	int r = av_settings_from_json(av_policy_section(st->ctx), &st->settings);
+	int r = av_settings_from_json(mamori_policy_section(st->ctx, "av"), &st->settings);
 
 	if (r < 0)
 		return log_error_errno(r, "av: bad policy section");

@@ -588,14 +588,6 @@ struct patch_state {
 	char state_dir[PATH_MAX];
 };
 
-/* The policy's `patch` section. Wired to policy_section(ctx->policy,
- * "patch") when the policy model is merged; until then NULL (defaults). */
-static const cJSON *patch_policy_section(struct mamori_ctx *ctx)
-{
-	(void)ctx;
-	return NULL;
-}
-
 static int patch_init(struct mamori_ctx *ctx, void **ret_state)
 {
 	_cleanup_free_ struct patch_state *st = calloc(1, sizeof(*st));
@@ -608,7 +600,7 @@ static int patch_init(struct mamori_ctx *ctx, void **ret_state)
 	r = root_path(st->state_dir, sizeof(st->state_dir), sd);
 	if (r < 0)
 		return r;
-	r = patch_settings_from_json(patch_policy_section(ctx), &st->settings);
+	r = patch_settings_from_json(mamori_policy_section(ctx, "patch"), &st->settings);
 	if (r < 0)
 		return log_error_errno(r, "patch: bad policy section");
 	*ret_state = TAKE_PTR(st);
@@ -637,7 +629,7 @@ static int patch_reload(void *state)
 {
 	struct patch_state *st = state;
 
-	return patch_settings_from_json(patch_policy_section(st->ctx), &st->settings);
+	return patch_settings_from_json(mamori_policy_section(st->ctx, "patch"), &st->settings);
 }
 
 static void patch_fini(void *state)

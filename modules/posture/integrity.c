@@ -610,15 +610,6 @@ static int integrity_check(void *state, struct check_report *rep)
 	return 0;
 }
 
-/* The policy's `integrity` section. NULL until the policy parser is merged:
- * the lead wires this to policy_section(ctx->policy, "integrity"). With NULL
- * the defaults of integrity_settings_default() apply. */
-static const cJSON *integrity_policy_section(struct mamori_ctx *ctx)
-{
-	(void)ctx;
-	return NULL;
-}
-
 static int integrity_init(struct mamori_ctx *ctx, void **ret_state)
 {
 	_cleanup_free_ struct integrity_settings *s = malloc(sizeof(*s));
@@ -627,7 +618,7 @@ static int integrity_init(struct mamori_ctx *ctx, void **ret_state)
 
 	if (!s)
 		return -ENOMEM;
-	r = integrity_settings_from_json(integrity_policy_section(ctx), s);
+	r = integrity_settings_from_json(mamori_policy_section(ctx, "integrity"), s);
 	if (r < 0)
 		return r;
 	r = integrity_open(ctx, s, &st);
@@ -646,7 +637,7 @@ static int integrity_reload(void *state)
 
 	if (!s)
 		return -ENOMEM;
-	r = integrity_settings_from_json(integrity_policy_section(st->ctx), s);
+	r = integrity_settings_from_json(mamori_policy_section(st->ctx, "integrity"), s);
 	if (r < 0)
 		return r;
 	r = integrity_open(st->ctx, s, &nst);

@@ -912,19 +912,10 @@ struct login_state {
 	struct login_settings settings;
 };
 
-/* The policy's `login` section. NULL until the policy parser is merged: the
- * lead wires this to policy_section(ctx->policy, "login"). With NULL the
- * defaults of login_settings_default() apply (mfa_required false). */
-static const cJSON *login_policy_section(struct mamori_ctx *ctx)
-{
-	(void)ctx;
-	return NULL;
-}
-
 static int login_load(struct login_state *st)
 {
 	struct login_settings s;
-	int r = login_settings_from_json(login_policy_section(st->ctx), &s);
+	int r = login_settings_from_json(mamori_policy_section(st->ctx, "login"), &s);
 
 	if (r < 0)
 		return r;

@@ -561,15 +561,6 @@ struct network_state {
 	struct network_settings settings;
 };
 
-/* The policy's `network` section. NULL until the policy parser is merged:
- * the lead wires this to policy_section(ctx->policy, "network"). With NULL
- * the defaults apply (wireless encryption required, no destination list). */
-static const cJSON *network_policy_section(struct mamori_ctx *ctx)
-{
-	(void)ctx;
-	return NULL;
-}
-
 static int network_reload(void *state)
 {
 	struct network_state *st = state;
@@ -578,7 +569,7 @@ static int network_reload(void *state)
 
 	if (!s)
 		return -ENOMEM;
-	r = network_settings_from_json(network_policy_section(st->ctx), s);
+	r = network_settings_from_json(mamori_policy_section(st->ctx, "network"), s);
 	if (r < 0)
 		return r;
 	st->settings = *s;

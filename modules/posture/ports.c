@@ -258,15 +258,6 @@ int ports_evaluate(const struct ports_settings *s, const struct ports_facts *f, 
 	return 0;
 }
 
-/* The policy's `network` section. NULL until the policy parser is merged:
- * the lead wires this to policy_section(ctx->policy, "network"). With NULL
- * no port is allowed except on loopback. */
-static const cJSON *ports_policy_section(struct mamori_ctx *ctx)
-{
-	(void)ctx;
-	return NULL;
-}
-
 struct ports_state {
 	struct mamori_ctx *ctx;
 	struct ports_settings settings;
@@ -276,7 +267,7 @@ static int ports_reload(void *state)
 {
 	struct ports_state *st = state;
 	struct ports_settings s;
-	int r = ports_settings_from_json(ports_policy_section(st->ctx), &s);
+	int r = ports_settings_from_json(mamori_policy_section(st->ctx, "network"), &s);
 
 	if (r < 0)
 		return r;

@@ -299,14 +299,6 @@ struct software_state {
 	char state_dir[PATH_MAX];
 };
 
-/* The policy's `software` section. Wired to policy_section(ctx->policy,
- * "software") when the policy model is merged; until then NULL (defaults). */
-static const cJSON *software_policy_section(struct mamori_ctx *ctx)
-{
-	(void)ctx;
-	return NULL;
-}
-
 static int software_init(struct mamori_ctx *ctx, void **ret_state)
 {
 	_cleanup_free_ struct software_state *st = calloc(1, sizeof(*st));
@@ -319,7 +311,7 @@ static int software_init(struct mamori_ctx *ctx, void **ret_state)
 	r = root_path(st->state_dir, sizeof(st->state_dir), sd);
 	if (r < 0)
 		return r;
-	r = software_settings_from_json(software_policy_section(ctx), &st->settings);
+	r = software_settings_from_json(mamori_policy_section(ctx, "software"), &st->settings);
 	if (r < 0)
 		return log_error_errno(r, "software: bad policy section");
 	*ret_state = TAKE_PTR(st);
@@ -371,7 +363,7 @@ static int software_reload(void *state)
 {
 	struct software_state *st = state;
 	struct software_settings s;
-	int r = software_settings_from_json(software_policy_section(st->ctx), &s);
+	int r = software_settings_from_json(mamori_policy_section(st->ctx, "software"), &s);
 
 	if (r < 0)
 		return r;

@@ -403,19 +403,10 @@ struct screenlock_state {
 	struct screenlock_obs verify; /* the system defaults re-read after enforce() */
 };
 
-/* The policy's `screenlock` section. NULL until the policy parser is merged:
- * the lead wires this to policy_section(ctx->policy, "screenlock"). With
- * NULL the defaults of screenlock_settings_default() apply. */
-static const cJSON *screenlock_policy_section(struct mamori_ctx *ctx)
-{
-	(void)ctx;
-	return NULL;
-}
-
 static int screenlock_load(struct screenlock_state *st)
 {
 	struct screenlock_settings s;
-	int r = screenlock_settings_from_json(screenlock_policy_section(st->ctx), &s);
+	int r = screenlock_settings_from_json(mamori_policy_section(st->ctx, "screenlock"), &s);
 
 	if (r < 0)
 		return r;

@@ -65,10 +65,11 @@ void usb_module_set_section_source(usb_section_source_fn fn)
 	section_source = fn;
 }
 
-/* LEAD: replace with policy_section(ctx->policy, name) when policy/ is merged. */
+/* The policy's sections ("usb", "carry"); tests may feed their own through
+ * usb_module_set_section_source(). */
 static const cJSON *usb_policy_section(struct mamori_ctx *ctx, const char *name)
 {
-	return section_source ? section_source(ctx, name) : NULL;
+	return section_source ? section_source(ctx, name) : mamori_policy_section(ctx, name);
 }
 
 size_t usb_module_tracked(void *state)
