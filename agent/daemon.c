@@ -485,28 +485,29 @@ static void ipc_ack(struct daemon *d, const cJSON *req, const char *key, cJSON *
 	ipc_send(d->ipc, m, -1);
 }
 
+/* One event from mamorid into the journal (inside the caller's batch). */
+static int gate_emit_one(struct daemon *d, const cJSON *m, uint64_t *ret_seq)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(m, "type");
+	const cJSON *sev = cJSON_GetObjectItemCaseSensitive(m, "severity");
+	const cJSON *reqs = cJSON_GetObjectItemCaseSensitive(m, "reqs");
+	struct mamori_event ev = {
+	        .type = cJSON_IsString(type) ? type->valuestring : "",
+	        .severity = cJSON_IsString(sev) ? event_severity_from_string(sev->valuestring) : SEV_INFO,
+	        .reqs = cJSON_IsString(reqs) ? reqs->valuestring : "",
+	        .payload = cJSON_GetObjectItemCaseSensitive(m, "payload"),
+	};
+
+	if (ev.severity == _SEV_INVALID)
+		ev.severity = SEV_INFO;
+	return daemon_emit(&d->ctx, &ev, ret_seq);
+}
+
 static void on_gate_message(struct daemon *d, cJSON *m)
 {
 	const char *op = ipc_op(m);
 
-	if (strcmp(op, "emit") == 0) {
-		const cJSON *type = cJSON_GetObjectItemCaseSensitive(m, "type");
-		const cJSON *sev = cJSON_GetObjectItemCaseSensitive(m, "severity");
-		const cJSON *reqs = cJSON_GetObjectItemCaseSensitive(m, "reqs");
-		struct mamori_event ev = {
-		        .type = cJSON_IsString(type) ? type->valuestring : "",
-		        .severity = cJSON_IsString(sev) ? event_severity_from_string(sev->valuestring) : SEV_INFO,
-		        .reqs = cJSON_IsString(reqs) ? reqs->valuestring : "",
-		        .payload = cJSON_GetObjectItemCaseSensitive(m, "payload"),
-		};
-		uint64_t seq = 0;
-		int r;
-
-		if (ev.severity == _SEV_INVALID)
-			ev.severity = SEV_INFO;
-		r = daemon_emit(&d->ctx, &ev, &seq);
-		ipc_ack(d, m, "seq", r < 0 ? NULL : cJSON_CreateNumber((double)seq), r);
-	} else if (strcmp(op, "sha256") == 0) {
+	if (strcmp(op, "sha256") == 0) {
 		const cJSON *hex = cJSON_GetObjectItemCaseSensitive(m, "hex");
 		size_t n = cJSON_IsString(hex) ? strlen(hex->valuestring) : 1;
 		_cleanup_free_ uint8_t *bin = NULL;
@@ -538,14 +539,24 @@ static void on_gate_message(struct daemon *d, cJSON *m)
 	}
 }
 
+/* Everything mamorid sent since the last wake-up: the events share one
+ * fsync (journal batch), and are acknowledged only after it. */
 static void on_ipc(struct daemon *d)
 {
+	struct pending_ack {
+		cJSON *req;
+		uint64_t seq;
+		int err;
+	} acks[256];
+	size_t n_acks = 0;
+	bool batch = false;
+
 	for (;;) {
 		cJSON *m = NULL;
-		int r = ipc_recv(d->ipc, &m, NULL);
+		int r = n_acks < ELEMENTSOF(acks) ? ipc_recv(d->ipc, &m, NULL) : -EAGAIN;
 
 		if (r == -EAGAIN)
-			return;
+			break;
 		if (r == -EBADMSG) {
 			log_warning("mamorid sent a malformed message: ignored");
 			continue;
@@ -554,12 +565,29 @@ static void on_ipc(struct daemon *d)
 			/* the gate is our parent: without it there is nobody to serve */
 			log_error("mamorid went away: stopping");
 			d->stop = true;
-			return;
+			break;
+		}
+		if (strcmp(ipc_op(m), "emit") == 0) {
+			if (!batch && d->journal)
+				batch = journal_batch_begin(d->journal) == 0;
+			acks[n_acks].req = m;
+			acks[n_acks].err = gate_emit_one(d, m, &acks[n_acks].seq);
+			n_acks++;
+			continue;
 		}
 		on_gate_message(d, m);
 		cJSON_Delete(m);
 		if (d->reloaded)
-			return;
+			break;
+	}
+	if (batch && journal_batch_commit(d->journal) < 0)
+		for (size_t i = 0; i < n_acks; i++)
+			acks[i].err = -EIO;
+	for (size_t i = 0; i < n_acks; i++) {
+		if (!d->stop)
+			ipc_ack(d, acks[i].req, "seq", acks[i].err ? NULL : cJSON_CreateNumber((double)acks[i].seq),
+			        acks[i].err);
+		cJSON_Delete(acks[i].req);
 	}
 }
 

@@ -73,8 +73,8 @@ struct gate {
 	uint64_t next_id;
 	int pending_policy_fd; /* a policy that arrived while we waited for an ack */
 
-	cJSON **queue; /* emit messages waiting for the worker */
-	size_t n_queue;
+	cJSON **queue; /* emit messages not yet acknowledged, oldest first */
+	size_t n_queue, n_sent;
 	uint64_t dropped;
 	bool stop;
 };
@@ -165,6 +165,7 @@ static void worker_gone(const char *why)
 		G.ipc = -1;
 	}
 	G.worker_ready = false;
+	G.n_sent = 0;
 	if (G.stop || already)
 		return;
 	/* restart with backoff: 1 s, 2 s, 4 s … 60 s */
@@ -224,11 +225,12 @@ static void apply_policy_fd(int fd)
 /* ---- events and digests through the worker -------------------------------- */
 
 static void handle_message(cJSON *m, int fd);
+static void on_emit_ack(const cJSON *ack);
 
 /* Send a request and wait for its ack (other messages are handled as they come). */
 static int request(cJSON *msg, cJSON **ret_ack)
 {
-	uint64_t id = ++G.next_id;
+	uint64_t id = ++G.next_id + (UINT64_C(1) << 40); /* never equal to an event's id */
 	struct timespec t0, now;
 	int r;
 
@@ -267,7 +269,8 @@ static int request(cJSON *msg, cJSON **ret_ack)
 				*ret_ack = in;
 				return 0;
 			}
-			cJSON_Delete(in); /* a late ack of an earlier timed-out request */
+			on_emit_ack(in); /* an event's ack (or a late one of a timed-out request) */
+			cJSON_Delete(in);
 			continue;
 		}
 		if (strcmp(ipc_op(in), "policy") == 0 && infd >= 0) {
@@ -282,10 +285,16 @@ static int request(cJSON *msg, cJSON **ret_ack)
 	}
 }
 
+/* Events go to the worker without waiting for its fsync: the decision must
+ * not wait for the disk while a person waits at the port. They stay in
+ * G.queue, in order, until the worker acknowledges them as durable (acks
+ * come in order); G.n_sent of them are on their way. When the worker dies,
+ * the ones it did not acknowledge are sent again to the next one (at least
+ * once: one it made durable but could not acknowledge appears twice). */
 static void queue_event(cJSON *msg)
 {
 	if (G.n_queue >= GATE_QUEUE_MAX) {
-		G.dropped++; /* counted, reported as journal.overflow when the worker is back */
+		G.dropped++; /* counted, reported as journal.overflow when there is room */
 		cJSON_Delete(msg);
 		return;
 	}
@@ -300,63 +309,75 @@ static void queue_event(cJSON *msg)
 	G.queue[G.n_queue++] = msg;
 }
 
+static void send_queued(void)
+{
+	while (G.ipc >= 0 && G.worker_ready && G.n_sent < G.n_queue) {
+		int r = ipc_send(G.ipc, G.queue[G.n_sent], -1);
+
+		if (r == -EAGAIN || r == -ENOBUFS)
+			return; /* socket full: the rest goes when acks make room */
+		if (r < 0) {
+			log_warning_errno(r, "cannot send events to the worker");
+			return;
+		}
+		G.n_sent++;
+	}
+}
+
+static void on_emit_ack(const cJSON *ack)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(ack, "id");
+	const cJSON *err = cJSON_GetObjectItemCaseSensitive(ack, "error");
+	const cJSON *qid;
+
+	if (G.n_sent == 0 || !cJSON_IsNumber(id))
+		return;
+	qid = cJSON_GetObjectItemCaseSensitive(G.queue[0], "id");
+	if (!cJSON_IsNumber(qid) || qid->valuedouble != id->valuedouble)
+		return; /* not the oldest in flight: an ack of a dead worker's message */
+	if (cJSON_IsNumber(err))
+		log_warning("worker could not journal event %.0f: %s", id->valuedouble, strerror(-err->valueint));
+	cJSON_Delete(G.queue[0]);
+	memmove(G.queue, G.queue + 1, (G.n_queue - 1) * sizeof(*G.queue));
+	G.n_queue--;
+	G.n_sent--;
+	if (G.n_queue == 0 && G.dropped > 0) {
+		cJSON *m = cJSON_CreateObject(), *p;
+		if (m && (p = cJSON_AddObjectToObject(m, "payload"))) {
+			cJSON_AddStringToObject(m, "op", "emit");
+			cJSON_AddNumberToObject(m, "id", (double)++G.next_id);
+			cJSON_AddStringToObject(m, "type", "journal.overflow");
+			cJSON_AddStringToObject(m, "severity", "error");
+			cJSON_AddStringToObject(m, "reqs", "LOG-1");
+			cJSON_AddNumberToObject(p, "lost", (double)G.dropped);
+			cJSON_AddStringToObject(p, "where", "mamorid's queue to mamori-worker");
+			G.dropped = 0;
+			queue_event(m);
+		} else
+			cJSON_Delete(m);
+	}
+	send_queued();
+}
+
 static int gate_emit(struct mamori_ctx *ctx, const struct mamori_event *ev, uint64_t *ret_seq)
 {
-	cJSON *msg = cJSON_CreateObject(), *ack = NULL;
-	const cJSON *seq;
-	int r;
+	cJSON *msg = cJSON_CreateObject();
 
 	(void)ctx;
 	if (!msg)
 		return -ENOMEM;
 	cJSON_AddStringToObject(msg, "op", "emit");
+	cJSON_AddNumberToObject(msg, "id", (double)++G.next_id);
 	cJSON_AddStringToObject(msg, "type", ev->type);
 	cJSON_AddStringToObject(msg, "severity", event_severity_to_string(ev->severity));
 	cJSON_AddStringToObject(msg, "reqs", ev->reqs ? ev->reqs : "");
 	if (ev->payload)
 		cJSON_AddItemToObject(msg, "payload", cJSON_Duplicate(ev->payload, 1));
-	if (G.n_queue > 0 || (r = request(msg, &ack)) == -ENOTCONN || r == -ETIMEDOUT || r == -ECONNRESET) {
-		/* keep order: once something waits, everything waits */
-		queue_event(msg);
-		return 0;
-	}
-	cJSON_Delete(msg);
-	if (r < 0)
-		return r;
-	seq = cJSON_GetObjectItemCaseSensitive(ack, "seq");
-	r = cJSON_IsNumber(seq) ? 0 : -EIO;
-	if (r == 0 && ret_seq)
-		*ret_seq = (uint64_t)seq->valuedouble;
-	cJSON_Delete(ack);
-	return r;
-}
-
-static void flush_queue(void)
-{
-	size_t i;
-
-	for (i = 0; i < G.n_queue; i++) {
-		cJSON *ack = NULL;
-		if (request(G.queue[i], &ack) < 0)
-			break;
-		cJSON_Delete(ack);
-		cJSON_Delete(G.queue[i]);
-	}
-	if (i > 0) {
-		memmove(G.queue, G.queue + i, (G.n_queue - i) * sizeof(*G.queue));
-		G.n_queue -= i;
-	}
-	if (G.n_queue == 0 && G.dropped > 0) {
-		_cleanup_json_ cJSON *p = cJSON_CreateObject();
-		struct mamori_event ev = {
-		        .type = "journal.overflow", .severity = SEV_ERROR, .reqs = "LOG-1", .payload = p};
-		if (p) {
-			cJSON_AddNumberToObject(p, "lost", (double)G.dropped);
-			cJSON_AddStringToObject(p, "where", "mamorid queue while mamori-worker was down");
-		}
-		if (gate_emit(&G.ctx, &ev, NULL) == 0 && G.n_queue == 0)
-			G.dropped = 0;
-	}
+	queue_event(msg);
+	send_queued();
+	if (ret_seq)
+		*ret_seq = 0; /* assigned by the worker's journal */
+	return 0;
 }
 
 static int gate_digest(const void *data, size_t len, uint8_t ret[32])
@@ -425,7 +446,10 @@ static void handle_message(cJSON *m, int fd)
 		G.worker_ready = true;
 		G.restarts = 0;
 		send_hello();
-		flush_queue();
+		G.n_sent = 0; /* what the last worker did not acknowledge goes again */
+		send_queued();
+	} else if (strcmp(op, "ack") == 0) {
+		on_emit_ack(m);
 	}
 	if (fd >= 0)
 		close(fd);
