@@ -43,6 +43,8 @@ ITEST_BINS := $(ITEST_SRCS:tests/integration/%.c=$(O)/itests/%)
 BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(O)/bench/%)
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+DEMO_SRCS  := $(wildcard tests/demo/*.c)
+DEMO_BINS  := $(DEMO_SRCS:tests/demo/%.c=$(O)/demo/%)
 FUZZ_SECONDS ?= 20
 TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(O)/obj/%.o)
@@ -129,8 +131,12 @@ fuzz: deps-quiet
 		build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus-$$n $$( [ -d tests/fuzz/seeds/$$n ] && echo tests/fuzz/seeds/$$n ) 2>&1 | tail -n 3; \
 	done
 
-demo: all
-	$(Q)bash tests/demo.sh
+$(O)/demo/%: tests/demo/%.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags umockdev-1.0) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs umockdev-1.0)
+
+demo: all $(DEMO_BINS)
+	$(Q)MAMORI_BUILD=$(O) bash tests/demo.sh
 
 lint:
 	$(Q)bash tests/lint.sh
@@ -141,7 +147,20 @@ format:
 format-check:
 	$(Q)clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
+# Install the agent (DESTDIR for packaging): binaries, hardened unit, a
+# default agent.conf (kept if present), policy templates and docs.
+PREFIX ?= /usr
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/lib/systemd/system \
+		$(DESTDIR)/etc/mamori $(DESTDIR)$(PREFIX)/share/mamori/templates $(DESTDIR)$(PREFIX)/share/doc/mamori
+	install -m 0755 $(O)/bin/mamorid $(O)/bin/mamori-worker $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0755 $(O)/bin/mamorictl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 installer/mamorid.service $(DESTDIR)/lib/systemd/system/
+	[ -e $(DESTDIR)/etc/mamori/agent.conf ] || install -m 0644 installer/agent.conf $(DESTDIR)/etc/mamori/
+	install -m 0644 policy/templates/*.json policy/schema.json $(DESTDIR)$(PREFIX)/share/mamori/templates/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/mamori/
+
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-clang
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -19,5 +19,13 @@ if command -v clang-format >/dev/null; then
 		rc=1
 	fi
 fi
+# the systemd unit stays hardened (STYLE.md: scored with systemd-analyze security)
+if command -v systemd-analyze >/dev/null; then
+	if ! systemd-analyze security --offline=true --threshold=40 --no-pager installer/mamorid.service >/dev/null 2>&1; then
+		echo "lint: installer/mamorid.service exposure above 4.0:"
+		systemd-analyze security --offline=true --no-pager installer/mamorid.service 2>&1 | tail -1
+		rc=1
+	fi
+fi
 ((rc == 0)) && echo "lint: ok ($(echo "$files" | wc -l) files)"
 exit $rc
