@@ -35,6 +35,7 @@
 #include "usb_identity.h"
 #include "usb_media.h"
 #include "usb_rules.h"
+#include "policy_exception.h"
 
 #define USB_DEVS_MAX     4096
 #define USB_NOTIFY_MAX   4
@@ -319,6 +320,31 @@ static void emit(struct usb_state *st, const char *type, enum event_severity sev
 
 /* ---- devices ---------------------------------------------------------------- */
 
+/* 例外措置 (OPS-3): an approved, time-bounded exception of the policy for
+ * this device (scope.check "usb.device" or "usb.*", scope.device) lets a
+ * device the rules block be used, read-only where the rules would have made
+ * it so; expired exceptions stop applying by themselves. */
+static void apply_exception(struct usb_state *st, struct usb_dev *d)
+{
+	char v[8], p[8];
+	struct policy_device_id dev = {.vendor = v, .product = p, .serial = d->id.has_serial ? d->id.serial : NULL};
+	const char *exid = NULL;
+
+	if (d->dec.action != USB_ACT_BLOCK || !st->ctx->policy)
+		return;
+	snprintf(v, sizeof(v), "%04x", d->id.vendor);
+	snprintf(p, sizeof(p), "%04x", d->id.product);
+	if (!policy_exception_applies(st->ctx->policy, "usb.device", &dev, NULL, time(NULL), &exid))
+		return;
+	d->dec.action = USB_ACT_ALLOW;
+	d->dec.reason = "exception";
+	d->dec.rule_id = exid;
+	d->dec.reqs = "OPS-3,MEDIA-1";
+	d->dec.rule = -1;
+	d->dec.iface_allowed = ~UINT64_C(0);
+	d->dec.partial = false;
+}
+
 static struct usb_dev *decide_device(struct usb_state *st, struct udev_device *dev, bool present)
 {
 	const char *sp = udev_device_get_syspath(dev), *dp = udev_device_get_devpath(dev);
@@ -348,6 +374,7 @@ static struct usb_dev *decide_device(struct usb_state *st, struct udev_device *d
 		log_warning_errno(r, "usb: %s: identity unreadable, deciding on what is known", sn);
 	}
 	usb_decide(st->rules, &d->id, time(NULL), &d->dec);
+	apply_exception(st, d);
 	allow = d->dec.action != USB_ACT_BLOCK;
 
 	if (present && !usb_rules_apply_present(st->rules)) {

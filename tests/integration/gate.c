@@ -145,7 +145,7 @@ static void test_gate_and_worker(void **state)
 {
 	char cmd[8192], out[65536];
 	pid_t w1, w2;
-	char *a, *b, *c, *dd;
+	char *a, *b, *c, *dd, *e, *x;
 	FILE *f;
 	size_t n;
 	int st;
@@ -179,6 +179,13 @@ static void test_gate_and_worker(void **state)
 	b = insert(4, "dead", "beef", "UNKNOWN1");
 	usleep(200000);
 	assert_string_equal(attr(b, "authorized"), "0");
+
+	/* an approved exception (OPS-3) lets one blocked device in; an expired one does not */
+	e = insert(7, "dead", "beef", "EXCEPT1");
+	assert_true(wait_attr(e, "authorized", "1", 2000));
+	x = insert(8, "dead", "beef", "EXPIRED1");
+	usleep(200000);
+	assert_string_equal(attr(x, "authorized"), "0");
 
 	/* the worker dies: the gate keeps deciding, with the same policy */
 	assert_int_equal(kill(w1, SIGKILL), 0);
@@ -235,6 +242,8 @@ static void test_gate_and_worker(void **state)
 	g_free(b);
 	g_free(c);
 	g_free(dd);
+	g_free(e);
+	g_free(x);
 }
 
 int main(void)

@@ -13,7 +13,15 @@ cat > "$prep/policy.json" <<'JSON'
 { "schema": 1, "version": 3, "segment": "lgwan", "requirements": ["OPS-1"],
   "usb": { "default": "block", "present_devices": "apply", "requirements": ["MEDIA-1"],
            "rules": [ { "id": "kiosk", "action": "allow", "requirements": ["MEDIA-1"],
-                        "match": { "vendor": "0781", "product": "5581" } } ] } }
+                        "match": { "vendor": "0781", "product": "5581" } } ] },
+  "exceptions": [
+    { "id": "EX-USB-1", "reason": "業務委託先の測定器 (measuring device of a contractor)",
+      "requester": "tanaka", "approver": "sato", "requirements": ["OPS-3"],
+      "scope": { "check": "usb.device", "device": { "vendor": "dead", "product": "beef", "serial": "EXCEPT1" } },
+      "not_before": "2020-01-01T00:00:00Z", "not_after": "2099-01-01T00:00:00Z" },
+    { "id": "EX-USB-OLD", "reason": "expired", "requester": "tanaka", "approver": "sato", "requirements": ["OPS-3"],
+      "scope": { "check": "usb.device", "device": { "vendor": "dead", "product": "beef", "serial": "EXPIRED1" } },
+      "not_before": "2020-01-01T00:00:00Z", "not_after": "2021-01-01T00:00:00Z" } ] }
 JSON
 "$B/bin/mamorictl" --root "$prep" policy check "$prep/policy.json" >/dev/null
 "$B/bin/mamorictl" --root "$prep" policy sign --key "$prep/k.key" "$prep/policy.json" >/dev/null
