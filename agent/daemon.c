@@ -845,10 +845,11 @@ int daemon_run(struct daemon *d)
 	uint64_t wd = sd_watchdog_usec();
 	int r;
 
+	/* enforce first: it may open descriptors (a scheduled full scan) */
+	enforce_modules(d);
 	r = register_module_fds(d);
 	if (r < 0)
 		return log_error_errno(r, "cannot watch module file descriptors");
-	enforce_modules(d);
 	if (d->opts.once) {
 		daemon_check(d);
 		return 0;
@@ -904,6 +905,12 @@ int daemon_run(struct daemon *d)
 				break;
 			case W_TIMER_CHECK:
 				drain_timer(w->fd);
+				/* every pass re-applies the policy where modules enforce it
+				 * (drift: a setting changed by hand comes back; a due full scan
+				 * starts), then measures */
+				enforce_modules(d);
+				register_module_fds(d);
+				d->reloaded = true; /* watches were rebuilt */
 				daemon_check(d);
 				break;
 			case W_TIMER_WATCHDOG:

@@ -71,7 +71,10 @@ struct mamori_module {
 	int (*check)(void *state, struct check_report *rep);
 
 	/* Optional (ENFORCE). Bring the system in line with the current policy.
-	 * Not called in audit mode. */
+	 * Called at start, after reload() and before every posture pass (so a
+	 * setting changed by hand comes back): must be idempotent and cheap when
+	 * nothing drifted. Not called in audit mode. The daemon re-reads fds()
+	 * afterwards, so enforce() may start work that has a descriptor. */
 	int (*enforce)(void *state);
 
 	/* Optional. The policy changed (ctx->policy already points to the new one).
