@@ -782,12 +782,12 @@ int main(int argc, char **argv)
 						}
 					} else if (si.ssi_signo == SIGCHLD) {
 						int st;
-						pid_t p;
-						while ((p = waitpid(-1, &st, WNOHANG)) > 0)
-							if (p == G.worker) {
-								G.worker = 0;
-								worker_gone(WIFSIGNALED(st) ? "was killed" : "exited");
-							}
+						/* only the worker: notification children are the usb
+						 * module's to reap (agent/notify.c) */
+						if (G.worker > 0 && waitpid(G.worker, &st, WNOHANG) == G.worker) {
+							G.worker = 0;
+							worker_gone(WIFSIGNALED(st) ? "was killed" : "exited");
+						}
 					}
 				}
 				break;

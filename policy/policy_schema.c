@@ -197,6 +197,9 @@ static const struct policy_schema_node av_generic_members[] = {
 static const struct policy_schema_node av_members[] = {
         ENUM("product", true, av_products, NULL),
         STR("clamd_socket", false, POLICY_FORMAT_ABS_PATH, 1, 108, NULL),
+        STR("clamd_database_dir", false, POLICY_FORMAT_ABS_PATH, 1, 4096,
+            "where clamd's daily/main databases are (definitions age, AV-2)"),
+        ARR("full_scan_paths", false, 0, 1, 8, &path_item, "what a scheduled full scan covers (AV-3)"),
         OBJ("generic", false, 0, av_generic_members, NULL),
         INT("max_definitions_age_hours", false, 1, 8760, NULL),
         INT("full_scan_interval_days", false, 1, 365, NULL),

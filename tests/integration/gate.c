@@ -5,6 +5,8 @@
  * worker is restarted, and every decision — also those made while it was
  * down — reaches the journal exactly once, in a chain that verifies (LOG-1). */
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -122,6 +126,41 @@ static pid_t worker_pid(int wait_ms)
 }
 
 /* Shell commands run without the ASan/umockdev preloads (they are not ours). */
+/* A NOTIFY_SOCKET as systemd provides it (Type=notify). */
+static int notify_fd = -1;
+static char notify_path[100];
+
+static void notify_listen(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	snprintf(notify_path, sizeof(notify_path), "%s/notify.sock", prep);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", notify_path);
+	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(notify_fd >= 0);
+	assert_int_equal(bind(notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setenv("NOTIFY_SOCKET", notify_path, 1);
+}
+
+/* true if a datagram containing want arrives within ms */
+static bool notify_expect(const char *want, int ms)
+{
+	for (;;) {
+		struct pollfd p = {.fd = notify_fd, .events = POLLIN};
+		char buf[512];
+		ssize_t n;
+
+		if (poll(&p, 1, ms) <= 0)
+			return false;
+		n = recv(notify_fd, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			return false;
+		buf[n] = '\0';
+		if (strstr(buf, want))
+			return true;
+	}
+}
+
 static int run(const char *cmd)
 {
 	pid_t p = fork();
@@ -157,6 +196,7 @@ static void test_gate_and_worker(void **state)
 	         tbroot, tbroot, prep, prep, tbroot, prep, prep, tbroot);
 	assert_int_equal(run(cmd), 0);
 
+	notify_listen();
 	gate = fork();
 	assert_true(gate >= 0);
 	if (gate == 0) {
@@ -172,6 +212,8 @@ static void test_gate_and_worker(void **state)
 	assert_true(wait_attr(hub, "authorized_default", "0", 5000));
 	w1 = worker_pid(5000);
 	assert_true(w1 > 0);
+	/* systemd hears READY=1 from mamorid once the gate decides */
+	assert_true(notify_expect("READY=1", 5000));
 
 	/* the signed policy (verified by the worker) decides */
 	a = insert(3, "0781", "5581", "ALLOWED1");
@@ -201,6 +243,7 @@ static void test_gate_and_worker(void **state)
 	assert_true(w2 != w1);
 
 	assert_int_equal(kill(gate, SIGTERM), 0);
+	assert_true(notify_expect("STOPPING=1", 5000));
 	assert_int_equal(waitpid(gate, &st, 0), gate);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
