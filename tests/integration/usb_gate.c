@@ -311,6 +311,26 @@ static void test_hub_fail_closed(void **s)
 	assert_string_equal(attr(hub, "interface_authorized_default"), "0");
 }
 
+/* "internal ports only": the kernel authorizes hard-wired (internal) ports by
+ * itself, everything on an external port waits for the policy (MEDIA-1) */
+static void test_hub_internal_only(void **s)
+{
+	void *st2 = NULL;
+
+	(void)s;
+	usb_module.fini(state);
+	state = NULL;
+	set_policy("{\"usb\":{\"default\":\"block\",\"ports\":\"internal_only\"}}");
+	assert_int_equal(usb_module.init(&ctx, &st2), 0);
+	assert_string_equal(attr(hub, "authorized_default"), "2");
+	assert_string_equal(attr(hub, "interface_authorized_default"), "0");
+	usb_module.fini(st2);
+	/* back to the common setup for the teardown */
+	set_policy(BASE_POLICY);
+	assert_int_equal(usb_module.init(&ctx, &state), 0);
+	assert_string_equal(attr(hub, "authorized_default"), "0");
+}
+
 static void test_allowed_and_unknown(void **s)
 {
 	(void)s;
@@ -804,6 +824,7 @@ int main(void)
 
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_hub_fail_closed, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_hub_internal_only, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_allowed_and_unknown, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_composite_only_permitted_interface, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_twins_by_port_and_hash, setup, teardown),
