@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "proc-util.h"
 #include "patch_dnf.h"
 #include "rootpath.h"
 #include "strutil.h"
@@ -109,84 +110,18 @@ int patch_dnf_parse(const char *out, size_t len, struct patch_dnf_result *ret)
 	return 0;
 }
 
-/* Same runner as av_mdatp.c (to move to common/ once both are merged). */
+/* The program's stdout if it exited 0 (common/spawn.h). */
 static int run_capture(char *const argv[], int timeout_ms, size_t cap, char **ret_out, size_t *ret_len)
 {
-	_cleanup_free_ char *out = malloc(cap + 1);
-	_cleanup_close_ int rfd = -1;
-	struct timespec t0, t1;
-	size_t len = 0;
-	int pfd[2], status, r = 0;
-	pid_t pid;
+	int ex = 0, r = spawn_capture(argv, NULL, timeout_ms, cap, ret_out, ret_len, &ex);
 
-	if (!out)
-		return -ENOMEM;
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		close(pfd[0]);
-		close(pfd[1]);
-		return r;
-	}
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDWR);
-
-		if (nul < 0 || dup2(nul, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(nul, 2) < 0)
-			_exit(127);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(pfd[1]);
-	rfd = pfd[0];
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		struct pollfd pf = {.fd = rfd, .events = POLLIN};
-		long el;
-		ssize_t n;
-
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		el = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-		if (el >= timeout_ms) {
-			r = -ETIMEDOUT;
-			break;
-		}
-		n = poll(&pf, 1, (int)(timeout_ms - el));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : -ETIMEDOUT;
-			break;
-		}
-		if (len >= cap) {
-			r = -EFBIG;
-			break;
-		}
-		n = read(rfd, out + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
 	if (r < 0)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (r < 0)
-		return r;
-	/* `updateinfo list` exits 0 with or without advisories */
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return r == -ENOENT || r == -EACCES ? -ENOEXEC : r;
+	if (ex != 0) {
+		free(*ret_out);
+		*ret_out = NULL;
 		return -EIO;
-	out[len] = '\0';
-	*ret_out = TAKE_PTR(out);
-	*ret_len = len;
+	}
 	return 0;
 }
 

@@ -12,9 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +22,7 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "proc-util.h"
 #include "fileio.h"
 #include "rootpath.h"
 #include "screenlock_gnome.h"
@@ -48,108 +47,26 @@ const char *screenlock_dconf_path = "/usr/bin/dconf";
 static const char mamori_keyfile[] = "/etc/dconf/db/local.d/00-mamori-screenlock";
 static const char mamori_lockfile[] = "/etc/dconf/db/local.d/locks/mamori-screenlock";
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Run argv with a fixed small environment; stdout into out (NUL-terminated,
- * at most outsz-1 bytes: more is -EFBIG), stderr discarded. The child is
- * killed after TOOL_TIMEOUT_MS (-ETIMEDOUT). *ret_exit gets the exit code. */
+ * at most outsz-1 bytes: more is -EFBIG), stderr discarded, killed after
+ * TOOL_TIMEOUT_MS (-ETIMEDOUT). *ret_exit gets the exit code. */
 static int run_tool(char *const argv[], const char *dconf_profile, char *out, size_t outsz, int *ret_exit)
 {
 	char envprofile[PATH_MAX + 16];
 	char *envp[] = {"PATH=/usr/bin:/bin", "HOME=/nonexistent", "LC_ALL=C", envprofile, NULL};
-	posix_spawn_file_actions_t fa;
-	int pfd[2] = {-1, -1}, st = 0, r = 0;
+	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
-	int64_t deadline;
-	pid_t pid;
+	int r;
 
+	if (outsz == 0)
+		return -EINVAL;
 	if (xsnprintf(envprofile, sizeof(envprofile), "DCONF_PROFILE=%s",
 	              dconf_profile ? dconf_profile : "/nonexistent") < 0)
 		return -ENAMETOOLONG;
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	if (posix_spawn_file_actions_init(&fa) != 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return -ENOMEM;
-	}
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
-	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	r = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pfd[1]);
-	if (r != 0) {
-		close(pfd[0]);
-		return -r;
-	}
-	deadline = now_ms() + TOOL_TIMEOUT_MS;
-	r = 0;
-	for (;;) {
-		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-		int64_t left = deadline - now_ms();
-		char buf[1024];
-		ssize_t n;
-
-		if (left <= 0) {
-			r = -ETIMEDOUT;
-			break;
-		}
-		n = poll(&p, 1, (int)left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n == 0 ? -ETIMEDOUT : -errno;
-			break;
-		}
-		n = read(pfd[0], buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		if (len + (size_t)n >= outsz) {
-			r = -EFBIG;
-			break;
-		}
-		memcpy(out + len, buf, (size_t)n);
-		len += (size_t)n;
-	}
-	close(pfd[0]);
-	out[len] = '\0';
-	if (r < 0)
-		kill(pid, SIGKILL);
-	/* the pipe is closed: a child that still lingers gets a short grace */
-	for (;;) {
-		pid_t w = waitpid(pid, &st, r < 0 ? 0 : WNOHANG);
-		if (w == pid)
-			break;
-		if (w < 0 && errno != EINTR)
-			return r < 0 ? r : -errno;
-		if (w == 0) {
-			if (now_ms() > deadline) {
-				kill(pid, SIGKILL);
-				r = -ETIMEDOUT;
-			} else {
-				struct timespec ts = {0, 2 * 1000 * 1000};
-				nanosleep(&ts, NULL);
-			}
-		}
-	}
+	r = spawn_capture(argv, envp, TOOL_TIMEOUT_MS, outsz - 1, &buf, &len, ret_exit);
 	if (r < 0)
 		return r;
-	if (!WIFEXITED(st))
-		return -ECHILD;
-	*ret_exit = WEXITSTATUS(st);
+	memcpy(out, buf, len + 1);
 	return 0;
 }
 
