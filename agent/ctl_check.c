@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc-util.h"
 #include "control.h"
@@ -113,6 +114,64 @@ int ctl_check(struct ctl_env *env, int argc, char **argv)
 	return r < 0 ? 1 : r;
 }
 
+static double num(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* `mamorictl status` for people: what runs, which policy, the journal head. */
+static void print_status(struct ctl_env *env, const cJSON *j)
+{
+	const cJSON *pol = cJSON_GetObjectItemCaseSensitive(j, "policy");
+	const cJSON *jr = cJSON_GetObjectItemCaseSensitive(j, "journal");
+	const cJSON *mods = cJSON_GetObjectItemCaseSensitive(j, "modules"), *m;
+	time_t last = (time_t)num(j, "last_check");
+	char when[64] = "-";
+
+	if (last > 0)
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&last));
+	printf(L(env, "mamori %s  mamorid (USB ゲート) pid %.0f, mamori-worker pid %.0f%s\n",
+	         "mamori %s  mamorid (USB gate) pid %.0f, mamori-worker pid %.0f%s\n"),
+	       str(j, "version"), num(j, "gate_pid"), num(j, "pid"),
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "audit_only"))
+	               ? L(env, "  [監査のみ: 何も変更しません]", "  [audit only: changes nothing]")
+	               : "");
+	if (cJSON_IsObject(pol))
+		printf(L(env, "ポリシー:   版 %.0f (%s), %s, sha256 %.16s…\n",
+		         "policy:     version %.0f (%s), %s, sha256 %.16s…\n"),
+		       num(pol, "version"), str(pol, "segment"),
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pol, "signed"))
+		               ? L(env, "署名検証済み", "signature verified")
+		               : L(env, "署名なし (監査)", "UNSIGNED (audit)"),
+		       str(pol, "sha256"));
+	else
+		printf("%s\n",
+		       L(env, "ポリシー:   なし (各モジュールの既定値で動作)", "policy:     none (module defaults)"));
+	if (cJSON_IsObject(jr))
+		printf(L(env, "記録:       %.0f 件, 先頭ハッシュ %.16s…\n",
+		         "journal:    %.0f events, head hash %.16s…\n"),
+		       num(jr, "head_seq"), str(jr, "head_hash"));
+	else
+		printf("%s\n", L(env, "記録:       開けません (LOG-1)", "journal:    NOT OPEN (LOG-1)"));
+	printf(L(env, "最終点検:   %s\nモジュール:", "last check: %s\nmodules:   "), when);
+	cJSON_ArrayForEach(m, mods)
+	{
+		const char *st = str(m, "state");
+		printf(" %s%s", str(m, "name"),
+		       strcmp(st, "active") == 0  ? ""
+		       : strcmp(st, "error") == 0 ? L(env, "(エラー)", "(error)")
+		                                  : L(env, "(停止)", "(off)"));
+	}
+	printf("\n");
+}
+
 static int socket_path(struct ctl_env *env, char *buf, size_t sz)
 {
 	return root_pathf(buf, sz, "%s/mamorid.sock", env->config.run_dir);
@@ -184,9 +243,11 @@ int ctl_status(struct ctl_env *env, int argc, char **argv)
 			return r < 0 ? 1 : r;
 		}
 	}
-	{
+	if (env->json || strcmp(argv[0], "status") != 0) {
 		_cleanup_free_ char *s = cJSON_Print(j);
 		puts(s ? s : "{}");
+		return 0;
 	}
+	print_status(env, j);
 	return 0;
 }

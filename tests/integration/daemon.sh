@@ -20,6 +20,10 @@ for _ in $(seq 50); do [[ -S $T/run/mamori/mamorid.sock ]] && break; sleep 0.1; 
 sock=$T/run/mamori/mamorid.sock
 [[ $(stat -c %a "$sock") == 660 ]] || fail "socket mode $(stat -c %a "$sock")"
 
+out=$("$B/bin/mamorictl" --root "$T" --lang en status)
+grep -q "^modules: .*timesync" <<<"$out" || fail "status text lacks modules: $out"
+out=$("$B/bin/mamorictl" --root "$T" --lang ja status)
+grep -q "^モジュール: .*timesync" <<<"$out" || fail "status text (ja) lacks modules: $out"
 out=$("$B/bin/mamorictl" --root "$T" --json status)
 grep -q '"name":[[:space:]]*"timesync"' <<<"$out" || fail "status lacks timesync: $out"
 
