@@ -6,6 +6,7 @@
 
 #include "module.h"
 #include "av/av.h"
+#include "carry/carry.h"
 #include "patch/patch.h"
 #include "posture/integrity.h"
 #include "posture/login.h"
@@ -19,8 +20,8 @@
 /* Start order: the USB gate first (fail closed as early as possible), then cheap local checks, then the ones that spawn or talk to
  * other daemons (dconf, clamd). */
 const struct mamori_module *const mamori_modules[] = {
-        &usb_module,   &timesync_module, &integrity_module, &login_module,      &ports_module, &network_module,
-        &patch_module, &software_module, &av_module,        &screenlock_module, NULL,
+        &usb_module,     &carry_module, &timesync_module, &integrity_module, &login_module,      &ports_module,
+        &network_module, &patch_module, &software_module, &av_module,        &screenlock_module, NULL,
 };
 
 const struct mamori_module *module_find(const char *name)
