@@ -577,7 +577,7 @@ static int fid_path(struct carry_volume *v, struct file_handle *fh, const char *
 
 	if (mfd < 0)
 		return -errno;
-	dfd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
+	dfd = open_by_handle_at(mfd, fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
 	r = fd_path(v, dfd, dir, sizeof(dir));
