@@ -16,6 +16,8 @@ PKGS    := libudev libusb-1.0 blkid openssl libcjson sqlite3
 PKGS_NET:= libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(PKGS_NET) 2>/dev/null)
 LIBS_AGENT := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# mamorid, the USB gate, links no libcrypto, SQLite or libcurl (agent/gate.c)
+LIBS_GATE  := $(shell pkg-config --libs libudev blkid libcjson 2>/dev/null)
 LIBS_CTL   := $(shell pkg-config --libs $(PKGS) $(PKGS_NET) 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
@@ -31,7 +33,7 @@ ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -fstack-protector-stron
 LDFLAGS += -Wl,--as-needed -Wl,-z,relro -Wl,-z,now
 
 # Every .c under these folders goes into libmamori.a, except the programs' main files.
-MAINS   := agent/mamorid.c agent/mamorictl.c
+MAINS   := agent/gate.c agent/worker.c agent/mamorictl.c
 LIB_SRCS:= $(filter-out $(MAINS),$(wildcard common/*.c agent/*.c policy/*.c modules/*/*.c))
 LIB_OBJS:= $(LIB_SRCS:%.c=$(O)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -46,7 +48,7 @@ TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(O)/obj/%.o)
 
 .PHONY: all deps check unit integration bench demo fuzz format format-check lint clean install
-all: deps-quiet $(O)/bin/mamorid $(O)/bin/mamorictl
+all: deps-quiet $(O)/bin/mamorid $(O)/bin/mamori-worker $(O)/bin/mamorictl
 
 deps:
 	$(Q)bash $(DEPS)
@@ -61,7 +63,12 @@ $(O)/obj/%.o: %.c
 $(O)/libmamori.a: $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(O)/bin/mamorid: $(O)/obj/agent/mamorid.o $(O)/libmamori.a
+$(O)/bin/mamorid: $(O)/obj/agent/gate.o $(O)/libmamori.a
+	$(Q)mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_GATE)
+
+$(O)/bin/mamori-worker: $(O)/obj/agent/worker.o $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_AGENT)
@@ -97,7 +104,7 @@ check: deps
 	$(Q)MAMORI_BUILD=build-san bash tests/run-tests.sh
 	$(Q)bash tests/lint.sh
 
-all-tests: $(O)/bin/mamorid $(O)/bin/mamorictl $(UNIT_BINS) $(ITEST_BINS)
+all-tests: $(O)/bin/mamorid $(O)/bin/mamori-worker $(O)/bin/mamorictl $(UNIT_BINS) $(ITEST_BINS)
 
 unit: deps-quiet
 	$(Q)$(MAKE) --no-print-directory O=build-san all-tests

@@ -20,6 +20,8 @@
 #include "journal.h"
 #include "policy.h"
 #include "fileio.h"
+#include "ipc.h"
+#include "sha256.h"
 #include "json-util.h"
 #include "log.h"
 #include "rootpath.h"
@@ -44,6 +46,9 @@ struct daemon {
 	struct check_report report;      /* last pass */
 	struct check_report prev_report; /* the pass before, for posture.changed */
 	struct policy_state pol;
+	int ipc; /* to mamorid, or -1 */
+	struct watch w_ipc;
+	cJSON *gate_hello; /* what mamorid said about itself (status) */
 	struct journal *journal;
 	int journal_error; /* why the journal could not be opened (negative errno) */
 	time_t started, last_check, last_prune;
@@ -145,7 +150,7 @@ static int load_config(struct daemon *d, struct agent_config *ret)
 			return -ENOMEM;
 		for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 			char *name = strstrip(tok);
-			if (!module_find(name)) {
+			if (!module_name_known(name)) {
 				log_error("%s: key 'modules': unknown module '%s'", d->config_path, name);
 				return -EINVAL;
 			}
@@ -353,6 +358,8 @@ static int arm_timer(int tfd, uint64_t usec)
 	return timerfd_settime(tfd, 0, &its, NULL) < 0 ? -errno : 0;
 }
 
+static void send_policy_to_gate(struct daemon *d);
+
 int daemon_reload(struct daemon *d)
 {
 	struct agent_config cfg;
@@ -396,6 +403,8 @@ int daemon_reload(struct daemon *d)
 			register_module_fds(d);
 			enforce_modules(d);
 		}
+		if (policy_changed)
+			send_policy_to_gate(d);
 		policy_free(old); /* modules converted what they need in reload() */
 	}
 	arm_timer(d->check_tfd, (uint64_t)d->config.check_interval * 1000000);
@@ -429,6 +438,157 @@ static void drain_timer(int fd)
 
 	while (read(fd, &n, sizeof(n)) == (ssize_t)sizeof(n))
 		;
+}
+
+/* ---- mamorid (the USB gate) over agent/ipc.h ----------------------------- */
+
+/* Hand the running policy to mamorid (a sealed memfd with the validated
+ * document: the gate parses it again but never needs libcrypto). */
+static void send_policy_to_gate(struct daemon *d)
+{
+	_cleanup_json_ cJSON *m = NULL;
+	_cleanup_free_ char *doc = NULL;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if (d->ipc < 0 || !d->pol.current)
+		return;
+	doc = cJSON_PrintUnformatted(policy_document(d->pol.current));
+	if (!doc)
+		return;
+	fd = ipc_memfd_from(doc, strlen(doc));
+	m = cJSON_CreateObject();
+	if (fd < 0 || !m)
+		return;
+	cJSON_AddStringToObject(m, "op", "policy");
+	cJSON_AddNumberToObject(m, "version", (double)policy_version(d->pol.current));
+	r = ipc_send(d->ipc, m, fd);
+	if (r < 0)
+		log_warning_errno(r, "cannot hand the policy to mamorid");
+}
+
+static void ipc_ack(struct daemon *d, const cJSON *req, const char *key, cJSON *value, int err)
+{
+	_cleanup_json_ cJSON *m = cJSON_CreateObject();
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
+
+	if (!m) {
+		cJSON_Delete(value);
+		return;
+	}
+	cJSON_AddStringToObject(m, "op", "ack");
+	cJSON_AddNumberToObject(m, "id", cJSON_IsNumber(id) ? id->valuedouble : 0);
+	if (value)
+		cJSON_AddItemToObject(m, key, value);
+	if (err)
+		cJSON_AddNumberToObject(m, "error", err);
+	ipc_send(d->ipc, m, -1);
+}
+
+/* One event from mamorid into the journal (inside the caller's batch). */
+static int gate_emit_one(struct daemon *d, const cJSON *m, uint64_t *ret_seq)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(m, "type");
+	const cJSON *sev = cJSON_GetObjectItemCaseSensitive(m, "severity");
+	const cJSON *reqs = cJSON_GetObjectItemCaseSensitive(m, "reqs");
+	struct mamori_event ev = {
+	        .type = cJSON_IsString(type) ? type->valuestring : "",
+	        .severity = cJSON_IsString(sev) ? event_severity_from_string(sev->valuestring) : SEV_INFO,
+	        .reqs = cJSON_IsString(reqs) ? reqs->valuestring : "",
+	        .payload = cJSON_GetObjectItemCaseSensitive(m, "payload"),
+	};
+
+	if (ev.severity == _SEV_INVALID)
+		ev.severity = SEV_INFO;
+	return daemon_emit(&d->ctx, &ev, ret_seq);
+}
+
+static void on_gate_message(struct daemon *d, cJSON *m)
+{
+	const char *op = ipc_op(m);
+
+	if (strcmp(op, "sha256") == 0) {
+		const cJSON *hex = cJSON_GetObjectItemCaseSensitive(m, "hex");
+		size_t n = cJSON_IsString(hex) ? strlen(hex->valuestring) : 1;
+		_cleanup_free_ uint8_t *bin = NULL;
+		uint8_t md[32];
+		char out[65];
+		int r = -EINVAL;
+
+		if (n % 2 == 0 && (bin = malloc(n / 2 + 1))) {
+			r = 0;
+			for (size_t i = 0; i < n / 2 && r == 0; i++) {
+				unsigned v;
+				if (sscanf(hex->valuestring + 2 * i, "%2x", &v) != 1)
+					r = -EINVAL;
+				bin[i] = (uint8_t)v;
+			}
+			if (r == 0)
+				r = sha256_buf(bin, n / 2, md);
+		}
+		if (r == 0)
+			hex_encode(md, 32, out);
+		ipc_ack(d, m, "sha256", r == 0 ? cJSON_CreateString(out) : NULL, r);
+	} else if (strcmp(op, "hello") == 0) {
+		cJSON_Delete(d->gate_hello);
+		d->gate_hello = cJSON_Duplicate(m, 1);
+	} else if (strcmp(op, "reload") == 0) {
+		daemon_reload(d);
+	} else {
+		log_warning("mamorid sent an unknown message '%s': ignored", op);
+	}
+}
+
+/* Everything mamorid sent since the last wake-up: the events share one
+ * fsync (journal batch), and are acknowledged only after it. */
+static void on_ipc(struct daemon *d)
+{
+	struct pending_ack {
+		cJSON *req;
+		uint64_t seq;
+		int err;
+	} acks[256];
+	size_t n_acks = 0;
+	bool batch = false;
+
+	for (;;) {
+		cJSON *m = NULL;
+		int r = n_acks < ELEMENTSOF(acks) ? ipc_recv(d->ipc, &m, NULL) : -EAGAIN;
+
+		if (r == -EAGAIN)
+			break;
+		if (r == -EBADMSG) {
+			log_warning("mamorid sent a malformed message: ignored");
+			continue;
+		}
+		if (r < 0) {
+			/* the gate is our parent: without it there is nobody to serve */
+			log_error("mamorid went away: stopping");
+			d->stop = true;
+			break;
+		}
+		if (strcmp(ipc_op(m), "emit") == 0) {
+			if (!batch && d->journal)
+				batch = journal_batch_begin(d->journal) == 0;
+			acks[n_acks].req = m;
+			acks[n_acks].err = gate_emit_one(d, m, &acks[n_acks].seq);
+			n_acks++;
+			continue;
+		}
+		on_gate_message(d, m);
+		cJSON_Delete(m);
+		if (d->reloaded)
+			break;
+	}
+	if (batch && journal_batch_commit(d->journal) < 0)
+		for (size_t i = 0; i < n_acks; i++)
+			acks[i].err = -EIO;
+	for (size_t i = 0; i < n_acks; i++) {
+		if (!d->stop)
+			ipc_ack(d, acks[i].req, "seq", acks[i].err ? NULL : cJSON_CreateNumber((double)acks[i].seq),
+			        acks[i].err);
+		cJSON_Delete(acks[i].req);
+	}
 }
 
 cJSON *daemon_status_json(struct daemon *d)
@@ -479,6 +639,14 @@ cJSON *daemon_status_json(struct daemon *d)
 		                                                    : "off");
 		if (s->state == MODULE_FAILED)
 			cJSON_AddStringToObject(m, "error", strerror(-s->init_error));
+	}
+	if (d->gate_hello) {
+		const cJSON *gm = cJSON_GetObjectItemCaseSensitive(d->gate_hello, "modules"), *it;
+		const cJSON *gpid = cJSON_GetObjectItemCaseSensitive(d->gate_hello, "pid");
+
+		cJSON_ArrayForEach(it, gm) if (mods) cJSON_AddItemToArray(mods, cJSON_Duplicate(it, 1));
+		if (cJSON_IsNumber(gpid))
+			cJSON_AddNumberToObject(o, "gate_pid", gpid->valuedouble);
 	}
 	return o;
 }
@@ -542,6 +710,7 @@ int daemon_new(const struct daemon_options *opts, struct daemon **ret, char *err
 		return -ENOMEM;
 	d->opts = *opts;
 	d->epfd = d->sigfd = d->check_tfd = d->wd_tfd = -1;
+	d->ipc = opts->ipc_fd > 0 ? opts->ipc_fd : -1;
 	r = root_set(opts->root && strcmp(opts->root, "/") != 0 ? opts->root : "");
 	if (r < 0) {
 		snprintf(err, errsz, "root prefix too long");
@@ -591,6 +760,10 @@ int daemon_new(const struct daemon_options *opts, struct daemon **ret, char *err
 	d->w_check = (struct watch){.kind = W_TIMER_CHECK, .fd = d->check_tfd};
 	epoll_add(d->epfd, d->sigfd, &d->w_sig);
 	epoll_add(d->epfd, d->check_tfd, &d->w_check);
+	if (d->ipc >= 0) {
+		d->w_ipc = (struct watch){.kind = W_IPC, .fd = d->ipc};
+		epoll_add(d->epfd, d->ipc, &d->w_ipc);
+	}
 
 	/* the journal first: policy and module events of the start are evidence too */
 	{
@@ -651,6 +824,9 @@ void daemon_free(struct daemon *d)
 	control_server_free(d->control);
 	journal_close(d->journal);
 	daemon_policy_free(&d->pol);
+	cJSON_Delete(d->gate_hello);
+	if (d->ipc >= 0)
+		close(d->ipc);
 	check_report_clear(&d->report);
 	check_report_clear(&d->prev_report);
 	if (d->sigfd >= 0)
@@ -692,9 +868,18 @@ int daemon_run(struct daemon *d)
 			epoll_add(d->epfd, d->wd_tfd, &d->w_wd);
 		}
 	}
+	if (d->ipc >= 0) {
+		_cleanup_json_ cJSON *m = cJSON_CreateObject();
+
+		send_policy_to_gate(d);
+		if (m) {
+			cJSON_AddStringToObject(m, "op", "ready");
+			ipc_send(d->ipc, m, -1);
+		}
+	}
 	sd_notify_send("READY=1\nSTATUS=serving");
-	log_info("mamorid %s ready (root %s, %zu modules%s)", MAMORI_VERSION, d->root[0] ? d->root : "/", d->n_slots,
-	         d->ctx.audit_only ? ", audit only" : "");
+	log_info("mamori-worker %s ready (root %s, %zu modules%s)", MAMORI_VERSION, d->root[0] ? d->root : "/",
+	         d->n_slots, d->ctx.audit_only ? ", audit only" : "");
 
 	while (!d->stop) {
 		struct epoll_event evs[16];
@@ -724,6 +909,9 @@ int daemon_run(struct daemon *d)
 			case W_TIMER_WATCHDOG:
 				drain_timer(w->fd);
 				sd_notify_send("WATCHDOG=1");
+				break;
+			case W_IPC:
+				on_ipc(d);
 				break;
 			case W_CONTROL:
 				control_server_dispatch(d->control, d->epfd, w, evs[i].events);

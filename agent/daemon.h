@@ -25,6 +25,7 @@ struct daemon_options {
 	bool foreground;         /* log to stderr */
 	bool audit_only;         /* --audit: never change the system */
 	bool once;               /* run one posture pass, print nothing, exit (tests/bench) */
+	int ipc_fd;              /* mamori-worker: the socket to mamorid (agent/ipc.h); -1 = standalone */
 	/* NULL-terminated module list; NULL = the static registry. Tests pass their own. */
 	const struct mamori_module *const *modules;
 };

@@ -139,7 +139,8 @@ int daemon_policy_load(struct policy_state *st, const struct daemon_options *o, 
 		st->current = p;
 		st->unsigned_audit = true;
 		strscpy(st->sha256, sizeof(st->sha256), sha);
-		log_warning("running UNSIGNED policy %s (audit only, nothing is enforced)", o->policy_path);
+		log_full_errno(st->readonly ? LOG_DEBUG : LOG_WARNING, 0,
+		               "running UNSIGNED policy %s (audit only, nothing is enforced)", o->policy_path);
 		emit_applied(ctx, st, "unsigned");
 		if (ret_changed)
 			*ret_changed = true;

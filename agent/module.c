@@ -1,4 +1,4 @@
-/* agent/module.c — the static module registry (mamorid, mamorictl).
+/* agent/module.c — the static module registry (mamori-worker, mamorictl).
  *
  * No dlopen in a root daemon: every module is linked in and listed here, in
  * start order. A module is switched off with the `modules` key of agent.conf. */
@@ -15,14 +15,24 @@
 #include "posture/software.h"
 #include "posture/timesync.h"
 #include "screenlock/screenlock.h"
-#include "usb/usb.h"
 
-/* Start order: the USB gate first (fail closed as early as possible), then cheap local checks, then the ones that spawn or talk to
+/* The modules of mamori-worker. The USB gate (usb) runs in mamorid itself
+ * (agent/gate.c) and is named in mamori_gate_modules. Start order: cheap local checks, then the ones that spawn or talk to
  * other daemons (dconf, clamd). */
 const struct mamori_module *const mamori_modules[] = {
-        &usb_module,     &carry_module, &timesync_module, &integrity_module, &login_module,      &ports_module,
-        &network_module, &patch_module, &software_module, &av_module,        &screenlock_module, NULL,
+        &carry_module,   &timesync_module, &integrity_module, &login_module, &ports_module,      &network_module,
+        &patch_module,   &software_module, &av_module,        &screenlock_module, NULL,
 };
+
+const char *const mamori_gate_modules[] = {"usb", NULL};
+
+bool module_name_known(const char *name)
+{
+	for (size_t i = 0; mamori_gate_modules[i]; i++)
+		if (strcmp(mamori_gate_modules[i], name) == 0)
+			return true;
+	return module_find(name) != NULL;
+}
 
 const struct mamori_module *module_find(const char *name)
 {

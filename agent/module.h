@@ -85,7 +85,12 @@ struct mamori_module {
 /* The static registry, in start order, NULL-terminated. */
 extern const struct mamori_module *const mamori_modules[];
 
+/* Modules that run in mamorid, the USB gate (agent/gate.c), by name. */
+extern const char *const mamori_gate_modules[];
+
 const struct mamori_module *module_find(const char *name);
+/* A name the `modules` key of agent.conf may use (worker or gate module). */
+bool module_name_known(const char *name);
 size_t module_count(void);
 
 #endif

@@ -15,7 +15,6 @@
 #include "rootpath.h"
 #include "strutil.h"
 #include "usb_identity.h"
-#include "usb_sha256.h"
 
 static const char *const connect_names[_USB_CONNECT_MAX] = {
         [USB_CONNECT_UNKNOWN] = "unknown",
@@ -108,26 +107,47 @@ static int read_string(const char *dir, const char *attr, char *dst, size_t dsts
 	return 0;
 }
 
-static void put_field(struct usb_sha256 *c, const void *p, size_t n)
+static usb_digest_fn digest;
+
+void usb_identity_set_digest(usb_digest_fn fn)
+{
+	digest = fn;
+}
+
+/* length-prefixed fields, so that no two identities share a byte string */
+static void put_field(uint8_t *buf, size_t *off, const void *p, size_t n)
 {
 	uint32_t l = (uint32_t)n;
 
-	usb_sha256_update(c, &l, sizeof(l));
-	usb_sha256_update(c, p, n);
+	memcpy(buf + *off, &l, sizeof(l));
+	*off += sizeof(l);
+	if (n)
+		memcpy(buf + *off, p, n);
+	*off += n;
 }
 
 int usb_identity_hash(struct usb_identity *id, const uint8_t *desc, size_t len)
 {
-	struct usb_sha256 c;
 	uint16_t vp[2] = {id->vendor, id->product};
+	size_t need = 5 * sizeof(uint32_t) + sizeof(vp) + sizeof(id->serial) + sizeof(id->manufacturer) +
+	              sizeof(id->name) + len;
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t off = 0;
+	int r;
 
-	usb_sha256_init(&c);
-	put_field(&c, vp, sizeof(vp));
-	put_field(&c, id->has_serial ? id->serial : "", id->has_serial ? strlen(id->serial) + 1 : 0);
-	put_field(&c, id->manufacturer, strlen(id->manufacturer));
-	put_field(&c, id->name, strlen(id->name));
-	put_field(&c, desc ? desc : (const uint8_t *)"", desc ? len : 0);
-	usb_sha256_final(&c, id->hash);
+	if (!digest)
+		return -ENOSYS; /* no hash: rules that pin one cannot match (fail closed) */
+	buf = malloc(need);
+	if (!buf)
+		return -ENOMEM;
+	put_field(buf, &off, vp, sizeof(vp));
+	put_field(buf, &off, id->has_serial ? id->serial : "", id->has_serial ? strlen(id->serial) + 1 : 0);
+	put_field(buf, &off, id->manufacturer, strlen(id->manufacturer));
+	put_field(buf, &off, id->name, strlen(id->name));
+	put_field(buf, &off, desc ? desc : (const uint8_t *)"", desc ? len : 0);
+	r = digest(buf, off, id->hash);
+	if (r < 0)
+		return r;
 	hex_encode(id->hash, 32, id->hash_hex);
 	id->have |= USB_ID_HASH;
 	return 0;
@@ -213,8 +233,10 @@ int usb_identity_read(const char *syspath, const char *sysname, unsigned want, s
 		id->have |= USB_ID_CONNECT;
 	}
 	if (want & USB_ID_HASH) {
+		/* without a digest the identity lacks its hash; the decision still
+		 * happens (a hash-pinned rule just cannot match) */
 		r = usb_identity_hash(id, desc, (size_t)dlen);
-		if (r < 0)
+		if (r == -ENOMEM)
 			return r;
 	}
 	return 0;

@@ -15,10 +15,10 @@ n=${UGB_N:-1000}
 runs=${UGB_RUNS:-1}
 [[ -f $src/compare.sh ]] || { echo "usb.sh: no usbguard-bench at $src" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || { echo "usb.sh: must run as root (harness)" >&2; exit 1; }
-agent=$MAMORI_BUILD/bench/bench_usb_agent
-[[ $agent = /* ]] || agent=$MAMORI_SRC/$agent
-[[ -x $agent ]] || { echo "usb.sh: $agent missing (make bench builds it)" >&2; exit 1; }
-export MAMORI_BENCH_AGENT=$agent
+bin=$MAMORI_BUILD/bin
+[[ $bin = /* ]] || bin=$MAMORI_SRC/$bin
+[[ -x $bin/mamorid && -x $bin/mamori-worker ]] || { echo "usb.sh: $bin/mamorid missing (make builds it)" >&2; exit 1; }
+export MAMORI_BIN=$bin
 export UGBENCH_BUILD=/tmp/ugbench/build
 h=/tmp/ugbench/harness
 rm -rf "$h"
@@ -30,4 +30,5 @@ for f in "$src"/agents/* "$MAMORI_SRC"/tests/bench/usbguard-bench/agents/*; do l
 pgrep -x usbguard-daemon >/dev/null && { echo "usb.sh: a usbguard-daemon is running; stop it first" >&2; exit 1; }
 # refagent is the harness's floor (3 sysfs reads, 1 write): read our cost as ours - floor
 "$h/compare.sh" -r "$runs" -n "$n" usbguard refagent mamori
-echo "(latency_* from the umockdev_testbed_uevent() call; target mamori <= 440/700 us median/p99, VmRSS <= 3 MB)"
+echo "(latency_* from the umockdev_testbed_uevent() call; target mamori <= 440/700 us median/p99, VmRSS <= 3 MB;"
+echo " the harness measures mamorid, the USB gate; tests/bench/agent.sh prints mamorid + mamori-worker together)"

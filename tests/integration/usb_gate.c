@@ -30,7 +30,9 @@
 
 #include "module.h"
 #include "rootpath.h"
+#include "sha256.h"
 #include "usb/usb.h"
+#include "usb/usb_identity.h"
 
 /* ---- recorded events ---------------------------------------------------- */
 #define MAX_EVENTS 4096
@@ -775,6 +777,8 @@ int main(void)
 		fprintf(stderr, "usb_gate: FAIL: must run as root (BLKROSET on loop devices)\n");
 		return 1;
 	}
+	/* as in mamori-worker; mamorid asks the worker for the same digest */
+	usb_identity_set_digest(sha256_buf);
 	loop_plain = getenv("MAMORI_LOOP_PLAIN");
 	loop_luks = getenv("MAMORI_LOOP_LUKS");
 	if (!loop_plain || !loop_luks) {

@@ -1,9 +1,13 @@
-/* agent/mamorid.c — main of the resident agent (mamorid, runs as root).
+/* agent/worker.c — main of mamori-worker, started by mamorid (root).
  *
- * Parses the command line, builds the daemon (agent.conf, policy, modules)
- * and runs its loop until SIGTERM. Every system path is resolved under
- * --root, so tests and the demo point the agent at a temporary tree. */
+ * The worker does everything but the USB gate: it verifies and parses the
+ * policy, keeps the journal, runs the posture modules and serves the control
+ * socket (agent/daemon.c). mamorid starts it with --ipc-fd and restarts it;
+ * run alone (without --ipc-fd) it is the whole agent minus USB control,
+ * which is what `--once` and the unit tests use. Every system path is
+ * resolved under --root. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +22,7 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: mamorid [--root DIR] [--config FILE] [--foreground] [--audit]\n"
+	fputs("usage: mamori-worker [--root DIR] [--config FILE] [--foreground] [--audit]\n"
 	      "               [--policy FILE [--unsigned]] [--log-level LEVEL] [--once]\n"
 	      "  --root DIR      resolve every system path under DIR (tests, demo)\n"
 	      "  --config FILE   agent configuration (default /etc/mamori/agent.conf, under --root)\n"
@@ -33,24 +37,19 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	        {"root", required_argument, NULL, 'r'},
-	        {"config", required_argument, NULL, 'c'},
-	        {"foreground", no_argument, NULL, 'f'},
-	        {"audit", no_argument, NULL, 'a'},
-	        {"policy", required_argument, NULL, 'p'},
-	        {"unsigned", no_argument, NULL, 'u'},
-	        {"log-level", required_argument, NULL, 'l'},
-	        {"once", no_argument, NULL, 'o'},
-	        {"version", no_argument, NULL, 'V'},
-	        {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0},
+	        {"root", required_argument, NULL, 'r'},      {"config", required_argument, NULL, 'c'},
+	        {"foreground", no_argument, NULL, 'f'},      {"audit", no_argument, NULL, 'a'},
+	        {"policy", required_argument, NULL, 'p'},    {"unsigned", no_argument, NULL, 'u'},
+	        {"log-level", required_argument, NULL, 'l'}, {"once", no_argument, NULL, 'o'},
+	        {"version", no_argument, NULL, 'V'},         {"help", no_argument, NULL, 'h'},
+	        {"ipc-fd", required_argument, NULL, 'i'},    {NULL, 0, NULL, 0},
 	};
 	struct daemon_options o = {.root = ""};
 	struct daemon *d = NULL;
 	char err[512] = "";
 	int level = LOG_INFO, c, r;
 
-	while ((c = getopt_long(argc, argv, "r:c:fap:ul:oVh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:c:fap:ul:oVhi:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			o.root = optarg;
@@ -73,7 +72,8 @@ int main(int argc, char **argv)
 		case 'l':
 			level = log_level_from_string(optarg);
 			if (level < 0) {
-				fprintf(stderr, "mamorid: --log-level: expected debug, info, notice, warning or err\n");
+				fprintf(stderr,
+				        "mamori-worker: --log-level: expected debug, info, notice, warning or err\n");
 				return EXIT_USAGE;
 			}
 			break;
@@ -81,8 +81,16 @@ int main(int argc, char **argv)
 			o.once = true;
 			o.foreground = true;
 			break;
+		case 'i':
+			o.ipc_fd = (int)strtol(optarg, NULL, 10);
+			if (o.ipc_fd < 3 || fcntl(o.ipc_fd, F_GETFD) < 0) {
+				fprintf(stderr, "mamori-worker: --ipc-fd: not an open descriptor\n");
+				return EXIT_USAGE;
+			}
+			fcntl(o.ipc_fd, F_SETFD, FD_CLOEXEC);
+			break;
 		case 'V':
-			printf("mamorid %s\n", MAMORI_VERSION);
+			printf("mamori-worker %s\n", MAMORI_VERSION);
 			return 0;
 		case 'h':
 			usage(stdout);
@@ -97,16 +105,16 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (o.unsigned_policy && !o.policy_path) {
-		fprintf(stderr, "mamorid: --unsigned needs --policy FILE\n");
+		fprintf(stderr, "mamori-worker: --unsigned needs --policy FILE\n");
 		return EXIT_USAGE;
 	}
 	if (o.unsigned_policy)
 		o.audit_only = true; /* an unsigned policy is never enforced */
-	log_open("mamorid", o.foreground, level);
+	log_open("mamori-worker", o.foreground, level);
 
 	r = daemon_new(&o, &d, err, sizeof(err));
 	if (r < 0) {
-		log_error("mamorid: %s", err[0] ? err : strerror(-r));
+		log_error("mamori-worker: %s", err[0] ? err : strerror(-r));
 		return r == -EINVAL ? EXIT_CONFIG : EXIT_FAILURE;
 	}
 	r = daemon_run(d);

@@ -1,0 +1,266 @@
+/* tests/integration/gate.c — mamorid (the USB gate) and mamori-worker as
+ * processes, on a umockdev testbed (run by gate.sh under umockdev-wrapper):
+ * the gate fails closed at start, decides devices with the signed policy the
+ * worker verified, keeps deciding while the worker is killed (MEDIA-1), the
+ * worker is restarted, and every decision — also those made while it was
+ * down — reaches the journal exactly once, in a chain that verifies (LOG-1). */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <umockdev.h>
+
+#include "control.h"
+#include "json-util.h"
+
+static UMockdevTestbed *tb;
+static const char *tbroot, *bindir, *prep;
+static char *hub;
+static int auto_uevent, devnum = 2;
+static pid_t gate;
+
+static void rd(const char *path, char *buf, size_t n)
+{
+	FILE *f = fopen(path, "re");
+	size_t k = 0;
+
+	buf[0] = '\0';
+	if (f) {
+		k = fread(buf, 1, n - 1, f);
+		fclose(f);
+	}
+	buf[k] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+static const char *attr(const char *syspath, const char *a)
+{
+	static char b[4096], v[256];
+
+	snprintf(b, sizeof(b), "%s%s/%s", tbroot, syspath, a);
+	rd(b, v, sizeof(v));
+	return v;
+}
+
+static bool wait_attr(const char *syspath, const char *a, const char *want, int ms)
+{
+	for (int i = 0; i < ms / 10; i++) {
+		if (strcmp(attr(syspath, a), want) == 0)
+			return true;
+		usleep(10000);
+	}
+	return strcmp(attr(syspath, a), want) == 0;
+}
+
+static char *insert(int port, const char *vid, const char *pid, const char *serial)
+{
+	char name[16], dn[8], dn3[8], prod[32];
+	/* device, configuration, one mass-storage interface */
+	uint8_t desc[36] = {18, 1, 0,  2, 0, 0, 0, 64,   0,  0, 0, 0, 0, 1, 1, 2, 3,    1,
+	                    9,  2, 18, 0, 1, 1, 0, 0x80, 50, 9, 4, 0, 0, 0, 8, 6, 0x50, 0};
+	const char *init = strcmp(attr(hub, "authorized_default"), "0") == 0 ? "0" : "1";
+	int d = devnum++;
+	char *p;
+
+	unsigned v = (unsigned)strtoul(vid, NULL, 16), pr = (unsigned)strtoul(pid, NULL, 16);
+
+	desc[8] = (uint8_t)v, desc[9] = (uint8_t)(v >> 8), desc[10] = (uint8_t)pr, desc[11] = (uint8_t)(pr >> 8);
+	snprintf(name, sizeof(name), "1-%d", port);
+	snprintf(dn, sizeof(dn), "%d", d);
+	snprintf(dn3, sizeof(dn3), "%03d", d);
+	snprintf(prod, sizeof(prod), "%s/%s/100", vid, pid);
+	p = umockdev_testbed_add_device(tb, "usb", name, hub, "idVendor", vid, "idProduct", pid, "bDeviceClass", "00",
+	                                "manufacturer", "ACME", "product", "Stick", "authorized", init, "busnum", "1",
+	                                "devnum", dn, "port/connect_type", "hotplug", NULL, "DEVTYPE", "usb_device",
+	                                "PRODUCT", prod, "TYPE", "0/0/0", "BUSNUM", "001", "DEVNUM", dn3, NULL);
+	assert_non_null(p);
+	umockdev_testbed_set_attribute(tb, p, "serial", serial);
+	umockdev_testbed_set_attribute_binary(tb, p, "descriptors", desc, sizeof(desc));
+	if (!auto_uevent)
+		umockdev_testbed_uevent(tb, p, "add");
+	return p;
+}
+
+static cJSON *status(void)
+{
+	char sock[4096];
+	char *resp = NULL;
+	cJSON *j;
+
+	snprintf(sock, sizeof(sock), "%s/run/mamori/mamorid.sock", tbroot);
+	if (control_call(sock, "{\"cmd\":\"status\"}", 2000, &resp) < 0)
+		return NULL;
+	j = cJSON_Parse(resp);
+	free(resp);
+	return j;
+}
+
+static pid_t worker_pid(int wait_ms)
+{
+	for (int i = 0; i < wait_ms / 50; i++) {
+		_cleanup_json_ cJSON *s = status();
+		const cJSON *pid = s ? cJSON_GetObjectItemCaseSensitive(s, "pid") : NULL;
+		const cJSON *gp = s ? cJSON_GetObjectItemCaseSensitive(s, "gate_pid") : NULL;
+
+		/* ready when the worker knows the gate (hello) */
+		if (cJSON_IsNumber(pid) && cJSON_IsNumber(gp) && (pid_t)gp->valuedouble == gate)
+			return (pid_t)pid->valuedouble;
+		usleep(50000);
+	}
+	return -1;
+}
+
+/* Shell commands run without the ASan/umockdev preloads (they are not ours). */
+static int run(const char *cmd)
+{
+	pid_t p = fork();
+	int st = 0, rc;
+
+	if (p == 0) {
+		unsetenv("LD_PRELOAD");
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (p < 0 || waitpid(p, &st, 0) != p)
+		return -1;
+	rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+
+	if (rc != 0)
+		fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
+	return rc;
+}
+
+static void test_gate_and_worker(void **state)
+{
+	char cmd[8192], out[65536];
+	pid_t w1, w2;
+	char *a, *b, *c, *dd;
+	FILE *f;
+	size_t n;
+	int st;
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd),
+	         "mkdir -p %s/etc/mamori %s/var/lib/mamori && cp %s/agent.conf %s/policy.pub %s/etc/mamori/ && "
+	         "cp %s/policy.json %s/policy.json.sig %s/var/lib/mamori/",
+	         tbroot, tbroot, prep, prep, tbroot, prep, prep, tbroot);
+	assert_int_equal(run(cmd), 0);
+
+	gate = fork();
+	assert_true(gate >= 0);
+	if (gate == 0) {
+		char path[4096], log[4096];
+		snprintf(path, sizeof(path), "%s/mamorid", bindir);
+		snprintf(log, sizeof(log), "%s/gate.log", prep);
+		if (!freopen(log, "w", stderr))
+			_exit(126);
+		execl(path, "mamorid", "--root", tbroot, "--foreground", "--log-level", "debug", (char *)NULL);
+		_exit(127);
+	}
+	/* fail closed at start: the hub's default is 0 before anything is decided */
+	assert_true(wait_attr(hub, "authorized_default", "0", 5000));
+	w1 = worker_pid(5000);
+	assert_true(w1 > 0);
+
+	/* the signed policy (verified by the worker) decides */
+	a = insert(3, "0781", "5581", "ALLOWED1");
+	assert_true(wait_attr(a, "authorized", "1", 2000));
+	b = insert(4, "dead", "beef", "UNKNOWN1");
+	usleep(200000);
+	assert_string_equal(attr(b, "authorized"), "0");
+
+	/* the worker dies: the gate keeps deciding, with the same policy */
+	assert_int_equal(kill(w1, SIGKILL), 0);
+	c = insert(5, "0781", "5581", "ALLOWED2");
+	assert_true(wait_attr(c, "authorized", "1", 2000));
+	dd = insert(6, "dead", "beef", "UNKNOWN2");
+	usleep(200000);
+	assert_string_equal(attr(dd, "authorized"), "0");
+
+	/* … and restarts it */
+	w2 = worker_pid(8000);
+	assert_true(w2 > 0);
+	assert_true(w2 != w1);
+
+	assert_int_equal(kill(gate, SIGTERM), 0);
+	assert_int_equal(waitpid(gate, &st, 0), gate);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+
+	/* every decision is in the journal once, also those made while the worker was down */
+	snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s --lang en journal show > %s/events.txt 2>&1", bindir, tbroot,
+	         prep);
+	assert_int_equal(run(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s/events.txt", prep);
+	f = fopen(cmd, "re");
+	assert_non_null(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	static const char *const want[][2] = {
+	        {"usb.allowed", "ALLOWED1"},
+	        {"usb.blocked", "UNKNOWN1"},
+	        {"usb.allowed", "ALLOWED2"},
+	        {"usb.blocked", "UNKNOWN2"},
+	};
+	for (size_t i = 0; i < 4; i++) {
+		int count = 0;
+		for (char *line = out; line && *line;) {
+			char *nl = strchr(line, '\n');
+			if (nl)
+				*nl = '\0';
+			if (strstr(line, want[i][0]) && strstr(line, want[i][1]))
+				count++;
+			if (nl)
+				*nl = '\n';
+			line = nl ? nl + 1 : NULL;
+		}
+		if (count != 1)
+			fail_msg("%s for %s: %d events\n%s", want[i][0], want[i][1], count, out);
+	}
+	snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s journal verify >/dev/null", bindir, tbroot);
+	assert_int_equal(run(cmd), 0);
+	g_free(a);
+	g_free(b);
+	g_free(c);
+	g_free(dd);
+}
+
+int main(void)
+{
+	bindir = getenv("MAMORI_BIN");
+	prep = getenv("MAMORI_PREP");
+	if (!bindir || !prep) {
+		fprintf(stderr, "gate: FAIL: run through gate.sh\n");
+		return 1;
+	}
+	auto_uevent = umockdev_in_mock_environment();
+	tb = umockdev_testbed_new();
+	tbroot = umockdev_testbed_get_root_dir(tb);
+	char *pci = umockdev_testbed_add_device(tb, "pci", "0000:00:14.0", NULL, "vendor", "0x8086", NULL, "PCI_CLASS",
+	                                        "C0330", NULL);
+	hub = umockdev_testbed_add_device(tb, "usb", "usb1", pci, "idVendor", "1d6b", "idProduct", "0002", "authorized",
+	                                  "1", "authorized_default", "1", "interface_authorized_default", "1", NULL,
+	                                  "DEVTYPE", "usb_device", NULL);
+	g_free(pci);
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_gate_and_worker)};
+	int rc = cmocka_run_group_tests_name("gate", tests, NULL, NULL);
+	if (gate > 0 && kill(gate, 0) == 0) {
+		kill(gate, SIGKILL);
+		waitpid(gate, NULL, 0);
+	}
+	g_free(hub);
+	g_object_unref(tb);
+	return rc;
+}
