@@ -518,6 +518,27 @@ static void release_held(struct carry_state *st, dev_t dev, struct carry_volume 
 	st->n_held = k;
 }
 
+/* The next event of a read buffer, copied out: the kernel aligns events
+ * with info records to 4 bytes only (FANOTIFY_EVENT_ALIGN), and the
+ * metadata's 64-bit mask must not be read in place. *ret_at points at the
+ * event in buf (its info records follow the metadata). false at the end or
+ * at a truncated event. */
+static bool next_event(const char *buf, size_t n, size_t *off, struct fanotify_event_metadata *ret,
+                       const char **ret_at)
+{
+	struct fanotify_event_metadata md;
+
+	if (*off > n || n - *off < FAN_EVENT_METADATA_LEN)
+		return false;
+	memcpy(&md, buf + *off, sizeof(md));
+	if (md.event_len < FAN_EVENT_METADATA_LEN || md.event_len > n - *off)
+		return false;
+	*ret = md;
+	*ret_at = buf + *off;
+	*off += md.event_len;
+	return true;
+}
+
 static void on_fan_perm(struct carry_state *st)
 {
 	_cleanup_free_ char *buf = malloc(CARRY_EVENTS_BUF);
@@ -526,11 +547,13 @@ static void on_fan_perm(struct carry_state *st)
 		return;
 	for (int round = 0; round < CARRY_READS_PER_READY; round++) {
 		ssize_t n = read(st->fan_perm, buf, CARRY_EVENTS_BUF);
-		struct fanotify_event_metadata *md = (struct fanotify_event_metadata *)buf;
+		struct fanotify_event_metadata ev, *md = &ev;
+		const char *at;
+		size_t off = 0;
 
 		if (n <= 0)
 			break;
-		for (; FAN_EVENT_OK(md, n); md = FAN_EVENT_NEXT(md, n)) {
+		while (next_event(buf, (size_t)n, &off, &ev, &at)) {
 			struct carry_volume *v;
 
 			if (md->vers != FANOTIFY_METADATA_VERSION)
@@ -565,21 +588,40 @@ static struct carry_volume *vol_by_fsid(struct carry_state *st, const fsid_t *fs
 	return NULL;
 }
 
-/* Path on the medium of directory handle + name: exact bytes. O_PATH opens
- * raise no permission events. */
+/* Path on the medium of directory handle + name: exact bytes.
+ *
+ * open_by_handle_at() takes its mount fd with fdget(), which refuses O_PATH
+ * descriptors (EBADF), so the mount root is opened for reading. Opening a
+ * directory raises no fanotify event here: the marks do not carry FAN_ONDIR,
+ * so the agent cannot block on its own permission event. The directory
+ * itself is opened O_PATH (no open of its contents, nothing to answer). The
+ * mount root is opened per event, not kept: a kept fd would make the
+ * person's unmount fail with EBUSY. */
 static int fid_path(struct carry_volume *v, struct file_handle *fh, const char *name, size_t name_len, char *buf,
                     size_t bufsz)
 {
-	_cleanup_close_ int mfd = open(v->mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int mfd = open(v->mountpoint, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	_cleanup_close_ int dfd = -1;
 	char dir[PATH_MAX + 1];
+	struct stat s;
 	int r;
 
 	if (mfd < 0)
 		return -errno;
-	dfd = open_by_handle_at(mfd, fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* the mount point must still be this volume's root */
+	if (fstat(mfd, &s) < 0)
+		return -errno;
+	if (s.st_dev != v->dev)
+		return -ESTALE;
+	dfd = open_by_handle_at(mfd, fh, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
+	/* a removed directory still open somewhere resolves to "… (deleted)":
+	 * not a path on the medium */
+	if (fstat(dfd, &s) < 0)
+		return -errno;
+	if (s.st_nlink == 0)
+		return -ESTALE;
 	r = fd_path(v, dfd, dir, sizeof(dir));
 	if (r < 0)
 		return r;
@@ -605,9 +647,9 @@ static bool parse_fid_info(struct carry_state *st, const struct fanotify_event_i
 	if (hdr->len < sizeof(*fid) + sizeof(struct file_handle))
 		return false;
 	fh = (struct file_handle *)fid->handle;
-	name = (const char *)fh->f_handle + fh->handle_bytes;
-	if (fh->handle_bytes > MAX_HANDLE_SZ || name > end)
+	if (fh->handle_bytes > MAX_HANDLE_SZ || fh->handle_bytes >= (size_t)(end - (const char *)fh->f_handle))
 		return false;
+	name = (const char *)fh->f_handle + fh->handle_bytes;
 	ret->v = vol_by_fsid(st, (const fsid_t *)&fid->fsid);
 	ret->fh = fh;
 	ret->name = name;
@@ -642,17 +684,20 @@ static void on_fan_fid(struct carry_state *st)
 		return;
 	for (int round = 0; round < CARRY_READS_PER_READY; round++) {
 		ssize_t n = read(st->fan_fid, buf, CARRY_EVENTS_BUF);
-		struct fanotify_event_metadata *md = (struct fanotify_event_metadata *)buf;
+		struct fanotify_event_metadata ev, *md = &ev;
+		const char *at;
+		size_t off = 0;
 
 		if (n <= 0)
 			break;
-		for (; FAN_EVENT_OK(md, n); md = FAN_EVENT_NEXT(md, n)) {
+		while (next_event(buf, (size_t)n, &off, &ev, &at)) {
 			struct fid_info from = {0}, to = {0}, one = {0};
-			const char *p = (const char *)(md + 1), *end = (const char *)md + md->event_len;
+			const char *p = at + md->metadata_len, *end = at + md->event_len;
 			_cleanup_json_ cJSON *o = NULL;
 			struct carry_volume *v;
 
-			if (md->vers != FANOTIFY_METADATA_VERSION || md->mask & FAN_Q_OVERFLOW)
+			if (md->vers != FANOTIFY_METADATA_VERSION || md->mask & FAN_Q_OVERFLOW ||
+			    md->metadata_len < FAN_EVENT_METADATA_LEN || md->metadata_len > md->event_len)
 				continue;
 			while (p + sizeof(struct fanotify_event_info_header) <= end) {
 				const struct fanotify_event_info_header *h = (const void *)p;
