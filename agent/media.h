@@ -1,5 +1,8 @@
-/* agent/media.h — the in-process registry of removable block devices that
- * the usb module has decided on, for the carry module (mamorid).
+/* agent/media.h — the registry of removable block devices that the usb
+ * module has decided on, for the carry module. One copy per process: in
+ * mamorid (the usb module publishes) and in mamori-worker (the carry module
+ * reads; records arrive from mamorid over IPC and are injected with
+ * media_publish/media_unpublish).
  *
  * The usb module knows a storage device's identity and the decision on it;
  * the carry module sees a mount and only knows its dev_t. This table links
@@ -44,5 +47,21 @@ void media_clear(void);
 
 /* Bumped by every change, so a reader can tell its view is stale. */
 uint64_t media_generation(void);
+
+/* The one hook point for forwarding the registry to another process
+ * (mamorid → mamori-worker): fn is called after every change, with the
+ * entry as stored (present true: published or replaced) or as it was
+ * (present false: unpublished, or dropped by media_clear). The entry is
+ * borrowed for the call only. fn must not call media_publish/unpublish/
+ * clear. NULL removes the hook. */
+typedef void (*media_hook_fn)(const struct media_entry *e, bool present, void *userdata);
+void media_set_publish_hook(media_hook_fn fn, void *userdata);
+
+/* An eventfd that becomes readable after every change, for a reader whose
+ * loop must wake up when a record is injected (the carry module follows a
+ * mount whose device became known after the mount). Made on first call;
+ * the reader drains it (read 8 bytes) and keeps no ownership. -errno when
+ * it cannot be made. */
+int media_change_fd(void);
 
 #endif

@@ -104,6 +104,7 @@ struct carry_state {
 	struct usb_rules *rules;
 	struct av_settings av;
 	int inner_ep, mi_fd, fan_perm, fan_fid, timer_fd;
+	int media_fd; /* agent/media.h's change eventfd: borrowed, never closed here */
 	bool perm_available;
 	struct carry_hasher *hasher;
 	struct carry_volume *vols[CARRY_VOLUMES_MAX];
@@ -523,8 +524,7 @@ static void release_held(struct carry_state *st, dev_t dev, struct carry_volume 
  * metadata's 64-bit mask must not be read in place. *ret_at points at the
  * event in buf (its info records follow the metadata). false at the end or
  * at a truncated event. */
-static bool next_event(const char *buf, size_t n, size_t *off, struct fanotify_event_metadata *ret,
-                       const char **ret_at)
+static bool next_event(const char *buf, size_t n, size_t *off, struct fanotify_event_metadata *ret, const char **ret_at)
 {
 	struct fanotify_event_metadata md;
 
@@ -1128,6 +1128,12 @@ static int carry_init(struct mamori_ctx *ctx, void **ret_state)
 	st->ctx = ctx;
 	st->self = getpid();
 	st->inner_ep = st->mi_fd = st->fan_perm = st->fan_fid = st->timer_fd = -1;
+	/* a medium published after its mount (mamorid forwards the record over
+	 * IPC) must wake the module: otherwise the mount is only looked at again
+	 * on the next mount change */
+	st->media_fd = media_change_fd();
+	if (st->media_fd < 0)
+		log_warning_errno(st->media_fd, "carry: media published after their mount are followed late");
 	r = load_settings(st, &st->set, &st->rules, &st->av, err, sizeof(err));
 	if (r < 0) {
 		log_error("carry: policy rejected: %s", err[0] ? err : strerror(-r));
@@ -1191,8 +1197,9 @@ fail:
 static int carry_fds(void *state, int *ret_fds, size_t max)
 {
 	struct carry_state *st = state;
-	int fds[] = {st ? st->inner_ep : -1, st ? st->fan_perm : -1, st ? st->fan_fid : -1,
-	             st ? carry_hasher_fd(st->hasher) : -1, st ? st->timer_fd : -1};
+	int fds[] = {st ? st->inner_ep : -1, st ? st->fan_perm : -1,
+	             st ? st->fan_fid : -1,  st ? carry_hasher_fd(st->hasher) : -1,
+	             st ? st->timer_fd : -1, st ? st->media_fd : -1};
 	size_t n = 0;
 
 	if (!st)
@@ -1221,7 +1228,10 @@ static int carry_on_ready(void *state, int fd, uint32_t events)
 		on_timer(st);
 	else if (fd == st->inner_ep)
 		on_inner(st);
-	else
+	else if (fd == st->media_fd) {
+		uint64_t x;
+		(void)!read(st->media_fd, &x, sizeof(x)); /* the generation check below rescans */
+	} else
 		return -EBADF;
 	if (st->media_gen != media_generation()) {
 		int r = rescan_mounts(st);

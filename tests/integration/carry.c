@@ -589,6 +589,31 @@ static void test_infected_medium(void **s)
 	stop();
 }
 
+/* ---- a medium whose record arrives after its mount -------------------------------- */
+
+/* In mamori-worker the usb module's records come from mamorid over IPC and
+ * may arrive after the desktop mounted the medium: the injection alone must
+ * make the module follow the mount (media_change_fd wakes it). */
+static void test_published_after_mount(void **s)
+{
+	const cJSON *e;
+
+	(void)s;
+	policy_fmt(POLICY_RECORD("\"scan_on_mount\":false"));
+	events = cJSON_CreateArray();
+	carry_module_set_section_source(source);
+	assert_int_equal(carry_module.init(&ctx, &state), 0);
+	snprintf(mnt, sizeof(mnt), "%s/mnt", tmp);
+	mkdir(mnt, 0755);
+	assert_int_equal(mount(getenv("CARRY_LOOP_RW"), mnt, "ext4", 0, NULL), 0);
+	assert_false(drive_until("carry.mounted", 0, 300)); /* unknown device: not followed */
+	publish("CARRY_LOOP_RW", "S-LATE");
+	assert_true(drive_until("carry.mounted", 0, 3000));
+	e = find("carry.mounted", NULL, NULL);
+	assert_string_equal(str(cJSON_GetObjectItem(e, "device"), "serial"), "S-LATE");
+	stop();
+}
+
 /* ---- approvals (CARRY-2, MEDIA-2) ---------------------------------------------- */
 
 static void approval_case(const char *serial, const char *person, const char *nb, const char *na, int want_rc,
@@ -657,6 +682,7 @@ int main(void)
 	        cmocka_unit_test_teardown(test_clean_medium_register, teardown),
 	        cmocka_unit_test_teardown(test_hostile_names, teardown),
 	        cmocka_unit_test_teardown(test_infected_medium, teardown),
+	        cmocka_unit_test_teardown(test_published_after_mount, teardown),
 	        cmocka_unit_test_teardown(test_approval_valid, teardown),
 	        cmocka_unit_test_teardown(test_approval_expired, teardown),
 	        cmocka_unit_test_teardown(test_approval_wrong_person, teardown),
