@@ -20,8 +20,8 @@
  * (agent/gate.c) and is named in mamori_gate_modules. Start order: cheap local checks, then the ones that spawn or talk to
  * other daemons (dconf, clamd). */
 const struct mamori_module *const mamori_modules[] = {
-        &carry_module,   &timesync_module, &integrity_module, &login_module, &ports_module,      &network_module,
-        &patch_module,   &software_module, &av_module,        &screenlock_module, NULL,
+        &carry_module, &timesync_module, &integrity_module, &login_module,      &ports_module, &network_module,
+        &patch_module, &software_module, &av_module,        &screenlock_module, NULL,
 };
 
 const char *const mamori_gate_modules[] = {"usb", NULL};
