@@ -1038,6 +1038,15 @@ static void unfollow(struct carry_state *st, size_t i)
 	arm_timer(st);
 }
 
+/* Mounts rescan_mounts looks at: those of followed volumes (to notice an
+ * unmount) and whole-filesystem mounts of published media. */
+static bool mount_of_interest(const struct carry_mount *m, void *userdata)
+{
+	struct carry_state *st = userdata;
+
+	return vol_by_dev(st, m->dev) || (strcmp(m->root, "/") == 0 && media_lookup(m->dev));
+}
+
 static int rescan_mounts(struct carry_state *st)
 {
 	_cleanup_free_ char *buf = NULL;
@@ -1049,7 +1058,7 @@ static int rescan_mounts(struct carry_state *st)
 	r = carry_mountinfo_read_fd(st->mi_fd, &buf, &len);
 	if (r < 0)
 		return r;
-	r = carry_mountinfo_parse(buf, len, &m, &n, NULL);
+	r = carry_mountinfo_parse(buf, len, mount_of_interest, st, &m, &n, NULL);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < st->n_vols; i++)

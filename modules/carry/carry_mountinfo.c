@@ -103,7 +103,8 @@ int carry_mountinfo_parse_line(const char *line, size_t len, struct carry_mount 
 	return 0;
 }
 
-int carry_mountinfo_parse(const char *buf, size_t len, struct carry_mount **ret, size_t *ret_n, size_t *ret_skipped)
+int carry_mountinfo_parse(const char *buf, size_t len, carry_mount_keep_fn keep, void *userdata,
+                          struct carry_mount **ret, size_t *ret_n, size_t *ret_skipped)
 {
 	_cleanup_free_ struct carry_mount *v = NULL;
 	size_t n = 0, alloc = 0, skipped = 0;
@@ -115,6 +116,10 @@ int carry_mountinfo_parse(const char *buf, size_t len, struct carry_mount **ret,
 		struct carry_mount m;
 
 		if (l > 0 && carry_mountinfo_parse_line(p, l, &m) == 0) {
+			if (keep && !keep(&m, userdata)) {
+				p += l + 1;
+				continue;
+			}
 			if (n >= CARRY_MOUNTS_MAX)
 				return -E2BIG;
 			if (n == alloc) {
@@ -147,16 +152,25 @@ int carry_mountinfo_read_fd(int fd, char **ret, size_t *ret_len)
 	for (;;) {
 		ssize_t k;
 
-		if (len + 4096 + 1 > alloc) {
+		if (len + 1 >= alloc) { /* room for at least one byte and the NUL */
 			size_t na = alloc ? alloc * 2 : 16384;
 			char *nb;
 
 			if (na > CARRY_MOUNTINFO_MAX_BYTES + 1)
 				na = CARRY_MOUNTINFO_MAX_BYTES + 1;
-			if (na <= len + 1)
-				return -E2BIG;
-			if (na == alloc)
-				return -E2BIG; /* full at the cap and not at the end */
+			if (na <= alloc) {
+				char probe;
+
+				/* exactly at the cap: fine only if nothing follows */
+				do
+					k = read(fd, &probe, 1);
+				while (k < 0 && errno == EINTR);
+				if (k < 0)
+					return -errno;
+				if (k > 0)
+					return -E2BIG;
+				break;
+			}
 			nb = realloc(b, na);
 			if (!nb)
 				return -ENOMEM;

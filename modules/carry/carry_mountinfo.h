@@ -9,6 +9,7 @@
 #define MAMORI_CARRY_MOUNTINFO_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -30,9 +31,16 @@ struct carry_mount {
  * -ENAMETOOLONG for a field beyond its cap. */
 int carry_mountinfo_parse_line(const char *line, size_t len, struct carry_mount *ret);
 
+/* Which parsed mounts to keep (NULL: all). A struct carry_mount is ~12 KiB
+ * and a terminal with containers or snaps has hundreds of mounts, so the
+ * caller keeps only those it can use. */
+typedef bool (*carry_mount_keep_fn)(const struct carry_mount *m, void *userdata);
+
 /* Parse a whole buffer; malformed lines are skipped and counted. *ret is a
- * new array the caller frees (NULL when none). 0 or -ENOMEM / -E2BIG. */
-int carry_mountinfo_parse(const char *buf, size_t len, struct carry_mount **ret, size_t *ret_n, size_t *ret_skipped);
+ * new array of the kept mounts the caller frees (NULL when none). 0, or
+ * -ENOMEM, or -E2BIG beyond CARRY_MOUNTS_MAX kept mounts. */
+int carry_mountinfo_parse(const char *buf, size_t len, carry_mount_keep_fn keep, void *userdata,
+                          struct carry_mount **ret, size_t *ret_n, size_t *ret_skipped);
 
 /* Read fd from offset 0 (the poll fd itself may be passed: reading it is
  * what the kernel expects after POLLPRI) into a new buffer, capped at

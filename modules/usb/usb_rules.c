@@ -952,11 +952,15 @@ enum usb_approval_verdict usb_rules_approval_check(const struct usb_rules *r, co
 				                                   .max_classification = a->max_classification};
 			return USB_APPROVAL_OK;
 		}
-		if (!person_ok && in_window)
+		/* the closest miss is reported: valid-now-for-someone-else beats a
+		 * window that is closed; *ret names the approval behind the verdict */
+		if (!person_ok && in_window && v != USB_APPROVAL_WRONG_PERSON)
 			v = USB_APPROVAL_WRONG_PERSON;
 		else if (v == USB_APPROVAL_NONE)
 			v = now < a->not_before ? USB_APPROVAL_NOT_YET : USB_APPROVAL_EXPIRED;
-		if (ret && v != USB_APPROVAL_NONE)
+		else
+			continue;
+		if (ret)
 			*ret = (struct usb_approval_match){.id = a->id, .max_classification = a->max_classification};
 	}
 	return v;
