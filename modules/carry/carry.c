@@ -59,6 +59,7 @@
 #define CARRY_EVENTS_BUF        (64 * 1024)
 #define CARRY_READS_PER_READY   16 /* buffers per on_ready, so other fds get their turn */
 #define CARRY_HASH_QUEUE        1024
+#define CARRY_RECORDS_PER_READY 8  /* finished records emitted per on_ready */
 #define CARRY_REFUSALS_RECORDED 32 /* per volume while blocked; the rest are counted */
 #define CARRY_HASH_MAX_DEFAULT  (100ll * 1024 * 1024)
 #define CARRY_TIMEOUT_DEFAULT   600
@@ -1230,10 +1231,14 @@ static int carry_on_ready(void *state, int fd, uint32_t events)
 		on_fan_perm(st);
 	else if (fd == st->fan_fid)
 		on_fan_fid(st);
-	else if (fd == carry_hasher_fd(st->hasher))
-		for (struct carry_hash_job *j; (j = carry_hasher_next(st->hasher));)
+	else if (fd == carry_hasher_fd(st->hasher)) {
+		/* each record is an fsync in mamori-worker's journal: a bounded
+		 * number per call, so that held opens (permission events) are
+		 * answered between them instead of after the whole backlog */
+		struct carry_hash_job *j;
+		for (int k = 0; k < CARRY_RECORDS_PER_READY && (j = carry_hasher_next(st->hasher)); k++)
 			finish_pending(st, (struct pending *)j);
-	else if (fd == st->timer_fd)
+	} else if (fd == st->timer_fd)
 		on_timer(st);
 	else if (fd == st->inner_ep)
 		on_inner(st);
