@@ -110,8 +110,7 @@ static int render(struct journal_buf *b, const cJSON *v, size_t cap, unsigned de
 	return raw ? journal_buf_append(b, raw, strlen(raw)) : -ENOMEM;
 }
 
-/* Caller frees. */
-static char *value_text(const cJSON *v, size_t cap)
+char *journal_export_value_text(const cJSON *v, size_t cap)
 {
 	struct journal_buf b = {0};
 
@@ -122,23 +121,14 @@ static char *value_text(const cJSON *v, size_t cap)
 	return b.data;
 }
 
-/* For CSV cells: exact text when it is UTF-8 without control characters
- * (spreadsheets show it as is), escaped otherwise. Caller frees. */
-static char *cell_text(const cJSON *v)
+char *journal_export_cell_text(const cJSON *v)
 {
 	_cleanup_free_ char *raw = NULL;
 	size_t n;
 
-	if (journal_canon_value_bytes(v, &raw, &n) == 0 && utf8_valid(raw, n)) {
-		bool plain = true;
-
-		for (size_t i = 0; i < n; i++)
-			if ((unsigned char)raw[i] < 0x20 || raw[i] == 0x7f)
-				plain = false;
-		if (plain)
-			return TAKE_PTR(raw);
-	}
-	return value_text(v, 4096);
+	if (journal_canon_value_bytes(v, &raw, &n) == 0 && text_is_plain(raw, n))
+		return TAKE_PTR(raw);
+	return journal_export_value_text(v, 4096);
 }
 
 struct parsed {
@@ -194,7 +184,7 @@ static int export_text(FILE *f, const struct journal_record *rec, const struct p
 	cJSON_ArrayForEach(v, p->payload)
 	{
 		_cleanup_free_ char *k = escape_untrusted(v->string, strlen(v->string), 64);
-		_cleanup_free_ char *t = value_text(v, JOURNAL_SHOW_VALUE_MAX);
+		_cleanup_free_ char *t = journal_export_value_text(v, JOURNAL_SHOW_VALUE_MAX);
 
 		if (!k || !t)
 			return -ENOMEM;
@@ -222,9 +212,7 @@ static int export_jsonl(FILE *f, const struct journal_record *rec, struct parsed
 	return r;
 }
 
-/* RFC 4180 field; a leading = + - @ gets a ' so that spreadsheets do not
- * run it as a formula (the register is opened in Excel). */
-static void csv_field(FILE *f, const char *s, bool first)
+void journal_export_csv_field(FILE *f, const char *s, bool first)
 {
 	if (!first)
 		fputc(',', f);
@@ -243,7 +231,7 @@ static char *payload_text(const cJSON *payload, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(payload, key);
 
-	return v ? cell_text(v) : strdup("");
+	return v ? journal_export_cell_text(v) : strdup("");
 }
 
 static char *device_text(const cJSON *payload)
@@ -253,9 +241,10 @@ static char *device_text(const cJSON *payload)
 	char buf[512];
 
 	if (!cJSON_IsObject(d))
-		return d ? value_text(d, 256) : strdup("");
-	vid = payload_text(d, "vendor_id");
-	pid = payload_text(d, "product_id");
+		return d ? journal_export_value_text(d, 256) : strdup("");
+	/* the usb module's identity (carry.* records) says vendor/product */
+	vid = payload_text(d, cJSON_HasObjectItem(d, "vendor_id") ? "vendor_id" : "vendor");
+	pid = payload_text(d, cJSON_HasObjectItem(d, "product_id") ? "product_id" : "product");
 	serial = payload_text(d, "serial");
 	if (!vid || !pid || !serial)
 		return NULL;
@@ -279,19 +268,19 @@ static int export_csv(FILE *f, const struct journal_record *rec, const struct pa
 		return r;
 	}
 	(void)xsnprintf(seq, sizeof(seq), "%" PRIu64, rec->seq);
-	csv_field(f, seq, true);
-	csv_field(f, p->time, false);
-	csv_field(f, p->synced ? "yes" : "no", false);
-	csv_field(f, p->type, false);
-	csv_field(f, p->severity, false);
-	csv_field(f, p->reqs, false);
-	csv_field(f, user, false);
-	csv_field(f, dev, false);
-	csv_field(f, file, false);
-	csv_field(f, size, false);
-	csv_field(f, sha, false);
-	csv_field(f, b.data, false);
-	csv_field(f, rec->hash_hex, false);
+	journal_export_csv_field(f, seq, true);
+	journal_export_csv_field(f, p->time, false);
+	journal_export_csv_field(f, p->synced ? "yes" : "no", false);
+	journal_export_csv_field(f, p->type, false);
+	journal_export_csv_field(f, p->severity, false);
+	journal_export_csv_field(f, p->reqs, false);
+	journal_export_csv_field(f, user, false);
+	journal_export_csv_field(f, dev, false);
+	journal_export_csv_field(f, file, false);
+	journal_export_csv_field(f, size, false);
+	journal_export_csv_field(f, sha, false);
+	journal_export_csv_field(f, b.data, false);
+	journal_export_csv_field(f, rec->hash_hex, false);
 	fputs("\r\n", f);
 	journal_buf_free(&b);
 	return 0;

@@ -8,6 +8,7 @@
 #ifndef MAMORI_JOURNAL_EXPORT_H
 #define MAMORI_JOURNAL_EXPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -38,5 +39,20 @@ int journal_export_begin(FILE *f, enum journal_format fmt);
 /* One record as one line. hostname is used by syslog ("-" if NULL).
  * -EBADMSG if the canonical bytes do not parse; -EIO on a write error. */
 int journal_export_record(FILE *f, enum journal_format fmt, const struct journal_record *rec, const char *hostname);
+
+/* A payload value for one line of text: exact bytes escaped
+ * (escape_untrusted), at most cap bytes of each string looked at. Caller
+ * frees; NULL on allocation failure or a value too deep. */
+char *journal_export_value_text(const cJSON *v, size_t cap);
+
+/* A payload value for a CSV cell: the exact text when it is plain UTF-8
+ * (text_is_plain: spreadsheets show it as is), escaped otherwise. Caller
+ * frees; NULL on allocation failure. */
+char *journal_export_cell_text(const cJSON *v);
+
+/* One RFC 4180 field (quoted, quotes doubled), preceded by ',' unless
+ * first; a leading = + - @ TAB CR gets a ' so that spreadsheets do not run
+ * it as a formula (the register is opened in Excel). */
+void journal_export_csv_field(FILE *f, const char *s, bool first);
 
 #endif

@@ -34,6 +34,7 @@ static const struct command commands[] = {
         {"exception", ctl_exception, true, "例外措置と緊急コード", "exceptions and emergency codes"},
         {"journal", ctl_journal, true, "イベント記録の検証・出力 (verify, export, show)",
          "event journal verify, export, show"},
+        {"carry", ctl_carry, true, "持ち出し・持ち込み台帳 (log)", "carry-out / carry-in register (log)"},
 };
 
 static void usage(FILE *f, const char *lang)

@@ -1,4 +1,4 @@
-/* agent/module.c — the static module registry (mamorid, mamorictl).
+/* agent/module.c — the static module registry (mamori-worker, mamorictl).
  *
  * No dlopen in a root daemon: every module is linked in and listed here, in
  * start order. A module is switched off with the `modules` key of agent.conf. */
@@ -6,6 +6,7 @@
 
 #include "module.h"
 #include "av/av.h"
+#include "carry/carry.h"
 #include "patch/patch.h"
 #include "posture/integrity.h"
 #include "posture/login.h"
@@ -19,8 +20,8 @@
  * (agent/gate.c) and is named in mamori_gate_modules. Start order: cheap local checks, then the ones that spawn or talk to
  * other daemons (dconf, clamd). */
 const struct mamori_module *const mamori_modules[] = {
-        &timesync_module, &integrity_module, &login_module, &ports_module,      &network_module,
-        &patch_module,    &software_module,  &av_module,    &screenlock_module, NULL,
+        &carry_module, &timesync_module, &integrity_module, &login_module,      &ports_module, &network_module,
+        &patch_module, &software_module, &av_module,        &screenlock_module, NULL,
 };
 
 const char *const mamori_gate_modules[] = {"usb", NULL};

@@ -101,6 +101,36 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* A valid sequence of l bytes that a terminal or a spreadsheet would act on
+ * instead of showing: C1 controls (U+0080..U+009F move cursors) and the
+ * bidirectional formatting characters (U+061C, U+200E/F, U+202A..U+202E,
+ * U+2066..U+2069), with which "gpj.exe" can be made to read as "exe.jpg". */
+static bool is_display_control(const unsigned char *p, size_t l)
+{
+	if (l == 2)
+		return (p[0] == 0xc2 && p[1] < 0xa0) || (p[0] == 0xd8 && p[1] == 0x9c);
+	if (l == 3 && p[0] == 0xe2 && p[1] == 0x80)
+		return p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xaa && p[2] <= 0xae);
+	if (l == 3 && p[0] == 0xe2 && p[1] == 0x81)
+		return p[2] >= 0xa6 && p[2] <= 0xa9;
+	return false;
+}
+
+bool text_is_plain(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (n > 0) {
+		size_t l = utf8_seq(p, n);
+
+		if (l == 0 || p[0] < 0x20 || p[0] == 0x7f || is_display_control(p, l))
+			return false;
+		p += l;
+		n -= l;
+	}
+	return true;
+}
+
 bool utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -147,8 +177,8 @@ char *escape_untrusted(const char *s, size_t n, size_t maxin)
 			continue;
 		}
 		l = utf8_seq(p, n);
-		/* C1 controls (U+0080..U+009F) move terminals' cursors too */
-		if (l == 2 && c == 0xc2 && p[1] < 0xa0)
+		/* escaped byte by byte: the continuation bytes then fail utf8_seq */
+		if (l > 1 && is_display_control(p, l))
 			l = 0;
 		if (l == 0 || c < 0x20 || c == 0x7f) {
 			static const char hx[] = "0123456789abcdef";

@@ -23,9 +23,14 @@ char *strstrip(char *s);
 /* true if [s, s+n) is valid UTF-8 with no overlong forms or surrogates. */
 bool utf8_valid(const char *s, size_t n);
 
+/* true if [s, s+n) is valid UTF-8 that can be shown as is: no C0, DEL, C1
+ * control and no bidirectional formatting character (U+202E …). */
+bool text_is_plain(const char *s, size_t n);
+
 /* Escape n bytes of untrusted data for printing on one line: printable ASCII
  * and valid UTF-8 pass through, '\\' and '"' are backslashed, control bytes
- * become \n \t \r or \xHH, invalid UTF-8 bytes become \xHH. At most maxin input
+ * become \n \t \r or \xHH, invalid UTF-8 bytes, C1 controls and bidi
+ * formatting characters become \xHH per byte. At most maxin input
  * bytes are looked at (0 = no cap); a cut is marked with "…". Returns a new
  * string the caller frees, or NULL on allocation failure. */
 char *escape_untrusted(const char *s, size_t n, size_t maxin);

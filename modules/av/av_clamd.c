@@ -417,6 +417,7 @@ struct av_clamd_scan {
 	char buf[AV_CLAMD_REPLY_MAX];
 	size_t len;
 	unsigned found, errors, lines;
+	char first_found[AV_CLAMD_REPLY_MAX]; /* "PATH: SIGNATURE FOUND" of the first detection */
 };
 
 struct av_clamd_scan *av_clamd_scan_free(struct av_clamd_scan *scan)
@@ -474,6 +475,29 @@ unsigned av_clamd_scan_found(const struct av_clamd_scan *scan)
 	return scan->found;
 }
 
+int av_clamd_scan_first_found(const struct av_clamd_scan *scan, char *path, size_t pathsz, char *sig, size_t sigsz)
+{
+	const char *l = scan->first_found, *sep;
+	size_t n = strlen(l);
+
+	if (scan->found == 0 || n < 6)
+		return -ENOENT;
+	/* "PATH: SIGNATURE FOUND": the path may contain ": ", the signature may not */
+	sep = NULL;
+	for (const char *c = l; (c = strstr(c, ": ")); c++)
+		sep = c;
+	if (!sep)
+		return -EBADMSG;
+	if ((size_t)(sep - l) + 1 > pathsz || n - 6 < (size_t)(sep - l) + 2 ||
+	    n - 6 - (size_t)(sep - l) - 2 + 1 > sigsz)
+		return -ENAMETOOLONG;
+	memcpy(path, l, (size_t)(sep - l));
+	path[sep - l] = '\0';
+	memcpy(sig, sep + 2, n - 6 - (size_t)(sep - l) - 2);
+	sig[n - 6 - (size_t)(sep - l) - 2] = '\0';
+	return 0;
+}
+
 unsigned av_clamd_scan_errors(const struct av_clamd_scan *scan)
 {
 	return scan->errors;
@@ -484,9 +508,10 @@ static void scan_line(struct av_clamd_scan *scan, const char *line)
 	size_t l = strlen(line);
 
 	scan->lines++;
-	if (l >= 6 && strcmp(line + l - 6, " FOUND") == 0)
-		scan->found++;
-	else if (l >= 6 && strcmp(line + l - 6, " ERROR") == 0)
+	if (l >= 6 && strcmp(line + l - 6, " FOUND") == 0) {
+		if (scan->found++ == 0)
+			(void)strscpy(scan->first_found, sizeof(scan->first_found), line);
+	} else if (l >= 6 && strcmp(line + l - 6, " ERROR") == 0)
 		scan->errors++;
 }
 

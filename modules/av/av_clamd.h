@@ -60,6 +60,9 @@ int av_clamd_scan_fd(const struct av_clamd_scan *scan);
 int av_clamd_scan_feed(struct av_clamd_scan *scan);
 unsigned av_clamd_scan_found(const struct av_clamd_scan *scan);
 unsigned av_clamd_scan_errors(const struct av_clamd_scan *scan);
+/* The first detection of the session, split into the scanned path and the
+ * signature name. 0, -ENOENT when nothing was found, -ENAMETOOLONG. */
+int av_clamd_scan_first_found(const struct av_clamd_scan *scan, char *path, size_t pathsz, char *sig, size_t sigsz);
 struct av_clamd_scan *av_clamd_scan_free(struct av_clamd_scan *scan);
 
 /* State of agent-requested full scans: state_dir/av/clamd-full-scan.json. */

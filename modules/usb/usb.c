@@ -28,6 +28,7 @@
 #include "alloc-util.h"
 #include "fileio.h"
 #include "log.h"
+#include "media.h"
 #include "notify.h"
 #include "rootpath.h"
 #include "strutil.h"
@@ -552,6 +553,19 @@ static void make_medium_ro(struct usb_state *st, struct udev_device *usbdev)
 	}
 }
 
+/* Tell the carry module (agent/media.h) which identity and decision a block
+ * device has, so that its mounts can be followed. */
+static void publish_medium(struct usb_dev *d, struct udev_device *dev, struct udev_device *usbdev, bool readonly)
+{
+	_cleanup_(cJSON_Deletep) cJSON *id = identity_json(&d->id);
+	int r = media_publish(udev_device_get_devnum(dev), udev_device_get_devnode(dev),
+	                      usbdev ? udev_device_get_syspath(usbdev) : NULL, id, readonly ? "ro" : "rw", readonly);
+
+	if (r < 0)
+		log_warning_errno(r, "usb: %s: cannot publish the medium to the carry module",
+		                  udev_device_get_devnode(dev));
+}
+
 static void apply_block(struct usb_state *st, struct udev_device *dev, const char *action, bool present)
 {
 	struct udev_device *u = NULL;
@@ -609,12 +623,14 @@ static void apply_block(struct usb_state *st, struct udev_device *dev, const cha
 		}
 		if (!present)
 			tell_person(st, d, "blocked", reason);
+		media_unpublish(udev_device_get_devnum(dev));
 		return;
 	}
 	if (mode == USB_MEDIA_RO) {
 		bool already = change && usb_media_get_readonly(node) == 1;
 		_cleanup_(cJSON_Deletep) cJSON *o = NULL;
 
+		publish_medium(d, dev, u, true);
 		if (already)
 			return; /* re-check on change: still read-only, nothing to record */
 		if (!st->ctx->audit_only) {
@@ -640,6 +656,7 @@ static void apply_block(struct usb_state *st, struct udev_device *dev, const cha
 			tell_person(st, d, "readonly", reason);
 		return;
 	}
+	publish_medium(d, dev, u, false);
 	if (!change) {
 		_cleanup_(cJSON_Deletep) cJSON *o = decision_json(d, reason);
 		if (o) {
@@ -683,6 +700,8 @@ static void handle(struct usb_state *st, struct udev_device *dev, const char *ac
 	} else if (strcmp(ss, "block") == 0) {
 		if (strcmp(action, "add") == 0 || strcmp(action, "change") == 0)
 			apply_block(st, dev, action, present);
+		else if (strcmp(action, "remove") == 0)
+			media_unpublish(udev_device_get_devnum(dev));
 	}
 }
 
@@ -755,6 +774,7 @@ static void usb_fini(void *state)
 	udev_unref(st->udev);
 	usb_rules_free(st->rules);
 	notify_free(st->notify);
+	media_clear();
 	free(st);
 }
 

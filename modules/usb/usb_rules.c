@@ -65,8 +65,10 @@ struct medium {
 
 struct approval {
 	char id[USB_RULE_ID_MAX];
+	char person[USB_PERSON_MAX]; /* "" = any (older policies without `person`) */
 	struct medium m;
 	time_t not_before, not_after;
+	int max_classification; /* 0 = not given */
 };
 
 struct usb_rules {
@@ -753,6 +755,17 @@ int usb_rules_load_approvals(struct usb_rules *r, const cJSON *carry, char *err,
 		    usb_parse_time(nb, &ap[i - 1].not_before) < 0 || usb_parse_time(na, &ap[i - 1].not_after) < 0 ||
 		    ap[i - 1].not_after < ap[i - 1].not_before)
 			goto bad;
+		{
+			const char *person;
+			const cJSON *mc = get(it, "max_classification");
+
+			if (get_str(it, "person", &person) < 0 ||
+			    (person && strscpy(ap[i - 1].person, sizeof(ap[i - 1].person), person) < 0))
+				goto bad;
+			if (mc && (!cJSON_IsNumber(mc) || mc->valuedouble < 1 || mc->valuedouble > 3))
+				goto bad;
+			ap[i - 1].max_classification = mc ? (int)mc->valuedouble : 0;
+		}
 	}
 	for (size_t j = 0; j < r->n_approvals; j++)
 		free(r->approvals[j].m.serial);
@@ -908,6 +921,61 @@ void usb_decide(const struct usb_rules *r, const struct usb_identity *id, time_t
 	} else
 		d.write_approved = true;
 	*ret = d;
+}
+
+bool usb_rules_write_requires_approval(const struct usb_rules *r)
+{
+	return r && r->write_requires_approval;
+}
+
+/* The medium-and-window part is the same test usb_decide() applies; the
+ * person is what only the carry module sees (the process that writes). The
+ * most specific failure is reported: a wrong person beats a closed window,
+ * which beats no approval for the medium at all. */
+enum usb_approval_verdict usb_rules_approval_check(const struct usb_rules *r, const struct usb_identity *id,
+                                                   const char *person, time_t now, struct usb_approval_match *ret)
+{
+	enum usb_approval_verdict v = USB_APPROVAL_NONE;
+
+	if (!r || !id)
+		return USB_APPROVAL_NONE;
+	for (size_t i = 0; i < r->n_approvals; i++) {
+		const struct approval *a = &r->approvals[i];
+		bool in_window = now >= a->not_before && now <= a->not_after;
+		bool person_ok = !a->person[0] || (person && strcmp(a->person, person) == 0);
+
+		if (!medium_match(&a->m, id))
+			continue;
+		if (in_window && person_ok) {
+			if (ret)
+				*ret = (struct usb_approval_match){.id = a->id,
+				                                   .max_classification = a->max_classification};
+			return USB_APPROVAL_OK;
+		}
+		/* the closest miss is reported: valid-now-for-someone-else beats a
+		 * window that is closed; *ret names the approval behind the verdict */
+		if (!person_ok && in_window && v != USB_APPROVAL_WRONG_PERSON)
+			v = USB_APPROVAL_WRONG_PERSON;
+		else if (v == USB_APPROVAL_NONE)
+			v = now < a->not_before ? USB_APPROVAL_NOT_YET : USB_APPROVAL_EXPIRED;
+		else
+			continue;
+		if (ret)
+			*ret = (struct usb_approval_match){.id = a->id, .max_classification = a->max_classification};
+	}
+	return v;
+}
+
+const char *usb_approval_verdict_to_string(enum usb_approval_verdict v)
+{
+	static const char *const n[_USB_APPROVAL_MAX] = {
+	        [USB_APPROVAL_OK] = "approved",
+	        [USB_APPROVAL_NONE] = "no_approval",
+	        [USB_APPROVAL_EXPIRED] = "approval_expired",
+	        [USB_APPROVAL_NOT_YET] = "approval_not_yet_valid",
+	        [USB_APPROVAL_WRONG_PERSON] = "approval_wrong_person",
+	};
+	return v >= 0 && v < _USB_APPROVAL_MAX ? n[v] : "invalid";
 }
 
 int usb_decide_media(const struct usb_decision *dec, enum usb_crypt c, const char **ret_reason)

@@ -23,6 +23,7 @@
 #define USB_HW_MAX        1024
 #define USB_REQS_MAX      128 /* "MEDIA-1,MEDIA-5,..." */
 #define USB_RULE_ID_MAX   64
+#define USB_PERSON_MAX    256
 
 enum usb_action {
 	USB_ACT_ALLOW,
@@ -115,6 +116,31 @@ size_t usb_rules_count(const struct usb_rules *r);
 const char *usb_action_to_string(enum usb_action a);
 enum usb_action usb_action_from_string(const char *s);
 const char *usb_crypt_to_string(enum usb_crypt c);
+
+/* Approvals for one writer (CARRY-2): medium, validity window and person. */
+enum usb_approval_verdict {
+	USB_APPROVAL_OK,
+	USB_APPROVAL_NONE,         /* no approval names this medium */
+	USB_APPROVAL_EXPIRED,      /* one does, but its window has closed */
+	USB_APPROVAL_NOT_YET,      /* one does, but its window has not opened */
+	USB_APPROVAL_WRONG_PERSON, /* one does and is valid now, for someone else */
+	_USB_APPROVAL_MAX,
+	_USB_APPROVAL_INVALID = -1,
+};
+
+struct usb_approval_match {
+	const char *id;         /* borrowed from the rules */
+	int max_classification; /* 1..3, 0 when the approval does not say */
+};
+
+bool usb_rules_write_requires_approval(const struct usb_rules *r);
+
+/* Does an approval let `person` (login name; NULL = unknown) write to the
+ * medium `id` (vendor, product, serial) at `now`? Never allocates. *ret is
+ * filled for OK and for the approval that came closest otherwise. */
+enum usb_approval_verdict usb_rules_approval_check(const struct usb_rules *r, const struct usb_identity *id,
+                                                   const char *person, time_t now, struct usb_approval_match *ret);
+const char *usb_approval_verdict_to_string(enum usb_approval_verdict v);
 
 /* Parse an RFC 3339 UTC time "YYYY-MM-DDTHH:MM:SSZ" (fraction allowed). */
 int usb_parse_time(const char *s, time_t *ret);

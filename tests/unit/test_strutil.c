@@ -44,6 +44,21 @@ static void test_parse_int64(void **state)
 	assert_int_equal(v, 42); /* untouched on error */
 }
 
+static void test_text_is_plain(void **state)
+{
+	(void)state;
+	assert_true(text_is_plain("報告書 2024.xlsx", strlen("報告書 2024.xlsx")));
+	assert_true(text_is_plain("", 0));
+	assert_false(text_is_plain("a\nb", 3));
+	assert_false(text_is_plain("a\x7f", 2));
+	assert_false(text_is_plain("\xff", 1));
+	assert_false(text_is_plain("\xc2\x85", 2));      /* C1 NEL */
+	assert_false(text_is_plain("x\xe2\x80\xae", 4)); /* RLO */
+	assert_false(text_is_plain("\xe2\x81\xa9", 3));  /* PDI */
+	assert_true(text_is_plain("\xe2\x80\x94", 3));   /* EM DASH */
+	assert_false(text_is_plain("nul\0", 4));
+}
+
 static void test_escape(void **state)
 {
 	static const struct {
@@ -63,6 +78,13 @@ static void test_escape(void **state)
 	        {"\xed\xa0\x80", 3, "\\xed\\xa0\\x80"}, /* surrogate */
 	        {"\xc2\x9b", 2, "\\xc2\\x9b"},          /* C1 CSI */
 	        {"\x7f", 1, "\\x7f"},
+	        {"a\xe2\x80\xae"
+	         "b",
+	         5, "a\\xe2\\x80\\xaeb"},               /* U+202E RLO: "gpj.exe" shown as "exe.jpg" */
+	        {"\xe2\x81\xa6", 3, "\\xe2\\x81\\xa6"}, /* U+2066 LRI */
+	        {"\xe2\x80\x8f", 3, "\\xe2\\x80\\x8f"}, /* U+200F RLM */
+	        {"\xd8\x9c", 2, "\\xd8\\x9c"},          /* U+061C ALM */
+	        {"\xe2\x80\x94", 3, "\xe2\x80\x94"},    /* U+2014 EM DASH: shown */
 	};
 
 	(void)state;
@@ -145,9 +167,10 @@ static void test_files(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_strscpy),    cmocka_unit_test(test_parse_int64), cmocka_unit_test(test_escape),
-	        cmocka_unit_test(test_escape_cap), cmocka_unit_test(test_utf8_valid),  cmocka_unit_test(test_root_path),
-	        cmocka_unit_test(test_files),
+	        cmocka_unit_test(test_strscpy),       cmocka_unit_test(test_parse_int64),
+	        cmocka_unit_test(test_escape),        cmocka_unit_test(test_escape_cap),
+	        cmocka_unit_test(test_text_is_plain), cmocka_unit_test(test_utf8_valid),
+	        cmocka_unit_test(test_root_path),     cmocka_unit_test(test_files),
 	};
 	return cmocka_run_group_tests_name("strutil", tests, NULL, NULL);
 }

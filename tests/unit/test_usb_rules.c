@@ -175,6 +175,85 @@ static void test_approvals_window(void **s)
 	usb_rules_free(r);
 }
 
+/* The verdicts the carry module turns into carry.refused reasons (CARRY-2):
+ * for each medium, person and time, the closest approval and why it does
+ * not apply. */
+static void test_approval_verdicts(void **s)
+{
+	(void)s;
+	struct usb_rules *r = load(
+	        "{\"usb\":{\"default\":\"allow\",\"write_requires_approval\":true},\"carry\":{\"approvals\":["
+	        "{\"id\":\"OLD\",\"person\":\"tanaka\",\"medium\":{\"vendor\":\"0781\",\"product\":\"5567\","
+	        "\"serial\":\"S1\"},\"not_before\":\"2025-01-01T00:00:00Z\",\"not_after\":\"2025-01-31T00:00:00Z\","
+	        "\"approver\":\"ciso\",\"requirements\":[\"CARRY-2\"]},"
+	        "{\"id\":\"NOW\",\"person\":\"tanaka\",\"medium\":{\"vendor\":\"0781\",\"product\":\"5567\","
+	        "\"serial\":\"S1\"},\"not_before\":\"2026-01-01T00:00:00Z\",\"not_after\":\"2026-01-02T00:00:00Z\","
+	        "\"max_classification\":2,\"approver\":\"ciso\",\"requirements\":[\"CARRY-2\"]},"
+	        "{\"id\":\"LATER\",\"person\":\"suzuki\",\"medium\":{\"vendor\":\"0781\",\"product\":\"5567\","
+	        "\"serial\":\"S2\"},\"not_before\":\"2027-01-01T00:00:00Z\",\"not_after\":\"2027-01-02T00:00:00Z\","
+	        "\"approver\":\"ciso\",\"requirements\":[\"CARRY-2\"]}]}}");
+	struct usb_identity s1 = stick(0x0781, 0x5567, "S1", 1, STOR), s2 = stick(0x0781, 0x5567, "S2", 1, STOR),
+	                    s3 = stick(0x0781, 0x5567, "S3", 1, STOR), other = stick(0x0781, 0x5568, "S1", 1, STOR),
+	                    noser = stick(0x0781, 0x5567, NULL, 1, STOR);
+	struct usb_approval_match m;
+	time_t in, start, end, after, before, t2025;
+
+	assert_true(usb_rules_write_requires_approval(r));
+	assert_int_equal(usb_parse_time("2026-01-01T12:00:00Z", &in), 0);
+	assert_int_equal(usb_parse_time("2026-01-01T00:00:00Z", &start), 0);
+	assert_int_equal(usb_parse_time("2026-01-02T00:00:00Z", &end), 0);
+	assert_int_equal(usb_parse_time("2026-06-01T00:00:00Z", &after), 0);
+	assert_int_equal(usb_parse_time("2024-06-01T00:00:00Z", &before), 0);
+	assert_int_equal(usb_parse_time("2025-01-15T00:00:00Z", &t2025), 0);
+
+	/* valid: person, medium, window (both ends included) */
+	m = (struct usb_approval_match){0};
+	assert_int_equal(usb_rules_approval_check(r, &s1, "tanaka", in, &m), USB_APPROVAL_OK);
+	assert_string_equal(m.id, "NOW");
+	assert_int_equal(m.max_classification, 2);
+	assert_int_equal(usb_rules_approval_check(r, &s1, "tanaka", start, &m), USB_APPROVAL_OK);
+	assert_int_equal(usb_rules_approval_check(r, &s1, "tanaka", end, &m), USB_APPROVAL_OK);
+	assert_int_equal(usb_rules_approval_check(r, &s1, "tanaka", t2025, &m), USB_APPROVAL_OK);
+	assert_string_equal(m.id, "OLD");
+	assert_int_equal(m.max_classification, 0);
+	/* expired: every window for this medium has closed */
+	m = (struct usb_approval_match){0};
+	assert_int_equal(usb_rules_approval_check(r, &s1, "tanaka", end + 1, &m), USB_APPROVAL_EXPIRED);
+	assert_non_null(m.id);
+	assert_int_equal(usb_rules_approval_check(r, &s1, "tanaka", after, NULL), USB_APPROVAL_EXPIRED);
+	/* not yet valid */
+	m = (struct usb_approval_match){0};
+	assert_int_equal(usb_rules_approval_check(r, &s2, "suzuki", in, &m), USB_APPROVAL_NOT_YET);
+	assert_string_equal(m.id, "LATER");
+	/* the window is open, but for someone else; the closest miss wins over a closed window */
+	m = (struct usb_approval_match){0};
+	assert_int_equal(usb_rules_approval_check(r, &s1, "suzuki", in, &m), USB_APPROVAL_WRONG_PERSON);
+	assert_string_equal(m.id, "NOW"); /* the approval behind the verdict, not the last one looked at */
+	/* an unknown person (process gone, no passwd entry) is nobody's approval */
+	assert_int_equal(usb_rules_approval_check(r, &s1, NULL, in, &m), USB_APPROVAL_WRONG_PERSON);
+	assert_int_equal(usb_rules_approval_check(r, &s1, "", in, &m), USB_APPROVAL_WRONG_PERSON);
+	/* a person's name is compared exactly */
+	assert_int_equal(usb_rules_approval_check(r, &s1, "Tanaka", in, &m), USB_APPROVAL_WRONG_PERSON);
+	assert_int_equal(usb_rules_approval_check(r, &s1, "tanaka ", in, &m), USB_APPROVAL_WRONG_PERSON);
+	/* another medium: serial, product, or none at all */
+	m = (struct usb_approval_match){0};
+	assert_int_equal(usb_rules_approval_check(r, &s3, "tanaka", in, &m), USB_APPROVAL_NONE);
+	assert_null(m.id);
+	assert_int_equal(usb_rules_approval_check(r, &other, "tanaka", in, &m), USB_APPROVAL_NONE);
+	assert_int_equal(usb_rules_approval_check(r, &noser, "tanaka", in, &m), USB_APPROVAL_NONE);
+	assert_int_equal(usb_rules_approval_check(r, &s1, "tanaka", before, &m), USB_APPROVAL_NOT_YET);
+	assert_int_equal(usb_rules_approval_check(NULL, &s1, "tanaka", in, &m), USB_APPROVAL_NONE);
+	/* the reasons carry.refused records */
+	assert_string_equal(usb_approval_verdict_to_string(USB_APPROVAL_OK), "approved");
+	assert_string_equal(usb_approval_verdict_to_string(USB_APPROVAL_NONE), "no_approval");
+	assert_string_equal(usb_approval_verdict_to_string(USB_APPROVAL_EXPIRED), "approval_expired");
+	assert_string_equal(usb_approval_verdict_to_string(USB_APPROVAL_NOT_YET), "approval_not_yet_valid");
+	assert_string_equal(usb_approval_verdict_to_string(USB_APPROVAL_WRONG_PERSON), "approval_wrong_person");
+	assert_string_equal(usb_approval_verdict_to_string(_USB_APPROVAL_INVALID), "invalid");
+	assert_string_equal(usb_approval_verdict_to_string(_USB_APPROVAL_MAX), "invalid");
+	usb_rules_free(r);
+}
+
 static void test_builtin_defaults(void **s)
 {
 	(void)s;
@@ -227,6 +306,7 @@ int main(void)
 	        cmocka_unit_test(test_per_interface),
 	        cmocka_unit_test(test_media),
 	        cmocka_unit_test(test_approvals_window),
+	        cmocka_unit_test(test_approval_verdicts),
 	        cmocka_unit_test(test_builtin_defaults),
 	        cmocka_unit_test(test_bad_sections),
 	};

@@ -1,0 +1,1326 @@
+/* modules/carry/carry.c — the carry module's operations: following media
+ * mounts, fanotify events into carry.* records, the mandatory scan and
+ * carry-out approvals (mamorid, root).
+ *
+ * Chain of evidence (CARRY-1): the usb module publishes a decided block
+ * device (identity, decision) in agent/media.h; a mount of that dev_t in
+ * /proc/self/mountinfo starts a "volume" (libblkid UUID, fanotify marks on
+ * its filesystem); every record names device, volume and mount.
+ *
+ * The loop is never blocked: hashing runs in one worker thread
+ * (carry_hash.h); the scan is clamd's CONTSCAN driven with the av module's
+ * non-blocking API. While a volume is being scanned, every FAN_OPEN_PERM on
+ * it is held (answered later) except clamd's own opens (its pid from
+ * SO_PEERCRED on the scan socket): clamd reads the files itself, so the
+ * agent never opens a file on the medium and cannot deadlock on its own
+ * permission events. Held opens are answered when the verdict arrives, and
+ * denied when the medium is infected or the scan times out.
+ *
+ * mountinfo reports changes with POLLPRI and is always "readable", so it
+ * cannot be handed to the daemon (which watches EPOLLIN): it sits in an
+ * inner epoll set, together with the clamd scan sockets, which come and go.
+ * The daemon's check of the inner set may consume mountinfo's change mark,
+ * so every wake-up of the inner set without an event re-reads mountinfo. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/fanotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <blkid.h>
+
+#include "alloc-util.h"
+#include "av/av.h"
+#include "av/av_clamd.h"
+#include "carry.h"
+#include "carry_hash.h"
+#include "carry_mountinfo.h"
+#include "carry_proc.h"
+#include "fileio.h"
+#include "json-util.h"
+#include "log.h"
+#include "media.h"
+#include "rootpath.h"
+#include "strutil.h"
+#include "usb/usb_rules.h"
+
+#define CARRY_VOLUMES_MAX       64
+#define CARRY_HELD_MAX          4096 /* permission events held during scans; beyond: denied */
+#define CARRY_EVENTS_BUF        (64 * 1024)
+#define CARRY_READS_PER_READY   16 /* buffers per on_ready, so other fds get their turn */
+#define CARRY_HASH_QUEUE        1024
+#define CARRY_RECORDS_PER_READY 8  /* finished records emitted per on_ready */
+#define CARRY_REFUSALS_RECORDED 32 /* per volume while blocked; the rest are counted */
+#define CARRY_HASH_MAX_DEFAULT  (100ll * 1024 * 1024)
+#define CARRY_TIMEOUT_DEFAULT   600
+
+enum vol_state { VOL_UNSCANNED, VOL_SCANNING, VOL_CLEAN, VOL_BLOCKED };
+
+struct carry_volume {
+	dev_t dev;
+	int mnt_id;
+	char mountpoint[PATH_MAX];
+	size_t mp_len;
+	char fstype[CARRY_FSTYPE_MAX];
+	char uuid[128], label[256], devnode[MEDIA_DEVNODE_MAX], auth_path[MEDIA_SYSPATH_MAX];
+	cJSON *identity;        /* copy of the usb module's */
+	struct usb_identity id; /* vendor, product, serial: for the approval matcher */
+	bool media_readonly;
+	bool needs_approval; /* usb.write_requires_approval on a writable medium */
+	fsid_t fsid;
+	enum vol_state state;
+	const char *block_reason;
+	struct av_clamd_scan *scan;
+	pid_t scanner;
+	int64_t scan_started_ms, deadline_ms;
+	bool perm_marked;
+	uint64_t refusals, refusals_unrecorded;
+	bool seen;
+};
+
+struct held {
+	int fd;
+	pid_t tid;
+	dev_t dev;
+};
+
+struct carry_settings {
+	bool record, scan_on_mount, isolate;
+	int64_t hash_max, scan_timeout_s;
+};
+
+struct carry_state {
+	struct mamori_ctx *ctx;
+	struct carry_settings set;
+	struct usb_rules *rules;
+	struct av_settings av;
+	int inner_ep, mi_fd, fan_perm, fan_fid, timer_fd;
+	int media_fd; /* agent/media.h's change eventfd: borrowed, never closed here */
+	bool perm_available;
+	struct carry_hasher *hasher;
+	struct carry_volume *vols[CARRY_VOLUMES_MAX];
+	size_t n_vols;
+	struct held *held;
+	size_t n_held;
+	uint64_t media_gen;
+	pid_t self;
+	char mi_marker; /* address used as the inner epoll tag of mountinfo */
+};
+
+/* What the worker hashes, and the record that waits for the hash. */
+struct pending {
+	struct carry_hash_job job;
+	cJSON *payload;
+	const char *type;
+	const char *reqs;
+};
+
+static carry_section_source_fn section_source;
+
+void carry_module_set_section_source(carry_section_source_fn fn)
+{
+	section_source = fn;
+}
+
+static const cJSON *section(struct carry_state *st, const char *name)
+{
+	return section_source ? section_source(st->ctx, name) : mamori_policy_section(st->ctx, name);
+}
+
+size_t carry_module_volumes(void *state)
+{
+	return state ? ((struct carry_state *)state)->n_vols : 0;
+}
+
+size_t carry_module_held(void *state)
+{
+	return state ? ((struct carry_state *)state)->n_held : 0;
+}
+
+size_t carry_module_hashing(void *state)
+{
+	return state ? carry_hasher_in_flight(((struct carry_state *)state)->hasher) : 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- policy ---------------------------------------------------------------- */
+
+static int load_settings(struct carry_state *st, struct carry_settings *ret_set, struct usb_rules **ret_rules,
+                         struct av_settings *ret_av, char *err, size_t errsz)
+{
+	const cJSON *c = section(st, "carry"), *v;
+	struct carry_settings s = {.record = true,
+	                           .scan_on_mount = true,
+	                           .hash_max = CARRY_HASH_MAX_DEFAULT,
+	                           .scan_timeout_s = CARRY_TIMEOUT_DEFAULT};
+	struct usb_rules *rules = NULL;
+	struct av_settings av;
+	int r;
+
+	if (c) {
+		if ((v = cJSON_GetObjectItemCaseSensitive(c, "record")) && cJSON_IsBool(v))
+			s.record = cJSON_IsTrue(v);
+		if ((v = cJSON_GetObjectItemCaseSensitive(c, "scan_on_mount")) && cJSON_IsBool(v))
+			s.scan_on_mount = cJSON_IsTrue(v);
+		if ((v = cJSON_GetObjectItemCaseSensitive(c, "hash_max_bytes")) && cJSON_IsNumber(v) &&
+		    v->valuedouble >= 0 && v->valuedouble <= (double)(1ll << 40))
+			s.hash_max = (int64_t)v->valuedouble;
+		if ((v = cJSON_GetObjectItemCaseSensitive(c, "scan_timeout_seconds")) && cJSON_IsNumber(v) &&
+		    v->valuedouble >= 1 && v->valuedouble <= 86400)
+			s.scan_timeout_s = (int64_t)v->valuedouble;
+		if ((v = cJSON_GetObjectItemCaseSensitive(c, "infected_action")) && cJSON_IsString(v))
+			s.isolate = strcmp(v->valuestring, "block_and_isolate") == 0;
+	}
+	/* the usb module's matcher decides approvals: one implementation (MEDIA-2) */
+	r = usb_rules_load(section(st, "usb"), &rules, err, errsz);
+	if (r < 0)
+		return r;
+	r = usb_rules_load_approvals(rules, c, err, errsz);
+	if (r < 0) {
+		usb_rules_free(rules);
+		return r;
+	}
+	av_settings_defaults(&av);
+	r = av_settings_from_json(section(st, "av"), &av);
+	if (r < 0) {
+		usb_rules_free(rules);
+		(void)xsnprintf(err, errsz, "av section unusable");
+		return r;
+	}
+	*ret_set = s;
+	*ret_rules = rules;
+	*ret_av = av;
+	return 0;
+}
+
+/* ---- records ---------------------------------------------------------------- */
+
+static void emit(struct carry_state *st, const char *type, enum event_severity sev, const char *reqs, cJSON *p)
+{
+	int r;
+
+	if (!p)
+		return;
+	if (st->ctx->audit_only)
+		cJSON_AddTrueToObject(p, "audit_only");
+	r = mamori_emit(st->ctx, type, sev, reqs, p);
+	if (r < 0)
+		log_error_errno(r, "carry: cannot record %s", type);
+}
+
+static cJSON *volume_json(const struct carry_volume *v)
+{
+	cJSON *o = cJSON_CreateObject();
+	char b[32];
+
+	if (!o)
+		return NULL;
+	if (v->uuid[0])
+		cJSON_AddStringToObject(o, "uuid", v->uuid);
+	else
+		cJSON_AddNullToObject(o, "uuid");
+	if (v->label[0])
+		cJSON_AddStringToObject(o, "label", v->label);
+	cJSON_AddStringToObject(o, "fstype", v->fstype);
+	cJSON_AddStringToObject(o, "devnode", v->devnode);
+	(void)xsnprintf(b, sizeof(b), "%u:%u", major(v->dev), minor(v->dev));
+	cJSON_AddStringToObject(o, "dev", b);
+	cJSON_AddStringToObject(o, "mount", v->mountpoint);
+	return o;
+}
+
+/* Common part of every file record: medium and volume. */
+static cJSON *record_base(const struct carry_volume *v)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return NULL;
+	cJSON_AddItemToObject(o, "device", cJSON_Duplicate(v->identity, true));
+	cJSON_AddItemToObject(o, "volume", volume_json(v));
+	return o;
+}
+
+static void add_process(cJSON *o, pid_t id)
+{
+	struct carry_proc p;
+
+	if (carry_proc_read(id, &p) < 0) {
+		cJSON_AddNumberToObject(o, "pid", id);
+		cJSON_AddNullToObject(o, "exe");
+		cJSON_AddNullToObject(o, "uid");
+		cJSON_AddNullToObject(o, "user");
+		cJSON_AddStringToObject(o, "process", "gone"); /* exited before the event was read */
+		return;
+	}
+	cJSON_AddNumberToObject(o, "pid", p.pid);
+	if (p.have_exe)
+		cJSON_AddStringToObject(o, "exe", p.exe);
+	else
+		cJSON_AddNullToObject(o, "exe");
+	cJSON_AddNumberToObject(o, "uid", p.uid);
+	cJSON_AddStringToObject(o, "user", p.user);
+}
+
+/* Path on the medium of an fd (exact bytes), relative to the mount point.
+ * 0, or -errno (-ENAMETOOLONG: the kernel cannot name it in PATH_MAX). */
+static int fd_path(const struct carry_volume *v, int fd, char *buf, size_t bufsz)
+{
+	char link[64], full[PATH_MAX + 1];
+	ssize_t n;
+
+	if (xsnprintf(link, sizeof(link), "/proc/self/fd/%d", fd) < 0)
+		return -EINVAL;
+	n = readlink(link, full, sizeof(full) - 1);
+	if (n < 0)
+		return -errno;
+	full[n] = '\0';
+	if ((size_t)n >= v->mp_len && memcmp(full, v->mountpoint, v->mp_len) == 0 &&
+	    (full[v->mp_len] == '/' || full[v->mp_len] == '\0'))
+		return strscpy(buf, bufsz, full[v->mp_len] ? full + v->mp_len : "/");
+	return strscpy(buf, bufsz, full); /* another mount of the same filesystem */
+}
+
+static void add_path(cJSON *o, const struct carry_volume *v, int fd)
+{
+	char path[PATH_MAX + 1];
+	int r = fd_path(v, fd, path, sizeof(path));
+
+	if (r < 0) {
+		cJSON_AddNullToObject(o, "path");
+		cJSON_AddStringToObject(o, "path_error", r == -ENAMETOOLONG ? "too_long" : strerror(-r));
+	} else
+		cJSON_AddStringToObject(o, "path", path);
+}
+
+static struct carry_volume *vol_by_dev(struct carry_state *st, dev_t dev)
+{
+	for (size_t i = 0; i < st->n_vols; i++)
+		if (st->vols[i]->dev == dev)
+			return st->vols[i];
+	return NULL;
+}
+
+static struct carry_volume *vol_by_fd(struct carry_state *st, int fd)
+{
+	struct stat s;
+
+	return fstat(fd, &s) == 0 ? vol_by_dev(st, s.st_dev) : NULL;
+}
+
+static void pending_free(struct carry_hash_job *job)
+{
+	struct pending *p = (struct pending *)job;
+
+	if (!p)
+		return;
+	if (p->job.fd >= 0)
+		close(p->job.fd);
+	cJSON_Delete(p->payload);
+	free(p);
+}
+
+static void finish_pending(struct carry_state *st, struct pending *p)
+{
+	const struct carry_hash_result *h = &p->job.res;
+
+	cJSON_AddNumberToObject(p->payload, "size", (double)h->size);
+	if (h->status == CARRY_HASH_DONE)
+		cJSON_AddStringToObject(p->payload, "sha256", h->sha256);
+	else
+		cJSON_AddNullToObject(p->payload, "sha256");
+	cJSON_AddStringToObject(p->payload, "hash", carry_hash_status_to_string(h->status));
+	if (h->status == CARRY_HASH_ERROR)
+		cJSON_AddStringToObject(p->payload, "hash_error", strerror(-h->err));
+	emit(st, p->type, SEV_NOTICE, p->reqs, p->payload);
+	pending_free(&p->job);
+}
+
+/* A file was closed after writing (carry.out) or reading (carry.in): the
+ * record waits for its hash. Takes ownership of fd. */
+static void record_file(struct carry_state *st, struct carry_volume *v, int fd, pid_t tid, bool out)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+	int r;
+
+	if (!p || !(p->payload = record_base(v))) {
+		free(p);
+		close(fd);
+		log_error("carry: out of memory, a %s record is lost", out ? "carry.out" : "carry.in");
+		return;
+	}
+	p->job.fd = fd;
+	p->job.max = (uint64_t)st->set.hash_max;
+	p->type = out ? "carry.out" : "carry.in";
+	p->reqs = out ? "CARRY-1,CARRY-2" : "CARRY-1,CARRY-3";
+	add_path(p->payload, v, fd);
+	add_process(p->payload, tid);
+	if (out) {
+		struct usb_approval_match m = {0};
+		const cJSON *user = cJSON_GetObjectItemCaseSensitive(p->payload, "user");
+		enum usb_approval_verdict ver = usb_rules_approval_check(
+		        st->rules, &v->id, cJSON_IsString(user) ? user->valuestring : NULL, time(NULL), &m);
+
+		if (ver == USB_APPROVAL_OK) {
+			cJSON_AddStringToObject(p->payload, "approval", m.id);
+			if (m.max_classification)
+				cJSON_AddNumberToObject(p->payload, "max_classification", m.max_classification);
+		} else
+			cJSON_AddNullToObject(p->payload, "approval");
+		if (v->needs_approval && ver != USB_APPROVAL_OK)
+			/* written although the policy wanted an approval (permission
+			 * events unavailable, or an open we could not classify) */
+			cJSON_AddStringToObject(p->payload, "approval_problem", usb_approval_verdict_to_string(ver));
+	} else
+		cJSON_AddStringToObject(p->payload, "scan",
+		                        v->state == VOL_CLEAN      ? "clean"
+		                        : v->state == VOL_SCANNING ? "pending"
+		                        : v->state == VOL_BLOCKED  ? "blocked"
+		                                                   : "not_scanned");
+	r = carry_hasher_submit(st->hasher, &p->job);
+	if (r < 0) {
+		struct stat s;
+
+		p->job.res = (struct carry_hash_result){.status = CARRY_HASH_SKIPPED_BUSY};
+		if (fstat(fd, &s) == 0)
+			p->job.res.size = s.st_size;
+		finish_pending(st, p);
+	}
+}
+
+/* ---- permission events -------------------------------------------------- */
+
+static void respond(struct carry_state *st, int fd, bool allow)
+{
+	struct fanotify_response resp = {.fd = fd, .response = allow ? FAN_ALLOW : FAN_DENY};
+
+	if (write(st->fan_perm, &resp, sizeof(resp)) != (ssize_t)sizeof(resp))
+		log_warning_errno(-errno, "carry: cannot answer a permission event");
+	close(fd);
+}
+
+static void record_refusal(struct carry_state *st, struct carry_volume *v, int fd, pid_t tid, const char *reason,
+                           const struct usb_approval_match *m)
+{
+	_cleanup_json_ cJSON *o = NULL;
+
+	v->refusals++;
+	if (v->state == VOL_BLOCKED && v->refusals > CARRY_REFUSALS_RECORDED) {
+		v->refusals_unrecorded++; /* a file manager hammering a blocked medium: counted, reported at unmount */
+		return;
+	}
+	o = record_base(v);
+	if (!o)
+		return;
+	add_path(o, v, fd);
+	add_process(o, tid);
+	cJSON_AddStringToObject(o, "reason", reason);
+	if (m && m->id)
+		cJSON_AddStringToObject(o, "approval", m->id);
+	cJSON_AddStringToObject(o, "action", "denied");
+	emit(st, "carry.refused", SEV_WARNING, v->state == VOL_BLOCKED ? "CARRY-3" : "CARRY-2,MEDIA-2", o);
+}
+
+/* Decide an open on a volume that is not (or no longer) being scanned. */
+static bool decide_open(struct carry_state *st, struct carry_volume *v, int fd, pid_t tid)
+{
+	struct usb_approval_match m = {0};
+	struct carry_proc p;
+	enum usb_approval_verdict ver;
+	int w;
+
+	if (v->state == VOL_BLOCKED) {
+		record_refusal(st, v, fd, tid, v->block_reason, NULL);
+		return false;
+	}
+	if (!v->needs_approval)
+		return true;
+	w = carry_proc_open_for_write(tid);
+	if (w == 0)
+		return true;
+	if (w < 0 && w != -EOPNOTSUPP)
+		return true; /* the opener is gone or unreadable: nothing will be written by it */
+	ver = usb_rules_approval_check(st->rules, &v->id, carry_proc_read(tid, &p) == 0 ? p.user : NULL, time(NULL),
+	                               &m);
+	if (ver == USB_APPROVAL_OK)
+		return true;
+	if (w == -EOPNOTSUPP)
+		return true; /* not an open(2) family call (io_uring): recorded at close with approval_problem */
+	record_refusal(st, v, fd, tid, usb_approval_verdict_to_string(ver), &m);
+	return false;
+}
+
+static bool is_scanner(const struct carry_volume *v, pid_t tid)
+{
+	pid_t tg;
+
+	if (!v->scanner)
+		return false;
+	if (tid == v->scanner)
+		return true;
+	return carry_proc_tgid(tid, &tg) == 0 && tg == v->scanner;
+}
+
+static void on_open_perm(struct carry_state *st, int fd, pid_t tid)
+{
+	struct carry_volume *v = vol_by_fd(st, fd);
+	pid_t tg;
+
+	if (!v || tid == st->self || (carry_proc_tgid(tid, &tg) == 0 && tg == st->self)) {
+		respond(st, fd, true);
+		return;
+	}
+	if (v->state == VOL_SCANNING) {
+		if (is_scanner(v, tid)) {
+			respond(st, fd, true);
+			return;
+		}
+		if (st->n_held >= CARRY_HELD_MAX) {
+			record_refusal(st, v, fd, tid, "scan_pending_too_many_opens", NULL);
+			respond(st, fd, false);
+			return;
+		}
+		st->held[st->n_held++] = (struct held){.fd = fd, .tid = tid, .dev = v->dev};
+		return;
+	}
+	respond(st, fd, decide_open(st, v, fd, tid));
+}
+
+/* Answer every held open of v (or of a volume that is gone: v NULL and dev). */
+static void release_held(struct carry_state *st, dev_t dev, struct carry_volume *v)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < st->n_held; i++) {
+		struct held h = st->held[i];
+
+		if (h.dev != dev) {
+			st->held[k++] = h;
+			continue;
+		}
+		respond(st, h.fd, v ? decide_open(st, v, h.fd, h.tid) : false);
+	}
+	st->n_held = k;
+}
+
+/* The next event of a read buffer, copied out: the kernel aligns events
+ * with info records to 4 bytes only (FANOTIFY_EVENT_ALIGN), and the
+ * metadata's 64-bit mask must not be read in place. *ret_at points at the
+ * event in buf (its info records follow the metadata). false at the end or
+ * at a truncated event. */
+static bool next_event(const char *buf, size_t n, size_t *off, struct fanotify_event_metadata *ret, const char **ret_at)
+{
+	struct fanotify_event_metadata md;
+
+	if (*off > n || n - *off < FAN_EVENT_METADATA_LEN)
+		return false;
+	memcpy(&md, buf + *off, sizeof(md));
+	if (md.event_len < FAN_EVENT_METADATA_LEN || md.event_len > n - *off)
+		return false;
+	*ret = md;
+	*ret_at = buf + *off;
+	*off += md.event_len;
+	return true;
+}
+
+static void on_fan_perm(struct carry_state *st)
+{
+	_cleanup_free_ char *buf = malloc(CARRY_EVENTS_BUF);
+
+	if (!buf)
+		return;
+	for (int round = 0; round < CARRY_READS_PER_READY; round++) {
+		ssize_t n = read(st->fan_perm, buf, CARRY_EVENTS_BUF);
+		struct fanotify_event_metadata ev, *md = &ev;
+		const char *at;
+		size_t off = 0;
+
+		if (n <= 0)
+			break;
+		while (next_event(buf, (size_t)n, &off, &ev, &at)) {
+			struct carry_volume *v;
+
+			if (md->vers != FANOTIFY_METADATA_VERSION)
+				continue;
+			if (md->mask & FAN_Q_OVERFLOW) {
+				log_warning("carry: fanotify queue overflow: records lost");
+				continue;
+			}
+			if (md->fd < 0)
+				continue;
+			if (md->mask & FAN_OPEN_PERM) {
+				on_open_perm(st, md->fd, md->pid);
+				continue;
+			}
+			v = vol_by_fd(st, md->fd);
+			if (!v || !st->set.record || md->pid == st->self || is_scanner(v, md->pid)) {
+				close(md->fd);
+				continue;
+			}
+			record_file(st, v, md->fd, md->pid, md->mask & FAN_CLOSE_WRITE);
+		}
+	}
+}
+
+/* ---- renames and deletions (directory handles + names) --------------------- */
+
+static struct carry_volume *vol_by_fsid(struct carry_state *st, const fsid_t *fsid)
+{
+	for (size_t i = 0; i < st->n_vols; i++)
+		if (memcmp(&st->vols[i]->fsid, fsid, sizeof(*fsid)) == 0)
+			return st->vols[i];
+	return NULL;
+}
+
+/* Path on the medium of directory handle + name: exact bytes.
+ *
+ * open_by_handle_at() takes its mount fd with fdget(), which refuses O_PATH
+ * descriptors (EBADF), so the mount root is opened for reading. Opening a
+ * directory raises no fanotify event here: the marks do not carry FAN_ONDIR,
+ * so the agent cannot block on its own permission event. The directory
+ * itself is opened O_PATH (no open of its contents, nothing to answer). The
+ * mount root is opened per event, not kept: a kept fd would make the
+ * person's unmount fail with EBUSY. */
+static int fid_path(struct carry_volume *v, struct file_handle *fh, const char *name, size_t name_len, char *buf,
+                    size_t bufsz)
+{
+	_cleanup_close_ int mfd = open(v->mountpoint, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int dfd = -1;
+	char dir[PATH_MAX + 1];
+	struct stat s;
+	int r;
+
+	if (mfd < 0)
+		return -errno;
+	/* the mount point must still be this volume's root */
+	if (fstat(mfd, &s) < 0)
+		return -errno;
+	if (s.st_dev != v->dev)
+		return -ESTALE;
+	dfd = open_by_handle_at(mfd, fh, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	/* a removed directory still open somewhere resolves to "… (deleted)":
+	 * not a path on the medium */
+	if (fstat(dfd, &s) < 0)
+		return -errno;
+	if (s.st_nlink == 0)
+		return -ESTALE;
+	r = fd_path(v, dfd, dir, sizeof(dir));
+	if (r < 0)
+		return r;
+	if (strlen(dir) + 1 + name_len + 1 > bufsz)
+		return -ENAMETOOLONG;
+	r = xsnprintf(buf, bufsz, "%s%s%.*s", dir, strcmp(dir, "/") == 0 ? "" : "/", (int)name_len, name);
+	return r;
+}
+
+struct fid_info {
+	struct carry_volume *v;
+	struct file_handle *fh;
+	const char *name;
+	size_t name_len;
+};
+
+static bool parse_fid_info(struct carry_state *st, const struct fanotify_event_info_header *hdr, struct fid_info *ret)
+{
+	const struct fanotify_event_info_fid *fid = (const struct fanotify_event_info_fid *)hdr;
+	struct file_handle *fh;
+	const char *end = (const char *)hdr + hdr->len, *name;
+
+	if (hdr->len < sizeof(*fid) + sizeof(struct file_handle))
+		return false;
+	fh = (struct file_handle *)fid->handle;
+	if (fh->handle_bytes > MAX_HANDLE_SZ || fh->handle_bytes >= (size_t)(end - (const char *)fh->f_handle))
+		return false;
+	name = (const char *)fh->f_handle + fh->handle_bytes;
+	ret->v = vol_by_fsid(st, (const fsid_t *)&fid->fsid);
+	ret->fh = fh;
+	ret->name = name;
+	ret->name_len = strnlen(name, (size_t)(end - name));
+	return ret->name_len < (size_t)(end - name); /* NUL-terminated inside the record */
+}
+
+static void add_fid_path(cJSON *o, const char *key, struct fid_info *fi)
+{
+	char path[PATH_MAX + 1], ek[64];
+	int r = fid_path(fi->v, fi->fh, fi->name, fi->name_len, path, sizeof(path));
+
+	if (r < 0) {
+		_cleanup_free_ char *nm = strndup(fi->name, fi->name_len);
+
+		cJSON_AddNullToObject(o, key);
+		(void)xsnprintf(ek, sizeof(ek), "%s_error", key);
+		cJSON_AddStringToObject(o, ek, r == -ENAMETOOLONG ? "too_long" : strerror(-r));
+		/* the name itself is still known exactly */
+		(void)xsnprintf(ek, sizeof(ek), "%s_name", key);
+		if (nm)
+			cJSON_AddStringToObject(o, ek, nm);
+	} else
+		cJSON_AddStringToObject(o, key, path);
+}
+
+static void on_fan_fid(struct carry_state *st)
+{
+	_cleanup_free_ char *buf = malloc(CARRY_EVENTS_BUF);
+
+	if (!buf)
+		return;
+	for (int round = 0; round < CARRY_READS_PER_READY; round++) {
+		ssize_t n = read(st->fan_fid, buf, CARRY_EVENTS_BUF);
+		struct fanotify_event_metadata ev, *md = &ev;
+		const char *at;
+		size_t off = 0;
+
+		if (n <= 0)
+			break;
+		while (next_event(buf, (size_t)n, &off, &ev, &at)) {
+			struct fid_info from = {0}, to = {0}, one = {0};
+			const char *p = at + md->metadata_len, *end = at + md->event_len;
+			_cleanup_json_ cJSON *o = NULL;
+			struct carry_volume *v;
+
+			if (md->vers != FANOTIFY_METADATA_VERSION || md->mask & FAN_Q_OVERFLOW ||
+			    md->metadata_len < FAN_EVENT_METADATA_LEN || md->metadata_len > md->event_len)
+				continue;
+			while (p + sizeof(struct fanotify_event_info_header) <= end) {
+				const struct fanotify_event_info_header *h = (const void *)p;
+
+				if (h->len < sizeof(*h) || p + h->len > end)
+					break;
+				if (h->info_type == FAN_EVENT_INFO_TYPE_OLD_DFID_NAME)
+					parse_fid_info(st, h, &from);
+				else if (h->info_type == FAN_EVENT_INFO_TYPE_NEW_DFID_NAME)
+					parse_fid_info(st, h, &to);
+				else if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME)
+					parse_fid_info(st, h, &one);
+				p += h->len;
+			}
+			v = from.v ? from.v : to.v ? to.v : one.v;
+			if (!v || !st->set.record || md->pid == st->self)
+				continue;
+			o = record_base(v);
+			if (!o)
+				continue;
+			if (md->mask & FAN_RENAME && from.v && to.v) {
+				add_fid_path(o, "from", &from);
+				add_fid_path(o, "to", &to);
+				add_fid_path(o, "path", &to);
+			} else if (md->mask & FAN_DELETE && one.v)
+				add_fid_path(o, "path", &one);
+			else
+				continue;
+			cJSON_AddBoolToObject(o, "directory", md->mask & FAN_ONDIR);
+			add_process(o, md->pid);
+			emit(st, md->mask & FAN_RENAME ? "carry.renamed" : "carry.deleted", SEV_NOTICE, "CARRY-1", o);
+		}
+	}
+}
+
+/* ---- the mandatory scan (CARRY-3) ------------------------------------------ */
+
+static void arm_timer(struct carry_state *st)
+{
+	bool any = false;
+	struct itimerspec its = {0};
+
+	for (size_t i = 0; i < st->n_vols; i++)
+		any |= st->vols[i]->state == VOL_SCANNING;
+	if (any) {
+		its.it_value.tv_nsec = 200 * 1000 * 1000;
+		its.it_interval.tv_nsec = 200 * 1000 * 1000;
+	}
+	timerfd_settime(st->timer_fd, 0, &its, NULL);
+}
+
+static void stop_perm_events(struct carry_state *st, struct carry_volume *v)
+{
+	/* a clean medium without approval rules costs no permission round trips */
+	if (v->perm_marked && !v->needs_approval &&
+	    fanotify_mark(st->fan_perm, FAN_MARK_REMOVE | FAN_MARK_FILESYSTEM, FAN_OPEN_PERM, AT_FDCWD,
+	                  v->mountpoint) == 0)
+		v->perm_marked = false;
+}
+
+static void deauthorize(struct carry_state *st, struct carry_volume *v)
+{
+	char p[PATH_MAX];
+	int r;
+
+	if (st->ctx->audit_only || !v->auth_path[0])
+		return;
+	r = root_pathf(p, sizeof(p), "%s/authorized", v->auth_path);
+	if (r >= 0)
+		r = write_string_file(p, "0");
+	if (r < 0)
+		log_error_errno(r, "carry: %s: cannot de-authorize the infected medium", v->auth_path);
+	else
+		log_warning("carry: %s: infected medium de-authorized", v->auth_path);
+}
+
+static void scan_end(struct carry_state *st, struct carry_volume *v, const char *result, int err)
+{
+	_cleanup_json_ cJSON *o = record_base(v);
+	bool infected = strcmp(result, "infected") == 0;
+	char path[AV_CLAMD_REPLY_MAX], sig[AV_CLAMD_REPLY_MAX];
+
+	if (o) {
+		cJSON_AddStringToObject(o, "result", result);
+		cJSON_AddNumberToObject(o, "duration_ms", (double)(now_ms() - v->scan_started_ms));
+		if (v->scan) {
+			cJSON_AddNumberToObject(o, "found", av_clamd_scan_found(v->scan));
+			cJSON_AddNumberToObject(o, "errors", av_clamd_scan_errors(v->scan));
+		}
+		if (err < 0)
+			cJSON_AddStringToObject(o, "error", strerror(-err));
+		cJSON_AddNumberToObject(o, "held_opens", 0); /* filled below */
+	}
+	if (strcmp(result, "clean") == 0) {
+		v->state = VOL_CLEAN;
+		stop_perm_events(st, v);
+	} else {
+		v->state = VOL_BLOCKED;
+		v->block_reason = infected ? "infected" : result;
+	}
+	if (o) {
+		size_t held = 0;
+		for (size_t i = 0; i < st->n_held; i++)
+			held += st->held[i].dev == v->dev;
+		cJSON_ReplaceItemInObject(o, "held_opens", cJSON_CreateNumber((double)held));
+		emit(st, "carry.scanned", infected || strcmp(result, "clean") != 0 ? SEV_WARNING : SEV_NOTICE,
+		     "CARRY-3", o);
+	}
+	if (infected) {
+		_cleanup_json_ cJSON *d = record_base(v);
+
+		if (d) {
+			if (av_clamd_scan_first_found(v->scan, path, sizeof(path), sig, sizeof(sig)) == 0) {
+				cJSON_AddStringToObject(d, "path", path);
+				cJSON_AddStringToObject(d, "signature", sig);
+			} else {
+				cJSON_AddStringToObject(d, "path", v->mountpoint);
+				cJSON_AddNullToObject(d, "signature");
+			}
+			cJSON_AddNumberToObject(d, "found", av_clamd_scan_found(v->scan));
+			cJSON_AddStringToObject(d, "engine", "clamd");
+			cJSON_AddStringToObject(d, "action", st->set.isolate ? "block_and_isolate" : "block");
+			emit(st, "av.detected", SEV_CRITICAL, "AV-5,CARRY-3", d);
+		}
+		if (st->set.isolate) {
+			/* AV-5: the network module will act on this intent; recorded now */
+			_cleanup_json_ cJSON *i = cJSON_CreateObject();
+			if (i) {
+				cJSON_AddStringToObject(i, "reason", "infected_medium");
+				cJSON_AddStringToObject(i, "source", "carry");
+				cJSON_AddStringToObject(i, "state", "intent");
+				emit(st, "network.isolate_requested", SEV_CRITICAL, "AV-5", i);
+			}
+		}
+		deauthorize(st, v);
+	}
+	release_held(st, v->dev, v);
+	if (v->scan) {
+		epoll_ctl(st->inner_ep, EPOLL_CTL_DEL, av_clamd_scan_fd(v->scan), NULL);
+		v->scan = av_clamd_scan_free(v->scan);
+	}
+	v->scanner = 0;
+	arm_timer(st);
+}
+
+static void scan_start(struct carry_state *st, struct carry_volume *v)
+{
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	struct epoll_event ev = {.events = EPOLLIN};
+	int r;
+
+	v->state = VOL_SCANNING;
+	v->scan_started_ms = now_ms();
+	v->deadline_ms = v->scan_started_ms + st->set.scan_timeout_s * 1000;
+	r = av_clamd_scan_begin(&st->av, v->mountpoint, &v->scan);
+	if (r < 0) {
+		/* no scanner, no use: fail closed (CARRY-3) */
+		scan_end(st, v, "scan_unavailable", r);
+		return;
+	}
+	/* clamd opens the files itself: its pid passes the permission events */
+	if (getsockopt(av_clamd_scan_fd(v->scan), SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0)
+		v->scanner = cred.pid;
+	ev.data.ptr = v;
+	if (epoll_ctl(st->inner_ep, EPOLL_CTL_ADD, av_clamd_scan_fd(v->scan), &ev) < 0) {
+		scan_end(st, v, "scan_error", -errno);
+		return;
+	}
+	arm_timer(st);
+}
+
+static void on_scan_ready(struct carry_state *st, struct carry_volume *v)
+{
+	int r;
+
+	if (!v->scan)
+		return;
+	r = av_clamd_scan_feed(v->scan);
+	if (r == 0)
+		return;
+	if (r < 0)
+		scan_end(st, v, "scan_error", r);
+	else if (av_clamd_scan_found(v->scan) > 0)
+		scan_end(st, v, "infected", 0);
+	else if (av_clamd_scan_errors(v->scan) > 0)
+		scan_end(st, v, "scan_incomplete", 0); /* a file clamd could not read was not checked */
+	else
+		scan_end(st, v, "clean", 0);
+}
+
+static void on_timer(struct carry_state *st)
+{
+	uint64_t x;
+	int64_t now = now_ms();
+
+	while (read(st->timer_fd, &x, sizeof(x)) == (ssize_t)sizeof(x))
+		;
+	for (size_t i = 0; i < st->n_vols; i++)
+		if (st->vols[i]->state == VOL_SCANNING && now >= st->vols[i]->deadline_ms)
+			scan_end(st, st->vols[i], "scan_timeout", -ETIMEDOUT);
+}
+
+/* ---- volumes ------------------------------------------------------------------ */
+
+static void probe_volume(struct carry_volume *v)
+{
+	char node[PATH_MAX];
+	blkid_probe pr;
+	const char *val;
+
+	if (root_path(node, sizeof(node), v->devnode) < 0 || !(pr = blkid_new_probe_from_filename(node)))
+		return;
+	blkid_probe_enable_superblocks(pr, 1);
+	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_UUID | BLKID_SUBLKS_LABEL | BLKID_SUBLKS_TYPE);
+	if (blkid_do_safeprobe(pr) == 0) {
+		if (blkid_probe_lookup_value(pr, "UUID", &val, NULL) == 0)
+			(void)strscpy(v->uuid, sizeof(v->uuid), val);
+		if (blkid_probe_lookup_value(pr, "LABEL", &val, NULL) == 0)
+			(void)strscpy(v->label, sizeof(v->label), val);
+	}
+	blkid_free_probe(pr);
+}
+
+static void identity_for_rules(struct carry_volume *v)
+{
+	const cJSON *ven = cJSON_GetObjectItemCaseSensitive(v->identity, "vendor");
+	const cJSON *pro = cJSON_GetObjectItemCaseSensitive(v->identity, "product");
+	const cJSON *ser = cJSON_GetObjectItemCaseSensitive(v->identity, "serial");
+
+	if (cJSON_IsString(ven) && strlen(ven->valuestring) == 4)
+		v->id.vendor = (uint16_t)strtoul(ven->valuestring, NULL, 16);
+	if (cJSON_IsString(pro) && strlen(pro->valuestring) == 4)
+		v->id.product = (uint16_t)strtoul(pro->valuestring, NULL, 16);
+	if (cJSON_IsString(ser) && strscpy(v->id.serial, sizeof(v->id.serial), ser->valuestring) == 0)
+		v->id.has_serial = true;
+	v->id.have = USB_ID_DESC | USB_ID_SERIAL;
+}
+
+static void vol_free(struct carry_volume *v)
+{
+	if (!v)
+		return;
+	av_clamd_scan_free(v->scan);
+	cJSON_Delete(v->identity);
+	free(v);
+}
+
+static void follow(struct carry_state *st, const struct carry_mount *m, const struct media_entry *e)
+{
+	struct carry_volume *v;
+	struct statfs sf;
+	struct stat s;
+	uint64_t mask = FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE;
+	_cleanup_json_ cJSON *o = NULL;
+
+	if (st->n_vols >= CARRY_VOLUMES_MAX) {
+		log_error("carry: too many volumes, %s is not followed", m->mountpoint);
+		return;
+	}
+	v = calloc(1, sizeof(*v));
+	if (!v || !(v->identity = cJSON_Duplicate(e->identity, true))) {
+		free(v);
+		return;
+	}
+	v->dev = m->dev;
+	v->mnt_id = m->mnt_id;
+	(void)strscpy(v->mountpoint, sizeof(v->mountpoint), m->mountpoint);
+	v->mp_len = strlen(v->mountpoint);
+	(void)strscpy(v->fstype, sizeof(v->fstype), m->fstype);
+	(void)strscpy(v->devnode, sizeof(v->devnode), e->devnode);
+	(void)strscpy(v->auth_path, sizeof(v->auth_path), e->auth_path);
+	v->media_readonly = e->readonly || m->readonly;
+	v->needs_approval = usb_rules_write_requires_approval(st->rules) && !v->media_readonly;
+	v->seen = true;
+	identity_for_rules(v);
+	/* the mount point must still be this filesystem (no race with a remount elsewhere) */
+	if (stat(v->mountpoint, &s) < 0 || s.st_dev != v->dev || statfs(v->mountpoint, &sf) < 0) {
+		vol_free(v);
+		return;
+	}
+	v->fsid = sf.f_fsid;
+	probe_volume(v);
+	if (st->perm_available && (st->set.scan_on_mount || v->needs_approval)) {
+		mask |= FAN_OPEN_PERM;
+		v->perm_marked = true;
+	}
+	if (!st->set.record)
+		mask &= ~(uint64_t)(FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE);
+	if (mask &&
+	    fanotify_mark(st->fan_perm, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mask, AT_FDCWD, v->mountpoint) < 0) {
+		log_error_errno(-errno, "carry: %s: cannot watch the medium", v->mountpoint);
+		v->perm_marked = false;
+	}
+	if (st->set.record && st->fan_fid >= 0 &&
+	    fanotify_mark(st->fan_fid, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_RENAME | FAN_DELETE | FAN_ONDIR,
+	                  AT_FDCWD, v->mountpoint) < 0)
+		log_warning_errno(-errno, "carry: %s: renames and deletions are not recorded", v->mountpoint);
+	st->vols[st->n_vols++] = v;
+	o = record_base(v);
+	if (o) {
+		cJSON_AddBoolToObject(o, "readonly", v->media_readonly);
+		cJSON_AddBoolToObject(o, "write_requires_approval", v->needs_approval);
+		cJSON_AddStringToObject(o, "scan", st->set.scan_on_mount ? "pending" : "off");
+		cJSON_AddBoolToObject(o, "opens_held", v->perm_marked && st->set.scan_on_mount);
+		emit(st, "carry.mounted", SEV_INFO, "CARRY-1", o);
+	}
+	if (st->set.scan_on_mount) {
+		if (!st->perm_available) {
+			/* no permission events: the scan runs, opens cannot be held */
+			log_error("carry: %s: permission events unavailable, opens are not held during the scan",
+			          v->mountpoint);
+		}
+		scan_start(st, v);
+	} else
+		v->state = VOL_UNSCANNED;
+}
+
+static void unfollow(struct carry_state *st, size_t i)
+{
+	struct carry_volume *v = st->vols[i];
+	_cleanup_json_ cJSON *o = record_base(v);
+
+	release_held(st, v->dev, NULL);
+	if (v->scan)
+		epoll_ctl(st->inner_ep, EPOLL_CTL_DEL, av_clamd_scan_fd(v->scan), NULL);
+	if (o) {
+		cJSON_AddStringToObject(o, "state",
+		                        v->state == VOL_SCANNING  ? "scan_interrupted"
+		                        : v->state == VOL_BLOCKED ? "blocked"
+		                                                  : "used");
+		cJSON_AddNumberToObject(o, "refusals", (double)v->refusals);
+		cJSON_AddNumberToObject(o, "refusals_unrecorded", (double)v->refusals_unrecorded);
+		emit(st, "carry.unmounted", SEV_INFO, "CARRY-1", o);
+	}
+	st->vols[i] = st->vols[--st->n_vols];
+	vol_free(v);
+	arm_timer(st);
+}
+
+/* Mounts rescan_mounts looks at: those of followed volumes (to notice an
+ * unmount) and whole-filesystem mounts of published media. */
+static bool mount_of_interest(const struct carry_mount *m, void *userdata)
+{
+	struct carry_state *st = userdata;
+
+	return vol_by_dev(st, m->dev) || (strcmp(m->root, "/") == 0 && media_lookup(m->dev));
+}
+
+static int rescan_mounts(struct carry_state *st)
+{
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_free_ struct carry_mount *m = NULL;
+	size_t len, n = 0;
+	int r;
+
+	st->media_gen = media_generation();
+	r = carry_mountinfo_read_fd(st->mi_fd, &buf, &len);
+	if (r < 0)
+		return r;
+	r = carry_mountinfo_parse(buf, len, mount_of_interest, st, &m, &n, NULL);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < st->n_vols; i++)
+		st->vols[i]->seen = false;
+	for (size_t i = 0; i < n; i++) {
+		struct carry_volume *v = vol_by_dev(st, m[i].dev);
+		const struct media_entry *e;
+
+		if (v) {
+			v->seen = true;
+			continue;
+		}
+		if (strcmp(m[i].root, "/") != 0 || !(e = media_lookup(m[i].dev)))
+			continue;
+		follow(st, &m[i], e);
+	}
+	for (size_t i = st->n_vols; i-- > 0;)
+		if (!st->vols[i]->seen)
+			unfollow(st, i);
+	return 0;
+}
+
+static void on_inner(struct carry_state *st)
+{
+	struct epoll_event evs[16];
+	int n = epoll_wait(st->inner_ep, evs, (int)ELEMENTSOF(evs), 0);
+	bool mounts = n <= 0; /* the daemon's readiness check may have consumed mountinfo's mark */
+
+	for (int i = 0; i < n; i++) {
+		if (evs[i].data.ptr == &st->mi_marker)
+			mounts = true;
+		else
+			for (size_t k = 0; k < st->n_vols; k++)
+				if (st->vols[k] == evs[i].data.ptr) {
+					on_scan_ready(st, st->vols[k]);
+					break;
+				}
+	}
+	if (mounts) {
+		int r = rescan_mounts(st);
+		if (r < 0)
+			log_warning_errno(r, "carry: cannot read the mount table");
+	}
+}
+
+/* ---- module operations ------------------------------------------------------ */
+
+static void carry_fini(void *state)
+{
+	struct carry_state *st = state;
+
+	if (!st)
+		return;
+	carry_hasher_free(st->hasher, pending_free);
+	for (size_t i = 0; i < st->n_held; i++)
+		respond(st, st->held[i].fd, false);
+	free(st->held);
+	for (size_t i = 0; i < st->n_vols; i++)
+		vol_free(st->vols[i]);
+	usb_rules_free(st->rules);
+	for (int *fd = &st->inner_ep; fd <= &st->timer_fd; fd++)
+		if (*fd >= 0)
+			close(*fd);
+	free(st);
+}
+
+static int carry_init(struct mamori_ctx *ctx, void **ret_state)
+{
+	struct carry_state *st = calloc(1, sizeof(*st));
+	struct epoll_event ev = {.events = EPOLLPRI};
+	char err[256] = "", mi[PATH_MAX];
+	int r;
+
+	if (!st)
+		return -ENOMEM;
+	st->ctx = ctx;
+	st->self = getpid();
+	st->inner_ep = st->mi_fd = st->fan_perm = st->fan_fid = st->timer_fd = -1;
+	/* a medium published after its mount (mamorid forwards the record over
+	 * IPC) must wake the module: otherwise the mount is only looked at again
+	 * on the next mount change */
+	st->media_fd = media_change_fd();
+	if (st->media_fd < 0)
+		log_warning_errno(st->media_fd, "carry: media published after their mount are followed late");
+	r = load_settings(st, &st->set, &st->rules, &st->av, err, sizeof(err));
+	if (r < 0) {
+		log_error("carry: policy rejected: %s", err[0] ? err : strerror(-r));
+		goto fail;
+	}
+	st->held = calloc(CARRY_HELD_MAX, sizeof(*st->held));
+	if (!st->held) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = carry_hasher_new(CARRY_HASH_QUEUE, &st->hasher);
+	if (r < 0)
+		goto fail;
+	/* content class: open permission events, and fds to hash on close */
+	st->fan_perm = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_TID |
+	                                     FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
+	                             O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
+	st->perm_available = st->fan_perm >= 0;
+	if (st->fan_perm < 0) {
+		log_error_errno(-errno, "carry: no fanotify permission events: scans cannot hold opens");
+		st->fan_perm = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_TID,
+		                             O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+		if (st->fan_perm < 0) {
+			r = -errno;
+			goto fail;
+		}
+	}
+	st->fan_fid = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME, O_RDONLY);
+	if (st->fan_fid < 0)
+		log_warning_errno(-errno, "carry: no fanotify name reporting: renames and deletions are not recorded");
+	st->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	st->inner_ep = epoll_create1(EPOLL_CLOEXEC);
+	if (st->timer_fd < 0 || st->inner_ep < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = root_path(mi, sizeof(mi), "/proc/self/mountinfo");
+	if (r < 0)
+		goto fail;
+	st->mi_fd = open(mi, O_RDONLY | O_CLOEXEC);
+	if (st->mi_fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	ev.data.ptr = &st->mi_marker;
+	if (epoll_ctl(st->inner_ep, EPOLL_CTL_ADD, st->mi_fd, &ev) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = rescan_mounts(st);
+	if (r < 0)
+		log_warning_errno(r, "carry: cannot read the mount table yet");
+	*ret_state = st;
+	return 0;
+fail:
+	log_error_errno(r, "carry: cannot start");
+	carry_fini(st);
+	return r;
+}
+
+static int carry_fds(void *state, int *ret_fds, size_t max)
+{
+	struct carry_state *st = state;
+	int fds[] = {st ? st->inner_ep : -1, st ? st->fan_perm : -1,
+	             st ? st->fan_fid : -1,  st ? carry_hasher_fd(st->hasher) : -1,
+	             st ? st->timer_fd : -1, st ? st->media_fd : -1};
+	size_t n = 0;
+
+	if (!st)
+		return -EINVAL;
+	for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+		if (fds[i] >= 0 && n < max)
+			ret_fds[n++] = fds[i];
+	return (int)n;
+}
+
+static int carry_on_ready(void *state, int fd, uint32_t events)
+{
+	struct carry_state *st = state;
+	(void)events;
+
+	if (!st)
+		return -EINVAL;
+	if (fd == st->fan_perm)
+		on_fan_perm(st);
+	else if (fd == st->fan_fid)
+		on_fan_fid(st);
+	else if (fd == carry_hasher_fd(st->hasher)) {
+		/* each record is an fsync in mamori-worker's journal: a bounded
+		 * number per call, so that held opens (permission events) are
+		 * answered between them instead of after the whole backlog */
+		struct carry_hash_job *j;
+		for (int k = 0; k < CARRY_RECORDS_PER_READY && (j = carry_hasher_next(st->hasher)); k++)
+			finish_pending(st, (struct pending *)j);
+	} else if (fd == st->timer_fd)
+		on_timer(st);
+	else if (fd == st->inner_ep)
+		on_inner(st);
+	else if (fd == st->media_fd) {
+		uint64_t x;
+		(void)!read(st->media_fd, &x, sizeof(x)); /* the generation check below rescans */
+	} else
+		return -EBADF;
+	if (st->media_gen != media_generation()) {
+		int r = rescan_mounts(st);
+		if (r < 0)
+			log_warning_errno(r, "carry: cannot read the mount table");
+	}
+	return 0;
+}
+
+static int carry_check(void *state, struct check_report *rep)
+{
+	struct carry_state *st = state;
+	struct check_result *r = check_report_add(rep, "carry", "carry.register", "CARRY-1,CARRY-3");
+	size_t blocked = 0, scanning = 0;
+
+	if (!st || !r)
+		return st ? -ENOMEM : -EINVAL;
+	for (size_t i = 0; i < st->n_vols; i++) {
+		blocked += st->vols[i]->state == VOL_BLOCKED;
+		scanning += st->vols[i]->state == VOL_SCANNING;
+	}
+	check_result_evidence(r, "volumes", "%zu", st->n_vols);
+	check_result_evidence(r, "scanning", "%zu", scanning);
+	check_result_evidence(r, "blocked", "%zu", blocked);
+	check_result_evidence(r, "permission_events", "%s", st->perm_available ? "yes" : "no");
+	if (!st->perm_available && st->set.scan_on_mount)
+		check_result_set(
+		        r, CHECK_FAIL,
+		        "媒体のスキャン中にファイルの使用を止められません (fanotify の許可イベントがありません)",
+		        "Files on media cannot be held while they are scanned (no fanotify permission events)");
+	else
+		check_result_set(r, CHECK_PASS, "媒体の持ち出し・持ち込みを記録しています",
+		                 "Files carried out and in on removable media are recorded");
+	return 0;
+}
+
+static int carry_reload(void *state)
+{
+	struct carry_state *st = state;
+	struct carry_settings s;
+	struct usb_rules *rules = NULL;
+	struct av_settings av;
+	char err[256] = "";
+	int r;
+
+	if (!st)
+		return -EINVAL;
+	r = load_settings(st, &s, &rules, &av, err, sizeof(err));
+	if (r < 0) {
+		log_error("carry: new policy rejected, keeping the old one: %s", err);
+		return r;
+	}
+	usb_rules_free(st->rules);
+	st->rules = rules;
+	st->set = s;
+	st->av = av;
+	for (size_t i = 0; i < st->n_vols; i++) {
+		struct carry_volume *v = st->vols[i];
+
+		v->needs_approval = usb_rules_write_requires_approval(st->rules) && !v->media_readonly;
+		if (v->needs_approval && !v->perm_marked && st->perm_available &&
+		    fanotify_mark(st->fan_perm, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN_PERM, AT_FDCWD,
+		                  v->mountpoint) == 0)
+			v->perm_marked = true;
+	}
+	return 0;
+}
+
+const struct mamori_module carry_module = {
+        .name = "carry",
+        .caps = MAMORI_CAP_CHECK | MAMORI_CAP_WATCH,
+        .init = carry_init,
+        .fds = carry_fds,
+        .on_ready = carry_on_ready,
+        .check = carry_check,
+        .reload = carry_reload,
+        .fini = carry_fini,
+};

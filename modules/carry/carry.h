@@ -1,0 +1,34 @@
+/* modules/carry/carry.h — the carry module: the 持ち出し/持ち込み register
+ * (carry-out / carry-in records), the mandatory scan of incoming media and
+ * the enforcement of carry-out approvals (mamorid, root). CARRY-1..3,
+ * MEDIA-2, AV-5.
+ *
+ * It follows every mounted volume of a medium that the usb module allowed
+ * (agent/media.h) with two fanotify groups on the filesystem: a content
+ * group (fd events: open permission, close-after-write, close-after-read)
+ * and a notification group with directory handles and names (renames,
+ * deletions). */
+#ifndef MAMORI_CARRY_H
+#define MAMORI_CARRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "module.h"
+
+extern const struct mamori_module carry_module;
+
+/* Where the module reads its policy sections ("carry", "usb", "av");
+ * default mamori_policy_section(). Tests feed their own. */
+typedef const cJSON *(*carry_section_source_fn)(struct mamori_ctx *ctx, const char *name);
+void carry_module_set_section_source(carry_section_source_fn fn);
+
+/* For tests and status: volumes followed, permission events held. */
+size_t carry_module_volumes(void *state);
+size_t carry_module_held(void *state);
+/* Jobs the hash worker still has. */
+size_t carry_module_hashing(void *state);
+
+#endif

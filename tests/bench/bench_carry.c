@@ -1,0 +1,276 @@
+/* tests/bench/bench_carry.c — what the carry module costs a person copying
+ * onto a medium: `cp -r` of many small files and `cp` of one large file
+ * onto a loop-mounted ext4 (made by tests/bench/carry.sh), without the
+ * module and with it, measured interleaved in one run; ratios of medians.
+ *
+ * The module runs in this process the way mamori-worker runs it (its fds
+ * polled, its events appended to a real journal with one fsync per event,
+ * as daemon_emit does); the copier is a child `cp`, so its opens raise the
+ * module's events. Configurations:
+ *   record    the steady state after a clean scan: close events, hashes
+ *             (records up to carry.hash_max_bytes, default 100 MiB)
+ *   approval  usb.write_requires_approval: every open on the medium is a
+ *             permission event answered after /proc/TID/syscall and the
+ *             approval check
+ * The mount scan (clamd) is a one-time cost per mount and is not included.
+ * Copies are timed until `cp` exits (data in the page cache); the medium is
+ * flushed (syncfs) and emptied between runs, untimed.
+ *
+ * argv: SRC_SMALL_DIR SRC_BIG_FILE MOUNTPOINT LOOPDEV WORKDIR ROUNDS */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "carry/carry.h"
+#include "journal.h"
+#include "media.h"
+#include "rootpath.h"
+#include "strutil.h"
+
+enum cfg { CFG_NONE, CFG_RECORD, CFG_APPROVAL, _CFG_MAX };
+enum load { LOAD_SMALL, LOAD_BIG, _LOAD_MAX };
+
+static const char *const load_name[_LOAD_MAX] = {"1000 small files", "one 200 MB file"};
+
+static const char *policy_json[_CFG_MAX] = {
+        NULL,
+        "{\"usb\":{\"default\":\"allow\"},\"carry\":{\"scan_on_mount\":false}}",
+        "{\"usb\":{\"default\":\"allow\",\"write_requires_approval\":true},\"carry\":{\"scan_on_mount\":false,"
+        "\"approvals\":[{\"id\":\"AP-BENCH\",\"person\":\"root\",\"medium\":{\"vendor\":\"0781\",\"product\":"
+        "\"5567\",\"serial\":\"BENCH\"},\"not_before\":\"2020-01-01T00:00:00Z\",\"not_after\":\"2099-01-01T00:00:"
+        "00Z\",\"approver\":\"ciso\",\"requirements\":[\"CARRY-2\"]}]}}",
+};
+
+static cJSON *policy;
+static struct journal *journal;
+static unsigned long records;
+
+static const cJSON *source(struct mamori_ctx *ctx, const char *name)
+{
+	(void)ctx;
+	return cJSON_GetObjectItemCaseSensitive(policy, name);
+}
+
+static int emit(struct mamori_ctx *ctx, const struct mamori_event *ev, uint64_t *ret_seq)
+{
+	(void)ctx;
+	if (strcmp(ev->type, "carry.out") == 0)
+		records++;
+	if (!journal) /* BENCH_CARRY_NO_JOURNAL=1: what the records cost apart from the disk */
+		return 0;
+	return journal_append(journal, ev, ret_seq);
+}
+
+static struct mamori_ctx ctx = {.lang = "en", .emit = emit};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One pass of the module's loop: poll its fds for up to ms and dispatch. */
+static void drive(void *state, int ms)
+{
+	int fds[MAMORI_MODULE_MAX_FDS];
+	struct pollfd pfd[MAMORI_MODULE_MAX_FDS];
+	int n, k;
+
+	if (!state) {
+		if (ms > 0)
+			usleep((useconds_t)ms * 1000);
+		return;
+	}
+	n = carry_module.fds(state, fds, MAMORI_MODULE_MAX_FDS);
+	for (int i = 0; i < n; i++)
+		pfd[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+	k = poll(pfd, (nfds_t)n, ms);
+	for (int i = 0; i < n && k > 0; i++)
+		if (pfd[i].revents)
+			carry_module.on_ready(state, pfd[i].fd, pfd[i].revents);
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag;
+	return ftw->level == 0 ? 0 : remove(p);
+}
+
+/* Time `cp` from fork to exit while the module answers its events. The
+ * clock is read by a child that forks cp and waits for it: this loop only
+ * notices an exit after the module's handler returns, which would add the
+ * module's backlog to the copy time. */
+static double run_cp(void *state, const char *src, const char *mnt, bool recursive)
+{
+	char dst[4096];
+	int p[2];
+	pid_t timer;
+	double took = -1;
+	int st = 0;
+
+	snprintf(dst, sizeof(dst), "%s/copy", mnt);
+	if (pipe(p) < 0 || (timer = fork()) < 0) {
+		perror("bench_carry: fork");
+		exit(2);
+	}
+	if (timer == 0) {
+		double t0 = now_s(), t;
+		pid_t pid = fork();
+
+		close(p[0]);
+		if (pid == 0) {
+			if (recursive)
+				execlp("cp", "cp", "-r", src, dst, (char *)NULL);
+			else
+				execlp("cp", "cp", src, dst, (char *)NULL);
+			_exit(127);
+		}
+		if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			_exit(1);
+		t = now_s() - t0;
+		_exit(write(p[1], &t, sizeof(t)) == (ssize_t)sizeof(t) ? 0 : 1);
+	}
+	close(p[1]);
+	for (;;) {
+		struct pollfd pf = {.fd = p[0], .events = POLLIN};
+
+		if (poll(&pf, 1, 0) > 0)
+			break;
+		drive(state, 1);
+	}
+	if (read(p[0], &took, sizeof(took)) != (ssize_t)sizeof(took) || waitpid(timer, &st, 0) != timer ||
+	    !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "bench_carry: cp failed\n");
+		exit(2);
+	}
+	close(p[0]);
+	return took;
+}
+
+/* Untimed: let the module finish (hashes, records), empty and flush the medium. */
+static void settle(void *state, const char *mnt)
+{
+	int fd;
+
+	if (state) {
+		double until = now_s() + 30;
+		while (carry_module_hashing(state) > 0 && now_s() < until)
+			drive(state, 10);
+		for (int i = 0; i < 20; i++)
+			drive(state, 5);
+	}
+	nftw(mnt, rm_cb, 32, FTW_DEPTH | FTW_PHYS); /* this process's deletions are not recorded */
+	fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		syncfs(fd);
+		close(fd);
+	}
+	if (state)
+		for (int i = 0; i < 5; i++)
+			drive(state, 5);
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int main(int argc, char **argv)
+{
+	const char *small, *big, *mnt, *loop, *work;
+	double *t[_CFG_MAX][_LOAD_MAX];
+	unsigned long want[_CFG_MAX] = {0};
+	struct journal_options jo = {0};
+	char jdir[4096];
+	struct stat s;
+	int64_t rounds;
+	cJSON *id;
+
+	if (argc != 7) {
+		fprintf(stderr, "usage: bench_carry SRC_SMALL_DIR SRC_BIG_FILE MOUNTPOINT LOOPDEV WORKDIR ROUNDS\n");
+		return 2;
+	}
+	small = argv[1], big = argv[2], mnt = argv[3], loop = argv[4], work = argv[5];
+	if (parse_int64(argv[6], 1, 50, &rounds) < 0 || stat(loop, &s) < 0) {
+		fprintf(stderr, "bench_carry: bad rounds or loop device\n");
+		return 2;
+	}
+	root_set("");
+	snprintf(jdir, sizeof(jdir), "%s/journal", work);
+	jo.dir = jdir;
+	if (!getenv("BENCH_CARRY_NO_JOURNAL") && journal_open(&jo, &journal) < 0) {
+		fprintf(stderr, "bench_carry: cannot open a journal in %s\n", jdir);
+		return 2;
+	}
+	id = cJSON_CreateObject();
+	cJSON_AddStringToObject(id, "vendor", "0781");
+	cJSON_AddStringToObject(id, "product", "5567");
+	cJSON_AddStringToObject(id, "serial", "BENCH");
+	media_publish(s.st_rdev, loop, NULL, id, "rw", false);
+	cJSON_Delete(id);
+	carry_module_set_section_source(source);
+	for (int c = 0; c < _CFG_MAX; c++)
+		for (int l = 0; l < _LOAD_MAX; l++)
+			t[c][l] = calloc((size_t)rounds, sizeof(double));
+	for (int r = 0; r < rounds; r++)
+		for (int k = 0; k < _CFG_MAX; k++) {
+			int c = (k + r) % _CFG_MAX; /* rotate the order: the disk and the cache drift */
+			void *state = NULL;
+			unsigned long before = records;
+
+			if (policy_json[c]) {
+				cJSON_Delete(policy);
+				policy = cJSON_Parse(policy_json[c]);
+				if (carry_module.init(&ctx, &state) < 0 || carry_module_volumes(state) != 1) {
+					fprintf(stderr, "bench_carry: the module does not follow %s\n", mnt);
+					return 2;
+				}
+			}
+			t[c][LOAD_SMALL][r] = run_cp(state, small, mnt, true);
+			settle(state, mnt);
+			t[c][LOAD_BIG][r] = run_cp(state, big, mnt, false);
+			settle(state, mnt);
+			want[c] += records - before;
+			if (state)
+				carry_module.fini(state);
+		}
+	printf("%-18s %10s %10s %10s %8s %8s\n", "workload", "without_s", "record_s", "approval_s", "record",
+	       "approval");
+	for (int l = 0; l < _LOAD_MAX; l++) {
+		double m[_CFG_MAX];
+
+		for (int c = 0; c < _CFG_MAX; c++)
+			m[c] = median(t[c][l], (int)rounds);
+		printf("%-18s %10.3f %10.3f %10.3f %7.2fx %7.2fx\n", load_name[l], m[CFG_NONE], m[CFG_RECORD],
+		       m[CFG_APPROVAL], m[CFG_RECORD] / m[CFG_NONE], m[CFG_APPROVAL] / m[CFG_NONE]);
+	}
+	printf("rounds %d (medians); carry.out records: record %lu, approval %lu (want %d each)\n", (int)rounds,
+	       want[CFG_RECORD], want[CFG_APPROVAL], (int)rounds * 1001);
+	for (int c = 0; c < _CFG_MAX; c++)
+		for (int l = 0; l < _LOAD_MAX; l++)
+			free(t[c][l]);
+	cJSON_Delete(policy);
+	media_clear();
+	journal_close(journal);
+	return want[CFG_RECORD] == (unsigned long)rounds * 1001 && want[CFG_APPROVAL] == (unsigned long)rounds * 1001
+	               ? 0
+	               : 1;
+}

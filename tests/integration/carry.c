@@ -1,0 +1,701 @@
+/* tests/integration/carry.c — the carry module on real loop-mounted ext4
+ * volumes with real fanotify and a real clamd (started by carry.sh with an
+ * EICAR signature). The test drives the module's fds the way mamorid's loop
+ * does; processes that touch the medium are forked children, so that their
+ * permission events are answered by the (single-threaded) module.
+ *
+ * env: CARRY_TMP (work dir with clamd.sock), CARRY_LOOP_CLEAN, CARRY_LOOP_EICAR,
+ * CARRY_LOOP_RW (loop devices made by carry.sh), CARRY_EICAR_SIG. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+#include "carry/carry.h"
+#include "fileio.h"
+#include "media.h"
+#include "rootpath.h"
+#include "strutil.h"
+
+static const char *tmp;
+static cJSON *policy;
+static cJSON *events; /* every emitted event: {"type":..., "payload":...} */
+static char mnt[PATH_MAX];
+
+static const cJSON *source(struct mamori_ctx *ctx, const char *name)
+{
+	(void)ctx;
+	return cJSON_GetObjectItemCaseSensitive(policy, name);
+}
+
+static int emit(struct mamori_ctx *ctx, const struct mamori_event *ev, uint64_t *ret_seq)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	(void)ctx;
+	cJSON_AddStringToObject(o, "type", ev->type);
+	cJSON_AddStringToObject(o, "reqs", ev->reqs);
+	cJSON_AddItemToObject(o, "payload", ev->payload ? cJSON_Duplicate(ev->payload, true) : cJSON_CreateObject());
+	cJSON_AddItemToArray(events, o);
+	if (ret_seq)
+		*ret_seq = (uint64_t)cJSON_GetArraySize(events);
+	return 0;
+}
+
+static struct mamori_ctx ctx = {.lang = "en", .emit = emit};
+static void *state;
+
+static size_t count(const char *type)
+{
+	size_t n = 0;
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, events) if (strcmp(cJSON_GetObjectItem(e, "type")->valuestring, type) == 0) n++;
+	return n;
+}
+
+/* The last event of a type whose payload key `key` equals value (or any when key NULL). */
+static const cJSON *find(const char *type, const char *key, const char *value)
+{
+	const cJSON *e, *hit = NULL;
+
+	cJSON_ArrayForEach(e, events)
+	{
+		const cJSON *p = cJSON_GetObjectItem(e, "payload"), *v;
+
+		if (strcmp(cJSON_GetObjectItem(e, "type")->valuestring, type) != 0)
+			continue;
+		if (key && (!(v = cJSON_GetObjectItemCaseSensitive(p, key)) || !cJSON_IsString(v) ||
+		            strcmp(v->valuestring, value) != 0))
+			continue;
+		hit = p;
+	}
+	if (!hit) { /* show what there is: the assertion that follows fails */
+		char *t = cJSON_Print(events);
+		fprintf(stderr, "no %s with %s=%s among:\n%s\n", type, key ? key : "-", value ? value : "-", t);
+		free(t);
+	}
+	return hit;
+}
+
+/* One pass of the loop: poll the module's fds for up to ms and dispatch. */
+static void drive(int ms)
+{
+	int fds[MAMORI_MODULE_MAX_FDS];
+	struct pollfd pfd[MAMORI_MODULE_MAX_FDS];
+	int n = carry_module.fds(state, fds, MAMORI_MODULE_MAX_FDS), k;
+
+	assert_true(n > 0);
+	for (int i = 0; i < n; i++)
+		pfd[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+	k = poll(pfd, (nfds_t)n, ms);
+	assert_true(k >= 0 || errno == EINTR);
+	for (int i = 0; i < n && k > 0; i++)
+		if (pfd[i].revents)
+			assert_int_equal(carry_module.on_ready(state, pfd[i].fd, pfd[i].revents), 0);
+}
+
+/* Drive until an event of type appears (beyond `before` of them) or ms pass. */
+static bool drive_until(const char *type, size_t before, int ms)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (count(type) > before)
+			return true;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > ms)
+			return false;
+		drive(20);
+	}
+}
+
+static dev_t loop_dev(const char *env)
+{
+	struct stat s;
+	const char *l = getenv(env);
+
+	assert_non_null(l);
+	assert_int_equal(stat(l, &s), 0);
+	return s.st_rdev;
+}
+
+static void publish(const char *env, const char *serial)
+{
+	char auth[PATH_MAX];
+	cJSON *id = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(id, "vendor", "0781");
+	cJSON_AddStringToObject(id, "product", "5567");
+	cJSON_AddStringToObject(id, "serial", serial);
+	cJSON_AddStringToObject(id, "name", "Cruzer Blade");
+	snprintf(auth, sizeof(auth), "%s/usbdev", tmp);
+	mkdir(auth, 0755);
+	snprintf(auth, sizeof(auth), "%s/usbdev/authorized", tmp);
+	{
+		FILE *f = fopen(auth, "w"); /* sysfs has the file; here it is made */
+		assert_non_null(f);
+		fputs("1\n", f);
+		fclose(f);
+	}
+	snprintf(auth, sizeof(auth), "%s/usbdev", tmp);
+	assert_int_equal(media_publish(loop_dev(env), getenv(env), auth, id, "rw", false), 0);
+	cJSON_Delete(id);
+}
+
+static void set_policy(const char *json)
+{
+	cJSON_Delete(policy);
+	policy = cJSON_Parse(json);
+	assert_non_null(policy);
+}
+
+/* Publish the medium, start the module, mount. */
+static void start(const char *env, const char *serial)
+{
+	events = cJSON_CreateArray();
+	publish(env, serial);
+	carry_module_set_section_source(source);
+	assert_int_equal(carry_module.init(&ctx, &state), 0);
+	snprintf(mnt, sizeof(mnt), "%s/mnt", tmp);
+	mkdir(mnt, 0755);
+	while (umount(mnt) == 0) /* left over by a failed test */
+		;
+	assert_int_equal(mount(getenv(env), mnt, "ext4", 0, NULL), 0);
+}
+
+static void stop(void)
+{
+	drive(10);
+	/* unmount ends the watch */
+	for (int i = 0; i < 50 && umount(mnt) < 0; i++)
+		drive(20);
+	assert_true(drive_until("carry.unmounted", 0, 3000));
+	assert_int_equal(carry_module_volumes(state), 0);
+}
+
+/* After every case, passed or failed: a failed assertion leaves the module,
+ * the published medium and the mount behind, and the next case must not
+ * inherit them (the module would follow the stale mount at init). fini
+ * denies every open still held, so no child stays blocked on the medium. */
+static int teardown(void **s)
+{
+	(void)s;
+	if (state)
+		carry_module.fini(state);
+	state = NULL;
+	media_clear();
+	if (mnt[0])
+		for (int i = 0; i < 8 && umount(mnt) == 0;)
+			i++;
+	if (mnt[0] && umount2(mnt, MNT_DETACH) == 0)
+		fprintf(stderr, "carry: teardown: %s was still busy, detached\n", mnt);
+	cJSON_Delete(events);
+	events = NULL;
+	return 0;
+}
+
+/* Fork a child running fn(arg); it lingers (so /proc shows it) until the
+ * expected event type appears, then exits. Returns the child's exit code. */
+static int run_child(int (*fn)(const char *), const char *arg, const char *expect)
+{
+	int go[2], st = 0;
+	size_t before = expect ? count(expect) : 0;
+	pid_t pid;
+
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char c;
+		int rc;
+
+		close(go[1]);
+		rc = fn(arg);
+		(void)!read(go[0], &c, 1);
+		_exit(rc);
+	}
+	close(go[0]);
+	if (expect)
+		drive_until(expect, before, 3000);
+	close(go[1]);
+	for (int i = 0; i < 300; i++) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+		drive(10);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return 127;
+}
+
+static int child_write(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0)
+		return errno == EPERM ? 10 : 11;
+	if (write(fd, "carried out\n", 12) != 12)
+		return 12;
+	return close(fd) == 0 ? 0 : 13;
+}
+
+static int child_read(const char *path)
+{
+	char b[256];
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return errno == EPERM ? 10 : 11;
+	if (read(fd, b, sizeof(b)) < 0)
+		return 12;
+	close(fd);
+	return 0;
+}
+
+static char rename_to[PATH_MAX];
+
+static int child_rename(const char *path)
+{
+	return rename(path, rename_to) == 0 ? 0 : 11;
+}
+
+static int child_unlink(const char *path)
+{
+	return unlink(path) == 0 ? 0 : 11;
+}
+
+static int child_write_big(const char *path)
+{
+	static char big[8192];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	memset(big, 'x', sizeof(big));
+	if (fd < 0 || write(fd, big, sizeof(big)) != (ssize_t)sizeof(big))
+		return 11;
+	return close(fd) == 0 ? 0 : 12;
+}
+
+static void sha256_hex(const void *p, size_t n, char out[65])
+{
+	unsigned char d[32];
+	unsigned dl;
+
+	EVP_Digest(p, n, d, &dl, EVP_sha256(), NULL);
+	hex_encode(d, 32, out);
+}
+
+static void mpath(char *buf, size_t sz, const char *rel)
+{
+	assert_int_equal(xsnprintf(buf, sz, "%s%s", mnt, rel), 0);
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+#define POLICY_RECORD(extra)                                                                                           \
+	"{\"usb\":{\"default\":\"allow\"},\"av\":{\"clamd_socket\":\"%s/clamd.sock\"},\"carry\":{" extra "}}"
+
+static void policy_fmt(const char *fmt)
+{
+	char b[4096];
+
+	snprintf(b, sizeof(b), fmt, tmp);
+	set_policy(b);
+}
+
+/* ---- clean medium: scan holds opens, then the register ---------------------------- */
+
+static void test_clean_medium_register(void **s)
+{
+	char p[PATH_MAX], q[PATH_MAX], sha[65];
+	const cJSON *e;
+	int go[2], st;
+	pid_t pid;
+
+	(void)s;
+	policy_fmt(POLICY_RECORD("\"hash_max_bytes\":4096,\"scan_timeout_seconds\":20"));
+	start("CARRY_LOOP_CLEAN", "S-CLEAN");
+	/* the mount is seen; the scan is started, but nothing is answered yet */
+	assert_true(drive_until("carry.mounted", 0, 3000));
+	e = find("carry.mounted", NULL, NULL);
+	assert_string_equal(str(cJSON_GetObjectItem(e, "device"), "serial"), "S-CLEAN");
+	assert_non_null(str(cJSON_GetObjectItem(e, "volume"), "uuid"));
+	assert_string_equal(str(cJSON_GetObjectItem(e, "volume"), "uuid"), getenv("CARRY_UUID_CLEAN"));
+	assert_int_equal(count("carry.scanned"), 0);
+	/* a process opening a file now is held until the verdict */
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	if (pid == 0) {
+		char c;
+		close(go[0]);
+		mpath(p, sizeof(p), "/readme.txt");
+		c = (char)child_read(p);
+		(void)!write(go[1], &c, 1);
+		_exit(0);
+	}
+	close(go[1]);
+	usleep(100 * 1000);
+	{
+		struct pollfd pf = {.fd = go[0], .events = POLLIN};
+		assert_int_equal(poll(&pf, 1, 0), 0); /* still blocked in open() */
+	}
+	assert_true(drive_until("carry.scanned", 0, 15000));
+	assert_string_equal(str(find("carry.scanned", NULL, NULL), "result"), "clean");
+	{
+		char c = 99;
+		struct pollfd pf = {.fd = go[0], .events = POLLIN};
+		for (int i = 0; i < 100 && poll(&pf, 1, 0) == 0; i++)
+			drive(10);
+		assert_int_equal(read(go[0], &c, 1), 1);
+		assert_int_equal(c, 0); /* the open succeeded after the clean verdict */
+	}
+	waitpid(pid, &st, 0);
+	close(go[0]);
+	assert_int_equal(carry_module_held(state), 0);
+
+	/* carry-out: written, closed: path, size, hash, process, user, device, volume */
+	mpath(p, sizeof(p), "/report.txt");
+	assert_int_equal(run_child(child_write, p, "carry.out"), 0);
+	e = find("carry.out", "path", "/report.txt");
+	assert_non_null(e);
+	sha256_hex("carried out\n", 12, sha);
+	assert_string_equal(str(e, "sha256"), sha);
+	assert_int_equal(cJSON_GetObjectItem(e, "size")->valueint, 12);
+	assert_string_equal(str(e, "user"), "root");
+	assert_non_null(str(e, "exe"));
+	assert_non_null(strstr(str(e, "exe"), "carry"));
+	assert_string_equal(str(cJSON_GetObjectItem(e, "device"), "serial"), "S-CLEAN");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(e, "approval")));
+
+	/* carry-in: read by a process on the terminal */
+	mpath(p, sizeof(p), "/readme.txt");
+	assert_int_equal(run_child(child_read, p, "carry.in"), 0);
+	e = find("carry.in", "path", "/readme.txt");
+	assert_non_null(e);
+	assert_string_equal(str(e, "scan"), "clean");
+	assert_non_null(str(e, "sha256"));
+
+	/* rename and delete */
+	mpath(p, sizeof(p), "/report.txt");
+	mpath(q, sizeof(q), "/renamed.txt");
+	strscpy(rename_to, sizeof(rename_to), q);
+	assert_int_equal(run_child(child_rename, p, "carry.renamed"), 0);
+	e = find("carry.renamed", "from", "/report.txt");
+	assert_non_null(e);
+	assert_string_equal(str(e, "to"), "/renamed.txt");
+	assert_int_equal(run_child(child_unlink, q, "carry.deleted"), 0);
+	assert_non_null(find("carry.deleted", "path", "/renamed.txt"));
+
+	/* above the hash cap: recorded, hash skipped */
+	{
+		mpath(p, sizeof(p), "/big.bin");
+		assert_int_equal(run_child(child_write_big, p, "carry.out"), 0);
+		e = find("carry.out", "path", "/big.bin");
+		assert_non_null(e);
+		assert_string_equal(str(e, "hash"), "skipped_size");
+		assert_true(cJSON_IsNull(cJSON_GetObjectItem(e, "sha256")));
+		assert_int_equal(cJSON_GetObjectItem(e, "size")->valueint, 8192);
+	}
+	stop();
+}
+
+/* ---- hostile names ------------------------------------------------------------- */
+
+static int write_at(const char *path)
+{
+	return child_write(path);
+}
+
+static void test_hostile_names(void **s)
+{
+	char p[PATH_MAX], rel[PATH_MAX];
+	const cJSON *e;
+
+	(void)s;
+	policy_fmt(POLICY_RECORD("\"scan_on_mount\":false"));
+	start("CARRY_LOOP_RW", "S-RW");
+	assert_true(drive_until("carry.mounted", 0, 3000));
+	/* a newline and invalid UTF-8 in a name: recorded exactly */
+	mpath(p, sizeof(p), "/bad\nname\xff\xfe.txt");
+	assert_int_equal(run_child(write_at, p, "carry.out"), 0);
+	e = find("carry.out", "path", "/bad\nname\xff\xfe.txt");
+	assert_non_null(e);
+	/* a deep path near PATH_MAX on the medium */
+	{
+		size_t len = 0;
+		char seg[201];
+
+		memset(seg, 'd', 200);
+		seg[200] = '\0';
+		rel[0] = '\0';
+		while (strlen(mnt) + len + 201 + 20 < 4000) {
+			len += (size_t)snprintf(rel + len, sizeof(rel) - len, "/%s", seg);
+			mpath(p, sizeof(p), rel);
+			assert_int_equal(mkdir(p, 0755), 0); /* the test's own: not recorded (agent pid) */
+		}
+		snprintf(rel + len, sizeof(rel) - len, "/deep.txt");
+		mpath(p, sizeof(p), rel);
+		assert_int_equal(run_child(write_at, p, "carry.out"), 0);
+		e = find("carry.out", "path", rel);
+		assert_non_null(e);
+		assert_non_null(str(e, "sha256"));
+	}
+	/* a file deleted together with its directory: by the time the event is
+	 * read, the directory handle names a removed directory (still alive as
+	 * the deleting process's working directory), so only the exact name can
+	 * be recorded (path null, path_name, path_error) */
+	{
+		pid_t pid;
+		int st, go[2], done[2];
+		char c = 99;
+		size_t before = count("carry.deleted");
+		const cJSON *f = NULL, *d = NULL, *x;
+
+		mpath(p, sizeof(p), "/gone");
+		assert_int_equal(mkdir(p, 0755), 0);
+		mpath(p, sizeof(p), "/gone/f\nx.txt");
+		assert_int_equal(run_child(write_at, p, "carry.out"), 0);
+		assert_int_equal(pipe(go), 0);
+		assert_int_equal(pipe(done), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			char q[PATH_MAX];
+			close(go[1]);
+			mpath(q, sizeof(q), "/gone");
+			c = chdir(q) == 0 && unlink(p) == 0 && rmdir(q) == 0 ? 0 : 11;
+			(void)!write(done[1], &c, 1);
+			(void)!read(go[0], &c, 1);
+			_exit(0);
+		}
+		close(go[0]);
+		close(done[1]);
+		/* both are done before the module reads either event */
+		assert_int_equal(read(done[0], &c, 1), 1);
+		assert_int_equal(c, 0);
+		for (int i = 0; i < 100 && count("carry.deleted") < before + 2; i++)
+			drive(20);
+		close(go[1]);
+		close(done[0]);
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_int_equal(count("carry.deleted"), before + 2);
+		cJSON_ArrayForEach(x, events)
+		{
+			const cJSON *pl = cJSON_GetObjectItem(x, "payload");
+			if (strcmp(cJSON_GetObjectItem(x, "type")->valuestring, "carry.deleted") != 0)
+				continue;
+			if (str(pl, "path_name") && strcmp(str(pl, "path_name"), "f\nx.txt") == 0)
+				f = pl;
+			if (str(pl, "path") && strcmp(str(pl, "path"), "/gone") == 0)
+				d = pl;
+		}
+		assert_non_null(f);
+		assert_true(cJSON_IsNull(cJSON_GetObjectItem(f, "path")));
+		assert_non_null(str(f, "path_error"));
+		assert_true(cJSON_IsFalse(cJSON_GetObjectItem(f, "directory")));
+		assert_non_null(d);
+		assert_true(cJSON_IsTrue(cJSON_GetObjectItem(d, "directory")));
+	}
+	/* a symlink loop and a link off the medium: opening fails or reads the target
+	 * through the link; the agent itself never follows either */
+	mpath(p, sizeof(p), "/loop");
+	assert_int_equal(symlink("loop", p), 0);
+	assert_int_equal(run_child(child_read, p, NULL), 11); /* ELOOP for the reader, nothing recorded */
+	mpath(p, sizeof(p), "/off");
+	assert_int_equal(symlink("/etc/hostname", p), 0);
+	size_t before = count("carry.in");
+	assert_int_equal(run_child(child_read, p, NULL), 0);
+	drive(50);
+	assert_int_equal(count("carry.in"), before); /* /etc/hostname is not on the medium: no record */
+	stop();
+}
+
+/* ---- infected medium ------------------------------------------------------------ */
+
+static void test_infected_medium(void **s)
+{
+	char p[PATH_MAX], auth[PATH_MAX], buf[8] = "";
+	const cJSON *e;
+	int go[2], st;
+	pid_t pid;
+
+	(void)s;
+	policy_fmt(POLICY_RECORD("\"infected_action\":\"block_and_isolate\""));
+	start("CARRY_LOOP_EICAR", "S-EICAR");
+	assert_true(drive_until("carry.mounted", 0, 3000));
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	if (pid == 0) {
+		char c;
+		close(go[0]);
+		mpath(p, sizeof(p), "/eicar.com");
+		c = (char)child_read(p);
+		(void)!write(go[1], &c, 1);
+		_exit(0);
+	}
+	close(go[1]);
+	usleep(100 * 1000);
+	{
+		struct pollfd pf = {.fd = go[0], .events = POLLIN};
+		assert_int_equal(poll(&pf, 1, 0), 0); /* held: the verdict is not in */
+	}
+	assert_true(drive_until("av.detected", 0, 15000));
+	e = find("av.detected", NULL, NULL);
+	assert_string_equal(str(e, "signature"), getenv("CARRY_EICAR_SIG"));
+	assert_non_null(strstr(str(e, "path"), "/eicar.com"));
+	assert_string_equal(str(find("carry.scanned", NULL, NULL), "result"), "infected");
+	assert_int_equal(count("network.isolate_requested"), 1);
+	{
+		char c = 99;
+		struct pollfd pf = {.fd = go[0], .events = POLLIN};
+		for (int i = 0; i < 100 && poll(&pf, 1, 0) == 0; i++)
+			drive(10);
+		assert_int_equal(read(go[0], &c, 1), 1);
+		assert_int_equal(c, 10); /* EPERM: denied */
+	}
+	waitpid(pid, &st, 0);
+	close(go[0]);
+	/* later opens are denied too, and recorded */
+	mpath(p, sizeof(p), "/readme.txt");
+	assert_int_equal(run_child(child_read, p, "carry.refused"), 10);
+	assert_string_equal(str(find("carry.refused", NULL, NULL), "reason"), "infected");
+	/* the usb device was de-authorized */
+	snprintf(auth, sizeof(auth), "%s/usbdev/authorized", tmp);
+	assert_int_equal(read_one_line(auth, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "0");
+	stop();
+}
+
+/* ---- a medium whose record arrives after its mount -------------------------------- */
+
+/* In mamori-worker the usb module's records come from mamorid over IPC and
+ * may arrive after the desktop mounted the medium: the injection alone must
+ * make the module follow the mount (media_change_fd wakes it). */
+static void test_published_after_mount(void **s)
+{
+	const cJSON *e;
+
+	(void)s;
+	policy_fmt(POLICY_RECORD("\"scan_on_mount\":false"));
+	events = cJSON_CreateArray();
+	carry_module_set_section_source(source);
+	assert_int_equal(carry_module.init(&ctx, &state), 0);
+	snprintf(mnt, sizeof(mnt), "%s/mnt", tmp);
+	mkdir(mnt, 0755);
+	assert_int_equal(mount(getenv("CARRY_LOOP_RW"), mnt, "ext4", 0, NULL), 0);
+	assert_false(drive_until("carry.mounted", 0, 300)); /* unknown device: not followed */
+	publish("CARRY_LOOP_RW", "S-LATE");
+	assert_true(drive_until("carry.mounted", 0, 3000));
+	e = find("carry.mounted", NULL, NULL);
+	assert_string_equal(str(cJSON_GetObjectItem(e, "device"), "serial"), "S-LATE");
+	stop();
+}
+
+/* ---- approvals (CARRY-2, MEDIA-2) ---------------------------------------------- */
+
+static void approval_case(const char *serial, const char *person, const char *nb, const char *na, int want_rc,
+                          const char *want_reason)
+{
+	char b[4096], p[PATH_MAX];
+
+	snprintf(
+	        b, sizeof(b),
+	        "{\"usb\":{\"default\":\"allow\",\"write_requires_approval\":true},\"carry\":{\"scan_on_mount\":false,"
+	        "\"approvals\":[{\"id\":\"AP-1\",\"person\":\"%s\",\"medium\":{\"vendor\":\"0781\",\"product\":"
+	        "\"5567\",\"serial\":\"S-APPROVED\"},\"not_before\":\"%s\",\"not_after\":\"%s\",\"max_classification\":"
+	        "2,\"approver\":\"ciso\",\"requirements\":[\"CARRY-2\"]}]}}",
+	        person, nb, na);
+	set_policy(b);
+	start("CARRY_LOOP_RW", serial);
+	assert_true(drive_until("carry.mounted", 0, 3000));
+	mpath(p, sizeof(p), "/approved.txt");
+	assert_int_equal(run_child(child_write, p, want_rc ? "carry.refused" : "carry.out"), want_rc);
+	if (want_rc) {
+		const cJSON *e = find("carry.refused", NULL, NULL);
+		assert_non_null(e);
+		assert_string_equal(str(e, "reason"), want_reason);
+		assert_string_equal(str(e, "user"), "root");
+		assert_int_equal(count("carry.out"), 0);
+	} else {
+		const cJSON *e = find("carry.out", "path", "/approved.txt");
+		assert_non_null(e);
+		assert_string_equal(str(e, "approval"), "AP-1");
+		assert_int_equal(cJSON_GetObjectItem(e, "max_classification")->valueint, 2);
+	}
+	/* reading is never refused by approvals */
+	mpath(p, sizeof(p), "/readme.txt");
+	assert_int_equal(run_child(child_read, p, NULL), 0);
+	stop();
+}
+
+static void test_approval_valid(void **s)
+{
+	(void)s;
+	approval_case("S-APPROVED", "root", "2020-01-01T00:00:00Z", "2099-01-01T00:00:00Z", 0, NULL);
+}
+
+static void test_approval_expired(void **s)
+{
+	(void)s;
+	approval_case("S-APPROVED", "root", "2020-01-01T00:00:00Z", "2020-01-02T00:00:00Z", 10, "approval_expired");
+}
+
+static void test_approval_wrong_person(void **s)
+{
+	(void)s;
+	approval_case("S-APPROVED", "tanaka", "2020-01-01T00:00:00Z", "2099-01-01T00:00:00Z", 10,
+	              "approval_wrong_person");
+}
+
+static void test_approval_wrong_medium(void **s)
+{
+	(void)s;
+	approval_case("S-OTHER", "root", "2020-01-01T00:00:00Z", "2099-01-01T00:00:00Z", 10, "no_approval");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test_teardown(test_clean_medium_register, teardown),
+	        cmocka_unit_test_teardown(test_hostile_names, teardown),
+	        cmocka_unit_test_teardown(test_infected_medium, teardown),
+	        cmocka_unit_test_teardown(test_published_after_mount, teardown),
+	        cmocka_unit_test_teardown(test_approval_valid, teardown),
+	        cmocka_unit_test_teardown(test_approval_expired, teardown),
+	        cmocka_unit_test_teardown(test_approval_wrong_person, teardown),
+	        cmocka_unit_test_teardown(test_approval_wrong_medium, teardown),
+	};
+
+	tmp = getenv("CARRY_TMP");
+	if (!tmp || geteuid() != 0) {
+		fprintf(stderr, "carry: FAIL: needs root and CARRY_TMP (run tests/integration/carry.sh)\n");
+		return 1;
+	}
+	root_set("");
+	if (getenv("CARRY_TEST_FILTER")) /* one case while debugging: CARRY_TEST_FILTER=test_hostile_names */
+		cmocka_set_test_filter(getenv("CARRY_TEST_FILTER"));
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
