@@ -21,6 +21,7 @@
 #include "policy.h"
 #include "fileio.h"
 #include "ipc.h"
+#include "media.h"
 #include "sha256.h"
 #include "json-util.h"
 #include "log.h"
@@ -485,6 +486,26 @@ static void ipc_ack(struct daemon *d, const cJSON *req, const char *key, cJSON *
 	ipc_send(d->ipc, m, -1);
 }
 
+/* A medium from mamorid into the media registry (agent/media.h). */
+static int gate_media_one(const cJSON *m)
+{
+	const cJSON *devnum = cJSON_GetObjectItemCaseSensitive(m, "devnum");
+	const cJSON *present = cJSON_GetObjectItemCaseSensitive(m, "present");
+	const cJSON *devnode = cJSON_GetObjectItemCaseSensitive(m, "devnode");
+	const cJSON *auth = cJSON_GetObjectItemCaseSensitive(m, "auth_path");
+	const cJSON *dec = cJSON_GetObjectItemCaseSensitive(m, "decision");
+
+	if (!cJSON_IsNumber(devnum) || devnum->valuedouble < 0 || devnum->valuedouble > (double)UINT32_MAX * 4096)
+		return -EINVAL;
+	if (!cJSON_IsTrue(present))
+		return media_unpublish((dev_t)devnum->valuedouble) == -ENOENT ? 0 : 0;
+	if (!cJSON_IsString(devnode) || !cJSON_IsString(auth) || !cJSON_IsString(dec))
+		return -EINVAL;
+	return media_publish((dev_t)devnum->valuedouble, devnode->valuestring, auth->valuestring,
+	                     cJSON_GetObjectItemCaseSensitive(m, "identity"), dec->valuestring,
+	                     cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "readonly")));
+}
+
 /* One event from mamorid into the journal (inside the caller's batch). */
 static int gate_emit_one(struct daemon *d, const cJSON *m, uint64_t *ret_seq)
 {
@@ -541,7 +562,7 @@ static void on_gate_message(struct daemon *d, cJSON *m)
 
 /* Everything mamorid sent since the last wake-up: the events share one
  * fsync (journal batch), and are acknowledged only after it. */
-static void on_ipc(struct daemon *d)
+void daemon_ipc_dispatch(struct daemon *d)
 {
 	struct pending_ack {
 		cJSON *req;
@@ -566,6 +587,15 @@ static void on_ipc(struct daemon *d)
 			log_error("mamorid went away: stopping");
 			d->stop = true;
 			break;
+		}
+		if (strcmp(ipc_op(m), "media") == 0) {
+			/* a medium the gate decided: into this process's registry for the
+			 * carry module; acknowledged like an event, in order */
+			acks[n_acks].req = m;
+			acks[n_acks].err = gate_media_one(m);
+			acks[n_acks].seq = 0;
+			n_acks++;
+			continue;
 		}
 		if (strcmp(ipc_op(m), "emit") == 0) {
 			if (!batch && d->journal)
@@ -918,16 +948,22 @@ int daemon_run(struct daemon *d)
 				sd_notify_send("WATCHDOG=1");
 				break;
 			case W_IPC:
-				on_ipc(d);
+				daemon_ipc_dispatch(d);
 				break;
 			case W_CONTROL:
 				control_server_dispatch(d->control, d->epfd, w, evs[i].events);
 				break;
-			case W_MODULE:
+			case W_MODULE: {
+				bool batch = (w->slot->mod->caps & MAMORI_CAP_EVENT_BATCH) && d->journal &&
+				             journal_batch_begin(d->journal) == 0;
+
 				r = w->slot->mod->on_ready(w->slot->data, w->fd, evs[i].events);
 				if (r < 0)
 					log_warning_errno(r, "module %s: event handling failed", w->slot->mod->name);
+				if (batch && journal_batch_commit(d->journal) < 0)
+					log_error("module %s: its events could not be committed", w->slot->mod->name);
 				break;
+			}
 			}
 			/* after a reload the rest of this batch may point to freed watches;
 			 * level-triggered epoll reports what is still pending next time */

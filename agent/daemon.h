@@ -59,6 +59,10 @@ const struct check_report *daemon_check(struct daemon *d);
  * config or policy keeps the running one. */
 int daemon_reload(struct daemon *d);
 
+/* Handle everything mamorid sent on the IPC socket (worker; the loop calls
+ * it when the socket is readable). */
+void daemon_ipc_dispatch(struct daemon *d);
+
 /* Status document for `mamorictl status` (caller owns). */
 cJSON *daemon_status_json(struct daemon *d);
 

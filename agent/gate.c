@@ -34,6 +34,7 @@
 #include "ipc.h"
 #include "json-util.h"
 #include "log.h"
+#include "media.h"
 #include "module.h"
 #include "policy.h"
 #include "rootpath.h"
@@ -380,6 +381,30 @@ static int gate_emit(struct mamori_ctx *ctx, const struct mamori_event *ev, uint
 	return 0;
 }
 
+/* The usb module published or dropped a medium: the carry module in the
+ * worker needs it (agent/media.h). Sent in the event queue, so it keeps its
+ * order with usb.* events and reaches a restarted worker too. */
+static void forward_media(const struct media_entry *e, bool present, void *userdata)
+{
+	cJSON *m = cJSON_CreateObject();
+
+	(void)userdata;
+	if (!m)
+		return;
+	cJSON_AddStringToObject(m, "op", "media");
+	cJSON_AddNumberToObject(m, "id", (double)++G.next_id);
+	cJSON_AddBoolToObject(m, "present", present);
+	cJSON_AddNumberToObject(m, "devnum", (double)e->devnum);
+	cJSON_AddStringToObject(m, "devnode", e->devnode);
+	cJSON_AddStringToObject(m, "auth_path", e->auth_path);
+	cJSON_AddStringToObject(m, "decision", e->decision);
+	cJSON_AddBoolToObject(m, "readonly", e->readonly);
+	if (e->identity)
+		cJSON_AddItemToObject(m, "identity", cJSON_Duplicate(e->identity, 1));
+	queue_event(m);
+	send_queued();
+}
+
 static int gate_digest(const void *data, size_t len, uint8_t ret[32])
 {
 	_cleanup_json_ cJSON *msg = cJSON_CreateObject();
@@ -694,6 +719,7 @@ int main(int argc, char **argv)
 	G.ctx = (struct mamori_ctx){
 	        .config = &G.cfg, .lang = G.cfg.lang, .audit_only = G.audit || G.cfg.audit_only, .emit = gate_emit};
 	usb_identity_set_digest(gate_digest);
+	media_set_publish_hook(forward_media, NULL);
 	r = spawn_worker();
 	if (r < 0)
 		log_error_errno(r, "mamorid: cannot start %s", G.worker_path);

@@ -22,6 +22,11 @@ enum mamori_cap {
 	MAMORI_CAP_CHECK = 1u << 0,   /* evaluates posture: has check() */
 	MAMORI_CAP_ENFORCE = 1u << 1, /* changes the system to match the policy: enforce() */
 	MAMORI_CAP_WATCH = 1u << 2,   /* watches file descriptors: fds() + on_ready() */
+	/* The events one on_ready() call emits may share one fsync: the daemon
+	 * commits them together when on_ready() returns, before anything else
+	 * runs. Only for modules that record observations and do not act, inside
+	 * on_ready(), on an event being durable (e.g. carry: a file was written). */
+	MAMORI_CAP_EVENT_BATCH = 1u << 3,
 };
 
 /* What the daemon gives a module. Owned by the daemon; valid from init() to fini(). */

@@ -1316,7 +1316,7 @@ static int carry_reload(void *state)
 
 const struct mamori_module carry_module = {
         .name = "carry",
-        .caps = MAMORI_CAP_CHECK | MAMORI_CAP_WATCH,
+        .caps = MAMORI_CAP_CHECK | MAMORI_CAP_WATCH | MAMORI_CAP_EVENT_BATCH,
         .init = carry_init,
         .fds = carry_fds,
         .on_ready = carry_on_ready,

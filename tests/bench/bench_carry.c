@@ -97,8 +97,14 @@ static void drive(void *state, int ms)
 		pfd[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
 	k = poll(pfd, (nfds_t)n, ms);
 	for (int i = 0; i < n && k > 0; i++)
-		if (pfd[i].revents)
+		if (pfd[i].revents) {
+			/* as the daemon does for MAMORI_CAP_EVENT_BATCH modules: one fsync per wake-up */
+			bool batch = (carry_module.caps & MAMORI_CAP_EVENT_BATCH) && journal &&
+			             journal_batch_begin(journal) == 0;
 			carry_module.on_ready(state, pfd[i].fd, pfd[i].revents);
+			if (batch)
+				journal_batch_commit(journal);
+		}
 }
 
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)

@@ -9,11 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "daemon.h"
+#include "ipc.h"
 #include "json-util.h"
+#include "media.h"
 #include "log.h"
 #include "module.h"
 #include "testutil.h"
@@ -274,12 +279,72 @@ static void test_bad_config_refuses(void **state)
 	assert_non_null(strstr(err, "invalid configuration"));
 }
 
+/* What mamorid sends reaches the worker: media records into the registry
+ * (for the carry module), events into the journal, each acknowledged in
+ * order; a malformed record is refused with an error ack. */
+static void test_ipc_from_gate(void **state)
+{
+	struct daemon_options o = {.root = root, .foreground = true, .modules = test_modules};
+	struct daemon *d = NULL;
+	const struct media_entry *e;
+	char err[256];
+	int sv[2];
+	static const char *const msgs[] = {
+	        "{\"op\":\"media\",\"id\":1,\"present\":true,\"devnum\":2049,\"devnode\":\"/dev/sdb1\","
+	        "\"auth_path\":\"/testbed/usb1/1-3\",\"decision\":\"ro\",\"readonly\":true,"
+	        "\"identity\":{\"vendor\":\"0781\",\"serial\":\"S1\"}}",
+	        "{\"op\":\"emit\",\"id\":2,\"type\":\"usb.readonly\",\"severity\":\"info\",\"reqs\":\"MEDIA-4\","
+	        "\"payload\":{\"a\":1}}",
+	        "{\"op\":\"media\",\"id\":3,\"present\":true,\"devnum\":\"x\"}",
+	        "{\"op\":\"media\",\"id\":4,\"present\":false,\"devnum\":2049}",
+	};
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	o.ipc_fd = sv[1];
+	assert_int_equal(daemon_new(&o, &d, err, sizeof(err)), 0);
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(send(sv[0], msgs[i], strlen(msgs[i]), 0), (ssize_t)strlen(msgs[i]));
+	daemon_ipc_dispatch(d);
+	e = media_lookup(makedev(8, 1));
+	assert_non_null(e);
+	assert_string_equal(e->devnode, "/dev/sdb1");
+	assert_true(e->readonly);
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(e->identity, "serial")->valuestring, "S1");
+	for (int id = 1; id <= 2; id++) {
+		cJSON *ack = NULL;
+		assert_int_equal(ipc_recv(sv[0], &ack, NULL), 0);
+		assert_string_equal(ipc_op(ack), "ack");
+		assert_int_equal(cJSON_GetObjectItemCaseSensitive(ack, "id")->valueint, id);
+		assert_null(cJSON_GetObjectItemCaseSensitive(ack, "error"));
+		if (id == 2) /* durable in the journal: it has a sequence number */
+			assert_true(cJSON_GetObjectItemCaseSensitive(ack, "seq")->valueint >= 1);
+		cJSON_Delete(ack);
+	}
+	for (size_t i = 2; i < 4; i++)
+		assert_int_equal(send(sv[0], msgs[i], strlen(msgs[i]), 0), (ssize_t)strlen(msgs[i]));
+	daemon_ipc_dispatch(d);
+	{
+		cJSON *ack = NULL;
+		assert_int_equal(ipc_recv(sv[0], &ack, NULL), 0);
+		assert_int_equal(cJSON_GetObjectItemCaseSensitive(ack, "id")->valueint, 3);
+		assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(ack, "error")));
+		cJSON_Delete(ack);
+		assert_int_equal(ipc_recv(sv[0], &ack, NULL), 0);
+		assert_int_equal(cJSON_GetObjectItemCaseSensitive(ack, "id")->valueint, 4);
+		cJSON_Delete(ack);
+	}
+	assert_null(media_lookup(makedev(8, 1)));
+	daemon_free(d); /* closes sv[1] */
+	close(sv[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_registry),           cmocka_unit_test(test_failing_module_reports_error),
 	        cmocka_unit_test(test_control_requests),   cmocka_unit_test(test_posture_changed),
-	        cmocka_unit_test(test_bad_config_refuses),
+	        cmocka_unit_test(test_bad_config_refuses), cmocka_unit_test(test_ipc_from_gate),
 	};
 	return cmocka_run_group_tests_name("daemon", tests, setup, teardown);
 }
