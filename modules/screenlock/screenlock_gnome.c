@@ -10,6 +10,8 @@
  * probe database with a sentinel value takes the place of the user database;
  * if the sentinel is what dconf reads, the key is not locked. */
 #include <errno.h>
+#include <stdbool.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -417,12 +419,58 @@ static int ensure_profile(void)
 	return write_file_atomic(p, nbuf, len + 16, 0644);
 }
 
+/* Write data unless the file already holds exactly it: 1 written, 0 same. */
+static int write_if_changed(const char *path, const char *data)
+{
+	_cleanup_free_ char *cur = NULL;
+	size_t len = 0, n = strlen(data);
+	int r;
+
+	if (read_file_capped(path, n + 1, &cur, &len) == 0 && len == n && memcmp(cur, data, n) == 0)
+		return 0;
+	r = write_file_atomic(path, data, n, 0644);
+	return r < 0 ? r : 1;
+}
+
+/* true if the compiled database is missing or older than a key file or a lock
+ * file (someone edited local.d without `dconf update`). */
+static bool db_stale(const char *db, const char *dir)
+{
+	struct stat dbst, st;
+	char sub[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+	bool stale = false;
+
+	if (stat(db, &dbst) < 0)
+		return true;
+	for (int pass = 0; pass < 2 && !stale; pass++) {
+		if (xsnprintf(sub, sizeof(sub), "%s%s", dir, pass ? "/locks" : "") < 0 || !(d = opendir(sub)))
+			continue;
+		while (!stale && (de = readdir(d))) {
+			char f[PATH_MAX];
+
+			if (de->d_name[0] == '.' || xsnprintf(f, sizeof(f), "%s/%s", sub, de->d_name) < 0)
+				continue;
+			if (stat(f, &st) == 0 && S_ISREG(st.st_mode) &&
+			    (st.st_mtim.tv_sec > dbst.st_mtim.tv_sec ||
+			     (st.st_mtim.tv_sec == dbst.st_mtim.tv_sec && st.st_mtim.tv_nsec > dbst.st_mtim.tv_nsec)))
+				stale = true;
+		}
+		closedir(d);
+	}
+	return stale;
+}
+
+/* Idempotent: runs at every posture pass; writes and compiles only when the
+ * files differ from the policy or the database is older than its sources. */
 int screenlock_gnome_enforce(const struct screenlock_settings *s)
 {
 	char keys[512], p[PATH_MAX], dir[PATH_MAX], db[PATH_MAX], out[TOOL_OUT_MAX];
 	static const char locks[] = "# Managed by mamori (LOCK-1): staff cannot change these keys.\n" KEY_IDLE
 	                            "\n" KEY_LOCK_ENABLED "\n" KEY_LOCK_DELAY "\n";
 	int r, ex = -1;
+	bool changed;
 
 	if (s->max_idle_seconds <= 0 || s->max_idle_seconds > UINT32_MAX)
 		return -EINVAL;
@@ -435,12 +483,12 @@ int screenlock_gnome_enforce(const struct screenlock_settings *s)
 		return r;
 	if ((r = root_path(dir, sizeof(dir), "/etc/dconf/db/local.d/locks")) < 0 || (r = mkdir_p(dir, 0755)) < 0)
 		return r;
-	if ((r = root_path(p, sizeof(p), mamori_keyfile)) < 0 ||
-	    (r = write_file_atomic(p, keys, strlen(keys), 0644)) < 0)
+	if ((r = root_path(p, sizeof(p), mamori_keyfile)) < 0 || (r = write_if_changed(p, keys)) < 0)
 		return r;
-	if ((r = root_path(p, sizeof(p), mamori_lockfile)) < 0 ||
-	    (r = write_file_atomic(p, locks, strlen(locks), 0644)) < 0)
+	changed = r > 0;
+	if ((r = root_path(p, sizeof(p), mamori_lockfile)) < 0 || (r = write_if_changed(p, locks)) < 0)
 		return r;
+	changed |= r > 0;
 	r = ensure_profile();
 	if (r < 0)
 		return r;
@@ -448,6 +496,8 @@ int screenlock_gnome_enforce(const struct screenlock_settings *s)
 	if ((r = root_path(db, sizeof(db), "/etc/dconf/db/local")) < 0 ||
 	    (r = root_path(dir, sizeof(dir), "/etc/dconf/db/local.d")) < 0)
 		return r;
+	if (!changed && !db_stale(db, dir))
+		return 0;
 	{
 		char *argv[] = {(char *)screenlock_dconf_path, "compile", db, dir, NULL};
 		r = run_tool(argv, NULL, out, sizeof(out), &ex);

@@ -270,13 +270,37 @@ static void test_enforce_round_trip(void **state)
 	assert_int_equal(r->status, CHECK_PASS);
 	check_report_clear(&rep);
 
-	/* idempotent: a second run leaves the profile alone */
-	assert_int_equal(screenlock_gnome_enforce(&s), 0);
+	/* idempotent: a second run (every posture pass) rewrites and recompiles nothing */
+	{
+		struct stat before, after;
+
+		assert_int_equal(root_path(p, sizeof(p), "/etc/dconf/db/local"), 0);
+		assert_int_equal(stat(p, &before), 0);
+		usleep(20000);
+		assert_int_equal(screenlock_gnome_enforce(&s), 0);
+		assert_int_equal(stat(p, &after), 0);
+		assert_true(before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
+		            before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
+		assert_int_equal(before.st_ino, after.st_ino);
+	}
 	free(prof);
 	prof = NULL;
 	assert_int_equal(root_path(p, sizeof(p), "/etc/dconf/profile/user"), 0);
 	assert_int_equal(read_file_capped(p, 4096, &prof, NULL), 0);
 	assert_string_equal(prof, "user-db:user\nsystem-db:site\nsystem-db:local\n");
+
+	/* drift: someone removes the lock by hand and runs dconf update; the next pass puts it back */
+	usleep(20000);
+	put("/etc/dconf/db/local.d/locks/mamori-screenlock", "# emptied by hand\n");
+	compile("/etc/dconf/db/local", "/etc/dconf/db/local.d");
+	r = run_eval("{\"max_idle_seconds\": 240}", &rep);
+	assert_string_not_equal(ev(r, "staff_can_change"), "no");
+	check_report_clear(&rep);
+	assert_int_equal(screenlock_gnome_enforce(&s), 0);
+	r = run_eval("{\"max_idle_seconds\": 240}", &rep);
+	assert_string_equal(ev(r, "staff_can_change"), "no");
+	assert_int_equal(r->status, CHECK_PASS);
+	check_report_clear(&rep);
 }
 
 static void test_enforce_module_audit_only(void **state)
