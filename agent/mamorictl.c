@@ -34,6 +34,8 @@ static const struct command commands[] = {
         {"exception", ctl_exception, true, "例外措置と緊急コード", "exceptions and emergency codes"},
         {"journal", ctl_journal, true, "イベント記録の検証・出力 (verify, export, show)",
          "event journal verify, export, show"},
+        {"enroll", ctl_enroll, true, "この端末を管理サーバーに登録する", "enroll this terminal with mamori-server"},
+        {"server", ctl_server, true, "管理サーバーとの同期 (sync, status)", "sync with mamori-server (sync, status)"},
 };
 
 static void usage(FILE *f, const char *lang)
