@@ -112,15 +112,15 @@ $(O)/itests/%: tests/integration/%.c $(O)/libmamori.a $(TESTLIB_OBJS)
 
 # Server and end-to-end test programs: the agent's library and the server's (to
 # make foreign or expired certificates with the same CA code).
-$(O)/itests/server%: tests/integration/server%.c $(O)/libmamori-server.a $(O)/libmamori.a $(TESTLIB_OBJS)
+$(O)/itests/server%: tests/integration/server%.c $(O)/libmamori-server.a $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
 	@echo "  ITEST   $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Iserver-api -Itests/lib $(LDFLAGS) -o $@ $< $(TESTLIB_OBJS) $(O)/libmamori-server.a \
+	$(Q)$(CC) $(ALL_CFLAGS) -Iserver-api $(LDFLAGS) -o $@ $< $(O)/libmamori-server.a \
 		$(O)/libmamori.a $(LIBS_CTL) $(LIBS_SRV)
-$(O)/itests/e2e%: tests/integration/e2e%.c $(O)/libmamori-server.a $(O)/libmamori.a $(TESTLIB_OBJS)
+$(O)/itests/e2e%: tests/integration/e2e%.c $(O)/libmamori-server.a $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
 	@echo "  ITEST   $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Iserver-api -Itests/lib $(LDFLAGS) -o $@ $< $(TESTLIB_OBJS) $(O)/libmamori-server.a \
+	$(Q)$(CC) $(ALL_CFLAGS) -Iserver-api $(LDFLAGS) -o $@ $< $(O)/libmamori-server.a \
 		$(O)/libmamori.a $(LIBS_CTL) $(LIBS_SRV)
 
 # Benchmark programs (release flags), run by tests/bench/*.sh.

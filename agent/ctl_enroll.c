@@ -199,11 +199,15 @@ static int cmd_sync(struct ctl_env *env, const struct paths *p, const char *repo
 	if (res.policy_updated) {
 		_cleanup_free_ char *resp = NULL;
 
-		printf(L(env, "新しいポリシー (版 %" PRId64 ") を保存しました: %s\n",
-		         "Saved the new policy (version %" PRId64 "): %s\n"),
-		       res.policy_version, p->policy);
-		if (control_call(p->sock, "{\"cmd\":\"reload\"}", 10000, &resp) == 0)
-			printf(L(env, "mamorid に再読み込みさせました\n", "mamorid was told to reload\n"));
+		bool told = control_call(p->sock, "{\"cmd\":\"reload\"}", 10000, &resp) == 0;
+
+		if (!env->json) {
+			printf(L(env, "新しいポリシー (版 %" PRId64 ") を保存しました: %s\n",
+			         "Saved the new policy (version %" PRId64 "): %s\n"),
+			       res.policy_version, p->policy);
+			if (told)
+				printf(L(env, "mamorid に再読み込みさせました\n", "mamorid was told to reload\n"));
+		}
 	}
 	if (env->json)
 		printf("{\"ok\":%s,\"head_seq\":%" PRIu64 ",\"acked_seq\":%" PRIu64 ",\"uploaded\":%" PRIu64

@@ -233,14 +233,14 @@ int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records
 		char hex[65];
 
 		if (cur.chain[0] && e->seq <= cur.head_seq) {
-			char stored[STORE_HASH_HEX];
-
 			if (accepted) { /* cannot happen with ascending seqs; defensive */
 				r = -EINVAL;
 				goto out;
 			}
-			r = STORE_CALL(st, event_hash, terminal_id, e->seq, stored);
-			if (r == -ENOENT || (r == 0 && strcmp(stored, e->hash) == 0)) {
+			r = STORE_CALL(st, event_same, terminal_id, e->seq, e->hash, e->canon, e->canon_len);
+			if (r == -ENOENT || r == 1) {
+				/* held already (an upload whose answer was lost), or before
+				 * the first record this server holds */
 				res.duplicates++;
 				first = i + 1;
 				continue;
@@ -248,8 +248,9 @@ int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records
 			if (r < 0)
 				goto out;
 			r = finding(st, terminal_id, FINDING_CHAIN_FORK, e->seq, e->seq, now_us, &res,
-			            "seq %" PRIu64 " uploaded again with hash %.16s…, the server holds %.16s…", e->seq,
-			            e->hash, stored);
+			            "seq %" PRIu64 " (hash %.16s…) was sent again with other contents than the record "
+			            "the server holds",
+			            e->seq, e->hash);
 			break;
 		}
 		if (cur.chain[0] && strcmp(chain, cur.chain) == 0) {

@@ -236,10 +236,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	{
-		const struct http_route *const dev_tables[] = {api_device_routes, NULL};
-		const size_t dev_sizes[] = {api_device_routes_n};
-		const struct http_route *const adm_tables[] = {api_enroll_routes, api_admin_routes, NULL};
-		const size_t adm_sizes[] = {api_enroll_routes_n, api_admin_routes_n};
+		/* the listeners keep pointers to these for the life of the loop */
+		static const struct http_route *const dev_tables[] = {api_device_routes, NULL};
+		static const struct http_route *const adm_tables[] = {api_enroll_routes, api_admin_routes, NULL};
+		static size_t dev_sizes[1], adm_sizes[2];
 		struct http_listener_options o = {
 		        .listen = cfg.listen,
 		        .cert = srv->paths.tls_cert,
@@ -253,6 +253,9 @@ int main(int argc, char **argv)
 		        .userdata = srv,
 		};
 
+		dev_sizes[0] = api_device_routes_n;
+		adm_sizes[0] = api_enroll_routes_n;
+		adm_sizes[1] = api_admin_routes_n;
 		r = http_listener_new(base, &o, &dev, &srv->device_port);
 		if (r < 0) {
 			log_error_errno(r, "端末 API を %s で開けません / cannot listen on %s for the device API: %m",

@@ -211,9 +211,11 @@ struct store_ops {
 	int (*checkin)(struct store *s, const char *terminal_id, const struct store_checkin *c);
 
 	/* Event chains. chain_get: the server's head for the terminal.
-	 * event_hash: the stored hash of one seq, -ENOENT if not held. */
+	 * event_same: whether the record held for seq has exactly this hash and
+	 * these canonical bytes — 1 yes, 0 no (a fork), -ENOENT not held. */
 	int (*chain_get)(struct store *s, const char *terminal_id, struct store_chain *ret);
-	int (*event_hash)(struct store *s, const char *terminal_id, uint64_t seq, char ret_hash[STORE_HASH_HEX]);
+	int (*event_same)(struct store *s, const char *terminal_id, uint64_t seq, const char *hash, const void *canon,
+	                  size_t canon_len);
 	/* Append verified records and move the head from *expect to *head in one
 	 * durable transaction (fsynced before it returns). -EAGAIN if the stored
 	 * head is no longer *expect (another writer moved it). */

@@ -46,7 +46,7 @@ enum {
 	Q_DEVICE_REPORT,
 	Q_CHECKIN,
 	Q_CHAIN_GET,
-	Q_EVENT_HASH,
+	Q_EVENT_SAME,
 	Q_EVENT_INSERT,
 	Q_CHAIN_MOVE,
 	Q_EVENTS_LIST,
@@ -106,7 +106,7 @@ static const char *const sql_text[_Q_MAX] = {
                       "policy_version = ?5, report = coalesce(?6, report), compliance = coalesce(?7, compliance), "
                       "inventory = coalesce(?8, inventory), agent_head_seq = ?9 WHERE terminal_id = ?1",
         [Q_CHAIN_GET] = "SELECT chain, head_seq, head_hash FROM devices WHERE terminal_id = ?1",
-        [Q_EVENT_HASH] = "SELECT hash FROM events WHERE terminal_id = ?1 AND seq = ?2",
+        [Q_EVENT_SAME] = "SELECT hash, canon FROM events WHERE terminal_id = ?1 AND seq = ?2",
         [Q_EVENT_INSERT] = "INSERT INTO events(terminal_id, seq, time_us, type, hash, received_us, canon) "
                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         [Q_CHAIN_MOVE] = "UPDATE devices SET chain = ?5, head_seq = ?6, head_hash = ?7, events = events + ?8 "
@@ -670,20 +670,24 @@ static int sq_chain_get(struct store *base, const char *terminal_id, struct stor
 	return 0;
 }
 
-static int sq_event_hash(struct store *base, const char *terminal_id, uint64_t seq, char ret_hash[STORE_HASH_HEX])
+static int sq_event_same(struct store *base, const char *terminal_id, uint64_t seq, const char *hash,
+                         const void *canon, size_t canon_len)
 {
 	sqlite3_stmt *st = NULL;
+	const unsigned char *h;
 	int r;
 
-	if ((r = stmt(SQ(base), Q_EVENT_HASH, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 ||
+	if ((r = stmt(SQ(base), Q_EVENT_SAME, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 ||
 	    (r = bind_int(st, 2, (int64_t)seq)) < 0)
 		return r;
 	r = step_row(st);
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
-	col_copy(st, 0, ret_hash, STORE_HASH_HEX);
+	h = sqlite3_column_text(st, 0);
+	r = h && strcmp((const char *)h, hash) == 0 && (size_t)sqlite3_column_bytes(st, 1) == canon_len &&
+	    memcmp(sqlite3_column_blob(st, 1), canon, canon_len) == 0;
 	sqlite3_reset(st);
-	return 0;
+	return r;
 }
 
 static int sq_events_append(struct store *base, const char *terminal_id, const struct store_chain *expect,
@@ -1120,7 +1124,7 @@ const struct store_ops store_sqlite_ops = {
         .device_report = sq_device_report,
         .checkin = sq_checkin,
         .chain_get = sq_chain_get,
-        .event_hash = sq_event_hash,
+        .event_same = sq_event_same,
         .events_append = sq_events_append,
         .events_list = sq_events_list,
         .finding_add = sq_finding_add,
