@@ -177,6 +177,7 @@ int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records
 		return -EBADMSG;
 	p.ev = calloc(n, sizeof(*p.ev));
 	p.bufs = calloc(n, sizeof(*p.bufs));
+	p.n = n;
 	if (!p.ev || !p.bufs) {
 		pending_free(&p);
 		return -ENOMEM;

@@ -30,6 +30,7 @@ matches() { # TEXT GLOB
 	[[ $1 == $2 ]]
 }
 finish() {
+	stop_server
 	echo "$fails failed"
 	((fails == 0))
 }
@@ -38,6 +39,7 @@ finish() {
 start_server() {
 	local data=$1; shift
 	rm -f "$data/listen.json"
+	SRV_LOG=$data.log
 	"$SERVER" --data "$data" --listen "127.0.0.1:${DPORT:-0}" --admin-listen "127.0.0.1:${APORT:-0}" "$@" \
 		>>"$data.log" 2>&1 &
 	SRV_PID=$!
@@ -53,11 +55,19 @@ start_server() {
 	CA=$data/ca.pem
 }
 
+# stop_server: SIGTERM, and the server must exit cleanly (0): under ASan a
+# leak or any sanitizer report makes it fail the test.
 stop_server() {
+	local rc
 	[[ -n $SRV_PID ]] || return 0
 	kill "$SRV_PID"
 	wait "$SRV_PID" 2>/dev/null
+	rc=$?
 	SRV_PID=
+	if ((rc != 0)); then
+		bad "mamori-server exited with status $rc"
+		tail -n 40 "$SRV_LOG"
+	fi
 }
 
 # api METHOD PATH [BODY] — admin API with $TOKEN; prints the body, sets $CODE
