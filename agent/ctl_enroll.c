@@ -62,11 +62,9 @@ int ctl_enroll(struct ctl_env *env, int argc, char **argv)
 	const char *tid_opt = NULL;
 	int r;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		const char *a = argv[i], *v = argv[i + 1];
 
-		if (!v)
-			goto usage;
 		if (strcmp(a, "--server") == 0)
 			o.server_url = v;
 		else if (strcmp(a, "--token") == 0)
@@ -75,12 +73,11 @@ int ctl_enroll(struct ctl_env *env, int argc, char **argv)
 			o.ca_fingerprint = v;
 		else if (strcmp(a, "--terminal-id") == 0)
 			tid_opt = v;
-		else if (strcmp(a, "--timeout") == 0 && parse_timeout(v, &o.timeout_s) == 0)
-			;
-		else
+		else if (strcmp(a, "--timeout") != 0 || parse_timeout(v, &o.timeout_s) < 0)
 			goto usage;
-		i++;
 	}
+	if (argc % 2 == 0) /* an option without its value */
+		goto usage;
 	if (!o.server_url || !o.token || !o.ca_fingerprint)
 		goto usage;
 	if (resolve(env, &p) < 0) {
@@ -89,9 +86,8 @@ int ctl_enroll(struct ctl_env *env, int argc, char **argv)
 	}
 	r = enroll_default_terminal_id(tid_opt ?: env->config.terminal_id, tid);
 	if (r < 0) {
-		fprintf(stderr,
-		        L(env, "mamorictl: 端末IDを決められません (--terminal-id で指定してください)\n",
-		          "mamorictl: cannot determine the terminal ID (give --terminal-id)\n"));
+		fprintf(stderr, L(env, "mamorictl: 端末IDを決められません (--terminal-id で指定してください)\n",
+		                  "mamorictl: cannot determine the terminal ID (give --terminal-id)\n"));
 		return 2;
 	}
 	o.terminal_id = tid;
@@ -100,7 +96,7 @@ int ctl_enroll(struct ctl_env *env, int argc, char **argv)
 	o.policy_key = p.key;
 	r = enroll_run(&o, &res, err, sizeof(err));
 	if (r < 0) {
-		const char *ja = r == -EPERM    ? "CA の指紋が一致しません。何も送信していません"
+		const char *ja = r == -EPERM ? "CA の指紋が一致しません。何も送信していません"
 		                 : r == -EACCES ? "登録トークンが拒否されました (不明・使用済み・期限切れ)"
 		                 : r == -EEXIST ? "この端末IDは登録済みです"
 		                                : "登録できませんでした";
@@ -148,8 +144,7 @@ static cJSON *daemon_report(const char *sock)
 	return j;
 }
 
-static int cmd_sync(struct ctl_env *env, const struct paths *p, const char *report_file, int timeout_s,
-                    unsigned batch)
+static int cmd_sync(struct ctl_env *env, const struct paths *p, const char *report_file, int timeout_s, unsigned batch)
 {
 	_cleanup_json_ cJSON *report = NULL;
 	struct transport_options o = {.state_dir = p->state,
@@ -169,7 +164,9 @@ static int cmd_sync(struct ctl_env *env, const struct paths *p, const char *repo
 
 		r = read_file_capped(report_file, REPORT_FILE_MAX, &buf, &n);
 		if (r < 0 || !(report = cJSON_ParseWithLength(buf, n)) || !cJSON_IsObject(report)) {
-			fprintf(stderr, L(env, "mamorictl: 報告ファイルを読めません: %s\n", "mamorictl: cannot read report %s\n"),
+			fprintf(stderr,
+			        L(env, "mamorictl: 報告ファイルを読めません: %s\n",
+			          "mamorictl: cannot read report %s\n"),
 			        report_file);
 			return 2;
 		}
@@ -218,14 +215,14 @@ static int cmd_sync(struct ctl_env *env, const struct paths *p, const char *repo
 		       res.chain_refused ? "true" : "false");
 	else
 		printf(L(env, "送信 %" PRIu64 " 件 (%u 回)、サーバー受領済み seq %" PRIu64 " / 端末 %" PRIu64 "%s\n",
-		         "uploaded %" PRIu64 " records (%u batches), server holds up to seq %" PRIu64 " of %" PRIu64 "%s\n"),
+		         "uploaded %" PRIu64 " records (%u batches), server holds up to seq %" PRIu64 " of %" PRIu64
+		         "%s\n"),
 		       res.uploaded, res.batches, res.acked_seq, res.head_seq,
 		       res.renewed ? L(env, "、証明書を更新しました", ", certificate renewed") : "");
 	if (r < 0) {
 		fprintf(stderr, "mamorictl: %s: %s\n",
-		        res.chain_refused
-		                ? L(env, "サーバーがイベントの連鎖の途切れを記録しました (改ざんの疑い)",
-		                    "the server recorded a break in the event chain (suspected tampering)")
+		        res.chain_refused ? L(env, "サーバーがイベントの連鎖の途切れを記録しました (改ざんの疑い)",
+		                              "the server recorded a break in the event chain (suspected tampering)")
 		        : r == -EACCES ? L(env, "サーバーがこの端末を拒否しました (失効?)",
 		                           "the server refused this terminal (revoked?)")
 		                       : L(env, "同期に失敗しました", "sync failed"),
@@ -267,7 +264,8 @@ int ctl_server(struct ctl_env *env, int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--report") == 0 && i + 1 < argc)
 			report = argv[++i];
-		else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc && parse_timeout(argv[i + 1], &timeout_s) == 0)
+		else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc &&
+		         parse_timeout(argv[i + 1], &timeout_s) == 0)
 			i++;
 		else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc &&
 		         parse_int64(argv[i + 1], 1, 10000, &batch) == 0)
@@ -285,7 +283,8 @@ int ctl_server(struct ctl_env *env, int argc, char **argv)
 		return cmd_status(env, &p);
 usage:
 	fprintf(stderr, "%s\n",
-	        L(env, "使い方: mamorictl server sync [--report ファイル] [--timeout 秒] [--batch 件数] | server status",
+	        L(env,
+	          "使い方: mamorictl server sync [--report ファイル] [--timeout 秒] [--batch 件数] | server status",
 	          "usage: mamorictl server sync [--report FILE] [--timeout SECONDS] [--batch N] | server status"));
 	return 2;
 }

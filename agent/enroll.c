@@ -227,8 +227,8 @@ static int state_save(const char *state_dir, const struct enroll_state *s)
 
 	if (!j || !cJSON_AddStringToObject(j, "admin_url", s->admin_url) ||
 	    !cJSON_AddStringToObject(j, "device_url", s->device_url) ||
-	    !cJSON_AddStringToObject(j, "terminal_id", s->terminal_id) || !cJSON_AddStringToObject(j, "group", s->group) ||
-	    !(txt = cJSON_Print(j)))
+	    !cJSON_AddStringToObject(j, "terminal_id", s->terminal_id) ||
+	    !cJSON_AddStringToObject(j, "group", s->group) || !(txt = cJSON_Print(j)))
 		return -ENOMEM;
 	if ((r = xsnprintf(path, sizeof(path), "%s/%s", state_dir, TRANSPORT_ENROLL_STATE)) < 0)
 		return r;
@@ -280,7 +280,8 @@ static int pin_ca(const struct enroll_options *o, const char *want, const char *
 		return -EBADMSG;
 	}
 	if (strcmp(got, want) != 0) {
-		snprintf(err, errsz, "the server's CA fingerprint is %s, not the expected %s: not enrolling", got, want);
+		snprintf(err, errsz, "the server's CA fingerprint is %s, not the expected %s: not enrolling", got,
+		         want);
 		transport_response_clear(&resp);
 		return -EPERM;
 	}
@@ -291,8 +292,7 @@ static int pin_ca(const struct enroll_options *o, const char *want, const char *
 	return r;
 }
 
-static int write_policy(const struct enroll_options *o, const cJSON *ans, int64_t *ret_version, char *err,
-                        size_t errsz)
+static int write_policy(const struct enroll_options *o, const cJSON *ans, int64_t *ret_version, char *err, size_t errsz)
 {
 	const cJSON *pk = cJSON_GetObjectItemCaseSensitive(ans, "policy_public_key");
 	const cJSON *pol = cJSON_GetObjectItemCaseSensitive(ans, "policy");

@@ -56,8 +56,7 @@ int enroll_make_key_csr(const char *terminal_id, char **ret_key_pem, char **ret_
 
 /* Check that cert_pem is for key_pem and names terminal_id, then write
  * state_dir/device.pem (key + certificate, 0600) atomically. */
-int enroll_install_identity(const char *state_dir, const char *key_pem, const char *cert_pem,
-                            const char *terminal_id);
+int enroll_install_identity(const char *state_dir, const char *key_pem, const char *cert_pem, const char *terminal_id);
 
 /* The terminal ID to use: agent.conf terminal_id, else /etc/machine-id
  * (under the root prefix), else the host name. */

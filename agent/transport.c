@@ -31,8 +31,8 @@
 #include "transport.h"
 #include "version.h"
 
-#define DEFAULT_TIMEOUT_S 60
-#define CONNECT_TIMEOUT_S 10
+#define DEFAULT_TIMEOUT_S    60
+#define CONNECT_TIMEOUT_S    10
 #define CHECKIN_RESPONSE_MAX (256 * 1024)
 #define POLICY_RESPONSE_MAX  (POLICY_SIZE_MAX + 4096)
 
@@ -135,8 +135,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *userdata)
 	struct sink *s = userdata;
 	size_t len = size * n;
 
-	header_value(p, len, "Mamori-Policy-Signature", s->resp->policy_signature,
-	             sizeof(s->resp->policy_signature));
+	header_value(p, len, "Mamori-Policy-Signature", s->resp->policy_signature, sizeof(s->resp->policy_signature));
 	header_value(p, len, "Mamori-Policy-Version", s->resp->policy_version, sizeof(s->resp->policy_version));
 	return len;
 }
@@ -243,8 +242,8 @@ static int gzip_buf(const void *in, size_t n, char **ret, size_t *ret_len)
 	return 0;
 }
 
-int transport_conn_request(struct transport_conn *c, const struct transport_request *rq,
-                           struct transport_response *ret, char *err, size_t errsz)
+int transport_conn_request(struct transport_conn *c, const struct transport_request *rq, struct transport_response *ret,
+                           char *err, size_t errsz)
 {
 	struct transport_response resp = {0};
 	struct sink s = {.resp = &resp, .cap = rq->max_response ? rq->max_response : TRANSPORT_RESPONSE_MAX};
@@ -299,7 +298,8 @@ int transport_conn_request(struct transport_conn *c, const struct transport_requ
 		r = s.over ? -E2BIG : curl_errno(e);
 		if (err && errsz)
 			snprintf(err, errsz, "%s: %s", rq->url,
-			         s.over ? "response larger than the limit" : (c->err[0] ? c->err : curl_easy_strerror(e)));
+			         s.over ? "response larger than the limit"
+			                : (c->err[0] ? c->err : curl_easy_strerror(e)));
 		transport_response_clear(&resp);
 		return r;
 	}
@@ -476,8 +476,9 @@ static void server_error(const struct transport_response *resp, const char *what
 	const cJSON *code = cJSON_GetObjectItemCaseSensitive(j, "error");
 	const cJSON *det = cJSON_GetObjectItemCaseSensitive(j, "detail");
 
-	snprintf(err, errsz, "%s: HTTP %ld %s%s%s%s%s", what, resp->status, cJSON_IsString(code) ? code->valuestring : "",
-	         cJSON_IsString(m) ? ": " : "", cJSON_IsString(m) ? m->valuestring : "", cJSON_IsString(det) ? " — " : "",
+	snprintf(err, errsz, "%s: HTTP %ld %s%s%s%s%s", what, resp->status,
+	         cJSON_IsString(code) ? code->valuestring : "", cJSON_IsString(m) ? ": " : "",
+	         cJSON_IsString(m) ? m->valuestring : "", cJSON_IsString(det) ? " — " : "",
 	         cJSON_IsString(det) ? det->valuestring : "");
 }
 
@@ -644,9 +645,10 @@ static int upload(struct transport *t, uint64_t after, struct transport_result *
 			r = journal_iter_next(it, &rec);
 			if (r <= 0)
 				break;
-			(void)xsnprintf(head, sizeof(head), "%s{\"hash\":\"%s\",\"record\":", n ? "," : "", rec.hash_hex);
-			if ((r = gbuf_put(&b, head, strlen(head))) < 0 || (r = gbuf_put(&b, rec.canon, rec.canon_len)) < 0 ||
-			    (r = gbuf_put(&b, "}", 1)) < 0)
+			(void)xsnprintf(head, sizeof(head), "%s{\"hash\":\"%s\",\"record\":", n ? "," : "",
+			                rec.hash_hex);
+			if ((r = gbuf_put(&b, head, strlen(head))) < 0 ||
+			    (r = gbuf_put(&b, rec.canon, rec.canon_len)) < 0 || (r = gbuf_put(&b, "}", 1)) < 0)
 				break;
 			n++;
 		}
@@ -690,7 +692,8 @@ static int upload(struct transport *t, uint64_t after, struct transport_result *
 		res->batches++;
 		if (res->acked_seq <= after) {
 			/* the server did not move: do not loop on the same batch */
-			snprintf(err, errsz, "event upload: the server acknowledged nothing new (at %" PRIu64 ")", after);
+			snprintf(err, errsz, "event upload: the server acknowledged nothing new (at %" PRIu64 ")",
+			         after);
 			r = -EPROTO;
 			break;
 		}
@@ -795,8 +798,7 @@ static int renew(struct transport *t, char *err, size_t errsz)
 	return 0;
 }
 
-int transport_sync_once(struct transport *t, const cJSON *report, struct transport_result *ret, char *err,
-                        size_t errsz)
+int transport_sync_once(struct transport *t, const cJSON *report, struct transport_result *ret, char *err, size_t errsz)
 {
 	struct transport_result res = {0};
 	struct journal_info ji;

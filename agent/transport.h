@@ -31,7 +31,7 @@
 #define TRANSPORT_ENROLL_STATE  "enroll.json"   /* server URLs, terminal ID, group */
 #define TRANSPORT_UPLOAD_STATE  "upload.state"  /* "<acked seq>\n" */
 #define TRANSPORT_RESPONSE_MAX  (2 * 1024 * 1024)
-#define TRANSPORT_BATCH_MAX     500              /* records per upload (policy reporting.event_batch) */
+#define TRANSPORT_BATCH_MAX     500               /* records per upload (policy reporting.event_batch) */
 #define TRANSPORT_BATCH_BYTES   (2 * 1024 * 1024) /* uncompressed bytes per upload (server cap: 8 MiB) */
 #define TRANSPORT_BACKOFF_MIN_S 5
 #define TRANSPORT_BACKOFF_MAX_S 3600
@@ -66,8 +66,8 @@ void transport_conn_free(struct transport_conn *c);
 /* 0 when an HTTP answer arrived (any status; see ret->status). Otherwise a
  * negative errno (-ECONNREFUSED, -ETIMEDOUT, -EPROTO for TLS failures, -E2BIG
  * for a response over the cap, ...) and err says what happened. */
-int transport_conn_request(struct transport_conn *c, const struct transport_request *rq,
-                           struct transport_response *ret, char *err, size_t errsz);
+int transport_conn_request(struct transport_conn *c, const struct transport_request *rq, struct transport_response *ret,
+                           char *err, size_t errsz);
 void transport_response_clear(struct transport_response *r);
 
 /* ---- the sync of an enrolled agent ---- */
@@ -84,9 +84,9 @@ struct transport_options {
 };
 
 struct transport_result {
-	uint64_t head_seq;      /* the local journal's head */
-	uint64_t acked_seq;     /* the server holds every record up to here */
-	uint64_t uploaded;      /* records stored by the server in this sync */
+	uint64_t head_seq;  /* the local journal's head */
+	uint64_t acked_seq; /* the server holds every record up to here */
+	uint64_t uploaded;  /* records stored by the server in this sync */
 	unsigned batches;
 	bool chain_refused;     /* 409: the server recorded a broken chain (see err) */
 	bool policy_updated;    /* a newer verified policy was written to policy_file */

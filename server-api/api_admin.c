@@ -67,7 +67,8 @@ static void no_memory(struct http_req *req)
 static void store_failed(struct http_req *req, int r)
 {
 	log_error_errno(r, "store: %m");
-	http_reply_error(req, 503, "store_unavailable", "サーバーの記録領域が使えません", "the store is unavailable", NULL);
+	http_reply_error(req, 503, "store_unavailable", "サーバーの記録領域が使えません", "the store is unavailable",
+	                 NULL);
 }
 
 /* Check the bearer token and the permission; replies and returns negative
@@ -210,8 +211,7 @@ static void handle_bootstrap(void *userdata, struct http_req *req)
 	user = get_str(body, "username");
 	pw = get_str(body, "password");
 	if (!secret || strlen(secret) > 256 || !name_valid(user, false) || !password_ok(pw))
-		return http_reply_error(req, 400, "invalid",
-		                        "secret, username, password (12 文字以上) が必要です",
+		return http_reply_error(req, 400, "invalid", "secret, username, password (12 文字以上) が必要です",
 		                        "secret, username and password (12 characters or more) are required", NULL);
 	r = STORE_CALL(srv->store, account_count, &n);
 	if (r < 0)
@@ -340,11 +340,12 @@ static void handle_accounts(void *userdata, struct http_req *req)
 	role = get_str(body, "role");
 	acc.role = store_role_from_string(role);
 	if (!name_valid(user, false) || !password_ok(pw) || acc.role == _ROLE_INVALID)
-		return http_reply_error(req, 400, "invalid",
-		                        "username, password (12 文字以上), role (viewer|operator|approver|ciso) が必要です",
-		                        "username, password (12+ characters) and role (viewer|operator|approver|ciso) "
-		                        "are required",
-		                        NULL);
+		return http_reply_error(
+		        req, 400, "invalid",
+		        "username, password (12 文字以上), role (viewer|operator|approver|ciso) が必要です",
+		        "username, password (12+ characters) and role (viewer|operator|approver|ciso) "
+		        "are required",
+		        NULL);
 	(void)strscpy(acc.username, sizeof(acc.username), user);
 	acc.created_us = server_now_us();
 	r = crypto_password_hash(pw, acc.pwhash);
@@ -740,7 +741,8 @@ static int audit_cb(const struct store_audit *au, void *userdata)
 	if (!o || !cJSON_AddItemToArray(arr, o) || !cJSON_AddStringToObject(o, "time", t) ||
 	    !cJSON_AddStringToObject(o, "actor", au->actor) || !cJSON_AddStringToObject(o, "action", au->action) ||
 	    !cJSON_AddStringToObject(o, "target", au->target ?: "") ||
-	    !cJSON_AddStringToObject(o, "result", au->result) || !cJSON_AddStringToObject(o, "detail", au->detail ?: ""))
+	    !cJSON_AddStringToObject(o, "result", au->result) ||
+	    !cJSON_AddStringToObject(o, "detail", au->detail ?: ""))
 		return -ENOMEM;
 	return 0;
 }
@@ -851,7 +853,8 @@ static void handle_policy_upload(void *userdata, struct http_req *req)
 		}
 		server_audit(srv, a.name, "policy.upload", group, "invalid", NULL);
 		return http_reply_error(req, r == -EFBIG ? 413 : 400, "invalid_policy",
-		                        "ポリシーが不正です (errors_ja を参照)", "the policy is invalid (see errors_en)", x);
+		                        "ポリシーが不正です (errors_ja を参照)",
+		                        "the policy is invalid (see errors_en)", x);
 	}
 	(void)strscpy(p.group, sizeof(p.group), group);
 	p.version = policy_version(pol);
@@ -862,7 +865,8 @@ static void handle_policy_upload(void *userdata, struct http_req *req)
 		return store_failed(req, r);
 	r = STORE_CALL(srv->store, policy_put_pending, &p, server_now_us());
 	if (r == -EEXIST || r == -ESTALE) {
-		server_audit(srv, a.name, "policy.upload", group, "refused", r == -ESTALE ? "version not higher" : "exists");
+		server_audit(srv, a.name, "policy.upload", group, "refused",
+		             r == -ESTALE ? "version not higher" : "exists");
 		return http_reply_error(req, 409, r == -ESTALE ? "version_not_higher" : "version_exists",
 		                        "version は公開中のものより大きく、未使用でなければなりません",
 		                        "version must be higher than the published one and not used before", NULL);
@@ -911,7 +915,8 @@ static void handle_policy_approve(void *userdata, struct http_req *req)
 	if (r < 0) {
 		store_policy_clear(&p);
 		log_error_errno(r, "signing the policy of %s: %m", group);
-		return http_reply_error(req, 500, "sign_failed", "ポリシーに署名できません", "cannot sign the policy", NULL);
+		return http_reply_error(req, 500, "sign_failed", "ポリシーに署名できません", "cannot sign the policy",
+		                        NULL);
 	}
 	r = STORE_CALL(srv->store, policy_publish, group, version, sig, a.name, server_now_us());
 	if (r < 0) {

@@ -70,8 +70,8 @@ static int device_auth(struct server *srv, struct http_req *req, struct device_c
 		r = STORE_CALL(srv->store, device_get, cn, &d.dev);
 	if (r < 0) {
 		log_error_errno(r, "store: reading terminal %s: %m", cn);
-		http_reply_error(req, 503, "store_unavailable", "サーバーの記録領域が使えません", "the store is unavailable",
-		                 NULL);
+		http_reply_error(req, 503, "store_unavailable", "サーバーの記録領域が使えません",
+		                 "the store is unavailable", NULL);
 		return r;
 	}
 	if (cert.revoked || d.dev.revoked) {
@@ -150,8 +150,8 @@ static int policy_facts(struct server *srv, const char *group, const struct poli
 		f->version = p.version;
 		memcpy(f->sha256, p.sha256, sizeof(f->sha256));
 		doc = cJSON_ParseWithLength(p.document, p.document_len);
-		f->approvals_json = ids_json(cJSON_GetObjectItemCaseSensitive(
-		        cJSON_GetObjectItemCaseSensitive(doc, "carry"), "approvals"));
+		f->approvals_json = ids_json(
+		        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "carry"), "approvals"));
 		f->exceptions_json = ids_json(cJSON_GetObjectItemCaseSensitive(doc, "exceptions"));
 		rep = cJSON_GetObjectItemCaseSensitive(doc, "reporting");
 		iv = cJSON_GetObjectItemCaseSensitive(rep, "checkin_interval_seconds");
@@ -215,7 +215,8 @@ cJSON *api_device_compliance(const cJSON *report)
 				if (!cJSON_AddStringToObject(out, id->valuestring, status))
 					return NULL;
 			} else if (status_rank(status) > status_rank(cur->valuestring)) {
-				if (!cJSON_ReplaceItemInObjectCaseSensitive(out, id->valuestring, cJSON_CreateString(status)))
+				if (!cJSON_ReplaceItemInObjectCaseSensitive(out, id->valuestring,
+				                                            cJSON_CreateString(status)))
 					return NULL;
 			}
 		}
@@ -315,10 +316,11 @@ static void handle_checkin(void *userdata, struct http_req *req)
 	                           pf->exceptions_json ? cJSON_Parse(pf->exceptions_json) : cJSON_CreateArray()) ||
 	    !cJSON_AddArrayToObject(out, "commands") || !(o = cJSON_AddObjectToObject(out, "certificate")) ||
 	    !cJSON_AddStringToObject(o, "not_after", na_s) ||
-	    !cJSON_AddBoolToObject(o, "renew", d.not_after_us - c.time_us < srv->cfg.device_cert_seconds * 1000000 / 3) ||
-	    !cJSON_AddNumberToObject(out, "checkin_interval_seconds",
-	                             (double)(pf->checkin_interval_s ? pf->checkin_interval_s
-	                                                              : srv->cfg.checkin_interval_s)))
+	    !cJSON_AddBoolToObject(o, "renew",
+	                           d.not_after_us - c.time_us < srv->cfg.device_cert_seconds * 1000000 / 3) ||
+	    !cJSON_AddNumberToObject(
+	            out, "checkin_interval_seconds",
+	            (double)(pf->checkin_interval_s ? pf->checkin_interval_s : srv->cfg.checkin_interval_s)))
 		return http_reply_error(req, 500, "no_memory", "メモリ不足です", "out of memory", NULL);
 	http_reply_json(req, 200, out);
 }
@@ -356,11 +358,13 @@ static void handle_events(void *userdata, struct http_req *req)
 		            store_finding_to_string(res.broken), res.bad_seq, res.detail);
 		if (!x || !cJSON_AddNumberToObject(x, "acked_seq", (double)res.acked_seq) ||
 		    !cJSON_AddNumberToObject(x, "seq", (double)res.bad_seq) ||
-		    !cJSON_AddNumberToObject(x, "stored", res.stored) || !cJSON_AddStringToObject(x, "detail", res.detail))
+		    !cJSON_AddNumberToObject(x, "stored", res.stored) ||
+		    !cJSON_AddStringToObject(x, "detail", res.detail))
 			return http_reply_error(req, 500, "no_memory", "メモリ不足です", "out of memory", NULL);
 		return http_reply_error(req, 409, store_finding_to_string(res.broken),
 		                        "イベントの連鎖が途切れています。改ざんの疑いとして記録しました (LOG-1)",
-		                        "the event chain does not continue; recorded as suspected tampering (LOG-1)", x);
+		                        "the event chain does not continue; recorded as suspected tampering (LOG-1)",
+		                        x);
 	}
 	out = cJSON_CreateObject();
 	if (!out || !cJSON_AddNumberToObject(out, "acked_seq", (double)res.acked_seq) ||

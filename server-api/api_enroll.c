@@ -107,12 +107,13 @@ static void handle_enroll(void *userdata, struct http_req *req)
 	    strlen(csr->valuestring) > PKI_CSR_MAX || !cJSON_IsString(tid) || !terminal_id_valid(tid->valuestring) ||
 	    (host && (!cJSON_IsString(host) || strlen(host->valuestring) > 255 ||
 	              !utf8_valid(host->valuestring, strlen(host->valuestring)))))
-		return http_reply_error(req, 400, "invalid",
-		                        "token, csr, terminal_id ([A-Za-z0-9][A-Za-z0-9._-]*, 128 文字まで) が必要です",
-		                        "token, csr and terminal_id ([A-Za-z0-9][A-Za-z0-9._-]*, up to 128) are required",
-		                        NULL);
+		return http_reply_error(
+		        req, 400, "invalid",
+		        "token, csr, terminal_id ([A-Za-z0-9][A-Za-z0-9._-]*, 128 文字まで) が必要です",
+		        "token, csr and terminal_id ([A-Za-z0-9][A-Za-z0-9._-]*, up to 128) are required", NULL);
 	if (crypto_sha256_hex(tok->valuestring, strlen(tok->valuestring), th) < 0)
-		return http_reply_error(req, 500, "internal", "サーバー内部のエラーです", "internal server error", NULL);
+		return http_reply_error(req, 500, "internal", "サーバー内部のエラーです", "internal server error",
+		                        NULL);
 	r = STORE_CALL(srv->store, token_peek, th, now, group);
 	if (r == -ENOENT || r == -EALREADY || r == -ETIMEDOUT)
 		return token_refused(srv, req, tid->valuestring, r);
@@ -153,7 +154,8 @@ static void handle_enroll(void *userdata, struct http_req *req)
 	out = cJSON_CreateObject();
 	if (!out || !cJSON_AddStringToObject(out, "terminal_id", tid->valuestring) ||
 	    !cJSON_AddStringToObject(out, "group", group) || !cJSON_AddStringToObject(out, "certificate", pem) ||
-	    !cJSON_AddStringToObject(out, "ca", pki_ca_pem(srv->pki)) || !cJSON_AddStringToObject(out, "not_after", na) ||
+	    !cJSON_AddStringToObject(out, "ca", pki_ca_pem(srv->pki)) ||
+	    !cJSON_AddStringToObject(out, "not_after", na) ||
 	    !cJSON_AddStringToObject(out, "policy_public_key", srv->policy_pub_pem))
 		return http_reply_error(req, 500, "no_memory", "メモリ不足です", "out of memory", NULL);
 	if (device_url(srv, req, url, sizeof(url)) == 0)

@@ -201,14 +201,14 @@ int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records
 			if (r == -ENOMEM)
 				goto out;
 			if (r < 0 || !cJSON_IsString(hash) || !is_hex(hash->valuestring, 64)) {
-				snprintf(ret->detail, sizeof(ret->detail), "records[%zu]: not a well-formed journal record",
-				         i);
+				snprintf(ret->detail, sizeof(ret->detail),
+				         "records[%zu]: not a well-formed journal record", i);
 				r = -EINVAL;
 				goto out;
 			}
 			if (seq <= prev_seq) {
-				snprintf(ret->detail, sizeof(ret->detail), "records[%zu]: seq %" PRIu64 " not ascending",
-				         i, seq);
+				snprintf(ret->detail, sizeof(ret->detail),
+				         "records[%zu]: seq %" PRIu64 " not ascending", i, seq);
 				r = -EINVAL;
 				goto out;
 			}
@@ -228,9 +228,9 @@ int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records
 	const cJSON *item = records->child;
 	for (size_t i = 0; i < n; i++, item = item->next) {
 		struct store_event *e = &p.ev[i];
-		const char *chain = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(item, "record"),
-		                                                     "chain")
-		                            ->valuestring;
+		const char *chain =
+		        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(item, "record"), "chain")
+		                ->valuestring;
 		char hex[65];
 
 		if (cur.chain[0] && e->seq <= cur.head_seq) {
@@ -257,7 +257,8 @@ int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records
 		if (cur.chain[0] && strcmp(chain, cur.chain) == 0) {
 			if (e->seq != cur.head_seq + 1) {
 				r = finding(st, terminal_id, FINDING_CHAIN_GAP, e->seq, cur.head_seq + 1, now_us, &res,
-				            "records %" PRIu64 "…%" PRIu64 " are missing", cur.head_seq + 1, e->seq - 1);
+				            "records %" PRIu64 "…%" PRIu64 " are missing", cur.head_seq + 1,
+				            e->seq - 1);
 				break;
 			}
 			if ((r = crypto_sha256_2(cur_hash, 32, e->canon, e->canon_len, h)) < 0)
@@ -277,8 +278,8 @@ int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records
 			hex_encode(h, 32, hex);
 			if (strcmp(hex, e->hash) == 0) {
 				if (cur.chain[0]) {
-					r = finding(st, terminal_id, FINDING_CHAIN_RESTART, e->seq, cur.head_seq + 1, now_us,
-					            NULL,
+					r = finding(st, terminal_id, FINDING_CHAIN_RESTART, e->seq, cur.head_seq + 1,
+					            now_us, NULL,
 					            "new chain %s starts at seq %" PRIu64 " after %s ended at %" PRIu64
 					            " (the terminal moved a damaged journal aside)",
 					            chain, e->seq, cur.chain, cur.head_seq);
@@ -293,9 +294,9 @@ int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records
 				if (r < 0)
 					goto out;
 			} else {
-				r = finding(st, terminal_id, FINDING_HASH_MISMATCH, e->seq, cur.head_seq + 1, now_us, &res,
-				            "seq %" PRIu64 " belongs to chain %s, which does not continue %s", e->seq, chain,
-				            cur.chain);
+				r = finding(st, terminal_id, FINDING_HASH_MISMATCH, e->seq, cur.head_seq + 1, now_us,
+				            &res, "seq %" PRIu64 " belongs to chain %s, which does not continue %s",
+				            e->seq, chain, cur.chain);
 				break;
 			}
 			if (cur.chain[0] && e->seq <= cur.head_seq) {

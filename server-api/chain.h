@@ -32,10 +32,10 @@
 #define CHAIN_BATCH_MAX 10000
 
 struct chain_result {
-	uint64_t acked_seq;            /* the server holds everything up to here */
-	unsigned stored, duplicates;   /* records of this batch */
+	uint64_t acked_seq;             /* the server holds everything up to here */
+	unsigned stored, duplicates;    /* records of this batch */
 	enum store_finding_kind broken; /* _FINDING_INVALID if the batch continued the chain */
-	uint64_t bad_seq;              /* the record that broke it */
+	uint64_t bad_seq;               /* the record that broke it */
 	char detail[256];
 };
 

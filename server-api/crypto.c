@@ -13,8 +13,8 @@
 #include "crypto.h"
 #include "strutil.h"
 
-#define SALT_LEN     16
-#define PWKEY_LEN    32
+#define SALT_LEN      16
+#define PWKEY_LEN     32
 #define SCRYPT_MAXMEM (64u * 1024 * 1024)
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -123,8 +123,8 @@ int crypto_sha256_hex(const void *p, size_t n, char ret[CRYPTO_SHA256_HEX])
 	return 0;
 }
 
-static int scrypt(const char *password, const uint8_t *salt, size_t saltlen, unsigned log2n, unsigned rr,
-                  unsigned pp, uint8_t out[PWKEY_LEN])
+static int scrypt(const char *password, const uint8_t *salt, size_t saltlen, unsigned log2n, unsigned rr, unsigned pp,
+                  uint8_t out[PWKEY_LEN])
 {
 	if (!EVP_PBE_scrypt(password, strlen(password), salt, saltlen, (uint64_t)1 << log2n, rr, pp, SCRYPT_MAXMEM, out,
 	                    PWKEY_LEN)) {
@@ -160,13 +160,14 @@ int crypto_password_verify(const char *password, const char *encoded)
 	size_t saltlen, wantlen;
 	int n = 0, r;
 
-	if (!encoded || sscanf(encoded, "scrypt$%u$%u$%u$%63[A-Za-z0-9_-]$%63[A-Za-z0-9_-]%n", &log2n, &rr, &pp, s64,
-	                       k64, &n) != 5 ||
+	if (!encoded ||
+	    sscanf(encoded, "scrypt$%u$%u$%u$%63[A-Za-z0-9_-]$%63[A-Za-z0-9_-]%n", &log2n, &rr, &pp, s64, k64, &n) !=
+	            5 ||
 	    encoded[n] != 0)
 		return -EINVAL;
 	if (log2n < 10 || log2n > 20 || rr < 1 || rr > 32 || pp < 1 || pp > 16 ||
-	    b64url_decode(s64, salt, sizeof(salt), &saltlen) < 0 || b64url_decode(k64, want, sizeof(want), &wantlen) < 0 ||
-	    wantlen != PWKEY_LEN)
+	    b64url_decode(s64, salt, sizeof(salt), &saltlen) < 0 ||
+	    b64url_decode(k64, want, sizeof(want), &wantlen) < 0 || wantlen != PWKEY_LEN)
 		return -EINVAL;
 	r = scrypt(password, salt, saltlen, log2n, rr, pp, key);
 	if (r < 0)

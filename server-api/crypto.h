@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CRYPTO_TOKEN_MAX  64  /* prefix + 43 base64url characters + NUL fits */
+#define CRYPTO_TOKEN_MAX  64 /* prefix + 43 base64url characters + NUL fits */
 #define CRYPTO_SHA256_HEX 65
 #define CRYPTO_PWHASH_MAX 160
 

@@ -57,7 +57,7 @@ struct http_req {
 static int tls_context(const struct http_listener_options *o, SSL_CTX **ret)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	STACK_OF(X509_NAME) *names;
+	STACK_OF(X509_NAME) * names;
 
 	if (!ctx)
 		goto fail;

@@ -38,12 +38,12 @@ struct http_route {
 };
 
 struct http_listener_options {
-	const char *listen;          /* "ADDR:PORT", "[v6]:PORT"; port 0 = any free port */
-	const char *cert, *key;      /* server certificate chain and key (PEM files) */
-	const char *client_ca;       /* PEM: require client certificates issued by it; NULL = none */
-	bool allow_tls12;            /* also TLS 1.2 (default 1.3 only) */
-	int timeout_s;               /* request/idle timeout */
-	size_t max_body;             /* request body cap, on the wire and decoded */
+	const char *listen;                     /* "ADDR:PORT", "[v6]:PORT"; port 0 = any free port */
+	const char *cert, *key;                 /* server certificate chain and key (PEM files) */
+	const char *client_ca;                  /* PEM: require client certificates issued by it; NULL = none */
+	bool allow_tls12;                       /* also TLS 1.2 (default 1.3 only) */
+	int timeout_s;                          /* request/idle timeout */
+	size_t max_body;                        /* request body cap, on the wire and decoded */
 	const struct http_route *const *tables; /* NULL-terminated list of route tables ... */
 	const size_t *table_sizes;              /* ... and their lengths */
 	void *userdata;

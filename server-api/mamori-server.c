@@ -107,7 +107,8 @@ int main(int argc, char **argv)
 	        {"tls12", no_argument, NULL, OPT_TLS12},
 	        {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	        {"device-cert-days", required_argument, NULL, OPT_CERT_DAYS},
-	        {"device-cert-seconds", required_argument, NULL, OPT_CERT_SECONDS}, /* tests: short-lived certificates */
+	        {"device-cert-seconds", required_argument, NULL,
+	         OPT_CERT_SECONDS}, /* tests: short-lived certificates */
 	        {"checkin-interval", required_argument, NULL, OPT_INTERVAL},
 	        {"new-bootstrap-secret", no_argument, NULL, OPT_BOOTSTRAP},
 	        {"init-only", no_argument, NULL, OPT_INIT},
@@ -194,8 +195,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		if (r < 0) {
-			fprintf(stderr, "mamori-server: 引数が不正です / invalid argument for %s: %s\n", argv[optind - 1],
-			        optarg ?: "");
+			fprintf(stderr, "mamori-server: 引数が不正です / invalid argument for %s: %s\n",
+			        argv[optind - 1], optarg ?: "");
 			return 2;
 		}
 	}

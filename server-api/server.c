@@ -106,7 +106,8 @@ int server_init(const struct server_config *cfg, bool new_bootstrap, struct serv
 	ret_secret[0] = 0;
 	r = mkdir_p(cfg->data_dir, 0700);
 	if (r < 0)
-		return log_error_errno(r, "データディレクトリを作成できません / cannot create the data directory %s: %m",
+		return log_error_errno(r,
+		                       "データディレクトリを作成できません / cannot create the data directory %s: %m",
 		                       cfg->data_dir);
 	if (chmod(cfg->data_dir, 0700) < 0)
 		return log_error_errno(-errno, "chmod %s: %m", cfg->data_dir);
@@ -128,16 +129,19 @@ int server_init(const struct server_config *cfg, bool new_bootstrap, struct serv
 	}
 	r = pki_load(srv->paths.ca_key, srv->paths.ca_cert, &srv->pki);
 	if (r < 0)
-		return log_error_errno(r, "端末 CA を読めません / cannot load the device CA from %s: %m", cfg->data_dir);
+		return log_error_errno(r, "端末 CA を読めません / cannot load the device CA from %s: %m",
+		                       cfg->data_dir);
 	if (!exists(srv->paths.tls_cert)) {
 		r = pki_issue_server(srv->pki, srv->paths.tls_key, srv->paths.tls_cert, cfg->names, TLS_DAYS);
 		if (r < 0)
-			return log_error_errno(r, "サーバー証明書を作成できません / cannot issue the server certificate: %m");
+			return log_error_errno(
+			        r, "サーバー証明書を作成できません / cannot issue the server certificate: %m");
 	}
 	if (!exists(srv->paths.policy_key)) {
 		r = policy_keygen(prefix);
 		if (r < 0)
-			return log_error_errno(r, "ポリシー署名鍵を作成できません / cannot create the policy signing key: %m");
+			return log_error_errno(
+			        r, "ポリシー署名鍵を作成できません / cannot create the policy signing key: %m");
 	}
 	r = read_file_capped(srv->paths.policy_pub, PEM_FILE_MAX, &srv->policy_pub_pem, &n);
 	if (r < 0)

@@ -16,18 +16,18 @@
 #define SERVER_NAMES_MAX 16
 
 /* Caps on what the network controls (docs/API.md "Limits"). */
-#define SERVER_BODY_MAX       (8 * 1024 * 1024) /* on the wire (and decoded) for event batches */
-#define SERVER_JSON_SMALL     (64 * 1024)       /* enrollment, login, admin requests */
-#define SERVER_CHECKIN_MAX    (1024 * 1024)
-#define SERVER_POLICY_MAX     (1024 * 1024)
-#define SERVER_INVENTORY_MAX  (256 * 1024)
+#define SERVER_BODY_MAX      (8 * 1024 * 1024) /* on the wire (and decoded) for event batches */
+#define SERVER_JSON_SMALL    (64 * 1024)       /* enrollment, login, admin requests */
+#define SERVER_CHECKIN_MAX   (1024 * 1024)
+#define SERVER_POLICY_MAX    (1024 * 1024)
+#define SERVER_INVENTORY_MAX (256 * 1024)
 
 struct server_config {
 	char data_dir[PATH_MAX];
 	char store_url[PATH_MAX + 16];
-	char listen[256];       /* device API (mTLS) */
-	char admin_listen[256]; /* enrollment + admin API */
-	char device_url[512];   /* told to terminals at enrollment; "" = from the Host header */
+	char listen[256];                        /* device API (mTLS) */
+	char admin_listen[256];                  /* enrollment + admin API */
+	char device_url[512];                    /* told to terminals at enrollment; "" = from the Host header */
 	const char *names[SERVER_NAMES_MAX + 1]; /* server certificate names (NULL-terminated) */
 	bool allow_tls12;
 	int timeout_s;

@@ -114,11 +114,11 @@ struct store_finding {
 struct store_checkin {
 	int64_t time_us;
 	const char *agent_version;
-	const char *hostname;          /* may be NULL: keep the stored one */
-	int64_t policy_version;        /* the version the agent runs */
-	const char *report_json;       /* latest posture report, may be NULL */
-	const char *compliance_json;   /* {"REQ-ID":"status"}, may be NULL */
-	const char *inventory_json;    /* may be NULL */
+	const char *hostname;           /* may be NULL: keep the stored one */
+	int64_t policy_version;         /* the version the agent runs */
+	const char *report_json;        /* latest posture report, may be NULL */
+	const char *compliance_json;    /* {"REQ-ID":"status"}, may be NULL */
+	const char *inventory_json;     /* may be NULL */
 	const struct store_chain *head; /* the agent's journal head, may be NULL */
 };
 

@@ -670,8 +670,8 @@ static int sq_chain_get(struct store *base, const char *terminal_id, struct stor
 	return 0;
 }
 
-static int sq_event_same(struct store *base, const char *terminal_id, uint64_t seq, const char *hash,
-                         const void *canon, size_t canon_len)
+static int sq_event_same(struct store *base, const char *terminal_id, uint64_t seq, const char *hash, const void *canon,
+                         size_t canon_len)
 {
 	sqlite3_stmt *st = NULL;
 	const unsigned char *h;
@@ -761,9 +761,9 @@ static int sq_finding_add(struct store *base, const struct store_finding *f)
 	if (r < 0)
 		return r;
 	if ((r = stmt(s, Q_FINDING_ADD, &st)) < 0 || (r = bind_text(st, 1, f->terminal_id)) < 0 ||
-	    (r = bind_text(st, 2, store_finding_to_string(f->kind))) < 0 || (r = bind_int(st, 3, (int64_t)f->seq)) < 0 ||
-	    (r = bind_int(st, 4, (int64_t)f->expected_seq)) < 0 || (r = bind_int(st, 5, f->time_us)) < 0 ||
-	    (r = bind_text(st, 6, f->detail)) < 0 || (r = step_done(st)) < 0)
+	    (r = bind_text(st, 2, store_finding_to_string(f->kind))) < 0 ||
+	    (r = bind_int(st, 3, (int64_t)f->seq)) < 0 || (r = bind_int(st, 4, (int64_t)f->expected_seq)) < 0 ||
+	    (r = bind_int(st, 5, f->time_us)) < 0 || (r = bind_text(st, 6, f->detail)) < 0 || (r = step_done(st)) < 0)
 		goto out;
 	r = sqlite3_changes(s->db) == 1 ? 0 : 1;
 out:

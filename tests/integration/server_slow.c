@@ -54,10 +54,11 @@ int main(int argc, char **argv)
 	}
 	t0 = now();
 	if (strcmp(mode, "tcp") != 0) {
-		const char *req = strcmp(mode, "header") == 0 ? "POST /api/v1/checkin HTTP/1.1\r\nHost: x\r\nConte"
-		                  : strcmp(mode, "body") == 0
-		                          ? "POST /api/v1/checkin HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"a"
-		                          : "";
+		const char *req =
+		        strcmp(mode, "header") == 0 ? "POST /api/v1/checkin HTTP/1.1\r\nHost: x\r\nConte"
+		        : strcmp(mode, "body") == 0
+		                ? "POST /api/v1/checkin HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"a"
+		                : "";
 
 		ctx = SSL_CTX_new(TLS_client_method());
 		if (!ctx || SSL_CTX_load_verify_locations(ctx, argv[2], NULL) != 1 ||

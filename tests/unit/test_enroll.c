@@ -74,8 +74,7 @@ static char *self_sign(const char *key_pem, const char *cn)
 	X509_gmtime_adj(X509_getm_notBefore(c), 0);
 	X509_gmtime_adj(X509_getm_notAfter(c), 3600);
 	X509_set_pubkey(c, k);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(c), "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
-	                           0);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(c), "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
 	X509_set_issuer_name(c, X509_get_subject_name(c));
 	assert_true(X509_sign(c, k, EVP_sha256()) > 0);
 	PEM_write_bio_X509(out, c);
@@ -166,9 +165,11 @@ static void test_run_refuses_bad_arguments(void **state)
 	(void)state;
 	assert_int_equal(enroll_run(&o, &res, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "fingerprint"));
-	o.ca_fingerprint = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:8Z";
+	o.ca_fingerprint =
+	        "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:8Z";
 	assert_int_equal(enroll_run(&o, &res, err, sizeof(err)), -EINVAL);
-	o.ca_fingerprint = "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89";
+	o.ca_fingerprint =
+	        "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89";
 	o.server_url = "http://127.0.0.1:1";
 	assert_int_equal(enroll_run(&o, &res, err, sizeof(err)), -EINVAL);
 	o.server_url = "https://127.0.0.1:1";

@@ -273,9 +273,9 @@ static void test_restart_after_damaged_journal(void **state)
 	sqlite3_close(db);
 	append(1);
 	b = batch(3, 10);
-	cJSON_ArrayForEach(it, b) seqs[n++] = (uint64_t)cJSON_GetObjectItemCaseSensitive(
-	        cJSON_GetObjectItemCaseSensitive(it, "record"), "seq")
-	                                             ->valuedouble;
+	cJSON_ArrayForEach(it, b) seqs[n++] =
+	        (uint64_t)cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(it, "record"), "seq")
+	                ->valuedouble;
 	assert_int_equal(n, 2);
 	assert_int_equal(seqs[0], 4);
 	r = ingest(b, 0);
@@ -309,7 +309,8 @@ static void test_malformed(void **state)
 	ingest(b, -EINVAL);
 	b = batch(0, 1);
 	rec = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(b, 0), "record");
-	cJSON_ReplaceItemInObjectCaseSensitive(rec, "reqs", cJSON_CreateStringArray((const char *[]){"CARRY-1,X-2"}, 1));
+	cJSON_ReplaceItemInObjectCaseSensitive(rec, "reqs",
+	                                       cJSON_CreateStringArray((const char *[]){"CARRY-1,X-2"}, 1));
 	ingest(b, -EINVAL);
 	b = batch(0, 1);
 	cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetArrayItem(b, 0), "hash", cJSON_CreateString("xyz"));

@@ -208,8 +208,12 @@ static void test_accounts_and_creds(void **state)
 static void test_policies(void **state)
 {
 	struct store *s = *state;
-	struct store_policy p = {.group = "g", .version = 2, .document = "{\"v\":2}", .document_len = 7,
-	                         .sha256 = "ab", .uploaded_by = "op"},
+	struct store_policy p = {.group = "g",
+	                         .version = 2,
+	                         .document = "{\"v\":2}",
+	                         .document_len = 7,
+	                         .sha256 = "ab",
+	                         .uploaded_by = "op"},
 	                    got = {0};
 
 	assert_int_equal(STORE_CALL(s, policy_current, "g", &got), -ENOENT);

@@ -71,7 +71,8 @@ static void test_not_enrolled(void **state)
 	assert_null(t);
 	assert_non_null(strstr(err, "not enrolled"));
 	tu_write(dir, TRANSPORT_ENROLL_STATE,
-	         "{\"admin_url\":\"https://a\",\"device_url\":\"http://plain:80\",\"terminal_id\":\"pc\",\"group\":\"g\"}");
+	         "{\"admin_url\":\"https://a\",\"device_url\":\"http://"
+	         "plain:80\",\"terminal_id\":\"pc\",\"group\":\"g\"}");
 	assert_int_equal(transport_new(&o, &t, err, sizeof(err)), -EINVAL);
 	tu_write(dir, TRANSPORT_ENROLL_STATE, "{\"admin_url\":1}");
 	assert_int_equal(transport_new(&o, &t, err, sizeof(err)), -EBADMSG);
@@ -102,10 +103,11 @@ static void test_server_down_counts_for_backoff(void **state)
 	uint64_t d1, d2;
 
 	(void)state;
-	snprintf(state_json, sizeof(state_json),
-	         "{\"admin_url\":\"https://127.0.0.1:1\",\"device_url\":\"https://127.0.0.1:%d\",\"terminal_id\":\"pc\","
-	         "\"group\":\"g\"}",
-	         closed_port());
+	snprintf(
+	        state_json, sizeof(state_json),
+	        "{\"admin_url\":\"https://127.0.0.1:1\",\"device_url\":\"https://127.0.0.1:%d\",\"terminal_id\":\"pc\","
+	        "\"group\":\"g\"}",
+	        closed_port());
 	tu_write(dir, TRANSPORT_ENROLL_STATE, state_json);
 	assert_int_equal(transport_new(&o, &t, err, sizeof(err)), 0);
 	assert_int_equal(transport_next_delay_ms(t, 120), 120000);
@@ -145,10 +147,8 @@ static void test_conn_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_backoff_bounds),
-	        cmocka_unit_test(test_acked_state),
-	        cmocka_unit_test(test_not_enrolled),
-	        cmocka_unit_test(test_server_down_counts_for_backoff),
+	        cmocka_unit_test(test_backoff_bounds), cmocka_unit_test(test_acked_state),
+	        cmocka_unit_test(test_not_enrolled),   cmocka_unit_test(test_server_down_counts_for_backoff),
 	        cmocka_unit_test(test_conn_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
