@@ -504,6 +504,7 @@ static void handle_terminals(void *userdata, struct http_req *req)
 
 	if (admin_auth(srv, req, P_READ, &a) < 0)
 		return;
+	(void)api_device_flush(srv); /* the latest check-ins first */
 	if (!out || !(arr = cJSON_AddArrayToObject(out, "terminals")))
 		return no_memory(req);
 	r = STORE_CALL(srv->store, device_list, group, terminal_cb, arr);
@@ -560,6 +561,7 @@ static void handle_compliance(void *userdata, struct http_req *req)
 
 	if (admin_auth(srv, req, P_READ, &a) < 0)
 		return;
+	(void)api_device_flush(srv); /* the latest check-ins first */
 	if (!out || !(acc.reqs = cJSON_AddObjectToObject(out, "requirements")))
 		return no_memory(req);
 	r = STORE_CALL(srv->store, device_list, http_req_query(req, "group"), compliance_cb, &acc);
@@ -582,6 +584,7 @@ static void handle_terminal(void *userdata, struct http_req *req)
 
 	if (admin_auth(srv, req, P_READ, &a) < 0)
 		return;
+	(void)api_device_flush(srv); /* the latest check-ins first */
 	r = STORE_CALL(srv->store, device_get, id, &d);
 	if (r == -ENOENT)
 		return http_reply_error(req, 404, "not_found", "その端末はありません", "no such terminal", NULL);
@@ -591,9 +594,10 @@ static void handle_terminal(void *userdata, struct http_req *req)
 	{
 		_cleanup_json_ cJSON *rep = report ? cJSON_Parse(report) : NULL;
 		_cleanup_json_ cJSON *comp = rep ? api_device_compliance(rep) : NULL;
-		_cleanup_free_ char *cs = comp ? cJSON_PrintUnformatted(comp) : NULL;
+		char *cs = comp ? cJSON_PrintUnformatted(comp) : NULL;
 
 		out = terminal_json(&d, cs);
+		cJSON_free(cs);
 		if (!out)
 			return no_memory(req);
 		if (rep)
@@ -630,6 +634,7 @@ static void handle_revoke(void *userdata, struct http_req *req)
 	}
 	if (r < 0)
 		return store_failed(req, r);
+	api_device_invalidate(srv); /* refused from its next request on */
 	server_audit(srv, a.name, "terminal.revoke", id, "ok", reason);
 	log_notice("terminal %s revoked by %s (%u certificates)", id, a.name, n);
 	out = cJSON_CreateObject();
@@ -796,6 +801,7 @@ static void handle_groups(void *userdata, struct http_req *req)
 
 	if (admin_auth(srv, req, P_READ, &a) < 0)
 		return;
+	(void)api_device_flush(srv); /* the latest check-ins first */
 	if (!out || !(arr = cJSON_AddArrayToObject(out, "groups")))
 		return no_memory(req);
 	r = STORE_CALL(srv->store, group_list, group_cb, arr);

@@ -3,8 +3,13 @@
  *
  * Every handler starts with device_auth(): the verified client certificate's
  * serial must be one this server issued, neither it nor its terminal revoked
- * (checked on every request: a revocation takes effect on the next one), and
- * its CN must be the terminal ID the certificate was issued for. */
+ * (a revocation takes effect on the next request: it invalidates the identity
+ * cache), and its CN must be the terminal ID the certificate was issued for.
+ *
+ * Check-ins are answered at once and written a second later, coalesced per
+ * terminal, in one transaction (api_device_flush): a check-in is state that
+ * the next one replaces, not evidence — events are written and fsynced
+ * before their acknowledgement. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,13 +22,20 @@
 #include "json-util.h"
 #include "log.h"
 #include "pki.h"
+#include "policy.h"
 #include "server.h"
 #include "strutil.h"
 
 #define CACHE_SLOTS          64
-#define CACHE_TTL_US         (10 * 1000000LL) /* re-read at least this often (another instance may publish) */
+#define AUTH_SLOTS           4096             /* identity cache, direct-mapped by serial */
+#define AUTH_TTL_US          (60 * 1000000LL) /* re-read from the store at least this often */
+#define PENDING_SLOTS        8192             /* open addressing, at most half used */
+#define PENDING_FLUSH_AT     (PENDING_SLOTS / 2)
+#define PENDING_BYTES_MAX    (32u * 1024 * 1024) /* reports waiting in memory */
+#define CACHE_TTL_US         (10 * 1000000LL)    /* re-read at least this often (another instance may publish) */
 #define REPORT_RESULTS_MAX   1024
 #define CHECKIN_INTERVAL_MIN 30
+#define CHECKIN_ANSWER_MAX   4096
 
 /* What a check-in answer needs from a group's policy, without parsing the
  * document on every check-in. */
@@ -47,10 +59,236 @@ struct device_ctx {
 	int64_t not_after_us;
 };
 
+struct auth_entry {
+	bool used;
+	char serial[PKI_SERIAL_MAX];
+	char cn[PKI_TERMINAL_ID];
+	struct store_device dev;
+	bool cert_revoked;
+	uint64_t generation;
+	int64_t loaded_us;
+};
+
+struct pending {
+	bool used;
+	struct store_chain head;
+	bool has_head;
+	char terminal_id[STORE_ID_MAX];
+	char agent_version[65];
+	int64_t time_us, policy_version;
+	char *hostname, *report, *compliance, *inventory;
+};
+
+struct device_state {
+	struct auth_entry auth[AUTH_SLOTS];
+	struct pending pending[PENDING_SLOTS];
+	size_t n_pending, pending_bytes;
+};
+
+/* A check-in parses and frees a few hundred small cJSON nodes. While one is
+ * handled, cJSON allocates from this arena (bump pointer, nothing freed
+ * one by one) and everything is dropped when it ends; anything kept past
+ * the request is copied out with strdup(). Outside a check-in, and when the
+ * arena is full, allocations go to malloc. Installed through the policy
+ * module's hooks (policy_mem_set_hooks), which own cJSON's global hooks. */
+#define ARENA_SIZE (256 * 1024)
+
+static struct {
+	char *base;
+	size_t used;
+	bool active;
+} arena;
+
+static void *arena_malloc(size_t n)
+{
+	size_t a = (n + 15) & ~(size_t)15;
+
+	if (arena.active && arena.base && a <= ARENA_SIZE - arena.used) {
+		void *p = arena.base + arena.used;
+
+		arena.used += a;
+		return p;
+	}
+	return malloc(n);
+}
+
+static void arena_free(void *p)
+{
+	if (arena.base && (char *)p >= arena.base && (char *)p < arena.base + ARENA_SIZE)
+		return;
+	free(p);
+}
+
+/* A string printed by cJSON, copied to the heap (it may live in the arena). */
+static char *arena_strdup(char *s)
+{
+	char *c = s ? strdup(s) : NULL;
+
+	if (s)
+		cJSON_free(s);
+	return c;
+}
+
+static bool arena_begin(void)
+{
+	arena.used = 0;
+	arena.active = true;
+	return true;
+}
+
+static void arena_endp(bool *on)
+{
+	if (*on) {
+		arena.active = false;
+		arena.used = 0;
+	}
+}
+
+static uint32_t fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static void pending_clear(struct pending *p)
+{
+	free(p->hostname);
+	free(p->report);
+	free(p->compliance);
+	free(p->inventory);
+	memset(p, 0, sizeof(*p));
+}
+
+int api_device_init(struct server *srv)
+{
+	srv->device_state = calloc(1, sizeof(*srv->device_state));
+	if (!srv->device_state)
+		return -ENOMEM;
+	if (!arena.base) {
+		arena.base = malloc(ARENA_SIZE);
+		if (arena.base)
+			policy_mem_set_hooks(arena_malloc, arena_free);
+	}
+	return 0;
+}
+
+int api_device_flush(struct server *srv)
+{
+	struct device_state *ds = srv->device_state;
+	_cleanup_free_ struct store_checkin *cs = NULL;
+	size_t n = 0, written = 0;
+	int r;
+
+	if (!ds || ds->n_pending == 0)
+		return 0;
+	cs = calloc(ds->n_pending, sizeof(*cs));
+	if (!cs)
+		return -ENOMEM;
+	for (size_t i = 0; i < PENDING_SLOTS; i++) {
+		struct pending *p = &ds->pending[i];
+
+		if (!p->used)
+			continue;
+		cs[n++] = (struct store_checkin){
+		        .terminal_id = p->terminal_id,
+		        .time_us = p->time_us,
+		        .agent_version = p->agent_version,
+		        .hostname = p->hostname,
+		        .policy_version = p->policy_version,
+		        .report_json = p->report,
+		        .compliance_json = p->compliance,
+		        .inventory_json = p->inventory,
+		        .head = p->has_head ? &p->head : NULL,
+		};
+	}
+	r = STORE_CALL(srv->store, checkin_many, cs, n, &written);
+	if (r < 0)
+		return log_error_errno(r, "store: writing %zu check-ins: %m", n); /* kept: tried again */
+	for (size_t i = 0; i < PENDING_SLOTS; i++)
+		if (ds->pending[i].used)
+			pending_clear(&ds->pending[i]);
+	ds->n_pending = 0;
+	ds->pending_bytes = 0;
+	return (int)written;
+}
+
+void api_device_fini(struct server *srv)
+{
+	if (!srv->device_state)
+		return;
+	(void)api_device_flush(srv);
+	for (size_t i = 0; i < PENDING_SLOTS; i++)
+		pending_clear(&srv->device_state->pending[i]);
+	free(srv->device_state);
+	srv->device_state = NULL;
+	policy_mem_set_hooks(NULL, NULL);
+	free(arena.base);
+	arena.base = NULL;
+}
+
+void api_device_invalidate(struct server *srv)
+{
+	srv->auth_generation++;
+}
+
+/* The slot for terminal_id (its pending check-in, or a free one). */
+static struct pending *pending_slot(struct device_state *ds, const char *terminal_id)
+{
+	for (uint32_t i = fnv1a(terminal_id) % PENDING_SLOTS;; i = (i + 1) % PENDING_SLOTS) {
+		struct pending *p = &ds->pending[i];
+
+		if (!p->used || strcmp(p->terminal_id, terminal_id) == 0)
+			return p;
+	}
+}
+
+/* The identity behind a certificate, from the cache or the store. */
+static int identity(struct server *srv, const char *serial, const char *cn, struct auth_entry **ret)
+{
+	struct auth_entry *e = &srv->device_state->auth[fnv1a(serial) % AUTH_SLOTS];
+	int64_t now = server_now_us();
+	struct store_cert cert;
+	int r;
+
+	if (e->used && strcmp(e->serial, serial) == 0 && strcmp(e->cn, cn) == 0 &&
+	    e->generation == srv->auth_generation && now - e->loaded_us < AUTH_TTL_US) {
+		*ret = e;
+		return 0;
+	}
+	e->used = false;
+	r = STORE_CALL(srv->store, cert_get, serial, &cert);
+	if (r < 0)
+		return r;
+	if (strcmp(cert.terminal_id, cn) != 0)
+		return -ENOENT;
+	r = STORE_CALL(srv->store, device_get, cn, &e->dev);
+	if (r < 0)
+		return r;
+	(void)strscpy(e->serial, sizeof(e->serial), serial);
+	(void)strscpy(e->cn, sizeof(e->cn), cn);
+	e->cert_revoked = cert.revoked;
+	e->generation = srv->auth_generation;
+	e->loaded_us = now;
+	e->used = true;
+	*ret = e;
+	return 0;
+}
+
+static void identity_forget(struct server *srv, const char *serial)
+{
+	struct auth_entry *e = &srv->device_state->auth[fnv1a(serial) % AUTH_SLOTS];
+
+	if (strcmp(e->serial, serial) == 0)
+		e->used = false;
+}
+
 static int device_auth(struct server *srv, struct http_req *req, struct device_ctx *ret)
 {
 	struct device_ctx d = {0};
-	struct store_cert cert;
+	struct auth_entry *e;
 	char cn[PKI_TERMINAL_ID];
 	X509 *peer = http_req_peer_cert(req);
 	int r;
@@ -59,27 +297,26 @@ static int device_auth(struct server *srv, struct http_req *req, struct device_c
 		http_reply_error(req, 403, "no_certificate", "端末証明書がありません", "no device certificate", NULL);
 		return -EACCES;
 	}
-	r = STORE_CALL(srv->store, cert_get, d.serial, &cert);
-	if (r == -ENOENT || (r == 0 && strcmp(cert.terminal_id, cn) != 0)) {
+	r = identity(srv, d.serial, cn, &e);
+	if (r == -ENOENT) {
 		server_audit(srv, "device", "device.refused", cn, "unknown_certificate", d.serial);
 		http_reply_error(req, 403, "unknown_certificate", "このサーバーが発行した証明書ではありません",
 		                 "this certificate was not issued by this server", NULL);
 		return -EACCES;
 	}
-	if (r == 0)
-		r = STORE_CALL(srv->store, device_get, cn, &d.dev);
 	if (r < 0) {
 		log_error_errno(r, "store: reading terminal %s: %m", cn);
 		http_reply_error(req, 503, "store_unavailable", "サーバーの記録領域が使えません",
 		                 "the store is unavailable", NULL);
 		return r;
 	}
-	if (cert.revoked || d.dev.revoked) {
+	if (e->cert_revoked || e->dev.revoked) {
 		server_audit(srv, "device", "device.refused", cn, "revoked", d.serial);
 		http_reply_error(req, 403, "revoked", "この端末の証明書は失効しています (MDM-3)",
 		                 "this terminal's certificate is revoked (MDM-3)", NULL);
 		return -EACCES;
 	}
+	d.dev = e->dev;
 	*ret = d;
 	return 0;
 }
@@ -224,6 +461,31 @@ cJSON *api_device_compliance(const cJSON *report)
 	return TAKE_PTR(out);
 }
 
+struct checkin_answer {
+	const char *terminal_id, *now, *not_after;
+	const struct policy_facts *pf;
+	const struct store_chain *chain;
+	bool renew;
+	int64_t interval;
+};
+
+/* snprintf's contract: the length the whole answer needs. */
+static int checkin_answer(const struct checkin_answer *a, char *buf, size_t bufsz)
+{
+	char sha[96] = "";
+
+	if (a->pf->version)
+		(void)xsnprintf(sha, sizeof(sha), ",\"sha256\":\"%s\"", a->pf->sha256);
+	return snprintf(buf, bufsz,
+	                "{\"terminal_id\":\"%s\",\"server_time\":\"%s\",\"policy\":{\"version\":%" PRId64
+	                "%s},\"events\":{\"acked_seq\":%" PRIu64 ",\"chain\":\"%s\",\"head_hash\":\"%s\"},"
+	                "\"approvals\":%s,\"exceptions\":%s,\"commands\":[],"
+	                "\"certificate\":{\"not_after\":\"%s\",\"renew\":%s},\"checkin_interval_seconds\":%" PRId64 "}",
+	                a->terminal_id, a->now, a->pf->version, sha, a->chain->head_seq, a->chain->chain,
+	                a->chain->head_hash, a->pf->approvals_json ?: "[]", a->pf->exceptions_json ?: "[]",
+	                a->not_after, a->renew ? "true" : "false", a->interval);
+}
+
 static const char *opt_string(const cJSON *o, const char *key, size_t max)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -243,18 +505,25 @@ static void handle_checkin(void *userdata, struct http_req *req)
 {
 	struct server *srv = userdata;
 	struct device_ctx d;
-	_cleanup_json_ cJSON *body = NULL, *compliance = NULL, *out = NULL;
 	_cleanup_free_ char *report_s = NULL, *compliance_s = NULL, *inventory_s = NULL;
 	const struct policy_facts *pf;
 	const cJSON *report, *inventory, *journal, *pv;
 	struct store_checkin c = {0};
 	struct store_chain head = {0};
 	char now_s[32], na_s[32];
-	cJSON *o;
 	int r;
 
 	if (device_auth(srv, req, &d) < 0)
 		return;
+	r = policy_facts(srv, d.dev.group, &pf);
+	if (r < 0)
+		return store_failed(req, r, "policy");
+
+	/* from here to the end, cJSON works in the arena (declared before the
+	 * JSON so that it is released after them) */
+	_cleanup_(arena_endp) __attribute__((unused)) bool in_arena = arena_begin();
+	_cleanup_json_ cJSON *body = NULL, *compliance = NULL;
+
 	r = http_req_json(req, SERVER_CHECKIN_MAX, &body);
 	if (r < 0)
 		return http_reply_body_error(req, r);
@@ -269,18 +538,15 @@ static void handle_checkin(void *userdata, struct http_req *req)
 	report = cJSON_GetObjectItemCaseSensitive(body, "report");
 	if (cJSON_IsObject(report)) {
 		compliance = api_device_compliance(report);
-		report_s = cJSON_PrintUnformatted(report);
-		compliance_s = compliance ? cJSON_PrintUnformatted(compliance) : NULL;
-		c.report_json = report_s;
-		c.compliance_json = compliance_s;
+		report_s = arena_strdup(cJSON_PrintBuffered(report, 4096, false));
+		compliance_s = compliance ? arena_strdup(cJSON_PrintUnformatted(compliance)) : NULL;
 	}
 	inventory = cJSON_GetObjectItemCaseSensitive(body, "inventory");
 	if (cJSON_IsObject(inventory)) {
-		inventory_s = cJSON_PrintUnformatted(inventory);
+		inventory_s = arena_strdup(cJSON_PrintUnformatted(inventory));
 		if (inventory_s && strlen(inventory_s) > SERVER_INVENTORY_MAX)
 			return http_reply_error(req, 413, "too_large", "inventory が上限 (256 KiB) を超えています",
 			                        "inventory is larger than 256 KiB", NULL);
-		c.inventory_json = inventory_s;
 	}
 	journal = cJSON_GetObjectItemCaseSensitive(body, "journal");
 	if (cJSON_IsObject(journal)) {
@@ -291,38 +557,58 @@ static void handle_checkin(void *userdata, struct http_req *req)
 			c.head = &head;
 		}
 	}
-	/* the terminal ID is the certificate's; a "terminal_id" in the body is ignored */
-	r = STORE_CALL(srv->store, checkin, d.dev.terminal_id, &c);
-	if (r < 0)
-		return store_failed(req, r, "check-in");
-	r = policy_facts(srv, d.dev.group, &pf);
-	if (r < 0)
-		return store_failed(req, r, "policy");
+	/* the terminal ID is the certificate's; a "terminal_id" in the body is
+	 * ignored. Queued, replacing an earlier one not yet written. */
+	{
+		struct device_state *ds = srv->device_state;
+		struct pending *p = pending_slot(ds, d.dev.terminal_id);
+		bool was_used = p->used;
 
+		pending_clear(p);
+		p->used = true;
+		(void)strscpy(p->terminal_id, sizeof(p->terminal_id), d.dev.terminal_id);
+		(void)strscpy(p->agent_version, sizeof(p->agent_version), c.agent_version);
+		p->time_us = c.time_us;
+		p->policy_version = c.policy_version;
+		p->has_head = c.head != NULL;
+		p->head = head;
+		p->hostname = c.hostname ? strdup(c.hostname) : NULL;
+		p->report = TAKE_PTR(report_s);
+		p->compliance = TAKE_PTR(compliance_s);
+		p->inventory = TAKE_PTR(inventory_s);
+		if (!was_used)
+			ds->n_pending++;
+		ds->pending_bytes += (p->report ? strlen(p->report) : 0) + (p->inventory ? strlen(p->inventory) : 0);
+		if (ds->n_pending >= PENDING_FLUSH_AT || ds->pending_bytes >= PENDING_BYTES_MAX)
+			(void)api_device_flush(srv);
+	}
 	server_format_time(c.time_us, now_s);
 	server_format_time(d.not_after_us, na_s);
-	out = cJSON_CreateObject();
-	if (!out || !cJSON_AddStringToObject(out, "terminal_id", d.dev.terminal_id) ||
-	    !cJSON_AddStringToObject(out, "server_time", now_s) || !(o = cJSON_AddObjectToObject(out, "policy")) ||
-	    !cJSON_AddNumberToObject(o, "version", (double)pf->version) ||
-	    (pf->version && !cJSON_AddStringToObject(o, "sha256", pf->sha256)) ||
-	    !(o = cJSON_AddObjectToObject(out, "events")) ||
-	    !cJSON_AddNumberToObject(o, "acked_seq", (double)d.dev.chain.head_seq) ||
-	    !cJSON_AddStringToObject(o, "chain", d.dev.chain.chain) ||
-	    !cJSON_AddStringToObject(o, "head_hash", d.dev.chain.head_hash) ||
-	    !cJSON_AddItemToObject(out, "approvals",
-	                           pf->approvals_json ? cJSON_Parse(pf->approvals_json) : cJSON_CreateArray()) ||
-	    !cJSON_AddItemToObject(out, "exceptions",
-	                           pf->exceptions_json ? cJSON_Parse(pf->exceptions_json) : cJSON_CreateArray()) ||
-	    !cJSON_AddArrayToObject(out, "commands") || !(o = cJSON_AddObjectToObject(out, "certificate")) ||
-	    !cJSON_AddStringToObject(o, "not_after", na_s) ||
-	    !cJSON_AddBoolToObject(o, "renew",
-	                           d.not_after_us - c.time_us < srv->cfg.device_cert_seconds * 1000000 / 3) ||
-	    !cJSON_AddNumberToObject(
-	            out, "checkin_interval_seconds",
-	            (double)(pf->checkin_interval_s ? pf->checkin_interval_s : srv->cfg.checkin_interval_s)))
-		return http_reply_error(req, 500, "no_memory", "メモリ不足です", "out of memory", NULL);
-	http_reply_json(req, 200, out);
+	/* written directly: every value is an ID, a time, hex or JSON made by
+	 * this server (the check-in rate depends on it) */
+	{
+		struct checkin_answer a = {
+		        .terminal_id = d.dev.terminal_id,
+		        .now = now_s,
+		        .not_after = na_s,
+		        .pf = pf,
+		        .chain = &d.dev.chain,
+		        .renew = d.not_after_us - c.time_us < srv->cfg.device_cert_seconds * 1000000 / 3,
+		        .interval = pf->checkin_interval_s ? pf->checkin_interval_s : srv->cfg.checkin_interval_s,
+		};
+		char buf[CHECKIN_ANSWER_MAX];
+		_cleanup_free_ char *big = NULL;
+		int n = checkin_answer(&a, buf, sizeof(buf));
+
+		if (n >= 0 && (size_t)n >= sizeof(buf)) {
+			/* long lists of approvals and exceptions (each ≤ 1024 ids) */
+			big = malloc((size_t)n + 1);
+			n = big ? checkin_answer(&a, big, (size_t)n + 1) : -1;
+		}
+		if (n < 0)
+			return http_reply_error(req, 500, "no_memory", "メモリ不足です", "out of memory", NULL);
+		http_reply_data(req, 200, "application/json; charset=utf-8", big ?: buf, (size_t)n);
+	}
 }
 
 /* ---- events ------------------------------------------------------------------------ */
@@ -342,6 +628,7 @@ static void handle_events(void *userdata, struct http_req *req)
 		return http_reply_body_error(req, r);
 	r = chain_ingest(srv->store, d.dev.terminal_id, cJSON_GetObjectItemCaseSensitive(body, "records"),
 	                 server_now_us(), &res);
+	identity_forget(srv, d.serial); /* its chain head moved: re-read at the next request */
 	if (r == -EINVAL) {
 		_cleanup_json_ cJSON *x = cJSON_CreateObject();
 

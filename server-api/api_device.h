@@ -8,8 +8,23 @@
 
 #include "http.h"
 
+struct server;
+
 extern const struct http_route api_device_routes[];
 extern const size_t api_device_routes_n;
+
+/* State of the device API: a cache of verified identities (certificate
+ * serial → terminal, re-read after API_DEVICE_CACHE_TTL or when
+ * api_device_invalidate() was called) and the check-ins not yet written
+ * (coalesced per terminal, written in one transaction by api_device_flush():
+ * every second, before an admin read, at exit). */
+int api_device_init(struct server *srv);
+/* Flushes, then frees. */
+void api_device_fini(struct server *srv);
+int api_device_flush(struct server *srv);
+/* A terminal or certificate changed (revoked, enrolled again): the next
+ * request of every terminal re-reads its identity from the store. */
+void api_device_invalidate(struct server *srv);
 
 /* Worst status per requirement ID over a posture report's results
  * (fail > error > excepted > pass > not_applicable), as a JSON object the

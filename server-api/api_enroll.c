@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "alloc-util.h"
+#include "api_device.h"
 #include "api_enroll.h"
 #include "crypto.h"
 #include "json-util.h"
@@ -147,6 +148,7 @@ static void handle_enroll(void *userdata, struct http_req *req)
 	if (r < 0)
 		return http_reply_error(req, 503, "store_unavailable", "サーバーの記録領域が使えません",
 		                        "the store is unavailable", NULL);
+	api_device_invalidate(srv); /* a terminal ID enrolled again after revocation */
 	server_audit(srv, "enroll", "terminal.enroll", tid->valuestring, "ok", group);
 	log_notice("terminal %s enrolled in group %s (certificate %s)", tid->valuestring, group, c.serial);
 

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,13 @@
 #include "strutil.h"
 
 #define PATH_MAX_LEN 1024
+
+/* cJSON's printed strings go back to cJSON (its hooks may not be malloc). */
+static void cjson_freep(char **p)
+{
+	if (*p)
+		cJSON_free(*p);
+}
 
 struct http_listener {
 	struct evhttp *http;
@@ -267,11 +275,25 @@ int http_req_body(struct http_req *req, size_t cap, const char **ret, size_t *re
 
 int http_req_json(struct http_req *req, size_t cap, cJSON **ret)
 {
+	struct evbuffer *in = evhttp_request_get_input_buffer(req->ev);
+	const char *enc = http_req_header(req, "Content-Encoding");
 	const char *b;
 	size_t n;
 	cJSON *j;
 	int r;
 
+	if (!req->body_read && !enc) {
+		/* parsed where it lies: no copy (cJSON needs no NUL with a length) */
+		n = evbuffer_get_length(in);
+		if (n > req->l->max_body || n > cap)
+			return -E2BIG;
+		b = (const char *)evbuffer_pullup(in, -1);
+		j = n ? cJSON_ParseWithLength(b, n) : NULL;
+		if (!j)
+			return -EBADMSG;
+		*ret = j;
+		return 0;
+	}
 	r = http_req_body(req, cap, &b, &n);
 	if (r < 0)
 		return r;
@@ -338,7 +360,14 @@ void http_reply_data(struct http_req *req, int code, const char *content_type, c
 	if (!b || (len && evbuffer_add(b, data, len) < 0)) {
 		evhttp_send_error(req->ev, 500, NULL);
 	} else {
+		struct evhttp_connection *conn = evhttp_request_get_connection(req->ev);
+		struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+
 		evhttp_send_reply(req->ev, code, reason(code), b);
+		/* headers and body are separate chains: made one, they leave in one
+		 * TLS record and one write (the write happens later in the loop) */
+		if (bev)
+			(void)evbuffer_pullup(bufferevent_get_output(bev), -1);
 	}
 	if (b)
 		evbuffer_free(b);
@@ -346,7 +375,7 @@ void http_reply_data(struct http_req *req, int code, const char *content_type, c
 
 void http_reply_json(struct http_req *req, int code, const cJSON *body)
 {
-	_cleanup_free_ char *s = body ? cJSON_PrintUnformatted(body) : NULL;
+	_cleanup_(cjson_freep) char *s = body ? cJSON_PrintUnformatted(body) : NULL;
 
 	if (body && !s) {
 		http_reply_data(req, 500, "application/json", "{\"error\":\"no_memory\"}", 21);
@@ -546,6 +575,13 @@ int http_listener_new(struct event_base *base, const struct http_listener_option
 	if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sl) < 0) {
 		r = -errno;
 		goto fail;
+	}
+	{
+		/* inherited by every accepted connection: a reply never waits for
+		 * the client's delayed ACK (Nagle) */
+		int one = 1;
+
+		(void)setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 	                                      : ((struct sockaddr_in *)&ss)->sin_port);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,12 @@ static void usage(FILE *f)
 	      "  --device-cert-days N  validity of device certificates (default 365)\n"
 	      "  --init-only           create the data directory, print the CA fingerprint, exit\n",
 	      f);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	(void)api_device_flush(arg);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -125,13 +132,18 @@ int main(int argc, char **argv)
 	_cleanup_(server_freep) struct server *srv = NULL;
 	struct http_listener *dev = NULL, *adm = NULL;
 	struct event_base *base = NULL;
-	struct event *sigs[2] = {NULL, NULL};
+	struct event *sigs[2] = {NULL, NULL}, *tick = NULL;
+	const struct timeval second = {.tv_sec = 1};
 	char secret[CRYPTO_TOKEN_MAX], hostname[256], dhost[256], ahost[256];
 	bool new_bootstrap = false, init_only = false;
 	size_t n_names = 0;
 	int64_t v;
 	int c, r, rc = 1;
 
+	/* A request parses and frees a few hundred small cJSON nodes; with
+	 * fastbins every larger allocation after that consolidates them first
+	 * (measured: a third of the check-in rate). tcache still serves them. */
+	(void)mallopt(M_MXFAST, 0);
 	log_open("mamori-server", true, LOG_INFO);
 	(void)strscpy(cfg.data_dir, sizeof(cfg.data_dir), DEFAULT_DATA);
 	(void)strscpy(cfg.listen, sizeof(cfg.listen), DEFAULT_LISTEN);
@@ -230,8 +242,22 @@ int main(int argc, char **argv)
 		return 0;
 
 	signal(SIGPIPE, SIG_IGN);
+	if (api_device_init(srv) < 0) {
+		log_error("out of memory");
+		return 1;
+	}
 	(void)unlink(srv->paths.listen_file);
-	base = event_base_new();
+	{
+		/* epoll changes are batched per loop iteration: a response adds and
+		 * removes the write event of its socket, which then costs nothing */
+		struct event_config *ec = event_config_new();
+
+		if (ec)
+			event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+		base = ec ? event_base_new_with_config(ec) : NULL;
+		if (ec)
+			event_config_free(ec);
+	}
 	if (!base) {
 		log_error("cannot create the event loop");
 		goto out;
@@ -275,6 +301,11 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	tick = event_new(base, -1, EV_PERSIST, on_tick, srv);
+	if (!tick || event_add(tick, &second) < 0) {
+		log_error("cannot create the flush timer");
+		goto out;
+	}
 	sigs[0] = evsignal_new(base, SIGTERM, on_signal, base);
 	sigs[1] = evsignal_new(base, SIGINT, on_signal, base);
 	if (!sigs[0] || !sigs[1] || event_add(sigs[0], NULL) < 0 || event_add(sigs[1], NULL) < 0) {
@@ -292,6 +323,9 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	(void)unlink(srv->paths.listen_file);
+	api_device_fini(srv); /* writes the check-ins still pending */
+	if (tick)
+		event_free(tick);
 	for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
 		if (sigs[i])
 			event_free(sigs[i]);

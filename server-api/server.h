@@ -50,7 +50,9 @@ struct server {
 	struct pki *pki;
 	char *policy_pub_pem;
 	uint16_t device_port, admin_port;
-	uint64_t policy_generation; /* bumped when a policy is published (invalidates caches) */
+	uint64_t policy_generation;        /* bumped when a policy is published (invalidates caches) */
+	uint64_t auth_generation;          /* bumped when a terminal or certificate changes (api_device_invalidate) */
+	struct device_state *device_state; /* api_device.c: identity cache, pending check-ins */
 };
 
 /* Create what is missing in cfg->data_dir (0700): ca.key/ca.pem (device CA),

@@ -112,6 +112,7 @@ struct store_finding {
 
 /* The result of one check-in, written as a whole. */
 struct store_checkin {
+	const char *terminal_id;
 	int64_t time_us;
 	const char *agent_version;
 	const char *hostname;           /* may be NULL: keep the stored one */
@@ -208,7 +209,10 @@ struct store_ops {
 	int (*device_list)(struct store *s, const char *group, store_device_cb cb, void *userdata);
 	/* The latest report of one terminal (caller frees *ret; NULL if none). */
 	int (*device_report)(struct store *s, const char *terminal_id, char **ret);
-	int (*checkin)(struct store *s, const char *terminal_id, const struct store_checkin *c);
+	/* Record check-ins (one transaction for all; not fsynced: a check-in is
+	 * replaced by the next one). Terminals that do not exist are skipped;
+	 * *ret_n: how many were written. */
+	int (*checkin_many)(struct store *s, const struct store_checkin *c, size_t n, size_t *ret_n);
 
 	/* Event chains. chain_get: the server's head for the terminal.
 	 * event_same: whether the record held for seq has exactly this hash and

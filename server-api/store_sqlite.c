@@ -623,29 +623,34 @@ static int sq_device_report(struct store *base, const char *terminal_id, char **
 	return 0;
 }
 
-static int sq_checkin(struct store *base, const char *terminal_id, const struct store_checkin *c)
+static int sq_checkin_many(struct store *base, const struct store_checkin *cs, size_t n, size_t *ret_n)
 {
 	struct sq_store *s = SQ(base);
 	sqlite3_stmt *st = NULL;
+	size_t written = 0;
 	int r;
 
 	r = txn_begin(s, false);
 	if (r < 0)
 		return r;
-	if ((r = stmt(s, Q_CHECKIN, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 ||
-	    (r = bind_int(st, 2, c->time_us)) < 0 || (r = bind_text(st, 3, c->agent_version)) < 0 ||
-	    (r = bind_text(st, 4, c->hostname)) < 0 || (r = bind_int(st, 5, c->policy_version)) < 0 ||
-	    (r = bind_text(st, 6, c->report_json)) < 0 || (r = bind_text(st, 7, c->compliance_json)) < 0 ||
-	    (r = bind_text(st, 8, c->inventory_json)) < 0)
-		goto out;
-	r = c->head ? bind_int(st, 9, (int64_t)c->head->head_seq) : sql_errno(sqlite3_bind_null(st, 9));
-	if (r < 0 || (r = step_done(st)) < 0)
-		goto out;
-	if (sqlite3_changes(s->db) != 1)
-		r = -ENOENT;
-out:
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		const struct store_checkin *c = &cs[i];
+
+		if ((r = stmt(s, Q_CHECKIN, &st)) < 0 || (r = bind_text(st, 1, c->terminal_id)) < 0 ||
+		    (r = bind_int(st, 2, c->time_us)) < 0 || (r = bind_text(st, 3, c->agent_version)) < 0 ||
+		    (r = bind_text(st, 4, c->hostname)) < 0 || (r = bind_int(st, 5, c->policy_version)) < 0 ||
+		    (r = bind_text(st, 6, c->report_json)) < 0 || (r = bind_text(st, 7, c->compliance_json)) < 0 ||
+		    (r = bind_text(st, 8, c->inventory_json)) < 0)
+			break;
+		r = c->head ? bind_int(st, 9, (int64_t)c->head->head_seq) : sql_errno(sqlite3_bind_null(st, 9));
+		if (r < 0 || (r = step_done(st)) < 0)
+			break;
+		written += (size_t)sqlite3_changes(s->db);
+	}
 	r = txn_end(s, r);
 	(void)run(s, Q_SYNC_FULL);
+	if (r == 0)
+		*ret_n = written;
 	return r;
 }
 
@@ -1122,7 +1127,7 @@ const struct store_ops store_sqlite_ops = {
         .device_get = sq_device_get,
         .device_list = sq_device_list,
         .device_report = sq_device_report,
-        .checkin = sq_checkin,
+        .checkin_many = sq_checkin_many,
         .chain_get = sq_chain_get,
         .event_same = sq_event_same,
         .events_append = sq_events_append,

@@ -38,7 +38,7 @@ int main(int argc, char **argv)
 	const char *mode;
 	int64_t port, limit;
 	double t0;
-	int fd;
+	int fd, rc = 2;
 
 	if (argc != 6 || parse_int64(argv[1], 1, 65535, &port) < 0 || parse_int64(argv[5], 1, 60, &limit) < 0) {
 		fprintf(stderr, "usage: server_slow PORT CA CLIENT_PEM tcp|tls|header|body LIMIT\n");
@@ -80,7 +80,8 @@ int main(int argc, char **argv)
 
 		if (left <= 0) {
 			puts("open");
-			return 1;
+			rc = 1;
+			break;
 		}
 		if (poll(&p, 1, left) <= 0)
 			continue;
@@ -93,9 +94,16 @@ int main(int argc, char **argv)
 			continue;
 		}
 		printf("%.0f\n", now() - t0 + 0.49);
-		return 0;
+		rc = 0;
+		break;
 	}
+	goto out;
 tls_fail:
 	fprintf(stderr, "server_slow: TLS: %s\n", ERR_reason_error_string(ERR_peek_last_error()) ?: "failed");
-	return 2;
+	rc = 2;
+out:
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	return rc;
 }
