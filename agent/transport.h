@@ -103,8 +103,11 @@ void transport_free(struct transport *t);
  * newer policy (verified before it is written), certificate renewal when the
  * server says it is due. Blocking, each request bounded by timeout_s. 0 on
  * success; on failure err says why in English and the failure counts for
- * the backoff. -EACCES: the server refused this terminal (revoked). */
-int transport_sync_once(struct transport *t, const cJSON *report, struct transport_result *ret, char *err,
+ * the backoff. -EACCES: the server refused this terminal (revoked); -EPROTO
+ * with res->chain_refused: the server recorded a broken chain. *res is
+ * filled in either case: what was done before a failure (records the server
+ * acknowledged stay acknowledged). */
+int transport_sync_once(struct transport *t, const cJSON *report, struct transport_result *res, char *err,
                         size_t errsz);
 
 /* Milliseconds until the next sync: interval_s after a success, otherwise
