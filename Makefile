@@ -13,7 +13,10 @@ DEPS    ?= installer/deps.sh
 Q       := $(if $(V),,@)
 
 PKGS    := libudev libusb-1.0 blkid openssl libcjson sqlite3
-PKGS_NET:= libcurl
+PKGS_NET:= libcurl zlib
+# mamori-server (server-api/): libevent HTTP with OpenSSL bufferevents, SQLite, zlib.
+PKGS_SRV:= libevent libevent_openssl openssl libcjson sqlite3 zlib
+LIBS_SRV:= $(shell pkg-config --libs $(PKGS_SRV) 2>/dev/null)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(PKGS_NET) 2>/dev/null)
 LIBS_AGENT := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # mamorid, the USB gate, links no libcrypto, SQLite or libcurl (agent/gate.c)
@@ -46,11 +49,17 @@ FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 DEMO_SRCS  := $(wildcard tests/demo/*.c)
 DEMO_BINS  := $(DEMO_SRCS:tests/demo/%.c=$(O)/demo/%)
 FUZZ_SECONDS ?= 20
+# The server's sources stay out of libmamori.a (the agent never links libevent):
+# they form libmamori-server.a, linked by mamori-server and the server tests.
+SRV_MAIN   := server-api/mamori-server.c
+SRV_SRCS   := $(filter-out $(SRV_MAIN),$(wildcard server-api/*.c))
+SRV_OBJS   := $(SRV_SRCS:%.c=$(O)/obj/%.o)
+OPENAPI_CLI:= node_modules/@apidevtools/swagger-cli/bin/swagger-cli.js
 TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(O)/obj/%.o)
 
-.PHONY: all deps check unit integration bench demo fuzz format format-check lint clean install
-all: deps-quiet $(O)/bin/mamorid $(O)/bin/mamori-worker $(O)/bin/mamorictl
+.PHONY: all deps check unit integration bench demo fuzz format format-check lint clean install openapi
+all: deps-quiet $(O)/bin/mamorid $(O)/bin/mamori-worker $(O)/bin/mamorictl $(O)/bin/mamori-server
 
 deps:
 	$(Q)bash $(DEPS)
@@ -60,7 +69,9 @@ deps-quiet:
 $(O)/obj/%.o: %.c
 	$(Q)mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(EXTRA_CFLAGS) -c -o $@ $<
+
+$(O)/obj/server-api/%.o: EXTRA_CFLAGS := -Iserver-api
 
 $(O)/libmamori.a: $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -70,15 +81,31 @@ $(O)/bin/mamorid: $(O)/obj/agent/gate.o $(O)/libmamori.a
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_GATE)
 
+# the worker reports to mamori-server: libcurl + zlib (agent/transport.c)
 $(O)/bin/mamori-worker: $(O)/obj/agent/worker.o $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_AGENT)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CTL)
 
 $(O)/bin/mamorictl: $(O)/obj/agent/mamorictl.o $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CTL)
+
+$(O)/libmamori-server.a: $(SRV_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(O)/bin/mamori-server: $(O)/obj/server-api/mamori-server.o $(O)/libmamori-server.a $(O)/libmamori.a
+	$(Q)mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SRV)
+
+# Server unit tests (tests/unit/test_server*.c) also link the server's library.
+$(O)/tests/test_server%: tests/unit/test_server%.c $(O)/libmamori-server.a $(O)/libmamori.a $(TESTLIB_OBJS)
+	$(Q)mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Iserver-api -Itests/lib $(LDFLAGS) -o $@ $< $(TESTLIB_OBJS) $(O)/libmamori-server.a \
+		$(O)/libmamori.a $(LIBS_CTL) $(LIBS_SRV) $(shell pkg-config --libs cmocka)
 
 $(O)/tests/%: tests/unit/%.c $(O)/libmamori.a $(TESTLIB_OBJS)
 	$(Q)mkdir -p $(dir $@)
@@ -93,6 +120,19 @@ $(O)/itests/%: tests/integration/%.c $(O)/libmamori.a $(TESTLIB_OBJS)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib $(shell pkg-config --cflags umockdev-1.0) $(LDFLAGS) -o $@ $< \
 		$(TESTLIB_OBJS) $(O)/libmamori.a $(LIBS_CTL) $(shell pkg-config --libs cmocka umockdev-1.0)
 
+# Server and end-to-end test programs: the agent's library and the server's (to
+# make foreign or expired certificates with the same CA code).
+$(O)/itests/server%: tests/integration/server%.c $(O)/libmamori-server.a $(O)/libmamori.a
+	$(Q)mkdir -p $(dir $@)
+	@echo "  ITEST   $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Iserver-api $(LDFLAGS) -o $@ $< $(O)/libmamori-server.a \
+		$(O)/libmamori.a $(LIBS_CTL) $(LIBS_SRV)
+$(O)/itests/e2e%: tests/integration/e2e%.c $(O)/libmamori-server.a $(O)/libmamori.a
+	$(Q)mkdir -p $(dir $@)
+	@echo "  ITEST   $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Iserver-api $(LDFLAGS) -o $@ $< $(O)/libmamori-server.a \
+		$(O)/libmamori.a $(LIBS_CTL) $(LIBS_SRV)
+
 # Benchmark programs (release flags), run by tests/bench/*.sh.
 $(O)/bench/%: tests/bench/%.c $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
@@ -105,8 +145,13 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory O=build-san all-tests
 	$(Q)MAMORI_BUILD=build-san bash tests/run-tests.sh
 	$(Q)bash tests/lint.sh
+	$(Q)$(MAKE) --no-print-directory openapi
 
-all-tests: $(O)/bin/mamorid $(O)/bin/mamori-worker $(O)/bin/mamorictl $(UNIT_BINS) $(ITEST_BINS)
+# The API contract must be valid OpenAPI 3 (validator installed by installer/deps.sh).
+openapi:
+	$(Q)node $(OPENAPI_CLI) validate server-api/openapi.yaml
+
+all-tests: $(O)/bin/mamorid $(O)/bin/mamori-worker $(O)/bin/mamorictl $(O)/bin/mamori-server $(UNIT_BINS) $(ITEST_BINS)
 
 unit: deps-quiet
 	$(Q)$(MAKE) --no-print-directory O=build-san all-tests

@@ -35,6 +35,8 @@ static const struct command commands[] = {
         {"journal", ctl_journal, true, "イベント記録の検証・出力 (verify, export, show)",
          "event journal verify, export, show"},
         {"carry", ctl_carry, true, "持ち出し・持ち込み台帳 (log)", "carry-out / carry-in register (log)"},
+        {"enroll", ctl_enroll, true, "この端末を管理サーバーに登録する", "enroll this terminal with mamori-server"},
+        {"server", ctl_server, true, "管理サーバーとの同期 (sync, status)", "sync with mamori-server (sync, status)"},
 };
 
 static void usage(FILE *f, const char *lang)

@@ -16,7 +16,7 @@ build=(gcc make pkg-config clang clang-format
        libevent-dev libcmocka-dev libumockdev-dev umockdev
        libclang-rt-14-dev sqlite3 openssl curl ca-certificates
        cryptsetup-bin e2fsprogs util-linux dconf-cli libglib2.0-bin
-       clamav-daemon clamav postgresql nodejs)
+       clamav-daemon clamav postgresql nodejs jq)
 bench=(usbguard nginx wrk)
 
 want=("${build[@]}")
@@ -48,4 +48,16 @@ if ((${#missing[@]})); then
     trap 'rm -f "$rcd"' EXIT
   fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Build tools from npm (not shipped): the OpenAPI validator of `make check`,
+# pinned by package-lock.json, into ./node_modules (gitignored).
+if [[ ${1:-} != --runtime ]]; then
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  if [[ ! -f $root/node_modules/@apidevtools/swagger-cli/bin/swagger-cli.js ||
+        $root/package-lock.json -nt $root/node_modules/.package-lock.json ]]; then
+    command -v npm >/dev/null || { echo "deps.sh: npm is missing (nodejs)" >&2; exit 1; }
+    echo "deps.sh: npm ci (OpenAPI validator)"
+    (cd "$root" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null)
+  fi
 fi

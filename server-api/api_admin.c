@@ -1,0 +1,962 @@
+/* server-api/api_admin.c — the admin API under /admin/v1 (mamori-server,
+ * admin listener): bootstrap of the first administrator, sessions, accounts
+ * with roles, read-only API tokens, enrollment tokens, terminals and their
+ * compliance per requirement ID, events, tamper findings, group policies
+ * (upload, then approval by another person: OPS-4), revocation (MDM-3) and
+ * the audit trail. Every action that changes something is recorded with who
+ * did it, whether it succeeded or was refused.
+ *
+ * Who may do what (docs/API.md):
+ *   viewer    read
+ *   operator  read, enrollment tokens, revoke, upload policies
+ *   approver  read, upload and approve policies (not their own), audit
+ *   ciso      everything, accounts and API tokens
+ *   API token read only (GET), as a viewer */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc-util.h"
+#include "api_admin.h"
+#include "api_device.h"
+#include "crypto.h"
+#include "json-util.h"
+#include "log.h"
+#include "policy.h"
+#include "policy_errors.h"
+#include "policy_sign.h"
+#include "server.h"
+#include "strutil.h"
+
+#define PASSWORD_MIN  12
+#define PASSWORD_MAX  1024
+#define LIST_MAX      1000
+#define LIST_DEFAULT  100
+#define BEARER_PREFIX "Bearer "
+
+enum perm {
+	P_READ = 1 << 0,
+	P_ENROLL = 1 << 1,
+	P_REVOKE = 1 << 2,
+	P_POLICY_UPLOAD = 1 << 3,
+	P_POLICY_APPROVE = 1 << 4,
+	P_AUDIT = 1 << 5,
+	P_ACCOUNTS = 1 << 6,
+};
+
+static const unsigned role_perms[_ROLE_MAX] = {
+        [ROLE_VIEWER] = P_READ,
+        [ROLE_OPERATOR] = P_READ | P_ENROLL | P_REVOKE | P_POLICY_UPLOAD,
+        [ROLE_APPROVER] = P_READ | P_POLICY_UPLOAD | P_POLICY_APPROVE | P_AUDIT,
+        [ROLE_CISO] = P_READ | P_ENROLL | P_REVOKE | P_POLICY_UPLOAD | P_POLICY_APPROVE | P_AUDIT | P_ACCOUNTS,
+};
+
+struct actor {
+	char name[STORE_ID_MAX + 8]; /* account name or "token:NAME" */
+	char token_hash[CRYPTO_SHA256_HEX];
+	struct store_cred cred;
+};
+
+static void no_memory(struct http_req *req)
+{
+	http_reply_error(req, 500, "no_memory", "メモリ不足です", "out of memory", NULL);
+}
+
+static void store_failed(struct http_req *req, int r)
+{
+	log_error_errno(r, "store: %m");
+	http_reply_error(req, 503, "store_unavailable", "サーバーの記録領域が使えません", "the store is unavailable",
+	                 NULL);
+}
+
+/* Check the bearer token and the permission; replies and returns negative
+ * when refused. */
+static int admin_auth(struct server *srv, struct http_req *req, unsigned perm, struct actor *ret)
+{
+	const char *h = http_req_header(req, "Authorization");
+	struct actor a = {0};
+	int r;
+
+	if (!h || !startswith(h, BEARER_PREFIX) || strlen(h) > 256) {
+		http_reply_error(req, 401, "unauthenticated", "ログインが必要です (Authorization: Bearer)",
+		                 "authentication required (Authorization: Bearer)", NULL);
+		return -EACCES;
+	}
+	h += strlen(BEARER_PREFIX);
+	if ((r = crypto_sha256_hex(h, strlen(h), a.token_hash)) < 0 ||
+	    (r = STORE_CALL(srv->store, cred_get, a.token_hash, server_now_us(), &a.cred)) < 0) {
+		if (r == -ENOENT) {
+			http_reply_error(req, 401, "unauthenticated", "セッションが無効か期限切れです",
+			                 "the session or token is invalid or expired", NULL);
+			return -EACCES;
+		}
+		store_failed(req, r);
+		return r;
+	}
+	if (a.cred.kind == CRED_API_TOKEN)
+		(void)xsnprintf(a.name, sizeof(a.name), "token:%s", a.cred.principal);
+	else
+		(void)strscpy(a.name, sizeof(a.name), a.cred.principal);
+	if ((a.cred.kind == CRED_API_TOKEN && (http_req_method(req) != HTTP_GET || perm != P_READ)) ||
+	    !(role_perms[a.cred.role] & perm)) {
+		server_audit(srv, a.name, http_req_path(req), NULL, "forbidden", store_role_to_string(a.cred.role));
+		http_reply_error(req, 403, "forbidden", "この操作の権限がありません", "your role does not allow this",
+		                 NULL);
+		return -EACCES;
+	}
+	*ret = a;
+	return 0;
+}
+
+static int body_object(struct http_req *req, cJSON **ret)
+{
+	cJSON *b = NULL;
+	int r = http_req_json(req, SERVER_JSON_SMALL, &b);
+
+	if (r < 0) {
+		http_reply_body_error(req, r);
+		return r;
+	}
+	if (!cJSON_IsObject(b)) {
+		cJSON_Delete(b);
+		http_reply_error(req, 400, "invalid", "JSON オブジェクトが必要です", "a JSON object is expected", NULL);
+		return -EINVAL;
+	}
+	*ret = b;
+	return 0;
+}
+
+static const char *get_str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) && v->valuestring && utf8_valid(v->valuestring, strlen(v->valuestring))
+	               ? v->valuestring
+	               : NULL;
+}
+
+static int get_int(const cJSON *o, const char *key, int64_t min, int64_t max, int64_t dflt, int64_t *ret)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!v) {
+		*ret = dflt;
+		return 0;
+	}
+	if (!cJSON_IsNumber(v) || v->valuedouble < (double)min || v->valuedouble > (double)max ||
+	    (double)(int64_t)v->valuedouble != v->valuedouble)
+		return -EINVAL;
+	*ret = (int64_t)v->valuedouble;
+	return 0;
+}
+
+static bool name_valid(const char *s, bool lower_only)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (!lower_only && c >= 'A' && c <= 'Z');
+
+		if (!ok && (i == 0 || !(c == '-' || c == '_' || (!lower_only && c == '.'))))
+			return false;
+	}
+	return true;
+}
+
+/* ---- bootstrap, login, logout ----------------------------------------------------------- */
+
+static int new_session(struct server *srv, const char *user, enum store_role role, char token[CRYPTO_TOKEN_MAX],
+                       int64_t *ret_expires)
+{
+	struct store_cred c = {.kind = CRED_SESSION, .role = role};
+	char th[CRYPTO_SHA256_HEX];
+	int64_t now = server_now_us();
+	int r;
+
+	(void)strscpy(c.principal, sizeof(c.principal), user);
+	c.expires_us = now + srv->cfg.session_seconds * 1000000;
+	if ((r = crypto_token("ms1_", token)) < 0 || (r = crypto_sha256_hex(token, strlen(token), th)) < 0)
+		return r;
+	r = STORE_CALL(srv->store, cred_add, th, &c, user, now);
+	if (r == 0)
+		*ret_expires = c.expires_us;
+	return r;
+}
+
+static bool password_ok(const char *pw)
+{
+	size_t n = pw ? strlen(pw) : 0;
+
+	return n >= PASSWORD_MIN && n <= PASSWORD_MAX;
+}
+
+static void handle_bootstrap(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *body = NULL, *out = NULL;
+	struct store_account a = {.role = ROLE_CISO};
+	const char *secret, *user, *pw;
+	char stored[CRYPTO_PWHASH_MAX];
+	uint64_t n = 0;
+	int r;
+
+	if (body_object(req, &body) < 0)
+		return;
+	secret = get_str(body, "secret");
+	user = get_str(body, "username");
+	pw = get_str(body, "password");
+	if (!secret || strlen(secret) > 256 || !name_valid(user, false) || !password_ok(pw))
+		return http_reply_error(req, 400, "invalid", "secret, username, password (12 文字以上) が必要です",
+		                        "secret, username and password (12 characters or more) are required", NULL);
+	r = STORE_CALL(srv->store, account_count, &n);
+	if (r < 0)
+		return store_failed(req, r);
+	r = STORE_CALL(srv->store, meta_get, "bootstrap_secret", stored, sizeof(stored));
+	if (n > 0 || r == -ENOENT) {
+		server_audit(srv, "bootstrap", "account.bootstrap", user, "refused", "already used");
+		return http_reply_error(req, 403, "bootstrap_used", "初期管理者はすでに作成済みです",
+		                        "the first administrator was already created", NULL);
+	}
+	if (r < 0)
+		return store_failed(req, r);
+	if (crypto_password_verify(secret, stored) != 0) {
+		server_audit(srv, "bootstrap", "account.bootstrap", user, "refused", "wrong secret");
+		return http_reply_error(req, 403, "wrong_secret", "ブートストラップ秘密が違います",
+		                        "wrong bootstrap secret", NULL);
+	}
+	(void)strscpy(a.username, sizeof(a.username), user);
+	a.created_us = server_now_us();
+	if ((r = crypto_password_hash(pw, a.pwhash)) < 0 || (r = STORE_CALL(srv->store, account_add, &a)) < 0 ||
+	    (r = STORE_CALL(srv->store, meta_delete, "bootstrap_secret")) < 0)
+		return store_failed(req, r);
+	server_audit(srv, "bootstrap", "account.bootstrap", user, "ok", "ciso");
+	out = cJSON_CreateObject();
+	if (!out || !cJSON_AddStringToObject(out, "username", user) || !cJSON_AddStringToObject(out, "role", "ciso"))
+		return no_memory(req);
+	http_reply_json(req, 201, out);
+}
+
+static void handle_login(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *body = NULL, *out = NULL;
+	struct store_account a;
+	const char *user, *pw;
+	char token[CRYPTO_TOKEN_MAX], exp[32];
+	int64_t expires = 0;
+	int r;
+
+	if (body_object(req, &body) < 0)
+		return;
+	user = get_str(body, "username");
+	pw = get_str(body, "password");
+	if (!name_valid(user, false) || !pw || strlen(pw) > PASSWORD_MAX)
+		return http_reply_error(req, 401, "bad_credentials", "ユーザー名またはパスワードが違います",
+		                        "wrong user name or password", NULL);
+	r = STORE_CALL(srv->store, account_get, user, &a);
+	if (r < 0 && r != -ENOENT)
+		return store_failed(req, r);
+	if (r == -ENOENT || crypto_password_verify(pw, a.pwhash) != 0) {
+		server_audit(srv, user, "session.login", user, "refused", "wrong user name or password");
+		return http_reply_error(req, 401, "bad_credentials", "ユーザー名またはパスワードが違います",
+		                        "wrong user name or password", NULL);
+	}
+	r = new_session(srv, user, a.role, token, &expires);
+	if (r < 0)
+		return store_failed(req, r);
+	server_audit(srv, user, "session.login", user, "ok", NULL);
+	server_format_time(expires, exp);
+	out = cJSON_CreateObject();
+	if (!out || !cJSON_AddStringToObject(out, "token", token) || !cJSON_AddStringToObject(out, "expires_at", exp) ||
+	    !cJSON_AddStringToObject(out, "role", store_role_to_string(a.role)))
+		return no_memory(req);
+	http_reply_json(req, 200, out);
+}
+
+static void handle_logout(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_READ, &a) < 0)
+		return;
+	if (a.cred.kind != CRED_SESSION)
+		return http_reply_error(req, 400, "not_a_session", "API トークンはログアウトできません",
+		                        "an API token is not a session", NULL);
+	r = STORE_CALL(srv->store, cred_delete, a.token_hash);
+	if (r < 0)
+		return store_failed(req, r);
+	server_audit(srv, a.name, "session.logout", a.name, "ok", NULL);
+	http_reply_json(req, 204, NULL);
+}
+
+/* ---- accounts and API tokens ----------------------------------------------------------------- */
+
+static int account_cb(const struct store_account *acc, void *userdata)
+{
+	cJSON *arr = userdata, *o = cJSON_CreateObject();
+	char t[32];
+
+	server_format_time(acc->created_us, t);
+	if (!o || !cJSON_AddItemToArray(arr, o) || !cJSON_AddStringToObject(o, "username", acc->username) ||
+	    !cJSON_AddStringToObject(o, "role", store_role_to_string(acc->role) ?: "invalid") ||
+	    !cJSON_AddStringToObject(o, "created_at", t))
+		return -ENOMEM;
+	return 0;
+}
+
+static void handle_accounts(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *body = NULL, *out = NULL;
+	struct store_account acc = {0};
+	struct actor a;
+	const char *user, *pw, *role;
+	int r;
+
+	if (admin_auth(srv, req, P_ACCOUNTS, &a) < 0)
+		return;
+	if (http_req_method(req) == HTTP_GET) {
+		cJSON *arr;
+
+		out = cJSON_CreateObject();
+		if (!out || !(arr = cJSON_AddArrayToObject(out, "accounts")))
+			return no_memory(req);
+		r = STORE_CALL(srv->store, account_list, account_cb, arr);
+		if (r < 0)
+			return store_failed(req, r);
+		return http_reply_json(req, 200, out);
+	}
+	if (body_object(req, &body) < 0)
+		return;
+	user = get_str(body, "username");
+	pw = get_str(body, "password");
+	role = get_str(body, "role");
+	acc.role = store_role_from_string(role);
+	if (!name_valid(user, false) || !password_ok(pw) || acc.role == _ROLE_INVALID)
+		return http_reply_error(
+		        req, 400, "invalid",
+		        "username, password (12 文字以上), role (viewer|operator|approver|ciso) が必要です",
+		        "username, password (12+ characters) and role (viewer|operator|approver|ciso) "
+		        "are required",
+		        NULL);
+	(void)strscpy(acc.username, sizeof(acc.username), user);
+	acc.created_us = server_now_us();
+	r = crypto_password_hash(pw, acc.pwhash);
+	if (r == 0)
+		r = STORE_CALL(srv->store, account_add, &acc);
+	if (r == -EEXIST) {
+		server_audit(srv, a.name, "account.create", user, "refused", "exists");
+		return http_reply_error(req, 409, "exists", "そのユーザー名は使われています", "that user name is taken",
+		                        NULL);
+	}
+	if (r < 0)
+		return store_failed(req, r);
+	server_audit(srv, a.name, "account.create", user, "ok", role);
+	out = cJSON_CreateObject();
+	if (!out || !cJSON_AddStringToObject(out, "username", user) || !cJSON_AddStringToObject(out, "role", role))
+		return no_memory(req);
+	http_reply_json(req, 201, out);
+}
+
+static void handle_api_tokens(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *body = NULL, *out = NULL;
+	struct store_cred c = {.kind = CRED_API_TOKEN, .role = ROLE_VIEWER};
+	char token[CRYPTO_TOKEN_MAX], th[CRYPTO_SHA256_HEX], exp[32];
+	const char *name;
+	int64_t secs, now = server_now_us();
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_ACCOUNTS, &a) < 0)
+		return;
+	if (body_object(req, &body) < 0)
+		return;
+	name = get_str(body, "name");
+	if (!name || strlen(name) == 0 || strlen(name) > 128 ||
+	    get_int(body, "expires_in_seconds", 60, 63072000, 31536000, &secs) < 0)
+		return http_reply_error(req, 400, "invalid", "name (128 バイトまで) と expires_in_seconds が必要です",
+		                        "name (up to 128 bytes) and a valid expires_in_seconds are required", NULL);
+	(void)strscpy(c.principal, sizeof(c.principal), name);
+	c.expires_us = now + secs * 1000000;
+	if ((r = crypto_token("ma1_", token)) < 0 || (r = crypto_sha256_hex(token, strlen(token), th)) < 0 ||
+	    (r = STORE_CALL(srv->store, cred_add, th, &c, a.name, now)) < 0)
+		return store_failed(req, r);
+	server_audit(srv, a.name, "api_token.create", name, "ok", "read-only");
+	server_format_time(c.expires_us, exp);
+	out = cJSON_CreateObject();
+	if (!out || !cJSON_AddStringToObject(out, "token", token) || !cJSON_AddStringToObject(out, "name", name) ||
+	    !cJSON_AddStringToObject(out, "expires_at", exp))
+		return no_memory(req);
+	http_reply_json(req, 201, out);
+}
+
+/* ---- enrollment tokens ---------------------------------------------------------------------------- */
+
+static void handle_enrollment_tokens(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *body = NULL, *out = NULL;
+	char token[CRYPTO_TOKEN_MAX], th[CRYPTO_SHA256_HEX], exp[32];
+	const char *group;
+	int64_t secs, expires;
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_ENROLL, &a) < 0)
+		return;
+	if (body_object(req, &body) < 0)
+		return;
+	group = get_str(body, "group");
+	if (!name_valid(group, true) || get_int(body, "expires_in_seconds", 60, 2592000, 86400, &secs) < 0)
+		return http_reply_error(req, 400, "invalid",
+		                        "group ([a-z0-9][a-z0-9_-]*) と expires_in_seconds (60〜2592000) が必要です",
+		                        "group ([a-z0-9][a-z0-9_-]*) and expires_in_seconds (60..2592000) are required",
+		                        NULL);
+	expires = server_now_us() + secs * 1000000;
+	if ((r = crypto_token("mt1_", token)) < 0 || (r = crypto_sha256_hex(token, strlen(token), th)) < 0 ||
+	    (r = STORE_CALL(srv->store, token_add, th, group, expires, a.name)) < 0)
+		return store_failed(req, r);
+	server_audit(srv, a.name, "enrollment_token.create", group, "ok", NULL);
+	server_format_time(expires, exp);
+	out = cJSON_CreateObject();
+	if (!out || !cJSON_AddStringToObject(out, "token", token) || !cJSON_AddStringToObject(out, "group", group) ||
+	    !cJSON_AddStringToObject(out, "expires_at", exp) ||
+	    !cJSON_AddStringToObject(out, "ca_fingerprint", pki_ca_fingerprint(srv->pki)))
+		return no_memory(req);
+	http_reply_json(req, 201, out);
+}
+
+/* ---- terminals, compliance ------------------------------------------------------------------------- */
+
+static cJSON *terminal_json(const struct store_device *d, const char *compliance)
+{
+	_cleanup_json_ cJSON *o = cJSON_CreateObject();
+	cJSON *j, *c;
+	char t[32];
+
+	if (!o || !cJSON_AddStringToObject(o, "terminal_id", d->terminal_id) ||
+	    !cJSON_AddStringToObject(o, "group", d->group) ||
+	    !cJSON_AddStringToObject(o, "status", d->revoked ? "revoked" : "active") ||
+	    !cJSON_AddStringToObject(o, "hostname", d->hostname) ||
+	    !cJSON_AddStringToObject(o, "agent_version", d->agent_version) ||
+	    !cJSON_AddNumberToObject(o, "policy_version", (double)d->policy_version) ||
+	    !cJSON_AddNumberToObject(o, "events_stored", (double)d->events) ||
+	    !cJSON_AddNumberToObject(o, "tamper_findings", (double)d->findings))
+		return NULL;
+	server_format_time(d->enrolled_us, t);
+	if (!cJSON_AddStringToObject(o, "enrolled_at", t))
+		return NULL;
+	if (d->last_seen_us) {
+		server_format_time(d->last_seen_us, t);
+		if (!cJSON_AddStringToObject(o, "last_seen", t))
+			return NULL;
+	} else if (!cJSON_AddNullToObject(o, "last_seen")) {
+		return NULL;
+	}
+	if (!(j = cJSON_AddObjectToObject(o, "journal")) || !cJSON_AddStringToObject(j, "chain", d->chain.chain) ||
+	    !cJSON_AddNumberToObject(j, "head_seq", (double)d->chain.head_seq) ||
+	    !cJSON_AddNumberToObject(j, "acked_seq", (double)d->chain.head_seq) ||
+	    !cJSON_AddStringToObject(j, "head_hash", d->chain.head_hash))
+		return NULL;
+	c = compliance ? cJSON_Parse(compliance) : cJSON_CreateObject();
+	if (!c || !cJSON_AddItemToObject(o, "compliance", c))
+		return NULL;
+	/* LOG-1: a broken chain is a failure of the log's protection */
+	if (d->findings) {
+		cJSON *cur = cJSON_GetObjectItemCaseSensitive(c, "LOG-1");
+
+		if (cur)
+			cJSON_ReplaceItemInObjectCaseSensitive(c, "LOG-1", cJSON_CreateString("fail"));
+		else
+			cJSON_AddStringToObject(c, "LOG-1", "fail");
+	}
+	return TAKE_PTR(o);
+}
+
+static int terminal_cb(const struct store_device *d, const char *compliance, void *userdata)
+{
+	cJSON *arr = userdata, *o = terminal_json(d, compliance);
+
+	if (!o || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void handle_terminals(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *out = cJSON_CreateObject();
+	const char *group = http_req_query(req, "group");
+	struct actor a;
+	cJSON *arr;
+	int r;
+
+	if (admin_auth(srv, req, P_READ, &a) < 0)
+		return;
+	(void)api_device_flush(srv); /* the latest check-ins first */
+	if (!out || !(arr = cJSON_AddArrayToObject(out, "terminals")))
+		return no_memory(req);
+	r = STORE_CALL(srv->store, device_list, group, terminal_cb, arr);
+	if (r < 0)
+		return store_failed(req, r);
+	http_reply_json(req, 200, out);
+}
+
+struct compliance_acc {
+	cJSON *reqs;
+	uint64_t terminals;
+};
+
+static int compliance_cb(const struct store_device *d, const char *compliance, void *userdata)
+{
+	struct compliance_acc *acc = userdata;
+	_cleanup_json_ cJSON *c = NULL;
+	const cJSON *it;
+
+	if (d->revoked)
+		return 0;
+	acc->terminals++;
+	c = compliance ? cJSON_Parse(compliance) : NULL;
+	if (d->findings) {
+		if (!c)
+			c = cJSON_CreateObject();
+		cJSON_DeleteItemFromObjectCaseSensitive(c, "LOG-1");
+		cJSON_AddStringToObject(c, "LOG-1", "fail");
+	}
+	cJSON_ArrayForEach(it, c)
+	{
+		cJSON *counts = cJSON_GetObjectItemCaseSensitive(acc->reqs, it->string), *n;
+
+		if (!cJSON_IsString(it))
+			continue;
+		if (!counts && !(counts = cJSON_AddObjectToObject(acc->reqs, it->string)))
+			return -ENOMEM;
+		n = cJSON_GetObjectItemCaseSensitive(counts, it->valuestring);
+		if (n)
+			cJSON_SetNumberValue(n, n->valuedouble + 1);
+		else if (!cJSON_AddNumberToObject(counts, it->valuestring, 1))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void handle_compliance(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *out = cJSON_CreateObject();
+	struct compliance_acc acc = {0};
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_READ, &a) < 0)
+		return;
+	(void)api_device_flush(srv); /* the latest check-ins first */
+	if (!out || !(acc.reqs = cJSON_AddObjectToObject(out, "requirements")))
+		return no_memory(req);
+	r = STORE_CALL(srv->store, device_list, http_req_query(req, "group"), compliance_cb, &acc);
+	if (r < 0)
+		return store_failed(req, r);
+	if (!cJSON_AddNumberToObject(out, "terminals", (double)acc.terminals))
+		return no_memory(req);
+	http_reply_json(req, 200, out);
+}
+
+static void handle_terminal(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *out = NULL;
+	_cleanup_free_ char *report = NULL;
+	const char *id = http_req_param(req, 0);
+	struct store_device d;
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_READ, &a) < 0)
+		return;
+	(void)api_device_flush(srv); /* the latest check-ins first */
+	r = STORE_CALL(srv->store, device_get, id, &d);
+	if (r == -ENOENT)
+		return http_reply_error(req, 404, "not_found", "その端末はありません", "no such terminal", NULL);
+	if (r < 0 || (r = STORE_CALL(srv->store, device_report, id, &report)) < 0)
+		return store_failed(req, r);
+	/* compliance: from the stored report (device_get does not carry it) */
+	{
+		_cleanup_json_ cJSON *rep = report ? cJSON_Parse(report) : NULL;
+		_cleanup_json_ cJSON *comp = rep ? api_device_compliance(rep) : NULL;
+		char *cs = comp ? cJSON_PrintUnformatted(comp) : NULL;
+
+		out = terminal_json(&d, cs);
+		cJSON_free(cs);
+		if (!out)
+			return no_memory(req);
+		if (rep)
+			cJSON_AddItemToObject(out, "report", TAKE_PTR(rep));
+	}
+	http_reply_json(req, 200, out);
+}
+
+static void handle_revoke(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *body = NULL, *out = NULL;
+	const char *id = http_req_param(req, 0), *reason = NULL;
+	const char *b;
+	size_t blen;
+	unsigned n = 0;
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_REVOKE, &a) < 0)
+		return;
+	r = http_req_body(req, SERVER_JSON_SMALL, &b, &blen);
+	if (r < 0)
+		return http_reply_body_error(req, r);
+	if (blen) {
+		if (body_object(req, &body) < 0)
+			return;
+		reason = get_str(body, "reason");
+	}
+	r = STORE_CALL(srv->store, device_revoke, id, server_now_us(), &n);
+	if (r == -ENOENT) {
+		server_audit(srv, a.name, "terminal.revoke", id, "not_found", reason);
+		return http_reply_error(req, 404, "not_found", "その端末はありません", "no such terminal", NULL);
+	}
+	if (r < 0)
+		return store_failed(req, r);
+	api_device_invalidate(srv); /* refused from its next request on */
+	server_audit(srv, a.name, "terminal.revoke", id, "ok", reason);
+	log_notice("terminal %s revoked by %s (%u certificates)", id, a.name, n);
+	out = cJSON_CreateObject();
+	if (!out || !cJSON_AddStringToObject(out, "terminal_id", id) ||
+	    !cJSON_AddNumberToObject(out, "revoked_certificates", n))
+		return no_memory(req);
+	http_reply_json(req, 200, out);
+}
+
+/* ---- events, findings, audit ------------------------------------------------------------------ */
+
+static int event_cb(const struct store_event_row *e, void *userdata)
+{
+	cJSON *arr = userdata, *o = cJSON_CreateObject(), *rec;
+	char t[32];
+
+	if (!o || !cJSON_AddItemToArray(arr, o))
+		return -ENOMEM;
+	server_format_time(e->received_us, t);
+	rec = cJSON_ParseWithLength(e->canon, e->canon_len);
+	if (!cJSON_AddNumberToObject(o, "id", (double)e->id) ||
+	    !cJSON_AddStringToObject(o, "terminal_id", e->terminal_id) ||
+	    !cJSON_AddNumberToObject(o, "seq", (double)e->seq) || !cJSON_AddStringToObject(o, "hash", e->hash) ||
+	    !cJSON_AddStringToObject(o, "received_at", t) || !rec || !cJSON_AddItemToObject(o, "record", rec)) {
+		cJSON_Delete(rec);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int list_limit(struct http_req *req, unsigned *ret)
+{
+	const char *l = http_req_query(req, "limit");
+	int64_t v = LIST_DEFAULT;
+
+	if (l && parse_int64(l, 1, LIST_MAX, &v) < 0)
+		return -EINVAL;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+static void handle_events(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *out = cJSON_CreateObject();
+	struct store_event_filter f = {.terminal_id = http_req_query(req, "terminal"),
+	                               .type_prefix = http_req_query(req, "type")};
+	const char *after = http_req_query(req, "after");
+	struct actor a;
+	cJSON *arr;
+	int r;
+
+	if (admin_auth(srv, req, P_READ, &a) < 0)
+		return;
+	if (list_limit(req, &f.limit) < 0 || (after && parse_int64(after, 0, INT64_MAX, &f.after_id) < 0))
+		return http_reply_error(req, 400, "invalid", "limit (1〜1000) または after が不正です",
+		                        "invalid limit (1..1000) or after", NULL);
+	if (!out || !(arr = cJSON_AddArrayToObject(out, "events")))
+		return no_memory(req);
+	r = STORE_CALL(srv->store, events_list, &f, event_cb, arr);
+	if (r < 0)
+		return r == -ENOMEM ? no_memory(req) : store_failed(req, r);
+	http_reply_json(req, 200, out);
+}
+
+static int finding_cb(const struct store_finding *f, void *userdata)
+{
+	cJSON *arr = userdata, *o = cJSON_CreateObject();
+	char t[32];
+
+	server_format_time(f->time_us, t);
+	if (!o || !cJSON_AddItemToArray(arr, o) || !cJSON_AddStringToObject(o, "terminal_id", f->terminal_id) ||
+	    !cJSON_AddStringToObject(o, "kind", store_finding_to_string(f->kind)) ||
+	    !cJSON_AddNumberToObject(o, "seq", (double)f->seq) ||
+	    !cJSON_AddNumberToObject(o, "expected_seq", (double)f->expected_seq) ||
+	    !cJSON_AddStringToObject(o, "detail", f->detail) || !cJSON_AddStringToObject(o, "time", t))
+		return -ENOMEM;
+	return 0;
+}
+
+static void handle_findings(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *out = cJSON_CreateObject();
+	struct actor a;
+	unsigned limit;
+	cJSON *arr;
+	int r;
+
+	if (admin_auth(srv, req, P_READ, &a) < 0)
+		return;
+	if (list_limit(req, &limit) < 0)
+		return http_reply_error(req, 400, "invalid", "limit (1〜1000) が不正です", "invalid limit (1..1000)",
+		                        NULL);
+	if (!out || !(arr = cJSON_AddArrayToObject(out, "findings")))
+		return no_memory(req);
+	r = STORE_CALL(srv->store, findings_list, http_req_query(req, "terminal"), limit, finding_cb, arr);
+	if (r < 0)
+		return store_failed(req, r);
+	http_reply_json(req, 200, out);
+}
+
+static int audit_cb(const struct store_audit *au, void *userdata)
+{
+	cJSON *arr = userdata, *o = cJSON_CreateObject();
+	char t[32];
+
+	server_format_time(au->time_us, t);
+	if (!o || !cJSON_AddItemToArray(arr, o) || !cJSON_AddStringToObject(o, "time", t) ||
+	    !cJSON_AddStringToObject(o, "actor", au->actor) || !cJSON_AddStringToObject(o, "action", au->action) ||
+	    !cJSON_AddStringToObject(o, "target", au->target ?: "") ||
+	    !cJSON_AddStringToObject(o, "result", au->result) ||
+	    !cJSON_AddStringToObject(o, "detail", au->detail ?: ""))
+		return -ENOMEM;
+	return 0;
+}
+
+static void handle_audit(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *out = cJSON_CreateObject();
+	struct actor a;
+	unsigned limit;
+	cJSON *arr;
+	int r;
+
+	if (admin_auth(srv, req, P_AUDIT, &a) < 0)
+		return;
+	if (list_limit(req, &limit) < 0)
+		return http_reply_error(req, 400, "invalid", "limit (1〜1000) が不正です", "invalid limit (1..1000)",
+		                        NULL);
+	if (!out || !(arr = cJSON_AddArrayToObject(out, "audit")))
+		return no_memory(req);
+	r = STORE_CALL(srv->store, audit_list, limit, audit_cb, arr);
+	if (r < 0)
+		return store_failed(req, r);
+	http_reply_json(req, 200, out);
+}
+
+/* ---- groups and policies ----------------------------------------------------------------------------- */
+
+static int group_cb(const struct store_group *g, void *userdata)
+{
+	cJSON *arr = userdata, *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddItemToArray(arr, o) || !cJSON_AddStringToObject(o, "name", g->name) ||
+	    !cJSON_AddNumberToObject(o, "terminals", (double)g->terminals) ||
+	    !(g->policy_version ? cJSON_AddNumberToObject(o, "policy_version", (double)g->policy_version)
+	                        : cJSON_AddNullToObject(o, "policy_version")) ||
+	    !(g->pending_version > g->policy_version
+	              ? cJSON_AddNumberToObject(o, "pending_version", (double)g->pending_version)
+	              : cJSON_AddNullToObject(o, "pending_version")))
+		return -ENOMEM;
+	return 0;
+}
+
+static void handle_groups(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *out = cJSON_CreateObject();
+	struct actor a;
+	cJSON *arr;
+	int r;
+
+	if (admin_auth(srv, req, P_READ, &a) < 0)
+		return;
+	(void)api_device_flush(srv); /* the latest check-ins first */
+	if (!out || !(arr = cJSON_AddArrayToObject(out, "groups")))
+		return no_memory(req);
+	r = STORE_CALL(srv->store, group_list, group_cb, arr);
+	if (r < 0)
+		return store_failed(req, r);
+	http_reply_json(req, 200, out);
+}
+
+static void reply_policy_state(struct http_req *req, int code, const struct store_policy *p)
+{
+	_cleanup_json_ cJSON *out = cJSON_CreateObject();
+
+	if (!out || !cJSON_AddStringToObject(out, "group", p->group) ||
+	    !cJSON_AddNumberToObject(out, "version", (double)p->version) ||
+	    !cJSON_AddStringToObject(out, "status", p->published ? "published" : "pending") ||
+	    !cJSON_AddStringToObject(out, "sha256", p->sha256) ||
+	    !cJSON_AddStringToObject(out, "uploaded_by", p->uploaded_by) ||
+	    (p->published && !cJSON_AddStringToObject(out, "approved_by", p->approved_by)))
+		return no_memory(req);
+	http_reply_json(req, code, out);
+}
+
+static void handle_policy_upload(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	const char *group = http_req_param(req, 0);
+	_cleanup_(policy_freep) struct mamori_policy *pol = NULL;
+	struct policy_errors errs;
+	struct store_policy p = {0};
+	const char *doc;
+	size_t len;
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_POLICY_UPLOAD, &a) < 0)
+		return;
+	if (!name_valid(group, true))
+		return http_reply_error(req, 400, "invalid", "グループ名が不正です", "invalid group name", NULL);
+	r = http_req_body(req, SERVER_POLICY_MAX, &doc, &len);
+	if (r < 0)
+		return http_reply_body_error(req, r);
+	policy_errors_init(&errs);
+	r = policy_parse(doc, len, &pol, &errs);
+	if (r < 0) {
+		_cleanup_json_ cJSON *x = cJSON_CreateObject();
+		cJSON *ja = x ? cJSON_AddArrayToObject(x, "errors_ja") : NULL;
+		cJSON *en = x ? cJSON_AddArrayToObject(x, "errors_en") : NULL;
+		char line[512];
+
+		for (size_t i = 0; ja && en && i < errs.n; i++) {
+			if (policy_error_format(&errs, i, "ja", line, sizeof(line)) >= 0)
+				cJSON_AddItemToArray(ja, cJSON_CreateString(line));
+			if (policy_error_format(&errs, i, "en", line, sizeof(line)) >= 0)
+				cJSON_AddItemToArray(en, cJSON_CreateString(line));
+		}
+		server_audit(srv, a.name, "policy.upload", group, "invalid", NULL);
+		return http_reply_error(req, r == -EFBIG ? 413 : 400, "invalid_policy",
+		                        "ポリシーが不正です (errors_ja を参照)",
+		                        "the policy is invalid (see errors_en)", x);
+	}
+	(void)strscpy(p.group, sizeof(p.group), group);
+	p.version = policy_version(pol);
+	p.document = (char *)doc;
+	p.document_len = len;
+	(void)strscpy(p.uploaded_by, sizeof(p.uploaded_by), a.name);
+	if ((r = crypto_sha256_hex(doc, len, p.sha256)) < 0)
+		return store_failed(req, r);
+	r = STORE_CALL(srv->store, policy_put_pending, &p, server_now_us());
+	if (r == -EEXIST || r == -ESTALE) {
+		server_audit(srv, a.name, "policy.upload", group, "refused",
+		             r == -ESTALE ? "version not higher" : "exists");
+		return http_reply_error(req, 409, r == -ESTALE ? "version_not_higher" : "version_exists",
+		                        "version は公開中のものより大きく、未使用でなければなりません",
+		                        "version must be higher than the published one and not used before", NULL);
+	}
+	if (r < 0)
+		return store_failed(req, r);
+	char detail[64];
+	(void)xsnprintf(detail, sizeof(detail), "version %" PRId64, p.version);
+	server_audit(srv, a.name, "policy.upload", group, "ok", detail);
+	reply_policy_state(req, 202, &p);
+}
+
+static void handle_policy_approve(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	const char *group = http_req_param(req, 0);
+	struct store_policy p = {0};
+	char sig[POLICY_SIG_B64_LEN + 1], detail[64];
+	int64_t version;
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_POLICY_APPROVE, &a) < 0)
+		return;
+	if (!name_valid(group, true) || parse_int64(http_req_param(req, 1), 1, 9007199254740991LL, &version) < 0)
+		return http_reply_error(req, 404, "not_found", "そのポリシーはありません", "no such policy", NULL);
+	(void)xsnprintf(detail, sizeof(detail), "version %" PRId64, version);
+	r = STORE_CALL(srv->store, policy_get, group, version, &p);
+	if (r == -ENOENT)
+		return http_reply_error(req, 404, "not_found", "そのポリシーはありません", "no such policy", NULL);
+	if (r < 0)
+		return store_failed(req, r);
+	if (p.published) {
+		store_policy_clear(&p);
+		return http_reply_error(req, 409, "already_published", "このポリシーは公開済みです",
+		                        "this policy is already published", NULL);
+	}
+	if (strcmp(p.uploaded_by, a.name) == 0) {
+		store_policy_clear(&p);
+		server_audit(srv, a.name, "policy.approve", group, "refused", "OPS-4: uploader cannot approve");
+		return http_reply_error(req, 403, "same_person",
+		                        "登録した本人は承認できません。別の承認者が必要です (OPS-4)",
+		                        "the person who uploaded a policy cannot approve it (OPS-4)", NULL);
+	}
+	r = policy_sign_buf(srv->paths.policy_key, p.document, p.document_len, sig);
+	if (r < 0) {
+		store_policy_clear(&p);
+		log_error_errno(r, "signing the policy of %s: %m", group);
+		return http_reply_error(req, 500, "sign_failed", "ポリシーに署名できません", "cannot sign the policy",
+		                        NULL);
+	}
+	r = STORE_CALL(srv->store, policy_publish, group, version, sig, a.name, server_now_us());
+	if (r < 0) {
+		store_policy_clear(&p);
+		return r == -ENOENT ? http_reply_error(req, 409, "already_published", "このポリシーは公開済みです",
+		                                       "this policy is already published", NULL)
+		                    : store_failed(req, r);
+	}
+	srv->policy_generation++;
+	server_audit(srv, a.name, "policy.approve", group, "ok", detail);
+	log_notice("policy %s version %" PRId64 " published (uploaded by %s, approved by %s)", group, version,
+	           p.uploaded_by, a.name);
+	p.published = true;
+	(void)strscpy(p.approved_by, sizeof(p.approved_by), a.name);
+	reply_policy_state(req, 200, &p);
+	store_policy_clear(&p);
+}
+
+const struct http_route api_admin_routes[] = {
+        {HTTP_POST, "/admin/v1/bootstrap", handle_bootstrap},
+        {HTTP_POST, "/admin/v1/login", handle_login},
+        {HTTP_POST, "/admin/v1/logout", handle_logout},
+        {HTTP_GET | HTTP_POST, "/admin/v1/accounts", handle_accounts},
+        {HTTP_POST, "/admin/v1/api-tokens", handle_api_tokens},
+        {HTTP_POST, "/admin/v1/enrollment-tokens", handle_enrollment_tokens},
+        {HTTP_GET, "/admin/v1/terminals", handle_terminals},
+        {HTTP_GET, "/admin/v1/terminals/*", handle_terminal},
+        {HTTP_POST, "/admin/v1/terminals/*/revoke", handle_revoke},
+        {HTTP_GET, "/admin/v1/events", handle_events},
+        {HTTP_GET, "/admin/v1/findings", handle_findings},
+        {HTTP_GET, "/admin/v1/compliance", handle_compliance},
+        {HTTP_GET, "/admin/v1/groups", handle_groups},
+        {HTTP_PUT, "/admin/v1/groups/*/policy", handle_policy_upload},
+        {HTTP_POST, "/admin/v1/groups/*/policy/*/approve", handle_policy_approve},
+        {HTTP_GET, "/admin/v1/audit", handle_audit},
+};
+const size_t api_admin_routes_n = ELEMENTSOF(api_admin_routes);

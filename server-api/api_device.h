@@ -1,0 +1,34 @@
+/* server-api/api_device.h — the device API on the mTLS listener: check-in,
+ * event upload, policy download, certificate renewal (mamori-server).
+ * The terminal is who its verified client certificate says — never a body. */
+#ifndef MAMORI_API_DEVICE_H
+#define MAMORI_API_DEVICE_H
+
+#include <stddef.h>
+
+#include "http.h"
+
+struct server;
+
+extern const struct http_route api_device_routes[];
+extern const size_t api_device_routes_n;
+
+/* State of the device API: a cache of verified identities (certificate
+ * serial → terminal, re-read after API_DEVICE_CACHE_TTL or when
+ * api_device_invalidate() was called) and the check-ins not yet written
+ * (coalesced per terminal, written in one transaction by api_device_flush():
+ * every second, before an admin read, at exit). */
+int api_device_init(struct server *srv);
+/* Flushes, then frees. */
+void api_device_fini(struct server *srv);
+int api_device_flush(struct server *srv);
+/* A terminal or certificate changed (revoked, enrolled again): the next
+ * request of every terminal re-reads its identity from the store. */
+void api_device_invalidate(struct server *srv);
+
+/* Worst status per requirement ID over a posture report's results
+ * (fail > error > excepted > pass > not_applicable), as a JSON object the
+ * caller owns. NULL if report has no results array or on allocation failure. */
+cJSON *api_device_compliance(const cJSON *report);
+
+#endif

@@ -1,0 +1,594 @@
+/* server-api/http.c — HTTPS listeners on libevent evhttp + OpenSSL
+ * bufferevents, routing and bounded bodies (mamori-server). The only server
+ * file that calls libevent, zlib and OpenSSL's SSL API; their failures become
+ * negative errno or an HTTP error reply here. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <zlib.h>
+
+#include "alloc-util.h"
+#include "http.h"
+#include "json-util.h"
+#include "log.h"
+#include "strutil.h"
+
+#define PATH_MAX_LEN 1024
+
+/* cJSON's printed strings go back to cJSON (its hooks may not be malloc). */
+static void cjson_freep(char **p)
+{
+	if (*p)
+		cJSON_free(*p);
+}
+
+struct http_listener {
+	struct evhttp *http;
+	SSL_CTX *ctx;
+	const struct http_route *const *tables;
+	const size_t *sizes;
+	void *userdata;
+	size_t max_body;
+};
+
+struct http_req {
+	struct evhttp_request *ev;
+	struct http_listener *l;
+	char path[PATH_MAX_LEN];
+	char segs[PATH_MAX_LEN]; /* the path split at '/', for params */
+	const char *params[HTTP_PARAMS_MAX];
+	struct evkeyvalq query;
+	bool query_parsed, replied;
+	char *body;
+	size_t body_len;
+	bool body_read;
+};
+
+/* ---- TLS ----------------------------------------------------------------- */
+
+static int tls_context(const struct http_listener_options *o, SSL_CTX **ret)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	STACK_OF(X509_NAME) * names;
+
+	if (!ctx)
+		goto fail;
+	if (!SSL_CTX_set_min_proto_version(ctx, o->allow_tls12 ? TLS1_2_VERSION : TLS1_3_VERSION))
+		goto fail;
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1)
+		goto fail;
+	if (o->client_ca) {
+		if (SSL_CTX_load_verify_locations(ctx, o->client_ca, NULL) != 1)
+			goto fail;
+		names = SSL_load_client_CA_file(o->client_ca);
+		if (!names)
+			goto fail;
+		SSL_CTX_set_client_CA_list(ctx, names);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		SSL_CTX_set_verify_depth(ctx, 2);
+		if (SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT) != 1 ||
+		    SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"mamori-device", 13) != 1)
+			goto fail;
+	}
+	*ret = ctx;
+	return 0;
+fail:
+	log_error("TLS: %s", ERR_reason_error_string(ERR_peek_last_error()) ?: "unknown error");
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return -EINVAL;
+}
+
+static struct bufferevent *bevcb(struct event_base *base, void *arg)
+{
+	struct http_listener *l = arg;
+	struct bufferevent *bev;
+	SSL *ssl = SSL_new(l->ctx);
+
+	if (!ssl)
+		return NULL;
+	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	                                     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (bev)
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	else
+		SSL_free(ssl);
+	return bev;
+}
+
+/* ---- requests -------------------------------------------------------------- */
+
+unsigned http_req_method(const struct http_req *req)
+{
+	switch (evhttp_request_get_command(req->ev)) {
+	case EVHTTP_REQ_GET:
+		return HTTP_GET;
+	case EVHTTP_REQ_POST:
+		return HTTP_POST;
+	case EVHTTP_REQ_PUT:
+		return HTTP_PUT;
+	case EVHTTP_REQ_DELETE:
+		return HTTP_DELETE;
+	default:
+		return 0;
+	}
+}
+
+const char *http_req_path(const struct http_req *req)
+{
+	return req->path;
+}
+
+const char *http_req_param(const struct http_req *req, unsigned i)
+{
+	return i < HTTP_PARAMS_MAX ? req->params[i] : NULL;
+}
+
+const char *http_req_query(struct http_req *req, const char *key)
+{
+	const char *q;
+
+	if (!req->query_parsed) {
+		TAILQ_INIT(&req->query);
+		q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req->ev));
+		if (q && evhttp_parse_query_str(q, &req->query) < 0)
+			evhttp_clear_headers(&req->query);
+		req->query_parsed = true;
+	}
+	return evhttp_find_header(&req->query, key);
+}
+
+const char *http_req_header(const struct http_req *req, const char *name)
+{
+	return evhttp_find_header(evhttp_request_get_input_headers(req->ev), name);
+}
+
+X509 *http_req_peer_cert(const struct http_req *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req->ev);
+	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+
+	if (!ssl || SSL_get_verify_result(ssl) != X509_V_OK)
+		return NULL;
+	return SSL_get0_peer_certificate(ssl);
+}
+
+static int gunzip(const unsigned char *in, size_t n, size_t cap, char **ret, size_t *ret_len)
+{
+	z_stream zs = {0};
+	size_t alloc = n * 4 + 1024, used = 0;
+	char *out;
+	int zr, r = 0;
+
+	if (alloc > cap + 1)
+		alloc = cap + 1;
+	out = malloc(alloc + 1);
+	if (!out)
+		return -ENOMEM;
+	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
+		free(out);
+		return -ENOMEM;
+	}
+	zs.next_in = (unsigned char *)in;
+	zs.avail_in = (uInt)n;
+	for (;;) {
+		if (used == alloc) {
+			size_t na = alloc * 2 > cap + 1 ? cap + 1 : alloc * 2;
+			char *no;
+
+			if (na <= alloc) {
+				r = -E2BIG;
+				break;
+			}
+			no = realloc(out, na + 1);
+			if (!no) {
+				r = -ENOMEM;
+				break;
+			}
+			out = no, alloc = na;
+		}
+		zs.next_out = (unsigned char *)out + used;
+		zs.avail_out = (uInt)(alloc - used);
+		zr = inflate(&zs, Z_NO_FLUSH);
+		used = alloc - zs.avail_out;
+		if (used > cap) {
+			r = -E2BIG;
+			break;
+		}
+		if (zr == Z_STREAM_END) {
+			if (zs.avail_in != 0)
+				r = -EBADMSG; /* trailing bytes (a second member) are refused */
+			break;
+		}
+		if (zr != Z_OK || (zs.avail_in == 0 && zs.avail_out != 0)) {
+			r = -EBADMSG; /* broken or truncated stream */
+			break;
+		}
+	}
+	inflateEnd(&zs);
+	if (r < 0) {
+		free(out);
+		return r;
+	}
+	out[used] = 0;
+	*ret = out;
+	*ret_len = used;
+	return 0;
+}
+
+int http_req_body(struct http_req *req, size_t cap, const char **ret, size_t *ret_len)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req->ev);
+	size_t n = evbuffer_get_length(in);
+	const char *enc = http_req_header(req, "Content-Encoding");
+	unsigned char *raw;
+	int r;
+
+	if (!req->body_read) {
+		if (n > req->l->max_body || n > cap)
+			return -E2BIG;
+		raw = evbuffer_pullup(in, -1);
+		if (n && !raw)
+			return -ENOMEM;
+		if (enc && strcasecmp(enc, "gzip") == 0) {
+			r = gunzip(raw, n, cap, &req->body, &req->body_len);
+			if (r < 0)
+				return r;
+		} else if (enc && strcasecmp(enc, "identity") != 0) {
+			return -EPROTO;
+		} else {
+			req->body = malloc(n + 1);
+			if (!req->body)
+				return -ENOMEM;
+			if (n)
+				memcpy(req->body, raw, n);
+			req->body[n] = 0;
+			req->body_len = n;
+		}
+		req->body_read = true;
+	}
+	if (req->body_len > cap)
+		return -E2BIG;
+	*ret = req->body;
+	*ret_len = req->body_len;
+	return 0;
+}
+
+int http_req_json(struct http_req *req, size_t cap, cJSON **ret)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req->ev);
+	const char *enc = http_req_header(req, "Content-Encoding");
+	const char *b;
+	size_t n;
+	cJSON *j;
+	int r;
+
+	if (!req->body_read && !enc) {
+		/* parsed where it lies: no copy (cJSON needs no NUL with a length) */
+		n = evbuffer_get_length(in);
+		if (n > req->l->max_body || n > cap)
+			return -E2BIG;
+		b = (const char *)evbuffer_pullup(in, -1);
+		j = n ? cJSON_ParseWithLength(b, n) : NULL;
+		if (!j)
+			return -EBADMSG;
+		*ret = j;
+		return 0;
+	}
+	r = http_req_body(req, cap, &b, &n);
+	if (r < 0)
+		return r;
+	j = cJSON_ParseWithLength(b, n);
+	if (!j)
+		return -EBADMSG;
+	*ret = j;
+	return 0;
+}
+
+/* ---- replies ---------------------------------------------------------------- */
+
+static const char *reason(int code)
+{
+	switch (code) {
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 413:
+		return "Payload Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return code < 500 ? "Error" : "Internal Server Error";
+	}
+}
+
+void http_add_header(struct http_req *req, const char *name, const char *value)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req->ev), name, value);
+}
+
+void http_reply_data(struct http_req *req, int code, const char *content_type, const void *data, size_t len)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req->ev);
+	struct evbuffer *b = evbuffer_new();
+
+	if (req->replied)
+		return;
+	req->replied = true;
+	if (content_type)
+		evhttp_add_header(h, "Content-Type", content_type);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	if (!b || (len && evbuffer_add(b, data, len) < 0)) {
+		evhttp_send_error(req->ev, 500, NULL);
+	} else {
+		struct evhttp_connection *conn = evhttp_request_get_connection(req->ev);
+		struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+
+		evhttp_send_reply(req->ev, code, reason(code), b);
+		/* headers and body are separate chains: made one, they leave in one
+		 * TLS record and one write (the write happens later in the loop) */
+		if (bev)
+			(void)evbuffer_pullup(bufferevent_get_output(bev), -1);
+	}
+	if (b)
+		evbuffer_free(b);
+}
+
+void http_reply_json(struct http_req *req, int code, const cJSON *body)
+{
+	_cleanup_(cjson_freep) char *s = body ? cJSON_PrintUnformatted(body) : NULL;
+
+	if (body && !s) {
+		http_reply_data(req, 500, "application/json", "{\"error\":\"no_memory\"}", 21);
+		return;
+	}
+	if (!body) {
+		http_reply_data(req, code, NULL, NULL, 0);
+		return;
+	}
+	http_reply_data(req, code, "application/json; charset=utf-8", s, strlen(s));
+}
+
+void http_reply_error(struct http_req *req, int code, const char *error, const char *ja, const char *en,
+                      const cJSON *extra)
+{
+	_cleanup_json_ cJSON *o = cJSON_CreateObject();
+	cJSON *m;
+
+	if (!o || !cJSON_AddStringToObject(o, "error", error) || !(m = cJSON_AddObjectToObject(o, "message")) ||
+	    !cJSON_AddStringToObject(m, "ja", ja) || !cJSON_AddStringToObject(m, "en", en)) {
+		http_reply_data(req, code, "application/json", "{\"error\":\"no_memory\"}", 21);
+		return;
+	}
+	for (const cJSON *c = extra ? extra->child : NULL; c; c = c->next) {
+		cJSON *dup = cJSON_Duplicate(c, true);
+
+		if (dup)
+			cJSON_AddItemToObject(o, c->string, dup);
+	}
+	http_reply_json(req, code, o);
+}
+
+void http_reply_body_error(struct http_req *req, int err)
+{
+	switch (err) {
+	case -E2BIG:
+		http_reply_error(req, 413, "too_large", "リクエストの本文が上限を超えています",
+		                 "the request body is larger than the limit", NULL);
+		break;
+	case -EPROTO:
+		http_reply_error(req, 415, "unsupported_encoding", "対応していない Content-Encoding です",
+		                 "unsupported Content-Encoding (gzip or identity)", NULL);
+		break;
+	case -EBADMSG:
+		http_reply_error(req, 400, "malformed", "本文が JSON (または gzip) として読めません",
+		                 "the body is not valid JSON (or gzip)", NULL);
+		break;
+	default:
+		http_reply_error(req, 500, "internal", "サーバー内部のエラーです", "internal server error", NULL);
+	}
+}
+
+/* ---- routing ------------------------------------------------------------------ */
+
+/* Match path against pattern; '*' segments capture into params. */
+static bool route_match(struct http_req *req, const char *pattern)
+{
+	const char *p = pattern, *s = req->path;
+	char *w = req->segs;
+	unsigned np = 0;
+
+	while (*p && *s) {
+		if (*p == '*' && (p[1] == '/' || p[1] == 0) && p[-1] == '/') {
+			size_t n = strcspn(s, "/");
+
+			if (n == 0 || np >= HTTP_PARAMS_MAX)
+				return false;
+			memcpy(w, s, n);
+			w[n] = 0;
+			req->params[np++] = w;
+			w += n + 1;
+			s += n;
+			p++;
+			continue;
+		}
+		if (*p != *s)
+			return false;
+		p++, s++;
+	}
+	return *p == 0 && *s == 0;
+}
+
+static void gencb(struct evhttp_request *ev, void *arg)
+{
+	struct http_listener *l = arg;
+	struct http_req req = {.ev = ev, .l = l};
+	const char *uri_path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(ev));
+	const struct http_route *found = NULL;
+	bool path_known = false;
+	unsigned m;
+
+	if (!uri_path || strscpy(req.path, sizeof(req.path), uri_path) < 0 || strchr(req.path, '%')) {
+		http_reply_error(&req, 404, "not_found", "そのパスはありません", "no such path", NULL);
+		goto done;
+	}
+	m = http_req_method(&req);
+	for (size_t t = 0; l->tables[t] && !found; t++)
+		for (size_t i = 0; i < l->sizes[t]; i++) {
+			memset(req.params, 0, sizeof(req.params));
+			if (!route_match(&req, l->tables[t][i].path))
+				continue;
+			path_known = true;
+			if (l->tables[t][i].method & m) {
+				found = &l->tables[t][i];
+				break;
+			}
+		}
+	if (!found) {
+		if (path_known)
+			http_reply_error(&req, 405, "method_not_allowed", "このメソッドは使えません",
+			                 "method not allowed", NULL);
+		else
+			http_reply_error(&req, 404, "not_found", "そのパスはありません", "no such path", NULL);
+		goto done;
+	}
+	found->handler(l->userdata, &req);
+	if (!req.replied)
+		http_reply_error(&req, 500, "internal", "サーバー内部のエラーです", "internal server error", NULL);
+done:
+	if (req.query_parsed)
+		evhttp_clear_headers(&req.query);
+	free(req.body);
+}
+
+static int parse_listen(const char *listen, char *host, size_t hostsz, uint16_t *port)
+{
+	const char *colon = strrchr(listen, ':');
+	int64_t p;
+
+	if (!colon || colon == listen || parse_int64(colon + 1, 0, 65535, &p) < 0)
+		return -EINVAL;
+	if (listen[0] == '[') {
+		if (colon[-1] != ']' || (size_t)(colon - listen - 2) >= hostsz)
+			return -EINVAL;
+		memcpy(host, listen + 1, (size_t)(colon - listen - 2));
+		host[colon - listen - 2] = 0;
+	} else {
+		if ((size_t)(colon - listen) >= hostsz)
+			return -EINVAL;
+		memcpy(host, listen, (size_t)(colon - listen));
+		host[colon - listen] = 0;
+	}
+	*port = (uint16_t)p;
+	return 0;
+}
+
+void http_listener_free(struct http_listener *l)
+{
+	if (!l)
+		return;
+	if (l->http)
+		evhttp_free(l->http);
+	SSL_CTX_free(l->ctx);
+	free(l);
+}
+
+int http_listener_new(struct event_base *base, const struct http_listener_options *o, struct http_listener **ret,
+                      uint16_t *ret_port)
+{
+	struct http_listener *l;
+	struct evhttp_bound_socket *bound;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[256];
+	uint16_t port;
+	int r;
+
+	r = parse_listen(o->listen, host, sizeof(host), &port);
+	if (r < 0)
+		return r;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->tables = o->tables;
+	l->sizes = o->table_sizes;
+	l->userdata = o->userdata;
+	l->max_body = o->max_body;
+	r = tls_context(o, &l->ctx);
+	if (r < 0)
+		goto fail;
+	l->http = evhttp_new(base);
+	if (!l->http) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	evhttp_set_bevcb(l->http, bevcb, l);
+	evhttp_set_gencb(l->http, gencb, l);
+	evhttp_set_timeout(l->http, o->timeout_s);
+	evhttp_set_max_body_size(l->http, (ev_ssize_t)o->max_body);
+	evhttp_set_max_headers_size(l->http, HTTP_HEADERS_MAX);
+	evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+	bound = evhttp_bind_socket_with_handle(l->http, host, port);
+	if (!bound) {
+		r = -EADDRNOTAVAIL;
+		goto fail;
+	}
+	if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sl) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	{
+		/* inherited by every accepted connection: a reply never waits for
+		 * the client's delayed ACK (Nagle) */
+		int one = 1;
+
+		(void)setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+	                                      : ((struct sockaddr_in *)&ss)->sin_port);
+	*ret = l;
+	*ret_port = port;
+	return 0;
+fail:
+	http_listener_free(l);
+	return r;
+}

@@ -1,0 +1,85 @@
+/* server-api/http.h — HTTPS listeners, routing, bounded request bodies and
+ * JSON replies on libevent's evhttp with OpenSSL bufferevents (mamori-server).
+ *
+ * The only server file that calls libevent and zlib. Every listener is TLS
+ * (1.3; 1.2 only when configured). A listener made with a client CA requires
+ * a client certificate at the handshake (SSL_VERIFY_PEER |
+ * SSL_VERIFY_FAIL_IF_NO_PEER_CERT, purpose sslclient): a connection without
+ * one, or with one from another CA, or expired, never reaches a handler.
+ *
+ * Limits (a slow or hostile client costs little): headers 16 KiB, bodies
+ * max_body bytes on the wire and as many after gzip decoding, a whole request
+ * or an idle keep-alive connection at most timeout seconds. */
+#ifndef MAMORI_HTTP_H
+#define MAMORI_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/ssl.h>
+
+#define HTTP_HEADERS_MAX (16 * 1024)
+#define HTTP_PARAMS_MAX  4
+
+struct event_base;
+struct http_listener;
+struct http_req;
+
+enum http_method { HTTP_GET = 1, HTTP_POST = 2, HTTP_PUT = 4, HTTP_DELETE = 8 };
+
+/* A route: method and path; '*' as a whole path segment matches one
+ * segment, available as http_req_param(req, i) in order. */
+struct http_route {
+	unsigned method;
+	const char *path;
+	void (*handler)(void *userdata, struct http_req *req);
+};
+
+struct http_listener_options {
+	const char *listen;                     /* "ADDR:PORT", "[v6]:PORT"; port 0 = any free port */
+	const char *cert, *key;                 /* server certificate chain and key (PEM files) */
+	const char *client_ca;                  /* PEM: require client certificates issued by it; NULL = none */
+	bool allow_tls12;                       /* also TLS 1.2 (default 1.3 only) */
+	int timeout_s;                          /* request/idle timeout */
+	size_t max_body;                        /* request body cap, on the wire and decoded */
+	const struct http_route *const *tables; /* NULL-terminated list of route tables ... */
+	const size_t *table_sizes;              /* ... and their lengths */
+	void *userdata;
+};
+
+/* Bind and serve on base. *ret_port: the port actually bound. */
+int http_listener_new(struct event_base *base, const struct http_listener_options *o, struct http_listener **ret,
+                      uint16_t *ret_port);
+void http_listener_free(struct http_listener *l);
+
+/* ---- requests ---- */
+unsigned http_req_method(const struct http_req *req);
+const char *http_req_path(const struct http_req *req);
+const char *http_req_param(const struct http_req *req, unsigned i);
+/* A query parameter (decoded), NULL if absent. */
+const char *http_req_query(struct http_req *req, const char *key);
+const char *http_req_header(const struct http_req *req, const char *name);
+/* The verified client certificate, NULL on a listener without client CA. Borrowed. */
+X509 *http_req_peer_cert(const struct http_req *req);
+
+/* The body, gzip-decoded if Content-Encoding says so, at most cap bytes,
+ * NUL-terminated (borrowed until the request is answered). -E2BIG beyond
+ * cap, -EBADMSG for a broken gzip stream, -EPROTO for another encoding. */
+int http_req_body(struct http_req *req, size_t cap, const char **ret, size_t *ret_len);
+/* The body parsed as one JSON value (cJSON_ParseWithLength). Caller owns
+ * *ret. -EBADMSG if it is not JSON. */
+int http_req_json(struct http_req *req, size_t cap, cJSON **ret);
+
+/* ---- replies (exactly one per request) ---- */
+void http_reply_json(struct http_req *req, int code, const cJSON *body);
+void http_reply_data(struct http_req *req, int code, const char *content_type, const void *data, size_t len);
+/* {"error": code_word, "message": {"ja": ja, "en": en}} plus `extra`'s members (may be NULL). */
+void http_reply_error(struct http_req *req, int code, const char *error, const char *ja, const char *en,
+                      const cJSON *extra);
+/* An error for a negative errno from http_req_body/json (413, 400, 415). */
+void http_reply_body_error(struct http_req *req, int err);
+void http_add_header(struct http_req *req, const char *name, const char *value);
+
+#endif

@@ -1,0 +1,179 @@
+/* server-api/server.c — the data directory of mamori-server (created on first
+ * start: device CA, TLS certificate, policy-signing key, store, bootstrap
+ * secret), loading it, and helpers every handler uses (mamori-server). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc-util.h"
+#include "crypto.h"
+#include "fileio.h"
+#include "log.h"
+#include "policy_sign.h"
+#include "server.h"
+#include "strutil.h"
+
+#define CA_DAYS      3650
+#define TLS_DAYS     825
+#define PEM_FILE_MAX (64 * 1024)
+
+int64_t server_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void server_format_time(int64_t us, char buf[32])
+{
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		(void)strscpy(buf, 32, "1970-01-01T00:00:00Z");
+}
+
+void server_audit(struct server *srv, const char *actor, const char *action, const char *target, const char *result,
+                  const char *detail)
+{
+	struct store_audit a = {
+	        .time_us = server_now_us(),
+	        .actor = actor,
+	        .action = action,
+	        .target = target,
+	        .result = result,
+	        .detail = detail,
+	};
+	int r = STORE_CALL(srv->store, audit_add, &a);
+
+	if (r < 0)
+		log_error_errno(r, "audit trail: cannot record %s %s by %s: %m", action, target ?: "", actor);
+}
+
+static bool exists(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0;
+}
+
+static int path_in(const char *dir, const char *name, char buf[PATH_MAX])
+{
+	return xsnprintf(buf, PATH_MAX, "%s/%s", dir, name);
+}
+
+void server_free(struct server *srv)
+{
+	if (!srv)
+		return;
+	store_close(srv->store);
+	pki_free(srv->pki);
+	free(srv->policy_pub_pem);
+	free(srv);
+}
+
+/* A new bootstrap secret, stored as scrypt; the clear text goes to the caller
+ * to be shown once. */
+static int bootstrap_new(struct server *srv, char secret[CRYPTO_TOKEN_MAX])
+{
+	char h[CRYPTO_PWHASH_MAX];
+	int r;
+
+	if ((r = crypto_token("mb1_", secret)) < 0 || (r = crypto_password_hash(secret, h)) < 0)
+		return r;
+	return STORE_CALL(srv->store, meta_set, "bootstrap_secret", h);
+}
+
+int server_init(const struct server_config *cfg, bool new_bootstrap, struct server **ret,
+                char ret_secret[CRYPTO_TOKEN_MAX])
+{
+	_cleanup_(server_freep) struct server *srv = NULL;
+	char prefix[PATH_MAX], db[PATH_MAX + 16], buf[64];
+	size_t n;
+	uint64_t accounts = 0;
+	int r;
+
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->cfg = *cfg;
+	ret_secret[0] = 0;
+	r = mkdir_p(cfg->data_dir, 0700);
+	if (r < 0)
+		return log_error_errno(r,
+		                       "データディレクトリを作成できません / cannot create the data directory %s: %m",
+		                       cfg->data_dir);
+	if (chmod(cfg->data_dir, 0700) < 0)
+		return log_error_errno(-errno, "chmod %s: %m", cfg->data_dir);
+	if ((r = path_in(cfg->data_dir, "ca.key", srv->paths.ca_key)) < 0 ||
+	    (r = path_in(cfg->data_dir, "ca.pem", srv->paths.ca_cert)) < 0 ||
+	    (r = path_in(cfg->data_dir, "server.key", srv->paths.tls_key)) < 0 ||
+	    (r = path_in(cfg->data_dir, "server.pem", srv->paths.tls_cert)) < 0 ||
+	    (r = path_in(cfg->data_dir, "policy-signing.key", srv->paths.policy_key)) < 0 ||
+	    (r = path_in(cfg->data_dir, "policy-signing.pub", srv->paths.policy_pub)) < 0 ||
+	    (r = path_in(cfg->data_dir, "listen.json", srv->paths.listen_file)) < 0 ||
+	    (r = path_in(cfg->data_dir, "policy-signing", prefix)) < 0)
+		return log_error_errno(r, "data directory path too long: %s", cfg->data_dir);
+
+	if (!exists(srv->paths.ca_key)) {
+		r = pki_create_ca(srv->paths.ca_key, srv->paths.ca_cert, "mamori device CA", CA_DAYS);
+		if (r < 0)
+			return log_error_errno(r, "端末 CA を作成できません / cannot create the device CA: %m");
+		log_notice("created the device CA (ECDSA P-256) in %s", cfg->data_dir);
+	}
+	r = pki_load(srv->paths.ca_key, srv->paths.ca_cert, &srv->pki);
+	if (r < 0)
+		return log_error_errno(r, "端末 CA を読めません / cannot load the device CA from %s: %m",
+		                       cfg->data_dir);
+	if (!exists(srv->paths.tls_cert)) {
+		r = pki_issue_server(srv->pki, srv->paths.tls_key, srv->paths.tls_cert, cfg->names, TLS_DAYS);
+		if (r < 0)
+			return log_error_errno(
+			        r, "サーバー証明書を作成できません / cannot issue the server certificate: %m");
+	}
+	if (!exists(srv->paths.policy_key)) {
+		r = policy_keygen(prefix);
+		if (r < 0)
+			return log_error_errno(
+			        r, "ポリシー署名鍵を作成できません / cannot create the policy signing key: %m");
+	}
+	r = read_file_capped(srv->paths.policy_pub, PEM_FILE_MAX, &srv->policy_pub_pem, &n);
+	if (r < 0)
+		return log_error_errno(r, "cannot read %s: %m", srv->paths.policy_pub);
+
+	if (cfg->store_url[0])
+		r = strscpy(db, sizeof(db), cfg->store_url);
+	else
+		r = xsnprintf(db, sizeof(db), "sqlite:%s/server.db", cfg->data_dir);
+	if (r < 0)
+		return log_error_errno(r, "store path too long");
+	r = store_open(db, &srv->store);
+	if (r < 0)
+		return log_error_errno(r, "記録領域を開けません / cannot open the store %s: %m", db);
+
+	r = STORE_CALL(srv->store, account_count, &accounts);
+	if (r < 0)
+		return log_error_errno(r, "store: %m");
+	if (accounts == 0) {
+		r = STORE_CALL(srv->store, meta_get, "bootstrap_secret", buf, sizeof(buf));
+		if (r == -ENOENT || r == -ENOBUFS || new_bootstrap) {
+			r = bootstrap_new(srv, ret_secret);
+			if (r < 0)
+				return log_error_errno(r, "cannot create the bootstrap secret: %m");
+		} else if (r < 0) {
+			return log_error_errno(r, "store: %m");
+		}
+	} else if (new_bootstrap) {
+		log_error("管理者アカウントが既にあるため、ブートストラップ秘密は作りません / "
+		          "accounts exist: no new bootstrap secret");
+		return -EEXIST;
+	}
+	*ret = TAKE_PTR(srv);
+	return 0;
+}

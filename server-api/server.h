@@ -1,0 +1,78 @@
+/* server-api/server.h — the state mamori-server's request handlers share
+ * (mamori-server): configuration, the store, the device CA, the paths of the
+ * data directory, and creating/loading that directory. One process, one thread: handlers run one at a time. */
+#ifndef MAMORI_SERVER_H
+#define MAMORI_SERVER_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alloc-util.h"
+#include "crypto.h"
+#include "pki.h"
+#include "store.h"
+
+#define SERVER_NAMES_MAX 16
+
+/* Caps on what the network controls (docs/API.md "Limits"). */
+#define SERVER_BODY_MAX      (8 * 1024 * 1024) /* on the wire (and decoded) for event batches */
+#define SERVER_JSON_SMALL    (64 * 1024)       /* enrollment, login, admin requests */
+#define SERVER_CHECKIN_MAX   (1024 * 1024)
+#define SERVER_POLICY_MAX    (1024 * 1024)
+#define SERVER_INVENTORY_MAX (256 * 1024)
+
+struct server_config {
+	char data_dir[PATH_MAX];
+	char store_url[PATH_MAX + 16];
+	char listen[256];                        /* device API (mTLS) */
+	char admin_listen[256];                  /* enrollment + admin API */
+	char device_url[512];                    /* told to terminals at enrollment; "" = from the Host header */
+	const char *names[SERVER_NAMES_MAX + 1]; /* server certificate names (NULL-terminated) */
+	bool allow_tls12;
+	int timeout_s;
+	int64_t device_cert_seconds;
+	int64_t checkin_interval_s;
+	int64_t session_seconds;
+};
+
+struct server_paths {
+	char ca_key[PATH_MAX], ca_cert[PATH_MAX];
+	char tls_key[PATH_MAX], tls_cert[PATH_MAX];
+	char policy_key[PATH_MAX], policy_pub[PATH_MAX];
+	char listen_file[PATH_MAX];
+};
+
+struct server {
+	struct server_config cfg;
+	struct server_paths paths;
+	struct store *store;
+	struct pki *pki;
+	char *policy_pub_pem;
+	uint16_t device_port, admin_port;
+	uint64_t policy_generation;        /* bumped when a policy is published (invalidates caches) */
+	uint64_t auth_generation;          /* bumped when a terminal or certificate changes (api_device_invalidate) */
+	struct device_state *device_state; /* api_device.c: identity cache, pending check-ins */
+};
+
+/* Create what is missing in cfg->data_dir (0700): ca.key/ca.pem (device CA),
+ * server.key/server.pem (TLS, names cfg->names), policy-signing.key/.pub
+ * (Ed25519), the store; then load it. While no account exists, a bootstrap
+ * secret is made if there is none (or new_bootstrap): its clear text is put
+ * in ret_secret (empty otherwise) for the caller to show once — only its
+ * scrypt hash is kept. Logs its errors. */
+int server_init(const struct server_config *cfg, bool new_bootstrap, struct server **ret,
+                char ret_secret[CRYPTO_TOKEN_MAX]);
+void server_free(struct server *srv);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct server *, server_free)
+
+/* Current time in microseconds since the epoch. */
+int64_t server_now_us(void);
+/* RFC 3339 UTC ("2024-01-02T03:04:05Z") of a time in microseconds. */
+void server_format_time(int64_t us, char buf[32]);
+/* Record an admin or device action in the audit trail; logs (does not fail
+ * the request) if the store refuses. */
+void server_audit(struct server *srv, const char *actor, const char *action, const char *target, const char *result,
+                  const char *detail);
+
+#endif

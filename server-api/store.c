@@ -1,0 +1,73 @@
+/* server-api/store.c — picks the store backend for a URL, and the names of
+ * the store's enums (mamori-server). Backends: store_sqlite.c. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "store_sqlite.h"
+#include "strutil.h"
+
+static const struct store_ops *const backends[] = {
+        &store_sqlite_ops,
+};
+
+int store_open(const char *url, struct store **ret)
+{
+	if (!url || !*url)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (startswith(url, backends[i]->scheme))
+			return backends[i]->open(url + strlen(backends[i]->scheme), ret);
+	if (url[0] == '/' || url[0] == '.')
+		return store_sqlite_ops.open(url, ret); /* a bare path: the embedded default */
+	return -EPROTONOSUPPORT;
+}
+
+void store_close(struct store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+static const char *const role_names[_ROLE_MAX] = {
+        [ROLE_VIEWER] = "viewer",
+        [ROLE_OPERATOR] = "operator",
+        [ROLE_APPROVER] = "approver",
+        [ROLE_CISO] = "ciso",
+};
+
+const char *store_role_to_string(enum store_role r)
+{
+	return r >= 0 && r < _ROLE_MAX ? role_names[r] : NULL;
+}
+
+enum store_role store_role_from_string(const char *s)
+{
+	for (int i = 0; s && i < _ROLE_MAX; i++)
+		if (strcmp(s, role_names[i]) == 0)
+			return (enum store_role)i;
+	return _ROLE_INVALID;
+}
+
+static const char *const finding_names[_FINDING_MAX] = {
+        [FINDING_CHAIN_GAP] = "chain_gap",
+        [FINDING_CHAIN_FORK] = "chain_fork",
+        [FINDING_HASH_MISMATCH] = "hash_mismatch",
+        [FINDING_CHAIN_RESTART] = "chain_restart",
+        [FINDING_CHAIN_START_UNVERIFIED] = "chain_start_unverified",
+};
+
+const char *store_finding_to_string(enum store_finding_kind k)
+{
+	return k >= 0 && k < _FINDING_MAX ? finding_names[k] : "unknown";
+}
+
+void store_policy_clear(struct store_policy *p)
+{
+	if (!p)
+		return;
+	free(p->document);
+	p->document = NULL;
+	p->document_len = 0;
+}

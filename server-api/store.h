@@ -1,0 +1,274 @@
+/* server-api/store.h — the server's storage interface (mamori-server).
+ *
+ * Everything mamori-server keeps — terminals and their certificates,
+ * enrollment tokens, the verified event chains, tamper findings, accounts,
+ * sessions and API tokens, group policies, the audit trail — goes through
+ * these operations. A backend is one `const struct store_ops` (store_sqlite.c
+ * is the embedded default; store_pg.c comes later behind the same table), and
+ * nothing above this interface knows which one runs or sees its error codes:
+ * every operation returns 0 or a negative errno, and `ret_` out-parameters are
+ * written only on success.
+ *
+ * Times are microseconds since 1970-01-01 UTC. Secrets (tokens, passwords)
+ * never reach the store: only their hashes. */
+#ifndef MAMORI_STORE_H
+#define MAMORI_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_ID_MAX    129 /* terminal IDs, group and account names (+NUL) */
+#define STORE_HASH_HEX  65  /* SHA-256 hex + NUL */
+#define STORE_CHAIN_HEX 33
+#define STORE_SERIAL    41 /* certificate serial, hex + NUL */
+#define STORE_TEXT_MAX  1024
+
+struct store;
+
+enum store_role {
+	ROLE_VIEWER,
+	ROLE_OPERATOR,
+	ROLE_APPROVER,
+	ROLE_CISO,
+	_ROLE_MAX,
+	_ROLE_INVALID = -1,
+};
+const char *store_role_to_string(enum store_role r);
+enum store_role store_role_from_string(const char *s);
+
+/* A terminal's chain as the server holds it: the last verified record. */
+struct store_chain {
+	char chain[STORE_CHAIN_HEX]; /* "" when nothing was ever uploaded */
+	uint64_t head_seq;
+	char head_hash[STORE_HASH_HEX];
+};
+
+struct store_device {
+	char terminal_id[STORE_ID_MAX];
+	char group[STORE_ID_MAX];
+	char hostname[256];
+	bool revoked;
+	int64_t enrolled_us, last_seen_us; /* last_seen 0 = never checked in */
+	char agent_version[65];
+	int64_t policy_version;
+	struct store_chain chain;
+	uint64_t events, findings;
+};
+
+struct store_cert {
+	char serial[STORE_SERIAL];
+	char terminal_id[STORE_ID_MAX];
+	int64_t not_after_us;
+	bool revoked;
+};
+
+/* One verified record to append (canon: canonical bytes, not NUL-terminated). */
+struct store_event {
+	uint64_t seq;
+	int64_t time_us;
+	const char *type;
+	const char *canon;
+	size_t canon_len;
+	char hash[STORE_HASH_HEX];
+};
+
+/* A stored record as read back (strings borrowed until the callback returns). */
+struct store_event_row {
+	int64_t id;
+	const char *terminal_id;
+	uint64_t seq;
+	const char *hash;
+	int64_t received_us;
+	const char *canon;
+	size_t canon_len;
+};
+
+struct store_event_filter {
+	const char *terminal_id; /* NULL = all */
+	const char *type_prefix; /* NULL = all */
+	int64_t after_id;
+	unsigned limit;
+};
+
+enum store_finding_kind {
+	FINDING_CHAIN_GAP,
+	FINDING_CHAIN_FORK,
+	FINDING_HASH_MISMATCH,
+	FINDING_CHAIN_RESTART,
+	FINDING_CHAIN_START_UNVERIFIED,
+	_FINDING_MAX,
+	_FINDING_INVALID = -1,
+};
+const char *store_finding_to_string(enum store_finding_kind k);
+
+struct store_finding {
+	char terminal_id[STORE_ID_MAX];
+	enum store_finding_kind kind;
+	uint64_t seq, expected_seq;
+	int64_t time_us;
+	char detail[STORE_TEXT_MAX];
+};
+
+/* The result of one check-in, written as a whole. */
+struct store_checkin {
+	const char *terminal_id;
+	int64_t time_us;
+	const char *agent_version;
+	const char *hostname;           /* may be NULL: keep the stored one */
+	int64_t policy_version;         /* the version the agent runs */
+	const char *report_json;        /* latest posture report, may be NULL */
+	const char *compliance_json;    /* {"REQ-ID":"status"}, may be NULL */
+	const char *inventory_json;     /* may be NULL */
+	const struct store_chain *head; /* the agent's journal head, may be NULL */
+};
+
+struct store_account {
+	char username[STORE_ID_MAX];
+	enum store_role role;
+	char pwhash[256]; /* auth.c's encoded scrypt hash */
+	int64_t created_us;
+};
+
+enum store_cred_kind { CRED_SESSION, CRED_API_TOKEN };
+
+struct store_cred {
+	enum store_cred_kind kind;
+	char principal[STORE_ID_MAX]; /* account name, or the API token's name */
+	enum store_role role;
+	int64_t expires_us;
+};
+
+struct store_policy {
+	char group[STORE_ID_MAX];
+	int64_t version;
+	bool published;
+	char sha256[STORE_HASH_HEX];
+	char uploaded_by[STORE_ID_MAX], approved_by[STORE_ID_MAX];
+	char *document; /* exact bytes, NUL-terminated; owned: store_policy_clear() */
+	size_t document_len;
+	char signature[96]; /* base64, "" while pending */
+};
+void store_policy_clear(struct store_policy *p);
+
+struct store_group {
+	const char *name;
+	uint64_t terminals;
+	int64_t policy_version, pending_version; /* 0 = none */
+};
+
+struct store_audit {
+	int64_t time_us;
+	const char *actor, *action, *target, *result, *detail;
+};
+
+/* Callbacks of the list operations: return 0 to go on, negative to stop (that
+ * value is returned by the list operation). */
+typedef int (*store_device_cb)(const struct store_device *d, const char *compliance_json, void *userdata);
+typedef int (*store_event_cb)(const struct store_event_row *e, void *userdata);
+typedef int (*store_finding_cb)(const struct store_finding *f, void *userdata);
+typedef int (*store_account_cb)(const struct store_account *a, void *userdata);
+typedef int (*store_group_cb)(const struct store_group *g, void *userdata);
+typedef int (*store_audit_cb)(const struct store_audit *a, void *userdata);
+
+/* The operations a backend implements. All are required. */
+struct store_ops {
+	const char *name;   /* "sqlite" */
+	const char *scheme; /* what store_open() matches: "sqlite:" */
+
+	/* Open or create the store at `where` (the text after the scheme). */
+	int (*open)(const char *where, struct store **ret);
+	void (*close)(struct store *s);
+
+	/* Server-wide key/value (bootstrap secret hash, schema facts). get:
+	 * -ENOENT if absent. */
+	int (*meta_get)(struct store *s, const char *key, char *buf, size_t bufsz);
+	int (*meta_set)(struct store *s, const char *key, const char *value);
+	int (*meta_delete)(struct store *s, const char *key);
+
+	/* Enrollment tokens (one-time). peek: the group of a usable token;
+	 * -ENOENT unknown, -EALREADY used, -ETIMEDOUT expired. */
+	int (*token_add)(struct store *s, const char *token_hash, const char *group, int64_t expires_us,
+	                 const char *created_by);
+	int (*token_peek)(struct store *s, const char *token_hash, int64_t now_us, char ret_group[STORE_ID_MAX]);
+
+	/* Consume the token and create the terminal with its first certificate,
+	 * atomically. Token errors as token_peek; -EEXIST: the terminal ID is
+	 * enrolled and not revoked. */
+	int (*enroll)(struct store *s, const char *token_hash, int64_t now_us, const struct store_device *d,
+	              const struct store_cert *c);
+	/* A further certificate of an enrolled terminal (renewal). */
+	int (*cert_add)(struct store *s, const struct store_cert *c);
+	/* -ENOENT: not a certificate this server issued. */
+	int (*cert_get)(struct store *s, const char *serial, struct store_cert *ret);
+	/* Revoke the terminal and all its certificates; *ret_n: how many were
+	 * still valid. -ENOENT: no such terminal. */
+	int (*device_revoke)(struct store *s, const char *terminal_id, int64_t now_us, unsigned *ret_n);
+	int (*device_get)(struct store *s, const char *terminal_id, struct store_device *ret);
+	/* Terminals (group NULL = all), each with its compliance JSON (may be NULL). */
+	int (*device_list)(struct store *s, const char *group, store_device_cb cb, void *userdata);
+	/* The latest report of one terminal (caller frees *ret; NULL if none). */
+	int (*device_report)(struct store *s, const char *terminal_id, char **ret);
+	/* Record check-ins (one transaction for all; not fsynced: a check-in is
+	 * replaced by the next one). Terminals that do not exist are skipped;
+	 * *ret_n: how many were written. */
+	int (*checkin_many)(struct store *s, const struct store_checkin *c, size_t n, size_t *ret_n);
+
+	/* Event chains. chain_get: the server's head for the terminal.
+	 * event_same: whether the record held for seq has exactly this hash and
+	 * these canonical bytes — 1 yes, 0 no (a fork), -ENOENT not held. */
+	int (*chain_get)(struct store *s, const char *terminal_id, struct store_chain *ret);
+	int (*event_same)(struct store *s, const char *terminal_id, uint64_t seq, const char *hash, const void *canon,
+	                  size_t canon_len);
+	/* Append verified records and move the head from *expect to *head in one
+	 * durable transaction (fsynced before it returns). -EAGAIN if the stored
+	 * head is no longer *expect (another writer moved it). */
+	int (*events_append)(struct store *s, const char *terminal_id, const struct store_chain *expect,
+	                     const struct store_event *ev, size_t n, const struct store_chain *head, int64_t now_us);
+	int (*events_list)(struct store *s, const struct store_event_filter *f, store_event_cb cb, void *userdata);
+	/* A finding already recorded (same terminal, kind, seq) is not repeated:
+	 * returns 0 for a new one, 1 for a repeat. Durable on return. */
+	int (*finding_add)(struct store *s, const struct store_finding *f);
+	int (*findings_list)(struct store *s, const char *terminal_id, unsigned limit, store_finding_cb cb,
+	                     void *userdata);
+
+	/* Accounts. -EEXIST: name taken; get: -ENOENT. */
+	int (*account_add)(struct store *s, const struct store_account *a);
+	int (*account_get)(struct store *s, const char *username, struct store_account *ret);
+	int (*account_count)(struct store *s, uint64_t *ret);
+	int (*account_list)(struct store *s, store_account_cb cb, void *userdata);
+
+	/* Sessions and API tokens, by the hash of the bearer token. get:
+	 * -ENOENT unknown or expired. */
+	int (*cred_add)(struct store *s, const char *token_hash, const struct store_cred *c, const char *created_by,
+	                int64_t now_us);
+	int (*cred_get)(struct store *s, const char *token_hash, int64_t now_us, struct store_cred *ret);
+	int (*cred_delete)(struct store *s, const char *token_hash);
+
+	/* Group policies. put_pending: -EEXIST if that version exists, -ESTALE
+	 * if not above the group's published version. publish: -ENOENT no such
+	 * pending version. current: -ENOENT no published policy. */
+	int (*policy_put_pending)(struct store *s, const struct store_policy *p, int64_t now_us);
+	int (*policy_get)(struct store *s, const char *group, int64_t version, struct store_policy *ret);
+	int (*policy_publish)(struct store *s, const char *group, int64_t version, const char *signature,
+	                      const char *approved_by, int64_t now_us);
+	int (*policy_current)(struct store *s, const char *group, struct store_policy *ret);
+	int (*group_list)(struct store *s, store_group_cb cb, void *userdata);
+
+	/* The audit trail: every admin action with who did it. Durable. */
+	int (*audit_add)(struct store *s, const struct store_audit *a);
+	int (*audit_list)(struct store *s, unsigned limit, store_audit_cb cb, void *userdata);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/* Open the store named by url: "sqlite:/path/server.db" (or a bare path, the
+ * SQLite default). -EPROTONOSUPPORT for a scheme no backend handles. */
+int store_open(const char *url, struct store **ret);
+void store_close(struct store *s);
+
+#define STORE_CALL(s, op, ...) ((s)->ops->op((s), __VA_ARGS__))
+
+#endif

@@ -1,0 +1,1151 @@
+/* server-api/store_sqlite.c — the embedded SQLite backend of the store
+ * (mamori-server). The only file of the server that calls SQLite: its result
+ * codes become negative errno in sql_errno().
+ *
+ * One file (server.db) in WAL mode. Durability: synchronous=FULL (the WAL is
+ * fsynced at every commit) for everything that is evidence or that the server
+ * promises — acknowledged events, findings, the audit trail, enrollment,
+ * revocation, policies. A check-in is the exception: it is committed with
+ * synchronous=NORMAL (no fsync; the next durable commit or checkpoint carries
+ * it), because it is replaced by the next one a few minutes later and the
+ * check-in rate is what the server must sustain.
+ *
+ * Statements are prepared once and kept (persistent); the server is one
+ * thread, so one connection serves every request. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "alloc-util.h"
+#include "store.h"
+#include "store_sqlite.h"
+#include "strutil.h"
+
+#define BUSY_TIMEOUT_MS 5000
+
+enum {
+	Q_META_GET,
+	Q_META_SET,
+	Q_META_DEL,
+	Q_TOKEN_ADD,
+	Q_TOKEN_GET,
+	Q_TOKEN_USE,
+	Q_DEVICE_GET,
+	Q_DEVICE_INSERT,
+	Q_DEVICE_REENROLL,
+	Q_DEVICE_REVOKE,
+	Q_CERT_ADD,
+	Q_CERT_GET,
+	Q_CERT_REVOKE_ALL,
+	Q_DEVICE_LIST,
+	Q_DEVICE_LIST_GROUP,
+	Q_DEVICE_REPORT,
+	Q_CHECKIN,
+	Q_CHAIN_GET,
+	Q_EVENT_SAME,
+	Q_EVENT_INSERT,
+	Q_CHAIN_MOVE,
+	Q_EVENTS_LIST,
+	Q_FINDING_ADD,
+	Q_FINDING_COUNT,
+	Q_FINDINGS_LIST,
+	Q_FINDINGS_LIST_ALL,
+	Q_ACCOUNT_ADD,
+	Q_ACCOUNT_GET,
+	Q_ACCOUNT_COUNT,
+	Q_ACCOUNT_LIST,
+	Q_CRED_ADD,
+	Q_CRED_GET,
+	Q_CRED_DEL,
+	Q_POLICY_PUT,
+	Q_POLICY_MAX,
+	Q_POLICY_GET,
+	Q_POLICY_PUBLISH,
+	Q_POLICY_CURRENT,
+	Q_GROUP_LIST,
+	Q_AUDIT_ADD,
+	Q_AUDIT_LIST,
+	Q_BEGIN,
+	Q_COMMIT,
+	Q_ROLLBACK,
+	Q_SYNC_FULL,
+	Q_SYNC_NORMAL,
+	_Q_MAX,
+};
+
+#define DEVICE_COLS                                                                                                    \
+	"terminal_id, grp, coalesce(hostname,''), revoked, enrolled_us, last_seen_us, coalesce(agent_version,''), "    \
+	"policy_version, chain, head_seq, head_hash, events, "                                                         \
+	"(SELECT count(*) FROM findings f WHERE f.terminal_id = devices.terminal_id), compliance"
+
+static const char *const sql_text[_Q_MAX] = {
+        [Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+        [Q_META_SET] = "INSERT INTO meta(key, value) VALUES (?1, ?2) "
+                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [Q_META_DEL] = "DELETE FROM meta WHERE key = ?1",
+        [Q_TOKEN_ADD] = "INSERT INTO tokens(hash, grp, expires_us, created_by) VALUES (?1, ?2, ?3, ?4)",
+        [Q_TOKEN_GET] = "SELECT grp, expires_us, used_us FROM tokens WHERE hash = ?1",
+        [Q_TOKEN_USE] = "UPDATE tokens SET used_us = ?2, used_by = ?3 WHERE hash = ?1 AND used_us IS NULL "
+                        "AND expires_us > ?2",
+        [Q_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE terminal_id = ?1",
+        [Q_DEVICE_INSERT] = "INSERT INTO devices(terminal_id, grp, hostname, enrolled_us) VALUES (?1, ?2, ?3, ?4)",
+        [Q_DEVICE_REENROLL] = "UPDATE devices SET grp = ?2, hostname = ?3, enrolled_us = ?4, revoked = 0, "
+                              "revoked_us = NULL WHERE terminal_id = ?1 AND revoked = 1",
+        [Q_DEVICE_REVOKE] = "UPDATE devices SET revoked = 1, revoked_us = ?2 WHERE terminal_id = ?1",
+        [Q_CERT_ADD] = "INSERT INTO certs(serial, terminal_id, not_after_us, issued_us) VALUES (?1, ?2, ?3, ?4)",
+        [Q_CERT_GET] = "SELECT terminal_id, not_after_us, revoked FROM certs WHERE serial = ?1",
+        [Q_CERT_REVOKE_ALL] = "UPDATE certs SET revoked = 1 WHERE terminal_id = ?1 AND revoked = 0",
+        [Q_DEVICE_LIST] = "SELECT " DEVICE_COLS " FROM devices ORDER BY terminal_id",
+        [Q_DEVICE_LIST_GROUP] = "SELECT " DEVICE_COLS " FROM devices WHERE grp = ?1 ORDER BY terminal_id",
+        [Q_DEVICE_REPORT] = "SELECT report FROM devices WHERE terminal_id = ?1",
+        [Q_CHECKIN] = "UPDATE devices SET last_seen_us = ?2, agent_version = ?3, hostname = coalesce(?4, hostname), "
+                      "policy_version = ?5, report = coalesce(?6, report), compliance = coalesce(?7, compliance), "
+                      "inventory = coalesce(?8, inventory), agent_head_seq = ?9 WHERE terminal_id = ?1",
+        [Q_CHAIN_GET] = "SELECT chain, head_seq, head_hash FROM devices WHERE terminal_id = ?1",
+        [Q_EVENT_SAME] = "SELECT hash, canon FROM events WHERE terminal_id = ?1 AND seq = ?2",
+        [Q_EVENT_INSERT] = "INSERT INTO events(terminal_id, seq, time_us, type, hash, received_us, canon) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        [Q_CHAIN_MOVE] = "UPDATE devices SET chain = ?5, head_seq = ?6, head_hash = ?7, events = events + ?8 "
+                         "WHERE terminal_id = ?1 AND chain = ?2 AND head_seq = ?3 AND head_hash = ?4",
+        [Q_EVENTS_LIST] = "SELECT id, terminal_id, seq, hash, received_us, canon FROM events "
+                          "WHERE id > ?1 AND (?2 IS NULL OR terminal_id = ?2) "
+                          "AND (?3 IS NULL OR substr(type, 1, length(?3)) = ?3) ORDER BY id LIMIT ?4",
+        [Q_FINDING_ADD] = "INSERT OR IGNORE INTO findings(terminal_id, kind, seq, expected_seq, time_us, detail) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        [Q_FINDING_COUNT] = "SELECT count(*) FROM findings WHERE terminal_id = ?1",
+        [Q_FINDINGS_LIST] = "SELECT terminal_id, kind, seq, expected_seq, time_us, coalesce(detail,'') FROM findings "
+                            "WHERE terminal_id = ?1 ORDER BY id DESC LIMIT ?2",
+        [Q_FINDINGS_LIST_ALL] = "SELECT terminal_id, kind, seq, expected_seq, time_us, coalesce(detail,'') "
+                                "FROM findings ORDER BY id DESC LIMIT ?1",
+        [Q_ACCOUNT_ADD] = "INSERT INTO accounts(username, role, pwhash, created_us) VALUES (?1, ?2, ?3, ?4)",
+        [Q_ACCOUNT_GET] = "SELECT role, pwhash, created_us FROM accounts WHERE username = ?1",
+        [Q_ACCOUNT_COUNT] = "SELECT count(*) FROM accounts",
+        [Q_ACCOUNT_LIST] = "SELECT username, role, created_us FROM accounts ORDER BY username",
+        [Q_CRED_ADD] = "INSERT INTO creds(hash, kind, principal, role, expires_us, created_by, created_us) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        [Q_CRED_GET] = "SELECT kind, principal, role, expires_us FROM creds WHERE hash = ?1 AND expires_us > ?2",
+        [Q_CRED_DEL] = "DELETE FROM creds WHERE hash = ?1",
+        [Q_POLICY_PUT] = "INSERT INTO policies(grp, version, document, sha256, uploaded_by, uploaded_us) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        [Q_POLICY_MAX] = "SELECT coalesce(max(version), 0) FROM policies WHERE grp = ?1 AND signature IS NOT NULL",
+        [Q_POLICY_GET] = "SELECT version, document, sha256, coalesce(signature,''), uploaded_by, "
+                         "coalesce(approved_by,'') FROM policies WHERE grp = ?1 AND version = ?2",
+        [Q_POLICY_PUBLISH] = "UPDATE policies SET signature = ?3, approved_by = ?4, published_us = ?5 "
+                             "WHERE grp = ?1 AND version = ?2 AND signature IS NULL",
+        [Q_POLICY_CURRENT] = "SELECT version, document, sha256, signature, uploaded_by, coalesce(approved_by,'') "
+                             "FROM policies WHERE grp = ?1 AND signature IS NOT NULL ORDER BY version DESC LIMIT 1",
+        [Q_GROUP_LIST] = "SELECT g, (SELECT count(*) FROM devices d WHERE d.grp = g AND d.revoked = 0), "
+                         "(SELECT coalesce(max(version),0) FROM policies p WHERE p.grp = g AND signature IS NOT NULL), "
+                         "(SELECT coalesce(max(version),0) FROM policies p WHERE p.grp = g AND signature IS NULL) "
+                         "FROM (SELECT grp AS g FROM devices UNION SELECT grp FROM policies "
+                         "UNION SELECT grp FROM tokens) ORDER BY g",
+        [Q_AUDIT_ADD] = "INSERT INTO audit(time_us, actor, action, target, result, detail) VALUES (?1,?2,?3,?4,?5,?6)",
+        [Q_AUDIT_LIST] = "SELECT time_us, actor, action, coalesce(target,''), result, coalesce(detail,'') FROM audit "
+                         "ORDER BY id DESC LIMIT ?1",
+        [Q_BEGIN] = "BEGIN IMMEDIATE",
+        [Q_COMMIT] = "COMMIT",
+        [Q_ROLLBACK] = "ROLLBACK",
+        [Q_SYNC_FULL] = "PRAGMA synchronous = FULL",
+        [Q_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+};
+
+static const char schema_sql[] =
+        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE IF NOT EXISTS tokens(hash TEXT PRIMARY KEY, grp TEXT NOT NULL, expires_us INTEGER NOT NULL,"
+        " created_by TEXT, used_us INTEGER, used_by TEXT) WITHOUT ROWID;"
+        "CREATE TABLE IF NOT EXISTS devices(terminal_id TEXT PRIMARY KEY, grp TEXT NOT NULL, hostname TEXT,"
+        " revoked INTEGER NOT NULL DEFAULT 0, revoked_us INTEGER, enrolled_us INTEGER NOT NULL,"
+        " last_seen_us INTEGER NOT NULL DEFAULT 0, agent_version TEXT, policy_version INTEGER NOT NULL DEFAULT 0,"
+        " chain TEXT NOT NULL DEFAULT '', head_seq INTEGER NOT NULL DEFAULT 0, head_hash TEXT NOT NULL DEFAULT '',"
+        " agent_head_seq INTEGER, events INTEGER NOT NULL DEFAULT 0, report TEXT, compliance TEXT, inventory TEXT);"
+        "CREATE INDEX IF NOT EXISTS devices_grp ON devices(grp);"
+        "CREATE TABLE IF NOT EXISTS certs(serial TEXT PRIMARY KEY, terminal_id TEXT NOT NULL,"
+        " not_after_us INTEGER NOT NULL, issued_us INTEGER, revoked INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+        "CREATE INDEX IF NOT EXISTS certs_terminal ON certs(terminal_id);"
+        "CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, terminal_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+        " time_us INTEGER NOT NULL, type TEXT NOT NULL, hash TEXT NOT NULL, received_us INTEGER NOT NULL,"
+        " canon BLOB NOT NULL, UNIQUE(terminal_id, seq));"
+        "CREATE TABLE IF NOT EXISTS findings(id INTEGER PRIMARY KEY, terminal_id TEXT NOT NULL, kind TEXT NOT NULL,"
+        " seq INTEGER NOT NULL, expected_seq INTEGER, time_us INTEGER NOT NULL, detail TEXT,"
+        " UNIQUE(terminal_id, kind, seq));"
+        "CREATE TABLE IF NOT EXISTS accounts(username TEXT PRIMARY KEY, role TEXT NOT NULL, pwhash TEXT NOT NULL,"
+        " created_us INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE IF NOT EXISTS creds(hash TEXT PRIMARY KEY, kind TEXT NOT NULL, principal TEXT NOT NULL,"
+        " role TEXT NOT NULL, expires_us INTEGER NOT NULL, created_by TEXT, created_us INTEGER) WITHOUT ROWID;"
+        "CREATE TABLE IF NOT EXISTS policies(grp TEXT NOT NULL, version INTEGER NOT NULL, document BLOB NOT NULL,"
+        " sha256 TEXT NOT NULL, signature TEXT, uploaded_by TEXT NOT NULL, uploaded_us INTEGER, approved_by TEXT,"
+        " published_us INTEGER, PRIMARY KEY(grp, version));"
+        "CREATE TABLE IF NOT EXISTS audit(id INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, actor TEXT NOT NULL,"
+        " action TEXT NOT NULL, target TEXT, result TEXT NOT NULL, detail TEXT);"
+        "INSERT OR IGNORE INTO meta(key, value) VALUES ('format', '1');";
+
+struct sq_store {
+	struct store base; /* first: store_sqlite_ops functions get a struct store * */
+	sqlite3 *db;
+	sqlite3_stmt *st[_Q_MAX];
+	bool in_txn;
+};
+
+static int sql_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return 0;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_CANTOPEN:
+		return -ENOENT;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EACCES;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	case SQLITE_TOOBIG:
+		return -E2BIG;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return -EBADMSG;
+	default:
+		return -EIO;
+	}
+}
+
+static struct sq_store *SQ(struct store *s)
+{
+	return (struct sq_store *)s;
+}
+
+/* The prepared statement for q, reset and unbound (prepared on first use). */
+static int stmt(struct sq_store *s, int q, sqlite3_stmt **ret)
+{
+	int rc;
+
+	if (!s->st[q]) {
+		rc = sqlite3_prepare_v3(s->db, sql_text[q], -1, SQLITE_PREPARE_PERSISTENT, &s->st[q], NULL);
+		if (rc != SQLITE_OK)
+			return sql_errno(rc);
+	}
+	sqlite3_reset(s->st[q]);
+	sqlite3_clear_bindings(s->st[q]);
+	*ret = s->st[q];
+	return 0;
+}
+
+/* Bind helpers: NULL text binds NULL. */
+static int bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	return sql_errno(v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i));
+}
+
+static int bind_int(sqlite3_stmt *st, int i, int64_t v)
+{
+	return sql_errno(sqlite3_bind_int64(st, i, v));
+}
+
+/* Step a statement that returns no row (or whose rows are ignored). */
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sql_errno(rc);
+}
+
+/* Step expecting one row: 1 row, 0 none, negative error. */
+static int step_row(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : sql_errno(rc);
+}
+
+static void col_copy(sqlite3_stmt *st, int i, char *buf, size_t bufsz)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	(void)strscpy(buf, bufsz, t ? (const char *)t : "");
+}
+
+static int run(struct sq_store *s, int q)
+{
+	sqlite3_stmt *st = NULL;
+	int r = stmt(s, q, &st);
+
+	return r < 0 ? r : step_done(st);
+}
+
+static int txn_begin(struct sq_store *s, bool durable)
+{
+	int r = run(s, durable ? Q_SYNC_FULL : Q_SYNC_NORMAL);
+
+	if (r < 0)
+		return r;
+	r = run(s, Q_BEGIN);
+	if (r == 0)
+		s->in_txn = true;
+	return r;
+}
+
+static int txn_end(struct sq_store *s, int r)
+{
+	if (!s->in_txn)
+		return r;
+	s->in_txn = false;
+	if (r >= 0) {
+		int c = run(s, Q_COMMIT);
+		if (c == 0)
+			return r;
+		r = c;
+	}
+	(void)run(s, Q_ROLLBACK);
+	return r;
+}
+
+/* ---- open/close -------------------------------------------------------- */
+
+static void sq_close(struct store *base)
+{
+	struct sq_store *s = SQ(base);
+
+	if (!s)
+		return;
+	for (int i = 0; i < _Q_MAX; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+static int sq_open(const char *where, struct store **ret)
+{
+	struct sq_store *s;
+	int rc, r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->base.ops = &store_sqlite_ops;
+	rc = sqlite3_open_v2(where, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		r = sql_errno(rc);
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(s->db, 1);
+	rc = sqlite3_exec(s->db,
+	                  "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+	                  "PRAGMA secure_delete = ON;",
+	                  NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		r = sql_errno(rc);
+		goto fail;
+	}
+	*ret = &s->base;
+	return 0;
+fail:
+	sq_close(&s->base);
+	return r;
+}
+
+/* ---- meta ---------------------------------------------------------------- */
+
+static int sq_meta_get(struct store *base, const char *key, char *buf, size_t bufsz)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_META_GET, &st)) < 0 || (r = bind_text(st, 1, key)) < 0)
+		return r;
+	r = step_row(st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	r = strscpy(buf, bufsz, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	return r < 0 ? -ENOBUFS : 0;
+}
+
+static int sq_meta_set(struct store *base, const char *key, const char *value)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_META_SET, &st)) < 0 || (r = bind_text(st, 1, key)) < 0 ||
+	    (r = bind_text(st, 2, value)) < 0)
+		return r;
+	return step_done(st);
+}
+
+static int sq_meta_delete(struct store *base, const char *key)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_META_DEL, &st)) < 0 || (r = bind_text(st, 1, key)) < 0)
+		return r;
+	return step_done(st);
+}
+
+/* ---- tokens and enrollment ------------------------------------------------ */
+
+static int sq_token_add(struct store *base, const char *hash, const char *group, int64_t expires_us,
+                        const char *created_by)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_TOKEN_ADD, &st)) < 0 || (r = bind_text(st, 1, hash)) < 0 ||
+	    (r = bind_text(st, 2, group)) < 0 || (r = bind_int(st, 3, expires_us)) < 0 ||
+	    (r = bind_text(st, 4, created_by)) < 0)
+		return r;
+	return step_done(st);
+}
+
+static int sq_token_peek(struct store *base, const char *hash, int64_t now_us, char ret_group[STORE_ID_MAX])
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_TOKEN_GET, &st)) < 0 || (r = bind_text(st, 1, hash)) < 0)
+		return r;
+	r = step_row(st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+		r = -EALREADY;
+	else if (sqlite3_column_int64(st, 1) <= now_us)
+		r = -ETIMEDOUT;
+	else
+		col_copy(st, 0, ret_group, STORE_ID_MAX), r = 0;
+	sqlite3_reset(st);
+	return r;
+}
+
+static int cert_insert(struct sq_store *s, const struct store_cert *c, int64_t now_us)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(s, Q_CERT_ADD, &st)) < 0 || (r = bind_text(st, 1, c->serial)) < 0 ||
+	    (r = bind_text(st, 2, c->terminal_id)) < 0 || (r = bind_int(st, 3, c->not_after_us)) < 0 ||
+	    (r = bind_int(st, 4, now_us)) < 0)
+		return r;
+	return step_done(st);
+}
+
+static int device_row(sqlite3_stmt *st, struct store_device *d)
+{
+	memset(d, 0, sizeof(*d));
+	col_copy(st, 0, d->terminal_id, sizeof(d->terminal_id));
+	col_copy(st, 1, d->group, sizeof(d->group));
+	col_copy(st, 2, d->hostname, sizeof(d->hostname));
+	d->revoked = sqlite3_column_int(st, 3) != 0;
+	d->enrolled_us = sqlite3_column_int64(st, 4);
+	d->last_seen_us = sqlite3_column_int64(st, 5);
+	col_copy(st, 6, d->agent_version, sizeof(d->agent_version));
+	d->policy_version = sqlite3_column_int64(st, 7);
+	col_copy(st, 8, d->chain.chain, sizeof(d->chain.chain));
+	d->chain.head_seq = (uint64_t)sqlite3_column_int64(st, 9);
+	col_copy(st, 10, d->chain.head_hash, sizeof(d->chain.head_hash));
+	d->events = (uint64_t)sqlite3_column_int64(st, 11);
+	d->findings = (uint64_t)sqlite3_column_int64(st, 12);
+	return 0;
+}
+
+static int sq_device_get(struct store *base, const char *terminal_id, struct store_device *ret)
+{
+	struct store_device d;
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_DEVICE_GET, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0)
+		return r;
+	r = step_row(st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	device_row(st, &d);
+	sqlite3_reset(st);
+	*ret = d;
+	return 0;
+}
+
+static int sq_enroll(struct store *base, const char *token_hash, int64_t now_us, const struct store_device *d,
+                     const struct store_cert *c)
+{
+	struct sq_store *s = SQ(base);
+	struct store_device old;
+	char group[STORE_ID_MAX];
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = txn_begin(s, true);
+	if (r < 0)
+		return r;
+	r = sq_token_peek(base, token_hash, now_us, group);
+	if (r < 0)
+		goto out;
+	if ((r = stmt(s, Q_TOKEN_USE, &st)) < 0 || (r = bind_text(st, 1, token_hash)) < 0 ||
+	    (r = bind_int(st, 2, now_us)) < 0 || (r = bind_text(st, 3, d->terminal_id)) < 0 || (r = step_done(st)) < 0)
+		goto out;
+	if (sqlite3_changes(s->db) != 1) {
+		r = -EALREADY;
+		goto out;
+	}
+	r = sq_device_get(base, d->terminal_id, &old);
+	if (r == 0 && !old.revoked) {
+		r = -EEXIST;
+		goto out;
+	}
+	if (r < 0 && r != -ENOENT)
+		goto out;
+	if ((r = stmt(s, r == 0 ? Q_DEVICE_REENROLL : Q_DEVICE_INSERT, &st)) < 0 ||
+	    (r = bind_text(st, 1, d->terminal_id)) < 0 || (r = bind_text(st, 2, group)) < 0 ||
+	    (r = bind_text(st, 3, d->hostname[0] ? d->hostname : NULL)) < 0 || (r = bind_int(st, 4, now_us)) < 0 ||
+	    (r = step_done(st)) < 0)
+		goto out;
+	r = cert_insert(s, c, now_us);
+out:
+	return txn_end(s, r);
+}
+
+static int sq_cert_add(struct store *base, const struct store_cert *c)
+{
+	struct sq_store *s = SQ(base);
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	return txn_end(s, cert_insert(s, c, 0));
+}
+
+static int sq_cert_get(struct store *base, const char *serial, struct store_cert *ret)
+{
+	struct store_cert c = {0};
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_CERT_GET, &st)) < 0 || (r = bind_text(st, 1, serial)) < 0)
+		return r;
+	r = step_row(st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	(void)strscpy(c.serial, sizeof(c.serial), serial);
+	col_copy(st, 0, c.terminal_id, sizeof(c.terminal_id));
+	c.not_after_us = sqlite3_column_int64(st, 1);
+	c.revoked = sqlite3_column_int(st, 2) != 0;
+	sqlite3_reset(st);
+	*ret = c;
+	return 0;
+}
+
+static int sq_device_revoke(struct store *base, const char *terminal_id, int64_t now_us, unsigned *ret_n)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	unsigned n = 0;
+	int r;
+
+	r = txn_begin(s, true);
+	if (r < 0)
+		return r;
+	if ((r = stmt(s, Q_DEVICE_REVOKE, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 ||
+	    (r = bind_int(st, 2, now_us)) < 0 || (r = step_done(st)) < 0)
+		goto out;
+	if (sqlite3_changes(s->db) != 1) {
+		r = -ENOENT;
+		goto out;
+	}
+	if ((r = stmt(s, Q_CERT_REVOKE_ALL, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 ||
+	    (r = step_done(st)) < 0)
+		goto out;
+	n = (unsigned)sqlite3_changes(s->db);
+out:
+	r = txn_end(s, r);
+	if (r == 0)
+		*ret_n = n;
+	return r;
+}
+
+static int sq_device_list(struct store *base, const char *group, store_device_cb cb, void *userdata)
+{
+	struct store_device d;
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), group ? Q_DEVICE_LIST_GROUP : Q_DEVICE_LIST, &st)) < 0 ||
+	    (group && (r = bind_text(st, 1, group)) < 0))
+		return r;
+	while ((r = step_row(st)) == 1) {
+		device_row(st, &d);
+		r = cb(&d, (const char *)sqlite3_column_text(st, 13), userdata);
+		if (r < 0)
+			break;
+	}
+	sqlite3_reset(st);
+	return r < 0 ? r : 0;
+}
+
+static int sq_device_report(struct store *base, const char *terminal_id, char **ret)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *t;
+	char *copy = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_DEVICE_REPORT, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0)
+		return r;
+	r = step_row(st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	t = sqlite3_column_text(st, 0);
+	if (t && !(copy = strdup((const char *)t)))
+		r = -ENOMEM;
+	sqlite3_reset(st);
+	if (r < 0)
+		return r;
+	*ret = copy;
+	return 0;
+}
+
+static int sq_checkin_many(struct store *base, const struct store_checkin *cs, size_t n, size_t *ret_n)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	size_t written = 0;
+	int r;
+
+	r = txn_begin(s, false);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		const struct store_checkin *c = &cs[i];
+
+		if ((r = stmt(s, Q_CHECKIN, &st)) < 0 || (r = bind_text(st, 1, c->terminal_id)) < 0 ||
+		    (r = bind_int(st, 2, c->time_us)) < 0 || (r = bind_text(st, 3, c->agent_version)) < 0 ||
+		    (r = bind_text(st, 4, c->hostname)) < 0 || (r = bind_int(st, 5, c->policy_version)) < 0 ||
+		    (r = bind_text(st, 6, c->report_json)) < 0 || (r = bind_text(st, 7, c->compliance_json)) < 0 ||
+		    (r = bind_text(st, 8, c->inventory_json)) < 0)
+			break;
+		r = c->head ? bind_int(st, 9, (int64_t)c->head->head_seq) : sql_errno(sqlite3_bind_null(st, 9));
+		if (r < 0 || (r = step_done(st)) < 0)
+			break;
+		written += (size_t)sqlite3_changes(s->db);
+	}
+	r = txn_end(s, r);
+	(void)run(s, Q_SYNC_FULL);
+	if (r == 0)
+		*ret_n = written;
+	return r;
+}
+
+/* ---- event chains --------------------------------------------------------- */
+
+static int sq_chain_get(struct store *base, const char *terminal_id, struct store_chain *ret)
+{
+	struct store_chain c;
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_CHAIN_GET, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0)
+		return r;
+	r = step_row(st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	col_copy(st, 0, c.chain, sizeof(c.chain));
+	c.head_seq = (uint64_t)sqlite3_column_int64(st, 1);
+	col_copy(st, 2, c.head_hash, sizeof(c.head_hash));
+	sqlite3_reset(st);
+	*ret = c;
+	return 0;
+}
+
+static int sq_event_same(struct store *base, const char *terminal_id, uint64_t seq, const char *hash, const void *canon,
+                         size_t canon_len)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *h;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_EVENT_SAME, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 ||
+	    (r = bind_int(st, 2, (int64_t)seq)) < 0)
+		return r;
+	r = step_row(st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	h = sqlite3_column_text(st, 0);
+	r = h && strcmp((const char *)h, hash) == 0 && (size_t)sqlite3_column_bytes(st, 1) == canon_len &&
+	    memcmp(sqlite3_column_blob(st, 1), canon, canon_len) == 0;
+	sqlite3_reset(st);
+	return r;
+}
+
+static int sq_events_append(struct store *base, const char *terminal_id, const struct store_chain *expect,
+                            const struct store_event *ev, size_t n, const struct store_chain *head, int64_t now_us)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = txn_begin(s, true);
+	if (r < 0)
+		return r;
+	if ((r = stmt(s, Q_CHAIN_MOVE, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 ||
+	    (r = bind_text(st, 2, expect->chain)) < 0 || (r = bind_int(st, 3, (int64_t)expect->head_seq)) < 0 ||
+	    (r = bind_text(st, 4, expect->head_hash)) < 0 || (r = bind_text(st, 5, head->chain)) < 0 ||
+	    (r = bind_int(st, 6, (int64_t)head->head_seq)) < 0 || (r = bind_text(st, 7, head->head_hash)) < 0 ||
+	    (r = bind_int(st, 8, (int64_t)n)) < 0 || (r = step_done(st)) < 0)
+		goto out;
+	if (sqlite3_changes(s->db) != 1) {
+		r = -EAGAIN;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((r = stmt(s, Q_EVENT_INSERT, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 ||
+		    (r = bind_int(st, 2, (int64_t)ev[i].seq)) < 0 || (r = bind_int(st, 3, ev[i].time_us)) < 0 ||
+		    (r = bind_text(st, 4, ev[i].type)) < 0 || (r = bind_text(st, 5, ev[i].hash)) < 0 ||
+		    (r = bind_int(st, 6, now_us)) < 0 ||
+		    (r = sql_errno(sqlite3_bind_blob64(st, 7, ev[i].canon, ev[i].canon_len, SQLITE_STATIC))) < 0 ||
+		    (r = step_done(st)) < 0)
+			goto out;
+	}
+out:
+	return txn_end(s, r);
+}
+
+static int sq_events_list(struct store *base, const struct store_event_filter *f, store_event_cb cb, void *userdata)
+{
+	struct store_event_row e;
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_EVENTS_LIST, &st)) < 0 || (r = bind_int(st, 1, f->after_id)) < 0 ||
+	    (r = bind_text(st, 2, f->terminal_id)) < 0 || (r = bind_text(st, 3, f->type_prefix)) < 0 ||
+	    (r = bind_int(st, 4, f->limit)) < 0)
+		return r;
+	while ((r = step_row(st)) == 1) {
+		e = (struct store_event_row){
+		        .id = sqlite3_column_int64(st, 0),
+		        .terminal_id = (const char *)sqlite3_column_text(st, 1),
+		        .seq = (uint64_t)sqlite3_column_int64(st, 2),
+		        .hash = (const char *)sqlite3_column_text(st, 3),
+		        .received_us = sqlite3_column_int64(st, 4),
+		        .canon = sqlite3_column_blob(st, 5),
+		        .canon_len = (size_t)sqlite3_column_bytes(st, 5),
+		};
+		r = cb(&e, userdata);
+		if (r < 0)
+			break;
+	}
+	sqlite3_reset(st);
+	return r < 0 ? r : 0;
+}
+
+static int sq_finding_add(struct store *base, const struct store_finding *f)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = txn_begin(s, true);
+	if (r < 0)
+		return r;
+	if ((r = stmt(s, Q_FINDING_ADD, &st)) < 0 || (r = bind_text(st, 1, f->terminal_id)) < 0 ||
+	    (r = bind_text(st, 2, store_finding_to_string(f->kind))) < 0 ||
+	    (r = bind_int(st, 3, (int64_t)f->seq)) < 0 || (r = bind_int(st, 4, (int64_t)f->expected_seq)) < 0 ||
+	    (r = bind_int(st, 5, f->time_us)) < 0 || (r = bind_text(st, 6, f->detail)) < 0 || (r = step_done(st)) < 0)
+		goto out;
+	r = sqlite3_changes(s->db) == 1 ? 0 : 1;
+out:
+	return txn_end(s, r);
+}
+
+static int sq_findings_list(struct store *base, const char *terminal_id, unsigned limit, store_finding_cb cb,
+                            void *userdata)
+{
+	struct store_finding f;
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (terminal_id)
+		r = stmt(SQ(base), Q_FINDINGS_LIST, &st);
+	else
+		r = stmt(SQ(base), Q_FINDINGS_LIST_ALL, &st);
+	if (r < 0 || (terminal_id && (r = bind_text(st, 1, terminal_id)) < 0) ||
+	    (r = bind_int(st, terminal_id ? 2 : 1, limit)) < 0)
+		return r;
+	while ((r = step_row(st)) == 1) {
+		char kind[64];
+
+		memset(&f, 0, sizeof(f));
+		col_copy(st, 0, f.terminal_id, sizeof(f.terminal_id));
+		col_copy(st, 1, kind, sizeof(kind));
+		f.kind = _FINDING_INVALID;
+		for (int k = 0; k < _FINDING_MAX; k++)
+			if (strcmp(kind, store_finding_to_string(k)) == 0)
+				f.kind = k;
+		f.seq = (uint64_t)sqlite3_column_int64(st, 2);
+		f.expected_seq = (uint64_t)sqlite3_column_int64(st, 3);
+		f.time_us = sqlite3_column_int64(st, 4);
+		col_copy(st, 5, f.detail, sizeof(f.detail));
+		r = cb(&f, userdata);
+		if (r < 0)
+			break;
+	}
+	sqlite3_reset(st);
+	return r < 0 ? r : 0;
+}
+
+/* ---- accounts and credentials ---------------------------------------------- */
+
+static int sq_account_add(struct store *base, const struct store_account *a)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = txn_begin(s, true);
+	if (r < 0)
+		return r;
+	if ((r = stmt(s, Q_ACCOUNT_ADD, &st)) == 0 && (r = bind_text(st, 1, a->username)) == 0 &&
+	    (r = bind_text(st, 2, store_role_to_string(a->role))) == 0 && (r = bind_text(st, 3, a->pwhash)) == 0 &&
+	    (r = bind_int(st, 4, a->created_us)) == 0)
+		r = step_done(st);
+	return txn_end(s, r);
+}
+
+static int sq_account_get(struct store *base, const char *username, struct store_account *ret)
+{
+	struct store_account a = {0};
+	char role[32];
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_ACCOUNT_GET, &st)) < 0 || (r = bind_text(st, 1, username)) < 0)
+		return r;
+	r = step_row(st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	(void)strscpy(a.username, sizeof(a.username), username);
+	col_copy(st, 0, role, sizeof(role));
+	a.role = store_role_from_string(role);
+	col_copy(st, 1, a.pwhash, sizeof(a.pwhash));
+	a.created_us = sqlite3_column_int64(st, 2);
+	sqlite3_reset(st);
+	if (a.role == _ROLE_INVALID)
+		return -EBADMSG;
+	*ret = a;
+	return 0;
+}
+
+static int sq_account_count(struct store *base, uint64_t *ret)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_ACCOUNT_COUNT, &st)) < 0)
+		return r;
+	r = step_row(st);
+	if (r <= 0)
+		return r < 0 ? r : -EIO;
+	*ret = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int sq_account_list(struct store *base, store_account_cb cb, void *userdata)
+{
+	struct store_account a;
+	char role[32];
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_ACCOUNT_LIST, &st)) < 0)
+		return r;
+	while ((r = step_row(st)) == 1) {
+		memset(&a, 0, sizeof(a));
+		col_copy(st, 0, a.username, sizeof(a.username));
+		col_copy(st, 1, role, sizeof(role));
+		a.role = store_role_from_string(role);
+		a.created_us = sqlite3_column_int64(st, 2);
+		r = cb(&a, userdata);
+		if (r < 0)
+			break;
+	}
+	sqlite3_reset(st);
+	return r < 0 ? r : 0;
+}
+
+static int sq_cred_add(struct store *base, const char *hash, const struct store_cred *c, const char *created_by,
+                       int64_t now_us)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_CRED_ADD, &st)) < 0 || (r = bind_text(st, 1, hash)) < 0 ||
+	    (r = bind_text(st, 2, c->kind == CRED_SESSION ? "session" : "api")) < 0 ||
+	    (r = bind_text(st, 3, c->principal)) < 0 || (r = bind_text(st, 4, store_role_to_string(c->role))) < 0 ||
+	    (r = bind_int(st, 5, c->expires_us)) < 0 || (r = bind_text(st, 6, created_by)) < 0 ||
+	    (r = bind_int(st, 7, now_us)) < 0)
+		return r;
+	return step_done(st);
+}
+
+static int sq_cred_get(struct store *base, const char *hash, int64_t now_us, struct store_cred *ret)
+{
+	struct store_cred c = {0};
+	char kind[16], role[32];
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_CRED_GET, &st)) < 0 || (r = bind_text(st, 1, hash)) < 0 ||
+	    (r = bind_int(st, 2, now_us)) < 0)
+		return r;
+	r = step_row(st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	col_copy(st, 0, kind, sizeof(kind));
+	c.kind = strcmp(kind, "session") == 0 ? CRED_SESSION : CRED_API_TOKEN;
+	col_copy(st, 1, c.principal, sizeof(c.principal));
+	col_copy(st, 2, role, sizeof(role));
+	c.role = store_role_from_string(role);
+	c.expires_us = sqlite3_column_int64(st, 3);
+	sqlite3_reset(st);
+	if (c.role == _ROLE_INVALID)
+		return -EBADMSG;
+	*ret = c;
+	return 0;
+}
+
+static int sq_cred_delete(struct store *base, const char *hash)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_CRED_DEL, &st)) < 0 || (r = bind_text(st, 1, hash)) < 0)
+		return r;
+	return step_done(st);
+}
+
+/* ---- policies ------------------------------------------------------------ */
+
+static int sq_policy_put_pending(struct store *base, const struct store_policy *p, int64_t now_us)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = txn_begin(s, true);
+	if (r < 0)
+		return r;
+	if ((r = stmt(s, Q_POLICY_MAX, &st)) < 0 || (r = bind_text(st, 1, p->group)) < 0 || (r = step_row(st)) < 0)
+		goto out;
+	if (r == 1 && sqlite3_column_int64(st, 0) >= p->version) {
+		sqlite3_reset(st);
+		r = -ESTALE;
+		goto out;
+	}
+	sqlite3_reset(st);
+	if ((r = stmt(s, Q_POLICY_PUT, &st)) < 0 || (r = bind_text(st, 1, p->group)) < 0 ||
+	    (r = bind_int(st, 2, p->version)) < 0 ||
+	    (r = sql_errno(sqlite3_bind_blob64(st, 3, p->document, p->document_len, SQLITE_STATIC))) < 0 ||
+	    (r = bind_text(st, 4, p->sha256)) < 0 || (r = bind_text(st, 5, p->uploaded_by)) < 0 ||
+	    (r = bind_int(st, 6, now_us)) < 0)
+		goto out;
+	r = step_done(st);
+out:
+	return txn_end(s, r);
+}
+
+static int policy_row(sqlite3_stmt *st, const char *group, struct store_policy *ret)
+{
+	struct store_policy p = {0};
+	const void *doc = sqlite3_column_blob(st, 1);
+	size_t n = (size_t)sqlite3_column_bytes(st, 1);
+
+	(void)strscpy(p.group, sizeof(p.group), group);
+	p.version = sqlite3_column_int64(st, 0);
+	p.document = malloc(n + 1);
+	if (!p.document)
+		return -ENOMEM;
+	if (n)
+		memcpy(p.document, doc, n);
+	p.document[n] = 0;
+	p.document_len = n;
+	col_copy(st, 2, p.sha256, sizeof(p.sha256));
+	col_copy(st, 3, p.signature, sizeof(p.signature));
+	p.published = p.signature[0] != 0;
+	col_copy(st, 4, p.uploaded_by, sizeof(p.uploaded_by));
+	col_copy(st, 5, p.approved_by, sizeof(p.approved_by));
+	*ret = p;
+	return 0;
+}
+
+static int sq_policy_get(struct store *base, const char *group, int64_t version, struct store_policy *ret)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_POLICY_GET, &st)) < 0 || (r = bind_text(st, 1, group)) < 0 ||
+	    (r = bind_int(st, 2, version)) < 0)
+		return r;
+	r = step_row(st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	r = policy_row(st, group, ret);
+	sqlite3_reset(st);
+	return r;
+}
+
+static int sq_policy_publish(struct store *base, const char *group, int64_t version, const char *sig,
+                             const char *approved_by, int64_t now_us)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = txn_begin(s, true);
+	if (r < 0)
+		return r;
+	if ((r = stmt(s, Q_POLICY_PUBLISH, &st)) == 0 && (r = bind_text(st, 1, group)) == 0 &&
+	    (r = bind_int(st, 2, version)) == 0 && (r = bind_text(st, 3, sig)) == 0 &&
+	    (r = bind_text(st, 4, approved_by)) == 0 && (r = bind_int(st, 5, now_us)) == 0 &&
+	    (r = step_done(st)) == 0 && sqlite3_changes(s->db) != 1)
+		r = -ENOENT;
+	return txn_end(s, r);
+}
+
+static int sq_policy_current(struct store *base, const char *group, struct store_policy *ret)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_POLICY_CURRENT, &st)) < 0 || (r = bind_text(st, 1, group)) < 0)
+		return r;
+	r = step_row(st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	r = policy_row(st, group, ret);
+	sqlite3_reset(st);
+	return r;
+}
+
+static int sq_group_list(struct store *base, store_group_cb cb, void *userdata)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_GROUP_LIST, &st)) < 0)
+		return r;
+	while ((r = step_row(st)) == 1) {
+		struct store_group g = {
+		        .name = (const char *)sqlite3_column_text(st, 0),
+		        .terminals = (uint64_t)sqlite3_column_int64(st, 1),
+		        .policy_version = sqlite3_column_int64(st, 2),
+		        .pending_version = sqlite3_column_int64(st, 3),
+		};
+		r = cb(&g, userdata);
+		if (r < 0)
+			break;
+	}
+	sqlite3_reset(st);
+	return r < 0 ? r : 0;
+}
+
+/* ---- audit ------------------------------------------------------------------ */
+
+static int sq_audit_add(struct store *base, const struct store_audit *a)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = txn_begin(s, true);
+	if (r < 0)
+		return r;
+	if ((r = stmt(s, Q_AUDIT_ADD, &st)) == 0 && (r = bind_int(st, 1, a->time_us)) == 0 &&
+	    (r = bind_text(st, 2, a->actor)) == 0 && (r = bind_text(st, 3, a->action)) == 0 &&
+	    (r = bind_text(st, 4, a->target)) == 0 && (r = bind_text(st, 5, a->result)) == 0 &&
+	    (r = bind_text(st, 6, a->detail)) == 0)
+		r = step_done(st);
+	return txn_end(s, r);
+}
+
+static int sq_audit_list(struct store *base, unsigned limit, store_audit_cb cb, void *userdata)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_AUDIT_LIST, &st)) < 0 || (r = bind_int(st, 1, limit)) < 0)
+		return r;
+	while ((r = step_row(st)) == 1) {
+		struct store_audit a = {
+		        .time_us = sqlite3_column_int64(st, 0),
+		        .actor = (const char *)sqlite3_column_text(st, 1),
+		        .action = (const char *)sqlite3_column_text(st, 2),
+		        .target = (const char *)sqlite3_column_text(st, 3),
+		        .result = (const char *)sqlite3_column_text(st, 4),
+		        .detail = (const char *)sqlite3_column_text(st, 5),
+		};
+		r = cb(&a, userdata);
+		if (r < 0)
+			break;
+	}
+	sqlite3_reset(st);
+	return r < 0 ? r : 0;
+}
+
+const struct store_ops store_sqlite_ops = {
+        .name = "sqlite",
+        .scheme = "sqlite:",
+        .open = sq_open,
+        .close = sq_close,
+        .meta_get = sq_meta_get,
+        .meta_set = sq_meta_set,
+        .meta_delete = sq_meta_delete,
+        .token_add = sq_token_add,
+        .token_peek = sq_token_peek,
+        .enroll = sq_enroll,
+        .cert_add = sq_cert_add,
+        .cert_get = sq_cert_get,
+        .device_revoke = sq_device_revoke,
+        .device_get = sq_device_get,
+        .device_list = sq_device_list,
+        .device_report = sq_device_report,
+        .checkin_many = sq_checkin_many,
+        .chain_get = sq_chain_get,
+        .event_same = sq_event_same,
+        .events_append = sq_events_append,
+        .events_list = sq_events_list,
+        .finding_add = sq_finding_add,
+        .findings_list = sq_findings_list,
+        .account_add = sq_account_add,
+        .account_get = sq_account_get,
+        .account_count = sq_account_count,
+        .account_list = sq_account_list,
+        .cred_add = sq_cred_add,
+        .cred_get = sq_cred_get,
+        .cred_delete = sq_cred_delete,
+        .policy_put_pending = sq_policy_put_pending,
+        .policy_get = sq_policy_get,
+        .policy_publish = sq_policy_publish,
+        .policy_current = sq_policy_current,
+        .group_list = sq_group_list,
+        .audit_add = sq_audit_add,
+        .audit_list = sq_audit_list,
+};

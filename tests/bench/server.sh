@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# tests/bench/server.sh — check-ins per second over mTLS with keep-alive from
+# BENCH_TERMINALS simulated terminals (bench_checkin, one enrolled
+# certificate each), against mamori-server and, in the same run, against
+# nginx serving the same answer with the same mTLS setup; the ratio, latency
+# percentiles, and mamori-server's peak memory (VmHWM). 127.0.0.1 only,
+# ports chosen at run time, both servers stopped by the trap.
+#
+# Fairness: mamori-server is one thread (one libevent loop, SQLite write per
+# check-in); nginx runs with worker_processes 1 — the same one core. nginx
+# does not parse the report or write anything; mamori-server does both.
+set -euo pipefail
+b=$MAMORI_BUILD
+[[ $b == /* ]] || b=$MAMORI_SRC/$b
+N=${BENCH_TERMINALS:-32}
+S=${BENCH_SECONDS:-5}
+W=$(mktemp -d /tmp/mamori-bench-server.XXXXXX)
+srv_pid=
+ngx_pid_file=$W/nginx/nginx.pid
+cleanup() {
+	[[ -n $srv_pid ]] && kill "$srv_pid" 2>/dev/null && wait "$srv_pid" 2>/dev/null
+	[[ -s $ngx_pid_file ]] && kill "$(cat "$ngx_pid_file")" 2>/dev/null
+	sleep 0.2
+	rm -rf "$W"
+}
+trap cleanup EXIT
+command -v nginx >/dev/null || { echo "bench server: nginx missing (installer/deps.sh --bench)"; exit 1; }
+
+"$b/bin/mamori-server" --data "$W/srv" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 >"$W/srv.log" 2>&1 &
+srv_pid=$!
+for _ in $(seq 100); do [[ -s $W/srv/listen.json ]] && break; sleep 0.1; done
+dev=$(jq -r .device "$W/srv/listen.json")
+adm=$(jq -r .admin "$W/srv/listen.json")
+fpr=$(jq -r .ca_fingerprint "$W/srv/listen.json")
+CA=$W/srv/ca.pem
+pw='bench-password-1234'
+secret=$(grep -o 'mb1_[A-Za-z0-9_-]*' "$W/srv.log" | head -n1)
+curl -sS --cacert "$CA" "https://$adm/admin/v1/bootstrap" \
+	-d "{\"secret\":\"$secret\",\"username\":\"ciso\",\"password\":\"$pw\"}" >/dev/null
+tok=$(curl -sS --cacert "$CA" "https://$adm/admin/v1/login" -d "{\"username\":\"ciso\",\"password\":\"$pw\"}" | jq -r .token)
+
+pems=()
+for i in $(seq "$N"); do
+	et=$(curl -sS --cacert "$CA" -H "Authorization: Bearer $tok" "https://$adm/admin/v1/enrollment-tokens" \
+		-d '{"group":"bench"}' | jq -r .token)
+	"$b/bin/mamorictl" --root "$W/t$i" enroll --server "https://$adm" --token "$et" --ca-fingerprint "$fpr" \
+		--terminal-id "bench-$i" >/dev/null
+	pems+=("$W/t$i/var/lib/mamori/device.pem")
+done
+
+answer=$(curl -sS --cacert "$CA" --cert "${pems[0]}" "https://$dev/api/v1/checkin" \
+	-d '{"agent_version":"0.1.0"}')
+"$b/bench/bench_checkin" "$dev" "$CA" 1 "${pems[@]}" >/dev/null # warm-up
+"$b/bench/bench_checkin" "$dev" "$CA" "$S" "${pems[@]}" >"$W/mamori.txt"
+hwm=$(awk '/^VmHWM/ {print $2, $3}' "/proc/$srv_pid/status")
+
+# nginx: the same certificate, CA, TLS 1.3, the same answer, one worker
+mkdir -p "$W/nginx/logs"
+ngx_port=
+for _ in $(seq 10); do
+	p=$((20000 + RANDOM % 40000))
+	ss -Htln "sport = :$p" | grep -q . && continue
+	cat >"$W/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon on;
+pid $ngx_pid_file;
+error_log $W/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $W/nginx/body;
+	proxy_temp_path $W/nginx/proxy;
+	fastcgi_temp_path $W/nginx/fastcgi;
+	uwsgi_temp_path $W/nginx/uwsgi;
+	scgi_temp_path $W/nginx/scgi;
+	keepalive_requests 10000000;
+	keepalive_timeout 60s;
+	server {
+		listen 127.0.0.1:$p ssl;
+		ssl_certificate $W/srv/server.pem;
+		ssl_certificate_key $W/srv/server.key;
+		ssl_client_certificate $CA;
+		ssl_verify_client on;
+		ssl_protocols TLSv1.3;
+		location = /api/v1/checkin {
+			default_type application/json;
+			return 200 '$answer';
+		}
+	}
+}
+EOF
+	if nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" 2>"$W/nginx/start.err"; then
+		ngx_port=$p
+		break
+	fi
+done
+[[ -n $ngx_port ]] || { echo "bench server: nginx did not start"; cat "$W/nginx/start.err"; exit 1; }
+"$b/bench/bench_checkin" "127.0.0.1:$ngx_port" "$CA" 1 "${pems[@]}" >/dev/null
+"$b/bench/bench_checkin" "127.0.0.1:$ngx_port" "$CA" "$S" "${pems[@]}" >"$W/nginx.txt"
+
+m=$(awk '/^checkins_per_s/ {print $2}' "$W/mamori.txt")
+n=$(awk '/^checkins_per_s/ {print $2}' "$W/nginx.txt")
+printf 'terminals %s (one mTLS keep-alive connection each, %s s, %s-byte check-in with a 14-check report)\n' \
+	"$N" "$S" "$(awk '/^request_bytes/ {print $2}' "$W/mamori.txt")"
+printf '%-28s %10s %12s %12s %8s\n' server checkins/s p50_us p99_us errors
+for f in mamori nginx; do
+	printf '%-28s %10s %12s %12s %8s\n' "$([[ $f == mamori ]] && echo mamori-server || echo 'nginx (1 worker, static)')" \
+		"$(awk '/^checkins_per_s/ {print $2}' "$W/$f.txt")" "$(awk '/^latency_us_p50/ {print $2}' "$W/$f.txt")" \
+		"$(awk '/^latency_us_p99/ {print $2}' "$W/$f.txt")" "$(awk '/^errors/ {print $2}' "$W/$f.txt")"
+done
+awk -v m="$m" -v n="$n" 'BEGIN { printf "ratio mamori/nginx %.2f (target >= 0.5)\n", m / n }'
+echo "mamori-server VmHWM $hwm"

@@ -1,0 +1,234 @@
+/* tests/integration/e2e_agent.c — the agent-side helper of the end-to-end
+ * tests (tests/integration/e2e_server.sh, server_refusals.sh; test process).
+ *
+ *   e2e_agent append STATE_DIR N          append N events to the journal (one batch)
+ *   e2e_agent forge STATE_DIR KIND        POST a bad batch with the terminal's own
+ *                                         certificate: gap | mismatch | fork | foreign
+ *                                         prints "HTTP <status> <body>"
+ *   e2e_agent expired-cert DATA OUT ID    a key + certificate for terminal ID signed by
+ *                                         the server's CA (DATA/ca.*) that has expired
+ *   e2e_agent foreign-cert DIR OUT ID     a key + certificate from another CA made in DIR
+ *   e2e_agent verify-policy FILE PUB      exit 0 if FILE + FILE.sig verify with PUB
+ *
+ * Everything here uses the real agent code (journal, enrollment, transport)
+ * and the server's own CA code (pki.c). */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc-util.h"
+#include "enroll.h"
+#include "fileio.h"
+#include "journal.h"
+#include "journal_canon.h"
+#include "json-util.h"
+#include "pki.h"
+#include "policy.h"
+#include "policy_sign.h"
+#include "strutil.h"
+#include "transport.h"
+
+static int die(const char *what, int r)
+{
+	fprintf(stderr, "e2e_agent: %s: %s\n", what, strerror(r < 0 ? -r : r));
+	return 2;
+}
+
+static int cmd_append(const char *dir, const char *count)
+{
+	struct journal_options o = {.dir = dir};
+	struct journal *j = NULL;
+	int64_t n;
+	int r;
+
+	if (parse_int64(count, 1, 1000000, &n) < 0)
+		return die("count", -EINVAL);
+	r = mkdir_p(dir, 0755);
+	if (r < 0 || (r = journal_open(&o, &j)) < 0)
+		return die("journal_open", r);
+	r = journal_batch_begin(j);
+	for (int64_t i = 0; r == 0 && i < n; i++) {
+		_cleanup_json_ cJSON *p = cJSON_CreateObject();
+		char path[64], serial[8] = {'S', 'E', 'R', (char)0xff, 0x1b, 0, 'x', 0};
+		cJSON *dev = cJSON_AddObjectToObject(p, "device");
+
+		(void)xsnprintf(path, sizeof(path), "/media/usb/報告書-%" PRId64 ".xlsx", i);
+		cJSON_AddStringToObject(dev, "vendor_id", "0781");
+		cJSON_AddStringToObject(dev, "product_id", "5567");
+		/* an untrusted descriptor string that is not UTF-8 and holds a NUL */
+		cJSON_AddItemToObject(dev, "serial", journal_canon_bytes_value(serial, 7));
+		cJSON_AddStringToObject(p, "path", path);
+		cJSON_AddNumberToObject(p, "size", (double)(48213 + i));
+		cJSON_AddStringToObject(p, "user", "tanaka");
+		struct mamori_event ev = {
+		        .type = "carry.out", .severity = SEV_NOTICE, .reqs = "CARRY-1,CARRY-2", .payload = p};
+		r = journal_append(j, &ev, NULL);
+		if (r == 0 && (i + 1) % 1000 == 0) {
+			r = journal_batch_commit(j);
+			if (r == 0)
+				r = journal_batch_begin(j);
+		}
+	}
+	if (r == 0)
+		r = journal_batch_commit(j);
+	journal_close(j);
+	return r < 0 ? die("append", r) : 0;
+}
+
+/* The records after the server's head, as the transport would send them. */
+static int read_records(const char *dir, uint64_t after, unsigned max, cJSON **ret)
+{
+	struct journal_iter *it = NULL;
+	struct journal_record rec;
+	cJSON *arr = cJSON_CreateArray();
+	unsigned n = 0;
+	int r;
+
+	r = journal_iter_open(dir, after, &it);
+	if (r < 0)
+		return r;
+	while (n < max && (r = journal_iter_next(it, &rec)) > 0) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "hash", rec.hash_hex);
+		cJSON_AddItemToObject(o, "record", cJSON_ParseWithLength(rec.canon, rec.canon_len));
+		cJSON_AddItemToArray(arr, o);
+		n++;
+	}
+	journal_iter_free(it);
+	*ret = arr;
+	return r < 0 ? r : 0;
+}
+
+static int cmd_forge(const char *dir, const char *kind)
+{
+	struct enroll_state es;
+	struct transport_conn *c = NULL;
+	struct transport_response resp = {0};
+	struct transport_request rq = {.method = "POST"};
+	_cleanup_json_ cJSON *batch = cJSON_CreateObject(), *recs = NULL;
+	_cleanup_free_ char *body = NULL;
+	char pem[PATH_MAX], ca[PATH_MAX], url[700], err[512];
+	uint64_t acked = 0;
+	cJSON *first, *pl;
+	int r;
+
+	if ((r = enroll_state_load(dir, &es)) < 0 || (r = transport_acked_read(dir, &acked)) < 0)
+		return die("state", r);
+	(void)xsnprintf(pem, sizeof(pem), "%s/%s", dir, TRANSPORT_DEVICE_PEM);
+	(void)xsnprintf(ca, sizeof(ca), "%s/%s", dir, TRANSPORT_SERVER_CA);
+	(void)xsnprintf(url, sizeof(url), "%s/api/v1/events", es.device_url);
+	if (strcmp(kind, "fork") == 0) {
+		/* an already acknowledged record, changed */
+		if (acked == 0 || (r = read_records(dir, acked - 1, 1, &recs)) < 0)
+			return die("fork needs an acknowledged record", r ? r : -ENOENT);
+	} else if ((r = read_records(dir, acked, 3, &recs)) < 0) {
+		return die("journal", r);
+	}
+	if (cJSON_GetArraySize(recs) < 2 && strcmp(kind, "fork") != 0)
+		return die("need two unacknowledged records", -ENOENT);
+	first = cJSON_GetArrayItem(recs, 0);
+	if (strcmp(kind, "gap") == 0) {
+		cJSON_DeleteItemFromArray(recs, 0); /* send head+2 without head+1 */
+	} else if (strcmp(kind, "mismatch") == 0 || strcmp(kind, "fork") == 0) {
+		/* change the contents, keep the hash the terminal had stored */
+		pl = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(first, "record"), "payload");
+		cJSON_ReplaceItemInObjectCaseSensitive(pl, "user", cJSON_CreateString("someone-else"));
+	} else if (strcmp(kind, "foreign") == 0) {
+		/* another chain id that is not a chain start */
+		cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(first, "record"), "chain",
+		                                       cJSON_CreateString("00000000000000000000000000000000"));
+	} else {
+		return die("kind", -EINVAL);
+	}
+	cJSON_AddItemToObject(batch, "records", TAKE_PTR(recs));
+	body = cJSON_PrintUnformatted(batch);
+	rq.url = url;
+	rq.body = body;
+	rq.body_len = strlen(body);
+	if ((r = transport_conn_new(ca, pem, 30, &c)) < 0)
+		return die("conn", r);
+	r = transport_conn_request(c, &rq, &resp, err, sizeof(err));
+	transport_conn_free(c);
+	if (r < 0) {
+		fprintf(stderr, "e2e_agent: %s\n", err);
+		return 2;
+	}
+	printf("HTTP %ld %s\n", resp.status, resp.body);
+	transport_response_clear(&resp);
+	return 0;
+}
+
+static int write_identity(const char *out, const char *key, const char *cert)
+{
+	size_t kl = strlen(key), cl = strlen(cert);
+	_cleanup_free_ char *both = malloc(kl + cl + 1);
+
+	if (!both)
+		return -ENOMEM;
+	memcpy(both, key, kl);
+	memcpy(both + kl, cert, cl + 1);
+	return write_file_atomic(out, both, kl + cl, 0600);
+}
+
+static int sign_with(const char *ca_key, const char *ca_cert, const char *out, const char *id, int64_t seconds)
+{
+	_cleanup_free_ char *key = NULL, *csr = NULL, *cert = NULL;
+	struct pki *p = NULL;
+	char serial[PKI_SERIAL_MAX];
+	int64_t na;
+	int r;
+
+	if ((r = pki_load(ca_key, ca_cert, &p)) < 0)
+		return die("pki_load", r);
+	r = enroll_make_key_csr(id, &key, &csr);
+	if (r == 0)
+		r = pki_sign_csr(p, csr, strlen(csr), id, seconds, &cert, serial, &na);
+	pki_free(p);
+	if (r == 0)
+		r = write_identity(out, key, cert);
+	return r < 0 ? die("sign", r) : 0;
+}
+
+int main(int argc, char **argv)
+{
+	char k[PATH_MAX], c[PATH_MAX];
+
+	if (argc == 4 && strcmp(argv[1], "append") == 0)
+		return cmd_append(argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "forge") == 0)
+		return cmd_forge(argv[2], argv[3]);
+	if (argc == 5 && strcmp(argv[1], "expired-cert") == 0) {
+		(void)xsnprintf(k, sizeof(k), "%s/ca.key", argv[2]);
+		(void)xsnprintf(c, sizeof(c), "%s/ca.pem", argv[2]);
+		return sign_with(k, c, argv[3], argv[4], -3600); /* notAfter an hour ago */
+	}
+	if (argc == 5 && strcmp(argv[1], "foreign-cert") == 0) {
+		int r;
+
+		(void)xsnprintf(k, sizeof(k), "%s/foreign-ca.key", argv[2]);
+		(void)xsnprintf(c, sizeof(c), "%s/foreign-ca.pem", argv[2]);
+		r = pki_create_ca(k, c, "mamori device CA", 30);
+		if (r < 0)
+			return die("foreign CA", r);
+		return sign_with(k, c, argv[3], argv[4], 86400);
+	}
+	if (argc == 4 && strcmp(argv[1], "verify-policy") == 0) {
+		struct mamori_policy *p = NULL;
+		char err[256] = "";
+		int r = policy_load_verified(argv[2], NULL, argv[3], 0, &p, err, sizeof(err));
+
+		if (r == 0)
+			printf("verified version %" PRId64 "\n", policy_version(p));
+		else
+			fprintf(stderr, "e2e_agent: %s\n", err);
+		policy_free(p);
+		return r == 0 ? 0 : 1;
+	}
+	fprintf(stderr, "usage: see tests/integration/e2e_agent.c\n");
+	return 2;
+}

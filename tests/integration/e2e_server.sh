@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# tests/integration/e2e_server.sh — end to end on 127.0.0.1 with real parts
+# (mamori-server with OpenSSL mTLS and SQLite, mamorictl with libcurl, the
+# real journal): enrollment, check-in with a posture report, event upload
+# with chain verification, a policy uploaded, approved by another person
+# (OPS-4), downloaded and verified by the agent, identity from the
+# certificate only, revocation (MDM-3), forged/gapped/forked chains recorded
+# as tamper (LOG-1) without losing what was recorded, and the server down
+# while the terminal records 10,000 events: all arrive, none twice.
+set -uo pipefail
+source "$(dirname "$0")/e2e_lib.bash"
+trap cleanup EXIT
+
+D=$T/srv
+A=$T/pc-a
+Bt=$T/pc-b
+mkdir -p "$A" "$Bt"
+
+start_server "$D" || { echo "FAIL  server did not start"; exit 1; }
+bootstrap "$D" || { echo "FAIL  bootstrap: first administrator from the one-time secret"; exit 1; }
+ok "bootstrap: first administrator from the one-time secret"
+TOKEN= api POST /admin/v1/bootstrap "{\"secret\":\"x\",\"username\":\"ciso2\",\"password\":\"$PASSWORD\"}" >/dev/null
+check "bootstrap works once" test "$CODE" = 403
+api POST /admin/v1/accounts "{\"username\":\"shonin\",\"password\":\"$PASSWORD\",\"role\":\"approver\"}" >/dev/null
+check "ciso creates an approver account" test "$CODE" = 201
+
+# ---- enrollment ----
+check "enroll terminal pc-a (group kaikei)" enroll "$A" pc-a kaikei
+SA=$(state_dir "$A")
+check "private key stays on the terminal, 0600" test "$(stat -c %a "$SA/device.pem")" = 600
+check "server CA pinned" cmp -s "$SA/server-ca.pem" "$D/ca.pem"
+check "policy key installed" test -s "$A/etc/mamori/policy.pub"
+check "device.pem holds no other terminal's name" grep -q "BEGIN PRIVATE KEY" "$SA/device.pem"
+bad_fpr=$(echo "$FPR" | tr '0-9a-f' '1-9a-f0')
+out=$(ctl "$T/pc-x" enroll --server "https://$ADM" --token "$(new_token kaikei)" --ca-fingerprint "$bad_fpr" \
+	--terminal-id pc-x 2>&1)
+check "a wrong CA fingerprint stops enrollment" matches "$out" '*fingerprint*'
+check "... before a key, certificate or token left the terminal" test ! -e "$T/pc-x/var/lib/mamori/device.pem"
+
+# ---- events ----
+"$HELPER" append "$SA" 25 || bad "append"
+res=$(ctl "$A" --json server sync)
+check "sync uploads 25 records" test "$(jq .uploaded <<<"$res")" = 25
+check "server acknowledges up to 25" test "$(jq .acked_seq <<<"$res")" = 25
+check "agent recorded the acknowledgement" test "$(cat "$SA/upload.state")" = 25
+res=$(ctl "$A" --json server sync)
+check "a second sync sends nothing again" test "$(jq .uploaded <<<"$res")" = 0
+term=$(api GET /admin/v1/terminals/pc-a)
+check "server holds 25 events for pc-a" test "$(jq .events_stored <<<"$term")" = 25
+agent_hash=$(ctl "$A" journal status | awk '/^head/ {print $3}')
+check "server's head hash = the terminal's journal head" \
+	bash -c "[[ ${#agent_hash} == 64 && \$(jq -r .journal.head_hash <<<'$term') == $agent_hash ]]"
+ev=$(api GET "/admin/v1/events?terminal=pc-a&limit=1000")
+check "events listed: 25" test "$(jq '.events | length' <<<"$ev")" = 25
+check "untrusted bytes kept exactly (\$bytes, base64 of SER\\xff\\x1b\\0x)" \
+	test "$(jq -r '.events[0].record.payload.device.serial["$bytes"]' <<<"$ev")" = "U0VS/xsAeA=="
+check "Japanese file names arrive intact" \
+	test "$(jq -r '.events[3].record.payload.path' <<<"$ev")" = "/media/usb/報告書-3.xlsx"
+
+# ---- check-in with a posture report ----
+cat >"$T/report.json" <<'J'
+{"results":[
+ {"id":"screenlock.idle","module":"screenlock","status":"fail","requirements":["LOCK-1"]},
+ {"id":"timesync.synchronised","module":"timesync","status":"pass","requirements":["LOG-2"]},
+ {"id":"usb.policy","module":"usb","status":"fail","requirements":["MEDIA-1"],"exception":"exc-1"}],
+ "summary":{"pass":1,"fail":2}}
+J
+ctl "$A" server sync --report "$T/report.json" >/dev/null
+term=$(api GET /admin/v1/terminals/pc-a)
+check "compliance per requirement: LOCK-1 fail" test "$(jq -r '.compliance["LOCK-1"]' <<<"$term")" = fail
+check "compliance per requirement: LOG-2 pass" test "$(jq -r '.compliance["LOG-2"]' <<<"$term")" = pass
+check "an approved exception is shown as excepted (OPS-3)" \
+	test "$(jq -r '.compliance["MEDIA-1"]' <<<"$term")" = excepted
+comp=$(api GET /admin/v1/compliance)
+check "compliance summary counts pc-a under LOCK-1 fail" test "$(jq -r '.requirements["LOCK-1"].fail' <<<"$comp")" = 1
+
+# ---- policy: upload, approval by another person, download, verification ----
+jq -j '.version = 2' "$SRC/policy/templates/lgwan.json" >"$T/lgwan-v2.json" # -j: no trailing newline
+api PUT /admin/v1/groups/kaikei/policy "$(cat "$T/lgwan-v2.json")" >/dev/null
+check "ciso uploads policy v2 (pending)" test "$CODE" = 202
+api PUT /admin/v1/groups/kaikei/policy '{"schema":1,"version":3,"segment":"nowhere"}' >"$T/invalid.json"
+check "an invalid policy is refused with every error" \
+	bash -c "[[ $CODE == 400 ]] && jq -e '.errors_en | length > 0' '$T/invalid.json' >/dev/null"
+api POST /admin/v1/groups/kaikei/policy/2/approve >/dev/null
+check "the uploader cannot approve their own policy (OPS-4)" test "$CODE" = 403
+ciso_token=$TOKEN
+login shonin
+api POST /admin/v1/groups/kaikei/policy/2/approve >/dev/null
+check "another approver publishes it" test "$CODE" = 200
+TOKEN=$ciso_token
+res=$(ctl "$A" --json server sync)
+check "the agent downloads policy v2" test "$(jq -r '.policy_updated,.policy_version' <<<"$res" | tr '\n' ' ')" = "true 2 "
+check "policy + signature landed and verify with the installed key" \
+	"$HELPER" verify-policy "$A/var/lib/mamori/policy.json" "$A/etc/mamori/policy.pub"
+check "the document is byte for byte the uploaded one" cmp -s "$A/var/lib/mamori/policy.json" "$T/lgwan-v2.json"
+res=$(ctl "$A" --json server sync)
+check "no download when the version is current" test "$(jq -r .policy_updated <<<"$res")" = false
+
+# ---- identity comes from the certificate only ----
+check "enroll terminal pc-b" enroll "$Bt" pc-b kaikei
+SB=$(state_dir "$Bt")
+spoof=$(curl -sS --cacert "$CA" --cert "$SA/device.pem" "https://$DEV/api/v1/checkin" \
+	-d '{"agent_version":"evil","terminal_id":"pc-b","hostname":"spoofed"}')
+check "pc-a naming pc-b in the body is answered as pc-a" test "$(jq -r .terminal_id <<<"$spoof")" = pc-a
+termb=$(api GET /admin/v1/terminals/pc-b)
+check "pc-b's record is untouched by pc-a's body" \
+	bash -c "[[ \$(jq -r .hostname <<<'$termb') != spoofed && \$(jq -r .last_seen <<<'$termb') == null ]]"
+"$HELPER" append "$SB" 2 >/dev/null
+ctl "$Bt" server sync >/dev/null
+check "pc-b's events are pc-b's" test "$(api GET /admin/v1/terminals/pc-b | jq .events_stored)" = 2
+check "pc-a's count did not change" test "$(api GET /admin/v1/terminals/pc-a | jq .events_stored)" = 25
+
+# ---- tokens and revocation ----
+tok=$(new_token kaikei)
+check "enroll pc-c" ctl "$T/pc-c" enroll --server "https://$ADM" --token "$tok" --ca-fingerprint "$FPR" --terminal-id pc-c
+ctl "$T/pc-d" enroll --server "https://$ADM" --token "$tok" --ca-fingerprint "$FPR" --terminal-id pc-d 2>"$T/reuse.err"
+rc=$?
+check "a used token is refused" bash -c "[[ $rc -eq 1 ]] && grep -q token_used '$T/reuse.err'"
+ctl "$T/pc-e" enroll --server "https://$ADM" --token mt1_forged --ca-fingerprint "$FPR" --terminal-id pc-e 2>/dev/null
+check "an unknown token is refused" test $? = 1
+api POST /admin/v1/terminals/pc-b/revoke '{"reason":"returned (MDM-3)"}' >/dev/null
+check "pc-b revoked" test "$CODE" = 200
+ctl "$Bt" server sync >/dev/null 2>"$T/revoked.err"
+rc=$?
+check "a revoked terminal is refused on its next request" bash -c "[[ $rc -eq 1 ]] && grep -q revoked '$T/revoked.err'"
+check "other terminals keep working" ctl "$A" server sync
+audit=$(api GET "/admin/v1/audit?limit=1000")
+check "audit: who revoked" test "$(jq -r '[.audit[] | select(.action=="terminal.revoke")][0].actor' <<<"$audit")" = ciso
+check "audit: who approved the policy" \
+	test "$(jq -r '[.audit[] | select(.action=="policy.approve" and .result=="ok")][0].actor' <<<"$audit")" = shonin
+check "audit: the refused token is recorded" test "$(jq '[.audit[] | select(.result=="token_used")] | length' <<<"$audit")" -ge 1
+
+# ---- forged, gapped, forked chains ----
+"$HELPER" append "$SA" 3 >/dev/null
+out=$("$HELPER" forge "$SA" gap)
+check "a gap is refused (409 chain_gap)" matches "$out" 'HTTP 409 *chain_gap*'
+out=$("$HELPER" forge "$SA" mismatch)
+check "a changed record is refused (409 hash_mismatch)" matches "$out" 'HTTP 409 *hash_mismatch*'
+out=$("$HELPER" forge "$SA" fork)
+check "an acknowledged seq sent again with other contents is refused (409 chain_fork)" \
+	matches "$out" 'HTTP 409 *chain_fork*'
+out=$("$HELPER" forge "$SA" foreign)
+check "a record of a foreign chain is refused (409)" matches "$out" 'HTTP 409 *'
+find=$(api GET "/admin/v1/findings?terminal=pc-a")
+check "tamper findings recorded: gap, mismatch, fork" \
+	test "$(jq -r '[.findings[].kind] | sort | unique | join(",")' <<<"$find")" = "chain_fork,chain_gap,hash_mismatch"
+check "LOG-1 is failed for pc-a" test "$(api GET /admin/v1/terminals/pc-a | jq -r '.compliance["LOG-1"]')" = fail
+res=$(ctl "$A" --json server sync)
+check "the genuine records still go through after the forgeries" test "$(jq .uploaded <<<"$res")" = 3
+check "nothing recorded was lost: 28 events" test "$(api GET /admin/v1/terminals/pc-a | jq .events_stored)" = 28
+
+# ---- server down for a period: the journal is the queue ----
+DPORT=${DEV##*:} APORT=${ADM##*:}
+stop_server
+"$HELPER" append "$SA" 10000 || bad "append 10000"
+ctl "$A" server sync --timeout 5 >/dev/null 2>&1
+check "sync fails while the server is down (exit 2)" test $? = 2
+check "nothing was acknowledged meanwhile" test "$(cat "$SA/upload.state")" = 28
+for i in 1 2 3 4 5; do start_server "$D" && break; sleep 1; done
+check "server back on the same ports" test -n "$SRV_PID"
+res=$(ctl "$A" --json server sync)
+check "all 10,000 arrive after the outage" test "$(jq .uploaded <<<"$res")" = 10000
+check "in several gzip batches" test "$(jq .batches <<<"$res")" -ge 20
+check "acknowledged up to the journal head" test "$(jq .acked_seq <<<"$res")" = "$(jq .head_seq <<<"$res")"
+res=$(ctl "$A" --json server sync)
+check "none twice: a further sync uploads nothing" test "$(jq .uploaded <<<"$res")" = 0
+term=$(api GET /admin/v1/terminals/pc-a)
+check "server holds exactly 10,028 events for pc-a" test "$(jq .events_stored <<<"$term")" = 10028
+agent_hash=$(ctl "$A" journal status | awk '/^head/ {print $3}')
+check "heads agree after the outage" \
+	bash -c "[[ ${#agent_hash} == 64 && \$(jq -r .journal.head_hash <<<'$term') == $agent_hash ]]"
+finish

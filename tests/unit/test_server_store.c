@@ -1,0 +1,285 @@
+/* tests/unit/test_server_store.c — the SQLite backend of the server's store
+ * (server-api/store_sqlite.c) on a real database in a temporary directory:
+ * one-time tokens (unknown, used, expired), atomic enrollment, revocation of
+ * every certificate, the chain head's precondition, findings recorded once,
+ * credentials expiring, policies pending → published (no rollback), the
+ * audit trail, and that the data survives closing and reopening. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "store.h"
+#include "strutil.h"
+#include "testutil.h"
+
+#define NOW 1700000000000000LL
+#define SEC 1000000LL
+
+static char *dir;
+static char url[512];
+
+static int setup(void **state)
+{
+	struct store *s = NULL;
+
+	dir = tu_mkdtemp();
+	snprintf(url, sizeof(url), "sqlite:%s/server.db", dir);
+	assert_int_equal(store_open(url, &s), 0);
+	*state = s;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	store_close(*state);
+	tu_rmtree(dir);
+	free(dir);
+	return 0;
+}
+
+static void enroll_one(struct store *s, const char *tok, const char *id, const char *serial, int expect)
+{
+	struct store_device d = {0};
+	struct store_cert c = {.not_after_us = NOW + 365 * 86400 * SEC};
+
+	strscpy(d.terminal_id, sizeof(d.terminal_id), id);
+	strscpy(c.terminal_id, sizeof(c.terminal_id), id);
+	strscpy(c.serial, sizeof(c.serial), serial);
+	assert_int_equal(STORE_CALL(s, enroll, tok, NOW, &d, &c), expect);
+}
+
+static void test_open_schemes(void **state)
+{
+	struct store *s = NULL;
+
+	(void)state;
+	assert_int_equal(store_open("postgresql://nowhere/db", &s), -EPROTONOSUPPORT);
+	assert_int_equal(store_open("", &s), -EINVAL);
+	assert_null(s);
+}
+
+static void test_tokens(void **state)
+{
+	struct store *s = *state;
+	char group[STORE_ID_MAX] = "";
+
+	assert_int_equal(STORE_CALL(s, token_add, "h1", "kaikei", NOW + 60 * SEC, "ciso"), 0);
+	assert_int_equal(STORE_CALL(s, token_add, "h2", "kaikei", NOW - SEC, "ciso"), 0);
+	assert_int_equal(STORE_CALL(s, token_peek, "nope", NOW, group), -ENOENT);
+	assert_int_equal(STORE_CALL(s, token_peek, "h2", NOW, group), -ETIMEDOUT);
+	assert_int_equal(STORE_CALL(s, token_peek, "h1", NOW, group), 0);
+	assert_string_equal(group, "kaikei");
+	/* expiry is checked at use too: the token is valid until expires_us, exclusive */
+	assert_int_equal(STORE_CALL(s, token_peek, "h1", NOW + 60 * SEC, group), -ETIMEDOUT);
+	enroll_one(s, "h2", "pc-x", "aa", -ETIMEDOUT);
+	enroll_one(s, "h1", "pc-1", "01", 0);
+	assert_int_equal(STORE_CALL(s, token_peek, "h1", NOW, group), -EALREADY);
+	enroll_one(s, "h1", "pc-2", "02", -EALREADY); /* single use */
+	/* the failed enrollments left nothing behind */
+	struct store_device d;
+	assert_int_equal(STORE_CALL(s, device_get, "pc-2", &d), -ENOENT);
+	assert_int_equal(STORE_CALL(s, device_get, "pc-x", &d), -ENOENT);
+	assert_int_equal(STORE_CALL(s, device_get, "pc-1", &d), 0);
+	assert_string_equal(d.group, "kaikei");
+	assert_false(d.revoked);
+}
+
+static void test_enroll_existing_and_revoke(void **state)
+{
+	struct store *s = *state;
+	struct store_cert c;
+	struct store_device d;
+	unsigned n = 99;
+
+	assert_int_equal(STORE_CALL(s, token_add, "t1", "g", NOW + SEC, "op"), 0);
+	assert_int_equal(STORE_CALL(s, token_add, "t2", "g", NOW + SEC, "op"), 0);
+	assert_int_equal(STORE_CALL(s, token_add, "t3", "g2", NOW + SEC, "op"), 0);
+	enroll_one(s, "t1", "pc-1", "c1", 0);
+	enroll_one(s, "t2", "pc-1", "c2", -EEXIST);
+	/* the refused enrollment did not consume t2 (the transaction rolled back) */
+	char group[STORE_ID_MAX];
+	assert_int_equal(STORE_CALL(s, token_peek, "t2", NOW, group), 0);
+	struct store_cert renewal = {.serial = "c1b", .terminal_id = "pc-1", .not_after_us = NOW + SEC};
+	assert_int_equal(STORE_CALL(s, cert_add, &renewal), 0);
+	assert_int_equal(STORE_CALL(s, device_revoke, "pc-1", NOW, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(STORE_CALL(s, cert_get, "c1", &c), 0);
+	assert_true(c.revoked);
+	assert_int_equal(STORE_CALL(s, cert_get, "c1b", &c), 0);
+	assert_true(c.revoked);
+	assert_int_equal(STORE_CALL(s, cert_get, "zz", &c), -ENOENT);
+	assert_int_equal(STORE_CALL(s, device_revoke, "pc-none", NOW, &n), -ENOENT);
+	/* a revoked terminal ID may be enrolled again (new certificate, new group) */
+	enroll_one(s, "t3", "pc-1", "c3", 0);
+	assert_int_equal(STORE_CALL(s, device_get, "pc-1", &d), 0);
+	assert_false(d.revoked);
+	assert_string_equal(d.group, "g2");
+	assert_int_equal(STORE_CALL(s, cert_get, "c1", &c), 0);
+	assert_true(c.revoked); /* the old certificates stay revoked */
+	assert_int_equal(STORE_CALL(s, cert_get, "c3", &c), 0);
+	assert_false(c.revoked);
+}
+
+static void test_chain_precondition(void **state)
+{
+	struct store *s = *state;
+	struct store_chain empty = {0}, h1 = {.chain = "c", .head_seq = 2, .head_hash = "bb"}, got;
+	struct store_event ev[2] = {
+	        {.seq = 1, .time_us = 1, .type = "a.b", .canon = "{1}", .canon_len = 3, .hash = "aa"},
+	        {.seq = 2, .time_us = 2, .type = "a.b", .canon = "{2}", .canon_len = 3, .hash = "bb"},
+	};
+
+	assert_int_equal(STORE_CALL(s, token_add, "t", "g", NOW + SEC, "op"), 0);
+	enroll_one(s, "t", "pc-1", "c1", 0);
+	assert_int_equal(STORE_CALL(s, chain_get, "pc-1", &got), 0);
+	assert_string_equal(got.chain, "");
+	assert_int_equal(STORE_CALL(s, events_append, "pc-1", &empty, ev, 2, &h1, NOW), 0);
+	/* a second writer with a stale view of the head changes nothing */
+	assert_int_equal(STORE_CALL(s, events_append, "pc-1", &empty, ev, 2, &h1, NOW), -EAGAIN);
+	assert_int_equal(STORE_CALL(s, chain_get, "pc-1", &got), 0);
+	assert_int_equal(got.head_seq, 2);
+	assert_int_equal(STORE_CALL(s, event_same, "pc-1", 2, "bb", "{2}", 3), 1);
+	assert_int_equal(STORE_CALL(s, event_same, "pc-1", 2, "bb", "{X}", 3), 0);
+	assert_int_equal(STORE_CALL(s, event_same, "pc-1", 3, "bb", "{2}", 3), -ENOENT);
+	struct store_device d;
+	assert_int_equal(STORE_CALL(s, device_get, "pc-1", &d), 0);
+	assert_int_equal(d.events, 2);
+	/* the same seq twice never lands (unique per terminal) */
+	struct store_chain h2 = {.chain = "c", .head_seq = 2, .head_hash = "cc"};
+	assert_int_equal(STORE_CALL(s, events_append, "pc-1", &h1, ev + 1, 1, &h2, NOW), -EEXIST);
+	assert_int_equal(STORE_CALL(s, chain_get, "pc-1", &got), 0);
+	assert_string_equal(got.head_hash, "bb");
+}
+
+static int count_findings(const struct store_finding *f, void *userdata)
+{
+	(void)f;
+	(*(int *)userdata)++;
+	return 0;
+}
+
+static void test_findings_once(void **state)
+{
+	struct store *s = *state;
+	struct store_finding f = {.terminal_id = "pc-1", .kind = FINDING_CHAIN_GAP, .seq = 7, .time_us = NOW};
+	int n = 0;
+
+	assert_int_equal(STORE_CALL(s, finding_add, &f), 0);
+	assert_int_equal(STORE_CALL(s, finding_add, &f), 1); /* the same again: not repeated */
+	f.kind = FINDING_CHAIN_FORK;
+	assert_int_equal(STORE_CALL(s, finding_add, &f), 0);
+	assert_int_equal(STORE_CALL(s, findings_list, "pc-1", 100, count_findings, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(store_finding_to_string(FINDING_HASH_MISMATCH), "hash_mismatch");
+}
+
+static void test_accounts_and_creds(void **state)
+{
+	struct store *s = *state;
+	struct store_account a = {.username = "ciso", .role = ROLE_CISO, .pwhash = "x", .created_us = NOW}, got;
+	struct store_cred c = {.kind = CRED_SESSION, .principal = "ciso", .role = ROLE_CISO, .expires_us = NOW + SEC},
+	                  cg;
+	uint64_t n = 9;
+
+	assert_int_equal(STORE_CALL(s, account_count, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(STORE_CALL(s, account_add, &a), 0);
+	assert_int_equal(STORE_CALL(s, account_add, &a), -EEXIST);
+	assert_int_equal(STORE_CALL(s, account_get, "ciso", &got), 0);
+	assert_int_equal(got.role, ROLE_CISO);
+	assert_int_equal(STORE_CALL(s, account_get, "nobody", &got), -ENOENT);
+	assert_int_equal(STORE_CALL(s, cred_add, "th", &c, "ciso", NOW), 0);
+	assert_int_equal(STORE_CALL(s, cred_get, "th", NOW, &cg), 0);
+	assert_string_equal(cg.principal, "ciso");
+	assert_int_equal(STORE_CALL(s, cred_get, "th", NOW + SEC, &cg), -ENOENT); /* expired */
+	assert_int_equal(STORE_CALL(s, cred_delete, "th"), 0);
+	assert_int_equal(STORE_CALL(s, cred_get, "th", NOW, &cg), -ENOENT);
+	assert_int_equal(store_role_from_string("approver"), ROLE_APPROVER);
+	assert_int_equal(store_role_from_string("root"), _ROLE_INVALID);
+}
+
+static void test_policies(void **state)
+{
+	struct store *s = *state;
+	struct store_policy p = {.group = "g",
+	                         .version = 2,
+	                         .document = "{\"v\":2}",
+	                         .document_len = 7,
+	                         .sha256 = "ab",
+	                         .uploaded_by = "op"},
+	                    got = {0};
+
+	assert_int_equal(STORE_CALL(s, policy_current, "g", &got), -ENOENT);
+	assert_int_equal(STORE_CALL(s, policy_put_pending, &p, NOW), 0);
+	assert_int_equal(STORE_CALL(s, policy_put_pending, &p, NOW), -EEXIST);
+	assert_int_equal(STORE_CALL(s, policy_current, "g", &got), -ENOENT); /* pending is not current */
+	assert_int_equal(STORE_CALL(s, policy_publish, "g", 2, "SIG", "ap", NOW), 0);
+	assert_int_equal(STORE_CALL(s, policy_publish, "g", 2, "SIG", "ap", NOW), -ENOENT);
+	assert_int_equal(STORE_CALL(s, policy_current, "g", &got), 0);
+	assert_int_equal(got.version, 2);
+	assert_memory_equal(got.document, "{\"v\":2}", 7);
+	assert_string_equal(got.signature, "SIG");
+	assert_string_equal(got.approved_by, "ap");
+	store_policy_clear(&got);
+	p.version = 1; /* never below the published one */
+	assert_int_equal(STORE_CALL(s, policy_put_pending, &p, NOW), -ESTALE);
+	p.version = 2;
+	assert_int_equal(STORE_CALL(s, policy_put_pending, &p, NOW), -ESTALE);
+}
+
+static int audit_cb(const struct store_audit *a, void *userdata)
+{
+	char *out = userdata;
+
+	strscpy(out, 128, a->actor);
+	return -ECANCELED; /* stop after the newest */
+}
+
+static void test_audit_and_reopen(void **state)
+{
+	struct store *s = *state;
+	struct store_audit a = {.time_us = NOW, .actor = "ciso", .action = "terminal.revoke", .result = "ok"};
+	char newest[128] = "";
+	char v[64];
+
+	assert_int_equal(STORE_CALL(s, audit_add, &a), 0);
+	a.actor = "shonin";
+	assert_int_equal(STORE_CALL(s, audit_add, &a), 0);
+	assert_int_equal(STORE_CALL(s, audit_list, 10, audit_cb, newest), -ECANCELED);
+	assert_string_equal(newest, "shonin");
+	assert_int_equal(STORE_CALL(s, meta_set, "k", "v1"), 0);
+	store_close(s);
+	*state = NULL;
+	assert_int_equal(store_open(url, &s), 0);
+	*state = s;
+	assert_int_equal(STORE_CALL(s, meta_get, "k", v, sizeof(v)), 0);
+	assert_string_equal(v, "v1");
+	assert_int_equal(STORE_CALL(s, meta_get, "k", v, 2), -ENOBUFS);
+	assert_int_equal(STORE_CALL(s, meta_delete, "k"), 0);
+	assert_int_equal(STORE_CALL(s, meta_get, "k", v, sizeof(v)), -ENOENT);
+	newest[0] = 0;
+	assert_int_equal(STORE_CALL(s, audit_list, 10, audit_cb, newest), -ECANCELED);
+	assert_string_equal(newest, "shonin");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_open_schemes),
+	        cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_enroll_existing_and_revoke, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_chain_precondition, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_findings_once, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_accounts_and_creds, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_audit_and_reopen, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
