@@ -10,6 +10,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,7 +21,9 @@
 #include "journal.h"
 #include "policy.h"
 #include "fileio.h"
+#include "daemon_sync.h"
 #include "ipc.h"
+#include "transport.h"
 #include "media.h"
 #include "sha256.h"
 #include "json-util.h"
@@ -47,6 +50,9 @@ struct daemon {
 	struct check_report report;      /* last pass */
 	struct check_report prev_report; /* the pass before, for posture.changed */
 	struct policy_state pol;
+	struct daemon_sync sync;
+	int sync_tfd;
+	struct watch w_sync;
 	int ipc; /* to mamorid, or -1 */
 	struct watch w_ipc;
 	cJSON *gate_hello; /* what mamorid said about itself (status) */
@@ -57,6 +63,9 @@ struct daemon {
 	bool stop;
 	bool reloaded; /* module watches were rebuilt: the current epoll batch is stale */
 };
+
+static void arm_sync(struct daemon *d, uint64_t ms);
+static bool enrolled(struct daemon *d);
 
 /* Every event is made durable in the journal before the module goes on
  * (journal_append returns after the fsync, or inside a batch that the caller
@@ -70,6 +79,9 @@ static int daemon_emit(struct mamori_ctx *ctx, const struct mamori_event *ev, ui
 	d->events_emitted++;
 	if (d->journal)
 		r = journal_append(d->journal, ev, ret_seq);
+	/* tampering and infections reach the CISO at once, not at the next check-in (OPS-5) */
+	if (ev->severity >= SEV_CRITICAL && d->sync.enrolled && d->sync.child == 0)
+		arm_sync(d, 1000);
 	if (r < 0 || log_get_max_level() >= LOG_DEBUG) {
 		_cleanup_free_ char *p = ev->payload ? cJSON_PrintUnformatted(ev->payload) : NULL;
 		log_full_errno(r < 0 ? LOG_WARNING : LOG_DEBUG, 0, "event %s [%s] %s %s%s", ev->type,
@@ -409,8 +421,135 @@ int daemon_reload(struct daemon *d)
 		policy_free(old); /* modules converted what they need in reload() */
 	}
 	arm_timer(d->check_tfd, (uint64_t)d->config.check_interval * 1000000);
+	/* report soon: the CISO sees the reload and a policy it brought */
+	if (d->sync.child == 0 && enrolled(d))
+		arm_sync(d, 1000);
 	sd_notify_send("READY=1");
 	return 0;
+}
+
+/* ---- reporting to mamori-server (agent/daemon_sync.h) --------------------- */
+
+static bool enrolled(struct daemon *d)
+{
+	char p[PATH_MAX];
+
+	return root_pathf(p, sizeof(p), "%s/enroll.json", d->config.state_dir) == 0 && access(p, F_OK) == 0;
+}
+
+static void arm_sync(struct daemon *d, uint64_t ms)
+{
+	struct itimerspec its = {.it_value = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000}};
+
+	if (d->sync_tfd < 0)
+		return;
+	if (ms == 0)
+		its.it_value.tv_nsec = 1;
+	timerfd_settime(d->sync_tfd, 0, &its, NULL);
+}
+
+static int64_t checkin_interval(struct daemon *d)
+{
+	const cJSON *rep = mamori_policy_section(&d->ctx, "reporting");
+	const cJSON *iv = rep ? cJSON_GetObjectItemCaseSensitive(rep, "checkin_interval_seconds") : NULL;
+
+	return cJSON_IsNumber(iv) && iv->valuedouble >= 10 ? (int64_t)iv->valuedouble : 300;
+}
+
+/* The child: one transport_sync_once, the outcome as exit status. */
+static void __attribute__((noreturn)) sync_child(struct daemon *d)
+{
+	char state[PATH_MAX], pfile[PATH_MAX], pkey[PATH_MAX], err[512];
+	struct transport_options o = {.state_dir = state,
+	                              .policy_file = pfile,
+	                              .policy_key = pkey,
+	                              .server_url = d->config.server_url[0] ? d->config.server_url : NULL};
+	struct transport_result res = {0};
+	struct transport *t = NULL;
+	cJSON *report;
+	int r;
+
+	if (root_path(state, sizeof(state), d->config.state_dir) < 0 ||
+	    root_path(pfile, sizeof(pfile), d->config.policy_file) < 0 ||
+	    root_path(pkey, sizeof(pkey), d->config.policy_key) < 0)
+		_exit(SYNC_FAILED);
+	r = transport_new(&o, &t, err, sizeof(err));
+	if (r < 0) {
+		log_warning("server sync: %s", err);
+		_exit(r == -ENOENT ? SYNC_NOT_ENROLLED : SYNC_FAILED);
+	}
+	report = d->last_check ? check_report_to_json(&d->report) : NULL;
+	r = transport_sync_once(t, report, &res, err, sizeof(err));
+	cJSON_Delete(report);
+	transport_free(t);
+	if (r == -EACCES) {
+		log_error("server sync: this terminal was refused (revoked?): %s", err);
+		_exit(SYNC_REVOKED);
+	}
+	if (r < 0) {
+		log_warning("server sync failed: %s", err);
+		_exit(SYNC_FAILED);
+	}
+	log_info("server sync: %llu records uploaded, server holds up to %llu%s", (unsigned long long)res.uploaded,
+	         (unsigned long long)res.acked_seq, res.policy_updated ? ", new policy downloaded" : "");
+	_exit(res.policy_updated ? SYNC_POLICY : SYNC_OK);
+}
+
+static void start_sync(struct daemon *d)
+{
+	pid_t pid;
+
+	if (d->sync.child > 0 || d->opts.once)
+		return;
+	d->sync.enrolled = enrolled(d);
+	if (!d->sync.enrolled) {
+		arm_sync(d, (uint64_t)checkin_interval(d) * 1000); /* look again later */
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_warning_errno(errno, "server sync: cannot fork");
+		arm_sync(d, 60000);
+		return;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		sync_child(d);
+	}
+	d->sync.child = pid;
+}
+
+/* The child is done: acknowledge in the journal what the server holds, apply
+ * a downloaded policy, plan the next sync. */
+static void sync_done(struct daemon *d, int status)
+{
+	int outcome = WIFEXITED(status) ? WEXITSTATUS(status) : SYNC_FAILED;
+	char state[PATH_MAX];
+	uint64_t acked = 0;
+	uint64_t delay;
+
+	d->sync.child = 0;
+	if (d->journal && root_path(state, sizeof(state), d->config.state_dir) == 0 &&
+	    transport_acked_read(state, &acked) == 0 && acked > 0) {
+		int r = journal_ack(d->journal, acked);
+		if (r < 0 && r != -ERANGE)
+			log_warning_errno(r, "journal: cannot acknowledge up to %llu", (unsigned long long)acked);
+	}
+	if (outcome == SYNC_OK || outcome == SYNC_POLICY) {
+		d->sync.failures = 0;
+		delay = (uint64_t)checkin_interval(d) * 1000;
+	} else if (outcome == SYNC_NOT_ENROLLED) {
+		delay = (uint64_t)checkin_interval(d) * 1000;
+	} else {
+		d->sync.failures++;
+		delay = transport_backoff_ms(d->sync.failures, (double)rand() / ((double)RAND_MAX + 1.0));
+	}
+	arm_sync(d, delay);
+	if (outcome == SYNC_POLICY)
+		daemon_reload(d); /* verifies the downloaded policy like any other */
 }
 
 static void on_signal(struct daemon *d)
@@ -427,6 +566,12 @@ static void on_signal(struct daemon *d)
 		case SIGHUP:
 			daemon_reload(d);
 			break;
+		case SIGCHLD: {
+			int st;
+			if (d->sync.child > 0 && waitpid(d->sync.child, &st, WNOHANG) == d->sync.child)
+				sync_done(d, st);
+			break;
+		}
 		default:
 			break;
 		}
@@ -739,7 +884,7 @@ int daemon_new(const struct daemon_options *opts, struct daemon **ret, char *err
 	if (!d)
 		return -ENOMEM;
 	d->opts = *opts;
-	d->epfd = d->sigfd = d->check_tfd = d->wd_tfd = -1;
+	d->epfd = d->sigfd = d->check_tfd = d->wd_tfd = d->sync_tfd = -1;
 	d->ipc = opts->ipc_fd > 0 ? opts->ipc_fd : -1;
 	r = root_set(opts->root && strcmp(opts->root, "/") != 0 ? opts->root : "");
 	if (r < 0) {
@@ -773,6 +918,7 @@ int daemon_new(const struct daemon_options *opts, struct daemon **ret, char *err
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGPIPE);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
@@ -790,6 +936,11 @@ int daemon_new(const struct daemon_options *opts, struct daemon **ret, char *err
 	d->w_check = (struct watch){.kind = W_TIMER_CHECK, .fd = d->check_tfd};
 	epoll_add(d->epfd, d->sigfd, &d->w_sig);
 	epoll_add(d->epfd, d->check_tfd, &d->w_check);
+	d->sync_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->sync_tfd >= 0) {
+		d->w_sync = (struct watch){.kind = W_TIMER_SYNC, .fd = d->sync_tfd};
+		epoll_add(d->epfd, d->sync_tfd, &d->w_sync);
+	}
 	if (d->ipc >= 0) {
 		d->w_ipc = (struct watch){.kind = W_IPC, .fd = d->ipc};
 		epoll_add(d->epfd, d->ipc, &d->w_ipc);
@@ -865,6 +1016,12 @@ void daemon_free(struct daemon *d)
 		close(d->check_tfd);
 	if (d->wd_tfd >= 0)
 		close(d->wd_tfd);
+	if (d->sync_tfd >= 0)
+		close(d->sync_tfd);
+	if (d->sync.child > 0) {
+		kill(d->sync.child, SIGTERM);
+		waitpid(d->sync.child, NULL, 0);
+	}
 	if (d->epfd >= 0)
 		close(d->epfd);
 	free(d);
@@ -908,6 +1065,8 @@ int daemon_run(struct daemon *d)
 			ipc_send(d->ipc, m, -1);
 		}
 	}
+	/* first report soon after the first posture pass (at 2 s) */
+	arm_sync(d, 3000);
 	sd_notify_send("READY=1\nSTATUS=serving");
 	log_info("mamori-worker %s ready (root %s, %zu modules%s)", MAMORI_VERSION, d->root[0] ? d->root : "/",
 	         d->n_slots, d->ctx.audit_only ? ", audit only" : "");
@@ -942,6 +1101,10 @@ int daemon_run(struct daemon *d)
 				register_module_fds(d);
 				d->reloaded = true; /* watches were rebuilt */
 				daemon_check(d);
+				break;
+			case W_TIMER_SYNC:
+				drain_timer(w->fd);
+				start_sync(d);
 				break;
 			case W_TIMER_WATCHDOG:
 				drain_timer(w->fd);

@@ -30,3 +30,7 @@ sed '0,/"rules": \[\]/s//"rules": [ { "id": "city-stick-0001", "action": "allow"
 "$B/mamorictl" policy sign --key "$T/city.key" "$T/policy.json" >/dev/null
 echo "  policy: lgwan template v2 + one registered stick, signed (Ed25519)"
 MAMORI_BIN=$PWD/$B MAMORI_PREP=$T umockdev-wrapper "${MAMORI_BUILD:-build}/demo/usb_demo"
+
+echo
+echo "== 3. 管理サーバーへの報告 / reporting to mamori-server over mutual TLS (127.0.0.1)"
+bash server-api/demo.sh --build "${MAMORI_BUILD:-build}"
