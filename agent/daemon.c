@@ -608,6 +608,7 @@ static void send_policy_to_gate(struct daemon *d)
 		return;
 	cJSON_AddStringToObject(m, "op", "policy");
 	cJSON_AddNumberToObject(m, "version", (double)policy_version(d->pol.current));
+	cJSON_AddStringToObject(m, "sha256", d->pol.sha256);
 	r = ipc_send(d->ipc, m, fd);
 	if (r < 0)
 		log_warning_errno(r, "cannot hand the policy to mamorid");

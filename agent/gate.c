@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -73,6 +74,7 @@ struct gate {
 	bool worker_ready;
 	uint64_t next_id;
 	int pending_policy_fd; /* a policy that arrived while we waited for an ack */
+	char pending_policy_sha[65];
 
 	cJSON **queue; /* emit messages not yet acknowledged, oldest first */
 	size_t n_queue, n_sent;
@@ -184,11 +186,41 @@ static void worker_gone(const char *why)
 
 /* ---- policy --------------------------------------------------------------- */
 
-static void apply_policy_fd(int fd)
+/* The usb module has compiled its rules (it copies what it needs); of the
+ * document only the exceptions are read later. Keep a policy of just those:
+ * a city's allowlist of hundreds of sticks would otherwise stay in this
+ * process as a JSON tree (~1.4 KB a rule). */
+static void shrink_policy(void)
+{
+	static const char *const keep[] = {"schema", "version", "segment", "requirements", "exceptions"};
+	const cJSON *doc = G.policy ? policy_document(G.policy) : NULL;
+	_cleanup_json_ cJSON *small = NULL;
+	_cleanup_free_ char *text = NULL;
+	struct mamori_policy *sp = NULL;
+	struct policy_errors errs;
+
+	if (!doc || !(small = cJSON_CreateObject()))
+		return;
+	for (size_t i = 0; i < ELEMENTSOF(keep); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, keep[i]);
+		if (v)
+			cJSON_AddItemToObject(small, keep[i], cJSON_Duplicate(v, 1));
+	}
+	text = cJSON_PrintUnformatted(small);
+	policy_errors_init(&errs);
+	if (!text || policy_parse(text, strlen(text), &sp, &errs) < 0)
+		return; /* keep the whole document */
+	policy_free(G.policy);
+	G.policy = sp;
+	G.ctx.policy = sp;
+	malloc_trim(0);
+}
+
+static void apply_policy_fd(int fd, const char *sha256)
 {
 	_cleanup_free_ char *buf = NULL;
 	struct mamori_policy *p = NULL, *old;
-	static char *last_doc;
+	static char last_sha[65];
 	struct policy_errors errs;
 	size_t len;
 	int r;
@@ -199,8 +231,9 @@ static void apply_policy_fd(int fd)
 		log_error_errno(r, "policy from the worker unreadable: keeping the running one");
 		return;
 	}
-	/* a restarted worker sends the same policy again: nothing to redo */
-	if (last_doc && strcmp(last_doc, buf) == 0)
+	/* a restarted worker sends the same policy again: nothing to redo (the
+	 * worker names the document by the SHA-256 of the file it verified) */
+	if (sha256 && sha256[0] && strcmp(last_sha, sha256) == 0)
 		return;
 	/* the worker verified the signature; parsing again gives our own copy */
 	policy_errors_init(&errs);
@@ -218,9 +251,13 @@ static void apply_policy_fd(int fd)
 			log_error_errno(r, "usb: keeps its previous rules");
 	}
 	policy_free(old);
-	free(last_doc);
-	last_doc = TAKE_PTR(buf);
-	log_info("policy version %lld applied to the USB gate", (long long)policy_version(p));
+	if (G.mod_state)
+		shrink_policy();
+	strscpy(last_sha, sizeof(last_sha), sha256 ? sha256 : "");
+	free(TAKE_PTR(buf));
+	/* parsing and the old rules left holes in the heap: give them back */
+	malloc_trim(0);
+	log_info("policy version %lld applied to the USB gate", (long long)policy_version(G.policy));
 }
 
 /* ---- events and digests through the worker -------------------------------- */
@@ -279,6 +316,8 @@ static int request(cJSON *msg, cJSON **ret_ack)
 			if (G.pending_policy_fd >= 0)
 				close(G.pending_policy_fd);
 			G.pending_policy_fd = infd;
+			strscpy(G.pending_policy_sha, sizeof(G.pending_policy_sha),
+			        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "sha256")) ?: "");
 			cJSON_Delete(in);
 			continue;
 		}
@@ -465,7 +504,7 @@ static void handle_message(cJSON *m, int fd)
 	const char *op = ipc_op(m);
 
 	if (strcmp(op, "policy") == 0 && fd >= 0) {
-		apply_policy_fd(fd);
+		apply_policy_fd(fd, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "sha256")));
 		fd = -1;
 	} else if (strcmp(op, "ready") == 0) {
 		G.worker_ready = true;
@@ -502,7 +541,7 @@ static void on_ipc(void)
 	if (G.pending_policy_fd >= 0) {
 		int fd = G.pending_policy_fd;
 		G.pending_policy_fd = -1;
-		apply_policy_fd(fd);
+		apply_policy_fd(fd, G.pending_policy_sha);
 	}
 }
 
@@ -735,6 +774,8 @@ int main(int argc, char **argv)
 			log_error_errno(r, "usb: cannot start; new devices stay blocked by the kernel default");
 		}
 		register_module_fds();
+		if (G.mod_state)
+			shrink_policy();
 	}
 	send_hello();
 
