@@ -81,11 +81,11 @@ $(O)/bin/mamorid: $(O)/obj/agent/gate.o $(O)/libmamori.a
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_GATE)
 
-# the worker reports to mamori-server: libcurl + zlib (agent/transport.c)
+# the worker reports through `mamorictl server sync` and links no libcurl
 $(O)/bin/mamori-worker: $(O)/obj/agent/worker.o $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CTL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_AGENT)
 
 $(O)/bin/mamorictl: $(O)/obj/agent/mamorictl.o $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)

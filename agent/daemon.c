@@ -1,6 +1,7 @@
 /* agent/daemon.c — mamorid's state, module lifecycle and its one epoll loop
  * (mamorid). */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,7 +24,7 @@
 #include "fileio.h"
 #include "daemon_sync.h"
 #include "ipc.h"
-#include "transport.h"
+#include "transport.h" /* transport_state.c only: no libcurl here */
 #include "media.h"
 #include "sha256.h"
 #include "json-util.h"
@@ -456,47 +457,29 @@ static int64_t checkin_interval(struct daemon *d)
 	return cJSON_IsNumber(iv) && iv->valuedouble >= 10 ? (int64_t)iv->valuedouble : 300;
 }
 
-/* The child: one transport_sync_once, the outcome as exit status. */
-static void __attribute__((noreturn)) sync_child(struct daemon *d)
+/* mamorictl, which does the network part: the worker itself does not link
+ * libcurl (it would add 4.5 MB to a process that runs all day). */
+static void find_mamorictl(char *buf, size_t sz)
 {
-	char state[PATH_MAX], pfile[PATH_MAX], pkey[PATH_MAX], err[512];
-	struct transport_options o = {.state_dir = state,
-	                              .policy_file = pfile,
-	                              .policy_key = pkey,
-	                              .server_url = d->config.server_url[0] ? d->config.server_url : NULL};
-	struct transport_result res = {0};
-	struct transport *t = NULL;
-	cJSON *report;
-	int r;
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
 
-	if (root_path(state, sizeof(state), d->config.state_dir) < 0 ||
-	    root_path(pfile, sizeof(pfile), d->config.policy_file) < 0 ||
-	    root_path(pkey, sizeof(pkey), d->config.policy_key) < 0)
-		_exit(SYNC_FAILED);
-	r = transport_new(&o, &t, err, sizeof(err));
-	if (r < 0) {
-		log_warning("server sync: %s", err);
-		_exit(r == -ENOENT ? SYNC_NOT_ENROLLED : SYNC_FAILED);
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			if (xsnprintf(buf, sz, "%s/mamorictl", self) == 0 && access(buf, X_OK) == 0)
+				return;
+		}
 	}
-	report = d->last_check ? check_report_to_json(&d->report) : NULL;
-	r = transport_sync_once(t, report, &res, err, sizeof(err));
-	cJSON_Delete(report);
-	transport_free(t);
-	if (r == -EACCES) {
-		log_error("server sync: this terminal was refused (revoked?): %s", err);
-		_exit(SYNC_REVOKED);
-	}
-	if (r < 0) {
-		log_warning("server sync failed: %s", err);
-		_exit(SYNC_FAILED);
-	}
-	log_info("server sync: %llu records uploaded, server holds up to %llu%s", (unsigned long long)res.uploaded,
-	         (unsigned long long)res.acked_seq, res.policy_updated ? ", new policy downloaded" : "");
-	_exit(res.policy_updated ? SYNC_POLICY : SYNC_OK);
+	strscpy(buf, sz, "/usr/bin/mamorictl");
 }
 
 static void start_sync(struct daemon *d)
 {
+	char state[PATH_MAX], report[PATH_MAX], out[PATH_MAX], ctl[PATH_MAX];
 	pid_t pid;
 
 	if (d->sync.child > 0 || d->opts.once)
@@ -506,6 +489,18 @@ static void start_sync(struct daemon *d)
 		arm_sync(d, (uint64_t)checkin_interval(d) * 1000); /* look again later */
 		return;
 	}
+	if (root_path(state, sizeof(state), d->config.state_dir) < 0 ||
+	    xsnprintf(report, sizeof(report), "%s/report.json", state) < 0 ||
+	    xsnprintf(out, sizeof(out), "%s/sync.out", state) < 0)
+		return;
+	/* the latest posture report goes with the check-in */
+	{
+		_cleanup_json_ cJSON *j = d->last_check ? check_report_to_json(&d->report) : cJSON_CreateObject();
+		_cleanup_free_ char *txt = j ? cJSON_PrintUnformatted(j) : NULL;
+		if (!txt || write_file_atomic(report, txt, strlen(txt), 0600) < 0)
+			log_warning("server sync: cannot write the report for the check-in");
+	}
+	find_mamorictl(ctl, sizeof(ctl));
 	pid = fork();
 	if (pid < 0) {
 		log_warning_errno(errno, "server sync: cannot fork");
@@ -514,10 +509,17 @@ static void start_sync(struct daemon *d)
 	}
 	if (pid == 0) {
 		sigset_t none;
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		char cfg[PATH_MAX];
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		sync_child(d);
+		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0)
+			_exit(SYNC_FAILED);
+		strscpy(cfg, sizeof(cfg), d->opts.config_path ? d->opts.config_path : CONFIG_DEFAULT_PATH);
+		execl(ctl, "mamorictl", "--root", d->root[0] ? d->root : "/", "--config", cfg, "--json", "server",
+		      "sync", "--report", report, (char *)NULL);
+		_exit(127);
 	}
 	d->sync.child = pid;
 }
@@ -526,12 +528,34 @@ static void start_sync(struct daemon *d)
  * a downloaded policy, plan the next sync. */
 static void sync_done(struct daemon *d, int status)
 {
-	int outcome = WIFEXITED(status) ? WEXITSTATUS(status) : SYNC_FAILED;
-	char state[PATH_MAX];
+	int ex = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	int outcome = ex == 0 ? SYNC_OK : ex == 1 ? SYNC_REVOKED : SYNC_FAILED;
+	char state[PATH_MAX], out[PATH_MAX];
 	uint64_t acked = 0;
 	uint64_t delay;
 
 	d->sync.child = 0;
+	/* mamorictl --json server sync: {"ok":…,"acked_seq":…,"policy_updated":…} */
+	if (root_path(state, sizeof(state), d->config.state_dir) == 0 &&
+	    xsnprintf(out, sizeof(out), "%s/sync.out", state) == 0) {
+		_cleanup_free_ char *buf = NULL;
+		_cleanup_json_ cJSON *j = NULL;
+		size_t len;
+
+		if (read_file_capped(out, 64 * 1024, &buf, &len) == 0 && (j = cJSON_ParseWithLength(buf, len))) {
+			const cJSON *up = cJSON_GetObjectItemCaseSensitive(j, "uploaded");
+			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "policy_updated")))
+				outcome = SYNC_POLICY;
+			if (outcome != SYNC_FAILED)
+				log_info("server sync: %.0f records uploaded%s",
+				         cJSON_IsNumber(up) ? up->valuedouble : 0,
+				         outcome == SYNC_POLICY ? ", new policy downloaded" : "");
+		}
+		if (outcome == SYNC_FAILED)
+			log_warning("server sync failed (mamorictl exit status %d); retrying with backoff", ex);
+		else if (outcome == SYNC_REVOKED)
+			log_error("server sync: the server refused this terminal or its event chain");
+	}
 	if (d->journal && root_path(state, sizeof(state), d->config.state_dir) == 0 &&
 	    transport_acked_read(state, &acked) == 0 && acked > 0) {
 		int r = journal_ack(d->journal, acked);
