@@ -804,6 +804,7 @@ cJSON *daemon_status_json(struct daemon *d)
 	cJSON_AddStringToObject(o, "root", d->root[0] ? d->root : "/");
 	cJSON_AddBoolToObject(o, "audit_only", d->ctx.audit_only);
 	cJSON_AddNumberToObject(o, "events", (double)d->events_emitted);
+	cJSON_AddNumberToObject(o, "media", (double)media_count()); /* from mamorid, for the carry module */
 	if (d->pol.current) {
 		cJSON *p = cJSON_AddObjectToObject(o, "policy");
 		if (p) {

@@ -116,3 +116,8 @@ int media_change_fd(void)
 	}
 	return change_fd;
 }
+
+size_t media_count(void)
+{
+	return n_entries;
+}

@@ -12,6 +12,7 @@
 #define MAMORI_MEDIA_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -44,6 +45,9 @@ int media_unpublish(dev_t devnum);
 
 /* Forget everything (module fini, tests). */
 void media_clear(void);
+
+/* How many media are known (status). */
+size_t media_count(void);
 
 /* Bumped by every change, so a reader can tell its view is stale. */
 uint64_t media_generation(void);
