@@ -565,8 +565,6 @@ static void sync_done(struct daemon *d, int status)
 	if (outcome == SYNC_OK || outcome == SYNC_POLICY) {
 		d->sync.failures = 0;
 		delay = (uint64_t)checkin_interval(d) * 1000;
-	} else if (outcome == SYNC_NOT_ENROLLED) {
-		delay = (uint64_t)checkin_interval(d) * 1000;
 	} else {
 		d->sync.failures++;
 		delay = transport_backoff_ms(d->sync.failures, (double)rand() / ((double)RAND_MAX + 1.0));

@@ -7,8 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "alloc-util.h"
 #include "daemon.h"
 #include "daemon_policy.h"
@@ -20,24 +18,32 @@
 #include "policy_exception.h"
 #include "policy_sign.h"
 #include "rootpath.h"
+#include "sha256.h"
 #include "strutil.h"
 
 #define POLICY_FILE_MAX (4 * 1024 * 1024)
 
-static int sha256_file(const char *path, char ret[65])
+/* An unsigned audit policy: read once, hash and parse the same bytes. */
+static int load_unsigned(const char *path, struct mamori_policy **ret, struct policy_errors *errs)
 {
 	_cleanup_free_ char *buf = NULL;
-	unsigned char md[32];
-	unsigned int mdlen = 0;
+	struct mamori_policy *p = NULL;
+	uint8_t md[32];
+	char hex[65];
 	size_t len;
 	int r;
 
 	r = read_file_capped(path, POLICY_FILE_MAX, &buf, &len);
 	if (r < 0)
 		return r;
-	if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
-		return -EIO;
-	hex_encode(md, 32, ret);
+	r = policy_parse(buf, len, &p, errs);
+	if (r < 0)
+		return r;
+	if (sha256_buf(buf, len, md) == 0) {
+		hex_encode(md, 32, hex);
+		policy_set_sha256(p, hex);
+	}
+	*ret = p;
 	return 0;
 }
 
@@ -124,13 +130,12 @@ int daemon_policy_load(struct policy_state *st, const struct daemon_options *o, 
 
 		/* explicit audit run: the file is the administrator's, not under the root */
 		policy_errors_init(&errs);
-		r = policy_load_unsigned(o->policy_path, &p, &errs);
+		r = load_unsigned(o->policy_path, &p, &errs);
 		if (r < 0) {
 			policy_errors_print(&errs, stderr, ctx->lang);
 			return log_error_errno(r, "%s: policy not usable", o->policy_path);
 		}
-		if (sha256_file(o->policy_path, sha) < 0)
-			sha[0] = '\0';
+		strscpy(sha, sizeof(sha), policy_sha256(p));
 		if (st->current && strcmp(sha, st->sha256) == 0) {
 			policy_free(p);
 			return 0;
@@ -159,7 +164,8 @@ int daemon_policy_load(struct policy_state *st, const struct daemon_options *o, 
 
 	if (access(json, F_OK) == 0) {
 		r = policy_load_verified(json, sig, pub, min, &p, err, sizeof(err));
-		if (r == 0 && sha256_file(json, sha) == 0) {
+		if (r == 0) {
+			strscpy(sha, sizeof(sha), policy_sha256(p));
 			if (st->current && strcmp(sha, st->sha256) == 0) {
 				policy_free(p); /* same document: nothing to do */
 				return 0;
@@ -177,8 +183,6 @@ int daemon_policy_load(struct policy_state *st, const struct daemon_options *o, 
 				*ret_changed = true;
 			return 0;
 		}
-		if (r == 0)
-			policy_free(p), r = -EIO, strscpy(err, sizeof(err), "cannot hash the policy file");
 		log_error("policy %s refused: %s", json, err);
 		emit_refused(ctx, json, r, err);
 	}
@@ -200,8 +204,7 @@ int daemon_policy_load(struct policy_state *st, const struct daemon_options *o, 
 		return 0;
 	}
 	st->current = p;
-	if (sha256_file(json, st->sha256) < 0)
-		st->sha256[0] = '\0';
+	strscpy(st->sha256, sizeof(st->sha256), policy_sha256(p));
 	emit_applied(ctx, st, "cache");
 	if (ret_changed)
 		*ret_changed = true;

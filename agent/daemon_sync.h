@@ -2,11 +2,11 @@
  *
  * Each sync (check-in with the latest posture report, upload of every
  * unacknowledged journal record, download of a newer signed policy,
- * certificate renewal) runs in a short-lived child process, so that a slow
- * or absent server never blocks the loop and the child never touches the
- * journal writer's SQLite connection: it reads the journal through its own
- * connection, and the parent acknowledges what the server holds
- * (journal_ack) when the child is done. Offline, nothing is lost: the
+ * certificate renewal) runs in a child that execs `mamorictl server sync`,
+ * so that a slow or absent server never blocks the loop, the worker links no
+ * libcurl, and the child never touches the journal writer's SQLite
+ * connection: it reads the journal through its own, and the parent
+ * acknowledges what the server holds (journal_ack) when the child is done. Offline, nothing is lost: the
  * journal is the queue; retries back off exponentially with jitter. */
 #ifndef MAMORI_DAEMON_SYNC_H
 #define MAMORI_DAEMON_SYNC_H
@@ -18,10 +18,11 @@
 struct daemon_sync {
 	pid_t child;
 	unsigned failures;
-	bool enrolled;
-	uint64_t next_ms; /* delay the parent arms its timer with */
+	bool enrolled; /* checked before each sync: not enrolled, no child */
 };
 
-enum sync_outcome { SYNC_OK = 0, SYNC_FAILED = 1, SYNC_POLICY = 2, SYNC_REVOKED = 3, SYNC_NOT_ENROLLED = 4 };
+/* What a sync came to: from `mamorictl --json server sync`'s exit status
+ * (0 ok, 1 refused, other failed) and its "policy_updated". */
+enum sync_outcome { SYNC_OK, SYNC_FAILED, SYNC_POLICY, SYNC_REVOKED };
 
 #endif

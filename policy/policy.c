@@ -15,6 +15,7 @@ struct mamori_policy {
 	cJSON *doc;
 	int64_t version;
 	const char *segment; /* points into doc */
+	char sha256[65];     /* of the exact bytes verified ("" when not known) */
 };
 
 static void *(*mem_malloc)(size_t) = malloc;
@@ -218,6 +219,17 @@ const cJSON *policy_section(const struct mamori_policy *p, const char *name)
 		return NULL;
 	s = cJSON_GetObjectItemCaseSensitive(p->doc, name);
 	return cJSON_IsObject(s) || cJSON_IsArray(s) ? s : NULL;
+}
+
+const char *policy_sha256(const struct mamori_policy *p)
+{
+	return p ? p->sha256 : "";
+}
+
+void policy_set_sha256(struct mamori_policy *p, const char *hex)
+{
+	if (p)
+		strscpy(p->sha256, sizeof(p->sha256), hex ? hex : "");
 }
 
 int64_t policy_version(const struct mamori_policy *p)

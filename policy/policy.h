@@ -45,6 +45,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct mamori_policy *, policy_free);
 const cJSON *policy_section(const struct mamori_policy *p, const char *name);
 
 int64_t policy_version(const struct mamori_policy *p);
+/* SHA-256 (hex) of the exact bytes policy_load_verified() verified and
+ * parsed, so that what is reported is what runs; "" when not known. */
+const char *policy_sha256(const struct mamori_policy *p);
+void policy_set_sha256(struct mamori_policy *p, const char *hex);
 
 /* "mynumber", "lgwan" or "internet". Owned by the policy. */
 const char *policy_segment(const struct mamori_policy *p);

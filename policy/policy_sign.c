@@ -16,6 +16,7 @@
 
 #include "fileio.h"
 #include "policy_sign.h"
+#include "sha256.h"
 #include "strutil.h"
 
 #define SIG_FILE_MAX 4096
@@ -273,6 +274,17 @@ int policy_load_verified_errs(const char *json_path, const char *sig_path, const
 		set_err(err, errsz, "policy %s has version %" PRId64 ", lower than the current %" PRId64 " (rollback)",
 		        json_path, policy_version(p), min_version);
 		return POLICY_E_ROLLBACK;
+	}
+	{
+		uint8_t md[32];
+		char hex[65];
+
+		if (sha256_buf(buf, len, md) < 0) {
+			set_err(err, errsz, "cannot hash policy %s", json_path);
+			return -EIO;
+		}
+		hex_encode(md, 32, hex);
+		policy_set_sha256(p, hex);
 	}
 	*ret = TAKE_PTR(p);
 	return 0;

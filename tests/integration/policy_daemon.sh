@@ -37,6 +37,9 @@ make_policy 5 "$T/p5.json"; install_policy "$T/p5.json"
 start
 status | grep -q '"policy":{"version":5,"segment":"lgwan"' || fail "v5 not applied: $(status)"
 status | grep -q '"signed":true' || fail "v5 not marked signed"
+# the hash reported is the hash of the bytes that were verified
+want=$(sha256sum "$T/p5.json" | cut -d' ' -f1)
+status | grep -q "\"sha256\":\"$want\"" || fail "reported sha256 is not the verified file's ($want): $(status)"
 
 # a flipped byte in a signed document: refused, v5 keeps running
 make_policy 6 "$T/p6.json"
