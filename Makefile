@@ -12,16 +12,39 @@ O       ?= build
 DEPS    ?= installer/deps.sh
 Q       := $(if $(V),,@)
 
+# Every flag that comes from an installed package is computed in $(O)/config.mk,
+# a file that make builds *after* installer/deps.sh has installed the -dev
+# packages, and then re-reads (GNU make restarts when an included makefile is
+# remade). Computing them with $(shell pkg-config …) while the Makefile is
+# parsed gave empty flags on a fresh machine: the first `make demo` failed with
+# "blkid.h: No such file or directory" (tests/build/deps_order.sh).
 PKGS    := libudev libusb-1.0 blkid openssl libcjson sqlite3
 PKGS_NET:= libcurl zlib
 # mamori-server (server-api/): libevent HTTP with OpenSSL bufferevents, SQLite, zlib.
 PKGS_SRV:= libevent libevent_openssl openssl libcjson sqlite3 zlib
-LIBS_SRV:= $(shell pkg-config --libs $(PKGS_SRV) 2>/dev/null)
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(PKGS_NET) 2>/dev/null)
-LIBS_AGENT := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # mamorid, the USB gate, links no libcrypto, SQLite or libcurl (agent/gate.c)
-LIBS_GATE  := $(shell pkg-config --libs libudev blkid libcjson 2>/dev/null)
-LIBS_CTL   := $(shell pkg-config --libs $(PKGS) $(PKGS_NET) 2>/dev/null)
+PKGS_GATE := libudev blkid libcjson
+# Goals that need no installed package (and must work before deps.sh can run).
+NODEPS_GOALS := clean format format-check lint deps
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+include $(O)/config.mk
+endif
+
+# pkg-config fails loudly for a missing package: a build never goes on with
+# an empty flag.
+$(O)/config.mk: $(DEPS) Makefile
+	$(Q)bash $(DEPS) >/dev/null
+	$(Q)mkdir -p $(dir $@)
+	$(Q){ set -e; \
+	  echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS) $(PKGS_NET))"; \
+	  echo "LIBS_AGENT := $$(pkg-config --libs $(PKGS))"; \
+	  echo "LIBS_GATE := $$(pkg-config --libs $(PKGS_GATE))"; \
+	  echo "LIBS_CTL := $$(pkg-config --libs $(PKGS) $(PKGS_NET))"; \
+	  echo "LIBS_SRV := $$(pkg-config --libs $(PKGS_SRV))"; \
+	  echo "CMOCKA_LIBS := $$(pkg-config --libs cmocka)"; \
+	  echo "UMOCKDEV_CFLAGS := $$(pkg-config --cflags umockdev-1.0)"; \
+	  echo "UMOCKDEV_LIBS := $$(pkg-config --libs umockdev-1.0)"; \
+	} > $@.tmp && mv $@.tmp $@
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
            -Wmissing-prototypes -Wstrict-prototypes -Wvla -Wno-missing-field-initializers
@@ -59,12 +82,12 @@ TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(O)/obj/%.o)
 
 .PHONY: all deps check unit integration bench demo fuzz format format-check lint clean install openapi
-all: deps-quiet $(O)/bin/mamorid $(O)/bin/mamori-worker $(O)/bin/mamorictl $(O)/bin/mamori-server
+all: $(O)/bin/mamorid $(O)/bin/mamori-worker $(O)/bin/mamorictl $(O)/bin/mamori-server
 
+# The build's own dependencies are installed by $(O)/config.mk (above);
+# `make deps` installs those of `make check` too.
 deps:
-	$(Q)bash $(DEPS)
-deps-quiet:
-	$(Q)bash $(DEPS) >/dev/null
+	$(Q)bash $(DEPS) --check
 
 $(O)/obj/%.o: %.c
 	$(Q)mkdir -p $(dir $@)
@@ -105,20 +128,20 @@ $(O)/tests/test_server%: tests/unit/test_server%.c $(O)/libmamori-server.a $(O)/
 	$(Q)mkdir -p $(dir $@)
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Iserver-api -Itests/lib $(LDFLAGS) -o $@ $< $(TESTLIB_OBJS) $(O)/libmamori-server.a \
-		$(O)/libmamori.a $(LIBS_CTL) $(LIBS_SRV) $(shell pkg-config --libs cmocka)
+		$(O)/libmamori.a $(LIBS_CTL) $(LIBS_SRV) $(CMOCKA_LIBS)
 
 $(O)/tests/%: tests/unit/%.c $(O)/libmamori.a $(TESTLIB_OBJS)
 	$(Q)mkdir -p $(dir $@)
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib $(LDFLAGS) -o $@ $< $(TESTLIB_OBJS) $(O)/libmamori.a \
-		$(LIBS_CTL) $(shell pkg-config --libs cmocka)
+		$(LIBS_CTL) $(CMOCKA_LIBS)
 
 # Integration test programs (umockdev testbeds, real sockets); run by tests/integration/NAME.sh.
 $(O)/itests/%: tests/integration/%.c $(O)/libmamori.a $(TESTLIB_OBJS)
 	$(Q)mkdir -p $(dir $@)
 	@echo "  ITEST   $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib $(shell pkg-config --cflags umockdev-1.0) $(LDFLAGS) -o $@ $< \
-		$(TESTLIB_OBJS) $(O)/libmamori.a $(LIBS_CTL) $(shell pkg-config --libs cmocka umockdev-1.0)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib $(UMOCKDEV_CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(TESTLIB_OBJS) $(O)/libmamori.a $(LIBS_CTL) $(CMOCKA_LIBS) $(UMOCKDEV_LIBS)
 
 # Server and end-to-end test programs: the agent's library and the server's (to
 # make foreign or expired certificates with the same CA code).
@@ -137,8 +160,8 @@ $(O)/itests/e2e%: tests/integration/e2e%.c $(O)/libmamori-server.a $(O)/libmamor
 $(O)/bench/%: tests/bench/%.c $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags umockdev-1.0) $(LDFLAGS) -o $@ $< $(O)/libmamori.a \
-		$(LIBS_CTL) $(shell pkg-config --libs umockdev-1.0)
+	$(Q)$(CC) $(ALL_CFLAGS) $(UMOCKDEV_CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libmamori.a \
+		$(LIBS_CTL) $(UMOCKDEV_LIBS)
 
 # ---- tests: everything under ASan+UBSan in build-san/ -------------------------
 check: deps
@@ -153,11 +176,11 @@ openapi:
 
 all-tests: $(O)/bin/mamorid $(O)/bin/mamori-worker $(O)/bin/mamorictl $(O)/bin/mamori-server $(UNIT_BINS) $(ITEST_BINS)
 
-unit: deps-quiet
+unit: deps
 	$(Q)$(MAKE) --no-print-directory O=build-san all-tests
 	$(Q)MAMORI_BUILD=build-san bash tests/run-tests.sh unit
 
-integration: deps-quiet
+integration: deps
 	$(Q)$(MAKE) --no-print-directory O=build-san all-tests
 	$(Q)MAMORI_BUILD=build-san bash tests/run-tests.sh integration
 
@@ -166,7 +189,7 @@ bench: all $(BENCH_BINS)
 	$(Q)MAMORI_BUILD=$(O) bash tests/bench/run.sh
 
 # Each libFuzzer harness tests/fuzz/fuzz_NAME.c runs for FUZZ_SECONDS (clang, ASan+UBSan).
-fuzz: deps-quiet
+fuzz:
 	$(Q)$(MAKE) --no-print-directory O=build-fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
 		LDFLAGS="-fsanitize=address,undefined" build-fuzz/libmamori.a
 	$(Q)set -e; for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
@@ -178,7 +201,7 @@ fuzz: deps-quiet
 
 $(O)/demo/%: tests/demo/%.c
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags umockdev-1.0) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs umockdev-1.0)
+	$(Q)$(CC) $(ALL_CFLAGS) $(UMOCKDEV_CFLAGS) $(LDFLAGS) -o $@ $< $(UMOCKDEV_LIBS)
 
 demo: all $(DEMO_BINS)
 	$(Q)MAMORI_BUILD=$(O) bash tests/demo.sh

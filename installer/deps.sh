@@ -3,29 +3,38 @@
 # from Debian 12 packages. Idempotent: when every package is present it only
 # runs dpkg-query and returns (well under a second).
 #
-#   installer/deps.sh            build + test dependencies (make, make check)
+#   installer/deps.sh            what `make` and `make demo` need
+#   installer/deps.sh --check    also the test peers of `make check` (clamd,
+#                                PostgreSQL, Node.js + npm for the OpenAPI validator)
 #   installer/deps.sh --bench    also what `make bench` compares against
 #   installer/deps.sh --runtime  only what a terminal needs to run mamorid
 set -euo pipefail
 
 runtime=(libudev1 libusb-1.0-0 libblkid1 libssl3 libcurl4 libcjson1
          libsqlite3-0 libpq5 libevent-2.1-7 libevent-openssl-2.1-7)
-build=(gcc make pkg-config clang clang-format
+build=(gcc make pkg-config
        libudev-dev libusb-1.0-0-dev libblkid-dev libssl-dev
        libcurl4-openssl-dev libcjson-dev libsqlite3-dev libpq-dev
        libevent-dev libcmocka-dev libumockdev-dev umockdev
-       libclang-rt-14-dev sqlite3 openssl curl ca-certificates
+       openssl curl ca-certificates jq)
+check=(clang clang-format libclang-rt-14-dev sqlite3
        cryptsetup-bin e2fsprogs util-linux dconf-cli libglib2.0-bin
-       clamav-daemon clamav postgresql nodejs jq)
+       clamav-daemon clamav postgresql nodejs)
 bench=(usbguard nginx wrk)
 
 want=("${build[@]}")
 case "${1:-}" in
   --runtime) want=("${runtime[@]}") ;;
-  --bench)   want+=("${bench[@]}") ;;
+  --check)   want+=("${check[@]}") ;;
+  --bench)   want+=("${check[@]}" "${bench[@]}") ;;
   "") ;;
-  *) echo "usage: $0 [--bench|--runtime]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--check|--bench|--runtime]" >&2; exit 2 ;;
 esac
+# Debian 12's nodejs has no npm (a separate package); a Node.js that bundles
+# npm (NodeSource's) must not get Debian's npm on top of it.
+if [[ ${1:-} == --check || ${1:-} == --bench ]] && ! command -v npm >/dev/null; then
+  want+=(npm)
+fi
 
 missing=()
 for p in "${want[@]}"; do
@@ -52,7 +61,7 @@ fi
 
 # Build tools from npm (not shipped): the OpenAPI validator of `make check`,
 # pinned by package-lock.json, into ./node_modules (gitignored).
-if [[ ${1:-} != --runtime ]]; then
+if [[ ${1:-} == --check || ${1:-} == --bench ]]; then
   root=$(cd "$(dirname "$0")/.." && pwd)
   if [[ ! -f $root/node_modules/@apidevtools/swagger-cli/bin/swagger-cli.js ||
         $root/package-lock.json -nt $root/node_modules/.package-lock.json ]]; then
