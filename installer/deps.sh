@@ -48,6 +48,8 @@ if ((${#missing[@]})); then
   fi
   echo "deps.sh: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # several builds at once (worktrees, CI) wait for each other, not fail
+  exec 9>/var/lock/mamori-deps.lock && flock 9
   apt-get update -qq
   # clamav-daemon/freshclam and postgresql would start their packaged
   # services; the tests start their own instances, so keep those from starting.
@@ -56,7 +58,7 @@ if ((${#missing[@]})); then
     printf '#!/bin/sh\nexit 101\n' > "$rcd"; chmod +x "$rcd"
     trap 'rm -f "$rcd"' EXIT
   fi
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # Build tools from npm (not shipped): the OpenAPI validator of `make check`,
