@@ -22,7 +22,7 @@ PKGS    := libudev libusb-1.0 blkid openssl libcjson sqlite3
 PKGS_NET:= libcurl zlib
 # mamori-server (server-api/): libevent HTTP with OpenSSL bufferevents, SQLite, zlib.
 PKGS_SRV:= libevent libevent_openssl openssl libcjson sqlite3 zlib
-# mamorid, the USB gate, links no libcrypto, SQLite or libcurl (agent/gate.c)
+# mamorid, the USB gate, links no libcrypto, SQLite or libcurl (agent/gate/gate.c)
 PKGS_GATE := libudev blkid libcjson
 # Goals that need no installed package (and must work before deps.sh can run).
 NODEPS_GOALS := clean format format-check lint deps
@@ -46,6 +46,11 @@ $(O)/config.mk: $(DEPS) Makefile
 	  echo "UMOCKDEV_LIBS := $$(pkg-config --libs umockdev-1.0)"; \
 	} > $@.tmp && mv $@.tmp $@
 
+# The tree follows the processes (docs/ARCHITECTURE.md "Where things live");
+# tests/layout.sh checks which folder may include which.
+AGENT_DIRS := agent/sdk agent/gate agent/worker agent/ctl agent/journal agent/net
+INCLUDES   := -Icommon -Iprotocol -Ipolicy $(addprefix -I,$(AGENT_DIRS)) -Imodules
+
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
            -Wmissing-prototypes -Wstrict-prototypes -Wvla -Wno-missing-field-initializers
 CFLAGS  ?= -O2 -g
@@ -55,12 +60,13 @@ CFLAGS  := $(SANFLAGS)
 LDFLAGS += -fsanitize=address,undefined
 endif
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -fstack-protector-strong \
-              -D_FORTIFY_SOURCE=2 -MMD -MP -Icommon -Iagent -Ipolicy -Imodules $(PKG_CFLAGS)
+              -D_FORTIFY_SOURCE=2 -MMD -MP $(INCLUDES) $(PKG_CFLAGS)
 LDFLAGS += -Wl,--as-needed -Wl,-z,relro -Wl,-z,now
 
 # Every .c under these folders goes into libmamori.a, except the programs' main files.
-MAINS   := agent/gate.c agent/worker.c agent/mamorictl.c
-LIB_SRCS:= $(filter-out $(MAINS),$(wildcard common/*.c agent/*.c policy/*.c modules/*/*.c))
+MAINS   := agent/gate/gate.c agent/worker/worker.c agent/ctl/mamorictl.c
+LIB_SRCS:= $(filter-out $(MAINS),$(wildcard common/*.c protocol/*.c policy/*.c modules/*/*.c \
+             $(addsuffix /*.c,$(AGENT_DIRS))))
 LIB_OBJS:= $(LIB_SRCS:%.c=$(O)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
@@ -99,18 +105,18 @@ $(O)/obj/server-api/%.o: EXTRA_CFLAGS := -Iserver-api
 $(O)/libmamori.a: $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(O)/bin/mamorid: $(O)/obj/agent/gate.o $(O)/libmamori.a
+$(O)/bin/mamorid: $(O)/obj/agent/gate/gate.o $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_GATE)
 
 # the worker reports through `mamorictl server sync` and links no libcurl
-$(O)/bin/mamori-worker: $(O)/obj/agent/worker.o $(O)/libmamori.a
+$(O)/bin/mamori-worker: $(O)/obj/agent/worker/worker.o $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_AGENT)
 
-$(O)/bin/mamorictl: $(O)/obj/agent/mamorictl.o $(O)/libmamori.a
+$(O)/bin/mamorictl: $(O)/obj/agent/ctl/mamorictl.o $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CTL)

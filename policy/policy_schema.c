@@ -1,5 +1,5 @@
 /* policy/policy_schema.c — the policy schema table, its validator and the
- * JSON Schema generated from it (mamorid, mamorictl). */
+ * JSON Schema generated from it (mamori-worker, mamorictl). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>

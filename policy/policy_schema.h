@@ -1,6 +1,6 @@
 /* policy/policy_schema.h — the policy document's schema as a C table, the
  * validator that walks a parsed document against it, and the JSON Schema
- * (policy/schema.json) generated from the same table (mamorid, mamorictl).
+ * (policy/schema.json) generated from the same table (mamori-worker, mamorictl).
  *
  * The table is the one definition of the format: docs/POLICY.md describes it,
  * policy/schema.json is `mamorictl policy schema` output, and

@@ -2,7 +2,7 @@
  * the terminal's hash chain, and storing them (mamori-server).
  *
  * The server re-computes every record's canonical bytes with the agent's own
- * code (agent/journal_canon.c, docs/EVENTS.md) and
+ * code (protocol/journal_canon.c, docs/EVENTS.md) and
  * hash = SHA-256(previous hash ‖ canonical bytes), starting from the last
  * record it holds for the terminal. Rules, record by record:
  *  - seq ≤ held head: a record the server has — same hash: a duplicate

@@ -3,6 +3,7 @@
 #  - none of the unsafe C functions (strcpy, strcat, sprintf, vsprintf, strtok, atoi, atol, gets)
 #  - no test names real sysfs paths (tests go through a testbed or the root prefix)
 #  - the tree is clang-formatted
+#  - the folders include each other only as tests/layout.sh allows, no cycle
 set -uo pipefail
 cd "$(dirname "$0")/.."
 rc=0
@@ -19,6 +20,7 @@ if command -v clang-format >/dev/null; then
 		rc=1
 	fi
 fi
+bash tests/layout.sh >/dev/null || rc=1
 # the systemd unit stays hardened (STYLE.md: scored with systemd-analyze security)
 if command -v systemd-analyze >/dev/null; then
 	if ! systemd-analyze security --offline=true --threshold=40 --no-pager installer/mamorid.service >/dev/null 2>&1; then

@@ -1,4 +1,4 @@
-/* modules/av/av.c — the `av` module (mamorid): settings from the policy,
+/* modules/av/av.c — the `av` module (mamori-worker): settings from the policy,
  * adapter selection, evaluation of AV-1…AV-3, the AV-4 watch (av_watch.c)
  * through fds()/on_ready(), full scans scheduled from enforce() and driven
  * without blocking, and the carry-in scan entry point. */

@@ -1,4 +1,4 @@
-/* modules/av/av.h — anti-malware posture, AV-1…AV-4 (mamorid).
+/* modules/av/av.h — anti-malware posture, AV-1…AV-4 (mamori-worker).
  *
  * Owns the `av` module: the settings read from the policy's `av` section, the
  * product-independent status every adapter fills (struct av_status), the pure

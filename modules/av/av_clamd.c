@@ -1,4 +1,4 @@
-/* modules/av/av_clamd.c — ClamAV adapter (mamorid): clamd socket sessions
+/* modules/av/av_clamd.c — ClamAV adapter (mamori-worker): clamd socket sessions
  * with deadlines and capped replies, .cvd/.cld header parsing, clamonacc
  * detection, agent-requested full scans (CONTSCAN) and their record in the
  * agent's state directory. */

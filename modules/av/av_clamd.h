@@ -1,6 +1,6 @@
 /* modules/av/av_clamd.h — ClamAV adapter: the clamd socket protocol, the
  * .cvd/.cld database headers, clamonacc detection and agent-requested full
- * scans (mamorid).
+ * scans (mamori-worker).
  *
  * Every clamd session has a deadline and every reply a size cap: a hung or
  * hostile peer on the socket costs at most timeout_ms and a bounded buffer. */

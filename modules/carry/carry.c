@@ -1,9 +1,9 @@
 /* modules/carry/carry.c — the carry module's operations: following media
  * mounts, fanotify events into carry.* records, the mandatory scan and
- * carry-out approvals (mamorid, root).
+ * carry-out approvals (mamori-worker, root).
  *
  * Chain of evidence (CARRY-1): the usb module publishes a decided block
- * device (identity, decision) in agent/media.h; a mount of that dev_t in
+ * device (identity, decision) in agent/sdk/media.h; a mount of that dev_t in
  * /proc/self/mountinfo starts a "volume" (libblkid UUID, fanotify marks on
  * its filesystem); every record names device, volume and mount.
  *
@@ -105,7 +105,7 @@ struct carry_state {
 	struct usb_rules *rules;
 	struct av_settings av;
 	int inner_ep, mi_fd, fan_perm, fan_fid, timer_fd;
-	int media_fd; /* agent/media.h's change eventfd: borrowed, never closed here */
+	int media_fd; /* agent/sdk/media.h's change eventfd: borrowed, never closed here */
 	bool perm_available;
 	struct carry_hasher *hasher;
 	struct carry_volume *vols[CARRY_VOLUMES_MAX];

@@ -1,5 +1,5 @@
 /* modules/patch/patch_apt.c — apt lists and Release files, streamed line by
- * line under the root prefix (mamorid, mamorictl). */
+ * line under the root prefix (mamori-worker, mamorictl check). */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>

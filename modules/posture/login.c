@@ -1,5 +1,5 @@
 /* modules/posture/login.c — PAM stacks, faillock/pwquality configuration,
- * empty passwords, session timeout: LOCK-2 and LOCK-3 (mamorid, as root: it
+ * empty passwords, session timeout: LOCK-2 and LOCK-3 (mamori-worker, as root: it
  * reads /etc/shadow, and reports only account names, never hashes). */
 #include <dirent.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* modules/posture/login.h — login rules: password required, failed-login
  * lockout, password quality, multi-factor authentication, session timeout;
- * LOCK-2 and LOCK-3 (mamorid).
+ * LOCK-2 and LOCK-3 (mamori-worker).
  *
  * LOCK-2 (M 5.4②, M 7.2(4), T 第6 2(1)イ): login needs a password, attempts
  * are limited (pam_faillock, legacy pam_tally2), sessions time out (TMOUT or

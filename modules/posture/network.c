@@ -1,5 +1,5 @@
 /* modules/posture/network.c — interfaces, routing table, NetworkManager Wi-Fi
- * profiles and the NET-2 checks (mamorid). */
+ * profiles and the NET-2 checks (mamori-worker). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* modules/posture/ports.c — /proc/net/{tcp,tcp6,udp,udp6} listeners and the
- * NET-1 check (mamorid). */
+ * NET-1 check (mamori-worker). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>

@@ -553,7 +553,7 @@ static void make_medium_ro(struct usb_state *st, struct udev_device *usbdev)
 	}
 }
 
-/* Tell the carry module (agent/media.h) which identity and decision a block
+/* Tell the carry module (agent/sdk/media.h) which identity and decision a block
  * device has, so that its mounts can be followed. */
 static void publish_medium(struct usb_dev *d, struct udev_device *dev, struct udev_device *usbdev, bool readonly)
 {

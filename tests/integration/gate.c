@@ -233,7 +233,7 @@ static void test_gate_and_worker(void **state)
 	a = insert(3, "0781", "5581", "ALLOWED1");
 	assert_true(wait_attr(a, "authorized", "1", 2000));
 	/* its disk appears: the medium the gate decided reaches the worker's
-	 * registry (agent/media.h), where the carry module follows it (CARRY-1) */
+	 * registry (agent/sdk/media.h), where the carry module follows it (CARRY-1) */
 	{
 		char node[4096], *intf, *blk;
 

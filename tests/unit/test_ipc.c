@@ -1,5 +1,5 @@
 /* tests/unit/test_ipc.c — messages between mamorid and mamori-worker
- * (agent/ipc.h): round trip with a passed memfd, and hostile input: not JSON,
+ * (protocol/ipc.h): round trip with a passed memfd, and hostile input: not JSON,
  * not an object, oversized, an unsealed memfd, a peer that is gone. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* tests/unit/test_policy_ctl.c — `mamorictl policy …` and `mamorictl
- * exception …` (agent/ctl_policy.c) end to end on real files under a
+ * exception …` (agent/ctl/ctl_policy.c) end to end on real files under a
  * temporary root: check prints every error in ja/en and exits 1, keygen →
  * sign → verify, import-usbguard, and the emergency code round trip
  * init-secret → make-code → enter (reuse, other terminal refused). */

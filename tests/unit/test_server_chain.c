@@ -1,6 +1,6 @@
 /* tests/unit/test_server_chain.c — the server's re-verification of uploaded
  * journal records (server-api/chain.c) with records made by the real journal
- * (agent/journal.c) and stored in a real SQLite store: from genesis, resent
+ * (agent/journal/journal.c) and stored in a real SQLite store: from genesis, resent
  * batches (duplicates, none twice), overlaps, gaps, changed records, forks,
  * foreign chains, a start the server cannot verify, a genuine chain restart
  * after the journal moved a damaged file aside, malformed batches, and the

@@ -1,4 +1,4 @@
-/* tests/unit/test_transport.c — the agent's transport (agent/transport.c)
+/* tests/unit/test_transport.c — the agent's transport (agent/net/transport.c)
  * without a server: exponential backoff with jitter and its bounds, the
  * persisted acknowledgement, refusing to run unenrolled or on a non-https
  * URL, and a real libcurl connection to a closed port on 127.0.0.1 failing

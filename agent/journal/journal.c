@@ -1,0 +1,1456 @@
+/* agent/journal/journal.c — the event journal's store: SQLite (WAL, synchronous=FULL)
+ * with a SHA-256 hash chain, quota, acknowledgement, pruning, recovery from
+ * corruption, verification and reading (writer: mamori-worker; readers: mamorictl,
+ * the uploader). The only file that calls SQLite and OpenSSL for the journal:
+ * their error codes become negative errno in sql_errno() and sha_chain().
+ *
+ * Schema (format 1):
+ *   events(seq INTEGER PRIMARY KEY, time_us, type, canon BLOB, hash BLOB)
+ *   meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID, keys:
+ *     format   "1"
+ *     chain    32 hex: random id of this chain
+ *     anchor   "<seq> <hex>": the last pruned record (or the chain's start)
+ *     head     "<seq> <hex>": the last record, written in every transaction
+ *     acked    "<seq>": acknowledged by the server up to here
+ *     overflow "<count> <first_us> <last_us>": events counted, not stored
+ * time_us and type duplicate the canonical bytes so that queries need not
+ * parse them; the verifier checks that they agree. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/timex.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "alloc-util.h"
+#include "fileio.h"
+#include "journal.h"
+#include "journal_canon.h"
+#include "log.h"
+#include "strutil.h"
+
+#define HASH_LEN          32
+#define PRUNE_CHUNK       64  /* records deleted per step when the quota is hit */
+#define ITER_CHUNK        256 /* rows per read transaction of an iterator */
+#define ROW_OVERHEAD      96  /* cell, record header, hash, time: bytes per row beyond canon+type */
+#define BUSY_TIMEOUT_MS   5000
+#define VERIFY_REASON_MAX 256
+
+/* Everything that a transaction may change, snapshotted at BEGIN so that a
+ * ROLLBACK restores the in-memory view too. */
+struct jstate {
+	uint64_t head_seq, anchor_seq, acked_seq;
+	uint8_t head_hash[HASH_LEN], anchor_hash[HASH_LEN];
+	uint64_t overflow_count;
+	int64_t overflow_first_us, overflow_last_us;
+};
+
+enum {
+	DIRTY_ANCHOR = 1 << 0,
+	DIRTY_ACKED = 1 << 1,
+	DIRTY_OVERFLOW = 1 << 2,
+};
+
+struct hasher {
+	EVP_MD_CTX *ctx;
+	EVP_MD *md;
+};
+
+struct journal {
+	sqlite3 *db;
+	sqlite3_stmt *st_insert, *st_meta, *st_begin, *st_commit, *st_rollback, *st_pages, *st_free;
+	int lock_fd;
+	char dir[PATH_MAX], path[PATH_MAX];
+	char chain[33];
+	struct jstate s, saved;
+	unsigned dirty;
+	bool in_txn, in_batch, batch_failed;
+	uint64_t quota_bytes, page_size;
+	int64_t room; /* bytes believed free under the quota; re-measured when short */
+	struct hasher h;
+	struct journal_buf pbuf, rbuf, mbuf;
+	int64_t sync_checked_us;
+	bool synced;
+};
+
+/* ---- library wrappers ---------------------------------------------------- */
+
+static int sql_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return 0;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_CANTOPEN:
+		return -ENOENT;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EACCES;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+	case SQLITE_FORMAT:
+	case SQLITE_SCHEMA:
+	case SQLITE_MISMATCH:
+	case SQLITE_ERROR: /* no such table/column: not our schema */
+		return -EBADMSG;
+	case SQLITE_TOOBIG:
+		return -E2BIG;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	default:
+		return -EIO;
+	}
+}
+
+static int sql_fail(sqlite3 *db, int rc, const char *what)
+{
+	log_debug("journal: %s: %s (%d)", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+	return sql_errno(rc);
+}
+
+static int db_exec(sqlite3 *db, const char *sql)
+{
+	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : sql_fail(db, rc, sql);
+}
+
+static int db_open(const char *path, bool rw, sqlite3 **ret)
+{
+	sqlite3 *db = NULL;
+	int rc;
+
+	rc = sqlite3_open_v2(path, &db, rw ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY, NULL);
+	if (rc != SQLITE_OK) {
+		rc = sql_fail(db, rc, "open");
+		sqlite3_close(db);
+		return rc;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	*ret = db;
+	return 0;
+}
+
+static int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret)
+{
+	int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL);
+
+	return rc == SQLITE_OK ? 0 : sql_fail(db, rc, sql);
+}
+
+static void stmt_finalizep(sqlite3_stmt **s)
+{
+	sqlite3_finalize(*s); /* accepts NULL */
+}
+#define _cleanup_stmt_ _cleanup_(stmt_finalizep)
+
+static void db_closep(sqlite3 **db)
+{
+	sqlite3_close(*db); /* accepts NULL */
+}
+#define _cleanup_db_ _cleanup_(db_closep)
+
+/* Run a statement that yields one integer (or none: *ret untouched, returns 0). */
+static int db_int(sqlite3 *db, const char *sql, int64_t *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int rc, r;
+
+	r = db_prepare(db, sql, &st);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+			*ret = sqlite3_column_int64(st, 0);
+		return 0;
+	}
+	return rc == SQLITE_DONE ? 0 : sql_fail(db, rc, sql);
+}
+
+static int hasher_init(struct hasher *h)
+{
+	h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	h->ctx = EVP_MD_CTX_new();
+	return h->md && h->ctx ? 0 : -ENOMEM;
+}
+
+static void hasher_done(struct hasher *h)
+{
+	EVP_MD_CTX_free(h->ctx);
+	EVP_MD_free(h->md);
+	*h = (struct hasher){0};
+}
+
+/* out = SHA-256(prev ‖ data) */
+static int sha_chain(struct hasher *h, const uint8_t prev[HASH_LEN], const void *data, size_t n, uint8_t out[HASH_LEN])
+{
+	unsigned len = 0;
+
+	if (EVP_DigestInit_ex(h->ctx, h->md, NULL) != 1 || EVP_DigestUpdate(h->ctx, prev, HASH_LEN) != 1 ||
+	    EVP_DigestUpdate(h->ctx, data, n) != 1 || EVP_DigestFinal_ex(h->ctx, out, &len) != 1 || len != HASH_LEN)
+		return -EIO;
+	return 0;
+}
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static int hex_decode(const char *s, size_t n, uint8_t *out, size_t outlen)
+{
+	if (n != outlen * 2)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+
+		if (v < 0)
+			return -EINVAL;
+		if (i % 2 == 0)
+			out[i / 2] = (uint8_t)(v << 4);
+		else
+			out[i / 2] |= (uint8_t)v;
+	}
+	return 0;
+}
+
+/* "<seq> <64 hex>" */
+static int parse_seq_hash(const char *s, uint64_t *ret_seq, uint8_t ret_hash[HASH_LEN])
+{
+	const char *sp = s ? strchr(s, ' ') : NULL;
+	char num[24];
+	int64_t v;
+	uint8_t h[HASH_LEN];
+
+	if (!sp || (size_t)(sp - s) >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, (size_t)(sp - s));
+	num[sp - s] = 0;
+	if (parse_int64(num, 0, JOURNAL_INT_MAX, &v) < 0 || hex_decode(sp + 1, strlen(sp + 1), h, HASH_LEN) < 0)
+		return -EINVAL;
+	*ret_seq = (uint64_t)v;
+	memcpy(ret_hash, h, HASH_LEN);
+	return 0;
+}
+
+static int64_t now_us(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* LOG-2: the kernel's view (adjtimex with modes = 0 only reads), asked at
+ * most once a second. */
+static bool clock_synced(struct journal *j)
+{
+	int64_t m = now_us(CLOCK_MONOTONIC);
+	struct timex tx = {.modes = 0};
+	int st;
+
+	if (j->sync_checked_us && m - j->sync_checked_us < 1000000)
+		return j->synced;
+	st = adjtimex(&tx);
+	j->synced = st >= 0 && st != TIME_ERROR && !(tx.status & STA_UNSYNC);
+	j->sync_checked_us = m;
+	return j->synced;
+}
+
+static int random_chain_id(char out[33])
+{
+	uint8_t b[16];
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		return -errno ?: -EIO;
+	hex_encode(b, sizeof(b), out);
+	return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || fsync(fd) < 0)
+		return -errno;
+	return 0;
+}
+
+/* ---- meta ---------------------------------------------------------------- */
+
+static int meta_get(sqlite3 *db, const char *key, char *buf, size_t bufsz)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	const unsigned char *v;
+	int rc, r;
+
+	r = db_prepare(db, "SELECT value FROM meta WHERE key = ?", &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return sql_fail(db, rc, "meta");
+	v = sqlite3_column_text(st, 0);
+	if (!v)
+		return -ENOENT;
+	return strscpy(buf, bufsz, (const char *)v) < 0 ? -EBADMSG : 0;
+}
+
+static int meta_put(struct journal *j, const char *key, const char *value)
+{
+	int rc;
+
+	sqlite3_bind_text(j->st_meta, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(j->st_meta, 2, value, -1, SQLITE_STATIC);
+	rc = sqlite3_step(j->st_meta);
+	sqlite3_reset(j->st_meta);
+	return rc == SQLITE_DONE ? 0 : sql_fail(j->db, rc, "meta put");
+}
+
+static int meta_put_seq_hash(struct journal *j, const char *key, uint64_t seq, const uint8_t hash[HASH_LEN])
+{
+	char v[24 + 2 * HASH_LEN + 2], hex[2 * HASH_LEN + 1];
+	int r;
+
+	hex_encode(hash, HASH_LEN, hex);
+	r = xsnprintf(v, sizeof(v), "%" PRIu64 " %s", seq, hex);
+	return r < 0 ? r : meta_put(j, key, v);
+}
+
+/* The persistent state as stored; -EBADMSG when missing or malformed. */
+static int state_load(sqlite3 *db, char chain[33], struct jstate *s)
+{
+	char v[256];
+	int64_t n;
+	int r;
+
+	*s = (struct jstate){0};
+	if ((r = meta_get(db, "format", v, sizeof(v))) < 0)
+		return r == -ENOENT ? -EBADMSG : r;
+	if (!streq_ptr(v, "1"))
+		return -EBADMSG;
+	if ((r = meta_get(db, "chain", v, sizeof(v))) < 0)
+		return r == -ENOENT ? -EBADMSG : r;
+	if (strlen(v) != 32)
+		return -EBADMSG;
+	memcpy(chain, v, 33);
+	if ((r = meta_get(db, "anchor", v, sizeof(v))) < 0 || parse_seq_hash(v, &s->anchor_seq, s->anchor_hash) < 0)
+		return r == -ENOENT || r == 0 ? -EBADMSG : r;
+	if ((r = meta_get(db, "head", v, sizeof(v))) < 0 || parse_seq_hash(v, &s->head_seq, s->head_hash) < 0)
+		return r == -ENOENT || r == 0 ? -EBADMSG : r;
+	if ((r = meta_get(db, "acked", v, sizeof(v))) < 0 || parse_int64(v, 0, JOURNAL_INT_MAX, &n) < 0)
+		return r == -ENOENT || r == 0 ? -EBADMSG : r;
+	s->acked_seq = (uint64_t)n;
+	r = meta_get(db, "overflow", v, sizeof(v));
+	if (r < 0)
+		return r == -ENOENT ? -EBADMSG : r;
+	{
+		char *a = v, *b = strchr(a, ' '), *c = b ? strchr(b + 1, ' ') : NULL;
+		int64_t cnt, f, l;
+
+		if (!b || !c)
+			return -EBADMSG;
+		*b = *c = 0;
+		if (parse_int64(a, 0, INT64_MAX, &cnt) < 0 || parse_int64(b + 1, INT64_MIN, INT64_MAX, &f) < 0 ||
+		    parse_int64(c + 1, INT64_MIN, INT64_MAX, &l) < 0)
+			return -EBADMSG;
+		s->overflow_count = (uint64_t)cnt;
+		s->overflow_first_us = f;
+		s->overflow_last_us = l;
+	}
+	return 0;
+}
+
+/* ---- verification (shared by journal_open and journal_verify) ------------ */
+
+struct vresult {
+	uint64_t first_bad;     /* 0 = intact */
+	uint64_t last_good_seq; /* the last record (or anchor) that checked out */
+	uint8_t last_good_hash[HASH_LEN];
+	uint64_t max_seq; /* highest seq present in the file */
+	char chain[33];
+	struct jstate s;
+	char reason[VERIFY_REASON_MAX];
+};
+
+static bool canon_agrees(const char *canon, size_t len, uint64_t seq, int64_t time_us, const char *type,
+                         const char *chain)
+{
+	cJSON *o = cJSON_ParseWithLength(canon, len);
+	const cJSON *v;
+	bool ok = false;
+
+	if (!cJSON_IsObject(o))
+		goto out;
+	v = cJSON_GetObjectItemCaseSensitive(o, "seq");
+	if (!cJSON_IsNumber(v) || v->valuedouble != (double)seq)
+		goto out;
+	v = cJSON_GetObjectItemCaseSensitive(o, "time_us");
+	if (!cJSON_IsNumber(v) || v->valuedouble != (double)time_us)
+		goto out;
+	v = cJSON_GetObjectItemCaseSensitive(o, "type");
+	if (!cJSON_IsString(v) || !streq_ptr(v->valuestring, type))
+		goto out;
+	v = cJSON_GetObjectItemCaseSensitive(o, "chain");
+	ok = cJSON_IsString(v) && streq_ptr(v->valuestring, chain);
+out:
+	cJSON_Delete(o);
+	return ok;
+}
+
+#define BAD(vr, seq, ...)                                                                                              \
+	do {                                                                                                           \
+		(vr)->first_bad = (seq);                                                                               \
+		(void)xsnprintf((vr)->reason, sizeof((vr)->reason), __VA_ARGS__);                                      \
+	} while (0)
+
+/* Walk the chain inside one read transaction. 0: the check ran (vr->first_bad
+ * tells), -EBADMSG: not a readable journal (vr->reason), else errno. */
+static int chain_verify(sqlite3 *db, struct hasher *h, struct vresult *vr)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	char ic[128] = "";
+	uint64_t expect;
+	uint8_t prev[HASH_LEN];
+	int rc, r;
+
+	*vr = (struct vresult){0};
+	{
+		_cleanup_stmt_ sqlite3_stmt *q = NULL;
+
+		r = db_prepare(db, "PRAGMA quick_check", &q);
+		if (r < 0) {
+			(void)xsnprintf(vr->reason, sizeof(vr->reason), "not an SQLite database: %s",
+			                sqlite3_errmsg(db));
+			return r;
+		}
+		rc = sqlite3_step(q);
+		if (rc == SQLITE_ROW && sqlite3_column_text(q, 0))
+			(void)strscpy(ic, sizeof(ic), (const char *)sqlite3_column_text(q, 0));
+		if (rc != SQLITE_ROW || !streq_ptr(ic, "ok")) {
+			r = rc == SQLITE_ROW ? -EBADMSG : sql_fail(db, rc, "quick_check");
+			(void)xsnprintf(vr->reason, sizeof(vr->reason), "database damaged: %s",
+			                rc == SQLITE_ROW ? ic : sqlite3_errmsg(db));
+			return r;
+		}
+	}
+	(void)db_int(db, "SELECT max(seq) FROM events", (int64_t *)&vr->max_seq);
+	r = state_load(db, vr->chain, &vr->s);
+	if (r < 0) {
+		(void)xsnprintf(vr->reason, sizeof(vr->reason), "journal metadata missing or malformed");
+		return r;
+	}
+	expect = vr->s.anchor_seq + 1;
+	memcpy(prev, vr->s.anchor_hash, HASH_LEN);
+	vr->last_good_seq = vr->s.anchor_seq;
+	memcpy(vr->last_good_hash, prev, HASH_LEN);
+	if (vr->s.anchor_seq > vr->s.acked_seq) {
+		BAD(vr, vr->s.acked_seq + 1, "records after the acknowledged seq %" PRIu64 " were removed",
+		    vr->s.acked_seq);
+		return 0;
+	}
+	r = db_prepare(db, "SELECT seq, time_us, type, canon, hash FROM events ORDER BY seq", &st);
+	if (r < 0) {
+		(void)xsnprintf(vr->reason, sizeof(vr->reason), "events table missing or malformed");
+		return r;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
+		int64_t t = sqlite3_column_int64(st, 1);
+		const char *type = (const char *)sqlite3_column_text(st, 2);
+		const void *canon = sqlite3_column_blob(st, 3);
+		size_t clen = (size_t)sqlite3_column_bytes(st, 3);
+		const void *hash = sqlite3_column_blob(st, 4);
+		size_t hlen = (size_t)sqlite3_column_bytes(st, 4);
+		uint8_t want[HASH_LEN];
+
+		if (seq < expect) {
+			BAD(vr, seq, "record %" PRIu64 " lies before the chain's anchor %" PRIu64, seq,
+			    vr->s.anchor_seq);
+			return 0;
+		}
+		if (seq > expect) {
+			BAD(vr, expect, "record %" PRIu64 " is missing", expect);
+			return 0;
+		}
+		if (!canon || clen > JOURNAL_RECORD_MAX || hlen != HASH_LEN || !type) {
+			BAD(vr, seq, "record %" PRIu64 " is malformed", seq);
+			return 0;
+		}
+		r = sha_chain(h, prev, canon, clen, want);
+		if (r < 0)
+			return r;
+		if (memcmp(want, hash, HASH_LEN) != 0) {
+			BAD(vr, seq, "record %" PRIu64 ": hash does not match its contents and the previous record",
+			    seq);
+			return 0;
+		}
+		if (!canon_agrees(canon, clen, seq, t, type, vr->chain)) {
+			BAD(vr, seq, "record %" PRIu64 ": stored at the wrong place or its columns were changed", seq);
+			return 0;
+		}
+		memcpy(prev, want, HASH_LEN);
+		vr->last_good_seq = seq;
+		memcpy(vr->last_good_hash, want, HASH_LEN);
+		expect = seq + 1;
+	}
+	if (rc != SQLITE_DONE)
+		return sql_fail(db, rc, "verify");
+	if (vr->s.head_seq != vr->last_good_seq || memcmp(vr->s.head_hash, prev, HASH_LEN) != 0) {
+		if (vr->s.head_seq > vr->last_good_seq)
+			BAD(vr, vr->last_good_seq + 1, "records %" PRIu64 "..%" PRIu64 " at the end are missing",
+			    vr->last_good_seq + 1, vr->s.head_seq);
+		else
+			BAD(vr, vr->s.head_seq + 1, "the recorded head %" PRIu64 " does not match the last record",
+			    vr->s.head_seq);
+	}
+	return 0;
+}
+
+/* ---- writer: transactions ------------------------------------------------ */
+
+static int stmt_run(struct journal *j, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sql_fail(j->db, rc, what);
+}
+
+static int txn_begin(struct journal *j)
+{
+	int r = stmt_run(j, j->st_begin, "begin");
+
+	if (r < 0)
+		return r;
+	j->saved = j->s;
+	j->dirty = 0;
+	j->in_txn = true;
+	return 0;
+}
+
+static void txn_rollback(struct journal *j)
+{
+	if (!sqlite3_get_autocommit(j->db))
+		(void)stmt_run(j, j->st_rollback, "rollback");
+	j->s = j->saved;
+	j->dirty = 0;
+	j->room = 0; /* re-measure */
+	j->in_txn = false;
+}
+
+static int txn_commit(struct journal *j)
+{
+	char v[72];
+	int r = 0;
+
+	if (j->s.head_seq != j->saved.head_seq)
+		r = meta_put_seq_hash(j, "head", j->s.head_seq, j->s.head_hash);
+	if (r == 0 && (j->dirty & DIRTY_ANCHOR))
+		r = meta_put_seq_hash(j, "anchor", j->s.anchor_seq, j->s.anchor_hash);
+	if (r == 0 && (j->dirty & DIRTY_ACKED) && (r = xsnprintf(v, sizeof(v), "%" PRIu64, j->s.acked_seq)) == 0)
+		r = meta_put(j, "acked", v);
+	if (r == 0 && (j->dirty & DIRTY_OVERFLOW) &&
+	    (r = xsnprintf(v, sizeof(v), "%" PRIu64 " %" PRId64 " %" PRId64, j->s.overflow_count,
+	                   j->s.overflow_first_us, j->s.overflow_last_us)) == 0)
+		r = meta_put(j, "overflow", v);
+	if (r == 0)
+		r = stmt_run(j, j->st_commit, "commit"); /* the fsync (synchronous=FULL) */
+	if (r < 0) {
+		log_error_errno(r, "journal: commit failed, %" PRIu64 " record(s) not stored",
+		                j->s.head_seq - j->saved.head_seq);
+		txn_rollback(j);
+		return r;
+	}
+	j->dirty = 0;
+	j->in_txn = false;
+	return 0;
+}
+
+/* Open a transaction unless a batch holds one; *own says whether to commit. */
+static int txn_enter(struct journal *j, bool *own)
+{
+	*own = !j->in_batch;
+	if (j->in_batch)
+		return j->batch_failed ? -EIO : 0;
+	return txn_begin(j);
+}
+
+/* After a failure inside a transaction: roll back ours; poison a batch. */
+static int txn_fail(struct journal *j, bool own, int r)
+{
+	if (own)
+		txn_rollback(j);
+	else
+		j->batch_failed = true;
+	return r;
+}
+
+/* ---- writer: records and quota ------------------------------------------- */
+
+static int insert_record(struct journal *j, const char *type, enum event_severity sev, const char *reqs,
+                         const char *payload, size_t plen, uint64_t *ret_seq)
+{
+	struct journal_canon_head hd = {
+	        .chain = j->chain,
+	        .seq = j->s.head_seq + 1,
+	        .time_us = now_us(CLOCK_REALTIME),
+	        .synced = clock_synced(j),
+	        .type = type,
+	        .severity = sev,
+	        .reqs = reqs,
+	};
+	uint8_t hash[HASH_LEN];
+	int rc, r;
+
+	r = journal_canon_record(&hd, payload, plen, &j->rbuf);
+	if (r < 0)
+		return r;
+	r = sha_chain(&j->h, j->s.head_hash, j->rbuf.data, j->rbuf.len, hash);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(j->st_insert, 1, (sqlite3_int64)hd.seq);
+	sqlite3_bind_int64(j->st_insert, 2, hd.time_us);
+	sqlite3_bind_text(j->st_insert, 3, type, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(j->st_insert, 4, j->rbuf.data, (int)j->rbuf.len, SQLITE_STATIC);
+	sqlite3_bind_blob(j->st_insert, 5, hash, HASH_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(j->st_insert);
+	sqlite3_reset(j->st_insert);
+	if (rc != SQLITE_DONE)
+		return sql_fail(j->db, rc, "insert");
+	j->s.head_seq = hd.seq;
+	memcpy(j->s.head_hash, hash, HASH_LEN);
+	*ret_seq = hd.seq;
+	return 0;
+}
+
+static int64_t record_cost(size_t canon_len, const char *type)
+{
+	return (int64_t)(canon_len + strlen(type) + ROW_OVERHEAD) * 5 / 4;
+}
+
+/* Bytes free under the quota, measured from the pages in use. The WAL gets a
+ * fifth of the quota (journal_size_limit), the database three quarters; the
+ * rest absorbs page granularity and WAL frames written before a checkpoint. */
+static int measure_room(struct journal *j)
+{
+	int64_t pages = 0, freel = 0, used;
+	int rc;
+
+	rc = sqlite3_step(j->st_pages);
+	if (rc == SQLITE_ROW)
+		pages = sqlite3_column_int64(j->st_pages, 0);
+	sqlite3_reset(j->st_pages);
+	if (rc != SQLITE_ROW)
+		return sql_fail(j->db, rc, "page_count");
+	rc = sqlite3_step(j->st_free);
+	if (rc == SQLITE_ROW)
+		freel = sqlite3_column_int64(j->st_free, 0);
+	sqlite3_reset(j->st_free);
+	if (rc != SQLITE_ROW)
+		return sql_fail(j->db, rc, "freelist_count");
+	used = (pages - freel + 2) * (int64_t)j->page_size; /* +2: a split may need fresh pages */
+	j->room = (int64_t)(j->quota_bytes - j->quota_bytes / 4) - used;
+	return 0;
+}
+
+/* Delete records anchor+1..cut (all acknowledged); the last becomes the anchor. */
+static int delete_prefix(struct journal *j, uint64_t cut)
+{
+	_cleanup_stmt_ sqlite3_stmt *q = NULL, *d = NULL;
+	int rc, r;
+
+	if (cut <= j->s.anchor_seq)
+		return 0;
+	if (cut > j->s.acked_seq || cut > j->s.head_seq)
+		return -EINVAL; /* never an unacknowledged record */
+	r = db_prepare(j->db, "SELECT hash FROM events WHERE seq = ?", &q);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)cut);
+	rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW || sqlite3_column_bytes(q, 0) != HASH_LEN)
+		return rc == SQLITE_ROW || rc == SQLITE_DONE ? -EBADMSG : sql_fail(j->db, rc, "anchor");
+	memcpy(j->s.anchor_hash, sqlite3_column_blob(q, 0), HASH_LEN);
+	r = db_prepare(j->db, "DELETE FROM events WHERE seq <= ?", &d);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(d, 1, (sqlite3_int64)cut);
+	rc = sqlite3_step(d);
+	if (rc != SQLITE_DONE)
+		return sql_fail(j->db, rc, "prune");
+	j->s.anchor_seq = cut;
+	j->dirty |= DIRTY_ANCHOR;
+	return 0;
+}
+
+/* Make room for `need` bytes, deleting the oldest acknowledged records if the
+ * quota requires. -ENOSPC when only unacknowledged records are left. */
+static int make_room(struct journal *j, int64_t need)
+{
+	int r;
+
+	if (!j->quota_bytes)
+		return 0;
+	/* Far from the limit the estimate is enough; near it (the last eighth),
+	 * every append measures, since records may use pages less fully than
+	 * estimated. */
+	if (j->room >= need + (int64_t)(j->quota_bytes / 8)) {
+		j->room -= need;
+		return 0;
+	}
+	for (;;) {
+		uint64_t cut;
+
+		r = measure_room(j);
+		if (r < 0)
+			return r;
+		if (j->room >= need) {
+			j->room -= need;
+			return 0;
+		}
+		cut = j->s.anchor_seq + PRUNE_CHUNK;
+		if (cut > j->s.acked_seq)
+			cut = j->s.acked_seq;
+		if (cut <= j->s.anchor_seq)
+			return -ENOSPC;
+		r = delete_prefix(j, cut);
+		if (r < 0)
+			return r;
+	}
+}
+
+static int overflow_payload(struct journal *j)
+{
+	char buf[160];
+	int r;
+
+	r = xsnprintf(buf, sizeof(buf),
+	              "{\"dropped\":%" PRIu64 ",\"first_time_us\":%" PRId64 ",\"last_time_us\":%" PRId64 "}",
+	              j->s.overflow_count, j->s.overflow_first_us, j->s.overflow_last_us);
+	if (r < 0)
+		return r;
+	j->mbuf.len = 0;
+	free(j->mbuf.data);
+	j->mbuf.data = strdup(buf);
+	if (!j->mbuf.data)
+		return -ENOMEM;
+	j->mbuf.len = strlen(buf);
+	j->mbuf.alloc = j->mbuf.len + 1;
+	return 0;
+}
+
+/* In a transaction: write the pending journal.overflow record if there is
+ * room for it and `extra` more bytes. 0 when written or nothing pending,
+ * -ENOSPC when there is still no room. */
+static int overflow_flush(struct journal *j, int64_t extra)
+{
+	uint64_t seq;
+	int r;
+
+	if (!j->s.overflow_count)
+		return 0;
+	r = overflow_payload(j);
+	if (r < 0)
+		return r;
+	r = make_room(j, record_cost(j->mbuf.len + 256, "journal.overflow") + extra);
+	if (r < 0)
+		return r;
+	r = insert_record(j, "journal.overflow", SEV_CRITICAL, "LOG-1", j->mbuf.data, j->mbuf.len, &seq);
+	if (r < 0)
+		return r;
+	log_warning("journal: quota was full; %" PRIu64
+	            " event(s) were counted, not stored (journal.overflow seq %" PRIu64 ")",
+	            j->s.overflow_count, seq);
+	j->s.overflow_count = 0;
+	j->s.overflow_first_us = j->s.overflow_last_us = 0;
+	j->dirty |= DIRTY_OVERFLOW;
+	return 0;
+}
+
+static int append_canon(struct journal *j, const char *type, enum event_severity sev, const char *reqs,
+                        const char *payload, size_t plen, uint64_t *ret_seq)
+{
+	int64_t cost = record_cost(plen + 256, type);
+	uint64_t seq = 0;
+	bool own;
+	int r;
+
+	r = txn_enter(j, &own);
+	if (r < 0)
+		return r;
+	r = overflow_flush(j, cost);
+	if (r == 0)
+		r = make_room(j, cost);
+	if (r == -ENOSPC) {
+		int64_t t = now_us(CLOCK_REALTIME);
+
+		if (!j->s.overflow_count++)
+			j->s.overflow_first_us = t;
+		j->s.overflow_last_us = t;
+		j->dirty |= DIRTY_OVERFLOW;
+		if (own && (r = txn_commit(j)) < 0) /* the count itself is durable */
+			return r;
+		if (j->s.overflow_count == 1)
+			log_error("journal: quota of %" PRIu64 " bytes is full of unacknowledged events; counting, not "
+			          "storing",
+			          j->quota_bytes);
+		return -ENOSPC;
+	}
+	if (r == 0)
+		r = insert_record(j, type, sev, reqs, payload, plen, &seq);
+	if (r < 0)
+		return txn_fail(j, own, r);
+	if (own && (r = txn_commit(j)) < 0)
+		return r;
+	if (ret_seq)
+		*ret_seq = seq;
+	return 0;
+}
+
+/* A malformed or oversized event is replaced by a record saying so: loss is
+ * never silent. */
+static void append_rejected(struct journal *j, const struct mamori_event *ev, int err)
+{
+	cJSON *o = cJSON_CreateObject();
+	size_t tl = ev->type ? strnlen(ev->type, 128) : 0;
+	cJSON *t = journal_canon_bytes_value(ev->type ? ev->type : "", tl);
+	int r = -ENOMEM;
+
+	if (o && t && cJSON_AddItemToObject(o, "rejected_type", t)) {
+		t = NULL;
+		if (cJSON_AddStringToObject(o, "reason", err == -E2BIG ? "too_large" : "invalid") &&
+		    cJSON_AddNumberToObject(o, "errno", -err))
+			r = journal_canon_payload(o, &j->pbuf);
+	}
+	cJSON_Delete(t);
+	cJSON_Delete(o);
+	if (r == 0)
+		r = append_canon(j, "journal.rejected", SEV_WARNING, "LOG-1", j->pbuf.data, j->pbuf.len, NULL);
+	if (r < 0)
+		log_error_errno(r, "journal: could not record a rejected event");
+}
+
+/* ---- writer: public ------------------------------------------------------ */
+
+int journal_append(struct journal *j, const struct mamori_event *ev, uint64_t *ret_seq)
+{
+	int r;
+
+	if (!j || !ev)
+		return -EINVAL;
+	if (j->in_batch && j->batch_failed)
+		return -EIO;
+	r = journal_canon_check_head(ev->type, ev->severity, ev->reqs);
+	if (r == 0)
+		r = journal_canon_payload(ev->payload, &j->pbuf);
+	if (r < 0) {
+		log_warning_errno(r, "journal: event rejected (%s)", r == -E2BIG ? "too large" : "malformed");
+		append_rejected(j, ev, r);
+		return r;
+	}
+	return append_canon(j, ev->type, ev->severity, ev->reqs, j->pbuf.data, j->pbuf.len, ret_seq);
+}
+
+int journal_batch_begin(struct journal *j)
+{
+	int r;
+
+	if (!j)
+		return -EINVAL;
+	if (j->in_batch)
+		return -EBUSY;
+	r = txn_begin(j);
+	if (r < 0)
+		return r;
+	j->in_batch = true;
+	j->batch_failed = false;
+	return 0;
+}
+
+int journal_batch_commit(struct journal *j)
+{
+	if (!j)
+		return -EINVAL;
+	if (!j->in_batch)
+		return -ENOENT;
+	j->in_batch = false;
+	if (j->batch_failed) {
+		j->batch_failed = false;
+		txn_rollback(j);
+		return -EIO;
+	}
+	return txn_commit(j);
+}
+
+int journal_ack(struct journal *j, uint64_t seq)
+{
+	bool own;
+	int r;
+
+	if (!j)
+		return -EINVAL;
+	if (seq > j->s.head_seq)
+		return -ERANGE;
+	if (seq <= j->s.acked_seq)
+		return 0;
+	r = txn_enter(j, &own);
+	if (r < 0)
+		return r;
+	j->s.acked_seq = seq;
+	j->dirty |= DIRTY_ACKED;
+	return own ? txn_commit(j) : 0;
+}
+
+int journal_prune(struct journal *j, int64_t retention_seconds, time_t now)
+{
+	int64_t cutoff_us, stop = 0;
+	uint64_t before, cut;
+	bool own;
+	int r;
+
+	if (!j || retention_seconds < 0)
+		return -EINVAL;
+	cutoff_us = ((int64_t)now - retention_seconds) * 1000000;
+	r = txn_enter(j, &own);
+	if (r < 0)
+		return r;
+	before = j->s.anchor_seq;
+	{
+		_cleanup_stmt_ sqlite3_stmt *q = NULL;
+		int rc;
+
+		/* the first record that must stay: unacknowledged or young */
+		r = db_prepare(j->db, "SELECT min(seq) FROM events WHERE seq > ? OR time_us >= ?", &q);
+		if (r < 0)
+			return txn_fail(j, own, r);
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)j->s.acked_seq);
+		sqlite3_bind_int64(q, 2, cutoff_us);
+		rc = sqlite3_step(q);
+		if (rc != SQLITE_ROW)
+			return txn_fail(j, own, sql_fail(j->db, rc, "prune"));
+		stop = sqlite3_column_type(q, 0) == SQLITE_NULL ? (int64_t)j->s.head_seq + 1
+		                                                : sqlite3_column_int64(q, 0);
+	}
+	cut = (uint64_t)stop - 1;
+	if (cut > j->s.acked_seq)
+		cut = j->s.acked_seq;
+	r = delete_prefix(j, cut);
+	if (r == 0) {
+		j->room = 0; /* re-measure: pages were freed */
+		r = overflow_flush(j, 0);
+		if (r == -ENOSPC)
+			r = 0;
+	}
+	if (r < 0)
+		return txn_fail(j, own, r);
+	if (own && (r = txn_commit(j)) < 0)
+		return r;
+	return (int)((j->s.anchor_seq - before) > INT_MAX ? INT_MAX : j->s.anchor_seq - before);
+}
+
+int journal_head(struct journal *j, uint64_t *ret_seq, char ret_hash_hex[JOURNAL_HASH_HEX_LEN + 1])
+{
+	if (!j)
+		return -EINVAL;
+	if (ret_seq)
+		*ret_seq = j->s.head_seq;
+	if (ret_hash_hex)
+		hex_encode(j->s.head_hash, HASH_LEN, ret_hash_hex);
+	return 0;
+}
+
+/* ---- open, create, recover ----------------------------------------------- */
+
+static int path_in(char *buf, size_t sz, const char *dir, const char *name)
+{
+	return xsnprintf(buf, sz, "%s/%s", dir, name);
+}
+
+/* A fresh journal file, created complete under a temporary name and renamed
+ * into place, so that a crash never leaves a half-made journal behind. */
+static int create_file(const char *dir, const char *path, uint64_t anchor_seq, char chain[33])
+{
+	_cleanup_db_ sqlite3 *db = NULL;
+	char tmp[PATH_MAX], hex[2 * HASH_LEN + 1], sql[1024];
+	uint8_t zero[HASH_LEN] = {0};
+	int r;
+
+	r = random_chain_id(chain);
+	if (r < 0)
+		return r;
+	hex_encode(zero, HASH_LEN, hex);
+	r = xsnprintf(tmp, sizeof(tmp), "%s.new", path);
+	if (r < 0)
+		return r;
+	(void)unlink(tmp);
+	r = db_open(tmp, true, &db);
+	if (r < 0)
+		return r;
+	r = xsnprintf(sql, sizeof(sql),
+	              "PRAGMA page_size=4096; PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; BEGIN;"
+	              "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+	              "CREATE TABLE events(seq INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, type TEXT NOT NULL,"
+	              " canon BLOB NOT NULL, hash BLOB NOT NULL);"
+	              "INSERT INTO meta VALUES('format','1'),('chain','%s'),('anchor','%" PRIu64 " %s'),"
+	              "('head','%" PRIu64 " %s'),('acked','%" PRIu64 "'),('overflow','0 0 0');"
+	              "COMMIT;",
+	              chain, anchor_seq, hex, anchor_seq, hex, anchor_seq);
+	if (r < 0)
+		return r;
+	r = db_exec(db, sql);
+	if (r < 0)
+		return r;
+	sqlite3_close(db);
+	db = NULL;
+	if (rename(tmp, path) < 0)
+		return -errno;
+	return fsync_dir(dir);
+}
+
+static int prepare_writer(struct journal *j)
+{
+	int64_t ps = 4096;
+	char sql[256];
+	int r;
+
+	/* The WAL gets a fifth of the quota: checkpoints start at half of that
+	 * and truncate the file back to it. */
+	int64_t wal_limit = j->quota_bytes ? (int64_t)(j->quota_bytes / 5) : -1;
+	int64_t ckpt = j->quota_bytes ? wal_limit / 4096 / 2 + 8 : 1000;
+
+	if (ckpt > 1000)
+		ckpt = 1000;
+	r = xsnprintf(sql, sizeof(sql),
+	              "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA journal_size_limit=%" PRId64 ";"
+	              "PRAGMA wal_autocheckpoint=%" PRId64 ";",
+	              wal_limit, ckpt);
+	if (r < 0)
+		return r;
+	r = db_exec(j->db, sql);
+	if (r < 0)
+		return r;
+	(void)db_int(j->db, "PRAGMA page_size", &ps);
+	j->page_size = (uint64_t)ps;
+	if ((r = db_prepare(j->db, "INSERT INTO events(seq, time_us, type, canon, hash) VALUES(?,?,?,?,?)",
+	                    &j->st_insert)) < 0 ||
+	    (r = db_prepare(j->db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)", &j->st_meta)) < 0 ||
+	    (r = db_prepare(j->db, "BEGIN IMMEDIATE", &j->st_begin)) < 0 ||
+	    (r = db_prepare(j->db, "COMMIT", &j->st_commit)) < 0 ||
+	    (r = db_prepare(j->db, "ROLLBACK", &j->st_rollback)) < 0 ||
+	    (r = db_prepare(j->db, "PRAGMA page_count", &j->st_pages)) < 0 ||
+	    (r = db_prepare(j->db, "PRAGMA freelist_count", &j->st_free)) < 0)
+		return r;
+	return 0;
+}
+
+static void writer_close_db(struct journal *j)
+{
+	sqlite3_stmt **sts[] = {&j->st_insert,   &j->st_meta,  &j->st_begin, &j->st_commit,
+	                        &j->st_rollback, &j->st_pages, &j->st_free};
+
+	for (size_t i = 0; i < ELEMENTSOF(sts); i++) {
+		sqlite3_finalize(*sts[i]);
+		*sts[i] = NULL;
+	}
+	sqlite3_close(j->db);
+	j->db = NULL;
+}
+
+/* Open the existing file and check it completely. 0: sound (state loaded),
+ * -EBADMSG: not a sound journal (*vr says why and what was still good). */
+static int open_existing(struct journal *j, struct vresult *vr)
+{
+	int r;
+
+	r = db_open(j->path, true, &j->db);
+	if (r < 0)
+		return r;
+	r = chain_verify(j->db, &j->h, vr);
+	if (r == 0 && vr->first_bad)
+		r = -EBADMSG;
+	if (r == 0)
+		r = prepare_writer(j);
+	if (r == 0) {
+		j->s = vr->s;
+		memcpy(j->chain, vr->chain, sizeof(j->chain));
+		return 0;
+	}
+	if (r == -EBADMSG && !vr->reason[0])
+		(void)xsnprintf(vr->reason, sizeof(vr->reason), "%s", sqlite3_errmsg(j->db));
+	writer_close_db(j);
+	return r;
+}
+
+/* Move journal.db (and its WAL) aside as evidence. */
+static int quarantine(struct journal *j, char *ret_name, size_t namesz)
+{
+	char name[96], to[PATH_MAX], from[PATH_MAX + 8], tow[PATH_MAX + 8];
+	time_t t = time(NULL);
+	struct tm tm;
+	int r;
+
+	gmtime_r(&t, &tm);
+	for (int n = 0;; n++) {
+		char stamp[32];
+
+		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+		r = n ? xsnprintf(name, sizeof(name), "%s.corrupt-%s-%d", JOURNAL_FILE, stamp, n)
+		      : xsnprintf(name, sizeof(name), "%s.corrupt-%s", JOURNAL_FILE, stamp);
+		if (r < 0)
+			return r;
+		r = path_in(to, sizeof(to), j->dir, name);
+		if (r < 0)
+			return r;
+		if (access(to, F_OK) < 0)
+			break;
+		if (n > 1000)
+			return -EEXIST;
+	}
+	if (rename(j->path, to) < 0)
+		return -errno;
+	if (xsnprintf(from, sizeof(from), "%s-wal", j->path) == 0 && xsnprintf(tow, sizeof(tow), "%s-wal", to) == 0)
+		(void)rename(from, tow);
+	if (xsnprintf(from, sizeof(from), "%s-shm", j->path) == 0)
+		(void)unlink(from);
+	r = fsync_dir(j->dir);
+	if (r < 0)
+		return r;
+	return strscpy(ret_name, namesz, name);
+}
+
+static int append_tamper(struct journal *j, const struct vresult *vr, const char *old_name)
+{
+	cJSON *o = cJSON_CreateObject();
+	char hex[2 * HASH_LEN + 1];
+	struct mamori_event ev = {.type = "tamper.detected", .severity = SEV_CRITICAL, .reqs = "LOG-1,OPS-5"};
+	int r = -ENOMEM;
+
+	hex_encode(vr->last_good_hash, HASH_LEN, hex);
+	if (o && cJSON_AddStringToObject(o, "what", "journal") && cJSON_AddStringToObject(o, "old_file", old_name) &&
+	    cJSON_AddStringToObject(o, "old_chain", vr->chain) &&
+	    cJSON_AddNumberToObject(o, "first_bad_seq", (double)vr->first_bad) &&
+	    cJSON_AddNumberToObject(o, "last_good_seq", (double)vr->last_good_seq) &&
+	    cJSON_AddStringToObject(o, "last_good_hash", vr->chain[0] ? hex : "") &&
+	    cJSON_AddNumberToObject(o, "old_max_seq", (double)vr->max_seq)) {
+		cJSON *reason = journal_canon_bytes_value(vr->reason, strlen(vr->reason));
+
+		if (reason && cJSON_AddItemToObject(o, "reason", reason)) {
+			ev.payload = o;
+			r = journal_append(j, &ev, NULL);
+		} else {
+			cJSON_Delete(reason);
+		}
+	}
+	cJSON_Delete(o);
+	return r;
+}
+
+int journal_open(const struct journal_options *o, struct journal **ret)
+{
+	_cleanup_free_ struct journal *j = NULL;
+	struct vresult vr = {0};
+	char lock[PATH_MAX], old_name[96] = "";
+	bool recovered = false;
+	int r;
+
+	if (!o || !o->dir || !ret)
+		return -EINVAL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->lock_fd = -1;
+	j->quota_bytes = o->quota_bytes;
+	if ((r = strscpy(j->dir, sizeof(j->dir), o->dir)) < 0 ||
+	    (r = path_in(j->path, sizeof(j->path), o->dir, JOURNAL_FILE)) < 0 ||
+	    (r = path_in(lock, sizeof(lock), o->dir, "journal.lock")) < 0)
+		return r;
+	r = mkdir_p(o->dir, 0700);
+	if (r < 0)
+		return log_error_errno(r, "journal: cannot create %s", o->dir);
+	r = hasher_init(&j->h);
+	if (r < 0)
+		goto fail;
+	/* one writer: a second daemon would fork the chain */
+	j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (j->lock_fd < 0 || flock(j->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		log_error_errno(r, "journal: %s is in use by another writer", o->dir);
+		goto fail;
+	}
+	if (access(j->path, F_OK) == 0) {
+		r = open_existing(j, &vr);
+		if (r == -EBADMSG) {
+			r = quarantine(j, old_name, sizeof(old_name));
+			if (r < 0) {
+				log_error_errno(r, "journal: %s is damaged (%s) and could not be moved aside", j->path,
+				                vr.reason);
+				goto fail;
+			}
+			log_error("journal: %s is damaged or was tampered with (%s); kept as %s, starting a new chain",
+			          j->path, vr.reason, old_name);
+			recovered = true;
+		} else if (r < 0) {
+			log_error_errno(r, "journal: cannot open %s", j->path);
+			goto fail;
+		}
+	} else if (errno != ENOENT) {
+		r = -errno;
+		goto fail;
+	}
+	if (!j->db) {
+		uint64_t start = vr.max_seq > vr.last_good_seq ? vr.max_seq : vr.last_good_seq;
+
+		r = create_file(j->dir, j->path, start, j->chain);
+		if (r < 0) {
+			log_error_errno(r, "journal: cannot create %s", j->path);
+			goto fail;
+		}
+		if ((r = db_open(j->path, true, &j->db)) < 0 || (r = prepare_writer(j)) < 0 ||
+		    (r = state_load(j->db, j->chain, &j->s)) < 0)
+			goto fail;
+	}
+	if (recovered && (r = append_tamper(j, &vr, old_name)) < 0)
+		goto fail;
+	*ret = TAKE_PTR(j);
+	return 0;
+fail:
+	writer_close_db(j);
+	hasher_done(&j->h);
+	if (j->lock_fd >= 0)
+		close(j->lock_fd);
+	return r;
+}
+
+void journal_close(struct journal *j)
+{
+	if (!j)
+		return;
+	if (j->in_batch) {
+		int r = journal_batch_commit(j);
+
+		if (r < 0)
+			log_error_errno(r, "journal: the open batch could not be committed at close");
+	}
+	writer_close_db(j);
+	hasher_done(&j->h);
+	journal_buf_free(&j->pbuf);
+	journal_buf_free(&j->rbuf);
+	journal_buf_free(&j->mbuf);
+	if (j->lock_fd >= 0)
+		close(j->lock_fd);
+	free(j);
+}
+
+/* ---- readers ------------------------------------------------------------- */
+
+static int reader_open(const char *dir, sqlite3 **ret)
+{
+	char path[PATH_MAX];
+	int r;
+
+	if (!dir)
+		return -EINVAL;
+	r = path_in(path, sizeof(path), dir, JOURNAL_FILE);
+	if (r < 0)
+		return r;
+	if (access(path, F_OK) < 0)
+		return -errno;
+	return db_open(path, false, ret);
+}
+
+int journal_verify(const char *dir, uint64_t *ret_first_bad, char *err, size_t errsz)
+{
+	_cleanup_db_ sqlite3 *db = NULL;
+	struct hasher h = {0};
+	struct vresult vr;
+	int r;
+
+	r = reader_open(dir, &db);
+	if (r < 0) {
+		if (err)
+			(void)xsnprintf(err, errsz, "cannot open the journal in %s", dir ? dir : "(null)");
+		return r;
+	}
+	r = hasher_init(&h);
+	if (r == 0)
+		r = db_exec(db, "BEGIN"); /* one snapshot for the whole walk */
+	if (r == 0) {
+		r = chain_verify(db, &h, &vr);
+		(void)db_exec(db, "COMMIT");
+	}
+	hasher_done(&h);
+	if (err && errsz)
+		(void)xsnprintf(err, errsz, "%s", r == 0 && !vr.first_bad ? "" : vr.reason);
+	if (r < 0)
+		return r;
+	if (ret_first_bad)
+		*ret_first_bad = vr.first_bad;
+	return 0;
+}
+
+int journal_info(const char *dir, struct journal_info *ret)
+{
+	_cleanup_db_ sqlite3 *db = NULL;
+	struct journal_info info = {0};
+	struct jstate s;
+	char path[PATH_MAX];
+	struct stat st;
+	int64_t n = 0;
+	int r;
+
+	r = reader_open(dir, &db);
+	if (r < 0)
+		return r;
+	if ((r = db_exec(db, "BEGIN")) < 0)
+		return r;
+	r = state_load(db, info.chain, &s);
+	if (r == 0)
+		r = db_int(db, "SELECT count(*) FROM events", &n);
+	(void)db_exec(db, "COMMIT");
+	if (r < 0)
+		return r;
+	info.anchor_seq = s.anchor_seq;
+	info.head_seq = s.head_seq;
+	info.acked_seq = s.acked_seq;
+	info.overflow_count = s.overflow_count;
+	info.records = (uint64_t)n;
+	hex_encode(s.head_hash, HASH_LEN, info.head_hash);
+	for (int i = 0; i < 2; i++)
+		if (xsnprintf(path, sizeof(path), "%s/%s%s", dir, JOURNAL_FILE, i ? "-wal" : "") == 0 &&
+		    stat(path, &st) == 0)
+			info.file_bytes += (uint64_t)st.st_size;
+	*ret = info;
+	return 0;
+}
+
+struct journal_iter {
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	uint64_t after;
+	unsigned in_chunk;
+	bool in_txn, done;
+	char *type, *canon;
+};
+
+int journal_iter_open(const char *dir, uint64_t after_seq, struct journal_iter **ret)
+{
+	_cleanup_db_ sqlite3 *db = NULL;
+	struct journal_iter *it;
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = reader_open(dir, &db);
+	if (r < 0)
+		return r;
+	r = db_prepare(db, "SELECT seq, time_us, type, canon, hash FROM events WHERE seq > ? ORDER BY seq LIMIT 256",
+	               &st);
+	if (r < 0)
+		return r;
+	it = calloc(1, sizeof(*it));
+	if (!it) {
+		sqlite3_finalize(st);
+		return -ENOMEM;
+	}
+	it->db = TAKE_PTR(db);
+	it->st = st;
+	it->after = after_seq;
+	*ret = it;
+	return 0;
+}
+
+int journal_iter_next(struct journal_iter *it, struct journal_record *ret)
+{
+	int rc;
+
+	if (!it || !ret)
+		return -EINVAL;
+	for (;;) {
+		if (it->done)
+			return 0;
+		if (!it->in_txn) {
+			/* short read transactions: a slow export must not hold up checkpoints */
+			sqlite3_reset(it->st);
+			sqlite3_bind_int64(it->st, 1, (sqlite3_int64)it->after);
+			it->in_chunk = 0;
+			it->in_txn = true;
+		}
+		rc = sqlite3_step(it->st);
+		if (rc == SQLITE_ROW)
+			break;
+		it->in_txn = false;
+		if (rc != SQLITE_DONE)
+			return sql_fail(it->db, rc, "read");
+		if (it->in_chunk < ITER_CHUNK)
+			it->done = true;
+	}
+	{
+		const char *type = (const char *)sqlite3_column_text(it->st, 2);
+		const void *canon = sqlite3_column_blob(it->st, 3);
+		int clen = sqlite3_column_bytes(it->st, 3);
+		char *t, *c;
+
+		if (!type || !canon || clen <= 0 || clen > JOURNAL_RECORD_MAX ||
+		    sqlite3_column_bytes(it->st, 4) != HASH_LEN)
+			return -EBADMSG;
+		t = strdup(type);
+		c = malloc((size_t)clen + 1);
+		if (!t || !c) {
+			free(t);
+			free(c);
+			return -ENOMEM;
+		}
+		memcpy(c, canon, (size_t)clen);
+		c[clen] = 0;
+		free(it->type);
+		free(it->canon);
+		it->type = t;
+		it->canon = c;
+		it->in_chunk++;
+		it->after = (uint64_t)sqlite3_column_int64(it->st, 0);
+		*ret = (struct journal_record){
+		        .seq = it->after,
+		        .time_us = sqlite3_column_int64(it->st, 1),
+		        .type = t,
+		        .canon = c,
+		        .canon_len = (size_t)clen,
+		};
+		hex_encode(sqlite3_column_blob(it->st, 4), HASH_LEN, ret->hash_hex);
+	}
+	return 1;
+}
+
+void journal_iter_free(struct journal_iter *it)
+{
+	if (!it)
+		return;
+	sqlite3_finalize(it->st);
+	sqlite3_close(it->db);
+	free(it->type);
+	free(it->canon);
+	free(it);
+}

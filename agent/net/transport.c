@@ -1,0 +1,833 @@
+/* agent/net/transport.c — the agent's client of mamori-server: HTTPS with libcurl
+ * (device certificate, pinned CA, keep-alive), gzip batches with zlib, the
+ * sync (check-in, event upload from the journal, policy download, renewal)
+ * and the backoff (mamorictl, also as the child that mamori-worker
+ * runs for each sync). The only agent file that calls
+ * libcurl and zlib: their codes become negative errno here. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <zlib.h>
+
+#include "alloc-util.h"
+#include "enroll.h"
+#include "fileio.h"
+#include "journal.h"
+#include "json-util.h"
+#include "log.h"
+#include "policy.h"
+#include "policy_sign.h"
+#include "rootpath.h"
+#include "strutil.h"
+#include "transport.h"
+#include "version.h"
+
+#define DEFAULT_TIMEOUT_S    60
+#define CONNECT_TIMEOUT_S    10
+#define CHECKIN_RESPONSE_MAX (256 * 1024)
+#define POLICY_RESPONSE_MAX  (POLICY_SIZE_MAX + 4096)
+
+/* ---- one connection ---------------------------------------------------------- */
+
+struct transport_conn {
+	CURL *curl;
+	char err[CURL_ERROR_SIZE];
+};
+
+struct sink {
+	struct transport_response *resp;
+	size_t cap, alloc;
+	bool over;
+};
+
+static int curl_errno(CURLcode c)
+{
+	switch (c) {
+	case CURLE_OK:
+		return 0;
+	case CURLE_OUT_OF_MEMORY:
+		return -ENOMEM;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return -EHOSTUNREACH;
+	case CURLE_COULDNT_CONNECT:
+		return -ECONNREFUSED;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_WRITE_ERROR:
+	case CURLE_FILESIZE_EXCEEDED:
+		return -E2BIG;
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return -EINVAL;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		return -EPROTO;
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+		return -ECONNRESET;
+	default:
+		return -EIO;
+	}
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *userdata)
+{
+	struct sink *s = userdata;
+	size_t len = size * n;
+	struct transport_response *r = s->resp;
+
+	if (r->len + len > s->cap) {
+		s->over = true;
+		return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+	}
+	if (r->len + len + 1 > s->alloc) {
+		size_t na = s->alloc ? s->alloc * 2 : 4096;
+		char *nb;
+
+		while (na < r->len + len + 1)
+			na *= 2;
+		nb = realloc(r->body, na);
+		if (!nb)
+			return 0;
+		r->body = nb;
+		s->alloc = na;
+	}
+	memcpy(r->body + r->len, p, len);
+	r->len += len;
+	r->body[r->len] = 0;
+	return len;
+}
+
+static void header_value(const char *line, size_t n, const char *name, char *out, size_t outsz)
+{
+	size_t nl = strlen(name), v;
+
+	if (n <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+		return;
+	v = nl + 1;
+	while (v < n && line[v] == ' ')
+		v++;
+	while (n > v && (line[n - 1] == '\r' || line[n - 1] == '\n' || line[n - 1] == ' '))
+		n--;
+	if (n - v < outsz) {
+		memcpy(out, line + v, n - v);
+		out[n - v] = 0;
+	}
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *userdata)
+{
+	struct sink *s = userdata;
+	size_t len = size * n;
+
+	header_value(p, len, "Mamori-Policy-Signature", s->resp->policy_signature, sizeof(s->resp->policy_signature));
+	header_value(p, len, "Mamori-Policy-Version", s->resp->policy_version, sizeof(s->resp->policy_version));
+	return len;
+}
+
+int transport_conn_new(const char *ca_file, const char *client_pem, int timeout_s, struct transport_conn **ret)
+{
+	static bool global_done;
+	struct transport_conn *c;
+	CURLcode e = CURLE_OK;
+
+	if (!global_done) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return -EIO;
+		global_done = true;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->curl = curl_easy_init();
+	if (!c->curl) {
+		free(c);
+		return -ENOMEM;
+	}
+#define SET(opt, val)                                                                                                  \
+	do {                                                                                                           \
+		if (e == CURLE_OK)                                                                                     \
+			e = curl_easy_setopt(c->curl, opt, val);                                                       \
+	} while (0)
+	SET(CURLOPT_ERRORBUFFER, c->err);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_PROTOCOLS_STR, "https");
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	SET(CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
+	SET(CURLOPT_TIMEOUT, (long)(timeout_s > 0 ? timeout_s : DEFAULT_TIMEOUT_S));
+	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	SET(CURLOPT_ACCEPT_ENCODING, "");
+	SET(CURLOPT_USERAGENT, "mamori-agent/" MAMORI_VERSION);
+	if (ca_file) {
+		SET(CURLOPT_CAINFO, ca_file);
+		SET(CURLOPT_CAPATH, NULL);
+		SET(CURLOPT_SSL_VERIFYPEER, 1L);
+		SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	} else {
+		SET(CURLOPT_SSL_VERIFYPEER, 0L);
+		SET(CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (client_pem) {
+		SET(CURLOPT_SSLCERT, client_pem);
+		SET(CURLOPT_SSLCERTTYPE, "PEM");
+		SET(CURLOPT_SSLKEY, client_pem);
+		SET(CURLOPT_SSLKEYTYPE, "PEM");
+	}
+#undef SET
+	if (e != CURLE_OK) {
+		transport_conn_free(c);
+		return curl_errno(e);
+	}
+	*ret = c;
+	return 0;
+}
+
+void transport_conn_free(struct transport_conn *c)
+{
+	if (!c)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c);
+}
+
+void transport_response_clear(struct transport_response *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+static int gzip_buf(const void *in, size_t n, char **ret, size_t *ret_len)
+{
+	z_stream zs = {0};
+	size_t cap;
+	char *out;
+	int zr;
+
+	if (deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -ENOMEM;
+	cap = deflateBound(&zs, (uLong)n) + 32;
+	out = malloc(cap);
+	if (!out) {
+		deflateEnd(&zs);
+		return -ENOMEM;
+	}
+	zs.next_in = (unsigned char *)in;
+	zs.avail_in = (uInt)n;
+	zs.next_out = (unsigned char *)out;
+	zs.avail_out = (uInt)cap;
+	zr = deflate(&zs, Z_FINISH);
+	*ret_len = cap - zs.avail_out;
+	deflateEnd(&zs);
+	if (zr != Z_STREAM_END) {
+		free(out);
+		return -EIO;
+	}
+	*ret = out;
+	return 0;
+}
+
+int transport_conn_request(struct transport_conn *c, const struct transport_request *rq, struct transport_response *ret,
+                           char *err, size_t errsz)
+{
+	struct transport_response resp = {0};
+	struct sink s = {.resp = &resp, .cap = rq->max_response ? rq->max_response : TRANSPORT_RESPONSE_MAX};
+	struct curl_slist *h = NULL, *h2;
+	_cleanup_free_ char *gz = NULL;
+	const void *body = rq->body;
+	size_t body_len = rq->body_len;
+	CURLcode e = CURLE_OK;
+	int r;
+
+	if (rq->gzip && body) {
+		r = gzip_buf(rq->body, rq->body_len, &gz, &body_len);
+		if (r < 0)
+			return r;
+		body = gz;
+	}
+	h2 = curl_slist_append(h, "Content-Type: application/json");
+	if (h2)
+		h = h2;
+	if (gz && (h2 = curl_slist_append(h, "Content-Encoding: gzip")))
+		h = h2;
+	if ((h2 = curl_slist_append(h, "Expect:"))) /* no 100-continue round trip */
+		h = h2;
+	c->err[0] = 0;
+	e = curl_easy_setopt(c->curl, CURLOPT_URL, rq->url);
+	if (e == CURLE_OK)
+		e = curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
+	if (e == CURLE_OK)
+		e = curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+	if (e == CURLE_OK)
+		e = curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
+	if (e == CURLE_OK)
+		e = curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+	if (e == CURLE_OK)
+		e = curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &s);
+	if (e == CURLE_OK)
+		e = curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s.cap);
+	if (e == CURLE_OK && strcmp(rq->method, "GET") == 0) {
+		e = curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+	} else if (e == CURLE_OK) {
+		e = curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+		if (e == CURLE_OK)
+			e = curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body ? body : "");
+		if (e == CURLE_OK)
+			e = curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
+	}
+	if (e == CURLE_OK)
+		e = curl_easy_perform(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(h);
+	if (e != CURLE_OK) {
+		r = s.over ? -E2BIG : curl_errno(e);
+		if (err && errsz)
+			snprintf(err, errsz, "%s: %s", rq->url,
+			         s.over ? "response larger than the limit"
+			                : (c->err[0] ? c->err : curl_easy_strerror(e)));
+		transport_response_clear(&resp);
+		return r;
+	}
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp.status);
+	if (!resp.body) {
+		resp.body = strdup("");
+		if (!resp.body)
+			return -ENOMEM;
+	}
+	*ret = resp;
+	return 0;
+}
+
+/* ---- sync ------------------------------------------------------------------------ */
+
+struct transport {
+	struct transport_options o;
+	char state_dir[PATH_MAX], policy_file[PATH_MAX], policy_key[PATH_MAX];
+	char device_url[512], pem[PATH_MAX], ca[PATH_MAX];
+	struct transport_conn *conn;
+	unsigned failures;
+};
+
+static int acked_write(struct transport *t, uint64_t seq)
+{
+	char path[PATH_MAX], line[32];
+	int r;
+
+	if (xsnprintf(path, sizeof(path), "%s/%s", t->state_dir, TRANSPORT_UPLOAD_STATE) < 0)
+		return -ENAMETOOLONG;
+	(void)xsnprintf(line, sizeof(line), "%" PRIu64 "\n", seq);
+	r = write_file_atomic(path, line, strlen(line), 0644);
+	if (r < 0)
+		return r;
+	if (t->o.journal) {
+		r = journal_ack(t->o.journal, seq);
+		if (r < 0 && r != -ERANGE)
+			return r;
+	}
+	return 0;
+}
+
+void transport_free(struct transport *t)
+{
+	if (!t)
+		return;
+	transport_conn_free(t->conn);
+	free(t);
+}
+
+int transport_new(const struct transport_options *o, struct transport **ret, char *err, size_t errsz)
+{
+	_cleanup_free_ struct transport *t = calloc(1, sizeof(*t));
+	struct enroll_state es;
+	int r;
+
+	if (!t)
+		return -ENOMEM;
+	t->o = *o;
+	if (strscpy(t->state_dir, sizeof(t->state_dir), o->state_dir) < 0 ||
+	    strscpy(t->policy_file, sizeof(t->policy_file), o->policy_file ?: "") < 0 ||
+	    strscpy(t->policy_key, sizeof(t->policy_key), o->policy_key ?: "") < 0 ||
+	    xsnprintf(t->pem, sizeof(t->pem), "%s/%s", o->state_dir, TRANSPORT_DEVICE_PEM) < 0 ||
+	    xsnprintf(t->ca, sizeof(t->ca), "%s/%s", o->state_dir, TRANSPORT_SERVER_CA) < 0)
+		return -ENAMETOOLONG;
+	t->o.state_dir = t->state_dir;
+	r = enroll_state_load(o->state_dir, &es);
+	if (r < 0) {
+		snprintf(err, errsz, "not enrolled (%s/%s: %s)", o->state_dir, TRANSPORT_ENROLL_STATE, strerror(-r));
+		return r;
+	}
+	r = strscpy(t->device_url, sizeof(t->device_url), o->server_url ?: es.device_url);
+	if (r < 0 || !startswith(t->device_url, "https://")) {
+		snprintf(err, errsz, "no https:// device URL");
+		return -EINVAL;
+	}
+	*ret = TAKE_PTR(t);
+	return 0;
+}
+
+unsigned transport_failures(const struct transport *t)
+{
+	return t->failures;
+}
+
+uint64_t transport_next_delay_ms(const struct transport *t, int64_t interval_s)
+{
+	uint32_t rnd = 0;
+
+	if (t->failures == 0)
+		return (uint64_t)(interval_s > 0 ? interval_s : 300) * 1000;
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+		rnd = (uint32_t)getpid();
+	return transport_backoff_ms(t->failures, (double)rnd / 4294967296.0);
+}
+
+static int url_join(struct transport *t, const char *path, char *buf, size_t bufsz)
+{
+	size_t n = strlen(t->device_url);
+
+	while (n > 0 && t->device_url[n - 1] == '/')
+		n--;
+	return xsnprintf(buf, bufsz, "%.*s%s", (int)n, t->device_url, path);
+}
+
+/* A request on the kept-alive connection; on a connection-level failure the
+ * handle is dropped so that the next request starts afresh. */
+static int request(struct transport *t, const char *method, const char *path, const void *body, size_t len, bool gz,
+                   size_t max, struct transport_response *ret, char *err, size_t errsz)
+{
+	struct transport_request rq = {
+	        .method = method, .body = body, .body_len = len, .gzip = gz, .max_response = max};
+	char url[700];
+	int r;
+
+	if (url_join(t, path, url, sizeof(url)) < 0)
+		return -ENAMETOOLONG;
+	rq.url = url;
+	if (!t->conn) {
+		r = transport_conn_new(t->ca, t->pem, t->o.timeout_s, &t->conn);
+		if (r < 0) {
+			snprintf(err, errsz, "cannot set up the HTTPS client: %s", strerror(-r));
+			return r;
+		}
+	}
+	r = transport_conn_request(t->conn, &rq, ret, err, errsz);
+	if (r < 0) {
+		transport_conn_free(t->conn);
+		t->conn = NULL;
+	}
+	return r;
+}
+
+static void server_error(const struct transport_response *resp, const char *what, char *err, size_t errsz)
+{
+	_cleanup_json_ cJSON *j = cJSON_ParseWithLength(resp->body, resp->len);
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "message"), "en");
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(j, "error");
+	const cJSON *det = cJSON_GetObjectItemCaseSensitive(j, "detail");
+
+	snprintf(err, errsz, "%s: HTTP %ld %s%s%s%s%s", what, resp->status,
+	         cJSON_IsString(code) ? code->valuestring : "", cJSON_IsString(m) ? ": " : "",
+	         cJSON_IsString(m) ? m->valuestring : "", cJSON_IsString(det) ? " — " : "",
+	         cJSON_IsString(det) ? det->valuestring : "");
+}
+
+static int status_errno(long status)
+{
+	if (status == 401 || status == 403)
+		return -EACCES;
+	if (status == 409)
+		return -EPROTO;
+	if (status == 413)
+		return -E2BIG;
+	if (status >= 500)
+		return -EAGAIN;
+	return -EBADMSG;
+}
+
+static cJSON *inventory(void)
+{
+	cJSON *o = cJSON_CreateObject();
+	char path[PATH_MAX];
+	_cleanup_free_ char *osr = NULL;
+	struct utsname u;
+	size_t n;
+
+	if (!o)
+		return NULL;
+	if (uname(&u) == 0) {
+		cJSON_AddStringToObject(o, "kernel", u.release);
+		cJSON_AddStringToObject(o, "machine", u.machine);
+	}
+	if (root_path(path, sizeof(path), "/etc/os-release") == 0 && read_file_capped(path, 64 * 1024, &osr, &n) == 0) {
+		for (char *line = osr, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+			nl = strchr(line, '\n');
+			if (nl)
+				*nl = 0;
+			if (startswith(line, "PRETTY_NAME=")) {
+				char *v = line + strlen("PRETTY_NAME=");
+				size_t l = strlen(v);
+
+				if (l >= 2 && v[0] == '"' && v[l - 1] == '"')
+					v[l - 1] = 0, v++;
+				if (utf8_valid(v, strlen(v)))
+					cJSON_AddStringToObject(o, "os", v);
+			}
+		}
+	}
+	return o;
+}
+
+static int64_t local_policy_version(struct transport *t)
+{
+	struct mamori_policy *p = NULL;
+	int64_t v = 0;
+
+	if (!t->policy_file[0] || !t->policy_key[0])
+		return 0;
+	if (policy_load_verified(t->policy_file, NULL, t->policy_key, 0, &p, NULL, 0) == 0)
+		v = policy_version(p);
+	policy_free(p);
+	return v;
+}
+
+static int checkin(struct transport *t, const cJSON *report, const struct journal_info *ji, int64_t local_version,
+                   cJSON **ret, char *err, size_t errsz)
+{
+	_cleanup_json_ cJSON *body = cJSON_CreateObject();
+	_cleanup_free_ char *s = NULL;
+	struct transport_response resp = {0};
+	char host[256] = "";
+	cJSON *j, *dup;
+	int r;
+
+	(void)gethostname(host, sizeof(host) - 1);
+	if (!body || !cJSON_AddStringToObject(body, "agent_version", MAMORI_VERSION) ||
+	    (host[0] && utf8_valid(host, strlen(host)) && !cJSON_AddStringToObject(body, "hostname", host)) ||
+	    !cJSON_AddNumberToObject(body, "policy_version", (double)local_version) ||
+	    !(j = cJSON_AddObjectToObject(body, "journal")))
+		return -ENOMEM;
+	if (ji) {
+		if (!cJSON_AddStringToObject(j, "chain", ji->chain) ||
+		    !cJSON_AddNumberToObject(j, "head_seq", (double)ji->head_seq) ||
+		    !cJSON_AddStringToObject(j, "head_hash", ji->head_hash) ||
+		    !cJSON_AddNumberToObject(j, "acked_seq", (double)ji->acked_seq))
+			return -ENOMEM;
+	} else if (!cJSON_AddNumberToObject(j, "head_seq", 0)) {
+		return -ENOMEM;
+	}
+	if (report && (!(dup = cJSON_Duplicate(report, true)) || !cJSON_AddItemToObject(body, "report", dup)))
+		return -ENOMEM;
+	if (!(dup = inventory()) || !cJSON_AddItemToObject(body, "inventory", dup))
+		return -ENOMEM;
+	s = cJSON_PrintUnformatted(body);
+	if (!s)
+		return -ENOMEM;
+	r = request(t, "POST", "/api/v1/checkin", s, strlen(s), strlen(s) > 4096, CHECKIN_RESPONSE_MAX, &resp, err,
+	            errsz);
+	if (r < 0)
+		return r;
+	if (resp.status != 200) {
+		server_error(&resp, "check-in", err, errsz);
+		r = status_errno(resp.status);
+		transport_response_clear(&resp);
+		return r;
+	}
+	*ret = cJSON_ParseWithLength(resp.body, resp.len);
+	transport_response_clear(&resp);
+	if (!*ret) {
+		snprintf(err, errsz, "check-in: the answer is not JSON");
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* Append to a growing buffer (the batch being built). */
+struct gbuf {
+	char *p;
+	size_t len, alloc;
+};
+
+static int gbuf_put(struct gbuf *b, const void *s, size_t n)
+{
+	if (b->len + n + 1 > b->alloc) {
+		size_t na = b->alloc ? b->alloc : 65536;
+		char *np;
+
+		while (na < b->len + n + 1)
+			na *= 2;
+		np = realloc(b->p, na);
+		if (!np)
+			return -ENOMEM;
+		b->p = np;
+		b->alloc = na;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+	return 0;
+}
+
+static int upload(struct transport *t, uint64_t after, struct transport_result *res, char *err, size_t errsz)
+{
+	unsigned batch_max = t->o.batch_max ? t->o.batch_max : TRANSPORT_BATCH_MAX;
+	struct gbuf b = {0};
+	int r = 0;
+
+	for (;;) {
+		struct journal_iter *it = NULL;
+		struct journal_record rec;
+		struct transport_response resp = {0};
+		_cleanup_json_ cJSON *ack = NULL;
+		const cJSON *as;
+		unsigned n = 0;
+
+		r = journal_iter_open(t->state_dir, after, &it);
+		if (r < 0) {
+			snprintf(err, errsz, "cannot read the journal in %s: %s", t->state_dir, strerror(-r));
+			break;
+		}
+		b.len = 0;
+		r = gbuf_put(&b, "{\"records\":[", 12);
+		while (r == 0 && n < batch_max && (b.len < TRANSPORT_BATCH_BYTES || n == 0)) {
+			char head[96];
+
+			r = journal_iter_next(it, &rec);
+			if (r <= 0)
+				break;
+			(void)xsnprintf(head, sizeof(head), "%s{\"hash\":\"%s\",\"record\":", n ? "," : "",
+			                rec.hash_hex);
+			if ((r = gbuf_put(&b, head, strlen(head))) < 0 ||
+			    (r = gbuf_put(&b, rec.canon, rec.canon_len)) < 0 || (r = gbuf_put(&b, "}", 1)) < 0)
+				break;
+			n++;
+		}
+		journal_iter_free(it);
+		if (r < 0) {
+			snprintf(err, errsz, "reading the journal: %s", strerror(-r));
+			break;
+		}
+		if (n == 0)
+			break;
+		if ((r = gbuf_put(&b, "]}", 2)) < 0)
+			break;
+		r = request(t, "POST", "/api/v1/events", b.p, b.len, true, 64 * 1024, &resp, err, errsz);
+		if (r < 0)
+			break;
+		ack = cJSON_ParseWithLength(resp.body, resp.len);
+		as = cJSON_GetObjectItemCaseSensitive(ack, "acked_seq");
+		if (cJSON_IsNumber(as) && as->valuedouble >= 0 && (uint64_t)as->valuedouble > res->acked_seq) {
+			res->acked_seq = (uint64_t)as->valuedouble;
+			r = acked_write(t, res->acked_seq);
+			if (r < 0) {
+				snprintf(err, errsz, "recording the acknowledgement: %s", strerror(-r));
+				transport_response_clear(&resp);
+				break;
+			}
+		}
+		if (resp.status != 200) {
+			server_error(&resp, "event upload", err, errsz);
+			res->chain_refused = resp.status == 409;
+			r = status_errno(resp.status);
+			transport_response_clear(&resp);
+			break;
+		}
+		{
+			const cJSON *st = cJSON_GetObjectItemCaseSensitive(ack, "stored");
+
+			if (cJSON_IsNumber(st))
+				res->uploaded += (uint64_t)st->valuedouble;
+		}
+		transport_response_clear(&resp);
+		res->batches++;
+		if (res->acked_seq <= after) {
+			/* the server did not move: do not loop on the same batch */
+			snprintf(err, errsz, "event upload: the server acknowledged nothing new (at %" PRIu64 ")",
+			         after);
+			r = -EPROTO;
+			break;
+		}
+		after = res->acked_seq;
+	}
+	free(b.p);
+	return r;
+}
+
+static int fetch_policy(struct transport *t, int64_t current, struct transport_result *res, char *err, size_t errsz)
+{
+	struct transport_response resp = {0};
+	struct mamori_policy *p = NULL;
+	char tmp[PATH_MAX], tmpsig[PATH_MAX], sig[PATH_MAX], lerr[256] = "";
+	int r;
+
+	if (!t->policy_file[0] || !t->policy_key[0])
+		return 0;
+	r = request(t, "GET", "/api/v1/policy", NULL, 0, false, POLICY_RESPONSE_MAX, &resp, err, errsz);
+	if (r < 0)
+		return r;
+	if (resp.status != 200) {
+		server_error(&resp, "policy download", err, errsz);
+		r = status_errno(resp.status);
+		goto out;
+	}
+	if (xsnprintf(tmp, sizeof(tmp), "%s.new", t->policy_file) < 0 ||
+	    xsnprintf(tmpsig, sizeof(tmpsig), "%s.new.sig", t->policy_file) < 0 ||
+	    xsnprintf(sig, sizeof(sig), "%s.sig", t->policy_file) < 0) {
+		r = -ENAMETOOLONG;
+		goto out;
+	}
+	if ((r = write_file_atomic(tmp, resp.body, resp.len, 0644)) < 0 ||
+	    (r = write_file_atomic(tmpsig, resp.policy_signature, strlen(resp.policy_signature), 0644)) < 0) {
+		snprintf(err, errsz, "writing %s: %s", tmp, strerror(-r));
+		goto out;
+	}
+	/* the same check mamorid makes: signature first, then the document, and
+	 * never a version below the one in force */
+	r = policy_load_verified(tmp, tmpsig, t->policy_key, current, &p, lerr, sizeof(lerr));
+	if (r < 0) {
+		snprintf(err, errsz, "the downloaded policy is refused: %s", lerr);
+		(void)unlink(tmp);
+		(void)unlink(tmpsig);
+		goto out;
+	}
+	/* the document first, its signature last: the daemon reads both on
+	 * SIGHUP, and a document without its signature is refused, never used */
+	if (rename(tmp, t->policy_file) < 0 || rename(tmpsig, sig) < 0) {
+		r = -errno;
+		snprintf(err, errsz, "installing %s: %s", t->policy_file, strerror(errno));
+		goto out;
+	}
+	res->policy_updated = true;
+	res->policy_version = policy_version(p);
+	r = 0;
+out:
+	policy_free(p);
+	transport_response_clear(&resp);
+	return r;
+}
+
+static int renew(struct transport *t, char *err, size_t errsz)
+{
+	_cleanup_free_ char *key = NULL, *csr = NULL, *s = NULL;
+	_cleanup_json_ cJSON *body = cJSON_CreateObject(), *ans = NULL;
+	struct transport_response resp = {0};
+	struct enroll_state es;
+	const cJSON *cert;
+	int r;
+
+	if (!body || (r = enroll_state_load(t->state_dir, &es)) < 0 ||
+	    (r = enroll_make_key_csr(es.terminal_id, &key, &csr)) < 0 || !cJSON_AddStringToObject(body, "csr", csr) ||
+	    !(s = cJSON_PrintUnformatted(body))) {
+		snprintf(err, errsz, "renewal: cannot make a key and CSR");
+		return -ENOMEM;
+	}
+	r = request(t, "POST", "/api/v1/renew", s, strlen(s), false, 64 * 1024, &resp, err, errsz);
+	if (r < 0)
+		return r;
+	if (resp.status != 200) {
+		server_error(&resp, "renewal", err, errsz);
+		r = status_errno(resp.status);
+		transport_response_clear(&resp);
+		return r;
+	}
+	ans = cJSON_ParseWithLength(resp.body, resp.len);
+	transport_response_clear(&resp);
+	cert = cJSON_GetObjectItemCaseSensitive(ans, "certificate");
+	if (!cJSON_IsString(cert)) {
+		snprintf(err, errsz, "renewal: no certificate in the answer");
+		return -EBADMSG;
+	}
+	r = enroll_install_identity(t->state_dir, key, cert->valuestring, es.terminal_id);
+	if (r < 0) {
+		snprintf(err, errsz, "renewal: cannot install the new certificate: %s", strerror(-r));
+		return r;
+	}
+	/* the next request must present the new certificate */
+	transport_conn_free(t->conn);
+	t->conn = NULL;
+	return 0;
+}
+
+int transport_sync_once(struct transport *t, const cJSON *report, struct transport_result *ret, char *err, size_t errsz)
+{
+	struct transport_result res = {0};
+	struct journal_info ji;
+	_cleanup_json_ cJSON *ans = NULL;
+	const cJSON *ev, *pol, *cert, *iv;
+	bool have_journal;
+	int64_t local_version;
+	uint64_t after = 0;
+	int r;
+
+	err[0] = 0;
+	have_journal = journal_info(t->state_dir, &ji) == 0;
+	if (have_journal)
+		res.head_seq = ji.head_seq;
+	local_version = local_policy_version(t);
+	r = checkin(t, report, have_journal ? &ji : NULL, local_version, &ans, err, errsz);
+	if (r < 0)
+		goto fail;
+	ev = cJSON_GetObjectItemCaseSensitive(ans, "events");
+	pol = cJSON_GetObjectItemCaseSensitive(ans, "policy");
+	cert = cJSON_GetObjectItemCaseSensitive(ans, "certificate");
+	iv = cJSON_GetObjectItemCaseSensitive(ans, "checkin_interval_seconds");
+	if (cJSON_IsNumber(iv))
+		res.checkin_interval_s = (int64_t)iv->valuedouble;
+	{
+		const cJSON *a = cJSON_GetObjectItemCaseSensitive(ev, "acked_seq");
+
+		/* start after what the server holds — it may hold less than we
+		 * think (restored from a backup): records still here go again */
+		if (cJSON_IsNumber(a) && a->valuedouble >= 0)
+			after = (uint64_t)a->valuedouble;
+	}
+	res.acked_seq = after;
+	if (after > 0 && (r = acked_write(t, after)) < 0) {
+		snprintf(err, errsz, "recording the acknowledgement: %s", strerror(-r));
+		goto fail;
+	}
+	if (have_journal && ji.head_seq > after) {
+		r = upload(t, after, &res, err, errsz);
+		if (r < 0)
+			goto fail;
+	}
+	{
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(pol, "version");
+
+		if (cJSON_IsNumber(v))
+			res.policy_version = (int64_t)v->valuedouble;
+	}
+	if (res.policy_version > local_version) {
+		r = fetch_policy(t, local_version, &res, err, errsz);
+		if (r < 0)
+			goto fail;
+	}
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cert, "renew"))) {
+		r = renew(t, err, errsz);
+		if (r < 0)
+			goto fail;
+		res.renewed = true;
+	}
+	t->failures = 0;
+	*ret = res;
+	return 0;
+fail:
+	t->failures++;
+	*ret = res;
+	return r;
+}
