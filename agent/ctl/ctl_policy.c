@@ -195,8 +195,10 @@ static int cmd_sign(struct ctl_env *env, const struct args *a)
 	r = policy_sign_file(key, a->pos[0], opt(a, "out"));
 	if (r < 0) {
 		fprintf(stderr, L(env, "署名できません: %s\n", "cannot sign: %s\n"),
-		        r == -ENOKEY ? L(env, "Ed25519 秘密鍵ではありません", "not an Ed25519 private key")
-		                     : strerror(-r));
+		        r == -ENOKEY  ? L(env, "Ed25519 秘密鍵ではありません", "not an Ed25519 private key")
+		        : r == -ELOOP ? L(env, "出力先がシンボリックリンクです（たどりません）",
+		                          "the output is a symbolic link (not followed)")
+		                      : strerror(-r));
 		return 1;
 	}
 	printf(L(env, "%s に署名しました（version %" PRId64 "）\n", "signed %s (version %" PRId64 ")\n"), a->pos[0],

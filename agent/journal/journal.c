@@ -1027,8 +1027,9 @@ static int create_file(const char *dir, const char *path, uint64_t anchor_seq, c
 		return r;
 	sqlite3_close(db);
 	db = NULL;
-	if (rename(tmp, path) < 0)
-		return -errno;
+	r = rename_replace(tmp, path);
+	if (r < 0)
+		return r;
 	return fsync_dir(dir);
 }
 

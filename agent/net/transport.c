@@ -707,9 +707,10 @@ static int fetch_policy(struct transport *t, int64_t current, struct transport_r
 	}
 	/* the document first, its signature last: the daemon reads both on
 	 * SIGHUP, and a document without its signature is refused, never used */
-	if (rename(tmp, t->policy_file) < 0 || rename(tmpsig, sig) < 0) {
-		r = -errno;
-		snprintf(err, errsz, "installing %s: %s", t->policy_file, strerror(errno));
+	if ((r = rename_replace(tmp, t->policy_file)) < 0 || (r = rename_replace(tmpsig, sig)) < 0) {
+		snprintf(err, errsz, "installing %s: %s", t->policy_file, strerror(-r));
+		(void)unlink(tmp);
+		(void)unlink(tmpsig);
 		goto out;
 	}
 	res->policy_updated = true;

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -138,6 +140,30 @@ static void test_keygen_sign_verify(void **state)
 	                 1);
 	assert_non_null(strstr(err, "older than version 2"));
 	free(out), free(err);
+	/* --out a character device (issue 19 item 6): written in place, the
+	 * device stays a device (this replaced /dev/null with a file before) */
+	{
+		struct stat st;
+
+		if (mknod(path("devnull"), S_IFCHR | 0666, makedev(1, 3)) < 0)
+			fail_msg("mknod: %s", strerror(errno));
+		assert_int_equal(run(ctl_policy, "en", &out, &err, "policy", "sign", "--key", path("ciso.key"), "--out",
+		                     path("devnull"), path("lgwan.json"), NULL),
+		                 0);
+		free(out), free(err);
+		assert_int_equal(lstat(path("devnull"), &st), 0);
+		assert_true(S_ISCHR(st.st_mode));
+		assert_int_equal(st.st_rdev, makedev(1, 3));
+		/* a symlink as --out is refused with a clear error and left alone */
+		assert_int_equal(symlink(path("devnull"), path("siglink")), 0);
+		assert_int_equal(run(ctl_policy, "en", &out, &err, "policy", "sign", "--key", path("ciso.key"), "--out",
+		                     path("siglink"), path("lgwan.json"), NULL),
+		                 1);
+		assert_non_null(strstr(err, "cannot sign"));
+		free(out), free(err);
+		assert_int_equal(lstat(path("siglink"), &st), 0);
+		assert_true(S_ISLNK(st.st_mode));
+	}
 	/* tamper: one byte */
 	tmpl[10] ^= 1;
 	ptest_write(path("lgwan.json"), tmpl, len);
