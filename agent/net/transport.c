@@ -141,7 +141,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *userdata)
 	return len;
 }
 
-int transport_conn_new(const char *ca_file, const char *client_pem, int timeout_s, struct transport_conn **ret)
+static int conn_new(const char *ca_file, bool verify, const char *client_pem, int timeout_s,
+                    struct transport_conn **ret)
 {
 	static bool global_done;
 	struct transport_conn *c;
@@ -175,7 +176,7 @@ int transport_conn_new(const char *ca_file, const char *client_pem, int timeout_
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	SET(CURLOPT_ACCEPT_ENCODING, "");
 	SET(CURLOPT_USERAGENT, "mamori-agent/" MAMORI_VERSION);
-	if (ca_file) {
+	if (verify) {
 		SET(CURLOPT_CAINFO, ca_file);
 		SET(CURLOPT_CAPATH, NULL);
 		SET(CURLOPT_SSL_VERIFYPEER, 1L);
@@ -197,6 +198,18 @@ int transport_conn_new(const char *ca_file, const char *client_pem, int timeout_
 	}
 	*ret = c;
 	return 0;
+}
+
+int transport_conn_new(const char *ca_file, const char *client_pem, int timeout_s, struct transport_conn **ret)
+{
+	if (!ca_file || !ca_file[0])
+		return -EINVAL;
+	return conn_new(ca_file, true, client_pem, timeout_s, ret);
+}
+
+int transport_conn_new_unverified(int timeout_s, struct transport_conn **ret)
+{
+	return conn_new(NULL, false, NULL, timeout_s, ret);
 }
 
 void transport_conn_free(struct transport_conn *c)

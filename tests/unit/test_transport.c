@@ -135,7 +135,11 @@ static void test_conn_refused(void **state)
 	(void)state;
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d/x", closed_port());
 	rq.url = url;
-	assert_int_equal(transport_conn_new(NULL, NULL, 5, &c), 0);
+	/* no CA file is an error, never "verification off" (issue 19 item 6) */
+	assert_int_equal(transport_conn_new(NULL, NULL, 5, &c), -EINVAL);
+	assert_int_equal(transport_conn_new("", NULL, 5, &c), -EINVAL);
+	assert_null(c);
+	assert_int_equal(transport_conn_new_unverified(5, &c), 0);
 	assert_int_equal(transport_conn_request(c, &rq, &resp, err, sizeof(err)), -ECONNREFUSED);
 	assert_non_null(strstr(err, url));
 	assert_null(resp.body);
