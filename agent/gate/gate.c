@@ -38,6 +38,7 @@
 #include "media.h"
 #include "module.h"
 #include "policy.h"
+#include "proc-util.h"
 #include "rootpath.h"
 #include "sdnotify.h"
 #include "strutil.h"
@@ -699,17 +700,9 @@ int main(int argc, char **argv)
 	if (G.unsigned_policy)
 		G.audit = true; /* an unsigned policy is never enforced */
 	if (!G.worker_path[0]) {
-		char self[PATH_MAX];
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		char *slash;
-
-		if (n <= 0)
-			return log_error_errno(errno, "mamorid: cannot find myself"), EXIT_FAILURE;
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		*slash = '\0';
-		if (xsnprintf(G.worker_path, sizeof(G.worker_path), "%s/mamori-worker", self) < 0)
-			return EXIT_FAILURE;
+		r = self_sibling_path("mamori-worker", G.worker_path, sizeof(G.worker_path));
+		if (r < 0)
+			return log_error_errno(r, "mamorid: cannot find mamori-worker next to myself"), EXIT_FAILURE;
 	}
 	if (once) {
 		/* one posture pass: the worker alone does it */

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -401,13 +400,9 @@ unsigned transport_failures(const struct transport *t)
 
 uint64_t transport_next_delay_ms(const struct transport *t, int64_t interval_s)
 {
-	uint32_t rnd = 0;
-
 	if (t->failures == 0)
 		return (uint64_t)(interval_s > 0 ? interval_s : 300) * 1000;
-	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-		rnd = (uint32_t)getpid();
-	return transport_backoff_ms(t->failures, (double)rnd / 4294967296.0);
+	return transport_retry_delay_ms(t->failures);
 }
 
 static int url_join(struct transport *t, const char *path, char *buf, size_t bufsz)

@@ -122,6 +122,10 @@ unsigned transport_failures(const struct transport *t);
 /* Backoff as a pure function (for tests): delay for `failures` consecutive
  * failures and a random value r in [0,1). */
 uint64_t transport_backoff_ms(unsigned failures, double r);
+/* transport_backoff_ms with r from getrandom(): every caller's jitter (the
+ * worker's sync retries, mamorictl's). Not rand(): unseeded, every terminal
+ * would draw the same sequence and retry at the same moment after an outage. */
+uint64_t transport_retry_delay_ms(unsigned failures);
 
 /* The acknowledged seq in state_dir/upload.state (0 if none). A daemon whose
  * child process synced calls journal_ack() with it. */

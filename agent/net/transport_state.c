@@ -6,6 +6,9 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdint.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fileio.h"
 #include "strutil.h"
@@ -45,4 +48,18 @@ uint64_t transport_backoff_ms(unsigned failures, double r)
 	if (r < 0 || r >= 1)
 		r = 0;
 	return d / 2 + (uint64_t)((double)(d - d / 2) * r);
+}
+
+uint64_t transport_retry_delay_ms(unsigned failures)
+{
+	uint32_t rnd = 0;
+
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd)) {
+		struct timespec ts;
+
+		/* no entropy yet (early boot): at least differs per terminal and moment */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		rnd = (uint32_t)getpid() ^ (uint32_t)ts.tv_nsec;
+	}
+	return transport_backoff_ms(failures, (double)rnd / 4294967296.0);
 }

@@ -21,6 +21,7 @@
 #include "daemon_policy.h"
 #include "journal.h"
 #include "policy.h"
+#include "proc-util.h"
 #include "fileio.h"
 #include "daemon_sync.h"
 #include "ipc.h"
@@ -461,19 +462,8 @@ static int64_t checkin_interval(struct daemon *d)
  * libcurl (it would add 4.5 MB to a process that runs all day). */
 static void find_mamorictl(char *buf, size_t sz)
 {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
-
-	if (n > 0) {
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			if (xsnprintf(buf, sz, "%s/mamorictl", self) == 0 && access(buf, X_OK) == 0)
-				return;
-		}
-	}
+	if (self_sibling_path("mamorictl", buf, sz) == 0 && access(buf, X_OK) == 0)
+		return;
 	strscpy(buf, sz, "/usr/bin/mamorictl");
 }
 
@@ -567,7 +557,7 @@ static void sync_done(struct daemon *d, int status)
 		delay = (uint64_t)checkin_interval(d) * 1000;
 	} else {
 		d->sync.failures++;
-		delay = transport_backoff_ms(d->sync.failures, (double)rand() / ((double)RAND_MAX + 1.0));
+		delay = transport_retry_delay_ms(d->sync.failures);
 	}
 	arm_sync(d, delay);
 	if (outcome == SYNC_POLICY)
@@ -665,8 +655,12 @@ static int gate_media_one(const cJSON *m)
 
 	if (!cJSON_IsNumber(devnum) || devnum->valuedouble < 0 || devnum->valuedouble > (double)UINT32_MAX * 4096)
 		return -EINVAL;
-	if (!cJSON_IsTrue(present))
-		return media_unpublish((dev_t)devnum->valuedouble) == -ENOENT ? 0 : 0;
+	if (!cJSON_IsTrue(present)) {
+		/* a medium the registry never had (decided before this worker
+		 * started) is no error; any other failure is reported */
+		int r = media_unpublish((dev_t)devnum->valuedouble);
+		return r == -ENOENT ? 0 : r;
+	}
 	if (!cJSON_IsString(devnode) || !cJSON_IsString(auth) || !cJSON_IsString(dec))
 		return -EINVAL;
 	return media_publish((dev_t)devnum->valuedouble, devnode->valuestring, auth->valuestring,
@@ -1065,12 +1059,13 @@ int daemon_run(struct daemon *d)
 		daemon_check(d);
 		return 0;
 	}
-	/* first posture pass soon after start, then every check_interval */
-	arm_timer(d->check_tfd, (uint64_t)d->config.check_interval * 1000000);
+	/* first posture pass soon after start, then every check_interval (armed
+	 * once: it was armed for a full interval and re-armed at once) */
 	{
 		struct itimerspec its = {.it_value = {.tv_sec = 2}};
 		its.it_interval.tv_sec = d->config.check_interval;
-		timerfd_settime(d->check_tfd, 0, &its, NULL);
+		if (timerfd_settime(d->check_tfd, 0, &its, NULL) < 0)
+			return log_error_errno(errno, "cannot arm the posture check timer");
 	}
 	if (wd > 0) {
 		d->wd_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
