@@ -759,7 +759,20 @@ int main(int argc, char **argv)
 		wait_first_policy();
 
 	G.mod = &usb_module;
-	if (config_module_enabled(&G.cfg, G.mod->name)) {
+	if (!G.cfg.usb_gate) {
+		/* said in full in agent.conf (usb_gate = off), never implied by a
+		 * module list; journaled, and the worker reports it as a finding
+		 * (agent.usb_gate). The hubs' authorized_default is not touched: a 0
+		 * left by the kernel command line or an earlier run stays 0. */
+		_cleanup_json_ cJSON *p = cJSON_CreateObject();
+		struct mamori_event ev = {
+		        .type = "agent.usb_gate_off", .severity = SEV_CRITICAL, .reqs = "MEDIA-1", .payload = p};
+
+		if (p)
+			cJSON_AddStringToObject(p, "config", cfgpath);
+		log_error("usb_gate = off in %s: the USB gate is switched off, USB devices are not decided", cfgpath);
+		gate_emit(&G.ctx, &ev, NULL);
+	} else {
 		r = G.mod->init(&G.ctx, &G.mod_state); /* decides the present devices */
 		if (r < 0) {
 			G.mod_error = r;

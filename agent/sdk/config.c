@@ -11,7 +11,7 @@
 #include "log.h"
 #include "strutil.h"
 
-enum key_type { KEY_PATH, KEY_STRING, KEY_INT, KEY_BOOL, KEY_LANG, KEY_LOGLEVEL, KEY_URL };
+enum key_type { KEY_PATH, KEY_STRING, KEY_INT, KEY_BOOL, KEY_LANG, KEY_LOGLEVEL, KEY_URL, KEY_MODULES, KEY_ONOFF };
 
 struct key_def {
 	const char *key;
@@ -38,7 +38,8 @@ static const struct key_def keys[] = {
         {"language", KEY_LANG, offsetof(struct agent_config, lang), 0, 0, 0},
         {"log_level", KEY_LOGLEVEL, offsetof(struct agent_config, log_level), 0, 0, 0},
         INT("check_interval", check_interval, 10, 86400),
-        STR("modules", KEY_STRING, modules),
+        STR("modules", KEY_MODULES, modules),
+        {"usb_gate", KEY_ONOFF, offsetof(struct agent_config, usb_gate), 0, 0, 0},
         {"audit_only", KEY_BOOL, offsetof(struct agent_config, audit_only), 0, 0, 0},
         INT("journal_quota_mb", journal_quota_mb, 1, 1024 * 1024),
         STR("server_url", KEY_URL, server_url),
@@ -58,6 +59,90 @@ void config_defaults(struct agent_config *cfg)
 	strscpy(cfg->modules, sizeof(cfg->modules), "all");
 	cfg->audit_only = false;
 	cfg->journal_quota_mb = 256;
+	cfg->usb_gate = true;
+}
+
+/* Every module a `modules` list may name: the worker's (agent/worker/module.c,
+ * test_config checks both lists agree) and the gate's usb. The one table the
+ * validator and the processes that start modules use (MEDIA-1, OPS-1). */
+const char *const config_module_names[] = {
+        "usb",     "carry", "timesync", "integrity", "login",      "ports",
+        "network", "patch", "software", "av",        "screenlock", NULL,
+};
+
+bool config_module_name_known(const char *name)
+{
+	for (size_t i = 0; config_module_names[i]; i++)
+		if (strcmp(config_module_names[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* `modules`: "all", or module names separated by commas, each known and
+ * given once. The word that is wrong is the one named (a typo must never
+ * switch a control off, nor be blamed on another word). */
+static int check_modules(const char *v, char *word, size_t wordsz, const char **why)
+{
+	const char *p = v;
+	bool saw_all = false;
+	size_t n = 0;
+
+	word[0] = '\0';
+	if (strcmp(v, "all") == 0)
+		return 0;
+	for (;;) {
+		const char *c = strchr(p, ',');
+		const char *raw = p; /* where this token starts, before its blanks */
+		size_t l = c ? (size_t)(c - p) : strlen(p);
+		char tok[64];
+
+		while (l > 0 && (*p == ' ' || *p == '\t'))
+			p++, l--;
+		while (l > 0 && (p[l - 1] == ' ' || p[l - 1] == '\t'))
+			l--;
+		if (l == 0) {
+			word[0] = '\0';
+			*why = n == 0 && !c ? "expected 'all' or module names" : "empty module name";
+			return -EINVAL;
+		}
+		if (l >= sizeof(tok)) {
+			*why = "module name too long";
+			return -EINVAL;
+		}
+		memcpy(tok, p, l);
+		tok[l] = '\0';
+		strscpy(word, wordsz, tok);
+		if (strcmp(tok, "all") == 0)
+			saw_all = true;
+		else if (!config_module_name_known(tok)) {
+			*why = "unknown module";
+			return -EINVAL;
+		}
+		/* given twice? */
+		for (const char *q = v; q < raw;) {
+			const char *qc = strchr(q, ',');
+			size_t ql = (size_t)(qc - q);
+			while (ql > 0 && (*q == ' ' || *q == '\t'))
+				q++, ql--;
+			while (ql > 0 && (q[ql - 1] == ' ' || q[ql - 1] == '\t'))
+				ql--;
+			if (ql == l && memcmp(q, tok, l) == 0) {
+				*why = "duplicate module";
+				return -EINVAL;
+			}
+			q = qc + 1;
+		}
+		n++;
+		if (!c)
+			break;
+		p = c + 1;
+	}
+	word[0] = '\0';
+	if (saw_all) {
+		*why = "'all' stands alone: it cannot be combined with module names";
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Append one formatted message to err (keeps what is there). */
@@ -84,7 +169,8 @@ static bool key_valid_char(char c)
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-static int set_value(struct agent_config *cfg, const struct key_def *k, const char *v, const char **why)
+static int set_value(struct agent_config *cfg, const struct key_def *k, const char *v, const char **why, char *word,
+                     size_t wordsz)
 {
 	char *field = (char *)cfg + k->off;
 	int64_t n;
@@ -103,6 +189,12 @@ static int set_value(struct agent_config *cfg, const struct key_def *k, const ch
 		/* fall through */
 	case KEY_STRING:
 	case KEY_URL:
+	case KEY_MODULES:
+		if (k->type == KEY_MODULES) {
+			r = check_modules(v, word, wordsz, why);
+			if (r < 0)
+				return r;
+		}
 		if (k->type == KEY_URL && v[0] && !startswith(v, "https://")) {
 			*why = "expected an https:// URL";
 			return -EINVAL;
@@ -136,6 +228,17 @@ static int set_value(struct agent_config *cfg, const struct key_def *k, const ch
 			*(bool *)(void *)field = false;
 		else {
 			*why = "expected yes or no";
+			return -EINVAL;
+		}
+		return 0;
+	case KEY_ONOFF:
+		/* only the two words: switching the USB gate off is said in full */
+		if (strcmp(v, "on") == 0)
+			*(bool *)(void *)field = true;
+		else if (strcmp(v, "off") == 0)
+			*(bool *)(void *)field = false;
+		else {
+			*why = "expected on or off";
 			return -EINVAL;
 		}
 		return 0;
@@ -175,6 +278,7 @@ int config_parse(struct agent_config *cfg, const char *buf, size_t len, const ch
 		char *s, *eq, *key, *val;
 		const struct key_def *k = NULL;
 		const char *why = NULL;
+		char word[64] = "";
 
 		lineno++;
 		p += ll + (nl ? 1 : 0);
@@ -225,10 +329,15 @@ int config_parse(struct agent_config *cfg, const char *buf, size_t len, const ch
 		if (!why && !k)
 			why = "unknown key";
 		if (!why)
-			set_value(cfg, k, val, &why);
+			set_value(cfg, k, val, &why, word, sizeof(word));
 		if (why) {
 			_cleanup_free_ char *ek = escape_untrusted(key, strlen(key), 64);
-			err_add(err, errsz, "%s:%u: key '%s': %s", name, lineno, ek ? ek : "?", why);
+			_cleanup_free_ char *ew = word[0] ? escape_untrusted(word, strlen(word), 64) : NULL;
+
+			if (ew)
+				err_add(err, errsz, "%s:%u: key '%s': %s '%s'", name, lineno, ek ? ek : "?", why, ew);
+			else
+				err_add(err, errsz, "%s:%u: key '%s': %s", name, lineno, ek ? ek : "?", why);
 			bad++;
 		}
 	}
@@ -257,6 +366,10 @@ bool config_module_enabled(const struct agent_config *cfg, const char *name)
 	size_t nl = strlen(name);
 	const char *p = cfg->modules;
 
+	/* the USB gate is on unless usb_gate = off says otherwise: leaving "usb"
+	 * out of a module list never switches it off (MEDIA-1) */
+	if (strcmp(name, "usb") == 0)
+		return cfg->usb_gate;
 	if (strcmp(cfg->modules, "all") == 0)
 		return true;
 	while (*p) {

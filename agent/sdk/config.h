@@ -26,7 +26,8 @@ struct agent_config {
 	char lang[4];               /* language: ja | en */
 	int log_level;              /* log_level: debug | info | notice | warning | err */
 	int64_t check_interval;     /* check_interval: seconds between posture passes */
-	char modules[512];          /* modules: "all" or comma-separated module names */
+	char modules[512];          /* modules: "all" or comma-separated module names (worker modules) */
+	bool usb_gate;              /* usb_gate: on | off — the only way to switch the USB gate off */
 	bool audit_only;            /* audit_only: yes | no */
 	int64_t journal_quota_mb;   /* journal_quota_mb: disk quota of the journal */
 	char server_url[512];       /* server_url: https://… (empty: offline) */
@@ -44,7 +45,12 @@ int config_parse(struct agent_config *cfg, const char *buf, size_t len, const ch
  * defaults (returns 0) only if missing_ok. */
 int config_load(struct agent_config *cfg, const char *path, bool missing_ok, char *err, size_t errsz);
 
-/* true if module `name` is enabled by the `modules` key. */
+/* true if module `name` is enabled: the `modules` key for the worker's
+ * modules; for "usb" the `usb_gate` key alone. */
 bool config_module_enabled(const struct agent_config *cfg, const char *name);
+
+/* The module names `modules` may list (NULL-terminated), and a lookup. */
+extern const char *const config_module_names[];
+bool config_module_name_known(const char *name);
 
 #endif

@@ -118,6 +118,25 @@ static void check_journal(struct daemon *d, struct check_report *rep)
 	                 "Events are recorded in the tamper-evident journal");
 }
 
+/* The USB gate switched off by `usb_gate = off` is a finding the server sees
+ * with every check-in, not a silent state (MEDIA-1, issue 11). */
+static void check_usb_gate(struct daemon *d, struct check_report *rep)
+{
+	struct check_result *r;
+
+	if (d->config.usb_gate)
+		return;
+	r = check_report_add(rep, "agent", "agent.usb_gate", "MEDIA-1");
+	if (!r)
+		return;
+	check_result_set(
+	        r, CHECK_FAIL, "USB ゲートが設定 (usb_gate = off) で停止されています。USB 機器は判定されません",
+	        "The USB gate is switched off by the configuration (usb_gate = off): USB devices are not decided");
+	check_result_evidence(r, "usb_gate", "off");
+	check_result_remedy(r, "agent.conf の usb_gate = off を削除し、mamorid を再起動してください。",
+	                    "Remove usb_gate = off from agent.conf and restart mamorid.");
+}
+
 /* Acknowledged events older than the policy's retention go, once a day. */
 static void prune_journal(struct daemon *d)
 {
@@ -156,21 +175,8 @@ static int load_config(struct daemon *d, struct agent_config *ret)
 		} while (line);
 		return r;
 	}
-	/* module names must be known: a typo must not silently switch a check off */
-	if (strcmp(cfg.modules, "all") != 0) {
-		_cleanup_free_ char *copy = strdup(cfg.modules);
-		char *save = NULL;
-
-		if (!copy)
-			return -ENOMEM;
-		for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-			char *name = strstrip(tok);
-			if (!module_name_known(name)) {
-				log_error("%s: key 'modules': unknown module '%s'", d->config_path, name);
-				return -EINVAL;
-			}
-		}
-	}
+	/* module names are checked by the parser itself (agent/sdk/config.c), the
+	 * same one mamorid uses: both refuse the same file, naming the same word */
 	*ret = cfg;
 	return 0;
 }
@@ -349,6 +355,7 @@ const struct check_report *daemon_check(struct daemon *d)
 		}
 	}
 	check_journal(d, &d->report);
+	check_usb_gate(d, &d->report);
 	daemon_policy_apply_exceptions(&d->pol, &d->ctx, &d->report);
 	/* the pass's posture.changed events share one fsync; nothing acts on
 	 * them before the commit (modules' own events above were durable at once,
