@@ -6,6 +6,8 @@
 #   make bench      benchmarks, printing numbers
 #   make fuzz       each libFuzzer harness for a bounded time (clang)
 #   make CC=clang   the same build with clang
+#   make deb        the mamori-agent and mamori-server packages into build/deb/ (lintian-clean)
+#   make fresh      demo, check, packages and README's deployment in a new Debian 12 root
 
 CC      ?= gcc
 O       ?= build
@@ -25,7 +27,7 @@ PKGS_SRV:= libevent libevent_openssl openssl libcjson sqlite3 zlib
 # mamorid, the USB gate, links no libcrypto, SQLite or libcurl (agent/gate/gate.c)
 PKGS_GATE := libudev blkid libcjson
 # Goals that need no installed package (and must work before deps.sh can run).
-NODEPS_GOALS := clean format format-check lint deps
+NODEPS_GOALS := clean format format-check lint deps man deb fresh
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
 include $(O)/config.mk
 endif
@@ -87,7 +89,8 @@ OPENAPI_CLI:= node_modules/@apidevtools/swagger-cli/bin/swagger-cli.js
 TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(O)/obj/%.o)
 
-.PHONY: all deps check unit integration bench demo fuzz format format-check lint clean install openapi
+.PHONY: all deps check unit integration bench demo fuzz format format-check lint clean install openapi \
+        install-server man deb fresh
 all: $(O)/bin/mamorid $(O)/bin/mamori-worker $(O)/bin/mamorictl $(O)/bin/mamori-server
 
 # The build's own dependencies are installed by $(O)/config.mk (above);
@@ -221,10 +224,26 @@ format:
 format-check:
 	$(Q)clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
+# The version, in one place: protocol/version.h. DEB_REVISION is the Debian one.
+VERSION := $(shell sed -n 's/^\#define MAMORI_VERSION *"\(.*\)"$$/\1/p' protocol/version.h)
+DEB_REVISION ?= 1
+DEB_OUT ?= build/deb
+
+# Man pages: one bilingual source per page (docs/man/), rendered per language.
+MAN_SRCS := $(wildcard docs/man/*.[58])
+MAN_AGENT:= mamorid.8 mamori-worker.8 mamorictl.8 mamori-agent.conf.5 mamori-policy.5
+$(O)/man/en/%: docs/man/% installer/man.sh protocol/version.h
+	$(Q)mkdir -p $(dir $@)
+	$(Q)bash installer/man.sh $< en $(VERSION) > $@.tmp && mv $@.tmp $@
+$(O)/man/ja/%: docs/man/% installer/man.sh protocol/version.h
+	$(Q)mkdir -p $(dir $@)
+	$(Q)bash installer/man.sh $< ja $(VERSION) > $@.tmp && mv $@.tmp $@
+man: $(MAN_SRCS:docs/man/%=$(O)/man/en/%) $(MAN_SRCS:docs/man/%=$(O)/man/ja/%)
+
 # Install the agent (DESTDIR for packaging): binaries, hardened unit, a
-# default agent.conf (kept if present), policy templates and docs.
+# default agent.conf (kept if present), policy templates, man pages (en, ja), docs.
 PREFIX ?= /usr
-install: all
+install: all man
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/lib/systemd/system \
 		$(DESTDIR)/etc/mamori $(DESTDIR)$(PREFIX)/share/mamori/templates $(DESTDIR)$(PREFIX)/share/doc/mamori
 	install -m 0755 $(O)/bin/mamorid $(O)/bin/mamori-worker $(DESTDIR)$(PREFIX)/sbin/
@@ -233,6 +252,31 @@ install: all
 	[ -e $(DESTDIR)/etc/mamori/agent.conf ] || install -m 0644 installer/agent.conf $(DESTDIR)/etc/mamori/
 	install -m 0644 policy/templates/*.json policy/schema.json $(DESTDIR)$(PREFIX)/share/mamori/templates/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/mamori/
+	$(Q)for f in $(MAN_AGENT); do s=$${f##*.}; \
+		install -D -m 0644 $(O)/man/en/$$f $(DESTDIR)$(PREFIX)/share/man/man$$s/$$f && \
+		install -D -m 0644 $(O)/man/ja/$$f $(DESTDIR)$(PREFIX)/share/man/ja/man$$s/$$f || exit 1; done
+
+# Install the server: binary, hardened unit, /etc/default options (kept if
+# present), the (empty for now) dashboard directory, man pages.
+install-server: $(O)/bin/mamori-server man
+	install -D -m 0755 $(O)/bin/mamori-server $(DESTDIR)$(PREFIX)/sbin/mamori-server
+	install -D -m 0644 installer/mamori-server.service $(DESTDIR)/lib/systemd/system/mamori-server.service
+	[ -e $(DESTDIR)/etc/default/mamori-server ] || \
+		install -D -m 0644 installer/mamori-server.default $(DESTDIR)/etc/default/mamori-server
+	install -d $(DESTDIR)$(PREFIX)/share/mamori-server/www
+	install -D -m 0644 $(O)/man/en/mamori-server.8 $(DESTDIR)$(PREFIX)/share/man/man8/mamori-server.8
+	install -D -m 0644 $(O)/man/ja/mamori-server.8 $(DESTDIR)$(PREFIX)/share/man/ja/man8/mamori-server.8
+
+# Debian packages (installer/debian/, installer/deb.sh) into $(DEB_OUT)/.
+deb:
+	$(Q)bash $(DEPS) --package
+	$(Q)bash installer/deb.sh $(VERSION)-$(DEB_REVISION) $(DEB_OUT)
+
+# A new Debian 12 root (debootstrap): make demo, make check, the packages and
+# README's deployment steps inside it (tests/fresh/run.sh). Tests HEAD only.
+fresh:
+	$(Q)bash $(DEPS) --fresh
+	$(Q)bash tests/fresh/run.sh
 
 clean:
 	rm -rf build build-san build-fuzz build-clang

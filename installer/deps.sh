@@ -8,6 +8,8 @@
 #                                PostgreSQL, Node.js + npm for the OpenAPI validator)
 #   installer/deps.sh --bench    also what `make bench` compares against
 #   installer/deps.sh --runtime  only what a terminal needs to run mamorid
+#   installer/deps.sh --package  also what `make deb` needs (debhelper, lintian)
+#   installer/deps.sh --fresh    also what `make fresh` needs (debootstrap)
 set -euo pipefail
 
 runtime=(libudev1 libusb-1.0-0 libblkid1 libssl3 libcurl4 libcjson1
@@ -21,14 +23,18 @@ check=(clang clang-format libclang-rt-14-dev sqlite3
        cryptsetup-bin e2fsprogs util-linux dconf-cli libglib2.0-bin
        clamav-daemon clamav postgresql nodejs)
 bench=(usbguard nginx wrk)
+package=(debhelper dpkg-dev fakeroot lintian man-db)
+fresh=(debootstrap debian-archive-keyring)
 
 want=("${build[@]}")
 case "${1:-}" in
   --runtime) want=("${runtime[@]}") ;;
   --check)   want+=("${check[@]}") ;;
   --bench)   want+=("${check[@]}" "${bench[@]}") ;;
+  --package) want+=("${package[@]}") ;;
+  --fresh)   want+=("${package[@]}" "${fresh[@]}") ;;
   "") ;;
-  *) echo "usage: $0 [--check|--bench|--runtime]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--check|--bench|--runtime|--package|--fresh]" >&2; exit 2 ;;
 esac
 # Debian 12's nodejs has no npm (a separate package); a Node.js that bundles
 # npm (NodeSource's) must not get Debian's npm on top of it.

@@ -38,10 +38,9 @@ static char *read_requirements(void)
 
 	if (env && *env)
 		return ptest_read_file(env, NULL);
-	snprintf(path, sizeof(path), "%s/../shared/REQUIREMENTS.md", src && *src ? src : ".");
+	/* the copy shipped in the repository (and in the package) */
+	snprintf(path, sizeof(path), "%s/docs/REQUIREMENTS.md", src && *src ? src : ".");
 	buf = ptest_read_file(path, NULL);
-	if (!buf)
-		buf = ptest_read_file("/work/shared/REQUIREMENTS.md", NULL);
 	return buf;
 }
 
