@@ -933,8 +933,12 @@ static void identity_for_rules(struct carry_volume *v)
 		v->id.vendor = (uint16_t)strtoul(ven->valuestring, NULL, 16);
 	if (cJSON_IsString(pro) && strlen(pro->valuestring) == 4)
 		v->id.product = (uint16_t)strtoul(pro->valuestring, NULL, 16);
-	if (cJSON_IsString(ser) && strscpy(v->id.serial, sizeof(v->id.serial), ser->valuestring) == 0)
+	if (cJSON_IsString(ser) && strscpy(v->id.serial, sizeof(v->id.serial), ser->valuestring) == 0) {
+		/* the registry holds the journaled form; a serial that needed
+		 * escaping does not equal its approval (stricter, never wider) */
+		usb_str_set(&v->id.serial_raw, ser->valuestring, strlen(ser->valuestring));
 		v->id.has_serial = true;
+	}
 	v->id.have = USB_ID_DESC | USB_ID_SERIAL;
 }
 
