@@ -193,7 +193,7 @@ integration: deps
 	$(Q)$(MAKE) --no-print-directory O=build-san all-tests
 	$(Q)MAMORI_BUILD=build-san bash tests/run-tests.sh integration
 
-bench: all $(BENCH_BINS)
+bench: all $(BENCH_BINS) $(O)/itests/server_flood
 	$(Q)bash $(DEPS) --bench >/dev/null
 	$(Q)MAMORI_BUILD=$(O) bash tests/bench/run.sh
 

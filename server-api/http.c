@@ -58,6 +58,7 @@ struct http_req {
 	char *body;
 	size_t body_len;
 	bool body_read;
+	bool deferred; /* answered later, from the loop (http_req_defer) */
 };
 
 /* ---- TLS ----------------------------------------------------------------- */
@@ -458,24 +459,63 @@ static bool route_match(struct http_req *req, const char *pattern)
 	return *p == 0 && *s == 0;
 }
 
+static void req_free(struct http_req *req)
+{
+	if (req->query_parsed)
+		evhttp_clear_headers(&req->query);
+	free(req->body);
+	free(req);
+}
+
+void http_req_defer(struct http_req *req)
+{
+	req->deferred = true;
+}
+
+void http_req_release(struct http_req *req)
+{
+	if (!req->replied)
+		http_reply_error(req, 500, "internal", "サーバー内部のエラーです", "internal server error", NULL);
+	req_free(req);
+}
+
+int http_req_peer(const struct http_req *req, char buf[HTTP_PEER_MAX])
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req->ev);
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+
+	if (!conn)
+		return -ENOTCONN;
+	evhttp_connection_get_peer(conn, &addr, &port);
+	if (!addr || strscpy(buf, HTTP_PEER_MAX, addr) < 0)
+		return -EINVAL;
+	return 0;
+}
+
 static void gencb(struct evhttp_request *ev, void *arg)
 {
 	struct http_listener *l = arg;
-	struct http_req req = {.ev = ev, .l = l};
+	struct http_req *req = calloc(1, sizeof(*req));
 	const char *uri_path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(ev));
 	const struct http_route *found = NULL;
 	bool path_known = false;
 	unsigned m;
 
-	if (!uri_path || strscpy(req.path, sizeof(req.path), uri_path) < 0 || strchr(req.path, '%')) {
-		http_reply_error(&req, 404, "not_found", "そのパスはありません", "no such path", NULL);
+	if (!req) {
+		evhttp_send_error(ev, 503, NULL);
+		return;
+	}
+	req->ev = ev, req->l = l;
+	if (!uri_path || strscpy(req->path, sizeof(req->path), uri_path) < 0 || strchr(req->path, '%')) {
+		http_reply_error(req, 404, "not_found", "そのパスはありません", "no such path", NULL);
 		goto done;
 	}
-	m = http_req_method(&req);
+	m = http_req_method(req);
 	for (size_t t = 0; l->tables[t] && !found; t++)
 		for (size_t i = 0; i < l->sizes[t]; i++) {
-			memset(req.params, 0, sizeof(req.params));
-			if (!route_match(&req, l->tables[t][i].path))
+			memset(req->params, 0, sizeof(req->params));
+			if (!route_match(req, l->tables[t][i].path))
 				continue;
 			path_known = true;
 			if (l->tables[t][i].method & m) {
@@ -485,19 +525,19 @@ static void gencb(struct evhttp_request *ev, void *arg)
 		}
 	if (!found) {
 		if (path_known)
-			http_reply_error(&req, 405, "method_not_allowed", "このメソッドは使えません",
+			http_reply_error(req, 405, "method_not_allowed", "このメソッドは使えません",
 			                 "method not allowed", NULL);
 		else
-			http_reply_error(&req, 404, "not_found", "そのパスはありません", "no such path", NULL);
+			http_reply_error(req, 404, "not_found", "そのパスはありません", "no such path", NULL);
 		goto done;
 	}
-	found->handler(l->userdata, &req);
-	if (!req.replied)
-		http_reply_error(&req, 500, "internal", "サーバー内部のエラーです", "internal server error", NULL);
+	found->handler(l->userdata, req);
+	if (req->deferred)
+		return; /* the handler's completion answers and releases it */
+	if (!req->replied)
+		http_reply_error(req, 500, "internal", "サーバー内部のエラーです", "internal server error", NULL);
 done:
-	if (req.query_parsed)
-		evhttp_clear_headers(&req.query);
-	free(req.body);
+	req_free(req);
 }
 
 static int parse_listen(const char *listen, char *host, size_t hostsz, uint16_t *port)

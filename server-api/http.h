@@ -61,6 +61,17 @@ const char *http_req_param(const struct http_req *req, unsigned i);
 /* A query parameter (decoded), NULL if absent. */
 const char *http_req_query(struct http_req *req, const char *key);
 const char *http_req_header(const struct http_req *req, const char *name);
+/* The client's address (numeric), for throttling and the audit trail.
+ * -ENOTCONN once the client has gone. */
+#define HTTP_PEER_MAX 64
+int http_req_peer(const struct http_req *req, char buf[HTTP_PEER_MAX]);
+/* The handler answers later (from a callback on the loop thread): the
+ * request stays valid after the handler returns, until http_req_release(),
+ * which the handler's completion must call once after its reply (a 500 is
+ * sent if it did not reply). A client that goes away meanwhile costs
+ * nothing: the reply is then dropped. */
+void http_req_defer(struct http_req *req);
+void http_req_release(struct http_req *req);
 /* The verified client certificate, NULL on a listener without client CA. Borrowed. */
 X509 *http_req_peer_cert(const struct http_req *req);
 

@@ -1,5 +1,6 @@
 /* server-api/mamori-server.c — main of mamori-server, the central server
- * (runs on the city's server, one process, one thread, one libevent loop).
+ * (runs on the city's server, one process, one libevent loop; password
+ * hashing on a small pool of threads, workpool.h).
  *
  * Started with no arguments it creates /var/lib/mamori-server (device CA,
  * TLS certificate, policy signing key, SQLite store, bootstrap secret shown
@@ -37,7 +38,8 @@ static void usage(FILE *f)
 {
 	fputs("使い方 / usage: mamori-server [--data DIR] [--listen ADDR:PORT] [--admin-listen ADDR:PORT]\n"
 	      "         [--store URL] [--name HOST]... [--device-url URL] [--tls12] [--timeout SECONDS]\n"
-	      "         [--device-cert-days N] [--checkin-interval SECONDS] [--new-bootstrap-secret] [--init-only]\n"
+	      "         [--device-cert-days N] [--checkin-interval SECONDS] [--hash-workers N]\n"
+	      "         [--new-bootstrap-secret] [--init-only]\n"
 	      "  --data DIR            data directory (default " DEFAULT_DATA ")\n"
 	      "  --listen ADDR:PORT    device API, mutual TLS (default " DEFAULT_LISTEN ")\n"
 	      "  --admin-listen A:P    enrollment and admin API (default " DEFAULT_ADMIN_LISTEN ")\n"
@@ -47,6 +49,7 @@ static void usage(FILE *f)
 	      "  --tls12               also accept TLS 1.2 (default TLS 1.3 only)\n"
 	      "  --timeout SECONDS     idle/request timeout per connection (default 30)\n"
 	      "  --device-cert-days N  validity of device certificates (default 365)\n"
+	      "  --hash-workers N      threads for password hashing (default 2)\n"
 	      "  --init-only           create the data directory, print the CA fingerprint, exit\n",
 	      f);
 }
@@ -55,6 +58,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	(void)api_device_flush(arg);
+	server_audit_flush(arg, false);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -103,6 +107,7 @@ int main(int argc, char **argv)
 		OPT_BOOTSTRAP,
 		OPT_INIT,
 		OPT_VERSION,
+		OPT_HASH_WORKERS,
 	};
 	static const struct option opts[] = {
 	        {"data", required_argument, NULL, OPT_DATA},
@@ -120,6 +125,7 @@ int main(int argc, char **argv)
 	        {"new-bootstrap-secret", no_argument, NULL, OPT_BOOTSTRAP},
 	        {"init-only", no_argument, NULL, OPT_INIT},
 	        {"version", no_argument, NULL, OPT_VERSION},
+	        {"hash-workers", required_argument, NULL, OPT_HASH_WORKERS},
 	        {"help", no_argument, NULL, 'h'},
 	        {},
 	};
@@ -128,6 +134,7 @@ int main(int argc, char **argv)
 	        .device_cert_seconds = 365LL * 86400,
 	        .checkin_interval_s = 300,
 	        .session_seconds = 8 * 3600,
+	        .hash_workers = 2,
 	};
 	_cleanup_(server_freep) struct server *srv = NULL;
 	struct http_listener *dev = NULL, *adm = NULL;
@@ -189,6 +196,10 @@ int main(int argc, char **argv)
 		case OPT_INTERVAL:
 			r = parse_int64(optarg, 30, 86400, &v);
 			cfg.checkin_interval_s = v;
+			break;
+		case OPT_HASH_WORKERS:
+			r = parse_int64(optarg, 1, 16, &v);
+			cfg.hash_workers = (unsigned)v;
 			break;
 		case OPT_BOOTSTRAP:
 			new_bootstrap = true, r = 0;
@@ -262,6 +273,11 @@ int main(int argc, char **argv)
 		log_error("cannot create the event loop");
 		goto out;
 	}
+	r = workpool_new(base, cfg.hash_workers, SERVER_HASH_QUEUE, &srv->pool);
+	if (r < 0) {
+		log_error_errno(r, "cannot start the hashing threads: %m");
+		goto out;
+	}
 	{
 		/* the listeners keep pointers to these for the life of the loop */
 		static const struct http_route *const dev_tables[] = {api_device_routes, NULL};
@@ -323,6 +339,10 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	(void)unlink(srv->paths.listen_file);
+	/* before the listeners: jobs still queued answer their requests */
+	workpool_free(srv->pool);
+	srv->pool = NULL;
+	server_audit_flush(srv, true);
 	api_device_fini(srv); /* writes the check-ins still pending */
 	if (tick)
 		event_free(tick);

@@ -6,7 +6,7 @@
 
 B=${MAMORI_BUILD:?MAMORI_BUILD}
 SRC=${MAMORI_SRC:?MAMORI_SRC}
-SERVER=$SRC/$B/bin/mamori-server
+SERVER=${MAMORI_SERVER_BIN:-$SRC/$B/bin/mamori-server} # override: run the tests against another build
 CTL=$SRC/$B/bin/mamorictl
 HELPER=$SRC/$B/itests/e2e_agent
 T=$(mktemp -d /tmp/mamori-e2e.XXXXXX)
