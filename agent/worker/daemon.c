@@ -855,34 +855,35 @@ static char *response_error(const char *msg)
 
 char *daemon_control_request(struct daemon *d, const char *req, size_t len, uid_t peer_uid)
 {
-	_cleanup_(cJSON_Deletep) cJSON *in = NULL, *out = NULL;
-	const cJSON *cmd;
+	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
+	enum control_cmd cmd;
+	const char *why = NULL;
 
-	if (len > CONTROL_REQUEST_MAX)
-		return response_error("request too large");
-	in = cJSON_ParseWithLength(req, len);
-	if (!in || !cJSON_IsObject(in))
-		return response_error("request is not a JSON object");
-	cmd = cJSON_GetObjectItemCaseSensitive(in, "cmd");
-	if (!cJSON_IsString(cmd))
-		return response_error("missing \"cmd\"");
-	if (strcmp(cmd->valuestring, "status") == 0) {
+	if (control_request_parse(req, len, &cmd, &why) < 0)
+		return response_error(why);
+	if (control_cmds[cmd].root_only && peer_uid != 0)
+		return response_error("permission denied: reload needs root");
+	switch (cmd) {
+	case CONTROL_STATUS:
 		out = daemon_status_json(d);
-	} else if (strcmp(cmd->valuestring, "report") == 0 || strcmp(cmd->valuestring, "check") == 0) {
+		break;
+	case CONTROL_REPORT:
+	case CONTROL_CHECK: {
 		const struct check_report *rep = &d->report;
 
-		if (strcmp(cmd->valuestring, "check") == 0 || d->last_check == 0)
+		if (cmd == CONTROL_CHECK || d->last_check == 0)
 			rep = daemon_check(d);
 		out = check_report_to_json(rep);
 		if (out)
 			cJSON_AddNumberToObject(out, "time", (double)d->last_check);
-	} else if (strcmp(cmd->valuestring, "reload") == 0) {
-		if (peer_uid != 0)
-			return response_error("permission denied: reload needs root");
+		break;
+	}
+	case CONTROL_RELOAD:
 		out = cJSON_CreateObject();
 		if (out)
 			cJSON_AddBoolToObject(out, "reloaded", daemon_reload(d) == 0);
-	} else {
+		break;
+	case _CONTROL_CMD_MAX:
 		return response_error("unknown command");
 	}
 	if (!out)
