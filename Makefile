@@ -249,6 +249,7 @@ install: all
 	install -m 0755 $(O)/bin/mamorid $(O)/bin/mamori-worker $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 $(O)/bin/mamorictl $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 installer/mamorid.service $(DESTDIR)/lib/systemd/system/
+	install -D -m 0644 installer/mamori.sysusers $(DESTDIR)/usr/lib/sysusers.d/mamori.conf
 	[ -e $(DESTDIR)/etc/mamori/agent.conf ] || install -m 0644 installer/agent.conf $(DESTDIR)/etc/mamori/
 	install -m 0644 policy/templates/*.json policy/schema.json $(DESTDIR)$(PREFIX)/share/mamori/templates/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/mamori/

@@ -534,6 +534,11 @@ static void sync_done(struct daemon *d, int status)
 
 		if (read_file_capped(out, 64 * 1024, &buf, &len) == 0 && (j = cJSON_ParseWithLength(buf, len))) {
 			const cJSON *up = cJSON_GetObjectItemCaseSensitive(j, "uploaded");
+			const cJSON *sb = cJSON_GetObjectItemCaseSensitive(j, "sandbox");
+
+			/* who talked to the server, as the kernel told that child */
+			if (cJSON_IsString(sb) && sb->valuestring[0])
+				log_debug("server sync: network part ran as %s", sb->valuestring);
 			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "policy_updated")))
 				outcome = SYNC_POLICY;
 			if (outcome != SYNC_FAILED)
