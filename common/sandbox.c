@@ -42,8 +42,8 @@ int sandbox_lookup_user(const char *name, uid_t *ret_uid, gid_t *ret_gid, bool *
 	/* No user: a dynamic id from the top of systemd's DynamicUser range,
 	 * one per process so that two children never share one. It owns no
 	 * file: the child can read only what is world-readable. */
-	*ret_uid = *ret_gid =
-	        SANDBOX_DYNAMIC_ID_MAX - (uid_t)((unsigned)getpid() % (SANDBOX_DYNAMIC_ID_MAX - SANDBOX_DYNAMIC_ID_MIN));
+	*ret_uid = *ret_gid = SANDBOX_DYNAMIC_ID_MAX -
+	                      (uid_t)((unsigned)getpid() % (SANDBOX_DYNAMIC_ID_MAX - SANDBOX_DYNAMIC_ID_MIN));
 	*ret_dynamic = true;
 	return 0;
 }
@@ -97,21 +97,91 @@ int sandbox_drop_privileges(uid_t uid, gid_t gid)
 
 /* Syscalls a network client never makes: each one kills the process. */
 static const int denied[] = {
-        SYS_execve, SYS_execveat, SYS_ptrace, SYS_process_vm_readv, SYS_process_vm_writev,
-        SYS_mount, SYS_umount2, SYS_pivot_root, SYS_chroot, SYS_unshare, SYS_setns,
-        SYS_setuid, SYS_setgid, SYS_setreuid, SYS_setregid, SYS_setresuid, SYS_setresgid,
-        SYS_setgroups, SYS_setfsuid, SYS_setfsgid, SYS_capset,
-        SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_kexec_load, SYS_kexec_file_load,
-        SYS_reboot, SYS_swapon, SYS_swapoff, SYS_bpf, SYS_perf_event_open, SYS_userfaultfd,
-        SYS_keyctl, SYS_add_key, SYS_request_key, SYS_open_by_handle_at, SYS_name_to_handle_at,
-        SYS_quotactl, SYS_acct, SYS_settimeofday, SYS_clock_settime, SYS_clock_adjtime, SYS_adjtimex,
-        SYS_sethostname, SYS_setdomainname, SYS_iopl, SYS_ioperm, SYS_personality,
-        SYS_mknod, SYS_mknodat, SYS_chmod, SYS_fchmod, SYS_fchmodat, SYS_chown, SYS_fchown,
-        SYS_lchown, SYS_fchownat, SYS_unlink, SYS_unlinkat, SYS_rename, SYS_renameat, SYS_renameat2,
-        SYS_link, SYS_linkat, SYS_symlink, SYS_symlinkat, SYS_mkdir, SYS_mkdirat, SYS_rmdir,
-        SYS_truncate, SYS_kill, SYS_tkill, SYS_pidfd_open, SYS_pidfd_send_signal, SYS_pidfd_getfd,
-        SYS_io_uring_setup, SYS_fanotify_init, SYS_lookup_dcookie, SYS_vhangup, SYS_fsopen, SYS_fsmount,
-        SYS_open_tree, SYS_move_mount, SYS_mount_setattr, SYS_creat,
+        SYS_execve,
+        SYS_execveat,
+        SYS_ptrace,
+        SYS_process_vm_readv,
+        SYS_process_vm_writev,
+        SYS_mount,
+        SYS_umount2,
+        SYS_pivot_root,
+        SYS_chroot,
+        SYS_unshare,
+        SYS_setns,
+        SYS_setuid,
+        SYS_setgid,
+        SYS_setreuid,
+        SYS_setregid,
+        SYS_setresuid,
+        SYS_setresgid,
+        SYS_setgroups,
+        SYS_setfsuid,
+        SYS_setfsgid,
+        SYS_capset,
+        SYS_init_module,
+        SYS_finit_module,
+        SYS_delete_module,
+        SYS_kexec_load,
+        SYS_kexec_file_load,
+        SYS_reboot,
+        SYS_swapon,
+        SYS_swapoff,
+        SYS_bpf,
+        SYS_perf_event_open,
+        SYS_userfaultfd,
+        SYS_keyctl,
+        SYS_add_key,
+        SYS_request_key,
+        SYS_open_by_handle_at,
+        SYS_name_to_handle_at,
+        SYS_quotactl,
+        SYS_acct,
+        SYS_settimeofday,
+        SYS_clock_settime,
+        SYS_clock_adjtime,
+        SYS_adjtimex,
+        SYS_sethostname,
+        SYS_setdomainname,
+        SYS_iopl,
+        SYS_ioperm,
+        SYS_personality,
+        SYS_mknod,
+        SYS_mknodat,
+        SYS_chmod,
+        SYS_fchmod,
+        SYS_fchmodat,
+        SYS_chown,
+        SYS_fchown,
+        SYS_lchown,
+        SYS_fchownat,
+        SYS_unlink,
+        SYS_unlinkat,
+        SYS_rename,
+        SYS_renameat,
+        SYS_renameat2,
+        SYS_link,
+        SYS_linkat,
+        SYS_symlink,
+        SYS_symlinkat,
+        SYS_mkdir,
+        SYS_mkdirat,
+        SYS_rmdir,
+        SYS_truncate,
+        SYS_kill,
+        SYS_tkill,
+        SYS_pidfd_open,
+        SYS_pidfd_send_signal,
+        SYS_pidfd_getfd,
+        SYS_io_uring_setup,
+        SYS_fanotify_init,
+        SYS_lookup_dcookie,
+        SYS_vhangup,
+        SYS_fsopen,
+        SYS_fsmount,
+        SYS_open_tree,
+        SYS_move_mount,
+        SYS_mount_setattr,
+        SYS_creat,
 #ifdef SYS_uselib
         SYS_uselib,
 #endif
@@ -126,7 +196,7 @@ int sandbox_seccomp_network_client(void)
 	size_t k = 0;
 	const uint32_t wr = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
 
-#define STMT(c, kk)      (f[k++] = (struct sock_filter)BPF_STMT((c), (kk)))
+#define STMT(c, kk)       (f[k++] = (struct sock_filter)BPF_STMT((c), (kk)))
 #define JUMP(c, kk, t, e) (f[k++] = (struct sock_filter)BPF_JUMP((c), (kk), (t), (e)))
 	STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
 	JUMP(BPF_JMP | BPF_JEQ | BPF_K, SANDBOX_AUDIT_ARCH, 1, 0);
@@ -154,15 +224,19 @@ int sandbox_seccomp_network_client(void)
 #undef STMT
 #undef JUMP
 	prog = (struct sock_fprog){.len = (unsigned short)k, .filter = f};
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) < 0)
-		return -errno;
-	return 0;
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) == 0)
+		return 0;
+	/* seccomp(2) itself filtered (an outer filter): the prctl form, which
+	 * covers this thread — the caller has no other thread yet */
+	if ((errno == ENOSYS || errno == EPERM) && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == 0)
+		return 0;
+	return -errno;
 }
 
 int sandbox_describe_self(char *buf, size_t bufsz)
 {
-	static const char *const keys[] = {"Uid:", "Gid:", "CapInh:", "CapPrm:", "CapEff:", "CapAmb:",
-	                                   "NoNewPrivs:", "Seccomp:"};
+	static const char *const keys[] = {
+	        "Uid:", "Gid:", "CapInh:", "CapPrm:", "CapEff:", "CapAmb:", "NoNewPrivs:", "Seccomp:"};
 	char *st = NULL, *save = NULL;
 	size_t len = 0, used = 0;
 	int r;
