@@ -246,8 +246,7 @@ static void init_modules(struct daemon *d)
 		*s = (struct module_slot){.mod = list[i], .state = MODULE_OFF};
 		if (!config_module_enabled(&d->config, s->mod->name))
 			continue;
-		if (s->mod->init)
-			r = s->mod->init(&d->ctx, &s->data);
+		r = mamori_module_start(s->mod, &d->ctx, &s->data);
 		if (r < 0) {
 			/* a failing module reports error; the daemon lives on */
 			log_error_errno(r, "module %s: init failed", s->mod->name);
@@ -282,8 +281,8 @@ static void fini_modules(struct daemon *d)
 	for (size_t i = d->n_slots; i-- > 0;) {
 		struct module_slot *s = &d->slots[i];
 
-		if (s->state == MODULE_ACTIVE && s->mod->fini)
-			s->mod->fini(s->data);
+		if (s->state == MODULE_ACTIVE)
+			mamori_module_stop(s->mod, s->data);
 		s->data = NULL;
 		s->state = MODULE_OFF;
 	}
@@ -408,9 +407,9 @@ int daemon_reload(struct daemon *d)
 		} else if (policy_changed) {
 			for (size_t i = 0; i < d->n_slots; i++) {
 				struct module_slot *s = &d->slots[i];
-				if (s->state != MODULE_ACTIVE || !s->mod->reload)
+				if (s->state != MODULE_ACTIVE)
 					continue;
-				r = s->mod->reload(s->data);
+				r = mamori_module_reload(s->mod, &d->ctx, &s->data);
 				if (r < 0)
 					log_error_errno(r, "module %s: keeps its previous settings", s->mod->name);
 			}

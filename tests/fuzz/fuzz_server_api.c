@@ -41,10 +41,10 @@ static char datadir[] = "/tmp/mamori-fuzz-server.XXXXXX";
 static const struct http_route *const dev_tables[] = {api_device_routes, NULL};
 static const struct http_route *const adm_tables[] = {api_enroll_routes, api_admin_routes, NULL};
 static size_t dev_sizes[1], adm_sizes[2];
-static struct http_listener_options dev_o = {.max_body = SERVER_BODY_MAX, .tables = dev_tables,
-                                             .table_sizes = dev_sizes};
-static struct http_listener_options adm_o = {.max_body = SERVER_POLICY_MAX + 4096, .tables = adm_tables,
-                                             .table_sizes = adm_sizes};
+static struct http_listener_options dev_o = {
+        .max_body = SERVER_BODY_MAX, .tables = dev_tables, .table_sizes = dev_sizes};
+static struct http_listener_options adm_o = {
+        .max_body = SERVER_POLICY_MAX + 4096, .tables = adm_tables, .table_sizes = adm_sizes};
 
 static void cleanup(void)
 {
