@@ -77,6 +77,9 @@ ITEST_BINS := $(ITEST_SRCS:tests/integration/%.c=$(O)/itests/%)
 BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(O)/bench/%)
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+# Each harness linked with tests/fuzz/replay.c (gcc, ASan+UBSan): `make check`
+# replays tests/fuzz/seeds/fuzz_NAME/ through it (tests/run-tests.sh).
+FUZZ_REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/fuzz-replay/%)
 DEMO_SRCS  := $(wildcard tests/demo/*.c)
 DEMO_BINS  := $(DEMO_SRCS:tests/demo/%.c=$(O)/demo/%)
 FUZZ_SECONDS ?= 20
@@ -165,6 +168,18 @@ $(O)/itests/e2e%: tests/integration/e2e%.c $(O)/libmamori-server.a $(O)/libmamor
 	$(Q)$(CC) $(ALL_CFLAGS) -Iserver-api $(LDFLAGS) -o $@ $< $(O)/libmamori-server.a \
 		$(O)/libmamori.a $(LIBS_CTL) $(LIBS_SRV)
 
+# Seed-corpus replayers: a harness of server code (fuzz_server_*.c) also links
+# the server's library.
+$(O)/fuzz-replay/fuzz_server%: tests/fuzz/fuzz_server%.c tests/fuzz/replay.c $(O)/libmamori-server.a $(O)/libmamori.a
+	$(Q)mkdir -p $(dir $@)
+	@echo "  REPLAY  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Iserver-api $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(O)/libmamori-server.a \
+		$(O)/libmamori.a $(LIBS_CTL) $(LIBS_SRV)
+$(O)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(O)/libmamori.a
+	$(Q)mkdir -p $(dir $@)
+	@echo "  REPLAY  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(O)/libmamori.a $(LIBS_CTL)
+
 # Benchmark programs (release flags), run by tests/bench/*.sh.
 $(O)/bench/%: tests/bench/%.c $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
@@ -183,7 +198,8 @@ check: deps
 openapi:
 	$(Q)node $(OPENAPI_CLI) validate server-api/openapi.yaml
 
-all-tests: $(O)/bin/mamorid $(O)/bin/mamori-worker $(O)/bin/mamorictl $(O)/bin/mamori-server $(UNIT_BINS) $(ITEST_BINS)
+all-tests: $(O)/bin/mamorid $(O)/bin/mamori-worker $(O)/bin/mamorictl $(O)/bin/mamori-server $(UNIT_BINS) $(ITEST_BINS) \
+           $(FUZZ_REPLAY_BINS)
 
 unit: deps
 	$(Q)$(MAKE) --no-print-directory O=build-san all-tests
@@ -197,12 +213,15 @@ bench: all $(BENCH_BINS) $(O)/itests/server_flood
 	$(Q)bash $(DEPS) --bench >/dev/null
 	$(Q)MAMORI_BUILD=$(O) bash tests/bench/run.sh
 
-# Each libFuzzer harness tests/fuzz/fuzz_NAME.c runs for FUZZ_SECONDS (clang, ASan+UBSan).
+# Each libFuzzer harness tests/fuzz/fuzz_NAME.c runs for FUZZ_SECONDS (clang, ASan+UBSan),
+# starting from its seed corpus tests/fuzz/seeds/fuzz_NAME/ (also replayed by `make check`).
 fuzz:
 	$(Q)$(MAKE) --no-print-directory O=build-fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
-		LDFLAGS="-fsanitize=address,undefined" build-fuzz/libmamori.a
+		LDFLAGS="-fsanitize=address,undefined" build-fuzz/libmamori.a build-fuzz/libmamori-server.a
 	$(Q)set -e; for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
-		clang $(ALL_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f build-fuzz/libmamori.a $(LIBS_CTL); \
+		case $$n in fuzz_server*) srv="-Iserver-api build-fuzz/libmamori-server.a";; *) srv=;; esac; \
+		clang $(ALL_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f $$srv build-fuzz/libmamori.a \
+			$(LIBS_CTL) $$( [ -n "$$srv" ] && echo "$(LIBS_SRV)" ); \
 		mkdir -p build-fuzz/corpus-$$n; \
 		echo "  FUZZ    $$n ($(FUZZ_SECONDS) s)"; \
 		build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus-$$n $$( [ -d tests/fuzz/seeds/$$n ] && echo tests/fuzz/seeds/$$n ) 2>&1 | tail -n 3; \
@@ -249,6 +268,7 @@ install: all man
 	install -m 0755 $(O)/bin/mamorid $(O)/bin/mamori-worker $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 $(O)/bin/mamorictl $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 installer/mamorid.service $(DESTDIR)/lib/systemd/system/
+	install -D -m 0644 installer/mamori.sysusers $(DESTDIR)/usr/lib/sysusers.d/mamori.conf
 	[ -e $(DESTDIR)/etc/mamori/agent.conf ] || install -m 0644 installer/agent.conf $(DESTDIR)/etc/mamori/
 	install -m 0644 policy/templates/*.json policy/schema.json $(DESTDIR)$(PREFIX)/share/mamori/templates/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/mamori/

@@ -17,6 +17,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h> /* in-process requests only: the method of a request made here */
 #include <event2/keyvalq_struct.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -59,6 +60,9 @@ struct http_req {
 	size_t body_len;
 	bool body_read;
 	bool deferred; /* answered later, from the loop (http_req_defer) */
+	/* in-process requests (http_local_request): no connection, no TLS */
+	X509 *local_peer;
+	struct http_local_reply *local_reply;
 };
 
 /* ---- TLS ----------------------------------------------------------------- */
@@ -164,6 +168,8 @@ const char *http_req_header(const struct http_req *req, const char *name)
 
 X509 *http_req_peer_cert(const struct http_req *req)
 {
+	if (req->local_reply)
+		return req->local_peer;
 	struct evhttp_connection *conn = evhttp_request_get_connection(req->ev);
 	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
 	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
@@ -354,6 +360,19 @@ void http_reply_data(struct http_req *req, int code, const char *content_type, c
 	if (req->replied)
 		return;
 	req->replied = true;
+	if (req->local_reply) {
+		req->local_reply->code = code;
+		req->local_reply->body = malloc(len + 1);
+		if (req->local_reply->body) {
+			if (len)
+				memcpy(req->local_reply->body, data, len);
+			req->local_reply->body[len] = '\0';
+			req->local_reply->len = len;
+		}
+		if (b)
+			evbuffer_free(b);
+		return;
+	}
 	if (content_type)
 		evhttp_add_header(h, "Content-Type", content_type);
 	evhttp_add_header(h, "Cache-Control", "no-store");
@@ -485,6 +504,8 @@ int http_req_peer(const struct http_req *req, char buf[HTTP_PEER_MAX])
 	char *addr = NULL;
 	ev_uint16_t port = 0;
 
+	if (req->local_reply)
+		return strscpy(buf, HTTP_PEER_MAX, "local") < 0 ? -EINVAL : 0;
 	if (!conn)
 		return -ENOTCONN;
 	evhttp_connection_get_peer(conn, &addr, &port);
@@ -493,9 +514,9 @@ int http_req_peer(const struct http_req *req, char buf[HTTP_PEER_MAX])
 	return 0;
 }
 
-static void gencb(struct evhttp_request *ev, void *arg)
+static void dispatch(struct http_listener *l, struct evhttp_request *ev, X509 *local_peer,
+                     struct http_local_reply *local_reply)
 {
-	struct http_listener *l = arg;
 	struct http_req *req = calloc(1, sizeof(*req));
 	const char *uri_path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(ev));
 	const struct http_route *found = NULL;
@@ -506,7 +527,7 @@ static void gencb(struct evhttp_request *ev, void *arg)
 		evhttp_send_error(ev, 503, NULL);
 		return;
 	}
-	req->ev = ev, req->l = l;
+	req->ev = ev, req->l = l, req->local_peer = local_peer, req->local_reply = local_reply;
 	if (!uri_path || strscpy(req->path, sizeof(req->path), uri_path) < 0 || strchr(req->path, '%')) {
 		http_reply_error(req, 404, "not_found", "そのパスはありません", "no such path", NULL);
 		goto done;
@@ -532,12 +553,65 @@ static void gencb(struct evhttp_request *ev, void *arg)
 		goto done;
 	}
 	found->handler(l->userdata, req);
-	if (req->deferred)
+	/* an in-process request has no loop to come back to: its server runs
+	 * without a worker pool, so nothing is deferred (http_local_request) */
+	if (req->deferred && !req->local_reply)
 		return; /* the handler's completion answers and releases it */
+	if (req->deferred)
+		abort();
 	if (!req->replied)
 		http_reply_error(req, 500, "internal", "サーバー内部のエラーです", "internal server error", NULL);
 done:
 	req_free(req);
+}
+
+static void gencb(struct evhttp_request *ev, void *arg)
+{
+	dispatch(arg, ev, NULL, NULL);
+}
+
+int http_local_request(const struct http_listener_options *o, unsigned method, const char *uri,
+                       const char *const *headers, const void *body, size_t len, X509 *peer,
+                       struct http_local_reply *ret)
+{
+	struct http_listener l = {
+	        .tables = o->tables, .sizes = o->table_sizes, .userdata = o->userdata, .max_body = o->max_body};
+	struct evhttp_request *ev = evhttp_request_new(NULL, NULL);
+	int r = 0;
+
+	*ret = (struct http_local_reply){0};
+	if (!ev)
+		return -ENOMEM;
+	ev->type = method == HTTP_GET    ? EVHTTP_REQ_GET
+	           : method == HTTP_POST ? EVHTTP_REQ_POST
+	           : method == HTTP_PUT  ? EVHTTP_REQ_PUT
+	                                 : EVHTTP_REQ_DELETE;
+	ev->uri_elems = evhttp_uri_parse(uri);
+	if (!ev->uri_elems) {
+		r = -EINVAL;
+		goto out;
+	}
+	for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+		if (evhttp_add_header(evhttp_request_get_input_headers(ev), headers[i], headers[i + 1]) < 0) {
+			r = -EINVAL;
+			goto out;
+		}
+	if (len && evbuffer_add(evhttp_request_get_input_buffer(ev), body, len) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	dispatch(&l, ev, peer, ret);
+	if (!ret->body)
+		r = -ENOMEM;
+out:
+	evhttp_request_free(ev);
+	return r;
+}
+
+void http_local_reply_clear(struct http_local_reply *r)
+{
+	free(r->body);
+	*r = (struct http_local_reply){0};
 }
 
 static int parse_listen(const char *listen, char *host, size_t hostsz, uint16_t *port)

@@ -93,4 +93,19 @@ void http_reply_error(struct http_req *req, int code, const char *error, const c
 void http_reply_body_error(struct http_req *req, int err);
 void http_add_header(struct http_req *req, const char *name, const char *value);
 
+/* ---- in-process requests (fuzz harnesses: tests/fuzz/fuzz_server_api.c) ----
+ * The routing and the handlers of a listener made with o, without socket or
+ * TLS: method (HTTP_*), uri ("/path?query"), request headers as a
+ * NULL-terminated list of name, value pairs (may be NULL), the body, and the client certificate the TLS layer would have verified
+ * (NULL: none). *ret gets the status and the body of the one reply. */
+struct http_local_reply {
+	int code;
+	char *body; /* NUL-terminated, owned */
+	size_t len;
+};
+int http_local_request(const struct http_listener_options *o, unsigned method, const char *uri,
+                       const char *const *headers, const void *body, size_t len, X509 *peer,
+                       struct http_local_reply *ret);
+void http_local_reply_clear(struct http_local_reply *r);
+
 #endif

@@ -98,11 +98,10 @@ int ctl_check(struct ctl_env *env, int argc, char **argv)
 			continue;
 		if (only ? strcmp(only, m->name) != 0 : !config_module_enabled(&env->config, m->name))
 			continue;
-		r = m->init ? m->init(&ctx, &state) : 0;
+		r = mamori_module_start(m, &ctx, &state);
 		if (r >= 0) {
 			r = m->check(state, &rep);
-			if (m->fini)
-				m->fini(state);
+			mamori_module_stop(m, state);
 		}
 		if (r < 0)
 			check_report_error(&rep, m->name, "OPS-1", r, m->name);

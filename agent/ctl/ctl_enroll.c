@@ -151,7 +151,10 @@ static int cmd_sync(struct ctl_env *env, const struct paths *p, const char *repo
 	                              .policy_file = p->policy,
 	                              .policy_key = p->key,
 	                              .timeout_s = timeout_s,
-	                              .batch_max = batch};
+	                              .batch_max = batch,
+	                              /* run as root (by mamori-worker): the server is talked to
+	                               * by an unprivileged, seccomp-confined child */
+	                              .sandbox_user = TRANSPORT_SANDBOX_USER};
 	struct transport *t = NULL;
 	struct transport_result res;
 	struct journal *j = NULL;
@@ -209,10 +212,10 @@ static int cmd_sync(struct ctl_env *env, const struct paths *p, const char *repo
 	if (env->json)
 		printf("{\"ok\":%s,\"head_seq\":%" PRIu64 ",\"acked_seq\":%" PRIu64 ",\"uploaded\":%" PRIu64
 		       ",\"batches\":%u,\"policy_version\":%" PRId64 ",\"policy_updated\":%s,\"renewed\":%s,"
-		       "\"chain_refused\":%s}\n",
+		       "\"chain_refused\":%s,\"sandbox\":\"%s\"}\n",
 		       r == 0 ? "true" : "false", res.head_seq, res.acked_seq, res.uploaded, res.batches,
 		       res.policy_version, res.policy_updated ? "true" : "false", res.renewed ? "true" : "false",
-		       res.chain_refused ? "true" : "false");
+		       res.chain_refused ? "true" : "false", res.sandbox);
 	else
 		printf(L(env, "送信 %" PRIu64 " 件 (%u 回)、サーバー受領済み seq %" PRIu64 " / 端末 %" PRIu64 "%s\n",
 		         "uploaded %" PRIu64 " records (%u batches), server holds up to seq %" PRIu64 " of %" PRIu64

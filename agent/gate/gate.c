@@ -246,8 +246,8 @@ static void apply_policy_fd(int fd, const char *sha256)
 	old = G.policy;
 	G.policy = p;
 	G.ctx.policy = p;
-	if (G.mod_state && G.mod->reload) {
-		r = G.mod->reload(G.mod_state);
+	if (G.mod_state) {
+		r = mamori_module_reload(G.mod, &G.ctx, &G.mod_state);
 		if (r < 0)
 			log_error_errno(r, "usb: keeps its previous rules");
 	}
@@ -773,7 +773,7 @@ int main(int argc, char **argv)
 		log_error("usb_gate = off in %s: the USB gate is switched off, USB devices are not decided", cfgpath);
 		gate_emit(&G.ctx, &ev, NULL);
 	} else {
-		r = G.mod->init(&G.ctx, &G.mod_state); /* decides the present devices */
+		r = mamori_module_start(G.mod, &G.ctx, &G.mod_state); /* decides the present devices */
 		if (r < 0) {
 			G.mod_error = r;
 			G.mod_state = NULL;
@@ -877,8 +877,8 @@ int main(int argc, char **argv)
 		kill(G.worker, SIGTERM);
 		waitpid(G.worker, &st, 0);
 	}
-	if (G.mod_state && G.mod->fini)
-		G.mod->fini(G.mod_state);
+	if (G.mod_state)
+		mamori_module_stop(G.mod, G.mod_state);
 	policy_free(G.policy);
 	for (size_t i = 0; i < G.n_queue; i++)
 		cJSON_Delete(G.queue[i]);

@@ -85,7 +85,14 @@ struct transport_options {
 	int timeout_s;           /* per request; 0 = 60 */
 	unsigned batch_max;      /* 0 = TRANSPORT_BATCH_MAX */
 	struct journal *journal; /* optional: the writer's handle, for journal_ack() */
+	/* Privilege separation: when set and running as root, the server is
+	 * talked to by a child running as this user (a dynamic uid if none
+	 * exists), without capabilities, under a seccomp filter; this process
+	 * keeps the files (docs/ARCHITECTURE.md "Who runs as whom"). */
+	const char *sandbox_user;
 };
+
+#define TRANSPORT_SANDBOX_USER "mamori"
 
 struct transport_result {
 	uint64_t head_seq;  /* the local journal's head */
@@ -97,6 +104,10 @@ struct transport_result {
 	int64_t policy_version; /* the server's version for our group (0 = none) */
 	bool renewed;           /* the device certificate was renewed */
 	int64_t checkin_interval_s;
+	/* the network child's credentials as the kernel reported them to it
+	 * (/proc/self/status: Uid, CapEff, NoNewPrivs, Seccomp ...); "" when
+	 * this process did the exchange itself */
+	char sandbox[256];
 };
 
 int transport_new(const struct transport_options *o, struct transport **ret, char *err, size_t errsz);

@@ -55,6 +55,18 @@ struct mamori_module {
 	const char *name; /* short, lower case: "timesync", "usb", ... */
 	unsigned caps;    /* MAMORI_CAP_* */
 
+	/* Core-owned settings (issue 19): a module whose state is its policy
+	 * section converted names the section, the size of its settings struct
+	 * and the conversion, and leaves init/reload/fini out. The core
+	 * (mamori_module_start/_reload/_stop below) allocates a zeroed
+	 * settings_size buffer, calls settings_load(section or NULL, buf) at
+	 * start and on every policy change into a fresh buffer, swaps it in only
+	 * when that succeeded (the old settings stay in force on error) and
+	 * frees it; the module's operations get it as `state`. */
+	const char *section;
+	size_t settings_size;
+	int (*settings_load)(const cJSON *section, void *settings);
+
 	/* Set up; allocate state into *ret_state. Runs once at start, as root,
 	 * before the loop. Must not block for long (no network). Returns 0 or
 	 * negative errno; on failure the module is disabled and reported as error. */
@@ -89,6 +101,14 @@ struct mamori_module {
 	/* Optional. Release everything init() made. Accepts state == NULL. */
 	void (*fini)(void *state);
 };
+
+/* How every caller (worker, gate, mamorictl check, tests) drives a module:
+ * the core-owned settings above or the module's own init/reload/fini. */
+int mamori_module_start(const struct mamori_module *m, struct mamori_ctx *ctx, void **ret_state);
+/* The policy changed: a new state may replace *state (0), or *state stays
+ * as it was (negative errno: the module keeps its previous settings). */
+int mamori_module_reload(const struct mamori_module *m, struct mamori_ctx *ctx, void **state);
+void mamori_module_stop(const struct mamori_module *m, void *state);
 
 /* The static registry, in start order, NULL-terminated. */
 extern const struct mamori_module *const mamori_modules[];

@@ -13,6 +13,7 @@
 
 #include "alloc-util.h"
 #include "control.h"
+#include "json-util.h"
 #include "daemon.h"
 #include "log.h"
 #include "strutil.h"
@@ -36,6 +37,53 @@ struct control_server {
 	struct client *clients;
 	size_t n_clients;
 };
+
+const struct control_cmd_info control_cmds[_CONTROL_CMD_MAX] = {
+        [CONTROL_STATUS] = {"status", false},
+        [CONTROL_REPORT] = {"report", false},
+        [CONTROL_CHECK] = {"check", false},
+        [CONTROL_RELOAD] = {"reload", true},
+};
+
+int control_request_parse(const char *req, size_t len, enum control_cmd *ret, const char **ret_err)
+{
+	_cleanup_json_ cJSON *in = NULL;
+	const cJSON *cmd = NULL, *it;
+
+	if (len > CONTROL_REQUEST_MAX) {
+		*ret_err = "request too large";
+		return -E2BIG;
+	}
+	in = cJSON_ParseWithLength(req, len);
+	if (!in || !cJSON_IsObject(in)) {
+		*ret_err = "request is not a JSON object";
+		return -EBADMSG;
+	}
+	/* exact: "cmd" once, nothing else (an unknown field is an error) */
+	cJSON_ArrayForEach(it, in)
+	{
+		if (!it->string || strcmp(it->string, "cmd") != 0) {
+			*ret_err = "unknown field in request";
+			return -EBADMSG;
+		}
+		if (cmd) {
+			*ret_err = "\"cmd\" given twice";
+			return -EBADMSG;
+		}
+		cmd = it;
+	}
+	if (!cJSON_IsString(cmd)) {
+		*ret_err = "missing \"cmd\"";
+		return -EBADMSG;
+	}
+	for (int i = 0; i < _CONTROL_CMD_MAX; i++)
+		if (strcmp(cmd->valuestring, control_cmds[i].name) == 0) {
+			*ret = (enum control_cmd)i;
+			return 0;
+		}
+	*ret_err = "unknown command";
+	return -ENOENT;
+}
 
 static long ms_since(const struct timespec *t)
 {

@@ -5,7 +5,9 @@
  * one JSON object terminated by "\n" (at most CONTROL_REQUEST_MAX bytes),
  * the daemon answers one JSON object terminated by "\n" and closes. Requests:
  * {"cmd":"status"}, {"cmd":"report"}, {"cmd":"check"}, {"cmd":"reload"}
- * (reload: uid 0 only). The peer's uid comes from SO_PEERCRED. */
+ * (reload: uid 0 only). The peer's uid comes from SO_PEERCRED. A request is
+ * exact (control_request_parse): one object whose only member is "cmd", a
+ * name from control_cmds[]; anything else is refused with an error answer. */
 #ifndef MAMORI_CONTROL_H
 #define MAMORI_CONTROL_H
 
@@ -20,6 +22,26 @@
 
 struct control_server;
 struct daemon;
+
+/* The request table: one place for the parser and the dispatcher. */
+enum control_cmd {
+	CONTROL_STATUS,
+	CONTROL_REPORT,
+	CONTROL_CHECK,
+	CONTROL_RELOAD,
+	_CONTROL_CMD_MAX,
+};
+struct control_cmd_info {
+	const char *name;
+	bool root_only; /* the peer must be uid 0 */
+};
+extern const struct control_cmd_info control_cmds[_CONTROL_CMD_MAX];
+
+/* Parse one request line (without its "\n"): 0 and *ret, or -EBADMSG /
+ * -E2BIG / -ENOENT (unknown command) with *ret_err an English reason fit
+ * for the answer. Never reads past len; untrusted input (any local user in
+ * the mamori group): tests/fuzz/fuzz_control.c. */
+int control_request_parse(const char *req, size_t len, enum control_cmd *ret, const char **ret_err);
 
 /* Bind the socket at path (an existing stale socket is replaced). */
 int control_server_new(struct daemon *d, const char *path, struct control_server **ret);

@@ -252,8 +252,7 @@ static void init_modules(struct daemon *d)
 		*s = (struct module_slot){.mod = list[i], .state = MODULE_OFF};
 		if (!config_module_enabled(&d->config, s->mod->name))
 			continue;
-		if (s->mod->init)
-			r = s->mod->init(&d->ctx, &s->data);
+		r = mamori_module_start(s->mod, &d->ctx, &s->data);
 		if (r < 0) {
 			/* a failing module reports error; the daemon lives on */
 			log_error_errno(r, "module %s: init failed", s->mod->name);
@@ -288,8 +287,8 @@ static void fini_modules(struct daemon *d)
 	for (size_t i = d->n_slots; i-- > 0;) {
 		struct module_slot *s = &d->slots[i];
 
-		if (s->state == MODULE_ACTIVE && s->mod->fini)
-			s->mod->fini(s->data);
+		if (s->state == MODULE_ACTIVE)
+			mamori_module_stop(s->mod, s->data);
 		s->data = NULL;
 		s->state = MODULE_OFF;
 	}
@@ -415,9 +414,9 @@ int daemon_reload(struct daemon *d)
 		} else if (policy_changed) {
 			for (size_t i = 0; i < d->n_slots; i++) {
 				struct module_slot *s = &d->slots[i];
-				if (s->state != MODULE_ACTIVE || !s->mod->reload)
+				if (s->state != MODULE_ACTIVE)
 					continue;
-				r = s->mod->reload(s->data);
+				r = mamori_module_reload(s->mod, &d->ctx, &s->data);
 				if (r < 0)
 					log_error_errno(r, "module %s: keeps its previous settings", s->mod->name);
 			}
@@ -541,6 +540,11 @@ static void sync_done(struct daemon *d, int status)
 
 		if (read_file_capped(out, 64 * 1024, &buf, &len) == 0 && (j = cJSON_ParseWithLength(buf, len))) {
 			const cJSON *up = cJSON_GetObjectItemCaseSensitive(j, "uploaded");
+			const cJSON *sb = cJSON_GetObjectItemCaseSensitive(j, "sandbox");
+
+			/* who talked to the server, as the kernel told that child */
+			if (cJSON_IsString(sb) && sb->valuestring[0])
+				log_debug("server sync: network part ran as %s", sb->valuestring);
 			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "policy_updated")))
 				outcome = SYNC_POLICY;
 			if (outcome != SYNC_FAILED)
@@ -862,34 +866,35 @@ static char *response_error(const char *msg)
 
 char *daemon_control_request(struct daemon *d, const char *req, size_t len, uid_t peer_uid)
 {
-	_cleanup_(cJSON_Deletep) cJSON *in = NULL, *out = NULL;
-	const cJSON *cmd;
+	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
+	enum control_cmd cmd;
+	const char *why = NULL;
 
-	if (len > CONTROL_REQUEST_MAX)
-		return response_error("request too large");
-	in = cJSON_ParseWithLength(req, len);
-	if (!in || !cJSON_IsObject(in))
-		return response_error("request is not a JSON object");
-	cmd = cJSON_GetObjectItemCaseSensitive(in, "cmd");
-	if (!cJSON_IsString(cmd))
-		return response_error("missing \"cmd\"");
-	if (strcmp(cmd->valuestring, "status") == 0) {
+	if (control_request_parse(req, len, &cmd, &why) < 0)
+		return response_error(why);
+	if (control_cmds[cmd].root_only && peer_uid != 0)
+		return response_error("permission denied: reload needs root");
+	switch (cmd) {
+	case CONTROL_STATUS:
 		out = daemon_status_json(d);
-	} else if (strcmp(cmd->valuestring, "report") == 0 || strcmp(cmd->valuestring, "check") == 0) {
+		break;
+	case CONTROL_REPORT:
+	case CONTROL_CHECK: {
 		const struct check_report *rep = &d->report;
 
-		if (strcmp(cmd->valuestring, "check") == 0 || d->last_check == 0)
+		if (cmd == CONTROL_CHECK || d->last_check == 0)
 			rep = daemon_check(d);
 		out = check_report_to_json(rep);
 		if (out)
 			cJSON_AddNumberToObject(out, "time", (double)d->last_check);
-	} else if (strcmp(cmd->valuestring, "reload") == 0) {
-		if (peer_uid != 0)
-			return response_error("permission denied: reload needs root");
+		break;
+	}
+	case CONTROL_RELOAD:
 		out = cJSON_CreateObject();
 		if (out)
 			cJSON_AddBoolToObject(out, "reloaded", daemon_reload(d) == 0);
-	} else {
+		break;
+	case _CONTROL_CMD_MAX:
 		return response_error("unknown command");
 	}
 	if (!out)

@@ -907,47 +907,15 @@ int login_evaluate(const struct login_settings *s, const struct login_facts *f, 
 
 /* ---- the module --------------------------------------------------------- */
 
-struct login_state {
-	struct mamori_ctx *ctx;
-	struct login_settings settings;
-};
-
-static int login_load(struct login_state *st)
+/* the core owns the settings (agent/sdk/module.h): state is a login_settings */
+static int login_settings_load(const cJSON *section, void *settings)
 {
-	struct login_settings s;
-	int r = login_settings_from_json(mamori_policy_section(st->ctx, "login"), &s);
-
-	if (r < 0)
-		return r;
-	st->settings = s;
-	return 0;
-}
-
-static int login_init(struct mamori_ctx *ctx, void **ret_state)
-{
-	struct login_state *st = calloc(1, sizeof(*st));
-	int r;
-
-	if (!st)
-		return -ENOMEM;
-	st->ctx = ctx;
-	r = login_load(st);
-	if (r < 0) {
-		free(st);
-		return r;
-	}
-	*ret_state = st;
-	return 0;
-}
-
-static int login_reload(void *state)
-{
-	return login_load(state);
+	return login_settings_from_json(section, settings);
 }
 
 static int login_check(void *state, struct check_report *rep)
 {
-	struct login_state *st = state;
+	const struct login_settings *settings = state;
 	_cleanup_free_ struct login_facts *f = malloc(sizeof(*f));
 	int r;
 
@@ -956,14 +924,14 @@ static int login_check(void *state, struct check_report *rep)
 	r = login_gather(f);
 	if (r < 0)
 		return r;
-	return login_evaluate(&st->settings, f, rep);
+	return login_evaluate(settings, f, rep);
 }
 
 const struct mamori_module login_module = {
         .name = "login",
         .caps = MAMORI_CAP_CHECK,
-        .init = login_init,
+        .section = "login",
+        .settings_size = sizeof(struct login_settings),
+        .settings_load = login_settings_load,
         .check = login_check,
-        .reload = login_reload,
-        .fini = free,
 };

@@ -187,6 +187,10 @@ static void test_control_requests(void **state)
 	        "\xff\xfe\x00garbage",
 	        "{\"cmd\":\"status\"",
 	        "null",
+	        /* exact requests (issue 19 item 3): no extra or repeated field */
+	        "{\"cmd\":\"status\",\"verbose\":true}",
+	        "{\"cmd\":\"status\",\"cmd\":\"reload\"}",
+	        "{\"cmd\":\"status\",\"cmd\":\"status\"}",
 	};
 	char *resp;
 

@@ -418,12 +418,12 @@ static void test_module(void **state)
 	void *st = NULL;
 	(void)state;
 
-	assert_int_equal(login_module.init(&ctx, &st), 0);
+	assert_int_equal(mamori_module_start(&login_module, &ctx, &st), 0);
 	assert_int_equal(login_module.check(st, &r2), 0);
 	assert_int_equal(r2.n, 5);
 	assert_int_equal(r2.results[4]->status, CHECK_NOT_APPLICABLE); /* mfa, section not wired yet */
 	check_report_clear(&r2);
-	login_module.fini(st);
+	mamori_module_stop(&login_module, st);
 }
 
 int main(void)
