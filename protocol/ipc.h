@@ -7,8 +7,8 @@
  * policy document. Requests carry an "id"; the answer is {"op":"ack","id":…}.
  *
  *   gate → worker: hello {modules}, emit {id,type,severity,reqs,payload},
- *                  sha256 {id,hex}, reload
- *   worker → gate: ready, ack {id,seq|sha256|error}, policy (+ memfd) */
+ *                  reload
+ *   worker → gate: ready, ack {id,seq|error}, policy (+ memfd) */
 #ifndef MAMORI_IPC_H
 #define MAMORI_IPC_H
 

@@ -10,7 +10,9 @@
  * queue; if mamorid itself is down, new devices stay unauthorized.
  *
  * Keeping libcrypto, SQLite and libcurl out of this process keeps it at
- * about a third of its former memory (README, make bench). */
+ * about a third of its former memory (README, make bench); descriptor hashes
+ * are made here with the freestanding common/sha256.c, so no decision waits
+ * for the worker. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -48,7 +50,6 @@
 #define EXIT_USAGE           2
 #define EXIT_CONFIG          78
 #define GATE_QUEUE_MAX       10000 /* events kept while the worker is down */
-#define GATE_ACK_TIMEOUT_MS  5000
 #define GATE_FIRST_POLICY_MS 5000
 
 enum { T_SIGNAL = 1, T_IPC, T_RESTART, T_WATCHDOG, T_MODULE };
@@ -73,8 +74,6 @@ struct gate {
 	unsigned restarts;
 	bool worker_ready;
 	uint64_t next_id;
-	int pending_policy_fd; /* a policy that arrived while we waited for an ack */
-	char pending_policy_sha[65];
 
 	cJSON **queue; /* emit messages not yet acknowledged, oldest first */
 	size_t n_queue, n_sent;
@@ -82,7 +81,7 @@ struct gate {
 	bool stop;
 };
 
-static struct gate G = {.epfd = -1, .sigfd = -1, .ipc = -1, .restart_tfd = -1, .wd_tfd = -1, .pending_policy_fd = -1};
+static struct gate G = {.epfd = -1, .sigfd = -1, .ipc = -1, .restart_tfd = -1, .wd_tfd = -1};
 
 static int epoll_add(int fd, uint32_t tag)
 {
@@ -260,70 +259,7 @@ static void apply_policy_fd(int fd, const char *sha256)
 	log_info("policy version %lld applied to the USB gate", (long long)policy_version(G.policy));
 }
 
-/* ---- events and digests through the worker -------------------------------- */
-
-static void handle_message(cJSON *m, int fd);
-static void on_emit_ack(const cJSON *ack);
-
-/* Send a request and wait for its ack (other messages are handled as they come). */
-static int request(cJSON *msg, cJSON **ret_ack)
-{
-	uint64_t id = ++G.next_id + (UINT64_C(1) << 40); /* never equal to an event's id */
-	struct timespec t0, now;
-	int r;
-
-	if (G.ipc < 0 || !G.worker_ready)
-		return -ENOTCONN;
-	cJSON_DeleteItemFromObject(msg, "id");
-	if (!cJSON_AddNumberToObject(msg, "id", (double)id))
-		return -ENOMEM;
-	r = ipc_send(G.ipc, msg, -1);
-	if (r < 0)
-		return r;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		struct pollfd p = {.fd = G.ipc, .events = POLLIN};
-		cJSON *in = NULL;
-		int infd = -1;
-		long ms;
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		ms = GATE_ACK_TIMEOUT_MS - ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
-		if (ms <= 0)
-			return -ETIMEDOUT;
-		r = poll(&p, 1, (int)ms);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r == 0 ? -ETIMEDOUT : -errno;
-		r = ipc_recv(G.ipc, &in, &infd);
-		if (r == -EAGAIN)
-			continue;
-		if (r < 0)
-			return r;
-		if (strcmp(ipc_op(in), "ack") == 0) {
-			const cJSON *aid = cJSON_GetObjectItemCaseSensitive(in, "id");
-			if (cJSON_IsNumber(aid) && (uint64_t)aid->valuedouble == id) {
-				*ret_ack = in;
-				return 0;
-			}
-			on_emit_ack(in); /* an event's ack (or a late one of a timed-out request) */
-			cJSON_Delete(in);
-			continue;
-		}
-		if (strcmp(ipc_op(in), "policy") == 0 && infd >= 0) {
-			/* apply after this request: the module is in the middle of a decision */
-			if (G.pending_policy_fd >= 0)
-				close(G.pending_policy_fd);
-			G.pending_policy_fd = infd;
-			strscpy(G.pending_policy_sha, sizeof(G.pending_policy_sha),
-			        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "sha256")) ?: "");
-			cJSON_Delete(in);
-			continue;
-		}
-		handle_message(in, infd);
-	}
-}
+/* ---- events to the worker -------------------------------------------------- */
 
 /* Events go to the worker without waiting for its fsync: the decision must
  * not wait for the disk while a person waits at the port. They stay in
@@ -444,37 +380,6 @@ static void forward_media(const struct media_entry *e, bool present, void *userd
 	send_queued();
 }
 
-static int gate_digest(const void *data, size_t len, uint8_t ret[32])
-{
-	_cleanup_json_ cJSON *msg = cJSON_CreateObject();
-	_cleanup_free_ char *hex = malloc(len * 2 + 1);
-	cJSON *ack = NULL;
-	const cJSON *h;
-	int r;
-
-	if (!msg || !hex)
-		return -ENOMEM;
-	hex_encode(data, len, hex);
-	cJSON_AddStringToObject(msg, "op", "sha256");
-	cJSON_AddStringToObject(msg, "hex", hex);
-	r = request(msg, &ack);
-	if (r < 0)
-		return r;
-	h = cJSON_GetObjectItemCaseSensitive(ack, "sha256");
-	r = -EIO;
-	if (cJSON_IsString(h) && strlen(h->valuestring) == 64) {
-		r = 0;
-		for (int i = 0; i < 32 && r == 0; i++) {
-			unsigned v;
-			if (sscanf(h->valuestring + 2 * i, "%2x", &v) != 1)
-				r = -EIO;
-			ret[i] = (uint8_t)v;
-		}
-	}
-	cJSON_Delete(ack);
-	return r;
-}
-
 static void send_hello(void)
 {
 	_cleanup_json_ cJSON *m = cJSON_CreateObject();
@@ -537,11 +442,6 @@ static void on_ipc(void)
 			return;
 		}
 		handle_message(m, fd);
-	}
-	if (G.pending_policy_fd >= 0) {
-		int fd = G.pending_policy_fd;
-		G.pending_policy_fd = -1;
-		apply_policy_fd(fd, G.pending_policy_sha);
 	}
 }
 
@@ -757,7 +657,6 @@ int main(int argc, char **argv)
 
 	G.ctx = (struct mamori_ctx){
 	        .config = &G.cfg, .lang = G.cfg.lang, .audit_only = G.audit || G.cfg.audit_only, .emit = gate_emit};
-	usb_identity_set_digest(gate_digest);
 	media_set_publish_hook(forward_media, NULL);
 	r = spawn_worker();
 	if (r < 0)

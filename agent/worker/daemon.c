@@ -26,7 +26,6 @@
 #include "ipc.h"
 #include "transport.h" /* transport_state.c only: no libcurl here */
 #include "media.h"
-#include "sha256.h"
 #include "json-util.h"
 #include "log.h"
 #include "rootpath.h"
@@ -703,29 +702,7 @@ static void on_gate_message(struct daemon *d, cJSON *m)
 {
 	const char *op = ipc_op(m);
 
-	if (strcmp(op, "sha256") == 0) {
-		const cJSON *hex = cJSON_GetObjectItemCaseSensitive(m, "hex");
-		size_t n = cJSON_IsString(hex) ? strlen(hex->valuestring) : 1;
-		_cleanup_free_ uint8_t *bin = NULL;
-		uint8_t md[32];
-		char out[65];
-		int r = -EINVAL;
-
-		if (n % 2 == 0 && (bin = malloc(n / 2 + 1))) {
-			r = 0;
-			for (size_t i = 0; i < n / 2 && r == 0; i++) {
-				unsigned v;
-				if (sscanf(hex->valuestring + 2 * i, "%2x", &v) != 1)
-					r = -EINVAL;
-				bin[i] = (uint8_t)v;
-			}
-			if (r == 0)
-				r = sha256_buf(bin, n / 2, md);
-		}
-		if (r == 0)
-			hex_encode(md, 32, out);
-		ipc_ack(d, m, "sha256", r == 0 ? cJSON_CreateString(out) : NULL, r);
-	} else if (strcmp(op, "hello") == 0) {
+	if (strcmp(op, "hello") == 0) {
 		cJSON_Delete(d->gate_hello);
 		d->gate_hello = cJSON_Duplicate(m, 1);
 	} else if (strcmp(op, "reload") == 0) {

@@ -14,6 +14,7 @@
 #include "alloc-util.h"
 #include "rootpath.h"
 #include "strutil.h"
+#include "sha256.h"
 #include "usb_identity.h"
 
 static const char *const connect_names[_USB_CONNECT_MAX] = {
@@ -107,13 +108,6 @@ static int read_string(const char *dir, const char *attr, char *dst, size_t dsts
 	return 0;
 }
 
-static usb_digest_fn digest;
-
-void usb_identity_set_digest(usb_digest_fn fn)
-{
-	digest = fn;
-}
-
 /* length-prefixed fields, so that no two identities share a byte string */
 static void put_field(uint8_t *buf, size_t *off, const void *p, size_t n)
 {
@@ -135,8 +129,6 @@ int usb_identity_hash(struct usb_identity *id, const uint8_t *desc, size_t len)
 	size_t off = 0;
 	int r;
 
-	if (!digest)
-		return -ENOSYS; /* no hash: rules that pin one cannot match (fail closed) */
 	buf = malloc(need);
 	if (!buf)
 		return -ENOMEM;
@@ -145,7 +137,10 @@ int usb_identity_hash(struct usb_identity *id, const uint8_t *desc, size_t len)
 	put_field(buf, &off, id->manufacturer, strlen(id->manufacturer));
 	put_field(buf, &off, id->name, strlen(id->name));
 	put_field(buf, &off, desc ? desc : (const uint8_t *)"", desc ? len : 0);
-	r = digest(buf, off, id->hash);
+	/* common/sha256.c: no libcrypto and no round trip to the worker in the
+	 * decision path, so a hash-pinned rule matches while the worker is down
+	 * (issue 19.2) */
+	r = sha256_buf(buf, off, id->hash);
 	if (r < 0)
 		return r;
 	hex_encode(id->hash, 32, id->hash_hex);
@@ -233,8 +228,6 @@ int usb_identity_read(const char *syspath, const char *sysname, unsigned want, s
 		id->have |= USB_ID_CONNECT;
 	}
 	if (want & USB_ID_HASH) {
-		/* without a digest the identity lacks its hash; the decision still
-		 * happens (a hash-pinned rule just cannot match) */
 		r = usb_identity_hash(id, desc, (size_t)dlen);
 		if (r == -ENOMEM)
 			return r;

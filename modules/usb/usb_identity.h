@@ -72,11 +72,7 @@ int usb_identity_read(const char *syspath, const char *sysname, unsigned want, s
  * identity strings: SHA-256 over length-prefixed vendor, product, serial,
  * manufacturer, product name, then the raw descriptors. Ports are not in it:
  * a pinned hash follows the device from port to port. */
-/* The SHA-256 the hash is made with: OpenSSL in the worker and the tests
- * (sha256_buf), a request to the worker in mamorid (which does not link
- * libcrypto). Unset: identities have no hash. */
-typedef int (*usb_digest_fn)(const void *data, size_t len, uint8_t ret[32]);
-void usb_identity_set_digest(usb_digest_fn fn);
+/* The SHA-256 is common/sha256.c's, in the process that decides (mamorid). */
 
 int usb_identity_hash(struct usb_identity *id, const uint8_t *desc, size_t len);
 

@@ -230,6 +230,16 @@ static void test_gate_and_worker(void **state)
 		if (count != 1)
 			fail_msg("%s for %s: %d events\n%s", want[i][0], want[i][1], count, out);
 	}
+	/* every identity has its descriptor hash, also those decided while the
+	 * worker was down: the gate hashes itself (common/sha256.c, issue 19.2) */
+	snprintf(cmd, sizeof(cmd),
+	         "%s/mamorictl --root %s journal export --format jsonl > %s/events.jsonl 2>&1 && "
+	         "n=$(grep -E '\"usb\\.(allowed|blocked)\"' %s/events.jsonl | grep -vc devnode) && [ \"$n\" -ge 6 ] && "
+	         "! grep -E '\"usb\\.(allowed|blocked)\"' %s/events.jsonl | grep -v devnode | "
+	         "grep -Ev '\"identity\":\\{[^}]*\"hash\":\"[0-9a-f]{64}\"' >&2",
+	         bindir, tbroot, prep, prep, prep);
+	if (run(cmd) != 0)
+		fail_msg("a decision's identity lacks its descriptor hash (lines above)");
 	snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s journal verify >/dev/null", bindir, tbroot);
 	assert_int_equal(run(cmd), 0);
 	g_free(a);

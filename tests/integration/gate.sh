@@ -25,7 +25,7 @@ cat > "$prep/policy.json" <<'JSON'
 JSON
 "$B/bin/mamorictl" --root "$prep" policy check "$prep/policy.json" >/dev/null
 "$B/bin/mamorictl" --root "$prep" policy sign --key "$prep/k.key" "$prep/policy.json" >/dev/null
-export MAMORI_BIN=$B/bin MAMORI_PREP=$prep
+export MAMORI_BIN=${MAMORI_GATE_BIN:-$B/bin} MAMORI_PREP=$prep
 export LD_PRELOAD="$(gcc -print-file-name=libasan.so)"
 [[ -f $LD_PRELOAD ]] || unset LD_PRELOAD
 export ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0"
