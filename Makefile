@@ -87,7 +87,7 @@ OPENAPI_CLI:= node_modules/@apidevtools/swagger-cli/bin/swagger-cli.js
 TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(O)/obj/%.o)
 
-.PHONY: all deps check unit integration bench demo fuzz format format-check lint clean install openapi
+.PHONY: all deps check unit integration bench demo fuzz fuzz-replay format format-check lint clean install openapi
 all: $(O)/bin/mamorid $(O)/bin/mamori-worker $(O)/bin/mamorictl $(O)/bin/mamori-server
 
 # The build's own dependencies are installed by $(O)/config.mk (above);
@@ -173,6 +173,7 @@ $(O)/bench/%: tests/bench/%.c $(O)/libmamori.a
 check: deps
 	$(Q)$(MAKE) --no-print-directory O=build-san all-tests
 	$(Q)MAMORI_BUILD=build-san bash tests/run-tests.sh
+	$(Q)$(MAKE) --no-print-directory O=build-san fuzz-replay
 	$(Q)bash tests/lint.sh
 	$(Q)$(MAKE) --no-print-directory openapi
 
@@ -193,6 +194,20 @@ integration: deps
 bench: all $(BENCH_BINS)
 	$(Q)bash $(DEPS) --bench >/dev/null
 	$(Q)MAMORI_BUILD=$(O) bash tests/bench/run.sh
+
+# Every harness's seed corpus (tests/fuzz/seeds/fuzz_NAME/), replayed under
+# gcc with ASan+UBSan by a small main (tests/fuzz/replay.c): part of `make check`.
+REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/fuzz-replay/%)
+$(O)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(O)/libmamori.a
+	$(Q)mkdir -p $(dir $@)
+	@echo "  REPLAY  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(O)/libmamori.a $(LIBS_CTL)
+
+fuzz-replay: $(REPLAY_BINS)
+	$(Q)set -e; for b in $(REPLAY_BINS); do n=$$(basename $$b); \
+		printf '  SEEDS   %-28s ' $$n; \
+		$$b $$( [ -d tests/fuzz/seeds/$$n ] && echo tests/fuzz/seeds/$$n ); \
+	done
 
 # Each libFuzzer harness tests/fuzz/fuzz_NAME.c runs for FUZZ_SECONDS (clang, ASan+UBSan).
 fuzz:

@@ -69,7 +69,8 @@ struct gate {
 	int mod_fds[MAMORI_MODULE_MAX_FDS];
 	size_t n_mod_fds;
 
-	int epfd, sigfd, ipc, restart_tfd, wd_tfd;
+	int epfd, sigfd, restart_tfd, wd_tfd;
+	struct ipc_peer peer; /* to the worker (protocol/ipc.h): non-blocking, bounded queue */
 	pid_t worker;
 	unsigned restarts;
 	bool worker_ready;
@@ -81,7 +82,7 @@ struct gate {
 	bool stop;
 };
 
-static struct gate G = {.epfd = -1, .sigfd = -1, .ipc = -1, .restart_tfd = -1, .wd_tfd = -1};
+static struct gate G = {.epfd = -1, .sigfd = -1, .restart_tfd = -1, .wd_tfd = -1, .peer = {.fd = -1}};
 
 static int epoll_add(int fd, uint32_t tag)
 {
@@ -91,6 +92,24 @@ static int epoll_add(int fd, uint32_t tag)
 }
 
 /* ---- the worker ----------------------------------------------------------- */
+
+static void worker_gone(const char *why);
+
+/* Send what the socket takes now and watch EPOLLOUT while something waits:
+ * called after everything that sends. Never blocks (issue 11.3). */
+static void ipc_update(void)
+{
+	epoll_data_t data = {.u64 = T_IPC | ((uint64_t)(uint32_t)G.peer.fd << 32)};
+
+	if (G.peer.fd < 0)
+		return;
+	if (ipc_peer_flush(&G.peer) < 0) {
+		worker_gone("closed its connection");
+		return;
+	}
+	if (ipc_peer_epoll(&G.peer, G.epfd, data) < 0)
+		log_warning_errno(errno, "cannot watch the worker's socket");
+}
 
 static int spawn_worker(void)
 {
@@ -149,22 +168,26 @@ static int spawn_worker(void)
 		_exit(127);
 	}
 	close(sv[1]);
-	G.ipc = sv[0];
+	if (ipc_peer_init(&G.peer, sv[0], IPC_TO_GATE) < 0) {
+		close(sv[0]);
+		kill(pid, SIGKILL); /* reaped by SIGCHLD: restarted with back-off */
+		G.worker = pid;
+		return -EIO;
+	}
 	G.worker = pid;
 	G.worker_ready = false;
-	epoll_add(G.ipc, T_IPC);
+	ipc_update();
 	log_debug("worker %s started (pid %d)", G.worker_path, (int)pid);
 	return 0;
 }
 
 static void worker_gone(const char *why)
 {
-	bool already = G.ipc < 0; /* the socket closed first, then SIGCHLD came */
+	bool already = G.peer.fd < 0; /* the socket closed first, then SIGCHLD came */
 
-	if (G.ipc >= 0) {
-		epoll_ctl(G.epfd, EPOLL_CTL_DEL, G.ipc, NULL);
-		close(G.ipc);
-		G.ipc = -1;
+	if (G.peer.fd >= 0) {
+		epoll_ctl(G.epfd, EPOLL_CTL_DEL, G.peer.fd, NULL);
+		ipc_peer_close(&G.peer); /* what was queued goes again to the next one */
 	}
 	G.worker_ready = false;
 	G.n_sent = 0;
@@ -287,11 +310,22 @@ static void queue_event(cJSON *msg)
 
 static void send_queued(void)
 {
-	while (G.ipc >= 0 && G.worker_ready && G.n_sent < G.n_queue) {
-		int r = ipc_send(G.ipc, G.queue[G.n_sent], -1);
+	while (G.peer.fd >= 0 && G.worker_ready && G.n_sent < G.n_queue) {
+		int r = ipc_peer_send(&G.peer, G.queue[G.n_sent], -1);
 
-		if (r == -EAGAIN || r == -ENOBUFS)
-			return; /* socket full: the rest goes when acks make room */
+		if (r == -ENOBUFS)
+			return; /* the peer's queue is full: the rest goes as acks come */
+		if (r == -EINVAL) {
+			/* does not match the message table: a bug; never stall the
+			 * queue behind it, count it as lost (journal.overflow) */
+			log_error("event %u does not match the IPC message table: counted as lost", (unsigned)G.n_sent);
+			cJSON_Delete(G.queue[G.n_sent]);
+			memmove(G.queue + G.n_sent, G.queue + G.n_sent + 1,
+			        (G.n_queue - G.n_sent - 1) * sizeof(*G.queue));
+			G.n_queue--;
+			G.dropped++;
+			continue;
+		}
 		if (r < 0) {
 			log_warning_errno(r, "cannot send events to the worker");
 			return;
@@ -302,25 +336,21 @@ static void send_queued(void)
 
 static void on_emit_ack(const cJSON *ack)
 {
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(ack, "id");
+	uint64_t id = ipc_uint(ack, "id");
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(ack, "error");
-	const cJSON *qid;
 
-	if (G.n_sent == 0 || !cJSON_IsNumber(id))
-		return;
-	qid = cJSON_GetObjectItemCaseSensitive(G.queue[0], "id");
-	if (!cJSON_IsNumber(qid) || qid->valuedouble != id->valuedouble)
+	if (G.n_sent == 0 || ipc_uint(G.queue[0], "id") != id)
 		return; /* not the oldest in flight: an ack of a dead worker's message */
-	if (cJSON_IsNumber(err))
-		log_warning("worker could not journal event %.0f: %s", id->valuedouble, strerror(-err->valueint));
+	if (err)
+		log_warning("worker could not journal event %llu: %s", (unsigned long long)id,
+		            strerror(err->valueint < 0 ? -err->valueint : EINVAL));
 	cJSON_Delete(G.queue[0]);
 	memmove(G.queue, G.queue + 1, (G.n_queue - 1) * sizeof(*G.queue));
 	G.n_queue--;
 	G.n_sent--;
 	if (G.n_queue == 0 && G.dropped > 0) {
-		cJSON *m = cJSON_CreateObject(), *p;
+		cJSON *m = ipc_new(IPC_EMIT), *p;
 		if (m && (p = cJSON_AddObjectToObject(m, "payload"))) {
-			cJSON_AddStringToObject(m, "op", "emit");
 			cJSON_AddNumberToObject(m, "id", (double)++G.next_id);
 			cJSON_AddStringToObject(m, "type", "journal.overflow");
 			cJSON_AddStringToObject(m, "severity", "error");
@@ -337,12 +367,11 @@ static void on_emit_ack(const cJSON *ack)
 
 static int gate_emit(struct mamori_ctx *ctx, const struct mamori_event *ev, uint64_t *ret_seq)
 {
-	cJSON *msg = cJSON_CreateObject();
+	cJSON *msg = ipc_new(IPC_EMIT);
 
 	(void)ctx;
 	if (!msg)
 		return -ENOMEM;
-	cJSON_AddStringToObject(msg, "op", "emit");
 	cJSON_AddNumberToObject(msg, "id", (double)++G.next_id);
 	cJSON_AddStringToObject(msg, "type", ev->type);
 	cJSON_AddStringToObject(msg, "severity", event_severity_to_string(ev->severity));
@@ -351,6 +380,7 @@ static int gate_emit(struct mamori_ctx *ctx, const struct mamori_event *ev, uint
 		cJSON_AddItemToObject(msg, "payload", cJSON_Duplicate(ev->payload, 1));
 	queue_event(msg);
 	send_queued();
+	ipc_update();
 	if (ret_seq)
 		*ret_seq = 0; /* assigned by the worker's journal */
 	return 0;
@@ -361,12 +391,11 @@ static int gate_emit(struct mamori_ctx *ctx, const struct mamori_event *ev, uint
  * order with usb.* events and reaches a restarted worker too. */
 static void forward_media(const struct media_entry *e, bool present, void *userdata)
 {
-	cJSON *m = cJSON_CreateObject();
+	cJSON *m = ipc_new(IPC_MEDIA);
 
 	(void)userdata;
 	if (!m)
 		return;
-	cJSON_AddStringToObject(m, "op", "media");
 	cJSON_AddNumberToObject(m, "id", (double)++G.next_id);
 	cJSON_AddBoolToObject(m, "present", present);
 	cJSON_AddNumberToObject(m, "devnum", (double)e->devnum);
@@ -378,16 +407,17 @@ static void forward_media(const struct media_entry *e, bool present, void *userd
 		cJSON_AddItemToObject(m, "identity", cJSON_Duplicate(e->identity, 1));
 	queue_event(m);
 	send_queued();
+	ipc_update();
 }
 
 static void send_hello(void)
 {
-	_cleanup_json_ cJSON *m = cJSON_CreateObject();
+	_cleanup_json_ cJSON *m = ipc_new(IPC_HELLO);
 	cJSON *mods, *o;
+	int r;
 
-	if (!m || G.ipc < 0)
+	if (!m || G.peer.fd < 0)
 		return;
-	cJSON_AddStringToObject(m, "op", "hello");
 	cJSON_AddNumberToObject(m, "pid", (double)getpid());
 	cJSON_AddStringToObject(m, "version", MAMORI_VERSION);
 	mods = cJSON_AddArrayToObject(m, "modules");
@@ -401,48 +431,61 @@ static void send_hello(void)
 	}
 	cJSON_AddNumberToObject(m, "queued", (double)G.n_queue);
 	cJSON_AddNumberToObject(m, "dropped", (double)G.dropped);
-	ipc_send(G.ipc, m, -1);
+	cJSON_AddNumberToObject(m, "refused", (double)G.peer.refused);
+	r = ipc_peer_send(&G.peer, m, -1);
+	if (r < 0)
+		log_warning_errno(r, "cannot send hello to the worker");
 }
 
-static void handle_message(cJSON *m, int fd)
+static void handle_message(cJSON *m, enum ipc_type t, int fd)
 {
-	const char *op = ipc_op(m);
-
-	if (strcmp(op, "policy") == 0 && fd >= 0) {
+	switch (t) {
+	case IPC_POLICY:
 		apply_policy_fd(fd, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "sha256")));
 		fd = -1;
-	} else if (strcmp(op, "ready") == 0) {
+		break;
+	case IPC_READY:
 		G.worker_ready = true;
 		G.restarts = 0;
 		send_hello();
 		G.n_sent = 0; /* what the last worker did not acknowledge goes again */
 		send_queued();
-	} else if (strcmp(op, "ack") == 0) {
+		break;
+	case IPC_ACK:
 		on_emit_ack(m);
+		break;
+	default:
+		break;
 	}
 	if (fd >= 0)
 		close(fd);
 	cJSON_Delete(m);
 }
 
+/* What the worker sent, at most a bounded batch per wake-up so a flood of
+ * acks never starves the usb module's events (level-triggered: the rest
+ * comes at the next epoll_wait). */
 static void on_ipc(void)
 {
-	for (;;) {
+	for (int i = 0; i < 256 && G.peer.fd >= 0; i++) {
 		cJSON *m = NULL;
-		int fd = -1, r = ipc_recv(G.ipc, &m, &fd);
+		enum ipc_type t;
+		int fd = -1, r = ipc_peer_recv(&G.peer, &m, &t, &fd);
 
 		if (r == -EAGAIN)
 			break;
 		if (r == -EBADMSG) {
-			log_warning("worker sent a malformed message: ignored");
+			log_warning("worker sent a message that does not match the IPC table: refused (%llu so far)",
+			            (unsigned long long)G.peer.refused);
 			continue;
 		}
 		if (r < 0) {
 			worker_gone("closed its connection");
 			return;
 		}
-		handle_message(m, fd);
+		handle_message(m, t, fd);
 	}
+	ipc_update();
 }
 
 /* ---- the usb module --------------------------------------------------------- */
@@ -471,8 +514,8 @@ static void wait_first_policy(void)
 	/* decide the present devices with the city's policy, not the defaults,
 	 * when the worker can give it quickly */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (G.ipc >= 0 && !G.worker_ready) {
-		struct pollfd p = {.fd = G.ipc, .events = POLLIN};
+	while (G.peer.fd >= 0 && !G.worker_ready) {
+		struct pollfd p = {.fd = G.peer.fd, .events = POLLIN};
 		long ms;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -722,14 +765,18 @@ int main(int argc, char **argv)
 					log_warning_errno(r, "usb: event handling failed");
 				break;
 			case T_IPC:
-				if (G.ipc == fd)
+				if (G.peer.fd != fd)
+					break;
+				if (evs[i].events & EPOLLOUT)
+					ipc_update();
+				if (G.peer.fd == fd && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 					on_ipc();
 				break;
 			case T_RESTART: {
 				uint64_t x;
 				while (read(G.restart_tfd, &x, sizeof(x)) > 0)
 					;
-				if (G.ipc < 0 && spawn_worker() < 0)
+				if (G.peer.fd < 0 && spawn_worker() < 0)
 					worker_gone("could not be started");
 				break;
 			}
@@ -746,7 +793,7 @@ int main(int argc, char **argv)
 					if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 						G.stop = true;
 					} else if (si.ssi_signo == SIGHUP) {
-						_cleanup_json_ cJSON *m = cJSON_CreateObject();
+						_cleanup_json_ cJSON *m = ipc_new(IPC_RELOAD);
 						struct agent_config old = G.cfg;
 
 						if (load_config(cfgpath) < 0) {
@@ -755,10 +802,9 @@ int main(int argc, char **argv)
 							        "configuration not reloaded: keeping the running one");
 						}
 						/* the worker reloads config and policy and sends the policy back */
-						if (m && G.ipc >= 0) {
-							cJSON_AddStringToObject(m, "op", "reload");
-							ipc_send(G.ipc, m, -1);
-						}
+						if (m && G.peer.fd >= 0 && ipc_peer_send(&G.peer, m, -1) < 0)
+							log_warning("the worker did not get the reload (queue full)");
+						ipc_update();
 					} else if (si.ssi_signo == SIGCHLD) {
 						int st;
 						/* only the worker: notification children are the usb
@@ -775,6 +821,7 @@ int main(int argc, char **argv)
 			if (G.stop)
 				break;
 		}
+		ipc_update(); /* whatever this round queued for the worker */
 	}
 	sd_notify_send("STOPPING=1");
 	log_info("stopping");
