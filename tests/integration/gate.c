@@ -49,21 +49,6 @@ static bool status_number(const char *key, double want, int ms)
 	return false;
 }
 
-static pid_t worker_pid(int wait_ms)
-{
-	for (int i = 0; i < wait_ms / 50; i++) {
-		_cleanup_json_ cJSON *s = status();
-		const cJSON *pid = s ? cJSON_GetObjectItemCaseSensitive(s, "pid") : NULL;
-		const cJSON *gp = s ? cJSON_GetObjectItemCaseSensitive(s, "gate_pid") : NULL;
-
-		/* ready when the worker knows the gate (hello) */
-		if (cJSON_IsNumber(pid) && cJSON_IsNumber(gp) && (pid_t)gp->valuedouble == gate)
-			return (pid_t)pid->valuedouble;
-		usleep(50000);
-	}
-	return -1;
-}
-
 /* Shell commands run without the ASan/umockdev preloads (they are not ours). */
 /* A NOTIFY_SOCKET as systemd provides it (Type=notify). */
 static int notify_fd = -1;

@@ -71,21 +71,6 @@ static pid_t worker_of_gate(void)
 	return found;
 }
 
-/* ready: the worker's control socket says it knows this gate */
-static pid_t worker_ready(int ms)
-{
-	for (int i = 0; i < ms / 50; i++) {
-		_cleanup_json_ cJSON *s = control("{\"cmd\":\"status\"}");
-		const cJSON *pid = s ? cJSON_GetObjectItemCaseSensitive(s, "pid") : NULL;
-		const cJSON *gp = s ? cJSON_GetObjectItemCaseSensitive(s, "gate_pid") : NULL;
-
-		if (cJSON_IsNumber(pid) && cJSON_IsNumber(gp) && (pid_t)gp->valuedouble == gate)
-			return (pid_t)pid->valuedouble;
-		usleep(50000);
-	}
-	return -1;
-}
-
 /* Plug n devices in batches; each batch's allowed devices must be authorized
  * before the next (blocked ones are checked in the journal). */
 static void plug(int n, const char *what)
@@ -105,7 +90,8 @@ static void plug(int n, const char *what)
 		}
 		for (int i = first; i < n_devs; i++)
 			if (allowed[i] && !wait_attr(devs[i], "authorized", "1", (int)(DECIDE_MS - (now_ms() - t0))))
-				fail_msg("%s: device S%05d not decided within %d ms (the gate stalled)", what, i, DECIDE_MS);
+				fail_msg("%s: device S%05d not decided within %d ms (the gate stalled)", what, i,
+				         DECIDE_MS);
 		if (n_devs % 500 == 0)
 			fprintf(stderr, "%s: %d devices decided\n", what, n_devs);
 	}
@@ -193,7 +179,7 @@ static void test_backlog_and_double_kill(void **state)
 
 	(void)state;
 	start_gate();
-	w1 = worker_ready(10000);
+	w1 = worker_pid(10000);
 	assert_true(w1 > 0);
 
 	/* 1. the worker hangs: 5,000 events pile up, the gate decides on */
@@ -216,7 +202,7 @@ static void test_backlog_and_double_kill(void **state)
 	plug(N_RESTART, "workers killed");
 
 	/* 3. the third takes the back-log */
-	w3 = worker_ready(30000);
+	w3 = worker_pid(30000);
 	assert_true(w3 > 0 && w3 != w1 && w3 != w2);
 	/* the journal catches up: the gate's queue empties */
 	{
