@@ -268,7 +268,7 @@ static int pin_ca(const struct enroll_options *o, const char *want, const char *
 	if ((r = url_join(o->server_url, "/enroll/v1/ca", url, sizeof(url))) < 0)
 		return r;
 	rq.url = url;
-	if ((r = transport_conn_new(NULL, NULL, o->timeout_s, &c)) < 0)
+	if ((r = transport_conn_new_unverified(o->timeout_s, &c)) < 0)
 		return r;
 	r = transport_conn_request(c, &rq, &resp, err, errsz);
 	transport_conn_free(c);

@@ -141,7 +141,25 @@ static size_t on_header(char *p, size_t size, size_t n, void *userdata)
 	return len;
 }
 
+static int conn_new(const char *ca_file, const char *client_pem, int timeout_s, struct transport_conn **ret);
+
+/* The pinned CA must be there: a NULL or empty name, or a file that cannot be
+ * read, is refused — never a connection without verification (issue 11.6). */
 int transport_conn_new(const char *ca_file, const char *client_pem, int timeout_s, struct transport_conn **ret)
+{
+	if (!ca_file || !ca_file[0])
+		return -EINVAL;
+	if (access(ca_file, R_OK) < 0)
+		return -errno;
+	return conn_new(ca_file, client_pem, timeout_s, ret);
+}
+
+int transport_conn_new_unverified(int timeout_s, struct transport_conn **ret)
+{
+	return conn_new(NULL, NULL, timeout_s, ret);
+}
+
+static int conn_new(const char *ca_file, const char *client_pem, int timeout_s, struct transport_conn **ret)
 {
 	static bool global_done;
 	struct transport_conn *c;

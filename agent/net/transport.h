@@ -58,10 +58,14 @@ struct transport_response {
 	char policy_version[32];    /* Mamori-Policy-Version header */
 };
 
-/* ca_file: the only CA trusted (host name checked too); NULL = no
- * verification at all — only for fetching a CA that the caller then compares
- * with a fingerprint given out of band. client_pem: key + certificate, or NULL. */
+/* ca_file: the only CA trusted (host name checked too); required: NULL or
+ * "" gives -EINVAL, an unreadable file its errno (issue 11.6). client_pem:
+ * key + certificate, or NULL. */
 int transport_conn_new(const char *ca_file, const char *client_pem, int timeout_s, struct transport_conn **ret);
+/* No verification at all, no client certificate: only for fetching a CA
+ * that the caller then compares with a fingerprint given out of band
+ * (enrollment, agent/net/enroll.c). Said by its name, never by a NULL. */
+int transport_conn_new_unverified(int timeout_s, struct transport_conn **ret);
 void transport_conn_free(struct transport_conn *c);
 /* 0 when an HTTP answer arrived (any status; see ret->status). Otherwise a
  * negative errno (-ECONNREFUSED, -ETIMEDOUT, -EPROTO for TLS failures, -E2BIG
