@@ -230,9 +230,14 @@ static int conn_new(const struct conn_cfg *cfg, int timeout_s, struct transport_
 
 int transport_conn_new(const char *ca_file, const char *client_pem, int timeout_s, struct transport_conn **ret)
 {
+	struct conn_cfg cfg = {.ca_file = ca_file, .client_pem = client_pem, .verify = true};
+
+	/* the pinned CA must be there and readable: never a connection without
+	 * verification (issues 11.6, 19.6) */
 	if (!ca_file || !ca_file[0])
 		return -EINVAL;
-	struct conn_cfg cfg = {.ca_file = ca_file, .client_pem = client_pem, .verify = true};
+	if (access(ca_file, R_OK) < 0)
+		return -errno;
 
 	return conn_new(&cfg, timeout_s, ret);
 }

@@ -27,7 +27,6 @@
 #include "ipc.h"
 #include "transport.h" /* transport_state.c only: no libcurl here */
 #include "media.h"
-#include "sha256.h"
 #include "json-util.h"
 #include "log.h"
 #include "rootpath.h"
@@ -55,13 +54,14 @@ struct daemon {
 	struct daemon_sync sync;
 	int sync_tfd;
 	struct watch w_sync;
-	int ipc; /* to mamorid, or -1 */
+	struct ipc_peer peer; /* to mamorid (protocol/ipc.h), fd -1 when standalone */
 	struct watch w_ipc;
 	cJSON *gate_hello; /* what mamorid said about itself (status) */
 	struct journal *journal;
 	int journal_error; /* why the journal could not be opened (negative errno) */
 	time_t started, last_check, last_prune;
 	uint64_t events_emitted;
+	uint64_t ipc_refused; /* typed messages refused for their values (severity) */
 	bool stop;
 	bool reloaded; /* module watches were rebuilt: the current epoll batch is stale */
 };
@@ -620,139 +620,141 @@ static void send_policy_to_gate(struct daemon *d)
 	_cleanup_close_ int fd = -1;
 	int r;
 
-	if (d->ipc < 0 || !d->pol.current)
+	if (d->peer.fd < 0 || !d->pol.current)
 		return;
 	doc = cJSON_PrintUnformatted(policy_document(d->pol.current));
 	if (!doc)
 		return;
 	fd = ipc_memfd_from(doc, strlen(doc));
-	m = cJSON_CreateObject();
+	m = ipc_new(IPC_POLICY);
 	if (fd < 0 || !m)
 		return;
-	cJSON_AddStringToObject(m, "op", "policy");
 	cJSON_AddNumberToObject(m, "version", (double)policy_version(d->pol.current));
 	cJSON_AddStringToObject(m, "sha256", d->pol.sha256);
-	r = ipc_send(d->ipc, m, fd);
+	r = ipc_peer_send(&d->peer, m, fd);
 	if (r < 0)
 		log_warning_errno(r, "cannot hand the policy to mamorid");
 }
 
-static void ipc_ack(struct daemon *d, const cJSON *req, const char *key, cJSON *value, int err)
+/* After every batch: send what the socket takes, watch EPOLLOUT while
+ * something waits (never block: issue 11.3). */
+static void ipc_update(struct daemon *d)
 {
-	_cleanup_json_ cJSON *m = cJSON_CreateObject();
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
-
-	if (!m) {
-		cJSON_Delete(value);
+	if (d->peer.fd < 0)
+		return;
+	if (ipc_peer_flush(&d->peer) < 0) {
+		log_error("mamorid went away: stopping");
+		d->stop = true;
 		return;
 	}
-	cJSON_AddStringToObject(m, "op", "ack");
-	cJSON_AddNumberToObject(m, "id", cJSON_IsNumber(id) ? id->valuedouble : 0);
-	if (value)
-		cJSON_AddItemToObject(m, key, value);
+	if (ipc_peer_epoll(&d->peer, d->epfd, (epoll_data_t){.ptr = &d->w_ipc}) < 0)
+		log_warning_errno(errno, "cannot watch mamorid's socket");
+}
+
+static void ipc_ack(struct daemon *d, uint64_t id, uint64_t seq, int err)
+{
+	_cleanup_json_ cJSON *m = ipc_new(IPC_ACK);
+	int r;
+
+	if (!m)
+		return;
+	cJSON_AddNumberToObject(m, "id", (double)id);
 	if (err)
 		cJSON_AddNumberToObject(m, "error", err);
-	ipc_send(d->ipc, m, -1);
+	else
+		cJSON_AddNumberToObject(m, "seq", (double)seq);
+	r = ipc_peer_send(&d->peer, m, -1);
+	if (r < 0) /* the dispatcher leaves room for its acks: a bug, said loudly */
+		log_error_errno(r, "cannot acknowledge event %llu to mamorid", (unsigned long long)id);
 }
 
 /* A medium from mamorid into the media registry (agent/sdk/media.h). */
 static int gate_media_one(const cJSON *m)
 {
-	const cJSON *devnum = cJSON_GetObjectItemCaseSensitive(m, "devnum");
-	const cJSON *present = cJSON_GetObjectItemCaseSensitive(m, "present");
-	const cJSON *devnode = cJSON_GetObjectItemCaseSensitive(m, "devnode");
-	const cJSON *auth = cJSON_GetObjectItemCaseSensitive(m, "auth_path");
-	const cJSON *dec = cJSON_GetObjectItemCaseSensitive(m, "decision");
+	/* the fields are there and of their kind: ipc_parse checked the table */
+	uint64_t devnum = ipc_uint(m, "devnum");
+	int r;
 
-	if (!cJSON_IsNumber(devnum) || devnum->valuedouble < 0 || devnum->valuedouble > (double)UINT32_MAX * 4096)
+	if (devnum > (uint64_t)UINT32_MAX * 4096)
 		return -EINVAL;
-	if (!cJSON_IsTrue(present)) {
-		/* a medium the registry never had (decided before this worker
-		 * started) is no error; any other failure is reported */
-		int r = media_unpublish((dev_t)devnum->valuedouble);
-		return r == -ENOENT ? 0 : r;
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "present"))) {
+		r = media_unpublish((dev_t)devnum);
+		return r == -ENOENT ? 0 : r; /* already gone is fine, another error is not */
 	}
-	if (!cJSON_IsString(devnode) || !cJSON_IsString(auth) || !cJSON_IsString(dec))
-		return -EINVAL;
-	return media_publish((dev_t)devnum->valuedouble, devnode->valuestring, auth->valuestring,
-	                     cJSON_GetObjectItemCaseSensitive(m, "identity"), dec->valuestring,
+	return media_publish((dev_t)devnum, cJSON_GetObjectItemCaseSensitive(m, "devnode")->valuestring,
+	                     cJSON_GetObjectItemCaseSensitive(m, "auth_path")->valuestring,
+	                     cJSON_GetObjectItemCaseSensitive(m, "identity"),
+	                     cJSON_GetObjectItemCaseSensitive(m, "decision")->valuestring,
 	                     cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "readonly")));
 }
 
 /* One event from mamorid into the journal (inside the caller's batch). */
 static int gate_emit_one(struct daemon *d, const cJSON *m, uint64_t *ret_seq)
 {
-	const cJSON *type = cJSON_GetObjectItemCaseSensitive(m, "type");
-	const cJSON *sev = cJSON_GetObjectItemCaseSensitive(m, "severity");
-	const cJSON *reqs = cJSON_GetObjectItemCaseSensitive(m, "reqs");
+	/* typed by ipc_parse; a severity we do not know is refused, not guessed */
 	struct mamori_event ev = {
-	        .type = cJSON_IsString(type) ? type->valuestring : "",
-	        .severity = cJSON_IsString(sev) ? event_severity_from_string(sev->valuestring) : SEV_INFO,
-	        .reqs = cJSON_IsString(reqs) ? reqs->valuestring : "",
+	        .type = cJSON_GetObjectItemCaseSensitive(m, "type")->valuestring,
+	        .severity = event_severity_from_string(cJSON_GetObjectItemCaseSensitive(m, "severity")->valuestring),
+	        .reqs = cJSON_GetObjectItemCaseSensitive(m, "reqs")->valuestring,
 	        .payload = cJSON_GetObjectItemCaseSensitive(m, "payload"),
 	};
 
-	if (ev.severity == _SEV_INVALID)
-		ev.severity = SEV_INFO;
+	if (ev.severity == _SEV_INVALID) {
+		d->ipc_refused++;
+		return -EINVAL;
+	}
 	return daemon_emit(&d->ctx, &ev, ret_seq);
 }
 
-static void on_gate_message(struct daemon *d, cJSON *m)
+static void on_gate_message(struct daemon *d, const cJSON *m, enum ipc_type t)
 {
-	const char *op = ipc_op(m);
-
-	if (strcmp(op, "sha256") == 0) {
-		const cJSON *hex = cJSON_GetObjectItemCaseSensitive(m, "hex");
-		size_t n = cJSON_IsString(hex) ? strlen(hex->valuestring) : 1;
-		_cleanup_free_ uint8_t *bin = NULL;
-		uint8_t md[32];
-		char out[65];
-		int r = -EINVAL;
-
-		if (n % 2 == 0 && (bin = malloc(n / 2 + 1))) {
-			r = 0;
-			for (size_t i = 0; i < n / 2 && r == 0; i++) {
-				unsigned v;
-				if (sscanf(hex->valuestring + 2 * i, "%2x", &v) != 1)
-					r = -EINVAL;
-				bin[i] = (uint8_t)v;
-			}
-			if (r == 0)
-				r = sha256_buf(bin, n / 2, md);
-		}
-		if (r == 0)
-			hex_encode(md, 32, out);
-		ipc_ack(d, m, "sha256", r == 0 ? cJSON_CreateString(out) : NULL, r);
-	} else if (strcmp(op, "hello") == 0) {
+	switch (t) {
+	case IPC_HELLO:
 		cJSON_Delete(d->gate_hello);
 		d->gate_hello = cJSON_Duplicate(m, 1);
-	} else if (strcmp(op, "reload") == 0) {
+		break;
+	case IPC_RELOAD:
 		daemon_reload(d);
-	} else {
-		log_warning("mamorid sent an unknown message '%s': ignored", op);
+		break;
+	case IPC_PING: {
+		_cleanup_json_ cJSON *pong = ipc_new(IPC_PONG);
+		if (pong && cJSON_AddNumberToObject(pong, "id", (double)ipc_uint(m, "id")))
+			ipc_peer_send(&d->peer, pong, -1);
+		break;
+	}
+	default:
+		break; /* the table allows no other type in this direction */
 	}
 }
 
-/* Everything mamorid sent since the last wake-up: the events share one
- * fsync (journal batch), and are acknowledged only after it. */
+/* What mamorid sent since the last wake-up: the events share one fsync
+ * (journal batch), and are acknowledged only after it. Never blocks: reads
+ * only as many messages as the output queue has room for acks (the gate
+ * always reads, so the room comes back), and the acks go through the
+ * bounded queue (issue 11.3). */
 void daemon_ipc_dispatch(struct daemon *d)
 {
 	struct pending_ack {
-		cJSON *req;
-		uint64_t seq;
+		uint64_t id, seq;
 		int err;
 	} acks[256];
 	size_t n_acks = 0;
 	bool batch = false;
 
-	for (;;) {
+	while (d->peer.fd >= 0) {
 		cJSON *m = NULL;
-		int r = n_acks < ELEMENTSOF(acks) ? ipc_recv(d->ipc, &m, NULL) : -EAGAIN;
+		enum ipc_type t;
+		int fd = -1, r;
 
+		/* room for every ack of this batch, a pong and a policy */
+		if (n_acks >= ELEMENTSOF(acks) || ipc_peer_room(&d->peer) < n_acks + 4)
+			break;
+		r = ipc_peer_recv(&d->peer, &m, &t, &fd);
 		if (r == -EAGAIN)
 			break;
 		if (r == -EBADMSG) {
-			log_warning("mamorid sent a malformed message: ignored");
+			log_warning("mamorid sent a message that does not match the IPC table: refused (%llu so far)",
+			            (unsigned long long)d->peer.refused);
 			continue;
 		}
 		if (r < 0) {
@@ -761,24 +763,23 @@ void daemon_ipc_dispatch(struct daemon *d)
 			d->stop = true;
 			break;
 		}
-		if (strcmp(ipc_op(m), "media") == 0) {
+		if (fd >= 0)
+			close(fd); /* the table gives no gate → worker message a descriptor */
+		if (t == IPC_MEDIA) {
 			/* a medium the gate decided: into this process's registry for the
 			 * carry module; acknowledged like an event, in order */
-			acks[n_acks].req = m;
+			acks[n_acks].id = ipc_uint(m, "id");
 			acks[n_acks].err = gate_media_one(m);
 			acks[n_acks].seq = 0;
 			n_acks++;
-			continue;
-		}
-		if (strcmp(ipc_op(m), "emit") == 0) {
+		} else if (t == IPC_EMIT) {
 			if (!batch && d->journal)
 				batch = journal_batch_begin(d->journal) == 0;
-			acks[n_acks].req = m;
+			acks[n_acks].id = ipc_uint(m, "id");
 			acks[n_acks].err = gate_emit_one(d, m, &acks[n_acks].seq);
 			n_acks++;
-			continue;
-		}
-		on_gate_message(d, m);
+		} else
+			on_gate_message(d, m, t);
 		cJSON_Delete(m);
 		if (d->reloaded)
 			break;
@@ -786,12 +787,9 @@ void daemon_ipc_dispatch(struct daemon *d)
 	if (batch && journal_batch_commit(d->journal) < 0)
 		for (size_t i = 0; i < n_acks; i++)
 			acks[i].err = -EIO;
-	for (size_t i = 0; i < n_acks; i++) {
-		if (!d->stop)
-			ipc_ack(d, acks[i].req, "seq", acks[i].err ? NULL : cJSON_CreateNumber((double)acks[i].seq),
-			        acks[i].err);
-		cJSON_Delete(acks[i].req);
-	}
+	for (size_t i = 0; i < n_acks && !d->stop; i++)
+		ipc_ack(d, acks[i].id, acks[i].seq, acks[i].err);
+	ipc_update(d);
 }
 
 cJSON *daemon_status_json(struct daemon *d)
@@ -808,6 +806,15 @@ cJSON *daemon_status_json(struct daemon *d)
 	cJSON_AddBoolToObject(o, "audit_only", d->ctx.audit_only);
 	cJSON_AddNumberToObject(o, "events", (double)d->events_emitted);
 	cJSON_AddNumberToObject(o, "media", (double)media_count()); /* from mamorid, for the carry module */
+	if (d->peer.fd >= 0) {
+		cJSON *ipc = cJSON_AddObjectToObject(o, "ipc");
+		if (ipc) {
+			cJSON_AddNumberToObject(ipc, "received", (double)d->peer.received);
+			cJSON_AddNumberToObject(ipc, "refused", (double)(d->peer.refused + d->ipc_refused));
+			cJSON_AddNumberToObject(ipc, "queued", (double)d->peer.q_len);
+			cJSON_AddNumberToObject(ipc, "queue_full", (double)d->peer.full);
+		}
+	}
 	if (d->pol.current) {
 		cJSON *p = cJSON_AddObjectToObject(o, "policy");
 		if (p) {
@@ -915,7 +922,11 @@ int daemon_new(const struct daemon_options *opts, struct daemon **ret, char *err
 		return -ENOMEM;
 	d->opts = *opts;
 	d->epfd = d->sigfd = d->check_tfd = d->wd_tfd = d->sync_tfd = -1;
-	d->ipc = opts->ipc_fd > 0 ? opts->ipc_fd : -1;
+	d->peer.fd = -1;
+	if (opts->ipc_fd > 0 && (r = ipc_peer_init(&d->peer, opts->ipc_fd, IPC_TO_WORKER)) < 0) {
+		snprintf(err, errsz, "the socket to mamorid: %s", strerror(-r));
+		return r;
+	}
 	r = root_set(opts->root && strcmp(opts->root, "/") != 0 ? opts->root : "");
 	if (r < 0) {
 		snprintf(err, errsz, "root prefix too long");
@@ -971,9 +982,9 @@ int daemon_new(const struct daemon_options *opts, struct daemon **ret, char *err
 		d->w_sync = (struct watch){.kind = W_TIMER_SYNC, .fd = d->sync_tfd};
 		epoll_add(d->epfd, d->sync_tfd, &d->w_sync);
 	}
-	if (d->ipc >= 0) {
-		d->w_ipc = (struct watch){.kind = W_IPC, .fd = d->ipc};
-		epoll_add(d->epfd, d->ipc, &d->w_ipc);
+	if (d->peer.fd >= 0) {
+		d->w_ipc = (struct watch){.kind = W_IPC, .fd = d->peer.fd};
+		ipc_update(d);
 	}
 
 	/* the journal first: policy and module events of the start are evidence too */
@@ -1036,8 +1047,7 @@ void daemon_free(struct daemon *d)
 	journal_close(d->journal);
 	daemon_policy_free(&d->pol);
 	cJSON_Delete(d->gate_hello);
-	if (d->ipc >= 0)
-		close(d->ipc);
+	ipc_peer_close(&d->peer);
 	check_report_clear(&d->report);
 	check_report_clear(&d->prev_report);
 	if (d->sigfd >= 0)
@@ -1087,14 +1097,13 @@ int daemon_run(struct daemon *d)
 			epoll_add(d->epfd, d->wd_tfd, &d->w_wd);
 		}
 	}
-	if (d->ipc >= 0) {
-		_cleanup_json_ cJSON *m = cJSON_CreateObject();
+	if (d->peer.fd >= 0) {
+		_cleanup_json_ cJSON *m = ipc_new(IPC_READY);
 
 		send_policy_to_gate(d);
-		if (m) {
-			cJSON_AddStringToObject(m, "op", "ready");
-			ipc_send(d->ipc, m, -1);
-		}
+		if (m && ipc_peer_send(&d->peer, m, -1) < 0)
+			log_error("cannot tell mamorid this worker is ready");
+		ipc_update(d);
 	}
 	/* first report soon after the first posture pass (at 2 s) */
 	arm_sync(d, 3000);
@@ -1142,7 +1151,10 @@ int daemon_run(struct daemon *d)
 				sd_notify_send("WATCHDOG=1");
 				break;
 			case W_IPC:
-				daemon_ipc_dispatch(d);
+				if (evs[i].events & EPOLLOUT)
+					ipc_update(d);
+				if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+					daemon_ipc_dispatch(d);
 				break;
 			case W_CONTROL:
 				control_server_dispatch(d->control, d->epfd, w, evs[i].events);
@@ -1162,6 +1174,7 @@ int daemon_run(struct daemon *d)
 			/* after a reload the rest of this batch may point to freed watches;
 			 * level-triggered epoll reports what is still pending next time */
 		}
+		ipc_update(d); /* whatever this round queued for mamorid */
 	}
 	sd_notify_send("STOPPING=1");
 	return 0;

@@ -14,6 +14,7 @@
 #include "alloc-util.h"
 #include "rootpath.h"
 #include "strutil.h"
+#include "sha256.h"
 #include "usb_identity.h"
 
 static const char *const connect_names[_USB_CONNECT_MAX] = {
@@ -136,13 +137,6 @@ static int read_string(const char *dir, const char *attr, char *dst, size_t dsts
 	return 0;
 }
 
-static usb_digest_fn digest;
-
-void usb_identity_set_digest(usb_digest_fn fn)
-{
-	digest = fn;
-}
-
 /* length-prefixed fields, so that no two identities share a byte string */
 static void put_field(uint8_t *buf, size_t *off, const void *p, size_t n)
 {
@@ -164,8 +158,6 @@ int usb_identity_hash(struct usb_identity *id, const uint8_t *desc, size_t len)
 	size_t off = 0;
 	int r;
 
-	if (!digest)
-		return -ENOSYS; /* no hash: rules that pin one cannot match (fail closed) */
 	buf = malloc(need);
 	if (!buf)
 		return -ENOMEM;
@@ -174,7 +166,10 @@ int usb_identity_hash(struct usb_identity *id, const uint8_t *desc, size_t len)
 	put_field(buf, &off, id->manufacturer, strlen(id->manufacturer));
 	put_field(buf, &off, id->name, strlen(id->name));
 	put_field(buf, &off, desc ? desc : (const uint8_t *)"", desc ? len : 0);
-	r = digest(buf, off, id->hash);
+	/* common/sha256.c: no libcrypto and no round trip to the worker in the
+	 * decision path, so a hash-pinned rule matches while the worker is down
+	 * (issue 19.2) */
+	r = sha256_buf(buf, off, id->hash);
 	if (r < 0)
 		return r;
 	hex_encode(id->hash, 32, id->hash_hex);
@@ -208,8 +203,6 @@ int usb_ughash_compute(const struct usb_str *name, const char *vendor_txt, const
 	size_t off = 0;
 	int r;
 
-	if (!digest)
-		return -ENOSYS;
 	if (name->too_long || serial->too_long || !nv || !np)
 		return -E2BIG; /* USBGuard refuses such a device too */
 	buf = malloc(name->len + nv + np + serial->len + len + 1);
@@ -221,7 +214,7 @@ int usb_ughash_compute(const struct usb_str *name, const char *vendor_txt, const
 	memcpy(buf + off, serial->b, serial->len), off += serial->len;
 	if (len)
 		memcpy(buf + off, desc, len), off += len;
-	r = digest(buf, off, md);
+	r = sha256_buf(buf, off, md);
 	if (r < 0)
 		return r;
 	base64_encode(md, sizeof(md), out);
@@ -282,9 +275,7 @@ static int ugparent_of(const char *syspath, char *out)
 		uint8_t md[32];
 		int r;
 
-		if (!digest)
-			return -ENOSYS;
-		r = digest(path.b, path.len, md);
+		r = sha256_buf(path.b, path.len, md);
 		if (r < 0)
 			return r;
 		base64_encode(md, sizeof(md), out);
@@ -380,8 +371,6 @@ int usb_identity_read(const char *syspath, const char *sysname, unsigned want, s
 		id->have |= USB_ID_CONNECT;
 	}
 	if (want & USB_ID_HASH) {
-		/* without a digest the identity lacks its hash; the decision still
-		 * happens (a hash-pinned rule just cannot match) */
 		r = usb_identity_hash(id, desc, (size_t)dlen);
 		if (r == -ENOMEM)
 			return r;
@@ -390,8 +379,8 @@ int usb_identity_read(const char *syspath, const char *sysname, unsigned want, s
 		char v[16] = "", p[16] = "";
 		ssize_t n;
 
-		/* like the SHA-256 above: without a digest (or with strings USBGuard
-		 * itself refuses) there is no hash, and a rule on it cannot match */
+		/* like the SHA-256 above: with strings USBGuard itself refuses
+		 * there is no hash, and a rule on it cannot match */
 		n = read_attr(syspath, "idVendor", v, sizeof(v) - 1);
 		v[n > 0 ? strcspn(v, "\n") : 0] = '\0';
 		n = read_attr(syspath, "idProduct", p, sizeof(p) - 1);

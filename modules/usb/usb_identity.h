@@ -94,11 +94,7 @@ int usb_identity_read(const char *syspath, const char *sysname, unsigned want, s
  * identity strings: SHA-256 over length-prefixed vendor, product, serial,
  * manufacturer, product name, then the raw descriptors. Ports are not in it:
  * a pinned hash follows the device from port to port. */
-/* The SHA-256 the hash is made with: OpenSSL in the worker and the tests
- * (sha256_buf), a request to the worker in mamorid (which does not link
- * libcrypto). Unset: identities have no hash. */
-typedef int (*usb_digest_fn)(const void *data, size_t len, uint8_t ret[32]);
-void usb_identity_set_digest(usb_digest_fn fn);
+/* The SHA-256 is common/sha256.c's, in the process that decides (mamorid). */
 
 int usb_identity_hash(struct usb_identity *id, const uint8_t *desc, size_t len);
 
@@ -110,7 +106,7 @@ void usb_str_set(struct usb_str *dst, const char *raw, size_t n);
 void usb_identity_set_serial(struct usb_identity *id, const char *s, size_t n);
 
 /* USBGuard's hash of a device: base64(SHA-256(product string, idVendor text,
- * idProduct text, serial, descriptors)), through the digest set above.
+ * idProduct text, serial, descriptors)), with common/sha256.c.
  * out gets USB_UGHASH_LEN + 1 bytes. */
 int usb_ughash_compute(const struct usb_str *name, const char *vendor_txt, const char *product_txt,
                        const struct usb_str *serial, const uint8_t *desc, size_t len, char *out);

@@ -84,8 +84,8 @@ struct class_pat {
 struct mval {
 	char *s; /* strings: the exact bytes (NUL-terminated, no NUL inside) */
 	size_t len;
-	struct class_pat pat;     /* INTERFACES */
-	int32_t vendor, product;  /* ID: -1 any */
+	struct class_pat pat;    /* INTERFACES */
+	int32_t vendor, product; /* ID: -1 any */
 };
 
 struct mterm {

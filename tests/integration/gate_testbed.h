@@ -121,6 +121,22 @@ static inline int run(const char *cmd)
 	return rc;
 }
 
+/* The worker, once it is ready and knows this gate (its hello), or -1. */
+static inline pid_t worker_pid(int wait_ms)
+{
+	for (int i = 0; i < wait_ms / 50; i++) {
+		_cleanup_json_ cJSON *s = control("{\"cmd\":\"status\"}");
+		const cJSON *pid = s ? cJSON_GetObjectItemCaseSensitive(s, "pid") : NULL;
+		const cJSON *gp = s ? cJSON_GetObjectItemCaseSensitive(s, "gate_pid") : NULL;
+
+		/* ready when the worker knows the gate (hello) */
+		if (cJSON_IsNumber(pid) && cJSON_IsNumber(gp) && (pid_t)gp->valuedouble == gate)
+			return (pid_t)pid->valuedouble;
+		usleep(50000);
+	}
+	return -1;
+}
+
 /* The testbed: a PCI host controller and its root hub "usb1" with the given
  * authorized_default. MAMORI_BIN and MAMORI_PREP come from the .sh driver. */
 static inline int testbed_setup(const char *name, const char *hub_default)

@@ -20,7 +20,6 @@
 #include "policy.h"
 #include "posture/login.h"
 
-
 static struct mamori_policy *policy_with_minlen(int minlen)
 {
 	char *doc = ptest_read_src("policy/templates/lgwan.json", NULL);

@@ -182,12 +182,30 @@ static void test_conn_refused(void **state)
 	transport_conn_free(c);
 }
 
+/* issue 11.6: a NULL CA silently turned verification off. */
+static void test_ca_required(void **state)
+{
+	struct transport_conn *c = NULL;
+
+	(void)state;
+	assert_int_equal(transport_conn_new(NULL, NULL, 5, &c), -EINVAL);
+	assert_null(c);
+	assert_int_equal(transport_conn_new("", NULL, 5, &c), -EINVAL);
+	assert_null(c);
+	assert_int_equal(transport_conn_new("/nonexistent/server-ca.pem", NULL, 5, &c), -ENOENT);
+	assert_null(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_backoff_bounds), cmocka_unit_test(test_acked_state),
-	        cmocka_unit_test(test_not_enrolled),   cmocka_unit_test(test_server_down_counts_for_backoff),
-	        cmocka_unit_test(test_conn_refused),   cmocka_unit_test(test_retry_jitter_differs_per_process),
+	        cmocka_unit_test(test_backoff_bounds),
+	        cmocka_unit_test(test_acked_state),
+	        cmocka_unit_test(test_ca_required),
+	        cmocka_unit_test(test_not_enrolled),
+	        cmocka_unit_test(test_server_down_counts_for_backoff),
+	        cmocka_unit_test(test_conn_refused),
+	        cmocka_unit_test(test_retry_jitter_differs_per_process),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
