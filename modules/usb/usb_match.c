@@ -84,8 +84,8 @@ struct class_pat {
 struct mval {
 	char *s; /* strings: the exact bytes (NUL-terminated, no NUL inside) */
 	size_t len;
-	struct class_pat pat;     /* INTERFACES */
-	int32_t vendor, product;  /* ID: -1 any */
+	struct class_pat pat;    /* INTERFACES */
+	int32_t vendor, product; /* ID: -1 any */
 };
 
 struct mterm {
@@ -517,8 +517,11 @@ static bool term_eval(const struct mterm *t, const struct dval *d, int nd)
 		for (int j = 0; j < nd; j++) {
 			bool ok = false;
 
+			/* USBGuard 1.1.2 never matches a wildcard id under match-all
+			 * (tests/integration/usbguard_diff): only exact ids count */
 			for (size_t i = 0; i < t->n && !ok; i++)
-				ok = item_match(t->attr, &t->v[i], &d[j]);
+				ok = item_match(t->attr, &t->v[i], &d[j]) &&
+				     (t->attr != USB_ATTR_ID || (t->v[i].vendor >= 0 && t->v[i].product >= 0));
 			if (!ok)
 				return false;
 		}

@@ -34,18 +34,18 @@
 /* X(ENUM, "key", plain form SCALAR|SET, value format, min length, max length, description)
  * The format names are policy_schema.h's POLICY_FORMAT_* without the prefix. */
 #define USB_MATCH_ATTRS(X)                                                                                             \
-	X(VENDOR, "vendor", SCALAR, USB_ID, 4, 4, "idVendor, 4 lower-case hex digits")                                \
-	X(PRODUCT, "product", SCALAR, USB_ID, 4, 4, "idProduct, 4 lower-case hex digits")                             \
-	X(ID, "id", SCALAR, USB_DEVICE_ID, 3, 9, "vendor:product, product or both may be * (USBGuard id)")           \
-	X(SERIAL, "serial", SCALAR, TEXT, 0, 255, "iSerialNumber bytes, exact; \"\" = no serial")                     \
-	X(NAME, "name", SCALAR, TEXT, 0, 255, "iProduct bytes, exact")                                                \
-	X(HASH, "hash", SCALAR, SHA256, 64, 64, "mamori's SHA-256 of the device identity and descriptors")           \
-	X(USBGUARD_HASH, "usbguard_hash", SCALAR, BASE64, 44, 44, "USBGuard's device hash (base64)")                 \
-	X(PARENT_HASH, "parent_hash", SCALAR, BASE64, 44, 44, "USBGuard's hash of the parent device (base64)")      \
-	X(CLASS, "class", SCALAR, USB_CLASS, 2, 2, "bDeviceClass, 2 lower-case hex digits")                           \
-	X(PORT, "port", SCALAR, USB_PORT, 3, 64, "sysfs port name, e.g. 1-1.2 or usb1 (USBGuard via-port)")          \
+	X(VENDOR, "vendor", SCALAR, USB_ID, 4, 4, "idVendor, 4 lower-case hex digits")                                 \
+	X(PRODUCT, "product", SCALAR, USB_ID, 4, 4, "idProduct, 4 lower-case hex digits")                              \
+	X(ID, "id", SCALAR, USB_DEVICE_ID, 3, 9, "vendor:product, product or both may be * (USBGuard id)")             \
+	X(SERIAL, "serial", SCALAR, TEXT, 0, 255, "iSerialNumber bytes, exact; \"\" = no serial")                      \
+	X(NAME, "name", SCALAR, TEXT, 0, 255, "iProduct bytes, exact")                                                 \
+	X(HASH, "hash", SCALAR, SHA256, 64, 64, "mamori's SHA-256 of the device identity and descriptors")             \
+	X(USBGUARD_HASH, "usbguard_hash", SCALAR, BASE64, 44, 44, "USBGuard's device hash (base64)")                   \
+	X(PARENT_HASH, "parent_hash", SCALAR, BASE64, 44, 44, "USBGuard's hash of the parent device (base64)")         \
+	X(CLASS, "class", SCALAR, USB_CLASS, 2, 2, "bDeviceClass, 2 lower-case hex digits")                            \
+	X(PORT, "port", SCALAR, USB_PORT, 3, 64, "sysfs port name, e.g. 1-1.2 or usb1 (USBGuard via-port)")            \
 	X(CONNECT_TYPE, "connect_type", SCALAR, TEXT, 0, 32,                                                           \
-	  "port/connect_type as the kernel reports it (hotplug, hardwired, not used, unknown; \"\" if absent)")       \
+	  "port/connect_type as the kernel reports it (hotplug, hardwired, not used, unknown; \"\" if absent)")        \
 	X(INTERFACES, "interfaces", SET, USB_IFACE, 5, 8, "interface descriptors cc:ss:pp, * per field")
 
 /* X(ENUM, "key suffix", "USBGuard name") */

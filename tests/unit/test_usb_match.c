@@ -36,8 +36,8 @@ static struct usb_identity ref(void)
 	strcpy(id.ug_parent_hash, UGH_A);
 	strcpy(id.port, "1-1");
 	for (int i = 0; i < 2; i++) {
-		id.ifaces[i] = (struct usb_desc_iface){.number = (uint8_t)i, .cls = seq[i][0], .sub = seq[i][1],
-		                                       .proto = seq[i][2]};
+		id.ifaces[i] = (struct usb_desc_iface){
+		        .number = (uint8_t)i, .cls = seq[i][0], .sub = seq[i][1], .proto = seq[i][2]};
 		memcpy(id.seq[i], seq[i], 3);
 	}
 	id.n_ifaces = id.n_seq = 2;
@@ -153,7 +153,8 @@ static struct usb_rules *load_rule(const char *action, const char *key, const ch
 	struct usb_rules *r = NULL;
 
 	snprintf(json, sizeof(json),
-	         "{\"schema\":1,\"version\":3,\"segment\":\"lgwan\",\"usb\":{\"default\":\"block\",\"rules\":[{\"id\":\"r\",\"action\":\"%s\",\"match\":{\"%s\":%s},"
+	         "{\"schema\":1,\"version\":3,\"segment\":\"lgwan\",\"usb\":{\"default\":\"block\",\"rules\":[{\"id\":"
+	         "\"r\",\"action\":\"%s\",\"match\":{\"%s\":%s},"
 	         "\"requirements\":[\"MEDIA-1\"]}]}}",
 	         action, key, value);
 	j = cJSON_Parse(json);
