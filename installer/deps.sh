@@ -22,7 +22,7 @@ build=(gcc make pkg-config
 # usbguard: the oracle of tests/integration/usbguard_diff.sh (issue 12); its
 # packaged service is kept from starting (policy-rc.d below)
 check=(clang clang-format libclang-rt-14-dev sqlite3
-       cryptsetup-bin e2fsprogs util-linux dconf-cli libglib2.0-bin
+       cryptsetup-bin e2fsprogs util-linux fdisk dconf-cli libglib2.0-bin
        clamav-daemon clamav postgresql nodejs usbguard)
 bench=(nginx wrk)
 package=(debhelper dpkg-dev fakeroot lintian man-db)

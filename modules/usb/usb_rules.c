@@ -89,6 +89,7 @@ static const char *const crypt_names[_USB_CRYPT_MAX] = {
         [USB_CRYPT_BITLOCKER] = "bitlocker",
         [USB_CRYPT_HARDWARE] = "hardware",
         [USB_CRYPT_CONTAINER] = "partition_table",
+        [USB_CRYPT_ENC_PARTITIONS] = "encrypted_partitions",
 };
 
 const char *usb_action_to_string(enum usb_action a)
@@ -866,11 +867,14 @@ int usb_decide_media(const struct usb_decision *dec, enum usb_crypt c, const cha
 		*ret_reason = dec->action == USB_ACT_READONLY ? "readonly_rule" : dec->reason;
 		return USB_MEDIA_RO;
 	}
-	if (c == USB_CRYPT_CONTAINER) {
+	if (c == USB_CRYPT_CONTAINER && !dec->crypt_required) {
 		*ret_reason = "partition_table";
 		return USB_MEDIA_RW; /* its partitions are classified one by one */
 	}
-	if (dec->crypt_required && c == USB_CRYPT_PLAIN) {
+	/* encryption required: a partition table is writable only when every
+	 * partition is encrypted and no region is left over (usb_media_layout);
+	 * otherwise raw writes to the disk would put plaintext on the medium */
+	if (dec->crypt_required && (c == USB_CRYPT_PLAIN || c == USB_CRYPT_CONTAINER)) {
 		*ret_reason = "plain_media";
 		return dec->plain_action == USB_ACT_BLOCK ? -EPERM : USB_MEDIA_RO;
 	}
@@ -878,7 +882,7 @@ int usb_decide_media(const struct usb_decision *dec, enum usb_crypt c, const cha
 		*ret_reason = "write_requires_approval";
 		return USB_MEDIA_RO;
 	}
-	*ret_reason = c == USB_CRYPT_PLAIN ? "allowed" : "encrypted";
+	*ret_reason = c == USB_CRYPT_PLAIN || c == USB_CRYPT_CONTAINER ? "allowed" : "encrypted";
 	return USB_MEDIA_RW;
 }
 

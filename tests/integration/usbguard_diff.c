@@ -54,8 +54,24 @@ struct ifd {
 static size_t build_desc(uint8_t *b, uint16_t vid, uint16_t pid, uint8_t cls, const struct ifd *ifs, size_t n)
 {
 	size_t o = 0, tot = 9 + 9 * n;
-	uint8_t dd[18] = {18, 1, 0x00, 0x02, cls, 0, 0, 64, (uint8_t)vid, (uint8_t)(vid >> 8), (uint8_t)pid,
-	                  (uint8_t)(pid >> 8), 0x00, 0x01, 1, 2, 3, 1};
+	uint8_t dd[18] = {18,
+	                  1,
+	                  0x00,
+	                  0x02,
+	                  cls,
+	                  0,
+	                  0,
+	                  64,
+	                  (uint8_t)vid,
+	                  (uint8_t)(vid >> 8),
+	                  (uint8_t)pid,
+	                  (uint8_t)(pid >> 8),
+	                  0x00,
+	                  0x01,
+	                  1,
+	                  2,
+	                  3,
+	                  1};
 	uint8_t nif = 0;
 
 	for (size_t i = 0; i < n; i++)
@@ -74,9 +90,8 @@ static size_t build_desc(uint8_t *b, uint16_t vid, uint16_t pid, uint8_t cls, co
 	return o;
 }
 
-static char *add_usb(const char *parent, const char *name, uint16_t vid, uint16_t pid, uint8_t cls,
-                     const char *product, const char *serial, size_t serial_len, const char *connect,
-                     const struct ifd *ifs, size_t n)
+static char *add_usb(const char *parent, const char *name, uint16_t vid, uint16_t pid, uint8_t cls, const char *product,
+                     const char *serial, size_t serial_len, const char *connect, const struct ifd *ifs, size_t n)
 {
 	static int devnum = 2;
 	char v[8], p[8], dn[8], dn3[8], prod[32], devname[32];
@@ -91,9 +106,9 @@ static char *add_usb(const char *parent, const char *name, uint16_t vid, uint16_
 	snprintf(prod, sizeof(prod), "%x/%x/100", vid, pid);
 	snprintf(devname, sizeof(devname), "bus/usb/001/%03d", d);
 	path = umockdev_testbed_add_device(tb, "usb", name, parent, "idVendor", v, "idProduct", p, "bDeviceClass",
-	                                   cls == 9 ? "09" : "00", "authorized", "1", "busnum", "1", "devnum", dn,
-	                                   NULL, "DEVTYPE", "usb_device", "PRODUCT", prod, "TYPE", "0/0/0", "BUSNUM",
-	                                   "001", "DEVNUM", dn3, "DEVNAME", devname, NULL);
+	                                   cls == 9 ? "09" : "00", "authorized", "1", "busnum", "1", "devnum", dn, NULL,
+	                                   "DEVTYPE", "usb_device", "PRODUCT", prod, "TYPE", "0/0/0", "BUSNUM", "001",
+	                                   "DEVNUM", dn3, "DEVNAME", devname, NULL);
 	if (!path) {
 		fprintf(stderr, "usbguard_diff: FAIL: cannot add %s\n", name);
 		exit(1);
@@ -115,7 +130,8 @@ static char *add_usb(const char *parent, const char *name, uint16_t vid, uint16_
 	}
 	if (connect)
 		umockdev_testbed_set_attribute(tb, path, "port/connect_type", connect);
-	umockdev_testbed_set_attribute_binary(tb, path, "descriptors", desc, (gssize)build_desc(desc, vid, pid, cls, ifs, n));
+	umockdev_testbed_set_attribute_binary(tb, path, "descriptors", desc,
+	                                      (gssize)build_desc(desc, vid, pid, cls, ifs, n));
 	if (n_devs < DEV_MAX) {
 		devs[n_devs].path = path;
 		snprintf(devs[n_devs].name, sizeof(devs[n_devs].name), "%s", name);
@@ -170,7 +186,8 @@ static void child_env(void)
 
 		for (char *t = strtok_r(dup, ": ", &save); t; t = strtok_r(NULL, ": ", &save))
 			if (strstr(t, "umockdev"))
-				snprintf(keep + strlen(keep), sizeof(keep) - strlen(keep), "%s%s", keep[0] ? ":" : "", t);
+				snprintf(keep + strlen(keep), sizeof(keep) - strlen(keep), "%s%s", keep[0] ? ":" : "",
+				         t);
 		free(dup);
 		setenv("LD_PRELOAD", keep, 1);
 	}
@@ -379,7 +396,8 @@ static void compare(const char *label, const char *rules)
 	if (!parser_accepts(rules)) {
 		/* the bad corpus: USBGuard refuses the file; so must the importer */
 		if (refused == 0) {
-			fprintf(stderr, "usbguard_diff: FAIL: %s: usbguard-rule-parser refuses, the importer accepts:\n%s\n",
+			fprintf(stderr,
+			        "usbguard_diff: FAIL: %s: usbguard-rule-parser refuses, the importer accepts:\n%s\n",
 			        label, rules);
 			wider++;
 		} else
