@@ -32,11 +32,25 @@ enum usb_crypt usb_media_crypt_from_type(const char *type)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(blkid_probe, blkid_free_probe)
 
+static int open_dev(const char *devnode, int *ret_fd)
+{
+	char p[PATH_MAX];
+	int r, fd;
+
+	r = root_path(p, sizeof(p), devnode);
+	if (r < 0)
+		return r;
+	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	*ret_fd = fd;
+	return 0;
+}
+
 int usb_media_classify(const char *devnode, const char *fs_type, const char *pt_type, enum usb_crypt *ret)
 {
 	_cleanup_(blkid_free_probep) blkid_probe pr = NULL;
 	_cleanup_close_ int fd = -1;
-	char p[PATH_MAX];
 	const char *type = NULL, *pt = NULL;
 	int r;
 
@@ -50,12 +64,9 @@ int usb_media_classify(const char *devnode, const char *fs_type, const char *pt_
 	}
 	if (!devnode)
 		return -EINVAL;
-	r = root_path(p, sizeof(p), devnode);
+	r = open_dev(devnode, &fd);
 	if (r < 0)
 		return r;
-	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
 	pr = blkid_new_probe();
 	if (!pr)
 		return -ENOMEM;
@@ -114,19 +125,15 @@ int usb_media_layout(const char *devnode, enum usb_crypt *ret, const char **ret_
 	_cleanup_free_ struct range *rg = NULL;
 	blkid_partlist ls;
 	blkid_loff_t disk, at = 0;
-	char p[PATH_MAX];
 	int n, r;
 
 	*ret = USB_CRYPT_CONTAINER;
 	*ret_why = "unreadable_table";
 	if (!devnode)
 		return -EINVAL;
-	r = root_path(p, sizeof(p), devnode);
+	r = open_dev(devnode, &fd);
 	if (r < 0)
 		return r;
-	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
 	pr = blkid_new_probe();
 	if (!pr)
 		return -ENOMEM;
@@ -184,21 +191,6 @@ int usb_media_layout(const char *devnode, enum usb_crypt *ret, const char **ret_
 	}
 	*ret = USB_CRYPT_ENC_PARTITIONS;
 	*ret_why = "encrypted_partitions";
-	return 0;
-}
-
-static int open_dev(const char *devnode, int *ret_fd)
-{
-	char p[PATH_MAX];
-	int r, fd;
-
-	r = root_path(p, sizeof(p), devnode);
-	if (r < 0)
-		return r;
-	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	*ret_fd = fd;
 	return 0;
 }
 

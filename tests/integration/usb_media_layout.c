@@ -76,7 +76,9 @@ int main(int argc, char **argv)
 		want_rw = strcmp(argv[i], "rw") == 0;
 		mode = decide(node, &crypt, &why);
 		printf("%-12s %-22s %-22s -> %s\n", node, usb_crypt_to_string(crypt), why,
-		       mode == USB_MEDIA_RW ? "rw" : mode == USB_MEDIA_RO ? "ro" : "blocked");
+		       mode == USB_MEDIA_RW   ? "rw"
+		       : mode == USB_MEDIA_RO ? "ro"
+		                              : "blocked");
 		if ((mode == USB_MEDIA_RW) != want_rw) {
 			printf("FAIL: %s: expected %s\n", node, argv[i]);
 			fails++;
