@@ -73,7 +73,6 @@ struct usb_rules {
 	size_t n_approvals;
 	char reqs[USB_REQS_MAX];
 	unsigned needs;
-	unsigned attrs; /* enum usb_attr bits any rule reads */
 };
 
 static const char *const action_names[_USB_ACT_MAX] = {
@@ -459,7 +458,6 @@ static int load_rules(struct usb_rules *r, const cJSON *a, char *err, size_t err
 				return k;
 			if (k < 0)
 				FAIL("usb.rules[%d] (%s).%s", i, ru->id, e);
-			r->attrs |= usb_match_attrs(ru->m);
 		}
 		if ((ifs = get(it, "interfaces"))) {
 			k = parse_pats(ifs, &ru->allow, &ru->n_allow);
@@ -716,18 +714,24 @@ void usb_decide(const struct usb_rules *r, const struct usb_identity *id, time_t
 	enum usb_action act = r->def;
 	bool storage = false, any = false;
 
-	/* a device whose identity cannot be held completely (a string longer
-	 * than any real USB string, an interface list cut short, a hash that
-	 * could not be computed) is not matched against rules at all: a rule
-	 * that cannot be evaluated must neither allow nor fail to block */
-	if (!usb_match_identity_complete(r->attrs, id)) {
-		d.action = USB_ACT_BLOCK;
-		d.reason = "identity_incomplete";
-		*ret = d;
-		return;
-	}
-	for (size_t i = 0; i < r->n_rules; i++)
-		if (usb_match_eval(r->rules[i].m, id)) {
+	for (size_t i = 0; i < r->n_rules; i++) {
+		int m = usb_match_eval(r->rules[i].m, id);
+
+		/* a rule that cannot be evaluated on this identity (a string longer
+		 * than any real USB string, an interface list cut short, a hash
+		 * that could not be computed): a block rule blocks, an allowing
+		 * rule is passed over — neither allows what the rule would not */
+		if (m < 0 && r->rules[i].action == USB_ACT_BLOCK) {
+			d.rule = (int)i;
+			d.rule_id = r->rules[i].id;
+			d.reason = "identity_incomplete";
+			d.action = USB_ACT_BLOCK;
+			if (r->rules[i].reqs[0])
+				d.reqs = r->rules[i].reqs;
+			*ret = d;
+			return;
+		}
+		if (m > 0) {
 			d.rule = (int)i;
 			act = r->rules[i].action;
 			d.rule_id = r->rules[i].id;
@@ -736,6 +740,7 @@ void usb_decide(const struct usb_rules *r, const struct usb_identity *id, time_t
 				d.reqs = r->rules[i].reqs;
 			break;
 		}
+	}
 	if (d.rule >= 0 && act == USB_ACT_BLOCK) {
 		d.action = USB_ACT_BLOCK;
 		*ret = d;
