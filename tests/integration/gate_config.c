@@ -170,8 +170,8 @@ static void test_usb_gate_off_is_reported(void **state)
 		{
 			const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
 			const cJSON *st = cJSON_GetObjectItemCaseSensitive(it, "status");
-			if (cJSON_IsString(id) && strcmp(id->valuestring, "agent.usb_gate") == 0 && cJSON_IsString(st) &&
-			    strcmp(st->valuestring, "fail") == 0)
+			if (cJSON_IsString(id) && strcmp(id->valuestring, "agent.usb_gate") == 0 &&
+			    cJSON_IsString(st) && strcmp(st->valuestring, "fail") == 0)
 				found = true;
 		}
 		if (!found)
@@ -182,9 +182,8 @@ static void test_usb_gate_off_is_reported(void **state)
 	assert_string_equal(attr(hub, "authorized_default"), "0");
 	stop_gate();
 	/* journaled */
-	snprintf(cmd, sizeof(cmd),
-	         "%s/mamorictl --root %s --lang en journal show 2>&1 | grep -q agent.usb_gate_off", bindir,
-	         tbroot);
+	snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s --lang en journal show 2>&1 | grep -q agent.usb_gate_off",
+	         bindir, tbroot);
 	if (run(cmd) != 0) {
 		snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s --lang en journal show >&2", bindir, tbroot);
 		run(cmd);

@@ -28,6 +28,7 @@
 
 #include <umockdev.h>
 
+#include "ctl.h"
 #include "rootpath.h"
 #include "sha256.h"
 #include "usb/usb_identity.h"
@@ -340,6 +341,119 @@ static int usbguard_decide(const char *rules, int *verdict)
 	return rc;
 }
 
+/* Run ctl_usb with stdout into WORK/file; its output (malloc'ed) or NULL. */
+static char *capture_ctl(struct ctl_env *env, int argc, char **argv, const char *file, int *rc)
+{
+	char path[512], *text = NULL;
+	size_t len = 0;
+	int saved = dup(1), fd;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", work, file);
+	fflush(stdout);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	dup2(fd, 1);
+	*rc = ctl_usb(env, argc, argv);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	close(fd);
+	f = fopen(path, "re");
+	if (!f || getdelim(&text, &len, '\0', f) < 0) {
+		free(text);
+		text = NULL;
+	}
+	if (f)
+		fclose(f);
+	return text;
+}
+
+/* `mamorictl usb generate-policy` on the testbed: its rules allow every
+ * present device, and each rule exactly the device it was made for. */
+static int check_generate_policy(void)
+{
+	struct ctl_env env = {.root = tbroot, .lang = "en"};
+	char path[512], *argv[] = {"usb", "generate-policy", NULL}, *text;
+	int rc, bad = 0;
+	cJSON *doc, *rules, *rule;
+
+	snprintf(path, sizeof(path), "%s/generated.json", work);
+	text = capture_ctl(&env, 2, argv, "generated.json", &rc);
+	if (rc != 0 || !text) {
+		fprintf(stderr, "usbguard_diff: FAIL: mamorictl usb generate-policy exited %d\n", rc);
+		return 1;
+	}
+	doc = cJSON_Parse(text);
+	rules = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "usb"), "rules");
+	if (cJSON_GetArraySize(rules) != (int)n_devs) {
+		fprintf(stderr, "usbguard_diff: FAIL: generate-policy made %d rules for %zu devices\n%s\n",
+		        cJSON_GetArraySize(rules), n_devs, text);
+		return 1;
+	}
+	cJSON_ArrayForEach(rule, rules)
+	{
+		cJSON *one = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(one, "rules");
+		const char *rid = cJSON_GetObjectItem(rule, "id")->valuestring;
+		struct usb_rules *r = NULL;
+		char err[256];
+
+		cJSON_AddStringToObject(one, "default", "block");
+		cJSON_AddItemReferenceToArray(arr, rule);
+		if (usb_rules_load(one, &r, err, sizeof(err)) < 0) {
+			fprintf(stderr, "usbguard_diff: FAIL: generated rule %s: %s\n", rid, err);
+			return 1;
+		}
+		for (size_t i = 0; i < n_devs; i++) {
+			struct usb_decision d;
+			bool own = strcmp(rid + strlen("present-"), devs[i].name) == 0;
+
+			usb_decide(r, &devs[i].id, time(NULL), &d);
+			if ((d.action != USB_ACT_BLOCK) != own) {
+				printf("generate-policy: rule %s %s %s\n", rid, own ? "does not allow" : "also allows",
+				       devs[i].name);
+				bad++;
+			}
+		}
+		usb_rules_free(r);
+		cJSON_Delete(one);
+	}
+	printf("mamorictl usb generate-policy: %d rules, each allows exactly its device: %s\n",
+	       cJSON_GetArraySize(rules), bad ? "NO" : "yes");
+	/* `mamorictl usb list --policy generated.json`: every device allowed by its rule */
+	{
+		char *largv[] = {"usb", "list", "--policy", path, "--json", NULL}, *ltext;
+		cJSON *list, *e;
+		int allowed = 0;
+
+		ltext = capture_ctl(&env, 5, largv, "list.json", &rc);
+		if (rc != 0 || !ltext) {
+			fprintf(stderr, "usbguard_diff: FAIL: mamorictl usb list exited %d\n", rc);
+			return 1;
+		}
+		list = cJSON_Parse(ltext);
+		cJSON_ArrayForEach(e, list)
+		{
+			const char *port = cJSON_GetObjectItem(e, "port")->valuestring;
+			const char *by = cJSON_GetObjectItem(e, "rule")->valuestring;
+
+			if (strcmp(cJSON_GetObjectItem(e, "decision")->valuestring, "allow") == 0 &&
+			    strncmp(by, "present-", 8) == 0 && strcmp(by + 8, port) == 0)
+				allowed++;
+			else
+				printf("usb list: %s decided %s by %s\n", port,
+				       cJSON_GetObjectItem(e, "decision")->valuestring, by);
+		}
+		printf("mamorictl usb list: %d of %zu devices allowed by their own rule\n", allowed, n_devs);
+		if (allowed != (int)n_devs)
+			bad++;
+		cJSON_Delete(list);
+		free(ltext);
+	}
+	cJSON_Delete(doc);
+	free(text);
+	return bad ? 1 : 0;
+}
+
 /* ---- mamori's side ------------------------------------------------------------ */
 
 static int mamori_decide(const char *rules_text, int *verdict, unsigned *refused)
@@ -462,6 +576,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "  %-6s %s hash %s parent-hash %s\n", devs[i].name, devs[i].path, devs[i].id.ug_hash,
 		        devs[i].id.ug_parent_hash);
 
+	if (check_generate_policy() != 0)
+		return 1;
 	/* generate-policy output, whole and line by line */
 	for (int g = 0; g < 4; g++) {
 		char *const a0[] = {"usbguard", "generate-policy", NULL};
