@@ -26,6 +26,7 @@ int ctl_journal(struct ctl_env *env, int argc, char **argv);   /* ctl_journal.c 
 int ctl_carry(struct ctl_env *env, int argc, char **argv);     /* ctl_carry.c: the carry-out/in register */
 int ctl_enroll(struct ctl_env *env, int argc, char **argv);    /* ctl_enroll.c */
 int ctl_server(struct ctl_env *env, int argc, char **argv);    /* ctl_enroll.c: sync, status */
+int ctl_usb(struct ctl_env *env, int argc, char **argv);       /* ctl_usb.c: list, generate-policy */
 
 /* Pick the message for the language: ja or en. */
 #define L(env, ja, en) ((env)->lang && (env)->lang[0] == 'e' ? (en) : (ja))

@@ -260,6 +260,7 @@ static int cmd_import_usbguard(struct ctl_env *env, const struct args *a)
 	_cleanup_free_ struct usbguard_issues *issues = NULL;
 	_cleanup_(cJSON_Deletep) cJSON *rules = NULL;
 	size_t len;
+	bool partial, failed;
 	int r;
 
 	if (a->n_pos != 1)
@@ -269,18 +270,27 @@ static int cmd_import_usbguard(struct ctl_env *env, const struct args *a)
 		fprintf(stderr, L(env, "%s: 読み込めません: %s\n", "%s: cannot read: %s\n"), a->pos[0], strerror(-r));
 		return 1;
 	}
+	partial = opt(a, "partial") != NULL;
 	issues = calloc(1, sizeof(*issues));
-	if (!issues || usbguard_import(buf, len, &rules, issues) < 0 || !(text = cJSON_Print(rules))) {
+	if (!issues || usbguard_import(buf, len, partial, &rules, issues) < 0 || !(text = cJSON_Print(rules))) {
 		fprintf(stderr, "%s\n", L(env, "変換できません", "conversion failed"));
 		return 1;
 	}
-	printf("%s\n", text);
+	failed = issues->lines_refused > 0 || issues->n + issues->dropped > 0;
+	/* the whole import fails on any line that cannot be represented, unless
+	 * --partial: then refused allow rules are left out and block rules only
+	 * ever match more (never wider than USBGuard) */
+	if (!failed || partial)
+		printf("%s\n", text);
 	usbguard_issues_print(issues, a->pos[0], stderr, env->lang);
 	fprintf(stderr,
-	        L(env, "%u 行を %u 個のルールに変換、%zu 行は変換していません\n",
-	          "%u lines converted into %u rules, %zu lines not converted\n"),
-	        issues->lines_converted, issues->rules_out, issues->n + issues->dropped);
-	return issues->n + issues->dropped > 0 ? 1 : 0;
+	        L(env, "%u 行中 %u 行を変換、%u 行は変換できません（うち block ルール %u 件を広げて残しました）%s\n",
+	          "%u of %u lines converted, %u refused (%u block rules kept broadened)%s\n"),
+	        issues->lines_converted, issues->lines_total, issues->lines_refused, issues->rules_broadened,
+	        failed && !partial ? L(env, "。何も出力していません（--partial で一部を出力）",
+	                               ": nothing written (--partial writes the rest)")
+	                           : "");
+	return failed && !partial ? 1 : 0;
 }
 
 static void policy_usage(struct ctl_env *env)
@@ -289,12 +299,12 @@ static void policy_usage(struct ctl_env *env)
 	        L(env,
 	          "使い方: mamorictl policy check FILE | schema | keygen --out PREFIX | sign --key K FILE [--out SIG] "
 	          "|\n"
-	          "        verify --pub P FILE [--sig SIG] [--min-version N] | import-usbguard rules.conf  [--lang "
-	          "ja|en]\n",
+	          "        verify --pub P FILE [--sig SIG] [--min-version N] | import-usbguard rules.conf [--partial] "
+	          "[--lang ja|en]\n",
 	          "usage: mamorictl policy check FILE | schema | keygen --out PREFIX | sign --key K FILE [--out SIG] "
 	          "|\n"
-	          "       verify --pub P FILE [--sig SIG] [--min-version N] | import-usbguard rules.conf  [--lang "
-	          "ja|en]\n"));
+	          "       verify --pub P FILE [--sig SIG] [--min-version N] | import-usbguard rules.conf [--partial] "
+	          "[--lang ja|en]\n"));
 }
 
 int ctl_policy(struct ctl_env *env, int argc, char **argv)
@@ -309,7 +319,9 @@ int ctl_policy(struct ctl_env *env, int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[1];
-	if (parse_args(env, argc - 2, argv + 2, valued, NULL, &a) < 0) {
+	static const char *const flags[] = {"partial", NULL};
+
+	if (parse_args(env, argc - 2, argv + 2, valued, flags, &a) < 0) {
 		policy_usage(env);
 		return 2;
 	}

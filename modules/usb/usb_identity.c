@@ -212,8 +212,16 @@ int usb_ughash_compute(const struct usb_str *name, const char *vendor_txt, const
 	memcpy(buf + off, vendor_txt, nv), off += nv;
 	memcpy(buf + off, product_txt, np), off += np;
 	memcpy(buf + off, serial->b, serial->len), off += serial->len;
-	if (len)
+	if (len) {
+		size_t at = off;
+
 		memcpy(buf + off, desc, len), off += len;
+		/* USBGuard hashes a Linux root hub's (1d6b:0001..0003) device
+		 * descriptor with bcdDevice 0, so that a kernel update keeps it */
+		if (len >= 18 && desc[1] == 0x01 && desc[8] == 0x6b && desc[9] == 0x1d && desc[11] == 0 &&
+		    desc[10] >= 1 && desc[10] <= 3)
+			buf[at + 12] = buf[at + 13] = 0;
+	}
 	r = sha256_buf(buf, off, md);
 	if (r < 0)
 		return r;
@@ -267,10 +275,15 @@ static int ugparent_of(const char *syspath, char *out)
 		if (strstr(ue, "DEVTYPE=usb_device\n") == ue || strstr(ue, "\nDEVTYPE=usb_device\n"))
 			return ughash_of(parent, out);
 	}
-	/* hashString(path): SHA-256 of the path bytes alone */
-	if (strlen(parent) >= USB_STR_RAW_MAX)
-		return -E2BIG;
-	usb_str_set(&path, parent, strlen(parent));
+	/* hashString(path): SHA-256 of the path bytes alone, the path as
+	 * USBGuard keeps it: relative to the sysfs mount ("/devices/...") */
+	{
+		const char *rel = strncmp(parent, "/sys/", 5) == 0 ? parent + 4 : parent;
+
+		if (strlen(rel) >= USB_STR_RAW_MAX)
+			return -E2BIG;
+		usb_str_set(&path, rel, strlen(rel));
+	}
 	{
 		uint8_t md[32];
 		int r;

@@ -517,8 +517,11 @@ static bool term_eval(const struct mterm *t, const struct dval *d, int nd)
 		for (int j = 0; j < nd; j++) {
 			bool ok = false;
 
+			/* USBGuard 1.1.2 never matches a wildcard id under match-all
+			 * (tests/integration/usbguard_diff): only exact ids count */
 			for (size_t i = 0; i < t->n && !ok; i++)
-				ok = item_match(t->attr, &t->v[i], &d[j]);
+				ok = item_match(t->attr, &t->v[i], &d[j]) &&
+				     (t->attr != USB_ATTR_ID || (t->v[i].vendor >= 0 && t->v[i].product >= 0));
 			if (!ok)
 				return false;
 		}
@@ -528,29 +531,21 @@ static bool term_eval(const struct mterm *t, const struct dval *d, int nd)
 	}
 }
 
-bool usb_match_eval(const struct usb_match *m, const struct usb_identity *id)
+int usb_match_eval(const struct usb_match *m, const struct usb_identity *id)
 {
 	struct dval d[USB_DESC_MAX_SEQ];
 	char tmp[1][8];
+	bool unknown = false;
 
 	if (!m)
-		return true;
+		return 1;
 	for (size_t i = 0; i < m->n; i++) {
 		int nd = device_values(m->t[i].attr, id, d, tmp);
 
-		if (nd < 0 || !term_eval(&m->t[i], d, nd))
-			return false;
+		if (nd < 0)
+			unknown = true; /* a later term may still say "no" for sure */
+		else if (!term_eval(&m->t[i], d, nd))
+			return 0;
 	}
-	return true;
-}
-
-bool usb_match_identity_complete(unsigned attrs, const struct usb_identity *id)
-{
-	struct dval d[USB_DESC_MAX_SEQ];
-	char tmp[1][8];
-
-	for (int a = 0; a < _USB_ATTR_MAX; a++)
-		if ((attrs & (1u << a)) && device_values((enum usb_attr)a, id, d, tmp) < 0)
-			return false;
-	return true;
+	return unknown ? -1 : 1;
 }

@@ -103,14 +103,12 @@ struct usb_match;
 int usb_match_compile(const cJSON *o, struct usb_match **ret, unsigned *needs, char *err, size_t errsz);
 struct usb_match *usb_match_free(struct usb_match *m);
 
-/* Does the device match? Never allocates. A field the match needs that the
- * identity lacks (not read, or too long to hold) never matches; usb_decide
- * blocks such devices before any rule is tried. */
-bool usb_match_eval(const struct usb_match *m, const struct usb_identity *id);
-
-/* Does the identity hold every attribute in attrs (bits of enum usb_attr)
- * completely: read, not too long, hashes computed, interface list whole? */
-bool usb_match_identity_complete(unsigned attrs, const struct usb_identity *id);
+/* Does the device match? 1 yes, 0 no, -1 unknown: an attribute the match
+ * needs is missing from the identity (not read, a string too long to hold,
+ * an interface list cut short or malformed, a hash not computed) and no
+ * other term already says no. Never allocates. usb_decide treats an unknown
+ * block rule as matching and skips an unknown allow rule: neither widens. */
+int usb_match_eval(const struct usb_match *m, const struct usb_identity *id);
 
 /* Which attributes the match uses (bit per enum usb_attr). */
 unsigned usb_match_attrs(const struct usb_match *m);

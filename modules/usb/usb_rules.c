@@ -73,7 +73,6 @@ struct usb_rules {
 	size_t n_approvals;
 	char reqs[USB_REQS_MAX];
 	unsigned needs;
-	unsigned attrs; /* enum usb_attr bits any rule reads */
 };
 
 static const char *const action_names[_USB_ACT_MAX] = {
@@ -89,6 +88,7 @@ static const char *const crypt_names[_USB_CRYPT_MAX] = {
         [USB_CRYPT_BITLOCKER] = "bitlocker",
         [USB_CRYPT_HARDWARE] = "hardware",
         [USB_CRYPT_CONTAINER] = "partition_table",
+        [USB_CRYPT_ENC_PARTITIONS] = "encrypted_partitions",
 };
 
 const char *usb_action_to_string(enum usb_action a)
@@ -458,7 +458,6 @@ static int load_rules(struct usb_rules *r, const cJSON *a, char *err, size_t err
 				return k;
 			if (k < 0)
 				FAIL("usb.rules[%d] (%s).%s", i, ru->id, e);
-			r->attrs |= usb_match_attrs(ru->m);
 		}
 		if ((ifs = get(it, "interfaces"))) {
 			k = parse_pats(ifs, &ru->allow, &ru->n_allow);
@@ -715,18 +714,24 @@ void usb_decide(const struct usb_rules *r, const struct usb_identity *id, time_t
 	enum usb_action act = r->def;
 	bool storage = false, any = false;
 
-	/* a device whose identity cannot be held completely (a string longer
-	 * than any real USB string, an interface list cut short, a hash that
-	 * could not be computed) is not matched against rules at all: a rule
-	 * that cannot be evaluated must neither allow nor fail to block */
-	if (!usb_match_identity_complete(r->attrs, id)) {
-		d.action = USB_ACT_BLOCK;
-		d.reason = "identity_incomplete";
-		*ret = d;
-		return;
-	}
-	for (size_t i = 0; i < r->n_rules; i++)
-		if (usb_match_eval(r->rules[i].m, id)) {
+	for (size_t i = 0; i < r->n_rules; i++) {
+		int m = usb_match_eval(r->rules[i].m, id);
+
+		/* a rule that cannot be evaluated on this identity (a string longer
+		 * than any real USB string, an interface list cut short, a hash
+		 * that could not be computed): a block rule blocks, an allowing
+		 * rule is passed over — neither allows what the rule would not */
+		if (m < 0 && r->rules[i].action == USB_ACT_BLOCK) {
+			d.rule = (int)i;
+			d.rule_id = r->rules[i].id;
+			d.reason = "identity_incomplete";
+			d.action = USB_ACT_BLOCK;
+			if (r->rules[i].reqs[0])
+				d.reqs = r->rules[i].reqs;
+			*ret = d;
+			return;
+		}
+		if (m > 0) {
 			d.rule = (int)i;
 			act = r->rules[i].action;
 			d.rule_id = r->rules[i].id;
@@ -735,6 +740,7 @@ void usb_decide(const struct usb_rules *r, const struct usb_identity *id, time_t
 				d.reqs = r->rules[i].reqs;
 			break;
 		}
+	}
 	if (d.rule >= 0 && act == USB_ACT_BLOCK) {
 		d.action = USB_ACT_BLOCK;
 		*ret = d;
@@ -866,11 +872,14 @@ int usb_decide_media(const struct usb_decision *dec, enum usb_crypt c, const cha
 		*ret_reason = dec->action == USB_ACT_READONLY ? "readonly_rule" : dec->reason;
 		return USB_MEDIA_RO;
 	}
-	if (c == USB_CRYPT_CONTAINER) {
+	if (c == USB_CRYPT_CONTAINER && !dec->crypt_required) {
 		*ret_reason = "partition_table";
 		return USB_MEDIA_RW; /* its partitions are classified one by one */
 	}
-	if (dec->crypt_required && c == USB_CRYPT_PLAIN) {
+	/* encryption required: a partition table is writable only when every
+	 * partition is encrypted and no region is left over (usb_media_layout);
+	 * otherwise raw writes to the disk would put plaintext on the medium */
+	if (dec->crypt_required && (c == USB_CRYPT_PLAIN || c == USB_CRYPT_CONTAINER)) {
 		*ret_reason = "plain_media";
 		return dec->plain_action == USB_ACT_BLOCK ? -EPERM : USB_MEDIA_RO;
 	}
@@ -878,7 +887,7 @@ int usb_decide_media(const struct usb_decision *dec, enum usb_crypt c, const cha
 		*ret_reason = "write_requires_approval";
 		return USB_MEDIA_RO;
 	}
-	*ret_reason = c == USB_CRYPT_PLAIN ? "allowed" : "encrypted";
+	*ret_reason = c == USB_CRYPT_PLAIN || c == USB_CRYPT_CONTAINER ? "allowed" : "encrypted";
 	return USB_MEDIA_RW;
 }
 

@@ -185,15 +185,29 @@ static void test_keygen_sign_verify(void **state)
 static void test_import_usbguard(void **state)
 {
 	char *out, *err;
-	static const char conf[] = "allow id 0781:5581 serial \"X\"\nallow id 1234:5678 parent-hash \"a=\"\n";
+	static const char conf[] = "allow id 0781:5581 serial \"X\" # the stick\n"
+	                           "allow id 1234:5678 parent-hash \"a=\"\n"
+	                           "block id 1234:* if localtime(08:00-17:00)\n";
 	(void)state;
 
 	ptest_write(path("rules.conf"), conf, sizeof(conf) - 1);
+	/* a line that cannot be represented fails the whole import: nothing written */
 	assert_int_equal(run(ctl_policy, "en", &out, &err, "policy", "import-usbguard", path("rules.conf"), NULL), 1);
+	assert_null(strstr(out, "usbguard-L1"));
+	assert_non_null(strstr(err, "rules.conf:2: value outside mamori's format"));
+	assert_non_null(strstr(err, "rules.conf:3: condition mamori cannot evaluate"));
+	assert_non_null(strstr(err, "1 of 3 lines converted, 2 refused"));
+	assert_non_null(strstr(err, "nothing written"));
+	free(out), free(err);
+	/* --partial: the allow line is left out, the block line is kept broadened */
+	assert_int_equal(
+	        run(ctl_policy, "en", &out, &err, "policy", "import-usbguard", path("rules.conf"), "--partial", NULL),
+	        0);
 	assert_non_null(strstr(out, "\"usbguard-L1\""));
 	assert_null(strstr(out, "usbguard-L2"));
-	assert_non_null(strstr(err, "rules.conf:2:"));
-	assert_non_null(strstr(err, "1 lines converted into 1 rules, 1 lines not converted"));
+	assert_non_null(strstr(out, "\"usbguard-L3\""));
+	assert_non_null(strstr(out, "broadened"));
+	assert_non_null(strstr(err, "(1 block rules kept broadened)"));
 	free(out), free(err);
 }
 

@@ -346,10 +346,28 @@ static void test_usbguard_semantics(void **s)
 		assert_int_equal(decide1(m, &big2), USB_ACT_ALLOW);
 		assert_int_equal(decide1(m, &big), USB_ACT_BLOCK);
 	}
-	usb_identity_set_serial(&big, longs, 600 > sizeof(longs) ? sizeof(longs) : 600);
-	memset(big.serial_raw.b, 0, 1);
-	big.serial_raw.too_long = true;
+	/* a serial too long to hold: an allow rule on it is passed over, a block
+	 * rule on it blocks (identity_incomplete), a rule on other keys decides */
+	big.serial_raw = (struct usb_str){.present = true, .too_long = true};
 	assert_int_equal(decide1("{\"serial_none_of\":[\"S1\"]}", &big), USB_ACT_BLOCK);
+	assert_int_equal(decide1("{\"id\":\"0781:5581\"}", &big), USB_ACT_ALLOW);
+	{
+		char json[] = "{\"default\":\"allow\",\"rules\":[{\"id\":\"b\",\"action\":\"block\",\"match\":"
+		              "{\"serial_none_of\":[\"S1\"]}}]}";
+		cJSON *j = cJSON_Parse(json);
+		struct usb_rules *r = NULL;
+		struct usb_decision d;
+		char err[128];
+
+		assert_int_equal(usb_rules_load(j, &r, err, sizeof(err)), 0);
+		usb_decide(r, &big, 0, &d);
+		assert_int_equal(d.action, USB_ACT_BLOCK);
+		assert_string_equal(d.reason, "identity_incomplete");
+		usb_decide(r, &a, 0, &d); /* S1: none_of says no for sure */
+		assert_int_equal(d.action, USB_ACT_ALLOW);
+		usb_rules_free(r);
+		cJSON_Delete(j);
+	}
 }
 
 int main(void)
