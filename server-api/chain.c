@@ -244,6 +244,7 @@ int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records
 				 * the first record this server holds */
 				res.duplicates++;
 				first = i + 1;
+				r = 0; /* -ENOENT is an answer here, not an error (issue 17 finding 9) */
 				continue;
 			}
 			if (r < 0)

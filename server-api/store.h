@@ -199,6 +199,12 @@ struct store_ops {
 	              const struct store_cert *c);
 	/* A further certificate of an enrolled terminal (renewal). */
 	int (*cert_add)(struct store *s, const struct store_cert *c);
+	/* Renewal: add c (issued now_us) unless max certificates of its
+	 * terminal were issued since since_us (-EDQUOT), and revoke all its
+	 * other certificates, in one durable transaction. *ret_revoked: how
+	 * many were revoked. */
+	int (*cert_renew)(struct store *s, const struct store_cert *c, int64_t now_us, int64_t since_us, unsigned max,
+	                  unsigned *ret_revoked);
 	/* -ENOENT: not a certificate this server issued. */
 	int (*cert_get)(struct store *s, const char *serial, struct store_cert *ret);
 	/* Revoke the terminal and all its certificates; *ret_n: how many were

@@ -41,6 +41,8 @@ enum {
 	Q_CERT_ADD,
 	Q_CERT_GET,
 	Q_CERT_REVOKE_ALL,
+	Q_CERT_COUNT_SINCE,
+	Q_CERT_REVOKE_OTHERS,
 	Q_DEVICE_LIST,
 	Q_DEVICE_LIST_GROUP,
 	Q_DEVICE_REPORT,
@@ -99,6 +101,8 @@ static const char *const sql_text[_Q_MAX] = {
         [Q_CERT_ADD] = "INSERT INTO certs(serial, terminal_id, not_after_us, issued_us) VALUES (?1, ?2, ?3, ?4)",
         [Q_CERT_GET] = "SELECT terminal_id, not_after_us, revoked FROM certs WHERE serial = ?1",
         [Q_CERT_REVOKE_ALL] = "UPDATE certs SET revoked = 1 WHERE terminal_id = ?1 AND revoked = 0",
+        [Q_CERT_COUNT_SINCE] = "SELECT count(*) FROM certs WHERE terminal_id = ?1 AND issued_us >= ?2",
+        [Q_CERT_REVOKE_OTHERS] = "UPDATE certs SET revoked = 1 WHERE terminal_id = ?1 AND serial <> ?2 AND revoked = 0",
         [Q_DEVICE_LIST] = "SELECT " DEVICE_COLS " FROM devices ORDER BY terminal_id",
         [Q_DEVICE_LIST_GROUP] = "SELECT " DEVICE_COLS " FROM devices WHERE grp = ?1 ORDER BY terminal_id",
         [Q_DEVICE_REPORT] = "SELECT report FROM devices WHERE terminal_id = ?1",
@@ -532,6 +536,43 @@ static int sq_cert_add(struct store *base, const struct store_cert *c)
 	if (r < 0)
 		return r;
 	return txn_end(s, cert_insert(s, c, 0));
+}
+
+static int sq_cert_renew(struct store *base, const struct store_cert *c, int64_t now_us, int64_t since_us, unsigned max,
+                         unsigned *ret_revoked)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	unsigned revoked = 0;
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	if ((r = stmt(s, Q_CERT_COUNT_SINCE, &st)) < 0 || (r = bind_text(st, 1, c->terminal_id)) < 0 ||
+	    (r = bind_int(st, 2, since_us)) < 0)
+		goto out;
+	r = step_row(st);
+	if (r == 1) {
+		int64_t n = sqlite3_column_int64(st, 0);
+
+		sqlite3_reset(st);
+		r = n >= (int64_t)max ? -EDQUOT : 0;
+	} else if (r == 0) {
+		r = -EIO;
+	}
+	if (r < 0)
+		goto out;
+	if ((r = cert_insert(s, c, now_us)) < 0)
+		goto out;
+	if ((r = stmt(s, Q_CERT_REVOKE_OTHERS, &st)) < 0 || (r = bind_text(st, 1, c->terminal_id)) < 0 ||
+	    (r = bind_text(st, 2, c->serial)) < 0 || (r = step_done(st)) < 0)
+		goto out;
+	revoked = (unsigned)sqlite3_changes(s->db);
+out:
+	r = txn_end(s, r);
+	if (r == 0)
+		*ret_revoked = revoked;
+	return r;
 }
 
 static int sq_cert_get(struct store *base, const char *serial, struct store_cert *ret)
@@ -1122,6 +1163,7 @@ const struct store_ops store_sqlite_ops = {
         .token_peek = sq_token_peek,
         .enroll = sq_enroll,
         .cert_add = sq_cert_add,
+        .cert_renew = sq_cert_renew,
         .cert_get = sq_cert_get,
         .device_revoke = sq_device_revoke,
         .device_get = sq_device_get,

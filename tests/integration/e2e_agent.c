@@ -5,6 +5,8 @@
  *   e2e_agent forge STATE_DIR KIND        POST a bad batch with the terminal's own
  *                                         certificate: gap | mismatch | fork | foreign
  *                                         prints "HTTP <status> <body>"
+ *   e2e_agent post STATE_DIR FROM TO      POST records FROM..TO of the journal as they are
+ *                                         (prints "HTTP <status> <body>")
  *   e2e_agent expired-cert DATA OUT ID    a key + certificate for terminal ID signed by
  *                                         the server's CA (DATA/ca.*) that has expired
  *   e2e_agent foreign-cert DIR OUT ID     a key + certificate from another CA made in DIR
@@ -104,6 +106,56 @@ static int read_records(const char *dir, uint64_t after, unsigned max, cJSON **r
 	return r < 0 ? r : 0;
 }
 
+/* POST {"records": recs} with the terminal's certificate; prints the answer. */
+static int post_records(const char *dir, cJSON *recs)
+{
+	struct enroll_state es;
+	struct transport_conn *c = NULL;
+	struct transport_response resp = {0};
+	struct transport_request rq = {.method = "POST"};
+	_cleanup_json_ cJSON *batch = cJSON_CreateObject();
+	_cleanup_free_ char *body = NULL;
+	char pem[PATH_MAX], ca[PATH_MAX], url[700], err[512];
+	int r;
+
+	if ((r = enroll_state_load(dir, &es)) < 0) {
+		cJSON_Delete(recs);
+		return die("state", r);
+	}
+	(void)xsnprintf(pem, sizeof(pem), "%s/%s", dir, TRANSPORT_DEVICE_PEM);
+	(void)xsnprintf(ca, sizeof(ca), "%s/%s", dir, TRANSPORT_SERVER_CA);
+	(void)xsnprintf(url, sizeof(url), "%s/api/v1/events", es.device_url);
+	cJSON_AddItemToObject(batch, "records", recs);
+	body = cJSON_PrintUnformatted(batch);
+	rq.url = url;
+	rq.body = body;
+	rq.body_len = strlen(body);
+	if ((r = transport_conn_new(ca, pem, 30, &c)) < 0)
+		return die("conn", r);
+	r = transport_conn_request(c, &rq, &resp, err, sizeof(err));
+	transport_conn_free(c);
+	if (r < 0) {
+		fprintf(stderr, "e2e_agent: %s\n", err);
+		return 2;
+	}
+	printf("HTTP %ld %s\n", resp.status, resp.body);
+	transport_response_clear(&resp);
+	return 0;
+}
+
+static int cmd_post(const char *dir, const char *from, const char *to)
+{
+	cJSON *recs = NULL;
+	int64_t a, b;
+	int r;
+
+	if (parse_int64(from, 1, INT64_MAX, &a) < 0 || parse_int64(to, a, a + 10000, &b) < 0)
+		return die("range", -EINVAL);
+	if ((r = read_records(dir, (uint64_t)a - 1, (unsigned)(b - a + 1), &recs)) < 0)
+		return die("journal", r);
+	return post_records(dir, recs);
+}
+
 static int cmd_forge(const char *dir, const char *kind)
 {
 	struct enroll_state es;
@@ -200,6 +252,8 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && strcmp(argv[1], "append") == 0)
 		return cmd_append(argv[2], argv[3]);
+	if (argc == 5 && strcmp(argv[1], "post") == 0)
+		return cmd_post(argv[2], argv[3], argv[4]);
 	if (argc == 4 && strcmp(argv[1], "forge") == 0)
 		return cmd_forge(argv[2], argv[3]);
 	if (argc == 5 && strcmp(argv[1], "expired-cert") == 0) {
