@@ -158,22 +158,13 @@ static int cmd_post(const char *dir, const char *from, const char *to)
 
 static int cmd_forge(const char *dir, const char *kind)
 {
-	struct enroll_state es;
-	struct transport_conn *c = NULL;
-	struct transport_response resp = {0};
-	struct transport_request rq = {.method = "POST"};
-	_cleanup_json_ cJSON *batch = cJSON_CreateObject(), *recs = NULL;
-	_cleanup_free_ char *body = NULL;
-	char pem[PATH_MAX], ca[PATH_MAX], url[700], err[512];
+	_cleanup_json_ cJSON *recs = NULL;
 	uint64_t acked = 0;
 	cJSON *first, *pl;
 	int r;
 
-	if ((r = enroll_state_load(dir, &es)) < 0 || (r = transport_acked_read(dir, &acked)) < 0)
+	if ((r = transport_acked_read(dir, &acked)) < 0)
 		return die("state", r);
-	(void)xsnprintf(pem, sizeof(pem), "%s/%s", dir, TRANSPORT_DEVICE_PEM);
-	(void)xsnprintf(ca, sizeof(ca), "%s/%s", dir, TRANSPORT_SERVER_CA);
-	(void)xsnprintf(url, sizeof(url), "%s/api/v1/events", es.device_url);
 	if (strcmp(kind, "fork") == 0) {
 		/* an already acknowledged record, changed */
 		if (acked == 0 || (r = read_records(dir, acked - 1, 1, &recs)) < 0)
@@ -197,22 +188,7 @@ static int cmd_forge(const char *dir, const char *kind)
 	} else {
 		return die("kind", -EINVAL);
 	}
-	cJSON_AddItemToObject(batch, "records", TAKE_PTR(recs));
-	body = cJSON_PrintUnformatted(batch);
-	rq.url = url;
-	rq.body = body;
-	rq.body_len = strlen(body);
-	if ((r = transport_conn_new(ca, pem, 30, &c)) < 0)
-		return die("conn", r);
-	r = transport_conn_request(c, &rq, &resp, err, sizeof(err));
-	transport_conn_free(c);
-	if (r < 0) {
-		fprintf(stderr, "e2e_agent: %s\n", err);
-		return 2;
-	}
-	printf("HTTP %ld %s\n", resp.status, resp.body);
-	transport_response_clear(&resp);
-	return 0;
+	return post_records(dir, TAKE_PTR(recs));
 }
 
 static int write_identity(const char *out, const char *key, const char *cert)
