@@ -474,6 +474,7 @@ struct checkin_answer {
 	const char *terminal_id, *now, *not_after;
 	const struct policy_facts *pf;
 	const struct store_chain *chain;
+	const char *agent_chain; /* the journal the terminal reported; NULL = none */
 	bool renew;
 	int64_t interval;
 };
@@ -482,6 +483,8 @@ struct checkin_answer {
 static int checkin_answer(const struct checkin_answer *a, char *buf, size_t bufsz)
 {
 	char sha[96] = "";
+	uint64_t acked = chain_acked_for(a->chain, a->agent_chain);
+	bool prev = a->agent_chain && a->chain->restart_seq && strcmp(a->agent_chain, a->chain->prev_chain) == 0;
 
 	if (a->pf->version)
 		(void)xsnprintf(sha, sizeof(sha), ",\"sha256\":\"%s\"", a->pf->sha256);
@@ -490,9 +493,10 @@ static int checkin_answer(const struct checkin_answer *a, char *buf, size_t bufs
 	                "%s},\"events\":{\"acked_seq\":%" PRIu64 ",\"chain\":\"%s\",\"head_hash\":\"%s\"},"
 	                "\"approvals\":%s,\"exceptions\":%s,\"commands\":[],"
 	                "\"certificate\":{\"not_after\":\"%s\",\"renew\":%s},\"checkin_interval_seconds\":%" PRId64 "}",
-	                a->terminal_id, a->now, a->pf->version, sha, a->chain->head_seq, a->chain->chain,
-	                a->chain->head_hash, a->pf->approvals_json ?: "[]", a->pf->exceptions_json ?: "[]",
-	                a->not_after, a->renew ? "true" : "false", a->interval);
+	                a->terminal_id, a->now, a->pf->version, sha, acked,
+	                prev ? a->chain->prev_chain : a->chain->chain,
+	                prev ? a->chain->prev_head_hash : a->chain->head_hash, a->pf->approvals_json ?: "[]",
+	                a->pf->exceptions_json ?: "[]", a->not_after, a->renew ? "true" : "false", a->interval);
 }
 
 static const char *opt_string(const cJSON *o, const char *key, size_t max)
@@ -519,6 +523,7 @@ static void handle_checkin(void *userdata, struct http_req *req)
 	const cJSON *report, *inventory, *journal, *pv;
 	struct store_checkin c = {0};
 	struct store_chain head = {0};
+	const char *agent_chain = NULL;
 	char now_s[32], na_s[32];
 	int r;
 
@@ -560,6 +565,11 @@ static void handle_checkin(void *userdata, struct http_req *req)
 	journal = cJSON_GetObjectItemCaseSensitive(body, "journal");
 	if (cJSON_IsObject(journal)) {
 		const cJSON *hs = cJSON_GetObjectItemCaseSensitive(journal, "head_seq");
+		const cJSON *ch = cJSON_GetObjectItemCaseSensitive(journal, "chain");
+
+		if (cJSON_IsString(ch) && strlen(ch->valuestring) == 32 &&
+		    strspn(ch->valuestring, "0123456789abcdef") == 32)
+			agent_chain = ch->valuestring;
 
 		if (cJSON_IsNumber(hs) && hs->valuedouble >= 0 && hs->valuedouble < 9007199254740992.0) {
 			head.head_seq = (uint64_t)hs->valuedouble;
@@ -602,6 +612,7 @@ static void handle_checkin(void *userdata, struct http_req *req)
 		        .not_after = na_s,
 		        .pf = pf,
 		        .chain = &d.dev.chain,
+		        .agent_chain = agent_chain,
 		        .renew = d.not_after_us - c.time_us < srv->cfg.device_cert_seconds * 1000000 / 3,
 		        .interval = pf->checkin_interval_s ? pf->checkin_interval_s : srv->cfg.checkin_interval_s,
 		};

@@ -7,6 +7,13 @@
  *                                         prints "HTTP <status> <body>"
  *   e2e_agent post STATE_DIR FROM TO      POST records FROM..TO of the journal as they are
  *                                         (prints "HTTP <status> <body>")
+ *   e2e_agent forge-restart STATE_DIR SEQ bare|recovery
+ *                                         POST a new chain of two records starting at SEQ
+ *                                         (from zero, as a recovered journal starts one):
+ *                                         "recovery" opens it with a tamper.detected record
+ *                                         naming the terminal's real chain and head, as
+ *                                         agent/journal.c writes it; what someone with a
+ *                                         stolen device certificate can send
  *   e2e_agent expired-cert DATA OUT ID    a key + certificate for terminal ID signed by
  *                                         the server's CA (DATA/ca.*) that has expired
  *   e2e_agent foreign-cert DIR OUT ID     a key + certificate from another CA made in DIR
@@ -23,6 +30,8 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "chain.h"
+#include "crypto.h"
 #include "enroll.h"
 #include "fileio.h"
 #include "journal.h"
@@ -191,6 +200,80 @@ static int cmd_forge(const char *dir, const char *kind)
 	return post_records(dir, TAKE_PTR(recs));
 }
 
+/* One record of a forged chain: its canonical bytes and hash after prev. */
+static cJSON *forged_record(const char *chain, uint64_t seq, const char *type, cJSON *payload, uint8_t prev[32])
+{
+	_cleanup_json_ cJSON *rec = cJSON_CreateObject();
+	struct journal_buf canon = {0};
+	uint64_t s;
+	int64_t t;
+	const char *ty, *ch;
+	uint8_t h[32];
+	char hex[65];
+	cJSON *o;
+
+	cJSON_AddStringToObject(rec, "chain", chain);
+	cJSON_AddNumberToObject(rec, "seq", (double)seq);
+	cJSON_AddNumberToObject(rec, "time_us", 1700000000000000.0);
+	cJSON_AddStringToObject(rec, "type", type);
+	cJSON_AddStringToObject(rec, "severity", "critical");
+	cJSON_AddBoolToObject(rec, "synced", true);
+	cJSON_AddItemToObject(rec, "reqs", cJSON_CreateArray());
+	cJSON_AddItemToObject(rec, "payload", payload);
+	if (chain_record_canon(rec, &canon, &s, &t, &ty, &ch) < 0 ||
+	    crypto_sha256_2(prev, 32, canon.data, canon.len, h) < 0) {
+		journal_buf_free(&canon);
+		return NULL;
+	}
+	memcpy(prev, h, 32);
+	hex_encode(h, 32, hex);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "hash", hex);
+	cJSON_AddItemToObject(o, "record", cJSON_ParseWithLength(canon.data, canon.len));
+	journal_buf_free(&canon);
+	return o;
+}
+
+static int cmd_forge_restart(const char *dir, const char *seq_s, const char *mode)
+{
+	static const char forged_chain[] = "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0";
+	struct journal_info ji;
+	cJSON *recs = cJSON_CreateArray(), *pl = cJSON_CreateObject(), *r1, *r2;
+	uint8_t prev[32] = {0};
+	int64_t seq;
+	int r;
+
+	if (parse_int64(seq_s, 2, INT64_MAX / 2, &seq) < 0 || (r = journal_info(dir, &ji)) < 0) {
+		cJSON_Delete(recs);
+		cJSON_Delete(pl);
+		return die("forge-restart", -EINVAL);
+	}
+	if (strcmp(mode, "recovery") == 0) {
+		cJSON_AddStringToObject(pl, "what", "journal");
+		cJSON_AddStringToObject(pl, "old_file", "journal.db.corrupt-20240101T000000Z");
+		cJSON_AddStringToObject(pl, "old_chain", ji.chain);
+		cJSON_AddNumberToObject(pl, "first_bad_seq", (double)ji.head_seq + 1);
+		cJSON_AddNumberToObject(pl, "last_good_seq", (double)ji.head_seq);
+		cJSON_AddStringToObject(pl, "last_good_hash", ji.head_hash);
+		cJSON_AddNumberToObject(pl, "old_max_seq", (double)(seq - 1));
+		cJSON_AddStringToObject(pl, "reason", "database damaged");
+		r1 = forged_record(forged_chain, (uint64_t)seq, "tamper.detected", pl, prev);
+	} else {
+		cJSON_AddStringToObject(pl, "path", "/media/usb/x");
+		r1 = forged_record(forged_chain, (uint64_t)seq, "carry.out", pl, prev);
+	}
+	r2 = forged_record(forged_chain, (uint64_t)seq + 1, "carry.out", cJSON_CreateObject(), prev);
+	if (!r1 || !r2) {
+		cJSON_Delete(r1);
+		cJSON_Delete(r2);
+		cJSON_Delete(recs);
+		return die("forge-restart: canon", -EINVAL);
+	}
+	cJSON_AddItemToArray(recs, r1);
+	cJSON_AddItemToArray(recs, r2);
+	return post_records(dir, recs);
+}
+
 static int write_identity(const char *out, const char *key, const char *cert)
 {
 	size_t kl = strlen(key), cl = strlen(cert);
@@ -230,6 +313,8 @@ int main(int argc, char **argv)
 		return cmd_append(argv[2], argv[3]);
 	if (argc == 5 && strcmp(argv[1], "post") == 0)
 		return cmd_post(argv[2], argv[3], argv[4]);
+	if (argc == 5 && strcmp(argv[1], "forge-restart") == 0)
+		return cmd_forge_restart(argv[2], argv[3], argv[4]);
 	if (argc == 4 && strcmp(argv[1], "forge") == 0)
 		return cmd_forge(argv[2], argv[3]);
 	if (argc == 5 && strcmp(argv[1], "expired-cert") == 0) {
