@@ -733,6 +733,15 @@ static cJSON *terminal_json(const struct store_device *d, const char *compliance
 	    !cJSON_AddNumberToObject(j, "acked_seq", (double)d->chain.head_seq) ||
 	    !cJSON_AddStringToObject(j, "head_hash", d->chain.head_hash))
 		return NULL;
+	if (d->chain.restart_seq) {
+		/* a new chain not yet acknowledged: the one before it may go on */
+		cJSON *rs = cJSON_AddObjectToObject(j, "restart_pending");
+
+		if (!rs || !cJSON_AddNumberToObject(rs, "seq", (double)d->chain.restart_seq) ||
+		    !cJSON_AddStringToObject(rs, "previous_chain", d->chain.prev_chain) ||
+		    !cJSON_AddNumberToObject(rs, "previous_head_seq", (double)d->chain.prev_head_seq))
+			return NULL;
+	}
 	c = compliance ? cJSON_Parse(compliance) : cJSON_CreateObject();
 	if (!c || !cJSON_AddItemToObject(o, "compliance", c))
 		return NULL;
@@ -906,6 +915,44 @@ static void handle_revoke(void *userdata, struct http_req *req)
 	out = cJSON_CreateObject();
 	if (!out || !cJSON_AddStringToObject(out, "terminal_id", id) ||
 	    !cJSON_AddNumberToObject(out, "revoked_certificates", n))
+		return no_memory(req);
+	http_reply_json(req, 200, out);
+}
+
+/* A chain restart (chain.h) stays a finding, and the chain before it may
+ * still continue, until someone with the revoke permission acknowledges it
+ * here, naming the restart's seq (what they looked at). */
+static void handle_restart_ack(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *out = NULL;
+	const char *id = http_req_param(req, 0);
+	char detail[64];
+	int64_t seq;
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_REVOKE, &a) < 0)
+		return;
+	if (parse_int64(http_req_param(req, 1), 1, 9007199254740991LL, &seq) < 0) {
+		server_audit(srv, a.name, "chain.restart.ack", id, "refused", "invalid seq");
+		return http_reply_error(req, 404, "not_found", "その連鎖の再開はありません", "no such chain restart",
+		                        NULL);
+	}
+	(void)xsnprintf(detail, sizeof(detail), "seq %" PRId64, seq);
+	r = STORE_CALL(srv->store, chain_restart_ack, id, (uint64_t)seq);
+	if (r == -ENOENT) {
+		server_audit(srv, a.name, "chain.restart.ack", id, "refused", "no such pending restart");
+		return http_reply_error(req, 404, "not_found", "その連鎖の再開は保留中ではありません",
+		                        "no pending chain restart at that seq", NULL);
+	}
+	if (r < 0)
+		return store_failed(req, r);
+	api_device_invalidate(srv);
+	server_audit(srv, a.name, "chain.restart.ack", id, "ok", detail);
+	out = cJSON_CreateObject();
+	if (!out || !cJSON_AddStringToObject(out, "terminal_id", id) ||
+	    !cJSON_AddNumberToObject(out, "acknowledged_seq", (double)seq))
 		return no_memory(req);
 	http_reply_json(req, 200, out);
 }
@@ -1217,6 +1264,7 @@ const struct http_route api_admin_routes[] = {
         {HTTP_GET, "/admin/v1/terminals", handle_terminals},
         {HTTP_GET, "/admin/v1/terminals/*", handle_terminal},
         {HTTP_POST, "/admin/v1/terminals/*/revoke", handle_revoke},
+        {HTTP_POST, "/admin/v1/terminals/*/chain-restart/*/ack", handle_restart_ack},
         {HTTP_GET, "/admin/v1/events", handle_events},
         {HTTP_GET, "/admin/v1/findings", handle_findings},
         {HTTP_GET, "/admin/v1/compliance", handle_compliance},

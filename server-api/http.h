@@ -8,8 +8,15 @@
  * one, or with one from another CA, or expired, never reaches a handler.
  *
  * Limits (a slow or hostile client costs little): headers 16 KiB, bodies
- * max_body bytes on the wire and as many after gzip decoding, a whole request
- * or an idle keep-alive connection at most timeout seconds. */
+ * max_body bytes on the wire and as many after gzip decoding; an idle
+ * keep-alive connection at most timeout seconds, and a complete request must
+ * arrive within timeout seconds of the accept or of the previous answer (a
+ * client dripping one byte per second is cut off too); at most max_conns
+ * connections (then accepting pauses until one closes) and
+ * max_conns_per_source from one address (more are closed at once); an
+ * accept() error (EMFILE...) pauses accepting for 250 ms, and refusals are
+ * logged as counts once per 10 s. More than one Content-Length (or
+ * Transfer-Encoding) header: 400 and the connection closed. */
 #ifndef MAMORI_HTTP_H
 #define MAMORI_HTTP_H
 
@@ -42,7 +49,11 @@ struct http_listener_options {
 	const char *cert, *key;                 /* server certificate chain and key (PEM files) */
 	const char *client_ca;                  /* PEM: require client certificates issued by it; NULL = none */
 	bool allow_tls12;                       /* also TLS 1.2 (default 1.3 only) */
-	int timeout_s;                          /* request/idle timeout */
+	int timeout_s;                          /* idle timeout, and the deadline of a whole request */
+	bool resumption;                        /* allow TLS session resumption (tickets, cache) */
+	unsigned max_conns;                     /* open connections; at the cap, accepting pauses */
+	unsigned max_conns_per_source;          /* open connections from one address; beyond: closed */
+	const char *name;                       /* for the log ("device", "admin") */
 	size_t max_body;                        /* request body cap, on the wire and decoded */
 	const struct http_route *const *tables; /* NULL-terminated list of route tables ... */
 	const size_t *table_sizes;              /* ... and their lengths */

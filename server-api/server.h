@@ -38,7 +38,8 @@ struct server_config {
 	int64_t device_cert_seconds;
 	int64_t checkin_interval_s;
 	int64_t session_seconds;
-	unsigned hash_workers; /* threads for scrypt (workpool.h) */
+	unsigned hash_workers;                    /* threads for scrypt (workpool.h) */
+	unsigned max_connections, max_per_source; /* per listener (http.h) */
 };
 
 /* Login throttling (docs/API.md "Login throttling"): per client address and

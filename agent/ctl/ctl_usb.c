@@ -63,7 +63,6 @@ static int enumerate(struct present **ret, size_t *ret_n)
 	d = opendir(dir);
 	if (!d)
 		return -errno;
-	usb_identity_set_digest(sha256_buf);
 	while ((de = readdir(d)) && n < DEVS_MAX) {
 		char link[PATH_MAX], real[PATH_MAX];
 		const char *sys;

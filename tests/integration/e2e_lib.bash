@@ -40,8 +40,11 @@ start_server() {
 	local data=$1; shift
 	rm -f "$data/listen.json"
 	SRV_LOG=$data.log
-	"$SERVER" --data "$data" --listen "127.0.0.1:${DPORT:-0}" --admin-listen "127.0.0.1:${APORT:-0}" "$@" \
-		>>"$data.log" 2>&1 &
+	# SERVER_NOFILE: the server's file limit (ulimit -n), for the connection-flood tests
+	(
+		[[ -n ${SERVER_NOFILE:-} ]] && ulimit -n "$SERVER_NOFILE"
+		exec "$SERVER" --data "$data" --listen "127.0.0.1:${DPORT:-0}" --admin-listen "127.0.0.1:${APORT:-0}" "$@"
+	) >>"$data.log" 2>&1 &
 	SRV_PID=$!
 	for _ in $(seq 100); do
 		[[ -s $data/listen.json ]] && break
