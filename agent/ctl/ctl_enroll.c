@@ -176,7 +176,10 @@ static int cmd_sync(struct ctl_env *env, const struct paths *p, const char *repo
 	/* acknowledge in the journal ourselves when mamorid does not hold it;
 	 * otherwise mamorid applies upload.state */
 	{
-		struct journal_options jo = {.dir = p->state};
+		struct journal_options jo = {.dir = p->state, .quiet_if_busy = true};
+
+		if (transport_acked_read(p->state, &jo.acked_seq) < 0)
+			jo.acked_seq = 0;
 		char jpath[PATH_MAX];
 
 		if (xsnprintf(jpath, sizeof(jpath), "%s/%s", p->state, JOURNAL_FILE) == 0 && access(jpath, F_OK) == 0 &&

@@ -980,6 +980,9 @@ int daemon_new(const struct daemon_options *opts, struct daemon **ret, char *err
 		r = root_path(dir, sizeof(dir), d->config.state_dir);
 		if (r == 0)
 			r = mkdir_p(dir, 0700);
+		/* what the server acknowledged: a journal with less went backwards (LOG-1) */
+		if (r == 0 && transport_acked_read(dir, &jo.acked_seq) < 0)
+			jo.acked_seq = 0;
 		if (r == 0)
 			r = journal_open(&jo, &d->journal);
 		if (r < 0) {
