@@ -810,10 +810,28 @@ int transport_sync_once(struct transport *t, const cJSON *report, struct transpo
 		snprintf(err, errsz, "recording the acknowledgement: %s", strerror(-r));
 		goto fail;
 	}
+	if (have_journal && ji.head_seq < after) {
+		/* the server holds more than this journal: it went backwards (truncated,
+		 * an older copy) and what it holds now cannot be uploaded (LOG-1) */
+		snprintf(err, errsz,
+		         "the journal ends at seq %" PRIu64 " but the server holds up to %" PRIu64
+		         ": the journal went backwards; its records cannot be uploaded until mamori-worker "
+		         "reopens it and starts a new chain",
+		         ji.head_seq, after);
+		r = -ESTALE;
+		goto fail;
+	}
 	if (have_journal && ji.head_seq > after) {
 		r = upload(t, after, &res, err, errsz);
 		if (r < 0)
 			goto fail;
+		if (res.acked_seq < ji.head_seq) {
+			snprintf(err, errsz,
+			         "the server holds up to seq %" PRIu64 " of %" PRIu64 ": not everything was uploaded",
+			         res.acked_seq, ji.head_seq);
+			r = -EPROTO;
+			goto fail;
+		}
 	}
 	{
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(pol, "version");
