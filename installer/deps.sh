@@ -21,7 +21,7 @@ build=(gcc make pkg-config
        openssl curl ca-certificates jq)
 check=(clang clang-format libclang-rt-14-dev sqlite3
        cryptsetup-bin e2fsprogs util-linux dconf-cli libglib2.0-bin
-       clamav-daemon clamav postgresql nodejs)
+       clamav-daemon clamav postgresql nodejs faketime)
 bench=(usbguard nginx wrk)
 package=(debhelper dpkg-dev fakeroot lintian man-db)
 fresh=(debootstrap debian-archive-keyring)

@@ -1105,40 +1105,87 @@ int journal_ack(struct journal *j, uint64_t seq)
 	return own ? txn_commit(j) : 0;
 }
 
-int journal_prune(struct journal *j, int64_t retention_seconds, time_t now)
+/* The journal's own clock for retention: seconds the agent has run, added
+ * up from a monotonic clock the caller reads (CLOCK_BOOTTIME), never from
+ * the wall clock (issue 13: a jump of 800 days deleted every acknowledged
+ * record). meta "age" = "<elapsed> <last monotonic reading> <boot id>"; a
+ * reading from another boot or going backwards adds nothing, so time while
+ * the terminal is off does not count: records are kept at least as long as
+ * the policy says. */
+static int age_advance(struct journal *j, int64_t now_mono_s, int64_t *ret_elapsed)
 {
-	int64_t cutoff_us, stop = 0;
-	uint64_t before, cut;
+	char v[128], boot[40] = "-", oboot[40] = "";
+	int64_t elapsed = 0, last = 0;
+	int r;
+
+	if (read_one_line("/proc/sys/kernel/random/boot_id", boot, sizeof(boot)) < 0 || strchr(boot, ' '))
+		(void)strscpy(boot, sizeof(boot), "-");
+	if (meta_get(j->db, "age", v, sizeof(v)) == 0) {
+		char e[24], l[24];
+
+		if (sscanf(v, "%23s %23s %39s", e, l, oboot) != 3 || parse_int64(e, 0, INT64_MAX, &elapsed) < 0 ||
+		    parse_int64(l, INT64_MIN, INT64_MAX, &last) < 0)
+			elapsed = last = 0, oboot[0] = 0;
+	}
+	if (streq_ptr(boot, oboot) && now_mono_s > last)
+		elapsed += now_mono_s - last;
+	r = xsnprintf(v, sizeof(v), "%" PRId64 " %" PRId64 " %s", elapsed, now_mono_s, boot);
+	if (r == 0)
+		r = meta_put(j, "age", v);
+	if (r == 0)
+		*ret_elapsed = elapsed;
+	return r;
+}
+
+int journal_prune(struct journal *j, int64_t retention_seconds, int64_t now_mono_s)
+{
+	int64_t elapsed = 0, cut = 0;
+	uint64_t before;
 	bool own;
 	int r;
 
 	if (!j || retention_seconds < 0)
 		return -EINVAL;
-	cutoff_us = ((int64_t)now - retention_seconds) * 1000000;
 	r = txn_enter(j, &own);
 	if (r < 0)
 		return r;
 	before = j->s.anchor_seq;
+	r = age_advance(j, now_mono_s, &elapsed);
+	if (r < 0)
+		return txn_fail(j, own, r);
 	{
-		_cleanup_stmt_ sqlite3_stmt *q = NULL;
+		_cleanup_stmt_ sqlite3_stmt *m = NULL, *q = NULL;
 		int rc;
 
-		/* the first record that must stay: unacknowledged or young */
-		r = db_prepare(j->db, "SELECT min(seq) FROM events WHERE seq > ? OR time_us >= ?", &q);
+		/* every record up to head is at least as old as this mark (the first
+		 * mark of a head stays: it is the oldest claim) */
+		r = db_prepare(j->db, "INSERT OR IGNORE INTO marks(seq, elapsed) VALUES(?, ?)", &m);
 		if (r < 0)
 			return txn_fail(j, own, r);
-		sqlite3_bind_int64(q, 1, (sqlite3_int64)j->s.acked_seq);
-		sqlite3_bind_int64(q, 2, cutoff_us);
+		sqlite3_bind_int64(m, 1, (sqlite3_int64)j->s.head_seq);
+		sqlite3_bind_int64(m, 2, elapsed);
+		rc = sqlite3_step(m);
+		if (rc != SQLITE_DONE)
+			return txn_fail(j, own, sql_fail(j->db, rc, "mark"));
+		r = db_prepare(j->db, "SELECT max(seq) FROM marks WHERE elapsed <= ?", &q);
+		if (r < 0)
+			return txn_fail(j, own, r);
+		sqlite3_bind_int64(q, 1, elapsed - retention_seconds);
 		rc = sqlite3_step(q);
 		if (rc != SQLITE_ROW)
 			return txn_fail(j, own, sql_fail(j->db, rc, "prune"));
-		stop = sqlite3_column_type(q, 0) == SQLITE_NULL ? (int64_t)j->s.head_seq + 1
-		                                                : sqlite3_column_int64(q, 0);
+		if (sqlite3_column_type(q, 0) != SQLITE_NULL)
+			cut = sqlite3_column_int64(q, 0);
 	}
-	cut = (uint64_t)stop - 1;
-	if (cut > j->s.acked_seq)
-		cut = j->s.acked_seq;
-	r = delete_prefix(j, cut);
+	if ((uint64_t)cut > j->s.acked_seq)
+		cut = (int64_t)j->s.acked_seq; /* never an unacknowledged record */
+	r = delete_prefix(j, (uint64_t)cut);
+	if (r == 0) {
+		char sql[96];
+
+		if (xsnprintf(sql, sizeof(sql), "DELETE FROM marks WHERE seq < %" PRIu64, j->s.anchor_seq) == 0)
+			r = db_exec(j->db, sql);
+	}
 	if (r == 0) {
 		j->room = 0; /* re-measure: pages were freed */
 		r = overflow_flush(j, 0);
@@ -1232,6 +1279,10 @@ static int prepare_writer(struct journal *j)
 	if (r < 0)
 		return r;
 	r = db_exec(j->db, sql);
+	if (r < 0)
+		return r;
+	/* retention marks (journal_prune); not part of the chain */
+	r = db_exec(j->db, "CREATE TABLE IF NOT EXISTS marks(seq INTEGER PRIMARY KEY, elapsed INTEGER NOT NULL)");
 	if (r < 0)
 		return r;
 	(void)db_int(j->db, "PRAGMA page_size", &ps);

@@ -76,10 +76,14 @@ int journal_batch_commit(struct journal *j);
  * a seq at or below the current acknowledgement changes nothing. */
 int journal_ack(struct journal *j, uint64_t seq);
 
-/* Delete acknowledged records older than retention_seconds at `now` (only a
- * prefix of the chain: the hash of the last deleted record becomes the
- * anchor). Returns how many were deleted, or negative errno. */
-int journal_prune(struct journal *j, int64_t retention_seconds, time_t now);
+/* Delete acknowledged records older than retention_seconds (only a prefix
+ * of the chain: the hash of the last deleted record becomes the anchor).
+ * Age is the journal's own running time, added up from now_mono_s, a
+ * monotonic reading (CLOCK_BOOTTIME seconds) — never the wall clock, so a
+ * clock jump cannot delete evidence (issue 13). Each call marks the head
+ * with the current age; records up to a mark older than the retention go.
+ * Returns how many were deleted, or negative errno. */
+int journal_prune(struct journal *j, int64_t retention_seconds, int64_t now_mono_s);
 
 /* The last record: seq (0 when empty) and hash (hex). */
 int journal_head(struct journal *j, uint64_t *ret_seq, char ret_hash_hex[JOURNAL_HASH_HEX_LEN + 1]);

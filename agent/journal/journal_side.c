@@ -225,7 +225,8 @@ static int parse(const char *slot, struct journal_side *ret)
 				return -EBADMSG;
 		} else if (streq_ptr(k, "head") && f == 3) {
 			if (u64(a, &s.head_seq) < 0 ||
-			    (!streq_ptr(b, "-") && (strlen(b) != 64 || strscpy(s.head_hash, sizeof(s.head_hash), b) < 0)))
+			    (!streq_ptr(b, "-") &&
+			     (strlen(b) != 64 || strscpy(s.head_hash, sizeof(s.head_hash), b) < 0)))
 				return -EBADMSG;
 		} else if (streq_ptr(k, "acked") && f == 2) {
 			if (u64(a, &s.acked_seq) < 0)
@@ -234,7 +235,8 @@ static int parse(const char *slot, struct journal_side *ret)
 			int64_t x, y;
 
 			if (u64(a, &s.loss_gen) < 0 || u64(b, &s.loss.count) < 0 ||
-			    parse_int64(c, INT64_MIN, INT64_MAX, &x) < 0 || parse_int64(d, INT64_MIN, INT64_MAX, &y) < 0)
+			    parse_int64(c, INT64_MIN, INT64_MAX, &x) < 0 ||
+			    parse_int64(d, INT64_MIN, INT64_MAX, &y) < 0)
 				return -EBADMSG;
 			s.loss.first_us = x;
 			s.loss.last_us = y;

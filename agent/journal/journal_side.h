@@ -18,7 +18,7 @@
 #define JOURNAL_STATE_FILE    "journal.state"
 #define JOURNAL_RESERVE_FILE  "journal.reserve"
 #define JOURNAL_RESERVE_BYTES (512 * 1024)
-#define JOURNAL_LOSS_TYPES    16 /* further types are counted as "other" */
+#define JOURNAL_LOSS_TYPES    16   /* further types are counted as "other" */
 #define JOURNAL_SEQ_STEP      1024 /* sequence numbers reserved per durable write */
 
 enum journal_loss_cause {
@@ -43,13 +43,13 @@ struct journal_loss {
 };
 
 struct journal_side {
-	uint64_t gen;        /* write generation: the newer valid slot wins */
-	char chain[33];      /* the chain this state belongs to ("" = none yet) */
-	uint64_t reserved;   /* sequence numbers up to here may have been used */
-	uint64_t head_seq;   /* the last committed head (written after each commit) */
-	char head_hash[65];  /* its hash, hex ("" with head_seq 0) */
-	uint64_t acked_seq;  /* acknowledged by the server */
-	uint64_t loss_gen;   /* the loss batch counted now (meta loss_flushed = the last recorded) */
+	uint64_t gen;       /* write generation: the newer valid slot wins */
+	char chain[33];     /* the chain this state belongs to ("" = none yet) */
+	uint64_t reserved;  /* sequence numbers up to here may have been used */
+	uint64_t head_seq;  /* the last committed head (written after each commit) */
+	char head_hash[65]; /* its hash, hex ("" with head_seq 0) */
+	uint64_t acked_seq; /* acknowledged by the server */
+	uint64_t loss_gen;  /* the loss batch counted now (meta loss_flushed = the last recorded) */
 	struct journal_loss loss;
 };
 

@@ -301,6 +301,31 @@ static void test_ack_prune(void **state)
 	assert_int_equal(verify(), 0);
 }
 
+/* Retention counts the journal's running time from a monotonic reading,
+ * not the wall clock (issue 13, item 5). */
+static void test_prune_by_running_time(void **state)
+{
+	struct journal *j;
+
+	(void)state;
+	j = jopen(0);
+	for (int i = 1; i <= 10; i++)
+		add(j, "posture.changed", i, 10);
+	assert_int_equal(journal_ack(j, 10), 0);
+	assert_int_equal(journal_prune(j, 86400, 1000), 0); /* marks 10 at age 0 */
+	for (int i = 11; i <= 15; i++)
+		add(j, "posture.changed", i, 10);
+	assert_int_equal(journal_ack(j, 15), 0);
+	assert_int_equal(journal_prune(j, 86400, 1000 + 3600), 0);   /* marks 15 at age 1 h */
+	assert_int_equal(journal_prune(j, 86400, 1000 + 86400), 10); /* 1..10 are a day old */
+	assert_int_equal(journal_prune(j, 86400, 500), 0);           /* a reading going back adds nothing */
+	journal_close(j);
+	j = jopen(0);
+	assert_int_equal(journal_prune(j, 86400, 1000 + 86400 + 3600), 5); /* the age survives a restart */
+	journal_close(j);
+	assert_int_equal(verify(), 0);
+}
+
 static uint64_t disk_bytes(void)
 {
 	struct journal_info info;
@@ -1015,6 +1040,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_second_writer, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_ack_prune, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_prune_by_running_time, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_quota_overflow, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_quota_rolling, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_hostile_strings, setup, teardown),
