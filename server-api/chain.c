@@ -144,7 +144,8 @@ static int finding(struct store *st, const char *terminal_id, enum store_finding
 	va_start(ap, fmt);
 	vsnprintf(f.detail, sizeof(f.detail), fmt, ap);
 	va_end(ap);
-	if (res && kind != FINDING_CHAIN_RESTART && kind != FINDING_CHAIN_START_UNVERIFIED) {
+	if (res && kind != FINDING_CHAIN_RESTART && kind != FINDING_CHAIN_START_UNVERIFIED &&
+	    kind != FINDING_EVENTS_LOST && kind != FINDING_FUTURE_TIME) {
 		res->broken = kind;
 		res->bad_seq = seq;
 		(void)strscpy(res->detail, sizeof(res->detail), f.detail);
@@ -294,6 +295,7 @@ int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records
 
 	/* second pass: the chain */
 	size_t accepted = 0, first = 0;
+	unsigned future_seen = 0; /* one future_time finding per upload, not one per record */
 	const cJSON *item = records->child;
 	for (size_t i = 0; i < n; i++, item = item->next) {
 		struct store_event *e = &p.ev[i];
@@ -439,6 +441,19 @@ int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records
 				goto out;
 		}
 	take:
+		/* accepted; what it says may itself be a finding (issue 13, LOG-1, LOG-2) */
+		if (strcmp(e->type, "journal.overflow") == 0 &&
+		    (r = finding(st, terminal_id, FINDING_EVENTS_LOST, e->seq, e->seq, now_us, NULL,
+		                 "seq %" PRIu64 ": the terminal could not store some events and counted them "
+		                 "(journal.overflow)",
+		                 e->seq)) < 0)
+			goto out;
+		if (e->time_us > now_us + CHAIN_FUTURE_TOLERANCE_US && !future_seen++ &&
+		    (r = finding(st, terminal_id, FINDING_FUTURE_TIME, e->seq, e->seq, now_us, NULL,
+		                 "seq %" PRIu64 " is dated %" PRId64 " s ahead of the server's clock (the "
+		                 "terminal's clock is wrong, LOG-2)",
+		                 e->seq, (e->time_us - now_us) / 1000000)) < 0)
+			goto out;
 		memcpy(cur_hash, h, 32);
 		cur.head_seq = e->seq;
 		memcpy(cur.head_hash, e->hash, 65);

@@ -44,6 +44,8 @@
 #include "store.h"
 
 #define CHAIN_BATCH_MAX 10000
+/* a record dated further ahead of the server's clock is a future_time finding */
+#define CHAIN_FUTURE_TOLERANCE_US (300LL * 1000000)
 
 struct chain_result {
 	uint64_t acked_seq;             /* the server holds everything up to here */

@@ -104,6 +104,8 @@ enum store_finding_kind {
 	FINDING_HASH_MISMATCH,
 	FINDING_CHAIN_RESTART,
 	FINDING_CHAIN_START_UNVERIFIED,
+	FINDING_EVENTS_LOST, /* a journal.overflow record: the terminal counted events it could not store */
+	FINDING_FUTURE_TIME, /* a record dated ahead of the server's clock by more than CHAIN_FUTURE_TOLERANCE_US */
 	_FINDING_MAX,
 	_FINDING_INVALID = -1,
 };

@@ -179,7 +179,10 @@ static int cmd_sync(struct ctl_env *env, const struct paths *p, const char *repo
 	/* acknowledge in the journal ourselves when mamorid does not hold it;
 	 * otherwise mamorid applies upload.state */
 	{
-		struct journal_options jo = {.dir = p->state};
+		struct journal_options jo = {.dir = p->state, .quiet_if_busy = true};
+
+		if (transport_acked_read(p->state, &jo.acked_seq) < 0)
+			jo.acked_seq = 0;
 		char jpath[PATH_MAX];
 
 		if (xsnprintf(jpath, sizeof(jpath), "%s/%s", p->state, JOURNAL_FILE) == 0 && access(jpath, F_OK) == 0 &&
@@ -212,10 +215,10 @@ static int cmd_sync(struct ctl_env *env, const struct paths *p, const char *repo
 	if (env->json)
 		printf("{\"ok\":%s,\"head_seq\":%" PRIu64 ",\"acked_seq\":%" PRIu64 ",\"uploaded\":%" PRIu64
 		       ",\"batches\":%u,\"policy_version\":%" PRId64 ",\"policy_updated\":%s,\"renewed\":%s,"
-		       "\"chain_refused\":%s,\"sandbox\":\"%s\"}\n",
+		       "\"chain_refused\":%s,\"clock_wrong\":%s,\"sandbox\":\"%s\"}\n",
 		       r == 0 ? "true" : "false", res.head_seq, res.acked_seq, res.uploaded, res.batches,
 		       res.policy_version, res.policy_updated ? "true" : "false", res.renewed ? "true" : "false",
-		       res.chain_refused ? "true" : "false", res.sandbox);
+		       res.chain_refused ? "true" : "false", r == -EKEYEXPIRED ? "true" : "false", res.sandbox);
 	else
 		printf(L(env, "送信 %" PRIu64 " 件 (%u 回)、サーバー受領済み seq %" PRIu64 " / 端末 %" PRIu64 "%s\n",
 		         "uploaded %" PRIu64 " records (%u batches), server holds up to seq %" PRIu64 " of %" PRIu64
@@ -228,7 +231,9 @@ static int cmd_sync(struct ctl_env *env, const struct paths *p, const char *repo
 		                              "the server recorded a break in the event chain (suspected tampering)")
 		        : r == -EACCES ? L(env, "サーバーがこの端末を拒否しました (失効?)",
 		                           "the server refused this terminal (revoked?)")
-		                       : L(env, "同期に失敗しました", "sync failed"),
+		        : r == -EKEYEXPIRED ? L(env, "端末の時計が狂っているため TLS 接続できません (LOG-2)",
+		                                "TLS failed because this terminal's clock is wrong (LOG-2)")
+		                            : L(env, "同期に失敗しました", "sync failed"),
 		        err);
 		return res.chain_refused || r == -EACCES ? 1 : 2;
 	}

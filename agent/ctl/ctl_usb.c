@@ -116,7 +116,8 @@ static int cmd_list(struct ctl_env *env, const char *policy_path)
 	}
 	r = enumerate(&p, &n);
 	if (r < 0) {
-		fprintf(stderr, L(env, "USB デバイスを列挙できません: %s\n", "cannot list USB devices: %s\n"), strerror(-r));
+		fprintf(stderr, L(env, "USB デバイスを列挙できません: %s\n", "cannot list USB devices: %s\n"),
+		        strerror(-r));
 		usb_rules_free(rules);
 		policy_free(pol);
 		return 1;
@@ -171,13 +172,16 @@ static int cmd_generate(struct ctl_env *env)
 
 	r = enumerate(&p, &n);
 	if (r < 0) {
-		fprintf(stderr, L(env, "USB デバイスを列挙できません: %s\n", "cannot list USB devices: %s\n"), strerror(-r));
+		fprintf(stderr, L(env, "USB デバイスを列挙できません: %s\n", "cannot list USB devices: %s\n"),
+		        strerror(-r));
 		return 1;
 	}
 	if (!doc || !cJSON_AddNumberToObject(doc, "schema", 1) || !cJSON_AddNumberToObject(doc, "version", 1) ||
 	    !cJSON_AddStringToObject(doc, "segment", "lgwan") || !(usb = cJSON_AddObjectToObject(doc, "usb")) ||
-	    !cJSON_AddStringToObject(usb, "default", "block") || !(reqs = cJSON_AddArrayToObject(usb, "requirements")) ||
-	    !cJSON_AddItemToArray(reqs, cJSON_CreateString("MEDIA-1")) || !(rules = cJSON_AddArrayToObject(usb, "rules")))
+	    !cJSON_AddStringToObject(usb, "default", "block") ||
+	    !(reqs = cJSON_AddArrayToObject(usb, "requirements")) ||
+	    !cJSON_AddItemToArray(reqs, cJSON_CreateString("MEDIA-1")) ||
+	    !(rules = cJSON_AddArrayToObject(usb, "rules")))
 		return 1;
 	for (size_t i = 0; i < n; i++) {
 		bool twin = false;
@@ -192,7 +196,8 @@ static int cmd_generate(struct ctl_env *env)
 		snprintf(rid, sizeof(rid), "present-%s", p[i].name);
 		r = usb_generate_rule(&p[i].id, rid, twin, &rule);
 		if (r < 0) {
-			fprintf(stderr, L(env, "%s: ルールを作れません: %s\n", "%s: no rule: %s\n"), p[i].name, strerror(-r));
+			fprintf(stderr, L(env, "%s: ルールを作れません: %s\n", "%s: no rule: %s\n"), p[i].name,
+			        strerror(-r));
 			continue;
 		}
 		cJSON_AddItemToArray(rules, rule);

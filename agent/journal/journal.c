@@ -37,6 +37,7 @@
 #include "fileio.h"
 #include "journal.h"
 #include "journal_canon.h"
+#include "journal_side.h"
 #include "log.h"
 #include "strutil.h"
 
@@ -46,6 +47,7 @@
 #define ROW_OVERHEAD      96  /* cell, record header, hash, time: bytes per row beyond canon+type */
 #define BUSY_TIMEOUT_MS   5000
 #define VERIFY_REASON_MAX 256
+#define WAL_LIMIT         (4 * 1024 * 1024) /* bytes the WAL keeps after a checkpoint */
 
 /* Everything that a transaction may change, snapshotted at BEGIN so that a
  * ROLLBACK restores the in-memory view too. */
@@ -82,6 +84,19 @@ struct journal {
 	struct journal_buf pbuf, rbuf, mbuf;
 	int64_t sync_checked_us;
 	bool synced;
+	/* outside the database (journal_side.h) */
+	int side_fd;
+	struct journal_side side;
+	bool side_dirty;              /* side.loss changed: write it durably before returning */
+	struct journal_loss txn_loss; /* records of the open transaction: lost if it rolls back */
+	struct journal_loss flushing; /* what the journal.overflow record of this transaction reports */
+	bool flushing_on;
+	bool degraded; /* the disk was full: the reserve is released, appends are counted */
+	int64_t reserve_try_us;
+	bool recovering; /* writing the overflow record right after a failed commit */
+	ino_t wal_ino;   /* the WAL the writer uses: deleted or replaced = tamper (LOG-1) */
+	bool wal_known;
+	char wal_problem[128]; /* set at commit when the WAL went away; handled by the next append */
 };
 
 /* ---- library wrappers ---------------------------------------------------- */
@@ -541,19 +556,59 @@ static int stmt_run(struct journal *j, sqlite3_stmt *st, const char *what)
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sql_fail(j->db, rc, what);
 }
 
+static void after_failed_commit(struct journal *j, int err);
+static void check_wal(struct journal *j);
+
+static enum journal_loss_cause loss_cause(int r)
+{
+	return r == -ENOSPC || r == -EDQUOT ? LOSS_DISK_FULL : LOSS_IO;
+}
+
+/* Write journal.state; durable when it carries a new count of lost events.
+ * A failure here is logged: the in-memory count stays and goes with the next
+ * write. */
+static int side_sync(struct journal *j, bool durable)
+{
+	int r;
+
+	if (j->side_fd < 0)
+		return 0;
+	r = journal_side_write(j->side_fd, &j->side, durable || j->side_dirty);
+	if (r < 0)
+		return log_error_errno(r, "journal: cannot write %s/%s", j->dir, JOURNAL_STATE_FILE);
+	j->side_dirty = false;
+	return 0;
+}
+
+/* One event that will not be stored: counted durably at the next side_sync
+ * (at once outside a batch, at the batch's end inside one). */
+static void loss_count(struct journal *j, const char *type, enum journal_loss_cause c)
+{
+	int64_t t = now_us(CLOCK_REALTIME);
+
+	if (!j->side.loss.count)
+		log_error("journal: events are being counted, not stored (%s)", journal_loss_cause_to_string(c));
+	journal_loss_add(&j->side.loss, type, c, 1, t);
+	j->side_dirty = true;
+}
+
 static int txn_begin(struct journal *j)
 {
-	int r = stmt_run(j, j->st_begin, "begin");
+	int r = j->db ? stmt_run(j, j->st_begin, "begin") : -EIO;
 
 	if (r < 0)
 		return r;
 	j->saved = j->s;
 	j->dirty = 0;
 	j->in_txn = true;
+	j->txn_loss = (struct journal_loss){0};
+	j->flushing_on = false;
 	return 0;
 }
 
-static void txn_rollback(struct journal *j)
+/* Undo the transaction; its records (j->txn_loss) are counted as lost with
+ * the cause of `err`. */
+static void txn_rollback(struct journal *j, int err)
 {
 	if (!sqlite3_get_autocommit(j->db))
 		(void)stmt_run(j, j->st_rollback, "rollback");
@@ -561,6 +616,15 @@ static void txn_rollback(struct journal *j)
 	j->dirty = 0;
 	j->room = 0; /* re-measure */
 	j->in_txn = false;
+	j->flushing_on = false;
+	if (j->txn_loss.count) {
+		if (!j->side.loss.count)
+			log_error("journal: events are being counted, not stored (%s)",
+			          journal_loss_cause_to_string(loss_cause(err)));
+		journal_loss_merge(&j->side.loss, &j->txn_loss, loss_cause(err));
+		j->side_dirty = true;
+	}
+	j->txn_loss = (struct journal_loss){0};
 }
 
 static int txn_commit(struct journal *j)
@@ -581,13 +645,28 @@ static int txn_commit(struct journal *j)
 	if (r == 0)
 		r = stmt_run(j, j->st_commit, "commit"); /* the fsync (synchronous=FULL) */
 	if (r < 0) {
-		log_error_errno(r, "journal: commit failed, %" PRIu64 " record(s) not stored",
+		log_error_errno(r, "journal: commit failed, %" PRIu64 " record(s) not stored; counted",
 		                j->s.head_seq - j->saved.head_seq);
-		txn_rollback(j);
+		txn_rollback(j, r);
+		after_failed_commit(j, r);
 		return r;
 	}
 	j->dirty = 0;
 	j->in_txn = false;
+	j->txn_loss = (struct journal_loss){0};
+	j->side.head_seq = j->s.head_seq;
+	hex_encode(j->s.head_hash, HASH_LEN, j->side.head_hash);
+	if (j->flushing_on) {
+		/* the journal.overflow record is durable: those counts are reported */
+		journal_loss_sub(&j->side.loss, &j->flushing);
+		j->side.loss_gen++;
+		j->flushing_on = false;
+		j->side_dirty = true;
+	}
+	/* the head goes out after each commit without an fsync of its own: the
+	 * WAL was fsynced first, so journal.state never claims more than is durable */
+	(void)side_sync(j, false);
+	check_wal(j);
 	return 0;
 }
 
@@ -604,7 +683,7 @@ static int txn_enter(struct journal *j, bool *own)
 static int txn_fail(struct journal *j, bool own, int r)
 {
 	if (own)
-		txn_rollback(j);
+		txn_rollback(j, r);
 	else
 		j->batch_failed = true;
 	return r;
@@ -627,6 +706,14 @@ static int insert_record(struct journal *j, const char *type, enum event_severit
 	uint8_t hash[HASH_LEN];
 	int rc, r;
 
+	/* sequence numbers are never reused, whatever happens to this file
+	 * later: they are reserved durably outside it before use */
+	if (hd.seq > j->side.reserved) {
+		j->side.reserved = hd.seq + JOURNAL_SEQ_STEP - 1;
+		r = side_sync(j, true);
+		if (r < 0)
+			return r;
+	}
 	r = journal_canon_record(&hd, payload, plen, &j->rbuf);
 	if (r < 0)
 		return r;
@@ -645,6 +732,8 @@ static int insert_record(struct journal *j, const char *type, enum event_severit
 	j->s.head_seq = hd.seq;
 	memcpy(j->s.head_hash, hash, HASH_LEN);
 	*ret_seq = hd.seq;
+	if (!streq_ptr(type, "journal.overflow")) /* the report of a loss is not itself a lost event */
+		journal_loss_add(&j->txn_loss, type, LOSS_IO, 1, hd.time_us);
 	return 0;
 }
 
@@ -744,35 +833,46 @@ static int make_room(struct journal *j, int64_t need)
 	}
 }
 
+/* The journal.overflow payload for the counts in journal.state (canonical,
+ * into mbuf: pbuf may hold the event being appended). */
 static int overflow_payload(struct journal *j)
 {
-	char buf[160];
-	int r;
+	const struct journal_loss *l = &j->side.loss;
+	cJSON *o = cJSON_CreateObject(), *c, *t;
+	int r = -ENOMEM;
 
-	r = xsnprintf(buf, sizeof(buf),
-	              "{\"dropped\":%" PRIu64 ",\"first_time_us\":%" PRId64 ",\"last_time_us\":%" PRId64 "}",
-	              j->s.overflow_count, j->s.overflow_first_us, j->s.overflow_last_us);
-	if (r < 0)
-		return r;
-	j->mbuf.len = 0;
-	free(j->mbuf.data);
-	j->mbuf.data = strdup(buf);
-	if (!j->mbuf.data)
-		return -ENOMEM;
-	j->mbuf.len = strlen(buf);
-	j->mbuf.alloc = j->mbuf.len + 1;
-	return 0;
+	if (o && cJSON_AddNumberToObject(o, "dropped", (double)l->count) &&
+	    cJSON_AddNumberToObject(o, "first_time_us", (double)l->first_us) &&
+	    cJSON_AddNumberToObject(o, "last_time_us", (double)l->last_us) &&
+	    cJSON_AddStringToObject(o, "where", "journal") && (c = cJSON_AddObjectToObject(o, "causes")) &&
+	    (t = cJSON_AddObjectToObject(o, "types"))) {
+		r = 0;
+		for (int i = 0; r == 0 && i < _LOSS_CAUSE_MAX; i++)
+			if (l->by_cause[i] &&
+			    !cJSON_AddNumberToObject(c, journal_loss_cause_to_string((enum journal_loss_cause)i),
+			                             (double)l->by_cause[i]))
+				r = -ENOMEM;
+		for (unsigned i = 0; r == 0 && i < l->n_types; i++)
+			if (!cJSON_AddNumberToObject(t, l->by_type[i].type, (double)l->by_type[i].n))
+				r = -ENOMEM;
+		if (r == 0)
+			r = journal_canon_payload(o, &j->mbuf);
+	}
+	cJSON_Delete(o);
+	return r;
 }
 
 /* In a transaction: write the pending journal.overflow record if there is
  * room for it and `extra` more bytes. 0 when written or nothing pending,
- * -ENOSPC when there is still no room. */
+ * -ENOSPC when there is still no room. The counts leave journal.state only
+ * when this transaction commits (txn_commit). */
 static int overflow_flush(struct journal *j, int64_t extra)
 {
+	char gen[24];
 	uint64_t seq;
 	int r;
 
-	if (!j->s.overflow_count)
+	if (!j->side.loss.count || j->flushing_on)
 		return 0;
 	r = overflow_payload(j);
 	if (r < 0)
@@ -780,16 +880,66 @@ static int overflow_flush(struct journal *j, int64_t extra)
 	r = make_room(j, record_cost(j->mbuf.len + 256, "journal.overflow") + extra);
 	if (r < 0)
 		return r;
-	r = insert_record(j, "journal.overflow", SEV_CRITICAL, "LOG-1", j->mbuf.data, j->mbuf.len, &seq);
+	r = insert_record(j, "journal.overflow", SEV_CRITICAL, "LOG-1", (const char *)j->mbuf.data, j->mbuf.len, &seq);
 	if (r < 0)
 		return r;
-	log_warning("journal: quota was full; %" PRIu64
-	            " event(s) were counted, not stored (journal.overflow seq %" PRIu64 ")",
-	            j->s.overflow_count, seq);
-	j->s.overflow_count = 0;
-	j->s.overflow_first_us = j->s.overflow_last_us = 0;
-	j->dirty |= DIRTY_OVERFLOW;
+	/* which count this record reports, in the same transaction: after a
+	 * crash before journal.state is rewritten, it is not reported twice */
+	if ((r = xsnprintf(gen, sizeof(gen), "%" PRIu64, j->side.loss_gen)) < 0 ||
+	    (r = meta_put(j, "loss_flushed", gen)) < 0)
+		return r;
+	log_warning("journal: %" PRIu64 " event(s) were counted, not stored (journal.overflow seq %" PRIu64 ")",
+	            j->side.loss.count, seq);
+	j->flushing = j->side.loss;
+	j->flushing_on = true;
 	return 0;
+}
+
+/* After SQLite could not commit: the count is made durable, and on a full
+ * disk the reserve is released and the WAL truncated so that the
+ * journal.overflow record can be written at once. Until the reserve can be
+ * taken again, events are counted instead of written (degraded). */
+static void after_failed_commit(struct journal *j, int err)
+{
+	(void)side_sync(j, true);
+	if (loss_cause(err) != LOSS_DISK_FULL || j->recovering)
+		return;
+	if (!j->degraded) {
+		int r;
+
+		j->degraded = true;
+		j->reserve_try_us = now_us(CLOCK_MONOTONIC);
+		r = journal_reserve_release(j->dir);
+		if (r < 0)
+			log_error_errno(r, "journal: cannot release the reserve");
+		log_error("journal: the file system of %s is full; events are counted until room returns", j->dir);
+	}
+	(void)db_exec(j->db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	j->recovering = true;
+	if (txn_begin(j) == 0) {
+		int r = overflow_flush(j, 0);
+
+		if (r == 0)
+			(void)txn_commit(j);
+		else
+			txn_rollback(j, r);
+	}
+	j->recovering = false;
+}
+
+/* Degraded: room again once the reserve can be taken back. */
+static bool leave_degraded(struct journal *j)
+{
+	int r;
+
+	if (!j->degraded)
+		return true;
+	r = journal_reserve_take(j->dir);
+	if (r < 0)
+		return false;
+	j->degraded = false;
+	log_info("journal: the file system of %s has room again", j->dir);
+	return true;
 }
 
 static int append_canon(struct journal *j, const char *type, enum event_severity sev, const char *reqs,
@@ -800,31 +950,47 @@ static int append_canon(struct journal *j, const char *type, enum event_severity
 	bool own;
 	int r;
 
+	if (!leave_degraded(j)) {
+		loss_count(j, type, LOSS_DISK_FULL);
+		if (!j->in_batch)
+			(void)side_sync(j, true);
+		return -ENOSPC;
+	}
 	r = txn_enter(j, &own);
-	if (r < 0)
+	if (r < 0) {
+		loss_count(j, type, loss_cause(r));
+		if (own)
+			(void)side_sync(j, true);
 		return r;
+	}
 	r = overflow_flush(j, cost);
 	if (r == 0)
 		r = make_room(j, cost);
 	if (r == -ENOSPC) {
-		int64_t t = now_us(CLOCK_REALTIME);
-
-		if (!j->s.overflow_count++)
-			j->s.overflow_first_us = t;
-		j->s.overflow_last_us = t;
-		j->dirty |= DIRTY_OVERFLOW;
-		if (own && (r = txn_commit(j)) < 0) /* the count itself is durable */
-			return r;
-		if (j->s.overflow_count == 1)
+		if (!j->side.loss.by_cause[LOSS_QUOTA])
 			log_error("journal: quota of %" PRIu64 " bytes is full of unacknowledged events; counting, not "
 			          "storing",
 			          j->quota_bytes);
+		loss_count(j, type, LOSS_QUOTA);
+		if (own) {
+			/* nothing else happened in our transaction; the count goes to journal.state */
+			if (j->txn_loss.count || j->flushing_on)
+				r = txn_commit(j) < 0 ? -EIO : -ENOSPC;
+			else
+				txn_rollback(j, 0);
+			(void)side_sync(j, true);
+		}
 		return -ENOSPC;
 	}
 	if (r == 0)
 		r = insert_record(j, type, sev, reqs, payload, plen, &seq);
-	if (r < 0)
-		return txn_fail(j, own, r);
+	if (r < 0) {
+		loss_count(j, type, loss_cause(r));
+		(void)txn_fail(j, own, r);
+		if (own)
+			(void)side_sync(j, true);
+		return r;
+	}
 	if (own && (r = txn_commit(j)) < 0)
 		return r;
 	if (ret_seq)
@@ -863,8 +1029,10 @@ int journal_append(struct journal *j, const struct mamori_event *ev, uint64_t *r
 
 	if (!j || !ev)
 		return -EINVAL;
-	if (j->in_batch && j->batch_failed)
+	if (j->in_batch && j->batch_failed) {
+		loss_count(j, ev->type, LOSS_IO);
 		return -EIO;
+	}
 	r = journal_canon_check_head(ev->type, ev->severity, ev->reqs);
 	if (r == 0)
 		r = journal_canon_payload(ev->payload, &j->pbuf);
@@ -894,6 +1062,8 @@ int journal_batch_begin(struct journal *j)
 
 int journal_batch_commit(struct journal *j)
 {
+	int r;
+
 	if (!j)
 		return -EINVAL;
 	if (!j->in_batch)
@@ -901,10 +1071,14 @@ int journal_batch_commit(struct journal *j)
 	j->in_batch = false;
 	if (j->batch_failed) {
 		j->batch_failed = false;
-		txn_rollback(j);
+		txn_rollback(j, -EIO);
+		after_failed_commit(j, -EIO);
 		return -EIO;
 	}
-	return txn_commit(j);
+	r = txn_commit(j);
+	if (j->side_dirty)
+		(void)side_sync(j, true); /* events counted during the batch */
+	return r;
 }
 
 int journal_ack(struct journal *j, uint64_t seq)
@@ -923,43 +1097,95 @@ int journal_ack(struct journal *j, uint64_t seq)
 		return r;
 	j->s.acked_seq = seq;
 	j->dirty |= DIRTY_ACKED;
+	if (seq > j->side.acked_seq) {
+		/* the server holds up to here: a journal that later has less went backwards */
+		j->side.acked_seq = seq;
+		(void)side_sync(j, true);
+	}
 	return own ? txn_commit(j) : 0;
 }
 
-int journal_prune(struct journal *j, int64_t retention_seconds, time_t now)
+/* The journal's own clock for retention: seconds the agent has run, added
+ * up from a monotonic clock the caller reads (CLOCK_BOOTTIME), never from
+ * the wall clock (issue 13: a jump of 800 days deleted every acknowledged
+ * record). meta "age" = "<elapsed> <last monotonic reading> <boot id>"; a
+ * reading from another boot or going backwards adds nothing, so time while
+ * the terminal is off does not count: records are kept at least as long as
+ * the policy says. */
+static int age_advance(struct journal *j, int64_t now_mono_s, int64_t *ret_elapsed)
 {
-	int64_t cutoff_us, stop = 0;
-	uint64_t before, cut;
+	char v[128], boot[40] = "-", oboot[40] = "";
+	int64_t elapsed = 0, last = 0;
+	int r;
+
+	if (read_one_line("/proc/sys/kernel/random/boot_id", boot, sizeof(boot)) < 0 || strchr(boot, ' '))
+		(void)strscpy(boot, sizeof(boot), "-");
+	if (meta_get(j->db, "age", v, sizeof(v)) == 0) {
+		char e[24], l[24];
+
+		if (sscanf(v, "%23s %23s %39s", e, l, oboot) != 3 || parse_int64(e, 0, INT64_MAX, &elapsed) < 0 ||
+		    parse_int64(l, INT64_MIN, INT64_MAX, &last) < 0)
+			elapsed = last = 0, oboot[0] = 0;
+	}
+	if (streq_ptr(boot, oboot) && now_mono_s > last)
+		elapsed += now_mono_s - last;
+	r = xsnprintf(v, sizeof(v), "%" PRId64 " %" PRId64 " %s", elapsed, now_mono_s, boot);
+	if (r == 0)
+		r = meta_put(j, "age", v);
+	if (r == 0)
+		*ret_elapsed = elapsed;
+	return r;
+}
+
+int journal_prune(struct journal *j, int64_t retention_seconds, int64_t now_mono_s)
+{
+	int64_t elapsed = 0, cut = 0;
+	uint64_t before;
 	bool own;
 	int r;
 
 	if (!j || retention_seconds < 0)
 		return -EINVAL;
-	cutoff_us = ((int64_t)now - retention_seconds) * 1000000;
 	r = txn_enter(j, &own);
 	if (r < 0)
 		return r;
 	before = j->s.anchor_seq;
+	r = age_advance(j, now_mono_s, &elapsed);
+	if (r < 0)
+		return txn_fail(j, own, r);
 	{
-		_cleanup_stmt_ sqlite3_stmt *q = NULL;
+		_cleanup_stmt_ sqlite3_stmt *m = NULL, *q = NULL;
 		int rc;
 
-		/* the first record that must stay: unacknowledged or young */
-		r = db_prepare(j->db, "SELECT min(seq) FROM events WHERE seq > ? OR time_us >= ?", &q);
+		/* every record up to head is at least as old as this mark (the first
+		 * mark of a head stays: it is the oldest claim) */
+		r = db_prepare(j->db, "INSERT OR IGNORE INTO marks(seq, elapsed) VALUES(?, ?)", &m);
 		if (r < 0)
 			return txn_fail(j, own, r);
-		sqlite3_bind_int64(q, 1, (sqlite3_int64)j->s.acked_seq);
-		sqlite3_bind_int64(q, 2, cutoff_us);
+		sqlite3_bind_int64(m, 1, (sqlite3_int64)j->s.head_seq);
+		sqlite3_bind_int64(m, 2, elapsed);
+		rc = sqlite3_step(m);
+		if (rc != SQLITE_DONE)
+			return txn_fail(j, own, sql_fail(j->db, rc, "mark"));
+		r = db_prepare(j->db, "SELECT max(seq) FROM marks WHERE elapsed <= ?", &q);
+		if (r < 0)
+			return txn_fail(j, own, r);
+		sqlite3_bind_int64(q, 1, elapsed - retention_seconds);
 		rc = sqlite3_step(q);
 		if (rc != SQLITE_ROW)
 			return txn_fail(j, own, sql_fail(j->db, rc, "prune"));
-		stop = sqlite3_column_type(q, 0) == SQLITE_NULL ? (int64_t)j->s.head_seq + 1
-		                                                : sqlite3_column_int64(q, 0);
+		if (sqlite3_column_type(q, 0) != SQLITE_NULL)
+			cut = sqlite3_column_int64(q, 0);
 	}
-	cut = (uint64_t)stop - 1;
-	if (cut > j->s.acked_seq)
-		cut = j->s.acked_seq;
-	r = delete_prefix(j, cut);
+	if ((uint64_t)cut > j->s.acked_seq)
+		cut = (int64_t)j->s.acked_seq; /* never an unacknowledged record */
+	r = delete_prefix(j, (uint64_t)cut);
+	if (r == 0) {
+		char sql[96];
+
+		if (xsnprintf(sql, sizeof(sql), "DELETE FROM marks WHERE seq < %" PRIu64, j->s.anchor_seq) == 0)
+			r = db_exec(j->db, sql);
+	}
 	if (r == 0) {
 		j->room = 0; /* re-measure: pages were freed */
 		r = overflow_flush(j, 0);
@@ -1039,13 +1265,13 @@ static int prepare_writer(struct journal *j)
 	char sql[256];
 	int r;
 
-	/* The WAL gets a fifth of the quota: checkpoints start at half of that
-	 * and truncate the file back to it. */
-	int64_t wal_limit = j->quota_bytes ? (int64_t)(j->quota_bytes / 5) : -1;
-	int64_t ckpt = j->quota_bytes ? wal_limit / 4096 / 2 + 8 : 1000;
-
-	if (ckpt > 1000)
-		ckpt = 1000;
+	/* The WAL gets a fifth of the quota, at most WAL_LIMIT: checkpoints
+	 * start at half of that and truncate the file back to it. A WAL that
+	 * may grow without bound filled a small disk before the quota counted
+	 * (issue 13). */
+	int64_t wal_limit =
+	        j->quota_bytes && j->quota_bytes / 5 < WAL_LIMIT ? (int64_t)(j->quota_bytes / 5) : WAL_LIMIT;
+	int64_t ckpt = wal_limit / 4096 / 2 + 8;
 	r = xsnprintf(sql, sizeof(sql),
 	              "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA journal_size_limit=%" PRId64 ";"
 	              "PRAGMA wal_autocheckpoint=%" PRId64 ";",
@@ -1053,6 +1279,10 @@ static int prepare_writer(struct journal *j)
 	if (r < 0)
 		return r;
 	r = db_exec(j->db, sql);
+	if (r < 0)
+		return r;
+	/* retention marks (journal_prune); not part of the chain */
+	r = db_exec(j->db, "CREATE TABLE IF NOT EXISTS marks(seq INTEGER PRIMARY KEY, elapsed INTEGER NOT NULL)");
 	if (r < 0)
 		return r;
 	(void)db_int(j->db, "PRAGMA page_size", &ps);
@@ -1144,20 +1374,36 @@ static int quarantine(struct journal *j, char *ret_name, size_t namesz)
 	return strscpy(ret_name, namesz, name);
 }
 
-static int append_tamper(struct journal *j, const struct vresult *vr, const char *old_name)
+/* The first record of a new chain: what was wrong, and the old chain's head
+ * as far as this terminal knows it (the file's last good record, or the head
+ * journal.state saw committed when the file lost records since), so that
+ * the server can tell that the new chain continues the old one (LOG-1). */
+static int append_tamper(struct journal *j, const struct vresult *vr, const char *old_name, uint64_t acked,
+                         const struct journal_side *old)
 {
 	cJSON *o = cJSON_CreateObject();
 	char hex[2 * HASH_LEN + 1];
+	const char *old_head_hash = "";
+	uint64_t old_head = vr->last_good_seq;
 	struct mamori_event ev = {.type = "tamper.detected", .severity = SEV_CRITICAL, .reqs = "LOG-1,OPS-5"};
 	int r = -ENOMEM;
 
 	hex_encode(vr->last_good_hash, HASH_LEN, hex);
+	if (vr->chain[0])
+		old_head_hash = hex;
+	if (old->head_seq > old_head && (!vr->chain[0] || streq_ptr(old->chain, vr->chain))) {
+		old_head = old->head_seq;
+		old_head_hash = old->head_hash;
+	}
 	if (o && cJSON_AddStringToObject(o, "what", "journal") && cJSON_AddStringToObject(o, "old_file", old_name) &&
 	    cJSON_AddStringToObject(o, "old_chain", vr->chain) &&
 	    cJSON_AddNumberToObject(o, "first_bad_seq", (double)vr->first_bad) &&
 	    cJSON_AddNumberToObject(o, "last_good_seq", (double)vr->last_good_seq) &&
 	    cJSON_AddStringToObject(o, "last_good_hash", vr->chain[0] ? hex : "") &&
-	    cJSON_AddNumberToObject(o, "old_max_seq", (double)vr->max_seq)) {
+	    cJSON_AddNumberToObject(o, "old_max_seq", (double)vr->max_seq) &&
+	    cJSON_AddNumberToObject(o, "old_head_seq", (double)old_head) &&
+	    cJSON_AddStringToObject(o, "old_head_hash", old_head_hash) &&
+	    cJSON_AddNumberToObject(o, "acked_seq", (double)acked)) {
 		cJSON *reason = journal_canon_bytes_value(vr->reason, strlen(vr->reason));
 
 		if (reason && cJSON_AddItemToObject(o, "reason", reason)) {
@@ -1171,12 +1417,120 @@ static int append_tamper(struct journal *j, const struct vresult *vr, const char
 	return r;
 }
 
+/* After a successful open of a sound file: does it agree with what this
+ * terminal knows from outside it? A file of another chain, with fewer
+ * records than were committed or acknowledged, or another record at the
+ * committed head, is a replaced or rewound journal (a deleted WAL, an old
+ * copy): damaged (LOG-1). Fills vr->first_bad and vr->reason. */
+static void check_against_side(struct journal *j, uint64_t acked, struct vresult *vr)
+{
+	uint64_t head = j->s.head_seq;
+
+	if (j->side.chain[0] && !streq_ptr(j->side.chain, j->chain)) {
+		BAD(vr, j->s.anchor_seq + 1, "the journal file was replaced: its chain %s is not chain %s in %s",
+		    j->chain, j->side.chain, JOURNAL_STATE_FILE);
+		return;
+	}
+	if (acked > head) {
+		BAD(vr, head + 1,
+		    "the journal went backwards: it ends at seq %" PRIu64 " but the server acknowledged up to %" PRIu64,
+		    head, acked);
+		return;
+	}
+	if (j->side.chain[0] && j->side.head_seq > head) {
+		BAD(vr, head + 1,
+		    "the journal went backwards: records %" PRIu64 "..%" PRIu64
+		    " were committed and are missing (WAL deleted or an older copy)",
+		    head + 1, j->side.head_seq);
+		return;
+	}
+	if (j->side.chain[0] && j->side.head_hash[0] && j->side.head_seq > j->s.anchor_seq) {
+		_cleanup_stmt_ sqlite3_stmt *q = NULL;
+		char hex[2 * HASH_LEN + 1] = "";
+
+		if (db_prepare(j->db, "SELECT hash FROM events WHERE seq = ?", &q) == 0) {
+			sqlite3_bind_int64(q, 1, (sqlite3_int64)j->side.head_seq);
+			if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_bytes(q, 0) == HASH_LEN)
+				hex_encode(sqlite3_column_blob(q, 0), HASH_LEN, hex);
+		}
+		if (!streq_ptr(hex, j->side.head_hash))
+			BAD(vr, j->side.head_seq, "record %" PRIu64 " is not the one committed (the file was replaced)",
+			    j->side.head_seq);
+	}
+}
+
+/* The WAL the writer uses was deleted or replaced under it (LOG-1). What it
+ * committed is still in the open (unlinked) WAL: checkpoint it into
+ * journal.db, keep a replacement as evidence, start a fresh WAL, and record
+ * the tampering in the chain. */
+static void wal_rescue(struct journal *j, const char *why)
+{
+	char wal[PATH_MAX + 8], aside[PATH_MAX + 64];
+	cJSON *o = cJSON_CreateObject();
+	int r;
+
+	log_error("journal: %s-wal was %s while in use; recovering its records", j->path, why);
+	r = db_exec(j->db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	if (r < 0)
+		log_error_errno(r, "journal: checkpoint of the lost WAL failed");
+	if (streq_ptr(why, "replaced") && xsnprintf(wal, sizeof(wal), "%s-wal", j->path) == 0 &&
+	    xsnprintf(aside, sizeof(aside), "%s-wal.replaced-%" PRId64, j->path, now_us(CLOCK_REALTIME) / 1000000) == 0)
+		(void)rename(wal, aside);
+	writer_close_db(j);
+	j->wal_known = false;
+	r = db_open(j->path, true, &j->db);
+	if (r == 0)
+		r = prepare_writer(j);
+	if (r < 0) {
+		log_error_errno(r, "journal: cannot reopen %s; events are counted, not stored", j->path);
+		writer_close_db(j);
+		cJSON_Delete(o);
+		return;
+	}
+	if (o && cJSON_AddStringToObject(o, "what", "journal_wal") && cJSON_AddStringToObject(o, "reason", why) &&
+	    cJSON_AddNumberToObject(o, "head_seq", (double)j->s.head_seq)) {
+		struct mamori_event ev = {
+		        .type = "tamper.detected", .severity = SEV_CRITICAL, .reqs = "LOG-1,OPS-5", .payload = o};
+
+		if (journal_canon_payload(o, &j->mbuf) == 0)
+			(void)append_canon(j, ev.type, ev.severity, ev.reqs, (const char *)j->mbuf.data, j->mbuf.len,
+			                   NULL);
+	}
+	cJSON_Delete(o);
+}
+
+static void check_wal(struct journal *j)
+{
+	char wal[PATH_MAX + 8];
+	struct stat st;
+	const char *why = NULL;
+
+	if (j->wal_problem[0] || xsnprintf(wal, sizeof(wal), "%s-wal", j->path) < 0)
+		return;
+	if (stat(wal, &st) < 0)
+		why = errno == ENOENT ? "deleted" : NULL;
+	else if (!j->wal_known) {
+		j->wal_ino = st.st_ino;
+		j->wal_known = true;
+	} else if (st.st_ino != j->wal_ino)
+		why = "replaced";
+	if (!why)
+		return;
+	(void)strscpy(j->wal_problem, sizeof(j->wal_problem), why);
+	if (!j->in_batch && !j->in_txn) {
+		wal_rescue(j, why);
+		j->wal_problem[0] = 0;
+	}
+}
+
 int journal_open(const struct journal_options *o, struct journal **ret)
 {
 	_cleanup_free_ struct journal *j = NULL;
 	struct vresult vr = {0};
 	char lock[PATH_MAX], old_name[96] = "";
-	bool recovered = false;
+	bool recovered = false, side_bad = false;
+	struct journal_side old_side;
+	uint64_t acked;
 	int r;
 
 	if (!o || !o->dir || !ret)
@@ -1185,6 +1539,7 @@ int journal_open(const struct journal_options *o, struct journal **ret)
 	if (!j)
 		return -ENOMEM;
 	j->lock_fd = -1;
+	j->side_fd = -1;
 	j->quota_bytes = o->quota_bytes;
 	if ((r = strscpy(j->dir, sizeof(j->dir), o->dir)) < 0 ||
 	    (r = path_in(j->path, sizeof(j->path), o->dir, JOURNAL_FILE)) < 0 ||
@@ -1200,11 +1555,40 @@ int journal_open(const struct journal_options *o, struct journal **ret)
 	j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (j->lock_fd < 0 || flock(j->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		log_error_errno(r, "journal: %s is in use by another writer", o->dir);
+		if (r != -EBUSY || !o->quiet_if_busy)
+			log_error_errno(r, "journal: %s is in use by another writer", o->dir);
 		goto fail;
+	}
+	r = journal_side_open(j->dir, &j->side_fd, &j->side);
+	if (r == -EBADMSG) {
+		/* damaged: what it said is lost, which is itself evidence */
+		char sp[PATH_MAX];
+
+		side_bad = true;
+		if (path_in(sp, sizeof(sp), j->dir, JOURNAL_STATE_FILE) == 0)
+			if (truncate(sp, 0) < 0)
+				log_warning_errno(-errno, "journal: cannot reset %s", sp);
+		r = journal_side_open(j->dir, &j->side_fd, &j->side);
+	}
+	if (r < 0) {
+		log_error_errno(r, "journal: cannot open %s/%s", j->dir, JOURNAL_STATE_FILE);
+		goto fail;
+	}
+	acked = j->side.acked_seq > o->acked_seq ? j->side.acked_seq : o->acked_seq;
+	old_side = j->side;
+	if (journal_reserve_take(j->dir) < 0) {
+		j->degraded = true;
+		log_error("journal: no room for the reserve in %s; events are counted until room returns", j->dir);
 	}
 	if (access(j->path, F_OK) == 0) {
 		r = open_existing(j, &vr);
+		if (r == 0) {
+			check_against_side(j, acked, &vr);
+			if (vr.first_bad) {
+				r = -EBADMSG;
+				writer_close_db(j);
+			}
+		}
 		if (r == -EBADMSG) {
 			r = quarantine(j, old_name, sizeof(old_name));
 			if (r < 0) {
@@ -1222,10 +1606,26 @@ int journal_open(const struct journal_options *o, struct journal **ret)
 	} else if (errno != ENOENT) {
 		r = -errno;
 		goto fail;
+	} else if (j->side.chain[0] || j->side.head_seq || acked) {
+		/* this terminal had a journal: its disappearance is tampering */
+		memcpy(vr.chain, j->side.chain, sizeof(vr.chain));
+		(void)xsnprintf(vr.reason, sizeof(vr.reason),
+		                "the journal file is missing (it had records up to %" PRIu64 ")",
+		                j->side.head_seq > acked ? j->side.head_seq : acked);
+		vr.first_bad = 1;
+		log_error("journal: %s", vr.reason);
+		recovered = true;
 	}
 	if (!j->db) {
+		/* the new chain continues above every seq ever used or acknowledged */
 		uint64_t start = vr.max_seq > vr.last_good_seq ? vr.max_seq : vr.last_good_seq;
 
+		if (j->side.reserved > start)
+			start = j->side.reserved;
+		if (j->side.head_seq > start)
+			start = j->side.head_seq;
+		if (acked > start)
+			start = acked;
 		r = create_file(j->dir, j->path, start, j->chain);
 		if (r < 0) {
 			log_error_errno(r, "journal: cannot create %s", j->path);
@@ -1234,9 +1634,69 @@ int journal_open(const struct journal_options *o, struct journal **ret)
 		if ((r = db_open(j->path, true, &j->db)) < 0 || (r = prepare_writer(j)) < 0 ||
 		    (r = state_load(j->db, j->chain, &j->s)) < 0)
 			goto fail;
+	} else {
+		int64_t flushed = -1;
+		char v[32];
+
+		if (meta_get(j->db, "loss_flushed", v, sizeof(v)) == 0 && parse_int64(v, 0, INT64_MAX, &flushed) == 0 &&
+		    (uint64_t)flushed >= j->side.loss_gen && j->side.loss.count) {
+			/* recorded by a journal.overflow whose commit journal.state did not see */
+			j->side.loss = (struct journal_loss){0};
+			j->side.loss_gen = (uint64_t)flushed + 1;
+		}
+		if (j->s.overflow_count) {
+			/* a count of an older version, kept in meta: it joins journal.state */
+			journal_loss_add(&j->side.loss, "unknown", LOSS_QUOTA, j->s.overflow_count,
+			                 j->s.overflow_first_us);
+			j->s.overflow_count = 0;
+			j->s.overflow_first_us = j->s.overflow_last_us = 0;
+			j->dirty |= DIRTY_OVERFLOW;
+		}
 	}
-	if (recovered && (r = append_tamper(j, &vr, old_name)) < 0)
+	/* journal.state follows this file from now on */
+	memcpy(j->side.chain, j->chain, sizeof(j->chain));
+	j->side.head_seq = j->s.head_seq;
+	hex_encode(j->s.head_hash, HASH_LEN, j->side.head_hash);
+	if (j->side.reserved < j->s.head_seq)
+		j->side.reserved = j->s.head_seq;
+	if (j->side.acked_seq < acked)
+		j->side.acked_seq = acked;
+	if ((r = side_sync(j, true)) < 0)
 		goto fail;
+	if (j->dirty & DIRTY_OVERFLOW) {
+		bool own;
+
+		if ((r = txn_enter(j, &own)) < 0 || (r = txn_commit(j)) < 0)
+			goto fail;
+	}
+	if (recovered && (r = append_tamper(j, &vr, old_name, acked, &old_side)) < 0)
+		goto fail;
+	if (side_bad) {
+		cJSON *p = cJSON_CreateObject();
+
+		if (p && cJSON_AddStringToObject(p, "what", "journal_state") &&
+		    cJSON_AddStringToObject(p, "reason", "journal.state was unreadable and was reset")) {
+			struct mamori_event ev = {.type = "tamper.detected",
+			                          .severity = SEV_CRITICAL,
+			                          .reqs = "LOG-1,OPS-5",
+			                          .payload = p};
+
+			(void)journal_append(j, &ev, NULL);
+		}
+		cJSON_Delete(p);
+	}
+	/* events counted before a crash or while the disk was full */
+	if (j->side.loss.count && !j->degraded) {
+		bool own;
+
+		if (txn_enter(j, &own) == 0) {
+			r = overflow_flush(j, 0);
+			if (r == 0)
+				(void)txn_commit(j);
+			else
+				txn_rollback(j, r);
+		}
+	}
 	*ret = TAKE_PTR(j);
 	return 0;
 fail:
@@ -1244,6 +1704,8 @@ fail:
 	hasher_done(&j->h);
 	if (j->lock_fd >= 0)
 		close(j->lock_fd);
+	if (j->side_fd >= 0)
+		close(j->side_fd);
 	return r;
 }
 
@@ -1262,6 +1724,8 @@ void journal_close(struct journal *j)
 	journal_buf_free(&j->pbuf);
 	journal_buf_free(&j->rbuf);
 	journal_buf_free(&j->mbuf);
+	if (j->side_fd >= 0)
+		close(j->side_fd);
 	if (j->lock_fd >= 0)
 		close(j->lock_fd);
 	free(j);
@@ -1339,6 +1803,13 @@ int journal_info(const char *dir, struct journal_info *ret)
 	info.head_seq = s.head_seq;
 	info.acked_seq = s.acked_seq;
 	info.overflow_count = s.overflow_count;
+	{
+		struct journal_side side;
+
+		/* counted, not yet written as journal.overflow */
+		if (journal_side_read(dir, &side) == 0)
+			info.overflow_count += side.loss.count;
+	}
 	info.records = (uint64_t)n;
 	hex_encode(s.head_hash, HASH_LEN, info.head_hash);
 	for (int i = 0; i < 2; i++)

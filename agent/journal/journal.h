@@ -13,10 +13,15 @@
  *    their seq at once and become durable together when the commit returns 0
  *    (one fsync per batch). The daemon opens a batch at the start of one loop
  *    iteration and commits it before it acts on anything it journalled. If the
- *    commit fails, none of the batch's records exist and their seqs are reused.
- *  - Unacknowledged records are never deleted. When the quota leaves no room
- *    and nothing acknowledged can go, appends return -ENOSPC and are counted;
- *    one journal.overflow record with the count is written when room returns.
+ *    commit fails, none of the batch's records exist (they are counted as lost).
+ *  - Unacknowledged records are never deleted. An event that cannot be
+ *    stored — quota full of unacknowledged records (-ENOSPC), file system
+ *    full (-ENOSPC), a failed commit (its whole batch) — is counted per type
+ *    in journal.state (journal_side.h), durably, before the call returns; one
+ *    journal.overflow record with the counts is written as soon as room
+ *    returns. On a full file system the reserve (journal.reserve) is released
+ *    so that this record can be written at once; until the reserve can be
+ *    taken again, events are counted, not written.
  *
  * A journal is used from one thread. Readers (other processes) may run while
  * the writer works. */
@@ -38,13 +43,19 @@ struct journal;
 struct journal_options {
 	const char *dir;      /* state directory, already resolved under the root prefix */
 	uint64_t quota_bytes; /* bound on the database file; 0 = unbounded */
+	uint64_t acked_seq;   /* acknowledged by the server as known elsewhere (upload.state); a
+	                       * journal ending below it went backwards and is treated as damaged */
+	bool quiet_if_busy;   /* -EBUSY without an error log (mamorictl while mamori-worker writes) */
 };
 
 /* Open (creating if needed) the journal in o->dir. The existing file is
- * checked (SQLite integrity and the whole hash chain). A file that is not a
- * sound journal is renamed to journal.db.corrupt-<UTC time> (kept as
- * evidence), and the new journal starts with a tamper.detected record naming
- * it, the last good seq/hash and the first bad seq. Caller closes *ret. */
+ * checked (SQLite integrity, the whole hash chain, and against journal.state
+ * and o->acked_seq: same chain, not fewer records than were committed or
+ * acknowledged, the committed head unchanged). A file that is not a sound
+ * journal is renamed to journal.db.corrupt-<UTC time> (kept as evidence); a
+ * missing file of a terminal that had one is tampering too. The new chain
+ * starts above every seq ever reserved, committed or acknowledged, with a
+ * tamper.detected record naming the old chain's head. Caller closes *ret. */
 int journal_open(const struct journal_options *o, struct journal **ret);
 
 /* Commits an open batch (its error is logged), closes. Accepts NULL. */
@@ -65,10 +76,14 @@ int journal_batch_commit(struct journal *j);
  * a seq at or below the current acknowledgement changes nothing. */
 int journal_ack(struct journal *j, uint64_t seq);
 
-/* Delete acknowledged records older than retention_seconds at `now` (only a
- * prefix of the chain: the hash of the last deleted record becomes the
- * anchor). Returns how many were deleted, or negative errno. */
-int journal_prune(struct journal *j, int64_t retention_seconds, time_t now);
+/* Delete acknowledged records older than retention_seconds (only a prefix
+ * of the chain: the hash of the last deleted record becomes the anchor).
+ * Age is the journal's own running time, added up from now_mono_s, a
+ * monotonic reading (CLOCK_BOOTTIME seconds) — never the wall clock, so a
+ * clock jump cannot delete evidence (issue 13). Each call marks the head
+ * with the current age; records up to a mark older than the retention go.
+ * Returns how many were deleted, or negative errno. */
+int journal_prune(struct journal *j, int64_t retention_seconds, int64_t now_mono_s);
 
 /* The last record: seq (0 when empty) and hash (hex). */
 int journal_head(struct journal *j, uint64_t *ret_seq, char ret_hash_hex[JOURNAL_HASH_HEX_LEN + 1]);

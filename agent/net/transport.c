@@ -347,6 +347,26 @@ int transport_conn_request(struct transport_conn *c, const struct transport_requ
 	curl_slist_free_all(h);
 	if (e != CURLE_OK) {
 		r = s.over ? -E2BIG : curl_errno(e);
+		if (r == -EPROTO && (strstr(c->err, "not yet valid") || strstr(c->err, "has expired"))) {
+			/* the certificate is judged with this terminal's clock: a clock a
+			 * day behind makes a fresh server certificate "not yet valid"
+			 * (issue 13, LOG-2) — say that the clock is the likely cause */
+			char now[64];
+			time_t t = time(NULL);
+			struct tm tm;
+
+			r = -EKEYEXPIRED;
+			localtime_r(&t, &tm);
+			if (strftime(now, sizeof(now), "%Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+				now[0] = 0;
+			if (err && errsz)
+				snprintf(err, errsz,
+				         "%s: %s — this terminal's clock (%s) is probably wrong; TLS certificates are "
+				         "checked against it (LOG-2) / 端末の時計 (%s) が狂っている可能性があります",
+				         rq->url, c->err, now, now);
+			transport_response_clear(&resp);
+			return r;
+		}
 		if (err && errsz)
 			snprintf(err, errsz, "%s: %s", rq->url,
 			         s.over ? "response larger than the limit"
@@ -1063,10 +1083,28 @@ static int exchange(struct transport *t, const cJSON *report, const struct journ
 		snprintf(err, errsz, "recording the acknowledgement: %s", strerror(-r));
 		goto fail;
 	}
+	if (have_journal && ji.head_seq < after) {
+		/* the server holds more than this journal: it went backwards (truncated,
+		 * an older copy) and what it holds now cannot be uploaded (LOG-1) */
+		snprintf(err, errsz,
+		         "the journal ends at seq %" PRIu64 " but the server holds up to %" PRIu64
+		         ": the journal went backwards; its records cannot be uploaded until mamori-worker "
+		         "reopens it and starts a new chain",
+		         ji.head_seq, after);
+		r = -ESTALE;
+		goto fail;
+	}
 	if (have_journal && ji.head_seq > after) {
 		r = upload(t, after, &res, err, errsz);
 		if (r < 0)
 			goto fail;
+		if (res.acked_seq < ji.head_seq) {
+			snprintf(err, errsz,
+			         "the server holds up to seq %" PRIu64 " of %" PRIu64 ": not everything was uploaded",
+			         res.acked_seq, ji.head_seq);
+			r = -EPROTO;
+			goto fail;
+		}
 	}
 	{
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(pol, "version");

@@ -59,7 +59,8 @@ struct daemon {
 	cJSON *gate_hello; /* what mamorid said about itself (status) */
 	struct journal *journal;
 	int journal_error; /* why the journal could not be opened (negative errno) */
-	time_t started, last_check, last_prune;
+	time_t started, last_check;
+	time_t last_prune; /* CLOCK_BOOTTIME seconds; 0 = not yet */
 	uint64_t events_emitted;
 	uint64_t ipc_refused; /* typed messages refused for their values (severity) */
 	bool stop;
@@ -137,18 +138,37 @@ static void check_usb_gate(struct daemon *d, struct check_report *rep)
 	                    "Remove usb_gate = off from agent.conf and restart mamorid.");
 }
 
-/* Acknowledged events older than the policy's retention go, once a day. */
+/* LOG-2 from the outside: TLS judged this terminal's clock wrong. */
+static void check_clock(struct daemon *d, struct check_report *rep)
+{
+	struct check_result *r;
+
+	if (!d->sync.clock_wrong)
+		return;
+	r = check_report_add(rep, "agent", "agent.clock", "LOG-2");
+	if (!r)
+		return;
+	check_result_set(r, CHECK_FAIL, "端末の時計が狂っているため、サーバーとの TLS 接続が失敗しています",
+	                 "TLS to the server fails because this terminal's clock is wrong");
+	check_result_remedy(r, "時刻同期 (NTP) を確認し、時計を合わせてください。",
+	                    "Check time synchronisation (NTP) and correct the clock.");
+}
+
+/* Acknowledged events older than the policy's retention go, once a day of
+ * running time: the boot-time clock, not the wall clock (issue 13: a jump
+ * of 800 days must not delete evidence). */
 static void prune_journal(struct daemon *d)
 {
 	const cJSON *rep = mamori_policy_section(&d->ctx, "reporting");
 	const cJSON *days = rep ? cJSON_GetObjectItemCaseSensitive(rep, "retention_days") : NULL;
-	time_t now = time(NULL);
+	struct timespec ts;
 	int r;
 
-	if (!d->journal || !cJSON_IsNumber(days) || now - d->last_prune < 86400)
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	if (!d->journal || !cJSON_IsNumber(days) || (d->last_prune && ts.tv_sec - d->last_prune < 86400))
 		return;
-	d->last_prune = now;
-	r = journal_prune(d->journal, (int64_t)days->valuedouble * 86400, now);
+	d->last_prune = ts.tv_sec > 0 ? ts.tv_sec : 1;
+	r = journal_prune(d->journal, (int64_t)days->valuedouble * 86400, (int64_t)ts.tv_sec);
 	if (r < 0)
 		log_warning_errno(r, "journal: pruning failed");
 	else if (r > 0)
@@ -355,6 +375,7 @@ const struct check_report *daemon_check(struct daemon *d)
 	}
 	check_journal(d, &d->report);
 	check_usb_gate(d, &d->report);
+	check_clock(d, &d->report);
 	daemon_policy_apply_exceptions(&d->pol, &d->ctx, &d->report);
 	/* the pass's posture.changed events share one fsync; nothing acts on
 	 * them before the commit (modules' own events above were durable at once,
@@ -545,6 +566,15 @@ static void sync_done(struct daemon *d, int status)
 			/* who talked to the server, as the kernel told that child */
 			if (cJSON_IsString(sb) && sb->valuestring[0])
 				log_debug("server sync: network part ran as %s", sb->valuestring);
+
+			bool cw = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "clock_wrong"));
+
+			/* logged once per condition, not at every retry */
+			if (cw && !d->sync.clock_wrong)
+				log_error("server sync: TLS fails because this terminal's clock is wrong (LOG-2)");
+			else if (!cw && d->sync.clock_wrong)
+				log_info("server sync: the clock no longer stops TLS");
+			d->sync.clock_wrong = cw;
 			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "policy_updated")))
 				outcome = SYNC_POLICY;
 			if (outcome != SYNC_FAILED)
@@ -996,6 +1026,9 @@ int daemon_new(const struct daemon_options *opts, struct daemon **ret, char *err
 		r = root_path(dir, sizeof(dir), d->config.state_dir);
 		if (r == 0)
 			r = mkdir_p(dir, 0700);
+		/* what the server acknowledged: a journal with less went backwards (LOG-1) */
+		if (r == 0 && transport_acked_read(dir, &jo.acked_seq) < 0)
+			jo.acked_seq = 0;
 		if (r == 0)
 			r = journal_open(&jo, &d->journal);
 		if (r < 0) {

@@ -98,6 +98,23 @@ static void emit_refused(struct mamori_ctx *ctx, const char *path, int r, const 
 	}
 }
 
+/* Is sha the policy applied last time (the copy kept in state_dir)? Then a
+ * restart applies nothing new and records nothing (issue 13: one
+ * policy.applied per worker restart buried the real changes). */
+static bool applied_before(const struct agent_config *cfg, const char *sha)
+{
+	_cleanup_free_ char *buf = NULL;
+	char path[PATH_MAX], hex[65];
+	uint8_t md[32];
+	size_t n;
+
+	if (root_pathf(path, sizeof(path), "%s/policy.applied.json", cfg->state_dir) < 0 ||
+	    read_file_capped(path, POLICY_SIZE_MAX, &buf, &n) < 0 || sha256_buf(buf, n, md) < 0)
+		return false;
+	hex_encode(md, 32, hex);
+	return streq_ptr(hex, sha);
+}
+
 static void emit_applied(struct mamori_ctx *ctx, const struct policy_state *st, const char *source)
 {
 	_cleanup_json_ cJSON *p = cJSON_CreateObject();
@@ -170,6 +187,8 @@ int daemon_policy_load(struct policy_state *st, const struct daemon_options *o, 
 				policy_free(p); /* same document: nothing to do */
 				return 0;
 			}
+			bool again = !st->current && applied_before(cfg, sha);
+
 			*ret_old = st->current;
 			st->current = p;
 			st->unsigned_audit = false;
@@ -177,8 +196,10 @@ int daemon_policy_load(struct policy_state *st, const struct daemon_options *o, 
 			r = st->readonly ? 0 : cache_policy(cfg, json, sig);
 			if (r < 0)
 				log_warning_errno(r, "cannot keep a copy of the applied policy");
-			log_info("policy version %lld (%s) applied", (long long)policy_version(p), policy_segment(p));
-			emit_applied(ctx, st, "file");
+			log_info("policy version %lld (%s) %s", (long long)policy_version(p), policy_segment(p),
+			         again ? "in force (unchanged since the last start)" : "applied");
+			if (!again)
+				emit_applied(ctx, st, "file");
 			if (ret_changed)
 				*ret_changed = true;
 			return 0;
@@ -205,7 +226,9 @@ int daemon_policy_load(struct policy_state *st, const struct daemon_options *o, 
 	}
 	st->current = p;
 	strscpy(st->sha256, sizeof(st->sha256), policy_sha256(p));
-	emit_applied(ctx, st, "cache");
+	/* the copy of the policy applied before: nothing changed */
+	log_info("policy version %lld (%s) in force (the last applied)", (long long)policy_version(p),
+	         policy_segment(p));
 	if (ret_changed)
 		*ret_changed = true;
 	return 0;

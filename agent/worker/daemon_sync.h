@@ -18,7 +18,8 @@
 struct daemon_sync {
 	pid_t child;
 	unsigned failures;
-	bool enrolled; /* checked before each sync: not enrolled, no child */
+	bool enrolled;    /* checked before each sync: not enrolled, no child */
+	bool clock_wrong; /* the last sync failed TLS because of this terminal's clock (LOG-2) */
 };
 
 /* What a sync came to: from `mamorictl --json server sync`'s exit status

@@ -562,7 +562,7 @@ int main(int argc, char **argv)
 	tbroot = umockdev_testbed_get_root_dir(tb);
 	if (root_set(tbroot) < 0)
 		return 1;
-	usb_identity_set_digest(sha256_buf);
+
 	build_testbed();
 	for (size_t i = 0; i < n_devs; i++) {
 		int r = usb_identity_read(devs[i].path, devs[i].name, USB_ID_ALL, &devs[i].id);
