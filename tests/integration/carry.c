@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -185,10 +186,14 @@ static void start(const char *env, const char *serial)
 static void stop(void)
 {
 	drive(10);
-	/* unmount ends the watch */
+	/* unmount ends the person's use; the module keeps its hold (anchor) */
 	for (int i = 0; i < 50 && umount(mnt) < 0; i++)
 		drive(20);
 	assert_true(drive_until("carry.unmounted", 0, 3000));
+	/* the medium leaves (the usb module drops it): the hold ends */
+	media_clear();
+	for (int i = 0; i < 100 && carry_module_volumes(state) > 0; i++)
+		drive(10);
 	assert_int_equal(carry_module_volumes(state), 0);
 }
 
@@ -589,6 +594,173 @@ static void test_infected_medium(void **s)
 	stop();
 }
 
+/* ---- the first open after mount (CARRY-3) ------------------------------------- */
+
+#define EICAR_HEAD "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR"
+
+/* Child of the race: open NAME on the mount point the moment the mount
+ * appears (the loop spins on ENOENT), then read. Reports one byte: 'R' the
+ * infected content was read, 'D' the open was denied, 'I' the read failed,
+ * 'N' never opened, 'O' read something else. */
+static void race_child(int res, const char *name, int go)
+{
+	char p[PATH_MAX], b[128] = "", c;
+	struct timespec t0, t;
+	ssize_t n;
+	int fd = -1;
+
+	mpath(p, sizeof(p), name);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		fd = open(p, O_RDONLY);
+		if (fd >= 0)
+			break;
+		if (errno == EPERM) {
+			c = 'D';
+			(void)!write(res, &c, 1);
+			_exit(0);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 10) {
+			c = 'N';
+			(void)!write(res, &c, 1);
+			_exit(0);
+		}
+	}
+	if (go >= 0) { /* opened: wait until told to read (the person's `sleep 1`) */
+		c = 'o';
+		(void)!write(res, &c, 1);
+		{ /* bounded: a failed parent must not leave the child behind */
+			struct pollfd pf = {.fd = go, .events = POLLIN};
+			(void)poll(&pf, 1, 15000);
+		}
+	}
+	n = read(fd, b, sizeof(b) - 1);
+	c = n < 0 ? 'I' : strstr(b, "EICAR") ? 'R' : 'O';
+	(void)!write(res, &c, 1);
+	_exit(0);
+}
+
+/* Drive the module until the child writes a byte on res. */
+static char race_result(int res)
+{
+	struct pollfd pf = {.fd = res, .events = POLLIN};
+	char c = '?';
+
+	for (int i = 0; i < 1500 && poll(&pf, 1, 0) == 0; i++)
+		drive(10);
+	assert_int_equal(read(res, &c, 1), 1);
+	return c;
+}
+
+/* The module runs, nothing is published or mounted yet. */
+static void start_unpublished(void)
+{
+	policy_fmt(POLICY_RECORD("\"scan_timeout_seconds\":20"));
+	events = cJSON_CreateArray();
+	carry_module_set_section_source(source);
+	assert_int_equal(carry_module.init(&ctx, &state), 0);
+	snprintf(mnt, sizeof(mnt), "%s/mnt", tmp);
+	mkdir(mnt, 0755);
+}
+
+/* The tester's case, the other way round from carry.sh's cases: the
+ * medium is published (the usb module's decision reaches the worker), the
+ * loop runs once (media_change_fd), and then a process opens the infected
+ * file in the same instant the person's mount appears: 20 times, never
+ * the content. */
+static void test_first_open_race(void **s)
+{
+	char loop[PATH_MAX];
+	size_t denied = 0;
+
+	(void)s;
+	start_unpublished();
+	strscpy(loop, sizeof(loop), getenv("CARRY_LOOP_EICAR"));
+	for (int round = 0; round < 20; round++) {
+		int res[2], st;
+		pid_t pid;
+		char c;
+
+		publish("CARRY_LOOP_EICAR", "S-RACE");
+		drive(0); /* the wake-up that the injected record causes in mamori-worker */
+		assert_int_equal(pipe(res), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			close(res[0]);
+			race_child(res[1], "/eicar.com", -1);
+		}
+		close(res[1]);
+		assert_int_equal(mount(loop, mnt, "ext4", 0, NULL), 0);
+		c = race_result(res[0]);
+		close(res[0]);
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		if (c != 'D')
+			fprintf(stderr, "race round %d: child reported '%c'\n", round, c);
+		assert_int_not_equal(c, 'R'); /* never the infected content */
+		assert_int_equal(c, 'D');     /* held, then denied (infected) */
+		denied++;
+		for (int i = 0; i < 50 && umount(mnt) < 0; i++)
+			drive(20);
+		assert_int_equal(media_unpublish(loop_dev("CARRY_LOOP_EICAR")), 0);
+		for (int i = 0; i < 100 && carry_module_volumes(state) > 0; i++)
+			drive(10);
+		assert_int_equal(carry_module_volumes(state), 0);
+	}
+	assert_int_equal(denied, 20);
+	if (count("av.detected") != 20) {
+		char *t = cJSON_Print(events);
+		fprintf(stderr, "%s\n", t);
+		free(t);
+	}
+	assert_int_equal(count("av.detected"), 20);
+	assert_int_equal(count("carry.raced"), 0);
+}
+
+/* The mount came first (the record reached the worker late, or root
+ * mounted by hand): a file opened before the marks is found by the sweep,
+ * recorded, and its fd revoked (FS_IOC_SHUTDOWN on ext4: the read fails). */
+static void test_open_before_watch_revoked(void **s)
+{
+	int res[2], go[2], st;
+	const cJSON *e;
+	pid_t pid;
+	char c;
+
+	(void)s;
+	start_unpublished();
+	assert_int_equal(pipe(res), 0);
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(res[0]);
+		close(go[1]);
+		race_child(res[1], "/eicar.com", go[0]);
+	}
+	close(res[1]);
+	close(go[0]);
+	assert_int_equal(mount(getenv("CARRY_LOOP_EICAR"), mnt, "ext4", 0, NULL), 0);
+	assert_int_equal(race_result(res[0]), 'o'); /* opened: nothing watched the medium */
+	publish("CARRY_LOOP_EICAR", "S-LATE-EICAR");
+	assert_true(drive_until("carry.raced_revoked", 0, 3000));
+	e = find("carry.raced", "path", "/eicar.com");
+	assert_non_null(e);
+	assert_int_equal(cJSON_GetObjectItem(e, "pid")->valueint, pid);
+	assert_string_equal(str(e, "user"), "root");
+	assert_string_equal(str(find("carry.raced_revoked", NULL, NULL), "action"), "shutdown");
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(find("carry.mounted", NULL, NULL), "watched_before_mount")));
+	c = 'g';
+	assert_int_equal(write(go[1], &c, 1), 1);
+	c = race_result(res[0]);
+	assert_int_equal(c, 'I'); /* the read fails (EIO): the content never reached the process */
+	close(res[0]);
+	close(go[1]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	stop();
+}
+
 /* ---- a medium whose record arrives after its mount -------------------------------- */
 
 /* In mamori-worker the usb module's records come from mamorid over IPC and
@@ -687,6 +859,8 @@ int main(void)
 	        cmocka_unit_test_teardown(test_approval_expired, teardown),
 	        cmocka_unit_test_teardown(test_approval_wrong_person, teardown),
 	        cmocka_unit_test_teardown(test_approval_wrong_medium, teardown),
+	        cmocka_unit_test_teardown(test_first_open_race, teardown),
+	        cmocka_unit_test_teardown(test_open_before_watch_revoked, teardown),
 	};
 
 	tmp = getenv("CARRY_TMP");
