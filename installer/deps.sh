@@ -19,7 +19,7 @@ build=(gcc make pkg-config
        openssl curl ca-certificates jq)
 check=(clang clang-format libclang-rt-14-dev sqlite3
        cryptsetup-bin e2fsprogs util-linux dconf-cli libglib2.0-bin
-       clamav-daemon clamav postgresql nodejs)
+       clamav-daemon clamav postgresql nodejs liburing-dev)
 bench=(usbguard nginx wrk)
 
 want=("${build[@]}")

@@ -70,6 +70,15 @@
 #define CARRY_HASH_MAX_DEFAULT  (100ll * 1024 * 1024)
 #define CARRY_TIMEOUT_DEFAULT   600
 #define CARRY_RACED_RECORDED    64 /* carry.raced records per sweep; the rest are counted */
+#define CARRY_UNDO_RETRIES      16 /* directories whose removal waits for their contents' */
+
+/* What puts data on a medium without a file write (CARRY-2): new names of
+ * every kind (files, directories, symlinks, hard links, nodes, FIFOs),
+ * renames, attribute changes (xattrs, mode, times) and truncate(2) (a
+ * FAN_MODIFY without an open for writing). The
+ * kernel has no permission event for any of them (FAN_*_PERM covers opens
+ * and, from 6.14, data access only), so they are judged after the fact. */
+#define CARRY_NAME_EVENTS (FAN_CREATE | FAN_ATTRIB | FAN_RENAME | FAN_MODIFY)
 
 /* FS_IOC_SHUTDOWN (ext4's EXT4_IOC_SHUTDOWN, xfs's XFS_IOC_GOINGDOWN share
  * the number); not in Debian 12's uapi headers under this name */
@@ -497,9 +506,12 @@ static bool decide_open(struct carry_state *st, struct carry_volume *v, int fd, 
 	                               &m);
 	if (ver == USB_APPROVAL_OK)
 		return true;
-	if (w == -EOPNOTSUPP)
-		return true; /* not an open(2) family call (io_uring): recorded at close with approval_problem */
-	record_refusal(st, v, fd, tid, usb_approval_verdict_to_string(ver), &m);
+	/* w == -EOPNOTSUPP: not an open(2)-family call of this ABI (io_uring's
+	 * worker threads, a 32-bit int 0x80 call): whether it writes is unknown,
+	 * so it is refused like a write (fail closed), reads included */
+	record_refusal(st, v, fd, tid,
+	               w == -EOPNOTSUPP ? "unclassified_open_without_approval" : usb_approval_verdict_to_string(ver),
+	               &m);
 	return false;
 }
 
@@ -625,6 +637,30 @@ static struct carry_volume *vol_by_fsid(struct carry_state *st, const fsid_t *fs
 	return NULL;
 }
 
+/* The directory of a handle, O_PATH. open_by_handle_at() needs an fd on the
+ * filesystem: the module's hold, or the person's mount root. */
+static int fid_dir(struct carry_volume *v, struct file_handle *fh, int *ret_fd)
+{
+	_cleanup_close_ int mfd = -1;
+	struct stat s;
+	int fd;
+
+	mfd = v->anchor_fd >= 0 ? fcntl(v->anchor_fd, F_DUPFD_CLOEXEC, 3)
+	                        : open(v->mountpoint, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (mfd < 0)
+		return -errno;
+	/* the mount point must still be this volume's root */
+	if (fstat(mfd, &s) < 0)
+		return -errno;
+	if (s.st_dev != v->dev)
+		return -ESTALE;
+	fd = open_by_handle_at(mfd, fh, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	*ret_fd = fd;
+	return 0;
+}
+
 /* Path on the medium of directory handle + name: exact bytes.
  *
  * open_by_handle_at() takes its mount fd with fdget(), which refuses O_PATH
@@ -637,22 +673,14 @@ static struct carry_volume *vol_by_fsid(struct carry_state *st, const fsid_t *fs
 static int fid_path(struct carry_volume *v, struct file_handle *fh, const char *name, size_t name_len, char *buf,
                     size_t bufsz)
 {
-	_cleanup_close_ int mfd = open(v->mountpoint, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	_cleanup_close_ int dfd = -1;
 	char dir[PATH_MAX + 1];
 	struct stat s;
 	int r;
 
-	if (mfd < 0)
-		return -errno;
-	/* the mount point must still be this volume's root */
-	if (fstat(mfd, &s) < 0)
-		return -errno;
-	if (s.st_dev != v->dev)
-		return -ESTALE;
-	dfd = open_by_handle_at(mfd, fh, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
+	r = fid_dir(v, fh, &dfd);
+	if (r < 0)
+		return r;
 	/* a removed directory still open somewhere resolves to "… (deleted)":
 	 * not a path on the medium */
 	if (fstat(dfd, &s) < 0)
@@ -713,9 +741,135 @@ static void add_fid_path(cJSON *o, const char *key, struct fid_info *fi)
 		cJSON_AddStringToObject(o, key, path);
 }
 
+struct undo_retry {
+	struct carry_volume *v;
+	char handle[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	char name[NAME_MAX + 1];
+};
+
+static const char *kind_of(mode_t m, nlink_t links)
+{
+	return S_ISDIR(m)    ? "directory"
+	       : S_ISLNK(m)  ? "symlink"
+	       : S_ISFIFO(m) ? "fifo"
+	       : S_ISCHR(m)  ? "char_device"
+	       : S_ISBLK(m)  ? "block_device"
+	       : S_ISSOCK(m) ? "socket"
+	       : links > 1   ? "hard_link"
+	                     : "file";
+}
+
+/* Take a new name away again: 0, or -errno (-ENOTEMPTY: a directory whose
+ * contents are still to be removed). */
+static int undo_create(struct carry_volume *v, struct file_handle *fh, const char *name)
+{
+	_cleanup_close_ int dfd = -1;
+	struct stat s;
+	int r = fid_dir(v, fh, &dfd);
+
+	if (r < 0)
+		return r;
+	if (fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno; /* already gone */
+	return unlinkat(dfd, name, S_ISDIR(s.st_mode) ? AT_REMOVEDIR : 0) < 0 ? -errno : 0;
+}
+
+/* A name made, renamed or changed on a volume that needs an approval for
+ * writing (CARRY-2, MEDIA-2): with the person's approval a carry.out
+ * record (what, how many bytes, the approval); without, the change is
+ * undone where that is possible (a new name removed, a rename reverted) and
+ * recorded as carry.refused; an attribute change (xattr, truncate(2)) cannot
+ * be undone and is recorded as such. */
+static void govern_name(struct carry_state *st, struct carry_volume *v, uint64_t mask, pid_t pid, struct fid_info *one,
+                        struct fid_info *from, struct fid_info *to, struct undo_retry *retry, size_t *n_retry)
+{
+	struct usb_approval_match m = {0};
+	struct carry_proc p;
+	enum usb_approval_verdict ver;
+	_cleanup_json_ cJSON *o = record_base(v);
+	_cleanup_close_ int dfd = -1;
+	const char *op = mask & FAN_CREATE   ? "create"
+	                 : mask & FAN_RENAME ? "rename"
+	                 : mask & FAN_ATTRIB ? "attrib"
+	                                     : "modify",
+	           *action = "recorded";
+	struct fid_info *at = mask & FAN_RENAME ? to : one;
+	char name[NAME_MAX + 1], target[PATH_MAX];
+	struct stat s;
+	double bytes = -1;
+	int r = 0;
+
+	if (!o || !at->v || at->name_len > NAME_MAX)
+		return;
+	memcpy(name, at->name, at->name_len);
+	name[at->name_len] = '\0';
+	ver = usb_rules_approval_check(st->rules, &v->id, carry_proc_read(pid, &p) == 0 ? p.user : NULL, time(NULL),
+	                               &m);
+	if (mask & FAN_RENAME)
+		add_fid_path(o, "from", from);
+	add_fid_path(o, "path", at);
+	cJSON_AddStringToObject(o, "operation", op);
+	if (fid_dir(v, at->fh, &dfd) == 0 && fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) == 0) {
+		cJSON_AddStringToObject(o, "kind", kind_of(s.st_mode, s.st_nlink));
+		if (mask & (FAN_CREATE | FAN_RENAME)) {
+			ssize_t k = S_ISLNK(s.st_mode) ? readlinkat(dfd, name, target, sizeof(target)) : 0;
+			/* data carried by the change itself: the name, and a symlink's target */
+			bytes = (double)at->name_len + (double)(k > 0 ? k : 0);
+		}
+	}
+	if (bytes >= 0)
+		cJSON_AddNumberToObject(o, "bytes", bytes);
+	else
+		cJSON_AddNullToObject(o, "bytes");
+	add_process(o, pid);
+	if (ver == USB_APPROVAL_OK) {
+		if (!(mask & (FAN_CREATE | FAN_RENAME | FAN_ATTRIB)))
+			return; /* an approved write: its carry.out (size, hash) comes at close */
+		cJSON_AddStringToObject(o, "approval", m.id);
+		if (m.max_classification)
+			cJSON_AddNumberToObject(o, "max_classification", m.max_classification);
+		emit(st, "carry.out", SEV_NOTICE, "CARRY-1,CARRY-2", o);
+		return;
+	}
+	if (!st->ctx->audit_only) {
+		if (mask & FAN_CREATE) {
+			r = undo_create(v, at->fh, name);
+			if (r == -ENOTEMPTY && *n_retry < CARRY_UNDO_RETRIES) {
+				struct undo_retry *u = &retry[(*n_retry)++];
+
+				u->v = v;
+				memcpy(u->handle, at->fh, sizeof(*at->fh) + at->fh->handle_bytes);
+				memcpy(u->name, name, at->name_len + 1);
+				r = 0; /* removed after its contents, below */
+			}
+			action = r == 0 ? "removed" : "remove_failed";
+		} else if (mask & FAN_RENAME && from->v == v && from->name_len <= NAME_MAX) {
+			_cleanup_close_ int fdfd = -1;
+			char fname[NAME_MAX + 1];
+
+			memcpy(fname, from->name, from->name_len);
+			fname[from->name_len] = '\0';
+			r = dfd >= 0 ? fid_dir(v, from->fh, &fdfd) : -EBADF;
+			if (r == 0)
+				r = renameat2(dfd, name, fdfd, fname, RENAME_NOREPLACE) < 0 ? -errno : 0;
+			action = r == 0 ? "reverted" : "revert_failed";
+		}
+		if (r < 0)
+			cJSON_AddStringToObject(o, "undo_error", strerror(-r));
+	}
+	cJSON_AddStringToObject(o, "reason", usb_approval_verdict_to_string(ver));
+	if (m.id)
+		cJSON_AddStringToObject(o, "approval", m.id);
+	cJSON_AddStringToObject(o, "action", action);
+	v->refusals++;
+	emit(st, "carry.refused", SEV_WARNING, "CARRY-2,MEDIA-2", o);
+}
+
 static void on_fan_fid(struct carry_state *st)
 {
 	_cleanup_free_ char *buf = malloc(CARRY_EVENTS_BUF);
+	struct undo_retry retry[CARRY_UNDO_RETRIES];
+	size_t n_retry = 0;
 
 	if (!buf)
 		return;
@@ -750,7 +904,13 @@ static void on_fan_fid(struct carry_state *st)
 				p += h->len;
 			}
 			v = from.v ? from.v : to.v ? to.v : one.v;
-			if (!v || !st->set.record || md->pid == st->self)
+			if (!v || md->pid == st->self)
+				continue;
+			if (v->needs_approval && md->mask & CARRY_NAME_EVENTS) {
+				govern_name(st, v, md->mask, md->pid, &one, &from, &to, retry, &n_retry);
+				continue;
+			}
+			if (!st->set.record)
 				continue;
 			o = record_base(v);
 			if (!o)
@@ -767,6 +927,13 @@ static void on_fan_fid(struct carry_state *st)
 			add_process(o, md->pid);
 			emit(st, md->mask & FAN_RENAME ? "carry.renamed" : "carry.deleted", SEV_NOTICE, "CARRY-1", o);
 		}
+	}
+	/* directories made without approval, emptied by the undos above; last
+	 * made, first removed */
+	for (size_t i = n_retry; i-- > 0;) {
+		int r = undo_create(retry[i].v, (struct file_handle *)retry[i].handle, retry[i].name);
+		if (r < 0)
+			log_warning_errno(r, "carry: cannot remove a directory made without approval");
 	}
 }
 
@@ -1173,9 +1340,11 @@ static void follow(struct carry_state *st, const struct carry_mount *m, const st
 		log_error_errno(-errno, "carry: %s: cannot watch the medium", v->devnode);
 		v->perm_marked = false;
 	}
-	if (st->set.record && st->fan_fid >= 0 &&
-	    fanotify_mark(st->fan_fid, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_RENAME | FAN_DELETE | FAN_ONDIR, dirfd,
-	                  mpath) < 0)
+	if ((st->set.record || v->needs_approval) && st->fan_fid >= 0 &&
+	    fanotify_mark(st->fan_fid, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
+	                  (st->set.record ? FAN_RENAME | FAN_DELETE : 0) | (v->needs_approval ? CARRY_NAME_EVENTS : 0) |
+	                          FAN_ONDIR,
+	                  dirfd, mpath) < 0)
 		log_warning_errno(-errno, "carry: %s: renames and deletions are not recorded", v->devnode);
 	st->vols[st->n_vols++] = v;
 	if (st->set.scan_on_mount && !st->perm_available)

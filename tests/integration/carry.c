@@ -27,8 +27,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <liburing.h>
 #include <openssl/evp.h>
+#include <sys/mman.h>
+#include <sys/xattr.h>
 
+#include "alloc-util.h"
 #include "carry/carry.h"
 #include "fileio.h"
 #include "media.h"
@@ -594,6 +598,298 @@ static void test_infected_medium(void **s)
 	stop();
 }
 
+/* ---- data put on a medium without a file write (CARRY-2, MEDIA-2) --------------- */
+
+static const char *approval_policy(const char *person)
+{
+	static char b[4096];
+
+	snprintf(b, sizeof(b),
+	         "{\"usb\":{\"default\":\"allow\",\"write_requires_approval\":true},\"carry\":{\"scan_on_mount\":false,"
+	         "\"approvals\":[{\"id\":\"AP-1\",\"person\":\"%s\",\"medium\":{\"vendor\":\"0781\",\"product\":"
+	         "\"5567\",\"serial\":\"S-APPROVED\"},\"not_before\":\"2020-01-01T00:00:00Z\",\"not_after\":"
+	         "\"2099-01-01T00:00:00Z\",\"max_classification\":2,\"approver\":\"ciso\",\"requirements\":[\"CARRY-"
+	         "2\"]}]}}",
+	         person);
+	return b;
+}
+
+/* Drive until rel does not exist on the medium (3 s). */
+static bool gone(const char *rel)
+{
+	char p[PATH_MAX];
+	struct stat s;
+
+	mpath(p, sizeof(p), rel);
+	for (int i = 0; i < 150; i++) {
+		if (lstat(p, &s) < 0 && errno == ENOENT)
+			return true;
+		drive(20);
+	}
+	return false;
+}
+
+static bool exists(const char *rel)
+{
+	char p[PATH_MAX];
+	struct stat s;
+
+	mpath(p, sizeof(p), rel);
+	return lstat(p, &s) == 0;
+}
+
+static sigjmp_buf segv_jmp;
+
+static void on_segv(int sig)
+{
+	(void)sig;
+	siglongjmp(segv_jmp, 1);
+}
+
+/* One way of putting data on the medium, run as a child (a person's
+ * process); 0 when the system call itself succeeded. */
+static int put(const char *how)
+{
+	char p[PATH_MAX], q[PATH_MAX];
+
+	mpath(q, sizeof(q), "/readme.txt");
+	if (strcmp(how, "creat") == 0) {
+		mpath(p, sizeof(p), "/DATA-IN-A-FILE-NAME");
+		return child_write(p) == 0 ? 0 : 1;
+	}
+	if (strcmp(how, "mkdir") == 0)
+		return mpath(p, sizeof(p), "/DATA-IN-A-DIR-NAME"), mkdir(p, 0755) == 0 ? 0 : 1;
+	if (strcmp(how, "symlink") == 0)
+		return mpath(p, sizeof(p), "/link"), symlink("DATA-IN-A-SYMLINK-TARGET", p) == 0 ? 0 : 1;
+	if (strcmp(how, "link") == 0)
+		return mpath(p, sizeof(p), "/DATA-IN-A-HARD-LINK"), link(q, p) == 0 ? 0 : 1;
+	if (strcmp(how, "mknod") == 0)
+		return mpath(p, sizeof(p), "/DATA-IN-A-NODE"), mknod(p, S_IFCHR | 0600, makedev(1, 3)) == 0 ? 0 : 1;
+	if (strcmp(how, "mkfifo") == 0)
+		return mpath(p, sizeof(p), "/DATA-IN-A-FIFO"), mkfifo(p, 0600) == 0 ? 0 : 1;
+	if (strcmp(how, "rename") == 0)
+		return mpath(p, sizeof(p), "/DATA-IN-A-RENAME"), rename(q, p) == 0 ? 0 : 1;
+	if (strcmp(how, "setxattr") == 0)
+		return setxattr(q, "user.data", "DATA-IN-AN-XATTR", 16, 0) == 0 ? 0 : 1;
+	if (strcmp(how, "truncate") == 0)
+		return truncate(q, 5) == 0 ? 0 : 1;
+	if (strcmp(how, "uring_mkdir") == 0 || strcmp(how, "uring_creat") == 0) {
+		struct io_uring ring;
+		struct io_uring_sqe *sqe;
+		struct io_uring_cqe *cqe;
+		int res;
+
+		if (io_uring_queue_init(4, &ring, 0) < 0)
+			return 2;
+		sqe = io_uring_get_sqe(&ring);
+		if (how[6] == 'm') {
+			mpath(p, sizeof(p), "/DATA-IN-A-URING-DIR");
+			io_uring_prep_mkdirat(sqe, AT_FDCWD, p, 0755);
+		} else {
+			mpath(p, sizeof(p), "/DATA-IN-A-URING-FILE");
+			io_uring_prep_openat(sqe, AT_FDCWD, p, O_WRONLY | O_CREAT, 0644);
+		}
+		io_uring_submit(&ring);
+		if (io_uring_wait_cqe(&ring, &cqe) < 0)
+			return 2;
+		res = cqe->res;
+		io_uring_cqe_seen(&ring, cqe);
+		io_uring_queue_exit(&ring);
+		if (res >= 0 && how[6] != 'm') { /* an fd: write through the ring too */
+			close(res);
+			return 0;
+		}
+		return res >= 0 ? 0 : 1;
+	}
+	if (strcmp(how, "compat_mkdir") == 0) {
+		/* the 32-bit ABI (int 0x80, i386 mkdir = 39) from this 64-bit
+		 * process: the path must be below 4 GiB */
+		char *low = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+		long ret;
+
+		if (low == MAP_FAILED)
+			return 2;
+		mpath(low, 4096, "/DATA-IN-A-COMPAT-DIR");
+		/* a kernel without the 32-bit ABI (ia32_emulation off) has no int
+		 * 0x80 gate: the instruction faults */
+		signal(SIGSEGV, on_segv);
+		if (sigsetjmp(segv_jmp, 1))
+			return 3;
+		__asm__ volatile("int $0x80"
+		                 : "=a"(ret)
+		                 : "a"(39), "b"(low), "c"(0755)
+		                 : "memory", "r8", "r9", "r10", "r11");
+		if (ret == -ENOSYS)
+			return 3; /* no IA32 emulation in this kernel */
+		signal(SIGSEGV, SIG_DFL);
+		return ret == 0 ? 0 : 1;
+	}
+	return 2;
+}
+
+static int child_put(const char *how)
+{
+	return put(how);
+}
+
+struct way {
+	const char *how, *name; /* name: the new name that must not stay (NULL: attribute change) */
+};
+
+static const struct way ways[] = {
+        {"creat", "/DATA-IN-A-FILE-NAME"},
+        {"mkdir", "/DATA-IN-A-DIR-NAME"},
+        {"symlink", "/link"},
+        {"link", "/DATA-IN-A-HARD-LINK"},
+        {"mknod", "/DATA-IN-A-NODE"},
+        {"mkfifo", "/DATA-IN-A-FIFO"},
+        {"rename", "/DATA-IN-A-RENAME"},
+        {"uring_mkdir", "/DATA-IN-A-URING-DIR"},
+        {"uring_creat", "/DATA-IN-A-URING-FILE"},
+        {"compat_mkdir", "/DATA-IN-A-COMPAT-DIR"},
+        {"setxattr", NULL},
+        {"truncate", NULL},
+};
+
+/* A person without approval (the approval names tanaka; root acts): every
+ * way is refused or undone, recorded, and leaves no name behind. */
+static void test_metadata_writes_without_approval(void **s)
+{
+	int bad = 0;
+
+	(void)s;
+	set_policy(approval_policy("tanaka"));
+	start("CARRY_LOOP_RW", "S-APPROVED");
+	assert_true(drive_until("carry.mounted", 0, 3000));
+	for (size_t i = 0; i < ELEMENTSOF(ways); i++) {
+		size_t before = count("carry.refused");
+		const cJSON *e = NULL, *x;
+		int rc = run_child(child_put, ways[i].how, "carry.refused");
+
+		if (rc == 3) {
+			fprintf(stderr, "carry: %s: this kernel has no 32-bit ABI (int 0x80 faults), skipped\n",
+			        ways[i].how);
+			continue;
+		}
+		assert_int_not_equal(rc, 2);
+		if (!(count("carry.refused") > before)) {
+			fprintf(stderr, "carry: %s: no carry.refused (rc %d)\n", ways[i].how, rc);
+			bad++; /* every way is tried, so that a failure lists them all */
+			continue;
+		}
+		if (ways[i].name && !gone(ways[i].name)) {
+			fprintf(stderr, "carry: %s left %s behind\n", ways[i].how, ways[i].name);
+			bad++;
+			continue;
+		}
+		cJSON_ArrayForEach(x, events)
+		{
+			const cJSON *pl = cJSON_GetObjectItem(x, "payload");
+			if (strcmp(cJSON_GetObjectItem(x, "type")->valuestring, "carry.refused") == 0)
+				e = pl;
+		}
+		assert_non_null(e);
+		assert_string_equal(str(e, "user"), "root");
+		assert_string_equal(str(e, "reason"),
+		                    strncmp(ways[i].how, "uring", 5) == 0 && str(e, "operation") == NULL
+		                            ? "unclassified_open_without_approval"
+		                            : "approval_wrong_person");
+		assert_non_null(str(e, "action"));
+	}
+	assert_int_equal(bad, 0);
+	/* the renamed file is back under its name; nothing else was added */
+	assert_true(exists("/readme.txt"));
+	{
+		const cJSON *e = find("carry.refused", "operation", "rename");
+		assert_non_null(e);
+		assert_string_equal(str(e, "action"), "reverted");
+		e = find("carry.refused", "operation", "create");
+		assert_string_equal(str(e, "action"), "removed");
+		e = find("carry.refused", "kind", "symlink");
+		assert_non_null(e);
+		assert_int_equal(cJSON_GetObjectItem(e, "bytes")->valueint, 4 + 24);
+		e = find("carry.refused", "operation", "attrib"); /* setxattr */
+		assert_non_null(e);
+		assert_string_equal(str(e, "action"), "recorded");
+		e = find("carry.refused", "operation", "modify"); /* truncate(2) */
+		assert_non_null(e);
+		assert_string_equal(str(e, "action"), "recorded");
+		assert_string_equal(str(e, "path"), "/readme.txt");
+	}
+	assert_int_equal(count("carry.out"), 0);
+	stop();
+}
+
+/* The approved person: the same ways are carry-out, recorded with the
+ * approval, and stay. io_uring writes are recorded like write(2). */
+static int child_uring_write(const char *path)
+{
+	struct io_uring ring;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644), res;
+
+	if (fd < 0 || io_uring_queue_init(4, &ring, 0) < 0)
+		return 11;
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_write(sqe, fd, "carried by uring\n", 17, 0);
+	io_uring_submit(&ring);
+	if (io_uring_wait_cqe(&ring, &cqe) < 0)
+		return 12;
+	res = cqe->res;
+	io_uring_cqe_seen(&ring, cqe);
+	io_uring_queue_exit(&ring);
+	return res == 17 && close(fd) == 0 ? 0 : 13;
+}
+
+static void test_metadata_writes_with_approval(void **s)
+{
+	char p[PATH_MAX], sha[65];
+	const cJSON *e;
+
+	(void)s;
+	set_policy(approval_policy("root"));
+	start("CARRY_LOOP_RW", "S-APPROVED");
+	assert_true(drive_until("carry.mounted", 0, 3000));
+	assert_int_equal(run_child(child_put, "mkdir", "carry.out"), 0);
+	assert_int_equal(run_child(child_put, "symlink", "carry.out"), 0);
+	assert_true(exists("/DATA-IN-A-DIR-NAME"));
+	assert_true(exists("/link"));
+	e = find("carry.out", "kind", "directory");
+	assert_non_null(e);
+	assert_string_equal(str(e, "approval"), "AP-1");
+	assert_string_equal(str(e, "operation"), "create");
+	assert_string_equal(str(e, "path"), "/DATA-IN-A-DIR-NAME");
+	e = find("carry.out", "kind", "symlink");
+	assert_non_null(e);
+	assert_int_equal(cJSON_GetObjectItem(e, "bytes")->valueint, 4 + 24);
+	/* io_uring: the write is recorded at close with its hash, like write(2) */
+	mpath(p, sizeof(p), "/uring.txt");
+	assert_int_equal(run_child(child_uring_write, p, NULL), 0);
+	for (int i = 0; i < 100 && !find("carry.out", "path", "/uring.txt"); i++)
+		drive(20);
+	for (int i = 0; i < 100; i++) {
+		const cJSON *x;
+		e = NULL;
+		cJSON_ArrayForEach(x, events)
+		{
+			const cJSON *pl = cJSON_GetObjectItem(x, "payload");
+			if (strcmp(cJSON_GetObjectItem(x, "type")->valuestring, "carry.out") == 0 && str(pl, "path") &&
+			    strcmp(str(pl, "path"), "/uring.txt") == 0 && str(pl, "sha256"))
+				e = pl;
+		}
+		if (e)
+			break;
+		drive(20);
+	}
+	assert_non_null(e);
+	sha256_hex("carried by uring\n", 17, sha);
+	assert_string_equal(str(e, "sha256"), sha);
+	assert_string_equal(str(e, "approval"), "AP-1");
+	assert_int_equal(count("carry.refused"), 0);
+	stop();
+}
+
 /* ---- the first open after mount (CARRY-3) ------------------------------------- */
 
 #define EICAR_HEAD "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR"
@@ -859,6 +1155,8 @@ int main(void)
 	        cmocka_unit_test_teardown(test_approval_expired, teardown),
 	        cmocka_unit_test_teardown(test_approval_wrong_person, teardown),
 	        cmocka_unit_test_teardown(test_approval_wrong_medium, teardown),
+	        cmocka_unit_test_teardown(test_metadata_writes_without_approval, teardown),
+	        cmocka_unit_test_teardown(test_metadata_writes_with_approval, teardown),
 	        cmocka_unit_test_teardown(test_first_open_race, teardown),
 	        cmocka_unit_test_teardown(test_open_before_watch_revoked, teardown),
 	};
