@@ -153,7 +153,9 @@ $(O)/itests/%: tests/integration/%.c $(O)/libmamori.a $(TESTLIB_OBJS)
 	$(Q)mkdir -p $(dir $@)
 	@echo "  ITEST   $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib $(UMOCKDEV_CFLAGS) $(LDFLAGS) -o $@ $< \
-		$(TESTLIB_OBJS) $(O)/libmamori.a $(LIBS_CTL) $(CMOCKA_LIBS) $(UMOCKDEV_LIBS)
+		$(TESTLIB_OBJS) $(O)/libmamori.a $(LIBS_CTL) $(CMOCKA_LIBS) $(UMOCKDEV_LIBS) $(ITEST_LIBS)
+# io_uring writes on media (issue 22): liburing-dev, a check dependency (deps.sh --check)
+$(O)/itests/carry: ITEST_LIBS := -luring
 
 # Server and end-to-end test programs: the agent's library and the server's (to
 # make foreign or expired certificates with the same CA code).

@@ -23,7 +23,7 @@ build=(gcc make pkg-config
 # packaged service is kept from starting (policy-rc.d below)
 check=(clang clang-format libclang-rt-14-dev sqlite3
        cryptsetup-bin e2fsprogs util-linux fdisk dconf-cli libglib2.0-bin
-       clamav-daemon clamav postgresql nodejs usbguard faketime)
+       clamav-daemon clamav postgresql nodejs usbguard faketime liburing-dev)
 bench=(nginx wrk)
 package=(debhelper dpkg-dev fakeroot lintian man-db)
 fresh=(debootstrap debian-archive-keyring)

@@ -121,3 +121,8 @@ size_t media_count(void)
 {
 	return n_entries;
 }
+
+const struct media_entry *media_at(size_t i)
+{
+	return i < n_entries ? &table[i] : NULL;
+}

@@ -49,6 +49,10 @@ void media_clear(void);
 /* How many media are known (status). */
 size_t media_count(void);
 
+/* The i-th entry (0 <= i < media_count()), borrowed like media_lookup's;
+ * NULL beyond. The order changes with every unpublish. */
+const struct media_entry *media_at(size_t i);
+
 /* Bumped by every change, so a reader can tell its view is stale. */
 uint64_t media_generation(void);
 
