@@ -18,12 +18,12 @@ Q       := $(if $(V),,@)
 # remade). Computing them with $(shell pkg-config …) while the Makefile is
 # parsed gave empty flags on a fresh machine: the first `make demo` failed with
 # "blkid.h: No such file or directory" (tests/build/deps_order.sh).
-PKGS    := libudev libusb-1.0 blkid openssl libcjson sqlite3
+PKGS    := libudev libusb-1.0 blkid openssl libcjson sqlite3 zlib liblzma liblz4
 PKGS_NET:= libcurl zlib
 # mamori-server (server-api/): libevent HTTP with OpenSSL bufferevents, SQLite, zlib.
 PKGS_SRV:= libevent libevent_openssl openssl libcjson sqlite3 zlib
 # mamorid, the USB gate, links no libcrypto, SQLite or libcurl (agent/gate.c)
-PKGS_GATE := libudev blkid libcjson
+PKGS_GATE := libudev blkid libcjson zlib liblzma liblz4
 # Goals that need no installed package (and must work before deps.sh can run).
 NODEPS_GOALS := clean format format-check lint deps
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
