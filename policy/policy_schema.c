@@ -10,7 +10,7 @@
 #include "policy_reqs.h"
 #include "policy_schema.h"
 #include "strutil.h"
-#include "usb/usb_match.h"
+#include "usb_lang.h"
 
 /* ---- the table ------------------------------------------------------------ */
 

@@ -6,7 +6,7 @@
 
 #include "alloc-util.h"
 #include "policy_schema.h"
-#include "usb/usb_match.h"
+#include "usb_lang.h"
 #include "strutil.h"
 #include "usbguard.h"
 
