@@ -83,7 +83,7 @@ static const char *const protos[] = {"tcp", "udp", NULL};
 static const char *const segments[] = {"mynumber", "lgwan", "internet", NULL};
 static const char *const commands[] = {"isolate", "release", "lock", "wipe", "scan", "refresh", NULL};
 
-/* Generated from modules/usb/usb_match.h, the table the matcher is built
+/* Generated from policy/usb_lang.h, the table the matcher is built
  * from: a key the matcher does not implement cannot be in the schema. */
 #define MATCH_PLAIN_SCALAR(k, fmt, lo, hi, d) STR(k, false, POLICY_FORMAT_##fmt, lo, hi, d)
 #define MATCH_PLAIN_SET(k, fmt, lo, hi, d)                                                                             \

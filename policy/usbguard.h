@@ -1,7 +1,7 @@
 /* policy/usbguard.h — converting USBGuard rules.conf into mamori usb.rules
  * (mamorictl policy import-usbguard; admin side).
  *
- * Every line is converted exactly (modules/usb/usb_match.h has USBGuard's
+ * Every line is converted exactly (policy/usb_lang.h has USBGuard's
  * attributes and set operators: id, hash → usbguard_hash, parent-hash →
  * parent_hash, name, serial, via-port → port, with-interface → interfaces,
  * with-connect-type → connect_type; label → comment; reject → block;

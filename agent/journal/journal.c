@@ -406,7 +406,8 @@ struct vresult {
 	uint64_t first_bad;     /* 0 = intact */
 	uint64_t last_good_seq; /* the last record (or anchor) that checked out */
 	uint8_t last_good_hash[HASH_LEN];
-	uint64_t max_seq; /* highest seq present in the file */
+	uint64_t
+	        max_seq; /* highest seq present in the file; for the recovery record, every seq the old chain used or reserved */
 	char chain[33];
 	struct jstate s;
 	char reason[VERIFY_REASON_MAX];
@@ -1396,7 +1397,8 @@ static int append_tamper(struct journal *j, const struct vresult *vr, const char
 		old_head_hash = old->head_hash;
 	}
 	if (o && cJSON_AddStringToObject(o, "what", "journal") && cJSON_AddStringToObject(o, "old_file", old_name) &&
-	    cJSON_AddStringToObject(o, "old_chain", vr->chain) &&
+	    /* a file too damaged to name its chain: journal.state still knows it */
+	    cJSON_AddStringToObject(o, "old_chain", vr->chain[0] ? vr->chain : old->chain) &&
 	    cJSON_AddNumberToObject(o, "first_bad_seq", (double)vr->first_bad) &&
 	    cJSON_AddNumberToObject(o, "last_good_seq", (double)vr->last_good_seq) &&
 	    cJSON_AddStringToObject(o, "last_good_hash", vr->chain[0] ? hex : "") &&
@@ -1626,6 +1628,9 @@ int journal_open(const struct journal_options *o, struct journal **ret)
 			start = j->side.head_seq;
 		if (acked > start)
 			start = acked;
+		/* the recovery record says where the old chain ended: every seq it
+		 * used or reserved; the server expects the new chain right after it */
+		vr.max_seq = start;
 		r = create_file(j->dir, j->path, start, j->chain);
 		if (r < 0) {
 			log_error_errno(r, "journal: cannot create %s", j->path);
