@@ -23,7 +23,7 @@ check=(clang clang-format libclang-rt-14-dev sqlite3
        cryptsetup-bin e2fsprogs util-linux dconf-cli libglib2.0-bin
        clamav-daemon clamav postgresql nodejs)
 bench=(usbguard nginx wrk)
-package=(debhelper dpkg-dev fakeroot lintian man-db)
+package=(build-essential debhelper dpkg-dev fakeroot lintian man-db groff-base zlib1g-dev)
 fresh=(debootstrap debian-archive-keyring)
 
 want=("${build[@]}")
