@@ -20,11 +20,11 @@ Q       := $(if $(V),,@)
 # remade). Computing them with $(shell pkg-config …) while the Makefile is
 # parsed gave empty flags on a fresh machine: the first `make demo` failed with
 # "blkid.h: No such file or directory" (tests/build/deps_order.sh).
-PKGS    := libudev libusb-1.0 blkid openssl libcjson sqlite3
+PKGS    := libudev libusb-1.0 blkid openssl libcjson sqlite3 zlib liblzma liblz4
 PKGS_NET:= libcurl zlib
 # mamori-server (server-api/): libevent HTTP with OpenSSL bufferevents, SQLite, zlib.
 PKGS_SRV:= libevent libevent_openssl openssl libcjson sqlite3 zlib
-# mamorid, the USB gate, links no libcrypto, SQLite or libcurl (agent/gate.c)
+# mamorid, the USB gate, links no libcrypto, SQLite or libcurl (agent/gate/gate.c)
 PKGS_GATE := libudev blkid libcjson
 # Goals that need no installed package (and must work before deps.sh can run).
 NODEPS_GOALS := clean format format-check lint deps man deb fresh
@@ -48,6 +48,11 @@ $(O)/config.mk: $(DEPS) Makefile
 	  echo "UMOCKDEV_LIBS := $$(pkg-config --libs umockdev-1.0)"; \
 	} > $@.tmp && mv $@.tmp $@
 
+# The tree follows the processes (docs/ARCHITECTURE.md "Where things live");
+# tests/layout.sh checks which folder may include which.
+AGENT_DIRS := agent/sdk agent/gate agent/worker agent/ctl agent/journal agent/net
+INCLUDES   := -Icommon -Iprotocol -Ipolicy $(addprefix -I,$(AGENT_DIRS)) -Imodules
+
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
            -Wmissing-prototypes -Wstrict-prototypes -Wvla -Wno-missing-field-initializers
 CFLAGS  ?= -O2 -g
@@ -57,12 +62,13 @@ CFLAGS  := $(SANFLAGS)
 LDFLAGS += -fsanitize=address,undefined
 endif
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -fstack-protector-strong \
-              -D_FORTIFY_SOURCE=2 -MMD -MP -Icommon -Iagent -Ipolicy -Imodules $(PKG_CFLAGS)
+              -D_FORTIFY_SOURCE=2 -MMD -MP $(INCLUDES) $(PKG_CFLAGS)
 LDFLAGS += -Wl,--as-needed -Wl,-z,relro -Wl,-z,now
 
 # Every .c under these folders goes into libmamori.a, except the programs' main files.
-MAINS   := agent/gate.c agent/worker.c agent/mamorictl.c
-LIB_SRCS:= $(filter-out $(MAINS),$(wildcard common/*.c agent/*.c policy/*.c modules/*/*.c))
+MAINS   := agent/gate/gate.c agent/worker/worker.c agent/ctl/mamorictl.c
+LIB_SRCS:= $(filter-out $(MAINS),$(wildcard common/*.c protocol/*.c policy/*.c modules/*/*.c \
+             $(addsuffix /*.c,$(AGENT_DIRS))))
 LIB_OBJS:= $(LIB_SRCS:%.c=$(O)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
@@ -71,6 +77,9 @@ ITEST_BINS := $(ITEST_SRCS:tests/integration/%.c=$(O)/itests/%)
 BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(O)/bench/%)
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+# Each harness linked with tests/fuzz/replay.c (gcc, ASan+UBSan): `make check`
+# replays tests/fuzz/seeds/fuzz_NAME/ through it (tests/run-tests.sh).
+FUZZ_REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/fuzz-replay/%)
 DEMO_SRCS  := $(wildcard tests/demo/*.c)
 DEMO_BINS  := $(DEMO_SRCS:tests/demo/%.c=$(O)/demo/%)
 FUZZ_SECONDS ?= 20
@@ -102,18 +111,18 @@ $(O)/obj/server-api/%.o: EXTRA_CFLAGS := -Iserver-api
 $(O)/libmamori.a: $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(O)/bin/mamorid: $(O)/obj/agent/gate.o $(O)/libmamori.a
+$(O)/bin/mamorid: $(O)/obj/agent/gate/gate.o $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_GATE)
 
 # the worker reports through `mamorictl server sync` and links no libcurl
-$(O)/bin/mamori-worker: $(O)/obj/agent/worker.o $(O)/libmamori.a
+$(O)/bin/mamori-worker: $(O)/obj/agent/worker/worker.o $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_AGENT)
 
-$(O)/bin/mamorictl: $(O)/obj/agent/mamorictl.o $(O)/libmamori.a
+$(O)/bin/mamorictl: $(O)/obj/agent/ctl/mamorictl.o $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CTL)
@@ -144,7 +153,9 @@ $(O)/itests/%: tests/integration/%.c $(O)/libmamori.a $(TESTLIB_OBJS)
 	$(Q)mkdir -p $(dir $@)
 	@echo "  ITEST   $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib $(UMOCKDEV_CFLAGS) $(LDFLAGS) -o $@ $< \
-		$(TESTLIB_OBJS) $(O)/libmamori.a $(LIBS_CTL) $(CMOCKA_LIBS) $(UMOCKDEV_LIBS)
+		$(TESTLIB_OBJS) $(O)/libmamori.a $(LIBS_CTL) $(CMOCKA_LIBS) $(UMOCKDEV_LIBS) $(ITEST_LIBS)
+# io_uring writes on media (issue 22): liburing-dev, a check dependency (deps.sh --check)
+$(O)/itests/carry: ITEST_LIBS := -luring
 
 # Server and end-to-end test programs: the agent's library and the server's (to
 # make foreign or expired certificates with the same CA code).
@@ -158,6 +169,18 @@ $(O)/itests/e2e%: tests/integration/e2e%.c $(O)/libmamori-server.a $(O)/libmamor
 	@echo "  ITEST   $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Iserver-api $(LDFLAGS) -o $@ $< $(O)/libmamori-server.a \
 		$(O)/libmamori.a $(LIBS_CTL) $(LIBS_SRV)
+
+# Seed-corpus replayers: a harness of server code (fuzz_server_*.c) also links
+# the server's library.
+$(O)/fuzz-replay/fuzz_server%: tests/fuzz/fuzz_server%.c tests/fuzz/replay.c $(O)/libmamori-server.a $(O)/libmamori.a
+	$(Q)mkdir -p $(dir $@)
+	@echo "  REPLAY  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Iserver-api $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(O)/libmamori-server.a \
+		$(O)/libmamori.a $(LIBS_CTL) $(LIBS_SRV)
+$(O)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(O)/libmamori.a
+	$(Q)mkdir -p $(dir $@)
+	@echo "  REPLAY  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(O)/libmamori.a $(LIBS_CTL)
 
 # Benchmark programs (release flags), run by tests/bench/*.sh.
 $(O)/bench/%: tests/bench/%.c $(O)/libmamori.a
@@ -177,7 +200,8 @@ check: deps
 openapi:
 	$(Q)node $(OPENAPI_CLI) validate server-api/openapi.yaml
 
-all-tests: $(O)/bin/mamorid $(O)/bin/mamori-worker $(O)/bin/mamorictl $(O)/bin/mamori-server $(UNIT_BINS) $(ITEST_BINS)
+all-tests: $(O)/bin/mamorid $(O)/bin/mamori-worker $(O)/bin/mamorictl $(O)/bin/mamori-server $(UNIT_BINS) $(ITEST_BINS) \
+           $(FUZZ_REPLAY_BINS)
 
 unit: deps
 	$(Q)$(MAKE) --no-print-directory O=build-san all-tests
@@ -187,16 +211,19 @@ integration: deps
 	$(Q)$(MAKE) --no-print-directory O=build-san all-tests
 	$(Q)MAMORI_BUILD=build-san bash tests/run-tests.sh integration
 
-bench: all $(BENCH_BINS)
+bench: all $(BENCH_BINS) $(O)/itests/server_flood
 	$(Q)bash $(DEPS) --bench >/dev/null
 	$(Q)MAMORI_BUILD=$(O) bash tests/bench/run.sh
 
-# Each libFuzzer harness tests/fuzz/fuzz_NAME.c runs for FUZZ_SECONDS (clang, ASan+UBSan).
+# Each libFuzzer harness tests/fuzz/fuzz_NAME.c runs for FUZZ_SECONDS (clang, ASan+UBSan),
+# starting from its seed corpus tests/fuzz/seeds/fuzz_NAME/ (also replayed by `make check`).
 fuzz:
 	$(Q)$(MAKE) --no-print-directory O=build-fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
-		LDFLAGS="-fsanitize=address,undefined" build-fuzz/libmamori.a
+		LDFLAGS="-fsanitize=address,undefined" build-fuzz/libmamori.a build-fuzz/libmamori-server.a
 	$(Q)set -e; for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
-		clang $(ALL_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f build-fuzz/libmamori.a $(LIBS_CTL); \
+		case $$n in fuzz_server*) srv="-Iserver-api build-fuzz/libmamori-server.a";; *) srv=;; esac; \
+		clang $(ALL_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f $$srv build-fuzz/libmamori.a \
+			$(LIBS_CTL) $$( [ -n "$$srv" ] && echo "$(LIBS_SRV)" ); \
 		mkdir -p build-fuzz/corpus-$$n; \
 		echo "  FUZZ    $$n ($(FUZZ_SECONDS) s)"; \
 		build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus-$$n $$( [ -d tests/fuzz/seeds/$$n ] && echo tests/fuzz/seeds/$$n ) 2>&1 | tail -n 3; \
@@ -218,18 +245,18 @@ format:
 format-check:
 	$(Q)clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
-# The version, in one place: agent/version.h. DEB_REVISION is the Debian one.
-VERSION := $(shell sed -n 's/^\#define MAMORI_VERSION *"\(.*\)"$$/\1/p' agent/version.h)
+# The version, in one place: protocol/version.h. DEB_REVISION is the Debian one.
+VERSION := $(shell sed -n 's/^\#define MAMORI_VERSION *"\(.*\)"$$/\1/p' protocol/version.h)
 DEB_REVISION ?= 1
 DEB_OUT ?= build/deb
 
 # Man pages: one bilingual source per page (docs/man/), rendered per language.
 MAN_SRCS := $(wildcard docs/man/*.[58])
 MAN_AGENT:= mamorid.8 mamori-worker.8 mamorictl.8 mamori-agent.conf.5 mamori-policy.5
-$(O)/man/en/%: docs/man/% installer/man.sh agent/version.h
+$(O)/man/en/%: docs/man/% installer/man.sh protocol/version.h
 	$(Q)mkdir -p $(dir $@)
 	$(Q)bash installer/man.sh $< en $(VERSION) > $@.tmp && mv $@.tmp $@
-$(O)/man/ja/%: docs/man/% installer/man.sh agent/version.h
+$(O)/man/ja/%: docs/man/% installer/man.sh protocol/version.h
 	$(Q)mkdir -p $(dir $@)
 	$(Q)bash installer/man.sh $< ja $(VERSION) > $@.tmp && mv $@.tmp $@
 man: $(MAN_SRCS:docs/man/%=$(O)/man/en/%) $(MAN_SRCS:docs/man/%=$(O)/man/ja/%)
@@ -243,6 +270,7 @@ install: all man
 	install -m 0755 $(O)/bin/mamorid $(O)/bin/mamori-worker $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 $(O)/bin/mamorictl $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 installer/mamorid.service $(DESTDIR)/lib/systemd/system/
+	install -D -m 0644 installer/mamori.sysusers $(DESTDIR)/usr/lib/sysusers.d/mamori.conf
 	[ -e $(DESTDIR)/etc/mamori/agent.conf ] || install -m 0644 installer/agent.conf $(DESTDIR)/etc/mamori/
 	install -m 0644 policy/templates/*.json policy/schema.json $(DESTDIR)$(PREFIX)/share/mamori/templates/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/mamori/

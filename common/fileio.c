@@ -105,37 +105,101 @@ static int fsync_parent(const char *path)
 	return fsync(fd) < 0 ? -errno : 0;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t len, int mode)
+int write_target_kind(const char *path)
 {
-	char tmp[PATH_MAX];
-	_cleanup_close_ int fd = -1;
-	const char *p = data;
-	int r;
+	struct stat st;
 
-	if (xsnprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) < 0)
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return -errno;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? WRITE_REPLACE : -errno;
+	if (S_ISREG(st.st_mode))
+		return WRITE_REPLACE;
+	if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
+		return WRITE_IN_PLACE;
+	if (S_ISLNK(st.st_mode))
+		return -ELOOP;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	return -ENOTSUP; /* block device, socket: never written by mamori */
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			r = -errno;
-			goto fail;
+			return -errno;
 		}
 		p += n;
 		len -= (size_t)n;
 	}
+	return 0;
+}
+
+/* A character device or FIFO is written in place, like a shell redirection:
+ * renaming over /dev/null would replace the machine's device with a file. */
+static int write_in_place(const char *path, const void *data, size_t len)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int fl;
+
+	/* O_NONBLOCK: a FIFO nobody reads is refused (ENXIO), never waited on */
+	fd = open(path, O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* what was opened is still what lstat saw (no swap in between) */
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode))
+		return -EAGAIN;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return -errno;
+	return write_all(fd, data, len);
+}
+
+int rename_replace(const char *tmp, const char *path)
+{
+	int r = write_target_kind(path);
+
+	if (r < 0)
+		return r;
+	if (r != WRITE_REPLACE)
+		return -ENOTSUP;
+	return rename(tmp, path) < 0 ? -errno : 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, int mode)
+{
+	char tmp[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	r = write_target_kind(path);
+	if (r < 0)
+		return r;
+	if (r == WRITE_IN_PLACE)
+		return write_in_place(path, data, len);
+	if (xsnprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) < 0)
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	r = write_all(fd, data, len);
+	if (r < 0)
+		goto fail;
 	if (fchmod(fd, (mode_t)mode) < 0 || fsync(fd) < 0) {
 		r = -errno;
 		goto fail;
 	}
-	if (rename(tmp, path) < 0) {
-		r = -errno;
+	/* checked again just before the rename: the target may have changed */
+	r = rename_replace(tmp, path);
+	if (r < 0)
 		goto fail;
-	}
 	return fsync_parent(path);
 fail:
 	unlink(tmp);

@@ -13,7 +13,20 @@ int read_file_capped(const char *path, size_t cap, char **ret_buf, size_t *ret_l
  * bufsz-1 bytes. */
 int read_one_line(const char *path, char *buf, size_t bufsz);
 
-/* Write data to path through path.tmp → fsync → rename → fsync(dir). */
+/* What a writer may do at path: WRITE_REPLACE (missing or a regular file:
+ * temp file + rename), WRITE_IN_PLACE (a character device or FIFO, e.g.
+ * /dev/null: written like a shell redirection, never renamed over), or
+ * -ELOOP (symlink), -EISDIR, -ENOTSUP (block device, socket): refused. */
+enum { WRITE_REPLACE = 0, WRITE_IN_PLACE = 1 };
+int write_target_kind(const char *path);
+
+/* rename(tmp, path) only if path is missing or a regular file; any other
+ * target is refused (-ELOOP, -EISDIR, -ENOTSUP) and tmp is left alone. */
+int rename_replace(const char *tmp, const char *path);
+
+/* Write data to path: a regular (or missing) file through path.tmp → fsync →
+ * rename → fsync(dir); a character device or FIFO in place; anything else
+ * refused (write_target_kind). */
 int write_file_atomic(const char *path, const void *data, size_t len, int mode);
 
 /* Write a short string to an existing file (sysfs attributes): open O_WRONLY,

@@ -2,16 +2,19 @@
  * standard output, capped (any process of the agent). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "alloc-util.h"
 #include "proc-util.h"
+#include "strutil.h"
 
 extern char **environ;
 
@@ -112,4 +115,26 @@ int spawn_capture(char *const argv[], char *const envp[], int timeout_ms, size_t
 	if (ret_len)
 		*ret_len = len;
 	return 0;
+}
+
+int sibling_path(const char *exe, const char *name, char *buf, size_t sz)
+{
+	const char *slash = strrchr(exe, '/');
+
+	if (!slash || !name[0] || strchr(name, '/'))
+		return -EINVAL;
+	if ((size_t)(slash - exe) > INT_MAX)
+		return -ENAMETOOLONG;
+	return xsnprintf(buf, sz, "%.*s/%s", (int)(slash - exe), exe, name);
+}
+
+int self_sibling_path(const char *name, char *buf, size_t sz)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n < 0)
+		return -errno;
+	self[n] = '\0';
+	return sibling_path(self, name, buf, sz);
 }

@@ -16,4 +16,12 @@
 int spawn_capture(char *const argv[], char *const envp[], int timeout_ms, size_t cap, char **ret_out, size_t *ret_len,
                   int *ret_exit);
 
+/* buf = the program `name` in the folder of the executable `exe` (an
+ * absolute path as /proc/self/exe gives it). -EINVAL when exe has no folder
+ * (the gate used strrchr's NULL unchecked), -ENAMETOOLONG. */
+int sibling_path(const char *exe, const char *name, char *buf, size_t sz);
+/* sibling_path of this process's own executable (mamorid → mamori-worker,
+ * mamori-worker → mamorictl). */
+int self_sibling_path(const char *name, char *buf, size_t sz);
+
 #endif

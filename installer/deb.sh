@@ -2,7 +2,7 @@
 # installer/deb.sh — build the mamori-agent and mamori-server packages
 # (`make deb`) from a copy of this tree, then run lintian on them.
 #   installer/deb.sh VERSION OUTDIR
-# The version comes from one place, agent/version.h (the Makefile reads it);
+# The version comes from one place, protocol/version.h (the Makefile reads it);
 # DEB_REVISION (default 1) is the Debian revision. The packaging lives in
 # installer/debian/; the copy gets it as debian/ and a changelog written here.
 # Output: OUTDIR/*.deb and OUTDIR/lintian.txt. Fails on a lintian error.
@@ -23,7 +23,7 @@ mv "$src/installer/debian" "$src/debian"
 {
 	echo "mamori ($version) unstable; urgency=medium"
 	echo
-	echo "  * Built from the mamori tree (version in agent/version.h)."
+	echo "  * Built from the mamori tree (version in protocol/version.h)."
 	echo
 	echo " -- mamori developers <mamori@example.jp>  $(date -R -d "@${SOURCE_DATE_EPOCH:-$(date +%s)}")"
 } > "$src/debian/changelog"

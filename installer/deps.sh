@@ -5,7 +5,7 @@
 #
 #   installer/deps.sh            what `make` and `make demo` need
 #   installer/deps.sh --check    also the test peers of `make check` (clamd,
-#                                PostgreSQL, Node.js + npm for the OpenAPI validator)
+#                                PostgreSQL, USBGuard, Node.js + npm for the OpenAPI validator)
 #   installer/deps.sh --bench    also what `make bench` compares against
 #   installer/deps.sh --runtime  only what a terminal needs to run mamorid
 #   installer/deps.sh --package  also what `make deb` needs (debhelper, lintian)
@@ -13,17 +13,22 @@
 set -euo pipefail
 
 runtime=(libudev1 libusb-1.0-0 libblkid1 libssl3 libcurl4 libcjson1
-         libsqlite3-0 libpq5 libevent-2.1-7 libevent-openssl-2.1-7)
+         libsqlite3-0 libpq5 libevent-2.1-7 libevent-openssl-2.1-7
+         zlib1g liblz4-1 liblzma5)
 build=(gcc make pkg-config
        libudev-dev libusb-1.0-0-dev libblkid-dev libssl-dev
        libcurl4-openssl-dev libcjson-dev libsqlite3-dev libpq-dev
        libevent-dev libcmocka-dev libumockdev-dev umockdev
+       zlib1g-dev liblz4-dev liblzma-dev
        openssl curl ca-certificates jq)
+# usbguard: the oracle of tests/integration/usbguard_diff.sh (issue 12); its
+# packaged service is kept from starting (policy-rc.d below)
 check=(clang clang-format libclang-rt-14-dev sqlite3
-       cryptsetup-bin e2fsprogs util-linux dconf-cli libglib2.0-bin
-       clamav-daemon clamav postgresql nodejs)
-bench=(usbguard nginx wrk)
-package=(build-essential debhelper dpkg-dev fakeroot lintian man-db groff-base zlib1g-dev)
+       cryptsetup-bin e2fsprogs util-linux fdisk dconf-cli libglib2.0-bin
+       clamav-daemon clamav postgresql nodejs usbguard faketime liburing-dev
+       debootstrap iproute2 lz4 xz-utils)
+bench=(nginx wrk)
+package=(build-essential debhelper dpkg-dev fakeroot lintian man-db groff-base)
 fresh=(debootstrap debian-archive-keyring)
 
 want=("${build[@]}")
@@ -57,8 +62,9 @@ if ((${#missing[@]})); then
   # several builds at once (worktrees, CI) wait for each other, not fail
   exec 9>/var/lock/mamori-deps.lock && flock 9
   apt-get update -qq
-  # clamav-daemon/freshclam and postgresql would start their packaged
-  # services; the tests start their own instances, so keep those from starting.
+  # clamav-daemon/freshclam, postgresql and usbguard would start their
+  # packaged services (usbguard would decide this machine's real USB
+  # devices); the tests start their own instances, so keep those from starting.
   rcd=/usr/sbin/policy-rc.d
   if [[ ! -e $rcd ]]; then
     printf '#!/bin/sh\nexit 101\n' > "$rcd"; chmod +x "$rcd"

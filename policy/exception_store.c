@@ -1,5 +1,5 @@
 /* policy/exception_store.c — state_dir/exceptions.json: emergency exceptions
- * entered on this terminal (mamorictl adds, mamorid applies and marks
+ * entered on this terminal (mamorictl adds, mamori-worker applies and marks
  * reported). */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* policy/exception_store.h — the terminal's record of emergency exceptions
  * entered with a code (state_dir/exceptions.json), shared by mamorictl
- * (adds) and mamorid (applies, journals `exception.applied`, marks reported).
+ * (adds) and mamori-worker (applies, journals `exception.applied`, marks reported).
  *
  * Every change is load → modify → write_file_atomic under an exclusive
  * flock on PATH.lock, so the daemon and mamorictl never lose each other's

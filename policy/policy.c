@@ -1,6 +1,6 @@
 /* policy/policy.c — parsing a policy document into a validated
  * struct mamori_policy, and the cross-field rules the schema cannot express
- * (mamorid, mamorictl). */
+ * (mamori-worker, mamorictl). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>

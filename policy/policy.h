@@ -1,4 +1,4 @@
-/* policy/policy.h — the parsed, validated policy document (mamorid, mamorictl).
+/* policy/policy.h — the parsed, validated policy document (mamori-worker, mamorictl).
  *
  * A policy is one JSON document per terminal group (docs/POLICY.md). It is
  * parsed with a size cap, validated completely against policy/policy_schema.c

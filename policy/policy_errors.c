@@ -1,5 +1,5 @@
 /* policy/policy_errors.c — the list of problems found in a policy document and
- * its Japanese/English messages (mamorid, mamorictl). */
+ * its Japanese/English messages (mamori-worker, mamorictl). */
 #include <errno.h>
 #include <string.h>
 

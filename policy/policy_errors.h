@@ -1,5 +1,5 @@
 /* policy/policy_errors.h — the list of problems found in a policy document,
- * each with its JSON path, printable in Japanese or English (mamorid,
+ * each with its JSON path, printable in Japanese or English (mamori-worker,
  * mamorictl).
  *
  * The store is a fixed-size array so that reporting an error never allocates:

@@ -1,5 +1,5 @@
 /* policy/policy_exception.c — matching the policy's exceptions (例外措置)
- * against a check, a device and a person at a given time (mamorid, mamorictl). */
+ * against a check, a device and a person at a given time (mamori-worker, mamorictl). */
 #include <string.h>
 
 #include "policy_exception.h"

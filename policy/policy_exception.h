@@ -1,5 +1,5 @@
 /* policy/policy_exception.h — whether an exception (例外措置, OPS-3) of the
- * policy applies to a check right now (mamorid, mamorictl).
+ * policy applies to a check right now (mamori-worker, mamorictl).
  *
  * Exceptions are time-bounded: one whose not_after has passed stops applying
  * by itself, without a new policy. The approver ≠ requester rule (OPS-4) is

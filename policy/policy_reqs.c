@@ -1,5 +1,5 @@
 /* policy/policy_reqs.c — the known requirement IDs and which of them the
- * endpoint enforces (mamorid, mamorictl). */
+ * endpoint enforces (mamori-worker, mamorictl). */
 #include <string.h>
 
 #include "alloc-util.h"

@@ -1,5 +1,5 @@
 /* policy/policy_reqs.h — the requirement IDs of REQUIREMENTS.md that policies,
- * checks and reports cite (mamorid, mamorictl).
+ * checks and reports cite (mamori-worker, mamorictl).
  *
  * The table is the single list in the code; tests/unit/test_policy_reqs.c
  * parses REQUIREMENTS.md and fails when the two differ, so a new requirement

@@ -1,5 +1,5 @@
 /* policy/policy_schema.c — the policy schema table, its validator and the
- * JSON Schema generated from it (mamorid, mamorictl). */
+ * JSON Schema generated from it (mamori-worker, mamorictl). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -10,6 +10,7 @@
 #include "policy_reqs.h"
 #include "policy_schema.h"
 #include "strutil.h"
+#include "usb_lang.h"
 
 /* ---- the table ------------------------------------------------------------ */
 
@@ -74,7 +75,6 @@ static const char *const usb_defaults[] = {"allow", "block", "readonly", NULL};
 static const char *const allow_block[] = {"allow", "block", NULL};
 static const char *const present_modes[] = {"apply", "keep", NULL};
 static const char *const port_modes[] = {"all", "internal_only", NULL};
-static const char *const connect_types[] = {"hotplug", "hardwired", "unknown", NULL};
 static const char *const plain_actions[] = {"readonly", "block", NULL};
 static const char *const infected_actions[] = {"block", "block_and_isolate", NULL};
 static const char *const av_products[] = {"clamav", "mdatp", "generic", NULL};
@@ -83,22 +83,23 @@ static const char *const protos[] = {"tcp", "udp", NULL};
 static const char *const segments[] = {"mynumber", "lgwan", "internet", NULL};
 static const char *const commands[] = {"isolate", "release", "lock", "wipe", "scan", "refresh", NULL};
 
+/* Generated from modules/usb/usb_match.h, the table the matcher is built
+ * from: a key the matcher does not implement cannot be in the schema. */
+#define MATCH_PLAIN_SCALAR(k, fmt, lo, hi, d) STR(k, false, POLICY_FORMAT_##fmt, lo, hi, d)
+#define MATCH_PLAIN_SET(k, fmt, lo, hi, d)                                                                             \
+	ARR(k, false, 0, 1, USB_MATCH_SET_MAX, &match_item_##fmt, d " (set, USBGuard equals)")
+#define MATCH_ITEM(e, k, plain, fmt, lo, hi, d)                                                                        \
+	static const struct policy_schema_node match_item_##e = ITEM(POLICY_TYPE_STRING, POLICY_FORMAT_##fmt, lo, hi);
+USB_MATCH_ATTRS(MATCH_ITEM)
+static const struct policy_schema_node match_item_USB_IFACE = ITEM(POLICY_TYPE_STRING, POLICY_FORMAT_USB_IFACE, 5, 8);
+#define MATCH_OP(e, k, suffix, d) ARR(k suffix, false, 0, 1, USB_MATCH_SET_MAX, &match_item_##e, d " (set)")
+#define MATCH_KEYS(e, k, plain, fmt, lo, hi, d)                                                                        \
+	MATCH_PLAIN_##plain(k, fmt, lo, hi, d), MATCH_OP(e, k, "_equals", d), MATCH_OP(e, k, "_one_of", d),            \
+	        MATCH_OP(e, k, "_all_of", d), MATCH_OP(e, k, "_none_of", d), MATCH_OP(e, k, "_equals_ordered", d),     \
+	        MATCH_OP(e, k, "_match_all", d),
+
 static const struct policy_schema_node usb_match_members[] = {
-        STR("vendor", false, POLICY_FORMAT_USB_ID, 4, 4, "idVendor, 4 lower-case hex digits"),
-        STR("product", false, POLICY_FORMAT_USB_ID, 4, 4, "idProduct, 4 lower-case hex digits"),
-        STR("serial", false, POLICY_FORMAT_TEXT, 1, 256, "iSerialNumber string, exact"),
-        STR("hash", false, POLICY_FORMAT_SHA256, 64, 64, "SHA-256 of the device descriptors (mamori's hash)"),
-        STR("usbguard_hash", false, POLICY_FORMAT_BASE64, 1, 128,
-            "USBGuard's own base64 descriptor hash, kept from an imported rule; not mamori's SHA-256"),
-        STR("class", false, POLICY_FORMAT_USB_CLASS, 2, 2, "bDeviceClass, 2 lower-case hex digits"),
-        ARR("interfaces", false, 0, 1, 32, &iface_item, "the device's interface set equals this set (USBGuard equals)"),
-        ARR("interfaces_any", false, 0, 1, 32, &iface_item, "at least one interface matches one pattern (one-of)"),
-        ARR("interfaces_all", false, 0, 1, 32, &iface_item, "every pattern matches some interface (all-of)"),
-        ARR("interfaces_none", false, 0, 1, 32, &iface_item, "no interface matches any pattern (none-of)"),
-        STR("port", false, POLICY_FORMAT_USB_PORT, 3, 64, "sysfs port path, e.g. 1-1.2"),
-        ENUM("connect_type", false, connect_types, "port connect type as reported by the kernel"),
-        STR("name", false, POLICY_FORMAT_TEXT, 1, 256, "iProduct string, exact"),
-        END,
+        USB_MATCH_ATTRS(MATCH_KEYS) END,
 };
 
 static const struct policy_schema_node usb_rule_members[] = {
@@ -377,7 +378,8 @@ static const char *const format_names[_POLICY_FORMAT_MAX] = {
         [POLICY_FORMAT_USB_ID] = "usb-id (4 lower-case hex digits)",
         [POLICY_FORMAT_USB_CLASS] = "usb-class (2 lower-case hex digits)",
         [POLICY_FORMAT_USB_IFACE] = "usb-interface (cc:ss:pp, hex or *)",
-        [POLICY_FORMAT_USB_PORT] = "usb-port (e.g. 1-1.2)",
+        [POLICY_FORMAT_USB_PORT] = "usb-port (e.g. 1-1.2 or usb1)",
+        [POLICY_FORMAT_USB_DEVICE_ID] = "usb-device-id (vvvv:pppp, vvvv:* or *:*)",
         [POLICY_FORMAT_TIME] = "time (YYYY-MM-DDTHH:MM:SSZ)",
         [POLICY_FORMAT_DATE] = "date (YYYY-MM-DD)",
         [POLICY_FORMAT_REQUIREMENT] = "requirement ID",
@@ -397,7 +399,8 @@ static const char *const format_patterns[_POLICY_FORMAT_MAX] = {
         [POLICY_FORMAT_USB_ID] = "^[0-9a-f]{4}$",
         [POLICY_FORMAT_USB_CLASS] = "^[0-9a-f]{2}$",
         [POLICY_FORMAT_USB_IFACE] = "^([0-9a-f]{2}|\\*):([0-9a-f]{2}|\\*):([0-9a-f]{2}|\\*)$",
-        [POLICY_FORMAT_USB_PORT] = "^[0-9]{1,3}-[0-9]{1,3}(\\.[0-9]{1,3})*$",
+        [POLICY_FORMAT_USB_PORT] = "^([0-9]{1,3}-[0-9]{1,3}(\\.[0-9]{1,3})*|usb[0-9]{1,3})$",
+        [POLICY_FORMAT_USB_DEVICE_ID] = "^([0-9a-f]{4}:([0-9a-f]{4}|\\*)|\\*:\\*)$",
         [POLICY_FORMAT_TIME] = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$",
         [POLICY_FORMAT_DATE] = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
         [POLICY_FORMAT_SHA256] = "^[0-9a-f]{64}$",
@@ -666,7 +669,11 @@ bool policy_format_valid(enum policy_format f, const char *s)
 	case POLICY_FORMAT_USB_IFACE:
 		return valid_iface(s);
 	case POLICY_FORMAT_USB_PORT:
+		if (strncmp(s, "usb", 3) == 0 && s[3])
+			return strlen(s) <= 6 && all_chars(s + 3, "0123456789", false);
 		return valid_port(s);
+	case POLICY_FORMAT_USB_DEVICE_ID:
+		return usb_match_value_valid(USB_ATTR_ID, s);
 	case POLICY_FORMAT_TIME: {
 		time_t t;
 		return policy_time_parse(s, &t) == 0;

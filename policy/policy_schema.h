@@ -1,6 +1,6 @@
 /* policy/policy_schema.h — the policy document's schema as a C table, the
  * validator that walks a parsed document against it, and the JSON Schema
- * (policy/schema.json) generated from the same table (mamorid, mamorictl).
+ * (policy/schema.json) generated from the same table (mamori-worker, mamorictl).
  *
  * The table is the one definition of the format: docs/POLICY.md describes it,
  * policy/schema.json is `mamorictl policy schema` output, and
@@ -33,22 +33,23 @@ enum policy_schema_type {
 
 enum policy_format {
 	POLICY_FORMAT_NONE,
-	POLICY_FORMAT_TEXT,        /* UTF-8 without control characters */
-	POLICY_FORMAT_ID,          /* [A-Za-z0-9][A-Za-z0-9._:-]* */
-	POLICY_FORMAT_USB_ID,      /* 4 lower-case hex digits */
-	POLICY_FORMAT_USB_CLASS,   /* 2 lower-case hex digits */
-	POLICY_FORMAT_USB_IFACE,   /* "cc:ss:pp", each 2 lower-case hex digits or "*" */
-	POLICY_FORMAT_USB_PORT,    /* "1-1", "2-1.4.3" */
-	POLICY_FORMAT_TIME,        /* RFC 3339 UTC "2026-11-23T09:00:00Z" */
-	POLICY_FORMAT_DATE,        /* "2028-06-30" */
-	POLICY_FORMAT_REQUIREMENT, /* a known ID of REQUIREMENTS.md */
-	POLICY_FORMAT_SHA256,      /* 64 lower-case hex digits */
-	POLICY_FORMAT_BASE64,      /* USBGuard's descriptor hash */
-	POLICY_FORMAT_ABS_PATH,    /* absolute, no ".." component, no control characters */
-	POLICY_FORMAT_CIDR,        /* IPv4 or IPv6 address with optional /prefix */
-	POLICY_FORMAT_CHECK_ID,    /* "screenlock.idle", "usb.*" */
-	POLICY_FORMAT_OS_ID,       /* "debian:12" */
-	POLICY_FORMAT_PACKAGE,     /* Debian package name */
+	POLICY_FORMAT_TEXT,          /* UTF-8 without control characters */
+	POLICY_FORMAT_ID,            /* [A-Za-z0-9][A-Za-z0-9._:-]* */
+	POLICY_FORMAT_USB_ID,        /* 4 lower-case hex digits */
+	POLICY_FORMAT_USB_CLASS,     /* 2 lower-case hex digits */
+	POLICY_FORMAT_USB_IFACE,     /* "cc:ss:pp", each 2 lower-case hex digits or "*" */
+	POLICY_FORMAT_USB_PORT,      /* "1-1", "2-1.4.3", "usb1" */
+	POLICY_FORMAT_USB_DEVICE_ID, /* "abcd:1234", "abcd:*", "*:*" */
+	POLICY_FORMAT_TIME,          /* RFC 3339 UTC "2026-11-23T09:00:00Z" */
+	POLICY_FORMAT_DATE,          /* "2028-06-30" */
+	POLICY_FORMAT_REQUIREMENT,   /* a known ID of REQUIREMENTS.md */
+	POLICY_FORMAT_SHA256,        /* 64 lower-case hex digits */
+	POLICY_FORMAT_BASE64,        /* USBGuard's descriptor hash */
+	POLICY_FORMAT_ABS_PATH,      /* absolute, no ".." component, no control characters */
+	POLICY_FORMAT_CIDR,          /* IPv4 or IPv6 address with optional /prefix */
+	POLICY_FORMAT_CHECK_ID,      /* "screenlock.idle", "usb.*" */
+	POLICY_FORMAT_OS_ID,         /* "debian:12" */
+	POLICY_FORMAT_PACKAGE,       /* Debian package name */
 	_POLICY_FORMAT_MAX,
 	_POLICY_FORMAT_INVALID = -1,
 };

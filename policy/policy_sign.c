@@ -1,5 +1,5 @@
 /* policy/policy_sign.c — Ed25519 keys, detached signatures over policy
- * documents and the verified load (mamorid, mamorictl). The only file that
+ * documents and the verified load (mamori-worker, mamorictl). The only file that
  * calls OpenSSL's signature API. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* policy/policy_sign.h — Ed25519 signing and verification of policy
- * documents, and loading a policy only if its signature verifies (mamorid,
+ * documents, and loading a policy only if its signature verifies (mamori-worker,
  * mamorictl; key generation and signing are admin-side mamorictl commands).
  *
  * The signature is detached: FILE.sig holds the standard base64 (RFC 4648,

@@ -6,6 +6,7 @@
 
 #include "alloc-util.h"
 #include "policy_schema.h"
+#include "usb_lang.h"
 #include "strutil.h"
 #include "usbguard.h"
 
@@ -30,7 +31,7 @@ struct token_store {
 struct line_ctx {
 	unsigned line;
 	struct usbguard_issues *issues;
-	bool failed;
+	bool failed, converted;
 };
 
 static void issue(struct line_ctx *c, enum usbguard_issue_code code, const char *detail)
@@ -74,6 +75,8 @@ static int tokenize(struct line_ctx *c, const char *s, struct token *toks, struc
 			s++;
 			continue;
 		}
+		if (*s == '#')
+			break; /* a comment runs to the end of the line */
 		if (n >= TOKENS_MAX) {
 			issue(c, USBGUARD_ISSUE_TOO_MANY, "too many tokens");
 			return -E2BIG;
@@ -100,12 +103,18 @@ static int tokenize(struct line_ctx *c, const char *s, struct token *toks, struc
 				}
 				if (*s == '\\') {
 					s++;
+					/* USBGuard knows \" \\ and \xHH only (others: "Unknown escape sequence") */
 					if (*s == '"' || *s == '\\')
 						t->text[o++] = *s;
 					else if (*s == 'x' && s[1] && s[2] && strchr("0123456789abcdefABCDEF", s[1]) &&
 					         strchr("0123456789abcdefABCDEF", s[2])) {
 						char hx[3] = {s[1], s[2], 0};
 						t->text[o++] = (char)strtol(hx, NULL, 16);
+						if (t->text[o - 1] == '\0') {
+							issue(c, USBGUARD_ISSUE_VALUE,
+							      "string with a NUL byte (\\x00) cannot be matched");
+							return -EINVAL;
+						}
 						s += 2;
 					} else {
 						issue(c, USBGUARD_ISSUE_SYNTAX, "unsupported escape in string");
@@ -119,9 +128,14 @@ static int tokenize(struct line_ctx *c, const char *s, struct token *toks, struc
 		} else {
 			size_t o = 0;
 
+			int depth = 0;
+
 			t->kind = TOK_WORD;
-			while (*s && !strchr(" \t\r{}\"", *s))
+			/* a condition such as allowed-matches(id 1234:5678) is one word */
+			while (*s && (depth > 0 || !strchr(" \t\r{}\"", *s))) {
+				depth += *s == '(' ? 1 : *s == ')' ? -1 : 0;
 				t->text[o++] = *s++;
+			}
 			t->text[o] = '\0';
 			st->used += o + 1;
 		}
@@ -132,55 +146,56 @@ static int tokenize(struct line_ctx *c, const char *s, struct token *toks, struc
 
 /* One attribute's operator and values. */
 struct attr {
-	const char *op; /* NULL, "one-of", "all-of", "none-of", "equals", "equals-ordered", "match-all" */
+	const char *op; /* NULL or a USBGuard set operator */
+	bool braces;    /* { ... } given */
 	size_t n;
 	const char *v[VALUES_MAX];
 	bool is_string[VALUES_MAX];
 };
 
-static const char *const operators[] = {"one-of", "all-of", "none-of", "equals", "equals-ordered", "match-all", NULL};
-
 static bool is_operator(const char *w)
 {
-	for (const char *const *o = operators; *o; o++)
-		if (strcmp(*o, w) == 0)
-			return true;
-	return false;
+	return usb_setop_from_usbguard(w) != _USB_OP_INVALID;
 }
 
 /* Read [operator] value | [operator] { values } starting at toks[*i]. */
 static int read_attr(struct line_ctx *c, const char *name, struct token *toks, size_t n, size_t *i, struct attr *a)
 {
+	char d[96];
+
 	memset(a, 0, sizeof(*a));
+	(void)xsnprintf(d, sizeof(d), "%s: expected a value or { values }", name);
 	if (*i < n && toks[*i].kind == TOK_WORD && is_operator(toks[*i].text))
 		a->op = toks[(*i)++].text;
 	if (*i >= n) {
-		issue(c, USBGUARD_ISSUE_SYNTAX, name);
+		issue(c, USBGUARD_ISSUE_SYNTAX, d);
 		return -EINVAL;
 	}
 	if (toks[*i].kind == TOK_OPEN) {
+		a->braces = true;
 		for ((*i)++; *i < n && toks[*i].kind != TOK_CLOSE; (*i)++) {
-			if (toks[*i].kind == TOK_OPEN || a->n >= VALUES_MAX) {
-				issue(c, USBGUARD_ISSUE_SYNTAX, name);
+			if (toks[*i].kind == TOK_OPEN) {
+				issue(c, USBGUARD_ISSUE_SYNTAX, d);
+				return -EINVAL;
+			}
+			if (a->n >= VALUES_MAX) {
+				issue(c, USBGUARD_ISSUE_TOO_MANY, name);
 				return -EINVAL;
 			}
 			a->is_string[a->n] = toks[*i].kind == TOK_STRING;
 			a->v[a->n++] = toks[*i].text;
 		}
 		if (*i >= n || a->n == 0) {
-			issue(c, USBGUARD_ISSUE_SYNTAX, name);
+			/* USBGuard: "{ }" is a parse error */
+			issue(c, USBGUARD_ISSUE_SYNTAX, d);
 			return -EINVAL;
 		}
 		(*i)++;
 		return 0;
 	}
-	if (toks[*i].kind == TOK_CLOSE) {
-		issue(c, USBGUARD_ISSUE_SYNTAX, name);
-		return -EINVAL;
-	}
-	if (a->op && strcmp(a->op, "match-all") != 0) {
+	if (toks[*i].kind == TOK_CLOSE || a->op) {
 		/* "one-of x" without braces is not USBGuard syntax */
-		issue(c, USBGUARD_ISSUE_SYNTAX, name);
+		issue(c, USBGUARD_ISSUE_SYNTAX, d);
 		return -EINVAL;
 	}
 	a->is_string[0] = toks[*i].kind == TOK_STRING;
@@ -188,24 +203,27 @@ static int read_attr(struct line_ctx *c, const char *name, struct token *toks, s
 	return 0;
 }
 
-/* Single-valued attributes become alternatives (one rule each). */
-enum slot { SLOT_ID, SLOT_SERIAL, SLOT_NAME, SLOT_HASH, SLOT_PORT, SLOT_CONNECT, _SLOT_MAX };
-
-struct conv {
-	struct attr slot[_SLOT_MAX];
-	bool have[_SLOT_MAX];
-	struct attr iface;
-	bool have_iface;
-	const char *label;
+/* USBGuard attribute name → mamori attribute; string-valued or not. */
+static const struct {
+	const char *ug;
+	enum usb_attr attr;
+	bool string;
+} attr_map[] = {
+        {"id", USB_ATTR_ID, false},
+        {"hash", USB_ATTR_USBGUARD_HASH, true},
+        {"parent-hash", USB_ATTR_PARENT_HASH, true},
+        {"name", USB_ATTR_NAME, true},
+        {"serial", USB_ATTR_SERIAL, true},
+        {"via-port", USB_ATTR_PORT, true},
+        {"with-interface", USB_ATTR_INTERFACES, false},
+        {"with-connect-type", USB_ATTR_CONNECT_TYPE, true},
 };
 
-static const char *const slot_names[_SLOT_MAX] = {"id", "serial", "name", "hash", "via-port", "with-connect-type"};
-
-static int slot_of(const char *name)
+static int attr_index(const char *name)
 {
-	for (int s = 0; s < _SLOT_MAX; s++)
-		if (strcmp(slot_names[s], name) == 0)
-			return s;
+	for (size_t k = 0; k < ELEMENTSOF(attr_map); k++)
+		if (strcmp(attr_map[k].ug, name) == 0)
+			return (int)k;
 	return -1;
 }
 
@@ -216,291 +234,350 @@ static void lower(char *s)
 			*s = (char)(*s - 'A' + 'a');
 }
 
-/* Check a value of a slot; ids and interfaces are normalised in place. */
-static bool value_ok(struct line_ctx *c, int slot, const char *v)
+/* What USBGuard's parser itself accepts for ids and interface types:
+ * vvvv:pppp, vvvv:*, *:*; cc:ss:pp, cc:ss:*, cc:*:* (a * only at the end). */
+static bool ug_syntax_ok(enum usb_attr at, const char *v)
 {
-	char buf[USBGUARD_LINE_MAX];
-	bool ok = true;
+	static const char hx[] = "0123456789abcdefABCDEF";
 
-	if (strscpy(buf, sizeof(buf), v) < 0)
+	if (at == USB_ATTR_INTERFACES) {
+		size_t n = strlen(v);
+
+		if (n == 8)
+			return strspn(v, hx) == 2 && v[2] == ':' && strspn(v + 3, hx) == 2 && v[5] == ':' &&
+			       (strspn(v + 6, hx) == 2 || strcmp(v + 6, "*") == 0);
+		if (n == 7)
+			return strspn(v, hx) == 2 && v[2] == ':' && strspn(v + 3, hx) == 2 && strcmp(v + 5, ":*") == 0;
+		if (n == 6)
+			return strspn(v, hx) == 2 && strcmp(v + 2, ":*:*") == 0;
 		return false;
-	switch (slot) {
-	case SLOT_ID: {
-		char *colon = strchr(buf, ':');
-
-		lower(buf);
-		ok = colon && (strcmp(colon + 1, "*") == 0 || policy_format_valid(POLICY_FORMAT_USB_ID, colon + 1));
-		if (ok) {
-			*colon = '\0';
-			ok = strcmp(buf, "*") == 0 || policy_format_valid(POLICY_FORMAT_USB_ID, buf);
-			/* "*:1234" cannot be expressed as a product without vendor meaningfully; allow it */
-		}
-		break;
 	}
-	case SLOT_SERIAL:
-	case SLOT_NAME:
-		ok = *v && strlen(v) <= 256 && policy_format_valid(POLICY_FORMAT_TEXT, v);
-		break;
-	case SLOT_HASH:
-		ok = strlen(v) <= 128 && policy_format_valid(POLICY_FORMAT_BASE64, v);
-		break;
-	case SLOT_PORT:
-		ok = strlen(v) <= 64 && policy_format_valid(POLICY_FORMAT_USB_PORT, v);
-		break;
-	case SLOT_CONNECT:
-		ok = strcmp(v, "hotplug") == 0 || strcmp(v, "hardwired") == 0 || strcmp(v, "unknown") == 0;
-		break;
-	default:
-		ok = false;
-	}
-	if (!ok) {
-		char d[256];
-		(void)xsnprintf(d, sizeof(d), "%s \"%.200s\"", slot_names[slot], v);
-		issue(c, USBGUARD_ISSUE_VALUE, d);
-	}
-	return ok;
+	if (at == USB_ATTR_ID)
+		return strcmp(v, "*:*") == 0 ||
+		       (strlen(v) >= 6 && strspn(v, hx) == 4 && v[4] == ':' &&
+		        ((strlen(v) == 9 && strspn(v + 5, hx) == 4) || strcmp(v + 5, "*") == 0));
+	return true;
 }
 
-static bool add_str(cJSON *o, const char *k, const char *v)
+/* Add the attribute as a match member; 0, -EINVAL (value cannot be
+ * represented: issue recorded) or -ENOMEM. */
+static int add_attr(struct line_ctx *c, cJSON *match, int ai, const struct attr *a)
 {
-	return cJSON_AddStringToObject(o, k, v) != NULL;
-}
+	enum usb_attr at = attr_map[ai].attr;
+	const char *base = usb_attr_to_string(at);
+	char key[64], d[320];
+	cJSON *arr = NULL;
+	bool scalar = !a->braces && !a->op && at != USB_ATTR_INTERFACES;
+	enum usb_setop op = a->op ? usb_setop_from_usbguard(a->op) : USB_OP_EQUALS;
 
-static int add_slot(cJSON *match, int slot, const char *v)
-{
-	char buf[USBGUARD_LINE_MAX];
-
-	switch (slot) {
-	case SLOT_ID: {
-		char *colon;
-
-		if (strscpy(buf, sizeof(buf), v) < 0)
-			return -EINVAL;
-		lower(buf);
-		colon = strchr(buf, ':');
-		*colon = '\0';
-		if (strcmp(buf, "*") != 0 && !add_str(match, "vendor", buf))
-			return -ENOMEM;
-		if (strcmp(colon + 1, "*") != 0 && !add_str(match, "product", colon + 1))
-			return -ENOMEM;
-		return 0;
-	}
-	case SLOT_SERIAL:
-		return add_str(match, "serial", v) ? 0 : -ENOMEM;
-	case SLOT_NAME:
-		return add_str(match, "name", v) ? 0 : -ENOMEM;
-	case SLOT_HASH:
-		return add_str(match, "usbguard_hash", v) ? 0 : -ENOMEM;
-	case SLOT_PORT:
-		return add_str(match, "port", v) ? 0 : -ENOMEM;
-	case SLOT_CONNECT:
-		return add_str(match, "connect_type", v) ? 0 : -ENOMEM;
-	default:
+	if (a->n == 0)
+		return 0; /* an empty set applies to every device in USBGuard: no condition */
+	if (a->n > USB_MATCH_SET_MAX) {
+		(void)xsnprintf(d, sizeof(d), "%s: %zu values, mamori holds at most %d per set", attr_map[ai].ug, a->n,
+		                USB_MATCH_SET_MAX);
+		issue(c, USBGUARD_ISSUE_TOO_MANY, d);
 		return -EINVAL;
 	}
-}
+	for (size_t k = 0; k < a->n; k++) {
+		char v[USBGUARD_LINE_MAX];
 
-static int add_interfaces(cJSON *match, const struct attr *a)
-{
-	const char *key = "interfaces";
-	cJSON *arr;
+		if (a->is_string[k] != attr_map[ai].string) {
+			(void)xsnprintf(d, sizeof(d), "%s: value %s must %sbe quoted", attr_map[ai].ug, a->v[k],
+			                attr_map[ai].string ? "" : "not ");
+			issue(c, USBGUARD_ISSUE_SYNTAX, d);
+			return -EINVAL;
+		}
+		if (strscpy(v, sizeof(v), a->v[k]) < 0)
+			return -EINVAL;
+		if (!ug_syntax_ok(at, v)) {
+			(void)xsnprintf(d, sizeof(d), "%s %.60s: not USBGuard syntax (USBGuard refuses the file)",
+			                attr_map[ai].ug, v);
+			issue(c, USBGUARD_ISSUE_SYNTAX, d);
+			return -EINVAL;
+		}
+		if (at == USB_ATTR_ID && strpbrk(v, "ABCDEF")) {
+			(void)xsnprintf(d, sizeof(d),
+			                "id %.60s: upper-case hex (USBGuard compares the text; the kernel's "
+			                "ids are lower-case)",
+			                v);
+			issue(c, USBGUARD_ISSUE_VALUE, d);
+			return -EINVAL;
+		}
+		if (!usb_match_value_valid(at, v) ||
+		    (attr_map[ai].string && !policy_format_valid(POLICY_FORMAT_TEXT, v) && v[0])) {
+			(void)xsnprintf(d, sizeof(d), "%s \"%.200s\": %s", attr_map[ai].ug, a->v[k],
+			                at == USB_ATTR_SERIAL || at == USB_ATTR_NAME || at == USB_ATTR_CONNECT_TYPE
+			                        ? "control bytes, invalid UTF-8 or over 255 bytes cannot be matched"
+			                        : "not a valid value");
+			issue(c, USBGUARD_ISSUE_VALUE, d);
+			return -EINVAL;
+		}
+	}
+	if (scalar) {
+		char v[USBGUARD_LINE_MAX];
 
-	if (a->op && strcmp(a->op, "one-of") == 0)
-		key = "interfaces_any";
-	else if (a->op && strcmp(a->op, "all-of") == 0)
-		key = "interfaces_all";
-	else if (a->op && strcmp(a->op, "none-of") == 0)
-		key = "interfaces_none";
+		(void)strscpy(v, sizeof(v), a->v[0]);
+		if (!attr_map[ai].string)
+			lower(v);
+		return cJSON_AddStringToObject(match, base, v) ? 0 : -ENOMEM;
+	}
+	if (!a->op && at == USB_ATTR_INTERFACES)
+		(void)xsnprintf(key, sizeof(key), "%s", base); /* the set's default, equals */
+	else
+		(void)xsnprintf(key, sizeof(key), "%s_%s", base, usb_setop_to_usbguard(op));
+	for (char *p = key; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	if (!usb_match_key_find(key)) {
+		(void)xsnprintf(d, sizeof(d), "%s %s", attr_map[ai].ug, a->op ? a->op : "");
+		issue(c, USBGUARD_ISSUE_OPERATOR, d);
+		return -EINVAL;
+	}
 	arr = cJSON_AddArrayToObject(match, key);
 	if (!arr)
 		return -ENOMEM;
-	for (size_t i = 0; i < a->n; i++) {
-		char buf[16];
-		cJSON *s;
+	for (size_t k = 0; k < a->n; k++) {
+		char v[USBGUARD_LINE_MAX];
+		cJSON *sv;
 
-		if (strscpy(buf, sizeof(buf), a->v[i]) < 0)
-			return -EINVAL;
-		lower(buf);
-		s = cJSON_CreateString(buf);
-		if (!s || !cJSON_AddItemToArray(arr, s)) {
-			cJSON_Delete(s);
+		(void)strscpy(v, sizeof(v), a->v[k]);
+		if (!attr_map[ai].string)
+			lower(v);
+		sv = cJSON_CreateString(v);
+		if (!sv || !cJSON_AddItemToArray(arr, sv)) {
+			cJSON_Delete(sv);
 			return -ENOMEM;
 		}
 	}
 	return 0;
 }
 
-/* Convert one tokenised rule into 0..USBGUARD_EXPAND_MAX rules appended to out. */
-static int convert(struct line_ctx *c, struct token *toks, size_t n, cJSON *out)
+/* `if [operator] condition | if [operator] { conditions }` at toks[*i].
+ * Returns 1 (always true: no condition), 0 (never true: the rule never
+ * applies) or -EINVAL (a condition USBGuard evaluates at run time, or bad
+ * syntax; issue recorded). */
+static int condition(struct line_ctx *c, struct token *toks, size_t n, size_t *i)
 {
-	struct conv cv;
-	const char *action;
-	bool reject = false;
-	size_t i = 1, combos = 1;
-	size_t idx[_SLOT_MAX] = {0};
+	struct attr a;
+	bool any_true = false, all_true = true;
+	enum usb_setop op;
+
+	if (read_attr(c, "if", toks, n, i, &a) < 0)
+		return -EINVAL;
+	op = a.op ? usb_setop_from_usbguard(a.op) : USB_OP_EQUALS;
+	for (size_t k = 0; k < a.n; k++) {
+		bool t;
+
+		if (a.is_string[k])
+			goto runtime;
+		if (strcmp(a.v[k], "true") == 0 || strcmp(a.v[k], "!false") == 0)
+			t = true;
+		else if (strcmp(a.v[k], "false") == 0 || strcmp(a.v[k], "!true") == 0)
+			t = false;
+		else
+			goto runtime;
+		any_true |= t;
+		all_true &= t;
+	}
+	/* constants only: one value, or a set under all-of / one-of / none-of */
+	if (a.n == 1 && !a.op)
+		return all_true ? 1 : 0;
+	if (op == USB_OP_ALL_OF)
+		return all_true ? 1 : 0;
+	if (op == USB_OP_ONE_OF)
+		return any_true ? 1 : 0;
+	if (op == USB_OP_NONE_OF)
+		return any_true ? 0 : 1;
+runtime : {
+	char d[200];
+	(void)xsnprintf(d, sizeof(d),
+	                "if %s%s%.100s: conditions are evaluated by USBGuard at run time (time, matches, "
+	                "randomness, other rules); mamori has none",
+	                a.op ? a.op : "", a.op ? " " : "", a.n ? a.v[0] : "");
+	issue(c, USBGUARD_ISSUE_CONDITION, d);
+	return -EINVAL;
+}
+}
+
+static cJSON *new_rule(struct line_ctx *c, const char *action, bool reject, const char *label, cJSON *match,
+                       bool broadened)
+{
+	cJSON *rule = cJSON_CreateObject(), *reqs;
+	char id[64], comment[USBGUARD_LINE_MAX + 256];
+
+	/* takes match in every case */
+	if (!rule || !cJSON_AddItemToObject(rule, "match", match)) {
+		cJSON_Delete(rule);
+		cJSON_Delete(match);
+		return NULL;
+	}
+	(void)xsnprintf(id, sizeof(id), "usbguard-L%u", c->line);
+	(void)xsnprintf(comment, sizeof(comment), "imported from USBGuard rules.conf line %u%s%s%s%.200s", c->line,
+	                reject ? " (reject → block)" : "",
+	                broadened ? " (broadened: conditions mamori cannot check were dropped)" : "",
+	                label ? "; label: " : "", label ? label : "");
+	if (!policy_format_valid(POLICY_FORMAT_TEXT, comment))
+		(void)xsnprintf(comment, sizeof(comment), "imported from USBGuard rules.conf line %u", c->line);
+	if (!cJSON_AddStringToObject(rule, "id", id) || !cJSON_AddStringToObject(rule, "action", action) ||
+	    !(reqs = cJSON_AddArrayToObject(rule, "requirements")) ||
+	    !cJSON_AddItemToArray(reqs, cJSON_CreateString("MEDIA-1")) ||
+	    !cJSON_AddStringToObject(rule, "comment", comment)) {
+		cJSON_Delete(rule);
+		return NULL;
+	}
+	return rule;
+}
+
+/* A block line that cannot be read, with partial: block every device from here on. */
+static int add_block_all(struct line_ctx *c, bool reject, cJSON *out)
+{
+	cJSON *match = cJSON_CreateObject(), *rule;
+
+	if (!match || !cJSON_AddStringToObject(match, "id", "*:*")) {
+		cJSON_Delete(match);
+		return -ENOMEM;
+	}
+	rule = new_rule(c, "block", reject, NULL, match, true);
+	if (!rule)
+		return -ENOMEM;
+	if (!cJSON_AddItemToArray(out, rule)) {
+		cJSON_Delete(rule);
+		return -ENOMEM;
+	}
+	c->issues->rules_broadened++;
+	return 0;
+}
+
+/* Convert one tokenised rule into at most one mamori rule appended to out.
+ * An allow rule with anything mamori cannot check is refused (dropping an
+ * allow never widens); a block rule is, with `partial`, kept without those
+ * attributes (a block that matches more never widens), or as a block of every
+ * device when the line cannot be read at all. */
+static int convert(struct line_ctx *c, struct token *toks, size_t n, bool partial, cJSON *out)
+{
+	_cleanup_(cJSON_Deletep) cJSON *match = cJSON_CreateObject();
+	const char *action, *label = NULL;
+	bool reject, line_bad = false, attr_bad = false, never = false, seen_if = false,
+	             seen[ELEMENTSOF(attr_map)] = {false};
+	size_t i = 1;
+	cJSON *rule;
 	int r;
 
-	memset(&cv, 0, sizeof(cv));
+	if (!match)
+		return -ENOMEM;
 	if (toks[0].kind != TOK_WORD || (strcmp(toks[0].text, "allow") != 0 && strcmp(toks[0].text, "block") != 0 &&
 	                                 strcmp(toks[0].text, "reject") != 0)) {
 		issue(c, USBGUARD_ISSUE_TARGET, toks[0].text);
-		return 0;
+		return 0; /* not a rule of any target: nothing to keep or to widen */
 	}
 	reject = strcmp(toks[0].text, "reject") == 0;
 	action = reject ? "block" : toks[0].text;
 
-	/* optional bare device id after the target */
-	if (i < n && toks[i].kind == TOK_WORD && strchr(toks[i].text, ':') && slot_of(toks[i].text) < 0 &&
+	/* optional bare device id after the target: the id attribute */
+	if (i < n && toks[i].kind == TOK_WORD && strchr(toks[i].text, ':') && attr_index(toks[i].text) < 0 &&
 	    !is_operator(toks[i].text)) {
-		cv.slot[SLOT_ID].v[0] = toks[i].text;
-		cv.slot[SLOT_ID].n = 1;
-		cv.have[SLOT_ID] = true;
+		struct attr a = {.n = 1, .v = {toks[i].text}};
+
+		seen[0] = true;
+		r = add_attr(c, match, 0, &a);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
+			line_bad = true; /* a malformed id: USBGuard refuses the file */
 		i++;
 	}
-	while (i < n) {
+	while (i < n && !line_bad) {
 		const char *name = toks[i].text;
 		struct attr a;
-		int s;
+		int ai;
 
 		if (toks[i].kind != TOK_WORD) {
-			issue(c, USBGUARD_ISSUE_SYNTAX, name);
-			return 0;
+			char d[96];
+			(void)xsnprintf(d, sizeof(d), "unexpected %.60s", name);
+			issue(c, USBGUARD_ISSUE_SYNTAX, d);
+			line_bad = true;
+			break;
 		}
 		i++;
-		if (strcmp(name, "if") == 0 || strcmp(name, "condition") == 0 || strcmp(name, "parent-hash") == 0 ||
-		    (slot_of(name) < 0 && strcmp(name, "with-interface") != 0 && strcmp(name, "label") != 0)) {
-			/* cannot express: report and do not guess at the rest of the line */
-			issue(c, USBGUARD_ISSUE_ATTRIBUTE, name);
-			return 0;
-		}
-		if (read_attr(c, name, toks, n, &i, &a) < 0)
-			return 0;
-		if (a.op && (strcmp(a.op, "equals-ordered") == 0 || strcmp(a.op, "match-all") == 0)) {
-			char d[96];
-			(void)xsnprintf(d, sizeof(d), "%s %s", name, a.op);
-			issue(c, USBGUARD_ISSUE_OPERATOR, d);
-			return 0;
+		if (strcmp(name, "if") == 0) {
+			if (seen_if) {
+				issue(c, USBGUARD_ISSUE_DUPLICATE, name);
+				line_bad = true;
+				break;
+			}
+			seen_if = true;
+			r = condition(c, toks, n, &i);
+			if (r < 0)
+				attr_bad = true;
+			else if (r == 0)
+				never = true;
+			continue;
 		}
 		if (strcmp(name, "label") == 0) {
-			cv.label = a.v[0];
+			if (read_attr(c, name, toks, n, &i, &a) < 0) {
+				line_bad = true;
+				break;
+			}
+			label = a.n ? a.v[0] : NULL;
 			continue;
 		}
-		if (strcmp(name, "with-interface") == 0) {
-			if (cv.have_iface) {
-				issue(c, USBGUARD_ISSUE_DUPLICATE, name);
-				return 0;
-			}
-			for (size_t k = 0; k < a.n; k++) {
-				char buf[16];
-				if (a.is_string[k] || strscpy(buf, sizeof(buf), a.v[k]) < 0 ||
-				    (lower(buf), !policy_format_valid(POLICY_FORMAT_USB_IFACE, buf))) {
-					char d[96];
-					(void)xsnprintf(d, sizeof(d), "with-interface \"%.60s\"", a.v[k]);
-					issue(c, USBGUARD_ISSUE_VALUE, d);
-					return 0;
-				}
-			}
-			if (a.n > 32) {
-				issue(c, USBGUARD_ISSUE_TOO_MANY, "with-interface");
-				return 0;
-			}
-			cv.iface = a;
-			cv.have_iface = true;
-			continue;
-		}
-		s = slot_of(name);
-		if (cv.have[s]) {
-			issue(c, USBGUARD_ISSUE_DUPLICATE, name);
-			return 0;
-		}
-		/* single-valued: one value, or one-of (alternatives), or a
-		 * one-element all-of/equals */
-		if (a.op && strcmp(a.op, "one-of") != 0 && !(a.n == 1 && strcmp(a.op, "none-of") != 0)) {
+		ai = attr_index(name);
+		if (ai < 0) {
 			char d[96];
-			(void)xsnprintf(d, sizeof(d), "%s %s", name, a.op);
-			issue(c, USBGUARD_ISSUE_OPERATOR, d);
-			return 0;
+			(void)xsnprintf(d, sizeof(d), "unknown attribute %.60s", name);
+			issue(c, USBGUARD_ISSUE_ATTRIBUTE, d);
+			line_bad = true;
+			break;
 		}
-		for (size_t k = 0; k < a.n; k++) {
-			if (s == SLOT_ID && a.is_string[k]) {
-				issue(c, USBGUARD_ISSUE_VALUE, a.v[k]);
-				return 0;
-			}
-			if (!value_ok(c, s, a.v[k]))
-				return 0;
+		if (seen[ai]) {
+			issue(c, USBGUARD_ISSUE_DUPLICATE, name);
+			line_bad = true;
+			break;
 		}
-		cv.slot[s] = a;
-		cv.have[s] = true;
-	}
-	if (cv.have[SLOT_ID] && !value_ok(c, SLOT_ID, cv.slot[SLOT_ID].v[0]))
-		return 0;
-	for (int s = 0; s < _SLOT_MAX; s++)
-		if (cv.have[s]) {
-			combos *= cv.slot[s].n;
-			if (combos > USBGUARD_EXPAND_MAX) {
-				issue(c, USBGUARD_ISSUE_TOO_MANY, "one-of expansion");
-				return 0;
-			}
+		seen[ai] = true;
+		if (read_attr(c, name, toks, n, &i, &a) < 0) {
+			line_bad = true;
+			break;
 		}
-
-	for (size_t k = 0; k < combos; k++) {
-		_cleanup_(cJSON_Deletep) cJSON *rule = cJSON_CreateObject();
-		cJSON *match, *reqs, *s1;
-		char id[64], comment[USBGUARD_LINE_MAX + 128];
-		size_t rem = k;
-
-		if (cJSON_GetArraySize(out) >= USBGUARD_RULES_MAX) {
-			issue(c, USBGUARD_ISSUE_TOO_MANY, "more than 1024 rules");
-			return 0;
-		}
-		if (combos == 1)
-			(void)xsnprintf(id, sizeof(id), "usbguard-L%u", c->line);
-		else
-			(void)xsnprintf(id, sizeof(id), "usbguard-L%u-%zu", c->line, k + 1);
-		if (!rule || !add_str(rule, "id", id) || !add_str(rule, "action", action))
-			return -ENOMEM;
-		match = cJSON_AddObjectToObject(rule, "match");
-		if (!match)
-			return -ENOMEM;
-		for (int s = 0; s < _SLOT_MAX; s++) {
-			if (!cv.have[s])
-				continue;
-			idx[s] = rem % cv.slot[s].n;
-			rem /= cv.slot[s].n;
-			r = add_slot(match, s, cv.slot[s].v[idx[s]]);
-			if (r < 0)
-				return r;
-		}
-		if (cv.have_iface && (r = add_interfaces(match, &cv.iface)) < 0)
+		r = add_attr(c, match, ai, &a);
+		if (r == -ENOMEM)
 			return r;
-		if (cJSON_GetArraySize(match) == 0) {
-			issue(c, USBGUARD_ISSUE_CATCH_ALL, toks[0].text);
-			return 0;
-		}
-		reqs = cJSON_AddArrayToObject(rule, "requirements");
-		s1 = cJSON_CreateString("MEDIA-1");
-		if (!reqs || !s1 || !cJSON_AddItemToArray(reqs, s1))
-			return cJSON_Delete(s1), -ENOMEM;
-		if (cv.have_iface) {
-			cJSON *s2 = cJSON_CreateString("MEDIA-5");
-			if (!s2 || !cJSON_AddItemToArray(reqs, s2))
-				return cJSON_Delete(s2), -ENOMEM;
-		}
-		(void)xsnprintf(comment, sizeof(comment), "imported from USBGuard rules.conf line %u%s%s%.200s",
-		                c->line, reject ? " (reject → block)" : "", cv.label ? "; label: " : "",
-		                cv.label ? cv.label : "");
-		if (!policy_format_valid(POLICY_FORMAT_TEXT, comment))
-			(void)xsnprintf(comment, sizeof(comment), "imported from USBGuard rules.conf line %u", c->line);
-		if (!add_str(rule, "comment", comment))
-			return -ENOMEM;
-		if (!cJSON_AddItemToArray(out, rule))
-			return -ENOMEM;
-		rule = NULL;
+		if (r < 0)
+			attr_bad = true;
 	}
+	if (never)
+		return 0; /* `if false`: the rule never applies, in USBGuard as here */
+	if (line_bad || attr_bad) {
+		if (strcmp(action, "allow") == 0 || !partial)
+			return 0; /* refused: the issues say why */
+		if (line_bad) {
+			/* the line cannot be read: block every device from here on */
+			cJSON_Delete(match);
+			match = cJSON_CreateObject();
+			if (!match)
+				return -ENOMEM;
+		}
+		c->issues->rules_broadened++;
+	}
+	if (cJSON_GetArraySize(out) >= USBGUARD_RULES_MAX) {
+		issue(c, USBGUARD_ISSUE_TOO_MANY, "more than 1024 rules");
+		return 0;
+	}
+	/* no condition at all: every device (USBGuard's catch-all rule) */
+	if (!match->child && !cJSON_AddStringToObject(match, "id", "*:*"))
+		return -ENOMEM;
+	rule = new_rule(c, action, reject, label, TAKE_PTR(match), line_bad || attr_bad);
+	if (!rule)
+		return -ENOMEM;
+	if (!cJSON_AddItemToArray(out, rule)) {
+		cJSON_Delete(rule);
+		return -ENOMEM;
+	}
+	c->converted = !(line_bad || attr_bad);
 	return 0;
 }
 
-int usbguard_import(const char *buf, size_t len, cJSON **ret_rules, struct usbguard_issues *issues)
+int usbguard_import(const char *buf, size_t len, bool partial, cJSON **ret_rules, struct usbguard_issues *issues)
 {
 	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
 	_cleanup_free_ struct token *toks = NULL;
@@ -526,7 +603,7 @@ int usbguard_import(const char *buf, size_t len, cJSON **ret_rules, struct usbgu
 		struct line_ctx c = {.line = ++lineno, .issues = issues};
 		char *s;
 		size_t n = 0;
-		int before = cJSON_GetArraySize(out), r;
+		int r;
 
 		if (l > USBGUARD_LINE_MAX || memchr(p, '\0', l)) {
 			issue(&c, l > USBGUARD_LINE_MAX ? USBGUARD_ISSUE_LINE_TOO_LONG : USBGUARD_ISSUE_SYNTAX, "");
@@ -539,12 +616,27 @@ int usbguard_import(const char *buf, size_t len, cJSON **ret_rules, struct usbgu
 		s = strstrip(line);
 		if (!*s || *s == '#')
 			continue;
-		if (tokenize(&c, s, toks, store, &n) < 0 || n == 0)
+		r = tokenize(&c, s, toks, store, &n);
+		if (r < 0) {
+			issues->lines_total++;
+			issues->lines_refused++;
+			/* a block line that cannot be read: with partial, block everything */
+			if (partial && (startswith(s, "block") || startswith(s, "reject"))) {
+				r = add_block_all(&c, startswith(s, "reject"), out);
+				if (r < 0)
+					return r;
+			}
 			continue;
-		r = convert(&c, toks, n, out);
+		}
+		if (n == 0)
+			continue;
+		issues->lines_total++;
+		r = convert(&c, toks, n, partial, out);
 		if (r < 0)
 			return r;
-		if (!c.failed && cJSON_GetArraySize(out) > before)
+		if (c.failed)
+			issues->lines_refused++;
+		else
 			issues->lines_converted++;
 	}
 	issues->rules_out = (unsigned)cJSON_GetArraySize(out);
@@ -562,6 +654,7 @@ static const char *const issue_en[_USBGUARD_ISSUE_MAX] = {
         [USBGUARD_ISSUE_DUPLICATE] = "attribute given twice, line not converted",
         [USBGUARD_ISSUE_TOO_MANY] = "over a limit, line not converted",
         [USBGUARD_ISSUE_LINE_TOO_LONG] = "line longer than 4096 bytes, not converted",
+        [USBGUARD_ISSUE_CONDITION] = "condition mamori cannot evaluate, line not converted",
 };
 
 static const char *const issue_ja[_USBGUARD_ISSUE_MAX] = {
@@ -574,6 +667,7 @@ static const char *const issue_ja[_USBGUARD_ISSUE_MAX] = {
         [USBGUARD_ISSUE_DUPLICATE] = "同じ属性が二回あるため変換していません",
         [USBGUARD_ISSUE_TOO_MANY] = "上限を超えるため変換していません",
         [USBGUARD_ISSUE_LINE_TOO_LONG] = "4096 バイトを超える行のため変換していません",
+        [USBGUARD_ISSUE_CONDITION] = "mamori が評価できない条件のため変換していません",
 };
 
 void usbguard_issues_print(const struct usbguard_issues *issues, const char *name, FILE *f, const char *lang)

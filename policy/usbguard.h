@@ -1,19 +1,19 @@
 /* policy/usbguard.h — converting USBGuard rules.conf into mamori usb.rules
  * (mamorictl policy import-usbguard; admin side).
  *
- * Supported: targets allow, block, reject (→ block: mamori leaves a device
- * unauthorised, it never removes it); the device id after the target;
- * attributes id, serial, name, hash (kept as match.usbguard_hash: USBGuard's
- * own base64 hash, not mamori's SHA-256), via-port, with-interface,
- * with-connect-type, label (→ comment); operators one-of (expanded into one
- * rule per value; for with-interface → interfaces_any), all-of (interfaces_all),
- * none-of (interfaces_none), equals (→ interfaces; for single-valued
- * attributes only with one value). Everything else — parent-hash, if /
- * condition, equals-ordered, match-all, catch-all rules, malformed values — is
- * reported with its line number; nothing is dropped silently. */
+ * Every line is converted exactly (modules/usb/usb_match.h has USBGuard's
+ * attributes and set operators: id, hash → usbguard_hash, parent-hash →
+ * parent_hash, name, serial, via-port → port, with-interface → interfaces,
+ * with-connect-type → connect_type; label → comment; reject → block;
+ * `if true` / `if false`) or reported with its line number and the reason.
+ * Without `partial` any report fails the import (the caller writes nothing).
+ * With it, refused allow rules are left out and a block rule loses only what
+ * cannot be checked (or blocks every device when the line cannot be read):
+ * the result never allows a device that USBGuard would block. */
 #ifndef MAMORI_USBGUARD_H
 #define MAMORI_USBGUARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -35,6 +35,7 @@ enum usbguard_issue_code {
 	USBGUARD_ISSUE_DUPLICATE, /* the same attribute twice */
 	USBGUARD_ISSUE_TOO_MANY,  /* expansion or rule count over the cap */
 	USBGUARD_ISSUE_LINE_TOO_LONG,
+	USBGUARD_ISSUE_CONDITION, /* `if` with a run-time condition */
 	_USBGUARD_ISSUE_MAX,
 	_USBGUARD_ISSUE_INVALID = -1,
 };
@@ -47,15 +48,16 @@ struct usbguard_issue {
 
 struct usbguard_issues {
 	size_t n, dropped;
-	unsigned lines_converted, rules_out;
+	unsigned lines_total, lines_converted, lines_refused, rules_broadened, rules_out;
 	struct usbguard_issue e[USBGUARD_ISSUES_MAX];
 };
 
 /* Convert len bytes of rules.conf. *ret_rules gets a new JSON array of usb
- * rules (cJSON_Delete) holding every convertible line; issues lists every
- * line (or part) that was not converted. Returns 0 (even with issues),
- * -EFBIG over USBGUARD_FILE_MAX, -ENOMEM. */
-int usbguard_import(const char *buf, size_t len, cJSON **ret_rules, struct usbguard_issues *issues);
+ * rules (cJSON_Delete) holding every converted line (and, with partial, the
+ * broadened block rules); issues lists every line (or part) that was not
+ * converted exactly. Returns 0 (even with issues), -EFBIG over
+ * USBGUARD_FILE_MAX, -ENOMEM. */
+int usbguard_import(const char *buf, size_t len, bool partial, cJSON **ret_rules, struct usbguard_issues *issues);
 
 /* One line per issue, "rules.conf:LINE: message: detail", in ja or en. */
 void usbguard_issues_print(const struct usbguard_issues *issues, const char *name, FILE *f, const char *lang);

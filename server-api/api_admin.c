@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "alloc-util.h"
 #include "api_admin.h"
 #include "api_device.h"
@@ -29,6 +31,8 @@
 #include "policy_sign.h"
 #include "server.h"
 #include "strutil.h"
+#include "throttle.h"
+#include "workpool.h"
 
 #define PASSWORD_MIN  12
 #define PASSWORD_MAX  1024
@@ -195,13 +199,197 @@ static bool password_ok(const char *pw)
 	return n >= PASSWORD_MIN && n <= PASSWORD_MAX;
 }
 
+/* ---- password work off the loop ------------------------------------------------------------ */
+
+/* One scrypt job: verify `pw` against `enc` (when pw is set), then — if that
+ * matched or there was nothing to verify — hash `newpw` (when set). Runs on
+ * the worker pool; finish() runs on the loop with the results. */
+struct pwjob {
+	struct server *srv;
+	struct http_req *req;
+	char *pw, *newpw;
+	char enc[256];
+	int verify_r, hash_r;
+	char hash[CRYPTO_PWHASH_MAX];
+	bool async, known;
+	char user[STORE_ID_MAX], key[STORE_ID_MAX], peer[HTTP_PEER_MAX], src_key[64];
+	struct actor actor;
+	enum store_role role;
+	void (*finish)(struct pwjob *j);
+};
+
+static void free_secret(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+static void pwjob_free(struct pwjob *j)
+{
+	if (!j)
+		return;
+	free_secret(j->pw);
+	free_secret(j->newpw);
+	OPENSSL_cleanse(j->hash, sizeof(j->hash));
+	free(j);
+}
+
+static void pwjob_work(void *ctx)
+{
+	struct pwjob *j = ctx;
+
+	j->verify_r = j->pw ? crypto_password_verify(j->pw, j->enc) : 0;
+	j->hash_r = j->newpw && j->verify_r == 0 ? crypto_password_hash(j->newpw, j->hash) : 0;
+}
+
+static void pwjob_done(void *ctx, int cancelled)
+{
+	struct pwjob *j = ctx;
+
+	if (cancelled)
+		http_reply_error(j->req, 503, "shutting_down", "サーバーを停止しています", "the server is stopping",
+		                 NULL);
+	else
+		j->finish(j);
+	if (j->async)
+		http_req_release(j->req);
+	pwjob_free(j);
+}
+
+/* Run j (owned from here on): on the pool when there is one, answering 503
+ * busy when its queue is full. */
+static void pwjob_run(struct pwjob *j)
+{
+	int r;
+
+	if (!j->srv->pool) {
+		pwjob_work(j);
+		pwjob_done(j, 0);
+		return;
+	}
+	r = workpool_submit(j->srv->pool, pwjob_work, pwjob_done, j);
+	if (r < 0) {
+		http_add_header(j->req, "Retry-After", "1");
+		http_reply_error(j->req, 503, "busy", "混み合っています。しばらくしてから再試行してください",
+		                 "the server is busy, try again shortly", NULL);
+		pwjob_free(j);
+		return;
+	}
+	j->async = true;
+	http_req_defer(j->req);
+}
+
+static struct pwjob *pwjob_new(struct server *srv, struct http_req *req, const char *pw, const char *newpw)
+{
+	struct pwjob *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->srv = srv, j->req = req;
+	if ((pw && !(j->pw = strdup(pw))) || (newpw && !(j->newpw = strdup(newpw)))) {
+		pwjob_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* A hash in our format that no password matches: unknown user names cost one
+ * scrypt like known ones (no timing oracle). */
+static const char *dummy_hash(void)
+{
+	static char h[CRYPTO_PWHASH_MAX];
+
+	if (!h[0])
+		(void)xsnprintf(h, sizeof(h), "scrypt$%u$%u$%u$%s$%s", CRYPTO_SCRYPT_LOG2N, CRYPTO_SCRYPT_R,
+		                CRYPTO_SCRYPT_P, "bWFtb3JpLWR1bW15LXNhbHQ",
+		                "bm8tcGFzc3dvcmQtbWF0Y2hlcy10aGlzLWR1bW15LWg");
+	return h;
+}
+
+/* The key an account name is throttled by (as it compares: case folded). */
+static void account_key(const char *user, char buf[STORE_ID_MAX])
+{
+	size_t i = 0;
+
+	for (; user[i] && i + 1 < STORE_ID_MAX; i++)
+		buf[i] = (char)(user[i] >= 'A' && user[i] <= 'Z' ? user[i] - 'A' + 'a' : user[i]);
+	buf[i] = 0;
+}
+
+/* Answer 429 (and count it) when the client's address or the account is
+ * locked. */
+static bool throttled(struct server *srv, struct http_req *req, const char *src_key, const char *acct_key,
+                      const char *peer)
+{
+	int64_t now = server_now_us(), w1 = throttle_check(srv->throttle_src, src_key, now);
+	int64_t w2 = acct_key ? throttle_check(srv->throttle_acct, acct_key, now) : 0;
+	int64_t w = w1 > w2 ? w1 : w2;
+	char ra[24];
+
+	if (w <= 0)
+		return false;
+	if (!srv->login_agg.unknown && !srv->login_agg.locked)
+		srv->login_agg.since_us = now;
+	srv->login_agg.locked++;
+	(void)strscpy(srv->login_agg.last_source, sizeof(srv->login_agg.last_source), peer);
+	(void)xsnprintf(ra, sizeof(ra), "%" PRId64, (w + 999999) / 1000000);
+	http_add_header(req, "Retry-After", ra);
+	http_reply_error(req, 429, "too_many_attempts",
+	                 "失敗が多すぎるため一時的にロックされています。Retry-After 秒後に再試行してください",
+	                 "too many failed attempts: locked for now, retry after Retry-After seconds", NULL);
+	return true;
+}
+
+static void bootstrap_finish(struct pwjob *j)
+{
+	struct server *srv = j->srv;
+	struct http_req *req = j->req;
+	_cleanup_json_ cJSON *out = NULL;
+	struct store_account a = {.role = ROLE_CISO};
+	char stored[CRYPTO_PWHASH_MAX];
+	uint64_t n = 0;
+	int r;
+
+	if (j->verify_r != 0) {
+		throttle_fail(srv->throttle_src, j->src_key, server_now_us());
+		server_audit(srv, "bootstrap", "account.bootstrap", j->user, "refused", "wrong secret");
+		return http_reply_error(req, 403, "wrong_secret", "ブートストラップ秘密が違います",
+		                        "wrong bootstrap secret", NULL);
+	}
+	if (j->hash_r < 0)
+		return store_failed(req, j->hash_r);
+	/* another bootstrap may have won while this one was hashing */
+	r = STORE_CALL(srv->store, account_count, &n);
+	if (r < 0)
+		return store_failed(req, r);
+	r = STORE_CALL(srv->store, meta_get, "bootstrap_secret", stored, sizeof(stored));
+	if (n > 0 || r == -ENOENT) {
+		server_audit(srv, "bootstrap", "account.bootstrap", j->user, "refused", "already used");
+		return http_reply_error(req, 403, "bootstrap_used", "初期管理者はすでに作成済みです",
+		                        "the first administrator was already created", NULL);
+	}
+	(void)strscpy(a.username, sizeof(a.username), j->user);
+	(void)strscpy(a.pwhash, sizeof(a.pwhash), j->hash);
+	a.created_us = server_now_us();
+	if ((r = STORE_CALL(srv->store, account_add, &a)) < 0 ||
+	    (r = STORE_CALL(srv->store, meta_delete, "bootstrap_secret")) < 0)
+		return store_failed(req, r);
+	server_audit(srv, "bootstrap", "account.bootstrap", j->user, "ok", "ciso");
+	out = cJSON_CreateObject();
+	if (!out || !cJSON_AddStringToObject(out, "username", j->user) || !cJSON_AddStringToObject(out, "role", "ciso"))
+		return no_memory(req);
+	http_reply_json(req, 201, out);
+}
+
 static void handle_bootstrap(void *userdata, struct http_req *req)
 {
 	struct server *srv = userdata;
-	_cleanup_json_ cJSON *body = NULL, *out = NULL;
-	struct store_account a = {.role = ROLE_CISO};
+	_cleanup_json_ cJSON *body = NULL;
 	const char *secret, *user, *pw;
-	char stored[CRYPTO_PWHASH_MAX];
+	char stored[CRYPTO_PWHASH_MAX], peer[HTTP_PEER_MAX] = "?", src_key[64];
+	struct pwjob *j;
 	uint64_t n = 0;
 	int r;
 
@@ -213,6 +401,10 @@ static void handle_bootstrap(void *userdata, struct http_req *req)
 	if (!secret || strlen(secret) > 256 || !name_valid(user, false) || !password_ok(pw))
 		return http_reply_error(req, 400, "invalid", "secret, username, password (12 文字以上) が必要です",
 		                        "secret, username and password (12 characters or more) are required", NULL);
+	(void)http_req_peer(req, peer);
+	throttle_addr_key(peer, src_key);
+	if (throttled(srv, req, src_key, NULL, peer))
+		return;
 	r = STORE_CALL(srv->store, account_count, &n);
 	if (r < 0)
 		return store_failed(req, r);
@@ -224,58 +416,110 @@ static void handle_bootstrap(void *userdata, struct http_req *req)
 	}
 	if (r < 0)
 		return store_failed(req, r);
-	if (crypto_password_verify(secret, stored) != 0) {
-		server_audit(srv, "bootstrap", "account.bootstrap", user, "refused", "wrong secret");
-		return http_reply_error(req, 403, "wrong_secret", "ブートストラップ秘密が違います",
-		                        "wrong bootstrap secret", NULL);
-	}
-	(void)strscpy(a.username, sizeof(a.username), user);
-	a.created_us = server_now_us();
-	if ((r = crypto_password_hash(pw, a.pwhash)) < 0 || (r = STORE_CALL(srv->store, account_add, &a)) < 0 ||
-	    (r = STORE_CALL(srv->store, meta_delete, "bootstrap_secret")) < 0)
-		return store_failed(req, r);
-	server_audit(srv, "bootstrap", "account.bootstrap", user, "ok", "ciso");
-	out = cJSON_CreateObject();
-	if (!out || !cJSON_AddStringToObject(out, "username", user) || !cJSON_AddStringToObject(out, "role", "ciso"))
+	j = pwjob_new(srv, req, secret, pw);
+	if (!j)
 		return no_memory(req);
-	http_reply_json(req, 201, out);
+	(void)strscpy(j->enc, sizeof(j->enc), stored);
+	(void)strscpy(j->user, sizeof(j->user), user);
+	(void)strscpy(j->src_key, sizeof(j->src_key), src_key);
+	j->finish = bootstrap_finish;
+	pwjob_run(j);
 }
 
-static void handle_login(void *userdata, struct http_req *req)
+static void login_finish(struct pwjob *j)
 {
-	struct server *srv = userdata;
-	_cleanup_json_ cJSON *body = NULL, *out = NULL;
+	struct server *srv = j->srv;
+	struct http_req *req = j->req;
+	_cleanup_json_ cJSON *out = NULL;
 	struct store_account a;
-	const char *user, *pw;
 	char token[CRYPTO_TOKEN_MAX], exp[32];
-	int64_t expires = 0;
+	int64_t expires = 0, now = server_now_us();
 	int r;
 
-	if (body_object(req, &body) < 0)
-		return;
-	user = get_str(body, "username");
-	pw = get_str(body, "password");
-	if (!name_valid(user, false) || !pw || strlen(pw) > PASSWORD_MAX)
-		return http_reply_error(req, 401, "bad_credentials", "ユーザー名またはパスワードが違います",
-		                        "wrong user name or password", NULL);
-	r = STORE_CALL(srv->store, account_get, user, &a);
-	if (r < 0 && r != -ENOENT)
-		return store_failed(req, r);
-	if (r == -ENOENT || crypto_password_verify(pw, a.pwhash) != 0) {
-		server_audit(srv, user, "session.login", user, "refused", "wrong user name or password");
+	if (!j->known || j->verify_r != 0) {
+		if (j->verify_r == -EINVAL && j->known)
+			log_error("account %s: the stored password hash is not in our format", j->user);
+		throttle_fail(srv->throttle_src, j->src_key, now);
+		throttle_fail(srv->throttle_acct, j->key, now);
+		if (j->known) {
+			char detail[128];
+
+			(void)xsnprintf(detail, sizeof(detail), "wrong password (from %s)", j->peer);
+			server_audit(srv, j->user, "session.login", j->user, "refused", detail);
+		} else {
+			/* invented names are counted, not written one by one: they
+			 * cannot push real actions out of the audit trail */
+			if (!srv->login_agg.unknown && !srv->login_agg.locked)
+				srv->login_agg.since_us = now;
+			srv->login_agg.unknown++;
+			(void)strscpy(srv->login_agg.last_source, sizeof(srv->login_agg.last_source), j->peer);
+		}
 		return http_reply_error(req, 401, "bad_credentials", "ユーザー名またはパスワードが違います",
 		                        "wrong user name or password", NULL);
 	}
-	r = new_session(srv, user, a.role, token, &expires);
+	/* the account as it is now (it may have changed while hashing) */
+	r = STORE_CALL(srv->store, account_get, j->user, &a);
+	if (r == -ENOENT)
+		return http_reply_error(req, 401, "bad_credentials", "ユーザー名またはパスワードが違います",
+		                        "wrong user name or password", NULL);
 	if (r < 0)
 		return store_failed(req, r);
-	server_audit(srv, user, "session.login", user, "ok", NULL);
+	throttle_clear(srv->throttle_acct, j->key);
+	r = new_session(srv, a.username, a.role, token, &expires);
+	if (r < 0)
+		return store_failed(req, r);
+	server_audit(srv, a.username, "session.login", a.username, "ok", j->peer);
 	server_format_time(expires, exp);
 	out = cJSON_CreateObject();
 	if (!out || !cJSON_AddStringToObject(out, "token", token) || !cJSON_AddStringToObject(out, "expires_at", exp) ||
 	    !cJSON_AddStringToObject(out, "role", store_role_to_string(a.role)))
 		return no_memory(req);
 	http_reply_json(req, 200, out);
+}
+
+static void handle_login(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *body = NULL;
+	struct store_account a;
+	const char *user, *pw;
+	char peer[HTTP_PEER_MAX] = "?", src_key[64], key[STORE_ID_MAX];
+	struct pwjob *j;
+	int r;
+
+	if (body_object(req, &body) < 0)
+		return;
+	user = get_str(body, "username");
+	pw = get_str(body, "password");
+	(void)http_req_peer(req, peer);
+	throttle_addr_key(peer, src_key);
+	if (!name_valid(user, false) || !pw || strlen(pw) > PASSWORD_MAX) {
+		/* no account can have such a name: no hash to hide anything behind */
+		throttle_fail(srv->throttle_src, src_key, server_now_us());
+		if (!srv->login_agg.unknown && !srv->login_agg.locked)
+			srv->login_agg.since_us = server_now_us();
+		srv->login_agg.unknown++;
+		(void)strscpy(srv->login_agg.last_source, sizeof(srv->login_agg.last_source), peer);
+		return http_reply_error(req, 401, "bad_credentials", "ユーザー名またはパスワードが違います",
+		                        "wrong user name or password", NULL);
+	}
+	account_key(user, key);
+	if (throttled(srv, req, src_key, key, peer))
+		return;
+	r = STORE_CALL(srv->store, account_get, user, &a);
+	if (r < 0 && r != -ENOENT)
+		return store_failed(req, r);
+	j = pwjob_new(srv, req, pw, NULL);
+	if (!j)
+		return no_memory(req);
+	j->known = r == 0;
+	(void)strscpy(j->enc, sizeof(j->enc), j->known ? a.pwhash : dummy_hash());
+	(void)strscpy(j->user, sizeof(j->user), user);
+	(void)strscpy(j->key, sizeof(j->key), key);
+	(void)strscpy(j->peer, sizeof(j->peer), peer);
+	(void)strscpy(j->src_key, sizeof(j->src_key), src_key);
+	j->finish = login_finish;
+	pwjob_run(j);
 }
 
 static void handle_logout(void *userdata, struct http_req *req)
@@ -309,6 +553,34 @@ static int account_cb(const struct store_account *acc, void *userdata)
 	    !cJSON_AddStringToObject(o, "created_at", t))
 		return -ENOMEM;
 	return 0;
+}
+
+static void account_create_finish(struct pwjob *j)
+{
+	struct server *srv = j->srv;
+	struct http_req *req = j->req;
+	_cleanup_json_ cJSON *out = NULL;
+	struct store_account acc = {.role = j->role};
+	const char *role = store_role_to_string(j->role);
+	int r = j->hash_r;
+
+	(void)strscpy(acc.username, sizeof(acc.username), j->user);
+	(void)strscpy(acc.pwhash, sizeof(acc.pwhash), j->hash);
+	acc.created_us = server_now_us();
+	if (r == 0)
+		r = STORE_CALL(srv->store, account_add, &acc);
+	if (r == -EEXIST) {
+		server_audit(srv, j->actor.name, "account.create", j->user, "refused", "exists");
+		return http_reply_error(req, 409, "exists", "そのユーザー名は使われています", "that user name is taken",
+		                        NULL);
+	}
+	if (r < 0)
+		return store_failed(req, r);
+	server_audit(srv, j->actor.name, "account.create", j->user, "ok", role);
+	out = cJSON_CreateObject();
+	if (!out || !cJSON_AddStringToObject(out, "username", j->user) || !cJSON_AddStringToObject(out, "role", role))
+		return no_memory(req);
+	http_reply_json(req, 201, out);
 }
 
 static void handle_accounts(void *userdata, struct http_req *req)
@@ -346,23 +618,17 @@ static void handle_accounts(void *userdata, struct http_req *req)
 		        "username, password (12+ characters) and role (viewer|operator|approver|ciso) "
 		        "are required",
 		        NULL);
-	(void)strscpy(acc.username, sizeof(acc.username), user);
-	acc.created_us = server_now_us();
-	r = crypto_password_hash(pw, acc.pwhash);
-	if (r == 0)
-		r = STORE_CALL(srv->store, account_add, &acc);
-	if (r == -EEXIST) {
-		server_audit(srv, a.name, "account.create", user, "refused", "exists");
-		return http_reply_error(req, 409, "exists", "そのユーザー名は使われています", "that user name is taken",
-		                        NULL);
+	{
+		struct pwjob *j = pwjob_new(srv, req, NULL, pw);
+
+		if (!j)
+			return no_memory(req);
+		(void)strscpy(j->user, sizeof(j->user), user);
+		j->role = acc.role;
+		j->actor = a;
+		j->finish = account_create_finish;
+		pwjob_run(j);
 	}
-	if (r < 0)
-		return store_failed(req, r);
-	server_audit(srv, a.name, "account.create", user, "ok", role);
-	out = cJSON_CreateObject();
-	if (!out || !cJSON_AddStringToObject(out, "username", user) || !cJSON_AddStringToObject(out, "role", role))
-		return no_memory(req);
-	http_reply_json(req, 201, out);
 }
 
 static void handle_api_tokens(void *userdata, struct http_req *req)
@@ -467,6 +733,15 @@ static cJSON *terminal_json(const struct store_device *d, const char *compliance
 	    !cJSON_AddNumberToObject(j, "acked_seq", (double)d->chain.head_seq) ||
 	    !cJSON_AddStringToObject(j, "head_hash", d->chain.head_hash))
 		return NULL;
+	if (d->chain.restart_seq) {
+		/* a new chain not yet acknowledged: the one before it may go on */
+		cJSON *rs = cJSON_AddObjectToObject(j, "restart_pending");
+
+		if (!rs || !cJSON_AddNumberToObject(rs, "seq", (double)d->chain.restart_seq) ||
+		    !cJSON_AddStringToObject(rs, "previous_chain", d->chain.prev_chain) ||
+		    !cJSON_AddNumberToObject(rs, "previous_head_seq", (double)d->chain.prev_head_seq))
+			return NULL;
+	}
 	c = compliance ? cJSON_Parse(compliance) : cJSON_CreateObject();
 	if (!c || !cJSON_AddItemToObject(o, "compliance", c))
 		return NULL;
@@ -640,6 +915,44 @@ static void handle_revoke(void *userdata, struct http_req *req)
 	out = cJSON_CreateObject();
 	if (!out || !cJSON_AddStringToObject(out, "terminal_id", id) ||
 	    !cJSON_AddNumberToObject(out, "revoked_certificates", n))
+		return no_memory(req);
+	http_reply_json(req, 200, out);
+}
+
+/* A chain restart (chain.h) stays a finding, and the chain before it may
+ * still continue, until someone with the revoke permission acknowledges it
+ * here, naming the restart's seq (what they looked at). */
+static void handle_restart_ack(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *out = NULL;
+	const char *id = http_req_param(req, 0);
+	char detail[64];
+	int64_t seq;
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_REVOKE, &a) < 0)
+		return;
+	if (parse_int64(http_req_param(req, 1), 1, 9007199254740991LL, &seq) < 0) {
+		server_audit(srv, a.name, "chain.restart.ack", id, "refused", "invalid seq");
+		return http_reply_error(req, 404, "not_found", "その連鎖の再開はありません", "no such chain restart",
+		                        NULL);
+	}
+	(void)xsnprintf(detail, sizeof(detail), "seq %" PRId64, seq);
+	r = STORE_CALL(srv->store, chain_restart_ack, id, (uint64_t)seq);
+	if (r == -ENOENT) {
+		server_audit(srv, a.name, "chain.restart.ack", id, "refused", "no such pending restart");
+		return http_reply_error(req, 404, "not_found", "その連鎖の再開は保留中ではありません",
+		                        "no pending chain restart at that seq", NULL);
+	}
+	if (r < 0)
+		return store_failed(req, r);
+	api_device_invalidate(srv);
+	server_audit(srv, a.name, "chain.restart.ack", id, "ok", detail);
+	out = cJSON_CreateObject();
+	if (!out || !cJSON_AddStringToObject(out, "terminal_id", id) ||
+	    !cJSON_AddNumberToObject(out, "acknowledged_seq", (double)seq))
 		return no_memory(req);
 	http_reply_json(req, 200, out);
 }
@@ -951,6 +1264,7 @@ const struct http_route api_admin_routes[] = {
         {HTTP_GET, "/admin/v1/terminals", handle_terminals},
         {HTTP_GET, "/admin/v1/terminals/*", handle_terminal},
         {HTTP_POST, "/admin/v1/terminals/*/revoke", handle_revoke},
+        {HTTP_POST, "/admin/v1/terminals/*/chain-restart/*/ack", handle_restart_ack},
         {HTTP_GET, "/admin/v1/events", handle_events},
         {HTTP_GET, "/admin/v1/findings", handle_findings},
         {HTTP_GET, "/admin/v1/compliance", handle_compliance},

@@ -36,6 +36,7 @@
 #define REPORT_RESULTS_MAX   1024
 #define CHECKIN_INTERVAL_MIN 30
 #define CHECKIN_ANSWER_MAX   4096
+#define RENEWALS_PER_DAY     2 /* besides the enrollment: a failed install can be retried once */
 
 /* What a check-in answer needs from a group's policy, without parsing the
  * document on every check-in. */
@@ -297,6 +298,14 @@ static int device_auth(struct server *srv, struct http_req *req, struct device_c
 		http_reply_error(req, 403, "no_certificate", "端末証明書がありません", "no device certificate", NULL);
 		return -EACCES;
 	}
+	if (d.not_after_us <= server_now_us()) {
+		/* the handshake refuses an expired certificate; this catches one
+		 * carried over by anything that skips it (a resumed session) */
+		server_audit(srv, "device", "device.refused", cn, "expired", d.serial);
+		http_reply_error(req, 403, "expired", "端末証明書の有効期限が切れています",
+		                 "the device certificate has expired", NULL);
+		return -EACCES;
+	}
 	r = identity(srv, d.serial, cn, &e);
 	if (r == -ENOENT) {
 		server_audit(srv, "device", "device.refused", cn, "unknown_certificate", d.serial);
@@ -465,6 +474,7 @@ struct checkin_answer {
 	const char *terminal_id, *now, *not_after;
 	const struct policy_facts *pf;
 	const struct store_chain *chain;
+	const char *agent_chain; /* the journal the terminal reported; NULL = none */
 	bool renew;
 	int64_t interval;
 };
@@ -473,6 +483,8 @@ struct checkin_answer {
 static int checkin_answer(const struct checkin_answer *a, char *buf, size_t bufsz)
 {
 	char sha[96] = "";
+	uint64_t acked = chain_acked_for(a->chain, a->agent_chain);
+	bool prev = a->agent_chain && a->chain->restart_seq && strcmp(a->agent_chain, a->chain->prev_chain) == 0;
 
 	if (a->pf->version)
 		(void)xsnprintf(sha, sizeof(sha), ",\"sha256\":\"%s\"", a->pf->sha256);
@@ -481,9 +493,10 @@ static int checkin_answer(const struct checkin_answer *a, char *buf, size_t bufs
 	                "%s},\"events\":{\"acked_seq\":%" PRIu64 ",\"chain\":\"%s\",\"head_hash\":\"%s\"},"
 	                "\"approvals\":%s,\"exceptions\":%s,\"commands\":[],"
 	                "\"certificate\":{\"not_after\":\"%s\",\"renew\":%s},\"checkin_interval_seconds\":%" PRId64 "}",
-	                a->terminal_id, a->now, a->pf->version, sha, a->chain->head_seq, a->chain->chain,
-	                a->chain->head_hash, a->pf->approvals_json ?: "[]", a->pf->exceptions_json ?: "[]",
-	                a->not_after, a->renew ? "true" : "false", a->interval);
+	                a->terminal_id, a->now, a->pf->version, sha, acked,
+	                prev ? a->chain->prev_chain : a->chain->chain,
+	                prev ? a->chain->prev_head_hash : a->chain->head_hash, a->pf->approvals_json ?: "[]",
+	                a->pf->exceptions_json ?: "[]", a->not_after, a->renew ? "true" : "false", a->interval);
 }
 
 static const char *opt_string(const cJSON *o, const char *key, size_t max)
@@ -510,6 +523,7 @@ static void handle_checkin(void *userdata, struct http_req *req)
 	const cJSON *report, *inventory, *journal, *pv;
 	struct store_checkin c = {0};
 	struct store_chain head = {0};
+	const char *agent_chain = NULL;
 	char now_s[32], na_s[32];
 	int r;
 
@@ -551,6 +565,11 @@ static void handle_checkin(void *userdata, struct http_req *req)
 	journal = cJSON_GetObjectItemCaseSensitive(body, "journal");
 	if (cJSON_IsObject(journal)) {
 		const cJSON *hs = cJSON_GetObjectItemCaseSensitive(journal, "head_seq");
+		const cJSON *ch = cJSON_GetObjectItemCaseSensitive(journal, "chain");
+
+		if (cJSON_IsString(ch) && strlen(ch->valuestring) == 32 &&
+		    strspn(ch->valuestring, "0123456789abcdef") == 32)
+			agent_chain = ch->valuestring;
 
 		if (cJSON_IsNumber(hs) && hs->valuedouble >= 0 && hs->valuedouble < 9007199254740992.0) {
 			head.head_seq = (uint64_t)hs->valuedouble;
@@ -593,6 +612,7 @@ static void handle_checkin(void *userdata, struct http_req *req)
 		        .not_after = na_s,
 		        .pf = pf,
 		        .chain = &d.dev.chain,
+		        .agent_chain = agent_chain,
 		        .renew = d.not_after_us - c.time_us < srv->cfg.device_cert_seconds * 1000000 / 3,
 		        .interval = pf->checkin_interval_s ? pf->checkin_interval_s : srv->cfg.checkin_interval_s,
 		};
@@ -696,7 +716,9 @@ static void handle_renew(void *userdata, struct http_req *req)
 	_cleanup_free_ char *pem = NULL;
 	struct store_cert c = {0};
 	const char *csr;
-	char na[32];
+	char na[32], detail[96];
+	unsigned revoked = 0;
+	int64_t now;
 	int r;
 
 	if (device_auth(srv, req, &d) < 0)
@@ -707,6 +729,15 @@ static void handle_renew(void *userdata, struct http_req *req)
 	csr = opt_string(body, "csr", PKI_CSR_MAX);
 	if (!csr)
 		return bad_request(req, "csr (PEM) が必要です", "csr (PEM) is required");
+	now = server_now_us();
+	if (d.not_after_us - now > srv->cfg.device_cert_seconds * 1000000 / 3) {
+		/* renewal is due in the last third of the validity (the check-in
+		 * answer says when): a stolen key cannot mint fresh certificates */
+		server_audit(srv, "device", "certificate.renew", d.dev.terminal_id, "refused", "not due");
+		return http_reply_error(req, 409, "renewal_not_due",
+		                        "証明書の更新は有効期間の最後の 3 分の 1 に入ってからです",
+		                        "renewal is possible in the last third of the certificate's validity", NULL);
+	}
 	r = pki_sign_csr(srv->pki, csr, strlen(csr), d.dev.terminal_id, srv->cfg.device_cert_seconds, &pem, c.serial,
 	                 &c.not_after_us);
 	if (r == -EBADMSG)
@@ -716,10 +747,17 @@ static void handle_renew(void *userdata, struct http_req *req)
 		return http_reply_error(req, 500, "ca_error", "証明書を発行できません", "cannot issue the certificate",
 		                        NULL);
 	(void)strscpy(c.terminal_id, sizeof(c.terminal_id), d.dev.terminal_id);
-	r = STORE_CALL(srv->store, cert_add, &c);
+	r = STORE_CALL(srv->store, cert_renew, &c, now, now - 86400 * 1000000LL, RENEWALS_PER_DAY + 1, &revoked);
+	if (r == -EDQUOT) {
+		server_audit(srv, "device", "certificate.renew", d.dev.terminal_id, "refused", "daily limit");
+		return http_reply_error(req, 429, "renewal_limit", "本日の証明書更新の上限に達しました",
+		                        "too many certificates issued to this terminal today", NULL);
+	}
 	if (r < 0)
 		return store_failed(req, r, "renewal");
-	server_audit(srv, "device", "certificate.renew", d.dev.terminal_id, "ok", c.serial);
+	srv->auth_generation++; /* the older certificates are revoked from now on */
+	(void)xsnprintf(detail, sizeof(detail), "%s (%u older revoked)", c.serial, revoked);
+	server_audit(srv, "device", "certificate.renew", d.dev.terminal_id, "ok", detail);
 	server_format_time(c.not_after_us, na);
 	out = cJSON_CreateObject();
 	if (!out || !cJSON_AddStringToObject(out, "certificate", pem) ||

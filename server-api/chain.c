@@ -144,13 +144,80 @@ static int finding(struct store *st, const char *terminal_id, enum store_finding
 	va_start(ap, fmt);
 	vsnprintf(f.detail, sizeof(f.detail), fmt, ap);
 	va_end(ap);
-	if (res && kind != FINDING_CHAIN_RESTART && kind != FINDING_CHAIN_START_UNVERIFIED) {
+	if (res && kind != FINDING_CHAIN_RESTART && kind != FINDING_CHAIN_START_UNVERIFIED &&
+	    kind != FINDING_EVENTS_LOST && kind != FINDING_FUTURE_TIME) {
 		res->broken = kind;
 		res->bad_seq = seq;
 		(void)strscpy(res->detail, sizeof(res->detail), f.detail);
 	}
 	r = STORE_CALL(st, finding_add, &f);
 	return r < 0 ? r : 0;
+}
+
+uint64_t chain_acked_for(const struct store_chain *held, const char *agent_chain)
+{
+	if (!agent_chain || !agent_chain[0] || strcmp(agent_chain, held->chain) == 0)
+		return held->head_seq;
+	if (held->restart_seq && strcmp(agent_chain, held->prev_chain) == 0)
+		return held->prev_head_seq; /* what the server stored from that chain, never more */
+	return 0;                           /* a chain the server holds nothing of */
+}
+
+/* Whether rec (the first record of a new chain) is the journal's recovery
+ * record for the chain the server holds (agent/journal.c append_tamper):
+ * tamper.detected, what = journal, naming the held chain and a last good
+ * record that agrees with what the server stored. 0 yes (detail says what it
+ * claims), -EPERM no (detail says why), or the store's error. */
+static int recovery_record(struct store *st, const char *terminal_id, const struct store_chain *held, const cJSON *rec,
+                           uint64_t seq, char *detail, size_t detailsz)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(rec, "type");
+	const cJSON *pl = cJSON_GetObjectItemCaseSensitive(rec, "payload");
+	const cJSON *what = cJSON_GetObjectItemCaseSensitive(pl, "what");
+	const cJSON *old = cJSON_GetObjectItemCaseSensitive(pl, "old_chain");
+	const cJSON *lgs = cJSON_GetObjectItemCaseSensitive(pl, "last_good_seq");
+	const cJSON *lgh = cJSON_GetObjectItemCaseSensitive(pl, "last_good_hash");
+	const cJSON *oms = cJSON_GetObjectItemCaseSensitive(pl, "old_max_seq");
+	char stored[STORE_HASH_HEX];
+	uint64_t good, maxs;
+	int r;
+
+	if (!cJSON_IsString(type) || strcmp(type->valuestring, "tamper.detected") != 0 || !cJSON_IsString(what) ||
+	    strcmp(what->valuestring, "journal") != 0 || !cJSON_IsString(old) || !cJSON_IsNumber(lgs) ||
+	    !cJSON_IsString(lgh) || !cJSON_IsNumber(oms) || lgs->valuedouble < 0 || oms->valuedouble < 0) {
+		snprintf(detail, detailsz, "a new chain that does not start with the journal's recovery record");
+		return -EPERM;
+	}
+	if (strcmp(old->valuestring, held->chain) != 0) {
+		snprintf(detail, detailsz, "the recovery record names chain %.32s, not %s", old->valuestring,
+		         held->chain);
+		return -EPERM;
+	}
+	good = (uint64_t)lgs->valuedouble;
+	maxs = (uint64_t)oms->valuedouble;
+	if (seq != (maxs > good ? maxs : good) + 1) {
+		snprintf(detail, detailsz, "the new chain starts at seq %" PRIu64 ", not after the old one's end", seq);
+		return -EPERM;
+	}
+	if (good <= held->head_seq && good > 0) {
+		if (good == held->head_seq)
+			r = strscpy(stored, sizeof(stored), held->head_hash) < 0 ? -EINVAL : 0;
+		else
+			r = STORE_CALL(st, event_hash, terminal_id, good, stored);
+		if (r == 0 && strcmp(stored, lgh->valuestring) != 0) {
+			snprintf(detail, detailsz,
+			         "the recovery record's last good record (seq %" PRIu64
+			         ") is not the one the server holds",
+			         good);
+			return -EPERM;
+		}
+		if (r < 0 && r != -ENOENT)
+			return r;
+	}
+	snprintf(detail, detailsz,
+	         "the old chain's last good record is seq %" PRIu64 " (the server holds up to %" PRIu64 ")", good,
+	         held->head_seq);
+	return 0;
 }
 
 int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records, int64_t now_us,
@@ -162,6 +229,7 @@ int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records
 	struct store_chain held, cur;
 	uint8_t cur_hash[32], h[32];
 	uint64_t prev_seq = 0;
+	const char *batch_chain = NULL; /* the first record's */
 	size_t n;
 	int r;
 
@@ -213,6 +281,8 @@ int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records
 				goto out;
 			}
 			prev_seq = seq;
+			if (!batch_chain)
+				batch_chain = chain;
 			p.ev[i] = (struct store_event){.seq = seq,
 			                               .time_us = t,
 			                               .type = type,
@@ -225,6 +295,7 @@ int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records
 
 	/* second pass: the chain */
 	size_t accepted = 0, first = 0;
+	unsigned future_seen = 0; /* one future_time finding per upload, not one per record */
 	const cJSON *item = records->child;
 	for (size_t i = 0; i < n; i++, item = item->next) {
 		struct store_event *e = &p.ev[i];
@@ -233,6 +304,33 @@ int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records
 		                ->valuestring;
 		char hex[65];
 
+		if (cur.restart_seq && strcmp(chain, cur.prev_chain) == 0 && e->seq == cur.prev_head_seq + 1) {
+			/* the chain that a restart declared ended goes on: the
+			 * restart was not this terminal's journal (a forged record,
+			 * or a second writer). Its records count, from where the
+			 * server stopped; the new chain is dropped as the head. */
+			uint8_t prev[32];
+
+			if ((r = hex_decode32(cur.prev_head_hash, prev)) < 0 ||
+			    (r = crypto_sha256_2(prev, 32, e->canon, e->canon_len, h)) < 0)
+				goto out;
+			hex_encode(h, 32, hex);
+			if (strcmp(hex, e->hash) == 0) {
+				r = finding(st, terminal_id, FINDING_CHAIN_FORK, e->seq, cur.restart_seq, now_us, NULL,
+				            "chain %s continues at seq %" PRIu64
+				            " after chain %s was declared to start "
+				            "at seq %" PRIu64 ": that restart was not this terminal's journal "
+				            "(forged record?); the original chain is followed again",
+				            chain, e->seq, cur.chain, cur.restart_seq);
+				if (r < 0)
+					goto out;
+				(void)strscpy(cur.chain, sizeof(cur.chain), cur.prev_chain);
+				cur.prev_chain[0] = 0;
+				cur.prev_head_seq = cur.restart_seq = 0;
+				cur.prev_head_hash[0] = 0;
+				goto take;
+			}
+		}
 		if (cur.chain[0] && e->seq <= cur.head_seq) {
 			if (accepted) { /* cannot happen with ascending seqs; defensive */
 				r = -EINVAL;
@@ -244,6 +342,7 @@ int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records
 				 * the first record this server holds */
 				res.duplicates++;
 				first = i + 1;
+				r = 0; /* -ENOENT is an answer here, not an error (issue 17 finding 9) */
 				continue;
 			}
 			if (r < 0)
@@ -278,13 +377,44 @@ int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records
 			hex_encode(h, 32, hex);
 			if (strcmp(hex, e->hash) == 0) {
 				if (cur.chain[0]) {
-					r = finding(st, terminal_id, FINDING_CHAIN_RESTART, e->seq, cur.head_seq + 1,
-					            now_us, NULL,
-					            "new chain %s starts at seq %" PRIu64 " after %s ended at %" PRIu64
-					            " (the terminal moved a damaged journal aside)",
-					            chain, e->seq, cur.chain, cur.head_seq);
+					char why[200];
+
+					if (e->seq <= cur.head_seq) {
+						r = finding(st, terminal_id, FINDING_CHAIN_FORK, e->seq,
+						            cur.head_seq + 1, now_us, &res,
+						            "new chain reuses seq %" PRIu64, e->seq);
+						break;
+					}
+					r = recovery_record(st, terminal_id, &cur,
+					                    cJSON_GetObjectItemCaseSensitive(item, "record"), e->seq,
+					                    why, sizeof(why));
+					if (r == -EPERM) {
+						r = finding(st, terminal_id, FINDING_HASH_MISMATCH, e->seq,
+						            cur.head_seq + 1, now_us, &res,
+						            "new chain %s at seq %" PRIu64 " refused: %s", chain,
+						            e->seq, why);
+						break;
+					}
 					if (r < 0)
 						goto out;
+					r = finding(st, terminal_id, FINDING_CHAIN_RESTART, e->seq, cur.head_seq + 1,
+					            now_us, NULL,
+					            "UNACKNOWLEDGED: new chain %s starts at seq %" PRIu64
+					            " with the journal's recovery record for %s (%s); until an "
+					            "administrator acknowledges it, chain %s may still continue "
+					            "after seq %" PRIu64,
+					            chain, e->seq, cur.chain, why,
+					            cur.restart_seq ? cur.prev_chain : cur.chain,
+					            cur.restart_seq ? cur.prev_head_seq : cur.head_seq);
+					if (r < 0)
+						goto out;
+					if (!cur.restart_seq) {
+						/* keep what the server stored from the chain before it */
+						(void)strscpy(cur.prev_chain, sizeof(cur.prev_chain), cur.chain);
+						cur.prev_head_seq = cur.head_seq;
+						memcpy(cur.prev_head_hash, cur.head_hash, sizeof(cur.prev_head_hash));
+					}
+					cur.restart_seq = e->seq;
 				}
 			} else if (!cur.chain[0]) {
 				r = finding(st, terminal_id, FINDING_CHAIN_START_UNVERIFIED, e->seq, 1, now_us, NULL,
@@ -310,9 +440,25 @@ int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records
 			if ((r = hex_decode32(e->hash, h)) < 0)
 				goto out;
 		}
+	take:
+		/* accepted; what it says may itself be a finding (issue 13, LOG-1, LOG-2) */
+		if (strcmp(e->type, "journal.overflow") == 0 &&
+		    (r = finding(st, terminal_id, FINDING_EVENTS_LOST, e->seq, e->seq, now_us, NULL,
+		                 "seq %" PRIu64 ": the terminal could not store some events and counted them "
+		                 "(journal.overflow)",
+		                 e->seq)) < 0)
+			goto out;
+		if (e->time_us > now_us + CHAIN_FUTURE_TOLERANCE_US && !future_seen++ &&
+		    (r = finding(st, terminal_id, FINDING_FUTURE_TIME, e->seq, e->seq, now_us, NULL,
+		                 "seq %" PRIu64 " is dated %" PRId64 " s ahead of the server's clock (the "
+		                 "terminal's clock is wrong, LOG-2)",
+		                 e->seq, (e->time_us - now_us) / 1000000)) < 0)
+			goto out;
 		memcpy(cur_hash, h, 32);
 		cur.head_seq = e->seq;
 		memcpy(cur.head_hash, e->hash, 65);
+		if (!accepted)
+			first = i;
 		accepted++;
 	}
 	if (r < 0)
@@ -323,7 +469,9 @@ int chain_ingest(struct store *st, const char *terminal_id, const cJSON *records
 			goto out;
 	}
 	res.stored = (unsigned)accepted;
-	res.acked_seq = cur.head_seq;
+	/* acknowledged for the chain the batch is on, never beyond what the
+	 * server stored from it */
+	res.acked_seq = chain_acked_for(&cur, batch_chain);
 	*ret = res;
 	r = 0;
 out:

@@ -4,6 +4,8 @@
  * negative errno or an HTTP error reply here. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -11,13 +13,17 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h> /* in-process requests only: the method of a request made here */
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -38,14 +44,49 @@ static void cjson_freep(char **p)
 		cJSON_free(*p);
 }
 
+/* One accepted connection, tied to its SSL object (ex_data): it goes when
+ * libevent frees the connection. */
+struct conn {
+	struct conn *prev, *next;
+	struct http_listener *l;
+	SSL *ssl;
+	char src[HTTP_PEER_MAX]; /* the client's address, once looked up */
+	bool checked;            /* source counted */
+	bool in_request;         /* a complete request is being handled */
+	int64_t since_us;        /* accepted, or the previous answer sent */
+};
+
+#define LOG_INTERVAL_US  (10 * 1000000LL)
+#define ACCEPT_BACKOFF_S 0
+#define ACCEPT_BACKOFF_U 250000
+
 struct http_listener {
 	struct evhttp *http;
+	struct event_base *base;
+	struct evconnlistener *lev;
 	SSL_CTX *ctx;
 	const struct http_route *const *tables;
 	const size_t *sizes;
 	void *userdata;
 	size_t max_body;
+	/* connection limits (http.h) */
+	struct conn *conns;
+	unsigned n_conns, max_conns, max_per_source;
+	int64_t deadline_us;
+	bool paused_full, paused_error;
+	struct event *check_ev, *sweep_ev, *resume_ev;
+	/* refusals and accept errors, logged once per LOG_INTERVAL_US */
+	uint64_t accept_errors, refused_source, cut_deadline;
+	int last_errno;
+	int64_t last_log_us;
+	char name[16];
 };
+
+/* The listeners, to find ours from libevent's accept error callback (whose
+ * argument is evhttp's). */
+#define LISTENERS_MAX 4
+static struct http_listener *listeners[LISTENERS_MAX];
+static int conn_index = -1;
 
 struct http_req {
 	struct evhttp_request *ev;
@@ -58,6 +99,10 @@ struct http_req {
 	char *body;
 	size_t body_len;
 	bool body_read;
+	bool deferred; /* answered later, from the loop (http_req_defer) */
+	/* in-process requests (http_local_request): no connection, no TLS */
+	X509 *local_peer;
+	struct http_local_reply *local_reply;
 };
 
 /* ---- TLS ----------------------------------------------------------------- */
@@ -72,6 +117,18 @@ static int tls_context(const struct http_listener_options *o, SSL_CTX **ret)
 	if (!SSL_CTX_set_min_proto_version(ctx, o->allow_tls12 ? TLS1_2_VERSION : TLS1_3_VERSION))
 		goto fail;
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+	/* TLS 1.2 (--tls12): forward-secret AEAD suites only, no CBC */
+	if (o->allow_tls12 && SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL") != 1)
+		goto fail;
+	if (!o->resumption) {
+		/* no session can be resumed: every connection is a full handshake
+		 * that verifies the client certificate as it is now (a resumed
+		 * session would carry a certificate that has since expired) */
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		if (SSL_CTX_set_num_tickets(ctx, 0) != 1)
+			goto fail;
+	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1)
 		goto fail;
@@ -97,20 +154,201 @@ fail:
 	return -EINVAL;
 }
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Refusals are logged as counts, once per interval: a flood must not turn
+ * into a flood of log lines. */
+static void log_counts(struct http_listener *l, bool force)
+{
+	int64_t now = mono_us();
+
+	if (!l->accept_errors && !l->refused_source && !l->cut_deadline)
+		return;
+	if (!force && now - l->last_log_us < LOG_INTERVAL_US)
+		return;
+	if (l->accept_errors)
+		log_warning("%s listener: %" PRIu64 " accept errors (last: %s), accepting paused %d ms after each",
+		            l->name, l->accept_errors, strerror(l->last_errno), ACCEPT_BACKOFF_U / 1000);
+	if (l->refused_source)
+		log_warning("%s listener: %" PRIu64 " connections closed: more than %u from one address", l->name,
+		            l->refused_source, l->max_per_source);
+	if (l->cut_deadline)
+		log_warning("%s listener: %" PRIu64 " connections cut: no complete request within %" PRId64 " s",
+		            l->name, l->cut_deadline, l->deadline_us / 1000000);
+	l->accept_errors = l->refused_source = l->cut_deadline = 0;
+	l->last_log_us = now;
+}
+
+static void accepting(struct http_listener *l)
+{
+	bool want = !l->paused_error && l->n_conns < l->max_conns;
+
+	if (!l->lev)
+		return;
+	if (want && l->paused_full) {
+		l->paused_full = false;
+		if (!l->paused_error)
+			evconnlistener_enable(l->lev);
+	} else if (!want && !l->paused_full && !l->paused_error) {
+		l->paused_full = l->n_conns >= l->max_conns;
+		evconnlistener_disable(l->lev);
+	}
+}
+
+static void conn_cut(struct conn *c)
+{
+	int fd = SSL_get_fd(c->ssl);
+
+	/* libevent sees the end of the stream and frees the connection */
+	if (fd >= 0)
+		(void)shutdown(fd, SHUT_RDWR);
+}
+
+/* ex_data free callback: the SSL object (and so the connection) is gone. */
+static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	struct conn *c = ptr;
+	struct http_listener *l;
+
+	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+	if (!c)
+		return;
+	l = c->l;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	l->n_conns--;
+	free(c);
+	accepting(l);
+}
+
+/* New connections: count them per source address and close those beyond
+ * the cap (the address is known only once libevent has set the socket). */
+static void check_new(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_listener *l = arg;
+
+	(void)fd, (void)what;
+	for (struct conn *c = l->conns; c; c = c->next) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int sfd = SSL_get_fd(c->ssl);
+		unsigned same = 0;
+
+		if (c->checked || sfd < 0)
+			continue;
+		c->checked = true;
+		if (getpeername(sfd, (struct sockaddr *)&ss, &sl) < 0 ||
+		    getnameinfo((struct sockaddr *)&ss, sl, c->src, sizeof(c->src), NULL, 0, NI_NUMERICHOST) != 0)
+			(void)strscpy(c->src, sizeof(c->src), "?");
+		for (struct conn *o = l->conns; o; o = o->next)
+			if (o->checked && strcmp(o->src, c->src) == 0)
+				same++;
+		if (same > l->max_per_source) {
+			l->refused_source++;
+			c->src[0] = 0; /* no longer counted against its address */
+			conn_cut(c);
+		}
+	}
+	log_counts(l, false);
+}
+
+/* Every second: cut connections that have not delivered a complete request
+ * within the deadline (a client dripping a byte at a time is cut off, not
+ * only an idle one). */
+static void sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_listener *l = arg;
+	int64_t now = mono_us();
+
+	(void)fd, (void)what;
+	for (struct conn *c = l->conns; c; c = c->next)
+		if (!c->in_request && c->since_us && now - c->since_us > l->deadline_us) {
+			c->since_us = 0; /* once */
+			l->cut_deadline++;
+			conn_cut(c);
+		}
+	log_counts(l, false);
+}
+
+static void resume_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_listener *l = arg;
+
+	(void)fd, (void)what;
+	l->paused_error = false;
+	l->paused_full = false;
+	if (l->n_conns < l->max_conns)
+		evconnlistener_enable(l->lev);
+	else
+		l->paused_full = true;
+}
+
+/* accept() failed (EMFILE, ENFILE, ENOBUFS...): pause accepting for a
+ * moment instead of spinning on a listener that stays readable. */
+static void accept_error(struct evconnlistener *lev, void *arg)
+{
+	const struct timeval backoff = {ACCEPT_BACKOFF_S, ACCEPT_BACKOFF_U};
+	struct http_listener *l = NULL;
+
+	(void)arg;
+	for (size_t i = 0; i < LISTENERS_MAX; i++)
+		if (listeners[i] && listeners[i]->lev == lev)
+			l = listeners[i];
+	if (!l)
+		return;
+	l->last_errno = errno;
+	l->accept_errors++;
+	l->paused_error = true;
+	evconnlistener_disable(lev);
+	(void)event_add(l->resume_ev, &backoff);
+	log_counts(l, false);
+}
+
+static struct conn *conn_of(const struct http_req *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req->ev);
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+
+	return ssl && conn_index >= 0 ? SSL_get_ex_data(ssl, conn_index) : NULL;
+}
+
 static struct bufferevent *bevcb(struct event_base *base, void *arg)
 {
 	struct http_listener *l = arg;
 	struct bufferevent *bev;
 	SSL *ssl = SSL_new(l->ctx);
+	struct conn *c = calloc(1, sizeof(*c));
 
-	if (!ssl)
+	if (!ssl || !c || SSL_set_ex_data(ssl, conn_index, c) != 1) {
+		free(c);
+		SSL_free(ssl);
 		return NULL;
+	}
+	c->l = l, c->ssl = ssl, c->since_us = mono_us();
+	c->next = l->conns;
+	if (l->conns)
+		l->conns->prev = c;
+	l->conns = c;
+	l->n_conns++;
+	accepting(l);
+	event_active(l->check_ev, EV_TIMEOUT, 0);
 	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
 	                                     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (bev)
 		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	else
-		SSL_free(ssl);
+		SSL_free(ssl); /* conn_gone unlinks c */
 	return bev;
 }
 
@@ -163,6 +401,8 @@ const char *http_req_header(const struct http_req *req, const char *name)
 
 X509 *http_req_peer_cert(const struct http_req *req)
 {
+	if (req->local_reply)
+		return req->local_peer;
 	struct evhttp_connection *conn = evhttp_request_get_connection(req->ev);
 	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
 	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
@@ -333,6 +573,8 @@ static const char *reason(int code)
 		return "Payload Too Large";
 	case 415:
 		return "Unsupported Media Type";
+	case 429:
+		return "Too Many Requests";
 	case 503:
 		return "Service Unavailable";
 	default:
@@ -353,21 +595,44 @@ void http_reply_data(struct http_req *req, int code, const char *content_type, c
 	if (req->replied)
 		return;
 	req->replied = true;
+	if (req->local_reply) {
+		req->local_reply->code = code;
+		req->local_reply->body = malloc(len + 1);
+		if (req->local_reply->body) {
+			if (len)
+				memcpy(req->local_reply->body, data, len);
+			req->local_reply->body[len] = '\0';
+			req->local_reply->len = len;
+		}
+		if (b)
+			evbuffer_free(b);
+		return;
+	}
 	if (content_type)
 		evhttp_add_header(h, "Content-Type", content_type);
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	if (!b || (len && evbuffer_add(b, data, len) < 0)) {
-		evhttp_send_error(req->ev, 500, NULL);
-	} else {
+	{
+		/* looked up before the reply: evhttp may free the request (and
+		 * the connection) in evhttp_send_reply */
 		struct evhttp_connection *conn = evhttp_request_get_connection(req->ev);
 		struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+		struct conn *c = conn_of(req);
 
-		evhttp_send_reply(req->ev, code, reason(code), b);
-		/* headers and body are separate chains: made one, they leave in one
-		 * TLS record and one write (the write happens later in the loop) */
-		if (bev)
-			(void)evbuffer_pullup(bufferevent_get_output(bev), -1);
+		if (c) {
+			c->in_request = false;
+			c->since_us = mono_us(); /* the next request's deadline starts */
+		}
+		if (!b || (len && evbuffer_add(b, data, len) < 0)) {
+			evhttp_send_error(req->ev, 500, NULL);
+		} else {
+			evhttp_send_reply(req->ev, code, reason(code), b);
+			/* headers and body are separate chains: made one, they leave
+			 * in one TLS record and one write (the write happens later in
+			 * the loop) */
+			if (bev)
+				(void)evbuffer_pullup(bufferevent_get_output(bev), -1);
+		}
 	}
 	if (b)
 		evbuffer_free(b);
@@ -458,24 +723,96 @@ static bool route_match(struct http_req *req, const char *pattern)
 	return *p == 0 && *s == 0;
 }
 
-static void gencb(struct evhttp_request *ev, void *arg)
+static void req_free(struct http_req *req)
 {
-	struct http_listener *l = arg;
-	struct http_req req = {.ev = ev, .l = l};
+	if (req->query_parsed)
+		evhttp_clear_headers(&req->query);
+	free(req->body);
+	free(req);
+}
+
+void http_req_defer(struct http_req *req)
+{
+	req->deferred = true;
+}
+
+void http_req_release(struct http_req *req)
+{
+	if (!req->replied)
+		http_reply_error(req, 500, "internal", "サーバー内部のエラーです", "internal server error", NULL);
+	req_free(req);
+}
+
+int http_req_peer(const struct http_req *req, char buf[HTTP_PEER_MAX])
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req->ev);
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+
+	if (req->local_reply)
+		return strscpy(buf, HTTP_PEER_MAX, "local") < 0 ? -EINVAL : 0;
+	if (!conn)
+		return -ENOTCONN;
+	evhttp_connection_get_peer(conn, &addr, &port);
+	if (!addr || strscpy(buf, HTTP_PEER_MAX, addr) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* More than one Content-Length (libevent uses the first): a request that a
+ * proxy in front might frame differently is refused, whatever the values. */
+static bool content_length_conflict(const struct http_req *req)
+{
+	const struct evkeyvalq *h = evhttp_request_get_input_headers(req->ev);
+	const struct evkeyval *kv;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(kv, h, next)
+	if (strcasecmp(kv->key, "Content-Length") == 0 || strcasecmp(kv->key, "Transfer-Encoding") == 0)
+		n++;
+	return n > 1;
+}
+
+static void dispatch(struct http_listener *l, struct evhttp_request *ev, X509 *local_peer,
+                     struct http_local_reply *local_reply)
+{
+	struct http_req *req = calloc(1, sizeof(*req));
 	const char *uri_path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(ev));
 	const struct http_route *found = NULL;
 	bool path_known = false;
+	struct conn *c;
 	unsigned m;
 
-	if (!uri_path || strscpy(req.path, sizeof(req.path), uri_path) < 0 || strchr(req.path, '%')) {
-		http_reply_error(&req, 404, "not_found", "そのパスはありません", "no such path", NULL);
+	if (!req) {
+		evhttp_send_error(ev, 503, NULL);
+		return;
+	}
+	req->ev = ev, req->l = l, req->local_peer = local_peer, req->local_reply = local_reply;
+	c = local_reply ? NULL : conn_of(req);
+	if (!c && !local_reply) {
+		/* not one of our TLS connections (libevent falls back to plain
+		 * TCP if making the TLS one failed): nothing is served over it */
+		evhttp_send_error(ev, 503, NULL);
+		free(req);
+		return;
+	}
+	if (c)
+		c->in_request = true;
+	if (content_length_conflict(req)) {
+		http_add_header(req, "Connection", "close");
+		http_reply_error(req, 400, "bad_content_length", "Content-Length が複数あります",
+		                 "more than one Content-Length header", NULL);
 		goto done;
 	}
-	m = http_req_method(&req);
+	if (!uri_path || strscpy(req->path, sizeof(req->path), uri_path) < 0 || strchr(req->path, '%')) {
+		http_reply_error(req, 404, "not_found", "そのパスはありません", "no such path", NULL);
+		goto done;
+	}
+	m = http_req_method(req);
 	for (size_t t = 0; l->tables[t] && !found; t++)
 		for (size_t i = 0; i < l->sizes[t]; i++) {
-			memset(req.params, 0, sizeof(req.params));
-			if (!route_match(&req, l->tables[t][i].path))
+			memset(req->params, 0, sizeof(req->params));
+			if (!route_match(req, l->tables[t][i].path))
 				continue;
 			path_known = true;
 			if (l->tables[t][i].method & m) {
@@ -485,19 +822,72 @@ static void gencb(struct evhttp_request *ev, void *arg)
 		}
 	if (!found) {
 		if (path_known)
-			http_reply_error(&req, 405, "method_not_allowed", "このメソッドは使えません",
+			http_reply_error(req, 405, "method_not_allowed", "このメソッドは使えません",
 			                 "method not allowed", NULL);
 		else
-			http_reply_error(&req, 404, "not_found", "そのパスはありません", "no such path", NULL);
+			http_reply_error(req, 404, "not_found", "そのパスはありません", "no such path", NULL);
 		goto done;
 	}
-	found->handler(l->userdata, &req);
-	if (!req.replied)
-		http_reply_error(&req, 500, "internal", "サーバー内部のエラーです", "internal server error", NULL);
+	found->handler(l->userdata, req);
+	/* an in-process request has no loop to come back to: its server runs
+	 * without a worker pool, so nothing is deferred (http_local_request) */
+	if (req->deferred && !req->local_reply)
+		return; /* the handler's completion answers and releases it */
+	if (req->deferred)
+		abort();
+	if (!req->replied)
+		http_reply_error(req, 500, "internal", "サーバー内部のエラーです", "internal server error", NULL);
 done:
-	if (req.query_parsed)
-		evhttp_clear_headers(&req.query);
-	free(req.body);
+	req_free(req);
+}
+
+static void gencb(struct evhttp_request *ev, void *arg)
+{
+	dispatch(arg, ev, NULL, NULL);
+}
+
+int http_local_request(const struct http_listener_options *o, unsigned method, const char *uri,
+                       const char *const *headers, const void *body, size_t len, X509 *peer,
+                       struct http_local_reply *ret)
+{
+	struct http_listener l = {
+	        .tables = o->tables, .sizes = o->table_sizes, .userdata = o->userdata, .max_body = o->max_body};
+	struct evhttp_request *ev = evhttp_request_new(NULL, NULL);
+	int r = 0;
+
+	*ret = (struct http_local_reply){0};
+	if (!ev)
+		return -ENOMEM;
+	ev->type = method == HTTP_GET    ? EVHTTP_REQ_GET
+	           : method == HTTP_POST ? EVHTTP_REQ_POST
+	           : method == HTTP_PUT  ? EVHTTP_REQ_PUT
+	                                 : EVHTTP_REQ_DELETE;
+	ev->uri_elems = evhttp_uri_parse(uri);
+	if (!ev->uri_elems) {
+		r = -EINVAL;
+		goto out;
+	}
+	for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+		if (evhttp_add_header(evhttp_request_get_input_headers(ev), headers[i], headers[i + 1]) < 0) {
+			r = -EINVAL;
+			goto out;
+		}
+	if (len && evbuffer_add(evhttp_request_get_input_buffer(ev), body, len) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	dispatch(&l, ev, peer, ret);
+	if (!ret->body)
+		r = -ENOMEM;
+out:
+	evhttp_request_free(ev);
+	return r;
+}
+
+void http_local_reply_clear(struct http_local_reply *r)
+{
+	free(r->body);
+	*r = (struct http_local_reply){0};
 }
 
 static int parse_listen(const char *listen, char *host, size_t hostsz, uint16_t *port)
@@ -526,8 +916,19 @@ void http_listener_free(struct http_listener *l)
 {
 	if (!l)
 		return;
+	for (size_t i = 0; i < LISTENERS_MAX; i++)
+		if (listeners[i] == l)
+			listeners[i] = NULL;
+	l->lev = NULL; /* freed by evhttp_free, before the connections */
 	if (l->http)
 		evhttp_free(l->http);
+	log_counts(l, true);
+	if (l->check_ev)
+		event_free(l->check_ev);
+	if (l->sweep_ev)
+		event_free(l->sweep_ev);
+	if (l->resume_ev)
+		event_free(l->resume_ev);
 	SSL_CTX_free(l->ctx);
 	free(l);
 }
@@ -553,6 +954,29 @@ int http_listener_new(struct event_base *base, const struct http_listener_option
 	l->sizes = o->table_sizes;
 	l->userdata = o->userdata;
 	l->max_body = o->max_body;
+	l->base = base;
+	l->max_conns = o->max_conns ?: 1;
+	l->max_per_source = o->max_conns_per_source ?: 1;
+	l->deadline_us = (int64_t)o->timeout_s * 1000000;
+	(void)strscpy(l->name, sizeof(l->name), o->name ?: "https");
+	if (conn_index < 0) {
+		conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_gone);
+		if (conn_index < 0) {
+			r = -ENOMEM;
+			goto fail;
+		}
+	}
+	{
+		const struct timeval second = {1, 0};
+
+		l->check_ev = event_new(base, -1, 0, check_new, l);
+		l->sweep_ev = event_new(base, -1, EV_PERSIST, sweep, l);
+		l->resume_ev = evtimer_new(base, resume_accept, l);
+		if (!l->check_ev || !l->sweep_ev || !l->resume_ev || event_add(l->sweep_ev, &second) < 0) {
+			r = -ENOMEM;
+			goto fail;
+		}
+	}
 	r = tls_context(o, &l->ctx);
 	if (r < 0)
 		goto fail;
@@ -583,6 +1007,13 @@ int http_listener_new(struct event_base *base, const struct http_listener_option
 
 		(void)setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
+	l->lev = evhttp_bound_socket_get_listener(bound);
+	evconnlistener_set_error_cb(l->lev, accept_error);
+	for (size_t i = 0; i < LISTENERS_MAX; i++)
+		if (!listeners[i]) {
+			listeners[i] = l;
+			break;
+		}
 	port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 	                                      : ((struct sockaddr_in *)&ss)->sin_port);
 	*ret = l;

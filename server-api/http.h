@@ -8,8 +8,15 @@
  * one, or with one from another CA, or expired, never reaches a handler.
  *
  * Limits (a slow or hostile client costs little): headers 16 KiB, bodies
- * max_body bytes on the wire and as many after gzip decoding, a whole request
- * or an idle keep-alive connection at most timeout seconds. */
+ * max_body bytes on the wire and as many after gzip decoding; an idle
+ * keep-alive connection at most timeout seconds, and a complete request must
+ * arrive within timeout seconds of the accept or of the previous answer (a
+ * client dripping one byte per second is cut off too); at most max_conns
+ * connections (then accepting pauses until one closes) and
+ * max_conns_per_source from one address (more are closed at once); an
+ * accept() error (EMFILE...) pauses accepting for 250 ms, and refusals are
+ * logged as counts once per 10 s. More than one Content-Length (or
+ * Transfer-Encoding) header: 400 and the connection closed. */
 #ifndef MAMORI_HTTP_H
 #define MAMORI_HTTP_H
 
@@ -42,7 +49,11 @@ struct http_listener_options {
 	const char *cert, *key;                 /* server certificate chain and key (PEM files) */
 	const char *client_ca;                  /* PEM: require client certificates issued by it; NULL = none */
 	bool allow_tls12;                       /* also TLS 1.2 (default 1.3 only) */
-	int timeout_s;                          /* request/idle timeout */
+	int timeout_s;                          /* idle timeout, and the deadline of a whole request */
+	bool resumption;                        /* allow TLS session resumption (tickets, cache) */
+	unsigned max_conns;                     /* open connections; at the cap, accepting pauses */
+	unsigned max_conns_per_source;          /* open connections from one address; beyond: closed */
+	const char *name;                       /* for the log ("device", "admin") */
 	size_t max_body;                        /* request body cap, on the wire and decoded */
 	const struct http_route *const *tables; /* NULL-terminated list of route tables ... */
 	const size_t *table_sizes;              /* ... and their lengths */
@@ -61,6 +72,17 @@ const char *http_req_param(const struct http_req *req, unsigned i);
 /* A query parameter (decoded), NULL if absent. */
 const char *http_req_query(struct http_req *req, const char *key);
 const char *http_req_header(const struct http_req *req, const char *name);
+/* The client's address (numeric), for throttling and the audit trail.
+ * -ENOTCONN once the client has gone. */
+#define HTTP_PEER_MAX 64
+int http_req_peer(const struct http_req *req, char buf[HTTP_PEER_MAX]);
+/* The handler answers later (from a callback on the loop thread): the
+ * request stays valid after the handler returns, until http_req_release(),
+ * which the handler's completion must call once after its reply (a 500 is
+ * sent if it did not reply). A client that goes away meanwhile costs
+ * nothing: the reply is then dropped. */
+void http_req_defer(struct http_req *req);
+void http_req_release(struct http_req *req);
 /* The verified client certificate, NULL on a listener without client CA. Borrowed. */
 X509 *http_req_peer_cert(const struct http_req *req);
 
@@ -81,5 +103,20 @@ void http_reply_error(struct http_req *req, int code, const char *error, const c
 /* An error for a negative errno from http_req_body/json (413, 400, 415). */
 void http_reply_body_error(struct http_req *req, int err);
 void http_add_header(struct http_req *req, const char *name, const char *value);
+
+/* ---- in-process requests (fuzz harnesses: tests/fuzz/fuzz_server_api.c) ----
+ * The routing and the handlers of a listener made with o, without socket or
+ * TLS: method (HTTP_*), uri ("/path?query"), request headers as a
+ * NULL-terminated list of name, value pairs (may be NULL), the body, and the client certificate the TLS layer would have verified
+ * (NULL: none). *ret gets the status and the body of the one reply. */
+struct http_local_reply {
+	int code;
+	char *body; /* NUL-terminated, owned */
+	size_t len;
+};
+int http_local_request(const struct http_listener_options *o, unsigned method, const char *uri,
+                       const char *const *headers, const void *body, size_t len, X509 *peer,
+                       struct http_local_reply *ret);
+void http_local_reply_clear(struct http_local_reply *r);
 
 #endif

@@ -1,5 +1,6 @@
 /* server-api/mamori-server.c — main of mamori-server, the central server
- * (runs on the city's server, one process, one thread, one libevent loop).
+ * (runs on the city's server, one process, one libevent loop; password
+ * hashing on a small pool of threads, workpool.h).
  *
  * Started with no arguments it creates /var/lib/mamori-server (device CA,
  * TLS certificate, policy signing key, SQLite store, bootstrap secret shown
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -37,7 +39,9 @@ static void usage(FILE *f)
 {
 	fputs("使い方 / usage: mamori-server [--data DIR] [--listen ADDR:PORT] [--admin-listen ADDR:PORT]\n"
 	      "         [--store URL] [--name HOST]... [--device-url URL] [--tls12] [--timeout SECONDS]\n"
-	      "         [--device-cert-days N] [--checkin-interval SECONDS] [--new-bootstrap-secret] [--init-only]\n"
+	      "         [--device-cert-days N] [--checkin-interval SECONDS] [--hash-workers N]\n"
+	      "         [--max-connections N] [--max-connections-per-address N]\n"
+	      "         [--new-bootstrap-secret] [--init-only]\n"
 	      "  --data DIR            data directory (default " DEFAULT_DATA ")\n"
 	      "  --listen ADDR:PORT    device API, mutual TLS (default " DEFAULT_LISTEN ")\n"
 	      "  --admin-listen A:P    enrollment and admin API (default " DEFAULT_ADMIN_LISTEN ")\n"
@@ -45,8 +49,11 @@ static void usage(FILE *f)
 	      "  --name HOST           a DNS name or address of the server certificate (repeatable; first start)\n"
 	      "  --device-url URL      device API URL told to terminals (default: from the Host they used)\n"
 	      "  --tls12               also accept TLS 1.2 (default TLS 1.3 only)\n"
-	      "  --timeout SECONDS     idle/request timeout per connection (default 30)\n"
+	      "  --timeout SECONDS     idle timeout, and deadline of a whole request (default 30)\n"
 	      "  --device-cert-days N  validity of device certificates (default 365)\n"
+	      "  --hash-workers N      threads for password hashing (default 2)\n"
+	      "  --max-connections N   open connections per listener (default 2000, at most half the file limit)\n"
+	      "  --max-connections-per-address N  from one address (default 64, at most a quarter of the above)\n"
 	      "  --init-only           create the data directory, print the CA fingerprint, exit\n",
 	      f);
 }
@@ -55,6 +62,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	(void)api_device_flush(arg);
+	server_audit_flush(arg, false);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -103,6 +111,9 @@ int main(int argc, char **argv)
 		OPT_BOOTSTRAP,
 		OPT_INIT,
 		OPT_VERSION,
+		OPT_HASH_WORKERS,
+		OPT_MAX_CONN,
+		OPT_MAX_CONN_SOURCE,
 	};
 	static const struct option opts[] = {
 	        {"data", required_argument, NULL, OPT_DATA},
@@ -120,6 +131,9 @@ int main(int argc, char **argv)
 	        {"new-bootstrap-secret", no_argument, NULL, OPT_BOOTSTRAP},
 	        {"init-only", no_argument, NULL, OPT_INIT},
 	        {"version", no_argument, NULL, OPT_VERSION},
+	        {"hash-workers", required_argument, NULL, OPT_HASH_WORKERS},
+	        {"max-connections", required_argument, NULL, OPT_MAX_CONN},
+	        {"max-connections-per-address", required_argument, NULL, OPT_MAX_CONN_SOURCE},
 	        {"help", no_argument, NULL, 'h'},
 	        {},
 	};
@@ -128,6 +142,9 @@ int main(int argc, char **argv)
 	        .device_cert_seconds = 365LL * 86400,
 	        .checkin_interval_s = 300,
 	        .session_seconds = 8 * 3600,
+	        .hash_workers = 2,
+	        .max_connections = 2000,
+	        .max_per_source = 64,
 	};
 	_cleanup_(server_freep) struct server *srv = NULL;
 	struct http_listener *dev = NULL, *adm = NULL;
@@ -189,6 +206,18 @@ int main(int argc, char **argv)
 		case OPT_INTERVAL:
 			r = parse_int64(optarg, 30, 86400, &v);
 			cfg.checkin_interval_s = v;
+			break;
+		case OPT_HASH_WORKERS:
+			r = parse_int64(optarg, 1, 16, &v);
+			cfg.hash_workers = (unsigned)v;
+			break;
+		case OPT_MAX_CONN:
+			r = parse_int64(optarg, 4, 1000000, &v);
+			cfg.max_connections = (unsigned)v;
+			break;
+		case OPT_MAX_CONN_SOURCE:
+			r = parse_int64(optarg, 1, 1000000, &v);
+			cfg.max_per_source = (unsigned)v;
 			break;
 		case OPT_BOOTSTRAP:
 			new_bootstrap = true, r = 0;
@@ -262,6 +291,11 @@ int main(int argc, char **argv)
 		log_error("cannot create the event loop");
 		goto out;
 	}
+	r = workpool_new(base, cfg.hash_workers, SERVER_HASH_QUEUE, &srv->pool);
+	if (r < 0) {
+		log_error_errno(r, "cannot start the hashing threads: %m");
+		goto out;
+	}
 	{
 		/* the listeners keep pointers to these for the life of the loop */
 		static const struct http_route *const dev_tables[] = {api_device_routes, NULL};
@@ -280,6 +314,21 @@ int main(int argc, char **argv)
 		        .userdata = srv,
 		};
 
+		/* connection caps below the file limit: a flood of connections
+		 * pauses accepting instead of running the process out of
+		 * descriptors (64 kept for the store, logs and the loop) */
+		struct rlimit rl;
+		unsigned usable = 1024;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+			usable = rl.rlim_cur > 64 + 16 ? (unsigned)(rl.rlim_cur - 64) : 16;
+		o.max_conns = cfg.max_connections < usable / 2 ? cfg.max_connections : usable / 2;
+		o.max_conns_per_source = cfg.max_per_source < o.max_conns / 4 ? cfg.max_per_source : o.max_conns / 4;
+		if (o.max_conns_per_source == 0)
+			o.max_conns_per_source = 1;
+		o.name = "device";
+		o.resumption = false; /* see http.h: no resumed session outlives a certificate */
+		log_info("connections: at most %u per listener, %u per address", o.max_conns, o.max_conns_per_source);
 		dev_sizes[0] = api_device_routes_n;
 		adm_sizes[0] = api_enroll_routes_n;
 		adm_sizes[1] = api_admin_routes_n;
@@ -290,6 +339,8 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		o.listen = cfg.admin_listen;
+		o.name = "admin";
+		o.resumption = true; /* no client certificates here */
 		o.client_ca = NULL;
 		o.max_body = SERVER_POLICY_MAX + 4096;
 		o.tables = adm_tables;
@@ -323,6 +374,10 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	(void)unlink(srv->paths.listen_file);
+	/* before the listeners: jobs still queued answer their requests */
+	workpool_free(srv->pool);
+	srv->pool = NULL;
+	server_audit_flush(srv, true);
 	api_device_fini(srv); /* writes the check-ins still pending */
 	if (tick)
 		event_free(tick);

@@ -56,6 +56,23 @@ void server_audit(struct server *srv, const char *actor, const char *action, con
 		log_error_errno(r, "audit trail: cannot record %s %s by %s: %m", action, target ?: "", actor);
 }
 
+void server_audit_flush(struct server *srv, bool force)
+{
+	char detail[256], since[32];
+	int64_t now = server_now_us();
+
+	if (!srv->login_agg.unknown && !srv->login_agg.locked)
+		return;
+	if (!force && now - srv->login_agg.since_us < 60 * 1000000LL)
+		return;
+	server_format_time(srv->login_agg.since_us, since);
+	(void)xsnprintf(detail, sizeof(detail),
+	                "%" PRIu64 " with unknown user names, %" PRIu64 " while throttled, since %s, last from %s",
+	                srv->login_agg.unknown, srv->login_agg.locked, since, srv->login_agg.last_source);
+	server_audit(srv, "anonymous", "session.login.aggregate", NULL, "refused", detail);
+	memset(&srv->login_agg, 0, sizeof(srv->login_agg));
+}
+
 static bool exists(const char *p)
 {
 	struct stat st;
@@ -73,6 +90,8 @@ void server_free(struct server *srv)
 	if (!srv)
 		return;
 	store_close(srv->store);
+	throttle_free(srv->throttle_src);
+	throttle_free(srv->throttle_acct);
 	pki_free(srv->pki);
 	free(srv->policy_pub_pem);
 	free(srv);
@@ -104,6 +123,17 @@ int server_init(const struct server_config *cfg, bool new_bootstrap, struct serv
 		return -ENOMEM;
 	srv->cfg = *cfg;
 	ret_secret[0] = 0;
+	{
+		/* an address: 20 failures, then one every 30 s; locks of 30 s
+		 * doubling to 15 min. An account: 5 failures (one forgotten per
+		 * 5 min), then locks of 1 min doubling to 15 min. */
+		static const struct throttle_policy src = {20, 30 * 1000000LL, 30 * 1000000LL, 900 * 1000000LL};
+		static const struct throttle_policy acct = {5, 300 * 1000000LL, 60 * 1000000LL, 900 * 1000000LL};
+
+		if ((r = throttle_new(&src, SERVER_THROTTLE_ENTRIES, &srv->throttle_src)) < 0 ||
+		    (r = throttle_new(&acct, SERVER_THROTTLE_ENTRIES, &srv->throttle_acct)) < 0)
+			return r;
+	}
 	r = mkdir_p(cfg->data_dir, 0700);
 	if (r < 0)
 		return log_error_errno(r,

@@ -1,6 +1,8 @@
 /* server-api/server.h — the state mamori-server's request handlers share
  * (mamori-server): configuration, the store, the device CA, the paths of the
- * data directory, and creating/loading that directory. One process, one thread: handlers run one at a time. */
+ * data directory, and creating/loading that directory. One process; handlers
+ * run one at a time on the loop thread, slow work (password hashing) runs on
+ * the worker pool (workpool.h) and comes back to the loop. */
 #ifndef MAMORI_SERVER_H
 #define MAMORI_SERVER_H
 
@@ -12,6 +14,8 @@
 #include "crypto.h"
 #include "pki.h"
 #include "store.h"
+#include "throttle.h"
+#include "workpool.h"
 
 #define SERVER_NAMES_MAX 16
 
@@ -34,7 +38,14 @@ struct server_config {
 	int64_t device_cert_seconds;
 	int64_t checkin_interval_s;
 	int64_t session_seconds;
+	unsigned hash_workers;                    /* threads for scrypt (workpool.h) */
+	unsigned max_connections, max_per_source; /* per listener (http.h) */
 };
+
+/* Login throttling (docs/API.md "Login throttling"): per client address and
+ * per account name. */
+#define SERVER_THROTTLE_ENTRIES 4096
+#define SERVER_HASH_QUEUE       32 /* password hashes waiting or running; more: 503 busy */
 
 struct server_paths {
 	char ca_key[PATH_MAX], ca_cert[PATH_MAX];
@@ -53,6 +64,15 @@ struct server {
 	uint64_t policy_generation;        /* bumped when a policy is published (invalidates caches) */
 	uint64_t auth_generation;          /* bumped when a terminal or certificate changes (api_device_invalidate) */
 	struct device_state *device_state; /* api_device.c: identity cache, pending check-ins */
+	struct workpool *pool;             /* NULL: hash on the loop (tools, unit tests) */
+	struct throttle *throttle_src, *throttle_acct;
+	/* failed logins that are not worth a row each (unknown names, attempts
+	 * while locked): counted, written as one audit row per minute */
+	struct {
+		uint64_t unknown, locked;
+		int64_t since_us;
+		char last_source[64];
+	} login_agg;
 };
 
 /* Create what is missing in cfg->data_dir (0700): ca.key/ca.pem (device CA),
@@ -74,5 +94,9 @@ void server_format_time(int64_t us, char buf[32]);
  * the request) if the store refuses. */
 void server_audit(struct server *srv, const char *actor, const char *action, const char *target, const char *result,
                   const char *detail);
+
+/* Write the aggregated failed-login row if a minute has passed since the
+ * first one counted (or now, when force). Loop thread. */
+void server_audit_flush(struct server *srv, bool force);
 
 #endif

@@ -56,6 +56,8 @@ static const char *const finding_names[_FINDING_MAX] = {
         [FINDING_HASH_MISMATCH] = "hash_mismatch",
         [FINDING_CHAIN_RESTART] = "chain_restart",
         [FINDING_CHAIN_START_UNVERIFIED] = "chain_start_unverified",
+        [FINDING_EVENTS_LOST] = "events_lost",
+        [FINDING_FUTURE_TIME] = "future_time",
 };
 
 const char *store_finding_to_string(enum store_finding_kind k)

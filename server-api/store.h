@@ -37,11 +37,18 @@ enum store_role {
 const char *store_role_to_string(enum store_role r);
 enum store_role store_role_from_string(const char *s);
 
-/* A terminal's chain as the server holds it: the last verified record. */
+/* A terminal's chain as the server holds it: the last verified record. While
+ * a restart (a new chain that followed the journal's recovery record) is not
+ * acknowledged by an administrator, the chain before it is kept as prev_*:
+ * what the server stored from it, and whether it goes on (chain.h). */
 struct store_chain {
 	char chain[STORE_CHAIN_HEX]; /* "" when nothing was ever uploaded */
 	uint64_t head_seq;
 	char head_hash[STORE_HASH_HEX];
+	char prev_chain[STORE_CHAIN_HEX]; /* "" = no restart pending */
+	uint64_t prev_head_seq;
+	char prev_head_hash[STORE_HASH_HEX];
+	uint64_t restart_seq; /* the new chain's first seq; 0 = none pending */
 };
 
 struct store_device {
@@ -97,6 +104,8 @@ enum store_finding_kind {
 	FINDING_HASH_MISMATCH,
 	FINDING_CHAIN_RESTART,
 	FINDING_CHAIN_START_UNVERIFIED,
+	FINDING_EVENTS_LOST, /* a journal.overflow record: the terminal counted events it could not store */
+	FINDING_FUTURE_TIME, /* a record dated ahead of the server's clock by more than CHAIN_FUTURE_TOLERANCE_US */
 	_FINDING_MAX,
 	_FINDING_INVALID = -1,
 };
@@ -199,6 +208,12 @@ struct store_ops {
 	              const struct store_cert *c);
 	/* A further certificate of an enrolled terminal (renewal). */
 	int (*cert_add)(struct store *s, const struct store_cert *c);
+	/* Renewal: add c (issued now_us) unless max certificates of its
+	 * terminal were issued since since_us (-EDQUOT), and revoke all its
+	 * other certificates, in one durable transaction. *ret_revoked: how
+	 * many were revoked. */
+	int (*cert_renew)(struct store *s, const struct store_cert *c, int64_t now_us, int64_t since_us, unsigned max,
+	                  unsigned *ret_revoked);
 	/* -ENOENT: not a certificate this server issued. */
 	int (*cert_get)(struct store *s, const char *serial, struct store_cert *ret);
 	/* Revoke the terminal and all its certificates; *ret_n: how many were
@@ -220,6 +235,11 @@ struct store_ops {
 	int (*chain_get)(struct store *s, const char *terminal_id, struct store_chain *ret);
 	int (*event_same)(struct store *s, const char *terminal_id, uint64_t seq, const char *hash, const void *canon,
 	                  size_t canon_len);
+	/* The hash of the record held for seq; -ENOENT if none. */
+	int (*event_hash)(struct store *s, const char *terminal_id, uint64_t seq, char ret[STORE_HASH_HEX]);
+	/* An administrator acknowledges the pending restart at restart_seq:
+	 * the chain before it can no longer continue. -ENOENT: none pending. */
+	int (*chain_restart_ack)(struct store *s, const char *terminal_id, uint64_t restart_seq);
 	/* Append verified records and move the head from *expect to *head in one
 	 * durable transaction (fsynced before it returns). -EAGAIN if the stored
 	 * head is no longer *expect (another writer moved it). */

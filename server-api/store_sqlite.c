@@ -41,11 +41,15 @@ enum {
 	Q_CERT_ADD,
 	Q_CERT_GET,
 	Q_CERT_REVOKE_ALL,
+	Q_CERT_COUNT_SINCE,
+	Q_CERT_REVOKE_OTHERS,
 	Q_DEVICE_LIST,
 	Q_DEVICE_LIST_GROUP,
 	Q_DEVICE_REPORT,
 	Q_CHECKIN,
 	Q_CHAIN_GET,
+	Q_EVENT_HASH,
+	Q_RESTART_ACK,
 	Q_EVENT_SAME,
 	Q_EVENT_INSERT,
 	Q_CHAIN_MOVE,
@@ -80,7 +84,8 @@ enum {
 #define DEVICE_COLS                                                                                                    \
 	"terminal_id, grp, coalesce(hostname,''), revoked, enrolled_us, last_seen_us, coalesce(agent_version,''), "    \
 	"policy_version, chain, head_seq, head_hash, events, "                                                         \
-	"(SELECT count(*) FROM findings f WHERE f.terminal_id = devices.terminal_id), compliance"
+	"(SELECT count(*) FROM findings f WHERE f.terminal_id = devices.terminal_id), compliance, "                    \
+	"prev_chain, prev_head_seq, prev_head_hash, restart_seq"
 
 static const char *const sql_text[_Q_MAX] = {
         [Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
@@ -99,17 +104,24 @@ static const char *const sql_text[_Q_MAX] = {
         [Q_CERT_ADD] = "INSERT INTO certs(serial, terminal_id, not_after_us, issued_us) VALUES (?1, ?2, ?3, ?4)",
         [Q_CERT_GET] = "SELECT terminal_id, not_after_us, revoked FROM certs WHERE serial = ?1",
         [Q_CERT_REVOKE_ALL] = "UPDATE certs SET revoked = 1 WHERE terminal_id = ?1 AND revoked = 0",
+        [Q_CERT_COUNT_SINCE] = "SELECT count(*) FROM certs WHERE terminal_id = ?1 AND issued_us >= ?2",
+        [Q_CERT_REVOKE_OTHERS] = "UPDATE certs SET revoked = 1 WHERE terminal_id = ?1 AND serial <> ?2 AND revoked = 0",
         [Q_DEVICE_LIST] = "SELECT " DEVICE_COLS " FROM devices ORDER BY terminal_id",
         [Q_DEVICE_LIST_GROUP] = "SELECT " DEVICE_COLS " FROM devices WHERE grp = ?1 ORDER BY terminal_id",
         [Q_DEVICE_REPORT] = "SELECT report FROM devices WHERE terminal_id = ?1",
         [Q_CHECKIN] = "UPDATE devices SET last_seen_us = ?2, agent_version = ?3, hostname = coalesce(?4, hostname), "
                       "policy_version = ?5, report = coalesce(?6, report), compliance = coalesce(?7, compliance), "
                       "inventory = coalesce(?8, inventory), agent_head_seq = ?9 WHERE terminal_id = ?1",
-        [Q_CHAIN_GET] = "SELECT chain, head_seq, head_hash FROM devices WHERE terminal_id = ?1",
+        [Q_CHAIN_GET] = "SELECT chain, head_seq, head_hash, prev_chain, prev_head_seq, prev_head_hash, restart_seq "
+                        "FROM devices WHERE terminal_id = ?1",
+        [Q_EVENT_HASH] = "SELECT hash FROM events WHERE terminal_id = ?1 AND seq = ?2",
+        [Q_RESTART_ACK] = "UPDATE devices SET prev_chain = '', prev_head_seq = 0, prev_head_hash = '', restart_seq = 0 "
+                          "WHERE terminal_id = ?1 AND restart_seq = ?2 AND restart_seq <> 0",
         [Q_EVENT_SAME] = "SELECT hash, canon FROM events WHERE terminal_id = ?1 AND seq = ?2",
         [Q_EVENT_INSERT] = "INSERT INTO events(terminal_id, seq, time_us, type, hash, received_us, canon) "
                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        [Q_CHAIN_MOVE] = "UPDATE devices SET chain = ?5, head_seq = ?6, head_hash = ?7, events = events + ?8 "
+        [Q_CHAIN_MOVE] = "UPDATE devices SET chain = ?5, head_seq = ?6, head_hash = ?7, events = events + ?8, "
+                         "prev_chain = ?9, prev_head_seq = ?10, prev_head_hash = ?11, restart_seq = ?12 "
                          "WHERE terminal_id = ?1 AND chain = ?2 AND head_seq = ?3 AND head_hash = ?4",
         [Q_EVENTS_LIST] = "SELECT id, terminal_id, seq, hash, received_us, canon FROM events "
                           "WHERE id > ?1 AND (?2 IS NULL OR terminal_id = ?2) "
@@ -161,7 +173,9 @@ static const char schema_sql[] =
         " revoked INTEGER NOT NULL DEFAULT 0, revoked_us INTEGER, enrolled_us INTEGER NOT NULL,"
         " last_seen_us INTEGER NOT NULL DEFAULT 0, agent_version TEXT, policy_version INTEGER NOT NULL DEFAULT 0,"
         " chain TEXT NOT NULL DEFAULT '', head_seq INTEGER NOT NULL DEFAULT 0, head_hash TEXT NOT NULL DEFAULT '',"
-        " agent_head_seq INTEGER, events INTEGER NOT NULL DEFAULT 0, report TEXT, compliance TEXT, inventory TEXT);"
+        " agent_head_seq INTEGER, events INTEGER NOT NULL DEFAULT 0, report TEXT, compliance TEXT, inventory TEXT,"
+        " prev_chain TEXT NOT NULL DEFAULT '', prev_head_seq INTEGER NOT NULL DEFAULT 0,"
+        " prev_head_hash TEXT NOT NULL DEFAULT '', restart_seq INTEGER NOT NULL DEFAULT 0);"
         "CREATE INDEX IF NOT EXISTS devices_grp ON devices(grp);"
         "CREATE TABLE IF NOT EXISTS certs(serial TEXT PRIMARY KEY, terminal_id TEXT NOT NULL,"
         " not_after_us INTEGER NOT NULL, issued_us INTEGER, revoked INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
@@ -353,6 +367,22 @@ static int sq_open(const char *where, struct store **ret)
 	                  NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL);
+	if (rc == SQLITE_OK) {
+		/* stores made before the chain-restart columns (issue 17): added
+		 * once; "duplicate column" means they are there */
+		static const char *const add[] = {
+		        "ALTER TABLE devices ADD COLUMN prev_chain TEXT NOT NULL DEFAULT ''",
+		        "ALTER TABLE devices ADD COLUMN prev_head_seq INTEGER NOT NULL DEFAULT 0",
+		        "ALTER TABLE devices ADD COLUMN prev_head_hash TEXT NOT NULL DEFAULT ''",
+		        "ALTER TABLE devices ADD COLUMN restart_seq INTEGER NOT NULL DEFAULT 0",
+		};
+
+		for (size_t i = 0; i < ELEMENTSOF(add) && rc == SQLITE_OK; i++) {
+			rc = sqlite3_exec(s->db, add[i], NULL, NULL, NULL);
+			if (rc == SQLITE_ERROR && strstr(sqlite3_errmsg(s->db), "duplicate column"))
+				rc = SQLITE_OK;
+		}
+	}
 	if (rc != SQLITE_OK) {
 		r = sql_errno(rc);
 		goto fail;
@@ -465,6 +495,10 @@ static int device_row(sqlite3_stmt *st, struct store_device *d)
 	col_copy(st, 10, d->chain.head_hash, sizeof(d->chain.head_hash));
 	d->events = (uint64_t)sqlite3_column_int64(st, 11);
 	d->findings = (uint64_t)sqlite3_column_int64(st, 12);
+	col_copy(st, 14, d->chain.prev_chain, sizeof(d->chain.prev_chain));
+	d->chain.prev_head_seq = (uint64_t)sqlite3_column_int64(st, 15);
+	col_copy(st, 16, d->chain.prev_head_hash, sizeof(d->chain.prev_head_hash));
+	d->chain.restart_seq = (uint64_t)sqlite3_column_int64(st, 17);
 	return 0;
 }
 
@@ -532,6 +566,43 @@ static int sq_cert_add(struct store *base, const struct store_cert *c)
 	if (r < 0)
 		return r;
 	return txn_end(s, cert_insert(s, c, 0));
+}
+
+static int sq_cert_renew(struct store *base, const struct store_cert *c, int64_t now_us, int64_t since_us, unsigned max,
+                         unsigned *ret_revoked)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	unsigned revoked = 0;
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	if ((r = stmt(s, Q_CERT_COUNT_SINCE, &st)) < 0 || (r = bind_text(st, 1, c->terminal_id)) < 0 ||
+	    (r = bind_int(st, 2, since_us)) < 0)
+		goto out;
+	r = step_row(st);
+	if (r == 1) {
+		int64_t n = sqlite3_column_int64(st, 0);
+
+		sqlite3_reset(st);
+		r = n >= (int64_t)max ? -EDQUOT : 0;
+	} else if (r == 0) {
+		r = -EIO;
+	}
+	if (r < 0)
+		goto out;
+	if ((r = cert_insert(s, c, now_us)) < 0)
+		goto out;
+	if ((r = stmt(s, Q_CERT_REVOKE_OTHERS, &st)) < 0 || (r = bind_text(st, 1, c->terminal_id)) < 0 ||
+	    (r = bind_text(st, 2, c->serial)) < 0 || (r = step_done(st)) < 0)
+		goto out;
+	revoked = (unsigned)sqlite3_changes(s->db);
+out:
+	r = txn_end(s, r);
+	if (r == 0)
+		*ret_revoked = revoked;
+	return r;
 }
 
 static int sq_cert_get(struct store *base, const char *serial, struct store_cert *ret)
@@ -670,9 +741,46 @@ static int sq_chain_get(struct store *base, const char *terminal_id, struct stor
 	col_copy(st, 0, c.chain, sizeof(c.chain));
 	c.head_seq = (uint64_t)sqlite3_column_int64(st, 1);
 	col_copy(st, 2, c.head_hash, sizeof(c.head_hash));
+	col_copy(st, 3, c.prev_chain, sizeof(c.prev_chain));
+	c.prev_head_seq = (uint64_t)sqlite3_column_int64(st, 4);
+	col_copy(st, 5, c.prev_head_hash, sizeof(c.prev_head_hash));
+	c.restart_seq = (uint64_t)sqlite3_column_int64(st, 6);
 	sqlite3_reset(st);
 	*ret = c;
 	return 0;
+}
+
+static int sq_event_hash(struct store *base, const char *terminal_id, uint64_t seq, char ret[STORE_HASH_HEX])
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_EVENT_HASH, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 ||
+	    (r = bind_int(st, 2, (int64_t)seq)) < 0)
+		return r;
+	r = step_row(st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	col_copy(st, 0, ret, STORE_HASH_HEX);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int sq_chain_restart_ack(struct store *base, const char *terminal_id, uint64_t restart_seq)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	if ((r = stmt(s, Q_RESTART_ACK, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 ||
+	    (r = bind_int(st, 2, (int64_t)restart_seq)) < 0 || (r = step_done(st)) < 0)
+		goto out;
+	if (sqlite3_changes(s->db) != 1)
+		r = -ENOENT;
+out:
+	return txn_end(s, r);
 }
 
 static int sq_event_same(struct store *base, const char *terminal_id, uint64_t seq, const char *hash, const void *canon,
@@ -709,7 +817,10 @@ static int sq_events_append(struct store *base, const char *terminal_id, const s
 	    (r = bind_text(st, 2, expect->chain)) < 0 || (r = bind_int(st, 3, (int64_t)expect->head_seq)) < 0 ||
 	    (r = bind_text(st, 4, expect->head_hash)) < 0 || (r = bind_text(st, 5, head->chain)) < 0 ||
 	    (r = bind_int(st, 6, (int64_t)head->head_seq)) < 0 || (r = bind_text(st, 7, head->head_hash)) < 0 ||
-	    (r = bind_int(st, 8, (int64_t)n)) < 0 || (r = step_done(st)) < 0)
+	    (r = bind_int(st, 8, (int64_t)n)) < 0 || (r = bind_text(st, 9, head->prev_chain)) < 0 ||
+	    (r = bind_int(st, 10, (int64_t)head->prev_head_seq)) < 0 ||
+	    (r = bind_text(st, 11, head->prev_head_hash)) < 0 ||
+	    (r = bind_int(st, 12, (int64_t)head->restart_seq)) < 0 || (r = step_done(st)) < 0)
 		goto out;
 	if (sqlite3_changes(s->db) != 1) {
 		r = -EAGAIN;
@@ -1122,6 +1233,9 @@ const struct store_ops store_sqlite_ops = {
         .token_peek = sq_token_peek,
         .enroll = sq_enroll,
         .cert_add = sq_cert_add,
+        .cert_renew = sq_cert_renew,
+        .event_hash = sq_event_hash,
+        .chain_restart_ack = sq_chain_restart_ack,
         .cert_get = sq_cert_get,
         .device_revoke = sq_device_revoke,
         .device_get = sq_device_get,

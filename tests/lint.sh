@@ -3,6 +3,7 @@
 #  - none of the unsafe C functions (strcpy, strcat, sprintf, vsprintf, strtok, atoi, atol, gets)
 #  - no test names real sysfs paths (tests go through a testbed or the root prefix)
 #  - the tree is clang-formatted
+#  - the folders include each other only as tests/layout.sh allows, no cycle
 set -uo pipefail
 cd "$(dirname "$0")/.."
 rc=0
@@ -24,6 +25,7 @@ if command -v clang-format >/dev/null; then
 		rc=1
 	fi
 fi
+bash tests/layout.sh >/dev/null || rc=1
 # the systemd units stay hardened (STYLE.md: scored with systemd-analyze security;
 # README lists the figures): the agent at most 4.0, the server at most 2.5
 if command -v systemd-analyze >/dev/null; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# tests/run-tests.sh — run unit tests (cmocka) and integration tests (shell or
-# C programs under tests/integration/) against the build in $MAMORI_BUILD.
-#   tests/run-tests.sh [unit|integration] [NAME-FILTER]
+# tests/run-tests.sh — run unit tests (cmocka), integration tests (shell or
+# C programs under tests/integration/) and the fuzz seed corpora
+# (tests/fuzz/seeds/, replayed) against the build in $MAMORI_BUILD.
+#   tests/run-tests.sh [unit|integration|fuzz] [NAME-FILTER]
 # A sanitizer report aborts the test (halt_on_error) and fails the run.
 # Prints "N passed, N failed" at the end.
 set -uo pipefail
@@ -41,6 +42,15 @@ if [[ $what == all || $what == integration ]]; then
 	for t in tests/integration/*.sh; do
 		[[ -f $t ]] || continue
 		run "integration/$(basename "$t" .sh)" bash "$t"
+	done
+fi
+# Every libFuzzer harness's seed corpus, replayed under ASan+UBSan
+# (tests/fuzz/replay.c): a harness without seeds fails.
+if [[ $what == all || $what == fuzz ]]; then
+	for f in tests/fuzz/fuzz_*.c; do
+		[[ -f $f ]] || continue
+		n=$(basename "$f" .c)
+		run "fuzz-replay/$n" "$MAMORI_BUILD/fuzz-replay/$n" "tests/fuzz/seeds/$n"
 	done
 fi
 echo

@@ -1,4 +1,4 @@
-/* modules/av/av.c — the `av` module (mamorid): settings from the policy,
+/* modules/av/av.c — the `av` module (mamori-worker): settings from the policy,
  * adapter selection, evaluation of AV-1…AV-3, the AV-4 watch (av_watch.c)
  * through fds()/on_ready(), full scans scheduled from enforce() and driven
  * without blocking, and the carry-in scan entry point. */
@@ -18,6 +18,7 @@
 #include "av_watch.h"
 #include "config.h"
 #include "fileio.h"
+#include "json-util.h"
 #include "log.h"
 #include "rootpath.h"
 #include "strutil.h"
@@ -329,7 +330,17 @@ int av_evaluate(const struct av_settings *s, const struct av_status *st, time_t 
 		int64_t age = (int64_t)now - st->last_full_scan;
 
 		check_result_evidence(r, "days_since", "%lld", (long long)(age / 86400));
-		if (age > s->full_scan_interval_days * 86400) {
+		if (st->have_full_scan_result) {
+			check_result_evidence(r, "found", "%u", st->last_full_scan_found);
+			check_result_evidence(r, "errors", "%u", st->last_full_scan_errors);
+		}
+		if (st->have_full_scan_result && st->last_full_scan_found > 0) {
+			/* each detection is an av.detected record of its own */
+			check_result_set(r, CHECK_FAIL, "前回のフルスキャンでマルウェアが検出されました",
+			                 "The last full scan found malware");
+			check_result_remedy(r, "検出されたファイル (av.detected) を確認し、駆除してください。",
+			                    "Check and remove the files it found (av.detected records).");
+		} else if (age > s->full_scan_interval_days * 86400) {
 			check_result_set(r, CHECK_FAIL, "前回のフルスキャンから期間が空きすぎています",
 			                 "The last full scan is older than the policy's interval");
 			check_result_remedy(r, "フルスキャンを実施してください。", "Run a full scan.");
@@ -359,9 +370,10 @@ struct av_state {
 	struct av_watch watch;
 	struct av_clamd_scan *scan; /* running full scan, or NULL */
 	size_t scan_idx;
-	unsigned scan_found, scan_errors;
+	unsigned scan_found, scan_errors, scan_dropped;
 	bool scan_broken; /* a path could not be scanned at all */
 	time_t scan_attempt;
+	int64_t scan_started; /* epoch s */
 };
 
 static void av_state_free(struct av_state *st)
@@ -433,6 +445,58 @@ static int scan_next(struct av_state *st)
 	return 1;
 }
 
+/* AV-3: every detection of a scheduled full scan is an incident with its
+ * file, as soon as clamd reports it. */
+static void report_detections(struct av_state *st)
+{
+	char path[AV_CLAMD_REPLY_MAX], sig[AV_CLAMD_REPLY_MAX];
+	int r;
+
+	while ((r = av_clamd_scan_next_found(st->scan, path, sizeof(path), sig, sizeof(sig))) != -ENOENT) {
+		_cleanup_json_ cJSON *o = cJSON_CreateObject();
+
+		if (!o)
+			return;
+		if (r < 0) { /* a reply line that cannot be split: the incident still counts */
+			cJSON_AddNullToObject(o, "path");
+			cJSON_AddNullToObject(o, "signature");
+			cJSON_AddStringToObject(o, "path_error", strerror(-r));
+		} else {
+			cJSON_AddStringToObject(o, "path", path);
+			cJSON_AddStringToObject(o, "signature", sig);
+		}
+		cJSON_AddStringToObject(o, "engine", "clamd");
+		cJSON_AddStringToObject(o, "source", "full_scan");
+		cJSON_AddStringToObject(o, "scan_root", st->settings.full_scan_paths[st->scan_idx]);
+		r = mamori_emit(st->ctx, "av.detected", SEV_CRITICAL, "AV-3,AV-5", o);
+		if (r < 0)
+			log_error_errno(r, "av: cannot record a detection");
+	}
+}
+
+/* AV-3: the result of the scan, not only its time. */
+static void report_full_scan(struct av_state *st)
+{
+	_cleanup_json_ cJSON *o = cJSON_CreateObject();
+	int r;
+
+	if (!o)
+		return;
+	cJSON_AddStringToObject(o, "result",
+	                        st->scan_broken      ? "incomplete"
+	                        : st->scan_found > 0 ? "infected"
+	                                             : "clean");
+	cJSON_AddNumberToObject(o, "found", st->scan_found);
+	cJSON_AddNumberToObject(o, "found_unrecorded", st->scan_dropped);
+	cJSON_AddNumberToObject(o, "errors", st->scan_errors);
+	cJSON_AddNumberToObject(o, "paths", (double)st->settings.n_full_scan_paths);
+	cJSON_AddNumberToObject(o, "duration_s", (double)((int64_t)time(NULL) - st->scan_started));
+	r = mamori_emit(st->ctx, "av.full_scan", st->scan_found || st->scan_broken ? SEV_WARNING : SEV_NOTICE, "AV-3",
+	                o);
+	if (r < 0)
+		log_error_errno(r, "av: cannot record the full scan's result");
+}
+
 static int av_on_ready(void *state, int fd, uint32_t events)
 {
 	struct av_state *st = state;
@@ -446,6 +510,7 @@ static int av_on_ready(void *state, int fd, uint32_t events)
 	if (!st->scan || fd != av_clamd_scan_fd(st->scan))
 		return 0;
 	r = av_clamd_scan_feed(st->scan);
+	report_detections(st);
 	if (r == 0)
 		return 0;
 	if (r > 0) {
@@ -453,6 +518,7 @@ static int av_on_ready(void *state, int fd, uint32_t events)
 		st->scan_errors += av_clamd_scan_errors(st->scan);
 	} else
 		st->scan_broken = true;
+	st->scan_dropped += av_clamd_scan_dropped(st->scan);
 	st->scan = av_clamd_scan_free(st->scan);
 	st->scan_idx++;
 	if (scan_next(st) == 0)
@@ -463,8 +529,9 @@ static int av_on_ready(void *state, int fd, uint32_t events)
 		r = av_clamd_record_full_scan(st->state_dir, (int64_t)time(NULL), st->scan_found, st->scan_errors,
 		                              (unsigned)st->settings.n_full_scan_paths);
 		if (r < 0)
-			return log_error_errno(r, "av: cannot record the full scan");
+			log_error_errno(r, "av: cannot record the full scan");
 	}
+	report_full_scan(st);
 	log_info("av: full scan finished: %u found, %u errors", st->scan_found, st->scan_errors);
 	return 0;
 }
@@ -508,8 +575,9 @@ static int av_enforce(void *state)
 		return 0;
 	st->scan_attempt = now;
 	st->scan_idx = 0;
-	st->scan_found = st->scan_errors = 0;
+	st->scan_found = st->scan_errors = st->scan_dropped = 0;
 	st->scan_broken = false;
+	st->scan_started = (int64_t)now;
 	return scan_next(st) == 0 ? 0 : -EIO;
 }
 

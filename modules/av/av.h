@@ -1,4 +1,4 @@
-/* modules/av/av.h — anti-malware posture, AV-1…AV-4 (mamorid).
+/* modules/av/av.h — anti-malware posture, AV-1…AV-4 (mamori-worker).
  *
  * Owns the `av` module: the settings read from the policy's `av` section, the
  * product-independent status every adapter fills (struct av_status), the pure
@@ -72,6 +72,8 @@ struct av_status {
 	bool full_scan_known;         /* the agent can know when a full scan ran */
 	bool have_full_scan;
 	int64_t last_full_scan; /* end time of the last complete full scan (epoch s) */
+	bool have_full_scan_result;
+	unsigned last_full_scan_found, last_full_scan_errors; /* its result (AV-3) */
 };
 
 struct av_scan_result {

@@ -1,4 +1,4 @@
-/* modules/av/av_clamd.c — ClamAV adapter (mamorid): clamd socket sessions
+/* modules/av/av_clamd.c — ClamAV adapter (mamori-worker): clamd socket sessions
  * with deadlines and capped replies, .cvd/.cld header parsing, clamonacc
  * detection, agent-requested full scans (CONTSCAN) and their record in the
  * agent's state directory. */
@@ -418,6 +418,10 @@ struct av_clamd_scan {
 	size_t len;
 	unsigned found, errors, lines;
 	char first_found[AV_CLAMD_REPLY_MAX]; /* "PATH: SIGNATURE FOUND" of the first detection */
+	/* detections not yet taken with av_clamd_scan_next_found (AV-3) */
+	char *queue[AV_CLAMD_FOUND_QUEUE];
+	size_t q_head, q_n;
+	unsigned dropped;
 };
 
 struct av_clamd_scan *av_clamd_scan_free(struct av_clamd_scan *scan)
@@ -425,6 +429,8 @@ struct av_clamd_scan *av_clamd_scan_free(struct av_clamd_scan *scan)
 	if (scan) {
 		if (scan->fd >= 0)
 			close(scan->fd);
+		for (size_t i = 0; i < scan->q_n; i++)
+			free(scan->queue[(scan->q_head + i) % AV_CLAMD_FOUND_QUEUE]);
 		free(scan);
 	}
 	return NULL;
@@ -475,12 +481,13 @@ unsigned av_clamd_scan_found(const struct av_clamd_scan *scan)
 	return scan->found;
 }
 
-int av_clamd_scan_first_found(const struct av_clamd_scan *scan, char *path, size_t pathsz, char *sig, size_t sigsz)
+/* "PATH: SIGNATURE FOUND" → path, signature. */
+static int split_found(const char *l, char *path, size_t pathsz, char *sig, size_t sigsz)
 {
-	const char *l = scan->first_found, *sep;
+	const char *sep;
 	size_t n = strlen(l);
 
-	if (scan->found == 0 || n < 6)
+	if (n < 6)
 		return -ENOENT;
 	/* "PATH: SIGNATURE FOUND": the path may contain ": ", the signature may not */
 	sep = NULL;
@@ -498,6 +505,31 @@ int av_clamd_scan_first_found(const struct av_clamd_scan *scan, char *path, size
 	return 0;
 }
 
+int av_clamd_scan_first_found(const struct av_clamd_scan *scan, char *path, size_t pathsz, char *sig, size_t sigsz)
+{
+	if (scan->found == 0)
+		return -ENOENT;
+	return split_found(scan->first_found, path, pathsz, sig, sigsz);
+}
+
+int av_clamd_scan_next_found(struct av_clamd_scan *scan, char *path, size_t pathsz, char *sig, size_t sigsz)
+{
+	_cleanup_free_ char *l = NULL;
+
+	if (scan->q_n == 0)
+		return -ENOENT;
+	l = scan->queue[scan->q_head];
+	scan->queue[scan->q_head] = NULL;
+	scan->q_head = (scan->q_head + 1) % AV_CLAMD_FOUND_QUEUE;
+	scan->q_n--;
+	return split_found(l, path, pathsz, sig, sigsz);
+}
+
+unsigned av_clamd_scan_dropped(const struct av_clamd_scan *scan)
+{
+	return scan->dropped;
+}
+
 unsigned av_clamd_scan_errors(const struct av_clamd_scan *scan)
 {
 	return scan->errors;
@@ -509,8 +541,15 @@ static void scan_line(struct av_clamd_scan *scan, const char *line)
 
 	scan->lines++;
 	if (l >= 6 && strcmp(line + l - 6, " FOUND") == 0) {
+		char *copy = NULL;
+
 		if (scan->found++ == 0)
 			(void)strscpy(scan->first_found, sizeof(scan->first_found), line);
+		if (scan->q_n < AV_CLAMD_FOUND_QUEUE && (copy = strdup(line))) {
+			scan->queue[(scan->q_head + scan->q_n) % AV_CLAMD_FOUND_QUEUE] = copy;
+			scan->q_n++;
+		} else
+			scan->dropped++; /* counted: the reader takes them faster than this fills */
 	} else if (l >= 6 && strcmp(line + l - 6, " ERROR") == 0)
 		scan->errors++;
 }
@@ -559,7 +598,8 @@ int av_clamd_record_full_scan(const char *state_dir, int64_t end, unsigned found
 	int r;
 
 	if (!o || !cJSON_AddNumberToObject(o, "end", (double)end) || !cJSON_AddNumberToObject(o, "found", found) ||
-	    !cJSON_AddNumberToObject(o, "errors", errors) || !cJSON_AddNumberToObject(o, "paths", n_paths))
+	    !cJSON_AddNumberToObject(o, "errors", errors) || !cJSON_AddNumberToObject(o, "paths", n_paths) ||
+	    !cJSON_AddStringToObject(o, "result", found ? "infected" : "clean"))
 		return -ENOMEM;
 	txt = cJSON_PrintUnformatted(o);
 	if (!txt)
@@ -573,11 +613,10 @@ int av_clamd_record_full_scan(const char *state_dir, int64_t end, unsigned found
 	return write_file_atomic(p, txt, strlen(txt), 0600);
 }
 
-int av_clamd_last_full_scan(const char *state_dir, int64_t *ret)
+/* The state file's object (caller frees). */
+static int read_full_scan_state(const char *state_dir, cJSON **ret)
 {
-	_cleanup_(cJSON_Deletep) cJSON *o = NULL;
 	_cleanup_free_ char *buf = NULL;
-	const cJSON *end;
 	char p[PATH_MAX];
 	size_t len;
 	int r;
@@ -587,11 +626,40 @@ int av_clamd_last_full_scan(const char *state_dir, int64_t *ret)
 	r = read_file_capped(p, 4096, &buf, &len);
 	if (r < 0)
 		return r;
-	o = cJSON_ParseWithLength(buf, len);
+	*ret = cJSON_ParseWithLength(buf, len);
+	return *ret ? 0 : -EBADMSG;
+}
+
+int av_clamd_last_full_scan(const char *state_dir, int64_t *ret)
+{
+	_cleanup_(cJSON_Deletep) cJSON *o = NULL;
+	const cJSON *end;
+	int r = read_full_scan_state(state_dir, &o);
+
+	if (r < 0)
+		return r;
 	end = cJSON_GetObjectItemCaseSensitive(o, "end");
 	if (!cJSON_IsNumber(end) || end->valuedouble < 0 || end->valuedouble > 1e15)
 		return -EBADMSG;
 	*ret = (int64_t)end->valuedouble;
+	return 0;
+}
+
+int av_clamd_last_full_scan_found(const char *state_dir, unsigned *ret_found, unsigned *ret_errors)
+{
+	_cleanup_(cJSON_Deletep) cJSON *o = NULL;
+	const cJSON *f, *e;
+	int r = read_full_scan_state(state_dir, &o);
+
+	if (r < 0)
+		return r;
+	f = cJSON_GetObjectItemCaseSensitive(o, "found");
+	e = cJSON_GetObjectItemCaseSensitive(o, "errors");
+	if (!cJSON_IsNumber(f) || !cJSON_IsNumber(e) || f->valuedouble < 0 || f->valuedouble > 4e9 ||
+	    e->valuedouble < 0 || e->valuedouble > 4e9)
+		return -EBADMSG;
+	*ret_found = (unsigned)f->valuedouble;
+	*ret_errors = (unsigned)e->valuedouble;
 	return 0;
 }
 
@@ -680,6 +748,9 @@ static int clamd_gather(const struct av_settings *s, const char *state_dir, time
 	st.full_scan_known = true;
 	if (state_dir && av_clamd_last_full_scan(state_dir, &st.last_full_scan) == 0)
 		st.have_full_scan = true;
+	if (st.have_full_scan &&
+	    av_clamd_last_full_scan_found(state_dir, &st.last_full_scan_found, &st.last_full_scan_errors) == 0)
+		st.have_full_scan_result = true;
 	*ret = st;
 	return 0;
 }

@@ -1,6 +1,6 @@
 /* modules/av/av_clamd.h — ClamAV adapter: the clamd socket protocol, the
  * .cvd/.cld database headers, clamonacc detection and agent-requested full
- * scans (mamorid).
+ * scans (mamori-worker).
  *
  * Every clamd session has a deadline and every reply a size cap: a hung or
  * hostile peer on the socket costs at most timeout_ms and a bounded buffer. */
@@ -14,8 +14,9 @@
 
 #include "av.h"
 
-#define AV_CVD_HEADER_SIZE 512
-#define AV_CLAMD_REPLY_MAX 4096
+#define AV_CVD_HEADER_SIZE   512
+#define AV_CLAMD_REPLY_MAX   4096
+#define AV_CLAMD_FOUND_QUEUE 256 /* detections of a scan kept until taken; beyond: counted */
 
 /* The 512-byte ASCII header of a .cvd/.cld file:
  * "ClamAV-VDB:build time:version:sigs:functionality level:md5:dsig:builder:stime". */
@@ -63,11 +64,19 @@ unsigned av_clamd_scan_errors(const struct av_clamd_scan *scan);
 /* The first detection of the session, split into the scanned path and the
  * signature name. 0, -ENOENT when nothing was found, -ENAMETOOLONG. */
 int av_clamd_scan_first_found(const struct av_clamd_scan *scan, char *path, size_t pathsz, char *sig, size_t sigsz);
+/* Take the oldest detection not yet taken (each FOUND line, in order), split
+ * like av_clamd_scan_first_found. -ENOENT when none is waiting. Detections
+ * beyond AV_CLAMD_FOUND_QUEUE waiting at once are counted in
+ * av_clamd_scan_dropped(). */
+int av_clamd_scan_next_found(struct av_clamd_scan *scan, char *path, size_t pathsz, char *sig, size_t sigsz);
+unsigned av_clamd_scan_dropped(const struct av_clamd_scan *scan);
 struct av_clamd_scan *av_clamd_scan_free(struct av_clamd_scan *scan);
 
 /* State of agent-requested full scans: state_dir/av/clamd-full-scan.json. */
 int av_clamd_record_full_scan(const char *state_dir, int64_t end, unsigned found, unsigned errors, unsigned n_paths);
 int av_clamd_last_full_scan(const char *state_dir, int64_t *ret);
+/* What the last recorded full scan found (AV-3): detections and unreadable files. */
+int av_clamd_last_full_scan_found(const char *state_dir, unsigned *ret_found, unsigned *ret_errors);
 
 extern const struct av_backend av_backend_clamd;
 

@@ -1,5 +1,5 @@
 /* modules/av/av_generic.c — adapter for anti-malware products without a
- * dedicated one (mamorid). Reads /proc and the definitions file under the
+ * dedicated one (mamori-worker). Reads /proc and the definitions file under the
  * root prefix. The policy's `version_command` is deliberately not run: a root
  * daemon does not execute commands named by a document. */
 #include <errno.h>

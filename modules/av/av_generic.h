@@ -1,5 +1,5 @@
 /* modules/av/av_generic.h — adapter for any other anti-malware product
- * (mamorid): resident = a process of the configured name runs; definitions'
+ * (mamori-worker): resident = a process of the configured name runs; definitions'
  * age = mtime of the configured definitions file. */
 #ifndef MAMORI_AV_GENERIC_H
 #define MAMORI_AV_GENERIC_H

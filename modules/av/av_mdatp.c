@@ -1,4 +1,4 @@
-/* modules/av/av_mdatp.c — Microsoft Defender for Endpoint adapter (mamorid):
+/* modules/av/av_mdatp.c — Microsoft Defender for Endpoint adapter (mamori-worker):
  * runs `mdatp health --output json` (under the root prefix, with a deadline
  * and an output cap) and parses the reply. mdatp cannot be installed on the
  * build machines: the parser is tested on recorded replies, the runner with a

@@ -1,4 +1,4 @@
-/* modules/av/av_mdatp.h — Microsoft Defender for Endpoint adapter (mamorid).
+/* modules/av/av_mdatp.h — Microsoft Defender for Endpoint adapter (mamori-worker).
  *
  * The facts come from `mdatp health --output json`. Its keys changed over
  * releases: a value may be plain (`"real_time_protection_enabled": true`) or

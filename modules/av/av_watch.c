@@ -1,5 +1,5 @@
 /* modules/av/av_watch.c — SHA-256 baseline and inotify watch of the
- * anti-malware configuration files, AV-4 (mamorid). OpenSSL is called only
+ * anti-malware configuration files, AV-4 (mamori-worker). OpenSSL is called only
  * here (av_sha256_file); its errors become -EIO. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* modules/av/av_watch.h — tamper detection of the anti-malware configuration,
- * AV-4 (mamorid).
+ * AV-4 (mamori-worker).
  *
  * A SHA-256 baseline of every file in `av.watch` is kept in
  * state_dir/av/watch-baseline.json (written atomically). Files are re-hashed

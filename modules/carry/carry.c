@@ -1,9 +1,9 @@
 /* modules/carry/carry.c — the carry module's operations: following media
  * mounts, fanotify events into carry.* records, the mandatory scan and
- * carry-out approvals (mamorid, root).
+ * carry-out approvals (mamori-worker, root).
  *
  * Chain of evidence (CARRY-1): the usb module publishes a decided block
- * device (identity, decision) in agent/media.h; a mount of that dev_t in
+ * device (identity, decision) in agent/sdk/media.h; a mount of that dev_t in
  * /proc/self/mountinfo starts a "volume" (libblkid UUID, fanotify marks on
  * its filesystem); every record names device, volume and mount.
  *
@@ -21,6 +21,7 @@
  * inner epoll set, together with the clamd scan sockets, which come and go.
  * The daemon's check of the inner set may consume mountinfo's change mark,
  * so every wake-up of the inner set without an event re-reads mountinfo. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -29,15 +30,19 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/fanotify.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <blkid.h>
+#include <linux/kcmp.h>
 
 #include "alloc-util.h"
 #include "av/av.h"
@@ -46,6 +51,7 @@
 #include "carry_hash.h"
 #include "carry_mountinfo.h"
 #include "carry_proc.h"
+#include "config.h"
 #include "fileio.h"
 #include "json-util.h"
 #include "log.h"
@@ -63,6 +69,27 @@
 #define CARRY_REFUSALS_RECORDED 32 /* per volume while blocked; the rest are counted */
 #define CARRY_HASH_MAX_DEFAULT  (100ll * 1024 * 1024)
 #define CARRY_TIMEOUT_DEFAULT   600
+#define CARRY_RACED_RECORDED    64 /* carry.raced records per sweep; the rest are counted */
+#define CARRY_UNDO_RETRIES      16 /* directories whose removal waits for their contents' */
+
+/* What puts data on a medium without a file write (CARRY-2): new names of
+ * every kind (files, directories, symlinks, hard links, nodes, FIFOs),
+ * renames, attribute changes (xattrs, mode, times) and truncate(2) (a
+ * FAN_MODIFY without an open for writing). The
+ * kernel has no permission event for any of them (FAN_*_PERM covers opens
+ * and, from 6.14, data access only), so they are judged after the fact. */
+#define CARRY_NAME_EVENTS (FAN_CREATE | FAN_ATTRIB | FAN_RENAME | FAN_MODIFY)
+
+/* FS_IOC_SHUTDOWN (ext4's EXT4_IOC_SHUTDOWN, xfs's XFS_IOC_GOINGDOWN share
+ * the number); not in Debian 12's uapi headers under this name */
+#define CARRY_FS_IOC_SHUTDOWN         _IOR('X', 125, uint32_t)
+#define CARRY_SHUTDOWN_FLAGS_LOGFLUSH 0x1
+
+/* Filesystems the module mounts itself (the anchor, below) before anyone
+ * else can: what the kernel of a Debian 12 terminal can mount from a USB
+ * medium. Anything else is followed from its first mount (raced, swept). */
+static const char *const anchor_fstypes[] = {"ext2", "ext3",  "ext4",    "xfs", "btrfs",
+                                             "vfat", "exfat", "iso9660", "udf", NULL};
 
 enum vol_state { VOL_UNSCANNED, VOL_SCANNING, VOL_CLEAN, VOL_BLOCKED };
 
@@ -86,6 +113,14 @@ struct carry_volume {
 	bool perm_marked;
 	uint64_t refusals, refusals_unrecorded;
 	bool seen;
+	/* CARRY-3, no window before the watch: the module mounts the published
+	 * medium itself first (the anchor), marks its superblock, and detaches
+	 * the anchor, keeping only this fd on its root. A person's later mount
+	 * of the same block device shares that superblock, so its first open is
+	 * already under the marks. -1 when the volume was found mounted (raced). */
+	int anchor_fd;
+	bool person_mounted; /* mountpoint names a person's mount (always, when not anchored) */
+	uint64_t raced;      /* opens found by the sweep, made before the marks */
 };
 
 struct held {
@@ -105,7 +140,7 @@ struct carry_state {
 	struct usb_rules *rules;
 	struct av_settings av;
 	int inner_ep, mi_fd, fan_perm, fan_fid, timer_fd;
-	int media_fd; /* agent/media.h's change eventfd: borrowed, never closed here */
+	int media_fd; /* agent/sdk/media.h's change eventfd: borrowed, never closed here */
 	bool perm_available;
 	struct carry_hasher *hasher;
 	struct carry_volume *vols[CARRY_VOLUMES_MAX];
@@ -114,7 +149,10 @@ struct carry_state {
 	size_t n_held;
 	uint64_t media_gen;
 	pid_t self;
-	char mi_marker; /* address used as the inner epoll tag of mountinfo */
+	char mi_marker;                         /* address used as the inner epoll tag of mountinfo */
+	char anchor_base[PATH_MAX];             /* where anchors are mounted for an instant */
+	dev_t anchor_failed[CARRY_VOLUMES_MAX]; /* published media that cannot be anchored */
+	size_t n_anchor_failed;
 };
 
 /* What the worker hashes, and the record that waits for the hash. */
@@ -126,6 +164,13 @@ struct pending {
 };
 
 static carry_section_source_fn section_source;
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+
+static void arm_timer(struct carry_state *st);
+static void release_held(struct carry_state *st, dev_t dev, struct carry_volume *v);
+static void scan_start(struct carry_state *st, struct carry_volume *v);
+static void person_mount(struct carry_state *st, struct carry_volume *v, const struct carry_mount *m, bool raced);
 
 void carry_module_set_section_source(carry_section_source_fn fn)
 {
@@ -461,9 +506,12 @@ static bool decide_open(struct carry_state *st, struct carry_volume *v, int fd, 
 	                               &m);
 	if (ver == USB_APPROVAL_OK)
 		return true;
-	if (w == -EOPNOTSUPP)
-		return true; /* not an open(2) family call (io_uring): recorded at close with approval_problem */
-	record_refusal(st, v, fd, tid, usb_approval_verdict_to_string(ver), &m);
+	/* w == -EOPNOTSUPP: not an open(2)-family call of this ABI (io_uring's
+	 * worker threads, a 32-bit int 0x80 call): whether it writes is unknown,
+	 * so it is refused like a write (fail closed), reads included */
+	record_refusal(st, v, fd, tid,
+	               w == -EOPNOTSUPP ? "unclassified_open_without_approval" : usb_approval_verdict_to_string(ver),
+	               &m);
 	return false;
 }
 
@@ -589,6 +637,30 @@ static struct carry_volume *vol_by_fsid(struct carry_state *st, const fsid_t *fs
 	return NULL;
 }
 
+/* The directory of a handle, O_PATH. open_by_handle_at() needs an fd on the
+ * filesystem: the module's hold, or the person's mount root. */
+static int fid_dir(struct carry_volume *v, struct file_handle *fh, int *ret_fd)
+{
+	_cleanup_close_ int mfd = -1;
+	struct stat s;
+	int fd;
+
+	mfd = v->anchor_fd >= 0 ? fcntl(v->anchor_fd, F_DUPFD_CLOEXEC, 3)
+	                        : open(v->mountpoint, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (mfd < 0)
+		return -errno;
+	/* the mount point must still be this volume's root */
+	if (fstat(mfd, &s) < 0)
+		return -errno;
+	if (s.st_dev != v->dev)
+		return -ESTALE;
+	fd = open_by_handle_at(mfd, fh, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	*ret_fd = fd;
+	return 0;
+}
+
 /* Path on the medium of directory handle + name: exact bytes.
  *
  * open_by_handle_at() takes its mount fd with fdget(), which refuses O_PATH
@@ -601,22 +673,14 @@ static struct carry_volume *vol_by_fsid(struct carry_state *st, const fsid_t *fs
 static int fid_path(struct carry_volume *v, struct file_handle *fh, const char *name, size_t name_len, char *buf,
                     size_t bufsz)
 {
-	_cleanup_close_ int mfd = open(v->mountpoint, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	_cleanup_close_ int dfd = -1;
 	char dir[PATH_MAX + 1];
 	struct stat s;
 	int r;
 
-	if (mfd < 0)
-		return -errno;
-	/* the mount point must still be this volume's root */
-	if (fstat(mfd, &s) < 0)
-		return -errno;
-	if (s.st_dev != v->dev)
-		return -ESTALE;
-	dfd = open_by_handle_at(mfd, fh, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
+	r = fid_dir(v, fh, &dfd);
+	if (r < 0)
+		return r;
 	/* a removed directory still open somewhere resolves to "… (deleted)":
 	 * not a path on the medium */
 	if (fstat(dfd, &s) < 0)
@@ -677,9 +741,135 @@ static void add_fid_path(cJSON *o, const char *key, struct fid_info *fi)
 		cJSON_AddStringToObject(o, key, path);
 }
 
+struct undo_retry {
+	struct carry_volume *v;
+	char handle[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	char name[NAME_MAX + 1];
+};
+
+static const char *kind_of(mode_t m, nlink_t links)
+{
+	return S_ISDIR(m)    ? "directory"
+	       : S_ISLNK(m)  ? "symlink"
+	       : S_ISFIFO(m) ? "fifo"
+	       : S_ISCHR(m)  ? "char_device"
+	       : S_ISBLK(m)  ? "block_device"
+	       : S_ISSOCK(m) ? "socket"
+	       : links > 1   ? "hard_link"
+	                     : "file";
+}
+
+/* Take a new name away again: 0, or -errno (-ENOTEMPTY: a directory whose
+ * contents are still to be removed). */
+static int undo_create(struct carry_volume *v, struct file_handle *fh, const char *name)
+{
+	_cleanup_close_ int dfd = -1;
+	struct stat s;
+	int r = fid_dir(v, fh, &dfd);
+
+	if (r < 0)
+		return r;
+	if (fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno; /* already gone */
+	return unlinkat(dfd, name, S_ISDIR(s.st_mode) ? AT_REMOVEDIR : 0) < 0 ? -errno : 0;
+}
+
+/* A name made, renamed or changed on a volume that needs an approval for
+ * writing (CARRY-2, MEDIA-2): with the person's approval a carry.out
+ * record (what, how many bytes, the approval); without, the change is
+ * undone where that is possible (a new name removed, a rename reverted) and
+ * recorded as carry.refused; an attribute change (xattr, truncate(2)) cannot
+ * be undone and is recorded as such. */
+static void govern_name(struct carry_state *st, struct carry_volume *v, uint64_t mask, pid_t pid, struct fid_info *one,
+                        struct fid_info *from, struct fid_info *to, struct undo_retry *retry, size_t *n_retry)
+{
+	struct usb_approval_match m = {0};
+	struct carry_proc p;
+	enum usb_approval_verdict ver;
+	_cleanup_json_ cJSON *o = record_base(v);
+	_cleanup_close_ int dfd = -1;
+	const char *op = mask & FAN_CREATE   ? "create"
+	                 : mask & FAN_RENAME ? "rename"
+	                 : mask & FAN_ATTRIB ? "attrib"
+	                                     : "modify",
+	           *action = "recorded";
+	struct fid_info *at = mask & FAN_RENAME ? to : one;
+	char name[NAME_MAX + 1], target[PATH_MAX];
+	struct stat s;
+	double bytes = -1;
+	int r = 0;
+
+	if (!o || !at->v || at->name_len > NAME_MAX)
+		return;
+	memcpy(name, at->name, at->name_len);
+	name[at->name_len] = '\0';
+	ver = usb_rules_approval_check(st->rules, &v->id, carry_proc_read(pid, &p) == 0 ? p.user : NULL, time(NULL),
+	                               &m);
+	if (mask & FAN_RENAME)
+		add_fid_path(o, "from", from);
+	add_fid_path(o, "path", at);
+	cJSON_AddStringToObject(o, "operation", op);
+	if (fid_dir(v, at->fh, &dfd) == 0 && fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) == 0) {
+		cJSON_AddStringToObject(o, "kind", kind_of(s.st_mode, s.st_nlink));
+		if (mask & (FAN_CREATE | FAN_RENAME)) {
+			ssize_t k = S_ISLNK(s.st_mode) ? readlinkat(dfd, name, target, sizeof(target)) : 0;
+			/* data carried by the change itself: the name, and a symlink's target */
+			bytes = (double)at->name_len + (double)(k > 0 ? k : 0);
+		}
+	}
+	if (bytes >= 0)
+		cJSON_AddNumberToObject(o, "bytes", bytes);
+	else
+		cJSON_AddNullToObject(o, "bytes");
+	add_process(o, pid);
+	if (ver == USB_APPROVAL_OK) {
+		if (!(mask & (FAN_CREATE | FAN_RENAME | FAN_ATTRIB)))
+			return; /* an approved write: its carry.out (size, hash) comes at close */
+		cJSON_AddStringToObject(o, "approval", m.id);
+		if (m.max_classification)
+			cJSON_AddNumberToObject(o, "max_classification", m.max_classification);
+		emit(st, "carry.out", SEV_NOTICE, "CARRY-1,CARRY-2", o);
+		return;
+	}
+	if (!st->ctx->audit_only) {
+		if (mask & FAN_CREATE) {
+			r = undo_create(v, at->fh, name);
+			if (r == -ENOTEMPTY && *n_retry < CARRY_UNDO_RETRIES) {
+				struct undo_retry *u = &retry[(*n_retry)++];
+
+				u->v = v;
+				memcpy(u->handle, at->fh, sizeof(*at->fh) + at->fh->handle_bytes);
+				memcpy(u->name, name, at->name_len + 1);
+				r = 0; /* removed after its contents, below */
+			}
+			action = r == 0 ? "removed" : "remove_failed";
+		} else if (mask & FAN_RENAME && from->v == v && from->name_len <= NAME_MAX) {
+			_cleanup_close_ int fdfd = -1;
+			char fname[NAME_MAX + 1];
+
+			memcpy(fname, from->name, from->name_len);
+			fname[from->name_len] = '\0';
+			r = dfd >= 0 ? fid_dir(v, from->fh, &fdfd) : -EBADF;
+			if (r == 0)
+				r = renameat2(dfd, name, fdfd, fname, RENAME_NOREPLACE) < 0 ? -errno : 0;
+			action = r == 0 ? "reverted" : "revert_failed";
+		}
+		if (r < 0)
+			cJSON_AddStringToObject(o, "undo_error", strerror(-r));
+	}
+	cJSON_AddStringToObject(o, "reason", usb_approval_verdict_to_string(ver));
+	if (m.id)
+		cJSON_AddStringToObject(o, "approval", m.id);
+	cJSON_AddStringToObject(o, "action", action);
+	v->refusals++;
+	emit(st, "carry.refused", SEV_WARNING, "CARRY-2,MEDIA-2", o);
+}
+
 static void on_fan_fid(struct carry_state *st)
 {
 	_cleanup_free_ char *buf = malloc(CARRY_EVENTS_BUF);
+	struct undo_retry retry[CARRY_UNDO_RETRIES];
+	size_t n_retry = 0;
 
 	if (!buf)
 		return;
@@ -714,7 +904,13 @@ static void on_fan_fid(struct carry_state *st)
 				p += h->len;
 			}
 			v = from.v ? from.v : to.v ? to.v : one.v;
-			if (!v || !st->set.record || md->pid == st->self)
+			if (!v || md->pid == st->self)
+				continue;
+			if (v->needs_approval && md->mask & CARRY_NAME_EVENTS) {
+				govern_name(st, v, md->mask, md->pid, &one, &from, &to, retry, &n_retry);
+				continue;
+			}
+			if (!st->set.record)
 				continue;
 			o = record_base(v);
 			if (!o)
@@ -732,6 +928,13 @@ static void on_fan_fid(struct carry_state *st)
 			emit(st, md->mask & FAN_RENAME ? "carry.renamed" : "carry.deleted", SEV_NOTICE, "CARRY-1", o);
 		}
 	}
+	/* directories made without approval, emptied by the undos above; last
+	 * made, first removed */
+	for (size_t i = n_retry; i-- > 0;) {
+		int r = undo_create(retry[i].v, (struct file_handle *)retry[i].handle, retry[i].name);
+		if (r < 0)
+			log_warning_errno(r, "carry: cannot remove a directory made without approval");
+	}
 }
 
 /* ---- the mandatory scan (CARRY-3) ------------------------------------------ */
@@ -742,7 +945,7 @@ static void arm_timer(struct carry_state *st)
 	struct itimerspec its = {0};
 
 	for (size_t i = 0; i < st->n_vols; i++)
-		any |= st->vols[i]->state == VOL_SCANNING;
+		any |= st->vols[i]->state == VOL_SCANNING && st->vols[i]->scan;
 	if (any) {
 		its.it_value.tv_nsec = 200 * 1000 * 1000;
 		its.it_interval.tv_nsec = 200 * 1000 * 1000;
@@ -754,8 +957,8 @@ static void stop_perm_events(struct carry_state *st, struct carry_volume *v)
 {
 	/* a clean medium without approval rules costs no permission round trips */
 	if (v->perm_marked && !v->needs_approval &&
-	    fanotify_mark(st->fan_perm, FAN_MARK_REMOVE | FAN_MARK_FILESYSTEM, FAN_OPEN_PERM, AT_FDCWD,
-	                  v->mountpoint) == 0)
+	    fanotify_mark(st->fan_perm, FAN_MARK_REMOVE | FAN_MARK_FILESYSTEM, FAN_OPEN_PERM,
+	                  v->anchor_fd >= 0 ? v->anchor_fd : AT_FDCWD, v->anchor_fd >= 0 ? NULL : v->mountpoint) == 0)
 		v->perm_marked = false;
 }
 
@@ -898,7 +1101,7 @@ static void on_timer(struct carry_state *st)
 	while (read(st->timer_fd, &x, sizeof(x)) == (ssize_t)sizeof(x))
 		;
 	for (size_t i = 0; i < st->n_vols; i++)
-		if (st->vols[i]->state == VOL_SCANNING && now >= st->vols[i]->deadline_ms)
+		if (st->vols[i]->state == VOL_SCANNING && st->vols[i]->scan && now >= st->vols[i]->deadline_ms)
 			scan_end(st, st->vols[i], "scan_timeout", -ETIMEDOUT);
 }
 
@@ -933,8 +1136,12 @@ static void identity_for_rules(struct carry_volume *v)
 		v->id.vendor = (uint16_t)strtoul(ven->valuestring, NULL, 16);
 	if (cJSON_IsString(pro) && strlen(pro->valuestring) == 4)
 		v->id.product = (uint16_t)strtoul(pro->valuestring, NULL, 16);
-	if (cJSON_IsString(ser) && strscpy(v->id.serial, sizeof(v->id.serial), ser->valuestring) == 0)
+	if (cJSON_IsString(ser) && strscpy(v->id.serial, sizeof(v->id.serial), ser->valuestring) == 0) {
+		/* the registry holds the journaled form; a serial that needed
+		 * escaping does not equal its approval (stricter, never wider) */
+		usb_str_set(&v->id.serial_raw, ser->valuestring, strlen(ser->valuestring));
 		v->id.has_serial = true;
+	}
 	v->id.have = USB_ID_DESC | USB_ID_SERIAL;
 }
 
@@ -944,30 +1151,169 @@ static void vol_free(struct carry_volume *v)
 		return;
 	av_clamd_scan_free(v->scan);
 	cJSON_Delete(v->identity);
+	if (v->anchor_fd >= 0)
+		close(v->anchor_fd); /* the superblock ends with its last mount */
 	free(v);
 }
 
-static void follow(struct carry_state *st, const struct carry_mount *m, const struct media_entry *e)
+/* ---- the first open after mount (CARRY-3) ---------------------------------- */
+
+/* Make every open file of the volume unusable: FS_IOC_SHUTDOWN makes every
+ * read and write on the filesystem fail with EIO (open fds included) on
+ * ext4, xfs and f2fs; elsewhere the filesystem is remounted read-only and
+ * the person's mount detached (no new opens by path; open fds keep reading:
+ * Linux has no revoke). Returns what was done. */
+static const char *revoke_opens(struct carry_state *st, struct carry_volume *v)
+{
+	uint32_t flags = CARRY_SHUTDOWN_FLAGS_LOGFLUSH;
+	_cleanup_close_ int fd = -1;
+
+	if (st->ctx->audit_only)
+		return "none_audit_only";
+	fd = v->anchor_fd >= 0 ? fcntl(v->anchor_fd, F_DUPFD_CLOEXEC, 3)
+	                       : open(v->mountpoint, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && ioctl(fd, CARRY_FS_IOC_SHUTDOWN, &flags) == 0)
+		return "shutdown";
+	log_warning_errno(-errno, "carry: %s: cannot shut the filesystem down", v->mountpoint);
+	if (v->person_mounted) {
+		(void)mount(NULL, v->mountpoint, NULL, MS_REMOUNT | MS_RDONLY, NULL);
+		if (umount2(v->mountpoint, MNT_DETACH) == 0)
+			return "detached";
+	}
+	return "failed";
+}
+
+static void record_raced(struct carry_state *st, struct carry_volume *v, pid_t pid, int fdnum, const char *path,
+                         uint64_t n)
+{
+	_cleanup_json_ cJSON *o = NULL;
+
+	if (n > CARRY_RACED_RECORDED)
+		return;
+	o = record_base(v);
+	if (!o)
+		return;
+	if ((size_t)strlen(path) >= v->mp_len && v->mp_len && memcmp(path, v->mountpoint, v->mp_len) == 0 &&
+	    (path[v->mp_len] == '/' || path[v->mp_len] == '\0'))
+		cJSON_AddStringToObject(o, "path", path[v->mp_len] ? path + v->mp_len : "/");
+	else
+		cJSON_AddStringToObject(o, "path", path);
+	cJSON_AddNumberToObject(o, "fd", fdnum);
+	add_process(o, pid);
+	emit(st, "carry.raced", SEV_WARNING, "CARRY-3", o);
+}
+
+/* Opens of the volume made before its marks: every /proc/PID/fd entry whose
+ * file is on the volume's filesystem (fstatat follows the magic link; no
+ * open, so no permission event). The module's own fds are not counted.
+ * Returns how many were found. */
+static uint64_t sweep(struct carry_state *st, struct carry_volume *v)
+{
+	char procdir[PATH_MAX];
+	_cleanup_(closedirp) DIR *d = NULL;
+	struct dirent *de;
+	uint64_t n = 0;
+
+	if (root_path(procdir, sizeof(procdir), "/proc") < 0 || !(d = opendir(procdir)))
+		return 0;
+	while ((de = readdir(d))) {
+		char fdp[PATH_MAX];
+		_cleanup_(closedirp) DIR *fdd = NULL;
+		struct dirent *fe;
+		pid_t pid;
+
+		int64_t id;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' || parse_int64(de->d_name, 1, INT32_MAX, &id) < 0 ||
+		    (pid = (pid_t)id) == st->self)
+			continue;
+		if (xsnprintf(fdp, sizeof(fdp), "%s/%s/fd", procdir, de->d_name) < 0 || !(fdd = opendir(fdp)))
+			continue; /* gone, or a kernel thread */
+		while ((fe = readdir(fdd))) {
+			struct stat s;
+			char link[PATH_MAX + 1];
+			ssize_t k;
+			int fdnum;
+
+			if (fe->d_name[0] == '.' || fstatat(dirfd(fdd), fe->d_name, &s, 0) < 0 || s.st_dev != v->dev)
+				continue;
+			fdnum = (int)strtol(fe->d_name, NULL, 10);
+			/* the module's own hold, inherited by a child it forked
+			 * (closed at its exec): the same open file, not an open */
+			if (v->anchor_fd >= 0 && syscall(SYS_kcmp, st->self, pid, KCMP_FILE, v->anchor_fd, fdnum) == 0)
+				continue;
+			k = readlinkat(dirfd(fdd), fe->d_name, link, sizeof(link) - 1);
+			link[k > 0 ? k : 0] = '\0';
+			record_raced(st, v, pid, fdnum, link, ++n);
+		}
+	}
+	return n;
+}
+
+/* After the marks are placed on a volume a person has mounted: opens that
+ * raced ahead are recorded, and revoked where a scan is required. */
+static void check_raced(struct carry_state *st, struct carry_volume *v)
+{
+	_cleanup_json_ cJSON *o = NULL;
+	const char *action = "recorded";
+	uint64_t n = sweep(st, v);
+
+	if (!n)
+		return;
+	v->raced += n;
+	if (st->set.scan_on_mount) {
+		action = revoke_opens(st, v);
+		if (v->scan) {
+			epoll_ctl(st->inner_ep, EPOLL_CTL_DEL, av_clamd_scan_fd(v->scan), NULL);
+			v->scan = av_clamd_scan_free(v->scan);
+		}
+		v->state = VOL_BLOCKED;
+		v->block_reason = "opened_before_watch";
+		release_held(st, v->dev, v);
+	}
+	o = record_base(v);
+	if (o) {
+		cJSON_AddNumberToObject(o, "opens", (double)n);
+		cJSON_AddNumberToObject(o, "opens_unrecorded",
+		                        n > CARRY_RACED_RECORDED ? (double)(n - CARRY_RACED_RECORDED) : 0);
+		cJSON_AddStringToObject(o, "action", action);
+		emit(st, "carry.raced_revoked", SEV_CRITICAL, "CARRY-3", o);
+	}
+}
+
+/* Start following a volume: mark its filesystem. m is the person's mount
+ * (anchor_fd -1: the mount came first) or the module's anchor (anchor_fd
+ * its root; taken over). */
+static void follow(struct carry_state *st, const struct carry_mount *m, const struct media_entry *e, int anchor_fd)
 {
 	struct carry_volume *v;
 	struct statfs sf;
 	struct stat s;
 	uint64_t mask = FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE;
-	_cleanup_json_ cJSON *o = NULL;
+	int dirfd = anchor_fd >= 0 ? anchor_fd : AT_FDCWD;
+	const char *mpath;
 
 	if (st->n_vols >= CARRY_VOLUMES_MAX) {
-		log_error("carry: too many volumes, %s is not followed", m->mountpoint);
+		log_error("carry: too many volumes, %s is not followed", e->devnode);
+		if (anchor_fd >= 0)
+			close(anchor_fd);
 		return;
 	}
 	v = calloc(1, sizeof(*v));
 	if (!v || !(v->identity = cJSON_Duplicate(e->identity, true))) {
 		free(v);
+		if (anchor_fd >= 0)
+			close(anchor_fd);
 		return;
 	}
+	v->anchor_fd = anchor_fd;
 	v->dev = m->dev;
 	v->mnt_id = m->mnt_id;
-	(void)strscpy(v->mountpoint, sizeof(v->mountpoint), m->mountpoint);
-	v->mp_len = strlen(v->mountpoint);
+	if (anchor_fd < 0) {
+		(void)strscpy(v->mountpoint, sizeof(v->mountpoint), m->mountpoint);
+		v->mp_len = strlen(v->mountpoint);
+		v->person_mounted = true;
+	}
 	(void)strscpy(v->fstype, sizeof(v->fstype), m->fstype);
 	(void)strscpy(v->devnode, sizeof(v->devnode), e->devnode);
 	(void)strscpy(v->auth_path, sizeof(v->auth_path), e->auth_path);
@@ -976,64 +1322,191 @@ static void follow(struct carry_state *st, const struct carry_mount *m, const st
 	v->seen = true;
 	identity_for_rules(v);
 	/* the mount point must still be this filesystem (no race with a remount elsewhere) */
-	if (stat(v->mountpoint, &s) < 0 || s.st_dev != v->dev || statfs(v->mountpoint, &sf) < 0) {
+	if (anchor_fd >= 0 ? fstat(anchor_fd, &s) < 0 || fstatfs(anchor_fd, &sf) < 0
+	                   : stat(v->mountpoint, &s) < 0 || statfs(v->mountpoint, &sf) < 0) {
+		vol_free(v);
+		return;
+	}
+	if (s.st_dev != v->dev) {
 		vol_free(v);
 		return;
 	}
 	v->fsid = sf.f_fsid;
 	probe_volume(v);
+	mpath = anchor_fd >= 0 ? NULL : v->mountpoint;
 	if (st->perm_available && (st->set.scan_on_mount || v->needs_approval)) {
 		mask |= FAN_OPEN_PERM;
 		v->perm_marked = true;
 	}
 	if (!st->set.record)
 		mask &= ~(uint64_t)(FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE);
-	if (mask &&
-	    fanotify_mark(st->fan_perm, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mask, AT_FDCWD, v->mountpoint) < 0) {
-		log_error_errno(-errno, "carry: %s: cannot watch the medium", v->mountpoint);
+	if (mask && fanotify_mark(st->fan_perm, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mask, dirfd, mpath) < 0) {
+		log_error_errno(-errno, "carry: %s: cannot watch the medium", v->devnode);
 		v->perm_marked = false;
 	}
-	if (st->set.record && st->fan_fid >= 0 &&
-	    fanotify_mark(st->fan_fid, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_RENAME | FAN_DELETE | FAN_ONDIR,
-	                  AT_FDCWD, v->mountpoint) < 0)
-		log_warning_errno(-errno, "carry: %s: renames and deletions are not recorded", v->mountpoint);
+	if ((st->set.record || v->needs_approval) && st->fan_fid >= 0 &&
+	    fanotify_mark(st->fan_fid, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
+	                  (st->set.record ? FAN_RENAME | FAN_DELETE : 0) | (v->needs_approval ? CARRY_NAME_EVENTS : 0) |
+	                          FAN_ONDIR,
+	                  dirfd, mpath) < 0)
+		log_warning_errno(-errno, "carry: %s: renames and deletions are not recorded", v->devnode);
 	st->vols[st->n_vols++] = v;
+	if (st->set.scan_on_mount && !st->perm_available)
+		/* no permission events: the scan runs, opens cannot be held */
+		log_error("carry: %s: permission events unavailable, opens are not held during the scan", v->devnode);
+	if (anchor_fd >= 0) {
+		/* nobody has mounted it yet: opens are held from the first one
+		 * (VOL_SCANNING without a scan) and the scan starts on the
+		 * person's mount, whose path clamd can open */
+		v->state = st->set.scan_on_mount ? VOL_SCANNING : VOL_UNSCANNED;
+		return;
+	}
+	person_mount(st, v, m, true);
+}
+
+/* A person's mount of a followed volume appeared (raced: the mount came
+ * before the module's marks). */
+static void person_mount(struct carry_state *st, struct carry_volume *v, const struct carry_mount *m, bool raced)
+{
+	_cleanup_json_ cJSON *o = NULL;
+
+	(void)strscpy(v->mountpoint, sizeof(v->mountpoint), m->mountpoint);
+	v->mp_len = strlen(v->mountpoint);
+	v->mnt_id = m->mnt_id;
+	v->person_mounted = true;
 	o = record_base(v);
 	if (o) {
 		cJSON_AddBoolToObject(o, "readonly", v->media_readonly);
 		cJSON_AddBoolToObject(o, "write_requires_approval", v->needs_approval);
-		cJSON_AddStringToObject(o, "scan", st->set.scan_on_mount ? "pending" : "off");
+		cJSON_AddStringToObject(o, "scan",
+		                        !st->set.scan_on_mount    ? "off"
+		                        : v->state == VOL_CLEAN   ? "clean"
+		                        : v->state == VOL_BLOCKED ? "blocked"
+		                                                  : "pending");
 		cJSON_AddBoolToObject(o, "opens_held", v->perm_marked && st->set.scan_on_mount);
+		cJSON_AddBoolToObject(o, "watched_before_mount", !raced);
 		emit(st, "carry.mounted", SEV_INFO, "CARRY-1", o);
 	}
-	if (st->set.scan_on_mount) {
-		if (!st->perm_available) {
-			/* no permission events: the scan runs, opens cannot be held */
-			log_error("carry: %s: permission events unavailable, opens are not held during the scan",
-			          v->mountpoint);
-		}
+	/* an open between the mount and the marks (raced), or between the
+	 * anchor's mount and its marks */
+	check_raced(st, v);
+	if (st->set.scan_on_mount && v->state == VOL_SCANNING && !v->scan)
 		scan_start(st, v);
-	} else
+	else if (st->set.scan_on_mount && raced && v->state != VOL_BLOCKED)
+		scan_start(st, v);
+	else if (!st->set.scan_on_mount)
 		v->state = VOL_UNSCANNED;
+}
+
+static void record_unmounted(struct carry_state *st, struct carry_volume *v)
+{
+	_cleanup_json_ cJSON *o = record_base(v);
+
+	if (!o)
+		return;
+	cJSON_AddStringToObject(o, "state",
+	                        v->state == VOL_SCANNING  ? "scan_interrupted"
+	                        : v->state == VOL_BLOCKED ? "blocked"
+	                                                  : "used");
+	cJSON_AddNumberToObject(o, "refusals", (double)v->refusals);
+	cJSON_AddNumberToObject(o, "refusals_unrecorded", (double)v->refusals_unrecorded);
+	emit(st, "carry.unmounted", SEV_INFO, "CARRY-1", o);
+}
+
+/* The person's last mount of an anchored volume is gone. The module's
+ * hold keeps the superblock (and its marks) alive, so the umount did not
+ * write it back: syncfs does, before the person pulls the medium. */
+static void person_unmounted(struct carry_state *st, struct carry_volume *v)
+{
+	if (syncfs(v->anchor_fd) < 0)
+		log_error_errno(-errno, "carry: %s: cannot write the medium back", v->devnode);
+	if (v->scan) { /* the scan's path is gone: it starts again on the next mount */
+		epoll_ctl(st->inner_ep, EPOLL_CTL_DEL, av_clamd_scan_fd(v->scan), NULL);
+		v->scan = av_clamd_scan_free(v->scan);
+		v->scanner = 0;
+		arm_timer(st);
+	}
+	record_unmounted(st, v);
+	v->person_mounted = false;
+	v->mountpoint[0] = '\0';
+	v->mp_len = 0;
+}
+
+static bool anchor_failed(struct carry_state *st, dev_t dev)
+{
+	for (size_t i = 0; i < st->n_anchor_failed; i++)
+		if (st->anchor_failed[i] == dev)
+			return true;
+	return false;
+}
+
+/* Mount a published medium before anyone else can, mark it (follow), and
+ * detach the mount at once: it never shows in a mount table (udisks would
+ * take the medium for mounted), only the fd keeps the superblock. A medium
+ * without a filesystem this module knows is followed from its first mount. */
+static void anchor(struct carry_state *st, const struct media_entry *e)
+{
+	char node[PATH_MAX], dir[PATH_MAX];
+	struct carry_mount *m = NULL;
+	const char *type = NULL;
+	blkid_probe pr = NULL;
+	unsigned long fl = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_SILENT;
+	int fd = -1, r = -EINVAL;
+
+	if (st->n_anchor_failed >= CARRY_VOLUMES_MAX || root_path(node, sizeof(node), e->devnode) < 0 ||
+	    xsnprintf(dir, sizeof(dir), "%s/mamori-anchor.XXXXXX", st->anchor_base) < 0)
+		return;
+	st->anchor_failed[st->n_anchor_failed++] = e->devnum; /* until it succeeds below */
+	if (!(m = calloc(1, sizeof(*m))) || !(pr = blkid_new_probe_from_filename(node)))
+		goto out;
+	blkid_probe_enable_superblocks(pr, 1);
+	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE);
+	if (blkid_do_safeprobe(pr) != 0 || blkid_probe_lookup_value(pr, "TYPE", &type, NULL) != 0)
+		goto out;
+	for (size_t i = 0; anchor_fstypes[i]; i++)
+		if (strcmp(type, anchor_fstypes[i]) == 0)
+			r = 0;
+	if (r < 0 || strscpy(m->fstype, sizeof(m->fstype), type) < 0 || !mkdtemp(dir))
+		goto out;
+	if (e->readonly)
+		fl |= MS_RDONLY;
+	r = mount(node, dir, m->fstype, fl, NULL) < 0 ? -errno : 0;
+	if (r == -EROFS || r == -EACCES) { /* a read-only device the registry did not know as such */
+		fl |= MS_RDONLY;
+		r = mount(node, dir, m->fstype, fl, NULL) < 0 ? -errno : 0;
+	}
+	if (r < 0) {
+		log_warning_errno(r, "carry: %s: cannot mount before the person (%s): followed from the first mount",
+		                  e->devnode, m->fstype);
+		rmdir(dir);
+		goto out;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (umount2(dir, MNT_DETACH) < 0)
+		log_error_errno(-errno, "carry: %s: cannot detach the anchor", dir);
+	rmdir(dir);
+	if (fd < 0)
+		goto out;
+	m->dev = e->devnum;
+	m->readonly = fl & MS_RDONLY;
+	(void)strscpy(m->root, sizeof(m->root), "/");
+	st->n_anchor_failed--;
+	follow(st, m, e, fd);
+out:
+	if (pr)
+		blkid_free_probe(pr);
+	free(m);
 }
 
 static void unfollow(struct carry_state *st, size_t i)
 {
 	struct carry_volume *v = st->vols[i];
-	_cleanup_json_ cJSON *o = record_base(v);
 
 	release_held(st, v->dev, NULL);
 	if (v->scan)
 		epoll_ctl(st->inner_ep, EPOLL_CTL_DEL, av_clamd_scan_fd(v->scan), NULL);
-	if (o) {
-		cJSON_AddStringToObject(o, "state",
-		                        v->state == VOL_SCANNING  ? "scan_interrupted"
-		                        : v->state == VOL_BLOCKED ? "blocked"
-		                                                  : "used");
-		cJSON_AddNumberToObject(o, "refusals", (double)v->refusals);
-		cJSON_AddNumberToObject(o, "refusals_unrecorded", (double)v->refusals_unrecorded);
-		emit(st, "carry.unmounted", SEV_INFO, "CARRY-1", o);
-	}
+	if (v->person_mounted)
+		record_unmounted(st, v);
 	st->vols[i] = st->vols[--st->n_vols];
 	vol_free(v);
 	arm_timer(st);
@@ -1070,15 +1543,40 @@ static int rescan_mounts(struct carry_state *st)
 
 		if (v) {
 			v->seen = true;
+			if (!v->person_mounted)
+				person_mount(st, v, &m[i], false);
 			continue;
 		}
 		if (strcmp(m[i].root, "/") != 0 || !(e = media_lookup(m[i].dev)))
 			continue;
-		follow(st, &m[i], e);
+		follow(st, &m[i], e, -1); /* mounted before the module could anchor it */
 	}
-	for (size_t i = st->n_vols; i-- > 0;)
-		if (!st->vols[i]->seen)
+	/* media nobody has mounted yet: mount and mark them first (CARRY-3) */
+	for (size_t i = 0; i < st->n_anchor_failed;)
+		if (!media_lookup(st->anchor_failed[i]))
+			st->anchor_failed[i] = st->anchor_failed[--st->n_anchor_failed];
+		else
+			i++;
+	for (size_t i = 0; i < media_count(); i++) {
+		const struct media_entry *e = media_at(i);
+
+		if (e && !vol_by_dev(st, e->devnum) && !anchor_failed(st, e->devnum))
+			anchor(st, e);
+	}
+	for (size_t i = st->n_vols; i-- > 0;) {
+		struct carry_volume *v = st->vols[i];
+
+		if (v->seen)
+			continue;
+		if (v->anchor_fd < 0) {
 			unfollow(st, i);
+			continue;
+		}
+		if (v->person_mounted)
+			person_unmounted(st, v);
+		if (!media_lookup(v->dev))
+			unfollow(st, i); /* the medium is gone: the hold ends */
+	}
 	return 0;
 }
 
@@ -1141,6 +1639,9 @@ static int carry_init(struct mamori_ctx *ctx, void **ret_state)
 	/* a medium published after its mount (mamorid forwards the record over
 	 * IPC) must wake the module: otherwise the mount is only looked at again
 	 * on the next mount change */
+	/* anchors are mounted there for an instant (mamorid.service: /run/mamori) */
+	(void)strscpy(st->anchor_base, sizeof(st->anchor_base),
+	              ctx->config && ctx->config->run_dir[0] ? ctx->config->run_dir : "/tmp");
 	st->media_fd = media_change_fd();
 	if (st->media_fd < 0)
 		log_warning_errno(st->media_fd, "carry: media published after their mount are followed late");
@@ -1307,8 +1808,9 @@ static int carry_reload(void *state)
 
 		v->needs_approval = usb_rules_write_requires_approval(st->rules) && !v->media_readonly;
 		if (v->needs_approval && !v->perm_marked && st->perm_available &&
-		    fanotify_mark(st->fan_perm, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN_PERM, AT_FDCWD,
-		                  v->mountpoint) == 0)
+		    fanotify_mark(st->fan_perm, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN_PERM,
+		                  v->anchor_fd >= 0 ? v->anchor_fd : AT_FDCWD,
+		                  v->anchor_fd >= 0 ? NULL : v->mountpoint) == 0)
 			v->perm_marked = true;
 	}
 	return 0;

@@ -1,10 +1,10 @@
 /* modules/carry/carry.h — the carry module: the 持ち出し/持ち込み register
  * (carry-out / carry-in records), the mandatory scan of incoming media and
- * the enforcement of carry-out approvals (mamorid, root). CARRY-1..3,
+ * the enforcement of carry-out approvals (mamori-worker, root). CARRY-1..3,
  * MEDIA-2, AV-5.
  *
  * It follows every mounted volume of a medium that the usb module allowed
- * (agent/media.h) with two fanotify groups on the filesystem: a content
+ * (agent/sdk/media.h) with two fanotify groups on the filesystem: a content
  * group (fd events: open permission, close-after-write, close-after-read)
  * and a notification group with directory handles and names (renames,
  * deletions). */

@@ -1,5 +1,5 @@
 /* modules/carry/carry_hash.c — SHA-256 of medium files in one worker thread
- * (mamorid). See carry_hash.h. OpenSSL errors are converted here. */
+ * (mamori-worker). See carry_hash.h. OpenSSL errors are converted here. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

@@ -1,5 +1,5 @@
 /* modules/carry/carry_hash.h — SHA-256 of files on media, off the loop
- * (mamorid: one worker thread).
+ * (mamori-worker: one hashing thread).
  *
  * The loop must stay free (it decides USB devices and answers fanotify
  * permission events, including those of the worker's own reads, should any

@@ -1,4 +1,4 @@
-/* modules/carry/carry_mountinfo.c — /proc/self/mountinfo parser (mamorid).
+/* modules/carry/carry_mountinfo.c — /proc/self/mountinfo parser (mamori-worker).
  * See carry_mountinfo.h. */
 #include <errno.h>
 #include <stdbool.h>

@@ -1,5 +1,5 @@
 /* modules/carry/carry_mountinfo.h — parsing /proc/self/mountinfo into the
- * mounts the carry module may follow (mamorid).
+ * mounts the carry module may follow (mamori-worker).
  *
  * The file is kernel-made, but mount points come from whoever mounted
  * (a medium's label becomes /media/USER/LABEL): every field is length-capped

@@ -1,4 +1,4 @@
-/* modules/carry/carry_proc.c — process facts for carry records (mamorid,
+/* modules/carry/carry_proc.c — process facts for carry records (mamori-worker,
  * root). See carry_proc.h. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* modules/carry/carry_proc.h — who touched a file on a medium: process,
- * executable, user, and whether a pending open is for writing (mamorid, root).
+ * executable, user, and whether a pending open is for writing (mamori-worker, root).
  *
  * Everything is read from /proc (under the root prefix) of a process that
  * the kernel names in a fanotify event. The process may be gone by then:

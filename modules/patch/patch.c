@@ -1,4 +1,4 @@
-/* modules/patch/patch.c — the `patch` module (mamorid): gathers dpkg/apt or
+/* modules/patch/patch.c — the `patch` module (mamori-worker): gathers dpkg/apt or
  * dnf facts, the OS release and reboot-required under the root prefix,
  * tracks since when security updates are pending (state_dir) and evaluates
  * PATCH-1 and PATCH-2. */

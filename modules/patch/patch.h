@@ -1,4 +1,4 @@
-/* modules/patch/patch.h — patch level, PATCH-1 and PATCH-2 (mamorid).
+/* modules/patch/patch.h — patch level, PATCH-1 and PATCH-2 (mamori-worker).
  *
  * Owns the `patch` module: settings from the policy's `patch` section, the
  * facts (installed packages and their candidates from dpkg/apt, or dnf

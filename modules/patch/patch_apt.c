@@ -1,5 +1,5 @@
 /* modules/patch/patch_apt.c — apt lists and Release files, streamed line by
- * line under the root prefix (mamorid, mamorictl). */
+ * line under the root prefix (mamori-worker, mamorictl check). */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -12,6 +12,7 @@
 #include "alloc-util.h"
 #include "patch_apt.h"
 #include "patch_version.h"
+#include "patch_zlist.h"
 #include "rootpath.h"
 #include "strutil.h"
 
@@ -197,10 +198,13 @@ int patch_apt_read(struct patch_pkglist *pkgs, struct patch_apt_facts *facts)
 
 		if (n[0] == '.')
 			continue;
-		if (has_suffix(n, "_Packages")) {
-			if (n_lists < PATCH_MAX_LISTS && (lists[n_lists] = strdup(n)))
-				n_lists++;
-			continue;
+		{
+			enum patch_zkind zk;
+			if (patch_zlist_name(n, &zk)) {
+				if (n_lists < PATCH_MAX_LISTS && (lists[n_lists] = strdup(n)))
+					n_lists++;
+				continue;
+			}
 		}
 		if (!has_suffix(n, "_InRelease") && !has_suffix(n, "_Release"))
 			continue;
@@ -248,9 +252,17 @@ int patch_apt_read(struct patch_pkglist *pkgs, struct patch_apt_facts *facts)
 		}
 		if (!c.rel)
 			f->n_orphan_lists++;
-		if (xsnprintf(p, sizeof(p), "%s/%s", dir, lists[i]) == 0 && (lf = fopen(p, "re"))) {
-			r = patch_deb822_parse(lf, PATCH_LIST_MAX_BYTES, false, list_cb, &c, &e);
+		{
+			enum patch_zkind zk = PATCH_Z_NONE;
+			patch_zlist_name(lists[i], &zk);
+			r = xsnprintf(p, sizeof(p), "%s/%s", dir, lists[i]);
+			if (r == 0) {
+				lf = patch_zlist_open(p, zk);
+				r = lf ? patch_deb822_parse(lf, PATCH_LIST_MAX_BYTES, false, list_cb, &c, &e) : -errno;
+			}
 			if (r < 0) {
+				/* unreadable, corrupt or in a compression not read here:
+				 * its updates are unknown, so the check cannot pass */
 				note_bad(f, lists[i], &e, r);
 				bad = r;
 			} else

@@ -1,5 +1,5 @@
 /* modules/patch/patch_apt.h — candidates and freshness from apt's package
- * lists, without network access (mamorid, mamorictl).
+ * lists, without network access (mamori-worker, mamorictl check).
  *
  * Each `*_Packages` list in /var/lib/apt/lists belongs to the `*_InRelease`
  * (or `*_Release`) file whose name is the longest prefix of its own; the

@@ -1,5 +1,5 @@
 /* modules/patch/patch_dnf.c — `dnf -C -q updateinfo list --security` runner
- * (deadline, capped output) and its parser (mamorid). */
+ * (deadline, capped output) and its parser (mamori-worker). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -1,5 +1,5 @@
 /* modules/patch/patch_dnf.h — pending security advisories on RHEL-family
- * systems from `dnf updateinfo list --security` (mamorid).
+ * systems from `dnf updateinfo list --security` (mamori-worker).
  *
  * dnf runs with -C (cache only): the agent never triggers network access. */
 #ifndef MAMORI_PATCH_DNF_H

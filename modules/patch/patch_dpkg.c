@@ -1,5 +1,5 @@
 /* modules/patch/patch_dpkg.c — deb822 streaming parser and the installed
- * package list from dpkg's status file (mamorid, mamorictl). */
+ * package list from dpkg's status file (mamori-worker, mamorictl check). */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/types.h>

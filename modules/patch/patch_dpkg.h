@@ -1,5 +1,5 @@
 /* modules/patch/patch_dpkg.h — streaming deb822 parser and the dpkg
- * installed-package list (mamorid, mamorictl).
+ * installed-package list (mamori-worker, mamorictl check).
  *
  * /var/lib/dpkg/status and the apt lists are read line by line with a fixed
  * line buffer, never whole: apt lists reach tens of MB, and a hostile or

@@ -1,6 +1,6 @@
 /* modules/patch/patch_version.c — Debian version comparison, the algorithm
  * of dpkg's lib/dpkg/version.c (verrevcmp) re-implemented without locale
- * dependence (mamorid, mamorictl). */
+ * dependence (mamori-worker, mamorictl check). */
 #include <stdint.h>
 #include <string.h>
 

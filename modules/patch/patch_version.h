@@ -1,5 +1,5 @@
 /* modules/patch/patch_version.h — Debian version comparison per
- * deb-version(7) (mamorid, mamorictl): [epoch:]upstream[-revision], digits
+ * deb-version(7) (mamori-worker, mamorictl check): [epoch:]upstream[-revision], digits
  * compared numerically, letters before other characters, `~` before
  * everything including the end of the string. Pure. */
 #ifndef MAMORI_PATCH_VERSION_H

@@ -1,5 +1,5 @@
 /* modules/posture/integrity.c — baseline, inotify watch and re-check of the
- * policy's configuration files (mamorid, as root; integrity_rebaseline()
+ * policy's configuration files (mamori-worker, as root; integrity_rebaseline()
  * from mamorictl). CONF-1. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* modules/posture/integrity.h — tamper detection for important configuration
- * files, CONF-1 (mamorid; integrity_rebaseline() also in mamorictl).
+ * files, CONF-1 (mamori-worker; integrity_rebaseline() also in mamorictl).
  *
  * CONF-1 (M 6.1(1)⑥, M 7.5(1)④, T 第6 5(1)): security settings are not
  * changed without permission. A SHA-256 baseline of the files the policy

@@ -1,5 +1,5 @@
 /* modules/posture/login.c — PAM stacks, faillock/pwquality configuration,
- * empty passwords, session timeout: LOCK-2 and LOCK-3 (mamorid, as root: it
+ * empty passwords, session timeout: LOCK-2 and LOCK-3 (mamori-worker, as root: it
  * reads /etc/shadow, and reports only account names, never hashes). */
 #include <dirent.h>
 #include <errno.h>
@@ -130,7 +130,154 @@ static char *next_token(char **s)
 	return p;
 }
 
-static int pam_file(struct login_pam_stack *st, const char *name, const char *only_type, int depth)
+/* libpam's return code names, in the order of their values (pam_tokens.h). */
+static const char *const pam_ret_names[LOGIN_PAM_NRET] = {"success",
+                                                          "open_err",
+                                                          "symbol_err",
+                                                          "service_err",
+                                                          "system_err",
+                                                          "buf_err",
+                                                          "perm_denied",
+                                                          "auth_err",
+                                                          "cred_insufficient",
+                                                          "authinfo_unavail",
+                                                          "user_unknown",
+                                                          "maxtries",
+                                                          "new_authtok_reqd",
+                                                          "acct_expired",
+                                                          "session_err",
+                                                          "cred_unavail",
+                                                          "cred_expired",
+                                                          "cred_err",
+                                                          "no_module_data",
+                                                          "conv_err",
+                                                          "authtok_err",
+                                                          "authtok_recover_err",
+                                                          "authtok_lock_busy",
+                                                          "authtok_disable_aging",
+                                                          "try_again",
+                                                          "ignore",
+                                                          "abort",
+                                                          "authtok_expired",
+                                                          "module_unknown",
+                                                          "bad_item",
+                                                          "conv_again",
+                                                          "incomplete"};
+
+enum {
+	RET_SUCCESS = 0,
+	RET_PERM_DENIED = 6,
+	RET_AUTH_ERR = 7,
+	RET_CRED_INSUFFICIENT = 8,
+	RET_AUTHINFO_UNAVAIL = 9,
+	RET_USER_UNKNOWN = 10,
+	RET_NEW_AUTHTOK_REQD = 12,
+	RET_IGNORE = 25,
+};
+
+static void pam_set_default(int8_t *act, int8_t a)
+{
+	for (int i = 0; i < LOGIN_PAM_NRET; i++)
+		if (act[i] == LOGIN_PAM_UNDEF)
+			act[i] = a;
+}
+
+/* A control field into per-return-code actions, as pam_handlers.c does:
+ * the keywords' tables, or "[code=action …]" with "default=" filling the
+ * codes not named and, after that, bad for the rest. */
+static int pam_parse_control(const char *control, int8_t *act)
+{
+	static const struct {
+		const char *kw;
+		int8_t dflt, success;
+		bool ignore_ignores;
+	} kws[] = {
+	        {"required", LOGIN_PAM_BAD, LOGIN_PAM_OK, true},
+	        {"requisite", LOGIN_PAM_DIE, LOGIN_PAM_OK, true},
+	        {"optional", LOGIN_PAM_IGNORE, LOGIN_PAM_OK, false},
+	        {"sufficient", LOGIN_PAM_IGNORE, LOGIN_PAM_DONE, false},
+	        {"definitive", LOGIN_PAM_DIE, LOGIN_PAM_DONE, true},
+	};
+	char buf[96], *p, *tok, *save = NULL;
+
+	for (int i = 0; i < LOGIN_PAM_NRET; i++)
+		act[i] = LOGIN_PAM_UNDEF;
+	for (size_t k = 0; k < ELEMENTSOF(kws); k++)
+		if (!strcmp(control, kws[k].kw)) {
+			act[RET_SUCCESS] = kws[k].success;
+			act[RET_NEW_AUTHTOK_REQD] = kws[k].success;
+			if (kws[k].ignore_ignores)
+				act[RET_IGNORE] = LOGIN_PAM_IGNORE;
+			pam_set_default(act, kws[k].dflt);
+			return 0;
+		}
+	if (control[0] != '[' || strscpy(buf, sizeof(buf), control + 1) < 0)
+		return -EINVAL;
+	p = strrchr(buf, ']');
+	if (!p || p[1])
+		return -EINVAL;
+	*p = '\0';
+	for (tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+		char *eq = strchr(tok, '=');
+		int8_t a;
+		int code = -1;
+
+		if (!eq)
+			return -EINVAL;
+		*eq++ = '\0';
+		if (!strcmp(eq, "ignore"))
+			a = LOGIN_PAM_IGNORE;
+		else if (!strcmp(eq, "ok"))
+			a = LOGIN_PAM_OK;
+		else if (!strcmp(eq, "done"))
+			a = LOGIN_PAM_DONE;
+		else if (!strcmp(eq, "bad"))
+			a = LOGIN_PAM_BAD;
+		else if (!strcmp(eq, "die"))
+			a = LOGIN_PAM_DIE;
+		else if (!strcmp(eq, "reset"))
+			a = LOGIN_PAM_RESET;
+		else {
+			int64_t n;
+			if (parse_int64(eq, 1, LOGIN_PAM_MAX_JUMP, &n) < 0)
+				return -EINVAL;
+			a = (int8_t)n;
+		}
+		if (!strcmp(tok, "default")) {
+			pam_set_default(act, a);
+			continue;
+		}
+		for (int i = 0; i < LOGIN_PAM_NRET; i++)
+			if (!strcmp(tok, pam_ret_names[i]))
+				code = i;
+		if (code < 0)
+			return -EINVAL;
+		act[code] = a;
+	}
+	pam_set_default(act, LOGIN_PAM_BAD);
+	return 0;
+}
+
+static struct login_pam_entry *pam_add(struct login_pam_stack *st, const char *name, int lineno, const char *type,
+                                       const char *control, int level)
+{
+	struct login_pam_entry *e;
+
+	if (st->n >= LOGIN_PAM_MAX_ENTRIES) {
+		pam_fail(st, -E2BIG, name, lineno, "too many entries");
+		return NULL;
+	}
+	e = &st->e[st->n++];
+	memset(e, 0, sizeof(*e));
+	strscpy(e->type, sizeof(e->type), type);
+	strscpy(e->control, sizeof(e->control), control);
+	strscpy(e->file, sizeof(e->file), name);
+	e->line = lineno;
+	e->level = (uint8_t)level;
+	return e;
+}
+
+static int pam_file(struct login_pam_stack *st, const char *name, const char *only_type, int depth, int level)
 {
 	_cleanup_free_ char *buf = NULL;
 	char p[PATH_MAX];
@@ -155,7 +302,7 @@ static int pam_file(struct login_pam_stack *st, const char *name, const char *on
 	while (*s) {
 		size_t ll = strcspn(s, "\n");
 		char line[PAM_LINE_MAX], *l, *c, *type, *control, *module;
-		bool dash = false;
+		struct login_pam_entry *e;
 
 		lineno++;
 		if (ll >= sizeof(line))
@@ -170,10 +317,11 @@ static int pam_file(struct login_pam_stack *st, const char *name, const char *on
 		if (!*l)
 			continue;
 		if (startswith(l, "@include")) {
+			/* Debian: every line of the file, whatever its type */
 			char *n = strstrip(l + 8);
 			if (!pam_name_ok(n))
 				return pam_fail(st, -EINVAL, name, lineno, "bad @include");
-			r = pam_file(st, n, only_type, depth + 1);
+			r = pam_file(st, n, only_type, depth + 1, level);
 			if (r < 0)
 				return r;
 			continue;
@@ -183,27 +331,36 @@ static int pam_file(struct login_pam_stack *st, const char *name, const char *on
 		module = control ? next_token(&l) : NULL;
 		if (!module)
 			return pam_fail(st, -EINVAL, name, lineno, "malformed line (type control module expected)");
-		if (*type == '-') {
-			dash = true; /* "skip if the module is missing" */
-			type++;
-		}
+		if (*type == '-')
+			type++; /* only "do not log a missing module" */
 		if (!pam_type_ok(type))
 			return pam_fail(st, -EINVAL, name, lineno, "unknown module type");
-		(void)dash;
 		if (only_type && strcmp(type, only_type) != 0)
 			continue;
 		if (!strcmp(control, "include") || !strcmp(control, "substack")) {
+			bool sub = control[0] == 's';
 			if (!pam_name_ok(module))
 				return pam_fail(st, -EINVAL, name, lineno, "bad include target");
-			r = pam_file(st, module, type, depth + 1);
+			if (sub) {
+				if (level + 1 >= 16)
+					return pam_fail(st, -ELOOP, name, lineno, "substacks nested too deeply");
+				e = pam_add(st, name, lineno, type, control, level);
+				if (!e)
+					return st->err;
+				e->substack = true;
+				strscpy(e->module, sizeof(e->module), module);
+			}
+			r = pam_file(st, module, type, depth + 1, sub ? level + 1 : level);
 			if (r < 0)
 				return r;
 			continue;
 		}
-		if (st->n >= LOGIN_PAM_MAX_ENTRIES)
-			return pam_fail(st, -E2BIG, name, lineno, "too many entries");
+		e = pam_add(st, name, lineno, type, control, level);
+		if (!e)
+			return st->err;
+		if (pam_parse_control(control, e->action) < 0)
+			return pam_fail(st, -EINVAL, name, lineno, "unknown control (keyword, return code or action)");
 		{
-			struct login_pam_entry *e = &st->e[st->n++];
 			const char *base = strrchr(module, '/');
 			size_t bl;
 
@@ -211,15 +368,10 @@ static int pam_file(struct login_pam_stack *st, const char *name, const char *on
 			bl = strlen(base);
 			if (bl > 3 && strcmp(base + bl - 3, ".so") == 0)
 				bl -= 3;
-			memset(e, 0, sizeof(*e));
-			strscpy(e->type, sizeof(e->type), type);
-			strscpy(e->control, sizeof(e->control), control);
 			if (bl >= sizeof(e->module))
 				bl = sizeof(e->module) - 1;
 			memcpy(e->module, base, bl);
 			strscpy(e->args, sizeof(e->args), strstrip(l));
-			strscpy(e->file, sizeof(e->file), name);
-			e->line = lineno;
 		}
 	}
 	return 0;
@@ -233,7 +385,7 @@ int login_pam_load(const char *service, struct login_pam_stack *st)
 		st->err = -EINVAL;
 		return 0;
 	}
-	pam_file(st, service, NULL, 0);
+	pam_file(st, service, NULL, 0, 0);
 	return 0;
 }
 
@@ -561,6 +713,243 @@ static const struct login_pam_entry *find_module(const struct login_pam_stack *s
 	return NULL;
 }
 
+/* ---- simulating pam_authenticate() --------------------------------------- */
+
+#define SIM_MAX_STEPS  200000
+#define SIM_MAX_LEVELS 16
+#define IMP_UNDEF      0
+#define IMP_POSITIVE   1
+#define IMP_NEGATIVE   (-1)
+#define MUST_FAIL_CODE RET_PERM_DENIED
+
+/* modules that check a credential: without it they fail or step aside */
+static const char *const credential_modules[] = {
+        "pam_sss",         "pam_ldap",         "pam_krb5",    "pam_winbind", "pam_u2f",
+        "pam_pkcs11",      "pam_p11",          "pam_oath",    "pam_fprintd", "pam_yubico",
+        "pam_radius_auth", "pam_systemd_home", "pam_pwdfile", "pam_userdb",  "pam_google_authenticator",
+        "pam_sss_gss"};
+
+#define BIT(c) (1u << (c))
+#define ANY_OUTCOME                                                                                                    \
+	(BIT(RET_SUCCESS) | BIT(RET_AUTH_ERR) | BIT(RET_IGNORE) | BIT(RET_USER_UNKNOWN) | BIT(RET_AUTHINFO_UNAVAIL) |  \
+	 BIT(RET_PERM_DENIED))
+#define CREDENTIAL_MISSING                                                                                             \
+	(BIT(RET_AUTH_ERR) | BIT(RET_IGNORE) | BIT(RET_USER_UNKNOWN) | BIT(RET_AUTHINFO_UNAVAIL) |                     \
+	 BIT(RET_CRED_INSUFFICIENT))
+
+/* The return codes a module can give in a scenario; *counts: it records the
+ * failure for a lockout. */
+static uint32_t sim_outcomes(const struct login_pam_entry *e, enum login_pam_scenario sc, bool *counts)
+{
+	*counts = false;
+	if (!strcmp(e->module, "pam_permit"))
+		return BIT(RET_SUCCESS);
+	if (!strcmp(e->module, "pam_deny"))
+		return BIT(RET_AUTH_ERR);
+	if (!strcmp(e->module, "pam_unix")) {
+		if (sc == LOGIN_PAM_LOCKED)
+			return BIT(RET_SUCCESS);
+		if (sc == LOGIN_PAM_EMPTY &&
+		    (pam_arg_flag(e->args, "nullok") || pam_arg_flag(e->args, "nullok_secure")))
+			return BIT(RET_SUCCESS);
+		return BIT(RET_AUTH_ERR);
+	}
+	if (!strcmp(e->module, "pam_faillock")) {
+		bool preauth = pam_arg_flag(e->args, "preauth"), authfail = pam_arg_flag(e->args, "authfail"),
+		     authsucc = pam_arg_flag(e->args, "authsucc");
+		if (preauth + authfail + authsucc != 1)
+			return ANY_OUTCOME; /* pam_faillock refuses to run: "no action" */
+		if (sc == LOGIN_PAM_LOCKED)
+			return BIT(RET_AUTH_ERR); /* check_tally() first, in every mode */
+		if (authfail) {
+			*counts = true; /* write_tally(), then "this return value should be ignored" */
+			return BIT(RET_IGNORE);
+		}
+		return BIT(RET_SUCCESS);
+	}
+	if (!strcmp(e->module, "pam_tally2")) {
+		*counts = true;
+		return sc == LOGIN_PAM_LOCKED ? BIT(RET_AUTH_ERR) : BIT(RET_SUCCESS);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(credential_modules); i++)
+		if (!strcmp(e->module, credential_modules[i]))
+			return sc == LOGIN_PAM_LOCKED ? ANY_OUTCOME : CREDENTIAL_MISSING;
+	return sc == LOGIN_PAM_COUNT ? BIT(RET_SUCCESS) | BIT(RET_IGNORE) : ANY_OUTCOME;
+}
+
+struct sim_state {
+	int imp, status, prev_level;
+	int sub_imp[SIM_MAX_LEVELS], sub_status[SIM_MAX_LEVELS];
+	bool counted;
+	uint16_t trail[24]; /* (entry index << 5) | code, for the evidence */
+	size_t n_trail;
+};
+
+struct sim {
+	const struct login_pam_stack *st;
+	const uint16_t *idx; /* entries of type auth, in order */
+	size_t n;
+	enum login_pam_scenario sc;
+	unsigned long steps;
+	struct login_pam_verdict *v;
+};
+
+static void sim_trail(struct sim *sm, const struct sim_state *s)
+{
+	size_t o = 0;
+
+	for (size_t k = 0; k < s->n_trail && o + 1 < sizeof(sm->v->path); k++) {
+		const struct login_pam_entry *e = &sm->st->e[s->trail[k] >> 5];
+		int c = s->trail[k] & 31;
+		if (xsnprintf(sm->v->path + o, sizeof(sm->v->path) - o, "%s%s %s=%s (%s:%d)", o ? " → " : "", e->module,
+		              e->control, pam_ret_names[c], e->file, e->line) < 0)
+			break;
+		o += strlen(sm->v->path + o);
+	}
+}
+
+static void sim_walk(struct sim *sm, size_t i, struct sim_state s);
+
+/* One module returned code: libpam's switch (action) for a chain that is not
+ * frozen. Returns the next position. */
+static size_t sim_apply(struct sim *sm, size_t i, int code, struct sim_state *s)
+{
+	const struct login_pam_entry *e = &sm->st->e[sm->idx[i]];
+	int level = e->level, action = e->action[code];
+
+	if (s->n_trail < ELEMENTSOF(s->trail) && (code == RET_SUCCESS || action != LOGIN_PAM_IGNORE))
+		s->trail[s->n_trail++] = (uint16_t)(sm->idx[i] << 5 | code);
+	switch (action) {
+	case LOGIN_PAM_RESET:
+		s->imp = s->sub_imp[level];
+		s->status = s->sub_status[level];
+		return i + 1;
+	case LOGIN_PAM_OK:
+	case LOGIN_PAM_DONE:
+		if (s->imp == IMP_UNDEF || (s->imp == IMP_POSITIVE && s->status == RET_SUCCESS)) {
+			s->imp = IMP_POSITIVE;
+			s->status = code;
+		}
+		if (s->imp == IMP_POSITIVE && action == LOGIN_PAM_DONE)
+			break; /* decision made */
+		return i + 1;
+	case LOGIN_PAM_BAD:
+	case LOGIN_PAM_DIE:
+		if (s->imp != IMP_NEGATIVE) {
+			s->imp = IMP_NEGATIVE;
+			s->status = code == RET_IGNORE ? MUST_FAIL_CODE : code;
+		}
+		if (action == LOGIN_PAM_DIE)
+			break;
+		return i + 1;
+	case LOGIN_PAM_IGNORE:
+		return i + 1;
+	default: {
+		size_t j = i;
+		while (j + 1 < sm->n && sm->st->e[sm->idx[j + 1]].level >= level && action > 0) {
+			do
+				j++;
+			while (j + 1 < sm->n && sm->st->e[sm->idx[j + 1]].level > level);
+			action--;
+		}
+		if (action) { /* "bad jump in stack" */
+			s->imp = IMP_NEGATIVE;
+			s->status = MUST_FAIL_CODE;
+		}
+		return j + 1;
+	}
+	}
+	/* decision_made: the rest of this level (and deeper) is skipped */
+	while (i + 1 < sm->n && sm->st->e[sm->idx[i + 1]].level >= level)
+		i++;
+	return i + 1;
+}
+
+static void sim_end(struct sim *sm, const struct sim_state *s)
+{
+	if (s->status == RET_SUCCESS && s->imp == IMP_POSITIVE) {
+		if (!sm->v->granted)
+			sim_trail(sm, s);
+		sm->v->granted = true;
+	} else if (!s->counted)
+		sm->v->uncounted = true;
+}
+
+static void sim_walk(struct sim *sm, size_t i, struct sim_state s)
+{
+	while (i < sm->n) {
+		const struct login_pam_entry *e = &sm->st->e[sm->idx[i]];
+		uint32_t mask;
+		int first = -1;
+		bool counts;
+
+		if (++sm->steps > SIM_MAX_STEPS) {
+			sm->v->too_complex = true;
+			return;
+		}
+		if (s.prev_level < e->level) {
+			s.sub_imp[e->level] = s.imp;
+			s.sub_status[e->level] = s.status;
+		}
+		s.prev_level = e->level;
+		if (e->substack) {
+			i++;
+			continue;
+		}
+		mask = sim_outcomes(e, sm->sc, &counts);
+		s.counted = s.counted || counts;
+		/* branch on each distinct (action, success/ignore/failure) outcome */
+		for (int c = 0; c < LOGIN_PAM_NRET; c++) {
+			bool dup = false;
+			if (!(mask & BIT(c)))
+				continue;
+			for (int d = 0; d < c && !dup; d++)
+				dup = (mask & BIT(d)) && e->action[d] == e->action[c] &&
+				      (d == RET_SUCCESS) == (c == RET_SUCCESS) &&
+				      (d == RET_IGNORE) == (c == RET_IGNORE);
+			if (dup)
+				continue;
+			if (first < 0) {
+				first = c;
+				continue;
+			}
+			{
+				struct sim_state t = s;
+				size_t ni = sim_apply(sm, i, c, &t);
+				sim_walk(sm, ni, t);
+			}
+		}
+		if (first < 0)
+			return;
+		i = sim_apply(sm, i, first, &s);
+	}
+	sim_end(sm, &s);
+}
+
+int login_pam_simulate(const struct login_pam_stack *st, enum login_pam_scenario sc, struct login_pam_verdict *ret)
+{
+	uint16_t idx[LOGIN_PAM_MAX_ENTRIES];
+	struct sim sm = {.st = st, .idx = idx, .sc = sc, .v = ret};
+	struct sim_state s = {.imp = IMP_UNDEF, .status = MUST_FAIL_CODE};
+
+	memset(ret, 0, sizeof(*ret));
+	for (size_t k = 0; k < st->n; k++)
+		if (!strcmp(st->e[k].type, "auth"))
+			idx[sm.n++] = (uint16_t)k;
+	s.sub_imp[0] = IMP_UNDEF;
+	s.sub_status[0] = MUST_FAIL_CODE;
+	if (sm.n == 0) {
+		ret->uncounted = true; /* "no modules loaded": PAM_PERM_DENIED */
+		return 0;
+	}
+	sim_walk(&sm, 0, s);
+	if (ret->too_complex) {
+		ret->granted = true;
+		strscpy(ret->path, sizeof(ret->path), "too many paths to follow");
+	}
+	return 0;
+}
+
 /* Append "service:reason" to a list buffer. */
 static void list_add(char *buf, size_t sz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void list_add(char *buf, size_t sz, const char *fmt, ...)
@@ -618,21 +1007,18 @@ static int eval_password_required(const struct login_facts *f, struct check_repo
 	if (stacks_error(f, r))
 		return 0;
 	services_evidence(f, r);
+	/* LOCK-2: what pam_authenticate() really returns, not which lines exist */
 	for (size_t i = 0; i < f->n_auth; i++) {
 		const struct login_pam_stack *st = &f->auth[i];
-		for (size_t j = 0; j < st->n; j++) {
-			const struct login_pam_entry *e = &st->e[j];
-			if (strcmp(e->type, "auth") != 0)
-				continue;
-			if (!strcmp(e->module, "pam_permit") &&
-			    (!strcmp(e->control, "sufficient") || strstr(e->control, "success=done")))
-				list_add(bad, sizeof(bad), "%s: pam_permit %s (%s:%d)", st->service, e->control,
-				         e->file, e->line);
-			if (!strcmp(e->module, "pam_unix") &&
-			    (pam_arg_flag(e->args, "nullok") || pam_arg_flag(e->args, "nullok_secure")))
-				list_add(bad, sizeof(bad), "%s: pam_unix nullok (%s:%d)", st->service, e->file,
-				         e->line);
-		}
+		struct login_pam_verdict v;
+
+		login_pam_simulate(st, LOGIN_PAM_WRONG, &v);
+		if (v.granted)
+			list_add(bad, sizeof(bad), "%s: a wrong password is accepted: %s", st->service, v.path);
+		login_pam_simulate(st, LOGIN_PAM_EMPTY, &v);
+		if (v.granted)
+			list_add(bad, sizeof(bad), "%s: an account with an empty password logs in: %s", st->service,
+			         v.path);
 	}
 	if (f->shadow_err < 0)
 		check_result_evidence(r, "shadow", "unreadable: %s", strerror(-f->shadow_err));
@@ -640,14 +1026,18 @@ static int eval_password_required(const struct login_facts *f, struct check_repo
 		check_result_evidence(r, "empty_password_accounts", "%s", f->n_empty_pw ? f->empty_pw_users : "none");
 	if (bad[0])
 		check_result_evidence(r, "problems", "%s", bad);
-	if (bad[0] || f->n_empty_pw) {
+	/* an empty hash alone lets nobody in: pam_unix refuses it without nullok
+	 * (the EMPTY walk above); the accounts stay in the evidence */
+	if (bad[0]) {
 		check_result_set(r, CHECK_FAIL, "パスワードなしでログインできる設定があります",
 		                 "Login is possible without a password");
 		check_result_remedy(r,
-		                    "pam_unix の nullok と sufficient な pam_permit を削除し、空のパスワードの"
-		                    "アカウントにパスワードを設定するかロック (passwd -l) してください。",
-		                    "Remove nullok from pam_unix and any sufficient pam_permit, and set a password "
-		                    "on or lock (passwd -l) accounts with an empty password.");
+		                    "証跡 (problems) の経路で認証を成功させている行 (pam_permit、nullok など) を"
+		                    "削除し、空のパスワードのアカウントにパスワードを設定するかロック (passwd -l) "
+		                    "してください。",
+		                    "Remove the lines that let authentication succeed on the path in the evidence "
+		                    "(problems: pam_permit, nullok, …), and set a password on or lock (passwd -l) "
+		                    "accounts with an empty password.");
 	} else if (f->shadow_err < 0) {
 		check_result_set(r, CHECK_ERROR, "/etc/shadow を読めませんでした", "Could not read /etc/shadow");
 		check_result_remedy(r, "mamorid を root で実行してください。", "Run mamorid as root.");
@@ -672,29 +1062,31 @@ static int eval_faillock(const struct login_settings *s, const struct login_fact
 	for (size_t i = 0; i < f->n_auth; i++) {
 		const struct login_pam_stack *st = &f->auth[i];
 		const struct login_pam_entry *tally = find_module(st, "auth", "pam_tally2");
+		struct login_pam_verdict locked, wrong;
 		int64_t deny = -1, unlock = -1;
-		bool found = false, authfail = false;
+		bool found = false;
 
+		/* the numbers: the most lenient pam_faillock line decides */
 		for (size_t j = 0; j < st->n; j++) {
 			const struct login_pam_entry *e = &st->e[j];
-			if (strcmp(e->type, "auth") != 0 || strcmp(e->module, "pam_faillock") != 0)
+			int64_t d = -1, u = -1;
+			if (e->substack || strcmp(e->type, "auth") != 0 || strcmp(e->module, "pam_faillock") != 0)
 				continue;
+			if (!pam_arg_int(e->args, "deny", &d))
+				d = f->conf_deny >= 0 ? f->conf_deny : 3; /* pam_faillock defaults */
+			if (!pam_arg_int(e->args, "unlock_time", &u))
+				u = f->conf_unlock_time >= 0 ? f->conf_unlock_time : 600;
+			if (d == 0 || deny == 0)
+				deny = 0; /* deny=0: never locks */
+			else if (d > deny)
+				deny = d;
+			if (u != 0 && (unlock <= 0 || u < unlock))
+				unlock = u; /* 0 = until an admin unlocks: the strictest */
+			else if (!found)
+				unlock = u;
 			found = true;
-			authfail = authfail || pam_arg_flag(e->args, "authfail");
-			pam_arg_int(e->args, "deny", &deny);
-			pam_arg_int(e->args, "unlock_time", &unlock);
 		}
-		if (found) {
-			if (deny < 0)
-				deny = f->conf_deny >= 0 ? f->conf_deny : 3; /* pam_faillock defaults */
-			if (unlock < 0)
-				unlock = f->conf_unlock_time >= 0 ? f->conf_unlock_time : 600;
-			if (!authfail) {
-				list_add(bad, sizeof(bad),
-				         "%s: pam_faillock without authfail (failures are not counted)", st->service);
-				continue;
-			}
-		} else if (tally) {
+		if (!found && tally) {
 			found = true;
 			if (!pam_arg_int(tally->args, "deny", &deny))
 				deny = 0; /* pam_tally2 without deny= never locks */
@@ -703,6 +1095,23 @@ static int eval_faillock(const struct login_settings *s, const struct login_fact
 		}
 		if (!found) {
 			list_add(bad, sizeof(bad), "%s: no pam_faillock", st->service);
+			continue;
+		}
+		/* the behaviour: a locked account with the right password, and
+		 * whether a wrong password is counted at all */
+		login_pam_simulate(st, LOGIN_PAM_LOCKED, &locked);
+		login_pam_simulate(st, LOGIN_PAM_COUNT, &wrong);
+		if (locked.granted) {
+			list_add(bad, sizeof(bad),
+			         "%s: a locked account still logs in with its password (pam_faillock preauth missing "
+			         "or not enforcing): %s",
+			         st->service, locked.path);
+			continue;
+		}
+		if (wrong.uncounted) {
+			list_add(bad, sizeof(bad),
+			         "%s: a wrong password is not counted on some path (pam_faillock authfail not reached)",
+			         st->service);
 			continue;
 		}
 		if (deny <= 0 || deny > s->faillock_deny || (unlock != 0 && unlock < s->faillock_unlock_time))
@@ -907,47 +1316,15 @@ int login_evaluate(const struct login_settings *s, const struct login_facts *f, 
 
 /* ---- the module --------------------------------------------------------- */
 
-struct login_state {
-	struct mamori_ctx *ctx;
-	struct login_settings settings;
-};
-
-static int login_load(struct login_state *st)
+/* the core owns the settings (agent/sdk/module.h): state is a login_settings */
+static int login_settings_load(const cJSON *section, void *settings)
 {
-	struct login_settings s;
-	int r = login_settings_from_json(mamori_policy_section(st->ctx, "login"), &s);
-
-	if (r < 0)
-		return r;
-	st->settings = s;
-	return 0;
-}
-
-static int login_init(struct mamori_ctx *ctx, void **ret_state)
-{
-	struct login_state *st = calloc(1, sizeof(*st));
-	int r;
-
-	if (!st)
-		return -ENOMEM;
-	st->ctx = ctx;
-	r = login_load(st);
-	if (r < 0) {
-		free(st);
-		return r;
-	}
-	*ret_state = st;
-	return 0;
-}
-
-static int login_reload(void *state)
-{
-	return login_load(state);
+	return login_settings_from_json(section, settings);
 }
 
 static int login_check(void *state, struct check_report *rep)
 {
-	struct login_state *st = state;
+	const struct login_settings *settings = state;
 	_cleanup_free_ struct login_facts *f = malloc(sizeof(*f));
 	int r;
 
@@ -956,14 +1333,14 @@ static int login_check(void *state, struct check_report *rep)
 	r = login_gather(f);
 	if (r < 0)
 		return r;
-	return login_evaluate(&st->settings, f, rep);
+	return login_evaluate(settings, f, rep);
 }
 
 const struct mamori_module login_module = {
         .name = "login",
         .caps = MAMORI_CAP_CHECK,
-        .init = login_init,
+        .section = "login",
+        .settings_size = sizeof(struct login_settings),
+        .settings_load = login_settings_load,
         .check = login_check,
-        .reload = login_reload,
-        .fini = free,
 };

@@ -1,6 +1,6 @@
 /* modules/posture/login.h — login rules: password required, failed-login
  * lockout, password quality, multi-factor authentication, session timeout;
- * LOCK-2 and LOCK-3 (mamorid).
+ * LOCK-2 and LOCK-3 (mamori-worker).
  *
  * LOCK-2 (M 5.4②, M 7.2(4), T 第6 2(1)イ): login needs a password, attempts
  * are limited (pam_faillock, legacy pam_tally2), sessions time out (TMOUT or
@@ -46,10 +46,25 @@ int login_settings_from_json(const cJSON *section, struct login_settings *ret);
 #define LOGIN_PAM_MAX_ENTRIES 256
 #define LOGIN_PAM_MAX_DEPTH   8
 
+/* libpam's return codes 0..31 (PAM_SUCCESS … PAM_INCOMPLETE) and, per code,
+ * the action a control gives it: the values of libpam's _PAM_ACTION_*. */
+#define LOGIN_PAM_NRET     32
+#define LOGIN_PAM_IGNORE   0
+#define LOGIN_PAM_OK       (-1)
+#define LOGIN_PAM_DONE     (-2)
+#define LOGIN_PAM_BAD      (-3)
+#define LOGIN_PAM_DIE      (-4)
+#define LOGIN_PAM_RESET    (-5)
+#define LOGIN_PAM_UNDEF    (-6)
+#define LOGIN_PAM_MAX_JUMP 64
+
 struct login_pam_entry {
-	char type[12];    /* auth, account, password, session */
-	char control[96]; /* required, sufficient, [success=1 default=ignore] … */
-	char module[48];  /* basename without .so: "pam_unix" */
+	char type[12];                 /* auth, account, password, session */
+	char control[96];              /* required, sufficient, [success=1 default=ignore] … */
+	int8_t action[LOGIN_PAM_NRET]; /* the control parsed: action per return code; > 0 = jump */
+	uint8_t level;                 /* substack depth (0 = the service's own stack) */
+	bool substack;                 /* the "TYPE substack FILE" line itself (no module) */
+	char module[48];               /* basename without .so: "pam_unix" */
 	char args[256];
 	char file[48]; /* the pam.d file it came from, and its line */
 	int line;
@@ -65,7 +80,11 @@ struct login_pam_stack {
 };
 
 /* Load /etc/pam.d/SERVICE (under the root) into a flat stack, following
- * @include, include and substack. Always fills *ret; returns 0 (problems in
+ * @include, include and substack the way libpam builds its chains: include
+ * splices the other file's lines of that type, substack adds one marker entry
+ * and the file's lines one level deeper. Every control is parsed into its
+ * per-return-code actions; an unknown keyword, return code or action is an
+ * error (ret->err), never a guess. Always fills *ret; returns 0 (problems in
  * ret->err) or -ENOMEM. A missing service is ret->present = false. */
 int login_pam_load(const char *service, struct login_pam_stack *ret);
 
@@ -93,6 +112,31 @@ struct login_facts {
 };
 
 int login_gather(struct login_facts *ret);
+
+/* What pam_authenticate() can return on a stack, found by walking libpam's
+ * dispatch (pam_dispatch.c: impression/status, ok/done/bad/die/ignore/reset,
+ * [code=N] jumps, substack levels) over every outcome each module can give
+ * in a scenario:
+ *   WRONG   an account with a password, a wrong password typed, not locked;
+ *   EMPTY   an account with an empty hash, an empty password typed;
+ *   LOCKED  the right password, after more failures than pam_faillock allows;
+ *   COUNT   WRONG where the modules that check no credential give their
+ *           ordinary success or ignore (no /etc/nologin, …): every failing
+ *           path must reach a failure counter.
+ * pam_unix, pam_deny, pam_permit and pam_faillock are modelled exactly;
+ * modules that check a credential the caller does not have (pam_sss, pam_u2f,
+ * …) fail, or return ignore/user_unknown/authinfo_unavail; every other module
+ * (pam_env, pam_succeed_if, pam_rootok, unknown ones) may return anything. */
+enum login_pam_scenario { LOGIN_PAM_WRONG, LOGIN_PAM_EMPTY, LOGIN_PAM_LOCKED, LOGIN_PAM_COUNT };
+
+struct login_pam_verdict {
+	bool granted;     /* some path ends in PAM_SUCCESS */
+	bool uncounted;   /* some failing path runs no failure counter (pam_faillock authfail, pam_tally2) */
+	bool too_complex; /* the walk hit its step bound: treated as granted */
+	char path[256];   /* the first granting path, "module control=code (file:line) → …" */
+};
+
+int login_pam_simulate(const struct login_pam_stack *st, enum login_pam_scenario sc, struct login_pam_verdict *ret);
 
 /* Results: login.password_required, login.faillock, login.session_timeout
  * (LOCK-2), login.pwquality, login.mfa (LOCK-3). Pure. */

@@ -1,5 +1,5 @@
 /* modules/posture/network.c — interfaces, routing table, NetworkManager Wi-Fi
- * profiles and the NET-2 checks (mamorid). */
+ * profiles and the NET-2 checks (mamori-worker). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -556,46 +556,15 @@ int network_evaluate(const struct network_settings *s, const struct network_fact
 
 /* ---- the module --------------------------------------------------------- */
 
-struct network_state {
-	struct mamori_ctx *ctx;
-	struct network_settings settings;
-};
-
-static int network_reload(void *state)
+/* the core owns the settings (agent/sdk/module.h): state is a network_settings */
+static int network_settings_load(const cJSON *section, void *settings)
 {
-	struct network_state *st = state;
-	_cleanup_free_ struct network_settings *s = malloc(sizeof(*s));
-	int r;
-
-	if (!s)
-		return -ENOMEM;
-	r = network_settings_from_json(mamori_policy_section(st->ctx, "network"), s);
-	if (r < 0)
-		return r;
-	st->settings = *s;
-	return 0;
-}
-
-static int network_init(struct mamori_ctx *ctx, void **ret_state)
-{
-	struct network_state *st = calloc(1, sizeof(*st));
-	int r;
-
-	if (!st)
-		return -ENOMEM;
-	st->ctx = ctx;
-	r = network_reload(st);
-	if (r < 0) {
-		free(st);
-		return r;
-	}
-	*ret_state = st;
-	return 0;
+	return network_settings_from_json(section, settings);
 }
 
 static int network_check(void *state, struct check_report *rep)
 {
-	struct network_state *st = state;
+	const struct network_settings *settings = state;
 	_cleanup_free_ struct network_facts *f = malloc(sizeof(*f));
 	int r;
 
@@ -604,14 +573,14 @@ static int network_check(void *state, struct check_report *rep)
 	r = network_gather(f);
 	if (r < 0)
 		return r;
-	return network_evaluate(&st->settings, f, rep);
+	return network_evaluate(settings, f, rep);
 }
 
 const struct mamori_module network_module = {
         .name = "network",
         .caps = MAMORI_CAP_CHECK,
-        .init = network_init,
+        .section = "network",
+        .settings_size = sizeof(struct network_settings),
+        .settings_load = network_settings_load,
         .check = network_check,
-        .reload = network_reload,
-        .fini = free,
 };

@@ -1,5 +1,5 @@
 /* modules/posture/network.h — network segment posture: routes against the
- * allowed destinations, Wi-Fi encryption; NET-2 (mamorid).
+ * allowed destinations, Wi-Fi encryption; NET-2 (mamori-worker).
  *
  * NET-2 (M 7.1(19), M 7.1(13), T 第6 1(8)): the terminal connects only to the
  * networks it is meant for, and wireless is encrypted. Interfaces come from

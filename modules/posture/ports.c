@@ -1,5 +1,5 @@
 /* modules/posture/ports.c — /proc/net/{tcp,tcp6,udp,udp6} listeners and the
- * NET-1 check (mamorid). */
+ * NET-1 check (mamori-worker). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -258,43 +258,15 @@ int ports_evaluate(const struct ports_settings *s, const struct ports_facts *f, 
 	return 0;
 }
 
-struct ports_state {
-	struct mamori_ctx *ctx;
-	struct ports_settings settings;
-};
-
-static int ports_reload(void *state)
+/* the core owns the settings (agent/sdk/module.h): state is a ports_settings */
+static int ports_settings_load(const cJSON *section, void *settings)
 {
-	struct ports_state *st = state;
-	struct ports_settings s;
-	int r = ports_settings_from_json(mamori_policy_section(st->ctx, "network"), &s);
-
-	if (r < 0)
-		return r;
-	st->settings = s;
-	return 0;
-}
-
-static int ports_init(struct mamori_ctx *ctx, void **ret_state)
-{
-	struct ports_state *st = calloc(1, sizeof(*st));
-	int r;
-
-	if (!st)
-		return -ENOMEM;
-	st->ctx = ctx;
-	r = ports_reload(st);
-	if (r < 0) {
-		free(st);
-		return r;
-	}
-	*ret_state = st;
-	return 0;
+	return ports_settings_from_json(section, settings);
 }
 
 static int ports_check(void *state, struct check_report *rep)
 {
-	struct ports_state *st = state;
+	const struct ports_settings *settings = state;
 	_cleanup_free_ struct ports_facts *f = malloc(sizeof(*f));
 	int r;
 
@@ -303,14 +275,14 @@ static int ports_check(void *state, struct check_report *rep)
 	r = ports_gather(f);
 	if (r < 0)
 		return r;
-	return ports_evaluate(&st->settings, f, rep);
+	return ports_evaluate(settings, f, rep);
 }
 
 const struct mamori_module ports_module = {
         .name = "ports",
         .caps = MAMORI_CAP_CHECK,
-        .init = ports_init,
+        .section = "network",
+        .settings_size = sizeof(struct ports_settings),
+        .settings_load = ports_settings_load,
         .check = ports_check,
-        .reload = ports_reload,
-        .fini = free,
 };

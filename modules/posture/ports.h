@@ -1,5 +1,5 @@
 /* modules/posture/ports.h — listening sockets against the policy's allowed
- * list, NET-1 (mamorid).
+ * list, NET-1 (mamori-worker).
  *
  * NET-1 (M 7.5(1)①②, T 第6 1(13)): unused ports are closed. Listeners come
  * from /proc/net/tcp, tcp6, udp, udp6 (under the root prefix; parsed

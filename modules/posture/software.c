@@ -1,5 +1,5 @@
 /* modules/posture/software.c — software inventory and allow/deny policy,
- * SOFT-1 (mamorid). Reads dpkg's status under the root prefix through the
+ * SOFT-1 (mamori-worker). Reads dpkg's status under the root prefix through the
  * patch module's streaming parser; keeps the last inventory in state_dir. */
 #include <errno.h>
 #include <fnmatch.h>

@@ -1,5 +1,5 @@
 /* modules/posture/software.h — installed software against the policy, SOFT-1
- * (mamorid).
+ * (mamori-worker).
  *
  * Owns the `software` module: the inventory from dpkg's status file, the
  * allow/deny evaluation (fnmatch globs), and the change record: the last

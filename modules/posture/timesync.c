@@ -1,4 +1,4 @@
-/* modules/posture/timesync.c — clock synchronisation check, LOG-2 (mamorid).
+/* modules/posture/timesync.c — clock synchronisation check, LOG-2 (mamori-worker).
  *
  * Facts come from adjtimex(2) with modes = 0 (read only; the kernel state is
  * global and never changed here), systemd's wants/ symlinks, the daemons'

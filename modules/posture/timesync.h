@@ -1,4 +1,4 @@
-/* modules/posture/timesync.h — clock synchronisation check, LOG-2 (mamorid).
+/* modules/posture/timesync.h — clock synchronisation check, LOG-2 (mamori-worker).
  *
  * Logs are evidence only if their times are right (LOG-2: M 8.1②, T 第7 2(3)).
  * The check reads the kernel's view (adjtimex: STA_UNSYNC / TIME_ERROR), which

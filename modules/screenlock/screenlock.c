@@ -1,6 +1,6 @@
 /* modules/screenlock/screenlock.c — the screenlock module: settings from the
  * policy, who is logged in, evaluation per user and desktop, and GNOME
- * enforcement (mamorid, as root). LOCK-1. */
+ * enforcement (mamori-worker, as root). LOCK-1. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>

@@ -1,5 +1,5 @@
 /* modules/screenlock/screenlock.h — screen lock posture and enforcement,
- * LOCK-1 (mamorid).
+ * LOCK-1 (mamori-worker).
  *
  * LOCK-1 (M 6.1(1)⑦, T 第5 2(3)): the screen locks when the terminal is left,
  * after the idle time the policy sets, and staff cannot change that. The

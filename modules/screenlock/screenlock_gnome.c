@@ -1,5 +1,5 @@
 /* modules/screenlock/screenlock_gnome.c — GNOME screen lock: effective dconf
- * values per user, and the locked system database of enforce mode (mamorid,
+ * values per user, and the locked system database of enforce mode (mamori-worker,
  * as root).
  *
  * Why the real dconf tool: the system databases are compiled GVDB files, and

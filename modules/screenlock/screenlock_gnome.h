@@ -1,5 +1,5 @@
 /* modules/screenlock/screenlock_gnome.h — GNOME screen lock through dconf
- * (mamorid).
+ * (mamori-worker).
  *
  * Reads the effective values of org/gnome/desktop/session/idle-delay and
  * org/gnome/desktop/screensaver/lock-enabled, lock-delay for one user the

@@ -1,5 +1,5 @@
 /* modules/screenlock/screenlock_kde.c — KDE kscreenlockerrc cascade with kiosk
- * immutability (mamorid). */
+ * immutability (mamori-worker). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>

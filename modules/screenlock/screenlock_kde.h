@@ -1,5 +1,5 @@
 /* modules/screenlock/screenlock_kde.h — KDE Plasma screen locker settings
- * (mamorid).
+ * (mamori-worker).
  *
  * kscreenlockerrc, group [Daemon]: Autolock (default true), Timeout in
  * minutes (default 5, 0 = never), LockGrace in seconds (default 5),

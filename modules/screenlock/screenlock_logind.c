@@ -1,5 +1,5 @@
 /* modules/screenlock/screenlock_logind.c — systemd-logind's idle action and
- * idle session stop, from logind.conf(.d) under the root (mamorid). */
+ * idle session stop, from logind.conf(.d) under the root (mamori-worker). */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>

@@ -1,5 +1,5 @@
 /* modules/screenlock/screenlock_logind.h — systemd-logind idle settings and
- * systemd time spans (mamorid).
+ * systemd time spans (mamori-worker).
  *
  * logind's IdleAction=lock locks every session of a desktop that listens to
  * logind (GNOME, KDE); StopIdleSessionSec= ends idle sessions (LOCK-2).

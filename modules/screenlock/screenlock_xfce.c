@@ -1,5 +1,5 @@
 /* modules/screenlock/screenlock_xfce.c — a small, defensive reader of xfconf
- * channel XML for xfce4-screensaver (mamorid). Only <property> elements are
+ * channel XML for xfce4-screensaver (mamori-worker). Only <property> elements are
  * understood; anything malformed is an error, never a guess. */
 #include <errno.h>
 #include <limits.h>

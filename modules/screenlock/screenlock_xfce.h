@@ -1,5 +1,5 @@
 /* modules/screenlock/screenlock_xfce.h — XFCE (xfce4-screensaver) settings
- * from xfconf XML (mamorid).
+ * from xfconf XML (mamori-worker).
  *
  * Channel xfce4-screensaver: /saver/enabled, /saver/idle-activation/enabled,
  * /saver/idle-activation/delay (minutes), /lock/enabled,

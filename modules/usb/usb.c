@@ -553,7 +553,7 @@ static void make_medium_ro(struct usb_state *st, struct udev_device *usbdev)
 	}
 }
 
-/* Tell the carry module (agent/media.h) which identity and decision a block
+/* Tell the carry module (agent/sdk/media.h) which identity and decision a block
  * device has, so that its mounts can be followed. */
 static void publish_medium(struct usb_dev *d, struct udev_device *dev, struct udev_device *usbdev, bool readonly)
 {
@@ -590,6 +590,20 @@ static void apply_block(struct usb_state *st, struct udev_device *dev, const cha
 		log_warning_errno(r, "usb: %s: cannot classify, treating as plain", node);
 	if (d->id.have & USB_ID_DESC && usb_rules_hw_encrypted(st->rules, &d->id) && crypt != USB_CRYPT_CONTAINER)
 		crypt = USB_CRYPT_HARDWARE;
+	if (crypt == USB_CRYPT_CONTAINER && d->dec.crypt_required) {
+		/* MEDIA-3: a partition table is writable only when every byte a
+		 * user could write is in an encrypted partition; otherwise the
+		 * disk and its partitions are treated as plain media */
+		const char *why = NULL;
+
+		r = usb_media_layout(node, &crypt, &why);
+		if (r < 0)
+			log_warning_errno(r, "usb: %s: cannot read the partition table, treating as plain", node);
+		if (crypt != USB_CRYPT_ENC_PARTITIONS) {
+			log_info("usb: %s: partition table not all encrypted (%s): plain", node, why ? why : "?");
+			crypt = USB_CRYPT_PLAIN;
+		}
+	}
 	mode = usb_decide_media(&d->dec, crypt, &reason);
 	if (mode == USB_MEDIA_RO && crypt == USB_CRYPT_PLAIN && d->dec.crypt_required && !d->medium_plain) {
 		/* one plain partition makes the whole medium read-only: raw writes

@@ -96,6 +96,13 @@ int usb_descriptors_parse(const uint8_t *buf, size_t len, struct usb_desc_info *
 			if (cfg_end == 0 || pos >= cfg_end)
 				d.malformed = true; /* an interface outside any configuration: keep it, flag it */
 			add_iface(&d, config, buf + pos);
+			if (d.n_seq < USB_DESC_MAX_SEQ) {
+				d.seq[d.n_seq][0] = buf[pos + 5];
+				d.seq[d.n_seq][1] = buf[pos + 6];
+				d.seq[d.n_seq][2] = buf[pos + 7];
+				d.n_seq++;
+			} else
+				d.seq_truncated = true;
 		}
 		pos += bl;
 	}

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #define USB_DESC_MAX_IFACES 32
+#define USB_DESC_MAX_SEQ    64 /* interface descriptors listed in order (USBGuard's with-interface) */
 
 struct usb_desc_iface {
 	uint8_t config; /* bConfigurationValue of the configuration it belongs to */
@@ -27,6 +28,9 @@ struct usb_desc_info {
 	size_t n_ifaces; /* distinct (config, number, class triple), alternate setting 0 first */
 	struct usb_desc_iface ifaces[USB_DESC_MAX_IFACES];
 	bool truncated; /* the device declared more interfaces than USB_DESC_MAX_IFACES */
+	size_t n_seq;   /* every interface descriptor, alternate settings included, in order */
+	uint8_t seq[USB_DESC_MAX_SEQ][3];
+	bool seq_truncated;
 	bool malformed; /* a bad length or type stopped the walk before the end */
 };
 

@@ -14,6 +14,7 @@
 #include "alloc-util.h"
 #include "rootpath.h"
 #include "strutil.h"
+#include "sha256.h"
 #include "usb_identity.h"
 
 static const char *const connect_names[_USB_CONNECT_MAX] = {
@@ -90,28 +91,50 @@ void usb_identity_set_string(char *dst, size_t dstsz, const char *raw, size_t n)
 	}
 }
 
-static int read_string(const char *dir, const char *attr, char *dst, size_t dstsz, bool *present)
+void usb_str_set(struct usb_str *dst, const char *raw, size_t n)
 {
-	char raw[USB_STR_RAW_MAX];
-	ssize_t n = read_attr(dir, attr, raw, sizeof(raw));
+	dst->present = true;
+	dst->too_long = n >= USB_STR_RAW_MAX;
+	dst->len = 0;
+	dst->b[0] = '\0';
+	if (dst->too_long)
+		return;
+	/* USBGuard's SysFSDevice::readAttribute trims these from the end */
+	while (n > 0 && (raw[n - 1] == '\0' || raw[n - 1] == '\n' || raw[n - 1] == '\r' || raw[n - 1] == '\t' ||
+	                 raw[n - 1] == '\b'))
+		n--;
+	memcpy(dst->b, raw, n);
+	dst->b[n] = '\0';
+	dst->len = n;
+}
+
+void usb_identity_set_serial(struct usb_identity *id, const char *s, size_t n)
+{
+	usb_str_set(&id->serial_raw, s, n);
+	usb_identity_set_string(id->serial, sizeof(id->serial), s, n);
+	id->has_serial = true;
+}
+
+/* raw: the exact bytes (may be NULL); dst: the escaped form for people */
+static int read_string(const char *dir, const char *attr, char *dst, size_t dstsz, bool *present, struct usb_str *raw)
+{
+	char buf[USB_STR_RAW_MAX + 1];
+	ssize_t n = read_attr(dir, attr, buf, sizeof(buf));
 
 	if (n < 0) {
 		dst[0] = '\0';
 		if (present)
 			*present = false;
+		if (raw)
+			*raw = (struct usb_str){0};
 		return n == -ENOENT ? 0 : (int)n;
 	}
-	usb_identity_set_string(dst, dstsz, raw, (size_t)n);
+	usb_identity_set_string(dst, dstsz, buf, (size_t)n < USB_STR_RAW_MAX ? (size_t)n : USB_STR_RAW_MAX);
+	if (raw)
+		usb_str_set(raw, buf, (size_t)n);
 	if (present)
 		*present = true;
 	return 0;
-}
-
-static usb_digest_fn digest;
-
-void usb_identity_set_digest(usb_digest_fn fn)
-{
-	digest = fn;
 }
 
 /* length-prefixed fields, so that no two identities share a byte string */
@@ -135,8 +158,6 @@ int usb_identity_hash(struct usb_identity *id, const uint8_t *desc, size_t len)
 	size_t off = 0;
 	int r;
 
-	if (!digest)
-		return -ENOSYS; /* no hash: rules that pin one cannot match (fail closed) */
 	buf = malloc(need);
 	if (!buf)
 		return -ENOMEM;
@@ -145,11 +166,133 @@ int usb_identity_hash(struct usb_identity *id, const uint8_t *desc, size_t len)
 	put_field(buf, &off, id->manufacturer, strlen(id->manufacturer));
 	put_field(buf, &off, id->name, strlen(id->name));
 	put_field(buf, &off, desc ? desc : (const uint8_t *)"", desc ? len : 0);
-	r = digest(buf, off, id->hash);
+	/* common/sha256.c: no libcrypto and no round trip to the worker in the
+	 * decision path, so a hash-pinned rule matches while the worker is down
+	 * (issue 19.2) */
+	r = sha256_buf(buf, off, id->hash);
 	if (r < 0)
 		return r;
 	hex_encode(id->hash, 32, id->hash_hex);
 	id->have |= USB_ID_HASH;
+	return 0;
+}
+
+static void base64_encode(const uint8_t *in, size_t n, char *out)
+{
+	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
+		             (i + 2 < n ? in[i + 2] : 0);
+
+		out[o++] = t[(v >> 18) & 63];
+		out[o++] = t[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < n ? t[v & 63] : '=';
+	}
+	out[o] = '\0';
+}
+
+int usb_ughash_compute(const struct usb_str *name, const char *vendor_txt, const char *product_txt,
+                       const struct usb_str *serial, const uint8_t *desc, size_t len, char *out)
+{
+	size_t nv = strlen(vendor_txt), np = strlen(product_txt);
+	_cleanup_free_ uint8_t *buf = NULL;
+	uint8_t md[32];
+	size_t off = 0;
+	int r;
+
+	if (name->too_long || serial->too_long || !nv || !np)
+		return -E2BIG; /* USBGuard refuses such a device too */
+	buf = malloc(name->len + nv + np + serial->len + len + 1);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf + off, name->b, name->len), off += name->len;
+	memcpy(buf + off, vendor_txt, nv), off += nv;
+	memcpy(buf + off, product_txt, np), off += np;
+	memcpy(buf + off, serial->b, serial->len), off += serial->len;
+	if (len) {
+		size_t at = off;
+
+		memcpy(buf + off, desc, len), off += len;
+		/* USBGuard hashes a Linux root hub's (1d6b:0001..0003) device
+		 * descriptor with bcdDevice 0, so that a kernel update keeps it */
+		if (len >= 18 && desc[1] == 0x01 && desc[8] == 0x6b && desc[9] == 0x1d && desc[11] == 0 &&
+		    desc[10] >= 1 && desc[10] <= 3)
+			buf[at + 12] = buf[at + 13] = 0;
+	}
+	r = sha256_buf(buf, off, md);
+	if (r < 0)
+		return r;
+	base64_encode(md, sizeof(md), out);
+	return 0;
+}
+
+/* USBGuard's hash of the device in directory dir (under the root prefix). */
+static int ughash_of(const char *dir, char *out)
+{
+	struct usb_str name = {0}, serial = {0}, v = {0}, p = {0};
+	_cleanup_free_ uint8_t *desc = malloc(USB_DESC_MAX);
+	char tmp[USB_STR_RAW_MAX + 1];
+	const char *attrs[] = {"product", "serial", "idVendor", "idProduct"};
+	struct usb_str *dst[] = {&name, &serial, &v, &p};
+	ssize_t n;
+
+	if (!desc)
+		return -ENOMEM;
+	for (size_t i = 0; i < ELEMENTSOF(attrs); i++) {
+		n = read_attr(dir, attrs[i], tmp, sizeof(tmp));
+		if (n >= 0)
+			usb_str_set(dst[i], tmp, (size_t)n);
+		else if (n != -ENOENT)
+			return (int)n;
+	}
+	n = read_attr(dir, "descriptors", desc, USB_DESC_MAX);
+	if (n < 18)
+		return n < 0 ? (int)n : -EBADMSG;
+	if (v.too_long || p.too_long)
+		return -E2BIG;
+	return usb_ughash_compute(&name, v.b, p.b, &serial, desc, (size_t)n, out);
+}
+
+/* USBGuard's parent hash: the parent USB device's hash, or for a root hub
+ * the hash of its parent's sysfs path (as USBGuard sees it: no root prefix). */
+static int ugparent_of(const char *syspath, char *out)
+{
+	char parent[PATH_MAX], ue[4096];
+	const char *slash = strrchr(syspath, '/');
+	ssize_t n;
+	struct usb_str path = {0};
+
+	if (!slash || slash == syspath || (size_t)(slash - syspath) >= sizeof(parent))
+		return -EINVAL;
+	memcpy(parent, syspath, (size_t)(slash - syspath));
+	parent[slash - syspath] = '\0';
+	n = read_attr(parent, "uevent", ue, sizeof(ue) - 1);
+	if (n >= 0) {
+		ue[n] = '\0';
+		if (strstr(ue, "DEVTYPE=usb_device\n") == ue || strstr(ue, "\nDEVTYPE=usb_device\n"))
+			return ughash_of(parent, out);
+	}
+	/* hashString(path): SHA-256 of the path bytes alone, the path as
+	 * USBGuard keeps it: relative to the sysfs mount ("/devices/...") */
+	{
+		const char *rel = strncmp(parent, "/sys/", 5) == 0 ? parent + 4 : parent;
+
+		if (strlen(rel) >= USB_STR_RAW_MAX)
+			return -E2BIG;
+		usb_str_set(&path, rel, strlen(rel));
+	}
+	{
+		uint8_t md[32];
+		int r;
+
+		r = sha256_buf(path.b, path.len, md);
+		if (r < 0)
+			return r;
+		base64_encode(md, sizeof(md), out);
+	}
 	return 0;
 }
 
@@ -164,6 +307,9 @@ static void take_desc(struct usb_identity *id, const struct usb_desc_info *d)
 	id->n_ifaces = d->n_ifaces;
 	memcpy(id->ifaces, d->ifaces, d->n_ifaces * sizeof(d->ifaces[0]));
 	id->ifaces_truncated = d->truncated;
+	id->n_seq = d->n_seq;
+	memcpy(id->seq, d->seq, sizeof(id->seq));
+	id->seq_truncated = d->truncated || d->seq_truncated;
 	id->desc_malformed = d->malformed;
 }
 
@@ -177,12 +323,14 @@ int usb_identity_read(const char *syspath, const char *sysname, unsigned want, s
 		return -EINVAL;
 	if (want & USB_ID_HASH)
 		want = USB_ID_ALL;
+	if (want & USB_ID_UGHASH)
+		want |= USB_ID_DESC | USB_ID_SERIAL | USB_ID_NAMES;
 	want &= ~id->have;
 	if (!want)
 		return 0;
 	if (sysname && !id->port[0])
 		strscpy(id->port, sizeof(id->port), sysname);
-	if (want & (USB_ID_DESC | USB_ID_HASH)) {
+	if (want & (USB_ID_DESC | USB_ID_HASH | USB_ID_UGHASH)) {
 		desc = malloc(USB_DESC_MAX);
 		if (!desc)
 			return -ENOMEM;
@@ -204,25 +352,28 @@ int usb_identity_read(const char *syspath, const char *sysname, unsigned want, s
 		}
 	}
 	if (want & USB_ID_SERIAL) {
-		r = read_string(syspath, "serial", id->serial, sizeof(id->serial), &id->has_serial);
+		r = read_string(syspath, "serial", id->serial, sizeof(id->serial), &id->has_serial, &id->serial_raw);
 		if (r < 0)
 			return r;
 		id->have |= USB_ID_SERIAL;
 	}
 	if (want & USB_ID_NAMES) {
-		r = read_string(syspath, "manufacturer", id->manufacturer, sizeof(id->manufacturer), NULL);
+		r = read_string(syspath, "manufacturer", id->manufacturer, sizeof(id->manufacturer), NULL, NULL);
 		if (r < 0)
 			return r;
-		r = read_string(syspath, "product", id->name, sizeof(id->name), NULL);
+		r = read_string(syspath, "product", id->name, sizeof(id->name), NULL, &id->name_raw);
 		if (r < 0)
 			return r;
 		id->have |= USB_ID_NAMES;
 	}
 	if (want & USB_ID_CONNECT) {
-		char ct[32];
+		char ct[64];
 		ssize_t n = read_attr(syspath, "port/connect_type", ct, sizeof(ct) - 1);
 
 		id->connect_type = USB_CONNECT_UNKNOWN;
+		id->connect_raw = (struct usb_str){0};
+		if (n >= 0)
+			usb_str_set(&id->connect_raw, ct, (size_t)n);
 		if (n > 0) {
 			ct[n] = '\0';
 			ct[strcspn(ct, "\n")] = '\0';
@@ -233,11 +384,33 @@ int usb_identity_read(const char *syspath, const char *sysname, unsigned want, s
 		id->have |= USB_ID_CONNECT;
 	}
 	if (want & USB_ID_HASH) {
-		/* without a digest the identity lacks its hash; the decision still
-		 * happens (a hash-pinned rule just cannot match) */
 		r = usb_identity_hash(id, desc, (size_t)dlen);
 		if (r == -ENOMEM)
 			return r;
+	}
+	if (want & USB_ID_UGHASH) {
+		char v[16] = "", p[16] = "";
+		ssize_t n;
+
+		/* like the SHA-256 above: with strings USBGuard itself refuses
+		 * there is no hash, and a rule on it cannot match */
+		n = read_attr(syspath, "idVendor", v, sizeof(v) - 1);
+		v[n > 0 ? strcspn(v, "\n") : 0] = '\0';
+		n = read_attr(syspath, "idProduct", p, sizeof(p) - 1);
+		p[n > 0 ? strcspn(p, "\n") : 0] = '\0';
+		id->ug_hash[0] = id->ug_parent_hash[0] = '\0';
+		r = usb_ughash_compute(&id->name_raw, v, p, &id->serial_raw, desc, dlen > 0 ? (size_t)dlen : 0,
+		                       id->ug_hash);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
+			id->ug_hash[0] = '\0';
+		r = ugparent_of(syspath, id->ug_parent_hash);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
+			id->ug_parent_hash[0] = '\0';
+		id->have |= USB_ID_UGHASH;
 	}
 	return 0;
 }

@@ -1,10 +1,11 @@
 /* modules/usb/usb_identity.h — who a USB device says it is, as read from
  * udev and sysfs (mamorid).
  *
- * Strings come from the device: they are read with a cap, and stored
+ * Strings come from the device: they are read with a cap and kept twice:
  * escaped (escape_untrusted: control bytes, invalid UTF-8 and embedded NUL
- * become \xHH), so everything in struct usb_identity is safe to print, put
- * in JSON and compare with policy strings. */
+ * become \xHH) for printing and JSON, and as the exact bytes (struct usb_str)
+ * that rules compare with. A string longer than the cap is flagged, never cut
+ * into a value that another device could have. */
 #ifndef MAMORI_USB_IDENTITY_H
 #define MAMORI_USB_IDENTITY_H
 
@@ -37,8 +38,21 @@ enum usb_id_field {
 	USB_ID_NAMES = 1u << 2,   /* manufacturer, product name */
 	USB_ID_CONNECT = 1u << 3, /* port/connect_type */
 	USB_ID_HASH = 1u << 4,    /* descriptor hash (implies all of the above) */
-	USB_ID_ALL = 0x1f,
+	USB_ID_UGHASH = 1u << 5,  /* USBGuard's device and parent hashes (implies DESC, SERIAL, NAMES) */
+	USB_ID_ALL = 0x3f,
 };
+
+/* A string attribute as the device gave it: bytes, without the sysfs
+ * newline and without trailing NUL/CR/LF/TAB/BS (as USBGuard reads it).
+ * too_long: the attribute had USB_STR_RAW_MAX bytes or more; b is then
+ * empty and no rule on it can match. b is NUL-terminated after len. */
+struct usb_str {
+	size_t len;
+	bool present, too_long;
+	char b[USB_STR_RAW_MAX];
+};
+
+#define USB_UGHASH_LEN 44 /* base64 of a SHA-256 */
 
 struct usb_identity {
 	unsigned have; /* USB_ID_* read so far */
@@ -55,6 +69,14 @@ struct usb_identity {
 	enum usb_connect_type connect_type;
 	uint8_t hash[32];
 	char hash_hex[65];
+	/* exact bytes, what rules compare (usb_match.c) */
+	struct usb_str serial_raw, name_raw, connect_raw;
+	/* every interface descriptor (alternate settings too) in descriptor
+	 * order, as USBGuard lists them: rules on `interfaces` use this list */
+	size_t n_seq;
+	uint8_t seq[USB_DESC_MAX_SEQ][3];
+	bool seq_truncated;
+	char ug_hash[USB_UGHASH_LEN + 1], ug_parent_hash[USB_UGHASH_LEN + 1];
 };
 
 const char *usb_connect_type_to_string(enum usb_connect_type t);
@@ -72,13 +94,22 @@ int usb_identity_read(const char *syspath, const char *sysname, unsigned want, s
  * identity strings: SHA-256 over length-prefixed vendor, product, serial,
  * manufacturer, product name, then the raw descriptors. Ports are not in it:
  * a pinned hash follows the device from port to port. */
-/* The SHA-256 the hash is made with: OpenSSL in the worker and the tests
- * (sha256_buf), a request to the worker in mamorid (which does not link
- * libcrypto). Unset: identities have no hash. */
-typedef int (*usb_digest_fn)(const void *data, size_t len, uint8_t ret[32]);
-void usb_identity_set_digest(usb_digest_fn fn);
+/* The SHA-256 is common/sha256.c's, in the process that decides (mamorid). */
 
 int usb_identity_hash(struct usb_identity *id, const uint8_t *desc, size_t len);
+
+/* Fill a usb_str from raw attribute bytes (trimmed as USBGuard does). */
+void usb_str_set(struct usb_str *dst, const char *raw, size_t n);
+
+/* Set the serial (raw and escaped) of an identity built by hand (tests,
+ * carry registry). */
+void usb_identity_set_serial(struct usb_identity *id, const char *s, size_t n);
+
+/* USBGuard's hash of a device: base64(SHA-256(product string, idVendor text,
+ * idProduct text, serial, descriptors)), with common/sha256.c.
+ * out gets USB_UGHASH_LEN + 1 bytes. */
+int usb_ughash_compute(const struct usb_str *name, const char *vendor_txt, const char *product_txt,
+                       const struct usb_str *serial, const uint8_t *desc, size_t len, char *out);
 
 /* Fill the escaped-string field dst from untrusted raw bytes. */
 void usb_identity_set_string(char *dst, size_t dstsz, const char *raw, size_t n);

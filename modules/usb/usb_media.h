@@ -15,6 +15,17 @@
  * Returns 0 and *ret, or -errno when the node cannot be read. */
 int usb_media_classify(const char *devnode, const char *fs_type, const char *pt_type, enum usb_crypt *ret);
 
+/* A partitioned medium (USB_CRYPT_CONTAINER): read its partition table with
+ * libblkid and probe every partition. *ret becomes USB_CRYPT_ENC_PARTITIONS
+ * when there is at least one partition, every partition is LUKS or BitLocker
+ * and no region outside the partitions is larger than the alignment slack
+ * (USB_MEDIA_SLACK: the table and the 1 MiB alignment gap); otherwise
+ * USB_CRYPT_CONTAINER, and *ret_why says why (static string): "no_partitions",
+ * "plain_partition", "unallocated_region", "extended_partition",
+ * "unreadable_table". Returns 0 or -errno when the node cannot be read. */
+#define USB_MEDIA_SLACK (1024 * 1024 + 34 * 512)
+int usb_media_layout(const char *devnode, enum usb_crypt *ret, const char **ret_why);
+
 /* Map a libblkid/udev TYPE string ("crypto_LUKS", "BitLocker", "ext4", ...). */
 enum usb_crypt usb_media_crypt_from_type(const char *type);
 

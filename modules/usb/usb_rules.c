@@ -12,39 +12,23 @@
 
 #include "alloc-util.h"
 #include "strutil.h"
+#include "usb_match.h"
 #include "usb_rules.h"
 
 enum {
 	M_VENDOR = 1u << 0,
 	M_PRODUCT = 1u << 1,
 	M_SERIAL = 1u << 2,
-	M_HASH = 1u << 3,
-	M_CLASS = 1u << 4,
-	M_IFACES = 1u << 5,
-	M_PORT = 1u << 6,
-	M_CONNECT = 1u << 7,
-	M_NAME = 1u << 8,
 };
 
 struct class_pat {
 	int16_t c, s, p; /* -1: any */
 };
 
-struct id_match {
-	unsigned keys;
-	uint16_t vendor, product;
-	uint8_t dev_class;
-	enum usb_connect_type connect;
-	uint8_t hash[32];
-	char *serial, *port, *name;
-	struct class_pat *ifaces;
-	size_t n_ifaces;
-};
-
 struct rule {
 	char id[USB_RULE_ID_MAX];
 	enum usb_action action;
-	struct id_match m;
+	struct usb_match *m;
 	bool has_allow; /* "interfaces": only these may be authorized */
 	struct class_pat *allow;
 	size_t n_allow;
@@ -104,6 +88,7 @@ static const char *const crypt_names[_USB_CRYPT_MAX] = {
         [USB_CRYPT_BITLOCKER] = "bitlocker",
         [USB_CRYPT_HARDWARE] = "hardware",
         [USB_CRYPT_CONTAINER] = "partition_table",
+        [USB_CRYPT_ENC_PARTITIONS] = "encrypted_partitions",
 };
 
 const char *usb_action_to_string(enum usb_action a)
@@ -386,131 +371,11 @@ static bool medium_match(const struct medium *m, const struct usb_identity *id)
 		return false;
 	if ((m->keys & M_PRODUCT) && m->product != id->product)
 		return false;
-	if ((m->keys & M_SERIAL) && (!id->has_serial || strcmp(m->serial, id->serial) != 0))
+	if ((m->keys & M_SERIAL) &&
+	    (!id->has_serial || id->serial_raw.too_long || id->serial_raw.len != strlen(m->serial) ||
+	     memcmp(m->serial, id->serial_raw.b, id->serial_raw.len) != 0))
 		return false;
 	return true;
-}
-
-static int parse_match(const cJSON *o, struct id_match *m, unsigned *needs)
-{
-	const char *s;
-	const cJSON *a;
-	int r;
-
-	if (!o)
-		return 0; /* no match object: matches every device */
-	if (!cJSON_IsObject(o))
-		return -EINVAL;
-	if (get_str(o, "vendor", &s) < 0 || (s && parse_hex16(s, &m->vendor) < 0))
-		return -EINVAL;
-	m->keys |= s ? M_VENDOR : 0;
-	if (get_str(o, "product", &s) < 0 || (s && parse_hex16(s, &m->product) < 0))
-		return -EINVAL;
-	m->keys |= s ? M_PRODUCT : 0;
-	if (get_str(o, "serial", &s) < 0)
-		return -EINVAL;
-	if (s) {
-		if ((r = dup_str(s, USB_STR_MAX - 1, &m->serial)) < 0)
-			return r;
-		m->keys |= M_SERIAL;
-	}
-	if (get_str(o, "hash", &s) < 0)
-		return -EINVAL;
-	if (s) {
-		if (strlen(s) != 64)
-			return -EINVAL;
-		for (int i = 0; i < 32; i++) {
-			int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-			if (hi < 0 || lo < 0)
-				return -EINVAL;
-			m->hash[i] = (uint8_t)(hi * 16 + lo);
-		}
-		m->keys |= M_HASH;
-		*needs |= USB_ID_HASH;
-	}
-	if (get_str(o, "class", &s) < 0)
-		return -EINVAL;
-	if (s) {
-		int16_t c;
-		if (parse_hex8(s, strlen(s), &c) < 0 || c < 0)
-			return -EINVAL;
-		m->dev_class = (uint8_t)c;
-		m->keys |= M_CLASS;
-	}
-	if ((a = get(o, "interfaces"))) {
-		if ((r = parse_pats(a, &m->ifaces, &m->n_ifaces)) < 0)
-			return r;
-		m->keys |= M_IFACES;
-	}
-	if (get_str(o, "port", &s) < 0)
-		return -EINVAL;
-	if (s) {
-		if ((r = dup_str(s, 31, &m->port)) < 0)
-			return r;
-		m->keys |= M_PORT;
-	}
-	if (get_str(o, "connect_type", &s) < 0)
-		return -EINVAL;
-	if (s) {
-		m->connect = usb_connect_type_from_string(s);
-		if (m->connect == _USB_CONNECT_INVALID)
-			return -EINVAL;
-		m->keys |= M_CONNECT;
-		*needs |= USB_ID_CONNECT;
-	}
-	if (get_str(o, "name", &s) < 0)
-		return -EINVAL;
-	if (s) {
-		if ((r = dup_str(s, USB_STR_MAX - 1, &m->name)) < 0)
-			return r;
-		m->keys |= M_NAME;
-		*needs |= USB_ID_NAMES;
-	}
-	return 0;
-}
-
-static bool id_match(const struct id_match *m, const struct usb_identity *id)
-{
-	if ((m->keys & M_VENDOR) && m->vendor != id->vendor)
-		return false;
-	if ((m->keys & M_PRODUCT) && m->product != id->product)
-		return false;
-	if ((m->keys & M_SERIAL) && (!id->has_serial || strcmp(m->serial, id->serial) != 0))
-		return false;
-	if ((m->keys & M_HASH) && (!(id->have & USB_ID_HASH) || memcmp(m->hash, id->hash, 32) != 0))
-		return false;
-	if ((m->keys & M_CLASS) && m->dev_class != id->dev_class)
-		return false;
-	if ((m->keys & M_PORT) && strcmp(m->port, id->port) != 0)
-		return false;
-	if ((m->keys & M_CONNECT) && m->connect != id->connect_type)
-		return false;
-	if ((m->keys & M_NAME) && strcmp(m->name, id->name) != 0)
-		return false;
-	if (m->keys & M_IFACES) {
-		/* the device's interface list must be known completely and every
-		 * interface must be one the rule lists: a rule for "a stick" must
-		 * not match a stick that is also a keyboard */
-		if (id->ifaces_truncated || id->n_ifaces == 0)
-			return false;
-		for (size_t i = 0; i < id->n_ifaces; i++) {
-			bool ok = false;
-			for (size_t j = 0; j < m->n_ifaces && !ok; j++)
-				ok = class_pat_match(&m->ifaces[j], id->ifaces[i].cls, id->ifaces[i].sub,
-				                     id->ifaces[i].proto);
-			if (!ok)
-				return false;
-		}
-	}
-	return true;
-}
-
-static void id_match_done(struct id_match *m)
-{
-	free(m->serial);
-	free(m->port);
-	free(m->name);
-	free(m->ifaces);
 }
 
 struct usb_rules *usb_rules_free(struct usb_rules *r)
@@ -518,7 +383,7 @@ struct usb_rules *usb_rules_free(struct usb_rules *r)
 	if (!r)
 		return NULL;
 	for (size_t i = 0; i < r->n_rules; i++) {
-		id_match_done(&r->rules[i].m);
+		usb_match_free(r->rules[i].m);
 		free(r->rules[i].allow);
 	}
 	free(r->rules);
@@ -585,13 +450,15 @@ static int load_rules(struct usb_rules *r, const cJSON *a, char *err, size_t err
 		if (get_str(it, "action", &act) < 0 || (ru->action = usb_action_from_string(act)) == _USB_ACT_INVALID)
 			FAIL("usb.rules[%d] (%s).action: not one of allow, block, readonly, allow_if_encrypted", i,
 			     ru->id);
-		k = parse_match(get(it, "match"), &ru->m, &r->needs);
-		if (k == -ENOMEM)
-			return k;
-		if (k < 0)
-			FAIL("usb.rules[%d] (%s).match: bad value (ids are 4 hex digits, classes cc:ss:pp, hash 64 "
-			     "hex)",
-			     i, ru->id);
+		{
+			char e[192];
+
+			k = usb_match_compile(get(it, "match"), &ru->m, &r->needs, e, sizeof(e));
+			if (k == -ENOMEM)
+				return k;
+			if (k < 0)
+				FAIL("usb.rules[%d] (%s).%s", i, ru->id, e);
+		}
 		if ((ifs = get(it, "interfaces"))) {
 			k = parse_pats(ifs, &ru->allow, &ru->n_allow);
 			if (k == -ENOMEM)
@@ -847,8 +714,24 @@ void usb_decide(const struct usb_rules *r, const struct usb_identity *id, time_t
 	enum usb_action act = r->def;
 	bool storage = false, any = false;
 
-	for (size_t i = 0; i < r->n_rules; i++)
-		if (id_match(&r->rules[i].m, id)) {
+	for (size_t i = 0; i < r->n_rules; i++) {
+		int m = usb_match_eval(r->rules[i].m, id);
+
+		/* a rule that cannot be evaluated on this identity (a string longer
+		 * than any real USB string, an interface list cut short, a hash
+		 * that could not be computed): a block rule blocks, an allowing
+		 * rule is passed over — neither allows what the rule would not */
+		if (m < 0 && r->rules[i].action == USB_ACT_BLOCK) {
+			d.rule = (int)i;
+			d.rule_id = r->rules[i].id;
+			d.reason = "identity_incomplete";
+			d.action = USB_ACT_BLOCK;
+			if (r->rules[i].reqs[0])
+				d.reqs = r->rules[i].reqs;
+			*ret = d;
+			return;
+		}
+		if (m > 0) {
 			d.rule = (int)i;
 			act = r->rules[i].action;
 			d.rule_id = r->rules[i].id;
@@ -857,6 +740,7 @@ void usb_decide(const struct usb_rules *r, const struct usb_identity *id, time_t
 				d.reqs = r->rules[i].reqs;
 			break;
 		}
+	}
 	if (d.rule >= 0 && act == USB_ACT_BLOCK) {
 		d.action = USB_ACT_BLOCK;
 		*ret = d;
@@ -988,11 +872,14 @@ int usb_decide_media(const struct usb_decision *dec, enum usb_crypt c, const cha
 		*ret_reason = dec->action == USB_ACT_READONLY ? "readonly_rule" : dec->reason;
 		return USB_MEDIA_RO;
 	}
-	if (c == USB_CRYPT_CONTAINER) {
+	if (c == USB_CRYPT_CONTAINER && !dec->crypt_required) {
 		*ret_reason = "partition_table";
 		return USB_MEDIA_RW; /* its partitions are classified one by one */
 	}
-	if (dec->crypt_required && c == USB_CRYPT_PLAIN) {
+	/* encryption required: a partition table is writable only when every
+	 * partition is encrypted and no region is left over (usb_media_layout);
+	 * otherwise raw writes to the disk would put plaintext on the medium */
+	if (dec->crypt_required && (c == USB_CRYPT_PLAIN || c == USB_CRYPT_CONTAINER)) {
 		*ret_reason = "plain_media";
 		return dec->plain_action == USB_ACT_BLOCK ? -EPERM : USB_MEDIA_RO;
 	}
@@ -1000,7 +887,7 @@ int usb_decide_media(const struct usb_decision *dec, enum usb_crypt c, const cha
 		*ret_reason = "write_requires_approval";
 		return USB_MEDIA_RO;
 	}
-	*ret_reason = c == USB_CRYPT_PLAIN ? "allowed" : "encrypted";
+	*ret_reason = c == USB_CRYPT_PLAIN || c == USB_CRYPT_CONTAINER ? "allowed" : "encrypted";
 	return USB_MEDIA_RW;
 }
 

@@ -55,8 +55,9 @@ enum usb_crypt {
 	USB_CRYPT_PLAIN,
 	USB_CRYPT_LUKS,
 	USB_CRYPT_BITLOCKER,
-	USB_CRYPT_HARDWARE,  /* registered hardware-encrypted model */
-	USB_CRYPT_CONTAINER, /* only a partition table: its partitions decide */
+	USB_CRYPT_HARDWARE,       /* registered hardware-encrypted model */
+	USB_CRYPT_CONTAINER,      /* a partition table whose layout was not (or could not be) verified */
+	USB_CRYPT_ENC_PARTITIONS, /* a partition table, every partition LUKS/BitLocker, no free region */
 	_USB_CRYPT_MAX,
 	_USB_CRYPT_INVALID = -1,
 };

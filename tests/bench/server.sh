@@ -110,3 +110,15 @@ for f in mamori nginx; do
 done
 awk -v m="$m" -v n="$n" 'BEGIN { printf "ratio mamori/nginx %.2f (target >= 0.5)\n", m / n }'
 echo "mamori-server VmHWM $hwm"
+
+# issue 17: one terminal's check-in latency, alone and while 30 clients (each
+# from its own 127/8 address) hammer the admin listener with failed logins
+flood=$b/itests/server_flood
+"$flood" "$dev" "$adm" "$CA" "${pems[0]}" "$S" 0 >"$W/quiet.txt"
+"$flood" "$dev" "$adm" "$CA" "${pems[0]}" "$S" 30 >"$W/flood.txt"
+printf '%-36s %10s %10s %10s %10s\n' 'check-in (one terminal, every 20 ms)' p50_us p99_us max_us logins_401
+for f in quiet flood; do
+	printf '%-36s %10s %10s %10s %10s\n' "$([[ $f == quiet ]] && echo 'no login flood' || echo '30 clients failing logins')" \
+		"$(awk '/^p50_us/ {print $2}' "$W/$f.txt")" "$(awk '/^p99_us/ {print $2}' "$W/$f.txt")" \
+		"$(awk '/^max_us/ {print $2}' "$W/$f.txt")" "$(awk '/^login_401/ {print $2}' "$W/$f.txt")"
+done

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cJSON *rules = NULL, *doc, *usb;
 	char *text;
 
-	if (usbguard_import((const char *)data, size, &rules, &issues) < 0)
+	if (usbguard_import((const char *)data, size, size > 0 && (data[0] & 1), &rules, &issues) < 0)
 		return 0;
 	doc = cJSON_CreateObject();
 	cJSON_AddNumberToObject(doc, "schema", 1);

@@ -19,7 +19,10 @@
 
 #include "av/av.h"
 #include "av/av_clamd.h"
+#include "config.h"
 #include "fileio.h"
+#include "module.h"
+#include "policy.h"
 #include "rootpath.h"
 
 static const char *tmp;
@@ -146,8 +149,10 @@ static void test_status_pass_and_fail(void **state)
 
 	(void)state;
 	snprintf(sd, sizeof(sd), "%s/state", tmp);
-	/* fresh definitions, a recorded full scan (test_full_scan), clamd up */
+	/* fresh definitions, a recorded clean full scan, clamd up (test_full_scan's
+	 * found EICAR: a scan that found malware fails AV-3, see below) */
 	write_cvd("daily.cvd", (int64_t)time(NULL) - 3600);
+	assert_int_equal(av_clamd_record_full_scan(sd, (int64_t)time(NULL), 0, 0, 1), 0);
 	eval_now(sd, &rep);
 	assert_int_equal(find(&rep, "av.resident")->status, CHECK_PASS);
 	assert_int_equal(find(&rep, "av.definitions")->status, CHECK_PASS);
@@ -181,12 +186,97 @@ static void test_status_pass_and_fail(void **state)
 	check_report_clear(&rep);
 }
 
+/* ---- the scheduled full scan through the module (AV-3, issue 22) ---------------- */
+
+static cJSON *events;
+
+static int capture(struct mamori_ctx *ctx, const struct mamori_event *ev, uint64_t *ret_seq)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	(void)ctx;
+	cJSON_AddStringToObject(o, "type", ev->type);
+	cJSON_AddStringToObject(o, "reqs", ev->reqs);
+	cJSON_AddItemToObject(o, "payload", cJSON_Duplicate(ev->payload, true));
+	cJSON_AddItemToArray(events, o);
+	if (ret_seq)
+		*ret_seq = (uint64_t)cJSON_GetArraySize(events);
+	return 0;
+}
+
+static const cJSON *event(const char *type)
+{
+	const cJSON *e, *hit = NULL;
+
+	cJSON_ArrayForEach(e, events) if (strcmp(cJSON_GetObjectItem(e, "type")->valuestring, type) == 0) hit =
+	        cJSON_GetObjectItem(e, "payload");
+	return hit;
+}
+
+static void test_scheduled_full_scan_detections(void **state)
+{
+	static struct agent_config cfg;
+	struct mamori_policy *pol = NULL;
+	struct mamori_ctx ctx = {.lang = "en", .emit = capture};
+	struct check_report rep = {0};
+	struct av_status st;
+	char doc[2048];
+	const cJSON *d, *f;
+	void *av = NULL;
+
+	(void)state;
+	events = cJSON_CreateArray();
+	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s/state-module", tmp);
+	snprintf(doc, sizeof(doc),
+	         "{\"schema\":1,\"version\":1,\"segment\":\"lgwan\",\"av\":{\"product\":\"clamav\",\"clamd_socket\":"
+	         "\"%s/clamd.sock\",\"clamd_database_dir\":\"%s/defs\",\"full_scan_interval_days\":7,"
+	         "\"full_scan_paths\":[\"%s/scan\"],\"watch\":[]}}",
+	         tmp, tmp, tmp);
+	assert_int_equal(policy_parse(doc, strlen(doc), &pol, NULL), 0);
+	ctx.policy = pol;
+	ctx.config = &cfg;
+	assert_int_equal(av_module.init(&ctx, &av), 0);
+	assert_int_equal(av_module.enforce(av), 0); /* no full scan recorded: it is due */
+	for (int i = 0; i < 300 && !event("av.full_scan"); i++) {
+		int fds[MAMORI_MODULE_MAX_FDS], n = av_module.fds(av, fds, MAMORI_MODULE_MAX_FDS);
+		struct pollfd pf[MAMORI_MODULE_MAX_FDS];
+
+		for (int k = 0; k < n; k++)
+			pf[k] = (struct pollfd){.fd = fds[k], .events = POLLIN};
+		assert_true(poll(pf, (nfds_t)n, 100) >= 0);
+		for (int k = 0; k < n; k++)
+			if (pf[k].revents)
+				assert_int_equal(av_module.on_ready(av, pf[k].fd, pf[k].revents), 0);
+	}
+	/* the detection is an incident with its file */
+	d = event("av.detected");
+	assert_non_null(d);
+	assert_non_null(strstr(cJSON_GetObjectItem(d, "path")->valuestring, "/scan/eicar.com"));
+	assert_string_equal(cJSON_GetObjectItem(d, "signature")->valuestring, "Mamori-EICAR-Test.UNOFFICIAL");
+	assert_string_equal(cJSON_GetObjectItem(d, "source")->valuestring, "full_scan");
+	/* the scan's result is recorded, and AV-3 judges it */
+	f = event("av.full_scan");
+	assert_non_null(f);
+	assert_string_equal(cJSON_GetObjectItem(f, "result")->valuestring, "infected");
+	assert_int_equal(cJSON_GetObjectItem(f, "found")->valueint, 1);
+	assert_int_equal(av_backend_for(s.product)->gather(&s, cfg.state_dir, time(NULL), &st), 0);
+	assert_true(st.have_full_scan_result);
+	assert_int_equal(st.last_full_scan_found, 1);
+	assert_int_equal(av_evaluate(&s, &st, time(NULL), &rep), 0);
+	assert_int_equal(find(&rep, "av.full_scan")->status, CHECK_FAIL);
+	check_report_clear(&rep);
+	av_module.fini(av);
+	policy_free(pol);
+	cJSON_Delete(events);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_ping_version),
 	        cmocka_unit_test(test_scan_files),
 	        cmocka_unit_test(test_full_scan),
+	        cmocka_unit_test(test_scheduled_full_scan_detections),
 	        cmocka_unit_test(test_status_pass_and_fail),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);

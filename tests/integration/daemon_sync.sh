@@ -4,7 +4,8 @@
 # mamori-server on 127.0.0.1, the terminal enrolled with mamorictl, then
 # mamorid started: its worker checks in and uploads the journal without any
 # command, acknowledges what the server holds, and applies a newer policy
-# the CISO approved (downloaded, verified, handed to the USB gate).
+# the CISO approved (downloaded, verified, handed to the USB gate). The
+# network part of each sync runs unprivileged under seccomp (issue 19).
 set -euo pipefail
 B=$MAMORI_SRC/$MAMORI_BUILD/bin
 T=$(mktemp -d /tmp/mamori-sync.XXXXXX)
@@ -61,6 +62,17 @@ for _ in $(seq 100); do
 done
 [[ -n $seen ]] || fail "no report from the running agent: $t"
 grep -q "server sync: .* records uploaded" "$T/agent.log" || fail "no sync logged"
+# least privilege (issue 19 item 4): the part that talked to the server and
+# parsed its answers ran as another user, with no capability in any set, no
+# new privileges and a seccomp filter — as /proc/self/status told that child
+sb=$(grep -o 'network part ran as .*' "$T/agent.log" | head -n1)
+[[ -n $sb ]] || fail "the sync did not report its network child's credentials"
+uid=$(grep -o 'Uid=[0-9]*' <<<"$sb" | cut -d= -f2)
+[[ -n $uid && $uid != 0 ]] || fail "the network part ran as root: $sb"
+for want in CapInh=0000000000000000 CapPrm=0000000000000000 CapEff=0000000000000000 \
+	CapAmb=0000000000000000 NoNewPrivs=1 Seccomp=2; do
+	grep -q "$want" <<<"$sb" || fail "network part: want $want: $sb"
+done
 # what the server holds is acknowledged in the terminal's journal
 acked() { "$B/mamorictl" --root "$root" journal status | awk '$1 == "acked" { print $2 }'; }
 for _ in $(seq 50); do [[ $(acked) -ge 1 ]] && break; sleep 0.2; done

@@ -5,6 +5,15 @@
  *   e2e_agent forge STATE_DIR KIND        POST a bad batch with the terminal's own
  *                                         certificate: gap | mismatch | fork | foreign
  *                                         prints "HTTP <status> <body>"
+ *   e2e_agent post STATE_DIR FROM TO      POST records FROM..TO of the journal as they are
+ *                                         (prints "HTTP <status> <body>")
+ *   e2e_agent forge-restart STATE_DIR SEQ bare|recovery
+ *                                         POST a new chain of two records starting at SEQ
+ *                                         (from zero, as a recovered journal starts one):
+ *                                         "recovery" opens it with a tamper.detected record
+ *                                         naming the terminal's real chain and head, as
+ *                                         agent/journal.c writes it; what someone with a
+ *                                         stolen device certificate can send
  *   e2e_agent expired-cert DATA OUT ID    a key + certificate for terminal ID signed by
  *                                         the server's CA (DATA/ca.*) that has expired
  *   e2e_agent foreign-cert DIR OUT ID     a key + certificate from another CA made in DIR
@@ -21,6 +30,8 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "chain.h"
+#include "crypto.h"
 #include "enroll.h"
 #include "fileio.h"
 #include "journal.h"
@@ -104,24 +115,65 @@ static int read_records(const char *dir, uint64_t after, unsigned max, cJSON **r
 	return r < 0 ? r : 0;
 }
 
-static int cmd_forge(const char *dir, const char *kind)
+/* POST {"records": recs} with the terminal's certificate; prints the answer. */
+static int post_records(const char *dir, cJSON *recs)
 {
 	struct enroll_state es;
 	struct transport_conn *c = NULL;
 	struct transport_response resp = {0};
 	struct transport_request rq = {.method = "POST"};
-	_cleanup_json_ cJSON *batch = cJSON_CreateObject(), *recs = NULL;
+	_cleanup_json_ cJSON *batch = cJSON_CreateObject();
 	_cleanup_free_ char *body = NULL;
 	char pem[PATH_MAX], ca[PATH_MAX], url[700], err[512];
+	int r;
+
+	if ((r = enroll_state_load(dir, &es)) < 0) {
+		cJSON_Delete(recs);
+		return die("state", r);
+	}
+	(void)xsnprintf(pem, sizeof(pem), "%s/%s", dir, TRANSPORT_DEVICE_PEM);
+	(void)xsnprintf(ca, sizeof(ca), "%s/%s", dir, TRANSPORT_SERVER_CA);
+	(void)xsnprintf(url, sizeof(url), "%s/api/v1/events", es.device_url);
+	cJSON_AddItemToObject(batch, "records", recs);
+	body = cJSON_PrintUnformatted(batch);
+	rq.url = url;
+	rq.body = body;
+	rq.body_len = strlen(body);
+	if ((r = transport_conn_new(ca, pem, 30, &c)) < 0)
+		return die("conn", r);
+	r = transport_conn_request(c, &rq, &resp, err, sizeof(err));
+	transport_conn_free(c);
+	if (r < 0) {
+		fprintf(stderr, "e2e_agent: %s\n", err);
+		return 2;
+	}
+	printf("HTTP %ld %s\n", resp.status, resp.body);
+	transport_response_clear(&resp);
+	return 0;
+}
+
+static int cmd_post(const char *dir, const char *from, const char *to)
+{
+	cJSON *recs = NULL;
+	int64_t a, b;
+	int r;
+
+	if (parse_int64(from, 1, INT64_MAX, &a) < 0 || parse_int64(to, a, a + 10000, &b) < 0)
+		return die("range", -EINVAL);
+	if ((r = read_records(dir, (uint64_t)a - 1, (unsigned)(b - a + 1), &recs)) < 0)
+		return die("journal", r);
+	return post_records(dir, recs);
+}
+
+static int cmd_forge(const char *dir, const char *kind)
+{
+	_cleanup_json_ cJSON *recs = NULL;
 	uint64_t acked = 0;
 	cJSON *first, *pl;
 	int r;
 
-	if ((r = enroll_state_load(dir, &es)) < 0 || (r = transport_acked_read(dir, &acked)) < 0)
+	if ((r = transport_acked_read(dir, &acked)) < 0)
 		return die("state", r);
-	(void)xsnprintf(pem, sizeof(pem), "%s/%s", dir, TRANSPORT_DEVICE_PEM);
-	(void)xsnprintf(ca, sizeof(ca), "%s/%s", dir, TRANSPORT_SERVER_CA);
-	(void)xsnprintf(url, sizeof(url), "%s/api/v1/events", es.device_url);
 	if (strcmp(kind, "fork") == 0) {
 		/* an already acknowledged record, changed */
 		if (acked == 0 || (r = read_records(dir, acked - 1, 1, &recs)) < 0)
@@ -145,22 +197,81 @@ static int cmd_forge(const char *dir, const char *kind)
 	} else {
 		return die("kind", -EINVAL);
 	}
-	cJSON_AddItemToObject(batch, "records", TAKE_PTR(recs));
-	body = cJSON_PrintUnformatted(batch);
-	rq.url = url;
-	rq.body = body;
-	rq.body_len = strlen(body);
-	if ((r = transport_conn_new(ca, pem, 30, &c)) < 0)
-		return die("conn", r);
-	r = transport_conn_request(c, &rq, &resp, err, sizeof(err));
-	transport_conn_free(c);
-	if (r < 0) {
-		fprintf(stderr, "e2e_agent: %s\n", err);
-		return 2;
+	return post_records(dir, TAKE_PTR(recs));
+}
+
+/* One record of a forged chain: its canonical bytes and hash after prev. */
+static cJSON *forged_record(const char *chain, uint64_t seq, const char *type, cJSON *payload, uint8_t prev[32])
+{
+	_cleanup_json_ cJSON *rec = cJSON_CreateObject();
+	struct journal_buf canon = {0};
+	uint64_t s;
+	int64_t t;
+	const char *ty, *ch;
+	uint8_t h[32];
+	char hex[65];
+	cJSON *o;
+
+	cJSON_AddStringToObject(rec, "chain", chain);
+	cJSON_AddNumberToObject(rec, "seq", (double)seq);
+	cJSON_AddNumberToObject(rec, "time_us", 1700000000000000.0);
+	cJSON_AddStringToObject(rec, "type", type);
+	cJSON_AddStringToObject(rec, "severity", "critical");
+	cJSON_AddBoolToObject(rec, "synced", true);
+	cJSON_AddItemToObject(rec, "reqs", cJSON_CreateArray());
+	cJSON_AddItemToObject(rec, "payload", payload);
+	if (chain_record_canon(rec, &canon, &s, &t, &ty, &ch) < 0 ||
+	    crypto_sha256_2(prev, 32, canon.data, canon.len, h) < 0) {
+		journal_buf_free(&canon);
+		return NULL;
 	}
-	printf("HTTP %ld %s\n", resp.status, resp.body);
-	transport_response_clear(&resp);
-	return 0;
+	memcpy(prev, h, 32);
+	hex_encode(h, 32, hex);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "hash", hex);
+	cJSON_AddItemToObject(o, "record", cJSON_ParseWithLength(canon.data, canon.len));
+	journal_buf_free(&canon);
+	return o;
+}
+
+static int cmd_forge_restart(const char *dir, const char *seq_s, const char *mode)
+{
+	static const char forged_chain[] = "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0";
+	struct journal_info ji;
+	cJSON *recs = cJSON_CreateArray(), *pl = cJSON_CreateObject(), *r1, *r2;
+	uint8_t prev[32] = {0};
+	int64_t seq;
+	int r;
+
+	if (parse_int64(seq_s, 2, INT64_MAX / 2, &seq) < 0 || (r = journal_info(dir, &ji)) < 0) {
+		cJSON_Delete(recs);
+		cJSON_Delete(pl);
+		return die("forge-restart", -EINVAL);
+	}
+	if (strcmp(mode, "recovery") == 0) {
+		cJSON_AddStringToObject(pl, "what", "journal");
+		cJSON_AddStringToObject(pl, "old_file", "journal.db.corrupt-20240101T000000Z");
+		cJSON_AddStringToObject(pl, "old_chain", ji.chain);
+		cJSON_AddNumberToObject(pl, "first_bad_seq", (double)ji.head_seq + 1);
+		cJSON_AddNumberToObject(pl, "last_good_seq", (double)ji.head_seq);
+		cJSON_AddStringToObject(pl, "last_good_hash", ji.head_hash);
+		cJSON_AddNumberToObject(pl, "old_max_seq", (double)(seq - 1));
+		cJSON_AddStringToObject(pl, "reason", "database damaged");
+		r1 = forged_record(forged_chain, (uint64_t)seq, "tamper.detected", pl, prev);
+	} else {
+		cJSON_AddStringToObject(pl, "path", "/media/usb/x");
+		r1 = forged_record(forged_chain, (uint64_t)seq, "carry.out", pl, prev);
+	}
+	r2 = forged_record(forged_chain, (uint64_t)seq + 1, "carry.out", cJSON_CreateObject(), prev);
+	if (!r1 || !r2) {
+		cJSON_Delete(r1);
+		cJSON_Delete(r2);
+		cJSON_Delete(recs);
+		return die("forge-restart: canon", -EINVAL);
+	}
+	cJSON_AddItemToArray(recs, r1);
+	cJSON_AddItemToArray(recs, r2);
+	return post_records(dir, recs);
 }
 
 static int write_identity(const char *out, const char *key, const char *cert)
@@ -200,6 +311,10 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && strcmp(argv[1], "append") == 0)
 		return cmd_append(argv[2], argv[3]);
+	if (argc == 5 && strcmp(argv[1], "post") == 0)
+		return cmd_post(argv[2], argv[3], argv[4]);
+	if (argc == 5 && strcmp(argv[1], "forge-restart") == 0)
+		return cmd_forge_restart(argv[2], argv[3], argv[4]);
 	if (argc == 4 && strcmp(argv[1], "forge") == 0)
 		return cmd_forge(argv[2], argv[3]);
 	if (argc == 5 && strcmp(argv[1], "expired-cert") == 0) {

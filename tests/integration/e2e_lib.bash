@@ -6,7 +6,7 @@
 
 B=${MAMORI_BUILD:?MAMORI_BUILD}
 SRC=${MAMORI_SRC:?MAMORI_SRC}
-SERVER=$SRC/$B/bin/mamori-server
+SERVER=${MAMORI_SERVER_BIN:-$SRC/$B/bin/mamori-server} # override: run the tests against another build
 CTL=$SRC/$B/bin/mamorictl
 HELPER=$SRC/$B/itests/e2e_agent
 T=$(mktemp -d /tmp/mamori-e2e.XXXXXX)
@@ -40,8 +40,11 @@ start_server() {
 	local data=$1; shift
 	rm -f "$data/listen.json"
 	SRV_LOG=$data.log
-	"$SERVER" --data "$data" --listen "127.0.0.1:${DPORT:-0}" --admin-listen "127.0.0.1:${APORT:-0}" "$@" \
-		>>"$data.log" 2>&1 &
+	# SERVER_NOFILE: the server's file limit (ulimit -n), for the connection-flood tests
+	(
+		[[ -n ${SERVER_NOFILE:-} ]] && ulimit -n "$SERVER_NOFILE"
+		exec "$SERVER" --data "$data" --listen "127.0.0.1:${DPORT:-0}" --admin-listen "127.0.0.1:${APORT:-0}" "$@"
+	) >>"$data.log" 2>&1 &
 	SRV_PID=$!
 	for _ in $(seq 100); do
 		[[ -s $data/listen.json ]] && break

@@ -66,9 +66,12 @@ echo '{garbage' > "$T/var/lib/mamori/policy.json"
 start
 status | grep -q '"policy":{"version":6,' || fail "cached v6 not used after restart: $(status)"
 stop
+# a restart applies nothing new: no policy.applied (issue 13: one per restart)
+start; stop
+[[ $(ctl journal show | grep -c 'policy.applied') == 2 ]] || fail "policy.applied at a restart: $(ctl journal show)"
 
 ev=$(ctl journal show)
-[[ $(grep -c 'policy.applied' <<<"$ev") -ge 3 ]] || fail "policy.applied events: $ev"
+[[ $(grep -c 'policy.applied' <<<"$ev") == 2 ]] || fail "policy.applied events: $ev"
 [[ $(grep -c 'policy.refused' <<<"$ev") -ge 4 ]] || fail "policy.refused events: $ev"
 grep -q 'tamper.detected.*reason="signature"' <<<"$ev" || fail "no tamper event for the bad signature: $ev"
 grep -q 'tamper.detected.*reason="rollback"' <<<"$ev" || fail "no tamper event for the rollback: $ev"
@@ -95,5 +98,11 @@ ctl --json report | grep -q '"exception"' || fail "exception not shown on the fa
 stop
 start; stop
 [[ $(ctl journal show | grep -c 'exception.applied') == 1 ]] || fail "exception.applied not journaled exactly once"
+# v5, v6 and the explicit unsigned audit run: nothing for the restarts
+[[ $(ctl journal show | grep -c 'policy.applied') == 3 ]] || fail "policy.applied not once per change: $(ctl journal show | grep policy.applied)"
+# every recorded event as documented in docs/EVENTS.md (issue 13)
+source "$MAMORI_SRC/tests/integration/events_doc.bash"
+ctl journal export --format jsonl > "$T/events.jsonl"
+events_doc_check "$T/events.jsonl" || fail "docs/EVENTS.md differs from what is recorded"
 grep -qi "AddressSanitizer\|runtime error" "$T/log" && fail "sanitizer report"
 echo "policy_daemon: ok"

@@ -90,6 +90,8 @@ int main(int argc, char **argv)
 
 			if (n > 0)
 				continue; /* an error reply is fine; the close is what counts */
+			if (SSL_get_error(ssl, n) == SSL_ERROR_WANT_READ)
+				continue; /* a TLS 1.3 session ticket, not data */
 		} else if (read(fd, buf, sizeof(buf)) > 0) {
 			continue;
 		}

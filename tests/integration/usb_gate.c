@@ -798,7 +798,6 @@ int main(void)
 		return 1;
 	}
 	/* as in mamori-worker; mamorid asks the worker for the same digest */
-	usb_identity_set_digest(sha256_buf);
 	loop_plain = getenv("MAMORI_LOOP_PLAIN");
 	loop_luks = getenv("MAMORI_LOOP_LUKS");
 	if (!loop_plain || !loop_luks) {

@@ -1,4 +1,4 @@
-/* tests/unit/test_carry_ctl.c — `mamorictl carry log` (agent/ctl_carry.c) on
+/* tests/unit/test_carry_ctl.c — `mamorictl carry log` (agent/ctl/ctl_carry.c) on
  * a real journal under a temporary root: carry.* records in, the register
  * out, in Japanese and English, as text and CSV, with hostile file names
  * (newline, invalid UTF-8, terminal escapes, a bidi override, a formula). */

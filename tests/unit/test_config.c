@@ -11,8 +11,10 @@
 
 #include <cmocka.h>
 
+#include "alloc-util.h"
 #include "config.h"
 #include "log.h"
+#include "module.h"
 #include "testutil.h"
 
 static int parse(const char *text, struct agent_config *cfg, char *err, size_t errsz)
@@ -142,6 +144,83 @@ static void test_load_file(void **state)
 	free(dir);
 }
 
+/* issue 11: `modules = all,usbb` named 'all' as the unknown module (the
+ * worker's own check) and mamorid ran on with the gate off. One parser now
+ * names the right word, on the right line, for both processes. */
+static void test_modules_typo_names_the_word(void **state)
+{
+	struct agent_config c;
+	char err[1024];
+
+	(void)state;
+	assert_int_equal(parse("language = en\nmodules = all,usbb\n", &c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "agent.conf:2: key 'modules': unknown module 'usbb'");
+	assert_int_equal(parse("modules = all, usb\n", &c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err,
+	                    "agent.conf:1: key 'modules': 'all' stands alone: it cannot be combined with module names");
+}
+
+static void test_modules_errors(void **state)
+{
+	static const char *const bad[][2] = {
+	        {"modules = timesync, usbb\n", "agent.conf:1: key 'modules': unknown module 'usbb'"},
+	        {"modules = timesync,,av\n", "agent.conf:1: key 'modules': empty module name"},
+	        {"modules = av, av\n", "agent.conf:1: key 'modules': duplicate module 'av'"},
+	        {"modules = \"\"\n", "agent.conf:1: key 'modules': expected 'all' or module names"},
+	        {"modules = av,\n", "agent.conf:1: key 'modules': empty module name"},
+	        {"usb_gate = no\n", "agent.conf:1: key 'usb_gate': expected on or off"},
+	        {"usb_gate = \n", "agent.conf:1: key 'usb_gate': expected on or off"},
+	};
+	struct agent_config c;
+	char err[1024];
+
+	(void)state;
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		assert_int_equal(parse(bad[i][0], &c, err, sizeof(err)), -EINVAL);
+		if (strcmp(err, bad[i][1]) != 0)
+			fail_msg("%s: got \"%s\", want \"%s\"", bad[i][0], err, bad[i][1]);
+	}
+}
+
+/* A module list never switches the gate off; usb_gate = off does, alone. */
+static void test_usb_gate_is_separate(void **state)
+{
+	struct agent_config c;
+	char err[1024];
+
+	(void)state;
+	assert_int_equal(parse("modules = timesync\n", &c, err, sizeof(err)), 0);
+	assert_true(c.usb_gate);
+	assert_true(config_module_enabled(&c, "usb"));
+	assert_false(config_module_enabled(&c, "av"));
+	assert_int_equal(parse("usb_gate = off\n", &c, err, sizeof(err)), 0);
+	assert_false(c.usb_gate);
+	assert_false(config_module_enabled(&c, "usb"));
+	assert_true(config_module_enabled(&c, "av"));
+}
+
+/* agent.conf's module table and the modules that exist are the same list. */
+static void test_module_table_matches_registry(void **state)
+{
+	size_t n = 0;
+
+	(void)state;
+	for (size_t i = 0; mamori_modules[i]; i++)
+		if (!config_module_name_known(mamori_modules[i]->name))
+			fail_msg("module %s is missing from config_module_names", mamori_modules[i]->name);
+	for (size_t i = 0; mamori_gate_modules[i]; i++)
+		assert_true(config_module_name_known(mamori_gate_modules[i]));
+	for (size_t i = 0; config_module_names[i]; i++) {
+		bool found = module_find(config_module_names[i]) != NULL;
+		for (size_t j = 0; mamori_gate_modules[j]; j++)
+			found = found || strcmp(mamori_gate_modules[j], config_module_names[i]) == 0;
+		if (!found)
+			fail_msg("config_module_names lists %s, no such module", config_module_names[i]);
+		n++;
+	}
+	assert_int_equal(n, module_count() + 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +231,10 @@ int main(void)
 	        cmocka_unit_test(test_value_too_long_and_nul),
 	        cmocka_unit_test(test_hostile_key_is_escaped),
 	        cmocka_unit_test(test_load_file),
+	        cmocka_unit_test(test_modules_typo_names_the_word),
+	        cmocka_unit_test(test_modules_errors),
+	        cmocka_unit_test(test_usb_gate_is_separate),
+	        cmocka_unit_test(test_module_table_matches_registry),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* tests/unit/test_enroll.c — the terminal's identity (agent/enroll.c) with
+/* tests/unit/test_enroll.c — the terminal's identity (agent/net/enroll.c) with
  * real OpenSSL: key pair and CSR (self-signed, CN = terminal ID, P-256),
  * installing a certificate only if it matches the key and names the
  * terminal (device.pem, 0600), the terminal ID's sources under the root

@@ -1,6 +1,9 @@
 /* tests/unit/test_ipc.c — messages between mamorid and mamori-worker
- * (agent/ipc.h): round trip with a passed memfd, and hostile input: not JSON,
- * not an object, oversized, an unsealed memfd, a peer that is gone. */
+ * (protocol/ipc.h): round trip with a passed memfd, and hostile input: not JSON,
+ * not an object, oversized, an unsealed memfd, a peer that is gone; the
+ * message table refuses missing, unknown, mistyped and trailing fields and
+ * counts them (issue 19.3); the peer never blocks and its queue is bounded,
+ * drained by EPOLLOUT in order (issue 11.3). */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -11,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -118,12 +122,155 @@ static void test_peer_gone(void **state)
 	sv[0] = open("/dev/null", O_RDONLY | O_CLOEXEC); /* for teardown */
 }
 
+/* Exact messages: each refused with its reason, nothing defaulted. */
+static void test_table_is_exact(void **state)
+{
+	static const struct {
+		const char *msg;
+		bool fd;
+		enum ipc_dir dir;
+		const char *why; /* NULL: accepted */
+	} cases[] = {
+	        {"{\"op\":\"emit\",\"id\":1,\"type\":\"usb.allowed\",\"severity\":\"notice\",\"reqs\":\"MEDIA-1\"}",
+	         false, IPC_TO_WORKER, NULL},
+	        {"{\"op\":\"emit\",\"id\":1,\"type\":\"usb.allowed\",\"reqs\":\"MEDIA-1\"}", false, IPC_TO_WORKER,
+	         "required field missing"},
+	        {"{\"op\":\"emit\",\"id\":1,\"type\":\"t\",\"severity\":\"info\",\"reqs\":\"\",\"extra\":1}", false,
+	         IPC_TO_WORKER, "unknown field"},
+	        {"{\"op\":\"emit\",\"id\":1,\"type\":\"t\",\"severity\":\"info\",\"reqs\":\"\"} ", false, IPC_TO_WORKER,
+	         "trailing bytes"},
+	        {"{\"op\":\"emit\",\"id\":1,\"type\":\"t\",\"severity\":\"info\",\"reqs\":\"\"}{}", false,
+	         IPC_TO_WORKER, "trailing bytes"},
+	        {"{\"op\":\"emit\",\"id\":-1,\"type\":\"t\",\"severity\":\"info\",\"reqs\":\"\"}", false, IPC_TO_WORKER,
+	         "field of the wrong kind"},
+	        {"{\"op\":\"emit\",\"id\":1.5,\"type\":\"t\",\"severity\":\"info\",\"reqs\":\"\"}", false,
+	         IPC_TO_WORKER, "field of the wrong kind"},
+	        {"{\"op\":\"emit\",\"id\":1,\"type\":5,\"severity\":\"info\",\"reqs\":\"\"}", false, IPC_TO_WORKER,
+	         "field of the wrong kind"},
+	        {"{\"op\":\"emit\",\"id\":1,\"id\":2,\"type\":\"t\",\"severity\":\"info\",\"reqs\":\"\"}", false,
+	         IPC_TO_WORKER, "field given twice"},
+	        {"{\"op\":\"emit\",\"id\":1,\"type\":\"t\",\"severity\":\"info\",\"reqs\":\"\"}", false, IPC_TO_GATE,
+	         "message type not allowed in this direction"},
+	        {"{\"op\":\"sha256\",\"id\":1,\"hex\":\"00\"}", false, IPC_TO_WORKER, "unknown message type"},
+	        {"{\"id\":1}", false, IPC_TO_WORKER, "no \"op\""},
+	        {"{\"op\":\"policy\",\"version\":3,\"sha256\":\"ab\"}", false, IPC_TO_GATE, "descriptor missing"},
+	        {"{\"op\":\"policy\",\"version\":3,\"sha256\":\"ab\"}", true, IPC_TO_GATE, NULL},
+	        {"{\"op\":\"ready\"}", true, IPC_TO_GATE, "unexpected descriptor"},
+	        {"{\"op\":\"ack\",\"id\":7,\"seq\":3}", false, IPC_TO_GATE, NULL},
+	        {"{\"op\":\"ack\",\"id\":7,\"error\":-5}", false, IPC_TO_GATE, NULL},
+	        {"{\"op\":\"ack\"}", false, IPC_TO_GATE, "required field missing"},
+	        {"[1]", false, IPC_TO_GATE, "not a JSON object"},
+	        {"{\"op\":", false, IPC_TO_GATE, "not JSON"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *m = NULL;
+		enum ipc_type t;
+		const char *why = NULL;
+		int r = ipc_parse(cases[i].msg, strlen(cases[i].msg), cases[i].fd, cases[i].dir, &m, &t, &why);
+
+		if (cases[i].why == NULL) {
+			if (r != 0)
+				fail_msg("%s: refused (%s)", cases[i].msg, why);
+			cJSON_Delete(m);
+		} else {
+			assert_int_equal(r, -EBADMSG);
+			if (!why || strcmp(why, cases[i].why) != 0)
+				fail_msg("%s: reason \"%s\", want \"%s\"", cases[i].msg, why, cases[i].why);
+		}
+	}
+}
+
+/* A peer counts what it refuses and reads on; what we send is checked too. */
+static void test_peer_refuses_and_counts(void **state)
+{
+	struct ipc_peer p;
+	_cleanup_json_ cJSON *bad = ipc_new(IPC_EMIT);
+	cJSON *m = NULL;
+	enum ipc_type t;
+	int fd;
+
+	(void)state;
+	assert_int_equal(ipc_peer_init(&p, sv[1], IPC_TO_WORKER), 0);
+	assert_int_equal(send(sv[0], "{\"op\":\"reload\",\"x\":1}", 21, 0), 21);
+	assert_int_equal(send(sv[0], "{\"op\":\"reload\"}", 15, 0), 15);
+	assert_int_equal(ipc_peer_recv(&p, &m, &t, &fd), -EBADMSG);
+	assert_int_equal(p.refused, 1);
+	assert_int_equal(ipc_peer_recv(&p, &m, &t, &fd), 0);
+	assert_int_equal(t, IPC_RELOAD);
+	cJSON_Delete(m);
+	assert_int_equal(ipc_peer_recv(&p, &m, &t, &fd), -EAGAIN);
+	/* an emit without its fields never leaves */
+	assert_int_equal(ipc_peer_send(&p, bad, -1), -EINVAL);
+	sv[1] = -1; /* the peer owns it */
+	ipc_peer_close(&p);
+	sv[1] = open("/dev/null", O_RDONLY | O_CLOEXEC); /* for teardown */
+}
+
+/* Nobody reads: the peer never blocks, queues up to its bound, says
+ * -ENOBUFS beyond; EPOLLOUT is watched while something waits and the queue
+ * drains in order once the other side reads (issue 11.3). */
+static void test_bounded_queue_never_blocks(void **state)
+{
+	struct ipc_peer p;
+	int epfd = epoll_create1(EPOLL_CLOEXEC), sent = 0, r;
+	uint64_t next = 1;
+	struct epoll_event ev;
+
+	(void)state;
+	assert_true(epfd >= 0);
+	assert_int_equal(ipc_peer_init(&p, sv[1], IPC_TO_WORKER), 0); /* the worker sends acks */
+	for (;;) {
+		_cleanup_json_ cJSON *m = ipc_new(IPC_ACK);
+		cJSON_AddNumberToObject(m, "id", (double)next);
+		cJSON_AddNumberToObject(m, "seq", (double)next);
+		r = ipc_peer_send(&p, m, -1);
+		if (r == -ENOBUFS)
+			break;
+		assert_int_equal(r, 0);
+		next++;
+		sent++;
+		assert_true(sent < 1000000);
+	}
+	assert_int_equal(p.q_len, IPC_QUEUE_MAX); /* the socket is full, the queue too */
+	assert_int_equal(p.full, 1);
+	assert_int_equal(ipc_peer_epoll(&p, epfd, (epoll_data_t){.u32 = 7}), 0);
+	assert_true(p.epoll_events & EPOLLOUT);
+	assert_int_equal(epoll_wait(epfd, &ev, 1, 0), 0); /* not writable yet */
+	/* the other side reads everything, in order; EPOLLOUT drives the rest */
+	for (uint64_t want = 1; want < next;) {
+		cJSON *in = NULL;
+		r = ipc_recv(sv[0], &in, NULL);
+		if (r == -EAGAIN) {
+			assert_int_equal(epoll_wait(epfd, &ev, 1, 1000), 1);
+			assert_true(ev.events & EPOLLOUT);
+			assert_int_equal(ipc_peer_flush(&p), 0);
+			assert_int_equal(ipc_peer_epoll(&p, epfd, (epoll_data_t){.u32 = 7}), 0);
+			continue;
+		}
+		assert_int_equal(r, 0);
+		assert_int_equal(ipc_uint(in, "id"), want);
+		want++;
+		cJSON_Delete(in);
+	}
+	assert_int_equal(p.q_len, 0);
+	assert_false(p.epoll_events & EPOLLOUT);
+	close(epfd);
+	sv[1] = -1;
+	ipc_peer_close(&p);
+	sv[1] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_round_trip_with_memfd, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_hostile_messages, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_peer_gone, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_table_is_exact, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_peer_refuses_and_counts, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_bounded_queue_never_blocks, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("ipc", tests, NULL, NULL);
 }

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/timex.h>
 #include <unistd.h>
 
@@ -24,6 +26,7 @@
 #include "alloc-util.h"
 #include "journal.h"
 #include "journal_canon.h"
+#include "journal_side.h"
 #include "strutil.h"
 
 static char dir[256];
@@ -43,7 +46,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	char fs[300];
+
 	(void)state;
+	snprintf(fs, sizeof(fs), "%s/fs", dir);
+	(void)umount2(fs, MNT_DETACH); /* a disk_full test that failed half-way */
 	return nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -290,6 +297,31 @@ static void test_ack_prune(void **state)
 	/* reopen after pruning: the anchor carries the chain */
 	j = jopen(0);
 	assert_int_equal(add(j, "posture.changed", 12, 10), 12);
+	journal_close(j);
+	assert_int_equal(verify(), 0);
+}
+
+/* Retention counts the journal's running time from a monotonic reading,
+ * not the wall clock (issue 13, item 5). */
+static void test_prune_by_running_time(void **state)
+{
+	struct journal *j;
+
+	(void)state;
+	j = jopen(0);
+	for (int i = 1; i <= 10; i++)
+		add(j, "posture.changed", i, 10);
+	assert_int_equal(journal_ack(j, 10), 0);
+	assert_int_equal(journal_prune(j, 86400, 1000), 0); /* marks 10 at age 0 */
+	for (int i = 11; i <= 15; i++)
+		add(j, "posture.changed", i, 10);
+	assert_int_equal(journal_ack(j, 15), 0);
+	assert_int_equal(journal_prune(j, 86400, 1000 + 3600), 0);   /* marks 15 at age 1 h */
+	assert_int_equal(journal_prune(j, 86400, 1000 + 86400), 10); /* 1..10 are a day old */
+	assert_int_equal(journal_prune(j, 86400, 500), 0);           /* a reading going back adds nothing */
+	journal_close(j);
+	j = jopen(0);
+	assert_int_equal(journal_prune(j, 86400, 1000 + 86400 + 3600), 5); /* the age survives a restart */
 	journal_close(j);
 	assert_int_equal(verify(), 0);
 }
@@ -556,11 +588,12 @@ static void test_corrupt_file(void **state)
 		printf("# verify says: %s\n", err);
 	}
 	j = jopen(0);
-	assert_int_equal(add(j, "usb.attached", 1, 0), 2);
+	/* the new chain continues above every seq reserved in journal.state */
+	assert_int_equal(add(j, "usb.attached", 1, 0), JOURNAL_SEQ_STEP + 2);
 	journal_close(j);
 	assert_int_equal(count_corrupt(name, sizeof(name)), 1);
 	o = first_record(&seq);
-	assert_int_equal(seq, 1);
+	assert_int_equal(seq, JOURNAL_SEQ_STEP + 1);
 	assert_string_equal(cJSON_GetObjectItem(o, "type")->valuestring, "tamper.detected");
 	assert_string_equal(cJSON_GetObjectItem(o, "severity")->valuestring, "critical");
 	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "payload"), "old_file")->valuestring, name);
@@ -591,7 +624,7 @@ static void test_tampered_file_reopened(void **state)
 	assert_int_equal(count_corrupt(name, sizeof(name)), 1);
 	o = first_record(&seq);
 	pl = cJSON_GetObjectItem(o, "payload");
-	assert_int_equal(seq, 9); /* sequence numbers stay unique across chains */
+	assert_int_equal(seq, JOURNAL_SEQ_STEP + 1); /* sequence numbers stay unique across chains */
 	assert_string_equal(cJSON_GetObjectItem(o, "type")->valuestring, "tamper.detected");
 	assert_int_equal(cJSON_GetObjectItem(pl, "first_bad_seq")->valuedouble, 6);
 	assert_int_equal(cJSON_GetObjectItem(pl, "last_good_seq")->valuedouble, 5);
@@ -680,6 +713,319 @@ static void test_clock_flag(void **state)
 	cJSON_Delete(o);
 }
 
+/* ---- issue 13: loss is counted durably; the journal never rewinds -------- */
+
+/* Records in dir: events that are not journal.* / tamper.*, and the sum of
+ * the journal.overflow counts. */
+static void tally(uint64_t *ret_events, uint64_t *ret_dropped, int *ret_tamper_wal)
+{
+	struct journal_iter *it = NULL;
+	struct journal_record rec;
+
+	*ret_events = *ret_dropped = 0;
+	if (ret_tamper_wal)
+		*ret_tamper_wal = 0;
+	assert_int_equal(journal_iter_open(dir, 0, &it), 0);
+	while (journal_iter_next(it, &rec) == 1) {
+		cJSON *o = cJSON_ParseWithLength(rec.canon, rec.canon_len);
+		cJSON *pl = cJSON_GetObjectItem(o, "payload");
+
+		if (strcmp(rec.type, "journal.overflow") == 0) {
+			*ret_dropped += (uint64_t)cJSON_GetObjectItem(pl, "dropped")->valuedouble;
+			assert_non_null(cJSON_GetObjectItem(pl, "types"));
+			assert_non_null(cJSON_GetObjectItem(pl, "causes"));
+		} else if (strcmp(rec.type, "tamper.detected") == 0) {
+			if (ret_tamper_wal && strcmp(cJSON_GetObjectItem(pl, "what")->valuestring, "journal_wal") == 0)
+				(*ret_tamper_wal)++;
+		} else {
+			(*ret_events)++;
+		}
+		cJSON_Delete(o);
+	}
+	journal_iter_free(it);
+}
+
+static int try_add(struct journal *j, int n)
+{
+	cJSON *p = cJSON_CreateObject();
+	struct mamori_event ev = {.type = "usb.attached", .severity = SEV_INFO, .reqs = "MEDIA-1", .payload = p};
+	char pad[512];
+	int r;
+
+	memset(pad, 'a' + n % 26, sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = 0;
+	cJSON_AddNumberToObject(p, "n", n);
+	cJSON_AddStringToObject(p, "pad", pad);
+	r = journal_append(j, &ev, NULL);
+	cJSON_Delete(p);
+	return r;
+}
+
+/* A full file system below the quota (issue 13, item 1): on a 2 MiB tmpfs
+ * that the test mounts, a filler takes every free byte; events in batches
+ * are then counted, the process dies without closing, and after the filler
+ * goes the reopened journal writes journal.overflow: produced = journaled +
+ * counted. */
+static void disk_full(uint64_t quota)
+{
+	char fs[300], filler[400];
+	const int before = 5, during = 300;
+	uint64_t events, dropped;
+	pid_t pid;
+	int st;
+
+	snprintf(fs, sizeof(fs), "%s/fs", dir);
+	assert_int_equal(mkdir(fs, 0700), 0);
+	if (mount("tmpfs", fs, "tmpfs", 0, "size=2m") < 0) {
+		printf("# cannot mount a tmpfs (%s): skipped\n", strerror(errno));
+		skip();
+	}
+	snprintf(filler, sizeof(filler), "%s/filler", fs);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct journal_options o = {.dir = fs, .quota_bytes = quota};
+		struct journal *j = NULL;
+		char buf[65536];
+		int fd, failed = 0;
+
+		if (journal_open(&o, &j) < 0)
+			_exit(10);
+		for (int i = 0; i < before; i++)
+			if (try_add(j, i) < 0)
+				_exit(11);
+		memset(buf, 'f', sizeof(buf));
+		fd = open(filler, O_WRONLY | O_CREAT, 0600);
+		while (write(fd, buf, sizeof(buf)) > 0)
+			;
+		while (write(fd, buf, 1) > 0)
+			;
+		close(fd);
+		for (int i = 0; i < during; i += 10) {
+			bool ok = journal_batch_begin(j) == 0;
+
+			for (int k = 0; k < 10; k++)
+				if (try_add(j, before + i + k) < 0)
+					ok = false;
+			if (journal_batch_commit(j) < 0 || !ok)
+				failed++;
+		}
+		printf("# %d of %d batches failed on the full disk\n", failed, during / 10);
+		_exit(failed ? 0 : 12); /* a crash: nothing is closed */
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(unlink(filler), 0);
+	{
+		struct journal_options o = {.dir = fs, .quota_bytes = quota};
+		struct journal *j = NULL;
+
+		assert_int_equal(journal_open(&o, &j), 0);
+		assert_int_equal(try_add(j, 9999), 0);
+		journal_close(j);
+	}
+	{
+		char save[256];
+
+		snprintf(save, sizeof(save), "%s", dir);
+		snprintf(dir, sizeof(dir), "%.200s", fs);
+		tally(&events, &dropped, NULL);
+		assert_int_equal(verify(), 0);
+		snprintf(dir, sizeof(dir), "%s", save);
+	}
+	printf("# produced %d, journaled %llu, counted %llu\n", before + during + 1, (unsigned long long)events,
+	       (unsigned long long)dropped);
+	assert_true(dropped > 0);
+	assert_int_equal(events + dropped, before + during + 1);
+	assert_int_equal(umount2(fs, MNT_DETACH), 0);
+}
+
+static void test_disk_full(void **state)
+{
+	(void)state;
+	disk_full(0);
+}
+
+static void test_disk_full_quota(void **state)
+{
+	(void)state;
+	disk_full(128 * 1024 * 1024); /* the default quota, far above the disk */
+}
+
+static void test_counted_types(void **state)
+{
+	struct journal_loss l = {0}, sub;
+
+	(void)state;
+	for (int i = 0; i < 40; i++) {
+		char t[32];
+
+		snprintf(t, sizeof(t), "t.x%d", i % 20);
+		journal_loss_add(&l, t, i % 2 ? LOSS_QUOTA : LOSS_DISK_FULL, 1, 100 + i);
+	}
+	assert_int_equal(l.count, 40);
+	assert_int_equal(l.first_us, 100);
+	assert_int_equal(l.last_us, 139);
+	assert_int_equal(l.n_types, JOURNAL_LOSS_TYPES);
+	assert_string_equal(l.by_type[JOURNAL_LOSS_TYPES - 1].type, "other");
+	assert_int_equal(l.by_cause[LOSS_QUOTA], 20);
+	sub = l;
+	journal_loss_add(&l, "t.new", LOSS_IO, 3, 200);
+	journal_loss_sub(&l, &sub);
+	assert_int_equal(l.count, 3);
+	assert_int_equal(l.by_cause[LOSS_IO], 3);
+}
+
+static void copy_to(const char *name, const char *to)
+{
+	char a[512], b[512], cmd[1200];
+
+	snprintf(a, sizeof(a), "%s/%s", dir, name);
+	snprintf(b, sizeof(b), "%s/%s", dir, to);
+	snprintf(cmd, sizeof(cmd), "cp -p '%s' '%s'", a, b);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* An older copy of journal.db put back (issue 13, items 3 and 4): the old
+ * code reopened it and reused seqs 6..10. */
+static void test_older_copy_is_damage(void **state)
+{
+	char a[512], b[512];
+	struct journal *j;
+	cJSON *o, *pl;
+	uint64_t seq;
+
+	(void)state;
+	make(5);
+	copy_to("journal.db", "old.db");
+	j = jopen(0);
+	for (int i = 6; i <= 10; i++)
+		assert_int_equal(add(j, "usb.attached", i, 10), (uint64_t)i);
+	journal_close(j);
+	snprintf(a, sizeof(a), "%s/old.db", dir);
+	snprintf(b, sizeof(b), "%s/journal.db", dir);
+	assert_int_equal(rename(a, b), 0);
+	j = jopen(0);
+	assert_true(add(j, "usb.attached", 11, 10) > 10);
+	journal_close(j);
+	o = first_record(&seq);
+	pl = cJSON_GetObjectItem(o, "payload");
+	assert_string_equal(cJSON_GetObjectItem(o, "type")->valuestring, "tamper.detected");
+	assert_true(seq > 10);
+	assert_int_equal(cJSON_GetObjectItem(pl, "old_head_seq")->valuedouble, 10);
+	assert_non_null(strstr(cJSON_GetObjectItem(pl, "reason")->valuestring, "backwards"));
+	cJSON_Delete(o);
+}
+
+/* The server acknowledged more than the journal holds (a truncated file). */
+static void test_behind_acked_is_damage(void **state)
+{
+	struct journal_options o = {.dir = dir, .acked_seq = 19450};
+	struct journal *j = NULL;
+	cJSON *rec, *pl;
+	uint64_t seq;
+
+	(void)state;
+	make(2);
+	assert_int_equal(journal_open(&o, &j), 0);
+	journal_close(j);
+	rec = first_record(&seq);
+	pl = cJSON_GetObjectItem(rec, "payload");
+	assert_string_equal(cJSON_GetObjectItem(rec, "type")->valuestring, "tamper.detected");
+	assert_int_equal(seq, 19451);
+	assert_int_equal(cJSON_GetObjectItem(pl, "acked_seq")->valuedouble, 19450);
+	cJSON_Delete(rec);
+}
+
+/* journal.db deleted: a terminal that had a journal does not start over
+ * silently. */
+static void test_missing_file_is_damage(void **state)
+{
+	char p[512];
+	cJSON *rec;
+	uint64_t seq;
+	struct journal *j;
+
+	(void)state;
+	make(3);
+	snprintf(p, sizeof(p), "%s/journal.db", dir);
+	assert_int_equal(unlink(p), 0);
+	j = jopen(0);
+	journal_close(j);
+	rec = first_record(&seq);
+	assert_string_equal(cJSON_GetObjectItem(rec, "type")->valuestring, "tamper.detected");
+	assert_true(seq > 3);
+	cJSON_Delete(rec);
+}
+
+/* Deleting journal.db-wal while the writer runs, then a crash (issue 13,
+ * item 4): the old code lost every record since the last checkpoint and
+ * reused their seqs. */
+static void wal_gone(bool commit_after)
+{
+	char wal[512];
+	uint64_t events, dropped;
+	int tw, st;
+	pid_t pid;
+
+	snprintf(wal, sizeof(wal), "%s/journal.db-wal", dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct journal_options o = {.dir = dir};
+		struct journal *j = NULL;
+
+		if (journal_open(&o, &j) < 0)
+			_exit(10);
+		for (int i = 0; i < 20; i++)
+			if (try_add(j, i) < 0)
+				_exit(11);
+		if (unlink(wal) < 0)
+			_exit(12);
+		if (commit_after && try_add(j, 20) < 0)
+			_exit(13);
+		_exit(0); /* a crash */
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	{
+		struct journal *j = jopen(0);
+
+		journal_close(j);
+	}
+	assert_int_equal(verify(), 0);
+	tally(&events, &dropped, &tw);
+	if (commit_after) {
+		/* noticed at the next commit: nothing lost, the deletion recorded */
+		assert_int_equal(events, 21);
+		assert_int_equal(tw, 1);
+	} else {
+		cJSON *rec;
+		uint64_t seq;
+
+		rec = first_record(&seq);
+		assert_string_equal(cJSON_GetObjectItem(rec, "type")->valuestring, "tamper.detected");
+		assert_true(seq > 20); /* no seq used twice */
+		assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "payload"), "old_head_seq")->valuedouble,
+		                 20);
+		cJSON_Delete(rec);
+	}
+}
+
+static void test_wal_deleted_then_commit(void **state)
+{
+	(void)state;
+	wal_gone(true);
+}
+
+static void test_wal_deleted_then_crash(void **state)
+{
+	(void)state;
+	wal_gone(false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -694,6 +1040,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_second_writer, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_ack_prune, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_prune_by_running_time, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_quota_overflow, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_quota_rolling, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_hostile_strings, setup, teardown),
@@ -702,6 +1049,14 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_tampered_file_reopened, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_torn_wal, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_clock_flag, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_disk_full_quota, setup, teardown),
+	        cmocka_unit_test(test_counted_types),
+	        cmocka_unit_test_setup_teardown(test_older_copy_is_damage, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_behind_acked_is_damage, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_missing_file_is_damage, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_wal_deleted_then_commit, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_wal_deleted_then_crash, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

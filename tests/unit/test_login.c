@@ -42,7 +42,7 @@ static void del(const char *rel)
 
 static const char common_auth[] = "# Debian common-auth, hardened\n"
                                   "auth\trequired\tpam_faillock.so preauth\n"
-                                  "auth\t[success=1 default=ignore]\tpam_unix.so\n"
+                                  "auth\t[success=2 default=ignore]\tpam_unix.so\n"
                                   "auth\t[default=die]\tpam_faillock.so authfail\n"
                                   "auth\trequisite\tpam_deny.so\n"
                                   "auth\trequired\tpam_permit.so\n"
@@ -156,11 +156,57 @@ static void test_password_required_fail(void **state)
 
 	/* Debian's stock nullok */
 	put("/etc/pam.d/common-auth", "auth required pam_faillock.so preauth\n"
-	                              "auth [success=1 default=ignore] pam_unix.so nullok\n"
-	                              "auth [default=die] pam_faillock.so authfail\nauth requisite pam_deny.so\n");
+	                              "auth [success=2 default=ignore] pam_unix.so nullok\n"
+	                              "auth [default=die] pam_faillock.so authfail\nauth requisite pam_deny.so\n"
+	                              "auth required pam_permit.so\n");
 	r = result(NULL, "login.password_required");
 	assert_int_equal(r->status, CHECK_FAIL);
-	assert_non_null(strstr(ev(r, "problems"), "login: pam_unix nullok (common-auth:2)"));
+	assert_non_null(strstr(ev(r, "problems"), "login: an account with an empty password logs in: "));
+	assert_non_null(strstr(ev(r, "problems"), "pam_unix [success=2 default=ignore]=success (common-auth:2)"));
+
+	/* the same nullok line on a stack that never lets anyone in (the jump
+	 * lands on pam_deny): libpam refuses every login, so no failure */
+	put("/etc/pam.d/common-auth", "auth required pam_faillock.so preauth\n"
+	                              "auth [success=1 default=ignore] pam_unix.so nullok\n"
+	                              "auth [default=die] pam_faillock.so authfail\nauth requisite pam_deny.so\n"
+	                              "auth required pam_permit.so\n");
+	r = result(NULL, "login.password_required");
+	assert_int_equal(r->status, CHECK_PASS);
+
+	/* D3: a path with only pam_permit, as required (not only sufficient) */
+	put("/etc/pam.d/common-auth", common_auth);
+	put("/etc/pam.d/sshd", "auth required pam_permit.so\n");
+	r = result(NULL, "login.password_required");
+	assert_int_equal(r->status, CHECK_FAIL);
+	assert_non_null(strstr(ev(r, "problems"), "sshd: a wrong password is accepted: pam_permit required=success"));
+	/* pam_env decides nothing about identity: required alone lets anyone in */
+	put("/etc/pam.d/sshd", "auth required pam_env.so\n");
+	r = result(NULL, "login.password_required");
+	assert_int_equal(r->status, CHECK_FAIL);
+	/* done inside a substack ends only the substack: pam_unix still decides */
+	put("/etc/pam.d/sub", "auth sufficient pam_permit.so\n");
+	put("/etc/pam.d/sshd", "auth substack sub\nauth required pam_unix.so\n");
+	r = result(NULL, "login.password_required");
+	assert_int_equal(r->status, CHECK_PASS);
+	/* …but included, the same line ends the whole stack */
+	put("/etc/pam.d/sshd", "auth include sub\nauth required pam_unix.so\n");
+	r = result(NULL, "login.password_required");
+	assert_int_equal(r->status, CHECK_FAIL);
+	/* a jump past the end is "bad jump in stack": a failure */
+	put("/etc/pam.d/sshd", "auth [success=5 default=bad] pam_permit.so\n");
+	r = result(NULL, "login.password_required");
+	assert_int_equal(r->status, CHECK_PASS);
+	/* an unknown control is an error, never a guess */
+	put("/etc/pam.d/sshd", "auth [succes=1 default=bad] pam_unix.so\n");
+	r = result(NULL, "login.password_required");
+	assert_int_equal(r->status, CHECK_ERROR);
+	put("/etc/pam.d/sshd", "auth [success=jump default=bad] pam_unix.so\n");
+	r = result(NULL, "login.password_required");
+	assert_int_equal(r->status, CHECK_ERROR);
+	put("/etc/pam.d/sshd", "auth mandatory pam_unix.so\n");
+	r = result(NULL, "login.password_required");
+	assert_int_equal(r->status, CHECK_ERROR);
+	put("/etc/pam.d/sshd", "@include common-auth\naccount required pam_nologin.so\n@include common-account\n");
 	assert_non_null(r->remedy_ja);
 
 	/* pam_permit as sufficient */
@@ -169,11 +215,13 @@ static void test_password_required_fail(void **state)
 	assert_int_equal(r->status, CHECK_FAIL);
 	assert_non_null(strstr(ev(r, "problems"), "pam_permit sufficient"));
 
-	/* PAM fine again, but an account with an empty hash and a shell */
+	/* PAM fine again, and an account with an empty hash and a shell: no
+	 * stack accepts an empty password (no nullok), so pamtester cannot log
+	 * it in; it is named in the evidence */
 	put("/etc/pam.d/common-auth", common_auth);
 	put("/etc/shadow", "root:$y$j9T$abc$def:19700:0:99999:7:::\nalice::19700:0:99999:7:::\nsvc::19700::::::\n");
 	r = result(NULL, "login.password_required");
-	assert_int_equal(r->status, CHECK_FAIL);
+	assert_int_equal(r->status, CHECK_PASS);
 	assert_string_equal(ev(r, "empty_password_accounts"), "alice");
 
 	/* shadow missing: error, never pass */
@@ -204,7 +252,31 @@ static void test_faillock_fail(void **state)
 	put("/etc/pam.d/common-auth", "auth required pam_faillock.so preauth\nauth required pam_unix.so\n");
 	r = result(NULL, "login.faillock");
 	assert_int_equal(r->status, CHECK_FAIL);
-	assert_non_null(strstr(ev(r, "problems"), "without authfail"));
+	assert_non_null(strstr(ev(r, "problems"), "a wrong password is not counted"));
+
+	/* D1: no preauth (Debian style, reset in account): once locked, the
+	 * right password jumps over authfail and still logs in */
+	put("/etc/pam.d/common-auth", "auth [success=2 default=ignore] pam_unix.so\n"
+	                              "auth [default=die] pam_faillock.so authfail\n"
+	                              "auth requisite pam_deny.so\nauth required pam_permit.so\n");
+	r = result(NULL, "login.faillock");
+	assert_int_equal(r->status, CHECK_FAIL);
+	assert_non_null(strstr(ev(r, "problems"), "a locked account still logs in"));
+	/* D1: preauth only optional: its refusal is ignored */
+	put("/etc/pam.d/common-auth", "auth optional pam_faillock.so preauth\n"
+	                              "auth [success=2 default=ignore] pam_unix.so\n"
+	                              "auth [default=die] pam_faillock.so authfail\n"
+	                              "auth requisite pam_deny.so\nauth required pam_permit.so\n");
+	r = result(NULL, "login.faillock");
+	assert_int_equal(r->status, CHECK_FAIL);
+	assert_non_null(strstr(ev(r, "problems"), "a locked account still logs in"));
+	/* no preauth, but authsucc after the jump refuses a locked account */
+	put("/etc/security/faillock.conf", "deny = 5\nunlock_time = 900\n");
+	put("/etc/pam.d/common-auth", "auth [success=1 default=bad] pam_unix.so\n"
+	                              "auth [default=die] pam_faillock.so authfail\n"
+	                              "auth sufficient pam_faillock.so authsucc\nauth required pam_deny.so\n");
+	r = result(NULL, "login.faillock");
+	assert_int_equal(r->status, CHECK_PASS);
 
 	/* no lockout module at all */
 	put("/etc/pam.d/common-auth", "auth required pam_unix.so\n");
@@ -418,12 +490,12 @@ static void test_module(void **state)
 	void *st = NULL;
 	(void)state;
 
-	assert_int_equal(login_module.init(&ctx, &st), 0);
+	assert_int_equal(mamori_module_start(&login_module, &ctx, &st), 0);
 	assert_int_equal(login_module.check(st, &r2), 0);
 	assert_int_equal(r2.n, 5);
 	assert_int_equal(r2.results[4]->status, CHECK_NOT_APPLICABLE); /* mfa, section not wired yet */
 	check_report_clear(&r2);
-	login_module.fini(st);
+	mamori_module_stop(&login_module, st);
 }
 
 int main(void)

@@ -1,4 +1,4 @@
-/* tests/unit/test_media.c — agent/media.c: the registry, its forwarding hook
+/* tests/unit/test_media.c — agent/sdk/media.c: the registry, its forwarding hook
  * (mamorid → mamori-worker) and its change eventfd. */
 #include <errno.h>
 #include <setjmp.h>

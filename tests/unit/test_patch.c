@@ -15,9 +15,15 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <lz4frame.h>
+#include <lzma.h>
+#include <zlib.h>
+
+#include "alloc-util.h"
 
 #include "fileio.h"
 #include "patch/patch.h"
+#include "patch/patch_zlist.h"
 #include "rootpath.h"
 
 static char root[256];
@@ -386,6 +392,93 @@ static void test_dnf_backend_with_standin(void **state)
 	check_report_clear(&rep);
 }
 
+/* D2 (issue 21): the same security list, as apt leaves it compressed
+ * (Acquire::GzipIndexes, CompressionTypes), must give the same pending
+ * update; a truncated or unknown compression is an error, never 0. */
+static void put_compressed(const char *rel, const char *text, enum patch_zkind kind, bool cut)
+{
+	char p[2048];
+	size_t n = strlen(text), cap = n + 4096, out = 0;
+	_cleanup_free_ uint8_t *buf = malloc(cap);
+
+	assert_non_null(buf);
+	snprintf(p, sizeof(p), "%s%s", root, rel);
+	if (kind == PATCH_Z_GZ) {
+		gzFile g = gzopen(p, "wb");
+		assert_non_null(g);
+		assert_int_equal(gzwrite(g, text, (unsigned)n), (int)n);
+		assert_int_equal(gzclose(g), Z_OK);
+		if (cut)
+			assert_int_equal(truncate(p, 20), 0);
+		return;
+	}
+	if (kind == PATCH_Z_XZ)
+		assert_int_equal(
+		        lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, NULL, (const uint8_t *)text, n, buf, &out, cap),
+		        LZMA_OK);
+	else {
+		out = LZ4F_compressFrame(buf, cap, text, n, NULL);
+		assert_false(LZ4F_isError(out));
+	}
+	if (cut)
+		out -= 6;
+	assert_int_equal(write_file_atomic(p, (const char *)buf, out, 0644), 0);
+}
+
+static void test_compressed_lists(void **state)
+{
+	static const char *const names[] = {"", ".gz", ".xz", ".lz4"};
+	static const char sec[] =
+	        "/var/lib/apt/lists/"
+	        "security.debian.org_debian-security_dists_bookworm-security_main_binary-amd64_Packages";
+	static const char text[] = "Package: openssl\nArchitecture: amd64\nVersion: 3.0.11-1~deb12u2\n\n"
+	                           "Package: tzdata\nArchitecture: all\nVersion: 2024a-0+deb12u1\n";
+	char p[1400];
+
+	(void)state;
+	for (int k = PATCH_Z_GZ; k <= PATCH_Z_LZ4; k++)
+		for (int trunc = 0; trunc < 2; trunc++) {
+			struct check_report rep = {0};
+			const struct check_result *r;
+
+			base_tree(now - 86400, false);
+			snprintf(p, sizeof(p), "%s%s", root, sec);
+			assert_int_equal(unlink(p), 0);
+			snprintf(p, sizeof(p), "%s%s", sec, names[k]);
+			put_compressed(p, text, (enum patch_zkind)k, trunc);
+			run(POLICY, &rep);
+			r = find(&rep, "patch.security_updates");
+			if (!trunc) {
+				assert_int_equal(r->status, CHECK_FAIL);
+				assert_string_equal(ev(r, "pending_security"), "1");
+				assert_string_equal(ev(find(&rep, "patch.lists"), "security_lists"), "1");
+			} else
+				assert_int_equal(r->status, CHECK_ERROR);
+			check_report_clear(&rep);
+			snprintf(p, sizeof(p), "%s%s%s", root, sec, names[k]);
+			assert_int_equal(unlink(p), 0);
+		}
+	/* a compression apt knows and this code does not read: an error */
+	{
+		struct check_report rep = {0};
+		base_tree(now - 86400, false);
+		snprintf(p, sizeof(p), "%s%s", root, sec);
+		assert_int_equal(unlink(p), 0);
+		snprintf(p, sizeof(p), "%s.zst", sec);
+		put(p, "(\xb5/\xfd");
+		run(POLICY, &rep);
+		assert_int_equal(find(&rep, "patch.security_updates")->status, CHECK_ERROR);
+		check_report_clear(&rep);
+	}
+	{
+		enum patch_zkind kd;
+		assert_false(patch_zlist_name("x_Release", &kd));
+		assert_false(patch_zlist_name("x_PackagesFoo", &kd));
+		assert_true(patch_zlist_name("x_Packages.bz2", &kd));
+		assert_int_equal(kd, PATCH_Z_UNSUPPORTED);
+	}
+}
+
 static void test_settings_and_dates(void **state)
 {
 	struct patch_settings s;
@@ -420,6 +513,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_no_lists_and_no_dpkg, setup, teardown),
 	        cmocka_unit_test(test_dnf_parse),
 	        cmocka_unit_test_setup_teardown(test_dnf_backend_with_standin, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_compressed_lists, setup, teardown),
 	        cmocka_unit_test(test_settings_and_dates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

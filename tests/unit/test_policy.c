@@ -237,7 +237,10 @@ static void test_formats(void **state)
 	expect_one(RULE("{'vendor':'07G1'}"), POLICY_ERROR_FORMAT, "usb.rules[0].match.vendor");
 	expect_one(RULE("{'vendor':'ABCD'}"), POLICY_ERROR_FORMAT, "usb.rules[0].match.vendor");
 	expect_one(RULE("{'hash':'zz'}"), POLICY_ERROR_FORMAT, "usb.rules[0].match.hash");
-	expect_one(RULE("{'serial':''}"), POLICY_ERROR_LENGTH, "usb.rules[0].match.serial");
+	/* serial "" is USBGuard's "no serial" and valid; an empty set is not */
+	expect_one(RULE("{'serial_one_of':[]}"), POLICY_ERROR_COUNT, "usb.rules[0].match.serial_one_of");
+	expect_one(RULE("{'interfaces_one_of':['*:*:*'],'serial_any':['x']}"), POLICY_ERROR_UNKNOWN_KEY,
+	           "usb.rules[0].match.serial_any");
 	expect_one(RULE("{'port':'1-1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20.21.22.23.24.25.26.27.28'}"),
 	           POLICY_ERROR_LENGTH, "usb.rules[0].match.port");
 	expect_one(RULE("{'interfaces':['08:06']}"), POLICY_ERROR_FORMAT, "usb.rules[0].match.interfaces[0]");
@@ -274,7 +277,7 @@ static void test_formats(void **state)
 		                       "'hash':'0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',"
 		                       "'usbguard_hash':'Z8Y2hTpSwPxR0oAtoxl7+FSSv9Ls6ZzBrGLmr8jq6/I=',"
 		                       "'class':'00','interfaces':['08:06:50','03:*:*'],"
-		                       "'interfaces_any':['*:*:*'],'port':'2-1.4.3','connect_type':'hotplug',"
+		                       "'interfaces_one_of':['*:*:*'],'port':'2-1.4.3','connect_type':'hotplug',"
 		                       "'name':'SanDisk Ultra 日本語'}"),
 		                  &p, &errs),
 		        0);

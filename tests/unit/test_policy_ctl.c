@@ -1,5 +1,5 @@
 /* tests/unit/test_policy_ctl.c — `mamorictl policy …` and `mamorictl
- * exception …` (agent/ctl_policy.c) end to end on real files under a
+ * exception …` (agent/ctl/ctl_policy.c) end to end on real files under a
  * temporary root: check prints every error in ja/en and exits 1, keygen →
  * sign → verify, import-usbguard, and the emergency code round trip
  * init-secret → make-code → enter (reuse, other terminal refused). */
@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -138,6 +140,30 @@ static void test_keygen_sign_verify(void **state)
 	                 1);
 	assert_non_null(strstr(err, "older than version 2"));
 	free(out), free(err);
+	/* --out a character device (issue 19 item 6): written in place, the
+	 * device stays a device (this replaced /dev/null with a file before) */
+	{
+		struct stat st;
+
+		if (mknod(path("devnull"), S_IFCHR | 0666, makedev(1, 3)) < 0)
+			fail_msg("mknod: %s", strerror(errno));
+		assert_int_equal(run(ctl_policy, "en", &out, &err, "policy", "sign", "--key", path("ciso.key"), "--out",
+		                     path("devnull"), path("lgwan.json"), NULL),
+		                 0);
+		free(out), free(err);
+		assert_int_equal(lstat(path("devnull"), &st), 0);
+		assert_true(S_ISCHR(st.st_mode));
+		assert_int_equal(st.st_rdev, makedev(1, 3));
+		/* a symlink as --out is refused with a clear error and left alone */
+		assert_int_equal(symlink(path("devnull"), path("siglink")), 0);
+		assert_int_equal(run(ctl_policy, "en", &out, &err, "policy", "sign", "--key", path("ciso.key"), "--out",
+		                     path("siglink"), path("lgwan.json"), NULL),
+		                 1);
+		assert_non_null(strstr(err, "cannot sign"));
+		free(out), free(err);
+		assert_int_equal(lstat(path("siglink"), &st), 0);
+		assert_true(S_ISLNK(st.st_mode));
+	}
 	/* tamper: one byte */
 	tmpl[10] ^= 1;
 	ptest_write(path("lgwan.json"), tmpl, len);
@@ -159,15 +185,29 @@ static void test_keygen_sign_verify(void **state)
 static void test_import_usbguard(void **state)
 {
 	char *out, *err;
-	static const char conf[] = "allow id 0781:5581 serial \"X\"\nallow id 1234:5678 parent-hash \"a=\"\n";
+	static const char conf[] = "allow id 0781:5581 serial \"X\" # the stick\n"
+	                           "allow id 1234:5678 parent-hash \"a=\"\n"
+	                           "block id 1234:* if localtime(08:00-17:00)\n";
 	(void)state;
 
 	ptest_write(path("rules.conf"), conf, sizeof(conf) - 1);
+	/* a line that cannot be represented fails the whole import: nothing written */
 	assert_int_equal(run(ctl_policy, "en", &out, &err, "policy", "import-usbguard", path("rules.conf"), NULL), 1);
+	assert_null(strstr(out, "usbguard-L1"));
+	assert_non_null(strstr(err, "rules.conf:2: value outside mamori's format"));
+	assert_non_null(strstr(err, "rules.conf:3: condition mamori cannot evaluate"));
+	assert_non_null(strstr(err, "1 of 3 lines converted, 2 refused"));
+	assert_non_null(strstr(err, "nothing written"));
+	free(out), free(err);
+	/* --partial: the allow line is left out, the block line is kept broadened */
+	assert_int_equal(
+	        run(ctl_policy, "en", &out, &err, "policy", "import-usbguard", path("rules.conf"), "--partial", NULL),
+	        0);
 	assert_non_null(strstr(out, "\"usbguard-L1\""));
 	assert_null(strstr(out, "usbguard-L2"));
-	assert_non_null(strstr(err, "rules.conf:2:"));
-	assert_non_null(strstr(err, "1 lines converted into 1 rules, 1 lines not converted"));
+	assert_non_null(strstr(out, "\"usbguard-L3\""));
+	assert_non_null(strstr(out, "broadened"));
+	assert_non_null(strstr(err, "(1 block rules kept broadened)"));
 	free(out), free(err);
 }
 

@@ -49,11 +49,32 @@ static void test_deadline_and_cap(void **state)
 	assert_int_equal(spawn_capture(missing, NULL, 1000, 100, &out, NULL, &ex), -ENOENT);
 }
 
+/* the program next to an executable; an executable path without a folder is
+ * an error (mamorid dereferenced strrchr's NULL there, issue 19 item 6) */
+static void test_sibling_path(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(sibling_path("/usr/sbin/mamorid", "mamori-worker", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/usr/sbin/mamori-worker");
+	assert_int_equal(sibling_path("/mamorid", "mamori-worker", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/mamori-worker");
+	assert_int_equal(sibling_path("mamorid", "mamori-worker", buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(sibling_path("/usr/sbin/mamorid", "../x", buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(sibling_path("/a/very/long/folder/name/that/does/not/fit/into/sixty/four/bytes/mamorid",
+	                              "mamori-worker", buf, sizeof(buf)),
+	                 -ENAMETOOLONG);
+	assert_int_equal(self_sibling_path("x", buf, sizeof(buf)), 0);
+	assert_non_null(strstr(buf, "/x"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_output_and_exit),
 	        cmocka_unit_test(test_deadline_and_cap),
+	        cmocka_unit_test(test_sibling_path),
 	};
 	return cmocka_run_group_tests_name("proc-util", tests, NULL, NULL);
 }

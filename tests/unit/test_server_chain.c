@@ -1,6 +1,6 @@
 /* tests/unit/test_server_chain.c — the server's re-verification of uploaded
  * journal records (server-api/chain.c) with records made by the real journal
- * (agent/journal.c) and stored in a real SQLite store: from genesis, resent
+ * (agent/journal/journal.c) and stored in a real SQLite store: from genesis, resent
  * batches (duplicates, none twice), overlaps, gaps, changed records, forks,
  * foreign chains, a start the server cannot verify, a genuine chain restart
  * after the journal moved a damaged file aside, malformed batches, and the
@@ -13,12 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
 
 #include "chain.h"
 #include "journal.h"
+#include "journal_side.h"
 #include "journal_canon.h"
 #include "json-util.h"
 #include "store.h"
@@ -100,11 +102,22 @@ static cJSON *batch(uint64_t after, unsigned max)
 	return arr;
 }
 
+static int64_t real_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* the server's clock at ingest: the real one, as the records' dates are */
+static int64_t server_clock_offset_us;
+
 static struct chain_result ingest(cJSON *b, int expect)
 {
 	struct chain_result r = {0};
 
-	assert_int_equal(chain_ingest(st, "pc-1", b, NOW, &r), expect);
+	assert_int_equal(chain_ingest(st, "pc-1", b, real_now_us() + server_clock_offset_us, &r), expect);
 	cJSON_Delete(b);
 	return r;
 }
@@ -226,7 +239,9 @@ static void test_fork_and_foreign_chain(void **state)
 	cJSON_ReplaceItemInObjectCaseSensitive(rec, "chain", cJSON_CreateString("0123456789abcdef0123456789abcdef"));
 	r = ingest(b, 0);
 	assert_int_equal(r.broken, FINDING_HASH_MISMATCH);
-	assert_int_equal(r.acked_seq, 3);
+	/* acknowledged for the batch's chain: the server holds nothing of it
+	 * (issue 17: never more than was stored from the chain the sender is on) */
+	assert_int_equal(r.acked_seq, 0);
 	findings(f);
 	assert_int_equal(f[FINDING_CHAIN_FORK], 1);
 	assert_int_equal(f[FINDING_HASH_MISMATCH], 1);
@@ -264,7 +279,7 @@ static void test_restart_after_damaged_journal(void **state)
 	append(3);
 	ingest(batch(0, 3), 0);
 	/* someone edits a record: mamorid moves the file aside at the next open
-	 * and starts a new chain at seq 4 with tamper.detected */
+	 * and starts a new chain above every seq it reserved, with tamper.detected */
 	snprintf(path, sizeof(path), "%s/journal.db", jdir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "UPDATE events SET canon = replace(canon, 'carry', 'CARRY') WHERE seq = 2",
@@ -277,11 +292,11 @@ static void test_restart_after_damaged_journal(void **state)
 	        (uint64_t)cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(it, "record"), "seq")
 	                ->valuedouble;
 	assert_int_equal(n, 2);
-	assert_int_equal(seqs[0], 4);
+	assert_int_equal(seqs[0], JOURNAL_SEQ_STEP + 1);
 	r = ingest(b, 0);
 	assert_int_equal(r.broken, _FINDING_INVALID);
 	assert_int_equal(r.stored, 2);
-	assert_int_equal(r.acked_seq, 5);
+	assert_int_equal(r.acked_seq, JOURNAL_SEQ_STEP + 2);
 	findings(f);
 	assert_int_equal(f[FINDING_CHAIN_RESTART], 1);
 }
@@ -350,6 +365,29 @@ static void test_canonical_fixed_point(void **state)
 	assert_int_equal(n, 5);
 }
 
+/* Records dated ahead of the server's clock by more than the tolerance:
+ * accepted, and one future_time finding per upload (issue 13, LOG-2). */
+static void test_future_dated(void **state)
+{
+	struct chain_result r;
+	int f[_FINDING_MAX];
+
+	(void)state;
+	append(3);
+	server_clock_offset_us = -CHAIN_FUTURE_TOLERANCE_US / 2; /* within the tolerance */
+	r = ingest(batch(0, 1), 0);
+	assert_int_equal(r.stored, 1);
+	findings(f);
+	assert_int_equal(f[FINDING_FUTURE_TIME], 0);
+	server_clock_offset_us = -86400LL * 1000000; /* the terminal is a day ahead */
+	r = ingest(batch(1, 10), 0);
+	server_clock_offset_us = 0;
+	assert_int_equal(r.broken, _FINDING_INVALID);
+	assert_int_equal(r.stored, 2);
+	findings(f);
+	assert_int_equal(f[FINDING_FUTURE_TIME], 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -361,6 +399,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_restart_after_damaged_journal, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_canonical_fixed_point, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_future_dated, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* tests/unit/test_transport.c — the agent's transport (agent/transport.c)
+/* tests/unit/test_transport.c — the agent's transport (agent/net/transport.c)
  * without a server: exponential backoff with jitter and its bounds, the
  * persisted acknowledgement, refusing to run unenrolled or on a non-https
  * URL, and a real libcurl connection to a closed port on 127.0.0.1 failing
@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -38,6 +40,38 @@ static void test_backoff_bounds(void **state)
 	/* a bad random value cannot push it out of range */
 	assert_int_equal(transport_backoff_ms(1, 7.0), 2500);
 	assert_int_equal(transport_backoff_ms(1, -1.0), 2500);
+}
+
+/* Two terminals (here: fresh processes) that failed the same number of times
+ * draw different delays: the retry jitter comes from getrandom, not from an
+ * unseeded rand() that gave every process the same sequence (issue 19 item 6). */
+static void test_retry_jitter_differs_per_process(void **state)
+{
+	uint64_t v[6];
+	bool all_same = true;
+
+	(void)state;
+	for (int i = 0; i < 6; i++) {
+		int fds[2];
+		pid_t pid;
+
+		assert_int_equal(pipe(fds), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			uint64_t d = transport_retry_delay_ms(10);
+			_exit(write(fds[1], &d, sizeof(d)) == sizeof(d) ? 0 : 1);
+		}
+		close(fds[1]);
+		assert_int_equal(read(fds[0], &v[i], sizeof(v[i])), sizeof(v[i]));
+		close(fds[0]);
+		assert_int_equal(waitpid(pid, NULL, 0), pid);
+		/* d = 5 s · 2^9 = 2560 s; jitter in [d/2, d] */
+		assert_true(v[i] >= 1280000 && v[i] <= 2560000);
+		if (i > 0 && v[i] != v[0])
+			all_same = false;
+	}
+	assert_false(all_same);
 }
 
 static void test_acked_state(void **state)
@@ -135,7 +169,11 @@ static void test_conn_refused(void **state)
 	(void)state;
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d/x", closed_port());
 	rq.url = url;
-	assert_int_equal(transport_conn_new(NULL, NULL, 5, &c), 0);
+	/* no CA file is an error, never "verification off" (issue 19 item 6) */
+	assert_int_equal(transport_conn_new(NULL, NULL, 5, &c), -EINVAL);
+	assert_int_equal(transport_conn_new("", NULL, 5, &c), -EINVAL);
+	assert_null(c);
+	assert_int_equal(transport_conn_new_unverified(5, &c), 0);
 	assert_int_equal(transport_conn_request(c, &rq, &resp, err, sizeof(err)), -ECONNREFUSED);
 	assert_non_null(strstr(err, url));
 	assert_null(resp.body);
@@ -144,12 +182,30 @@ static void test_conn_refused(void **state)
 	transport_conn_free(c);
 }
 
+/* issue 11.6: a NULL CA silently turned verification off. */
+static void test_ca_required(void **state)
+{
+	struct transport_conn *c = NULL;
+
+	(void)state;
+	assert_int_equal(transport_conn_new(NULL, NULL, 5, &c), -EINVAL);
+	assert_null(c);
+	assert_int_equal(transport_conn_new("", NULL, 5, &c), -EINVAL);
+	assert_null(c);
+	assert_int_equal(transport_conn_new("/nonexistent/server-ca.pem", NULL, 5, &c), -ENOENT);
+	assert_null(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_backoff_bounds), cmocka_unit_test(test_acked_state),
-	        cmocka_unit_test(test_not_enrolled),   cmocka_unit_test(test_server_down_counts_for_backoff),
+	        cmocka_unit_test(test_backoff_bounds),
+	        cmocka_unit_test(test_acked_state),
+	        cmocka_unit_test(test_ca_required),
+	        cmocka_unit_test(test_not_enrolled),
+	        cmocka_unit_test(test_server_down_counts_for_backoff),
 	        cmocka_unit_test(test_conn_refused),
+	        cmocka_unit_test(test_retry_jitter_differs_per_process),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

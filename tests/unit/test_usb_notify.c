@@ -1,4 +1,4 @@
-/* tests/unit/test_usb_notify.c — agent/notify.c as the usb module uses it
+/* tests/unit/test_usb_notify.c — agent/sdk/notify.c as the usb module uses it
  * (unit test; root: the notification runs as another user via setpriv).
  *
  * No session bus can run in CI, so `gdbus` is a fake script first on PATH

@@ -44,10 +44,8 @@ static struct usb_identity stick(uint16_t v, uint16_t p, const char *serial, int
 {
 	struct usb_identity id = {.have = USB_ID_DESC | USB_ID_SERIAL, .vendor = v, .product = p};
 
-	if (serial) {
-		id.has_serial = true;
-		strncpy(id.serial, serial, sizeof(id.serial) - 1);
-	}
+	if (serial)
+		usb_identity_set_serial(&id, serial, strlen(serial));
 	for (int i = 0; i < n; i++) {
 		id.ifaces[i].number = (uint8_t)i;
 		id.ifaces[i].cls = cls[i][0];

@@ -54,7 +54,7 @@ static struct usbguard_issues issues;
 static int setup(void **state)
 {
 	(void)state;
-	return usbguard_import(rules_conf, sizeof(rules_conf) - 1, &rules, &issues);
+	return usbguard_import(rules_conf, sizeof(rules_conf) - 1, true, &rules, &issues);
 }
 
 static int teardown(void **state)
@@ -109,53 +109,41 @@ static bool has_issue(unsigned line, enum usbguard_issue_code code)
 static void test_supported(void **state)
 {
 	(void)state;
-	/* line 3: id, serial, name, single interface (USBGuard equals) */
+	/* line 3: id, serial, name, single interface (a set of one, USBGuard equals) */
 	assert_string_equal(cJSON_GetObjectItem(rule("usbguard-L3"), "action")->valuestring, "allow");
-	assert_string_equal(m("usbguard-L3", "vendor"), "0781");
-	assert_string_equal(m("usbguard-L3", "product"), "5581");
+	assert_string_equal(m("usbguard-L3", "id"), "0781:5581");
 	assert_string_equal(m("usbguard-L3", "serial"), "4C530001");
 	assert_string_equal(m("usbguard-L3", "name"), "Ultra");
 	expect_arr("usbguard-L3", "interfaces", "[\"08:06:50\"]");
-	/* line 4: bare device id, escaped quote */
-	assert_string_equal(m("usbguard-L4", "vendor"), "0951");
+	/* line 4: bare device id, escaped quote kept as the byte */
+	assert_string_equal(m("usbguard-L4", "id"), "0951:1666");
 	assert_string_equal(m("usbguard-L4", "serial"), "ABC\"123");
-	/* line 5: vendor wildcard product */
-	assert_string_equal(m("usbguard-L5", "vendor"), "1d6b");
-	assert_null(m("usbguard-L5", "product"));
+	assert_string_equal(m("usbguard-L5", "id"), "1d6b:*");
 	assert_string_equal(cJSON_GetObjectItem(rule("usbguard-L5"), "action")->valuestring, "block");
-	/* line 6: reject → block; interface one-of → interfaces_any; MEDIA-5 cited */
+	/* line 6: reject → block; with-interface one-of → interfaces_one_of */
 	assert_string_equal(cJSON_GetObjectItem(rule("usbguard-L6"), "action")->valuestring, "block");
 	assert_non_null(strstr(cJSON_GetObjectItem(rule("usbguard-L6"), "comment")->valuestring, "reject"));
-	expect_arr("usbguard-L6", "interfaces_any", "[\"e0:*:*\",\"02:*:*\"]");
-	{
-		char *reqs = cJSON_PrintUnformatted(cJSON_GetObjectItem(rule("usbguard-L6"), "requirements"));
-		assert_string_equal(reqs, "[\"MEDIA-1\",\"MEDIA-5\"]");
-		free(reqs);
-	}
-	expect_arr("usbguard-L7", "interfaces_all", "[\"03:01:01\",\"03:01:02\"]");
-	/* line 8: USBGuard's hash is kept as such, not as our SHA-256 */
+	expect_arr("usbguard-L6", "interfaces_one_of", "[\"e0:*:*\",\"02:*:*\"]");
+	expect_arr("usbguard-L7", "interfaces_all_of", "[\"03:01:01\",\"03:01:02\"]");
+	/* line 8: USBGuard's hash, matched as USBGuard computes it */
 	assert_string_equal(m("usbguard-L8", "usbguard_hash"), "Z8Y2hTpSwPxR0oAtoxl7+FSSv9Ls6ZzBrGLmr8jq6/I=");
 	assert_null(m("usbguard-L8", "hash"));
 	assert_string_equal(m("usbguard-L9", "port"), "1-1.2");
-	/* line 10: one-of on a single-valued attribute → one rule per value */
-	assert_string_equal(m("usbguard-L10-1", "port"), "1-1");
-	assert_string_equal(m("usbguard-L10-2", "port"), "1-2");
-	assert_string_equal(m("usbguard-L10-3", "port"), "2-1");
-	assert_string_equal(m("usbguard-L10-3", "vendor"), "046d");
-	/* line 11: 2 ids × 2 serials = 4 rules */
-	assert_string_equal(m("usbguard-L11-1", "product"), "5581");
-	assert_string_equal(m("usbguard-L11-1", "serial"), "S1");
-	assert_string_equal(m("usbguard-L11-4", "product"), "5583");
-	assert_string_equal(m("usbguard-L11-4", "serial"), "S2");
-	expect_arr("usbguard-L12", "interfaces_none", "[\"03:*:*\",\"09:00:*\"]");
-	expect_arr("usbguard-L13", "interfaces", "[\"08:06:50\"]");
-	/* line 14: upper-case hex is normalised; connect type */
-	assert_string_equal(m("usbguard-L14", "vendor"), "0a5c");
-	assert_string_equal(m("usbguard-L14", "product"), "21e8");
-	assert_string_equal(m("usbguard-L14", "connect_type"), "hardwired");
+	/* sets keep their operator: one rule per line */
+	expect_arr("usbguard-L10", "port_one_of", "[\"1-1\",\"1-2\",\"2-1\"]");
+	expect_arr("usbguard-L11", "id_one_of", "[\"0781:5581\",\"0781:5583\"]");
+	expect_arr("usbguard-L11", "serial_one_of", "[\"S1\",\"S2\"]");
+	expect_arr("usbguard-L12", "interfaces_none_of", "[\"03:*:*\",\"09:00:*\"]");
+	expect_arr("usbguard-L13", "interfaces_equals", "[\"08:06:50\"]");
 	assert_non_null(strstr(cJSON_GetObjectItem(rule("usbguard-L15"), "comment")->valuestring,
 	                       "label: docking station NIC"));
-	assert_string_equal(m("usbguard-L16", "serial"), "X1");
+	expect_arr("usbguard-L16", "serial_all_of", "[\"X1\"]");
+	expect_arr("usbguard-L19", "interfaces_equals_ordered", "[\"08:06:50\",\"03:01:01\"]");
+	/* catch-all rules: every device */
+	assert_string_equal(m("usbguard-L20", "id"), "*:*");
+	assert_string_equal(m("usbguard-L21", "id"), "*:*");
+	assert_string_equal(m("usbguard-L26", "port"), "usb1");
+	expect_arr("usbguard-L27", "serial_none_of", "[\"bad\"]");
 	assert_string_equal(m("usbguard-L29", "name"), "日本語デバイス");
 	expect_arr("usbguard-L29", "interfaces", "[\"03:00:01\",\"03:01:02\"]");
 }
@@ -163,24 +151,21 @@ static void test_supported(void **state)
 static void test_unsupported_reported(void **state)
 {
 	(void)state;
-	assert_true(has_issue(17, USBGUARD_ISSUE_ATTRIBUTE)); /* parent-hash */
-	assert_true(has_issue(18, USBGUARD_ISSUE_ATTRIBUTE)); /* if */
-	assert_true(has_issue(19, USBGUARD_ISSUE_OPERATOR));  /* equals-ordered */
-	assert_true(has_issue(20, USBGUARD_ISSUE_CATCH_ALL)); /* allow */
-	assert_true(has_issue(21, USBGUARD_ISSUE_CATCH_ALL)); /* block *:* */
+	assert_true(has_issue(14, USBGUARD_ISSUE_VALUE));     /* upper-case id */
+	assert_true(has_issue(17, USBGUARD_ISSUE_VALUE));     /* parent-hash "abc=" */
+	assert_true(has_issue(18, USBGUARD_ISSUE_CONDITION)); /* if localtime() */
 	assert_true(has_issue(22, USBGUARD_ISSUE_TARGET));    /* permit */
 	assert_true(has_issue(23, USBGUARD_ISSUE_SYNTAX));    /* unterminated string */
-	assert_true(has_issue(24, USBGUARD_ISSUE_VALUE));     /* 12345:678 */
+	assert_true(has_issue(24, USBGUARD_ISSUE_SYNTAX));    /* 12345:678 */
 	assert_true(has_issue(25, USBGUARD_ISSUE_DUPLICATE)); /* serial twice */
-	assert_true(has_issue(26, USBGUARD_ISSUE_VALUE));     /* via-port "usb1" */
-	assert_true(has_issue(27, USBGUARD_ISSUE_OPERATOR));  /* none-of on serial */
-	assert_int_equal(issues.n, 11);
-	/* nothing silently dropped: 26 rule lines = 15 converted + 11 reported */
-	assert_int_equal(issues.lines_converted, 15);
-	assert_int_equal(issues.lines_converted + issues.n, 26);
-	/* 15 lines → 15 + (3-1) + (4-1) = 20 rules */
-	assert_int_equal(cJSON_GetArraySize(rules), 20);
-	assert_int_equal(issues.rules_out, 20);
+	assert_int_equal(issues.n, 7);
+	/* nothing silently dropped: 26 rule lines = 19 converted + 7 refused */
+	assert_int_equal(issues.lines_total, 26);
+	assert_int_equal(issues.lines_converted, 19);
+	assert_int_equal(issues.lines_refused, 7);
+	assert_int_equal(issues.rules_broadened, 0); /* every refused line is an allow (or not a rule) */
+	assert_int_equal(cJSON_GetArraySize(rules), 19);
+	assert_int_equal(issues.rules_out, 19);
 }
 
 static void test_output_validates(void **state)
@@ -218,7 +203,7 @@ static void test_messages(void **state)
 	usbguard_issues_print(&issues, "rules.conf", f, "ja");
 	fclose(f);
 	assert_non_null(
-	        strstr(buf, "rules.conf:17: attribute has no mamori equivalent, line not converted: parent-hash"));
+	        strstr(buf, "rules.conf:17: value outside mamori's format, line not converted: parent-hash \"abc=\""));
 	assert_non_null(strstr(buf, "rules.conf:22: 未知のルール種別のため変換していません: permit"));
 	free(buf);
 }
@@ -233,22 +218,23 @@ static void test_limits(void **state)
 	/* a line over the cap is reported, the next one still converted */
 	memset(big, 'a', USBGUARD_LINE_MAX + 10);
 	memcpy(big + USBGUARD_LINE_MAX + 10, "\nblock id 1234:5678\n", 20);
-	assert_int_equal(usbguard_import(big, USBGUARD_LINE_MAX + 30, &out, &is), 0);
+	assert_int_equal(usbguard_import(big, USBGUARD_LINE_MAX + 30, false, &out, &is), 0);
 	assert_int_equal(is.n, 1);
 	assert_int_equal(is.e[0].code, USBGUARD_ISSUE_LINE_TOO_LONG);
 	assert_int_equal(cJSON_GetArraySize(out), 1);
 	cJSON_Delete(out);
-	/* 8 × 8 + ... expansion over the cap */
+	/* a set over USB_MATCH_SET_MAX values */
 	{
-		const char *l =
-		        "allow id one-of { 0001:0001 0001:0002 0001:0003 0001:0004 0001:0005 0001:0006 0001:0007 "
-		        "0001:0008 0001:0009 } serial one-of { \"1\" \"2\" \"3\" \"4\" \"5\" \"6\" \"7\" \"8\" }";
-		assert_int_equal(usbguard_import(l, strlen(l), &out, &is), 0);
+		char l[1024] = "allow id one-of {";
+		for (int k = 0; k < 33; k++)
+			snprintf(l + strlen(l), sizeof(l) - strlen(l), " 0001:%04x", k);
+		strcat(l, " }");
+		assert_int_equal(usbguard_import(l, strlen(l), false, &out, &is), 0);
 		assert_int_equal(is.e[0].code, USBGUARD_ISSUE_TOO_MANY);
 		assert_int_equal(cJSON_GetArraySize(out), 0);
 		cJSON_Delete(out);
 	}
-	assert_int_equal(usbguard_import(big, USBGUARD_FILE_MAX + 1, &out, &is), -EFBIG);
+	assert_int_equal(usbguard_import(big, USBGUARD_FILE_MAX + 1, false, &out, &is), -EFBIG);
 	free(big);
 }
 

@@ -1,0 +1,124 @@
+/* agent/sdk/module.h — the interface every mamori module implements (mamori-worker
+ * and mamorid run modules; mamorictl for in-process checks).
+ *
+ * A module is one `const struct mamori_module` with designated initializers,
+ * listed in the static registry in agent/worker/module.c. The daemon's loop drives
+ * modules only through these operations, so adding a concern never touches
+ * the loop. Modules never talk to the network or the journal directly: they
+ * emit events and results through the context. */
+#ifndef MAMORI_MODULE_H
+#define MAMORI_MODULE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "result.h"
+
+struct mamori_policy; /* policy/policy.h */
+
+enum mamori_cap {
+	MAMORI_CAP_CHECK = 1u << 0,   /* evaluates posture: has check() */
+	MAMORI_CAP_ENFORCE = 1u << 1, /* changes the system to match the policy: enforce() */
+	MAMORI_CAP_WATCH = 1u << 2,   /* watches file descriptors: fds() + on_ready() */
+	/* The events one on_ready() call emits may share one fsync: the daemon
+	 * commits them together when on_ready() returns, before anything else
+	 * runs. Only for modules that record observations and do not act, inside
+	 * on_ready(), on an event being durable (e.g. carry: a file was written). */
+	MAMORI_CAP_EVENT_BATCH = 1u << 3,
+};
+
+/* What the daemon gives a module. Owned by the daemon; valid from init() to fini(). */
+struct mamori_ctx {
+	const struct mamori_policy *policy; /* current policy, NULL when none is loaded */
+	const struct agent_config *config;  /* agent.conf (agent/sdk/config.h) */
+	const char *lang;                   /* "ja" or "en": language for people at the terminal */
+	bool audit_only;                    /* report, never change the system */
+	/* Make an event durable (journal). Returns 0 or negative errno; seq may be NULL. */
+	int (*emit)(struct mamori_ctx *ctx, const struct mamori_event *ev, uint64_t *ret_seq);
+	void *daemon; /* opaque to modules */
+};
+
+/* Convenience wrapper around ctx->emit. */
+int mamori_emit(struct mamori_ctx *ctx, const char *type, enum event_severity sev, const char *reqs,
+                const cJSON *payload);
+
+/* The module's section of the current policy, already validated against
+ * policy/schema.json; NULL when no policy is loaded or the section is absent
+ * (the module then uses the defaults documented in docs/POLICY.md). */
+const cJSON *mamori_policy_section(const struct mamori_ctx *ctx, const char *name);
+
+#define MAMORI_MODULE_MAX_FDS 8
+
+struct mamori_module {
+	const char *name; /* short, lower case: "timesync", "usb", ... */
+	unsigned caps;    /* MAMORI_CAP_* */
+
+	/* Core-owned settings (issue 19): a module whose state is its policy
+	 * section converted names the section, the size of its settings struct
+	 * and the conversion, and leaves init/reload/fini out. The core
+	 * (mamori_module_start/_reload/_stop below) allocates a zeroed
+	 * settings_size buffer, calls settings_load(section or NULL, buf) at
+	 * start and on every policy change into a fresh buffer, swaps it in only
+	 * when that succeeded (the old settings stay in force on error) and
+	 * frees it; the module's operations get it as `state`. */
+	const char *section;
+	size_t settings_size;
+	int (*settings_load)(const cJSON *section, void *settings);
+
+	/* Set up; allocate state into *ret_state. Runs once at start, as root,
+	 * before the loop. Must not block for long (no network). Returns 0 or
+	 * negative errno; on failure the module is disabled and reported as error. */
+	int (*init)(struct mamori_ctx *ctx, void **ret_state);
+
+	/* Optional (WATCH). Fill up to max fds the loop should poll for EPOLLIN;
+	 * return the count or negative errno. Called after init() and after every
+	 * reload(). The module keeps ownership of the fds. */
+	int (*fds)(void *state, int *ret_fds, size_t max);
+
+	/* Optional (WATCH). One of the module's fds is readable. Must not block;
+	 * read what is there and return. A negative return is logged; the module
+	 * stays registered. */
+	int (*on_ready)(void *state, int fd, uint32_t events);
+
+	/* Optional (CHECK). Evaluate posture and append one or more results to
+	 * rep, each citing requirement IDs. Never modifies the system. A negative
+	 * return makes the daemon add an error result for the module. */
+	int (*check)(void *state, struct check_report *rep);
+
+	/* Optional (ENFORCE). Bring the system in line with the current policy.
+	 * Called at start, after reload() and before every posture pass (so a
+	 * setting changed by hand comes back): must be idempotent and cheap when
+	 * nothing drifted. Not called in audit mode. The daemon re-reads fds()
+	 * afterwards, so enforce() may start work that has a descriptor. */
+	int (*enforce)(void *state);
+
+	/* Optional. The policy changed (ctx->policy already points to the new one).
+	 * Re-read the module's section; keep the old settings on error. */
+	int (*reload)(void *state);
+
+	/* Optional. Release everything init() made. Accepts state == NULL. */
+	void (*fini)(void *state);
+};
+
+/* How every caller (worker, gate, mamorictl check, tests) drives a module:
+ * the core-owned settings above or the module's own init/reload/fini. */
+int mamori_module_start(const struct mamori_module *m, struct mamori_ctx *ctx, void **ret_state);
+/* The policy changed: a new state may replace *state (0), or *state stays
+ * as it was (negative errno: the module keeps its previous settings). */
+int mamori_module_reload(const struct mamori_module *m, struct mamori_ctx *ctx, void **state);
+void mamori_module_stop(const struct mamori_module *m, void *state);
+
+/* The static registry, in start order, NULL-terminated. */
+extern const struct mamori_module *const mamori_modules[];
+
+/* Modules that run in mamorid, the USB gate (agent/gate/gate.c), by name. */
+extern const char *const mamori_gate_modules[];
+
+const struct mamori_module *module_find(const char *name);
+/* A name the `modules` key of agent.conf may use (worker or gate module). */
+bool module_name_known(const char *name);
+size_t module_count(void);
+
+#endif

@@ -1,0 +1,350 @@
+/* agent/worker/control.c — the control socket: server side in mamori-worker, client side
+ * in mamorictl. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc-util.h"
+#include "control.h"
+#include "json-util.h"
+#include "daemon.h"
+#include "log.h"
+#include "strutil.h"
+#include "watch.h"
+
+struct client {
+	struct watch w; /* first: the loop hands us this pointer */
+	uid_t uid;
+	char *in;
+	size_t in_len;
+	char *out;
+	size_t out_len, out_off;
+	struct timespec since;
+	struct client *next;
+};
+
+struct control_server {
+	struct daemon *d;
+	int fd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct client *clients;
+	size_t n_clients;
+};
+
+const struct control_cmd_info control_cmds[_CONTROL_CMD_MAX] = {
+        [CONTROL_STATUS] = {"status", false},
+        [CONTROL_REPORT] = {"report", false},
+        [CONTROL_CHECK] = {"check", false},
+        [CONTROL_RELOAD] = {"reload", true},
+};
+
+int control_request_parse(const char *req, size_t len, enum control_cmd *ret, const char **ret_err)
+{
+	_cleanup_json_ cJSON *in = NULL;
+	const cJSON *cmd = NULL, *it;
+
+	if (len > CONTROL_REQUEST_MAX) {
+		*ret_err = "request too large";
+		return -E2BIG;
+	}
+	in = cJSON_ParseWithLength(req, len);
+	if (!in || !cJSON_IsObject(in)) {
+		*ret_err = "request is not a JSON object";
+		return -EBADMSG;
+	}
+	/* exact: "cmd" once, nothing else (an unknown field is an error) */
+	cJSON_ArrayForEach(it, in)
+	{
+		if (!it->string || strcmp(it->string, "cmd") != 0) {
+			*ret_err = "unknown field in request";
+			return -EBADMSG;
+		}
+		if (cmd) {
+			*ret_err = "\"cmd\" given twice";
+			return -EBADMSG;
+		}
+		cmd = it;
+	}
+	if (!cJSON_IsString(cmd)) {
+		*ret_err = "missing \"cmd\"";
+		return -EBADMSG;
+	}
+	for (int i = 0; i < _CONTROL_CMD_MAX; i++)
+		if (strcmp(cmd->valuestring, control_cmds[i].name) == 0) {
+			*ret = (enum control_cmd)i;
+			return 0;
+		}
+	*ret_err = "unknown command";
+	return -ENOENT;
+}
+
+static long ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+int control_server_new(struct daemon *d, const char *path, struct control_server **ret)
+{
+	_cleanup_free_ struct control_server *s = NULL;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
+
+	if (strscpy(sa.sun_path, sizeof(sa.sun_path), path) < 0)
+		return -ENAMETOOLONG;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	(void)unlink(path); /* a stale socket of a previous run */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	/* root and the mamori group (administrators' tools) may talk to us */
+	if (chmod(path, 0660) < 0 || listen(fd, CONTROL_MAX_CLIENTS) < 0)
+		return -errno;
+	s->d = d;
+	strscpy(s->path, sizeof(s->path), path);
+	s->fd = TAKE_FD(fd);
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+static void client_free(struct control_server *s, int epfd, struct client *c)
+{
+	for (struct client **pp = &s->clients; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	s->n_clients--;
+	if (epfd >= 0)
+		epoll_ctl(epfd, EPOLL_CTL_DEL, c->w.fd, NULL);
+	close(c->w.fd);
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+void control_server_free(struct control_server *s)
+{
+	if (!s)
+		return;
+	while (s->clients)
+		client_free(s, -1, s->clients);
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->path[0])
+		unlink(s->path);
+	free(s);
+}
+
+int control_server_fd(const struct control_server *s)
+{
+	return s->fd;
+}
+
+static void accept_clients(struct control_server *s, int epfd)
+{
+	for (;;) {
+		struct ucred cred;
+		socklen_t cl = sizeof(cred);
+		struct client *c;
+		struct epoll_event ev = {.events = EPOLLIN};
+		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return;
+		if (s->n_clients >= CONTROL_MAX_CLIENTS || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			return;
+		}
+		c->w = (struct watch){.kind = W_CONTROL, .fd = fd};
+		c->uid = cred.uid;
+		clock_gettime(CLOCK_MONOTONIC, &c->since);
+		ev.data.ptr = c;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = s->clients;
+		s->clients = c;
+		s->n_clients++;
+	}
+}
+
+static int client_read(struct control_server *s, int epfd, struct client *c)
+{
+	char buf[4096];
+
+	for (;;) {
+		ssize_t n = read(c->w.fd, buf, sizeof(buf));
+		char *nl, *nb;
+
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		if (n == 0)
+			return -ECONNRESET; /* closed before a full request */
+		if (c->in_len + (size_t)n > CONTROL_REQUEST_MAX) {
+			c->out = strdup("{\"ok\":false,\"error\":\"request too large\"}\n");
+			break;
+		}
+		nb = realloc(c->in, c->in_len + (size_t)n + 1);
+		if (!nb)
+			return -ENOMEM;
+		c->in = nb;
+		memcpy(c->in + c->in_len, buf, (size_t)n);
+		c->in_len += (size_t)n;
+		c->in[c->in_len] = '\0';
+		nl = memchr(c->in, '\n', c->in_len);
+		if (nl) {
+			_cleanup_free_ char *resp = daemon_control_request(s->d, c->in, (size_t)(nl - c->in), c->uid);
+			if (!resp)
+				return -ENOMEM;
+			c->out = malloc(strlen(resp) + 2);
+			if (c->out) {
+				memcpy(c->out, resp, strlen(resp));
+				c->out[strlen(resp)] = '\n';
+				c->out[strlen(resp) + 1] = '\0';
+			}
+			break;
+		}
+	}
+	if (!c->out)
+		return -ENOMEM;
+	c->out_len = strlen(c->out);
+	{
+		struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
+		if (epoll_ctl(epfd, EPOLL_CTL_MOD, c->w.fd, &ev) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int client_write(struct client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->w.fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		c->out_off += (size_t)n;
+	}
+	return 1; /* done */
+}
+
+int control_server_dispatch(struct control_server *s, int epfd, void *tag, uint32_t events)
+{
+	struct client *c;
+	int r;
+
+	if (tag && ((struct watch *)tag)->fd == s->fd) {
+		accept_clients(s, epfd);
+		return 0;
+	}
+	c = tag;
+	if (!c->out && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+		r = client_read(s, epfd, c);
+		if (r < 0) {
+			client_free(s, epfd, c);
+			return 0;
+		}
+		if (!c->out)
+			return 0;
+	}
+	if (c->out) {
+		r = client_write(c);
+		if (r != 0)
+			client_free(s, epfd, c);
+	}
+	return 0;
+}
+
+bool control_server_has_clients(const struct control_server *s)
+{
+	return s && s->n_clients > 0;
+}
+
+void control_server_expire(struct control_server *s, int epfd)
+{
+	struct client *c, *next;
+
+	if (!s)
+		return;
+	for (c = s->clients; c; c = next) {
+		next = c->next;
+		if (ms_since(&c->since) > CONTROL_CLIENT_TIMEOUT_MS)
+			client_free(s, epfd, c);
+	}
+}
+
+int control_call(const char *path, const char *request, int timeout_ms, char **ret_response)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, alloc = 0;
+	size_t rl = strlen(request), off = 0;
+
+	if (strscpy(sa.sun_path, sizeof(sa.sun_path), path) < 0)
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	while (off < rl) {
+		ssize_t n = send(fd, request + off, rl - off, MSG_NOSIGNAL);
+		if (n < 0)
+			return -errno;
+		off += (size_t)n;
+	}
+	if (send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
+		return -errno;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+		int pr = poll(&p, 1, timeout_ms);
+
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0)
+			return pr == 0 ? -ETIMEDOUT : -errno;
+		if (alloc - len < 4096) {
+			char *nb;
+			alloc = alloc ? alloc * 2 : 16384;
+			if (alloc > CONTROL_RESPONSE_MAX + 1)
+				return -EFBIG;
+			nb = realloc(buf, alloc);
+			if (!nb)
+				return -ENOMEM;
+			buf = nb;
+		}
+		n = read(fd, buf + len, alloc - len - 1);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (!buf || len == 0)
+		return -EPROTO;
+	buf[len] = '\0';
+	*ret_response = TAKE_PTR(buf);
+	return 0;
+}

@@ -1,0 +1,59 @@
+/* agent/worker/control.h — the control socket of mamori-worker (server side) and its
+ * client (mamorictl side).
+ *
+ * Protocol: a stream connection on run_dir/mamorid.sock; the client sends
+ * one JSON object terminated by "\n" (at most CONTROL_REQUEST_MAX bytes),
+ * the daemon answers one JSON object terminated by "\n" and closes. Requests:
+ * {"cmd":"status"}, {"cmd":"report"}, {"cmd":"check"}, {"cmd":"reload"}
+ * (reload: uid 0 only). The peer's uid comes from SO_PEERCRED. A request is
+ * exact (control_request_parse): one object whose only member is "cmd", a
+ * name from control_cmds[]; anything else is refused with an error answer. */
+#ifndef MAMORI_CONTROL_H
+#define MAMORI_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONTROL_REQUEST_MAX       (64 * 1024)
+#define CONTROL_RESPONSE_MAX      (16 * 1024 * 1024)
+#define CONTROL_MAX_CLIENTS       16
+#define CONTROL_CLIENT_TIMEOUT_MS 5000
+
+struct control_server;
+struct daemon;
+
+/* The request table: one place for the parser and the dispatcher. */
+enum control_cmd {
+	CONTROL_STATUS,
+	CONTROL_REPORT,
+	CONTROL_CHECK,
+	CONTROL_RELOAD,
+	_CONTROL_CMD_MAX,
+};
+struct control_cmd_info {
+	const char *name;
+	bool root_only; /* the peer must be uid 0 */
+};
+extern const struct control_cmd_info control_cmds[_CONTROL_CMD_MAX];
+
+/* Parse one request line (without its "\n"): 0 and *ret, or -EBADMSG /
+ * -E2BIG / -ENOENT (unknown command) with *ret_err an English reason fit
+ * for the answer. Never reads past len; untrusted input (any local user in
+ * the mamori group): tests/fuzz/fuzz_control.c. */
+int control_request_parse(const char *req, size_t len, enum control_cmd *ret, const char **ret_err);
+
+/* Bind the socket at path (an existing stale socket is replaced). */
+int control_server_new(struct daemon *d, const char *path, struct control_server **ret);
+void control_server_free(struct control_server *s);
+int control_server_fd(const struct control_server *s);
+/* The listening fd or a client fd is readable/writable. */
+int control_server_dispatch(struct control_server *s, int epfd, void *tag, uint32_t events);
+bool control_server_has_clients(const struct control_server *s);
+/* Drop clients idle longer than the timeout (called from the periodic timer). */
+void control_server_expire(struct control_server *s, int epfd);
+
+/* Client: send request, read the whole response (caller frees). */
+int control_call(const char *path, const char *request, int timeout_ms, char **ret_response);
+
+#endif

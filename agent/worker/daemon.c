@@ -1,0 +1,1214 @@
+/* agent/worker/daemon.c — mamori-worker's state, module lifecycle and its one
+ * epoll loop (mamori-worker). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc-util.h"
+#include "control.h"
+#include "daemon.h"
+#include "daemon_policy.h"
+#include "journal.h"
+#include "policy.h"
+#include "proc-util.h"
+#include "fileio.h"
+#include "daemon_sync.h"
+#include "ipc.h"
+#include "transport.h" /* transport_state.c only: no libcurl here */
+#include "media.h"
+#include "json-util.h"
+#include "log.h"
+#include "rootpath.h"
+#include "sdnotify.h"
+#include "strutil.h"
+#include "version.h"
+#include "watch.h"
+
+struct daemon {
+	struct daemon_options opts;
+	char root[PATH_MAX];
+	char config_path[PATH_MAX];
+	struct agent_config config;
+	struct mamori_ctx ctx;
+	struct module_slot slots[32];
+	size_t n_slots;
+	int epfd, sigfd, check_tfd, wd_tfd;
+	struct watch w_sig, w_check, w_wd, w_control;
+	struct watch *module_watches; /* one per module fd */
+	size_t n_module_watches;
+	struct control_server *control;
+	struct check_report report;      /* last pass */
+	struct check_report prev_report; /* the pass before, for posture.changed */
+	struct policy_state pol;
+	struct daemon_sync sync;
+	int sync_tfd;
+	struct watch w_sync;
+	struct ipc_peer peer; /* to mamorid (protocol/ipc.h), fd -1 when standalone */
+	struct watch w_ipc;
+	cJSON *gate_hello; /* what mamorid said about itself (status) */
+	struct journal *journal;
+	int journal_error; /* why the journal could not be opened (negative errno) */
+	time_t started, last_check;
+	time_t last_prune; /* CLOCK_BOOTTIME seconds; 0 = not yet */
+	uint64_t events_emitted;
+	uint64_t ipc_refused; /* typed messages refused for their values (severity) */
+	bool stop;
+	bool reloaded; /* module watches were rebuilt: the current epoll batch is stale */
+};
+
+static void arm_sync(struct daemon *d, uint64_t ms);
+static bool enrolled(struct daemon *d);
+
+/* Every event is made durable in the journal before the module goes on
+ * (journal_append returns after the fsync, or inside a batch that the caller
+ * commits). Without a journal the event is at least logged, and the posture
+ * report says the journal is broken (LOG-1). */
+static int daemon_emit(struct mamori_ctx *ctx, const struct mamori_event *ev, uint64_t *ret_seq)
+{
+	struct daemon *d = ctx->daemon;
+	int r = -ENOTCONN;
+
+	d->events_emitted++;
+	if (d->journal)
+		r = journal_append(d->journal, ev, ret_seq);
+	/* tampering and infections reach the CISO at once, not at the next check-in (OPS-5) */
+	if (ev->severity >= SEV_CRITICAL && d->sync.enrolled && d->sync.child == 0)
+		arm_sync(d, 1000);
+	if (r < 0 || log_get_max_level() >= LOG_DEBUG) {
+		_cleanup_free_ char *p = ev->payload ? cJSON_PrintUnformatted(ev->payload) : NULL;
+		log_full_errno(r < 0 ? LOG_WARNING : LOG_DEBUG, 0, "event %s [%s] %s %s%s", ev->type,
+		               event_severity_to_string(ev->severity), ev->reqs ? ev->reqs : "", p ? p : "{}",
+		               r < 0 ? " (not journaled)" : "");
+	}
+	return r;
+}
+
+/* The agent's own evidence store is part of the posture (LOG-1). */
+static void check_journal(struct daemon *d, struct check_report *rep)
+{
+	struct check_result *r = check_report_add(rep, "agent", "agent.journal", "LOG-1");
+	char hash[JOURNAL_HASH_HEX_LEN + 1];
+	uint64_t seq;
+
+	if (!r)
+		return;
+	if (!d->journal) {
+		check_result_set(r, CHECK_FAIL, "イベント記録 (ジャーナル) を開けません。記録が残りません",
+		                 "The event journal cannot be opened: nothing is being recorded");
+		check_result_evidence(r, "error", "%s", strerror(-d->journal_error));
+		check_result_remedy(r, "state_dir の空き容量と権限を確認し、mamorid を再起動してください。",
+		                    "Check free space and permissions of state_dir, then restart mamorid.");
+		return;
+	}
+	if (journal_head(d->journal, &seq, hash) == 0) {
+		check_result_evidence(r, "head_seq", "%llu", (unsigned long long)seq);
+		check_result_evidence(r, "head_hash", "%s", hash);
+	}
+	check_result_set(r, CHECK_PASS, "イベント記録は改ざん検知付きで保存されています",
+	                 "Events are recorded in the tamper-evident journal");
+}
+
+/* The USB gate switched off by `usb_gate = off` is a finding the server sees
+ * with every check-in, not a silent state (MEDIA-1, issue 11). */
+static void check_usb_gate(struct daemon *d, struct check_report *rep)
+{
+	struct check_result *r;
+
+	if (d->config.usb_gate)
+		return;
+	r = check_report_add(rep, "agent", "agent.usb_gate", "MEDIA-1");
+	if (!r)
+		return;
+	check_result_set(
+	        r, CHECK_FAIL, "USB ゲートが設定 (usb_gate = off) で停止されています。USB 機器は判定されません",
+	        "The USB gate is switched off by the configuration (usb_gate = off): USB devices are not decided");
+	check_result_evidence(r, "usb_gate", "off");
+	check_result_remedy(r, "agent.conf の usb_gate = off を削除し、mamorid を再起動してください。",
+	                    "Remove usb_gate = off from agent.conf and restart mamorid.");
+}
+
+/* LOG-2 from the outside: TLS judged this terminal's clock wrong. */
+static void check_clock(struct daemon *d, struct check_report *rep)
+{
+	struct check_result *r;
+
+	if (!d->sync.clock_wrong)
+		return;
+	r = check_report_add(rep, "agent", "agent.clock", "LOG-2");
+	if (!r)
+		return;
+	check_result_set(r, CHECK_FAIL, "端末の時計が狂っているため、サーバーとの TLS 接続が失敗しています",
+	                 "TLS to the server fails because this terminal's clock is wrong");
+	check_result_remedy(r, "時刻同期 (NTP) を確認し、時計を合わせてください。",
+	                    "Check time synchronisation (NTP) and correct the clock.");
+}
+
+/* Acknowledged events older than the policy's retention go, once a day of
+ * running time: the boot-time clock, not the wall clock (issue 13: a jump
+ * of 800 days must not delete evidence). */
+static void prune_journal(struct daemon *d)
+{
+	const cJSON *rep = mamori_policy_section(&d->ctx, "reporting");
+	const cJSON *days = rep ? cJSON_GetObjectItemCaseSensitive(rep, "retention_days") : NULL;
+	struct timespec ts;
+	int r;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	if (!d->journal || !cJSON_IsNumber(days) || (d->last_prune && ts.tv_sec - d->last_prune < 86400))
+		return;
+	d->last_prune = ts.tv_sec > 0 ? ts.tv_sec : 1;
+	r = journal_prune(d->journal, (int64_t)days->valuedouble * 86400, (int64_t)ts.tv_sec);
+	if (r < 0)
+		log_warning_errno(r, "journal: pruning failed");
+	else if (r > 0)
+		log_info("journal: %d acknowledged events past retention pruned", r);
+}
+
+static int load_config(struct daemon *d, struct agent_config *ret)
+{
+	struct agent_config cfg;
+	char err[4096];
+	int r;
+
+	config_defaults(&cfg);
+	r = config_load(&cfg, d->config_path, true, err, sizeof(err));
+	if (r < 0) {
+		/* each problem on its own line, as the administrator reads them */
+		char *line = err, *nl;
+		do {
+			nl = strchr(line, '\n');
+			if (nl)
+				*nl = '\0';
+			log_error("%s", line);
+			line = nl ? nl + 1 : NULL;
+		} while (line);
+		return r;
+	}
+	/* module names are checked by the parser itself (agent/sdk/config.c), the
+	 * same one mamorid uses: both refuse the same file, naming the same word */
+	*ret = cfg;
+	return 0;
+}
+
+static int epoll_add(int epfd, int fd, struct watch *w)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static void unregister_module_fds(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_module_watches; i++)
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->module_watches[i].fd, NULL);
+	free(d->module_watches);
+	d->module_watches = NULL;
+	d->n_module_watches = 0;
+}
+
+/* (Re)build the epoll registrations of every active module's fds. */
+static int register_module_fds(struct daemon *d)
+{
+	size_t total = 0, k = 0;
+
+	unregister_module_fds(d);
+	for (size_t i = 0; i < d->n_slots; i++) {
+		struct module_slot *s = &d->slots[i];
+		int n;
+
+		s->n_fds = 0;
+		if (s->state != MODULE_ACTIVE || !s->mod->fds)
+			continue;
+		n = s->mod->fds(s->data, s->fds, MAMORI_MODULE_MAX_FDS);
+		if (n < 0) {
+			log_warning_errno(n, "module %s: cannot list its file descriptors", s->mod->name);
+			continue;
+		}
+		s->n_fds = (size_t)n > MAMORI_MODULE_MAX_FDS ? MAMORI_MODULE_MAX_FDS : (size_t)n;
+		total += s->n_fds;
+	}
+	if (total == 0)
+		return 0;
+	d->module_watches = calloc(total, sizeof(*d->module_watches));
+	if (!d->module_watches)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n_slots; i++)
+		for (size_t j = 0; j < d->slots[i].n_fds; j++) {
+			struct watch *w = &d->module_watches[k];
+			int r;
+
+			*w = (struct watch){.kind = W_MODULE, .fd = d->slots[i].fds[j], .slot = &d->slots[i]};
+			r = epoll_add(d->epfd, w->fd, w);
+			if (r < 0) {
+				log_warning_errno(r, "module %s: cannot watch fd %d", d->slots[i].mod->name, w->fd);
+				continue;
+			}
+			k++;
+		}
+	d->n_module_watches = k;
+	return 0;
+}
+
+static void init_modules(struct daemon *d)
+{
+	const struct mamori_module *const *list = d->opts.modules ? d->opts.modules : mamori_modules;
+
+	d->n_slots = 0;
+	for (size_t i = 0; list[i] && d->n_slots < ELEMENTSOF(d->slots); i++) {
+		struct module_slot *s = &d->slots[d->n_slots++];
+		int r = 0;
+
+		*s = (struct module_slot){.mod = list[i], .state = MODULE_OFF};
+		if (!config_module_enabled(&d->config, s->mod->name))
+			continue;
+		r = mamori_module_start(s->mod, &d->ctx, &s->data);
+		if (r < 0) {
+			/* a failing module reports error; the daemon lives on */
+			log_error_errno(r, "module %s: init failed", s->mod->name);
+			s->state = MODULE_FAILED;
+			s->init_error = r;
+			continue;
+		}
+		s->state = MODULE_ACTIVE;
+		log_debug("module %s: active", s->mod->name);
+	}
+}
+
+static void enforce_modules(struct daemon *d)
+{
+	if (d->ctx.audit_only)
+		return;
+	for (size_t i = 0; i < d->n_slots; i++) {
+		struct module_slot *s = &d->slots[i];
+		int r;
+
+		if (s->state != MODULE_ACTIVE || !s->mod->enforce)
+			continue;
+		r = s->mod->enforce(s->data);
+		if (r < 0)
+			log_error_errno(r, "module %s: enforce failed", s->mod->name);
+	}
+}
+
+static void fini_modules(struct daemon *d)
+{
+	unregister_module_fds(d);
+	for (size_t i = d->n_slots; i-- > 0;) {
+		struct module_slot *s = &d->slots[i];
+
+		if (s->state == MODULE_ACTIVE)
+			mamori_module_stop(s->mod, s->data);
+		s->data = NULL;
+		s->state = MODULE_OFF;
+	}
+	d->n_slots = 0;
+}
+
+static const struct check_result *find_result(const struct check_report *rep, const char *id)
+{
+	for (size_t i = 0; i < rep->n; i++)
+		if (strcmp(rep->results[i]->id, id) == 0)
+			return rep->results[i];
+	return NULL;
+}
+
+/* A check whose status changed since the last pass is evidence (OPS-1). */
+static void emit_posture_changes(struct daemon *d)
+{
+	for (size_t i = 0; i < d->report.n; i++) {
+		const struct check_result *now = d->report.results[i];
+		const struct check_result *before = find_result(&d->prev_report, now->id);
+		_cleanup_(cJSON_Deletep) cJSON *p = NULL;
+		cJSON *reqs;
+
+		if (d->last_check == 0 || (before && before->status == now->status))
+			continue;
+		p = cJSON_CreateObject();
+		if (!p)
+			return;
+		cJSON_AddStringToObject(p, "check", now->id);
+		cJSON_AddStringToObject(p, "from", before ? check_status_to_string(before->status) : "none");
+		cJSON_AddStringToObject(p, "to", check_status_to_string(now->status));
+		reqs = cJSON_AddArrayToObject(p, "requirements");
+		for (size_t j = 0; reqs && j < now->n_reqs; j++)
+			cJSON_AddItemToArray(reqs, cJSON_CreateString(now->reqs[j]));
+		if (now->summary_en)
+			cJSON_AddStringToObject(p, "summary", now->summary_en);
+		mamori_emit(&d->ctx, "posture.changed", now->status == CHECK_PASS ? SEV_NOTICE : SEV_WARNING, "OPS-1",
+		            p);
+	}
+}
+
+const struct check_report *daemon_check(struct daemon *d)
+{
+	check_report_clear(&d->prev_report);
+	d->prev_report = d->report;
+	d->report = (struct check_report){0};
+	for (size_t i = 0; i < d->n_slots; i++) {
+		struct module_slot *s = &d->slots[i];
+		int r;
+
+		if (!(s->mod->caps & MAMORI_CAP_CHECK) || s->state == MODULE_OFF)
+			continue;
+		if (s->state == MODULE_FAILED) {
+			check_report_error(&d->report, s->mod->name, "OPS-1", s->init_error, "module init");
+			continue;
+		}
+		if (!s->mod->check)
+			continue;
+		r = s->mod->check(s->data, &d->report);
+		if (r < 0) {
+			log_warning_errno(r, "module %s: check failed", s->mod->name);
+			check_report_error(&d->report, s->mod->name, "OPS-1", r, "check");
+		}
+	}
+	check_journal(d, &d->report);
+	check_usb_gate(d, &d->report);
+	check_clock(d, &d->report);
+	daemon_policy_apply_exceptions(&d->pol, &d->ctx, &d->report);
+	/* the pass's posture.changed events share one fsync; nothing acts on
+	 * them before the commit (modules' own events above were durable at once,
+	 * because they act on them: mark state, write files) */
+	if (d->journal && journal_batch_begin(d->journal) < 0)
+		log_warning("journal: cannot start a batch");
+	emit_posture_changes(d);
+	if (d->journal && journal_batch_commit(d->journal) < 0)
+		log_error("journal: the posture pass's events could not be committed");
+	prune_journal(d);
+	d->last_check = time(NULL);
+	return &d->report;
+}
+
+static int arm_timer(int tfd, uint64_t usec)
+{
+	struct itimerspec its = {
+	        .it_interval = {.tv_sec = (time_t)(usec / 1000000), .tv_nsec = (long)(usec % 1000000) * 1000},
+	};
+
+	its.it_value = its.it_interval;
+	return timerfd_settime(tfd, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+static void send_policy_to_gate(struct daemon *d);
+
+int daemon_reload(struct daemon *d)
+{
+	struct agent_config cfg;
+	int r;
+
+	sd_notify_send("RELOADING=1");
+	log_info("reloading configuration");
+	r = load_config(d, &cfg);
+	if (r < 0) {
+		log_error("configuration not reloaded: keeping the running one");
+		sd_notify_send("READY=1");
+		return r;
+	}
+	{
+		bool config_changed = memcmp(&cfg, &d->config, sizeof(cfg)) != 0, policy_changed = false;
+		struct mamori_policy *old = NULL;
+
+		d->config = cfg;
+		log_set_max_level(d->opts.foreground && log_get_max_level() == LOG_DEBUG ? LOG_DEBUG : cfg.log_level);
+		r = daemon_policy_load(&d->pol, &d->opts, &d->ctx, &old, &policy_changed);
+		if (r < 0)
+			log_error_errno(r, "policy not reloaded: keeping the running one");
+		d->ctx.policy = d->pol.current;
+		if (config_changed) {
+			/* module set or settings changed: restart modules with the new config */
+			d->reloaded = true;
+			fini_modules(d);
+			init_modules(d);
+			register_module_fds(d);
+			enforce_modules(d);
+		} else if (policy_changed) {
+			for (size_t i = 0; i < d->n_slots; i++) {
+				struct module_slot *s = &d->slots[i];
+				if (s->state != MODULE_ACTIVE)
+					continue;
+				r = mamori_module_reload(s->mod, &d->ctx, &s->data);
+				if (r < 0)
+					log_error_errno(r, "module %s: keeps its previous settings", s->mod->name);
+			}
+			d->reloaded = true;
+			register_module_fds(d);
+			enforce_modules(d);
+		}
+		if (policy_changed)
+			send_policy_to_gate(d);
+		policy_free(old); /* modules converted what they need in reload() */
+	}
+	arm_timer(d->check_tfd, (uint64_t)d->config.check_interval * 1000000);
+	/* report soon: the CISO sees the reload and a policy it brought */
+	if (d->sync.child == 0 && enrolled(d))
+		arm_sync(d, 1000);
+	sd_notify_send("READY=1");
+	return 0;
+}
+
+/* ---- reporting to mamori-server (agent/worker/daemon_sync.h) --------------------- */
+
+static bool enrolled(struct daemon *d)
+{
+	char p[PATH_MAX];
+
+	return root_pathf(p, sizeof(p), "%s/enroll.json", d->config.state_dir) == 0 && access(p, F_OK) == 0;
+}
+
+static void arm_sync(struct daemon *d, uint64_t ms)
+{
+	struct itimerspec its = {.it_value = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000}};
+
+	if (d->sync_tfd < 0)
+		return;
+	if (ms == 0)
+		its.it_value.tv_nsec = 1;
+	timerfd_settime(d->sync_tfd, 0, &its, NULL);
+}
+
+static int64_t checkin_interval(struct daemon *d)
+{
+	const cJSON *rep = mamori_policy_section(&d->ctx, "reporting");
+	const cJSON *iv = rep ? cJSON_GetObjectItemCaseSensitive(rep, "checkin_interval_seconds") : NULL;
+
+	return cJSON_IsNumber(iv) && iv->valuedouble >= 10 ? (int64_t)iv->valuedouble : 300;
+}
+
+/* mamorictl, which does the network part: the worker itself does not link
+ * libcurl (it would add 4.5 MB to a process that runs all day). */
+static void find_mamorictl(char *buf, size_t sz)
+{
+	if (self_sibling_path("mamorictl", buf, sz) == 0 && access(buf, X_OK) == 0)
+		return;
+	strscpy(buf, sz, "/usr/bin/mamorictl");
+}
+
+static void start_sync(struct daemon *d)
+{
+	char state[PATH_MAX], report[PATH_MAX], out[PATH_MAX], ctl[PATH_MAX];
+	pid_t pid;
+
+	if (d->sync.child > 0 || d->opts.once)
+		return;
+	d->sync.enrolled = enrolled(d);
+	if (!d->sync.enrolled) {
+		arm_sync(d, (uint64_t)checkin_interval(d) * 1000); /* look again later */
+		return;
+	}
+	if (root_path(state, sizeof(state), d->config.state_dir) < 0 ||
+	    xsnprintf(report, sizeof(report), "%s/report.json", state) < 0 ||
+	    xsnprintf(out, sizeof(out), "%s/sync.out", state) < 0)
+		return;
+	/* the latest posture report goes with the check-in */
+	{
+		_cleanup_json_ cJSON *j = d->last_check ? check_report_to_json(&d->report) : cJSON_CreateObject();
+		_cleanup_free_ char *txt = j ? cJSON_PrintUnformatted(j) : NULL;
+		if (!txt || write_file_atomic(report, txt, strlen(txt), 0600) < 0)
+			log_warning("server sync: cannot write the report for the check-in");
+	}
+	find_mamorictl(ctl, sizeof(ctl));
+	pid = fork();
+	if (pid < 0) {
+		log_warning_errno(errno, "server sync: cannot fork");
+		arm_sync(d, 60000);
+		return;
+	}
+	if (pid == 0) {
+		sigset_t none;
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		char cfg[PATH_MAX];
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0)
+			_exit(SYNC_FAILED);
+		strscpy(cfg, sizeof(cfg), d->opts.config_path ? d->opts.config_path : CONFIG_DEFAULT_PATH);
+		execl(ctl, "mamorictl", "--root", d->root[0] ? d->root : "/", "--config", cfg, "--json", "server",
+		      "sync", "--report", report, (char *)NULL);
+		_exit(127);
+	}
+	d->sync.child = pid;
+}
+
+/* The child is done: acknowledge in the journal what the server holds, apply
+ * a downloaded policy, plan the next sync. */
+static void sync_done(struct daemon *d, int status)
+{
+	int ex = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	int outcome = ex == 0 ? SYNC_OK : ex == 1 ? SYNC_REVOKED : SYNC_FAILED;
+	char state[PATH_MAX], out[PATH_MAX];
+	uint64_t acked = 0;
+	uint64_t delay;
+
+	d->sync.child = 0;
+	/* mamorictl --json server sync: {"ok":…,"acked_seq":…,"policy_updated":…} */
+	if (root_path(state, sizeof(state), d->config.state_dir) == 0 &&
+	    xsnprintf(out, sizeof(out), "%s/sync.out", state) == 0) {
+		_cleanup_free_ char *buf = NULL;
+		_cleanup_json_ cJSON *j = NULL;
+		size_t len;
+
+		if (read_file_capped(out, 64 * 1024, &buf, &len) == 0 && (j = cJSON_ParseWithLength(buf, len))) {
+			const cJSON *up = cJSON_GetObjectItemCaseSensitive(j, "uploaded");
+			const cJSON *sb = cJSON_GetObjectItemCaseSensitive(j, "sandbox");
+
+			/* who talked to the server, as the kernel told that child */
+			if (cJSON_IsString(sb) && sb->valuestring[0])
+				log_debug("server sync: network part ran as %s", sb->valuestring);
+
+			bool cw = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "clock_wrong"));
+
+			/* logged once per condition, not at every retry */
+			if (cw && !d->sync.clock_wrong)
+				log_error("server sync: TLS fails because this terminal's clock is wrong (LOG-2)");
+			else if (!cw && d->sync.clock_wrong)
+				log_info("server sync: the clock no longer stops TLS");
+			d->sync.clock_wrong = cw;
+			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "policy_updated")))
+				outcome = SYNC_POLICY;
+			if (outcome != SYNC_FAILED)
+				log_info("server sync: %.0f records uploaded%s",
+				         cJSON_IsNumber(up) ? up->valuedouble : 0,
+				         outcome == SYNC_POLICY ? ", new policy downloaded" : "");
+		}
+		if (outcome == SYNC_FAILED)
+			log_warning("server sync failed (mamorictl exit status %d); retrying with backoff", ex);
+		else if (outcome == SYNC_REVOKED)
+			log_error("server sync: the server refused this terminal or its event chain");
+	}
+	if (d->journal && root_path(state, sizeof(state), d->config.state_dir) == 0 &&
+	    transport_acked_read(state, &acked) == 0 && acked > 0) {
+		int r = journal_ack(d->journal, acked);
+		if (r < 0 && r != -ERANGE)
+			log_warning_errno(r, "journal: cannot acknowledge up to %llu", (unsigned long long)acked);
+	}
+	if (outcome == SYNC_OK || outcome == SYNC_POLICY) {
+		d->sync.failures = 0;
+		delay = (uint64_t)checkin_interval(d) * 1000;
+	} else {
+		d->sync.failures++;
+		delay = transport_retry_delay_ms(d->sync.failures);
+	}
+	arm_sync(d, delay);
+	if (outcome == SYNC_POLICY)
+		daemon_reload(d); /* verifies the downloaded policy like any other */
+}
+
+static void on_signal(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_info("signal %d: stopping", (int)si.ssi_signo);
+			d->stop = true;
+			break;
+		case SIGHUP:
+			daemon_reload(d);
+			break;
+		case SIGCHLD: {
+			int st;
+			if (d->sync.child > 0 && waitpid(d->sync.child, &st, WNOHANG) == d->sync.child)
+				sync_done(d, st);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+}
+
+static void drain_timer(int fd)
+{
+	uint64_t n;
+
+	while (read(fd, &n, sizeof(n)) == (ssize_t)sizeof(n))
+		;
+}
+
+/* ---- mamorid (the USB gate) over protocol/ipc.h ----------------------------- */
+
+/* Hand the running policy to mamorid (a sealed memfd with the validated
+ * document: the gate parses it again but never needs libcrypto). */
+static void send_policy_to_gate(struct daemon *d)
+{
+	_cleanup_json_ cJSON *m = NULL;
+	_cleanup_free_ char *doc = NULL;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if (d->peer.fd < 0 || !d->pol.current)
+		return;
+	doc = cJSON_PrintUnformatted(policy_document(d->pol.current));
+	if (!doc)
+		return;
+	fd = ipc_memfd_from(doc, strlen(doc));
+	m = ipc_new(IPC_POLICY);
+	if (fd < 0 || !m)
+		return;
+	cJSON_AddNumberToObject(m, "version", (double)policy_version(d->pol.current));
+	cJSON_AddStringToObject(m, "sha256", d->pol.sha256);
+	r = ipc_peer_send(&d->peer, m, fd);
+	if (r < 0)
+		log_warning_errno(r, "cannot hand the policy to mamorid");
+}
+
+/* After every batch: send what the socket takes, watch EPOLLOUT while
+ * something waits (never block: issue 11.3). */
+static void ipc_update(struct daemon *d)
+{
+	if (d->peer.fd < 0)
+		return;
+	if (ipc_peer_flush(&d->peer) < 0) {
+		log_error("mamorid went away: stopping");
+		d->stop = true;
+		return;
+	}
+	if (ipc_peer_epoll(&d->peer, d->epfd, (epoll_data_t){.ptr = &d->w_ipc}) < 0)
+		log_warning_errno(errno, "cannot watch mamorid's socket");
+}
+
+static void ipc_ack(struct daemon *d, uint64_t id, uint64_t seq, int err)
+{
+	_cleanup_json_ cJSON *m = ipc_new(IPC_ACK);
+	int r;
+
+	if (!m)
+		return;
+	cJSON_AddNumberToObject(m, "id", (double)id);
+	if (err)
+		cJSON_AddNumberToObject(m, "error", err);
+	else
+		cJSON_AddNumberToObject(m, "seq", (double)seq);
+	r = ipc_peer_send(&d->peer, m, -1);
+	if (r < 0) /* the dispatcher leaves room for its acks: a bug, said loudly */
+		log_error_errno(r, "cannot acknowledge event %llu to mamorid", (unsigned long long)id);
+}
+
+/* A medium from mamorid into the media registry (agent/sdk/media.h). */
+static int gate_media_one(const cJSON *m)
+{
+	/* the fields are there and of their kind: ipc_parse checked the table */
+	uint64_t devnum = ipc_uint(m, "devnum");
+	int r;
+
+	if (devnum > (uint64_t)UINT32_MAX * 4096)
+		return -EINVAL;
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "present"))) {
+		r = media_unpublish((dev_t)devnum);
+		return r == -ENOENT ? 0 : r; /* already gone is fine, another error is not */
+	}
+	return media_publish((dev_t)devnum, cJSON_GetObjectItemCaseSensitive(m, "devnode")->valuestring,
+	                     cJSON_GetObjectItemCaseSensitive(m, "auth_path")->valuestring,
+	                     cJSON_GetObjectItemCaseSensitive(m, "identity"),
+	                     cJSON_GetObjectItemCaseSensitive(m, "decision")->valuestring,
+	                     cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "readonly")));
+}
+
+/* One event from mamorid into the journal (inside the caller's batch). */
+static int gate_emit_one(struct daemon *d, const cJSON *m, uint64_t *ret_seq)
+{
+	/* typed by ipc_parse; a severity we do not know is refused, not guessed */
+	struct mamori_event ev = {
+	        .type = cJSON_GetObjectItemCaseSensitive(m, "type")->valuestring,
+	        .severity = event_severity_from_string(cJSON_GetObjectItemCaseSensitive(m, "severity")->valuestring),
+	        .reqs = cJSON_GetObjectItemCaseSensitive(m, "reqs")->valuestring,
+	        .payload = cJSON_GetObjectItemCaseSensitive(m, "payload"),
+	};
+
+	if (ev.severity == _SEV_INVALID) {
+		d->ipc_refused++;
+		return -EINVAL;
+	}
+	return daemon_emit(&d->ctx, &ev, ret_seq);
+}
+
+static void on_gate_message(struct daemon *d, const cJSON *m, enum ipc_type t)
+{
+	switch (t) {
+	case IPC_HELLO:
+		cJSON_Delete(d->gate_hello);
+		d->gate_hello = cJSON_Duplicate(m, 1);
+		break;
+	case IPC_RELOAD:
+		daemon_reload(d);
+		break;
+	case IPC_PING: {
+		_cleanup_json_ cJSON *pong = ipc_new(IPC_PONG);
+		if (pong && cJSON_AddNumberToObject(pong, "id", (double)ipc_uint(m, "id")))
+			ipc_peer_send(&d->peer, pong, -1);
+		break;
+	}
+	default:
+		break; /* the table allows no other type in this direction */
+	}
+}
+
+/* What mamorid sent since the last wake-up: the events share one fsync
+ * (journal batch), and are acknowledged only after it. Never blocks: reads
+ * only as many messages as the output queue has room for acks (the gate
+ * always reads, so the room comes back), and the acks go through the
+ * bounded queue (issue 11.3). */
+void daemon_ipc_dispatch(struct daemon *d)
+{
+	struct pending_ack {
+		uint64_t id, seq;
+		int err;
+	} acks[256];
+	size_t n_acks = 0;
+	bool batch = false;
+
+	while (d->peer.fd >= 0) {
+		cJSON *m = NULL;
+		enum ipc_type t;
+		int fd = -1, r;
+
+		/* room for every ack of this batch, a pong and a policy */
+		if (n_acks >= ELEMENTSOF(acks) || ipc_peer_room(&d->peer) < n_acks + 4)
+			break;
+		r = ipc_peer_recv(&d->peer, &m, &t, &fd);
+		if (r == -EAGAIN)
+			break;
+		if (r == -EBADMSG) {
+			log_warning("mamorid sent a message that does not match the IPC table: refused (%llu so far)",
+			            (unsigned long long)d->peer.refused);
+			continue;
+		}
+		if (r < 0) {
+			/* the gate is our parent: without it there is nobody to serve */
+			log_error("mamorid went away: stopping");
+			d->stop = true;
+			break;
+		}
+		if (fd >= 0)
+			close(fd); /* the table gives no gate → worker message a descriptor */
+		if (t == IPC_MEDIA) {
+			/* a medium the gate decided: into this process's registry for the
+			 * carry module; acknowledged like an event, in order */
+			acks[n_acks].id = ipc_uint(m, "id");
+			acks[n_acks].err = gate_media_one(m);
+			acks[n_acks].seq = 0;
+			n_acks++;
+		} else if (t == IPC_EMIT) {
+			if (!batch && d->journal)
+				batch = journal_batch_begin(d->journal) == 0;
+			acks[n_acks].id = ipc_uint(m, "id");
+			acks[n_acks].err = gate_emit_one(d, m, &acks[n_acks].seq);
+			n_acks++;
+		} else
+			on_gate_message(d, m, t);
+		cJSON_Delete(m);
+		if (d->reloaded)
+			break;
+	}
+	if (batch && journal_batch_commit(d->journal) < 0)
+		for (size_t i = 0; i < n_acks; i++)
+			acks[i].err = -EIO;
+	for (size_t i = 0; i < n_acks && !d->stop; i++)
+		ipc_ack(d, acks[i].id, acks[i].seq, acks[i].err);
+	ipc_update(d);
+}
+
+cJSON *daemon_status_json(struct daemon *d)
+{
+	cJSON *o = cJSON_CreateObject(), *mods;
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "version", MAMORI_VERSION);
+	cJSON_AddNumberToObject(o, "pid", (double)getpid());
+	cJSON_AddNumberToObject(o, "started", (double)d->started);
+	cJSON_AddNumberToObject(o, "last_check", (double)d->last_check);
+	cJSON_AddStringToObject(o, "root", d->root[0] ? d->root : "/");
+	cJSON_AddBoolToObject(o, "audit_only", d->ctx.audit_only);
+	cJSON_AddNumberToObject(o, "events", (double)d->events_emitted);
+	cJSON_AddNumberToObject(o, "media", (double)media_count()); /* from mamorid, for the carry module */
+	if (d->peer.fd >= 0) {
+		cJSON *ipc = cJSON_AddObjectToObject(o, "ipc");
+		if (ipc) {
+			cJSON_AddNumberToObject(ipc, "received", (double)d->peer.received);
+			cJSON_AddNumberToObject(ipc, "refused", (double)(d->peer.refused + d->ipc_refused));
+			cJSON_AddNumberToObject(ipc, "queued", (double)d->peer.q_len);
+			cJSON_AddNumberToObject(ipc, "queue_full", (double)d->peer.full);
+		}
+	}
+	if (d->pol.current) {
+		cJSON *p = cJSON_AddObjectToObject(o, "policy");
+		if (p) {
+			cJSON_AddNumberToObject(p, "version", (double)policy_version(d->pol.current));
+			cJSON_AddStringToObject(p, "segment", policy_segment(d->pol.current));
+			cJSON_AddStringToObject(p, "sha256", d->pol.sha256);
+			cJSON_AddBoolToObject(p, "signed", !d->pol.unsigned_audit);
+		}
+	} else
+		cJSON_AddNullToObject(o, "policy");
+	if (d->journal) {
+		char hash[JOURNAL_HASH_HEX_LEN + 1];
+		uint64_t seq;
+		cJSON *j = cJSON_AddObjectToObject(o, "journal");
+		if (j && journal_head(d->journal, &seq, hash) == 0) {
+			cJSON_AddNumberToObject(j, "head_seq", (double)seq);
+			cJSON_AddStringToObject(j, "head_hash", hash);
+		}
+	} else
+		cJSON_AddNullToObject(o, "journal");
+	mods = cJSON_AddArrayToObject(o, "modules");
+	for (size_t i = 0; mods && i < d->n_slots; i++) {
+		const struct module_slot *s = &d->slots[i];
+		cJSON *m = cJSON_CreateObject();
+
+		if (!m)
+			break;
+		cJSON_AddItemToArray(mods, m);
+		cJSON_AddStringToObject(m, "name", s->mod->name);
+		cJSON_AddStringToObject(m, "state",
+		                        s->state == MODULE_ACTIVE   ? "active"
+		                        : s->state == MODULE_FAILED ? "error"
+		                                                    : "off");
+		if (s->state == MODULE_FAILED)
+			cJSON_AddStringToObject(m, "error", strerror(-s->init_error));
+	}
+	if (d->gate_hello) {
+		const cJSON *gm = cJSON_GetObjectItemCaseSensitive(d->gate_hello, "modules"), *it;
+		const cJSON *gpid = cJSON_GetObjectItemCaseSensitive(d->gate_hello, "pid");
+
+		cJSON_ArrayForEach(it, gm) if (mods) cJSON_AddItemToArray(mods, cJSON_Duplicate(it, 1));
+		if (cJSON_IsNumber(gpid))
+			cJSON_AddNumberToObject(o, "gate_pid", gpid->valuedouble);
+	}
+	return o;
+}
+
+static char *response_error(const char *msg)
+{
+	_cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddBoolToObject(o, "ok", 0) || !cJSON_AddStringToObject(o, "error", msg))
+		return NULL;
+	return cJSON_PrintUnformatted(o);
+}
+
+char *daemon_control_request(struct daemon *d, const char *req, size_t len, uid_t peer_uid)
+{
+	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
+	enum control_cmd cmd;
+	const char *why = NULL;
+
+	if (control_request_parse(req, len, &cmd, &why) < 0)
+		return response_error(why);
+	if (control_cmds[cmd].root_only && peer_uid != 0)
+		return response_error("permission denied: reload needs root");
+	switch (cmd) {
+	case CONTROL_STATUS:
+		out = daemon_status_json(d);
+		break;
+	case CONTROL_REPORT:
+	case CONTROL_CHECK: {
+		const struct check_report *rep = &d->report;
+
+		if (cmd == CONTROL_CHECK || d->last_check == 0)
+			rep = daemon_check(d);
+		out = check_report_to_json(rep);
+		if (out)
+			cJSON_AddNumberToObject(out, "time", (double)d->last_check);
+		break;
+	}
+	case CONTROL_RELOAD:
+		out = cJSON_CreateObject();
+		if (out)
+			cJSON_AddBoolToObject(out, "reloaded", daemon_reload(d) == 0);
+		break;
+	case _CONTROL_CMD_MAX:
+		return response_error("unknown command");
+	}
+	if (!out)
+		return NULL;
+	cJSON_AddBoolToObject(out, "ok", 1);
+	return cJSON_PrintUnformatted(out);
+}
+
+int daemon_new(const struct daemon_options *opts, struct daemon **ret, char *err, size_t errsz)
+{
+	_cleanup_free_ struct daemon *d = NULL;
+	char path[PATH_MAX];
+	sigset_t mask;
+	int r;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->opts = *opts;
+	d->epfd = d->sigfd = d->check_tfd = d->wd_tfd = d->sync_tfd = -1;
+	d->peer.fd = -1;
+	if (opts->ipc_fd > 0 && (r = ipc_peer_init(&d->peer, opts->ipc_fd, IPC_TO_WORKER)) < 0) {
+		snprintf(err, errsz, "the socket to mamorid: %s", strerror(-r));
+		return r;
+	}
+	r = root_set(opts->root && strcmp(opts->root, "/") != 0 ? opts->root : "");
+	if (r < 0) {
+		snprintf(err, errsz, "root prefix too long");
+		return r;
+	}
+	strscpy(d->root, sizeof(d->root), root_get());
+	r = root_path(d->config_path, sizeof(d->config_path),
+	              opts->config_path ? opts->config_path : CONFIG_DEFAULT_PATH);
+	if (r < 0) {
+		snprintf(err, errsz, "configuration path invalid or too long");
+		return r;
+	}
+	r = load_config(d, &d->config);
+	if (r < 0) {
+		snprintf(err, errsz, "%s: invalid configuration (see messages above)", d->config_path);
+		return r;
+	}
+	if (!opts->foreground || log_get_max_level() != LOG_DEBUG)
+		log_set_max_level(d->config.log_level);
+	d->ctx = (struct mamori_ctx){
+	        .config = &d->config,
+	        .lang = d->config.lang,
+	        .audit_only = opts->audit_only || d->config.audit_only,
+	        .emit = daemon_emit,
+	        .daemon = d,
+	};
+
+	/* signals first: a TERM during start-up must not kill us half-way */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGPIPE);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	sigdelset(&mask, SIGPIPE);
+	d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	d->check_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->sigfd < 0 || d->epfd < 0 || d->check_tfd < 0) {
+		r = -errno;
+		snprintf(err, errsz, "cannot create event loop: %s", strerror(-r));
+		daemon_free(TAKE_PTR(d));
+		return r;
+	}
+	d->w_sig = (struct watch){.kind = W_SIGNAL, .fd = d->sigfd};
+	d->w_check = (struct watch){.kind = W_TIMER_CHECK, .fd = d->check_tfd};
+	epoll_add(d->epfd, d->sigfd, &d->w_sig);
+	epoll_add(d->epfd, d->check_tfd, &d->w_check);
+	d->sync_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->sync_tfd >= 0) {
+		d->w_sync = (struct watch){.kind = W_TIMER_SYNC, .fd = d->sync_tfd};
+		epoll_add(d->epfd, d->sync_tfd, &d->w_sync);
+	}
+	if (d->peer.fd >= 0) {
+		d->w_ipc = (struct watch){.kind = W_IPC, .fd = d->peer.fd};
+		ipc_update(d);
+	}
+
+	/* the journal first: policy and module events of the start are evidence too */
+	{
+		char dir[PATH_MAX];
+		struct journal_options jo = {.dir = dir,
+		                             .quota_bytes = (uint64_t)d->config.journal_quota_mb * 1024 * 1024};
+
+		r = root_path(dir, sizeof(dir), d->config.state_dir);
+		if (r == 0)
+			r = mkdir_p(dir, 0700);
+		/* what the server acknowledged: a journal with less went backwards (LOG-1) */
+		if (r == 0 && transport_acked_read(dir, &jo.acked_seq) < 0)
+			jo.acked_seq = 0;
+		if (r == 0)
+			r = journal_open(&jo, &d->journal);
+		if (r < 0) {
+			d->journal_error = r;
+			log_error_errno(r, "journal in %s cannot be opened: events are only logged", dir);
+		}
+	}
+	{
+		struct mamori_policy *old = NULL;
+
+		r = daemon_policy_load(&d->pol, opts, &d->ctx, &old, NULL);
+		policy_free(old);
+		if (r < 0) {
+			snprintf(err, errsz, "the policy cannot be used (see messages above)");
+			daemon_free(TAKE_PTR(d));
+			return -EINVAL;
+		}
+		d->ctx.policy = d->pol.current;
+	}
+	init_modules(d);
+	d->started = time(NULL);
+
+	if (!opts->once) {
+		r = root_pathf(path, sizeof(path), "%s", d->config.run_dir);
+		if (r == 0)
+			r = mkdir_p(path, 0755);
+		if (r == 0 && xsnprintf(path + strlen(path), sizeof(path) - strlen(path), "/mamorid.sock") < 0)
+			r = -ENAMETOOLONG;
+		if (r == 0)
+			r = control_server_new(d, path, &d->control);
+		if (r < 0) {
+			snprintf(err, errsz, "cannot open control socket %s: %s", path, strerror(-r));
+			daemon_free(TAKE_PTR(d));
+			return r;
+		}
+		d->w_control = (struct watch){.kind = W_CONTROL, .fd = control_server_fd(d->control)};
+		epoll_add(d->epfd, d->w_control.fd, &d->w_control);
+	}
+	*ret = TAKE_PTR(d);
+	return 0;
+}
+
+void daemon_free(struct daemon *d)
+{
+	if (!d)
+		return;
+	fini_modules(d);
+	control_server_free(d->control);
+	journal_close(d->journal);
+	daemon_policy_free(&d->pol);
+	cJSON_Delete(d->gate_hello);
+	ipc_peer_close(&d->peer);
+	check_report_clear(&d->report);
+	check_report_clear(&d->prev_report);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	if (d->check_tfd >= 0)
+		close(d->check_tfd);
+	if (d->wd_tfd >= 0)
+		close(d->wd_tfd);
+	if (d->sync_tfd >= 0)
+		close(d->sync_tfd);
+	if (d->sync.child > 0) {
+		kill(d->sync.child, SIGTERM);
+		waitpid(d->sync.child, NULL, 0);
+	}
+	if (d->epfd >= 0)
+		close(d->epfd);
+	free(d);
+}
+
+int daemon_run(struct daemon *d)
+{
+	uint64_t wd = sd_watchdog_usec();
+	int r;
+
+	/* enforce first: it may open descriptors (a scheduled full scan) */
+	enforce_modules(d);
+	r = register_module_fds(d);
+	if (r < 0)
+		return log_error_errno(r, "cannot watch module file descriptors");
+	if (d->opts.once) {
+		daemon_check(d);
+		return 0;
+	}
+	/* first posture pass soon after start, then every check_interval (armed
+	 * once: it was armed for a full interval and re-armed at once) */
+	{
+		struct itimerspec its = {.it_value = {.tv_sec = 2}};
+		its.it_interval.tv_sec = d->config.check_interval;
+		if (timerfd_settime(d->check_tfd, 0, &its, NULL) < 0)
+			return log_error_errno(errno, "cannot arm the posture check timer");
+	}
+	if (wd > 0) {
+		d->wd_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (d->wd_tfd >= 0) {
+			d->w_wd = (struct watch){.kind = W_TIMER_WATCHDOG, .fd = d->wd_tfd};
+			arm_timer(d->wd_tfd, wd / 2);
+			epoll_add(d->epfd, d->wd_tfd, &d->w_wd);
+		}
+	}
+	if (d->peer.fd >= 0) {
+		_cleanup_json_ cJSON *m = ipc_new(IPC_READY);
+
+		send_policy_to_gate(d);
+		if (m && ipc_peer_send(&d->peer, m, -1) < 0)
+			log_error("cannot tell mamorid this worker is ready");
+		ipc_update(d);
+	}
+	/* first report soon after the first posture pass (at 2 s) */
+	arm_sync(d, 3000);
+	sd_notify_send("READY=1\nSTATUS=serving");
+	log_info("mamori-worker %s ready (root %s, %zu modules%s)", MAMORI_VERSION, d->root[0] ? d->root : "/",
+	         d->n_slots, d->ctx.audit_only ? ", audit only" : "");
+
+	while (!d->stop) {
+		struct epoll_event evs[16];
+		/* idle: sleep until something happens; with control clients connected,
+		 * wake each second to drop the ones that stall (slow-client defence) */
+		int n = epoll_wait(d->epfd, evs, (int)ELEMENTSOF(evs),
+		                   control_server_has_clients(d->control) ? 1000 : -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return log_error_errno(errno, "epoll_wait");
+		}
+		d->reloaded = false;
+		control_server_expire(d->control, d->epfd);
+		for (int i = 0; i < n && !d->reloaded; i++) {
+			struct watch *w = evs[i].data.ptr;
+
+			switch (w->kind) {
+			case W_SIGNAL:
+				on_signal(d);
+				break;
+			case W_TIMER_CHECK:
+				drain_timer(w->fd);
+				/* every pass re-applies the policy where modules enforce it
+				 * (drift: a setting changed by hand comes back; a due full scan
+				 * starts), then measures */
+				enforce_modules(d);
+				register_module_fds(d);
+				d->reloaded = true; /* watches were rebuilt */
+				daemon_check(d);
+				break;
+			case W_TIMER_SYNC:
+				drain_timer(w->fd);
+				start_sync(d);
+				break;
+			case W_TIMER_WATCHDOG:
+				drain_timer(w->fd);
+				sd_notify_send("WATCHDOG=1");
+				break;
+			case W_IPC:
+				if (evs[i].events & EPOLLOUT)
+					ipc_update(d);
+				if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+					daemon_ipc_dispatch(d);
+				break;
+			case W_CONTROL:
+				control_server_dispatch(d->control, d->epfd, w, evs[i].events);
+				break;
+			case W_MODULE: {
+				bool batch = (w->slot->mod->caps & MAMORI_CAP_EVENT_BATCH) && d->journal &&
+				             journal_batch_begin(d->journal) == 0;
+
+				r = w->slot->mod->on_ready(w->slot->data, w->fd, evs[i].events);
+				if (r < 0)
+					log_warning_errno(r, "module %s: event handling failed", w->slot->mod->name);
+				if (batch && journal_batch_commit(d->journal) < 0)
+					log_error("module %s: its events could not be committed", w->slot->mod->name);
+				break;
+			}
+			}
+			/* after a reload the rest of this batch may point to freed watches;
+			 * level-triggered epoll reports what is still pending next time */
+		}
+		ipc_update(d); /* whatever this round queued for mamorid */
+	}
+	sd_notify_send("STOPPING=1");
+	return 0;
+}

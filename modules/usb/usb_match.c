@@ -1,0 +1,336 @@
+/* modules/usb/usb_match.c — the compiled matcher of a rule's `match` object
+ * (mamorid; mamorictl usb). The language itself — keys, operators, value
+ * formats — is policy/usb_lang.c. See usb_match.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc-util.h"
+#include "usb_match.h"
+
+/* ---- compiled form ------------------------------------------------------------ */
+
+_Static_assert(USB_LANG_UGHASH_LEN == USB_UGHASH_LEN, "one length for USBGuard hashes");
+
+struct mval {
+	char *s; /* strings: the exact bytes (NUL-terminated, no NUL inside) */
+	size_t len;
+	struct usb_class_pat pat; /* INTERFACES */
+	int32_t vendor, product;  /* ID: -1 any */
+};
+
+struct mterm {
+	enum usb_attr attr;
+	enum usb_setop op;
+	size_t n;
+	struct mval *v;
+};
+
+struct usb_match {
+	size_t n;
+	unsigned attrs;
+	struct mterm t[];
+};
+
+/* ---- compile ---------------------------------------------------------------- */
+
+#define FAIL(...)                                                                                                      \
+	do {                                                                                                           \
+		if (err && errsz)                                                                                      \
+			snprintf(err, errsz, __VA_ARGS__);                                                             \
+		return -EINVAL;                                                                                        \
+	} while (0)
+
+static unsigned attr_needs(enum usb_attr a)
+{
+	switch (a) {
+	case USB_ATTR_NAME:
+		return USB_ID_NAMES;
+	case USB_ATTR_HASH:
+		return USB_ID_HASH;
+	case USB_ATTR_USBGUARD_HASH:
+	case USB_ATTR_PARENT_HASH:
+		return USB_ID_UGHASH;
+	case USB_ATTR_CONNECT_TYPE:
+		return USB_ID_CONNECT;
+	default:
+		return 0; /* descriptors and serial are always read */
+	}
+}
+
+static int compile_value(enum usb_attr a, const cJSON *it, struct mval *v)
+{
+	if (!cJSON_IsString(it) || !it->valuestring || !usb_match_value_valid(a, it->valuestring))
+		return -EINVAL;
+	if (a == USB_ATTR_INTERFACES)
+		return usb_lang_parse_iface(it->valuestring, &v->pat) ? 0 : -EINVAL;
+	if (a == USB_ATTR_ID)
+		return usb_lang_parse_devid(it->valuestring, &v->vendor, &v->product) ? 0 : -EINVAL;
+	v->s = strdup(it->valuestring);
+	if (!v->s)
+		return -ENOMEM;
+	v->len = strlen(v->s);
+	return 0;
+}
+
+struct usb_match *usb_match_free(struct usb_match *m)
+{
+	if (!m)
+		return NULL;
+	for (size_t i = 0; i < m->n; i++) {
+		for (size_t j = 0; j < m->t[i].n; j++)
+			free(m->t[i].v[j].s);
+		free(m->t[i].v);
+	}
+	free(m);
+	return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct usb_match *, usb_match_free)
+
+int usb_match_compile(const cJSON *o, struct usb_match **ret, unsigned *needs, char *err, size_t errsz)
+{
+	_cleanup_(usb_match_freep) struct usb_match *m = NULL;
+	size_t n = 0;
+	const cJSON *c;
+
+	if (err && errsz)
+		err[0] = '\0';
+	if (o && !cJSON_IsObject(o))
+		FAIL("match: not an object");
+	for (c = o ? o->child : NULL; c; c = c->next)
+		n++;
+	if (n > 2 * _USB_ATTR_MAX * (_USB_OP_MAX + 1))
+		FAIL("match: too many keys");
+	m = calloc(1, sizeof(*m) + n * sizeof(m->t[0]));
+	if (!m)
+		return -ENOMEM;
+	for (c = o ? o->child : NULL; c; c = c->next) {
+		const struct usb_match_key *k = usb_match_key_find(c->string);
+		struct mterm *t = &m->t[m->n];
+		const cJSON *it;
+		int r;
+
+		if (!k)
+			FAIL("match.%.64s: unknown key (refused: a key the matcher does not implement)",
+			     c->string ? c->string : "");
+		for (size_t i = 0; i < m->n; i++)
+			if (m->t[i].attr == k->attr && m->t[i].op == k->op && !k->array)
+				FAIL("match.%s: given twice", k->key);
+		t->attr = k->attr;
+		t->op = k->op;
+		if (!k->array) {
+			t->v = calloc(1, sizeof(*t->v));
+			if (!t->v)
+				return -ENOMEM;
+			m->n++;
+			t->n = 1;
+			r = compile_value(k->attr, c, &t->v[0]);
+		} else {
+			size_t cnt = 0, i = 0;
+
+			if (!cJSON_IsArray(c))
+				FAIL("match.%s: expected an array of values", k->key);
+			cJSON_ArrayForEach(it, c) cnt++;
+			if (cnt == 0 || cnt > USB_MATCH_SET_MAX)
+				FAIL("match.%s: expected 1 to %d values", k->key, USB_MATCH_SET_MAX);
+			t->v = calloc(cnt, sizeof(*t->v));
+			if (!t->v)
+				return -ENOMEM;
+			m->n++;
+			t->n = cnt;
+			r = 0;
+			cJSON_ArrayForEach(it, c)
+			{
+				r = compile_value(k->attr, it, &t->v[i++]);
+				if (r < 0)
+					break;
+			}
+		}
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
+			FAIL("match.%s: bad value for %s", k->key, usb_attr_to_string(k->attr));
+		m->attrs |= 1u << k->attr;
+		if (needs)
+			*needs |= attr_needs(k->attr);
+	}
+	*ret = TAKE_PTR(m);
+	return 0;
+}
+
+unsigned usb_match_attrs(const struct usb_match *m)
+{
+	return m ? m->attrs : 0;
+}
+
+/* ---- evaluate --------------------------------------------------------------- */
+
+/* One value of a device attribute. */
+struct dval {
+	const char *s;
+	size_t len;
+	uint8_t c, sub, p;
+	uint16_t vendor, product;
+};
+
+/* The device's values of attribute a into d (at most USB_DESC_MAX_SEQ);
+ * returns the count, or -1 when the identity does not hold them completely. */
+static int device_values(enum usb_attr a, const struct usb_identity *id, struct dval *d, char (*tmp)[8])
+{
+	const struct usb_str *str = NULL;
+
+	switch (a) {
+	case USB_ATTR_VENDOR:
+		snprintf(tmp[0], sizeof(tmp[0]), "%04x", id->vendor);
+		d[0] = (struct dval){.s = tmp[0], .len = 4};
+		return (id->have & USB_ID_DESC) ? 1 : -1;
+	case USB_ATTR_PRODUCT:
+		snprintf(tmp[0], sizeof(tmp[0]), "%04x", id->product);
+		d[0] = (struct dval){.s = tmp[0], .len = 4};
+		return (id->have & USB_ID_DESC) ? 1 : -1;
+	case USB_ATTR_CLASS:
+		snprintf(tmp[0], sizeof(tmp[0]), "%02x", id->dev_class);
+		d[0] = (struct dval){.s = tmp[0], .len = 2};
+		return (id->have & USB_ID_DESC) ? 1 : -1;
+	case USB_ATTR_ID:
+		d[0] = (struct dval){.vendor = id->vendor, .product = id->product};
+		return (id->have & USB_ID_DESC) ? 1 : -1;
+	case USB_ATTR_SERIAL:
+		if (!(id->have & USB_ID_SERIAL))
+			return -1;
+		str = &id->serial_raw;
+		break;
+	case USB_ATTR_NAME:
+		if (!(id->have & USB_ID_NAMES))
+			return -1;
+		str = &id->name_raw;
+		break;
+	case USB_ATTR_CONNECT_TYPE:
+		if (!(id->have & USB_ID_CONNECT))
+			return -1;
+		str = &id->connect_raw;
+		break;
+	case USB_ATTR_HASH:
+		if (!(id->have & USB_ID_HASH))
+			return -1;
+		d[0] = (struct dval){.s = id->hash_hex, .len = strlen(id->hash_hex)};
+		return 1;
+	case USB_ATTR_USBGUARD_HASH:
+	case USB_ATTR_PARENT_HASH: {
+		const char *h = a == USB_ATTR_USBGUARD_HASH ? id->ug_hash : id->ug_parent_hash;
+
+		if (!(id->have & USB_ID_UGHASH) || !h[0])
+			return -1;
+		d[0] = (struct dval){.s = h, .len = strlen(h)};
+		return 1;
+	}
+	case USB_ATTR_PORT:
+		if (!id->port[0])
+			return -1;
+		d[0] = (struct dval){.s = id->port, .len = strlen(id->port)};
+		return 1;
+	case USB_ATTR_INTERFACES:
+		if (!(id->have & USB_ID_DESC) || id->seq_truncated || id->desc_malformed)
+			return -1;
+		for (size_t i = 0; i < id->n_seq && i < USB_DESC_MAX_SEQ; i++)
+			d[i] = (struct dval){.c = id->seq[i][0], .sub = id->seq[i][1], .p = id->seq[i][2]};
+		return (int)id->n_seq;
+	default:
+		return -1;
+	}
+	if (str->too_long)
+		return -1;
+	/* absent attribute: the empty string (USBGuard: serial "") */
+	d[0] = (struct dval){.s = str->b, .len = str->present ? str->len : 0};
+	return 1;
+}
+
+static bool item_match(enum usb_attr a, const struct mval *r, const struct dval *d)
+{
+	switch (a) {
+	case USB_ATTR_INTERFACES:
+		return (r->pat.c < 0 || r->pat.c == d->c) && (r->pat.s < 0 || r->pat.s == d->sub) &&
+		       (r->pat.p < 0 || r->pat.p == d->p);
+	case USB_ATTR_ID:
+		return (r->vendor < 0 || r->vendor == d->vendor) && (r->product < 0 || r->product == d->product);
+	default:
+		return r->len == d->len && memcmp(r->s, d->s, d->len) == 0;
+	}
+}
+
+static bool any_device(const struct mterm *t, const struct mval *r, const struct dval *d, int nd)
+{
+	for (int j = 0; j < nd; j++)
+		if (item_match(t->attr, r, &d[j]))
+			return true;
+	return false;
+}
+
+static bool term_eval(const struct mterm *t, const struct dval *d, int nd)
+{
+	switch (t->op) {
+	case USB_OP_EQUALS:
+		if ((size_t)nd != t->n)
+			return false;
+		/* every rule value matches some device value (as all_of) */
+		__attribute__((fallthrough));
+	case USB_OP_ALL_OF:
+		for (size_t i = 0; i < t->n; i++)
+			if (!any_device(t, &t->v[i], d, nd))
+				return false;
+		return true;
+	case USB_OP_ONE_OF:
+		for (size_t i = 0; i < t->n; i++)
+			if (any_device(t, &t->v[i], d, nd))
+				return true;
+		return false;
+	case USB_OP_NONE_OF:
+		for (size_t i = 0; i < t->n; i++)
+			if (any_device(t, &t->v[i], d, nd))
+				return false;
+		return true;
+	case USB_OP_EQUALS_ORDERED:
+		if ((size_t)nd != t->n)
+			return false;
+		for (size_t i = 0; i < t->n; i++)
+			if (!item_match(t->attr, &t->v[i], &d[i]))
+				return false;
+		return true;
+	case USB_OP_MATCH_ALL:
+		for (int j = 0; j < nd; j++) {
+			bool ok = false;
+
+			/* USBGuard 1.1.2 never matches a wildcard id under match-all
+			 * (tests/integration/usbguard_diff): only exact ids count */
+			for (size_t i = 0; i < t->n && !ok; i++)
+				ok = item_match(t->attr, &t->v[i], &d[j]) &&
+				     (t->attr != USB_ATTR_ID || (t->v[i].vendor >= 0 && t->v[i].product >= 0));
+			if (!ok)
+				return false;
+		}
+		return true;
+	default:
+		return false; /* unknown operator: never matches */
+	}
+}
+
+int usb_match_eval(const struct usb_match *m, const struct usb_identity *id)
+{
+	struct dval d[USB_DESC_MAX_SEQ];
+	char tmp[1][8];
+	bool unknown = false;
+
+	if (!m)
+		return 1;
+	for (size_t i = 0; i < m->n; i++) {
+		int nd = device_values(m->t[i].attr, id, d, tmp);
+
+		if (nd < 0)
+			unknown = true; /* a later term may still say "no" for sure */
+		else if (!term_eval(&m->t[i], d, nd))
+			return 0;
+	}
+	return unknown ? -1 : 1;
+}

@@ -1,0 +1,523 @@
+/* protocol/journal_canon.c — canonical JSON of journal records and exact-bytes
+ * encoding of untrusted strings (mamori-worker, mamorictl, mamori-server). Pure; see
+ * journal_canon.h and docs/EVENTS.md. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc-util.h"
+#include "journal_canon.h"
+#include "strutil.h"
+
+void journal_buf_free(struct journal_buf *b)
+{
+	if (!b)
+		return;
+	free(b->data);
+	*b = (struct journal_buf){0};
+}
+
+static int buf_reserve(struct journal_buf *b, size_t more)
+{
+	size_t need, n;
+	char *p;
+
+	if (more > JOURNAL_RECORD_MAX || b->len + more > JOURNAL_RECORD_MAX)
+		return -E2BIG;
+	need = b->len + more + 1; /* keep room for a terminating NUL */
+	if (need <= b->alloc)
+		return 0;
+	n = b->alloc ? b->alloc : 256;
+	while (n < need)
+		n *= 2;
+	p = realloc(b->data, n);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->alloc = n;
+	return 0;
+}
+
+static int buf_put(struct journal_buf *b, const void *p, size_t n)
+{
+	int r = buf_reserve(b, n);
+
+	if (r < 0)
+		return r;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = 0;
+	return 0;
+}
+
+int journal_buf_append(struct journal_buf *b, const void *p, size_t n)
+{
+	int r = buf_put(b, p, n);
+
+	if (r == 0 && !b->data)
+		r = buf_reserve(b, 0); /* an empty append still yields a string */
+	if (r == 0)
+		b->data[b->len] = 0;
+	return r;
+}
+
+static int buf_puts(struct journal_buf *b, const char *s)
+{
+	return buf_put(b, s, strlen(s));
+}
+
+static int buf_putc(struct journal_buf *b, char c)
+{
+	return buf_put(b, &c, 1);
+}
+
+static int buf_put_u64(struct journal_buf *b, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return buf_put(b, tmp + i, sizeof(tmp) - i);
+}
+
+static int buf_put_i64(struct journal_buf *b, int64_t v)
+{
+	int r;
+
+	if (v < 0) {
+		r = buf_putc(b, '-');
+		if (r < 0)
+			return r;
+		return buf_put_u64(b, (uint64_t)0 - (uint64_t)v);
+	}
+	return buf_put_u64(b, (uint64_t)v);
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int journal_base64_encode(const void *p, size_t n, struct journal_buf *out)
+{
+	const unsigned char *s = p;
+	int r;
+
+	if (n > JOURNAL_RECORD_MAX)
+		return -E2BIG;
+	r = buf_reserve(out, (n + 2) / 3 * 4);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)s[i] << 16;
+		char q[4];
+
+		if (i + 1 < n)
+			v |= (unsigned)s[i + 1] << 8;
+		if (i + 2 < n)
+			v |= s[i + 2];
+		q[0] = b64[(v >> 18) & 63];
+		q[1] = b64[(v >> 12) & 63];
+		q[2] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+		q[3] = i + 2 < n ? b64[v & 63] : '=';
+		r = buf_put(out, q, 4);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int b64_val(char c)
+{
+	const char *p = c ? strchr(b64, c) : NULL;
+
+	return p ? (int)(p - b64) : -1;
+}
+
+int journal_base64_decode(const char *s, size_t n, char **ret, size_t *ret_len)
+{
+	_cleanup_free_ char *out = NULL;
+	size_t o = 0;
+
+	if (n % 4 != 0 || n > JOURNAL_RECORD_MAX)
+		return -EINVAL;
+	out = malloc(n / 4 * 3 + 1);
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i += 4) {
+		int v[4];
+		bool last = i + 4 == n;
+
+		for (int k = 0; k < 4; k++)
+			v[k] = b64_val(s[i + k]);
+		if (v[0] < 0 || v[1] < 0)
+			return -EINVAL;
+		if (v[2] < 0 && !(last && s[i + 2] == '=' && s[i + 3] == '='))
+			return -EINVAL;
+		if (v[3] < 0 && !(last && s[i + 3] == '='))
+			return -EINVAL;
+		out[o++] = (char)(v[0] << 2 | v[1] >> 4);
+		if (v[2] >= 0) {
+			out[o++] = (char)((v[1] & 15) << 4 | v[2] >> 2);
+			if (v[3] >= 0)
+				out[o++] = (char)((v[2] & 3) << 6 | v[3]);
+			else if (v[2] & 3)
+				return -EINVAL; /* non-canonical padding bits */
+		} else if (v[1] & 15) {
+			return -EINVAL;
+		}
+	}
+	out[o] = 0;
+	*ret_len = o;
+	*ret = TAKE_PTR(out);
+	return 0;
+}
+
+/* A JSON string of valid UTF-8 (checked by the caller): only '"', '\\' and
+ * C0 controls are escaped; everything else is copied byte for byte. */
+static int put_string(struct journal_buf *b, const char *s, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+	size_t run = 0;
+	int r;
+
+	r = buf_putc(b, '"');
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[7];
+		size_t el = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		r = buf_put(b, s + run, i - run);
+		if (r < 0)
+			return r;
+		run = i + 1;
+		esc[0] = '\\';
+		switch (c) {
+		case '"':
+		case '\\':
+			esc[1] = (char)c;
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hx[c >> 4];
+			esc[5] = hx[c & 15];
+			el = 6;
+		}
+		r = buf_put(b, esc, el);
+		if (r < 0)
+			return r;
+	}
+	r = buf_put(b, s + run, n - run);
+	if (r < 0)
+		return r;
+	return buf_putc(b, '"');
+}
+
+/* A string value from outside: as a JSON string when it is UTF-8, otherwise
+ * as {"$bytes":"base64"} so that the stored bytes are exact and the record
+ * stays valid UTF-8 JSON. */
+static bool text_valid(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && !((unsigned char)s[i] & 0x80)) /* ASCII: the common case, no decoding */
+		i++;
+	return i == n || utf8_valid(s + i, n - i);
+}
+
+static int put_string_value(struct journal_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	int r;
+
+	if (text_valid(s, n))
+		return put_string(b, s, n);
+	r = buf_puts(b, "{\"" JOURNAL_BYTES_KEY "\":\"");
+	if (r < 0)
+		return r;
+	r = journal_base64_encode(s, n, b);
+	if (r < 0)
+		return r;
+	return buf_puts(b, "\"}");
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+
+	/* strcmp compares as unsigned char: UTF-8 byte order = code point order */
+	return strcmp(x->string, y->string);
+}
+
+static int put_value(struct journal_buf *b, const cJSON *v, unsigned depth);
+
+static int put_object(struct journal_buf *b, const cJSON *o, unsigned depth)
+{
+	_cleanup_free_ const cJSON **heap = NULL;
+	const cJSON *small[16], **kids = small;
+	size_t n = 0, i = 0;
+	int r;
+
+	for (const cJSON *c = o->child; c; c = c->next)
+		n++;
+	if (n == 1 && o->child->string && strcmp(o->child->string, JOURNAL_BYTES_KEY) == 0) {
+		/* an emitter's journal_canon_bytes_value(): kept if it decodes */
+		_cleanup_free_ char *raw = NULL;
+		size_t rawlen;
+		const cJSON *c = o->child;
+
+		if (!cJSON_IsString(c) || !c->valuestring ||
+		    journal_base64_decode(c->valuestring, strlen(c->valuestring), &raw, &rawlen) < 0)
+			return -EINVAL;
+		r = buf_puts(b, "{\"" JOURNAL_BYTES_KEY "\":");
+		if (r < 0)
+			return r;
+		r = put_string(b, c->valuestring, strlen(c->valuestring));
+		if (r < 0)
+			return r;
+		return buf_putc(b, '}');
+	}
+	if (n > JOURNAL_RECORD_MAX / 4)
+		return -E2BIG;
+	if (n > ELEMENTSOF(small)) {
+		kids = heap = calloc(n, sizeof(*kids));
+		if (!heap)
+			return -ENOMEM;
+	}
+	for (const cJSON *c = o->child; c; c = c->next) {
+		if (!c->string || !text_valid(c->string, strlen(c->string)) || c->string[0] == '$')
+			return -EINVAL;
+		kids[i++] = c;
+	}
+	if (n > 1)
+		qsort(kids, n, sizeof(*kids), cmp_key);
+	r = buf_putc(b, '{');
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		if (i > 0 && strcmp(kids[i - 1]->string, kids[i]->string) == 0)
+			return -EINVAL; /* duplicate key: the meaning would be reader-dependent */
+		if (i > 0 && (r = buf_putc(b, ',')) < 0)
+			return r;
+		r = put_string(b, kids[i]->string, strlen(kids[i]->string));
+		if (r < 0)
+			return r;
+		r = buf_putc(b, ':');
+		if (r < 0)
+			return r;
+		r = put_value(b, kids[i], depth + 1);
+		if (r < 0)
+			return r;
+	}
+	return buf_putc(b, '}');
+}
+
+static int put_value(struct journal_buf *b, const cJSON *v, unsigned depth)
+{
+	int r;
+
+	if (depth > JOURNAL_DEPTH_MAX)
+		return -EINVAL;
+	if (cJSON_IsNull(v))
+		return buf_puts(b, "null");
+	if (cJSON_IsTrue(v))
+		return buf_puts(b, "true");
+	if (cJSON_IsFalse(v))
+		return buf_puts(b, "false");
+	if (cJSON_IsNumber(v)) {
+		double d = v->valuedouble;
+
+		/* integers only: every reader agrees on them (no float formatting rules) */
+		if (!(d >= -(double)JOURNAL_INT_MAX && d <= (double)JOURNAL_INT_MAX) || (double)(int64_t)d != d)
+			return -EINVAL;
+		return buf_put_i64(b, (int64_t)d);
+	}
+	if (cJSON_IsString(v))
+		return v->valuestring ? put_string_value(b, v->valuestring) : -EINVAL;
+	if (cJSON_IsArray(v)) {
+		bool first = true;
+
+		r = buf_putc(b, '[');
+		if (r < 0)
+			return r;
+		for (const cJSON *c = v->child; c; c = c->next) {
+			if (!first && (r = buf_putc(b, ',')) < 0)
+				return r;
+			first = false;
+			r = put_value(b, c, depth + 1);
+			if (r < 0)
+				return r;
+		}
+		return buf_putc(b, ']');
+	}
+	if (cJSON_IsObject(v))
+		return put_object(b, v, depth);
+	return -EINVAL; /* cJSON_Raw and invalid nodes */
+}
+
+int journal_canon_payload(const cJSON *payload, struct journal_buf *out)
+{
+	out->len = 0;
+	if (!payload)
+		return buf_puts(out, "{}");
+	if (!cJSON_IsObject(payload))
+		return -EINVAL;
+	return put_object(out, payload, 0);
+}
+
+static bool type_valid(const char *t)
+{
+	size_t n = t ? strlen(t) : 0;
+	bool dot = false;
+
+	if (n == 0 || n > JOURNAL_TYPE_MAX || t[0] == '.' || t[n - 1] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = t[i];
+
+		if (c == '.') {
+			if (t[i + 1] == '.')
+				return false;
+			dot = true;
+		} else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+			return false;
+		}
+	}
+	return dot;
+}
+
+/* Walk "A-1,B-2": calls fn for each ID; -EINVAL on a malformed list. */
+static int reqs_walk(const char *reqs, int (*fn)(struct journal_buf *b, const char *id, size_t n),
+                     struct journal_buf *b)
+{
+	const char *p = reqs;
+	unsigned count = 0;
+	int r;
+
+	if (!reqs || !*reqs)
+		return 0;
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		size_t letters = 0, digits = 0;
+
+		if (n == 0 || n > JOURNAL_REQ_LEN_MAX || ++count > JOURNAL_REQS_MAX)
+			return -EINVAL;
+		while (letters < n && p[letters] >= 'A' && p[letters] <= 'Z')
+			letters++;
+		if (letters == 0 || letters + 1 >= n || p[letters] != '-')
+			return -EINVAL;
+		for (size_t i = letters + 1; i < n; i++, digits++)
+			if (p[i] < '0' || p[i] > '9')
+				return -EINVAL;
+		if (fn && (r = fn(b, p, n)) < 0)
+			return r;
+		if (!p[n])
+			return 0;
+		p += n + 1;
+	}
+}
+
+int journal_canon_check_head(const char *type, enum event_severity sev, const char *reqs)
+{
+	if (!type_valid(type) || !event_severity_to_string(sev))
+		return -EINVAL;
+	return reqs_walk(reqs, NULL, NULL);
+}
+
+static int put_req(struct journal_buf *b, const char *id, size_t n)
+{
+	int r;
+
+	if (b->data[b->len - 1] != '[' && (r = buf_putc(b, ',')) < 0)
+		return r;
+	return put_string(b, id, n);
+}
+
+int journal_canon_record(const struct journal_canon_head *h, const char *payload, size_t payload_len,
+                         struct journal_buf *out)
+{
+	int r;
+
+	r = journal_canon_check_head(h->type, h->severity, h->reqs);
+	if (r < 0)
+		return r;
+	if (!h->chain || strlen(h->chain) != 32 || h->seq < 1 || h->seq > (uint64_t)JOURNAL_INT_MAX ||
+	    h->time_us > JOURNAL_INT_MAX || h->time_us < -JOURNAL_INT_MAX)
+		return -EINVAL;
+	out->len = 0;
+	/* keys in byte order: chain payload reqs seq severity synced time_us type */
+	if ((r = buf_puts(out, "{\"chain\":\"")) < 0 || (r = buf_puts(out, h->chain)) < 0 ||
+	    (r = buf_puts(out, "\",\"payload\":")) < 0 || (r = buf_put(out, payload, payload_len)) < 0 ||
+	    (r = buf_puts(out, ",\"reqs\":[")) < 0 || (r = reqs_walk(h->reqs, put_req, out)) < 0 ||
+	    (r = buf_puts(out, "],\"seq\":")) < 0 || (r = buf_put_u64(out, h->seq)) < 0 ||
+	    (r = buf_puts(out, ",\"severity\":\"")) < 0 ||
+	    (r = buf_puts(out, event_severity_to_string(h->severity))) < 0 ||
+	    (r = buf_puts(out, h->synced ? "\",\"synced\":true,\"time_us\":" : "\",\"synced\":false,\"time_us\":")) <
+	            0 ||
+	    (r = buf_put_i64(out, h->time_us)) < 0 || (r = buf_puts(out, ",\"type\":\"")) < 0 ||
+	    (r = buf_puts(out, h->type)) < 0 || (r = buf_puts(out, "\"}")) < 0)
+		return r;
+	return 0;
+}
+
+cJSON *journal_canon_bytes_value(const void *p, size_t n)
+{
+	struct journal_buf b = {0};
+	cJSON *o, *v;
+
+	if (utf8_valid(p, n) && !memchr(p, 0, n)) {
+		_cleanup_free_ char *s = strndup(p, n);
+
+		return s ? cJSON_CreateString(s) : NULL;
+	}
+	if (journal_base64_encode(p, n, &b) < 0 || !b.data) {
+		journal_buf_free(&b);
+		return NULL;
+	}
+	o = cJSON_CreateObject();
+	v = o ? cJSON_AddStringToObject(o, JOURNAL_BYTES_KEY, b.data) : NULL;
+	journal_buf_free(&b);
+	if (!v) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+int journal_canon_value_bytes(const cJSON *v, char **ret, size_t *ret_len)
+{
+	const cJSON *b;
+	char *s;
+
+	if (cJSON_IsString(v) && v->valuestring) {
+		s = strdup(v->valuestring);
+		if (!s)
+			return -ENOMEM;
+		*ret_len = strlen(s);
+		*ret = s;
+		return 0;
+	}
+	b = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, JOURNAL_BYTES_KEY) : NULL;
+	if (!cJSON_IsString(b) || !b->valuestring || v->child->next)
+		return -EINVAL;
+	return journal_base64_decode(b->valuestring, strlen(b->valuestring), ret, ret_len);
+}

@@ -1,0 +1,187 @@
+/* tests/fuzz/fuzz_server_api.c — libFuzzer harness for mamori-server's
+ * request bodies (fuzz program): the real routing and handlers
+ * (server-api/api_device.c, api_enroll.c, api_admin.c) on a real SQLite
+ * store, called in-process through http_local_request (no socket, no TLS).
+ * Set up once: a data directory under /tmp, an account bootstrapped and
+ * logged in, one terminal enrolled with a real CSR, whose certificate
+ * stands for the verified TLS client certificate of the device API.
+ *
+ * Input: byte 0 picks the endpoint, the rest is the body —
+ *   0 POST /api/v1/checkin   1 POST /api/v1/events   2 POST /api/v1/renew
+ *   (device API, as the enrolled terminal)   3 POST /enroll/v1 (enrollment)
+ *   4..9 the admin API as the logged-in CISO: login, accounts,
+ *   enrollment-tokens, api-tokens, PUT groups/fuzz/policy, bootstrap
+ *   10 POST /api/v1/events with Content-Encoding: gzip.
+ * Properties: no crash, no sanitizer report; every answer is one JSON
+ * object (or empty) with a status in 200..499 or 503 — never 500. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/pem.h>
+
+#include "api_admin.h"
+#include "api_device.h"
+#include "api_enroll.h"
+#include "enroll.h"
+#include "http.h"
+#include "log.h"
+#include "server.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct server *srv;
+static X509 *peer;
+static char bearer[CRYPTO_TOKEN_MAX + 16];
+static char datadir[] = "/tmp/mamori-fuzz-server.XXXXXX";
+static const struct http_route *const dev_tables[] = {api_device_routes, NULL};
+static const struct http_route *const adm_tables[] = {api_enroll_routes, api_admin_routes, NULL};
+static size_t dev_sizes[1], adm_sizes[2];
+static struct http_listener_options dev_o = {
+        .max_body = SERVER_BODY_MAX, .tables = dev_tables, .table_sizes = dev_sizes};
+static struct http_listener_options adm_o = {
+        .max_body = SERVER_POLICY_MAX + 4096, .tables = adm_tables, .table_sizes = adm_sizes};
+
+static void cleanup(void)
+{
+	char cmd[128];
+
+	if (srv)
+		api_device_fini(srv);
+	server_free(srv);
+	X509_free(peer);
+	/* only the directory made above, only under /tmp */
+	if (snprintf(cmd, sizeof(cmd), "rm -rf --one-file-system '%s'", datadir) < (int)sizeof(cmd) &&
+	    strncmp(datadir, "/tmp/mamori-fuzz-server.", 24) == 0 && system(cmd) != 0)
+		fprintf(stderr, "fuzz_server_api: cannot remove %s\n", datadir);
+}
+
+/* A request that must succeed during set-up; returns the answer parsed. */
+static cJSON *must(const struct http_listener_options *o, unsigned m, const char *uri, const char *body, int want)
+{
+	const char *h[] = {"Authorization", bearer, NULL};
+	struct http_local_reply rep;
+	cJSON *j;
+
+	if (http_local_request(o, m, uri, bearer[0] ? h : NULL, body, strlen(body), NULL, &rep) < 0 ||
+	    rep.code != want || !(j = cJSON_ParseWithLength(rep.body, rep.len))) {
+		fprintf(stderr, "fuzz_server_api: set-up %s: HTTP %d %s\n", uri, rep.code, rep.body ? rep.body : "");
+		abort();
+	}
+	http_local_reply_clear(&rep);
+	return j;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct server_config cfg = {.timeout_s = 30,
+	                            .device_cert_seconds = 365LL * 86400,
+	                            .checkin_interval_s = 300,
+	                            .session_seconds = 8 * 3600,
+	                            .names = {"localhost", NULL}};
+	char secret[CRYPTO_TOKEN_MAX], body[4096];
+	_cleanup_free_ char *key = NULL, *csr = NULL;
+	cJSON *j;
+	BIO *b;
+
+	(void)argc, (void)argv;
+	log_open("fuzz_server_api", false, LOG_CRIT);
+	if (!mkdtemp(datadir))
+		abort();
+	atexit(cleanup);
+	(void)snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", datadir);
+	(void)snprintf(cfg.device_url, sizeof(cfg.device_url), "https://127.0.0.1:1");
+	if (server_init(&cfg, false, &srv, secret) < 0 || api_device_init(srv) < 0 || !secret[0])
+		abort();
+	dev_o.userdata = adm_o.userdata = srv;
+	dev_sizes[0] = api_device_routes_n;
+	adm_sizes[0] = api_enroll_routes_n;
+	adm_sizes[1] = api_admin_routes_n;
+
+	(void)snprintf(body, sizeof(body),
+	               "{\"secret\":\"%s\",\"username\":\"ciso\",\"password\":\"fuzz-password-123\"}", secret);
+	cJSON_Delete(must(&adm_o, HTTP_POST, "/admin/v1/bootstrap", body, 201));
+	j = must(&adm_o, HTTP_POST, "/admin/v1/login", "{\"username\":\"ciso\",\"password\":\"fuzz-password-123\"}",
+	         200);
+	(void)snprintf(bearer, sizeof(bearer), "Bearer %s",
+	               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "token")));
+	cJSON_Delete(j);
+	j = must(&adm_o, HTTP_POST, "/admin/v1/enrollment-tokens", "{\"group\":\"fuzz\"}", 201);
+	if (enroll_make_key_csr("fuzz-1", &key, &csr) < 0)
+		abort();
+	{
+		cJSON *e = cJSON_CreateObject();
+		char *s;
+
+		cJSON_AddStringToObject(e, "token", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "token")));
+		cJSON_AddStringToObject(e, "csr", csr);
+		cJSON_AddStringToObject(e, "terminal_id", "fuzz-1");
+		s = cJSON_PrintUnformatted(e);
+		cJSON_Delete(e);
+		cJSON_Delete(j);
+		j = must(&adm_o, HTTP_POST, "/enroll/v1", s, 201);
+		free(s);
+	}
+	b = BIO_new_mem_buf(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "certificate")), -1);
+	peer = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	cJSON_Delete(j);
+	if (!peer)
+		abort();
+	return 0;
+}
+
+static const struct {
+	bool device;
+	unsigned method;
+	const char *uri;
+	bool gzip;
+} endpoints[] = {
+        {true, HTTP_POST, "/api/v1/checkin", false},
+        {true, HTTP_POST, "/api/v1/events", false},
+        {true, HTTP_POST, "/api/v1/renew", false},
+        {false, HTTP_POST, "/enroll/v1", false},
+        {false, HTTP_POST, "/admin/v1/login", false},
+        {false, HTTP_POST, "/admin/v1/accounts", false},
+        {false, HTTP_POST, "/admin/v1/enrollment-tokens", false},
+        {false, HTTP_POST, "/admin/v1/api-tokens", false},
+        {false, HTTP_PUT, "/admin/v1/groups/fuzz/policy", false},
+        {false, HTTP_POST, "/admin/v1/bootstrap", false},
+        {true, HTTP_POST, "/api/v1/events", true},
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *hdr[] = {"Authorization", bearer, NULL, NULL, NULL};
+	struct http_local_reply rep;
+	cJSON *j;
+	unsigned e;
+
+	if (size < 1)
+		return 0;
+	e = data[0] % (sizeof(endpoints) / sizeof(endpoints[0]));
+	if (endpoints[e].gzip) {
+		hdr[2] = "Content-Encoding";
+		hdr[3] = "gzip";
+	}
+	if (http_local_request(endpoints[e].device ? &dev_o : &adm_o, endpoints[e].method, endpoints[e].uri, hdr,
+	                       data + 1, size - 1, endpoints[e].device ? peer : NULL, &rep) < 0)
+		return 0;
+	if (getenv("MAMORI_FUZZ_VERBOSE")) /* what a seed reaches */
+		fprintf(stderr, "%s %d %.120s\n", endpoints[e].uri, rep.code, rep.body ? rep.body : "");
+	if (rep.code < 200 || (rep.code >= 500 && rep.code != 503))
+		__builtin_trap(); /* 500: a handler failed on input it should have refused */
+	if (rep.len) {
+		j = cJSON_ParseWithLength(rep.body, rep.len);
+		if (!cJSON_IsObject(j))
+			__builtin_trap();
+		cJSON_Delete(j);
+	}
+	http_local_reply_clear(&rep);
+	(void)api_device_flush(srv);
+	return 0;
+}
