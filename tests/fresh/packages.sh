@@ -80,8 +80,9 @@ ok "README's agent deployment steps ran as written (apt install, keygen, policy 
 [[ $(status_of mamori-server) == "ii $v1" ]] || fail "mamori-server not installed: $(status_of mamori-server)"
 ok "apt install ./mamori-agent_$v1 ./mamori-server_$v1"
 getent group mamori >/dev/null || fail "no mamori group"
+getent passwd mamori >/dev/null || fail "no mamori user"
 [[ $(stat -c %a /var/lib/mamori) == 700 ]] || fail "/var/lib/mamori is not mode 0700"
-ok "postinst: group mamori, /var/lib/mamori 0700"
+ok "postinst: user and group mamori, /var/lib/mamori 0700"
 dpkg-query -W -f='${Conffiles}\n' mamori-agent | grep -q ' /etc/mamori/agent.conf ' || fail "agent.conf is not a conffile"
 ok "/etc/mamori/agent.conf is a conffile"
 for u in mamorid mamori-server; do
