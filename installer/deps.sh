@@ -28,7 +28,7 @@ check=(clang clang-format libclang-rt-14-dev sqlite3
        clamav-daemon clamav postgresql nodejs usbguard faketime liburing-dev
        debootstrap iproute2 lz4 xz-utils)
 bench=(nginx wrk)
-package=(debhelper dpkg-dev fakeroot lintian man-db)
+package=(build-essential debhelper dpkg-dev fakeroot lintian man-db groff-base)
 fresh=(debootstrap debian-archive-keyring)
 
 want=("${build[@]}")

@@ -7,7 +7,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 rc=0
-files=$(git ls-files '*.c' '*.h' 2>/dev/null; git ls-files --others --exclude-standard '*.c' '*.h' 2>/dev/null)
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	files=$(git ls-files '*.c' '*.h'; git ls-files --others --exclude-standard '*.c' '*.h')
+else # a tree without git metadata (git archive: make fresh, a release tarball)
+	files=$(find . \( -path ./node_modules -o -path './build*' -o -path ./.git \) -prune -o \
+		-type f \( -name '*.c' -o -name '*.h' \) -print | sed 's|^\./||')
+fi
 files=$(echo "$files" | sort -u | grep -v '^$')
 bad=$(echo "$files" | xargs -r grep -HnE '\b(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|gets)[[:space:]]*\(' | grep -vE '^\S+:[0-9]+:\s*(//|/?\*)')
 if [[ -n $bad ]]; then echo "lint: unsafe functions (STYLE.md):"; echo "$bad"; rc=1; fi

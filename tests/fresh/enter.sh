@@ -44,6 +44,13 @@ ln -s /proc/self/fd/2 "$d/stderr"
 mount -t tmpfs -o mode=0755,nosuid,nodev run "$root/run"
 mkdir -p "$root/run/lock"
 chmod 1777 "$root/run/lock"
+# the machine's network settings (proxy, a CA for TLS interception), when
+# it has them, so that apt and npm reach their registries as they do here
+pass=()
+for v in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
+	[[ -n ${!v:-} ]] && pass+=("$v=${!v}")
+done
+[[ -n ${NODE_EXTRA_CA_CERTS:-} ]] && pass+=(NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt)
 exec chroot "$root" /usr/bin/env -i \
 	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-	HOME=/root LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive "$@"
+	HOME=/root LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive "${pass[@]}" "$@"

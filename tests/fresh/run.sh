@@ -28,10 +28,11 @@ for t in debootstrap unshare chroot findmnt losetup git; do
 	command -v "$t" >/dev/null || { echo "fresh: $t is missing (installer/deps.sh --fresh)" >&2; exit 1; }
 done
 
-# The Debian mirror of this machine: the first URI of a bookworm suite in
-# /etc/apt/sources.list (one-line format) or sources.list.d/*.sources (deb822).
+# The Debian mirror of this machine: the first URI serving suite $1 in
+# /etc/apt/sources.list (one-line format) or sources.list.d/*.sources (deb822);
+# comments are not sources.
 mirror_of_this_machine() {
-	local f
+	local f suite=$1
 	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
 		[[ -f $f ]] || continue
 		awk -v s="$suite" '$1 == "deb" { i = 2; if ($2 ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
@@ -46,9 +47,9 @@ mirror_of_this_machine() {
 			  if (ok && u != "") { print u; exit } }' "$f"
 	done
 }
-mirror=$(mirror_of_this_machine | head -n 1)
+mirror=$(mirror_of_this_machine "$suite" | head -n 1)
 [[ -n $mirror ]] || { echo "fresh: no $suite mirror in /etc/apt/sources.list*" >&2; exit 1; }
-security=$(grep -rhoE 'https?://[^ ]*debian-security[^ ]*' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | head -n 1 || true)
+security=$(mirror_of_this_machine "$suite-security" | head -n 1)
 
 work=$(mktemp -d /var/tmp/mamori-fresh.XXXXXX)
 root=$work/root
@@ -150,6 +151,13 @@ unpack_root() {
 		[[ -n $security ]] && echo "deb $security $suite-security main"
 	} > "$root/etc/apt/sources.list"
 	cp /etc/resolv.conf "$root/etc/resolv.conf"
+	# CAs this machine added locally (e.g. of a TLS-intercepting egress proxy):
+	# without them nothing in the root reaches https (npm). The ca-certificates
+	# package, when make installs it, adds them to the root's store.
+	if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+		mkdir -p "$root/usr/local/share/ca-certificates"
+		cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+	fi
 	# the operator's "Y" to apt's question when README's `apt install` pulls dependencies
 	echo 'APT::Get::Assume-Yes "true";' > "$root/etc/apt/apt.conf.d/90mamori-fresh"
 }
@@ -165,7 +173,7 @@ copy_tree() {
 	mkdir -p "$root/src"
 	git -C "$src" archive --format=tar HEAD | tar -C "$root/src" -xf -
 }
-step "git archive HEAD → /src" copy_tree
+step "git archive HEAD into /src" copy_tree
 
 # ---- inside, at the first attempt ------------------------------------------------
 t0=$SECONDS
