@@ -81,8 +81,20 @@ real_faillock() {
 	echo pass
 }
 
+# bash itself: an interactive login shell of the root, TMOUT's value and flags
+real_session_timeout() {
+	local out flags val max
+	max=$(gt_evidence login.session_timeout max_seconds)
+	out=$(chroot "$GT_V" env -i HOME=/root TERM=dumb bash -lic 'declare -p TMOUT' 2>/dev/null | grep 'TMOUT' || true)
+	gt_detail "bash: ${out:-TMOUT unset}"
+	flags=$(sed -nE 's/^declare -([a-zA-Z-]+) TMOUT=.*/\1/p' <<<"$out")
+	val=$(sed -nE 's/^declare -[a-zA-Z-]+ TMOUT="?([0-9]+)"?$/\1/p' <<<"$out")
+	if [[ $flags == *r* && -n $val ]] && ((val > 0 && val <= max)); then echo pass; else echo fail; fi
+}
+
 real_verdict() {
 	case $1 in
+	login.session_timeout) real_session_timeout ;;
 	login.password_required) real_password_required ;;
 	login.faillock) real_faillock ;;
 	esac
@@ -185,4 +197,28 @@ run_variant login.faillock unlock_time-0 f_unlock0
 run_variant login.faillock line-args-deny-10 f_args_win
 run_variant login.faillock authsucc-no-preauth f_authsucc_no_preauth
 run_variant login.faillock rhel-sufficient-unix f_rhel
+
+# --- login.session_timeout: bash's own declare -p ---------------------------
+pd=etc/profile.d
+tm() { printf '%s\n' "$2" >"$GT_V/$pd/$1"; }
+t_none() { :; }
+t_readonly() { tm tmout.sh 'readonly TMOUT=900; export TMOUT'; }
+t_plain() { tm tmout.sh 'TMOUT=900; export TMOUT'; }
+t_declare_xr() { tm tmout.sh 'declare -xr TMOUT=900'; }
+t_typeset_xr() { tm tmout.sh 'typeset -xr TMOUT=900'; }
+t_declare_rx() { tm tmout.sh 'declare -rx TMOUT=900'; }
+t_declare_x_r() { tm tmout.sh 'declare -x -r TMOUT=900'; }
+t_export_readonly() { tm tmout.sh 'export readonly TMOUT=900'; }
+t_too_long() { tm tmout.sh 'readonly TMOUT=3600'; }
+t_ro_first() { tm a.sh 'readonly TMOUT=600'; tm b.sh 'TMOUT=3600'; }
+t_ro_last() { tm a.sh 'TMOUT=3600'; tm b.sh 'readonly TMOUT=900'; }
+t_export_then_ro() { tm tmout.sh $'export TMOUT=900\nreadonly TMOUT'; }
+t_if_then() { tm tmout.sh 'if [ -n "$PS1" ]; then readonly TMOUT=900; fi'; }
+t_bashrc() { printf 'readonly TMOUT=900\n' >>"$GT_V/etc/bash.bashrc"; }
+for v in none:t_none readonly:t_readonly plain-export:t_plain declare-xr:t_declare_xr typeset-xr:t_typeset_xr \
+	declare-rx:t_declare_rx declare-x-r:t_declare_x_r export-readonly:t_export_readonly readonly-3600:t_too_long \
+	readonly-600-then-3600:t_ro_first 3600-then-readonly-900:t_ro_last export-then-readonly:t_export_then_ro \
+	if-then-readonly:t_if_then bash.bashrc-readonly:t_bashrc; do
+	run_variant login.session_timeout "${v%%:*}" "${v#*:}"
+done
 gt_report
