@@ -74,8 +74,8 @@ int patch_settings_from_json(const cJSON *sec, struct patch_settings *ret)
 	if (!cJSON_IsObject(sec))
 		return -EINVAL;
 	if (json_int(sec, "max_pending_security", 0, 100000, &s.max_pending_security) < 0 ||
-	    json_int(sec, "max_security_age_days", 0, 3650, &s.max_security_age_days) < 0 ||
-	    json_int(sec, "max_list_age_days", 1, 3650, &s.max_list_age_days) < 0)
+	    json_int(sec, "max_security_age_days", 0, 365, &s.max_security_age_days) < 0 ||
+	    json_int(sec, "max_list_age_days", 1, 365, &s.max_list_age_days) < 0)
 		return -EINVAL;
 	eol = cJSON_GetObjectItemCaseSensitive(sec, "eol");
 	if (eol) {
