@@ -469,6 +469,8 @@ static void pwq_cb(void *u, const char *k, const char *v)
 
 	if (parse_int64(v, -1000, 1000, &n) < 0)
 		return;
+	if (!strcmp(k, "enforcing"))
+		f->conf_enforcing = n;
 	if (!strcmp(k, "minlen"))
 		f->conf_minlen = n;
 	else if (!strcmp(k, "minclass"))
@@ -733,9 +735,12 @@ int login_gather(struct login_facts *f)
 	f->conf_minlen = f->conf_minclass = INT64_MIN;
 	for (int i = 0; i < 4; i++)
 		f->conf_credit[i] = INT64_MIN;
-	f->pwq_conf_err = conf_file("/etc/security/pwquality.conf", pwq_cb, f);
+	f->conf_enforcing = INT64_MIN;
+	/* libpwquality reads the drop-ins first and the main file last: a key of
+	 * pwquality.conf wins over pwquality.conf.d (pwscore shows it) */
+	f->pwq_conf_err = conf_dir("/etc/security/pwquality.conf.d", ".conf", pwq_dropin, f);
 	if (!f->pwq_conf_err)
-		f->pwq_conf_err = conf_dir("/etc/security/pwquality.conf.d", ".conf", pwq_dropin, f);
+		f->pwq_conf_err = conf_file("/etc/security/pwquality.conf", pwq_cb, f);
 
 	gather_shadow(f);
 	if (root_path(p, sizeof(p), "/etc/profile") == 0)
@@ -1236,6 +1241,23 @@ static int eval_pwquality(const struct login_settings *s, const struct login_fac
 	}
 	if (neg > minclass)
 		minclass = neg;
+	{
+		/* enforcing = 0 (file or line): a weak password is warned about,
+		 * then accepted */
+		int64_t enf = !cracklib && f->conf_enforcing != INT64_MIN ? f->conf_enforcing : 1;
+		if (!cracklib)
+			pam_arg_int(e->args, "enforcing", &enf);
+		if (enf == 0) {
+			check_result_evidence(r, "enforcing", "0");
+			check_result_set(
+			        r, CHECK_FAIL,
+			        "パスワードの強度は警告だけで、弱いパスワードも受け付けられます (enforcing = 0)",
+			        "Weak passwords are only warned about, then accepted (enforcing = 0)");
+			check_result_remedy(r, "pwquality.conf の enforcing = 0 を削除 (または 1 に) してください。",
+			                    "Remove enforcing = 0 from pwquality.conf (or set it to 1).");
+			return 0;
+		}
+	}
 	check_result_evidence(r, "module", "%s (%s:%d)", e->module, e->file, e->line);
 	check_result_evidence(r, "minlen", "%lld", (long long)minlen);
 	check_result_evidence(r, "classes", "%lld", (long long)minclass);

@@ -53,9 +53,9 @@ static void test_resolve_in_root(void **state)
 	mk("/run");
 	mk("/var");
 	mk("/etc/alternatives");
-	ln("/run", "/var/run");                   /* Debian's absolute link */
-	ln("../../../../../../etc", "/var/up");   /* ".." cannot leave the root */
-	ln("/etc/alternatives/x", "/etc/x");      /* dangling inside the root */
+	ln("/run", "/var/run");                 /* Debian's absolute link */
+	ln("../../../../../../etc", "/var/up"); /* ".." cannot leave the root */
+	ln("/etc/alternatives/x", "/etc/x");    /* dangling inside the root */
 	ln("loop2", "/etc/loop1");
 	ln("loop1", "/etc/loop2");
 	expect("/var/run/reboot-required", "/run/reboot-required");
