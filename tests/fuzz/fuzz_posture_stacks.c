@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	if (!root[0]) {
-		strcpy(root, "/tmp/mamori-fuzz-stacks.XXXXXX");
+		snprintf(root, sizeof(root), "/tmp/mamori-fuzz-stacks.XXXXXX");
 		if (!mkdtemp(root))
 			abort();
 		snprintf(p, sizeof(p), "%s/etc/pam.d", root);
