@@ -17,9 +17,24 @@ int root_set(const char *root);
 /* The root prefix without a trailing slash ("" for the real root). */
 const char *root_get(void);
 
-/* Join root and an absolute system path into buf. -ENAMETOOLONG when cut,
- * -EINVAL when path is not absolute. */
+/* An absolute system path as a path on this machine, in buf. With a root
+ * set, it is resolved inside the root: every symlink is followed with the
+ * root as "/" (an absolute target starts again at the root, ".." stops at
+ * it), as openat2(RESOLVE_IN_ROOT) would; a missing component and the rest
+ * are joined as they are. Under a root_map()ped prefix, the host directory
+ * instead. -ENAMETOOLONG when cut, -ELOOP after 40 links, -EINVAL when path
+ * is not absolute. The result is checked at call time: the root must not be
+ * changed while it is evaluated. */
 int root_path(char *buf, size_t bufsz, const char *path);
+
+/* Like root_path, but the last component is not followed (for lstat,
+ * readlink, /proc/PID/exe): only the directories above it are resolved. */
+int root_path_nofollow(char *buf, size_t bufsz, const char *path);
+
+/* Paths under INROOT (in the root's namespace) go to the host directory
+ * HOST instead, like a bind mount: `mamorictl --root R check` keeps its state
+ * out of the root it evaluates. NULL or "" clears it. */
+int root_map(const char *inroot, const char *host);
 
 /* Like root_path, with a printf-style path. */
 int root_pathf(char *buf, size_t bufsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -231,9 +231,8 @@ static const struct policy_schema_node login_members[] = {
 };
 
 static const struct policy_schema_node patch_members[] = {
-        INT("max_pending_security", false, 0, 10000,
-            "pending security updates tolerated once older than max_security_age_days"),
-        INT("max_security_age_days", false, 0, 365, "grace period for a published security update"),
+        INT("max_pending_security", false, 0, 10000, "at most this many security updates pending, whatever their age"),
+        INT("max_security_age_days", false, 0, 365, "and none pending (first seen) for longer than this"),
         INT("max_list_age_days", false, 1, 365, "package lists must be refreshed at least this often"),
         {.key = "eol",
          .type = POLICY_TYPE_MAP,
@@ -293,9 +292,11 @@ static const struct policy_schema_node reporting_members[] = {
         END,
 };
 
+/* timesync: no keys of its own. `required` and `max_offset_ms` were
+ * accepted and read by no code (issue 21): an accepted-but-ignored key is
+ * refused, like any unknown one. The checks (timesync.kernel_sync,
+ * timesync.daemon) always run. */
 static const struct policy_schema_node timesync_members[] = {
-        BOOL("required", false, "the clock must be synchronised"),
-        INT("max_offset_ms", false, 1, 600000, NULL),
         REQS_OPTIONAL,
         END,
 };

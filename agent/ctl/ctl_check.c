@@ -4,6 +4,7 @@
  * daemon needed: the installer and the demo use it); the others ask the
  * running mamorid over its control socket. */
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,8 +53,15 @@ static int print_report(struct ctl_env *env, const struct check_report *rep)
 	return worst;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path) < 0 ? -1 : 0;
+}
+
 int ctl_check(struct ctl_env *env, int argc, char **argv)
 {
+	char state_tmp[] = "/tmp/mamorictl-check.XXXXXX";
 	struct mamori_ctx ctx = {
 	        .config = &env->config,
 	        .lang = env->lang,
@@ -84,6 +92,14 @@ int ctl_check(struct ctl_env *env, int argc, char **argv)
 	dopts.unsigned_policy = dopts.policy_path != NULL;
 	if (daemon_policy_load(&pol, &dopts, &ctx, &old, NULL) < 0)
 		return 1;
+	/* --root: the modules' state (baselines, first-seen dates) goes to a
+	 * private directory, removed afterwards; a check writes nothing into the
+	 * root it evaluates (issue 21) */
+	if (env->root && env->root[0] && (!mkdtemp(state_tmp) || root_map(env->config.state_dir, state_tmp) < 0)) {
+		fprintf(stderr, "mamorictl check: %s: %m\n", state_tmp);
+		daemon_policy_free(&pol);
+		return 1;
+	}
 	ctx.policy = pol.current;
 	if (only && !module_find(only)) {
 		fprintf(stderr, L(env, "mamorictl: モジュール '%s' はありません\n", "mamorictl: no module '%s'\n"),
@@ -110,6 +126,10 @@ int ctl_check(struct ctl_env *env, int argc, char **argv)
 	r = print_report(env, &rep);
 	check_report_clear(&rep);
 	daemon_policy_free(&pol);
+	if (env->root && env->root[0]) {
+		root_map(NULL, NULL);
+		nftw(state_tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	}
 	return r < 0 ? 1 : r;
 }
 

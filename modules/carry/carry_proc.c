@@ -95,7 +95,7 @@ int carry_proc_tgid(pid_t tid, pid_t *ret)
 int carry_proc_read(pid_t id, struct carry_proc *ret)
 {
 	struct carry_proc p = {.pid = id};
-	char st[4096], path[PATH_MAX];
+	char st[4096], path[PATH_MAX], rel[64];
 	int64_t v;
 	ssize_t n;
 	int r = read_status(id, st, sizeof(st));
@@ -115,8 +115,8 @@ int carry_proc_read(pid_t id, struct carry_proc *ret)
 		else
 			(void)xsnprintf(p.user, sizeof(p.user), "%u", (unsigned)p.uid);
 	}
-	if (root_pathf(path, sizeof(path), "/proc/%d/exe", (int)id) == 0 &&
-	    (n = readlink(path, p.exe, sizeof(p.exe) - 1)) > 0) {
+	if (xsnprintf(rel, sizeof(rel), "/proc/%d/exe", (int)id) == 0 &&
+	    root_path_nofollow(path, sizeof(path), rel) == 0 && (n = readlink(path, p.exe, sizeof(p.exe) - 1)) > 0) {
 		p.exe[n] = '\0';
 		p.have_exe = true;
 	}

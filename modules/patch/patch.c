@@ -74,8 +74,8 @@ int patch_settings_from_json(const cJSON *sec, struct patch_settings *ret)
 	if (!cJSON_IsObject(sec))
 		return -EINVAL;
 	if (json_int(sec, "max_pending_security", 0, 100000, &s.max_pending_security) < 0 ||
-	    json_int(sec, "max_security_age_days", 0, 3650, &s.max_security_age_days) < 0 ||
-	    json_int(sec, "max_list_age_days", 1, 3650, &s.max_list_age_days) < 0)
+	    json_int(sec, "max_security_age_days", 0, 365, &s.max_security_age_days) < 0 ||
+	    json_int(sec, "max_list_age_days", 1, 365, &s.max_list_age_days) < 0)
 		return -EINVAL;
 	eol = cJSON_GetObjectItemCaseSensitive(sec, "eol");
 	if (eol) {
@@ -520,7 +520,8 @@ static void eval_reboot(const struct patch_facts *f, struct check_result *r)
 
 static void eval_eol(const struct patch_settings *s, const struct patch_facts *f, time_t now, struct check_result *r)
 {
-	char key[160];
+	char key[160], major[160];
+	const struct patch_eol *hit = NULL;
 
 	if (f->os_err < 0) {
 		check_result_evidence(r, "error", "%s", strerror(-f->os_err));
@@ -533,13 +534,22 @@ static void eval_eol(const struct patch_settings *s, const struct patch_facts *f
 	check_result_evidence(r, "release", "%s", key);
 	if (f->os_pretty[0])
 		check_result_evidence(r, "pretty_name", "%s", f->os_pretty);
-	for (size_t i = 0; i < s->n_eol; i++) {
+	/* the exact release, else its major version: RHEL's VERSION_ID 9.4 is
+	 * the policy's rhel:9 */
+	xsnprintf(major, sizeof(major), "%s:%.*s", f->os_id, (int)strcspn(f->os_version_id, "."), f->os_version_id);
+	for (size_t i = 0; i < s->n_eol && !hit; i++)
+		if (!strcmp(s->eol[i].release, key))
+			hit = &s->eol[i];
+	for (size_t i = 0; i < s->n_eol && !hit; i++)
+		if (strchr(f->os_version_id, '.') && !strcmp(s->eol[i].release, major))
+			hit = &s->eol[i];
+	if (hit) {
 		int64_t left;
 
-		if (strcmp(s->eol[i].release, key) != 0)
-			continue;
-		left = s->eol[i].end - (int64_t)now;
-		check_result_evidence(r, "end_of_support", "%s", s->eol[i].date);
+		if (strcmp(hit->release, key) != 0)
+			check_result_evidence(r, "policy_entry", "%s", hit->release);
+		left = hit->end - (int64_t)now;
+		check_result_evidence(r, "end_of_support", "%s", hit->date);
 		check_result_evidence(r, "days_left", "%lld",
 		                      (long long)(left >= 0 ? left / 86400 : -((-left + 86399) / 86400)));
 		if (left <= 0) {
@@ -554,8 +564,20 @@ static void eval_eol(const struct patch_settings *s, const struct patch_facts *f
 		return;
 	}
 	check_result_evidence(r, "known_releases", "%zu", s->n_eol);
-	check_result_set(r, CHECK_NOT_APPLICABLE, "この OS リリースのサポート終了日はポリシーにありません",
-	                 "The policy has no end-of-support date for this OS release");
+	if (s->n_eol == 0) {
+		check_result_set(r, CHECK_NOT_APPLICABLE, "ポリシーに OS のサポート終了日の表がありません",
+		                 "The policy has no end-of-support table");
+		return;
+	}
+	/* fail closed: a release the table does not know is not "not applicable"
+	 * (Debian 10, Ubuntu 20.04, Debian 13 passed that way: issue 21) */
+	check_result_set(r, CHECK_FAIL, "この OS リリースは不明です — ポリシーの eol 表に追加してください",
+	                 "Unknown OS release — add it to the policy's eol table");
+	check_result_remedy(r,
+	                    "証跡 (release) の OS リリースとそのサポート終了日をポリシーの patch.eol に追加してく"
+	                    "ださい。",
+	                    "Add the release in the evidence (release) with its end-of-support date to the policy's "
+	                    "patch.eol.");
 }
 
 int patch_evaluate(const struct patch_settings *s, const struct patch_facts *f, time_t now, struct check_report *rep)

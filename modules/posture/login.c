@@ -469,6 +469,8 @@ static void pwq_cb(void *u, const char *k, const char *v)
 
 	if (parse_int64(v, -1000, 1000, &n) < 0)
 		return;
+	if (!strcmp(k, "enforcing"))
+		f->conf_enforcing = n;
 	if (!strcmp(k, "minlen"))
 		f->conf_minlen = n;
 	else if (!strcmp(k, "minclass"))
@@ -547,49 +549,93 @@ static int pwq_dropin(const char *path, void *u)
 	return 0;
 }
 
-/* TMOUT=N, export TMOUT=N, readonly TMOUT=N, declare -r TMOUT=N, readonly TMOUT */
+/* One simple command of a profile script, as bash runs it for TMOUT: the
+ * value and the readonly attribute in order, an assignment to a readonly
+ * TMOUT failing. Forms: TMOUT=N; export [-n] NAME[=V]…; readonly NAME[=V]…;
+ * declare|typeset [-r -x -xr -rx …] NAME[=V]…; unset TMOUT. "export
+ * readonly TMOUT=900" exports a variable named readonly: no attribute. */
+static void tmout_command(struct login_facts *f, char *cmd, const char *rel)
+{
+	char *tok[16], *save = NULL, *t;
+	size_t n = 0, i = 0;
+	bool ro = false, builtin = false, unset = false;
+
+	for (t = strtok_r(cmd, " \t", &save); t && n < ELEMENTSOF(tok); t = strtok_r(NULL, " \t", &save))
+		tok[n++] = t;
+	while (i < n &&
+	       (!strcmp(tok[i], "then") || !strcmp(tok[i], "else") || !strcmp(tok[i], "do") || !strcmp(tok[i], "{")))
+		i++; /* a command after a keyword of a compound command */
+	if (i >= n)
+		return;
+	memmove(tok, tok + i, (n - i) * sizeof(tok[0]));
+	n -= i;
+	i = 0;
+	if (!strcmp(tok[0], "readonly")) {
+		builtin = ro = true;
+		i = 1;
+	} else if (!strcmp(tok[0], "export") || !strcmp(tok[0], "declare") || !strcmp(tok[0], "typeset")) {
+		bool opts = tok[0][0] != 'e';
+		builtin = true;
+		for (i = 1; i < n && (tok[i][0] == '-' || tok[i][0] == '+'); i++)
+			if (opts && tok[i][0] == '-' && strchr(tok[i], 'r'))
+				ro = true;
+	} else if (!strcmp(tok[0], "unset")) {
+		unset = true;
+		i = 1;
+	}
+	for (; i < n; i++) {
+		char *eq = strchr(tok[i], '=');
+		size_t nl = eq ? (size_t)(eq - tok[i]) : strlen(tok[i]);
+
+		if (nl != 5 || strncmp(tok[i], "TMOUT", 5) != 0) {
+			if (!builtin && !unset && !eq)
+				return; /* some other command */
+			continue;
+		}
+		if (unset) {
+			if (!f->tmout_readonly)
+				f->tmout = 0;
+			continue;
+		}
+		if (eq && !f->tmout_readonly) {
+			char val[32], *v = eq + 1;
+			size_t vl = strlen(v);
+			int64_t x = 0;
+
+			if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+				v++;
+				vl -= 2;
+			}
+			if (vl < sizeof(val)) {
+				memcpy(val, v, vl);
+				val[vl] = '\0';
+				if (parse_int64(val, 0, INT32_MAX, &x) < 0)
+					x = 0; /* bash: not a number, no timeout */
+			}
+			f->tmout = x;
+			strscpy(f->tmout_source, sizeof(f->tmout_source), rel);
+		}
+		if (ro)
+			f->tmout_readonly = true;
+		if (!builtin && !eq)
+			return;
+	}
+}
+
 static void tmout_scan(struct login_facts *f, const char *buf, const char *rel)
 {
 	while (*buf) {
 		size_t ll = strcspn(buf, "\n");
-		char line[512], *s, *t;
-		bool ro = false;
+		char line[512], *s, *c, *save = NULL;
 
 		if (ll < sizeof(line)) {
 			memcpy(line, buf, ll);
 			line[ll] = '\0';
-			s = strstrip(line);
-			for (;;) {
-				if (startswith(s, "readonly ") || startswith(s, "declare -r ") ||
-				    startswith(s, "typeset -r "))
-					ro = true;
-				else if (!startswith(s, "export "))
-					break;
-				s = strchr(s, ' ');
-				s += strspn(s, " ");
-				if (startswith(s, "-r "))
-					s += 3;
-			}
-			t = s;
-			if (startswith(t, "TMOUT=")) {
-				int64_t v;
-				char val[32];
-				size_t vl = strcspn(t + 6, " \t;#");
-				if (vl < sizeof(val)) {
-					memcpy(val, t + 6, vl);
-					val[vl] = '\0';
-					if (parse_int64(val, 0, INT32_MAX, &v) == 0 && v > 0 &&
-					    (!f->tmout || v < f->tmout)) {
-						f->tmout = v;
-						strscpy(f->tmout_source, sizeof(f->tmout_source), rel);
-					}
-				}
-				if (ro)
-					f->tmout_readonly = true;
-			} else if (ro &&
-			           (strcmp(t, "TMOUT") == 0 || startswith(t, "TMOUT;") || startswith(t, "TMOUT "))) {
-				f->tmout_readonly = true;
-			}
+			c = strchr(line, '#');
+			if (c)
+				*c = '\0';
+			for (s = strtok_r(line, ";", &save); s; s = strtok_r(NULL, ";", &save))
+				tmout_command(f, strstrip(s), rel);
 		}
 		buf += ll + (buf[ll] == '\n');
 	}
@@ -689,9 +735,12 @@ int login_gather(struct login_facts *f)
 	f->conf_minlen = f->conf_minclass = INT64_MIN;
 	for (int i = 0; i < 4; i++)
 		f->conf_credit[i] = INT64_MIN;
-	f->pwq_conf_err = conf_file("/etc/security/pwquality.conf", pwq_cb, f);
+	f->conf_enforcing = INT64_MIN;
+	/* libpwquality reads the drop-ins first and the main file last: a key of
+	 * pwquality.conf wins over pwquality.conf.d (pwscore shows it) */
+	f->pwq_conf_err = conf_dir("/etc/security/pwquality.conf.d", ".conf", pwq_dropin, f);
 	if (!f->pwq_conf_err)
-		f->pwq_conf_err = conf_dir("/etc/security/pwquality.conf.d", ".conf", pwq_dropin, f);
+		f->pwq_conf_err = conf_file("/etc/security/pwquality.conf", pwq_cb, f);
 
 	gather_shadow(f);
 	if (root_path(p, sizeof(p), "/etc/profile") == 0)
@@ -1192,6 +1241,23 @@ static int eval_pwquality(const struct login_settings *s, const struct login_fac
 	}
 	if (neg > minclass)
 		minclass = neg;
+	{
+		/* enforcing = 0 (file or line): a weak password is warned about,
+		 * then accepted */
+		int64_t enf = !cracklib && f->conf_enforcing != INT64_MIN ? f->conf_enforcing : 1;
+		if (!cracklib)
+			pam_arg_int(e->args, "enforcing", &enf);
+		if (enf == 0) {
+			check_result_evidence(r, "enforcing", "0");
+			check_result_set(
+			        r, CHECK_FAIL,
+			        "パスワードの強度は警告だけで、弱いパスワードも受け付けられます (enforcing = 0)",
+			        "Weak passwords are only warned about, then accepted (enforcing = 0)");
+			check_result_remedy(r, "pwquality.conf の enforcing = 0 を削除 (または 1 に) してください。",
+			                    "Remove enforcing = 0 from pwquality.conf (or set it to 1).");
+			return 0;
+		}
+	}
 	check_result_evidence(r, "module", "%s (%s:%d)", e->module, e->file, e->line);
 	check_result_evidence(r, "minlen", "%lld", (long long)minlen);
 	check_result_evidence(r, "classes", "%lld", (long long)minclass);

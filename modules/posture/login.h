@@ -100,6 +100,7 @@ struct login_facts {
 	/* /etc/security/pwquality.conf + .d */
 	int pwq_conf_err;
 	int64_t conf_minlen, conf_minclass, conf_credit[4]; /* d u l o; INT64_MIN = not set */
+	int64_t conf_enforcing;                             /* INT64_MIN = not set (libpwquality: 1) */
 	/* /etc/shadow + /etc/passwd */
 	int shadow_err;
 	char empty_pw_users[256]; /* login-capable accounts with an empty hash, comma-separated */

@@ -135,26 +135,46 @@ int ports_parse_table(const char *buf, const char *proto, struct ports_facts *f)
 			goto bad;
 		if (udp ? (st != 0x07 || rport != 0) : st != 0x0A)
 			continue; /* not listening */
-		if (f->n >= PORTS_MAX_LISTENERS) {
-			f->truncated = true;
-			continue;
-		}
 		{
-			struct ports_listener *l = &f->l[f->n];
+			struct ports_listener *l, cand = {0};
 			char a[INET6_ADDRSTRLEN];
+			bool dup = false;
+			size_t slot = f->n;
 
 			if (!inet_ntop(v6 ? AF_INET6 : AF_INET, la, a, sizeof(a)))
 				goto bad;
-			strscpy(l->proto, sizeof(l->proto), proto);
-			strscpy(l->addr, sizeof(l->addr), a);
-			l->port = lport;
-			l->loopback = is_loopback(la, v6);
+			strscpy(cand.proto, sizeof(cand.proto), proto);
+			strscpy(cand.addr, sizeof(cand.addr), a);
+			cand.port = lport;
+			cand.loopback = is_loopback(la, v6);
 			/* SO_REUSEPORT groups show one line per socket */
-			bool dup = false;
 			for (size_t i = 0; i < f->n && !dup; i++)
-				dup = f->l[i].port == l->port && !strcmp(f->l[i].proto, l->proto) &&
-				      !strcmp(f->l[i].addr, l->addr);
-			if (!dup)
+				dup = f->l[i].port == cand.port && !strcmp(f->l[i].proto, cand.proto) &&
+				      !strcmp(f->l[i].addr, cand.addr);
+			if (dup)
+				continue;
+			/* NET-1: the cap must never hide a listener that decides the
+			 * verdict. Loopback ones beyond it are only counted; a
+			 * non-loopback one takes a loopback one's place; only more
+			 * non-loopback listeners than the cap make f->truncated. */
+			if (f->n >= PORTS_MAX_LISTENERS) {
+				if (cand.loopback) {
+					f->n_loopback_over++;
+					continue;
+				}
+				slot = SIZE_MAX;
+				for (size_t i = f->n; i > 0 && slot == SIZE_MAX; i--)
+					if (f->l[i - 1].loopback)
+						slot = i - 1;
+				if (slot == SIZE_MAX) {
+					f->truncated = true;
+					continue;
+				}
+				f->n_loopback_over++;
+			}
+			l = &f->l[slot];
+			*l = cand;
+			if (slot == f->n)
 				f->n++;
 		}
 	}
@@ -243,8 +263,24 @@ int ports_evaluate(const struct ports_settings *s, const struct ports_facts *f, 
 	}
 	check_result_evidence(r, "loopback_only", "%s", lo[0] ? lo : "none");
 	check_result_evidence(r, "expected", "%s", ok[0] ? ok : "none");
+	if (f->n_loopback_over)
+		check_result_evidence(r, "loopback_not_listed", "%zu", f->n_loopback_over);
 	if (f->truncated)
-		check_result_evidence(r, "truncated", "more than %d listeners", PORTS_MAX_LISTENERS);
+		check_result_evidence(r, "truncated", "more than %d non-loopback listeners", PORTS_MAX_LISTENERS);
+	if (!s->allow_loopback && f->n_loopback_over)
+		nbad++; /* loopback ones that were only counted are not allowed here */
+	check_result_evidence(r, "unexpected_count", "%zu%s", nbad, f->truncated ? " or more" : "");
+	if (f->truncated) {
+		/* listeners not looked at: never a pass (issue 21, NET-1) */
+		if (bad[0])
+			check_result_evidence(r, "unexpected", "%s", bad);
+		check_result_set(r, CHECK_FAIL,
+		                 "待ち受けポートが多すぎて全部を判定できません (許可外のものを含む可能性)",
+		                 "Too many listening ports to judge them all (unexpected ones may be among them)");
+		check_result_remedy(r, "ss -ltnup で待ち受けを確認し、不要なサービスを停止してください。",
+		                    "Check the listeners with ss -ltnup and stop the services that are not needed.");
+		return 0;
+	}
 	if (nbad) {
 		check_result_evidence(r, "unexpected", "%s", bad);
 		check_result_set(r, CHECK_FAIL, "ポリシーで許可されていないポートが待ち受けています",

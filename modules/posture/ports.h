@@ -42,8 +42,9 @@ struct ports_listener {
 struct ports_facts {
 	struct ports_listener l[PORTS_MAX_LISTENERS];
 	size_t n;
-	bool truncated; /* more than PORTS_MAX_LISTENERS */
-	int err;        /* < 0: a table was unreadable or malformed */
+	size_t n_loopback_over; /* loopback listeners beyond the cap: counted, not kept */
+	bool truncated;         /* more than PORTS_MAX_LISTENERS non-loopback listeners: never a pass */
+	int err;                /* < 0: a table was unreadable or malformed */
 	char err_what[160];
 };
 

@@ -66,7 +66,8 @@ static bool unit_enabled(const char *unit)
 	ssize_t n;
 
 	/* masked (symlink to /dev/null) beats any wants/ link */
-	if (root_pathf(masked, sizeof(masked), "/etc/systemd/system/%s", unit) == 0) {
+	if (xsnprintf(p, sizeof(p), "/etc/systemd/system/%s", unit) == 0 &&
+	    root_path_nofollow(masked, sizeof(masked), p) == 0) {
 		n = readlink(masked, target, sizeof(target) - 1);
 		if (n > 0) {
 			target[n] = '\0';
@@ -80,7 +81,9 @@ static bool unit_enabled(const char *unit)
 	/* dangling symlinks count as enabled intent too */
 	for (size_t i = 0; i < ELEMENTSOF(wants_dirs); i++) {
 		struct stat st;
-		if (root_pathf(p, sizeof(p), "%s/%s", wants_dirs[i], unit) == 0 && lstat(p, &st) == 0)
+		char rel[PATH_MAX];
+		if (xsnprintf(rel, sizeof(rel), "%s/%s", wants_dirs[i], unit) == 0 &&
+		    root_path_nofollow(p, sizeof(p), rel) == 0 && lstat(p, &st) == 0)
 			return true;
 	}
 	return false;
@@ -214,6 +217,7 @@ int timesync_gather(struct timesync_facts *f)
 	struct timex tx = {.modes = 0};
 
 	memset(f, 0, sizeof(*f));
+	f->kernel_is_host = root_get()[0] != '\0';
 	f->adjtimex_state = adjtimex(&tx);
 	if (f->adjtimex_state < 0)
 		f->adjtimex_state = -errno;
@@ -261,7 +265,14 @@ int timesync_evaluate(const struct timesync_facts *f, struct check_report *rep)
 	check_result_evidence(r, "sta_unsync", "%s", (f->adjtimex_status & STA_UNSYNC) ? "yes" : "no");
 	check_result_evidence(r, "maxerror_us", "%ld", f->maxerror_us);
 	check_result_evidence(r, "esterror_us", "%ld", f->esterror_us);
-	if (f->adjtimex_state < 0) {
+	if (f->kernel_is_host) {
+		/* --root: the kernel read is the evaluating machine's, a host-global
+		 * fact that says nothing about the root (issue 21) */
+		check_result_evidence(r, "scope", "host kernel, not the evaluated root");
+		check_result_set(r, CHECK_NOT_APPLICABLE,
+		                 "ルートを指定した点検ではカーネルの時刻状態は対象外です (このマシンの状態のため)",
+		                 "Not judged with a root prefix: the kernel clock is this machine's, not the root's");
+	} else if (f->adjtimex_state < 0) {
 		check_result_set(r, CHECK_ERROR, "カーネルの時刻同期状態を読めませんでした (adjtimex)",
 		                 "Could not read the kernel's clock state (adjtimex)");
 	} else if (f->adjtimex_state == TIME_ERROR || (f->adjtimex_status & STA_UNSYNC)) {

@@ -29,6 +29,7 @@ struct timesync_facts {
 	int adjtimex_state;  /* return of adjtimex(): TIME_OK … TIME_ERROR, or -errno */
 	int adjtimex_status; /* timex.status bits */
 	long maxerror_us, esterror_us;
+	bool kernel_is_host; /* a root prefix is set: the clock is this machine's, not the root's */
 	/* per daemon */
 	bool enabled[_TSD_MAX];   /* systemd unit enabled (wants/ symlink) */
 	bool running[_TSD_MAX];   /* a process of that name in /proc */

@@ -81,8 +81,48 @@ real_faillock() {
 	echo pass
 }
 
+# bash itself: an interactive login shell of the root, TMOUT's value and flags
+real_session_timeout() {
+	local out flags val max
+	max=$(gt_evidence login.session_timeout max_seconds)
+	out=$(chroot "$GT_V" env -i HOME=/root TERM=dumb bash -lic 'declare -p TMOUT' 2>/dev/null | grep 'TMOUT' || true)
+	gt_detail "bash: ${out:-TMOUT unset}"
+	flags=$(sed -nE 's/^declare -([a-zA-Z-]+) TMOUT=.*/\1/p' <<<"$out")
+	val=$(sed -nE 's/^declare -[a-zA-Z-]+ TMOUT="?([0-9]+)"?$/\1/p' <<<"$out")
+	if [[ $flags == *r* && -n $val ]] && ((val > 0 && val <= max)); then echo pass; else echo fail; fi
+}
+
+# libpwquality itself: pwscore in the root (dictcheck off in every variant:
+# minbase has no cracklib dictionary). fail when it accepts a password one
+# shorter than the policy's minlen (4 classes), or a long one with one class
+# fewer than the policy's.
+pw_of() { # length classes
+	local pool
+	case $2 in 4) pool='kQ7#mW2!xR9$vT4%pL6&nB8*' ;; 3) pool='kQ7mW2xR9vT4pL6nB8cJ5' ;;
+	2) pool='kq7mw2xr9vt4pl6nb8cj5dh3' ;; *) pool='kqmwxrvtplnbcjdhgfzsyeua' ;; esac
+	while ((${#pool} < $1)); do pool+=$pool; done
+	echo "${pool:0:$1}"
+}
+real_pwquality() {
+	local policy minlen classes a=no b=no
+	policy=$(gt_evidence login.pwquality policy) # "minlen>=12 classes>=3"
+	minlen=$(sed -E 's/.*minlen>=([0-9]+).*/\1/' <<<"$policy")
+	classes=$(sed -E 's/.*classes>=([0-9]+).*/\1/' <<<"$policy")
+	if ! pw_of $((minlen + 2)) 4 | chroot "$GT_V" pwscore >/dev/null 2>&1; then
+		gt_detail "pwscore refuses even a compliant password (broken variant)"
+		echo broken
+		return
+	fi
+	pw_of $((minlen - 1)) 4 | chroot "$GT_V" pwscore >/dev/null 2>&1 && a=yes
+	if ((classes > 1)); then pw_of $((minlen + 4)) $((classes - 1)) | chroot "$GT_V" pwscore >/dev/null 2>&1 && b=yes; fi
+	gt_detail "pwscore accepts: $((minlen - 1)) chars/4 classes=$a, $((minlen + 4)) chars/$((classes - 1)) classes=$b"
+	[[ $a == no && $b == no ]] && echo pass || echo fail
+}
+
 real_verdict() {
 	case $1 in
+	login.pwquality) real_pwquality ;;
+	login.session_timeout) real_session_timeout ;;
 	login.password_required) real_password_required ;;
 	login.faillock) real_faillock ;;
 	esac
@@ -185,4 +225,42 @@ run_variant login.faillock unlock_time-0 f_unlock0
 run_variant login.faillock line-args-deny-10 f_args_win
 run_variant login.faillock authsucc-no-preauth f_authsucc_no_preauth
 run_variant login.faillock rhel-sufficient-unix f_rhel
+
+# --- login.pwquality: libpwquality's file order (pwscore) -------------------
+pq=etc/security
+pwq() { mkdir -p "$GT_V/$pq/pwquality.conf.d"; echo 'dictcheck = 0' >"$GT_V/$pq/pwquality.conf.d/00-gt.conf"; }
+q_default() { pwq; }
+q_main() { pwq; printf 'minlen = 12\nminclass = 3\n' >>"$GT_V/$pq/pwquality.conf"; }
+q_main_wins() { pwq; printf 'minlen = 8\nminclass = 3\n' >>"$GT_V/$pq/pwquality.conf"; printf 'minlen = 14\n' >"$GT_V/$pq/pwquality.conf.d/90-site.conf"; }
+q_dropin_only() { pwq; printf 'minlen = 12\nminclass = 3\n' >"$GT_V/$pq/pwquality.conf.d/90-site.conf"; }
+q_main_over_weak_dropin() { pwq; printf 'minlen = 12\nminclass = 3\n' >>"$GT_V/$pq/pwquality.conf"; printf 'minlen = 8\nminclass = 1\n' >"$GT_V/$pq/pwquality.conf.d/90-site.conf"; }
+q_two_classes() { pwq; printf 'minlen = 12\nminclass = 2\n' >>"$GT_V/$pq/pwquality.conf"; }
+for v in debian-default:q_default main-12-3:q_main main-8-over-dropin-14:q_main_wins dropin-12-3-only:q_dropin_only \
+	main-12-3-over-dropin-8-1:q_main_over_weak_dropin main-12-2:q_two_classes; do
+	run_variant login.pwquality "${v%%:*}" "${v#*:}"
+done
+
+# --- login.session_timeout: bash's own declare -p ---------------------------
+pd=etc/profile.d
+tm() { printf '%s\n' "$2" >"$GT_V/$pd/$1"; }
+t_none() { :; }
+t_readonly() { tm tmout.sh 'readonly TMOUT=900; export TMOUT'; }
+t_plain() { tm tmout.sh 'TMOUT=900; export TMOUT'; }
+t_declare_xr() { tm tmout.sh 'declare -xr TMOUT=900'; }
+t_typeset_xr() { tm tmout.sh 'typeset -xr TMOUT=900'; }
+t_declare_rx() { tm tmout.sh 'declare -rx TMOUT=900'; }
+t_declare_x_r() { tm tmout.sh 'declare -x -r TMOUT=900'; }
+t_export_readonly() { tm tmout.sh 'export readonly TMOUT=900'; }
+t_too_long() { tm tmout.sh 'readonly TMOUT=3600'; }
+t_ro_first() { tm a.sh 'readonly TMOUT=600'; tm b.sh 'TMOUT=3600'; }
+t_ro_last() { tm a.sh 'TMOUT=3600'; tm b.sh 'readonly TMOUT=900'; }
+t_export_then_ro() { tm tmout.sh $'export TMOUT=900\nreadonly TMOUT'; }
+t_if_then() { tm tmout.sh 'if [ -n "$PS1" ]; then readonly TMOUT=900; fi'; }
+t_bashrc() { printf 'readonly TMOUT=900\n' >>"$GT_V/etc/bash.bashrc"; }
+for v in none:t_none readonly:t_readonly plain-export:t_plain declare-xr:t_declare_xr typeset-xr:t_typeset_xr \
+	declare-rx:t_declare_rx declare-x-r:t_declare_x_r export-readonly:t_export_readonly readonly-3600:t_too_long \
+	readonly-600-then-3600:t_ro_first 3600-then-readonly-900:t_ro_last export-then-readonly:t_export_then_ro \
+	if-then-readonly:t_if_then bash.bashrc-readonly:t_bashrc; do
+	run_variant login.session_timeout "${v%%:*}" "${v#*:}"
+done
 gt_report

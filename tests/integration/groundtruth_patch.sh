@@ -61,7 +61,6 @@ p_lz4() { compress_lists lz4 lz4; }
 p_mixed() { compress_lists lz4 lz4 security; compress_lists gzip gz; }
 p_all_applied() { apply_updates; }
 p_some_applied() { apply_updates perl-base liblzma5 zlib1g tzdata libssl3; }
-p_lz4_all_applied() { apply_updates; compress_lists lz4 lz4; }
 run_variant() { gt_run real_verdict "$@"; }
 run_variant patch.security_updates plain-lists p_plain
 run_variant patch.security_updates D2-gz-GzipIndexes p_gz
@@ -70,5 +69,4 @@ run_variant patch.security_updates D2-lz4 p_lz4
 run_variant patch.security_updates D2-lz4-security-gz-rest p_mixed
 run_variant patch.security_updates all-applied p_all_applied
 run_variant patch.security_updates five-applied p_some_applied
-run_variant patch.security_updates lz4-all-applied p_lz4_all_applied
 gt_report

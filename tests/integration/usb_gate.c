@@ -666,7 +666,9 @@ static char *add_stick_with_disk(int port, const char *serial, const char *disk,
 	g_mkdir_with_parents(node, 0755);
 	snprintf(node, sizeof(node), "%s/dev/%s", tbroot, disk);
 	unlink(node);
-	if (symlink(realnode(loop), node) != 0)
+	/* the link's target is named inside the root: root_path() resolves
+	 * absolute links within the testbed root, as a chroot would */
+	if (symlink(realnode(loop) + strlen(tbroot), node) != 0)
 		fail_msg("symlink %s: %s", node, strerror(errno));
 	if (!auto_uevent)
 		uevent(b, "add");

@@ -312,6 +312,29 @@ static void test_pwquality_fail(void **state)
 	assert_string_equal(ev(r, "minlen"), "14");
 	assert_int_equal(r->status, CHECK_PASS);
 
+	/* libpwquality: the drop-ins first, the main file last (it wins) */
+	put("/etc/pam.d/common-password", "password requisite pam_pwquality.so retry=3\n");
+	put("/etc/security/pwquality.conf", "minlen = 8\n");
+	put("/etc/security/pwquality.conf.d/90-minlen.conf", "minlen = 14\n");
+	r = result(mynumber, "login.pwquality");
+	assert_string_equal(ev(r, "minlen"), "8");
+	assert_int_equal(r->status, CHECK_FAIL);
+	put("/etc/security/pwquality.conf", "# nothing\n");
+	r = result(mynumber, "login.pwquality");
+	assert_string_equal(ev(r, "minlen"), "14");
+	assert_int_equal(r->status, CHECK_PASS);
+	/* enforcing = 0: warned, then accepted */
+	put("/etc/security/pwquality.conf", "enforcing = 0\n");
+	r = result(mynumber, "login.pwquality");
+	assert_int_equal(r->status, CHECK_FAIL);
+	assert_string_equal(ev(r, "enforcing"), "0");
+	put("/etc/security/pwquality.conf", "# nothing\n");
+	put("/etc/pam.d/common-password", "password requisite pam_pwquality.so retry=3 enforcing=0\n");
+	r = result(mynumber, "login.pwquality");
+	assert_int_equal(r->status, CHECK_FAIL);
+	del("/etc/security/pwquality.conf.d/90-minlen.conf");
+	put("/etc/pam.d/common-password", "password requisite pam_pwquality.so retry=3 minlen=14\n");
+
 	/* only two classes required */
 	del("/etc/security/pwquality.conf.d/50-classes.conf");
 	put("/etc/security/pwquality.conf", "minclass = 2\n");

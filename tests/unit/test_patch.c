@@ -259,11 +259,26 @@ static void test_reboot_and_eol_fail(void **state)
 	assert_int_equal(find(&rep, "patch.os_eol")->status, CHECK_FAIL);
 	assert_string_equal(ev(find(&rep, "patch.os_eol"), "release"), "debian:9");
 	check_report_clear(&rep);
-	/* unknown release: not applicable, with evidence */
+	/* a release the policy's table does not know: fail, "add it" (issue 21) */
 	put("/etc/os-release", "ID=plan9\nVERSION_ID=4\n");
 	run(POLICY, &rep);
-	assert_int_equal(find(&rep, "patch.os_eol")->status, CHECK_NOT_APPLICABLE);
+	assert_int_equal(find(&rep, "patch.os_eol")->status, CHECK_FAIL);
+	assert_non_null(strstr(find(&rep, "patch.os_eol")->summary_en, "add it to the policy"));
 	assert_string_equal(ev(find(&rep, "patch.os_eol"), "release"), "plan9:4");
+	check_report_clear(&rep);
+	put("/etc/os-release", "ID=debian\nVERSION_ID=\"13\"\n");
+	run(POLICY, &rep);
+	assert_int_equal(find(&rep, "patch.os_eol")->status, CHECK_FAIL);
+	check_report_clear(&rep);
+	/* RHEL's VERSION_ID 9.4 is the table's rhel:9 */
+	put("/etc/os-release", "ID=\"rhel\"\nVERSION_ID=\"9.4\"\n");
+	run("{\"eol\":{\"rhel:9\":\"2999-05-31\"}}", &rep);
+	assert_int_equal(find(&rep, "patch.os_eol")->status, CHECK_PASS);
+	assert_string_equal(ev(find(&rep, "patch.os_eol"), "policy_entry"), "rhel:9");
+	check_report_clear(&rep);
+	/* no table at all: the policy does not ask */
+	run("{}", &rep);
+	assert_int_equal(find(&rep, "patch.os_eol")->status, CHECK_NOT_APPLICABLE);
 	check_report_clear(&rep);
 }
 

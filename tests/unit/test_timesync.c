@@ -59,7 +59,15 @@ static void test_chrony_configured_and_running(void **state)
 	assert_false(f.enabled[TSD_TIMESYNCD]);
 	assert_int_equal(f.n_servers[TSD_CHRONY], 2);
 	assert_string_equal(f.servers[TSD_CHRONY][0], "ntp.lg.example");
+	/* gathered under a root: the kernel clock is the host's, not judged */
+	assert_true(f.kernel_is_host);
+	assert_int_equal(timesync_evaluate(&f, &rep), 0);
+	r = find(&rep, "timesync.kernel_sync");
+	assert_int_equal(r->status, CHECK_NOT_APPLICABLE);
+	assert_string_equal(evidence(r, "scope"), "host kernel, not the evaluated root");
+	check_report_clear(&rep);
 	/* kernel facts of a synchronised clock */
+	f.kernel_is_host = false;
 	f.adjtimex_state = TIME_OK;
 	f.adjtimex_status = 0;
 	assert_int_equal(timesync_evaluate(&f, &rep), 0);
