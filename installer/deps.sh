@@ -15,7 +15,7 @@ runtime=(libudev1 libusb-1.0-0 libblkid1 libssl3 libcurl4 libcjson1
 build=(gcc make pkg-config
        libudev-dev libusb-1.0-0-dev libblkid-dev libssl-dev
        libcurl4-openssl-dev libcjson-dev libsqlite3-dev libpq-dev
-       libevent-dev libcmocka-dev libumockdev-dev umockdev
+       libevent-dev libicu-dev libcmocka-dev libumockdev-dev umockdev
        openssl curl ca-certificates jq)
 check=(clang clang-format libclang-rt-14-dev sqlite3
        cryptsetup-bin e2fsprogs util-linux dconf-cli libglib2.0-bin

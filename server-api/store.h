@@ -130,11 +130,19 @@ struct store_checkin {
 	const struct store_chain *head; /* the agent's journal head, may be NULL */
 };
 
+/* An account belongs to one person (OPS-4 compares persons): staff number
+ * and display name, as given and as keys folded with NFKC + case folding
+ * (identity.h), so that ＣＩＳＯ, CISO and ciso, or １２３ and 123, are the same. */
 struct store_account {
 	char username[STORE_ID_MAX];
 	enum store_role role;
 	char pwhash[256]; /* auth.c's encoded scrypt hash */
 	int64_t created_us;
+	char staff_no[STORE_ID_MAX], display_name[STORE_ID_MAX * 2];
+	char name_key[STORE_ID_MAX * 2], staff_key[STORE_ID_MAX * 2]; /* unique; staff_key "" = none (older accounts) */
+	char created_by[STORE_ID_MAX];                                /* "" = bootstrap or console */
+	bool pending;                                                 /* approver/ciso waiting for a second ciso */
+	char approved_by[STORE_ID_MAX];
 };
 
 enum store_cred_kind { CRED_SESSION, CRED_API_TOKEN };
@@ -250,9 +258,12 @@ struct store_ops {
 	int (*findings_list)(struct store *s, const char *terminal_id, unsigned limit, store_finding_cb cb,
 	                     void *userdata);
 
-	/* Accounts. -EEXIST: name taken; get: -ENOENT. */
+	/* Accounts. -EEXIST: name or staff number taken; get (by the folded
+	 * name, name_key): -ENOENT. activate: a pending account becomes usable,
+	 * -ENOENT if there is no such pending account. */
 	int (*account_add)(struct store *s, const struct store_account *a);
-	int (*account_get)(struct store *s, const char *username, struct store_account *ret);
+	int (*account_get)(struct store *s, const char *name_key, struct store_account *ret);
+	int (*account_activate)(struct store *s, const char *name_key, const char *approved_by);
 	int (*account_count)(struct store *s, uint64_t *ret);
 	int (*account_list)(struct store *s, store_account_cb cb, void *userdata);
 

@@ -61,6 +61,7 @@ enum {
 	Q_ACCOUNT_ADD,
 	Q_ACCOUNT_GET,
 	Q_ACCOUNT_COUNT,
+	Q_ACCOUNT_ACTIVATE,
 	Q_ACCOUNT_LIST,
 	Q_CRED_ADD,
 	Q_CRED_GET,
@@ -80,6 +81,10 @@ enum {
 	Q_SYNC_NORMAL,
 	_Q_MAX,
 };
+
+#define ACCOUNT_COLS                                                                                                   \
+	"username, role, pwhash, created_us, coalesce(staff_no,''), coalesce(display_name,''), "                       \
+	"coalesce(name_key,''), coalesce(staff_key,''), coalesce(created_by,''), pending, coalesce(approved_by,'')"
 
 #define DEVICE_COLS                                                                                                    \
 	"terminal_id, grp, coalesce(hostname,''), revoked, enrolled_us, last_seen_us, coalesce(agent_version,''), "    \
@@ -133,10 +138,12 @@ static const char *const sql_text[_Q_MAX] = {
                             "WHERE terminal_id = ?1 ORDER BY id DESC LIMIT ?2",
         [Q_FINDINGS_LIST_ALL] = "SELECT terminal_id, kind, seq, expected_seq, time_us, coalesce(detail,'') "
                                 "FROM findings ORDER BY id DESC LIMIT ?1",
-        [Q_ACCOUNT_ADD] = "INSERT INTO accounts(username, role, pwhash, created_us) VALUES (?1, ?2, ?3, ?4)",
-        [Q_ACCOUNT_GET] = "SELECT role, pwhash, created_us FROM accounts WHERE username = ?1",
+        [Q_ACCOUNT_ADD] = "INSERT INTO accounts(username, role, pwhash, created_us, staff_no, display_name, name_key, "
+                          "staff_key, created_by, pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        [Q_ACCOUNT_GET] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE name_key = ?1",
         [Q_ACCOUNT_COUNT] = "SELECT count(*) FROM accounts",
-        [Q_ACCOUNT_LIST] = "SELECT username, role, created_us FROM accounts ORDER BY username",
+        [Q_ACCOUNT_LIST] = "SELECT " ACCOUNT_COLS " FROM accounts ORDER BY username",
+        [Q_ACCOUNT_ACTIVATE] = "UPDATE accounts SET pending = 0, approved_by = ?2 WHERE name_key = ?1 AND pending = 1",
         [Q_CRED_ADD] = "INSERT INTO creds(hash, kind, principal, role, expires_us, created_by, created_us) "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         [Q_CRED_GET] = "SELECT kind, principal, role, expires_us FROM creds WHERE hash = ?1 AND expires_us > ?2",
@@ -187,7 +194,8 @@ static const char schema_sql[] =
         " seq INTEGER NOT NULL, expected_seq INTEGER, time_us INTEGER NOT NULL, detail TEXT,"
         " UNIQUE(terminal_id, kind, seq));"
         "CREATE TABLE IF NOT EXISTS accounts(username TEXT PRIMARY KEY, role TEXT NOT NULL, pwhash TEXT NOT NULL,"
-        " created_us INTEGER NOT NULL) WITHOUT ROWID;"
+        " created_us INTEGER NOT NULL, staff_no TEXT, display_name TEXT, name_key TEXT, staff_key TEXT,"
+        " created_by TEXT, pending INTEGER NOT NULL DEFAULT 0, approved_by TEXT) WITHOUT ROWID;"
         "CREATE TABLE IF NOT EXISTS creds(hash TEXT PRIMARY KEY, kind TEXT NOT NULL, principal TEXT NOT NULL,"
         " role TEXT NOT NULL, expires_us INTEGER NOT NULL, created_by TEXT, created_us INTEGER) WITHOUT ROWID;"
         "CREATE TABLE IF NOT EXISTS policies(grp TEXT NOT NULL, version INTEGER NOT NULL, document BLOB NOT NULL,"
@@ -375,6 +383,13 @@ static int sq_open(const char *where, struct store **ret)
 		        "ALTER TABLE devices ADD COLUMN prev_head_seq INTEGER NOT NULL DEFAULT 0",
 		        "ALTER TABLE devices ADD COLUMN prev_head_hash TEXT NOT NULL DEFAULT ''",
 		        "ALTER TABLE devices ADD COLUMN restart_seq INTEGER NOT NULL DEFAULT 0",
+		        "ALTER TABLE accounts ADD COLUMN staff_no TEXT",
+		        "ALTER TABLE accounts ADD COLUMN display_name TEXT",
+		        "ALTER TABLE accounts ADD COLUMN name_key TEXT",
+		        "ALTER TABLE accounts ADD COLUMN staff_key TEXT",
+		        "ALTER TABLE accounts ADD COLUMN created_by TEXT",
+		        "ALTER TABLE accounts ADD COLUMN pending INTEGER NOT NULL DEFAULT 0",
+		        "ALTER TABLE accounts ADD COLUMN approved_by TEXT",
 		};
 
 		for (size_t i = 0; i < ELEMENTSOF(add) && rc == SQLITE_OK; i++) {
@@ -382,6 +397,15 @@ static int sq_open(const char *where, struct store **ret)
 			if (rc == SQLITE_ERROR && strstr(sqlite3_errmsg(s->db), "duplicate column"))
 				rc = SQLITE_OK;
 		}
+		/* user names were ASCII before: their key is lower case; one
+		 * person (staff number) and one folded name per account */
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(
+			        s->db,
+			        "UPDATE accounts SET name_key = lower(username) WHERE name_key IS NULL;"
+			        "CREATE UNIQUE INDEX IF NOT EXISTS accounts_name_key ON accounts(name_key);"
+			        "CREATE UNIQUE INDEX IF NOT EXISTS accounts_staff_key ON accounts(staff_key);",
+			        NULL, NULL, NULL);
 	}
 	if (rc != SQLITE_OK) {
 		r = sql_errno(rc);
@@ -935,33 +959,71 @@ static int sq_account_add(struct store *base, const struct store_account *a)
 		return r;
 	if ((r = stmt(s, Q_ACCOUNT_ADD, &st)) == 0 && (r = bind_text(st, 1, a->username)) == 0 &&
 	    (r = bind_text(st, 2, store_role_to_string(a->role))) == 0 && (r = bind_text(st, 3, a->pwhash)) == 0 &&
-	    (r = bind_int(st, 4, a->created_us)) == 0)
+	    (r = bind_int(st, 4, a->created_us)) == 0 &&
+	    (r = bind_text(st, 5, a->staff_no[0] ? a->staff_no : NULL)) == 0 &&
+	    (r = bind_text(st, 6, a->display_name[0] ? a->display_name : NULL)) == 0 &&
+	    (r = bind_text(st, 7, a->name_key)) == 0 &&
+	    (r = bind_text(st, 8, a->staff_key[0] ? a->staff_key : NULL)) == 0 &&
+	    (r = bind_text(st, 9, a->created_by[0] ? a->created_by : NULL)) == 0 &&
+	    (r = bind_int(st, 10, a->pending ? 1 : 0)) == 0)
 		r = step_done(st);
 	return txn_end(s, r);
 }
 
-static int sq_account_get(struct store *base, const char *username, struct store_account *ret)
+static int account_row(sqlite3_stmt *st, struct store_account *a)
 {
-	struct store_account a = {0};
 	char role[32];
+
+	memset(a, 0, sizeof(*a));
+	col_copy(st, 0, a->username, sizeof(a->username));
+	col_copy(st, 1, role, sizeof(role));
+	a->role = store_role_from_string(role);
+	col_copy(st, 2, a->pwhash, sizeof(a->pwhash));
+	a->created_us = sqlite3_column_int64(st, 3);
+	col_copy(st, 4, a->staff_no, sizeof(a->staff_no));
+	col_copy(st, 5, a->display_name, sizeof(a->display_name));
+	col_copy(st, 6, a->name_key, sizeof(a->name_key));
+	col_copy(st, 7, a->staff_key, sizeof(a->staff_key));
+	col_copy(st, 8, a->created_by, sizeof(a->created_by));
+	a->pending = sqlite3_column_int(st, 9) != 0;
+	col_copy(st, 10, a->approved_by, sizeof(a->approved_by));
+	return a->role == _ROLE_INVALID ? -EBADMSG : 0;
+}
+
+static int sq_account_get(struct store *base, const char *name_key, struct store_account *ret)
+{
+	struct store_account a;
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if ((r = stmt(SQ(base), Q_ACCOUNT_GET, &st)) < 0 || (r = bind_text(st, 1, username)) < 0)
+	if ((r = stmt(SQ(base), Q_ACCOUNT_GET, &st)) < 0 || (r = bind_text(st, 1, name_key)) < 0)
 		return r;
 	r = step_row(st);
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
-	(void)strscpy(a.username, sizeof(a.username), username);
-	col_copy(st, 0, role, sizeof(role));
-	a.role = store_role_from_string(role);
-	col_copy(st, 1, a.pwhash, sizeof(a.pwhash));
-	a.created_us = sqlite3_column_int64(st, 2);
+	r = account_row(st, &a);
 	sqlite3_reset(st);
-	if (a.role == _ROLE_INVALID)
-		return -EBADMSG;
+	if (r < 0)
+		return r;
 	*ret = a;
 	return 0;
+}
+
+static int sq_account_activate(struct store *base, const char *name_key, const char *approved_by)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	if ((r = stmt(s, Q_ACCOUNT_ACTIVATE, &st)) < 0 || (r = bind_text(st, 1, name_key)) < 0 ||
+	    (r = bind_text(st, 2, approved_by)) < 0 || (r = step_done(st)) < 0)
+		goto out;
+	if (sqlite3_changes(s->db) != 1)
+		r = -ENOENT;
+out:
+	return txn_end(s, r);
 }
 
 static int sq_account_count(struct store *base, uint64_t *ret)
@@ -982,18 +1044,14 @@ static int sq_account_count(struct store *base, uint64_t *ret)
 static int sq_account_list(struct store *base, store_account_cb cb, void *userdata)
 {
 	struct store_account a;
-	char role[32];
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_ACCOUNT_LIST, &st)) < 0)
 		return r;
 	while ((r = step_row(st)) == 1) {
-		memset(&a, 0, sizeof(a));
-		col_copy(st, 0, a.username, sizeof(a.username));
-		col_copy(st, 1, role, sizeof(role));
-		a.role = store_role_from_string(role);
-		a.created_us = sqlite3_column_int64(st, 2);
+		(void)account_row(st, &a); /* an invalid role is listed as such */
+		a.pwhash[0] = 0;
 		r = cb(&a, userdata);
 		if (r < 0)
 			break;
@@ -1234,6 +1292,7 @@ const struct store_ops store_sqlite_ops = {
         .enroll = sq_enroll,
         .cert_add = sq_cert_add,
         .cert_renew = sq_cert_renew,
+        .account_activate = sq_account_activate,
         .event_hash = sq_event_hash,
         .chain_restart_ack = sq_chain_restart_ack,
         .cert_get = sq_cert_get,
