@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -1190,40 +1191,107 @@ static void handle_findings(void *userdata, struct http_req *req)
 	http_reply_json(req, 200, out);
 }
 
+struct audit_page {
+	cJSON *arr;
+	int64_t last_id;
+};
+
 static int audit_cb(const struct store_audit *au, void *userdata)
 {
-	cJSON *arr = userdata, *o = cJSON_CreateObject();
+	struct audit_page *pg = userdata;
+	cJSON *o = cJSON_CreateObject();
 	char t[32];
 
 	server_format_time(au->time_us, t);
-	if (!o || !cJSON_AddItemToArray(arr, o) || !cJSON_AddStringToObject(o, "time", t) ||
-	    !cJSON_AddStringToObject(o, "actor", au->actor) || !cJSON_AddStringToObject(o, "action", au->action) ||
+	if (!o || !cJSON_AddItemToArray(pg->arr, o) || !cJSON_AddNumberToObject(o, "id", (double)au->id) ||
+	    !cJSON_AddStringToObject(o, "time", t) || !cJSON_AddStringToObject(o, "actor", au->actor) ||
+	    !cJSON_AddStringToObject(o, "action", au->action) ||
 	    !cJSON_AddStringToObject(o, "target", au->target ?: "") ||
 	    !cJSON_AddStringToObject(o, "result", au->result) ||
-	    !cJSON_AddStringToObject(o, "detail", au->detail ?: ""))
+	    !cJSON_AddStringToObject(o, "detail", au->detail ?: "") ||
+	    !cJSON_AddStringToObject(o, "hash", au->hash ?: ""))
 		return -ENOMEM;
+	pg->last_id = au->id;
 	return 0;
 }
 
+/* An RFC 3339 UTC time ("2024-01-02T03:04:05Z") as microseconds. */
+static int parse_time(const char *s, int64_t *ret)
+{
+	struct tm tm = {0};
+	const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+	time_t t;
+
+	if (!end || *end)
+		return -EINVAL;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -EINVAL;
+	*ret = (int64_t)t * 1000000;
+	return 0;
+}
+
+/* GET /admin/v1/audit?actor=&action=&target=&since=&until=&before=&limit= —
+ * newest first, limit rows a page (1..1000); next_before pages on to older
+ * rows, to the first one: nothing is out of reach. */
 static void handle_audit(void *userdata, struct http_req *req)
 {
 	struct server *srv = userdata;
 	_cleanup_json_ cJSON *out = cJSON_CreateObject();
+	struct store_audit_filter f = {.actor = http_req_query(req, "actor"),
+	                               .action = http_req_query(req, "action"),
+	                               .target = http_req_query(req, "target")};
+	const char *since = http_req_query(req, "since"), *until = http_req_query(req, "until"),
+	           *before = http_req_query(req, "before");
+	struct audit_page pg = {0};
 	struct actor a;
-	unsigned limit;
-	cJSON *arr;
 	int r;
 
 	if (admin_auth(srv, req, P_AUDIT, &a) < 0)
 		return;
-	if (list_limit(req, &limit) < 0)
-		return http_reply_error(req, 400, "invalid", "limit (1〜1000) が不正です", "invalid limit (1..1000)",
-		                        NULL);
-	if (!out || !(arr = cJSON_AddArrayToObject(out, "audit")))
+	if (list_limit(req, &f.limit) < 0 || (since && parse_time(since, &f.since_us) < 0) ||
+	    (until && parse_time(until, &f.until_us) < 0) ||
+	    (before && parse_int64(before, 1, INT64_MAX, &f.before_id) < 0)) {
+		server_audit(srv, a.name, "audit.list", NULL, "refused", "invalid query");
+		return http_reply_error(req, 400, "invalid",
+		                        "limit (1〜1000)、since/until (RFC 3339 UTC)、before (行 ID) が不正です",
+		                        "invalid limit (1..1000), since/until (RFC 3339 UTC) or before (row id)", NULL);
+	}
+	server_audit_flush(srv, true); /* counted failed logins are shown too */
+	if (!out || !(pg.arr = cJSON_AddArrayToObject(out, "audit")))
 		return no_memory(req);
-	r = STORE_CALL(srv->store, audit_list, limit, audit_cb, arr);
+	r = STORE_CALL(srv->store, audit_list, &f, audit_cb, &pg);
+	if (r < 0)
+		return r == -ENOMEM ? no_memory(req) : store_failed(req, r);
+	if (!((unsigned)cJSON_GetArraySize(pg.arr) == f.limit && pg.last_id > 1
+	              ? cJSON_AddNumberToObject(out, "next_before", (double)pg.last_id)
+	              : cJSON_AddNullToObject(out, "next_before")))
+		return no_memory(req);
+	http_reply_json(req, 200, out);
+}
+
+/* GET /admin/v1/audit/verify — recompute the audit trail's hash chain. */
+static void handle_audit_verify(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *out = cJSON_CreateObject();
+	uint64_t rows = 0;
+	int64_t bad = 0;
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_AUDIT, &a) < 0)
+		return;
+	r = STORE_CALL(srv->store, audit_verify, &rows, &bad);
 	if (r < 0)
 		return store_failed(req, r);
+	if (!out || !cJSON_AddNumberToObject(out, "rows", (double)rows) ||
+	    !cJSON_AddBoolToObject(out, "intact", bad == 0) ||
+	    !(bad ? cJSON_AddNumberToObject(out, "first_bad_id", (double)bad)
+	          : cJSON_AddNullToObject(out, "first_bad_id")))
+		return no_memory(req);
+	if (bad)
+		log_error("audit trail: row %" PRId64 " does not verify: the audit table was changed", bad);
 	http_reply_json(req, 200, out);
 }
 
@@ -1350,16 +1418,21 @@ static void handle_policy_approve(void *userdata, struct http_req *req)
 
 	if (admin_auth(srv, req, P_POLICY_APPROVE, &a) < 0)
 		return;
-	if (!name_valid(group, true) || parse_int64(http_req_param(req, 1), 1, 9007199254740991LL, &version) < 0)
+	if (!name_valid(group, true) || parse_int64(http_req_param(req, 1), 1, 9007199254740991LL, &version) < 0) {
+		server_audit(srv, a.name, "policy.approve", group, "refused", "invalid group or version");
 		return http_reply_error(req, 404, "not_found", "そのポリシーはありません", "no such policy", NULL);
+	}
 	(void)xsnprintf(detail, sizeof(detail), "version %" PRId64, version);
 	r = STORE_CALL(srv->store, policy_get, group, version, &p);
-	if (r == -ENOENT)
+	if (r == -ENOENT) {
+		server_audit(srv, a.name, "policy.approve", group, "refused", "no such version");
 		return http_reply_error(req, 404, "not_found", "そのポリシーはありません", "no such policy", NULL);
+	}
 	if (r < 0)
 		return store_failed(req, r);
 	if (p.published) {
 		store_policy_clear(&p);
+		server_audit(srv, a.name, "policy.approve", group, "refused", "already published");
 		return http_reply_error(req, 409, "already_published", "このポリシーは公開済みです",
 		                        "this policy is already published", NULL);
 	}
@@ -1425,5 +1498,6 @@ const struct http_route api_admin_routes[] = {
         {HTTP_PUT, "/admin/v1/groups/*/policy", handle_policy_upload},
         {HTTP_POST, "/admin/v1/groups/*/policy/*/approve", handle_policy_approve},
         {HTTP_GET, "/admin/v1/audit", handle_audit},
+        {HTTP_GET, "/admin/v1/audit/verify", handle_audit_verify},
 };
 const size_t api_admin_routes_n = ELEMENTSOF(api_admin_routes);

@@ -175,6 +175,16 @@ struct store_group {
 struct store_audit {
 	int64_t time_us;
 	const char *actor, *action, *target, *result, *detail;
+	int64_t id;       /* listed rows only */
+	const char *hash; /* listed rows only: SHA-256 chain over the rows (store_sqlite.c) */
+};
+
+/* Which audit rows to list, newest first; NULL / 0 = no condition. */
+struct store_audit_filter {
+	const char *actor, *action, *target;
+	int64_t since_us, until_us; /* time_us >= since, < until */
+	int64_t before_id;          /* paging: rows older than this id */
+	unsigned limit;
 };
 
 /* Callbacks of the list operations: return 0 to go on, negative to stop (that
@@ -284,9 +294,14 @@ struct store_ops {
 	int (*policy_current)(struct store *s, const char *group, struct store_policy *ret);
 	int (*group_list)(struct store *s, store_group_cb cb, void *userdata);
 
-	/* The audit trail: every admin action with who did it. Durable. */
+	/* The audit trail: every admin action with who did it. Durable. Each
+	 * row carries hash = SHA-256(previous row's hash ‖ the row), like the
+	 * journal: a row changed or removed in the database breaks the chain.
+	 * verify: walks the whole chain; *ret_bad_id 0 = intact, else the first
+	 * row that does not verify. */
 	int (*audit_add)(struct store *s, const struct store_audit *a);
-	int (*audit_list)(struct store *s, unsigned limit, store_audit_cb cb, void *userdata);
+	int (*audit_list)(struct store *s, const struct store_audit_filter *f, store_audit_cb cb, void *userdata);
+	int (*audit_verify)(struct store *s, uint64_t *ret_rows, int64_t *ret_bad_id);
 };
 
 struct store {

@@ -22,6 +22,7 @@
 
 #include "alloc-util.h"
 #include "store.h"
+#include "crypto.h"
 #include "store_sqlite.h"
 #include "strutil.h"
 
@@ -74,6 +75,8 @@ enum {
 	Q_GROUP_LIST,
 	Q_AUDIT_ADD,
 	Q_AUDIT_LIST,
+	Q_AUDIT_LAST,
+	Q_AUDIT_ALL,
 	Q_BEGIN,
 	Q_COMMIT,
 	Q_ROLLBACK,
@@ -162,9 +165,16 @@ static const char *const sql_text[_Q_MAX] = {
                          "(SELECT coalesce(max(version),0) FROM policies p WHERE p.grp = g AND signature IS NULL) "
                          "FROM (SELECT grp AS g FROM devices UNION SELECT grp FROM policies "
                          "UNION SELECT grp FROM tokens) ORDER BY g",
-        [Q_AUDIT_ADD] = "INSERT INTO audit(time_us, actor, action, target, result, detail) VALUES (?1,?2,?3,?4,?5,?6)",
-        [Q_AUDIT_LIST] = "SELECT time_us, actor, action, coalesce(target,''), result, coalesce(detail,'') FROM audit "
-                         "ORDER BY id DESC LIMIT ?1",
+        [Q_AUDIT_ADD] = "INSERT INTO audit(time_us, actor, action, target, result, detail, hash) "
+                        "VALUES (?1,?2,?3,?4,?5,?6,?7)",
+        [Q_AUDIT_LAST] = "SELECT coalesce(hash,'') FROM audit ORDER BY id DESC LIMIT 1",
+        [Q_AUDIT_LIST] =
+                "SELECT time_us, actor, action, coalesce(target,''), result, coalesce(detail,''), id, "
+                "coalesce(hash,'') FROM audit WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2) "
+                "AND (?3 IS NULL OR target = ?3) AND (?4 IS NULL OR time_us >= ?4) "
+                "AND (?5 IS NULL OR time_us < ?5) AND (?6 IS NULL OR id < ?6) ORDER BY id DESC LIMIT ?7",
+        [Q_AUDIT_ALL] = "SELECT time_us, actor, action, coalesce(target,''), result, coalesce(detail,''), id, "
+                        "coalesce(hash,'') FROM audit ORDER BY id",
         [Q_BEGIN] = "BEGIN IMMEDIATE",
         [Q_COMMIT] = "COMMIT",
         [Q_ROLLBACK] = "ROLLBACK",
@@ -202,7 +212,7 @@ static const char schema_sql[] =
         " sha256 TEXT NOT NULL, signature TEXT, uploaded_by TEXT NOT NULL, uploaded_us INTEGER, approved_by TEXT,"
         " published_us INTEGER, PRIMARY KEY(grp, version));"
         "CREATE TABLE IF NOT EXISTS audit(id INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, actor TEXT NOT NULL,"
-        " action TEXT NOT NULL, target TEXT, result TEXT NOT NULL, detail TEXT);"
+        " action TEXT NOT NULL, target TEXT, result TEXT NOT NULL, detail TEXT, hash TEXT);"
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('format', '1');";
 
 struct sq_store {
@@ -390,6 +400,7 @@ static int sq_open(const char *where, struct store **ret)
 		        "ALTER TABLE accounts ADD COLUMN created_by TEXT",
 		        "ALTER TABLE accounts ADD COLUMN pending INTEGER NOT NULL DEFAULT 0",
 		        "ALTER TABLE accounts ADD COLUMN approved_by TEXT",
+		        "ALTER TABLE audit ADD COLUMN hash TEXT",
 		};
 
 		for (size_t i = 0; i < ELEMENTSOF(add) && rc == SQLITE_OK; i++) {
@@ -1238,45 +1249,140 @@ static int sq_group_list(struct store *base, store_group_cb cb, void *userdata)
 
 /* ---- audit ------------------------------------------------------------------ */
 
+/* hash = SHA-256(prev hash hex ‖ the row): every field with its length, so
+ * that no two rows serialise alike. Rows written before the chain existed
+ * (hash NULL) chain from "". */
+static int audit_hash(const char *prev, int64_t time_us, const char *const f[5], char ret[STORE_HASH_HEX])
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t n = 64;
+	int off;
+	uint8_t h[32];
+	int r;
+
+	for (size_t i = 0; i < 5; i++)
+		n += strlen(f[i] ?: "") + 24;
+	buf = malloc(n);
+	if (!buf)
+		return -ENOMEM;
+	off = snprintf(buf, n, "%" PRId64 "\n", time_us);
+	for (size_t i = 0; i < 5 && off > 0 && (size_t)off < n; i++)
+		off += snprintf(buf + off, n - (size_t)off, "%zu:%s\n", strlen(f[i] ?: ""), f[i] ?: "");
+	if (off < 0 || (size_t)off >= n)
+		return -ENOBUFS;
+	r = crypto_sha256_2(prev, strlen(prev), buf, (size_t)off, h);
+	if (r < 0)
+		return r;
+	hex_encode(h, 32, ret);
+	return 0;
+}
+
 static int sq_audit_add(struct store *base, const struct store_audit *a)
 {
 	struct sq_store *s = SQ(base);
+	const char *const f[5] = {a->actor, a->action, a->target, a->result, a->detail};
+	char prev[STORE_HASH_HEX] = "", hash[STORE_HASH_HEX];
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = txn_begin(s, true);
 	if (r < 0)
 		return r;
+	if ((r = stmt(s, Q_AUDIT_LAST, &st)) < 0)
+		goto out;
+	r = step_row(st);
+	if (r == 1)
+		col_copy(st, 0, prev, sizeof(prev));
+	sqlite3_reset(st);
+	if (r < 0 || (r = audit_hash(prev, a->time_us, f, hash)) < 0)
+		goto out;
 	if ((r = stmt(s, Q_AUDIT_ADD, &st)) == 0 && (r = bind_int(st, 1, a->time_us)) == 0 &&
 	    (r = bind_text(st, 2, a->actor)) == 0 && (r = bind_text(st, 3, a->action)) == 0 &&
 	    (r = bind_text(st, 4, a->target)) == 0 && (r = bind_text(st, 5, a->result)) == 0 &&
-	    (r = bind_text(st, 6, a->detail)) == 0)
+	    (r = bind_text(st, 6, a->detail)) == 0 && (r = bind_text(st, 7, hash)) == 0)
 		r = step_done(st);
+out:
 	return txn_end(s, r);
 }
 
-static int sq_audit_list(struct store *base, unsigned limit, store_audit_cb cb, void *userdata)
+static void audit_row(sqlite3_stmt *st, struct store_audit *a)
+{
+	*a = (struct store_audit){
+	        .time_us = sqlite3_column_int64(st, 0),
+	        .actor = (const char *)sqlite3_column_text(st, 1),
+	        .action = (const char *)sqlite3_column_text(st, 2),
+	        .target = (const char *)sqlite3_column_text(st, 3),
+	        .result = (const char *)sqlite3_column_text(st, 4),
+	        .detail = (const char *)sqlite3_column_text(st, 5),
+	        .id = sqlite3_column_int64(st, 6),
+	        .hash = (const char *)sqlite3_column_text(st, 7),
+	};
+}
+
+static int bind_opt_int(sqlite3_stmt *st, int i, int64_t v)
+{
+	return v ? bind_int(st, i, v) : (sqlite3_bind_null(st, i) == SQLITE_OK ? 0 : -EIO);
+}
+
+static int sq_audit_list(struct store *base, const struct store_audit_filter *f, store_audit_cb cb, void *userdata)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if ((r = stmt(SQ(base), Q_AUDIT_LIST, &st)) < 0 || (r = bind_int(st, 1, limit)) < 0)
+	if ((r = stmt(SQ(base), Q_AUDIT_LIST, &st)) < 0 || (r = bind_text(st, 1, f->actor)) < 0 ||
+	    (r = bind_text(st, 2, f->action)) < 0 || (r = bind_text(st, 3, f->target)) < 0 ||
+	    (r = bind_opt_int(st, 4, f->since_us)) < 0 || (r = bind_opt_int(st, 5, f->until_us)) < 0 ||
+	    (r = bind_opt_int(st, 6, f->before_id)) < 0 || (r = bind_int(st, 7, f->limit)) < 0)
 		return r;
 	while ((r = step_row(st)) == 1) {
-		struct store_audit a = {
-		        .time_us = sqlite3_column_int64(st, 0),
-		        .actor = (const char *)sqlite3_column_text(st, 1),
-		        .action = (const char *)sqlite3_column_text(st, 2),
-		        .target = (const char *)sqlite3_column_text(st, 3),
-		        .result = (const char *)sqlite3_column_text(st, 4),
-		        .detail = (const char *)sqlite3_column_text(st, 5),
-		};
+		struct store_audit a;
+
+		audit_row(st, &a);
 		r = cb(&a, userdata);
 		if (r < 0)
 			break;
 	}
 	sqlite3_reset(st);
 	return r < 0 ? r : 0;
+}
+
+static int sq_audit_verify(struct store *base, uint64_t *ret_rows, int64_t *ret_bad_id)
+{
+	char prev[STORE_HASH_HEX] = "", h[STORE_HASH_HEX];
+	sqlite3_stmt *st = NULL;
+	uint64_t n = 0;
+	int64_t bad = 0;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_AUDIT_ALL, &st)) < 0)
+		return r;
+	while ((r = step_row(st)) == 1) {
+		struct store_audit a;
+
+		audit_row(st, &a);
+		n++;
+		if (!a.hash || !a.hash[0])
+			continue; /* written before the chain existed */
+		{
+			const char *const f[5] = {a.actor, a.action, a.target[0] ? a.target : NULL, a.result,
+			                          a.detail[0] ? a.detail : NULL};
+
+			r = audit_hash(prev, a.time_us, f, h);
+		}
+		if (r < 0)
+			break;
+		if (strcmp(h, a.hash) != 0) {
+			bad = a.id;
+			break;
+		}
+		(void)strscpy(prev, sizeof(prev), a.hash);
+	}
+	sqlite3_reset(st);
+	if (r < 0)
+		return r;
+	*ret_rows = n;
+	*ret_bad_id = bad;
+	return 0;
 }
 
 const struct store_ops store_sqlite_ops = {
@@ -1292,6 +1398,7 @@ const struct store_ops store_sqlite_ops = {
         .enroll = sq_enroll,
         .cert_add = sq_cert_add,
         .cert_renew = sq_cert_renew,
+        .audit_verify = sq_audit_verify,
         .account_activate = sq_account_activate,
         .event_hash = sq_event_hash,
         .chain_restart_ack = sq_chain_restart_ack,

@@ -271,14 +271,22 @@ static void test_audit_and_reopen(void **state)
 {
 	struct store *s = *state;
 	struct store_audit a = {.time_us = NOW, .actor = "ciso", .action = "terminal.revoke", .result = "ok"};
+	struct store_audit_filter all = {.limit = 10}, by_ciso = {.actor = "ciso", .limit = 10};
 	char newest[128] = "";
 	char v[64];
+	uint64_t rows = 0;
+	int64_t bad = -1;
 
 	assert_int_equal(STORE_CALL(s, audit_add, &a), 0);
 	a.actor = "shonin";
 	assert_int_equal(STORE_CALL(s, audit_add, &a), 0);
-	assert_int_equal(STORE_CALL(s, audit_list, 10, audit_cb, newest), -ECANCELED);
+	assert_int_equal(STORE_CALL(s, audit_list, &all, audit_cb, newest), -ECANCELED);
 	assert_string_equal(newest, "shonin");
+	assert_int_equal(STORE_CALL(s, audit_list, &by_ciso, audit_cb, newest), -ECANCELED);
+	assert_string_equal(newest, "ciso"); /* filtered by actor */
+	assert_int_equal(STORE_CALL(s, audit_verify, &rows, &bad), 0);
+	assert_int_equal(rows, 2);
+	assert_int_equal(bad, 0);
 	assert_int_equal(STORE_CALL(s, meta_set, "k", "v1"), 0);
 	store_close(s);
 	*state = NULL;
@@ -290,7 +298,7 @@ static void test_audit_and_reopen(void **state)
 	assert_int_equal(STORE_CALL(s, meta_delete, "k"), 0);
 	assert_int_equal(STORE_CALL(s, meta_get, "k", v, sizeof(v)), -ENOENT);
 	newest[0] = 0;
-	assert_int_equal(STORE_CALL(s, audit_list, 10, audit_cb, newest), -ECANCELED);
+	assert_int_equal(STORE_CALL(s, audit_list, &all, audit_cb, newest), -ECANCELED);
 	assert_string_equal(newest, "shonin");
 }
 
