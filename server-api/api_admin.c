@@ -544,6 +544,11 @@ static void login_finish(struct pwjob *j)
 		return http_reply_error(req, 403, "account_pending", "このアカウントは別の CISO の承認待ちです (OPS-4)",
 		                        "this account waits for a second CISO's approval (OPS-4)", NULL);
 	}
+	if (a.disabled) {
+		server_audit(srv, a.username, "session.login", a.username, "refused", "account disabled");
+		return http_reply_error(req, 403, "account_disabled", "このアカウントは無効にされています",
+		                        "this account is disabled", NULL);
+	}
 	r = new_session(srv, a.username, a.role, token, &expires);
 	if (r < 0)
 		return store_failed(req, r);
@@ -631,7 +636,10 @@ static int account_cb(const struct store_account *acc, void *userdata)
 	    !cJSON_AddStringToObject(o, "created_at", t) || !cJSON_AddStringToObject(o, "staff_no", acc->staff_no) ||
 	    !cJSON_AddStringToObject(o, "display_name", acc->display_name) ||
 	    !cJSON_AddStringToObject(o, "created_by", acc->created_by) ||
-	    !cJSON_AddStringToObject(o, "status", acc->pending ? "pending" : "active"))
+	    !cJSON_AddStringToObject(o, "status",
+	                             acc->disabled  ? "disabled"
+	                             : acc->pending ? "pending"
+	                                            : "active"))
 		return -ENOMEM;
 	return 0;
 }
@@ -667,6 +675,110 @@ static void account_create_finish(struct pwjob *j)
 	    !cJSON_AddStringToObject(out, "status", acc.pending ? "pending" : "active"))
 		return no_memory(req);
 	http_reply_json(req, 201, out);
+}
+
+/* A ciso disables an account (not their own): it cannot log in and its
+ * sessions end at once. */
+static void handle_account_disable(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *out = NULL;
+	const char *name = http_req_param(req, 0);
+	struct store_account acc;
+	char key[STORE_ID_MAX * 2];
+	unsigned n = 0;
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_ACCOUNTS, &a) < 0)
+		return;
+	if (!name_valid(name, false) || account_key(name, key) < 0 ||
+	    (r = STORE_CALL(srv->store, account_get, key, &acc)) == -ENOENT) {
+		server_audit(srv, a.name, "account.disable", name, "refused", "no such account");
+		return http_reply_error(req, 404, "not_found", "そのアカウントはありません", "no such account", NULL);
+	}
+	if (r < 0)
+		return store_failed(req, r);
+	if (strcmp(acc.username, a.name) == 0) {
+		server_audit(srv, a.name, "account.disable", acc.username, "refused", "own account");
+		return http_reply_error(req, 409, "own_account", "自分のアカウントは無効にできません",
+		                        "you cannot disable your own account", NULL);
+	}
+	r = STORE_CALL(srv->store, account_disable, acc.username, &n);
+	if (r == -ENOENT) {
+		server_audit(srv, a.name, "account.disable", acc.username, "refused", "already disabled");
+		return http_reply_error(req, 409, "already_disabled", "すでに無効です", "already disabled", NULL);
+	}
+	if (r < 0)
+		return store_failed(req, r);
+	server_audit(srv, a.name, "account.disable", acc.username, "ok", NULL);
+	out = cJSON_CreateObject();
+	if (!out || !cJSON_AddStringToObject(out, "username", acc.username) ||
+	    !cJSON_AddStringToObject(out, "status", "disabled") || !cJSON_AddNumberToObject(out, "sessions_ended", n))
+		return no_memory(req);
+	http_reply_json(req, 200, out);
+}
+
+static void password_finish(struct pwjob *j)
+{
+	struct server *srv = j->srv;
+	int r = 0;
+
+	if (j->verify_r != 0) {
+		throttle_fail(srv->throttle_acct, j->key, server_now_us());
+		server_audit(srv, j->user, "account.password", j->user, "refused", "wrong old password");
+		return http_reply_error(j->req, 403, "wrong_password", "現在のパスワードが違います",
+		                        "the current password is wrong", NULL);
+	}
+	if (j->hash_r < 0 || (r = STORE_CALL(srv->store, account_set_password, j->user, j->hash)) < 0)
+		return store_failed(j->req, j->hash_r < 0 ? j->hash_r : r);
+	server_audit(srv, j->user, "account.password", j->user, "ok", NULL);
+	http_reply_json(j->req, 204, NULL);
+}
+
+/* POST /admin/v1/password {"old_password","new_password"}: one's own, with
+ * the current one (hashed on the pool; failures count for the account's
+ * throttle like failed logins). */
+static void handle_password(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *body = NULL;
+	const char *old, *new;
+	struct store_account acc;
+	char key[STORE_ID_MAX * 2], peer[HTTP_PEER_MAX] = "?", src_key[64];
+	struct pwjob *j;
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_READ, &a) < 0)
+		return;
+	if (a.cred.kind != CRED_SESSION)
+		return http_reply_error(req, 400, "not_a_session", "API トークンにパスワードはありません",
+		                        "an API token has no password", NULL);
+	if (body_object(req, &body) < 0)
+		return;
+	old = get_str(body, "old_password");
+	new = get_str(body, "new_password");
+	if (!old || strlen(old) > PASSWORD_MAX || !password_ok(new) || account_key(a.name, key) < 0) {
+		server_audit(srv, a.name, "account.password", a.name, "refused", "invalid request");
+		return http_reply_error(req, 400, "invalid", "old_password と new_password (12 文字以上) が必要です",
+		                        "old_password and new_password (12+ characters) are required", NULL);
+	}
+	(void)http_req_peer(req, peer);
+	throttle_addr_key(peer, src_key);
+	if (throttled(srv, req, src_key, key, peer))
+		return;
+	r = STORE_CALL(srv->store, account_get, key, &acc);
+	if (r < 0)
+		return store_failed(req, r);
+	j = pwjob_new(srv, req, old, new);
+	if (!j)
+		return no_memory(req);
+	(void)strscpy(j->enc, sizeof(j->enc), acc.pwhash);
+	(void)strscpy(j->user, sizeof(j->user), acc.username);
+	(void)strscpy(j->key, sizeof(j->key), key);
+	j->finish = password_finish;
+	pwjob_run(j);
 }
 
 /* A second CISO (another person, who did not create the requester recently)
@@ -1485,6 +1597,8 @@ const struct http_route api_admin_routes[] = {
         {HTTP_POST, "/admin/v1/logout", handle_logout},
         {HTTP_GET | HTTP_POST, "/admin/v1/accounts", handle_accounts},
         {HTTP_POST, "/admin/v1/accounts/*/approve", handle_account_approve},
+        {HTTP_POST, "/admin/v1/accounts/*/disable", handle_account_disable},
+        {HTTP_POST, "/admin/v1/password", handle_password},
         {HTTP_POST, "/admin/v1/api-tokens", handle_api_tokens},
         {HTTP_POST, "/admin/v1/enrollment-tokens", handle_enrollment_tokens},
         {HTTP_GET, "/admin/v1/terminals", handle_terminals},

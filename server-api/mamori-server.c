@@ -63,8 +63,15 @@ static void usage(FILE *f)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
-	(void)api_device_flush(arg);
-	server_audit_flush(arg, false);
+	static unsigned ticks;
+	struct server *srv = arg;
+	unsigned n = 0;
+
+	(void)api_device_flush(srv);
+	server_audit_flush(srv, false);
+	/* expired sessions and API tokens are deleted, not only ignored */
+	if (++ticks % 10 == 0 && STORE_CALL(srv->store, cred_purge, server_now_us(), &n) == 0 && n)
+		log_info("deleted %u expired sessions or API tokens", n);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -117,6 +124,7 @@ int main(int argc, char **argv)
 		OPT_MAX_CONN,
 		OPT_MAX_CONN_SOURCE,
 		OPT_APPROVE_ACCOUNT,
+		OPT_SESSION_SECONDS,
 	};
 	static const struct option opts[] = {
 	        {"data", required_argument, NULL, OPT_DATA},
@@ -138,6 +146,7 @@ int main(int argc, char **argv)
 	        {"max-connections", required_argument, NULL, OPT_MAX_CONN},
 	        {"max-connections-per-address", required_argument, NULL, OPT_MAX_CONN_SOURCE},
 	        {"approve-account", required_argument, NULL, OPT_APPROVE_ACCOUNT},
+	        {"session-seconds", required_argument, NULL, OPT_SESSION_SECONDS}, /* tests: short sessions */
 	        {"help", no_argument, NULL, 'h'},
 	        {},
 	};
@@ -223,6 +232,10 @@ int main(int argc, char **argv)
 		case OPT_MAX_CONN_SOURCE:
 			r = parse_int64(optarg, 1, 1000000, &v);
 			cfg.max_per_source = (unsigned)v;
+			break;
+		case OPT_SESSION_SECONDS:
+			r = parse_int64(optarg, 1, 7 * 86400, &v);
+			cfg.session_seconds = v;
 			break;
 		case OPT_APPROVE_ACCOUNT:
 			approve_account = optarg, r = 0;

@@ -142,6 +142,7 @@ struct store_account {
 	char name_key[STORE_ID_MAX * 2], staff_key[STORE_ID_MAX * 2]; /* unique; staff_key "" = none (older accounts) */
 	char created_by[STORE_ID_MAX];                                /* "" = bootstrap or console */
 	bool pending;                                                 /* approver/ciso waiting for a second ciso */
+	bool disabled;                                                /* cannot log in; its sessions were ended */
 	char approved_by[STORE_ID_MAX];
 };
 
@@ -274,6 +275,12 @@ struct store_ops {
 	int (*account_add)(struct store *s, const struct store_account *a);
 	int (*account_get)(struct store *s, const char *name_key, struct store_account *ret);
 	int (*account_activate)(struct store *s, const char *name_key, const char *approved_by);
+	/* Disable an account (by its user name) and end its sessions, at once;
+	 * -ENOENT if there is no such enabled account. */
+	int (*account_disable)(struct store *s, const char *username, unsigned *ret_sessions);
+	int (*account_set_password)(struct store *s, const char *username, const char *pwhash);
+	/* Delete expired sessions and API tokens; *ret_n: how many. */
+	int (*cred_purge)(struct store *s, int64_t now_us, unsigned *ret_n);
 	int (*account_count)(struct store *s, uint64_t *ret);
 	int (*account_list)(struct store *s, store_account_cb cb, void *userdata);
 

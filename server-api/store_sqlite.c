@@ -67,6 +67,10 @@ enum {
 	Q_CRED_ADD,
 	Q_CRED_GET,
 	Q_CRED_DEL,
+	Q_CRED_PURGE,
+	Q_CRED_DEL_SESSIONS,
+	Q_ACCOUNT_DISABLE,
+	Q_ACCOUNT_PASSWORD,
 	Q_POLICY_PUT,
 	Q_POLICY_MAX,
 	Q_POLICY_GET,
@@ -87,7 +91,8 @@ enum {
 
 #define ACCOUNT_COLS                                                                                                   \
 	"username, role, pwhash, created_us, coalesce(staff_no,''), coalesce(display_name,''), "                       \
-	"coalesce(name_key,''), coalesce(staff_key,''), coalesce(created_by,''), pending, coalesce(approved_by,'')"
+	"coalesce(name_key,''), coalesce(staff_key,''), coalesce(created_by,''), pending, coalesce(approved_by,''), "  \
+	"disabled"
 
 #define DEVICE_COLS                                                                                                    \
 	"terminal_id, grp, coalesce(hostname,''), revoked, enrolled_us, last_seen_us, coalesce(agent_version,''), "    \
@@ -151,6 +156,10 @@ static const char *const sql_text[_Q_MAX] = {
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         [Q_CRED_GET] = "SELECT kind, principal, role, expires_us FROM creds WHERE hash = ?1 AND expires_us > ?2",
         [Q_CRED_DEL] = "DELETE FROM creds WHERE hash = ?1",
+        [Q_CRED_PURGE] = "DELETE FROM creds WHERE expires_us <= ?1",
+        [Q_CRED_DEL_SESSIONS] = "DELETE FROM creds WHERE kind = 'session' AND principal = ?1",
+        [Q_ACCOUNT_DISABLE] = "UPDATE accounts SET disabled = 1 WHERE username = ?1 AND disabled = 0",
+        [Q_ACCOUNT_PASSWORD] = "UPDATE accounts SET pwhash = ?2 WHERE username = ?1",
         [Q_POLICY_PUT] = "INSERT INTO policies(grp, version, document, sha256, uploaded_by, uploaded_us) "
                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         [Q_POLICY_MAX] = "SELECT coalesce(max(version), 0) FROM policies WHERE grp = ?1 AND signature IS NOT NULL",
@@ -205,7 +214,8 @@ static const char schema_sql[] =
         " UNIQUE(terminal_id, kind, seq));"
         "CREATE TABLE IF NOT EXISTS accounts(username TEXT PRIMARY KEY, role TEXT NOT NULL, pwhash TEXT NOT NULL,"
         " created_us INTEGER NOT NULL, staff_no TEXT, display_name TEXT, name_key TEXT, staff_key TEXT,"
-        " created_by TEXT, pending INTEGER NOT NULL DEFAULT 0, approved_by TEXT) WITHOUT ROWID;"
+        " created_by TEXT, pending INTEGER NOT NULL DEFAULT 0, approved_by TEXT,"
+        " disabled INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
         "CREATE TABLE IF NOT EXISTS creds(hash TEXT PRIMARY KEY, kind TEXT NOT NULL, principal TEXT NOT NULL,"
         " role TEXT NOT NULL, expires_us INTEGER NOT NULL, created_by TEXT, created_us INTEGER) WITHOUT ROWID;"
         "CREATE TABLE IF NOT EXISTS policies(grp TEXT NOT NULL, version INTEGER NOT NULL, document BLOB NOT NULL,"
@@ -401,6 +411,7 @@ static int sq_open(const char *where, struct store **ret)
 		        "ALTER TABLE accounts ADD COLUMN pending INTEGER NOT NULL DEFAULT 0",
 		        "ALTER TABLE accounts ADD COLUMN approved_by TEXT",
 		        "ALTER TABLE audit ADD COLUMN hash TEXT",
+		        "ALTER TABLE accounts ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0",
 		};
 
 		for (size_t i = 0; i < ELEMENTSOF(add) && rc == SQLITE_OK; i++) {
@@ -998,6 +1009,7 @@ static int account_row(sqlite3_stmt *st, struct store_account *a)
 	col_copy(st, 8, a->created_by, sizeof(a->created_by));
 	a->pending = sqlite3_column_int(st, 9) != 0;
 	col_copy(st, 10, a->approved_by, sizeof(a->approved_by));
+	a->disabled = sqlite3_column_int(st, 11) != 0;
 	return a->role == _ROLE_INVALID ? -EBADMSG : 0;
 }
 
@@ -1120,6 +1132,61 @@ static int sq_cred_delete(struct store *base, const char *hash)
 	if ((r = stmt(SQ(base), Q_CRED_DEL, &st)) < 0 || (r = bind_text(st, 1, hash)) < 0)
 		return r;
 	return step_done(st);
+}
+
+static int sq_cred_purge(struct store *base, int64_t now_us, unsigned *ret_n)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_CRED_PURGE, &st)) < 0 || (r = bind_int(st, 1, now_us)) < 0 || (r = step_done(st)) < 0)
+		return r;
+	*ret_n = (unsigned)sqlite3_changes(SQ(base)->db);
+	return 0;
+}
+
+static int sq_account_disable(struct store *base, const char *username, unsigned *ret_sessions)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	unsigned n = 0;
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	if ((r = stmt(s, Q_ACCOUNT_DISABLE, &st)) < 0 || (r = bind_text(st, 1, username)) < 0 ||
+	    (r = step_done(st)) < 0)
+		goto out;
+	if (sqlite3_changes(s->db) != 1) {
+		r = -ENOENT;
+		goto out;
+	}
+	if ((r = stmt(s, Q_CRED_DEL_SESSIONS, &st)) < 0 || (r = bind_text(st, 1, username)) < 0 ||
+	    (r = step_done(st)) < 0)
+		goto out;
+	n = (unsigned)sqlite3_changes(s->db);
+out:
+	r = txn_end(s, r);
+	if (r == 0)
+		*ret_sessions = n;
+	return r;
+}
+
+static int sq_account_set_password(struct store *base, const char *username, const char *pwhash)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	if ((r = stmt(s, Q_ACCOUNT_PASSWORD, &st)) < 0 || (r = bind_text(st, 1, username)) < 0 ||
+	    (r = bind_text(st, 2, pwhash)) < 0 || (r = step_done(st)) < 0)
+		goto out;
+	if (sqlite3_changes(s->db) != 1)
+		r = -ENOENT;
+out:
+	return txn_end(s, r);
 }
 
 /* ---- policies ------------------------------------------------------------ */
@@ -1398,6 +1465,9 @@ const struct store_ops store_sqlite_ops = {
         .enroll = sq_enroll,
         .cert_add = sq_cert_add,
         .cert_renew = sq_cert_renew,
+        .cred_purge = sq_cred_purge,
+        .account_disable = sq_account_disable,
+        .account_set_password = sq_account_set_password,
         .audit_verify = sq_audit_verify,
         .account_activate = sq_account_activate,
         .event_hash = sq_event_hash,
