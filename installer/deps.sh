@@ -14,11 +14,11 @@ set -euo pipefail
 
 runtime=(libudev1 libusb-1.0-0 libblkid1 libssl3 libcurl4 libcjson1
          libsqlite3-0 libpq5 libevent-2.1-7 libevent-openssl-2.1-7
-         zlib1g liblz4-1 liblzma5)
+         zlib1g liblz4-1 liblzma5 libicu72)
 build=(gcc make pkg-config
        libudev-dev libusb-1.0-0-dev libblkid-dev libssl-dev
        libcurl4-openssl-dev libcjson-dev libsqlite3-dev libpq-dev
-       libevent-dev libcmocka-dev libumockdev-dev umockdev
+       libevent-dev libicu-dev libcmocka-dev libumockdev-dev umockdev
        zlib1g-dev liblz4-dev liblzma-dev
        openssl curl ca-certificates jq)
 # usbguard: the oracle of tests/integration/usbguard_diff.sh (issue 12); its

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -24,6 +25,7 @@
 #include "api_admin.h"
 #include "api_device.h"
 #include "crypto.h"
+#include "identity.h"
 #include "json-util.h"
 #include "log.h"
 #include "policy.h"
@@ -34,11 +36,12 @@
 #include "throttle.h"
 #include "workpool.h"
 
-#define PASSWORD_MIN  12
-#define PASSWORD_MAX  1024
-#define LIST_MAX      1000
-#define LIST_DEFAULT  100
-#define BEARER_PREFIX "Bearer "
+#define PASSWORD_MIN      12
+#define PASSWORD_MAX      1024
+#define LIST_MAX          1000
+#define LIST_DEFAULT      100
+#define BEARER_PREFIX     "Bearer "
+#define OPS4_CREATED_DAYS 30 /* docs/API.md "OPS-4 by person" */
 
 enum perm {
 	P_READ = 1 << 0,
@@ -212,7 +215,8 @@ struct pwjob {
 	int verify_r, hash_r;
 	char hash[CRYPTO_PWHASH_MAX];
 	bool async, known;
-	char user[STORE_ID_MAX], key[STORE_ID_MAX], peer[HTTP_PEER_MAX], src_key[64];
+	char user[STORE_ID_MAX], key[STORE_ID_MAX * 2], peer[HTTP_PEER_MAX], src_key[64];
+	struct store_account acc; /* account creation: the account to add */
 	struct actor actor;
 	enum store_role role;
 	void (*finish)(struct pwjob *j);
@@ -308,14 +312,11 @@ static const char *dummy_hash(void)
 	return h;
 }
 
-/* The key an account name is throttled by (as it compares: case folded). */
-static void account_key(const char *user, char buf[STORE_ID_MAX])
+/* The key an account name is found and throttled by: NFKC + case folding
+ * (identity.h), so that CISO and ciso are one account. */
+static int account_key(const char *user, char buf[STORE_ID_MAX * 2])
 {
-	size_t i = 0;
-
-	for (; user[i] && i + 1 < STORE_ID_MAX; i++)
-		buf[i] = (char)(user[i] >= 'A' && user[i] <= 'Z' ? user[i] - 'A' + 'a' : user[i]);
-	buf[i] = 0;
+	return identity_key(user, buf, STORE_ID_MAX * 2);
 }
 
 /* Answer 429 (and count it) when the client's address or the account is
@@ -340,6 +341,73 @@ static bool throttled(struct server *srv, struct http_req *req, const char *src_
 	                 "失敗が多すぎるため一時的にロックされています。Retry-After 秒後に再試行してください",
 	                 "too many failed attempts: locked for now, retry after Retry-After seconds", NULL);
 	return true;
+}
+
+/* The person an account belongs to, from a request body: staff_no (NFKC
+ * folded: [0-9a-z-], 1..32) and display_name (NFKC, 1..64 bytes, no control
+ * characters). required = false: both may be absent (bootstrap). Fills the
+ * name, the keys and the identity of *ret; -EINVAL if invalid. */
+static int person_from(const cJSON *body, const char *user, bool required, struct store_account *ret)
+{
+	const char *staff = get_str(body, "staff_no"), *disp = get_str(body, "display_name");
+	struct store_account a = {0};
+
+	if (account_key(user, a.name_key) < 0)
+		return -EINVAL;
+	(void)strscpy(a.username, sizeof(a.username), user);
+	if (!staff && !disp && !required) {
+		*ret = a;
+		return 0;
+	}
+	if (!staff || !disp || strlen(staff) > 64 || strlen(disp) > 64 ||
+	    identity_key(staff, a.staff_key, sizeof(a.staff_key)) < 0 ||
+	    identity_nfkc(disp, a.display_name, sizeof(a.display_name)) < 0 || !a.staff_key[0] ||
+	    strlen(a.staff_key) > 32 ||
+	    strspn(a.staff_key, "0123456789abcdefghijklmnopqrstuvwxyz-") != strlen(a.staff_key) || !a.display_name[0] ||
+	    strlen(a.display_name) > 64)
+		return -EINVAL;
+	for (const unsigned char *c = (const unsigned char *)a.display_name; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return -EINVAL;
+	(void)strscpy(a.staff_no, sizeof(a.staff_no), a.staff_key);
+	*ret = a;
+	return 0;
+}
+
+/* OPS-4, by person (docs/API.md): may `approver` approve what `requester`
+ * asked for? Not the same account, not the same person (staff number), and
+ * not an account the approver created in the last OPS4_CREATED_DAYS days (a
+ * CISO could otherwise create a second identity and approve with it).
+ * 0 yes, -EPERM no (why says which rule), or the store's error. */
+static int ops4_allowed(struct server *srv, const char *approver, const char *requester, const char **why)
+{
+	struct store_account ap, rq;
+	char k[STORE_ID_MAX * 2];
+	int r;
+
+	if (strcmp(approver, requester) == 0) {
+		*why = "OPS-4: requester cannot approve";
+		return -EPERM;
+	}
+	if (account_key(approver, k) < 0 || (r = STORE_CALL(srv->store, account_get, k, &ap)) < 0)
+		return -EPERM; /* an API token or an account that is gone approves nothing */
+	if (account_key(requester, k) < 0)
+		return -EPERM;
+	r = STORE_CALL(srv->store, account_get, k, &rq);
+	if (r == -ENOENT)
+		return 0; /* the requester's account is gone: it is someone else */
+	if (r < 0)
+		return r;
+	if (strcmp(ap.name_key, rq.name_key) == 0 || (ap.staff_key[0] && strcmp(ap.staff_key, rq.staff_key) == 0)) {
+		*why = "OPS-4: the same person (staff number) requested it";
+		return -EPERM;
+	}
+	if (strcmp(rq.created_by, ap.username) == 0 &&
+	    server_now_us() - rq.created_us < (int64_t)OPS4_CREATED_DAYS * 86400 * 1000000) {
+		*why = "OPS-4: requested by an account the approver created recently";
+		return -EPERM;
+	}
+	return 0;
 }
 
 static void bootstrap_finish(struct pwjob *j)
@@ -370,7 +438,8 @@ static void bootstrap_finish(struct pwjob *j)
 		return http_reply_error(req, 403, "bootstrap_used", "初期管理者はすでに作成済みです",
 		                        "the first administrator was already created", NULL);
 	}
-	(void)strscpy(a.username, sizeof(a.username), j->user);
+	a = j->acc;
+	a.role = ROLE_CISO;
 	(void)strscpy(a.pwhash, sizeof(a.pwhash), j->hash);
 	a.created_us = server_now_us();
 	if ((r = STORE_CALL(srv->store, account_add, &a)) < 0 ||
@@ -388,6 +457,7 @@ static void handle_bootstrap(void *userdata, struct http_req *req)
 	struct server *srv = userdata;
 	_cleanup_json_ cJSON *body = NULL;
 	const char *secret, *user, *pw;
+	struct store_account acc;
 	char stored[CRYPTO_PWHASH_MAX], peer[HTTP_PEER_MAX] = "?", src_key[64];
 	struct pwjob *j;
 	uint64_t n = 0;
@@ -398,9 +468,12 @@ static void handle_bootstrap(void *userdata, struct http_req *req)
 	secret = get_str(body, "secret");
 	user = get_str(body, "username");
 	pw = get_str(body, "password");
-	if (!secret || strlen(secret) > 256 || !name_valid(user, false) || !password_ok(pw))
+	if (!secret || strlen(secret) > 256 || !name_valid(user, false) || !password_ok(pw) ||
+	    person_from(body, user, false, &acc) < 0) {
+		server_audit(srv, "bootstrap", "account.bootstrap", user, "refused", "invalid request");
 		return http_reply_error(req, 400, "invalid", "secret, username, password (12 文字以上) が必要です",
 		                        "secret, username and password (12 characters or more) are required", NULL);
+	}
 	(void)http_req_peer(req, peer);
 	throttle_addr_key(peer, src_key);
 	if (throttled(srv, req, src_key, NULL, peer))
@@ -422,6 +495,7 @@ static void handle_bootstrap(void *userdata, struct http_req *req)
 	(void)strscpy(j->enc, sizeof(j->enc), stored);
 	(void)strscpy(j->user, sizeof(j->user), user);
 	(void)strscpy(j->src_key, sizeof(j->src_key), src_key);
+	j->acc = acc;
 	j->finish = bootstrap_finish;
 	pwjob_run(j);
 }
@@ -458,13 +532,23 @@ static void login_finish(struct pwjob *j)
 		                        "wrong user name or password", NULL);
 	}
 	/* the account as it is now (it may have changed while hashing) */
-	r = STORE_CALL(srv->store, account_get, j->user, &a);
+	r = STORE_CALL(srv->store, account_get, j->key, &a);
 	if (r == -ENOENT)
 		return http_reply_error(req, 401, "bad_credentials", "ユーザー名またはパスワードが違います",
 		                        "wrong user name or password", NULL);
 	if (r < 0)
 		return store_failed(req, r);
 	throttle_clear(srv->throttle_acct, j->key);
+	if (a.pending) {
+		server_audit(srv, a.username, "session.login", a.username, "refused", "account pending approval");
+		return http_reply_error(req, 403, "account_pending", "このアカウントは別の CISO の承認待ちです (OPS-4)",
+		                        "this account waits for a second CISO's approval (OPS-4)", NULL);
+	}
+	if (a.disabled) {
+		server_audit(srv, a.username, "session.login", a.username, "refused", "account disabled");
+		return http_reply_error(req, 403, "account_disabled", "このアカウントは無効にされています",
+		                        "this account is disabled", NULL);
+	}
 	r = new_session(srv, a.username, a.role, token, &expires);
 	if (r < 0)
 		return store_failed(req, r);
@@ -483,7 +567,7 @@ static void handle_login(void *userdata, struct http_req *req)
 	_cleanup_json_ cJSON *body = NULL;
 	struct store_account a;
 	const char *user, *pw;
-	char peer[HTTP_PEER_MAX] = "?", src_key[64], key[STORE_ID_MAX];
+	char peer[HTTP_PEER_MAX] = "?", src_key[64], key[STORE_ID_MAX * 2];
 	struct pwjob *j;
 	int r;
 
@@ -493,7 +577,7 @@ static void handle_login(void *userdata, struct http_req *req)
 	pw = get_str(body, "password");
 	(void)http_req_peer(req, peer);
 	throttle_addr_key(peer, src_key);
-	if (!name_valid(user, false) || !pw || strlen(pw) > PASSWORD_MAX) {
+	if (!name_valid(user, false) || !pw || strlen(pw) > PASSWORD_MAX || account_key(user, key) < 0) {
 		/* no account can have such a name: no hash to hide anything behind */
 		throttle_fail(srv->throttle_src, src_key, server_now_us());
 		if (!srv->login_agg.unknown && !srv->login_agg.locked)
@@ -503,10 +587,9 @@ static void handle_login(void *userdata, struct http_req *req)
 		return http_reply_error(req, 401, "bad_credentials", "ユーザー名またはパスワードが違います",
 		                        "wrong user name or password", NULL);
 	}
-	account_key(user, key);
 	if (throttled(srv, req, src_key, key, peer))
 		return;
-	r = STORE_CALL(srv->store, account_get, user, &a);
+	r = STORE_CALL(srv->store, account_get, key, &a);
 	if (r < 0 && r != -ENOENT)
 		return store_failed(req, r);
 	j = pwjob_new(srv, req, pw, NULL);
@@ -550,7 +633,13 @@ static int account_cb(const struct store_account *acc, void *userdata)
 	server_format_time(acc->created_us, t);
 	if (!o || !cJSON_AddItemToArray(arr, o) || !cJSON_AddStringToObject(o, "username", acc->username) ||
 	    !cJSON_AddStringToObject(o, "role", store_role_to_string(acc->role) ?: "invalid") ||
-	    !cJSON_AddStringToObject(o, "created_at", t))
+	    !cJSON_AddStringToObject(o, "created_at", t) || !cJSON_AddStringToObject(o, "staff_no", acc->staff_no) ||
+	    !cJSON_AddStringToObject(o, "display_name", acc->display_name) ||
+	    !cJSON_AddStringToObject(o, "created_by", acc->created_by) ||
+	    !cJSON_AddStringToObject(o, "status",
+	                             acc->disabled  ? "disabled"
+	                             : acc->pending ? "pending"
+	                                            : "active"))
 		return -ENOMEM;
 	return 0;
 }
@@ -560,27 +649,182 @@ static void account_create_finish(struct pwjob *j)
 	struct server *srv = j->srv;
 	struct http_req *req = j->req;
 	_cleanup_json_ cJSON *out = NULL;
-	struct store_account acc = {.role = j->role};
-	const char *role = store_role_to_string(j->role);
+	struct store_account acc = j->acc;
+	const char *role = store_role_to_string(acc.role);
 	int r = j->hash_r;
 
-	(void)strscpy(acc.username, sizeof(acc.username), j->user);
 	(void)strscpy(acc.pwhash, sizeof(acc.pwhash), j->hash);
 	acc.created_us = server_now_us();
 	if (r == 0)
 		r = STORE_CALL(srv->store, account_add, &acc);
 	if (r == -EEXIST) {
-		server_audit(srv, j->actor.name, "account.create", j->user, "refused", "exists");
-		return http_reply_error(req, 409, "exists", "そのユーザー名は使われています", "that user name is taken",
-		                        NULL);
+		server_audit(srv, j->actor.name, "account.create", acc.username, "refused",
+		             "name or staff number taken");
+		return http_reply_error(
+		        req, 409, "exists",
+		        "そのユーザー名または職員番号はすでに使われています (大文字・全角も同じとみなします)",
+		        "that user name or staff number is taken (case and width do not count)", NULL);
 	}
 	if (r < 0)
 		return store_failed(req, r);
-	server_audit(srv, j->actor.name, "account.create", j->user, "ok", role);
+	server_audit(srv, j->actor.name, "account.create", acc.username, acc.pending ? "pending" : "ok", role);
 	out = cJSON_CreateObject();
-	if (!out || !cJSON_AddStringToObject(out, "username", j->user) || !cJSON_AddStringToObject(out, "role", role))
+	if (!out || !cJSON_AddStringToObject(out, "username", acc.username) ||
+	    !cJSON_AddStringToObject(out, "role", role) || !cJSON_AddStringToObject(out, "staff_no", acc.staff_no) ||
+	    !cJSON_AddStringToObject(out, "display_name", acc.display_name) ||
+	    !cJSON_AddStringToObject(out, "status", acc.pending ? "pending" : "active"))
 		return no_memory(req);
 	http_reply_json(req, 201, out);
+}
+
+/* A ciso disables an account (not their own): it cannot log in and its
+ * sessions end at once. */
+static void handle_account_disable(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *out = NULL;
+	const char *name = http_req_param(req, 0);
+	struct store_account acc;
+	char key[STORE_ID_MAX * 2];
+	unsigned n = 0;
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_ACCOUNTS, &a) < 0)
+		return;
+	if (!name_valid(name, false) || account_key(name, key) < 0 ||
+	    (r = STORE_CALL(srv->store, account_get, key, &acc)) == -ENOENT) {
+		server_audit(srv, a.name, "account.disable", name, "refused", "no such account");
+		return http_reply_error(req, 404, "not_found", "そのアカウントはありません", "no such account", NULL);
+	}
+	if (r < 0)
+		return store_failed(req, r);
+	if (strcmp(acc.username, a.name) == 0) {
+		server_audit(srv, a.name, "account.disable", acc.username, "refused", "own account");
+		return http_reply_error(req, 409, "own_account", "自分のアカウントは無効にできません",
+		                        "you cannot disable your own account", NULL);
+	}
+	r = STORE_CALL(srv->store, account_disable, acc.username, &n);
+	if (r == -ENOENT) {
+		server_audit(srv, a.name, "account.disable", acc.username, "refused", "already disabled");
+		return http_reply_error(req, 409, "already_disabled", "すでに無効です", "already disabled", NULL);
+	}
+	if (r < 0)
+		return store_failed(req, r);
+	server_audit(srv, a.name, "account.disable", acc.username, "ok", NULL);
+	out = cJSON_CreateObject();
+	if (!out || !cJSON_AddStringToObject(out, "username", acc.username) ||
+	    !cJSON_AddStringToObject(out, "status", "disabled") || !cJSON_AddNumberToObject(out, "sessions_ended", n))
+		return no_memory(req);
+	http_reply_json(req, 200, out);
+}
+
+static void password_finish(struct pwjob *j)
+{
+	struct server *srv = j->srv;
+	int r = 0;
+
+	if (j->verify_r != 0) {
+		throttle_fail(srv->throttle_acct, j->key, server_now_us());
+		server_audit(srv, j->user, "account.password", j->user, "refused", "wrong old password");
+		return http_reply_error(j->req, 403, "wrong_password", "現在のパスワードが違います",
+		                        "the current password is wrong", NULL);
+	}
+	if (j->hash_r < 0 || (r = STORE_CALL(srv->store, account_set_password, j->user, j->hash)) < 0)
+		return store_failed(j->req, j->hash_r < 0 ? j->hash_r : r);
+	server_audit(srv, j->user, "account.password", j->user, "ok", NULL);
+	http_reply_json(j->req, 204, NULL);
+}
+
+/* POST /admin/v1/password {"old_password","new_password"}: one's own, with
+ * the current one (hashed on the pool; failures count for the account's
+ * throttle like failed logins). */
+static void handle_password(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *body = NULL;
+	const char *old, *new;
+	struct store_account acc;
+	char key[STORE_ID_MAX * 2], peer[HTTP_PEER_MAX] = "?", src_key[64];
+	struct pwjob *j;
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_READ, &a) < 0)
+		return;
+	if (a.cred.kind != CRED_SESSION)
+		return http_reply_error(req, 400, "not_a_session", "API トークンにパスワードはありません",
+		                        "an API token has no password", NULL);
+	if (body_object(req, &body) < 0)
+		return;
+	old = get_str(body, "old_password");
+	new = get_str(body, "new_password");
+	if (!old || strlen(old) > PASSWORD_MAX || !password_ok(new) || account_key(a.name, key) < 0) {
+		server_audit(srv, a.name, "account.password", a.name, "refused", "invalid request");
+		return http_reply_error(req, 400, "invalid", "old_password と new_password (12 文字以上) が必要です",
+		                        "old_password and new_password (12+ characters) are required", NULL);
+	}
+	(void)http_req_peer(req, peer);
+	throttle_addr_key(peer, src_key);
+	if (throttled(srv, req, src_key, key, peer))
+		return;
+	r = STORE_CALL(srv->store, account_get, key, &acc);
+	if (r < 0)
+		return store_failed(req, r);
+	j = pwjob_new(srv, req, old, new);
+	if (!j)
+		return no_memory(req);
+	(void)strscpy(j->enc, sizeof(j->enc), acc.pwhash);
+	(void)strscpy(j->user, sizeof(j->user), acc.username);
+	(void)strscpy(j->key, sizeof(j->key), key);
+	j->finish = password_finish;
+	pwjob_run(j);
+}
+
+/* A second CISO (another person, who did not create the requester recently)
+ * makes a pending approver or ciso account usable (OPS-4). */
+static void handle_account_approve(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *out = NULL;
+	const char *name = http_req_param(req, 0), *why = "";
+	struct store_account acc;
+	char key[STORE_ID_MAX * 2];
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_ACCOUNTS, &a) < 0)
+		return;
+	if (!name_valid(name, false) || account_key(name, key) < 0 ||
+	    (r = STORE_CALL(srv->store, account_get, key, &acc)) == -ENOENT || (r == 0 && !acc.pending)) {
+		server_audit(srv, a.name, "account.approve", name, "refused", "no such pending account");
+		return http_reply_error(req, 404, "not_found", "承認待ちのそのアカウントはありません",
+		                        "no such pending account", NULL);
+	}
+	if (r < 0)
+		return store_failed(req, r);
+	/* the request is the creation: by acc.created_by; and the account
+	 * itself is a person who may not approve their own */
+	r = ops4_allowed(srv, a.name, acc.created_by[0] ? acc.created_by : acc.username, &why);
+	if (r == 0)
+		r = ops4_allowed(srv, a.name, acc.username, &why);
+	if (r == -EPERM) {
+		server_audit(srv, a.name, "account.approve", acc.username, "refused", why);
+		return http_reply_error(
+		        req, 403, "same_person",
+		        "作成を依頼した本人、または最近その人を作成した人は承認できません (OPS-4)",
+		        "the requester, or whoever recently created the requester, cannot approve (OPS-4)", NULL);
+	}
+	if (r < 0 || (r = STORE_CALL(srv->store, account_activate, acc.name_key, a.name)) < 0)
+		return r == -ENOENT ? http_reply_error(req, 404, "not_found", "承認待ちのそのアカウントはありません",
+		                                       "no such pending account", NULL)
+		                    : store_failed(req, r);
+	server_audit(srv, a.name, "account.approve", acc.username, "ok", store_role_to_string(acc.role));
+	out = cJSON_CreateObject();
+	if (!out || !cJSON_AddStringToObject(out, "username", acc.username) ||
+	    !cJSON_AddStringToObject(out, "status", "active") || !cJSON_AddStringToObject(out, "approved_by", a.name))
+		return no_memory(req);
+	http_reply_json(req, 200, out);
 }
 
 static void handle_accounts(void *userdata, struct http_req *req)
@@ -611,20 +855,29 @@ static void handle_accounts(void *userdata, struct http_req *req)
 	pw = get_str(body, "password");
 	role = get_str(body, "role");
 	acc.role = store_role_from_string(role);
-	if (!name_valid(user, false) || !password_ok(pw) || acc.role == _ROLE_INVALID)
+	if (!name_valid(user, false) || !password_ok(pw) || acc.role == _ROLE_INVALID ||
+	    person_from(body, user, true, &acc) < 0) {
+		server_audit(srv, a.name, "account.create", user ?: "", "refused", "invalid request");
 		return http_reply_error(
 		        req, 400, "invalid",
-		        "username, password (12 文字以上), role (viewer|operator|approver|ciso) が必要です",
-		        "username, password (12+ characters) and role (viewer|operator|approver|ciso) "
-		        "are required",
+		        "username, password (12 文字以上), role (viewer|operator|approver|ciso), staff_no, "
+		        "display_name "
+		        "が必要です",
+		        "username, password (12+ characters), role (viewer|operator|approver|ciso), staff_no and "
+		        "display_name are required",
 		        NULL);
+	}
+	acc.role = store_role_from_string(role);
+	(void)strscpy(acc.created_by, sizeof(acc.created_by), a.name);
+	/* OPS-4: who can approve is decided by two CISOs, not one */
+	acc.pending = acc.role == ROLE_APPROVER || acc.role == ROLE_CISO;
 	{
 		struct pwjob *j = pwjob_new(srv, req, NULL, pw);
 
 		if (!j)
 			return no_memory(req);
 		(void)strscpy(j->user, sizeof(j->user), user);
-		j->role = acc.role;
+		j->acc = acc;
 		j->actor = a;
 		j->finish = account_create_finish;
 		pwjob_run(j);
@@ -1050,40 +1303,107 @@ static void handle_findings(void *userdata, struct http_req *req)
 	http_reply_json(req, 200, out);
 }
 
+struct audit_page {
+	cJSON *arr;
+	int64_t last_id;
+};
+
 static int audit_cb(const struct store_audit *au, void *userdata)
 {
-	cJSON *arr = userdata, *o = cJSON_CreateObject();
+	struct audit_page *pg = userdata;
+	cJSON *o = cJSON_CreateObject();
 	char t[32];
 
 	server_format_time(au->time_us, t);
-	if (!o || !cJSON_AddItemToArray(arr, o) || !cJSON_AddStringToObject(o, "time", t) ||
-	    !cJSON_AddStringToObject(o, "actor", au->actor) || !cJSON_AddStringToObject(o, "action", au->action) ||
+	if (!o || !cJSON_AddItemToArray(pg->arr, o) || !cJSON_AddNumberToObject(o, "id", (double)au->id) ||
+	    !cJSON_AddStringToObject(o, "time", t) || !cJSON_AddStringToObject(o, "actor", au->actor) ||
+	    !cJSON_AddStringToObject(o, "action", au->action) ||
 	    !cJSON_AddStringToObject(o, "target", au->target ?: "") ||
 	    !cJSON_AddStringToObject(o, "result", au->result) ||
-	    !cJSON_AddStringToObject(o, "detail", au->detail ?: ""))
+	    !cJSON_AddStringToObject(o, "detail", au->detail ?: "") ||
+	    !cJSON_AddStringToObject(o, "hash", au->hash ?: ""))
 		return -ENOMEM;
+	pg->last_id = au->id;
 	return 0;
 }
 
+/* An RFC 3339 UTC time ("2024-01-02T03:04:05Z") as microseconds. */
+static int parse_time(const char *s, int64_t *ret)
+{
+	struct tm tm = {0};
+	const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+	time_t t;
+
+	if (!end || *end)
+		return -EINVAL;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -EINVAL;
+	*ret = (int64_t)t * 1000000;
+	return 0;
+}
+
+/* GET /admin/v1/audit?actor=&action=&target=&since=&until=&before=&limit= —
+ * newest first, limit rows a page (1..1000); next_before pages on to older
+ * rows, to the first one: nothing is out of reach. */
 static void handle_audit(void *userdata, struct http_req *req)
 {
 	struct server *srv = userdata;
 	_cleanup_json_ cJSON *out = cJSON_CreateObject();
+	struct store_audit_filter f = {.actor = http_req_query(req, "actor"),
+	                               .action = http_req_query(req, "action"),
+	                               .target = http_req_query(req, "target")};
+	const char *since = http_req_query(req, "since"), *until = http_req_query(req, "until"),
+	           *before = http_req_query(req, "before");
+	struct audit_page pg = {0};
 	struct actor a;
-	unsigned limit;
-	cJSON *arr;
 	int r;
 
 	if (admin_auth(srv, req, P_AUDIT, &a) < 0)
 		return;
-	if (list_limit(req, &limit) < 0)
-		return http_reply_error(req, 400, "invalid", "limit (1〜1000) が不正です", "invalid limit (1..1000)",
-		                        NULL);
-	if (!out || !(arr = cJSON_AddArrayToObject(out, "audit")))
+	if (list_limit(req, &f.limit) < 0 || (since && parse_time(since, &f.since_us) < 0) ||
+	    (until && parse_time(until, &f.until_us) < 0) ||
+	    (before && parse_int64(before, 1, INT64_MAX, &f.before_id) < 0)) {
+		server_audit(srv, a.name, "audit.list", NULL, "refused", "invalid query");
+		return http_reply_error(req, 400, "invalid",
+		                        "limit (1〜1000)、since/until (RFC 3339 UTC)、before (行 ID) が不正です",
+		                        "invalid limit (1..1000), since/until (RFC 3339 UTC) or before (row id)", NULL);
+	}
+	server_audit_flush(srv, true); /* counted failed logins are shown too */
+	if (!out || !(pg.arr = cJSON_AddArrayToObject(out, "audit")))
 		return no_memory(req);
-	r = STORE_CALL(srv->store, audit_list, limit, audit_cb, arr);
+	r = STORE_CALL(srv->store, audit_list, &f, audit_cb, &pg);
+	if (r < 0)
+		return r == -ENOMEM ? no_memory(req) : store_failed(req, r);
+	if (!((unsigned)cJSON_GetArraySize(pg.arr) == f.limit && pg.last_id > 1
+	              ? cJSON_AddNumberToObject(out, "next_before", (double)pg.last_id)
+	              : cJSON_AddNullToObject(out, "next_before")))
+		return no_memory(req);
+	http_reply_json(req, 200, out);
+}
+
+/* GET /admin/v1/audit/verify — recompute the audit trail's hash chain. */
+static void handle_audit_verify(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *out = cJSON_CreateObject();
+	uint64_t rows = 0;
+	int64_t bad = 0;
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_AUDIT, &a) < 0)
+		return;
+	r = STORE_CALL(srv->store, audit_verify, &rows, &bad);
 	if (r < 0)
 		return store_failed(req, r);
+	if (!out || !cJSON_AddNumberToObject(out, "rows", (double)rows) ||
+	    !cJSON_AddBoolToObject(out, "intact", bad == 0) ||
+	    !(bad ? cJSON_AddNumberToObject(out, "first_bad_id", (double)bad)
+	          : cJSON_AddNullToObject(out, "first_bad_id")))
+		return no_memory(req);
+	if (bad)
+		log_error("audit trail: row %" PRId64 " does not verify: the audit table was changed", bad);
 	http_reply_json(req, 200, out);
 }
 
@@ -1210,25 +1530,42 @@ static void handle_policy_approve(void *userdata, struct http_req *req)
 
 	if (admin_auth(srv, req, P_POLICY_APPROVE, &a) < 0)
 		return;
-	if (!name_valid(group, true) || parse_int64(http_req_param(req, 1), 1, 9007199254740991LL, &version) < 0)
+	if (!name_valid(group, true) || parse_int64(http_req_param(req, 1), 1, 9007199254740991LL, &version) < 0) {
+		server_audit(srv, a.name, "policy.approve", group, "refused", "invalid group or version");
 		return http_reply_error(req, 404, "not_found", "そのポリシーはありません", "no such policy", NULL);
+	}
 	(void)xsnprintf(detail, sizeof(detail), "version %" PRId64, version);
 	r = STORE_CALL(srv->store, policy_get, group, version, &p);
-	if (r == -ENOENT)
+	if (r == -ENOENT) {
+		server_audit(srv, a.name, "policy.approve", group, "refused", "no such version");
 		return http_reply_error(req, 404, "not_found", "そのポリシーはありません", "no such policy", NULL);
+	}
 	if (r < 0)
 		return store_failed(req, r);
 	if (p.published) {
 		store_policy_clear(&p);
+		server_audit(srv, a.name, "policy.approve", group, "refused", "already published");
 		return http_reply_error(req, 409, "already_published", "このポリシーは公開済みです",
 		                        "this policy is already published", NULL);
 	}
-	if (strcmp(p.uploaded_by, a.name) == 0) {
+	{
+		const char *why = "";
+
+		r = ops4_allowed(srv, a.name, p.uploaded_by, &why);
+		if (r < 0 && r != -EPERM) {
+			store_policy_clear(&p);
+			return store_failed(req, r);
+		}
+	}
+	if (r == -EPERM) {
 		store_policy_clear(&p);
 		server_audit(srv, a.name, "policy.approve", group, "refused", "OPS-4: uploader cannot approve");
 		return http_reply_error(req, 403, "same_person",
-		                        "登録した本人は承認できません。別の承認者が必要です (OPS-4)",
-		                        "the person who uploaded a policy cannot approve it (OPS-4)", NULL);
+		                        "登録した本人 (同じ職員番号) や、最近その登録者を作成した人は承認できません。"
+		                        "別の承認者が必要です (OPS-4)",
+		                        "the person who uploaded a policy (same staff number), or who recently created "
+		                        "the uploader's account, cannot approve it (OPS-4)",
+		                        NULL);
 	}
 	r = policy_sign_buf(srv->paths.policy_key, p.document, p.document_len, sig);
 	if (r < 0) {
@@ -1259,6 +1596,9 @@ const struct http_route api_admin_routes[] = {
         {HTTP_POST, "/admin/v1/login", handle_login},
         {HTTP_POST, "/admin/v1/logout", handle_logout},
         {HTTP_GET | HTTP_POST, "/admin/v1/accounts", handle_accounts},
+        {HTTP_POST, "/admin/v1/accounts/*/approve", handle_account_approve},
+        {HTTP_POST, "/admin/v1/accounts/*/disable", handle_account_disable},
+        {HTTP_POST, "/admin/v1/password", handle_password},
         {HTTP_POST, "/admin/v1/api-tokens", handle_api_tokens},
         {HTTP_POST, "/admin/v1/enrollment-tokens", handle_enrollment_tokens},
         {HTTP_GET, "/admin/v1/terminals", handle_terminals},
@@ -1272,5 +1612,6 @@ const struct http_route api_admin_routes[] = {
         {HTTP_PUT, "/admin/v1/groups/*/policy", handle_policy_upload},
         {HTTP_POST, "/admin/v1/groups/*/policy/*/approve", handle_policy_approve},
         {HTTP_GET, "/admin/v1/audit", handle_audit},
+        {HTTP_GET, "/admin/v1/audit/verify", handle_audit_verify},
 };
 const size_t api_admin_routes_n = ELEMENTSOF(api_admin_routes);

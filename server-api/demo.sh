@@ -65,8 +65,10 @@ say "初期管理者 (ciso) と承認者 / first administrator (ciso) and an app
 secret=$(grep -o 'mb1_[A-Za-z0-9_-]*' "$work/server.log" | head -n1)
 api POST /admin/v1/bootstrap "{\"secret\":\"$secret\",\"username\":\"ciso\",\"password\":\"$pw\"}" >/dev/null
 login ciso
-api POST /admin/v1/accounts "{\"username\":\"shonin\",\"password\":\"$pw\",\"role\":\"approver\"}" >/dev/null
-echo "accounts: ciso, shonin (approver)"
+api POST /admin/v1/accounts "{\"username\":\"shonin\",\"password\":\"$pw\",\"role\":\"approver\",\"staff_no\":\"1002\",\"display_name\":\"承認 花子\"}" >/dev/null
+# OPS-4: an approver needs a second CISO's approval, or the server's console
+"$build/bin/mamori-server" --data "$data" --approve-account shonin >/dev/null
+echo "accounts: ciso, shonin (approver, approved on the server's console)"
 
 say "ポリシーの登録と承認 (OPS-4) / policy uploaded by ciso, approved by shonin"
 jq -j '.version = 2' "policy/templates/$segment.json" >"$work/policy.json"

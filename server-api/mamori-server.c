@@ -26,6 +26,7 @@
 #include "api_enroll.h"
 #include "fileio.h"
 #include "http.h"
+#include "identity.h"
 #include "log.h"
 #include "server.h"
 #include "strutil.h"
@@ -54,15 +55,23 @@ static void usage(FILE *f)
 	      "  --hash-workers N      threads for password hashing (default 2)\n"
 	      "  --max-connections N   open connections per listener (default 2000, at most half the file limit)\n"
 	      "  --max-connections-per-address N  from one address (default 64, at most a quarter of the above)\n"
-	      "  --init-only           create the data directory, print the CA fingerprint, exit\n",
+	      "  --init-only           create the data directory, print the CA fingerprint, exit\n"
+	      "  --approve-account NAME  approve a pending approver/ciso account from the console (OPS-4), exit\n",
 	      f);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
-	(void)api_device_flush(arg);
-	server_audit_flush(arg, false);
+	static unsigned ticks;
+	struct server *srv = arg;
+	unsigned n = 0;
+
+	(void)api_device_flush(srv);
+	server_audit_flush(srv, false);
+	/* expired sessions and API tokens are deleted, not only ignored */
+	if (++ticks % 10 == 0 && STORE_CALL(srv->store, cred_purge, server_now_us(), &n) == 0 && n)
+		log_info("deleted %u expired sessions or API tokens", n);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -114,6 +123,8 @@ int main(int argc, char **argv)
 		OPT_HASH_WORKERS,
 		OPT_MAX_CONN,
 		OPT_MAX_CONN_SOURCE,
+		OPT_APPROVE_ACCOUNT,
+		OPT_SESSION_SECONDS,
 	};
 	static const struct option opts[] = {
 	        {"data", required_argument, NULL, OPT_DATA},
@@ -134,6 +145,8 @@ int main(int argc, char **argv)
 	        {"hash-workers", required_argument, NULL, OPT_HASH_WORKERS},
 	        {"max-connections", required_argument, NULL, OPT_MAX_CONN},
 	        {"max-connections-per-address", required_argument, NULL, OPT_MAX_CONN_SOURCE},
+	        {"approve-account", required_argument, NULL, OPT_APPROVE_ACCOUNT},
+	        {"session-seconds", required_argument, NULL, OPT_SESSION_SECONDS}, /* tests: short sessions */
 	        {"help", no_argument, NULL, 'h'},
 	        {},
 	};
@@ -153,6 +166,7 @@ int main(int argc, char **argv)
 	const struct timeval second = {.tv_sec = 1};
 	char secret[CRYPTO_TOKEN_MAX], hostname[256], dhost[256], ahost[256];
 	bool new_bootstrap = false, init_only = false;
+	const char *approve_account = NULL;
 	size_t n_names = 0;
 	int64_t v;
 	int c, r, rc = 1;
@@ -219,6 +233,13 @@ int main(int argc, char **argv)
 			r = parse_int64(optarg, 1, 1000000, &v);
 			cfg.max_per_source = (unsigned)v;
 			break;
+		case OPT_SESSION_SECONDS:
+			r = parse_int64(optarg, 1, 7 * 86400, &v);
+			cfg.session_seconds = v;
+			break;
+		case OPT_APPROVE_ACCOUNT:
+			approve_account = optarg, r = 0;
+			break;
 		case OPT_BOOTSTRAP:
 			new_bootstrap = true, r = 0;
 			break;
@@ -267,6 +288,25 @@ int main(int argc, char **argv)
 	}
 	printf("端末 CA の指紋 / device CA fingerprint (SHA-256): %s\n", pki_ca_fingerprint(srv->pki));
 	fflush(stdout);
+	if (approve_account) {
+		/* out of band (OPS-4): on the server's console, with access to its
+		 * data directory, a pending approver or ciso account is approved
+		 * when there is no second CISO yet */
+		char key[2 * STORE_ID_MAX];
+
+		r = identity_key(approve_account, key, sizeof(key));
+		if (r == 0)
+			r = STORE_CALL(srv->store, account_activate, key, "console");
+		if (r < 0) {
+			log_error_errno(
+			        r, "承認待ちのアカウント %s を承認できません / cannot approve pending account %s: %m",
+			        approve_account, approve_account);
+			return 1;
+		}
+		server_audit(srv, "console", "account.approve", approve_account, "ok", "out of band (server console)");
+		printf("承認しました / approved: %s\n", approve_account);
+		return 0;
+	}
 	if (init_only)
 		return 0;
 

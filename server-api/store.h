@@ -132,11 +132,20 @@ struct store_checkin {
 	const struct store_chain *head; /* the agent's journal head, may be NULL */
 };
 
+/* An account belongs to one person (OPS-4 compares persons): staff number
+ * and display name, as given and as keys folded with NFKC + case folding
+ * (identity.h), so that ＣＩＳＯ, CISO and ciso, or １２３ and 123, are the same. */
 struct store_account {
 	char username[STORE_ID_MAX];
 	enum store_role role;
 	char pwhash[256]; /* auth.c's encoded scrypt hash */
 	int64_t created_us;
+	char staff_no[STORE_ID_MAX], display_name[STORE_ID_MAX * 2];
+	char name_key[STORE_ID_MAX * 2], staff_key[STORE_ID_MAX * 2]; /* unique; staff_key "" = none (older accounts) */
+	char created_by[STORE_ID_MAX];                                /* "" = bootstrap or console */
+	bool pending;                                                 /* approver/ciso waiting for a second ciso */
+	bool disabled;                                                /* cannot log in; its sessions were ended */
+	char approved_by[STORE_ID_MAX];
 };
 
 enum store_cred_kind { CRED_SESSION, CRED_API_TOKEN };
@@ -169,6 +178,16 @@ struct store_group {
 struct store_audit {
 	int64_t time_us;
 	const char *actor, *action, *target, *result, *detail;
+	int64_t id;       /* listed rows only */
+	const char *hash; /* listed rows only: SHA-256 chain over the rows (store_sqlite.c) */
+};
+
+/* Which audit rows to list, newest first; NULL / 0 = no condition. */
+struct store_audit_filter {
+	const char *actor, *action, *target;
+	int64_t since_us, until_us; /* time_us >= since, < until */
+	int64_t before_id;          /* paging: rows older than this id */
+	unsigned limit;
 };
 
 /* Callbacks of the list operations: return 0 to go on, negative to stop (that
@@ -252,9 +271,18 @@ struct store_ops {
 	int (*findings_list)(struct store *s, const char *terminal_id, unsigned limit, store_finding_cb cb,
 	                     void *userdata);
 
-	/* Accounts. -EEXIST: name taken; get: -ENOENT. */
+	/* Accounts. -EEXIST: name or staff number taken; get (by the folded
+	 * name, name_key): -ENOENT. activate: a pending account becomes usable,
+	 * -ENOENT if there is no such pending account. */
 	int (*account_add)(struct store *s, const struct store_account *a);
-	int (*account_get)(struct store *s, const char *username, struct store_account *ret);
+	int (*account_get)(struct store *s, const char *name_key, struct store_account *ret);
+	int (*account_activate)(struct store *s, const char *name_key, const char *approved_by);
+	/* Disable an account (by its user name) and end its sessions, at once;
+	 * -ENOENT if there is no such enabled account. */
+	int (*account_disable)(struct store *s, const char *username, unsigned *ret_sessions);
+	int (*account_set_password)(struct store *s, const char *username, const char *pwhash);
+	/* Delete expired sessions and API tokens; *ret_n: how many. */
+	int (*cred_purge)(struct store *s, int64_t now_us, unsigned *ret_n);
 	int (*account_count)(struct store *s, uint64_t *ret);
 	int (*account_list)(struct store *s, store_account_cb cb, void *userdata);
 
@@ -275,9 +303,14 @@ struct store_ops {
 	int (*policy_current)(struct store *s, const char *group, struct store_policy *ret);
 	int (*group_list)(struct store *s, store_group_cb cb, void *userdata);
 
-	/* The audit trail: every admin action with who did it. Durable. */
+	/* The audit trail: every admin action with who did it. Durable. Each
+	 * row carries hash = SHA-256(previous row's hash ‖ the row), like the
+	 * journal: a row changed or removed in the database breaks the chain.
+	 * verify: walks the whole chain; *ret_bad_id 0 = intact, else the first
+	 * row that does not verify. */
 	int (*audit_add)(struct store *s, const struct store_audit *a);
-	int (*audit_list)(struct store *s, unsigned limit, store_audit_cb cb, void *userdata);
+	int (*audit_list)(struct store *s, const struct store_audit_filter *f, store_audit_cb cb, void *userdata);
+	int (*audit_verify)(struct store *s, uint64_t *ret_rows, int64_t *ret_bad_id);
 };
 
 struct store {

@@ -22,6 +22,7 @@
 
 #include "alloc-util.h"
 #include "store.h"
+#include "crypto.h"
 #include "store_sqlite.h"
 #include "strutil.h"
 
@@ -61,10 +62,15 @@ enum {
 	Q_ACCOUNT_ADD,
 	Q_ACCOUNT_GET,
 	Q_ACCOUNT_COUNT,
+	Q_ACCOUNT_ACTIVATE,
 	Q_ACCOUNT_LIST,
 	Q_CRED_ADD,
 	Q_CRED_GET,
 	Q_CRED_DEL,
+	Q_CRED_PURGE,
+	Q_CRED_DEL_SESSIONS,
+	Q_ACCOUNT_DISABLE,
+	Q_ACCOUNT_PASSWORD,
 	Q_POLICY_PUT,
 	Q_POLICY_MAX,
 	Q_POLICY_GET,
@@ -73,6 +79,8 @@ enum {
 	Q_GROUP_LIST,
 	Q_AUDIT_ADD,
 	Q_AUDIT_LIST,
+	Q_AUDIT_LAST,
+	Q_AUDIT_ALL,
 	Q_BEGIN,
 	Q_COMMIT,
 	Q_ROLLBACK,
@@ -80,6 +88,11 @@ enum {
 	Q_SYNC_NORMAL,
 	_Q_MAX,
 };
+
+#define ACCOUNT_COLS                                                                                                   \
+	"username, role, pwhash, created_us, coalesce(staff_no,''), coalesce(display_name,''), "                       \
+	"coalesce(name_key,''), coalesce(staff_key,''), coalesce(created_by,''), pending, coalesce(approved_by,''), "  \
+	"disabled"
 
 #define DEVICE_COLS                                                                                                    \
 	"terminal_id, grp, coalesce(hostname,''), revoked, enrolled_us, last_seen_us, coalesce(agent_version,''), "    \
@@ -133,14 +146,20 @@ static const char *const sql_text[_Q_MAX] = {
                             "WHERE terminal_id = ?1 ORDER BY id DESC LIMIT ?2",
         [Q_FINDINGS_LIST_ALL] = "SELECT terminal_id, kind, seq, expected_seq, time_us, coalesce(detail,'') "
                                 "FROM findings ORDER BY id DESC LIMIT ?1",
-        [Q_ACCOUNT_ADD] = "INSERT INTO accounts(username, role, pwhash, created_us) VALUES (?1, ?2, ?3, ?4)",
-        [Q_ACCOUNT_GET] = "SELECT role, pwhash, created_us FROM accounts WHERE username = ?1",
+        [Q_ACCOUNT_ADD] = "INSERT INTO accounts(username, role, pwhash, created_us, staff_no, display_name, name_key, "
+                          "staff_key, created_by, pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        [Q_ACCOUNT_GET] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE name_key = ?1",
         [Q_ACCOUNT_COUNT] = "SELECT count(*) FROM accounts",
-        [Q_ACCOUNT_LIST] = "SELECT username, role, created_us FROM accounts ORDER BY username",
+        [Q_ACCOUNT_LIST] = "SELECT " ACCOUNT_COLS " FROM accounts ORDER BY username",
+        [Q_ACCOUNT_ACTIVATE] = "UPDATE accounts SET pending = 0, approved_by = ?2 WHERE name_key = ?1 AND pending = 1",
         [Q_CRED_ADD] = "INSERT INTO creds(hash, kind, principal, role, expires_us, created_by, created_us) "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         [Q_CRED_GET] = "SELECT kind, principal, role, expires_us FROM creds WHERE hash = ?1 AND expires_us > ?2",
         [Q_CRED_DEL] = "DELETE FROM creds WHERE hash = ?1",
+        [Q_CRED_PURGE] = "DELETE FROM creds WHERE expires_us <= ?1",
+        [Q_CRED_DEL_SESSIONS] = "DELETE FROM creds WHERE kind = 'session' AND principal = ?1",
+        [Q_ACCOUNT_DISABLE] = "UPDATE accounts SET disabled = 1 WHERE username = ?1 AND disabled = 0",
+        [Q_ACCOUNT_PASSWORD] = "UPDATE accounts SET pwhash = ?2 WHERE username = ?1",
         [Q_POLICY_PUT] = "INSERT INTO policies(grp, version, document, sha256, uploaded_by, uploaded_us) "
                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         [Q_POLICY_MAX] = "SELECT coalesce(max(version), 0) FROM policies WHERE grp = ?1 AND signature IS NOT NULL",
@@ -155,9 +174,16 @@ static const char *const sql_text[_Q_MAX] = {
                          "(SELECT coalesce(max(version),0) FROM policies p WHERE p.grp = g AND signature IS NULL) "
                          "FROM (SELECT grp AS g FROM devices UNION SELECT grp FROM policies "
                          "UNION SELECT grp FROM tokens) ORDER BY g",
-        [Q_AUDIT_ADD] = "INSERT INTO audit(time_us, actor, action, target, result, detail) VALUES (?1,?2,?3,?4,?5,?6)",
-        [Q_AUDIT_LIST] = "SELECT time_us, actor, action, coalesce(target,''), result, coalesce(detail,'') FROM audit "
-                         "ORDER BY id DESC LIMIT ?1",
+        [Q_AUDIT_ADD] = "INSERT INTO audit(time_us, actor, action, target, result, detail, hash) "
+                        "VALUES (?1,?2,?3,?4,?5,?6,?7)",
+        [Q_AUDIT_LAST] = "SELECT coalesce(hash,'') FROM audit ORDER BY id DESC LIMIT 1",
+        [Q_AUDIT_LIST] =
+                "SELECT time_us, actor, action, coalesce(target,''), result, coalesce(detail,''), id, "
+                "coalesce(hash,'') FROM audit WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2) "
+                "AND (?3 IS NULL OR target = ?3) AND (?4 IS NULL OR time_us >= ?4) "
+                "AND (?5 IS NULL OR time_us < ?5) AND (?6 IS NULL OR id < ?6) ORDER BY id DESC LIMIT ?7",
+        [Q_AUDIT_ALL] = "SELECT time_us, actor, action, coalesce(target,''), result, coalesce(detail,''), id, "
+                        "coalesce(hash,'') FROM audit ORDER BY id",
         [Q_BEGIN] = "BEGIN IMMEDIATE",
         [Q_COMMIT] = "COMMIT",
         [Q_ROLLBACK] = "ROLLBACK",
@@ -187,14 +213,16 @@ static const char schema_sql[] =
         " seq INTEGER NOT NULL, expected_seq INTEGER, time_us INTEGER NOT NULL, detail TEXT,"
         " UNIQUE(terminal_id, kind, seq));"
         "CREATE TABLE IF NOT EXISTS accounts(username TEXT PRIMARY KEY, role TEXT NOT NULL, pwhash TEXT NOT NULL,"
-        " created_us INTEGER NOT NULL) WITHOUT ROWID;"
+        " created_us INTEGER NOT NULL, staff_no TEXT, display_name TEXT, name_key TEXT, staff_key TEXT,"
+        " created_by TEXT, pending INTEGER NOT NULL DEFAULT 0, approved_by TEXT,"
+        " disabled INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
         "CREATE TABLE IF NOT EXISTS creds(hash TEXT PRIMARY KEY, kind TEXT NOT NULL, principal TEXT NOT NULL,"
         " role TEXT NOT NULL, expires_us INTEGER NOT NULL, created_by TEXT, created_us INTEGER) WITHOUT ROWID;"
         "CREATE TABLE IF NOT EXISTS policies(grp TEXT NOT NULL, version INTEGER NOT NULL, document BLOB NOT NULL,"
         " sha256 TEXT NOT NULL, signature TEXT, uploaded_by TEXT NOT NULL, uploaded_us INTEGER, approved_by TEXT,"
         " published_us INTEGER, PRIMARY KEY(grp, version));"
         "CREATE TABLE IF NOT EXISTS audit(id INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, actor TEXT NOT NULL,"
-        " action TEXT NOT NULL, target TEXT, result TEXT NOT NULL, detail TEXT);"
+        " action TEXT NOT NULL, target TEXT, result TEXT NOT NULL, detail TEXT, hash TEXT);"
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('format', '1');";
 
 struct sq_store {
@@ -375,6 +403,15 @@ static int sq_open(const char *where, struct store **ret)
 		        "ALTER TABLE devices ADD COLUMN prev_head_seq INTEGER NOT NULL DEFAULT 0",
 		        "ALTER TABLE devices ADD COLUMN prev_head_hash TEXT NOT NULL DEFAULT ''",
 		        "ALTER TABLE devices ADD COLUMN restart_seq INTEGER NOT NULL DEFAULT 0",
+		        "ALTER TABLE accounts ADD COLUMN staff_no TEXT",
+		        "ALTER TABLE accounts ADD COLUMN display_name TEXT",
+		        "ALTER TABLE accounts ADD COLUMN name_key TEXT",
+		        "ALTER TABLE accounts ADD COLUMN staff_key TEXT",
+		        "ALTER TABLE accounts ADD COLUMN created_by TEXT",
+		        "ALTER TABLE accounts ADD COLUMN pending INTEGER NOT NULL DEFAULT 0",
+		        "ALTER TABLE accounts ADD COLUMN approved_by TEXT",
+		        "ALTER TABLE audit ADD COLUMN hash TEXT",
+		        "ALTER TABLE accounts ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0",
 		};
 
 		for (size_t i = 0; i < ELEMENTSOF(add) && rc == SQLITE_OK; i++) {
@@ -382,6 +419,15 @@ static int sq_open(const char *where, struct store **ret)
 			if (rc == SQLITE_ERROR && strstr(sqlite3_errmsg(s->db), "duplicate column"))
 				rc = SQLITE_OK;
 		}
+		/* user names were ASCII before: their key is lower case; one
+		 * person (staff number) and one folded name per account */
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(
+			        s->db,
+			        "UPDATE accounts SET name_key = lower(username) WHERE name_key IS NULL;"
+			        "CREATE UNIQUE INDEX IF NOT EXISTS accounts_name_key ON accounts(name_key);"
+			        "CREATE UNIQUE INDEX IF NOT EXISTS accounts_staff_key ON accounts(staff_key);",
+			        NULL, NULL, NULL);
 	}
 	if (rc != SQLITE_OK) {
 		r = sql_errno(rc);
@@ -935,33 +981,72 @@ static int sq_account_add(struct store *base, const struct store_account *a)
 		return r;
 	if ((r = stmt(s, Q_ACCOUNT_ADD, &st)) == 0 && (r = bind_text(st, 1, a->username)) == 0 &&
 	    (r = bind_text(st, 2, store_role_to_string(a->role))) == 0 && (r = bind_text(st, 3, a->pwhash)) == 0 &&
-	    (r = bind_int(st, 4, a->created_us)) == 0)
+	    (r = bind_int(st, 4, a->created_us)) == 0 &&
+	    (r = bind_text(st, 5, a->staff_no[0] ? a->staff_no : NULL)) == 0 &&
+	    (r = bind_text(st, 6, a->display_name[0] ? a->display_name : NULL)) == 0 &&
+	    (r = bind_text(st, 7, a->name_key)) == 0 &&
+	    (r = bind_text(st, 8, a->staff_key[0] ? a->staff_key : NULL)) == 0 &&
+	    (r = bind_text(st, 9, a->created_by[0] ? a->created_by : NULL)) == 0 &&
+	    (r = bind_int(st, 10, a->pending ? 1 : 0)) == 0)
 		r = step_done(st);
 	return txn_end(s, r);
 }
 
-static int sq_account_get(struct store *base, const char *username, struct store_account *ret)
+static int account_row(sqlite3_stmt *st, struct store_account *a)
 {
-	struct store_account a = {0};
 	char role[32];
+
+	memset(a, 0, sizeof(*a));
+	col_copy(st, 0, a->username, sizeof(a->username));
+	col_copy(st, 1, role, sizeof(role));
+	a->role = store_role_from_string(role);
+	col_copy(st, 2, a->pwhash, sizeof(a->pwhash));
+	a->created_us = sqlite3_column_int64(st, 3);
+	col_copy(st, 4, a->staff_no, sizeof(a->staff_no));
+	col_copy(st, 5, a->display_name, sizeof(a->display_name));
+	col_copy(st, 6, a->name_key, sizeof(a->name_key));
+	col_copy(st, 7, a->staff_key, sizeof(a->staff_key));
+	col_copy(st, 8, a->created_by, sizeof(a->created_by));
+	a->pending = sqlite3_column_int(st, 9) != 0;
+	col_copy(st, 10, a->approved_by, sizeof(a->approved_by));
+	a->disabled = sqlite3_column_int(st, 11) != 0;
+	return a->role == _ROLE_INVALID ? -EBADMSG : 0;
+}
+
+static int sq_account_get(struct store *base, const char *name_key, struct store_account *ret)
+{
+	struct store_account a;
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if ((r = stmt(SQ(base), Q_ACCOUNT_GET, &st)) < 0 || (r = bind_text(st, 1, username)) < 0)
+	if ((r = stmt(SQ(base), Q_ACCOUNT_GET, &st)) < 0 || (r = bind_text(st, 1, name_key)) < 0)
 		return r;
 	r = step_row(st);
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
-	(void)strscpy(a.username, sizeof(a.username), username);
-	col_copy(st, 0, role, sizeof(role));
-	a.role = store_role_from_string(role);
-	col_copy(st, 1, a.pwhash, sizeof(a.pwhash));
-	a.created_us = sqlite3_column_int64(st, 2);
+	r = account_row(st, &a);
 	sqlite3_reset(st);
-	if (a.role == _ROLE_INVALID)
-		return -EBADMSG;
+	if (r < 0)
+		return r;
 	*ret = a;
 	return 0;
+}
+
+static int sq_account_activate(struct store *base, const char *name_key, const char *approved_by)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	if ((r = stmt(s, Q_ACCOUNT_ACTIVATE, &st)) < 0 || (r = bind_text(st, 1, name_key)) < 0 ||
+	    (r = bind_text(st, 2, approved_by)) < 0 || (r = step_done(st)) < 0)
+		goto out;
+	if (sqlite3_changes(s->db) != 1)
+		r = -ENOENT;
+out:
+	return txn_end(s, r);
 }
 
 static int sq_account_count(struct store *base, uint64_t *ret)
@@ -982,18 +1067,14 @@ static int sq_account_count(struct store *base, uint64_t *ret)
 static int sq_account_list(struct store *base, store_account_cb cb, void *userdata)
 {
 	struct store_account a;
-	char role[32];
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_ACCOUNT_LIST, &st)) < 0)
 		return r;
 	while ((r = step_row(st)) == 1) {
-		memset(&a, 0, sizeof(a));
-		col_copy(st, 0, a.username, sizeof(a.username));
-		col_copy(st, 1, role, sizeof(role));
-		a.role = store_role_from_string(role);
-		a.created_us = sqlite3_column_int64(st, 2);
+		(void)account_row(st, &a); /* an invalid role is listed as such */
+		a.pwhash[0] = 0;
 		r = cb(&a, userdata);
 		if (r < 0)
 			break;
@@ -1051,6 +1132,61 @@ static int sq_cred_delete(struct store *base, const char *hash)
 	if ((r = stmt(SQ(base), Q_CRED_DEL, &st)) < 0 || (r = bind_text(st, 1, hash)) < 0)
 		return r;
 	return step_done(st);
+}
+
+static int sq_cred_purge(struct store *base, int64_t now_us, unsigned *ret_n)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_CRED_PURGE, &st)) < 0 || (r = bind_int(st, 1, now_us)) < 0 || (r = step_done(st)) < 0)
+		return r;
+	*ret_n = (unsigned)sqlite3_changes(SQ(base)->db);
+	return 0;
+}
+
+static int sq_account_disable(struct store *base, const char *username, unsigned *ret_sessions)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	unsigned n = 0;
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	if ((r = stmt(s, Q_ACCOUNT_DISABLE, &st)) < 0 || (r = bind_text(st, 1, username)) < 0 ||
+	    (r = step_done(st)) < 0)
+		goto out;
+	if (sqlite3_changes(s->db) != 1) {
+		r = -ENOENT;
+		goto out;
+	}
+	if ((r = stmt(s, Q_CRED_DEL_SESSIONS, &st)) < 0 || (r = bind_text(st, 1, username)) < 0 ||
+	    (r = step_done(st)) < 0)
+		goto out;
+	n = (unsigned)sqlite3_changes(s->db);
+out:
+	r = txn_end(s, r);
+	if (r == 0)
+		*ret_sessions = n;
+	return r;
+}
+
+static int sq_account_set_password(struct store *base, const char *username, const char *pwhash)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	if ((r = stmt(s, Q_ACCOUNT_PASSWORD, &st)) < 0 || (r = bind_text(st, 1, username)) < 0 ||
+	    (r = bind_text(st, 2, pwhash)) < 0 || (r = step_done(st)) < 0)
+		goto out;
+	if (sqlite3_changes(s->db) != 1)
+		r = -ENOENT;
+out:
+	return txn_end(s, r);
 }
 
 /* ---- policies ------------------------------------------------------------ */
@@ -1180,45 +1316,140 @@ static int sq_group_list(struct store *base, store_group_cb cb, void *userdata)
 
 /* ---- audit ------------------------------------------------------------------ */
 
+/* hash = SHA-256(prev hash hex ‖ the row): every field with its length, so
+ * that no two rows serialise alike. Rows written before the chain existed
+ * (hash NULL) chain from "". */
+static int audit_hash(const char *prev, int64_t time_us, const char *const f[5], char ret[STORE_HASH_HEX])
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t n = 64;
+	int off;
+	uint8_t h[32];
+	int r;
+
+	for (size_t i = 0; i < 5; i++)
+		n += strlen(f[i] ?: "") + 24;
+	buf = malloc(n);
+	if (!buf)
+		return -ENOMEM;
+	off = snprintf(buf, n, "%" PRId64 "\n", time_us);
+	for (size_t i = 0; i < 5 && off > 0 && (size_t)off < n; i++)
+		off += snprintf(buf + off, n - (size_t)off, "%zu:%s\n", strlen(f[i] ?: ""), f[i] ?: "");
+	if (off < 0 || (size_t)off >= n)
+		return -ENOBUFS;
+	r = crypto_sha256_2(prev, strlen(prev), buf, (size_t)off, h);
+	if (r < 0)
+		return r;
+	hex_encode(h, 32, ret);
+	return 0;
+}
+
 static int sq_audit_add(struct store *base, const struct store_audit *a)
 {
 	struct sq_store *s = SQ(base);
+	const char *const f[5] = {a->actor, a->action, a->target, a->result, a->detail};
+	char prev[STORE_HASH_HEX] = "", hash[STORE_HASH_HEX];
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = txn_begin(s, true);
 	if (r < 0)
 		return r;
+	if ((r = stmt(s, Q_AUDIT_LAST, &st)) < 0)
+		goto out;
+	r = step_row(st);
+	if (r == 1)
+		col_copy(st, 0, prev, sizeof(prev));
+	sqlite3_reset(st);
+	if (r < 0 || (r = audit_hash(prev, a->time_us, f, hash)) < 0)
+		goto out;
 	if ((r = stmt(s, Q_AUDIT_ADD, &st)) == 0 && (r = bind_int(st, 1, a->time_us)) == 0 &&
 	    (r = bind_text(st, 2, a->actor)) == 0 && (r = bind_text(st, 3, a->action)) == 0 &&
 	    (r = bind_text(st, 4, a->target)) == 0 && (r = bind_text(st, 5, a->result)) == 0 &&
-	    (r = bind_text(st, 6, a->detail)) == 0)
+	    (r = bind_text(st, 6, a->detail)) == 0 && (r = bind_text(st, 7, hash)) == 0)
 		r = step_done(st);
+out:
 	return txn_end(s, r);
 }
 
-static int sq_audit_list(struct store *base, unsigned limit, store_audit_cb cb, void *userdata)
+static void audit_row(sqlite3_stmt *st, struct store_audit *a)
+{
+	*a = (struct store_audit){
+	        .time_us = sqlite3_column_int64(st, 0),
+	        .actor = (const char *)sqlite3_column_text(st, 1),
+	        .action = (const char *)sqlite3_column_text(st, 2),
+	        .target = (const char *)sqlite3_column_text(st, 3),
+	        .result = (const char *)sqlite3_column_text(st, 4),
+	        .detail = (const char *)sqlite3_column_text(st, 5),
+	        .id = sqlite3_column_int64(st, 6),
+	        .hash = (const char *)sqlite3_column_text(st, 7),
+	};
+}
+
+static int bind_opt_int(sqlite3_stmt *st, int i, int64_t v)
+{
+	return v ? bind_int(st, i, v) : (sqlite3_bind_null(st, i) == SQLITE_OK ? 0 : -EIO);
+}
+
+static int sq_audit_list(struct store *base, const struct store_audit_filter *f, store_audit_cb cb, void *userdata)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if ((r = stmt(SQ(base), Q_AUDIT_LIST, &st)) < 0 || (r = bind_int(st, 1, limit)) < 0)
+	if ((r = stmt(SQ(base), Q_AUDIT_LIST, &st)) < 0 || (r = bind_text(st, 1, f->actor)) < 0 ||
+	    (r = bind_text(st, 2, f->action)) < 0 || (r = bind_text(st, 3, f->target)) < 0 ||
+	    (r = bind_opt_int(st, 4, f->since_us)) < 0 || (r = bind_opt_int(st, 5, f->until_us)) < 0 ||
+	    (r = bind_opt_int(st, 6, f->before_id)) < 0 || (r = bind_int(st, 7, f->limit)) < 0)
 		return r;
 	while ((r = step_row(st)) == 1) {
-		struct store_audit a = {
-		        .time_us = sqlite3_column_int64(st, 0),
-		        .actor = (const char *)sqlite3_column_text(st, 1),
-		        .action = (const char *)sqlite3_column_text(st, 2),
-		        .target = (const char *)sqlite3_column_text(st, 3),
-		        .result = (const char *)sqlite3_column_text(st, 4),
-		        .detail = (const char *)sqlite3_column_text(st, 5),
-		};
+		struct store_audit a;
+
+		audit_row(st, &a);
 		r = cb(&a, userdata);
 		if (r < 0)
 			break;
 	}
 	sqlite3_reset(st);
 	return r < 0 ? r : 0;
+}
+
+static int sq_audit_verify(struct store *base, uint64_t *ret_rows, int64_t *ret_bad_id)
+{
+	char prev[STORE_HASH_HEX] = "", h[STORE_HASH_HEX];
+	sqlite3_stmt *st = NULL;
+	uint64_t n = 0;
+	int64_t bad = 0;
+	int r;
+
+	if ((r = stmt(SQ(base), Q_AUDIT_ALL, &st)) < 0)
+		return r;
+	while ((r = step_row(st)) == 1) {
+		struct store_audit a;
+
+		audit_row(st, &a);
+		n++;
+		if (!a.hash || !a.hash[0])
+			continue; /* written before the chain existed */
+		{
+			const char *const f[5] = {a.actor, a.action, a.target[0] ? a.target : NULL, a.result,
+			                          a.detail[0] ? a.detail : NULL};
+
+			r = audit_hash(prev, a.time_us, f, h);
+		}
+		if (r < 0)
+			break;
+		if (strcmp(h, a.hash) != 0) {
+			bad = a.id;
+			break;
+		}
+		(void)strscpy(prev, sizeof(prev), a.hash);
+	}
+	sqlite3_reset(st);
+	if (r < 0)
+		return r;
+	*ret_rows = n;
+	*ret_bad_id = bad;
+	return 0;
 }
 
 const struct store_ops store_sqlite_ops = {
@@ -1234,6 +1465,11 @@ const struct store_ops store_sqlite_ops = {
         .enroll = sq_enroll,
         .cert_add = sq_cert_add,
         .cert_renew = sq_cert_renew,
+        .cred_purge = sq_cred_purge,
+        .account_disable = sq_account_disable,
+        .account_set_password = sq_account_set_password,
+        .audit_verify = sq_audit_verify,
+        .account_activate = sq_account_activate,
         .event_hash = sq_event_hash,
         .chain_restart_ack = sq_chain_restart_ack,
         .cert_get = sq_cert_get,

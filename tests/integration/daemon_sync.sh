@@ -32,7 +32,9 @@ login() { token=$(token='' api POST /admin/v1/login "{\"username\":\"$1\",\"pass
 secret=$(grep -o 'mb1_[A-Za-z0-9_-]*' "$T/server.log" | head -n1)
 api POST /admin/v1/bootstrap "{\"secret\":\"$secret\",\"username\":\"ciso\",\"password\":\"$pw\"}" >/dev/null
 login ciso
-api POST /admin/v1/accounts "{\"username\":\"shonin\",\"password\":\"$pw\",\"role\":\"approver\"}" >/dev/null
+api POST /admin/v1/accounts "{\"username\":\"shonin\",\"password\":\"$pw\",\"role\":\"approver\",\"staff_no\":\"1002\",\"display_name\":\"承認 花子\"}" >/dev/null
+# OPS-4: an approver is approved by a second CISO, or out of band on the server's console
+"$B/mamori-server" --data "$data" --approve-account shonin >/dev/null
 publish() { # version
 	login ciso
 	jq ".version = $1" "$MAMORI_SRC/policy/templates/lgwan.json" >"$T/p$1.json"

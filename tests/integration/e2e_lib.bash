@@ -40,6 +40,7 @@ start_server() {
 	local data=$1; shift
 	rm -f "$data/listen.json"
 	SRV_LOG=$data.log
+	SRV_DATA=$data
 	# SERVER_NOFILE: the server's file limit (ulimit -n), for the connection-flood tests
 	(
 		[[ -n ${SERVER_NOFILE:-} ]] && ulimit -n "$SERVER_NOFILE"
@@ -96,6 +97,12 @@ login() { # USER → $TOKEN  (api runs in this shell: $CODE is its status)
 	[[ $CODE == 200 ]] || return 1
 	TOKEN=$(jq -r .token "$T/login.json")
 	[[ $TOKEN == ms1_* ]]
+}
+
+# approve_console USER: a pending approver/ciso account approved out of band,
+# on the server's console (OPS-4), while the server runs.
+approve_console() {
+	"$SERVER" --data "$SRV_DATA" --approve-account "$1" >/dev/null
 }
 
 new_token() { # GROUP → prints an enrollment token

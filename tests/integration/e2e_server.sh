@@ -21,8 +21,9 @@ bootstrap "$D" || { echo "FAIL  bootstrap: first administrator from the one-time
 ok "bootstrap: first administrator from the one-time secret"
 TOKEN= api POST /admin/v1/bootstrap "{\"secret\":\"x\",\"username\":\"ciso2\",\"password\":\"$PASSWORD\"}" >/dev/null
 check "bootstrap works once" test "$CODE" = 403
-api POST /admin/v1/accounts "{\"username\":\"shonin\",\"password\":\"$PASSWORD\",\"role\":\"approver\"}" >/dev/null
-check "ciso creates an approver account" test "$CODE" = 201
+api POST /admin/v1/accounts "{\"username\":\"shonin\",\"password\":\"$PASSWORD\",\"role\":\"approver\",\"staff_no\":\"1002\",\"display_name\":\"承認 花子\"}" >/dev/null
+check "ciso creates an approver account (pending a second CISO: OPS-4)" test "$CODE" = 201
+check "... approved out of band on the server's console" approve_console shonin
 
 # ---- enrollment ----
 check "enroll terminal pc-a (group kaikei)" enroll "$A" pc-a kaikei

@@ -84,7 +84,7 @@ check "a read-only API token reads terminals" bash -c "[[ $code == 200 ]] && jq 
 code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $ro" \
 	"https://$ADM/admin/v1/enrollment-tokens" -d '{"group":"x"}')
 check "a read-only API token cannot create enrollment tokens (403)" test "$code" = 403
-api POST /admin/v1/accounts "{\"username\":\"miru\",\"password\":\"$PASSWORD\",\"role\":\"viewer\"}" >/dev/null
+api POST /admin/v1/accounts "{\"username\":\"miru\",\"password\":\"$PASSWORD\",\"role\":\"viewer\",\"staff_no\":\"2001\",\"display_name\":\"閲覧 一郎\"}" >/dev/null
 ciso=$TOKEN
 login miru
 api POST /admin/v1/terminals/pc-a/revoke >/dev/null

@@ -183,7 +183,20 @@ static void test_findings_once(void **state)
 static void test_accounts_and_creds(void **state)
 {
 	struct store *s = *state;
-	struct store_account a = {.username = "ciso", .role = ROLE_CISO, .pwhash = "x", .created_us = NOW}, got;
+	struct store_account a = {.username = "ciso",
+	                          .role = ROLE_CISO,
+	                          .pwhash = "x",
+	                          .created_us = NOW,
+	                          .name_key = "ciso",
+	                          .staff_key = "1001"},
+	                     b = {.username = "CISO2",
+	                          .role = ROLE_APPROVER,
+	                          .pwhash = "x",
+	                          .created_us = NOW,
+	                          .name_key = "ciso2",
+	                          .staff_key = "1001",
+	                          .pending = true},
+	                     got;
 	struct store_cred c = {.kind = CRED_SESSION, .principal = "ciso", .role = ROLE_CISO, .expires_us = NOW + SEC},
 	                  cg;
 	uint64_t n = 9;
@@ -195,6 +208,18 @@ static void test_accounts_and_creds(void **state)
 	assert_int_equal(STORE_CALL(s, account_get, "ciso", &got), 0);
 	assert_int_equal(got.role, ROLE_CISO);
 	assert_int_equal(STORE_CALL(s, account_get, "nobody", &got), -ENOENT);
+	/* one person, one account (issue 17): the same staff key is refused */
+	assert_int_equal(STORE_CALL(s, account_add, &b), -EEXIST);
+	(void)strscpy(b.staff_key, sizeof(b.staff_key), "1002");
+	assert_int_equal(STORE_CALL(s, account_add, &b), 0);
+	assert_int_equal(STORE_CALL(s, account_get, "ciso2", &got), 0);
+	assert_true(got.pending);
+	assert_string_equal(got.username, "CISO2");
+	assert_int_equal(STORE_CALL(s, account_activate, "ciso2", "ciso"), 0);
+	assert_int_equal(STORE_CALL(s, account_activate, "ciso2", "ciso"), -ENOENT); /* no longer pending */
+	assert_int_equal(STORE_CALL(s, account_get, "ciso2", &got), 0);
+	assert_false(got.pending);
+	assert_string_equal(got.approved_by, "ciso");
 	assert_int_equal(STORE_CALL(s, cred_add, "th", &c, "ciso", NOW), 0);
 	assert_int_equal(STORE_CALL(s, cred_get, "th", NOW, &cg), 0);
 	assert_string_equal(cg.principal, "ciso");
@@ -246,14 +271,22 @@ static void test_audit_and_reopen(void **state)
 {
 	struct store *s = *state;
 	struct store_audit a = {.time_us = NOW, .actor = "ciso", .action = "terminal.revoke", .result = "ok"};
+	struct store_audit_filter all = {.limit = 10}, by_ciso = {.actor = "ciso", .limit = 10};
 	char newest[128] = "";
 	char v[64];
+	uint64_t rows = 0;
+	int64_t bad = -1;
 
 	assert_int_equal(STORE_CALL(s, audit_add, &a), 0);
 	a.actor = "shonin";
 	assert_int_equal(STORE_CALL(s, audit_add, &a), 0);
-	assert_int_equal(STORE_CALL(s, audit_list, 10, audit_cb, newest), -ECANCELED);
+	assert_int_equal(STORE_CALL(s, audit_list, &all, audit_cb, newest), -ECANCELED);
 	assert_string_equal(newest, "shonin");
+	assert_int_equal(STORE_CALL(s, audit_list, &by_ciso, audit_cb, newest), -ECANCELED);
+	assert_string_equal(newest, "ciso"); /* filtered by actor */
+	assert_int_equal(STORE_CALL(s, audit_verify, &rows, &bad), 0);
+	assert_int_equal(rows, 2);
+	assert_int_equal(bad, 0);
 	assert_int_equal(STORE_CALL(s, meta_set, "k", "v1"), 0);
 	store_close(s);
 	*state = NULL;
@@ -265,7 +298,7 @@ static void test_audit_and_reopen(void **state)
 	assert_int_equal(STORE_CALL(s, meta_delete, "k"), 0);
 	assert_int_equal(STORE_CALL(s, meta_get, "k", v, sizeof(v)), -ENOENT);
 	newest[0] = 0;
-	assert_int_equal(STORE_CALL(s, audit_list, 10, audit_cb, newest), -ECANCELED);
+	assert_int_equal(STORE_CALL(s, audit_list, &all, audit_cb, newest), -ECANCELED);
 	assert_string_equal(newest, "shonin");
 }
 
