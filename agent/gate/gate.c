@@ -363,14 +363,26 @@ static void on_emit_ack(const cJSON *ack)
 
 	if (G.n_sent == 0 || ipc_uint(G.queue[0], "id") != id)
 		return; /* not the oldest in flight: an ack of a dead worker's message */
-	if (err)
+	if (err) {
+		/* not journaled: counted as lost, never silently gone (LOG-1);
+		 * a journal.overflow record that failed gives its count back */
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(G.queue[0], "payload");
+		const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(G.queue[0], "type"));
+
 		log_warning("worker could not journal event %llu: %s", (unsigned long long)id,
 		            strerror(err->valueint < 0 ? -err->valueint : EINVAL));
+		if (type && strcmp(type, "journal.overflow") == 0 && p)
+			G.dropped += ipc_uint(p, "lost");
+		else
+			G.dropped++;
+	}
 	cJSON_Delete(G.queue[0]);
 	memmove(G.queue, G.queue + 1, (G.n_queue - 1) * sizeof(*G.queue));
 	G.n_queue--;
 	G.n_sent--;
-	if (G.n_queue == 0 && G.dropped > 0) {
+	/* the count goes out once the worker journals again (after a success:
+	 * a journal that refuses everything does not make this loop) */
+	if (G.n_queue == 0 && G.dropped > 0 && !err) {
 		cJSON *m = ipc_new(IPC_EMIT), *p;
 		if (m && (p = cJSON_AddObjectToObject(m, "payload"))) {
 			cJSON_AddNumberToObject(m, "id", (double)++G.next_id);
@@ -909,9 +921,19 @@ int main(int argc, char **argv)
 	sd_notify_send("STOPPING=1");
 	log_info("stopping");
 	if (G.worker > 0) {
-		int st;
+		int st, i;
+
+		/* a stopped or hung worker must not hold the gate's stop: TERM
+		 * (and CONT, for a stopped one), 5 s, then KILL */
 		kill(G.worker, SIGTERM);
-		waitpid(G.worker, &st, 0);
+		kill(G.worker, SIGCONT);
+		for (i = 0; i < 100 && waitpid(G.worker, &st, WNOHANG) == 0; i++)
+			usleep(50000);
+		if (i == 100) {
+			log_warning("mamori-worker did not stop within 5 s: killing it");
+			kill(G.worker, SIGKILL);
+			waitpid(G.worker, &st, 0);
+		}
 	}
 	if (G.mod_state && G.mod->fini)
 		G.mod->fini(G.mod_state);

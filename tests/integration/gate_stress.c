@@ -102,9 +102,30 @@ static void plug(int n, const char *what)
 	}
 }
 
+/* workers a test stopped: a failed test must not leave one holding the
+ * journal for the next */
+static pid_t stopped_workers[8];
+static int n_stopped;
+
+static void stop_worker(pid_t w)
+{
+	assert_int_equal(kill(w, SIGSTOP), 0);
+	if (n_stopped < 8)
+		stopped_workers[n_stopped++] = w;
+}
+
 static void start_gate(void)
 {
 	char cmd[8192];
+
+	if (gate > 0) {
+		kill(gate, SIGKILL);
+		waitpid(gate, NULL, 0);
+		gate = 0;
+	}
+	for (int i = 0; i < n_stopped; i++)
+		kill(stopped_workers[i], SIGKILL);
+	n_stopped = 0;
 
 	snprintf(cmd, sizeof(cmd),
 	         "mkdir -p %s/etc/mamori %s/var/lib/mamori && cp %s/agent.conf %s/policy.pub %s/etc/mamori/ && "
@@ -189,7 +210,7 @@ static void test_backlog_and_double_kill(void **state)
 	assert_true(w1 > 0);
 
 	/* 1. the worker hangs: 5,000 events pile up, the gate decides on */
-	assert_int_equal(kill(w1, SIGSTOP), 0);
+	stop_worker(w1);
 	plug(N_BACKLOG, "worker stopped");
 
 	/* 2. double kill: the worker (the stopped one, or the one the gate's
@@ -272,7 +293,7 @@ static void test_stopped_worker_is_replaced(void **state)
 		snprintf(serial, sizeof(serial), "N%05d", i);
 		normal += decide_ms("0781", "5581", serial);
 	}
-	assert_int_equal(kill(w1, SIGSTOP), 0);
+	stop_worker(w1);
 	t0 = now_ms();
 	/* decisions go on at their pace while the worker does not answer */
 	for (int i = 0; i < 5; i++) {
@@ -300,9 +321,17 @@ static void test_stopped_worker_is_replaced(void **state)
 	fprintf(stderr, "stopped worker replaced and ready after %ld ms (bound %d ms)\n", replaced, REPLACED_MS);
 	assert_int_not_equal(kill(w1, 0), 0);           /* the stopped one is gone */
 	assert_true(notify_expect("WATCHDOG=1", 3000)); /* healthy again: fed again */
+	/* a stopped worker does not hold the gate's stop either */
+	stop_worker(w2);
 	assert_int_equal(kill(gate, SIGTERM), 0);
-	assert_int_equal(waitpid(gate, &st, 0), gate);
+	t0 = now_ms();
+	while (waitpid(gate, &st, WNOHANG) != gate) {
+		if (now_ms() - t0 > 10000)
+			fail_msg("mamorid did not stop within 10 s of SIGTERM with its worker stopped");
+		usleep(20000);
+	}
 	gate = 0;
+	assert_int_not_equal(kill(w2, 0), 0);
 	/* the decisions made meanwhile are journaled with their hash */
 	snprintf(
 	        cmd, sizeof(cmd),
