@@ -30,7 +30,10 @@ int sd_notify_send(const char *state)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, salen) < 0)
+	/* never block: the USB gate's loop must not wait for systemd (or for
+	 * anyone who stopped reading this socket); a lost WATCHDOG=1 is retried
+	 * at the next tick (issue 11.3) */
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&sa, salen) < 0)
 		return -errno;
 	return 1;
 }

@@ -358,6 +358,10 @@ int ipc_peer_send(struct ipc_peer *p, const cJSON *msg, int fd)
 
 	if (p->fd < 0)
 		return -ECONNRESET;
+	if (p->q_len >= IPC_QUEUE_MAX) { /* nothing can go before the queue: no work for nothing */
+		p->full++;
+		return -ENOBUFS;
+	}
 	if (ipc_check(msg, fd >= 0, out, NULL, NULL) < 0)
 		return -EINVAL;
 	s = cJSON_PrintUnformatted(msg);

@@ -52,8 +52,20 @@
 #define EXIT_CONFIG          78
 #define GATE_QUEUE_MAX       10000 /* events kept while the worker is down */
 #define GATE_FIRST_POLICY_MS 5000
+/* Supervision (issue 11.4): a ping every GATE_PING_MS; a worker that has not
+ * answered for GATE_HUNG_MS (stopped, looping, stuck in a long pass) is
+ * killed and replaced, so it is replaced at most GATE_HUNG_MS + GATE_PING_MS
+ * + the restart back-off (1 s after a healthy run) after it stopped
+ * answering; one that does not become ready within GATE_START_MS likewise.
+ * The systemd watchdog is fed only while the worker answered within
+ * GATE_HEALTHY_MS. The back-off resets after GATE_STABLE_MS of health. */
+#define GATE_PING_MS    1000
+#define GATE_HEALTHY_MS 5000
+#define GATE_HUNG_MS    20000
+#define GATE_START_MS   30000
+#define GATE_STABLE_MS  30000
 
-enum { T_SIGNAL = 1, T_IPC, T_RESTART, T_WATCHDOG, T_MODULE };
+enum { T_SIGNAL = 1, T_IPC, T_RESTART, T_WATCHDOG, T_MODULE, T_PING };
 
 struct gate {
 	/* command line, passed on to the worker */
@@ -70,7 +82,8 @@ struct gate {
 	int mod_fds[MAMORI_MODULE_MAX_FDS];
 	size_t n_mod_fds;
 
-	int epfd, sigfd, restart_tfd, wd_tfd;
+	int epfd, sigfd, restart_tfd, wd_tfd, ping_tfd;
+	uint64_t started_ms, ready_ms, last_pong_ms, ping_id; /* CLOCK_MONOTONIC */
 	struct ipc_peer peer; /* to the worker (protocol/ipc.h): non-blocking, bounded queue */
 	pid_t worker;
 	unsigned restarts;
@@ -83,7 +96,15 @@ struct gate {
 	bool stop;
 };
 
-static struct gate G = {.epfd = -1, .sigfd = -1, .restart_tfd = -1, .wd_tfd = -1, .peer = {.fd = -1}};
+static struct gate G = {.epfd = -1, .sigfd = -1, .restart_tfd = -1, .wd_tfd = -1, .ping_tfd = -1, .peer = {.fd = -1}};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
 
 static int epoll_add(int fd, uint32_t tag)
 {
@@ -177,6 +198,7 @@ static int spawn_worker(void)
 	}
 	G.worker = pid;
 	G.worker_ready = false;
+	G.started_ms = mono_ms();
 	ipc_update();
 	log_debug("worker %s started (pid %d)", G.worker_path, (int)pid);
 	return 0;
@@ -342,14 +364,26 @@ static void on_emit_ack(const cJSON *ack)
 
 	if (G.n_sent == 0 || ipc_uint(G.queue[0], "id") != id)
 		return; /* not the oldest in flight: an ack of a dead worker's message */
-	if (err)
+	if (err) {
+		/* not journaled: counted as lost, never silently gone (LOG-1);
+		 * a journal.overflow record that failed gives its count back */
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(G.queue[0], "payload");
+		const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(G.queue[0], "type"));
+
 		log_warning("worker could not journal event %llu: %s", (unsigned long long)id,
 		            strerror(err->valueint < 0 ? -err->valueint : EINVAL));
+		if (type && strcmp(type, "journal.overflow") == 0 && p)
+			G.dropped += ipc_uint(p, "lost");
+		else
+			G.dropped++;
+	}
 	cJSON_Delete(G.queue[0]);
 	memmove(G.queue, G.queue + 1, (G.n_queue - 1) * sizeof(*G.queue));
 	G.n_queue--;
 	G.n_sent--;
-	if (G.n_queue == 0 && G.dropped > 0) {
+	/* the count goes out once the worker journals again (after a success:
+	 * a journal that refuses everything does not make this loop) */
+	if (G.n_queue == 0 && G.dropped > 0 && !err) {
 		cJSON *m = ipc_new(IPC_EMIT), *p;
 		if (m && (p = cJSON_AddObjectToObject(m, "payload"))) {
 			cJSON_AddNumberToObject(m, "id", (double)++G.next_id);
@@ -447,13 +481,17 @@ static void handle_message(cJSON *m, enum ipc_type t, int fd)
 		break;
 	case IPC_READY:
 		G.worker_ready = true;
-		G.restarts = 0;
+		G.ready_ms = G.last_pong_ms = mono_ms(); /* restarts reset once it stays healthy */
 		send_hello();
 		G.n_sent = 0; /* what the last worker did not acknowledge goes again */
 		send_queued();
 		break;
 	case IPC_ACK:
 		on_emit_ack(m);
+		break;
+	case IPC_PONG:
+		if (ipc_uint(m, "id") == G.ping_id)
+			G.last_pong_ms = mono_ms();
 		break;
 	default:
 		break;
@@ -487,6 +525,44 @@ static void on_ipc(void)
 		handle_message(m, t, fd);
 	}
 	ipc_update();
+}
+
+/* Once a second: ping the worker; kill one that stopped answering (or never
+ * became ready): SIGCHLD then restarts it with back-off (issue 11.4). */
+static void on_ping_tick(void)
+{
+	uint64_t now = mono_ms();
+	_cleanup_json_ cJSON *m = NULL;
+
+	if (G.worker <= 0 || G.peer.fd < 0)
+		return;
+	if (!G.worker_ready) {
+		if (now - G.started_ms > GATE_START_MS) {
+			log_error("mamori-worker (pid %d) not ready after %d s: killing it", (int)G.worker,
+			          GATE_START_MS / 1000);
+			kill(G.worker, SIGKILL);
+		}
+		return;
+	}
+	if (now - G.last_pong_ms > GATE_HUNG_MS) {
+		log_error("mamori-worker (pid %d) has not answered for %llu ms: killing it (USB decisions go on)",
+		          (int)G.worker, (unsigned long long)(now - G.last_pong_ms));
+		kill(G.worker, SIGKILL);
+		return;
+	}
+	if (G.restarts > 0 && now - G.ready_ms > GATE_STABLE_MS && now - G.last_pong_ms < GATE_HEALTHY_MS)
+		G.restarts = 0; /* healthy for a while: the next failure restarts after 1 s again */
+	m = ipc_new(IPC_PING);
+	if (m && cJSON_AddNumberToObject(m, "id", (double)++G.ping_id))
+		ipc_peer_send(&G.peer, m, -1); /* a full queue is a silent worker too */
+	ipc_update();
+}
+
+/* Both processes healthy: the gate's loop runs (we are here) and the worker
+ * answered recently. */
+static bool healthy(void)
+{
+	return G.worker > 0 && G.worker_ready && mono_ms() - G.last_pong_ms < GATE_HEALTHY_MS;
 }
 
 /* ---- the usb module --------------------------------------------------------- */
@@ -735,6 +811,15 @@ int main(int argc, char **argv)
 		timerfd_settime(G.wd_tfd, 0, &its, NULL);
 		epoll_add(G.wd_tfd, T_WATCHDOG);
 	}
+	G.ping_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (G.ping_tfd >= 0) {
+		struct itimerspec its = {.it_interval = {.tv_sec = GATE_PING_MS / 1000,
+		                                         .tv_nsec = (long)(GATE_PING_MS % 1000) * 1000000}};
+		its.it_value = its.it_interval;
+		timerfd_settime(G.ping_tfd, 0, &its, NULL);
+		epoll_add(G.ping_tfd, T_PING);
+	} else
+		log_error_errno(errno, "cannot supervise the worker (timerfd)");
 	sd_notify_send("READY=1\nSTATUS=USB gate ready");
 	log_info("mamorid %s ready (root %s, usb %s, worker %s)", MAMORI_VERSION, G.root && G.root[0] ? G.root : "/",
 	         G.mod_state ? "active" : "off", G.worker_ready ? "ready" : "not ready");
@@ -777,7 +862,17 @@ int main(int argc, char **argv)
 				uint64_t x;
 				while (read(G.wd_tfd, &x, sizeof(x)) > 0)
 					;
-				sd_notify_send("WATCHDOG=1");
+				if (healthy())
+					sd_notify_send("WATCHDOG=1");
+				else
+					log_warning("watchdog not fed: mamori-worker is not answering");
+				break;
+			}
+			case T_PING: {
+				uint64_t x;
+				while (read(G.ping_tfd, &x, sizeof(x)) > 0)
+					;
+				on_ping_tick();
 				break;
 			}
 			case T_SIGNAL: {
@@ -819,9 +914,19 @@ int main(int argc, char **argv)
 	sd_notify_send("STOPPING=1");
 	log_info("stopping");
 	if (G.worker > 0) {
-		int st;
+		int st, i;
+
+		/* a stopped or hung worker must not hold the gate's stop: TERM
+		 * (and CONT, for a stopped one), 5 s, then KILL */
 		kill(G.worker, SIGTERM);
-		waitpid(G.worker, &st, 0);
+		kill(G.worker, SIGCONT);
+		for (i = 0; i < 100 && waitpid(G.worker, &st, WNOHANG) == 0; i++)
+			usleep(50000);
+		if (i == 100) {
+			log_warning("mamori-worker did not stop within 5 s: killing it");
+			kill(G.worker, SIGKILL);
+			waitpid(G.worker, &st, 0);
+		}
 	}
 	if (G.mod_state)
 		mamori_module_stop(G.mod, G.mod_state);

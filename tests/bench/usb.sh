@@ -29,6 +29,9 @@ for f in "$src"/agents/* "$MAMORI_SRC"/tests/bench/usbguard-bench/agents/*; do l
 [[ -x $UGBENCH_BUILD/ugbench ]] || "$h/build.sh" >/dev/null
 pgrep -x usbguard-daemon >/dev/null && { echo "usb.sh: a usbguard-daemon is running; stop it first" >&2; exit 1; }
 # refagent is the harness's floor (3 sysfs reads, 1 write): read our cost as ours - floor
-"$h/compare.sh" -r "$runs" -n "$n" usbguard refagent mamori
+# mamori-stopped: the same with mamori-worker SIGSTOPped all along (the gate
+# never waits for it: the figure should match mamori's)
+"$h/compare.sh" -r "$runs" -n "$n" usbguard refagent mamori mamori-stopped
 echo "(latency_* from the umockdev_testbed_uevent() call; target mamori <= 440/700 us median/p99, VmRSS <= 3 MB;"
+echo " mamori-stopped: mamori-worker stopped during the whole run, decision latency next to the normal figure;"
 echo " the harness measures mamorid, the USB gate; tests/bench/agent.sh prints mamorid + mamori-worker together)"

@@ -49,42 +49,6 @@ static bool status_number(const char *key, double want, int ms)
 	return false;
 }
 
-/* Shell commands run without the ASan/umockdev preloads (they are not ours). */
-/* A NOTIFY_SOCKET as systemd provides it (Type=notify). */
-static int notify_fd = -1;
-static char notify_path[100];
-
-static void notify_listen(void)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-
-	snprintf(notify_path, sizeof(notify_path), "%s/notify.sock", prep);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", notify_path);
-	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_true(notify_fd >= 0);
-	assert_int_equal(bind(notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	setenv("NOTIFY_SOCKET", notify_path, 1);
-}
-
-/* true if a datagram containing want arrives within ms */
-static bool notify_expect(const char *want, int ms)
-{
-	for (;;) {
-		struct pollfd p = {.fd = notify_fd, .events = POLLIN};
-		char buf[512];
-		ssize_t n;
-
-		if (poll(&p, 1, ms) <= 0)
-			return false;
-		n = recv(notify_fd, buf, sizeof(buf) - 1, 0);
-		if (n <= 0)
-			return false;
-		buf[n] = '\0';
-		if (strstr(buf, want))
-			return true;
-	}
-}
-
 static void test_gate_and_worker(void **state)
 {
 	char cmd[8192], out[65536];

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -119,6 +122,50 @@ static inline int run(const char *cmd)
 	if (rc != 0)
 		fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
 	return rc;
+}
+
+/* A NOTIFY_SOCKET as systemd provides it (Type=notify). */
+static int notify_fd = -1;
+static char notify_path[100];
+
+static inline void notify_listen(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	snprintf(notify_path, sizeof(notify_path), "%s/notify.sock", prep);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", notify_path);
+	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(notify_fd >= 0);
+	assert_int_equal(bind(notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setenv("NOTIFY_SOCKET", notify_path, 1);
+}
+
+/* true if a datagram containing want arrives (each within ms of the last) */
+static inline bool notify_expect(const char *want, int ms)
+{
+	for (;;) {
+		struct pollfd p = {.fd = notify_fd, .events = POLLIN};
+		char buf[512];
+		ssize_t n;
+
+		if (poll(&p, 1, ms) <= 0)
+			return false;
+		n = recv(notify_fd, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			return false;
+		buf[n] = '\0';
+		if (strstr(buf, want))
+			return true;
+	}
+}
+
+/* Drop every datagram waiting. */
+static inline void notify_drain(void)
+{
+	char buf[512];
+
+	while (recv(notify_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
 }
 
 /* The worker, once it is ready and knows this gate (its hello), or -1. */
