@@ -213,6 +213,34 @@ void hex_encode(const uint8_t *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int hex_decode(const char *s, size_t n, uint8_t *out, size_t outlen)
+{
+	if (n != outlen * 2)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		int v = s[i] >= 'A' && s[i] <= 'F' ? -1 : hex_digit(s[i]);
+
+		if (v < 0)
+			return -EINVAL;
+		if (i % 2 == 0)
+			out[i / 2] = (uint8_t)(v << 4);
+		else
+			out[i / 2] |= (uint8_t)v;
+	}
+	return 0;
+}
+
 bool streq_ptr(const char *a, const char *b)
 {
 	if (!a || !b)

@@ -37,6 +37,11 @@ char *escape_untrusted(const char *s, size_t n, size_t maxin);
 
 /* Hex-encode n bytes into out (2n+1 bytes). */
 void hex_encode(const uint8_t *in, size_t n, char *out);
+/* The value of one hex digit (either case), -1 for anything else. */
+int hex_digit(char c);
+/* Exactly outlen*2 lower-case hex digits (the form hex_encode writes) into
+ * out; -EINVAL for any other length or character. */
+int hex_decode(const char *s, size_t n, uint8_t *out, size_t outlen);
 
 bool streq_ptr(const char *a, const char *b);
 bool startswith(const char *s, const char *prefix);

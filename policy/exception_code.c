@@ -108,17 +108,6 @@ int exception_secret_init(const char *path, bool force)
 	return r;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int exception_secret_load(const char *path, uint8_t ret[EXCEPTION_SECRET_LEN])
 {
 	_cleanup_close_ int fd = -1;
@@ -144,7 +133,7 @@ int exception_secret_load(const char *path, uint8_t ret[EXCEPTION_SECRET_LEN])
 	if (n != EXCEPTION_SECRET_LEN * 2)
 		return -EBADMSG;
 	for (size_t i = 0; i < EXCEPTION_SECRET_LEN; i++) {
-		int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
+		int hi = hex_digit(buf[2 * i]), lo = hex_digit(buf[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -EBADMSG;

@@ -14,8 +14,7 @@
 #include "fileio.h"
 #include "policy_schema.h"
 #include "strutil.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
+#include "json-util.h"
 
 static int lock_store(const char *path)
 {

@@ -10,6 +10,7 @@
 #include "policy.h"
 #include "policy_schema.h"
 #include "strutil.h"
+#include "json-util.h"
 
 struct mamori_policy {
 	cJSON *doc;
@@ -59,8 +60,6 @@ void policy_mem_free(void *p)
 	if (p)
 		mem_free(p);
 }
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
 
 /* ---- cross-field rules ----------------------------------------------------- */
 

@@ -9,8 +9,7 @@
 #include "usb_lang.h"
 #include "strutil.h"
 #include "usbguard.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
+#include "json-util.h"
 
 #define TOKENS_MAX 512
 #define VALUES_MAX 64

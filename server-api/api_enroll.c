@@ -18,6 +18,9 @@
 #include "log.h"
 #include "server.h"
 #include "strutil.h"
+#include "terminal_id.h"
+
+_Static_assert(TERMINAL_ID_MAX <= STORE_ID_MAX, "a valid terminal ID fits the store");
 
 static void handle_ca(void *userdata, struct http_req *req)
 {
@@ -25,22 +28,6 @@ static void handle_ca(void *userdata, struct http_req *req)
 	const char *pem = pki_ca_pem(srv->pki);
 
 	http_reply_data(req, 200, "application/x-pem-file", pem, strlen(pem));
-}
-
-static bool terminal_id_valid(const char *id)
-{
-	size_t n = id ? strlen(id) : 0;
-
-	if (n == 0 || n >= STORE_ID_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = id[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-
-		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return false;
-	}
-	return true;
 }
 
 /* https://HOST:DEVICE_PORT from the Host header the terminal used (or the

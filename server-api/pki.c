@@ -22,6 +22,9 @@
 #include "fileio.h"
 #include "pki.h"
 #include "strutil.h"
+#include "terminal_id.h"
+
+_Static_assert(TERMINAL_ID_MAX <= PKI_TERMINAL_ID, "a valid terminal ID fits a certificate CN buffer");
 
 #define CLOCK_SKEW_S 300 /* notBefore is set this far back: terminals' clocks are not all synchronised */
 #define PEM_FILE_MAX (64 * 1024)
@@ -297,22 +300,6 @@ int pki_issue_server(struct pki *p, const char *key_path, const char *cert_path,
 	if ((r = write_key(key_path, k)) < 0)
 		return r;
 	return write_cert(cert_path, c);
-}
-
-static bool terminal_id_valid(const char *id)
-{
-	size_t n = strlen(id);
-
-	if (n == 0 || n >= PKI_TERMINAL_ID)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = id[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-
-		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return false;
-	}
-	return true;
 }
 
 static int name_cn(X509_NAME *name, char ret[PKI_TERMINAL_ID])

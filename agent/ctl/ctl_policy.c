@@ -33,8 +33,7 @@
 #include "rootpath.h"
 #include "strutil.h"
 #include "usbguard.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
+#include "json-util.h"
 
 #define OPTS_MAX 8
 

@@ -232,24 +232,6 @@ static int sha_chain(struct hasher *h, const uint8_t prev[HASH_LEN], const void 
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static int hex_decode(const char *s, size_t n, uint8_t *out, size_t outlen)
-{
-	if (n != outlen * 2)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-
-		if (v < 0)
-			return -EINVAL;
-		if (i % 2 == 0)
-			out[i / 2] = (uint8_t)(v << 4);
-		else
-			out[i / 2] |= (uint8_t)v;
-	}
-	return 0;
-}
-
 /* "<seq> <64 hex>" */
 static int parse_seq_hash(const char *s, uint64_t *ret_seq, uint8_t ret_hash[HASH_LEN])
 {

@@ -20,6 +20,7 @@
 #include "policy_sign.h"
 #include "rootpath.h"
 #include "strutil.h"
+#include "terminal_id.h"
 #include "transport.h"
 
 #define STATE_FILE_MAX (64 * 1024)
@@ -36,32 +37,16 @@ static int ssl_fail(void)
 	return -EIO;
 }
 
-static bool id_valid(const char *id)
-{
-	size_t n = id ? strlen(id) : 0;
-
-	if (n == 0 || n >= ENROLL_ID_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = id[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-
-		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return false;
-	}
-	return true;
-}
-
 int enroll_default_terminal_id(const char *configured, char ret[ENROLL_ID_MAX])
 {
 	char path[PATH_MAX], line[ENROLL_ID_MAX];
 
 	if (configured && *configured)
-		return id_valid(configured) ? strscpy(ret, ENROLL_ID_MAX, configured) : -EINVAL;
+		return terminal_id_valid(configured) ? strscpy(ret, ENROLL_ID_MAX, configured) : -EINVAL;
 	if (root_path(path, sizeof(path), "/etc/machine-id") == 0 && read_one_line(path, line, sizeof(line)) == 0 &&
-	    id_valid(strstrip(line)))
+	    terminal_id_valid(strstrip(line)))
 		return strscpy(ret, ENROLL_ID_MAX, strstrip(line));
-	if (gethostname(line, sizeof(line) - 1) == 0 && id_valid(line))
+	if (gethostname(line, sizeof(line) - 1) == 0 && terminal_id_valid(line))
 		return strscpy(ret, ENROLL_ID_MAX, line);
 	return -ENOENT;
 }
@@ -91,7 +76,7 @@ int enroll_make_key_csr(const char *terminal_id, char **ret_key_pem, char **ret_
 	X509_NAME *name;
 	int r;
 
-	if (!id_valid(terminal_id))
+	if (!terminal_id_valid(terminal_id))
 		return -EINVAL;
 	k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	req = X509_REQ_new();
@@ -363,7 +348,7 @@ int enroll_run(const struct enroll_options *o, struct enroll_result *ret, char *
 		snprintf(err, errsz, "--ca-fingerprint must be the 64 hex digits of a SHA-256");
 		return -EINVAL;
 	}
-	if (!id_valid(o->terminal_id)) {
+	if (!terminal_id_valid(o->terminal_id)) {
 		snprintf(err, errsz, "invalid terminal ID '%s'", o->terminal_id ?: "");
 		return -EINVAL;
 	}

@@ -14,7 +14,9 @@
 
 #include <stdint.h>
 
-#define ENROLL_ID_MAX 129
+#include "terminal_id.h"
+
+#define ENROLL_ID_MAX TERMINAL_ID_MAX /* protocol/terminal_id.h */
 
 struct enroll_state {
 	char admin_url[512];  /* where the terminal enrolled (enrollment, not used for reports) */

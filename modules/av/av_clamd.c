@@ -24,8 +24,7 @@
 #include "fileio.h"
 #include "rootpath.h"
 #include "strutil.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
+#include "json-util.h"
 
 #define STATE_FILE "av/clamd-full-scan.json"
 

@@ -23,8 +23,7 @@
 #include "av_mdatp.h"
 #include "rootpath.h"
 #include "strutil.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
+#include "json-util.h"
 
 /* `key: X` or `key: {"value": X, ...}` */
 static const cJSON *get_value(const cJSON *o, const char *key)

@@ -19,8 +19,8 @@
 #include "fileio.h"
 #include "rootpath.h"
 #include "strutil.h"
+#include "json-util.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
 
 #define BASELINE_FILE "av/watch-baseline.json"

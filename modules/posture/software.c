@@ -14,8 +14,7 @@
 #include "rootpath.h"
 #include "software.h"
 #include "strutil.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
+#include "json-util.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/mamori"
 #define INVENTORY_FILE    "software/packages"

@@ -37,6 +37,7 @@
 #include "usb_media.h"
 #include "usb_rules.h"
 #include "policy_exception.h"
+#include "json-util.h"
 
 #define USB_DEVS_MAX     4096
 #define USB_NOTIFY_MAX   4
@@ -79,7 +80,6 @@ size_t usb_module_tracked(void *state)
 	return state ? ((struct usb_state *)state)->n_devs : 0;
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_enumerate *, udev_enumerate_unref)
 
 /* ---- device table ------------------------------------------------------ */

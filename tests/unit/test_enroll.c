@@ -115,6 +115,30 @@ static void test_install_identity(void **state)
 	free(dir);
 }
 
+/* One rule for agent and server (protocol/terminal_id.c). */
+static void test_terminal_id_rule(void **state)
+{
+	char id[TERMINAL_ID_MAX + 1];
+	(void)state;
+
+	assert_true(terminal_id_valid("kaikei-pc-01"));
+	assert_true(terminal_id_valid("A.b_c-9"));
+	assert_false(terminal_id_valid(NULL));
+	assert_false(terminal_id_valid(""));
+	assert_false(terminal_id_valid("-leading"));
+	assert_false(terminal_id_valid(".hidden"));
+	assert_false(terminal_id_valid("../etc"));
+	assert_false(terminal_id_valid("a/b"));
+	assert_false(terminal_id_valid("no spaces"));
+	assert_false(terminal_id_valid("日本"));
+	memset(id, 'a', TERMINAL_ID_MAX - 1);
+	id[TERMINAL_ID_MAX - 1] = '\0';
+	assert_true(terminal_id_valid(id)); /* 128 bytes */
+	id[TERMINAL_ID_MAX - 1] = 'a';
+	id[TERMINAL_ID_MAX] = '\0';
+	assert_false(terminal_id_valid(id)); /* 129 */
+}
+
 static void test_terminal_id_sources(void **state)
 {
 	char *root = tu_mkdtemp(), id[ENROLL_ID_MAX];
@@ -192,11 +216,9 @@ static void test_run_refuses_bad_arguments(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_key_and_csr),
-	        cmocka_unit_test(test_install_identity),
-	        cmocka_unit_test(test_terminal_id_sources),
-	        cmocka_unit_test(test_state_file),
-	        cmocka_unit_test(test_run_refuses_bad_arguments),
+	        cmocka_unit_test(test_key_and_csr),      cmocka_unit_test(test_install_identity),
+	        cmocka_unit_test(test_terminal_id_rule), cmocka_unit_test(test_terminal_id_sources),
+	        cmocka_unit_test(test_state_file),       cmocka_unit_test(test_run_refuses_bad_arguments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

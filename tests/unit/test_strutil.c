@@ -164,13 +164,35 @@ static void test_files(void **state)
 	free(dir);
 }
 
+/* one hex decoder for the journal and the exception secret (issue 19) */
+static void test_hex(void **state)
+{
+	uint8_t b[4], raw[4] = {0x00, 0x9f, 0xa0, 0xff};
+	char txt[9];
+	(void)state;
+
+	hex_encode(raw, 4, txt);
+	assert_string_equal(txt, "009fa0ff");
+	assert_int_equal(hex_decode(txt, 8, b, 4), 0);
+	assert_memory_equal(b, raw, 4);
+	assert_int_equal(hex_decode("009FA0FF", 8, b, 4), -EINVAL); /* canonical: lower case only */
+	assert_int_equal(hex_decode("009fa0f", 7, b, 4), -EINVAL);
+	assert_int_equal(hex_decode("009fa0fg", 8, b, 4), -EINVAL);
+	assert_int_equal(hex_decode("009fa0ff00", 10, b, 4), -EINVAL);
+	assert_int_equal(hex_digit('a'), 10);
+	assert_int_equal(hex_digit('F'), 15);
+	assert_int_equal(hex_digit('g'), -1);
+	assert_int_equal(hex_digit('\0'), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_strscpy),       cmocka_unit_test(test_parse_int64),
-	        cmocka_unit_test(test_escape),        cmocka_unit_test(test_escape_cap),
-	        cmocka_unit_test(test_text_is_plain), cmocka_unit_test(test_utf8_valid),
-	        cmocka_unit_test(test_root_path),     cmocka_unit_test(test_files),
+	        cmocka_unit_test(test_hex),         cmocka_unit_test(test_strscpy),
+	        cmocka_unit_test(test_parse_int64), cmocka_unit_test(test_escape),
+	        cmocka_unit_test(test_escape_cap),  cmocka_unit_test(test_text_is_plain),
+	        cmocka_unit_test(test_utf8_valid),  cmocka_unit_test(test_root_path),
+	        cmocka_unit_test(test_files),
 	};
 	return cmocka_run_group_tests_name("strutil", tests, NULL, NULL);
 }
