@@ -19,8 +19,8 @@
 #include "spool.h"
 #include "strutil.h"
 
-#define SPOOL_MAX       (64 * 1024 * 1024) /* read back at most this much */
-#define SPOOL_SYNC_MS   200                /* fdatasync at most this often from acks */
+#define SPOOL_MAX     (64 * 1024 * 1024) /* read back at most this much */
+#define SPOOL_SYNC_MS 200                /* fdatasync at most this often from acks */
 
 static int spool_fd = -1;
 static bool dirty;

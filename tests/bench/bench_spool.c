@@ -38,7 +38,8 @@ int main(int argc, char **argv)
 	const char *dir = argc > 1 ? argv[1] : "/tmp";
 	cJSON *m = cJSON_Parse(
 	        "{\"op\":\"emit\",\"id\":1,\"type\":\"usb.blocked\",\"severity\":\"warning\",\"reqs\":\"MEDIA-1\","
-	        "\"payload\":{\"action\":\"block\",\"reason\":\"default\",\"rule\":\"default\",\"identity\":{\"vendor\":"
+	        "\"payload\":{\"action\":\"block\",\"reason\":\"default\",\"rule\":\"default\",\"identity\":{"
+	        "\"vendor\":"
 	        "\"dead\",\"product\":\"beef\",\"serial\":\"UNKNOWN1\",\"manufacturer\":\"ACME\",\"name\":\"Stick\","
 	        "\"class\":\"00\",\"interfaces\":[\"08:06:50\"],\"port\":\"1-4\",\"connect_type\":\"hotplug\"}}}");
 

@@ -152,6 +152,61 @@ static void test_spool(void **state)
 	stop_gate();
 	gate = 0;
 
+	/* 3. a kill -9 loop: each round a worker dies, two devices are decided
+	 * in its back-off, mamorid is killed (issue 13 "Must show"). */
+	{
+		enum { ROUNDS = 8 };
+		int produced = 0, found = 0, counted;
+		char serial[32];
+
+		start_gate();
+		for (int i = 0; i < ROUNDS; i++) {
+			char *p[2];
+
+			w = worker_pid(8000);
+			assert_true(w > 0);
+			assert_int_equal(kill(w, SIGKILL), 0);
+			usleep(100000);
+			for (int k = 0; k < 2; k++) {
+				snprintf(serial, sizeof(serial), "LOOP%02d%d", i, k);
+				p[k] = insert(10 + k, "dead", "beef", serial);
+				produced++;
+			}
+			usleep(400000);
+			assert_int_equal(kill(gate, SIGKILL), 0);
+			assert_int_equal(waitpid(gate, NULL, 0), gate);
+			unplug(p[0]);
+			unplug(p[1]);
+			start_gate();
+		}
+		assert_true(worker_pid(8000) > 0);
+		usleep(1000000);
+		stop_gate();
+		gate = 0;
+		for (int i = 0; i < ROUNDS; i++)
+			for (int k = 0; k < 2; k++) {
+				snprintf(serial, sizeof(serial), "LOOP%02d%d", i, k);
+				found += journaled("usb.blocked", serial) >= 1;
+			}
+		{
+			char out[64] = "";
+
+			snprintf(cmd, sizeof(cmd),
+			         "%s/mamorictl --root %s journal export --format jsonl | jq -s '[.[] | select(.type == "
+			         "\"journal.overflow\") | .payload.dropped] | add // 0' > %s/counted.txt",
+			         bindir, tbroot, prep);
+			assert_int_equal(run(cmd), 0);
+			snprintf(cmd, sizeof(cmd), "%s/counted.txt", prep);
+			rd(cmd, out, sizeof(out));
+			counted = (int)strtol(out, NULL, 10);
+		}
+		printf("# %-26s %9s %10s %14s %10s\n", "scenario", "produced", "journaled", "counted lost",
+		       "delivered");
+		printf("# %-26s %9d %10d %14d %10s\n", "gate kill -9 loop", produced, found, counted,
+		       "n/a (no server)");
+		assert_int_equal(found + counted, produced);
+	}
+
 	assert_int_equal(journaled("usb.blocked", "SPOOLB1"), 1);
 	assert_int_equal(journaled("usb.allowed", "SPOOLA2"), 1);
 	assert_int_equal(journaled("usb.blocked", "SPOOLB3"), 1);
