@@ -359,7 +359,7 @@ static void on_emit_ack(const cJSON *ack)
 	memmove(G.queue, G.queue + 1, (G.n_queue - 1) * sizeof(*G.queue));
 	G.n_queue--;
 	G.n_sent--;
-	spool_ack((uint64_t)id->valuedouble, G.n_queue == 0);
+	spool_ack(id, G.n_queue == 0);
 	if (G.n_queue == 0 && G.dropped > 0) {
 		cJSON *m = ipc_new(IPC_EMIT), *p;
 		if (m && (p = cJSON_AddObjectToObject(m, "payload"))) {

@@ -27,20 +27,6 @@
 
 #include "gate_testbed.h"
 
-static pid_t worker_pid(int wait_ms)
-{
-	for (int i = 0; i < wait_ms / 50; i++) {
-		_cleanup_json_ cJSON *s = control("{\"cmd\":\"status\"}");
-		const cJSON *pid = s ? cJSON_GetObjectItemCaseSensitive(s, "pid") : NULL;
-		const cJSON *gp = s ? cJSON_GetObjectItemCaseSensitive(s, "gate_pid") : NULL;
-
-		if (cJSON_IsNumber(pid) && cJSON_IsNumber(gp) && (pid_t)gp->valuedouble == gate)
-			return (pid_t)pid->valuedouble;
-		usleep(50000);
-	}
-	return -1;
-}
-
 static void start_gate(void)
 {
 	gate = fork();
