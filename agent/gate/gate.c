@@ -43,6 +43,7 @@
 #include "proc-util.h"
 #include "rootpath.h"
 #include "sdnotify.h"
+#include "spool.h"
 #include "strutil.h"
 #include "usb/usb.h"
 #include "usb/usb_identity.h"
@@ -329,6 +330,15 @@ static void queue_event(cJSON *msg)
 		}
 	}
 	G.queue[G.n_queue++] = msg;
+	spool_append(msg); /* survives a crash of this process (issue 13) */
+}
+
+/* An event a previous mamorid spooled and nobody acknowledged: queued again
+ * under a new id. */
+static void requeue_spooled(cJSON *msg)
+{
+	cJSON_ReplaceItemInObjectCaseSensitive(msg, "id", cJSON_CreateNumber((double)++G.next_id));
+	queue_event(msg);
 }
 
 static void send_queued(void)
@@ -381,6 +391,7 @@ static void on_emit_ack(const cJSON *ack)
 	memmove(G.queue, G.queue + 1, (G.n_queue - 1) * sizeof(*G.queue));
 	G.n_queue--;
 	G.n_sent--;
+	spool_ack(id, G.n_queue == 0);
 	/* the count goes out once the worker journals again (after a success:
 	 * a journal that refuses everything does not make this loop) */
 	if (G.n_queue == 0 && G.dropped > 0 && !err) {
@@ -388,10 +399,11 @@ static void on_emit_ack(const cJSON *ack)
 		if (m && (p = cJSON_AddObjectToObject(m, "payload"))) {
 			cJSON_AddNumberToObject(m, "id", (double)++G.next_id);
 			cJSON_AddStringToObject(m, "type", "journal.overflow");
-			cJSON_AddStringToObject(m, "severity", "error");
+			cJSON_AddStringToObject(m, "severity", "critical"); /* as docs/EVENTS.md says */
 			cJSON_AddStringToObject(m, "reqs", "LOG-1");
-			cJSON_AddNumberToObject(p, "lost", (double)G.dropped);
-			cJSON_AddStringToObject(p, "where", "mamorid's queue to mamori-worker");
+			cJSON_AddNumberToObject(p, "dropped", (double)G.dropped);
+			cJSON_AddStringToObject(p, "where", "gate");
+			cJSON_AddNumberToObject(cJSON_AddObjectToObject(p, "causes"), "queue_full", (double)G.dropped);
 			G.dropped = 0;
 			queue_event(m);
 		} else
@@ -769,6 +781,13 @@ int main(int argc, char **argv)
 
 	G.ctx = (struct mamori_ctx){
 	        .config = &G.cfg, .lang = G.cfg.lang, .audit_only = G.audit || G.cfg.audit_only, .emit = gate_emit};
+	{
+		/* events a crashed or stopped mamorid had not seen acknowledged go first */
+		char sdir[PATH_MAX];
+
+		if (root_path(sdir, sizeof(sdir), G.cfg.state_dir) < 0 || spool_open(sdir, requeue_spooled) < 0)
+			log_error("mamorid: no spool: events not yet acknowledged are lost if mamorid dies");
+	}
 	media_set_publish_hook(forward_media, NULL);
 	r = spawn_worker();
 	if (r < 0)
@@ -866,6 +885,7 @@ int main(int argc, char **argv)
 					sd_notify_send("WATCHDOG=1");
 				else
 					log_warning("watchdog not fed: mamori-worker is not answering");
+				spool_sync(); /* off the decision path */
 				break;
 			}
 			case T_PING: {
@@ -931,6 +951,7 @@ int main(int argc, char **argv)
 	if (G.mod_state)
 		mamori_module_stop(G.mod, G.mod_state);
 	policy_free(G.policy);
+	spool_close(); /* what is still queued is sent by the next mamorid */
 	for (size_t i = 0; i < G.n_queue; i++)
 		cJSON_Delete(G.queue[i]);
 	free(G.queue);

@@ -1384,7 +1384,10 @@ static int append_tamper(struct journal *j, const struct vresult *vr, const char
 	    cJSON_AddNumberToObject(o, "first_bad_seq", (double)vr->first_bad) &&
 	    cJSON_AddNumberToObject(o, "last_good_seq", (double)vr->last_good_seq) &&
 	    cJSON_AddStringToObject(o, "last_good_hash", vr->chain[0] ? hex : "") &&
-	    cJSON_AddNumberToObject(o, "old_max_seq", (double)vr->max_seq) &&
+	    /* the highest seq the old chain may have used (its file's, or reserved in
+	     * journal.state): the new chain starts right after it, as the server
+	     * checks (max(old_max_seq, last_good_seq) + 1) */
+	    cJSON_AddNumberToObject(o, "old_max_seq", (double)j->s.anchor_seq) &&
 	    cJSON_AddNumberToObject(o, "old_head_seq", (double)old_head) &&
 	    cJSON_AddStringToObject(o, "old_head_hash", old_head_hash) &&
 	    cJSON_AddNumberToObject(o, "acked_seq", (double)acked)) {
@@ -1656,6 +1659,9 @@ int journal_open(const struct journal_options *o, struct journal **ret)
 		if ((r = txn_enter(j, &own)) < 0 || (r = txn_commit(j)) < 0)
 			goto fail;
 	}
+	/* an unreadable file names no chain: journal.state knows which it was */
+	if (recovered && !vr.chain[0] && old_side.chain[0])
+		memcpy(vr.chain, old_side.chain, sizeof(vr.chain));
 	if (recovered && (r = append_tamper(j, &vr, old_name, acked, &old_side)) < 0)
 		goto fail;
 	if (side_bad) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/integration/gate.sh — mamorid + mamori-worker as processes on a
-# umockdev testbed (gate.c), with a policy signed by a key made here.
+# umockdev testbed (gate.c; GATE_TEST=gate_spool runs gate_spool.c), with a
+# policy signed by a key made here.
 set -euo pipefail
 : "${MAMORI_BUILD:?}" "${MAMORI_SRC:?}"
 source "$MAMORI_SRC/tests/integration/gate_lib.bash"
@@ -19,4 +20,4 @@ gate_sign <<'JSON'
       "scope": { "check": "usb.device", "device": { "vendor": "dead", "product": "beef", "serial": "EXPIRED1" } },
       "not_before": "2020-01-01T00:00:00Z", "not_after": "2021-01-01T00:00:00Z" } ] }
 JSON
-gate_run gate
+gate_run "${GATE_TEST:-gate}"

@@ -1,0 +1,193 @@
+/* agent/gate/spool.c — mamorid's spool of unacknowledged events (issue 13,
+ * item 2; LOG-1): see spool.h. Runs in mamorid (root), one thread. A spool
+ * line that cannot be parsed (torn last write) is skipped and logged: the
+ * file is ours, only a crash in the middle of a write makes one. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc-util.h"
+#include "fileio.h"
+#include "log.h"
+#include "spool.h"
+#include "strutil.h"
+
+#define SPOOL_MAX     (64 * 1024 * 1024) /* read back at most this much */
+#define SPOOL_SYNC_MS 200                /* fdatasync at most this often from acks */
+
+static int spool_fd = -1;
+static bool dirty;
+static int64_t last_sync_ms;
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int write_all(const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(spool_fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	dirty = true;
+	return 0;
+}
+
+int spool_open(const char *dir, void (*requeue)(cJSON *msg))
+{
+	char path[PATH_MAX];
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	cJSON **pending = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t acked = 0;
+	int r, count = 0;
+
+	if (xsnprintf(path, sizeof(path), "%s/%s", dir, SPOOL_FILE) < 0)
+		return -ENAMETOOLONG;
+	r = mkdir_p(dir, 0700);
+	if (r < 0)
+		return r;
+	r = read_file_capped(path, SPOOL_MAX, &buf, &len);
+	if (r < 0 && r != -ENOENT)
+		log_error_errno(r, "gate spool %s unreadable: its events are lost", path);
+	/* first pass: the highest acknowledged id (acks come in order) */
+	for (char *l = buf; buf && l && *l;) {
+		char *nl = strchr(l, '\n');
+		int64_t v;
+
+		if (!nl)
+			break; /* a torn last line */
+		*nl = 0;
+		if (l[0] == 'A' && l[1] == ' ' && parse_int64(l + 2, 0, INT64_MAX, &v) == 0 && (uint64_t)v > acked)
+			acked = (uint64_t)v;
+		*nl = '\n';
+		l = nl + 1;
+	}
+	for (char *l = buf; buf && l && *l;) {
+		char *nl = strchr(l, '\n'), *sp;
+		int64_t id;
+		cJSON *m;
+
+		if (!nl)
+			break;
+		*nl = 0;
+		sp = l[0] == 'E' && l[1] == ' ' ? strchr(l + 2, ' ') : NULL;
+		if (sp) {
+			*sp = 0;
+			if (parse_int64(l + 2, 0, INT64_MAX, &id) == 0 && (uint64_t)id > acked) {
+				m = cJSON_ParseWithLength(sp + 1, strlen(sp + 1));
+				if (!cJSON_IsObject(m)) {
+					log_warning("gate spool: a damaged line is skipped");
+					cJSON_Delete(m);
+				} else {
+					if (n == cap) {
+						cJSON **p = realloc(pending, (cap ? cap * 2 : 64) * sizeof(*p));
+
+						if (!p) {
+							cJSON_Delete(m);
+							break;
+						}
+						pending = p;
+						cap = cap ? cap * 2 : 64;
+					}
+					pending[n++] = m;
+				}
+			}
+		}
+		l = nl + 1;
+	}
+	spool_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (spool_fd < 0) {
+		r = -errno;
+		for (size_t i = 0; i < n; i++)
+			cJSON_Delete(pending[i]);
+		free(pending);
+		return log_error_errno(r, "gate spool %s cannot be opened", path);
+	}
+	/* the pending ones go into the queue again (and so into the new file) */
+	for (size_t i = 0; i < n; i++) {
+		requeue(pending[i]);
+		count++;
+	}
+	free(pending);
+	if (count)
+		log_warning("gate spool: %d event(s) the worker had not acknowledged are sent again", count);
+	spool_sync();
+	return count;
+}
+
+void spool_append(const cJSON *msg)
+{
+	const cJSON *op = cJSON_GetObjectItemCaseSensitive(msg, "op");
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+	_cleanup_free_ char *s = NULL, *line = NULL;
+	size_t n;
+	int r;
+
+	if (spool_fd < 0 || !cJSON_IsString(op) || strcmp(op->valuestring, "emit") != 0 || !cJSON_IsNumber(id))
+		return;
+	s = cJSON_PrintUnformatted(msg);
+	if (!s)
+		return;
+	n = strlen(s) + 32;
+	line = malloc(n);
+	if (!line || xsnprintf(line, n, "E %.0f %s\n", id->valuedouble, s) < 0)
+		return;
+	r = write_all(line, strlen(line));
+	if (r < 0)
+		log_warning_errno(r, "gate spool: cannot append; this event survives only in memory");
+}
+
+void spool_ack(uint64_t id, bool empty)
+{
+	char line[32];
+
+	if (spool_fd < 0)
+		return;
+	if (empty) {
+		/* nothing pending: start over (no fsync needed for an empty file:
+		 * after a crash an older, longer one only sends acked events again) */
+		if (ftruncate(spool_fd, 0) == 0)
+			return;
+	}
+	if (xsnprintf(line, sizeof(line), "A %" PRIu64 "\n", id) == 0)
+		(void)write_all(line, strlen(line));
+	if (mono_ms() - last_sync_ms >= SPOOL_SYNC_MS)
+		spool_sync();
+}
+
+void spool_sync(void)
+{
+	if (spool_fd < 0 || !dirty)
+		return;
+	if (fdatasync(spool_fd) < 0)
+		log_warning_errno(-errno, "gate spool: fdatasync");
+	dirty = false;
+	last_sync_ms = mono_ms();
+}
+
+void spool_close(void)
+{
+	spool_sync();
+	if (spool_fd >= 0)
+		close(spool_fd);
+	spool_fd = -1;
+}

@@ -1,0 +1,69 @@
+/* tests/bench/bench_spool.c — what the gate's spool (agent/gate/spool.c,
+ * issue 13 item 2) adds to the decision path: spool_append of a usb.blocked
+ * emit message (serialise + one write(2), no fsync) against the file system
+ * of the state directory; and what the batched fdatasync costs off the
+ * path. Prints medians in microseconds. Run by make bench. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "spool.h"
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void requeue(cJSON *m)
+{
+	cJSON_Delete(m);
+}
+
+int main(int argc, char **argv)
+{
+	enum { N = 5000 };
+	static double t_append[N], t_sync[N / 100];
+	const char *dir = argc > 1 ? argv[1] : "/tmp";
+	cJSON *m = cJSON_Parse(
+	        "{\"op\":\"emit\",\"id\":1,\"type\":\"usb.blocked\",\"severity\":\"warning\",\"reqs\":\"MEDIA-1\","
+	        "\"payload\":{\"action\":\"block\",\"reason\":\"default\",\"rule\":\"default\",\"identity\":{"
+	        "\"vendor\":"
+	        "\"dead\",\"product\":\"beef\",\"serial\":\"UNKNOWN1\",\"manufacturer\":\"ACME\",\"name\":\"Stick\","
+	        "\"class\":\"00\",\"interfaces\":[\"08:06:50\"],\"port\":\"1-4\",\"connect_type\":\"hotplug\"}}}");
+
+	if (!m || spool_open(dir, requeue) < 0)
+		return 1;
+	for (int i = 0; i < N; i++) {
+		double t0;
+
+		cJSON_ReplaceItemInObjectCaseSensitive(m, "id", cJSON_CreateNumber(i + 1));
+		t0 = now_us();
+		spool_append(m);
+		t_append[i] = now_us() - t0;
+		if (i % 100 == 99) {
+			t0 = now_us();
+			spool_sync();
+			t_sync[i / 100] = now_us() - t0;
+			spool_ack((uint64_t)i + 1, true);
+		}
+	}
+	qsort(t_append, N, sizeof(double), cmp);
+	qsort(t_sync, N / 100, sizeof(double), cmp);
+	printf("spool_append (decision path): median %.1f us, p99 %.1f us\n", t_append[N / 2], t_append[N * 99 / 100]);
+	printf("spool_sync (batched, off the path): median %.1f us per 100 events\n", t_sync[N / 200]);
+	spool_close();
+	cJSON_Delete(m);
+	return 0;
+}

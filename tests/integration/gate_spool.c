@@ -1,0 +1,213 @@
+/* tests/integration/gate_spool.c — events the worker had not acknowledged
+ * survive the gate (issue 13, item 2; LOG-1): mamorid and mamori-worker as
+ * processes on a umockdev testbed (run by gate_spool.sh under
+ * umockdev-wrapper). The worker is killed so that the gate's decisions stay
+ * queued during its restart back-off; then the gate is killed with SIGKILL,
+ * and in a second scenario stopped with SIGTERM. The devices are removed before the next gate starts
+ * (it would decide them again), so every decision in the journal comes from
+ * the spool. The old gate kept them in memory only: none reached the
+ * journal. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <umockdev.h>
+
+#include "control.h"
+#include "json-util.h"
+
+#include "gate_testbed.h"
+
+static void start_gate(void)
+{
+	gate = fork();
+	assert_true(gate >= 0);
+	if (gate == 0) {
+		char path[4096], log[4096];
+
+		snprintf(path, sizeof(path), "%s/mamorid", bindir);
+		snprintf(log, sizeof(log), "%s/gate.log", prep);
+		if (!freopen(log, "a", stderr))
+			_exit(126);
+		execl(path, "mamorid", "--root", tbroot, "--foreground", "--log-level", "debug", (char *)NULL);
+		_exit(127);
+	}
+}
+
+static void unplug(char *p)
+{
+	umockdev_testbed_uevent(tb, p, "remove");
+	umockdev_testbed_remove_device(tb, p);
+	g_free(p);
+}
+
+/* how many journal lines have both strings (device decisions only) */
+static int journaled(const char *type, const char *serial)
+{
+	char cmd[8192], out[131072];
+	int count = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s --lang en journal show > %s/events.txt 2>&1", bindir, tbroot,
+	         prep);
+	assert_int_equal(run(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s/events.txt", prep);
+	f = fopen(cmd, "re");
+	assert_non_null(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	for (char *line = out; line && *line;) {
+		char *nl = strchr(line, '\n');
+
+		if (nl)
+			*nl = '\0';
+		if (strstr(line, type) && strstr(line, serial) && !strstr(line, "devnode="))
+			count++;
+		line = nl ? nl + 1 : NULL;
+	}
+	return count;
+}
+
+static void stop_gate(void)
+{
+	int st;
+
+	assert_int_equal(kill(gate, SIGTERM), 0);
+	assert_int_equal(waitpid(gate, &st, 0), gate);
+	assert_true(WIFEXITED(st));
+}
+
+static void test_spool(void **state)
+{
+	char cmd[8192];
+	pid_t w;
+	char *b, *c, *d;
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd),
+	         "mkdir -p %s/etc/mamori %s/var/lib/mamori && cp %s/agent.conf %s/policy.pub %s/etc/mamori/ && "
+	         "cp %s/policy.json %s/policy.json.sig %s/var/lib/mamori/",
+	         tbroot, tbroot, prep, prep, tbroot, prep, prep, tbroot);
+	assert_int_equal(run(cmd), 0);
+
+	/* 1. kill -9 of the gate while the worker is in restart back-off: its
+	 * decisions are queued, unacknowledged */
+	start_gate();
+	w = worker_pid(8000);
+	assert_true(w > 0);
+	assert_int_equal(kill(w, SIGKILL), 0);
+	usleep(100000); /* the gate saw it die and waits (1 s) before the restart */
+	b = insert(4, "dead", "beef", "SPOOLB1");
+	c = insert(5, "0781", "5581", "SPOOLA2");
+	assert_true(wait_attr(c, "authorized", "1", 600));
+	assert_string_equal(attr(b, "authorized"), "0");
+	usleep(300000); /* its events follow the authorization */
+	assert_int_equal(kill(gate, SIGKILL), 0);
+	assert_int_equal(waitpid(gate, NULL, 0), gate);
+	usleep(200000);
+	unplug(b);
+	unplug(c);
+	start_gate();
+	assert_true(worker_pid(8000) > 0);
+	usleep(1000000);
+
+	/* 2. SIGTERM of the gate while the worker is in restart back-off */
+	w = worker_pid(3000);
+	assert_true(w > 0);
+	assert_int_equal(kill(w, SIGKILL), 0);
+	usleep(100000); /* the gate saw it die and waits before the restart */
+	d = insert(6, "dead", "beef", "SPOOLB3");
+	usleep(300000);
+	assert_string_equal(attr(d, "authorized"), "0");
+	stop_gate();
+	unplug(d);
+	start_gate();
+	assert_true(worker_pid(8000) > 0);
+	usleep(1000000);
+	stop_gate();
+	gate = 0;
+
+	/* 3. a kill -9 loop: each round a worker dies, two devices are decided
+	 * in its back-off, mamorid is killed (issue 13 "Must show"). */
+	{
+		enum { ROUNDS = 8 };
+		int produced = 0, found = 0, counted;
+		char serial[32];
+
+		start_gate();
+		for (int i = 0; i < ROUNDS; i++) {
+			char *p[2];
+
+			w = worker_pid(8000);
+			assert_true(w > 0);
+			assert_int_equal(kill(w, SIGKILL), 0);
+			usleep(100000);
+			for (int k = 0; k < 2; k++) {
+				snprintf(serial, sizeof(serial), "LOOP%02d%d", i, k);
+				p[k] = insert(10 + k, "dead", "beef", serial);
+				produced++;
+			}
+			usleep(400000);
+			assert_int_equal(kill(gate, SIGKILL), 0);
+			assert_int_equal(waitpid(gate, NULL, 0), gate);
+			unplug(p[0]);
+			unplug(p[1]);
+			start_gate();
+		}
+		assert_true(worker_pid(8000) > 0);
+		usleep(1000000);
+		stop_gate();
+		gate = 0;
+		for (int i = 0; i < ROUNDS; i++)
+			for (int k = 0; k < 2; k++) {
+				snprintf(serial, sizeof(serial), "LOOP%02d%d", i, k);
+				found += journaled("usb.blocked", serial) >= 1;
+			}
+		{
+			char out[64] = "";
+
+			snprintf(cmd, sizeof(cmd),
+			         "%s/mamorictl --root %s journal export --format jsonl | jq -s '[.[] | select(.type == "
+			         "\"journal.overflow\") | .payload.dropped] | add // 0' > %s/counted.txt",
+			         bindir, tbroot, prep);
+			assert_int_equal(run(cmd), 0);
+			snprintf(cmd, sizeof(cmd), "%s/counted.txt", prep);
+			rd(cmd, out, sizeof(out));
+			counted = (int)strtol(out, NULL, 10);
+		}
+		printf("# %-26s %9s %10s %14s %10s\n", "scenario", "produced", "journaled", "counted lost",
+		       "delivered");
+		printf("# %-26s %9d %10d %14d %10s\n", "gate kill -9 loop", produced, found, counted,
+		       "n/a (no server)");
+		assert_int_equal(found + counted, produced);
+	}
+
+	assert_int_equal(journaled("usb.blocked", "SPOOLB1"), 1);
+	assert_int_equal(journaled("usb.allowed", "SPOOLA2"), 1);
+	assert_int_equal(journaled("usb.blocked", "SPOOLB3"), 1);
+	snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s journal verify >/dev/null", bindir, tbroot);
+	assert_int_equal(run(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_spool)};
+	int rc;
+
+	if (testbed_setup("gate_spool", "1") < 0)
+		return 1;
+	rc = cmocka_run_group_tests_name("gate_spool", tests, NULL, NULL);
+	testbed_teardown();
+	return rc;
+}
