@@ -121,6 +121,7 @@ struct carry_volume {
 	int anchor_fd;
 	bool person_mounted; /* mountpoint names a person's mount (always, when not anchored) */
 	uint64_t raced;      /* opens found by the sweep, made before the marks */
+	bool swept;          /* once, at the first person's mount: later opens were all under the marks */
 };
 
 struct held {
@@ -747,6 +748,30 @@ struct undo_retry {
 	char name[NAME_MAX + 1];
 };
 
+/* The approval verdict of the last process seen in one read of events: a
+ * copy raises one event per file (and per write, FAN_MODIFY), all by the
+ * same process; /proc and the user database are read once per batch. */
+struct verdict_cache {
+	pid_t pid;
+	enum usb_approval_verdict ver;
+	struct usb_approval_match m;
+};
+
+static enum usb_approval_verdict cached_verdict(struct carry_state *st, struct carry_volume *v, pid_t pid,
+                                                struct verdict_cache *c, struct usb_approval_match *ret)
+{
+	struct carry_proc p;
+
+	if (c->pid != pid || pid <= 0) {
+		c->m = (struct usb_approval_match){0};
+		c->ver = usb_rules_approval_check(st->rules, &v->id, carry_proc_read(pid, &p) == 0 ? p.user : NULL,
+		                                  time(NULL), &c->m);
+		c->pid = pid;
+	}
+	*ret = c->m;
+	return c->ver;
+}
+
 static const char *kind_of(mode_t m, nlink_t links)
 {
 	return S_ISDIR(m)    ? "directory"
@@ -781,12 +806,12 @@ static int undo_create(struct carry_volume *v, struct file_handle *fh, const cha
  * recorded as carry.refused; an attribute change (xattr, truncate(2)) cannot
  * be undone and is recorded as such. */
 static void govern_name(struct carry_state *st, struct carry_volume *v, uint64_t mask, pid_t pid, struct fid_info *one,
-                        struct fid_info *from, struct fid_info *to, struct undo_retry *retry, size_t *n_retry)
+                        struct fid_info *from, struct fid_info *to, struct undo_retry *retry, size_t *n_retry,
+                        struct verdict_cache *vc)
 {
 	struct usb_approval_match m = {0};
-	struct carry_proc p;
 	enum usb_approval_verdict ver;
-	_cleanup_json_ cJSON *o = record_base(v);
+	_cleanup_json_ cJSON *o = NULL;
 	_cleanup_close_ int dfd = -1;
 	const char *op = mask & FAN_CREATE   ? "create"
 	                 : mask & FAN_RENAME ? "rename"
@@ -799,17 +824,27 @@ static void govern_name(struct carry_state *st, struct carry_volume *v, uint64_t
 	double bytes = -1;
 	int r = 0;
 
-	if (!o || !at->v || at->name_len > NAME_MAX)
+	if (!at->v || at->name_len > NAME_MAX)
 		return;
+	ver = cached_verdict(st, v, pid, vc, &m);
+	if (ver == USB_APPROVAL_OK && !(mask & (FAN_CREATE | FAN_RENAME | FAN_ATTRIB)))
+		return; /* an approved write: its carry.out (size, hash) comes at close */
 	memcpy(name, at->name, at->name_len);
 	name[at->name_len] = '\0';
-	ver = usb_rules_approval_check(st->rules, &v->id, carry_proc_read(pid, &p) == 0 ? p.user : NULL, time(NULL),
-	                               &m);
+	if (fid_dir(v, at->fh, &dfd) < 0 || fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) < 0)
+		s.st_mode = 0; /* gone already, or unreachable: recorded without a kind */
+	/* an approved new file (one link): its carry.out at close names it,
+	 * with size and hash; one record, not two */
+	if (ver == USB_APPROVAL_OK && mask & FAN_CREATE && !(mask & (FAN_RENAME | FAN_ATTRIB)) && S_ISREG(s.st_mode) &&
+	    s.st_nlink == 1) /* (a create and the writes after it arrive merged: CREATE|MODIFY) */
+		return;
+	if (!(o = record_base(v)))
+		return;
 	if (mask & FAN_RENAME)
 		add_fid_path(o, "from", from);
 	add_fid_path(o, "path", at);
 	cJSON_AddStringToObject(o, "operation", op);
-	if (fid_dir(v, at->fh, &dfd) == 0 && fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) == 0) {
+	if (s.st_mode) {
 		cJSON_AddStringToObject(o, "kind", kind_of(s.st_mode, s.st_nlink));
 		if (mask & (FAN_CREATE | FAN_RENAME)) {
 			ssize_t k = S_ISLNK(s.st_mode) ? readlinkat(dfd, name, target, sizeof(target)) : 0;
@@ -823,8 +858,6 @@ static void govern_name(struct carry_state *st, struct carry_volume *v, uint64_t
 		cJSON_AddNullToObject(o, "bytes");
 	add_process(o, pid);
 	if (ver == USB_APPROVAL_OK) {
-		if (!(mask & (FAN_CREATE | FAN_RENAME | FAN_ATTRIB)))
-			return; /* an approved write: its carry.out (size, hash) comes at close */
 		cJSON_AddStringToObject(o, "approval", m.id);
 		if (m.max_classification)
 			cJSON_AddNumberToObject(o, "max_classification", m.max_classification);
@@ -869,6 +902,7 @@ static void on_fan_fid(struct carry_state *st)
 {
 	_cleanup_free_ char *buf = malloc(CARRY_EVENTS_BUF);
 	struct undo_retry retry[CARRY_UNDO_RETRIES];
+	struct verdict_cache vc = {.pid = -1};
 	size_t n_retry = 0;
 
 	if (!buf)
@@ -907,7 +941,7 @@ static void on_fan_fid(struct carry_state *st)
 			if (!v || md->pid == st->self)
 				continue;
 			if (v->needs_approval && md->mask & CARRY_NAME_EVENTS) {
-				govern_name(st, v, md->mask, md->pid, &one, &from, &to, retry, &n_retry);
+				govern_name(st, v, md->mask, md->pid, &one, &from, &to, retry, &n_retry, &vc);
 				continue;
 			}
 			if (!st->set.record)
@@ -1388,8 +1422,12 @@ static void person_mount(struct carry_state *st, struct carry_volume *v, const s
 		emit(st, "carry.mounted", SEV_INFO, "CARRY-1", o);
 	}
 	/* an open between the mount and the marks (raced), or between the
-	 * anchor's mount and its marks */
-	check_raced(st, v);
+	 * anchor's mount and its marks; a later mount of an anchored volume
+	 * finds only opens made under the marks (a lazily unmounted one) */
+	if (!v->swept) {
+		v->swept = true;
+		check_raced(st, v);
+	}
 	if (st->set.scan_on_mount && v->state == VOL_SCANNING && !v->scan)
 		scan_start(st, v);
 	else if (st->set.scan_on_mount && raced && v->state != VOL_BLOCKED)

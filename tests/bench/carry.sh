@@ -2,9 +2,12 @@
 # tests/bench/carry.sh — the carry module's cost to a person copying onto a
 # medium: 1,000 small files and one 200 MB file copied with cp onto a
 # loop-mounted ext4, without and with the module, interleaved in one run;
-# prints medians and ratios (target ≤ 1.10×). Root-only: not root is a
-# FAILURE. Everything made here (image on /var/tmp, loop device, mount) is
-# removed in the trap. BENCH_ROUNDS rounds (default 5).
+# prints medians and ratios (target ≤ 1.10×); then the first open after a
+# fresh mount, without the module and with the scan required (a real clamd
+# started here with an EICAR signature, as tests/integration/carry.sh).
+# Root-only: not root, or no clamd, is a FAILURE. Everything made here
+# (image on /var/tmp, loop device, mount, clamd) is removed in the trap.
+# BENCH_ROUNDS rounds (default 5).
 set -euo pipefail
 : "${MAMORI_BUILD:?}" "${MAMORI_SRC:?}"
 if [[ $(id -u) -ne 0 ]]; then
@@ -13,14 +16,25 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 b=$MAMORI_BUILD
 [[ $b == /* ]] || b=$MAMORI_SRC/$b
+CLAMD=$(command -v clamd || true)
+[[ -x $CLAMD ]] || CLAMD=/usr/sbin/clamd
+[[ -x $CLAMD ]] || { echo "carry.sh: FAIL: clamd is not installed (apt-get install clamav-daemon)" >&2; exit 1; }
 work=$(mktemp -d /var/tmp/mamori-bench-carry.XXXXXX)
-loop=
+loop= pid=
 cleanup() {
 	while mountpoint -q "$work/mnt" 2>/dev/null; do umount "$work/mnt" || umount -l "$work/mnt" || break; done
 	[[ -n $loop ]] && losetup -d "$loop" 2>/dev/null
+	[[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
+mkdir -p "$work/db"
+eicar='X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
+printf 'Mamori-Bench-EICAR:0:*:%s\n' "$(printf '%s' "$eicar" | od -An -tx1 | tr -d ' \n')" >"$work/db/mamori.ndb"
+printf 'LocalSocket %s\nDatabaseDirectory %s\nForeground yes\nLogFile %s\nMaxThreads 2\n' \
+	"$work/clamd.sock" "$work/db" "$work/clamd.log" >"$work/clamd.conf"
+"$CLAMD" -c "$work/clamd.conf" >/dev/null 2>&1 &
+pid=$!
 
 mkdir -p "$work/small" "$work/mnt"
 # 1,000 small files of 1–16 KiB (a document folder), one 200 MB file
@@ -34,4 +48,6 @@ truncate -s 1G "$work/medium.img"
 mkfs.ext4 -q -F "$work/medium.img"
 loop=$(losetup -f --show "$work/medium.img")
 mount "$loop" "$work/mnt"
-"$b/bench/bench_carry" "$work/small" "$work/big.bin" "$work/mnt" "$loop" "$work" "${BENCH_ROUNDS:-5}"
+for _ in $(seq 1 100); do [[ -S $work/clamd.sock ]] && break; sleep 0.1; done
+[[ -S $work/clamd.sock ]] || { echo "carry.sh: FAIL: clamd did not start" >&2; exit 1; }
+"$b/bench/bench_carry" "$work/small" "$work/big.bin" "$work/mnt" "$loop" "$work" "${BENCH_ROUNDS:-5}" "$work/clamd.sock"
