@@ -222,4 +222,3 @@ bool usb_match_value_valid(enum usb_attr a, const char *s)
 		return false;
 	}
 }
-

@@ -30,7 +30,6 @@
 
 #include <cjson/cJSON.h>
 
-
 /* X(ENUM, "key", plain form SCALAR|SET, value format, min length, max length, description)
  * The format names are policy_schema.h's POLICY_FORMAT_* without the prefix. */
 #define USB_MATCH_ATTRS(X)                                                                                             \
