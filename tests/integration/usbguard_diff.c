@@ -313,7 +313,9 @@ static int usbguard_decide(const char *rules, int *verdict)
 			continue;
 		for (size_t i = 0; i < n_devs; i++)
 			verdict[i] = -1;
-		for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
+		char *save = NULL;
+
+		for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 			char *c = strstr(l, ": "), *port = strstr(l, "via-port \"");
 
 			if (!c || !port)

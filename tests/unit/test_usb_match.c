@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "policy_schema.h"
+#include "strutil.h"
 #include "usb/usb_match.h"
 #include "usb/usb_rules.h"
 
@@ -31,10 +32,10 @@ static struct usb_identity ref(void)
 	usb_identity_set_serial(&id, "S1", 2);
 	usb_str_set(&id.name_raw, "Ultra\n", 6);
 	usb_str_set(&id.connect_raw, "hotplug\n", 8);
-	strcpy(id.hash_hex, SHA_A);
-	strcpy(id.ug_hash, UGH_A);
-	strcpy(id.ug_parent_hash, UGH_A);
-	strcpy(id.port, "1-1");
+	strscpy(id.hash_hex, sizeof(id.hash_hex), SHA_A);
+	strscpy(id.ug_hash, sizeof(id.ug_hash), UGH_A);
+	strscpy(id.ug_parent_hash, sizeof(id.ug_parent_hash), UGH_A);
+	strscpy(id.port, sizeof(id.port), "1-1");
 	for (int i = 0; i < 2; i++) {
 		id.ifaces[i] = (struct usb_desc_iface){
 		        .number = (uint8_t)i, .cls = seq[i][0], .sub = seq[i][1], .proto = seq[i][2]};
@@ -69,15 +70,15 @@ static void m_name(struct usb_identity *id)
 }
 static void m_hash(struct usb_identity *id)
 {
-	strcpy(id->hash_hex, SHA_B);
+	strscpy(id->hash_hex, sizeof(id->hash_hex), SHA_B);
 }
 static void m_ughash(struct usb_identity *id)
 {
-	strcpy(id->ug_hash, UGH_B);
+	strscpy(id->ug_hash, sizeof(id->ug_hash), UGH_B);
 }
 static void m_parent(struct usb_identity *id)
 {
-	strcpy(id->ug_parent_hash, UGH_B);
+	strscpy(id->ug_parent_hash, sizeof(id->ug_parent_hash), UGH_B);
 }
 static void m_class(struct usb_identity *id)
 {
@@ -85,7 +86,7 @@ static void m_class(struct usb_identity *id)
 }
 static void m_port(struct usb_identity *id)
 {
-	strcpy(id->port, "1-2");
+	strscpy(id->port, sizeof(id->port), "1-2");
 }
 static void m_connect(struct usb_identity *id)
 {

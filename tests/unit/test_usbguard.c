@@ -228,7 +228,7 @@ static void test_limits(void **state)
 		char l[1024] = "allow id one-of {";
 		for (int k = 0; k < 33; k++)
 			snprintf(l + strlen(l), sizeof(l) - strlen(l), " 0001:%04x", k);
-		strcat(l, " }");
+		snprintf(l + strlen(l), sizeof(l) - strlen(l), " }");
 		assert_int_equal(usbguard_import(l, strlen(l), false, &out, &is), 0);
 		assert_int_equal(is.e[0].code, USBGUARD_ISSUE_TOO_MANY);
 		assert_int_equal(cJSON_GetArraySize(out), 0);
