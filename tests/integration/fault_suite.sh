@@ -163,6 +163,13 @@ check "records 2 h ahead: future_time finding" \
 	test "$(jq '[.findings[] | select(.kind == "future_time")] | length' <<<"$find")" = 1
 row "records dated +2 h" "$R" ahead 5
 
+# the journal's own records as docs/EVENTS.md documents them (issue 13, item 6)
+source "$SRC/tests/integration/events_doc.bash"
+for r in "$T"/full-none "$T"/trunc "$T"/wal1 "$T"/wal2; do
+	ctl "$r" journal export --format jsonl | jq -c 'select(.type != "fault.event")' >"$T/doc.jsonl"
+	check "$(basename "$r"): journal.overflow / tamper.detected as documented" events_doc_check "$T/doc.jsonl"
+done
+
 echo
 printf '%-26s %9s %10s %14s %10s\n' scenario produced journaled "counted lost" delivered
 printf '%s\n' "${ROWS[@]}"
