@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/capability.h>
 #include <liburing.h>
 #include <openssl/evp.h>
 #include <sys/mman.h>
@@ -663,8 +665,14 @@ static int put(const char *how)
 		return mpath(p, sizeof(p), "/link"), symlink("DATA-IN-A-SYMLINK-TARGET", p) == 0 ? 0 : 1;
 	if (strcmp(how, "link") == 0)
 		return mpath(p, sizeof(p), "/DATA-IN-A-HARD-LINK"), link(q, p) == 0 ? 0 : 1;
-	if (strcmp(how, "mknod") == 0)
+	if (strcmp(how, "mknod") == 0) {
+		/* under the unit's bounding set (unit_privileges.sh runs this test
+		 * with setpriv) there is no CAP_MKNOD: the kernel refuses before the
+		 * medium is involved, so there is nothing for carry to refuse */
+		if (prctl(PR_CAPBSET_READ, CAP_MKNOD, 0, 0, 0) == 0)
+			return 4;
 		return mpath(p, sizeof(p), "/DATA-IN-A-NODE"), mknod(p, S_IFCHR | 0600, makedev(1, 3)) == 0 ? 0 : 1;
+	}
 	if (strcmp(how, "mkfifo") == 0)
 		return mpath(p, sizeof(p), "/DATA-IN-A-FIFO"), mkfifo(p, 0600) == 0 ? 0 : 1;
 	if (strcmp(how, "rename") == 0)
@@ -772,6 +780,12 @@ static void test_metadata_writes_without_approval(void **s)
 			continue;
 		}
 		assert_int_not_equal(rc, 2);
+		if (rc == 4) {
+			fprintf(stderr, "carry: %s: no CAP_MKNOD in the bounding set, the kernel refuses it first\n",
+			        ways[i].how);
+			assert_true(!ways[i].name || gone(ways[i].name));
+			continue;
+		}
 		if (!(count("carry.refused") > before)) {
 			fprintf(stderr, "carry: %s: no carry.refused (rc %d)\n", ways[i].how, rc);
 			bad++; /* every way is tried, so that a failure lists them all */
