@@ -31,11 +31,14 @@ FT() { FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$@"; } # OFFSET cmd...
 D=$T/srv
 start_server "$D" || { echo "FAIL  server did not start"; exit 1; }
 bootstrap "$D" || { echo "FAIL  bootstrap"; exit 1; }
-api POST /admin/v1/accounts "{\"username\":\"shonin\",\"password\":\"$PASSWORD\",\"role\":\"approver\"}" >/dev/null
+api POST /admin/v1/accounts "{\"username\":\"shonin\",\"password\":\"$PASSWORD\",\"role\":\"approver\",\"staff_no\":\"1002\",\"display_name\":\"承認 花子\"}" >/dev/null
+# a new approver needs a second CISO or the server's console (OPS-4)
+approve_console shonin || { echo "FAIL  approver account"; exit 1; }
 # group "keep": a policy that keeps acknowledged events one day only
 jq '.version = 2 | .reporting.retention_days = 1' "$SRC/policy/templates/lgwan.json" >"$T/keep.json"
 api PUT /admin/v1/groups/keep/policy "$(cat "$T/keep.json")" >/dev/null
 login shonin && api POST /admin/v1/groups/keep/policy/2/approve >/dev/null
+[[ $CODE == 200 ]] || { echo "FAIL  the retention policy was not published ($CODE)"; exit 1; }
 login ciso
 
 ROWS=()
