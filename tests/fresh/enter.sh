@@ -20,6 +20,10 @@ if [[ $(readlink /proc/self/ns/mnt) == "$(readlink /proc/1/ns/mnt)" ]]; then
 	exit 2
 fi
 mount --make-rprivate /
+# the root a mount point of its own, as / is on a real machine: tests that
+# make their own mount namespace (unshare --mount, which makes / private)
+# fail with EINVAL on a chroot directory that is not one
+mount --bind "$root" "$root"
 mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys"
 mount -t tmpfs -o mode=0755,nosuid,size=16m mamori-fresh-dev "$root/dev"
