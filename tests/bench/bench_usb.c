@@ -255,9 +255,9 @@ static char **configure(size_t n, size_t rounds, char *preload, size_t pl)
 		if (fclose(f) != 0)
 			die(path);
 		snprintf(cmd, sizeof(cmd),
-		         "'%s/mamorictl' policy keygen --out '%s/city' && cp '%s/city.pub' '%s/etc/mamori/policy.pub' && "
+		         "rm -f '%s/city.key' '%s/city.pub' && '%s/mamorictl' policy keygen --out '%s/city' && cp '%s/city.pub' '%s/etc/mamori/policy.pub' && "
 		         "'%s/mamorictl' policy sign --key '%s/city.key' '%s'",
-		         bindir, work, work, root, bindir, work, path);
+		         work, work, bindir, work, work, root, bindir, work, path);
 		if (run_quiet(cmd) != 0)
 			die("policy keygen/sign failed");
 		snprintf(a0, sizeof(a0), "%s/mamorid", bindir);
