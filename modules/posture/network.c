@@ -14,12 +14,12 @@
 #include "alloc-util.h"
 #include "fileio.h"
 #include "network.h"
+#include "network_wifi.h"
 #include "rootpath.h"
 #include "strutil.h"
 
 #define REQ            "NET-2"
 #define ROUTE_FILE_MAX (16 * 1024 * 1024)
-#define NM_FILE_MAX    (64 * 1024)
 #define RTF_REJECT_    0x0200
 
 int network_parse_cidr(const char *s, struct network_cidr *ret)
@@ -291,111 +291,12 @@ static void gather_routes(struct network_facts *f)
 	parse_route6(f, b6);
 }
 
-static void escaped(char *dst, size_t sz, const char *s)
-{
-	_cleanup_free_ char *e = escape_untrusted(s, strlen(s), 80);
-
-	strscpy(dst, sz, e ? e : "?");
-}
-
-/* Judge one NetworkManager keyfile. */
-static void nm_parse(struct network_wifi *w, const char *buf, bool *ret_is_wifi)
-{
-	enum { S_OTHER, S_CONN, S_SEC } sec = S_OTHER;
-	bool is_wifi = false, has_sec = false, wep_key = false;
-
-	w->key_mgmt[0] = '\0';
-	while (*buf) {
-		size_t ll = strcspn(buf, "\n");
-		char line[1024], *s, *eq;
-
-		if (ll < sizeof(line)) {
-			memcpy(line, buf, ll);
-			line[ll] = '\0';
-			s = strstrip(line);
-			if (*s == '[') {
-				sec = !strcmp(s, "[connection]") ? S_CONN
-				      : !strcmp(s, "[wifi-security]") || !strcmp(s, "[802-11-wireless-security]")
-				              ? S_SEC
-				              : S_OTHER;
-				has_sec = has_sec || sec == S_SEC;
-			} else if (*s && *s != '#' && (eq = strchr(s, '='))) {
-				*eq = '\0';
-				s = strstrip(s);
-				eq = strstrip(eq + 1);
-				if (sec == S_CONN && !strcmp(s, "type"))
-					is_wifi = !strcmp(eq, "wifi") || !strcmp(eq, "802-11-wireless");
-				else if (sec == S_CONN && !strcmp(s, "id"))
-					escaped(w->id, sizeof(w->id), eq);
-				else if (sec == S_SEC && !strcmp(s, "key-mgmt"))
-					strscpy(w->key_mgmt, sizeof(w->key_mgmt), eq);
-				else if (sec == S_SEC && startswith(s, "wep-key"))
-					wep_key = true;
-			}
-		}
-		buf += ll + (buf[ll] == '\n');
-	}
-	*ret_is_wifi = is_wifi;
-	if (!has_sec || !w->key_mgmt[0]) {
-		strscpy(w->key_mgmt, sizeof(w->key_mgmt), "none (open)");
-		w->secure = false;
-	} else if (!strcmp(w->key_mgmt, "none") || !strcmp(w->key_mgmt, "ieee8021x")) {
-		/* key-mgmt=none is static WEP in NetworkManager; ieee8021x is dynamic WEP */
-		if (wep_key || !strcmp(w->key_mgmt, "none"))
-			strscpy(w->key_mgmt, sizeof(w->key_mgmt),
-			        !strcmp(w->key_mgmt, "none") ? "none (WEP)" : "ieee8021x (WEP)");
-		w->secure = false;
-	} else {
-		w->secure = !strcmp(w->key_mgmt, "wpa-psk") || !strcmp(w->key_mgmt, "sae") ||
-		            !strcmp(w->key_mgmt, "wpa-eap") || !strcmp(w->key_mgmt, "wpa-eap-suite-b-192") ||
-		            !strcmp(w->key_mgmt, "owe");
-	}
-}
-
-static void gather_wifi(struct network_facts *f)
-{
-	char dir[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-
-	if (root_path(dir, sizeof(dir), "/etc/NetworkManager/system-connections") < 0)
-		return;
-	d = opendir(dir);
-	if (!d)
-		return;
-	while ((de = readdir(d)) && f->n_wifi < NETWORK_MAX_WIFI) {
-		struct network_wifi *w = &f->wifi[f->n_wifi];
-		_cleanup_free_ char *buf = NULL;
-		char p[PATH_MAX];
-		struct stat st;
-		bool is_wifi = false;
-		int r;
-
-		if (de->d_name[0] == '.')
-			continue;
-		memset(w, 0, sizeof(*w));
-		escaped(w->file, sizeof(w->file), de->d_name);
-		if (xsnprintf(p, sizeof(p), "%s/%s", dir, de->d_name) < 0 || lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
-			continue; /* NetworkManager ignores anything but regular files */
-		r = read_file_capped(p, NM_FILE_MAX, &buf, NULL);
-		if (r < 0) {
-			w->err = r;
-			f->n_wifi++;
-			continue;
-		}
-		nm_parse(w, buf, &is_wifi);
-		if (is_wifi)
-			f->n_wifi++;
-	}
-	closedir(d);
-}
-
 int network_gather(struct network_facts *f)
 {
 	memset(f, 0, sizeof(*f));
 	gather_ifaces(f);
 	gather_routes(f);
-	gather_wifi(f);
+	network_wifi_gather(f);
 	return 0;
 }
 
@@ -493,33 +394,39 @@ static int eval_wireless(const struct network_settings *s, const struct network_
 {
 	struct check_result *r = check_report_add(rep, "network", "network.wireless", REQ);
 	char bad[CHECK_VALUE_MAX] = "", good[CHECK_VALUE_MAX] = "", errs[512] = "", wl[256] = "";
-	size_t nbad = 0, nerr = 0;
+	size_t nbad = 0, nerr = 0, ngood = 0, nwl = 0;
 
 	if (!r)
 		return -ENOMEM;
 	for (size_t i = 0; i < f->n_ifaces; i++)
-		if (f->ifaces[i].wireless)
+		if (f->ifaces[i].wireless) {
 			append(wl, sizeof(wl), f->ifaces[i].name);
+			nwl++;
+		}
 	check_result_evidence(r, "wireless_interfaces", "%s", wl[0] ? wl : "none");
 	for (size_t i = 0; i < f->n_wifi; i++) {
 		const struct network_wifi *w = &f->wifi[i];
-		char one[300];
+		char one[320];
 
 		if (w->err < 0) {
-			snprintf(one, sizeof(one), "%s: %s", w->file,
-			         w->err == -EFBIG ? "too large" : strerror(-w->err));
+			snprintf(one, sizeof(one), "%s %s: %s", w->source, w->file,
+			         w->what[0]         ? w->what
+			         : w->err == -EFBIG ? "too large"
+			                            : strerror(-w->err));
 			append(errs, sizeof(errs), one);
 			nerr++;
 			continue;
 		}
-		snprintf(one, sizeof(one), "%s (%s): %s", w->id[0] ? w->id : "?", w->file, w->key_mgmt);
-		if (w->secure)
+		snprintf(one, sizeof(one), "%s (%s %s): %s", w->id[0] ? w->id : "?", w->source, w->file, w->key_mgmt);
+		if (w->secure) {
 			append(good, sizeof(good), one);
-		else {
+			ngood++;
+		} else {
 			append(bad, sizeof(bad), one);
 			nbad++;
 		}
 	}
+	check_result_evidence(r, "profiles", "%zu%s", f->n_wifi, f->wifi_more ? " or more" : "");
 	check_result_evidence(r, "encrypted_profiles", "%s", good[0] ? good : "none");
 	if (!s->wireless_encryption_required) {
 		check_result_set(r, CHECK_NOT_APPLICABLE, "無線の暗号化はポリシーで求められていません",
@@ -532,17 +439,37 @@ static int eval_wireless(const struct network_settings *s, const struct network_
 		                 "There are open or WEP wireless connection profiles");
 		check_result_remedy(
 		        r,
-		        "該当する接続設定を削除し (nmcli connection delete)、WPA2/WPA3 の接続だけを使って"
-		        "ください。",
-		        "Delete those connection profiles (nmcli connection delete) and use only WPA2/WPA3.");
-	} else if (nerr) {
-		check_result_evidence(r, "error", "%s", errs);
-		check_result_set(r, CHECK_ERROR, "無線接続設定を読めませんでした", "Could not read wireless profiles");
+		        "該当する接続設定 (NetworkManager, wpa_supplicant, netplan, ifupdown, iwd) を削除し、"
+		        "WPA2/WPA3 の接続だけを使ってください。",
+		        "Delete those profiles (NetworkManager, wpa_supplicant, netplan, ifupdown, iwd) and "
+		        "use only WPA2/WPA3.");
+	} else if (nerr || f->wifi_more) {
+		check_result_evidence(r, "error", "%s%s", errs,
+		                      f->wifi_more ? " (more profiles than can be judged)" : "");
+		check_result_set(r, CHECK_ERROR, "無線接続設定を判定できませんでした",
+		                 "Could not judge wireless profiles");
 		check_result_remedy(r, "証跡 (error) のファイルを確認してください。",
 		                    "Check the files in the evidence.");
+	} else if (nwl && !ngood) {
+		/* a wireless interface and no profile in any source mamori reads:
+		 * how it connects is unknown, never a pass (issue 21) */
+		check_result_set(r, CHECK_FAIL,
+		                 "無線インタフェースがありますが接続設定が見つかりません (不明 — 設定の方法をポリシーで"
+		                 "確認してください)",
+		                 "A wireless interface exists but no profile was found (unknown — check how it is "
+		                 "configured)");
+		check_result_remedy(
+		        r,
+		        "無線を使わないなら無効にしてください (rfkill, BIOS)。使う場合は WPA2/WPA3 の接続設定を"
+		        "NetworkManager などで作ってください。",
+		        "If wireless is not used, disable it (rfkill, firmware setup); otherwise configure a "
+		        "WPA2/WPA3 profile (NetworkManager or another supported source).");
 	} else {
-		check_result_set(r, CHECK_PASS, "無線接続設定はすべて暗号化されています",
-		                 "Every wireless profile is encrypted");
+		check_result_set(r, CHECK_PASS,
+		                 ngood ? "無線接続設定はすべて暗号化されています"
+		                       : "無線インタフェースも無線接続設定もありません",
+		                 ngood ? "Every wireless profile is encrypted"
+		                       : "No wireless interface and no wireless profile");
 	}
 	return 0;
 }

@@ -6,10 +6,11 @@
  * /sys/class/net (operstate, wireless/ or phy80211), routes from
  * /proc/net/route and /proc/net/ipv6_route: with `network.allowed_destinations`
  * (set by the mynumber template) every route, the default route included,
- * must fall inside an allowed CIDR. Wi-Fi profiles are NetworkManager
- * keyfiles in /etc/NetworkManager/system-connections/: open, WEP and
- * dynamic WEP fail when `network.wireless_encryption_required`. All paths go
- * through the root prefix. */
+ * must fall inside an allowed CIDR. Wi-Fi profiles come from every source a
+ * Debian or Ubuntu machine uses (network_wifi.h): open, WEP and dynamic WEP
+ * fail when `network.wireless_encryption_required`, and so does a wireless
+ * interface with no profile found (unknown). All paths go through the root
+ * prefix. */
 #ifndef MAMORI_NETWORK_H
 #define MAMORI_NETWORK_H
 
@@ -58,11 +59,13 @@ struct network_route {
 };
 
 struct network_wifi {
-	char file[128]; /* escaped file name */
-	char id[64];    /* escaped connection id */
-	char key_mgmt[32];
+	char source[16]; /* NetworkManager, wpa_supplicant, netplan, ifupdown, iwd */
+	char file[128];  /* escaped file name */
+	char id[64];     /* escaped connection id / SSID */
+	char key_mgmt[48];
+	char what[64]; /* err < 0: what could not be judged */
 	bool secure;
-	int err; /* < 0: the file could not be read */
+	int err; /* < 0: the file could not be read or judged */
 };
 
 struct network_facts {
@@ -74,7 +77,11 @@ struct network_facts {
 	char routes_err_what[128];
 	struct network_wifi wifi[NETWORK_MAX_WIFI];
 	size_t n_wifi;
+	bool wifi_more; /* more profiles than NETWORK_MAX_WIFI: never a pass */
 };
+
+/* Append a Wi-Fi profile (NULL when full: wifi_more is set). */
+struct network_wifi *network_wifi_add(struct network_facts *f, const char *source, const char *file);
 
 int network_gather(struct network_facts *ret);
 

@@ -174,16 +174,80 @@ static void test_wifi(void **state)
 	assert_string_equal(r->id, "network.wireless");
 	assert_int_equal(r->status, CHECK_PASS);
 	assert_string_equal(ev(r, "wireless_interfaces"), "wlan0");
-	assert_string_equal(ev(r, "encrypted_profiles"), "office (office.nmconnection): wpa-eap");
+	assert_string_equal(ev(r, "encrypted_profiles"), "office (NetworkManager office.nmconnection): wpa-eap");
 
 	/* open network: no security section */
 	put("/etc/NetworkManager/system-connections/cafe.nmconnection",
 	    "[connection]\nid=Free Cafe\ntype=wifi\n[wifi]\nssid=FREE\nmode=infrastructure\n");
 	r = run(mynumber, "network.wireless");
 	assert_int_equal(r->status, CHECK_FAIL);
-	assert_string_equal(ev(r, "unencrypted_profiles"), "Free Cafe (cafe.nmconnection): none (open)");
+	assert_string_equal(ev(r, "unencrypted_profiles"), "Free Cafe (NetworkManager cafe.nmconnection): none (open)");
 	r = run("{\"wireless_encryption_required\": false}", "network.wireless");
 	assert_int_equal(r->status, CHECK_NOT_APPLICABLE);
+	check_report_clear(&rep);
+}
+
+/* NET-2 sources without a reader that can run on a build machine (issue 21):
+ * NetworkManager's /run (netplan's output) and /usr/lib directories, where
+ * only *.nmconnection files are profiles, and iwd's files, whose suffix is
+ * the security type (iwd.network(5)); a wireless interface with no profile
+ * anywhere is unknown: a fail. */
+static void test_wifi_sources(void **state)
+{
+	struct check_result *r;
+	char p[PATH_MAX];
+	(void)state;
+
+	put("/run/NetworkManager/system-connections/netplan-wlan0-cafe.nmconnection",
+	    "[connection]\nid=netplan-wlan0-cafe\ntype=wifi\n[wifi]\nssid=cafe\n");
+	r = run(mynumber, "network.wireless");
+	assert_int_equal(r->status, CHECK_FAIL);
+	assert_string_equal(ev(r, "unencrypted_profiles"),
+	                    "netplan-wlan0-cafe (NetworkManager netplan-wlan0-cafe.nmconnection): none (open)");
+	assert_int_equal(
+	        root_path(p, sizeof(p), "/run/NetworkManager/system-connections/netplan-wlan0-cafe.nmconnection"), 0);
+	assert_int_equal(unlink(p), 0);
+	/* /usr/lib: *.nmconnection only */
+	put("/usr/lib/NetworkManager/system-connections/vendor.conf", "[connection]\nid=ignored\ntype=wifi\n");
+	put("/usr/lib/NetworkManager/system-connections/vendor.nmconnection",
+	    "[connection]\nid=vendor\ntype=wifi\n[wifi-security]\nkey-mgmt=ieee8021x\n");
+	r = run(mynumber, "network.wireless");
+	assert_int_equal(r->status, CHECK_FAIL);
+	assert_string_equal(ev(r, "unencrypted_profiles"),
+	                    "vendor (NetworkManager vendor.nmconnection): ieee8021x (WEP)");
+	assert_int_equal(root_path(p, sizeof(p), "/usr/lib/NetworkManager/system-connections/vendor.nmconnection"), 0);
+	assert_int_equal(unlink(p), 0);
+	/* iwd */
+	put("/var/lib/iwd/office.psk", "[Security]\nPassphrase=correct horse\n");
+	put("/var/lib/iwd/corp.8021x", "[Security]\nEAP-Method=PEAP\n");
+	r = run(mynumber, "network.wireless");
+	assert_int_equal(r->status, CHECK_PASS);
+	put("/var/lib/iwd/Free Cafe.open", "");
+	r = run(mynumber, "network.wireless");
+	assert_int_equal(r->status, CHECK_FAIL);
+	assert_string_equal(ev(r, "unencrypted_profiles"), "Free Cafe (iwd Free Cafe.open): open");
+	check_report_clear(&rep);
+
+	/* wlan0 and no profile in any source: unknown, never a pass */
+	{
+		const char *gone[] = {"/var/lib/iwd/office.psk", "/var/lib/iwd/corp.8021x",
+		                      "/var/lib/iwd/Free Cafe.open",
+		                      "/etc/NetworkManager/system-connections/office.nmconnection"};
+		for (size_t i = 0; i < ELEMENTSOF(gone); i++) {
+			assert_int_equal(root_path(p, sizeof(p), gone[i]), 0);
+			assert_int_equal(unlink(p), 0);
+		}
+	}
+	r = run(mynumber, "network.wireless");
+	assert_int_equal(r->status, CHECK_FAIL);
+	assert_string_equal(ev(r, "profiles"), "0");
+	/* and without a wireless interface, nothing to judge: a pass */
+	assert_int_equal(root_path(p, sizeof(p), "/sys/class/net/wlan0/wireless/.keep"), 0);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(root_path(p, sizeof(p), "/sys/class/net/wlan0/wireless"), 0);
+	assert_int_equal(rmdir(p), 0);
+	r = run(mynumber, "network.wireless");
+	assert_int_equal(r->status, CHECK_PASS);
 	check_report_clear(&rep);
 }
 
@@ -198,7 +262,7 @@ static void test_wifi_wep_and_hostile(void **state)
 	    "wep-key0=0123456789\n");
 	r = run(mynumber, "network.wireless");
 	assert_int_equal(r->status, CHECK_FAIL);
-	assert_non_null(strstr(ev(r, "unencrypted_profiles"), "old-ap (old.nmconnection): none (WEP)"));
+	assert_non_null(strstr(ev(r, "unencrypted_profiles"), "old-ap (NetworkManager old.nmconnection): none (WEP)"));
 
 	/* hostile names: control characters are escaped in the evidence */
 	put("/etc/NetworkManager/system-connections/old.nmconnection",
@@ -229,7 +293,7 @@ static void test_wifi_wep_and_hostile(void **state)
 	}
 	r = run(mynumber, "network.wireless");
 	assert_int_equal(r->status, CHECK_ERROR);
-	assert_string_equal(ev(r, "error"), "big.nmconnection: too large");
+	assert_string_equal(ev(r, "error"), "NetworkManager big.nmconnection: too large");
 	check_report_clear(&rep);
 }
 
@@ -262,6 +326,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_routes_garbage, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_wifi, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_wifi_wep_and_hostile, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_wifi_sources, setup, teardown),
 	        cmocka_unit_test(test_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
