@@ -84,10 +84,9 @@ void network_wifi_parse_nm(struct network_facts *f, const char *file, const char
 		char *s = strstrip(line), *eq;
 
 		if (*s == '[') {
-			sec = !strcmp(s, "[connection]") ? S_CONN
-			      : !strcmp(s, "[wifi-security]") || !strcmp(s, "[802-11-wireless-security]")
-			              ? S_SEC
-			              : S_OTHER;
+			sec = !strcmp(s, "[connection]")                                                  ? S_CONN
+			      : !strcmp(s, "[wifi-security]") || !strcmp(s, "[802-11-wireless-security]") ? S_SEC
+			                                                                                  : S_OTHER;
 			has_sec = has_sec || sec == S_SEC;
 		} else if (*s && *s != '#' && (eq = strchr(s, '='))) {
 			*eq = '\0';
@@ -123,10 +122,10 @@ void network_wifi_parse_nm(struct network_facts *f, const char *file, const char
 
 /* key_mgmt values that encrypt (wpa_supplicant.conf(5) and its parser) */
 static const char *const wpa_secure[] = {
-        "WPA-PSK",    "WPA-EAP",        "WPA-PSK-SHA256",  "WPA-EAP-SHA256",      "SAE",        "SAE-EXT-KEY",
-        "FT-PSK",     "FT-EAP",         "FT-EAP-SHA384",   "FT-SAE",              "FT-SAE-EXT-KEY", "OWE",
-        "FILS-SHA256", "FILS-SHA384",   "FT-FILS-SHA256",  "FT-FILS-SHA384",      "DPP",        "WPA-EAP-SUITE-B",
-        "WPA-EAP-SUITE-B-192", "OSEN",
+        "WPA-PSK",        "WPA-EAP", "WPA-PSK-SHA256",  "WPA-EAP-SHA256",      "SAE",
+        "SAE-EXT-KEY",    "FT-PSK",  "FT-EAP",          "FT-EAP-SHA384",       "FT-SAE",
+        "FT-SAE-EXT-KEY", "OWE",     "FILS-SHA256",     "FILS-SHA384",         "FT-FILS-SHA256",
+        "FT-FILS-SHA384", "DPP",     "WPA-EAP-SUITE-B", "WPA-EAP-SUITE-B-192", "OSEN",
 };
 
 /* Judge a key_mgmt list: NONE (with or without WEP keys) and IEEE8021X
@@ -543,7 +542,7 @@ static size_t dir_names(const char *dir, bool (*ok)(const char *name, const void
                         char (*names)[NAME_MAX + 1], size_t max)
 {
 	char p[PATH_MAX], *ptrs[DIR_NAMES_MAX];
-	char (*tmp)[NAME_MAX + 1];
+	char(*tmp)[NAME_MAX + 1];
 	struct dirent *de;
 	size_t n = 0;
 	DIR *d;
@@ -585,8 +584,9 @@ static bool ok_suffix(const char *name, const void *arg)
 /* NetworkManager's keyfile plugin ignores backup and package-manager files in /etc */
 static bool ok_nm_etc(const char *name, const void *arg)
 {
-	static const char *const skip[] = {"~", ".swp", ".swpx", ".bak", ".orig", ".rej", ".tmp", ".dpkg-new",
-	                                   ".dpkg-old", ".dpkg-dist", ".dpkg-tmp", ".rpmnew", ".rpmsave"};
+	static const char *const skip[] = {"~",         ".swp",    ".swpx",     ".bak",      ".orig",
+	                                   ".rej",      ".tmp",    ".dpkg-new", ".dpkg-old", ".dpkg-dist",
+	                                   ".dpkg-tmp", ".rpmnew", ".rpmsave"};
 	(void)arg;
 	for (size_t i = 0; i < ELEMENTSOF(skip); i++)
 		if (has_suffix(name, skip[i]))
