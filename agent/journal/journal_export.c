@@ -12,6 +12,7 @@
 #include "journal_canon.h"
 #include "journal_export.h"
 #include "strutil.h"
+#include "time-util.h"
 
 static const char *const fmt_names[_JOURNAL_FMT_MAX] = {
         [JOURNAL_FMT_JSONL] = "jsonl",
@@ -46,20 +47,7 @@ int journal_format_time(int64_t time_us, char *buf, size_t bufsz)
 
 int journal_parse_time(const char *s, int64_t *ret_us)
 {
-	struct tm tm = {0};
-	const char *end;
-
-	if (!s)
-		return -EINVAL;
-	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (!end || *end) {
-		tm = (struct tm){0};
-		end = strptime(s, "%Y-%m-%d", &tm);
-		if (!end || *end)
-			return -EINVAL;
-	}
-	*ret_us = (int64_t)timegm(&tm) * 1000000;
-	return 0;
+	return rfc3339_parse_us(s, RFC3339_FRACTION | RFC3339_DATE, ret_us);
 }
 
 static int render(struct journal_buf *b, const cJSON *v, size_t cap, unsigned depth);
