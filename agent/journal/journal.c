@@ -82,7 +82,7 @@ struct journal {
 	uint64_t quota_bytes, page_size;
 	int64_t room; /* bytes believed free under the quota; re-measured when short */
 	struct hasher h;
-	struct journal_buf pbuf, rbuf, mbuf;
+	struct buf pbuf, rbuf, mbuf;
 	int64_t sync_checked_us;
 	bool synced;
 	/* outside the database (journal_side.h) */
@@ -1678,9 +1678,9 @@ void journal_close(struct journal *j)
 	}
 	writer_close_db(j);
 	hasher_done(&j->h);
-	journal_buf_free(&j->pbuf);
-	journal_buf_free(&j->rbuf);
-	journal_buf_free(&j->mbuf);
+	buf_free(&j->pbuf);
+	buf_free(&j->rbuf);
+	buf_free(&j->mbuf);
 	if (j->side_fd >= 0)
 		close(j->side_fd);
 	if (j->lock_fd >= 0)
