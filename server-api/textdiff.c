@@ -69,10 +69,12 @@ static void put(struct out *o, const char *s, size_t n)
 
 static void put_line(struct out *o, char mark, const struct line *l)
 {
+	static const char no_nl[] = "\n\\ No newline at end of file\n";
+
 	put(o, &mark, 1);
 	put(o, l->p, l->n);
 	if (l->n == 0 || l->p[l->n - 1] != '\n')
-		put(o, "\n\\ No newline at end of file\n", 30);
+		put(o, no_nl, sizeof(no_nl) - 1);
 }
 
 static bool same(const struct line *x, const struct line *y)
@@ -114,7 +116,8 @@ int textdiff_unified(const char *a, size_t a_len, const char *b, size_t b_len, c
 	}
 	put(&o, "--- ", 4), put(&o, a_label, strlen(a_label)), put(&o, "\n", 1);
 	put(&o, "+++ ", 4), put(&o, b_label, strlen(b_label)), put(&o, "\n", 1);
-	if (na || nb) {
+	/* identical texts: no hunk, as diff -u (patch takes no hunk without a change) */
+	if ((na || nb) && !(a_len == b_len && (a_len == 0 || memcmp(a, b, a_len) == 0))) {
 		r = snprintf(hdr, sizeof(hdr), "@@ -%zu,%zu +%zu,%zu @@\n", na ? (size_t)1 : 0, na, nb ? (size_t)1 : 0,
 		             nb);
 		if (r < 0 || (size_t)r >= sizeof(hdr)) {
@@ -123,7 +126,7 @@ int textdiff_unified(const char *a, size_t a_len, const char *b, size_t b_len, c
 		}
 		put(&o, hdr, (size_t)r);
 	}
-	while (i < na || j < nb) {
+	while ((i < na || j < nb) && !(a_len == b_len && (a_len == 0 || memcmp(a, b, a_len) == 0))) {
 		if (t && i < na && j < nb && same(&la[i], &lb[j])) {
 			put_line(&o, ' ', &la[i++]);
 			j++;

@@ -11,7 +11,8 @@
  * line ends; a last line without one is marked "\ No newline at end of file".
  * The smallest edit (longest common subsequence) when lines(a)·lines(b) ≤
  * TEXTDIFF_CELLS_MAX, else every line of a removed and every line of b added
- * (still exact). *ret: malloc'd, NUL-terminated. 0 or -ENOMEM/-EINVAL. */
+ * (still exact). Identical texts: the two header lines only (no hunk, as
+ * diff -u). *ret: malloc'd, NUL-terminated. 0 or -ENOMEM/-EINVAL. */
 #define TEXTDIFF_CELLS_MAX (4u * 1024 * 1024)
 int textdiff_unified(const char *a, size_t a_len, const char *b, size_t b_len, const char *a_label, const char *b_label,
                      char **ret);
