@@ -193,7 +193,13 @@ $(O)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(O)/libmamori.a
 	@echo "  REPLAY  $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(O)/libmamori.a $(LIBS_CTL)
 
-# Benchmark programs (release flags), run by tests/bench/*.sh.
+# Benchmark programs (release flags), run by tests/bench/*.sh; the
+# dashboard's also links the server's library.
+$(O)/bench/bench_dashboard: tests/bench/bench_dashboard.c $(O)/libmamori-server.a $(O)/libmamori.a
+	$(Q)mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Iserver-api $(LDFLAGS) -o $@ $< $(O)/libmamori-server.a $(O)/libmamori.a \
+		$(LIBS_CTL) $(LIBS_SRV)
 $(O)/bench/%: tests/bench/%.c $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
