@@ -771,6 +771,7 @@ static void handle_api_token_revoke(void *userdata, struct http_req *req)
 		return store_failed(req, r);
 	server_audit(srv, a.name, "api_token.revoke", name, "ok", detail);
 	http_reply_json(req, 204, NULL);
+}
 
 int api_admin_auth(struct server *srv, struct http_req *req, unsigned perm, char actor[API_ACTOR_MAX],
                    enum store_role *ret_role)
