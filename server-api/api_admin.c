@@ -1591,6 +1591,24 @@ static void handle_policy_approve(void *userdata, struct http_req *req)
 	store_policy_clear(&p);
 }
 
+int api_admin_authorize(struct server *srv, struct http_req *req, enum api_admin_need need, char *ret_name,
+                        size_t namesz)
+{
+	static const unsigned perm[] = {
+	        [ADMIN_NEED_READ] = P_READ, [ADMIN_NEED_OPERATE] = P_REVOKE, [ADMIN_NEED_APPROVE] = P_POLICY_APPROVE};
+	struct actor a;
+	int r = admin_auth(srv, req, perm[need], &a);
+
+	if (r < 0)
+		return r;
+	return strscpy(ret_name, namesz, a.name);
+}
+
+int api_admin_ops4_allowed(struct server *srv, const char *approver, const char *requester, const char **why)
+{
+	return ops4_allowed(srv, approver, requester, why);
+}
+
 const struct http_route api_admin_routes[] = {
         {HTTP_POST, "/admin/v1/bootstrap", handle_bootstrap},
         {HTTP_POST, "/admin/v1/login", handle_login},
