@@ -22,7 +22,7 @@ const struct command_type_info command_types[_CMD_MAX] = {
         [CMD_SYNC] = {"sync", "OPS-5", false, true, no_params},
         [CMD_ISOLATE] = {"isolate", "MDM-2,AV-5", false, false, no_params},
         [CMD_RELEASE] = {"release", "MDM-2,AV-5,OPS-4", true, false, no_params},
-        [CMD_WIPE] = {"wipe", "MDM-1,OPS-4", true, false, no_params},
+        [CMD_WIPE] = {"wipe", "MDM-1,OPS-4", true, true, no_params},
         [CMD_RETIRE] = {"retire", "MDM-3,OPS-4", true, false, no_params},
         [CMD_LOCK] = {"lock", "MDM-1", false, false, no_params},
         [CMD_UNLOCK] = {"unlock", "MDM-1", false, false, no_params},
@@ -152,7 +152,9 @@ int command_canonical(const struct command_envelope *e, char *buf, size_t bufsz)
 		put(&o, "%s\"%s\":%" PRId64, first ? "" : ",", ti->params[i].name, e->param[i]);
 		first = false;
 	}
-	put(&o, "},\"issued_at\":%" PRId64 ",\"not_after\":%" PRId64 ",\"nonce\":\"%s\",\"requested_by\":\"%s\",\"approved_by\":[",
+	put(&o,
+	    "},\"issued_at\":%" PRId64 ",\"not_after\":%" PRId64
+	    ",\"nonce\":\"%s\",\"requested_by\":\"%s\",\"approved_by\":[",
 	    e->issued_at, e->not_after, e->nonce, e->requested_by);
 	for (unsigned i = 0; i < e->n_approved; i++)
 		put(&o, "%s\"%s\"", i ? "," : "", e->approved_by[i]);

@@ -22,13 +22,13 @@
 
 #include "terminal_id.h"
 
-#define COMMAND_ID_LEN      32 /* lowercase hex (128 random bits) */
-#define COMMAND_NONCE_LEN   32 /* lowercase hex */
-#define COMMAND_ACCOUNT_MAX 129
-#define COMMAND_APPROVERS   4
-#define COMMAND_CANON_MAX   4096
+#define COMMAND_ID_LEN         32 /* lowercase hex (128 random bits) */
+#define COMMAND_NONCE_LEN      32 /* lowercase hex */
+#define COMMAND_ACCOUNT_MAX    129
+#define COMMAND_APPROVERS      4
+#define COMMAND_CANON_MAX      4096
 #define COMMAND_VALIDITY_MAX_S (30LL * 86400) /* not_after − issued_at at most 30 days */
-#define COMMAND_CLOCK_SKEW_S 300              /* issued_at may be this far ahead of the terminal's clock */
+#define COMMAND_CLOCK_SKEW_S   300            /* issued_at may be this far ahead of the terminal's clock */
 
 enum command_type {
 	CMD_SYNC,
@@ -54,9 +54,9 @@ struct command_param {
 
 struct command_type_info {
 	const char *name;
-	const char *reqs;       /* requirement IDs, for the journal */
-	bool two_person;        /* a requester and a different approver (OPS-4) */
-	bool implemented;       /* the agent of this version executes it; others are reported "failed" */
+	const char *reqs;                   /* requirement IDs, for the journal */
+	bool two_person;                    /* a requester and a different approver (OPS-4) */
+	bool implemented;                   /* the agent of this version executes it; others are reported "failed" */
 	const struct command_param *params; /* NULL-name terminated */
 };
 

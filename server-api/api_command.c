@@ -75,8 +75,8 @@ static int sign_command(struct server *srv, struct store_command *c)
 	int n, r;
 
 	e.type = command_type_from_string(c->type);
-	if (e.type == _CMD_INVALID || !cJSON_IsObject(params) ||
-	    strscpy(e.id, sizeof(e.id), c->id) < 0 || strscpy(e.terminal_id, sizeof(e.terminal_id), c->terminal_id) < 0 ||
+	if (e.type == _CMD_INVALID || !cJSON_IsObject(params) || strscpy(e.id, sizeof(e.id), c->id) < 0 ||
+	    strscpy(e.terminal_id, sizeof(e.terminal_id), c->terminal_id) < 0 ||
 	    strscpy(e.nonce, sizeof(e.nonce), c->nonce) < 0 ||
 	    strscpy(e.requested_by, sizeof(e.requested_by), c->requested_by) < 0)
 		return -EINVAL;
@@ -276,20 +276,21 @@ static void handle_step(struct server *srv, struct http_req *req, bool approve)
 		}
 		if (c.not_after <= server_now_us() / 1000000) {
 			server_audit(srv, actor, action, c.terminal_id, "refused", "expired");
-			return http_reply_error(req, 409, "expired", "このコマンドは期限切れです", "this command expired",
-			                        NULL);
+			return http_reply_error(req, 409, "expired", "このコマンドは期限切れです",
+			                        "this command expired", NULL);
 		}
 		r = api_admin_ops4_allowed(srv, actor, c.requested_by, &why);
 		if (r < 0 && r != -EPERM)
 			return store_failed(req, r);
 		if (r == -EPERM) {
 			server_audit(srv, actor, action, c.terminal_id, "refused", why);
-			return http_reply_error(req, 403, "same_person",
-			                        "依頼した本人 (同じ職員番号) や、最近その依頼者を作成した人は承認できません。"
-			                        "別の承認者が必要です (OPS-4)",
-			                        "the requester (same staff number), or whoever recently created the "
-			                        "requester's account, cannot approve (OPS-4)",
-			                        NULL);
+			return http_reply_error(
+			        req, 403, "same_person",
+			        "依頼した本人 (同じ職員番号) や、最近その依頼者を作成した人は承認できません。"
+			        "別の承認者が必要です (OPS-4)",
+			        "the requester (same staff number), or whoever recently created the "
+			        "requester's account, cannot approve (OPS-4)",
+			        NULL);
 		}
 		(void)strscpy(c.approved_by, sizeof(c.approved_by), actor);
 		r = sign_command(srv, &c);

@@ -164,8 +164,8 @@ int command_verify(const struct command_verify_ctx *c, const char *env, size_t l
 	return 0;
 }
 
-int command_inbox_put(const struct command_verify_ctx *c, const char *env, size_t len, const char *sig,
-                      char *why, size_t whysz)
+int command_inbox_put(const struct command_verify_ctx *c, const char *env, size_t len, const char *sig, char *why,
+                      size_t whysz)
 {
 	struct command_envelope e;
 	char id[COMMAND_ID_LEN + 1], p[PATH_MAX];
@@ -263,7 +263,8 @@ int command_results_collect(const char *state_dir, char **ret_json, char ***ret_
 		if (strlen(de->d_name) != COMMAND_ID_LEN + 5 || strcmp(de->d_name + COMMAND_ID_LEN, ".json") != 0)
 			continue;
 		if (xsnprintf(f, sizeof(f), "%s/%s", p, de->d_name) < 0 ||
-		    read_file_capped(f, COMMAND_RESULT_MAX * 2, &buf, &len) < 0 || !(j = cJSON_ParseWithLength(buf, len)))
+		    read_file_capped(f, COMMAND_RESULT_MAX * 2, &buf, &len) < 0 ||
+		    !(j = cJSON_ParseWithLength(buf, len)))
 			continue;
 		nids = realloc(ids, (n + 1) * sizeof(*ids));
 		if (!nids || !(nids[n] = strndup(de->d_name, COMMAND_ID_LEN))) {

@@ -28,12 +28,12 @@
 #define COMMAND_RESULT_MAX 2048
 
 /* Why a command was refused (negative codes of command_verify). */
-#define COMMAND_E_KEY       (-ENOKEY)   /* no pinned command key: nothing is accepted */
+#define COMMAND_E_KEY       (-ENOKEY)       /* no pinned command key: nothing is accepted */
 #define COMMAND_E_SIGNATURE (-EKEYREJECTED) /* signature missing or not valid for these bytes */
-#define COMMAND_E_INVALID   (-EINVAL)   /* signed, but not a valid envelope */
-#define COMMAND_E_TERMINAL  (-EXDEV)    /* signed for another terminal */
-#define COMMAND_E_EXPIRED   (-ETIME)    /* outside its validity window */
-#define COMMAND_E_REPLAY    (-EALREADY) /* this id was accepted before */
+#define COMMAND_E_INVALID   (-EINVAL)       /* signed, but not a valid envelope */
+#define COMMAND_E_TERMINAL  (-EXDEV)        /* signed for another terminal */
+#define COMMAND_E_EXPIRED   (-ETIME)        /* outside its validity window */
+#define COMMAND_E_REPLAY    (-EALREADY)     /* this id was accepted before */
 
 /* "signature", "invalid", "terminal", "expired", "replayed", "key" */
 const char *command_refusal_reason(int code);
@@ -60,8 +60,8 @@ int command_seen_add(const char *state_dir, const char *id, int64_t not_after);
 /* Root part of the sync: verify what the network child forwarded and put it
  * in the inbox (or a refusal). 0 accepted, else the refusal code (the
  * refusal was written). */
-int command_inbox_put(const struct command_verify_ctx *c, const char *env, size_t len, const char *sig,
-                      char *why, size_t whysz);
+int command_inbox_put(const struct command_verify_ctx *c, const char *env, size_t len, const char *sig, char *why,
+                      size_t whysz);
 
 /* Results: status "executed", "failed" or "refused"; detail a short text. */
 int command_result_write(const char *state_dir, const char *id, const char *status, const char *detail);

@@ -555,15 +555,41 @@ static void cmd_report_now(void *userdata)
 	arm_sync(userdata, 500);
 }
 
+static void start_sync(struct daemon *d);
+
+/* `wipe`: the journal and the result reach the server before the
+ * credentials are destroyed (a sync child, waited for). */
+static void cmd_sync_blocking(void *userdata)
+{
+	struct daemon *d = userdata;
+	char state[PATH_MAX];
+	uint64_t acked = 0;
+	int st;
+
+	if (d->sync.child > 0) {
+		(void)waitpid(d->sync.child, &st, 0);
+		d->sync.child = 0;
+	}
+	start_sync(d);
+	if (d->sync.child > 0) {
+		(void)waitpid(d->sync.child, &st, 0);
+		d->sync.child = 0;
+	}
+	if (d->journal && root_path(state, sizeof(state), d->config.state_dir) == 0 &&
+	    transport_acked_read(state, &acked) == 0 && acked > 0)
+		(void)journal_ack(d->journal, acked);
+}
+
 static void run_commands(struct daemon *d)
 {
-	static const struct daemon_command_ops ops = {.sync_now = cmd_sync_now, .report_now = cmd_report_now};
+	static const struct daemon_command_ops ops = {
+	        .sync_now = cmd_sync_now, .report_now = cmd_report_now, .sync_blocking = cmd_sync_blocking};
 	char state[PATH_MAX];
 	int r;
 
 	if (root_path(state, sizeof(state), d->config.state_dir) < 0)
 		return;
-	r = daemon_commands_process(&d->ctx, state, &ops, d);
+	r = daemon_commands_process(&d->ctx, &d->config, state, &ops, d);
 	if (r < 0)
 		log_warning_errno(r, "remote commands: cannot read the inbox");
 }

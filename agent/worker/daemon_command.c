@@ -22,7 +22,10 @@
 #include "json-util.h"
 #include "log.h"
 #include "module.h"
+#include "config.h"
+#include "rootpath.h"
 #include "strutil.h"
+#include "wipe.h"
 
 #define INBOX_MAX 64
 
@@ -70,7 +73,8 @@ static cJSON *envelope_payload(const struct command_envelope *e)
 
 	if (!p || !cJSON_AddStringToObject(p, "command_id", e->id) ||
 	    !cJSON_AddStringToObject(p, "type", command_type_to_string(e->type)) ||
-	    !cJSON_AddStringToObject(p, "requested_by", e->requested_by) || !(a = cJSON_AddArrayToObject(p, "approved_by")) ||
+	    !cJSON_AddStringToObject(p, "requested_by", e->requested_by) ||
+	    !(a = cJSON_AddArrayToObject(p, "approved_by")) ||
 	    !cJSON_AddNumberToObject(p, "issued_at", (double)e->issued_at) ||
 	    !cJSON_AddNumberToObject(p, "not_after", (double)e->not_after)) {
 		cJSON_Delete(p);
@@ -81,25 +85,113 @@ static cJSON *envelope_payload(const struct command_envelope *e)
 	return p;
 }
 
+/* `wipe` (MDM-1): every configured LUKS volume loses every keyslot, then
+ * every configured data path is removed; each step journaled. The
+ * credentials go last, in wipe_finish(), after the journal and the result
+ * were uploaded. */
+static int wipe(struct mamori_ctx *ctx, const struct agent_config *cfg, char *detail, size_t detailsz)
+{
+	char list[2048], *save = NULL, *tok;
+	size_t off = 0;
+	unsigned volumes = 0, keyslots = 0, paths = 0, problems = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		(void)strscpy(list, sizeof(list), pass == 0 ? cfg->wipe_volumes : cfg->wipe_paths);
+		for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			_cleanup_json_ cJSON *p = cJSON_CreateObject();
+			char path[PATH_MAX], err[512] = "";
+			unsigned a = 0, b = 0;
+			int r;
+
+			while (*tok == ' ' || *tok == '\t')
+				tok++;
+			for (char *e = tok + strlen(tok); e > tok && (e[-1] == ' ' || e[-1] == '\t'); e--)
+				e[-1] = '\0';
+			if (!*tok)
+				continue;
+			r = root_path(path, sizeof(path), tok);
+			if (r == 0)
+				r = pass == 0 ? wipe_volume(path, &a, err, sizeof(err))
+				              : wipe_path(path, &a, &b, err, sizeof(err));
+			if (r == -ENOENT && pass == 1)
+				r = 0; /* already gone */
+			if (r < 0 || b > 0)
+				problems++;
+			if (r == 0 && pass == 0) {
+				volumes++;
+				keyslots += a;
+			} else if (r == 0) {
+				paths++;
+			}
+			if (p && cJSON_AddStringToObject(p, "step", pass == 0 ? "volume" : "path") &&
+			    cJSON_AddStringToObject(p, "path", tok) &&
+			    cJSON_AddStringToObject(p, "result",
+			                            r < 0   ? "failed"
+			                            : b > 0 ? "partial"
+			                                    : "done") &&
+			    cJSON_AddNumberToObject(p, pass == 0 ? "keyslots_destroyed" : "removed", a) &&
+			    (pass == 0 || cJSON_AddNumberToObject(p, "left", b)))
+				cJSON_AddStringToObject(p, "detail", err);
+			(void)mamori_emit(ctx, "command.wipe_step", r < 0 ? SEV_ERROR : SEV_NOTICE, "MDM-1", p);
+			if (r < 0 || b > 0)
+				off += (size_t)snprintf(detail + off, off < detailsz ? detailsz - off : 0, "%s; ", err);
+		}
+	}
+	if (off < detailsz)
+		snprintf(detail + off, detailsz - off,
+		         "%u volume(s) crypto-erased (%u keyslots destroyed), %u data path(s) removed, %u problem(s)",
+		         volumes, keyslots, paths, problems);
+	return problems ? -EIO : 0;
+}
+
+/* After the result: upload (the server learns what happened while this
+ * terminal can still authenticate), then destroy the credentials, then power
+ * off unless wipe_power_off = no. */
+static void wipe_finish(struct mamori_ctx *ctx, const struct agent_config *cfg, const struct daemon_command_ops *ops,
+                        void *userdata, const char *state_dir)
+{
+	_cleanup_json_ cJSON *p = cJSON_CreateObject();
+	int n;
+
+	if (ops->sync_blocking)
+		ops->sync_blocking(userdata);
+	n = wipe_credentials(state_dir);
+	if (p && cJSON_AddStringToObject(p, "step", "credentials") && cJSON_AddNumberToObject(p, "removed", n))
+		(void)mamori_emit(ctx, "command.wipe_step", SEV_NOTICE, "MDM-1", p);
+	log_notice("wipe: %d credential file(s) destroyed; this terminal can no longer reach the server", n);
+	if (cfg->wipe_power_off) {
+		pid_t pid = fork();
+
+		log_notice("wipe: powering off");
+		if (pid == 0) {
+			execl("/bin/systemctl", "systemctl", "poweroff", (char *)NULL);
+			_exit(127);
+		}
+	}
+}
+
 /* Execute one verified command. 0 executed (detail says what), negative
  * failed (detail says why). */
-static int execute(const struct daemon_command_ops *ops, void *userdata, const struct command_envelope *e,
-                   char *detail, size_t detailsz)
+static int execute(struct mamori_ctx *ctx, const struct agent_config *cfg, const struct daemon_command_ops *ops,
+                   void *userdata, const struct command_envelope *e, char *detail, size_t detailsz)
 {
 	switch (e->type) {
+	case CMD_WIPE:
+		return wipe(ctx, cfg, detail, detailsz);
 	case CMD_SYNC:
 		if (ops->sync_now)
 			ops->sync_now(userdata);
 		snprintf(detail, detailsz, "check-in and policy download started");
 		return 0;
 	default:
-		snprintf(detail, detailsz, "command %s is not implemented by this agent", command_type_to_string(e->type));
+		snprintf(detail, detailsz, "command %s is not implemented by this agent",
+		         command_type_to_string(e->type));
 		return -EOPNOTSUPP;
 	}
 }
 
-static void run_one(struct mamori_ctx *ctx, const struct daemon_command_ops *ops, void *userdata,
-                    const struct command_verify_ctx *vc, const char *path)
+static void run_one(struct mamori_ctx *ctx, const struct agent_config *cfg, const struct daemon_command_ops *ops,
+                    void *userdata, const struct command_verify_ctx *vc, const char *path)
 {
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_json_ cJSON *p = NULL;
@@ -144,7 +236,7 @@ static void run_one(struct mamori_ctx *ctx, const struct daemon_command_ops *ops
 	(void)unlink(path);
 	log_notice("remote command %s (%s) requested by %s: executing", e.id, command_type_to_string(e.type),
 	           e.requested_by);
-	r = execute(ops, userdata, &e, detail, sizeof(detail));
+	r = execute(ctx, cfg, ops, userdata, &e, detail, sizeof(detail));
 	cJSON_DeleteItemFromObjectCaseSensitive(p, "approved_by");
 	cJSON_DeleteItemFromObjectCaseSensitive(p, "requested_by");
 	cJSON_DeleteItemFromObjectCaseSensitive(p, "issued_at");
@@ -154,10 +246,12 @@ static void run_one(struct mamori_ctx *ctx, const struct daemon_command_ops *ops
 	(void)mamori_emit(ctx, r == 0 ? "command.executed" : "command.failed", r == 0 ? SEV_NOTICE : SEV_ERROR,
 	                  command_types[e.type].reqs, p);
 	(void)command_result_write(vc->state_dir, e.id, r == 0 ? "executed" : "failed", detail);
+	if (e.type == CMD_WIPE)
+		wipe_finish(ctx, cfg, ops, userdata, vc->state_dir);
 }
 
-int daemon_commands_process(struct mamori_ctx *ctx, const char *state_dir, const struct daemon_command_ops *ops,
-                            void *userdata)
+int daemon_commands_process(struct mamori_ctx *ctx, const struct agent_config *cfg, const char *state_dir,
+                            const struct daemon_command_ops *ops, void *userdata)
 {
 	char inbox[PATH_MAX], tid[TERMINAL_ID_MAX];
 	char *names[INBOX_MAX];
@@ -193,7 +287,7 @@ int daemon_commands_process(struct mamori_ctx *ctx, const char *state_dir, const
 			else if (r == 0) {
 				struct command_verify_ctx vc = {state_dir, tid, (int64_t)time(NULL)};
 
-				run_one(ctx, ops, userdata, &vc, path);
+				run_one(ctx, cfg, ops, userdata, &vc, path);
 			}
 		}
 		free(names[i]);

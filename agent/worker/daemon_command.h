@@ -5,16 +5,18 @@
 #define MAMORI_DAEMON_COMMAND_H
 
 struct mamori_ctx;
+struct agent_config;
 
 /* What executing a command needs from the daemon. */
 struct daemon_command_ops {
-	void (*sync_now)(void *userdata);   /* `sync`: check in and fetch the policy now */
-	void (*report_now)(void *userdata); /* results are waiting: report them soon */
+	void (*sync_now)(void *userdata);      /* `sync`: check in and fetch the policy now */
+	void (*report_now)(void *userdata);    /* results are waiting: report them soon */
+	void (*sync_blocking)(void *userdata); /* `wipe`: upload the journal and the result before the credentials go */
 };
 
 /* Process state_dir/commands/inbox (resolved state_dir). The number of
  * entries handled (0: none), or a negative errno. */
-int daemon_commands_process(struct mamori_ctx *ctx, const char *state_dir, const struct daemon_command_ops *ops,
-                            void *userdata);
+int daemon_commands_process(struct mamori_ctx *ctx, const struct agent_config *cfg, const char *state_dir,
+                            const struct daemon_command_ops *ops, void *userdata);
 
 #endif

@@ -107,9 +107,10 @@ static void test_canonical_roundtrip(void **state)
 	e.has_param[0] = true;
 	n = command_canonical(&e, buf, sizeof(buf));
 	assert_true(n > 0);
-	assert_string_equal(buf, "{\"id\":\"0123456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"collect\","
-	                         "\"params\":{\"since_seq\":42},\"issued_at\":1799999990,\"not_after\":1800003600,"
-	                         "\"nonce\":\"fedcba9876543210fedcba9876543210\",\"requested_by\":\"ciso\",\"approved_by\":[]}");
+	assert_string_equal(
+	        buf, "{\"id\":\"0123456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"collect\","
+	             "\"params\":{\"since_seq\":42},\"issued_at\":1799999990,\"not_after\":1800003600,"
+	             "\"nonce\":\"fedcba9876543210fedcba9876543210\",\"requested_by\":\"ciso\",\"approved_by\":[]}");
 	assert_int_equal(command_parse(buf, (size_t)n, &back, why, sizeof(why)), 0);
 	assert_int_equal(back.param[0], 42);
 	/* white space, another key order, an escape: the same meaning, not the canonical bytes */
@@ -195,18 +196,21 @@ static void test_ops4(void **state)
 	assert_int_equal(command_check_fields(&e, why, sizeof(why)), -EBADMSG);
 	assert_non_null(strstr(why, "requester"));
 	/* signed anyway (a server that skipped the check): refused as invalid */
-	assert_int_equal(verify_text(f,
-	                             "{\"id\":\"0b23456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"wipe\","
-	                             "\"params\":{},\"issued_at\":1799999990,\"not_after\":1800003600,\"nonce\":"
-	                             "\"fedcba9876543210fedcba9876543210\",\"requested_by\":\"ciso\",\"approved_by\":[]}",
-	                             f->key, NOW, why, sizeof(why)),
-	                 COMMAND_E_INVALID);
-	assert_int_equal(verify_text(f,
-	                             "{\"id\":\"0b23456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"wipe\","
-	                             "\"params\":{},\"issued_at\":1799999990,\"not_after\":1800003600,\"nonce\":"
-	                             "\"fedcba9876543210fedcba9876543210\",\"requested_by\":\"ciso\",\"approved_by\":[\"ciso\"]}",
-	                             f->key, NOW, why, sizeof(why)),
-	                 COMMAND_E_INVALID);
+	assert_int_equal(
+	        verify_text(f,
+	                    "{\"id\":\"0b23456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"wipe\","
+	                    "\"params\":{},\"issued_at\":1799999990,\"not_after\":1800003600,\"nonce\":"
+	                    "\"fedcba9876543210fedcba9876543210\",\"requested_by\":\"ciso\",\"approved_by\":[]}",
+	                    f->key, NOW, why, sizeof(why)),
+	        COMMAND_E_INVALID);
+	assert_int_equal(
+	        verify_text(
+	                f,
+	                "{\"id\":\"0b23456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"wipe\","
+	                "\"params\":{},\"issued_at\":1799999990,\"not_after\":1800003600,\"nonce\":"
+	                "\"fedcba9876543210fedcba9876543210\",\"requested_by\":\"ciso\",\"approved_by\":[\"ciso\"]}",
+	                f->key, NOW, why, sizeof(why)),
+	        COMMAND_E_INVALID);
 	/* a different approver: accepted */
 	strcpy(e.approved_by[0], "shonin");
 	assert_int_equal(verify_env(f, &e, NOW), 0);
@@ -226,11 +230,13 @@ static void test_exact_fields(void **state)
 	        "{\"id\":\"0c23456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"sync\",\"params\":{},"
 	        "\"issued_at\":1799999990,\"not_after\":1800003600,\"requested_by\":\"ciso\",\"approved_by\":[]}",
 	        /* unknown param */
-	        "{\"id\":\"0c23456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"sync\",\"params\":{\"x\":1},"
+	        "{\"id\":\"0c23456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"sync\",\"params\":{"
+	        "\"x\":1},"
 	        "\"issued_at\":1799999990,\"not_after\":1800003600,\"nonce\":\"fedcba9876543210fedcba9876543210\","
 	        "\"requested_by\":\"ciso\",\"approved_by\":[]}",
 	        /* unknown type */
-	        "{\"id\":\"0c23456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"reboot\",\"params\":{},"
+	        "{\"id\":\"0c23456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"reboot\",\"params\":{"
+	        "},"
 	        "\"issued_at\":1799999990,\"not_after\":1800003600,\"nonce\":\"fedcba9876543210fedcba9876543210\","
 	        "\"requested_by\":\"ciso\",\"approved_by\":[]}",
 	        /* a param of the wrong kind */
@@ -260,8 +266,10 @@ static void test_exact_fields(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_canonical_roundtrip), cmocka_unit_test(test_accept_and_replay),
-	        cmocka_unit_test(test_refusals),            cmocka_unit_test(test_ops4),
+	        cmocka_unit_test(test_canonical_roundtrip),
+	        cmocka_unit_test(test_accept_and_replay),
+	        cmocka_unit_test(test_refusals),
+	        cmocka_unit_test(test_ops4),
 	        cmocka_unit_test(test_exact_fields),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
