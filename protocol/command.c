@@ -20,8 +20,8 @@ static const struct command_param collect_params[] = {
 
 const struct command_type_info command_types[_CMD_MAX] = {
         [CMD_SYNC] = {"sync", "OPS-5", false, true, no_params},
-        [CMD_ISOLATE] = {"isolate", "MDM-2,AV-5", false, false, no_params},
-        [CMD_RELEASE] = {"release", "MDM-2,AV-5,OPS-4", true, false, no_params},
+        [CMD_ISOLATE] = {"isolate", "MDM-2,AV-5", false, true, no_params},
+        [CMD_RELEASE] = {"release", "MDM-2,AV-5,OPS-4", true, true, no_params},
         [CMD_WIPE] = {"wipe", "MDM-1,OPS-4", true, true, no_params},
         [CMD_RETIRE] = {"retire", "MDM-3,OPS-4", true, false, no_params},
         [CMD_LOCK] = {"lock", "MDM-1", false, false, no_params},

@@ -317,3 +317,22 @@ int command_terminal_id(const char *state_dir, char ret[TERMINAL_ID_MAX])
 		return -EINVAL;
 	return strscpy(ret, TERMINAL_ID_MAX, id->valuestring);
 }
+
+int command_enroll_field(const char *state_dir, const char *field, char *buf, size_t bufsz)
+{
+	_cleanup_free_ char *txt = NULL;
+	_cleanup_json_ cJSON *j = NULL;
+	const cJSON *v;
+	char p[PATH_MAX];
+	size_t len;
+	int r;
+
+	if ((r = xsnprintf(p, sizeof(p), "%s/enroll.json", state_dir)) < 0 ||
+	    (r = read_file_capped(p, 64 * 1024, &txt, &len)) < 0)
+		return r;
+	j = cJSON_ParseWithLength(txt, len);
+	v = cJSON_GetObjectItemCaseSensitive(j, field);
+	if (!cJSON_IsString(v))
+		return -ENOENT;
+	return strscpy(buf, bufsz, v->valuestring);
+}

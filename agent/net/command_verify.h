@@ -74,5 +74,7 @@ void command_ids_free(char **ids, size_t n);
 /* This terminal's ID from state_dir/enroll.json (without linking the
  * transport: mamori-worker links no libcurl). -ENOENT: not enrolled. */
 int command_terminal_id(const char *state_dir, char ret[TERMINAL_ID_MAX]);
+/* A string field of enroll.json ("device_url", ...). */
+int command_enroll_field(const char *state_dir, const char *field, char *buf, size_t bufsz);
 
 #endif

@@ -37,6 +37,7 @@ struct agent_config {
 	char wipe_volumes[1024]; /* wipe_volumes */
 	char wipe_paths[2048];   /* wipe_paths */
 	bool wipe_power_off;     /* wipe_power_off: yes | no (default yes; tests say no) */
+	bool isolate_dhcp_dns; /* isolate_dhcp_dns: yes | no — DHCP and DNS stay open while isolated (default yes) */
 };
 
 void config_defaults(struct agent_config *cfg);

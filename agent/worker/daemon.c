@@ -1194,6 +1194,12 @@ int daemon_run(struct daemon *d)
 	}
 	/* first report soon after the first posture pass (at 2 s) */
 	arm_sync(d, 3000);
+	{
+		char state[PATH_MAX];
+
+		if (root_path(state, sizeof(state), d->config.state_dir) == 0)
+			daemon_commands_start(&d->ctx, &d->config, state); /* isolation survives restarts */
+	}
 	run_commands(d); /* what a previous run verified but did not execute */
 	sd_notify_send("READY=1\nSTATUS=serving");
 	log_info("mamori-worker %s ready (root %s, %zu modules%s)", MAMORI_VERSION, d->root[0] ? d->root : "/",

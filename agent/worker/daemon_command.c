@@ -25,6 +25,7 @@
 #include "config.h"
 #include "rootpath.h"
 #include "strutil.h"
+#include "isolate.h"
 #include "wipe.h"
 
 #define INBOX_MAX 64
@@ -173,9 +174,24 @@ static void wipe_finish(struct mamori_ctx *ctx, const struct agent_config *cfg, 
 /* Execute one verified command. 0 executed (detail says what), negative
  * failed (detail says why). */
 static int execute(struct mamori_ctx *ctx, const struct agent_config *cfg, const struct daemon_command_ops *ops,
-                   void *userdata, const struct command_envelope *e, char *detail, size_t detailsz)
+                   void *userdata, const char *state_dir, const struct command_envelope *e, char *detail,
+                   size_t detailsz)
 {
 	switch (e->type) {
+	case CMD_ISOLATE:
+	case CMD_RELEASE: {
+		char url[512];
+		int r;
+
+		if (e->type == CMD_RELEASE)
+			return isolate_release(state_dir, detail, detailsz);
+		r = command_enroll_field(state_dir, "device_url", url, sizeof(url));
+		if (r < 0) {
+			snprintf(detail, detailsz, "no device URL in enroll.json: %s", strerror(-r));
+			return r;
+		}
+		return isolate_apply(state_dir, url, cfg->isolate_dhcp_dns, e->id, detail, detailsz);
+	}
 	case CMD_WIPE:
 		return wipe(ctx, cfg, detail, detailsz);
 	case CMD_SYNC:
@@ -236,7 +252,7 @@ static void run_one(struct mamori_ctx *ctx, const struct agent_config *cfg, cons
 	(void)unlink(path);
 	log_notice("remote command %s (%s) requested by %s: executing", e.id, command_type_to_string(e.type),
 	           e.requested_by);
-	r = execute(ctx, cfg, ops, userdata, &e, detail, sizeof(detail));
+	r = execute(ctx, cfg, ops, userdata, vc->state_dir, &e, detail, sizeof(detail));
 	cJSON_DeleteItemFromObjectCaseSensitive(p, "approved_by");
 	cJSON_DeleteItemFromObjectCaseSensitive(p, "requested_by");
 	cJSON_DeleteItemFromObjectCaseSensitive(p, "issued_at");
@@ -295,4 +311,29 @@ int daemon_commands_process(struct mamori_ctx *ctx, const struct agent_config *c
 	if (ops->report_now)
 		ops->report_now(userdata);
 	return (int)n;
+}
+
+void daemon_commands_start(struct mamori_ctx *ctx, const struct agent_config *cfg, const char *state_dir)
+{
+	_cleanup_json_ cJSON *p = NULL;
+	char url[512], detail[1024] = "";
+	int r;
+
+	if (!isolate_active(state_dir))
+		return;
+	/* isolated until a signed release: re-applied at every start (MDM-2, AV-5) */
+	r = command_enroll_field(state_dir, "device_url", url, sizeof(url));
+	if (r == 0)
+		r = isolate_apply(state_dir, url, cfg->isolate_dhcp_dns, NULL, detail, sizeof(detail));
+	else
+		snprintf(detail, sizeof(detail), "no device URL in enroll.json");
+	p = cJSON_CreateObject();
+	if (p && cJSON_AddStringToObject(p, "result", r < 0 ? "failed" : "done") &&
+	    cJSON_AddStringToObject(p, "detail", detail))
+		(void)mamori_emit(ctx, "command.isolation_reapplied", r < 0 ? SEV_CRITICAL : SEV_NOTICE, "MDM-2,AV-5",
+		                  p);
+	if (r < 0)
+		log_error("network isolation could not be re-applied: %s", detail);
+	else
+		log_notice("network isolation re-applied: %s", detail);
 }

@@ -19,4 +19,7 @@ struct daemon_command_ops {
 int daemon_commands_process(struct mamori_ctx *ctx, const struct agent_config *cfg, const char *state_dir,
                             const struct daemon_command_ops *ops, void *userdata);
 
+/* At the start of mamori-worker: re-apply an isolation not released yet. */
+void daemon_commands_start(struct mamori_ctx *ctx, const struct agent_config *cfg, const char *state_dir);
+
 #endif
