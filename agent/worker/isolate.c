@@ -88,7 +88,8 @@ static int server_addresses(const char *url, char *v4, size_t v4sz, char *v6, si
 		char buf[INET6_ADDRSTRLEN];
 
 		if (a->ai_family == AF_INET &&
-		    inet_ntop(AF_INET, &((struct sockaddr_in *)a->ai_addr)->sin_addr, buf, sizeof(buf)) && !strstr(v4, buf))
+		    inet_ntop(AF_INET, &((struct sockaddr_in *)a->ai_addr)->sin_addr, buf, sizeof(buf)) &&
+		    !strstr(v4, buf))
 			o4 += (size_t)snprintf(v4 + o4, o4 < v4sz ? v4sz - o4 : 0, "%s%s", o4 ? ", " : "", buf);
 		else if (a->ai_family == AF_INET6 &&
 		         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr, buf, sizeof(buf)) &&
@@ -126,11 +127,13 @@ static int write_rules(const char *path, const char *v4, const char *v6, bool dh
 			P("\t\tip6 %s { %s } accept\n", peer, v6);
 		if (dhcp_dns) {
 			if (dir == 0) {
-				P("\t\tudp sport 67 udp dport 68 accept\n\t\tudp sport 53 accept\n\t\ttcp sport 53 accept\n");
+				P("\t\tudp sport 67 udp dport 68 accept\n\t\tudp sport 53 accept\n\t\ttcp sport 53 "
+				  "accept\n");
 				P("\t\tudp sport 547 udp dport 546 accept\n\t\ticmpv6 type { nd-neighbor-solicit, "
 				  "nd-neighbor-advert, nd-router-advert } accept\n");
 			} else {
-				P("\t\tudp sport 68 udp dport 67 accept\n\t\tudp dport 53 accept\n\t\ttcp dport 53 accept\n");
+				P("\t\tudp sport 68 udp dport 67 accept\n\t\tudp dport 53 accept\n\t\ttcp dport 53 "
+				  "accept\n");
 				P("\t\tudp sport 546 udp dport 547 accept\n\t\ticmpv6 type { nd-neighbor-solicit, "
 				  "nd-neighbor-advert, nd-router-solicit } accept\n");
 			}

@@ -164,6 +164,16 @@ agent_stop
 
 journal_json
 check "every recorded event matches docs/EVENTS.md" events_doc_check "$T/j.jsonl"
+# mamorictl commands: what this terminal received, from its journal
+mc=$(ctl "$A" --json commands)
+check "mamorictl commands: the offline sync, executed" \
+	test "$(jq -r --arg id "$c1" '[.[] | select(.id==$id)][0].outcome' <<<"$mc")" = executed
+check "mamorictl commands: the forged signature, refused" \
+	matches "$(jq -r --arg id "$b1" '.[] | select(.id==$id) | .detail' <<<"$mc")" 'signature:*'
+check "mamorictl commands: the retire, failed" \
+	test "$(jq -r --arg id "$rid" '.[] | select(.id==$id) | .outcome' <<<"$mc")" = failed
+check "mamorictl commands (text): Japan time with the zone" matches "$(ctl "$A" commands)" '*JST*'
+check "mamorictl commands (ja): heading in Japanese" matches "$("$CTL" --root "$A" --lang ja commands)" '*受信 (日本時間)*' 
 check "the network child stayed unprivileged (Uid != 0)" \
 	bash -c "grep -o 'network part ran as .*' '$T/agent.log' | head -n1 | grep -qv 'Uid=0[^0-9]'"
 if grep -qi "AddressSanitizer\|runtime error" "$T/agent.log" "$SRV_LOG"; then bad "sanitizer report"; fi
