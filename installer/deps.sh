@@ -27,7 +27,7 @@ build=(gcc make pkg-config
 check=(clang clang-format libclang-rt-14-dev sqlite3
        cryptsetup-bin e2fsprogs util-linux fdisk dconf-cli libglib2.0-bin
        clamav-daemon clamav postgresql nodejs usbguard faketime liburing-dev
-       debootstrap iproute2 lz4 xz-utils nftables
+       debootstrap iproute2 lz4 xz-utils patch nftables
        wpasupplicant netplan.io)
 bench=(nginx wrk)
 package=(build-essential debhelper dpkg-dev fakeroot lintian man-db groff-base)
@@ -75,11 +75,13 @@ if ((${#missing[@]})); then
   apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Build tools from npm (not shipped): the OpenAPI validator of `make check`,
+# Build tools from npm (not shipped): the OpenAPI validator of `make check`
+# and the response validator (tests/contract: ajv, ajv-formats, js-yaml),
 # pinned by package-lock.json, into ./node_modules (gitignored).
 if [[ ${1:-} == --check || ${1:-} == --bench ]]; then
   root=$(cd "$(dirname "$0")/.." && pwd)
   if [[ ! -f $root/node_modules/@apidevtools/swagger-cli/bin/swagger-cli.js ||
+        ! -f $root/node_modules/ajv-formats/package.json || ! -f $root/node_modules/js-yaml/package.json ||
         $root/package-lock.json -nt $root/node_modules/.package-lock.json ]]; then
     command -v npm >/dev/null || { echo "deps.sh: npm is missing (nodejs)" >&2; exit 1; }
     echo "deps.sh: npm ci (OpenAPI validator)"
