@@ -1633,6 +1633,8 @@ static int sq_command_expire(struct store *base, int64_t now_s, int64_t now_us, 
 	}
 	sqlite3_finalize(st);
 	return txn_end(s, r);
+}
+
 /* ---- listing and revoking sessions and API tokens, groups (issue 17) ------------------ */
 
 /* Statements used seldom (admin actions): prepared each time. */
