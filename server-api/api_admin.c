@@ -33,6 +33,7 @@
 #include "policy_sign.h"
 #include "server.h"
 #include "strutil.h"
+#include "time-util.h"
 #include "throttle.h"
 #include "workpool.h"
 
@@ -1330,17 +1331,7 @@ static int audit_cb(const struct store_audit *au, void *userdata)
 /* An RFC 3339 UTC time ("2024-01-02T03:04:05Z") as microseconds. */
 static int parse_time(const char *s, int64_t *ret)
 {
-	struct tm tm = {0};
-	const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
-	time_t t;
-
-	if (!end || *end)
-		return -EINVAL;
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -EINVAL;
-	*ret = (int64_t)t * 1000000;
-	return 0;
+	return rfc3339_parse_us(s, 0, ret);
 }
 
 /* GET /admin/v1/audit?actor=&action=&target=&since=&until=&before=&limit= —

@@ -1,6 +1,6 @@
 /* server-api/store_sqlite.c — the embedded SQLite backend of the store
  * (mamori-server). The only file of the server that calls SQLite: its result
- * codes become negative errno in sql_errno().
+ * codes become negative errno in sql_errno() (common/sqlite-util.h).
  *
  * One file (server.db) in WAL mode. Durability: synchronous=FULL (the WAL is
  * fsynced at every commit) for everything that is evidence or that the server
@@ -24,6 +24,7 @@
 #include "store.h"
 #include "crypto.h"
 #include "store_sqlite.h"
+#include "sqlite-util.h"
 #include "strutil.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -231,39 +232,6 @@ struct sq_store {
 	sqlite3_stmt *st[_Q_MAX];
 	bool in_txn;
 };
-
-static int sql_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_ROW:
-	case SQLITE_DONE:
-		return 0;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_READONLY:
-		return -EROFS;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_CANTOPEN:
-		return -ENOENT;
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return -EACCES;
-	case SQLITE_CONSTRAINT:
-		return -EEXIST;
-	case SQLITE_TOOBIG:
-		return -E2BIG;
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		return -EBADMSG;
-	default:
-		return -EIO;
-	}
-}
 
 static struct sq_store *SQ(struct store *s)
 {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,7 +28,6 @@
 #include "rootpath.h"
 #include "strutil.h"
 
-#define DEFAULT_STATE_DIR  "/var/lib/mamori"
 #define SCAN_RETRY_SECONDS 3600
 
 static const char *const product_names[_AV_PRODUCT_MAX] = {
@@ -522,21 +522,19 @@ struct av_state {
 	int64_t scan_started; /* epoch s */
 };
 
-static void av_state_free(struct av_state *st)
+static int av_load(const cJSON *section, void *settings)
 {
-	if (!st)
-		return;
-	av_watch_done(&st->watch);
-	av_clamd_scan_free(st->scan);
-	free(st);
+	int r = av_settings_from_json(section, settings);
+
+	return r < 0 ? log_error_errno(r, "av: bad policy section") : 0;
 }
 
-static int av_load(struct av_state *st)
+/* The configuration baseline follows the settings (AV-2). */
+static int av_apply(void *state)
 {
-	int r = av_settings_from_json(mamori_policy_section(st->ctx, "av"), &st->settings);
+	struct av_state *st = state;
+	int r;
 
-	if (r < 0)
-		return log_error_errno(r, "av: bad policy section");
 	av_watch_done(&st->watch);
 	r = av_watch_init(&st->watch, &st->settings, st->state_dir);
 	if (r < 0)
@@ -544,25 +542,23 @@ static int av_load(struct av_state *st)
 	return 0;
 }
 
-static int av_init(struct mamori_ctx *ctx, void **ret_state)
+static int av_open(struct mamori_ctx *ctx, void *state)
 {
-	struct av_state *st = calloc(1, sizeof(*st));
-	const char *sd = ctx->config && ctx->config->state_dir[0] ? ctx->config->state_dir : DEFAULT_STATE_DIR;
+	struct av_state *st = state;
 	int r;
 
-	if (!st)
-		return -ENOMEM;
 	st->ctx = ctx;
 	st->watch.inotify_fd = -1;
-	r = root_path(st->state_dir, sizeof(st->state_dir), sd);
-	if (r >= 0)
-		r = av_load(st);
-	if (r < 0) {
-		av_state_free(st);
-		return r;
-	}
-	*ret_state = st;
-	return 0;
+	r = mamori_state_dir(ctx, st->state_dir, sizeof(st->state_dir));
+	return r < 0 ? r : av_apply(st);
+}
+
+static void av_close(void *state)
+{
+	struct av_state *st = state;
+
+	av_watch_done(&st->watch);
+	av_clamd_scan_free(st->scan);
 }
 
 static int av_fds(void *state, int *ret_fds, size_t max)
@@ -727,30 +723,19 @@ static int av_enforce(void *state)
 	return scan_next(st) == 0 ? 0 : -EIO;
 }
 
-static int av_reload(void *state)
-{
-	struct av_state *st = state;
-	struct av_settings old = st->settings;
-	int r = av_load(st);
-
-	if (r < 0)
-		st->settings = old;
-	return r;
-}
-
-static void av_fini(void *state)
-{
-	av_state_free(state);
-}
-
 const struct mamori_module av_module = {
         .name = "av",
         .caps = MAMORI_CAP_CHECK | MAMORI_CAP_ENFORCE | MAMORI_CAP_WATCH,
-        .init = av_init,
+        .section = "av",
+        .settings_size = sizeof(struct av_settings),
+        .settings_load = av_load,
+        .state_size = sizeof(struct av_state),
+        .settings_offset = offsetof(struct av_state, settings),
+        .open = av_open,
+        .apply = av_apply,
+        .close = av_close,
         .fds = av_fds,
         .on_ready = av_on_ready,
         .check = av_check,
         .enforce = av_enforce,
-        .reload = av_reload,
-        .fini = av_fini,
 };

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -661,61 +662,56 @@ static int integrity_check(void *state, struct check_report *rep)
 	return 0;
 }
 
-static int integrity_init(struct mamori_ctx *ctx, void **ret_state)
+static int integrity_load(const cJSON *section, void *settings)
 {
-	_cleanup_free_ struct integrity_settings *s = malloc(sizeof(*s));
-	struct integrity_state *st = NULL;
-	int r;
-
-	if (!s)
-		return -ENOMEM;
-	r = integrity_settings_from_json(mamori_policy_section(ctx, "integrity"), s);
-	if (r < 0)
-		return r;
-	r = integrity_open(ctx, s, &st);
-	if (r < 0)
-		return r;
-	*ret_state = st;
-	return 0;
+	return integrity_settings_from_json(section, settings);
 }
 
-static int integrity_reload(void *state)
+/* Measure and watch the files of the settings now in `state` into a fresh
+ * state, then swap it in (the old one is released). */
+static int integrity_apply(void *state)
 {
-	struct integrity_state *st = state;
-	_cleanup_free_ struct integrity_settings *s = malloc(sizeof(*s));
-	struct integrity_state *nst = NULL;
-	int r;
+	struct integrity_state *st = state, *nst = NULL, tmp;
+	int r = integrity_open(st->ctx, &st->settings, &nst);
 
-	if (!s)
-		return -ENOMEM;
-	r = integrity_settings_from_json(mamori_policy_section(st->ctx, "integrity"), s);
 	if (r < 0)
 		return r;
-	r = integrity_open(st->ctx, s, &nst);
-	if (r < 0)
-		return r;
-	/* keep the state pointer the daemon holds: swap contents */
-	{
-		struct integrity_state tmp = *st;
-		*st = *nst;
-		*nst = tmp;
-	}
+	tmp = *st;
+	*st = *nst;
+	*nst = tmp;
 	integrity_close(nst);
 	return 0;
 }
 
-static void integrity_fini(void *state)
+static int integrity_start(struct mamori_ctx *ctx, void *state)
 {
-	integrity_close(state);
+	struct integrity_state *st = state;
+
+	st->ctx = ctx;
+	st->ifd = -1;
+	return integrity_apply(st);
+}
+
+static void integrity_stop(void *state)
+{
+	struct integrity_state *st = state;
+
+	if (st->ifd >= 0)
+		close(st->ifd);
 }
 
 const struct mamori_module integrity_module = {
         .name = "integrity",
         .caps = MAMORI_CAP_CHECK | MAMORI_CAP_WATCH,
-        .init = integrity_init,
+        .section = "integrity",
+        .settings_size = sizeof(struct integrity_settings),
+        .settings_load = integrity_load,
+        .state_size = sizeof(struct integrity_state),
+        .settings_offset = offsetof(struct integrity_state, settings),
+        .open = integrity_start,
+        .apply = integrity_apply,
+        .close = integrity_stop,
         .fds = integrity_fds,
         .on_ready = integrity_on_ready,
         .check = integrity_check,
-        .reload = integrity_reload,
-        .fini = integrity_fini,
 };

@@ -254,7 +254,7 @@ static void test_scheduled_full_scan_detections(void **state)
 	assert_int_equal(policy_parse(doc, strlen(doc), &pol, NULL), 0);
 	ctx.policy = pol;
 	ctx.config = &cfg;
-	assert_int_equal(av_module.init(&ctx, &av), 0);
+	assert_int_equal(mamori_module_start(&av_module, &ctx, &av), 0);
 	assert_int_equal(av_module.enforce(av), 0); /* no full scan recorded: it is due */
 	for (int i = 0; i < 300 && !event("av.full_scan"); i++) {
 		int fds[MAMORI_MODULE_MAX_FDS], n = av_module.fds(av, fds, MAMORI_MODULE_MAX_FDS);
@@ -284,7 +284,7 @@ static void test_scheduled_full_scan_detections(void **state)
 	assert_int_equal(av_evaluate(&s, &st, time(NULL), &rep), 0);
 	assert_int_equal(find(&rep, "av.full_scan")->status, CHECK_FAIL);
 	check_report_clear(&rep);
-	av_module.fini(av);
+	mamori_module_stop(&av_module, av);
 	policy_free(pol);
 	cJSON_Delete(events);
 }

@@ -403,12 +403,12 @@ static void test_module_defaults(void **state)
 	struct check_result *r;
 
 	(void)state;
-	assert_int_equal(integrity_module.init(&ctx, &st), 0);
+	assert_int_equal(mamori_module_start(&integrity_module, &ctx, &st), 0);
 	r = check(st, &rep);
 	assert_int_equal(r->status, CHECK_PASS);
 	assert_non_null(strstr(ev(r, "files_watched"), "(3 present)"));
 	check_report_clear(&rep);
-	integrity_module.fini(st);
+	mamori_module_stop(&integrity_module, st);
 }
 
 int main(void)
