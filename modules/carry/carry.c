@@ -76,7 +76,9 @@
 #define CARRY_PERSON_UID_MIN    1000 /* login.defs UID_MIN (Debian): below are system accounts */
 #define CARRY_OVERFLOW_UID      65534
 #define CARRY_PERSONS_MAX       32
-#define CARRY_GATE_TICK_MS      500 /* how often a gated medium's persons are looked at */
+#define CARRY_GATE_TICK_MS      500  /* how often a gated medium's persons are looked at */
+#define CARRY_PERM_CACHE        256  /* permission-event verdicts kept, by thread id */
+#define CARRY_PERM_CACHE_MS     1000 /* how long one is trusted (an approval's window ends, a tid is reused) */
 
 /* What puts data on a medium without a file write (CARRY-2): new names of
  * every kind (files, directories, symlinks, hard links, nodes, FIFOs),
@@ -149,6 +151,18 @@ struct held {
 	dev_t dev;
 };
 
+/* What the slow path of a permission event learnt about a thread (issue
+ * 23.2): its thread group (is it the module's own?), and that its user is
+ * approved for writing to one medium. An open by the same thread within
+ * CARRY_PERM_CACHE_MS is answered from here without reading /proc. Only
+ * "allowed" is kept: a refusal always takes the slow path (and its record). */
+struct perm_cache {
+	pid_t tid, tgid;
+	int64_t until_ms;
+	dev_t approved_dev; /* 0: none */
+	uint64_t rules_gen;
+};
+
 struct carry_settings {
 	bool record, scan_on_mount, isolate;
 	int64_t hash_max, scan_timeout_s;
@@ -173,6 +187,10 @@ struct carry_state {
 	char anchor_base[PATH_MAX];             /* where anchors are mounted for an instant */
 	dev_t anchor_failed[CARRY_VOLUMES_MAX]; /* published media that cannot be anchored */
 	size_t n_anchor_failed;
+	struct perm_cache pcache[CARRY_PERM_CACHE];
+	uint64_t rules_gen; /* bumped by reload: cached approvals end with the rules they came from */
+	uint64_t perm_fast, perm_slow, perm_slow_ns;
+	char *perm_buf; /* on_fan_perm's read buffer: it runs on every wake-up */
 };
 
 /* What the worker hashes, and the record that waits for the hash. */
@@ -205,6 +223,15 @@ static const cJSON *section(struct carry_state *st, const char *name)
 size_t carry_module_volumes(void *state)
 {
 	return state ? ((struct carry_state *)state)->n_vols : 0;
+}
+
+void carry_module_perm_stats(void *state, uint64_t *ret_fast, uint64_t *ret_slow, uint64_t *ret_slow_ns)
+{
+	const struct carry_state *st = state;
+
+	*ret_fast = st ? st->perm_fast : 0;
+	*ret_slow = st ? st->perm_slow : 0;
+	*ret_slow_ns = st ? st->perm_slow_ns : 0;
 }
 
 size_t carry_module_held(void *state)
@@ -504,11 +531,12 @@ static void record_refusal(struct carry_state *st, struct carry_volume *v, int f
 }
 
 /* Decide an open on a volume that is not (or no longer) being scanned. */
-static bool decide_open(struct carry_state *st, struct carry_volume *v, int fd, pid_t tid)
+static bool decide_open_(struct carry_state *st, struct carry_volume *v, int fd, pid_t tid)
 {
 	struct usb_approval_match m = {0};
 	struct carry_proc p;
 	enum usb_approval_verdict ver;
+	struct perm_cache *c;
 	int w;
 
 	if (v->state == VOL_BLOCKED) {
@@ -517,6 +545,12 @@ static bool decide_open(struct carry_state *st, struct carry_volume *v, int fd, 
 	}
 	if (!v->needs_approval)
 		return true;
+	c = &st->pcache[(unsigned)tid % CARRY_PERM_CACHE];
+	if (c->tid == tid && c->approved_dev == v->dev && c->rules_gen == st->rules_gen && now_ms() < c->until_ms) {
+		st->perm_fast++;
+		return true;
+	}
+	st->perm_slow++;
 	w = carry_proc_open_for_write(tid);
 	if (w == 0)
 		return true;
@@ -524,8 +558,16 @@ static bool decide_open(struct carry_state *st, struct carry_volume *v, int fd, 
 		return true; /* the opener is gone or unreadable: nothing will be written by it */
 	ver = usb_rules_approval_check(st->rules, &v->id, carry_proc_read(tid, &p) == 0 ? p.user : NULL, time(NULL),
 	                               &m);
-	if (ver == USB_APPROVAL_OK)
+	if (ver == USB_APPROVAL_OK) {
+		if (c->tid != tid || now_ms() >= c->until_ms) {
+			c->tid = tid;
+			c->tgid = 0;
+			c->until_ms = now_ms() + CARRY_PERM_CACHE_MS;
+		}
+		c->approved_dev = v->dev;
+		c->rules_gen = st->rules_gen;
 		return true;
+	}
 	/* w == -EOPNOTSUPP: not an open(2)-family call of this ABI (io_uring's
 	 * worker threads, a 32-bit int 0x80 call): whether it writes is unknown,
 	 * so it is refused like a write (fail closed), reads included */
@@ -533,6 +575,21 @@ static bool decide_open(struct carry_state *st, struct carry_volume *v, int fd, 
 	               w == -EOPNOTSUPP ? "unclassified_open_without_approval" : usb_approval_verdict_to_string(ver),
 	               &m);
 	return false;
+}
+
+static bool decide_open(struct carry_state *st, struct carry_volume *v, int fd, pid_t tid)
+{
+	uint64_t slow = st->perm_slow;
+	struct timespec a, b;
+	bool r;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	r = decide_open_(st, v, fd, tid);
+	if (st->perm_slow != slow) {
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		st->perm_slow_ns += (uint64_t)((b.tv_sec - a.tv_sec) * 1000000000ll + (b.tv_nsec - a.tv_nsec));
+	}
+	return r;
 }
 
 static bool is_scanner(const struct carry_volume *v, pid_t tid)
@@ -549,9 +606,20 @@ static bool is_scanner(const struct carry_volume *v, pid_t tid)
 static void on_open_perm(struct carry_state *st, int fd, pid_t tid)
 {
 	struct carry_volume *v = vol_by_fd(st, fd);
-	pid_t tg;
+	struct perm_cache *c = &st->pcache[(unsigned)tid % CARRY_PERM_CACHE];
+	int64_t now = now_ms();
+	pid_t tg = 0;
 
-	if (!v || tid == st->self || (carry_proc_tgid(tid, &tg) == 0 && tg == st->self)) {
+	if (v && tid != st->self) {
+		if (c->tid == tid && now < c->until_ms && c->tgid)
+			tg = c->tgid;
+		else if (carry_proc_tgid(tid, &tg) == 0) {
+			if (c->tid != tid || now >= c->until_ms)
+				*c = (struct perm_cache){.tid = tid, .until_ms = now + CARRY_PERM_CACHE_MS};
+			c->tgid = tg;
+		}
+	}
+	if (!v || tid == st->self || tg == st->self) {
 		respond(st, fd, true);
 		return;
 	}
@@ -610,7 +678,7 @@ static bool next_event(const char *buf, size_t n, size_t *off, struct fanotify_e
 
 static void on_fan_perm(struct carry_state *st)
 {
-	_cleanup_free_ char *buf = malloc(CARRY_EVENTS_BUF);
+	char *buf = st->perm_buf ? st->perm_buf : (st->perm_buf = malloc(CARRY_EVENTS_BUF));
 
 	if (!buf)
 		return;
@@ -927,7 +995,11 @@ static void on_fan_fid(struct carry_state *st)
 	if (!buf)
 		return;
 	for (int round = 0; round < CARRY_READS_PER_READY; round++) {
-		ssize_t n = read(st->fan_fid, buf, CARRY_EVENTS_BUF);
+		ssize_t n;
+
+		if (round > 0 && st->perm_available)
+			on_fan_perm(st); /* the copier's next open is waiting */
+		n = read(st->fan_fid, buf, CARRY_EVENTS_BUF);
 		struct fanotify_event_metadata ev, *md = &ev;
 		const char *at;
 		size_t off = 0;
@@ -1905,6 +1977,7 @@ static void carry_fini(void *state)
 	for (size_t i = 0; i < st->n_held; i++)
 		respond(st, st->held[i].fd, false);
 	free(st->held);
+	free(st->perm_buf);
 	for (size_t i = 0; i < st->n_vols; i++)
 		vol_free(st->vols[i]);
 	usb_rules_free(st->rules);
@@ -2018,8 +2091,12 @@ static int carry_on_ready(void *state, int fd, uint32_t events)
 
 	if (!st)
 		return -EINVAL;
-	if (fd == st->fan_perm)
+	/* a copier waits for every permission event on an approval medium:
+	 * answer them before any other work of this wake-up (issue 23.2) */
+	if (st->perm_available)
 		on_fan_perm(st);
+	if (fd == st->fan_perm)
+		;
 	else if (fd == st->fan_fid)
 		on_fan_fid(st);
 	else if (fd == carry_hasher_fd(st->hasher)) {
@@ -2027,8 +2104,11 @@ static int carry_on_ready(void *state, int fd, uint32_t events)
 		 * number per call, so that held opens (permission events) are
 		 * answered between them instead of after the whole backlog */
 		struct carry_hash_job *j;
-		for (int k = 0; k < CARRY_RECORDS_PER_READY && (j = carry_hasher_next(st->hasher)); k++)
+		for (int k = 0; k < CARRY_RECORDS_PER_READY && (j = carry_hasher_next(st->hasher)); k++) {
 			finish_pending(st, (struct pending *)j);
+			if (st->perm_available)
+				on_fan_perm(st);
+		}
 	} else if (fd == st->timer_fd)
 		on_timer(st);
 	else if (fd == st->inner_ep)
@@ -2091,6 +2171,7 @@ static int carry_reload(void *state)
 	}
 	usb_rules_free(st->rules);
 	st->rules = rules;
+	st->rules_gen++;
 	st->set = s;
 	st->av = av;
 	for (size_t i = 0; i < st->n_vols; i++) {
