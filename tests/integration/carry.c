@@ -930,6 +930,11 @@ static void test_metadata_writes_without_approval(void **s)
 			        ways[i].how);
 			continue;
 		}
+		if (rc == 4) { /* no CAP_MKNOD in the bounding set (unit_privileges.sh): not tried */
+			fprintf(stderr, "carry: %s: no CAP_MKNOD in the bounding set, the kernel refuses it first\n",
+			        ways[i].how);
+			continue;
+		}
 		if (rc != 30) {
 			fprintf(stderr, "carry: %s: not refused with EROFS (rc %d, errno %s)\n", ways[i].how, rc,
 			        strerror(rc >= 100 ? rc - 100 : 0));
