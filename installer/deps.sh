@@ -22,11 +22,13 @@ build=(gcc make pkg-config
        zlib1g-dev liblz4-dev liblzma-dev
        openssl curl ca-certificates jq)
 # usbguard: the oracle of tests/integration/usbguard_diff.sh (issue 12); its
-# packaged service is kept from starting (policy-rc.d below)
+# packaged service is kept from starting (policy-rc.d below). wpasupplicant
+# and netplan.io: the Wi-Fi oracles of groundtruth_wifi.sh (issue 21, NET-2)
 check=(clang clang-format libclang-rt-14-dev sqlite3
        cryptsetup-bin e2fsprogs util-linux fdisk dconf-cli libglib2.0-bin
        clamav-daemon clamav postgresql nodejs usbguard faketime liburing-dev
-       debootstrap iproute2 lz4 xz-utils)
+       debootstrap iproute2 lz4 xz-utils patch
+       wpasupplicant netplan.io)
 bench=(nginx wrk)
 package=(build-essential debhelper dpkg-dev fakeroot lintian man-db groff-base)
 fresh=(debootstrap debian-archive-keyring)
@@ -73,11 +75,13 @@ if ((${#missing[@]})); then
   apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Build tools from npm (not shipped): the OpenAPI validator of `make check`,
+# Build tools from npm (not shipped): the OpenAPI validator of `make check`
+# and the response validator (tests/contract: ajv, ajv-formats, js-yaml),
 # pinned by package-lock.json, into ./node_modules (gitignored).
 if [[ ${1:-} == --check || ${1:-} == --bench ]]; then
   root=$(cd "$(dirname "$0")/.." && pwd)
   if [[ ! -f $root/node_modules/@apidevtools/swagger-cli/bin/swagger-cli.js ||
+        ! -f $root/node_modules/ajv-formats/package.json || ! -f $root/node_modules/js-yaml/package.json ||
         $root/package-lock.json -nt $root/node_modules/.package-lock.json ]]; then
     command -v npm >/dev/null || { echo "deps.sh: npm is missing (nodejs)" >&2; exit 1; }
     echo "deps.sh: npm ci (OpenAPI validator)"
