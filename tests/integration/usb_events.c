@@ -26,7 +26,9 @@
 #include "gate_testbed.h"
 
 /* quote, backslash, SOH, ESC, U+202E (RIGHT-TO-LEFT OVERRIDE), tab */
-#define HOSTILE "Q\"B\\C\x01\x1b\xe2\x80\xae" "RTL\tX"
+#define HOSTILE                                                                                                        \
+	"Q\"B\\C\x01\x1b\xe2\x80\xae"                                                                                  \
+	"RTL\tX"
 
 static void test_usb_records(void **state)
 {
@@ -67,11 +69,12 @@ static void test_usb_records(void **state)
 	assert_non_null(f);
 	fputs(HOSTILE, f);
 	fclose(f);
-	snprintf(cmd, sizeof(cmd),
-	         "jq -e -s --rawfile s %s/hostile.txt "
-	         "'map(select(.type==\"usb.blocked\" and .payload.device.serial==$s)) | length > 0' %s/usb_events.jsonl "
-	         ">/dev/null",
-	         prep, prep);
+	snprintf(
+	        cmd, sizeof(cmd),
+	        "jq -e -s --rawfile s %s/hostile.txt "
+	        "'map(select(.type==\"usb.blocked\" and .payload.device.serial==$s)) | length > 0' %s/usb_events.jsonl "
+	        ">/dev/null",
+	        prep, prep);
 	if (run(cmd) != 0)
 		fail_msg("the hostile serial is not journaled exactly:\n%s", prep_read("usb_events.jsonl"));
 	snprintf(cmd, sizeof(cmd),
@@ -82,8 +85,8 @@ static void test_usb_records(void **state)
 	if (run(cmd) != 0)
 		fail_msg("the 4 KiB serial: not null with too_long");
 	/* escaped once by `journal show`: \" \\ \x01 \x1b \xe2\x80\xae \t */
-	snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s --lang en journal show --type usb.blocked > %s/show.txt", bindir,
-	         tbroot, prep);
+	snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s --lang en journal show --type usb.blocked > %s/show.txt",
+	         bindir, tbroot, prep);
 	assert_int_equal(run(cmd), 0);
 	{
 		const char *show = prep_read("show.txt");
