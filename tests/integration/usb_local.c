@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -169,6 +170,36 @@ static void test_local_exceptions(void **state)
 	assert_int_equal(ctl("usb block 1-3 --permanent --reason 'reported lost'"), 0);
 	assert_true(wait_attr(a, "authorized", "0", 3000));
 
+	/* not root: refused and journaled, whoever can reach the socket (the
+	 * mamori group) — uid 65534 with gid 0 here */
+	{
+		char sock[4096];
+		pid_t p;
+		int st;
+
+		snprintf(cmd, sizeof(cmd), "chmod 0711 %s %s/run && chmod 0755 %s/run/mamori", tbroot, tbroot, tbroot);
+		assert_int_equal(run(cmd), 0);
+		snprintf(sock, sizeof(sock), "%s/run/mamori/mamorid.sock", tbroot);
+		p = fork();
+		assert_true(p >= 0);
+		if (p == 0) {
+			char *resp = NULL;
+			static const char req[] = "{\"cmd\":\"usb_allow\",\"args\":{\"device\":{\"hash\":"
+			                          "\""
+			                          "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+			                          "\"},\"reason\":\"not root\"}}";
+
+			if (setgroups(0, NULL) < 0 || setgid(0) < 0 || setuid(65534) < 0)
+				_exit(3);
+			if (control_call(sock, req, 3000, &resp) < 0)
+				_exit(4);
+			_exit(strstr(resp, "\"ok\":false") && strstr(resp, "not_root") ? 0 : 5);
+		}
+		assert_int_equal(waitpid(p, &st, 0), p);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+
 	/* a window beyond usb.local_exceptions.max_hours (24) is refused */
 	assert_int_not_equal(ctl("usb allow 1-5 --hours 25 --reason long"), 0);
 	assert_non_null(strstr(prep_read("err.txt"), "window_too_long"));
@@ -251,6 +282,8 @@ static void test_local_exceptions(void **state)
 		        "select(.type==\"usb.exception_revoked\" and .payload.reason==\"meter returned\")",
 		        "select(.type==\"usb.exception_refused\" and .payload.reason==\"policy_forbids\")",
 		        "select(.type==\"usb.exception_refused\" and .payload.reason==\"window_too_long\")",
+		        "select(.type==\"usb.exception_refused\" and .payload.reason==\"not_root\" and "
+		        ".payload.uid==65534)",
 		        "select(.type==\"usb.allowed\" and .payload.reason==\"local_exception\")",
 		        "select(.type==\"usb.blocked\" and .payload.reason==\"local_exception\")",
 		};
