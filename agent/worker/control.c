@@ -396,6 +396,14 @@ void control_server_publish(struct control_server *s, int epfd, const char *line
 	}
 }
 
+bool control_server_has_watchers(const struct control_server *s)
+{
+	for (const struct client *c = s ? s->clients : NULL; c; c = c->next)
+		if (c->watching && !c->failed)
+			return true;
+	return false;
+}
+
 bool control_server_has_clients(const struct control_server *s)
 {
 	return s && s->n_clients > 0;

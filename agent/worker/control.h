@@ -71,6 +71,8 @@ void control_server_expire(struct control_server *s, int epfd);
  * has more than CONTROL_WATCH_BACKLOG bytes waiting is dropped. */
 #define CONTROL_WATCH_BACKLOG (1024 * 1024)
 void control_server_publish(struct control_server *s, int epfd, const char *line);
+/* Is anybody watching? (publish nothing, build nothing, otherwise) */
+bool control_server_has_watchers(const struct control_server *s);
 
 /* The peer (SO_PEERCRED) of the request being handled now, for the handler
  * that records who asked: 0 when none. */

@@ -78,7 +78,7 @@ static void publish_usb_event(struct daemon *d, const struct mamori_event *ev, u
 	_cleanup_json_ cJSON *o = cJSON_CreateObject();
 	_cleanup_free_ char *t = NULL;
 
-	if (!d->control || !o)
+	if (!o)
 		return;
 	cJSON_AddNumberToObject(o, "seq", (double)seq);
 	cJSON_AddNumberToObject(o, "time", (double)time(NULL));
@@ -106,7 +106,7 @@ static int daemon_emit(struct mamori_ctx *ctx, const struct mamori_event *ev, ui
 		r = journal_append(d->journal, ev, &seq);
 	if (r >= 0 && ret_seq)
 		*ret_seq = seq;
-	if (r >= 0 && strncmp(ev->type, "usb.", 4) == 0)
+	if (r >= 0 && strncmp(ev->type, "usb.", 4) == 0 && control_server_has_watchers(d->control))
 		publish_usb_event(d, ev, seq);
 	/* tampering and infections reach the CISO at once, not at the next check-in (OPS-5) */
 	if (ev->severity >= SEV_CRITICAL && d->sync.enrolled && d->sync.child == 0)

@@ -1027,6 +1027,18 @@ static void record_ended(struct usb_state *st, const struct usb_local *ended, si
 	}
 }
 
+static bool local_same(const struct usb_local_set *a, const struct usb_local_set *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->e[i].id, b->e[i].id) != 0 || strcmp(a->e[i].hash, b->e[i].hash) != 0 ||
+		    a->e[i].action != b->e[i].action || a->e[i].not_after != b->e[i].not_after ||
+		    a->e[i].policy_version != b->e[i].policy_version)
+			return false;
+	return true;
+}
+
 int usb_module_set_local(void *state, const cJSON *exceptions, const char **ret_why)
 {
 	struct usb_state *st = state;
@@ -1042,8 +1054,11 @@ int usb_module_set_local(void *state, const cJSON *exceptions, const char **ret_
 	if (st)
 		n = usb_local_prune(&local_set, time(NULL), policy_version(st->ctx->policy), ended, ELEMENTSOF(ended));
 	record_ended(st, ended, n < ELEMENTSOF(ended) ? n : ELEMENTSOF(ended));
-	log_debug("usb: local set replaced (%zu ended here, policy version %lld)", n,
-	          st ? (long long)policy_version(st->ctx->policy) : -1LL);
+	/* every worker start sends the set again: the same set decides nothing
+	 * anew (a rescan of every present device would hold up the devices
+	 * being plugged in meanwhile) */
+	if (n == 0 && local_same(&local_set, &ns))
+		return 0;
 	local_set = ns;
 	log_info("usb: %zu local exception(s) in force", local_set.n);
 	reevaluate(state);
