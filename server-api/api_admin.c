@@ -25,6 +25,7 @@
 #include "alloc-util.h"
 #include "api_admin.h"
 #include "api_device.h"
+#include "api_web.h"
 #include "crypto.h"
 #include "identity.h"
 #include "json-util.h"
@@ -56,6 +57,11 @@ enum perm {
 	P_ACCOUNTS = 1 << 6,
 };
 
+_Static_assert((int)API_PERM_READ == (int)P_READ && (int)API_PERM_POLICY_APPROVE == (int)P_POLICY_APPROVE &&
+                       (int)API_PERM_AUDIT == (int)P_AUDIT && (int)API_PERM_ACCOUNTS == (int)P_ACCOUNTS &&
+                       (int)API_PERM_POLICY_UPLOAD == (int)P_POLICY_UPLOAD,
+               "api_admin.h's permission bits");
+
 static const unsigned role_perms[_ROLE_MAX] = {
         [ROLE_VIEWER] = P_READ,
         [ROLE_OPERATOR] = P_READ | P_ENROLL | P_REVOKE | P_POLICY_UPLOAD,
@@ -86,16 +92,23 @@ static void store_failed(struct http_req *req, int r)
 static int admin_auth(struct server *srv, struct http_req *req, unsigned perm, struct actor *ret)
 {
 	const char *h = http_req_header(req, "Authorization");
+	char web_token[CRYPTO_TOKEN_MAX];
 	struct actor a = {0};
 	int r;
 
-	/* RFC 7235 2.1: the scheme is case-insensitive ("bearer" too) */
-	if (!h || strncasecmp(h, BEARER_PREFIX, strlen(BEARER_PREFIX)) != 0 || strlen(h) > 256) {
+	/* the dashboard's cookie session (api_web.c: idle time-out, CSRF) */
+	if (!h && api_web_has_session_cookie(req)) {
+		if (api_web_session(srv, req, web_token) < 0)
+			return -EACCES; /* answered */
+		h = web_token;
+	} else if (!h || strncasecmp(h, BEARER_PREFIX, strlen(BEARER_PREFIX)) != 0 || strlen(h) > 256) {
+		/* RFC 7235 2.1: the scheme is case-insensitive ("bearer" too) */
 		http_reply_error(req, 401, "unauthenticated", "ログインが必要です (Authorization: Bearer)",
 		                 "authentication required (Authorization: Bearer)", NULL);
 		return -EACCES;
+	} else {
+		h += strlen(BEARER_PREFIX);
 	}
-	h += strlen(BEARER_PREFIX);
 	if ((r = crypto_sha256_hex(h, strlen(h), a.token_hash)) < 0 ||
 	    (r = STORE_CALL(srv->store, cred_get, a.token_hash, server_now_us(), &a.cred)) < 0) {
 		if (r == -ENOENT) {
@@ -560,6 +573,8 @@ static void login_finish(struct pwjob *j)
 	if (r < 0)
 		return store_failed(req, r);
 	server_audit(srv, a.username, "session.login", a.username, "ok", j->peer);
+	if (api_web_login_wanted(req)) /* the dashboard: an HttpOnly cookie, no token in the body */
+		return api_web_login_reply(srv, req, token, expires, store_role_to_string(a.role), a.username);
 	server_format_time(expires, exp);
 	out = cJSON_CreateObject();
 	if (!out || !cJSON_AddStringToObject(out, "token", token) || !cJSON_AddStringToObject(out, "expires_at", exp) ||
@@ -756,6 +771,39 @@ static void handle_api_token_revoke(void *userdata, struct http_req *req)
 		return store_failed(req, r);
 	server_audit(srv, a.name, "api_token.revoke", name, "ok", detail);
 	http_reply_json(req, 204, NULL);
+}
+
+int api_admin_auth(struct server *srv, struct http_req *req, unsigned perm, char actor[API_ACTOR_MAX],
+                   enum store_role *ret_role)
+{
+	struct actor a;
+	int r = admin_auth(srv, req, perm, &a);
+
+	if (r < 0)
+		return r;
+	(void)strscpy(actor, API_ACTOR_MAX, a.name);
+	*ret_role = a.cred.kind == CRED_API_TOKEN ? ROLE_VIEWER : a.cred.role;
+	return 0;
+}
+
+void api_admin_no_memory(struct http_req *req)
+{
+	no_memory(req);
+}
+
+void api_admin_store_failed(struct http_req *req, int r)
+{
+	store_failed(req, r);
+}
+
+int api_admin_ops4_allowed(struct server *srv, const char *approver, const char *requester, const char **why)
+{
+	return ops4_allowed(srv, approver, requester, why);
+}
+
+bool api_admin_role_may(enum store_role role, unsigned perm)
+{
+	return role >= 0 && role < _ROLE_MAX && (role_perms[role] & perm) == perm;
 }
 
 /* ---- accounts and API tokens ----------------------------------------------------------------- */
@@ -1485,6 +1533,11 @@ static int parse_time(const char *s, int64_t *ret)
 	return rfc3339_parse_us(s, 0, ret);
 }
 
+int api_admin_parse_time(const char *s, int64_t *ret)
+{
+	return parse_time(s, ret);
+}
+
 /* GET /admin/v1/audit?actor=&action=&target=&since=&until=&before=&limit= —
  * newest first, limit rows a page (1..1000); next_before pages on to older
  * rows, to the first one: nothing is out of reach. */
@@ -1768,6 +1821,19 @@ static void handle_policy_approve(void *userdata, struct http_req *req)
 	(void)strscpy(p.approved_by, sizeof(p.approved_by), a.name);
 	reply_policy_state(req, 200, &p);
 	store_policy_clear(&p);
+}
+
+int api_admin_authorize(struct server *srv, struct http_req *req, enum api_admin_need need, char *ret_name,
+                        size_t namesz)
+{
+	static const unsigned perm[] = {
+	        [ADMIN_NEED_READ] = P_READ, [ADMIN_NEED_OPERATE] = P_REVOKE, [ADMIN_NEED_APPROVE] = P_POLICY_APPROVE};
+	struct actor a;
+	int r = admin_auth(srv, req, perm[need], &a);
+
+	if (r < 0)
+		return r;
+	return strscpy(ret_name, namesz, a.name);
 }
 
 /* GET /admin/v1/groups/{group}/policy/{version} — what an approver approves
