@@ -27,6 +27,7 @@ struct client {
 	char *out;
 	size_t out_len, out_off;
 	struct timespec since;
+	bool waiting; /* the answer comes later (CONTROL_DEFERRED) */
 	struct client *next;
 };
 
@@ -217,6 +218,11 @@ static int client_read(struct control_server *s, int epfd, struct client *c)
 			_cleanup_free_ char *resp = daemon_control_request(s->d, c->in, (size_t)(nl - c->in), c->uid);
 			if (!resp)
 				return -ENOMEM;
+			if (strcmp(resp, CONTROL_DEFERRED) == 0) {
+				struct epoll_event ev = {.events = 0, .data.ptr = c};
+				c->waiting = true;
+				return epoll_ctl(epfd, EPOLL_CTL_MOD, c->w.fd, &ev) < 0 ? -errno : 0;
+			}
 			c->out = malloc(strlen(resp) + 2);
 			if (c->out) {
 				memcpy(c->out, resp, strlen(resp));
@@ -258,6 +264,8 @@ int control_server_dispatch(struct control_server *s, int epfd, void *tag, uint3
 		return 0;
 	}
 	c = tag;
+	if (c->waiting)
+		return 0;
 	if (!c->out && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
 		r = client_read(s, epfd, c);
 		if (r < 0) {
@@ -288,8 +296,38 @@ void control_server_expire(struct control_server *s, int epfd)
 		return;
 	for (c = s->clients; c; c = next) {
 		next = c->next;
-		if (ms_since(&c->since) > CONTROL_CLIENT_TIMEOUT_MS)
+		if (!c->waiting && ms_since(&c->since) > CONTROL_CLIENT_TIMEOUT_MS)
 			client_free(s, epfd, c);
+	}
+}
+
+void control_server_answer_waiting(struct control_server *s, int epfd, const char *resp)
+{
+	static const char fallback[] = "{\"ok\":false,\"error\":\"out of memory\"}";
+	struct client *c, *next;
+
+	if (!s)
+		return;
+	if (!resp)
+		resp = fallback;
+	for (c = s->clients; c; c = next) {
+		struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
+		size_t l = strlen(resp);
+
+		next = c->next;
+		if (!c->waiting)
+			continue;
+		c->waiting = false;
+		clock_gettime(CLOCK_MONOTONIC, &c->since); /* the idle bound again, for the write */
+		c->out = malloc(l + 2);
+		if (!c->out || epoll_ctl(epfd, EPOLL_CTL_MOD, c->w.fd, &ev) < 0) {
+			client_free(s, epfd, c);
+			continue;
+		}
+		memcpy(c->out, resp, l);
+		c->out[l] = '\n';
+		c->out[l + 1] = '\0';
+		c->out_len = l + 1;
 	}
 }
 

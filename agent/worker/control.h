@@ -53,6 +53,13 @@ bool control_server_has_clients(const struct control_server *s);
 /* Drop clients idle longer than the timeout (called from the periodic timer). */
 void control_server_expire(struct control_server *s, int epfd);
 
+/* daemon_control_request's answer for a request answered later (a posture
+ * pass runs in a child): the client waits, exempt from the idle timeout,
+ * until control_server_answer_waiting() (the pass has its own bound). */
+#define CONTROL_DEFERRED ""
+/* Answer every waiting client with resp (one JSON object; NULL: an error). */
+void control_server_answer_waiting(struct control_server *s, int epfd, const char *resp);
+
 /* Client: send request, read the whole response (caller frees). */
 int control_call(const char *path, const char *request, int timeout_ms, char **ret_response);
 
