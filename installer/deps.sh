@@ -26,7 +26,8 @@ build=(gcc make pkg-config
 check=(clang clang-format libclang-rt-14-dev sqlite3
        cryptsetup-bin e2fsprogs util-linux fdisk dconf-cli libglib2.0-bin
        clamav-daemon clamav postgresql nodejs usbguard faketime liburing-dev
-       debootstrap iproute2 lz4 xz-utils)
+       debootstrap iproute2 lz4 xz-utils
+       libseccomp-dev)
 bench=(nginx wrk)
 package=(build-essential debhelper dpkg-dev fakeroot lintian man-db groff-base)
 fresh=(debootstrap debian-archive-keyring)

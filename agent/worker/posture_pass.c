@@ -341,8 +341,7 @@ int pp_decode_result(const uint8_t *p, uint32_t len, struct check_report *rep, u
 	struct check_result *r = NULL;
 	int e = -EBADMSG;
 
-	if (get_u32(&c, &slot) < 0 || get_u32(&c, &status) < 0 || get_u32(&c, &n_reqs) < 0 ||
-	    get_u32(&c, &n_ev) < 0)
+	if (get_u32(&c, &slot) < 0 || get_u32(&c, &status) < 0 || get_u32(&c, &n_reqs) < 0 || get_u32(&c, &n_ev) < 0)
 		return -EBADMSG;
 	if (status >= _CHECK_STATUS_MAX || n_reqs > CHECK_MAX_REQS || n_ev > CHECK_MAX_EVIDENCE)
 		return -EBADMSG;
