@@ -40,6 +40,8 @@ struct server_config {
 	int64_t session_seconds;
 	unsigned hash_workers;                    /* threads for scrypt (workpool.h) */
 	unsigned max_connections, max_per_source; /* per listener (http.h) */
+	char www_dir[PATH_MAX];                   /* the dashboard's built files (api_web.c) */
+	int64_t web_idle_s;                       /* a dashboard session ends after this long unused */
 };
 
 /* Login throttling (docs/API.md "Login throttling"): per client address and
