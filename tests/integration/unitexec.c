@@ -50,8 +50,8 @@ static int read_names(const char *path, char ***ret, size_t *ret_n)
 }
 
 static const char *const always[] = {
-        "execve",      "exit",           "exit_group",     "getrlimit", "rt_sigreturn", "sigreturn",
-        "clock_getres", "clock_gettime", "clock_nanosleep", "gettimeofday", "nanosleep",  "time",
+        "execve",       "exit",          "exit_group",      "getrlimit",    "rt_sigreturn", "sigreturn",
+        "clock_getres", "clock_gettime", "clock_nanosleep", "gettimeofday", "nanosleep",    "time",
 };
 
 int main(int argc, char **argv)
