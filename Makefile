@@ -167,6 +167,8 @@ $(O)/itests/%: tests/integration/%.c $(O)/libmamori.a $(TESTLIB_OBJS)
 		$(TESTLIB_OBJS) $(O)/libmamori.a $(LIBS_CTL) $(CMOCKA_LIBS) $(UMOCKDEV_LIBS) $(ITEST_LIBS)
 # io_uring writes on media (issue 22): liburing-dev, a check dependency (deps.sh --check)
 $(O)/itests/carry: ITEST_LIBS := -luring
+# the unit's SystemCallFilter= as a seccomp filter (issue 11.2): libseccomp-dev, a check dependency
+$(O)/itests/unitexec: ITEST_LIBS := -lseccomp
 
 # Server and end-to-end test programs: the agent's library and the server's (to
 # make foreign or expired certificates with the same CA code).

@@ -65,6 +65,17 @@ static int caps_empty(void)
 	return 0;
 }
 
+static int caps_clear_inheritable(void)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -errno;
+	d[0].inheritable = d[1].inheritable = 0;
+	return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
+}
+
 int sandbox_drop_privileges(uid_t uid, gid_t gid)
 {
 	uid_t ru, eu, su;
@@ -80,6 +91,11 @@ int sandbox_drop_privileges(uid_t uid, gid_t gid)
 	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
 		return -errno;
 	if (getresuid(&ru, &eu, &su) < 0 || ru != uid || eu != uid || su != uid)
+		return -EPERM;
+	/* the uid change cleared permitted and effective, not the inheritable
+	 * set, which holds the ambient capabilities we were started with (the
+	 * unit's AmbientCapabilities=, the worker's WORKER_CAPS_AMBIENT) */
+	if (caps_clear_inheritable() < 0)
 		return -EPERM;
 	/* fail closed: a capability left anywhere, or uid 0 regainable */
 	if (caps_empty() < 0 || prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_SYS_ADMIN, 0, 0) == 1)
@@ -376,5 +392,43 @@ int sandbox_describe_self(char *buf, size_t bufsz)
 				used += (size_t)n;
 			}
 	free(st);
+	return 0;
+}
+
+int sandbox_caps_limit(uint64_t effective, uint64_t keep, uint64_t ambient)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2];
+	uint64_t prm;
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -errno;
+	prm = ((uint64_t)d[1].permitted << 32 | d[0].permitted) & keep;
+	effective &= prm;
+	ambient &= prm;
+	/* the bounding set where CAP_SETPCAP allows (not under the unit) */
+	for (int c = 0; c <= CAP_LAST_CAP; c++)
+		if (!(keep & (UINT64_C(1) << c)))
+			(void)prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
+	/* ambient first: a capability leaving permitted or inheritable leaves
+	 * ambient anyway; the rest is cleared and raised again below */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return -errno;
+	for (int i = 0; i < 2; i++) {
+		d[i].permitted = (uint32_t)(prm >> (32 * i));
+		d[i].inheritable = (uint32_t)(prm >> (32 * i));
+		d[i].effective = (uint32_t)(effective >> (32 * i));
+	}
+	if (syscall(SYS_capset, &h, d) < 0)
+		return -errno;
+	for (int c = 0; c <= CAP_LAST_CAP; c++)
+		if ((ambient & (UINT64_C(1) << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+			return -errno;
+	/* verify what the kernel says */
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -errno;
+	if (((uint64_t)d[1].permitted << 32 | d[0].permitted) != prm ||
+	    ((uint64_t)d[1].effective << 32 | d[0].effective) != effective)
+		return -EPERM;
 	return 0;
 }

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Lowest uid/gid of the dynamic range used when no user `name` exists
@@ -37,6 +38,15 @@ int sandbox_drop_privileges(uid_t uid, gid_t gid);
  * x86_64 and aarch64 (docs/ARCHITECTURE.md). Needs PR_SET_NO_NEW_PRIVS
  * (sandbox_drop_privileges) or CAP_SYS_ADMIN. */
 int sandbox_seccomp_network_client(void);
+
+/* Keep only `keep` (bit 1 << CAP_x) of this process's permitted set, also
+ * as its inheritable set; `effective` of those effective; `ambient` of
+ * those ambient (what an exec'd program receives under SecureBits=noroot).
+ * Capabilities not in `keep` leave the bounding set where CAP_SETPCAP
+ * allows. Never adds one the process does not have. Verified with capget:
+ * -EPERM when the kernel reports other sets. For the per-process drop after
+ * start (docs/ARCHITECTURE.md "Who runs as whom"). */
+int sandbox_caps_limit(uint64_t effective, uint64_t keep, uint64_t ambient);
 
 /* "Uid:", "CapEff:", "CapPrm:", "NoNewPrivs:" and "Seccomp:" of
  * /proc/self/status on one line (what the kernel says this process is). */

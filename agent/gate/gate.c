@@ -14,6 +14,7 @@
  * are made here with the freestanding common/sha256.c, so no decision waits
  * for the worker. */
 #include <errno.h>
+#include <linux/capability.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -42,12 +43,22 @@
 #include "policy.h"
 #include "proc-util.h"
 #include "rootpath.h"
+#include "sandbox.h"
 #include "sdnotify.h"
 #include "spool.h"
 #include "strutil.h"
 #include "usb/usb.h"
 #include "usb/usb_identity.h"
 #include "version.h"
+
+#define CAPB(c) (UINT64_C(1) << (c))
+/* What the gate itself uses after start: BLKROSET (read-only media, MEDIA-2). */
+#define GATE_CAPS_EFFECTIVE CAPB(CAP_SYS_ADMIN)
+/* What it hands on at exec: the worker's set (agent/worker/worker.c
+ * WORKER_CAPS_*) and CAP_SETUID/CAP_SETGID for `setpriv --reuid` of a
+ * desktop notification (agent/sdk/notify.c). */
+#define GATE_CAPS_KEEP                                                                                                 \
+	(CAPB(CAP_SYS_ADMIN) | CAPB(CAP_DAC_READ_SEARCH) | CAPB(CAP_DAC_OVERRIDE) | CAPB(CAP_SETUID) | CAPB(CAP_SETGID))
 
 #define EXIT_USAGE           2
 #define EXIT_CONFIG          78
@@ -85,6 +96,7 @@ struct gate {
 
 	int epfd, sigfd, restart_tfd, wd_tfd, ping_tfd;
 	uint64_t started_ms, ready_ms, last_pong_ms, ping_id; /* CLOCK_MONOTONIC */
+	uint64_t ping_sent_ms;                                /* CLOCK_MONOTONIC */
 	struct ipc_peer peer; /* to the worker (protocol/ipc.h): non-blocking, bounded queue */
 	pid_t worker;
 	unsigned restarts;
@@ -502,8 +514,12 @@ static void handle_message(cJSON *m, enum ipc_type t, int fd)
 		on_emit_ack(m);
 		break;
 	case IPC_PONG:
-		if (ipc_uint(m, "id") == G.ping_id)
+		if (ipc_uint(m, "id") == G.ping_id) {
 			G.last_pong_ms = mono_ms();
+			/* the round trip, for tests/integration/posture_fair.sh */
+			log_debug("worker pong %llu after %llu ms", (unsigned long long)G.ping_id,
+			          (unsigned long long)(G.last_pong_ms - G.ping_sent_ms));
+		}
 		break;
 	case IPC_USB_LOCAL: { /* `mamorictl usb allow|block` reached the gate (issue 12.6) */
 		const char *why = NULL;
@@ -576,6 +592,7 @@ static void on_ping_tick(void)
 	if (G.restarts > 0 && now - G.ready_ms > GATE_STABLE_MS && now - G.last_pong_ms < GATE_HEALTHY_MS)
 		G.restarts = 0; /* healthy for a while: the next failure restarts after 1 s again */
 	m = ipc_new(IPC_PING);
+	G.ping_sent_ms = mono_ms();
 	if (m && cJSON_AddNumberToObject(m, "id", (double)++G.ping_id))
 		ipc_peer_send(&G.peer, m, -1); /* a full queue is a silent worker too */
 	ipc_update();
@@ -799,6 +816,13 @@ int main(int argc, char **argv)
 		if (root_path(sdir, sizeof(sdir), G.cfg.state_dir) < 0 || spool_open(sdir, requeue_spooled) < 0)
 			log_error("mamorid: no spool: events not yet acknowledged are lost if mamorid dies");
 	}
+	/* Capabilities after start (docs/ARCHITECTURE.md "Who runs as whom"):
+	 * the gate itself uses CAP_SYS_ADMIN only (BLKROSET); it keeps in
+	 * permitted/inheritable/ambient what it hands to the worker it (re)starts
+	 * and to the setpriv(1) of its notifications, nothing else. */
+	r = sandbox_caps_limit(GATE_CAPS_EFFECTIVE, GATE_CAPS_KEEP, GATE_CAPS_KEEP);
+	if (r < 0)
+		return log_error_errno(r, "mamorid: cannot limit its capabilities"), EXIT_FAILURE;
 	media_set_publish_hook(forward_media, NULL);
 	r = spawn_worker();
 	if (r < 0)

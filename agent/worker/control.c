@@ -31,6 +31,7 @@ struct client {
 	char *out;
 	size_t out_len, out_off;
 	struct timespec since;
+	bool waiting; /* the answer comes later (CONTROL_DEFERRED) */
 	struct client *next;
 };
 
@@ -254,6 +255,11 @@ static int client_read(struct control_server *s, int epfd, struct client *c)
 			current_pid = 0;
 			if (!resp)
 				return -ENOMEM;
+			if (strcmp(resp, CONTROL_DEFERRED) == 0) {
+				struct epoll_event ev = {.events = 0, .data.ptr = c};
+				c->waiting = true;
+				return epoll_ctl(epfd, EPOLL_CTL_MOD, c->w.fd, &ev) < 0 ? -errno : 0;
+			}
 			if (control_request_parse(c->in, (size_t)(nl - c->in), &cmd, &why) == 0 &&
 			    cmd == CONTROL_USB_WATCH && strstr(resp, "\"ok\":true"))
 				c->watching = true;
@@ -311,6 +317,8 @@ int control_server_dispatch(struct control_server *s, int epfd, void *tag, uint3
 		client_free(s, epfd, c);
 		return 0;
 	}
+	if (c->waiting)
+		return 0;
 	if (c->watching && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && c->out_off >= c->out_len) {
 		char buf[256];
 		ssize_t n = read(c->w.fd, buf, sizeof(buf)); /* a watcher says nothing: EOF ends it */
@@ -417,8 +425,38 @@ void control_server_expire(struct control_server *s, int epfd)
 		return;
 	for (c = s->clients; c; c = next) {
 		next = c->next;
-		if (!c->watching && ms_since(&c->since) > CONTROL_CLIENT_TIMEOUT_MS)
+		if (!c->watching && !c->waiting && ms_since(&c->since) > CONTROL_CLIENT_TIMEOUT_MS)
 			client_free(s, epfd, c);
+	}
+}
+
+void control_server_answer_waiting(struct control_server *s, int epfd, const char *resp)
+{
+	static const char fallback[] = "{\"ok\":false,\"error\":\"out of memory\"}";
+	struct client *c, *next;
+
+	if (!s)
+		return;
+	if (!resp)
+		resp = fallback;
+	for (c = s->clients; c; c = next) {
+		struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
+		size_t l = strlen(resp);
+
+		next = c->next;
+		if (!c->waiting)
+			continue;
+		c->waiting = false;
+		clock_gettime(CLOCK_MONOTONIC, &c->since); /* the idle bound again, for the write */
+		c->out = malloc(l + 2);
+		if (!c->out || epoll_ctl(epfd, EPOLL_CTL_MOD, c->w.fd, &ev) < 0) {
+			client_free(s, epfd, c);
+			continue;
+		}
+		memcpy(c->out, resp, l);
+		c->out[l] = '\n';
+		c->out[l + 1] = '\0';
+		c->out_len = l + 1;
 	}
 }
 

@@ -78,6 +78,13 @@ bool control_server_has_watchers(const struct control_server *s);
  * that records who asked: 0 when none. */
 pid_t control_peer_pid(void);
 
+/* daemon_control_request's answer for a request answered later (a posture
+ * pass runs in a child): the client waits, exempt from the idle timeout,
+ * until control_server_answer_waiting() (the pass has its own bound). */
+#define CONTROL_DEFERRED ""
+/* Answer every waiting client with resp (one JSON object; NULL: an error). */
+void control_server_answer_waiting(struct control_server *s, int epfd, const char *resp);
+
 /* Client: send request, read the whole response (caller frees). */
 int control_call(const char *path, const char *request, int timeout_ms, char **ret_response);
 

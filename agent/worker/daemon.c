@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -21,6 +23,7 @@
 #include "daemon_policy.h"
 #include "journal.h"
 #include "policy.h"
+#include "posture_pass.h"
 #include "proc-util.h"
 #include "fileio.h"
 #include "daemon_sync.h"
@@ -66,7 +69,28 @@ struct daemon {
 	uint64_t events_emitted;
 	uint64_t ipc_refused; /* typed messages refused for their values (severity) */
 	bool stop;
+	bool running;  /* daemon_run's loop serves (passes run in a child) */
 	bool reloaded; /* module watches were rebuilt: the current epoll batch is stale */
+	/* the posture pass running in a child (agent/worker/posture_pass.h) */
+	struct {
+		bool active; /* a pass is running (until pass_finish) */
+		pid_t pid;   /* > 0 while the child exists (until reaped) */
+		int fd;      /* our end of the socketpair, -1 once closed */
+		struct watch w;
+		uint8_t *buf; /* bytes received, not yet decoded */
+		size_t len, total;
+		struct check_report rep; /* results decoded so far */
+		uint32_t *slot_of;       /* slot of each result in rep */
+		size_t slot_alloc;
+		uint32_t last_slot;
+		bool ended;          /* PP_END seen and its count matched */
+		const char *failure; /* why the pass failed (static text), NULL = none yet */
+		int status;          /* wait status once reaped */
+		bool reaped;
+		struct timespec started; /* CLOCK_MONOTONIC */
+		bool answer_control;     /* control clients wait for this pass */
+		uint64_t runs, failures;
+	} pass;
 };
 
 static void arm_sync(struct daemon *d, uint64_t ms);
@@ -377,29 +401,52 @@ static void emit_posture_changes(struct daemon *d)
 	}
 }
 
+/* One module's part of a pass, in this process. */
+static void check_slot(struct module_slot *s, struct check_report *rep)
+{
+	int r;
+
+	if (!(s->mod->caps & MAMORI_CAP_CHECK) || s->state == MODULE_OFF)
+		return;
+	if (s->state == MODULE_FAILED) {
+		check_report_error(rep, s->mod->name, "OPS-1", s->init_error, "module init");
+		return;
+	}
+	if (!s->mod->check)
+		return;
+	r = s->mod->check(s->data, rep);
+	if (r < 0) {
+		log_warning_errno(r, "module %s: check failed", s->mod->name);
+		check_report_error(rep, s->mod->name, "OPS-1", r, "check");
+	}
+}
+
+/* Whether slot s's check runs in the pass child. */
+static bool slot_in_child(const struct module_slot *s)
+{
+	return (s->mod->caps & MAMORI_CAP_CHECK) && s->state == MODULE_ACTIVE && s->mod->check &&
+	       posture_pass_in_child(s->mod->name);
+}
+
+static void pass_tail(struct daemon *d);
+
+/* The synchronous pass: every module in this process (`--once`, tests). The
+ * loop runs passes in a child instead (pass_start). */
 const struct check_report *daemon_check(struct daemon *d)
 {
 	check_report_clear(&d->prev_report);
 	d->prev_report = d->report;
 	d->report = (struct check_report){0};
-	for (size_t i = 0; i < d->n_slots; i++) {
-		struct module_slot *s = &d->slots[i];
-		int r;
+	for (size_t i = 0; i < d->n_slots; i++)
+		check_slot(&d->slots[i], &d->report);
+	pass_tail(d);
+	return &d->report;
+}
 
-		if (!(s->mod->caps & MAMORI_CAP_CHECK) || s->state == MODULE_OFF)
-			continue;
-		if (s->state == MODULE_FAILED) {
-			check_report_error(&d->report, s->mod->name, "OPS-1", s->init_error, "module init");
-			continue;
-		}
-		if (!s->mod->check)
-			continue;
-		r = s->mod->check(s->data, &d->report);
-		if (r < 0) {
-			log_warning_errno(r, "module %s: check failed", s->mod->name);
-			check_report_error(&d->report, s->mod->name, "OPS-1", r, "check");
-		}
-	}
+/* What every pass ends with, in this process: the agent's own checks,
+ * exceptions, posture.changed events, pruning. */
+static void pass_tail(struct daemon *d)
+{
 	check_journal(d, &d->report);
 	check_usb_gate(d, &d->report);
 	check_clock(d, &d->report);
@@ -414,7 +461,392 @@ const struct check_report *daemon_check(struct daemon *d)
 		log_error("journal: the posture pass's events could not be committed");
 	prune_journal(d);
 	d->last_check = time(NULL);
-	return &d->report;
+}
+
+/* ---- the posture pass in a child (agent/worker/posture_pass.h) ----------- */
+
+static int pass_child_fd = -1;
+static void pass_finish(struct daemon *d);
+
+/* ctx->emit in the child: the worker journals the event and answers with
+ * its sequence number, so a module still acts only on a durable event. */
+static int pass_child_emit(struct mamori_ctx *ctx, const struct mamori_event *ev, uint64_t *ret_seq)
+{
+	_cleanup_free_ char *p = ev->payload ? cJSON_PrintUnformatted(ev->payload) : NULL;
+
+	(void)ctx;
+	if (ev->payload && !p)
+		return -ENOMEM;
+	return pp_emit(pass_child_fd, ev->type, ev->severity, ev->reqs ? ev->reqs : "", p, 30000, ret_seq);
+}
+
+static _Noreturn void pass_child(struct daemon *d, int fd, pid_t parent)
+{
+	struct check_report rep = {0};
+	uint32_t n = 0;
+
+	/* dies with the worker; holds no descriptor a peer would wait on */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+		_exit(2);
+	if (d->peer.fd >= 0)
+		close(d->peer.fd);
+	if (d->control)
+		close(control_server_fd(d->control));
+	if (posture_pass_child_drop() < 0)
+		_exit(3);
+	pass_child_fd = fd;
+	d->ctx.emit = pass_child_emit;
+	for (size_t i = 0; i < d->n_slots; i++) {
+		size_t before = rep.n;
+
+		if (!slot_in_child(&d->slots[i]))
+			continue;
+		check_slot(&d->slots[i], &rep);
+		for (size_t j = before; j < rep.n; j++, n++)
+			if (pp_send_result(fd, (uint32_t)i, rep.results[j]) < 0)
+				_exit(4);
+	}
+	if (pp_send_end(fd, n) < 0)
+		_exit(4);
+	_exit(0); /* no atexit handlers: the worker's journal and sockets are not ours */
+}
+
+static int pass_start(struct daemon *d)
+{
+	int sv[2];
+	pid_t parent = getpid(), pid;
+	struct epoll_event ev = {.events = EPOLLIN};
+
+	if (d->pass.pid > 0)
+		return -EBUSY;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return log_error_errno(errno, "posture pass: socketpair");
+	pid = fork();
+	if (pid < 0) {
+		int r = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return log_error_errno(r, "posture pass: fork");
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		pass_child(d, sv[1], parent);
+	}
+	close(sv[1]);
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+		int r = -errno;
+		close(sv[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0); /* just forked, killed: returns at once */
+		return log_error_errno(r, "posture pass: the socket");
+	}
+	free(d->pass.buf);
+	free(d->pass.slot_of);
+	check_report_clear(&d->pass.rep);
+	d->pass.buf = NULL;
+	d->pass.slot_of = NULL;
+	d->pass.len = d->pass.total = d->pass.slot_alloc = 0;
+	d->pass.last_slot = 0;
+	d->pass.ended = d->pass.reaped = false;
+	d->pass.failure = NULL;
+	d->pass.status = 0;
+	d->pass.pid = pid;
+	d->pass.fd = sv[0];
+	d->pass.active = true;
+	d->pass.runs++;
+	clock_gettime(CLOCK_MONOTONIC, &d->pass.started);
+	d->pass.w = (struct watch){.kind = W_PASS, .fd = sv[0]};
+	ev.data.ptr = &d->pass.w;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, sv[0], &ev) < 0)
+		d->pass.failure = "cannot watch the child's socket";
+	log_debug("posture pass: child %d started", (int)pid);
+	return 0;
+}
+
+static long pass_age_s(const struct daemon *d)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - d->pass.started.tv_sec);
+}
+
+static void pass_close_fd(struct daemon *d)
+{
+	if (d->pass.fd < 0)
+		return;
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->pass.fd, NULL);
+	close(d->pass.fd);
+	d->pass.fd = -1;
+}
+
+/* Fail closed: the first reason counts; the child is killed (reaped by SIGCHLD). */
+static void pass_fail(struct daemon *d, const char *why)
+{
+	if (!d->pass.failure)
+		d->pass.failure = why;
+	pass_close_fd(d);
+	if (d->pass.pid > 0 && !d->pass.reaped)
+		kill(d->pass.pid, SIGKILL);
+	else if (d->pass.reaped)
+		pass_finish(d);
+}
+
+/* Move r (owned by the child's report) to the end of rep. */
+static int report_take(struct check_report *rep, struct check_result *r)
+{
+	if (rep->n == rep->alloc) {
+		size_t na = rep->alloc ? rep->alloc * 2 : 16;
+		struct check_result **nr = realloc(rep->results, na * sizeof(*nr));
+		if (!nr)
+			return -ENOMEM;
+		rep->results = nr;
+		rep->alloc = na;
+	}
+	rep->results[rep->n++] = r;
+	return 0;
+}
+
+static char *report_response(struct daemon *d);
+
+/* The child is gone and its stream closed: build the report in module order
+ * — the child's results, or an error result for each of its modules when it
+ * failed — with the modules that check in this process, then the tail. */
+static void pass_finish(struct daemon *d)
+{
+	const char *why = d->pass.failure;
+	size_t k = 0;
+
+	if (!d->pass.active)
+		return;
+	d->pass.active = false;
+	if (!why && !(WIFEXITED(d->pass.status) && WEXITSTATUS(d->pass.status) == 0))
+		why = WIFSIGNALED(d->pass.status) ? "the child was killed" : "the child failed";
+	if (!why && !d->pass.ended)
+		why = "the child's answer ended early";
+	if (why) {
+		d->pass.failures++;
+		log_error("posture pass failed: %s (wait status %d): its checks count as errors", why, d->pass.status);
+	}
+	check_report_clear(&d->prev_report);
+	d->prev_report = d->report;
+	d->report = (struct check_report){0};
+	for (size_t i = 0; i < d->n_slots; i++) {
+		struct module_slot *s = &d->slots[i];
+
+		if (!slot_in_child(s)) {
+			check_slot(s, &d->report);
+			continue;
+		}
+		if (why) {
+			struct check_result *r =
+			        check_report_error(&d->report, s->mod->name, "OPS-1", -EPROTO, "posture pass (child)");
+			if (r)
+				check_result_evidence(r, "pass_failure", "%s", why);
+			continue;
+		}
+		for (; k < d->pass.rep.n && d->pass.slot_of[k] == i; k++)
+			if (report_take(&d->report, d->pass.rep.results[k]) == 0)
+				d->pass.rep.results[k] = NULL;
+	}
+	check_report_clear(&d->pass.rep); /* what was not taken (taken: NULL) */
+	free(d->pass.buf);
+	d->pass.buf = NULL;
+	d->pass.len = 0;
+	d->pass.pid = 0;
+	pass_tail(d);
+	if (d->pass.answer_control) {
+		_cleanup_free_ char *resp = report_response(d);
+
+		d->pass.answer_control = false;
+		control_server_answer_waiting(d->control, d->epfd, resp);
+	}
+}
+
+static void pass_reaped(struct daemon *d, int status)
+{
+	d->pass.status = status;
+	d->pass.reaped = true;
+	if (d->pass.fd >= 0) {
+		/* whatever it wrote before exiting is still in the socket */
+		return;
+	}
+	pass_finish(d);
+}
+
+static void pass_frame(struct daemon *d, uint32_t type, const uint8_t *p, uint32_t len)
+{
+	if (d->pass.ended) {
+		pass_fail(d, "a frame after the end");
+		return;
+	}
+	switch (type) {
+	case PP_RESULT: {
+		uint32_t slot;
+
+		if (pp_decode_result(p, len, &d->pass.rep, &slot) < 0) {
+			pass_fail(d, "a malformed result");
+			return;
+		}
+		if (slot >= d->n_slots || !slot_in_child(&d->slots[slot]) || slot < d->pass.last_slot) {
+			pass_fail(d, "a result for a module that does not check in the child");
+			return;
+		}
+		if (d->pass.slot_alloc < d->pass.rep.n) {
+			size_t na = d->pass.rep.n * 2;
+			uint32_t *ns = realloc(d->pass.slot_of, na * sizeof(*ns));
+			if (!ns) {
+				pass_fail(d, "out of memory");
+				return;
+			}
+			d->pass.slot_of = ns;
+			d->pass.slot_alloc = na;
+		}
+		d->pass.slot_of[d->pass.rep.n - 1] = slot;
+		d->pass.last_slot = slot;
+		return;
+	}
+	case PP_EVENT: {
+		_cleanup_free_ char *etype = NULL, *reqs = NULL;
+		_cleanup_json_ cJSON *payload = NULL;
+		enum event_severity sev;
+		struct mamori_event ev;
+		uint64_t seq = 0;
+		int r;
+
+		if (pp_decode_event(p, len, &etype, &sev, &reqs, &payload) < 0) {
+			pass_fail(d, "a malformed event");
+			return;
+		}
+		ev = (struct mamori_event){.type = etype, .severity = sev, .reqs = reqs, .payload = payload};
+		r = daemon_emit(&d->ctx, &ev, &seq);
+		/* the child waits for this answer alone: a full socket means it
+		 * does not read, which is a failure of the pass */
+		if (pp_send_ack(d->pass.fd, r < 0 ? r : 0, seq) < 0)
+			pass_fail(d, "the child does not take the event's answer");
+		return;
+	}
+	case PP_END: {
+		uint32_t n;
+
+		if (pp_decode_end(p, len, &n) < 0 || n != d->pass.rep.n) {
+			pass_fail(d, "the end frame does not match the results sent");
+			return;
+		}
+		d->pass.ended = true;
+		return;
+	}
+	default:
+		pass_fail(d, "an unknown frame");
+	}
+}
+
+static void pass_on_ready(struct daemon *d)
+{
+	for (;;) {
+		uint8_t tmp[16384];
+		ssize_t n = read(d->pass.fd, tmp, sizeof(tmp));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			if (n < 0)
+				pass_fail(d, "reading the child's socket failed");
+			pass_close_fd(d); /* end of stream: judged when the child is reaped */
+			break;
+		}
+		if (d->pass.total + (size_t)n > PP_STREAM_MAX) {
+			pass_fail(d, "the child's answer is too large");
+			break;
+		}
+		{
+			uint8_t *nb = realloc(d->pass.buf, d->pass.len + (size_t)n);
+			if (!nb) {
+				pass_fail(d, "out of memory");
+				break;
+			}
+			d->pass.buf = nb;
+		}
+		memcpy(d->pass.buf + d->pass.len, tmp, (size_t)n);
+		d->pass.len += (size_t)n;
+		d->pass.total += (size_t)n;
+		for (;;) {
+			uint32_t type, plen;
+			const uint8_t *payload;
+			ssize_t used = pp_frame_next(d->pass.buf, d->pass.len, &type, &payload, &plen);
+
+			if (used < 0) {
+				pass_fail(d, "a malformed frame");
+				break;
+			}
+			if (used == 0)
+				break;
+			pass_frame(d, type, payload, plen);
+			if (d->pass.fd < 0)
+				break;
+			memmove(d->pass.buf, d->pass.buf + used, d->pass.len - (size_t)used);
+			d->pass.len -= (size_t)used;
+		}
+		if (d->pass.fd < 0)
+			break;
+	}
+	if (d->pass.fd < 0 && d->pass.len > 0 && !d->pass.failure)
+		pass_fail(d, "a truncated frame at the end");
+	if (d->pass.fd < 0 && d->pass.reaped)
+		pass_finish(d);
+	else if (d->pass.fd < 0 && d->pass.pid > 0) {
+		/* the stream ended: the child exits now; SIGCHLD reaps it */
+		int st;
+		if (waitpid(d->pass.pid, &st, WNOHANG) == d->pass.pid)
+			pass_reaped(d, st);
+	}
+}
+
+/* SIGTERM, or the worker stops: the pass is not waited for. */
+static void pass_kill(struct daemon *d)
+{
+	d->pass.active = false;
+	pass_close_fd(d);
+	if (d->pass.pid > 0 && !d->pass.reaped) {
+		kill(d->pass.pid, SIGKILL);
+		waitpid(d->pass.pid, NULL, 0);
+	}
+	d->pass.pid = 0;
+	check_report_clear(&d->pass.rep);
+	free(d->pass.buf);
+	free(d->pass.slot_of);
+	d->pass.buf = NULL;
+	d->pass.slot_of = NULL;
+}
+
+/* The timer or a control request wants a pass: start one unless one runs;
+ * one that has run longer than PP_PASS_TIMEOUT_S is killed (a failure). */
+static void pass_request(struct daemon *d)
+{
+	if (d->pass.active) {
+		if (pass_age_s(d) >= PP_PASS_TIMEOUT_S)
+			pass_fail(d, "the pass took too long");
+		else
+			log_debug("posture pass: still running, not started again");
+		return;
+	}
+	/* every pass re-applies the policy where modules enforce it (drift: a
+	 * setting changed by hand comes back; a due full scan starts), then
+	 * measures */
+	enforce_modules(d);
+	register_module_fds(d);
+	d->reloaded = true; /* watches were rebuilt */
+	if (pass_start(d) < 0) {
+		/* no child: the pass fails, recorded like any other failure */
+		d->pass.failure = "the child could not be started";
+		d->pass.pid = 0;
+		d->pass.ended = false;
+		d->pass.reaped = true;
+		d->pass.active = true;
+		pass_finish(d);
+	}
 }
 
 static int arm_timer(int tfd, uint64_t usec)
@@ -703,6 +1135,8 @@ static void on_signal(struct daemon *d)
 			int st;
 			if (d->sync.child > 0 && waitpid(d->sync.child, &st, WNOHANG) == d->sync.child)
 				sync_done(d, st);
+			if (d->pass.pid > 0 && !d->pass.reaped && waitpid(d->pass.pid, &st, WNOHANG) == d->pass.pid)
+				pass_reaped(d, st);
 			break;
 		}
 		default:
@@ -927,6 +1361,14 @@ cJSON *daemon_status_json(struct daemon *d)
 			cJSON_AddNumberToObject(ipc, "queue_full", (double)d->peer.full);
 		}
 	}
+	{
+		cJSON *pp = cJSON_AddObjectToObject(o, "posture_pass");
+		if (pp) {
+			cJSON_AddBoolToObject(pp, "running", d->pass.active);
+			cJSON_AddNumberToObject(pp, "runs", (double)d->pass.runs);
+			cJSON_AddNumberToObject(pp, "failures", (double)d->pass.failures);
+		}
+	}
 	if (d->pol.current) {
 		cJSON *p = cJSON_AddObjectToObject(o, "policy");
 		if (p) {
@@ -983,6 +1425,18 @@ static char *response_error(const char *msg)
 	return cJSON_PrintUnformatted(o);
 }
 
+/* The answer to "check"/"report" clients that waited for a pass. */
+static char *report_response(struct daemon *d)
+{
+	_cleanup_json_ cJSON *out = check_report_to_json(&d->report);
+
+	if (!out)
+		return NULL;
+	cJSON_AddNumberToObject(out, "time", (double)d->last_check);
+	cJSON_AddBoolToObject(out, "ok", 1);
+	return cJSON_PrintUnformatted(out);
+}
+
 char *daemon_control_request(struct daemon *d, const char *req, size_t len, uid_t peer_uid)
 {
 	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
@@ -1009,7 +1463,16 @@ char *daemon_control_request(struct daemon *d, const char *req, size_t len, uid_
 	case CONTROL_CHECK: {
 		const struct check_report *rep = &d->report;
 
-		if (cmd == CONTROL_CHECK || d->last_check == 0)
+		if ((cmd == CONTROL_CHECK || d->last_check == 0) && d->epfd >= 0 && d->running) {
+			/* the answer comes when the pass ends (pass_finish): the loop
+			 * keeps serving meanwhile; a pass already running is joined */
+			if (!d->pass.active)
+				pass_request(d);
+			if (d->pass.active) {
+				d->pass.answer_control = true;
+				return strdup(CONTROL_DEFERRED);
+			}
+		} else if (cmd == CONTROL_CHECK || d->last_check == 0)
 			rep = daemon_check(d);
 		out = check_report_to_json(rep);
 		if (out)
@@ -1049,6 +1512,7 @@ int daemon_new(const struct daemon_options *opts, struct daemon **ret, char *err
 		return -ENOMEM;
 	d->opts = *opts;
 	d->epfd = d->sigfd = d->check_tfd = d->wd_tfd = d->sync_tfd = -1;
+	d->pass.fd = -1;
 	d->peer.fd = -1;
 	if (opts->ipc_fd > 0 && (r = ipc_peer_init(&d->peer, opts->ipc_fd, IPC_TO_WORKER)) < 0) {
 		snprintf(err, errsz, "the socket to mamorid: %s", strerror(-r));
@@ -1192,6 +1656,7 @@ void daemon_free(struct daemon *d)
 		kill(d->sync.child, SIGTERM);
 		waitpid(d->sync.child, NULL, 0);
 	}
+	pass_kill(d);
 	if (d->epfd >= 0)
 		close(d->epfd);
 	free(d);
@@ -1248,6 +1713,7 @@ int daemon_run(struct daemon *d)
 	log_info("mamori-worker %s ready (root %s, %zu modules%s)", MAMORI_VERSION, d->root[0] ? d->root : "/",
 	         d->n_slots, d->ctx.audit_only ? ", audit only" : "");
 
+	d->running = true;
 	while (!d->stop) {
 		struct epoll_event evs[16];
 		/* idle: sleep until something happens; with control clients connected,
@@ -1271,13 +1737,11 @@ int daemon_run(struct daemon *d)
 				break;
 			case W_TIMER_CHECK:
 				drain_timer(w->fd);
-				/* every pass re-applies the policy where modules enforce it
-				 * (drift: a setting changed by hand comes back; a due full scan
-				 * starts), then measures */
-				enforce_modules(d);
-				register_module_fds(d);
-				d->reloaded = true; /* watches were rebuilt */
-				daemon_check(d);
+				/* in a child: the loop keeps serving meanwhile (issue 11.5) */
+				pass_request(d);
+				break;
+			case W_PASS:
+				pass_on_ready(d);
 				break;
 			case W_TIMER_SYNC:
 				drain_timer(w->fd);
@@ -1313,6 +1777,7 @@ int daemon_run(struct daemon *d)
 		}
 		ipc_update(d); /* whatever this round queued for mamorid */
 	}
+	pass_kill(d); /* a running pass is not waited for */
 	sd_notify_send("STOPPING=1");
 	return 0;
 }

@@ -7,6 +7,7 @@
  * which is what `--once` and the unit tests use. Every system path is
  * resolved under --root. */
 #include <errno.h>
+#include <linux/capability.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -15,7 +16,22 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "sandbox.h"
 #include "version.h"
+
+#define CAPB(c) (UINT64_C(1) << (c))
+/* What the worker itself uses after start (docs/ARCHITECTURE.md "Who runs as
+ * whom"): CAP_SYS_ADMIN — fanotify permission events, the carry module's
+ * mount of a medium, FS_IOC_SHUTDOWN; CAP_DAC_READ_SEARCH —
+ * open_by_handle_at of fanotify FID events, hashing files on media, the
+ * /proc/PID/fd sweep; CAP_DAC_OVERRIDE — removing or renaming back a
+ * refused name in another user's directory on a medium (CARRY-2). */
+#define WORKER_CAPS_EFFECTIVE (CAPB(CAP_SYS_ADMIN) | CAPB(CAP_DAC_READ_SEARCH) | CAPB(CAP_DAC_OVERRIDE))
+/* What it hands on at exec (ambient): CAP_SETUID/CAP_SETGID for `mamorictl
+ * server sync` (drops its network child to user mamori) and the setpriv(1)
+ * of a desktop notification; nothing else reaches an exec'd tool. The
+ * posture pass child keeps CAP_DAC_READ_SEARCH only (posture_pass.c). */
+#define WORKER_CAPS_AMBIENT (CAPB(CAP_SETUID) | CAPB(CAP_SETGID))
 
 #define EXIT_USAGE  2
 #define EXIT_CONFIG 78 /* sysexits EX_CONFIG: systemd shows it as a configuration error */
@@ -112,6 +128,11 @@ int main(int argc, char **argv)
 		o.audit_only = true; /* an unsigned policy is never enforced */
 	log_open("mamori-worker", o.foreground, level);
 
+	r = sandbox_caps_limit(WORKER_CAPS_EFFECTIVE, WORKER_CAPS_EFFECTIVE | WORKER_CAPS_AMBIENT, WORKER_CAPS_AMBIENT);
+	if (r < 0) {
+		log_error_errno(r, "mamori-worker: cannot limit its capabilities");
+		return EXIT_FAILURE;
+	}
 	r = daemon_new(&o, &d, err, sizeof(err));
 	if (r < 0) {
 		log_error("mamori-worker: %s", err[0] ? err : strerror(-r));

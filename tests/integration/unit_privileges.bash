@@ -55,3 +55,47 @@ unit_setpriv_args() {
 	*) echo "unit_privileges: NoNewPrivileges='$nnp' not understood" >&2; return 1 ;;
 	esac
 }
+
+# unit_syscall_lists UNIT ALLOW_FILE DENY_FILE: SystemCallFilter= as two
+# lists of syscall names, each group expanded with `systemd-analyze
+# syscall-filter` (recursively). Only the unit's own form is accepted: an
+# allow list first, then "~" lines that remove from it; SystemCallErrorNumber=
+# EPERM; SystemCallArchitectures=native. Anything else: an error.
+unit_expand_syscalls() {
+	local x=$1 y
+	if [[ $x == @* ]]; then
+		local out
+		out=$(systemd-analyze syscall-filter "$x" 2>/dev/null) || { echo "unit_privileges: unknown syscall group $x" >&2; return 1; }
+		while read -r y; do
+			[[ -z $y || $y == \#* || $y == "$x" ]] && continue
+			unit_expand_syscalls "$y" || return 1
+		done <<<"$out"
+	else
+		[[ $x =~ ^[a-z0-9_]+$ ]] || { echo "unit_privileges: bad syscall name '$x'" >&2; return 1; }
+		echo "$x"
+	fi
+}
+unit_syscall_lists() {
+	local unit=$1 allow=$2 deny=$3 line v first=1 w
+	: >"$allow"
+	: >"$deny"
+	while IFS= read -r line; do
+		[[ $line =~ ^SystemCallFilter=(.*)$ ]] || continue
+		v=${BASH_REMATCH[1]}
+		[[ -n $v ]] || { echo "unit_privileges: empty SystemCallFilter= (reset) not supported" >&2; return 1; }
+		if [[ $v == ~* ]]; then
+			((first == 0)) || { echo "unit_privileges: a deny-list SystemCallFilter= first is not the unit's form" >&2; return 1; }
+			for w in ${v#\~}; do unit_expand_syscalls "$w" >>"$deny" || return 1; done
+		else
+			first=0
+			for w in $v; do unit_expand_syscalls "$w" >>"$allow" || return 1; done
+		fi
+	done <"$unit"
+	[[ -s $allow ]] || { echo "unit_privileges: no SystemCallFilter= allow list in $unit" >&2; return 1; }
+	[[ $(unit_value "$unit" SystemCallErrorNumber | xargs) == EPERM ]] ||
+		{ echo "unit_privileges: SystemCallErrorNumber= other than EPERM not supported" >&2; return 1; }
+	[[ $(unit_value "$unit" SystemCallArchitectures | xargs) == native ]] ||
+		{ echo "unit_privileges: SystemCallArchitectures= other than native not supported" >&2; return 1; }
+	sort -u -o "$allow" "$allow"
+	sort -u -o "$deny" "$deny"
+}
