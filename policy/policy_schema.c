@@ -139,6 +139,17 @@ static const struct policy_schema_node encryption_members[] = {
         END,
 };
 
+/* `mamorictl usb allow|block` at the terminal (issue 12.6, OPS-3) */
+static const struct policy_schema_node local_exc_members[] = {
+        BOOL("allow", true, "root at the terminal may let a blocked device in (time-bounded, journaled)"),
+        BOOL("block", false, "root at the terminal may block a device (default true: it only narrows)"),
+        INT("default_hours", false, 1, 720, "window when none is asked (default 8, at most max_hours)"),
+        INT("max_hours", false, 1, 720, "longest window that may be asked (default 24)"),
+        BOOL("permanent", false, "--permanent (until the next policy version or a revoke) is allowed (default false)"),
+        REQS_OPTIONAL,
+        END,
+};
+
 static const struct policy_schema_node usb_members[] = {
         ENUM("default", true, usb_defaults, "action for devices no rule matches"),
         ENUM("present_devices", false, present_modes, "devices already present when the agent starts"),
@@ -147,6 +158,8 @@ static const struct policy_schema_node usb_members[] = {
         ARR("interfaces", false, 0, 0, 64, &usb_iface_rule, "per-interface rules"),
         OBJ("encryption", false, 0, encryption_members, NULL),
         BOOL("write_requires_approval", false, "writes to removable media only with a valid carry approval (MEDIA-2)"),
+        OBJ("local_exceptions", false, 0, local_exc_members,
+            "local exceptions by root at the terminal; absent: allow refused, block up to 24 h"),
         REQS_OPTIONAL,
         END,
 };

@@ -51,6 +51,11 @@ const struct ipc_msgdef ipc_messages[_IPC_TYPE_MAX] = {
         [IPC_ACK] = {"ack", IPC_TO_GATE, false, {{"id", IPC_UINT}, {"seq", IPC_UINT, true}, {"error", IPC_INT, true}}},
         [IPC_POLICY] = {"policy", IPC_TO_GATE, true, {{"version", IPC_INT}, {"sha256", IPC_STRING}}},
         [IPC_PONG] = {"pong", IPC_TO_GATE, false, {{"id", IPC_UINT}}},
+        /* `mamorictl usb allow|block` (issue 12.6): every exception in force,
+         * replacing the previous set; each element is checked field by field
+         * by the usb module (modules/usb/usb_local.c), one bad element refuses
+         * the whole message */
+        [IPC_USB_LOCAL] = {"usb_local", IPC_TO_GATE, false, {{"exceptions", IPC_ARRAY}}},
 };
 
 static bool kind_ok(const cJSON *v, enum ipc_kind k)

@@ -14,7 +14,7 @@
  * completed with defaults. What we send is checked against the same table.
  *
  *   gate → worker: hello, emit, media, reload, ping
- *   worker → gate: ready, ack, policy (+ memfd), pong
+ *   worker → gate: ready, ack, policy (+ memfd), pong, usb_local
  *
  * No deadlock by construction (issue 11.3): nobody blocks in sendmsg. What
  * the socket does not take waits in the sender's bounded per-peer queue
@@ -37,15 +37,16 @@
 #define IPC_QUEUE_BYTES (1024 * 1024)
 
 enum ipc_type {
-	IPC_HELLO,  /* gate → worker: who the gate is, its module, its queue */
-	IPC_EMIT,   /* gate → worker: one event for the journal (acked) */
-	IPC_MEDIA,  /* gate → worker: a medium published/dropped (acked) */
-	IPC_RELOAD, /* gate → worker: SIGHUP reached the gate */
-	IPC_PING,   /* gate → worker: are you alive? (answered by pong) */
-	IPC_READY,  /* worker → gate: started, policy sent */
-	IPC_ACK,    /* worker → gate: emit/media id made durable (or error) */
-	IPC_POLICY, /* worker → gate: the verified policy (+ sealed memfd) */
-	IPC_PONG,   /* worker → gate: answer to ping */
+	IPC_HELLO,     /* gate → worker: who the gate is, its module, its queue */
+	IPC_EMIT,      /* gate → worker: one event for the journal (acked) */
+	IPC_MEDIA,     /* gate → worker: a medium published/dropped (acked) */
+	IPC_RELOAD,    /* gate → worker: SIGHUP reached the gate */
+	IPC_PING,      /* gate → worker: are you alive? (answered by pong) */
+	IPC_READY,     /* worker → gate: started, policy sent */
+	IPC_ACK,       /* worker → gate: emit/media id made durable (or error) */
+	IPC_POLICY,    /* worker → gate: the verified policy (+ sealed memfd) */
+	IPC_PONG,      /* worker → gate: answer to ping */
+	IPC_USB_LOCAL, /* worker → gate: the whole set of local USB exceptions (issue 12.6) */
 	_IPC_TYPE_MAX,
 	_IPC_TYPE_INVALID = -1,
 };

@@ -39,8 +39,11 @@ static const struct command commands[] = {
         {"carry", ctl_carry, true, "持ち出し・持ち込み台帳 (log)", "carry-out / carry-in register (log)"},
         {"enroll", ctl_enroll, true, "この端末を管理サーバーに登録する", "enroll this terminal with mamori-server"},
         {"server", ctl_server, true, "管理サーバーとの同期 (sync, status)", "sync with mamori-server (sync, status)"},
-        {"usb", ctl_usb, true, "接続中の USB デバイスと判定、ルール生成 (list, generate-policy)",
-         "present USB devices and their decisions, rules for them (list, generate-policy)"},
+        {"usb", ctl_usb, true,
+         "USB 機器の判定・ルール生成・端末での例外・監視 (list, generate-policy, allow, block, exceptions, revoke, "
+         "watch)",
+         "USB devices, decisions, rules, local exceptions, live decisions (list, generate-policy, allow, block, "
+         "exceptions, revoke, watch)"},
 };
 
 static void usage(FILE *f, const char *lang)

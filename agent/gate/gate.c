@@ -505,6 +505,16 @@ static void handle_message(cJSON *m, enum ipc_type t, int fd)
 		if (ipc_uint(m, "id") == G.ping_id)
 			G.last_pong_ms = mono_ms();
 		break;
+	case IPC_USB_LOCAL: { /* `mamorictl usb allow|block` reached the gate (issue 12.6) */
+		const char *why = NULL;
+
+		if (usb_module_set_local(G.mod_state, cJSON_GetObjectItemCaseSensitive(m, "exceptions"), &why) < 0) {
+			G.peer.refused++;
+			log_warning("worker sent local USB exceptions that do not parse (%s): keeping the previous set",
+			            why ? why : "?");
+		}
+		break;
+	}
 	default:
 		break;
 	}
@@ -546,6 +556,7 @@ static void on_ping_tick(void)
 	uint64_t now = mono_ms();
 	_cleanup_json_ cJSON *m = NULL;
 
+	usb_module_tick(G.mod_state); /* local exceptions end by this clock, worker or not */
 	if (G.worker <= 0 || G.peer.fd < 0)
 		return;
 	if (!G.worker_ready) {

@@ -226,17 +226,23 @@ static char *device_text(const cJSON *payload)
 {
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(payload, "device");
 	_cleanup_free_ char *vid = NULL, *pid = NULL, *serial = NULL;
-	char buf[512];
+	const cJSON *sv;
+	char buf[16384];
 
 	if (!cJSON_IsObject(d))
 		return d ? journal_export_value_text(d, 256) : strdup("");
-	/* the usb module's identity (carry.* records) says vendor/product */
+	/* the usb module's identity (usb.* and carry.* records) says vendor/product */
 	vid = payload_text(d, cJSON_HasObjectItem(d, "vendor_id") ? "vendor_id" : "vendor");
 	pid = payload_text(d, cJSON_HasObjectItem(d, "product_id") ? "product_id" : "product");
-	serial = payload_text(d, "serial");
+	sv = cJSON_GetObjectItemCaseSensitive(d, "serial");
+	/* no serial (null: none, or too long to be read whole): the model alone */
+	serial = sv && !cJSON_IsNull(sv) ? journal_export_cell_text(sv) : strdup("");
 	if (!vid || !pid || !serial)
 		return NULL;
-	return xsnprintf(buf, sizeof(buf), "%s:%s %s", vid, pid, serial) == 0 ? strdup(buf) : strdup(vid);
+	if (!vid[0] && !pid[0])
+		return strdup("");
+	return xsnprintf(buf, sizeof(buf), "%s:%s%s%s", vid, pid, serial[0] ? " " : "", serial) == 0 ? strdup(buf)
+	                                                                                             : strdup(vid);
 }
 
 static int export_csv(FILE *f, const struct journal_record *rec, const struct parsed *p)

@@ -22,6 +22,10 @@
 struct client {
 	struct watch w; /* first: the loop hands us this pointer */
 	uid_t uid;
+	pid_t pid;
+	bool watching; /* usb_watch: stays after its answer, gets published lines */
+	bool failed;   /* a published line could not go: freed by its own dispatch, never from publish
+	                  (its event may wait in the loop's current batch) */
 	char *in;
 	size_t in_len;
 	char *out;
@@ -43,12 +47,25 @@ const struct control_cmd_info control_cmds[_CONTROL_CMD_MAX] = {
         [CONTROL_REPORT] = {"report", false},
         [CONTROL_CHECK] = {"check", false},
         [CONTROL_RELOAD] = {"reload", true},
+        /* root only, checked and journaled by the handler (agent/worker/usb_local_store.c) */
+        [CONTROL_USB_ALLOW] = {"usb_allow", false, true},
+        [CONTROL_USB_BLOCK] = {"usb_block", false, true},
+        [CONTROL_USB_EXCEPTIONS] = {"usb_exceptions", false},
+        [CONTROL_USB_REVOKE] = {"usb_revoke", false, true},
+        [CONTROL_USB_WATCH] = {"usb_watch", false},
 };
+
+static pid_t current_pid;
+
+pid_t control_peer_pid(void)
+{
+	return current_pid;
+}
 
 int control_request_parse(const char *req, size_t len, enum control_cmd *ret, const char **ret_err)
 {
 	_cleanup_json_ cJSON *in = NULL;
-	const cJSON *cmd = NULL, *it;
+	const cJSON *cmd = NULL, *args = NULL, *it;
 
 	if (len > CONTROL_REQUEST_MAX) {
 		*ret_err = "request too large";
@@ -59,9 +76,18 @@ int control_request_parse(const char *req, size_t len, enum control_cmd *ret, co
 		*ret_err = "request is not a JSON object";
 		return -EBADMSG;
 	}
-	/* exact: "cmd" once, nothing else (an unknown field is an error) */
+	/* exact: "cmd" once, "args" once where the command takes it, nothing
+	 * else (an unknown field is an error) */
 	cJSON_ArrayForEach(it, in)
 	{
+		if (it->string && strcmp(it->string, "args") == 0) {
+			if (args || !cJSON_IsObject(it)) {
+				*ret_err = "\"args\" given twice or not an object";
+				return -EBADMSG;
+			}
+			args = it;
+			continue;
+		}
 		if (!it->string || strcmp(it->string, "cmd") != 0) {
 			*ret_err = "unknown field in request";
 			return -EBADMSG;
@@ -78,6 +104,10 @@ int control_request_parse(const char *req, size_t len, enum control_cmd *ret, co
 	}
 	for (int i = 0; i < _CONTROL_CMD_MAX; i++)
 		if (strcmp(cmd->valuestring, control_cmds[i].name) == 0) {
+			if (args && !control_cmds[i].args) {
+				*ret_err = "this command takes no \"args\"";
+				return -EBADMSG;
+			}
 			*ret = (enum control_cmd)i;
 			return 0;
 		}
@@ -176,6 +206,7 @@ static void accept_clients(struct control_server *s, int epfd)
 		}
 		c->w = (struct watch){.kind = W_CONTROL, .fd = fd};
 		c->uid = cred.uid;
+		c->pid = cred.pid;
 		clock_gettime(CLOCK_MONOTONIC, &c->since);
 		ev.data.ptr = c;
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -214,9 +245,18 @@ static int client_read(struct control_server *s, int epfd, struct client *c)
 		c->in[c->in_len] = '\0';
 		nl = memchr(c->in, '\n', c->in_len);
 		if (nl) {
-			_cleanup_free_ char *resp = daemon_control_request(s->d, c->in, (size_t)(nl - c->in), c->uid);
+			_cleanup_free_ char *resp = NULL;
+			enum control_cmd cmd;
+			const char *why;
+
+			current_pid = c->pid;
+			resp = daemon_control_request(s->d, c->in, (size_t)(nl - c->in), c->uid);
+			current_pid = 0;
 			if (!resp)
 				return -ENOMEM;
+			if (control_request_parse(c->in, (size_t)(nl - c->in), &cmd, &why) == 0 &&
+			    cmd == CONTROL_USB_WATCH && strstr(resp, "\"ok\":true"))
+				c->watching = true;
 			c->out = malloc(strlen(resp) + 2);
 			if (c->out) {
 				memcpy(c->out, resp, strlen(resp));
@@ -235,6 +275,15 @@ static int client_read(struct control_server *s, int epfd, struct client *c)
 			return -errno;
 	}
 	return 0;
+}
+
+/* A watcher with nothing to send waits for its peer's EOF only. */
+static void watch_idle(int epfd, struct client *c)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+
+	c->out_off = c->out_len = 0;
+	epoll_ctl(epfd, EPOLL_CTL_MOD, c->w.fd, &ev);
 }
 
 static int client_write(struct client *c)
@@ -258,6 +307,18 @@ int control_server_dispatch(struct control_server *s, int epfd, void *tag, uint3
 		return 0;
 	}
 	c = tag;
+	if (c->failed) {
+		client_free(s, epfd, c);
+		return 0;
+	}
+	if (c->watching && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && c->out_off >= c->out_len) {
+		char buf[256];
+		ssize_t n = read(c->w.fd, buf, sizeof(buf)); /* a watcher says nothing: EOF ends it */
+
+		if (n == 0 || (n < 0 && errno != EAGAIN) || (events & (EPOLLHUP | EPOLLERR)))
+			client_free(s, epfd, c);
+		return 0;
+	}
 	if (!c->out && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
 		r = client_read(s, epfd, c);
 		if (r < 0) {
@@ -269,10 +330,78 @@ int control_server_dispatch(struct control_server *s, int epfd, void *tag, uint3
 	}
 	if (c->out) {
 		r = client_write(c);
+		if (r > 0 && c->watching) {
+			watch_idle(epfd, c);
+			return 0;
+		}
 		if (r != 0)
 			client_free(s, epfd, c);
 	}
 	return 0;
+}
+
+/* A watcher that cannot take more: its next dispatch frees it. */
+static void watch_fail(int epfd, struct client *c)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+
+	c->failed = true;
+	shutdown(c->w.fd, SHUT_RDWR);
+	epoll_ctl(epfd, EPOLL_CTL_MOD, c->w.fd, &ev);
+}
+
+void control_server_publish(struct control_server *s, int epfd, const char *line)
+{
+	struct client *c, *next;
+	size_t ll = strlen(line);
+
+	if (!s)
+		return;
+	for (c = s->clients; c; c = next) {
+		char *nb;
+		size_t pending;
+
+		next = c->next;
+		if (!c->watching || c->failed)
+			continue;
+		pending = c->out_len - c->out_off;
+		if (pending + ll + 1 > CONTROL_WATCH_BACKLOG) {
+			watch_fail(epfd, c); /* it does not read: it gets no more */
+			continue;
+		}
+		if (c->out_off > 0) {
+			memmove(c->out, c->out + c->out_off, pending);
+			c->out_len = pending;
+			c->out_off = 0;
+		}
+		nb = realloc(c->out, c->out_len + ll + 2);
+		if (!nb) {
+			watch_fail(epfd, c);
+			continue;
+		}
+		c->out = nb;
+		memcpy(c->out + c->out_len, line, ll);
+		c->out[c->out_len + ll] = '\n';
+		c->out_len += ll + 1;
+		c->out[c->out_len] = '\0';
+		if (client_write(c) < 0) {
+			watch_fail(epfd, c);
+			continue;
+		}
+		if (c->out_off < c->out_len) {
+			struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = c};
+			epoll_ctl(epfd, EPOLL_CTL_MOD, c->w.fd, &ev);
+		} else
+			watch_idle(epfd, c);
+	}
+}
+
+bool control_server_has_watchers(const struct control_server *s)
+{
+	for (const struct client *c = s ? s->clients : NULL; c; c = c->next)
+		if (c->watching && !c->failed)
+			return true;
+	return false;
 }
 
 bool control_server_has_clients(const struct control_server *s)
@@ -288,7 +417,7 @@ void control_server_expire(struct control_server *s, int epfd)
 		return;
 	for (c = s->clients; c; c = next) {
 		next = c->next;
-		if (ms_since(&c->since) > CONTROL_CLIENT_TIMEOUT_MS)
+		if (!c->watching && ms_since(&c->since) > CONTROL_CLIENT_TIMEOUT_MS)
 			client_free(s, epfd, c);
 	}
 }

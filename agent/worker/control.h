@@ -7,13 +7,19 @@
  * {"cmd":"status"}, {"cmd":"report"}, {"cmd":"check"}, {"cmd":"reload"}
  * (reload: uid 0 only). The peer's uid comes from SO_PEERCRED. A request is
  * exact (control_request_parse): one object whose only member is "cmd", a
- * name from control_cmds[]; anything else is refused with an error answer. */
+ * name from control_cmds[] (plus "args", an object, for the commands whose
+ * row says so); anything else is refused with an error answer.
+ *
+ * {"cmd":"usb_watch"} keeps the connection: after the answer, one line per
+ * usb.* event journaled (control_server_publish) until the client closes or
+ * the worker stops; watchers are not dropped as idle. */
 #ifndef MAMORI_CONTROL_H
 #define MAMORI_CONTROL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define CONTROL_REQUEST_MAX       (64 * 1024)
 #define CONTROL_RESPONSE_MAX      (16 * 1024 * 1024)
@@ -29,11 +35,19 @@ enum control_cmd {
 	CONTROL_REPORT,
 	CONTROL_CHECK,
 	CONTROL_RELOAD,
+	/* issue 12.6: local USB exceptions (agent/worker/usb_local_store.c) and the
+	 * stream of USB decisions */
+	CONTROL_USB_ALLOW,
+	CONTROL_USB_BLOCK,
+	CONTROL_USB_EXCEPTIONS,
+	CONTROL_USB_REVOKE,
+	CONTROL_USB_WATCH,
 	_CONTROL_CMD_MAX,
 };
 struct control_cmd_info {
 	const char *name;
 	bool root_only; /* the peer must be uid 0 */
+	bool args;      /* takes an "args" object (checked by its handler); others refuse one */
 };
 extern const struct control_cmd_info control_cmds[_CONTROL_CMD_MAX];
 
@@ -52,6 +66,17 @@ int control_server_dispatch(struct control_server *s, int epfd, void *tag, uint3
 bool control_server_has_clients(const struct control_server *s);
 /* Drop clients idle longer than the timeout (called from the periodic timer). */
 void control_server_expire(struct control_server *s, int epfd);
+
+/* Send one line (without "\n") to every usb_watch client; a client that
+ * has more than CONTROL_WATCH_BACKLOG bytes waiting is dropped. */
+#define CONTROL_WATCH_BACKLOG (1024 * 1024)
+void control_server_publish(struct control_server *s, int epfd, const char *line);
+/* Is anybody watching? (publish nothing, build nothing, otherwise) */
+bool control_server_has_watchers(const struct control_server *s);
+
+/* The peer (SO_PEERCRED) of the request being handled now, for the handler
+ * that records who asked: 0 when none. */
+pid_t control_peer_pid(void);
 
 /* Client: send request, read the whole response (caller frees). */
 int control_call(const char *path, const char *request, int timeout_ms, char **ret_response);

@@ -33,6 +33,7 @@
 #include "rootpath.h"
 #include "sdnotify.h"
 #include "strutil.h"
+#include "usb_local_store.h"
 #include "version.h"
 #include "watch.h"
 
@@ -71,6 +72,26 @@ struct daemon {
 static void arm_sync(struct daemon *d, uint64_t ms);
 static bool enrolled(struct daemon *d);
 
+/* `mamorictl usb watch` (issue 12.6): every usb.* event journaled, as one
+ * line to the control clients that watch. */
+static void publish_usb_event(struct daemon *d, const struct mamori_event *ev, uint64_t seq)
+{
+	_cleanup_json_ cJSON *o = cJSON_CreateObject();
+	_cleanup_free_ char *t = NULL;
+
+	if (!o)
+		return;
+	cJSON_AddNumberToObject(o, "seq", (double)seq);
+	cJSON_AddNumberToObject(o, "time", (double)time(NULL));
+	cJSON_AddStringToObject(o, "type", ev->type);
+	cJSON_AddStringToObject(o, "severity", event_severity_to_string(ev->severity));
+	cJSON_AddStringToObject(o, "reqs", ev->reqs ? ev->reqs : "");
+	cJSON_AddItemToObject(o, "payload", ev->payload ? cJSON_Duplicate(ev->payload, 1) : cJSON_CreateObject());
+	t = cJSON_PrintUnformatted(o);
+	if (t)
+		control_server_publish(d->control, d->epfd, t);
+}
+
 /* Every event is made durable in the journal before the module goes on
  * (journal_append returns after the fsync, or inside a batch that the caller
  * commits). Without a journal the event is at least logged, and the posture
@@ -78,11 +99,16 @@ static bool enrolled(struct daemon *d);
 static int daemon_emit(struct mamori_ctx *ctx, const struct mamori_event *ev, uint64_t *ret_seq)
 {
 	struct daemon *d = ctx->daemon;
+	uint64_t seq = 0;
 	int r = -ENOTCONN;
 
 	d->events_emitted++;
 	if (d->journal)
-		r = journal_append(d->journal, ev, ret_seq);
+		r = journal_append(d->journal, ev, &seq);
+	if (r >= 0 && ret_seq)
+		*ret_seq = seq;
+	if (r >= 0 && strncmp(ev->type, "usb.", 4) == 0 && control_server_has_watchers(d->control))
+		publish_usb_event(d, ev, seq);
 	/* tampering and infections reach the CISO at once, not at the next check-in (OPS-5) */
 	if (ev->severity >= SEV_CRITICAL && d->sync.enrolled && d->sync.child == 0)
 		arm_sync(d, 1000);
@@ -718,6 +744,8 @@ static void send_policy_to_gate(struct daemon *d)
 	r = ipc_peer_send(&d->peer, m, fd);
 	if (r < 0)
 		log_warning_errno(r, "cannot hand the policy to mamorid");
+	/* the local USB exceptions this policy still permits (issue 12.6) */
+	usb_local_sync(&d->ctx, d->pol.current, d->config.state_dir, &d->peer);
 }
 
 /* After every batch: send what the socket takes, watch EPOLLOUT while
@@ -963,6 +991,14 @@ char *daemon_control_request(struct daemon *d, const char *req, size_t len, uid_
 
 	if (control_request_parse(req, len, &cmd, &why) < 0)
 		return response_error(why);
+	if (cmd >= CONTROL_USB_ALLOW && cmd <= CONTROL_USB_REVOKE) { /* issue 12.6 */
+		_cleanup_(cJSON_Deletep) cJSON *in = cJSON_ParseWithLength(req, len);
+
+		out = usb_local_request(&d->ctx, d->pol.current, d->config.state_dir, &d->peer, cmd,
+		                        cJSON_GetObjectItemCaseSensitive(in, "args"), peer_uid, control_peer_pid());
+		ipc_update(d);
+		return out ? cJSON_PrintUnformatted(out) : NULL;
+	}
 	if (control_cmds[cmd].root_only && peer_uid != 0)
 		return response_error("permission denied: reload needs root");
 	switch (cmd) {
@@ -985,6 +1021,13 @@ char *daemon_control_request(struct daemon *d, const char *req, size_t len, uid_
 		if (out)
 			cJSON_AddBoolToObject(out, "reloaded", daemon_reload(d) == 0);
 		break;
+	case CONTROL_USB_WATCH: /* the connection stays (control.c): usb.* events follow */
+		out = cJSON_CreateObject();
+		if (out)
+			cJSON_AddBoolToObject(out, "watching", 1);
+		break;
+	default:
+		return response_error("unknown command");
 	case _CONTROL_CMD_MAX:
 		return response_error("unknown command");
 	}

@@ -34,10 +34,12 @@
 #include "strutil.h"
 #include "usb.h"
 #include "usb_identity.h"
+#include "usb_local.h"
 #include "usb_media.h"
 #include "usb_rules.h"
 #include "policy_exception.h"
 #include "json-util.h"
+#include "journal_canon.h"
 
 #define USB_DEVS_MAX     4096
 #define USB_NOTIFY_MAX   4
@@ -48,6 +50,7 @@ struct usb_dev {
 	struct usb_identity id;
 	struct usb_decision dec;
 	bool medium_plain; /* a plain block device under an encryption rule: the whole medium is read-only */
+	char local_id[65]; /* the local exception that decided (dec.rule_id points here) */
 };
 
 struct usb_state {
@@ -62,6 +65,14 @@ struct usb_state {
 };
 
 static usb_section_source_fn section_source;
+
+/* Local exceptions (`mamorictl usb allow|block`, issue 12.6): the set the
+ * worker sent last (modules/usb/usb_local.h). Kept across module reloads;
+ * mamorid starts with none until the worker sends its persisted set. */
+static struct usb_local_set local_set;
+/* Deciding present devices again because the local set changed: write
+ * `authorized` also under present_devices=keep, record only what changed. */
+static bool reeval;
 
 void usb_module_set_section_source(usb_section_source_fn fn)
 {
@@ -181,23 +192,42 @@ static void hex4(char out[5], uint16_t v)
 	xsnprintf(out, 5, "%04x", v);
 }
 
+/* A descriptor string as the device gave it (docs/EVENTS.md: exact bytes):
+ * a JSON string when it is UTF-8 without NUL, else {"$bytes": base64};
+ * an attribute of USB_STR_RAW_MAX bytes or more was not read whole: null,
+ * and its name in "too_long". */
+static void add_exact(cJSON *o, cJSON *too_long, const char *key, const struct usb_str *s, bool present)
+{
+	if (!present || !s->present) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	if (s->too_long) {
+		cJSON_AddNullToObject(o, key);
+		if (too_long)
+			cJSON_AddItemToArray(too_long, cJSON_CreateString(key));
+		return;
+	}
+	cJSON_AddItemToObject(o, key, journal_canon_bytes_value(s->b, s->len));
+}
+
 static cJSON *identity_json(const struct usb_identity *id)
 {
-	cJSON *o = cJSON_CreateObject(), *a;
+	cJSON *o = cJSON_CreateObject(), *a, *tl = cJSON_CreateArray();
 	char b[16];
 
-	if (!o)
+	if (!o || !tl) {
+		cJSON_Delete(o);
+		cJSON_Delete(tl);
 		return NULL;
+	}
 	hex4(b, id->vendor);
 	cJSON_AddStringToObject(o, "vendor", b);
 	hex4(b, id->product);
 	cJSON_AddStringToObject(o, "product", b);
-	if (id->has_serial)
-		cJSON_AddStringToObject(o, "serial", id->serial);
-	else
-		cJSON_AddNullToObject(o, "serial");
-	cJSON_AddStringToObject(o, "manufacturer", id->manufacturer);
-	cJSON_AddStringToObject(o, "name", id->name);
+	add_exact(o, tl, "serial", &id->serial_raw, id->has_serial);
+	add_exact(o, tl, "manufacturer", &id->manufacturer_raw, id->have & USB_ID_NAMES);
+	add_exact(o, tl, "name", &id->name_raw, id->have & USB_ID_NAMES);
 	xsnprintf(b, sizeof(b), "%02x", id->dev_class);
 	cJSON_AddStringToObject(o, "class", b);
 	a = cJSON_AddArrayToObject(o, "interfaces");
@@ -213,6 +243,10 @@ static cJSON *identity_json(const struct usb_identity *id)
 		cJSON_AddTrueToObject(o, "descriptors_malformed");
 	if (id->ifaces_truncated)
 		cJSON_AddTrueToObject(o, "interfaces_truncated");
+	if (cJSON_GetArraySize(tl) > 0)
+		cJSON_AddItemToObject(o, "too_long", tl);
+	else
+		cJSON_Delete(tl);
 	return o;
 }
 
@@ -226,7 +260,7 @@ static cJSON *decision_json(const struct usb_dev *d, const char *reason)
 	cJSON_AddStringToObject(o, "action", usb_action_to_string(d->dec.action));
 	cJSON_AddStringToObject(o, "reason", reason ? reason : d->dec.reason);
 	cJSON_AddStringToObject(o, "rule", d->dec.rule_id);
-	cJSON_AddItemToObject(o, "identity", identity_json(&d->id));
+	cJSON_AddItemToObject(o, "device", identity_json(&d->id));
 	if (d->dec.action != USB_ACT_BLOCK) {
 		a = cJSON_AddArrayToObject(o, "interfaces_allowed");
 		for (size_t i = 0; a && i < d->id.n_ifaces && i < 64; i++)
@@ -346,6 +380,44 @@ static void apply_exception(struct usb_state *st, struct usb_dev *d)
 	d->dec.partial = false;
 }
 
+/* A local exception (issue 12.6, OPS-3): a block one blocks whatever the
+ * rules say; an allow one lets a blocked device in, its storage read-only
+ * (a local exception never makes a medium writable: that takes the policy). */
+static void apply_local(struct usb_state *st, struct usb_dev *d)
+{
+	const struct usb_local *e;
+
+	if (!local_set.n || !(d->id.have & USB_ID_HASH))
+		return;
+	e = usb_local_find(&local_set, d->id.hash_hex, time(NULL), policy_version(st->ctx->policy));
+	if (!e || (e->action == USB_LOCAL_ALLOW && d->dec.action != USB_ACT_BLOCK))
+		return;
+	/* the descriptor hash covers the strings as kept (cut near USB_STR_MAX):
+	 * two devices whose long strings share a prefix hash alike, so an allow
+	 * never applies to a device with a string that long (a block does) */
+	if (e->action == USB_LOCAL_ALLOW &&
+	    (d->id.serial_raw.too_long || d->id.name_raw.too_long || d->id.manufacturer_raw.too_long ||
+	     strlen(d->id.serial) >= USB_STR_MAX - 8 || strlen(d->id.name) >= USB_STR_MAX - 8 ||
+	     strlen(d->id.manufacturer) >= USB_STR_MAX - 8))
+		return;
+	strscpy(d->local_id, sizeof(d->local_id), e->id);
+	d->dec.reason = "local_exception";
+	d->dec.rule_id = d->local_id;
+	d->dec.reqs = "OPS-3,MEDIA-1";
+	d->dec.rule = -1;
+	d->dec.partial = false;
+	if (e->action == USB_LOCAL_BLOCK) {
+		d->dec.action = USB_ACT_BLOCK;
+		d->dec.iface_allowed = 0;
+		return;
+	}
+	d->dec.action = USB_ACT_ALLOW;
+	d->dec.iface_allowed = ~UINT64_C(0);
+	d->dec.media = USB_MEDIA_RO;
+	d->dec.write_approved = false;
+	d->dec.approval_id = NULL;
+}
+
 static struct usb_dev *decide_device(struct usb_state *st, struct udev_device *dev, bool present)
 {
 	const char *sp = udev_device_get_syspath(dev), *dp = udev_device_get_devpath(dev);
@@ -355,8 +427,18 @@ static struct usb_dev *decide_device(struct usb_state *st, struct udev_device *d
 	char reqs[USB_REQS_MAX * 2];
 	int r;
 
+	struct usb_dev *old;
+	enum usb_action old_action = USB_ACT_BLOCK;
+	char old_rule[80] = "";
+	bool had_old = false;
+
 	if (!sp || !dp || !sn)
 		return NULL;
+	if (reeval && (old = dev_find(st, dp))) {
+		had_old = true;
+		old_action = old->dec.action;
+		strscpy(old_rule, sizeof(old_rule), old->dec.rule_id ? old->dec.rule_id : "");
+	}
 	dev_forget(st, dp); /* a re-add replaces what we knew */
 	d = dev_add(st, dp);
 	if (!d) {
@@ -366,7 +448,9 @@ static struct usb_dev *decide_device(struct usb_state *st, struct udev_device *d
 			write_attr(sp, "authorized", "0");
 		return NULL;
 	}
-	r = usb_identity_read(sp, sn, USB_ID_DESC | USB_ID_SERIAL | usb_rules_needs(st->rules), &d->id);
+	r = usb_identity_read(
+	        sp, sn, USB_ID_DESC | USB_ID_SERIAL | usb_rules_needs(st->rules) | (local_set.n ? USB_ID_HASH : 0),
+	        &d->id);
 	if (r < 0 && !(d->id.have & USB_ID_DESC)) {
 		if (r == -ENOENT) { /* gone before we looked */
 			dev_forget(st, dp);
@@ -376,9 +460,15 @@ static struct usb_dev *decide_device(struct usb_state *st, struct udev_device *d
 	}
 	usb_decide(st->rules, &d->id, time(NULL), &d->dec);
 	apply_exception(st, d);
+	apply_local(st, d);
 	allow = d->dec.action != USB_ACT_BLOCK;
+	if (reeval && had_old && old_action == d->dec.action &&
+	    strcmp(old_rule, d->dec.rule_id ? d->dec.rule_id : "") == 0) {
+		(void)usb_identity_read(sp, sn, USB_ID_ALL, &d->id);
+		return d; /* the same decision: nothing to write or record */
+	}
 
-	if (present && !usb_rules_apply_present(st->rules)) {
+	if (present && !reeval && !usb_rules_apply_present(st->rules)) {
 		changed = false;
 	} else if (!st->ctx->audit_only) {
 		if (present) {
@@ -403,13 +493,13 @@ static struct usb_dev *decide_device(struct usb_state *st, struct udev_device *d
 		_cleanup_(cJSON_Deletep) cJSON *a = cJSON_CreateObject();
 
 		if (a) {
-			cJSON_AddItemToObject(a, "identity", identity_json(&d->id));
+			cJSON_AddItemToObject(a, "device", identity_json(&d->id));
 			cJSON_AddBoolToObject(a, "present", present);
 			emit(st, "usb.attached", SEV_INFO, "CARRY-1,MEDIA-1", a);
 		}
 		if (p) {
 			cJSON_AddBoolToObject(p, "present", present);
-			if (present && !usb_rules_apply_present(st->rules))
+			if (present && !reeval && !usb_rules_apply_present(st->rules))
 				cJSON_AddStringToObject(p, "present_policy", "keep");
 			event_reqs(reqs, sizeof(reqs), d->dec.reqs,
 			           d->dec.partial ? "MEDIA-5"
@@ -421,7 +511,7 @@ static struct usb_dev *decide_device(struct usb_state *st, struct udev_device *d
 			emit(st,
 			     allow ? (d->dec.action == USB_ACT_READONLY ? "usb.readonly" : "usb.allowed")
 			           : "usb.blocked",
-			     allow ? SEV_INFO : SEV_WARNING, reqs, p);
+			     allow ? SEV_NOTICE : SEV_WARNING, reqs, p);
 			cJSON_Delete(p);
 		}
 	}
@@ -678,7 +768,7 @@ static void apply_block(struct usb_state *st, struct udev_device *dev, const cha
 			cJSON_AddStringToObject(o, "encryption", usb_crypt_to_string(crypt));
 			cJSON_AddBoolToObject(o, "writable", true);
 			event_reqs(reqs, sizeof(reqs), d->dec.reqs, d->dec.crypt_required ? "MEDIA-3" : NULL);
-			emit(st, "usb.allowed", SEV_INFO, reqs, o);
+			emit(st, "usb.allowed", SEV_NOTICE, reqs, o);
 		}
 	}
 }
@@ -697,7 +787,7 @@ static void handle(struct usb_state *st, struct udev_device *dev, const char *ac
 			if (dp && dev_find(st, dp)) {
 				_cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
 				if (o) {
-					cJSON_AddItemToObject(o, "identity", identity_json(&dev_find(st, dp)->id));
+					cJSON_AddItemToObject(o, "device", identity_json(&dev_find(st, dp)->id));
 					emit(st, "usb.detached", SEV_INFO, "CARRY-1", o);
 				}
 				dev_forget(st, dp);
@@ -905,3 +995,87 @@ const struct mamori_module usb_module = {
         .reload = usb_reload,
         .fini = usb_fini,
 };
+
+/* ---- local exceptions (issue 12.6) ------------------------------------------ */
+
+/* Decide every present device again (the set changed or one ended). */
+static void reevaluate(struct usb_state *st)
+{
+	if (!st)
+		return;
+	reeval = true;
+	(void)enforce_present(st);
+	reeval = false;
+}
+
+/* Record the exceptions that ended (usb.exception_ended). */
+static void record_ended(struct usb_state *st, const struct usb_local *ended, size_t n)
+{
+	for (size_t i = 0; st && i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o)
+			continue;
+		cJSON_AddStringToObject(o, "id", ended[i].id);
+		cJSON_AddStringToObject(o, "action", ended[i].action == USB_LOCAL_ALLOW ? "allow" : "block");
+		cJSON_AddStringToObject(o, "hash", ended[i].hash);
+		cJSON_AddStringToObject(
+		        o, "reason",
+		        ended[i].not_after && (int64_t)time(NULL) >= ended[i].not_after ? "expired" : "policy_changed");
+		emit(st, "usb.exception_ended", SEV_NOTICE, "OPS-3,MEDIA-1", o);
+		cJSON_Delete(o);
+	}
+}
+
+static bool local_same(const struct usb_local_set *a, const struct usb_local_set *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->e[i].id, b->e[i].id) != 0 || strcmp(a->e[i].hash, b->e[i].hash) != 0 ||
+		    a->e[i].action != b->e[i].action || a->e[i].not_after != b->e[i].not_after ||
+		    a->e[i].policy_version != b->e[i].policy_version)
+			return false;
+	return true;
+}
+
+int usb_module_set_local(void *state, const cJSON *exceptions, const char **ret_why)
+{
+	struct usb_state *st = state;
+	static struct usb_local_set ns;
+	struct usb_local ended[16];
+	size_t n = 0;
+	int r = usb_local_parse(exceptions, &ns, ret_why);
+
+	if (r < 0)
+		return r; /* the previous set stays */
+	/* what ended here before the worker's new set says so: recorded by us,
+	 * who applied it (the worker records revokes and policy refusals) */
+	if (st)
+		n = usb_local_prune(&local_set, time(NULL), policy_version(st->ctx->policy), ended, ELEMENTSOF(ended));
+	record_ended(st, ended, n < ELEMENTSOF(ended) ? n : ELEMENTSOF(ended));
+	/* every worker start sends the set again: the same set decides nothing
+	 * anew (a rescan of every present device would hold up the devices
+	 * being plugged in meanwhile) */
+	if (n == 0 && local_same(&local_set, &ns))
+		return 0;
+	local_set = ns;
+	log_info("usb: %zu local exception(s) in force", local_set.n);
+	reevaluate(state);
+	return 0;
+}
+
+void usb_module_tick(void *state)
+{
+	struct usb_state *st = state;
+	struct usb_local ended[16];
+	size_t n;
+
+	if (!st || !local_set.n)
+		return;
+	n = usb_local_prune(&local_set, time(NULL), policy_version(st->ctx->policy), ended, ELEMENTSOF(ended));
+	if (!n)
+		return;
+	record_ended(st, ended, n < ELEMENTSOF(ended) ? n : ELEMENTSOF(ended));
+	reevaluate(st);
+}

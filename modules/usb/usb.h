@@ -23,4 +23,14 @@ void usb_module_set_section_source(usb_section_source_fn fn);
 /* Devices tracked right now (for tests and status). */
 size_t usb_module_tracked(void *state);
 
+/* Local exceptions (issue 12.6): the "exceptions" array of the worker's
+ * usb_local message replaces the set in force, and every present device is
+ * decided again at once (state may be NULL: the set waits for the module).
+ * A malformed set is refused (-EBADMSG, *ret_why) and the previous one stays. */
+int usb_module_set_local(void *state, const cJSON *exceptions, const char **ret_why);
+/* Once a second from mamorid: exceptions that ended (the agent's clock, or a
+ * new policy version) are removed, recorded (usb.exception_ended) and the
+ * present devices decided again. */
+void usb_module_tick(void *state);
+
 #endif

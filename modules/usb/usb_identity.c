@@ -358,7 +358,8 @@ int usb_identity_read(const char *syspath, const char *sysname, unsigned want, s
 		id->have |= USB_ID_SERIAL;
 	}
 	if (want & USB_ID_NAMES) {
-		r = read_string(syspath, "manufacturer", id->manufacturer, sizeof(id->manufacturer), NULL, NULL);
+		r = read_string(syspath, "manufacturer", id->manufacturer, sizeof(id->manufacturer), NULL,
+		                &id->manufacturer_raw);
 		if (r < 0)
 			return r;
 		r = read_string(syspath, "product", id->name, sizeof(id->name), NULL, &id->name_raw);

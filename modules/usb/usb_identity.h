@@ -70,7 +70,7 @@ struct usb_identity {
 	uint8_t hash[32];
 	char hash_hex[65];
 	/* exact bytes, what rules compare (usb_match.c) */
-	struct usb_str serial_raw, name_raw, connect_raw;
+	struct usb_str serial_raw, name_raw, connect_raw, manufacturer_raw;
 	/* every interface descriptor (alternate settings too) in descriptor
 	 * order, as USBGuard lists them: rules on `interfaces` use this list */
 	size_t n_seq;

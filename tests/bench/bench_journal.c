@@ -149,7 +149,7 @@ int main(int argc, char **argv)
 {
 	char dir[] = "/var/tmp/mamori-bench.XXXXXX";
 	static const int bursts[] = {1, 10, 100};
-	static const double targets[] = {0.95, 0.95, 0.9}; /* issue 23: of raw SQLite, same run */
+	static const double targets[] = {0.95, 0.95, 0.9};      /* issue 23: of raw SQLite, same run */
 	double budget = argc > 1 ? strtod(argv[1], NULL) : 2.0; /* seconds per implementation and size */
 	struct journal_options o = {.dir = dir};
 	struct journal *j = NULL;
@@ -193,8 +193,8 @@ int main(int argc, char **argv)
 		snprintf(label, sizeof(label),
 		         bursts[b] == 1 ? "single appends (1 fsync each)" : "bursts of %d (1 fsync per burst)",
 		         bursts[b]);
-		printf("%-44s %12.0f %12.0f %7.2fx  >=%.2fx %s\n", label, (double)jn / jt, (double)rn / rt, ratio, targets[b],
-		       ratio >= targets[b] ? "met" : "NOT met");
+		printf("%-44s %12.0f %12.0f %7.2fx  >=%.2fx %s\n", label, (double)jn / jt, (double)rn / rt, ratio,
+		       targets[b], ratio >= targets[b] ? "met" : "NOT met");
 	}
 	journal_close(j);
 	sqlite3_finalize(r.ins);

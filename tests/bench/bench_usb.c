@@ -244,18 +244,21 @@ static char **configure(size_t n, size_t rounds, char *preload, size_t pl)
 		snprintf(path, sizeof(path), "%s/var/lib/mamori/policy.json", root);
 		if (!(f = fopen(path, "we")))
 			die(path);
-		fputs("{\"schema\":1,\"version\":1,\"segment\":\"lgwan\",\"requirements\":[\"OPS-1\"],\"usb\":{\"default\":"
+		fputs("{\"schema\":1,\"version\":1,\"segment\":\"lgwan\",\"requirements\":[\"OPS-1\"],\"usb\":{"
+		      "\"default\":"
 		      "\"block\",\"present_devices\":\"apply\",\"requirements\":[\"MEDIA-1\"],\"rules\":[",
 		      f);
 		each_allowed(n, rounds, rule_mamori, f);
 		/* the burst's hub: vendor and product (a hub has no serial) */
-		fputs(",{\"id\":\"bench-hub\",\"action\":\"allow\",\"match\":{\"vendor\":\"05e3\",\"product\":\"0608\"},"
+		fputs(",{\"id\":\"bench-hub\",\"action\":\"allow\",\"match\":{\"vendor\":\"05e3\",\"product\":\"0608\"}"
+		      ","
 		      "\"requirements\":[\"MEDIA-1\"]}]}}\n",
 		      f);
 		if (fclose(f) != 0)
 			die(path);
 		snprintf(cmd, sizeof(cmd),
-		         "rm -f '%s/city.key' '%s/city.pub' && '%s/mamorictl' policy keygen --out '%s/city' && cp '%s/city.pub' '%s/etc/mamori/policy.pub' && "
+		         "rm -f '%s/city.key' '%s/city.pub' && '%s/mamorictl' policy keygen --out '%s/city' && cp "
+		         "'%s/city.pub' '%s/etc/mamori/policy.pub' && "
 		         "'%s/mamorictl' policy sign --key '%s/city.key' '%s'",
 		         work, work, bindir, work, work, root, bindir, work, path);
 		if (run_quiet(cmd) != 0)
@@ -361,7 +364,7 @@ static pid_t child_named(pid_t parent, const char *comm)
 		snprintf(p, sizeof(p), "/proc/%s/comm", s);
 		rd(p, c, sizeof(c));
 		if (strcmp(c, comm) == 0)
-			return (pid_t)atoi(s);
+			return (pid_t)strtol(s, NULL, 10);
 	}
 	return -1;
 }
@@ -450,13 +453,26 @@ int main(int argc, char **argv)
 
 	while ((o = getopt(argc, argv, "a:B:n:g:b:w:")) != -1)
 		switch (o) {
-		case 'a': agent = optarg; break;
-		case 'B': bindir = optarg; break;
-		case 'n': n = strtoul(optarg, NULL, 10); break;
-		case 'g': gap = atoi(optarg); break;
-		case 'b': rounds = strtoul(optarg, NULL, 10); break;
-		case 'w': work = optarg; break;
-		default: return 2;
+		case 'a':
+			agent = optarg;
+			break;
+		case 'B':
+			bindir = optarg;
+			break;
+		case 'n':
+			n = strtoul(optarg, NULL, 10);
+			break;
+		case 'g':
+			gap = (int)strtol(optarg, NULL, 10);
+			break;
+		case 'b':
+			rounds = strtoul(optarg, NULL, 10);
+			break;
+		case 'w':
+			work = optarg;
+			break;
+		default:
+			return 2;
 		}
 	if (!bindir || !*agent || n == 0 || n > 100000 || rounds > 1000 || gap < 0)
 		die("usage: bench_usb -a AGENT -B BINDIR [-n N] [-g GAP_MS] [-b ROUNDS] [-w WORKDIR]");
@@ -535,7 +551,8 @@ int main(int argc, char **argv)
 				sock |= strncmp(e->d_name, "event", 5) == 0;
 			if (d)
 				closedir(d);
-			if (sock && strcmp(attr(hub, "authorized_default"), "1") != 0 && strcmp(attr(bp, "authorized"), "0") == 0)
+			if (sock && strcmp(attr(hub, "authorized_default"), "1") != 0 &&
+			    strcmp(attr(bp, "authorized"), "0") == 0)
 				break;
 			if (waitpid(pid, &st, WNOHANG) == pid)
 				die("the agent exited before it was ready (see agent.log in the work directory)");
@@ -655,7 +672,8 @@ int main(int argc, char **argv)
 			usleep(2000);
 			for (int k = 0; k < 8; k++) {
 				bdecided += wds[k] == -2;
-				bcorrect += wds[k] == -2 && strcmp(attr(paths[k], "authorized"), sp[k].allow ? "1" : "0") == 0;
+				bcorrect += wds[k] == -2 &&
+				            strcmp(attr(paths[k], "authorized"), sp[k].allow ? "1" : "0") == 0;
 			}
 			for (int k = 7; k >= 0; k--) {
 				umockdev_testbed_uevent(tb, paths[k], "remove");
@@ -668,8 +686,8 @@ int main(int argc, char **argv)
 				;
 			usleep((useconds_t)gap * 1000 + 10000);
 		}
-		printf("burst_rounds %zu\nburst_devices %zu\nburst_decided %zu\nburst_correct %zu\n", rounds, rounds * 8,
-		       bdecided, bcorrect);
+		printf("burst_rounds %zu\nburst_devices %zu\nburst_decided %zu\nburst_correct %zu\n", rounds,
+		       rounds * 8, bdecided, bcorrect);
 		if (bdecided != rounds * 8 || bcorrect != bdecided)
 			timeouts++; /* a wrong or missing burst decision fails the run */
 		print_dist("burst_last", last, nlast);

@@ -87,8 +87,8 @@ int main(int argc, char **argv)
 
 	if (argc != 2 || !u || !(f = fopen(argv[1], "re")))
 		return 2;
-	while (n_allow < MAXA && fscanf(f, "%7s %7s %127s", allow[n_allow].vid, allow[n_allow].pid,
-	                                allow[n_allow].serial) == 3)
+	while (n_allow < MAXA &&
+	       fscanf(f, "%7s %7s %127s", allow[n_allow].vid, allow[n_allow].pid, allow[n_allow].serial) == 3)
 		n_allow++;
 	fclose(f);
 	mon = udev_monitor_new_from_netlink(u, "udev");

@@ -3,12 +3,15 @@
  * the direction and whether a descriptor came with it; the rest is the
  * datagram. Properties: no crash; a message the table accepts is printed
  * again and accepted again as the same type (nothing was defaulted in), and
- * each of its required fields, taken away, makes it refused. */
+ * each of its required fields, taken away, makes it refused. A usb_local
+ * message's elements go through the gate's own exact check
+ * (modules/usb/usb_local.c): an accepted set has only bounded exceptions. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ipc.h"
+#include "usb/usb_local.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -44,6 +47,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (ipc_check(copy, has_fd, dir, NULL, NULL) == 0)
 			abort(); /* a missing field was accepted */
 		cJSON_Delete(copy);
+	}
+	if (t == IPC_USB_LOCAL) {
+		static struct usb_local_set set;
+		const char *why = NULL;
+
+		if (usb_local_parse(cJSON_GetObjectItemCaseSensitive(m, "exceptions"), &set, &why) == 0) {
+			if (set.n > USB_LOCAL_MAX)
+				abort();
+			for (size_t i = 0; i < set.n; i++)
+				if (strlen(set.e[i].hash) != 64 || (!set.e[i].not_after && !set.e[i].policy_version))
+					abort(); /* never unbounded */
+		} else if (!why)
+			abort();
 	}
 	free(s);
 	cJSON_Delete(again);

@@ -3,7 +3,9 @@
 # (mamorictl journal export --format jsonl) with the row of its type in the
 # "Types and payloads" table: the type must be documented, its severity must
 # be one the row names, and every top-level payload key must be named in the
-# row's payload cell. Sourced by tests (not a test itself: run-tests.sh runs
+# row's payload cell; the keys of the usb module's `device` object (usb.*
+# records) must be named in the paragraph "The usb module's `device` object"
+# (issue 12.6). Sourced by tests (not a test itself: run-tests.sh runs
 # *.sh only). Prints one line per mismatch; returns the number of them.
 events_doc_check() {
 	local jsonl=$1 doc=${MAMORI_SRC:?}/docs/EVENTS.md bad=0 type sev keys row cell k
@@ -27,5 +29,19 @@ events_doc_check() {
 			fi
 		done
 	done < <(jq -r '[.type, .severity, (.payload | keys | join(" "))] | @tsv' "$jsonl" | sort -u)
+	# the device object: one paragraph of the doc names every key
+	cell=$(awk '/^The usb module.s `device` object/,/^$/' "$doc")
+	if [[ -z $cell ]]; then
+		echo "events_doc: the paragraph \"The usb module's \`device\` object\" is missing"
+		return $((bad + 1))
+	fi
+	while read -r k; do
+		[[ -n $k ]] || continue
+		if ! grep -qF -- "\`$k\`" <<<"$cell"; then
+			echo "events_doc: the usb module's device key '$k' is not documented"
+			bad=$((bad + 1))
+		fi
+	done < <(jq -r 'select((.type | startswith("usb.")) and (.payload.device | type) == "object")
+	                | .payload.device | keys[]' "$jsonl" | sort -u)
 	return "$bad"
 }

@@ -185,7 +185,7 @@ static void test_gate_and_worker(void **state)
 	         "%s/mamorictl --root %s journal export --format jsonl > %s/events.jsonl 2>&1 && "
 	         "n=$(grep -E '\"usb\\.(allowed|blocked)\"' %s/events.jsonl | grep -vc devnode) && [ \"$n\" -ge 6 ] && "
 	         "! grep -E '\"usb\\.(allowed|blocked)\"' %s/events.jsonl | grep -v devnode | "
-	         "grep -Ev '\"identity\":\\{[^}]*\"hash\":\"[0-9a-f]{64}\"' >&2",
+	         "grep -Ev '\"device\":\\{[^}]*\"hash\":\"[0-9a-f]{64}\"' >&2",
 	         bindir, tbroot, prep, prep, prep);
 	if (run(cmd) != 0)
 		fail_msg("a decision's identity lacks its descriptor hash (lines above)");

@@ -167,7 +167,7 @@ static int count_missing(bool final)
 		const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "type"));
 		const cJSON *p = cJSON_GetObjectItemCaseSensitive(r, "payload");
 		const char *serial = cJSON_GetStringValue(
-		        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(p, "identity"), "serial"));
+		        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(p, "device"), "serial"));
 
 		if (!type)
 			continue;
@@ -338,7 +338,7 @@ static void test_stopped_worker_is_replaced(void **state)
 	        "%s/mamorictl --root %s journal export --format jsonl > %s/stop.jsonl && "
 	        "[ $(grep '\"usb.allowed\"' %s/stop.jsonl | grep -v devnode | grep -c '\"serial\":\"H0000') -ge 5 ] && "
 	        "! grep '\"usb.allowed\"' %s/stop.jsonl | grep -v devnode | grep '\"serial\":\"H0000' | "
-	        "grep -Ev '\"identity\":\\{[^}]*\"hash\":\"[0-9a-f]{64}\"' >&2",
+	        "grep -Ev '\"device\":\\{[^}]*\"hash\":\"[0-9a-f]{64}\"' >&2",
 	        bindir, tbroot, prep, prep, prep);
 	if (run(cmd) != 0)
 		fail_msg("decisions made while the worker was stopped are missing or lack their hash");

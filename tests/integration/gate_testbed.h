@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -105,10 +106,11 @@ static inline cJSON *control(const char *req)
 	return j;
 }
 
-static inline int run(const char *cmd)
+/* cmd by /bin/sh without the ASan preload: its exit status (-1: did not run) */
+static inline int run_quiet(const char *cmd)
 {
 	pid_t p = fork();
-	int st = 0, rc;
+	int st = 0;
 
 	if (p == 0) {
 		unsetenv("LD_PRELOAD");
@@ -117,7 +119,12 @@ static inline int run(const char *cmd)
 	}
 	if (p < 0 || waitpid(p, &st, 0) != p)
 		return -1;
-	rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static inline int run(const char *cmd)
+{
+	int rc = run_quiet(cmd);
 
 	if (rc != 0)
 		fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
@@ -206,6 +213,53 @@ static inline int testbed_setup(const char *name, const char *hub_default)
 	                                  hub_default, NULL, "DEVTYPE", "usb_device", NULL);
 	g_free(pci);
 	return 0;
+}
+
+/* mamorid --root tbroot (stderr to prep/logname), until its worker is ready */
+static inline void gate_start(const char *logname)
+{
+	gate = fork();
+	assert_true(gate >= 0);
+	if (gate == 0) {
+		char path[4096], log[4096];
+		snprintf(path, sizeof(path), "%s/mamorid", bindir);
+		snprintf(log, sizeof(log), "%s/%s", prep, logname);
+		if (!freopen(log, "w", stderr))
+			_exit(126);
+		execl(path, "mamorid", "--root", tbroot, "--foreground", "--log-level", "debug", (char *)NULL);
+		_exit(127);
+	}
+	assert_true(worker_pid(8000) > 0);
+}
+
+/* SIGTERM, and it exits 0 */
+static inline void gate_stop(void)
+{
+	int st;
+
+	assert_int_equal(kill(gate, SIGTERM), 0);
+	assert_int_equal(waitpid(gate, &st, 0), gate);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	gate = 0;
+}
+
+/* The contents of prep/name (a static buffer; "" if unreadable) */
+static inline const char *prep_read(const char *name)
+{
+	static char buf[1 << 20];
+	char p[4096];
+	FILE *f;
+	size_t n;
+
+	snprintf(p, sizeof(p), "%s/%s", prep, name);
+	f = fopen(p, "re");
+	buf[0] = '\0';
+	if (!f)
+		return buf;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
 }
 
 static inline void testbed_teardown(void)

@@ -159,6 +159,13 @@ static void test_table_is_exact(void **state)
 	        {"{\"op\":\"ack\",\"id\":7,\"seq\":3}", false, IPC_TO_GATE, NULL},
 	        {"{\"op\":\"ack\",\"id\":7,\"error\":-5}", false, IPC_TO_GATE, NULL},
 	        {"{\"op\":\"ack\"}", false, IPC_TO_GATE, "required field missing"},
+	        /* issue 12.6: the local USB exceptions, worker → gate only */
+	        {"{\"op\":\"usb_local\",\"exceptions\":[]}", false, IPC_TO_GATE, NULL},
+	        {"{\"op\":\"usb_local\"}", false, IPC_TO_GATE, "required field missing"},
+	        {"{\"op\":\"usb_local\",\"exceptions\":{}}", false, IPC_TO_GATE, "field of the wrong kind"},
+	        {"{\"op\":\"usb_local\",\"exceptions\":[],\"all\":true}", false, IPC_TO_GATE, "unknown field"},
+	        {"{\"op\":\"usb_local\",\"exceptions\":[]}", false, IPC_TO_WORKER,
+	         "message type not allowed in this direction"},
 	        {"[1]", false, IPC_TO_GATE, "not a JSON object"},
 	        {"{\"op\":", false, IPC_TO_GATE, "not JSON"},
 	};
