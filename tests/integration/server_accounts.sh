@@ -31,9 +31,12 @@ miru=$(jq -r .token "$T/l.json")
 login ciso && ciso=$TOKEN || bad "ciso logs in again"
 api POST /admin/v1/accounts/ciso/disable >/dev/null
 check "a ciso cannot disable their own account (409)" test "$CODE" = 409
+# how many of miru's (20 s) sessions are still open: on a loaded machine the
+# first may have run out already (issue 17.6's session list says)
+open=$(api GET "/admin/v1/sessions?account=miru" | jq '.sessions | length')
 api POST /admin/v1/accounts/miru/disable >"$T/d.json"
-check "ciso disables miru, ending its two sessions" \
-	bash -c "[[ $CODE == 200 ]] && jq -e '.sessions_ended == 2' '$T/d.json' >/dev/null"
+check "ciso disables miru, ending its open sessions ($open)" \
+	bash -c "[[ $CODE == 200 && $open -ge 1 ]] && jq -e '.sessions_ended == $open' '$T/d.json' >/dev/null"
 TOKEN=$miru api GET /admin/v1/terminals >/dev/null
 check "miru's open session is refused at once (401)" test "$CODE" = 401
 TOKEN= api POST /admin/v1/login '{"username":"miru","password":"a brand new password"}' >/dev/null
