@@ -26,14 +26,16 @@ int sandbox_lookup_user(const char *name, uid_t *ret_uid, gid_t *ret_gid, bool *
  * must _exit: fail closed). */
 int sandbox_drop_privileges(uid_t uid, gid_t gid);
 
-/* The seccomp filter of a network client (raw BPF, no libseccomp): the
- * process dies (SIGSYS) on any syscall that changes identity, the file
- * system's shape, other processes or the kernel (execve, ptrace, mount,
- * setuid, kill of another process group, module loading, bpf, unshare, ...),
- * on a foreign architecture and on x32 numbers; opening a file for writing
- * fails with EPERM. Everything else — sockets, reading files, threads,
- * memory — is allowed (a denylist: see docs/ARCHITECTURE.md). Needs
- * PR_SET_NO_NEW_PRIVS (sandbox_drop_privileges) or CAP_SYS_ADMIN. */
+/* The seccomp filter of a network client (raw BPF, no libseccomp), an
+ * allowlist: memory, threads (clone with CLONE_THREAD only), signals to
+ * itself, time, reading files, unix/inet/inet6/netlink-route sockets as a
+ * client, poll, identity getters, getrandom. Any other syscall — execve,
+ * fork, ptrace, mount, setuid, kill, inotify, listen, ... —, a foreign
+ * architecture and x32 numbers kill the process (SIGSYS); opening a file
+ * for writing fails with EPERM, clone3 with ENOSYS (glibc then uses clone),
+ * another socket family with EAFNOSUPPORT, another ioctl with ENOTTY.
+ * x86_64 and aarch64 (docs/ARCHITECTURE.md). Needs PR_SET_NO_NEW_PRIVS
+ * (sandbox_drop_privileges) or CAP_SYS_ADMIN. */
 int sandbox_seccomp_network_client(void);
 
 /* "Uid:", "CapEff:", "CapPrm:", "NoNewPrivs:" and "Seccomp:" of

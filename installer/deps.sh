@@ -23,11 +23,13 @@ build=(gcc make pkg-config
        zlib1g-dev liblz4-dev liblzma-dev libxlsxwriter-dev
        openssl curl ca-certificates jq)
 # usbguard: the oracle of tests/integration/usbguard_diff.sh (issue 12); its
-# packaged service is kept from starting (policy-rc.d below)
+# packaged service is kept from starting (policy-rc.d below). wpasupplicant
+# and netplan.io: the Wi-Fi oracles of groundtruth_wifi.sh (issue 21, NET-2)
 check=(clang clang-format libclang-rt-14-dev sqlite3
        cryptsetup-bin e2fsprogs util-linux fdisk dconf-cli libglib2.0-bin
        clamav-daemon clamav postgresql nodejs usbguard faketime liburing-dev
-       debootstrap iproute2 lz4 xz-utils
+       debootstrap iproute2 lz4 xz-utils patch
+       wpasupplicant netplan.io
        chromium fonts-noto-cjk python3-openpyxl)
 # chromium: Debian's browser that tests/integration/dashboard.sh drives with
 # playwright-core (npm), never a downloaded one; fonts-noto-cjk for its
@@ -82,12 +84,14 @@ if ((${#missing[@]})); then
 fi
 
 # Build tools from npm (not shipped): the OpenAPI validator of `make check`,
-# the dashboard's bundler and libraries (esbuild, Preact, Chart.js), and
+# the response validator (tests/contract: ajv, ajv-formats, js-yaml), the
+# dashboard's bundler and libraries (esbuild, Preact, Chart.js), and
 # playwright-core + axe-core for its browser test, pinned by package-lock.json,
 # into ./node_modules (gitignored).
 if [[ $npm_modes == *" ${1:-none} "* ]]; then
   root=$(cd "$(dirname "$0")/.." && pwd)
   if [[ ! -f $root/node_modules/@apidevtools/swagger-cli/bin/swagger-cli.js ||
+        ! -f $root/node_modules/ajv-formats/package.json || ! -f $root/node_modules/js-yaml/package.json ||
         ! -x $root/node_modules/.bin/esbuild ||
         $root/package-lock.json -nt $root/node_modules/.package-lock.json ]]; then
     command -v npm >/dev/null || { echo "deps.sh: npm is missing (nodejs)" >&2; exit 1; }

@@ -10,6 +10,7 @@
 #include "policy_reqs.h"
 #include "policy_schema.h"
 #include "strutil.h"
+#include "time-util.h"
 #include "usb_lang.h"
 
 /* ---- the table ------------------------------------------------------------ */
@@ -452,84 +453,21 @@ static bool all_chars(const char *s, const char *extra, bool alnum_ok)
 	return true;
 }
 
-/* n digits at s, value into *ret. */
-static bool digits(const char *s, int n, int *ret)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (!is_digit(s[i]))
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	*ret = v;
-	return true;
-}
-
-static int parse_date(const char *s, struct tm *tm)
-{
-	int y, mo, d;
-
-	if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &d))
-		return -EINVAL;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31)
-		return -EINVAL;
-	*tm = (struct tm){.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d};
-	return 0;
-}
-
-/* timegm normalises 02-30 to 03-02: a round trip catches it. */
-static int tm_to_time(const struct tm *in, time_t *ret)
-{
-	struct tm tm = *in, back;
-	time_t t = timegm(&tm);
-
-	if (t == (time_t)-1 || !gmtime_r(&t, &back))
-		return -EINVAL;
-	if (back.tm_year != in->tm_year || back.tm_mon != in->tm_mon || back.tm_mday != in->tm_mday ||
-	    back.tm_hour != in->tm_hour || back.tm_min != in->tm_min || back.tm_sec != in->tm_sec)
-		return -EINVAL;
-	*ret = t;
-	return 0;
-}
-
 int policy_time_parse(const char *s, time_t *ret)
 {
-	struct tm tm;
-	int h, mi, se;
-	time_t t;
-
-	if (!s || strlen(s) != 20 || parse_date(s, &tm) < 0)
-		return -EINVAL;
-	if (s[10] != 'T' || !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
-	    !digits(s + 17, 2, &se) || s[19] != 'Z')
-		return -EINVAL;
-	if (h > 23 || mi > 59 || se > 59)
-		return -EINVAL;
-	tm.tm_hour = h, tm.tm_min = mi, tm.tm_sec = se;
-	if (tm_to_time(&tm, &t) < 0)
-		return -EINVAL;
-	*ret = t;
-	return 0;
+	return rfc3339_parse(s, 0, ret);
 }
 
 int policy_time_format(time_t t, char *buf, size_t bufsz)
 {
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm))
-		return -EINVAL;
-	if (strftime(buf, bufsz, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		return -ENAMETOOLONG;
-	return 0;
+	return rfc3339_format(t, buf, bufsz);
 }
 
 static bool valid_date(const char *s)
 {
-	struct tm tm;
 	time_t t;
 
-	return strlen(s) == 10 && parse_date(s, &tm) == 0 && tm_to_time(&tm, &t) == 0;
+	return strlen(s) == 10 && rfc3339_parse(s, RFC3339_DATE, &t) == 0;
 }
 
 static bool valid_iface(const char *s)

@@ -6,72 +6,32 @@
 #include <string.h>
 
 #include "alloc-util.h"
+#include "buf.h"
 #include "journal_canon.h"
 #include "strutil.h"
 
-void journal_buf_free(struct journal_buf *b)
+/* Records are common/buf.h buffers capped at JOURNAL_RECORD_MAX. */
+static int rec_put(struct buf *b, const void *p, size_t n)
 {
-	if (!b)
-		return;
-	free(b->data);
-	*b = (struct journal_buf){0};
+	return buf_put(b, p, n, JOURNAL_RECORD_MAX);
 }
 
-static int buf_reserve(struct journal_buf *b, size_t more)
+int journal_buf_append(struct buf *b, const void *p, size_t n)
 {
-	size_t need, n;
-	char *p;
-
-	if (more > JOURNAL_RECORD_MAX || b->len + more > JOURNAL_RECORD_MAX)
-		return -E2BIG;
-	need = b->len + more + 1; /* keep room for a terminating NUL */
-	if (need <= b->alloc)
-		return 0;
-	n = b->alloc ? b->alloc : 256;
-	while (n < need)
-		n *= 2;
-	p = realloc(b->data, n);
-	if (!p)
-		return -ENOMEM;
-	b->data = p;
-	b->alloc = n;
-	return 0;
+	return rec_put(b, p, n);
 }
 
-static int buf_put(struct journal_buf *b, const void *p, size_t n)
+static int rec_puts(struct buf *b, const char *s)
 {
-	int r = buf_reserve(b, n);
-
-	if (r < 0)
-		return r;
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = 0;
-	return 0;
+	return rec_put(b, s, strlen(s));
 }
 
-int journal_buf_append(struct journal_buf *b, const void *p, size_t n)
+static int rec_putc(struct buf *b, char c)
 {
-	int r = buf_put(b, p, n);
-
-	if (r == 0 && !b->data)
-		r = buf_reserve(b, 0); /* an empty append still yields a string */
-	if (r == 0)
-		b->data[b->len] = 0;
-	return r;
+	return rec_put(b, &c, 1);
 }
 
-static int buf_puts(struct journal_buf *b, const char *s)
-{
-	return buf_put(b, s, strlen(s));
-}
-
-static int buf_putc(struct journal_buf *b, char c)
-{
-	return buf_put(b, &c, 1);
-}
-
-static int buf_put_u64(struct journal_buf *b, uint64_t v)
+static int buf_put_u64(struct buf *b, uint64_t v)
 {
 	char tmp[24];
 	size_t i = sizeof(tmp);
@@ -80,15 +40,15 @@ static int buf_put_u64(struct journal_buf *b, uint64_t v)
 		tmp[--i] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
-	return buf_put(b, tmp + i, sizeof(tmp) - i);
+	return rec_put(b, tmp + i, sizeof(tmp) - i);
 }
 
-static int buf_put_i64(struct journal_buf *b, int64_t v)
+static int buf_put_i64(struct buf *b, int64_t v)
 {
 	int r;
 
 	if (v < 0) {
-		r = buf_putc(b, '-');
+		r = rec_putc(b, '-');
 		if (r < 0)
 			return r;
 		return buf_put_u64(b, (uint64_t)0 - (uint64_t)v);
@@ -98,14 +58,14 @@ static int buf_put_i64(struct journal_buf *b, int64_t v)
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-int journal_base64_encode(const void *p, size_t n, struct journal_buf *out)
+int journal_base64_encode(const void *p, size_t n, struct buf *out)
 {
 	const unsigned char *s = p;
 	int r;
 
 	if (n > JOURNAL_RECORD_MAX)
 		return -E2BIG;
-	r = buf_reserve(out, (n + 2) / 3 * 4);
+	r = buf_reserve(out, (n + 2) / 3 * 4, JOURNAL_RECORD_MAX);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i += 3) {
@@ -120,7 +80,7 @@ int journal_base64_encode(const void *p, size_t n, struct journal_buf *out)
 		q[1] = b64[(v >> 12) & 63];
 		q[2] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
 		q[3] = i + 2 < n ? b64[v & 63] : '=';
-		r = buf_put(out, q, 4);
+		r = rec_put(out, q, 4);
 		if (r < 0)
 			return r;
 	}
@@ -175,13 +135,13 @@ int journal_base64_decode(const char *s, size_t n, char **ret, size_t *ret_len)
 
 /* A JSON string of valid UTF-8 (checked by the caller): only '"', '\\' and
  * C0 controls are escaped; everything else is copied byte for byte. */
-static int put_string(struct journal_buf *b, const char *s, size_t n)
+static int put_string(struct buf *b, const char *s, size_t n)
 {
 	static const char hx[] = "0123456789abcdef";
 	size_t run = 0;
 	int r;
 
-	r = buf_putc(b, '"');
+	r = rec_putc(b, '"');
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
@@ -191,7 +151,7 @@ static int put_string(struct journal_buf *b, const char *s, size_t n)
 
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		r = buf_put(b, s + run, i - run);
+		r = rec_put(b, s + run, i - run);
 		if (r < 0)
 			return r;
 		run = i + 1;
@@ -222,14 +182,14 @@ static int put_string(struct journal_buf *b, const char *s, size_t n)
 			esc[5] = hx[c & 15];
 			el = 6;
 		}
-		r = buf_put(b, esc, el);
+		r = rec_put(b, esc, el);
 		if (r < 0)
 			return r;
 	}
-	r = buf_put(b, s + run, n - run);
+	r = rec_put(b, s + run, n - run);
 	if (r < 0)
 		return r;
-	return buf_putc(b, '"');
+	return rec_putc(b, '"');
 }
 
 /* A string value from outside: as a JSON string when it is UTF-8, otherwise
@@ -244,20 +204,20 @@ static bool text_valid(const char *s, size_t n)
 	return i == n || utf8_valid(s + i, n - i);
 }
 
-static int put_string_value(struct journal_buf *b, const char *s)
+static int put_string_value(struct buf *b, const char *s)
 {
 	size_t n = strlen(s);
 	int r;
 
 	if (text_valid(s, n))
 		return put_string(b, s, n);
-	r = buf_puts(b, "{\"" JOURNAL_BYTES_KEY "\":\"");
+	r = rec_puts(b, "{\"" JOURNAL_BYTES_KEY "\":\"");
 	if (r < 0)
 		return r;
 	r = journal_base64_encode(s, n, b);
 	if (r < 0)
 		return r;
-	return buf_puts(b, "\"}");
+	return rec_puts(b, "\"}");
 }
 
 static int cmp_key(const void *a, const void *b)
@@ -268,9 +228,9 @@ static int cmp_key(const void *a, const void *b)
 	return strcmp(x->string, y->string);
 }
 
-static int put_value(struct journal_buf *b, const cJSON *v, unsigned depth);
+static int put_value(struct buf *b, const cJSON *v, unsigned depth);
 
-static int put_object(struct journal_buf *b, const cJSON *o, unsigned depth)
+static int put_object(struct buf *b, const cJSON *o, unsigned depth)
 {
 	_cleanup_free_ const cJSON **heap = NULL;
 	const cJSON *small[16], **kids = small;
@@ -288,13 +248,13 @@ static int put_object(struct journal_buf *b, const cJSON *o, unsigned depth)
 		if (!cJSON_IsString(c) || !c->valuestring ||
 		    journal_base64_decode(c->valuestring, strlen(c->valuestring), &raw, &rawlen) < 0)
 			return -EINVAL;
-		r = buf_puts(b, "{\"" JOURNAL_BYTES_KEY "\":");
+		r = rec_puts(b, "{\"" JOURNAL_BYTES_KEY "\":");
 		if (r < 0)
 			return r;
 		r = put_string(b, c->valuestring, strlen(c->valuestring));
 		if (r < 0)
 			return r;
-		return buf_putc(b, '}');
+		return rec_putc(b, '}');
 	}
 	if (n > JOURNAL_RECORD_MAX / 4)
 		return -E2BIG;
@@ -310,39 +270,39 @@ static int put_object(struct journal_buf *b, const cJSON *o, unsigned depth)
 	}
 	if (n > 1)
 		qsort(kids, n, sizeof(*kids), cmp_key);
-	r = buf_putc(b, '{');
+	r = rec_putc(b, '{');
 	if (r < 0)
 		return r;
 	for (i = 0; i < n; i++) {
 		if (i > 0 && strcmp(kids[i - 1]->string, kids[i]->string) == 0)
 			return -EINVAL; /* duplicate key: the meaning would be reader-dependent */
-		if (i > 0 && (r = buf_putc(b, ',')) < 0)
+		if (i > 0 && (r = rec_putc(b, ',')) < 0)
 			return r;
 		r = put_string(b, kids[i]->string, strlen(kids[i]->string));
 		if (r < 0)
 			return r;
-		r = buf_putc(b, ':');
+		r = rec_putc(b, ':');
 		if (r < 0)
 			return r;
 		r = put_value(b, kids[i], depth + 1);
 		if (r < 0)
 			return r;
 	}
-	return buf_putc(b, '}');
+	return rec_putc(b, '}');
 }
 
-static int put_value(struct journal_buf *b, const cJSON *v, unsigned depth)
+static int put_value(struct buf *b, const cJSON *v, unsigned depth)
 {
 	int r;
 
 	if (depth > JOURNAL_DEPTH_MAX)
 		return -EINVAL;
 	if (cJSON_IsNull(v))
-		return buf_puts(b, "null");
+		return rec_puts(b, "null");
 	if (cJSON_IsTrue(v))
-		return buf_puts(b, "true");
+		return rec_puts(b, "true");
 	if (cJSON_IsFalse(v))
-		return buf_puts(b, "false");
+		return rec_puts(b, "false");
 	if (cJSON_IsNumber(v)) {
 		double d = v->valuedouble;
 
@@ -356,29 +316,29 @@ static int put_value(struct journal_buf *b, const cJSON *v, unsigned depth)
 	if (cJSON_IsArray(v)) {
 		bool first = true;
 
-		r = buf_putc(b, '[');
+		r = rec_putc(b, '[');
 		if (r < 0)
 			return r;
 		for (const cJSON *c = v->child; c; c = c->next) {
-			if (!first && (r = buf_putc(b, ',')) < 0)
+			if (!first && (r = rec_putc(b, ',')) < 0)
 				return r;
 			first = false;
 			r = put_value(b, c, depth + 1);
 			if (r < 0)
 				return r;
 		}
-		return buf_putc(b, ']');
+		return rec_putc(b, ']');
 	}
 	if (cJSON_IsObject(v))
 		return put_object(b, v, depth);
 	return -EINVAL; /* cJSON_Raw and invalid nodes */
 }
 
-int journal_canon_payload(const cJSON *payload, struct journal_buf *out)
+int journal_canon_payload(const cJSON *payload, struct buf *out)
 {
 	out->len = 0;
 	if (!payload)
-		return buf_puts(out, "{}");
+		return rec_puts(out, "{}");
 	if (!cJSON_IsObject(payload))
 		return -EINVAL;
 	return put_object(out, payload, 0);
@@ -406,8 +366,7 @@ static bool type_valid(const char *t)
 }
 
 /* Walk "A-1,B-2": calls fn for each ID; -EINVAL on a malformed list. */
-static int reqs_walk(const char *reqs, int (*fn)(struct journal_buf *b, const char *id, size_t n),
-                     struct journal_buf *b)
+static int reqs_walk(const char *reqs, int (*fn)(struct buf *b, const char *id, size_t n), struct buf *b)
 {
 	const char *p = reqs;
 	unsigned count = 0;
@@ -443,17 +402,16 @@ int journal_canon_check_head(const char *type, enum event_severity sev, const ch
 	return reqs_walk(reqs, NULL, NULL);
 }
 
-static int put_req(struct journal_buf *b, const char *id, size_t n)
+static int put_req(struct buf *b, const char *id, size_t n)
 {
 	int r;
 
-	if (b->data[b->len - 1] != '[' && (r = buf_putc(b, ',')) < 0)
+	if (b->data[b->len - 1] != '[' && (r = rec_putc(b, ',')) < 0)
 		return r;
 	return put_string(b, id, n);
 }
 
-int journal_canon_record(const struct journal_canon_head *h, const char *payload, size_t payload_len,
-                         struct journal_buf *out)
+int journal_canon_record(const struct journal_canon_head *h, const char *payload, size_t payload_len, struct buf *out)
 {
 	int r;
 
@@ -465,23 +423,23 @@ int journal_canon_record(const struct journal_canon_head *h, const char *payload
 		return -EINVAL;
 	out->len = 0;
 	/* keys in byte order: chain payload reqs seq severity synced time_us type */
-	if ((r = buf_puts(out, "{\"chain\":\"")) < 0 || (r = buf_puts(out, h->chain)) < 0 ||
-	    (r = buf_puts(out, "\",\"payload\":")) < 0 || (r = buf_put(out, payload, payload_len)) < 0 ||
-	    (r = buf_puts(out, ",\"reqs\":[")) < 0 || (r = reqs_walk(h->reqs, put_req, out)) < 0 ||
-	    (r = buf_puts(out, "],\"seq\":")) < 0 || (r = buf_put_u64(out, h->seq)) < 0 ||
-	    (r = buf_puts(out, ",\"severity\":\"")) < 0 ||
-	    (r = buf_puts(out, event_severity_to_string(h->severity))) < 0 ||
-	    (r = buf_puts(out, h->synced ? "\",\"synced\":true,\"time_us\":" : "\",\"synced\":false,\"time_us\":")) <
+	if ((r = rec_puts(out, "{\"chain\":\"")) < 0 || (r = rec_puts(out, h->chain)) < 0 ||
+	    (r = rec_puts(out, "\",\"payload\":")) < 0 || (r = rec_put(out, payload, payload_len)) < 0 ||
+	    (r = rec_puts(out, ",\"reqs\":[")) < 0 || (r = reqs_walk(h->reqs, put_req, out)) < 0 ||
+	    (r = rec_puts(out, "],\"seq\":")) < 0 || (r = buf_put_u64(out, h->seq)) < 0 ||
+	    (r = rec_puts(out, ",\"severity\":\"")) < 0 ||
+	    (r = rec_puts(out, event_severity_to_string(h->severity))) < 0 ||
+	    (r = rec_puts(out, h->synced ? "\",\"synced\":true,\"time_us\":" : "\",\"synced\":false,\"time_us\":")) <
 	            0 ||
-	    (r = buf_put_i64(out, h->time_us)) < 0 || (r = buf_puts(out, ",\"type\":\"")) < 0 ||
-	    (r = buf_puts(out, h->type)) < 0 || (r = buf_puts(out, "\"}")) < 0)
+	    (r = buf_put_i64(out, h->time_us)) < 0 || (r = rec_puts(out, ",\"type\":\"")) < 0 ||
+	    (r = rec_puts(out, h->type)) < 0 || (r = rec_puts(out, "\"}")) < 0)
 		return r;
 	return 0;
 }
 
 cJSON *journal_canon_bytes_value(const void *p, size_t n)
 {
-	struct journal_buf b = {0};
+	struct buf b = {0};
 	cJSON *o, *v;
 
 	if (utf8_valid(p, n) && !memchr(p, 0, n)) {
@@ -490,12 +448,12 @@ cJSON *journal_canon_bytes_value(const void *p, size_t n)
 		return s ? cJSON_CreateString(s) : NULL;
 	}
 	if (journal_base64_encode(p, n, &b) < 0 || !b.data) {
-		journal_buf_free(&b);
+		buf_free(&b);
 		return NULL;
 	}
 	o = cJSON_CreateObject();
 	v = o ? cJSON_AddStringToObject(o, JOURNAL_BYTES_KEY, b.data) : NULL;
-	journal_buf_free(&b);
+	buf_free(&b);
 	if (!v) {
 		cJSON_Delete(o);
 		return NULL;

@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "buf.h"
 #include "event.h"
 
 #define JOURNAL_RECORD_MAX  (1024 * 1024) /* canonical bytes of one record */
@@ -24,15 +25,10 @@
 #define JOURNAL_INT_MAX     9007199254740991LL /* 2^53-1: exact in every JSON reader */
 #define JOURNAL_BYTES_KEY   "$bytes"           /* {"$bytes": base64} = a string that is not UTF-8 */
 
-/* A growable byte buffer, reused across records to keep appends allocation-free. */
-struct journal_buf {
-	char *data;
-	size_t len, alloc;
-};
-
-void journal_buf_free(struct journal_buf *b);
-/* Append n bytes (kept NUL-terminated). -E2BIG beyond JOURNAL_RECORD_MAX, -ENOMEM. */
-int journal_buf_append(struct journal_buf *b, const void *p, size_t n);
+/* Records are built in common/buf.h buffers, reused across records to keep
+ * appends allocation-free (buf_free() releases one). Append n bytes (kept
+ * NUL-terminated): -E2BIG beyond JOURNAL_RECORD_MAX, -ENOMEM. */
+int journal_buf_append(struct buf *b, const void *p, size_t n);
 
 /* What goes into one record besides the payload. */
 struct journal_canon_head {
@@ -54,12 +50,11 @@ int journal_canon_check_head(const char *type, enum event_severity sev, const ch
  * number, a key that is not UTF-8 or starts with '$', a duplicate key, nesting
  * deeper than JOURNAL_DEPTH_MAX. -E2BIG: larger than JOURNAL_RECORD_MAX.
  * -ENOMEM. On error *out holds garbage. */
-int journal_canon_payload(const cJSON *payload, struct journal_buf *out);
+int journal_canon_payload(const cJSON *payload, struct buf *out);
 
 /* The canonical record: the head fields and an already canonical payload
  * (from journal_canon_payload) into *out. Same errors. */
-int journal_canon_record(const struct journal_canon_head *h, const char *payload, size_t payload_len,
-                         struct journal_buf *out);
+int journal_canon_record(const struct journal_canon_head *h, const char *payload, size_t payload_len, struct buf *out);
 
 /* For emitters: a JSON value holding n untrusted bytes exactly — a string if
  * they are valid UTF-8 without NUL, else {"$bytes": base64}. Caller owns it;
@@ -72,7 +67,7 @@ cJSON *journal_canon_bytes_value(const void *p, size_t n);
 int journal_canon_value_bytes(const cJSON *v, char **ret, size_t *ret_len);
 
 /* Base64 (RFC 4648, with padding). decode: -EINVAL on bad input. */
-int journal_base64_encode(const void *p, size_t n, struct journal_buf *out);
+int journal_base64_encode(const void *p, size_t n, struct buf *out);
 int journal_base64_decode(const char *s, size_t n, char **ret, size_t *ret_len);
 
 #endif

@@ -51,10 +51,10 @@ static int get_int(const cJSON *o, const char *key, int64_t min, int64_t *ret)
 	return 0;
 }
 
-int chain_record_canon(const cJSON *rec, struct journal_buf *out, uint64_t *ret_seq, int64_t *ret_time_us,
+int chain_record_canon(const cJSON *rec, struct buf *out, uint64_t *ret_seq, int64_t *ret_time_us,
                        const char **ret_type, const char **ret_chain)
 {
-	struct journal_buf payload = {0};
+	struct buf payload = {0};
 	const cJSON *chain, *type, *sev, *synced, *reqs, *pl, *c;
 	char reqbuf[JOURNAL_REQS_MAX * (JOURNAL_REQ_LEN_MAX + 1) + 1];
 	size_t used = 0, nkeys = 0;
@@ -106,7 +106,7 @@ int chain_record_canon(const cJSON *rec, struct journal_buf *out, uint64_t *ret_
 	r = journal_canon_payload(pl, &payload);
 	if (r == 0)
 		r = journal_canon_record(&h, payload.data, payload.len, out);
-	journal_buf_free(&payload);
+	buf_free(&payload);
 	if (r < 0)
 		return r == -ENOMEM ? r : -EINVAL;
 	*ret_seq = (uint64_t)seq;
@@ -118,14 +118,14 @@ int chain_record_canon(const cJSON *rec, struct journal_buf *out, uint64_t *ret_
 
 struct pending {
 	struct store_event *ev;
-	struct journal_buf *bufs;
+	struct buf *bufs;
 	size_t n;
 };
 
 static void pending_free(struct pending *p)
 {
 	for (size_t i = 0; p->bufs && i < p->n; i++)
-		journal_buf_free(&p->bufs[i]);
+		buf_free(&p->bufs[i]);
 	free(p->bufs);
 	free(p->ev);
 }

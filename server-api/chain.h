@@ -69,8 +69,8 @@ uint64_t chain_acked_for(const struct store_chain *held, const char *agent_chain
 
 /* The canonical bytes of one uploaded record object. -EINVAL if it is not a
  * well-formed journal record. */
-struct journal_buf;
-int chain_record_canon(const cJSON *record, struct journal_buf *out, uint64_t *ret_seq, int64_t *ret_time_us,
+struct buf;
+int chain_record_canon(const cJSON *record, struct buf *out, uint64_t *ret_seq, int64_t *ret_time_us,
                        const char **ret_type, const char **ret_chain);
 
 #endif

@@ -199,6 +199,17 @@ typedef int (*store_account_cb)(const struct store_account *a, void *userdata);
 typedef int (*store_group_cb)(const struct store_group *g, void *userdata);
 typedef int (*store_audit_cb)(const struct store_audit *a, void *userdata);
 
+/* A listed session or API token (never its secret nor the hash it is found
+ * by): id is the first STORE_CRED_ID_LEN hex digits of that hash. */
+#define STORE_CRED_ID_LEN 16
+struct store_cred_row {
+	char id[STORE_CRED_ID_LEN + 1];
+	struct store_cred cred;
+	const char *created_by;
+	int64_t created_us;
+};
+typedef int (*store_cred_cb)(const struct store_cred_row *c, void *userdata);
+
 /* The operations a backend implements. All are required. */
 struct store_ops {
 	const char *name;   /* "sqlite" */
@@ -311,6 +322,21 @@ struct store_ops {
 	int (*audit_add)(struct store *s, const struct store_audit *a);
 	int (*audit_list)(struct store *s, const struct store_audit_filter *f, store_audit_cb cb, void *userdata);
 	int (*audit_verify)(struct store *s, uint64_t *ret_rows, int64_t *ret_bad_id);
+
+	/* Listing and ending sessions and API tokens (issue 17.6). list: the
+	 * unexpired ones of `kind`, of `principal` (NULL = everyone's), oldest
+	 * first. revoke: delete the one of `kind` whose id is `id` (and whose
+	 * principal is `principal`, unless NULL); -ENOENT if none; its
+	 * principal in ret_principal. */
+	int (*cred_list)(struct store *s, enum store_cred_kind kind, const char *principal, int64_t now_us,
+	                 store_cred_cb cb, void *userdata);
+	int (*cred_revoke)(struct store *s, enum store_cred_kind kind, const char *id, const char *principal,
+	                   char ret_principal[STORE_ID_MAX]);
+	/* Groups are made explicitly (issue 17.15): add -EEXIST if the group
+	 * exists; exists 0 or -ENOENT. A group exists once added, or when it
+	 * has a policy or a terminal (made before groups were explicit). */
+	int (*group_add)(struct store *s, const char *name, const char *created_by, int64_t now_us);
+	int (*group_exists)(struct store *s, const char *name);
 };
 
 struct store {

@@ -1,6 +1,6 @@
 /* server-api/store_sqlite.c — the embedded SQLite backend of the store
  * (mamori-server). The only file of the server that calls SQLite: its result
- * codes become negative errno in sql_errno().
+ * codes become negative errno in sql_errno() (common/sqlite-util.h).
  *
  * One file (server.db) in WAL mode. Durability: synchronous=FULL (the WAL is
  * fsynced at every commit) for everything that is evidence or that the server
@@ -24,6 +24,7 @@
 #include "store.h"
 #include "crypto.h"
 #include "store_sqlite.h"
+#include "sqlite-util.h"
 #include "strutil.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -173,7 +174,7 @@ static const char *const sql_text[_Q_MAX] = {
                          "(SELECT coalesce(max(version),0) FROM policies p WHERE p.grp = g AND signature IS NOT NULL), "
                          "(SELECT coalesce(max(version),0) FROM policies p WHERE p.grp = g AND signature IS NULL) "
                          "FROM (SELECT grp AS g FROM devices UNION SELECT grp FROM policies "
-                         "UNION SELECT grp FROM tokens) ORDER BY g",
+                         "UNION SELECT grp FROM tokens UNION SELECT name FROM groups) ORDER BY g",
         [Q_AUDIT_ADD] = "INSERT INTO audit(time_us, actor, action, target, result, detail, hash) "
                         "VALUES (?1,?2,?3,?4,?5,?6,?7)",
         [Q_AUDIT_LAST] = "SELECT coalesce(hash,'') FROM audit ORDER BY id DESC LIMIT 1",
@@ -223,6 +224,7 @@ static const char schema_sql[] =
         " published_us INTEGER, PRIMARY KEY(grp, version));"
         "CREATE TABLE IF NOT EXISTS audit(id INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, actor TEXT NOT NULL,"
         " action TEXT NOT NULL, target TEXT, result TEXT NOT NULL, detail TEXT, hash TEXT);"
+        "CREATE TABLE IF NOT EXISTS groups(name TEXT PRIMARY KEY, created_by TEXT, created_us INTEGER) WITHOUT ROWID;"
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('format', '1');";
 
 struct sq_store {
@@ -231,39 +233,6 @@ struct sq_store {
 	sqlite3_stmt *st[_Q_MAX];
 	bool in_txn;
 };
-
-static int sql_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_ROW:
-	case SQLITE_DONE:
-		return 0;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_READONLY:
-		return -EROFS;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_CANTOPEN:
-		return -ENOENT;
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return -EACCES;
-	case SQLITE_CONSTRAINT:
-		return -EEXIST;
-	case SQLITE_TOOBIG:
-		return -E2BIG;
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		return -EBADMSG;
-	default:
-		return -EIO;
-	}
-}
 
 static struct sq_store *SQ(struct store *s)
 {
@@ -1452,6 +1421,108 @@ static int sq_audit_verify(struct store *base, uint64_t *ret_rows, int64_t *ret_
 	return 0;
 }
 
+/* ---- listing and revoking sessions and API tokens, groups (issue 17) ------------------ */
+
+/* Statements used seldom (admin actions): prepared each time. */
+static void finalizep(sqlite3_stmt **st)
+{
+	sqlite3_finalize(*st);
+}
+
+static int oneshot(struct store *base, const char *sql, sqlite3_stmt **ret)
+{
+	return sql_errno(sqlite3_prepare_v2(SQ(base)->db, sql, -1, ret, NULL));
+}
+
+static int sq_cred_list(struct store *base, enum store_cred_kind kind, const char *principal, int64_t now_us,
+                        store_cred_cb cb, void *userdata)
+{
+	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	char role[32];
+	int r;
+
+	if ((r = oneshot(base,
+	                 "SELECT substr(hash, 1, 16), principal, role, expires_us, "
+	                 "coalesce(created_by,''), coalesce(created_us,0) FROM creds WHERE kind = ?1 "
+	                 "AND expires_us > ?2 AND (?3 IS NULL OR principal = ?3) ORDER BY created_us, hash",
+	                 &st)) < 0 ||
+	    (r = bind_text(st, 1, kind == CRED_SESSION ? "session" : "api")) < 0 || (r = bind_int(st, 2, now_us)) < 0 ||
+	    (r = bind_text(st, 3, principal)) < 0)
+		return r;
+	while ((r = step_row(st)) == 1) {
+		struct store_cred_row c = {.cred.kind = kind};
+
+		col_copy(st, 0, c.id, sizeof(c.id));
+		col_copy(st, 1, c.cred.principal, sizeof(c.cred.principal));
+		col_copy(st, 2, role, sizeof(role));
+		c.cred.role = store_role_from_string(role);
+		c.cred.expires_us = sqlite3_column_int64(st, 3);
+		c.created_by = (const char *)sqlite3_column_text(st, 4);
+		c.created_us = sqlite3_column_int64(st, 5);
+		r = cb(&c, userdata);
+		if (r < 0)
+			return r;
+	}
+	return r < 0 ? r : 0;
+}
+
+static int sq_cred_revoke(struct store *base, enum store_cred_kind kind, const char *id, const char *principal,
+                          char ret_principal[STORE_ID_MAX])
+{
+	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	int r;
+
+	if (strlen(id) != STORE_CRED_ID_LEN || strspn(id, "0123456789abcdef") != STORE_CRED_ID_LEN)
+		return -ENOENT;
+	if ((r = oneshot(base,
+	                 "DELETE FROM creds WHERE kind = ?1 AND substr(hash, 1, 16) = ?2 "
+	                 "AND (?3 IS NULL OR principal = ?3) RETURNING principal",
+	                 &st)) < 0 ||
+	    (r = bind_text(st, 1, kind == CRED_SESSION ? "session" : "api")) < 0 || (r = bind_text(st, 2, id)) < 0 ||
+	    (r = bind_text(st, 3, principal)) < 0)
+		return r;
+	r = step_row(st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	col_copy(st, 0, ret_principal, STORE_ID_MAX);
+	while ((r = step_row(st)) == 1) /* a 64-bit id prefix shared by two: both go */
+		;
+	return r < 0 ? r : 0;
+}
+
+_Static_assert(STORE_CRED_ID_LEN == 16, "the SQL above says 16");
+
+static int sq_group_exists(struct store *base, const char *name)
+{
+	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = oneshot(
+	             base,
+	             "SELECT 1 WHERE EXISTS (SELECT 1 FROM groups WHERE name = ?1) OR "
+	             "EXISTS (SELECT 1 FROM policies WHERE grp = ?1) OR EXISTS (SELECT 1 FROM devices WHERE grp = ?1)",
+	             &st)) < 0 ||
+	    (r = bind_text(st, 1, name)) < 0)
+		return r;
+	r = step_row(st);
+	return r < 0 ? r : r == 1 ? 0 : -ENOENT;
+}
+
+static int sq_group_add(struct store *base, const char *name, const char *created_by, int64_t now_us)
+{
+	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = sq_group_exists(base, name)) != -ENOENT)
+		return r < 0 ? r : -EEXIST;
+	if ((r = oneshot(base, "INSERT INTO groups(name, created_by, created_us) VALUES (?1, ?2, ?3)", &st)) < 0 ||
+	    (r = bind_text(st, 1, name)) < 0 || (r = bind_text(st, 2, created_by)) < 0 ||
+	    (r = bind_int(st, 3, now_us)) < 0)
+		return r;
+	r = step_done(st);
+	return r == -EEXIST ? -EEXIST : r;
+}
+
 const struct store_ops store_sqlite_ops = {
         .name = "sqlite",
         .scheme = "sqlite:",
@@ -1498,4 +1569,8 @@ const struct store_ops store_sqlite_ops = {
         .group_list = sq_group_list,
         .audit_add = sq_audit_add,
         .audit_list = sq_audit_list,
+        .cred_list = sq_cred_list,
+        .cred_revoke = sq_cred_revoke,
+        .group_add = sq_group_add,
+        .group_exists = sq_group_exists,
 };

@@ -2,7 +2,7 @@
  * with a SHA-256 hash chain, quota, acknowledgement, pruning, recovery from
  * corruption, verification and reading (writer: mamori-worker; readers: mamorictl,
  * the uploader). The only file that calls SQLite and OpenSSL for the journal:
- * their error codes become negative errno in sql_errno() and sha_chain().
+ * their error codes become negative errno in sql_errno_untrusted() (common/sqlite-util.h) and sha_chain().
  *
  * Schema (format 1):
  *   events(seq INTEGER PRIMARY KEY, time_us, type, canon BLOB, hash BLOB)
@@ -39,6 +39,7 @@
 #include "journal_canon.h"
 #include "journal_side.h"
 #include "log.h"
+#include "sqlite-util.h"
 #include "strutil.h"
 
 #define HASH_LEN          32
@@ -81,7 +82,7 @@ struct journal {
 	uint64_t quota_bytes, page_size;
 	int64_t room; /* bytes believed free under the quota; re-measured when short */
 	struct hasher h;
-	struct journal_buf pbuf, rbuf, mbuf;
+	struct buf pbuf, rbuf, mbuf;
 	int64_t sync_checked_us;
 	bool synced;
 	/* outside the database (journal_side.h) */
@@ -101,47 +102,10 @@ struct journal {
 
 /* ---- library wrappers ---------------------------------------------------- */
 
-static int sql_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_ROW:
-	case SQLITE_DONE:
-		return 0;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_READONLY:
-		return -EROFS;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_CANTOPEN:
-		return -ENOENT;
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return -EACCES;
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-	case SQLITE_FORMAT:
-	case SQLITE_SCHEMA:
-	case SQLITE_MISMATCH:
-	case SQLITE_ERROR: /* no such table/column: not our schema */
-		return -EBADMSG;
-	case SQLITE_TOOBIG:
-		return -E2BIG;
-	case SQLITE_CONSTRAINT:
-		return -EEXIST;
-	default:
-		return -EIO;
-	}
-}
-
 static int sql_fail(sqlite3 *db, int rc, const char *what)
 {
 	log_debug("journal: %s: %s (%d)", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
-	return sql_errno(rc);
+	return sql_errno_untrusted(rc);
 }
 
 static int db_exec(sqlite3 *db, const char *sql)
@@ -1256,7 +1220,8 @@ static int prepare_writer(struct journal *j)
 	        j->quota_bytes && j->quota_bytes / 5 < WAL_LIMIT ? (int64_t)(j->quota_bytes / 5) : WAL_LIMIT;
 	int64_t ckpt = wal_limit / 4096 / 2 + 8;
 	r = xsnprintf(sql, sizeof(sql),
-	              "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA journal_size_limit=%" PRId64 ";"
+	              "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-512;"
+	              " PRAGMA journal_size_limit=%" PRId64 ";"
 	              "PRAGMA wal_autocheckpoint=%" PRId64 ";",
 	              wal_limit, ckpt);
 	if (r < 0)
@@ -1714,9 +1679,9 @@ void journal_close(struct journal *j)
 	}
 	writer_close_db(j);
 	hasher_done(&j->h);
-	journal_buf_free(&j->pbuf);
-	journal_buf_free(&j->rbuf);
-	journal_buf_free(&j->mbuf);
+	buf_free(&j->pbuf);
+	buf_free(&j->rbuf);
+	buf_free(&j->mbuf);
 	if (j->side_fd >= 0)
 		close(j->side_fd);
 	if (j->lock_fd >= 0)

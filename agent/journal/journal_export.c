@@ -12,6 +12,7 @@
 #include "journal_canon.h"
 #include "journal_export.h"
 #include "strutil.h"
+#include "time-util.h"
 
 static const char *const fmt_names[_JOURNAL_FMT_MAX] = {
         [JOURNAL_FMT_JSONL] = "jsonl",
@@ -46,25 +47,12 @@ int journal_format_time(int64_t time_us, char *buf, size_t bufsz)
 
 int journal_parse_time(const char *s, int64_t *ret_us)
 {
-	struct tm tm = {0};
-	const char *end;
-
-	if (!s)
-		return -EINVAL;
-	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (!end || *end) {
-		tm = (struct tm){0};
-		end = strptime(s, "%Y-%m-%d", &tm);
-		if (!end || *end)
-			return -EINVAL;
-	}
-	*ret_us = (int64_t)timegm(&tm) * 1000000;
-	return 0;
+	return rfc3339_parse_us(s, RFC3339_FRACTION | RFC3339_DATE, ret_us);
 }
 
-static int render(struct journal_buf *b, const cJSON *v, size_t cap, unsigned depth);
+static int render(struct buf *b, const cJSON *v, size_t cap, unsigned depth);
 
-static int render_bytes(struct journal_buf *b, const char *raw, size_t n, size_t cap)
+static int render_bytes(struct buf *b, const char *raw, size_t n, size_t cap)
 {
 	_cleanup_free_ char *e = escape_untrusted(raw, n, cap);
 
@@ -73,7 +61,7 @@ static int render_bytes(struct journal_buf *b, const char *raw, size_t n, size_t
 
 /* A payload value for one line of text: strings (and {"$bytes":…}) as their
  * exact bytes escaped, objects as {key=value, …}, arrays as [v, …]. */
-static int render(struct journal_buf *b, const cJSON *v, size_t cap, unsigned depth)
+static int render(struct buf *b, const cJSON *v, size_t cap, unsigned depth)
 {
 	_cleanup_free_ char *raw = NULL;
 	size_t n;
@@ -112,10 +100,10 @@ static int render(struct journal_buf *b, const cJSON *v, size_t cap, unsigned de
 
 char *journal_export_value_text(const cJSON *v, size_t cap)
 {
-	struct journal_buf b = {0};
+	struct buf b = {0};
 
 	if (render(&b, v, cap, 0) < 0 || !b.data) {
-		journal_buf_free(&b);
+		buf_free(&b);
 		return NULL;
 	}
 	return b.data;
@@ -196,7 +184,7 @@ static int export_text(FILE *f, const struct journal_record *rec, const struct p
 
 static int export_jsonl(FILE *f, const struct journal_record *rec, struct parsed *p)
 {
-	struct journal_buf b = {0};
+	struct buf b = {0};
 	int r;
 
 	/* the canonical record plus its hash, itself in canonical form: the
@@ -208,7 +196,7 @@ static int export_jsonl(FILE *f, const struct journal_record *rec, struct parsed
 		fwrite(b.data, 1, b.len, f);
 		fputc('\n', f);
 	}
-	journal_buf_free(&b);
+	buf_free(&b);
 	return r;
 }
 
@@ -256,7 +244,7 @@ static int export_csv(FILE *f, const struct journal_record *rec, const struct pa
 	_cleanup_free_ char *user = payload_text(p->payload, "user"), *dev = device_text(p->payload),
 	                    *file = payload_text(p->payload, "path"), *size = payload_text(p->payload, "size"),
 	                    *sha = payload_text(p->payload, "sha256");
-	struct journal_buf b = {0};
+	struct buf b = {0};
 	char seq[24];
 	int r;
 
@@ -264,7 +252,7 @@ static int export_csv(FILE *f, const struct journal_record *rec, const struct pa
 		return -ENOMEM;
 	r = journal_canon_payload(p->payload, &b);
 	if (r < 0) {
-		journal_buf_free(&b);
+		buf_free(&b);
 		return r;
 	}
 	(void)xsnprintf(seq, sizeof(seq), "%" PRIu64, rec->seq);
@@ -282,7 +270,7 @@ static int export_csv(FILE *f, const struct journal_record *rec, const struct pa
 	journal_export_csv_field(f, b.data, false);
 	journal_export_csv_field(f, rec->hash_hex, false);
 	fputs("\r\n", f);
-	journal_buf_free(&b);
+	buf_free(&b);
 	return 0;
 }
 
@@ -310,7 +298,7 @@ static void sd_value(FILE *f, const char *s)
 
 static int export_syslog(FILE *f, const struct journal_record *rec, const struct parsed *p, const char *hostname)
 {
-	struct journal_buf b = {0};
+	struct buf b = {0};
 	char host[256] = "-";
 	size_t i;
 	int r;
@@ -322,7 +310,7 @@ static int export_syslog(FILE *f, const struct journal_record *rec, const struct
 		host[i] = 0;
 	r = journal_canon_payload(p->payload, &b);
 	if (r < 0) {
-		journal_buf_free(&b);
+		buf_free(&b);
 		return r;
 	}
 	/* facility 13 (log audit); MSGID = event type (≤ 32 printable ASCII by construction) */
@@ -334,7 +322,7 @@ static int export_syslog(FILE *f, const struct journal_record *rec, const struct
 	fprintf(f, "\" hash=\"%s\"] \xef\xbb\xbf", rec->hash_hex);
 	fwrite(b.data, 1, b.len, f);
 	fputc('\n', f);
-	journal_buf_free(&b);
+	buf_free(&b);
 	return 0;
 }
 

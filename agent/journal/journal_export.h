@@ -30,7 +30,8 @@ enum journal_format journal_format_from_string(const char *s);
 /* RFC 3339 UTC with microseconds: 2024-05-01T12:34:56.123456Z. */
 int journal_format_time(int64_t time_us, char *buf, size_t bufsz);
 
-/* Parse "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SSZ" (UTC) into microseconds. */
+/* Parse "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ" or, as journal_format_time
+ * writes it, with a fraction (UTC) into microseconds (common/time-util.h). */
 int journal_parse_time(const char *s, int64_t *ret_us);
 
 /* Lines that precede the records (the CSV header); nothing for the others. */

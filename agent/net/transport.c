@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "alloc-util.h"
+#include "buf.h"
 #include "enroll.h"
 #include "fileio.h"
 #include "journal.h"
@@ -768,35 +769,15 @@ static int checkin(struct transport *t, const cJSON *report, const struct journa
 	return 0;
 }
 
-/* Append to a growing buffer (the batch being built). */
-struct gbuf {
-	char *p;
-	size_t len, alloc;
-};
-
-static int gbuf_put(struct gbuf *b, const void *s, size_t n)
+/* Append to the batch being built (common/buf.h). */
+static int gbuf_put(struct buf *b, const void *s, size_t n)
 {
-	if (b->len + n + 1 > b->alloc) {
-		size_t na = b->alloc ? b->alloc : 65536;
-		char *np;
-
-		while (na < b->len + n + 1)
-			na *= 2;
-		np = realloc(b->p, na);
-		if (!np)
-			return -ENOMEM;
-		b->p = np;
-		b->alloc = na;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = 0;
-	return 0;
+	return buf_put(b, s, n, BUF_NO_MAX);
 }
 
 /* The next batch of records after `after` from the journal, as the body of
  * POST /api/v1/events; *ret_n = 0 when there is none. Root part only. */
-static int build_batch(struct transport *t, uint64_t after, struct gbuf *b, unsigned *ret_n, char *err, size_t errsz)
+static int build_batch(struct transport *t, uint64_t after, struct buf *b, unsigned *ret_n, char *err, size_t errsz)
 {
 	unsigned batch_max = t->o.batch_max ? t->o.batch_max : TRANSPORT_BATCH_MAX;
 	struct journal_iter *it = NULL;
@@ -835,7 +816,7 @@ static int build_batch(struct transport *t, uint64_t after, struct gbuf *b, unsi
 }
 
 /* The network child asks the root part for the batch. */
-static int fetch_batch(struct transport *t, uint64_t after, struct gbuf *b, unsigned *ret_n, char *err, size_t errsz)
+static int fetch_batch(struct transport *t, uint64_t after, struct buf *b, unsigned *ret_n, char *err, size_t errsz)
 {
 	_cleanup_free_ char *p = NULL;
 	size_t n;
@@ -855,7 +836,7 @@ static int fetch_batch(struct transport *t, uint64_t after, struct gbuf *b, unsi
 
 static int upload(struct transport *t, uint64_t after, struct transport_result *res, char *err, size_t errsz)
 {
-	struct gbuf b = {0};
+	struct buf b = {0};
 	int r = 0;
 
 	for (;;) {
@@ -869,7 +850,7 @@ static int upload(struct transport *t, uint64_t after, struct transport_result *
 			break;
 		if (n == 0)
 			break;
-		r = request(t, "POST", "/api/v1/events", b.p, b.len, true, 64 * 1024, &resp, err, errsz);
+		r = request(t, "POST", "/api/v1/events", b.data, b.len, true, 64 * 1024, &resp, err, errsz);
 		if (r < 0)
 			break;
 		ack = cJSON_ParseWithLength(resp.body, resp.len);
@@ -907,7 +888,7 @@ static int upload(struct transport *t, uint64_t after, struct transport_result *
 		}
 		after = res->acked_seq;
 	}
-	free(b.p);
+	buf_free(&b);
 	return r;
 }
 
@@ -1133,7 +1114,7 @@ fail:
 /* Root part: answer the network child until its result (or its end). */
 static int broker_serve(struct transport *t, int fd, int64_t local_version, struct ps_result *ret)
 {
-	struct gbuf b = {0};
+	struct buf b = {0};
 	int r;
 
 	for (;;) {
@@ -1169,7 +1150,7 @@ static int broker_serve(struct transport *t, int fd, int64_t local_version, stru
 			r = build_batch(t, after, &b, &cnt, why, sizeof(why));
 			if (r < 0)
 				break;
-			r = ps_send(fd, PS_BATCH, b.p, cnt ? b.len : 0, NULL, 0);
+			r = ps_send(fd, PS_BATCH, b.data, cnt ? b.len : 0, NULL, 0);
 			if (r < 0)
 				break;
 			continue;
@@ -1240,7 +1221,7 @@ static int broker_serve(struct transport *t, int fd, int64_t local_version, stru
 		if (ps_answer(fd, type, r, v, why) < 0 || r == -EBADMSG)
 			break;
 	}
-	free(b.p);
+	buf_free(&b);
 	return r;
 }
 

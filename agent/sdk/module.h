@@ -66,6 +66,26 @@ struct mamori_module {
 	const char *section;
 	size_t settings_size;
 	int (*settings_load)(const cJSON *section, void *settings);
+	/* Optional: releases what settings_load allocated inside the buffer
+	 * (the core calls it before it frees or replaces settings). A loader
+	 * that fails leaves nothing allocated. */
+	void (*settings_done)(void *settings);
+
+	/* Core-owned state: a module that keeps more than its settings (its
+	 * context, a state directory, descriptors, a running scan) also names
+	 * the size of its state struct and where the settings sit in it
+	 * (offsetof). The core allocates the state zeroed, loads the settings
+	 * in place and calls open(ctx, state); on a policy change it loads the
+	 * new settings aside, moves them in and calls apply(state) — when either
+	 * fails the old settings are moved back (they stay in force) and the
+	 * new ones released; at stop it calls close(state), releases the
+	 * settings and frees the state. A failing open() is followed by close(),
+	 * which therefore accepts a state that open() left part way. */
+	size_t state_size;
+	size_t settings_offset;
+	int (*open)(struct mamori_ctx *ctx, void *state); /* optional */
+	int (*apply)(void *state);                        /* optional */
+	void (*close)(void *state);                       /* optional */
 
 	/* Set up; allocate state into *ret_state. Runs once at start, as root,
 	 * before the loop. Must not block for long (no network). Returns 0 or
@@ -109,6 +129,10 @@ int mamori_module_start(const struct mamori_module *m, struct mamori_ctx *ctx, v
  * as it was (negative errno: the module keeps its previous settings). */
 int mamori_module_reload(const struct mamori_module *m, struct mamori_ctx *ctx, void **state);
 void mamori_module_stop(const struct mamori_module *m, void *state);
+
+/* The module's state folder (agent.conf state_dir, default /var/lib/mamori)
+ * under the test root (common/rootpath.h): where modules keep baselines. */
+int mamori_state_dir(const struct mamori_ctx *ctx, char *buf, size_t bufsz);
 
 /* The static registry, in start order, NULL-terminated. */
 extern const struct mamori_module *const mamori_modules[];

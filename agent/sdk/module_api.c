@@ -1,11 +1,16 @@
 /* agent/sdk/module_api.c — what a module calls on its context: emit an event,
- * read its policy section (mamori-worker, mamorid, mamorictl check). */
+ * read its policy section; the core-owned module state (settings, state,
+ * start/reload/stop) (mamori-worker, mamorid, mamorictl check). */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "alloc-util.h"
+#include "config.h"
 #include "event.h"
 #include "module.h"
 #include "policy.h"
+#include "rootpath.h"
 
 int mamori_emit(struct mamori_ctx *ctx, const char *type, enum event_severity sev, const char *reqs,
                 const cJSON *payload)
@@ -24,6 +29,16 @@ const cJSON *mamori_policy_section(const struct mamori_ctx *ctx, const char *nam
 	return policy_section(ctx->policy, name);
 }
 
+/* Release a settings buffer: what the loader allocated, then the buffer. */
+static void settings_free(const struct mamori_module *m, void *s)
+{
+	if (!s)
+		return;
+	if (m->settings_done)
+		m->settings_done(s);
+	free(s);
+}
+
 /* A fresh settings buffer from the module's section, or negative errno. */
 static int settings_new(const struct mamori_module *m, struct mamori_ctx *ctx, void **ret)
 {
@@ -32,6 +47,9 @@ static int settings_new(const struct mamori_module *m, struct mamori_ctx *ctx, v
 
 	if (m->settings_size == 0 || !m->section)
 		return -EINVAL; /* a module that names a loader names its section and size too */
+	if (m->state_size &&
+	    (m->settings_offset > m->state_size || m->settings_size > m->state_size - m->settings_offset))
+		return -EINVAL; /* the settings lie inside the state */
 	s = calloc(1, m->settings_size);
 	if (!s)
 		return -ENOMEM;
@@ -44,12 +62,77 @@ static int settings_new(const struct mamori_module *m, struct mamori_ctx *ctx, v
 	return 0;
 }
 
+int mamori_state_dir(const struct mamori_ctx *ctx, char *buf, size_t bufsz)
+{
+	const char *sd = ctx && ctx->config && ctx->config->state_dir[0] ? ctx->config->state_dir : "/var/lib/mamori";
+
+	return root_path(buf, bufsz, sd);
+}
+
+/* Start a module with core-owned state: state, settings in it, open(). */
+static int state_new(const struct mamori_module *m, struct mamori_ctx *ctx, void **ret_state)
+{
+	void *s = NULL;
+	char *st;
+	int r;
+
+	r = settings_new(m, ctx, &s);
+	if (r < 0)
+		return r;
+	st = calloc(1, m->state_size);
+	if (!st) {
+		settings_free(m, s);
+		return -ENOMEM;
+	}
+	memcpy(st + m->settings_offset, s, m->settings_size);
+	free(s); /* moved into the state */
+	r = m->open ? m->open(ctx, st) : 0;
+	if (r < 0) {
+		mamori_module_stop(m, st);
+		return r;
+	}
+	*ret_state = st;
+	return 0;
+}
+
 int mamori_module_start(const struct mamori_module *m, struct mamori_ctx *ctx, void **ret_state)
 {
 	*ret_state = NULL;
+	if (m->settings_load && m->state_size)
+		return state_new(m, ctx, ret_state);
 	if (m->settings_load)
 		return settings_new(m, ctx, ret_state);
 	return m->init ? m->init(ctx, ret_state) : 0;
+}
+
+/* A policy change for a module with core-owned state: the new settings
+ * move in; apply() failing moves the old ones back. */
+static int state_reload(const struct mamori_module *m, struct mamori_ctx *ctx, char *st)
+{
+	_cleanup_free_ void *old = NULL;
+	void *s = NULL;
+	int r;
+
+	r = settings_new(m, ctx, &s);
+	if (r < 0)
+		return r;
+	old = malloc(m->settings_size);
+	if (!old) {
+		settings_free(m, s);
+		return -ENOMEM;
+	}
+	memcpy(old, st + m->settings_offset, m->settings_size);
+	memcpy(st + m->settings_offset, s, m->settings_size);
+	r = m->apply ? m->apply(st) : 0;
+	if (r < 0) {
+		memcpy(st + m->settings_offset, old, m->settings_size);
+		settings_free(m, s); /* s still holds the new settings' bytes */
+		return r;
+	}
+	free(s); /* moved into the state */
+	if (m->settings_done)
+		m->settings_done(old);
+	return 0;
 }
 
 int mamori_module_reload(const struct mamori_module *m, struct mamori_ctx *ctx, void **state)
@@ -59,18 +142,28 @@ int mamori_module_reload(const struct mamori_module *m, struct mamori_ctx *ctx, 
 
 	if (!m->settings_load)
 		return m->reload ? m->reload(*state) : 0;
+	if (m->state_size)
+		return *state ? state_reload(m, ctx, *state) : -EINVAL;
 	r = settings_new(m, ctx, &s);
 	if (r < 0)
 		return r;
-	free(*state);
+	settings_free(m, *state);
 	*state = s;
 	return 0;
 }
 
 void mamori_module_stop(const struct mamori_module *m, void *state)
 {
-	if (m->settings_load)
+	if (m->settings_load && m->state_size) {
+		if (!state)
+			return;
+		if (m->close)
+			m->close(state);
+		if (m->settings_done)
+			m->settings_done((char *)state + m->settings_offset);
 		free(state);
+	} else if (m->settings_load)
+		settings_free(m, state);
 	else if (m->fini)
 		m->fini(state);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc-util.h"
+#include "buf.h"
 #include "result.h"
 #include "strutil.h"
 
@@ -291,10 +292,9 @@ oom:
 	return NULL;
 }
 
-/* Growable string for the text report. */
+/* The text report (common/buf.h); the first failure is remembered. */
 struct sbuf {
-	char *s;
-	size_t n, alloc;
+	struct buf b;
 	bool oom;
 };
 
@@ -302,31 +302,12 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((forma
 static void sb_printf(struct sbuf *b, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	if (b->oom)
 		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->alloc - b->n : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = true;
-			return;
-		}
-		if (b->s && (size_t)n < b->alloc - b->n) {
-			b->n += (size_t)n;
-			return;
-		}
-		size_t na = (b->alloc + (size_t)n + 1) * 2;
-		char *ns = realloc(b->s, na);
-		if (!ns) {
-			b->oom = true;
-			return;
-		}
-		b->s = ns;
-		b->alloc = na;
-	}
+	va_start(ap, fmt);
+	b->oom = buf_vprintf(&b->b, BUF_NO_MAX, fmt, ap) < 0;
+	va_end(ap);
 }
 
 char *check_report_to_text(const struct check_report *rep, const char *lang)
@@ -358,11 +339,11 @@ char *check_report_to_text(const struct check_report *rep, const char *lang)
 		if (r->status != CHECK_PASS && (ja ? r->remedy_ja : r->remedy_en))
 			sb_printf(&b, "    %s %s\n", ja ? "対処:" : "Fix:", ja ? r->remedy_ja : r->remedy_en);
 	}
-	if (!b.s && !b.oom)
+	if (!b.b.data && !b.oom)
 		sb_printf(&b, "%s", "");
 	if (b.oom) {
-		free(b.s);
+		buf_free(&b.b);
 		return NULL;
 	}
-	return b.s;
+	return buf_steal(&b.b);
 }

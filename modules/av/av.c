@@ -4,8 +4,13 @@
  * without blocking, and the carry-in scan entry point. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,7 +28,6 @@
 #include "rootpath.h"
 #include "strutil.h"
 
-#define DEFAULT_STATE_DIR  "/var/lib/mamori"
 #define SCAN_RETRY_SECONDS 3600
 
 static const char *const product_names[_AV_PRODUCT_MAX] = {
@@ -191,6 +195,148 @@ bool av_process_running(const char *name)
 		if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
 			found = comm_matches(p, de->d_name, name);
 	closedir(dir);
+	return found;
+}
+
+/* MD5 of an open file, lowercase hex (dpkg's md5sums use MD5) */
+static int md5_fd(int fd, char out[33])
+{
+	static const char hx[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE], buf[65536];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	int r = -EIO;
+
+	if (!c)
+		return -ENOMEM;
+	if (EVP_DigestInit_ex(c, EVP_md5(), NULL) != 1)
+		goto out;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto out;
+		if (n == 0)
+			break;
+		if (EVP_DigestUpdate(c, buf, (size_t)n) != 1)
+			goto out;
+	}
+	if (EVP_DigestFinal_ex(c, md, &mdlen) != 1 || mdlen != 16)
+		goto out;
+	for (unsigned i = 0; i < 16; i++) {
+		out[2 * i] = hx[md[i] >> 4];
+		out[2 * i + 1] = hx[md[i] & 15];
+	}
+	out[32] = '\0';
+	r = 0;
+out:
+	EVP_MD_CTX_free(c);
+	return r;
+}
+
+/* the MD5 dpkg recorded for path (absolute) in package's md5sums */
+static int package_md5(const char *package, const char *path, char out[33])
+{
+	_cleanup_free_ char *buf = NULL;
+	char p[PATH_MAX];
+	size_t len = 0;
+	int r;
+
+	if ((r = root_pathf(p, sizeof(p), "/var/lib/dpkg/info/%s.md5sums", package)) < 0 ||
+	    (r = read_file_capped(p, 4 * 1024 * 1024, &buf, &len)) < 0)
+		return r;
+	for (char *line = buf, *nl; line && *line; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		/* "HEX32  usr/sbin/clamonacc" */
+		if (strlen(line) > 34 && line[32] == ' ' && line[33] == ' ' && strcmp(line + 34, path + 1) == 0 &&
+		    strspn(line, "0123456789abcdef") == 32) {
+			memcpy(out, line, 32);
+			out[32] = '\0';
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Is /proc/PID/exe one of binaries? 1 yes, 0 no (why in detail). */
+static int exe_verified(const char *procdir, const char *pid, const struct av_binary *binaries, char *detail,
+                        size_t dsz)
+{
+	char p[PATH_MAX], target[PATH_MAX], want[33], have[33];
+	const struct av_binary *b = NULL;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	ssize_t n;
+	int r;
+
+	if (xsnprintf(p, sizeof(p), "%s/%s/exe", procdir, pid) < 0)
+		return 0;
+	n = readlink(p, target, sizeof(target) - 1);
+	if (n <= 0) {
+		xsnprintf(detail, dsz, "pid %s: executable unknown (%s)", pid, n < 0 ? strerror(errno) : "empty");
+		return 0;
+	}
+	target[n] = '\0';
+	for (size_t i = 0; binaries[i].path; i++)
+		if (strcmp(target, binaries[i].path) == 0)
+			b = &binaries[i];
+	if (!b) {
+		_cleanup_free_ char *e = escape_untrusted(target, strlen(target), 120);
+		xsnprintf(detail, dsz, "pid %s runs %s, not the package's program", pid, e ? e : "?");
+		return 0;
+	}
+	/* the file the process really runs, not what the path holds now */
+	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		xsnprintf(detail, dsz, "pid %s: %s: %s", pid, b->path, strerror(errno));
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		xsnprintf(detail, dsz, "pid %s: %s is not a root-owned file writable only by root", pid, b->path);
+		return 0;
+	}
+	r = package_md5(b->package, b->path, want);
+	if (r < 0) {
+		xsnprintf(detail, dsz, "pid %s: %s is not listed in %s's md5sums (%s)", pid, b->path, b->package,
+		          strerror(-r));
+		return 0;
+	}
+	if (md5_fd(fd, have) < 0 || strcmp(want, have) != 0) {
+		xsnprintf(detail, dsz, "pid %s: %s differs from the file of package %s", pid, b->path, b->package);
+		return 0;
+	}
+	xsnprintf(detail, dsz, "pid %s runs %s (MD5 as in package %s)", pid, b->path, b->package);
+	return 1;
+}
+
+bool av_process_verified(const char *name, const struct av_binary *binaries, char *detail, size_t detailsz)
+{
+	char p[PATH_MAX], why[256] = "";
+	struct dirent *de;
+	DIR *dir;
+	bool found = false;
+
+	xsnprintf(detail, detailsz, "%s not running", name);
+	if (!name || !name[0] || root_path(p, sizeof(p), "/proc") < 0)
+		return false;
+	dir = opendir(p);
+	if (!dir)
+		return false;
+	while (!found && (de = readdir(dir))) {
+		char one[256];
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' || !comm_matches(p, de->d_name, name))
+			continue;
+		found = exe_verified(p, de->d_name, binaries, one, sizeof(one)) == 1;
+		if (found || !why[0])
+			strscpy(why, sizeof(why), one);
+	}
+	closedir(dir);
+	if (why[0])
+		xsnprintf(detail, detailsz, "%s", why);
 	return found;
 }
 
@@ -376,21 +522,19 @@ struct av_state {
 	int64_t scan_started; /* epoch s */
 };
 
-static void av_state_free(struct av_state *st)
+static int av_load(const cJSON *section, void *settings)
 {
-	if (!st)
-		return;
-	av_watch_done(&st->watch);
-	av_clamd_scan_free(st->scan);
-	free(st);
+	int r = av_settings_from_json(section, settings);
+
+	return r < 0 ? log_error_errno(r, "av: bad policy section") : 0;
 }
 
-static int av_load(struct av_state *st)
+/* The configuration baseline follows the settings (AV-2). */
+static int av_apply(void *state)
 {
-	int r = av_settings_from_json(mamori_policy_section(st->ctx, "av"), &st->settings);
+	struct av_state *st = state;
+	int r;
 
-	if (r < 0)
-		return log_error_errno(r, "av: bad policy section");
 	av_watch_done(&st->watch);
 	r = av_watch_init(&st->watch, &st->settings, st->state_dir);
 	if (r < 0)
@@ -398,25 +542,23 @@ static int av_load(struct av_state *st)
 	return 0;
 }
 
-static int av_init(struct mamori_ctx *ctx, void **ret_state)
+static int av_open(struct mamori_ctx *ctx, void *state)
 {
-	struct av_state *st = calloc(1, sizeof(*st));
-	const char *sd = ctx->config && ctx->config->state_dir[0] ? ctx->config->state_dir : DEFAULT_STATE_DIR;
+	struct av_state *st = state;
 	int r;
 
-	if (!st)
-		return -ENOMEM;
 	st->ctx = ctx;
 	st->watch.inotify_fd = -1;
-	r = root_path(st->state_dir, sizeof(st->state_dir), sd);
-	if (r >= 0)
-		r = av_load(st);
-	if (r < 0) {
-		av_state_free(st);
-		return r;
-	}
-	*ret_state = st;
-	return 0;
+	r = mamori_state_dir(ctx, st->state_dir, sizeof(st->state_dir));
+	return r < 0 ? r : av_apply(st);
+}
+
+static void av_close(void *state)
+{
+	struct av_state *st = state;
+
+	av_watch_done(&st->watch);
+	av_clamd_scan_free(st->scan);
 }
 
 static int av_fds(void *state, int *ret_fds, size_t max)
@@ -581,30 +723,19 @@ static int av_enforce(void *state)
 	return scan_next(st) == 0 ? 0 : -EIO;
 }
 
-static int av_reload(void *state)
-{
-	struct av_state *st = state;
-	struct av_settings old = st->settings;
-	int r = av_load(st);
-
-	if (r < 0)
-		st->settings = old;
-	return r;
-}
-
-static void av_fini(void *state)
-{
-	av_state_free(state);
-}
-
 const struct mamori_module av_module = {
         .name = "av",
         .caps = MAMORI_CAP_CHECK | MAMORI_CAP_ENFORCE | MAMORI_CAP_WATCH,
-        .init = av_init,
+        .section = "av",
+        .settings_size = sizeof(struct av_settings),
+        .settings_load = av_load,
+        .state_size = sizeof(struct av_state),
+        .settings_offset = offsetof(struct av_state, settings),
+        .open = av_open,
+        .apply = av_apply,
+        .close = av_close,
         .fds = av_fds,
         .on_ready = av_on_ready,
         .check = av_check,
         .enforce = av_enforce,
-        .reload = av_reload,
-        .fini = av_fini,
 };

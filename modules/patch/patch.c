@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,7 +21,6 @@
 #include "rootpath.h"
 #include "strutil.h"
 
-#define DEFAULT_STATE_DIR  "/var/lib/mamori"
 #define SEC_STATE_FILE     "patch/security-first-seen"
 #define SEC_STATE_MAX      (8 * 1024 * 1024)
 #define OS_RELEASE_MAX     (64 * 1024)
@@ -610,23 +610,19 @@ struct patch_state {
 	char state_dir[PATH_MAX];
 };
 
-static int patch_init(struct mamori_ctx *ctx, void **ret_state)
+static int patch_load(const cJSON *section, void *settings)
 {
-	_cleanup_free_ struct patch_state *st = calloc(1, sizeof(*st));
-	const char *sd = ctx->config && ctx->config->state_dir[0] ? ctx->config->state_dir : DEFAULT_STATE_DIR;
-	int r;
+	int r = patch_settings_from_json(section, settings);
 
-	if (!st)
-		return -ENOMEM;
+	return r < 0 ? log_error_errno(r, "patch: bad policy section") : 0;
+}
+
+static int patch_open(struct mamori_ctx *ctx, void *state)
+{
+	struct patch_state *st = state;
+
 	st->ctx = ctx;
-	r = root_path(st->state_dir, sizeof(st->state_dir), sd);
-	if (r < 0)
-		return r;
-	r = patch_settings_from_json(mamori_policy_section(ctx, "patch"), &st->settings);
-	if (r < 0)
-		return log_error_errno(r, "patch: bad policy section");
-	*ret_state = TAKE_PTR(st);
-	return 0;
+	return mamori_state_dir(ctx, st->state_dir, sizeof(st->state_dir));
 }
 
 static int patch_check(void *state, struct check_report *rep)
@@ -647,23 +643,14 @@ static int patch_check(void *state, struct check_report *rep)
 	return r;
 }
 
-static int patch_reload(void *state)
-{
-	struct patch_state *st = state;
-
-	return patch_settings_from_json(mamori_policy_section(st->ctx, "patch"), &st->settings);
-}
-
-static void patch_fini(void *state)
-{
-	free(state);
-}
-
 const struct mamori_module patch_module = {
         .name = "patch",
         .caps = MAMORI_CAP_CHECK,
-        .init = patch_init,
+        .section = "patch",
+        .settings_size = sizeof(struct patch_settings),
+        .settings_load = patch_load,
+        .state_size = sizeof(struct patch_state),
+        .settings_offset = offsetof(struct patch_state, settings),
+        .open = patch_open,
         .check = patch_check,
-        .reload = patch_reload,
-        .fini = patch_fini,
 };

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -110,6 +111,10 @@ int integrity_measure(const char *path, struct integrity_file *ret)
 	f.exists = true;
 	f.size = st.st_size;
 	f.mtime = st.st_mtime;
+	f.has_meta = true;
+	f.mode = st.st_mode;
+	f.uid = st.st_uid;
+	f.gid = st.st_gid;
 	if (!S_ISREG(st.st_mode)) {
 		strscpy(f.sha256, sizeof(f.sha256), "not-regular");
 		*ret = f;
@@ -156,7 +161,9 @@ int integrity_measure(const char *path, struct integrity_file *ret)
 
 static bool same(const struct integrity_file *a, const struct integrity_file *b)
 {
-	return a->exists == b->exists && (!a->exists || strcmp(a->sha256, b->sha256) == 0);
+	return a->exists == b->exists &&
+	       (!a->exists || (strcmp(a->sha256, b->sha256) == 0 && a->has_meta == b->has_meta && a->mode == b->mode &&
+	                       a->uid == b->uid && a->gid == b->gid));
 }
 
 /* ---- baseline file ------------------------------------------------------ */
@@ -189,6 +196,10 @@ static int baseline_write(const char *state_dir, const struct integrity_file *fi
 		    !cJSON_AddStringToObject(o, "sha256", files[i].sha256) ||
 		    !cJSON_AddNumberToObject(o, "size", (double)files[i].size) ||
 		    !cJSON_AddNumberToObject(o, "mtime", (double)files[i].mtime))
+			goto out;
+		if (files[i].has_meta && (!cJSON_AddNumberToObject(o, "mode", files[i].mode) ||
+		                          !cJSON_AddNumberToObject(o, "uid", files[i].uid) ||
+		                          !cJSON_AddNumberToObject(o, "gid", files[i].gid)))
 			goto out;
 	}
 	text = cJSON_Print(root);
@@ -230,7 +241,10 @@ static int baseline_read(const char *state_dir, struct integrity_file *files, si
 		            *ex = cJSON_GetObjectItemCaseSensitive(o, "exists"),
 		            *sha = cJSON_GetObjectItemCaseSensitive(o, "sha256"),
 		            *sz = cJSON_GetObjectItemCaseSensitive(o, "size"),
-		            *mt = cJSON_GetObjectItemCaseSensitive(o, "mtime");
+		            *mt = cJSON_GetObjectItemCaseSensitive(o, "mtime"),
+		            *mode = cJSON_GetObjectItemCaseSensitive(o, "mode"),
+		            *uid = cJSON_GetObjectItemCaseSensitive(o, "uid"),
+		            *gid = cJSON_GetObjectItemCaseSensitive(o, "gid");
 		struct integrity_file *f = &files[n];
 
 		if (n >= max || !cJSON_IsString(path) || !cJSON_IsBool(ex) || !cJSON_IsString(sha) ||
@@ -245,6 +259,20 @@ static int baseline_read(const char *state_dir, struct integrity_file *files, si
 			return -EINVAL;
 		}
 		f->exists = cJSON_IsTrue(ex);
+		/* mode and owner: all three or none (a baseline from before CONF-1
+		 * kept them: adopted from the file on load, see load_baseline) */
+		if (mode || uid || gid) {
+			if (!cJSON_IsNumber(mode) || !cJSON_IsNumber(uid) || !cJSON_IsNumber(gid) ||
+			    mode->valuedouble < 0 || mode->valuedouble > UINT32_MAX || uid->valuedouble < 0 ||
+			    uid->valuedouble > UINT32_MAX || gid->valuedouble < 0 || gid->valuedouble > UINT32_MAX) {
+				cJSON_Delete(root);
+				return -EINVAL;
+			}
+			f->has_meta = true;
+			f->mode = (uint32_t)mode->valuedouble;
+			f->uid = (uint32_t)uid->valuedouble;
+			f->gid = (uint32_t)gid->valuedouble;
+		}
 		f->size = (int64_t)sz->valuedouble;
 		f->mtime = (int64_t)mt->valuedouble;
 		n++;
@@ -299,7 +327,11 @@ static const char *change_kind(const struct integrity_file *base, const struct i
 		return "deleted";
 	if (!base->exists && now->exists)
 		return "created";
-	return "modified";
+	if (strcmp(base->sha256, now->sha256) != 0)
+		return "modified";
+	if (base->mode != now->mode)
+		return base->uid != now->uid || base->gid != now->gid ? "mode and owner changed" : "mode changed";
+	return "owner changed";
 }
 
 static void emit_tamper(struct integrity_state *st, struct watched *w)
@@ -314,7 +346,13 @@ static void emit_tamper(struct integrity_state *st, struct watched *w)
 	    cJSON_AddStringToObject(p, "old_sha256", w->base.exists ? w->base.sha256 : "") &&
 	    cJSON_AddStringToObject(p, "new_sha256", w->now.exists ? w->now.sha256 : "") &&
 	    cJSON_AddNumberToObject(p, "size", (double)w->now.size) &&
-	    cJSON_AddNumberToObject(p, "mtime", (double)w->now.mtime)) {
+	    cJSON_AddNumberToObject(p, "mtime", (double)w->now.mtime) &&
+	    cJSON_AddNumberToObject(p, "old_mode", w->base.exists ? (double)(w->base.mode & 07777) : -1) &&
+	    cJSON_AddNumberToObject(p, "new_mode", w->now.exists ? (double)(w->now.mode & 07777) : -1) &&
+	    cJSON_AddNumberToObject(p, "old_uid", w->base.exists ? (double)w->base.uid : -1) &&
+	    cJSON_AddNumberToObject(p, "new_uid", w->now.exists ? (double)w->now.uid : -1) &&
+	    cJSON_AddNumberToObject(p, "old_gid", w->base.exists ? (double)w->base.gid : -1) &&
+	    cJSON_AddNumberToObject(p, "new_gid", w->now.exists ? (double)w->now.gid : -1)) {
 		r = mamori_emit(st->ctx, "tamper.detected", SEV_WARNING, REQ, p);
 		if (r < 0)
 			log_warning_errno(r, "integrity: could not record tamper.detected for %s", w->now.path);
@@ -393,6 +431,20 @@ static int load_baseline(struct integrity_state *st)
 			if (r < 0)
 				return r;
 			add = true;
+		} else if (st->w[i].base.exists && !st->w[i].base.has_meta) {
+			/* a baseline from before mode and owner were kept (CONF-1):
+			 * they are adopted from the file once, as the content was */
+			struct integrity_file now;
+			r = integrity_measure(st->w[i].base.path, &now);
+			if (r < 0)
+				return r;
+			if (now.exists) {
+				st->w[i].base.has_meta = true;
+				st->w[i].base.mode = now.mode;
+				st->w[i].base.uid = now.uid;
+				st->w[i].base.gid = now.gid;
+				add = true;
+			}
 		}
 		st->w[i].has_reported = false;
 	}
@@ -610,61 +662,56 @@ static int integrity_check(void *state, struct check_report *rep)
 	return 0;
 }
 
-static int integrity_init(struct mamori_ctx *ctx, void **ret_state)
+static int integrity_load(const cJSON *section, void *settings)
 {
-	_cleanup_free_ struct integrity_settings *s = malloc(sizeof(*s));
-	struct integrity_state *st = NULL;
-	int r;
-
-	if (!s)
-		return -ENOMEM;
-	r = integrity_settings_from_json(mamori_policy_section(ctx, "integrity"), s);
-	if (r < 0)
-		return r;
-	r = integrity_open(ctx, s, &st);
-	if (r < 0)
-		return r;
-	*ret_state = st;
-	return 0;
+	return integrity_settings_from_json(section, settings);
 }
 
-static int integrity_reload(void *state)
+/* Measure and watch the files of the settings now in `state` into a fresh
+ * state, then swap it in (the old one is released). */
+static int integrity_apply(void *state)
 {
-	struct integrity_state *st = state;
-	_cleanup_free_ struct integrity_settings *s = malloc(sizeof(*s));
-	struct integrity_state *nst = NULL;
-	int r;
+	struct integrity_state *st = state, *nst = NULL, tmp;
+	int r = integrity_open(st->ctx, &st->settings, &nst);
 
-	if (!s)
-		return -ENOMEM;
-	r = integrity_settings_from_json(mamori_policy_section(st->ctx, "integrity"), s);
 	if (r < 0)
 		return r;
-	r = integrity_open(st->ctx, s, &nst);
-	if (r < 0)
-		return r;
-	/* keep the state pointer the daemon holds: swap contents */
-	{
-		struct integrity_state tmp = *st;
-		*st = *nst;
-		*nst = tmp;
-	}
+	tmp = *st;
+	*st = *nst;
+	*nst = tmp;
 	integrity_close(nst);
 	return 0;
 }
 
-static void integrity_fini(void *state)
+static int integrity_start(struct mamori_ctx *ctx, void *state)
 {
-	integrity_close(state);
+	struct integrity_state *st = state;
+
+	st->ctx = ctx;
+	st->ifd = -1;
+	return integrity_apply(st);
+}
+
+static void integrity_stop(void *state)
+{
+	struct integrity_state *st = state;
+
+	if (st->ifd >= 0)
+		close(st->ifd);
 }
 
 const struct mamori_module integrity_module = {
         .name = "integrity",
         .caps = MAMORI_CAP_CHECK | MAMORI_CAP_WATCH,
-        .init = integrity_init,
+        .section = "integrity",
+        .settings_size = sizeof(struct integrity_settings),
+        .settings_load = integrity_load,
+        .state_size = sizeof(struct integrity_state),
+        .settings_offset = offsetof(struct integrity_state, settings),
+        .open = integrity_start,
+        .apply = integrity_apply,
+        .close = integrity_stop,
         .fds = integrity_fds,
         .on_ready = integrity_on_ready,
         .check = integrity_check,
-        .reload = integrity_reload,
-        .fini = integrity_fini,
 };

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,9 +17,8 @@
 #include "strutil.h"
 #include "json-util.h"
 
-#define DEFAULT_STATE_DIR "/var/lib/mamori"
-#define INVENTORY_FILE    "software/packages"
-#define INVENTORY_MAX     (64 * 1024 * 1024)
+#define INVENTORY_FILE "software/packages"
+#define INVENTORY_MAX  (64 * 1024 * 1024)
 
 void software_settings_done(struct software_settings *s)
 {
@@ -113,8 +113,10 @@ int software_evaluate(const struct software_settings *s, const struct patch_pkgl
 			continue;
 		bad++;
 		if (o < sizeof(list)) {
-			int w = snprintf(list + o, sizeof(list) - o, "%s%s %s", o ? ", " : "", name,
-			                 pkgs->p[i].version);
+			const char *stt = pkgs->p[i].state;
+			bool note = stt && strcmp(stt, "installed") != 0;
+			int w = snprintf(list + o, sizeof(list) - o, "%s%s %s%s%s%s", o ? ", " : "", name,
+			                 pkgs->p[i].version, note ? " (" : "", note ? stt : "", note ? ")" : "");
 			o = (w < 0 || (size_t)w >= sizeof(list) - o) ? sizeof(list) : o + (size_t)w;
 		}
 	}
@@ -298,23 +300,24 @@ struct software_state {
 	char state_dir[PATH_MAX];
 };
 
-static int software_init(struct mamori_ctx *ctx, void **ret_state)
+static int software_load(const cJSON *section, void *settings)
 {
-	_cleanup_free_ struct software_state *st = calloc(1, sizeof(*st));
-	const char *sd = ctx->config && ctx->config->state_dir[0] ? ctx->config->state_dir : DEFAULT_STATE_DIR;
-	int r;
+	int r = software_settings_from_json(section, settings);
 
-	if (!st)
-		return -ENOMEM;
+	return r < 0 ? log_error_errno(r, "software: bad policy section") : 0;
+}
+
+static void software_release(void *settings)
+{
+	software_settings_done(settings);
+}
+
+static int software_open(struct mamori_ctx *ctx, void *state)
+{
+	struct software_state *st = state;
+
 	st->ctx = ctx;
-	r = root_path(st->state_dir, sizeof(st->state_dir), sd);
-	if (r < 0)
-		return r;
-	r = software_settings_from_json(mamori_policy_section(ctx, "software"), &st->settings);
-	if (r < 0)
-		return log_error_errno(r, "software: bad policy section");
-	*ret_state = TAKE_PTR(st);
-	return 0;
+	return mamori_state_dir(ctx, st->state_dir, sizeof(st->state_dir));
 }
 
 static int software_check(void *state, struct check_report *rep)
@@ -328,7 +331,9 @@ static int software_check(void *state, struct check_report *rep)
 	r = root_path(p, sizeof(p), PATCH_DPKG_STATUS);
 	if (r < 0)
 		return r;
-	r = patch_dpkg_read(p, &pkgs, &e);
+	/* SOFT-1: unpacked, half-configured, triggers-pending… count: the
+	 * package's files are on disk (issue 21) */
+	r = patch_dpkg_read_present(p, &pkgs, &e);
 	if (r == -ENOENT) {
 		struct check_result *res = check_report_add(rep, "software", "software.policy", "SOFT-1");
 		if (!res)
@@ -358,34 +363,15 @@ static int software_check(void *state, struct check_report *rep)
 	return r;
 }
 
-static int software_reload(void *state)
-{
-	struct software_state *st = state;
-	struct software_settings s;
-	int r = software_settings_from_json(mamori_policy_section(st->ctx, "software"), &s);
-
-	if (r < 0)
-		return r;
-	software_settings_done(&st->settings);
-	st->settings = s;
-	return 0;
-}
-
-static void software_fini(void *state)
-{
-	struct software_state *st = state;
-
-	if (!st)
-		return;
-	software_settings_done(&st->settings);
-	free(st);
-}
-
 const struct mamori_module software_module = {
         .name = "software",
         .caps = MAMORI_CAP_CHECK,
-        .init = software_init,
+        .section = "software",
+        .settings_size = sizeof(struct software_settings),
+        .settings_load = software_load,
+        .settings_done = software_release,
+        .state_size = sizeof(struct software_state),
+        .settings_offset = offsetof(struct software_state, settings),
+        .open = software_open,
         .check = software_check,
-        .reload = software_reload,
-        .fini = software_fini,
 };

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -403,37 +404,15 @@ struct screenlock_state {
 	struct screenlock_obs verify; /* the system defaults re-read after enforce() */
 };
 
-static int screenlock_load(struct screenlock_state *st)
+static int screenlock_load(const cJSON *section, void *settings)
 {
-	struct screenlock_settings s;
-	int r = screenlock_settings_from_json(mamori_policy_section(st->ctx, "screenlock"), &s);
-
-	if (r < 0)
-		return r;
-	st->settings = s;
-	return 0;
+	return screenlock_settings_from_json(section, settings);
 }
 
-static int screenlock_init(struct mamori_ctx *ctx, void **ret_state)
+static int screenlock_open(struct mamori_ctx *ctx, void *state)
 {
-	struct screenlock_state *st = calloc(1, sizeof(*st));
-	int r;
-
-	if (!st)
-		return -ENOMEM;
-	st->ctx = ctx;
-	r = screenlock_load(st);
-	if (r < 0) {
-		free(st);
-		return r;
-	}
-	*ret_state = st;
+	((struct screenlock_state *)state)->ctx = ctx;
 	return 0;
-}
-
-static int screenlock_reload(void *state)
-{
-	return screenlock_load(state);
 }
 
 static int screenlock_enforce(void *state)
@@ -494,9 +473,12 @@ static int screenlock_check(void *state, struct check_report *rep)
 const struct mamori_module screenlock_module = {
         .name = "screenlock",
         .caps = MAMORI_CAP_CHECK | MAMORI_CAP_ENFORCE,
-        .init = screenlock_init,
+        .section = "screenlock",
+        .settings_size = sizeof(struct screenlock_settings),
+        .settings_load = screenlock_load,
+        .state_size = sizeof(struct screenlock_state),
+        .settings_offset = offsetof(struct screenlock_state, settings),
+        .open = screenlock_open,
         .check = screenlock_check,
         .enforce = screenlock_enforce,
-        .reload = screenlock_reload,
-        .fini = free,
 };

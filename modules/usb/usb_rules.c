@@ -12,6 +12,7 @@
 
 #include "alloc-util.h"
 #include "strutil.h"
+#include "time-util.h"
 #include "usb_match.h"
 #include "usb_rules.h"
 
@@ -111,36 +112,7 @@ const char *usb_crypt_to_string(enum usb_crypt c)
 
 int usb_parse_time(const char *s, time_t *ret)
 {
-	struct tm tm = {0};
-	int y, mo, d, h, mi, se, n = 0;
-	const char *p;
-	time_t t;
-
-	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 || n != 19)
-		return -EINVAL;
-	p = s + n;
-	if (*p == '.') {
-		p++;
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	if (strcmp(p, "Z") != 0)
-		return -EINVAL;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-		return -EINVAL;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -EINVAL;
-	*ret = t;
-	return 0;
+	return rfc3339_parse(s, RFC3339_FRACTION, ret);
 }
 
 #define FAIL(...)                                                                                                      \

@@ -143,7 +143,8 @@ enum usb_approval_verdict usb_rules_approval_check(const struct usb_rules *r, co
                                                    const char *person, time_t now, struct usb_approval_match *ret);
 const char *usb_approval_verdict_to_string(enum usb_approval_verdict v);
 
-/* Parse an RFC 3339 UTC time "YYYY-MM-DDTHH:MM:SSZ" (fraction allowed). */
+/* Parse an RFC 3339 UTC time "YYYY-MM-DDTHH:MM:SSZ" (fraction allowed;
+ * common/time-util.h). */
 int usb_parse_time(const char *s, time_t *ret);
 
 #endif

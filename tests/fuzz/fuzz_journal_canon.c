@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct journal_buf a = {0}, b = {0}, rec = {0};
+	struct buf a = {0}, b = {0}, rec = {0};
 	cJSON *o = cJSON_ParseWithLength((const char *)data, size), *back = NULL;
 
 	if (o && journal_canon_payload(o, &a) == 0) {
@@ -48,8 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	cJSON_Delete(o);
 	cJSON_Delete(back);
-	journal_buf_free(&a);
-	journal_buf_free(&b);
-	journal_buf_free(&rec);
+	buf_free(&a);
+	buf_free(&b);
+	buf_free(&rec);
 	return 0;
 }

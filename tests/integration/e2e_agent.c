@@ -257,7 +257,7 @@ static int cmd_forge(const char *dir, const char *kind)
 static cJSON *forged_record(const char *chain, uint64_t seq, const char *type, cJSON *payload, uint8_t prev[32])
 {
 	_cleanup_json_ cJSON *rec = cJSON_CreateObject();
-	struct journal_buf canon = {0};
+	struct buf canon = {0};
 	uint64_t s;
 	int64_t t;
 	const char *ty, *ch;
@@ -275,7 +275,7 @@ static cJSON *forged_record(const char *chain, uint64_t seq, const char *type, c
 	cJSON_AddItemToObject(rec, "payload", payload);
 	if (chain_record_canon(rec, &canon, &s, &t, &ty, &ch) < 0 ||
 	    crypto_sha256_2(prev, 32, canon.data, canon.len, h) < 0) {
-		journal_buf_free(&canon);
+		buf_free(&canon);
 		return NULL;
 	}
 	memcpy(prev, h, 32);
@@ -283,7 +283,7 @@ static cJSON *forged_record(const char *chain, uint64_t seq, const char *type, c
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "hash", hex);
 	cJSON_AddItemToObject(o, "record", cJSON_ParseWithLength(canon.data, canon.len));
-	journal_buf_free(&canon);
+	buf_free(&canon);
 	return o;
 }
 

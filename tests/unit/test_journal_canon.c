@@ -15,14 +15,14 @@
 
 static char *canon_of(const char *json, int *ret)
 {
-	struct journal_buf b = {0};
+	struct buf b = {0};
 	cJSON *o = cJSON_Parse(json);
 
 	assert_non_null(o);
 	*ret = journal_canon_payload(o, &b);
 	cJSON_Delete(o);
 	if (*ret < 0) {
-		journal_buf_free(&b);
+		buf_free(&b);
 		return NULL;
 	}
 	return b.data;
@@ -81,7 +81,7 @@ static void test_rejects(void **state)
 /* canonical(parse(canonical(x))) == canonical(x) */
 static void test_idempotent(void **state)
 {
-	struct journal_buf b = {0}, b2 = {0};
+	struct buf b = {0}, b2 = {0};
 	cJSON *o = cJSON_CreateObject(), *back;
 	char bytes[300];
 
@@ -100,8 +100,8 @@ static void test_idempotent(void **state)
 	assert_memory_equal(b.data, b2.data, b.len);
 	cJSON_Delete(o);
 	cJSON_Delete(back);
-	journal_buf_free(&b);
-	journal_buf_free(&b2);
+	buf_free(&b);
+	buf_free(&b2);
 }
 
 static void test_base64_roundtrip(void **state)
@@ -109,7 +109,7 @@ static void test_base64_roundtrip(void **state)
 	(void)state;
 	srand(4);
 	for (size_t n = 0; n < 200; n++) {
-		struct journal_buf b = {0};
+		struct buf b = {0};
 		unsigned char in[200];
 		char *out = NULL;
 		size_t outlen = 0;
@@ -122,7 +122,7 @@ static void test_base64_roundtrip(void **state)
 		assert_int_equal(outlen, n);
 		assert_memory_equal(out, in, n);
 		free(out);
-		journal_buf_free(&b);
+		buf_free(&b);
 	}
 	{
 		char *out = NULL;
@@ -158,7 +158,7 @@ static void test_bytes_value(void **state)
 
 static void test_record(void **state)
 {
-	struct journal_buf b = {0};
+	struct buf b = {0};
 	struct journal_canon_head h = {.chain = "0123456789abcdef0123456789abcdef",
 	                               .seq = 7,
 	                               .time_us = 1700000000123456,
@@ -176,7 +176,7 @@ static void test_record(void **state)
 	        "\"type\":\"carry.out\"}");
 	h.seq = 0;
 	assert_int_equal(journal_canon_record(&h, "{}", 2, &b), -EINVAL);
-	journal_buf_free(&b);
+	buf_free(&b);
 }
 
 int main(void)

@@ -182,7 +182,7 @@ static void test_export_jsonl(void **state)
 {
 	unsigned char prev[32] = {0}, h[32];
 	char *o = NULL, *line, *save = NULL, hex[65];
-	struct journal_buf b = {0};
+	struct buf b = {0};
 	int n = 0;
 
 	(void)state;
@@ -208,7 +208,7 @@ static void test_export_jsonl(void **state)
 		n++;
 	}
 	assert_int_equal(n, 6);
-	journal_buf_free(&b);
+	buf_free(&b);
 	free(o);
 }
 

@@ -3,19 +3,25 @@
  * names its policy section, the size of its settings and their conversion
  * gets them allocated, loaded at start, replaced on a policy change only when
  * the new ones load (the old stay in force otherwise) and freed — the same
- * path for the worker, the gate and `mamorictl check`. The login module,
+ * path for the worker, the gate and `mamorictl check`. A module with more
+ * state than its settings gets the state allocated and its settings moved
+ * in and out of it the same way. The login module,
  * converted to it, reads its real section of a real policy. */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "module.h"
+#include "rootpath.h"
 #include "policy-test-util.h"
 #include "policy.h"
 #include "posture/login.h"
@@ -102,11 +108,146 @@ static void test_old_settings_stay_on_error(void **state)
 	fail_next = 0;
 }
 
+/* A module with state beyond its settings (as av, integrity, patch,
+ * screenlock, software): the settings live inside the state, a resource is
+ * opened and re-applied on a policy change, and what the loader allocated
+ * is released by the core. */
+struct fake2_settings {
+	char *name; /* allocated by the loader */
+	int generation;
+};
+struct fake2_state {
+	struct mamori_ctx *ctx;
+	int opened, applied, closed_before;
+	struct fake2_settings settings;
+};
+static int fail_open, fail_apply, releases, closes;
+static int fake2_load(const cJSON *section, void *settings)
+{
+	struct fake2_settings *s = settings;
+
+	(void)section;
+	if (fail_next)
+		return -EINVAL;
+	s->name = strdup("fake2");
+	if (!s->name)
+		return -ENOMEM;
+	s->generation = ++loads;
+	return 0;
+}
+static void fake2_done(void *settings)
+{
+	struct fake2_settings *s = settings;
+
+	free(s->name);
+	s->name = NULL;
+	releases++;
+}
+static int fake2_open(struct mamori_ctx *ctx, void *state)
+{
+	struct fake2_state *st = state;
+
+	st->ctx = ctx;
+	st->opened++;
+	return fail_open ? -EIO : 0;
+}
+static int fake2_apply(void *state)
+{
+	struct fake2_state *st = state;
+
+	st->applied = st->settings.generation;
+	return fail_apply ? -EIO : 0;
+}
+static void fake2_close(void *state)
+{
+	(void)state;
+	closes++;
+}
+static const struct mamori_module fake2_module = {
+        .name = "fake2",
+        .caps = MAMORI_CAP_CHECK,
+        .section = "login",
+        .settings_size = sizeof(struct fake2_settings),
+        .settings_load = fake2_load,
+        .settings_done = fake2_done,
+        .state_size = sizeof(struct fake2_state),
+        .settings_offset = offsetof(struct fake2_state, settings),
+        .open = fake2_open,
+        .apply = fake2_apply,
+        .close = fake2_close,
+};
+
+static void test_state_owned_by_core(void **state)
+{
+	struct mamori_ctx ctx = {0};
+	struct fake2_state *st;
+	void *p = NULL, *before;
+	(void)state;
+
+	loads = releases = closes = 0;
+	fail_next = fail_open = fail_apply = 0;
+	assert_int_equal(mamori_module_start(&fake2_module, &ctx, &p), 0);
+	st = p;
+	assert_ptr_equal(st->ctx, &ctx);
+	assert_int_equal(st->opened, 1);
+	assert_int_equal(st->settings.generation, 1);
+	assert_string_equal(st->settings.name, "fake2");
+	/* a new policy: the same state, new settings, applied; the old released */
+	before = p;
+	assert_int_equal(mamori_module_reload(&fake2_module, &ctx, &p), 0);
+	assert_ptr_equal(p, before);
+	assert_int_equal(st->settings.generation, 2);
+	assert_int_equal(st->applied, 2);
+	assert_int_equal(releases, 1);
+	/* the loader refuses: nothing changes */
+	fail_next = 1;
+	assert_int_equal(mamori_module_reload(&fake2_module, &ctx, &p), -EINVAL);
+	fail_next = 0;
+	assert_int_equal(st->settings.generation, 2);
+	/* apply() refuses: the old settings are back in force, the new released */
+	fail_apply = 1;
+	assert_int_equal(mamori_module_reload(&fake2_module, &ctx, &p), -EIO);
+	fail_apply = 0;
+	assert_int_equal(st->settings.generation, 2);
+	assert_string_equal(st->settings.name, "fake2");
+	assert_int_equal(releases, 2);
+	mamori_module_stop(&fake2_module, p); /* LSan: name and state freed */
+	assert_int_equal(closes, 1);
+	assert_int_equal(releases, 3);
+	/* open() fails: close() and release run, the caller gets the error */
+	fail_open = 1;
+	p = (void *)1;
+	assert_int_equal(mamori_module_start(&fake2_module, &ctx, &p), -EIO);
+	fail_open = 0;
+	assert_null(p);
+	assert_int_equal(closes, 2);
+	assert_int_equal(releases, 4);
+}
+
+/* The state directory a module keeps its baselines in. */
+static void test_state_dir(void **state)
+{
+	struct agent_config cfg = {0};
+	struct mamori_ctx ctx = {.config = &cfg};
+	char buf[PATH_MAX];
+	(void)state;
+
+	root_set(NULL);
+	assert_int_equal(mamori_state_dir(&ctx, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/var/lib/mamori");
+	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "/srv/state");
+	assert_int_equal(mamori_state_dir(&ctx, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/srv/state");
+	assert_int_equal(mamori_state_dir(&ctx, buf, 4), -ENAMETOOLONG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_login_reads_its_section),
 	        cmocka_unit_test(test_old_settings_stay_on_error),
+	        cmocka_unit_test(test_state_owned_by_core),
+	        cmocka_unit_test(test_state_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,9 @@
 /* tests/unit/test_sandbox.c — common/sandbox.c on the real kernel (test
  * process; run as root): a child that dropped to a dynamic uid has no
  * capability in any set, cannot become root again, cannot open a file for
- * writing, and dies of SIGSYS on a forbidden syscall (execve, ptrace,
- * setresuid, mount) while sockets and reading still work. This is the
+ * writing, and dies of SIGSYS on any syscall off the allow list (execve,
+ * ptrace, setresuid, mount, fork, inotify, kill, listen, the i386 ABI) while
+ * sockets, reading, threads and name resolution still work. This is the
  * sandbox of the network child of `mamorictl server sync` (issue 19 item 4;
  * tests/integration/daemon_sync.sh checks that child itself). */
 #include <errno.h>
@@ -15,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -25,7 +29,20 @@
 
 #include "sandbox.h"
 
-enum { DO_NOTHING, DO_EXECVE, DO_PTRACE, DO_SETUID, DO_MOUNT };
+enum { DO_NOTHING, DO_EXECVE, DO_PTRACE, DO_SETUID, DO_MOUNT, DO_FORK, DO_INOTIFY, DO_KILL, DO_LISTEN, DO_I386 };
+
+/* What libcurl's threaded resolver does: a thread resolves a name through
+ * glibc (files: /etc/hosts). */
+static void *resolve(void *arg)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+	int *ok = arg;
+
+	*ok = getaddrinfo("localhost", "443", &hints, &ai) == 0;
+	if (ai)
+		freeaddrinfo(ai);
+	return NULL;
+}
 
 /* Fork; the child sandboxes itself and runs `what`; returns the wait status. */
 static int in_sandbox(int what, char *desc, size_t descsz)
@@ -69,7 +86,48 @@ static int in_sandbox(int what, char *desc, size_t descsz)
 		fd = open("/tmp/mamori-sandbox-must-not-exist", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 		if (fd >= 0 || errno != EPERM)
 			_exit(16);
+		/* a thread (clone with CLONE_THREAD; clone3 is refused with ENOSYS
+		 * and glibc falls back to clone) that resolves a name */
+		{
+			pthread_t th;
+			int ok = 0;
+
+			if (pthread_create(&th, NULL, resolve, &ok) != 0 || pthread_join(th, NULL) != 0)
+				_exit(17);
+			if (!ok)
+				_exit(18);
+		}
+		/* a socket family a network client has no use for: refused, alive */
+		fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+		if (fd >= 0 || errno != EAFNOSUPPORT)
+			_exit(19);
 		switch (what) {
+		case DO_FORK: {
+			/* not on the allow list (the denylist let it through) */
+			pid_t c = fork();
+			if (c == 0)
+				_exit(0);
+			_exit(25);
+		}
+		case DO_INOTIFY:
+			(void)inotify_init1(IN_CLOEXEC);
+			_exit(26);
+		case DO_KILL:
+			(void)kill(getppid(), 0);
+			_exit(27);
+		case DO_LISTEN:
+			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			(void)listen(fd, 1);
+			_exit(28);
+		case DO_I386:
+#if defined(__x86_64__)
+		{
+			/* the i386 ABI's getpid: a foreign architecture */
+			long ret = 20;
+			__asm__ volatile("int $0x80" : "+a"(ret) : : "memory");
+		}
+#endif
+			_exit(29);
 		case DO_EXECVE: {
 			char *argv[] = {"/bin/true", NULL};
 			execve(argv[0], argv, argv + 1);
@@ -120,7 +178,19 @@ static void test_no_privileges_left(void **state)
 
 static void test_forbidden_syscalls_kill(void **state)
 {
-	static const int what[] = {DO_EXECVE, DO_PTRACE, DO_SETUID, DO_MOUNT};
+	static const int what[] = {
+		DO_EXECVE,
+		DO_PTRACE,
+		DO_SETUID,
+		DO_MOUNT,
+		DO_FORK,
+		DO_INOTIFY,
+		DO_KILL,
+		DO_LISTEN,
+#if defined(__x86_64__)
+		DO_I386
+#endif
+	};
 	char d[256];
 
 	(void)state;

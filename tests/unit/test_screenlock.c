@@ -311,7 +311,7 @@ static void test_enforce_module_audit_only(void **state)
 	struct check_report rep = {0};
 
 	(void)state;
-	assert_int_equal(screenlock_module.init(&ctx, &st), 0);
+	assert_int_equal(mamori_module_start(&screenlock_module, &ctx, &st), 0);
 	/* defaults: enforce off; and audit mode never writes */
 	assert_int_equal(screenlock_module.enforce(st), 0);
 	assert_int_equal(root_path(p, sizeof(p), "/etc/dconf/db/local.d/00-mamori-screenlock"), 0);
@@ -320,7 +320,7 @@ static void test_enforce_module_audit_only(void **state)
 	assert_true(rep.n >= 1);
 	assert_string_equal(rep.results[0]->id, "screenlock.idle");
 	check_report_clear(&rep);
-	screenlock_module.fini(st);
+	mamori_module_stop(&screenlock_module, st);
 }
 
 static void test_kde(void **state)

@@ -342,7 +342,7 @@ static void test_canonical_fixed_point(void **state)
 {
 	struct journal_iter *it = NULL;
 	struct journal_record rec;
-	struct journal_buf out = {0};
+	struct buf out = {0};
 	unsigned n = 0;
 
 	(void)state;
@@ -361,7 +361,7 @@ static void test_canonical_fixed_point(void **state)
 		n++;
 	}
 	journal_iter_free(it);
-	journal_buf_free(&out);
+	buf_free(&out);
 	assert_int_equal(n, 5);
 }
 

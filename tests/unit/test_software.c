@@ -200,12 +200,12 @@ static void test_module_malformed_status(void **state)
 
 	(void)state;
 	write_status("Package: x\nthis is not deb822\n");
-	assert_int_equal(m->init(&ctx, &st), 0);
+	assert_int_equal(mamori_module_start(m, &ctx, &st), 0);
 	assert_int_equal(m->check(st, &rep), 0);
 	assert_int_equal(rep.n, 1);
 	assert_int_equal(rep.results[0]->status, CHECK_ERROR);
 	check_report_clear(&rep);
-	m->fini(st);
+	mamori_module_stop(m, st);
 }
 
 int main(void)
