@@ -20,7 +20,7 @@ Q       := $(if $(V),,@)
 # remade). Computing them with $(shell pkg-config …) while the Makefile is
 # parsed gave empty flags on a fresh machine: the first `make demo` failed with
 # "blkid.h: No such file or directory" (tests/build/deps_order.sh).
-PKGS    := libudev libusb-1.0 blkid openssl libcjson sqlite3 zlib liblzma liblz4
+PKGS    := libudev libusb-1.0 blkid openssl libcjson sqlite3 zlib liblzma liblz4 libcryptsetup
 PKGS_NET:= libcurl zlib
 # mamori-server (server-api/): libevent HTTP with OpenSSL bufferevents, SQLite, zlib, ICU (NFKC of names),
 # libxlsxwriter (the 自己点検 report as XLSX).

@@ -1823,6 +1823,19 @@ static void handle_policy_approve(void *userdata, struct http_req *req)
 	store_policy_clear(&p);
 }
 
+int api_admin_authorize(struct server *srv, struct http_req *req, enum api_admin_need need, char *ret_name,
+                        size_t namesz)
+{
+	static const unsigned perm[] = {
+	        [ADMIN_NEED_READ] = P_READ, [ADMIN_NEED_OPERATE] = P_REVOKE, [ADMIN_NEED_APPROVE] = P_POLICY_APPROVE};
+	struct actor a;
+	int r = admin_auth(srv, req, perm[need], &a);
+
+	if (r < 0)
+		return r;
+	return strscpy(ret_name, namesz, a.name);
+}
+
 /* GET /admin/v1/groups/{group}/policy/{version} — what an approver approves
  * (issue 17.11): the version's exact document, and a unified diff (whole
  * documents, textdiff.h) from the version in force (or from nothing when

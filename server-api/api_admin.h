@@ -40,4 +40,13 @@ int api_admin_parse_time(const char *s, int64_t *ret);
 extern const struct http_route api_admin_routes[];
 extern const size_t api_admin_routes_n;
 
+/* For the other admin handlers (api_command.c). What a request needs:
+ * reading, requesting an operational action (operator, ciso) or approving
+ * (approver, ciso). Replies (401/403, audited) and returns negative when
+ * refused; otherwise the actor's name (account, or "token:NAME"). */
+enum api_admin_need { ADMIN_NEED_READ, ADMIN_NEED_OPERATE, ADMIN_NEED_APPROVE };
+struct server;
+int api_admin_authorize(struct server *srv, struct http_req *req, enum api_admin_need need, char *ret_name,
+                        size_t namesz);
+
 #endif

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "alloc-util.h"
+#include "api_command.h"
 #include "api_device.h"
 #include "chain.h"
 #include "json-util.h"
@@ -477,6 +478,7 @@ struct checkin_answer {
 	const char *agent_chain; /* the journal the terminal reported; NULL = none */
 	bool renew;
 	int64_t interval;
+	const char *commands_json; /* api_command_checkin; NULL = none */
 };
 
 /* snprintf's contract: the length the whole answer needs. */
@@ -491,12 +493,13 @@ static int checkin_answer(const struct checkin_answer *a, char *buf, size_t bufs
 	return snprintf(buf, bufsz,
 	                "{\"terminal_id\":\"%s\",\"server_time\":\"%s\",\"policy\":{\"version\":%" PRId64
 	                "%s},\"events\":{\"acked_seq\":%" PRIu64 ",\"chain\":\"%s\",\"head_hash\":\"%s\"},"
-	                "\"approvals\":%s,\"exceptions\":%s,\"commands\":[],"
+	                "\"approvals\":%s,\"exceptions\":%s,\"commands\":%s,"
 	                "\"certificate\":{\"not_after\":\"%s\",\"renew\":%s},\"checkin_interval_seconds\":%" PRId64 "}",
 	                a->terminal_id, a->now, a->pf->version, sha, acked,
 	                prev ? a->chain->prev_chain : a->chain->chain,
 	                prev ? a->chain->prev_head_hash : a->chain->head_hash, a->pf->approvals_json ?: "[]",
-	                a->pf->exceptions_json ?: "[]", a->not_after, a->renew ? "true" : "false", a->interval);
+	                a->pf->exceptions_json ?: "[]", a->commands_json ?: "[]", a->not_after,
+	                a->renew ? "true" : "false", a->interval);
 }
 
 static const char *opt_string(const cJSON *o, const char *key, size_t max)
@@ -658,6 +661,12 @@ static void handle_checkin(void *userdata, struct http_req *req)
 		if (ds->n_pending >= PENDING_FLUSH_AT || ds->pending_bytes >= PENDING_BYTES_MAX)
 			(void)api_device_flush(srv);
 	}
+	/* remote commands: the results it reports, the commands queued for it */
+	_cleanup_free_ char *commands_json = NULL;
+	r = api_command_checkin(srv, d.dev.terminal_id, cJSON_GetObjectItemCaseSensitive(body, "command_results"),
+	                        &commands_json);
+	if (r < 0)
+		return store_failed(req, r, "commands");
 	server_format_time(c.time_us, now_s);
 	server_format_time(d.not_after_us, na_s);
 	/* written directly: every value is an ID, a time, hex or JSON made by
@@ -672,6 +681,7 @@ static void handle_checkin(void *userdata, struct http_req *req)
 		        .agent_chain = agent_chain,
 		        .renew = d.not_after_us - c.time_us < srv->cfg.device_cert_seconds * 1000000 / 3,
 		        .interval = pf->checkin_interval_s ? pf->checkin_interval_s : srv->cfg.checkin_interval_s,
+		        .commands_json = commands_json,
 		};
 		char buf[CHECKIN_ANSWER_MAX];
 		_cleanup_free_ char *big = NULL;

@@ -171,7 +171,8 @@ static void handle_enroll(void *userdata, struct http_req *req)
 	    !cJSON_AddStringToObject(out, "group", group) || !cJSON_AddStringToObject(out, "certificate", pem) ||
 	    !cJSON_AddStringToObject(out, "ca", pki_ca_pem(srv->pki)) ||
 	    !cJSON_AddStringToObject(out, "not_after", na) ||
-	    !cJSON_AddStringToObject(out, "policy_public_key", srv->policy_pub_pem))
+	    !cJSON_AddStringToObject(out, "policy_public_key", srv->policy_pub_pem) ||
+	    !cJSON_AddStringToObject(out, "command_public_key", srv->command_pub_pem))
 		return http_reply_error(req, 500, "no_memory", "メモリ不足です", "out of memory", NULL);
 	if (device_url(srv, req, url, sizeof(url)) == 0)
 		cJSON_AddStringToObject(out, "device_url", url);

@@ -53,6 +53,7 @@ struct server_paths {
 	char ca_key[PATH_MAX], ca_cert[PATH_MAX];
 	char tls_key[PATH_MAX], tls_cert[PATH_MAX];
 	char policy_key[PATH_MAX], policy_pub[PATH_MAX];
+	char command_key[PATH_MAX], command_pub[PATH_MAX]; /* remote commands (docs/COMMANDS.md) */
 	char listen_file[PATH_MAX];
 };
 
@@ -62,6 +63,7 @@ struct server {
 	struct store *store;
 	struct pki *pki;
 	char *policy_pub_pem;
+	char *command_pub_pem; /* pinned by each terminal at enrollment */
 	uint16_t device_port, admin_port;
 	uint64_t policy_generation;        /* bumped when a policy is published (invalidates caches) */
 	uint64_t auth_generation;          /* bumped when a terminal or certificate changes (api_device_invalidate) */
