@@ -359,9 +359,12 @@ int main(int argc, char **argv)
 	{
 		/* the listeners keep pointers to these for the life of the loop */
 		static const struct http_route *const dev_tables[] = {api_device_routes, NULL};
-		static const struct http_route *const adm_tables[] = {api_enroll_routes,  api_admin_routes,
-		                                                      api_command_routes, api_dashboard_routes,
-		                                                      api_report_routes,  api_web_routes,
+		static const struct http_route *const adm_tables[] = {api_enroll_routes,
+		                                                      api_admin_routes,
+		                                                      api_command_routes,
+		                                                      api_dashboard_routes,
+		                                                      api_report_routes,
+		                                                      api_web_routes,
 		                                                      NULL};
 		static size_t dev_sizes[1], adm_sizes[6];
 		struct http_listener_options o = {
