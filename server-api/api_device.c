@@ -551,8 +551,8 @@ void api_refuse_unknown_field(struct server *srv, struct http_req *req, const ch
 
 /* What the agent sends (agent/net/transport.c); terminal_id is accepted and
  * ignored (the certificate says who it is). */
-static const char *const checkin_fields[] = {"agent_version", "hostname",  "policy_version", "journal",
-                                             "report",        "inventory", "terminal_id",    NULL};
+static const char *const checkin_fields[] = {"agent_version", "hostname",    "policy_version",  "journal", "report",
+                                             "inventory",     "terminal_id", "command_results", NULL};
 static const char *const checkin_journal_fields[] = {"chain", "head_seq", "head_hash", "acked_seq", NULL};
 static const char *const events_fields[] = {"records", NULL};
 static const char *const renew_fields[] = {"csr", NULL};
