@@ -22,8 +22,9 @@ Q       := $(if $(V),,@)
 # "blkid.h: No such file or directory" (tests/build/deps_order.sh).
 PKGS    := libudev libusb-1.0 blkid openssl libcjson sqlite3 zlib liblzma liblz4 libcryptsetup
 PKGS_NET:= libcurl zlib
-# mamori-server (server-api/): libevent HTTP with OpenSSL bufferevents, SQLite, zlib, ICU (NFKC of names).
-PKGS_SRV:= libevent libevent_openssl openssl libcjson sqlite3 zlib icu-uc
+# mamori-server (server-api/): libevent HTTP with OpenSSL bufferevents, SQLite, zlib, ICU (NFKC of names),
+# libxlsxwriter (the 自己点検 report as XLSX).
+PKGS_SRV:= libevent libevent_openssl openssl libcjson sqlite3 zlib icu-uc xlsxwriter
 # mamorid, the USB gate, links no libcrypto, SQLite or libcurl (agent/gate/gate.c)
 PKGS_GATE := libudev blkid libcjson
 # Goals that need no installed package (and must work before deps.sh can run).

@@ -8,6 +8,9 @@
  *       this account may approve each (OPS-4: not your own)
  *   GET /admin/v1/dashboard/events      investigation search over all
  *       terminals (OPS-6), JSON or CSV; every search is audited
+ *   GET /metrics                         Prometheus text (terminals by status,
+ *       compliance per requirement ID, events and findings stored, pending
+ *       approvals) for other dashboards, with a read-only API token
  * Unknown sort keys, filters and formats are refused (400), never defaulted. */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,11 +29,11 @@
 #include "server.h"
 #include "strutil.h"
 
-#define STALE_INTERVALS  3    /* not seen for 3 check-in intervals: stale (a finding) */
-#define STALE_LIST_MAX   200  /* stale terminals named in the overview */
-#define INCIDENTS_MAX    100  /* findings in the overview */
-#define PAGE_MAX         500  /* terminals a page */
-#define SEARCH_SCAN_MAX  2000000 /* events one search reads at most */
+#define STALE_INTERVALS   3       /* not seen for 3 check-in intervals: stale (a finding) */
+#define STALE_LIST_MAX    200     /* stale terminals named in the overview */
+#define INCIDENTS_MAX     100     /* findings in the overview */
+#define PAGE_MAX          500     /* terminals a page */
+#define SEARCH_SCAN_MAX   2000000 /* events one search reads at most */
 #define SEARCH_RESULT_MAX 10000
 
 #define no_memory    api_admin_no_memory
@@ -209,7 +212,8 @@ static cJSON *requirement_rows(cJSON *reqs, bool with_name, const char *name_key
 			            *s = cJSON_GetObjectItemCaseSensitive(v[i], "stale");
 
 			total = t ? t->valuedouble : 0;
-			if (!row || !cJSON_AddItemToArray(arr, row) || !cJSON_AddStringToObject(row, name_key, v[i]->string) ||
+			if (!row || !cJSON_AddItemToArray(arr, row) ||
+			    !cJSON_AddStringToObject(row, name_key, v[i]->string) ||
 			    !cJSON_AddNumberToObject(row, "terminals", total) ||
 			    !cJSON_AddNumberToObject(row, "compliant", c ? c->valuedouble : 0) ||
 			    !cJSON_AddNumberToObject(row, "stale", s ? s->valuedouble : 0) ||
@@ -268,14 +272,14 @@ static void handle_overview(void *userdata, struct http_req *req)
 
 enum sort_key { SORT_ID, SORT_HOST, SORT_GROUP, SORT_SEEN, SORT_VERSION, SORT_POLICY, SORT_FAILING, _SORT_MAX };
 static const char *const sort_names[_SORT_MAX] = {
-        [SORT_ID] = "terminal_id",       [SORT_HOST] = "hostname",         [SORT_GROUP] = "group",
-        [SORT_SEEN] = "last_seen",       [SORT_VERSION] = "agent_version", [SORT_POLICY] = "policy_version",
+        [SORT_ID] = "terminal_id",  [SORT_HOST] = "hostname",         [SORT_GROUP] = "group",
+        [SORT_SEEN] = "last_seen",  [SORT_VERSION] = "agent_version", [SORT_POLICY] = "policy_version",
         [SORT_FAILING] = "failing",
 };
 enum status_filter { ST_ANY, ST_ACTIVE, ST_REVOKED, ST_STALE, ST_FAILING, ST_COMPLIANT, _ST_MAX };
 static const char *const status_names[_ST_MAX] = {
-        [ST_ANY] = "any",         [ST_ACTIVE] = "active",   [ST_REVOKED] = "revoked",
-        [ST_STALE] = "stale",     [ST_FAILING] = "failing", [ST_COMPLIANT] = "compliant",
+        [ST_ANY] = "any",     [ST_ACTIVE] = "active",   [ST_REVOKED] = "revoked",
+        [ST_STALE] = "stale", [ST_FAILING] = "failing", [ST_COMPLIANT] = "compliant",
 };
 
 static int lookup(const char *const *names, int n, const char *s)
@@ -404,8 +408,11 @@ static void handle_terminals(void *userdata, struct http_req *req)
 	const char *sort = http_req_query(req, "sort"), *order = http_req_query(req, "order"),
 	           *status = http_req_query(req, "status"), *off_s = http_req_query(req, "offset"),
 	           *lim_s = http_req_query(req, "limit");
-	struct term_list l = {.srv = srv, .now = server_now_us(), .q = http_req_query(req, "q"),
-	                      .group = http_req_query(req, "group"), .requirement = http_req_query(req, "requirement")};
+	struct term_list l = {.srv = srv,
+	                      .now = server_now_us(),
+	                      .q = http_req_query(req, "q"),
+	                      .group = http_req_query(req, "group"),
+	                      .requirement = http_req_query(req, "requirement")};
 	_cleanup_free_ struct term_row *rows_owner = NULL;
 	char actor[API_ACTOR_MAX], t[32];
 	enum store_role role;
@@ -445,7 +452,8 @@ static void handle_terminals(void *userdata, struct http_req *req)
 		qsort_r(l.rows, l.n, sizeof(*l.rows), cmp_rows, &key);
 	if (!out || !cJSON_AddNumberToObject(out, "total", (double)l.n) ||
 	    !cJSON_AddNumberToObject(out, "offset", (double)offset) ||
-	    !cJSON_AddNumberToObject(out, "limit", (double)limit) || !cJSON_AddStringToObject(out, "sort", sort_names[key]) ||
+	    !cJSON_AddNumberToObject(out, "limit", (double)limit) ||
+	    !cJSON_AddStringToObject(out, "sort", sort_names[key]) ||
 	    !cJSON_AddStringToObject(out, "order", desc ? "desc" : "asc") ||
 	    !(arr = cJSON_AddArrayToObject(out, "terminals")))
 		return no_memory(req);
@@ -454,10 +462,14 @@ static void handle_terminals(void *userdata, struct http_req *req)
 		cJSON *o = cJSON_CreateObject(), *f, *tok;
 		char ids[sizeof(row->failing_ids)], *save = NULL;
 
-		if (!o || !cJSON_AddItemToArray(arr, o) || !cJSON_AddStringToObject(o, "terminal_id", row->d.terminal_id) ||
+		if (!o || !cJSON_AddItemToArray(arr, o) ||
+		    !cJSON_AddStringToObject(o, "terminal_id", row->d.terminal_id) ||
 		    !cJSON_AddStringToObject(o, "hostname", row->d.hostname) ||
 		    !cJSON_AddStringToObject(o, "group", row->d.group) ||
-		    !cJSON_AddStringToObject(o, "status", row->d.revoked ? "revoked" : row->stale ? "stale" : "active") ||
+		    !cJSON_AddStringToObject(o, "status",
+		                             row->d.revoked ? "revoked"
+		                             : row->stale   ? "stale"
+		                                            : "active") ||
 		    !cJSON_AddStringToObject(o, "agent_version", row->d.agent_version) ||
 		    !cJSON_AddNumberToObject(o, "policy_version", (double)row->d.policy_version) ||
 		    !cJSON_AddNumberToObject(o, "failing", row->failing) ||
@@ -493,7 +505,8 @@ static void handle_me(void *userdata, struct http_req *req)
 	if (api_admin_auth(srv, req, API_PERM_READ, actor, &role) < 0)
 		return;
 	if (!out || !cJSON_AddStringToObject(out, "user", actor) ||
-	    !cJSON_AddStringToObject(out, "role", store_role_to_string(role)) || !(p = cJSON_AddObjectToObject(out, "may")) ||
+	    !cJSON_AddStringToObject(out, "role", store_role_to_string(role)) ||
+	    !(p = cJSON_AddObjectToObject(out, "may")) ||
 	    !cJSON_AddBoolToObject(p, "approve", api_admin_role_may(role, API_PERM_POLICY_APPROVE)) ||
 	    !cJSON_AddBoolToObject(p, "audit", api_admin_role_may(role, API_PERM_AUDIT)) ||
 	    !cJSON_AddBoolToObject(p, "accounts", api_admin_role_may(role, API_PERM_ACCOUNTS)))
@@ -538,7 +551,8 @@ static int approval_cb(const struct store_group *g, void *userdata)
 	     !cJSON_AddNumberToObject(o, "version", (double)g->pending_version) ||
 	     !cJSON_AddNumberToObject(o, "published_version", (double)g->policy_version) ||
 	     !cJSON_AddStringToObject(o, "sha256", p.sha256) ||
-	     !cJSON_AddStringToObject(o, "uploaded_by", p.uploaded_by) || !cJSON_AddBoolToObject(o, "can_approve", may) ||
+	     !cJSON_AddStringToObject(o, "uploaded_by", p.uploaded_by) ||
+	     !cJSON_AddBoolToObject(o, "can_approve", may) ||
 	     (!may && !cJSON_AddStringToObject(o, "reason", why ?: "")))
 	            ? -ENOMEM
 	            : 0;
@@ -633,9 +647,10 @@ static int search_cb(const struct store_event_row *e, void *userdata)
 	if (!(o = cJSON_CreateObject()) || !cJSON_AddItemToArray(s->arr, o))
 		return -ENOMEM;
 	rec = cJSON_ParseWithLength(e->canon, e->canon_len);
-	if (!cJSON_AddNumberToObject(o, "id", (double)e->id) || !cJSON_AddStringToObject(o, "terminal_id", e->terminal_id) ||
-	    !cJSON_AddNumberToObject(o, "seq", (double)e->seq) || !cJSON_AddStringToObject(o, "received_at", t) || !rec ||
-	    !cJSON_AddItemToObject(o, "record", rec)) {
+	if (!cJSON_AddNumberToObject(o, "id", (double)e->id) ||
+	    !cJSON_AddStringToObject(o, "terminal_id", e->terminal_id) ||
+	    !cJSON_AddNumberToObject(o, "seq", (double)e->seq) || !cJSON_AddStringToObject(o, "received_at", t) ||
+	    !rec || !cJSON_AddItemToObject(o, "record", rec)) {
 		cJSON_Delete(rec);
 		return -ENOMEM;
 	}
@@ -658,9 +673,11 @@ static void handle_events(void *userdata, struct http_req *req)
 
 	if (api_admin_auth(srv, req, API_PERM_READ, actor, &role) < 0)
 		return;
-	if ((since && api_admin_parse_time(since, &s.since_us) < 0) || (until && api_admin_parse_time(until, &s.until_us) < 0) ||
+	if ((since && api_admin_parse_time(since, &s.since_us) < 0) ||
+	    (until && api_admin_parse_time(until, &s.until_us) < 0) ||
 	    (format && strcmp(format, "json") != 0 && strcmp(format, "csv") != 0) || (s.q && strlen(s.q) > 256))
-		return http_reply_error(req, 400, "invalid", "since/until (RFC 3339 UTC)、format (json|csv) または q が不正です",
+		return http_reply_error(req, 400, "invalid",
+		                        "since/until (RFC 3339 UTC)、format (json|csv) または q が不正です",
 		                        "invalid since/until (RFC 3339 UTC), format (json|csv) or q", NULL);
 	if (f.terminal_id && !*f.terminal_id)
 		f.terminal_id = NULL;
@@ -703,11 +720,131 @@ static void handle_events(void *userdata, struct http_req *req)
 	http_reply_json(req, 200, out);
 }
 
+/* ---- Prometheus ---- */
+
+/* A label value from a terminal's report: \, " and newlines escaped
+ * (Prometheus text format); anything else but printable ASCII becomes _. */
+static void label_value(const char *s, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	for (; *s && o + 3 < outsz; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '\\' || c == '"')
+			out[o++] = '\\', out[o++] = (char)c;
+		else if (c == '\n')
+			out[o++] = '\\', out[o++] = 'n';
+		else
+			out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '_';
+	}
+	out[o] = 0;
+}
+
+static int pending_cb(const struct store_group *g, void *userdata)
+{
+	*(uint64_t *)userdata += g->pending_version > g->policy_version;
+	return 0;
+}
+
+struct sums {
+	uint64_t events, findings;
+};
+
+static int sums_cb(const struct store_device *d, const char *compliance, void *userdata)
+{
+	struct sums *s = userdata;
+
+	(void)compliance;
+	s->events += d->events, s->findings += d->findings;
+	return 0;
+}
+
+static void handle_metrics(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *reqs = cJSON_CreateObject(), *groups = cJSON_CreateObject(), *stale = cJSON_CreateArray();
+	struct overview o = {.srv = srv, .now = server_now_us(), .reqs = reqs, .groups = groups, .stale = stale};
+	_cleanup_free_ char *text = NULL;
+	size_t text_len = 0;
+	FILE *b;
+	struct sums sums = {0};
+	uint64_t pending = 0;
+	char actor[API_ACTOR_MAX], lv[96], gv[96];
+	enum store_role role;
+	const cJSON *r, *st;
+	int e;
+
+	if (api_admin_auth(srv, req, API_PERM_READ, actor, &role) < 0)
+		return;
+	if (!reqs || !groups || !stale)
+		return no_memory(req);
+	(void)api_device_flush(srv);
+	if ((e = STORE_CALL(srv->store, device_list, NULL, overview_cb, &o)) < 0 ||
+	    (e = STORE_CALL(srv->store, device_list, NULL, sums_cb, &sums)) < 0 ||
+	    (e = STORE_CALL(srv->store, group_list, pending_cb, &pending)) < 0)
+		return e == -ENOMEM ? no_memory(req) : store_failed(req, e);
+	if (!(b = open_memstream(&text, &text_len)))
+		return no_memory(req);
+	fprintf(b,
+	        "# HELP mamori_terminals Enrolled terminals by status (stale: not seen for %d check-in intervals).\n"
+	        "# TYPE mamori_terminals gauge\n",
+	        STALE_INTERVALS);
+	fprintf(b, "mamori_terminals{status=\"active\"} %" PRIu64 "\n", o.active - o.stale_n);
+	fprintf(b, "mamori_terminals{status=\"stale\"} %" PRIu64 "\n", o.stale_n);
+	fprintf(b, "mamori_terminals{status=\"revoked\"} %" PRIu64 "\n", o.revoked);
+	fprintf(b,
+	        "# HELP mamori_terminals_compliant Active terminals failing no requirement.\n"
+	        "# TYPE mamori_terminals_compliant gauge\nmamori_terminals_compliant %" PRIu64 "\n",
+	        o.compliant);
+	fprintf(b, "# HELP mamori_compliance_terminals Active terminals per requirement ID and status.\n"
+	           "# TYPE mamori_compliance_terminals gauge\n");
+	cJSON_ArrayForEach(r, reqs)
+	{
+		label_value(r->string, lv, sizeof(lv));
+		cJSON_ArrayForEach(st, r)
+		{
+			label_value(st->string, gv, sizeof(gv));
+			fprintf(b, "mamori_compliance_terminals{requirement=\"%s\",status=\"%s\"} %.0f\n", lv, gv,
+			        st->valuedouble);
+		}
+	}
+	fprintf(b, "# HELP mamori_group_terminals Active terminals per group and whether compliant.\n"
+	           "# TYPE mamori_group_terminals gauge\n");
+	cJSON_ArrayForEach(r, groups)
+	{
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "terminals"),
+		            *c = cJSON_GetObjectItemCaseSensitive(r, "compliant");
+
+		label_value(r->string, lv, sizeof(lv));
+		fprintf(b, "mamori_group_terminals{group=\"%s\",compliant=\"true\"} %.0f\n", lv,
+		        c ? c->valuedouble : 0);
+		fprintf(b, "mamori_group_terminals{group=\"%s\",compliant=\"false\"} %.0f\n", lv,
+		        (t ? t->valuedouble : 0) - (c ? c->valuedouble : 0));
+	}
+	fprintf(b,
+	        "# HELP mamori_events_stored Verified journal records held by the server.\n"
+	        "# TYPE mamori_events_stored gauge\nmamori_events_stored %" PRIu64 "\n",
+	        sums.events);
+	fprintf(b,
+	        "# HELP mamori_tamper_findings Chain findings recorded (LOG-1, OPS-5).\n"
+	        "# TYPE mamori_tamper_findings gauge\nmamori_tamper_findings %" PRIu64 "\n",
+	        sums.findings);
+	fprintf(b,
+	        "# HELP mamori_pending_approvals Policy versions waiting for a second person (OPS-4).\n"
+	        "# TYPE mamori_pending_approvals gauge\nmamori_pending_approvals %" PRIu64 "\n",
+	        pending);
+	if (fclose(b) != 0 || !text)
+		return no_memory(req);
+	http_reply_data(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, text_len);
+}
+
 const struct http_route api_dashboard_routes[] = {
         {HTTP_GET, "/admin/v1/dashboard/me", handle_me},
         {HTTP_GET, "/admin/v1/dashboard/overview", handle_overview},
         {HTTP_GET, "/admin/v1/dashboard/terminals", handle_terminals},
         {HTTP_GET, "/admin/v1/dashboard/approvals", handle_approvals},
         {HTTP_GET, "/admin/v1/dashboard/events", handle_events},
+        {HTTP_GET, "/metrics", handle_metrics},
 };
 const size_t api_dashboard_routes_n = ELEMENTSOF(api_dashboard_routes);

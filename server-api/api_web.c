@@ -174,7 +174,8 @@ void api_web_login_reply(struct server *srv, struct http_req *req, const char *t
 		                        "a request from another site is refused (CSRF)", NULL);
 	}
 	if (crypto_sha256_hex(token, strlen(token), hash) < 0)
-		return http_reply_error(req, 500, "internal", "サーバー内部のエラーです", "internal server error", NULL);
+		return http_reply_error(req, 500, "internal", "サーバー内部のエラーです", "internal server error",
+		                        NULL);
 	session_put(hash, now);
 	server_format_time(expires_us, exp);
 	if (!out || !cJSON_AddStringToObject(out, "user", user) || !cJSON_AddStringToObject(out, "role", role) ||
@@ -196,7 +197,8 @@ static void handle_logout(void *userdata, struct http_req *req)
 	if (api_web_session(srv, req, token) < 0)
 		return;
 	if ((r = crypto_sha256_hex(token, strlen(token), hash)) < 0)
-		return http_reply_error(req, 500, "internal", "サーバー内部のエラーです", "internal server error", NULL);
+		return http_reply_error(req, 500, "internal", "サーバー内部のエラーです", "internal server error",
+		                        NULL);
 	if ((i = session_find(hash)) >= 0)
 		sessions[i].hash[0] = 0;
 	r = STORE_CALL(srv->store, cred_get, hash, server_now_us(), &c);
@@ -211,9 +213,12 @@ static const char *content_type(const char *name)
 	static const struct {
 		const char *ext, *type;
 	} types[] = {
-	        {".html", "text/html; charset=utf-8"},   {".js", "text/javascript; charset=utf-8"},
-	        {".css", "text/css; charset=utf-8"},     {".svg", "image/svg+xml"},
-	        {".png", "image/png"},                   {".woff2", "font/woff2"},
+	        {".html", "text/html; charset=utf-8"},
+	        {".js", "text/javascript; charset=utf-8"},
+	        {".css", "text/css; charset=utf-8"},
+	        {".svg", "image/svg+xml"},
+	        {".png", "image/png"},
+	        {".woff2", "font/woff2"},
 	        {".json", "application/json; charset=utf-8"},
 	};
 	const char *dot = strrchr(name, '.');

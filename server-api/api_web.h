@@ -22,8 +22,8 @@ struct server;
 #define API_WEB_CSRF_HEADER "X-Mamori-CSRF"
 
 /* The Content-Security-Policy of every dashboard page and file. */
-#define API_WEB_CSP                                                                                                  \
-	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "         \
+#define API_WEB_CSP                                                                                                    \
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "          \
 	"font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 /* Whether the request carries the session cookie (and no Authorization header

@@ -141,7 +141,7 @@ int main(void)
 	}
 	{
 		struct store_checkin *ci = calloc(nt, sizeof(*ci));
-		char (*ids)[24] = calloc(nt, sizeof(*ids));
+		char(*ids)[24] = calloc(nt, sizeof(*ids));
 		static const char *const comp[] = {
 		        "{\"LOCK-1\":\"pass\",\"LOG-2\":\"pass\",\"MEDIA-1\":\"pass\",\"AV-1\":\"pass\"}",
 		        "{\"LOCK-1\":\"fail\",\"LOG-2\":\"pass\",\"MEDIA-1\":\"pass\",\"AV-1\":\"pass\"}",
@@ -183,12 +183,16 @@ int main(void)
 			for (; n < 1000 && k + (long)n < per && done < nev; n++, done++) {
 				uint64_t seq = (uint64_t)(k + (long)n + 1);
 				int len = snprintf(canon[n], sizeof(canon[n]),
-				                   "{\"payload\":{\"device\":{\"vendor_id\":\"0781\"},\"path\":\"/media/usb/f-%" PRIu64
-				                   ".xlsx\"},\"seq\":%" PRIu64 ",\"type\":\"carry.out\"}",
+				                   "{\"payload\":{\"device\":{\"vendor_id\":\"0781\"},\"path\":\"/"
+				                   "media/usb/f-%" PRIu64 ".xlsx\"},\"seq\":%" PRIu64
+				                   ",\"type\":\"carry.out\"}",
 				                   seq, seq);
 
-				ev[n] = (struct store_event){.seq = seq, .time_us = now, .type = "carry.out",
-				                             .canon = canon[n], .canon_len = (size_t)len};
+				ev[n] = (struct store_event){.seq = seq,
+				                             .time_us = now,
+				                             .type = "carry.out",
+				                             .canon = canon[n],
+				                             .canon_len = (size_t)len};
 				(void)snprintf(ev[n].hash, sizeof(ev[n].hash), "%064" PRIx64, seq);
 			}
 			head = expect;
@@ -213,8 +217,8 @@ int main(void)
 	}
 	measure(&o, auth, "terminals (page 1, by last contact)",
 	        "/admin/v1/dashboard/terminals?sort=last_seen&order=desc&limit=50", 50);
-	measure(&o, auth, "terminals (filtered: q + failing)", "/admin/v1/dashboard/terminals?q=pc-01&status=failing&limit=50",
-	        50);
+	measure(&o, auth, "terminals (filtered: q + failing)",
+	        "/admin/v1/dashboard/terminals?q=pc-01&status=failing&limit=50", 50);
 	measure(&o, auth, "terminals (page 190, by host name)",
 	        "/admin/v1/dashboard/terminals?sort=hostname&offset=9450&limit=50", 50);
 	measure(&o, auth, "overview", "/admin/v1/dashboard/overview", 30);

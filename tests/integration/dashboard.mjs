@@ -24,7 +24,7 @@ mkdirSync(art, { recursive: true });
 let fails = 0, passes = 0;
 const ok = (d) => { passes++; console.log('ok    ' + d); };
 const bad = (d) => { fails++; console.log('FAIL  ' + d); };
-const check = (d, c) => (c ? ok(d) : bad(d));
+const check = (d, c) => (c ? ok(d) : bad(d.length > 600 ? d.slice(0, 600) + '…' : d));
 
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
@@ -64,7 +64,7 @@ async function axe(page, what) {
   check(`axe-core: no serious/critical violation on ${what}` + (serious.length ? ': ' + serious.map((v) => v.id + ' ' + v.nodes.map((n) => n.target).join(' ')).join('; ') : ''), serious.length === 0);
 }
 
-const views = ['#/overview', '#/terminals', '#/terminal/pc-a', '#/requirement/LOCK-1', '#/approvals', '#/events', '#/carry', '#/audit'];
+const views = ['#/overview', '#/terminals', '#/terminal/pc-a', '#/requirement/LOCK-1', '#/approvals', '#/events', '#/carry', '#/report', '#/audit'];
 
 // ---- ciso: every view, ja and en, screenshots, axe ----
 for (const lang of ['ja', 'en']) {
@@ -83,6 +83,10 @@ for (const lang of ['ja', 'en']) {
   check(`ciso (${lang}): times in Japan time with the zone shown`, /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d JST/.test(await (await view(page, '#/terminals'), page.textContent('main'))) && /Asia\/Tokyo/.test(text));
   check(`ciso (${lang}): the overview names LOCK-1 and both groups`, /LOCK-1/.test(text) && /kaikei/.test(text) && /soumu/.test(text));
   check(`ciso (${lang}): ${lang === 'ja' ? 'Japanese' : 'English'} words`, lang === 'ja' ? /概要/.test(text) : /Overview/.test(text));
+  await view(page, '#/report');
+  const rep = await page.textContent('main');
+  check(`ciso (${lang}): the report cites the city's clause 7.4(1)④ and offers the clause editor`, rep.includes('7.4(1)④') && (await page.$('#cn')) !== null);
+  if (lang === 'ja') await page.pdf?.({ path: join(art, 'report-a4-ja.pdf'), format: 'A4', landscape: true }).catch(() => {});
   await view(page, '#/approvals');
   const appr = await page.textContent('main');
   check(`ciso (${lang}): own upload shows OPS-4 and no approve button`, /OPS-4/.test(appr) && (await page.$$('main table button')).length === 0);
@@ -109,7 +113,7 @@ for (const lang of ['ja', 'en']) {
   check('hostile: the RTL override is kept as text, isolated in <bdi>', main.includes('\u202efdp.exe') && (await page.$$eval('bdi', (l) => l.some((b) => b.textContent === '\u202efdp.exe'))));
   check('hostile: the 4 KiB serial is shown', main.includes('<b>' + 'A'.repeat(4093)));
   check('hostile: evidence markup from a report shown as text', main.includes('<img src=x onerror=alert(3)>'));
-  await page.screenshot({ path: join(art, 'hostile-terminal-pc-a-ja.png'), fullPage: true });
+  await page.screenshot({ path: join(art, 'hostile-terminal-pc-a-ja.png'), timeout: 90000 });
   check('hostile: no dialog, CSP violation or error' + (problems.length ? ': ' + problems.join(' | ') : ''), problems.length === 0);
   await ctx.close();
 }
@@ -119,6 +123,8 @@ for (const lang of ['ja', 'en']) {
   const { ctx, page, problems } = await session('etsuran', lang);
   const nav = await page.textContent('nav');
   check(`viewer (${lang}): no audit trail in the menu`, !/監査ログ|Audit trail/.test(nav));
+  await view(page, '#/report');
+  check(`viewer (${lang}): the report without the clause editor`, (await page.textContent('main')).includes('LOCK-1') && (await page.$('#cn')) === null);
   await view(page, '#/approvals');
   check(`viewer (${lang}): the pending policy is listed without an approve button`, (await page.textContent('main')).includes('kaikei') && (await page.$$('main table button')).length === 0);
   await page.screenshot({ path: join(art, `viewer-approvals-${lang}.png`), fullPage: true });

@@ -87,6 +87,15 @@ const words = {
   failingTerminals: ['この要件に不合格の端末', 'Terminals failing this requirement'],
   never: ['未接続', 'never'],
   pendingPolicies: ['承認待ちのポリシー', 'Policy versions waiting for approval'],
+  report: ['自己点検報告 (OPS-2)', 'Self-inspection report (OPS-2)'],
+  print: ['印刷 (A4)', 'Print (A4)'],
+  exportXlsx: ['XLSX で書き出す', 'Export XLSX'],
+  madeAt: ['作成', 'Made'],
+  clauseNo: ['条項番号', 'Clause'],
+  clauseText: ['条項', 'Clause text'],
+  editClause: ['市の条項番号を設定 (CISO)', "Set the city's clause number (CISO)"],
+  save: ['保存', 'Save'],
+  saved: ['保存しました', 'Saved'],
   chartLabel: ['要件 ID ごとの準拠率のグラフ (下の表と同じ内容)', 'Chart of the compliance rate per requirement ID (same as the table below)'],
 } as const;
 

@@ -353,6 +353,63 @@ function Search({ carry }: { carry: boolean }) {
   );
 }
 
+function Report({ me }: { me: Me }) {
+  const [group, setGroup] = useState('');
+  const [applied, setApplied] = useState('');
+  const [d, err, reload] = useLoad(() => get('/admin/v1/dashboard/report' + qs({ group: applied })), [applied]);
+  const [edit, setEdit] = useState({ id: 'LOCK-1', clause: '', text: '' });
+  const [msg, setMsg] = useState<string | null>(null);
+  const file = async (format: 'csv' | 'xlsx') =>
+    download(`mamori-self-inspection.${format}`, await getBlob('/admin/v1/dashboard/report' + qs({ group: applied, format })));
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setMsg(null);
+    try {
+      const r = await fetch('/admin/v1/dashboard/clauses/' + encodeURIComponent(edit.id), {
+        method: 'PUT', credentials: 'same-origin', headers: { 'X-Mamori-CSRF': '1', 'Content-Type': 'application/json' },
+        body: JSON.stringify({ clause: edit.clause, text: edit.text }),
+      });
+      setMsg(r.ok ? t('saved') : `${t('error')}: ${r.status}`);
+      reload();
+    } catch (x) { setMsg(String(x)); }
+  };
+  return (
+    <section class="report">
+      <h2>{t('report')}</h2>
+      <form class="filters noprint" onSubmit={(e) => { e.preventDefault(); setApplied(group); }}>
+        <label for="rg">{t('group')}</label><input id="rg" value={group} onInput={(e) => setGroup((e.target as HTMLInputElement).value)} />
+        <button type="submit">{t('search')}</button>
+        <button type="button" onClick={() => print()}>{t('print')}</button>
+        <button type="button" onClick={() => file('csv')}>{t('exportCsv')}</button>
+        <button type="button" onClick={() => file('xlsx')}>{t('exportXlsx')}</button>
+      </form>
+      <Status data={d} err={err} />
+      {d && (<>
+        <p><Tx v={d.scope} /> — {t('madeAt')}: <Tx v={d.made_at} /> — {t('total')}: {d.terminals}</p>
+        <table>
+          <thead><tr><th scope="col">{t('requirement')}</th><th scope="col">{t('clauseNo')}</th><th scope="col">{t('clauseText')}</th><th scope="col">{t('status')}</th><th scope="col">{t('pass')}</th><th scope="col">{t('fail')}</th><th scope="col">{t('excepted')}</th><th scope="col">{t('other')}</th></tr></thead>
+          <tbody>{d.rows.map((r: any) => (
+            <tr key={r.id} class={r.fail ? 'bad' : ''}><td><Tx v={r.id} /></td><td><Tx v={r.clause} /></td><td><Tx v={r.text} /></td>
+              <td>{getLang() === 'ja' ? r.status_ja : r.status}</td><td>{r.pass}</td><td>{r.fail}</td><td>{r.excepted}</td><td>{r.other}</td></tr>))}
+          </tbody>
+        </table>
+      </>)}
+      {me.may.accounts && d && (
+        <form class="filters noprint" onSubmit={save}>
+          <h3>{t('editClause')}</h3>
+          <label for="ci">{t('requirement')}</label>
+          <select id="ci" value={edit.id} onChange={(e) => setEdit({ ...edit, id: (e.target as HTMLSelectElement).value })}>
+            {d.rows.map((r: any) => <option key={r.id} value={r.id}>{r.id}</option>)}
+          </select>
+          <label for="cn">{t('clauseNo')}</label><input id="cn" value={edit.clause} onInput={(e) => setEdit({ ...edit, clause: (e.target as HTMLInputElement).value })} />
+          <label for="ct">{t('clauseText')}</label><input id="ct" value={edit.text} onInput={(e) => setEdit({ ...edit, text: (e.target as HTMLInputElement).value })} />
+          <button type="submit">{t('save')}</button>
+          {msg && <p role="status"><Tx v={msg} /></p>}
+        </form>)}
+    </section>
+  );
+}
+
 function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const [, setLangTick] = useState(0);
@@ -369,7 +426,7 @@ function App() {
   if (me === null) return <><header>{langButton}</header><Login onDone={setMe} /></>;
   const [path, query] = hash.slice(1).split('?');
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
-  const nav: [string, Parameters<typeof t>[0]][] = [['overview', 'overview'], ['terminals', 'terminals'], ['approvals', 'approvals'], ['events', 'events'], ['carry', 'carry']];
+  const nav: [string, Parameters<typeof t>[0]][] = [['overview', 'overview'], ['terminals', 'terminals'], ['approvals', 'approvals'], ['events', 'events'], ['carry', 'carry'], ['report', 'report']];
   if (me.may.audit) nav.push(['audit', 'audit']);
   let view;
   switch (parts[0]) {
@@ -379,6 +436,7 @@ function App() {
     case 'approvals': view = <Approvals me={me} />; break;
     case 'events': view = <Search key="events" carry={false} />; break;
     case 'carry': view = <Search key="carry" carry={true} />; break;
+    case 'report': view = <Report me={me} />; break;
     case 'audit': view = me.may.audit ? <Audit /> : <p>403</p>; break;
     default: view = <Overview />;
   }
