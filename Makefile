@@ -162,7 +162,7 @@ $(O)/itests/carry: ITEST_LIBS := -luring
 $(O)/itests/server%: tests/integration/server%.c $(O)/libmamori-server.a $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
 	@echo "  ITEST   $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Iserver-api $(LDFLAGS) -o $@ $< $(O)/libmamori-server.a \
+	$(Q)$(CC) $(ALL_CFLAGS) -Iserver-api -Itests/lib $(LDFLAGS) -o $@ $< $(O)/libmamori-server.a \
 		$(O)/libmamori.a $(LIBS_CTL) $(LIBS_SRV)
 $(O)/itests/e2e%: tests/integration/e2e%.c $(O)/libmamori-server.a $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
@@ -186,7 +186,7 @@ $(O)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(O)/libmamori.a
 $(O)/bench/%: tests/bench/%.c $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(UMOCKDEV_CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libmamori.a \
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib $(UMOCKDEV_CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libmamori.a \
 		$(LIBS_CTL) $(UMOCKDEV_LIBS)
 
 # ---- tests: everything under ASan+UBSan in build-san/ -------------------------
