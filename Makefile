@@ -187,7 +187,12 @@ $(O)/bench/%: tests/bench/%.c $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib $(UMOCKDEV_CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libmamori.a \
-		$(LIBS_CTL) $(UMOCKDEV_LIBS)
+		$(LIBS_CTL) $(UMOCKDEV_LIBS) -ldl
+# LD_PRELOAD object that lets USBGuard, the reference, read umockdev's uevents
+$(O)/bench/uevent_kernel.so: tests/bench/uevent_kernel.c
+	$(Q)mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $< -ldl
 
 # ---- tests: everything under ASan+UBSan in build-san/ -------------------------
 check: deps
@@ -211,7 +216,7 @@ integration: deps
 	$(Q)$(MAKE) --no-print-directory O=build-san all-tests
 	$(Q)MAMORI_BUILD=build-san bash tests/run-tests.sh integration
 
-bench: all $(BENCH_BINS) $(O)/itests/server_flood
+bench: all $(BENCH_BINS) $(O)/bench/uevent_kernel.so $(O)/itests/server_flood
 	$(Q)bash $(DEPS) --bench >/dev/null
 	$(Q)MAMORI_BUILD=$(O) bash tests/bench/run.sh
 

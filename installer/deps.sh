@@ -22,11 +22,13 @@ build=(gcc make pkg-config
        zlib1g-dev liblz4-dev liblzma-dev
        openssl curl ca-certificates jq)
 # usbguard: the oracle of tests/integration/usbguard_diff.sh (issue 12); its
-# packaged service is kept from starting (policy-rc.d below)
+# packaged service is kept from starting (policy-rc.d below). wpasupplicant
+# and netplan.io: the Wi-Fi oracles of groundtruth_wifi.sh (issue 21, NET-2)
 check=(clang clang-format libclang-rt-14-dev sqlite3
        cryptsetup-bin e2fsprogs util-linux fdisk dconf-cli libglib2.0-bin
        clamav-daemon clamav postgresql nodejs usbguard faketime liburing-dev
-       debootstrap iproute2 lz4 xz-utils)
+       debootstrap iproute2 lz4 xz-utils
+       wpasupplicant netplan.io)
 bench=(nginx wrk)
 package=(build-essential debhelper dpkg-dev fakeroot lintian man-db groff-base)
 fresh=(debootstrap debian-archive-keyring)

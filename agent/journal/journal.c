@@ -1220,7 +1220,8 @@ static int prepare_writer(struct journal *j)
 	        j->quota_bytes && j->quota_bytes / 5 < WAL_LIMIT ? (int64_t)(j->quota_bytes / 5) : WAL_LIMIT;
 	int64_t ckpt = wal_limit / 4096 / 2 + 8;
 	r = xsnprintf(sql, sizeof(sql),
-	              "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA journal_size_limit=%" PRId64 ";"
+	              "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-512;"
+	              " PRAGMA journal_size_limit=%" PRId64 ";"
 	              "PRAGMA wal_autocheckpoint=%" PRId64 ";",
 	              wal_limit, ckpt);
 	if (r < 0)

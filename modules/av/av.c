@@ -4,6 +4,10 @@
  * without blocking, and the carry-in scan entry point. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stddef.h>
@@ -191,6 +195,148 @@ bool av_process_running(const char *name)
 		if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
 			found = comm_matches(p, de->d_name, name);
 	closedir(dir);
+	return found;
+}
+
+/* MD5 of an open file, lowercase hex (dpkg's md5sums use MD5) */
+static int md5_fd(int fd, char out[33])
+{
+	static const char hx[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE], buf[65536];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	int r = -EIO;
+
+	if (!c)
+		return -ENOMEM;
+	if (EVP_DigestInit_ex(c, EVP_md5(), NULL) != 1)
+		goto out;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto out;
+		if (n == 0)
+			break;
+		if (EVP_DigestUpdate(c, buf, (size_t)n) != 1)
+			goto out;
+	}
+	if (EVP_DigestFinal_ex(c, md, &mdlen) != 1 || mdlen != 16)
+		goto out;
+	for (unsigned i = 0; i < 16; i++) {
+		out[2 * i] = hx[md[i] >> 4];
+		out[2 * i + 1] = hx[md[i] & 15];
+	}
+	out[32] = '\0';
+	r = 0;
+out:
+	EVP_MD_CTX_free(c);
+	return r;
+}
+
+/* the MD5 dpkg recorded for path (absolute) in package's md5sums */
+static int package_md5(const char *package, const char *path, char out[33])
+{
+	_cleanup_free_ char *buf = NULL;
+	char p[PATH_MAX];
+	size_t len = 0;
+	int r;
+
+	if ((r = root_pathf(p, sizeof(p), "/var/lib/dpkg/info/%s.md5sums", package)) < 0 ||
+	    (r = read_file_capped(p, 4 * 1024 * 1024, &buf, &len)) < 0)
+		return r;
+	for (char *line = buf, *nl; line && *line; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		/* "HEX32  usr/sbin/clamonacc" */
+		if (strlen(line) > 34 && line[32] == ' ' && line[33] == ' ' && strcmp(line + 34, path + 1) == 0 &&
+		    strspn(line, "0123456789abcdef") == 32) {
+			memcpy(out, line, 32);
+			out[32] = '\0';
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Is /proc/PID/exe one of binaries? 1 yes, 0 no (why in detail). */
+static int exe_verified(const char *procdir, const char *pid, const struct av_binary *binaries, char *detail,
+                        size_t dsz)
+{
+	char p[PATH_MAX], target[PATH_MAX], want[33], have[33];
+	const struct av_binary *b = NULL;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	ssize_t n;
+	int r;
+
+	if (xsnprintf(p, sizeof(p), "%s/%s/exe", procdir, pid) < 0)
+		return 0;
+	n = readlink(p, target, sizeof(target) - 1);
+	if (n <= 0) {
+		xsnprintf(detail, dsz, "pid %s: executable unknown (%s)", pid, n < 0 ? strerror(errno) : "empty");
+		return 0;
+	}
+	target[n] = '\0';
+	for (size_t i = 0; binaries[i].path; i++)
+		if (strcmp(target, binaries[i].path) == 0)
+			b = &binaries[i];
+	if (!b) {
+		_cleanup_free_ char *e = escape_untrusted(target, strlen(target), 120);
+		xsnprintf(detail, dsz, "pid %s runs %s, not the package's program", pid, e ? e : "?");
+		return 0;
+	}
+	/* the file the process really runs, not what the path holds now */
+	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		xsnprintf(detail, dsz, "pid %s: %s: %s", pid, b->path, strerror(errno));
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		xsnprintf(detail, dsz, "pid %s: %s is not a root-owned file writable only by root", pid, b->path);
+		return 0;
+	}
+	r = package_md5(b->package, b->path, want);
+	if (r < 0) {
+		xsnprintf(detail, dsz, "pid %s: %s is not listed in %s's md5sums (%s)", pid, b->path, b->package,
+		          strerror(-r));
+		return 0;
+	}
+	if (md5_fd(fd, have) < 0 || strcmp(want, have) != 0) {
+		xsnprintf(detail, dsz, "pid %s: %s differs from the file of package %s", pid, b->path, b->package);
+		return 0;
+	}
+	xsnprintf(detail, dsz, "pid %s runs %s (MD5 as in package %s)", pid, b->path, b->package);
+	return 1;
+}
+
+bool av_process_verified(const char *name, const struct av_binary *binaries, char *detail, size_t detailsz)
+{
+	char p[PATH_MAX], why[256] = "";
+	struct dirent *de;
+	DIR *dir;
+	bool found = false;
+
+	xsnprintf(detail, detailsz, "%s not running", name);
+	if (!name || !name[0] || root_path(p, sizeof(p), "/proc") < 0)
+		return false;
+	dir = opendir(p);
+	if (!dir)
+		return false;
+	while (!found && (de = readdir(dir))) {
+		char one[256];
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' || !comm_matches(p, de->d_name, name))
+			continue;
+		found = exe_verified(p, de->d_name, binaries, one, sizeof(one)) == 1;
+		if (found || !why[0])
+			strscpy(why, sizeof(why), one);
+	}
+	closedir(dir);
+	if (why[0])
+		xsnprintf(detail, detailsz, "%s", why);
 	return found;
 }
 

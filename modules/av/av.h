@@ -110,6 +110,22 @@ int av_settings_from_json(const cJSON *sec, struct av_settings *ret);
  * looked up under the root prefix. */
 bool av_process_running(const char *name);
 
+/* A program a process must really run: its path and the dpkg package that
+ * ships it (whose md5sums list the file). */
+struct av_binary {
+	const char *path;
+	const char *package;
+};
+
+/* true if a process named name (comm or argv[0]) runs whose executable
+ * (/proc/PID/exe, read through the open file, not its name) is one of
+ * binaries: the link names that path, the file is owned by root and not
+ * writable by group or others, and its MD5 equals the package's entry in
+ * /var/lib/dpkg/info/PACKAGE.md5sums (no such list: refused). A renamed
+ * copy of another program never counts (AV-1, issue 21). detail says why
+ * for the first candidate refused or the one accepted. */
+bool av_process_verified(const char *name, const struct av_binary *binaries, char *detail, size_t detailsz);
+
 /* Turn a status into results: av.resident, av.on_access (AV-1),
  * av.definitions (AV-2), av.engine (AV-2), av.full_scan (AV-3). Pure. */
 int av_evaluate(const struct av_settings *s, const struct av_status *st, time_t now, struct check_report *rep);

@@ -664,41 +664,64 @@ int av_clamd_last_full_scan_found(const char *state_dir, unsigned *ret_found, un
 
 /* ---- gather -------------------------------------------------------------- */
 
+/* AV-2: clamd needs both main and daily; the older of the two decides (a
+ * fresh main with a stale daily is stale). Of each, the newer of .cld
+ * (incremental) and .cvd. A missing family is no definitions (issue 21). */
 static void newest_database(const struct av_settings *s, struct av_status *st)
 {
-	static const char *const names[] = {"daily.cld", "daily.cvd", "main.cld", "main.cvd"};
+	static const char *const fam[2][2] = {{"main.cld", "main.cvd"}, {"daily.cld", "daily.cvd"}};
+	struct av_cvd_header best[2];
+	const char *best_name[2] = {NULL, NULL};
 	char p[PATH_MAX];
-	bool any = false;
+	int older;
 
-	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
-		struct av_cvd_header h;
-		int r;
+	for (size_t k = 0; k < 2; k++)
+		for (size_t i = 0; i < 2; i++) {
+			struct av_cvd_header h;
+			int r;
 
-		if (root_pathf(p, sizeof(p), "%s/%s", s->clamd_database_dir, names[i]) < 0)
-			continue;
-		r = av_clamd_read_cvd_header(p, &h);
-		if (r == -ENOENT)
-			continue;
-		if (r < 0) {
-			if (!any && st->definitions_err == 0) {
-				st->definitions_err = r;
-				xsnprintf(st->definitions_detail, sizeof(st->definitions_detail),
-				          "%s: unreadable header (%s)", names[i], strerror(-r));
+			if (root_pathf(p, sizeof(p), "%s/%s", s->clamd_database_dir, fam[k][i]) < 0)
+				continue;
+			r = av_clamd_read_cvd_header(p, &h);
+			if (r == -ENOENT)
+				continue;
+			if (r < 0) {
+				if (st->definitions_err == 0) {
+					st->definitions_err = r;
+					xsnprintf(st->definitions_detail, sizeof(st->definitions_detail),
+					          "%s: unreadable header (%s)", fam[k][i], strerror(-r));
+				}
+				continue;
 			}
-			continue;
+			if (!best_name[k] || h.build_time > best[k].build_time) {
+				best[k] = h;
+				best_name[k] = fam[k][i];
+			}
 		}
-		if (!any || h.build_time > st->definitions_time) {
-			st->have_definitions = true;
-			st->definitions_err = 0;
-			st->definitions_time = h.build_time;
-			xsnprintf(st->definitions_version, sizeof(st->definitions_version), "%s:%llu", names[i],
-			          (unsigned long long)h.version);
-			xsnprintf(st->definitions_detail, sizeof(st->definitions_detail), "%s/%s header (%s)",
-			          s->clamd_database_dir, names[i], h.build_time_str);
-			any = true;
-		}
+	if (st->definitions_err < 0)
+		return; /* an unreadable header is never hidden by the other file */
+	if (!best_name[0] || !best_name[1]) {
+		if (best_name[0] || best_name[1])
+			xsnprintf(st->definitions_detail, sizeof(st->definitions_detail), "%s/%s only (no %s database)",
+			          s->clamd_database_dir, best_name[0] ? best_name[0] : best_name[1],
+			          best_name[0] ? "daily" : "main");
+		return;
 	}
+	older = best[1].build_time < best[0].build_time ? 1 : 0;
+	st->have_definitions = true;
+	st->definitions_time = best[older].build_time;
+	xsnprintf(st->definitions_version, sizeof(st->definitions_version), "main:%llu daily:%llu",
+	          (unsigned long long)best[0].version, (unsigned long long)best[1].version);
+	xsnprintf(st->definitions_detail, sizeof(st->definitions_detail), "older of %s (%s) and %s (%s): %s",
+	          best_name[0], best[0].build_time_str, best_name[1], best[1].build_time_str, best_name[older]);
 }
+
+/* where Debian's and Ubuntu's clamav-daemon package installs clamonacc */
+static const struct av_binary clamonacc_binaries[] = {
+        {"/usr/sbin/clamonacc", "clamav-daemon"},
+        {"/usr/bin/clamonacc", "clamav-daemon"},
+        {NULL, NULL},
+};
 
 static int clamd_gather(const struct av_settings *s, const char *state_dir, time_t now, struct av_status *ret)
 {
@@ -735,14 +758,15 @@ static int clamd_gather(const struct av_settings *s, const char *state_dir, time
 			xsnprintf(st.definitions_detail, sizeof(st.definitions_detail), "clamd VERSION");
 		}
 	}
-	if (!st.have_definitions && st.definitions_err == 0)
+	if (!st.have_definitions && st.definitions_err == 0 && !st.definitions_detail[0])
 		xsnprintf(st.definitions_detail, sizeof(st.definitions_detail), "no daily/main database in %s",
 		          s->clamd_database_dir);
 
+	/* AV-1: a process named clamonacc is not enough (a renamed sleep is
+	 * one): its executable must be the package's clamonacc */
 	st.on_access_known = true;
-	st.on_access = av_process_running("clamonacc");
-	xsnprintf(st.on_access_detail, sizeof(st.on_access_detail), "clamonacc %s",
-	          st.on_access ? "running" : "not running");
+	st.on_access =
+	        av_process_verified("clamonacc", clamonacc_binaries, st.on_access_detail, sizeof(st.on_access_detail));
 
 	st.full_scan_known = true;
 	if (state_dir && av_clamd_last_full_scan(state_dir, &st.last_full_scan) == 0)

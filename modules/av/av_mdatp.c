@@ -124,6 +124,18 @@ int av_mdatp_parse_health(const char *json, size_t len, time_t now, struct av_st
 		xsnprintf(st.on_access_detail, sizeof(st.on_access_detail), "real_time_protection_enabled=%s%s",
 		          b ? "true" : "false", rtp_avail ? "" : " (not available)");
 	}
+	/* AV-1: in passive mode Defender scans on access but never blocks or
+	 * remediates: it does not protect (issue 21) */
+	if (get_bool(o, "passive_mode_enabled", &b) == 0 && b) {
+		st.on_access_known = true;
+		st.on_access = false;
+		xsnprintf(st.on_access_detail, sizeof(st.on_access_detail),
+		          "passive_mode_enabled=true (detects, never blocks)");
+	} else if (get_value(o, "passive_mode_enabled") && get_bool(o, "passive_mode_enabled", &b) < 0) {
+		st.on_access_known = true;
+		st.on_access = false;
+		xsnprintf(st.on_access_detail, sizeof(st.on_access_detail), "passive_mode_enabled unreadable");
+	}
 	get_string(o, "engine_version", st.engine_version, sizeof(st.engine_version));
 	get_string(o, "definitions_version", st.definitions_version, sizeof(st.definitions_version));
 	if (st.engine_version[0])

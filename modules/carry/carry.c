@@ -137,6 +137,7 @@ struct carry_settings {
 
 struct carry_state {
 	struct mamori_ctx *ctx;
+	bool offline_root; /* `mamorictl --root ROOT check`: no live media to follow (issue 21.8) */
 	struct carry_settings set;
 	struct usb_rules *rules;
 	struct av_settings av;
@@ -1688,6 +1689,14 @@ static int carry_init(struct mamori_ctx *ctx, void **ret_state)
 		log_error("carry: policy rejected: %s", err[0] ? err : strerror(-r));
 		goto fail;
 	}
+	/* a check of another root (mamorictl --root ROOT check, which never
+	 * changes anything): the media and mounts this module follows are the
+	 * running machine's, not the root's; only the policy is judged */
+	if (ctx->audit_only && root_get()[0]) {
+		st->offline_root = true;
+		*ret_state = st;
+		return 0;
+	}
 	st->held = calloc(CARRY_HELD_MAX, sizeof(*st->held));
 	if (!st->held) {
 		r = -ENOMEM;
@@ -1802,6 +1811,16 @@ static int carry_check(void *state, struct check_report *rep)
 
 	if (!st || !r)
 		return st ? -ENOMEM : -EINVAL;
+	if (st->offline_root) {
+		check_result_evidence(r, "root", "%s", root_get());
+		check_result_set(
+		        r, CHECK_NOT_APPLICABLE,
+		        "ルートを指定した点検では媒体の記録は対象外です (稼働中のマシンの媒体のため。ポリシーの"
+		        "carry 設定は検証済み)",
+		        "Not judged with a root prefix: carried media are the running machine's (the policy's "
+		        "carry settings were validated)");
+		return 0;
+	}
 	for (size_t i = 0; i < st->n_vols; i++) {
 		blocked += st->vols[i]->state == VOL_BLOCKED;
 		scanning += st->vols[i]->state == VOL_SCANNING;

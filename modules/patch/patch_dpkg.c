@@ -160,6 +160,18 @@ struct status_ctx {
 	size_t alloc;
 	char name[PATCH_NAME_MAX], arch[32], version[PATCH_VERSION_MAX + 1];
 	bool installed, bad;
+	bool present_too; /* patch_dpkg_read_present: files on disk count */
+	const char *state;
+};
+
+/* dpkg's package states (dpkg(1), "Package states"): whether the package's
+ * files may be on disk. One table for both readers. */
+static const struct {
+	const char *name;
+	bool on_disk;
+} dpkg_states[] = {
+        {"not-installed", false},  {"config-files", false},    {"half-installed", true},   {"unpacked", true},
+        {"half-configured", true}, {"triggers-awaited", true}, {"triggers-pending", true}, {"installed", true},
 };
 
 static bool valid_name(const char *s)
@@ -203,12 +215,14 @@ static int status_cb(void *ud, const char *key, const char *value)
 			p->name = strdup(c->name);
 			p->arch = strdup(c->arch[0] ? c->arch : "all");
 			p->version = strdup(c->version);
+			p->state = c->state;
 			c->list.n++;
 			if (!p->name || !p->arch || !p->version)
 				return -ENOMEM;
 		}
 		c->name[0] = c->arch[0] = c->version[0] = '\0';
 		c->installed = false;
+		c->state = NULL;
 		return 0;
 	}
 	if (strcmp(key, "Package") == 0) {
@@ -227,9 +241,20 @@ static int status_cb(void *ud, const char *key, const char *value)
 
 		if (!value)
 			return -EBADMSG;
-		/* "want flag state": only state "installed" counts */
+		/* "want flag state": patch_dpkg_read counts state "installed"
+		 * only; patch_dpkg_read_present every state with files on disk */
 		last = strrchr(value, ' ');
-		c->installed = last && strcmp(last + 1, "installed") == 0;
+		if (!last)
+			return -EBADMSG;
+		c->state = NULL;
+		for (size_t i = 0; i < ELEMENTSOF(dpkg_states); i++)
+			if (strcmp(last + 1, dpkg_states[i].name) == 0) {
+				c->state = dpkg_states[i].name;
+				c->installed = c->present_too ? dpkg_states[i].on_disk
+				                              : strcmp(dpkg_states[i].name, "installed") == 0;
+			}
+		if (!c->state)
+			return -EBADMSG; /* a state dpkg does not define */
 	}
 	return 0;
 }
@@ -242,10 +267,10 @@ static int pkg_cmp(const void *a, const void *b)
 	return r ? r : strcmp(x->arch, y->arch);
 }
 
-int patch_dpkg_read(const char *path, struct patch_pkglist *ret, struct patch_parse_error *err)
+static int dpkg_read(const char *path, bool present_too, struct patch_pkglist *ret, struct patch_parse_error *err)
 {
 	_cleanup_fclose_ FILE *f = NULL;
-	struct status_ctx c = {0};
+	struct status_ctx c = {.present_too = present_too};
 	int r;
 
 	f = fopen(path, "re");
@@ -260,6 +285,16 @@ int patch_dpkg_read(const char *path, struct patch_pkglist *ret, struct patch_pa
 		qsort(c.list.p, c.list.n, sizeof(*c.list.p), pkg_cmp);
 	*ret = c.list;
 	return 0;
+}
+
+int patch_dpkg_read(const char *path, struct patch_pkglist *ret, struct patch_parse_error *err)
+{
+	return dpkg_read(path, false, ret, err);
+}
+
+int patch_dpkg_read_present(const char *path, struct patch_pkglist *ret, struct patch_parse_error *err)
+{
+	return dpkg_read(path, true, ret, err);
 }
 
 static bool arch_match(const char *a, const char *b)

@@ -43,6 +43,7 @@ struct patch_pkg {
 	 * one, and the highest one from a security suite */
 	char *candidate, *security_candidate;
 	char *security_origin; /* suite of the security candidate */
+	const char *state;     /* dpkg's state word ("installed", "unpacked", …); static */
 };
 
 struct patch_pkglist {
@@ -53,6 +54,12 @@ struct patch_pkglist {
 /* Read the installed packages ("Status: … installed") from a status file
  * (path under the root). */
 int patch_dpkg_read(const char *path, struct patch_pkglist *ret, struct patch_parse_error *err);
+
+/* Like patch_dpkg_read, but every package whose files may be on disk
+ * (SOFT-1): dpkg's states installed, unpacked, half-configured,
+ * half-installed, triggers-awaited and triggers-pending; not-installed and
+ * config-files are left out. A state dpkg does not define is -EBADMSG. */
+int patch_dpkg_read_present(const char *path, struct patch_pkglist *ret, struct patch_parse_error *err);
 
 /* Find name (with arch, or any arch if arch is NULL); "all" matches any
  * arch on either side. */

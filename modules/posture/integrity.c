@@ -111,6 +111,10 @@ int integrity_measure(const char *path, struct integrity_file *ret)
 	f.exists = true;
 	f.size = st.st_size;
 	f.mtime = st.st_mtime;
+	f.has_meta = true;
+	f.mode = st.st_mode;
+	f.uid = st.st_uid;
+	f.gid = st.st_gid;
 	if (!S_ISREG(st.st_mode)) {
 		strscpy(f.sha256, sizeof(f.sha256), "not-regular");
 		*ret = f;
@@ -157,7 +161,9 @@ int integrity_measure(const char *path, struct integrity_file *ret)
 
 static bool same(const struct integrity_file *a, const struct integrity_file *b)
 {
-	return a->exists == b->exists && (!a->exists || strcmp(a->sha256, b->sha256) == 0);
+	return a->exists == b->exists &&
+	       (!a->exists || (strcmp(a->sha256, b->sha256) == 0 && a->has_meta == b->has_meta && a->mode == b->mode &&
+	                       a->uid == b->uid && a->gid == b->gid));
 }
 
 /* ---- baseline file ------------------------------------------------------ */
@@ -190,6 +196,10 @@ static int baseline_write(const char *state_dir, const struct integrity_file *fi
 		    !cJSON_AddStringToObject(o, "sha256", files[i].sha256) ||
 		    !cJSON_AddNumberToObject(o, "size", (double)files[i].size) ||
 		    !cJSON_AddNumberToObject(o, "mtime", (double)files[i].mtime))
+			goto out;
+		if (files[i].has_meta && (!cJSON_AddNumberToObject(o, "mode", files[i].mode) ||
+		                          !cJSON_AddNumberToObject(o, "uid", files[i].uid) ||
+		                          !cJSON_AddNumberToObject(o, "gid", files[i].gid)))
 			goto out;
 	}
 	text = cJSON_Print(root);
@@ -231,7 +241,10 @@ static int baseline_read(const char *state_dir, struct integrity_file *files, si
 		            *ex = cJSON_GetObjectItemCaseSensitive(o, "exists"),
 		            *sha = cJSON_GetObjectItemCaseSensitive(o, "sha256"),
 		            *sz = cJSON_GetObjectItemCaseSensitive(o, "size"),
-		            *mt = cJSON_GetObjectItemCaseSensitive(o, "mtime");
+		            *mt = cJSON_GetObjectItemCaseSensitive(o, "mtime"),
+		            *mode = cJSON_GetObjectItemCaseSensitive(o, "mode"),
+		            *uid = cJSON_GetObjectItemCaseSensitive(o, "uid"),
+		            *gid = cJSON_GetObjectItemCaseSensitive(o, "gid");
 		struct integrity_file *f = &files[n];
 
 		if (n >= max || !cJSON_IsString(path) || !cJSON_IsBool(ex) || !cJSON_IsString(sha) ||
@@ -246,6 +259,20 @@ static int baseline_read(const char *state_dir, struct integrity_file *files, si
 			return -EINVAL;
 		}
 		f->exists = cJSON_IsTrue(ex);
+		/* mode and owner: all three or none (a baseline from before CONF-1
+		 * kept them: adopted from the file on load, see load_baseline) */
+		if (mode || uid || gid) {
+			if (!cJSON_IsNumber(mode) || !cJSON_IsNumber(uid) || !cJSON_IsNumber(gid) ||
+			    mode->valuedouble < 0 || mode->valuedouble > UINT32_MAX || uid->valuedouble < 0 ||
+			    uid->valuedouble > UINT32_MAX || gid->valuedouble < 0 || gid->valuedouble > UINT32_MAX) {
+				cJSON_Delete(root);
+				return -EINVAL;
+			}
+			f->has_meta = true;
+			f->mode = (uint32_t)mode->valuedouble;
+			f->uid = (uint32_t)uid->valuedouble;
+			f->gid = (uint32_t)gid->valuedouble;
+		}
 		f->size = (int64_t)sz->valuedouble;
 		f->mtime = (int64_t)mt->valuedouble;
 		n++;
@@ -300,7 +327,11 @@ static const char *change_kind(const struct integrity_file *base, const struct i
 		return "deleted";
 	if (!base->exists && now->exists)
 		return "created";
-	return "modified";
+	if (strcmp(base->sha256, now->sha256) != 0)
+		return "modified";
+	if (base->mode != now->mode)
+		return base->uid != now->uid || base->gid != now->gid ? "mode and owner changed" : "mode changed";
+	return "owner changed";
 }
 
 static void emit_tamper(struct integrity_state *st, struct watched *w)
@@ -315,7 +346,13 @@ static void emit_tamper(struct integrity_state *st, struct watched *w)
 	    cJSON_AddStringToObject(p, "old_sha256", w->base.exists ? w->base.sha256 : "") &&
 	    cJSON_AddStringToObject(p, "new_sha256", w->now.exists ? w->now.sha256 : "") &&
 	    cJSON_AddNumberToObject(p, "size", (double)w->now.size) &&
-	    cJSON_AddNumberToObject(p, "mtime", (double)w->now.mtime)) {
+	    cJSON_AddNumberToObject(p, "mtime", (double)w->now.mtime) &&
+	    cJSON_AddNumberToObject(p, "old_mode", w->base.exists ? (double)(w->base.mode & 07777) : -1) &&
+	    cJSON_AddNumberToObject(p, "new_mode", w->now.exists ? (double)(w->now.mode & 07777) : -1) &&
+	    cJSON_AddNumberToObject(p, "old_uid", w->base.exists ? (double)w->base.uid : -1) &&
+	    cJSON_AddNumberToObject(p, "new_uid", w->now.exists ? (double)w->now.uid : -1) &&
+	    cJSON_AddNumberToObject(p, "old_gid", w->base.exists ? (double)w->base.gid : -1) &&
+	    cJSON_AddNumberToObject(p, "new_gid", w->now.exists ? (double)w->now.gid : -1)) {
 		r = mamori_emit(st->ctx, "tamper.detected", SEV_WARNING, REQ, p);
 		if (r < 0)
 			log_warning_errno(r, "integrity: could not record tamper.detected for %s", w->now.path);
@@ -394,6 +431,20 @@ static int load_baseline(struct integrity_state *st)
 			if (r < 0)
 				return r;
 			add = true;
+		} else if (st->w[i].base.exists && !st->w[i].base.has_meta) {
+			/* a baseline from before mode and owner were kept (CONF-1):
+			 * they are adopted from the file once, as the content was */
+			struct integrity_file now;
+			r = integrity_measure(st->w[i].base.path, &now);
+			if (r < 0)
+				return r;
+			if (now.exists) {
+				st->w[i].base.has_meta = true;
+				st->w[i].base.mode = now.mode;
+				st->w[i].base.uid = now.uid;
+				st->w[i].base.gid = now.gid;
+				add = true;
+			}
 		}
 		st->w[i].has_reported = false;
 	}

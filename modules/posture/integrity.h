@@ -45,6 +45,11 @@ struct integrity_file {
 	char sha256[65]; /* hex; "not-regular" / "too-large" / "unreadable" for files that cannot be hashed */
 	int64_t size;
 	int64_t mtime;
+	/* CONF-1: a chmod or chown is a change too (stat(2) of the file);
+	 * has_meta false only for a baseline entry written before they were kept */
+	bool has_meta;
+	uint32_t mode; /* permission bits and file type (st_mode) */
+	uint32_t uid, gid;
 };
 
 /* Measure one system path (resolved under the root). Returns 0 (also for a

@@ -14,13 +14,11 @@
 #include "alloc-util.h"
 #include "fileio.h"
 #include "network.h"
+#include "network_wifi.h"
 #include "rootpath.h"
 #include "strutil.h"
 
-#define REQ            "NET-2"
-#define ROUTE_FILE_MAX (16 * 1024 * 1024)
-#define NM_FILE_MAX    (64 * 1024)
-#define RTF_REJECT_    0x0200
+#define REQ "NET-2"
 
 int network_parse_cidr(const char *s, struct network_cidr *ret)
 {
@@ -118,300 +116,15 @@ static void gather_ifaces(struct network_facts *f)
 	closedir(d);
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9'   ? c - '0'
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
-	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	                              : -1;
-}
-
-static bool hex_bytes(const char *s, size_t n, uint8_t *out)
-{
-	if (strlen(s) != 2 * n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		int h = hexval(s[2 * i]), l = hexval(s[2 * i + 1]);
-		if (h < 0 || l < 0)
-			return false;
-		out[i] = (uint8_t)(h * 16 + l);
-	}
-	return true;
-}
-
-static int route_fail(struct network_facts *f, const char *file, int line)
-{
-	f->routes_err = -EINVAL;
-	xsnprintf(f->routes_err_what, sizeof(f->routes_err_what), "%s:%d: malformed line", file, line);
-	return -EINVAL;
-}
-
-static int split(char *line, char **tok, size_t max)
-{
-	char *save = NULL;
-	size_t n = 0;
-
-	for (char *t = strtok_r(line, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-		if (n >= max)
-			return -1;
-		tok[n++] = t;
-	}
-	return (int)n;
-}
-
-/* Iface Destination Gateway Flags RefCnt Use Metric Mask MTU Window IRTT */
-static int parse_route4(struct network_facts *f, const char *buf)
-{
-	int lineno = 0;
-
-	while (*buf) {
-		size_t ll = strcspn(buf, "\n");
-		char line[512], *tok[16];
-		uint8_t dst[4], mask[4];
-		int nt, prefix = 0;
-		bool contiguous = true;
-		int64_t flags;
-
-		lineno++;
-		if (ll >= sizeof(line))
-			return route_fail(f, "/proc/net/route", lineno);
-		memcpy(line, buf, ll);
-		line[ll] = '\0';
-		buf += ll + (buf[ll] == '\n');
-		nt = split(line, tok, ELEMENTSOF(tok));
-		if (nt == 0)
-			continue;
-		if (lineno == 1) {
-			if (nt < 8 || strcmp(tok[0], "Iface") != 0)
-				return route_fail(f, "/proc/net/route", lineno);
-			continue;
-		}
-		if (nt < 8 || !hex_bytes(tok[1], 4, dst) || !hex_bytes(tok[7], 4, mask) || strlen(tok[3]) == 0 ||
-		    strlen(tok[3]) > 8 || strspn(tok[3], "0123456789abcdefABCDEF") != strlen(tok[3]))
-			return route_fail(f, "/proc/net/route", lineno);
-		flags = strtol(tok[3], NULL, 16);
-		if (flags & RTF_REJECT_)
-			continue;
-		/* the kernel prints the u32 in host order: bytes come out reversed on little endian */
-		{
-			uint32_t d, m;
-			uint8_t db[4], mb[4];
-			d = (uint32_t)dst[0] << 24 | (uint32_t)dst[1] << 16 | (uint32_t)dst[2] << 8 | dst[3];
-			m = (uint32_t)mask[0] << 24 | (uint32_t)mask[1] << 16 | (uint32_t)mask[2] << 8 | mask[3];
-			memcpy(db, &d, 4);
-			memcpy(mb, &m, 4);
-			for (int i = 0; i < 32; i++) {
-				bool bit = mb[i / 8] & (0x80 >> (i % 8));
-				if (bit && !contiguous)
-					return route_fail(f, "/proc/net/route", lineno);
-				if (bit)
-					prefix++;
-				else
-					contiguous = false;
-			}
-			if (strcmp(tok[0], "lo") == 0 || f->n_routes >= NETWORK_MAX_ROUTES)
-				continue;
-			f->routes[f->n_routes].dst.family = AF_INET;
-			memset(f->routes[f->n_routes].dst.addr, 0, 16);
-			memcpy(f->routes[f->n_routes].dst.addr, db, 4);
-			f->routes[f->n_routes].dst.prefix = prefix;
-			strscpy(f->routes[f->n_routes].iface, sizeof(f->routes[0].iface), tok[0]);
-			f->n_routes++;
-		}
-	}
-	return 0;
-}
-
-/* dest plen src plen nexthop metric refcnt use flags iface */
-static int parse_route6(struct network_facts *f, const char *buf)
-{
-	int lineno = 0;
-
-	while (*buf) {
-		size_t ll = strcspn(buf, "\n");
-		char line[512], *tok[12];
-		uint8_t dst[16], plen, fl[4];
-		uint32_t flags;
-		int nt;
-
-		lineno++;
-		if (ll >= sizeof(line))
-			return route_fail(f, "/proc/net/ipv6_route", lineno);
-		memcpy(line, buf, ll);
-		line[ll] = '\0';
-		buf += ll + (buf[ll] == '\n');
-		nt = split(line, tok, ELEMENTSOF(tok));
-		if (nt == 0)
-			continue;
-		if (nt != 10 || !hex_bytes(tok[0], 16, dst) || !hex_bytes(tok[1], 1, &plen) || plen > 128 ||
-		    !hex_bytes(tok[8], 4, fl))
-			return route_fail(f, "/proc/net/ipv6_route", lineno);
-		flags = (uint32_t)fl[0] << 24 | (uint32_t)fl[1] << 16 | (uint32_t)fl[2] << 8 | fl[3];
-		if ((flags & RTF_REJECT_) || strcmp(tok[9], "lo") == 0)
-			continue;
-		if ((dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80) || dst[0] == 0xff)
-			continue; /* link-local and multicast never leave the segment */
-		if (f->n_routes >= NETWORK_MAX_ROUTES)
-			continue;
-		f->routes[f->n_routes].dst.family = AF_INET6;
-		memcpy(f->routes[f->n_routes].dst.addr, dst, 16);
-		f->routes[f->n_routes].dst.prefix = plen;
-		strscpy(f->routes[f->n_routes].iface, sizeof(f->routes[0].iface), tok[9]);
-		f->n_routes++;
-	}
-	return 0;
-}
-
-static void gather_routes(struct network_facts *f)
-{
-	_cleanup_free_ char *b4 = NULL, *b6 = NULL;
-	char p[PATH_MAX];
-	int r;
-
-	if (root_path(p, sizeof(p), "/proc/net/route") < 0)
-		return;
-	r = read_file_capped(p, ROUTE_FILE_MAX, &b4, NULL);
-	if (r < 0) {
-		f->routes_err = r;
-		xsnprintf(f->routes_err_what, sizeof(f->routes_err_what), "/proc/net/route: %s", strerror(-r));
-		return;
-	}
-	if (parse_route4(f, b4) < 0)
-		return;
-	if (root_path(p, sizeof(p), "/proc/net/ipv6_route") < 0)
-		return;
-	r = read_file_capped(p, ROUTE_FILE_MAX, &b6, NULL);
-	if (r == -ENOENT)
-		return;
-	if (r < 0) {
-		f->routes_err = r;
-		xsnprintf(f->routes_err_what, sizeof(f->routes_err_what), "/proc/net/ipv6_route: %s", strerror(-r));
-		return;
-	}
-	parse_route6(f, b6);
-}
-
-static void escaped(char *dst, size_t sz, const char *s)
-{
-	_cleanup_free_ char *e = escape_untrusted(s, strlen(s), 80);
-
-	strscpy(dst, sz, e ? e : "?");
-}
-
-/* Judge one NetworkManager keyfile. */
-static void nm_parse(struct network_wifi *w, const char *buf, bool *ret_is_wifi)
-{
-	enum { S_OTHER, S_CONN, S_SEC } sec = S_OTHER;
-	bool is_wifi = false, has_sec = false, wep_key = false;
-
-	w->key_mgmt[0] = '\0';
-	while (*buf) {
-		size_t ll = strcspn(buf, "\n");
-		char line[1024], *s, *eq;
-
-		if (ll < sizeof(line)) {
-			memcpy(line, buf, ll);
-			line[ll] = '\0';
-			s = strstrip(line);
-			if (*s == '[') {
-				sec = !strcmp(s, "[connection]") ? S_CONN
-				      : !strcmp(s, "[wifi-security]") || !strcmp(s, "[802-11-wireless-security]")
-				              ? S_SEC
-				              : S_OTHER;
-				has_sec = has_sec || sec == S_SEC;
-			} else if (*s && *s != '#' && (eq = strchr(s, '='))) {
-				*eq = '\0';
-				s = strstrip(s);
-				eq = strstrip(eq + 1);
-				if (sec == S_CONN && !strcmp(s, "type"))
-					is_wifi = !strcmp(eq, "wifi") || !strcmp(eq, "802-11-wireless");
-				else if (sec == S_CONN && !strcmp(s, "id"))
-					escaped(w->id, sizeof(w->id), eq);
-				else if (sec == S_SEC && !strcmp(s, "key-mgmt"))
-					strscpy(w->key_mgmt, sizeof(w->key_mgmt), eq);
-				else if (sec == S_SEC && startswith(s, "wep-key"))
-					wep_key = true;
-			}
-		}
-		buf += ll + (buf[ll] == '\n');
-	}
-	*ret_is_wifi = is_wifi;
-	if (!has_sec || !w->key_mgmt[0]) {
-		strscpy(w->key_mgmt, sizeof(w->key_mgmt), "none (open)");
-		w->secure = false;
-	} else if (!strcmp(w->key_mgmt, "none") || !strcmp(w->key_mgmt, "ieee8021x")) {
-		/* key-mgmt=none is static WEP in NetworkManager; ieee8021x is dynamic WEP */
-		if (wep_key || !strcmp(w->key_mgmt, "none"))
-			strscpy(w->key_mgmt, sizeof(w->key_mgmt),
-			        !strcmp(w->key_mgmt, "none") ? "none (WEP)" : "ieee8021x (WEP)");
-		w->secure = false;
-	} else {
-		w->secure = !strcmp(w->key_mgmt, "wpa-psk") || !strcmp(w->key_mgmt, "sae") ||
-		            !strcmp(w->key_mgmt, "wpa-eap") || !strcmp(w->key_mgmt, "wpa-eap-suite-b-192") ||
-		            !strcmp(w->key_mgmt, "owe");
-	}
-}
-
-static void gather_wifi(struct network_facts *f)
-{
-	char dir[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-
-	if (root_path(dir, sizeof(dir), "/etc/NetworkManager/system-connections") < 0)
-		return;
-	d = opendir(dir);
-	if (!d)
-		return;
-	while ((de = readdir(d)) && f->n_wifi < NETWORK_MAX_WIFI) {
-		struct network_wifi *w = &f->wifi[f->n_wifi];
-		_cleanup_free_ char *buf = NULL;
-		char p[PATH_MAX];
-		struct stat st;
-		bool is_wifi = false;
-		int r;
-
-		if (de->d_name[0] == '.')
-			continue;
-		memset(w, 0, sizeof(*w));
-		escaped(w->file, sizeof(w->file), de->d_name);
-		if (xsnprintf(p, sizeof(p), "%s/%s", dir, de->d_name) < 0 || lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
-			continue; /* NetworkManager ignores anything but regular files */
-		r = read_file_capped(p, NM_FILE_MAX, &buf, NULL);
-		if (r < 0) {
-			w->err = r;
-			f->n_wifi++;
-			continue;
-		}
-		nm_parse(w, buf, &is_wifi);
-		if (is_wifi)
-			f->n_wifi++;
-	}
-	closedir(d);
-}
-
 int network_gather(struct network_facts *f)
 {
 	memset(f, 0, sizeof(*f));
 	gather_ifaces(f);
-	gather_routes(f);
-	gather_wifi(f);
+	network_wifi_gather(f);
 	return 0;
 }
 
 /* ---- evaluation --------------------------------------------------------- */
-
-static bool covered(const struct network_cidr *route, const struct network_cidr *allow)
-{
-	if (route->family != allow->family || route->prefix < allow->prefix)
-		return false;
-	for (int i = 0; i < allow->prefix; i++) {
-		uint8_t m = (uint8_t)(0x80 >> (i % 8));
-		if ((route->addr[i / 8] & m) != (allow->addr[i / 8] & m))
-			return false;
-	}
-	return true;
-}
 
 static void cidr_str(const struct network_cidr *c, char *buf, size_t sz)
 {
@@ -445,46 +158,68 @@ static int eval_routes(const struct network_settings *s, const struct network_fa
 		append(ifs, sizeof(ifs), one);
 	}
 	check_result_evidence(r, "interfaces", "%s", ifs[0] ? ifs : "none");
-	if (f->routes_err < 0) {
-		check_result_evidence(r, "error", "%s", f->routes_err_what);
-		check_result_set(r, CHECK_ERROR, "経路表を読めませんでした", "Could not read the routing table");
-		check_result_remedy(r, "証跡 (error) の表を確認してください。",
-		                    "Check the table named in the evidence.");
-		return 0;
-	}
-	for (size_t i = 0; i < f->n_routes; i++) {
-		char c[INET6_ADDRSTRLEN + 48];
-		bool ok = false;
-
-		cidr_str(&f->routes[i].dst, c, sizeof(c));
-		size_t o = strlen(c);
-		snprintf(c + o, sizeof(c) - o, " dev %s", f->routes[i].iface);
-		append(all, sizeof(all), c);
-		for (size_t j = 0; j < s->n_dests && !ok; j++)
-			ok = covered(&f->routes[i].dst, &s->dests[j]);
-		if (!ok) {
-			append(bad, sizeof(bad), c);
-			nbad++;
-		}
-	}
-	check_result_evidence(r, "routes", "%s", all[0] ? all : "none");
 	if (!s->have_destinations) {
 		check_result_set(r, CHECK_NOT_APPLICABLE, "この区分では接続先の制限はありません",
 		                 "This segment does not restrict destinations");
 		return 0;
 	}
+	if (f->routes_host) {
+		/* --root: the kernel's routing is the evaluating machine's (issue 21) */
+		check_result_evidence(r, "scope", "host kernel, not the evaluated root");
+		check_result_set(
+		        r, CHECK_NOT_APPLICABLE,
+		        "ルートを指定した点検では経路は対象外です (カーネルの経路はこのマシンのもののため)",
+		        "Not judged with a root prefix: the kernel's routing is this machine's, not the root's");
+		return 0;
+	}
+	if (f->routes_err < 0) {
+		check_result_evidence(r, "error", "%s", f->routes_err_what);
+		check_result_set(r, CHECK_ERROR, "経路を確認できませんでした", "Could not ask the kernel for routes");
+		check_result_remedy(r, "証跡 (error) を確認してください。", "Check the error in the evidence.");
+		return 0;
+	}
+	for (size_t i = 0; i < f->n_routes; i++) {
+		char c[INET6_ADDRSTRLEN + 64];
+		size_t o;
+
+		cidr_str(&f->routes[i].dst, c, sizeof(c));
+		o = strlen(c);
+		snprintf(c + o, sizeof(c) - o, " dev %s table %u", f->routes[i].iface, f->routes[i].table);
+		append(all, sizeof(all), c);
+	}
+	check_result_evidence(r, "routes", "%s%s", all[0] ? all : "none", f->routes_more ? " (more)" : "");
+	for (size_t i = 0; i < f->n_probes; i++) {
+		const struct network_probe *p = &f->probes[i];
+		char a[INET6_ADDRSTRLEN] = "?", one[256];
+
+		if (!p->out)
+			continue;
+		inet_ntop(p->dst.family, p->dst.addr, a, sizeof(a));
+		snprintf(one, sizeof(one), "%s%s%s dev %s table %u (%s)", a, p->has_mark ? " mark" : "",
+		         p->has_uid ? " uid" : "", p->iface, p->table, p->why);
+		append(bad, sizeof(bad), one);
+		nbad++;
+	}
+	check_result_evidence(r, "destinations_asked", "%zu%s", f->n_probes, f->probes_more ? " (more not asked)" : "");
 	if (nbad) {
 		check_result_evidence(r, "not_allowed", "%s", bad);
-		check_result_set(r, CHECK_FAIL, "許可されていない宛先への経路があります (既定経路を含む)",
-		                 "There are routes to destinations that are not allowed (the default route included)");
-		check_result_remedy(r,
-		                    "既定経路を削除し、許可された宛先 (allowed_destinations) への経路だけを設定して"
-		                    "ください。",
-		                    "Remove the default route and configure only routes to the allowed destinations "
-		                    "(allowed_destinations).");
+		check_result_set(r, CHECK_FAIL, "許可されていない宛先への通信が外に出ます (カーネルの経路判断)",
+		                 "Traffic to destinations that are not allowed leaves the machine (the kernel's "
+		                 "routing decision)");
+		check_result_remedy(
+		        r,
+		        "既定経路と、許可された宛先 (allowed_destinations) 以外への経路・ip rule を削除して"
+		        "ください (すべての経路表)。",
+		        "Remove the default route and every route or ip rule (in any table) to destinations "
+		        "other than the allowed ones (allowed_destinations).");
+	} else if (f->probes_more) {
+		check_result_set(r, CHECK_ERROR, "経路が多すぎて確認しきれませんでした",
+		                 "Too many routes and rules to ask the kernel about every one");
 	} else {
-		check_result_set(r, CHECK_PASS, "経路はすべて許可された宛先の範囲内です",
-		                 "Every route stays within the allowed destinations");
+		check_result_set(r, CHECK_PASS,
+		                 "許可された宛先以外への通信はどこにも出ていきません (カーネルの経路判断)",
+		                 "Traffic to destinations outside the allowed ones goes nowhere (the kernel's routing "
+		                 "decision)");
 	}
 	return 0;
 }
@@ -493,33 +228,39 @@ static int eval_wireless(const struct network_settings *s, const struct network_
 {
 	struct check_result *r = check_report_add(rep, "network", "network.wireless", REQ);
 	char bad[CHECK_VALUE_MAX] = "", good[CHECK_VALUE_MAX] = "", errs[512] = "", wl[256] = "";
-	size_t nbad = 0, nerr = 0;
+	size_t nbad = 0, nerr = 0, ngood = 0, nwl = 0;
 
 	if (!r)
 		return -ENOMEM;
 	for (size_t i = 0; i < f->n_ifaces; i++)
-		if (f->ifaces[i].wireless)
+		if (f->ifaces[i].wireless) {
 			append(wl, sizeof(wl), f->ifaces[i].name);
+			nwl++;
+		}
 	check_result_evidence(r, "wireless_interfaces", "%s", wl[0] ? wl : "none");
 	for (size_t i = 0; i < f->n_wifi; i++) {
 		const struct network_wifi *w = &f->wifi[i];
-		char one[300];
+		char one[320];
 
 		if (w->err < 0) {
-			snprintf(one, sizeof(one), "%s: %s", w->file,
-			         w->err == -EFBIG ? "too large" : strerror(-w->err));
+			snprintf(one, sizeof(one), "%s %s: %s", w->source, w->file,
+			         w->what[0]         ? w->what
+			         : w->err == -EFBIG ? "too large"
+			                            : strerror(-w->err));
 			append(errs, sizeof(errs), one);
 			nerr++;
 			continue;
 		}
-		snprintf(one, sizeof(one), "%s (%s): %s", w->id[0] ? w->id : "?", w->file, w->key_mgmt);
-		if (w->secure)
+		snprintf(one, sizeof(one), "%s (%s %s): %s", w->id[0] ? w->id : "?", w->source, w->file, w->key_mgmt);
+		if (w->secure) {
 			append(good, sizeof(good), one);
-		else {
+			ngood++;
+		} else {
 			append(bad, sizeof(bad), one);
 			nbad++;
 		}
 	}
+	check_result_evidence(r, "profiles", "%zu%s", f->n_wifi, f->wifi_more ? " or more" : "");
 	check_result_evidence(r, "encrypted_profiles", "%s", good[0] ? good : "none");
 	if (!s->wireless_encryption_required) {
 		check_result_set(r, CHECK_NOT_APPLICABLE, "無線の暗号化はポリシーで求められていません",
@@ -532,17 +273,37 @@ static int eval_wireless(const struct network_settings *s, const struct network_
 		                 "There are open or WEP wireless connection profiles");
 		check_result_remedy(
 		        r,
-		        "該当する接続設定を削除し (nmcli connection delete)、WPA2/WPA3 の接続だけを使って"
-		        "ください。",
-		        "Delete those connection profiles (nmcli connection delete) and use only WPA2/WPA3.");
-	} else if (nerr) {
-		check_result_evidence(r, "error", "%s", errs);
-		check_result_set(r, CHECK_ERROR, "無線接続設定を読めませんでした", "Could not read wireless profiles");
+		        "該当する接続設定 (NetworkManager, wpa_supplicant, netplan, ifupdown, iwd) を削除し、"
+		        "WPA2/WPA3 の接続だけを使ってください。",
+		        "Delete those profiles (NetworkManager, wpa_supplicant, netplan, ifupdown, iwd) and "
+		        "use only WPA2/WPA3.");
+	} else if (nerr || f->wifi_more) {
+		check_result_evidence(r, "error", "%s%s", errs,
+		                      f->wifi_more ? " (more profiles than can be judged)" : "");
+		check_result_set(r, CHECK_ERROR, "無線接続設定を判定できませんでした",
+		                 "Could not judge wireless profiles");
 		check_result_remedy(r, "証跡 (error) のファイルを確認してください。",
 		                    "Check the files in the evidence.");
+	} else if (nwl && !ngood) {
+		/* a wireless interface and no profile in any source mamori reads:
+		 * how it connects is unknown, never a pass (issue 21) */
+		check_result_set(r, CHECK_FAIL,
+		                 "無線インタフェースがありますが接続設定が見つかりません (不明 — 設定の方法をポリシーで"
+		                 "確認してください)",
+		                 "A wireless interface exists but no profile was found (unknown — check how it is "
+		                 "configured)");
+		check_result_remedy(
+		        r,
+		        "無線を使わないなら無効にしてください (rfkill, BIOS)。使う場合は WPA2/WPA3 の接続設定を"
+		        "NetworkManager などで作ってください。",
+		        "If wireless is not used, disable it (rfkill, firmware setup); otherwise configure a "
+		        "WPA2/WPA3 profile (NetworkManager or another supported source).");
 	} else {
-		check_result_set(r, CHECK_PASS, "無線接続設定はすべて暗号化されています",
-		                 "Every wireless profile is encrypted");
+		check_result_set(r, CHECK_PASS,
+		                 ngood ? "無線接続設定はすべて暗号化されています"
+		                       : "無線インタフェースも無線接続設定もありません",
+		                 ngood ? "Every wireless profile is encrypted"
+		                       : "No wireless interface and no wireless profile");
 	}
 	return 0;
 }
@@ -571,6 +332,8 @@ static int network_check(void *state, struct check_report *rep)
 	if (!f)
 		return -ENOMEM;
 	r = network_gather(f);
+	if (r >= 0)
+		r = network_gather_routes(settings, f);
 	if (r < 0)
 		return r;
 	return network_evaluate(settings, f, rep);

@@ -113,8 +113,10 @@ int software_evaluate(const struct software_settings *s, const struct patch_pkgl
 			continue;
 		bad++;
 		if (o < sizeof(list)) {
-			int w = snprintf(list + o, sizeof(list) - o, "%s%s %s", o ? ", " : "", name,
-			                 pkgs->p[i].version);
+			const char *stt = pkgs->p[i].state;
+			bool note = stt && strcmp(stt, "installed") != 0;
+			int w = snprintf(list + o, sizeof(list) - o, "%s%s %s%s%s%s", o ? ", " : "", name,
+			                 pkgs->p[i].version, note ? " (" : "", note ? stt : "", note ? ")" : "");
 			o = (w < 0 || (size_t)w >= sizeof(list) - o) ? sizeof(list) : o + (size_t)w;
 		}
 	}
@@ -329,7 +331,9 @@ static int software_check(void *state, struct check_report *rep)
 	r = root_path(p, sizeof(p), PATCH_DPKG_STATUS);
 	if (r < 0)
 		return r;
-	r = patch_dpkg_read(p, &pkgs, &e);
+	/* SOFT-1: unpacked, half-configured, triggers-pending… count: the
+	 * package's files are on disk (issue 21) */
+	r = patch_dpkg_read_present(p, &pkgs, &e);
 	if (r == -ENOENT) {
 		struct check_result *res = check_report_add(rep, "software", "software.policy", "SOFT-1");
 		if (!res)

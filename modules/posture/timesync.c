@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/timex.h>
 #include <unistd.h>
@@ -34,7 +36,7 @@ static const struct daemon_def daemons[_TSD_MAX] = {
                         {"chrony.service", "chronyd.service"},
                         {"chronyd"},
                         {"/etc/chrony/chrony.conf", "/etc/chrony.conf"},
-                        "/etc/chrony/conf.d",
+                        NULL, /* confdir, sourcedir, include: read from the file (chrony_parse) */
                         false},
         [TSD_TIMESYNCD] = {"systemd-timesyncd",
                            {"systemd-timesyncd.service"},
@@ -145,6 +147,141 @@ static void parse_conf(struct timesync_facts *f, enum timesync_daemon d, const c
 	}
 }
 
+/* ---- chrony: its own directives decide which files count ---------------
+ * chrony.conf(5): `server`, `pool` and `peer` are sources; `confdir DIR…`
+ * reads DIR/NAME.conf as configuration (a name in an earlier DIR hides the same
+ * name in later ones); `sourcedir DIR` reads DIR/NAME.sources, where only
+ * server/pool/peer lines are allowed; `include PATTERN` reads the files of a
+ * glob. Nothing is read from a directory the configuration does not name
+ * (issue 21: /etc/chrony/sources.d on Debian 12). */
+#define CHRONY_DEPTH_MAX 4
+
+static void chrony_parse_file(struct timesync_facts *f, const char *path, bool sources_only, int depth);
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* the sorted names ending in suffix in the (system) directory dir */
+static size_t dir_names(const char *dir, const char *suffix, char names[][NAME_MAX + 1], size_t max)
+{
+	char p[PATH_MAX];
+	struct dirent *de;
+	size_t n = 0, sl = strlen(suffix);
+	char *ptrs[64];
+	char tmp[64][NAME_MAX + 1];
+	DIR *d;
+
+	if (max > 64 || root_path(p, sizeof(p), dir) < 0 || !(d = opendir(p)))
+		return 0;
+	while ((de = readdir(d)) && n < max) {
+		size_t l = strlen(de->d_name);
+		if (l <= sl || strcmp(de->d_name + l - sl, suffix) != 0)
+			continue;
+		strscpy(tmp[n], sizeof(tmp[n]), de->d_name);
+		ptrs[n] = tmp[n];
+		n++;
+	}
+	closedir(d);
+	qsort(ptrs, n, sizeof(ptrs[0]), name_cmp);
+	for (size_t i = 0; i < n; i++)
+		strscpy(names[i], NAME_MAX + 1, ptrs[i]);
+	return n;
+}
+
+static void chrony_line(struct timesync_facts *f, char *s, bool sources_only, int depth)
+{
+	char *kw = s, *arg;
+
+	arg = s + strcspn(s, " \t");
+	if (*arg) {
+		*arg++ = '\0';
+		arg += strspn(arg, " \t");
+	}
+	if (!strcasecmp(kw, "server") || !strcasecmp(kw, "pool") || !strcasecmp(kw, "peer")) {
+		add_server(f, TSD_CHRONY, arg, strcspn(arg, " \t"));
+		return;
+	}
+	if (sources_only || depth >= CHRONY_DEPTH_MAX)
+		return;
+	if (!strcasecmp(kw, "sourcedir") && *arg == '/') {
+		char names[32][NAME_MAX + 1], fp[PATH_MAX];
+		size_t n;
+
+		arg[strcspn(arg, " \t")] = '\0';
+		n = dir_names(arg, ".sources", names, ELEMENTSOF(names));
+		for (size_t i = 0; i < n; i++)
+			if (xsnprintf(fp, sizeof(fp), "%s/%s", arg, names[i]) == 0)
+				chrony_parse_file(f, fp, true, depth + 1);
+	} else if (!strcasecmp(kw, "confdir")) {
+		/* several directories: the first one holding a name wins */
+		char seen[64][NAME_MAX + 1];
+		size_t nseen = 0;
+
+		for (char *save = NULL, *dir = strtok_r(arg, " \t", &save); dir; dir = strtok_r(NULL, " \t", &save)) {
+			char names[32][NAME_MAX + 1], fp[PATH_MAX];
+			size_t n;
+
+			if (*dir != '/')
+				continue;
+			n = dir_names(dir, ".conf", names, ELEMENTSOF(names));
+			for (size_t i = 0; i < n; i++) {
+				bool dup = false;
+				for (size_t j = 0; j < nseen && !dup; j++)
+					dup = strcmp(seen[j], names[i]) == 0;
+				if (dup)
+					continue;
+				if (nseen < ELEMENTSOF(seen))
+					strscpy(seen[nseen++], NAME_MAX + 1, names[i]);
+				if (xsnprintf(fp, sizeof(fp), "%s/%s", dir, names[i]) == 0)
+					chrony_parse_file(f, fp, false, depth + 1);
+			}
+		}
+	} else if (!strcasecmp(kw, "include") && *arg == '/') {
+		/* "include /etc/chrony/conf.d/ *.conf" (no space): a directory and a suffix glob */
+		char dir[PATH_MAX], *slash, *star, names[32][NAME_MAX + 1], fp[PATH_MAX];
+		size_t n;
+
+		arg[strcspn(arg, " \t")] = '\0';
+		if (strscpy(dir, sizeof(dir), arg) < 0 || !(slash = strrchr(dir, '/')))
+			return;
+		*slash = '\0';
+		star = strchr(slash + 1, '*');
+		if (!star) {
+			chrony_parse_file(f, arg, false, depth + 1);
+			return;
+		}
+		if (star != slash + 1 || strpbrk(star + 1, "*?[") || strpbrk(dir, "*?["))
+			return; /* a glob other than DIR/ *SUFFIX: not followed */
+		n = dir_names(dir[0] ? dir : "/", star + 1, names, ELEMENTSOF(names));
+		for (size_t i = 0; i < n; i++)
+			if (xsnprintf(fp, sizeof(fp), "%s/%s", dir, names[i]) == 0)
+				chrony_parse_file(f, fp, false, depth + 1);
+	}
+}
+
+static void chrony_parse_file(struct timesync_facts *f, const char *path, bool sources_only, int depth)
+{
+	_cleanup_free_ char *buf = NULL;
+	char p[PATH_MAX];
+
+	if (root_path(p, sizeof(p), path) < 0 || read_file_capped(p, 1024 * 1024, &buf, NULL) < 0)
+		return;
+	for (char *line = buf, *nl; line && *line; line = nl) {
+		char *s;
+
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		s = strstrip(line);
+		/* chrony's comment characters: ! ; # % */
+		if (!*s || strchr("!;#%", *s))
+			continue;
+		chrony_line(f, s, sources_only, depth);
+	}
+}
+
 static void gather_conf(struct timesync_facts *f, enum timesync_daemon d)
 {
 	char p[PATH_MAX];
@@ -157,7 +294,10 @@ static void gather_conf(struct timesync_facts *f, enum timesync_daemon d)
 		if (read_file_capped(p, 1024 * 1024, &buf, NULL) < 0)
 			continue;
 		f->installed[d] = true;
-		parse_conf(f, d, buf);
+		if (d == TSD_CHRONY)
+			chrony_parse_file(f, daemons[d].conf[i], false, 0);
+		else
+			parse_conf(f, d, buf);
 		break;
 	}
 	if (daemons[d].conf_dir && root_path(p, sizeof(p), daemons[d].conf_dir) == 0) {
@@ -299,7 +439,10 @@ int timesync_evaluate(const struct timesync_facts *f, struct check_report *rep)
 	list_daemons(list, sizeof(list), f->enabled);
 	check_result_evidence(r, "enabled", "%s", list);
 	list_daemons(list, sizeof(list), f->running);
-	check_result_evidence(r, "running", "%s", list);
+	if (f->kernel_is_host)
+		check_result_evidence(r, "running", "not judged: the processes are the evaluating machine's");
+	else
+		check_result_evidence(r, "running", "%s", list);
 	if (n_enabled == 0) {
 		check_result_set(r, CHECK_FAIL, "時刻同期デーモンが有効になっていません",
 		                 "No time synchronisation daemon is enabled");
@@ -327,6 +470,13 @@ int timesync_evaluate(const struct timesync_facts *f, struct check_report *rep)
 			                 "The time daemon has no NTP server configured");
 			check_result_remedy(r, "設定ファイルに庁内の NTP サーバ (server/pool) を追加してください。",
 			                    "Add the office NTP server (server/pool) to its configuration.");
+		} else if (f->kernel_is_host) {
+			/* --root: the processes are this machine's, not the root's */
+			check_result_set(r, CHECK_PASS,
+			                 "時刻同期デーモンが一つだけ有効で、NTP サーバが設定されています (動作状態は"
+			                 "ルート指定の点検では対象外)",
+			                 "Exactly one time daemon is enabled and configured (whether it runs is not "
+			                 "judged with a root prefix)");
 		} else if (!f->running[which]) {
 			check_result_set(r, CHECK_FAIL, "時刻同期デーモンは有効ですが動作していません",
 			                 "The time daemon is enabled but not running");

@@ -149,6 +149,7 @@ int main(int argc, char **argv)
 {
 	char dir[] = "/var/tmp/mamori-bench.XXXXXX";
 	static const int bursts[] = {1, 10, 100};
+	static const double targets[] = {0.95, 0.95, 0.9}; /* issue 23: of raw SQLite, same run */
 	double budget = argc > 1 ? strtod(argv[1], NULL) : 2.0; /* seconds per implementation and size */
 	struct journal_options o = {.dir = dir};
 	struct journal *j = NULL;
@@ -176,7 +177,8 @@ int main(int argc, char **argv)
 		journal_iter_free(it);
 	}
 	raw_open(&r, dir, canon_len);
-	printf("%-44s %12s %12s %8s\n", "durable appends per second (same run)", "journal", "raw sqlite", "ratio");
+	printf("%-44s %12s %12s %8s %8s\n", "durable appends per second (same run)", "journal", "raw sqlite", "ratio",
+	       "target");
 	for (size_t b = 0; b < sizeof(bursts) / sizeof(bursts[0]); b++) {
 		long jn = 0, rn = 0;
 		double jt = 0, rt = 0, ratio;
@@ -187,11 +189,12 @@ int main(int argc, char **argv)
 			run_raw(&r, bursts[b], budget / SLICES, &rn, &rt);
 		}
 		ratio = ((double)jn / jt) / ((double)rn / rt);
-		worst_ok &= ratio >= 0.8;
+		worst_ok &= ratio >= targets[b];
 		snprintf(label, sizeof(label),
 		         bursts[b] == 1 ? "single appends (1 fsync each)" : "bursts of %d (1 fsync per burst)",
 		         bursts[b]);
-		printf("%-44s %12.0f %12.0f %7.2fx\n", label, (double)jn / jt, (double)rn / rt, ratio);
+		printf("%-44s %12.0f %12.0f %7.2fx  >=%.2fx %s\n", label, (double)jn / jt, (double)rn / rt, ratio, targets[b],
+		       ratio >= targets[b] ? "met" : "NOT met");
 	}
 	journal_close(j);
 	sqlite3_finalize(r.ins);
@@ -214,7 +217,7 @@ int main(int argc, char **argv)
 			return 1;
 		printf("verify_events_per_second %.0f\n", (double)info.records / (secs() - t0));
 	}
-	printf("target_ratio_0.8 %s\n", worst_ok ? "met" : "NOT met");
+	printf("journal_targets %s\n", worst_ok ? "all met" : "NOT all met");
 	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;
 }

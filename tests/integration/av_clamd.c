@@ -152,6 +152,7 @@ static void test_status_pass_and_fail(void **state)
 	/* fresh definitions, a recorded clean full scan, clamd up (test_full_scan's
 	 * found EICAR: a scan that found malware fails AV-3, see below) */
 	write_cvd("daily.cvd", (int64_t)time(NULL) - 3600);
+	write_cvd("main.cvd", (int64_t)time(NULL) - 2 * 3600);
 	assert_int_equal(av_clamd_record_full_scan(sd, (int64_t)time(NULL), 0, 0, 1), 0);
 	eval_now(sd, &rep);
 	assert_int_equal(find(&rep, "av.resident")->status, CHECK_PASS);
@@ -166,6 +167,24 @@ static void test_status_pass_and_fail(void **state)
 	write_cvd("daily.cvd", (int64_t)time(NULL) - 5 * 86400);
 	eval_now(sd, &rep);
 	assert_int_equal(find(&rep, "av.definitions")->status, CHECK_FAIL);
+	check_report_clear(&rep);
+
+	/* the older of main and daily decides (issue 21, AV-2): a fresh main
+	 * with a 500-hour-old daily is stale, and so is the reverse */
+	write_cvd("main.cvd", (int64_t)time(NULL) - 600);
+	write_cvd("daily.cvd", (int64_t)time(NULL) - 500 * 3600);
+	eval_now(sd, &rep);
+	assert_int_equal(find(&rep, "av.definitions")->status, CHECK_FAIL);
+	check_report_clear(&rep);
+	write_cvd("main.cvd", (int64_t)time(NULL) - 500 * 3600);
+	write_cvd("daily.cvd", (int64_t)time(NULL) - 600);
+	eval_now(sd, &rep);
+	assert_int_equal(find(&rep, "av.definitions")->status, CHECK_FAIL);
+	check_report_clear(&rep);
+	write_cvd("main.cvd", (int64_t)time(NULL) - 600);
+	write_cvd("daily.cvd", (int64_t)time(NULL) - 600);
+	eval_now(sd, &rep);
+	assert_int_equal(find(&rep, "av.definitions")->status, CHECK_PASS);
 	check_report_clear(&rep);
 
 	/* a truncated header: error, with the reason */

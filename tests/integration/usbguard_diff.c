@@ -34,6 +34,7 @@
 #include "usb/usb_identity.h"
 #include "usb/usb_rules.h"
 #include "usbguard.h"
+#include "usb_testbed.h"
 
 #define DEV_MAX 24
 
@@ -48,91 +49,19 @@ static struct dev devs[DEV_MAX];
 static size_t n_devs;
 static unsigned long pairs, equal, stricter, wider, files, bad_refused;
 
-struct ifd {
-	uint8_t num, alt, c, s, p;
-};
-
-static size_t build_desc(uint8_t *b, uint16_t vid, uint16_t pid, uint8_t cls, const struct ifd *ifs, size_t n)
-{
-	size_t o = 0, tot = 9 + 9 * n;
-	uint8_t dd[18] = {18,
-	                  1,
-	                  0x00,
-	                  0x02,
-	                  cls,
-	                  0,
-	                  0,
-	                  64,
-	                  (uint8_t)vid,
-	                  (uint8_t)(vid >> 8),
-	                  (uint8_t)pid,
-	                  (uint8_t)(pid >> 8),
-	                  0x00,
-	                  0x01,
-	                  1,
-	                  2,
-	                  3,
-	                  1};
-	uint8_t nif = 0;
-
-	for (size_t i = 0; i < n; i++)
-		if (ifs[i].alt == 0)
-			nif++;
-	memcpy(b, dd, 18);
-	o = 18;
-	uint8_t cd[9] = {9, 2, (uint8_t)tot, (uint8_t)(tot >> 8), nif, 1, 0, 0x80, 50};
-	memcpy(b + o, cd, 9);
-	o += 9;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t id[9] = {9, 4, ifs[i].num, ifs[i].alt, 0, ifs[i].c, ifs[i].s, ifs[i].p, 0};
-		memcpy(b + o, id, 9);
-		o += 9;
-	}
-	return o;
-}
+#define ifd usbtb_if
 
 static char *add_usb(const char *parent, const char *name, uint16_t vid, uint16_t pid, uint8_t cls, const char *product,
                      const char *serial, size_t serial_len, const char *connect, const struct ifd *ifs, size_t n)
 {
 	static int devnum = 2;
-	char v[8], p[8], dn[8], dn3[8], prod[32], devname[32];
-	uint8_t desc[1024];
-	int d = devnum++;
-	char *path;
+	char *path =
+	        usbtb_add(tb, parent, name, devnum++, vid, pid, cls, "1", product, serial, serial_len, connect, ifs, n);
 
-	snprintf(v, sizeof(v), "%04x", vid);
-	snprintf(p, sizeof(p), "%04x", pid);
-	snprintf(dn, sizeof(dn), "%d", d);
-	snprintf(dn3, sizeof(dn3), "%03d", d);
-	snprintf(prod, sizeof(prod), "%x/%x/100", vid, pid);
-	snprintf(devname, sizeof(devname), "bus/usb/001/%03d", d);
-	path = umockdev_testbed_add_device(tb, "usb", name, parent, "idVendor", v, "idProduct", p, "bDeviceClass",
-	                                   cls == 9 ? "09" : "00", "authorized", "1", "busnum", "1", "devnum", dn, NULL,
-	                                   "DEVTYPE", "usb_device", "PRODUCT", prod, "TYPE", "0/0/0", "BUSNUM", "001",
-	                                   "DEVNUM", dn3, "DEVNAME", devname, NULL);
 	if (!path) {
 		fprintf(stderr, "usbguard_diff: FAIL: cannot add %s\n", name);
 		exit(1);
 	}
-	/* sysfs string attributes end in a newline, as the kernel writes them */
-	{
-		char buf[600];
-		size_t l = strlen(product);
-
-		memcpy(buf, product, l);
-		buf[l] = '\n';
-		umockdev_testbed_set_attribute_binary(tb, path, "product", (guchar *)buf, (gssize)l + 1);
-		if (serial) {
-			memcpy(buf, serial, serial_len);
-			buf[serial_len] = '\n';
-			umockdev_testbed_set_attribute_binary(tb, path, "serial", (guchar *)buf,
-			                                      (gssize)serial_len + 1);
-		}
-	}
-	if (connect)
-		umockdev_testbed_set_attribute(tb, path, "port/connect_type", connect);
-	umockdev_testbed_set_attribute_binary(tb, path, "descriptors", desc,
-	                                      (gssize)build_desc(desc, vid, pid, cls, ifs, n));
 	if (n_devs < DEV_MAX) {
 		devs[n_devs].path = path;
 		snprintf(devs[n_devs].name, sizeof(devs[n_devs].name), "%s", name);

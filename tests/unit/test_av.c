@@ -166,6 +166,14 @@ static void test_mdatp(void **state)
 	assert_true(st.healthy_known && !st.healthy);
 	assert_true(st.on_access_known && !st.on_access);
 	assert_int_equal(st.definitions_time, 1709003600 - 7200 * 60);
+	/* real-time protection on, but passive mode: detects, never blocks
+	 * (AV-1, issue 21): not protecting */
+	j = slurp_fixture("mdatp-health-passive.json", &len);
+	assert_int_equal(av_mdatp_parse_health(j, len, 1709003600, &st), 0);
+	free(j);
+	assert_true(st.resident);
+	assert_true(st.on_access_known && !st.on_access);
+	assert_non_null(strstr(st.on_access_detail, "passive_mode_enabled=true"));
 	/* garbage */
 	assert_int_equal(av_mdatp_parse_health("not json", 8, 0, &st), -EBADMSG);
 	assert_int_equal(av_mdatp_parse_health("[1,2]", 5, 0, &st), -EBADMSG);

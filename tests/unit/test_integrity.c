@@ -241,6 +241,104 @@ static void test_periodic_recheck(void **state)
 	integrity_close(st);
 }
 
+/* stat(1) of the file under the root: "MODE UID GID" (octal, numeric) */
+static void stat1(const char *rel, char *out, size_t sz)
+{
+	char p[PATH_MAX], cmd[PATH_MAX + 64];
+	FILE *pp;
+
+	assert_int_equal(root_path(p, sizeof(p), rel), 0);
+	xsnprintf(cmd, sizeof(cmd), "stat -c '%%a %%u %%g' '%s'", p);
+	pp = popen(cmd, "r");
+	assert_non_null(pp);
+	assert_non_null(fgets(out, (int)sz, pp));
+	pclose(pp);
+	out[strcspn(out, "\n")] = '\0';
+}
+
+/* CONF-1: chmod 666 and chown of a watched file are changes (issue 21); the
+ * oracle is stat(1): whenever it shows a mode or owner other than the
+ * baseline's, the result fails, and restoring them passes again. */
+static void test_mode_and_owner(void **state)
+{
+	_cleanup_free_ struct integrity_settings *s = malloc(sizeof(*s));
+	struct integrity_state *st = NULL;
+	struct check_report rep = {0};
+	struct check_result *r;
+	char p[PATH_MAX], before[64], after[64];
+
+	(void)state;
+	settings(s, "{\"files\": [\"/etc/sudoers\", \"/etc/ssh/sshd_config\"], \"recheck_interval_seconds\": 3600}");
+	assert_int_equal(integrity_open(&ctx, s, &st), 0);
+	r = check(st, &rep);
+	assert_int_equal(r->status, CHECK_PASS);
+	stat1("/etc/sudoers", before, sizeof(before));
+
+	assert_int_equal(root_path(p, sizeof(p), "/etc/sudoers"), 0);
+	assert_int_equal(chmod(p, 0666), 0);
+	stat1("/etc/sudoers", after, sizeof(after));
+	assert_string_not_equal(before, after); /* the oracle sees a change */
+	pump(st);
+	assert_int_equal(n_events, 1);
+	assert_string_equal(pl(0, "change"), "mode changed");
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(events[0], "new_mode")->valuedouble, 0666);
+	r = check(st, &rep);
+	assert_int_equal(r->status, CHECK_FAIL);
+	assert_string_equal(ev(r, "changed"), "/etc/sudoers: mode changed");
+
+	assert_int_equal(chmod(p, 0644), 0);
+	stat1("/etc/sudoers", after, sizeof(after));
+	assert_string_equal(before, after);
+	pump(st);
+	r = check(st, &rep);
+	assert_int_equal(r->status, CHECK_PASS);
+
+	/* chown (the test runs as root; as another user it cannot) */
+	assert_int_equal(root_path(p, sizeof(p), "/etc/ssh/sshd_config"), 0);
+	if (geteuid() == 0) {
+		stat1("/etc/ssh/sshd_config", before, sizeof(before));
+		assert_int_equal(chown(p, 1000, 1000), 0);
+		stat1("/etc/ssh/sshd_config", after, sizeof(after));
+		assert_string_not_equal(before, after);
+		pump(st);
+		r = check(st, &rep);
+		assert_int_equal(r->status, CHECK_FAIL);
+		assert_string_equal(ev(r, "changed"), "/etc/ssh/sshd_config: owner changed");
+	}
+	check_report_clear(&rep);
+	integrity_close(st);
+
+	/* a baseline written before mode and owner were kept adopts them once:
+	 * no false alarm on upgrade, and a chmod after that is seen */
+	clear_events();
+	{
+		struct integrity_file f1, f2;
+		char json[1024];
+		assert_int_equal(integrity_measure("/etc/sudoers", &f1), 0);
+		assert_int_equal(integrity_measure("/etc/ssh/sshd_config", &f2), 0);
+		assert_int_equal(
+		        xsnprintf(json, sizeof(json),
+		                  "{\"version\": 1, \"files\": [{\"path\": \"/etc/sudoers\", \"exists\": true, "
+		                  "\"sha256\": \"%s\", \"size\": 1, \"mtime\": 1}, {\"path\": "
+		                  "\"/etc/ssh/sshd_config\", \"exists\": true, \"sha256\": \"%s\", \"size\": 1, "
+		                  "\"mtime\": 1}]}",
+		                  f1.sha256, f2.sha256),
+		        0);
+		put("/var/lib/mamori/integrity-baseline.json", json);
+	}
+	assert_int_equal(integrity_open(&ctx, s, &st), 0);
+	r = check(st, &rep);
+	assert_int_equal(r->status, CHECK_PASS);
+	assert_int_equal(n_events, 0);
+	assert_int_equal(root_path(p, sizeof(p), "/etc/sudoers"), 0);
+	assert_int_equal(chmod(p, 0666), 0);
+	pump(st);
+	r = check(st, &rep);
+	assert_int_equal(r->status, CHECK_FAIL);
+	check_report_clear(&rep);
+	integrity_close(st);
+}
+
 static void test_hostile_and_damaged(void **state)
 {
 	_cleanup_free_ struct integrity_settings *s = malloc(sizeof(*s));
@@ -319,6 +417,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_tamper_cycle, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_periodic_recheck, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_hostile_and_damaged, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_mode_and_owner, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_module_defaults, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
