@@ -20,7 +20,7 @@ Q       := $(if $(V),,@)
 # remade). Computing them with $(shell pkg-config …) while the Makefile is
 # parsed gave empty flags on a fresh machine: the first `make demo` failed with
 # "blkid.h: No such file or directory" (tests/build/deps_order.sh).
-PKGS    := libudev libusb-1.0 blkid openssl libcjson sqlite3 zlib liblzma liblz4
+PKGS    := libudev libusb-1.0 blkid openssl libcjson sqlite3 zlib liblzma liblz4 libcryptsetup
 PKGS_NET:= libcurl zlib
 # mamori-server (server-api/): libevent HTTP with OpenSSL bufferevents, SQLite, zlib, ICU (NFKC of names).
 PKGS_SRV:= libevent libevent_openssl openssl libcjson sqlite3 zlib icu-uc
@@ -89,12 +89,23 @@ SRV_MAIN   := server-api/mamori-server.c
 SRV_SRCS   := $(filter-out $(SRV_MAIN),$(wildcard server-api/*.c))
 SRV_OBJS   := $(SRV_SRCS:%.c=$(O)/obj/%.o)
 OPENAPI_CLI:= node_modules/@apidevtools/swagger-cli/bin/swagger-cli.js
+# The dashboard (server-api/www/): bundled by esbuild from npm packages
+# pinned in package-lock.json into $(O)/www/ (not committed), served by
+# mamori-server on the admin listener, installed to /usr/share/mamori-server/www.
+WWW_SRCS   := server-api/www/index.html server-api/www/build.mjs $(wildcard server-api/www/src/*)
 TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(O)/obj/%.o)
 
 .PHONY: all deps check unit integration bench demo fuzz format format-check lint clean install openapi \
-        install-server man deb fresh
+        install-server man deb fresh www
 all: $(O)/bin/mamorid $(O)/bin/mamori-worker $(O)/bin/mamorictl $(O)/bin/mamori-server
+
+# The dashboard's files (Node.js and the npm packages only at build time).
+www: $(O)/www/index.html
+$(O)/www/index.html: $(WWW_SRCS) package-lock.json
+	$(Q)[ -x node_modules/.bin/esbuild ] && [ node_modules/.package-lock.json -nt package-lock.json ] || bash $(DEPS) --www
+	@echo "  WWW     $(O)/www"
+	$(Q)node server-api/www/build.mjs $(O)/www
 
 # The build's own dependencies are installed by $(O)/config.mk (above);
 # `make deps` installs those of `make check` too.
@@ -182,7 +193,13 @@ $(O)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(O)/libmamori.a
 	@echo "  REPLAY  $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(O)/libmamori.a $(LIBS_CTL)
 
-# Benchmark programs (release flags), run by tests/bench/*.sh.
+# Benchmark programs (release flags), run by tests/bench/*.sh; the
+# dashboard's also links the server's library.
+$(O)/bench/bench_dashboard: tests/bench/bench_dashboard.c $(O)/libmamori-server.a $(O)/libmamori.a
+	$(Q)mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Iserver-api $(LDFLAGS) -o $@ $< $(O)/libmamori-server.a $(O)/libmamori.a \
+		$(LIBS_CTL) $(LIBS_SRV)
 $(O)/bench/%: tests/bench/%.c $(O)/libmamori.a
 	$(Q)mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
@@ -206,7 +223,7 @@ openapi:
 	$(Q)node $(OPENAPI_CLI) validate server-api/openapi.yaml
 
 all-tests: $(O)/bin/mamorid $(O)/bin/mamori-worker $(O)/bin/mamorictl $(O)/bin/mamori-server $(UNIT_BINS) $(ITEST_BINS) \
-           $(FUZZ_REPLAY_BINS)
+           $(FUZZ_REPLAY_BINS) $(O)/www/index.html
 
 unit: deps
 	$(Q)$(MAKE) --no-print-directory O=build-san all-tests
@@ -284,13 +301,15 @@ install: all man
 		install -D -m 0644 $(O)/man/ja/$$f $(DESTDIR)$(PREFIX)/share/man/ja/man$$s/$$f || exit 1; done
 
 # Install the server: binary, hardened unit, /etc/default options (kept if
-# present), the (empty for now) dashboard directory, man pages.
-install-server: $(O)/bin/mamori-server man
+# present), the dashboard's files, man pages.
+install-server: $(O)/bin/mamori-server man $(O)/www/index.html
 	install -D -m 0755 $(O)/bin/mamori-server $(DESTDIR)$(PREFIX)/sbin/mamori-server
 	install -D -m 0644 installer/mamori-server.service $(DESTDIR)/lib/systemd/system/mamori-server.service
 	[ -e $(DESTDIR)/etc/default/mamori-server ] || \
 		install -D -m 0644 installer/mamori-server.default $(DESTDIR)/etc/default/mamori-server
-	install -d $(DESTDIR)$(PREFIX)/share/mamori-server/www
+	install -d $(DESTDIR)$(PREFIX)/share/mamori-server/www/assets
+	install -m 0644 $(O)/www/index.html $(DESTDIR)$(PREFIX)/share/mamori-server/www/
+	install -m 0644 $(O)/www/assets/* $(DESTDIR)$(PREFIX)/share/mamori-server/www/assets/
 	install -D -m 0644 $(O)/man/en/mamori-server.8 $(DESTDIR)$(PREFIX)/share/man/man8/mamori-server.8
 	install -D -m 0644 $(O)/man/ja/mamori-server.8 $(DESTDIR)$(PREFIX)/share/man/ja/man8/mamori-server.8
 

@@ -17,8 +17,11 @@ out=$(cd "$out" && pwd)
 src=$out/mamori-$version
 rm -rf --one-file-system "$src"
 mkdir -p "$src"
-# the source tree without build output, node_modules or git metadata
-tar -C "$root" --exclude=./.git --exclude='./build*' --exclude=./node_modules -cf - . | tar -C "$src" -xf -
+# the source tree without build output or git metadata; node_modules (the
+# npm packages the dashboard is built from, pinned by package-lock.json) is
+# installed here first and copied: the package build has no network
+bash "$root/installer/deps.sh" --www >/dev/null
+tar -C "$root" --exclude=./.git --exclude='./build*' -cf - . | tar -C "$src" -xf -
 mv "$src/installer/debian" "$src/debian"
 {
 	echo "mamori ($version) unstable; urgency=medium"

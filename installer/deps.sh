@@ -8,18 +8,19 @@
 #                                PostgreSQL, USBGuard, Node.js + npm for the OpenAPI validator)
 #   installer/deps.sh --bench    also what `make bench` compares against
 #   installer/deps.sh --runtime  only what a terminal needs to run mamorid
-#   installer/deps.sh --package  also what `make deb` needs (debhelper, lintian)
+#   installer/deps.sh --package  also what `make deb` needs (debhelper, lintian, Node.js for the dashboard)
+#   installer/deps.sh --www      Node.js + npm and the npm packages the dashboard is built from
 #   installer/deps.sh --fresh    also what `make fresh` needs (debootstrap)
 set -euo pipefail
 
 runtime=(libudev1 libusb-1.0-0 libblkid1 libssl3 libcurl4 libcjson1
          libsqlite3-0 libpq5 libevent-2.1-7 libevent-openssl-2.1-7
-         zlib1g liblz4-1 liblzma5 libicu72)
+         zlib1g liblz4-1 liblzma5 libicu72 libcryptsetup12 nftables)
 build=(gcc make pkg-config
        libudev-dev libusb-1.0-0-dev libblkid-dev libssl-dev
        libcurl4-openssl-dev libcjson-dev libsqlite3-dev libpq-dev
        libevent-dev libicu-dev libcmocka-dev libumockdev-dev umockdev
-       zlib1g-dev liblz4-dev liblzma-dev
+       zlib1g-dev liblz4-dev liblzma-dev libcryptsetup-dev
        openssl curl ca-certificates jq)
 # usbguard: the oracle of tests/integration/usbguard_diff.sh (issue 12); its
 # packaged service is kept from starting (policy-rc.d below). wpasupplicant
@@ -27,10 +28,15 @@ build=(gcc make pkg-config
 check=(clang clang-format libclang-rt-14-dev sqlite3
        cryptsetup-bin e2fsprogs util-linux fdisk dconf-cli libglib2.0-bin
        clamav-daemon clamav postgresql nodejs usbguard faketime liburing-dev
-       debootstrap iproute2 lz4 xz-utils
-       wpasupplicant netplan.io)
+       debootstrap iproute2 lz4 xz-utils patch nftables
+       wpasupplicant netplan.io
+       chromium fonts-noto-cjk)
+# chromium: Debian's browser that tests/integration/dashboard.sh drives with
+# playwright-core (npm), never a downloaded one; fonts-noto-cjk for its
+# Japanese screenshots
 bench=(nginx wrk)
-package=(build-essential debhelper dpkg-dev fakeroot lintian man-db groff-base)
+package=(build-essential debhelper dpkg-dev fakeroot lintian man-db groff-base nodejs)
+web=(nodejs)
 fresh=(debootstrap debian-archive-keyring)
 
 want=("${build[@]}")
@@ -39,13 +45,15 @@ case "${1:-}" in
   --check)   want+=("${check[@]}") ;;
   --bench)   want+=("${check[@]}" "${bench[@]}") ;;
   --package) want+=("${package[@]}") ;;
+  --www)     want+=("${web[@]}") ;;
   --fresh)   want+=("${package[@]}" "${fresh[@]}") ;;
   "") ;;
-  *) echo "usage: $0 [--check|--bench|--runtime|--package|--fresh]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--check|--bench|--runtime|--package|--fresh|--www]" >&2; exit 2 ;;
 esac
 # Debian 12's nodejs has no npm (a separate package); a Node.js that bundles
 # npm (NodeSource's) must not get Debian's npm on top of it.
-if [[ ${1:-} == --check || ${1:-} == --bench ]] && ! command -v npm >/dev/null; then
+npm_modes=" --check --bench --package --www "
+if [[ $npm_modes == *" ${1:-none} "* ]] && ! command -v npm >/dev/null; then
   want+=(npm)
 fi
 
@@ -76,13 +84,18 @@ if ((${#missing[@]})); then
 fi
 
 # Build tools from npm (not shipped): the OpenAPI validator of `make check`,
-# pinned by package-lock.json, into ./node_modules (gitignored).
-if [[ ${1:-} == --check || ${1:-} == --bench ]]; then
+# the response validator (tests/contract: ajv, ajv-formats, js-yaml), the
+# dashboard's bundler and libraries (esbuild, Preact, Chart.js), and
+# playwright-core + axe-core for its browser test, pinned by package-lock.json,
+# into ./node_modules (gitignored).
+if [[ $npm_modes == *" ${1:-none} "* ]]; then
   root=$(cd "$(dirname "$0")/.." && pwd)
   if [[ ! -f $root/node_modules/@apidevtools/swagger-cli/bin/swagger-cli.js ||
+        ! -f $root/node_modules/ajv-formats/package.json || ! -f $root/node_modules/js-yaml/package.json ||
+        ! -x $root/node_modules/.bin/esbuild ||
         $root/package-lock.json -nt $root/node_modules/.package-lock.json ]]; then
     command -v npm >/dev/null || { echo "deps.sh: npm is missing (nodejs)" >&2; exit 1; }
-    echo "deps.sh: npm ci (OpenAPI validator)"
+    echo "deps.sh: npm ci (OpenAPI validator, dashboard build and browser test)"
     (cd "$root" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null)
   fi
 fi

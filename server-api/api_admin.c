@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -24,6 +25,7 @@
 #include "alloc-util.h"
 #include "api_admin.h"
 #include "api_device.h"
+#include "api_web.h"
 #include "crypto.h"
 #include "identity.h"
 #include "json-util.h"
@@ -33,6 +35,7 @@
 #include "policy_sign.h"
 #include "server.h"
 #include "strutil.h"
+#include "textdiff.h"
 #include "time-util.h"
 #include "throttle.h"
 #include "workpool.h"
@@ -53,6 +56,11 @@ enum perm {
 	P_AUDIT = 1 << 5,
 	P_ACCOUNTS = 1 << 6,
 };
+
+_Static_assert((int)API_PERM_READ == (int)P_READ && (int)API_PERM_POLICY_APPROVE == (int)P_POLICY_APPROVE &&
+                       (int)API_PERM_AUDIT == (int)P_AUDIT && (int)API_PERM_ACCOUNTS == (int)P_ACCOUNTS &&
+                       (int)API_PERM_POLICY_UPLOAD == (int)P_POLICY_UPLOAD,
+               "api_admin.h's permission bits");
 
 static const unsigned role_perms[_ROLE_MAX] = {
         [ROLE_VIEWER] = P_READ,
@@ -84,15 +92,23 @@ static void store_failed(struct http_req *req, int r)
 static int admin_auth(struct server *srv, struct http_req *req, unsigned perm, struct actor *ret)
 {
 	const char *h = http_req_header(req, "Authorization");
+	char web_token[CRYPTO_TOKEN_MAX];
 	struct actor a = {0};
 	int r;
 
-	if (!h || !startswith(h, BEARER_PREFIX) || strlen(h) > 256) {
+	/* the dashboard's cookie session (api_web.c: idle time-out, CSRF) */
+	if (!h && api_web_has_session_cookie(req)) {
+		if (api_web_session(srv, req, web_token) < 0)
+			return -EACCES; /* answered */
+		h = web_token;
+	} else if (!h || strncasecmp(h, BEARER_PREFIX, strlen(BEARER_PREFIX)) != 0 || strlen(h) > 256) {
+		/* RFC 7235 2.1: the scheme is case-insensitive ("bearer" too) */
 		http_reply_error(req, 401, "unauthenticated", "ログインが必要です (Authorization: Bearer)",
 		                 "authentication required (Authorization: Bearer)", NULL);
 		return -EACCES;
+	} else {
+		h += strlen(BEARER_PREFIX);
 	}
-	h += strlen(BEARER_PREFIX);
 	if ((r = crypto_sha256_hex(h, strlen(h), a.token_hash)) < 0 ||
 	    (r = STORE_CALL(srv->store, cred_get, a.token_hash, server_now_us(), &a.cred)) < 0) {
 		if (r == -ENOENT) {
@@ -448,7 +464,10 @@ static void bootstrap_finish(struct pwjob *j)
 		return store_failed(req, r);
 	server_audit(srv, "bootstrap", "account.bootstrap", j->user, "ok", "ciso");
 	out = cJSON_CreateObject();
-	if (!out || !cJSON_AddStringToObject(out, "username", j->user) || !cJSON_AddStringToObject(out, "role", "ciso"))
+	if (!out || !cJSON_AddStringToObject(out, "username", j->user) ||
+	    !cJSON_AddStringToObject(out, "role", "ciso") || !cJSON_AddStringToObject(out, "staff_no", a.staff_no) ||
+	    !cJSON_AddStringToObject(out, "display_name", a.display_name) ||
+	    !cJSON_AddStringToObject(out, "status", "active"))
 		return no_memory(req);
 	http_reply_json(req, 201, out);
 }
@@ -554,6 +573,8 @@ static void login_finish(struct pwjob *j)
 	if (r < 0)
 		return store_failed(req, r);
 	server_audit(srv, a.username, "session.login", a.username, "ok", j->peer);
+	if (api_web_login_wanted(req)) /* the dashboard: an HttpOnly cookie, no token in the body */
+		return api_web_login_reply(srv, req, token, expires, store_role_to_string(a.role), a.username);
 	server_format_time(expires, exp);
 	out = cJSON_CreateObject();
 	if (!out || !cJSON_AddStringToObject(out, "token", token) || !cJSON_AddStringToObject(out, "expires_at", exp) ||
@@ -622,6 +643,167 @@ static void handle_logout(void *userdata, struct http_req *req)
 		return store_failed(req, r);
 	server_audit(srv, a.name, "session.logout", a.name, "ok", NULL);
 	http_reply_json(req, 204, NULL);
+}
+
+/* ---- sessions and API tokens: list and end (issue 17.6) ---------------------------------------- */
+
+struct cred_page {
+	cJSON *arr;
+	const char *current_id; /* the caller's own session */
+};
+
+static int cred_cb(const struct store_cred_row *c, void *userdata)
+{
+	struct cred_page *pg = userdata;
+	cJSON *o = cJSON_CreateObject();
+	char created[32], exp[32];
+	bool session = c->cred.kind == CRED_SESSION;
+
+	server_format_time(c->created_us, created);
+	server_format_time(c->cred.expires_us, exp);
+	if (!o || !cJSON_AddItemToArray(pg->arr, o) || !cJSON_AddStringToObject(o, "id", c->id) ||
+	    !cJSON_AddStringToObject(o, session ? "username" : "name", c->cred.principal) ||
+	    (session && !cJSON_AddStringToObject(o, "role", store_role_to_string(c->cred.role) ?: "invalid")) ||
+	    (!session && !cJSON_AddStringToObject(o, "created_by", c->created_by ?: "")) ||
+	    !cJSON_AddStringToObject(o, "created_at", created) || !cJSON_AddStringToObject(o, "expires_at", exp) ||
+	    (session && !cJSON_AddBoolToObject(o, "current", pg->current_id && strcmp(pg->current_id, c->id) == 0)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* 200 {"sessions"|"api_tokens": [...]}: the unexpired ones of `principal`
+ * (NULL = everyone's). Never a token nor the hash it is found by. */
+static void cred_list_reply(struct server *srv, struct http_req *req, const struct actor *a, enum store_cred_kind kind,
+                            const char *principal)
+{
+	_cleanup_json_ cJSON *out = cJSON_CreateObject();
+	char cur[STORE_CRED_ID_LEN + 1];
+	struct cred_page pg = {.current_id = cur};
+	int r;
+
+	(void)strscpy(cur, sizeof(cur), a->token_hash);
+	if (!out || !(pg.arr = cJSON_AddArrayToObject(out, kind == CRED_SESSION ? "sessions" : "api_tokens")))
+		return no_memory(req);
+	r = STORE_CALL(srv->store, cred_list, kind, principal, server_now_us(), cred_cb, &pg);
+	if (r < 0)
+		return r == -ENOMEM ? no_memory(req) : store_failed(req, r);
+	http_reply_json(req, 200, out);
+}
+
+/* GET /admin/v1/sessions[?account=NAME|?all=true]: one's own sessions; a
+ * ciso may list another account's or everyone's. */
+static void handle_sessions(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	const char *account = http_req_query(req, "account"), *all = http_req_query(req, "all");
+	struct actor a;
+
+	if (admin_auth(srv, req, P_READ, &a) < 0)
+		return;
+	if (a.cred.kind != CRED_SESSION) {
+		server_audit(srv, a.name, "session.list", NULL, "refused", "an API token has no sessions");
+		return http_reply_error(req, 403, "forbidden", "API トークンにはセッションがありません",
+		                        "an API token has no sessions", NULL);
+	}
+	if (all && strcmp(all, "true") != 0) {
+		server_audit(srv, a.name, "session.list", NULL, "refused", "invalid query");
+		return http_reply_error(req, 400, "invalid", "all は true のみです", "all may only be true", NULL);
+	}
+	if ((all || (account && strcmp(account, a.name) != 0)) && !(role_perms[a.cred.role] & P_ACCOUNTS)) {
+		server_audit(srv, a.name, "session.list", all ? "*" : account, "refused", "not a ciso");
+		return http_reply_error(req, 403, "forbidden", "他のアカウントのセッションは CISO のみ見られます",
+		                        "only a ciso may see other accounts' sessions", NULL);
+	}
+	cred_list_reply(srv, req, &a, CRED_SESSION, all ? NULL : account ?: a.name);
+}
+
+/* DELETE /admin/v1/sessions/{id}: end one's own session, or (ciso) anyone's:
+ * its token is refused from the next request on. */
+static void handle_session_kill(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	const char *id = http_req_param(req, 0);
+	char who[STORE_ID_MAX] = "", detail[48];
+	bool ciso;
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_READ, &a) < 0)
+		return;
+	if (a.cred.kind != CRED_SESSION) {
+		server_audit(srv, a.name, "session.kill", id, "refused", "an API token has no sessions");
+		return http_reply_error(req, 403, "forbidden", "API トークンにはセッションがありません",
+		                        "an API token has no sessions", NULL);
+	}
+	ciso = role_perms[a.cred.role] & P_ACCOUNTS;
+	(void)xsnprintf(detail, sizeof(detail), "session %.16s", id);
+	r = STORE_CALL(srv->store, cred_revoke, CRED_SESSION, id, ciso ? NULL : a.name, who);
+	if (r == -ENOENT) {
+		server_audit(srv, a.name, "session.kill", NULL, "refused", detail);
+		return http_reply_error(req, 404, "not_found", "そのセッションはありません", "no such session", NULL);
+	}
+	if (r < 0)
+		return store_failed(req, r);
+	server_audit(srv, a.name, "session.kill", who, "ok", detail);
+	http_reply_json(req, 204, NULL);
+}
+
+/* DELETE /admin/v1/api-tokens/{id} (ciso): the token is refused from its next
+ * request on. */
+static void handle_api_token_revoke(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	const char *id = http_req_param(req, 0);
+	char name[STORE_ID_MAX] = "", detail[48];
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_ACCOUNTS, &a) < 0)
+		return;
+	(void)xsnprintf(detail, sizeof(detail), "token %.16s", id);
+	r = STORE_CALL(srv->store, cred_revoke, CRED_API_TOKEN, id, NULL, name);
+	if (r == -ENOENT) {
+		server_audit(srv, a.name, "api_token.revoke", NULL, "refused", detail);
+		return http_reply_error(req, 404, "not_found", "その API トークンはありません", "no such API token",
+		                        NULL);
+	}
+	if (r < 0)
+		return store_failed(req, r);
+	server_audit(srv, a.name, "api_token.revoke", name, "ok", detail);
+	http_reply_json(req, 204, NULL);
+}
+
+int api_admin_auth(struct server *srv, struct http_req *req, unsigned perm, char actor[API_ACTOR_MAX],
+                   enum store_role *ret_role)
+{
+	struct actor a;
+	int r = admin_auth(srv, req, perm, &a);
+
+	if (r < 0)
+		return r;
+	(void)strscpy(actor, API_ACTOR_MAX, a.name);
+	*ret_role = a.cred.kind == CRED_API_TOKEN ? ROLE_VIEWER : a.cred.role;
+	return 0;
+}
+
+void api_admin_no_memory(struct http_req *req)
+{
+	no_memory(req);
+}
+
+void api_admin_store_failed(struct http_req *req, int r)
+{
+	store_failed(req, r);
+}
+
+int api_admin_ops4_allowed(struct server *srv, const char *approver, const char *requester, const char **why)
+{
+	return ops4_allowed(srv, approver, requester, why);
+}
+
+bool api_admin_role_may(enum store_role role, unsigned perm)
+{
+	return role >= 0 && role < _ROLE_MAX && (role_perms[role] & perm) == perm;
 }
 
 /* ---- accounts and API tokens ----------------------------------------------------------------- */
@@ -898,13 +1080,17 @@ static void handle_api_tokens(void *userdata, struct http_req *req)
 
 	if (admin_auth(srv, req, P_ACCOUNTS, &a) < 0)
 		return;
+	if (http_req_method(req) == HTTP_GET)
+		return cred_list_reply(srv, req, &a, CRED_API_TOKEN, NULL);
 	if (body_object(req, &body) < 0)
 		return;
 	name = get_str(body, "name");
 	if (!name || strlen(name) == 0 || strlen(name) > 128 ||
-	    get_int(body, "expires_in_seconds", 60, 63072000, 31536000, &secs) < 0)
+	    get_int(body, "expires_in_seconds", 60, 63072000, 31536000, &secs) < 0) {
+		server_audit(srv, a.name, "api_token.create", name, "refused", "invalid request");
 		return http_reply_error(req, 400, "invalid", "name (128 バイトまで) と expires_in_seconds が必要です",
 		                        "name (up to 128 bytes) and a valid expires_in_seconds are required", NULL);
+	}
 	(void)strscpy(c.principal, sizeof(c.principal), name);
 	c.expires_us = now + secs * 1000000;
 	if ((r = crypto_token("ma1_", token)) < 0 || (r = crypto_sha256_hex(token, strlen(token), th)) < 0 ||
@@ -936,11 +1122,24 @@ static void handle_enrollment_tokens(void *userdata, struct http_req *req)
 	if (body_object(req, &body) < 0)
 		return;
 	group = get_str(body, "group");
-	if (!name_valid(group, true) || get_int(body, "expires_in_seconds", 60, 2592000, 86400, &secs) < 0)
+	if (!name_valid(group, true) || get_int(body, "expires_in_seconds", 60, 2592000, 86400, &secs) < 0) {
+		server_audit(srv, a.name, "enrollment_token.create", group, "refused", "invalid request");
 		return http_reply_error(req, 400, "invalid",
 		                        "group ([a-z0-9][a-z0-9_-]*) と expires_in_seconds (60〜2592000) が必要です",
 		                        "group ([a-z0-9][a-z0-9_-]*) and expires_in_seconds (60..2592000) are required",
 		                        NULL);
+	}
+	/* issue 17.15: a token names a group that exists (POST /admin/v1/groups);
+	 * a typo must not make a new group that no policy covers */
+	r = STORE_CALL(srv->store, group_exists, group);
+	if (r == -ENOENT) {
+		server_audit(srv, a.name, "enrollment_token.create", group, "refused", "no such group");
+		return http_reply_error(req, 404, "no_such_group",
+		                        "そのグループはありません (先に POST /admin/v1/groups で作成してください)",
+		                        "no such group (create it first: POST /admin/v1/groups)", NULL);
+	}
+	if (r < 0)
+		return store_failed(req, r);
 	expires = server_now_us() + secs * 1000000;
 	if ((r = crypto_token("mt1_", token)) < 0 || (r = crypto_sha256_hex(token, strlen(token), th)) < 0 ||
 	    (r = STORE_CALL(srv->store, token_add, th, group, expires, a.name)) < 0)
@@ -1334,6 +1533,11 @@ static int parse_time(const char *s, int64_t *ret)
 	return rfc3339_parse_us(s, 0, ret);
 }
 
+int api_admin_parse_time(const char *s, int64_t *ret)
+{
+	return parse_time(s, ret);
+}
+
 /* GET /admin/v1/audit?actor=&action=&target=&since=&until=&before=&limit= —
  * newest first, limit rows a page (1..1000); next_before pages on to older
  * rows, to the first one: nothing is out of reach. */
@@ -1415,6 +1619,41 @@ static int group_cb(const struct store_group *g, void *userdata)
 	return 0;
 }
 
+/* POST /admin/v1/groups {"name"}: groups are made explicitly, by whoever may
+ * make enrollment tokens (issue 17.15). */
+static void group_create(struct server *srv, struct http_req *req)
+{
+	_cleanup_json_ cJSON *body = NULL, *out = NULL;
+	const char *name;
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_ENROLL, &a) < 0)
+		return;
+	if (body_object(req, &body) < 0) {
+		server_audit(srv, a.name, "group.create", NULL, "refused", "malformed body");
+		return;
+	}
+	name = get_str(body, "name");
+	if (!name_valid(name, true)) {
+		server_audit(srv, a.name, "group.create", name, "refused", "invalid name");
+		return http_reply_error(req, 400, "invalid", "name ([a-z0-9][a-z0-9_-]*, 64 文字まで) が必要です",
+		                        "name ([a-z0-9][a-z0-9_-]*, up to 64) is required", NULL);
+	}
+	r = STORE_CALL(srv->store, group_add, name, a.name, server_now_us());
+	if (r == -EEXIST) {
+		server_audit(srv, a.name, "group.create", name, "refused", "exists");
+		return http_reply_error(req, 409, "exists", "そのグループはすでにあります", "that group exists", NULL);
+	}
+	if (r < 0)
+		return store_failed(req, r);
+	server_audit(srv, a.name, "group.create", name, "ok", NULL);
+	out = cJSON_CreateObject();
+	if (!out || !cJSON_AddStringToObject(out, "name", name))
+		return no_memory(req);
+	http_reply_json(req, 201, out);
+}
+
 static void handle_groups(void *userdata, struct http_req *req)
 {
 	struct server *srv = userdata;
@@ -1423,6 +1662,8 @@ static void handle_groups(void *userdata, struct http_req *req)
 	cJSON *arr;
 	int r;
 
+	if (http_req_method(req) == HTTP_POST)
+		return group_create(srv, req);
 	if (admin_auth(srv, req, P_READ, &a) < 0)
 		return;
 	(void)api_device_flush(srv); /* the latest check-ins first */
@@ -1582,6 +1823,76 @@ static void handle_policy_approve(void *userdata, struct http_req *req)
 	store_policy_clear(&p);
 }
 
+int api_admin_authorize(struct server *srv, struct http_req *req, enum api_admin_need need, char *ret_name,
+                        size_t namesz)
+{
+	static const unsigned perm[] = {
+	        [ADMIN_NEED_READ] = P_READ, [ADMIN_NEED_OPERATE] = P_REVOKE, [ADMIN_NEED_APPROVE] = P_POLICY_APPROVE};
+	struct actor a;
+	int r = admin_auth(srv, req, perm[need], &a);
+
+	if (r < 0)
+		return r;
+	return strscpy(ret_name, namesz, a.name);
+}
+
+/* GET /admin/v1/groups/{group}/policy/{version} — what an approver approves
+ * (issue 17.11): the version's exact document, and a unified diff (whole
+ * documents, textdiff.h) from the version in force (or from nothing when
+ * none is published). Read by those who upload or approve policies. */
+static void handle_policy_view(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	const char *group = http_req_param(req, 0);
+	_cleanup_json_ cJSON *out = cJSON_CreateObject();
+	_cleanup_free_ char *diff = NULL;
+	struct store_policy p = {0}, cur = {0};
+	char la[STORE_ID_MAX + 48], lb[STORE_ID_MAX + 48];
+	int64_t version;
+	struct actor a;
+	cJSON *c;
+	int r;
+
+	if (admin_auth(srv, req, P_POLICY_UPLOAD | P_POLICY_APPROVE, &a) < 0)
+		return;
+	if (!name_valid(group, true) || parse_int64(http_req_param(req, 1), 1, 9007199254740991LL, &version) < 0 ||
+	    (r = STORE_CALL(srv->store, policy_get, group, version, &p)) == -ENOENT)
+		return http_reply_error(req, 404, "not_found", "そのポリシーはありません", "no such policy", NULL);
+	if (r < 0)
+		return store_failed(req, r);
+	r = STORE_CALL(srv->store, policy_current, group, &cur);
+	if (r < 0 && r != -ENOENT) {
+		store_policy_clear(&p);
+		return store_failed(req, r);
+	}
+	(void)xsnprintf(la, sizeof(la), "%s/policy version %" PRId64 " (in force)", group, cur.version);
+	if (r == -ENOENT)
+		(void)xsnprintf(la, sizeof(la), "/dev/null");
+	(void)xsnprintf(lb, sizeof(lb), "%s/policy version %" PRId64 " (%s)", group, p.version,
+	                p.published ? "published" : "pending");
+	r = textdiff_unified(cur.document, cur.document_len, p.document, p.document_len, la, lb, &diff);
+	if (r < 0 || !out || !cJSON_AddStringToObject(out, "group", p.group) ||
+	    !cJSON_AddNumberToObject(out, "version", (double)p.version) ||
+	    !cJSON_AddStringToObject(out, "status", p.published ? "published" : "pending") ||
+	    !cJSON_AddStringToObject(out, "sha256", p.sha256) ||
+	    !cJSON_AddStringToObject(out, "uploaded_by", p.uploaded_by) ||
+	    !(p.published ? cJSON_AddStringToObject(out, "approved_by", p.approved_by)
+	                  : cJSON_AddNullToObject(out, "approved_by")) ||
+	    !cJSON_AddStringToObject(out, "document", p.document ?: "") ||
+	    !(cur.document ? (c = cJSON_AddObjectToObject(out, "in_force")) != NULL &&
+	                             cJSON_AddNumberToObject(c, "version", (double)cur.version) &&
+	                             cJSON_AddStringToObject(c, "sha256", cur.sha256)
+	                   : cJSON_AddNullToObject(out, "in_force") != NULL) ||
+	    !cJSON_AddStringToObject(out, "diff", diff)) {
+		store_policy_clear(&p);
+		store_policy_clear(&cur);
+		return no_memory(req);
+	}
+	store_policy_clear(&p);
+	store_policy_clear(&cur);
+	http_reply_json(req, 200, out);
+}
+
 const struct http_route api_admin_routes[] = {
         {HTTP_POST, "/admin/v1/bootstrap", handle_bootstrap},
         {HTTP_POST, "/admin/v1/login", handle_login},
@@ -1590,7 +1901,10 @@ const struct http_route api_admin_routes[] = {
         {HTTP_POST, "/admin/v1/accounts/*/approve", handle_account_approve},
         {HTTP_POST, "/admin/v1/accounts/*/disable", handle_account_disable},
         {HTTP_POST, "/admin/v1/password", handle_password},
-        {HTTP_POST, "/admin/v1/api-tokens", handle_api_tokens},
+        {HTTP_GET | HTTP_POST, "/admin/v1/api-tokens", handle_api_tokens},
+        {HTTP_DELETE, "/admin/v1/api-tokens/*", handle_api_token_revoke},
+        {HTTP_GET, "/admin/v1/sessions", handle_sessions},
+        {HTTP_DELETE, "/admin/v1/sessions/*", handle_session_kill},
         {HTTP_POST, "/admin/v1/enrollment-tokens", handle_enrollment_tokens},
         {HTTP_GET, "/admin/v1/terminals", handle_terminals},
         {HTTP_GET, "/admin/v1/terminals/*", handle_terminal},
@@ -1599,7 +1913,8 @@ const struct http_route api_admin_routes[] = {
         {HTTP_GET, "/admin/v1/events", handle_events},
         {HTTP_GET, "/admin/v1/findings", handle_findings},
         {HTTP_GET, "/admin/v1/compliance", handle_compliance},
-        {HTTP_GET, "/admin/v1/groups", handle_groups},
+        {HTTP_GET | HTTP_POST, "/admin/v1/groups", handle_groups},
+        {HTTP_GET, "/admin/v1/groups/*/policy/*", handle_policy_view},
         {HTTP_PUT, "/admin/v1/groups/*/policy", handle_policy_upload},
         {HTTP_POST, "/admin/v1/groups/*/policy/*/approve", handle_policy_approve},
         {HTTP_GET, "/admin/v1/audit", handle_audit},

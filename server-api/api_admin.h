@@ -4,11 +4,49 @@
 #ifndef MAMORI_API_ADMIN_H
 #define MAMORI_API_ADMIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "http.h"
+#include "store.h"
+
+struct server;
+
+/* For the admin API's other files (api_dashboard.c): the permission bits of
+ * api_admin.c, and its check of the bearer token or the dashboard's session
+ * cookie; replies and returns negative when refused. *actor: the account
+ * name or "token:NAME"; *ret_role: the account's role (viewer for a token). */
+enum {
+	API_PERM_READ = 1 << 0,
+	API_PERM_POLICY_UPLOAD = 1 << 3,
+	API_PERM_POLICY_APPROVE = 1 << 4,
+	API_PERM_AUDIT = 1 << 5,
+	API_PERM_ACCOUNTS = 1 << 6,
+};
+#define API_ACTOR_MAX (129 + 8)
+int api_admin_auth(struct server *srv, struct http_req *req, unsigned perm, char actor[API_ACTOR_MAX],
+                   enum store_role *ret_role);
+bool api_admin_role_may(enum store_role role, unsigned perm);
+/* OPS-4 (docs/API.md "OPS-4 by person"): 0 if approver may approve what
+ * requester asked for, -EPERM with *why if not. */
+int api_admin_ops4_allowed(struct server *srv, const char *approver, const char *requester, const char **why);
+
+/* The admin API's common replies (500 out of memory, 503 store failed, logged). */
+void api_admin_no_memory(struct http_req *req);
+void api_admin_store_failed(struct http_req *req, int r);
+/* An RFC 3339 UTC time ("2024-01-02T03:04:05Z") as microseconds; -EINVAL. */
+int api_admin_parse_time(const char *s, int64_t *ret);
 
 extern const struct http_route api_admin_routes[];
 extern const size_t api_admin_routes_n;
+
+/* For the other admin handlers (api_command.c). What a request needs:
+ * reading, requesting an operational action (operator, ciso) or approving
+ * (approver, ciso). Replies (401/403, audited) and returns negative when
+ * refused; otherwise the actor's name (account, or "token:NAME"). */
+enum api_admin_need { ADMIN_NEED_READ, ADMIN_NEED_OPERATE, ADMIN_NEED_APPROVE };
+struct server;
+int api_admin_authorize(struct server *srv, struct http_req *req, enum api_admin_need need, char *ret_name,
+                        size_t namesz);
 
 #endif

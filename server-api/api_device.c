@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "alloc-util.h"
+#include "api_command.h"
 #include "api_device.h"
 #include "chain.h"
 #include "json-util.h"
@@ -477,6 +478,7 @@ struct checkin_answer {
 	const char *agent_chain; /* the journal the terminal reported; NULL = none */
 	bool renew;
 	int64_t interval;
+	const char *commands_json; /* api_command_checkin; NULL = none */
 };
 
 /* snprintf's contract: the length the whole answer needs. */
@@ -491,12 +493,13 @@ static int checkin_answer(const struct checkin_answer *a, char *buf, size_t bufs
 	return snprintf(buf, bufsz,
 	                "{\"terminal_id\":\"%s\",\"server_time\":\"%s\",\"policy\":{\"version\":%" PRId64
 	                "%s},\"events\":{\"acked_seq\":%" PRIu64 ",\"chain\":\"%s\",\"head_hash\":\"%s\"},"
-	                "\"approvals\":%s,\"exceptions\":%s,\"commands\":[],"
+	                "\"approvals\":%s,\"exceptions\":%s,\"commands\":%s,"
 	                "\"certificate\":{\"not_after\":\"%s\",\"renew\":%s},\"checkin_interval_seconds\":%" PRId64 "}",
 	                a->terminal_id, a->now, a->pf->version, sha, acked,
 	                prev ? a->chain->prev_chain : a->chain->chain,
 	                prev ? a->chain->prev_head_hash : a->chain->head_hash, a->pf->approvals_json ?: "[]",
-	                a->pf->exceptions_json ?: "[]", a->not_after, a->renew ? "true" : "false", a->interval);
+	                a->pf->exceptions_json ?: "[]", a->commands_json ?: "[]", a->not_after,
+	                a->renew ? "true" : "false", a->interval);
 }
 
 static const char *opt_string(const cJSON *o, const char *key, size_t max)
@@ -508,6 +511,51 @@ static const char *opt_string(const cJSON *o, const char *key, size_t max)
 		return NULL;
 	return v->valuestring;
 }
+
+const char *api_unknown_field(const cJSON *o, const char *const *allowed)
+{
+	const cJSON *c;
+
+	if (!cJSON_IsObject(o))
+		return NULL;
+	cJSON_ArrayForEach(c, o)
+	{
+		size_t i = 0;
+
+		while (allowed[i] && (!c->string || strcmp(c->string, allowed[i]) != 0))
+			i++;
+		if (!allowed[i])
+			return c->string ?: "";
+	}
+	return NULL;
+}
+
+void api_refuse_unknown_field(struct server *srv, struct http_req *req, const char *actor, const char *action,
+                              const char *target, const char *field)
+{
+	_cleanup_json_ cJSON *x = cJSON_CreateObject();
+	char detail[160], ja[200], en[200];
+
+	/* the name is the client's: cut and kept printable in the audit row */
+	(void)xsnprintf(detail, sizeof(detail), "unknown field %.64s", field);
+	for (char *c = detail; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	server_audit(srv, actor, action, target, "unknown_field", detail);
+	(void)xsnprintf(ja, sizeof(ja), "知らないフィールドです: %.64s", detail + 14);
+	(void)xsnprintf(en, sizeof(en), "unknown field: %.64s", detail + 14);
+	if (x)
+		cJSON_AddStringToObject(x, "field", detail + 14);
+	http_reply_error(req, 400, "unknown_field", ja, en, x);
+}
+
+/* What the agent sends (agent/net/transport.c); terminal_id is accepted and
+ * ignored (the certificate says who it is). */
+static const char *const checkin_fields[] = {"agent_version", "hostname",  "policy_version", "journal",
+                                             "report",        "inventory", "terminal_id",    NULL};
+static const char *const checkin_journal_fields[] = {"chain", "head_seq", "head_hash", "acked_seq", NULL};
+static const char *const events_fields[] = {"records", NULL};
+static const char *const renew_fields[] = {"csr", NULL};
 
 static void bad_request(struct http_req *req, const char *ja, const char *en)
 {
@@ -543,6 +591,18 @@ static void handle_checkin(void *userdata, struct http_req *req)
 		return http_reply_body_error(req, r);
 	if (!cJSON_IsObject(body) || !(c.agent_version = opt_string(body, "agent_version", 64)))
 		return bad_request(req, "agent_version (文字列) が必要です", "agent_version (string) is required");
+	{
+		const char *u = api_unknown_field(body, checkin_fields);
+		char jf[80];
+
+		if (!u && (u = api_unknown_field(cJSON_GetObjectItemCaseSensitive(body, "journal"),
+		                                 checkin_journal_fields))) {
+			(void)xsnprintf(jf, sizeof(jf), "journal.%.64s", u);
+			u = jf;
+		}
+		if (u)
+			return api_refuse_unknown_field(srv, req, "device", "checkin", d.dev.terminal_id, u);
+	}
 	c.time_us = server_now_us();
 	c.hostname = opt_string(body, "hostname", 255);
 	pv = cJSON_GetObjectItemCaseSensitive(body, "policy_version");
@@ -601,6 +661,12 @@ static void handle_checkin(void *userdata, struct http_req *req)
 		if (ds->n_pending >= PENDING_FLUSH_AT || ds->pending_bytes >= PENDING_BYTES_MAX)
 			(void)api_device_flush(srv);
 	}
+	/* remote commands: the results it reports, the commands queued for it */
+	_cleanup_free_ char *commands_json = NULL;
+	r = api_command_checkin(srv, d.dev.terminal_id, cJSON_GetObjectItemCaseSensitive(body, "command_results"),
+	                        &commands_json);
+	if (r < 0)
+		return store_failed(req, r, "commands");
 	server_format_time(c.time_us, now_s);
 	server_format_time(d.not_after_us, na_s);
 	/* written directly: every value is an ID, a time, hex or JSON made by
@@ -615,6 +681,7 @@ static void handle_checkin(void *userdata, struct http_req *req)
 		        .agent_chain = agent_chain,
 		        .renew = d.not_after_us - c.time_us < srv->cfg.device_cert_seconds * 1000000 / 3,
 		        .interval = pf->checkin_interval_s ? pf->checkin_interval_s : srv->cfg.checkin_interval_s,
+		        .commands_json = commands_json,
 		};
 		char buf[CHECKIN_ANSWER_MAX];
 		_cleanup_free_ char *big = NULL;
@@ -646,6 +713,12 @@ static void handle_events(void *userdata, struct http_req *req)
 	r = http_req_json(req, SERVER_BODY_MAX, &body);
 	if (r < 0)
 		return http_reply_body_error(req, r);
+	{
+		const char *u = api_unknown_field(body, events_fields);
+
+		if (u)
+			return api_refuse_unknown_field(srv, req, "device", "events.upload", d.dev.terminal_id, u);
+	}
 	r = chain_ingest(srv->store, d.dev.terminal_id, cJSON_GetObjectItemCaseSensitive(body, "records"),
 	                 server_now_us(), &res);
 	identity_forget(srv, d.serial); /* its chain head moved: re-read at the next request */
@@ -726,6 +799,12 @@ static void handle_renew(void *userdata, struct http_req *req)
 	r = http_req_json(req, SERVER_JSON_SMALL, &body);
 	if (r < 0)
 		return http_reply_body_error(req, r);
+	{
+		const char *u = api_unknown_field(body, renew_fields);
+
+		if (u)
+			return api_refuse_unknown_field(srv, req, "device", "certificate.renew", d.dev.terminal_id, u);
+	}
 	csr = opt_string(body, "csr", PKI_CSR_MAX);
 	if (!csr)
 		return bad_request(req, "csr (PEM) が必要です", "csr (PEM) is required");

@@ -85,8 +85,28 @@ static void handle_enroll(void *userdata, struct http_req *req)
 	int r;
 
 	r = http_req_json(req, SERVER_JSON_SMALL, &body);
-	if (r < 0)
+	if (r < 0) {
+		server_audit(srv, "enroll", "terminal.enroll", NULL, "refused",
+		             r == -E2BIG    ? "body too large"
+		             : r == -EPROTO ? "unsupported encoding"
+		                            : "malformed body");
 		return http_reply_body_error(req, r);
+	}
+	if (!cJSON_IsObject(body)) {
+		server_audit(srv, "enroll", "terminal.enroll", NULL, "refused", "not a JSON object");
+		return http_reply_error(req, 400, "invalid", "JSON オブジェクトが必要です", "a JSON object is expected",
+		                        NULL);
+	}
+	{
+		static const char *const fields[] = {"token", "csr", "terminal_id", "hostname", NULL};
+		const char *u = api_unknown_field(body, fields);
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(body, "terminal_id");
+
+		if (u)
+			return api_refuse_unknown_field(
+			        srv, req, "enroll", "terminal.enroll",
+			        cJSON_IsString(t) && terminal_id_valid(t->valuestring) ? t->valuestring : NULL, u);
+	}
 	tok = cJSON_GetObjectItemCaseSensitive(body, "token");
 	csr = cJSON_GetObjectItemCaseSensitive(body, "csr");
 	tid = cJSON_GetObjectItemCaseSensitive(body, "terminal_id");
@@ -94,11 +114,17 @@ static void handle_enroll(void *userdata, struct http_req *req)
 	if (!cJSON_IsString(tok) || strlen(tok->valuestring) > 256 || !cJSON_IsString(csr) ||
 	    strlen(csr->valuestring) > PKI_CSR_MAX || !cJSON_IsString(tid) || !terminal_id_valid(tid->valuestring) ||
 	    (host && (!cJSON_IsString(host) || strlen(host->valuestring) > 255 ||
-	              !utf8_valid(host->valuestring, strlen(host->valuestring)))))
+	              !utf8_valid(host->valuestring, strlen(host->valuestring))))) {
+		/* issue 17.14: malformed enrollments are recorded too (the
+		 * terminal ID only when it is a valid one) */
+		server_audit(srv, "enroll", "terminal.enroll",
+		             cJSON_IsString(tid) && terminal_id_valid(tid->valuestring) ? tid->valuestring : NULL,
+		             "refused", "malformed request");
 		return http_reply_error(
 		        req, 400, "invalid",
 		        "token, csr, terminal_id ([A-Za-z0-9][A-Za-z0-9._-]*, 128 文字まで) が必要です",
 		        "token, csr and terminal_id ([A-Za-z0-9][A-Za-z0-9._-]*, up to 128) are required", NULL);
+	}
 	if (crypto_sha256_hex(tok->valuestring, strlen(tok->valuestring), th) < 0)
 		return http_reply_error(req, 500, "internal", "サーバー内部のエラーです", "internal server error",
 		                        NULL);
@@ -145,7 +171,8 @@ static void handle_enroll(void *userdata, struct http_req *req)
 	    !cJSON_AddStringToObject(out, "group", group) || !cJSON_AddStringToObject(out, "certificate", pem) ||
 	    !cJSON_AddStringToObject(out, "ca", pki_ca_pem(srv->pki)) ||
 	    !cJSON_AddStringToObject(out, "not_after", na) ||
-	    !cJSON_AddStringToObject(out, "policy_public_key", srv->policy_pub_pem))
+	    !cJSON_AddStringToObject(out, "policy_public_key", srv->policy_pub_pem) ||
+	    !cJSON_AddStringToObject(out, "command_public_key", srv->command_pub_pem))
 		return http_reply_error(req, 500, "no_memory", "メモリ不足です", "out of memory", NULL);
 	if (device_url(srv, req, url, sizeof(url)) == 0)
 		cJSON_AddStringToObject(out, "device_url", url);

@@ -79,6 +79,7 @@ login ciso
 
 say "端末の登録 / enrolling the local agent (root prefix $root)"
 mkdir -p "$root"
+api POST /admin/v1/groups "{\"name\":\"$group\"}" >/dev/null || true # 409 once it has a policy; tokens name existing groups only
 tok=$(api POST /admin/v1/enrollment-tokens "{\"group\":\"$group\"}" | jq -r .token)
 "$build/bin/mamorictl" --root "$root" enroll --server "https://$adm" --token "$tok" --ca-fingerprint "$fpr" \
 	--terminal-id "${HOSTNAME:-demo}-demo"

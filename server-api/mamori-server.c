@@ -22,6 +22,9 @@
 
 #include "alloc-util.h"
 #include "api_admin.h"
+#include "api_command.h"
+#include "api_dashboard.h"
+#include "api_web.h"
 #include "api_device.h"
 #include "api_enroll.h"
 #include "fileio.h"
@@ -35,6 +38,7 @@
 #define DEFAULT_DATA         "/var/lib/mamori-server"
 #define DEFAULT_LISTEN       "0.0.0.0:8443"
 #define DEFAULT_ADMIN_LISTEN "0.0.0.0:8444"
+#define DEFAULT_WWW          "/usr/share/mamori-server/www"
 
 static void usage(FILE *f)
 {
@@ -55,6 +59,8 @@ static void usage(FILE *f)
 	      "  --hash-workers N      threads for password hashing (default 2)\n"
 	      "  --max-connections N   open connections per listener (default 2000, at most half the file limit)\n"
 	      "  --max-connections-per-address N  from one address (default 64, at most a quarter of the above)\n"
+	      "  --www DIR             the dashboard's files, served at https://ADMIN/ (default " DEFAULT_WWW ")\n"
+	      "  --web-idle-seconds N  a dashboard session ends after N seconds unused (default 900)\n"
 	      "  --init-only           create the data directory, print the CA fingerprint, exit\n"
 	      "  --approve-account NAME  approve a pending approver/ciso account from the console (OPS-4), exit\n",
 	      f);
@@ -125,6 +131,8 @@ int main(int argc, char **argv)
 		OPT_MAX_CONN_SOURCE,
 		OPT_APPROVE_ACCOUNT,
 		OPT_SESSION_SECONDS,
+		OPT_WWW,
+		OPT_WEB_IDLE,
 	};
 	static const struct option opts[] = {
 	        {"data", required_argument, NULL, OPT_DATA},
@@ -147,6 +155,8 @@ int main(int argc, char **argv)
 	        {"max-connections-per-address", required_argument, NULL, OPT_MAX_CONN_SOURCE},
 	        {"approve-account", required_argument, NULL, OPT_APPROVE_ACCOUNT},
 	        {"session-seconds", required_argument, NULL, OPT_SESSION_SECONDS}, /* tests: short sessions */
+	        {"www", required_argument, NULL, OPT_WWW},                         /* the dashboard's files */
+	        {"web-idle-seconds", required_argument, NULL, OPT_WEB_IDLE},       /* dashboard idle time-out */
 	        {"help", no_argument, NULL, 'h'},
 	        {},
 	};
@@ -158,6 +168,7 @@ int main(int argc, char **argv)
 	        .hash_workers = 2,
 	        .max_connections = 2000,
 	        .max_per_source = 64,
+	        .web_idle_s = 15 * 60,
 	};
 	_cleanup_(server_freep) struct server *srv = NULL;
 	struct http_listener *dev = NULL, *adm = NULL;
@@ -179,6 +190,7 @@ int main(int argc, char **argv)
 	(void)strscpy(cfg.data_dir, sizeof(cfg.data_dir), DEFAULT_DATA);
 	(void)strscpy(cfg.listen, sizeof(cfg.listen), DEFAULT_LISTEN);
 	(void)strscpy(cfg.admin_listen, sizeof(cfg.admin_listen), DEFAULT_ADMIN_LISTEN);
+	(void)strscpy(cfg.www_dir, sizeof(cfg.www_dir), DEFAULT_WWW);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		switch (c) {
 		case OPT_DATA:
@@ -236,6 +248,13 @@ int main(int argc, char **argv)
 		case OPT_SESSION_SECONDS:
 			r = parse_int64(optarg, 1, 7 * 86400, &v);
 			cfg.session_seconds = v;
+			break;
+		case OPT_WWW:
+			r = optarg[0] == '/' ? strscpy(cfg.www_dir, sizeof(cfg.www_dir), optarg) : -EINVAL;
+			break;
+		case OPT_WEB_IDLE:
+			r = parse_int64(optarg, 1, 86400, &v);
+			cfg.web_idle_s = v;
 			break;
 		case OPT_APPROVE_ACCOUNT:
 			approve_account = optarg, r = 0;
@@ -339,8 +358,10 @@ int main(int argc, char **argv)
 	{
 		/* the listeners keep pointers to these for the life of the loop */
 		static const struct http_route *const dev_tables[] = {api_device_routes, NULL};
-		static const struct http_route *const adm_tables[] = {api_enroll_routes, api_admin_routes, NULL};
-		static size_t dev_sizes[1], adm_sizes[2];
+		static const struct http_route *const adm_tables[] = {api_enroll_routes, api_admin_routes,
+		                                                      api_command_routes, api_dashboard_routes,
+		                                                      api_web_routes, NULL};
+		static size_t dev_sizes[1], adm_sizes[5];
 		struct http_listener_options o = {
 		        .listen = cfg.listen,
 		        .cert = srv->paths.tls_cert,
@@ -372,6 +393,9 @@ int main(int argc, char **argv)
 		dev_sizes[0] = api_device_routes_n;
 		adm_sizes[0] = api_enroll_routes_n;
 		adm_sizes[1] = api_admin_routes_n;
+		adm_sizes[2] = api_command_routes_n;
+		adm_sizes[3] = api_dashboard_routes_n;
+		adm_sizes[4] = api_web_routes_n;
 		r = http_listener_new(base, &o, &dev, &srv->device_port);
 		if (r < 0) {
 			log_error_errno(r, "端末 API を %s で開けません / cannot listen on %s for the device API: %m",

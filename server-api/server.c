@@ -94,6 +94,7 @@ void server_free(struct server *srv)
 	throttle_free(srv->throttle_acct);
 	pki_free(srv->pki);
 	free(srv->policy_pub_pem);
+	free(srv->command_pub_pem);
 	free(srv);
 }
 
@@ -147,6 +148,8 @@ int server_init(const struct server_config *cfg, bool new_bootstrap, struct serv
 	    (r = path_in(cfg->data_dir, "server.pem", srv->paths.tls_cert)) < 0 ||
 	    (r = path_in(cfg->data_dir, "policy-signing.key", srv->paths.policy_key)) < 0 ||
 	    (r = path_in(cfg->data_dir, "policy-signing.pub", srv->paths.policy_pub)) < 0 ||
+	    (r = path_in(cfg->data_dir, "command-signing.key", srv->paths.command_key)) < 0 ||
+	    (r = path_in(cfg->data_dir, "command-signing.pub", srv->paths.command_pub)) < 0 ||
 	    (r = path_in(cfg->data_dir, "listen.json", srv->paths.listen_file)) < 0 ||
 	    (r = path_in(cfg->data_dir, "policy-signing", prefix)) < 0)
 		return log_error_errno(r, "data directory path too long: %s", cfg->data_dir);
@@ -176,6 +179,19 @@ int server_init(const struct server_config *cfg, bool new_bootstrap, struct serv
 	r = read_file_capped(srv->paths.policy_pub, PEM_FILE_MAX, &srv->policy_pub_pem, &n);
 	if (r < 0)
 		return log_error_errno(r, "cannot read %s: %m", srv->paths.policy_pub);
+	/* the command key: separate from the TLS and policy keys, so that a
+	 * policy signer cannot wipe a terminal (docs/COMMANDS.md) */
+	if (!exists(srv->paths.command_key)) {
+		r = path_in(cfg->data_dir, "command-signing", prefix);
+		if (r >= 0)
+			r = policy_keygen(prefix);
+		if (r < 0)
+			return log_error_errno(
+			        r, "コマンド署名鍵を作成できません / cannot create the command signing key: %m");
+	}
+	r = read_file_capped(srv->paths.command_pub, PEM_FILE_MAX, &srv->command_pub_pem, &n);
+	if (r < 0)
+		return log_error_errno(r, "cannot read %s: %m", srv->paths.command_pub);
 
 	if (cfg->store_url[0])
 		r = strscpy(db, sizeof(db), cfg->store_url);

@@ -40,6 +40,8 @@ struct server_config {
 	int64_t session_seconds;
 	unsigned hash_workers;                    /* threads for scrypt (workpool.h) */
 	unsigned max_connections, max_per_source; /* per listener (http.h) */
+	char www_dir[PATH_MAX];                   /* the dashboard's built files (api_web.c) */
+	int64_t web_idle_s;                       /* a dashboard session ends after this long unused */
 };
 
 /* Login throttling (docs/API.md "Login throttling"): per client address and
@@ -51,6 +53,7 @@ struct server_paths {
 	char ca_key[PATH_MAX], ca_cert[PATH_MAX];
 	char tls_key[PATH_MAX], tls_cert[PATH_MAX];
 	char policy_key[PATH_MAX], policy_pub[PATH_MAX];
+	char command_key[PATH_MAX], command_pub[PATH_MAX]; /* remote commands (docs/COMMANDS.md) */
 	char listen_file[PATH_MAX];
 };
 
@@ -60,6 +63,7 @@ struct server {
 	struct store *store;
 	struct pki *pki;
 	char *policy_pub_pem;
+	char *command_pub_pem; /* pinned by each terminal at enrollment */
 	uint16_t device_port, admin_port;
 	uint64_t policy_generation;        /* bumped when a policy is published (invalidates caches) */
 	uint64_t auth_generation;          /* bumped when a terminal or certificate changes (api_device_invalidate) */

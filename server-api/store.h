@@ -190,6 +190,28 @@ struct store_audit_filter {
 	unsigned limit;
 };
 
+/* A remote command (docs/COMMANDS.md, protocol/command.h). status: one of
+ * "pending_approval", "queued", "delivered", "executed", "failed", "refused",
+ * "expired", "cancelled". envelope/signature are "" until it is signed (when
+ * it becomes deliverable: at once, or at the approval of a two-person type). */
+#define STORE_COMMAND_ENVELOPE_MAX 4096
+struct store_command {
+	char id[33];
+	char terminal_id[STORE_ID_MAX];
+	char type[16];
+	char params[256];             /* the canonical params object */
+	int64_t issued_at, not_after; /* seconds since 1970 UTC */
+	char nonce[33];
+	char requested_by[STORE_ID_MAX];
+	char approved_by[STORE_ID_MAX]; /* "" = none yet */
+	char status[20];
+	char envelope[STORE_COMMAND_ENVELOPE_MAX];
+	char signature[96];
+	char result[STORE_TEXT_MAX]; /* the agent's detail, or why it ended */
+	int64_t created_us, updated_us;
+};
+typedef int (*store_command_cb)(const struct store_command *c, void *userdata);
+
 /* Callbacks of the list operations: return 0 to go on, negative to stop (that
  * value is returned by the list operation). */
 typedef int (*store_device_cb)(const struct store_device *d, const char *compliance_json, void *userdata);
@@ -198,6 +220,17 @@ typedef int (*store_finding_cb)(const struct store_finding *f, void *userdata);
 typedef int (*store_account_cb)(const struct store_account *a, void *userdata);
 typedef int (*store_group_cb)(const struct store_group *g, void *userdata);
 typedef int (*store_audit_cb)(const struct store_audit *a, void *userdata);
+
+/* A listed session or API token (never its secret nor the hash it is found
+ * by): id is the first STORE_CRED_ID_LEN hex digits of that hash. */
+#define STORE_CRED_ID_LEN 16
+struct store_cred_row {
+	char id[STORE_CRED_ID_LEN + 1];
+	struct store_cred cred;
+	const char *created_by;
+	int64_t created_us;
+};
+typedef int (*store_cred_cb)(const struct store_cred_row *c, void *userdata);
 
 /* The operations a backend implements. All are required. */
 struct store_ops {
@@ -311,6 +344,37 @@ struct store_ops {
 	int (*audit_add)(struct store *s, const struct store_audit *a);
 	int (*audit_list)(struct store *s, const struct store_audit_filter *f, store_audit_cb cb, void *userdata);
 	int (*audit_verify)(struct store *s, uint64_t *ret_rows, int64_t *ret_bad_id);
+
+	/* Remote commands (docs/COMMANDS.md). add: -EEXIST if the id exists.
+	 * get: -ENOENT. set: replaces status, approved_by, envelope, signature,
+	 * result and updated_us if the stored status is from_status (-ESTALE
+	 * otherwise: someone else moved it). list: newest first, terminal NULL
+	 * = all. deliver: the queued, unexpired commands of a terminal, each
+	 * marked delivered in the same durable transaction, oldest first.
+	 * expire: pending_approval/queued commands past not_after become
+	 * expired; *ret_n how many. */
+	int (*command_add)(struct store *s, const struct store_command *c);
+	int (*command_get)(struct store *s, const char *id, struct store_command *ret);
+	int (*command_set)(struct store *s, const struct store_command *c, const char *from_status);
+	int (*command_list)(struct store *s, const char *terminal_id, unsigned limit, store_command_cb cb,
+	                    void *userdata);
+	int (*command_deliver)(struct store *s, const char *terminal_id, int64_t now_s, int64_t now_us,
+	                       store_command_cb cb, void *userdata);
+	int (*command_expire)(struct store *s, int64_t now_s, int64_t now_us, unsigned *ret_n);
+	/* Listing and ending sessions and API tokens (issue 17.6). list: the
+	 * unexpired ones of `kind`, of `principal` (NULL = everyone's), oldest
+	 * first. revoke: delete the one of `kind` whose id is `id` (and whose
+	 * principal is `principal`, unless NULL); -ENOENT if none; its
+	 * principal in ret_principal. */
+	int (*cred_list)(struct store *s, enum store_cred_kind kind, const char *principal, int64_t now_us,
+	                 store_cred_cb cb, void *userdata);
+	int (*cred_revoke)(struct store *s, enum store_cred_kind kind, const char *id, const char *principal,
+	                   char ret_principal[STORE_ID_MAX]);
+	/* Groups are made explicitly (issue 17.15): add -EEXIST if the group
+	 * exists; exists 0 or -ENOENT. A group exists once added, or when it
+	 * has a policy or a terminal (made before groups were explicit). */
+	int (*group_add)(struct store *s, const char *name, const char *created_by, int64_t now_us);
+	int (*group_exists)(struct store *s, const char *name);
 };
 
 struct store {

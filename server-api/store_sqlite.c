@@ -174,7 +174,7 @@ static const char *const sql_text[_Q_MAX] = {
                          "(SELECT coalesce(max(version),0) FROM policies p WHERE p.grp = g AND signature IS NOT NULL), "
                          "(SELECT coalesce(max(version),0) FROM policies p WHERE p.grp = g AND signature IS NULL) "
                          "FROM (SELECT grp AS g FROM devices UNION SELECT grp FROM policies "
-                         "UNION SELECT grp FROM tokens) ORDER BY g",
+                         "UNION SELECT grp FROM tokens UNION SELECT name FROM groups) ORDER BY g",
         [Q_AUDIT_ADD] = "INSERT INTO audit(time_us, actor, action, target, result, detail, hash) "
                         "VALUES (?1,?2,?3,?4,?5,?6,?7)",
         [Q_AUDIT_LAST] = "SELECT coalesce(hash,'') FROM audit ORDER BY id DESC LIMIT 1",
@@ -224,6 +224,12 @@ static const char schema_sql[] =
         " published_us INTEGER, PRIMARY KEY(grp, version));"
         "CREATE TABLE IF NOT EXISTS audit(id INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, actor TEXT NOT NULL,"
         " action TEXT NOT NULL, target TEXT, result TEXT NOT NULL, detail TEXT, hash TEXT);"
+        "CREATE TABLE IF NOT EXISTS commands(id TEXT PRIMARY KEY, terminal_id TEXT NOT NULL, type TEXT NOT NULL,"
+        " params TEXT NOT NULL, issued_at BIGINT NOT NULL, not_after BIGINT NOT NULL, nonce TEXT NOT NULL,"
+        " requested_by TEXT NOT NULL, approved_by TEXT NOT NULL, status TEXT NOT NULL, envelope TEXT NOT NULL,"
+        " signature TEXT NOT NULL, result TEXT NOT NULL, created_us BIGINT NOT NULL, updated_us BIGINT NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS commands_terminal ON commands(terminal_id, status);"
+        "CREATE TABLE IF NOT EXISTS groups(name TEXT PRIMARY KEY, created_by TEXT, created_us INTEGER) WITHOUT ROWID;"
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('format', '1');";
 
 struct sq_store {
@@ -1420,6 +1426,317 @@ static int sq_audit_verify(struct store *base, uint64_t *ret_rows, int64_t *ret_
 	return 0;
 }
 
+/* ---- remote commands (docs/COMMANDS.md): plain SQL, statements prepared per
+ * call (not in the hot path) so that a PostgreSQL backend can take the same text */
+
+#define CMD_COLS                                                                                                       \
+	"id, terminal_id, type, params, issued_at, not_after, nonce, requested_by, approved_by, status, envelope, "    \
+	"signature, result, created_us, updated_us"
+
+static int cmd_prepare(struct sq_store *s, const char *sql, sqlite3_stmt **ret)
+{
+	return sql_errno(sqlite3_prepare_v2(s->db, sql, -1, ret, NULL));
+}
+
+static void cmd_row(sqlite3_stmt *st, struct store_command *c)
+{
+	memset(c, 0, sizeof(*c));
+	col_copy(st, 0, c->id, sizeof(c->id));
+	col_copy(st, 1, c->terminal_id, sizeof(c->terminal_id));
+	col_copy(st, 2, c->type, sizeof(c->type));
+	col_copy(st, 3, c->params, sizeof(c->params));
+	c->issued_at = sqlite3_column_int64(st, 4);
+	c->not_after = sqlite3_column_int64(st, 5);
+	col_copy(st, 6, c->nonce, sizeof(c->nonce));
+	col_copy(st, 7, c->requested_by, sizeof(c->requested_by));
+	col_copy(st, 8, c->approved_by, sizeof(c->approved_by));
+	col_copy(st, 9, c->status, sizeof(c->status));
+	col_copy(st, 10, c->envelope, sizeof(c->envelope));
+	col_copy(st, 11, c->signature, sizeof(c->signature));
+	col_copy(st, 12, c->result, sizeof(c->result));
+	c->created_us = sqlite3_column_int64(st, 13);
+	c->updated_us = sqlite3_column_int64(st, 14);
+}
+
+static int sq_command_add(struct store *base, const struct store_command *c)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	if ((r = cmd_prepare(s, "INSERT INTO commands(" CMD_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st)) ==
+	            0 &&
+	    (r = bind_text(st, 1, c->id)) == 0 && (r = bind_text(st, 2, c->terminal_id)) == 0 &&
+	    (r = bind_text(st, 3, c->type)) == 0 && (r = bind_text(st, 4, c->params)) == 0 &&
+	    (r = bind_int(st, 5, c->issued_at)) == 0 && (r = bind_int(st, 6, c->not_after)) == 0 &&
+	    (r = bind_text(st, 7, c->nonce)) == 0 && (r = bind_text(st, 8, c->requested_by)) == 0 &&
+	    (r = bind_text(st, 9, c->approved_by)) == 0 && (r = bind_text(st, 10, c->status)) == 0 &&
+	    (r = bind_text(st, 11, c->envelope)) == 0 && (r = bind_text(st, 12, c->signature)) == 0 &&
+	    (r = bind_text(st, 13, c->result)) == 0 && (r = bind_int(st, 14, c->created_us)) == 0 &&
+	    (r = bind_int(st, 15, c->updated_us)) == 0) {
+		int rc = sqlite3_step(st);
+
+		r = rc == SQLITE_DONE ? 0 : (rc & 0xff) == SQLITE_CONSTRAINT ? -EEXIST : sql_errno(rc);
+	}
+	sqlite3_finalize(st);
+	return txn_end(s, r);
+}
+
+static int sq_command_get(struct store *base, const char *id, struct store_command *ret)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = cmd_prepare(s, "SELECT " CMD_COLS " FROM commands WHERE id = ?", &st)) < 0)
+		return r;
+	if ((r = bind_text(st, 1, id)) == 0) {
+		int rc = sqlite3_step(st);
+
+		if (rc == SQLITE_ROW)
+			cmd_row(st, ret);
+		r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sql_errno(rc);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int sq_command_set(struct store *base, const struct store_command *c, const char *from_status)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	if ((r = cmd_prepare(s,
+	                     "UPDATE commands SET status = ?, approved_by = ?, envelope = ?, signature = ?, result = ?,"
+	                     " updated_us = ? WHERE id = ? AND status = ?",
+	                     &st)) == 0 &&
+	    (r = bind_text(st, 1, c->status)) == 0 && (r = bind_text(st, 2, c->approved_by)) == 0 &&
+	    (r = bind_text(st, 3, c->envelope)) == 0 && (r = bind_text(st, 4, c->signature)) == 0 &&
+	    (r = bind_text(st, 5, c->result)) == 0 && (r = bind_int(st, 6, c->updated_us)) == 0 &&
+	    (r = bind_text(st, 7, c->id)) == 0 && (r = bind_text(st, 8, from_status)) == 0) {
+		int rc = sqlite3_step(st);
+
+		r = rc == SQLITE_DONE ? (sqlite3_changes(s->db) == 1 ? 0 : -ESTALE) : sql_errno(rc);
+	}
+	sqlite3_finalize(st);
+	return txn_end(s, r);
+}
+
+static int cmd_each(sqlite3_stmt *st, store_command_cb cb, void *userdata)
+{
+	struct store_command c;
+	int rc, r = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		cmd_row(st, &c);
+		if (cb && (r = cb(&c, userdata)) < 0)
+			return r;
+	}
+	return rc == SQLITE_DONE ? 0 : sql_errno(rc);
+}
+
+static int sq_command_list(struct store *base, const char *terminal_id, unsigned limit, store_command_cb cb,
+                           void *userdata)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = cmd_prepare(s,
+	                     "SELECT " CMD_COLS " FROM commands WHERE (? IS NULL OR terminal_id = ?)"
+	                     " ORDER BY created_us DESC, id LIMIT ?",
+	                     &st)) < 0)
+		return r;
+	if ((r = bind_text(st, 1, terminal_id)) == 0 && (r = bind_text(st, 2, terminal_id)) == 0 &&
+	    (r = bind_int(st, 3, limit ? limit : 100)) == 0)
+		r = cmd_each(st, cb, userdata);
+	sqlite3_finalize(st);
+	return r;
+}
+
+struct deliver_ctx {
+	struct store_command *c;
+	size_t n, cap;
+};
+
+static int deliver_collect(const struct store_command *c, void *userdata)
+{
+	struct deliver_ctx *d = userdata;
+
+	if (d->n == d->cap)
+		return 0; /* the rest go with the next check-in */
+	d->c[d->n++] = *c;
+	return 0;
+}
+
+static int sq_command_deliver(struct store *base, const char *terminal_id, int64_t now_s, int64_t now_us,
+                              store_command_cb cb, void *userdata)
+{
+	struct sq_store *s = SQ(base);
+	struct deliver_ctx d = {.cap = 16};
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	d.c = calloc(d.cap, sizeof(*d.c));
+	if (!d.c)
+		return -ENOMEM;
+	r = txn_begin(s, true);
+	if (r < 0)
+		goto out;
+	if ((r = cmd_prepare(s,
+	                     "SELECT " CMD_COLS " FROM commands WHERE terminal_id = ? AND status = 'queued'"
+	                     " AND not_after > ? ORDER BY created_us, id",
+	                     &st)) == 0 &&
+	    (r = bind_text(st, 1, terminal_id)) == 0 && (r = bind_int(st, 2, now_s)) == 0)
+		r = cmd_each(st, deliver_collect, &d);
+	sqlite3_finalize(st);
+	st = NULL;
+	for (size_t i = 0; r == 0 && i < d.n; i++) {
+		if ((r = cmd_prepare(s, "UPDATE commands SET status = 'delivered', updated_us = ? WHERE id = ?",
+		                     &st)) == 0 &&
+		    (r = bind_int(st, 1, now_us)) == 0 && (r = bind_text(st, 2, d.c[i].id)) == 0)
+			r = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_finalize(st);
+		st = NULL;
+		(void)strscpy(d.c[i].status, sizeof(d.c[i].status), "delivered");
+	}
+	r = txn_end(s, r);
+	for (size_t i = 0; r == 0 && i < d.n; i++)
+		if (cb && (r = cb(&d.c[i], userdata)) < 0)
+			break;
+out:
+	free(d.c);
+	return r;
+}
+
+static int sq_command_expire(struct store *base, int64_t now_s, int64_t now_us, unsigned *ret_n)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	if ((r = cmd_prepare(s,
+	                     "UPDATE commands SET status = 'expired', updated_us = ?, result = 'not delivered before "
+	                     "not_after' WHERE status IN ('pending_approval', 'queued') AND not_after <= ?",
+	                     &st)) == 0 &&
+	    (r = bind_int(st, 1, now_us)) == 0 && (r = bind_int(st, 2, now_s)) == 0) {
+		r = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+		if (r == 0 && ret_n)
+			*ret_n = (unsigned)sqlite3_changes(s->db);
+	}
+	sqlite3_finalize(st);
+	return txn_end(s, r);
+}
+
+/* ---- listing and revoking sessions and API tokens, groups (issue 17) ------------------ */
+
+/* Statements used seldom (admin actions): prepared each time. */
+static void finalizep(sqlite3_stmt **st)
+{
+	sqlite3_finalize(*st);
+}
+
+static int oneshot(struct store *base, const char *sql, sqlite3_stmt **ret)
+{
+	return sql_errno(sqlite3_prepare_v2(SQ(base)->db, sql, -1, ret, NULL));
+}
+
+static int sq_cred_list(struct store *base, enum store_cred_kind kind, const char *principal, int64_t now_us,
+                        store_cred_cb cb, void *userdata)
+{
+	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	char role[32];
+	int r;
+
+	if ((r = oneshot(base,
+	                 "SELECT substr(hash, 1, 16), principal, role, expires_us, "
+	                 "coalesce(created_by,''), coalesce(created_us,0) FROM creds WHERE kind = ?1 "
+	                 "AND expires_us > ?2 AND (?3 IS NULL OR principal = ?3) ORDER BY created_us, hash",
+	                 &st)) < 0 ||
+	    (r = bind_text(st, 1, kind == CRED_SESSION ? "session" : "api")) < 0 || (r = bind_int(st, 2, now_us)) < 0 ||
+	    (r = bind_text(st, 3, principal)) < 0)
+		return r;
+	while ((r = step_row(st)) == 1) {
+		struct store_cred_row c = {.cred.kind = kind};
+
+		col_copy(st, 0, c.id, sizeof(c.id));
+		col_copy(st, 1, c.cred.principal, sizeof(c.cred.principal));
+		col_copy(st, 2, role, sizeof(role));
+		c.cred.role = store_role_from_string(role);
+		c.cred.expires_us = sqlite3_column_int64(st, 3);
+		c.created_by = (const char *)sqlite3_column_text(st, 4);
+		c.created_us = sqlite3_column_int64(st, 5);
+		r = cb(&c, userdata);
+		if (r < 0)
+			return r;
+	}
+	return r < 0 ? r : 0;
+}
+
+static int sq_cred_revoke(struct store *base, enum store_cred_kind kind, const char *id, const char *principal,
+                          char ret_principal[STORE_ID_MAX])
+{
+	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	int r;
+
+	if (strlen(id) != STORE_CRED_ID_LEN || strspn(id, "0123456789abcdef") != STORE_CRED_ID_LEN)
+		return -ENOENT;
+	if ((r = oneshot(base,
+	                 "DELETE FROM creds WHERE kind = ?1 AND substr(hash, 1, 16) = ?2 "
+	                 "AND (?3 IS NULL OR principal = ?3) RETURNING principal",
+	                 &st)) < 0 ||
+	    (r = bind_text(st, 1, kind == CRED_SESSION ? "session" : "api")) < 0 || (r = bind_text(st, 2, id)) < 0 ||
+	    (r = bind_text(st, 3, principal)) < 0)
+		return r;
+	r = step_row(st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	col_copy(st, 0, ret_principal, STORE_ID_MAX);
+	while ((r = step_row(st)) == 1) /* a 64-bit id prefix shared by two: both go */
+		;
+	return r < 0 ? r : 0;
+}
+
+_Static_assert(STORE_CRED_ID_LEN == 16, "the SQL above says 16");
+
+static int sq_group_exists(struct store *base, const char *name)
+{
+	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = oneshot(
+	             base,
+	             "SELECT 1 WHERE EXISTS (SELECT 1 FROM groups WHERE name = ?1) OR "
+	             "EXISTS (SELECT 1 FROM policies WHERE grp = ?1) OR EXISTS (SELECT 1 FROM devices WHERE grp = ?1)",
+	             &st)) < 0 ||
+	    (r = bind_text(st, 1, name)) < 0)
+		return r;
+	r = step_row(st);
+	return r < 0 ? r : r == 1 ? 0 : -ENOENT;
+}
+
+static int sq_group_add(struct store *base, const char *name, const char *created_by, int64_t now_us)
+{
+	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = sq_group_exists(base, name)) != -ENOENT)
+		return r < 0 ? r : -EEXIST;
+	if ((r = oneshot(base, "INSERT INTO groups(name, created_by, created_us) VALUES (?1, ?2, ?3)", &st)) < 0 ||
+	    (r = bind_text(st, 1, name)) < 0 || (r = bind_text(st, 2, created_by)) < 0 ||
+	    (r = bind_int(st, 3, now_us)) < 0)
+		return r;
+	r = step_done(st);
+	return r == -EEXIST ? -EEXIST : r;
+}
+
 const struct store_ops store_sqlite_ops = {
         .name = "sqlite",
         .scheme = "sqlite:",
@@ -1466,4 +1783,14 @@ const struct store_ops store_sqlite_ops = {
         .group_list = sq_group_list,
         .audit_add = sq_audit_add,
         .audit_list = sq_audit_list,
+        .command_add = sq_command_add,
+        .command_get = sq_command_get,
+        .command_set = sq_command_set,
+        .command_list = sq_command_list,
+        .command_deliver = sq_command_deliver,
+        .command_expire = sq_command_expire,
+        .cred_list = sq_cred_list,
+        .cred_revoke = sq_cred_revoke,
+        .group_add = sq_group_add,
+        .group_exists = sq_group_exists,
 };

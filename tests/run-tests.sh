@@ -39,10 +39,18 @@ if [[ $what == all || $what == unit ]]; then
 	done
 fi
 if [[ $what == all || $what == integration ]]; then
+	# the server tests record every response they get (e2e_lib.bash) ...
+	export MAMORI_API_RECORD_DIR=$logdir/api-records
+	mkdir -p "$MAMORI_API_RECORD_DIR"
 	for t in tests/integration/*.sh; do
 		[[ -f $t ]] || continue
 		run "integration/$(basename "$t" .sh)" bash "$t"
 	done
+	# ... and each must be what server-api/openapi.yaml declares (issue 17.12)
+	if [[ -z $filter ]] || compgen -G "$MAMORI_API_RECORD_DIR/*.jsonl" >/dev/null; then
+		filter='' run "contract/openapi-responses" node tests/contract/validate-responses.js "$MAMORI_API_RECORD_DIR"
+	fi
+	unset MAMORI_API_RECORD_DIR
 fi
 # Every libFuzzer harness's seed corpus, replayed under ASan+UBSan
 # (tests/fuzz/replay.c): a harness without seeds fails.

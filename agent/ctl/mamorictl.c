@@ -34,6 +34,8 @@ static const struct command commands[] = {
         {"exception", ctl_exception, true, "例外措置と緊急コード", "exceptions and emergency codes"},
         {"journal", ctl_journal, true, "イベント記録の検証・出力 (verify, export, show)",
          "event journal verify, export, show"},
+        {"commands", ctl_commands, true, "受信したリモートコマンドと結果 (ジャーナルから)",
+         "remote commands received and their outcome (from the journal)"},
         {"carry", ctl_carry, true, "持ち出し・持ち込み台帳 (log)", "carry-out / carry-in register (log)"},
         {"enroll", ctl_enroll, true, "この端末を管理サーバーに登録する", "enroll this terminal with mamori-server"},
         {"server", ctl_server, true, "管理サーバーとの同期 (sync, status)", "sync with mamori-server (sync, status)"},

@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include "alloc-util.h"
+#include "command_verify.h"
 #include "enroll.h"
 #include "fileio.h"
 #include "json-util.h"
@@ -406,6 +407,23 @@ int enroll_run(const struct enroll_options *o, struct enroll_result *ret, char *
 	if (r < 0) {
 		snprintf(err, errsz, "the certificate does not match the key or terminal ID: %s", strerror(-r));
 		return r;
+	}
+	/* the command key is pinned here, with the identity: a remote command
+	 * (wipe, isolate, ...) is accepted only if it verifies with this key
+	 * (agent/net/command_verify.h; MDM-1). A server that sends none gets
+	 * no command accepted. */
+	{
+		const cJSON *ck = cJSON_GetObjectItemCaseSensitive(ans, "command_public_key");
+		char kp[PATH_MAX];
+
+		if (cJSON_IsString(ck) && strlen(ck->valuestring) < 4096 &&
+		    startswith(ck->valuestring, "-----BEGIN PUBLIC KEY-----")) {
+			if ((r = xsnprintf(kp, sizeof(kp), "%s/%s", o->state_dir, COMMAND_KEY_FILE)) < 0 ||
+			    (r = write_file_atomic(kp, ck->valuestring, strlen(ck->valuestring), 0644)) < 0) {
+				snprintf(err, errsz, "cannot pin the command key: %s", strerror(-r));
+				return r;
+			}
+		}
 	}
 	if (strscpy(st.admin_url, sizeof(st.admin_url), o->server_url) < 0 ||
 	    strscpy(st.device_url, sizeof(st.device_url), durl->valuestring) < 0 ||

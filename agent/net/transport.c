@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -33,6 +34,7 @@
 #include "rootpath.h"
 #include "sandbox.h"
 #include "strutil.h"
+#include "command_verify.h"
 #include "transport.h"
 #include "version.h"
 
@@ -399,6 +401,11 @@ struct transport {
 	 * read for us; -1 / NULL in a process that does everything itself */
 	int broker;
 	char *ca_blob, *pem_blob;
+	/* command results not yet reported (read by the root part before the
+	 * exchange; removed after a successful sync) */
+	char *results_json;
+	char **result_ids;
+	size_t n_result_ids;
 	size_t ca_len, pem_len;
 };
 
@@ -417,6 +424,7 @@ enum {
 	PS_POLICY,
 	PS_IDENTITY,
 	PS_RESULT,
+	PS_COMMAND, /* [u32 n][n bytes of envelope][signature]: the root part verifies (command_verify.h) */
 };
 #define PS_FRAME_MAX (POLICY_RESPONSE_MAX + 4096)
 
@@ -552,6 +560,8 @@ void transport_free(struct transport *t)
 	if (!t)
 		return;
 	transport_conn_free(t->conn);
+	free(t->results_json);
+	command_ids_free(t->result_ids, t->n_result_ids);
 	free(t->ca_blob);
 	free(t->pem_blob);
 	free(t);
@@ -746,6 +756,10 @@ static int checkin(struct transport *t, const cJSON *report, const struct journa
 	if (report && (!(dup = cJSON_Duplicate(report, true)) || !cJSON_AddItemToObject(body, "report", dup)))
 		return -ENOMEM;
 	if (!(dup = inventory()) || !cJSON_AddItemToObject(body, "inventory", dup))
+		return -ENOMEM;
+	/* results of remote commands not yet reported (docs/COMMANDS.md) */
+	if (t->results_json &&
+	    (!(dup = cJSON_Parse(t->results_json)) || !cJSON_AddItemToObject(body, "command_results", dup)))
 		return -ENOMEM;
 	s = cJSON_PrintUnformatted(body);
 	if (!s)
@@ -1025,6 +1039,59 @@ static int renew(struct transport *t, char *err, size_t errsz)
 	return 0;
 }
 
+/* Remote commands in the check-in answer: [{"envelope": TEXT, "signature":
+ * B64}]. This side (the network child when privileges are split) only
+ * checks the shape and forwards the bytes; verification, the replay store and
+ * the inbox are the root part's (command_verify.h). A refused command counts
+ * in res->commands_refused; the sync goes on. */
+static int forward_commands(struct transport *t, const cJSON *cmds, struct transport_result *res, char *err,
+                            size_t errsz)
+{
+	const cJSON *c;
+
+	if (!cmds)
+		return 0;
+	if (!cJSON_IsArray(cmds) || cJSON_GetArraySize(cmds) > TRANSPORT_COMMANDS_MAX) {
+		snprintf(err, errsz, "check-in: \"commands\" is not an array of at most %d", TRANSPORT_COMMANDS_MAX);
+		return -EBADMSG;
+	}
+	cJSON_ArrayForEach(c, cmds)
+	{
+		const cJSON *env = cJSON_GetObjectItemCaseSensitive(c, "envelope");
+		const cJSON *sig = cJSON_GetObjectItemCaseSensitive(c, "signature");
+		const char *es = cJSON_IsString(env) ? env->valuestring : "";
+		const char *ss = cJSON_IsString(sig) ? sig->valuestring : "";
+		size_t el = strlen(es), sl = strlen(ss);
+		char why[512] = "";
+		int r;
+
+		if (el == 0 || el >= COMMAND_CANON_MAX || sl >= COMMAND_SIG_MAX) {
+			/* still handed over: the root part records the refusal */
+			el = el >= COMMAND_CANON_MAX ? COMMAND_CANON_MAX - 1 : el;
+			sl = sl >= COMMAND_SIG_MAX ? 0 : sl;
+		}
+		if (t->broker >= 0) {
+			r = ps_call(t, PS_COMMAND, es, (uint32_t)el, ss, sl, NULL, why, sizeof(why));
+			if (r == -EBADMSG && !why[0]) {
+				snprintf(err, errsz, "the root part refused the command frame");
+				return r;
+			}
+		} else {
+			struct command_verify_ctx vc = {t->state_dir, t->es.terminal_id, (int64_t)time(NULL)};
+			_cleanup_free_ char *e2 = strndup(es, el), *s2 = strndup(ss, sl);
+
+			if (!e2 || !s2)
+				return -ENOMEM;
+			r = command_inbox_put(&vc, e2, el, s2, why, sizeof(why));
+		}
+		if (r == 0)
+			res->commands++;
+		else
+			res->commands_refused++;
+	}
+	return 0;
+}
+
 /* The exchange with the server: check-in, upload, policy, renewal. In the
  * network child everything that touches a file goes through t->broker. */
 static int exchange(struct transport *t, const cJSON *report, const struct journal_info *jip, int64_t local_version,
@@ -1051,6 +1118,10 @@ static int exchange(struct transport *t, const cJSON *report, const struct journ
 	iv = cJSON_GetObjectItemCaseSensitive(ans, "checkin_interval_seconds");
 	if (cJSON_IsNumber(iv))
 		res.checkin_interval_s = (int64_t)iv->valuedouble;
+	/* remote commands: handed over as bytes, judged by the root part */
+	r = forward_commands(t, cJSON_GetObjectItemCaseSensitive(ans, "commands"), &res, err, errsz);
+	if (r < 0)
+		goto fail;
 	{
 		const cJSON *a = cJSON_GetObjectItemCaseSensitive(ev, "acked_seq");
 
@@ -1188,6 +1259,20 @@ static int broker_serve(struct transport *t, int fd, int64_t local_version, stru
 			r = install_policy(t, doc, alen, sig, local_version, &v, why, sizeof(why));
 			break;
 		}
+		case PS_COMMAND: {
+			/* [envelope][signature], both text; the verdict goes back, the
+			 * refusal is written for the worker to journal */
+			const char *sig = p + sizeof(alen) + alen;
+			struct command_verify_ctx vc = {t->state_dir, t->es.terminal_id, (int64_t)time(NULL)};
+			_cleanup_free_ char *env = strndup(p + sizeof(alen), alen);
+
+			if (!env || strlen(env) != alen || strlen(sig) != n - sizeof(alen) - alen) {
+				r = -EBADMSG;
+				break;
+			}
+			r = command_inbox_put(&vc, env, alen, sig, why, sizeof(why));
+			break;
+		}
 		case PS_IDENTITY: {
 			char *key = p + sizeof(alen), *cert = key + alen;
 			char save = *cert;
@@ -1317,6 +1402,14 @@ int transport_sync_once(struct transport *t, const cJSON *report, struct transpo
 	/* what needs the files is read here, by the root part */
 	have_journal = journal_info(t->state_dir, &ji) == 0;
 	local_version = local_policy_version(t);
+	/* results of remote commands go with this check-in */
+	free(t->results_json);
+	command_ids_free(t->result_ids, t->n_result_ids);
+	t->results_json = NULL;
+	t->result_ids = NULL;
+	t->n_result_ids = 0;
+	if (command_results_collect(t->state_dir, &t->results_json, &t->result_ids, &t->n_result_ids) < 0)
+		t->results_json = NULL;
 	if (t->o.sandbox_user && geteuid() == 0)
 		r = sync_privsep(t, report, have_journal ? &ji : NULL, local_version, ret, err, errsz);
 	else
@@ -1327,5 +1420,9 @@ int transport_sync_once(struct transport *t, const cJSON *report, struct transpo
 		t->failures++;
 	else
 		t->failures = 0;
+	/* the check-in carried them and the server answered: reported */
+	if (r == 0)
+		command_results_remove(t->state_dir, t->result_ids, t->n_result_ids);
+	ret->results_reported = r == 0 ? (unsigned)t->n_result_ids : 0;
 	return r;
 }

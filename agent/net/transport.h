@@ -33,6 +33,7 @@
 #define TRANSPORT_RESPONSE_MAX  (2 * 1024 * 1024)
 #define TRANSPORT_BATCH_MAX     500               /* records per upload (policy reporting.event_batch) */
 #define TRANSPORT_BATCH_BYTES   (2 * 1024 * 1024) /* uncompressed bytes per upload (server cap: 8 MiB) */
+#define TRANSPORT_COMMANDS_MAX  64                /* remote commands in one check-in answer */
 #define TRANSPORT_BACKOFF_MIN_S 5
 #define TRANSPORT_BACKOFF_MAX_S 3600
 
@@ -99,10 +100,13 @@ struct transport_result {
 	uint64_t acked_seq; /* the server holds every record up to here */
 	uint64_t uploaded;  /* records stored by the server in this sync */
 	unsigned batches;
-	bool chain_refused;     /* 409: the server recorded a broken chain (see err) */
-	bool policy_updated;    /* a newer verified policy was written to policy_file */
-	int64_t policy_version; /* the server's version for our group (0 = none) */
-	bool renewed;           /* the device certificate was renewed */
+	bool chain_refused;        /* 409: the server recorded a broken chain (see err) */
+	bool policy_updated;       /* a newer verified policy was written to policy_file */
+	int64_t policy_version;    /* the server's version for our group (0 = none) */
+	bool renewed;              /* the device certificate was renewed */
+	unsigned commands;         /* remote commands verified and put in the inbox (command_verify.h) */
+	unsigned commands_refused; /* remote commands refused (journaled by mamori-worker as tamper.detected) */
+	unsigned results_reported; /* command results the check-in carried */
 	int64_t checkin_interval_s;
 	/* the network child's credentials as the kernel reported them to it
 	 * (/proc/self/status: Uid, CapEff, NoNewPrivs, Seccomp ...); "" when

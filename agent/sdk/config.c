@@ -44,6 +44,10 @@ static const struct key_def keys[] = {
         INT("journal_quota_mb", journal_quota_mb, 1, 1024 * 1024),
         STR("server_url", KEY_URL, server_url),
         STR("terminal_id", KEY_STRING, terminal_id),
+        STR("wipe_volumes", KEY_STRING, wipe_volumes),
+        STR("wipe_paths", KEY_STRING, wipe_paths),
+        {"wipe_power_off", KEY_BOOL, offsetof(struct agent_config, wipe_power_off), 0, 0, 0},
+        {"isolate_dhcp_dns", KEY_BOOL, offsetof(struct agent_config, isolate_dhcp_dns), 0, 0, 0},
 };
 
 void config_defaults(struct agent_config *cfg)
@@ -60,6 +64,8 @@ void config_defaults(struct agent_config *cfg)
 	cfg->audit_only = false;
 	cfg->journal_quota_mb = 256;
 	cfg->usb_gate = true;
+	cfg->wipe_power_off = true;
+	cfg->isolate_dhcp_dns = true;
 }
 
 /* Every module a `modules` list may name: the worker's (agent/worker/module.c,

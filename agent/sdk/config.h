@@ -32,6 +32,12 @@ struct agent_config {
 	int64_t journal_quota_mb;   /* journal_quota_mb: disk quota of the journal */
 	char server_url[512];       /* server_url: https://… (empty: offline) */
 	char terminal_id[128];      /* terminal_id: empty = from the device certificate / machine-id */
+	/* the `wipe` remote command (docs/COMMANDS.md, MDM-1): comma-separated
+	 * absolute paths; LUKS volumes to crypto-erase and data paths to remove */
+	char wipe_volumes[1024]; /* wipe_volumes */
+	char wipe_paths[2048];   /* wipe_paths */
+	bool wipe_power_off;     /* wipe_power_off: yes | no (default yes; tests say no) */
+	bool isolate_dhcp_dns; /* isolate_dhcp_dns: yes | no — DHCP and DNS stay open while isolated (default yes) */
 };
 
 void config_defaults(struct agent_config *cfg);

@@ -24,6 +24,7 @@
 #include "proc-util.h"
 #include "fileio.h"
 #include "daemon_sync.h"
+#include "daemon_command.h"
 #include "ipc.h"
 #include "transport.h" /* transport_state.c only: no libcurl here */
 #include "media.h"
@@ -541,6 +542,58 @@ static void start_sync(struct daemon *d)
 	d->sync.child = pid;
 }
 
+/* Remote commands (agent/worker/daemon_command.c): what the sync's root part
+ * verified and put in the inbox runs here, once; results go with the next
+ * check-in, soon. */
+static void cmd_sync_now(void *userdata)
+{
+	arm_sync(userdata, 0);
+}
+
+static void cmd_report_now(void *userdata)
+{
+	arm_sync(userdata, 500);
+}
+
+static void start_sync(struct daemon *d);
+
+/* `wipe`: the journal and the result reach the server before the
+ * credentials are destroyed (a sync child, waited for). */
+static void cmd_sync_blocking(void *userdata)
+{
+	struct daemon *d = userdata;
+	char state[PATH_MAX];
+	uint64_t acked = 0;
+	int st;
+
+	if (d->sync.child > 0) {
+		(void)waitpid(d->sync.child, &st, 0);
+		d->sync.child = 0;
+	}
+	start_sync(d);
+	if (d->sync.child > 0) {
+		(void)waitpid(d->sync.child, &st, 0);
+		d->sync.child = 0;
+	}
+	if (d->journal && root_path(state, sizeof(state), d->config.state_dir) == 0 &&
+	    transport_acked_read(state, &acked) == 0 && acked > 0)
+		(void)journal_ack(d->journal, acked);
+}
+
+static void run_commands(struct daemon *d)
+{
+	static const struct daemon_command_ops ops = {
+	        .sync_now = cmd_sync_now, .report_now = cmd_report_now, .sync_blocking = cmd_sync_blocking};
+	char state[PATH_MAX];
+	int r;
+
+	if (root_path(state, sizeof(state), d->config.state_dir) < 0)
+		return;
+	r = daemon_commands_process(&d->ctx, &d->config, state, &ops, d);
+	if (r < 0)
+		log_warning_errno(r, "remote commands: cannot read the inbox");
+}
+
 /* The child is done: acknowledge in the journal what the server holds, apply
  * a downloaded policy, plan the next sync. */
 static void sync_done(struct daemon *d, int status)
@@ -601,6 +654,7 @@ static void sync_done(struct daemon *d, int status)
 		delay = transport_retry_delay_ms(d->sync.failures);
 	}
 	arm_sync(d, delay);
+	run_commands(d); /* after arm_sync: a command may ask for an earlier one */
 	if (outcome == SYNC_POLICY)
 		daemon_reload(d); /* verifies the downloaded policy like any other */
 }
@@ -1140,6 +1194,13 @@ int daemon_run(struct daemon *d)
 	}
 	/* first report soon after the first posture pass (at 2 s) */
 	arm_sync(d, 3000);
+	{
+		char state[PATH_MAX];
+
+		if (root_path(state, sizeof(state), d->config.state_dir) == 0)
+			daemon_commands_start(&d->ctx, &d->config, state); /* isolation survives restarts */
+	}
+	run_commands(d); /* what a previous run verified but did not execute */
 	sd_notify_send("READY=1\nSTATUS=serving");
 	log_info("mamori-worker %s ready (root %s, %zu modules%s)", MAMORI_VERSION, d->root[0] ? d->root : "/",
 	         d->n_slots, d->ctx.audit_only ? ", audit only" : "");

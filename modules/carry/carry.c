@@ -25,9 +25,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
 #include <sys/epoll.h>
 #include <sys/fanotify.h>
 #include <sys/ioctl.h>
@@ -69,8 +71,14 @@
 #define CARRY_REFUSALS_RECORDED 32 /* per volume while blocked; the rest are counted */
 #define CARRY_HASH_MAX_DEFAULT  (100ll * 1024 * 1024)
 #define CARRY_TIMEOUT_DEFAULT   600
-#define CARRY_RACED_RECORDED    64 /* carry.raced records per sweep; the rest are counted */
-#define CARRY_UNDO_RETRIES      16 /* directories whose removal waits for their contents' */
+#define CARRY_RACED_RECORDED    64   /* carry.raced records per sweep; the rest are counted */
+#define CARRY_UNDO_RETRIES      16   /* directories whose removal waits for their contents' */
+#define CARRY_PERSON_UID_MIN    1000 /* login.defs UID_MIN (Debian): below are system accounts */
+#define CARRY_OVERFLOW_UID      65534
+#define CARRY_PERSONS_MAX       32
+#define CARRY_GATE_TICK_MS      500  /* how often a gated medium's persons are looked at */
+#define CARRY_PERM_CACHE        256  /* permission-event verdicts kept, by thread id */
+#define CARRY_PERM_CACHE_MS     1000 /* how long one is trusted (an approval's window ends, a tid is reused) */
 
 /* What puts data on a medium without a file write (CARRY-2): new names of
  * every kind (files, directories, symlinks, hard links, nodes, FIFOs),
@@ -92,6 +100,15 @@ static const char *const anchor_fstypes[] = {"ext2", "ext3",  "ext4",    "xfs", 
                                              "vfat", "exfat", "iso9660", "udf", NULL};
 
 enum vol_state { VOL_UNSCANNED, VOL_SCANNING, VOL_CLEAN, VOL_BLOCKED };
+
+/* The write gate of a medium that needs an approval (CARRY-2, MEDIA-2):
+ * fanotify has no permission event for mkdir, symlink, link, mknod,
+ * rename, setxattr, truncate or fallocate, so the module cannot refuse
+ * them one by one. It keeps the filesystem read-only instead (superblock
+ * and the person's mount: EROFS for every one of them, for everyone) and
+ * makes it writable only while an approval holds for every person using
+ * the terminal (gate_decide). GATE_OFF: the module never changes it. */
+enum vol_gate { GATE_OFF, GATE_RO, GATE_RW };
 
 struct carry_volume {
 	dev_t dev;
@@ -122,12 +139,28 @@ struct carry_volume {
 	bool person_mounted; /* mountpoint names a person's mount (always, when not anchored) */
 	uint64_t raced;      /* opens found by the sweep, made before the marks */
 	bool swept;          /* once, at the first person's mount: later opens were all under the marks */
+	enum vol_gate gate;
+	char gate_who[64];       /* the person the last carry.write_gate record named */
+	const char *gate_reason; /* its reason, and what was done: a record is written when one changes */
+	const char *gate_action;
 };
 
 struct held {
 	int fd;
 	pid_t tid;
 	dev_t dev;
+};
+
+/* What the slow path of a permission event learnt about a thread (issue
+ * 23.2): its thread group (is it the module's own?), and that its user is
+ * approved for writing to one medium. An open by the same thread within
+ * CARRY_PERM_CACHE_MS is answered from here without reading /proc. Only
+ * "allowed" is kept: a refusal always takes the slow path (and its record). */
+struct perm_cache {
+	pid_t tid, tgid;
+	int64_t until_ms;
+	dev_t approved_dev; /* 0: none */
+	uint64_t rules_gen;
 };
 
 struct carry_settings {
@@ -155,6 +188,10 @@ struct carry_state {
 	char anchor_base[PATH_MAX];             /* where anchors are mounted for an instant */
 	dev_t anchor_failed[CARRY_VOLUMES_MAX]; /* published media that cannot be anchored */
 	size_t n_anchor_failed;
+	struct perm_cache pcache[CARRY_PERM_CACHE];
+	uint64_t rules_gen; /* bumped by reload: cached approvals end with the rules they came from */
+	uint64_t perm_fast, perm_slow, perm_slow_ns;
+	char *perm_buf; /* on_fan_perm's read buffer: it runs on every wake-up */
 };
 
 /* What the worker hashes, and the record that waits for the hash. */
@@ -187,6 +224,15 @@ static const cJSON *section(struct carry_state *st, const char *name)
 size_t carry_module_volumes(void *state)
 {
 	return state ? ((struct carry_state *)state)->n_vols : 0;
+}
+
+void carry_module_perm_stats(void *state, uint64_t *ret_fast, uint64_t *ret_slow, uint64_t *ret_slow_ns)
+{
+	const struct carry_state *st = state;
+
+	*ret_fast = st ? st->perm_fast : 0;
+	*ret_slow = st ? st->perm_slow : 0;
+	*ret_slow_ns = st ? st->perm_slow_ns : 0;
 }
 
 size_t carry_module_held(void *state)
@@ -486,11 +532,12 @@ static void record_refusal(struct carry_state *st, struct carry_volume *v, int f
 }
 
 /* Decide an open on a volume that is not (or no longer) being scanned. */
-static bool decide_open(struct carry_state *st, struct carry_volume *v, int fd, pid_t tid)
+static bool decide_open_(struct carry_state *st, struct carry_volume *v, int fd, pid_t tid)
 {
 	struct usb_approval_match m = {0};
 	struct carry_proc p;
 	enum usb_approval_verdict ver;
+	struct perm_cache *c;
 	int w;
 
 	if (v->state == VOL_BLOCKED) {
@@ -499,6 +546,12 @@ static bool decide_open(struct carry_state *st, struct carry_volume *v, int fd, 
 	}
 	if (!v->needs_approval)
 		return true;
+	c = &st->pcache[(unsigned)tid % CARRY_PERM_CACHE];
+	if (c->tid == tid && c->approved_dev == v->dev && c->rules_gen == st->rules_gen && now_ms() < c->until_ms) {
+		st->perm_fast++;
+		return true;
+	}
+	st->perm_slow++;
 	w = carry_proc_open_for_write(tid);
 	if (w == 0)
 		return true;
@@ -506,8 +559,16 @@ static bool decide_open(struct carry_state *st, struct carry_volume *v, int fd, 
 		return true; /* the opener is gone or unreadable: nothing will be written by it */
 	ver = usb_rules_approval_check(st->rules, &v->id, carry_proc_read(tid, &p) == 0 ? p.user : NULL, time(NULL),
 	                               &m);
-	if (ver == USB_APPROVAL_OK)
+	if (ver == USB_APPROVAL_OK) {
+		if (c->tid != tid || now_ms() >= c->until_ms) {
+			c->tid = tid;
+			c->tgid = 0;
+			c->until_ms = now_ms() + CARRY_PERM_CACHE_MS;
+		}
+		c->approved_dev = v->dev;
+		c->rules_gen = st->rules_gen;
 		return true;
+	}
 	/* w == -EOPNOTSUPP: not an open(2)-family call of this ABI (io_uring's
 	 * worker threads, a 32-bit int 0x80 call): whether it writes is unknown,
 	 * so it is refused like a write (fail closed), reads included */
@@ -515,6 +576,21 @@ static bool decide_open(struct carry_state *st, struct carry_volume *v, int fd, 
 	               w == -EOPNOTSUPP ? "unclassified_open_without_approval" : usb_approval_verdict_to_string(ver),
 	               &m);
 	return false;
+}
+
+static bool decide_open(struct carry_state *st, struct carry_volume *v, int fd, pid_t tid)
+{
+	uint64_t slow = st->perm_slow;
+	struct timespec a, b;
+	bool r;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	r = decide_open_(st, v, fd, tid);
+	if (st->perm_slow != slow) {
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		st->perm_slow_ns += (uint64_t)((b.tv_sec - a.tv_sec) * 1000000000ll + (b.tv_nsec - a.tv_nsec));
+	}
+	return r;
 }
 
 static bool is_scanner(const struct carry_volume *v, pid_t tid)
@@ -531,9 +607,20 @@ static bool is_scanner(const struct carry_volume *v, pid_t tid)
 static void on_open_perm(struct carry_state *st, int fd, pid_t tid)
 {
 	struct carry_volume *v = vol_by_fd(st, fd);
-	pid_t tg;
+	struct perm_cache *c = &st->pcache[(unsigned)tid % CARRY_PERM_CACHE];
+	int64_t now = now_ms();
+	pid_t tg = 0;
 
-	if (!v || tid == st->self || (carry_proc_tgid(tid, &tg) == 0 && tg == st->self)) {
+	if (v && tid != st->self) {
+		if (c->tid == tid && now < c->until_ms && c->tgid)
+			tg = c->tgid;
+		else if (carry_proc_tgid(tid, &tg) == 0) {
+			if (c->tid != tid || now >= c->until_ms)
+				*c = (struct perm_cache){.tid = tid, .until_ms = now + CARRY_PERM_CACHE_MS};
+			c->tgid = tg;
+		}
+	}
+	if (!v || tid == st->self || tg == st->self) {
 		respond(st, fd, true);
 		return;
 	}
@@ -592,7 +679,7 @@ static bool next_event(const char *buf, size_t n, size_t *off, struct fanotify_e
 
 static void on_fan_perm(struct carry_state *st)
 {
-	_cleanup_free_ char *buf = malloc(CARRY_EVENTS_BUF);
+	char *buf = st->perm_buf ? st->perm_buf : (st->perm_buf = malloc(CARRY_EVENTS_BUF));
 
 	if (!buf)
 		return;
@@ -909,7 +996,11 @@ static void on_fan_fid(struct carry_state *st)
 	if (!buf)
 		return;
 	for (int round = 0; round < CARRY_READS_PER_READY; round++) {
-		ssize_t n = read(st->fan_fid, buf, CARRY_EVENTS_BUF);
+		ssize_t n;
+
+		if (round > 0 && st->perm_available)
+			on_fan_perm(st); /* the copier's next open is waiting */
+		n = read(st->fan_fid, buf, CARRY_EVENTS_BUF);
 		struct fanotify_event_metadata ev, *md = &ev;
 		const char *at;
 		size_t off = 0;
@@ -972,18 +1063,208 @@ static void on_fan_fid(struct carry_state *st)
 	}
 }
 
+/* ---- the write gate (CARRY-2, MEDIA-2) -------------------------------------- */
+
+/* The name a uid is judged by: carry_proc's (the passwd name, else the number). */
+static void uid_name(uid_t uid, char *buf, size_t sz)
+{
+	struct passwd pw, *res = NULL;
+	char b[1024];
+
+	if (getpwuid_r(uid, &pw, b, sizeof(b), &res) == 0 && res && res->pw_name && strscpy(buf, sz, res->pw_name) == 0)
+		return;
+	(void)xsnprintf(buf, sz, "%u", (unsigned)uid);
+}
+
+/* Whether a gated medium may be writable now: an approval for this medium
+ * holds, now, for every person with a process on the terminal (a uid of
+ * UID_MIN or above, the overflow uid aside); with no person logged in, for
+ * the administrator ("root"). One person's approval does not open the
+ * medium to another person logged in at the same time: on one mount the
+ * kernel cannot tell their metadata writes apart, so the simplest rule
+ * that keeps CARRY-2 true is one person at a time. who names the person
+ * who decided it (the first without an approval). /proc/PID's owner is the
+ * process's effective uid (root for a non-dumpable one). Unreadable /proc:
+ * no approval (fail closed). */
+static enum usb_approval_verdict gate_decide(struct carry_state *st, struct carry_volume *v, char *who, size_t whosz,
+                                             struct usb_approval_match *m)
+{
+	char procdir[PATH_MAX];
+	_cleanup_(closedirp) DIR *d = NULL;
+	uid_t uids[CARRY_PERSONS_MAX];
+	enum usb_approval_verdict ver = USB_APPROVAL_OK;
+	time_t now = time(NULL);
+	struct dirent *de;
+	size_t n = 0;
+
+	if (root_path(procdir, sizeof(procdir), "/proc") < 0 || !(d = opendir(procdir))) {
+		(void)strscpy(who, whosz, "unknown");
+		return USB_APPROVAL_NONE;
+	}
+	while ((de = readdir(d))) {
+		struct stat s;
+		bool known = false;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' || fstatat(dirfd(d), de->d_name, &s, 0) < 0 ||
+		    s.st_uid < CARRY_PERSON_UID_MIN || s.st_uid == CARRY_OVERFLOW_UID)
+			continue;
+		for (size_t i = 0; i < n && !known; i++)
+			known = uids[i] == s.st_uid;
+		if (known)
+			continue;
+		if (n == CARRY_PERSONS_MAX) {
+			(void)strscpy(who, whosz, "too_many_persons");
+			return USB_APPROVAL_WRONG_PERSON;
+		}
+		uids[n++] = s.st_uid;
+	}
+	if (n == 0) {
+		(void)strscpy(who, whosz, "root");
+		return usb_rules_approval_check(st->rules, &v->id, "root", now, m);
+	}
+	for (size_t i = 0; i < n && ver == USB_APPROVAL_OK; i++) {
+		*m = (struct usb_approval_match){0};
+		uid_name(uids[i], who, whosz);
+		ver = usb_rules_approval_check(st->rules, &v->id, who, now, m);
+	}
+	return ver;
+}
+
+/* The block device's read-only flag (BLKROSET): what udisks reads to mount
+ * a medium read-only (its ReadOnly property), so that the person's mount
+ * matches the read-only superblock the module holds. */
+static int bdev_set_ro(const char *devnode, bool ro)
+{
+	char node[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	int on = ro;
+
+	if (root_path(node, sizeof(node), devnode) < 0)
+		return -EINVAL;
+	fd = open(node, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	return ioctl(fd, BLKROSET, &on) < 0 ? -errno : 0;
+}
+
+/* The superblock's read-only state, through the module's hold (or the
+ * person's mount when the volume was found mounted). */
+static int sb_set_ro(struct carry_volume *v, bool ro)
+{
+	_cleanup_close_ int f = v->anchor_fd >= 0 ? fspick(v->anchor_fd, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC)
+	                        : v->person_mounted
+	                                ? fspick(AT_FDCWD, v->mountpoint, FSPICK_CLOEXEC | FSPICK_NO_AUTOMOUNT)
+	                                : -1;
+
+	if (f < 0)
+		return v->anchor_fd >= 0 || v->person_mounted ? -errno : -ENOENT;
+	if (fsconfig(f, FSCONFIG_SET_FLAG, ro ? "ro" : "rw", NULL, 0) < 0 ||
+	    fsconfig(f, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The person's mount's own read-only flag (set when it was mounted on the
+ * read-only superblock). -EBUSY: a file is open for writing on it. */
+static int mnt_set_ro(struct carry_volume *v, bool ro)
+{
+	struct mount_attr a = {0};
+
+	if (!v->person_mounted)
+		return 0;
+	if (ro)
+		a.attr_set = MOUNT_ATTR_RDONLY;
+	else
+		a.attr_clr = MOUNT_ATTR_RDONLY;
+	return mount_setattr(AT_FDCWD, v->mountpoint, AT_SYMLINK_NOFOLLOW, &a, sizeof(a)) < 0 ? -errno : 0;
+}
+
+/* Make a gated medium writable or read-only as gate_decide says, and
+ * record the state with the person and the reason whenever one of them
+ * changes (carry.write_gate). A medium that cannot be made read-only
+ * (a file open for writing) stays writable and is tried again on the next
+ * tick; its opens for writing are still judged one by one (decide_open)
+ * and its new names undone (govern_name). */
+static void write_gate(struct carry_state *st, struct carry_volume *v)
+{
+	struct usb_approval_match m = {0};
+	enum usb_approval_verdict ver = USB_APPROVAL_OK;
+	_cleanup_json_ cJSON *o = NULL;
+	const char *reason, *action;
+	char who[64] = "";
+	bool rw;
+	int r = 0;
+
+	if (v->gate == GATE_OFF || !v->person_mounted)
+		return;
+	if (v->needs_approval)
+		ver = gate_decide(st, v, who, sizeof(who), &m);
+	rw = ver == USB_APPROVAL_OK && v->state != VOL_BLOCKED;
+	reason = !v->needs_approval        ? "approval_not_required"
+	         : v->state == VOL_BLOCKED ? v->block_reason
+	                                   : usb_approval_verdict_to_string(ver);
+	if (rw && v->gate == GATE_RO) {
+		r = bdev_set_ro(v->devnode, false);
+		if (r == 0)
+			r = sb_set_ro(v, false);
+		if (r == 0)
+			r = mnt_set_ro(v, false);
+		if (r == 0)
+			v->gate = GATE_RW;
+		else if (sb_set_ro(v, true) == 0)
+			(void)bdev_set_ro(v->devnode, true);
+	} else if (!rw && v->gate == GATE_RW) {
+		r = mnt_set_ro(v, true);
+		if (r == 0) {
+			v->gate = GATE_RO;
+			/* the superblock too, so that a later `mount -o ro` matches
+			 * it; with a writer on another mount of it, at unmount */
+			if (sb_set_ro(v, true) == 0)
+				(void)bdev_set_ro(v->devnode, true);
+		}
+	}
+	action = r == -EBUSY ? "pending_writers" : r < 0 ? "failed" : v->gate == GATE_RW ? "writable" : "read_only";
+	if (!v->needs_approval && v->gate == GATE_RW)
+		v->gate = GATE_OFF; /* the policy no longer asks for approvals: the module lets go */
+	if (v->gate_reason == reason && strcmp(v->gate_who, who) == 0 && v->gate_action == action)
+		return;
+	(void)strscpy(v->gate_who, sizeof(v->gate_who), who);
+	v->gate_reason = reason;
+	v->gate_action = action;
+	if (r < 0)
+		log_warning_errno(r, "carry: %s: cannot change the medium's write gate", v->devnode);
+	if (!(o = record_base(v)))
+		return;
+	cJSON_AddStringToObject(o, "state", v->gate == GATE_RO ? "read_only" : "writable");
+	cJSON_AddStringToObject(o, "action", action);
+	cJSON_AddStringToObject(o, "person", who);
+	cJSON_AddStringToObject(o, "reason", reason);
+	if (m.id)
+		cJSON_AddStringToObject(o, "approval", m.id);
+	else
+		cJSON_AddNullToObject(o, "approval");
+	if (r < 0)
+		cJSON_AddStringToObject(o, "error", strerror(-r));
+	emit(st, "carry.write_gate", r < 0 ? SEV_WARNING : SEV_NOTICE, "CARRY-2,MEDIA-2", o);
+}
+
 /* ---- the mandatory scan (CARRY-3) ------------------------------------------ */
 
 static void arm_timer(struct carry_state *st)
 {
-	bool any = false;
+	bool any = false, gated = false;
 	struct itimerspec its = {0};
 
-	for (size_t i = 0; i < st->n_vols; i++)
+	for (size_t i = 0; i < st->n_vols; i++) {
 		any |= st->vols[i]->state == VOL_SCANNING && st->vols[i]->scan;
+		gated |= st->vols[i]->gate != GATE_OFF && st->vols[i]->person_mounted;
+	}
 	if (any) {
 		its.it_value.tv_nsec = 200 * 1000 * 1000;
 		its.it_interval.tv_nsec = 200 * 1000 * 1000;
+	} else if (gated) {
+		its.it_value.tv_nsec = CARRY_GATE_TICK_MS * 1000 * 1000;
+		its.it_interval.tv_nsec = CARRY_GATE_TICK_MS * 1000 * 1000;
 	}
 	timerfd_settime(st->timer_fd, 0, &its, NULL);
 }
@@ -1138,6 +1419,8 @@ static void on_timer(struct carry_state *st)
 	for (size_t i = 0; i < st->n_vols; i++)
 		if (st->vols[i]->state == VOL_SCANNING && st->vols[i]->scan && now >= st->vols[i]->deadline_ms)
 			scan_end(st, st->vols[i], "scan_timeout", -ETIMEDOUT);
+	for (size_t i = 0; i < st->n_vols; i++)
+		write_gate(st, st->vols[i]);
 }
 
 /* ---- volumes ------------------------------------------------------------------ */
@@ -1319,7 +1602,8 @@ static void check_raced(struct carry_state *st, struct carry_volume *v)
 /* Start following a volume: mark its filesystem. m is the person's mount
  * (anchor_fd -1: the mount came first) or the module's anchor (anchor_fd
  * its root; taken over). */
-static void follow(struct carry_state *st, const struct carry_mount *m, const struct media_entry *e, int anchor_fd)
+static void follow(struct carry_state *st, const struct carry_mount *m, const struct media_entry *e, int anchor_fd,
+                   enum vol_gate gate)
 {
 	struct carry_volume *v;
 	struct statfs sf;
@@ -1354,6 +1638,11 @@ static void follow(struct carry_state *st, const struct carry_mount *m, const st
 	(void)strscpy(v->auth_path, sizeof(v->auth_path), e->auth_path);
 	v->media_readonly = e->readonly || m->readonly;
 	v->needs_approval = usb_rules_write_requires_approval(st->rules) && !v->media_readonly;
+	/* a medium found mounted by a person (raced): gated from its first
+	 * look (write_gate at person_mount) */
+	v->gate = gate != GATE_OFF                                            ? gate
+	          : v->needs_approval && !st->ctx->audit_only && !m->readonly ? GATE_RW
+	                                                                      : GATE_OFF;
 	v->seen = true;
 	identity_for_rules(v);
 	/* the mount point must still be this filesystem (no race with a remount elsewhere) */
@@ -1420,8 +1709,11 @@ static void person_mount(struct carry_state *st, struct carry_volume *v, const s
 		                                                  : "pending");
 		cJSON_AddBoolToObject(o, "opens_held", v->perm_marked && st->set.scan_on_mount);
 		cJSON_AddBoolToObject(o, "watched_before_mount", !raced);
+		cJSON_AddStringToObject(o, "write_gate", v->gate == GATE_OFF ? "off" : "read_only_until_approval");
 		emit(st, "carry.mounted", SEV_INFO, "CARRY-1", o);
 	}
+	write_gate(st, v);
+	arm_timer(st);
 	/* an open between the mount and the marks (raced), or between the
 	 * anchor's mount and its marks; a later mount of an anchored volume
 	 * finds only opens made under the marks (a lazily unmounted one) */
@@ -1469,6 +1761,18 @@ static void person_unmounted(struct carry_state *st, struct carry_volume *v)
 	v->person_mounted = false;
 	v->mountpoint[0] = '\0';
 	v->mp_len = 0;
+	if (v->gate != GATE_OFF) {
+		/* back to read-only for the next mount, `-o ro` included */
+		int r = sb_set_ro(v, true);
+		if (r == 0)
+			r = bdev_set_ro(v->devnode, true);
+		if (r < 0)
+			log_error_errno(r, "carry: %s: cannot make the medium read-only again", v->devnode);
+		v->gate = GATE_RO;
+		v->gate_who[0] = '\0';
+		v->gate_reason = v->gate_action = NULL;
+	}
+	arm_timer(st);
 }
 
 static bool anchor_failed(struct carry_state *st, dev_t dev)
@@ -1491,6 +1795,15 @@ static void anchor(struct carry_state *st, const struct media_entry *e)
 	blkid_probe pr = NULL;
 	unsigned long fl = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_SILENT;
 	int fd = -1, r = -EINVAL;
+	/* a medium that needs an approval for writing is held read-only (the
+	 * block device's flag and the superblock): udisks mounts a read-only
+	 * device read-only, `mount -o ro` matches the superblock (a writable
+	 * hold made it fail with EBUSY), and the kernel refuses a writable
+	 * mount of it (EBUSY: it does not change a live superblock's state for
+	 * a second mount). It becomes writable only through write_gate
+	 * (CARRY-2, MEDIA-2). */
+	bool gated = usb_rules_write_requires_approval(st->rules) && !e->readonly && !st->ctx->audit_only,
+	     device_ro = e->readonly;
 
 	if (st->n_anchor_failed >= CARRY_VOLUMES_MAX || root_path(node, sizeof(node), e->devnode) < 0 ||
 	    xsnprintf(dir, sizeof(dir), "%s/mamori-anchor.XXXXXX", st->anchor_base) < 0)
@@ -1507,12 +1820,19 @@ static void anchor(struct carry_state *st, const struct media_entry *e)
 			r = 0;
 	if (r < 0 || strscpy(m->fstype, sizeof(m->fstype), type) < 0 || !mkdtemp(dir))
 		goto out;
-	if (e->readonly)
+	if (gated && (r = bdev_set_ro(e->devnode, true)) < 0) {
+		log_warning_errno(r, "carry: %s: cannot make the device read-only", e->devnode);
+		rmdir(dir); /* followed from its first mount, gated then */
+		goto out;
+	}
+	if (e->readonly || gated)
 		fl |= MS_RDONLY;
 	r = mount(node, dir, m->fstype, fl, NULL) < 0 ? -errno : 0;
-	if (r == -EROFS || r == -EACCES) { /* a read-only device the registry did not know as such */
+	if (!(fl & MS_RDONLY) && (r == -EROFS || r == -EACCES)) { /* a read-only device the registry did not know */
 		fl |= MS_RDONLY;
 		r = mount(node, dir, m->fstype, fl, NULL) < 0 ? -errno : 0;
+		gated = false;
+		device_ro = true;
 	}
 	if (r < 0) {
 		log_warning_errno(r, "carry: %s: cannot mount before the person (%s): followed from the first mount",
@@ -1527,10 +1847,10 @@ static void anchor(struct carry_state *st, const struct media_entry *e)
 	if (fd < 0)
 		goto out;
 	m->dev = e->devnum;
-	m->readonly = fl & MS_RDONLY;
+	m->readonly = device_ro; /* the medium's own state; the gate's is not the medium's */
 	(void)strscpy(m->root, sizeof(m->root), "/");
 	st->n_anchor_failed--;
-	follow(st, m, e, fd);
+	follow(st, m, e, fd, gated ? GATE_RO : GATE_OFF);
 out:
 	if (pr)
 		blkid_free_probe(pr);
@@ -1542,6 +1862,10 @@ static void unfollow(struct carry_state *st, size_t i)
 	struct carry_volume *v = st->vols[i];
 
 	release_held(st, v->dev, NULL);
+	/* the hold ends (the medium left the registry): its device's flag goes
+	 * back; a worker that stops leaves it read-only (fail closed) */
+	if (v->gate != GATE_OFF && !v->person_mounted)
+		(void)bdev_set_ro(v->devnode, false);
 	if (v->scan)
 		epoll_ctl(st->inner_ep, EPOLL_CTL_DEL, av_clamd_scan_fd(v->scan), NULL);
 	if (v->person_mounted)
@@ -1588,7 +1912,7 @@ static int rescan_mounts(struct carry_state *st)
 		}
 		if (strcmp(m[i].root, "/") != 0 || !(e = media_lookup(m[i].dev)))
 			continue;
-		follow(st, &m[i], e, -1); /* mounted before the module could anchor it */
+		follow(st, &m[i], e, -1, GATE_OFF); /* mounted before the module could anchor it */
 	}
 	/* media nobody has mounted yet: mount and mark them first (CARRY-3) */
 	for (size_t i = 0; i < st->n_anchor_failed;)
@@ -1654,6 +1978,7 @@ static void carry_fini(void *state)
 	for (size_t i = 0; i < st->n_held; i++)
 		respond(st, st->held[i].fd, false);
 	free(st->held);
+	free(st->perm_buf);
 	for (size_t i = 0; i < st->n_vols; i++)
 		vol_free(st->vols[i]);
 	usb_rules_free(st->rules);
@@ -1775,8 +2100,12 @@ static int carry_on_ready(void *state, int fd, uint32_t events)
 
 	if (!st)
 		return -EINVAL;
-	if (fd == st->fan_perm)
+	/* a copier waits for every permission event on an approval medium:
+	 * answer them before any other work of this wake-up (issue 23.2) */
+	if (st->perm_available)
 		on_fan_perm(st);
+	if (fd == st->fan_perm)
+		;
 	else if (fd == st->fan_fid)
 		on_fan_fid(st);
 	else if (fd == carry_hasher_fd(st->hasher)) {
@@ -1784,8 +2113,11 @@ static int carry_on_ready(void *state, int fd, uint32_t events)
 		 * number per call, so that held opens (permission events) are
 		 * answered between them instead of after the whole backlog */
 		struct carry_hash_job *j;
-		for (int k = 0; k < CARRY_RECORDS_PER_READY && (j = carry_hasher_next(st->hasher)); k++)
+		for (int k = 0; k < CARRY_RECORDS_PER_READY && (j = carry_hasher_next(st->hasher)); k++) {
 			finish_pending(st, (struct pending *)j);
+			if (st->perm_available)
+				on_fan_perm(st);
+		}
 	} else if (fd == st->timer_fd)
 		on_timer(st);
 	else if (fd == st->inner_ep)
@@ -1858,18 +2190,29 @@ static int carry_reload(void *state)
 	}
 	usb_rules_free(st->rules);
 	st->rules = rules;
+	st->rules_gen++;
 	st->set = s;
 	st->av = av;
 	for (size_t i = 0; i < st->n_vols; i++) {
 		struct carry_volume *v = st->vols[i];
 
 		v->needs_approval = usb_rules_write_requires_approval(st->rules) && !v->media_readonly;
+		if (v->needs_approval && v->gate == GATE_OFF && !st->ctx->audit_only) {
+			/* gated from now: read-only until write_gate finds an approval */
+			if (!v->person_mounted && sb_set_ro(v, true) == 0) {
+				(void)bdev_set_ro(v->devnode, true);
+				v->gate = GATE_RO;
+			} else if (v->person_mounted)
+				v->gate = GATE_RW;
+		}
+		write_gate(st, v);
 		if (v->needs_approval && !v->perm_marked && st->perm_available &&
 		    fanotify_mark(st->fan_perm, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN_PERM,
 		                  v->anchor_fd >= 0 ? v->anchor_fd : AT_FDCWD,
 		                  v->anchor_fd >= 0 ? NULL : v->mountpoint) == 0)
 			v->perm_marked = true;
 	}
+	arm_timer(st);
 	return 0;
 }
 

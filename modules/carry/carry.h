@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -28,6 +29,10 @@ void carry_module_set_section_source(carry_section_source_fn fn);
 /* For tests and status: volumes followed, permission events held. */
 size_t carry_module_volumes(void *state);
 size_t carry_module_held(void *state);
+/* Permission events on approval media answered from the verdict cache
+ * (fast) and by reading /proc and the approvals (slow), and the slow
+ * path's total time (issue 23.2). */
+void carry_module_perm_stats(void *state, uint64_t *ret_fast, uint64_t *ret_slow, uint64_t *ret_slow_ns);
 /* Jobs the hash worker still has. */
 size_t carry_module_hashing(void *state);
 

@@ -1,6 +1,8 @@
 /* modules/patch/patch_dpkg.c — deb822 streaming parser and the installed
  * package list from dpkg's status file (mamori-worker, mamorictl check). */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/types.h>
 #include <string.h>
@@ -161,6 +163,7 @@ struct status_ctx {
 	char name[PATCH_NAME_MAX], arch[32], version[PATCH_VERSION_MAX + 1];
 	bool installed, bad;
 	bool present_too; /* patch_dpkg_read_present: files on disk count */
+	bool journal;     /* an updates/ file: every stanza is kept, state says */
 	const char *state;
 };
 
@@ -197,8 +200,8 @@ static int status_cb(void *ud, const char *key, const char *value)
 			c->bad = true;
 			return -EBADMSG; /* a stanza without Package */
 		}
-		if (c->installed) {
-			if (!c->version[0])
+		if (c->installed || (c->journal && c->state)) {
+			if (!c->version[0] && c->installed)
 				return -EBADMSG;
 			if (c->list.n >= PATCH_MAX_PACKAGES)
 				return -E2BIG;
@@ -214,8 +217,8 @@ static int status_cb(void *ud, const char *key, const char *value)
 			*p = (struct patch_pkg){0};
 			p->name = strdup(c->name);
 			p->arch = strdup(c->arch[0] ? c->arch : "all");
-			p->version = strdup(c->version);
-			p->state = c->state;
+			p->version = strdup(c->version[0] ? c->version : "0");
+			p->state = c->installed ? c->state : NULL; /* journal: NULL = the package is gone */
 			c->list.n++;
 			if (!p->name || !p->arch || !p->version)
 				return -ENOMEM;
@@ -267,16 +270,104 @@ static int pkg_cmp(const void *a, const void *b)
 	return r ? r : strcmp(x->arch, y->arch);
 }
 
+static int parse_one(const char *path, struct status_ctx *c, struct patch_parse_error *err)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	int r;
+
+	if (!f)
+		return -errno;
+	r = patch_deb822_parse(f, PATCH_STATUS_MAX_BYTES, false, status_cb, c, err);
+	if (r < 0)
+		patch_pkglist_free(&c->list);
+	return r;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* dpkg's database is the status file plus its journal: updates/NNNN files
+ * (left by a dpkg run that did not finish), applied in order, each stanza
+ * replacing the package's record (dpkg's modstatdb). */
+static int apply_journal(const char *status_path, struct status_ctx *c, struct patch_parse_error *err)
+{
+	char dir[PATH_MAX], *slash, *names[1024];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+	int r = 0;
+
+	if (strscpy(dir, sizeof(dir), status_path) < 0 || !(slash = strrchr(dir, '/')) ||
+	    xsnprintf(slash, sizeof(dir) - (size_t)(slash - dir), "/updates") < 0)
+		return -ENAMETOOLONG;
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (!de->d_name[0] || strspn(de->d_name, "0123456789") != strlen(de->d_name))
+			continue; /* tmp.i and others are not journal entries */
+		if (n >= ELEMENTSOF(names) || !(names[n] = strdup(de->d_name))) {
+			r = n >= ELEMENTSOF(names) ? -E2BIG : -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	qsort(names, n, sizeof(names[0]), name_cmp); /* same width: text order is numeric order */
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct status_ctx j = {.present_too = c->present_too, .journal = true};
+		char p[PATH_MAX];
+
+		r = xsnprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		if (r >= 0)
+			r = parse_one(p, &j, err);
+		if (r == -ENOENT)
+			r = 0; /* merged by a dpkg run meanwhile */
+		for (size_t k = 0; r >= 0 && k < j.list.n; k++) {
+			struct patch_pkg *u = &j.list.p[k];
+			/* drop the package's old record(s), then add the new one if it counts */
+			for (size_t m = 0; m < c->list.n;)
+				if (!strcmp(c->list.p[m].name, u->name) &&
+				    (!strcmp(c->list.p[m].arch, u->arch) || !strcmp(u->arch, "all"))) {
+					free(c->list.p[m].name);
+					free(c->list.p[m].arch);
+					free(c->list.p[m].version);
+					c->list.p[m] = c->list.p[--c->list.n];
+				} else
+					m++;
+			if (!u->state)
+				continue;
+			if (c->list.n == c->alloc) {
+				size_t na = c->alloc ? c->alloc * 2 : 256;
+				struct patch_pkg *np = reallocarray(c->list.p, na, sizeof(*np));
+				if (!np) {
+					r = -ENOMEM;
+					break;
+				}
+				c->list.p = np;
+				c->alloc = na;
+			}
+			c->list.p[c->list.n++] = *u;
+			*u = (struct patch_pkg){0};
+		}
+		patch_pkglist_free(&j.list);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	return r < 0 ? r : 0;
+}
+
 static int dpkg_read(const char *path, bool present_too, struct patch_pkglist *ret, struct patch_parse_error *err)
 {
-	_cleanup_fclose_ FILE *f = NULL;
 	struct status_ctx c = {.present_too = present_too};
 	int r;
 
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	r = patch_deb822_parse(f, PATCH_STATUS_MAX_BYTES, false, status_cb, &c, err);
+	r = parse_one(path, &c, err);
+	if (r < 0)
+		return r;
+	r = apply_journal(path, &c, err);
 	if (r < 0) {
 		patch_pkglist_free(&c.list);
 		return r;

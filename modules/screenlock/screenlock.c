@@ -283,8 +283,10 @@ int screenlock_gather(struct screenlock_facts *f)
 		return r;
 	if (root_path(p, sizeof(p), "/etc/xdg/kscreenlockerrc") == 0 && access(p, F_OK) == 0)
 		r = observe(f, NULL, NULL, SL_DESKTOP_KDE);
-	if (r >= 0 && root_path(p, sizeof(p), "/etc/xdg/xfce4/xfconf/xfce-perchannel-xml/xfce4-screensaver.xml") == 0 &&
-	    access(p, F_OK) == 0)
+	if (r >= 0 &&
+	    ((root_path(p, sizeof(p), "/etc/xdg/xfce4/xfconf/xfce-perchannel-xml/xfce4-screensaver.xml") == 0 &&
+	      access(p, F_OK) == 0) ||
+	     screenlock_xfce_installed()))
 		r = observe(f, NULL, NULL, SL_DESKTOP_XFCE);
 	return r;
 }
@@ -329,6 +331,19 @@ static int evaluate_one(const struct screenlock_settings *s, const struct screen
 	check_result_evidence(r, "max_idle_seconds", "%lld", (long long)s->max_idle_seconds);
 	check_result_evidence(r, "logind_idle_action", "%s after %llds%s", l->idle_action,
 	                      (long long)l->idle_action_sec, l->err ? " (logind.conf unreadable)" : "");
+	if (o->unknown) {
+		/* fail closed (issue 21): a desktop/release pair the table does not know */
+		check_result_evidence(r, "unknown", "%s", o->err_what);
+		xsnprintf(ja, sizeof(ja), "%s (%s) の画面ロックの仕組みが不明です — ポリシーに追加してください",
+		          o->user[0] ? o->user : "既定値", dn ? dn : "?");
+		xsnprintf(en, sizeof(en), "How %s (%s) locks the screen is unknown — add it to the policy",
+		          o->user[0] ? o->user : "the default desktop", dn ? dn : "?");
+		check_result_set(r, CHECK_FAIL, ja, en);
+		check_result_remedy(
+		        r, "証跡 (unknown) のデスクトップと OS リリースの画面ロックを確認し、表に追加してください。",
+		        "Check how that desktop locks on that release and add it to the table.");
+		return 0;
+	}
 	if (o->err < 0) {
 		check_result_evidence(r, "error", "%s", o->err_what);
 		xsnprintf(ja, sizeof(ja), "%s の画面ロック設定を読めませんでした (%s)", o->user[0] ? o->user : "既定値",

@@ -50,7 +50,8 @@ const char *screenlock_desktop_name(enum screenlock_desktop d);
 struct screenlock_obs {
 	enum screenlock_desktop desktop;
 	char user[64];
-	int err; /* < 0: the settings could not be read; err_what says why */
+	int err;      /* < 0: the settings could not be read; err_what says why */
+	bool unknown; /* which locker this desktop uses on this release is not known: fail (err_what) */
 	char err_what[160];
 	bool lock_enabled;    /* the idle timer locks the screen */
 	int64_t idle_seconds; /* idle time until the screen is locked; 0 = never */

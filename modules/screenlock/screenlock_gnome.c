@@ -33,6 +33,8 @@
 #define KEY_IDLE         "/org/gnome/desktop/session/idle-delay"
 #define KEY_LOCK_ENABLED "/org/gnome/desktop/screensaver/lock-enabled"
 #define KEY_LOCK_DELAY   "/org/gnome/desktop/screensaver/lock-delay"
+/* false: the screensaver never starts on idle, so it never locks (issue 21) */
+#define KEY_IDLE_ACT     "/org/gnome/desktop/screensaver/idle-activation-enabled"
 #define PROBE_VALUE      "'mamori-probe'"
 #define PROFILE_MAX_DBS  16
 #define PROFILE_FILE_MAX (64 * 1024)
@@ -245,7 +247,8 @@ static int make_probe_db(struct scratch *sc)
 		return -errno;
 	r = write_small(kd, "keys",
 	                "[org/gnome/desktop/session]\nidle-delay=" PROBE_VALUE "\n"
-	                "[org/gnome/desktop/screensaver]\nlock-enabled=" PROBE_VALUE "\nlock-delay=" PROBE_VALUE "\n");
+	                "[org/gnome/desktop/screensaver]\nlock-enabled=" PROBE_VALUE "\nlock-delay=" PROBE_VALUE
+	                "\nidle-activation-enabled=" PROBE_VALUE "\n");
 	if (r < 0)
 		return r;
 	{
@@ -285,6 +288,7 @@ int screenlock_gnome_observe(const char *user, const char *home, struct screenlo
 	struct dconf_profile pr;
 	char effp[PATH_MAX], probep[PATH_MAX], v_idle[TOOL_OUT_MAX], v_en[TOOL_OUT_MAX], v_delay[TOOL_OUT_MAX];
 	char p_idle[TOOL_OUT_MAX], p_en[TOOL_OUT_MAX], p_delay[TOOL_OUT_MAX], dbs[160];
+	char v_act[TOOL_OUT_MAX], p_act[TOOL_OUT_MAX];
 	const char *tmp = getenv("TMPDIR");
 	int64_t idle = DEFAULT_IDLE_DELAY, delay = DEFAULT_LOCK_DELAY;
 	bool writable = false, enabled = true, mismatch = false;
@@ -336,15 +340,17 @@ int screenlock_gnome_observe(const char *user, const char *home, struct screenlo
 	}
 	if ((r = dconf_read(effp, KEY_IDLE, v_idle, sizeof(v_idle))) < 0 ||
 	    (r = dconf_read(effp, KEY_LOCK_ENABLED, v_en, sizeof(v_en))) < 0 ||
-	    (r = dconf_read(effp, KEY_LOCK_DELAY, v_delay, sizeof(v_delay))) < 0)
+	    (r = dconf_read(effp, KEY_LOCK_DELAY, v_delay, sizeof(v_delay))) < 0 ||
+	    (r = dconf_read(effp, KEY_IDLE_ACT, v_act, sizeof(v_act))) < 0)
 		goto fail;
 	if (writable) {
 		if ((r = dconf_read(probep, KEY_IDLE, p_idle, sizeof(p_idle))) < 0 ||
 		    (r = dconf_read(probep, KEY_LOCK_ENABLED, p_en, sizeof(p_en))) < 0 ||
-		    (r = dconf_read(probep, KEY_LOCK_DELAY, p_delay, sizeof(p_delay))) < 0)
+		    (r = dconf_read(probep, KEY_LOCK_DELAY, p_delay, sizeof(p_delay))) < 0 ||
+		    (r = dconf_read(probep, KEY_IDLE_ACT, p_act, sizeof(p_act))) < 0)
 			goto fail;
 		obs->idle_locked = strcmp(p_idle, PROBE_VALUE) != 0 && strcmp(p_delay, PROBE_VALUE) != 0;
-		obs->enabled_locked = strcmp(p_en, PROBE_VALUE) != 0;
+		obs->enabled_locked = strcmp(p_en, PROBE_VALUE) != 0 && strcmp(p_act, PROBE_VALUE) != 0;
 	} else {
 		/* no user database first in the profile: nothing is writable */
 		obs->idle_locked = obs->enabled_locked = true;
@@ -362,12 +368,17 @@ int screenlock_gnome_observe(const char *user, const char *home, struct screenlo
 		enabled = false;
 	else if (v_en[0] && strcmp(v_en, "true") != 0)
 		mismatch = true;
+	if (strcmp(v_act, "false") == 0)
+		enabled = false; /* idle never activates the screensaver: nothing locks */
+	else if (v_act[0] && strcmp(v_act, "true") != 0)
+		mismatch = true;
 	obs->lock_enabled = enabled;
 	obs->idle_seconds = idle == 0 ? 0 : idle + delay;
-	xsnprintf(obs->source, sizeof(obs->source), "profile=%s dbs=%s idle-delay=%s lock-delay=%s lock-enabled=%s%s",
+	xsnprintf(obs->source, sizeof(obs->source),
+	          "profile=%s dbs=%s idle-delay=%s lock-delay=%s lock-enabled=%s idle-activation-enabled=%s%s",
 	          pr.exists ? "/etc/dconf/profile/user" : "(none: user-db only)", dbs[0] ? dbs : "none",
 	          v_idle[0] ? v_idle : "(default)", v_delay[0] ? v_delay : "(default)", v_en[0] ? v_en : "(default)",
-	          mismatch ? " (a value of the wrong type is ignored by GNOME)" : "");
+	          v_act[0] ? v_act : "(default)", mismatch ? " (a value of the wrong type is ignored by GNOME)" : "");
 	return 0;
 fail:
 	obs->err = r;
@@ -468,7 +479,7 @@ int screenlock_gnome_enforce(const struct screenlock_settings *s)
 {
 	char keys[512], p[PATH_MAX], dir[PATH_MAX], db[PATH_MAX], out[TOOL_OUT_MAX];
 	static const char locks[] = "# Managed by mamori (LOCK-1): staff cannot change these keys.\n" KEY_IDLE
-	                            "\n" KEY_LOCK_ENABLED "\n" KEY_LOCK_DELAY "\n";
+	                            "\n" KEY_LOCK_ENABLED "\n" KEY_LOCK_DELAY "\n" KEY_IDLE_ACT "\n";
 	int r, ex = -1;
 	bool changed;
 
@@ -477,7 +488,8 @@ int screenlock_gnome_enforce(const struct screenlock_settings *s)
 	r = xsnprintf(keys, sizeof(keys),
 	              "# Managed by mamori (LOCK-1); changes here are overwritten.\n"
 	              "[org/gnome/desktop/session]\nidle-delay=uint32 %lld\n\n"
-	              "[org/gnome/desktop/screensaver]\nlock-enabled=%s\nlock-delay=uint32 0\n",
+	              "[org/gnome/desktop/screensaver]\nlock-enabled=%s\nlock-delay=uint32 0\n"
+	              "idle-activation-enabled=true\n",
 	              (long long)s->max_idle_seconds, s->lock_enabled ? "true" : "false");
 	if (r < 0)
 		return r;

@@ -164,17 +164,114 @@ static int64_t xv_int(const struct xfce_val *v, int64_t def)
 	return n;
 }
 
+/* Which program locks an XFCE session, per distribution release (issue 21):
+ * Debian 12's XFCE uses light-locker (xfce4-screensaver is not what its
+ * task installs); Xubuntu uses xfce4-screensaver. A release not in this
+ * table is unknown: a fail, never a guess. */
+static const struct {
+	const char *id, *version_id, *locker;
+} xfce_lockers[] = {
+        {"debian", "12", "light-locker"},
+        {"ubuntu", "22.04", "xfce4-screensaver"},
+        {"ubuntu", "24.04", "xfce4-screensaver"},
+};
+
+/* KEY=value of os-release, quotes removed */
+static void os_release_get(const char *buf, const char *key, char *out, size_t sz)
+{
+	size_t kl = strlen(key);
+
+	out[0] = '\0';
+	for (const char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (!strncmp(l, key, kl) && l[kl] == '=') {
+			const char *v = l + kl + 1;
+			size_t n = strcspn(v, "\n");
+			if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+				v++;
+				n -= 2;
+			}
+			if (n < sz) {
+				memcpy(out, v, n);
+				out[n] = '\0';
+			}
+			return;
+		}
+}
+
+/* "Status: install ok installed" (or another state with files on disk) for pkg in dpkg's status */
+static bool dpkg_installed(const char *pkg)
+{
+	_cleanup_free_ char *buf = NULL;
+	char p[PATH_MAX], want[128];
+	const char *s;
+
+	if (root_path(p, sizeof(p), "/var/lib/dpkg/status") < 0 ||
+	    read_file_capped(p, 256LL * 1024 * 1024, &buf, NULL) < 0 ||
+	    xsnprintf(want, sizeof(want), "Package: %s\n", pkg) < 0)
+		return false;
+	for (s = buf; (s = strstr(s, want)); s++) {
+		const char *end = strstr(s, "\n\n"), *st = strstr(s, "\nStatus: ");
+		if (s != buf && s[-1] != '\n')
+			continue;
+		if (st && (!end || st < end)) {
+			size_t n = strcspn(st + 9, "\n");
+			char line[96];
+			if (n >= sizeof(line))
+				return false;
+			memcpy(line, st + 9, n);
+			line[n] = '\0';
+			return !strstr(line, " not-installed") && !strstr(line, " config-files");
+		}
+	}
+	return false;
+}
+
+bool screenlock_xfce_installed(void)
+{
+	return dpkg_installed("xfce4-session");
+}
+
 int screenlock_xfce_observe(const char *user, const char *home, struct screenlock_obs *obs)
 {
 	static const char rel[] = "xfce4/xfconf/xfce-perchannel-xml/xfce4-screensaver.xml";
+	_cleanup_free_ char *osr = NULL;
 	struct xfce_val v[_X_MAX];
-	char p[PATH_MAX];
+	char p[PATH_MAX], id[32] = "", ver[32] = "";
+	const char *locker = NULL;
 	int64_t idle, delay;
 
 	memset(obs, 0, sizeof(*obs));
 	memset(v, 0, sizeof(v));
 	obs->desktop = SL_DESKTOP_XFCE;
 	strscpy(obs->user, sizeof(obs->user), user ? user : "");
+	if ((root_path(p, sizeof(p), "/etc/os-release") == 0 && read_file_capped(p, 64 * 1024, &osr, NULL) == 0) ||
+	    (root_path(p, sizeof(p), "/usr/lib/os-release") == 0 && read_file_capped(p, 64 * 1024, &osr, NULL) == 0)) {
+		os_release_get(osr, "ID", id, sizeof(id));
+		os_release_get(osr, "VERSION_ID", ver, sizeof(ver));
+	}
+	for (size_t i = 0; i < ELEMENTSOF(xfce_lockers); i++)
+		if (!strcmp(id, xfce_lockers[i].id) && !strcmp(ver, xfce_lockers[i].version_id))
+			locker = xfce_lockers[i].locker;
+	if (!locker) {
+		obs->unknown = true;
+		xsnprintf(obs->err_what, sizeof(obs->err_what), "XFCE on %s %s: which screen locker it uses is unknown",
+		          id[0] ? id : "(no os-release ID)", ver[0] ? ver : "(no VERSION_ID)");
+		return 0;
+	}
+	if (!dpkg_installed(locker)) {
+		/* the release's locker is not installed: nothing locks the session */
+		obs->lock_enabled = false;
+		obs->enabled_locked = obs->idle_locked = true;
+		xsnprintf(obs->source, sizeof(obs->source), "%s (the screen locker of XFCE on %s %s) is not installed",
+		          locker, id, ver);
+		return 0;
+	}
+	if (strcmp(locker, "xfce4-screensaver") != 0) {
+		obs->unknown = true;
+		xsnprintf(obs->err_what, sizeof(obs->err_what),
+		          "XFCE on %s %s locks with %s, whose settings mamori does not read yet", id, ver, locker);
+		return 0;
+	}
 	if (root_pathf(p, sizeof(p), "/etc/xdg/%s", rel) < 0 || xfce_read(p, v, true, user, obs) < 0)
 		return 0;
 	if (home && (root_pathf(p, sizeof(p), "%s/.config/%s", home, rel) < 0 || xfce_read(p, v, false, user, obs) < 0))

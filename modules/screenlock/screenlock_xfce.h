@@ -1,5 +1,7 @@
 /* modules/screenlock/screenlock_xfce.h — XFCE (xfce4-screensaver) settings
- * from xfconf XML (mamori-worker).
+ * from xfconf XML (mamori-worker). Which locker XFCE uses is per release (a
+ * table in screenlock_xfce.c: light-locker on Debian 12, xfce4-screensaver on
+ * Xubuntu); an unknown release fails "unknown", a locker not installed fails.
  *
  * Channel xfce4-screensaver: /saver/enabled, /saver/idle-activation/enabled,
  * /saver/idle-activation/delay (minutes), /lock/enabled,
@@ -14,6 +16,10 @@
 #include "screenlock.h"
 
 /* home NULL = system defaults only. Always fills *obs; returns 0. */
+/* XFCE's session is installed (dpkg): its default is judged even with
+ * nobody logged in and no xfconf file (Debian 12 with light-locker). */
+bool screenlock_xfce_installed(void);
+
 int screenlock_xfce_observe(const char *user, const char *home, struct screenlock_obs *obs);
 
 #endif

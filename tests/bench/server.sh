@@ -39,6 +39,7 @@ curl -sS --cacert "$CA" "https://$adm/admin/v1/bootstrap" \
 	-d "{\"secret\":\"$secret\",\"username\":\"ciso\",\"password\":\"$pw\"}" >/dev/null
 tok=$(curl -sS --cacert "$CA" "https://$adm/admin/v1/login" -d "{\"username\":\"ciso\",\"password\":\"$pw\"}" | jq -r .token)
 
+curl -sS --cacert "$CA" -H "Authorization: Bearer $tok" "https://$adm/admin/v1/groups" -d '{"name":"bench"}' >/dev/null
 pems=()
 for i in $(seq "$N"); do
 	et=$(curl -sS --cacert "$CA" -H "Authorization: Bearer $tok" "https://$adm/admin/v1/enrollment-tokens" \

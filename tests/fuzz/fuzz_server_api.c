@@ -11,7 +11,9 @@
  *   (device API, as the enrolled terminal)   3 POST /enroll/v1 (enrollment)
  *   4..9 the admin API as the logged-in CISO: login, accounts,
  *   enrollment-tokens, api-tokens, PUT groups/fuzz/policy, bootstrap
- *   10 POST /api/v1/events with Content-Encoding: gzip.
+ *   10 POST /api/v1/events with Content-Encoding: gzip, 11 POST /admin/v1/groups.
+ * Terminal bodies with members the API does not declare are refused (400
+ * unknown_field): seeds *-unknown-field* keep that path covered.
  * Properties: no crash, no sanitizer report; every answer is one JSON
  * object (or empty) with a status in 200..499 or 503 — never 500. */
 #include <stdint.h>
@@ -110,6 +112,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)snprintf(bearer, sizeof(bearer), "Bearer %s",
 	               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "token")));
 	cJSON_Delete(j);
+	cJSON_Delete(must(&adm_o, HTTP_POST, "/admin/v1/groups", "{\"name\":\"fuzz\"}", 201));
 	j = must(&adm_o, HTTP_POST, "/admin/v1/enrollment-tokens", "{\"group\":\"fuzz\"}", 201);
 	if (enroll_make_key_csr("fuzz-1", &key, &csr) < 0)
 		abort();
@@ -152,6 +155,7 @@ static const struct {
         {false, HTTP_PUT, "/admin/v1/groups/fuzz/policy", false},
         {false, HTTP_POST, "/admin/v1/bootstrap", false},
         {true, HTTP_POST, "/api/v1/events", true},
+        {false, HTTP_POST, "/admin/v1/groups", false},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

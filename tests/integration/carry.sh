@@ -10,6 +10,13 @@ if [[ $(id -u) -ne 0 ]]; then
 	echo "carry.sh: FAIL: must run as root (fanotify, loop devices, mount)" >&2
 	exit 1
 fi
+# In a PID namespace of its own (and so a mount namespace): the write gate
+# judges the persons with processes on the terminal (CARRY-2), and this
+# machine's other users (other test runs) must not be among them; clamd
+# runs inside too, so that its pid (SO_PEERCRED) is one the module sees.
+if [[ -z ${CARRY_PIDNS:-} ]]; then
+	exec env CARRY_PIDNS=1 unshare --pid --fork --mount-proc --propagation private bash "$0" "$@"
+fi
 CLAMD=$(command -v clamd || true)
 [[ -x $CLAMD ]] || CLAMD=/usr/sbin/clamd
 [[ -x $CLAMD ]] || { echo "carry.sh: FAIL: clamd is not installed (apt-get install clamav-daemon)" >&2; exit 1; }
@@ -45,9 +52,13 @@ for i in $(seq 1 20); do echo "file $i" >"$tmp/clean/f$i.txt"; done
 echo "hello from the medium" >"$tmp/eicar/readme.txt"
 printf '%s' "$eicar" >"$tmp/eicar/eicar.com"
 echo "hello from the medium" >"$tmp/rw/readme.txt"
+# the rw medium: a shared folder (1777) and a file of the test person (uid 61001):
+# what the kernel itself allows them, only the carry module may refuse
+chmod 1777 "$tmp/rw"; chown 61001:61001 "$tmp/rw/readme.txt"
+chmod 711 "$tmp" # the person reaches the mount point below it
 for m in clean eicar rw; do
 	truncate -s 16M "$tmp/$m.img"
-	mkfs.ext4 -q -F -d "$tmp/$m" "$tmp/$m.img"
+	mkfs.ext4 -q -F -E root_owner=$([[ $m = rw ]] && echo 61001:61001 || echo 0:0) -d "$tmp/$m" "$tmp/$m.img"
 	l=$(losetup -f --show "$tmp/$m.img"); loops+=("$l")
 	printf -v "CARRY_LOOP_${m^^}" '%s' "$l"
 	export "CARRY_LOOP_${m^^}"

@@ -18,6 +18,10 @@
  *                                         the server's CA (DATA/ca.*) that has expired
  *   e2e_agent foreign-cert DIR OUT ID     a key + certificate from another CA made in DIR
  *   e2e_agent verify-policy FILE PUB      exit 0 if FILE + FILE.sig verify with PUB
+ *   e2e_agent hostile STATE_DIR           append usb.blocked and carry.out records whose
+ *                                         descriptor strings, user and file names are
+ *                                         markup, a right-to-left override and a 4 KiB serial
+ *                                         (the dashboard's browser test: tests/integration/dashboard.sh)
  *
  * Everything here uses the real agent code (journal, enrollment, transport)
  * and the server's own CA code (pki.c). */
@@ -83,6 +87,55 @@ static int cmd_append(const char *dir, const char *count)
 			if (r == 0)
 				r = journal_batch_begin(j);
 		}
+	}
+	if (r == 0)
+		r = journal_batch_commit(j);
+	journal_close(j);
+	return r < 0 ? die("append", r) : 0;
+}
+
+/* Strings a hostile USB device or user can put into records (the dashboard
+ * must show them as text and run none of them). */
+static int cmd_hostile(const char *dir)
+{
+	static const char *const texts[] = {
+	        "<script>window.__pwned=1;alert('x')</script>",
+	        "\"><img src=x onerror=\"window.__pwned=2;alert(1)\">",
+	        "\xe2\x80\xae"
+	        "fdp.exe" /* U+202E RIGHT-TO-LEFT OVERRIDE */,
+	};
+	struct journal_options o = {.dir = dir};
+	struct journal *j = NULL;
+	char serial[4097];
+	int r;
+
+	memset(serial, 'A', 4096);
+	serial[4096] = 0;
+	serial[0] = '<', serial[1] = 'b', serial[2] = '>';
+	r = mkdir_p(dir, 0755);
+	if (r < 0 || (r = journal_open(&o, &j)) < 0)
+		return die("journal_open", r);
+	r = journal_batch_begin(j);
+	for (size_t i = 0; r == 0 && i < ELEMENTSOF(texts); i++) {
+		_cleanup_json_ cJSON *u = cJSON_CreateObject(), *c = cJSON_CreateObject();
+		cJSON *dev = cJSON_AddObjectToObject(u, "device");
+
+		cJSON_AddStringToObject(dev, "vendor_id", "dead");
+		cJSON_AddStringToObject(dev, "product_id", "beef");
+		cJSON_AddStringToObject(dev, "manufacturer", texts[i]);
+		cJSON_AddStringToObject(dev, "product", texts[(i + 1) % ELEMENTSOF(texts)]);
+		cJSON_AddStringToObject(dev, "serial", serial);
+		cJSON_AddStringToObject(u, "reason", texts[i]);
+		struct mamori_event ub = {
+		        .type = "usb.blocked", .severity = SEV_WARNING, .reqs = "MEDIA-1", .payload = u};
+		r = journal_append(j, &ub, NULL);
+		cJSON_AddStringToObject(c, "user", texts[i]);
+		cJSON_AddStringToObject(c, "path", texts[(i + 2) % ELEMENTSOF(texts)]);
+		cJSON_AddNumberToObject(c, "size", 4096);
+		struct mamori_event co = {
+		        .type = "carry.out", .severity = SEV_NOTICE, .reqs = "CARRY-1,CARRY-2", .payload = c};
+		if (r == 0)
+			r = journal_append(j, &co, NULL);
 	}
 	if (r == 0)
 		r = journal_batch_commit(j);
@@ -311,6 +364,8 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && strcmp(argv[1], "append") == 0)
 		return cmd_append(argv[2], argv[3]);
+	if (argc == 3 && strcmp(argv[1], "hostile") == 0)
+		return cmd_hostile(argv[2]);
 	if (argc == 5 && strcmp(argv[1], "post") == 0)
 		return cmd_post(argv[2], argv[3], argv[4]);
 	if (argc == 5 && strcmp(argv[1], "forge-restart") == 0)

@@ -74,6 +74,64 @@ stop_server() {
 	fi
 }
 
+# Contract = behaviour (issue 17.12): with MAMORI_API_RECORD_DIR set (by
+# tests/run-tests.sh), every curl call to one https:// URL made by these
+# tests is also recorded — method, path, status, Content-Type, body — as a
+# line of $MAMORI_API_RECORD_DIR/TEST.jsonl; tests/contract/validate-responses.js
+# checks each against server-api/openapi.yaml. The caller sees what curl
+# gives (its -o, -w, -D, stdout, exit status) unchanged.
+curl() {
+	local dir=${MAMORI_API_RECORD_DIR:-}
+	if [[ -z $dir ]]; then
+		command curl "$@"
+		return
+	fi
+	local a=("$@") out= hdr= method= url= nurl=0 data=0 i rc
+	local rec
+	rec=$(mktemp -d "${TMPDIR:-/tmp}/mamori-rec.XXXXXX") || { command curl "$@"; return; }
+	for ((i = 0; i < ${#a[@]}; i++)); do
+		case ${a[i]} in
+		-o | --output) out=${a[i + 1]}; a[i + 1]=$rec/body; i=$((i + 1)) ;;
+		-D | --dump-header) hdr=${a[i + 1]}; i=$((i + 1)) ;;
+		-X | --request) method=${a[i + 1]}; i=$((i + 1)) ;;
+		-d | --data | --data-binary | --data-raw | --json | -F | --form | -T | --upload-file) data=1; i=$((i + 1)) ;;
+		-I | --head) nurl=99 ;;
+		-H | --header | --cacert | --cert | --key | --max-time | -m | --interface | --connect-timeout | --resolve | \
+			--connect-to | -w | --write-out | -u | --user | -A | --user-agent | --ciphers | --tls-max | --tls13-ciphers | \
+			-e | --referer | -b | --cookie | -c | --cookie-jar | --limit-rate | --retry | -r | --range) i=$((i + 1)) ;;
+		http://* | https://*) url=${a[i]}; nurl=$((nurl + 1)) ;;
+		esac
+	done
+	[[ -n $out ]] || a+=(-o "$rec/body")
+	[[ -n $hdr ]] || { hdr=$rec/headers; a+=(-D "$hdr"); }
+	command curl "${a[@]}" >"$rec/stdout"
+	rc=$?
+	# the caller's view: the body where it asked for it, then -w's output
+	if [[ -f $rec/body ]]; then
+		if [[ -z $out ]]; then cat "$rec/body"; elif [[ $out != /dev/null ]]; then cp "$rec/body" "$out"; fi
+	fi
+	cat "$rec/stdout"
+	if ((nurl == 1)) && [[ -s $hdr ]]; then
+		local status ctype path=${url#*://}
+		path=/${path#*/}
+		[[ $path == "/${url#*://}" ]] && path=/
+		path=${path%%\?*}
+		status=$(awk '/^HTTP\//{s=$2} END{print s}' "$hdr")
+		ctype=$(awk 'BEGIN{IGNORECASE=1} /^HTTP\//{c=""} tolower($0) ~ /^content-type:/{sub(/^[^:]*:[ \t]*/,""); sub(/\r$/,""); c=$0} END{print c}' "$hdr")
+		[[ -n $method ]] || { ((data)) && method=POST || method=GET; }
+		[[ -f $rec/body ]] || : >"$rec/body"
+		if [[ -n $status ]] && (($(stat -c %s "$rec/body") <= 1048576)); then
+			jq -cn --arg m "$method" --arg p "$path" --arg s "$status" --arg c "$ctype" \
+				--rawfile b "$rec/body" --arg t "$(basename "$0" .sh)" \
+				'{test:$t, method:($m|ascii_upcase), path:$p, status:($s|tonumber), content_type:$c, body:$b}' \
+				>"$rec/line" 2>/dev/null &&
+				flock "$dir/.lock" sh -c 'cat "$1" >>"$2"' - "$rec/line" "$dir/$(basename "$0" .sh).jsonl"
+		fi
+	fi
+	rm -rf "$rec"
+	return $rc
+}
+
 # api METHOD PATH [BODY] — admin API with $TOKEN; prints the body, sets $CODE
 # (only when not run in a command substitution).
 api() {
@@ -99,13 +157,26 @@ login() { # USER → $TOKEN  (api runs in this shell: $CODE is its status)
 	[[ $TOKEN == ms1_* ]]
 }
 
+acct() { # USER ROLE STAFF DISPLAY — an account (password $PASSWORD) made with $TOKEN
+	api POST /admin/v1/accounts "$(jq -n --arg u "$1" --arg r "$2" --arg s "$3" --arg d "$4" --arg p "$PASSWORD" \
+		'{username:$u,password:$p,role:$r,staff_no:$s,display_name:$d}')"
+}
+
 # approve_console USER: a pending approver/ciso account approved out of band,
 # on the server's console (OPS-4), while the server runs.
 approve_console() {
 	"$SERVER" --data "$SRV_DATA" --approve-account "$1" >/dev/null
 }
 
+new_group() { # GROUP: made if it does not exist (issue 17.15: tokens name existing groups)
+	local out=$T/group.out code
+	code=$(curl -sS -o "$out" -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $TOKEN" \
+		--data-binary "{\"name\":\"$1\"}" "https://$ADM/admin/v1/groups") || code=000
+	[[ $code == 201 || $code == 409 ]]
+}
+
 new_token() { # GROUP → prints an enrollment token
+	new_group "$1" || return 1
 	api POST /admin/v1/enrollment-tokens "{\"group\":\"$1\"}" | jq -r .token
 }
 

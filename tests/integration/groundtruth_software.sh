@@ -4,7 +4,9 @@
 # list) is built here with dpkg-deb and brought by the root's dpkg into each
 # of its states (`dpkg --unpack`, `dpkg -i` with a failing postinst,
 # `dpkg-trigger`, `dpkg -i`, `dpkg -r`, `dpkg -P`). The real verdict comes
-# from `dpkg-query -W -f='${db:Status-Abbrev}'` in the root: any state in
+# from `dpkg-query -W -f='${db:Status-Abbrev}'` in the root (which reads the
+# status file and dpkg's updates/ journal, left by a dpkg run killed in its
+# preinst in one variant): any state in
 # which the package's files are on disk (U unpacked, F half-configured,
 # H half-installed, W triggers-awaited, t triggers-pending, i installed) is a
 # deny-listed package present = fail; n (not-installed) and c (config-files)
@@ -44,6 +46,15 @@ mkdeb() {
 DEB_OK=$(mkdeb telnetd 1.0)
 DEB_FAILS=$(mkdeb telnetd 1.0 1)
 DEB_TRIG=$(mkdeb telnetd 1.0 0 gt-telnetd-trigger)
+# a preinst that kills dpkg: the run ends with its journal (updates/NNNN)
+# not merged into the status file, as after a crash or a power cut
+DEB_KILL=$PKGS/telnetd_kill.deb
+mkdir -p "$PKGS/src-kill/DEBIAN" "$PKGS/src-kill/usr/sbin"
+cp "$PKGS"/src-telnetd-1.0-0-none/DEBIAN/control "$PKGS/src-kill/DEBIAN/"
+cp "$PKGS"/src-telnetd-1.0-0-none/usr/sbin/in.telnetd "$PKGS/src-kill/usr/sbin/"
+printf '#!/bin/sh\nkill -9 $PPID\nsleep 1\n' >"$PKGS/src-kill/DEBIAN/preinst"
+chmod 755 "$PKGS/src-kill/DEBIAN/preinst"
+dpkg-deb --root-owner-group -Zgzip -b "$PKGS/src-kill" "$DEB_KILL" >/dev/null
 
 dpkg_in_root() { chroot "$GT_V" dpkg --force-not-root "$@" >>"$GT_D/dpkg.log" 2>&1 || true; }
 with_deb() { cp "$1" "$GT_V/tmp/pkg.deb"; }
@@ -73,6 +84,7 @@ s_triggers_pending() {
 	dpkg_in_root -i /tmp/pkg.deb
 	chroot "$GT_V" dpkg-trigger --no-await gt-telnetd-trigger >>"$GT_D/dpkg.log" 2>&1 || true
 }
+s_interrupted_journal() { with_deb "$DEB_KILL"; dpkg_in_root -i /tmp/pkg.deb; }
 s_removed_config_files() { with_deb "$DEB_OK"; dpkg_in_root -i /tmp/pkg.deb; dpkg_in_root -r telnetd; }
 s_purged() { with_deb "$DEB_OK"; dpkg_in_root -i /tmp/pkg.deb; dpkg_in_root -P telnetd; }
 
@@ -82,6 +94,7 @@ run_variant installed s_installed
 run_variant unpacked s_unpacked
 run_variant half-configured s_half_configured
 run_variant triggers-pending s_triggers_pending
+run_variant dpkg-killed-journal-only s_interrupted_journal
 run_variant removed-config-files s_removed_config_files
 run_variant purged s_purged
 gt_report

@@ -15,10 +15,6 @@ D=$T/srv
 start_server "$D" || { echo "FAIL  server did not start"; exit 1; }
 bootstrap "$D" || { echo "FAIL  bootstrap"; exit 1; }
 ciso=$TOKEN
-acct() { # USER ROLE STAFF DISPLAY
-	api POST /admin/v1/accounts "$(jq -n --arg u "$1" --arg r "$2" --arg s "$3" --arg d "$4" --arg p "$PASSWORD" \
-		'{username:$u,password:$p,role:$r,staff_no:$s,display_name:$d}')"
-}
 
 # ---- the attack of the issue: upload, create "CISO", approve ----
 jq '.version = 2' "$SRC/policy/templates/lgwan.json" >"$T/p2.json"

@@ -24,8 +24,24 @@ static inline size_t usbtb_desc(uint8_t *b, uint16_t vid, uint16_t pid, uint8_t 
 {
 	size_t o, tot = 9 + 9 * n;
 	uint8_t nif = 0;
-	const uint8_t dd[18] = {18, 1, 0x00, 0x02, cls, 0, 0, 64, (uint8_t)vid, (uint8_t)(vid >> 8), (uint8_t)pid,
-	                        (uint8_t)(pid >> 8), 0x00, 0x01, 1, 2, 3, 1};
+	const uint8_t dd[18] = {18,
+	                        1,
+	                        0x00,
+	                        0x02,
+	                        cls,
+	                        0,
+	                        0,
+	                        64,
+	                        (uint8_t)vid,
+	                        (uint8_t)(vid >> 8),
+	                        (uint8_t)pid,
+	                        (uint8_t)(pid >> 8),
+	                        0x00,
+	                        0x01,
+	                        1,
+	                        2,
+	                        3,
+	                        1};
 
 	for (size_t i = 0; i < n; i++)
 		if (ifs[i].alt == 0)
@@ -51,8 +67,8 @@ static inline size_t usbtb_desc(uint8_t *b, uint16_t vid, uint16_t pid, uint8_t 
  * failure (g_free the result). */
 static inline char *usbtb_add(UMockdevTestbed *tb, const char *parent, const char *name, int devnum, uint16_t vid,
                               uint16_t pid, uint8_t cls, const char *authorized, const char *product,
-                              const char *serial, size_t serial_len, const char *connect,
-                              const struct usbtb_if *ifs, size_t n)
+                              const char *serial, size_t serial_len, const char *connect, const struct usbtb_if *ifs,
+                              size_t n)
 {
 	char v[8], p[8], dn[12], dn3[12], prod[32], devname[40], buf[600];
 	uint8_t desc[1024];
@@ -84,7 +100,8 @@ static inline char *usbtb_add(UMockdevTestbed *tb, const char *parent, const cha
 	}
 	if (connect)
 		umockdev_testbed_set_attribute(tb, path, "port/connect_type", connect);
-	umockdev_testbed_set_attribute_binary(tb, path, "descriptors", desc, (gssize)usbtb_desc(desc, vid, pid, cls, ifs, n));
+	umockdev_testbed_set_attribute_binary(tb, path, "descriptors", desc,
+	                                      (gssize)usbtb_desc(desc, vid, pid, cls, ifs, n));
 	return path;
 }
 

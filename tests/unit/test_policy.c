@@ -178,6 +178,9 @@ static void test_unknown_duplicate_missing(void **state)
 	expect_one(HEAD ",'usb':{'default':'block','colour':'red'}}", POLICY_ERROR_UNKNOWN_KEY, "usb.colour");
 	expect_one(HEAD ",'usb':{'default':'block','we ird\\n':1}}", POLICY_ERROR_UNKNOWN_KEY, "usb[\"we ird\\x0a\"]");
 	expect_one(HEAD ",'usbb':{}}", POLICY_ERROR_UNKNOWN_KEY, "usbb");
+	/* accepted and read by no code before (issue 21.7): refused now */
+	expect_one(HEAD ",'timesync':{'required':true}}", POLICY_ERROR_UNKNOWN_KEY, "timesync.required");
+	expect_one(HEAD ",'timesync':{'max_offset_ms':500}}", POLICY_ERROR_UNKNOWN_KEY, "timesync.max_offset_ms");
 	expect_one(HEAD ",'screenlock':{'locked':true,'locked':false}}", POLICY_ERROR_DUPLICATE_KEY,
 	           "screenlock.locked");
 	expect_one("{'schema':1,'segment':'lgwan'}", POLICY_ERROR_MISSING, "version");

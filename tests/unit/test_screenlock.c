@@ -113,9 +113,11 @@ static void test_gnome_locked_pass(void **state)
 	    "[org/gnome/desktop/screensaver]\nlock-enabled=true\nlock-delay=uint32 0\n");
 	put("/etc/dconf/db/local.d/locks/site", "/org/gnome/desktop/session/idle-delay\n"
 	                                        "/org/gnome/desktop/screensaver/lock-enabled\n"
-	                                        "/org/gnome/desktop/screensaver/lock-delay\n");
+	                                        "/org/gnome/desktop/screensaver/lock-delay\n"
+	                                        "/org/gnome/desktop/screensaver/idle-activation-enabled\n");
 	compile("/etc/dconf/db/local", "/etc/dconf/db/local.d");
-	put("/home/alice/.config/dconf/user.d/k", "[org/gnome/desktop/session]\nidle-delay=uint32 0\n");
+	put("/home/alice/.config/dconf/user.d/k", "[org/gnome/desktop/session]\nidle-delay=uint32 0\n"
+	                                          "[org/gnome/desktop/screensaver]\nidle-activation-enabled=false\n");
 	compile("/home/alice/.config/dconf/user", "/home/alice/.config/dconf/user.d");
 	session("3", "alice", "wayland", "GNOME");
 
@@ -127,6 +129,36 @@ static void test_gnome_locked_pass(void **state)
 	assert_string_equal(ev(r, "staff_can_change"), "no");
 	assert_int_equal(r->status, CHECK_PASS);
 	check_report_clear(&rep);
+
+	/* idle-activation-enabled=false (issue 21): the screensaver never starts
+	 * on idle, so nothing locks; dconf (the real reader) says which value
+	 * wins: unlocked, alice's false wins; in the system db, it is false */
+	put("/etc/dconf/db/local.d/locks/site", "/org/gnome/desktop/session/idle-delay\n"
+	                                        "/org/gnome/desktop/screensaver/lock-enabled\n"
+	                                        "/org/gnome/desktop/screensaver/lock-delay\n");
+	compile("/etc/dconf/db/local", "/etc/dconf/db/local.d");
+	r = run_eval(NULL, &rep);
+	assert_int_equal(r->status, CHECK_FAIL);
+	assert_string_equal(ev(r, "lock_enabled"), "no");
+	check_report_clear(&rep);
+	put("/etc/dconf/db/local.d/00-site", "[org/gnome/desktop/session]\nidle-delay=uint32 300\n"
+	                                     "[org/gnome/desktop/screensaver]\nlock-enabled=true\nlock-delay=uint32 0\n"
+	                                     "idle-activation-enabled=false\n");
+	put("/etc/dconf/db/local.d/locks/site", "/org/gnome/desktop/session/idle-delay\n"
+	                                        "/org/gnome/desktop/screensaver/lock-enabled\n"
+	                                        "/org/gnome/desktop/screensaver/lock-delay\n"
+	                                        "/org/gnome/desktop/screensaver/idle-activation-enabled\n");
+	compile("/etc/dconf/db/local", "/etc/dconf/db/local.d");
+	r = run_eval(NULL, &rep);
+	assert_int_equal(r->status, CHECK_FAIL);
+	assert_string_equal(ev(r, "lock_enabled"), "no");
+	assert_non_null(strstr(ev(r, "source"), "idle-activation-enabled=false"));
+	check_report_clear(&rep);
+	/* back to the compliant system db */
+	put("/etc/dconf/db/local.d/00-site",
+	    "[org/gnome/desktop/session]\nidle-delay=uint32 300\n"
+	    "[org/gnome/desktop/screensaver]\nlock-enabled=true\nlock-delay=uint32 0\n");
+	compile("/etc/dconf/db/local", "/etc/dconf/db/local.d");
 
 	/* a stricter policy makes the same machine fail */
 	r = run_eval("{\"max_idle_seconds\": 120}", &rep);
@@ -405,8 +437,32 @@ static void test_xfce(void **state)
 	static const char sys_rel[] = "/etc/xdg/xfce4/xfconf/xfce-perchannel-xml/xfce4-screensaver.xml";
 
 	(void)state;
+	/* LOCK-1 per release (issue 21): Debian 12's XFCE locks with
+	 * light-locker; with it not installed, nothing locks: fail. A release
+	 * the table does not know: fail, "unknown". */
 	session("7", "bob", "x11", "XFCE");
 	put(sys_rel, xfce_sys_locked);
+	put("/etc/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n");
+	put("/var/lib/dpkg/status", "Package: xfce4-screensaver\nStatus: install ok installed\nVersion: 4.16.0-1\n\n");
+	r = run_eval(NULL, &rep);
+	assert_int_equal(r->status, CHECK_FAIL);
+	assert_string_equal(ev(r, "lock_enabled"), "no");
+	assert_non_null(strstr(ev(r, "source"), "light-locker"));
+	check_report_clear(&rep);
+	put("/var/lib/dpkg/status", "Package: light-locker\nStatus: install ok installed\nVersion: 1.8.0-3\n\n");
+	r = run_eval(NULL, &rep);
+	assert_int_equal(r->status, CHECK_FAIL); /* installed, but its settings are not read: unknown */
+	assert_non_null(strstr(ev(r, "unknown"), "light-locker"));
+	check_report_clear(&rep);
+	put("/etc/os-release", "ID=debian\nVERSION_ID=\"13\"\n");
+	r = run_eval(NULL, &rep);
+	assert_int_equal(r->status, CHECK_FAIL);
+	assert_non_null(strstr(r->summary_en, "unknown"));
+	assert_non_null(strstr(ev(r, "unknown"), "debian 13"));
+	check_report_clear(&rep);
+	/* Xubuntu 24.04: xfce4-screensaver, judged from xfconf */
+	put("/etc/os-release", "ID=ubuntu\nVERSION_ID=\"24.04\"\n");
+	put("/var/lib/dpkg/status", "Package: xfce4-screensaver\nStatus: install ok installed\nVersion: 4.18.3-1\n\n");
 	put(user_rel, "<channel name=\"xfce4-screensaver\" version=\"1.0\"><property name=\"lock\" type=\"empty\">"
 	              "<property name=\"enabled\" type=\"bool\" value=\"false\"/></property></channel>");
 	r = run_eval(NULL, &rep);

@@ -1,0 +1,339 @@
+/* agent/worker/daemon_command.c — mamori-worker executes the remote commands
+ * that the root part of `mamorictl server sync` verified and put in the inbox
+ * (agent/net/command_verify.h, docs/COMMANDS.md): it verifies each again,
+ * records it in the replay store and journals `command.received` before
+ * anything runs, executes it once, journals `command.executed` or
+ * `command.failed` and leaves the result for the next check-in. Refusals the
+ * root part wrote are journaled as `tamper.detected` (what: command) and
+ * reported. MDM-1, MDM-2, MDM-3, OPS-4, OPS-5. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc-util.h"
+#include "command_verify.h"
+#include "daemon_command.h"
+#include "fileio.h"
+#include "json-util.h"
+#include "log.h"
+#include "module.h"
+#include "config.h"
+#include "rootpath.h"
+#include "strutil.h"
+#include "isolate.h"
+#include "wipe.h"
+
+#define INBOX_MAX 64
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void journal_refusal(struct mamori_ctx *ctx, const char *state_dir, const char *path)
+{
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_json_ cJSON *j = NULL, *p = cJSON_CreateObject();
+	const cJSON *id, *reason, *detail, *sha;
+	size_t len;
+
+	if (read_file_capped(path, 16 * 1024, &buf, &len) < 0 || !(j = cJSON_ParseWithLength(buf, len))) {
+		(void)unlink(path);
+		return;
+	}
+	id = cJSON_GetObjectItemCaseSensitive(j, "command_id");
+	reason = cJSON_GetObjectItemCaseSensitive(j, "reason");
+	detail = cJSON_GetObjectItemCaseSensitive(j, "detail");
+	sha = cJSON_GetObjectItemCaseSensitive(j, "sha256");
+	if (!p || !cJSON_AddStringToObject(p, "what", "command") ||
+	    !cJSON_AddStringToObject(p, "reason", cJSON_IsString(reason) ? reason->valuestring : "invalid") ||
+	    !cJSON_AddStringToObject(p, "detail", cJSON_IsString(detail) ? detail->valuestring : "") ||
+	    !cJSON_AddStringToObject(p, "command_id", cJSON_IsString(id) ? id->valuestring : "") ||
+	    !cJSON_AddStringToObject(p, "sha256", cJSON_IsString(sha) ? sha->valuestring : ""))
+		return;
+	if (mamori_emit(ctx, "tamper.detected", SEV_CRITICAL, "MDM-1,OPS-4,OPS-5", p) < 0)
+		return; /* stays in the inbox: journaled at the next pass */
+	log_error("remote command refused (%s): %s", cJSON_IsString(reason) ? reason->valuestring : "invalid",
+	          cJSON_IsString(detail) ? detail->valuestring : "");
+	/* a replay's id was executed before: its result stands */
+	if (cJSON_IsString(id) && id->valuestring[0] &&
+	    !(cJSON_IsString(reason) && strcmp(reason->valuestring, "replayed") == 0))
+		(void)command_result_write(state_dir, id->valuestring, "refused",
+		                           cJSON_IsString(reason) ? reason->valuestring : "invalid");
+	(void)unlink(path);
+}
+
+static cJSON *envelope_payload(const struct command_envelope *e)
+{
+	cJSON *p = cJSON_CreateObject(), *a;
+
+	if (!p || !cJSON_AddStringToObject(p, "command_id", e->id) ||
+	    !cJSON_AddStringToObject(p, "type", command_type_to_string(e->type)) ||
+	    !cJSON_AddStringToObject(p, "requested_by", e->requested_by) ||
+	    !(a = cJSON_AddArrayToObject(p, "approved_by")) ||
+	    !cJSON_AddNumberToObject(p, "issued_at", (double)e->issued_at) ||
+	    !cJSON_AddNumberToObject(p, "not_after", (double)e->not_after)) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	for (unsigned i = 0; i < e->n_approved; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(e->approved_by[i]));
+	return p;
+}
+
+/* `wipe` (MDM-1): every configured LUKS volume loses every keyslot, then
+ * every configured data path is removed; each step journaled. The
+ * credentials go last, in wipe_finish(), after the journal and the result
+ * were uploaded. */
+static int wipe(struct mamori_ctx *ctx, const struct agent_config *cfg, char *detail, size_t detailsz)
+{
+	char list[2048], *save = NULL, *tok;
+	size_t off = 0;
+	unsigned volumes = 0, keyslots = 0, paths = 0, problems = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		(void)strscpy(list, sizeof(list), pass == 0 ? cfg->wipe_volumes : cfg->wipe_paths);
+		for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			_cleanup_json_ cJSON *p = cJSON_CreateObject();
+			char path[PATH_MAX], err[512] = "";
+			unsigned a = 0, b = 0;
+			int r;
+
+			while (*tok == ' ' || *tok == '\t')
+				tok++;
+			for (char *e = tok + strlen(tok); e > tok && (e[-1] == ' ' || e[-1] == '\t'); e--)
+				e[-1] = '\0';
+			if (!*tok)
+				continue;
+			r = root_path(path, sizeof(path), tok);
+			if (r == 0)
+				r = pass == 0 ? wipe_volume(path, &a, err, sizeof(err))
+				              : wipe_path(path, &a, &b, err, sizeof(err));
+			if (r == -ENOENT && pass == 1)
+				r = 0; /* already gone */
+			if (r < 0 || b > 0)
+				problems++;
+			if (r == 0 && pass == 0) {
+				volumes++;
+				keyslots += a;
+			} else if (r == 0) {
+				paths++;
+			}
+			if (p && cJSON_AddStringToObject(p, "step", pass == 0 ? "volume" : "path") &&
+			    cJSON_AddStringToObject(p, "path", tok) &&
+			    cJSON_AddStringToObject(p, "result",
+			                            r < 0   ? "failed"
+			                            : b > 0 ? "partial"
+			                                    : "done") &&
+			    cJSON_AddNumberToObject(p, pass == 0 ? "keyslots_destroyed" : "removed", a) &&
+			    (pass == 0 || cJSON_AddNumberToObject(p, "left", b)))
+				cJSON_AddStringToObject(p, "detail", err);
+			(void)mamori_emit(ctx, "command.wipe_step", r < 0 ? SEV_ERROR : SEV_NOTICE, "MDM-1", p);
+			if (r < 0 || b > 0)
+				off += (size_t)snprintf(detail + off, off < detailsz ? detailsz - off : 0, "%s; ", err);
+		}
+	}
+	if (off < detailsz)
+		snprintf(detail + off, detailsz - off,
+		         "%u volume(s) crypto-erased (%u keyslots destroyed), %u data path(s) removed, %u problem(s)",
+		         volumes, keyslots, paths, problems);
+	return problems ? -EIO : 0;
+}
+
+/* After the result: upload (the server learns what happened while this
+ * terminal can still authenticate), then destroy the credentials, then power
+ * off unless wipe_power_off = no. */
+static void wipe_finish(struct mamori_ctx *ctx, const struct agent_config *cfg, const struct daemon_command_ops *ops,
+                        void *userdata, const char *state_dir)
+{
+	_cleanup_json_ cJSON *p = cJSON_CreateObject();
+	int n;
+
+	if (ops->sync_blocking)
+		ops->sync_blocking(userdata);
+	n = wipe_credentials(state_dir);
+	if (p && cJSON_AddStringToObject(p, "step", "credentials") && cJSON_AddNumberToObject(p, "removed", n))
+		(void)mamori_emit(ctx, "command.wipe_step", SEV_NOTICE, "MDM-1", p);
+	log_notice("wipe: %d credential file(s) destroyed; this terminal can no longer reach the server", n);
+	if (cfg->wipe_power_off) {
+		pid_t pid = fork();
+
+		log_notice("wipe: powering off");
+		if (pid == 0) {
+			execl("/bin/systemctl", "systemctl", "poweroff", (char *)NULL);
+			_exit(127);
+		}
+	}
+}
+
+/* Execute one verified command. 0 executed (detail says what), negative
+ * failed (detail says why). */
+static int execute(struct mamori_ctx *ctx, const struct agent_config *cfg, const struct daemon_command_ops *ops,
+                   void *userdata, const char *state_dir, const struct command_envelope *e, char *detail,
+                   size_t detailsz)
+{
+	switch (e->type) {
+	case CMD_ISOLATE:
+	case CMD_RELEASE: {
+		char url[512];
+		int r;
+
+		if (e->type == CMD_RELEASE)
+			return isolate_release(state_dir, detail, detailsz);
+		r = command_enroll_field(state_dir, "device_url", url, sizeof(url));
+		if (r < 0) {
+			snprintf(detail, detailsz, "no device URL in enroll.json: %s", strerror(-r));
+			return r;
+		}
+		return isolate_apply(state_dir, url, cfg->isolate_dhcp_dns, e->id, detail, detailsz);
+	}
+	case CMD_WIPE:
+		return wipe(ctx, cfg, detail, detailsz);
+	case CMD_SYNC:
+		if (ops->sync_now)
+			ops->sync_now(userdata);
+		snprintf(detail, detailsz, "check-in and policy download started");
+		return 0;
+	default:
+		snprintf(detail, detailsz, "command %s is not implemented by this agent",
+		         command_type_to_string(e->type));
+		return -EOPNOTSUPP;
+	}
+}
+
+static void run_one(struct mamori_ctx *ctx, const struct agent_config *cfg, const struct daemon_command_ops *ops,
+                    void *userdata, const struct command_verify_ctx *vc, const char *path)
+{
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_json_ cJSON *p = NULL;
+	struct command_envelope e;
+	char id[COMMAND_ID_LEN + 1], why[512] = "", detail[COMMAND_RESULT_MAX] = "";
+	char *nl;
+	size_t len;
+	int r;
+
+	if (read_file_capped(path, COMMAND_CANON_MAX + COMMAND_SIG_MAX + 2, &buf, &len) < 0 ||
+	    !(nl = memchr(buf, '\n', len))) {
+		(void)unlink(path);
+		return;
+	}
+	*nl = '\0';
+	/* again, here: the inbox is only a hand-over, the worker decides */
+	r = command_verify(vc, buf, (size_t)(nl - buf), nl + 1, &e, id, why, sizeof(why));
+	if (r < 0) {
+		_cleanup_json_ cJSON *t = cJSON_CreateObject();
+
+		if (t && cJSON_AddStringToObject(t, "what", "command") &&
+		    cJSON_AddStringToObject(t, "reason", command_refusal_reason(r)) &&
+		    cJSON_AddStringToObject(t, "detail", why) && cJSON_AddStringToObject(t, "command_id", id) &&
+		    cJSON_AddStringToObject(t, "sha256", "") &&
+		    mamori_emit(ctx, "tamper.detected", SEV_CRITICAL, "MDM-1,OPS-4,OPS-5", t) < 0)
+			return;
+		log_error("remote command refused (%s): %s", command_refusal_reason(r), why);
+		if (id[0] && r != COMMAND_E_REPLAY)
+			(void)command_result_write(vc->state_dir, id, "refused", command_refusal_reason(r));
+		(void)unlink(path);
+		return;
+	}
+	/* received: in the replay store and in the journal before it runs */
+	r = command_seen_add(vc->state_dir, e.id, e.not_after);
+	if (r < 0) {
+		log_error_errno(r, "remote command %s: cannot record it in the replay store; not executed", e.id);
+		return; /* stays in the inbox */
+	}
+	p = envelope_payload(&e);
+	if (!p || mamori_emit(ctx, "command.received", SEV_NOTICE, command_types[e.type].reqs, p) < 0)
+		log_error("remote command %s: command.received could not be journaled", e.id);
+	(void)unlink(path);
+	log_notice("remote command %s (%s) requested by %s: executing", e.id, command_type_to_string(e.type),
+	           e.requested_by);
+	r = execute(ctx, cfg, ops, userdata, vc->state_dir, &e, detail, sizeof(detail));
+	cJSON_DeleteItemFromObjectCaseSensitive(p, "approved_by");
+	cJSON_DeleteItemFromObjectCaseSensitive(p, "requested_by");
+	cJSON_DeleteItemFromObjectCaseSensitive(p, "issued_at");
+	cJSON_DeleteItemFromObjectCaseSensitive(p, "not_after");
+	if (p)
+		cJSON_AddStringToObject(p, "detail", detail);
+	(void)mamori_emit(ctx, r == 0 ? "command.executed" : "command.failed", r == 0 ? SEV_NOTICE : SEV_ERROR,
+	                  command_types[e.type].reqs, p);
+	(void)command_result_write(vc->state_dir, e.id, r == 0 ? "executed" : "failed", detail);
+	if (e.type == CMD_WIPE)
+		wipe_finish(ctx, cfg, ops, userdata, vc->state_dir);
+}
+
+int daemon_commands_process(struct mamori_ctx *ctx, const struct agent_config *cfg, const char *state_dir,
+                            const struct daemon_command_ops *ops, void *userdata)
+{
+	char inbox[PATH_MAX], tid[TERMINAL_ID_MAX];
+	char *names[INBOX_MAX];
+	size_t n = 0;
+	struct dirent *de;
+	DIR *dir;
+	int r;
+
+	if (xsnprintf(inbox, sizeof(inbox), "%s/%s/inbox", state_dir, COMMAND_DIR) < 0)
+		return -ENAMETOOLONG;
+	dir = opendir(inbox);
+	if (!dir)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(dir)) && n < INBOX_MAX) {
+		if (de->d_name[0] == '.' || (!strstr(de->d_name, ".cmd") && !strstr(de->d_name, ".json")) ||
+		    strstr(de->d_name, ".tmp"))
+			continue;
+		if (!(names[n] = strdup(de->d_name)))
+			break;
+		n++;
+	}
+	closedir(dir);
+	if (n == 0)
+		return 0;
+	qsort(names, n, sizeof(names[0]), name_cmp);
+	r = command_terminal_id(state_dir, tid);
+	for (size_t i = 0; i < n; i++) {
+		char path[PATH_MAX];
+
+		if (xsnprintf(path, sizeof(path), "%s/%s", inbox, names[i]) == 0) {
+			if (startswith(names[i], "refused-"))
+				journal_refusal(ctx, state_dir, path);
+			else if (r == 0) {
+				struct command_verify_ctx vc = {state_dir, tid, (int64_t)time(NULL)};
+
+				run_one(ctx, cfg, ops, userdata, &vc, path);
+			}
+		}
+		free(names[i]);
+	}
+	if (ops->report_now)
+		ops->report_now(userdata);
+	return (int)n;
+}
+
+void daemon_commands_start(struct mamori_ctx *ctx, const struct agent_config *cfg, const char *state_dir)
+{
+	_cleanup_json_ cJSON *p = NULL;
+	char url[512], detail[1024] = "";
+	int r;
+
+	if (!isolate_active(state_dir))
+		return;
+	/* isolated until a signed release: re-applied at every start (MDM-2, AV-5) */
+	r = command_enroll_field(state_dir, "device_url", url, sizeof(url));
+	if (r == 0)
+		r = isolate_apply(state_dir, url, cfg->isolate_dhcp_dns, NULL, detail, sizeof(detail));
+	else
+		snprintf(detail, sizeof(detail), "no device URL in enroll.json");
+	p = cJSON_CreateObject();
+	if (p && cJSON_AddStringToObject(p, "result", r < 0 ? "failed" : "done") &&
+	    cJSON_AddStringToObject(p, "detail", detail))
+		(void)mamori_emit(ctx, "command.isolation_reapplied", r < 0 ? SEV_CRITICAL : SEV_NOTICE, "MDM-2,AV-5",
+		                  p);
+	if (r < 0)
+		log_error("network isolation could not be re-applied: %s", detail);
+	else
+		log_notice("network isolation re-applied: %s", detail);
+}

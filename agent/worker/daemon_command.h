@@ -1,0 +1,25 @@
+/* agent/worker/daemon_command.h — remote commands in mamori-worker: the
+ * inbox the sync's root part filled is verified again, journaled, executed
+ * once and its results left for the next check-in (docs/COMMANDS.md). */
+#ifndef MAMORI_DAEMON_COMMAND_H
+#define MAMORI_DAEMON_COMMAND_H
+
+struct mamori_ctx;
+struct agent_config;
+
+/* What executing a command needs from the daemon. */
+struct daemon_command_ops {
+	void (*sync_now)(void *userdata);      /* `sync`: check in and fetch the policy now */
+	void (*report_now)(void *userdata);    /* results are waiting: report them soon */
+	void (*sync_blocking)(void *userdata); /* `wipe`: upload the journal and the result before the credentials go */
+};
+
+/* Process state_dir/commands/inbox (resolved state_dir). The number of
+ * entries handled (0: none), or a negative errno. */
+int daemon_commands_process(struct mamori_ctx *ctx, const struct agent_config *cfg, const char *state_dir,
+                            const struct daemon_command_ops *ops, void *userdata);
+
+/* At the start of mamori-worker: re-apply an isolation not released yet. */
+void daemon_commands_start(struct mamori_ctx *ctx, const struct agent_config *cfg, const char *state_dir);
+
+#endif

@@ -1,0 +1,470 @@
+/* server-api/api_command.c — remote commands on the server (mamori-server):
+ * the admin API to request, approve, cancel and list them (/admin/v1/commands,
+ * OPS-4 for two-person types), their signing with the command key, and their
+ * delivery on the check-in answer and the results the agents report
+ * (docs/COMMANDS.md). Every step is in the audit trail. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_admin.h"
+#include "api_command.h"
+#include "command.h"
+#include "crypto.h"
+#include "json-util.h"
+#include "log.h"
+#include "policy_sign.h"
+#include "server.h"
+#include "store.h"
+#include "strutil.h"
+
+#define VALIDITY_DEFAULT_S (7LL * 86400)
+
+static void store_failed(struct http_req *req, int r)
+{
+	log_error_errno(r, "store: %m");
+	http_reply_error(req, 503, "store_unavailable", "サーバーの記録領域が使えません", "the store is unavailable",
+	                 NULL);
+}
+
+static void hex_random(char *buf, size_t nbytes)
+{
+	uint8_t raw[32];
+
+	(void)crypto_random(raw, nbytes);
+	for (size_t i = 0; i < nbytes; i++)
+		snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+}
+
+static cJSON *command_json(const struct store_command *c)
+{
+	cJSON *o = cJSON_CreateObject();
+	char t[32];
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "id", c->id);
+	cJSON_AddStringToObject(o, "terminal_id", c->terminal_id);
+	cJSON_AddStringToObject(o, "type", c->type);
+	cJSON_AddItemToObject(o, "params", cJSON_Parse(c->params[0] ? c->params : "{}"));
+	cJSON_AddNumberToObject(o, "issued_at", (double)c->issued_at);
+	cJSON_AddNumberToObject(o, "not_after", (double)c->not_after);
+	cJSON_AddStringToObject(o, "requested_by", c->requested_by);
+	if (c->approved_by[0])
+		cJSON_AddStringToObject(o, "approved_by", c->approved_by);
+	else
+		cJSON_AddNullToObject(o, "approved_by");
+	cJSON_AddStringToObject(o, "status", c->status);
+	cJSON_AddStringToObject(o, "result", c->result);
+	server_format_time(c->created_us, t);
+	cJSON_AddStringToObject(o, "created", t);
+	server_format_time(c->updated_us, t);
+	cJSON_AddStringToObject(o, "updated", t);
+	return o;
+}
+
+/* Build the envelope of c from its stored facts and sign it; c becomes queued. */
+static int sign_command(struct server *srv, struct store_command *c)
+{
+	struct command_envelope e = {0};
+	_cleanup_json_ cJSON *params = cJSON_Parse(c->params);
+	const cJSON *it;
+	char sig[POLICY_SIG_B64_LEN + 1];
+	int n, r;
+
+	e.type = command_type_from_string(c->type);
+	if (e.type == _CMD_INVALID || !cJSON_IsObject(params) || strscpy(e.id, sizeof(e.id), c->id) < 0 ||
+	    strscpy(e.terminal_id, sizeof(e.terminal_id), c->terminal_id) < 0 ||
+	    strscpy(e.nonce, sizeof(e.nonce), c->nonce) < 0 ||
+	    strscpy(e.requested_by, sizeof(e.requested_by), c->requested_by) < 0)
+		return -EINVAL;
+	cJSON_ArrayForEach(it, params)
+	{
+		const struct command_param *p = command_types[e.type].params;
+		unsigned i;
+
+		for (i = 0; p[i].name && strcmp(p[i].name, it->string); i++)
+			;
+		if (!p[i].name || !cJSON_IsNumber(it))
+			return -EINVAL;
+		e.param[i] = (int64_t)it->valuedouble;
+		e.has_param[i] = true;
+	}
+	e.issued_at = c->issued_at;
+	e.not_after = c->not_after;
+	if (c->approved_by[0]) {
+		if (strscpy(e.approved_by[0], sizeof(e.approved_by[0]), c->approved_by) < 0)
+			return -EINVAL;
+		e.n_approved = 1;
+	}
+	n = command_canonical(&e, c->envelope, sizeof(c->envelope));
+	if (n < 0)
+		return n;
+	r = policy_sign_buf(srv->paths.command_key, c->envelope, (size_t)n, sig);
+	if (r < 0)
+		return r;
+	(void)strscpy(c->signature, sizeof(c->signature), sig);
+	(void)strscpy(c->status, sizeof(c->status), "queued");
+	return 0;
+}
+
+/* params from the request: exactly the type's parameters (protocol/command.h) */
+static int params_from(enum command_type t, const cJSON *in, char *out, size_t outsz, const char **why)
+{
+	struct command_envelope e = {.type = t};
+	const cJSON *it;
+	bool first = true;
+	size_t n = 0;
+
+	if (in && !cJSON_IsObject(in)) {
+		*why = "params must be an object";
+		return -EINVAL;
+	}
+	cJSON_ArrayForEach(it, in)
+	{
+		const struct command_param *p = command_types[t].params;
+		unsigned i;
+
+		for (i = 0; p[i].name && strcmp(p[i].name, it->string); i++)
+			;
+		if (!p[i].name) {
+			*why = "a parameter this command type does not have";
+			return -EINVAL;
+		}
+		if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > (double)p[i].max ||
+		    it->valuedouble != (double)(int64_t)it->valuedouble || e.has_param[i]) {
+			*why = "a parameter is not an integer in its range";
+			return -EINVAL;
+		}
+		e.param[i] = (int64_t)it->valuedouble;
+		e.has_param[i] = true;
+	}
+	n += (size_t)snprintf(out + n, outsz - n, "{");
+	for (unsigned i = 0; command_types[t].params[i].name; i++) {
+		if (!e.has_param[i]) {
+			if (command_types[t].params[i].required) {
+				*why = "a required parameter is missing";
+				return -EINVAL;
+			}
+			continue;
+		}
+		n += (size_t)snprintf(out + n, outsz - n, "%s\"%s\":%" PRId64, first ? "" : ",",
+		                      command_types[t].params[i].name, e.param[i]);
+		first = false;
+		if (n >= outsz)
+			return -ENOBUFS;
+	}
+	if (n + 2 > outsz)
+		return -ENOBUFS;
+	snprintf(out + n, outsz - n, "}");
+	return 0;
+}
+
+static const char *get_str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void bad(struct http_req *req, const char *ja, const char *en)
+{
+	http_reply_error(req, 400, "invalid", ja, en, NULL);
+}
+
+/* POST /admin/v1/commands {terminal_id, type, params?, validity_seconds?} */
+static void handle_request(struct server *srv, struct http_req *req)
+{
+	_cleanup_json_ cJSON *body = NULL, *out = NULL;
+	struct store_command c = {0};
+	struct store_device dev;
+	char actor[STORE_ID_MAX + 8];
+	const char *tid, *type, *why = "";
+	const cJSON *vs;
+	enum command_type t;
+	int64_t validity = VALIDITY_DEFAULT_S, now_us = server_now_us();
+	int r;
+
+	if (api_admin_authorize(srv, req, ADMIN_NEED_OPERATE, actor, sizeof(actor)) < 0)
+		return;
+	r = http_req_json(req, SERVER_JSON_SMALL, &body);
+	if (r < 0)
+		return http_reply_body_error(req, r);
+	if (!cJSON_IsObject(body))
+		return bad(req, "JSON オブジェクトが必要です", "a JSON object is expected");
+	for (const cJSON *it = body->child; it; it = it->next)
+		if (strcmp(it->string, "terminal_id") && strcmp(it->string, "type") && strcmp(it->string, "params") &&
+		    strcmp(it->string, "validity_seconds"))
+			return bad(req, "不明な項目があります", "unknown field in the request");
+	tid = get_str(body, "terminal_id");
+	type = get_str(body, "type");
+	t = command_type_from_string(type);
+	if (!tid || !terminal_id_valid(tid))
+		return bad(req, "terminal_id が不正です", "terminal_id is missing or invalid");
+	if (t == _CMD_INVALID)
+		return bad(req, "不明なコマンド種別です", "unknown command type");
+	vs = cJSON_GetObjectItemCaseSensitive(body, "validity_seconds");
+	if (vs) {
+		if (!cJSON_IsNumber(vs) || vs->valuedouble < 10 || vs->valuedouble > (double)COMMAND_VALIDITY_MAX_S ||
+		    vs->valuedouble != (double)(int64_t)vs->valuedouble)
+			return bad(req, "validity_seconds は 10〜2592000 の整数です",
+			           "validity_seconds is an integer from 10 to 2592000");
+		validity = (int64_t)vs->valuedouble;
+	}
+	if (params_from(t, cJSON_GetObjectItemCaseSensitive(body, "params"), c.params, sizeof(c.params), &why) < 0)
+		return bad(req, "params が不正です", why);
+	r = STORE_CALL(srv->store, device_get, tid, &dev);
+	if (r == -ENOENT || (r == 0 && dev.revoked))
+		return http_reply_error(req, 404, "not_found", "その端末はありません (または失効済み)",
+		                        "no such terminal (or it is revoked)", NULL);
+	if (r < 0)
+		return store_failed(req, r);
+	hex_random(c.id, COMMAND_ID_LEN / 2);
+	hex_random(c.nonce, COMMAND_NONCE_LEN / 2);
+	(void)strscpy(c.terminal_id, sizeof(c.terminal_id), tid);
+	(void)strscpy(c.type, sizeof(c.type), command_types[t].name);
+	(void)strscpy(c.requested_by, sizeof(c.requested_by), actor);
+	c.issued_at = now_us / 1000000;
+	c.not_after = c.issued_at + validity;
+	c.created_us = c.updated_us = now_us;
+	if (command_types[t].two_person) {
+		(void)strscpy(c.status, sizeof(c.status), "pending_approval");
+	} else if ((r = sign_command(srv, &c)) < 0) {
+		log_error_errno(r, "signing command %s: %m", c.id);
+		return http_reply_error(req, 500, "sign_failed", "コマンドに署名できません", "cannot sign the command",
+		                        NULL);
+	}
+	r = STORE_CALL(srv->store, command_add, &c);
+	if (r < 0)
+		return store_failed(req, r);
+	{
+		char detail[128];
+
+		(void)xsnprintf(detail, sizeof(detail), "%s %s %s", c.type, c.id, c.status);
+		server_audit(srv, actor, "command.request", tid, "ok", detail);
+	}
+	out = command_json(&c);
+	http_reply_json(req, 201, out);
+}
+
+/* POST /admin/v1/commands/{id}/approve (OPS-4) and /cancel */
+static void handle_step(struct server *srv, struct http_req *req, bool approve)
+{
+	_cleanup_json_ cJSON *out = NULL;
+	struct store_command c;
+	const char *id = http_req_param(req, 0), *action = approve ? "command.approve" : "command.cancel";
+	char actor[STORE_ID_MAX + 8], from[20], detail[128];
+	int r;
+
+	if (api_admin_authorize(srv, req, approve ? ADMIN_NEED_APPROVE : ADMIN_NEED_OPERATE, actor, sizeof(actor)) < 0)
+		return;
+	if (!id || strlen(id) != COMMAND_ID_LEN || (r = STORE_CALL(srv->store, command_get, id, &c)) == -ENOENT)
+		return http_reply_error(req, 404, "not_found", "そのコマンドはありません", "no such command", NULL);
+	if (r < 0)
+		return store_failed(req, r);
+	(void)strscpy(from, sizeof(from), c.status);
+	(void)xsnprintf(detail, sizeof(detail), "%s %s", c.type, c.id);
+	if (approve) {
+		const char *why = "";
+
+		if (strcmp(c.status, "pending_approval") != 0) {
+			server_audit(srv, actor, action, c.terminal_id, "refused", "not waiting for approval");
+			return http_reply_error(req, 409, "not_pending", "このコマンドは承認待ちではありません",
+			                        "this command is not waiting for approval", NULL);
+		}
+		if (c.not_after <= server_now_us() / 1000000) {
+			server_audit(srv, actor, action, c.terminal_id, "refused", "expired");
+			return http_reply_error(req, 409, "expired", "このコマンドは期限切れです",
+			                        "this command expired", NULL);
+		}
+		r = api_admin_ops4_allowed(srv, actor, c.requested_by, &why);
+		if (r < 0 && r != -EPERM)
+			return store_failed(req, r);
+		if (r == -EPERM) {
+			server_audit(srv, actor, action, c.terminal_id, "refused", why);
+			return http_reply_error(
+			        req, 403, "same_person",
+			        "依頼した本人 (同じ職員番号) や、最近その依頼者を作成した人は承認できません。"
+			        "別の承認者が必要です (OPS-4)",
+			        "the requester (same staff number), or whoever recently created the "
+			        "requester's account, cannot approve (OPS-4)",
+			        NULL);
+		}
+		(void)strscpy(c.approved_by, sizeof(c.approved_by), actor);
+		r = sign_command(srv, &c);
+		if (r < 0) {
+			log_error_errno(r, "signing command %s: %m", c.id);
+			return http_reply_error(req, 500, "sign_failed", "コマンドに署名できません",
+			                        "cannot sign the command", NULL);
+		}
+	} else {
+		if (strcmp(c.status, "pending_approval") != 0 && strcmp(c.status, "queued") != 0) {
+			server_audit(srv, actor, action, c.terminal_id, "refused", c.status);
+			return http_reply_error(req, 409, "not_cancellable",
+			                        "配信済みまたは終了したコマンドは取り消せません",
+			                        "a delivered or finished command cannot be cancelled", NULL);
+		}
+		(void)strscpy(c.status, sizeof(c.status), "cancelled");
+		(void)xsnprintf(c.result, sizeof(c.result), "cancelled by %s", actor);
+	}
+	c.updated_us = server_now_us();
+	r = STORE_CALL(srv->store, command_set, &c, from);
+	if (r == -ESTALE)
+		return http_reply_error(req, 409, "changed", "コマンドの状態が変わりました。再度確認してください",
+		                        "the command changed meanwhile; look again", NULL);
+	if (r < 0)
+		return store_failed(req, r);
+	server_audit(srv, actor, action, c.terminal_id, "ok", detail);
+	out = command_json(&c);
+	http_reply_json(req, 200, out);
+}
+
+static int list_cb(const struct store_command *c, void *userdata)
+{
+	cJSON *o = command_json(c);
+
+	if (!o || !cJSON_AddItemToArray(userdata, o))
+		return -ENOMEM;
+	return 0;
+}
+
+static void handle_commands(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *arr = NULL;
+	char actor[STORE_ID_MAX + 8];
+	int r;
+
+	if (http_req_method(req) == HTTP_POST)
+		return handle_request(srv, req);
+	if (api_admin_authorize(srv, req, ADMIN_NEED_READ, actor, sizeof(actor)) < 0)
+		return;
+	(void)STORE_CALL(srv->store, command_expire, server_now_us() / 1000000, server_now_us(), NULL);
+	arr = cJSON_CreateArray();
+	if (!arr)
+		return http_reply_error(req, 500, "no_memory", "メモリ不足です", "out of memory", NULL);
+	r = STORE_CALL(srv->store, command_list, http_req_query(req, "terminal"), 1000, list_cb, arr);
+	if (r < 0)
+		return store_failed(req, r);
+	http_reply_json(req, 200, arr);
+}
+
+static void handle_command(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *out = NULL;
+	struct store_command c;
+	const char *id = http_req_param(req, 0);
+	char actor[STORE_ID_MAX + 8];
+	int r;
+
+	if (api_admin_authorize(srv, req, ADMIN_NEED_READ, actor, sizeof(actor)) < 0)
+		return;
+	(void)STORE_CALL(srv->store, command_expire, server_now_us() / 1000000, server_now_us(), NULL);
+	if (!id || strlen(id) != COMMAND_ID_LEN || (r = STORE_CALL(srv->store, command_get, id, &c)) == -ENOENT)
+		return http_reply_error(req, 404, "not_found", "そのコマンドはありません", "no such command", NULL);
+	if (r < 0)
+		return store_failed(req, r);
+	out = command_json(&c);
+	http_reply_json(req, 200, out);
+}
+
+static void handle_approve(void *userdata, struct http_req *req)
+{
+	handle_step(userdata, req, true);
+}
+
+static void handle_cancel(void *userdata, struct http_req *req)
+{
+	handle_step(userdata, req, false);
+}
+
+/* ---- the device side: results in, commands out ------------------------------------ */
+
+static const char *const result_statuses[] = {"executed", "failed", "refused"};
+
+static void apply_result(struct server *srv, const char *terminal_id, const cJSON *res)
+{
+	const char *id = get_str(res, "id"), *status = get_str(res, "status"), *detail = get_str(res, "detail");
+	struct store_command c;
+	char from[20], d[160];
+	bool known = false;
+
+	for (size_t i = 0; status && i < ELEMENTSOF(result_statuses); i++)
+		known |= strcmp(status, result_statuses[i]) == 0;
+	if (!id || !known || strlen(id) != COMMAND_ID_LEN || STORE_CALL(srv->store, command_get, id, &c) < 0 ||
+	    strcmp(c.terminal_id, terminal_id) != 0)
+		return; /* a result for nothing this terminal was sent: not ours to record */
+	if (strcmp(c.status, "executed") == 0 || strcmp(c.status, "failed") == 0 || strcmp(c.status, "refused") == 0)
+		return; /* reported before */
+	(void)strscpy(from, sizeof(from), c.status);
+	(void)strscpy(c.status, sizeof(c.status), status);
+	(void)strscpy(c.result, sizeof(c.result), detail && utf8_valid(detail, strlen(detail)) ? detail : "");
+	c.updated_us = server_now_us();
+	if (STORE_CALL(srv->store, command_set, &c, from) == 0) {
+		(void)xsnprintf(d, sizeof(d), "%s %s", c.type, c.id);
+		server_audit(srv, terminal_id, "command.result", terminal_id, status, d);
+		log_notice("command %s (%s) on %s: %s", c.id, c.type, terminal_id, status);
+	}
+}
+
+struct deliver {
+	cJSON *arr;
+};
+
+static int deliver_cb(const struct store_command *c, void *userdata)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddStringToObject(o, "envelope", c->envelope) ||
+	    !cJSON_AddStringToObject(o, "signature", c->signature) || !cJSON_AddItemToArray(userdata, o)) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int api_command_checkin(struct server *srv, const char *terminal_id, const cJSON *results, char **ret_json)
+{
+	_cleanup_json_ cJSON *arr = cJSON_CreateArray();
+	const cJSON *it;
+	int64_t now_us = server_now_us();
+	int r;
+
+	*ret_json = NULL;
+	if (cJSON_IsArray(results) && cJSON_GetArraySize(results) <= 64)
+		cJSON_ArrayForEach(it, results) apply_result(srv, terminal_id, it);
+	if (!arr)
+		return -ENOMEM;
+	(void)STORE_CALL(srv->store, command_expire, now_us / 1000000, now_us, NULL);
+	r = STORE_CALL(srv->store, command_deliver, terminal_id, now_us / 1000000, now_us, deliver_cb, arr);
+	if (r < 0)
+		return r;
+	if (cJSON_GetArraySize(arr) == 0)
+		return 0;
+	for (const cJSON *o = arr->child; o; o = o->next) {
+		char id[COMMAND_ID_LEN + 1];
+
+		/* the canonical envelope starts {"id":"<32 hex>" */
+		(void)strscpy(id, sizeof(id), cJSON_GetObjectItemCaseSensitive(o, "envelope")->valuestring + 7);
+		server_audit(srv, terminal_id, "command.deliver", terminal_id, "ok", id);
+	}
+	{
+		/* cJSON may allocate from the check-in's arena (api_device.c): copy */
+		char *p = cJSON_PrintUnformatted(arr);
+
+		*ret_json = p ? strdup(p) : NULL;
+		cJSON_free(p);
+	}
+	return *ret_json ? 0 : -ENOMEM;
+}
+
+const struct http_route api_command_routes[] = {
+        {HTTP_GET | HTTP_POST, "/admin/v1/commands", handle_commands},
+        {HTTP_GET, "/admin/v1/commands/*", handle_command},
+        {HTTP_POST, "/admin/v1/commands/*/approve", handle_approve},
+        {HTTP_POST, "/admin/v1/commands/*/cancel", handle_cancel},
+};
+const size_t api_command_routes_n = ELEMENTSOF(api_command_routes);

@@ -1,0 +1,14 @@
+/* server-api/api_dashboard.h — the admin API the browser dashboard reads
+ * (mamori-server, admin listener): /admin/v1/dashboard/{overview,terminals,
+ * approvals,events}. Aggregations and server-side paging over the store. */
+#ifndef MAMORI_API_DASHBOARD_H
+#define MAMORI_API_DASHBOARD_H
+
+#include <stddef.h>
+
+#include "http.h"
+
+extern const struct http_route api_dashboard_routes[];
+extern const size_t api_dashboard_routes_n;
+
+#endif

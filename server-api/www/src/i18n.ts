@@ -1,0 +1,124 @@
+// server-api/www/src/i18n.ts — the dashboard's words in Japanese (default)
+// and English, and times in Japan time (Asia/Tokyo) with the zone shown.
+export type Lang = 'ja' | 'en';
+
+const words = {
+  title: ['mamori コンプライアンス ダッシュボード', 'mamori compliance dashboard'],
+  overview: ['概要', 'Overview'],
+  terminals: ['端末', 'Terminals'],
+  approvals: ['承認待ち', 'Approvals'],
+  events: ['調査 (イベント検索)', 'Investigation (event search)'],
+  carry: ['持ち出し・持ち込み台帳', 'Carry register'],
+  audit: ['監査ログ', 'Audit trail'],
+  requirement: ['要件', 'Requirement'],
+  login: ['ログイン', 'Log in'],
+  logout: ['ログアウト', 'Log out'],
+  username: ['ユーザー名', 'User name'],
+  password: ['パスワード', 'Password'],
+  language: ['English', '日本語'],
+  languageLabel: ['表示言語を英語にする', 'Switch the language to Japanese'],
+  timezone: ['時刻はすべて日本時間 (Asia/Tokyo, JST)', 'All times in Japan time (Asia/Tokyo, JST)'],
+  loading: ['読み込み中…', 'Loading…'],
+  error: ['エラー', 'Error'],
+  total: ['端末数', 'Terminals'],
+  active: ['稼働', 'Active'],
+  compliant: ['準拠', 'Compliant'],
+  stale: ['未接続 (許容時間超過)', 'Not seen (beyond allowed)'],
+  revoked: ['失効', 'Revoked'],
+  incidents: ['未解決のインシデント', 'Open incidents'],
+  rate: ['準拠率', 'Compliance rate'],
+  perRequirement: ['要件 ID ごとの準拠率', 'Compliance per requirement ID'],
+  perGroup: ['グループ・部署ごとの準拠率', 'Compliance per group / department'],
+  staleTitle: ['許容時間を超えて接続のない端末', 'Terminals not seen for longer than allowed'],
+  staleAfter: ['許容時間', 'Allowed'],
+  seconds: ['秒', 's'],
+  pass: ['合格', 'pass'],
+  fail: ['不合格', 'fail'],
+  excepted: ['例外承認', 'excepted'],
+  other: ['その他', 'other'],
+  group: ['グループ', 'Group'],
+  terminalId: ['端末 ID', 'Terminal ID'],
+  hostname: ['ホスト名', 'Host name'],
+  status: ['状態', 'Status'],
+  lastSeen: ['最終接続', 'Last contact'],
+  agentVersion: ['エージェント版', 'Agent version'],
+  policyVersion: ['ポリシー版', 'Policy version'],
+  failing: ['不合格の要件', 'Failing requirements'],
+  search: ['検索', 'Search'],
+  filterText: ['端末 ID・ホスト名で絞り込み', 'Filter by terminal ID or host name'],
+  any: ['すべて', 'any'],
+  prev: ['前へ', 'Previous'],
+  next: ['次へ', 'Next'],
+  of: ['件中', 'of'],
+  none: ['該当なし', 'None'],
+  kind: ['種類', 'Kind'],
+  detail: ['詳細', 'Detail'],
+  time: ['時刻', 'Time'],
+  posture: ['最新の点検結果 (証跡・是正方法)', 'Latest posture results (evidence, remedy)'],
+  check: ['点検項目', 'Check'],
+  evidence: ['証跡', 'Evidence'],
+  remedy: ['是正方法', 'Remedy'],
+  usb: ['USB 機器と判定', 'USB devices and decisions'],
+  eventsOf: ['イベント', 'Events'],
+  type: ['種別', 'Type'],
+  record: ['記録', 'Record'],
+  version: ['版', 'Version'],
+  uploadedBy: ['申請者', 'Requested by'],
+  approve: ['承認する', 'Approve'],
+  approved: ['承認しました', 'Approved'],
+  ops4: ['自分の申請は承認できません (OPS-4)', 'You cannot approve your own request (OPS-4)'],
+  noRole: ['この役割では承認できません', 'Your role cannot approve'],
+  actor: ['実行者', 'Actor'],
+  action: ['操作', 'Action'],
+  target: ['対象', 'Target'],
+  result: ['結果', 'Result'],
+  freeText: ['本文の語句', 'Text in the record'],
+  since: ['開始 (日本時間)', 'From (Japan time)'],
+  until: ['終了 (日本時間)', 'Until (Japan time)'],
+  exportCsv: ['CSV で書き出す', 'Export CSV'],
+  exportJson: ['JSON で書き出す', 'Export JSON'],
+  auditedNote: ['検索はすべて監査ログに記録されます (OPS-6)', 'Every search is recorded in the audit trail (OPS-6)'],
+  matched: ['該当', 'Matched'],
+  user: ['利用者', 'User'],
+  path: ['パス', 'Path'],
+  device: ['機器', 'Device'],
+  sizeBytes: ['サイズ (バイト)', 'Size (bytes)'],
+  role: ['役割', 'Role'],
+  failingTerminals: ['この要件に不合格の端末', 'Terminals failing this requirement'],
+  never: ['未接続', 'never'],
+  pendingPolicies: ['承認待ちのポリシー', 'Policy versions waiting for approval'],
+  chartLabel: ['要件 ID ごとの準拠率のグラフ (下の表と同じ内容)', 'Chart of the compliance rate per requirement ID (same as the table below)'],
+} as const;
+
+export type Key = keyof typeof words;
+let lang: Lang = (localStorage.getItem('mamori.lang') as Lang) === 'en' ? 'en' : 'ja';
+
+export function getLang(): Lang { return lang; }
+export function setLang(l: Lang): void {
+  lang = l;
+  localStorage.setItem('mamori.lang', l);
+  document.documentElement.lang = l;
+}
+export function t(k: Key): string { return words[k][lang === 'ja' ? 0 : 1]; }
+
+const fmt = new Intl.DateTimeFormat('en-CA', {
+  timeZone: 'Asia/Tokyo', year: 'numeric', month: '2-digit', day: '2-digit',
+  hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+});
+
+/** An RFC 3339 time as "YYYY-MM-DD HH:MM:SS JST" (Asia/Tokyo). */
+export function jst(iso: string | null | undefined): string {
+  if (!iso) return t('never');
+  const d = new Date(iso);
+  if (isNaN(d.getTime())) return String(iso);
+  const p: Record<string, string> = {};
+  for (const x of fmt.formatToParts(d)) p[x.type] = x.value;
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} JST`;
+}
+
+/** A datetime-local value meant as Japan time → RFC 3339 UTC. */
+export function jstInputToUtc(v: string): string {
+  if (!v) return '';
+  const d = new Date(v + (v.length === 16 ? ':00' : '') + '+09:00');
+  return isNaN(d.getTime()) ? '' : d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

@@ -1,0 +1,276 @@
+/* tests/unit/test_command.c — the remote command envelope (protocol/command.c)
+ * and the agent's verification (agent/net/command_verify.c) with real Ed25519
+ * keys in a temporary state directory: a valid command is accepted; refused
+ * are a flipped byte, another key, another terminal, expired / not yet valid,
+ * a replay (also after "restart": the store is a file), a wipe without an
+ * approver or approved by its requester (OPS-4), unknown / missing fields,
+ * unknown params or types, a non-canonical form, and no pinned key. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "command.h"
+#include "command_verify.h"
+#include "policy_sign.h"
+#include "testutil.h"
+
+#define NOW 1800000000LL
+
+struct fx {
+	char *dir;
+	char key[512], key2[512];
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char prefix[512];
+
+	f->dir = tu_mkdtemp();
+	snprintf(prefix, sizeof(prefix), "%s/ck", f->dir);
+	assert_int_equal(policy_keygen(prefix), 0);
+	snprintf(f->key, sizeof(f->key), "%s/ck.key", f->dir);
+	snprintf(prefix, sizeof(prefix), "%s/other", f->dir);
+	assert_int_equal(policy_keygen(prefix), 0);
+	snprintf(f->key2, sizeof(f->key2), "%s/other.key", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	tu_rmtree(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+/* what enrollment does: the server's public key under its pinned name */
+static void pin(struct fx *f)
+{
+	char pub[600], dst[600];
+
+	snprintf(pub, sizeof(pub), "%s/ck.pub", f->dir);
+	snprintf(dst, sizeof(dst), "%s/%s", f->dir, COMMAND_KEY_FILE);
+	if (access(dst, F_OK) != 0)
+		assert_int_equal(link(pub, dst), 0);
+}
+
+static struct command_envelope envelope(enum command_type t)
+{
+	struct command_envelope e = {.type = t, .issued_at = NOW - 10, .not_after = NOW + 3600};
+
+	memcpy(e.id, "0123456789abcdef0123456789abcdef", COMMAND_ID_LEN + 1);
+	memcpy(e.nonce, "fedcba9876543210fedcba9876543210", COMMAND_NONCE_LEN + 1);
+	strcpy(e.terminal_id, "pc-a");
+	strcpy(e.requested_by, "ciso");
+	return e;
+}
+
+static int verify_text(struct fx *f, const char *text, const char *key, int64_t now, char *why, size_t whysz)
+{
+	struct command_verify_ctx c = {f->dir, "pc-a", now};
+	struct command_envelope out;
+	char sig[POLICY_SIG_B64_LEN + 1], id[COMMAND_ID_LEN + 1];
+
+	assert_int_equal(policy_sign_buf(key, text, strlen(text), sig), 0);
+	return command_verify(&c, text, strlen(text), sig, &out, id, why, whysz);
+}
+
+static int verify_env(struct fx *f, const struct command_envelope *e, int64_t now)
+{
+	char buf[COMMAND_CANON_MAX], why[512];
+	int n = command_canonical(e, buf, sizeof(buf));
+
+	assert_true(n > 0);
+	return verify_text(f, buf, f->key, now, why, sizeof(why));
+}
+
+static void test_canonical_roundtrip(void **state)
+{
+	struct command_envelope e = envelope(CMD_COLLECT), back;
+	char buf[COMMAND_CANON_MAX], why[256];
+	int n;
+
+	(void)state;
+	e.param[0] = 42;
+	e.has_param[0] = true;
+	n = command_canonical(&e, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_string_equal(
+	        buf, "{\"id\":\"0123456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"collect\","
+	             "\"params\":{\"since_seq\":42},\"issued_at\":1799999990,\"not_after\":1800003600,"
+	             "\"nonce\":\"fedcba9876543210fedcba9876543210\",\"requested_by\":\"ciso\",\"approved_by\":[]}");
+	assert_int_equal(command_parse(buf, (size_t)n, &back, why, sizeof(why)), 0);
+	assert_int_equal(back.param[0], 42);
+	/* white space, another key order, an escape: the same meaning, not the canonical bytes */
+	assert_int_equal(command_parse("{\"id\": \"0123456789abcdef0123456789abcdef\"}", 43, &back, why, sizeof(why)),
+	                 -EBADMSG);
+	{
+		char spaced[COMMAND_CANON_MAX + 8];
+		snprintf(spaced, sizeof(spaced), "%.*s %s", 1, buf, buf + 1);
+		assert_int_equal(command_parse(spaced, strlen(spaced), &back, why, sizeof(why)), -EBADMSG);
+		assert_non_null(strstr(why, "canonical"));
+	}
+}
+
+static void test_accept_and_replay(void **state)
+{
+	struct fx *f = *state;
+	struct command_envelope e = envelope(CMD_SYNC);
+
+	assert_int_equal(verify_env(f, &e, NOW), COMMAND_E_KEY); /* nothing pinned yet */
+	pin(f);
+	assert_int_equal(verify_env(f, &e, NOW), 0);
+	assert_int_equal(command_seen(f->dir, e.id), 0);
+	assert_int_equal(command_seen_add(f->dir, e.id, e.not_after), 0);
+	/* the store is a file: a new process (restart) sees it */
+	assert_int_equal(command_seen(f->dir, e.id), COMMAND_E_REPLAY);
+	assert_int_equal(verify_env(f, &e, NOW), COMMAND_E_REPLAY);
+	/* another id is not a replay */
+	e.id[0] = '9';
+	assert_int_equal(verify_env(f, &e, NOW), 0);
+}
+
+static void test_refusals(void **state)
+{
+	struct fx *f = *state;
+	struct command_envelope e = envelope(CMD_SYNC);
+	char buf[COMMAND_CANON_MAX], sig[POLICY_SIG_B64_LEN + 1], why[512], id[COMMAND_ID_LEN + 1];
+	struct command_verify_ctx c = {f->dir, "pc-a", NOW};
+	struct command_envelope out;
+	int n;
+
+	e.id[1] = 'a'; /* not seen before */
+	pin(f);
+	/* a flipped byte after signing */
+	n = command_canonical(&e, buf, sizeof(buf));
+	assert_int_equal(policy_sign_buf(f->key, buf, (size_t)n, sig), 0);
+	assert_int_equal(command_verify(&c, buf, (size_t)n, sig, &out, id, why, sizeof(why)), 0);
+	{
+		char *nonce = strstr(buf, "\"nonce\":\"") + 9;
+
+		*nonce = *nonce == 'f' ? 'e' : 'f'; /* still JSON, another command */
+	}
+	assert_int_equal(command_verify(&c, buf, (size_t)n, sig, &out, id, why, sizeof(why)), COMMAND_E_SIGNATURE);
+	assert_string_equal(id, e.id); /* reported with its id */
+	/* no signature, a signature of another key */
+	n = command_canonical(&e, buf, sizeof(buf));
+	assert_int_equal(command_verify(&c, buf, (size_t)n, "", &out, id, why, sizeof(why)), COMMAND_E_SIGNATURE);
+	assert_int_equal(verify_text(f, buf, f->key2, NOW, why, sizeof(why)), COMMAND_E_SIGNATURE);
+	/* another terminal */
+	strcpy(e.terminal_id, "pc-b");
+	assert_int_equal(verify_env(f, &e, NOW), COMMAND_E_TERMINAL);
+	strcpy(e.terminal_id, "pc-a");
+	/* the window */
+	assert_int_equal(verify_env(f, &e, e.not_after), COMMAND_E_EXPIRED);
+	assert_int_equal(verify_env(f, &e, e.not_after - 1), 0);
+	assert_int_equal(verify_env(f, &e, e.issued_at - COMMAND_CLOCK_SKEW_S - 1), COMMAND_E_EXPIRED);
+}
+
+static void test_ops4(void **state)
+{
+	struct fx *f = *state;
+	struct command_envelope e = envelope(CMD_WIPE);
+	char buf[COMMAND_CANON_MAX], why[256];
+
+	e.id[2] = 'b';
+	pin(f);
+	/* no approver */
+	assert_int_equal(command_canonical(&e, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(command_check_fields(&e, why, sizeof(why)), -EBADMSG);
+	assert_non_null(strstr(why, "OPS-4"));
+	/* approved by its requester */
+	strcpy(e.approved_by[0], "ciso");
+	e.n_approved = 1;
+	assert_int_equal(command_check_fields(&e, why, sizeof(why)), -EBADMSG);
+	assert_non_null(strstr(why, "requester"));
+	/* signed anyway (a server that skipped the check): refused as invalid */
+	assert_int_equal(
+	        verify_text(f,
+	                    "{\"id\":\"0b23456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"wipe\","
+	                    "\"params\":{},\"issued_at\":1799999990,\"not_after\":1800003600,\"nonce\":"
+	                    "\"fedcba9876543210fedcba9876543210\",\"requested_by\":\"ciso\",\"approved_by\":[]}",
+	                    f->key, NOW, why, sizeof(why)),
+	        COMMAND_E_INVALID);
+	assert_int_equal(
+	        verify_text(
+	                f,
+	                "{\"id\":\"0b23456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"wipe\","
+	                "\"params\":{},\"issued_at\":1799999990,\"not_after\":1800003600,\"nonce\":"
+	                "\"fedcba9876543210fedcba9876543210\",\"requested_by\":\"ciso\",\"approved_by\":[\"ciso\"]}",
+	                f->key, NOW, why, sizeof(why)),
+	        COMMAND_E_INVALID);
+	/* a different approver: accepted */
+	strcpy(e.approved_by[0], "shonin");
+	assert_int_equal(verify_env(f, &e, NOW), 0);
+}
+
+static void test_exact_fields(void **state)
+{
+	struct fx *f = *state;
+	char why[256];
+	pin(f);
+	static const char *const bad[] = {
+	        /* unknown field */
+	        "{\"id\":\"0c23456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"sync\",\"params\":{},"
+	        "\"issued_at\":1799999990,\"not_after\":1800003600,\"nonce\":\"fedcba9876543210fedcba9876543210\","
+	        "\"requested_by\":\"ciso\",\"approved_by\":[],\"extra\":1}",
+	        /* missing field (nonce) */
+	        "{\"id\":\"0c23456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"sync\",\"params\":{},"
+	        "\"issued_at\":1799999990,\"not_after\":1800003600,\"requested_by\":\"ciso\",\"approved_by\":[]}",
+	        /* unknown param */
+	        "{\"id\":\"0c23456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"sync\",\"params\":{"
+	        "\"x\":1},"
+	        "\"issued_at\":1799999990,\"not_after\":1800003600,\"nonce\":\"fedcba9876543210fedcba9876543210\","
+	        "\"requested_by\":\"ciso\",\"approved_by\":[]}",
+	        /* unknown type */
+	        "{\"id\":\"0c23456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"reboot\",\"params\":{"
+	        "},"
+	        "\"issued_at\":1799999990,\"not_after\":1800003600,\"nonce\":\"fedcba9876543210fedcba9876543210\","
+	        "\"requested_by\":\"ciso\",\"approved_by\":[]}",
+	        /* a param of the wrong kind */
+	        "{\"id\":\"0c23456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"collect\",\"params\":"
+	        "{\"since_seq\":\"1\"},\"issued_at\":1799999990,\"not_after\":1800003600,\"nonce\":"
+	        "\"fedcba9876543210fedcba9876543210\",\"requested_by\":\"ciso\",\"approved_by\":[]}",
+	        /* a window longer than 30 days */
+	        "{\"id\":\"0c23456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"sync\",\"params\":{},"
+	        "\"issued_at\":1799999990,\"not_after\":1809999990,\"nonce\":\"fedcba9876543210fedcba9876543210\","
+	        "\"requested_by\":\"ciso\",\"approved_by\":[]}",
+	        /* an escaped name */
+	        "{\"id\":\"0c23456789abcdef0123456789abcdef\",\"terminal_id\":\"pc-a\",\"type\":\"sync\",\"params\":{},"
+	        "\"issued_at\":1799999990,\"not_after\":1800003600,\"nonce\":\"fedcba9876543210fedcba9876543210\","
+	        "\"requested_by\":\"ci\\u0073o\",\"approved_by\":[]}",
+	        /* two objects */
+	        "{}{}",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = verify_text(f, bad[i], f->key, NOW, why, sizeof(why));
+
+		if (r != COMMAND_E_INVALID)
+			fail_msg("case %zu: %d (%s)", i, r, why);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_canonical_roundtrip),
+	        cmocka_unit_test(test_accept_and_replay),
+	        cmocka_unit_test(test_refusals),
+	        cmocka_unit_test(test_ops4),
+	        cmocka_unit_test(test_exact_fields),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
