@@ -28,6 +28,7 @@
 #include <openssl/ssl.h>
 
 #include "strutil.h"
+#include "tls_http.h"
 
 #define MAX_CLIENTS 256
 #define LAT_SLOTS   (1 << 20)
@@ -84,79 +85,6 @@ static void build_request(const char *host)
 	                               host, n, body);
 }
 
-static SSL *connect_tls(SSL_CTX *ctx)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-	SSL *ssl;
-
-	if (fd < 0)
-		return NULL;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		close(fd);
-		return NULL;
-	}
-	ssl = SSL_new(ctx);
-	if (!ssl || SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1) {
-		SSL_free(ssl);
-		close(fd);
-		ERR_clear_error();
-		return NULL;
-	}
-	return ssl;
-}
-
-static void drop(SSL **ssl)
-{
-	if (!*ssl)
-		return;
-	close(SSL_get_fd(*ssl));
-	SSL_free(*ssl);
-	*ssl = NULL;
-}
-
-/* Read one HTTP answer; 1 for a 200, 0 for another status, -1 on a broken
- * connection. *close_after: the server said Connection: close. */
-static int read_answer(SSL *ssl, bool *close_after)
-{
-	char buf[65536];
-	size_t have = 0;
-	char *end = NULL;
-	long clen = -1;
-	int status;
-
-	*close_after = false;
-	while (!end) {
-		int n = SSL_read(ssl, buf + have, (int)(sizeof(buf) - 1 - have));
-
-		if (n <= 0)
-			return -1;
-		have += (size_t)n;
-		buf[have] = 0;
-		end = strstr(buf, "\r\n\r\n");
-		if (!end && have >= sizeof(buf) - 1)
-			return -1;
-	}
-	if (sscanf(buf, "HTTP/1.%*c %d", &status) != 1)
-		return -1;
-	for (char *l = strstr(buf, "\r\n"); l && l < end; l = strstr(l + 2, "\r\n")) {
-		if (strncasecmp(l + 2, "Content-Length:", 15) == 0)
-			clen = strtol(l + 17, NULL, 10);
-		else if (strncasecmp(l + 2, "Connection: close", 17) == 0)
-			*close_after = true;
-	}
-	if (clen < 0)
-		return -1;
-	for (size_t body = have - (size_t)(end + 4 - buf); body < (size_t)clen;) {
-		int n = SSL_read(ssl, buf, (int)sizeof(buf));
-
-		if (n <= 0)
-			return -1;
-		body += (size_t)n;
-	}
-	return status == 200 ? 1 : 0;
-}
-
 static void *run(void *arg)
 {
 	struct client *c = arg;
@@ -177,7 +105,7 @@ static void *run(void *arg)
 		int r;
 
 		if (!ssl) {
-			ssl = connect_tls(ctx);
+			ssl = tls_dial(ctx, &addr, 0);
 			if (!ssl) {
 				c->errors++;
 				usleep(10000);
@@ -187,17 +115,17 @@ static void *run(void *arg)
 		}
 		t0 = now();
 		if (SSL_write(ssl, request, (int)request_len) != (int)request_len) {
-			drop(&ssl);
+			tls_hang_up(&ssl);
 			c->errors++;
 			continue;
 		}
-		r = read_answer(ssl, &close_after);
+		r = http_read_answer(ssl, &close_after);
 		if (r < 0) {
-			drop(&ssl);
+			tls_hang_up(&ssl);
 			c->errors++;
 			continue;
 		}
-		if (r == 1) {
+		if (r == 200) {
 			c->ok++;
 			if (c->nlat < LAT_SLOTS)
 				c->lat_us[c->nlat++] = (uint32_t)((now() - t0) * 1e6);
@@ -205,9 +133,9 @@ static void *run(void *arg)
 			c->errors++;
 		}
 		if (close_after)
-			drop(&ssl);
+			tls_hang_up(&ssl);
 	}
-	drop(&ssl);
+	tls_hang_up(&ssl);
 	SSL_CTX_free(ctx);
 	return NULL;
 }

@@ -59,24 +59,10 @@ static void test_gate_and_worker(void **state)
 	int st;
 
 	(void)state;
-	snprintf(cmd, sizeof(cmd),
-	         "mkdir -p %s/etc/mamori %s/var/lib/mamori && cp %s/agent.conf %s/policy.pub %s/etc/mamori/ && "
-	         "cp %s/policy.json %s/policy.json.sig %s/var/lib/mamori/",
-	         tbroot, tbroot, prep, prep, tbroot, prep, prep, tbroot);
-	assert_int_equal(run(cmd), 0);
+	assert_int_equal(testbed_install_root(), 0);
 
 	notify_listen();
-	gate = fork();
-	assert_true(gate >= 0);
-	if (gate == 0) {
-		char path[4096], log[4096];
-		snprintf(path, sizeof(path), "%s/mamorid", bindir);
-		snprintf(log, sizeof(log), "%s/gate.log", prep);
-		if (!freopen(log, "w", stderr))
-			_exit(126);
-		execl(path, "mamorid", "--root", tbroot, "--foreground", "--log-level", "debug", (char *)NULL);
-		_exit(127);
-	}
+	assert_true(testbed_start_gate("w") > 0);
 	/* fail closed at start: the hub's default is 0 before anything is decided */
 	assert_true(wait_attr(hub, "authorized_default", "0", 5000));
 	w1 = worker_pid(5000);

@@ -29,18 +29,7 @@
 
 static void start_gate(void)
 {
-	gate = fork();
-	assert_true(gate >= 0);
-	if (gate == 0) {
-		char path[4096], log[4096];
-
-		snprintf(path, sizeof(path), "%s/mamorid", bindir);
-		snprintf(log, sizeof(log), "%s/gate.log", prep);
-		if (!freopen(log, "a", stderr))
-			_exit(126);
-		execl(path, "mamorid", "--root", tbroot, "--foreground", "--log-level", "debug", (char *)NULL);
-		_exit(127);
-	}
+	assert_true(testbed_start_gate("a") > 0);
 }
 
 static void unplug(char *p)
@@ -95,11 +84,7 @@ static void test_spool(void **state)
 	char *b, *c, *d;
 
 	(void)state;
-	snprintf(cmd, sizeof(cmd),
-	         "mkdir -p %s/etc/mamori %s/var/lib/mamori && cp %s/agent.conf %s/policy.pub %s/etc/mamori/ && "
-	         "cp %s/policy.json %s/policy.json.sig %s/var/lib/mamori/",
-	         tbroot, tbroot, prep, prep, tbroot, prep, prep, tbroot);
-	assert_int_equal(run(cmd), 0);
+	assert_int_equal(testbed_install_root(), 0);
 
 	/* 1. kill -9 of the gate while the worker is in restart back-off: its
 	 * decisions are queued, unacknowledged */

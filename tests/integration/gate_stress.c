@@ -116,8 +116,6 @@ static void stop_worker(pid_t w)
 
 static void start_gate(void)
 {
-	char cmd[8192];
-
 	if (gate > 0) {
 		kill(gate, SIGKILL);
 		waitpid(gate, NULL, 0);
@@ -127,22 +125,8 @@ static void start_gate(void)
 		kill(stopped_workers[i], SIGKILL);
 	n_stopped = 0;
 
-	snprintf(cmd, sizeof(cmd),
-	         "mkdir -p %s/etc/mamori %s/var/lib/mamori && cp %s/agent.conf %s/policy.pub %s/etc/mamori/ && "
-	         "cp %s/policy.json %s/policy.json.sig %s/var/lib/mamori/",
-	         tbroot, tbroot, prep, prep, tbroot, prep, prep, tbroot);
-	assert_int_equal(run(cmd), 0);
-	gate = fork();
-	assert_true(gate >= 0);
-	if (gate == 0) {
-		char path[4096], log[4096];
-		snprintf(path, sizeof(path), "%s/mamorid", bindir);
-		snprintf(log, sizeof(log), "%s/gate.log", prep);
-		if (!freopen(log, "w", stderr))
-			_exit(126);
-		execl(path, "mamorid", "--root", tbroot, "--foreground", "--log-level", "debug", (char *)NULL);
-		_exit(127);
-	}
+	assert_int_equal(testbed_install_root(), 0);
+	assert_true(testbed_start_gate("w") > 0);
 }
 
 /* Devices S… whose decision is neither journaled nor counted as lost. */

@@ -1,7 +1,8 @@
 /* tests/integration/gate_testbed.h — what the gate's process tests share
  * (gate.c, gate_config.c, gate_stress.c): a umockdev testbed with one root hub,
  * devices plugged into it, sysfs reads, shell commands without the ASan
- * preload, the worker's control socket. Header-only: each test is one
+ * preload, the worker's control socket, the root installed and mamorid
+ * started on it. Header-only: each test is one
  * program (test code, not product code). */
 #ifndef MAMORI_GATE_TESTBED_H
 #define MAMORI_GATE_TESTBED_H
@@ -213,6 +214,37 @@ static inline int testbed_setup(const char *name, const char *hub_default)
 	                                  hub_default, NULL, "DEVTYPE", "usb_device", NULL);
 	g_free(pci);
 	return 0;
+}
+
+/* The prepared agent.conf, policy key, policy and its signature (MAMORI_PREP)
+ * into the testbed's root, as the package installs them. */
+static inline int testbed_install_root(void)
+{
+	char cmd[8192];
+
+	snprintf(cmd, sizeof(cmd),
+	         "mkdir -p %s/etc/mamori %s/var/lib/mamori && cp %s/agent.conf %s/policy.pub %s/etc/mamori/ && "
+	         "cp %s/policy.json %s/policy.json.sig %s/var/lib/mamori/",
+	         tbroot, tbroot, prep, prep, tbroot, prep, prep, tbroot);
+	return run(cmd);
+}
+
+/* mamorid on the testbed's root, its stderr into MAMORI_PREP/gate.log
+ * (log_mode "w": a new log, "a": appended); the pid in `gate`. */
+static inline pid_t testbed_start_gate(const char *log_mode)
+{
+	gate = fork();
+	if (gate == 0) {
+		char path[4096], log[4096];
+
+		snprintf(path, sizeof(path), "%s/mamorid", bindir);
+		snprintf(log, sizeof(log), "%s/gate.log", prep);
+		if (!freopen(log, log_mode, stderr))
+			_exit(126);
+		execl(path, "mamorid", "--root", tbroot, "--foreground", "--log-level", "debug", (char *)NULL);
+		_exit(127);
+	}
+	return gate;
 }
 
 /* mamorid --root tbroot (stderr to prep/logname), until its worker is ready */

@@ -33,6 +33,7 @@
 #include <openssl/ssl.h>
 
 #include "strutil.h"
+#include "tls_http.h"
 
 #define FLOODERS_MAX 200
 #define SAMPLES_MAX  100000
@@ -66,79 +67,12 @@ static int parse_addr(const char *s, struct sockaddr_in *ret)
 	return inet_pton(AF_INET, host, &ret->sin_addr) == 1 ? 0 : -1;
 }
 
-/* A TLS connection to to, from 127.0.0.(src) when src > 0. */
-static SSL *dial(SSL_CTX *ctx, const struct sockaddr_in *to, unsigned src)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-	SSL *ssl;
-
-	if (fd < 0)
-		return NULL;
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (src) {
-		struct sockaddr_in from = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000000u | src)};
-
-		if (bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0) {
-			close(fd);
-			return NULL;
-		}
-	}
-	if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0) {
-		close(fd);
-		return NULL;
-	}
-	ssl = SSL_new(ctx);
-	if (!ssl || SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1) {
-		SSL_free(ssl);
-		close(fd);
-		ERR_clear_error();
-		return NULL;
-	}
-	return ssl;
-}
-
-static void hang_up(SSL **ssl)
-{
-	if (*ssl) {
-		close(SSL_get_fd(*ssl));
-		SSL_free(*ssl);
-		*ssl = NULL;
-	}
-}
-
 /* Send req and read the whole answer: its status, or -1 (connection gone). */
 static int exchange(SSL *ssl, const char *req, size_t len)
 {
-	char buf[16384], *hdr_end = NULL;
-	size_t got = 0, body;
-	long clen = 0;
-	int status = -1;
-
 	if (SSL_write(ssl, req, (int)len) != (int)len)
 		return -1;
-	while (!hdr_end) {
-		int n = SSL_read(ssl, buf + got, (int)(sizeof(buf) - 1 - got));
-
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-		buf[got] = 0;
-		hdr_end = strstr(buf, "\r\n\r\n");
-		if (!hdr_end && got + 1 >= sizeof(buf))
-			return -1;
-	}
-	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
-		return -1;
-	for (const char *h = strcasestr(buf, "\r\nContent-Length:"); h && h < hdr_end; h = NULL)
-		clen = strtol(h + 17, NULL, 10);
-	for (body = got - (size_t)(hdr_end + 4 - buf); body < (size_t)clen;) {
-		int n = SSL_read(ssl, buf, (int)sizeof(buf));
-
-		if (n <= 0)
-			return -1;
-		body += (size_t)n;
-	}
-	return status;
+	return http_read_answer(ssl, NULL);
 }
 
 static void *flooder(void *arg)
@@ -151,7 +85,7 @@ static void *flooder(void *arg)
 		char body[256], req[512];
 		int bl, rl, st;
 
-		if (!ssl && !(ssl = dial(adm_ctx, &adm_addr, src))) {
+		if (!ssl && !(ssl = tls_dial(adm_ctx, &adm_addr, src))) {
 			usleep(10000);
 			continue;
 		}
@@ -167,12 +101,12 @@ static void *flooder(void *arg)
 		              bl, body);
 		st = exchange(ssl, req, (size_t)rl);
 		if (st < 0) {
-			hang_up(&ssl);
+			tls_hang_up(&ssl);
 			continue;
 		}
 		atomic_fetch_add(st == 401 ? &n401 : st == 429 ? &n429 : st == 503 ? &n503 : &nother, 1);
 	}
-	hang_up(&ssl);
+	tls_hang_up(&ssl);
 	return NULL;
 }
 
@@ -231,7 +165,7 @@ int main(int argc, char **argv)
 		double t0;
 		int st;
 
-		if (!ssl && !(ssl = dial(dev_ctx, &dev_addr, 0))) {
+		if (!ssl && !(ssl = tls_dial(dev_ctx, &dev_addr, 0))) {
 			errors++;
 			usleep(20000);
 			continue;
@@ -243,13 +177,13 @@ int main(int argc, char **argv)
 		else
 			errors++;
 		if (st < 0)
-			hang_up(&ssl);
+			tls_hang_up(&ssl);
 		usleep(20000);
 	}
 	atomic_store(&stop, true);
 	for (int64_t i = 0; i < nflood; i++)
 		pthread_join(th[i], NULL);
-	hang_up(&ssl);
+	tls_hang_up(&ssl);
 	qsort(lat, nlat, sizeof(lat[0]), cmp_u32);
 	printf("checkins %zu\np50_us %u\np99_us %u\nmax_us %u\ncheckin_errors %lu\n", nlat, nlat ? lat[nlat / 2] : 0,
 	       nlat ? lat[(nlat * 99) / 100 < nlat ? (nlat * 99) / 100 : nlat - 1] : 0, nlat ? lat[nlat - 1] : 0,
