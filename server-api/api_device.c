@@ -553,6 +553,8 @@ void api_refuse_unknown_field(struct server *srv, struct http_req *req, const ch
  * ignored (the certificate says who it is). */
 static const char *const checkin_fields[] = {"agent_version", "hostname",    "policy_version",  "journal", "report",
                                              "inventory",     "terminal_id", "command_results", NULL};
+/* one result of a remote command (docs/COMMANDS.md) */
+static const char *const command_result_fields[] = {"id", "status", "detail", NULL};
 static const char *const checkin_journal_fields[] = {"chain", "head_seq", "head_hash", "acked_seq", NULL};
 static const char *const events_fields[] = {"records", NULL};
 static const char *const renew_fields[] = {"csr", NULL};
@@ -599,6 +601,15 @@ static void handle_checkin(void *userdata, struct http_req *req)
 		                                 checkin_journal_fields))) {
 			(void)xsnprintf(jf, sizeof(jf), "journal.%.64s", u);
 			u = jf;
+		}
+		{
+			const cJSON *cr = cJSON_GetObjectItemCaseSensitive(body, "command_results"), *it;
+
+			cJSON_ArrayForEach(it, cr) if (!u && (u = api_unknown_field(it, command_result_fields)))
+			{
+				(void)xsnprintf(jf, sizeof(jf), "command_results[].%.48s", u);
+				u = jf;
+			}
 		}
 		if (u)
 			return api_refuse_unknown_field(srv, req, "device", "checkin", d.dev.terminal_id, u);

@@ -56,7 +56,8 @@ int ctl_commands(struct ctl_env *env, int argc, char **argv)
 	int r;
 
 	if (argc > 1) {
-		fprintf(stderr, "%s\n", L(env, "使い方: mamorictl [--json] commands", "usage: mamorictl [--json] commands"));
+		fprintf(stderr, "%s\n",
+		        L(env, "使い方: mamorictl [--json] commands", "usage: mamorictl [--json] commands"));
 		return 2;
 	}
 	(void)argv;
@@ -64,8 +65,8 @@ int ctl_commands(struct ctl_env *env, int argc, char **argv)
 	if (r == 0)
 		r = journal_iter_open(dir, 0, &it);
 	if (r < 0 || !rows) {
-		fprintf(stderr, "mamorictl commands: %s: %s\n", L(env, "ジャーナルを読めません", "cannot read the journal"),
-		        strerror(r < 0 ? -r : ENOMEM));
+		fprintf(stderr, "mamorictl commands: %s: %s\n",
+		        L(env, "ジャーナルを読めません", "cannot read the journal"), strerror(r < 0 ? -r : ENOMEM));
 		return 2;
 	}
 	while ((r = journal_iter_next(it, &rec)) == 1) {
@@ -95,8 +96,9 @@ int ctl_commands(struct ctl_env *env, int argc, char **argv)
 			cJSON_AddStringToObject(row, "received", t);
 			cJSON_AddStringToObject(row, "type", str(p, "type"));
 			cJSON_AddStringToObject(row, "requested_by", str(p, "requested_by"));
-			cJSON_AddItemToObject(row, "approved_by",
-			                      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(p, "approved_by"), true));
+			cJSON_AddItemToObject(
+			        row, "approved_by",
+			        cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(p, "approved_by"), true));
 			cJSON_AddStringToObject(row, "outcome", "received");
 			cJSON_AddStringToObject(row, "detail", "");
 		}
@@ -128,8 +130,9 @@ int ctl_commands(struct ctl_env *env, int argc, char **argv)
 		printf("%s\n", s ? s : "[]");
 		return 0;
 	}
-	printf("%-23s  %-8s  %-32s  %-9s  %-10s  %s\n", L(env, "受信 (日本時間)", "received (JST)"), L(env, "種別", "type"),
-	       "id", L(env, "結果", "outcome"), L(env, "依頼者", "requester"), L(env, "詳細", "detail"));
+	printf("%-23s  %-8s  %-32s  %-9s  %-10s  %s\n", L(env, "受信 (日本時間)", "received (JST)"),
+	       L(env, "種別", "type"), "id", L(env, "結果", "outcome"), L(env, "依頼者", "requester"),
+	       L(env, "詳細", "detail"));
 	{
 		const cJSON *x;
 

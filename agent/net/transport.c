@@ -758,7 +758,7 @@ static int checkin(struct transport *t, const cJSON *report, const struct journa
 	if (!(dup = inventory()) || !cJSON_AddItemToObject(body, "inventory", dup))
 		return -ENOMEM;
 	/* results of remote commands not yet reported (docs/COMMANDS.md) */
-	if (t->results_json &&
+	if (t->n_result_ids > 0 && t->results_json &&
 	    (!(dup = cJSON_Parse(t->results_json)) || !cJSON_AddItemToObject(body, "command_results", dup)))
 		return -ENOMEM;
 	s = cJSON_PrintUnformatted(body);

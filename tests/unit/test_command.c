@@ -72,8 +72,8 @@ static struct command_envelope envelope(enum command_type t)
 
 	memcpy(e.id, "0123456789abcdef0123456789abcdef", COMMAND_ID_LEN + 1);
 	memcpy(e.nonce, "fedcba9876543210fedcba9876543210", COMMAND_NONCE_LEN + 1);
-	strcpy(e.terminal_id, "pc-a");
-	strcpy(e.requested_by, "ciso");
+	snprintf(e.terminal_id, sizeof(e.terminal_id), "%s", "pc-a");
+	snprintf(e.requested_by, sizeof(e.requested_by), "%s", "ciso");
 	return e;
 }
 
@@ -169,9 +169,9 @@ static void test_refusals(void **state)
 	assert_int_equal(command_verify(&c, buf, (size_t)n, "", &out, id, why, sizeof(why)), COMMAND_E_SIGNATURE);
 	assert_int_equal(verify_text(f, buf, f->key2, NOW, why, sizeof(why)), COMMAND_E_SIGNATURE);
 	/* another terminal */
-	strcpy(e.terminal_id, "pc-b");
+	snprintf(e.terminal_id, sizeof(e.terminal_id), "%s", "pc-b");
 	assert_int_equal(verify_env(f, &e, NOW), COMMAND_E_TERMINAL);
-	strcpy(e.terminal_id, "pc-a");
+	snprintf(e.terminal_id, sizeof(e.terminal_id), "%s", "pc-a");
 	/* the window */
 	assert_int_equal(verify_env(f, &e, e.not_after), COMMAND_E_EXPIRED);
 	assert_int_equal(verify_env(f, &e, e.not_after - 1), 0);
@@ -191,7 +191,7 @@ static void test_ops4(void **state)
 	assert_int_equal(command_check_fields(&e, why, sizeof(why)), -EBADMSG);
 	assert_non_null(strstr(why, "OPS-4"));
 	/* approved by its requester */
-	strcpy(e.approved_by[0], "ciso");
+	snprintf(e.approved_by[0], sizeof(e.approved_by[0]), "%s", "ciso");
 	e.n_approved = 1;
 	assert_int_equal(command_check_fields(&e, why, sizeof(why)), -EBADMSG);
 	assert_non_null(strstr(why, "requester"));
@@ -212,7 +212,7 @@ static void test_ops4(void **state)
 	                f->key, NOW, why, sizeof(why)),
 	        COMMAND_E_INVALID);
 	/* a different approver: accepted */
-	strcpy(e.approved_by[0], "shonin");
+	snprintf(e.approved_by[0], sizeof(e.approved_by[0]), "%s", "shonin");
 	assert_int_equal(verify_env(f, &e, NOW), 0);
 }
 
