@@ -392,14 +392,8 @@ static void apply_local(struct usb_state *st, struct usb_dev *d)
 	e = usb_local_find(&local_set, d->id.hash_hex, time(NULL), policy_version(st->ctx->policy));
 	if (!e || (e->action == USB_LOCAL_ALLOW && d->dec.action != USB_ACT_BLOCK))
 		return;
-	/* the descriptor hash covers the strings as kept (cut near USB_STR_MAX):
-	 * two devices whose long strings share a prefix hash alike, so an allow
-	 * never applies to a device with a string that long (a block does) */
-	if (e->action == USB_LOCAL_ALLOW &&
-	    (d->id.serial_raw.too_long || d->id.name_raw.too_long || d->id.manufacturer_raw.too_long ||
-	     strlen(d->id.serial) >= USB_STR_MAX - 8 || strlen(d->id.name) >= USB_STR_MAX - 8 ||
-	     strlen(d->id.manufacturer) >= USB_STR_MAX - 8))
-		return;
+	/* a string too long to read whole gives no descriptor hash (above: no
+	 * exception can name such a device); the hash covers the exact bytes */
 	strscpy(d->local_id, sizeof(d->local_id), e->id);
 	d->dec.reason = "local_exception";
 	d->dec.rule_id = d->local_id;

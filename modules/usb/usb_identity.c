@@ -151,20 +151,29 @@ static void put_field(uint8_t *buf, size_t *off, const void *p, size_t n)
 
 int usb_identity_hash(struct usb_identity *id, const uint8_t *desc, size_t len)
 {
+	const struct usb_str *ser = &id->serial_raw, *man = &id->manufacturer_raw, *nam = &id->name_raw;
 	uint16_t vp[2] = {id->vendor, id->product};
-	size_t need = 5 * sizeof(uint32_t) + sizeof(vp) + sizeof(id->serial) + sizeof(id->manufacturer) +
-	              sizeof(id->name) + len;
+	size_t need = 5 * sizeof(uint32_t) + sizeof(vp) + 3 * USB_STR_RAW_MAX + len;
 	_cleanup_free_ uint8_t *buf = NULL;
 	size_t off = 0;
 	int r;
 
+	/* The exact bytes of the strings, never the escaped and cut forms kept
+	 * for display: two devices whose long strings share a prefix would
+	 * otherwise hash alike, and a hash-pinned allow rule would allow both
+	 * (issue 12). A string too long to read whole gives no hash: a rule on
+	 * the hash cannot match it (fail closed). */
+	if (ser->too_long || man->too_long || nam->too_long)
+		return -E2BIG;
 	buf = malloc(need);
 	if (!buf)
 		return -ENOMEM;
 	put_field(buf, &off, vp, sizeof(vp));
-	put_field(buf, &off, id->has_serial ? id->serial : "", id->has_serial ? strlen(id->serial) + 1 : 0);
-	put_field(buf, &off, id->manufacturer, strlen(id->manufacturer));
-	put_field(buf, &off, id->name, strlen(id->name));
+	/* present (even empty) and absent serials differ: the NUL after the
+	 * bytes is hashed when there is one */
+	put_field(buf, &off, ser->present ? ser->b : "", ser->present ? ser->len + 1 : 0);
+	put_field(buf, &off, man->b, man->present ? man->len : 0);
+	put_field(buf, &off, nam->b, nam->present ? nam->len : 0);
 	put_field(buf, &off, desc ? desc : (const uint8_t *)"", desc ? len : 0);
 	/* common/sha256.c: no libcrypto and no round trip to the worker in the
 	 * decision path, so a hash-pinned rule matches while the worker is down
