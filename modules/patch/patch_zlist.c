@@ -1,5 +1,6 @@
 /* modules/patch/patch_zlist.c — decompressing streams of apt lists: zlib,
- * liblzma, liblz4 behind fopencookie (mamorid, mamorictl). PATCH-1. */
+ * liblzma, liblz4 behind fopencookie (mamori-worker's posture pass child,
+ * mamorictl check). PATCH-1. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>

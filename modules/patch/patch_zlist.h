@@ -1,7 +1,7 @@
 /* modules/patch/patch_zlist.h — open an apt list the way apt stores it:
  * plain, or compressed as Acquire::GzipIndexes / CompressionTypes leave it
  * (`*_Packages.gz`, `.xz`, `.lz4`), decompressed as a stream with zlib,
- * liblzma and liblz4 (mamorid, mamorictl). PATCH-1.
+ * liblzma and liblz4 (mamori-worker's posture pass child, mamorictl check). PATCH-1.
  *
  * A list in a compression this code does not read (`.bz2`, `.zst`, `.lzma`,
  * anything else after `_Packages.`) is an error, never skipped: skipping it
