@@ -84,9 +84,18 @@ table inet city_fw {
 }
 NFT
 agent_start() {
+	local n
+	n=$(grep -c 'mamorid .* ready' "$T/agent.log" 2>/dev/null || true)
 	# ip netns exec execs mamorid: $! is mamorid itself
 	ip netns exec "$TERM_NS" "$SRC/$B/bin/mamorid" --root "$A" --foreground --log-level debug >>"$T/agent.log" 2>&1 &
 	APID=$!
+	# ready (signals handled, worker up) before anything sends it SIGHUP: a
+	# slow start under load otherwise dies of the test's own HUP
+	for _ in $(seq 300); do
+		(($(grep -c 'mamorid .* ready' "$T/agent.log" 2>/dev/null || true) > ${n:-0})) && return 0
+		sleep 0.1
+	done
+	echo "    mamorid did not become ready within 30 s"
 }
 agent_start
 for _ in $(seq 100); do [[ -s $SA/upload.state ]] && break; sleep 0.2; done
