@@ -14,13 +14,13 @@
 #     read from /proc/PID/status): gate, worker, posture pass child;
 #  2. every bounded capability is effective after exec (as root under noroot);
 #  3. BLKROSET makes a loop device read-only (read-only media, MEDIA-2);
-#  4. the carry module records writes through fanotify on a loop-mounted
-#     ext4 medium (carry.sh run under the same settings, CARRY-3).
-#  5. sysfs writes and the notification path (unit_gate.c on a umockdev
+#  4. sysfs writes and the notification path (unit_gate.c on a umockdev
 #     testbed): the gate writes the hub's authorized_default and devices'
 #     `authorized` as the signed policy says, and the worker's notify child
 #     (setpriv to the session user, gdbus) puts a Notify call on a real
-#     session bus run here, judged by dbus-monitor.
+#     session bus run here, judged by dbus-monitor;
+#  5. the carry module records writes through fanotify on a loop-mounted
+#     ext4 medium (carry.sh run under the same settings, CARRY-3).
 # Root-only.
 set -euo pipefail
 : "${MAMORI_BUILD:?}" "${MAMORI_SRC:?}"
@@ -146,15 +146,7 @@ loop=$(losetup -f --show "$tmp/ro.img")
 [[ $(blockdev --getro "$loop") = 1 ]] || fail "$loop is not read-only after BLKROSET"
 echo "unit_privileges.sh: BLKROSET on $loop ok"
 
-# 4. fanotify recording by the carry module on a loop-mounted ext4 medium
-# (LeakSanitizer needs ptrace, which the unit's filter refuses: leaks are
-# checked by carry.sh's own run)
-CARRY_WRAP="env ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0 ${RUN[*]}" bash "$MAMORI_SRC/tests/integration/carry.sh" >"$tmp/carry.log" 2>&1 || {
-	tail -30 "$tmp/carry.log" >&2
-	fail "the carry module (fanotify) fails under the unit's privileges"
-}
-echo "unit_privileges.sh: carry (fanotify) ok under the unit's privileges"
-# 5. sysfs `authorized` writes and the notification path, on a umockdev
+# 4. sysfs `authorized` writes and the notification path, on a umockdev
 # testbed (unit_gate.c under umockdev-wrapper: its preload survives setpriv
 # and unitexec — neither execs secure: no capability is gained at exec)
 P=$tmp/prep
@@ -189,6 +181,14 @@ if ((rc)) || grep -q "AddressSanitizer\|runtime error" "$P/gate.log"; then
 	fail "sysfs writes or the notification failed under the unit's settings"
 fi
 echo "unit_privileges.sh: sysfs authorized writes and the Notify call on the session bus ok under the unit's settings"
+# 5. fanotify recording by the carry module on a loop-mounted ext4 medium
+# (LeakSanitizer needs ptrace, which the unit's filter refuses: leaks are
+# checked by carry.sh's own run)
+CARRY_WRAP="env ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0 ${RUN[*]}" bash "$MAMORI_SRC/tests/integration/carry.sh" >"$tmp/carry.log" 2>&1 || {
+	tail -30 "$tmp/carry.log" >&2
+	fail "the carry module (fanotify) fails under the unit's privileges"
+}
+echo "unit_privileges.sh: carry (fanotify) ok under the unit's privileges"
 # 6. the unit's own consistency: under noroot only ambient capabilities reach the code
 amb=$(unit_value "$UNIT" AmbientCapabilities)
 [[ $(tr ' ' '\n' <<<"$amb" | sort -u | xargs) = $(tr ' ' '\n' <<<"$bnd" | sort -u | xargs) ]] ||
