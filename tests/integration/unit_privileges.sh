@@ -14,10 +14,14 @@
 #     read from /proc/PID/status): gate, worker, posture pass child;
 #  2. every bounded capability is effective after exec (as root under noroot);
 #  3. BLKROSET makes a loop device read-only (read-only media, MEDIA-2);
-#  4. the carry module records writes through fanotify on a loop-mounted
+#  4. sysfs writes and the notification path (unit_gate.c on a umockdev
+#     testbed): the gate writes the hub's authorized_default and devices'
+#     `authorized` as the signed policy says, and the worker's notify child
+#     (setpriv to the session user, gdbus) puts a Notify call on a real
+#     session bus run here, judged by dbus-monitor;
+#  5. the carry module records writes through fanotify on a loop-mounted
 #     ext4 medium (carry.sh run under the same settings, CARRY-3).
-# Root-only. Not covered here (reported): sysfs `authorized` writes and the
-# notification path under the unit's settings.
+# Root-only.
 set -euo pipefail
 : "${MAMORI_BUILD:?}" "${MAMORI_SRC:?}"
 [[ $(id -u) -eq 0 ]] || { echo "unit_privileges.sh: FAIL: must run as root" >&2; exit 1; }
@@ -97,7 +101,7 @@ expect_caps "mamorid (gate)" "$apid" "$GATE_EFF" "$KEEP" "$KEEP"
 expect_caps "mamori-worker" "$wpid" "$WORKER_EFF" "$KEEP" "$WORKER_AMB"
 child=
 for _ in $(seq 100); do
-	child=$(grep -o 'posture pass: child [0-9]* started' "$tmp/agent.log" | tail -1 | awk '{print $4}')
+	child=$(grep -o 'posture pass: child [0-9]* started' "$tmp/agent.log" | tail -1 | awk '{print $4}' || true)
 	[[ -n $child ]] && break
 	sleep 0.1
 done
@@ -142,7 +146,42 @@ loop=$(losetup -f --show "$tmp/ro.img")
 [[ $(blockdev --getro "$loop") = 1 ]] || fail "$loop is not read-only after BLKROSET"
 echo "unit_privileges.sh: BLKROSET on $loop ok"
 
-# 4. fanotify recording by the carry module on a loop-mounted ext4 medium
+# 4. sysfs `authorized` writes and the notification path, on a umockdev
+# testbed (unit_gate.c under umockdev-wrapper: its preload survives setpriv
+# and unitexec — neither execs secure: no capability is gained at exec)
+P=$tmp/prep
+mkdir -p "$P"
+printf 'language = en\ncheck_interval = 3600\nmodules = usb\n' >"$P/agent.conf"
+"$B/bin/mamorictl" --root "$P" policy keygen --out "$P/k" >/dev/null
+cp "$P/k.pub" "$P/policy.pub"
+cat >"$P/policy.json" <<'JSON'
+{ "schema": 1, "version": 1, "segment": "lgwan", "requirements": ["OPS-1"],
+  "usb": { "default": "block", "present_devices": "apply", "requirements": ["MEDIA-1"],
+           "rules": [ { "id": "kiosk", "action": "allow", "requirements": ["MEDIA-1"],
+                        "match": { "vendor": "0781", "product": "5581" } } ] } }
+JSON
+"$B/bin/mamorictl" --root "$P" policy sign --key "$P/k.key" "$P/policy.json" >/dev/null
+{
+	printf '#!/bin/sh\nexec'
+	printf ' %q' "${RUN[@]}"
+	printf ' "$@"\n'
+} >"$tmp/unitrun"
+chmod 755 "$tmp/unitrun"
+rc=0
+(
+	export MAMORI_BIN=$BIN MAMORI_PREP=$P MAMORI_UNIT_RUN=$tmp/unitrun
+	LD_PRELOAD="$(gcc -print-file-name=libasan.so)"
+	[[ -f $LD_PRELOAD ]] && export LD_PRELOAD || unset LD_PRELOAD
+	export ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0:detect_leaks=0"
+	umockdev-wrapper "$B/itests/unit_gate"
+) >"$tmp/unit_gate.log" 2>&1 || rc=$?
+if ((rc)) || grep -q "AddressSanitizer\|runtime error" "$P/gate.log"; then
+	tail -30 "$tmp/unit_gate.log" >&2
+	grep -v '^event ' "$P/gate.log" | tail -30 >&2
+	fail "sysfs writes or the notification failed under the unit's settings"
+fi
+echo "unit_privileges.sh: sysfs authorized writes and the Notify call on the session bus ok under the unit's settings"
+# 5. fanotify recording by the carry module on a loop-mounted ext4 medium
 # (LeakSanitizer needs ptrace, which the unit's filter refuses: leaks are
 # checked by carry.sh's own run)
 CARRY_WRAP="env ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0 ${RUN[*]}" bash "$MAMORI_SRC/tests/integration/carry.sh" >"$tmp/carry.log" 2>&1 || {
@@ -150,7 +189,7 @@ CARRY_WRAP="env ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0 ${RUN[*]}" bash "$
 	fail "the carry module (fanotify) fails under the unit's privileges"
 }
 echo "unit_privileges.sh: carry (fanotify) ok under the unit's privileges"
-# 5. the unit's own consistency: under noroot only ambient capabilities reach the code
+# 6. the unit's own consistency: under noroot only ambient capabilities reach the code
 amb=$(unit_value "$UNIT" AmbientCapabilities)
 [[ $(tr ' ' '\n' <<<"$amb" | sort -u | xargs) = $(tr ' ' '\n' <<<"$bnd" | sort -u | xargs) ]] ||
 	fail "AmbientCapabilities ($amb) differs from CapabilityBoundingSet ($bnd)"
