@@ -579,7 +579,7 @@ static void oracle_get(const char *key, char *out, size_t outsz)
 /* One variant: the verdict is computed from gsettings' values and the
  * blank time (xfce4-power-manager: XSetScreenSaver(blank * 60)), then
  * compared with mamori's. */
-static void ll_variant(const char *what, int blank_min, bool expect_unknown)
+static void ll_variant(const char *what, int blank_min, bool expect_unknown, bool staff_locked_out)
 {
 	struct check_report rep = {0};
 	struct check_result *r;
@@ -591,7 +591,7 @@ static void ll_variant(const char *what, int blank_min, bool expect_unknown)
 	oracle_get("late-locking", late_s, sizeof(late_s));
 	assert_true(startswith(after_s, "uint32 "));
 	assert_int_equal(parse_int64(after_s + 7, 0, 3600, &after), 0);
-	pass = !expect_unknown && blank_min > 0 && after > 0 && strcmp(late_s, "false") == 0 &&
+	pass = !expect_unknown && staff_locked_out && blank_min > 0 && after > 0 && strcmp(late_s, "false") == 0 &&
 	       blank_min * 60 + after <= 300;
 	r = run_eval(NULL, &rep);
 	print_message("light-locker variant %-36s gsettings: after=%s late=%s blank=%dmin -> real %s, mamori %s\n",
@@ -604,6 +604,8 @@ static void ll_variant(const char *what, int blank_min, bool expect_unknown)
 	} else {
 		assert_int_equal(xsnprintf(want, sizeof(want), "lock-after-screensaver=%llds", (long long)after), 0);
 		assert_non_null(strstr(ev(r, "source"), want));
+		if (!staff_locked_out)
+			assert_string_not_equal(ev(r, "staff_can_change"), "no");
 		assert_non_null(strstr(ev(r, "source"),
 		                       strcmp(late_s, "true") == 0 ? "late-locking=true" : "late-locking=false"));
 	}
@@ -629,30 +631,46 @@ static void test_xfce_light_locker(void **state)
 	/* compliant: blank after 4 min, lock 30 s later = 270 s <= 300 s */
 	xfpm_system(4, 4);
 	ll_system_db("lock-after-screensaver=uint32 30\nlate-locking=false\n");
-	ll_variant("compliant (4 min + 30 s)", 4, false);
+	ll_variant("compliant (4 min + 30 s)", 4, false, true);
 	/* the schema default (5 s) when the key is locked but has no value */
 	ll_system_db("late-locking=false\n");
-	ll_variant("schema default lock-after (5 s)", 4, false);
+	ll_variant("schema default lock-after (5 s)", 4, false, true);
 	/* light-locker waits too long after blanking: 240 + 120 > 300 */
 	ll_system_db("lock-after-screensaver=uint32 120\nlate-locking=false\n");
-	ll_variant("lock-after-screensaver too long", 4, false);
+	ll_variant("lock-after-screensaver too long", 4, false, true);
 	/* lock-after-screensaver 0: locking after the screensaver is disabled */
 	ll_system_db("lock-after-screensaver=uint32 0\n");
-	ll_variant("lock-after-screensaver 0 (off)", 4, false);
+	ll_variant("lock-after-screensaver 0 (off)", 4, false, true);
 	/* late-locking: locks only when the screensaver ends */
 	ll_system_db("lock-after-screensaver=uint32 5\nlate-locking=true\n");
-	ll_variant("late-locking", 4, false);
+	ll_variant("late-locking", 4, false, true);
 	/* blanking disabled: the X screensaver never starts, nothing locks */
 	ll_system_db("lock-after-screensaver=uint32 5\n");
 	xfpm_system(0, 4);
-	ll_variant("blank-on-ac 0 (never)", 0, false);
+	ll_variant("blank-on-ac 0 (never)", 0, false, true);
 	/* no per-user xfconf file: the system default applies; a user file
 	 * cannot override locked properties */
 	xfpm_system(3, 3);
 	put(xfpm_user_rel, "<channel name=\"xfce4-power-manager\" version=\"1.0\"><property "
 	                   "name=\"xfce4-power-manager\" type=\"empty\"><property name=\"blank-on-ac\" "
 	                   "type=\"int\" value=\"0\"/></property></channel>");
-	ll_variant("user file vs locked system blank", 3, false);
+	ll_variant("user file vs locked system blank", 3, false, true);
+	/* no dconf locks: the user's own database wins (600 s: too late) and,
+	 * even with a short value, staff can change it */
+	{
+		char p[PATH_MAX];
+		assert_int_equal(root_path(p, sizeof(p), "/etc/dconf/db/local.d/locks/light-locker"), 0);
+		assert_int_equal(unlink(p), 0);
+	}
+	compile("/etc/dconf/db/local", "/etc/dconf/db/local.d");
+	put("/home/bob/.config/dconf/user.d/ll", "[apps/light-locker]\nlock-after-screensaver=uint32 600\n");
+	compile("/home/bob/.config/dconf/user", "/home/bob/.config/dconf/user.d");
+	ll_variant("user dconf db, not locked (600 s)", 3, false, false);
+	put("/home/bob/.config/dconf/user.d/ll", "[apps/light-locker]\nlock-after-screensaver=uint32 10\n");
+	compile("/home/bob/.config/dconf/user", "/home/bob/.config/dconf/user.d");
+	ll_variant("user dconf db, not locked (10 s)", 3, false, false);
+	ll_system_db("lock-after-screensaver=uint32 5\n"); /* locked again: the system value wins */
+	ll_variant("system lock beats the user's db", 3, false, true);
 	/* the shipped system channel sets no blank time: not configured */
 	put(xfpm_rel, shipped);
 	{
@@ -660,11 +678,11 @@ static void test_xfce_light_locker(void **state)
 		assert_int_equal(root_path(p, sizeof(p), xfpm_user_rel), 0);
 		assert_int_equal(unlink(p), 0);
 	}
-	ll_variant("shipped default: no blank time", 0, true);
+	ll_variant("shipped default: no blank time", 0, true, true);
 	/* xfce4-power-manager not installed: unknown, fail */
 	xfpm_system(4, 4);
 	put("/var/lib/dpkg/status", "Package: light-locker\nStatus: install ok installed\nVersion: 1.8.0-3\n\n");
-	ll_variant("xfce4-power-manager not installed", 4, true);
+	ll_variant("xfce4-power-manager not installed", 4, true, true);
 }
 
 static void test_logind(void **state)
