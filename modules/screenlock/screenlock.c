@@ -298,16 +298,20 @@ static const char *const remedy_ja[_SL_DESKTOP_MAX] = {
                              "lock-enabled を設定し locks/ でロックして dconf update を実行してください。",
         [SL_DESKTOP_KDE] = "/etc/xdg/kscreenlockerrc の [Daemon][$i] に Autolock=true と Timeout (分) と LockGrace "
                            "を設定し、利用者が変更できないようにしてください。",
-        [SL_DESKTOP_XFCE] = "/etc/xdg/xfce4/xfconf/xfce-perchannel-xml/xfce4-screensaver.xml で待機時間とロックを設定"
-                            "し、locked=\"*\" で固定してください。",
+        [SL_DESKTOP_XFCE] =
+                "/etc/xdg/xfce4/xfconf/xfce-perchannel-xml/ で待機時間とロックを設定し、locked=\"*\" で固定して"
+                "ください (Debian 12: xfce4-power-manager.xml の blank-on-ac/blank-on-battery と dconf の "
+                "apps/light-locker lock-after-screensaver をロック付きで、Xubuntu: xfce4-screensaver.xml)。",
 };
 static const char *const remedy_en[_SL_DESKTOP_MAX] = {
         [SL_DESKTOP_GNOME] = "Turn on screenlock.enforce in the policy, or set idle-delay and lock-enabled in "
                              "/etc/dconf/db/local.d/, lock them in locks/ and run dconf update.",
         [SL_DESKTOP_KDE] = "Set Autolock=true, Timeout (minutes) and LockGrace under [Daemon][$i] in "
                            "/etc/xdg/kscreenlockerrc so that staff cannot change them.",
-        [SL_DESKTOP_XFCE] = "Set the idle delay and locking in /etc/xdg/xfce4/xfconf/xfce-perchannel-xml/"
-                            "xfce4-screensaver.xml and fix them with locked=\"*\".",
+        [SL_DESKTOP_XFCE] = "Set the idle delay and locking in /etc/xdg/xfce4/xfconf/xfce-perchannel-xml/ and fix them "
+                            "with locked=\"*\" (Debian 12: blank-on-ac/blank-on-battery in xfce4-power-manager.xml "
+                            "and a locked dconf apps/light-locker lock-after-screensaver; Xubuntu: "
+                            "xfce4-screensaver.xml).",
 };
 
 static bool logind_locks(const struct screenlock_settings *s, const struct screenlock_logind *l)

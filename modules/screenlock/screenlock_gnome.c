@@ -236,19 +236,39 @@ static int write_profiles(struct scratch *sc, const struct dconf_profile *pr, bo
 	return 0;
 }
 
-static int make_probe_db(struct scratch *sc)
+/* A keyfile that gives every key in keys ("/dir/name") the probe value; one
+ * group per key (GKeyFile merges repeated groups). */
+static int probe_keyfile(const char *const *keys, size_t n, char *out, size_t outsz)
 {
-	char kd[PATH_MAX], db[PATH_MAX], out[TOOL_OUT_MAX];
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const char *slash = strrchr(keys[i], '/');
+
+		if (keys[i][0] != '/' || !slash || slash == keys[i] || !slash[1])
+			return -EINVAL;
+		if (xsnprintf(out + o, outsz - o, "[%.*s]\n%s=" PROBE_VALUE "\n", (int)(slash - keys[i] - 1),
+		              keys[i] + 1, slash + 1) < 0)
+			return -ENAMETOOLONG;
+		o += strlen(out + o);
+	}
+	return 0;
+}
+
+static int make_probe_db(struct scratch *sc, const char *const *keys, size_t n)
+{
+	char kd[PATH_MAX], db[PATH_MAX], out[TOOL_OUT_MAX], text[TOOL_OUT_MAX];
 	int r, ex = -1;
 
 	if (xsnprintf(kd, sizeof(kd), "%s/probe.d", sc->dir) < 0 || xsnprintf(db, sizeof(db), "%s/probe", sc->dir) < 0)
 		return -ENAMETOOLONG;
 	if (mkdir(kd, 0700) < 0)
 		return -errno;
-	r = write_small(kd, "keys",
-	                "[org/gnome/desktop/session]\nidle-delay=" PROBE_VALUE "\n"
-	                "[org/gnome/desktop/screensaver]\nlock-enabled=" PROBE_VALUE "\nlock-delay=" PROBE_VALUE
-	                "\nidle-activation-enabled=" PROBE_VALUE "\n");
+	r = probe_keyfile(keys, n, text, sizeof(text));
+	if (r < 0)
+		return r;
+	r = write_small(kd, "keys", text);
 	if (r < 0)
 		return r;
 	{
@@ -329,7 +349,8 @@ int screenlock_gnome_observe(const char *user, const char *home, struct screenlo
 	if (r < 0)
 		goto fail;
 	if (writable) {
-		r = make_probe_db(&sc);
+		static const char *const gkeys[] = {KEY_IDLE, KEY_LOCK_ENABLED, KEY_LOCK_DELAY, KEY_IDLE_ACT};
+		r = make_probe_db(&sc, gkeys, ELEMENTSOF(gkeys));
 		if (r < 0)
 			goto fail;
 	}
@@ -385,6 +406,54 @@ fail:
 	xsnprintf(obs->err_what, sizeof(obs->err_what), "reading the dconf databases with %s failed: %s",
 	          screenlock_dconf_path, strerror(-r));
 	return r == -ENOMEM ? r : 0;
+}
+
+int screenlock_dconf_keys(const char *home, const char *const *keys, size_t n, char (*vals)[SL_DCONF_VAL_MAX],
+                          bool *locked, char *why, size_t whysz)
+{
+	_cleanup_(scratch_cleanup) struct scratch sc = {{0}};
+	struct dconf_profile pr;
+	char effp[PATH_MAX], probep[PATH_MAX], pv[TOOL_OUT_MAX];
+	const char *tmp = getenv("TMPDIR");
+	bool writable = false;
+	int r;
+
+	why[0] = '\0';
+	if (access(screenlock_dconf_path, X_OK) < 0) {
+		xsnprintf(why, whysz, "%s is not installed (dconf-cli)", screenlock_dconf_path);
+		return -ENOENT;
+	}
+	r = profile_load(home, &pr, why, whysz);
+	if (r < 0) {
+		if (!why[0])
+			xsnprintf(why, whysz, "dconf profile: %s", strerror(-r));
+		return r;
+	}
+	if (xsnprintf(sc.dir, sizeof(sc.dir), "%s/mamori-dconf.XXXXXX", tmp && *tmp == '/' ? tmp : "/tmp") < 0 ||
+	    !mkdtemp(sc.dir)) {
+		r = -errno;
+		sc.dir[0] = '\0';
+		goto fail;
+	}
+	if ((r = write_profiles(&sc, &pr, &writable)) < 0 || (writable && (r = make_probe_db(&sc, keys, n)) < 0))
+		goto fail;
+	if (xsnprintf(effp, sizeof(effp), "%s/eff", sc.dir) < 0 ||
+	    xsnprintf(probep, sizeof(probep), "%s/probe-profile", sc.dir) < 0) {
+		r = -ENAMETOOLONG;
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((r = dconf_read(effp, keys[i], vals[i], SL_DCONF_VAL_MAX)) < 0)
+			goto fail;
+		/* the probe shows through where the user's database would win: not locked */
+		if (writable && (r = dconf_read(probep, keys[i], pv, sizeof(pv))) < 0)
+			goto fail;
+		locked[i] = !writable || strcmp(pv, PROBE_VALUE) != 0;
+	}
+	return 0;
+fail:
+	xsnprintf(why, whysz, "reading the dconf databases with %s failed: %s", screenlock_dconf_path, strerror(-r));
+	return r;
 }
 
 /* Make sure the profile lists user-db:user first and system-db:local. */

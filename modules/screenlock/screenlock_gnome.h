@@ -20,6 +20,16 @@ extern const char *screenlock_dconf_path;
  * directory, resolved under the root here; NULL = a user without a dconf
  * user database, i.e. the system defaults). Always fills *obs; read problems
  * are recorded in obs->err. Returns 0, or -ENOMEM. */
+/* The effective value of each dconf key (GVariant text as `dconf read`
+ * prints it, "" = unset: the schema default applies) and whether staff
+ * cannot change it (a lock in a system database, or no user database first
+ * in the profile), for the user whose home is home (NULL = system defaults).
+ * Any desktop's GSettings keys (light-locker's apps.light-locker too).
+ * Returns 0, or negative errno with why filled. */
+#define SL_DCONF_VAL_MAX 4096
+int screenlock_dconf_keys(const char *home, const char *const *keys, size_t n, char (*vals)[SL_DCONF_VAL_MAX],
+                          bool *locked, char *why, size_t whysz);
+
 int screenlock_gnome_observe(const char *user, const char *home, struct screenlock_obs *obs);
 
 /* Enforce mode: write /etc/dconf/db/local.d/00-mamori-screenlock and

@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc-util.h"
 #include "fileio.h"
 #include "rootpath.h"
+#include "screenlock_gnome.h"
 #include "screenlock_xfce.h"
 #include "strutil.h"
 
@@ -67,7 +69,8 @@ static bool locked_for(const char *locked, const char *user)
 	return false;
 }
 
-static int xfce_apply(struct xfce_val *vals, const char *buf, bool system, const char *user)
+static int xfce_apply(const char *const *props, size_t nprops, struct xfce_val *vals, const char *buf, bool system,
+                      const char *user)
 {
 	char stack[XFCE_DEPTH_MAX][XFCE_NAME_MAX];
 	size_t depth = 0;
@@ -105,10 +108,10 @@ static int xfce_apply(struct xfce_val *vals, const char *buf, bool system, const
 			}
 			if (xsnprintf(path + o, sizeof(path) - o, "/%s", name) < 0)
 				return -EINVAL;
-			for (int i = 0; i < _X_MAX; i++) {
+			for (size_t i = 0; i < nprops; i++) {
 				struct xfce_val *xv = &vals[i];
 
-				if (strcmp(path, xfce_props[i]) != 0)
+				if (strcmp(path, props[i]) != 0)
 					continue;
 				if (!xv->locked && attr(p + 9, e, "value", value, sizeof(value))) {
 					xv->set = true;
@@ -129,7 +132,8 @@ static int xfce_apply(struct xfce_val *vals, const char *buf, bool system, const
 	return depth == 0 ? 0 : -EINVAL;
 }
 
-static int xfce_read(const char *path, struct xfce_val *vals, bool system, const char *user, struct screenlock_obs *obs)
+static int xfce_read(const char *path, const char *const *props, size_t nprops, struct xfce_val *vals, bool system,
+                     const char *user, struct screenlock_obs *obs)
 {
 	_cleanup_free_ char *buf = NULL;
 	int r = read_file_capped(path, XFCE_FILE_MAX, &buf, NULL);
@@ -137,7 +141,7 @@ static int xfce_read(const char *path, struct xfce_val *vals, bool system, const
 	if (r == -ENOENT)
 		return 0;
 	if (r == 0)
-		r = xfce_apply(vals, buf, system, user);
+		r = xfce_apply(props, nprops, vals, buf, system, user);
 	if (r < 0) {
 		obs->err = r;
 		xsnprintf(obs->err_what, sizeof(obs->err_what), "%s: %s", path,
@@ -231,6 +235,110 @@ bool screenlock_xfce_installed(void)
 	return dpkg_installed("xfce4-session");
 }
 
+/* ---- light-locker (Debian 12's XFCE) ---------------------------------- *
+ * light-locker locks when the X screensaver activates (XScreenSaver
+ * extension), lock-after-screensaver seconds later; with late-locking it
+ * locks only when the screensaver ends, i.e. when somebody is back at the
+ * screen, so an unattended screen is not locked. On XFCE the X screensaver
+ * time is set by xfce4-power-manager (xfpm_update_blank_time:
+ * XSetScreenSaver(blank-on-ac or blank-on-battery minutes * 60), 0 when
+ * presentation-mode is on). LOCK-1, issue 21. */
+
+enum { P_BLANK_AC, P_BLANK_BAT, P_PRESENTATION, _P_MAX };
+static const char *const xfpm_props[_P_MAX] = {
+        "/xfce4-power-manager/blank-on-ac",
+        "/xfce4-power-manager/blank-on-battery",
+        "/xfce4-power-manager/presentation-mode",
+};
+
+enum { G_LOCK_AFTER, G_LATE, _G_MAX };
+static const char *const ll_keys[_G_MAX] = {
+        "/apps/light-locker/lock-after-screensaver",
+        "/apps/light-locker/late-locking",
+};
+/* apps.light-locker.gschema.xml of Debian 12's light-locker 1.8.0-3:
+ * lock-after-screensaver type u, range 0..3600, default 5 (0 = "locking
+ * after the screensaver is disabled"); late-locking type b, default false. */
+#define LL_LOCK_AFTER_DEFAULT 5
+#define LL_LOCK_AFTER_MAX     3600
+#define LL_LATE_DEFAULT       false
+
+static int light_locker_observe(const char *user, const char *home, struct screenlock_obs *obs)
+{
+	static const char rel[] = "xfce4/xfconf/xfce-perchannel-xml/xfce4-power-manager.xml";
+	struct xfce_val v[_P_MAX];
+	char p[PATH_MAX], why[160];
+	char(*gv)[SL_DCONF_VAL_MAX] = NULL;
+	bool gl[_G_MAX] = {false};
+	int64_t ac, bat = -1, after = LL_LOCK_AFTER_DEFAULT, blank;
+	bool late = LL_LATE_DEFAULT, presentation, ok = true;
+	int r;
+
+	memset(v, 0, sizeof(v));
+	if (!dpkg_installed("xfce4-power-manager")) {
+		obs->unknown = true;
+		xsnprintf(obs->err_what, sizeof(obs->err_what),
+		          "xfce4-power-manager is not installed: nothing known sets the X screensaver time "
+		          "light-locker locks on");
+		return 0;
+	}
+	if (root_pathf(p, sizeof(p), "/etc/xdg/%s", rel) < 0 ||
+	    xfce_read(p, xfpm_props, _P_MAX, v, true, user, obs) < 0)
+		return 0;
+	if (home && (root_pathf(p, sizeof(p), "%s/.config/%s", home, rel) < 0 ||
+	             xfce_read(p, xfpm_props, _P_MAX, v, false, user, obs) < 0))
+		return 0;
+	if (!v[P_BLANK_AC].set || parse_int64(v[P_BLANK_AC].v, 0, 32767, &ac) < 0) {
+		/* unset: xfce4-power-manager's or the X server's built-in time, never below 10 minutes */
+		obs->unknown = true;
+		xsnprintf(obs->err_what, sizeof(obs->err_what),
+		          "xfce4-power-manager %s is %s: the blank time light-locker locks on is not configured",
+		          xfpm_props[P_BLANK_AC], v[P_BLANK_AC].set ? "not a number of minutes" : "not set");
+		return 0;
+	}
+	if (v[P_BLANK_BAT].set && parse_int64(v[P_BLANK_BAT].v, 0, 32767, &bat) < 0)
+		bat = 0; /* unparsable: judged as never */
+	presentation = xv_bool(&v[P_PRESENTATION], false);
+
+	gv = calloc(_G_MAX, sizeof(*gv));
+	if (!gv)
+		return -ENOMEM;
+	r = screenlock_dconf_keys(home, ll_keys, _G_MAX, gv, gl, why, sizeof(why));
+	if (r < 0) {
+		obs->err = r;
+		strscpy(obs->err_what, sizeof(obs->err_what), why);
+		free(gv);
+		return r == -ENOMEM ? r : 0;
+	}
+	/* GSettings ignores a value of the wrong type or out of the schema's range: the default applies */
+	if (gv[G_LOCK_AFTER][0] && (!startswith(gv[G_LOCK_AFTER], "uint32 ") ||
+	                            parse_int64(gv[G_LOCK_AFTER] + 7, 0, LL_LOCK_AFTER_MAX, &after) < 0))
+		after = LL_LOCK_AFTER_DEFAULT;
+	if (!strcmp(gv[G_LATE], "true"))
+		late = true;
+	else if (!strcmp(gv[G_LATE], "false"))
+		late = false;
+
+	blank = presentation || ac == 0 || bat == 0 ? 0 : (bat > ac ? bat : ac);
+	if (after == 0 || late)
+		ok = false; /* light-locker never locks while the screen is left alone */
+	obs->lock_enabled = ok;
+	obs->idle_seconds = blank == 0 ? 0 : blank * 60 + after;
+	obs->idle_locked =
+	        v[P_BLANK_AC].locked && v[P_BLANK_BAT].locked && v[P_PRESENTATION].locked && gl[G_LOCK_AFTER];
+	obs->enabled_locked = gl[G_LOCK_AFTER] && gl[G_LATE];
+	xsnprintf(obs->source, sizeof(obs->source),
+	          "light-locker lock-after-screensaver=%llds%s%s late-locking=%s%s; xfce4-power-manager "
+	          "blank-on-ac=%s min%s blank-on-battery=%s%s presentation-mode=%s%s",
+	          (long long)after, gv[G_LOCK_AFTER][0] ? "" : " (schema default)", gl[G_LOCK_AFTER] ? " locked" : "",
+	          late ? "true" : "false", gl[G_LATE] ? " locked" : "", v[P_BLANK_AC].v,
+	          v[P_BLANK_AC].locked ? " locked" : "", v[P_BLANK_BAT].set ? v[P_BLANK_BAT].v : "(not set)",
+	          v[P_BLANK_BAT].locked ? " locked" : "", presentation ? "true" : "false",
+	          v[P_PRESENTATION].locked ? " locked" : "");
+	free(gv);
+	return 0;
+}
+
 int screenlock_xfce_observe(const char *user, const char *home, struct screenlock_obs *obs)
 {
 	static const char rel[] = "xfce4/xfconf/xfce-perchannel-xml/xfce4-screensaver.xml";
@@ -266,15 +374,19 @@ int screenlock_xfce_observe(const char *user, const char *home, struct screenloc
 		          locker, id, ver);
 		return 0;
 	}
+	if (strcmp(locker, "light-locker") == 0)
+		return light_locker_observe(user, home, obs);
 	if (strcmp(locker, "xfce4-screensaver") != 0) {
 		obs->unknown = true;
 		xsnprintf(obs->err_what, sizeof(obs->err_what),
-		          "XFCE on %s %s locks with %s, whose settings mamori does not read yet", id, ver, locker);
+		          "XFCE on %s %s locks with %s, whose settings mamori does not read", id, ver, locker);
 		return 0;
 	}
-	if (root_pathf(p, sizeof(p), "/etc/xdg/%s", rel) < 0 || xfce_read(p, v, true, user, obs) < 0)
+	if (root_pathf(p, sizeof(p), "/etc/xdg/%s", rel) < 0 ||
+	    xfce_read(p, xfce_props, _X_MAX, v, true, user, obs) < 0)
 		return 0;
-	if (home && (root_pathf(p, sizeof(p), "%s/.config/%s", home, rel) < 0 || xfce_read(p, v, false, user, obs) < 0))
+	if (home && (root_pathf(p, sizeof(p), "%s/.config/%s", home, rel) < 0 ||
+	             xfce_read(p, xfce_props, _X_MAX, v, false, user, obs) < 0))
 		return 0;
 	idle = xv_int(&v[X_IDLE_DELAY], 5);
 	delay = xv_int(&v[X_LOCK_DELAY], 0);

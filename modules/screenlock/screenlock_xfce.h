@@ -3,6 +3,13 @@
  * table in screenlock_xfce.c: light-locker on Debian 12, xfce4-screensaver on
  * Xubuntu); an unknown release fails "unknown", a locker not installed fails.
  *
+ * light-locker (Debian 12): locks lock-after-screensaver seconds (GSettings
+ * apps.light-locker, through screenlock_dconf_keys) after the X screensaver
+ * starts, which xfce4-power-manager sets from its channel's
+ * /xfce4-power-manager/blank-on-ac|blank-on-battery (minutes, 0 or
+ * presentation-mode = never); late-locking or lock-after-screensaver 0 =
+ * no lock; blank time unset or no xfce4-power-manager = unknown.
+ *
  * Channel xfce4-screensaver: /saver/enabled, /saver/idle-activation/enabled,
  * /saver/idle-activation/delay (minutes), /lock/enabled,
  * /lock/saver-activation/enabled, /lock/saver-activation/delay (minutes).

@@ -451,8 +451,9 @@ static void test_xfce(void **state)
 	check_report_clear(&rep);
 	put("/var/lib/dpkg/status", "Package: light-locker\nStatus: install ok installed\nVersion: 1.8.0-3\n\n");
 	r = run_eval(NULL, &rep);
-	assert_int_equal(r->status, CHECK_FAIL); /* installed, but its settings are not read: unknown */
-	assert_non_null(strstr(ev(r, "unknown"), "light-locker"));
+	assert_int_equal(r->status,
+	                 CHECK_FAIL); /* no xfce4-power-manager sets the blank time (test_xfce_light_locker) */
+	assert_non_null(strstr(ev(r, "unknown"), "xfce4-power-manager"));
 	check_report_clear(&rep);
 	put("/etc/os-release", "ID=debian\nVERSION_ID=\"13\"\n");
 	r = run_eval(NULL, &rep);
@@ -498,6 +499,190 @@ static void test_xfce(void **state)
 	r = run_eval(NULL, &rep);
 	assert_int_equal(r->status, CHECK_ERROR);
 	check_report_clear(&rep);
+}
+
+/* ---- XFCE on Debian 12: light-locker + xfce4-power-manager (LOCK-1, issue 21) ---- */
+
+static const char xfpm_rel[] = "/etc/xdg/xfce4/xfconf/xfce-perchannel-xml/xfce4-power-manager.xml";
+static const char xfpm_user_rel[] = "/home/bob/.config/xfce4/xfconf/xfce-perchannel-xml/xfce4-power-manager.xml";
+
+static char *fixture(const char *name)
+{
+	char p[PATH_MAX];
+	char *buf = NULL;
+	const char *src = getenv("MAMORI_SRC");
+
+	assert_int_equal(xsnprintf(p, sizeof(p), "%s/tests/fixtures/screenlock/%s", src ? src : ".", name), 0);
+	assert_int_equal(read_file_capped(p, 1 << 20, &buf, NULL), 0);
+	return buf;
+}
+
+/* The system channel: the shipped one (xfce4-power-manager-data 4.18.1-1)
+ * with blank times and presentation-mode added, all locked="*". */
+static void xfpm_system(int blank_ac, int blank_bat)
+{
+	_cleanup_free_ char *shipped = fixture("xfce4-power-manager.xml");
+	char text[2048], *end = strstr(shipped, "  </property>\n</channel>");
+
+	assert_non_null(end);
+	*end = '\0';
+	assert_int_equal(xsnprintf(text, sizeof(text),
+	                           "%s    <property name=\"blank-on-ac\" type=\"int\" value=\"%d\" locked=\"*\"/>\n"
+	                           "    <property name=\"blank-on-battery\" type=\"int\" value=\"%d\" locked=\"*\"/>\n"
+	                           "    <property name=\"presentation-mode\" type=\"bool\" value=\"false\" "
+	                           "locked=\"*\"/>\n  </property>\n</channel>\n",
+	                           shipped, blank_ac, blank_bat),
+	                 0);
+	put(xfpm_rel, text);
+}
+
+/* /etc/dconf/db/local with light-locker keys (keyfile text, "" = none),
+ * both keys locked; compiled with the real dconf. */
+static void ll_system_db(const char *keys)
+{
+	char text[512];
+
+	put("/etc/dconf/profile/user", "user-db:user\nsystem-db:local\n");
+	assert_int_equal(xsnprintf(text, sizeof(text), "[apps/light-locker]\n%s", keys), 0);
+	put("/etc/dconf/db/local.d/00-light-locker", text);
+	put("/etc/dconf/db/local.d/locks/light-locker",
+	    "/apps/light-locker/lock-after-screensaver\n/apps/light-locker/late-locking\n");
+	compile("/etc/dconf/db/local", "/etc/dconf/db/local.d");
+}
+
+/* Oracle for the GSettings part: the real gsettings (dconf backend) reads
+ * apps.light-locker KEY through the same databases, with the schema of the
+ * real light-locker package compiled by glib-compile-schemas. */
+static void oracle_get(const char *key, char *out, size_t outsz)
+{
+	char cmd[4 * PATH_MAX], prof[PATH_MAX], prof_text[3 * PATH_MAX];
+	FILE *f;
+
+	assert_int_equal(xsnprintf(prof, sizeof(prof), "%s/oracle-profile", tmproot), 0);
+	assert_int_equal(xsnprintf(prof_text, sizeof(prof_text),
+	                           "file-db:%s/home/bob/.config/dconf/user\nfile-db:%s/etc/dconf/db/local\n", tmproot,
+	                           tmproot),
+	                 0);
+	assert_int_equal(write_file_atomic(prof, prof_text, strlen(prof_text), 0644), 0);
+	assert_int_equal(xsnprintf(cmd, sizeof(cmd),
+	                           "env -i PATH=/usr/bin:/bin HOME=/nonexistent GSETTINGS_BACKEND=dconf "
+	                           "DCONF_PROFILE='%s' gsettings --schemadir '%s/schemas' get apps.light-locker %s",
+	                           prof, tmproot, key),
+	                 0);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(out, (int)outsz, f));
+	assert_int_equal(pclose(f), 0);
+	strstrip(out);
+}
+
+/* One variant: the verdict is computed from gsettings' values and the
+ * blank time (xfce4-power-manager: XSetScreenSaver(blank * 60)), then
+ * compared with mamori's. */
+static void ll_variant(const char *what, int blank_min, bool expect_unknown, bool staff_locked_out)
+{
+	struct check_report rep = {0};
+	struct check_result *r;
+	char after_s[64], late_s[64], want[96];
+	int64_t after;
+	bool pass;
+
+	oracle_get("lock-after-screensaver", after_s, sizeof(after_s));
+	oracle_get("late-locking", late_s, sizeof(late_s));
+	assert_true(startswith(after_s, "uint32 "));
+	assert_int_equal(parse_int64(after_s + 7, 0, 3600, &after), 0);
+	pass = !expect_unknown && staff_locked_out && blank_min > 0 && after > 0 && strcmp(late_s, "false") == 0 &&
+	       blank_min * 60 + after <= 300;
+	r = run_eval(NULL, &rep);
+	print_message("light-locker variant %-36s gsettings: after=%s late=%s blank=%dmin -> real %s, mamori %s\n",
+	              what, after_s, late_s, blank_min, pass ? "pass" : "fail",
+	              r->status == CHECK_PASS ? "pass" : "fail");
+	assert_string_equal(ev(r, "desktop"), "xfce");
+	assert_int_equal(r->status, pass ? CHECK_PASS : CHECK_FAIL);
+	if (expect_unknown) {
+		assert_non_null(ev(r, "unknown"));
+	} else {
+		assert_int_equal(xsnprintf(want, sizeof(want), "lock-after-screensaver=%llds", (long long)after), 0);
+		assert_non_null(strstr(ev(r, "source"), want));
+		if (!staff_locked_out)
+			assert_string_not_equal(ev(r, "staff_can_change"), "no");
+		assert_non_null(strstr(ev(r, "source"),
+		                       strcmp(late_s, "true") == 0 ? "late-locking=true" : "late-locking=false"));
+	}
+	check_report_clear(&rep);
+}
+
+static void test_xfce_light_locker(void **state)
+{
+	_cleanup_free_ char *schema = fixture("apps.light-locker.gschema.xml");
+	_cleanup_free_ char *shipped = fixture("xfce4-power-manager.xml");
+	char cmd[2 * PATH_MAX];
+
+	(void)state;
+	put("/schemas/apps.light-locker.gschema.xml", schema);
+	assert_int_equal(xsnprintf(cmd, sizeof(cmd), "glib-compile-schemas '%s/schemas'", tmproot), 0);
+	assert_int_equal(system(cmd), 0);
+	session("7", "bob", "x11", "XFCE");
+	put("/etc/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n");
+	put("/var/lib/dpkg/status",
+	    "Package: light-locker\nStatus: install ok installed\nVersion: 1.8.0-3\n\n"
+	    "Package: xfce4-power-manager\nStatus: install ok installed\nVersion: 4.18.1-1\n\n");
+
+	/* compliant: blank after 4 min, lock 30 s later = 270 s <= 300 s */
+	xfpm_system(4, 4);
+	ll_system_db("lock-after-screensaver=uint32 30\nlate-locking=false\n");
+	ll_variant("compliant (4 min + 30 s)", 4, false, true);
+	/* the schema default (5 s) when the key is locked but has no value */
+	ll_system_db("late-locking=false\n");
+	ll_variant("schema default lock-after (5 s)", 4, false, true);
+	/* light-locker waits too long after blanking: 240 + 120 > 300 */
+	ll_system_db("lock-after-screensaver=uint32 120\nlate-locking=false\n");
+	ll_variant("lock-after-screensaver too long", 4, false, true);
+	/* lock-after-screensaver 0: locking after the screensaver is disabled */
+	ll_system_db("lock-after-screensaver=uint32 0\n");
+	ll_variant("lock-after-screensaver 0 (off)", 4, false, true);
+	/* late-locking: locks only when the screensaver ends */
+	ll_system_db("lock-after-screensaver=uint32 5\nlate-locking=true\n");
+	ll_variant("late-locking", 4, false, true);
+	/* blanking disabled: the X screensaver never starts, nothing locks */
+	ll_system_db("lock-after-screensaver=uint32 5\n");
+	xfpm_system(0, 4);
+	ll_variant("blank-on-ac 0 (never)", 0, false, true);
+	/* no per-user xfconf file: the system default applies; a user file
+	 * cannot override locked properties */
+	xfpm_system(3, 3);
+	put(xfpm_user_rel, "<channel name=\"xfce4-power-manager\" version=\"1.0\"><property "
+	                   "name=\"xfce4-power-manager\" type=\"empty\"><property name=\"blank-on-ac\" "
+	                   "type=\"int\" value=\"0\"/></property></channel>");
+	ll_variant("user file vs locked system blank", 3, false, true);
+	/* no dconf locks: the user's own database wins (600 s: too late) and,
+	 * even with a short value, staff can change it */
+	{
+		char p[PATH_MAX];
+		assert_int_equal(root_path(p, sizeof(p), "/etc/dconf/db/local.d/locks/light-locker"), 0);
+		assert_int_equal(unlink(p), 0);
+	}
+	compile("/etc/dconf/db/local", "/etc/dconf/db/local.d");
+	put("/home/bob/.config/dconf/user.d/ll", "[apps/light-locker]\nlock-after-screensaver=uint32 600\n");
+	compile("/home/bob/.config/dconf/user", "/home/bob/.config/dconf/user.d");
+	ll_variant("user dconf db, not locked (600 s)", 3, false, false);
+	put("/home/bob/.config/dconf/user.d/ll", "[apps/light-locker]\nlock-after-screensaver=uint32 10\n");
+	compile("/home/bob/.config/dconf/user", "/home/bob/.config/dconf/user.d");
+	ll_variant("user dconf db, not locked (10 s)", 3, false, false);
+	ll_system_db("lock-after-screensaver=uint32 5\n"); /* locked again: the system value wins */
+	ll_variant("system lock beats the user's db", 3, false, true);
+	/* the shipped system channel sets no blank time: not configured */
+	put(xfpm_rel, shipped);
+	{
+		char p[PATH_MAX];
+		assert_int_equal(root_path(p, sizeof(p), xfpm_user_rel), 0);
+		assert_int_equal(unlink(p), 0);
+	}
+	ll_variant("shipped default: no blank time", 0, true, true);
+	/* xfce4-power-manager not installed: unknown, fail */
+	xfpm_system(4, 4);
+	put("/var/lib/dpkg/status", "Package: light-locker\nStatus: install ok installed\nVersion: 1.8.0-3\n\n");
+	ll_variant("xfce4-power-manager not installed", 4, true, true);
 }
 
 static void test_logind(void **state)
@@ -576,6 +761,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_enforce_module_audit_only, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_kde, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_xfce, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_xfce_light_locker, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_logind, setup, teardown),
 	        cmocka_unit_test(test_settings_json),
 	};
