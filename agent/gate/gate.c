@@ -55,10 +55,12 @@
 /* What the gate itself uses after start: BLKROSET (read-only media, MEDIA-2). */
 #define GATE_CAPS_EFFECTIVE CAPB(CAP_SYS_ADMIN)
 /* What it hands on at exec: the worker's set (agent/worker/worker.c
- * WORKER_CAPS_*) and CAP_SETUID/CAP_SETGID for `setpriv --reuid` of a
- * desktop notification (agent/sdk/notify.c). */
+ * WORKER_CAPS_*, CAP_NET_ADMIN included for nft of a remote isolation) and
+ * CAP_SETUID/CAP_SETGID for `setpriv --reuid` of a desktop notification
+ * (agent/sdk/notify.c). */
 #define GATE_CAPS_KEEP                                                                                                 \
-	(CAPB(CAP_SYS_ADMIN) | CAPB(CAP_DAC_READ_SEARCH) | CAPB(CAP_DAC_OVERRIDE) | CAPB(CAP_SETUID) | CAPB(CAP_SETGID))
+	(CAPB(CAP_SYS_ADMIN) | CAPB(CAP_DAC_READ_SEARCH) | CAPB(CAP_DAC_OVERRIDE) | CAPB(CAP_SETUID) |                 \
+	 CAPB(CAP_SETGID) | CAPB(CAP_NET_ADMIN))
 
 #define EXIT_USAGE           2
 #define EXIT_CONFIG          78

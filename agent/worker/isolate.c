@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <stdbool.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,7 +43,15 @@ static int run_nft(char *const argv[], char *err, size_t errsz)
 	size_t len;
 	int ex = 0, r;
 
+	/* nft needs CAP_NET_ADMIN. The worker holds it in its permitted and
+	 * inheritable sets only; under the unit's noroot an exec'd program gets
+	 * nothing but the ambient set, so it is ambient for this exec alone (as
+	 * plain root, nft gets it from the bounding set anyway). */
+	bool raised = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_ADMIN, 0, 0) == 0;
+
 	r = spawn_capture(argv, NULL, 10000, 64 * 1024, &out, &len, &ex);
+	if (raised)
+		(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, CAP_NET_ADMIN, 0, 0);
 	if (r < 0) {
 		snprintf(err, errsz, "nft: cannot run: %s", strerror(-r));
 		return r;

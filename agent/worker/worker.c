@@ -32,6 +32,10 @@
  * of a desktop notification; nothing else reaches an exec'd tool. The
  * posture pass child keeps CAP_DAC_READ_SEARCH only (posture_pass.c). */
 #define WORKER_CAPS_AMBIENT (CAPB(CAP_SETUID) | CAPB(CAP_SETGID))
+/* Held (permitted, inheritable), neither effective nor ambient: CAP_NET_ADMIN,
+ * made ambient only around the exec of nft(8) for a remote isolation
+ * (isolate.c; MDM-2, AV-5). */
+#define WORKER_CAPS_HELD CAPB(CAP_NET_ADMIN)
 
 #define EXIT_USAGE  2
 #define EXIT_CONFIG 78 /* sysexits EX_CONFIG: systemd shows it as a configuration error */
@@ -128,7 +132,8 @@ int main(int argc, char **argv)
 		o.audit_only = true; /* an unsigned policy is never enforced */
 	log_open("mamori-worker", o.foreground, level);
 
-	r = sandbox_caps_limit(WORKER_CAPS_EFFECTIVE, WORKER_CAPS_EFFECTIVE | WORKER_CAPS_AMBIENT, WORKER_CAPS_AMBIENT);
+	r = sandbox_caps_limit(WORKER_CAPS_EFFECTIVE, WORKER_CAPS_EFFECTIVE | WORKER_CAPS_AMBIENT | WORKER_CAPS_HELD,
+	                       WORKER_CAPS_AMBIENT);
 	if (r < 0) {
 		log_error_errno(r, "mamori-worker: cannot limit its capabilities");
 		return EXIT_FAILURE;
