@@ -286,7 +286,8 @@ $(O)/man/ja/%: docs/man/% installer/man.sh protocol/version.h
 	$(Q)bash installer/man.sh $< ja $(VERSION) > $@.tmp && mv $@.tmp $@
 man: $(MAN_SRCS:docs/man/%=$(O)/man/en/%) $(MAN_SRCS:docs/man/%=$(O)/man/ja/%)
 
-# Install the agent (DESTDIR for packaging): binaries, hardened unit, a
+# Install the agent (DESTDIR for packaging): binaries, hardened unit, the udev
+# rule that hides USB media from automounters until marked (CARRY-3), a
 # default agent.conf (kept if present), policy templates, man pages (en, ja), docs.
 PREFIX ?= /usr
 install: all man
@@ -296,6 +297,7 @@ install: all man
 	install -m 0755 $(O)/bin/mamorictl $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 installer/mamorid.service $(DESTDIR)/lib/systemd/system/
 	install -D -m 0644 installer/mamori.sysusers $(DESTDIR)/usr/lib/sysusers.d/mamori.conf
+	install -D -m 0644 installer/99-mamori-media.rules $(DESTDIR)/lib/udev/rules.d/99-mamori-media.rules
 	[ -e $(DESTDIR)/etc/mamori/agent.conf ] || install -m 0644 installer/agent.conf $(DESTDIR)/etc/mamori/
 	install -m 0644 policy/templates/*.json policy/schema.json $(DESTDIR)$(PREFIX)/share/mamori/templates/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/mamori/

@@ -31,11 +31,14 @@ check=(clang clang-format libclang-rt-14-dev sqlite3
        debootstrap iproute2 lz4 xz-utils patch nftables
        wpasupplicant netplan.io
        chromium fonts-noto-cjk python3-openpyxl
-       libseccomp-dev)
+       libseccomp-dev udev)
 # chromium: Debian's browser that tests/integration/dashboard.sh drives with
 # playwright-core (npm), never a downloaded one; fonts-noto-cjk for its
 # Japanese screenshots. libseccomp-dev: tests/integration/unitexec.c applies
-# the unit's SystemCallFilter= (issue 11.2)
+# the unit's SystemCallFilter= (issue 11.2). udev: udevadm test judges the
+# shipped rules file (installer/60-mamori-media.rules) on a umockdev testbed's
+# sysfs in a private mount namespace (tests/integration/media_hidden.sh); its
+# daemon is kept from starting like the services above.
 bench=(nginx wrk)
 package=(build-essential debhelper dpkg-dev fakeroot lintian man-db groff-base nodejs)
 web=(nodejs)

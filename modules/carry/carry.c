@@ -192,6 +192,12 @@ struct carry_state {
 	uint64_t rules_gen; /* bumped by reload: cached approvals end with the rules they came from */
 	uint64_t perm_fast, perm_slow, perm_slow_ns;
 	char *perm_buf; /* on_fan_perm's read buffer: it runs on every wake-up */
+	/* run_dir/media-visible: a file per medium whose filesystem is marked,
+	 * which installer/99-mamori-media.rules tests before it lets
+	 * automounters see the device ("" when there is no run_dir) */
+	char visible_dir[PATH_MAX];
+	dev_t visible[CARRY_VOLUMES_MAX];
+	size_t n_visible;
 };
 
 /* What the worker hashes, and the record that waits for the hash. */
@@ -1783,6 +1789,112 @@ static bool anchor_failed(struct carry_state *st, dev_t dev)
 	return false;
 }
 
+/* ---- hidden from automounters until marked (CARRY-3, issue 22) ----------------
+ *
+ * installer/99-mamori-media.rules gives every block device on USB
+ * UDISKS_IGNORE=1 and UDISKS_AUTO=0 unless run_dir/media-visible/MAJ:MIN
+ * exists. The file is written here once the medium's filesystem carries the
+ * module's marks (its hold is in place, or its first mount was followed),
+ * and udev is asked to look again (a "change" uevent). Fail closed: no
+ * worker, no module or no hold — no file, the medium stays hidden from
+ * udisks (root can still mount it by hand: that mount is swept, see
+ * check_raced). Not the scan verdict: clamd scans through the person's
+ * mount, which the verdict would wait for; opens stay held until it. */
+
+/* Ask udev to evaluate the rules of dev again (udevadm trigger's way). */
+static void visible_retrigger(dev_t dev)
+{
+	char p[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+
+	if (root_pathf(p, sizeof(p), "/sys/dev/block/%u:%u/uevent", major(dev), minor(dev)) < 0)
+		return;
+	fd = open(p, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || write(fd, "change", 6) != 6)
+		log_debug("carry: %u:%u: cannot ask udev to look again: %m", major(dev), minor(dev));
+}
+
+static int visible_set(struct carry_state *st, dev_t dev, bool on)
+{
+	char p[PATH_MAX];
+	size_t i;
+	int r = 0;
+
+	if (!st->visible_dir[0])
+		return 0;
+	for (i = 0; i < st->n_visible && st->visible[i] != dev; i++)
+		;
+	if (on == (i < st->n_visible))
+		return 0;
+	if (xsnprintf(p, sizeof(p), "%s/%u:%u", st->visible_dir, major(dev), minor(dev)) < 0)
+		return -ENAMETOOLONG;
+	if (on) {
+		_cleanup_close_ int fd = -1;
+
+		if (st->n_visible >= ELEMENTSOF(st->visible))
+			return -ENOSPC;
+		if (mkdir(st->visible_dir, 0755) < 0 && errno != EEXIST)
+			r = -errno;
+		else if ((fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0)
+			r = -errno;
+		if (r < 0) {
+			log_error_errno(r, "carry: %s: cannot mark the medium visible: it stays hidden", p);
+			return r;
+		}
+		st->visible[st->n_visible++] = dev;
+	} else {
+		if (unlink(p) < 0 && errno != ENOENT)
+			log_warning_errno(-errno, "carry: %s: cannot remove", p);
+		st->visible[i] = st->visible[--st->n_visible];
+	}
+	visible_retrigger(dev);
+	return 0;
+}
+
+/* A previous worker's confirmations: its holds and marks died with it. */
+static void visible_clear_stale(struct carry_state *st)
+{
+	DIR *d = st->visible_dir[0] ? opendir(st->visible_dir) : NULL;
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		unsigned ma, mi;
+		char end;
+
+		if (sscanf(de->d_name, "%u:%u%c", &ma, &mi, &end) != 2)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			visible_retrigger(makedev(ma, mi));
+	}
+	if (d)
+		closedir(d);
+}
+
+/* The hold could not be placed on a medium with a filesystem: it stays
+ * hidden from automounters, and that is said. */
+static void record_hidden(struct carry_state *st, const struct media_entry *e, const char *fstype, const char *reason,
+                          int err)
+{
+	_cleanup_json_ cJSON *o = cJSON_CreateObject();
+	char b[32];
+
+	if (!o)
+		return;
+	cJSON_AddItemToObject(o, "device", cJSON_Duplicate(e->identity, true));
+	cJSON_AddStringToObject(o, "devnode", e->devnode);
+	(void)xsnprintf(b, sizeof(b), "%u:%u", major(e->devnum), minor(e->devnum));
+	cJSON_AddStringToObject(o, "dev", b);
+	if (fstype)
+		cJSON_AddStringToObject(o, "fstype", fstype);
+	else
+		cJSON_AddNullToObject(o, "fstype");
+	cJSON_AddStringToObject(o, "reason", reason);
+	if (err)
+		cJSON_AddStringToObject(o, "error", strerror(-err));
+	cJSON_AddStringToObject(o, "action", st->visible_dir[0] ? "hidden_from_automount" : "not_managed");
+	emit(st, "carry.hidden", SEV_WARNING, "CARRY-3", o);
+}
+
 /* Mount a published medium before anyone else can, mark it (follow), and
  * detach the mount at once: it never shows in a mount table (udisks would
  * take the medium for mounted), only the fd keeps the superblock. A medium
@@ -1794,7 +1906,8 @@ static void anchor(struct carry_state *st, const struct media_entry *e)
 	const char *type = NULL;
 	blkid_probe pr = NULL;
 	unsigned long fl = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_SILENT;
-	int fd = -1, r = -EINVAL;
+	int fd = -1, r = -EINVAL, probe;
+	const char *why = "cannot_probe";
 	/* a medium that needs an approval for writing is held read-only (the
 	 * block device's flag and the superblock): udisks mounts a read-only
 	 * device read-only, `mount -o ro` matches the superblock (a writable
@@ -1813,11 +1926,21 @@ static void anchor(struct carry_state *st, const struct media_entry *e)
 		goto out;
 	blkid_probe_enable_superblocks(pr, 1);
 	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE);
-	if (blkid_do_safeprobe(pr) != 0 || blkid_probe_lookup_value(pr, "TYPE", &type, NULL) != 0)
+	probe = blkid_do_safeprobe(pr);
+	if (probe == 1) {
+		/* no filesystem at all (a partition table, an empty medium):
+		 * nothing anyone can mount, so nothing to hide */
+		(void)visible_set(st, e->devnum, true);
 		goto out;
+	}
+	if (probe != 0 || blkid_probe_lookup_value(pr, "TYPE", &type, NULL) != 0) {
+		why = probe == -2 ? "ambiguous_filesystem" : "unreadable";
+		goto out;
+	}
 	for (size_t i = 0; anchor_fstypes[i]; i++)
 		if (strcmp(type, anchor_fstypes[i]) == 0)
 			r = 0;
+	why = r < 0 ? "filesystem_not_held" : "cannot_mount";
 	if (r < 0 || strscpy(m->fstype, sizeof(m->fstype), type) < 0 || !mkdtemp(dir))
 		goto out;
 	if (gated && (r = bdev_set_ro(e->devnode, true)) < 0) {
@@ -1849,9 +1972,16 @@ static void anchor(struct carry_state *st, const struct media_entry *e)
 	m->dev = e->devnum;
 	m->readonly = device_ro; /* the medium's own state; the gate's is not the medium's */
 	(void)strscpy(m->root, sizeof(m->root), "/");
-	st->n_anchor_failed--;
 	follow(st, m, e, fd, gated ? GATE_RO : GATE_OFF);
+	why = "cannot_watch";
+	if (vol_by_dev(st, e->devnum)) {
+		st->n_anchor_failed--;
+		(void)visible_set(st, e->devnum, true); /* marked: udisks may see it */
+		why = NULL;
+	}
 out:
+	if (why) /* followed from its first mount, if root mounts it by hand */
+		record_hidden(st, e, type, why, r < 0 ? r : 0);
 	if (pr)
 		blkid_free_probe(pr);
 	free(m);
@@ -1913,7 +2043,13 @@ static int rescan_mounts(struct carry_state *st)
 		if (strcmp(m[i].root, "/") != 0 || !(e = media_lookup(m[i].dev)))
 			continue;
 		follow(st, &m[i], e, -1, GATE_OFF); /* mounted before the module could anchor it */
+		if (vol_by_dev(st, m[i].dev))
+			(void)visible_set(st, m[i].dev, true);
 	}
+	/* media that left the registry: their confirmation goes with them */
+	for (size_t i = st->n_visible; i-- > 0;)
+		if (!media_lookup(st->visible[i]))
+			(void)visible_set(st, st->visible[i], false);
 	/* media nobody has mounted yet: mount and mark them first (CARRY-3) */
 	for (size_t i = 0; i < st->n_anchor_failed;)
 		if (!media_lookup(st->anchor_failed[i]))
@@ -1981,6 +2117,10 @@ static void carry_fini(void *state)
 	free(st->perm_buf);
 	for (size_t i = 0; i < st->n_vols; i++)
 		vol_free(st->vols[i]);
+	/* the marks end with this process: hidden again until the next one
+	 * has placed its own */
+	while (st->n_visible > 0)
+		(void)visible_set(st, st->visible[st->n_visible - 1], false);
 	usb_rules_free(st->rules);
 	for (int *fd = &st->inner_ep; fd <= &st->timer_fd; fd++)
 		if (*fd >= 0)
@@ -2022,6 +2162,12 @@ static int carry_init(struct mamori_ctx *ctx, void **ret_state)
 		*ret_state = st;
 		return 0;
 	}
+	if (ctx->config && ctx->config->run_dir[0] &&
+	    xsnprintf(st->visible_dir, sizeof(st->visible_dir), "%s/media-visible", ctx->config->run_dir) < 0)
+		st->visible_dir[0] = '\0';
+	if (!st->visible_dir[0])
+		log_warning("carry: no run_dir: media stay hidden from automounters (99-mamori-media.rules)");
+	visible_clear_stale(st);
 	st->held = calloc(CARRY_HELD_MAX, sizeof(*st->held));
 	if (!st->held) {
 		r = -ENOMEM;

@@ -63,6 +63,10 @@ for m in clean eicar rw; do
 	printf -v "CARRY_LOOP_${m^^}" '%s' "$l"
 	export "CARRY_LOOP_${m^^}"
 done
+# a medium whose content is no filesystem the module mounts (a swap area):
+# it cannot be held, so it stays hidden from automounters (carry.hidden)
+truncate -s 4M "$tmp/swap.img"; mkswap -q "$tmp/swap.img" >/dev/null
+CARRY_LOOP_SWAP=$(losetup -f --show "$tmp/swap.img"); loops+=("$CARRY_LOOP_SWAP"); export CARRY_LOOP_SWAP
 export CARRY_UUID_CLEAN=$(blkid -p -o value -s UUID "$CARRY_LOOP_CLEAN")
 export CARRY_TMP=$tmp CARRY_EICAR_SIG=Mamori-Carry-EICAR.UNOFFICIAL
 for _ in $(seq 1 100); do [[ -S $tmp/clamd.sock ]] && break; sleep 0.1; done
