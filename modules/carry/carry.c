@@ -52,6 +52,7 @@
 #include "carry.h"
 #include "carry_hash.h"
 #include "carry_mountinfo.h"
+#include "carry_perm.h"
 #include "carry_proc.h"
 #include "config.h"
 #include "fileio.h"
@@ -65,7 +66,8 @@
 #define CARRY_VOLUMES_MAX       64
 #define CARRY_HELD_MAX          4096 /* permission events held during scans; beyond: denied */
 #define CARRY_EVENTS_BUF        (64 * 1024)
-#define CARRY_READS_PER_READY   16 /* buffers per on_ready, so other fds get their turn */
+#define CARRY_READS_PER_READY   16   /* buffers per on_ready, so other fds get their turn */
+#define CARRY_PERM_PER_READY    4096 /* handed-over permission/close events per on_perm call */
 #define CARRY_HASH_QUEUE        1024
 #define CARRY_RECORDS_PER_READY 8  /* finished records emitted per on_ready */
 #define CARRY_REFUSALS_RECORDED 32 /* per volume while blocked; the rest are counted */
@@ -76,9 +78,7 @@
 #define CARRY_PERSON_UID_MIN    1000 /* login.defs UID_MIN (Debian): below are system accounts */
 #define CARRY_OVERFLOW_UID      65534
 #define CARRY_PERSONS_MAX       32
-#define CARRY_GATE_TICK_MS      500  /* how often a gated medium's persons are looked at */
-#define CARRY_PERM_CACHE        256  /* permission-event verdicts kept, by thread id */
-#define CARRY_PERM_CACHE_MS     1000 /* how long one is trusted (an approval's window ends, a tid is reused) */
+#define CARRY_GATE_TICK_MS      500 /* how often a gated medium's persons are looked at */
 
 /* What puts data on a medium without a file write (CARRY-2): new names of
  * every kind (files, directories, symlinks, hard links, nodes, FIFOs),
@@ -156,13 +156,6 @@ struct held {
  * approved for writing to one medium. An open by the same thread within
  * CARRY_PERM_CACHE_MS is answered from here without reading /proc. Only
  * "allowed" is kept: a refusal always takes the slow path (and its record). */
-struct perm_cache {
-	pid_t tid, tgid;
-	int64_t until_ms;
-	dev_t approved_dev; /* 0: none */
-	uint64_t rules_gen;
-};
-
 struct carry_settings {
 	bool record, scan_on_mount, isolate;
 	int64_t hash_max, scan_timeout_s;
@@ -188,10 +181,9 @@ struct carry_state {
 	char anchor_base[PATH_MAX];             /* where anchors are mounted for an instant */
 	dev_t anchor_failed[CARRY_VOLUMES_MAX]; /* published media that cannot be anchored */
 	size_t n_anchor_failed;
-	struct perm_cache pcache[CARRY_PERM_CACHE];
-	uint64_t rules_gen; /* bumped by reload: cached approvals end with the rules they came from */
+	struct carry_perm *perm; /* the thread that reads fan_perm (carry_perm.h) */
+	uint64_t rules_gen;      /* bumped by reload: cached approvals end with the rules they came from */
 	uint64_t perm_fast, perm_slow, perm_slow_ns;
-	char *perm_buf; /* on_fan_perm's read buffer: it runs on every wake-up */
 	/* run_dir/media-visible: a file per medium whose filesystem is marked,
 	 * which installer/99-mamori-media.rules tests before it lets
 	 * automounters see the device ("" when there is no run_dir) */
@@ -234,9 +226,10 @@ size_t carry_module_volumes(void *state)
 
 void carry_module_perm_stats(void *state, uint64_t *ret_fast, uint64_t *ret_slow, uint64_t *ret_slow_ns)
 {
-	const struct carry_state *st = state;
+	struct carry_state *st = state;
 
-	*ret_fast = st ? st->perm_fast : 0;
+	/* the loop's and its permission thread's (carry_perm.h) */
+	*ret_fast = st ? st->perm_fast + (st->perm ? carry_perm_fast(st->perm) : 0) : 0;
 	*ret_slow = st ? st->perm_slow : 0;
 	*ret_slow_ns = st ? st->perm_slow_ns : 0;
 }
@@ -508,11 +501,30 @@ static void record_file(struct carry_state *st, struct carry_volume *v, int fd, 
 
 static void respond(struct carry_state *st, int fd, bool allow)
 {
-	struct fanotify_response resp = {.fd = fd, .response = allow ? FAN_ALLOW : FAN_DENY};
+	carry_perm_respond(st->fan_perm, fd, allow);
+}
 
-	if (write(st->fan_perm, &resp, sizeof(resp)) != (ssize_t)sizeof(resp))
-		log_warning_errno(-errno, "carry: cannot answer a permission event");
-	close(fd);
+/* What the permission thread may answer without the loop: only what
+ * decide_open_ and on_open_perm would allow too. Called after every change
+ * of a volume's state, its approval rule, or the set of volumes (the end of
+ * every on_ready, init, reload). */
+static void perm_sync(struct carry_state *st)
+{
+	struct carry_perm_volume t[CARRY_VOLUMES_MAX];
+
+	if (!st->perm)
+		return;
+	for (size_t i = 0; i < st->n_vols; i++) {
+		const struct carry_volume *v = st->vols[i];
+
+		t[i] = (struct carry_perm_volume){
+		        .dev = v->dev,
+		        .mode = v->state == VOL_SCANNING || v->state == VOL_BLOCKED ? CARRY_PERM_LOOP
+		                : v->needs_approval                                 ? CARRY_PERM_APPROVAL
+		                                                                    : CARRY_PERM_ALLOW,
+		};
+	}
+	carry_perm_set_volumes(st->perm, t, st->n_vols);
 }
 
 static void record_refusal(struct carry_state *st, struct carry_volume *v, int fd, pid_t tid, const char *reason,
@@ -543,7 +555,7 @@ static bool decide_open_(struct carry_state *st, struct carry_volume *v, int fd,
 	struct usb_approval_match m = {0};
 	struct carry_proc p;
 	enum usb_approval_verdict ver;
-	struct perm_cache *c;
+	struct carry_perm_entry c;
 	int w;
 
 	if (v->state == VOL_BLOCKED) {
@@ -552,8 +564,8 @@ static bool decide_open_(struct carry_state *st, struct carry_volume *v, int fd,
 	}
 	if (!v->needs_approval)
 		return true;
-	c = &st->pcache[(unsigned)tid % CARRY_PERM_CACHE];
-	if (c->tid == tid && c->approved_dev == v->dev && c->rules_gen == st->rules_gen && now_ms() < c->until_ms) {
+	c = carry_perm_cache_get(st->perm, tid);
+	if (c.tid == tid && c.approved_dev == v->dev && c.rules_gen == st->rules_gen && now_ms() < c.until_ms) {
 		st->perm_fast++;
 		return true;
 	}
@@ -561,18 +573,32 @@ static bool decide_open_(struct carry_state *st, struct carry_volume *v, int fd,
 	w = carry_proc_open_for_write(tid);
 	if (w == 0)
 		return true;
+	if (w == -EPERM || w == -EACCES) {
+		/* /proc/TID/syscall of another user needs CAP_SYS_PTRACE, which
+		 * the shipped unit does not grant: the intent is unreadable there
+		 * and the open is allowed, as it always was (the write gate's
+		 * read-only superblock is what refuses writes then). The same
+		 * answer is cached so that the permission thread gives it without
+		 * the loop (issue 23.3); both go when the intent becomes readable. */
+		c = carry_perm_cache_get(st->perm, tid);
+		if (c.tid != tid || now_ms() >= c.until_ms)
+			c = (struct carry_perm_entry){.tid = tid, .until_ms = now_ms() + CARRY_PERM_CACHE_MS};
+		c.approved_dev = v->dev;
+		c.rules_gen = st->rules_gen;
+		carry_perm_cache_put(st->perm, &c);
+		return true;
+	}
 	if (w < 0 && w != -EOPNOTSUPP)
-		return true; /* the opener is gone or unreadable: nothing will be written by it */
+		return true; /* the opener is gone: nothing will be written by it */
 	ver = usb_rules_approval_check(st->rules, &v->id, carry_proc_read(tid, &p) == 0 ? p.user : NULL, time(NULL),
 	                               &m);
 	if (ver == USB_APPROVAL_OK) {
-		if (c->tid != tid || now_ms() >= c->until_ms) {
-			c->tid = tid;
-			c->tgid = 0;
-			c->until_ms = now_ms() + CARRY_PERM_CACHE_MS;
-		}
-		c->approved_dev = v->dev;
-		c->rules_gen = st->rules_gen;
+		c = carry_perm_cache_get(st->perm, tid);
+		if (c.tid != tid || now_ms() >= c.until_ms)
+			c = (struct carry_perm_entry){.tid = tid, .until_ms = now_ms() + CARRY_PERM_CACHE_MS};
+		c.approved_dev = v->dev;
+		c.rules_gen = st->rules_gen;
+		carry_perm_cache_put(st->perm, &c);
 		return true;
 	}
 	/* w == -EOPNOTSUPP: not an open(2)-family call of this ABI (io_uring's
@@ -613,17 +639,18 @@ static bool is_scanner(const struct carry_volume *v, pid_t tid)
 static void on_open_perm(struct carry_state *st, int fd, pid_t tid)
 {
 	struct carry_volume *v = vol_by_fd(st, fd);
-	struct perm_cache *c = &st->pcache[(unsigned)tid % CARRY_PERM_CACHE];
+	struct carry_perm_entry c = carry_perm_cache_get(st->perm, tid);
 	int64_t now = now_ms();
 	pid_t tg = 0;
 
 	if (v && tid != st->self) {
-		if (c->tid == tid && now < c->until_ms && c->tgid)
-			tg = c->tgid;
+		if (c.tid == tid && now < c.until_ms && c.tgid)
+			tg = c.tgid;
 		else if (carry_proc_tgid(tid, &tg) == 0) {
-			if (c->tid != tid || now >= c->until_ms)
-				*c = (struct perm_cache){.tid = tid, .until_ms = now + CARRY_PERM_CACHE_MS};
-			c->tgid = tg;
+			if (c.tid != tid || now >= c.until_ms)
+				c = (struct carry_perm_entry){.tid = tid, .until_ms = now + CARRY_PERM_CACHE_MS};
+			c.tgid = tg;
+			carry_perm_cache_put(st->perm, &c);
 		}
 	}
 	if (!v || tid == st->self || tg == st->self) {
@@ -683,42 +710,31 @@ static bool next_event(const char *buf, size_t n, size_t *off, struct fanotify_e
 	return true;
 }
 
+/* The events the permission thread handed over, in the order it read
+ * them: opens it could not answer, closes to record, overflows. */
 static void on_fan_perm(struct carry_state *st)
 {
-	char *buf = st->perm_buf ? st->perm_buf : (st->perm_buf = malloc(CARRY_EVENTS_BUF));
+	struct carry_perm_event e;
 
-	if (!buf)
-		return;
-	for (int round = 0; round < CARRY_READS_PER_READY; round++) {
-		ssize_t n = read(st->fan_perm, buf, CARRY_EVENTS_BUF);
-		struct fanotify_event_metadata ev, *md = &ev;
-		const char *at;
-		size_t off = 0;
+	for (int k = 0; k < CARRY_PERM_PER_READY && st->perm && carry_perm_next(st->perm, &e); k++) {
+		struct carry_volume *v;
 
-		if (n <= 0)
-			break;
-		while (next_event(buf, (size_t)n, &off, &ev, &at)) {
-			struct carry_volume *v;
-
-			if (md->vers != FANOTIFY_METADATA_VERSION)
-				continue;
-			if (md->mask & FAN_Q_OVERFLOW) {
-				log_warning("carry: fanotify queue overflow: records lost");
-				continue;
-			}
-			if (md->fd < 0)
-				continue;
-			if (md->mask & FAN_OPEN_PERM) {
-				on_open_perm(st, md->fd, md->pid);
-				continue;
-			}
-			v = vol_by_fd(st, md->fd);
-			if (!v || !st->set.record || md->pid == st->self || is_scanner(v, md->pid)) {
-				close(md->fd);
-				continue;
-			}
-			record_file(st, v, md->fd, md->pid, md->mask & FAN_CLOSE_WRITE);
+		if (e.mask & FAN_Q_OVERFLOW) {
+			log_warning("carry: fanotify queue overflow: records lost");
+			if (e.fd >= 0)
+				close(e.fd);
+			continue;
 		}
+		if (e.mask & FAN_OPEN_PERM) {
+			on_open_perm(st, e.fd, e.pid);
+			continue;
+		}
+		v = vol_by_fd(st, e.fd);
+		if (!v || !st->set.record || e.pid == st->self || is_scanner(v, e.pid)) {
+			close(e.fd);
+			continue;
+		}
+		record_file(st, v, e.fd, e.pid, e.mask & FAN_CLOSE_WRITE);
 	}
 }
 
@@ -1593,6 +1609,7 @@ static void check_raced(struct carry_state *st, struct carry_volume *v)
 		}
 		v->state = VOL_BLOCKED;
 		v->block_reason = "opened_before_watch";
+		perm_sync(st); /* the permission thread stops allowing at once */
 		release_held(st, v->dev, v);
 	}
 	o = record_base(v);
@@ -2104,17 +2121,31 @@ static void on_inner(struct carry_state *st)
 
 /* ---- module operations ------------------------------------------------------ */
 
+static void perm_drop(const struct carry_perm_event *e, void *ud)
+{
+	struct carry_state *st = ud;
+
+	if (e->fd < 0)
+		return;
+	if (e->mask & FAN_OPEN_PERM)
+		respond(st, e->fd, false);
+	else
+		close(e->fd);
+}
+
 static void carry_fini(void *state)
 {
 	struct carry_state *st = state;
 
 	if (!st)
 		return;
+	/* the thread first: what it handed over and nobody read is denied */
+	carry_perm_free(st->perm, perm_drop, st);
+	st->perm = NULL;
 	carry_hasher_free(st->hasher, pending_free);
 	for (size_t i = 0; i < st->n_held; i++)
 		respond(st, st->held[i].fd, false);
 	free(st->held);
-	free(st->perm_buf);
 	for (size_t i = 0; i < st->n_vols; i++)
 		vol_free(st->vols[i]);
 	/* the marks end with this process: hidden again until the next one
@@ -2190,6 +2221,9 @@ static int carry_init(struct mamori_ctx *ctx, void **ret_state)
 			goto fail;
 		}
 	}
+	r = carry_perm_new(st->fan_perm, st->self, &st->perm);
+	if (r < 0)
+		goto fail;
 	st->fan_fid = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME, O_RDONLY);
 	if (st->fan_fid < 0)
 		log_warning_errno(-errno, "carry: no fanotify name reporting: renames and deletions are not recorded");
@@ -2215,6 +2249,7 @@ static int carry_init(struct mamori_ctx *ctx, void **ret_state)
 	r = rescan_mounts(st);
 	if (r < 0)
 		log_warning_errno(r, "carry: cannot read the mount table yet");
+	perm_sync(st);
 	*ret_state = st;
 	return 0;
 fail:
@@ -2226,7 +2261,7 @@ fail:
 static int carry_fds(void *state, int *ret_fds, size_t max)
 {
 	struct carry_state *st = state;
-	int fds[] = {st ? st->inner_ep : -1, st ? st->fan_perm : -1,
+	int fds[] = {st ? st->inner_ep : -1, st && st->perm ? carry_perm_fd(st->perm) : -1,
 	             st ? st->fan_fid : -1,  st ? carry_hasher_fd(st->hasher) : -1,
 	             st ? st->timer_fd : -1, st ? st->media_fd : -1};
 	size_t n = 0;
@@ -2248,9 +2283,8 @@ static int carry_on_ready(void *state, int fd, uint32_t events)
 		return -EINVAL;
 	/* a copier waits for every permission event on an approval medium:
 	 * answer them before any other work of this wake-up (issue 23.2) */
-	if (st->perm_available)
-		on_fan_perm(st);
-	if (fd == st->fan_perm)
+	on_fan_perm(st);
+	if (st->perm && fd == carry_perm_fd(st->perm))
 		;
 	else if (fd == st->fan_fid)
 		on_fan_fid(st);
@@ -2261,8 +2295,7 @@ static int carry_on_ready(void *state, int fd, uint32_t events)
 		struct carry_hash_job *j;
 		for (int k = 0; k < CARRY_RECORDS_PER_READY && (j = carry_hasher_next(st->hasher)); k++) {
 			finish_pending(st, (struct pending *)j);
-			if (st->perm_available)
-				on_fan_perm(st);
+			on_fan_perm(st);
 		}
 	} else if (fd == st->timer_fd)
 		on_timer(st);
@@ -2278,6 +2311,7 @@ static int carry_on_ready(void *state, int fd, uint32_t events)
 		if (r < 0)
 			log_warning_errno(r, "carry: cannot read the mount table");
 	}
+	perm_sync(st);
 	return 0;
 }
 
@@ -2334,9 +2368,14 @@ static int carry_reload(void *state)
 		log_error("carry: new policy rejected, keeping the old one: %s", err);
 		return r;
 	}
+	/* until the volumes are judged under the new rules, the loop decides */
+	if (st->perm)
+		carry_perm_set_volumes(st->perm, NULL, 0);
 	usb_rules_free(st->rules);
 	st->rules = rules;
 	st->rules_gen++;
+	if (st->perm)
+		carry_perm_set_rules_gen(st->perm, st->rules_gen);
 	st->set = s;
 	st->av = av;
 	for (size_t i = 0; i < st->n_vols; i++) {
@@ -2359,6 +2398,7 @@ static int carry_reload(void *state)
 			v->perm_marked = true;
 	}
 	arm_timer(st);
+	perm_sync(st);
 	return 0;
 }
 

@@ -1420,6 +1420,108 @@ static void test_media_hidden_until_marked(void **s)
 	assert_false(visible("CARRY_LOOP_CLEAN"));
 }
 
+/* ---- permission events answered while the loop is busy (issue 23.3) ----------- */
+
+/* Index of the first event of type whose payload's key is value, or -1. */
+static int index_of(const char *type, const char *key, const char *value)
+{
+	const cJSON *x;
+	int i = 0;
+
+	cJSON_ArrayForEach(x, events)
+	{
+		const cJSON *pl = cJSON_GetObjectItem(x, "payload"), *k = cJSON_GetObjectItem(pl, key);
+
+		if (strcmp(cJSON_GetObjectItem(x, "type")->valuestring, type) == 0 && cJSON_IsString(k) &&
+		    strcmp(k->valuestring, value) == 0)
+			return i;
+		i++;
+	}
+	return -1;
+}
+
+/* The approved person's copier writes a file (its first open takes the
+ * loop's slow path), then a second one while the loop is not run at all —
+ * as when it waits for the journal's fsync: the second open is answered by
+ * the permission thread from the cached verdict. The closes reach the
+ * loop afterwards, in order, none lost. On the old module the second open
+ * waited for the loop. */
+static void test_perm_answered_while_loop_busy(void **s)
+{
+	int go[2], done[2], st = 0;
+	struct pollfd pf;
+	struct session se;
+	char c = 0;
+	pid_t pid;
+
+	(void)s;
+	set_policy(approval_policy("61001"));
+	start("CARRY_LOOP_RW", "S-APPROVED");
+	assert_true(drive_until("carry.mounted", 0, 3000));
+	se = session_begin(61001);
+	assert_non_null(gate_until("writable", "61001", 3000));
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(done), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char p[PATH_MAX + 16];
+		int fd;
+
+		close(go[1]);
+		close(done[0]);
+		become(61001);
+		/* under the unit's privileges (no CAP_KILL) teardown cannot kill
+		 * a person's process: it ends itself if a check failed */
+		alarm(20);
+		for (int i = 1; i <= 2; i++) {
+			if (snprintf(p, sizeof(p), "%s/busy-%c.txt", mnt, (char)('0' + i)) >= (int)sizeof(p))
+				_exit(9);
+			fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			if (fd < 0 || write(fd, "data\n", 5) != 5 || close(fd) < 0)
+				_exit(10 + i);
+			c = (char)('0' + i);
+			(void)!write(done[1], &c, 1);
+			if (read(go[0], &c, 1) != 1 && i == 1)
+				_exit(20);
+		}
+		_exit(0);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(sessions); i++)
+		if (!sessions[i]) { /* killed by teardown if a check fails (the old module: blocked in open) */
+			sessions[i] = pid;
+			break;
+		}
+	close(go[0]);
+	close(done[1]);
+	pf = (struct pollfd){.fd = done[0], .events = POLLIN};
+	for (int i = 0; i < 300 && poll(&pf, 1, 0) == 0; i++)
+		drive(10);
+	assert_int_equal(read(done[0], &c, 1), 1);
+	assert_int_equal(c, '1');
+	/* the loop stands still from here (the cache trusts a verdict 1 s) */
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(poll(&pf, 1, 700), 1);
+	assert_int_equal(read(done[0], &c, 1), 1);
+	assert_int_equal(c, '2');
+	close(go[1]);
+	for (int i = 0; i < 300 && waitpid(pid, &st, WNOHANG) == 0; i++)
+		drive(10);
+	for (size_t i = 0; i < ELEMENTSOF(sessions); i++)
+		if (sessions[i] == pid)
+			sessions[i] = 0;
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	close(done[0]);
+	for (int i = 0; i < 150 && index_of("carry.out", "path", "/busy-2.txt") < 0; i++)
+		drive(20);
+	assert_true(index_of("carry.out", "path", "/busy-1.txt") >= 0);
+	assert_true(index_of("carry.out", "path", "/busy-2.txt") > index_of("carry.out", "path", "/busy-1.txt"));
+	assert_int_equal(index_of("carry.refused", "path", "/busy-2.txt"), -1);
+	session_end(&se);
+	stop();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1437,6 +1539,7 @@ int main(void)
 	        cmocka_unit_test_teardown(test_first_open_race, teardown),
 	        cmocka_unit_test_teardown(test_open_before_watch_revoked, teardown),
 	        cmocka_unit_test_teardown(test_media_hidden_until_marked, teardown),
+	        cmocka_unit_test_teardown(test_perm_answered_while_loop_busy, teardown),
 	};
 
 	tmp = getenv("CARRY_TMP");

@@ -1,0 +1,288 @@
+/* modules/carry/carry_perm.c — the carry module's permission-event thread
+ * (mamori-worker): reads the fanotify content group, answers opens the
+ * loop's verdicts already cover, hands everything else to the loop in
+ * order (carry_perm.h). One mutex guards the queue, the media table and the
+ * verdict cache; it is never held across a syscall that can wait. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "carry_perm.h"
+#include "log.h"
+
+#define CARRY_PERM_VOLUMES 64
+#define CARRY_PERM_BUF     (64 * 1024)
+
+struct carry_perm {
+	int fan_fd, ready_fd, stop_fd;
+	pid_t self;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;
+	pthread_cond_t space;
+	bool stopping;
+	/* under lock */
+	struct carry_perm_event *q; /* ring of CARRY_PERM_QUEUE */
+	size_t head, n;
+	struct carry_perm_volume vols[CARRY_PERM_VOLUMES];
+	size_t n_vols;
+	uint64_t rules_gen, fast;
+	struct carry_perm_entry cache[CARRY_PERM_CACHE];
+	char *buf; /* the thread's */
+};
+
+int64_t carry_perm_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void carry_perm_respond(int fan_fd, int fd, bool allow)
+{
+	struct fanotify_response resp = {.fd = fd, .response = allow ? FAN_ALLOW : FAN_DENY};
+
+	if (write(fan_fd, &resp, sizeof(resp)) != (ssize_t)sizeof(resp))
+		log_warning_errno(-errno, "carry: cannot answer a permission event");
+	close(fd);
+}
+
+/* May the thread allow this open? Only what the loop would allow too. */
+static bool fast_allow(struct carry_perm *p, int fd, pid_t tid)
+{
+	const struct carry_perm_entry *c = &p->cache[(unsigned)tid % CARRY_PERM_CACHE];
+	struct stat s;
+	bool allow = false, live;
+
+	if (tid == p->self)
+		return true; /* the worker's own open: the loop allows it too */
+	if (fstat(fd, &s) < 0)
+		return false;
+	pthread_mutex_lock(&p->lock);
+	live = c->tid == tid && carry_perm_now_ms() < c->until_ms;
+	if (live && c->tgid == p->self)
+		allow = true; /* another thread of the worker */
+	for (size_t i = 0; !allow && i < p->n_vols; i++) {
+		if (p->vols[i].dev != s.st_dev)
+			continue;
+		if (p->vols[i].mode == CARRY_PERM_ALLOW)
+			allow = true;
+		else if (p->vols[i].mode == CARRY_PERM_APPROVAL &&
+		         (live && c->approved_dev == s.st_dev && c->rules_gen == p->rules_gen)) {
+			allow = true;
+			p->fast++;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return allow;
+}
+
+/* Hand an event to the loop; waits while the queue is full. false when
+ * stopping (the caller still owns the event). */
+static bool forward(struct carry_perm *p, const struct carry_perm_event *e)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&p->lock);
+	while (p->n == CARRY_PERM_QUEUE && !p->stopping)
+		pthread_cond_wait(&p->space, &p->lock);
+	if (p->stopping) {
+		pthread_mutex_unlock(&p->lock);
+		return false;
+	}
+	p->q[(p->head + p->n) % CARRY_PERM_QUEUE] = *e;
+	p->n++;
+	pthread_mutex_unlock(&p->lock);
+	(void)!write(p->ready_fd, &one, sizeof(one));
+	return true;
+}
+
+static void *thread_main(void *arg)
+{
+	struct carry_perm *p = arg;
+
+	for (;;) {
+		struct pollfd pf[2] = {{.fd = p->fan_fd, .events = POLLIN}, {.fd = p->stop_fd, .events = POLLIN}};
+		ssize_t n;
+		size_t off = 0;
+
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pf[1].revents)
+			break;
+		n = read(p->fan_fd, p->buf, CARRY_PERM_BUF);
+		if (n <= 0)
+			continue;
+		while ((size_t)n - off >= FAN_EVENT_METADATA_LEN) {
+			struct fanotify_event_metadata md;
+			struct carry_perm_event e;
+
+			/* unaligned-safe copy: info records align events to 4 bytes only */
+			memcpy(&md, p->buf + off, sizeof(md));
+			if (md.event_len < FAN_EVENT_METADATA_LEN || md.event_len > (size_t)n - off)
+				break;
+			off += md.event_len;
+			if (md.vers != FANOTIFY_METADATA_VERSION) {
+				if (md.fd >= 0)
+					close(md.fd);
+				continue;
+			}
+			if (md.fd < 0 && !(md.mask & FAN_Q_OVERFLOW))
+				continue;
+			if (md.fd >= 0 && (md.mask & FAN_OPEN_PERM) && fast_allow(p, md.fd, md.pid)) {
+				carry_perm_respond(p->fan_fd, md.fd, true);
+				continue;
+			}
+			e = (struct carry_perm_event){.fd = md.fd, .pid = md.pid, .mask = md.mask};
+			if (!forward(p, &e)) {
+				/* stopping: an open is denied (fail closed), a close let go */
+				if (e.fd >= 0 && (e.mask & FAN_OPEN_PERM))
+					carry_perm_respond(p->fan_fd, e.fd, false);
+				else if (e.fd >= 0)
+					close(e.fd);
+			}
+		}
+	}
+	return NULL;
+}
+
+int carry_perm_new(int fan_fd, pid_t self, struct carry_perm **ret)
+{
+	struct carry_perm *p = calloc(1, sizeof(*p));
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	p->fan_fd = fan_fd;
+	p->self = self;
+	p->ready_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	p->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	p->q = calloc(CARRY_PERM_QUEUE, sizeof(*p->q));
+	p->buf = malloc(CARRY_PERM_BUF);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->space, NULL);
+	if (p->ready_fd < 0 || p->stop_fd < 0 || !p->q || !p->buf) {
+		r = p->q && p->buf ? -errno : -ENOMEM;
+		carry_perm_free(p, NULL, NULL);
+		return r;
+	}
+	r = -pthread_create(&p->thread, NULL, thread_main, p);
+	if (r < 0) {
+		carry_perm_free(p, NULL, NULL);
+		return r;
+	}
+	p->started = true;
+	*ret = p;
+	return 0;
+}
+
+void carry_perm_free(struct carry_perm *p, void (*drop)(const struct carry_perm_event *e, void *ud), void *ud)
+{
+	struct carry_perm_event e;
+	uint64_t one = 1;
+
+	if (!p)
+		return;
+	if (p->started) {
+		pthread_mutex_lock(&p->lock);
+		p->stopping = true;
+		pthread_cond_broadcast(&p->space);
+		pthread_mutex_unlock(&p->lock);
+		(void)!write(p->stop_fd, &one, sizeof(one));
+		pthread_join(p->thread, NULL);
+	}
+	while (p->q && carry_perm_next(p, &e)) {
+		if (drop)
+			drop(&e, ud);
+		else if (e.fd >= 0)
+			close(e.fd);
+	}
+	pthread_cond_destroy(&p->space);
+	pthread_mutex_destroy(&p->lock);
+	if (p->ready_fd >= 0)
+		close(p->ready_fd);
+	if (p->stop_fd >= 0)
+		close(p->stop_fd);
+	free(p->q);
+	free(p->buf);
+	free(p);
+}
+
+int carry_perm_fd(const struct carry_perm *p)
+{
+	return p->ready_fd;
+}
+
+bool carry_perm_next(struct carry_perm *p, struct carry_perm_event *ret)
+{
+	uint64_t x;
+	bool got = false, more;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->n > 0) {
+		*ret = p->q[p->head];
+		p->head = (p->head + 1) % CARRY_PERM_QUEUE;
+		p->n--;
+		got = true;
+		pthread_cond_signal(&p->space);
+	}
+	more = p->n > 0;
+	/* the eventfd says "something waits" exactly while it does: drained
+	 * with the last one (a push after this unlock writes it again) */
+	if (!more)
+		(void)!read(p->ready_fd, &x, sizeof(x));
+	pthread_mutex_unlock(&p->lock);
+	return got;
+}
+
+void carry_perm_set_volumes(struct carry_perm *p, const struct carry_perm_volume *v, size_t n)
+{
+	pthread_mutex_lock(&p->lock);
+	p->n_vols = n < CARRY_PERM_VOLUMES ? n : CARRY_PERM_VOLUMES;
+	if (p->n_vols)
+		memcpy(p->vols, v, p->n_vols * sizeof(*v));
+	pthread_mutex_unlock(&p->lock);
+}
+
+void carry_perm_set_rules_gen(struct carry_perm *p, uint64_t gen)
+{
+	pthread_mutex_lock(&p->lock);
+	p->rules_gen = gen;
+	pthread_mutex_unlock(&p->lock);
+}
+
+struct carry_perm_entry carry_perm_cache_get(struct carry_perm *p, pid_t tid)
+{
+	struct carry_perm_entry e;
+
+	pthread_mutex_lock(&p->lock);
+	e = p->cache[(unsigned)tid % CARRY_PERM_CACHE];
+	pthread_mutex_unlock(&p->lock);
+	return e;
+}
+
+void carry_perm_cache_put(struct carry_perm *p, const struct carry_perm_entry *e)
+{
+	pthread_mutex_lock(&p->lock);
+	p->cache[(unsigned)e->tid % CARRY_PERM_CACHE] = *e;
+	pthread_mutex_unlock(&p->lock);
+}
+
+uint64_t carry_perm_fast(struct carry_perm *p)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&p->lock);
+	n = p->fast;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
