@@ -535,16 +535,10 @@ static int parse_iface_prop(const char *s, uint8_t *c, uint8_t *sc, uint8_t *p)
 static uint8_t read_hex_attr(const char *sp, const char *attr)
 {
 	char b[8];
-	int64_t v = 0;
+	uint32_t v;
 
-	if (read_attr_line(sp, attr, b, sizeof(b)) < 0)
+	if (read_attr_line(sp, attr, b, sizeof(b)) < 0 || hex_u32(b, strlen(b), true, &v) < 0 || v > 0xff)
 		return 0xff;
-	for (char *q = b; *q; q++) {
-		int h = (*q >= '0' && *q <= '9') ? *q - '0' : (*q >= 'a' && *q <= 'f') ? *q - 'a' + 10 : -1;
-		if (h < 0 || v > 0xf)
-			return 0xff;
-		v = v * 16 + h;
-	}
 	return (uint8_t)v;
 }
 
