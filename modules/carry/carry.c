@@ -573,13 +573,16 @@ static bool decide_open_(struct carry_state *st, struct carry_volume *v, int fd,
 	w = carry_proc_open_for_write(tid);
 	if (w == 0)
 		return true;
-	if (w == -EPERM || w == -EACCES) {
+	if ((w == -EPERM || w == -EACCES) && v->gate == GATE_RO) {
 		/* /proc/TID/syscall of another user needs CAP_SYS_PTRACE, which
-		 * the shipped unit does not grant: the intent is unreadable there
-		 * and the open is allowed, as it always was (the write gate's
-		 * read-only superblock is what refuses writes then). The same
-		 * answer is cached so that the permission thread gives it without
-		 * the loop (issue 23.3); both go when the intent becomes readable. */
+		 * the shipped unit does not grant: the intent is unreadable. While
+		 * the write gate holds the superblock read-only no open can write,
+		 * so the open is allowed. The same answer is cached so that the
+		 * permission thread gives it without the loop (issue 23.3); both go
+		 * when the gate opens (rules_gen). On a writable medium the intent
+		 * is unknown and judged as a write below (fail closed): an account
+		 * with no session and no approval (a cron job, a daemon) cannot
+		 * write while the medium is writable for the approved person. */
 		c = carry_perm_cache_get(st->perm, tid);
 		if (c.tid != tid || now_ms() >= c.until_ms)
 			c = (struct carry_perm_entry){.tid = tid, .until_ms = now_ms() + CARRY_PERM_CACHE_MS};
@@ -588,7 +591,7 @@ static bool decide_open_(struct carry_state *st, struct carry_volume *v, int fd,
 		carry_perm_cache_put(st->perm, &c);
 		return true;
 	}
-	if (w < 0 && w != -EOPNOTSUPP)
+	if (w < 0 && w != -EOPNOTSUPP && w != -EPERM && w != -EACCES)
 		return true; /* the opener is gone: nothing will be written by it */
 	ver = usb_rules_approval_check(st->rules, &v->id, carry_proc_read(tid, &p) == 0 ? p.user : NULL, time(NULL),
 	                               &m);
@@ -605,7 +608,9 @@ static bool decide_open_(struct carry_state *st, struct carry_volume *v, int fd,
 	 * worker threads, a 32-bit int 0x80 call): whether it writes is unknown,
 	 * so it is refused like a write (fail closed), reads included */
 	record_refusal(st, v, fd, tid,
-	               w == -EOPNOTSUPP ? "unclassified_open_without_approval" : usb_approval_verdict_to_string(ver),
+	               w == -EOPNOTSUPP              ? "unclassified_open_without_approval"
+	               : w == -EPERM || w == -EACCES ? "unreadable_intent_without_approval"
+	                                             : usb_approval_verdict_to_string(ver),
 	               &m);
 	return false;
 }
@@ -1231,9 +1236,14 @@ static void write_gate(struct carry_state *st, struct carry_volume *v)
 			r = sb_set_ro(v, false);
 		if (r == 0)
 			r = mnt_set_ro(v, false);
-		if (r == 0)
+		if (r == 0) {
 			v->gate = GATE_RW;
-		else if (sb_set_ro(v, true) == 0)
+			/* answers cached while nothing could be written (an
+			 * unreadable intent on the read-only medium) end here */
+			st->rules_gen++;
+			if (st->perm)
+				carry_perm_set_rules_gen(st->perm, st->rules_gen);
+		} else if (sb_set_ro(v, true) == 0)
 			(void)bdev_set_ro(v->devnode, true);
 	} else if (!rw && v->gate == GATE_RW) {
 		r = mnt_set_ro(v, true);

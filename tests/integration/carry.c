@@ -1045,6 +1045,19 @@ static void test_metadata_writes_with_approval(void **s)
 	assert_string_equal(str(e, "approval"), "AP-1");
 	assert_int_equal(cJSON_GetObjectItem(e, "size")->valueint, 17);
 	assert_int_equal(count("carry.refused"), 0);
+	/* an account with no session and no approval (a cron job, a daemon)
+	 * writes while the medium is writable for the approved person: refused.
+	 * Under the unit (unit_privileges.sh runs this suite) the worker cannot
+	 * read that process's /proc/TID/syscall (no CAP_SYS_PTRACE): an
+	 * unreadable intent on a writable medium is judged as a write, where
+	 * it used to be allowed. */
+	mpath(p, sizeof(p), "/readme.txt");
+	assert_int_equal(chmod(p, 0666), 0); /* the kernel's own permissions let them */
+	as_uid = 61003;
+	assert_int_equal(run_child(child_write, p, "carry.refused"), 10);
+	e = find("carry.refused", "user", "61003");
+	assert_non_null(e);
+	as_uid = 61001;
 	/* a second person logs in: read-only again, for both */
 	other = session_begin(61002);
 	e = gate_until("read_only", "61002", 3000);
