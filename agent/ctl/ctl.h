@@ -28,6 +28,7 @@ int ctl_enroll(struct ctl_env *env, int argc, char **argv);    /* ctl_enroll.c *
 int ctl_server(struct ctl_env *env, int argc, char **argv);    /* ctl_enroll.c: sync, status */
 int ctl_usb(struct ctl_env *env, int argc, char **argv);       /* ctl_usb.c: list, generate-policy */
 int ctl_commands(struct ctl_env *env, int argc, char **argv);  /* ctl_commands.c: remote commands received */
+int ctl_media(struct ctl_env *env, int argc, char **argv);     /* ctl_media.c: sanitize (MEDIA-6) */
 
 /* Pick the message for the language: ja or en. */
 #define L(env, ja, en) ((env)->lang && (env)->lang[0] == 'e' ? (en) : (ja))

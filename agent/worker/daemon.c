@@ -36,6 +36,7 @@
 #include "rootpath.h"
 #include "sdnotify.h"
 #include "strutil.h"
+#include "sanitize.h"
 #include "usb_local_store.h"
 #include "version.h"
 #include "watch.h"
@@ -1451,6 +1452,13 @@ char *daemon_control_request(struct daemon *d, const char *req, size_t len, uid_
 		out = usb_local_request(&d->ctx, d->pol.current, d->config.state_dir, &d->peer, cmd,
 		                        cJSON_GetObjectItemCaseSensitive(in, "args"), peer_uid, control_peer_pid());
 		ipc_update(d);
+		return out ? cJSON_PrintUnformatted(out) : NULL;
+	}
+	if (cmd == CONTROL_MEDIA_SANITIZE) { /* issue 16.5, MEDIA-6 */
+		_cleanup_(cJSON_Deletep) cJSON *in = cJSON_ParseWithLength(req, len);
+
+		out = sanitize_request(&d->ctx, cJSON_GetObjectItemCaseSensitive(in, "args"), peer_uid,
+		                       control_peer_pid());
 		return out ? cJSON_PrintUnformatted(out) : NULL;
 	}
 	if (control_cmds[cmd].root_only && peer_uid != 0)

@@ -12,7 +12,6 @@
  * whole set (ipc `usb_local`) at every change and every worker start. */
 #include <errno.h>
 #include <inttypes.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,33 +146,6 @@ static void send_set(const cJSON *doc, struct ipc_peer *peer)
 		log_warning_errno(r, "cannot send the local USB exceptions to mamorid");
 }
 
-/* Who asked: the peer's uid and pid (SO_PEERCRED), its login uid (the person
- * behind sudo) and that account's name. */
-static void add_who(cJSON *o, uid_t uid, pid_t pid)
-{
-	char p[64], buf[32];
-	uid_t who = uid;
-	struct passwd *pw;
-
-	cJSON_AddNumberToObject(o, "uid", (double)uid);
-	cJSON_AddNumberToObject(o, "pid", (double)pid);
-	if (pid > 0 && xsnprintf(p, sizeof(p), "/proc/%d/loginuid", (int)pid) == 0 &&
-	    read_one_line(p, buf, sizeof(buf)) == 0) {
-		int64_t v;
-		if (parse_int64(buf, 0, 4294967294LL, &v) == 0) {
-			cJSON_AddNumberToObject(o, "loginuid", (double)v);
-			who = (uid_t)v;
-		} else
-			cJSON_AddNullToObject(o, "loginuid");
-	} else
-		cJSON_AddNullToObject(o, "loginuid");
-	pw = getpwuid(who);
-	if (pw)
-		cJSON_AddStringToObject(o, "user", pw->pw_name);
-	else
-		cJSON_AddNullToObject(o, "user");
-}
-
 static void journal_event(struct mamori_ctx *ctx, const char *type, enum event_severity sev, cJSON *payload)
 {
 	int r = mamori_emit(ctx, type, sev, "OPS-3,MEDIA-1", payload);
@@ -198,7 +170,7 @@ static cJSON *refuse(struct mamori_ctx *ctx, const char *reason, const char *msg
 			cJSON_AddStringToObject(ev, "id", str(args, "id"));
 		if (args && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(args, "reason")))
 			cJSON_AddStringToObject(ev, "why", str(args, "reason"));
-		add_who(ev, uid, pid);
+		control_who_json(ev, uid, pid);
 		journal_event(ctx, "usb.exception_refused", SEV_WARNING, ev);
 	}
 	if (out) {
@@ -339,7 +311,7 @@ static cJSON *add(struct mamori_ctx *ctx, const struct mamori_policy *pol, const
 	cJSON_AddBoolToObject(e, "permanent", na == 0);
 	/* --permanent ends with the policy version; a timed one outlives it */
 	cJSON_AddNumberToObject(e, "policy_version", na == 0 ? (double)pv : 0);
-	add_who(e, uid, pid);
+	control_who_json(e, uid, pid);
 	cJSON_AddItemToArray(arr, e);
 	r = save(state_dir, doc);
 	if (r < 0) {
@@ -403,7 +375,7 @@ static cJSON *revoke_one(struct mamori_ctx *ctx, const struct mamori_policy *pol
 					cJSON_AddStringToObject(ev, "reason", why->valuestring);
 				else
 					cJSON_AddNullToObject(ev, "reason");
-				add_who(ev, uid, pid);
+				control_who_json(ev, uid, pid);
 				journal_event(ctx, "usb.exception_revoked", SEV_NOTICE, ev);
 			}
 		}
