@@ -1653,6 +1653,19 @@ static int oneshot(struct store *base, const char *sql, sqlite3_stmt **ret)
 	return sql_errno(sqlite3_prepare_v2(SQ(base)->db, sql, -1, ret, NULL));
 }
 
+/* A statement on the creds table: ?1 the kind, ?3 the principal (NULL: any
+ * principal); the caller binds ?2. */
+static int cred_stmt(struct store *base, const char *sql, enum store_cred_kind kind, const char *principal,
+                     sqlite3_stmt **ret)
+{
+	int r = oneshot(base, sql, ret);
+
+	if (r < 0 || (r = bind_text(*ret, 1, kind == CRED_SESSION ? "session" : "api")) < 0 ||
+	    (r = bind_text(*ret, 3, principal)) < 0)
+		return r;
+	return 0;
+}
+
 static int sq_cred_list(struct store *base, enum store_cred_kind kind, const char *principal, int64_t now_us,
                         store_cred_cb cb, void *userdata)
 {
@@ -1660,13 +1673,12 @@ static int sq_cred_list(struct store *base, enum store_cred_kind kind, const cha
 	char role[32];
 	int r;
 
-	if ((r = oneshot(base,
-	                 "SELECT substr(hash, 1, 16), principal, role, expires_us, "
-	                 "coalesce(created_by,''), coalesce(created_us,0) FROM creds WHERE kind = ?1 "
-	                 "AND expires_us > ?2 AND (?3 IS NULL OR principal = ?3) ORDER BY created_us, hash",
-	                 &st)) < 0 ||
-	    (r = bind_text(st, 1, kind == CRED_SESSION ? "session" : "api")) < 0 || (r = bind_int(st, 2, now_us)) < 0 ||
-	    (r = bind_text(st, 3, principal)) < 0)
+	if ((r = cred_stmt(base,
+	                   "SELECT substr(hash, 1, 16), principal, role, expires_us, "
+	                   "coalesce(created_by,''), coalesce(created_us,0) FROM creds WHERE kind = ?1 "
+	                   "AND expires_us > ?2 AND (?3 IS NULL OR principal = ?3) ORDER BY created_us, hash",
+	                   kind, principal, &st)) < 0 ||
+	    (r = bind_int(st, 2, now_us)) < 0)
 		return r;
 	while ((r = step_row(st)) == 1) {
 		struct store_cred_row c = {.cred.kind = kind};
@@ -1693,12 +1705,11 @@ static int sq_cred_revoke(struct store *base, enum store_cred_kind kind, const c
 
 	if (strlen(id) != STORE_CRED_ID_LEN || strspn(id, "0123456789abcdef") != STORE_CRED_ID_LEN)
 		return -ENOENT;
-	if ((r = oneshot(base,
-	                 "DELETE FROM creds WHERE kind = ?1 AND substr(hash, 1, 16) = ?2 "
-	                 "AND (?3 IS NULL OR principal = ?3) RETURNING principal",
-	                 &st)) < 0 ||
-	    (r = bind_text(st, 1, kind == CRED_SESSION ? "session" : "api")) < 0 || (r = bind_text(st, 2, id)) < 0 ||
-	    (r = bind_text(st, 3, principal)) < 0)
+	if ((r = cred_stmt(base,
+	                   "DELETE FROM creds WHERE kind = ?1 AND substr(hash, 1, 16) = ?2 "
+	                   "AND (?3 IS NULL OR principal = ?3) RETURNING principal",
+	                   kind, principal, &st)) < 0 ||
+	    (r = bind_text(st, 2, id)) < 0)
 		return r;
 	r = step_row(st);
 	if (r <= 0)

@@ -26,8 +26,8 @@ struct client {
 	uid_t uid;
 	pid_t pid;
 	bool watching; /* usb_watch: stays after its answer, gets published lines */
-	bool failed;   /* a published line could not go: freed by its own dispatch, never from publish
-	                  (its event may wait in the loop's current batch) */
+	bool failed;   /* to be dropped (client_fail): freed by its own dispatch, never by publish,
+	                  expire or answer_waiting (its event may wait in the loop's current batch) */
 	char *in;
 	size_t in_len;
 	char *out;
@@ -374,8 +374,11 @@ int control_server_dispatch(struct control_server *s, int epfd, void *tag, uint3
 	return 0;
 }
 
-/* A watcher that cannot take more: its next dispatch frees it. */
-static void watch_fail(int epfd, struct client *c)
+/* A client to be dropped outside its own dispatch (a watcher that cannot
+ * take more, an idle one, one whose answer cannot go): its event may wait
+ * in the loop's current batch, so it is never freed here; the shut-down
+ * socket wakes the loop and its next dispatch frees it. */
+static void client_fail(int epfd, struct client *c)
 {
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
 
@@ -400,7 +403,7 @@ void control_server_publish(struct control_server *s, int epfd, const char *line
 			continue;
 		pending = c->out_len - c->out_off;
 		if (pending + ll + 1 > CONTROL_WATCH_BACKLOG) {
-			watch_fail(epfd, c); /* it does not read: it gets no more */
+			client_fail(epfd, c); /* it does not read: it gets no more */
 			continue;
 		}
 		if (c->out_off > 0) {
@@ -410,7 +413,7 @@ void control_server_publish(struct control_server *s, int epfd, const char *line
 		}
 		nb = realloc(c->out, c->out_len + ll + 2);
 		if (!nb) {
-			watch_fail(epfd, c);
+			client_fail(epfd, c);
 			continue;
 		}
 		c->out = nb;
@@ -419,7 +422,7 @@ void control_server_publish(struct control_server *s, int epfd, const char *line
 		c->out_len += ll + 1;
 		c->out[c->out_len] = '\0';
 		if (client_write(c) < 0) {
-			watch_fail(epfd, c);
+			client_fail(epfd, c);
 			continue;
 		}
 		if (c->out_off < c->out_len) {
@@ -451,8 +454,8 @@ void control_server_expire(struct control_server *s, int epfd)
 		return;
 	for (c = s->clients; c; c = next) {
 		next = c->next;
-		if (!c->watching && !c->waiting && ms_since(&c->since) > CONTROL_CLIENT_TIMEOUT_MS)
-			client_free(s, epfd, c);
+		if (!c->watching && !c->waiting && !c->failed && ms_since(&c->since) > CONTROL_CLIENT_TIMEOUT_MS)
+			client_fail(epfd, c); /* the worker calls this before its batch: no free here */
 	}
 }
 
@@ -476,7 +479,7 @@ void control_server_answer_waiting(struct control_server *s, int epfd, const cha
 		clock_gettime(CLOCK_MONOTONIC, &c->since); /* the idle bound again, for the write */
 		c->out = malloc(l + 2);
 		if (!c->out || epoll_ctl(epfd, EPOLL_CTL_MOD, c->w.fd, &ev) < 0) {
-			client_free(s, epfd, c);
+			client_fail(epfd, c); /* called from inside the loop's batch */
 			continue;
 		}
 		memcpy(c->out, resp, l);

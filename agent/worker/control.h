@@ -66,7 +66,9 @@ int control_server_fd(const struct control_server *s);
 /* The listening fd or a client fd is readable/writable. */
 int control_server_dispatch(struct control_server *s, int epfd, void *tag, uint32_t events);
 bool control_server_has_clients(const struct control_server *s);
-/* Drop clients idle longer than the timeout (called from the periodic timer). */
+/* Drop clients idle longer than the timeout. Safe while the loop still
+ * holds their events: they are shut down and freed by their own next
+ * dispatch, never here (the worker calls this right after epoll_wait). */
 void control_server_expire(struct control_server *s, int epfd);
 
 /* Send one line (without "\n") to every usb_watch client; a client that

@@ -93,26 +93,12 @@ static void die(const char *what)
 	exit(1);
 }
 
-static void rd(const char *path, char *buf, size_t n)
-{
-	FILE *f = fopen(path, "re");
-	size_t k = 0;
-
-	buf[0] = '\0';
-	if (f) {
-		k = fread(buf, 1, n - 1, f);
-		fclose(f);
-	}
-	buf[k] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-}
-
 static const char *attr(const char *syspath, const char *a)
 {
 	static char p[1024], v[256];
 
 	snprintf(p, sizeof(p), "%s%s/%s", root, syspath, a);
-	rd(p, v, sizeof(v));
+	usbtb_read_line(p, v, sizeof(v));
 	return v;
 }
 
@@ -346,7 +332,7 @@ static double cpu_ns(pid_t pid)
 	while ((e = readdir(d)))
 		if (e->d_name[0] != '.') {
 			snprintf(f, sizeof(f), "%s/%s/schedstat", p, e->d_name);
-			rd(f, b, sizeof(b));
+			usbtb_read_line(f, b, sizeof(b));
 			sum += strtod(b, NULL);
 		}
 	closedir(d);
@@ -359,10 +345,10 @@ static pid_t child_named(pid_t parent, const char *comm)
 	char *s, *save = NULL;
 
 	snprintf(p, sizeof(p), "/proc/%d/task/%d/children", (int)parent, (int)parent);
-	rd(p, b, sizeof(b));
+	usbtb_read_line(p, b, sizeof(b));
 	for (s = strtok_r(b, " ", &save); s; s = strtok_r(NULL, " ", &save)) {
 		snprintf(p, sizeof(p), "/proc/%s/comm", s);
-		rd(p, c, sizeof(c));
+		usbtb_read_line(p, c, sizeof(c));
 		if (strcmp(c, comm) == 0)
 			return (pid_t)strtol(s, NULL, 10);
 	}

@@ -122,13 +122,16 @@ print_summary() {
 	echo
 	echo "==== make fresh: summary ($(date -u +%FT%TZ), $(nproc) cores) ===="
 	printf '%s\n' "${summary[@]}"
-	echo "tested: commit $(git -C "$src" rev-parse --short HEAD) (git archive HEAD; uncommitted changes are not tested)"
+	echo "tested: commit ${commit:0:12} (git archive of HEAD at the start; uncommitted changes are not tested)"
 	echo "total: $((SECONDS - t_start)) s; demo+check+packages: $((t_inside)) s (budget 1800 s)"
 }
 t_inside=0
 
 echo "fresh: Debian $suite from $mirror; work directory $work"
-echo "fresh: testing commit $(git -C "$src" rev-parse --short HEAD) — git archive HEAD: uncommitted changes are NOT tested"
+# the commit archived, resolved once: HEAD may move while this runs (a commit
+# in the checkout), and the summary names what was tested
+commit=$(git -C "$src" rev-parse --verify HEAD^{commit})
+echo "fresh: testing commit ${commit:0:12} — git archive HEAD: uncommitted changes are NOT tested"
 if [[ -n $(git -C "$src" status --porcelain --untracked-files=no) ]]; then
 	echo "fresh: note: the working tree has uncommitted changes; they are not part of this run"
 fi
@@ -171,7 +174,7 @@ step "apt-get install gcc make git (only these)" inroot sh -c \
 	'apt-get update -q && apt-get install -y -q --no-install-recommends gcc make git'
 copy_tree() {
 	mkdir -p "$root/src"
-	git -C "$src" archive --format=tar HEAD | tar -C "$root/src" -xf -
+	git -C "$src" archive --format=tar "$commit" | tar -C "$root/src" -xf -
 }
 step "git archive HEAD into /src" copy_tree
 

@@ -19,12 +19,14 @@ gate_sign() {
 # ($prep/gate*.log) shown on failure and checked for sanitizer reports.
 # MAMORI_GATE_BIN runs other mamorid/mamori-worker binaries (the old code).
 gate_run() {
-	local rc=0 l
+	local rc=0 l asan
+	# ASan's runtime first in the testbed program only (umockdev's preload
+	# comes after it): the rest of the calling script runs without it
+	local -a env=("ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0")
 	export MAMORI_BIN=${MAMORI_GATE_BIN:-$B/bin} MAMORI_PREP=$prep
-	export LD_PRELOAD="$(gcc -print-file-name=libasan.so)"
-	[[ -f $LD_PRELOAD ]] || unset LD_PRELOAD
-	export ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0"
-	umockdev-wrapper "$B/itests/$1" || rc=$?
+	asan=$(gcc -print-file-name=libasan.so)
+	[[ -f $asan ]] && env+=("LD_PRELOAD=$asan")
+	env "${env[@]}" umockdev-wrapper "$B/itests/$1" || rc=$?
 	for l in "$prep"/gate*.log; do
 		[[ -f $l ]] || continue
 		if ((rc)); then echo "--- $l"; grep -v '^event ' "$l" | tail -40; fi

@@ -168,7 +168,7 @@ static void test_spool(void **state)
 			         bindir, tbroot, prep);
 			assert_int_equal(run(cmd), 0);
 			snprintf(cmd, sizeof(cmd), "%s/counted.txt", prep);
-			rd(cmd, out, sizeof(out));
+			usbtb_read_line(cmd, out, sizeof(out));
 			counted = (int)strtol(out, NULL, 10);
 		}
 		printf("# %-26s %9s %10s %14s %10s\n", "scenario", "produced", "journaled", "counted lost",

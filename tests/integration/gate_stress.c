@@ -68,7 +68,7 @@ static pid_t worker_of_gate(void)
 		char comm[64], cp[64];
 		pid_t c = (pid_t)strtol(buf, NULL, 10);
 		snprintf(cp, sizeof(cp), "/proc/%d/comm", (int)c);
-		rd(cp, comm, sizeof(comm));
+		usbtb_read_line(cp, comm, sizeof(comm));
 		if (strncmp(comm, "mamori-worker", 13) == 0)
 			found = c;
 	}

@@ -22,6 +22,7 @@
 #include <umockdev.h>
 
 #include "control.h"
+#include "usb_testbed.h"
 #include "json-util.h"
 
 static UMockdevTestbed *tb;
@@ -30,26 +31,12 @@ static char *hub;
 static int auto_uevent, devnum = 2;
 static pid_t gate;
 
-static inline void rd(const char *path, char *buf, size_t n)
-{
-	FILE *f = fopen(path, "re");
-	size_t k = 0;
-
-	buf[0] = '\0';
-	if (f) {
-		k = fread(buf, 1, n - 1, f);
-		fclose(f);
-	}
-	buf[k] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-}
-
 static inline const char *attr(const char *syspath, const char *a)
 {
 	static char b[4096], v[256];
 
 	snprintf(b, sizeof(b), "%s%s/%s", tbroot, syspath, a);
-	rd(b, v, sizeof(v));
+	usbtb_read_line(b, v, sizeof(v));
 	return v;
 }
 

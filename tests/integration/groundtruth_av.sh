@@ -20,35 +20,17 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${MAMORI_BUILD:=build-san}"
 CTL=${GT_CTL:-$PWD/$MAMORI_BUILD/bin/mamorictl}
-CLAMD=/usr/sbin/clamd
+. tests/integration/clamd_lib.bash
 ONACC=/usr/sbin/clamonacc
-for b in "$CLAMD" "$ONACC"; do
-	[[ -x $b ]] || { echo "FAIL: $b is not installed (apt-get install clamav-daemon)"; exit 1; }
-done
+[[ -x $ONACC ]] || { echo "FAIL: $ONACC is not installed (apt-get install clamav-daemon)"; exit 1; }
 work=$(mktemp -d /tmp/mamori-gt-av.XXXXXX)
-clamd_pid=
 cleanup() {
-	[[ -n $clamd_pid ]] && kill "$clamd_pid" 2>/dev/null && wait "$clamd_pid" 2>/dev/null
+	clamd_stop
 	rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
-mkdir -p "$work/db" "$work/watch"
-eicar='X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
-printf 'Mamori-EICAR-Test:0:*:%s\n' "$(printf '%s' "$eicar" | od -An -tx1 | tr -d ' \n')" >"$work/db/mamori.ndb"
-cat >"$work/clamd.conf" <<CONF
-LocalSocket $work/clamd.sock
-DatabaseDirectory $work/db
-Foreground yes
-LogFile $work/clamd.log
-MaxThreads 2
-OnAccessIncludePath $work/watch
-OnAccessPrevention no
-OnAccessExcludeUname root
-CONF
-"$CLAMD" -c "$work/clamd.conf" >/dev/null 2>&1 &
-clamd_pid=$!
-for _ in $(seq 1 100); do [[ -S $work/clamd.sock ]] && break; sleep 0.1; done
-[[ -S $work/clamd.sock ]] || { echo "FAIL: clamd did not start"; exit 1; }
+mkdir -p "$work/watch"
+clamd_start "$work" "OnAccessIncludePath $work/watch" "OnAccessPrevention no" "OnAccessExcludeUname root"
 cp /bin/sleep "$work/clamonacc"
 : >"$work/table"
 

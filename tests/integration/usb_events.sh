@@ -18,7 +18,6 @@ gate_sign <<'JSON'
                         "match": { "vendor": "0781", "product": "5581" } } ] } }
 JSON
 gate_run usb_events
-unset LD_PRELOAD # the checks below are plain tools
 jq -c 'select(.type | startswith("usb."))' "$prep/usb_events.jsonl" > "$prep/usb_only.jsonl"
 types=$(jq -r .type "$prep/usb_only.jsonl" | sort -u | tr '\n' ' ')
 for t in usb.attached usb.allowed usb.readonly usb.blocked usb.detached; do

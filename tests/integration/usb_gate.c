@@ -33,6 +33,7 @@
 #include "sha256.h"
 #include "usb/usb.h"
 #include "usb/usb_identity.h"
+#include "usb_testbed.h"
 
 /* ---- recorded events ---------------------------------------------------- */
 #define MAX_EVENTS 4096
@@ -157,40 +158,6 @@ struct ifspec {
 	uint8_t c, s, p;
 };
 
-static size_t build_desc(uint8_t *b, uint16_t vid, uint16_t pid, uint8_t cls, const struct ifspec *ifs, size_t n)
-{
-	size_t o = 0, tot = 9 + 9 * n;
-	uint8_t dd[18] = {18,
-	                  1,
-	                  0x00,
-	                  0x02,
-	                  cls,
-	                  0,
-	                  0,
-	                  64,
-	                  (uint8_t)vid,
-	                  (uint8_t)(vid >> 8),
-	                  (uint8_t)pid,
-	                  (uint8_t)(pid >> 8),
-	                  0x00,
-	                  0x01,
-	                  1,
-	                  2,
-	                  3,
-	                  1};
-	memcpy(b, dd, 18);
-	o = 18;
-	uint8_t cd[9] = {9, 2, (uint8_t)tot, (uint8_t)(tot >> 8), (uint8_t)n, 1, 0, 0x80, 50};
-	memcpy(b + o, cd, 9);
-	o += 9;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t id[9] = {9, 4, (uint8_t)i, 0, 0, ifs[i].c, ifs[i].s, ifs[i].p, 0};
-		memcpy(b + o, id, 9);
-		o += 9;
-	}
-	return o;
-}
-
 static void uevent(const char *path, const char *action)
 {
 	umockdev_testbed_uevent(tb, path, action);
@@ -201,6 +168,7 @@ static char *add_dev_raw(int port, uint16_t vid, uint16_t pid, const char *seria
 {
 	char name[32], v[8], p[8], dn[8], dn3[8], prod[32], devname[32];
 	uint8_t desc[1024];
+	struct usbtb_if tif[16];
 	int d = devnum++;
 	if (devnum > 120)
 		devnum = 2;
@@ -221,7 +189,10 @@ static char *add_dev_raw(int port, uint16_t vid, uint16_t pid, const char *seria
 	assert_non_null(path);
 	if (serial)
 		set_attr(path, "serial", serial);
-	umockdev_testbed_set_attribute_binary(tb, path, "descriptors", desc, build_desc(desc, vid, pid, 0, ifs, n));
+	assert_true(n <= sizeof(tif) / sizeof(tif[0]));
+	for (size_t i = 0; i < n; i++)
+		tif[i] = (struct usbtb_if){(uint8_t)i, 0, ifs[i].c, ifs[i].s, ifs[i].p};
+	umockdev_testbed_set_attribute_binary(tb, path, "descriptors", desc, usbtb_desc(desc, vid, pid, 0, tif, n));
 	return path;
 }
 

@@ -28,7 +28,6 @@ policy 4 false
 cp "$prep/policy3.json" "$prep/policy.json"
 cp "$prep/policy3.json.sig" "$prep/policy.json.sig"
 gate_run usb_local
-unset LD_PRELOAD # the checks below are plain tools
 # every usb.* record the run wrote is what docs/EVENTS.md says
 jq -c 'select(.type | startswith("usb."))' "$prep/usb_local.jsonl" > "$prep/usb_only.jsonl"
 [[ -s $prep/usb_only.jsonl ]] || { echo "usb_local.sh: FAIL: no usb.* records"; exit 1; }

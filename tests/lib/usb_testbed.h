@@ -1,7 +1,8 @@
 /* tests/lib/usb_testbed.h — USB devices on a umockdev testbed as the kernel
  * shows them (sysfs attributes with their trailing newline, binary
  * `descriptors`, the uevent properties udev sees), shared by the test and
- * benchmark programs that build testbeds (usbguard_diff, bench usb_latency).
+ * benchmark programs that build testbeds (usbguard_diff, usb_gate, the gate
+ * tests through gate_testbed.h, bench usb_latency).
  * Header-only test code; runs in the test process. */
 #ifndef MAMORI_TEST_USB_TESTBED_H
 #define MAMORI_TEST_USB_TESTBED_H
@@ -11,6 +12,21 @@
 #include <string.h>
 
 #include <umockdev.h>
+
+/* The first line of a (sysfs) file into buf, "" when it cannot be read. */
+static inline void usbtb_read_line(const char *path, char *buf, size_t n)
+{
+	FILE *f = fopen(path, "re");
+	size_t k = 0;
+
+	buf[0] = '\0';
+	if (f) {
+		k = fread(buf, 1, n - 1, f);
+		fclose(f);
+	}
+	buf[k] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
 
 /* one interface descriptor: number, alternate setting, class/subclass/protocol */
 struct usbtb_if {
