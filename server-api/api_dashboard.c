@@ -32,6 +32,7 @@
 #include "pki.h"
 #include "server.h"
 #include "strutil.h"
+#include "workpool.h"
 
 #define STALE_INTERVALS   3       /* not seen for 3 check-in intervals: stale (a finding) */
 #define STALE_LIST_MAX    200     /* stale terminals named in the overview */
@@ -813,6 +814,57 @@ static void label_value(const char *s, char *out, size_t outsz)
 	out[o] = 0;
 }
 
+struct command_counts {
+	FILE *b;
+	uint64_t n[4]; /* pending_approval, queued, delivered, other */
+};
+
+static int command_count_cb(const char *status, uint64_t n, void *userdata)
+{
+	static const char *const waiting[] = {"pending_approval", "queued", "delivered"};
+	struct command_counts *c = userdata;
+	size_t i = 0;
+
+	while (i < ELEMENTSOF(waiting) && strcmp(status ?: "", waiting[i]) != 0)
+		i++;
+	c->n[i] += n;
+	return 0;
+}
+
+/* The check-in latency histogram and the queues' depths (issue 15.5). */
+static int metrics_queues(struct server *srv, FILE *b, const struct api_device_metrics *mp)
+{
+	const struct api_device_metrics m = *mp;
+	struct command_counts cc = {.b = b};
+	int r;
+
+	fprintf(b, "# HELP mamori_checkin_duration_seconds Time to handle a check-in, from the complete request to the "
+	           "answer queued (refused ones too).\n"
+	           "# TYPE mamori_checkin_duration_seconds histogram\n");
+	for (size_t i = 0; i < API_DEVICE_LATENCY_BUCKETS - 1; i++)
+		fprintf(b, "mamori_checkin_duration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+		        api_device_latency_bounds[i], m.checkin_buckets[i]);
+	fprintf(b,
+	        "mamori_checkin_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+	        "mamori_checkin_duration_seconds_sum %.9f\nmamori_checkin_duration_seconds_count %" PRIu64 "\n",
+	        m.checkin_buckets[API_DEVICE_LATENCY_BUCKETS - 1], m.checkin_seconds_sum,
+	        m.checkin_buckets[API_DEVICE_LATENCY_BUCKETS - 1]);
+	if ((r = STORE_CALL(srv->store, command_counts, command_count_cb, &cc)) < 0)
+		return r;
+	fprintf(b,
+	        "# HELP mamori_queue_depth Items waiting: check-ins held in memory not yet written, password hashes "
+	        "waiting or running, commands waiting for approval, queued for a terminal, delivered without a "
+	        "result.\n"
+	        "# TYPE mamori_queue_depth gauge\n"
+	        "mamori_queue_depth{queue=\"checkins_unwritten\"} %" PRIu64 "\n"
+	        "mamori_queue_depth{queue=\"password_hashing\"} %zu\n"
+	        "mamori_queue_depth{queue=\"commands_pending_approval\"} %" PRIu64 "\n"
+	        "mamori_queue_depth{queue=\"commands_queued\"} %" PRIu64 "\n"
+	        "mamori_queue_depth{queue=\"commands_delivered\"} %" PRIu64 "\n",
+	        m.checkins_pending, srv->pool ? workpool_pending(srv->pool) : (size_t)0, cc.n[0], cc.n[1], cc.n[2]);
+	return 0;
+}
+
 /* NAME{LABEL="...",compliant="true|false"} per row of {"x": {"terminals","compliant"}}. */
 static void compliant_split(FILE *b, const char *name, const char *label, const char *what, const cJSON *rows)
 {
@@ -862,6 +914,7 @@ static void handle_metrics(void *userdata, struct http_req *req)
 	size_t text_len = 0;
 	FILE *b;
 	struct sums sums = {0};
+	struct api_device_metrics dm;
 	uint64_t pending = 0;
 	char actor[API_ACTOR_MAX], lv[96], gv[96];
 	enum store_role role;
@@ -872,6 +925,7 @@ static void handle_metrics(void *userdata, struct http_req *req)
 		return;
 	if (!reqs || !groups || !stale || !depts)
 		return no_memory(req);
+	api_device_metrics(srv, &dm); /* before the flush: the check-ins it writes were waiting */
 	(void)api_device_flush(srv);
 	if ((e = STORE_CALL(srv->store, device_list, NULL, overview_cb, &o)) < 0 ||
 	    (e = STORE_CALL(srv->store, device_list, NULL, sums_cb, &sums)) < 0 ||
@@ -916,6 +970,10 @@ static void handle_metrics(void *userdata, struct http_req *req)
 	        "# HELP mamori_pending_approvals Policy versions waiting for a second person (OPS-4).\n"
 	        "# TYPE mamori_pending_approvals gauge\nmamori_pending_approvals %" PRIu64 "\n",
 	        pending);
+	if ((e = metrics_queues(srv, b, &dm)) < 0) {
+		fclose(b);
+		return e == -ENOMEM ? no_memory(req) : store_failed(req, e);
+	}
 	if (fclose(b) != 0 || !text)
 		return no_memory(req);
 	http_reply_data(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, text_len);

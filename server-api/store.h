@@ -439,6 +439,9 @@ struct store_ops {
 	int (*daily_put)(struct store *s, const struct store_daily *d);
 	/* The certificates issued to a terminal, newest first (issue 15). */
 	int (*cert_list)(struct store *s, const char *terminal_id, store_cert_cb cb, void *userdata);
+	/* How many commands are in each status (the queue's depth, /metrics). */
+	int (*command_counts)(struct store *s, int (*cb)(const char *status, uint64_t n, void *userdata),
+	                      void *userdata);
 	int (*daily_list)(struct store *s, const char *since_day, store_daily_cb cb, void *userdata);
 };
 

@@ -967,6 +967,21 @@ static int sq_cert_list(struct store *base, const char *terminal_id, store_cert_
 	return r;
 }
 
+static int sq_command_counts(struct store *base, int (*cb)(const char *status, uint64_t n, void *userdata),
+                             void *userdata)
+{
+	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = oneshot(base, "SELECT status, count(*) FROM commands GROUP BY status ORDER BY status", &st)) < 0)
+		return r;
+	while ((r = step_row(st)) == 1)
+		if ((r = cb((const char *)sqlite3_column_text(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
+		            userdata)) < 0)
+			return r;
+	return r;
+}
+
 static int sq_device_report(struct store *base, const char *terminal_id, char **ret)
 {
 	sqlite3_stmt *st = NULL;
@@ -2073,4 +2088,5 @@ const struct store_ops store_sqlite_ops = {
         .daily_put = sq_daily_put,
         .daily_list = sq_daily_list,
         .cert_list = sq_cert_list,
+        .command_counts = sq_command_counts,
 };

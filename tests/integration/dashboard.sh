@@ -221,6 +221,27 @@ check "... every line is a comment or a well-formed sample (a hostile requiremen
 check "... compliance per department (部署), its name in UTF-8" \
 	bash -c "grep -qx 'mamori_department_terminals{department=\"会計課\",compliant=\"false\"} 1' '$T/metrics.txt' && grep -qx 'mamori_department_terminals{department=\"総務課\",compliant=\"true\"} 1' '$T/metrics.txt'"
 check "... the hostile ID is there, escaped" grep -qF 'requirement="Q\"}\n\\x"' "$T/metrics.txt"
+# the oracle for the format: Debian's prometheus_client parser (python3-prometheus-client)
+cat >"$T/prom.py" <<'PY'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+fams = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1], encoding="utf-8").read())}
+h = fams["mamori_checkin_duration_seconds"]
+assert h.type == "histogram", h.type
+b = [(s.labels["le"], s.value) for s in h.samples if s.name.endswith("_bucket")]
+count = [s.value for s in h.samples if s.name.endswith("_count")][0]
+total = [s.value for s in h.samples if s.name.endswith("_sum")][0]
+les = [float(le) for le, _ in b]
+assert les == sorted(les) and b[-1][0] == "+Inf", b
+assert all(x[1] <= y[1] for x, y in zip(b, b[1:])), ("not cumulative", b)
+assert b[-1][1] == count >= int(sys.argv[2]) and total > 0, (b, count, total)
+q = {s.labels["queue"]: s.value for s in fams["mamori_queue_depth"].samples}
+want = {"commands_pending_approval": 1, "commands_queued": 1, "commands_delivered": 0}
+assert all(q[k] == v for k, v in want.items()) and "checkins_unwritten" in q and "password_hashing" in q, q
+print("metrics ok: %d check-ins, %.6f s; queues %s" % (count, total, q))
+PY
+check "... parsed by prometheus_client: a check-in latency histogram (cumulative, +Inf = count >= 2), queue depths (1 command waiting for approval, 1 queued)" \
+	/usr/bin/python3 "$T/prom.py" "$T/metrics.txt" 2
 check "GET /metrics without a token: 401" \
 	test "$(curl -sS --cacert "$CA" -o /dev/null -w '%{http_code}' "https://$ADM/metrics")" = 401
 
