@@ -285,6 +285,11 @@ check "report XLSX opens in openpyxl and its cells match the API" /usr/bin/pytho
 check "the browser test (Chromium + playwright-core + axe-core)" \
 	env DASH_URL="https://$ADM" DASH_PASSWORD="$PASSWORD" DASH_ART="$ART" NODE_PATH="$SRC/node_modules" DASH_SERIAL="$(cat "$T/serial.txt")" \
 	node "$SRC/tests/integration/dashboard.mjs"
+# README's screenshot (docs/dashboard-overview-ja.png) is this test's:
+# MAMORI_UPDATE_DOCS=1 copies it there
+if [[ ${MAMORI_UPDATE_DOCS:-} == 1 && -s $ART/overview-ja.png ]]; then
+	cp "$ART/overview-ja.png" "$SRC/docs/dashboard-overview-ja.png" && echo "      docs/dashboard-overview-ja.png updated"
+fi
 TOKEN=$ciso
 check "after the browser test: kaikei's policy 2 is published, approved by shonin" \
 	test "$(api GET /admin/v1/groups | jq -r '.groups[] | select(.name=="kaikei") | .policy_version')" = 2
