@@ -30,15 +30,16 @@ check=(clang clang-format libclang-rt-14-dev sqlite3
        clamav-daemon clamav postgresql nodejs usbguard faketime liburing-dev
        debootstrap iproute2 lz4 xz-utils patch nftables
        wpasupplicant netplan.io
-       chromium fonts-noto-cjk python3-openpyxl
+       chromium fonts-noto-cjk python3-openpyxl python3-prometheus-client
        libseccomp-dev udev)
 # chromium: Debian's browser that tests/integration/dashboard.sh drives with
 # playwright-core (npm), never a downloaded one; fonts-noto-cjk for its
 # Japanese screenshots. libseccomp-dev: tests/integration/unitexec.c applies
 # the unit's SystemCallFilter= (issue 11.2). udev: udevadm test judges the
-# shipped rules file (installer/60-mamori-media.rules) on a umockdev testbed's
+# shipped rules file (installer/99-mamori-media.rules) on a umockdev testbed's
 # sysfs in a private mount namespace (tests/integration/media_hidden.sh); its
 # daemon is kept from starting like the services above.
+# python3-prometheus-client: its parser reads dashboard.sh's /metrics (issue 15.5)
 bench=(nginx wrk)
 package=(build-essential debhelper dpkg-dev fakeroot lintian man-db groff-base nodejs)
 web=(nodejs)

@@ -192,6 +192,24 @@ static bool name_valid(const char *s, bool lower_only)
 	return true;
 }
 
+/* A department (部署, issue 15) as a city names it: "総務課", "会計課 出納係".
+ * 1..96 bytes of valid UTF-8 with no control character (C0, DEL, C1); the
+ * dashboard shows it as text. */
+bool api_admin_department_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > 96 || !utf8_valid(s, n))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f || (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] < 0xa0))
+			return false;
+	}
+	return true;
+}
+
 /* ---- bootstrap, login, logout ----------------------------------------------------------- */
 
 static int new_session(struct server *srv, const char *user, enum store_role role, char token[CRYPTO_TOKEN_MAX],
@@ -1112,7 +1130,7 @@ static void handle_enrollment_tokens(void *userdata, struct http_req *req)
 	struct server *srv = userdata;
 	_cleanup_json_ cJSON *body = NULL, *out = NULL;
 	char token[CRYPTO_TOKEN_MAX], th[CRYPTO_SHA256_HEX], exp[32];
-	const char *group;
+	const char *group, *dept;
 	int64_t secs, expires;
 	struct actor a;
 	int r;
@@ -1122,11 +1140,15 @@ static void handle_enrollment_tokens(void *userdata, struct http_req *req)
 	if (body_object(req, &body) < 0)
 		return;
 	group = get_str(body, "group");
-	if (!name_valid(group, true) || get_int(body, "expires_in_seconds", 60, 2592000, 86400, &secs) < 0) {
+	dept = get_str(body, "department"); /* optional: the terminal's 部署 (issue 15) */
+	if (!name_valid(group, true) || get_int(body, "expires_in_seconds", 60, 2592000, 86400, &secs) < 0 ||
+	    (cJSON_GetObjectItemCaseSensitive(body, "department") && !api_admin_department_valid(dept))) {
 		server_audit(srv, a.name, "enrollment_token.create", group, "refused", "invalid request");
 		return http_reply_error(req, 400, "invalid",
-		                        "group ([a-z0-9][a-z0-9_-]*) と expires_in_seconds (60〜2592000) が必要です",
-		                        "group ([a-z0-9][a-z0-9_-]*) and expires_in_seconds (60..2592000) are required",
+		                        "group ([a-z0-9][a-z0-9_-]*) と expires_in_seconds (60〜2592000) が必要です"
+		                        " (department は 1〜96 バイトの UTF-8、制御文字なし)",
+		                        "group ([a-z0-9][a-z0-9_-]*) and expires_in_seconds (60..2592000) are required"
+		                        " (department: 1..96 bytes of UTF-8, no control character)",
 		                        NULL);
 	}
 	/* issue 17.15: a token names a group that exists (POST /admin/v1/groups);
@@ -1142,12 +1164,13 @@ static void handle_enrollment_tokens(void *userdata, struct http_req *req)
 		return store_failed(req, r);
 	expires = server_now_us() + secs * 1000000;
 	if ((r = crypto_token("mt1_", token)) < 0 || (r = crypto_sha256_hex(token, strlen(token), th)) < 0 ||
-	    (r = STORE_CALL(srv->store, token_add, th, group, expires, a.name)) < 0)
+	    (r = STORE_CALL(srv->store, token_add, th, group, dept ?: "", expires, a.name)) < 0)
 		return store_failed(req, r);
-	server_audit(srv, a.name, "enrollment_token.create", group, "ok", NULL);
+	server_audit(srv, a.name, "enrollment_token.create", group, "ok", dept ? dept : NULL);
 	server_format_time(expires, exp);
 	out = cJSON_CreateObject();
 	if (!out || !cJSON_AddStringToObject(out, "token", token) || !cJSON_AddStringToObject(out, "group", group) ||
+	    !cJSON_AddStringToObject(out, "department", dept ?: "") ||
 	    !cJSON_AddStringToObject(out, "expires_at", exp) ||
 	    !cJSON_AddStringToObject(out, "ca_fingerprint", pki_ca_fingerprint(srv->pki)))
 		return no_memory(req);
@@ -1164,6 +1187,7 @@ static cJSON *terminal_json(const struct store_device *d, const char *compliance
 
 	if (!o || !cJSON_AddStringToObject(o, "terminal_id", d->terminal_id) ||
 	    !cJSON_AddStringToObject(o, "group", d->group) ||
+	    !cJSON_AddStringToObject(o, "department", d->department) ||
 	    !cJSON_AddStringToObject(o, "status", d->revoked ? "revoked" : "active") ||
 	    !cJSON_AddStringToObject(o, "hostname", d->hostname) ||
 	    !cJSON_AddStringToObject(o, "agent_version", d->agent_version) ||
@@ -1368,6 +1392,50 @@ static void handle_revoke(void *userdata, struct http_req *req)
 	out = cJSON_CreateObject();
 	if (!out || !cJSON_AddStringToObject(out, "terminal_id", id) ||
 	    !cJSON_AddNumberToObject(out, "revoked_certificates", n))
+		return no_memory(req);
+	http_reply_json(req, 200, out);
+}
+
+/* PUT /admin/v1/terminals/{id}/department {"department": "総務課"} (operator,
+ * ciso: who may enroll may place a terminal; "" = none). Audited with the
+ * department before and after (issue 15). */
+static void handle_department(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *body = NULL, *out = NULL;
+	const char *id = http_req_param(req, 0), *dept;
+	char detail[STORE_ID_MAX * 2 + 16];
+	struct store_device d;
+	struct actor a;
+	int r;
+
+	if (admin_auth(srv, req, P_ENROLL, &a) < 0)
+		return;
+	if (body_object(req, &body) < 0)
+		return;
+	dept = get_str(body, "department");
+	if (!dept || (*dept && !api_admin_department_valid(dept)) || cJSON_GetArraySize(body) != 1) {
+		server_audit(srv, a.name, "terminal.department", id, "refused", "invalid request");
+		return http_reply_error(
+		        req, 400, "invalid",
+		        "department (1〜96 バイトの UTF-8、制御文字なし。\"\" で解除) だけを送ってください",
+		        "send only department (1..96 bytes of UTF-8, no control character; \"\" clears it)", NULL);
+	}
+	r = STORE_CALL(srv->store, device_get, id, &d);
+	if (r == 0)
+		r = STORE_CALL(srv->store, device_set_department, id, dept);
+	if (r == -ENOENT) {
+		server_audit(srv, a.name, "terminal.department", id, "not_found", dept);
+		return http_reply_error(req, 404, "not_found", "その端末はありません", "no such terminal", NULL);
+	}
+	if (r < 0)
+		return store_failed(req, r);
+	(void)xsnprintf(detail, sizeof(detail), "%s -> %s", d.department, dept);
+	server_audit(srv, a.name, "terminal.department", id, "ok", detail);
+	out = cJSON_CreateObject();
+	if (!out || !cJSON_AddStringToObject(out, "terminal_id", id) ||
+	    !cJSON_AddStringToObject(out, "department", dept) ||
+	    !cJSON_AddStringToObject(out, "previous", d.department))
 		return no_memory(req);
 	http_reply_json(req, 200, out);
 }
@@ -1909,6 +1977,7 @@ const struct http_route api_admin_routes[] = {
         {HTTP_GET, "/admin/v1/terminals", handle_terminals},
         {HTTP_GET, "/admin/v1/terminals/*", handle_terminal},
         {HTTP_POST, "/admin/v1/terminals/*/revoke", handle_revoke},
+        {HTTP_PUT, "/admin/v1/terminals/*/department", handle_department},
         {HTTP_POST, "/admin/v1/terminals/*/chain-restart/*/ack", handle_restart_ack},
         {HTTP_GET, "/admin/v1/events", handle_events},
         {HTTP_GET, "/admin/v1/findings", handle_findings},

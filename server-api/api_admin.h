@@ -27,6 +27,8 @@ enum {
 int api_admin_auth(struct server *srv, struct http_req *req, unsigned perm, char actor[API_ACTOR_MAX],
                    enum store_role *ret_role);
 bool api_admin_role_may(enum store_role role, unsigned perm);
+/* A department name (部署): 1..96 bytes of UTF-8, no control character. */
+bool api_admin_department_valid(const char *s);
 /* OPS-4 (docs/API.md "OPS-4 by person"): 0 if approver may approve what
  * requester asked for, -EPERM with *why if not. */
 int api_admin_ops4_allowed(struct server *srv, const char *approver, const char *requester, const char **why);

@@ -1,9 +1,12 @@
 /* server-api/api_dashboard.c — the admin API of the browser dashboard
  * (mamori-server, admin listener, loop thread):
- *   GET /admin/v1/dashboard/overview    compliance per requirement ID and per
- *       group, terminals not seen for longer than allowed, open incidents
- *   GET /admin/v1/dashboard/terminals   one page of the terminal list, sorted
- *       and filtered on the server (10,000 terminals: `make bench`)
+ *   GET /admin/v1/dashboard/overview    compliance per requirement ID, per
+ *       group and per department (部署), terminals not seen for longer than
+ *       allowed, open incidents, the 90-day trend (daily figures in the store)
+ *   GET /admin/v1/dashboard/terminals   one page of the terminal list, sorted,
+ *       filtered and paged by the store in SQL (10,000 terminals: `make bench`)
+ *   GET /admin/v1/dashboard/terminals/{id}/certificates   serial, validity,
+ *       revocation of each certificate issued to the terminal
  *   GET /admin/v1/dashboard/approvals   pending policy versions and whether
  *       this account may approve each (OPS-4: not your own)
  *   GET /admin/v1/dashboard/events      investigation search over all
@@ -26,8 +29,10 @@
 #include "api_device.h"
 #include "json-util.h"
 #include "log.h"
+#include "pki.h"
 #include "server.h"
 #include "strutil.h"
+#include "workpool.h"
 
 #define STALE_INTERVALS   3       /* not seen for 3 check-in intervals: stale (a finding) */
 #define STALE_LIST_MAX    200     /* stale terminals named in the overview */
@@ -35,6 +40,8 @@
 #define PAGE_MAX          500     /* terminals a page */
 #define SEARCH_SCAN_MAX   2000000 /* events one search reads at most */
 #define SEARCH_RESULT_MAX 10000
+#define TREND_DAYS        90
+#define JST_OFFSET_S      (9 * 3600) /* Japan has no daylight saving time */
 
 #define no_memory    api_admin_no_memory
 #define store_failed api_admin_store_failed
@@ -98,7 +105,7 @@ static unsigned failing_count(const cJSON *c)
 struct overview {
 	struct server *srv;
 	int64_t now;
-	cJSON *reqs, *groups, *stale;
+	cJSON *reqs, *groups, *depts, *stale;
 	uint64_t total, active, revoked, stale_n, compliant;
 };
 
@@ -107,7 +114,7 @@ static int overview_cb(const struct store_device *d, const char *compliance, voi
 	struct overview *o = userdata;
 	_cleanup_json_ cJSON *c = NULL;
 	const cJSON *it;
-	cJSON *g;
+	cJSON *g, *dp;
 	bool stale, ok;
 	char t[32];
 
@@ -117,12 +124,14 @@ static int overview_cb(const struct store_device *d, const char *compliance, voi
 		return 0;
 	}
 	o->active++;
-	if (!(c = compliance_of(d, compliance)) || !(g = counts_of(o->groups, d->group[0] ? d->group : "-")))
+	if (!(c = compliance_of(d, compliance)) || !(g = counts_of(o->groups, d->group[0] ? d->group : "-")) ||
+	    !(dp = counts_of(o->depts, d->department)))
 		return -ENOMEM;
 	ok = failing_count(c) == 0;
 	stale = is_stale(o->srv, d, o->now);
 	o->compliant += ok;
-	if (bump(g, "terminals", 1) < 0 || bump(g, "compliant", ok) < 0 || bump(g, "stale", stale) < 0)
+	if (bump(g, "terminals", 1) < 0 || bump(g, "compliant", ok) < 0 || bump(g, "stale", stale) < 0 ||
+	    bump(dp, "terminals", 1) < 0 || bump(dp, "compliant", ok) < 0 || bump(dp, "stale", stale) < 0)
 		return -ENOMEM;
 	cJSON_ArrayForEach(it, c)
 	{
@@ -142,7 +151,8 @@ static int overview_cb(const struct store_device *d, const char *compliance, voi
 		if (!(s = cJSON_CreateObject()) || !cJSON_AddItemToArray(o->stale, s) ||
 		    !cJSON_AddStringToObject(s, "terminal_id", d->terminal_id) ||
 		    !cJSON_AddStringToObject(s, "hostname", d->hostname) ||
-		    !cJSON_AddStringToObject(s, "group", d->group))
+		    !cJSON_AddStringToObject(s, "group", d->group) ||
+		    !cJSON_AddStringToObject(s, "department", d->department))
 			return -ENOMEM;
 		if (d->last_seen_us) {
 			server_format_time(d->last_seen_us, t);
@@ -231,20 +241,83 @@ static cJSON *requirement_rows(cJSON *reqs, bool with_name, const char *name_key
 	return TAKE_PTR(arr);
 }
 
+/* ---- the 90-day trend ----
+ * A day's figures are the active terminals and those failing no requirement
+ * at the last snapshot taken that day (Japan time): the server takes one
+ * every hour and at each overview request, and keeps one row a day
+ * (store: daily). Days the server did not run have no figures: the trend
+ * shows a gap, never an invented value. The latest check-in of each terminal
+ * is what counts, as everywhere in the overview. */
+
+static void jst_day(int64_t days, char out[11])
+{
+	time_t t = (time_t)(days * 86400);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	(void)strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+static int64_t jst_days(int64_t us)
+{
+	int64_t s = us / 1000000 + JST_OFFSET_S;
+
+	return s >= 0 ? s / 86400 : (s - 86399) / 86400;
+}
+
+static int64_t last_daily_us; /* the loop thread's last record from an overview */
+
+static int daily_record(struct server *srv, int64_t now, uint64_t active, uint64_t compliant)
+{
+	struct store_daily d = {.terminals = active, .compliant = compliant, .updated_us = now};
+
+	jst_day(jst_days(now), d.day);
+	return STORE_CALL(srv->store, daily_put, &d);
+}
+
+int api_dashboard_snapshot(struct server *srv)
+{
+	_cleanup_json_ cJSON *reqs = cJSON_CreateObject(), *groups = cJSON_CreateObject(),
+	                     *depts = cJSON_CreateObject(), *stale = cJSON_CreateArray();
+	struct overview o = {
+	        .srv = srv, .now = server_now_us(), .reqs = reqs, .groups = groups, .depts = depts, .stale = stale};
+	int r;
+
+	if (!reqs || !groups || !depts || !stale)
+		return -ENOMEM;
+	(void)api_device_flush(srv);
+	if ((r = STORE_CALL(srv->store, device_list, NULL, overview_cb, &o)) < 0)
+		return r;
+	return daily_record(srv, o.now, o.active, o.compliant);
+}
+
+static int trend_cb(const struct store_daily *d, void *userdata)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddItemToArray(userdata, o) || !cJSON_AddStringToObject(o, "day", d->day) ||
+	    !cJSON_AddNumberToObject(o, "terminals", (double)d->terminals) ||
+	    !cJSON_AddNumberToObject(o, "compliant", (double)d->compliant) ||
+	    !cJSON_AddNumberToObject(o, "rate", d->terminals ? (double)d->compliant / (double)d->terminals : 0))
+		return -ENOMEM;
+	return 0;
+}
+
 static void handle_overview(void *userdata, struct http_req *req)
 {
 	struct server *srv = userdata;
-	_cleanup_json_ cJSON *out = cJSON_CreateObject(), *reqs = cJSON_CreateObject(), *groups = cJSON_CreateObject();
-	struct overview o = {.srv = srv, .now = server_now_us(), .reqs = reqs, .groups = groups};
-	char actor[API_ACTOR_MAX];
+	_cleanup_json_ cJSON *out = cJSON_CreateObject(), *reqs = cJSON_CreateObject(), *groups = cJSON_CreateObject(),
+	                     *depts = cJSON_CreateObject();
+	struct overview o = {.srv = srv, .now = server_now_us(), .reqs = reqs, .groups = groups, .depts = depts};
+	char actor[API_ACTOR_MAX], since[11];
 	enum store_role role;
-	cJSON *t, *rows, *inc;
+	cJSON *t, *rows, *inc, *trend;
 	int r;
 
 	if (api_admin_auth(srv, req, API_PERM_READ, actor, &role) < 0)
 		return;
 	(void)api_device_flush(srv);
-	if (!out || !reqs || !groups || !(o.stale = cJSON_AddArrayToObject(out, "stale")))
+	if (!out || !reqs || !groups || !depts || !(o.stale = cJSON_AddArrayToObject(out, "stale")))
 		return no_memory(req);
 	r = STORE_CALL(srv->store, device_list, NULL, overview_cb, &o);
 	if (r < 0)
@@ -260,6 +333,23 @@ static void handle_overview(void *userdata, struct http_req *req)
 		return no_memory(req);
 	if (!(rows = requirement_rows(groups, true, "group")) || !cJSON_AddItemToObject(out, "groups", rows))
 		return no_memory(req);
+	/* per department (部署, "" = none set), apart from groups (issue 15) */
+	if (!(rows = requirement_rows(depts, true, "department")) || !cJSON_AddItemToObject(out, "departments", rows))
+		return no_memory(req);
+	/* the trend: today's figures refreshed (at most every 10 s: a write to
+	 * the store), then the last 90 days */
+	if (o.now - last_daily_us >= 10 * 1000000 || jst_days(o.now) != jst_days(last_daily_us)) {
+		if ((r = daily_record(srv, o.now, o.active, o.compliant)) < 0)
+			log_warning_errno(r, "cannot record today's compliance figures: %m");
+		else
+			last_daily_us = o.now;
+	}
+	jst_day(jst_days(o.now) - (TREND_DAYS - 1), since);
+	if (!(trend = cJSON_AddArrayToObject(out, "trend")) || !cJSON_AddNumberToObject(out, "trend_days", TREND_DAYS))
+		return no_memory(req);
+	r = STORE_CALL(srv->store, daily_list, since, trend_cb, trend);
+	if (r < 0)
+		return r == -ENOMEM ? no_memory(req) : store_failed(req, r);
 	if (!(inc = cJSON_AddArrayToObject(out, "incidents")))
 		return no_memory(req);
 	r = STORE_CALL(srv->store, findings_list, NULL, INCIDENTS_MAX, incident_cb, inc);
@@ -270,16 +360,17 @@ static void handle_overview(void *userdata, struct http_req *req)
 
 /* ---- terminal list ---- */
 
-enum sort_key { SORT_ID, SORT_HOST, SORT_GROUP, SORT_SEEN, SORT_VERSION, SORT_POLICY, SORT_FAILING, _SORT_MAX };
-static const char *const sort_names[_SORT_MAX] = {
-        [SORT_ID] = "terminal_id",  [SORT_HOST] = "hostname",         [SORT_GROUP] = "group",
-        [SORT_SEEN] = "last_seen",  [SORT_VERSION] = "agent_version", [SORT_POLICY] = "policy_version",
-        [SORT_FAILING] = "failing",
+/* Sort keys and status filters by name; the store sorts, filters and pages
+ * (SQL, issue 15: the whole list is never read for one page). */
+static const char *const sort_names[_STORE_SORT_MAX] = {
+        [STORE_SORT_ID] = "terminal_id",        [STORE_SORT_HOST] = "hostname",
+        [STORE_SORT_GROUP] = "group",           [STORE_SORT_DEPT] = "department",
+        [STORE_SORT_SEEN] = "last_seen",        [STORE_SORT_VERSION] = "agent_version",
+        [STORE_SORT_POLICY] = "policy_version", [STORE_SORT_FAILING] = "failing",
 };
-enum status_filter { ST_ANY, ST_ACTIVE, ST_REVOKED, ST_STALE, ST_FAILING, ST_COMPLIANT, _ST_MAX };
-static const char *const status_names[_ST_MAX] = {
-        [ST_ANY] = "any",     [ST_ACTIVE] = "active",   [ST_REVOKED] = "revoked",
-        [ST_STALE] = "stale", [ST_FAILING] = "failing", [ST_COMPLIANT] = "compliant",
+static const char *const status_names[_STORE_STATUS_MAX] = {
+        [STORE_STATUS_ANY] = "any",     [STORE_STATUS_ACTIVE] = "active",   [STORE_STATUS_REVOKED] = "revoked",
+        [STORE_STATUS_STALE] = "stale", [STORE_STATUS_FAILING] = "failing", [STORE_STATUS_COMPLIANT] = "compliant",
 };
 
 static int lookup(const char *const *names, int n, const char *s)
@@ -290,115 +381,64 @@ static int lookup(const char *const *names, int n, const char *s)
 	return -1;
 }
 
-struct term_row {
-	struct store_device d;
-	unsigned failing;
-	bool stale;
-	char failing_ids[160]; /* "A,B,C" (cut) */
-};
-
-struct term_list {
+struct term_page {
 	struct server *srv;
 	int64_t now;
-	const char *q, *group, *requirement;
-	enum status_filter st;
-	struct term_row *rows;
-	size_t n, cap, total_seen;
+	cJSON *arr;
 };
 
-static bool contains_ci(const char *hay, const char *needle)
+static int term_row_cb(const struct store_device *d, unsigned failing, const char *failing_ids, void *userdata)
 {
-	return strcasestr(hay, needle) != NULL;
-}
+	struct term_page *p = userdata;
+	_cleanup_json_ cJSON *ids = cJSON_Parse(failing_ids);
+	cJSON *o = cJSON_CreateObject(), *f;
+	char t[32];
 
-static int term_cb(const struct store_device *d, const char *compliance, void *userdata)
-{
-	struct term_list *l = userdata;
-	_cleanup_json_ cJSON *c = NULL;
-	struct term_row *row;
-	const cJSON *it;
-	bool stale = is_stale(l->srv, d, l->now);
-	unsigned failing;
-
-	l->total_seen++;
-	if (l->q && !contains_ci(d->terminal_id, l->q) && !contains_ci(d->hostname, l->q))
-		return 0;
-	if (l->st == ST_ACTIVE && d->revoked)
-		return 0;
-	if (l->st == ST_REVOKED && !d->revoked)
-		return 0;
-	if (l->st == ST_STALE && !stale)
-		return 0;
-	if (!(c = compliance_of(d, compliance)))
-		return -ENOMEM;
-	if (l->requirement) { /* the requirement view: terminals that fail this ID */
-		const cJSON *st = cJSON_GetObjectItemCaseSensitive(c, l->requirement);
-
-		if (!cJSON_IsString(st) || strcmp(st->valuestring, "fail") != 0 || d->revoked)
-			return 0;
-	}
-	failing = failing_count(c);
-	if ((l->st == ST_FAILING && (failing == 0 || d->revoked)) ||
-	    (l->st == ST_COMPLIANT && (failing != 0 || d->revoked)))
-		return 0;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
-		struct term_row *nr = reallocarray(l->rows, cap, sizeof(*nr));
-
-		if (!nr)
+	if (!o || !cJSON_AddItemToArray(p->arr, o))
+		return cJSON_Delete(o), -ENOMEM;
+	if (!cJSON_IsArray(ids)) {
+		cJSON_Delete(ids);
+		if (!(ids = cJSON_CreateArray()))
 			return -ENOMEM;
-		l->rows = nr, l->cap = cap;
 	}
-	row = &l->rows[l->n++];
-	row->d = *d;
-	row->failing = failing;
-	row->stale = stale;
-	row->failing_ids[0] = 0;
-	cJSON_ArrayForEach(it, c)
-	{
-		size_t len = strlen(row->failing_ids);
+	if (d->findings) { /* a chain finding fails LOG-1 (compliance_of) */
+		cJSON *it, *next;
 
-		if (!cJSON_IsString(it) || strcmp(it->valuestring, "fail") != 0)
-			continue;
-		if (len + strlen(it->string) + 2 >= sizeof(row->failing_ids))
-			break;
-		(void)xsnprintf(row->failing_ids + len, sizeof(row->failing_ids) - len, "%s%s", len ? "," : "",
-		                it->string);
+		for (it = ids->child; it; it = next) {
+			next = it->next;
+			if (cJSON_IsString(it) && strcmp(it->valuestring, "LOG-1") == 0)
+				cJSON_Delete(cJSON_DetachItemViaPointer(ids, it));
+		}
+		if (!(f = cJSON_CreateString("LOG-1")) || !cJSON_AddItemToArray(ids, f))
+			return cJSON_Delete(f), -ENOMEM;
+	}
+	if (!cJSON_AddStringToObject(o, "terminal_id", d->terminal_id) ||
+	    !cJSON_AddStringToObject(o, "hostname", d->hostname) || !cJSON_AddStringToObject(o, "group", d->group) ||
+	    !cJSON_AddStringToObject(o, "department", d->department) ||
+	    !cJSON_AddStringToObject(o, "status",
+	                             d->revoked                    ? "revoked"
+	                             : is_stale(p->srv, d, p->now) ? "stale"
+	                                                           : "active") ||
+	    !cJSON_AddStringToObject(o, "agent_version", d->agent_version) ||
+	    !cJSON_AddNumberToObject(o, "policy_version", (double)d->policy_version) ||
+	    !cJSON_AddNumberToObject(o, "failing", failing) ||
+	    !cJSON_AddNumberToObject(o, "tamper_findings", (double)d->findings) ||
+	    !cJSON_AddItemToObject(o, "failing_requirements", ids))
+		return -ENOMEM;
+	ids = NULL;
+	if (d->last_seen_us) {
+		server_format_time(d->last_seen_us, t);
+		if (!cJSON_AddStringToObject(o, "last_seen", t))
+			return -ENOMEM;
+	} else if (!cJSON_AddNullToObject(o, "last_seen")) {
+		return -ENOMEM;
 	}
 	return 0;
 }
 
-static int cmp_rows(const void *pa, const void *pb, void *arg)
+static const char *nonempty(const char *s)
 {
-	const struct term_row *a = pa, *b = pb;
-	enum sort_key k = *(const enum sort_key *)arg;
-	int c = 0;
-
-	switch (k) {
-	case SORT_ID:
-		break;
-	case SORT_HOST:
-		c = strcmp(a->d.hostname, b->d.hostname);
-		break;
-	case SORT_GROUP:
-		c = strcmp(a->d.group, b->d.group);
-		break;
-	case SORT_SEEN:
-		c = (a->d.last_seen_us > b->d.last_seen_us) - (a->d.last_seen_us < b->d.last_seen_us);
-		break;
-	case SORT_VERSION:
-		c = strcmp(a->d.agent_version, b->d.agent_version);
-		break;
-	case SORT_POLICY:
-		c = (a->d.policy_version > b->d.policy_version) - (a->d.policy_version < b->d.policy_version);
-		break;
-	case SORT_FAILING:
-		c = (a->failing > b->failing) - (a->failing < b->failing);
-		break;
-	default:
-		abort();
-	}
-	return c ? c : strcmp(a->d.terminal_id, b->d.terminal_id); /* a total order: stable pages */
+	return s && *s ? s : NULL;
 }
 
 static void handle_terminals(void *userdata, struct http_req *req)
@@ -408,86 +448,112 @@ static void handle_terminals(void *userdata, struct http_req *req)
 	const char *sort = http_req_query(req, "sort"), *order = http_req_query(req, "order"),
 	           *status = http_req_query(req, "status"), *off_s = http_req_query(req, "offset"),
 	           *lim_s = http_req_query(req, "limit");
-	struct term_list l = {.srv = srv,
-	                      .now = server_now_us(),
-	                      .q = http_req_query(req, "q"),
-	                      .group = http_req_query(req, "group"),
-	                      .requirement = http_req_query(req, "requirement")};
-	_cleanup_free_ struct term_row *rows_owner = NULL;
-	char actor[API_ACTOR_MAX], t[32];
+	struct term_page p = {.srv = srv, .now = server_now_us()};
+	struct store_device_query q = {.q = nonempty(http_req_query(req, "q")),
+	                               .group = nonempty(http_req_query(req, "group")),
+	                               .department = nonempty(http_req_query(req, "department")),
+	                               .requirement = nonempty(http_req_query(req, "requirement")),
+	                               .limit = 50};
+	char actor[API_ACTOR_MAX];
 	enum store_role role;
-	enum sort_key key = SORT_ID;
-	int64_t offset = 0, limit = 50;
-	bool desc = false;
-	cJSON *arr;
-	int r, k;
+	uint64_t total = 0;
+	int r;
 
 	if (api_admin_auth(srv, req, API_PERM_READ, actor, &role) < 0)
 		return;
-	if ((sort && (k = lookup(sort_names, _SORT_MAX, sort)) < 0) ||
-	    (status && lookup(status_names, _ST_MAX, status) < 0) ||
+	if ((sort && lookup(sort_names, _STORE_SORT_MAX, sort) < 0) ||
+	    (status && lookup(status_names, _STORE_STATUS_MAX, status) < 0) ||
 	    (order && strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0) ||
-	    (off_s && parse_int64(off_s, 0, INT32_MAX, &offset) < 0) ||
-	    (lim_s && parse_int64(lim_s, 1, PAGE_MAX, &limit) < 0) || (l.q && strlen(l.q) > 128))
+	    (off_s && parse_int64(off_s, 0, INT32_MAX, &q.offset) < 0) ||
+	    (lim_s && parse_int64(lim_s, 1, PAGE_MAX, &q.limit) < 0) || (q.q && strlen(q.q) > 128))
 		return http_reply_error(req, 400, "invalid",
 		                        "sort, order, status, offset, limit (1〜500) または q が不正です",
 		                        "invalid sort, order, status, offset, limit (1..500) or q", NULL);
 	if (sort)
-		key = (enum sort_key)lookup(sort_names, _SORT_MAX, sort);
+		q.sort = (enum store_sort)lookup(sort_names, _STORE_SORT_MAX, sort);
 	if (status)
-		l.st = (enum status_filter)lookup(status_names, _ST_MAX, status);
-	desc = order && strcmp(order, "desc") == 0;
-	if (l.q && !*l.q)
-		l.q = NULL;
-	if (l.group && !*l.group)
-		l.group = NULL;
-	if (l.requirement && !*l.requirement)
-		l.requirement = NULL;
+		q.status = (enum store_status)lookup(status_names, _STORE_STATUS_MAX, status);
+	q.desc = order && strcmp(order, "desc") == 0;
+	q.stale_before_us = p.now - stale_after_us(srv);
 	(void)api_device_flush(srv);
-	r = STORE_CALL(srv->store, device_list, l.group, term_cb, &l);
-	rows_owner = l.rows;
+	if (!out || !(p.arr = cJSON_CreateArray()))
+		return no_memory(req);
+	r = STORE_CALL(srv->store, device_page, &q, &total, term_row_cb, &p);
+	if (r < 0) {
+		cJSON_Delete(p.arr);
+		return r == -ENOMEM ? no_memory(req) : store_failed(req, r);
+	}
+	if (!cJSON_AddNumberToObject(out, "total", (double)total) ||
+	    !cJSON_AddNumberToObject(out, "offset", (double)q.offset) ||
+	    !cJSON_AddNumberToObject(out, "limit", (double)q.limit) ||
+	    !cJSON_AddStringToObject(out, "sort", sort_names[q.sort]) ||
+	    !cJSON_AddStringToObject(out, "order", q.desc ? "desc" : "asc") ||
+	    !cJSON_AddItemToObject(out, "terminals", p.arr)) {
+		cJSON_Delete(p.arr);
+		return no_memory(req);
+	}
+	http_reply_json(req, 200, out);
+}
+
+/* ---- a terminal's certificates (terminal detail) ---- */
+
+struct certs {
+	int64_t now;
+	cJSON *arr;
+};
+
+static int cert_cb(const struct store_cert *c, void *userdata)
+{
+	struct certs *cs = userdata;
+	cJSON *o = cJSON_CreateObject();
+	char t[32];
+
+	if (!o || !cJSON_AddItemToArray(cs->arr, o) || !cJSON_AddStringToObject(o, "serial", c->serial) ||
+	    !cJSON_AddBoolToObject(o, "revoked", c->revoked) ||
+	    !cJSON_AddBoolToObject(o, "expired", c->not_after_us <= cs->now))
+		return -ENOMEM;
+	server_format_time(c->not_after_us, t);
+	if (!cJSON_AddStringToObject(o, "not_after", t))
+		return -ENOMEM;
+	if (c->issued_us) { /* pki.c backdates notBefore by PKI_CLOCK_SKEW_S */
+		server_format_time(c->issued_us - PKI_CLOCK_SKEW_S * 1000000LL, t);
+		if (!cJSON_AddStringToObject(o, "not_before", t))
+			return -ENOMEM;
+		server_format_time(c->issued_us, t);
+		if (!cJSON_AddStringToObject(o, "issued_at", t))
+			return -ENOMEM;
+	} else if (!cJSON_AddNullToObject(o, "not_before") || !cJSON_AddNullToObject(o, "issued_at")) {
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* GET /admin/v1/dashboard/terminals/{id}/certificates: serial, validity and
+ * revocation of every certificate issued to the terminal, newest first. */
+static void handle_certificates(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *out = cJSON_CreateObject();
+	const char *id = http_req_param(req, 0);
+	struct certs cs = {.now = server_now_us()};
+	struct store_device d;
+	char actor[API_ACTOR_MAX];
+	enum store_role role;
+	int r;
+
+	if (api_admin_auth(srv, req, API_PERM_READ, actor, &role) < 0)
+		return;
+	r = STORE_CALL(srv->store, device_get, id, &d);
+	if (r == -ENOENT)
+		return http_reply_error(req, 404, "not_found", "その端末はありません", "no such terminal", NULL);
+	if (r < 0)
+		return store_failed(req, r);
+	if (!out || !cJSON_AddStringToObject(out, "terminal_id", d.terminal_id) ||
+	    !(cs.arr = cJSON_AddArrayToObject(out, "certificates")))
+		return no_memory(req);
+	r = STORE_CALL(srv->store, cert_list, d.terminal_id, cert_cb, &cs);
 	if (r < 0)
 		return r == -ENOMEM ? no_memory(req) : store_failed(req, r);
-	if (l.n)
-		qsort_r(l.rows, l.n, sizeof(*l.rows), cmp_rows, &key);
-	if (!out || !cJSON_AddNumberToObject(out, "total", (double)l.n) ||
-	    !cJSON_AddNumberToObject(out, "offset", (double)offset) ||
-	    !cJSON_AddNumberToObject(out, "limit", (double)limit) ||
-	    !cJSON_AddStringToObject(out, "sort", sort_names[key]) ||
-	    !cJSON_AddStringToObject(out, "order", desc ? "desc" : "asc") ||
-	    !(arr = cJSON_AddArrayToObject(out, "terminals")))
-		return no_memory(req);
-	for (int64_t i = offset; i < offset + limit && (size_t)i < l.n; i++) {
-		const struct term_row *row = &l.rows[desc ? l.n - 1 - (size_t)i : (size_t)i];
-		cJSON *o = cJSON_CreateObject(), *f, *tok;
-		char ids[sizeof(row->failing_ids)], *save = NULL;
-
-		if (!o || !cJSON_AddItemToArray(arr, o) ||
-		    !cJSON_AddStringToObject(o, "terminal_id", row->d.terminal_id) ||
-		    !cJSON_AddStringToObject(o, "hostname", row->d.hostname) ||
-		    !cJSON_AddStringToObject(o, "group", row->d.group) ||
-		    !cJSON_AddStringToObject(o, "status",
-		                             row->d.revoked ? "revoked"
-		                             : row->stale   ? "stale"
-		                                            : "active") ||
-		    !cJSON_AddStringToObject(o, "agent_version", row->d.agent_version) ||
-		    !cJSON_AddNumberToObject(o, "policy_version", (double)row->d.policy_version) ||
-		    !cJSON_AddNumberToObject(o, "failing", row->failing) ||
-		    !cJSON_AddNumberToObject(o, "tamper_findings", (double)row->d.findings) ||
-		    !(f = cJSON_AddArrayToObject(o, "failing_requirements")))
-			return no_memory(req);
-		(void)strscpy(ids, sizeof(ids), row->failing_ids);
-		for (char *p = strtok_r(ids, ",", &save); p; p = strtok_r(NULL, ",", &save))
-			if (!(tok = cJSON_CreateString(p)) || !cJSON_AddItemToArray(f, tok))
-				return no_memory(req);
-		if (row->d.last_seen_us) {
-			server_format_time(row->d.last_seen_us, t);
-			if (!cJSON_AddStringToObject(o, "last_seen", t))
-				return no_memory(req);
-		} else if (!cJSON_AddNullToObject(o, "last_seen")) {
-			return no_memory(req);
-		}
-	}
 	http_reply_json(req, 200, out);
 }
 
@@ -723,14 +789,21 @@ static void handle_events(void *userdata, struct http_req *req)
 /* ---- Prometheus ---- */
 
 /* A label value from a terminal's report: \, " and newlines escaped
- * (Prometheus text format); anything else but printable ASCII becomes _. */
+ * (Prometheus text format); anything else but printable ASCII becomes _ —
+ * except in a valid UTF-8 string that fits whole (a department's name, which
+ * the API checked): its non-ASCII characters are kept. */
 static void label_value(const char *s, char *out, size_t outsz)
 {
-	size_t o = 0;
+	size_t o = 0, n = strlen(s);
+	bool keep = 2 * n + 1 <= outsz && utf8_valid(s, n);
 
 	for (; *s && o + 3 < outsz; s++) {
 		unsigned char c = (unsigned char)*s;
 
+		if (c >= 0x80 && keep) {
+			out[o++] = (char)c;
+			continue;
+		}
 		if (c == '\\' || c == '"')
 			out[o++] = '\\', out[o++] = (char)c;
 		else if (c == '\n')
@@ -739,6 +812,76 @@ static void label_value(const char *s, char *out, size_t outsz)
 			out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '_';
 	}
 	out[o] = 0;
+}
+
+struct command_counts {
+	FILE *b;
+	uint64_t n[4]; /* pending_approval, queued, delivered, other */
+};
+
+static int command_count_cb(const char *status, uint64_t n, void *userdata)
+{
+	static const char *const waiting[] = {"pending_approval", "queued", "delivered"};
+	struct command_counts *c = userdata;
+	size_t i = 0;
+
+	while (i < ELEMENTSOF(waiting) && strcmp(status ?: "", waiting[i]) != 0)
+		i++;
+	c->n[i] += n;
+	return 0;
+}
+
+/* The check-in latency histogram and the queues' depths (issue 15.5). */
+static int metrics_queues(struct server *srv, FILE *b, const struct api_device_metrics *mp)
+{
+	const struct api_device_metrics m = *mp;
+	struct command_counts cc = {.b = b};
+	int r;
+
+	fprintf(b, "# HELP mamori_checkin_duration_seconds Time to handle a check-in, from the complete request to the "
+	           "answer queued (refused ones too).\n"
+	           "# TYPE mamori_checkin_duration_seconds histogram\n");
+	for (size_t i = 0; i < API_DEVICE_LATENCY_BUCKETS - 1; i++)
+		fprintf(b, "mamori_checkin_duration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+		        api_device_latency_bounds[i], m.checkin_buckets[i]);
+	fprintf(b,
+	        "mamori_checkin_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+	        "mamori_checkin_duration_seconds_sum %.9f\nmamori_checkin_duration_seconds_count %" PRIu64 "\n",
+	        m.checkin_buckets[API_DEVICE_LATENCY_BUCKETS - 1], m.checkin_seconds_sum,
+	        m.checkin_buckets[API_DEVICE_LATENCY_BUCKETS - 1]);
+	if ((r = STORE_CALL(srv->store, command_counts, command_count_cb, &cc)) < 0)
+		return r;
+	fprintf(b,
+	        "# HELP mamori_queue_depth Items waiting: check-ins held in memory not yet written, password hashes "
+	        "waiting or running, commands waiting for approval, queued for a terminal, delivered without a "
+	        "result.\n"
+	        "# TYPE mamori_queue_depth gauge\n"
+	        "mamori_queue_depth{queue=\"checkins_unwritten\"} %" PRIu64 "\n"
+	        "mamori_queue_depth{queue=\"password_hashing\"} %zu\n"
+	        "mamori_queue_depth{queue=\"commands_pending_approval\"} %" PRIu64 "\n"
+	        "mamori_queue_depth{queue=\"commands_queued\"} %" PRIu64 "\n"
+	        "mamori_queue_depth{queue=\"commands_delivered\"} %" PRIu64 "\n",
+	        m.checkins_pending, srv->pool ? workpool_pending(srv->pool) : (size_t)0, cc.n[0], cc.n[1], cc.n[2]);
+	return 0;
+}
+
+/* NAME{LABEL="...",compliant="true|false"} per row of {"x": {"terminals","compliant"}}. */
+static void compliant_split(FILE *b, const char *name, const char *label, const char *what, const cJSON *rows)
+{
+	const cJSON *r;
+	char lv[256];
+
+	fprintf(b, "# HELP %s Active terminals per %s and whether compliant.\n# TYPE %s gauge\n", name, what, name);
+	cJSON_ArrayForEach(r, rows)
+	{
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "terminals"),
+		            *c = cJSON_GetObjectItemCaseSensitive(r, "compliant");
+		double all = t ? t->valuedouble : 0, ok = c ? c->valuedouble : 0;
+
+		label_value(r->string, lv, sizeof(lv));
+		fprintf(b, "%s{%s=\"%s\",compliant=\"true\"} %.0f\n", name, label, lv, ok);
+		fprintf(b, "%s{%s=\"%s\",compliant=\"false\"} %.0f\n", name, label, lv, all - ok);
+	}
 }
 
 static int pending_cb(const struct store_group *g, void *userdata)
@@ -763,12 +906,15 @@ static int sums_cb(const struct store_device *d, const char *compliance, void *u
 static void handle_metrics(void *userdata, struct http_req *req)
 {
 	struct server *srv = userdata;
-	_cleanup_json_ cJSON *reqs = cJSON_CreateObject(), *groups = cJSON_CreateObject(), *stale = cJSON_CreateArray();
-	struct overview o = {.srv = srv, .now = server_now_us(), .reqs = reqs, .groups = groups, .stale = stale};
+	_cleanup_json_ cJSON *reqs = cJSON_CreateObject(), *groups = cJSON_CreateObject(), *stale = cJSON_CreateArray(),
+	                     *depts = cJSON_CreateObject();
+	struct overview o = {
+	        .srv = srv, .now = server_now_us(), .reqs = reqs, .groups = groups, .depts = depts, .stale = stale};
 	_cleanup_free_ char *text = NULL;
 	size_t text_len = 0;
 	FILE *b;
 	struct sums sums = {0};
+	struct api_device_metrics dm;
 	uint64_t pending = 0;
 	char actor[API_ACTOR_MAX], lv[96], gv[96];
 	enum store_role role;
@@ -777,8 +923,9 @@ static void handle_metrics(void *userdata, struct http_req *req)
 
 	if (api_admin_auth(srv, req, API_PERM_READ, actor, &role) < 0)
 		return;
-	if (!reqs || !groups || !stale)
+	if (!reqs || !groups || !stale || !depts)
 		return no_memory(req);
+	api_device_metrics(srv, &dm); /* before the flush: the check-ins it writes were waiting */
 	(void)api_device_flush(srv);
 	if ((e = STORE_CALL(srv->store, device_list, NULL, overview_cb, &o)) < 0 ||
 	    (e = STORE_CALL(srv->store, device_list, NULL, sums_cb, &sums)) < 0 ||
@@ -809,19 +956,8 @@ static void handle_metrics(void *userdata, struct http_req *req)
 			        st->valuedouble);
 		}
 	}
-	fprintf(b, "# HELP mamori_group_terminals Active terminals per group and whether compliant.\n"
-	           "# TYPE mamori_group_terminals gauge\n");
-	cJSON_ArrayForEach(r, groups)
-	{
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "terminals"),
-		            *c = cJSON_GetObjectItemCaseSensitive(r, "compliant");
-
-		label_value(r->string, lv, sizeof(lv));
-		fprintf(b, "mamori_group_terminals{group=\"%s\",compliant=\"true\"} %.0f\n", lv,
-		        c ? c->valuedouble : 0);
-		fprintf(b, "mamori_group_terminals{group=\"%s\",compliant=\"false\"} %.0f\n", lv,
-		        (t ? t->valuedouble : 0) - (c ? c->valuedouble : 0));
-	}
+	compliant_split(b, "mamori_group_terminals", "group", "group", groups);
+	compliant_split(b, "mamori_department_terminals", "department", "department (部署)", depts);
 	fprintf(b,
 	        "# HELP mamori_events_stored Verified journal records held by the server.\n"
 	        "# TYPE mamori_events_stored gauge\nmamori_events_stored %" PRIu64 "\n",
@@ -834,6 +970,10 @@ static void handle_metrics(void *userdata, struct http_req *req)
 	        "# HELP mamori_pending_approvals Policy versions waiting for a second person (OPS-4).\n"
 	        "# TYPE mamori_pending_approvals gauge\nmamori_pending_approvals %" PRIu64 "\n",
 	        pending);
+	if ((e = metrics_queues(srv, b, &dm)) < 0) {
+		fclose(b);
+		return e == -ENOMEM ? no_memory(req) : store_failed(req, e);
+	}
 	if (fclose(b) != 0 || !text)
 		return no_memory(req);
 	http_reply_data(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, text_len);
@@ -843,6 +983,7 @@ const struct http_route api_dashboard_routes[] = {
         {HTTP_GET, "/admin/v1/dashboard/me", handle_me},
         {HTTP_GET, "/admin/v1/dashboard/overview", handle_overview},
         {HTTP_GET, "/admin/v1/dashboard/terminals", handle_terminals},
+        {HTTP_GET, "/admin/v1/dashboard/terminals/*/certificates", handle_certificates},
         {HTTP_GET, "/admin/v1/dashboard/approvals", handle_approvals},
         {HTTP_GET, "/admin/v1/dashboard/events", handle_events},
         {HTTP_GET, "/metrics", handle_metrics},

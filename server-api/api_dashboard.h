@@ -8,6 +8,12 @@
 
 #include "http.h"
 
+struct server;
+
+/* Record today's compliance figures (the 90-day trend of the overview): the
+ * server's tick calls it every hour; each overview request refreshes them. */
+int api_dashboard_snapshot(struct server *srv);
+
 extern const struct http_route api_dashboard_routes[];
 extern const size_t api_dashboard_routes_n;
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc-util.h"
 #include "api_command.h"
@@ -85,7 +86,38 @@ struct device_state {
 	struct auth_entry auth[AUTH_SLOTS];
 	struct pending pending[PENDING_SLOTS];
 	size_t n_pending, pending_bytes;
+	uint64_t latency[API_DEVICE_LATENCY_BUCKETS]; /* per bucket, not cumulative */
+	double latency_sum_s;
 };
+
+const double api_device_latency_bounds[API_DEVICE_LATENCY_BUCKETS - 1] = {
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+};
+
+void api_device_metrics(const struct server *srv, struct api_device_metrics *ret)
+{
+	const struct device_state *ds = srv->device_state;
+	uint64_t sum = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!ds)
+		return;
+	for (size_t i = 0; i < API_DEVICE_LATENCY_BUCKETS; i++)
+		ret->checkin_buckets[i] = sum += ds->latency[i];
+	ret->checkin_seconds_sum = ds->latency_sum_s;
+	ret->checkins_pending = ds->n_pending;
+	ret->checkins_pending_bytes = ds->pending_bytes;
+}
+
+static void latency_observe(struct device_state *ds, double s)
+{
+	size_t i = 0;
+
+	while (i < API_DEVICE_LATENCY_BUCKETS - 1 && s > api_device_latency_bounds[i])
+		i++;
+	ds->latency[i]++;
+	ds->latency_sum_s += s;
+}
 
 /* A check-in parses and frees a few hundred small cJSON nodes. While one is
  * handled, cJSON allocates from this arena (bump pointer, nothing freed
@@ -564,9 +596,8 @@ static void bad_request(struct http_req *req, const char *ja, const char *en)
 	http_reply_error(req, 400, "invalid", ja, en, NULL);
 }
 
-static void handle_checkin(void *userdata, struct http_req *req)
+static void checkin(struct server *srv, struct http_req *req)
 {
-	struct server *srv = userdata;
 	struct device_ctx d;
 	_cleanup_free_ char *report_s = NULL, *compliance_s = NULL, *inventory_s = NULL;
 	const struct policy_facts *pf;
@@ -707,6 +738,21 @@ static void handle_checkin(void *userdata, struct http_req *req)
 			return http_reply_error(req, 500, "no_memory", "メモリ不足です", "out of memory", NULL);
 		http_reply_data(req, 200, "application/json; charset=utf-8", big ?: buf, (size_t)n);
 	}
+}
+
+/* Every check-in's handling time goes into the latency histogram (/metrics),
+ * refused ones too. */
+static void handle_checkin(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	checkin(srv, req);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	if (srv->device_state)
+		latency_observe(srv->device_state,
+		                (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
 }
 
 /* ---- events ------------------------------------------------------------------------ */

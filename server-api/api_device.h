@@ -5,6 +5,7 @@
 #define MAMORI_API_DEVICE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http.h"
 
@@ -22,6 +23,19 @@ int api_device_init(struct server *srv);
 /* Flushes, then frees. */
 void api_device_fini(struct server *srv);
 int api_device_flush(struct server *srv);
+
+/* For /metrics (issue 15.5): how long check-ins took to handle, from the
+ * complete request to the answer queued, as a Prometheus histogram
+ * (cumulative counts per upper bound in seconds, the last +Inf), and the
+ * check-ins held in memory, not yet written. */
+#define API_DEVICE_LATENCY_BUCKETS 12
+extern const double api_device_latency_bounds[API_DEVICE_LATENCY_BUCKETS - 1];
+struct api_device_metrics {
+	uint64_t checkin_buckets[API_DEVICE_LATENCY_BUCKETS]; /* cumulative; the last = count */
+	double checkin_seconds_sum;
+	uint64_t checkins_pending, checkins_pending_bytes;
+};
+void api_device_metrics(const struct server *srv, struct api_device_metrics *ret);
 /* A terminal or certificate changed (revoked, enrolled again): the next
  * request of every terminal re-reads its identity from the store. */
 void api_device_invalidate(struct server *srv);

@@ -5,7 +5,7 @@
  *       number and text (default: the references of docs/REQUIREMENTS.md, in
  *       the 総務省 guideline's structure: M = 宮崎市, T = 豊橋市, B = 基本方針)
  *   PUT /admin/v1/dashboard/clauses/{ID}     set one (ciso only; audited)
- *   GET /admin/v1/dashboard/report?group=&terminal=&format=json|csv|xlsx
+ *   GET /admin/v1/dashboard/report?group=&department=&terminal=&format=json|csv|xlsx
  *       every requirement with the city's clause, its status, the count of
  *       terminals per result and the exceptions in force (OPS-3); CSV is
  *       UTF-8 with a BOM (Excel), XLSX is written by libxlsxwriter.
@@ -187,7 +187,8 @@ static void handle_clause_put(void *userdata, struct http_req *req)
 /* ---- the report ---- */
 
 struct tally {
-	const char *terminal; /* NULL: all (of the group) */
+	const char *terminal;   /* NULL: all (of the group) */
+	const char *department; /* NULL: all (of the group); 部署 (issue 15) */
 	unsigned pass[ELEMENTSOF(requirements)], fail[ELEMENTSOF(requirements)], exc[ELEMENTSOF(requirements)],
 	        other[ELEMENTSOF(requirements)];
 	unsigned terminals;
@@ -199,7 +200,8 @@ static int tally_cb(const struct store_device *d, const char *compliance, void *
 	_cleanup_json_ cJSON *c = NULL;
 	const cJSON *it;
 
-	if (d->revoked || (t->terminal && strcmp(t->terminal, d->terminal_id) != 0))
+	if (d->revoked || (t->terminal && strcmp(t->terminal, d->terminal_id) != 0) ||
+	    (t->department && strcmp(t->department, d->department) != 0))
 		return 0;
 	t->terminals++;
 	c = compliance ? cJSON_Parse(compliance) : cJSON_CreateObject();
@@ -367,7 +369,7 @@ static void handle_report(void *userdata, struct http_req *req)
 	_cleanup_free_ struct tally *t = calloc(1, sizeof(*t));
 	_cleanup_free_ char *data = NULL;
 	const char *group = http_req_query(req, "group"), *format = http_req_query(req, "format");
-	char actor[API_ACTOR_MAX], scope[320], made[40];
+	char actor[API_ACTOR_MAX], scope[480], made[40];
 	enum store_role role;
 	size_t len = 0, i = 0;
 	cJSON *rows, *row;
@@ -381,8 +383,11 @@ static void handle_report(void *userdata, struct http_req *req)
 	if (!t)
 		return api_admin_no_memory(req);
 	t->terminal = http_req_query(req, "terminal");
+	t->department = http_req_query(req, "department");
 	if (group && !*group)
 		group = NULL;
+	if (t->department && !*t->department)
+		t->department = NULL;
 	if (t->terminal && !*t->terminal)
 		t->terminal = NULL;
 	(void)api_device_flush(srv);
@@ -390,9 +395,10 @@ static void handle_report(void *userdata, struct http_req *req)
 		return r == -ENOMEM ? api_admin_no_memory(req) : api_admin_store_failed(req, r);
 	if (!(list = clauses_list(map)))
 		return api_admin_no_memory(req);
-	(void)xsnprintf(scope, sizeof(scope), "%s%s%s%s", group ? "部署/グループ: " : "全庁", group ?: "",
+	(void)xsnprintf(scope, sizeof(scope), "%s%s%s%s%s%s%s", !group && !t->department && !t->terminal ? "全庁" : "",
+	                t->department ? "部署: " : "", t->department ?: "", group ? " グループ: " : "", group ?: "",
 	                t->terminal ? " 端末: " : "", t->terminal ?: "");
-	server_audit(srv, actor, "report.self_inspection", group ?: "*", "ok", format ?: "json");
+	server_audit(srv, actor, "report.self_inspection", t->department ?: group ?: "*", "ok", scope);
 	if (format && strcmp(format, "csv") == 0) {
 		if ((r = write_csv(t, list, scope, &data, &len)) < 0)
 			return api_admin_no_memory(req);

@@ -80,6 +80,14 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	/* expired sessions and API tokens are deleted, not only ignored */
 	if (++ticks % 10 == 0 && STORE_CALL(srv->store, cred_purge, server_now_us(), &n) == 0 && n)
 		log_info("deleted %u expired sessions or API tokens", n);
+	/* the day's compliance figures for the dashboard's 90-day trend: a
+	 * minute after the start, then every hour (issue 15) */
+	if (ticks % 3600 == 60) {
+		int r = api_dashboard_snapshot(srv);
+
+		if (r < 0)
+			log_warning_errno(r, "cannot record today's compliance figures: %m");
+	}
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)

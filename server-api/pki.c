@@ -26,7 +26,6 @@
 
 _Static_assert(TERMINAL_ID_MAX <= PKI_TERMINAL_ID, "a valid terminal ID fits a certificate CN buffer");
 
-#define CLOCK_SKEW_S 300 /* notBefore is set this far back: terminals' clocks are not all synchronised */
 #define PEM_FILE_MAX (64 * 1024)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
@@ -160,7 +159,7 @@ static int cert_new(const char *cn, int64_t seconds, EVP_PKEY *pub, X509 **ret)
 	rnd[0] = (unsigned char)((rnd[0] & 0x7f) | 0x40); /* positive, always 16 bytes */
 	bn = BN_bin2bn(rnd, sizeof(rnd), NULL);
 	if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(c)) || !X509_set_version(c, X509_VERSION_3) ||
-	    !X509_gmtime_adj(X509_getm_notBefore(c), -CLOCK_SKEW_S) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(c), -PKI_CLOCK_SKEW_S) ||
 	    !X509_time_adj_ex(X509_getm_notAfter(c), 0, (long)seconds, NULL) || !X509_set_pubkey(c, pub))
 		return ssl_err();
 	name = X509_get_subject_name(c);

@@ -18,10 +18,11 @@
 
 #include <openssl/x509.h>
 
-#define PKI_SERIAL_MAX  41
-#define PKI_CSR_MAX     (16 * 1024)
-#define PKI_FPR_HEX     65
-#define PKI_TERMINAL_ID 129
+#define PKI_SERIAL_MAX   41
+#define PKI_CSR_MAX      (16 * 1024)
+#define PKI_FPR_HEX      65
+#define PKI_TERMINAL_ID  129
+#define PKI_CLOCK_SKEW_S 300 /* notBefore is set this far back: terminals' clocks are not all synchronised */
 
 struct pki;
 

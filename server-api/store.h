@@ -61,6 +61,7 @@ struct store_device {
 	int64_t policy_version;
 	struct store_chain chain;
 	uint64_t events, findings;
+	char department[STORE_ID_MAX]; /* 部署, "" = none (issue 15): set by the token or an admin */
 };
 
 struct store_cert {
@@ -68,7 +69,9 @@ struct store_cert {
 	char terminal_id[STORE_ID_MAX];
 	int64_t not_after_us;
 	bool revoked;
+	int64_t issued_us; /* cert_list only; 0 = not recorded */
 };
+typedef int (*store_cert_cb)(const struct store_cert *c, void *userdata);
 
 /* One verified record to append (canon: canonical bytes, not NUL-terminated). */
 struct store_event {
@@ -237,6 +240,53 @@ struct store_media {
 	char sanitized_by[STORE_ID_MAX];
 };
 typedef int (*store_media_cb)(const struct store_media *m, void *userdata);
+/* One page of the terminal list (issue 15), filtered, sorted and paged by the
+ * store. NULL strings: no condition. q: part of the terminal ID or host name,
+ * ASCII case folded. requirement: terminals (not revoked) failing it. status:
+ * stale = not revoked and last seen (or enrolled, if never) before
+ * stale_before_us. failing counts a chain finding as a LOG-1 failure. Ties
+ * are broken by terminal ID (a total order: stable pages). */
+enum store_sort {
+	STORE_SORT_ID,
+	STORE_SORT_HOST,
+	STORE_SORT_GROUP,
+	STORE_SORT_DEPT,
+	STORE_SORT_SEEN,
+	STORE_SORT_VERSION,
+	STORE_SORT_POLICY,
+	STORE_SORT_FAILING,
+	_STORE_SORT_MAX
+};
+enum store_status {
+	STORE_STATUS_ANY,
+	STORE_STATUS_ACTIVE,
+	STORE_STATUS_REVOKED,
+	STORE_STATUS_STALE,
+	STORE_STATUS_FAILING,
+	STORE_STATUS_COMPLIANT,
+	_STORE_STATUS_MAX
+};
+struct store_device_query {
+	const char *q, *group, *department, *requirement;
+	enum store_status status;
+	int64_t stale_before_us;
+	enum store_sort sort;
+	bool desc;
+	int64_t offset, limit;
+};
+/* failing_ids: a JSON array of the failing requirement IDs of its latest
+ * compliance summary (without the LOG-1 of a chain finding). */
+/* One day's compliance figures (the 90-day trend, issue 15): day is the
+ * Japan-time date "YYYY-MM-DD"; the figures are the last snapshot of that day. */
+struct store_daily {
+	char day[11];
+	uint64_t terminals, compliant; /* active terminals, and those failing nothing */
+	int64_t updated_us;
+};
+typedef int (*store_daily_cb)(const struct store_daily *d, void *userdata);
+
+typedef int (*store_device_page_cb)(const struct store_device *d, unsigned failing, const char *failing_ids,
+                                    void *userdata);
 
 /* Callbacks of the list operations: return 0 to go on, negative to stop (that
  * value is returned by the list operation). */
@@ -273,10 +323,12 @@ struct store_ops {
 	int (*meta_set)(struct store *s, const char *key, const char *value);
 	int (*meta_delete)(struct store *s, const char *key);
 
-	/* Enrollment tokens (one-time). peek: the group of a usable token;
-	 * -ENOENT unknown, -EALREADY used, -ETIMEDOUT expired. */
-	int (*token_add)(struct store *s, const char *token_hash, const char *group, int64_t expires_us,
-	                 const char *created_by);
+	/* Enrollment tokens (one-time), for a group and a department ("" =
+	 * none: the terminal's department is then set by an admin). peek: the
+	 * group of a usable token; -ENOENT unknown, -EALREADY used, -ETIMEDOUT
+	 * expired. */
+	int (*token_add)(struct store *s, const char *token_hash, const char *group, const char *department,
+	                 int64_t expires_us, const char *created_by);
 	int (*token_peek)(struct store *s, const char *token_hash, int64_t now_us, char ret_group[STORE_ID_MAX]);
 
 	/* Consume the token and create the terminal with its first certificate,
@@ -410,6 +462,21 @@ struct store_ops {
 	int (*media_add)(struct store *s, const struct store_media *rows, size_t n, const char *by, int64_t now_us,
 	                 size_t *ret_bad);
 	int (*media_retire)(struct store *s, const char *mgmt_no, const char *date, const char *by, int64_t now_us);
+	/* A terminal's department (部署, "" = none), durable. -ENOENT: no such terminal. */
+	int (*device_set_department)(struct store *s, const char *terminal_id, const char *department);
+	/* One page of the terminal list (store_device_query above), in order;
+	 * *ret_total: how many match. -EINVAL: a sort or status out of range. */
+	int (*device_page)(struct store *s, const struct store_device_query *q, uint64_t *ret_total,
+	                   store_device_page_cb cb, void *userdata);
+	/* Daily figures: put replaces the day's row unless it holds a later
+	 * snapshot; list: days >= since_day, oldest first. Not fsynced alone. */
+	int (*daily_put)(struct store *s, const struct store_daily *d);
+	/* The certificates issued to a terminal, newest first (issue 15). */
+	int (*cert_list)(struct store *s, const char *terminal_id, store_cert_cb cb, void *userdata);
+	/* How many commands are in each status (the queue's depth, /metrics). */
+	int (*command_counts)(struct store *s, int (*cb)(const char *status, uint64_t n, void *userdata),
+	                      void *userdata);
+	int (*daily_list)(struct store *s, const char *since_day, store_daily_cb cb, void *userdata);
 };
 
 struct store {

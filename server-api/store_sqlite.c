@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "alloc-util.h"
+#include "log.h"
 #include "store.h"
 #include "crypto.h"
 #include "store_sqlite.h"
@@ -40,6 +41,7 @@ enum {
 	Q_DEVICE_INSERT,
 	Q_DEVICE_REENROLL,
 	Q_DEVICE_REVOKE,
+	Q_DEVICE_SET_DEPT,
 	Q_CERT_ADD,
 	Q_CERT_GET,
 	Q_CERT_REVOKE_ALL,
@@ -99,21 +101,38 @@ enum {
 	"terminal_id, grp, coalesce(hostname,''), revoked, enrolled_us, last_seen_us, coalesce(agent_version,''), "    \
 	"policy_version, chain, head_seq, head_hash, events, "                                                         \
 	"(SELECT count(*) FROM findings f WHERE f.terminal_id = devices.terminal_id), compliance, "                    \
-	"prev_chain, prev_head_seq, prev_head_hash, restart_seq"
+	"prev_chain, prev_head_seq, prev_head_hash, restart_seq, dept"
+
+/* The failing requirement IDs of a compliance summary {"ID": "status"}, kept
+ * beside it at each check-in so that the terminal list sorts, filters and
+ * pages in SQL (issue 15): how many, and a JSON array of them in the
+ * summary's order. Not an object (or not JSON): none, as cJSON_Parse failing
+ * gave before. */
+#define COMPLIANCE_OBJECT(x) "(CASE WHEN json_valid(" x ") THEN json_type(" x ") = 'object' ELSE 0 END)"
+#define FAILING_OF(x)                                                                                                  \
+	"(CASE WHEN " COMPLIANCE_OBJECT(x) " THEN (SELECT count(*) FROM json_each(" x                                  \
+	                                   ") WHERE type = 'text' AND value = 'fail') ELSE 0 END)"
+#define FAILING_IDS_OF(x)                                                                                              \
+	"(CASE WHEN " COMPLIANCE_OBJECT(x) " THEN (SELECT coalesce(json_group_array(key), '[]') FROM json_each(" x     \
+	                                   ") WHERE type = 'text' AND value = 'fail') ELSE '[]' END)"
 
 static const char *const sql_text[_Q_MAX] = {
         [Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
         [Q_META_SET] = "INSERT INTO meta(key, value) VALUES (?1, ?2) "
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         [Q_META_DEL] = "DELETE FROM meta WHERE key = ?1",
-        [Q_TOKEN_ADD] = "INSERT INTO tokens(hash, grp, expires_us, created_by) VALUES (?1, ?2, ?3, ?4)",
-        [Q_TOKEN_GET] = "SELECT grp, expires_us, used_us FROM tokens WHERE hash = ?1",
+        [Q_TOKEN_ADD] = "INSERT INTO tokens(hash, grp, expires_us, created_by, dept) VALUES (?1, ?2, ?3, ?4, ?5)",
+        [Q_TOKEN_GET] = "SELECT grp, expires_us, used_us, dept FROM tokens WHERE hash = ?1",
         [Q_TOKEN_USE] = "UPDATE tokens SET used_us = ?2, used_by = ?3 WHERE hash = ?1 AND used_us IS NULL "
                         "AND expires_us > ?2",
         [Q_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE terminal_id = ?1",
-        [Q_DEVICE_INSERT] = "INSERT INTO devices(terminal_id, grp, hostname, enrolled_us) VALUES (?1, ?2, ?3, ?4)",
+        [Q_DEVICE_INSERT] = "INSERT INTO devices(terminal_id, grp, hostname, enrolled_us, dept) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5)",
+        /* a re-enrollment keeps the department unless the token names one */
         [Q_DEVICE_REENROLL] = "UPDATE devices SET grp = ?2, hostname = ?3, enrolled_us = ?4, revoked = 0, "
-                              "revoked_us = NULL WHERE terminal_id = ?1 AND revoked = 1",
+                              "revoked_us = NULL, dept = CASE WHEN ?5 <> '' THEN ?5 ELSE dept END "
+                              "WHERE terminal_id = ?1 AND revoked = 1",
+        [Q_DEVICE_SET_DEPT] = "UPDATE devices SET dept = ?2 WHERE terminal_id = ?1",
         [Q_DEVICE_REVOKE] = "UPDATE devices SET revoked = 1, revoked_us = ?2 WHERE terminal_id = ?1",
         [Q_CERT_ADD] = "INSERT INTO certs(serial, terminal_id, not_after_us, issued_us) VALUES (?1, ?2, ?3, ?4)",
         [Q_CERT_GET] = "SELECT terminal_id, not_after_us, revoked FROM certs WHERE serial = ?1",
@@ -125,7 +144,12 @@ static const char *const sql_text[_Q_MAX] = {
         [Q_DEVICE_REPORT] = "SELECT report FROM devices WHERE terminal_id = ?1",
         [Q_CHECKIN] = "UPDATE devices SET last_seen_us = ?2, agent_version = ?3, hostname = coalesce(?4, hostname), "
                       "policy_version = ?5, report = coalesce(?6, report), compliance = coalesce(?7, compliance), "
-                      "inventory = coalesce(?8, inventory), agent_head_seq = ?9 WHERE terminal_id = ?1",
+                      "inventory = coalesce(?8, inventory), agent_head_seq = ?9, "
+                      "failing = CASE WHEN ?7 IS NULL THEN failing ELSE " FAILING_OF(
+                              "?7") " END, "
+                                    "failing_ids = CASE WHEN ?7 IS NULL THEN failing_ids ELSE " FAILING_IDS_OF(
+                                            "?7") " END "
+                                                  "WHERE terminal_id = ?1",
         [Q_CHAIN_GET] = "SELECT chain, head_seq, head_hash, prev_chain, prev_head_seq, prev_head_hash, restart_seq "
                         "FROM devices WHERE terminal_id = ?1",
         [Q_EVENT_HASH] = "SELECT hash FROM events WHERE terminal_id = ?1 AND seq = ?2",
@@ -349,6 +373,77 @@ static void sq_close(struct store *base)
 	free(s);
 }
 
+static int sq_meta_get(struct store *base, const char *key, char *buf, size_t bufsz);
+static int sq_meta_set(struct store *base, const char *key, const char *value);
+
+/* Versioned schema changes. meta 'schema' is the version of the store: 1 is
+ * schema_sql with the columns added above (stores made before versions were
+ * counted have no 'schema' row: 1). migrations[v - 2] brings a store from
+ * version v - 1 to v, in one transaction with the new version number. A store
+ * of a version this program does not know (made by a newer mamori-server) is
+ * refused, never used: -EPROTO. */
+static const char *const migrations[] = {
+        /* 2 (issue 15): departments (部署), apart from groups: set by the
+         * enrollment token or by an administrator */
+        "ALTER TABLE devices ADD COLUMN dept TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE tokens ADD COLUMN dept TEXT NOT NULL DEFAULT '';"
+        "CREATE INDEX devices_dept ON devices(dept);",
+        /* 3 (issue 15): the terminal list sorted and paged in SQL */
+        "ALTER TABLE devices ADD COLUMN failing INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE devices ADD COLUMN failing_ids TEXT NOT NULL DEFAULT '[]';"
+        "UPDATE devices SET failing = " FAILING_OF("compliance") ", failing_ids = " FAILING_IDS_OF(
+                "compliance") " WHERE compliance IS NOT NULL;",
+        /* 4 (issue 15): the daily compliance figures of the 90-day trend */
+        "CREATE TABLE daily(day TEXT PRIMARY KEY, terminals INTEGER NOT NULL, compliant INTEGER NOT NULL,"
+        " updated_us INTEGER NOT NULL) WITHOUT ROWID;",
+};
+#define SCHEMA_VERSION (1 + (int)ELEMENTSOF(migrations))
+
+static int schema_version(struct sq_store *s, int *ret)
+{
+	char buf[16];
+	int64_t v;
+	int r = sq_meta_get(&s->base, "schema", buf, sizeof(buf));
+
+	if (r == -ENOENT)
+		return *ret = 1, 0;
+	if (r < 0)
+		return r;
+	if (parse_int64(buf, 1, INT32_MAX, &v) < 0)
+		return -EPROTO;
+	*ret = (int)v;
+	return 0;
+}
+
+static int migrate(struct sq_store *s)
+{
+	char num[16];
+	int v, r, rc;
+
+	if ((r = schema_version(s, &v)) < 0)
+		return r;
+	if (v > SCHEMA_VERSION) {
+		log_error("store: schema version %d is newer than this mamori-server knows (%d); refusing it", v,
+		          SCHEMA_VERSION);
+		return -EPROTO;
+	}
+	for (; v < SCHEMA_VERSION; v++) {
+		if ((r = txn_begin(s, true)) < 0)
+			return r;
+		rc = sqlite3_exec(s->db, migrations[v - 1], NULL, NULL, NULL);
+		r = rc == SQLITE_OK ? 0 : sql_errno(rc);
+		if (rc != SQLITE_OK)
+			log_error("store: schema change to version %d: %s", v + 1, sqlite3_errmsg(s->db));
+		if (r == 0 && xsnprintf(num, sizeof(num), "%d", v + 1) < 0)
+			r = -EINVAL;
+		if (r == 0)
+			r = sq_meta_set(&s->base, "schema", num);
+		if ((r = txn_end(s, r)) < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int sq_open(const char *where, struct store **ret)
 {
 	struct sq_store *s;
@@ -409,6 +504,8 @@ static int sq_open(const char *where, struct store **ret)
 		r = sql_errno(rc);
 		goto fail;
 	}
+	if ((r = migrate(s)) < 0)
+		goto fail;
 	r = media_schema(s->db);
 	if (r < 0)
 		goto fail;
@@ -459,20 +556,22 @@ static int sq_meta_delete(struct store *base, const char *key)
 
 /* ---- tokens and enrollment ------------------------------------------------ */
 
-static int sq_token_add(struct store *base, const char *hash, const char *group, int64_t expires_us,
-                        const char *created_by)
+static int sq_token_add(struct store *base, const char *hash, const char *group, const char *department,
+                        int64_t expires_us, const char *created_by)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_TOKEN_ADD, &st)) < 0 || (r = bind_text(st, 1, hash)) < 0 ||
 	    (r = bind_text(st, 2, group)) < 0 || (r = bind_int(st, 3, expires_us)) < 0 ||
-	    (r = bind_text(st, 4, created_by)) < 0)
+	    (r = bind_text(st, 4, created_by)) < 0 || (r = bind_text(st, 5, department ?: "")) < 0)
 		return r;
 	return step_done(st);
 }
 
-static int sq_token_peek(struct store *base, const char *hash, int64_t now_us, char ret_group[STORE_ID_MAX])
+/* The group and department ("" = none) of a usable token. */
+static int token_peek(struct store *base, const char *hash, int64_t now_us, char ret_group[STORE_ID_MAX],
+                      char ret_dept[STORE_ID_MAX])
 {
 	sqlite3_stmt *st = NULL;
 	int r;
@@ -487,9 +586,16 @@ static int sq_token_peek(struct store *base, const char *hash, int64_t now_us, c
 	else if (sqlite3_column_int64(st, 1) <= now_us)
 		r = -ETIMEDOUT;
 	else
-		col_copy(st, 0, ret_group, STORE_ID_MAX), r = 0;
+		col_copy(st, 0, ret_group, STORE_ID_MAX), col_copy(st, 3, ret_dept, STORE_ID_MAX), r = 0;
 	sqlite3_reset(st);
 	return r;
+}
+
+static int sq_token_peek(struct store *base, const char *hash, int64_t now_us, char ret_group[STORE_ID_MAX])
+{
+	char dept[STORE_ID_MAX];
+
+	return token_peek(base, hash, now_us, ret_group, dept);
 }
 
 static int cert_insert(struct sq_store *s, const struct store_cert *c, int64_t now_us)
@@ -524,6 +630,7 @@ static int device_row(sqlite3_stmt *st, struct store_device *d)
 	d->chain.prev_head_seq = (uint64_t)sqlite3_column_int64(st, 15);
 	col_copy(st, 16, d->chain.prev_head_hash, sizeof(d->chain.prev_head_hash));
 	d->chain.restart_seq = (uint64_t)sqlite3_column_int64(st, 17);
+	col_copy(st, 18, d->department, sizeof(d->department));
 	return 0;
 }
 
@@ -549,14 +656,14 @@ static int sq_enroll(struct store *base, const char *token_hash, int64_t now_us,
 {
 	struct sq_store *s = SQ(base);
 	struct store_device old;
-	char group[STORE_ID_MAX];
+	char group[STORE_ID_MAX], dept[STORE_ID_MAX];
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = txn_begin(s, true);
 	if (r < 0)
 		return r;
-	r = sq_token_peek(base, token_hash, now_us, group);
+	r = token_peek(base, token_hash, now_us, group, dept);
 	if (r < 0)
 		goto out;
 	if ((r = stmt(s, Q_TOKEN_USE, &st)) < 0 || (r = bind_text(st, 1, token_hash)) < 0 ||
@@ -576,7 +683,7 @@ static int sq_enroll(struct store *base, const char *token_hash, int64_t now_us,
 	if ((r = stmt(s, r == 0 ? Q_DEVICE_REENROLL : Q_DEVICE_INSERT, &st)) < 0 ||
 	    (r = bind_text(st, 1, d->terminal_id)) < 0 || (r = bind_text(st, 2, group)) < 0 ||
 	    (r = bind_text(st, 3, d->hostname[0] ? d->hostname : NULL)) < 0 || (r = bind_int(st, 4, now_us)) < 0 ||
-	    (r = step_done(st)) < 0)
+	    (r = bind_text(st, 5, dept)) < 0 || (r = step_done(st)) < 0)
 		goto out;
 	r = cert_insert(s, c, now_us);
 out:
@@ -678,6 +785,20 @@ out:
 	return r;
 }
 
+static int sq_device_set_department(struct store *base, const char *terminal_id, const char *department)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	if ((r = stmt(s, Q_DEVICE_SET_DEPT, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 ||
+	    (r = bind_text(st, 2, department)) < 0 || (r = step_done(st)) < 0)
+		return txn_end(s, r);
+	return txn_end(s, sqlite3_changes(s->db) == 1 ? 0 : -ENOENT);
+}
+
 static int sq_device_list(struct store *base, const char *group, store_device_cb cb, void *userdata)
 {
 	struct store_device d;
@@ -695,6 +816,175 @@ static int sq_device_list(struct store *base, const char *group, store_device_cb
 	}
 	sqlite3_reset(st);
 	return r < 0 ? r : 0;
+}
+
+/* ---- the terminal list, filtered, sorted and paged in SQL (issue 15) ---- */
+
+static void finalizep(sqlite3_stmt **st);
+static int oneshot(struct store *base, const char *sql, sqlite3_stmt **ret);
+
+/* A terminal's failing count as the admin API reports it: a chain finding
+ * is a LOG-1 failure (nf: its findings). */
+#define PAGE_FROM                                                                                                      \
+	" FROM (SELECT terminal_id, grp, hostname, dept, revoked, enrolled_us, last_seen_us, agent_version,"           \
+	" policy_version, failing_ids, failing + (CASE WHEN nf > 0 AND NOT EXISTS (SELECT 1 FROM "                     \
+	"json_each(failing_ids)"                                                                                       \
+	" WHERE value = 'LOG-1') THEN 1 ELSE 0 END) AS eff, nf FROM (SELECT *, (SELECT count(*) FROM findings f"       \
+	" WHERE f.terminal_id = devices.terminal_id) AS nf FROM devices))"                                             \
+	" WHERE (?1 IS NULL OR instr(lower(terminal_id), lower(?1)) > 0"                                               \
+	" OR instr(lower(coalesce(hostname, '')), lower(?1)) > 0)"                                                     \
+	" AND (?2 IS NULL OR grp = ?2) AND (?3 IS NULL OR dept = ?3)"                                                  \
+	" AND (?4 IS NULL OR (revoked = 0 AND (EXISTS (SELECT 1 FROM json_each(failing_ids) WHERE value = ?4)"         \
+	" OR (?4 = 'LOG-1' AND nf > 0))))"                                                                             \
+	" AND (CASE ?5 WHEN 0 THEN 1 WHEN 1 THEN revoked = 0 WHEN 2 THEN revoked = 1"                                  \
+	" WHEN 3 THEN revoked = 0 AND (CASE last_seen_us WHEN 0 THEN enrolled_us ELSE last_seen_us END) < ?6"          \
+	" WHEN 4 THEN revoked = 0 AND eff > 0 WHEN 5 THEN revoked = 0 AND eff = 0 END)"
+
+static const char *const page_order[_STORE_SORT_MAX] = {
+        [STORE_SORT_ID] = "terminal_id",
+        [STORE_SORT_HOST] = "coalesce(hostname, '')",
+        [STORE_SORT_GROUP] = "grp",
+        [STORE_SORT_DEPT] = "dept",
+        [STORE_SORT_SEEN] = "last_seen_us",
+        [STORE_SORT_VERSION] = "coalesce(agent_version, '')",
+        [STORE_SORT_POLICY] = "policy_version",
+        [STORE_SORT_FAILING] = "eff",
+};
+
+static int page_bind(sqlite3_stmt *st, const struct store_device_query *q)
+{
+	int r;
+
+	if ((r = bind_text(st, 1, q->q)) < 0 || (r = bind_text(st, 2, q->group)) < 0 ||
+	    (r = bind_text(st, 3, q->department)) < 0 || (r = bind_text(st, 4, q->requirement)) < 0 ||
+	    (r = bind_int(st, 5, q->status)) < 0 || (r = bind_int(st, 6, q->stale_before_us)) < 0)
+		return r;
+	return 0;
+}
+
+static int sq_device_page(struct store *base, const struct store_device_query *q, uint64_t *ret_total,
+                          store_device_page_cb cb, void *userdata)
+{
+	_cleanup_(finalizep) sqlite3_stmt *cnt = NULL, *page = NULL;
+	char sql[2048];
+	uint64_t total;
+	int r;
+
+	if (q->sort < 0 || q->sort >= _STORE_SORT_MAX || q->status < 0 || q->status >= _STORE_STATUS_MAX ||
+	    q->limit < 1 || q->offset < 0)
+		return -EINVAL;
+	if ((r = oneshot(base, "SELECT count(*)" PAGE_FROM, &cnt)) < 0 || (r = page_bind(cnt, q)) < 0)
+		return r;
+	if ((r = step_row(cnt)) <= 0)
+		return r < 0 ? r : -EIO;
+	total = (uint64_t)sqlite3_column_int64(cnt, 0);
+	/* the sort key from the table above, never from the request; the
+	 * terminal ID after it makes the order total (stable pages) */
+	if (xsnprintf(sql, sizeof(sql),
+	              "SELECT terminal_id, eff, failing_ids%s ORDER BY %s %s, terminal_id %s LIMIT ?7 OFFSET ?8",
+	              PAGE_FROM, page_order[q->sort], q->desc ? "DESC" : "ASC", q->desc ? "DESC" : "ASC") < 0)
+		return -ENOBUFS;
+	if ((r = oneshot(base, sql, &page)) < 0 || (r = page_bind(page, q)) < 0 ||
+	    (r = bind_int(page, 7, q->limit)) < 0 || (r = bind_int(page, 8, q->offset)) < 0)
+		return r;
+	while ((r = step_row(page)) == 1) {
+		struct store_device d;
+		_cleanup_free_ char *ids = strdup((const char *)sqlite3_column_text(page, 2) ?: "[]");
+		unsigned failing = (unsigned)sqlite3_column_int64(page, 1);
+
+		if (!ids)
+			return -ENOMEM;
+		/* the page's rows in full: a few lookups by primary key */
+		if ((r = sq_device_get(base, (const char *)sqlite3_column_text(page, 0), &d)) < 0 ||
+		    (r = cb(&d, failing, ids, userdata)) < 0)
+			return r;
+	}
+	if (r < 0)
+		return r;
+	*ret_total = total;
+	return 0;
+}
+
+/* ---- daily compliance figures (issue 15) ---- */
+
+static int sq_daily_put(struct store *base, const struct store_daily *d)
+{
+	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = oneshot(
+	             base,
+	             "INSERT INTO daily(day, terminals, compliant, updated_us) VALUES (?1, ?2, ?3, ?4) "
+	             "ON CONFLICT(day) DO UPDATE SET terminals = excluded.terminals, compliant = excluded.compliant, "
+	             "updated_us = excluded.updated_us WHERE excluded.updated_us >= daily.updated_us",
+	             &st)) < 0 ||
+	    (r = bind_text(st, 1, d->day)) < 0 || (r = bind_int(st, 2, (int64_t)d->terminals)) < 0 ||
+	    (r = bind_int(st, 3, (int64_t)d->compliant)) < 0 || (r = bind_int(st, 4, d->updated_us)) < 0)
+		return r;
+	return step_done(st);
+}
+
+static int sq_daily_list(struct store *base, const char *since_day, store_daily_cb cb, void *userdata)
+{
+	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	struct store_daily d;
+	int r;
+
+	if ((r = oneshot(base, "SELECT day, terminals, compliant, updated_us FROM daily WHERE day >= ?1 ORDER BY day",
+	                 &st)) < 0 ||
+	    (r = bind_text(st, 1, since_day)) < 0)
+		return r;
+	while ((r = step_row(st)) == 1) {
+		memset(&d, 0, sizeof(d));
+		col_copy(st, 0, d.day, sizeof(d.day));
+		d.terminals = (uint64_t)sqlite3_column_int64(st, 1);
+		d.compliant = (uint64_t)sqlite3_column_int64(st, 2);
+		d.updated_us = sqlite3_column_int64(st, 3);
+		if ((r = cb(&d, userdata)) < 0)
+			return r;
+	}
+	return r;
+}
+
+static int sq_cert_list(struct store *base, const char *terminal_id, store_cert_cb cb, void *userdata)
+{
+	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	struct store_cert c;
+	int r;
+
+	if ((r = oneshot(
+	             base,
+	             "SELECT serial, not_after_us, revoked, coalesce(issued_us, 0) FROM certs WHERE terminal_id = ?1 "
+	             "ORDER BY coalesce(issued_us, 0) DESC, not_after_us DESC, serial",
+	             &st)) < 0 ||
+	    (r = bind_text(st, 1, terminal_id)) < 0)
+		return r;
+	while ((r = step_row(st)) == 1) {
+		memset(&c, 0, sizeof(c));
+		col_copy(st, 0, c.serial, sizeof(c.serial));
+		(void)strscpy(c.terminal_id, sizeof(c.terminal_id), terminal_id);
+		c.not_after_us = sqlite3_column_int64(st, 1);
+		c.revoked = sqlite3_column_int(st, 2) != 0;
+		c.issued_us = sqlite3_column_int64(st, 3);
+		if ((r = cb(&c, userdata)) < 0)
+			return r;
+	}
+	return r;
+}
+
+static int sq_command_counts(struct store *base, int (*cb)(const char *status, uint64_t n, void *userdata),
+                             void *userdata)
+{
+	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = oneshot(base, "SELECT status, count(*) FROM commands GROUP BY status ORDER BY status", &st)) < 0)
+		return r;
+	while ((r = step_row(st)) == 1)
+		if ((r = cb((const char *)sqlite3_column_text(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
+		            userdata)) < 0)
+			return r;
+	return r;
 }
 
 static int sq_device_report(struct store *base, const char *terminal_id, char **ret)
@@ -1964,4 +2254,10 @@ const struct store_ops store_sqlite_ops = {
         .media_list = sq_media_list,
         .media_add = sq_media_add,
         .media_retire = sq_media_retire,
+        .device_set_department = sq_device_set_department,
+        .device_page = sq_device_page,
+        .daily_put = sq_daily_put,
+        .daily_list = sq_daily_list,
+        .cert_list = sq_cert_list,
+        .command_counts = sq_command_counts,
 };

@@ -135,7 +135,7 @@ int main(void)
 		(void)snprintf(c.serial, sizeof(c.serial), "%040lx", i + 1);
 		(void)snprintf(c.terminal_id, sizeof(c.terminal_id), "%s", d.terminal_id);
 		(void)snprintf(tok, sizeof(tok), "%064lx", i + 1);
-		if ((r = STORE_CALL(srv->store, token_add, tok, d.group, now + 3600000000LL, "bench")) < 0 ||
+		if ((r = STORE_CALL(srv->store, token_add, tok, d.group, "", now + 3600000000LL, "bench")) < 0 ||
 		    (r = STORE_CALL(srv->store, enroll, tok, now, &d, &c)) < 0)
 			die("enroll", r);
 	}

@@ -82,6 +82,21 @@ for (const lang of ['ja', 'en']) {
   const text = await page.textContent('body');
   check(`ciso (${lang}): times in Japan time with the zone shown`, /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d JST/.test(await (await view(page, '#/terminals'), page.textContent('main'))) && /Asia\/Tokyo/.test(text));
   check(`ciso (${lang}): the overview names LOCK-1 and both groups`, /LOCK-1/.test(text) && /kaikei/.test(text) && /soumu/.test(text));
+  await view(page, '#/overview');
+  const depts = await page.$$eval('table.departments tbody tr', (l) => l.map((r) => [...r.cells].map((c) => c.textContent)));
+  check(`ciso (${lang}): compliance per department: 会計課 0 of 1 (0.0%), 総務課 1 of 1 (100.0%): ${JSON.stringify(depts)}`,
+    JSON.stringify(depts) === JSON.stringify([['会計課', '1', '0', '0.0%', '0'], ['総務課', '1', '1', '100.0%', '0']]));
+  const jstDay = (ago) => new Date(Date.now() + 9 * 3600e3 - ago * 86400e3).toISOString().slice(0, 10);
+  const trend = await page.$$eval('table.trend tbody tr', (l) => l.map((r) => [...r.cells].map((c) => c.textContent)));
+  check(`ciso (${lang}): the 90-day trend: ${jstDay(30)} at 90.0%, today at 50.0%, a line chart beside the table: ${JSON.stringify(trend)}`,
+    JSON.stringify(trend) === JSON.stringify([[jstDay(30), '10', '9', '90.0%'], [jstDay(0), '2', '1', '50.0%']]) && (await page.$('canvas[aria-label]')) !== null);
+  await view(page, '#/terminals');
+  await page.fill('#fd', '会計課');
+  await page.click('form.filters button[type=submit]');
+  await page.waitForFunction(() => document.querySelectorAll('main table tbody tr').length === 1);
+  const ids = await page.$$eval('main table tbody tr td:first-child', (l) => l.map((c) => c.textContent));
+  check(`ciso (${lang}): the terminal list filtered by department 会計課 shows pc-a only: ${ids}`, ids.join() === 'pc-a');
+  await view(page, '#/overview');
   check(`ciso (${lang}): ${lang === 'ja' ? 'Japanese' : 'English'} words`, lang === 'ja' ? /概要/.test(text) : /Overview/.test(text));
   await view(page, '#/report');
   const rep = await page.textContent('main');
@@ -125,6 +140,12 @@ for (const lang of ['ja', 'en']) {
     check(`hostile ${v}: nothing ran (no __pwned, no <img>, only the app's script)`, pwned === undefined && imgs === 0 && scripts.length === 1 && scripts[0] === '/assets/app.js');
   }
   await view(page, '#/terminal/pc-a');
+  const cmds = await page.$$eval('table.commands tbody tr', (l) => l.map((r) => [r.cells[1].textContent, r.cells[2].textContent]));
+  check(`terminal detail: the commands from the queue (wipe waiting for approval, sync queued or delivered): ${JSON.stringify(cmds)}`,
+    cmds.length === 2 && cmds[0][0] === 'wipe' && cmds[0][1] === 'pending_approval' && cmds[1][0] === 'sync' && ['queued', 'delivered'].includes(cmds[1][1]));
+  const cert = await page.$$eval('table.certificates tbody tr', (l) => l.map((r) => [...r.cells].map((c) => c.textContent)));
+  check(`terminal detail: the certificate's serial (${process.env.DASH_SERIAL}), validity in JST, valid: ${JSON.stringify(cert)}`,
+    cert.length === 1 && cert[0][0].toLowerCase() === process.env.DASH_SERIAL.toLowerCase() && / JST$/.test(cert[0][1]) && / JST$/.test(cert[0][2]) && cert[0][3] === '有効');
   const main = await page.textContent('main');
   check('hostile: the RTL override is kept as text, isolated in <bdi>', main.includes('\u202efdp.exe') && (await page.$$eval('bdi', (l) => l.some((b) => b.textContent === '\u202efdp.exe'))));
   check('hostile: the 4 KiB serial is shown', main.includes('<b>' + 'A'.repeat(4093)));

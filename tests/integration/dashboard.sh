@@ -42,8 +42,26 @@ check "... approved on the console (OPS-4)" approve_console shonin
 
 # ---- terminals with real data ----
 A=$T/pc-a B2=$T/pc-b
-check "enroll pc-a (group kaikei)" enroll "$A" pc-a kaikei
-check "enroll pc-b (group soumu)" enroll "$B2" pc-b soumu
+# departments (部署) apart from groups (issue 15): pc-a's from its enrollment
+# token, pc-b's set by an administrator afterwards
+new_group kaikei || bad "group kaikei"
+api POST /admin/v1/enrollment-tokens '{"group":"kaikei","department":"会計課"}' >"$T/tok-a.json"
+check "an enrollment token for a department (201, 会計課)" bash -c "[[ $CODE == 201 ]] && jq -e '.department==\"会計課\"' '$T/tok-a.json' >/dev/null"
+api POST /admin/v1/enrollment-tokens '{"group":"kaikei","department":"会計\u0007課"}' >/dev/null
+check "... a department with a control character is refused (400)" test "$CODE" = 400
+check "enroll pc-a (group kaikei, department 会計課 from the token)" \
+	ctl "$A" enroll --server "https://$ADM" --token "$(jq -r .token "$T/tok-a.json")" --ca-fingerprint "$FPR" --terminal-id pc-a
+check "enroll pc-b (group soumu, no department)" enroll "$B2" pc-b soumu
+check "pc-a's department is the token's" test "$(api GET /admin/v1/terminals/pc-a | jq -r .department)" = 会計課
+check "pc-b has none yet" test "$(api GET /admin/v1/terminals/pc-b | jq -r .department)" = ""
+api PUT /admin/v1/terminals/pc-b/department '{"department":"総務課"}' >"$T/dept.json"
+check "ciso sets pc-b's department (200, previous \"\")" bash -c "[[ $CODE == 200 ]] && jq -e '.department==\"総務課\" and .previous==\"\"' '$T/dept.json' >/dev/null"
+api PUT /admin/v1/terminals/nope/department '{"department":"総務課"}' >/dev/null
+check "... an unknown terminal: 404" test "$CODE" = 404
+api PUT /admin/v1/terminals/pc-b/department '{"department":"総務課","group":"x"}' >/dev/null
+check "... an unknown field: 400" test "$CODE" = 400
+check "... audited with before and after" \
+	bash -c "curl -sS --cacert '$CA' -H 'Authorization: Bearer $TOKEN' 'https://$ADM/admin/v1/audit?action=terminal.department' | jq -e '[.audit[]|select(.target==\"pc-b\" and .result==\"ok\" and .detail==\" -> 総務課\")]|length==1' >/dev/null"
 cat >"$T/report-a.json" <<'J'
 {"results":[
  {"id":"screenlock.idle","module":"screenlock","status":"fail","requirements":["LOCK-1"],"evidence":{"idle_delay":"<img src=x onerror=alert(3)>"}},
@@ -99,6 +117,7 @@ web_login() { # USER → cookie header in $T/USER.hdr, body in $T/USER.login
 	sed -E 's/^set-cookie: *([^;]*);.*/\1/I' "$T/$1.cookie" >"$T/$1.c"
 }
 jqt() { jq -e "$1" "$2" >/dev/null; } # FILTER FILE: true?
+jqa() { jq -e "$@" >/dev/null; }       # [--arg N V]... FILTER FILE: true?
 wget_() { # USER PATH [curl args...] → status
 	local u=$1 p=$2; shift 2
 	curl -sS --cacert "$CA" -o "$T/out.json" -w '%{http_code}' -H "Cookie: $(cat "$T/$u.c")" "$@" "https://$ADM$p"
@@ -121,6 +140,8 @@ check "... and the policy is still pending" test "$(api GET /admin/v1/groups | j
 code=$(curl -sS --cacert "$CA" -o /dev/null -w '%{http_code}' -H 'Origin: https://evil.example' -H 'X-Mamori-CSRF: 1' \
 	-H 'Content-Type: application/json' --data-binary "{\"username\":\"ciso\",\"password\":\"$PASSWORD\"}" "https://$ADM/admin/v1/login")
 check "a dashboard login from another Origin is refused (403)" test "$code" = 403
+check "a viewer cannot set a department (403)" \
+	test "$(wget_ etsuran /admin/v1/terminals/pc-b/department -X PUT -H 'X-Mamori-CSRF: 1' -H 'Content-Type: application/json' --data-binary '{"department":"x"}')" = 403
 check "a viewer's cookie cannot read the audit trail (403)" test "$(wget_ etsuran /admin/v1/audit -H 'X-Mamori-CSRF: 1')" = 403
 check "... nor approve (403)" test "$(wget_ etsuran /admin/v1/groups/kaikei/policy/2/approve -X POST -H 'X-Mamori-CSRF: 1')" = 403
 check "a forged cookie is refused (401)" \
@@ -134,6 +155,26 @@ web_login ciso
 wget_ ciso /admin/v1/dashboard/overview -H 'X-Mamori-CSRF: 1' >/dev/null
 check "overview: 2 active terminals, LOCK-1 rate 0.5, MEDIA-1 excepted" \
 	jqt '.terminals.active==2 and (.requirements[]|select(.id=="LOCK-1")|.rate==0.5 and .fail==1) and (.requirements[]|select(.id=="MEDIA-1")|.excepted==1)' "$T/out.json"
+check "overview per department: 会計課 0 of 1 compliant, 総務課 1 of 1" \
+	jqt '(.departments[]|select(.department=="会計課")|.terminals==1 and .compliant==0) and (.departments[]|select(.department=="総務課")|.terminals==1 and .rate==1)' "$T/out.json"
+today=$(TZ=Asia/Tokyo date +%F)
+check "overview trend: today's figures in Japan time ($today: 2 active, 1 compliant)" \
+	jqa --arg d "$today" '.trend_days==90 and (.trend|last|.day==$d and .terminals==2 and .compliant==1 and .rate==0.5)' "$T/out.json"
+# earlier days as the server's hourly snapshots would have left them (one 30
+# days ago, one beyond the 90 days), written into its store while it runs
+d30=$(TZ=Asia/Tokyo date -d '30 days ago' +%F) d100=$(TZ=Asia/Tokyo date -d '100 days ago' +%F)
+sqlite3 -cmd '.timeout 5000' "$D/server.db" \
+	"INSERT INTO daily VALUES ('$d30', 10, 9, 1), ('$d100', 10, 1, 1)" || bad "sqlite3 insert"
+wget_ ciso /admin/v1/dashboard/overview -H 'X-Mamori-CSRF: 1' >/dev/null
+check "overview trend: the last 90 days, oldest first ($d30 at 0.9; $d100 left out)" \
+	jqa --arg a "$d30" --arg b "$d100" '[.trend[].day]==[$a, (.trend|last|.day)] and .trend[0].rate==0.9 and ([.trend[]|select(.day==$b)]|length)==0' "$T/out.json"
+KAIKEI=$(jq -rn --arg d 会計課 '$d|@uri') SOUMU=$(jq -rn --arg d 総務課 '$d|@uri')
+wget_ ciso "/admin/v1/dashboard/terminals?department=$KAIKEI" -H 'X-Mamori-CSRF: 1' >/dev/null
+check "terminal list filtered by department 会計課: only pc-a" \
+	jqt '.total==1 and .terminals[0].terminal_id=="pc-a" and .terminals[0].department=="会計課"' "$T/out.json"
+wget_ ciso '/admin/v1/dashboard/terminals?sort=department' -H 'X-Mamori-CSRF: 1' >/dev/null
+check "terminal list sorted by department: 会計課 (U+4F1A) before 総務課 (U+7DCF)" \
+	jqt '[.terminals[].terminal_id]==["pc-a","pc-b"]' "$T/out.json"
 wget_ ciso '/admin/v1/dashboard/terminals?sort=hostname&order=desc&limit=1' -H 'X-Mamori-CSRF: 1' >/dev/null
 check "terminal list: total 2, one a page" jqt '.total==2 and (.terminals|length)==1' "$T/out.json"
 check "terminal list: an unknown sort key is refused (400)" \
@@ -148,6 +189,26 @@ api GET '/admin/v1/audit?action=investigation.search' >"$T/audit.json"
 check "every search is in the audit trail (OPS-6)" \
 	jqt '[.audit[] | select(.actor=="ciso" and (.detail|contains("q=onerror")))] | length >= 1' "$T/audit.json"
 
+# ---- terminal detail: commands and the certificate ----
+TOKEN=$ciso
+api POST /admin/v1/commands '{"terminal_id":"pc-a","type":"sync"}' >/dev/null
+check "a sync command for pc-a (201, queued)" test "$CODE" = 201
+api POST /admin/v1/commands '{"terminal_id":"pc-a","type":"wipe"}' >/dev/null
+check "a wipe command for pc-a (201, waits for a second person)" test "$CODE" = 201
+api GET /admin/v1/dashboard/terminals/pc-a/certificates >"$T/certs.json"
+# the oracle: the certificate the agent holds, read by openssl
+pem=$(state_dir "$A")/device.pem
+serial=$(openssl x509 -in "$pem" -noout -serial | cut -d= -f2)
+nb=$(date -u -d "$(openssl x509 -in "$pem" -noout -startdate | cut -d= -f2)" +%s)
+na=$(date -u -d "$(openssl x509 -in "$pem" -noout -enddate | cut -d= -f2)" +%s)
+check "pc-a's certificate: the serial, notAfter the agent's certificate has (openssl), not revoked" \
+	jqa --arg s "$serial" --argjson na "$na" '(.certificates|length)==1 and (.certificates[0]|(.serial|ascii_downcase)==($s|ascii_downcase) and (.not_after|fromdateiso8601)==$na and .revoked==false and .expired==false)' "$T/certs.json"
+check "... and its notBefore (within 2 s: the store keeps the issue time)" \
+	jqa --argjson nb "$nb" '(.certificates[0].not_before|fromdateiso8601) - $nb | fabs <= 2' "$T/certs.json"
+api GET /admin/v1/dashboard/terminals/nope/certificates >/dev/null
+check "... an unknown terminal: 404" test "$CODE" = 404
+echo "$serial" >"$T/serial.txt"
+
 # ---- /metrics (Prometheus text) with a read-only API token ----
 TOKEN=$ciso
 rotok=$(api POST /admin/v1/api-tokens '{"name":"grafana"}' | jq -r .token)
@@ -157,7 +218,30 @@ check "... terminals by status, compliance per requirement" \
 	bash -c "grep -qx 'mamori_terminals{status=\"active\"} 2' '$T/metrics.txt' && grep -qx 'mamori_compliance_terminals{requirement=\"LOCK-1\",status=\"fail\"} 1' '$T/metrics.txt'"
 check "... every line is a comment or a well-formed sample (a hostile requirement ID is escaped)" \
 	bash -c "! grep -vE '^# (HELP|TYPE) |^[a-z_]+(\{([a-z_]+=\"([^\"\\\\]|\\\\.)*\",?)*\})? [0-9.e+-]+\$' '$T/metrics.txt'"
+check "... compliance per department (部署), its name in UTF-8" \
+	bash -c "grep -qx 'mamori_department_terminals{department=\"会計課\",compliant=\"false\"} 1' '$T/metrics.txt' && grep -qx 'mamori_department_terminals{department=\"総務課\",compliant=\"true\"} 1' '$T/metrics.txt'"
 check "... the hostile ID is there, escaped" grep -qF 'requirement="Q\"}\n\\x"' "$T/metrics.txt"
+# the oracle for the format: Debian's prometheus_client parser (python3-prometheus-client)
+cat >"$T/prom.py" <<'PY'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+fams = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1], encoding="utf-8").read())}
+h = fams["mamori_checkin_duration_seconds"]
+assert h.type == "histogram", h.type
+b = [(s.labels["le"], s.value) for s in h.samples if s.name.endswith("_bucket")]
+count = [s.value for s in h.samples if s.name.endswith("_count")][0]
+total = [s.value for s in h.samples if s.name.endswith("_sum")][0]
+les = [float(le) for le, _ in b]
+assert les == sorted(les) and b[-1][0] == "+Inf", b
+assert all(x[1] <= y[1] for x, y in zip(b, b[1:])), ("not cumulative", b)
+assert b[-1][1] == count >= int(sys.argv[2]) and total > 0, (b, count, total)
+q = {s.labels["queue"]: s.value for s in fams["mamori_queue_depth"].samples}
+want = {"commands_pending_approval": 1, "commands_queued": 1, "commands_delivered": 0}
+assert all(q[k] == v for k, v in want.items()) and "checkins_unwritten" in q and "password_hashing" in q, q
+print("metrics ok: %d check-ins, %.6f s; queues %s" % (count, total, q))
+PY
+check "... parsed by prometheus_client: a check-in latency histogram (cumulative, +Inf = count >= 2), queue depths (1 command waiting for approval, 1 queued)" \
+	/usr/bin/python3 "$T/prom.py" "$T/metrics.txt" 2
 check "GET /metrics without a token: 401" \
 	test "$(curl -sS --cacert "$CA" -o /dev/null -w '%{http_code}' "https://$ADM/metrics")" = 401
 
@@ -173,6 +257,12 @@ TOKEN=$ciso
 api GET '/admin/v1/dashboard/report?group=kaikei' >"$T/report.json"
 check "report (kaikei): every requirement, LOCK-1 cites 7.4(1)④, noncompliant, 1 failing terminal" \
 	jqt '(.rows|length)==35 and (.rows[]|select(.id=="LOCK-1")|.clause=="7.4(1)④" and .status=="noncompliant" and .fail==1) and (.rows[]|select(.id=="MEDIA-1")|.excepted==1)' "$T/report.json"
+api GET "/admin/v1/dashboard/report?department=$SOUMU" >"$T/report-soumu.json"
+check "report per department (総務課): one terminal, LOCK-1 compliant, scope names the department" \
+	jqt '.terminals==1 and (.scope|contains("総務課")) and (.rows[]|select(.id=="LOCK-1")|.status=="compliant" and .pass==1 and .fail==0)' "$T/report-soumu.json"
+api GET "/admin/v1/dashboard/report?department=$KAIKEI" >"$T/report-kaikei.json"
+check "report per department (会計課): LOCK-1 noncompliant, 1 failing" \
+	jqt '.terminals==1 and (.rows[]|select(.id=="LOCK-1")|.status=="noncompliant" and .fail==1)' "$T/report-kaikei.json"
 curl -sS --cacert "$CA" -H "Authorization: Bearer $ciso" -o "$T/report.csv" "https://$ADM/admin/v1/dashboard/report?group=kaikei&format=csv"
 check "report CSV: UTF-8 with BOM, the city's clause" \
 	bash -c "head -c3 '$T/report.csv' | od -An -tx1 | grep -q 'ef bb bf' && grep -q '\"LOCK-1\",\"7.4(1)④\"' '$T/report.csv'"
@@ -198,8 +288,13 @@ check "media register: CSV import for the browser" test "$(curl -sS --cacert "$C
 
 # ---- the browser ----
 check "the browser test (Chromium + playwright-core + axe-core)" \
-	env DASH_URL="https://$ADM" DASH_PASSWORD="$PASSWORD" DASH_ART="$ART" NODE_PATH="$SRC/node_modules" \
+	env DASH_URL="https://$ADM" DASH_PASSWORD="$PASSWORD" DASH_ART="$ART" NODE_PATH="$SRC/node_modules" DASH_SERIAL="$(cat "$T/serial.txt")" \
 	node "$SRC/tests/integration/dashboard.mjs"
+# README's screenshot (docs/dashboard-overview-ja.png) is this test's:
+# MAMORI_UPDATE_DOCS=1 copies it there
+if [[ ${MAMORI_UPDATE_DOCS:-} == 1 && -s $ART/overview-ja.png ]]; then
+	cp "$ART/overview-ja.png" "$SRC/docs/dashboard-overview-ja.png" && echo "      docs/dashboard-overview-ja.png updated"
+fi
 TOKEN=$ciso
 check "after the browser test: kaikei's policy 2 is published, approved by shonin" \
 	test "$(api GET /admin/v1/groups | jq -r '.groups[] | select(.name=="kaikei") | .policy_version')" = 2

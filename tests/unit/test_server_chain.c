@@ -43,7 +43,7 @@ static int setup(void **state)
 	snprintf(jdir, sizeof(jdir), "%s/journal", dir);
 	snprintf(url, sizeof(url), "sqlite:%s/server.db", dir);
 	assert_int_equal(store_open(url, &st), 0);
-	assert_int_equal(STORE_CALL(st, token_add, "t", "g", NOW * 2, "op"), 0);
+	assert_int_equal(STORE_CALL(st, token_add, "t", "g", "", NOW * 2, "op"), 0);
 	assert_int_equal(STORE_CALL(st, enroll, "t", NOW, &d, &c), 0);
 	return 0;
 }

@@ -3,10 +3,11 @@
  * one-time tokens (unknown, used, expired), atomic enrollment, revocation of
  * every certificate, the chain head's precondition, findings recorded once,
  * credentials expiring, policies pending → published (no rollback), the
- * audit trail, that the data survives closing and reopening, and the media
- * register (MEDIA-6): all-or-none adds, retiring, the sanitisation read
- * from verified media.sanitized records only, a newer register format
- * refused. */
+ * audit trail, and that the data survives closing and reopening; departments
+ * (issue 15) from the token or an admin, and the versioned schema: an old
+ * store is brought forward, a newer one refused; the media register
+ * (MEDIA-6): all-or-none adds, retiring, the sanitisation read from verified
+ * media.sanitized records only, a newer register format refused. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "store.h"
 #include "strutil.h"
@@ -73,8 +75,8 @@ static void test_tokens(void **state)
 	struct store *s = *state;
 	char group[STORE_ID_MAX] = "";
 
-	assert_int_equal(STORE_CALL(s, token_add, "h1", "kaikei", NOW + 60 * SEC, "ciso"), 0);
-	assert_int_equal(STORE_CALL(s, token_add, "h2", "kaikei", NOW - SEC, "ciso"), 0);
+	assert_int_equal(STORE_CALL(s, token_add, "h1", "kaikei", "", NOW + 60 * SEC, "ciso"), 0);
+	assert_int_equal(STORE_CALL(s, token_add, "h2", "kaikei", "", NOW - SEC, "ciso"), 0);
 	assert_int_equal(STORE_CALL(s, token_peek, "nope", NOW, group), -ENOENT);
 	assert_int_equal(STORE_CALL(s, token_peek, "h2", NOW, group), -ETIMEDOUT);
 	assert_int_equal(STORE_CALL(s, token_peek, "h1", NOW, group), 0);
@@ -101,9 +103,9 @@ static void test_enroll_existing_and_revoke(void **state)
 	struct store_device d;
 	unsigned n = 99;
 
-	assert_int_equal(STORE_CALL(s, token_add, "t1", "g", NOW + SEC, "op"), 0);
-	assert_int_equal(STORE_CALL(s, token_add, "t2", "g", NOW + SEC, "op"), 0);
-	assert_int_equal(STORE_CALL(s, token_add, "t3", "g2", NOW + SEC, "op"), 0);
+	assert_int_equal(STORE_CALL(s, token_add, "t1", "g", "", NOW + SEC, "op"), 0);
+	assert_int_equal(STORE_CALL(s, token_add, "t2", "g", "", NOW + SEC, "op"), 0);
+	assert_int_equal(STORE_CALL(s, token_add, "t3", "g2", "", NOW + SEC, "op"), 0);
 	enroll_one(s, "t1", "pc-1", "c1", 0);
 	enroll_one(s, "t2", "pc-1", "c2", -EEXIST);
 	/* the refused enrollment did not consume t2 (the transaction rolled back) */
@@ -139,7 +141,7 @@ static void test_chain_precondition(void **state)
 	        {.seq = 2, .time_us = 2, .type = "a.b", .canon = "{2}", .canon_len = 3, .hash = "bb"},
 	};
 
-	assert_int_equal(STORE_CALL(s, token_add, "t", "g", NOW + SEC, "op"), 0);
+	assert_int_equal(STORE_CALL(s, token_add, "t", "g", "", NOW + SEC, "op"), 0);
 	enroll_one(s, "t", "pc-1", "c1", 0);
 	assert_int_equal(STORE_CALL(s, chain_get, "pc-1", &got), 0);
 	assert_string_equal(got.chain, "");
@@ -380,7 +382,7 @@ static void test_media(void **state)
 	assert_int_equal(STORE_CALL(s, media_add, rows + 2, 1, "op", NOW, &bad), 0);
 	/* the journal: S1 sanitised and verified; S2's was not verified, its
 	 * other record is no sanitisation */
-	assert_int_equal(STORE_CALL(s, token_add, "t", "g", NOW + SEC, "op"), 0);
+	assert_int_equal(STORE_CALL(s, token_add, "t", "g", "", NOW + SEC, "op"), 0);
 	enroll_one(s, "t", "pc-1", "c1", 0);
 	assert_int_equal(STORE_CALL(s, events_append, "pc-1", &empty, ev, 3, &h, NOW), 0);
 	assert_int_equal(STORE_CALL(s, media_list, media_cb, got), 0);
@@ -404,6 +406,234 @@ static void test_media(void **state)
 	assert_int_equal(store_open(url, &s), -EPROTO);
 	assert_null(s);
 	/* the store is left as it is: nothing was changed by the refusal */
+struct page {
+	char ids[8][16];
+	unsigned failing[8];
+	char fids[8][64];
+	size_t n;
+};
+
+static int page_cb(const struct store_device *d, unsigned failing, const char *failing_ids, void *userdata)
+{
+	struct page *p = userdata;
+
+	assert_true(p->n < 8);
+	strscpy(p->ids[p->n], sizeof(p->ids[0]), d->terminal_id);
+	strscpy(p->fids[p->n], sizeof(p->fids[0]), failing_ids);
+	p->failing[p->n++] = failing;
+	return 0;
+}
+
+static uint64_t page_of(struct store *s, struct store_device_query q, struct page *p)
+{
+	uint64_t total = 99;
+
+	memset(p, 0, sizeof(*p));
+	assert_int_equal(STORE_CALL(s, device_page, &q, &total, page_cb, p), 0);
+	return total;
+}
+
+static void checkin(struct store *s, const char *id, int64_t t, const char *host, const char *compliance)
+{
+	struct store_checkin c = {.terminal_id = id,
+	                          .time_us = t,
+	                          .agent_version = "1.0",
+	                          .hostname = host,
+	                          .compliance_json = compliance};
+	size_t n = 0;
+
+	assert_int_equal(STORE_CALL(s, checkin_many, &c, 1, &n), 0);
+	assert_int_equal(n, 1);
+}
+
+static void raw_sql(const char *sql)
+{
+	char path[600];
+	sqlite3 *db = NULL;
+	char *err = NULL;
+
+	snprintf(path, sizeof(path), "%s/server.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", sql, err);
+	sqlite3_close(db);
+}
+
+static void test_departments_and_schema(void **state)
+{
+	struct store *s = *state;
+	struct store_device d;
+	unsigned n;
+	char v[16];
+
+	assert_int_equal(STORE_CALL(s, meta_get, "schema", v, sizeof(v)), 0);
+	assert_string_equal(v, "4");
+	assert_int_equal(STORE_CALL(s, token_add, "t1", "g", "総務課", NOW + SEC, "op"), 0);
+	assert_int_equal(STORE_CALL(s, token_add, "t2", "g", "", NOW + SEC, "op"), 0);
+	assert_int_equal(STORE_CALL(s, token_add, "t3", "g", "会計課", NOW + SEC, "op"), 0);
+	enroll_one(s, "t1", "pc-1", "c1", 0);
+	assert_int_equal(STORE_CALL(s, device_get, "pc-1", &d), 0);
+	assert_string_equal(d.department, "総務課"); /* from the token */
+	assert_int_equal(STORE_CALL(s, device_set_department, "pc-1", "市民課"), 0);
+	assert_int_equal(STORE_CALL(s, device_set_department, "nope", "市民課"), -ENOENT);
+	assert_int_equal(STORE_CALL(s, device_get, "pc-1", &d), 0);
+	assert_string_equal(d.department, "市民課"); /* set by an admin */
+	/* re-enrolled with a token naming no department: it keeps its own */
+	assert_int_equal(STORE_CALL(s, device_revoke, "pc-1", NOW, &n), 0);
+	enroll_one(s, "t2", "pc-1", "c2", 0);
+	assert_int_equal(STORE_CALL(s, device_get, "pc-1", &d), 0);
+	assert_string_equal(d.department, "市民課");
+	/* ... and with one that names a department: the token's */
+	assert_int_equal(STORE_CALL(s, device_revoke, "pc-1", NOW, &n), 0);
+	enroll_one(s, "t3", "pc-1", "c3", 0);
+	assert_int_equal(STORE_CALL(s, device_get, "pc-1", &d), 0);
+	assert_string_equal(d.department, "会計課");
+	checkin(s, "pc-1", NOW, "h", "{\"A-1\":\"fail\",\"B-1\":\"pass\",\"C-1\":\"fail\"}");
+	store_close(s);
+	*state = NULL;
+
+	/* a store of version 1 (before departments): brought forward on open */
+	raw_sql("DROP INDEX devices_dept; ALTER TABLE devices DROP COLUMN dept; ALTER TABLE tokens DROP COLUMN dept;"
+	        "ALTER TABLE devices DROP COLUMN failing; ALTER TABLE devices DROP COLUMN failing_ids; DROP TABLE "
+	        "daily;"
+	        "DELETE FROM meta WHERE key = 'schema';");
+	assert_int_equal(store_open(url, &s), 0);
+	assert_int_equal(STORE_CALL(s, device_get, "pc-1", &d), 0);
+	assert_string_equal(d.department, "");
+	assert_int_equal(STORE_CALL(s, meta_get, "schema", v, sizeof(v)), 0);
+	assert_string_equal(v, "4");
+	/* version 3 filled the failing columns from the stored summaries */
+	struct page p;
+	assert_int_equal(page_of(s, (struct store_device_query){.limit = 5}, &p), 1);
+	assert_int_equal(p.failing[0], 2);
+	assert_string_equal(p.fids[0], "[\"A-1\",\"C-1\"]");
+	store_close(s);
+
+	/* a store made by a newer server: refused, not used */
+	raw_sql("UPDATE meta SET value = '99' WHERE key = 'schema'");
+	s = NULL;
+	assert_int_equal(store_open(url, &s), -EPROTO);
+	raw_sql("UPDATE meta SET value = 'x' WHERE key = 'schema'");
+	assert_int_equal(store_open(url, &s), -EPROTO);
+	raw_sql("UPDATE meta SET value = '4' WHERE key = 'schema'");
+	assert_int_equal(store_open(url, &s), 0);
+	*state = s;
+}
+
+static int daily_cb(const struct store_daily *d, void *userdata)
+{
+	char *out = userdata;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 256 - n, "%s=%llu/%llu;", d->day, (unsigned long long)d->compliant,
+	         (unsigned long long)d->terminals);
+	return 0;
+}
+
+/* issue 15: one row a day for the 90-day trend; the day's last snapshot wins */
+static void test_daily(void **state)
+{
+	struct store *s = *state;
+	struct store_daily a = {.day = "2026-12-01", .terminals = 10, .compliant = 5, .updated_us = NOW};
+	char out[256] = "";
+
+	assert_int_equal(STORE_CALL(s, daily_put, &a), 0);
+	a.compliant = 7, a.updated_us = NOW + SEC;
+	assert_int_equal(STORE_CALL(s, daily_put, &a), 0);
+	a.compliant = 1, a.updated_us = NOW; /* an earlier snapshot does not replace a later one */
+	assert_int_equal(STORE_CALL(s, daily_put, &a), 0);
+	a = (struct store_daily){.day = "2026-11-30", .terminals = 9, .compliant = 9, .updated_us = NOW};
+	assert_int_equal(STORE_CALL(s, daily_put, &a), 0);
+	a = (struct store_daily){.day = "2026-09-01", .terminals = 8, .compliant = 0, .updated_us = NOW};
+	assert_int_equal(STORE_CALL(s, daily_put, &a), 0);
+	assert_int_equal(STORE_CALL(s, daily_list, "2026-09-02", daily_cb, out), 0);
+	assert_string_equal(out, "2026-11-30=9/9;2026-12-01=7/10;");
+}
+
+/* issue 15: the terminal list sorted, filtered and paged by the store */
+static void test_device_page(void **state)
+{
+	struct store *s = *state;
+	struct store_finding f = {.terminal_id = "pc-2", .kind = FINDING_CHAIN_GAP, .seq = 7, .time_us = NOW};
+	struct store_device_query q = {.limit = 50};
+	struct page p;
+	unsigned n;
+
+	assert_int_equal(STORE_CALL(s, token_add, "t1", "g", "総務課", NOW + SEC, "op"), 0);
+	assert_int_equal(STORE_CALL(s, token_add, "t2", "g", "会計課", NOW + SEC, "op"), 0);
+	assert_int_equal(STORE_CALL(s, token_add, "t3", "h", "総務課", NOW + SEC, "op"), 0);
+	assert_int_equal(STORE_CALL(s, token_add, "t4", "h", "", NOW + SEC, "op"), 0);
+	enroll_one(s, "t1", "pc-1", "c1", 0);
+	enroll_one(s, "t2", "pc-2", "c2", 0);
+	enroll_one(s, "t3", "pc-3", "c3", 0);
+	enroll_one(s, "t4", "pc-4", "c4", 0);
+	checkin(s, "pc-1", NOW + 30 * SEC, "b-host", "{\"LOCK-1\":\"fail\",\"LOG-2\":\"pass\"}");
+	checkin(s, "pc-2", NOW + 10 * SEC, "a-host", "{\"LOCK-1\":\"pass\",\"LOG-1\":\"pass\"}");
+	checkin(s, "pc-3", NOW + 20 * SEC, "Host-THREE", "[\"fail\"]"); /* not an object: nothing fails */
+	checkin(s, "pc-3", NOW + 20 * SEC, NULL, "{\"MEDIA-1\":\"fail\",\"LOCK-1\":\"fail\"}");
+	checkin(s, "pc-1", NOW + 30 * SEC, NULL, NULL);      /* no summary: the last one holds */
+	assert_int_equal(STORE_CALL(s, finding_add, &f), 0); /* pc-2: LOG-1 fails */
+	assert_int_equal(STORE_CALL(s, device_revoke, "pc-4", NOW, &n), 0);
+
+	/* by failing, descending: ties by terminal ID, descending too */
+	q.sort = STORE_SORT_FAILING, q.desc = true;
+	assert_int_equal(page_of(s, q, &p), 4);
+	assert_int_equal(p.n, 4);
+	assert_string_equal(p.ids[0], "pc-3");
+	assert_int_equal(p.failing[0], 2);
+	assert_string_equal(p.fids[0], "[\"MEDIA-1\",\"LOCK-1\"]"); /* in the summary's order */
+	assert_string_equal(p.ids[1], "pc-2");
+	assert_int_equal(p.failing[1], 1); /* the chain finding */
+	assert_string_equal(p.fids[1], "[]");
+	assert_string_equal(p.ids[2], "pc-1");
+	assert_int_equal(p.failing[2], 1);
+	assert_string_equal(p.ids[3], "pc-4");
+	assert_int_equal(p.failing[3], 0);
+	/* by host name (byte order: "Host-THREE" < "a-host"; never checked in: "") */
+	q.sort = STORE_SORT_HOST, q.desc = false;
+	page_of(s, q, &p);
+	assert_string_equal(p.ids[0], "pc-4");
+	assert_string_equal(p.ids[1], "pc-3");
+	assert_string_equal(p.ids[2], "pc-2");
+	/* by last contact, paged: two from the second */
+	q.sort = STORE_SORT_SEEN, q.offset = 1, q.limit = 2;
+	assert_int_equal(page_of(s, q, &p), 4);
+	assert_int_equal(p.n, 2);
+	assert_string_equal(p.ids[0], "pc-2");
+	assert_string_equal(p.ids[1], "pc-3");
+	q.offset = 10;
+	assert_int_equal(page_of(s, q, &p), 4); /* past the end: no row, still the count */
+	assert_int_equal(p.n, 0);
+	q.offset = 0, q.limit = 50;
+	/* filters */
+	q.status = STORE_STATUS_FAILING;
+	assert_int_equal(page_of(s, q, &p), 3);
+	q.status = STORE_STATUS_COMPLIANT;
+	assert_int_equal(page_of(s, q, &p), 0);
+	q.status = STORE_STATUS_REVOKED;
+	assert_int_equal(page_of(s, q, &p), 1);
+	q.status = STORE_STATUS_STALE, q.stale_before_us = NOW + 25 * SEC;
+	assert_int_equal(page_of(s, q, &p), 2); /* pc-2, pc-3; pc-4 is revoked */
+	q.status = STORE_STATUS_ANY;
+	q.requirement = "LOG-1";
+	assert_int_equal(page_of(s, q, &p), 1);
+	assert_string_equal(p.ids[0], "pc-2");
+	q.requirement = "LOCK-1";
+	assert_int_equal(page_of(s, q, &p), 2);
+	q.requirement = NULL, q.q = "three";
+	assert_int_equal(page_of(s, q, &p), 1); /* the host name, case folded */
+	assert_string_equal(p.ids[0], "pc-3");
+	q.q = "PC-";
+	assert_int_equal(page_of(s, q, &p), 4);
+	q.q = "%";
+	assert_int_equal(page_of(s, q, &p), 0); /* no LIKE pattern: a literal % */
+	q.q = NULL, q.department = "総務課";
+	assert_int_equal(page_of(s, q, &p), 2);
+	q.group = "h";
+	assert_int_equal(page_of(s, q, &p), 1);
+	assert_string_equal(p.ids[0], "pc-3");
+	q.sort = _STORE_SORT_MAX;
+	assert_int_equal(STORE_CALL(s, device_page, &q, &(uint64_t){0}, page_cb, &p), -EINVAL);
 }
 
 int main(void)
@@ -418,6 +648,9 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_and_reopen, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_media, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_departments_and_schema, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_device_page, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_daily, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

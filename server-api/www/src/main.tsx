@@ -6,11 +6,11 @@
 // wrapped in <bdi> so that a right-to-left override cannot reorder the page.
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from 'chart.js';
+import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
 import { ApiError, download, get, getBlob, post, postRaw, qs, setOnUnauthenticated } from './api';
 import { getLang, jst, jstInputToUtc, setLang, t } from './i18n';
 
-Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip, Legend);
+Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, Tooltip, Legend);
 
 type Me = { user: string; role: string; may: { approve: boolean; audit: boolean; accounts: boolean } };
 
@@ -90,6 +90,35 @@ function RateChart({ rows }: { rows: { id: string; rate: number }[] }) {
   return <div class="chart"><canvas ref={ref} role="img" aria-label={t('chartLabel')} /></div>;
 }
 
+type Day = { day: string; terminals: number; compliant: number; rate: number };
+
+/** Every day from the first to the last figure; a day the server did not run is null (a gap, not a value). */
+function trendDays(rows: Day[]): [string, Day | null][] {
+  if (rows.length === 0) return [];
+  const by = new Map(rows.map((r) => [r.day, r]));
+  const out: [string, Day | null][] = [];
+  for (let d = Date.parse(rows[0].day + 'T00:00:00Z'), end = Date.parse(rows[rows.length - 1].day + 'T00:00:00Z'); d <= end; d += 86400000) {
+    const k = new Date(d).toISOString().slice(0, 10);
+    out.push([k, by.get(k) ?? null]);
+  }
+  return out;
+}
+
+function TrendChart({ rows }: { rows: Day[] }) {
+  const ref = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    if (!ref.current) return;
+    const days = trendDays(rows);
+    const c = new Chart(ref.current, {
+      type: 'line',
+      data: { labels: days.map(([k]) => k), datasets: [{ label: t('rate'), data: days.map(([, r]) => (r ? Math.round(r.rate * 1000) / 10 : null)), borderColor: '#1f5f99', backgroundColor: '#1f5f99', spanGaps: false }] },
+      options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { y: { min: 0, max: 100 } } },
+    });
+    return () => c.destroy();
+  }, [rows, getLang()]);
+  return <div class="chart"><canvas ref={ref} role="img" aria-label={t('trendLabel')} /></div>;
+}
+
 function Overview() {
   const [d, err] = useLoad(() => get('/admin/v1/dashboard/overview'), []);
   if (!d) return <Status data={d} err={err} />;
@@ -103,6 +132,17 @@ function Overview() {
         <li><span>{t('stale')}</span><strong>{d.terminals.stale}</strong></li>
         <li><span>{t('incidents')}</span><strong>{d.incidents.length}</strong></li>
       </ul>
+      <h3>{t('trend')}</h3>
+      {d.trend.length === 0 ? <p>{t('none')}</p> : (<>
+        <TrendChart rows={d.trend} />
+        <details>
+          <summary>{t('trendTable')}</summary>
+          <table class="trend">
+            <thead><tr><th scope="col">{t('day')}</th><th scope="col">{t('active')}</th><th scope="col">{t('compliant')}</th><th scope="col">{t('rate')}</th></tr></thead>
+            <tbody>{d.trend.map((r: Day) => <tr key={r.day}><td>{r.day}</td><td>{r.terminals}</td><td>{r.compliant}</td><td>{pct(r.rate)}</td></tr>)}</tbody>
+          </table>
+        </details>
+      </>)}
       <h3>{t('perRequirement')}</h3>
       {d.requirements.length > 0 && <RateChart rows={d.requirements} />}
       <table>
@@ -116,6 +156,13 @@ function Overview() {
         <thead><tr><th scope="col">{t('group')}</th><th scope="col">{t('total')}</th><th scope="col">{t('compliant')}</th><th scope="col">{t('rate')}</th><th scope="col">{t('stale')}</th></tr></thead>
         <tbody>{d.groups.map((g: any) => (
           <tr key={g.group}><td><a href={'#/terminals?group=' + encodeURIComponent(g.group)}><Tx v={g.group} /></a></td><td>{g.terminals}</td><td>{g.compliant}</td><td>{pct(g.rate)}</td><td>{g.stale}</td></tr>))}
+        </tbody>
+      </table>
+      <h3>{t('perDepartment')}</h3>
+      <table class="departments">
+        <thead><tr><th scope="col">{t('department')}</th><th scope="col">{t('total')}</th><th scope="col">{t('compliant')}</th><th scope="col">{t('rate')}</th><th scope="col">{t('stale')}</th></tr></thead>
+        <tbody>{d.departments.map((g: any) => (
+          <tr key={g.department}><td>{g.department ? <a href={'#/terminals?department=' + encodeURIComponent(g.department)}><Tx v={g.department} /></a> : t('noDepartment')}</td><td>{g.terminals}</td><td>{g.compliant}</td><td>{pct(g.rate)}</td><td>{g.stale}</td></tr>))}
         </tbody>
       </table>
       <h3>{t('staleTitle')} ({t('staleAfter')}: {d.stale_after_seconds} {t('seconds')})</h3>
@@ -143,7 +190,7 @@ function TerminalTable({ rows }: { rows: any[] }) {
     <tbody>{rows.map((r) => (
       <tr key={r.terminal_id}>
         <td><a href={'#/terminal/' + encodeURIComponent(r.terminal_id)}><Tx v={r.terminal_id} /></a></td>
-        <td><Tx v={r.hostname} /></td><td><Tx v={r.group} /></td><td>{r.status}</td><td>{jst(r.last_seen)}</td>
+        <td><Tx v={r.hostname} /></td><td><Tx v={r.department} /></td><td><Tx v={r.group} /></td><td>{r.status}</td><td>{jst(r.last_seen)}</td>
         <td><Tx v={r.agent_version} /></td><td>{r.policy_version}</td>
         <td>{r.failing_requirements.map((id: string) => <a class="req" key={id} href={'#/requirement/' + encodeURIComponent(id)}><Tx v={id} /></a>)}</td>
       </tr>))}
@@ -151,20 +198,21 @@ function TerminalTable({ rows }: { rows: any[] }) {
   );
 }
 
-const SORTS = ['terminal_id', 'hostname', 'group', 'status', 'last_seen', 'agent_version', 'policy_version', 'failing'] as const;
+const SORTS = ['terminal_id', 'hostname', 'department', 'group', 'status', 'last_seen', 'agent_version', 'policy_version', 'failing'] as const;
 const HEAD: Record<string, Parameters<typeof t>[0]> = {
-  terminal_id: 'terminalId', hostname: 'hostname', group: 'group', status: 'status', last_seen: 'lastSeen',
+  terminal_id: 'terminalId', hostname: 'hostname', department: 'department', group: 'group', status: 'status', last_seen: 'lastSeen',
   agent_version: 'agentVersion', policy_version: 'policyVersion', failing: 'failing',
 };
 
 function Terminals({ query }: { query: URLSearchParams }) {
   const [q, setQ] = useState(query.get('q') ?? '');
   const [group, setGroup] = useState(query.get('group') ?? '');
+  const [department, setDepartment] = useState(query.get('department') ?? '');
   const [status, setStatus] = useState(query.get('status') ?? 'any');
   const [sort, setSort] = useState('terminal_id');
   const [order, setOrder] = useState('asc');
   const [offset, setOffset] = useState(0);
-  const [applied, setApplied] = useState({ q, group, status });
+  const [applied, setApplied] = useState({ q, group, department, status });
   const limit = 50;
   const [d, err] = useLoad(() => get('/admin/v1/dashboard/terminals' + qs({ ...applied, sort, order, offset, limit })), [applied, sort, order, offset]);
   const head = (k: string) => k === 'status' ? <th scope="col" key={k}>{t('status')}</th> : (
@@ -174,8 +222,9 @@ function Terminals({ query }: { query: URLSearchParams }) {
   return (
     <section>
       <h2>{t('terminals')}</h2>
-      <form class="filters" onSubmit={(e) => { e.preventDefault(); setOffset(0); setApplied({ q, group, status }); }}>
+      <form class="filters" onSubmit={(e) => { e.preventDefault(); setOffset(0); setApplied({ q, group, department, status }); }}>
         <label for="fq">{t('filterText')}</label><input id="fq" value={q} onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
+        <label for="fd">{t('department')}</label><input id="fd" value={department} onInput={(e) => setDepartment((e.target as HTMLInputElement).value)} />
         <label for="fg">{t('group')}</label><input id="fg" value={group} onInput={(e) => setGroup((e.target as HTMLInputElement).value)} />
         <label for="fs">{t('status')}</label>
         <select id="fs" value={status} onChange={(e) => setStatus((e.target as HTMLSelectElement).value)}>
@@ -224,6 +273,8 @@ function EventRows({ rows, cols }: { rows: any[]; cols: string[] }) {
 function TerminalDetail({ id }: { id: string }) {
   const [d, err] = useLoad(() => get('/admin/v1/terminals/' + encodeURIComponent(id)), [id]);
   const [ev] = useLoad(() => get('/admin/v1/events' + qs({ terminal: id, limit: 1000 })), [id]);
+  const [cmds] = useLoad(() => get<any[]>('/admin/v1/commands' + qs({ terminal: id })), [id]);
+  const [certs] = useLoad(() => get('/admin/v1/dashboard/terminals/' + encodeURIComponent(id) + '/certificates'), [id]);
   const events: any[] = ev?.events ?? [];
   const results: any[] = d?.report?.results ?? [];
   return (
@@ -233,6 +284,7 @@ function TerminalDetail({ id }: { id: string }) {
       {d && (
         <dl class="facts">
           <dt>{t('hostname')}</dt><dd><Tx v={d.hostname} /></dd>
+          <dt>{t('department')}</dt><dd>{d.department ? <Tx v={d.department} /> : t('noDepartment')}</dd>
           <dt>{t('group')}</dt><dd><Tx v={d.group} /></dd>
           <dt>{t('status')}</dt><dd>{d.status}</dd>
           <dt>{t('lastSeen')}</dt><dd>{jst(d.last_seen)}</dd>
@@ -254,6 +306,23 @@ function TerminalDetail({ id }: { id: string }) {
       <EventRows rows={events.filter((e) => e.record?.type?.startsWith('usb.'))} cols={['device', 'rule', 'mode', 'reason']} />
       <h3>{t('carry')}</h3>
       <EventRows rows={events.filter((e) => e.record?.type?.startsWith('carry.'))} cols={['user', 'path', 'size', 'sha256']} />
+      <h3>{t('commands')}</h3>
+      {!cmds ? <p>{t('loading')}</p> : cmds.length === 0 ? <p>{t('none')}</p> : (
+        <table class="commands">
+          <thead><tr><th scope="col">{t('time')}</th><th scope="col">{t('type')}</th><th scope="col">{t('status')}</th><th scope="col">{t('requestedBy')}</th><th scope="col">{t('approvedBy')}</th><th scope="col">{t('updated')}</th><th scope="col">{t('result')}</th></tr></thead>
+          <tbody>{cmds.map((c: any) => (
+            <tr key={c.id}><td>{jst(c.created)}</td><td><Tx v={c.type} /></td><td><Tx v={c.status} /></td><td><Tx v={c.requested_by} /></td><td><Tx v={c.approved_by ?? ''} /></td><td>{jst(c.updated)}</td><td><Tx v={c.result} /></td></tr>))}
+          </tbody>
+        </table>)}
+      <h3>{t('certificate')}</h3>
+      {!certs ? <p>{t('loading')}</p> : certs.certificates.length === 0 ? <p>{t('none')}</p> : (
+        <table class="certificates">
+          <thead><tr><th scope="col">{t('serial')}</th><th scope="col">{t('notBefore')}</th><th scope="col">{t('notAfter')}</th><th scope="col">{t('status')}</th></tr></thead>
+          <tbody>{certs.certificates.map((c: any) => (
+            <tr key={c.serial} class={c.revoked || c.expired ? 'bad' : ''}><td><code>{c.serial}</code></td><td>{c.not_before ? jst(c.not_before) : '—'}</td><td>{jst(c.not_after)}</td>
+              <td>{c.revoked ? t('certRevoked') : c.expired ? t('certExpired') : t('certValid')}</td></tr>))}
+          </tbody>
+        </table>)}
       <h3>{t('eventsOf')}</h3>
       <table>
         <thead><tr><th scope="col">{t('time')}</th><th scope="col">{t('type')}</th><th scope="col">{t('record')}</th></tr></thead>
@@ -354,13 +423,13 @@ function Search({ carry }: { carry: boolean }) {
 }
 
 function Report({ me }: { me: Me }) {
-  const [group, setGroup] = useState('');
-  const [applied, setApplied] = useState('');
-  const [d, err, reload] = useLoad(() => get('/admin/v1/dashboard/report' + qs({ group: applied })), [applied]);
+  const [f, setF] = useState({ group: '', department: '' });
+  const [applied, setApplied] = useState({ group: '', department: '' });
+  const [d, err, reload] = useLoad(() => get('/admin/v1/dashboard/report' + qs(applied)), [applied]);
   const [edit, setEdit] = useState({ id: 'LOCK-1', clause: '', text: '' });
   const [msg, setMsg] = useState<string | null>(null);
   const file = async (format: 'csv' | 'xlsx') =>
-    download(`mamori-self-inspection.${format}`, await getBlob('/admin/v1/dashboard/report' + qs({ group: applied, format })));
+    download(`mamori-self-inspection.${format}`, await getBlob('/admin/v1/dashboard/report' + qs({ ...applied, format })));
   const save = async (e: Event) => {
     e.preventDefault();
     setMsg(null);
@@ -376,8 +445,9 @@ function Report({ me }: { me: Me }) {
   return (
     <section class="report">
       <h2>{t('report')}</h2>
-      <form class="filters noprint" onSubmit={(e) => { e.preventDefault(); setApplied(group); }}>
-        <label for="rg">{t('group')}</label><input id="rg" value={group} onInput={(e) => setGroup((e.target as HTMLInputElement).value)} />
+      <form class="filters noprint" onSubmit={(e) => { e.preventDefault(); setApplied(f); }}>
+        <label for="rd">{t('department')}</label><input id="rd" value={f.department} onInput={(e) => setF({ ...f, department: (e.target as HTMLInputElement).value })} />
+        <label for="rg">{t('group')}</label><input id="rg" value={f.group} onInput={(e) => setF({ ...f, group: (e.target as HTMLInputElement).value })} />
         <button type="submit">{t('search')}</button>
         <button type="button" onClick={() => print()}>{t('print')}</button>
         <button type="button" onClick={() => file('csv')}>{t('exportCsv')}</button>
