@@ -174,6 +174,8 @@ static void bad(struct http_req *req, const char *ja, const char *en)
 	http_reply_error(req, 400, "invalid", ja, en, NULL);
 }
 
+static void poll_wake(struct server *srv, const char *terminal_id);
+
 /* POST /admin/v1/commands {terminal_id, type, params?, validity_seconds?} */
 static void handle_request(struct server *srv, struct http_req *req)
 {
@@ -247,6 +249,8 @@ static void handle_request(struct server *srv, struct http_req *req)
 	}
 	out = command_json(&c);
 	http_reply_json(req, 201, out);
+	if (strcmp(c.status, "queued") == 0)
+		poll_wake(srv, tid); /* an online terminal gets it now */
 }
 
 /* POST /admin/v1/commands/{id}/approve (OPS-4) and /cancel */
@@ -319,6 +323,8 @@ static void handle_step(struct server *srv, struct http_req *req, bool approve)
 	server_audit(srv, actor, action, c.terminal_id, "ok", detail);
 	out = command_json(&c);
 	http_reply_json(req, 200, out);
+	if (approve)
+		poll_wake(srv, c.terminal_id);
 }
 
 static int list_cb(const struct store_command *c, void *userdata)
@@ -410,10 +416,6 @@ static void apply_result(struct server *srv, const char *terminal_id, const cJSO
 	}
 }
 
-struct deliver {
-	cJSON *arr;
-};
-
 static int deliver_cb(const struct store_command *c, void *userdata)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -426,16 +428,16 @@ static int deliver_cb(const struct store_command *c, void *userdata)
 	return 0;
 }
 
-int api_command_checkin(struct server *srv, const char *terminal_id, const cJSON *results, char **ret_json)
+/* The queued, unexpired commands of terminal_id marked delivered (one
+ * transaction) and audited; *ret_json: their JSON array (caller frees),
+ * NULL when there is none. */
+static int deliver(struct server *srv, const char *terminal_id, char **ret_json)
 {
 	_cleanup_json_ cJSON *arr = cJSON_CreateArray();
-	const cJSON *it;
 	int64_t now_us = server_now_us();
 	int r;
 
 	*ret_json = NULL;
-	if (cJSON_IsArray(results) && cJSON_GetArraySize(results) <= 64)
-		cJSON_ArrayForEach(it, results) apply_result(srv, terminal_id, it);
 	if (!arr)
 		return -ENOMEM;
 	(void)STORE_CALL(srv->store, command_expire, now_us / 1000000, now_us, NULL);
@@ -459,6 +461,166 @@ int api_command_checkin(struct server *srv, const char *terminal_id, const cJSON
 		cJSON_free(p);
 	}
 	return *ret_json ? 0 : -ENOMEM;
+}
+
+int api_command_checkin(struct server *srv, const char *terminal_id, const cJSON *results, char **ret_json)
+{
+	const cJSON *it;
+
+	*ret_json = NULL;
+	if (cJSON_IsArray(results) && cJSON_GetArraySize(results) <= 64)
+		cJSON_ArrayForEach(it, results) apply_result(srv, terminal_id, it);
+	return deliver(srv, terminal_id, ret_json);
+}
+
+/* ---- the long poll (docs/COMMANDS.md "Long poll") ----------------------------------
+ *
+ * At most cfg.max_polls requests are held, at most one per terminal (a new
+ * one answers the older with 204: the terminal reconnected); each is
+ * answered 204 after cfg.poll_seconds (api_command_poll_tick), or 200 with
+ * the commands as soon as one is queued for its terminal (poll_wake). A
+ * held request whose client has gone is answered (dropped) without a
+ * command: what is queued stays queued for the next poll or check-in. */
+struct held_poll {
+	struct http_req *req; /* NULL: a free slot */
+	char terminal_id[STORE_ID_MAX];
+	int64_t deadline_us;
+};
+
+struct command_polls {
+	unsigned n, max;
+	uint64_t refused_full; /* logged as a count, at most once a minute */
+	int64_t last_log_us;
+	struct held_poll slot[];
+};
+
+int api_command_poll_init(struct server *srv)
+{
+	unsigned max = srv->cfg.max_polls ? srv->cfg.max_polls : 1;
+
+	srv->polls = calloc(1, sizeof(*srv->polls) + (size_t)max * sizeof(struct held_poll));
+	if (!srv->polls)
+		return -ENOMEM;
+	srv->polls->max = max;
+	return 0;
+}
+
+static void poll_end(struct server *srv, struct held_poll *h, int code, const char *commands_json)
+{
+	struct http_req *req = h->req;
+
+	h->req = NULL;
+	srv->polls->n--;
+	if (code == 200) {
+		_cleanup_free_ char *body = NULL;
+
+		if (asprintf(&body, "{\"commands\":%s}", commands_json) < 0)
+			http_reply_error(req, 500, "no_memory", "メモリ不足です", "out of memory", NULL);
+		else
+			http_reply_data(req, 200, "application/json; charset=utf-8", body, strlen(body));
+	} else if (code == 204) {
+		http_reply_json(req, 204, NULL);
+	} else {
+		http_req_abandon(req); /* shutting down: the connection closes with the listener */
+		return;
+	}
+	http_req_release(req);
+}
+
+void api_command_poll_fini(struct server *srv)
+{
+	if (!srv->polls)
+		return;
+	for (unsigned i = 0; i < srv->polls->max; i++)
+		if (srv->polls->slot[i].req)
+			poll_end(srv, &srv->polls->slot[i], 503, NULL);
+	free(srv->polls);
+	srv->polls = NULL;
+}
+
+void api_command_poll_tick(struct server *srv)
+{
+	int64_t now = server_now_us();
+
+	if (!srv->polls)
+		return;
+	for (unsigned i = 0; i < srv->polls->max && srv->polls->n; i++) {
+		struct held_poll *h = &srv->polls->slot[i];
+
+		if (h->req && (now >= h->deadline_us || http_req_client_gone(h->req)))
+			poll_end(srv, h, 204, NULL);
+	}
+	if (srv->polls->refused_full && now - srv->polls->last_log_us > 60 * 1000000LL) {
+		log_warning("command long polls: %" PRIu64 " refused, %u already held", srv->polls->refused_full,
+		            srv->polls->max);
+		srv->polls->refused_full = 0;
+		srv->polls->last_log_us = now;
+	}
+}
+
+/* A command was queued for terminal_id: its held poll, if any, gets it now. */
+static void poll_wake(struct server *srv, const char *terminal_id)
+{
+	_cleanup_free_ char *json = NULL;
+	struct held_poll *h = NULL;
+
+	for (unsigned i = 0; srv->polls && i < srv->polls->max && !h; i++)
+		if (srv->polls->slot[i].req && strcmp(srv->polls->slot[i].terminal_id, terminal_id) == 0)
+			h = &srv->polls->slot[i];
+	if (!h)
+		return;
+	if (http_req_client_gone(h->req))
+		return poll_end(srv, h, 204, NULL); /* nothing delivered into a closed connection */
+	if (deliver(srv, terminal_id, &json) < 0) {
+		log_warning("command long poll of %s: cannot read the queue; it waits for the check-in", terminal_id);
+		return poll_end(srv, h, 204, NULL);
+	}
+	if (json)
+		poll_end(srv, h, 200, json);
+}
+
+void api_command_poll(struct server *srv, const char *terminal_id, struct http_req *req)
+{
+	_cleanup_free_ char *json = NULL;
+	struct command_polls *p = srv->polls;
+	struct held_poll *h = NULL;
+	int r;
+
+	r = deliver(srv, terminal_id, &json);
+	if (r < 0) {
+		log_error_errno(r, "store: %m");
+		return http_reply_error(req, 503, "store_unavailable", "サーバーの記録領域が使えません",
+		                        "the store is unavailable", NULL);
+	}
+	if (json) {
+		_cleanup_free_ char *body = NULL;
+
+		if (asprintf(&body, "{\"commands\":%s}", json) < 0)
+			return http_reply_error(req, 500, "no_memory", "メモリ不足です", "out of memory", NULL);
+		return http_reply_data(req, 200, "application/json; charset=utf-8", body, strlen(body));
+	}
+	/* nothing to hold in (in-process requests of the fuzz harness, a server
+	 * without the poll table): "nothing now" at once */
+	if (!p || !http_req_can_defer(req))
+		return http_reply_json(req, 204, NULL);
+	for (unsigned i = 0; i < p->max; i++) {
+		if (p->slot[i].req && strcmp(p->slot[i].terminal_id, terminal_id) == 0)
+			poll_end(srv, &p->slot[i], 204, NULL); /* the terminal reconnected: one per terminal */
+		if (!p->slot[i].req && !h)
+			h = &p->slot[i];
+	}
+	if (!h) {
+		p->refused_full++;
+		http_add_header(req, "Retry-After", "60");
+		return http_reply_error(req, 503, "busy",
+		                        "コマンド待ち受けの上限に達しています。後で再接続してください",
+		                        "too many command long polls are held; poll again later", NULL);
+	}
+	(void)strscpy(h->terminal_id, sizeof(h->terminal_id), terminal_id);
+	h->deadline_us = server_now_us() + (int64_t)srv->cfg.poll_seconds * 1000000;
+	h->req = req;
+	p->n++;
+	http_req_hold(req);
 }
 
 const struct http_route api_command_routes[] = {

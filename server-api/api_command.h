@@ -21,4 +21,19 @@ extern const size_t api_command_routes_n;
  * answer (caller frees), NULL when there is none. */
 int api_command_checkin(struct server *srv, const char *terminal_id, const cJSON *results, char **ret_json);
 
+/* The long poll of an authenticated terminal (POST /api/v1/commands/poll,
+ * docs/COMMANDS.md "Long poll"): 200 {"commands": [...]} at once when some
+ * are queued, otherwise held until one is queued for it (200) or
+ * cfg.poll_seconds have passed (204); 503 busy when cfg.max_polls are
+ * held. At most one held per terminal: a new one answers the older 204. */
+void api_command_poll(struct server *srv, const char *terminal_id, struct http_req *req);
+/* The table of held polls (cfg.max_polls slots). */
+int api_command_poll_init(struct server *srv);
+/* Every second: answer 204 to the polls past their time or whose client has gone. */
+void api_command_poll_tick(struct server *srv);
+/* At shutdown, after the loop: forget every held poll (its connection is
+ * closed with the listener; the agent polls again) and free the table;
+ * before the listeners are freed. */
+void api_command_poll_fini(struct server *srv);
+
 #endif

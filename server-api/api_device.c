@@ -902,10 +902,20 @@ static void handle_renew(void *userdata, struct http_req *req)
 	http_reply_json(req, 200, out);
 }
 
+/* POST /api/v1/commands/poll (no body): the command long poll (api_command.h) */
+static void handle_poll(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	struct device_ctx d;
+
+	if (device_auth(srv, req, &d) < 0)
+		return;
+	api_command_poll(srv, d.dev.terminal_id, req);
+}
+
 const struct http_route api_device_routes[] = {
-        {HTTP_POST, "/api/v1/checkin", handle_checkin},
-        {HTTP_POST, "/api/v1/events", handle_events},
-        {HTTP_GET, "/api/v1/policy", handle_policy},
+        {HTTP_POST, "/api/v1/checkin", handle_checkin}, {HTTP_POST, "/api/v1/commands/poll", handle_poll},
+        {HTTP_POST, "/api/v1/events", handle_events},   {HTTP_GET, "/api/v1/policy", handle_policy},
         {HTTP_POST, "/api/v1/renew", handle_renew},
 };
 const size_t api_device_routes_n = ELEMENTSOF(api_device_routes);

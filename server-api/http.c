@@ -8,6 +8,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +221,10 @@ static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
 	if (!c)
 		return;
 	l = c->l;
+	if (!l) {
+		free(c); /* its listener is gone (http_listener_free) */
+		return;
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -736,6 +741,44 @@ void http_req_defer(struct http_req *req)
 	req->deferred = true;
 }
 
+bool http_req_can_defer(const struct http_req *req)
+{
+	return !req->local_reply;
+}
+
+void http_req_hold(struct http_req *req)
+{
+	struct conn *c = conn_of(req);
+	int fd = c ? SSL_get_fd(c->ssl) : -1, one = 1, idle = 10, intvl = 5, cnt = 2;
+
+	req->deferred = true;
+	if (fd < 0)
+		return;
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+void http_req_abandon(struct http_req *req)
+{
+	req_free(req);
+}
+
+bool http_req_client_gone(const struct http_req *req)
+{
+	struct conn *c;
+	struct pollfd p = {.events = POLLIN | POLLRDHUP};
+
+	if (req->local_reply)
+		return false;
+	if (!evhttp_request_get_connection(req->ev) || !(c = conn_of(req)) || (p.fd = SSL_get_fd(c->ssl)) < 0)
+		return true;
+	if (poll(&p, 1, 0) < 0)
+		return false;
+	return (p.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
 void http_req_release(struct http_req *req)
 {
 	if (!req->replied)
@@ -922,6 +965,15 @@ void http_listener_free(struct http_listener *l)
 	l->lev = NULL; /* freed by evhttp_free, before the connections */
 	if (l->http)
 		evhttp_free(l->http);
+	/* a connection whose bufferevent had a callback pending (an answer
+	 * queued at shutdown) is freed later, by event_base_free: it no longer
+	 * counts here */
+	for (struct conn *c = l->conns, *next; c; c = next) {
+		next = c->next;
+		c->l = NULL;
+		c->prev = c->next = NULL;
+	}
+	l->conns = NULL;
 	log_counts(l, true);
 	if (l->check_ev)
 		event_free(l->check_ev);

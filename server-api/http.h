@@ -83,6 +83,22 @@ int http_req_peer(const struct http_req *req, char buf[HTTP_PEER_MAX]);
  * nothing: the reply is then dropped. */
 void http_req_defer(struct http_req *req);
 void http_req_release(struct http_req *req);
+/* Whether the request can be deferred: false for an in-process request
+ * (http_local_request), which must be answered before its handler returns. */
+bool http_req_can_defer(const struct http_req *req);
+/* A long poll (api_command.c): deferred like http_req_defer, and its socket
+ * gets TCP keep-alive probes (10 s idle, 2 × 5 s) so that a client that
+ * vanished without closing shows as gone within about 20 s. */
+void http_req_hold(struct http_req *req);
+/* At shutdown, after the loop ended: forget a held request without an
+ * answer (an answer queued now would outlive the listener); freeing the
+ * listener closes its connection. */
+void http_req_abandon(struct http_req *req);
+/* Whether the client of a held request has gone: its connection closed,
+ * reset or failed, or it sent anything while waiting for the answer (a
+ * long-poll client sends nothing; TLS close_notify is bytes). Checked
+ * before a command is handed to it. */
+bool http_req_client_gone(const struct http_req *req);
 /* The verified client certificate, NULL on a listener without client CA. Borrowed. */
 X509 *http_req_peer_cert(const struct http_req *req);
 

@@ -63,6 +63,9 @@ static void usage(FILE *f)
 	      "  --max-connections-per-address N  from one address (default 64, at most a quarter of the above)\n"
 	      "  --www DIR             the dashboard's files, served at https://ADMIN/ (default " DEFAULT_WWW ")\n"
 	      "  --web-idle-seconds N  a dashboard session ends after N seconds unused (default 900)\n"
+	      "  --poll-seconds N      a terminal's command long poll is held N seconds, then 204 (default 25,\n"
+	      "                        at most --timeout minus 5)\n"
+	      "  --max-polls N         long polls held at once (default a quarter of the device connections)\n"
 	      "  --init-only           create the data directory, print the CA fingerprint, exit\n"
 	      "  --approve-account NAME  approve a pending approver/ciso account from the console (OPS-4), exit\n",
 	      f);
@@ -76,6 +79,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	unsigned n = 0;
 
 	(void)api_device_flush(srv);
+	api_command_poll_tick(srv);
 	server_audit_flush(srv, false);
 	/* expired sessions and API tokens are deleted, not only ignored */
 	if (++ticks % 10 == 0 && STORE_CALL(srv->store, cred_purge, server_now_us(), &n) == 0 && n)
@@ -142,6 +146,8 @@ int main(int argc, char **argv)
 		OPT_APPROVE_ACCOUNT,
 		OPT_SESSION_SECONDS,
 		OPT_WWW,
+		OPT_POLL_SECONDS,
+		OPT_MAX_POLLS,
 		OPT_WEB_IDLE,
 	};
 	static const struct option opts[] = {
@@ -167,6 +173,8 @@ int main(int argc, char **argv)
 	        {"session-seconds", required_argument, NULL, OPT_SESSION_SECONDS}, /* tests: short sessions */
 	        {"www", required_argument, NULL, OPT_WWW},                         /* the dashboard's files */
 	        {"web-idle-seconds", required_argument, NULL, OPT_WEB_IDLE},       /* dashboard idle time-out */
+	        {"poll-seconds", required_argument, NULL, OPT_POLL_SECONDS},       /* command long poll */
+	        {"max-polls", required_argument, NULL, OPT_MAX_POLLS},
 	        {"help", no_argument, NULL, 'h'},
 	        {},
 	};
@@ -179,6 +187,7 @@ int main(int argc, char **argv)
 	        .max_connections = 2000,
 	        .max_per_source = 64,
 	        .web_idle_s = 15 * 60,
+	        .poll_seconds = 25,
 	};
 	_cleanup_(server_freep) struct server *srv = NULL;
 	struct http_listener *dev = NULL, *adm = NULL;
@@ -261,6 +270,14 @@ int main(int argc, char **argv)
 			break;
 		case OPT_WWW:
 			r = optarg[0] == '/' ? strscpy(cfg.www_dir, sizeof(cfg.www_dir), optarg) : -EINVAL;
+			break;
+		case OPT_POLL_SECONDS:
+			r = parse_int64(optarg, 1, 3600, &v);
+			cfg.poll_seconds = (int)v;
+			break;
+		case OPT_MAX_POLLS:
+			r = parse_int64(optarg, 1, 1000000, &v);
+			cfg.max_polls = (unsigned)v;
 			break;
 		case OPT_WEB_IDLE:
 			r = parse_int64(optarg, 1, 86400, &v);
@@ -408,6 +425,21 @@ int main(int argc, char **argv)
 		adm_sizes[4] = api_report_routes_n;
 		adm_sizes[5] = api_web_routes_n;
 		adm_sizes[6] = api_media_routes_n;
+		/* command long polls (docs/COMMANDS.md): held connections never take
+		 * more than half of the device listener's, and end before the
+		 * listener's own deadlines could */
+		srv->cfg.max_polls = cfg.max_polls ? cfg.max_polls : o.max_conns / 4;
+		if (srv->cfg.max_polls > o.max_conns / 2)
+			srv->cfg.max_polls = o.max_conns / 2;
+		if (srv->cfg.max_polls == 0)
+			srv->cfg.max_polls = 1;
+		if (srv->cfg.poll_seconds > cfg.timeout_s - 5)
+			srv->cfg.poll_seconds = cfg.timeout_s > 6 ? cfg.timeout_s - 5 : 1;
+		if (api_command_poll_init(srv) < 0) {
+			log_error("out of memory");
+			goto out;
+		}
+		log_info("command long polls: at most %u held, each %d s", srv->cfg.max_polls, srv->cfg.poll_seconds);
 		r = http_listener_new(base, &o, &dev, &srv->device_port);
 		if (r < 0) {
 			log_error_errno(r, "端末 API を %s で開けません / cannot listen on %s for the device API: %m",
@@ -453,6 +485,7 @@ out:
 	/* before the listeners: jobs still queued answer their requests */
 	workpool_free(srv->pool);
 	srv->pool = NULL;
+	api_command_poll_fini(srv); /* held long polls: answered before their connections go */
 	server_audit_flush(srv, true);
 	api_device_fini(srv); /* writes the check-ins still pending */
 	if (tick)

@@ -42,6 +42,8 @@ struct server_config {
 	unsigned max_connections, max_per_source; /* per listener (http.h) */
 	char www_dir[PATH_MAX];                   /* the dashboard's built files (api_web.c) */
 	int64_t web_idle_s;                       /* a dashboard session ends after this long unused */
+	int poll_seconds;                         /* a command long poll is held this long (api_command.h) */
+	unsigned max_polls;                       /* long polls held at once; 0 = a quarter of max_connections */
 };
 
 /* Login throttling (docs/API.md "Login throttling"): per client address and
@@ -68,6 +70,7 @@ struct server {
 	uint64_t policy_generation;        /* bumped when a policy is published (invalidates caches) */
 	uint64_t auth_generation;          /* bumped when a terminal or certificate changes (api_device_invalidate) */
 	struct device_state *device_state; /* api_device.c: identity cache, pending check-ins */
+	struct command_polls *polls;       /* api_command.c: the held long polls */
 	struct workpool *pool;             /* NULL: hash on the loop (tools, unit tests) */
 	struct throttle *throttle_src, *throttle_acct;
 	/* failed logins that are not worth a row each (unknown names, attempts

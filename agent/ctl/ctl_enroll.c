@@ -242,6 +242,34 @@ static int cmd_sync(struct ctl_env *env, const struct paths *p, const char *repo
 	return 0;
 }
 
+/* `server poll`: the command long poll (docs/COMMANDS.md "Long poll"), run
+ * by mamori-worker with stdout a pipe: a line "c" each time a command
+ * reached the inbox. Runs until the server refuses this terminal (exit 1)
+ * or it cannot start (exit 2); network failures are retried. */
+static int cmd_poll(struct ctl_env *env, const struct paths *p, int timeout_s)
+{
+	struct transport_options o = {.state_dir = p->state,
+	                              .policy_file = p->policy,
+	                              .policy_key = p->key,
+	                              .timeout_s = timeout_s,
+	                              .sandbox_user = TRANSPORT_SANDBOX_USER};
+	struct transport *t = NULL;
+	char err[1024];
+	int r;
+
+	r = transport_new(&o, &t, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "mamorictl: %s: %s\n",
+		        L(env, "コマンドを待ち受けできません", "cannot poll for commands"), err);
+		return 2;
+	}
+	r = transport_poll_run(t, STDOUT_FILENO, err, sizeof(err));
+	transport_free(t);
+	fprintf(stderr, "mamorictl: %s: %s\n",
+	        L(env, "サーバーがこの端末を拒否しました (失効?)", "the server refused this terminal (revoked?)"), err);
+	return r == -EACCES ? 1 : 2;
+}
+
 static int cmd_status(struct ctl_env *env, const struct paths *p)
 {
 	struct enroll_state es;
@@ -271,6 +299,8 @@ int ctl_server(struct ctl_env *env, int argc, char **argv)
 
 	if (argc < 2)
 		goto usage;
+	if (strcmp(argv[1], "poll") == 0)
+		timeout_s = 90; /* longer than the server holds a poll (25 s by default) */
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--report") == 0 && i + 1 < argc)
 			report = argv[++i];
@@ -291,10 +321,14 @@ int ctl_server(struct ctl_env *env, int argc, char **argv)
 		return cmd_sync(env, &p, report, timeout_s, (unsigned)batch);
 	if (strcmp(argv[1], "status") == 0)
 		return cmd_status(env, &p);
+	if (strcmp(argv[1], "poll") == 0 && !report && !batch)
+		return cmd_poll(env, &p, timeout_s);
 usage:
 	fprintf(stderr, "%s\n",
 	        L(env,
-	          "使い方: mamorictl server sync [--report ファイル] [--timeout 秒] [--batch 件数] | server status",
-	          "usage: mamorictl server sync [--report FILE] [--timeout SECONDS] [--batch N] | server status"));
+	          "使い方: mamorictl server sync [--report ファイル] [--timeout 秒] [--batch 件数] | server status | "
+	          "server poll [--timeout 秒]",
+	          "usage: mamorictl server sync [--report FILE] [--timeout SECONDS] [--batch N] | server status | "
+	          "server poll [--timeout SECONDS]"));
 	return 2;
 }

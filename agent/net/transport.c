@@ -5,12 +5,15 @@
  * runs for each sync). The only agent file that calls
  * libcurl and zlib: their codes become negative errno here. */
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -48,7 +51,31 @@
 struct transport_conn {
 	CURL *curl;
 	char err[CURL_ERROR_SIZE];
+	int watch_fd; /* the long poll's socket to its root part: a transfer ends when that closes */
 };
+
+/* libcurl's progress callback (about once a second, also while waiting):
+ * the long poll's network child gives up when its root part has gone —
+ * it holds no capability to be signalled by a root part that has none. */
+static int on_progress(void *userdata, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	struct transport_conn *c = userdata;
+	struct pollfd p = {.fd = c->watch_fd, .events = POLLIN};
+
+	(void)dt, (void)dn, (void)ut, (void)un;
+	if (c->watch_fd < 0 || poll(&p, 1, 0) <= 0)
+		return 0;
+	return (p.revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) ? 1 : 0; /* nothing is expected from it now */
+}
+
+/* The long poll: end the transfer when fd (the root part's socket) closes. */
+static void conn_watch(struct transport_conn *c, int fd)
+{
+	c->watch_fd = fd;
+	(void)curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+	(void)curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
+	(void)curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+}
 
 struct sink {
 	struct transport_response *resp;
@@ -170,6 +197,7 @@ static int conn_new(const struct conn_cfg *cfg, int timeout_s, struct transport_
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	c->watch_fd = -1;
 	c->curl = curl_easy_init();
 	if (!c->curl) {
 		free(c);
@@ -407,6 +435,10 @@ struct transport {
 	char **result_ids;
 	size_t n_result_ids;
 	size_t ca_len, pem_len;
+	/* the command long poll (transport_poll_run): the root part accepts
+	 * only PS_COMMAND, and writes a byte to notify_fd after each */
+	bool poll_mode;
+	int notify_fd;
 };
 
 /* ---- the root part and the network child: typed messages ---------------------
@@ -577,6 +609,7 @@ int transport_new(const struct transport_options *o, struct transport **ret, cha
 		return -ENOMEM;
 	t->o = *o;
 	t->broker = -1;
+	t->notify_fd = -1;
 	if (strscpy(t->state_dir, sizeof(t->state_dir), o->state_dir) < 0 ||
 	    strscpy(t->policy_file, sizeof(t->policy_file), o->policy_file ?: "") < 0 ||
 	    strscpy(t->policy_key, sizeof(t->policy_key), o->policy_key ?: "") < 0 ||
@@ -647,6 +680,8 @@ static int request(struct transport *t, const char *method, const char *path, co
 			snprintf(err, errsz, "cannot set up the HTTPS client: %s", strerror(-r));
 			return r;
 		}
+		if (t->poll_mode && t->broker >= 0)
+			conn_watch(t->conn, t->broker);
 	}
 	r = transport_conn_request(t->conn, &rq, ret, err, errsz);
 	if (r < 0) {
@@ -1182,6 +1217,65 @@ fail:
 	return r;
 }
 
+/* The long poll: tell the worker that the inbox changed (a verified command
+ * or a refusal to journal). A write to a worker that went away ends this
+ * process (SIGPIPE): nothing polls for nobody. */
+static void poll_notify(struct transport *t)
+{
+	if (t->notify_fd >= 0 && write(t->notify_fd, "c\n", 2) < 0)
+		log_debug("command poll: cannot tell the worker: %s", strerror(errno));
+}
+
+/* The long poll's exchange (docs/COMMANDS.md "Long poll"): one request held
+ * by the server after another, on the kept-alive connection; the commands
+ * of a 200 go the same way as a check-in's (forward_commands); 204: again.
+ * Returns only on a failure (err says which). */
+static int poll_loop(struct transport *t, struct transport_result *res, char *err, size_t errsz)
+{
+	static const char *const fields[] = {"commands", NULL};
+
+	for (;;) {
+		struct transport_response resp = {0};
+		_cleanup_json_ cJSON *ans = NULL;
+		int r = request(t, "POST", "/api/v1/commands/poll", NULL, 0, false, CHECKIN_RESPONSE_MAX, &resp, err,
+		                errsz);
+
+		if (r < 0)
+			return r;
+		if (resp.status == 204) {
+			transport_response_clear(&resp);
+			continue;
+		}
+		if (resp.status != 200) {
+			server_error(&resp, "command poll", err, errsz);
+			r = status_errno(resp.status);
+			transport_response_clear(&resp);
+			return r;
+		}
+		ans = cJSON_ParseWithLength(resp.body, resp.len);
+		transport_response_clear(&resp);
+		if (!cJSON_IsObject(ans) || !cJSON_GetObjectItemCaseSensitive(ans, "commands")) {
+			snprintf(err, errsz, "command poll: the answer is not {\"commands\": [...]}");
+			return -EBADMSG;
+		}
+		for (const cJSON *it = ans->child; it; it = it->next) {
+			bool known = false;
+
+			for (size_t i = 0; fields[i]; i++)
+				known |= strcmp(it->string, fields[i]) == 0;
+			if (!known) {
+				snprintf(err, errsz, "command poll: unknown field \"%.64s\" in the answer", it->string);
+				return -EBADMSG;
+			}
+		}
+		r = forward_commands(t, cJSON_GetObjectItemCaseSensitive(ans, "commands"), res, err, errsz);
+		if (r < 0)
+			return r;
+		if (t->broker < 0)
+			poll_notify(t); /* no root part: this process put them in the inbox */
+	}
+}
+
 /* Root part: answer the network child until its result (or its end). */
 static int broker_serve(struct transport *t, int fd, int64_t local_version, struct ps_result *ret)
 {
@@ -1207,6 +1301,10 @@ static int broker_serve(struct transport *t, int fd, int64_t local_version, stru
 			ret->err[sizeof(ret->err) - 1] = '\0';
 			ret->sandbox[sizeof(ret->sandbox) - 1] = '\0';
 			r = 0;
+			break;
+		}
+		if (t->poll_mode && type != PS_COMMAND) {
+			r = -EBADMSG; /* the poll's child asks for nothing else */
 			break;
 		}
 		if (type == PS_BATCH) {
@@ -1305,6 +1403,8 @@ static int broker_serve(struct transport *t, int fd, int64_t local_version, stru
 			snprintf(why, sizeof(why), "malformed message from the network child");
 		if (ps_answer(fd, type, r, v, why) < 0 || r == -EBADMSG)
 			break;
+		if (type == PS_COMMAND)
+			poll_notify(t);
 	}
 	buf_free(&b);
 	return r;
@@ -1312,11 +1412,31 @@ static int broker_serve(struct transport *t, int fd, int64_t local_version, stru
 
 static int load_credentials(struct transport *t)
 {
-	int r = read_file_capped(t->ca, 1024 * 1024, &t->ca_blob, &t->ca_len);
+	int r;
+
+	/* read again for each child (the long poll starts many) */
+	free(t->ca_blob);
+	if (t->pem_blob)
+		OPENSSL_cleanse(t->pem_blob, t->pem_len);
+	free(t->pem_blob);
+	t->ca_blob = t->pem_blob = NULL;
+	r = read_file_capped(t->ca, 1024 * 1024, &t->ca_blob, &t->ca_len);
 
 	if (r < 0)
 		return r;
 	return read_file_capped(t->pem, 1024 * 1024, &t->pem_blob, &t->pem_len);
+}
+
+/* The long poll's network child, for the root part's signal handler: a
+ * stopped poll takes its child along (PR_SET_PDEATHSIG is the second line). */
+static volatile pid_t poll_child;
+
+static void poll_on_signal(int sig)
+{
+	(void)sig;
+	if (poll_child > 0)
+		(void)kill(poll_child, SIGKILL);
+	_exit(0);
 }
 
 /* Privilege separation: this (root) process keeps the files; a child that
@@ -1326,6 +1446,7 @@ static int load_credentials(struct transport *t)
 static int sync_privsep(struct transport *t, const cJSON *report, const struct journal_info *ji, int64_t local_version,
                         struct transport_result *ret, char *err, size_t errsz)
 {
+	/* the long poll's child runs poll_loop instead of exchange */
 	struct ps_result out = {0};
 	uid_t uid;
 	gid_t gid;
@@ -1359,18 +1480,30 @@ static int sync_privsep(struct transport *t, const cJSON *report, const struct j
 		t->broker = sv[1];
 		/* the root part's writer handle is not ours to use */
 		t->o.journal = NULL;
-		if (sandbox_drop_privileges(uid, gid) < 0 || sandbox_seccomp_network_client() < 0)
+		if (sandbox_drop_privileges(uid, gid) < 0)
 			_exit(125); /* fail closed: never talk to the server as root */
+		/* the long poll outlives nothing: when its root part ends, so does
+		 * it (set after the uid change, which clears it) */
+		if (t->poll_mode && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1))
+			_exit(125);
+		if (sandbox_seccomp_network_client() < 0)
+			_exit(125);
 		(void)sandbox_describe_self(res.sandbox, sizeof(res.sandbox));
-		res.r = exchange(t, report, ji, local_version, &res.res, res.err, sizeof(res.err));
+		if (t->poll_mode)
+			res.r = poll_loop(t, &res.res, res.err, sizeof(res.err));
+		else
+			res.r = exchange(t, report, ji, local_version, &res.res, res.err, sizeof(res.err));
 		(void)ps_send(t->broker, PS_RESULT, &res, sizeof(res), NULL, 0);
 		_exit(0);
 	}
 	close(sv[1]);
+	if (t->poll_mode)
+		poll_child = pid;
 	r = broker_serve(t, sv[0], local_version, &out);
 	close(sv[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	poll_child = 0;
 	if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (WIFSIGNALED(status))
 			snprintf(err, errsz, "the network child was killed by signal %d%s", WTERMSIG(status),
@@ -1425,4 +1558,52 @@ int transport_sync_once(struct transport *t, const cJSON *report, struct transpo
 		command_results_remove(t->state_dir, t->result_ids, t->n_result_ids);
 	ret->results_reported = r == 0 ? (unsigned)t->n_result_ids : 0;
 	return r;
+}
+
+int transport_poll_run(struct transport *t, int notify_fd, char *err, size_t errsz)
+{
+	unsigned failures = 0;
+
+	t->poll_mode = true;
+	t->notify_fd = notify_fd;
+	{
+		struct sigaction sa = {.sa_handler = poll_on_signal};
+
+		sigemptyset(&sa.sa_mask);
+		(void)sigaction(SIGTERM, &sa, NULL);
+		(void)sigaction(SIGINT, &sa, NULL);
+		(void)sigaction(SIGHUP, &sa, NULL);
+	}
+	for (;;) {
+		struct transport_result res = {0};
+		struct timespec a, b;
+		uint64_t ms;
+		int r;
+
+		err[0] = 0;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		if (t->o.sandbox_user && geteuid() == 0)
+			r = sync_privsep(t, NULL, NULL, 0, &res, err, errsz);
+		else
+			r = poll_loop(t, &res, err, errsz);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		if (r == -EACCES)
+			return r; /* revoked or not this server's: the check-ins say so */
+		/* a poll that served a minute and then failed (the server restarted)
+		 * starts the backoff afresh */
+		if (b.tv_sec - a.tv_sec >= 60)
+			failures = 0;
+		failures++;
+		ms = transport_retry_delay_ms(failures);
+		if (ms > TRANSPORT_POLL_RETRY_MAX_S * 1000)
+			ms = TRANSPORT_POLL_RETRY_MAX_S * 1000;
+		fprintf(stderr, "mamorictl: command poll: %s; again in %llu ms\n", err[0] ? err : strerror(-r),
+		        (unsigned long long)ms);
+		{
+			struct timespec d = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+
+			while (nanosleep(&d, &d) < 0 && errno == EINTR)
+				;
+		}
+	}
 }

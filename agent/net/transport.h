@@ -129,6 +129,19 @@ void transport_free(struct transport *t);
 int transport_sync_once(struct transport *t, const cJSON *report, struct transport_result *res, char *err,
                         size_t errsz);
 
+/* The command long poll (docs/COMMANDS.md "Long poll"; `mamorictl server
+ * poll`, run by mamori-worker for as long as it runs): one request after
+ * another that the server holds until a command is queued for this
+ * terminal. Its commands go exactly the way of a check-in's: the
+ * unprivileged network child (when running as root with sandbox_user) only
+ * forwards the bytes, the root part verifies them into the inbox
+ * (command_verify.h) and writes "c\n" to notify_fd after each, for the
+ * worker to run its inbox. A failure is retried with the backoff (at most
+ * TRANSPORT_POLL_RETRY_MAX_S); returns only -EACCES (the server refused
+ * this terminal), with err saying why. */
+#define TRANSPORT_POLL_RETRY_MAX_S 300
+int transport_poll_run(struct transport *t, int notify_fd, char *err, size_t errsz);
+
 /* Milliseconds until the next sync: interval_s after a success, otherwise
  * min(3600 s, 5 s · 2^(failures−1)) with full jitter (uniform in [d/2, d]). */
 uint64_t transport_next_delay_ms(const struct transport *t, int64_t interval_s);

@@ -60,6 +60,13 @@ struct daemon {
 	struct daemon_sync sync;
 	int sync_tfd;
 	struct watch w_sync;
+	/* the command long poll: `mamorictl server poll`, its stdout a pipe
+	 * that says when a command reached the inbox (docs/COMMANDS.md) */
+	struct {
+		pid_t pid;
+		int fd;
+		struct watch w;
+	} cpoll;
 	struct ipc_peer peer; /* to mamorid (protocol/ipc.h), fd -1 when standalone */
 	struct watch w_ipc;
 	cJSON *gate_hello; /* what mamorid said about itself (status) */
@@ -1053,6 +1060,71 @@ static void run_commands(struct daemon *d)
 		log_warning_errno(r, "remote commands: cannot read the inbox");
 }
 
+/* The command long poll (docs/COMMANDS.md "Long poll"): started after a
+ * successful sync while none runs; it runs the same mamorictl as the sync,
+ * whose root part verifies into the inbox and whose network part is the
+ * same unprivileged, seccomp-confined child. A line on its stdout: run the
+ * inbox now. When it ends (the server refused the terminal, the agent was
+ * wiped), the next successful sync starts it again. */
+static void start_poll(struct daemon *d)
+{
+	char ctl[PATH_MAX], cfg[PATH_MAX];
+	struct epoll_event ev = {.events = EPOLLIN};
+	int pfd[2];
+	pid_t pid;
+
+	if (d->cpoll.pid > 0 || d->cpoll.fd >= 0 || d->opts.once || !enrolled(d))
+		return;
+	find_mamorictl(ctl, sizeof(ctl));
+	strscpy(cfg, sizeof(cfg), d->opts.config_path ? d->opts.config_path : CONFIG_DEFAULT_PATH);
+	if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) < 0)
+		return (void)log_warning_errno(errno, "command poll: pipe");
+	pid = fork();
+	if (pid < 0) {
+		log_warning_errno(errno, "command poll: cannot fork");
+		close(pfd[0]);
+		close(pfd[1]);
+		return;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (dup2(pfd[1], STDOUT_FILENO) < 0)
+			_exit(127);
+		execl(ctl, "mamorictl", "--root", d->root[0] ? d->root : "/", "--config", cfg, "server", "poll",
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	d->cpoll.pid = pid;
+	d->cpoll.fd = pfd[0];
+	d->cpoll.w = (struct watch){.kind = W_POLL, .fd = pfd[0]};
+	ev.data.ptr = &d->cpoll.w;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, pfd[0], &ev) < 0)
+		log_warning_errno(errno, "command poll: epoll");
+	log_debug("command poll: started (pid %d)", (int)pid);
+}
+
+static void poll_ready(struct daemon *d)
+{
+	char buf[256];
+	ssize_t n = read(d->cpoll.fd, buf, sizeof(buf));
+
+	if (n > 0) {
+		while (read(d->cpoll.fd, buf, sizeof(buf)) > 0)
+			;
+		run_commands(d);
+		return;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->cpoll.fd, NULL);
+	close(d->cpoll.fd);
+	d->cpoll.fd = -1; /* its process is reaped on SIGCHLD */
+}
+
 /* The child is done: acknowledge in the journal what the server holds, apply
  * a downloaded policy, plan the next sync. */
 static void sync_done(struct daemon *d, int status)
@@ -1113,6 +1185,8 @@ static void sync_done(struct daemon *d, int status)
 		delay = transport_retry_delay_ms(d->sync.failures);
 	}
 	arm_sync(d, delay);
+	if (outcome == SYNC_OK || outcome == SYNC_POLICY)
+		start_poll(d);
 	run_commands(d); /* after arm_sync: a command may ask for an earlier one */
 	if (outcome == SYNC_POLICY)
 		daemon_reload(d); /* verifies the downloaded policy like any other */
@@ -1136,6 +1210,11 @@ static void on_signal(struct daemon *d)
 			int st;
 			if (d->sync.child > 0 && waitpid(d->sync.child, &st, WNOHANG) == d->sync.child)
 				sync_done(d, st);
+			if (d->cpoll.pid > 0 && waitpid(d->cpoll.pid, &st, WNOHANG) == d->cpoll.pid) {
+				log_info("command poll ended (status %d); it starts again after the next check-in",
+				         WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+				d->cpoll.pid = 0;
+			}
 			if (d->pass.pid > 0 && !d->pass.reaped && waitpid(d->pass.pid, &st, WNOHANG) == d->pass.pid)
 				pass_reaped(d, st);
 			break;
@@ -1520,6 +1599,7 @@ int daemon_new(const struct daemon_options *opts, struct daemon **ret, char *err
 		return -ENOMEM;
 	d->opts = *opts;
 	d->epfd = d->sigfd = d->check_tfd = d->wd_tfd = d->sync_tfd = -1;
+	d->cpoll.fd = -1;
 	d->pass.fd = -1;
 	d->peer.fd = -1;
 	if (opts->ipc_fd > 0 && (r = ipc_peer_init(&d->peer, opts->ipc_fd, IPC_TO_WORKER)) < 0) {
@@ -1664,6 +1744,12 @@ void daemon_free(struct daemon *d)
 		kill(d->sync.child, SIGTERM);
 		waitpid(d->sync.child, NULL, 0);
 	}
+	if (d->cpoll.pid > 0) {
+		kill(d->cpoll.pid, SIGTERM); /* its network child follows (PR_SET_PDEATHSIG) */
+		waitpid(d->cpoll.pid, NULL, 0);
+	}
+	if (d->cpoll.fd >= 0)
+		close(d->cpoll.fd);
 	pass_kill(d);
 	if (d->epfd >= 0)
 		close(d->epfd);
@@ -1754,6 +1840,9 @@ int daemon_run(struct daemon *d)
 			case W_TIMER_SYNC:
 				drain_timer(w->fd);
 				start_sync(d);
+				break;
+			case W_POLL:
+				poll_ready(d);
 				break;
 			case W_TIMER_WATCHDOG:
 				drain_timer(w->fd);

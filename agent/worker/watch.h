@@ -5,7 +5,7 @@
 
 struct module_slot;
 
-enum watch_kind { W_SIGNAL, W_TIMER_CHECK, W_TIMER_WATCHDOG, W_CONTROL, W_MODULE, W_IPC, W_TIMER_SYNC, W_PASS };
+enum watch_kind { W_SIGNAL, W_TIMER_CHECK, W_TIMER_WATCHDOG, W_CONTROL, W_MODULE, W_IPC, W_TIMER_SYNC, W_PASS, W_POLL };
 
 struct watch {
 	enum watch_kind kind;

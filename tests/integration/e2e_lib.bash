@@ -193,3 +193,18 @@ enroll() { # ROOT TERMINAL_ID GROUP
 }
 
 state_dir() { echo "$1/var/lib/mamori"; }
+
+# dev_curl STATE_DIR args... — the device API as the terminal of STATE_DIR
+# (its device.pem, its pinned server CA): mutual TLS like the agent.
+dev_curl() {
+	local sd=$1; shift
+	curl -sS --cacert "$sd/server-ca.pem" --cert "$sd/device.pem" --key "$sd/device.pem" "$@"
+}
+
+# journal_time ROOT TYPE COMMAND_ID → the time (seconds since 1970, with
+# fraction) of the first journal record TYPE for that command, "" if none.
+journal_time() {
+	ctl "$1" journal export --format jsonl 2>/dev/null |
+		jq -r --arg t "$2" --arg id "$3" 'select(.type==$t and .payload.command_id==$id) | .time_us / 1000000' |
+		head -n1
+}
