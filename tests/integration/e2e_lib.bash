@@ -11,11 +11,13 @@ CTL=$SRC/$B/bin/mamorictl
 HELPER=$SRC/$B/itests/e2e_agent
 T=$(mktemp -d /tmp/mamori-e2e.XXXXXX)
 SRV_PID=
+CLAMD_PID=
 PASSWORD='correct horse battery staple'
 fails=0
 
 cleanup() {
 	if [[ -n $SRV_PID ]]; then kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null; fi
+	if [[ -n $CLAMD_PID ]]; then kill "$CLAMD_PID" 2>/dev/null; wait "$CLAMD_PID" 2>/dev/null; fi
 	rm -rf "$T"
 }
 
@@ -193,3 +195,67 @@ enroll() { # ROOT TERMINAL_ID GROUP
 }
 
 state_dir() { echo "$1/var/lib/mamori"; }
+
+EICAR='X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
+# start_clamd SOCKET: a real clamd (never the system's) listening on SOCKET,
+# its database EICAR alone as a custom .ndb (as tests/integration/av_clamd.sh);
+# stopped by cleanup. Fails when clamd is missing (no skip).
+start_clamd() {
+	local sock=$1 clamd dir=$T/clamd
+	clamd=$(command -v clamd || echo /usr/sbin/clamd)
+	[[ -x $clamd ]] || { echo "FAIL  clamd is not installed (apt-get install clamav-daemon)"; return 1; }
+	mkdir -p "$dir/db" "$(dirname "$sock")"
+	printf 'Mamori-EICAR-Test:0:*:%s\n' "$(printf '%s' "$EICAR" | od -An -tx1 | tr -d ' \n')" >"$dir/db/mamori.ndb"
+	printf 'LocalSocket %s\nDatabaseDirectory %s\nForeground yes\nLogFile %s\nMaxThreads 2\n' \
+		"$sock" "$dir/db" "$dir/clamd.log" >"$dir/clamd.conf"
+	"$clamd" -c "$dir/clamd.conf" >/dev/null 2>&1 &
+	CLAMD_PID=$!
+	for _ in $(seq 150); do [[ -S $sock ]] && return 0; sleep 0.1; done
+	echo "FAIL  clamd did not start"; cat "$dir/clamd.log" 2>/dev/null
+	return 1
+}
+
+# publish_policy GROUP FILE APPROVER: upload with $TOKEN, approved by APPROVER
+# (another person, OPS-4); $TOKEN is kept.
+publish_policy() {
+	local keep=$TOKEN v
+	v=$(jq -r .version "$2")
+	api PUT "/admin/v1/groups/$1/policy" "$(cat "$2")" >/dev/null
+	[[ $CODE == 202 ]] || { echo "    policy upload: $CODE"; return 1; }
+	login "$3" || return 1
+	api POST "/admin/v1/groups/$1/policy/$v/approve" >/dev/null
+	TOKEN=$keep
+	[[ $CODE == 200 ]]
+}
+
+# Remote commands (docs/COMMANDS.md) for the agent rooted at $A: $APID is
+# its mamorid.
+cmd_status() { api GET "/admin/v1/commands/$1" | jq -r .status; }
+cmd_wait() { # ID STATUS [tries of 0.2 s]
+	local s
+	for _ in $(seq "${3:-150}"); do
+		s=$(cmd_status "$1")
+		[[ $s == "$2" ]] && return 0
+		sleep 0.2
+	done
+	echo "    command $1: status $s, wanted $2"
+	return 1
+}
+cmd_request() { # TERMINAL TYPE [extra json] → the answer
+	api POST /admin/v1/commands "{\"terminal_id\":\"$1\",\"type\":\"$2\"${3:+,$3}}"
+}
+
+# agent_start ROOT: mamorid (+ mamori-worker) of the terminal rooted at ROOT,
+# in the background, its log in $T/agent.log; agent_stop: SIGTERM, and it
+# must exit cleanly. $APID is its pid.
+APID=
+agent_start() {
+	"$SRC/$B/bin/mamorid" --root "$1" --foreground --log-level debug >>"$T/agent.log" 2>&1 &
+	APID=$!
+}
+agent_stop() {
+	[[ -n $APID ]] || return 0
+	kill -TERM "$APID" 2>/dev/null
+	wait "$APID" 2>/dev/null || bad "mamorid exit status $?"
+	APID=
+}
