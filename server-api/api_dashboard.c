@@ -467,9 +467,10 @@ static void handle_terminals(void *userdata, struct http_req *req)
 		    !cJSON_AddStringToObject(o, "hostname", row->d.hostname) ||
 		    !cJSON_AddStringToObject(o, "group", row->d.group) ||
 		    !cJSON_AddStringToObject(o, "status",
-		                             row->d.revoked ? "revoked"
-		                             : row->stale   ? "stale"
-		                                            : "active") ||
+		                             row->d.retired   ? "retired"
+		                             : row->d.revoked ? "revoked"
+		                             : row->stale     ? "stale"
+		                                              : "active") ||
 		    !cJSON_AddStringToObject(o, "agent_version", row->d.agent_version) ||
 		    !cJSON_AddNumberToObject(o, "policy_version", (double)row->d.policy_version) ||
 		    !cJSON_AddNumberToObject(o, "failing", row->failing) ||

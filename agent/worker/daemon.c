@@ -19,6 +19,7 @@
 
 #include "alloc-util.h"
 #include "av/av.h"
+#include "command.h"
 #include "control.h"
 #include "daemon.h"
 #include "daemon_policy.h"
@@ -96,6 +97,7 @@ struct daemon {
 
 static void arm_sync(struct daemon *d, uint64_t ms);
 static bool enrolled(struct daemon *d);
+static bool cmd_retired(struct daemon *d);
 
 /* `mamorictl usb watch` (issue 12.6): every usb.* event journaled, as one
  * line to the control clients that watch. */
@@ -1090,12 +1092,28 @@ static int cmd_scan_now(void *userdata, const char *command_id, char *detail, si
 	return 0;
 }
 
+static bool cmd_retired(struct daemon *d)
+{
+	char p[PATH_MAX];
+
+	return root_pathf(p, sizeof(p), "%s/%s", d->config.state_dir, COMMAND_RETIRED_FILE) == 0 &&
+	       access(p, F_OK) == 0;
+}
+
+/* `retire` (MDM-3): state_dir/retired is written; mamorid hears the policy
+ * again and puts its block-all policy in place (agent/gate/gate.c). */
+static void cmd_usb_close(void *userdata)
+{
+	send_policy_to_gate(userdata);
+}
+
 static void run_commands(struct daemon *d)
 {
 	static const struct daemon_command_ops ops = {.sync_now = cmd_sync_now,
 	                                              .report_now = cmd_report_now,
 	                                              .sync_blocking = cmd_sync_blocking,
-	                                              .scan_now = cmd_scan_now};
+	                                              .scan_now = cmd_scan_now,
+	                                              .usb_close = cmd_usb_close};
 	char state[PATH_MAX];
 	int r;
 
@@ -1218,17 +1236,21 @@ static void send_policy_to_gate(struct daemon *d)
 	_cleanup_close_ int fd = -1;
 	int r;
 
-	if (d->peer.fd < 0 || !d->pol.current)
+	if (d->peer.fd < 0)
 		return;
-	doc = cJSON_PrintUnformatted(policy_document(d->pol.current));
+	/* no policy yet: a retired terminal's gate still needs to hear it (MDM-3;
+	 * mamorid puts its block-all policy in place of whatever it gets) */
+	doc = d->pol.current   ? cJSON_PrintUnformatted(policy_document(d->pol.current))
+	      : cmd_retired(d) ? strdup("{\"schema\":1,\"version\":1,\"segment\":\"lgwan\"}")
+	                       : NULL;
 	if (!doc)
 		return;
 	fd = ipc_memfd_from(doc, strlen(doc));
 	m = ipc_new(IPC_POLICY);
 	if (fd < 0 || !m)
 		return;
-	cJSON_AddNumberToObject(m, "version", (double)policy_version(d->pol.current));
-	cJSON_AddStringToObject(m, "sha256", d->pol.sha256);
+	cJSON_AddNumberToObject(m, "version", d->pol.current ? (double)policy_version(d->pol.current) : 1);
+	cJSON_AddStringToObject(m, "sha256", d->pol.current ? d->pol.sha256 : "");
 	r = ipc_peer_send(&d->peer, m, fd);
 	if (r < 0)
 		log_warning_errno(r, "cannot hand the policy to mamorid");

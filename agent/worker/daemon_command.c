@@ -303,6 +303,54 @@ static int collect(struct mamori_ctx *ctx, const char *state_dir, const struct c
 	return 0;
 }
 
+/* `retire` (MDM-3), first part: the terminal is marked retired (durably,
+ * before anything else) and mamorid blocks every USB device from now on,
+ * also after a restart. The rest — the journal uploaded, the result
+ * reported (the server then revokes the certificate and marks the terminal
+ * retired), the credentials destroyed — is retire_finish(). */
+static int retire(const struct daemon_command_ops *ops, void *userdata, const char *state_dir,
+                  const struct command_envelope *e, char *detail, size_t detailsz)
+{
+	char path[PATH_MAX], txt[128];
+	int r;
+
+	if (xsnprintf(path, sizeof(path), "%s/%s", state_dir, COMMAND_RETIRED_FILE) < 0 ||
+	    xsnprintf(txt, sizeof(txt), "%s %lld\n", e->id, (long long)time(NULL)) < 0)
+		return -ENAMETOOLONG;
+	r = write_file_atomic(path, txt, strlen(txt), 0600);
+	if (r < 0) {
+		snprintf(detail, detailsz, "cannot mark the terminal retired (state_dir/%s): %s", COMMAND_RETIRED_FILE,
+		         strerror(-r));
+		return r;
+	}
+	if (ops->usb_close)
+		ops->usb_close(userdata);
+	snprintf(detail, detailsz,
+	         "retired: the USB gate blocks every device from now on (also after a restart); the journal is "
+	         "uploaded, then the credentials are destroyed");
+	return 0;
+}
+
+/* The journal (command.executed included) reaches the server before the
+ * result: the server revokes the certificate when it reads the result, so
+ * nothing could be uploaded after it. Then the credentials go. */
+static void retire_finish(struct mamori_ctx *ctx, const struct daemon_command_ops *ops, void *userdata,
+                          const char *state_dir, const char *id, const char *detail)
+{
+	_cleanup_json_ cJSON *p = cJSON_CreateObject();
+	int n;
+
+	if (ops->sync_blocking)
+		ops->sync_blocking(userdata);
+	(void)command_result_write(state_dir, id, "executed", detail);
+	if (ops->sync_blocking)
+		ops->sync_blocking(userdata);
+	n = wipe_credentials(state_dir);
+	if (p && cJSON_AddStringToObject(p, "command_id", id) && cJSON_AddNumberToObject(p, "credentials_removed", n))
+		(void)mamori_emit(ctx, "command.retired", SEV_NOTICE, "MDM-3", p);
+	log_notice("retire: %d credential file(s) destroyed; this terminal no longer reaches the server", n);
+}
+
 /* Execute one verified command. 0 executed (detail says what), negative
  * failed (detail says why). */
 static int execute(struct mamori_ctx *ctx, const struct agent_config *cfg, const struct daemon_command_ops *ops,
@@ -326,6 +374,8 @@ static int execute(struct mamori_ctx *ctx, const struct agent_config *cfg, const
 	}
 	case CMD_WIPE:
 		return wipe(ctx, cfg, detail, detailsz);
+	case CMD_RETIRE:
+		return retire(ops, userdata, state_dir, e, detail, detailsz);
 	case CMD_SCAN:
 		if (!ops->scan_now) {
 			snprintf(detail, detailsz, "no scan in this process");
@@ -401,6 +451,10 @@ static void run_one(struct mamori_ctx *ctx, const struct agent_config *cfg, cons
 		cJSON_AddStringToObject(p, "detail", detail);
 	(void)mamori_emit(ctx, r == 0 ? "command.executed" : "command.failed", r == 0 ? SEV_NOTICE : SEV_ERROR,
 	                  command_types[e.type].reqs, p);
+	if (e.type == CMD_RETIRE && r == 0) {
+		retire_finish(ctx, ops, userdata, vc->state_dir, e.id, detail);
+		return;
+	}
 	(void)command_result_write(vc->state_dir, e.id, r == 0 ? "executed" : "failed", detail);
 	if (e.type == CMD_WIPE)
 		wipe_finish(ctx, cfg, ops, userdata, vc->state_dir);

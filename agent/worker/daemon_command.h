@@ -15,6 +15,8 @@ struct daemon_command_ops {
 	/* `scan`: start the av module's full scan now (AV-3); 0 started, or
 	 * negative with detail saying why not */
 	int (*scan_now)(void *userdata, const char *command_id, char *detail, size_t detailsz);
+	/* `retire`: state_dir/retired is written; mamorid is to block every USB device from now on (MDM-3) */
+	void (*usb_close)(void *userdata);
 };
 
 /* Process state_dir/commands/inbox (resolved state_dir). The number of

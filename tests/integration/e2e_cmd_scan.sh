@@ -15,14 +15,10 @@ set -uo pipefail
 source "$(dirname "$0")/e2e_lib.bash"
 source "$(dirname "$0")/events_doc.bash"
 trap 'agent_stop; cleanup' EXIT
-
 D=$T/srv
 A=$T/pc-s
 mkdir -p "$A/etc/mamori" "$A/home/shokuin/docs"
-start_server "$D" || { echo "FAIL  server did not start"; exit 1; }
-bootstrap "$D" || { echo "FAIL  bootstrap"; exit 1; }
-acct shonin approver 1002 "承認 花子" >/dev/null
-approve_console shonin || bad "approver account"
+command_server "$D"
 start_clamd "$A/run/clamd.sock" || exit 1
 
 jq '.av.clamd_socket = "/run/clamd.sock" | .av.full_scan_paths = ["/home/shokuin"]' \

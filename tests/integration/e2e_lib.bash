@@ -259,3 +259,14 @@ agent_stop() {
 	wait "$APID" 2>/dev/null || bad "mamorid exit status $?"
 	APID=
 }
+
+# command_server DATA: the server for the remote-command tests: started,
+# "ciso" bootstrapped ($TOKEN, also in $CISO_TOKEN) and an approver "shonin"
+# (another person, OPS-4) approved on the console. Exits the test on failure.
+command_server() {
+	start_server "$1" || { echo "FAIL  server did not start"; exit 1; }
+	bootstrap "$1" || { echo "FAIL  bootstrap"; exit 1; }
+	acct shonin approver 1002 "承認 花子" >/dev/null
+	approve_console shonin || bad "approver account"
+	CISO_TOKEN=$TOKEN
+}
