@@ -31,6 +31,8 @@
 #include "daemon_sync.h"
 #include "daemon_command.h"
 #include "ipc.h"
+#include "command_verify.h"
+#include "isolate.h"
 #include "transport.h" /* transport_state.c only: no libcurl here */
 #include "media.h"
 #include "json-util.h"
@@ -123,6 +125,46 @@ static void publish_usb_event(struct daemon *d, const struct mamori_event *ev, u
  * (journal_append returns after the fsync, or inside a batch that the caller
  * commits). Without a journal the event is at least logged, and the posture
  * report says the journal is broken (LOG-1). */
+/* AV-5: with the policy's network.isolate_on_infection, a malware detection
+ * (av.detected, from a full scan or a carry-in scan) isolates the terminal
+ * at once, without waiting for the server: the same table and record as the
+ * `isolate` command (agent/worker/isolate.c), so it survives restarts and
+ * only a signed `release` (two persons) ends it. network.isolated (critical)
+ * is journaled and, like every critical record, uploaded at once. */
+static void isolate_on_infection(struct daemon *d, const struct mamori_event *ev, uint64_t seq)
+{
+	const cJSON *net = d->ctx.policy ? policy_section(d->ctx.policy, "network") : NULL;
+	_cleanup_json_ cJSON *p = NULL;
+	char state[PATH_MAX], url[512], detail[1024] = "", reason[64];
+	const cJSON *v;
+	int r;
+
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(net, "isolate_on_infection")) || d->ctx.audit_only ||
+	    root_path(state, sizeof(state), d->config.state_dir) < 0 || isolate_active(state))
+		return;
+	(void)xsnprintf(reason, sizeof(reason), "av.detected seq %llu", (unsigned long long)seq);
+	r = command_enroll_field(state, "device_url", url, sizeof(url));
+	if (r < 0)
+		snprintf(detail, sizeof(detail), "no device URL in enroll.json (not enrolled): not isolated");
+	else
+		r = isolate_apply(state, url, d->config.isolate_dhcp_dns, reason, detail, sizeof(detail));
+	p = cJSON_CreateObject();
+	if (!p || !cJSON_AddStringToObject(p, "reason", "infection") ||
+	    !cJSON_AddNumberToObject(p, "detection_seq", (double)seq) ||
+	    !cJSON_AddStringToObject(p, "result", r < 0 ? "failed" : "done") ||
+	    !cJSON_AddStringToObject(p, "detail", detail))
+		return;
+	v = cJSON_GetObjectItemCaseSensitive(ev->payload, "signature");
+	cJSON_AddStringToObject(p, "signature", cJSON_IsString(v) ? v->valuestring : "");
+	v = cJSON_GetObjectItemCaseSensitive(ev->payload, "path");
+	cJSON_AddStringToObject(p, "path", cJSON_IsString(v) ? v->valuestring : "");
+	(void)mamori_emit(&d->ctx, "network.isolated", SEV_CRITICAL, "AV-5,MDM-2", p);
+	if (r < 0)
+		log_error("infection: the terminal could not be isolated: %s", detail);
+	else
+		log_notice("infection: the terminal is isolated until a signed release (AV-5): %s", detail);
+}
+
 static int daemon_emit(struct mamori_ctx *ctx, const struct mamori_event *ev, uint64_t *ret_seq)
 {
 	struct daemon *d = ctx->daemon;
@@ -136,6 +178,8 @@ static int daemon_emit(struct mamori_ctx *ctx, const struct mamori_event *ev, ui
 		*ret_seq = seq;
 	if (r >= 0 && strncmp(ev->type, "usb.", 4) == 0 && control_server_has_watchers(d->control))
 		publish_usb_event(d, ev, seq);
+	if (r >= 0 && strcmp(ev->type, "av.detected") == 0)
+		isolate_on_infection(d, ev, seq);
 	/* tampering and infections reach the CISO at once, not at the next check-in (OPS-5) */
 	if (ev->severity >= SEV_CRITICAL && d->sync.enrolled && d->sync.child == 0)
 		arm_sync(d, 1000);
@@ -892,8 +936,9 @@ int daemon_reload(struct daemon *d)
 			d->reloaded = true;
 			fini_modules(d);
 			init_modules(d);
-			register_module_fds(d);
+			/* enforce first: it may open fds (a due full scan) that must be watched */
 			enforce_modules(d);
+			register_module_fds(d);
 		} else if (policy_changed) {
 			for (size_t i = 0; i < d->n_slots; i++) {
 				struct module_slot *s = &d->slots[i];
@@ -904,8 +949,8 @@ int daemon_reload(struct daemon *d)
 					log_error_errno(r, "module %s: keeps its previous settings", s->mod->name);
 			}
 			d->reloaded = true;
-			register_module_fds(d);
 			enforce_modules(d);
+			register_module_fds(d);
 		}
 		if (policy_changed)
 			send_policy_to_gate(d);

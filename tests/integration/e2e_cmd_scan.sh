@@ -21,7 +21,7 @@ mkdir -p "$A/etc/mamori" "$A/home/shokuin/docs"
 command_server "$D"
 start_clamd "$A/run/clamd.sock" || exit 1
 
-jq '.av.clamd_socket = "/run/clamd.sock" | .av.full_scan_paths = ["/home/shokuin"]' \
+jq '.av.clamd_socket = "/run/clamd.sock" | .av.full_scan_paths = ["/home/shokuin"] | .network.isolate_on_infection = false' \
 	"$SRC/policy/templates/lgwan.json" >"$T/policy.json"
 check "policy with the av section published (two persons)" publish_policy soumu "$T/policy.json" shonin
 check "enroll pc-s" enroll "$A" pc-s soumu >/dev/null
@@ -56,6 +56,8 @@ check "av.full_scan carries the command's id, result infected (clamd's verdict)"
 check "av.detected names the EICAR file and clamd's signature" \
 	test "$(jq -r 'select(.type=="av.detected") | "\(.payload.path) \(.payload.signature) \(.payload.source)"' "$T/j.jsonl")" = \
 	"$A/home/shokuin/docs/eicar.com Mamori-EICAR-Test.UNOFFICIAL full_scan"
+check "isolate_on_infection false: no isolation (AV-5 is the policy's choice)" \
+	test "$(jq -s '[.[] | select(.type=="network.isolated")] | length' "$T/j.jsonl")" = 0
 check "only one detection: the clean file is clean" \
 	test "$(jq -s '[.[] | select(.type=="av.detected")] | length' "$T/j.jsonl")" = 1
 kill -HUP "$APID"

@@ -270,3 +270,77 @@ command_server() {
 	approve_console shonin || bad "approver account"
 	CISO_TOKEN=$TOKEN
 }
+
+# Network namespaces for the isolation tests (MDM-2, AV-5), made here and
+# only here: ns_setup makes $SRV (the server, 10.77.0.1), $TERM_NS (the
+# terminal, 10.77.0.2 and 10.78.0.2) and $OTHER ("another host", 10.78.0.1,
+# with a TCP listener on 8080), veth pairs between them; ns_teardown
+# removes them (also the agent, the listener and the server). The admin API
+# (curl) is used from the server's namespace.
+ns_setup() {
+	NS=mamori-$$
+	SRV=$NS-srv TERM_NS=$NS-term OTHER=$NS-other OPID=
+	command -v nft >/dev/null || { echo "FAIL  nft is not installed (installer/deps.sh --check: nftables)"; exit 1; }
+	for n in "$SRV" "$TERM_NS" "$OTHER"; do
+		ip netns add "$n" || { echo "FAIL  cannot create network namespace $n"; exit 1; }
+		ip -n "$n" link set lo up
+	done
+	ip link add v-srv netns "$SRV" type veth peer name v-ts netns "$TERM_NS"
+	ip link add v-oth netns "$OTHER" type veth peer name v-to netns "$TERM_NS"
+	ip -n "$SRV" addr add 10.77.0.1/24 dev v-srv && ip -n "$SRV" link set v-srv up
+	ip -n "$TERM_NS" addr add 10.77.0.2/24 dev v-ts && ip -n "$TERM_NS" link set v-ts up
+	ip -n "$OTHER" addr add 10.78.0.1/24 dev v-oth && ip -n "$OTHER" link set v-oth up
+	ip -n "$TERM_NS" addr add 10.78.0.2/24 dev v-to && ip -n "$TERM_NS" link set v-to up
+	ip netns exec "$OTHER" python3 -m http.server --bind 10.78.0.1 8080 >/dev/null 2>&1 &
+	OPID=$!
+	curl() { ip netns exec "$SRV" /usr/bin/curl "$@"; }
+}
+ns_teardown() {
+	agent_stop
+	[[ -n ${OPID:-} ]] && kill "$OPID" 2>/dev/null && wait "$OPID" 2>/dev/null
+	cleanup
+	for n in "${SRV:-}" "${TERM_NS:-}" "${OTHER:-}"; do [[ -n $n ]] && ip netns del "$n" 2>/dev/null; done
+	return 0
+}
+in_term() { ip netns exec "$TERM_NS" "$@"; }
+reach() { in_term timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
+unreach() { ! reach "$@"; }
+# ns_server DATA: mamori-server in $SRV on 10.77.0.1 (start_server listens on
+# 127.0.0.1 only); $DPORT_N is its device port.
+ns_server() {
+	local d=$1
+	SRV_LOG=$d.log SRV_DATA=$d
+	(exec ip netns exec "$SRV" "$SERVER" --data "$d" --name 10.77.0.1 --listen 10.77.0.1:0 \
+		--admin-listen 10.77.0.1:0) >>"$d.log" 2>&1 &
+	SRV_PID=$!
+	for _ in $(seq 100); do [[ -s $d/listen.json ]] && break; sleep 0.1; done
+	[[ -s $d/listen.json ]] || { echo "FAIL  server did not start"; cat "$d.log"; exit 1; }
+	DEV=$(jq -r .device "$d/listen.json") ADM=$(jq -r .admin "$d/listen.json")
+	FPR=$(jq -r .ca_fingerprint "$d/listen.json") CA=$d/ca.pem
+	DPORT_N=${DEV##*:}
+	bootstrap "$d" || { echo "FAIL  bootstrap"; exit 1; }
+	acct shonin approver 1002 "承認 花子" >/dev/null
+	approve_console shonin || bad "approver account"
+	CISO_TOKEN=$TOKEN
+}
+# ns_enroll ROOT ID: enrolled from the terminal's namespace
+ns_enroll() {
+	local tok
+	tok=$(new_token soumu)
+	in_term "$CTL" --root "$1" --lang en enroll --server "https://$ADM" --token "$tok" --ca-fingerprint "$FPR" \
+		--terminal-id "$2"
+}
+# ns_agent_start ROOT: mamorid in the terminal's namespace, ready (signals
+# handled, worker up) before anything sends it SIGHUP
+ns_agent_start() {
+	local n
+	n=$(grep -c 'mamorid .* ready' "$T/agent.log" 2>/dev/null || true)
+	# ip netns exec execs mamorid: $! is mamorid itself
+	ip netns exec "$TERM_NS" "$SRC/$B/bin/mamorid" --root "$1" --foreground --log-level debug >>"$T/agent.log" 2>&1 &
+	APID=$!
+	for _ in $(seq 300); do
+		(($(grep -c 'mamorid .* ready' "$T/agent.log" 2>/dev/null || true) > ${n:-0})) && return 0
+		sleep 0.1
+	done
+	echo "    mamorid did not become ready within 30 s"
+}
