@@ -30,6 +30,12 @@
 #define COMMAND_VALIDITY_MAX_S (30LL * 86400) /* not_after − issued_at at most 30 days */
 #define COMMAND_CLOCK_SKEW_S   300            /* issued_at may be this far ahead of the terminal's clock */
 
+/* MDM-3: state_dir/COMMAND_RETIRED_FILE exists once a `retire` ran. The
+ * worker writes it (fsync) before anything else of the retirement; mamorid
+ * reads it at start and at every policy it gets, and then keeps every USB
+ * device blocked, whatever the policy or an exception says. */
+#define COMMAND_RETIRED_FILE "retired"
+
 enum command_type {
 	CMD_SYNC,
 	CMD_ISOLATE,

@@ -1188,7 +1188,10 @@ static cJSON *terminal_json(const struct store_device *d, const char *compliance
 	if (!o || !cJSON_AddStringToObject(o, "terminal_id", d->terminal_id) ||
 	    !cJSON_AddStringToObject(o, "group", d->group) ||
 	    !cJSON_AddStringToObject(o, "department", d->department) ||
-	    !cJSON_AddStringToObject(o, "status", d->revoked ? "revoked" : "active") ||
+	    !cJSON_AddStringToObject(o, "status",
+	                             d->retired   ? "retired"
+	                             : d->revoked ? "revoked"
+	                                          : "active") ||
 	    !cJSON_AddStringToObject(o, "hostname", d->hostname) ||
 	    !cJSON_AddStringToObject(o, "agent_version", d->agent_version) ||
 	    !cJSON_AddNumberToObject(o, "policy_version", (double)d->policy_version) ||

@@ -11,6 +11,7 @@
 
 #include "api_admin.h"
 #include "api_command.h"
+#include "api_device.h"
 #include "command.h"
 #include "crypto.h"
 #include "json-util.h"
@@ -413,6 +414,21 @@ static void apply_result(struct server *srv, const char *terminal_id, const cJSO
 		(void)xsnprintf(d, sizeof(d), "%s %s", c.type, c.id);
 		server_audit(srv, terminal_id, "command.result", terminal_id, status, d);
 		log_notice("command %s (%s) on %s: %s", c.id, c.type, terminal_id, status);
+		/* MDM-3: the terminal uploaded its journal and reported; its
+		 * certificates are revoked and it is marked retired */
+		if (strcmp(c.type, "retire") == 0 && strcmp(status, "executed") == 0) {
+			unsigned n = 0;
+			int r = STORE_CALL(srv->store, device_retire, terminal_id, server_now_us(), &n);
+
+			api_device_invalidate(srv); /* the cached identities: revoked from now on */
+
+			(void)xsnprintf(d, sizeof(d), "retire %s: %u certificate(s) revoked", c.id, n);
+			server_audit(srv, terminal_id, "terminal.retire", terminal_id, r < 0 ? "error" : "ok", d);
+			if (r < 0)
+				log_error("terminal %s: cannot mark it retired: %s", terminal_id, strerror(-r));
+			else
+				log_notice("terminal %s retired (%u certificates revoked)", terminal_id, n);
+		}
 	}
 }
 

@@ -416,7 +416,8 @@ static int term_row_cb(const struct store_device *d, unsigned failing, const cha
 	    !cJSON_AddStringToObject(o, "hostname", d->hostname) || !cJSON_AddStringToObject(o, "group", d->group) ||
 	    !cJSON_AddStringToObject(o, "department", d->department) ||
 	    !cJSON_AddStringToObject(o, "status",
-	                             d->revoked                    ? "revoked"
+	                             d->retired                    ? "retired"
+	                             : d->revoked                  ? "revoked"
 	                             : is_stale(p->srv, d, p->now) ? "stale"
 	                                                           : "active") ||
 	    !cJSON_AddStringToObject(o, "agent_version", d->agent_version) ||

@@ -56,6 +56,7 @@ struct store_device {
 	char group[STORE_ID_MAX];
 	char hostname[256];
 	bool revoked;
+	bool retired;                      /* revoked by a `retire` the terminal executed (MDM-3) */
 	int64_t enrolled_us, last_seen_us; /* last_seen 0 = never checked in */
 	char agent_version[65];
 	int64_t policy_version;
@@ -349,6 +350,9 @@ struct store_ops {
 	/* Revoke the terminal and all its certificates; *ret_n: how many were
 	 * still valid. -ENOENT: no such terminal. */
 	int (*device_revoke)(struct store *s, const char *terminal_id, int64_t now_us, unsigned *ret_n);
+	/* MDM-3: the terminal executed a `retire`: revoked like device_revoke
+	 * (every certificate), and marked retired (store_device.retired). */
+	int (*device_retire)(struct store *s, const char *terminal_id, int64_t now_us, unsigned *ret_n);
 	int (*device_get)(struct store *s, const char *terminal_id, struct store_device *ret);
 	/* Terminals (group NULL = all), each with its compliance JSON (may be NULL). */
 	int (*device_list)(struct store *s, const char *group, store_device_cb cb, void *userdata);

@@ -42,6 +42,7 @@ enum {
 	Q_DEVICE_REENROLL,
 	Q_DEVICE_REVOKE,
 	Q_DEVICE_SET_DEPT,
+	Q_DEVICE_RETIRE,
 	Q_CERT_ADD,
 	Q_CERT_GET,
 	Q_CERT_REVOKE_ALL,
@@ -131,9 +132,11 @@ static const char *const sql_text[_Q_MAX] = {
         /* a re-enrollment keeps the department unless the token names one */
         [Q_DEVICE_REENROLL] = "UPDATE devices SET grp = ?2, hostname = ?3, enrolled_us = ?4, revoked = 0, "
                               "revoked_us = NULL, dept = CASE WHEN ?5 <> '' THEN ?5 ELSE dept END "
-                              "WHERE terminal_id = ?1 AND revoked = 1",
+                              "WHERE terminal_id = ?1 AND revoked <> 0",
         [Q_DEVICE_SET_DEPT] = "UPDATE devices SET dept = ?2 WHERE terminal_id = ?1",
         [Q_DEVICE_REVOKE] = "UPDATE devices SET revoked = 1, revoked_us = ?2 WHERE terminal_id = ?1",
+        /* revoked = 2: revoked by a `retire` the terminal executed (MDM-3) */
+        [Q_DEVICE_RETIRE] = "UPDATE devices SET revoked = 2, revoked_us = ?2 WHERE terminal_id = ?1",
         [Q_CERT_ADD] = "INSERT INTO certs(serial, terminal_id, not_after_us, issued_us) VALUES (?1, ?2, ?3, ?4)",
         [Q_CERT_GET] = "SELECT terminal_id, not_after_us, revoked FROM certs WHERE serial = ?1",
         [Q_CERT_REVOKE_ALL] = "UPDATE certs SET revoked = 1 WHERE terminal_id = ?1 AND revoked = 0",
@@ -617,6 +620,7 @@ static int device_row(sqlite3_stmt *st, struct store_device *d)
 	col_copy(st, 1, d->group, sizeof(d->group));
 	col_copy(st, 2, d->hostname, sizeof(d->hostname));
 	d->revoked = sqlite3_column_int(st, 3) != 0;
+	d->retired = sqlite3_column_int(st, 3) == 2;
 	d->enrolled_us = sqlite3_column_int64(st, 4);
 	d->last_seen_us = sqlite3_column_int64(st, 5);
 	col_copy(st, 6, d->agent_version, sizeof(d->agent_version));
@@ -757,7 +761,7 @@ static int sq_cert_get(struct store *base, const char *serial, struct store_cert
 	return 0;
 }
 
-static int sq_device_revoke(struct store *base, const char *terminal_id, int64_t now_us, unsigned *ret_n)
+static int device_revoke_as(struct store *base, int q, const char *terminal_id, int64_t now_us, unsigned *ret_n)
 {
 	struct sq_store *s = SQ(base);
 	sqlite3_stmt *st = NULL;
@@ -767,8 +771,8 @@ static int sq_device_revoke(struct store *base, const char *terminal_id, int64_t
 	r = txn_begin(s, true);
 	if (r < 0)
 		return r;
-	if ((r = stmt(s, Q_DEVICE_REVOKE, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 ||
-	    (r = bind_int(st, 2, now_us)) < 0 || (r = step_done(st)) < 0)
+	if ((r = stmt(s, q, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 || (r = bind_int(st, 2, now_us)) < 0 ||
+	    (r = step_done(st)) < 0)
 		goto out;
 	if (sqlite3_changes(s->db) != 1) {
 		r = -ENOENT;
@@ -797,6 +801,14 @@ static int sq_device_set_department(struct store *base, const char *terminal_id,
 	    (r = bind_text(st, 2, department)) < 0 || (r = step_done(st)) < 0)
 		return txn_end(s, r);
 	return txn_end(s, sqlite3_changes(s->db) == 1 ? 0 : -ENOENT);
+static int sq_device_revoke(struct store *base, const char *terminal_id, int64_t now_us, unsigned *ret_n)
+{
+	return device_revoke_as(base, Q_DEVICE_REVOKE, terminal_id, now_us, ret_n);
+}
+
+static int sq_device_retire(struct store *base, const char *terminal_id, int64_t now_us, unsigned *ret_n)
+{
+	return device_revoke_as(base, Q_DEVICE_RETIRE, terminal_id, now_us, ret_n);
 }
 
 static int sq_device_list(struct store *base, const char *group, store_device_cb cb, void *userdata)
@@ -836,7 +848,7 @@ static int oneshot(struct store *base, const char *sql, sqlite3_stmt **ret);
 	" AND (?2 IS NULL OR grp = ?2) AND (?3 IS NULL OR dept = ?3)"                                                  \
 	" AND (?4 IS NULL OR (revoked = 0 AND (EXISTS (SELECT 1 FROM json_each(failing_ids) WHERE value = ?4)"         \
 	" OR (?4 = 'LOG-1' AND nf > 0))))"                                                                             \
-	" AND (CASE ?5 WHEN 0 THEN 1 WHEN 1 THEN revoked = 0 WHEN 2 THEN revoked = 1"                                  \
+	" AND (CASE ?5 WHEN 0 THEN 1 WHEN 1 THEN revoked = 0 WHEN 2 THEN revoked <> 0"                                  \
 	" WHEN 3 THEN revoked = 0 AND (CASE last_seen_us WHEN 0 THEN enrolled_us ELSE last_seen_us END) < ?6"          \
 	" WHEN 4 THEN revoked = 0 AND eff > 0 WHEN 5 THEN revoked = 0 AND eff = 0 END)"
 
@@ -2217,6 +2229,7 @@ const struct store_ops store_sqlite_ops = {
         .chain_restart_ack = sq_chain_restart_ack,
         .cert_get = sq_cert_get,
         .device_revoke = sq_device_revoke,
+        .device_retire = sq_device_retire,
         .device_get = sq_device_get,
         .device_list = sq_device_list,
         .device_report = sq_device_report,

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "command.h"
 #include "config.h"
 #include "ipc.h"
 #include "json-util.h"
@@ -276,8 +277,39 @@ static void shrink_policy(void)
 	malloc_trim(0);
 }
 
+/* MDM-3: a retired terminal (state_dir/COMMAND_RETIRED_FILE, written by the
+ * worker's `retire`) keeps every USB device blocked, also after a restart:
+ * the usb module gets a policy of only "block" in place of whatever the
+ * worker sends — no rule, no interface rule, no exception of the policy and
+ * no local exception lets a device in (hubs and keyboards included). */
+static bool retired(void)
+{
+	char p[PATH_MAX];
+
+	return root_pathf(p, sizeof(p), "%s/%s", G.cfg.state_dir, COMMAND_RETIRED_FILE) == 0 && access(p, F_OK) == 0;
+}
+
+static struct mamori_policy *retired_policy(const struct mamori_policy *from)
+{
+	const char *seg = from && policy_segment(from) ? policy_segment(from) : "lgwan";
+	struct mamori_policy *p = NULL;
+	struct policy_errors errs;
+	char doc[512];
+
+	if (xsnprintf(doc, sizeof(doc),
+	              "{\"schema\":1,\"version\":%lld,\"segment\":\"%s\",\"usb\":{\"default\":\"block\","
+	              "\"present_devices\":\"apply\",\"ports\":\"all\",\"rules\":[],\"interfaces\":[],"
+	              "\"requirements\":[\"MDM-3\"]}}",
+	              (long long)(from ? policy_version(from) : 1), seg) < 0)
+		return NULL;
+	policy_errors_init(&errs);
+	return policy_parse(doc, strlen(doc), &p, &errs) < 0 ? NULL : p;
+}
+
 static void apply_policy_fd(int fd, const char *sha256)
 {
+	static bool last_retired;
+	bool is_retired = retired();
 	_cleanup_free_ char *buf = NULL;
 	struct mamori_policy *p = NULL, *old;
 	static char last_sha[65];
@@ -293,7 +325,7 @@ static void apply_policy_fd(int fd, const char *sha256)
 	}
 	/* a restarted worker sends the same policy again: nothing to redo (the
 	 * worker names the document by the SHA-256 of the file it verified) */
-	if (sha256 && sha256[0] && strcmp(last_sha, sha256) == 0)
+	if (sha256 && sha256[0] && strcmp(last_sha, sha256) == 0 && is_retired == last_retired)
 		return;
 	/* the worker verified the signature; parsing again gives our own copy */
 	policy_errors_init(&errs);
@@ -302,6 +334,18 @@ static void apply_policy_fd(int fd, const char *sha256)
 		log_error_errno(r, "policy from the worker does not parse: keeping the running one");
 		return;
 	}
+	if (is_retired) {
+		struct mamori_policy *rp = retired_policy(p);
+
+		policy_free(p);
+		if (!rp) {
+			log_error("retired terminal: the block-all policy does not parse: keeping the running one");
+			return;
+		}
+		p = rp;
+		log_notice("retired terminal (MDM-3): every USB device stays blocked");
+	}
+	last_retired = is_retired;
 	old = G.policy;
 	G.policy = p;
 	G.ctx.policy = p;
@@ -526,6 +570,10 @@ static void handle_message(cJSON *m, enum ipc_type t, int fd)
 	case IPC_USB_LOCAL: { /* `mamorictl usb allow|block` reached the gate (issue 12.6) */
 		const char *why = NULL;
 
+		if (retired()) {
+			log_warning("retired terminal (MDM-3): local USB exceptions are not applied");
+			break;
+		}
 		if (usb_module_set_local(G.mod_state, cJSON_GetObjectItemCaseSensitive(m, "exceptions"), &why) < 0) {
 			G.peer.refused++;
 			log_warning("worker sent local USB exceptions that do not parse (%s): keeping the previous set",
@@ -847,6 +895,17 @@ int main(int argc, char **argv)
 		log_error("usb_gate = off in %s: the USB gate is switched off, USB devices are not decided", cfgpath);
 		gate_emit(&G.ctx, &ev, NULL);
 	} else {
+		if (retired()) { /* MDM-3: also when no policy came from the worker */
+			struct mamori_policy *rp = retired_policy(G.policy);
+
+			if (rp) {
+				policy_free(G.policy);
+				G.policy = rp;
+				G.ctx.policy = rp;
+				log_notice("retired terminal (MDM-3): every USB device stays blocked");
+			} else
+				log_error("retired terminal: the block-all policy does not parse");
+		}
 		r = mamori_module_start(G.mod, &G.ctx, &G.mod_state); /* decides the present devices */
 		if (r < 0) {
 			G.mod_error = r;

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "av/av.h"
+#include "command.h"
 #include "control.h"
 #include "daemon.h"
 #include "daemon_policy.h"
@@ -29,6 +31,8 @@
 #include "daemon_sync.h"
 #include "daemon_command.h"
 #include "ipc.h"
+#include "command_verify.h"
+#include "isolate.h"
 #include "transport.h" /* transport_state.c only: no libcurl here */
 #include "media.h"
 #include "json-util.h"
@@ -103,6 +107,7 @@ struct daemon {
 
 static void arm_sync(struct daemon *d, uint64_t ms);
 static bool enrolled(struct daemon *d);
+static bool cmd_retired(struct daemon *d);
 
 /* `mamorictl usb watch` (issue 12.6): every usb.* event journaled, as one
  * line to the control clients that watch. */
@@ -128,6 +133,46 @@ static void publish_usb_event(struct daemon *d, const struct mamori_event *ev, u
  * (journal_append returns after the fsync, or inside a batch that the caller
  * commits). Without a journal the event is at least logged, and the posture
  * report says the journal is broken (LOG-1). */
+/* AV-5: with the policy's network.isolate_on_infection, a malware detection
+ * (av.detected, from a full scan or a carry-in scan) isolates the terminal
+ * at once, without waiting for the server: the same table and record as the
+ * `isolate` command (agent/worker/isolate.c), so it survives restarts and
+ * only a signed `release` (two persons) ends it. network.isolated (critical)
+ * is journaled and, like every critical record, uploaded at once. */
+static void isolate_on_infection(struct daemon *d, const struct mamori_event *ev, uint64_t seq)
+{
+	const cJSON *net = d->ctx.policy ? policy_section(d->ctx.policy, "network") : NULL;
+	_cleanup_json_ cJSON *p = NULL;
+	char state[PATH_MAX], url[512], detail[1024] = "", reason[64];
+	const cJSON *v;
+	int r;
+
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(net, "isolate_on_infection")) || d->ctx.audit_only ||
+	    root_path(state, sizeof(state), d->config.state_dir) < 0 || isolate_active(state))
+		return;
+	(void)xsnprintf(reason, sizeof(reason), "av.detected seq %llu", (unsigned long long)seq);
+	r = command_enroll_field(state, "device_url", url, sizeof(url));
+	if (r < 0)
+		snprintf(detail, sizeof(detail), "no device URL in enroll.json (not enrolled): not isolated");
+	else
+		r = isolate_apply(state, url, d->config.isolate_dhcp_dns, reason, detail, sizeof(detail));
+	p = cJSON_CreateObject();
+	if (!p || !cJSON_AddStringToObject(p, "reason", "infection") ||
+	    !cJSON_AddNumberToObject(p, "detection_seq", (double)seq) ||
+	    !cJSON_AddStringToObject(p, "result", r < 0 ? "failed" : "done") ||
+	    !cJSON_AddStringToObject(p, "detail", detail))
+		return;
+	v = cJSON_GetObjectItemCaseSensitive(ev->payload, "signature");
+	cJSON_AddStringToObject(p, "signature", cJSON_IsString(v) ? v->valuestring : "");
+	v = cJSON_GetObjectItemCaseSensitive(ev->payload, "path");
+	cJSON_AddStringToObject(p, "path", cJSON_IsString(v) ? v->valuestring : "");
+	(void)mamori_emit(&d->ctx, "network.isolated", SEV_CRITICAL, "AV-5,MDM-2", p);
+	if (r < 0)
+		log_error("infection: the terminal could not be isolated: %s", detail);
+	else
+		log_notice("infection: the terminal is isolated until a signed release (AV-5): %s", detail);
+}
+
 static int daemon_emit(struct mamori_ctx *ctx, const struct mamori_event *ev, uint64_t *ret_seq)
 {
 	struct daemon *d = ctx->daemon;
@@ -141,6 +186,8 @@ static int daemon_emit(struct mamori_ctx *ctx, const struct mamori_event *ev, ui
 		*ret_seq = seq;
 	if (r >= 0 && strncmp(ev->type, "usb.", 4) == 0 && control_server_has_watchers(d->control))
 		publish_usb_event(d, ev, seq);
+	if (r >= 0 && strcmp(ev->type, "av.detected") == 0)
+		isolate_on_infection(d, ev, seq);
 	/* tampering and infections reach the CISO at once, not at the next check-in (OPS-5) */
 	if (ev->severity >= SEV_CRITICAL && d->sync.enrolled && d->sync.child == 0)
 		arm_sync(d, 1000);
@@ -897,8 +944,9 @@ int daemon_reload(struct daemon *d)
 			d->reloaded = true;
 			fini_modules(d);
 			init_modules(d);
-			register_module_fds(d);
+			/* enforce first: it may open fds (a due full scan) that must be watched */
 			enforce_modules(d);
+			register_module_fds(d);
 		} else if (policy_changed) {
 			for (size_t i = 0; i < d->n_slots; i++) {
 				struct module_slot *s = &d->slots[i];
@@ -909,8 +957,8 @@ int daemon_reload(struct daemon *d)
 					log_error_errno(r, "module %s: keeps its previous settings", s->mod->name);
 			}
 			d->reloaded = true;
-			register_module_fds(d);
 			enforce_modules(d);
+			register_module_fds(d);
 		}
 		if (policy_changed)
 			send_policy_to_gate(d);
@@ -1046,10 +1094,79 @@ static void cmd_sync_blocking(void *userdata)
 		(void)journal_ack(d->journal, acked);
 }
 
+/* `scan` (AV-3 now): the av module's full scan, started here and not at
+ * the next pass; its outcome is journaled by the module as av.full_scan
+ * with this command_id. */
+static int cmd_scan_now(void *userdata, const char *command_id, char *detail, size_t detailsz)
+{
+	struct daemon *d = userdata;
+	struct module_slot *s = NULL;
+	char state[PATH_MAX], req[PATH_MAX];
+	int r;
+
+	for (size_t i = 0; i < d->n_slots; i++)
+		if (d->slots[i].mod == &av_module && d->slots[i].state == MODULE_ACTIVE)
+			s = &d->slots[i];
+	if (!s) {
+		snprintf(detail, detailsz, "the av module is not active on this terminal (agent.conf modules)");
+		return -EOPNOTSUPP;
+	}
+	if (d->ctx.audit_only) {
+		snprintf(detail, detailsz, "audit-only mode: no scan is started");
+		return -EPERM;
+	}
+	if (root_path(state, sizeof(state), d->config.state_dir) < 0 ||
+	    xsnprintf(req, sizeof(req), "%s/%s", state, AV_SCAN_REQUEST) < 0)
+		return -ENAMETOOLONG;
+	r = av_request_full_scan(state, command_id);
+	if (r < 0) {
+		snprintf(detail, detailsz, "cannot write the scan request: %s", strerror(-r));
+		return r;
+	}
+	r = s->mod->enforce(s->data);
+	register_module_fds(d);
+	d->reloaded = true;
+	if (access(req, F_OK) == 0) { /* not taken */
+		(void)unlink(req);
+		snprintf(detail, detailsz,
+		         "no full scan started: one is already running, or the policy's product has no scan "
+		         "interface here (ClamAV only)");
+		return -EBUSY;
+	}
+	if (r < 0) {
+		snprintf(detail, detailsz,
+		         "the full scan could not be started (clamd unreachable?); av.full_scan "
+		         "recorded it as incomplete");
+		return r;
+	}
+	snprintf(detail, detailsz,
+	         "full scan started (clamd); its result is journaled as av.full_scan with this "
+	         "command_id");
+	return 0;
+}
+
+static bool cmd_retired(struct daemon *d)
+{
+	char p[PATH_MAX];
+
+	return root_pathf(p, sizeof(p), "%s/%s", d->config.state_dir, COMMAND_RETIRED_FILE) == 0 &&
+	       access(p, F_OK) == 0;
+}
+
+/* `retire` (MDM-3): state_dir/retired is written; mamorid hears the policy
+ * again and puts its block-all policy in place (agent/gate/gate.c). */
+static void cmd_usb_close(void *userdata)
+{
+	send_policy_to_gate(userdata);
+}
+
 static void run_commands(struct daemon *d)
 {
-	static const struct daemon_command_ops ops = {
-	        .sync_now = cmd_sync_now, .report_now = cmd_report_now, .sync_blocking = cmd_sync_blocking};
+	static const struct daemon_command_ops ops = {.sync_now = cmd_sync_now,
+	                                              .report_now = cmd_report_now,
+	                                              .sync_blocking = cmd_sync_blocking,
+	                                              .scan_now = cmd_scan_now,
+	                                              .usb_close = cmd_usb_close};
 	char state[PATH_MAX];
 	int r;
 
@@ -1244,17 +1361,21 @@ static void send_policy_to_gate(struct daemon *d)
 	_cleanup_close_ int fd = -1;
 	int r;
 
-	if (d->peer.fd < 0 || !d->pol.current)
+	if (d->peer.fd < 0)
 		return;
-	doc = cJSON_PrintUnformatted(policy_document(d->pol.current));
+	/* no policy yet: a retired terminal's gate still needs to hear it (MDM-3;
+	 * mamorid puts its block-all policy in place of whatever it gets) */
+	doc = d->pol.current   ? cJSON_PrintUnformatted(policy_document(d->pol.current))
+	      : cmd_retired(d) ? strdup("{\"schema\":1,\"version\":1,\"segment\":\"lgwan\"}")
+	                       : NULL;
 	if (!doc)
 		return;
 	fd = ipc_memfd_from(doc, strlen(doc));
 	m = ipc_new(IPC_POLICY);
 	if (fd < 0 || !m)
 		return;
-	cJSON_AddNumberToObject(m, "version", (double)policy_version(d->pol.current));
-	cJSON_AddStringToObject(m, "sha256", d->pol.sha256);
+	cJSON_AddNumberToObject(m, "version", d->pol.current ? (double)policy_version(d->pol.current) : 1);
+	cJSON_AddStringToObject(m, "sha256", d->pol.current ? d->pol.sha256 : "");
 	r = ipc_peer_send(&d->peer, m, fd);
 	if (r < 0)
 		log_warning_errno(r, "cannot hand the policy to mamorid");

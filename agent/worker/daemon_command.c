@@ -26,6 +26,7 @@
 #include "rootpath.h"
 #include "strutil.h"
 #include "isolate.h"
+#include "journal.h"
 #include "wipe.h"
 
 #define INBOX_MAX 64
@@ -171,6 +172,185 @@ static void wipe_finish(struct mamori_ctx *ctx, const struct agent_config *cfg, 
 	}
 }
 
+/* `collect` (OPS-5, OPS-6): the evidence bundle for the CSIRT, bounded,
+ * journaled as one `command.evidence` record — uploaded with the check-in
+ * like every record, inside the hash chain. Journal records are copied as
+ * their canonical bytes with seq and hash (the chain can be re-checked from
+ * them); earlier bundles (command.evidence) are not copied again. */
+#define EVIDENCE_JOURNAL_MAX (192 * 1024) /* bytes of records since since_seq, oldest first */
+#define EVIDENCE_HISTORY_MAX (128 * 1024) /* bytes of usb.* and carry.* records, newest kept */
+#define EVIDENCE_POSTURE_MAX (64 * 1024)  /* the last posture report */
+
+static cJSON *record_json(const struct journal_record *rec)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddNumberToObject(o, "seq", (double)rec->seq) ||
+	    !cJSON_AddStringToObject(o, "hash", rec->hash_hex) || !cJSON_AddStringToObject(o, "record", rec->canon)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int collect(struct mamori_ctx *ctx, const char *state_dir, const struct command_envelope *e, char *detail,
+                   size_t detailsz)
+{
+	_cleanup_json_ cJSON *p = cJSON_CreateObject();
+	cJSON *jarr, *harr;
+	struct journal_iter *it = NULL;
+	struct journal_record rec;
+	int64_t since = 0;
+	uint64_t next_seq = 0, last_seq = 0;
+	size_t jbytes = 0, hbytes = 0, hdropped = 0, nj = 0, nh = 0;
+	char path[PATH_MAX];
+	int r;
+
+	(void)command_param_get(e, "since_seq", &since);
+	if (!p || !cJSON_AddStringToObject(p, "command_id", e->id) ||
+	    !cJSON_AddNumberToObject(p, "since_seq", (double)since) || !(jarr = cJSON_AddArrayToObject(p, "journal")) ||
+	    !(harr = cJSON_AddArrayToObject(p, "usb_carry")))
+		return -ENOMEM;
+	/* the journal since since_seq, oldest first, until the bound */
+	r = journal_iter_open(state_dir, (uint64_t)since, &it);
+	while (r >= 0 && (r = journal_iter_next(it, &rec)) == 1) {
+		cJSON *o;
+
+		last_seq = rec.seq;
+		if (strcmp(rec.type, "command.evidence") == 0)
+			continue;
+		if (jbytes + rec.canon_len > EVIDENCE_JOURNAL_MAX) {
+			next_seq = rec.seq; /* the CSIRT continues with since_seq = next_seq - 1 */
+			break;
+		}
+		if (!(o = record_json(&rec))) {
+			r = -ENOMEM;
+			break;
+		}
+		cJSON_AddItemToArray(jarr, o);
+		jbytes += rec.canon_len;
+		nj++;
+	}
+	journal_iter_free(it);
+	it = NULL;
+	if (r < 0) {
+		snprintf(detail, detailsz, "the journal cannot be read: %s", strerror(-r));
+		return r;
+	}
+	/* USB and carry history, the whole journal, newest kept */
+	r = journal_iter_open(state_dir, 0, &it);
+	while (r >= 0 && (r = journal_iter_next(it, &rec)) == 1) {
+		cJSON *o;
+
+		if (!startswith(rec.type, "usb.") && !startswith(rec.type, "carry."))
+			continue;
+		if (!(o = record_json(&rec))) {
+			r = -ENOMEM;
+			break;
+		}
+		cJSON_AddItemToArray(harr, o);
+		hbytes += rec.canon_len;
+		nh++;
+		while (hbytes > EVIDENCE_HISTORY_MAX && cJSON_GetArraySize(harr) > 0) {
+			cJSON *first = cJSON_DetachItemFromArray(harr, 0);
+			cJSON *rc = cJSON_GetObjectItemCaseSensitive(first, "record");
+
+			hbytes -= cJSON_IsString(rc) ? strlen(rc->valuestring) : 0;
+			cJSON_Delete(first);
+			hdropped++;
+			nh--;
+		}
+	}
+	journal_iter_free(it);
+	if (r < 0) {
+		snprintf(detail, detailsz, "the journal cannot be read: %s", strerror(-r));
+		return r;
+	}
+	/* the last posture report (the one the last check-in carried) */
+	if (xsnprintf(path, sizeof(path), "%s/report.json", state_dir) == 0) {
+		_cleanup_free_ char *buf = NULL;
+		size_t len = 0;
+		cJSON *rep = NULL;
+
+		r = read_file_capped(path, EVIDENCE_POSTURE_MAX, &buf, &len);
+		if (r == 0 && !(rep = cJSON_ParseWithLength(buf, len)))
+			r = -EBADMSG;
+		if (r == 0)
+			cJSON_AddItemToObject(p, "posture", rep);
+		else {
+			cJSON_AddNullToObject(p, "posture");
+			cJSON_AddStringToObject(p, "posture_error", strerror(-r));
+		}
+	}
+	if (!cJSON_AddNumberToObject(p, "journal_records", (double)nj) ||
+	    !cJSON_AddBoolToObject(p, "journal_complete", next_seq == 0) ||
+	    !cJSON_AddNumberToObject(p, "journal_next_seq", (double)next_seq) ||
+	    !cJSON_AddNumberToObject(p, "journal_head_seq", (double)last_seq) ||
+	    !cJSON_AddNumberToObject(p, "usb_carry_records", (double)nh) ||
+	    !cJSON_AddNumberToObject(p, "usb_carry_dropped", (double)hdropped))
+		return -ENOMEM;
+	r = mamori_emit(ctx, "command.evidence", SEV_NOTICE, "OPS-5,OPS-6", p);
+	if (r < 0) {
+		snprintf(detail, detailsz, "the evidence bundle could not be journaled: %s", strerror(-r));
+		return r;
+	}
+	snprintf(detail, detailsz,
+	         "evidence bundle journaled as command.evidence: %zu journal record(s) after seq %lld%s, %zu usb/carry "
+	         "record(s)%s, posture report %s",
+	         nj, (long long)since, next_seq ? " (bound reached: continue after the last one)" : "", nh,
+	         hdropped ? " (older ones left out: bound)" : "",
+	         cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(p, "posture")) ? "missing" : "included");
+	return 0;
+}
+
+/* `retire` (MDM-3), first part: the terminal is marked retired (durably,
+ * before anything else) and mamorid blocks every USB device from now on,
+ * also after a restart. The rest — the journal uploaded, the result
+ * reported (the server then revokes the certificate and marks the terminal
+ * retired), the credentials destroyed — is retire_finish(). */
+static int retire(const struct daemon_command_ops *ops, void *userdata, const char *state_dir,
+                  const struct command_envelope *e, char *detail, size_t detailsz)
+{
+	char path[PATH_MAX], txt[128];
+	int r;
+
+	if (xsnprintf(path, sizeof(path), "%s/%s", state_dir, COMMAND_RETIRED_FILE) < 0 ||
+	    xsnprintf(txt, sizeof(txt), "%s %lld\n", e->id, (long long)time(NULL)) < 0)
+		return -ENAMETOOLONG;
+	r = write_file_atomic(path, txt, strlen(txt), 0600);
+	if (r < 0) {
+		snprintf(detail, detailsz, "cannot mark the terminal retired (state_dir/%s): %s", COMMAND_RETIRED_FILE,
+		         strerror(-r));
+		return r;
+	}
+	if (ops->usb_close)
+		ops->usb_close(userdata);
+	snprintf(detail, detailsz,
+	         "retired: the USB gate blocks every device from now on (also after a restart); the journal is "
+	         "uploaded, then the credentials are destroyed");
+	return 0;
+}
+
+/* The journal (command.executed included) reaches the server before the
+ * result: the server revokes the certificate when it reads the result, so
+ * nothing could be uploaded after it. Then the credentials go. */
+static void retire_finish(struct mamori_ctx *ctx, const struct daemon_command_ops *ops, void *userdata,
+                          const char *state_dir, const char *id, const char *detail)
+{
+	_cleanup_json_ cJSON *p = cJSON_CreateObject();
+	int n;
+
+	if (ops->sync_blocking)
+		ops->sync_blocking(userdata);
+	(void)command_result_write(state_dir, id, "executed", detail);
+	if (ops->sync_blocking)
+		ops->sync_blocking(userdata);
+	n = wipe_credentials(state_dir);
+	if (p && cJSON_AddStringToObject(p, "command_id", id) && cJSON_AddNumberToObject(p, "credentials_removed", n))
+		(void)mamori_emit(ctx, "command.retired", SEV_NOTICE, "MDM-3", p);
+	log_notice("retire: %d credential file(s) destroyed; this terminal no longer reaches the server", n);
+}
+
 /* Execute one verified command. 0 executed (detail says what), negative
  * failed (detail says why). */
 static int execute(struct mamori_ctx *ctx, const struct agent_config *cfg, const struct daemon_command_ops *ops,
@@ -194,6 +374,16 @@ static int execute(struct mamori_ctx *ctx, const struct agent_config *cfg, const
 	}
 	case CMD_WIPE:
 		return wipe(ctx, cfg, detail, detailsz);
+	case CMD_RETIRE:
+		return retire(ops, userdata, state_dir, e, detail, detailsz);
+	case CMD_SCAN:
+		if (!ops->scan_now) {
+			snprintf(detail, detailsz, "no scan in this process");
+			return -EOPNOTSUPP;
+		}
+		return ops->scan_now(userdata, e->id, detail, detailsz);
+	case CMD_COLLECT:
+		return collect(ctx, state_dir, e, detail, detailsz);
 	case CMD_SYNC:
 		if (ops->sync_now)
 			ops->sync_now(userdata);
@@ -261,6 +451,10 @@ static void run_one(struct mamori_ctx *ctx, const struct agent_config *cfg, cons
 		cJSON_AddStringToObject(p, "detail", detail);
 	(void)mamori_emit(ctx, r == 0 ? "command.executed" : "command.failed", r == 0 ? SEV_NOTICE : SEV_ERROR,
 	                  command_types[e.type].reqs, p);
+	if (e.type == CMD_RETIRE && r == 0) {
+		retire_finish(ctx, ops, userdata, vc->state_dir, e.id, detail);
+		return;
+	}
 	(void)command_result_write(vc->state_dir, e.id, r == 0 ? "executed" : "failed", detail);
 	if (e.type == CMD_WIPE)
 		wipe_finish(ctx, cfg, ops, userdata, vc->state_dir);

@@ -12,6 +12,11 @@ struct daemon_command_ops {
 	void (*sync_now)(void *userdata);      /* `sync`: check in and fetch the policy now */
 	void (*report_now)(void *userdata);    /* results are waiting: report them soon */
 	void (*sync_blocking)(void *userdata); /* `wipe`: upload the journal and the result before the credentials go */
+	/* `scan`: start the av module's full scan now (AV-3); 0 started, or
+	 * negative with detail saying why not */
+	int (*scan_now)(void *userdata, const char *command_id, char *detail, size_t detailsz);
+	/* `retire`: state_dir/retired is written; mamorid is to block every USB device from now on (MDM-3) */
+	void (*usb_close)(void *userdata);
 };
 
 /* Process state_dir/commands/inbox (resolved state_dir). The number of

@@ -483,7 +483,8 @@ struct av_state {
 	unsigned scan_found, scan_errors, scan_dropped;
 	bool scan_broken; /* a path could not be scanned at all */
 	time_t scan_attempt;
-	int64_t scan_started; /* epoch s */
+	int64_t scan_started;  /* epoch s */
+	char scan_command[40]; /* id of the `scan` command that asked for it, "" = scheduled */
 };
 
 static int av_load(const cJSON *section, void *settings)
@@ -597,6 +598,8 @@ static void report_full_scan(struct av_state *st)
 	cJSON_AddNumberToObject(o, "errors", st->scan_errors);
 	cJSON_AddNumberToObject(o, "paths", (double)st->settings.n_full_scan_paths);
 	cJSON_AddNumberToObject(o, "duration_s", (double)((int64_t)time(NULL) - st->scan_started));
+	if (st->scan_command[0])
+		cJSON_AddStringToObject(o, "command_id", st->scan_command);
 	r = mamori_emit(st->ctx, "av.full_scan", st->scan_found || st->scan_broken ? SEV_WARNING : SEV_NOTICE, "AV-3",
 	                o);
 	if (r < 0)
@@ -672,19 +675,50 @@ static int av_enforce(void *state)
 	time_t now = time(NULL);
 	int64_t last = 0;
 
+	char req[PATH_MAX], id[40] = "";
+	bool requested = false;
+
 	if (st->settings.product != AV_PRODUCT_CLAMAV || st->scan)
 		return 0;
-	if (av_clamd_last_full_scan(st->state_dir, &last) == 0 &&
-	    (int64_t)now - last < st->settings.full_scan_interval_days * 86400)
-		return 0;
-	if (st->scan_attempt && now - st->scan_attempt < SCAN_RETRY_SECONDS)
-		return 0;
+	/* a `scan` command (AV-3 now): taken here, whatever the interval says */
+	if (xsnprintf(req, sizeof(req), "%s/%s", st->state_dir, AV_SCAN_REQUEST) == 0) {
+		_cleanup_free_ char *buf = NULL;
+		size_t len = 0;
+
+		if (read_file_capped(req, sizeof(id), &buf, &len) == 0) {
+			(void)unlink(req);
+			requested = true;
+			if (len > 0 && len < sizeof(id) && strspn(buf, "0123456789abcdef") == len)
+				memcpy(id, buf, len + 1);
+		}
+	}
+	if (!requested) {
+		if (av_clamd_last_full_scan(st->state_dir, &last) == 0 &&
+		    (int64_t)now - last < st->settings.full_scan_interval_days * 86400)
+			return 0;
+		if (st->scan_attempt && now - st->scan_attempt < SCAN_RETRY_SECONDS)
+			return 0;
+	}
+	memcpy(st->scan_command, id, sizeof(id));
 	st->scan_attempt = now;
 	st->scan_idx = 0;
 	st->scan_found = st->scan_errors = st->scan_dropped = 0;
 	st->scan_broken = false;
 	st->scan_started = (int64_t)now;
-	return scan_next(st) == 0 ? 0 : -EIO;
+	if (scan_next(st) == 0)
+		return 0;
+	if (requested) /* asked for: the failure to start is its result */
+		report_full_scan(st);
+	return -EIO;
+}
+
+int av_request_full_scan(const char *state_dir, const char *command_id)
+{
+	char path[PATH_MAX];
+
+	if (xsnprintf(path, sizeof(path), "%s/%s", state_dir, AV_SCAN_REQUEST) < 0)
+		return -ENAMETOOLONG;
+	return write_file_atomic(path, command_id, strlen(command_id), 0600);
 }
 
 const struct mamori_module av_module = {

@@ -135,6 +135,16 @@ int av_evaluate(const struct av_settings *s, const struct av_status *st, time_t 
  * file is larger than s->instream_max. */
 int av_scan_file(const struct av_settings *s, const char *path, struct av_scan_result *ret);
 
+/* AV-3 now: a `scan` remote command (docs/COMMANDS.md) asks for a full scan
+ * of the policy's full_scan_paths at once, whatever the interval says. The
+ * request is the file state_dir/AV_SCAN_REQUEST holding the command id; the
+ * module's enforce() takes it (removes the file) when it starts the scan, and
+ * av.full_scan then carries that `command_id`. A request left in place after
+ * enforce() was not taken: a scan already runs or the product has no scan
+ * interface here (ClamAV only). */
+#define AV_SCAN_REQUEST "av-scan-request"
+int av_request_full_scan(const char *state_dir, const char *command_id);
+
 extern const struct mamori_module av_module;
 
 #endif

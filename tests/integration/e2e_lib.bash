@@ -11,11 +11,13 @@ CTL=$SRC/$B/bin/mamorictl
 HELPER=$SRC/$B/itests/e2e_agent
 T=$(mktemp -d /tmp/mamori-e2e.XXXXXX)
 SRV_PID=
+CLAMD_PID=
 PASSWORD='correct horse battery staple'
 fails=0
 
 cleanup() {
 	if [[ -n $SRV_PID ]]; then kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null; fi
+	if [[ -n $CLAMD_PID ]]; then kill "$CLAMD_PID" 2>/dev/null; wait "$CLAMD_PID" 2>/dev/null; fi
 	rm -rf "$T"
 }
 
@@ -207,4 +209,153 @@ journal_time() {
 	ctl "$1" journal export --format jsonl 2>/dev/null |
 		jq -r --arg t "$2" --arg id "$3" 'select(.type==$t and .payload.command_id==$id) | .time_us / 1000000' |
 		head -n1
+}
+
+EICAR='X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
+# start_clamd SOCKET: a real clamd (never the system's) listening on SOCKET,
+# its database EICAR alone as a custom .ndb (as tests/integration/av_clamd.sh);
+# stopped by cleanup. Fails when clamd is missing (no skip).
+start_clamd() {
+	local sock=$1 clamd dir=$T/clamd
+	clamd=$(command -v clamd || echo /usr/sbin/clamd)
+	[[ -x $clamd ]] || { echo "FAIL  clamd is not installed (apt-get install clamav-daemon)"; return 1; }
+	mkdir -p "$dir/db" "$(dirname "$sock")"
+	printf 'Mamori-EICAR-Test:0:*:%s\n' "$(printf '%s' "$EICAR" | od -An -tx1 | tr -d ' \n')" >"$dir/db/mamori.ndb"
+	printf 'LocalSocket %s\nDatabaseDirectory %s\nForeground yes\nLogFile %s\nMaxThreads 2\n' \
+		"$sock" "$dir/db" "$dir/clamd.log" >"$dir/clamd.conf"
+	"$clamd" -c "$dir/clamd.conf" >/dev/null 2>&1 &
+	CLAMD_PID=$!
+	for _ in $(seq 150); do [[ -S $sock ]] && return 0; sleep 0.1; done
+	echo "FAIL  clamd did not start"; cat "$dir/clamd.log" 2>/dev/null
+	return 1
+}
+
+# publish_policy GROUP FILE APPROVER: upload with $TOKEN, approved by APPROVER
+# (another person, OPS-4); $TOKEN is kept.
+publish_policy() {
+	local keep=$TOKEN v
+	v=$(jq -r .version "$2")
+	api PUT "/admin/v1/groups/$1/policy" "$(cat "$2")" >/dev/null
+	[[ $CODE == 202 ]] || { echo "    policy upload: $CODE"; return 1; }
+	login "$3" || return 1
+	api POST "/admin/v1/groups/$1/policy/$v/approve" >/dev/null
+	TOKEN=$keep
+	[[ $CODE == 200 ]]
+}
+
+# Remote commands (docs/COMMANDS.md) for the agent rooted at $A: $APID is
+# its mamorid.
+cmd_status() { api GET "/admin/v1/commands/$1" | jq -r .status; }
+cmd_wait() { # ID STATUS [tries of 0.2 s]
+	local s
+	for _ in $(seq "${3:-150}"); do
+		s=$(cmd_status "$1")
+		[[ $s == "$2" ]] && return 0
+		sleep 0.2
+	done
+	echo "    command $1: status $s, wanted $2"
+	return 1
+}
+cmd_request() { # TERMINAL TYPE [extra json] → the answer
+	api POST /admin/v1/commands "{\"terminal_id\":\"$1\",\"type\":\"$2\"${3:+,$3}}"
+}
+
+# agent_start ROOT: mamorid (+ mamori-worker) of the terminal rooted at ROOT,
+# in the background, its log in $T/agent.log; agent_stop: SIGTERM, and it
+# must exit cleanly. $APID is its pid.
+APID=
+agent_start() {
+	"$SRC/$B/bin/mamorid" --root "$1" --foreground --log-level debug >>"$T/agent.log" 2>&1 &
+	APID=$!
+}
+agent_stop() {
+	[[ -n $APID ]] || return 0
+	kill -TERM "$APID" 2>/dev/null
+	wait "$APID" 2>/dev/null || bad "mamorid exit status $?"
+	APID=
+}
+
+# command_server DATA: the server for the remote-command tests: started,
+# "ciso" bootstrapped ($TOKEN, also in $CISO_TOKEN) and an approver "shonin"
+# (another person, OPS-4) approved on the console. Exits the test on failure.
+command_server() {
+	start_server "$1" || { echo "FAIL  server did not start"; exit 1; }
+	bootstrap "$1" || { echo "FAIL  bootstrap"; exit 1; }
+	acct shonin approver 1002 "承認 花子" >/dev/null
+	approve_console shonin || bad "approver account"
+	CISO_TOKEN=$TOKEN
+}
+
+# Network namespaces for the isolation tests (MDM-2, AV-5), made here and
+# only here: ns_setup makes $SRV (the server, 10.77.0.1), $TERM_NS (the
+# terminal, 10.77.0.2 and 10.78.0.2) and $OTHER ("another host", 10.78.0.1,
+# with a TCP listener on 8080), veth pairs between them; ns_teardown
+# removes them (also the agent, the listener and the server). The admin API
+# (curl) is used from the server's namespace.
+ns_setup() {
+	NS=mamori-$$
+	SRV=$NS-srv TERM_NS=$NS-term OTHER=$NS-other OPID=
+	command -v nft >/dev/null || { echo "FAIL  nft is not installed (installer/deps.sh --check: nftables)"; exit 1; }
+	for n in "$SRV" "$TERM_NS" "$OTHER"; do
+		ip netns add "$n" || { echo "FAIL  cannot create network namespace $n"; exit 1; }
+		ip -n "$n" link set lo up
+	done
+	ip link add v-srv netns "$SRV" type veth peer name v-ts netns "$TERM_NS"
+	ip link add v-oth netns "$OTHER" type veth peer name v-to netns "$TERM_NS"
+	ip -n "$SRV" addr add 10.77.0.1/24 dev v-srv && ip -n "$SRV" link set v-srv up
+	ip -n "$TERM_NS" addr add 10.77.0.2/24 dev v-ts && ip -n "$TERM_NS" link set v-ts up
+	ip -n "$OTHER" addr add 10.78.0.1/24 dev v-oth && ip -n "$OTHER" link set v-oth up
+	ip -n "$TERM_NS" addr add 10.78.0.2/24 dev v-to && ip -n "$TERM_NS" link set v-to up
+	ip netns exec "$OTHER" python3 -m http.server --bind 10.78.0.1 8080 >/dev/null 2>&1 &
+	OPID=$!
+	curl() { ip netns exec "$SRV" /usr/bin/curl "$@"; }
+}
+ns_teardown() {
+	agent_stop
+	[[ -n ${OPID:-} ]] && kill "$OPID" 2>/dev/null && wait "$OPID" 2>/dev/null
+	cleanup
+	for n in "${SRV:-}" "${TERM_NS:-}" "${OTHER:-}"; do [[ -n $n ]] && ip netns del "$n" 2>/dev/null; done
+	return 0
+}
+in_term() { ip netns exec "$TERM_NS" "$@"; }
+reach() { in_term timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
+unreach() { ! reach "$@"; }
+# ns_server DATA: mamori-server in $SRV on 10.77.0.1 (start_server listens on
+# 127.0.0.1 only); $DPORT_N is its device port.
+ns_server() {
+	local d=$1
+	SRV_LOG=$d.log SRV_DATA=$d
+	(exec ip netns exec "$SRV" "$SERVER" --data "$d" --name 10.77.0.1 --listen 10.77.0.1:0 \
+		--admin-listen 10.77.0.1:0) >>"$d.log" 2>&1 &
+	SRV_PID=$!
+	for _ in $(seq 100); do [[ -s $d/listen.json ]] && break; sleep 0.1; done
+	[[ -s $d/listen.json ]] || { echo "FAIL  server did not start"; cat "$d.log"; exit 1; }
+	DEV=$(jq -r .device "$d/listen.json") ADM=$(jq -r .admin "$d/listen.json")
+	FPR=$(jq -r .ca_fingerprint "$d/listen.json") CA=$d/ca.pem
+	DPORT_N=${DEV##*:}
+	bootstrap "$d" || { echo "FAIL  bootstrap"; exit 1; }
+	acct shonin approver 1002 "承認 花子" >/dev/null
+	approve_console shonin || bad "approver account"
+	CISO_TOKEN=$TOKEN
+}
+# ns_enroll ROOT ID: enrolled from the terminal's namespace
+ns_enroll() {
+	local tok
+	tok=$(new_token soumu)
+	in_term "$CTL" --root "$1" --lang en enroll --server "https://$ADM" --token "$tok" --ca-fingerprint "$FPR" \
+		--terminal-id "$2"
+}
+# ns_agent_start ROOT: mamorid in the terminal's namespace, ready (signals
+# handled, worker up) before anything sends it SIGHUP
+ns_agent_start() {
+	local n
+	n=$(grep -c 'mamorid .* ready' "$T/agent.log" 2>/dev/null || true)
+	# ip netns exec execs mamorid: $! is mamorid itself
+	ip netns exec "$TERM_NS" "$SRC/$B/bin/mamorid" --root "$1" --foreground --log-level debug >>"$T/agent.log" 2>&1 &
+	APID=$!
+	for _ in $(seq 300); do
+		(($(grep -c 'mamorid .* ready' "$T/agent.log" 2>/dev/null || true) > ${n:-0})) && return 0
+		sleep 0.1
+	done
+	echo "    mamorid did not become ready within 30 s"
 }

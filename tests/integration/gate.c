@@ -3,7 +3,8 @@
  * the gate fails closed at start, decides devices with the signed policy the
  * worker verified, keeps deciding while the worker is killed (MEDIA-1), the
  * worker is restarted, and every decision — also those made while it was
- * down — reaches the journal exactly once, in a chain that verifies (LOG-1). */
+ * down — reaches the journal exactly once, in a chain that verifies (LOG-1).
+ * A retired terminal (MDM-3) blocks every device after a restart. */
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -177,6 +178,33 @@ static void test_gate_and_worker(void **state)
 		fail_msg("a decision's identity lacks its descriptor hash (lines above)");
 	snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s journal verify >/dev/null", bindir, tbroot);
 	assert_int_equal(run(cmd), 0);
+
+	/* MDM-3: a retired terminal (state_dir/retired, written by `retire`)
+	 * blocks every device from the start on: those the policy allows and
+	 * the one its exception let in are taken back, a new allowed one stays
+	 * out, with the same signed policy from the worker */
+	snprintf(cmd, sizeof(cmd), "%s/var/lib/mamori/retired", tbroot);
+	f = fopen(cmd, "we");
+	assert_non_null(f);
+	fputs("0123456789abcdef0123456789abcdef 1800000000\n", f);
+	fclose(f);
+	assert_string_equal(attr(a, "authorized"), "1");
+	assert_true(testbed_start_gate("a") > 0);
+	assert_true(worker_pid(8000) > 0);
+	assert_true(wait_attr(a, "authorized", "0", 5000));
+	assert_true(wait_attr(c, "authorized", "0", 2000));
+	assert_true(wait_attr(e, "authorized", "0", 2000));
+	{
+		char *y = insert(9, "0781", "5581", "ALLOWED3");
+
+		usleep(500000);
+		assert_string_equal(attr(y, "authorized"), "0");
+		g_free(y);
+	}
+	assert_int_equal(kill(gate, SIGTERM), 0);
+	assert_int_equal(waitpid(gate, &st, 0), gate);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
 	g_free(a);
 	g_free(b);
 	g_free(c);

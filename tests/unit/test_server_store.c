@@ -130,6 +130,22 @@ static void test_enroll_existing_and_revoke(void **state)
 	assert_true(c.revoked); /* the old certificates stay revoked */
 	assert_int_equal(STORE_CALL(s, cert_get, "c3", &c), 0);
 	assert_false(c.revoked);
+	/* MDM-3: retired = revoked (every certificate) and marked so */
+	assert_false(d.retired);
+	assert_int_equal(STORE_CALL(s, device_retire, "pc-1", NOW, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(STORE_CALL(s, device_get, "pc-1", &d), 0);
+	assert_true(d.revoked);
+	assert_true(d.retired);
+	assert_int_equal(STORE_CALL(s, cert_get, "c3", &c), 0);
+	assert_true(c.revoked);
+	assert_int_equal(STORE_CALL(s, device_retire, "pc-none", NOW, &n), -ENOENT);
+	/* a retired terminal ID may be enrolled again (a new machine), active */
+	assert_int_equal(STORE_CALL(s, token_add, "t4", "g", NOW + SEC, "op"), 0);
+	enroll_one(s, "t4", "pc-1", "c4", 0);
+	assert_int_equal(STORE_CALL(s, device_get, "pc-1", &d), 0);
+	assert_false(d.revoked);
+	assert_false(d.retired);
 }
 
 static void test_chain_precondition(void **state)
