@@ -39,6 +39,8 @@ char *escape_untrusted(const char *s, size_t n, size_t maxin);
 void hex_encode(const uint8_t *in, size_t n, char *out);
 /* The value of one hex digit (either case), -1 for anything else. */
 int hex_digit(char c);
+/* Exactly n lower-case hex digits and nothing after them (NULL: false). */
+bool hex_lower_exact(const char *s, size_t n);
 /* Exactly outlen*2 lower-case hex digits (the form hex_encode writes) into
  * out; -EINVAL for any other length or character. */
 int hex_decode(const char *s, size_t n, uint8_t *out, size_t outlen);

@@ -23,6 +23,7 @@
 #include "alloc-util.h"
 #include "api_admin.h"
 #include "api_command.h"
+#include "api_request.h"
 #include "api_dashboard.h"
 #include "api_report.h"
 #include "api_web.h"
@@ -359,14 +360,10 @@ int main(int argc, char **argv)
 	{
 		/* the listeners keep pointers to these for the life of the loop */
 		static const struct http_route *const dev_tables[] = {api_device_routes, NULL};
-		static const struct http_route *const adm_tables[] = {api_enroll_routes,
-		                                                      api_admin_routes,
-		                                                      api_command_routes,
-		                                                      api_dashboard_routes,
-		                                                      api_report_routes,
-		                                                      api_web_routes,
-		                                                      NULL};
-		static size_t dev_sizes[1], adm_sizes[6];
+		static const struct http_route *const adm_tables[] = {
+		        api_enroll_routes,    api_admin_routes,  api_command_routes, api_request_routes,
+		        api_dashboard_routes, api_report_routes, api_web_routes,     NULL};
+		static size_t dev_sizes[1], adm_sizes[7];
 		struct http_listener_options o = {
 		        .listen = cfg.listen,
 		        .cert = srv->paths.tls_cert,
@@ -399,9 +396,10 @@ int main(int argc, char **argv)
 		adm_sizes[0] = api_enroll_routes_n;
 		adm_sizes[1] = api_admin_routes_n;
 		adm_sizes[2] = api_command_routes_n;
-		adm_sizes[3] = api_dashboard_routes_n;
-		adm_sizes[4] = api_report_routes_n;
-		adm_sizes[5] = api_web_routes_n;
+		adm_sizes[3] = api_request_routes_n;
+		adm_sizes[4] = api_dashboard_routes_n;
+		adm_sizes[5] = api_report_routes_n;
+		adm_sizes[6] = api_web_routes_n;
 		r = http_listener_new(base, &o, &dev, &srv->device_port);
 		if (r < 0) {
 			log_error_errno(r, "端末 API を %s で開けません / cannot listen on %s for the device API: %m",

@@ -36,6 +36,8 @@ static const struct command commands[] = {
          "event journal verify, export, show"},
         {"commands", ctl_commands, true, "受信したリモートコマンドと結果 (ジャーナルから)",
          "remote commands received and their outcome (from the journal)"},
+        {"request", ctl_request, true, "承認者への申請 (device, exception)",
+         "requests to the approver (device, exception)"},
         {"carry", ctl_carry, true, "持ち出し・持ち込み台帳 (log)", "carry-out / carry-in register (log)"},
         {"enroll", ctl_enroll, true, "この端末を管理サーバーに登録する", "enroll this terminal with mamori-server"},
         {"server", ctl_server, true, "管理サーバーとの同期 (sync, status)", "sync with mamori-server (sync, status)"},

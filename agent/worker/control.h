@@ -42,6 +42,9 @@ enum control_cmd {
 	CONTROL_USB_EXCEPTIONS,
 	CONTROL_USB_REVOKE,
 	CONTROL_USB_WATCH,
+	/* issue 16: a request to the approver (agent/worker/request_store.c);
+	 * any local user, the person from SO_PEERCRED */
+	CONTROL_REQUEST,
 	_CONTROL_CMD_MAX,
 };
 struct control_cmd_info {

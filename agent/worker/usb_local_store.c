@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "approval_store.h"
+#include "request_store.h"
 #include "event.h"
 #include "fileio.h"
 #include "ipc.h"
@@ -142,36 +144,14 @@ static void send_set(const cJSON *doc, struct ipc_peer *peer)
 		cJSON_AddNumberToObject(e, "policy_version", (double)num(it, "policy_version"));
 		cJSON_AddItemToArray(arr, e);
 	}
+	/* approvals of requests (issue 16): the same matcher in the gate decides */
+	{
+		int n = cJSON_GetArraySize(arr);
+		approval_store_exceptions(arr, n < LOCAL_MAX ? (size_t)(LOCAL_MAX - n) : 0);
+	}
 	r = ipc_peer_send(peer, m, -1);
 	if (r < 0)
 		log_warning_errno(r, "cannot send the local USB exceptions to mamorid");
-}
-
-/* Who asked: the peer's uid and pid (SO_PEERCRED), its login uid (the person
- * behind sudo) and that account's name. */
-static void add_who(cJSON *o, uid_t uid, pid_t pid)
-{
-	char p[64], buf[32];
-	uid_t who = uid;
-	struct passwd *pw;
-
-	cJSON_AddNumberToObject(o, "uid", (double)uid);
-	cJSON_AddNumberToObject(o, "pid", (double)pid);
-	if (pid > 0 && xsnprintf(p, sizeof(p), "/proc/%d/loginuid", (int)pid) == 0 &&
-	    read_one_line(p, buf, sizeof(buf)) == 0) {
-		int64_t v;
-		if (parse_int64(buf, 0, 4294967294LL, &v) == 0) {
-			cJSON_AddNumberToObject(o, "loginuid", (double)v);
-			who = (uid_t)v;
-		} else
-			cJSON_AddNullToObject(o, "loginuid");
-	} else
-		cJSON_AddNullToObject(o, "loginuid");
-	pw = getpwuid(who);
-	if (pw)
-		cJSON_AddStringToObject(o, "user", pw->pw_name);
-	else
-		cJSON_AddNullToObject(o, "user");
 }
 
 static void journal_event(struct mamori_ctx *ctx, const char *type, enum event_severity sev, cJSON *payload)
@@ -198,7 +178,7 @@ static cJSON *refuse(struct mamori_ctx *ctx, const char *reason, const char *msg
 			cJSON_AddStringToObject(ev, "id", str(args, "id"));
 		if (args && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(args, "reason")))
 			cJSON_AddStringToObject(ev, "why", str(args, "reason"));
-		add_who(ev, uid, pid);
+		request_add_who(ev, uid, pid);
 		journal_event(ctx, "usb.exception_refused", SEV_WARNING, ev);
 	}
 	if (out) {
@@ -207,23 +187,6 @@ static cJSON *refuse(struct mamori_ctx *ctx, const char *reason, const char *msg
 		cJSON_AddStringToObject(out, "error", msg);
 	}
 	return out;
-}
-
-/* args exact: only these keys, each of its kind */
-static bool only_keys(const cJSON *o, const char *const *keys)
-{
-	const cJSON *it;
-
-	cJSON_ArrayForEach(it, o)
-	{
-		size_t k;
-		for (k = 0; keys[k]; k++)
-			if (it->string && strcmp(it->string, keys[k]) == 0)
-				break;
-		if (!keys[k])
-			return false;
-	}
-	return true;
 }
 
 static bool valid_text(const cJSON *v, size_t max)
@@ -236,7 +199,7 @@ static bool valid_device(const cJSON *d)
 	static const char *const keys[] = {"hash", "vendor", "product", "serial", "name", "port", NULL};
 	const cJSON *s;
 
-	if (!cJSON_IsObject(d) || !only_keys(d, keys) || !usb_local_is_hash(str(d, "hash")))
+	if (!cJSON_IsObject(d) || !json_only_keys(d, keys) || !usb_local_is_hash(str(d, "hash")))
 		return false;
 	for (size_t i = 1; keys[i]; i++) {
 		s = cJSON_GetObjectItemCaseSensitive(d, keys[i]);
@@ -281,7 +244,7 @@ static cJSON *add(struct mamori_ctx *ctx, const struct mamori_policy *pol, const
 	if (uid != 0)
 		return refuse(ctx, "not_root", "permission denied: local USB exceptions need root", action, NULL, uid,
 		              pid);
-	if (!args || !only_keys(args, keys) || !valid_device(dev) || !valid_text(why, LOCAL_REASON_MAX) ||
+	if (!args || !json_only_keys(args, keys) || !valid_device(dev) || !valid_text(why, LOCAL_REASON_MAX) ||
 	    (hours && !cJSON_IsNumber(hours)) || (until && !cJSON_IsNumber(until)) || (perm && !cJSON_IsBool(perm)) ||
 	    (!!hours + !!until + cJSON_IsTrue(perm)) > 1)
 		return refuse(ctx, "bad_request",
@@ -339,7 +302,7 @@ static cJSON *add(struct mamori_ctx *ctx, const struct mamori_policy *pol, const
 	cJSON_AddBoolToObject(e, "permanent", na == 0);
 	/* --permanent ends with the policy version; a timed one outlives it */
 	cJSON_AddNumberToObject(e, "policy_version", na == 0 ? (double)pv : 0);
-	add_who(e, uid, pid);
+	request_add_who(e, uid, pid);
 	cJSON_AddItemToArray(arr, e);
 	r = save(state_dir, doc);
 	if (r < 0) {
@@ -372,7 +335,7 @@ static cJSON *revoke_one(struct mamori_ctx *ctx, const struct mamori_policy *pol
 	if (uid != 0)
 		return refuse(ctx, "not_root", "permission denied: local USB exceptions need root", "revoke", NULL, uid,
 		              pid);
-	if (!args || !only_keys(args, keys) || !valid_text(id, 64) || (why && !valid_text(why, LOCAL_REASON_MAX)))
+	if (!args || !json_only_keys(args, keys) || !valid_text(id, 64) || (why && !valid_text(why, LOCAL_REASON_MAX)))
 		return refuse(ctx, "bad_request", "usage: an exception id (and a reason)", "revoke", args, uid, pid);
 	doc = load(state_dir);
 	if (!doc)
@@ -403,7 +366,7 @@ static cJSON *revoke_one(struct mamori_ctx *ctx, const struct mamori_policy *pol
 					cJSON_AddStringToObject(ev, "reason", why->valuestring);
 				else
 					cJSON_AddNullToObject(ev, "reason");
-				add_who(ev, uid, pid);
+				request_add_who(ev, uid, pid);
 				journal_event(ctx, "usb.exception_revoked", SEV_NOTICE, ev);
 			}
 		}
