@@ -13,7 +13,9 @@
  *   replugging (time measured);
  * - the approval ends by the agent's clock: the stick is deauthorized, and
  *   blocked again when it is plugged in anew;
- * - an exception request is rejected with a reason. */
+ * - an exception request is rejected with a reason;
+ * - an emergency code entered offline (OPS-3) becomes a request that an
+ *   approver acknowledges — not the person who used it (OPS-4). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,9 +46,23 @@ static int __attribute__((format(printf, 1, 2))) step(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(args, sizeof(args), fmt, ap);
 	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "bash %s/tests/integration/usb_requests_steps.bash %s > %s/step.out", getenv("MAMORI_SRC"),
-	         args, prep);
+	snprintf(cmd, sizeof(cmd), "bash %s/tests/integration/usb_requests_steps.bash %s > %s/step.out",
+	         getenv("MAMORI_SRC"), args, prep);
 	return run_quiet(cmd);
+}
+
+/* mamorictl as root with args (printf), stdout to prep/out.txt: its exit status */
+static int __attribute__((format(printf, 1, 2))) ctl_root(const char *fmt, ...)
+{
+	char args[4096], cmd[16384];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s --lang en %s > %s/out.txt 2> %s/err.txt", bindir, tbroot,
+	         args, prep, prep);
+	return run(cmd);
 }
 
 static const char *step_out(void)
@@ -134,7 +150,8 @@ static void test_requests(void **state)
 
 	/* the request, as the person at the terminal: the last blocked device */
 	snprintf(cmd, sizeof(cmd),
-	         "runuser -u nobody -- %s/mamorictl --root %s --lang en --json request device > %s/out.txt 2> %s/err.txt",
+	         "runuser -u nobody -- %s/mamorictl --root %s --lang en --json request device > %s/out.txt 2> "
+	         "%s/err.txt",
 	         bindir, tbroot, prep, prep);
 	assert_int_equal(run(cmd), 0);
 	{
@@ -202,6 +219,38 @@ static void test_requests(void **state)
 	umockdev_testbed_uevent(tb, dev, "add");
 	usleep(1000000);
 	assert_string_equal(attr(dev, "authorized"), "0");
+
+	/* OPS-3: an emergency code used offline becomes a request after the
+	 * fact, which an approver — not the person who used it — acknowledges */
+	assert_int_equal(ctl_root("exception init-secret"), 0);
+	assert_int_equal(ctl_root("exception make-code --secret %s/var/lib/mamori/terminal.secret "
+	                          "--scope check:timesync.kernel_sync --hours 2",
+	                          tbroot),
+	                 0);
+	{
+		const char *o = strstr(prep_read("out.txt"), "code: ");
+		char code[32];
+
+		assert_non_null(o);
+		snprintf(code, sizeof(code), "%.14s", o + 6);
+		assert_int_equal(
+		        ctl_root("exception enter %s --scope check:timesync.kernel_sync --person nobody", code), 0);
+	}
+	{
+		_cleanup_json_ cJSON *r = control("{\"cmd\":\"check\"}"); /* a pass journals exception.applied */
+		assert_non_null(r);
+	}
+	assert_int_equal(step("wait_emergency"), 0);
+	snprintf(id, sizeof(id), "%s", step_out());
+	assert_int_equal(step("approve %s shonin %lld", id, (long long)time(NULL) + 3600), 0);
+	assert_string_equal(step_out(), "409"); /* acknowledged, never approved */
+	assert_int_equal(step("acknowledge %s nobody", id), 0);
+	assert_string_equal(step_out(), "403"); /* OPS-4: not the person who used it */
+	assert_int_equal(step("acknowledge %s shonin", id), 0);
+	assert_string_equal(step_out(), "200");
+	assert_int_equal(step("acknowledge %s shonin", id), 0);
+	assert_string_equal(step_out(), "409");
+
 	gate_stop();
 	/* the journal, for the driver's checks */
 	snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s journal export --format jsonl > %s/requests.jsonl", bindir,

@@ -7,7 +7,9 @@
 # umockdev testbed, enrolled, its policy signed with the server's policy
 # key (which also signs the approval data). Afterwards the journal's
 # request.*, approval.* and usb.* records are checked against
-# docs/EVENTS.md, and the audit trail for every step.
+# docs/EVENTS.md, and the audit trail for every step. An emergency code
+# entered at the terminal (OPS-3) becomes a request the approver must
+# acknowledge (not the person who used it).
 set -uo pipefail
 : "${MAMORI_BUILD:?}" "${MAMORI_SRC:?}"
 source "$MAMORI_SRC/tests/integration/e2e_lib.bash"
@@ -34,6 +36,7 @@ printf 'language = en\ncheck_interval = 3600\nmodules = usb, timesync\n' >"$prep
 cp "$D/policy-signing.pub" "$prep/policy.pub"
 cat >"$prep/policy.json" <<JSON
 { "schema": 1, "version": 1, "segment": "lgwan", "requirements": ["OPS-1"],
+  "emergency": { "allowed": true, "max_hours": 4 },
   "usb": { "default": "block", "present_devices": "apply", "requirements": ["MEDIA-1"], "rules": [] } }
 JSON
 "$CTL" --root "$prep" policy check "$prep/policy.json" >/dev/null || bad "policy check"
@@ -84,7 +87,7 @@ else
 fi
 TOKEN=$RQ_TOK_CISO
 aud=$(api GET "/admin/v1/audit?limit=500")
-for a in request.received request.approve request.reject; do
+for a in request.received request.approve request.reject request.acknowledge; do
 	check "audit trail holds $a" test "$(jq --arg a "$a" '[.. | objects | select(.action? == $a)] | length' <<<"$aud")" -ge 1
 done
 check "the refused self-approval is audited" \

@@ -26,6 +26,21 @@ wait_request) # KIND: the id of the newest pending request of that kind by nobod
 	done
 	exit 1
 	;;
+wait_emergency) # the id of the pending_ack request of an emergency code, within 30 s
+	TOKEN=$RQ_TOK_SHONIN
+	for _ in $(seq 150); do
+		id=$(api GET "/admin/v1/requests?status=pending_ack" |
+			jq -r '[.[] | select(.kind == "emergency" and .person == "nobody")][0].id // empty')
+		[[ -n $id ]] && { echo "$id"; exit 0; }
+		sleep 0.2
+	done
+	exit 1
+	;;
+acknowledge) # ID ACCOUNT: prints the HTTP status
+	case $2 in shonin) TOKEN=$RQ_TOK_SHONIN ;; nobody) TOKEN=$RQ_TOK_NOBODY ;; *) exit 2 ;; esac
+	api POST "/admin/v1/requests/$1/acknowledge" '{"note":"confirmed by phone"}' >/dev/null
+	echo "$CODE"
+	;;
 get) # ID
 	TOKEN=$RQ_TOK_SHONIN api GET "/admin/v1/requests/$1"
 	;;
