@@ -52,14 +52,14 @@ static void hex_random(char *buf, size_t nbytes)
 		snprintf(buf + 2 * i, 3, "%02x", raw[i]);
 }
 
-
 /* ---- from the uploaded records --------------------------------------------------- */
 
 static void ingest_one(struct server *srv, const char *terminal_id, const char *group, const cJSON *rec)
 {
 	_cleanup_free_ struct store_request *q = calloc(1, sizeof(*q));
 	const char *type = get_str(rec, "type");
-	const cJSON *pl = cJSON_GetObjectItemCaseSensitive(rec, "payload"), *seq = cJSON_GetObjectItemCaseSensitive(rec, "seq");
+	const cJSON *pl = cJSON_GetObjectItemCaseSensitive(rec, "payload"),
+	            *seq = cJSON_GetObjectItemCaseSensitive(rec, "seq");
 	char *body = NULL;
 	const char *person, *kind;
 	char detail[160];
@@ -315,10 +315,9 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 	(void)xsnprintf(detail, sizeof(detail), "%s %s by %.64s", q->kind, q->id, q->person);
 	if (strcmp(q->kind, "emergency") == 0 ? step != STEP_ACKNOWLEDGE : step == STEP_ACKNOWLEDGE) {
 		server_audit(srv, actor, action, q->terminal_id, "refused", "wrong step for the kind");
-		return http_reply_error(req, 409, "wrong_kind",
-		                        "緊急コードの使用は確認 (acknowledge) のみ、それ以外は承認か却下です",
-		                        "an emergency code's use is acknowledged; other requests are approved or rejected",
-		                        NULL);
+		return http_reply_error(
+		        req, 409, "wrong_kind", "緊急コードの使用は確認 (acknowledge) のみ、それ以外は承認か却下です",
+		        "an emergency code's use is acknowledged; other requests are approved or rejected", NULL);
 	}
 	(void)strscpy(from, sizeof(from), q->status);
 	if (strcmp(from, step == STEP_ACKNOWLEDGE ? "pending_ack" : "pending") != 0) {
@@ -333,11 +332,11 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 			return api_admin_store_failed(req, r);
 		if (r == -EPERM) {
 			server_audit(srv, actor, action, q->terminal_id, "refused", why);
-			return http_reply_error(req, 403, "same_person",
-			                        "申請者本人 (同じ職員番号) は自分の申請を承認できません。別の承認者が必要です "
-			                        "(OPS-4)",
-			                        "the requester (same staff number) cannot decide their own request (OPS-4)",
-			                        NULL);
+			return http_reply_error(
+			        req, 403, "same_person",
+			        "申請者本人 (同じ職員番号) は自分の申請を承認できません。別の承認者が必要です "
+			        "(OPS-4)",
+			        "the requester (same staff number) cannot decide their own request (OPS-4)", NULL);
 		}
 	}
 	dec = cJSON_CreateObject();
@@ -453,8 +452,7 @@ int api_request_grants(struct server *srv, const char *terminal_id, const char *
 
 	*ret_json = NULL;
 	if (!doc || !cJSON_AddStringToObject(doc, "type", APPROVAL_TYPE) ||
-	    !cJSON_AddStringToObject(doc, "terminal_id", terminal_id) ||
-	    !(arr = cJSON_CreateArray()))
+	    !cJSON_AddStringToObject(doc, "terminal_id", terminal_id) || !(arr = cJSON_CreateArray()))
 		return -ENOMEM;
 	r = STORE_CALL(srv->store, request_grants, terminal_id, group, now, &max, grant_cb, arr);
 	if (r < 0) {
@@ -465,8 +463,8 @@ int api_request_grants(struct server *srv, const char *terminal_id, const char *
 		cJSON_Delete(arr);
 		return 0; /* nothing was ever approved */
 	}
-	if (!cJSON_AddNumberToObject(doc, "version", (double)max) || !cJSON_AddNumberToObject(doc, "issued_at", (double)now) ||
-	    !cJSON_AddItemToObject(doc, "approvals", arr))
+	if (!cJSON_AddNumberToObject(doc, "version", (double)max) ||
+	    !cJSON_AddNumberToObject(doc, "issued_at", (double)now) || !cJSON_AddItemToObject(doc, "approvals", arr))
 		return -ENOMEM;
 	text = cJSON_PrintUnformatted(doc); /* cJSON's allocator (the check-in's arena) */
 	if (!text)

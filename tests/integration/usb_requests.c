@@ -181,6 +181,11 @@ static void test_requests(void **state)
 	assert_int_equal(step("wait_request exception"), 0);
 	snprintf(id2, sizeof(id2), "%s", step_out());
 
+	/* the dashboard's inbox shows it, and who may decide it (OPS-4 visible) */
+	assert_int_equal(step("inbox %s shonin", id), 0);
+	assert_string_equal(step_out(), "true ");
+	assert_int_equal(step("inbox %s nobody", id), 0);
+	assert_string_equal(step_out(), "false OPS-4: requester cannot approve");
 	/* OPS-4: the requester's own account cannot approve */
 	until = time(NULL) + 40;
 	assert_int_equal(step("approve %s nobody %lld", id, (long long)until), 0);

@@ -41,6 +41,10 @@ acknowledge) # ID ACCOUNT: prints the HTTP status
 	api POST "/admin/v1/requests/$1/acknowledge" '{"note":"confirmed by phone"}' >/dev/null
 	echo "$CODE"
 	;;
+inbox) # ID ACCOUNT: the dashboard's approvals inbox for that account — can_decide and reason of the request
+	case $2 in shonin) TOKEN=$RQ_TOK_SHONIN ;; nobody) TOKEN=$RQ_TOK_NOBODY ;; *) exit 2 ;; esac
+	api GET /admin/v1/dashboard/approvals | jq -r --arg id "$1" '.requests[] | select(.id == $id) | "\(.can_decide) \(.reason // "")"'
+	;;
 get) # ID
 	TOKEN=$RQ_TOK_SHONIN api GET "/admin/v1/requests/$1"
 	;;
