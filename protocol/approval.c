@@ -10,7 +10,6 @@
 #include "json-util.h"
 #include "strutil.h"
 
-
 /* exactly these keys, each once */
 static bool exact_keys(const cJSON *o, const char *const *keys)
 {
@@ -62,8 +61,8 @@ static bool get_str(const cJSON *o, const char *k, char *buf, size_t bufsz, bool
 int approval_doc_parse(const char *buf, size_t len, struct approval_doc *ret, const char **ret_why)
 {
 	static const char *const doc_keys[] = {"type", "terminal_id", "version", "issued_at", "approvals", NULL};
-	static const char *const a_keys[] = {"id",        "request_id",  "kind",    "hash", "person", "access",
-	                                     "not_after", "approved_by", "version", NULL};
+	static const char *const a_keys[] = {"id",     "request_id", "kind",        "hash",    "person",
+	                                     "access", "not_after",  "approved_by", "version", NULL};
 	_cleanup_json_ cJSON *doc = NULL;
 	const cJSON *arr, *it;
 	struct approval_doc *d = ret;

@@ -31,9 +31,9 @@
 enum approval_access { APPROVAL_RO, APPROVAL_RW };
 
 struct approval {
-	char id[33];         /* the server's request id */
-	char request_id[33]; /* the agent's (request.created) */
-	char hash[65];       /* the device's descriptor hash */
+	char id[33];                    /* the server's request id */
+	char request_id[33];            /* the agent's (request.created) */
+	char hash[65];                  /* the device's descriptor hash */
 	char person[APPROVAL_NAME_MAX]; /* "" = anyone */
 	enum approval_access access;
 	int64_t not_after;

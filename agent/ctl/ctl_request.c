@@ -87,8 +87,7 @@ int ctl_request(struct ctl_env *env, int argc, char **argv)
 		return 1;
 	}
 	if (!env->json)
-		printf(L(env,
-		         "申請しました (申請番号 %s、申請者 %s)。承認されると自動で反映されます。\n",
+		printf(L(env, "申請しました (申請番号 %s、申請者 %s)。承認されると自動で反映されます。\n",
 		         "requested (request %s, by %s). It takes effect by itself once approved.\n"),
 		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ans, "request_id")),
 		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ans, "user")));

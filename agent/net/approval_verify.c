@@ -95,8 +95,9 @@ int approval_install(const char *state_dir, const char *pubkey, const char *term
 		return r;
 	/* the document first, its signature last: a document without its
 	 * signature does not verify, and nothing applies (fail closed) */
-	if ((r = write_file_atomic(tdp, doc, len, 0600)) < 0 || (r = write_file_atomic(tsp, sig, strlen(sig), 0600)) < 0 ||
-	    (r = rename_replace(tdp, dp)) < 0 || (r = rename_replace(tsp, sp)) < 0) {
+	if ((r = write_file_atomic(tdp, doc, len, 0600)) < 0 ||
+	    (r = write_file_atomic(tsp, sig, strlen(sig), 0600)) < 0 || (r = rename_replace(tdp, dp)) < 0 ||
+	    (r = rename_replace(tsp, sp)) < 0) {
 		snprintf(why, whysz, "installing the approval data: %s", strerror(-r));
 		(void)unlink(tdp);
 		(void)unlink(tsp);

@@ -129,7 +129,8 @@ bool approval_store_reload(struct mamori_ctx *ctx, const char *state_dir, const 
 	if (add.len) {
 		struct buf all = {0};
 
-		if (buf_put(&all, applied, alen, BUF_NO_MAX) == 0 && buf_put(&all, add.data, add.len, BUF_NO_MAX) == 0 &&
+		if (buf_put(&all, applied, alen, BUF_NO_MAX) == 0 &&
+		    buf_put(&all, add.data, add.len, BUF_NO_MAX) == 0 &&
 		    write_file_atomic(ap, all.data, all.len, 0600) < 0)
 			log_warning("cannot record the approvals journaled (%s)", ap);
 		buf_free(&all);

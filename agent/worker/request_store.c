@@ -73,7 +73,6 @@ void request_add_who(cJSON *o, uid_t uid, pid_t pid)
 		cJSON_AddNullToObject(o, "user");
 }
 
-
 static const char *str(const cJSON *o, const char *k)
 {
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
@@ -161,12 +160,13 @@ static cJSON *device_for(const cJSON *arg, const char **ret_reason)
 			o = cJSON_CreateObject();
 			if (o) {
 				cJSON_AddStringToObject(o, "hash", h);
-				for (const char *const *k = (const char *const[]){"vendor", "product", "serial", "name",
-				                                                   "port", NULL};
+				for (const char *const *k =
+				             (const char *const[]){"vendor", "product", "serial", "name", "port", NULL};
 				     *k; k++)
 					cJSON_AddItemToObject(o, *k,
-					                      str(last_blocked, *k) ? cJSON_CreateString(str(last_blocked, *k))
-					                                            : cJSON_CreateNull());
+					                      str(last_blocked, *k)
+					                              ? cJSON_CreateString(str(last_blocked, *k))
+					                              : cJSON_CreateNull());
 			}
 			return o;
 		}
@@ -203,8 +203,9 @@ static cJSON *refuse(struct mamori_ctx *ctx, const char *reason, const char *msg
 
 		cJSON_AddStringToObject(ev, "reason", reason);
 		cJSON_AddItemToObject(ev, "kind",
-		                      cJSON_IsString(k) && strlen(k->valuestring) <= 32 ? cJSON_CreateString(k->valuestring)
-		                                                                        : cJSON_CreateNull());
+		                      cJSON_IsString(k) && strlen(k->valuestring) <= 32
+		                              ? cJSON_CreateString(k->valuestring)
+		                              : cJSON_CreateNull());
 		request_add_who(ev, uid, pid);
 		if (mamori_emit(ctx, "request.refused", SEV_WARNING, "OPS-3,OPS-4", ev) < 0)
 			log_error("cannot journal request.refused");
@@ -234,8 +235,8 @@ cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_
 	/* exact: a field naming a person (or anything else) is refused */
 	if (!json_only_keys(args, strcmp(kind, "device") == 0 ? dev_keys : exc_keys))
 		return refuse(ctx, "unknown_field",
-		              "unknown field in the request (the person is who runs the command, never a field)",
-		              args, uid, pid);
+		              "unknown field in the request (the person is who runs the command, never a field)", args,
+		              uid, pid);
 	if (reason && !valid_text(reason, REQUEST_REASON_MAX))
 		return refuse(ctx, "bad_request", "--reason: 1 to 1024 bytes of UTF-8", args, uid, pid);
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
@@ -254,8 +255,9 @@ cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_
 			return refuse(ctx, why,
 			              strcmp(why, "no_blocked_device") == 0
 			                      ? "no device was blocked since the agent started: name one (usb list)"
-			              : strcmp(why, "device_gone") == 0 ? "the last blocked device is no longer present"
-			                                                : "not a present device's port nor a descriptor hash",
+			              : strcmp(why, "device_gone") == 0
+			                      ? "the last blocked device is no longer present"
+			                      : "not a present device's port nor a descriptor hash",
 			              args, uid, pid);
 		cJSON_AddItemToObject(ev, "device", dev);
 	} else {
@@ -277,8 +279,8 @@ cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_
 		cJSON_AddNullToObject(ev, "reason");
 	request_add_who(ev, uid, pid);
 	if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(ev, "user")))
-		return refuse(ctx, "unknown_person", "the caller has no account name: nobody to approve for", args,
-		              uid, pid);
+		return refuse(ctx, "unknown_person", "the caller has no account name: nobody to approve for", args, uid,
+		              pid);
 	if (mamori_emit(ctx, "request.created", SEV_NOTICE, "OPS-3,OPS-4", ev) < 0) {
 		out = cJSON_CreateObject();
 		if (out) {
