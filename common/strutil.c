@@ -224,12 +224,34 @@ int hex_digit(char c)
 	return -1;
 }
 
+int hex_digit_lower(char c)
+{
+	return c >= 'A' && c <= 'F' ? -1 : hex_digit(c);
+}
+
+int hex_u32(const char *s, size_t n, bool lower_only, uint32_t *ret)
+{
+	uint32_t v = 0;
+
+	if (n == 0 || n > 8)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		int d = lower_only ? hex_digit_lower(s[i]) : hex_digit(s[i]);
+
+		if (d < 0)
+			return -EINVAL;
+		v = v << 4 | (uint32_t)d;
+	}
+	*ret = v;
+	return 0;
+}
+
 int hex_decode(const char *s, size_t n, uint8_t *out, size_t outlen)
 {
 	if (n != outlen * 2)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		int v = s[i] >= 'A' && s[i] <= 'F' ? -1 : hex_digit(s[i]);
+		int v = hex_digit_lower(s[i]);
 
 		if (v < 0)
 			return -EINVAL;

@@ -41,6 +41,12 @@ void hex_encode(const uint8_t *in, size_t n, char *out);
 int hex_digit(char c);
 /* Exactly n lower-case hex digits and nothing after them (NULL: false). */
 bool hex_lower_exact(const char *s, size_t n);
+/* The value of one lower-case hex digit, -1 for anything else (formats
+ * that are lower case only: canonical digests, the policy's USB language). */
+int hex_digit_lower(char c);
+/* Exactly n hex digits (1..8, upper- and lower-case or lower-case only) as
+ * a number into *ret; -EINVAL for any other length or character. */
+int hex_u32(const char *s, size_t n, bool lower_only, uint32_t *ret);
 /* Exactly outlen*2 lower-case hex digits (the form hex_encode writes) into
  * out; -EINVAL for any other length or character. */
 int hex_decode(const char *s, size_t n, uint8_t *out, size_t outlen);

@@ -8,11 +8,11 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 
 #include "exception_store.h"
 #include "fileio.h"
 #include "policy_schema.h"
+#include "sha256.h"
 #include "strutil.h"
 #include "json-util.h"
 
@@ -151,7 +151,6 @@ int exception_entry_init(struct exception_entry *e, const char *code, const char
 {
 	char norm[EXCEPTION_CODE_LEN + 1];
 	unsigned char md[32];
-	unsigned mdlen = 0;
 	struct exception_scope sc;
 	int r;
 
@@ -160,8 +159,7 @@ int exception_entry_init(struct exception_entry *e, const char *code, const char
 		return r;
 	if (exception_scope_parse(scope, &sc) < 0 || not_after <= not_before)
 		return -EINVAL;
-	if (EVP_Digest(norm, strlen(norm), md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
-		return -EIO;
+	(void)sha256_buf(norm, strlen(norm), md);
 	memset(e, 0, sizeof(*e));
 	hex_encode(md, 32, e->code_sha256);
 	memcpy(e->id, "EMG-", 4);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strutil.h"
 #include "usb_lang.h"
 
 /* ---- the table -------------------------------------------------------------- */
@@ -76,30 +77,23 @@ enum usb_setop usb_setop_from_usbguard(const char *s)
 
 /* ---- values ----------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1; /* the policy format is lower-case */
-}
-
+/* n lower-case hex digits (the policy format is lower case) ending the
+ * string or a field */
 static bool lhex(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (hexval(s[i]) < 0)
+		if (hex_digit_lower(s[i]) < 0)
 			return false;
 	return s[n] == '\0' || s[n] == ':';
 }
 
+/* n hex digits lhex() or the caller checked */
 static int hexnum(const char *s, size_t n)
 {
-	int v = 0;
+	uint32_t v = 0;
 
-	for (size_t i = 0; i < n; i++)
-		v = v * 16 + hexval(s[i]);
-	return v;
+	(void)hex_u32(s, n, true, &v);
+	return (int)v;
 }
 
 /* "cc:ss:pp", each two lower-case hex digits or "*" */
@@ -111,7 +105,7 @@ bool usb_lang_parse_iface(const char *s, struct usb_class_pat *ret)
 		if (s[0] == '*') {
 			f[i] = -1;
 			s++;
-		} else if (hexval(s[0]) >= 0 && hexval(s[1]) >= 0) {
+		} else if (hex_digit_lower(s[0]) >= 0 && hex_digit_lower(s[1]) >= 0) {
 			f[i] = (int16_t)hexnum(s, 2);
 			s += 2;
 		} else

@@ -64,6 +64,7 @@ static void issue(struct line_ctx *c, enum usbguard_issue_code code, const char 
 static int tokenize(struct line_ctx *c, const char *s, struct token *toks, struct token_store *st, size_t *ret_n)
 {
 	size_t n = 0;
+	uint32_t hx;
 
 	st->used = 0;
 
@@ -105,10 +106,8 @@ static int tokenize(struct line_ctx *c, const char *s, struct token *toks, struc
 					/* USBGuard knows \" \\ and \xHH only (others: "Unknown escape sequence") */
 					if (*s == '"' || *s == '\\')
 						t->text[o++] = *s;
-					else if (*s == 'x' && s[1] && s[2] && strchr("0123456789abcdefABCDEF", s[1]) &&
-					         strchr("0123456789abcdefABCDEF", s[2])) {
-						char hx[3] = {s[1], s[2], 0};
-						t->text[o++] = (char)strtol(hx, NULL, 16);
+					else if (*s == 'x' && s[1] && hex_u32(s + 1, 2, false, &hx) == 0) {
+						t->text[o++] = (char)hx;
 						if (t->text[o - 1] == '\0') {
 							issue(c, USBGUARD_ISSUE_VALUE,
 							      "string with a NUL byte (\\x00) cannot be matched");

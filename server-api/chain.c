@@ -19,21 +19,15 @@ static bool is_hex(const char *s, size_t n)
 	if (!s || strlen(s) != n)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+		if (hex_digit_lower(s[i]) < 0)
 			return false;
 	return true;
 }
 
 static int hex_decode32(const char *s, uint8_t out[32])
 {
-	if (!is_hex(s, 64))
+	if (!s || strlen(s) != 64 || hex_decode(s, 64, out, 32) < 0)
 		return -EBADMSG;
-	for (size_t i = 0; i < 32; i++) {
-		unsigned hi = (unsigned)(s[2 * i] <= '9' ? s[2 * i] - '0' : s[2 * i] - 'a' + 10);
-		unsigned lo = (unsigned)(s[2 * i + 1] <= '9' ? s[2 * i + 1] - '0' : s[2 * i + 1] - 'a' + 10);
-
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
 	return 0;
 }
 

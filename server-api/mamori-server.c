@@ -29,6 +29,7 @@
 #include "api_web.h"
 #include "api_device.h"
 #include "api_enroll.h"
+#include "api_media.h"
 #include "fileio.h"
 #include "http.h"
 #include "identity.h"
@@ -361,9 +362,10 @@ int main(int argc, char **argv)
 		/* the listeners keep pointers to these for the life of the loop */
 		static const struct http_route *const dev_tables[] = {api_device_routes, NULL};
 		static const struct http_route *const adm_tables[] = {
-		        api_enroll_routes,    api_admin_routes,  api_command_routes, api_request_routes,
-		        api_dashboard_routes, api_report_routes, api_web_routes,     NULL};
-		static size_t dev_sizes[1], adm_sizes[7];
+		        api_enroll_routes,  api_admin_routes,     api_command_routes,
+		        api_request_routes, api_dashboard_routes, api_report_routes,
+		        api_web_routes,     api_media_routes,     NULL};
+		static size_t dev_sizes[1], adm_sizes[8];
 		struct http_listener_options o = {
 		        .listen = cfg.listen,
 		        .cert = srv->paths.tls_cert,
@@ -400,6 +402,7 @@ int main(int argc, char **argv)
 		adm_sizes[4] = api_dashboard_routes_n;
 		adm_sizes[5] = api_report_routes_n;
 		adm_sizes[6] = api_web_routes_n;
+		adm_sizes[7] = api_media_routes_n;
 		r = http_listener_new(base, &o, &dev, &srv->device_port);
 		if (r < 0) {
 			log_error_errno(r, "端末 API を %s で開けません / cannot listen on %s for the device API: %m",

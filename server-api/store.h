@@ -238,6 +238,31 @@ struct store_request {
 	int64_t created_us, decided_us;
 };
 typedef int (*store_request_cb)(const struct store_request *r, void *userdata);
+/* The media register (台帳; MEDIA-6, issue 16.5): the city's permitted
+ * media, each named by its management number and by the USB identity of the
+ * policy language (vendor, product, serial; docs/POLICY.md). Dates are the
+ * Japan-time calendar dates "YYYY-MM-DD" ("" = none). The sanitisation is
+ * not stored here: it is read from the terminals' journals (events), the
+ * last verified media.sanitized record of the medium's identity. */
+#define STORE_MEDIA_NO_MAX     65  /* management number, ASCII (+NUL) */
+#define STORE_MEDIA_TEXT_MAX   257 /* department, owner: UTF-8 (+NUL) */
+#define STORE_MEDIA_SERIAL_MAX 256 /* = the policy language's serial (+NUL) */
+struct store_media {
+	char mgmt_no[STORE_MEDIA_NO_MAX];
+	char department[STORE_MEDIA_TEXT_MAX];
+	char owner[STORE_MEDIA_TEXT_MAX];
+	char vendor[5], product[5];
+	char serial[STORE_MEDIA_SERIAL_MAX];
+	char registered[11], retired[11];
+	char created_by[STORE_ID_MAX + 8];
+	/* listed rows only: the sanitisation (sanitized_us 0 = none) */
+	int64_t sanitized_us;
+	char sanitized_terminal[STORE_ID_MAX];
+	int64_t sanitized_seq;
+	char sanitized_method[16];
+	char sanitized_by[STORE_ID_MAX];
+};
+typedef int (*store_media_cb)(const struct store_media *m, void *userdata);
 
 /* Callbacks of the list operations: return 0 to go on, negative to stop (that
  * value is returned by the list operation). */
@@ -419,6 +444,15 @@ struct store_ops {
 	 * has a policy or a terminal (made before groups were explicit). */
 	int (*group_add)(struct store *s, const char *name, const char *created_by, int64_t now_us);
 	int (*group_exists)(struct store *s, const char *name);
+	/* The media register (MEDIA-6, issue 16.5). list: every medium by
+	 * management number. add: n rows in one transaction, all or none:
+	 * -EEXIST when a management number is taken or an identity belongs to
+	 * a medium not retired (*ret_bad: the row's index). retire: the date
+	 * (-ENOENT: no such medium; -EALREADY: retired already). */
+	int (*media_list)(struct store *s, store_media_cb cb, void *userdata);
+	int (*media_add)(struct store *s, const struct store_media *rows, size_t n, const char *by, int64_t now_us,
+	                 size_t *ret_bad);
+	int (*media_retire)(struct store *s, const char *mgmt_no, const char *date, const char *by, int64_t now_us);
 };
 
 struct store {

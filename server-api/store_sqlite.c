@@ -341,6 +341,8 @@ static int txn_end(struct sq_store *s, int r)
 
 /* ---- open/close -------------------------------------------------------- */
 
+static int media_schema(sqlite3 *db); /* the media register's table (below) */
+
 static void sq_close(struct store *base)
 {
 	struct sq_store *s = SQ(base);
@@ -413,6 +415,9 @@ static int sq_open(const char *where, struct store **ret)
 		r = sql_errno(rc);
 		goto fail;
 	}
+	r = media_schema(s->db);
+	if (r < 0)
+		goto fail;
 	*ret = &s->base;
 	return 0;
 fail:
@@ -1925,6 +1930,158 @@ static int sq_group_add(struct store *base, const char *name, const char *create
 	return r == -EEXIST ? -EEXIST : r;
 }
 
+/* ---- the media register (MEDIA-6, issue 16.5) ------------------------------------------------ */
+
+/* The media table is versioned apart (meta media_format): a store written by
+ * a newer server with another register format is refused, not guessed at. */
+#define MEDIA_FORMAT "1"
+static const char media_schema_sql[] =
+        "CREATE TABLE IF NOT EXISTS media(mgmt_no TEXT PRIMARY KEY, department TEXT NOT NULL, owner TEXT NOT NULL,"
+        " vendor TEXT NOT NULL, product TEXT NOT NULL, serial TEXT NOT NULL, registered TEXT NOT NULL,"
+        " retired TEXT, created_by TEXT NOT NULL, created_us INTEGER NOT NULL, retired_by TEXT,"
+        " retired_us INTEGER) WITHOUT ROWID;"
+        "CREATE INDEX IF NOT EXISTS media_identity ON media(vendor, product, serial);"
+        "CREATE INDEX IF NOT EXISTS events_type ON events(type, time_us);"
+        "INSERT OR IGNORE INTO meta(key, value) VALUES ('media_format', '" MEDIA_FORMAT "');";
+
+static int media_schema(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_exec(db, media_schema_sql, NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK)
+		return sql_errno(rc);
+	rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'media_format'", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return sql_errno(rc);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(st, 0), MEDIA_FORMAT) != 0) {
+		sqlite3_finalize(st);
+		return -EPROTO;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* The last verified media.sanitized record of the medium's identity, read
+ * from the chain-verified events (canon: the record's canonical JSON). */
+#define MEDIA_SANITIZED_EVENT                                                                                          \
+	"(SELECT id FROM events x WHERE x.type = 'media.sanitized' "                                                   \
+	"AND json_extract(CAST(x.canon AS TEXT), '$.payload.verified') = 1 "                                           \
+	"AND json_extract(CAST(x.canon AS TEXT), '$.payload.device.vendor') = m.vendor "                               \
+	"AND json_extract(CAST(x.canon AS TEXT), '$.payload.device.product') = m.product "                             \
+	"AND json_extract(CAST(x.canon AS TEXT), '$.payload.device.serial') = m.serial "                               \
+	"ORDER BY x.time_us DESC, x.id DESC LIMIT 1)"
+
+static int sq_media_list(struct store *base, store_media_cb cb, void *userdata)
+{
+	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = oneshot(base,
+	                 "SELECT m.mgmt_no, m.department, m.owner, m.vendor, m.product, m.serial, m.registered,"
+	                 " coalesce(m.retired, ''), m.created_by, coalesce(e.time_us, 0), coalesce(e.terminal_id, ''),"
+	                 " coalesce(e.seq, 0), coalesce(json_extract(CAST(e.canon AS TEXT), '$.payload.method'), ''),"
+	                 " coalesce(json_extract(CAST(e.canon AS TEXT), '$.payload.user'), '')"
+	                 " FROM media m LEFT JOIN events e ON e.id = " MEDIA_SANITIZED_EVENT " ORDER BY m.mgmt_no",
+	                 &st)) < 0)
+		return r;
+	for (;;) {
+		struct store_media m = {0};
+		int rc = sqlite3_step(st);
+
+		if (rc == SQLITE_DONE)
+			return 0;
+		if (rc != SQLITE_ROW)
+			return sql_errno(rc);
+		col_copy(st, 0, m.mgmt_no, sizeof(m.mgmt_no));
+		col_copy(st, 1, m.department, sizeof(m.department));
+		col_copy(st, 2, m.owner, sizeof(m.owner));
+		col_copy(st, 3, m.vendor, sizeof(m.vendor));
+		col_copy(st, 4, m.product, sizeof(m.product));
+		col_copy(st, 5, m.serial, sizeof(m.serial));
+		col_copy(st, 6, m.registered, sizeof(m.registered));
+		col_copy(st, 7, m.retired, sizeof(m.retired));
+		col_copy(st, 8, m.created_by, sizeof(m.created_by));
+		m.sanitized_us = sqlite3_column_int64(st, 9);
+		col_copy(st, 10, m.sanitized_terminal, sizeof(m.sanitized_terminal));
+		m.sanitized_seq = sqlite3_column_int64(st, 11);
+		col_copy(st, 12, m.sanitized_method, sizeof(m.sanitized_method));
+		col_copy(st, 13, m.sanitized_by, sizeof(m.sanitized_by));
+		r = cb(&m, userdata);
+		if (r < 0)
+			return r;
+	}
+}
+
+static int media_add_one(struct store *base, const struct store_media *m, const char *by, int64_t now_us)
+{
+	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = oneshot(base,
+	                 "SELECT 1 FROM media WHERE mgmt_no = ?1 OR (vendor = ?2 AND product = ?3 AND serial = ?4 "
+	                 "AND retired IS NULL)",
+	                 &st)) < 0 ||
+	    (r = bind_text(st, 1, m->mgmt_no)) < 0 || (r = bind_text(st, 2, m->vendor)) < 0 ||
+	    (r = bind_text(st, 3, m->product)) < 0 || (r = bind_text(st, 4, m->serial)) < 0)
+		return r;
+	r = step_row(st);
+	if (r != 0)
+		return r < 0 ? r : -EEXIST;
+	sqlite3_finalize(TAKE_PTR(st));
+	if ((r = oneshot(base,
+	                 "INSERT INTO media(mgmt_no, department, owner, vendor, product, serial, registered, retired,"
+	                 " created_by, created_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	                 &st)) < 0 ||
+	    (r = bind_text(st, 1, m->mgmt_no)) < 0 || (r = bind_text(st, 2, m->department)) < 0 ||
+	    (r = bind_text(st, 3, m->owner)) < 0 || (r = bind_text(st, 4, m->vendor)) < 0 ||
+	    (r = bind_text(st, 5, m->product)) < 0 || (r = bind_text(st, 6, m->serial)) < 0 ||
+	    (r = bind_text(st, 7, m->registered)) < 0 ||
+	    (r = bind_text(st, 8, m->retired[0] ? m->retired : NULL)) < 0 || (r = bind_text(st, 9, by)) < 0 ||
+	    (r = bind_int(st, 10, now_us)) < 0)
+		return r;
+	return step_done(st);
+}
+
+static int sq_media_add(struct store *base, const struct store_media *rows, size_t n, const char *by, int64_t now_us,
+                        size_t *ret_bad)
+{
+	struct sq_store *s = SQ(base);
+	int r = txn_begin(s, true);
+
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		r = media_add_one(base, &rows[i], by, now_us);
+		if (r < 0 && ret_bad)
+			*ret_bad = i;
+	}
+	return txn_end(s, r);
+}
+
+static int sq_media_retire(struct store *base, const char *mgmt_no, const char *date, const char *by, int64_t now_us)
+{
+	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = oneshot(base, "SELECT retired IS NOT NULL FROM media WHERE mgmt_no = ?1", &st)) < 0 ||
+	    (r = bind_text(st, 1, mgmt_no)) < 0)
+		return r;
+	r = step_row(st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	if (sqlite3_column_int(st, 0))
+		return -EALREADY;
+	sqlite3_finalize(TAKE_PTR(st));
+	if ((r = oneshot(base,
+	                 "UPDATE media SET retired = ?2, retired_by = ?3, retired_us = ?4 WHERE mgmt_no = ?1 "
+	                 "AND retired IS NULL",
+	                 &st)) < 0 ||
+	    (r = bind_text(st, 1, mgmt_no)) < 0 || (r = bind_text(st, 2, date)) < 0 || (r = bind_text(st, 3, by)) < 0 ||
+	    (r = bind_int(st, 4, now_us)) < 0)
+		return r;
+	return step_done(st);
+}
+
 const struct store_ops store_sqlite_ops = {
         .name = "sqlite",
         .scheme = "sqlite:",
@@ -1986,4 +2143,7 @@ const struct store_ops store_sqlite_ops = {
         .cred_revoke = sq_cred_revoke,
         .group_add = sq_group_add,
         .group_exists = sq_group_exists,
+        .media_list = sq_media_list,
+        .media_add = sq_media_add,
+        .media_retire = sq_media_retire,
 };

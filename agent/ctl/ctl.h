@@ -38,6 +38,7 @@ int ctl_request(struct ctl_env *env, int argc, char **argv);   /* ctl_request.c:
 cJSON *ctl_control_call(struct ctl_env *env, cJSON *req);
 int64_t ctl_parse_time(const char *s);
 void ctl_print_time(int64_t t);
+int ctl_media(struct ctl_env *env, int argc, char **argv); /* ctl_media.c: sanitize (MEDIA-6) */
 
 /* Pick the message for the language: ja or en. */
 #define L(env, ja, en) ((env)->lang && (env)->lang[0] == 'e' ? (en) : (ja))

@@ -12,12 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "alloc-util.h"
 #include "command_verify.h"
 #include "fileio.h"
 #include "json-util.h"
+#include "sha256.h"
 #include "policy_sign.h"
 #include "strutil.h"
 
@@ -197,10 +196,8 @@ int command_inbox_put(const struct command_verify_ctx *c, const char *env, size_
 		uint8_t md[32];
 		char hex[65];
 
-		if (!EVP_Digest(env, len, md, NULL, EVP_sha256(), NULL))
-			return -EIO;
-		for (int i = 0; i < 32; i++)
-			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		(void)sha256_buf(env, len, md);
+		hex_encode(md, 32, hex);
 		if (!j || !cJSON_AddStringToObject(j, "command_id", id) ||
 		    !cJSON_AddStringToObject(j, "reason", command_refusal_reason(r)) ||
 		    !cJSON_AddStringToObject(j, "detail", why) || !cJSON_AddStringToObject(j, "sha256", hex) ||

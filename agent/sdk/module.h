@@ -49,7 +49,8 @@ int mamori_emit(struct mamori_ctx *ctx, const char *type, enum event_severity se
  * (the module then uses the defaults documented in docs/POLICY.md). */
 const cJSON *mamori_policy_section(const struct mamori_ctx *ctx, const char *name);
 
-#define MAMORI_MODULE_MAX_FDS 8
+#define MAMORI_MODULE_MAX_FDS      8
+#define MAMORI_MODULE_MAX_SECTIONS 4 /* section + more_sections */
 
 struct mamori_module {
 	const char *name; /* short, lower case: "timesync", "usb", ... */
@@ -66,6 +67,18 @@ struct mamori_module {
 	const char *section;
 	size_t settings_size;
 	int (*settings_load)(const cJSON *section, void *settings);
+	/* Settings that span more than one section (usb: its rules and
+	 * carry.approvals) name the further sections here, NULL-terminated,
+	 * and set settings_load_sections instead of settings_load: it gets
+	 * sections[0] for `section`, then one per name, each NULL when absent. */
+	const char *const *more_sections;
+	int (*settings_load_sections)(const cJSON *const *sections, void *settings);
+	/* At start only: settings that do not load are replaced by the loader's
+	 * defaults (every section NULL) and the module starts on them — the usb
+	 * gate's built-in fail-closed rules, so a rejected policy never leaves
+	 * the gate unstarted. On a policy change the old settings stay, as for
+	 * every module. */
+	bool defaults_on_reject;
 	/* Optional: releases what settings_load allocated inside the buffer
 	 * (the core calls it before it frees or replaces settings). A loader
 	 * that fails leaves nothing allocated. */
@@ -133,6 +146,11 @@ void mamori_module_stop(const struct mamori_module *m, void *state);
 /* The module's state folder (agent.conf state_dir, default /var/lib/mamori)
  * under the test root (common/rootpath.h): where modules keep baselines. */
 int mamori_state_dir(const struct mamori_ctx *ctx, char *buf, size_t bufsz);
+
+/* Tests only: answer mamori_policy_section() from fn instead of ctx->policy
+ * (sections without a whole signed policy); NULL restores the policy. */
+typedef const cJSON *(*mamori_section_source_fn)(const struct mamori_ctx *ctx, const char *name);
+void mamori_set_section_source(mamori_section_source_fn fn);
 
 /* The static registry, in start order, NULL-terminated. */
 extern const struct mamori_module *const mamori_modules[];

@@ -22,8 +22,17 @@ int mamori_emit(struct mamori_ctx *ctx, const char *type, enum event_severity se
 	return ctx->emit(ctx, &ev, NULL);
 }
 
+static mamori_section_source_fn section_source;
+
+void mamori_set_section_source(mamori_section_source_fn fn)
+{
+	section_source = fn;
+}
+
 const cJSON *mamori_policy_section(const struct mamori_ctx *ctx, const char *name)
 {
+	if (section_source)
+		return section_source(ctx, name);
 	if (!ctx || !ctx->policy)
 		return NULL;
 	return policy_section(ctx->policy, name);
@@ -39,8 +48,34 @@ static void settings_free(const struct mamori_module *m, void *s)
 	free(s);
 }
 
-/* A fresh settings buffer from the module's section, or negative errno. */
-static int settings_new(const struct mamori_module *m, struct mamori_ctx *ctx, void **ret)
+static bool core_owned(const struct mamori_module *m)
+{
+	return m->settings_load || m->settings_load_sections;
+}
+
+/* Run the module's loader on its sections of the policy, or on none (its
+ * defaults). */
+static int settings_load(const struct mamori_module *m, struct mamori_ctx *ctx, bool defaults, void *s)
+{
+	const cJSON *sec[MAMORI_MODULE_MAX_SECTIONS] = {0};
+	size_t n;
+
+	if (!defaults)
+		sec[0] = mamori_policy_section(ctx, m->section);
+	if (!m->settings_load_sections)
+		return m->settings_load(sec[0], s);
+	for (n = 1; m->more_sections && m->more_sections[n - 1]; n++) {
+		if (n >= ELEMENTSOF(sec))
+			return -E2BIG;
+		if (!defaults)
+			sec[n] = mamori_policy_section(ctx, m->more_sections[n - 1]);
+	}
+	return m->settings_load_sections(sec, s);
+}
+
+/* A fresh settings buffer from the module's sections, or negative errno;
+ * at start, the loader's defaults for a module that starts on them. */
+static int settings_new(const struct mamori_module *m, struct mamori_ctx *ctx, bool at_start, void **ret)
 {
 	void *s;
 	int r;
@@ -53,7 +88,11 @@ static int settings_new(const struct mamori_module *m, struct mamori_ctx *ctx, v
 	s = calloc(1, m->settings_size);
 	if (!s)
 		return -ENOMEM;
-	r = m->settings_load(mamori_policy_section(ctx, m->section), s);
+	r = settings_load(m, ctx, false, s);
+	if (r < 0 && at_start && m->defaults_on_reject) {
+		memset(s, 0, m->settings_size); /* a failed loader left nothing allocated */
+		r = settings_load(m, ctx, true, s);
+	}
 	if (r < 0) {
 		free(s);
 		return r;
@@ -76,7 +115,7 @@ static int state_new(const struct mamori_module *m, struct mamori_ctx *ctx, void
 	char *st;
 	int r;
 
-	r = settings_new(m, ctx, &s);
+	r = settings_new(m, ctx, true, &s);
 	if (r < 0)
 		return r;
 	st = calloc(1, m->state_size);
@@ -98,10 +137,10 @@ static int state_new(const struct mamori_module *m, struct mamori_ctx *ctx, void
 int mamori_module_start(const struct mamori_module *m, struct mamori_ctx *ctx, void **ret_state)
 {
 	*ret_state = NULL;
-	if (m->settings_load && m->state_size)
+	if (core_owned(m) && m->state_size)
 		return state_new(m, ctx, ret_state);
-	if (m->settings_load)
-		return settings_new(m, ctx, ret_state);
+	if (core_owned(m))
+		return settings_new(m, ctx, true, ret_state);
 	return m->init ? m->init(ctx, ret_state) : 0;
 }
 
@@ -113,7 +152,7 @@ static int state_reload(const struct mamori_module *m, struct mamori_ctx *ctx, c
 	void *s = NULL;
 	int r;
 
-	r = settings_new(m, ctx, &s);
+	r = settings_new(m, ctx, false, &s);
 	if (r < 0)
 		return r;
 	old = malloc(m->settings_size);
@@ -140,11 +179,11 @@ int mamori_module_reload(const struct mamori_module *m, struct mamori_ctx *ctx, 
 	void *s = NULL;
 	int r;
 
-	if (!m->settings_load)
+	if (!core_owned(m))
 		return m->reload ? m->reload(*state) : 0;
 	if (m->state_size)
 		return *state ? state_reload(m, ctx, *state) : -EINVAL;
-	r = settings_new(m, ctx, &s);
+	r = settings_new(m, ctx, false, &s);
 	if (r < 0)
 		return r;
 	settings_free(m, *state);
@@ -154,7 +193,7 @@ int mamori_module_reload(const struct mamori_module *m, struct mamori_ctx *ctx, 
 
 void mamori_module_stop(const struct mamori_module *m, void *state)
 {
-	if (m->settings_load && m->state_size) {
+	if (core_owned(m) && m->state_size) {
 		if (!state)
 			return;
 		if (m->close)
@@ -162,7 +201,7 @@ void mamori_module_stop(const struct mamori_module *m, void *state)
 		if (m->settings_done)
 			m->settings_done((char *)state + m->settings_offset);
 		free(state);
-	} else if (m->settings_load)
+	} else if (core_owned(m))
 		settings_free(m, state);
 	else if (m->fini)
 		m->fini(state);

@@ -2,6 +2,7 @@
  * in mamorictl. */
 #include <errno.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -15,6 +16,7 @@
 #include "control.h"
 #include "json-util.h"
 #include "daemon.h"
+#include "fileio.h"
 #include "log.h"
 #include "strutil.h"
 #include "watch.h"
@@ -58,6 +60,8 @@ const struct control_cmd_info control_cmds[_CONTROL_CMD_MAX] = {
         [CONTROL_USB_WATCH] = {"usb_watch", false},
         /* any user: the person is the peer (SO_PEERCRED), never an argument */
         [CONTROL_REQUEST] = {"request", false, true},
+        /* root only, checked and journaled by the handler (agent/worker/sanitize.c) */
+        [CONTROL_MEDIA_SANITIZE] = {"media_sanitize", false, true},
 };
 
 static pid_t current_pid;
@@ -65,6 +69,28 @@ static pid_t current_pid;
 pid_t control_peer_pid(void)
 {
 	return current_pid;
+}
+
+void control_who_json(cJSON *o, uid_t uid, pid_t pid)
+{
+	char p[64], buf[32];
+	uid_t who = uid;
+	struct passwd *pw;
+	int64_t v;
+
+	cJSON_AddNumberToObject(o, "uid", (double)uid);
+	cJSON_AddNumberToObject(o, "pid", (double)pid);
+	if (pid > 0 && xsnprintf(p, sizeof(p), "/proc/%d/loginuid", (int)pid) == 0 &&
+	    read_one_line(p, buf, sizeof(buf)) == 0 && parse_int64(buf, 0, 4294967294LL, &v) == 0) {
+		cJSON_AddNumberToObject(o, "loginuid", (double)v);
+		who = (uid_t)v;
+	} else
+		cJSON_AddNullToObject(o, "loginuid");
+	pw = getpwuid(who);
+	if (pw)
+		cJSON_AddStringToObject(o, "user", pw->pw_name);
+	else
+		cJSON_AddNullToObject(o, "user");
 }
 
 int control_request_parse(const char *req, size_t len, enum control_cmd *ret, const char **ret_err)

@@ -45,6 +45,8 @@ enum control_cmd {
 	/* issue 16: a request to the approver (agent/worker/request_store.c);
 	 * any local user, the person from SO_PEERCRED */
 	CONTROL_REQUEST,
+	/* issue 16.5: sanitising a removable medium (agent/worker/sanitize.c) */
+	CONTROL_MEDIA_SANITIZE,
 	_CONTROL_CMD_MAX,
 };
 struct control_cmd_info {
@@ -80,6 +82,13 @@ bool control_server_has_watchers(const struct control_server *s);
 /* The peer (SO_PEERCRED) of the request being handled now, for the handler
  * that records who asked: 0 when none. */
 pid_t control_peer_pid(void);
+
+/* The journal fields of who asked (issue 12.6, 16.5): "uid", "pid" (the
+ * peer, SO_PEERCRED), "loginuid" (the login behind sudo, from
+ * /proc/PID/loginuid; null if none) and "user" (the name of the login, or
+ * of uid; null if unknown), added to o. */
+struct cJSON;
+void control_who_json(struct cJSON *o, uid_t uid, pid_t pid);
 
 /* daemon_control_request's answer for a request answered later (a posture
  * pass runs in a child): the client waits, exempt from the idle timeout,

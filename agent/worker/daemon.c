@@ -38,6 +38,7 @@
 #include "rootpath.h"
 #include "sdnotify.h"
 #include "strutil.h"
+#include "sanitize.h"
 #include "usb_local_store.h"
 #include "version.h"
 #include "watch.h"
@@ -1491,6 +1492,13 @@ char *daemon_control_request(struct daemon *d, const char *req, size_t len, uid_
 
 		out = request_submit(&d->ctx, cJSON_GetObjectItemCaseSensitive(in, "args"), peer_uid,
 		                     control_peer_pid());
+		return out ? cJSON_PrintUnformatted(out) : NULL;
+	}
+	if (cmd == CONTROL_MEDIA_SANITIZE) { /* issue 16.5, MEDIA-6 */
+		_cleanup_(cJSON_Deletep) cJSON *in = cJSON_ParseWithLength(req, len);
+
+		out = sanitize_request(&d->ctx, cJSON_GetObjectItemCaseSensitive(in, "args"), peer_uid,
+		                       control_peer_pid());
 		return out ? cJSON_PrintUnformatted(out) : NULL;
 	}
 	if (control_cmds[cmd].root_only && peer_uid != 0)

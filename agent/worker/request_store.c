@@ -12,7 +12,6 @@
  * makes the request of the record it stores. */
 #include <errno.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include <time.h>
 
 #include "alloc-util.h"
+#include "control.h"
 #include "fileio.h"
 #include "json-util.h"
 #include "log.h"
@@ -46,31 +46,6 @@ void request_note_event(const struct mamori_event *ev)
 		return; /* one interface blocked: the device itself was permitted */
 	cJSON_Delete(last_blocked);
 	last_blocked = cJSON_Duplicate(dev, 1);
-}
-
-void request_add_who(cJSON *o, uid_t uid, pid_t pid)
-{
-	char p[64], buf[32];
-	uid_t who = uid;
-	struct passwd *pw;
-
-	cJSON_AddNumberToObject(o, "uid", (double)uid);
-	cJSON_AddNumberToObject(o, "pid", (double)pid);
-	if (pid > 0 && xsnprintf(p, sizeof(p), "/proc/%d/loginuid", (int)pid) == 0 &&
-	    read_one_line(p, buf, sizeof(buf)) == 0) {
-		int64_t v;
-		if (parse_int64(buf, 0, 4294967294LL, &v) == 0) {
-			cJSON_AddNumberToObject(o, "loginuid", (double)v);
-			who = (uid_t)v;
-		} else
-			cJSON_AddNullToObject(o, "loginuid");
-	} else
-		cJSON_AddNullToObject(o, "loginuid");
-	pw = getpwuid(who);
-	if (pw)
-		cJSON_AddStringToObject(o, "user", pw->pw_name);
-	else
-		cJSON_AddNullToObject(o, "user");
 }
 
 static const char *str(const cJSON *o, const char *k)
@@ -206,7 +181,7 @@ static cJSON *refuse(struct mamori_ctx *ctx, const char *reason, const char *msg
 		                      cJSON_IsString(k) && strlen(k->valuestring) <= 32
 		                              ? cJSON_CreateString(k->valuestring)
 		                              : cJSON_CreateNull());
-		request_add_who(ev, uid, pid);
+		control_who_json(ev, uid, pid);
 		if (mamori_emit(ctx, "request.refused", SEV_WARNING, "OPS-3,OPS-4", ev) < 0)
 			log_error("cannot journal request.refused");
 	}
@@ -277,7 +252,7 @@ cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_
 		cJSON_AddStringToObject(ev, "reason", reason->valuestring);
 	else
 		cJSON_AddNullToObject(ev, "reason");
-	request_add_who(ev, uid, pid);
+	control_who_json(ev, uid, pid);
 	if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(ev, "user")))
 		return refuse(ctx, "unknown_person", "the caller has no account name: nobody to approve for", args, uid,
 		              pid);

@@ -24,9 +24,4 @@ cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_
  * `mamorictl request device` without an identity asks for. */
 void request_note_event(const struct mamori_event *ev);
 
-/* "alice" for the peer (uid, pid): its login uid's account (the person
- * behind sudo), else its uid's; the fields uid, pid, loginuid, user go into
- * o. Shared with the local exceptions (usb_local_store.c). */
-void request_add_who(cJSON *o, uid_t uid, pid_t pid);
-
 #endif

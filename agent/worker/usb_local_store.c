@@ -12,7 +12,6 @@
  * whole set (ipc `usb_local`) at every change and every worker start. */
 #include <errno.h>
 #include <inttypes.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +20,6 @@
 
 #include "alloc-util.h"
 #include "approval_store.h"
-#include "request_store.h"
 #include "event.h"
 #include "fileio.h"
 #include "ipc.h"
@@ -178,7 +176,7 @@ static cJSON *refuse(struct mamori_ctx *ctx, const char *reason, const char *msg
 			cJSON_AddStringToObject(ev, "id", str(args, "id"));
 		if (args && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(args, "reason")))
 			cJSON_AddStringToObject(ev, "why", str(args, "reason"));
-		request_add_who(ev, uid, pid);
+		control_who_json(ev, uid, pid);
 		journal_event(ctx, "usb.exception_refused", SEV_WARNING, ev);
 	}
 	if (out) {
@@ -302,7 +300,7 @@ static cJSON *add(struct mamori_ctx *ctx, const struct mamori_policy *pol, const
 	cJSON_AddBoolToObject(e, "permanent", na == 0);
 	/* --permanent ends with the policy version; a timed one outlives it */
 	cJSON_AddNumberToObject(e, "policy_version", na == 0 ? (double)pv : 0);
-	request_add_who(e, uid, pid);
+	control_who_json(e, uid, pid);
 	cJSON_AddItemToArray(arr, e);
 	r = save(state_dir, doc);
 	if (r < 0) {
@@ -366,7 +364,7 @@ static cJSON *revoke_one(struct mamori_ctx *ctx, const struct mamori_policy *pol
 					cJSON_AddStringToObject(ev, "reason", why->valuestring);
 				else
 					cJSON_AddNullToObject(ev, "reason");
-				request_add_who(ev, uid, pid);
+				control_who_json(ev, uid, pid);
 				journal_event(ctx, "usb.exception_revoked", SEV_NOTICE, ev);
 			}
 		}

@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <limits.h>
@@ -22,6 +21,7 @@
 #include "av_mdatp.h"
 #include "av_watch.h"
 #include "config.h"
+#include "digest.h"
 #include "fileio.h"
 #include "json-util.h"
 #include "log.h"
@@ -198,43 +198,6 @@ bool av_process_running(const char *name)
 	return found;
 }
 
-/* MD5 of an open file, lowercase hex (dpkg's md5sums use MD5) */
-static int md5_fd(int fd, char out[33])
-{
-	static const char hx[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE], buf[65536];
-	unsigned int mdlen = 0;
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	int r = -EIO;
-
-	if (!c)
-		return -ENOMEM;
-	if (EVP_DigestInit_ex(c, EVP_md5(), NULL) != 1)
-		goto out;
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto out;
-		if (n == 0)
-			break;
-		if (EVP_DigestUpdate(c, buf, (size_t)n) != 1)
-			goto out;
-	}
-	if (EVP_DigestFinal_ex(c, md, &mdlen) != 1 || mdlen != 16)
-		goto out;
-	for (unsigned i = 0; i < 16; i++) {
-		out[2 * i] = hx[md[i] >> 4];
-		out[2 * i + 1] = hx[md[i] & 15];
-	}
-	out[32] = '\0';
-	r = 0;
-out:
-	EVP_MD_CTX_free(c);
-	return r;
-}
-
 /* the MD5 dpkg recorded for path (absolute) in package's md5sums */
 static int package_md5(const char *package, const char *path, char out[33])
 {
@@ -304,7 +267,8 @@ static int exe_verified(const char *procdir, const char *pid, const struct av_bi
 		          strerror(-r));
 		return 0;
 	}
-	if (md5_fd(fd, have) < 0 || strcmp(want, have) != 0) {
+	if (digest_fd_hex(fd, DIGEST_MD5, 0, have, sizeof(have)) < 0 ||
+	    /* dpkg's md5sums use MD5 */ strcmp(want, have) != 0) {
 		xsnprintf(detail, dsz, "pid %s: %s differs from the file of package %s", pid, b->path, b->package);
 		return 0;
 	}

@@ -12,27 +12,21 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 
 #include "alloc-util.h"
 #include "av_watch.h"
+#include "digest.h"
 #include "fileio.h"
 #include "rootpath.h"
 #include "strutil.h"
 #include "json-util.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
 
 #define BASELINE_FILE "av/watch-baseline.json"
 #define STATE_MAX     (1024 * 1024)
 
 int av_sha256_file(const char *path, char ret_hex[65])
 {
-	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = NULL;
 	_cleanup_close_ int fd = -1;
-	unsigned char buf[65536], dig[EVP_MAX_MD_SIZE];
-	unsigned int dl = 0;
-	size_t total = 0;
 	struct stat st;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -42,30 +36,7 @@ int av_sha256_file(const char *path, char ret_hex[65])
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
-	md = EVP_MD_CTX_new();
-	if (!md)
-		return -ENOMEM;
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-		return -EIO;
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		total += (size_t)n;
-		if (total > AV_WATCH_FILE_MAX)
-			return -EFBIG;
-		if (EVP_DigestUpdate(md, buf, (size_t)n) != 1)
-			return -EIO;
-	}
-	if (EVP_DigestFinal_ex(md, dig, &dl) != 1 || dl != 32)
-		return -EIO;
-	hex_encode(dig, 32, ret_hex);
-	return 0;
+	return digest_fd_hex(fd, DIGEST_SHA256, AV_WATCH_FILE_MAX, ret_hex, 65);
 }
 
 /* Current "hash" of one watched file: hex digest, "absent" or "error:N". */

@@ -13,10 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "alloc-util.h"
 #include "config.h"
+#include "digest.h"
 #include "fileio.h"
 #include "integrity.h"
 #include "log.h"
@@ -95,13 +94,9 @@ int integrity_measure(const char *path, struct integrity_file *ret)
 {
 	struct integrity_file f = {0};
 	_cleanup_close_ int fd = -1;
-	unsigned char md[EVP_MAX_MD_SIZE], buf[65536];
-	unsigned int mdlen = 0;
 	char p[PATH_MAX];
 	struct stat st;
-	EVP_MD_CTX *c;
-	int64_t total = 0;
-	bool ok = true;
+	int r;
 
 	strscpy(f.path, sizeof(f.path), path);
 	if (root_path(p, sizeof(p), path) < 0 || stat(p, &st) < 0) {
@@ -131,29 +126,11 @@ int integrity_measure(const char *path, struct integrity_file *ret)
 		*ret = f;
 		return 0;
 	}
-	c = EVP_MD_CTX_new();
-	if (!c)
-		return -ENOMEM;
-	if (EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1)
-		ok = false;
-	while (ok) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || (total += n) > HASH_MAX_BYTES) {
-			ok = false;
-			break;
-		}
-		if (n == 0)
-			break;
-		if (EVP_DigestUpdate(c, buf, (size_t)n) != 1)
-			ok = false;
-	}
-	if (ok && EVP_DigestFinal_ex(c, md, &mdlen) == 1 && mdlen == 32)
-		hex_encode(md, 32, f.sha256);
-	else
+	r = digest_fd_hex(fd, DIGEST_SHA256, HASH_MAX_BYTES, f.sha256, sizeof(f.sha256));
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
 		strscpy(f.sha256, sizeof(f.sha256), "unreadable");
-	EVP_MD_CTX_free(c);
 	f.size = fstat(fd, &st) == 0 ? st.st_size : f.size;
 	*ret = f;
 	return 0;

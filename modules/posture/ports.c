@@ -44,29 +44,12 @@ int ports_settings_from_json(const cJSON *sec, struct ports_settings *ret)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* n hex digits into a u32 (n <= 8); -1 on a non-hex digit */
+/* n hex digits (either case) into a u32 (n <= 8); -1 on a non-hex digit */
 static int64_t hexnum(const char *s, size_t n)
 {
-	int64_t v = 0;
+	uint32_t v;
 
-	for (size_t i = 0; i < n; i++) {
-		int h = hexval(s[i]);
-		if (h < 0)
-			return -1;
-		v = v * 16 + h;
-	}
-	return v;
+	return hex_u32(s, n, false, &v) < 0 ? -1 : (int64_t)v;
 }
 
 /* "0100007F:0016" (v4) or 32 hex + ":PPPP" (v6) -> address bytes and port */

@@ -18,6 +18,7 @@
  * required, re-applied on every change event. */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,13 +59,11 @@ struct usb_state {
 	struct udev *udev;
 	struct udev_monitor *mon;
 	int mon_fd;
-	struct usb_rules *rules;
+	struct usb_rules *rules; /* the settings: moved in and out by the core */
 	struct notify *notify;
 	struct usb_dev **devs;
 	size_t n_devs, alloc;
 };
-
-static usb_section_source_fn section_source;
 
 /* Local exceptions (`mamorictl usb allow|block`, issue 12.6): the set the
  * worker sent last (modules/usb/usb_local.h). Kept across module reloads;
@@ -73,18 +72,6 @@ static struct usb_local_set local_set;
 /* Deciding present devices again because the local set changed: write
  * `authorized` also under present_devices=keep, record only what changed. */
 static bool reeval;
-
-void usb_module_set_section_source(usb_section_source_fn fn)
-{
-	section_source = fn;
-}
-
-/* The policy's sections ("usb", "carry"); tests may feed their own through
- * usb_module_set_section_source(). */
-static const cJSON *usb_policy_section(struct mamori_ctx *ctx, const char *name)
-{
-	return section_source ? section_source(ctx, name) : mamori_policy_section(ctx, name);
-}
 
 size_t usb_module_tracked(void *state)
 {
@@ -551,16 +538,10 @@ static int parse_iface_prop(const char *s, uint8_t *c, uint8_t *sc, uint8_t *p)
 static uint8_t read_hex_attr(const char *sp, const char *attr)
 {
 	char b[8];
-	int64_t v = 0;
+	uint32_t v;
 
-	if (read_attr_line(sp, attr, b, sizeof(b)) < 0)
+	if (read_attr_line(sp, attr, b, sizeof(b)) < 0 || hex_u32(b, strlen(b), true, &v) < 0 || v > 0xff)
 		return 0xff;
-	for (char *q = b; *q; q++) {
-		int h = (*q >= '0' && *q <= '9') ? *q - '0' : (*q >= 'a' && *q <= 'f') ? *q - 'a' + 10 : -1;
-		if (h < 0 || v > 0xf)
-			return 0xff;
-		v = v * 16 + h;
-	}
 	return (uint8_t)v;
 }
 
@@ -844,58 +825,52 @@ static int enforce_present(struct usb_state *st)
 	return 0;
 }
 
-static int load_rules(struct usb_state *st, struct usb_rules **ret)
+/* The settings (core-owned, agent/sdk/module.h): the rules from the "usb"
+ * section and carry.approvals; both NULL give the built-in fail-closed rules
+ * the gate starts on when the policy is rejected. */
+static int usb_settings_load(const cJSON *const *sections, void *settings)
 {
 	struct usb_rules *r = NULL;
 	char err[256];
 	int k;
 
-	k = usb_rules_load(usb_policy_section(st->ctx, "usb"), &r, err, sizeof(err));
+	k = usb_rules_load(sections[0], &r, err, sizeof(err));
 	if (k < 0)
 		return log_error_errno(k, "usb: policy section rejected: %s", err[0] ? err : "out of memory");
-	k = usb_rules_load_approvals(r, usb_policy_section(st->ctx, "carry"), err, sizeof(err));
+	k = usb_rules_load_approvals(r, sections[1], err, sizeof(err));
 	if (k < 0) {
 		usb_rules_free(r);
 		return log_error_errno(k, "usb: carry.approvals rejected: %s", err[0] ? err : "out of memory");
 	}
-	*ret = r;
+	*(struct usb_rules **)settings = r;
 	return 0;
 }
 
-static void usb_fini(void *state)
+static void usb_settings_done(void *settings)
+{
+	usb_rules_free(*(struct usb_rules **)settings);
+}
+
+static void usb_close(void *state)
 {
 	struct usb_state *st = state;
 
-	if (!st)
-		return;
 	for (size_t i = 0; i < st->n_devs; i++)
 		free(st->devs[i]);
 	free(st->devs);
 	udev_monitor_unref(st->mon);
 	udev_unref(st->udev);
-	usb_rules_free(st->rules);
 	notify_free(st->notify);
 	media_clear();
-	free(st);
 }
 
-static int usb_init(struct mamori_ctx *ctx, void **ret_state)
+static int usb_open(struct mamori_ctx *ctx, void *state)
 {
-	struct usb_state *st = calloc(1, sizeof(*st));
+	struct usb_state *st = state;
 	int r;
 
-	if (!st)
-		return -ENOMEM;
 	st->ctx = ctx;
 	st->mon_fd = -1;
-	r = load_rules(st, &st->rules);
-	if (r < 0) {
-		/* a rejected policy must not open the gate: built-in rules */
-		char err[8];
-		r = usb_rules_load(NULL, &st->rules, err, sizeof(err));
-		if (r < 0)
-			goto fail;
-	}
 	if (notify_new(USB_NOTIFY_MAX, &st->notify) < 0)
 		st->notify = NULL;
 	st->udev = udev_new();
@@ -922,12 +897,9 @@ static int usb_init(struct mamori_ctx *ctx, void **ret_state)
 	r = enforce_present(st);
 	if (r < 0)
 		goto fail;
-	*ret_state = st;
 	return 0;
 fail:
-	log_error_errno(r, "usb: cannot start");
-	usb_fini(st);
-	return r;
+	return log_error_errno(r, "usb: cannot start"); /* the core calls usb_close() */
 }
 
 static int usb_fds(void *state, int *ret_fds, size_t max)
@@ -966,31 +938,34 @@ static int usb_enforce(void *state)
 	return st ? enforce_present(st) : -EINVAL;
 }
 
-static int usb_reload(void *state)
+/* The new rules are in force: decide the present devices by them. A failed
+ * enumeration is logged and leaves them in force (the next event, or the
+ * worker's next enforce pass, decides again). */
+static int usb_apply(void *state)
 {
-	struct usb_state *st = state;
-	struct usb_rules *nr = NULL;
-	int r;
-
-	if (!st)
-		return -EINVAL;
-	r = load_rules(st, &nr);
-	if (r < 0)
-		return r; /* keep the old rules */
-	usb_rules_free(st->rules);
-	st->rules = nr;
-	return enforce_present(st);
+	(void)enforce_present(state);
+	return 0;
 }
+
+static const char *const usb_more_sections[] = {"carry", NULL};
 
 const struct mamori_module usb_module = {
         .name = "usb",
         .caps = MAMORI_CAP_ENFORCE | MAMORI_CAP_WATCH,
-        .init = usb_init,
+        .section = "usb",
+        .more_sections = usb_more_sections,
+        .settings_size = sizeof(struct usb_rules *),
+        .settings_load_sections = usb_settings_load,
+        .settings_done = usb_settings_done,
+        .defaults_on_reject = true, /* a rejected policy must not open the gate: built-in rules */
+        .state_size = sizeof(struct usb_state),
+        .settings_offset = offsetof(struct usb_state, rules),
+        .open = usb_open,
+        .apply = usb_apply,
+        .close = usb_close,
         .fds = usb_fds,
         .on_ready = usb_on_ready,
         .enforce = usb_enforce,
-        .reload = usb_reload,
-        .fini = usb_fini,
 };
 
 /* ---- local exceptions (issue 12.6) ------------------------------------------ */

@@ -2,9 +2,10 @@
  * authorization, encryption and read-only enforcement for storage
  * (mamorid, root). MEDIA-1..5, CARRY-1 (connection records).
  *
- * The module reads its policy sections through a source function: until the
- * policy parser is merged, nothing is wired and the module runs on its
- * built-in fail-closed rules (block all but hubs and HID). */
+ * Its settings are the rules of the policy's "usb" section and
+ * carry.approvals, owned by the core (agent/sdk/module.h); a policy rejected
+ * at start leaves it on its built-in fail-closed rules (block all but hubs
+ * and HID). */
 #ifndef MAMORI_USB_H
 #define MAMORI_USB_H
 
@@ -13,12 +14,6 @@
 #include "module.h"
 
 extern const struct mamori_module usb_module;
-
-/* LEAD: when policy/ is merged, set this to a function returning
- * policy_section(ctx->policy, name) (or replace usb_policy_section() in
- * usb.c). name is "usb" or "carry". Returns a borrowed, validated section or NULL. */
-typedef const cJSON *(*usb_section_source_fn)(struct mamori_ctx *ctx, const char *name);
-void usb_module_set_section_source(usb_section_source_fn fn);
 
 /* Devices tracked right now (for tests and status). */
 size_t usb_module_tracked(void *state);

@@ -124,50 +124,25 @@ int usb_parse_time(const char *s, time_t *ret)
 
 static int parse_hex16(const char *s, uint16_t *ret)
 {
-	unsigned v = 0;
+	uint32_t v;
 
-	if (!s || strlen(s) != 4)
+	if (!s || strlen(s) != 4 || hex_u32(s, 4, false, &v) < 0)
 		return -EINVAL;
-	for (int i = 0; i < 4; i++) {
-		char c = s[i];
-		unsigned d;
-
-		if (c >= '0' && c <= '9')
-			d = (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			d = (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			d = (unsigned)(c - 'A' + 10);
-		else
-			return -EINVAL;
-		v = v * 16 + d;
-	}
 	*ret = (uint16_t)v;
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int parse_hex8(const char *s, size_t n, int16_t *ret)
 {
-	int a, b;
+	uint32_t v;
 
 	if (n == 1 && s[0] == '*') {
 		*ret = -1;
 		return 0;
 	}
-	if (n != 2 || (a = hexval(s[0])) < 0 || (b = hexval(s[1])) < 0)
+	if (n != 2 || hex_u32(s, 2, false, &v) < 0)
 		return -EINVAL;
-	*ret = (int16_t)(a * 16 + b);
+	*ret = (int16_t)v;
 	return 0;
 }
 

@@ -64,7 +64,7 @@ async function axe(page, what) {
   check(`axe-core: no serious/critical violation on ${what}` + (serious.length ? ': ' + serious.map((v) => v.id + ' ' + v.nodes.map((n) => n.target).join(' ')).join('; ') : ''), serious.length === 0);
 }
 
-const views = ['#/overview', '#/terminals', '#/terminal/pc-a', '#/requirement/LOCK-1', '#/approvals', '#/events', '#/carry', '#/report', '#/audit'];
+const views = ['#/overview', '#/terminals', '#/terminal/pc-a', '#/requirement/LOCK-1', '#/approvals', '#/events', '#/carry', '#/media', '#/report', '#/audit'];
 
 // ---- ciso: every view, ja and en, screenshots, axe ----
 for (const lang of ['ja', 'en']) {
@@ -91,6 +91,22 @@ for (const lang of ['ja', 'en']) {
   const appr = await page.textContent('main');
   check(`ciso (${lang}): own upload shows OPS-4 and no approve button`, /OPS-4/.test(appr) && (await page.$$('main table button')).length === 0);
   check(`ciso (${lang}): no CSP violation, dialog, error or outside request` + (problems.length ? ': ' + problems.join(' | ') : ''), problems.length === 0);
+  await ctx.close();
+}
+
+// ---- the media register (MEDIA-6): the hostile owner as text, a refused CSV names its row ----
+{
+  const { ctx, page, problems } = await session('ciso', 'ja');
+  await view(page, '#/media');
+  let main = await page.textContent('main');
+  check('media register: the imported medium, not sanitised, the hostile owner shown as text',
+    main.includes('USB-001') && main.includes('<img src=x onerror=window.__pwned=1>') && main.includes('未消去') &&
+    !(await page.evaluate(() => window.__pwned)));
+  await page.setInputFiles('main input[type=file]', { name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from('管理番号,所属,色\nA,B,C\n') });
+  await page.waitForSelector('main .error');
+  main = await page.textContent('main');
+  check('media register: a refused import names the column and imported nothing', /unknown column/.test(main) && /何も取り込んでいません/.test(main));
+  check('media register: no CSP violation, dialog, error or outside request' + (problems.length ? ': ' + problems.join(' | ') : ''), problems.length === 0);
   await ctx.close();
 }
 

@@ -191,6 +191,11 @@ print("xlsx ok", len(rows))
 PY
 check "report XLSX opens in openpyxl and its cells match the API" /usr/bin/python3 "$T/xlsx.py" "$T/report.xlsx" "$T/report.json"
 
+# ---- the media register (MEDIA-6, issue 16.5): a hostile owner for the browser ----
+printf '管理番号,所属,管理者,ベンダーID,製品ID,シリアル番号\nUSB-001,総務課,"<img src=x onerror=window.__pwned=1>\xe2\x80\xaeevil",0781,5567,S1\n' >"$T/media.csv"
+check "media register: CSV import for the browser" test "$(curl -sS --cacert "$CA" -H "Authorization: Bearer $TOKEN" \
+	-H 'Content-Type: text/csv' --data-binary "@$T/media.csv" "https://$ADM/admin/v1/media/import" | jq .imported)" = 1
+
 # ---- the browser ----
 check "the browser test (Chromium + playwright-core + axe-core)" \
 	env DASH_URL="https://$ADM" DASH_PASSWORD="$PASSWORD" DASH_ART="$ART" NODE_PATH="$SRC/node_modules" \

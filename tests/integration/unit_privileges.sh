@@ -20,7 +20,11 @@
 #     (setpriv to the session user, gdbus) puts a Notify call on a real
 #     session bus run here, judged by dbus-monitor;
 #  5. the carry module records writes through fanotify on a loop-mounted
-#     ext4 medium (carry.sh run under the same settings, CARRY-3).
+#     ext4 medium (carry.sh run under the same settings, CARRY-3);
+#  6. `mamorictl media sanitize` (MEDIA-6, issue 16.5): the worker, under
+#     the unit's settings, zeroes (BLKZEROOUT), discards (BLKDISCARD) and
+#     overwrites a loop device made here (shown under the root as a USB
+#     stick: mknod + a sysfs tree), judged by grep on the raw device.
 # Root-only.
 set -euo pipefail
 : "${MAMORI_BUILD:?}" "${MAMORI_SRC:?}"
@@ -32,11 +36,13 @@ UNIT=${UNIT_FILE:-$MAMORI_SRC/installer/mamorid.service}
 source "$MAMORI_SRC/tests/integration/unit_privileges.bash"
 tmp=$(mktemp -d /tmp/mamori-unitpriv.XXXXXX)
 loop=
+sloop=
 apid=
 cleanup() {
 	if [[ -n $apid ]]; then kill -9 "$apid" 2>/dev/null || true; fi
 	if [[ -p $tmp/root/var/lib/dpkg/status ]]; then timeout 1 bash -c ": >'$tmp/root/var/lib/dpkg/status'" 2>/dev/null || true; fi
 	[[ -n $loop ]] && { blockdev --setrw "$loop" 2>/dev/null; losetup -d "$loop" 2>/dev/null || true; }
+	[[ -n $sloop ]] && { losetup -d "$sloop" 2>/dev/null || true; }
 	if mountpoint -q "$tmp/root/proc" 2>/dev/null; then umount -l "$tmp/root/proc" || true; fi
 	findmnt -R "$tmp" >/dev/null 2>&1 && { echo "unit_privileges.sh: $tmp still has mounts: not removed" >&2; return; }
 	rm -rf --one-file-system "$tmp"
@@ -120,6 +126,28 @@ rep=$("$BIN/mamorictl" --root "$R" --json report)
 	fail "the worker's carry module has no fanotify permission events under the unit's settings"
 [[ $(jq -r '[.results[] | select(.module == "software") | .status] | unique | .[0]' <<<"$rep") == pass ]] ||
 	fail "the software check did not pass under the unit's settings"
+# 6. sanitising a medium in the worker under the unit's settings
+truncate -s 8M "$tmp/san.img"
+sloop=$(losetup -f --show "$tmp/san.img")
+mm=$(cat "/sys/class/block/$(basename "$sloop")/dev")
+u=$R/sys/devices/pci0000:00/0000:00:14.0/usb1/1-1
+mkdir -p "$u/1-1:1.0/host1/target1:0:0/1:0:0:0/block/sdu" "$R/sys/dev/block" "$R/dev"
+printf '0781\n' >"$u/idVendor"
+printf '5567\n' >"$u/idProduct"
+printf 'UNIT0001\n' >"$u/serial"
+printf '1\n' >"$u/1-1:1.0/host1/target1:0:0/1:0:0:0/block/sdu/removable"
+ln -s "../../devices/pci0000:00/0000:00:14.0/usb1/1-1/1-1:1.0/host1/target1:0:0/1:0:0:0/block/sdu" "$R/sys/dev/block/$mm"
+mknod "$R/dev/sdu" b "${mm%%:*}" "${mm##*:}"
+for method in zero discard overwrite; do
+	marker="MAMORI-UNIT-$method-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+	printf '%s' "$marker" | dd of="$sloop" bs=1 seek=$((3 * 1024 * 1024 + 17)) conv=notrunc,fsync status=none
+	grep -qaF "$marker" "$sloop" || fail "the marker was not written to $sloop"
+	out=$("$BIN/mamorictl" --root "$R" --json media sanitize /dev/sdu --method $method --identity 0781:5567:UNIT0001 2>&1) ||
+		fail "media sanitize --method $method under the unit's settings: $out"
+	[[ $(jq -r .result <<<"$out") == verified ]] || fail "media sanitize --method $method: $out"
+	grep -qaF "$marker" "$sloop" && fail "media sanitize --method $method under the unit's settings left the marker on $sloop"
+done
+echo "unit_privileges.sh: the worker sanitised $sloop (zero, discard, overwrite) under the unit's settings"
 kill -TERM "$apid"
 for _ in $(seq 50); do kill -0 "$apid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$apid" 2>/dev/null && fail "mamorid did not stop on SIGTERM"

@@ -106,7 +106,7 @@ static size_t count_events(const char *type)
 
 /* ---- policy ------------------------------------------------------------- */
 static cJSON *policy;
-static const cJSON *section(struct mamori_ctx *ctx, const char *name)
+static const cJSON *section(const struct mamori_ctx *ctx, const char *name)
 {
 	(void)ctx;
 	return policy ? cJSON_GetObjectItemCaseSensitive(policy, name) : NULL;
@@ -290,14 +290,14 @@ static int setup(void **s)
 	(void)s;
 	clear_events();
 	set_policy(BASE_POLICY);
-	assert_int_equal(usb_module.init(&ctx, &state), 0);
+	assert_int_equal(mamori_module_start(&usb_module, &ctx, &state), 0);
 	return 0;
 }
 
 static int teardown(void **s)
 {
 	(void)s;
-	usb_module.fini(state);
+	mamori_module_stop(&usb_module, state);
 	state = NULL;
 	return 0;
 }
@@ -318,17 +318,51 @@ static void test_hub_internal_only(void **s)
 	void *st2 = NULL;
 
 	(void)s;
-	usb_module.fini(state);
+	mamori_module_stop(&usb_module, state);
 	state = NULL;
 	set_policy("{\"usb\":{\"default\":\"block\",\"ports\":\"internal_only\"}}");
-	assert_int_equal(usb_module.init(&ctx, &st2), 0);
+	assert_int_equal(mamori_module_start(&usb_module, &ctx, &st2), 0);
 	assert_string_equal(attr(hub, "authorized_default"), "2");
 	assert_string_equal(attr(hub, "interface_authorized_default"), "0");
-	usb_module.fini(st2);
+	mamori_module_stop(&usb_module, st2);
 	/* back to the common setup for the teardown */
 	set_policy(BASE_POLICY);
-	assert_int_equal(usb_module.init(&ctx, &state), 0);
+	assert_int_equal(mamori_module_start(&usb_module, &ctx, &state), 0);
 	assert_string_equal(attr(hub, "authorized_default"), "0");
+}
+
+/* A policy rejected at start leaves the gate on its built-in fail-closed
+ * rules (the core's defaults_on_reject, issue 19.5): the module starts and
+ * the stick the base policy would allow stays blocked (MEDIA-1). A policy
+ * rejected later keeps the rules in force. */
+static void test_rejected_policy(void **s)
+{
+	(void)s;
+	mamori_module_stop(&usb_module, state);
+	state = NULL;
+	set_policy("{\"usb\":{\"default\":\"allow-everything\"}}");
+	assert_int_equal(mamori_module_start(&usb_module, &ctx, &state), 0);
+	char *a = add(30, 0x0781, 0x5581, "4C530001", STORAGE, 1);
+	assert_string_equal(attr(a, "authorized"), "0");
+	del(a);
+	mamori_module_stop(&usb_module, state);
+	state = NULL;
+	/* carry.approvals rejected: the same */
+	set_policy("{\"usb\":{\"default\":\"allow\"},\"carry\":{\"approvals\":7}}");
+	assert_int_equal(mamori_module_start(&usb_module, &ctx, &state), 0);
+	a = add(31, 0x0781, 0x5581, "4C530001", STORAGE, 1);
+	assert_string_equal(attr(a, "authorized"), "0");
+	del(a);
+	mamori_module_stop(&usb_module, state);
+	state = NULL;
+	/* running on the base policy, a rejected one changes nothing */
+	set_policy(BASE_POLICY);
+	assert_int_equal(mamori_module_start(&usb_module, &ctx, &state), 0);
+	set_policy("{\"usb\":{\"default\":\"allow-everything\"}}");
+	assert_true(mamori_module_reload(&usb_module, &ctx, &state) < 0);
+	a = add(32, 0x0781, 0x5581, "4C530001", STORAGE, 1);
+	assert_string_equal(attr(a, "authorized"), "1");
+	del(a);
 }
 
 static void test_allowed_and_unknown(void **s)
@@ -423,7 +457,7 @@ static void test_twins_by_port_and_hash(void **s)
 	         "\"match\":{\"hash\":\"%s\"}}]}}",
 	         ha);
 	set_policy(pol);
-	assert_int_equal(usb_module.reload(state), 0);
+	assert_int_equal(mamori_module_reload(&usb_module, &ctx, &state), 0);
 	c = add(6, 0x0951, 0x1666, "SER-A", STORAGE, 1);
 	d = add(7, 0x0951, 0x1666, "SER-B", STORAGE, 1);
 	assert_string_equal(attr(c, "authorized"), "1");
@@ -518,14 +552,14 @@ static void test_restart_with_devices_present(void **s)
 	(void)s;
 	char *a = add(1, 0x0781, 0x5581, "4C530001", STORAGE, 1);
 	char *b = add(2, 0x0781, 0x5581, "NOPE", STORAGE, 1);
-	usb_module.fini(state);
+	mamori_module_stop(&usb_module, state);
 	state = NULL;
 	/* while the agent was down someone flipped both */
 	set_attr(a, "authorized", "0");
 	set_attr(b, "authorized", "1");
 	set_attr(hub, "authorized_default", "1");
 	clear_events();
-	assert_int_equal(usb_module.init(&ctx, &state), 0);
+	assert_int_equal(mamori_module_start(&usb_module, &ctx, &state), 0);
 	assert_string_equal(attr(hub, "authorized_default"), "0");
 	assert_string_equal(attr(a, "authorized"), "1");
 	assert_string_equal(attr(b, "authorized"), "0");
@@ -534,11 +568,11 @@ static void test_restart_with_devices_present(void **s)
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e->payload, "present")));
 
 	/* "keep": present devices are recorded, not changed */
-	usb_module.fini(state);
+	mamori_module_stop(&usb_module, state);
 	state = NULL;
 	set_attr(b, "authorized", "1");
 	set_policy("{\"usb\":{\"default\":\"block\",\"present_devices\":\"keep\"}}");
-	assert_int_equal(usb_module.init(&ctx, &state), 0);
+	assert_int_equal(mamori_module_start(&usb_module, &ctx, &state), 0);
 	assert_string_equal(attr(b, "authorized"), "1");
 	set_attr(b, "authorized", "0");
 	del(a);
@@ -702,7 +736,7 @@ static void test_encryption_required(void **s)
 	set_policy("{\"usb\":{\"default\":\"block\",\"rules\":[{\"id\":\"staff-sticks\",\"action\":\"allow\","
 	           "\"match\":{\"vendor\":\"0781\",\"product\":\"5581\"}}],"
 	           "\"encryption\":{\"required\":true,\"plain_action\":\"readonly\"}}}");
-	assert_int_equal(usb_module.reload(state), 0);
+	assert_int_equal(mamori_module_reload(&usb_module, &ctx, &state), 0);
 	loop_set_rw(loop_plain);
 	loop_set_rw(loop_luks);
 
@@ -737,7 +771,7 @@ static void test_encryption_required(void **s)
 	/* plain_action block: the storage interface is deauthorized */
 	set_policy("{\"usb\":{\"default\":\"block\",\"rules\":[{\"id\":\"enc-only\",\"action\":\"allow_if_encrypted\","
 	           "\"match\":{\"vendor\":\"0781\"}}],\"encryption\":{\"required\":true,\"plain_action\":\"block\"}}}");
-	assert_int_equal(usb_module.reload(state), 0);
+	assert_int_equal(mamori_module_reload(&usb_module, &ctx, &state), 0);
 	d = add_stick_with_disk(22, "PLAIN2", "sdz", loop_plain, &i, &b);
 	e = last_event("usb.blocked", "1-22");
 	assert_non_null(e);
@@ -766,7 +800,7 @@ static void test_readonly_and_approval(void **s)
 	         "\"serial\":\"OLD1\"},\"not_before\":\"%s\",\"not_after\":\"%s\"}]}}",
 	         nb, na, nb, old);
 	set_policy(pol);
-	assert_int_equal(usb_module.reload(state), 0);
+	assert_int_equal(mamori_module_reload(&usb_module, &ctx, &state), 0);
 	loop_set_rw(loop_luks);
 
 	/* MEDIA-4: archive medium read-only */
@@ -824,12 +858,13 @@ int main(void)
 	                                  "1", "authorized_default", "1", "interface_authorized_default", "1", NULL,
 	                                  "DEVTYPE", "usb_device", NULL);
 	g_free(pci);
-	usb_module_set_section_source(section);
+	mamori_set_section_source(section);
 	fprintf(stderr, "testbed %s, add_device sends uevents: %d\n", tbroot, auto_uevent);
 
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_hub_fail_closed, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_hub_internal_only, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_rejected_policy, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_allowed_and_unknown, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_composite_only_permitted_interface, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_twins_by_port_and_hash, setup, teardown),

@@ -3,7 +3,10 @@
  * one-time tokens (unknown, used, expired), atomic enrollment, revocation of
  * every certificate, the chain head's precondition, findings recorded once,
  * credentials expiring, policies pending → published (no rollback), the
- * audit trail, and that the data survives closing and reopening. */
+ * audit trail, that the data survives closing and reopening, and the media
+ * register (MEDIA-6): all-or-none adds, retiring, the sanitisation read
+ * from verified media.sanitized records only, a newer register format
+ * refused. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -302,6 +305,107 @@ static void test_audit_and_reopen(void **state)
 	assert_string_equal(newest, "shonin");
 }
 
+static int media_cb(const struct store_media *m, void *userdata)
+{
+	struct store_media *out = userdata;
+
+	for (int i = 0; i < 4; i++)
+		if (!out[i].mgmt_no[0]) {
+			out[i] = *m;
+			return 0;
+		}
+	return -E2BIG;
+}
+
+static struct store_media medium(const char *no, const char *serial)
+{
+	struct store_media m = {.department = "総務課",
+	                        .owner = "山田",
+	                        .vendor = "0781",
+	                        .product = "5567",
+	                        .registered = "2026-04-01"};
+
+	strscpy(m.mgmt_no, sizeof(m.mgmt_no), no);
+	strscpy(m.serial, sizeof(m.serial), serial);
+	return m;
+}
+
+static void test_media(void **state)
+{
+	struct store *s = *state;
+	struct store_media rows[3] = {medium("A", "S1"), medium("B", "S2"), medium("C", "S1")}, got[4] = {0};
+	struct store_chain empty = {0}, h = {.chain = "c", .head_seq = 3, .head_hash = "cc"};
+	static const char ok_s1[] =
+	        "{\"payload\":{\"device\":{\"product\":\"5567\",\"serial\":\"S1\",\"vendor\":\"0781\"},"
+	        "\"method\":\"zero\",\"user\":\"root\",\"verified\":true},\"type\":\"media.sanitized\"}";
+	static const char bad_s2[] =
+	        "{\"payload\":{\"device\":{\"product\":\"5567\",\"serial\":\"S2\",\"vendor\":\"0781\"},"
+	        "\"method\":\"discard\",\"user\":\"root\",\"verified\":false},\"type\":\"media.sanitized\"}";
+	static const char other[] =
+	        "{\"payload\":{\"device\":{\"product\":\"5567\",\"serial\":\"S2\",\"vendor\":\"0781\"},"
+	        "\"method\":\"zero\",\"user\":\"x\",\"verified\":true},\"type\":\"usb.allowed\"}";
+	struct store_event ev[3] = {
+	        {.seq = 1,
+	         .time_us = NOW,
+	         .type = "media.sanitized",
+	         .canon = ok_s1,
+	         .canon_len = sizeof(ok_s1) - 1,
+	         .hash = "aa"},
+	        {.seq = 2,
+	         .time_us = NOW,
+	         .type = "media.sanitized",
+	         .canon = bad_s2,
+	         .canon_len = sizeof(bad_s2) - 1,
+	         .hash = "bb"},
+	        {.seq = 3,
+	         .time_us = NOW,
+	         .type = "usb.allowed",
+	         .canon = other,
+	         .canon_len = sizeof(other) - 1,
+	         .hash = "cc"},
+	};
+	size_t bad = 99;
+
+	/* C names S1 again (not retired): nothing of the three is added */
+	assert_int_equal(STORE_CALL(s, media_add, rows, 3, "op", NOW, &bad), -EEXIST);
+	assert_int_equal(bad, 2);
+	assert_int_equal(STORE_CALL(s, media_list, media_cb, got), 0);
+	assert_string_equal(got[0].mgmt_no, "");
+	assert_int_equal(STORE_CALL(s, media_add, rows, 2, "op", NOW, &bad), 0);
+	assert_int_equal(STORE_CALL(s, media_add, rows, 1, "op", NOW, &bad), -EEXIST); /* the number */
+	assert_int_equal(STORE_CALL(s, media_retire, "Z", "2026-05-01", "op", NOW), -ENOENT);
+	assert_int_equal(STORE_CALL(s, media_retire, "A", "2026-05-01", "op", NOW), 0);
+	assert_int_equal(STORE_CALL(s, media_retire, "A", "2026-05-02", "op", NOW), -EALREADY);
+	/* S1 is free again once A is retired */
+	assert_int_equal(STORE_CALL(s, media_add, rows + 2, 1, "op", NOW, &bad), 0);
+	/* the journal: S1 sanitised and verified; S2's was not verified, its
+	 * other record is no sanitisation */
+	assert_int_equal(STORE_CALL(s, token_add, "t", "g", NOW + SEC, "op"), 0);
+	enroll_one(s, "t", "pc-1", "c1", 0);
+	assert_int_equal(STORE_CALL(s, events_append, "pc-1", &empty, ev, 3, &h, NOW), 0);
+	assert_int_equal(STORE_CALL(s, media_list, media_cb, got), 0);
+	assert_string_equal(got[0].mgmt_no, "A");
+	assert_string_equal(got[0].retired, "2026-05-01");
+	assert_int_equal(got[0].sanitized_us, NOW);
+	assert_string_equal(got[0].sanitized_method, "zero");
+	assert_string_equal(got[0].sanitized_terminal, "pc-1");
+	assert_string_equal(got[0].sanitized_by, "root");
+	assert_int_equal(got[0].sanitized_seq, 1);
+	assert_string_equal(got[1].mgmt_no, "B");
+	assert_int_equal(got[1].sanitized_us, 0);
+	assert_string_equal(got[2].mgmt_no, "C"); /* the same identity: the same record */
+	assert_int_equal(got[2].sanitized_us, NOW);
+	assert_string_equal(got[2].department, "総務課");
+	assert_string_equal(got[2].created_by, "op");
+	/* a register format this server does not know: the store is refused */
+	assert_int_equal(STORE_CALL(s, meta_set, "media_format", "2"), 0);
+	store_close(s);
+	*state = s = NULL;
+	assert_int_equal(store_open(url, &s), -EPROTO);
+	assert_null(s);
+	/* the store is left as it is: nothing was changed by the refusal */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +417,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_accounts_and_creds, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_and_reopen, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_media, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

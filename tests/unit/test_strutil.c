@@ -183,16 +183,49 @@ static void test_hex(void **state)
 	assert_int_equal(hex_digit('F'), 15);
 	assert_int_equal(hex_digit('g'), -1);
 	assert_int_equal(hex_digit('\0'), -1);
+	assert_int_equal(hex_digit_lower('f'), 15);
+	assert_int_equal(hex_digit_lower('F'), -1);
+	assert_int_equal(hex_digit_lower('9'), 9);
+}
+
+/* the one fixed-width hex number reader (USB ids and classes, /proc/net
+ * addresses, USBGuard escapes; issue 19) */
+static void test_hex_u32(void **state)
+{
+	uint32_t v = 7;
+	(void)state;
+
+	assert_int_equal(hex_u32("0781", 4, false, &v), 0);
+	assert_int_equal(v, 0x0781);
+	assert_int_equal(hex_u32("AbCd", 4, false, &v), 0); /* either case */
+	assert_int_equal(v, 0xabcd);
+	assert_int_equal(hex_u32("0100007F", 8, false, &v), 0);
+	assert_int_equal(v, 0x0100007f);
+	assert_int_equal(hex_u32("ffffffff", 8, true, &v), 0);
+	assert_int_equal(v, 0xffffffffu);
+	v = 7;
+	assert_int_equal(hex_u32("AB", 2, true, &v), -EINVAL); /* lower case only */
+	assert_int_equal(hex_u32("aB", 2, true, &v), -EINVAL);
+	assert_int_equal(hex_u32("0g", 2, false, &v), -EINVAL); /* non-hex */
+	assert_int_equal(hex_u32("0 ", 2, false, &v), -EINVAL);
+	assert_int_equal(hex_u32("-1", 2, false, &v), -EINVAL);
+	assert_int_equal(hex_u32("", 0, false, &v), -EINVAL);          /* no digits */
+	assert_int_equal(hex_u32("123456789", 9, false, &v), -EINVAL); /* more than 32 bits */
+	assert_int_equal(hex_u32("0\0", 2, false, &v), -EINVAL);       /* a NUL is no digit */
+	assert_int_equal(v, 7);                                        /* written only on success */
+	/* an odd count of digits is a number; odd length is refused by hex_decode only */
+	assert_int_equal(hex_u32("abc", 3, false, &v), 0);
+	assert_int_equal(v, 0xabc);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_hex),         cmocka_unit_test(test_strscpy),
-	        cmocka_unit_test(test_parse_int64), cmocka_unit_test(test_escape),
-	        cmocka_unit_test(test_escape_cap),  cmocka_unit_test(test_text_is_plain),
-	        cmocka_unit_test(test_utf8_valid),  cmocka_unit_test(test_root_path),
-	        cmocka_unit_test(test_files),
+	        cmocka_unit_test(test_hex),           cmocka_unit_test(test_hex_u32),
+	        cmocka_unit_test(test_strscpy),       cmocka_unit_test(test_parse_int64),
+	        cmocka_unit_test(test_escape),        cmocka_unit_test(test_escape_cap),
+	        cmocka_unit_test(test_text_is_plain), cmocka_unit_test(test_utf8_valid),
+	        cmocka_unit_test(test_root_path),     cmocka_unit_test(test_files),
 	};
 	return cmocka_run_group_tests_name("strutil", tests, NULL, NULL);
 }

@@ -8,12 +8,12 @@ export class ApiError extends Error {
 let onUnauthenticated: () => void = () => {};
 export function setOnUnauthenticated(f: () => void): void { onUnauthenticated = f; }
 
-async function call(method: string, path: string, body?: unknown): Promise<Response> {
+async function call(method: string, path: string, body?: unknown, type?: string): Promise<Response> {
   const headers: Record<string, string> = { 'X-Mamori-CSRF': '1', Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (body !== undefined) headers['Content-Type'] = type ?? 'application/json';
   const r = await fetch(path, {
     method, headers, credentials: 'same-origin', cache: 'no-store',
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : type ? (body as BodyInit) : JSON.stringify(body),
   });
   if (!r.ok && r.status !== 204) {
     let code = 'http_' + r.status, msg = r.statusText;
@@ -21,6 +21,7 @@ async function call(method: string, path: string, body?: unknown): Promise<Respo
       const j = await r.json();
       code = j.error ?? code;
       msg = (document.documentElement.lang === 'en' ? j.message?.en : j.message?.ja) ?? msg;
+      if (typeof j.detail === 'string') msg += ' — ' + j.detail; // e.g. the CSV row at fault
     } catch { /* not JSON */ }
     if (r.status === 401 && path !== '/admin/v1/login') onUnauthenticated();
     throw new ApiError(r.status, code, msg);
@@ -32,6 +33,10 @@ export async function get<T = any>(path: string): Promise<T> { return (await cal
 export async function post<T = any>(path: string, body?: unknown): Promise<T | null> {
   const r = await call('POST', path, body ?? {});
   return r.status === 204 ? null : r.json();
+}
+/** POST a file as it is (the media register's CSV import: text/csv). */
+export async function postRaw<T = any>(path: string, type: string, body: Blob): Promise<T> {
+  return (await call('POST', path, body, type)).json();
 }
 export async function getBlob(path: string): Promise<Blob> { return (await call('GET', path)).blob(); }
 

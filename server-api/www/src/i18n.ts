@@ -108,6 +108,18 @@ const words = {
   save: ['保存', 'Save'],
   saved: ['保存しました', 'Saved'],
   chartLabel: ['要件 ID ごとの準拠率のグラフ (下の表と同じ内容)', 'Chart of the compliance rate per requirement ID (same as the table below)'],
+  // the media register (台帳; MEDIA-6, issue 16.5)
+  media: ['媒体台帳', 'Media register'],
+  mgmtNo: ['管理番号', 'Management no.'],
+  department: ['所属', 'Department'],
+  owner: ['管理者', 'Owner'],
+  identity: ['識別子 (ベンダー:製品 シリアル)', 'Identity (vendor:product serial)'],
+  registered: ['登録日', 'Registered'],
+  retired: ['廃止日', 'Retired'],
+  sanitized: ['消去 (日時・方式・端末・実施者)', 'Sanitised (time, method, terminal, operator)'],
+  notSanitized: ['未消去', 'not sanitised'],
+  importCsv: ['CSV を取り込む (全行か、何も取り込まないか)', 'Import CSV (all rows or none)'],
+  imported: ['件を取り込みました', 'media imported'],
 } as const;
 
 export type Key = keyof typeof words;

@@ -1,13 +1,13 @@
 // server-api/www/src/main.tsx — the compliance dashboard (browser, served by
 // mamori-server on the admin listener): overview, terminals, terminal detail,
 // requirement view, approvals (OPS-4), investigation (OPS-6), carry register,
-// audit trail. Every string that came from a terminal is rendered as a text
+// media register (MEDIA-6), audit trail. Every string that came from a terminal is rendered as a text
 // node by Preact (never as markup: no dangerouslySetInnerHTML anywhere), and
 // wrapped in <bdi> so that a right-to-left override cannot reorder the page.
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from 'chart.js';
-import { ApiError, download, get, getBlob, post, qs, setOnUnauthenticated } from './api';
+import { ApiError, download, get, getBlob, post, postRaw, qs, setOnUnauthenticated } from './api';
 import { getLang, jst, jstInputToUtc, setLang, t } from './i18n';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip, Legend);
@@ -432,6 +432,55 @@ function Report({ me }: { me: Me }) {
   );
 }
 
+/** The media register (台帳; MEDIA-6): the list, CSV import (the server takes
+ *  all rows or none and names the row at fault) and export. */
+function Media() {
+  const [d, err, reload] = useLoad(() => get('/admin/v1/media'), []);
+  const [msg, setMsg] = useState<string | null>(null);
+  const [bad, setBad] = useState<string | null>(null);
+  const upload = async (e: Event) => {
+    const input = e.currentTarget as HTMLInputElement;
+    const f = input.files?.[0];
+    setMsg(null); setBad(null);
+    if (!f) return;
+    try {
+      const r = await postRaw('/admin/v1/media/import', 'text/csv', f);
+      setMsg(`${r.imported} ${t('imported')}`);
+      reload();
+    } catch (x) {
+      setBad(x instanceof ApiError ? x.message : String(x));
+    }
+    input.value = '';
+  };
+  const exp = async () => {
+    try { download('mamori-media.csv', await getBlob('/admin/v1/media/export')); } catch (x) { setBad(String(x)); }
+  };
+  return (
+    <section>
+      <h2>{t('media')}</h2>
+      <p>
+        <label>{t('importCsv')} <input type="file" accept=".csv,text/csv" onChange={upload} /></label>{' '}
+        <button type="button" onClick={exp}>{t('exportCsv')}</button>
+      </p>
+      {msg && <p role="status">{msg}</p>}
+      {bad && <p class="error" role="alert">{t('error')}: <Tx v={bad} /></p>}
+      <Status data={d} err={err} />
+      {d && (d.media.length === 0 ? <p>{t('none')}</p> : (
+        <table>
+          <thead><tr>{(['mgmtNo', 'department', 'owner', 'identity', 'registered', 'retired', 'sanitized'] as const).map((k) => <th scope="col" key={k}>{t(k)}</th>)}</tr></thead>
+          <tbody>{d.media.map((m: any) => (
+            <tr key={m.management_no}>
+              <td><Tx v={m.management_no} /></td><td><Tx v={m.department} /></td><td><Tx v={m.owner} /></td>
+              <td><Tx v={`${m.identity.vendor}:${m.identity.product} ${m.identity.serial}`} /></td>
+              <td><Tx v={m.registered} /></td><td><Tx v={m.retired ?? ''} /></td>
+              <td>{m.sanitized ? <>{jst(m.sanitized.time)} <Tx v={m.sanitized.method} /> <Tx v={m.sanitized.terminal_id} /> <Tx v={m.sanitized.operator} /></> : t('notSanitized')}</td>
+            </tr>))}
+          </tbody>
+        </table>))}
+    </section>
+  );
+}
+
 function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const [, setLangTick] = useState(0);
@@ -448,7 +497,7 @@ function App() {
   if (me === null) return <><header>{langButton}</header><Login onDone={setMe} /></>;
   const [path, query] = hash.slice(1).split('?');
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
-  const nav: [string, Parameters<typeof t>[0]][] = [['overview', 'overview'], ['terminals', 'terminals'], ['approvals', 'approvals'], ['events', 'events'], ['carry', 'carry'], ['report', 'report']];
+  const nav: [string, Parameters<typeof t>[0]][] = [['overview', 'overview'], ['terminals', 'terminals'], ['approvals', 'approvals'], ['events', 'events'], ['carry', 'carry'], ['media', 'media'], ['report', 'report']];
   if (me.may.audit) nav.push(['audit', 'audit']);
   let view;
   switch (parts[0]) {
@@ -458,6 +507,7 @@ function App() {
     case 'approvals': view = <Approvals me={me} />; break;
     case 'events': view = <Search key="events" carry={false} />; break;
     case 'carry': view = <Search key="carry" carry={true} />; break;
+    case 'media': view = <Media />; break;
     case 'report': view = <Report me={me} />; break;
     case 'audit': view = me.may.audit ? <Audit /> : <p>403</p>; break;
     default: view = <Overview />;
