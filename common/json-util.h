@@ -2,11 +2,33 @@
 #ifndef MAMORI_JSON_UTIL_H
 #define MAMORI_JSON_UTIL_H
 
+#include <stdbool.h>
+#include <string.h>
+
 #include <cjson/cJSON.h>
 
 #include "alloc-util.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
 #define _cleanup_json_ _cleanup_(cJSON_Deletep)
+
+/* Every member of o is named in keys (NULL-terminated): an unknown field is
+ * an error, never ignored. Says nothing of missing ones. */
+static inline bool json_only_keys(const cJSON *o, const char *const *keys)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, o)
+	{
+		size_t k;
+
+		for (k = 0; keys[k]; k++)
+			if (it->string && strcmp(it->string, keys[k]) == 0)
+				break;
+		if (!keys[k])
+			return false;
+	}
+	return true;
+}
 
 #endif

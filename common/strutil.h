@@ -39,6 +39,8 @@ char *escape_untrusted(const char *s, size_t n, size_t maxin);
 void hex_encode(const uint8_t *in, size_t n, char *out);
 /* The value of one hex digit (either case), -1 for anything else. */
 int hex_digit(char c);
+/* Exactly n lower-case hex digits and nothing after them (NULL: false). */
+bool hex_lower_exact(const char *s, size_t n);
 /* The value of one lower-case hex digit, -1 for anything else (formats
  * that are lower case only: canonical digests, the policy's USB language). */
 int hex_digit_lower(char c);

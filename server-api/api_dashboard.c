@@ -7,7 +7,8 @@
  *       filtered and paged by the store in SQL (10,000 terminals: `make bench`)
  *   GET /admin/v1/dashboard/terminals/{id}/certificates   serial, validity,
  *       revocation of each certificate issued to the terminal
- *   GET /admin/v1/dashboard/approvals   pending policy versions and whether
+ *   GET /admin/v1/dashboard/approvals   pending policy versions, requests from
+ *                                       terminals (issue 16), and whether
  *       this account may approve each (OPS-4: not your own)
  *   GET /admin/v1/dashboard/events      investigation search over all
  *       terminals (OPS-6), JSON or CSV; every search is audited
@@ -627,6 +628,33 @@ static int approval_cb(const struct store_group *g, void *userdata)
 	return r;
 }
 
+/* requests from terminals (issue 16): whether this user may decide each */
+static int request_cb(const struct store_request *q, void *userdata)
+{
+	struct approvals *a = userdata;
+	const char *why = NULL;
+	char t[32];
+	bool may = api_admin_role_may(a->role, API_PERM_POLICY_APPROVE);
+	cJSON *o;
+
+	if (!may)
+		why = "role";
+	else if (q->person[0] && api_admin_ops4_allowed(a->srv, a->actor, q->person, &why) < 0)
+		may = false;
+	server_format_time(q->created_us, t);
+	o = cJSON_CreateObject();
+	if (!o || !cJSON_AddItemToArray(a->arr, o) || !cJSON_AddStringToObject(o, "id", q->id) ||
+	    !cJSON_AddStringToObject(o, "kind", q->kind) ||
+	    !cJSON_AddStringToObject(o, "terminal_id", q->terminal_id) ||
+	    !cJSON_AddStringToObject(o, "department", q->group) || !cJSON_AddStringToObject(o, "person", q->person) ||
+	    !cJSON_AddStringToObject(o, "status", q->status) ||
+	    !cJSON_AddItemToObject(o, "request", cJSON_Parse(q->body[0] ? q->body : "{}")) ||
+	    !cJSON_AddStringToObject(o, "created", t) || !cJSON_AddBoolToObject(o, "can_decide", may) ||
+	    (!may && !cJSON_AddStringToObject(o, "reason", why ?: "")))
+		return -ENOMEM;
+	return 0;
+}
+
 static void handle_approvals(void *userdata, struct http_req *req)
 {
 	struct server *srv = userdata;
@@ -642,6 +670,12 @@ static void handle_approvals(void *userdata, struct http_req *req)
 	    !(a.arr = cJSON_AddArrayToObject(out, "pending")))
 		return no_memory(req);
 	r = STORE_CALL(srv->store, group_list, approval_cb, &a);
+	if (r == 0 && !(a.arr = cJSON_AddArrayToObject(out, "requests")))
+		r = -ENOMEM;
+	if (r == 0)
+		r = STORE_CALL(srv->store, request_list, "pending", 500, request_cb, &a);
+	if (r == 0)
+		r = STORE_CALL(srv->store, request_list, "pending_ack", 500, request_cb, &a);
 	if (r < 0)
 		return r == -ENOMEM ? no_memory(req) : store_failed(req, r);
 	http_reply_json(req, 200, out);

@@ -19,6 +19,7 @@
 
 #include "alloc-util.h"
 #include "api_command.h"
+#include "api_request.h"
 #include "api_device.h"
 #include "chain.h"
 #include "json-util.h"
@@ -511,6 +512,7 @@ struct checkin_answer {
 	bool renew;
 	int64_t interval;
 	const char *commands_json; /* api_command_checkin; NULL = none */
+	const char *grants_json;   /* api_request_grants; NULL = none */
 };
 
 /* snprintf's contract: the length the whole answer needs. */
@@ -525,13 +527,13 @@ static int checkin_answer(const struct checkin_answer *a, char *buf, size_t bufs
 	return snprintf(buf, bufsz,
 	                "{\"terminal_id\":\"%s\",\"server_time\":\"%s\",\"policy\":{\"version\":%" PRId64
 	                "%s},\"events\":{\"acked_seq\":%" PRIu64 ",\"chain\":\"%s\",\"head_hash\":\"%s\"},"
-	                "\"approvals\":%s,\"exceptions\":%s,\"commands\":%s,"
+	                "\"approvals\":%s,\"exceptions\":%s,\"commands\":%s,\"grants\":%s,"
 	                "\"certificate\":{\"not_after\":\"%s\",\"renew\":%s},\"checkin_interval_seconds\":%" PRId64 "}",
 	                a->terminal_id, a->now, a->pf->version, sha, acked,
 	                prev ? a->chain->prev_chain : a->chain->chain,
 	                prev ? a->chain->prev_head_hash : a->chain->head_hash, a->pf->approvals_json ?: "[]",
-	                a->pf->exceptions_json ?: "[]", a->commands_json ?: "[]", a->not_after,
-	                a->renew ? "true" : "false", a->interval);
+	                a->pf->exceptions_json ?: "[]", a->commands_json ?: "[]", a->grants_json ?: "null",
+	                a->not_after, a->renew ? "true" : "false", a->interval);
 }
 
 static const char *opt_string(const cJSON *o, const char *key, size_t max)
@@ -709,6 +711,11 @@ static void checkin(struct server *srv, struct http_req *req)
 	                        &commands_json);
 	if (r < 0)
 		return store_failed(req, r, "commands");
+	/* approvals of its requests, signed with the policy key (issue 16) */
+	_cleanup_free_ char *grants_json = NULL;
+	r = api_request_grants(srv, d.dev.terminal_id, d.dev.group, &grants_json);
+	if (r < 0)
+		return store_failed(req, r, "approvals");
 	server_format_time(c.time_us, now_s);
 	server_format_time(d.not_after_us, na_s);
 	/* written directly: every value is an ID, a time, hex or JSON made by
@@ -724,6 +731,7 @@ static void checkin(struct server *srv, struct http_req *req)
 		        .renew = d.not_after_us - c.time_us < srv->cfg.device_cert_seconds * 1000000 / 3,
 		        .interval = pf->checkin_interval_s ? pf->checkin_interval_s : srv->cfg.checkin_interval_s,
 		        .commands_json = commands_json,
+		        .grants_json = grants_json,
 		};
 		char buf[CHECKIN_ANSWER_MAX];
 		_cleanup_free_ char *big = NULL;
@@ -776,9 +784,13 @@ static void handle_events(void *userdata, struct http_req *req)
 		if (u)
 			return api_refuse_unknown_field(srv, req, "device", "events.upload", d.dev.terminal_id, u);
 	}
+	/* requests to the approver among them (issue 16), copied: chain_ingest takes the strings */
+	_cleanup_json_ cJSON *cands = api_request_candidates(cJSON_GetObjectItemCaseSensitive(body, "records"));
 	r = chain_ingest(srv->store, d.dev.terminal_id, cJSON_GetObjectItemCaseSensitive(body, "records"),
 	                 server_now_us(), &res);
 	identity_forget(srv, d.serial); /* its chain head moved: re-read at the next request */
+	if (r == 0 && cands)            /* the requests among what the server now holds */
+		api_request_ingest(srv, d.dev.terminal_id, cands, res.acked_seq);
 	if (r == -EINVAL) {
 		_cleanup_json_ cJSON *x = cJSON_CreateObject();
 

@@ -23,6 +23,7 @@
 #include "alloc-util.h"
 #include "api_admin.h"
 #include "api_command.h"
+#include "api_request.h"
 #include "api_dashboard.h"
 #include "api_report.h"
 #include "api_web.h"
@@ -386,9 +387,10 @@ int main(int argc, char **argv)
 		/* the listeners keep pointers to these for the life of the loop */
 		static const struct http_route *const dev_tables[] = {api_device_routes, NULL};
 		static const struct http_route *const adm_tables[] = {
-		        api_enroll_routes, api_admin_routes, api_command_routes, api_dashboard_routes,
-		        api_report_routes, api_web_routes,   api_media_routes,   NULL};
-		static size_t dev_sizes[1], adm_sizes[7];
+		        api_enroll_routes,  api_admin_routes,     api_command_routes,
+		        api_request_routes, api_dashboard_routes, api_report_routes,
+		        api_web_routes,     api_media_routes,     NULL};
+		static size_t dev_sizes[1], adm_sizes[8];
 		struct http_listener_options o = {
 		        .listen = cfg.listen,
 		        .cert = srv->paths.tls_cert,
@@ -421,10 +423,11 @@ int main(int argc, char **argv)
 		adm_sizes[0] = api_enroll_routes_n;
 		adm_sizes[1] = api_admin_routes_n;
 		adm_sizes[2] = api_command_routes_n;
-		adm_sizes[3] = api_dashboard_routes_n;
-		adm_sizes[4] = api_report_routes_n;
-		adm_sizes[5] = api_web_routes_n;
-		adm_sizes[6] = api_media_routes_n;
+		adm_sizes[3] = api_request_routes_n;
+		adm_sizes[4] = api_dashboard_routes_n;
+		adm_sizes[5] = api_report_routes_n;
+		adm_sizes[6] = api_web_routes_n;
+		adm_sizes[7] = api_media_routes_n;
 		/* command long polls (docs/COMMANDS.md): held connections never take
 		 * more than half of the device listener's, and end before the
 		 * listener's own deadlines could */

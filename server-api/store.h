@@ -216,6 +216,32 @@ struct store_command {
 };
 typedef int (*store_command_cb)(const struct store_command *c, void *userdata);
 
+/* A request from a terminal to the approver (issue 16): made by the server
+ * from the journal record the terminal uploaded (`request.created`, or
+ * `exception.applied` of an emergency code: an after-the-fact request the
+ * approver acknowledges, OPS-3). status: "pending", "approved", "rejected"
+ * (kind device/exception); "pending_ack", "acknowledged" (kind emergency).
+ * An approval gets version = 1 + the highest so far: the approval data a
+ * terminal receives is versioned by the highest version it holds. */
+#define STORE_REQUEST_BODY_MAX 8192
+struct store_request {
+	char id[33];                       /* the server's: 32 hex */
+	char terminal_id[STORE_ID_MAX];    /* the terminal that sent it */
+	char group[STORE_ID_MAX];          /* its department when it was stored */
+	char request_id[33];               /* the agent's (request.created) or the exception id */
+	char kind[16];                     /* device, exception, emergency */
+	char person[STORE_ID_MAX];         /* who asked: the agent's peer credentials, never a field of a body */
+	char body[STORE_REQUEST_BODY_MAX]; /* the record's payload (JSON) */
+	uint64_t seq;                      /* the journal record */
+	char status[16];
+	char scope[16];      /* approved: "terminal" or "department"; "" otherwise */
+	char decision[1024]; /* JSON: what the approver decided (scope, person, access, until, reason) */
+	char decided_by[STORE_ID_MAX];
+	int64_t version;   /* approved: > 0 */
+	int64_t not_after; /* approved: seconds since 1970 UTC */
+	int64_t created_us, decided_us;
+};
+typedef int (*store_request_cb)(const struct store_request *r, void *userdata);
 /* The media register (台帳; MEDIA-6, issue 16.5): the city's permitted
  * media, each named by its management number and by the USB identity of the
  * policy language (vendor, product, serial; docs/POLICY.md). Dates are the
@@ -443,6 +469,23 @@ struct store_ops {
 	int (*command_deliver)(struct store *s, const char *terminal_id, int64_t now_s, int64_t now_us,
 	                       store_command_cb cb, void *userdata);
 	int (*command_expire)(struct store *s, int64_t now_s, int64_t now_us, unsigned *ret_n);
+	/* Requests to the approver (issue 16). add: -EEXIST when the terminal
+	 * sent this request_id before (uploads are at least once). get: -ENOENT.
+	 * decide: status, scope, decision, decided_by, decided_us, not_after of
+	 * r, if the stored status is from_status (-ESTALE otherwise); with
+	 * status "approved" the version is assigned (max + 1) and written to
+	 * *ret_version. list: newest first, status NULL = all. grants: the
+	 * approved device requests in force for a terminal (scope terminal and
+	 * this terminal, or scope department and its group) with not_after >
+	 * now_s, oldest first; *ret_max_version: the highest version of any
+	 * approval (the data's version only grows, even when one ends). */
+	int (*request_add)(struct store *s, const struct store_request *r);
+	int (*request_get)(struct store *s, const char *id, struct store_request *ret);
+	int (*request_decide)(struct store *s, const struct store_request *r, const char *from_status,
+	                      int64_t *ret_version);
+	int (*request_list)(struct store *s, const char *status, unsigned limit, store_request_cb cb, void *userdata);
+	int (*request_grants)(struct store *s, const char *terminal_id, const char *group, int64_t now_s,
+	                      int64_t *ret_max_version, store_request_cb cb, void *userdata);
 	/* Listing and ending sessions and API tokens (issue 17.6). list: the
 	 * unexpired ones of `kind`, of `principal` (NULL = everyone's), oldest
 	 * first. revoke: delete the one of `kind` whose id is `id` (and whose

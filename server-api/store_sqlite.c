@@ -256,6 +256,12 @@ static const char schema_sql[] =
         " requested_by TEXT NOT NULL, approved_by TEXT NOT NULL, status TEXT NOT NULL, envelope TEXT NOT NULL,"
         " signature TEXT NOT NULL, result TEXT NOT NULL, created_us BIGINT NOT NULL, updated_us BIGINT NOT NULL);"
         "CREATE INDEX IF NOT EXISTS commands_terminal ON commands(terminal_id, status);"
+        "CREATE TABLE IF NOT EXISTS requests(id TEXT PRIMARY KEY, terminal_id TEXT NOT NULL, grp TEXT NOT NULL,"
+        " request_id TEXT NOT NULL, kind TEXT NOT NULL, person TEXT NOT NULL, body TEXT NOT NULL,"
+        " seq BIGINT NOT NULL, status TEXT NOT NULL, scope TEXT NOT NULL, decision TEXT NOT NULL,"
+        " decided_by TEXT NOT NULL, version BIGINT NOT NULL, not_after BIGINT NOT NULL,"
+        " created_us BIGINT NOT NULL, decided_us BIGINT NOT NULL, UNIQUE(terminal_id, request_id));"
+        "CREATE INDEX IF NOT EXISTS requests_status ON requests(status, created_us);"
         "CREATE TABLE IF NOT EXISTS groups(name TEXT PRIMARY KEY, created_by TEXT, created_us INTEGER) WITHOUT ROWID;"
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('format', '1');";
 
@@ -1921,6 +1927,188 @@ out:
 	return r;
 }
 
+/* ---- requests to the approver (issue 16): plain SQL like the commands ---- */
+
+#define REQ_COLS                                                                                                       \
+	"id, terminal_id, grp, request_id, kind, person, body, seq, status, scope, decision, decided_by, version, "    \
+	"not_after, created_us, decided_us"
+
+static void req_row(sqlite3_stmt *st, struct store_request *q)
+{
+	memset(q, 0, sizeof(*q));
+	col_copy(st, 0, q->id, sizeof(q->id));
+	col_copy(st, 1, q->terminal_id, sizeof(q->terminal_id));
+	col_copy(st, 2, q->group, sizeof(q->group));
+	col_copy(st, 3, q->request_id, sizeof(q->request_id));
+	col_copy(st, 4, q->kind, sizeof(q->kind));
+	col_copy(st, 5, q->person, sizeof(q->person));
+	col_copy(st, 6, q->body, sizeof(q->body));
+	q->seq = (uint64_t)sqlite3_column_int64(st, 7);
+	col_copy(st, 8, q->status, sizeof(q->status));
+	col_copy(st, 9, q->scope, sizeof(q->scope));
+	col_copy(st, 10, q->decision, sizeof(q->decision));
+	col_copy(st, 11, q->decided_by, sizeof(q->decided_by));
+	q->version = sqlite3_column_int64(st, 12);
+	q->not_after = sqlite3_column_int64(st, 13);
+	q->created_us = sqlite3_column_int64(st, 14);
+	q->decided_us = sqlite3_column_int64(st, 15);
+}
+
+static int sq_request_add(struct store *base, const struct store_request *q)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	if ((r = cmd_prepare(s, "INSERT INTO requests(" REQ_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st)) ==
+	            0 &&
+	    (r = bind_text(st, 1, q->id)) == 0 && (r = bind_text(st, 2, q->terminal_id)) == 0 &&
+	    (r = bind_text(st, 3, q->group)) == 0 && (r = bind_text(st, 4, q->request_id)) == 0 &&
+	    (r = bind_text(st, 5, q->kind)) == 0 && (r = bind_text(st, 6, q->person)) == 0 &&
+	    (r = bind_text(st, 7, q->body)) == 0 && (r = bind_int(st, 8, (int64_t)q->seq)) == 0 &&
+	    (r = bind_text(st, 9, q->status)) == 0 && (r = bind_text(st, 10, q->scope)) == 0 &&
+	    (r = bind_text(st, 11, q->decision)) == 0 && (r = bind_text(st, 12, q->decided_by)) == 0 &&
+	    (r = bind_int(st, 13, q->version)) == 0 && (r = bind_int(st, 14, q->not_after)) == 0 &&
+	    (r = bind_int(st, 15, q->created_us)) == 0 && (r = bind_int(st, 16, q->decided_us)) == 0) {
+		int rc = sqlite3_step(st);
+
+		r = rc == SQLITE_DONE ? 0 : (rc & 0xff) == SQLITE_CONSTRAINT ? -EEXIST : sql_errno(rc);
+	}
+	sqlite3_finalize(st);
+	return txn_end(s, r);
+}
+
+static int sq_request_get(struct store *base, const char *id, struct store_request *ret)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = cmd_prepare(s, "SELECT " REQ_COLS " FROM requests WHERE id = ?", &st)) < 0)
+		return r;
+	if ((r = bind_text(st, 1, id)) == 0) {
+		int rc = sqlite3_step(st);
+
+		if (rc == SQLITE_ROW)
+			req_row(st, ret);
+		r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sql_errno(rc);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int sq_request_decide(struct store *base, const struct store_request *q, const char *from_status,
+                             int64_t *ret_version)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int64_t version = 0;
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	if (strcmp(q->status, "approved") == 0) {
+		if ((r = cmd_prepare(s, "SELECT COALESCE(MAX(version), 0) + 1 FROM requests", &st)) == 0) {
+			int rc = sqlite3_step(st);
+
+			if (rc == SQLITE_ROW)
+				version = sqlite3_column_int64(st, 0);
+			else
+				r = sql_errno(rc);
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	if (r == 0 &&
+	    (r = cmd_prepare(s,
+	                     "UPDATE requests SET status = ?, scope = ?, decision = ?, decided_by = ?, version = ?,"
+	                     " not_after = ?, decided_us = ? WHERE id = ? AND status = ?",
+	                     &st)) == 0 &&
+	    (r = bind_text(st, 1, q->status)) == 0 && (r = bind_text(st, 2, q->scope)) == 0 &&
+	    (r = bind_text(st, 3, q->decision)) == 0 && (r = bind_text(st, 4, q->decided_by)) == 0 &&
+	    (r = bind_int(st, 5, version)) == 0 && (r = bind_int(st, 6, q->not_after)) == 0 &&
+	    (r = bind_int(st, 7, q->decided_us)) == 0 && (r = bind_text(st, 8, q->id)) == 0 &&
+	    (r = bind_text(st, 9, from_status)) == 0) {
+		int rc = sqlite3_step(st);
+
+		r = rc == SQLITE_DONE ? (sqlite3_changes(s->db) == 1 ? 0 : -ESTALE) : sql_errno(rc);
+	}
+	sqlite3_finalize(st);
+	r = txn_end(s, r);
+	if (r == 0 && ret_version)
+		*ret_version = version;
+	return r;
+}
+
+static int req_each(sqlite3_stmt *st, store_request_cb cb, void *userdata)
+{
+	_cleanup_free_ struct store_request *q = malloc(sizeof(*q));
+	int rc, r = 0;
+
+	if (!q)
+		return -ENOMEM;
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		req_row(st, q);
+		r = cb(q, userdata);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sql_errno(rc);
+	return r;
+}
+
+static int sq_request_list(struct store *base, const char *status, unsigned limit, store_request_cb cb, void *userdata)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = cmd_prepare(s,
+	                     "SELECT " REQ_COLS " FROM requests WHERE (? IS NULL OR status = ?)"
+	                     " ORDER BY created_us DESC, id LIMIT ?",
+	                     &st)) == 0 &&
+	    (r = status ? bind_text(st, 1, status) : sql_errno(sqlite3_bind_null(st, 1))) == 0 &&
+	    (r = status ? bind_text(st, 2, status) : sql_errno(sqlite3_bind_null(st, 2))) == 0 &&
+	    (r = bind_int(st, 3, (int64_t)limit)) == 0)
+		r = req_each(st, cb, userdata);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int sq_request_grants(struct store *base, const char *terminal_id, const char *group, int64_t now_s,
+                             int64_t *ret_max_version, store_request_cb cb, void *userdata)
+{
+	struct sq_store *s = SQ(base);
+	sqlite3_stmt *st = NULL;
+	int64_t max = 0;
+	int r;
+
+	if ((r = cmd_prepare(s, "SELECT COALESCE(MAX(version), 0) FROM requests", &st)) == 0) {
+		int rc = sqlite3_step(st);
+
+		if (rc == SQLITE_ROW)
+			max = sqlite3_column_int64(st, 0);
+		else
+			r = sql_errno(rc);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (r < 0)
+		return r;
+	*ret_max_version = max;
+	if ((r = cmd_prepare(s,
+	                     "SELECT " REQ_COLS " FROM requests WHERE status = 'approved' AND kind = 'device'"
+	                     " AND not_after > ? AND ((scope = 'terminal' AND terminal_id = ?)"
+	                     " OR (scope = 'department' AND grp = ?)) ORDER BY version",
+	                     &st)) == 0 &&
+	    (r = bind_int(st, 1, now_s)) == 0 && (r = bind_text(st, 2, terminal_id)) == 0 &&
+	    (r = bind_text(st, 3, group)) == 0)
+		r = req_each(st, cb, userdata);
+	sqlite3_finalize(st);
+	return r;
+}
+
 static int sq_command_expire(struct store *base, int64_t now_s, int64_t now_us, unsigned *ret_n)
 {
 	struct sq_store *s = SQ(base);
@@ -2260,6 +2448,11 @@ const struct store_ops store_sqlite_ops = {
         .command_list = sq_command_list,
         .command_deliver = sq_command_deliver,
         .command_expire = sq_command_expire,
+        .request_add = sq_request_add,
+        .request_get = sq_request_get,
+        .request_decide = sq_request_decide,
+        .request_list = sq_request_list,
+        .request_grants = sq_request_grants,
         .cred_list = sq_cred_list,
         .cred_revoke = sq_cred_revoke,
         .group_add = sq_group_add,

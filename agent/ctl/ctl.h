@@ -28,7 +28,17 @@ int ctl_enroll(struct ctl_env *env, int argc, char **argv);    /* ctl_enroll.c *
 int ctl_server(struct ctl_env *env, int argc, char **argv);    /* ctl_enroll.c: sync, status */
 int ctl_usb(struct ctl_env *env, int argc, char **argv);       /* ctl_usb.c: list, generate-policy */
 int ctl_commands(struct ctl_env *env, int argc, char **argv);  /* ctl_commands.c: remote commands received */
-int ctl_media(struct ctl_env *env, int argc, char **argv);     /* ctl_media.c: sanitize (MEDIA-6) */
+int ctl_request(struct ctl_env *env, int argc, char **argv);   /* ctl_request.c: requests to the approver */
+
+/* ctl_usb.c, shared: one control request and its parsed answer (NULL and a
+ * message on stderr when none); an RFC 3339 time as seconds (-1 if not one);
+ * seconds printed in Japan time with the zone. */
+#include <stdint.h>
+#include <cjson/cJSON.h>
+cJSON *ctl_control_call(struct ctl_env *env, cJSON *req);
+int64_t ctl_parse_time(const char *s);
+void ctl_print_time(int64_t t);
+int ctl_media(struct ctl_env *env, int argc, char **argv); /* ctl_media.c: sanitize (MEDIA-6) */
 
 /* Pick the message for the language: ja or en. */
 #define L(env, ja, en) ((env)->lang && (env)->lang[0] == 'e' ? (en) : (ja))

@@ -216,11 +216,11 @@ static int cmd_sync(struct ctl_env *env, const struct paths *p, const char *repo
 		printf("{\"ok\":%s,\"head_seq\":%" PRIu64 ",\"acked_seq\":%" PRIu64 ",\"uploaded\":%" PRIu64
 		       ",\"batches\":%u,\"policy_version\":%" PRId64 ",\"policy_updated\":%s,\"renewed\":%s,"
 		       "\"chain_refused\":%s,\"clock_wrong\":%s,\"commands\":%u,\"commands_refused\":%u,"
-		       "\"results_reported\":%u,\"sandbox\":\"%s\"}\n",
+		       "\"results_reported\":%u,\"approvals\":%d,\"sandbox\":\"%s\"}\n",
 		       r == 0 ? "true" : "false", res.head_seq, res.acked_seq, res.uploaded, res.batches,
 		       res.policy_version, res.policy_updated ? "true" : "false", res.renewed ? "true" : "false",
 		       res.chain_refused ? "true" : "false", r == -EKEYEXPIRED ? "true" : "false", res.commands,
-		       res.commands_refused, res.results_reported, res.sandbox);
+		       res.commands_refused, res.results_reported, res.approvals, res.sandbox);
 	else
 		printf(L(env, "送信 %" PRIu64 " 件 (%u 回)、サーバー受領済み seq %" PRIu64 " / 端末 %" PRIu64 "%s\n",
 		         "uploaded %" PRIu64 " records (%u batches), server holds up to seq %" PRIu64 " of %" PRIu64

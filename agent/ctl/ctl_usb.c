@@ -241,7 +241,7 @@ static int socket_path(struct ctl_env *env, char *buf, size_t sz)
 }
 
 /* One request, its answer parsed (NULL and a message when there is none). */
-static cJSON *call(struct ctl_env *env, cJSON *req)
+cJSON *ctl_control_call(struct ctl_env *env, cJSON *req)
 {
 	char path[PATH_MAX];
 	_cleanup_free_ char *text = cJSON_PrintUnformatted(req), *resp = NULL;
@@ -263,7 +263,7 @@ static cJSON *call(struct ctl_env *env, cJSON *req)
 }
 
 /* "2026-12-05T09:00:00+09:00", "…Z": seconds since 1970, or -1 */
-static int64_t parse_time(const char *s)
+int64_t ctl_parse_time(const char *s)
 {
 	struct tm tm = {0};
 	const char *e = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
@@ -285,7 +285,7 @@ static int64_t parse_time(const char *s)
 	return t - off;
 }
 
-static void print_time(int64_t t)
+void ctl_print_time(int64_t t)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
@@ -402,7 +402,7 @@ static int cmd_exception(struct ctl_env *env, bool allow, int argc, char **argv)
 	if (permanent)
 		cJSON_AddTrueToObject(args, "permanent");
 	if (until) {
-		int64_t t = parse_time(until);
+		int64_t t = ctl_parse_time(until);
 		if (t < 0) {
 			fprintf(stderr, "%s",
 			        L(env, "--until: 2026-12-05T18:00:00+09:00 の形で指定してください\n",
@@ -417,7 +417,7 @@ static int cmd_exception(struct ctl_env *env, bool allow, int argc, char **argv)
 			goto usage;
 		cJSON_AddNumberToObject(args, "hours", (double)h);
 	}
-	ans = call(env, req);
+	ans = ctl_control_call(env, req);
 	if (!ans)
 		return 2; /* the daemon could not be reached (mamorictl(8) EXIT STATUS) */
 	if (print_answer(env, ans))
@@ -428,7 +428,7 @@ static int cmd_exception(struct ctl_env *env, bool allow, int argc, char **argv)
 		       allow ? "allow" : "block");
 		if (cJSON_IsNumber(na) && na->valuedouble > 0) {
 			printf(L(env, "期限 ", "until "));
-			print_time((int64_t)na->valuedouble);
+			ctl_print_time((int64_t)na->valuedouble);
 		} else
 			printf("%s", L(env, "次のポリシー版まで (または revoke)",
 			               "until the next policy version (or revoke)"));
@@ -452,7 +452,7 @@ static int cmd_exceptions(struct ctl_env *env)
 
 	if (!req || !cJSON_AddStringToObject(req, "cmd", "usb_exceptions"))
 		return 1;
-	ans = call(env, req);
+	ans = ctl_control_call(env, req);
 	if (!ans)
 		return 2; /* the daemon could not be reached (mamorictl(8) EXIT STATUS) */
 	if (print_answer(env, ans) || env->json)
@@ -475,7 +475,7 @@ static int cmd_exceptions(struct ctl_env *env)
 		       ser ? ser : "-", ser ? "\"" : "");
 		if (cJSON_IsNumber(na) && na->valuedouble > 0) {
 			printf("%s", L(env, "期限 ", "until "));
-			print_time((int64_t)na->valuedouble);
+			ctl_print_time((int64_t)na->valuedouble);
 		} else
 			printf("%s", L(env, "次のポリシー版まで", "until the next policy version"));
 		printf(" by %s: %s\n", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "user")) ?: "?",
@@ -512,7 +512,7 @@ static int cmd_revoke(struct ctl_env *env, int argc, char **argv)
 	cJSON_AddStringToObject(args, "id", idarg);
 	if (reason)
 		cJSON_AddStringToObject(args, "reason", reason);
-	ans = call(env, req);
+	ans = ctl_control_call(env, req);
 	if (!ans)
 		return 2; /* the daemon could not be reached (mamorictl(8) EXIT STATUS) */
 	if (print_answer(env, ans))
@@ -549,7 +549,7 @@ static void watch_print(struct ctl_env *env, const char *line)
 	dev = cJSON_GetObjectItemCaseSensitive(p, "device");
 	if (!dev)
 		dev = cJSON_GetObjectItemCaseSensitive(p, "identity");
-	print_time((int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "time")));
+	ctl_print_time((int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "time")));
 	printf(" %s %s", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "severity")) ?: "?",
 	       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "type")) ?: "?");
 	if (dev) {

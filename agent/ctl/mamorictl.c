@@ -36,6 +36,8 @@ static const struct command commands[] = {
          "event journal verify, export, show"},
         {"commands", ctl_commands, true, "受信したリモートコマンドと結果 (ジャーナルから)",
          "remote commands received and their outcome (from the journal)"},
+        {"request", ctl_request, true, "承認者への申請 (device, exception)",
+         "requests to the approver (device, exception)"},
         {"media", ctl_media, true, "媒体の消去と検証 (sanitize; MEDIA-6)",
          "sanitise a medium and verify it (sanitize; MEDIA-6)"},
         {"carry", ctl_carry, true, "持ち出し・持ち込み台帳 (log)", "carry-out / carry-in register (log)"},

@@ -37,6 +37,7 @@
 #include "rootpath.h"
 #include "sandbox.h"
 #include "strutil.h"
+#include "approval_verify.h"
 #include "command_verify.h"
 #include "transport.h"
 #include "version.h"
@@ -457,6 +458,7 @@ enum {
 	PS_IDENTITY,
 	PS_RESULT,
 	PS_COMMAND, /* [u32 n][n bytes of envelope][signature]: the root part verifies (command_verify.h) */
+	PS_APPROVALS, /* [u32 n][n bytes of document][signature]: the root part verifies and installs (approval_verify.h) */
 };
 #define PS_FRAME_MAX (POLICY_RESPONSE_MAX + 4096)
 
@@ -1127,6 +1129,48 @@ static int forward_commands(struct transport *t, const cJSON *cmds, struct trans
 	return 0;
 }
 
+/* Approval data in the check-in answer (issue 16): {"document": TEXT,
+ * "signature": B64} or null. Handed over as bytes; the root part verifies
+ * (policy key, format, terminal, no rollback) and installs; mamori-worker
+ * applies what is installed after the sync. A refusal is recorded in res
+ * (the sync goes on: the group policy and the journal still matter). */
+static int forward_approvals(struct transport *t, const cJSON *g, struct transport_result *res, char *err, size_t errsz)
+{
+	const cJSON *doc = cJSON_GetObjectItemCaseSensitive(g, "document");
+	const cJSON *sig = cJSON_GetObjectItemCaseSensitive(g, "signature");
+	char why[512] = "";
+	size_t dl;
+	int r;
+
+	if (!g || cJSON_IsNull(g))
+		return 0;
+	if (!cJSON_IsObject(g) || !cJSON_IsString(doc) || !cJSON_IsString(sig) ||
+	    (dl = strlen(doc->valuestring)) > APPROVAL_DOC_MAX || strlen(sig->valuestring) > 256 || !t->policy_key[0]) {
+		res->approvals = -1;
+		log_warning("check-in: \"grants\" is not {document, signature}: refused");
+		return 0;
+	}
+	if (t->broker >= 0) {
+		int64_t v = 0;
+
+		r = ps_call(t, PS_APPROVALS, doc->valuestring, (uint32_t)dl, sig->valuestring, strlen(sig->valuestring),
+		            &v, why, sizeof(why));
+		if (r == 0)
+			r = (int)v;
+	} else
+		r = approval_install(t->state_dir, t->policy_key, t->es.terminal_id, doc->valuestring, dl,
+		                     sig->valuestring, why, sizeof(why));
+	if (r < 0) {
+		res->approvals = -1;
+		log_warning("%s", why[0] ? why : "approval data refused");
+		(void)err;
+		(void)errsz;
+		return 0;
+	}
+	res->approvals = r == 0 ? 1 : 0;
+	return 0;
+}
+
 /* The exchange with the server: check-in, upload, policy, renewal. In the
  * network child everything that touches a file goes through t->broker. */
 static int exchange(struct transport *t, const cJSON *report, const struct journal_info *jip, int64_t local_version,
@@ -1155,6 +1199,9 @@ static int exchange(struct transport *t, const cJSON *report, const struct journ
 		res.checkin_interval_s = (int64_t)iv->valuedouble;
 	/* remote commands: handed over as bytes, judged by the root part */
 	r = forward_commands(t, cJSON_GetObjectItemCaseSensitive(ans, "commands"), &res, err, errsz);
+	if (r < 0)
+		goto fail;
+	r = forward_approvals(t, cJSON_GetObjectItemCaseSensitive(ans, "grants"), &res, err, errsz);
 	if (r < 0)
 		goto fail;
 	{
@@ -1369,6 +1416,25 @@ static int broker_serve(struct transport *t, int fd, int64_t local_version, stru
 				break;
 			}
 			r = command_inbox_put(&vc, env, alen, sig, why, sizeof(why));
+			break;
+		}
+		case PS_APPROVALS: {
+			/* [document][signature], both text: verified and installed here
+			 * whatever the child said; v = 1 when the version is installed already */
+			const char *sig = p + sizeof(alen) + alen;
+			_cleanup_free_ char *doc = strndup(p + sizeof(alen), alen);
+
+			if (!doc || strlen(doc) != alen || strlen(sig) != n - sizeof(alen) - alen ||
+			    !t->policy_key[0]) {
+				r = -EBADMSG;
+				break;
+			}
+			r = approval_install(t->state_dir, t->policy_key, t->es.terminal_id, doc, alen, sig, why,
+			                     sizeof(why));
+			if (r == 1) {
+				v = 1;
+				r = 0;
+			}
 			break;
 		}
 		case PS_IDENTITY: {

@@ -107,6 +107,7 @@ struct transport_result {
 	unsigned commands;         /* remote commands verified and put in the inbox (command_verify.h) */
 	unsigned commands_refused; /* remote commands refused (journaled by mamori-worker as tamper.detected) */
 	unsigned results_reported; /* command results the check-in carried */
+	int approvals; /* approval data (issue 16): 1 a new version installed, 0 none or the same, -1 refused */
 	int64_t checkin_interval_s;
 	/* the network child's credentials as the kernel reported them to it
 	 * (/proc/self/status: Uid, CapEff, NoNewPrivs, Seccomp ...); "" when

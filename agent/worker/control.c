@@ -25,6 +25,7 @@ struct client {
 	struct watch w; /* first: the loop hands us this pointer */
 	uid_t uid;
 	pid_t pid;
+	bool member;   /* root or in the socket's group: every command; others only `request` (issue 16) */
 	bool watching; /* usb_watch: stays after its answer, gets published lines */
 	bool failed;   /* to be dropped (client_fail): freed by its own dispatch, never by publish,
 	                  expire or answer_waiting (its event may wait in the loop's current batch) */
@@ -43,6 +44,7 @@ struct control_server {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct client *clients;
 	size_t n_clients;
+	gid_t gid; /* the socket's group: its members (administrators' tools) may use every command */
 };
 
 const struct control_cmd_info control_cmds[_CONTROL_CMD_MAX] = {
@@ -56,6 +58,8 @@ const struct control_cmd_info control_cmds[_CONTROL_CMD_MAX] = {
         [CONTROL_USB_EXCEPTIONS] = {"usb_exceptions", false},
         [CONTROL_USB_REVOKE] = {"usb_revoke", false, true},
         [CONTROL_USB_WATCH] = {"usb_watch", false},
+        /* any user: the person is the peer (SO_PEERCRED), never an argument */
+        [CONTROL_REQUEST] = {"request", false, true},
         /* root only, checked and journaled by the handler (agent/worker/sanitize.c) */
         [CONTROL_MEDIA_SANITIZE] = {"media_sanitize", false, true},
 };
@@ -167,9 +171,16 @@ int control_server_new(struct daemon *d, const char *path, struct control_server
 	(void)unlink(path); /* a stale socket of a previous run */
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return -errno;
-	/* root and the mamori group (administrators' tools) may talk to us */
-	if (chmod(path, 0660) < 0 || listen(fd, CONTROL_MAX_CLIENTS) < 0)
-		return -errno;
+	/* everybody may connect — a person at the terminal asks the approver
+	 * (`mamorictl request`, issue 16) —, but only root and the socket's
+	 * group (administrators' tools) may use the other commands (accept_clients) */
+	{
+		struct stat st;
+
+		if (chmod(path, 0666) < 0 || stat(path, &st) < 0 || listen(fd, CONTROL_MAX_CLIENTS) < 0)
+			return -errno;
+		s->gid = st.st_gid;
+	}
 	s->d = d;
 	strscpy(s->path, sizeof(s->path), path);
 	s->fd = TAKE_FD(fd);
@@ -211,6 +222,37 @@ int control_server_fd(const struct control_server *s)
 	return s->fd;
 }
 
+/* Is gid among the supplementary groups of pid (/proc/PID/status "Groups:")? */
+static bool pid_in_group(pid_t pid, gid_t gid)
+{
+	char p[64], line[4096];
+	bool found = false;
+	FILE *f;
+
+	if (snprintf(p, sizeof(p), "/proc/%d/status", (int)pid) >= (int)sizeof(p) || !(f = fopen(p, "re")))
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		const char *q = line + 7;
+
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		for (;;) {
+			char *end;
+			unsigned long v;
+
+			q += strspn(q, " \t");
+			if (*q < '0' || *q > '9')
+				break;
+			v = strtoul(q, &end, 10);
+			if (v == (unsigned long)gid)
+				found = true;
+			q = end;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
 static void accept_clients(struct control_server *s, int epfd)
 {
 	for (;;) {
@@ -234,6 +276,7 @@ static void accept_clients(struct control_server *s, int epfd)
 		c->w = (struct watch){.kind = W_CONTROL, .fd = fd};
 		c->uid = cred.uid;
 		c->pid = cred.pid;
+		c->member = cred.uid == 0 || cred.gid == s->gid || pid_in_group(cred.pid, s->gid);
 		clock_gettime(CLOCK_MONOTONIC, &c->since);
 		ev.data.ptr = c;
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -277,7 +320,12 @@ static int client_read(struct control_server *s, int epfd, struct client *c)
 			const char *why;
 
 			current_pid = c->pid;
-			resp = daemon_control_request(s->d, c->in, (size_t)(nl - c->in), c->uid);
+			if (!c->member && (control_request_parse(c->in, (size_t)(nl - c->in), &cmd, &why) < 0 ||
+			                   cmd != CONTROL_REQUEST))
+				resp = strdup("{\"ok\":false,\"error\":\"permission denied: this user may only make "
+				              "requests (mamorictl request)\"}");
+			else
+				resp = daemon_control_request(s->d, c->in, (size_t)(nl - c->in), c->uid);
 			current_pid = 0;
 			if (!resp)
 				return -ENOMEM;

@@ -42,6 +42,9 @@ enum control_cmd {
 	CONTROL_USB_EXCEPTIONS,
 	CONTROL_USB_REVOKE,
 	CONTROL_USB_WATCH,
+	/* issue 16: a request to the approver (agent/worker/request_store.c);
+	 * any local user, the person from SO_PEERCRED */
+	CONTROL_REQUEST,
 	/* issue 16.5: sanitising a removable medium (agent/worker/sanitize.c) */
 	CONTROL_MEDIA_SANITIZE,
 	_CONTROL_CMD_MAX,

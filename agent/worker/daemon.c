@@ -29,6 +29,8 @@
 #include "proc-util.h"
 #include "fileio.h"
 #include "daemon_sync.h"
+#include "approval_store.h"
+#include "request_store.h"
 #include "daemon_command.h"
 #include "ipc.h"
 #include "command_verify.h"
@@ -79,6 +81,9 @@ struct daemon {
 	time_t started, last_check;
 	time_t last_prune; /* CLOCK_BOOTTIME seconds; 0 = not yet */
 	uint64_t events_emitted;
+	/* CLOCK_BOOTTIME seconds: until then a request waits for its approver
+	 * and the sync runs every REQUEST_POLL_MS (issue 16) */
+	int64_t request_poll_until;
 	uint64_t ipc_refused; /* typed messages refused for their values (severity) */
 	bool stop;
 	bool running;  /* daemon_run's loop serves (passes run in a child) */
@@ -106,6 +111,10 @@ struct daemon {
 };
 
 static void arm_sync(struct daemon *d, uint64_t ms);
+/* after a request (issue 16): a check-in every 5 s for 15 minutes */
+#define REQUEST_POLL_S  (15 * 60)
+#define REQUEST_POLL_MS 5000
+static void ipc_update(struct daemon *d);
 static bool enrolled(struct daemon *d);
 static bool cmd_retired(struct daemon *d);
 
@@ -188,6 +197,18 @@ static int daemon_emit(struct mamori_ctx *ctx, const struct mamori_event *ev, ui
 		publish_usb_event(d, ev, seq);
 	if (r >= 0 && strcmp(ev->type, "av.detected") == 0)
 		isolate_on_infection(d, ev, seq);
+	if (r >= 0)
+		request_note_event(ev); /* `mamorictl request device` asks for the last blocked one */
+	if (r >= 0 && strcmp(ev->type, "request.created") == 0) {
+		struct timespec bt;
+
+		/* the approver sees it at once, and the approval comes back at
+		 * once: the person waits at the terminal */
+		clock_gettime(CLOCK_BOOTTIME, &bt);
+		d->request_poll_until = (int64_t)bt.tv_sec + REQUEST_POLL_S;
+		if (d->sync.enrolled && d->sync.child == 0)
+			arm_sync(d, 1000);
+	}
 	/* tampering and infections reach the CISO at once, not at the next check-in (OPS-5) */
 	if (ev->severity >= SEV_CRITICAL && d->sync.enrolled && d->sync.child == 0)
 		arm_sync(d, 1000);
@@ -1295,8 +1316,13 @@ static void sync_done(struct daemon *d, int status)
 			log_warning_errno(r, "journal: cannot acknowledge up to %llu", (unsigned long long)acked);
 	}
 	if (outcome == SYNC_OK || outcome == SYNC_POLICY) {
+		struct timespec bt;
+
 		d->sync.failures = 0;
 		delay = (uint64_t)checkin_interval(d) * 1000;
+		clock_gettime(CLOCK_BOOTTIME, &bt);
+		if ((int64_t)bt.tv_sec < d->request_poll_until && delay > REQUEST_POLL_MS)
+			delay = REQUEST_POLL_MS; /* a request waits for its approver (issue 16) */
 	} else {
 		d->sync.failures++;
 		delay = transport_retry_delay_ms(d->sync.failures);
@@ -1305,6 +1331,11 @@ static void sync_done(struct daemon *d, int status)
 	if (outcome == SYNC_OK || outcome == SYNC_POLICY)
 		start_poll(d);
 	run_commands(d); /* after arm_sync: a command may ask for an earlier one */
+	/* approval data the sync installed (issue 16): applied at once */
+	if (approval_store_reload(&d->ctx, d->config.state_dir, d->config.policy_key)) {
+		usb_local_sync(&d->ctx, d->pol.current, d->config.state_dir, &d->peer);
+		ipc_update(d);
+	}
 	if (outcome == SYNC_POLICY)
 		daemon_reload(d); /* verifies the downloaded policy like any other */
 }
@@ -1379,7 +1410,9 @@ static void send_policy_to_gate(struct daemon *d)
 	r = ipc_peer_send(&d->peer, m, fd);
 	if (r < 0)
 		log_warning_errno(r, "cannot hand the policy to mamorid");
-	/* the local USB exceptions this policy still permits (issue 12.6) */
+	/* the local USB exceptions this policy still permits (issue 12.6) and
+	 * the approvals in force (issue 16) */
+	(void)approval_store_reload(&d->ctx, d->config.state_dir, d->config.policy_key);
 	usb_local_sync(&d->ctx, d->pol.current, d->config.state_dir, &d->peer);
 }
 
@@ -1652,6 +1685,13 @@ char *daemon_control_request(struct daemon *d, const char *req, size_t len, uid_
 		out = usb_local_request(&d->ctx, d->pol.current, d->config.state_dir, &d->peer, cmd,
 		                        cJSON_GetObjectItemCaseSensitive(in, "args"), peer_uid, control_peer_pid());
 		ipc_update(d);
+		return out ? cJSON_PrintUnformatted(out) : NULL;
+	}
+	if (cmd == CONTROL_REQUEST) { /* issue 16: any user; the person is the peer */
+		_cleanup_(cJSON_Deletep) cJSON *in = cJSON_ParseWithLength(req, len);
+
+		out = request_submit(&d->ctx, cJSON_GetObjectItemCaseSensitive(in, "args"), peer_uid,
+		                     control_peer_pid());
 		return out ? cJSON_PrintUnformatted(out) : NULL;
 	}
 	if (cmd == CONTROL_MEDIA_SANITIZE) { /* issue 16.5, MEDIA-6 */

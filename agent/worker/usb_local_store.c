@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "approval_store.h"
 #include "event.h"
 #include "fileio.h"
 #include "ipc.h"
@@ -141,6 +142,11 @@ static void send_set(const cJSON *doc, struct ipc_peer *peer)
 		cJSON_AddNumberToObject(e, "policy_version", (double)num(it, "policy_version"));
 		cJSON_AddItemToArray(arr, e);
 	}
+	/* approvals of requests (issue 16): the same matcher in the gate decides */
+	{
+		int n = cJSON_GetArraySize(arr);
+		approval_store_exceptions(arr, n < LOCAL_MAX ? (size_t)(LOCAL_MAX - n) : 0);
+	}
 	r = ipc_peer_send(peer, m, -1);
 	if (r < 0)
 		log_warning_errno(r, "cannot send the local USB exceptions to mamorid");
@@ -181,23 +187,6 @@ static cJSON *refuse(struct mamori_ctx *ctx, const char *reason, const char *msg
 	return out;
 }
 
-/* args exact: only these keys, each of its kind */
-static bool only_keys(const cJSON *o, const char *const *keys)
-{
-	const cJSON *it;
-
-	cJSON_ArrayForEach(it, o)
-	{
-		size_t k;
-		for (k = 0; keys[k]; k++)
-			if (it->string && strcmp(it->string, keys[k]) == 0)
-				break;
-		if (!keys[k])
-			return false;
-	}
-	return true;
-}
-
 static bool valid_text(const cJSON *v, size_t max)
 {
 	return cJSON_IsString(v) && v->valuestring[0] && strlen(v->valuestring) <= max;
@@ -208,7 +197,7 @@ static bool valid_device(const cJSON *d)
 	static const char *const keys[] = {"hash", "vendor", "product", "serial", "name", "port", NULL};
 	const cJSON *s;
 
-	if (!cJSON_IsObject(d) || !only_keys(d, keys) || !usb_local_is_hash(str(d, "hash")))
+	if (!cJSON_IsObject(d) || !json_only_keys(d, keys) || !usb_local_is_hash(str(d, "hash")))
 		return false;
 	for (size_t i = 1; keys[i]; i++) {
 		s = cJSON_GetObjectItemCaseSensitive(d, keys[i]);
@@ -253,7 +242,7 @@ static cJSON *add(struct mamori_ctx *ctx, const struct mamori_policy *pol, const
 	if (uid != 0)
 		return refuse(ctx, "not_root", "permission denied: local USB exceptions need root", action, NULL, uid,
 		              pid);
-	if (!args || !only_keys(args, keys) || !valid_device(dev) || !valid_text(why, LOCAL_REASON_MAX) ||
+	if (!args || !json_only_keys(args, keys) || !valid_device(dev) || !valid_text(why, LOCAL_REASON_MAX) ||
 	    (hours && !cJSON_IsNumber(hours)) || (until && !cJSON_IsNumber(until)) || (perm && !cJSON_IsBool(perm)) ||
 	    (!!hours + !!until + cJSON_IsTrue(perm)) > 1)
 		return refuse(ctx, "bad_request",
@@ -344,7 +333,7 @@ static cJSON *revoke_one(struct mamori_ctx *ctx, const struct mamori_policy *pol
 	if (uid != 0)
 		return refuse(ctx, "not_root", "permission denied: local USB exceptions need root", "revoke", NULL, uid,
 		              pid);
-	if (!args || !only_keys(args, keys) || !valid_text(id, 64) || (why && !valid_text(why, LOCAL_REASON_MAX)))
+	if (!args || !json_only_keys(args, keys) || !valid_text(id, 64) || (why && !valid_text(why, LOCAL_REASON_MAX)))
 		return refuse(ctx, "bad_request", "usage: an exception id (and a reason)", "revoke", args, uid, pid);
 	doc = load(state_dir);
 	if (!doc)

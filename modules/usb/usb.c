@@ -318,10 +318,13 @@ static void tell_person(struct usb_state *st, const struct usb_dev *d, const cha
 		strscpy(summary, sizeof(summary),
 		        ja ? "USB機器の一部の機能を止めました" : "Some functions of a USB device were blocked");
 	xsnprintf(body, sizeof(body),
-	          ja ? "%s (%04x:%04x): %s。(規則 %s、%s) 必要な場合は情報セキュリティ管理者に申請してください。"
-	             : "%s (%04x:%04x): %s (rule %s, %s). Ask your information security administrator if you need it.",
+	          /* the exact command (issue 16): the request names this device by its port */
+	          ja ? "%s (%04x:%04x): %s。(規則 %s、%s) 必要な場合は端末で次のコマンドを実行して申請してください: "
+	               "mamorictl request device %s"
+	             : "%s (%04x:%04x): %s (rule %s, %s). To ask for it, run at this terminal: "
+	               "mamorictl request device %s",
 	          name, d->id.vendor, d->id.product, reason_text(reason, ja), d->dec.rule_id,
-	          d->dec.reqs ? d->dec.reqs : "");
+	          d->dec.reqs ? d->dec.reqs : "", d->id.port);
 	r = notify_send(st->notify, summary, body);
 	if (r < 0 && r != -ENXIO)
 		log_debug("usb: notification not shown: %s", strerror(-r));

@@ -342,6 +342,14 @@ function Approvals({ me }: { me: Me }) {
     try { await post(`/admin/v1/groups/${encodeURIComponent(g)}/policy/${v}/approve`); setMsg(t('approved')); reload(); }
     catch (x) { setMsg(x instanceof ApiError ? x.message : String(x)); }
   };
+  // requests from terminals (issue 16): approve, reject or acknowledge
+  const decide = async (id: string, step: 'approve' | 'reject' | 'acknowledge', body: unknown) => {
+    setMsg(null);
+    try {
+      await post(`/admin/v1/requests/${encodeURIComponent(id)}/${step}`, body);
+      setMsg(t(step === 'approve' ? 'approved' : step === 'reject' ? 'rejected' : 'acknowledged')); reload();
+    } catch (x) { setMsg(x instanceof ApiError ? x.message : String(x)); }
+  };
   return (
     <section>
       <h2>{t('approvals')}</h2>
@@ -356,6 +364,20 @@ function Approvals({ me }: { me: Me }) {
             <tr key={p.group + p.version}><td><Tx v={p.group} /></td><td>{p.version}</td><td><code>{p.sha256.slice(0, 16)}…</code></td><td><Tx v={p.uploaded_by} /></td>
               <td>{p.can_approve ? <button onClick={() => approve(p.group, p.version)}>{t('approve')}</button>
                 : <span class="refused">{p.reason === 'role' ? t('noRole') : t('ops4')}</span>}</td></tr>))}
+          </tbody>
+        </table>))}
+      <h3>{t('pendingRequests')}</h3>
+      <p>{t('ops4Rule')}</p>
+      {d && (!d.requests || d.requests.length === 0 ? <p>{t('none')}</p> : (
+        <table>
+          <thead><tr><th scope="col">{t('time')}</th><th scope="col">{t('requestKind')}</th><th scope="col">{t('terminalId')}</th><th scope="col">{t('group')}</th><th scope="col">{t('requester')}</th><th scope="col">{t('requestWhat')}</th><th scope="col">{t('action')}</th></tr></thead>
+          <tbody>{d.requests.map((q: any) => (
+            <tr key={q.id}><td>{jst(q.created)}</td><td><Tx v={q.kind} /></td><td><Tx v={q.terminal_id} /></td><td><Tx v={q.department} /></td><td><Tx v={q.person} /></td>
+              <td><code><Tx v={JSON.stringify(q.kind === 'device' ? q.request?.device ?? {} : q.request ?? {})} /></code></td>
+              <td>{!q.can_decide ? <span class="refused">{q.reason === 'role' ? t('noRole') : t('ops4')}</span>
+                : q.kind === 'emergency' ? <button onClick={() => decide(q.id, 'acknowledge', {})}>{t('acknowledge')}</button>
+                : <span>{q.kind === 'device' && <button onClick={() => decide(q.id, 'approve', { scope: 'terminal', person: 'requester', access: 'ro', until: new Date(Date.now() + 8 * 3600 * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') })}>{t('approve8h')}</button>}
+                  {' '}<button onClick={() => { const r = window.prompt(t('rejectReason')); if (r) decide(q.id, 'reject', { reason: r }); }}>{t('reject')}</button></span>}</td></tr>))}
           </tbody>
         </table>))}
     </section>

@@ -1,0 +1,168 @@
+/* agent/worker/approval_store.c — approval data in force (mamori-worker; issue
+ * 16, OPS-3, OPS-4, MEDIA-1). See approval_store.h.
+ *
+ * An approval of a device becomes an allow element of the set of local
+ * exceptions the gate holds (id "approval-<server id>"): the gate decides
+ * with its own matcher (modules/usb/usb.c apply_local), decides present
+ * devices again when the set changes — a blocked device still plugged in is
+ * authorized without replugging — and ends it at not_after by its clock
+ * (usb.exception_ended, reason expired). Whether that clock was
+ * synchronised is in every journal record (`synced`, LOG-2), and in
+ * approval.applied's `clock_synchronised`. A local exception never makes a
+ * medium writable: access "rw" is recorded, the medium's write rules stay
+ * the policy's. */
+#include <errno.h>
+#include <limits.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timex.h>
+#include <time.h>
+
+#include "alloc-util.h"
+#include "buf.h"
+#include "approval_verify.h"
+#include "command_verify.h"
+#include "fileio.h"
+#include "json-util.h"
+#include "log.h"
+#include "module.h"
+#include "rootpath.h"
+#include "strutil.h"
+#include "approval_store.h"
+
+#define APPLIED_FILE "approvals.applied" /* one server id per line: journaled already */
+
+static struct approval_doc *in_force; /* NULL: none */
+
+static bool clock_synced(void)
+{
+	struct timex tx = {.modes = 0}; /* only read, never set */
+	int st = adjtimex(&tx);
+
+	return st >= 0 && st != TIME_ERROR && !(tx.status & STA_UNSYNC);
+}
+
+static bool applied_before(const char *list, const char *id)
+{
+	size_t n = strlen(id);
+
+	for (const char *p = list; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (len == n && memcmp(p, id, n) == 0)
+			return true;
+		p = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+bool approval_store_reload(struct mamori_ctx *ctx, const char *state_dir, const char *policy_key)
+{
+	_cleanup_free_ struct approval_doc *d = calloc(1, sizeof(*d));
+	_cleanup_free_ char *applied = NULL;
+	char state[PATH_MAX], pub[PATH_MAX], tid[TERMINAL_ID_MAX], why[256], ap[PATH_MAX + 32];
+	size_t alen = 0;
+	struct buf add = {0};
+	bool changed;
+	int r;
+
+	if (!d || root_path(state, sizeof(state), state_dir) < 0 || root_path(pub, sizeof(pub), policy_key) < 0)
+		return false;
+	if (command_terminal_id(state, tid) < 0)
+		return false; /* not enrolled: no approval data */
+	r = approval_load(state, pub, tid, d, why, sizeof(why));
+	if (r == -ENOENT) {
+		changed = in_force != NULL;
+		free(in_force);
+		in_force = NULL;
+		return changed;
+	}
+	if (r < 0) {
+		_cleanup_json_ cJSON *ev = cJSON_CreateObject();
+
+		log_error("%s: none applies", why);
+		if (ev && cJSON_AddStringToObject(ev, "reason", why) &&
+		    mamori_emit(ctx, "approval.refused", SEV_ERROR, "OPS-3,OPS-4", ev) < 0)
+			log_error("cannot journal approval.refused");
+		changed = in_force != NULL;
+		free(in_force);
+		in_force = NULL;
+		return changed;
+	}
+	if (xsnprintf(ap, sizeof(ap), "%s/%s", state, APPLIED_FILE) < 0)
+		return false;
+	(void)read_file_capped(ap, 1024 * 1024, &applied, &alen);
+	for (size_t i = 0; i < d->n; i++) {
+		const struct approval *a = &d->a[i];
+		_cleanup_json_ cJSON *ev = NULL;
+
+		if (applied_before(applied, a->id))
+			continue;
+		ev = cJSON_CreateObject();
+		if (!ev)
+			break;
+		cJSON_AddStringToObject(ev, "id", a->id);
+		cJSON_AddStringToObject(ev, "request_id", a->request_id);
+		cJSON_AddStringToObject(ev, "kind", "device");
+		cJSON_AddStringToObject(ev, "hash", a->hash);
+		if (a->person[0])
+			cJSON_AddStringToObject(ev, "person", a->person);
+		else
+			cJSON_AddNullToObject(ev, "person");
+		cJSON_AddStringToObject(ev, "access", a->access == APPROVAL_RO ? "ro" : "rw");
+		cJSON_AddNumberToObject(ev, "not_after", (double)a->not_after);
+		cJSON_AddStringToObject(ev, "approved_by", a->approved_by);
+		cJSON_AddNumberToObject(ev, "version", (double)d->version);
+		cJSON_AddBoolToObject(ev, "expired", a->not_after <= (int64_t)time(NULL));
+		cJSON_AddBoolToObject(ev, "clock_synchronised", clock_synced());
+		/* journaled before it is applied: the gate acts on a durable record */
+		if (mamori_emit(ctx, "approval.applied", SEV_NOTICE, "OPS-3,OPS-4,MEDIA-1", ev) < 0) {
+			log_error("cannot journal approval.applied %s: not applied", a->id);
+			continue;
+		}
+		if (buf_printf(&add, 1024 * 1024, "%s\n", a->id) < 0)
+			break;
+	}
+	if (add.len) {
+		struct buf all = {0};
+
+		if (buf_put(&all, applied, alen, BUF_NO_MAX) == 0 &&
+		    buf_put(&all, add.data, add.len, BUF_NO_MAX) == 0 &&
+		    write_file_atomic(ap, all.data, all.len, 0600) < 0)
+			log_warning("cannot record the approvals journaled (%s)", ap);
+		buf_free(&all);
+	}
+	buf_free(&add);
+	changed = !in_force || in_force->version != d->version;
+	free(in_force);
+	in_force = TAKE_PTR(d);
+	return changed;
+}
+
+void approval_store_exceptions(cJSON *arr, size_t max)
+{
+	time_t now = time(NULL);
+	size_t n = 0;
+
+	for (size_t i = 0; in_force && i < in_force->n && n < max; i++) {
+		const struct approval *a = &in_force->a[i];
+		cJSON *e;
+		char id[64];
+
+		if (a->not_after <= (int64_t)now || xsnprintf(id, sizeof(id), "approval-%s", a->id) < 0)
+			continue; /* ended by the agent's clock */
+		e = cJSON_CreateObject();
+		if (!e)
+			return;
+		cJSON_AddStringToObject(e, "id", id);
+		cJSON_AddStringToObject(e, "action", "allow");
+		cJSON_AddStringToObject(e, "hash", a->hash);
+		cJSON_AddNumberToObject(e, "not_after", (double)a->not_after);
+		cJSON_AddNumberToObject(e, "policy_version", 0);
+		cJSON_AddItemToArray(arr, e);
+		n++;
+	}
+}

@@ -1,0 +1,28 @@
+/* agent/worker/approval_store.h — approval data in force on this terminal
+ * (issue 16, OPS-3, OPS-4, MEDIA-1): what `mamorictl server sync` installed
+ * (state_dir/approvals.json, verified again here with the policy key),
+ * journaled once per approval (`approval.applied`) and handed to mamorid
+ * with the local USB exceptions (protocol/ipc.h `usb_local`), so the gate's
+ * own matcher decides the device — present ones at once — and ends each
+ * approval at its not_after by the agent's clock. mamori-worker. */
+#ifndef MAMORI_WORKER_APPROVAL_STORE_H
+#define MAMORI_WORKER_APPROVAL_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+struct mamori_ctx;
+
+/* Load and verify the installed approval data (state_dir, policy_key: the
+ * agent.conf paths, under the root prefix); journal approval.applied for
+ * each approval not journaled before, approval.refused when the data does
+ * not verify (then none applies). Returns whether the set changed. */
+bool approval_store_reload(struct mamori_ctx *ctx, const char *state_dir, const char *policy_key);
+
+/* Append the approvals in force at now as usb_local elements {id, action
+ * allow, hash, not_after, policy_version 0} to arr, at most max of them. */
+void approval_store_exceptions(cJSON *arr, size_t max);
+
+#endif

@@ -1,0 +1,272 @@
+/* agent/worker/request_store.c — requests to the approver (mamori-worker;
+ * issue 16, OPS-3, OPS-4, MEDIA-1).
+ *
+ * `mamorictl request device [ID]` asks for a USB device to be permitted
+ * (ID: a present device's port or its descriptor hash; none: the device the
+ * gate blocked last), `mamorictl request exception --requirement R --until T
+ * --reason TEXT` for an exception of a requirement. Who asks is the control
+ * socket's peer: no request field names a person, and an unknown field is
+ * refused (a name in the body cannot speak for somebody else). The request
+ * is one journal record, `request.created`, with a random request id: the
+ * journal is the queue to mamori-server (agent/net/transport.h), which
+ * makes the request of the record it stores. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "alloc-util.h"
+#include "control.h"
+#include "fileio.h"
+#include "json-util.h"
+#include "log.h"
+#include "module.h"
+#include "request_store.h"
+#include "rootpath.h"
+#include "strutil.h"
+#include "usb/usb_identity.h"
+#include "usb/usb_local.h"
+
+#define REQUEST_REASON_MAX 1024
+#define REQUEST_UNTIL_MAX  (366LL * 86400) /* at most a year ahead */
+
+static cJSON *last_blocked; /* the device object of the last usb.blocked */
+
+void request_note_event(const struct mamori_event *ev)
+{
+	const cJSON *dev;
+
+	if (!ev->payload || strcmp(ev->type, "usb.blocked") != 0)
+		return;
+	dev = cJSON_GetObjectItemCaseSensitive(ev->payload, "device");
+	if (!cJSON_IsObject(dev) || cJSON_GetObjectItemCaseSensitive(ev->payload, "interface"))
+		return; /* one interface blocked: the device itself was permitted */
+	cJSON_Delete(last_blocked);
+	last_blocked = cJSON_Duplicate(dev, 1);
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+static bool valid_text(const cJSON *v, size_t max)
+{
+	return cJSON_IsString(v) && v->valuestring[0] && strlen(v->valuestring) <= max &&
+	       utf8_valid(v->valuestring, strlen(v->valuestring));
+}
+
+/* "OPS-3", "MEDIA-2": upper-case letters, '-', digits */
+static bool valid_requirement(const char *s)
+{
+	size_t i = 0, n;
+
+	if (!s || strlen(s) > 16)
+		return false;
+	while (s[i] >= 'A' && s[i] <= 'Z')
+		i++;
+	if (i == 0 || s[i] != '-')
+		return false;
+	n = ++i;
+	while (s[i] >= '0' && s[i] <= '9')
+		i++;
+	return i > n && s[i] == '\0';
+}
+
+/* The device object of a present device by its port name (1-3): its
+ * identity read as the gate reads it (modules/usb/usb_identity.c). */
+static cJSON *device_of_port(const char *port)
+{
+	char link[PATH_MAX], real[PATH_MAX], rootp[PATH_MAX], v[8];
+	struct usb_identity id;
+	const char *sys;
+	size_t rl;
+	cJSON *o;
+
+	if (!port[0] || strchr(port, '/') || strchr(port, ':') || strcmp(port, ".") == 0 || strcmp(port, "..") == 0 ||
+	    root_pathf(link, sizeof(link), "/sys/bus/usb/devices/%s", port) < 0 || !realpath(link, real) ||
+	    root_path(rootp, sizeof(rootp), "/") < 0)
+		return NULL;
+	rl = strlen(rootp);
+	while (rl > 0 && rootp[rl - 1] == '/')
+		rl--;
+	sys = strncmp(real, rootp, rl) == 0 ? real + rl : real;
+	if (usb_identity_read(sys, port, USB_ID_ALL, &id) < 0 || !(id.have & USB_ID_HASH))
+		return NULL;
+	o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "hash", id.hash_hex);
+	snprintf(v, sizeof(v), "%04x", id.vendor);
+	cJSON_AddStringToObject(o, "vendor", v);
+	snprintf(v, sizeof(v), "%04x", id.product);
+	cJSON_AddStringToObject(o, "product", v);
+	if (id.serial_raw.present && !id.serial_raw.too_long && utf8_valid(id.serial_raw.b, id.serial_raw.len) &&
+	    strlen(id.serial_raw.b) == id.serial_raw.len)
+		cJSON_AddStringToObject(o, "serial", id.serial_raw.b);
+	else
+		cJSON_AddNullToObject(o, "serial");
+	if (utf8_valid(id.name_raw.b, id.name_raw.len) && strlen(id.name_raw.b) == id.name_raw.len)
+		cJSON_AddStringToObject(o, "name", id.name_raw.b);
+	else
+		cJSON_AddNullToObject(o, "name");
+	cJSON_AddStringToObject(o, "port", port);
+	return o;
+}
+
+/* What the request names: a port or hash given, or the last blocked device. */
+static cJSON *device_for(const cJSON *arg, const char **ret_reason)
+{
+	const char *s = cJSON_GetStringValue(arg);
+	cJSON *o;
+
+	if (!arg) {
+		const char *h, *port;
+
+		if (!last_blocked) {
+			*ret_reason = "no_blocked_device";
+			return NULL;
+		}
+		h = str(last_blocked, "hash");
+		if (h && usb_local_is_hash(h)) {
+			o = cJSON_CreateObject();
+			if (o) {
+				cJSON_AddStringToObject(o, "hash", h);
+				for (const char *const *k =
+				             (const char *const[]){"vendor", "product", "serial", "name", "port", NULL};
+				     *k; k++)
+					cJSON_AddItemToObject(o, *k,
+					                      str(last_blocked, *k)
+					                              ? cJSON_CreateString(str(last_blocked, *k))
+					                              : cJSON_CreateNull());
+			}
+			return o;
+		}
+		port = str(last_blocked, "port");
+		o = port ? device_of_port(port) : NULL;
+		if (!o)
+			*ret_reason = "device_gone";
+		return o;
+	}
+	if (!s || strlen(s) > 64) {
+		*ret_reason = "bad_request";
+		return NULL;
+	}
+	if (usb_local_is_hash(s)) {
+		o = cJSON_CreateObject();
+		if (o)
+			cJSON_AddStringToObject(o, "hash", s);
+		return o;
+	}
+	o = device_of_port(s);
+	if (!o)
+		*ret_reason = "unknown_device";
+	return o;
+}
+
+static cJSON *refuse(struct mamori_ctx *ctx, const char *reason, const char *msg, const cJSON *args, uid_t uid,
+                     pid_t pid)
+{
+	cJSON *out = cJSON_CreateObject();
+	_cleanup_json_ cJSON *ev = cJSON_CreateObject();
+
+	if (ev) {
+		const cJSON *k = args ? cJSON_GetObjectItemCaseSensitive(args, "kind") : NULL;
+
+		cJSON_AddStringToObject(ev, "reason", reason);
+		cJSON_AddItemToObject(ev, "kind",
+		                      cJSON_IsString(k) && strlen(k->valuestring) <= 32
+		                              ? cJSON_CreateString(k->valuestring)
+		                              : cJSON_CreateNull());
+		control_who_json(ev, uid, pid);
+		if (mamori_emit(ctx, "request.refused", SEV_WARNING, "OPS-3,OPS-4", ev) < 0)
+			log_error("cannot journal request.refused");
+	}
+	if (out) {
+		cJSON_AddBoolToObject(out, "ok", 0);
+		cJSON_AddStringToObject(out, "reason", reason);
+		cJSON_AddStringToObject(out, "error", msg);
+	}
+	return out;
+}
+
+cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_t pid)
+{
+	static const char *const dev_keys[] = {"kind", "device", "reason", NULL};
+	static const char *const exc_keys[] = {"kind", "requirement", "until", "reason", NULL};
+	const char *kind = args ? str(args, "kind") : NULL, *why = "bad_request";
+	const cJSON *reason = args ? cJSON_GetObjectItemCaseSensitive(args, "reason") : NULL;
+	_cleanup_json_ cJSON *ev = NULL;
+	uint8_t rnd[16];
+	char id[33];
+	cJSON *out;
+	int64_t now = (int64_t)time(NULL);
+
+	if (!kind || (strcmp(kind, "device") != 0 && strcmp(kind, "exception") != 0))
+		return refuse(ctx, "bad_request", "usage: kind device or exception", args, uid, pid);
+	/* exact: a field naming a person (or anything else) is refused */
+	if (!json_only_keys(args, strcmp(kind, "device") == 0 ? dev_keys : exc_keys))
+		return refuse(ctx, "unknown_field",
+		              "unknown field in the request (the person is who runs the command, never a field)", args,
+		              uid, pid);
+	if (reason && !valid_text(reason, REQUEST_REASON_MAX))
+		return refuse(ctx, "bad_request", "--reason: 1 to 1024 bytes of UTF-8", args, uid, pid);
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return refuse(ctx, "no_random", "cannot make a request id", args, uid, pid);
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+	ev = cJSON_CreateObject();
+	if (!ev)
+		return NULL;
+	cJSON_AddStringToObject(ev, "request_id", id);
+	cJSON_AddStringToObject(ev, "kind", kind);
+	if (strcmp(kind, "device") == 0) {
+		cJSON *dev = device_for(cJSON_GetObjectItemCaseSensitive(args, "device"), &why);
+
+		if (!dev)
+			return refuse(ctx, why,
+			              strcmp(why, "no_blocked_device") == 0
+			                      ? "no device was blocked since the agent started: name one (usb list)"
+			              : strcmp(why, "device_gone") == 0
+			                      ? "the last blocked device is no longer present"
+			                      : "not a present device's port nor a descriptor hash",
+			              args, uid, pid);
+		cJSON_AddItemToObject(ev, "device", dev);
+	} else {
+		const cJSON *rq = cJSON_GetObjectItemCaseSensitive(args, "requirement");
+		const cJSON *until = cJSON_GetObjectItemCaseSensitive(args, "until");
+
+		if (!cJSON_IsString(rq) || !valid_requirement(rq->valuestring) || !cJSON_IsNumber(until) ||
+		    until->valuedouble != (double)(int64_t)until->valuedouble || !reason)
+			return refuse(ctx, "bad_request", "usage: --requirement ID --until TIME --reason TEXT", args,
+			              uid, pid);
+		if ((int64_t)until->valuedouble <= now || (int64_t)until->valuedouble - now > REQUEST_UNTIL_MAX)
+			return refuse(ctx, "bad_until", "--until: in the future, at most a year ahead", args, uid, pid);
+		cJSON_AddStringToObject(ev, "requirement", rq->valuestring);
+		cJSON_AddNumberToObject(ev, "until", until->valuedouble);
+	}
+	if (reason)
+		cJSON_AddStringToObject(ev, "reason", reason->valuestring);
+	else
+		cJSON_AddNullToObject(ev, "reason");
+	control_who_json(ev, uid, pid);
+	if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(ev, "user")))
+		return refuse(ctx, "unknown_person", "the caller has no account name: nobody to approve for", args, uid,
+		              pid);
+	if (mamori_emit(ctx, "request.created", SEV_NOTICE, "OPS-3,OPS-4", ev) < 0) {
+		out = cJSON_CreateObject();
+		if (out) {
+			cJSON_AddBoolToObject(out, "ok", 0);
+			cJSON_AddStringToObject(out, "reason", "journal");
+			cJSON_AddStringToObject(out, "error", "cannot journal the request");
+		}
+		return out;
+	}
+	out = cJSON_Duplicate(ev, 1);
+	if (out)
+		cJSON_AddBoolToObject(out, "ok", 1);
+	return out;
+}

@@ -1,0 +1,494 @@
+/* server-api/api_request.c — requests to the approver (mamori-server; issue 16,
+ * OPS-3, OPS-4, MEDIA-1).
+ *
+ * A request is made from the journal record a terminal uploaded: the agent
+ * journals `request.created` with the person taken from the control
+ * socket's peer credentials, so the record is the evidence and the upload
+ * the (offline-proof) transport. An emergency code used at the terminal
+ * (`exception.applied`, kind emergency, OPS-3) becomes an after-the-fact
+ * request that an approver acknowledges.
+ *
+ * The admin API lists them and approves (scope: this terminal or its
+ * department; this person or anyone; ro or rw; until), rejects (a reason)
+ * or acknowledges; the approver is never the requester (OPS-4, the same
+ * rule as for policies and commands: api_admin_ops4_allowed). Every step is
+ * in the audit trail. Approved device requests reach the terminals as
+ * approval data signed with the policy key (protocol/approval.h) in the
+ * check-in answer, separate from the group policy. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_admin.h"
+#include "api_device.h"
+#include "api_request.h"
+#include "approval.h"
+#include "crypto.h"
+#include "json-util.h"
+#include "log.h"
+#include "policy_sign.h"
+#include "server.h"
+#include "sha256.h"
+#include "store.h"
+#include "strutil.h"
+
+#define APPROVAL_UNTIL_MAX_S (366LL * 86400)
+
+static const char *get_str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void hex_random(char *buf, size_t nbytes)
+{
+	uint8_t raw[32];
+
+	(void)crypto_random(raw, nbytes);
+	for (size_t i = 0; i < nbytes; i++)
+		snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+}
+
+/* ---- from the uploaded records --------------------------------------------------- */
+
+static void ingest_one(struct server *srv, const char *terminal_id, const char *group, const cJSON *rec)
+{
+	_cleanup_free_ struct store_request *q = calloc(1, sizeof(*q));
+	const char *type = get_str(rec, "type");
+	const cJSON *pl = cJSON_GetObjectItemCaseSensitive(rec, "payload"),
+	            *seq = cJSON_GetObjectItemCaseSensitive(rec, "seq");
+	char *body = NULL;
+	const char *person, *kind;
+	char detail[160];
+	int r;
+
+	if (!q || !type || !cJSON_IsObject(pl) || !cJSON_IsNumber(seq))
+		return;
+	if (strcmp(type, "request.created") == 0) {
+		kind = get_str(pl, "kind");
+		person = get_str(pl, "user");
+		if (!kind || (strcmp(kind, "device") != 0 && strcmp(kind, "exception") != 0) || !person || !person[0] ||
+		    !hex_lower_exact(get_str(pl, "request_id"), 32))
+			return; /* the record is stored; as a request it is not one */
+		if (strcmp(kind, "device") == 0 &&
+		    !hex_lower_exact(get_str(cJSON_GetObjectItemCaseSensitive(pl, "device"), "hash"), 64))
+			return;
+		(void)strscpy(q->request_id, sizeof(q->request_id), get_str(pl, "request_id"));
+		(void)strscpy(q->status, sizeof(q->status), "pending");
+	} else if (strcmp(type, "exception.applied") == 0) {
+		const char *id = get_str(pl, "id");
+		struct sha256_ctx c;
+		uint8_t h[SHA256_DIGEST_SIZE];
+
+		kind = get_str(pl, "kind");
+		if (!kind || strcmp(kind, "emergency") != 0 || !id)
+			return;
+		kind = "emergency";
+		person = get_str(pl, "person") ? get_str(pl, "person") : "";
+		/* the exception's id, whatever its form, as 32 hex digits */
+		sha256_init(&c);
+		sha256_update(&c, id, strlen(id));
+		sha256_final(&c, h);
+		for (size_t i = 0; i < 16; i++)
+			snprintf(q->request_id + 2 * i, 3, "%02x", h[i]);
+		(void)strscpy(q->status, sizeof(q->status), "pending_ack");
+	} else
+		return;
+	body = cJSON_PrintUnformatted(pl); /* cJSON's allocator: cJSON_free */
+	r = body ? strscpy(q->body, sizeof(q->body), body) : -ENOMEM;
+	cJSON_free(body);
+	if (r < 0 || strscpy(q->person, sizeof(q->person), person) < 0)
+		return;
+	hex_random(q->id, 16);
+	(void)strscpy(q->terminal_id, sizeof(q->terminal_id), terminal_id);
+	(void)strscpy(q->group, sizeof(q->group), group);
+	(void)strscpy(q->kind, sizeof(q->kind), kind);
+	(void)strscpy(q->decision, sizeof(q->decision), "{}");
+	q->seq = (uint64_t)seq->valuedouble;
+	q->created_us = server_now_us();
+	r = STORE_CALL(srv->store, request_add, q);
+	if (r == -EEXIST)
+		return; /* uploaded again (at least once) */
+	if (r < 0) {
+		log_error_errno(r, "terminal %s: cannot store request %s: %m", terminal_id, q->request_id);
+		return;
+	}
+	(void)xsnprintf(detail, sizeof(detail), "%s %s by %.64s", q->kind, q->id, q->person);
+	server_audit(srv, terminal_id, "request.received", terminal_id, "ok", detail);
+}
+
+cJSON *api_request_candidates(const cJSON *records)
+{
+	cJSON *out = NULL;
+	const cJSON *rec;
+
+	/* each element is {"hash", "record": the canonical record} */
+	cJSON_ArrayForEach(rec, records)
+	{
+		const cJSON *r = cJSON_GetObjectItemCaseSensitive(rec, "record");
+		const char *t = get_str(r, "type");
+
+		if (!t || (strcmp(t, "request.created") != 0 && strcmp(t, "exception.applied") != 0))
+			continue;
+		if (!out && !(out = cJSON_CreateArray()))
+			return NULL;
+		cJSON_AddItemToArray(out, cJSON_Duplicate(r, 1));
+	}
+	return out;
+}
+
+void api_request_ingest(struct server *srv, const char *terminal_id, const cJSON *records, uint64_t acked_seq)
+{
+	struct store_device dev;
+	const cJSON *rec;
+	bool any = false;
+
+	cJSON_ArrayForEach(rec, records)
+	{
+		const char *t = get_str(rec, "type");
+		const cJSON *seq = cJSON_GetObjectItemCaseSensitive(rec, "seq");
+
+		if (t && (strcmp(t, "request.created") == 0 || strcmp(t, "exception.applied") == 0) &&
+		    cJSON_IsNumber(seq) && seq->valuedouble <= (double)acked_seq)
+			any = true;
+	}
+	if (!any || STORE_CALL(srv->store, device_get, terminal_id, &dev) < 0)
+		return;
+	cJSON_ArrayForEach(rec, records)
+	{
+		const cJSON *seq = cJSON_GetObjectItemCaseSensitive(rec, "seq");
+
+		if (cJSON_IsNumber(seq) && seq->valuedouble <= (double)acked_seq)
+			ingest_one(srv, terminal_id, dev.group, rec);
+	}
+}
+
+/* ---- the admin API ------------------------------------------------------------------ */
+
+static cJSON *request_json(const struct store_request *q)
+{
+	cJSON *o = cJSON_CreateObject();
+	char t[32];
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "id", q->id);
+	cJSON_AddStringToObject(o, "terminal_id", q->terminal_id);
+	cJSON_AddStringToObject(o, "department", q->group);
+	cJSON_AddStringToObject(o, "request_id", q->request_id);
+	cJSON_AddStringToObject(o, "kind", q->kind);
+	cJSON_AddStringToObject(o, "person", q->person);
+	cJSON_AddItemToObject(o, "request", cJSON_Parse(q->body[0] ? q->body : "{}"));
+	cJSON_AddNumberToObject(o, "seq", (double)q->seq);
+	cJSON_AddStringToObject(o, "status", q->status);
+	server_format_time(q->created_us, t);
+	cJSON_AddStringToObject(o, "created", t);
+	if (q->decided_by[0]) {
+		cJSON_AddStringToObject(o, "decided_by", q->decided_by);
+		server_format_time(q->decided_us, t);
+		cJSON_AddStringToObject(o, "decided", t);
+		cJSON_AddItemToObject(o, "decision", cJSON_Parse(q->decision));
+	} else {
+		cJSON_AddNullToObject(o, "decided_by");
+		cJSON_AddNullToObject(o, "decided");
+		cJSON_AddNullToObject(o, "decision");
+	}
+	if (q->version > 0)
+		cJSON_AddNumberToObject(o, "version", (double)q->version);
+	else
+		cJSON_AddNullToObject(o, "version");
+	/* OPS-4 shown where the approver decides */
+	cJSON_AddStringToObject(o, "rule",
+	                        "OPS-4: 申請者本人は承認できません / the requester cannot approve their own request");
+	return o;
+}
+
+static int list_cb(const struct store_request *q, void *userdata)
+{
+	cJSON *o = request_json(q);
+
+	if (!o || !cJSON_AddItemToArray(userdata, o)) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void handle_list(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_json_ cJSON *arr = NULL;
+	const char *status = http_req_query(req, "status");
+	char actor[STORE_ID_MAX + 8];
+	int r;
+
+	if (api_admin_authorize(srv, req, ADMIN_NEED_READ, actor, sizeof(actor)) < 0)
+		return;
+	if (status && strcmp(status, "pending") != 0 && strcmp(status, "approved") != 0 &&
+	    strcmp(status, "rejected") != 0 && strcmp(status, "pending_ack") != 0 &&
+	    strcmp(status, "acknowledged") != 0)
+		return http_reply_error(req, 400, "invalid", "status が不正です", "unknown status", NULL);
+	arr = cJSON_CreateArray();
+	if (!arr)
+		return api_admin_no_memory(req);
+	r = STORE_CALL(srv->store, request_list, status, 1000, list_cb, arr);
+	if (r < 0)
+		return api_admin_store_failed(req, r);
+	http_reply_json(req, 200, arr);
+}
+
+static int load(struct server *srv, struct http_req *req, struct store_request *q)
+{
+	const char *id = http_req_param(req, 0);
+	int r;
+
+	if (!hex_lower_exact(id, 32) || (r = STORE_CALL(srv->store, request_get, id, q)) == -ENOENT) {
+		http_reply_error(req, 404, "not_found", "その申請はありません", "no such request", NULL);
+		return -ENOENT;
+	}
+	if (r < 0) {
+		api_admin_store_failed(req, r);
+		return r;
+	}
+	return 0;
+}
+
+static void handle_get(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	_cleanup_free_ struct store_request *q = malloc(sizeof(*q));
+	_cleanup_json_ cJSON *out = NULL;
+	char actor[STORE_ID_MAX + 8];
+
+	if (api_admin_authorize(srv, req, ADMIN_NEED_READ, actor, sizeof(actor)) < 0)
+		return;
+	if (!q)
+		return api_admin_no_memory(req);
+	if (load(srv, req, q) < 0)
+		return;
+	out = request_json(q);
+	http_reply_json(req, 200, out);
+}
+
+static void bad(struct http_req *req, const char *ja, const char *en)
+{
+	http_reply_error(req, 400, "invalid", ja, en, NULL);
+}
+
+enum step { STEP_APPROVE, STEP_REJECT, STEP_ACKNOWLEDGE };
+
+/* POST /admin/v1/requests/{id}/approve|reject|acknowledge */
+static void handle_step(struct server *srv, struct http_req *req, enum step step)
+{
+	static const char *const approve_keys[] = {"scope", "person", "access", "until", NULL};
+	static const char *const reject_keys[] = {"reason", NULL};
+	static const char *const ack_keys[] = {"note", NULL};
+	static const char *const actions[] = {"request.approve", "request.reject", "request.acknowledge"};
+	const char *action = actions[step];
+	_cleanup_free_ struct store_request *q = malloc(sizeof(*q));
+	_cleanup_json_ cJSON *body = NULL, *dec = NULL, *out = NULL;
+	char *dec_text = NULL;
+	char actor[STORE_ID_MAX + 8], from[16], detail[200];
+	const char *why = "", *u;
+	int64_t version = 0;
+	int r;
+
+	if (api_admin_authorize(srv, req, ADMIN_NEED_APPROVE, actor, sizeof(actor)) < 0)
+		return;
+	if (!q)
+		return api_admin_no_memory(req);
+	if (load(srv, req, q) < 0)
+		return;
+	r = http_req_json(req, SERVER_JSON_SMALL, &body);
+	if (r < 0)
+		return http_reply_body_error(req, r);
+	if (!cJSON_IsObject(body))
+		return bad(req, "JSON オブジェクトが必要です", "a JSON object is expected");
+	u = api_unknown_field(body, step == STEP_APPROVE ? approve_keys : step == STEP_REJECT ? reject_keys : ack_keys);
+	if (u) {
+		server_audit(srv, actor, action, q->terminal_id, "refused", "unknown field");
+		return bad(req, "不明な項目があります", "unknown field in the request");
+	}
+	(void)xsnprintf(detail, sizeof(detail), "%s %s by %.64s", q->kind, q->id, q->person);
+	if (strcmp(q->kind, "emergency") == 0 ? step != STEP_ACKNOWLEDGE : step == STEP_ACKNOWLEDGE) {
+		server_audit(srv, actor, action, q->terminal_id, "refused", "wrong step for the kind");
+		return http_reply_error(
+		        req, 409, "wrong_kind", "緊急コードの使用は確認 (acknowledge) のみ、それ以外は承認か却下です",
+		        "an emergency code's use is acknowledged; other requests are approved or rejected", NULL);
+	}
+	(void)strscpy(from, sizeof(from), q->status);
+	if (strcmp(from, step == STEP_ACKNOWLEDGE ? "pending_ack" : "pending") != 0) {
+		server_audit(srv, actor, action, q->terminal_id, "refused", "already decided");
+		return http_reply_error(req, 409, "not_pending", "この申請は処理済みです",
+		                        "this request was decided already", NULL);
+	}
+	/* OPS-4: never the requester (same account name or staff number) */
+	if (q->person[0]) {
+		r = api_admin_ops4_allowed(srv, actor, q->person, &why);
+		if (r < 0 && r != -EPERM)
+			return api_admin_store_failed(req, r);
+		if (r == -EPERM) {
+			server_audit(srv, actor, action, q->terminal_id, "refused", why);
+			return http_reply_error(
+			        req, 403, "same_person",
+			        "申請者本人 (同じ職員番号) は自分の申請を承認できません。別の承認者が必要です "
+			        "(OPS-4)",
+			        "the requester (same staff number) cannot decide their own request (OPS-4)", NULL);
+		}
+	}
+	dec = cJSON_CreateObject();
+	if (!dec)
+		return api_admin_no_memory(req);
+	if (step == STEP_APPROVE) {
+		const char *scope = get_str(body, "scope"), *person = get_str(body, "person"),
+		           *access = get_str(body, "access"), *until = get_str(body, "until");
+		int64_t until_us = 0, now_us = server_now_us();
+
+		if (!scope || (strcmp(scope, "terminal") != 0 && strcmp(scope, "department") != 0))
+			return bad(req, "scope は terminal か department です", "scope: terminal or department");
+		if (!person || (strcmp(person, "requester") != 0 && strcmp(person, "anyone") != 0))
+			return bad(req, "person は requester か anyone です", "person: requester or anyone");
+		if (!access || (strcmp(access, "ro") != 0 && strcmp(access, "rw") != 0))
+			return bad(req, "access は ro か rw です", "access: ro or rw");
+		if (!until || api_admin_parse_time(until, &until_us) < 0 || until_us <= now_us ||
+		    until_us - now_us > APPROVAL_UNTIL_MAX_S * 1000000)
+			return bad(req, "until は 1 年以内の将来の日時 (RFC 3339) です",
+			           "until: a time (RFC 3339) in the future, at most a year ahead");
+		cJSON_AddStringToObject(dec, "scope", scope);
+		cJSON_AddStringToObject(dec, "person", person);
+		cJSON_AddStringToObject(dec, "access", access);
+		cJSON_AddStringToObject(dec, "until", until);
+		(void)strscpy(q->scope, sizeof(q->scope), scope);
+		(void)strscpy(q->status, sizeof(q->status), "approved");
+		q->not_after = until_us / 1000000;
+	} else if (step == STEP_REJECT) {
+		const char *reason = get_str(body, "reason");
+
+		if (!reason || !reason[0] || strlen(reason) > 1024 || !utf8_valid(reason, strlen(reason)))
+			return bad(req, "却下の理由 (reason) が必要です", "a reason (1 to 1024 bytes) is required");
+		cJSON_AddStringToObject(dec, "reason", reason);
+		(void)strscpy(q->status, sizeof(q->status), "rejected");
+	} else {
+		const char *note = get_str(body, "note");
+
+		if (cJSON_GetObjectItemCaseSensitive(body, "note") &&
+		    (!note || strlen(note) > 1024 || !utf8_valid(note, strlen(note))))
+			return bad(req, "note が不正です", "note: at most 1024 bytes of text");
+		if (note)
+			cJSON_AddStringToObject(dec, "note", note);
+		(void)strscpy(q->status, sizeof(q->status), "acknowledged");
+	}
+	dec_text = cJSON_PrintUnformatted(dec);
+	r = dec_text ? strscpy(q->decision, sizeof(q->decision), dec_text) : -ENOMEM;
+	cJSON_free(dec_text);
+	if (r < 0)
+		return bad(req, "判断の内容が長すぎます", "the decision is too long");
+	(void)strscpy(q->decided_by, sizeof(q->decided_by), actor);
+	q->decided_us = server_now_us();
+	r = STORE_CALL(srv->store, request_decide, q, from, &version);
+	if (r == -ESTALE)
+		return http_reply_error(req, 409, "changed", "申請の状態が変わりました。再度確認してください",
+		                        "the request changed meanwhile; look again", NULL);
+	if (r < 0)
+		return api_admin_store_failed(req, r);
+	q->version = version;
+	server_audit(srv, actor, action, q->terminal_id, "ok", detail);
+	out = request_json(q);
+	http_reply_json(req, 200, out);
+}
+
+static void handle_approve(void *userdata, struct http_req *req)
+{
+	handle_step(userdata, req, STEP_APPROVE);
+}
+
+static void handle_reject(void *userdata, struct http_req *req)
+{
+	handle_step(userdata, req, STEP_REJECT);
+}
+
+static void handle_acknowledge(void *userdata, struct http_req *req)
+{
+	handle_step(userdata, req, STEP_ACKNOWLEDGE);
+}
+
+/* ---- the approval data for a terminal ----------------------------------------------- */
+
+static int grant_cb(const struct store_request *q, void *userdata)
+{
+	_cleanup_json_ cJSON *dec = cJSON_Parse(q->decision), *body = cJSON_Parse(q->body);
+	const char *hash = get_str(cJSON_GetObjectItemCaseSensitive(body, "device"), "hash");
+	const char *person = get_str(dec, "person"), *access = get_str(dec, "access");
+	cJSON *a;
+
+	if (!hash || !person || !access || cJSON_GetArraySize(userdata) >= APPROVAL_MAX)
+		return 0; /* not deliverable: left out, never guessed */
+	a = cJSON_CreateObject();
+	if (!a || !cJSON_AddItemToArray(userdata, a))
+		return cJSON_Delete(a), -ENOMEM;
+	if (!cJSON_AddStringToObject(a, "id", q->id) || !cJSON_AddStringToObject(a, "request_id", q->request_id) ||
+	    !cJSON_AddStringToObject(a, "kind", "device") || !cJSON_AddStringToObject(a, "hash", hash) ||
+	    !(strcmp(person, "anyone") == 0 ? cJSON_AddNullToObject(a, "person")
+	                                    : cJSON_AddStringToObject(a, "person", q->person)) ||
+	    !cJSON_AddStringToObject(a, "access", access) ||
+	    !cJSON_AddNumberToObject(a, "not_after", (double)q->not_after) ||
+	    !cJSON_AddStringToObject(a, "approved_by", q->decided_by) ||
+	    !cJSON_AddNumberToObject(a, "version", (double)q->version))
+		return -ENOMEM;
+	return 0;
+}
+
+int api_request_grants(struct server *srv, const char *terminal_id, const char *group, char **ret_json)
+{
+	_cleanup_json_ cJSON *doc = cJSON_CreateObject(), *out = NULL;
+	char *text = NULL;
+	cJSON *arr;
+	char sig[POLICY_SIG_B64_LEN + 1], *p;
+	int64_t max = 0, now = server_now_us() / 1000000;
+	int r;
+
+	*ret_json = NULL;
+	if (!doc || !cJSON_AddStringToObject(doc, "type", APPROVAL_TYPE) ||
+	    !cJSON_AddStringToObject(doc, "terminal_id", terminal_id) || !(arr = cJSON_CreateArray()))
+		return -ENOMEM;
+	r = STORE_CALL(srv->store, request_grants, terminal_id, group, now, &max, grant_cb, arr);
+	if (r < 0) {
+		cJSON_Delete(arr);
+		return r;
+	}
+	if (max == 0) {
+		cJSON_Delete(arr);
+		return 0; /* nothing was ever approved */
+	}
+	if (!cJSON_AddNumberToObject(doc, "version", (double)max) ||
+	    !cJSON_AddNumberToObject(doc, "issued_at", (double)now) || !cJSON_AddItemToObject(doc, "approvals", arr))
+		return -ENOMEM;
+	text = cJSON_PrintUnformatted(doc); /* cJSON's allocator (the check-in's arena) */
+	if (!text)
+		return -ENOMEM;
+	r = policy_sign_buf(srv->paths.policy_key, text, strlen(text), sig);
+	out = r < 0 ? NULL : cJSON_CreateObject();
+	if (r == 0 && (!out || !cJSON_AddStringToObject(out, "document", text) ||
+	               !cJSON_AddStringToObject(out, "signature", sig)))
+		r = -ENOMEM;
+	cJSON_free(text);
+	if (r < 0)
+		return r;
+	p = cJSON_PrintUnformatted(out);
+	/* cJSON may allocate from the check-in's arena (api_device.c): copy */
+	*ret_json = p ? strdup(p) : NULL;
+	cJSON_free(p);
+	return *ret_json ? 0 : -ENOMEM;
+}
+
+const struct http_route api_request_routes[] = {
+        {HTTP_GET, "/admin/v1/requests", handle_list},
+        {HTTP_GET, "/admin/v1/requests/*", handle_get},
+        {HTTP_POST, "/admin/v1/requests/*/approve", handle_approve},
+        {HTTP_POST, "/admin/v1/requests/*/reject", handle_reject},
+        {HTTP_POST, "/admin/v1/requests/*/acknowledge", handle_acknowledge},
+};
+const size_t api_request_routes_n = ELEMENTSOF(api_request_routes);

@@ -1,0 +1,36 @@
+/* server-api/api_request.h — requests from terminals to the approver and
+ * their approval data (issue 16; OPS-3, OPS-4, MEDIA-1): the admin API
+ * /admin/v1/requests, the requests made from uploaded journal records, and
+ * the signed approval data of the check-in answer. mamori-server. */
+#ifndef MAMORI_API_REQUEST_H
+#define MAMORI_API_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "http.h"
+
+struct server;
+
+/* Copies of the records of an upload (its "records" array: {hash, record})
+ * that may make requests (chain_ingest takes the records' strings), or
+ * NULL when none. */
+cJSON *api_request_candidates(const cJSON *records);
+
+/* The candidates (above) the server now holds (seq <= acked_seq): each
+ * `request.created`, and each `exception.applied` of an emergency code,
+ * becomes a request (once per terminal and request id). Errors are logged:
+ * the records themselves are stored already. */
+void api_request_ingest(struct server *srv, const char *terminal_id, const cJSON *records, uint64_t acked_seq);
+
+/* The check-in answer's "grants": {"document": TEXT, "signature": B64}
+ * signed with the policy key (protocol/approval.h), or NULL in *ret_json
+ * when nothing was ever approved. *ret_json is malloc'd. */
+int api_request_grants(struct server *srv, const char *terminal_id, const char *group, char **ret_json);
+
+extern const struct http_route api_request_routes[];
+extern const size_t api_request_routes_n;
+
+#endif

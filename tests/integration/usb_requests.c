@@ -1,0 +1,277 @@
+/* tests/integration/usb_requests.c — requests to the approver end to end
+ * (issue 16; OPS-3, OPS-4, MEDIA-1, LOG-2): the real mamorid + mamori-worker
+ * on a umockdev testbed, enrolled with a real mamori-server (usb_requests.sh
+ * starts it; the server steps are usb_requests_steps.bash):
+ *
+ * - a stick is blocked; `mamorictl request device` run as uid 65534
+ *   (nobody, not in the socket's group) journals request.created naming
+ *   "nobody" (SO_PEERCRED) and reaches the server through the worker's sync;
+ * - the same user cannot use any other control command, and a request whose
+ *   body names a person ("user") is refused (unknown field) and journaled;
+ * - the requester's own account cannot approve (403, OPS-4); another
+ *   approver can, and the still-plugged stick becomes authorized=1 without
+ *   replugging (time measured);
+ * - the approval ends by the agent's clock: the stick is deauthorized, and
+ *   blocked again when it is plugged in anew;
+ * - an exception request is rejected with a reason;
+ * - an emergency code entered offline (OPS-3) becomes a request that an
+ *   approver acknowledges — not the person who used it (OPS-4). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <grp.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <umockdev.h>
+
+#include "control.h"
+#include "json-util.h"
+
+#include "gate_testbed.h"
+
+/* one server step (usb_requests_steps.bash): its exit status; stdout in prep/step.out */
+static int __attribute__((format(printf, 1, 2))) step(const char *fmt, ...)
+{
+	char args[4096], cmd[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "bash %s/tests/integration/usb_requests_steps.bash %s > %s/step.out",
+	         getenv("MAMORI_SRC"), args, prep);
+	return run_quiet(cmd);
+}
+
+/* mamorictl as root with args (printf), stdout to prep/out.txt: its exit status */
+static int __attribute__((format(printf, 1, 2))) ctl_root(const char *fmt, ...)
+{
+	char args[4096], cmd[16384];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s --lang en %s > %s/out.txt 2> %s/err.txt", bindir, tbroot,
+	         args, prep, prep);
+	return run(cmd);
+}
+
+static const char *step_out(void)
+{
+	static char b[4096];
+
+	snprintf(b, sizeof(b), "%s", prep_read("step.out"));
+	b[strcspn(b, "\n")] = '\0';
+	return b;
+}
+
+/* one control request as uid/gid 65534 (nobody, no supplementary group): the answer */
+static char *control_as_nobody(const char *req)
+{
+	char sock[4096], *resp = NULL;
+	int fds[2], st;
+	pid_t p;
+	static char out[65536];
+	ssize_t n;
+
+	snprintf(sock, sizeof(sock), "%s/run/mamori/mamorid.sock", tbroot);
+	assert_int_equal(pipe(fds), 0);
+	p = fork();
+	assert_true(p >= 0);
+	if (p == 0) {
+		close(fds[0]);
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(3);
+		if (control_call(sock, req, 3000, &resp) < 0)
+			_exit(4);
+		if (write(fds[1], resp, strlen(resp)) < 0)
+			_exit(5);
+		_exit(0);
+	}
+	close(fds[1]);
+	n = read(fds[0], out, sizeof(out) - 1);
+	close(fds[0]);
+	assert_int_equal(waitpid(p, &st, 0), p);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	out[n > 0 ? n : 0] = '\0';
+	return out;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void test_requests(void **state)
+{
+	char cmd[16384], id[64], id2[64];
+	char *dev;
+	const char *ans;
+	double t0, dt;
+	time_t until;
+
+	(void)state;
+	assert_int_equal(testbed_install_root(), 0);
+	assert_int_equal(step("enroll %s pc-req", tbroot), 0);
+	/* a person at the terminal can reach the socket (it is 0666; the
+	 * directories on the way are the test's) */
+	snprintf(cmd, sizeof(cmd), "chmod 0755 %s %s/etc %s/etc/mamori", tbroot, tbroot, tbroot);
+	assert_int_equal(run(cmd), 0);
+	gate_start("gate.log");
+	snprintf(cmd, sizeof(cmd), "chmod 0755 %s/run", tbroot);
+	assert_int_equal(run(cmd), 0);
+
+	dev = insert(3, "dead", "beef", "REQ1"); /* blocked by the default */
+	usleep(500000);
+	assert_string_equal(attr(dev, "authorized"), "0");
+
+	/* nobody may not use the administrators' commands ... */
+	ans = control_as_nobody("{\"cmd\":\"status\"}");
+	assert_non_null(strstr(ans, "\"ok\":false"));
+	assert_non_null(strstr(ans, "permission denied"));
+	/* ... nor speak for somebody else: a person in the body is refused */
+	ans = control_as_nobody("{\"cmd\":\"request\",\"args\":{\"kind\":\"device\",\"user\":\"shonin\"}}");
+	assert_non_null(strstr(ans, "\"ok\":false"));
+	assert_non_null(strstr(ans, "unknown_field"));
+	ans = control_as_nobody("{\"cmd\":\"request\",\"args\":{\"kind\":\"device\",\"uid\":0}}");
+	assert_non_null(strstr(ans, "unknown_field"));
+
+	/* the request, as the person at the terminal: the last blocked device */
+	snprintf(cmd, sizeof(cmd),
+	         "runuser -u nobody -- %s/mamorictl --root %s --lang en --json request device > %s/out.txt 2> "
+	         "%s/err.txt",
+	         bindir, tbroot, prep, prep);
+	assert_int_equal(run(cmd), 0);
+	{
+		_cleanup_json_ cJSON *o = cJSON_Parse(prep_read("out.txt"));
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "device");
+
+		assert_non_null(o);
+		assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "user")), "nobody");
+		assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "uid")), 65534);
+		assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "serial")), "REQ1");
+		assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "port")), "1-3");
+	}
+	/* an exception request too (rejected below) */
+	until = time(NULL) + 86400;
+	snprintf(cmd, sizeof(cmd),
+	         "runuser -u nobody -- %s/mamorictl --root %s --lang en request exception --requirement MEDIA-2 "
+	         "--until $(date -u -d @%lld +%%Y-%%m-%%dT%%H:%%M:%%SZ) --reason 'scanner driver' > %s/out2.txt 2>&1",
+	         bindir, tbroot, (long long)until, prep);
+	assert_int_equal(run(cmd), 0);
+
+	/* the worker's sync brings both to the server */
+	snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s journal export --format jsonl > %s/requests.jsonl", bindir,
+	         tbroot, prep);
+	assert_int_equal(run(cmd), 0);
+	assert_int_equal(step("wait_request device"), 0);
+	snprintf(id, sizeof(id), "%s", step_out());
+	assert_int_equal(step("wait_request exception"), 0);
+	snprintf(id2, sizeof(id2), "%s", step_out());
+
+	/* the dashboard's inbox shows it, and who may decide it (OPS-4 visible) */
+	assert_int_equal(step("inbox %s shonin", id), 0);
+	assert_string_equal(step_out(), "true ");
+	assert_int_equal(step("inbox %s nobody", id), 0);
+	assert_string_equal(step_out(), "false OPS-4: requester cannot approve");
+	/* OPS-4: the requester's own account cannot approve */
+	until = time(NULL) + 40;
+	assert_int_equal(step("approve %s nobody %lld", id, (long long)until), 0);
+	assert_string_equal(step_out(), "403");
+	/* unknown fields in the approval are refused */
+	assert_int_equal(step("approve %s shonin %lld '{\"scope\":\"terminal\",\"person\":\"requester\",\"access\":"
+	                      "\"ro\",\"until\":\"2099-01-01T00:00:00Z\",\"requested_by\":\"shonin\"}'",
+	                      id, (long long)until),
+	                 0);
+	assert_string_equal(step_out(), "400");
+	assert_string_equal(attr(dev, "authorized"), "0");
+
+	/* another approver: the still-plugged stick is authorized, no replug */
+	assert_int_equal(step("approve %s shonin %lld", id, (long long)until), 0);
+	assert_string_equal(step_out(), "200");
+	t0 = now_s();
+	assert_true(wait_attr(dev, "authorized", "1", 15000));
+	dt = now_s() - t0;
+	printf("approval → authorized=1 in %.2f s (check-in every 5 s while a request waits)\n", dt);
+	assert_true(dt <= 10.0);
+	/* decided once: a second approval is refused */
+	assert_int_equal(step("approve %s shonin %lld", id, (long long)until), 0);
+	assert_string_equal(step_out(), "409");
+
+	/* the exception request: rejected with a reason */
+	assert_int_equal(step("reject %s 'use the shared scanner'", id2), 0);
+	assert_string_equal(step_out(), "200");
+
+	/* the approval ends by the agent's clock: deauthorized ... */
+	while (time(NULL) < until)
+		usleep(200000);
+	assert_true(wait_attr(dev, "authorized", "0", 8000));
+	/* ... and blocked again at its next insertion */
+	umockdev_testbed_uevent(tb, dev, "remove");
+	usleep(300000);
+	umockdev_testbed_uevent(tb, dev, "add");
+	usleep(1000000);
+	assert_string_equal(attr(dev, "authorized"), "0");
+
+	/* OPS-3: an emergency code used offline becomes a request after the
+	 * fact, which an approver — not the person who used it — acknowledges */
+	assert_int_equal(ctl_root("exception init-secret"), 0);
+	assert_int_equal(ctl_root("exception make-code --secret %s/var/lib/mamori/terminal.secret "
+	                          "--scope check:timesync.kernel_sync --hours 2",
+	                          tbroot),
+	                 0);
+	{
+		const char *o = strstr(prep_read("out.txt"), "code: ");
+		char code[32];
+
+		assert_non_null(o);
+		snprintf(code, sizeof(code), "%.14s", o + 6);
+		assert_int_equal(
+		        ctl_root("exception enter %s --scope check:timesync.kernel_sync --person nobody", code), 0);
+	}
+	{
+		_cleanup_json_ cJSON *r = control("{\"cmd\":\"check\"}"); /* a pass journals exception.applied */
+		assert_non_null(r);
+	}
+	assert_int_equal(step("wait_emergency"), 0);
+	snprintf(id, sizeof(id), "%s", step_out());
+	assert_int_equal(step("approve %s shonin %lld", id, (long long)time(NULL) + 3600), 0);
+	assert_string_equal(step_out(), "409"); /* acknowledged, never approved */
+	assert_int_equal(step("acknowledge %s nobody", id), 0);
+	assert_string_equal(step_out(), "403"); /* OPS-4: not the person who used it */
+	assert_int_equal(step("acknowledge %s shonin", id), 0);
+	assert_string_equal(step_out(), "200");
+	assert_int_equal(step("acknowledge %s shonin", id), 0);
+	assert_string_equal(step_out(), "409");
+
+	gate_stop();
+	/* the journal, for the driver's checks */
+	snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s journal export --format jsonl > %s/requests.jsonl", bindir,
+	         tbroot, prep);
+	assert_int_equal(run(cmd), 0);
+	g_free(dev);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_requests)};
+	int rc;
+
+	if (testbed_setup("usb_requests", "1") < 0)
+		return 1;
+	rc = cmocka_run_group_tests_name("usb_requests", tests, NULL, NULL);
+	testbed_teardown();
+	return rc;
+}

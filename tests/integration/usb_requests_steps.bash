@@ -1,0 +1,66 @@
+# tests/integration/usb_requests_steps.bash — the server side of
+# usb_requests.c, one step per run: `bash usb_requests_steps.bash STEP ARGS`
+# (the testbed program calls it without the ASan preload). The server, its
+# CA and the accounts' tokens come from usb_requests.sh through the
+# environment (RQ_*). Prints the step's answer; exit status 0 when the step
+# got what the test wants to see next.
+set -uo pipefail
+source "$MAMORI_SRC/tests/integration/e2e_lib.bash"
+rm -rf "$T"
+T=$RQ_T
+ADM=$RQ_ADM CA=$RQ_CA FPR=$RQ_FPR
+step=$1; shift
+case $step in
+enroll) # ROOT TERMINAL
+	TOKEN=$RQ_TOK_CISO
+	tok=$(new_token soumu) || exit 1
+	ctl "$1" enroll --server "https://$ADM" --token "$tok" --ca-fingerprint "$FPR" --terminal-id "$2" >/dev/null
+	;;
+wait_request) # KIND: the id of the newest pending request of that kind by nobody, within 30 s
+	TOKEN=$RQ_TOK_SHONIN
+	for _ in $(seq 150); do
+		id=$(api GET "/admin/v1/requests?status=pending" |
+			jq -r --arg k "$1" '[.[] | select(.kind == $k and .person == "nobody")][0].id // empty')
+		[[ -n $id ]] && { echo "$id"; exit 0; }
+		sleep 0.2
+	done
+	exit 1
+	;;
+wait_emergency) # the id of the pending_ack request of an emergency code, within 30 s
+	TOKEN=$RQ_TOK_SHONIN
+	for _ in $(seq 150); do
+		id=$(api GET "/admin/v1/requests?status=pending_ack" |
+			jq -r '[.[] | select(.kind == "emergency" and .person == "nobody")][0].id // empty')
+		[[ -n $id ]] && { echo "$id"; exit 0; }
+		sleep 0.2
+	done
+	exit 1
+	;;
+acknowledge) # ID ACCOUNT: prints the HTTP status
+	case $2 in shonin) TOKEN=$RQ_TOK_SHONIN ;; nobody) TOKEN=$RQ_TOK_NOBODY ;; *) exit 2 ;; esac
+	api POST "/admin/v1/requests/$1/acknowledge" '{"note":"confirmed by phone"}' >/dev/null
+	echo "$CODE"
+	;;
+inbox) # ID ACCOUNT: the dashboard's approvals inbox for that account — can_decide and reason of the request
+	case $2 in shonin) TOKEN=$RQ_TOK_SHONIN ;; nobody) TOKEN=$RQ_TOK_NOBODY ;; *) exit 2 ;; esac
+	api GET /admin/v1/dashboard/approvals | jq -r --arg id "$1" '.requests[] | select(.id == $id) | "\(.can_decide) \(.reason // "")"'
+	;;
+get) # ID
+	TOKEN=$RQ_TOK_SHONIN api GET "/admin/v1/requests/$1"
+	;;
+approve) # ID ACCOUNT UNTIL_EPOCH [BODY]: prints the HTTP status
+	case $2 in shonin) TOKEN=$RQ_TOK_SHONIN ;; nobody) TOKEN=$RQ_TOK_NOBODY ;; *) exit 2 ;; esac
+	until=$(date -u -d "@$3" +%Y-%m-%dT%H:%M:%SZ)
+	body=${4:-"{\"scope\":\"terminal\",\"person\":\"requester\",\"access\":\"ro\",\"until\":\"$until\"}"}
+	api POST "/admin/v1/requests/$1/approve" "$body" >"$T/approve.out"
+	echo "$CODE"
+	;;
+reject) # ID REASON: prints the HTTP status
+	TOKEN=$RQ_TOK_SHONIN
+	api POST "/admin/v1/requests/$1/reject" "$(jq -n --arg r "$2" '{reason:$r}')" >/dev/null
+	echo "$CODE"
+	;;
+*)
+	exit 2
+	;;
+esac
