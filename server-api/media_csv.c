@@ -315,7 +315,7 @@ int media_csv_parse(const char *data, size_t len, const char *today_jst, struct 
 		memset(m, 0, sizeof(*m));
 		last = false;
 		while (!last) {
-			size_t fsz;
+			size_t fsz = 1;
 			char *f;
 
 			if ((k = read_cell(&r, cell, sizeof(cell), &last)) < 0)

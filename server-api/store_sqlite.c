@@ -807,6 +807,8 @@ static int sq_device_set_department(struct store *base, const char *terminal_id,
 	    (r = bind_text(st, 2, department)) < 0 || (r = step_done(st)) < 0)
 		return txn_end(s, r);
 	return txn_end(s, sqlite3_changes(s->db) == 1 ? 0 : -ENOENT);
+}
+
 static int sq_device_revoke(struct store *base, const char *terminal_id, int64_t now_us, unsigned *ret_n)
 {
 	return device_revoke_as(base, Q_DEVICE_REVOKE, terminal_id, now_us, ret_n);

@@ -51,6 +51,7 @@ static cJSON *events; /* every emitted event: {"type":..., "payload":...} */
 static char mnt[PATH_MAX];
 static uid_t as_uid;      /* see become() */
 static pid_t sessions[8]; /* persons' sessions, ended by teardown when a case fails */
+static int session_fds[8]; /* their pipes' write ends + 1 (0: none): closing one ends the session */
 
 static const cJSON *source(struct mamori_ctx *ctx, const char *name)
 {
@@ -254,6 +255,12 @@ static int teardown(void **s)
 	as_uid = 0;
 	for (size_t i = 0; i < ELEMENTSOF(sessions); i++)
 		if (sessions[i]) {
+			/* under the unit (unit_privileges.sh) root has no CAP_KILL for
+			 * a person's process: the closed pipe ends the session, or a
+			 * failed case would wait here for ever */
+			if (session_fds[i])
+				close(session_fds[i] - 1);
+			session_fds[i] = 0;
 			kill(sessions[i], SIGKILL);
 			waitpid(sessions[i], NULL, 0);
 			sessions[i] = 0;
@@ -315,6 +322,7 @@ static struct session session_begin(uid_t uid)
 	for (size_t i = 0; i < ELEMENTSOF(sessions); i++)
 		if (!sessions[i]) {
 			sessions[i] = se.pid;
+			session_fds[i] = se.fd + 1;
 			break;
 		}
 	return se;
@@ -326,7 +334,7 @@ static void session_end(struct session *se)
 	waitpid(se->pid, NULL, 0);
 	for (size_t i = 0; i < ELEMENTSOF(sessions); i++)
 		if (sessions[i] == se->pid)
-			sessions[i] = 0;
+			sessions[i] = session_fds[i] = 0;
 }
 
 /* Drive until a carry.write_gate record with this state and person appears. */

@@ -34,6 +34,7 @@
 
 #include "control.h"
 #include "json-util.h"
+#include "strutil.h"
 
 #include "gate_testbed.h"
 
@@ -177,9 +178,9 @@ static void test_requests(void **state)
 	         tbroot, prep);
 	assert_int_equal(run(cmd), 0);
 	assert_int_equal(step("wait_request device"), 0);
-	snprintf(id, sizeof(id), "%s", step_out());
+	assert_true(strscpy(id, sizeof(id), step_out()) >= 0);
 	assert_int_equal(step("wait_request exception"), 0);
-	snprintf(id2, sizeof(id2), "%s", step_out());
+	assert_true(strscpy(id2, sizeof(id2), step_out()) >= 0);
 
 	/* the dashboard's inbox shows it, and who may decide it (OPS-4 visible) */
 	assert_int_equal(step("inbox %s shonin", id), 0);
@@ -246,7 +247,7 @@ static void test_requests(void **state)
 		assert_non_null(r);
 	}
 	assert_int_equal(step("wait_emergency"), 0);
-	snprintf(id, sizeof(id), "%s", step_out());
+	assert_true(strscpy(id, sizeof(id), step_out()) >= 0);
 	assert_int_equal(step("approve %s shonin %lld", id, (long long)time(NULL) + 3600), 0);
 	assert_string_equal(step_out(), "409"); /* acknowledged, never approved */
 	assert_int_equal(step("acknowledge %s nobody", id), 0);

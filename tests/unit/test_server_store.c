@@ -141,7 +141,7 @@ static void test_enroll_existing_and_revoke(void **state)
 	assert_true(c.revoked);
 	assert_int_equal(STORE_CALL(s, device_retire, "pc-none", NOW, &n), -ENOENT);
 	/* a retired terminal ID may be enrolled again (a new machine), active */
-	assert_int_equal(STORE_CALL(s, token_add, "t4", "g", NOW + SEC, "op"), 0);
+	assert_int_equal(STORE_CALL(s, token_add, "t4", "g", "", NOW + SEC, "op"), 0);
 	enroll_one(s, "t4", "pc-1", "c4", 0);
 	assert_int_equal(STORE_CALL(s, device_get, "pc-1", &d), 0);
 	assert_false(d.revoked);
@@ -422,6 +422,8 @@ static void test_media(void **state)
 	assert_int_equal(store_open(url, &s), -EPROTO);
 	assert_null(s);
 	/* the store is left as it is: nothing was changed by the refusal */
+}
+
 struct page {
 	char ids[8][16];
 	unsigned failing[8];
