@@ -856,7 +856,7 @@ static int oneshot(struct store *base, const char *sql, sqlite3_stmt **ret);
 	" AND (?2 IS NULL OR grp = ?2) AND (?3 IS NULL OR dept = ?3)"                                                  \
 	" AND (?4 IS NULL OR (revoked = 0 AND (EXISTS (SELECT 1 FROM json_each(failing_ids) WHERE value = ?4)"         \
 	" OR (?4 = 'LOG-1' AND nf > 0))))"                                                                             \
-	" AND (CASE ?5 WHEN 0 THEN 1 WHEN 1 THEN revoked = 0 WHEN 2 THEN revoked <> 0"                                  \
+	" AND (CASE ?5 WHEN 0 THEN 1 WHEN 1 THEN revoked = 0 WHEN 2 THEN revoked <> 0"                                 \
 	" WHEN 3 THEN revoked = 0 AND (CASE last_seen_us WHEN 0 THEN enrolled_us ELSE last_seen_us END) < ?6"          \
 	" WHEN 4 THEN revoked = 0 AND eff > 0 WHEN 5 THEN revoked = 0 AND eff = 0 END)"
 

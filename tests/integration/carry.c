@@ -49,8 +49,8 @@ static const char *tmp;
 static cJSON *policy;
 static cJSON *events; /* every emitted event: {"type":..., "payload":...} */
 static char mnt[PATH_MAX];
-static uid_t as_uid;      /* see become() */
-static pid_t sessions[8]; /* persons' sessions, ended by teardown when a case fails */
+static uid_t as_uid;       /* see become() */
+static pid_t sessions[8];  /* persons' sessions, ended by teardown when a case fails */
 static int session_fds[8]; /* their pipes' write ends + 1 (0: none): closing one ends the session */
 
 static const cJSON *source(struct mamori_ctx *ctx, const char *name)
