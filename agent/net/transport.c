@@ -1548,9 +1548,11 @@ static int sync_privsep(struct transport *t, const cJSON *report, const struct j
 		t->o.journal = NULL;
 		if (sandbox_drop_privileges(uid, gid) < 0)
 			_exit(125); /* fail closed: never talk to the server as root */
-		/* the long poll outlives nothing: when its root part ends, so does
-		 * it (set after the uid change, which clears it) */
-		if (t->poll_mode && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1))
+		/* the network child outlives nothing: when its root part ends, so
+		 * does it (set after the uid change, which clears it). A sync child
+		 * left running after the agent stopped finished its check-in and
+		 * took commands meant for the next start (e2e_commands.sh). */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
 			_exit(125);
 		if (sandbox_seccomp_network_client() < 0)
 			_exit(125);

@@ -1209,7 +1209,7 @@ static void start_poll(struct daemon *d)
 	char ctl[PATH_MAX], cfg[PATH_MAX];
 	struct epoll_event ev = {.events = EPOLLIN};
 	int pfd[2];
-	pid_t pid;
+	pid_t pid, self;
 
 	if (d->cpoll.pid > 0 || d->cpoll.fd >= 0 || d->opts.once || !enrolled(d))
 		return;
@@ -1217,6 +1217,7 @@ static void start_poll(struct daemon *d)
 	strscpy(cfg, sizeof(cfg), d->opts.config_path ? d->opts.config_path : CONFIG_DEFAULT_PATH);
 	if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) < 0)
 		return (void)log_warning_errno(errno, "command poll: pipe");
+	self = getpid();
 	pid = fork();
 	if (pid < 0) {
 		log_warning_errno(errno, "command poll: cannot fork");
@@ -1229,6 +1230,11 @@ static void start_poll(struct daemon *d)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* a worker that ends any other way than its orderly stop (killed
+		 * by mamorid, crashed) takes the poll along: an orphaned poll kept
+		 * its connection held and took commands that were then never run */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != self)
+			_exit(127);
 		if (dup2(pfd[1], STDOUT_FILENO) < 0)
 			_exit(127);
 		execl(ctl, "mamorictl", "--root", d->root[0] ? d->root : "/", "--config", cfg, "server", "poll",
