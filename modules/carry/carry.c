@@ -588,11 +588,13 @@ static bool decide_open_(struct carry_state *st, struct carry_volume *v, int fd,
 			c = (struct carry_perm_entry){.tid = tid, .until_ms = now_ms() + CARRY_PERM_CACHE_MS};
 		c.approved_dev = v->dev;
 		c.rules_gen = st->rules_gen;
+		c.user[0] = '\0'; /* allowed, not approved */
 		carry_perm_cache_put(st->perm, &c);
 		return true;
 	}
 	if (w < 0 && w != -EOPNOTSUPP && w != -EPERM && w != -EACCES)
 		return true; /* the opener is gone: nothing will be written by it */
+	p.user[0] = '\0';
 	ver = usb_rules_approval_check(st->rules, &v->id, carry_proc_read(tid, &p) == 0 ? p.user : NULL, time(NULL),
 	                               &m);
 	if (ver == USB_APPROVAL_OK) {
@@ -601,6 +603,7 @@ static bool decide_open_(struct carry_state *st, struct carry_volume *v, int fd,
 			c = (struct carry_perm_entry){.tid = tid, .until_ms = now_ms() + CARRY_PERM_CACHE_MS};
 		c.approved_dev = v->dev;
 		c.rules_gen = st->rules_gen;
+		(void)strscpy(c.user, sizeof(c.user), p.user);
 		carry_perm_cache_put(st->perm, &c);
 		return true;
 	}
@@ -878,9 +881,19 @@ static enum usb_approval_verdict cached_verdict(struct carry_state *st, struct c
 	struct carry_proc p;
 
 	if (c->pid != pid || pid <= 0) {
+		const char *user = carry_proc_read(pid, &p) == 0 ? p.user : NULL;
+		struct carry_perm_entry e;
+
+		/* exited before its event was read (the permission thread let it
+		 * go on): the person the loop approved for its open on this
+		 * medium, under the same rules */
+		if (!user && pid > 0 && st->perm) {
+			e = carry_perm_cache_get(st->perm, pid);
+			if (e.tid == pid && e.approved_dev == v->dev && e.rules_gen == st->rules_gen && e.user[0])
+				user = strscpy(p.user, sizeof(p.user), e.user) < 0 ? NULL : p.user;
+		}
 		c->m = (struct usb_approval_match){0};
-		c->ver = usb_rules_approval_check(st->rules, &v->id, carry_proc_read(pid, &p) == 0 ? p.user : NULL,
-		                                  time(NULL), &c->m);
+		c->ver = usb_rules_approval_check(st->rules, &v->id, user, time(NULL), &c->m);
 		c->pid = pid;
 	}
 	*ret = c->m;

@@ -46,6 +46,10 @@ struct carry_perm_entry {
 	int64_t until_ms;
 	dev_t approved_dev; /* 0: none */
 	uint64_t rules_gen;
+	/* the person the loop found approved for approved_dev ("": the answer
+	 * came without an approval check); judges the names the thread's
+	 * process made after it exited (govern_name) */
+	char user[64];
 };
 
 /* An event for the loop, in the order the thread read it. fd (owned by the
