@@ -276,7 +276,14 @@ static void accept_clients(struct control_server *s, int epfd)
 		c->w = (struct watch){.kind = W_CONTROL, .fd = fd};
 		c->uid = cred.uid;
 		c->pid = cred.pid;
-		c->member = cred.uid == 0 || cred.gid == s->gid || pid_in_group(cred.pid, s->gid);
+		{
+			/* the socket's group as it is now: an administrator may
+			 * chgrp it after the worker made it */
+			struct stat st;
+			gid_t g = stat(s->path, &st) == 0 ? st.st_gid : s->gid;
+
+			c->member = cred.uid == 0 || cred.gid == g || pid_in_group(cred.pid, g);
+		}
 		clock_gettime(CLOCK_MONOTONIC, &c->since);
 		ev.data.ptr = c;
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
