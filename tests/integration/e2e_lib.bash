@@ -350,6 +350,17 @@ ns_server() {
 	approve_console shonin || bad "approver account"
 	CISO_TOKEN=$TOKEN
 }
+# ns_begin TERMINAL: the start of an isolation test: the trap
+# (ns_teardown), the namespaces, D=$T/srv with the server in $SRV, and
+# A=$T/TERMINAL with its etc/mamori.
+ns_begin() {
+	trap ns_teardown EXIT
+	ns_setup
+	D=$T/srv
+	A=$T/$1
+	mkdir -p "$A/etc/mamori"
+	ns_server "$D"
+}
 # ns_enroll ROOT ID: enrolled from the terminal's namespace
 ns_enroll() {
 	local tok
