@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc-util.h"
+#include "command.h"
 #include "policy_reqs.h"
 #include "policy_schema.h"
 #include "strutil.h"
@@ -82,7 +83,6 @@ static const char *const av_products[] = {"clamav", "mdatp", "generic", NULL};
 static const char *const sw_modes[] = {"denylist", "allowlist", NULL};
 static const char *const protos[] = {"tcp", "udp", NULL};
 static const char *const segments[] = {"mynumber", "lgwan", "internet", NULL};
-static const char *const commands[] = {"isolate", "release", "lock", "wipe", "scan", "refresh", NULL};
 
 /* Generated from policy/usb_lang.h, the table the matcher is built
  * from: a key the matcher does not implement cannot be in the schema. */
@@ -316,9 +316,11 @@ static const struct policy_schema_node timesync_members[] = {
 };
 
 static const struct policy_schema_node command_item = {
-        .type = POLICY_TYPE_STRING, .enums = commands, .min = 1, .max = 64};
+        .type = POLICY_TYPE_STRING, .enums = command_type_names, .min = 1, .max = 64};
 static const struct policy_schema_node commands_members[] = {
-        ARR("accept", true, 0, 0, 6, &command_item, "signed server commands this terminal group executes"),
+        /* enforced by mamori-worker before a command runs (agent/worker/daemon_command.c) */
+        ARR("accept", true, 0, 0, _CMD_MAX, &command_item,
+            "signed server commands this terminal group executes; any other is refused (MDM-1, MDM-2)"),
         REQS_OPTIONAL,
         END,
 };

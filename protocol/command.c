@@ -30,6 +30,16 @@ const struct command_type_info command_types[_CMD_MAX] = {
         [CMD_COLLECT] = {"collect", "OPS-5,OPS-6", false, true, collect_params},
 };
 
+/* The names alone, in the same order, NULL-terminated: the policy schema's
+ * allowed values of commands.accept (policy/policy_schema.c) — what the
+ * agent enforces (agent/worker/daemon_command.c) is what the validator
+ * knows. tests/unit/test_command.c checks both lists agree. MDM-1, MDM-2. */
+const char *const command_type_names[_CMD_MAX + 1] = {
+        [CMD_SYNC] = "sync",       [CMD_ISOLATE] = "isolate", [CMD_RELEASE] = "release", [CMD_WIPE] = "wipe",
+        [CMD_RETIRE] = "retire",   [CMD_LOCK] = "lock",       [CMD_UNLOCK] = "unlock",   [CMD_SCAN] = "scan",
+        [CMD_COLLECT] = "collect", [_CMD_MAX] = NULL,
+};
+
 const char *command_type_to_string(enum command_type t)
 {
 	return t >= 0 && t < _CMD_MAX ? command_types[t].name : NULL;

@@ -67,6 +67,7 @@ struct command_type_info {
 };
 
 extern const struct command_type_info command_types[_CMD_MAX];
+extern const char *const command_type_names[_CMD_MAX + 1]; /* the same names, NULL-terminated */
 const char *command_type_to_string(enum command_type t);
 enum command_type command_type_from_string(const char *s);
 

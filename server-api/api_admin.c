@@ -57,9 +57,9 @@ enum perm {
 	P_ACCOUNTS = 1 << 6,
 };
 
-_Static_assert((int)API_PERM_READ == (int)P_READ && (int)API_PERM_POLICY_APPROVE == (int)P_POLICY_APPROVE &&
-                       (int)API_PERM_AUDIT == (int)P_AUDIT && (int)API_PERM_ACCOUNTS == (int)P_ACCOUNTS &&
-                       (int)API_PERM_POLICY_UPLOAD == (int)P_POLICY_UPLOAD,
+_Static_assert((int)API_PERM_READ == (int)P_READ && (int)API_PERM_OPERATE == (int)P_REVOKE &&
+                       (int)API_PERM_POLICY_APPROVE == (int)P_POLICY_APPROVE && (int)API_PERM_AUDIT == (int)P_AUDIT &&
+                       (int)API_PERM_ACCOUNTS == (int)P_ACCOUNTS && (int)API_PERM_POLICY_UPLOAD == (int)P_POLICY_UPLOAD,
                "api_admin.h's permission bits");
 
 static const unsigned role_perms[_ROLE_MAX] = {
@@ -800,7 +800,8 @@ int api_admin_auth(struct server *srv, struct http_req *req, unsigned perm, char
 	if (r < 0)
 		return r;
 	(void)strscpy(actor, API_ACTOR_MAX, a.name);
-	*ret_role = a.cred.kind == CRED_API_TOKEN ? ROLE_VIEWER : a.cred.role;
+	if (ret_role)
+		*ret_role = a.cred.kind == CRED_API_TOKEN ? ROLE_VIEWER : a.cred.role;
 	return 0;
 }
 
@@ -817,6 +818,28 @@ void api_admin_store_failed(struct http_req *req, int r)
 int api_admin_ops4_allowed(struct server *srv, const char *approver, const char *requester, const char **why)
 {
 	return ops4_allowed(srv, approver, requester, why);
+}
+
+int api_admin_ops4_check(struct server *srv, struct http_req *req, const char *actor, const char *requester,
+                         const char *action, const char *target)
+{
+	const char *why = "";
+	int r = ops4_allowed(srv, actor, requester, &why);
+
+	if (r == 0)
+		return 0;
+	if (r != -EPERM) {
+		store_failed(req, r);
+		return r;
+	}
+	server_audit(srv, actor, action, target, "refused", why);
+	http_reply_error(req, 403, "same_person",
+	                 "依頼・申請した本人 (同じ職員番号) や、最近そのアカウントを作成した人は承認できません。"
+	                 "別の承認者が必要です (OPS-4)",
+	                 "the requester (same staff number), or whoever recently created the requester's "
+	                 "account, cannot approve (OPS-4)",
+	                 NULL);
+	return -EPERM;
 }
 
 bool api_admin_role_may(enum store_role role, unsigned perm)
@@ -1892,19 +1915,6 @@ static void handle_policy_approve(void *userdata, struct http_req *req)
 	(void)strscpy(p.approved_by, sizeof(p.approved_by), a.name);
 	reply_policy_state(req, 200, &p);
 	store_policy_clear(&p);
-}
-
-int api_admin_authorize(struct server *srv, struct http_req *req, enum api_admin_need need, char *ret_name,
-                        size_t namesz)
-{
-	static const unsigned perm[] = {
-	        [ADMIN_NEED_READ] = P_READ, [ADMIN_NEED_OPERATE] = P_REVOKE, [ADMIN_NEED_APPROVE] = P_POLICY_APPROVE};
-	struct actor a;
-	int r = admin_auth(srv, req, perm[need], &a);
-
-	if (r < 0)
-		return r;
-	return strscpy(ret_name, namesz, a.name);
 }
 
 /* GET /admin/v1/groups/{group}/policy/{version} — what an approver approves

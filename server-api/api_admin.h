@@ -18,6 +18,7 @@ struct server;
  * name or "token:NAME"; *ret_role: the account's role (viewer for a token). */
 enum {
 	API_PERM_READ = 1 << 0,
+	API_PERM_OPERATE = 1 << 2, /* operational actions: revoke, commands, media (operator, ciso) */
 	API_PERM_POLICY_UPLOAD = 1 << 3,
 	API_PERM_POLICY_APPROVE = 1 << 4,
 	API_PERM_AUDIT = 1 << 5,
@@ -25,13 +26,19 @@ enum {
 };
 #define API_ACTOR_MAX (129 + 8)
 int api_admin_auth(struct server *srv, struct http_req *req, unsigned perm, char actor[API_ACTOR_MAX],
-                   enum store_role *ret_role);
+                   enum store_role *ret_role /* NULL: not wanted */);
 bool api_admin_role_may(enum store_role role, unsigned perm);
 /* A department name (部署): 1..96 bytes of UTF-8, no control character. */
 bool api_admin_department_valid(const char *s);
 /* OPS-4 (docs/API.md "OPS-4 by person"): 0 if approver may approve what
  * requester asked for, -EPERM with *why if not. */
 int api_admin_ops4_allowed(struct server *srv, const char *approver, const char *requester, const char **why);
+/* OPS-4 for an approval step of the admin API (commands, requests): 0 when
+ * actor may approve what requester asked for; otherwise the reply is sent
+ * (403 same_person, audited as `action` on target "refused"; 503 when the
+ * store fails) and the result is negative. */
+int api_admin_ops4_check(struct server *srv, struct http_req *req, const char *actor, const char *requester,
+                         const char *action, const char *target);
 
 /* The admin API's common replies (500 out of memory, 503 store failed, logged). */
 void api_admin_no_memory(struct http_req *req);
@@ -41,14 +48,5 @@ int api_admin_parse_time(const char *s, int64_t *ret);
 
 extern const struct http_route api_admin_routes[];
 extern const size_t api_admin_routes_n;
-
-/* For the other admin handlers (api_command.c). What a request needs:
- * reading, requesting an operational action (operator, ciso) or approving
- * (approver, ciso). Replies (401/403, audited) and returns negative when
- * refused; otherwise the actor's name (account, or "token:NAME"). */
-enum api_admin_need { ADMIN_NEED_READ, ADMIN_NEED_OPERATE, ADMIN_NEED_APPROVE };
-struct server;
-int api_admin_authorize(struct server *srv, struct http_req *req, enum api_admin_need need, char *ret_name,
-                        size_t namesz);
 
 #endif

@@ -183,14 +183,14 @@ static void handle_request(struct server *srv, struct http_req *req)
 	_cleanup_json_ cJSON *body = NULL, *out = NULL;
 	struct store_command c = {0};
 	struct store_device dev;
-	char actor[STORE_ID_MAX + 8];
+	char actor[API_ACTOR_MAX];
 	const char *tid, *type, *why = "";
 	const cJSON *vs;
 	enum command_type t;
 	int64_t validity = VALIDITY_DEFAULT_S, now_us = server_now_us();
 	int r;
 
-	if (api_admin_authorize(srv, req, ADMIN_NEED_OPERATE, actor, sizeof(actor)) < 0)
+	if (api_admin_auth(srv, req, API_PERM_OPERATE, actor, NULL) < 0)
 		return;
 	r = http_req_json(req, SERVER_JSON_SMALL, &body);
 	if (r < 0)
@@ -260,10 +260,10 @@ static void handle_step(struct server *srv, struct http_req *req, bool approve)
 	_cleanup_json_ cJSON *out = NULL;
 	struct store_command c;
 	const char *id = http_req_param(req, 0), *action = approve ? "command.approve" : "command.cancel";
-	char actor[STORE_ID_MAX + 8], from[20], detail[128];
+	char actor[API_ACTOR_MAX], from[20], detail[128];
 	int r;
 
-	if (api_admin_authorize(srv, req, approve ? ADMIN_NEED_APPROVE : ADMIN_NEED_OPERATE, actor, sizeof(actor)) < 0)
+	if (api_admin_auth(srv, req, approve ? API_PERM_POLICY_APPROVE : API_PERM_OPERATE, actor, NULL) < 0)
 		return;
 	if (!id || strlen(id) != COMMAND_ID_LEN || (r = STORE_CALL(srv->store, command_get, id, &c)) == -ENOENT)
 		return http_reply_error(req, 404, "not_found", "そのコマンドはありません", "no such command", NULL);
@@ -272,8 +272,6 @@ static void handle_step(struct server *srv, struct http_req *req, bool approve)
 	(void)strscpy(from, sizeof(from), c.status);
 	(void)xsnprintf(detail, sizeof(detail), "%s %s", c.type, c.id);
 	if (approve) {
-		const char *why = "";
-
 		if (strcmp(c.status, "pending_approval") != 0) {
 			server_audit(srv, actor, action, c.terminal_id, "refused", "not waiting for approval");
 			return http_reply_error(req, 409, "not_pending", "このコマンドは承認待ちではありません",
@@ -284,19 +282,8 @@ static void handle_step(struct server *srv, struct http_req *req, bool approve)
 			return http_reply_error(req, 409, "expired", "このコマンドは期限切れです",
 			                        "this command expired", NULL);
 		}
-		r = api_admin_ops4_allowed(srv, actor, c.requested_by, &why);
-		if (r < 0 && r != -EPERM)
-			return store_failed(req, r);
-		if (r == -EPERM) {
-			server_audit(srv, actor, action, c.terminal_id, "refused", why);
-			return http_reply_error(
-			        req, 403, "same_person",
-			        "依頼した本人 (同じ職員番号) や、最近その依頼者を作成した人は承認できません。"
-			        "別の承認者が必要です (OPS-4)",
-			        "the requester (same staff number), or whoever recently created the "
-			        "requester's account, cannot approve (OPS-4)",
-			        NULL);
-		}
+		if (api_admin_ops4_check(srv, req, actor, c.requested_by, action, c.terminal_id) < 0)
+			return; /* OPS-4: replied and audited */
 		(void)strscpy(c.approved_by, sizeof(c.approved_by), actor);
 		r = sign_command(srv, &c);
 		if (r < 0) {
@@ -341,12 +328,12 @@ static void handle_commands(void *userdata, struct http_req *req)
 {
 	struct server *srv = userdata;
 	_cleanup_json_ cJSON *arr = NULL;
-	char actor[STORE_ID_MAX + 8];
+	char actor[API_ACTOR_MAX];
 	int r;
 
 	if (http_req_method(req) == HTTP_POST)
 		return handle_request(srv, req);
-	if (api_admin_authorize(srv, req, ADMIN_NEED_READ, actor, sizeof(actor)) < 0)
+	if (api_admin_auth(srv, req, API_PERM_READ, actor, NULL) < 0)
 		return;
 	(void)STORE_CALL(srv->store, command_expire, server_now_us() / 1000000, server_now_us(), NULL);
 	arr = cJSON_CreateArray();
@@ -364,10 +351,10 @@ static void handle_command(void *userdata, struct http_req *req)
 	_cleanup_json_ cJSON *out = NULL;
 	struct store_command c;
 	const char *id = http_req_param(req, 0);
-	char actor[STORE_ID_MAX + 8];
+	char actor[API_ACTOR_MAX];
 	int r;
 
-	if (api_admin_authorize(srv, req, ADMIN_NEED_READ, actor, sizeof(actor)) < 0)
+	if (api_admin_auth(srv, req, API_PERM_READ, actor, NULL) < 0)
 		return;
 	(void)STORE_CALL(srv->store, command_expire, server_now_us() / 1000000, server_now_us(), NULL);
 	if (!id || strlen(id) != COMMAND_ID_LEN || (r = STORE_CALL(srv->store, command_get, id, &c)) == -ENOENT)
@@ -432,24 +419,38 @@ static void apply_result(struct server *srv, const char *terminal_id, const cJSO
 	}
 }
 
+struct deliver_ctx {
+	cJSON *arr;
+	char redelivered[16][COMMAND_ID_LEN + 1]; /* the audit tells them apart */
+	unsigned n_redelivered;
+};
+
 static int deliver_cb(const struct store_command *c, void *userdata)
 {
+	struct deliver_ctx *d = userdata;
 	cJSON *o = cJSON_CreateObject();
 
 	if (!o || !cJSON_AddStringToObject(o, "envelope", c->envelope) ||
-	    !cJSON_AddStringToObject(o, "signature", c->signature) || !cJSON_AddItemToArray(userdata, o)) {
+	    !cJSON_AddStringToObject(o, "signature", c->signature) || !cJSON_AddItemToArray(d->arr, o)) {
 		cJSON_Delete(o);
 		return -ENOMEM;
 	}
+	if (strcmp(c->status, "delivered") == 0 && d->n_redelivered < ELEMENTSOF(d->redelivered))
+		(void)strscpy(d->redelivered[d->n_redelivered++], COMMAND_ID_LEN + 1, c->id);
 	return 0;
 }
 
-/* The queued, unexpired commands of terminal_id marked delivered (one
+/* The queued, unexpired commands of terminal_id — and the delivered ones
+ * without a result for cfg.redeliver_seconds (issue 14 point 2: the answer
+ * that carried them may never have reached the agent, e.g. its network
+ * child was killed with it; the agent answers an id it finished with its
+ * result and never runs it twice, docs/COMMANDS.md) — marked delivered (one
  * transaction) and audited; *ret_json: their JSON array (caller frees),
- * NULL when there is none. */
+ * NULL when there is none. MDM-1, MDM-2, MDM-3. */
 static int deliver(struct server *srv, const char *terminal_id, char **ret_json)
 {
 	_cleanup_json_ cJSON *arr = cJSON_CreateArray();
+	struct deliver_ctx d = {.arr = arr};
 	int64_t now_us = server_now_us();
 	int r;
 
@@ -457,17 +458,25 @@ static int deliver(struct server *srv, const char *terminal_id, char **ret_json)
 	if (!arr)
 		return -ENOMEM;
 	(void)STORE_CALL(srv->store, command_expire, now_us / 1000000, now_us, NULL);
-	r = STORE_CALL(srv->store, command_deliver, terminal_id, now_us / 1000000, now_us, deliver_cb, arr);
+	r = STORE_CALL(srv->store, command_deliver, terminal_id, now_us / 1000000, now_us,
+	               srv->cfg.redeliver_seconds > 0 ? now_us - (int64_t)srv->cfg.redeliver_seconds * 1000000 : 0,
+	               deliver_cb, &d);
 	if (r < 0)
 		return r;
 	if (cJSON_GetArraySize(arr) == 0)
 		return 0;
 	for (const cJSON *o = arr->child; o; o = o->next) {
 		char id[COMMAND_ID_LEN + 1];
+		bool again = false;
 
 		/* the canonical envelope starts {"id":"<32 hex>" */
 		(void)strscpy(id, sizeof(id), cJSON_GetObjectItemCaseSensitive(o, "envelope")->valuestring + 7);
-		server_audit(srv, terminal_id, "command.deliver", terminal_id, "ok", id);
+		for (unsigned i = 0; i < d.n_redelivered; i++)
+			again |= strcmp(d.redelivered[i], id) == 0;
+		server_audit(srv, terminal_id, again ? "command.redeliver" : "command.deliver", terminal_id, "ok", id);
+		if (again)
+			log_notice("command %s re-delivered to %s: no result %d s after its delivery", id, terminal_id,
+			           srv->cfg.redeliver_seconds);
 	}
 	{
 		/* cJSON may allocate from the check-in's arena (api_device.c): copy */

@@ -101,7 +101,7 @@ static void handle_media(void *userdata, struct http_req *req)
 	if (http_req_method(req) == HTTP_GET) {
 		cJSON *arr;
 
-		if (api_admin_authorize(srv, req, ADMIN_NEED_READ, actor, sizeof(actor)) < 0)
+		if (api_admin_auth(srv, req, API_PERM_READ, actor, NULL) < 0)
 			return;
 		out = cJSON_CreateObject();
 		if (!out || !(arr = cJSON_AddArrayToObject(out, "media")))
@@ -111,7 +111,7 @@ static void handle_media(void *userdata, struct http_req *req)
 			return r == -ENOMEM ? api_admin_no_memory(req) : api_admin_store_failed(req, r);
 		return http_reply_json(req, 200, out);
 	}
-	if (api_admin_authorize(srv, req, ADMIN_NEED_OPERATE, actor, sizeof(actor)) < 0)
+	if (api_admin_auth(srv, req, API_PERM_OPERATE, actor, NULL) < 0)
 		return;
 	r = http_req_json(req, 64 * 1024, &body);
 	if (r < 0)
@@ -190,7 +190,7 @@ static void handle_retire(void *userdata, struct http_req *req)
 	const cJSON *it;
 	int r;
 
-	if (api_admin_authorize(srv, req, ADMIN_NEED_OPERATE, actor, sizeof(actor)) < 0)
+	if (api_admin_auth(srv, req, API_PERM_OPERATE, actor, NULL) < 0)
 		return;
 	r = http_req_json(req, 4096, &body);
 	if (r < 0)
@@ -252,7 +252,7 @@ static void handle_import(void *userdata, struct http_req *req)
 	size_t len, n = 0, bad = 0;
 	int r;
 
-	if (api_admin_authorize(srv, req, ADMIN_NEED_OPERATE, actor, sizeof(actor)) < 0)
+	if (api_admin_auth(srv, req, API_PERM_OPERATE, actor, NULL) < 0)
 		return;
 	if (!ct || strncasecmp(ct, "text/csv", 8) != 0 || (ct[8] && ct[8] != ';')) {
 		server_audit(srv, actor, "media.import", NULL, "refused", "not text/csv");
@@ -316,7 +316,7 @@ static void handle_export(void *userdata, struct http_req *req)
 	size_t len = 0;
 	int r;
 
-	if (api_admin_authorize(srv, req, ADMIN_NEED_READ, actor, sizeof(actor)) < 0)
+	if (api_admin_auth(srv, req, API_PERM_READ, actor, NULL) < 0)
 		return;
 	e.f = open_memstream(&data, &len);
 	if (!e.f)

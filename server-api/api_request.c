@@ -222,10 +222,10 @@ static void handle_list(void *userdata, struct http_req *req)
 	struct server *srv = userdata;
 	_cleanup_json_ cJSON *arr = NULL;
 	const char *status = http_req_query(req, "status");
-	char actor[STORE_ID_MAX + 8];
+	char actor[API_ACTOR_MAX];
 	int r;
 
-	if (api_admin_authorize(srv, req, ADMIN_NEED_READ, actor, sizeof(actor)) < 0)
+	if (api_admin_auth(srv, req, API_PERM_READ, actor, NULL) < 0)
 		return;
 	if (status && strcmp(status, "pending") != 0 && strcmp(status, "approved") != 0 &&
 	    strcmp(status, "rejected") != 0 && strcmp(status, "pending_ack") != 0 &&
@@ -261,9 +261,9 @@ static void handle_get(void *userdata, struct http_req *req)
 	struct server *srv = userdata;
 	_cleanup_free_ struct store_request *q = malloc(sizeof(*q));
 	_cleanup_json_ cJSON *out = NULL;
-	char actor[STORE_ID_MAX + 8];
+	char actor[API_ACTOR_MAX];
 
-	if (api_admin_authorize(srv, req, ADMIN_NEED_READ, actor, sizeof(actor)) < 0)
+	if (api_admin_auth(srv, req, API_PERM_READ, actor, NULL) < 0)
 		return;
 	if (!q)
 		return api_admin_no_memory(req);
@@ -291,12 +291,12 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 	_cleanup_free_ struct store_request *q = malloc(sizeof(*q));
 	_cleanup_json_ cJSON *body = NULL, *dec = NULL, *out = NULL;
 	char *dec_text = NULL;
-	char actor[STORE_ID_MAX + 8], from[16], detail[200];
-	const char *why = "", *u;
+	char actor[API_ACTOR_MAX], from[16], detail[200];
+	const char *u;
 	int64_t version = 0;
 	int r;
 
-	if (api_admin_authorize(srv, req, ADMIN_NEED_APPROVE, actor, sizeof(actor)) < 0)
+	if (api_admin_auth(srv, req, API_PERM_POLICY_APPROVE, actor, NULL) < 0)
 		return;
 	if (!q)
 		return api_admin_no_memory(req);
@@ -326,19 +326,8 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 		                        "this request was decided already", NULL);
 	}
 	/* OPS-4: never the requester (same account name or staff number) */
-	if (q->person[0]) {
-		r = api_admin_ops4_allowed(srv, actor, q->person, &why);
-		if (r < 0 && r != -EPERM)
-			return api_admin_store_failed(req, r);
-		if (r == -EPERM) {
-			server_audit(srv, actor, action, q->terminal_id, "refused", why);
-			return http_reply_error(
-			        req, 403, "same_person",
-			        "申請者本人 (同じ職員番号) は自分の申請を承認できません。別の承認者が必要です "
-			        "(OPS-4)",
-			        "the requester (same staff number) cannot decide their own request (OPS-4)", NULL);
-		}
-	}
+	if (q->person[0] && api_admin_ops4_check(srv, req, actor, q->person, action, q->terminal_id) < 0)
+		return; /* replied and audited */
 	dec = cJSON_CreateObject();
 	if (!dec)
 		return api_admin_no_memory(req);

@@ -67,6 +67,8 @@ static void usage(FILE *f)
 	      "  --poll-seconds N      a terminal's command long poll is held N seconds, then 204 (default 25,\n"
 	      "                        at most --timeout minus 5)\n"
 	      "  --max-polls N         long polls held at once (default a quarter of the device connections)\n"
+	      "  --command-redeliver-seconds N  a delivered command without a result is delivered again\n"
+	      "                        at the terminal's next check-in or poll after N seconds (default 60)\n"
 	      "  --init-only           create the data directory, print the CA fingerprint, exit\n"
 	      "  --approve-account NAME  approve a pending approver/ciso account from the console (OPS-4), exit\n",
 	      f);
@@ -149,6 +151,7 @@ int main(int argc, char **argv)
 		OPT_WWW,
 		OPT_POLL_SECONDS,
 		OPT_MAX_POLLS,
+		OPT_REDELIVER_SECONDS,
 		OPT_WEB_IDLE,
 	};
 	static const struct option opts[] = {
@@ -175,6 +178,7 @@ int main(int argc, char **argv)
 	        {"www", required_argument, NULL, OPT_WWW},                         /* the dashboard's files */
 	        {"web-idle-seconds", required_argument, NULL, OPT_WEB_IDLE},       /* dashboard idle time-out */
 	        {"poll-seconds", required_argument, NULL, OPT_POLL_SECONDS},       /* command long poll */
+	        {"command-redeliver-seconds", required_argument, NULL, OPT_REDELIVER_SECONDS}, /* issue 14 */
 	        {"max-polls", required_argument, NULL, OPT_MAX_POLLS},
 	        {"help", no_argument, NULL, 'h'},
 	        {},
@@ -189,6 +193,7 @@ int main(int argc, char **argv)
 	        .max_per_source = 64,
 	        .web_idle_s = 15 * 60,
 	        .poll_seconds = 25,
+	        .redeliver_seconds = 60,
 	};
 	_cleanup_(server_freep) struct server *srv = NULL;
 	struct http_listener *dev = NULL, *adm = NULL;
@@ -275,6 +280,10 @@ int main(int argc, char **argv)
 		case OPT_POLL_SECONDS:
 			r = parse_int64(optarg, 1, 3600, &v);
 			cfg.poll_seconds = (int)v;
+			break;
+		case OPT_REDELIVER_SECONDS:
+			r = parse_int64(optarg, 1, 86400, &v);
+			cfg.redeliver_seconds = (int)v;
 			break;
 		case OPT_MAX_POLLS:
 			r = parse_int64(optarg, 1, 1000000, &v);

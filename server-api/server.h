@@ -43,7 +43,8 @@ struct server_config {
 	char www_dir[PATH_MAX];                   /* the dashboard's built files (api_web.c) */
 	int64_t web_idle_s;                       /* a dashboard session ends after this long unused */
 	int poll_seconds;                         /* a command long poll is held this long (api_command.h) */
-	unsigned max_polls;                       /* long polls held at once; 0 = a quarter of max_connections */
+	int redeliver_seconds; /* a delivered command without a result goes again after this; 0 never */
+	unsigned max_polls;    /* long polls held at once; 0 = a quarter of max_connections */
 };
 
 /* Login throttling (docs/API.md "Login throttling"): per client address and

@@ -457,8 +457,12 @@ struct store_ops {
 	 * get: -ENOENT. set: replaces status, approved_by, envelope, signature,
 	 * result and updated_us if the stored status is from_status (-ESTALE
 	 * otherwise: someone else moved it). list: newest first, terminal NULL
-	 * = all. deliver: the queued, unexpired commands of a terminal, each
-	 * marked delivered in the same durable transaction, oldest first.
+	 * = all. deliver: the queued, unexpired commands of a terminal, and the
+	 * delivered ones without a result last delivered before
+	 * redeliver_before_us (0: none; issue 14 point 2: an answer that never
+	 * reached the agent), each marked delivered (updated_us = now_us) in the
+	 * same durable transaction, oldest first; the callback's c->status is
+	 * the one before ("queued", or "delivered" for a re-delivery).
 	 * expire: pending_approval/queued commands past not_after become
 	 * expired; *ret_n how many. */
 	int (*command_add)(struct store *s, const struct store_command *c);
@@ -467,7 +471,7 @@ struct store_ops {
 	int (*command_list)(struct store *s, const char *terminal_id, unsigned limit, store_command_cb cb,
 	                    void *userdata);
 	int (*command_deliver)(struct store *s, const char *terminal_id, int64_t now_s, int64_t now_us,
-	                       store_command_cb cb, void *userdata);
+	                       int64_t redeliver_before_us, store_command_cb cb, void *userdata);
 	int (*command_expire)(struct store *s, int64_t now_s, int64_t now_us, unsigned *ret_n);
 	/* Requests to the approver (issue 16). add: -EEXIST when the terminal
 	 * sent this request_id before (uploads are at least once). get: -ENOENT.

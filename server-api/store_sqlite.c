@@ -1890,7 +1890,7 @@ static int deliver_collect(const struct store_command *c, void *userdata)
 }
 
 static int sq_command_deliver(struct store *base, const char *terminal_id, int64_t now_s, int64_t now_us,
-                              store_command_cb cb, void *userdata)
+                              int64_t redeliver_before_us, store_command_cb cb, void *userdata)
 {
 	struct sq_store *s = SQ(base);
 	struct deliver_ctx d = {.cap = 16};
@@ -1904,10 +1904,11 @@ static int sq_command_deliver(struct store *base, const char *terminal_id, int64
 	if (r < 0)
 		goto out;
 	if ((r = cmd_prepare(s,
-	                     "SELECT " CMD_COLS " FROM commands WHERE terminal_id = ? AND status = 'queued'"
-	                     " AND not_after > ? ORDER BY created_us, id",
+	                     "SELECT " CMD_COLS " FROM commands WHERE terminal_id = ? AND (status = 'queued'"
+	                     " OR (status = 'delivered' AND updated_us < ?)) AND not_after > ? ORDER BY created_us, id",
 	                     &st)) == 0 &&
-	    (r = bind_text(st, 1, terminal_id)) == 0 && (r = bind_int(st, 2, now_s)) == 0)
+	    (r = bind_text(st, 1, terminal_id)) == 0 && (r = bind_int(st, 2, redeliver_before_us)) == 0 &&
+	    (r = bind_int(st, 3, now_s)) == 0)
 		r = cmd_each(st, deliver_collect, &d);
 	sqlite3_finalize(st);
 	st = NULL;
@@ -1918,7 +1919,7 @@ static int sq_command_deliver(struct store *base, const char *terminal_id, int64
 			r = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
 		sqlite3_finalize(st);
 		st = NULL;
-		(void)strscpy(d.c[i].status, sizeof(d.c[i].status), "delivered");
+		/* c.status stays the one before: "delivered" tells a re-delivery */
 	}
 	r = txn_end(s, r);
 	for (size_t i = 0; r == 0 && i < d.n; i++)

@@ -206,7 +206,11 @@ int ctl_status(struct ctl_env *env, int argc, char **argv)
 	int r;
 
 	(void)argc;
-	if (socket_path(env, path, sizeof(path)) < 0 || xsnprintf(req, sizeof(req), "{\"cmd\":\"%s\"}", argv[0]) < 0)
+	/* check-now: the control socket's "check" (a pass of the running worker,
+	 * journaled like any; `mamorictl check` runs the checks in this process
+	 * and records nothing) */
+	if (socket_path(env, path, sizeof(path)) < 0 ||
+	    xsnprintf(req, sizeof(req), "{\"cmd\":\"%s\"}", strcmp(argv[0], "check-now") == 0 ? "check" : argv[0]) < 0)
 		return 2;
 	r = control_call(path, req, 120000, &resp);
 	if (r < 0) {

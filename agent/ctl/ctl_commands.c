@@ -106,7 +106,7 @@ int ctl_commands(struct ctl_env *env, int argc, char **argv)
 			outcome = "executed";
 		else if (strcmp(rec.type, "command.failed") == 0)
 			outcome = "failed";
-		else if (strcmp(rec.type, "tamper.detected") == 0)
+		else if (strcmp(rec.type, "tamper.detected") == 0 || strcmp(rec.type, "command.refused") == 0)
 			outcome = "refused";
 		if (outcome) {
 			char d[512];

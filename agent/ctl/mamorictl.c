@@ -27,6 +27,8 @@ static const struct command commands[] = {
         {"check", ctl_check, true, "この端末の準拠状況を今すぐ点検する", "check this terminal's compliance now"},
         {"status", ctl_status, true, "mamorid の状態", "state of the running mamorid"},
         {"report", ctl_status, true, "mamorid の最新の点検結果", "mamorid's latest check results"},
+        {"check-now", ctl_status, true, "mamorid に今すぐ点検させ、その結果を記録・表示する",
+         "make mamorid run its checks now (journaled, reported) and show the results"},
         {"reload", ctl_status, true, "設定とポリシーを再読み込みさせる",
          "make mamorid reload configuration and policy"},
         {"policy", ctl_policy, true, "ポリシーの検査・署名・鍵 (check, sign, keygen, verify, import-usbguard)",

@@ -6,10 +6,12 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc-util.h"
@@ -57,38 +59,51 @@ static int ensure_dirs(const char *state_dir)
 	return 0;
 }
 
-int command_seen(const char *state_dir, const char *id)
+int command_seen_state(const char *state_dir, const char *id)
 {
 	_cleanup_free_ char *buf = NULL;
 	char p[PATH_MAX];
 	size_t len, idl = strlen(id);
-	int r;
+	int r, state = COMMAND_UNSEEN;
 
 	if ((r = dir_path(state_dir, "seen", p, sizeof(p))) < 0)
 		return r;
 	r = read_file_capped(p, SEEN_MAX, &buf, &len);
 	if (r == -ENOENT)
-		return 0;
+		return COMMAND_UNSEEN;
 	if (r < 0)
 		return r;
 	for (char *line = buf; line && *line;) {
 		char *nl = strchr(line, '\n');
 
-		if (strncmp(line, id, idl) == 0 && line[idl] == ' ')
-			return COMMAND_E_REPLAY;
+		/* "<id> <not_after>\n" at receipt, "<id> <not_after> done\n" once its result is stored */
+		if (strncmp(line, id, idl) == 0 && line[idl] == ' ') {
+			const char *sp = strchr(line + idl + 1, ' ');
+
+			if (sp && (!nl || sp < nl) && strncmp(sp, " done", 5) == 0 && (sp[5] == '\n' || !sp[5]))
+				return COMMAND_FINISHED;
+			state = COMMAND_RECEIVED;
+		}
 		line = nl ? nl + 1 : NULL;
 	}
-	return 0;
+	return state;
 }
 
-int command_seen_add(const char *state_dir, const char *id, int64_t not_after)
+int command_seen(const char *state_dir, const char *id)
+{
+	int r = command_seen_state(state_dir, id);
+
+	return r < 0 ? r : r == COMMAND_UNSEEN ? 0 : COMMAND_E_REPLAY;
+}
+
+static int seen_append(const char *state_dir, const char *id, int64_t not_after, bool done)
 {
 	char p[PATH_MAX], line[128];
 	int fd, r = 0, n;
 
 	if ((r = ensure_dirs(state_dir)) < 0 || (r = dir_path(state_dir, "seen", p, sizeof(p))) < 0)
 		return r;
-	n = snprintf(line, sizeof(line), "%s %" PRId64 "\n", id, not_after);
+	n = snprintf(line, sizeof(line), "%s %" PRId64 "%s\n", id, not_after, done ? " done" : "");
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return -EINVAL;
 	fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -98,6 +113,31 @@ int command_seen_add(const char *state_dir, const char *id, int64_t not_after)
 		r = errno ? -errno : -EIO;
 	close(fd);
 	return r;
+}
+
+int command_seen_add(const char *state_dir, const char *id, int64_t not_after)
+{
+	return seen_append(state_dir, id, not_after, false);
+}
+
+int command_seen_done(const char *state_dir, const char *id, int64_t not_after)
+{
+	return seen_append(state_dir, id, not_after, true);
+}
+
+int command_finished(const char *state_dir, const char *id)
+{
+	char p[PATH_MAX];
+	int r = command_seen_state(state_dir, id);
+
+	if (r < 0 || r == COMMAND_FINISHED)
+		return r < 0 ? r : 1;
+	/* the result stored, the crash came before the done mark */
+	if (xsnprintf(p, sizeof(p), "%s/%s/results/%s.json", state_dir, COMMAND_DIR, id) == 0 && access(p, F_OK) == 0)
+		return 1;
+	if (xsnprintf(p, sizeof(p), "%s/%s/reported/%s.json", state_dir, COMMAND_DIR, id) == 0 && access(p, F_OK) == 0)
+		return 1;
+	return 0;
 }
 
 /* The id of an envelope that did not verify, for the report: only if it
@@ -152,7 +192,10 @@ int command_verify(const struct command_verify_ctx *c, const char *env, size_t l
 	}
 	r = command_seen(c->state_dir, e.id);
 	if (r == COMMAND_E_REPLAY) {
+		/* valid in every other respect: the caller tells a re-delivery
+		 * (no result yet) from a replay (command_finished) */
 		snprintf(why, whysz, "command %s was accepted before (replay)", e.id);
+		*ret = e;
 		return r;
 	}
 	if (r < 0) {
@@ -166,7 +209,7 @@ int command_verify(const struct command_verify_ctx *c, const char *env, size_t l
 int command_inbox_put(const struct command_verify_ctx *c, const char *env, size_t len, const char *sig, char *why,
                       size_t whysz)
 {
-	struct command_envelope e;
+	struct command_envelope e = {0};
 	char id[COMMAND_ID_LEN + 1], p[PATH_MAX];
 	int r, w;
 
@@ -175,6 +218,11 @@ int command_inbox_put(const struct command_verify_ctx *c, const char *env, size_
 		return w;
 	}
 	r = command_verify(c, env, len, sig, &e, id, why, whysz);
+	/* an id accepted before, otherwise valid, goes to the worker too: it
+	 * tells a re-delivery (the server has no result: executed then, or
+	 * resumed if it never finished) from a replay (issue 14 point 2) */
+	if (r == COMMAND_E_REPLAY && e.id[0])
+		r = 0;
 	if (r == 0) {
 		_cleanup_free_ char *buf = malloc(len + 1 + strlen(sig) + 1);
 
@@ -287,13 +335,47 @@ int command_results_collect(const char *state_dir, char **ret_json, char ***ret_
 	return 0;
 }
 
+/* Reported results are kept in reported/ (a re-delivered or replayed id is
+ * answered with its result) until no envelope of theirs can still be valid. */
+#define REPORTED_KEEP_S (COMMAND_VALIDITY_MAX_S + COMMAND_CLOCK_SKEW_S + 86400)
+
 void command_results_remove(const char *state_dir, char **ids, size_t n)
 {
-	char p[PATH_MAX];
+	char p[PATH_MAX], q[PATH_MAX];
+	struct dirent *de;
+	time_t now = time(NULL);
+	DIR *dir;
 
+	if (dir_path(state_dir, "reported", q, sizeof(q)) < 0 || mkdir_p(q, 0700) < 0)
+		return;
 	for (size_t i = 0; i < n; i++)
-		if (xsnprintf(p, sizeof(p), "%s/%s/results/%s.json", state_dir, COMMAND_DIR, ids[i]) == 0)
+		if (xsnprintf(p, sizeof(p), "%s/%s/results/%s.json", state_dir, COMMAND_DIR, ids[i]) == 0 &&
+		    xsnprintf(q, sizeof(q), "%s/%s/reported/%s.json", state_dir, COMMAND_DIR, ids[i]) == 0 &&
+		    rename(p, q) < 0)
 			(void)unlink(p);
+	if (dir_path(state_dir, "reported", q, sizeof(q)) < 0 || !(dir = opendir(q)))
+		return;
+	while ((de = readdir(dir))) {
+		struct stat st;
+
+		if (strlen(de->d_name) == COMMAND_ID_LEN + 5 && strcmp(de->d_name + COMMAND_ID_LEN, ".json") == 0 &&
+		    fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    (int64_t)(now - st.st_mtime) > REPORTED_KEEP_S)
+			(void)unlinkat(dirfd(dir), de->d_name, 0);
+	}
+	closedir(dir);
+}
+
+int command_result_rereport(const char *state_dir, const char *id)
+{
+	char p[PATH_MAX], q[PATH_MAX];
+
+	if (xsnprintf(p, sizeof(p), "%s/%s/reported/%s.json", state_dir, COMMAND_DIR, id) < 0 ||
+	    xsnprintf(q, sizeof(q), "%s/%s/results/%s.json", state_dir, COMMAND_DIR, id) < 0)
+		return -ENAMETOOLONG;
+	if (access(q, F_OK) == 0)
+		return 0; /* not reported yet: goes with the next check-in */
+	return rename(p, q) < 0 ? -errno : 0;
 }
 
 int command_terminal_id(const char *state_dir, char ret[TERMINAL_ID_MAX])

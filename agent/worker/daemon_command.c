@@ -3,7 +3,9 @@
  * (agent/net/command_verify.h, docs/COMMANDS.md): it verifies each again,
  * records it in the replay store and journals `command.received` before
  * anything runs, executes it once, journals `command.executed` or
- * `command.failed` and leaves the result for the next check-in. Refusals the
+ * `command.failed`, leaves the result for the next check-in and marks the id
+ * done. An id accepted before is never run again once done; one the agent
+ * died on before its result is run then (`command.resumed`). Refusals the
  * root part wrote are journaled as `tamper.detected` (what: command) and
  * reported. MDM-1, MDM-2, MDM-3, OPS-4, OPS-5. */
 #include <dirent.h>
@@ -335,18 +337,20 @@ static int retire(const struct daemon_command_ops *ops, void *userdata, const ch
  * result: the server revokes the certificate when it reads the result, so
  * nothing could be uploaded after it. Then the credentials go. */
 static void retire_finish(struct mamori_ctx *ctx, const struct daemon_command_ops *ops, void *userdata,
-                          const char *state_dir, const char *id, const char *detail)
+                          const char *state_dir, const struct command_envelope *e, const char *detail)
 {
 	_cleanup_json_ cJSON *p = cJSON_CreateObject();
 	int n;
 
 	if (ops->sync_blocking)
 		ops->sync_blocking(userdata);
-	(void)command_result_write(state_dir, id, "executed", detail);
+	(void)command_result_write(state_dir, e->id, "executed", detail);
+	(void)command_seen_done(state_dir, e->id, e->not_after);
 	if (ops->sync_blocking)
 		ops->sync_blocking(userdata);
 	n = wipe_credentials(state_dir);
-	if (p && cJSON_AddStringToObject(p, "command_id", id) && cJSON_AddNumberToObject(p, "credentials_removed", n))
+	if (p && cJSON_AddStringToObject(p, "command_id", e->id) &&
+	    cJSON_AddNumberToObject(p, "credentials_removed", n))
 		(void)mamori_emit(ctx, "command.retired", SEV_NOTICE, "MDM-3", p);
 	log_notice("retire: %d credential file(s) destroyed; this terminal no longer reaches the server", n);
 }
@@ -396,13 +400,71 @@ static int execute(struct mamori_ctx *ctx, const struct agent_config *cfg, const
 	}
 }
 
+/* An id this terminal accepted before and finished (issue 14 point 2,
+ * MDM-1): it never runs again. Its result not yet reported: the server
+ * re-delivered it because the answer that carried it was lost (a network
+ * child killed with the agent, a connection gone); journaled as
+ * command.redelivered, the result goes with the next check-in. Its result
+ * reported already: a replay (or a server that lost what it was told),
+ * journaled as tamper.detected reason replayed, and the first result is
+ * reported again — it stands. */
+static void answer_finished(struct mamori_ctx *ctx, const char *state_dir, const struct command_envelope *e,
+                            const char *path)
+{
+	_cleanup_json_ cJSON *p = cJSON_CreateObject();
+	char res[PATH_MAX];
+	bool unreported = xsnprintf(res, sizeof(res), "%s/%s/results/%s.json", state_dir, COMMAND_DIR, e->id) == 0 &&
+	                  access(res, F_OK) == 0;
+	int r;
+
+	if (unreported) {
+		if (!p || !cJSON_AddStringToObject(p, "command_id", e->id) ||
+		    !cJSON_AddStringToObject(p, "type", command_type_to_string(e->type)) ||
+		    mamori_emit(ctx, "command.redelivered", SEV_NOTICE, command_types[e->type].reqs, p) < 0)
+			return; /* stays in the inbox: journaled at the next pass */
+		log_notice("remote command %s delivered again: executed before, its result goes with the next check-in",
+		           e->id);
+	} else {
+		r = command_result_rereport(state_dir, e->id);
+		if (!p || !cJSON_AddStringToObject(p, "what", "command") ||
+		    !cJSON_AddStringToObject(p, "reason", "replayed") ||
+		    !cJSON_AddStringToObject(
+		            p, "detail",
+		            r == 0 ? "executed and reported before: not run again, its result reported "
+		                     "again"
+		                   : "executed and reported before: not run again") ||
+		    !cJSON_AddStringToObject(p, "command_id", e->id) || !cJSON_AddStringToObject(p, "sha256", "") ||
+		    mamori_emit(ctx, "tamper.detected", SEV_CRITICAL, "MDM-1,OPS-4,OPS-5", p) < 0)
+			return;
+		log_error("remote command refused (replayed): %s was executed and reported before", e->id);
+	}
+	(void)unlink(path);
+}
+
+/* The policy's commands.accept (MDM-1, MDM-2; policy/policy_schema.c): with
+ * a `commands` object, only the types it lists run. Without one (no policy
+ * yet, or a policy that does not restrict them) every verified command
+ * runs: the signature, the terminal, the window and OPS-4 still hold. */
+static bool accepted_by_policy(const struct mamori_ctx *ctx, enum command_type t)
+{
+	const cJSON *sec = mamori_policy_section(ctx, "commands"), *acc, *it;
+
+	if (!sec)
+		return true;
+	acc = cJSON_GetObjectItemCaseSensitive(sec, "accept");
+	cJSON_ArrayForEach(it, acc) if (cJSON_IsString(it) &&
+	                                strcmp(it->valuestring, command_type_to_string(t)) == 0) return true;
+	return false; /* the schema requires accept: a missing list accepts nothing */
+}
+
 static void run_one(struct mamori_ctx *ctx, const struct agent_config *cfg, const struct daemon_command_ops *ops,
                     void *userdata, const struct command_verify_ctx *vc, const char *path)
 {
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_json_ cJSON *p = NULL;
-	struct command_envelope e;
+	struct command_envelope e = {0};
 	char id[COMMAND_ID_LEN + 1], why[512] = "", detail[COMMAND_RESULT_MAX] = "";
+	bool resumed = false;
 	char *nl;
 	size_t len;
 	int r;
@@ -415,6 +477,20 @@ static void run_one(struct mamori_ctx *ctx, const struct agent_config *cfg, cons
 	*nl = '\0';
 	/* again, here: the inbox is only a hand-over, the worker decides */
 	r = command_verify(vc, buf, (size_t)(nl - buf), nl + 1, &e, id, why, sizeof(why));
+	if (r == COMMAND_E_REPLAY && e.id[0]) {
+		/* accepted before: finished (never again), or the agent died
+		 * between command.received and its result — run it now, once */
+		int f = command_finished(vc->state_dir, e.id);
+
+		if (f < 0) {
+			log_error_errno(f, "remote command %s: cannot read the replay store; not executed", e.id);
+			return; /* stays in the inbox */
+		}
+		if (f == 1)
+			return answer_finished(ctx, vc->state_dir, &e, path);
+		resumed = true;
+		r = 0;
+	}
 	if (r < 0) {
 		_cleanup_json_ cJSON *t = cJSON_CreateObject();
 
@@ -430,18 +506,36 @@ static void run_one(struct mamori_ctx *ctx, const struct agent_config *cfg, cons
 		(void)unlink(path);
 		return;
 	}
+	if (!accepted_by_policy(ctx, e.type)) {
+		_cleanup_json_ cJSON *t = cJSON_CreateObject();
+
+		if (!t || !cJSON_AddStringToObject(t, "command_id", e.id) ||
+		    !cJSON_AddStringToObject(t, "type", command_type_to_string(e.type)) ||
+		    !cJSON_AddStringToObject(t, "reason", "policy") ||
+		    !cJSON_AddStringToObject(t, "detail", "the policy's commands.accept does not list this type") ||
+		    mamori_emit(ctx, "command.refused", SEV_WARNING, "MDM-1,MDM-2", t) < 0)
+			return; /* stays in the inbox: journaled at the next pass */
+		log_warning("remote command %s (%s) refused: not in the policy's commands.accept", e.id,
+		            command_type_to_string(e.type));
+		(void)command_result_write(vc->state_dir, e.id, "refused",
+		                           "not in the policy's commands.accept (MDM-1, MDM-2)");
+		(void)unlink(path);
+		return;
+	}
 	/* received: in the replay store and in the journal before it runs */
-	r = command_seen_add(vc->state_dir, e.id, e.not_after);
+	r = resumed ? 0 : command_seen_add(vc->state_dir, e.id, e.not_after);
 	if (r < 0) {
 		log_error_errno(r, "remote command %s: cannot record it in the replay store; not executed", e.id);
 		return; /* stays in the inbox */
 	}
 	p = envelope_payload(&e);
-	if (!p || mamori_emit(ctx, "command.received", SEV_NOTICE, command_types[e.type].reqs, p) < 0)
-		log_error("remote command %s: command.received could not be journaled", e.id);
+	if (!p || mamori_emit(ctx, resumed ? "command.resumed" : "command.received", SEV_NOTICE,
+	                      command_types[e.type].reqs, p) < 0)
+		log_error("remote command %s: %s could not be journaled", e.id,
+		          resumed ? "command.resumed" : "command.received");
 	(void)unlink(path);
-	log_notice("remote command %s (%s) requested by %s: executing", e.id, command_type_to_string(e.type),
-	           e.requested_by);
+	log_notice("remote command %s (%s) requested by %s: %s", e.id, command_type_to_string(e.type), e.requested_by,
+	           resumed ? "accepted before and never finished (the agent stopped): executing now" : "executing");
 	r = execute(ctx, cfg, ops, userdata, vc->state_dir, &e, detail, sizeof(detail));
 	cJSON_DeleteItemFromObjectCaseSensitive(p, "approved_by");
 	cJSON_DeleteItemFromObjectCaseSensitive(p, "requested_by");
@@ -452,10 +546,12 @@ static void run_one(struct mamori_ctx *ctx, const struct agent_config *cfg, cons
 	(void)mamori_emit(ctx, r == 0 ? "command.executed" : "command.failed", r == 0 ? SEV_NOTICE : SEV_ERROR,
 	                  command_types[e.type].reqs, p);
 	if (e.type == CMD_RETIRE && r == 0) {
-		retire_finish(ctx, ops, userdata, vc->state_dir, e.id, detail);
+		retire_finish(ctx, ops, userdata, vc->state_dir, &e, detail);
 		return;
 	}
 	(void)command_result_write(vc->state_dir, e.id, r == 0 ? "executed" : "failed", detail);
+	/* finished: a re-delivery or a replay of this id never runs it again */
+	(void)command_seen_done(vc->state_dir, e.id, e.not_after);
 	if (e.type == CMD_WIPE)
 		wipe_finish(ctx, cfg, ops, userdata, vc->state_dir);
 }

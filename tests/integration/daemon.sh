@@ -49,6 +49,18 @@ kill -0 "$pid" || fail "daemon died on garbage"
 out=$("$B/bin/mamorictl" --root "$T" --json report)
 grep -q '"LOG-2"' <<<"$out" || fail "report lacks LOG-2: $out"
 
+# check-now: the running daemon runs a pass now (its control command "check")
+# and answers with it — a newer pass than the one report shows (check_interval 3600)
+t1=$(jq -r .time <<<"$out")
+sleep 1.1
+out=$("$B/bin/mamorictl" --root "$T" --json check-now) || fail "check-now failed: $out"
+t2=$(jq -r .time <<<"$out")
+grep -q '"LOG-2"' <<<"$out" || fail "check-now lacks LOG-2: $out"
+((t2 > t1)) || fail "check-now did not run a new pass (report $t1, check-now $t2)"
+# (the text's exit status is the report's: non-zero while a check fails)
+out=$("$B/bin/mamorictl" --root "$T" --lang en check-now || true)
+grep -q "timesync.daemon (LOG-2)" <<<"$out" || fail "check-now text lacks the checks: $out"
+
 # SIGHUP with a bad config keeps the running one
 printf 'language = en\nfrobnicate = 1\n' > "$T/etc/mamori/agent.conf"
 kill -HUP "$pid"; sleep 0.3

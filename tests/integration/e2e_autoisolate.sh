@@ -13,12 +13,8 @@
 set -uo pipefail
 source "$(dirname "$0")/e2e_lib.bash"
 source "$(dirname "$0")/events_doc.bash"
-trap ns_teardown EXIT
-ns_setup
-D=$T/srv
-A=$T/pc-v
-mkdir -p "$A/etc/mamori" "$A/home/shokuin/docs"
-ns_server "$D"
+ns_begin pc-v
+mkdir -p "$A/home/shokuin/docs"
 start_clamd "$A/run/clamd.sock" || exit 1
 jq '.av.clamd_socket = "/run/clamd.sock" | .av.full_scan_paths = ["/home/shokuin"] | .network.isolate_on_infection = true' \
 	"$SRC/policy/templates/lgwan.json" >"$T/policy.json"

@@ -10,18 +10,19 @@
 # `collect` with since_seq journals one bounded evidence bundle
 # (command.evidence) that reaches the server: the journal records after
 # since_seq exactly as `mamorictl journal export` has them (seq and hash),
-# the usb/carry history and the last posture report.
+# the usb/carry history and the last posture report. The policy's
+# commands.accept is enforced: a type it does not list is refused.
 set -uo pipefail
 source "$(dirname "$0")/e2e_lib.bash"
 source "$(dirname "$0")/events_doc.bash"
-trap 'agent_stop; cleanup' EXIT
-D=$T/srv
-A=$T/pc-s
-mkdir -p "$A/etc/mamori" "$A/home/shokuin/docs"
+e2e_begin pc-s
+mkdir -p "$A/home/shokuin/docs"
 command_server "$D"
 start_clamd "$A/run/clamd.sock" || exit 1
 
-jq '.av.clamd_socket = "/run/clamd.sock" | .av.full_scan_paths = ["/home/shokuin"] | .network.isolate_on_infection = false' \
+# commands.accept (MDM-1, MDM-2): this group runs scan, collect and sync only
+jq '.av.clamd_socket = "/run/clamd.sock" | .av.full_scan_paths = ["/home/shokuin"] | .network.isolate_on_infection = false
+	| .commands.accept = ["scan", "collect", "sync"]' \
 	"$SRC/policy/templates/lgwan.json" >"$T/policy.json"
 check "policy with the av section published (two persons)" publish_policy soumu "$T/policy.json" shonin
 check "enroll pc-s" enroll "$A" pc-s soumu >/dev/null
@@ -104,6 +105,18 @@ check "... the last posture report (the av checks)" \
 	test "$(jq -r '[.posture.results[]? | select(.id=="av.full_scan")] | length' "$T/bundle.json")" = 1
 cmd_request pc-s collect '"params":{"since_seq":-1}' >/dev/null
 check "collect with a negative since_seq: 400" test "$CODE" = 400
+
+# ---- commands.accept: a signed, verified command of a type the policy does not list ----
+# (lock: not listed here; harmless either way — this agent does not implement it)
+lid=$(cmd_request pc-s lock | jq -r .id)
+kill -HUP "$APID"
+check "a type not in the policy's commands.accept: refused, reported" cmd_wait "$lid" refused
+check "... the server's result names the policy key" \
+	matches "$(api GET "/admin/v1/commands/$lid" | jq -r .result)" '*commands.accept*'
+journal_json
+check "... journaled as command.refused (reason policy), never received nor run" \
+	test "$(jq -r --arg id "$lid" 'select(.payload.command_id==$id) | "\(.type):\(.payload.reason // "")"' "$T/j.jsonl" | paste -sd' ')" \
+	= "command.refused:policy"
 
 agent_stop
 journal_json

@@ -13,12 +13,7 @@
 set -uo pipefail
 source "$(dirname "$0")/e2e_lib.bash"
 source "$(dirname "$0")/events_doc.bash"
-trap ns_teardown EXIT
-ns_setup
-D=$T/srv
-A=$T/pc-n
-mkdir -p "$A/etc/mamori"
-ns_server "$D"
+ns_begin pc-n
 
 for _ in $(seq 50); do reach 10.78.0.1 8080 && break; sleep 0.1; done
 check "before: the terminal reaches the other host" reach 10.78.0.1 8080

@@ -275,12 +275,24 @@ agent_stop() {
 	APID=
 }
 
-# command_server DATA: the server for the remote-command tests: started,
-# "ciso" bootstrapped ($TOKEN, also in $CISO_TOKEN) and an approver "shonin"
-# (another person, OPS-4) approved on the console. Exits the test on failure.
+# e2e_begin TERMINAL...: the start of an agent test: the trap (agent and
+# server stopped, $T removed), D=$T/srv (the server's data), A=$T/FIRST (the
+# first terminal's root) and each TERMINAL's $T/NAME/etc/mamori.
+e2e_begin() {
+	trap 'agent_stop; cleanup' EXIT
+	D=$T/srv
+	A=$T/$1
+	for t in "$@"; do mkdir -p "$T/$t/etc/mamori"; done
+}
+
+# command_server DATA [server args...]: the server for the remote-command
+# tests: started, "ciso" bootstrapped ($TOKEN, also in $CISO_TOKEN) and an
+# approver "shonin" (another person, OPS-4) approved on the console. Exits
+# the test on failure.
 command_server() {
-	start_server "$1" || { echo "FAIL  server did not start"; exit 1; }
-	bootstrap "$1" || { echo "FAIL  bootstrap"; exit 1; }
+	local d=$1; shift
+	start_server "$d" "$@" || { echo "FAIL  server did not start"; exit 1; }
+	bootstrap "$d" || { echo "FAIL  bootstrap"; exit 1; }
 	acct shonin approver 1002 "承認 花子" >/dev/null
 	approve_console shonin || bad "approver account"
 	CISO_TOKEN=$TOKEN
@@ -337,6 +349,17 @@ ns_server() {
 	acct shonin approver 1002 "承認 花子" >/dev/null
 	approve_console shonin || bad "approver account"
 	CISO_TOKEN=$TOKEN
+}
+# ns_begin TERMINAL: the start of an isolation test: the trap
+# (ns_teardown), the namespaces, D=$T/srv with the server in $SRV, and
+# A=$T/TERMINAL with its etc/mamori.
+ns_begin() {
+	trap ns_teardown EXIT
+	ns_setup
+	D=$T/srv
+	A=$T/$1
+	mkdir -p "$A/etc/mamori"
+	ns_server "$D"
 }
 # ns_enroll ROOT ID: enrolled from the terminal's namespace
 ns_enroll() {

@@ -14,27 +14,14 @@
 set -uo pipefail
 source "$(dirname "$0")/e2e_lib.bash"
 source "$(dirname "$0")/events_doc.bash"
-APID=
-agent_stop() {
-	[[ -n $APID ]] || return 0
-	kill -TERM "$APID" 2>/dev/null
-	wait "$APID" 2>/dev/null || bad "mamorid exit status $?"
-	APID=
-}
-trap 'agent_stop; cleanup' EXIT
-
-D=$T/srv
-A=$T/pc-a
+e2e_begin pc-a pc-b
 Bt=$T/pc-b
-mkdir -p "$A/etc/mamori" "$Bt/etc/mamori"
 start_server "$D" --poll-seconds 3 --max-polls 1 || { echo "FAIL  server did not start"; exit 1; }
 bootstrap "$D" || { echo "FAIL  bootstrap"; exit 1; }
 check "enroll pc-a" enroll "$A" pc-a soumu >/dev/null
 check "enroll pc-b" enroll "$Bt" pc-b soumu >/dev/null
 SA=$(state_dir "$A")
 SB=$(state_dir "$Bt")
-status_of() { api GET "/admin/v1/commands/$1" | jq -r .status; }
-request() { api POST /admin/v1/commands "{\"terminal_id\":\"$1\",\"type\":\"$2\"}"; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
@@ -46,7 +33,7 @@ poll_b() { # OUT: pc-b's poll, "CODE SECONDS" in OUT.w and the body in OUT
 poll_b "$T/p1" &
 p1=$!
 sleep 0.5
-c1=$(request pc-b sync | jq -r .id)
+c1=$(cmd_request pc-b sync | jq -r .id)
 t0=$(now)
 wait "$p1"
 t1=$(now)
@@ -55,7 +42,7 @@ check "... answered within 1 s of the request's answer ($(elapsed "$t0" "$t1") s
 	lt "$(elapsed "$t0" "$t1")" 1
 check "... the signed envelope of that command" \
 	test "$(jq -r '.commands[0].envelope | fromjson | .id' "$T/p1")" = "$c1"
-check "... and it is delivered (once)" test "$(status_of "$c1")" = delivered
+check "... and it is delivered (once)" test "$(cmd_status "$c1")" = delivered
 poll_b "$T/p2"
 check "nothing queued: 204 after the hold (--poll-seconds 3): $(cat "$T/p2.w")" \
 	bash -c "read -r c s <'$T/p2.w'; [[ \$c == 204 ]] && awk -v s=\$s 'BEGIN{exit !(s >= 2.5 && s < 6)}'"
@@ -89,7 +76,7 @@ check "the worker's check-in interval is minutes (no policy: 300 s)" \
 	bash -c "! grep -q 'checkin_interval' '$A/etc/mamori/agent.conf'"
 for i in 1 2 3; do
 	t0=$(now)
-	id=$(request pc-a sync | jq -r .id)
+	id=$(cmd_request pc-a sync | jq -r .id)
 	te=
 	for _ in $(seq 50); do
 		te=$(journal_time "$A" command.executed "$id")
@@ -100,10 +87,10 @@ for i in 1 2 3; do
 		check "command $i: executed $(elapsed "$t0" "$te") s after the request (check-in every 300 s)" \
 			lt "$(elapsed "$t0" "$te")" 3
 	else
-		bad "command $i: not executed within 5 s (status $(status_of "$id"))"
+		bad "command $i: not executed within 5 s (status $(cmd_status "$id"))"
 	fi
-	for _ in $(seq 50); do [[ $(status_of "$id") == executed ]] && break; sleep 0.1; done
-	check "command $i: the server shows executed" test "$(status_of "$id")" = executed
+	for _ in $(seq 50); do [[ $(cmd_status "$id") == executed ]] && break; sleep 0.1; done
+	check "command $i: the server shows executed" test "$(cmd_status "$id")" = executed
 	sleep 0.5
 done
 # a poll process of this root: mamorictl --root $A ... server poll (root part
@@ -123,15 +110,15 @@ agent_stop
 for _ in $(seq 30); do poll_pids >/dev/null || break; sleep 0.1; done
 no_poll() { ! poll_pids >/dev/null; } # in this shell: a bash -c would match its own command line
 check "stopping the agent leaves no poll process (its network child: within 3 s)" no_poll
-cx=$(request pc-a sync | jq -r .id)
+cx=$(cmd_request pc-a sync | jq -r .id)
 api POST "/admin/v1/commands/$cx/cancel" >/dev/null
-check "the operator cancels a queued command" test "$CODE $(status_of "$cx")" = "200 cancelled"
+check "the operator cancels a queued command" test "$CODE $(cmd_status "$cx")" = "200 cancelled"
 "$SRC/$B/bin/mamorid" --root "$A" --foreground --log-level debug >>"$T/agent.log" 2>&1 &
 APID=$!
 sleep 1
 for _ in $(seq 50); do grep -c 'command poll: started' "$T/agent.log" | grep -q 2 && break; sleep 0.2; done
 sleep 2
-check "... the agent back online never receives it: still cancelled" test "$(status_of "$cx")" = cancelled
+check "... the agent back online never receives it: still cancelled" test "$(cmd_status "$cx")" = cancelled
 check "... not in its journal" test -z "$(journal_time "$A" command.received "$cx")"
 api POST "/admin/v1/commands/$c1/cancel" >/dev/null
 check "a delivered command cannot be cancelled: 409" test "$CODE" = 409

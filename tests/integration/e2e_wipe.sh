@@ -15,23 +15,9 @@
 set -uo pipefail
 source "$(dirname "$0")/e2e_lib.bash"
 source "$(dirname "$0")/events_doc.bash"
-APID=
-agent_stop() {
-	[[ -n $APID ]] || return 0
-	kill -TERM "$APID" 2>/dev/null
-	wait "$APID" 2>/dev/null || bad "mamorid exit status $?"
-	APID=
-}
-trap 'agent_stop; cleanup' EXIT
-
-D=$T/srv
-A=$T/pc-w
-mkdir -p "$A/etc/mamori" "$A/var/lib/secure" "$A/home/shokuin/data/sub" "$T/outside"
-start_server "$D" || { echo "FAIL  server did not start"; exit 1; }
-bootstrap "$D" || { echo "FAIL  bootstrap"; exit 1; }
-api POST /admin/v1/accounts "{\"username\":\"shonin\",\"password\":\"$PASSWORD\",\"role\":\"approver\",\"staff_no\":\"1002\",\"display_name\":\"承認 花子\"}" >/dev/null
-approve_console shonin || bad "approver account"
-CISO_TOKEN=$TOKEN
+e2e_begin pc-w
+mkdir -p "$A/var/lib/secure" "$A/home/shokuin/data/sub" "$T/outside"
+command_server "$D"
 
 # the volume: a LUKS2 file with two passphrases
 img=$A/var/lib/secure/home.img
@@ -66,12 +52,11 @@ SA=$(state_dir "$A")
 APID=$!
 for _ in $(seq 100); do [[ -s $SA/upload.state ]] && break; sleep 0.2; done
 
-status_of() { api GET "/admin/v1/commands/$1" | jq -r .status; }
 w=$(api POST /admin/v1/commands '{"terminal_id":"pc-w","type":"wipe"}')
 wid=$(jq -r .id <<<"$w")
 check "wipe requested: pending_approval (OPS-4)" test "$(jq -r .status <<<"$w")" = pending_approval
 kill -HUP "$APID"; sleep 2
-check "without a second approver nothing is delivered" test "$(status_of "$wid")" = pending_approval
+check "without a second approver nothing is delivered" test "$(cmd_status "$wid")" = pending_approval
 check "... the volume is untouched" test "$(slots)" = 2
 api POST "/admin/v1/commands/$wid/approve" >/dev/null
 check "approver = requester: 403" test "$CODE" = 403
@@ -81,7 +66,7 @@ check "another person approves: 200" test "$CODE" = 200
 TOKEN=$CISO_TOKEN
 kill -HUP "$APID"
 st=
-for _ in $(seq 150); do st=$(status_of "$wid"); [[ $st == executed || $st == failed ]] && break; sleep 0.2; done
+for _ in $(seq 150); do st=$(cmd_status "$wid"); [[ $st == executed || $st == failed ]] && break; sleep 0.2; done
 check "the server shows the agent's final result: executed" test "$st" = executed
 res=$(api GET "/admin/v1/commands/$wid" | jq -r .result)
 check "... with what was done" matches "$res" '*1 volume(s) crypto-erased (2 keyslots destroyed), 1 data path(s) removed, 0 problem(s)*'

@@ -142,6 +142,73 @@ static void test_accept_and_replay(void **state)
 	assert_int_equal(verify_env(f, &e, NOW), 0);
 }
 
+/* issue 14 point 2 (MDM-1): the windows a stopped agent leaves. Received
+ * (replay store line) without a result: not finished, run again on
+ * re-delivery; the result stored (crash before the done mark) or the done
+ * mark: finished, never run again; reported: the result kept in reported/
+ * and put back for a re-report. A replay still verifies as a replay, with
+ * the envelope, so the worker can tell. */
+static void test_finished(void **state)
+{
+	struct fx *f = *state;
+	struct command_envelope e = envelope(CMD_SYNC), out = {0};
+	struct command_verify_ctx c = {f->dir, "pc-a", NOW};
+	char buf[COMMAND_CANON_MAX], sig[POLICY_SIG_B64_LEN + 1], why[512], id[COMMAND_ID_LEN + 1], p[700];
+	char *json = NULL, **ids = NULL;
+	size_t n = 0;
+	int len;
+
+	pin(f);
+	e.id[2] = 'f'; /* not seen before */
+	assert_int_equal(command_seen_state(f->dir, e.id), COMMAND_UNSEEN);
+	assert_int_equal(command_finished(f->dir, e.id), 0);
+	assert_int_equal(command_seen_add(f->dir, e.id, e.not_after), 0);
+	assert_int_equal(command_seen_state(f->dir, e.id), COMMAND_RECEIVED);
+	assert_int_equal(command_finished(f->dir, e.id), 0); /* received, never finished */
+	len = command_canonical(&e, buf, sizeof(buf));
+	assert_true(len > 0);
+	assert_int_equal(policy_sign_buf(f->key, buf, (size_t)len, sig), 0);
+	assert_int_equal(command_verify(&c, buf, (size_t)len, sig, &out, id, why, sizeof(why)), COMMAND_E_REPLAY);
+	assert_string_equal(out.id, e.id); /* the envelope, for the worker to judge */
+	/* the root part hands a seen id to the worker: no refusal written */
+	assert_int_equal(command_inbox_put(&c, buf, (size_t)len, sig, why, sizeof(why)), 0);
+	snprintf(p, sizeof(p), "%s/%s/inbox/%s.cmd", f->dir, COMMAND_DIR, e.id);
+	assert_int_equal(access(p, F_OK), 0);
+	/* the result stored, no done mark yet (the crash came between) */
+	assert_int_equal(command_result_write(f->dir, e.id, "executed", "ok"), 0);
+	assert_int_equal(command_finished(f->dir, e.id), 1);
+	assert_int_equal(command_seen_done(f->dir, e.id, e.not_after), 0);
+	assert_int_equal(command_seen_state(f->dir, e.id), COMMAND_FINISHED);
+	/* reported: kept in reported/, finished still, and put back for a re-report */
+	assert_int_equal(command_results_collect(f->dir, &json, &ids, &n), 0);
+	assert_int_equal(n, 1);
+	command_results_remove(f->dir, ids, n);
+	command_ids_free(ids, n);
+	free(json);
+	snprintf(p, sizeof(p), "%s/%s/results/%s.json", f->dir, COMMAND_DIR, e.id);
+	assert_int_equal(access(p, F_OK), -1);
+	snprintf(p, sizeof(p), "%s/%s/reported/%s.json", f->dir, COMMAND_DIR, e.id);
+	assert_int_equal(access(p, F_OK), 0);
+	assert_int_equal(command_result_rereport(f->dir, e.id), 0);
+	snprintf(p, sizeof(p), "%s/%s/results/%s.json", f->dir, COMMAND_DIR, e.id);
+	assert_int_equal(access(p, F_OK), 0);
+	/* another id with the same prefix is its own */
+	e.id[31] = e.id[31] == '0' ? '1' : '0';
+	assert_int_equal(command_seen_state(f->dir, e.id), COMMAND_UNSEEN);
+}
+
+/* One table (MDM-1, MDM-2): the names the policy schema allows in
+ * commands.accept are exactly the protocol's command types. */
+static void test_type_names(void **state)
+{
+	(void)state;
+	for (int i = 0; i < _CMD_MAX; i++) {
+		assert_non_null(command_type_names[i]);
+		assert_string_equal(command_type_names[i], command_types[i].name);
+	}
+	assert_null(command_type_names[_CMD_MAX]);
+}
+
 static void test_refusals(void **state)
 {
 	struct fx *f = *state;
@@ -268,6 +335,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_canonical_roundtrip),
 	        cmocka_unit_test(test_accept_and_replay),
+	        cmocka_unit_test(test_finished),
+	        cmocka_unit_test(test_type_names),
 	        cmocka_unit_test(test_refusals),
 	        cmocka_unit_test(test_ops4),
 	        cmocka_unit_test(test_exact_fields),

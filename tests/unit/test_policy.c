@@ -223,7 +223,8 @@ static void test_range_enum_length_count(void **state)
 	expect_one(HEAD ",'usb':{'default':'block','rules':[{'id':'a','action':'allow','match':{'vendor':'0781'},"
 	                "'requirements':[]}]}}",
 	           POLICY_ERROR_COUNT, "usb.rules[0].requirements");
-	expect_one(HEAD ",'commands':{'accept':['lock','lock','lock','lock','lock','lock','lock']}}",
+	expect_one(HEAD
+	           ",'commands':{'accept':['lock','lock','lock','lock','lock','lock','lock','lock','lock','lock']}}",
 	           POLICY_ERROR_COUNT, "commands.accept");
 	expect_one(HEAD ",'usb':{'default':'block','rules':[{'id':'a','action':'allow','match':{},"
 	                "'requirements':['MEDIA-1']}]}}",
