@@ -190,7 +190,9 @@ EOF
 		printf("  steady rate %.0f/s (reference %.0f/s = terminals / interval) %s\n", rate, want, rate >= 0.95 * want ? "met" : "NOT met")
 		printf("  check-in p99 %s ms (target < 200 ms) %s\n", p99, p99 + 0 < 200 ? "met" : "NOT met")
 		printf("  errors %s, lost events %s (target 0, 0) %s\n", err, lost, err == 0 && lost == 0 ? "met" : "NOT met")
-		if (cpu > 0) printf("  headroom %.1fx (2 cores / server CPU share %.2f; target >= 5x) %s\n", 2 / cpu, cpu, 2 / cpu >= 5 ? "met" : "NOT met")
+		# CPU headroom counts only when the rate was sustained (a server
+		# waiting on fsync uses little CPU and still falls behind)
+		if (cpu > 0) printf("  headroom %.1fx (2 cores / server CPU share %.2f, at the rate above; target >= 5x) %s\n", 2 / cpu, cpu, 2 / cpu >= 5 && rate >= 0.95 * want ? "met" : "NOT met")
 	}'
 	((rc == 0)) || echo "  bench_scale exited $rc"
 	for p in "${spids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done

@@ -7,7 +7,9 @@
 # seconds (B re-reads the queue while polls are held; before, B answered 204
 # at the end of the hold and the command waited for the next poll), and a
 # terminal's event uploads alternating between A and B keep one unbroken
-# chain (every record stored once, no tamper finding).
+# chain (every record stored once, no tamper finding); a terminal revoked
+# through A is refused by B within seconds (B's identity cache lives 5 s;
+# it was 60 s).
 set -uo pipefail
 source "$(dirname "$0")/e2e_lib.bash"
 B_PID=
@@ -68,6 +70,22 @@ done
 term=$(api GET /admin/v1/terminals/pc-b)
 check "the store holds 1000 events for pc-b" test "$(jq .events_stored <<<"$term")" = 1000
 check "no tamper finding" test "$(sqlite3 "$D/server.db" "SELECT count(*) FROM findings WHERE terminal_id='pc-b'")" = 0
+
+# ---- a revocation through A is enforced by B within seconds (MDM-3) ----
+pol() { dev_curl "$SP" -o /dev/null -w '%{http_code}' "https://$1/api/v1/policy" 2>/dev/null; }
+code=$(pol "$DEV_B")
+check "B serves pc-b before the revocation (no policy yet: 404, got $code)" test "$code" = 404
+api POST /admin/v1/terminals/pc-b/revoke '{"reason":"returned (MDM-3)"}' >/dev/null
+t0=$(now)
+check "A refuses pc-b at once after revoking it" test "$(pol "$DEV_A")" = 403
+for _ in $(seq 100); do
+	code=$(pol "$DEV_B")
+	[[ $code == 403 ]] && break
+	sleep 0.2
+done
+t1=$(now)
+check "B refuses pc-b's certificate within 6 s of the revocation through A ($(elapsed "$t0" "$t1") s, $code)" \
+	bash -c "[[ $code == 403 ]] && awk -v e=$(elapsed "$t0" "$t1") 'BEGIN { exit !(e < 6) }'"
 
 kill "$B_PID"
 wait "$B_PID" 2>/dev/null
