@@ -15,8 +15,12 @@
 #   BENCH_SCALE_SECONDS    length of the steady phase     (default 600)
 #   BENCH_SCALE_EVENTS     journal records per visit      (default 2: ~576 a day a terminal)
 #   BENCH_SCALE_TOPOLOGY   "single ha" (default), "single" or "ha"
-#   BENCH_SCALE_STORE      store URL for both topologies (default: sqlite in the data
-#                          directory; postgresql://… once server-api/store_pg.c is merged)
+#   BENCH_SCALE_STORE      store URL for both topologies, passed as --store (default: sqlite
+#                          in the data directory; postgresql://… once server-api/store_pg.c is
+#                          merged). Not yet usable with PostgreSQL as is: the enrolled state is
+#                          copied per topology only for SQLite; a PostgreSQL run needs the
+#                          enrolled database restored before each topology (to do with
+#                          `mamori-server backup/restore` when they land), and one topology a run.
 #   BENCH_SCALE_KEEP       a directory kept between runs: the enrolled data directory and
 #                          certificates are reused (enrolling 100,000 takes minutes)
 # The rate is what matters: 10,000 terminals at a 30-second interval load the
