@@ -97,7 +97,7 @@ WWW_SRCS   := server-api/www/index.html server-api/www/build.mjs $(wildcard serv
 TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(O)/obj/%.o)
 
-.PHONY: all deps check unit integration bench demo fuzz format format-check lint clean install openapi \
+.PHONY: all deps check unit integration bench bench-scale demo fuzz format format-check lint clean install openapi \
         install-server man deb fresh www
 all: $(O)/bin/mamorid $(O)/bin/mamori-worker $(O)/bin/mamorictl $(O)/bin/mamori-server
 
@@ -239,6 +239,12 @@ integration: deps
 bench: all $(BENCH_BINS) $(O)/bench/uevent_kernel.so $(O)/itests/server_flood
 	$(Q)bash $(DEPS) --bench >/dev/null
 	$(Q)MAMORI_BUILD=$(O) bash tests/bench/run.sh
+
+# issue 18: simulated terminals against 1 mamori-server and 2 behind HAProxy
+# (tests/bench/scale.sh; BENCH_SCALE_* knobs there, docs/OPERATIONS.md)
+bench-scale: all $(O)/bench/bench_scale
+	$(Q)bash $(DEPS) --bench >/dev/null
+	$(Q)MAMORI_BUILD=$(O) MAMORI_SRC=$(CURDIR) bash tests/bench/scale.sh
 
 # Each libFuzzer harness tests/fuzz/fuzz_NAME.c runs for FUZZ_SECONDS (clang, ASan+UBSan),
 # starting from its seed corpus tests/fuzz/seeds/fuzz_NAME/ (also replayed by `make check`).

@@ -40,7 +40,9 @@ check=(clang clang-format libclang-rt-14-dev sqlite3
 # sysfs in a private mount namespace (tests/integration/media_hidden.sh); its
 # daemon is kept from starting like the services above.
 # python3-prometheus-client: its parser reads dashboard.sh's /metrics (issue 15.5)
-bench=(nginx wrk)
+# haproxy: the TCP load balancer in front of several mamori-server instances
+# (make bench-scale, issue 18; mutual TLS still ends at mamori-server)
+bench=(nginx wrk haproxy)
 package=(build-essential debhelper dpkg-dev fakeroot lintian man-db groff-base nodejs)
 web=(nodejs)
 fresh=(debootstrap debian-archive-keyring)

@@ -506,6 +506,9 @@ int api_command_checkin(struct server *srv, const char *terminal_id, const cJSON
  * the commands as soon as one is queued for its terminal (poll_wake). A
  * held request whose client has gone is answered (dropped) without a
  * command: what is queued stays queued for the next poll or check-in. */
+#define POLL_RECHECK_US   (2 * 1000000LL)
+#define POLL_RECHECK_LIST 256
+
 struct held_poll {
 	struct http_req *req; /* NULL: a free slot */
 	char terminal_id[STORE_ID_MAX];
@@ -516,6 +519,7 @@ struct command_polls {
 	unsigned n, max;
 	uint64_t refused_full; /* logged as a count, at most once a minute */
 	int64_t last_log_us;
+	int64_t last_recheck_us; /* poll_recheck */
 	struct held_poll slot[];
 };
 
@@ -563,12 +567,57 @@ void api_command_poll_fini(struct server *srv)
 	srv->polls = NULL;
 }
 
+/* Terminals with a queued command among the newest POLL_RECHECK_LIST. */
+struct queued_set {
+	char ids[POLL_RECHECK_LIST][STORE_ID_MAX];
+	unsigned n;
+};
+
+static int queued_cb(const struct store_command *c, void *userdata)
+{
+	struct queued_set *q = userdata;
+
+	if (strcmp(c->status, "queued") != 0 || q->n >= POLL_RECHECK_LIST)
+		return 0;
+	for (unsigned i = 0; i < q->n; i++)
+		if (strcmp(q->ids[i], c->terminal_id) == 0)
+			return 0;
+	(void)strscpy(q->ids[q->n++], sizeof(q->ids[0]), c->terminal_id);
+	return 0;
+}
+
+/* Several instances share one store (docs/OPERATIONS.md): a command queued
+ * through another instance never calls this one's poll_wake. While polls
+ * are held, the newest commands are read every POLL_RECHECK_US and a held
+ * poll whose terminal has a queued one is answered. One query for all held
+ * polls; a command older than the newest POLL_RECHECK_LIST (an approval of
+ * an old two-person command under a flood of new ones) waits for the poll's
+ * end and the next poll or check-in. */
+static void poll_recheck(struct server *srv, int64_t now)
+{
+	static struct queued_set q;
+	int r;
+
+	if (srv->polls->n == 0 || now - srv->polls->last_recheck_us < POLL_RECHECK_US)
+		return;
+	srv->polls->last_recheck_us = now;
+	q.n = 0;
+	r = STORE_CALL(srv->store, command_list, NULL, POLL_RECHECK_LIST, queued_cb, &q);
+	if (r < 0) {
+		log_warning_errno(r, "command long polls: cannot read the queue: %m");
+		return;
+	}
+	for (unsigned i = 0; i < q.n; i++)
+		poll_wake(srv, q.ids[i]);
+}
+
 void api_command_poll_tick(struct server *srv)
 {
 	int64_t now = server_now_us();
 
 	if (!srv->polls)
 		return;
+	poll_recheck(srv, now);
 	for (unsigned i = 0; i < srv->polls->max && srv->polls->n; i++) {
 		struct held_poll *h = &srv->polls->slot[i];
 

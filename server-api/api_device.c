@@ -29,10 +29,13 @@
 #include "server.h"
 #include "strutil.h"
 
-#define CACHE_SLOTS          64
-#define AUTH_SLOTS           4096             /* identity cache, direct-mapped by serial */
-#define AUTH_TTL_US          (60 * 1000000LL) /* re-read from the store at least this often */
-#define PENDING_SLOTS        8192             /* open addressing, at most half used */
+#define CACHE_SLOTS 64
+#define AUTH_SLOTS  4096 /* identity cache, direct-mapped by serial */
+/* re-read from the store at least this often: a revocation made through
+ * another instance sharing the store takes effect here within it (this
+ * instance's own revocations at once: auth_generation) */
+#define AUTH_TTL_US          (5 * 1000000LL)
+#define PENDING_SLOTS        8192 /* open addressing, at most half used */
 #define PENDING_FLUSH_AT     (PENDING_SLOTS / 2)
 #define PENDING_BYTES_MAX    (32u * 1024 * 1024) /* reports waiting in memory */
 #define CACHE_TTL_US         (10 * 1000000LL)    /* re-read at least this often (another instance may publish) */

@@ -27,6 +27,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "bench_report.h"
 #include "strutil.h"
 #include "tls_http.h"
 
@@ -59,26 +60,13 @@ static void build_request(const char *host)
 {
 	char body[6000];
 	size_t n = 0;
-	static const char *const checks[][2] = {
-	        {"screenlock.idle", "LOCK-1"},      {"login.faillock", "LOCK-2"},
-	        {"login.password", "LOCK-3"},       {"av.running", "AV-1"},
-	        {"av.definitions", "AV-2"},         {"av.fullscan", "AV-3"},
-	        {"patch.security", "PATCH-1"},      {"patch.eol", "PATCH-2"},
-	        {"software.inventory", "SOFT-1"},   {"integrity.files", "CONF-1"},
-	        {"ports.listening", "NET-1"},       {"network.segment", "NET-2"},
-	        {"timesync.synchronised", "LOG-2"}, {"usb.present", "MEDIA-1"},
-	};
 
 	n += (size_t)snprintf(body + n, sizeof(body) - n,
 	                      "{\"agent_version\":\"0.1.0\",\"hostname\":\"bench\",\"policy_version\":2,"
 	                      "\"journal\":{\"chain\":\"5f0c5f0c5f0c5f0c5f0c5f0c5f0c5f0c\",\"head_seq\":0},"
-	                      "\"report\":{\"results\":[");
-	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
-		n += (size_t)snprintf(body + n, sizeof(body) - n,
-		                      "%s{\"id\":\"%s\",\"module\":\"m\",\"status\":\"%s\",\"requirements\":[\"%s\"],"
-		                      "\"evidence\":{\"measured\":\"value %zu\"}}",
-		                      i ? "," : "", checks[i][0], i % 4 ? "pass" : "fail", checks[i][1], i);
-	n += (size_t)snprintf(body + n, sizeof(body) - n, "]},\"inventory\":{\"os\":\"Debian GNU/Linux 12\"}}");
+	                      "\"report\":");
+	n = bench_report_json(body, sizeof(body), n);
+	n += (size_t)snprintf(body + n, sizeof(body) - n, ",\"inventory\":{\"os\":\"Debian GNU/Linux 12\"}}");
 	request_len = (size_t)snprintf(request, sizeof(request),
 	                               "POST /api/v1/checkin HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
 	                               "Content-Length: %zu\r\n\r\n%s",
