@@ -1,15 +1,18 @@
 /* server-api/store.c — picks the store backend for a URL, and the names of
- * the store's enums (mamori-server). Backends: store_sqlite.c. */
+ * the store's enums (mamori-server). Backends: store_sql.c on SQLite
+ * (store_sqlite_ops) or PostgreSQL (store_pg_ops). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store.h"
+#include "store_pg.h"
 #include "store_sqlite.h"
 #include "strutil.h"
 
 static const struct store_ops *const backends[] = {
         &store_sqlite_ops,
+        &store_pg_ops,
 };
 
 int store_open(const char *url, struct store **ret)
