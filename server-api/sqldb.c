@@ -94,3 +94,13 @@ size_t sqldb_col_bytes(struct sqldb_stmt *st, int i)
 {
 	return st->db->ops->col_bytes(st, i);
 }
+
+int sqldb_backup(struct sqldb *db, const char *file)
+{
+	return db->ops->backup(db, file);
+}
+
+int sqldb_restore(struct sqldb *db, const char *file)
+{
+	return db->ops->restore(db, file);
+}

@@ -62,6 +62,16 @@ const char *sqldb_col_text(struct sqldb_stmt *st, int i);
 const void *sqldb_col_blob(struct sqldb_stmt *st, int i);
 size_t sqldb_col_bytes(struct sqldb_stmt *st, int i);
 
+/* A consistent copy of the whole database in file (made, mode 0600; an
+ * existing file is -EEXIST). SQLite: the online backup API, the copy is a
+ * database file; PostgreSQL: pg_dump --format=custom (one snapshot), run
+ * from Debian's postgresql-client. */
+int sqldb_backup(struct sqldb *db, const char *file);
+/* Load file, made by sqldb_backup of the same engine, into db, which must
+ * hold no table (-EEXIST otherwise). PostgreSQL: pg_restore in one
+ * transaction, stopping at the first error. -EPROTO: not such a file. */
+int sqldb_restore(struct sqldb *db, const char *file);
+
 /* Engine-private: the function table both engines fill. */
 struct sqldb_engine_ops {
 	void (*close)(struct sqldb *db);
@@ -81,6 +91,8 @@ struct sqldb_engine_ops {
 	const char *(*col_text)(struct sqldb_stmt *st, int i);
 	const void *(*col_blob)(struct sqldb_stmt *st, int i);
 	size_t (*col_bytes)(struct sqldb_stmt *st, int i);
+	int (*backup)(struct sqldb *db, const char *file);
+	int (*restore)(struct sqldb *db, const char *file);
 };
 
 struct sqldb {

@@ -6,14 +6,18 @@
  * 23 (integrity) -EEXIST as SQLITE_CONSTRAINT does, 40 (serialization,
  * deadlock) -EAGAIN, 53 (resources) -ENOSPC, a lost connection -EIO. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
+#include "alloc-util.h"
 #include "log.h"
+#include "proc-util.h"
 #include "sqldb.h"
 
 #define OID_BYTEA 17
@@ -23,6 +27,7 @@
 struct pg_db {
 	struct sqldb base;
 	PGconn *conn;
+	char *conninfo; /* for pg_dump and pg_restore */
 	int64_t changes;
 	char err[256];
 };
@@ -55,6 +60,7 @@ static struct pg_stmt *PST(struct sqldb_stmt *st)
 static void pg_close(struct sqldb *db)
 {
 	PQfinish(PDB(db)->conn);
+	free(PDB(db)->conninfo);
 	free(db);
 }
 
@@ -397,6 +403,88 @@ static size_t pg_col_bytes(struct sqldb_stmt *base, int i)
 	return st->blob_len[i];
 }
 
+/* Debian's client programs (postgresql-client): the wrapper picks the
+ * version of the cluster's. */
+#define PG_DUMP          "/usr/bin/pg_dump"
+#define PG_RESTORE       "/usr/bin/pg_restore"
+#define PG_TOOL_DEADLINE (12 * 3600 * 1000) /* a large store takes long; never forever */
+
+static int pg_tool(struct pg_db *d, char *const argv[])
+{
+	_cleanup_free_ char *out = NULL;
+	size_t n = 0;
+	int status = 0, r;
+
+	r = spawn_capture(argv, NULL, PG_TOOL_DEADLINE, 4096, &out, &n, &status);
+	if (r < 0) {
+		(void)snprintf(d->err, sizeof(d->err), "%s could not run (postgresql-client)", argv[0]);
+		return r;
+	}
+	if (status != 0) {
+		(void)snprintf(d->err, sizeof(d->err), "%s exited with %d", argv[0], status);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int pg_backup(struct sqldb *db, const char *file)
+{
+	struct pg_db *d = PDB(db);
+	_cleanup_free_ char *dbarg = NULL, *farg = NULL;
+	int fd, r;
+
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	if (asprintf(&dbarg, "--dbname=%s", d->conninfo) < 0 || asprintf(&farg, "--file=%s", file) < 0) {
+		(void)unlink(file);
+		return -ENOMEM;
+	}
+	char *argv[] = {PG_DUMP, "--format=custom", "--no-owner", "--no-privileges", farg, dbarg, NULL};
+	r = pg_tool(d, argv);
+	if (r < 0)
+		(void)unlink(file);
+	return r;
+}
+
+static int pg_restore(struct sqldb *db, const char *file)
+{
+	struct pg_db *d = PDB(db);
+	_cleanup_free_ char *dbarg = NULL;
+	char magic[5] = {0};
+	PGresult *res;
+	int fd, r;
+	ssize_t k;
+
+	/* a pg_dump custom archive ("PGDMP"), not an SQLite file or garbage */
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	k = read(fd, magic, sizeof(magic));
+	close(fd);
+	if (k != (ssize_t)sizeof(magic) || memcmp(magic, "PGDMP", 5) != 0)
+		return -EPROTO;
+	res = PQexec(d->conn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'");
+	r = pg_result_errno(d, res);
+	if (r == 0 && strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+		r = -EEXIST;
+	PQclear(res);
+	if (r < 0)
+		return r;
+	if (asprintf(&dbarg, "--dbname=%s", d->conninfo) < 0)
+		return -ENOMEM;
+	char *argv[] = {PG_RESTORE,
+	                "--exit-on-error",
+	                "--single-transaction",
+	                "--no-owner",
+	                "--no-privileges",
+	                dbarg,
+	                (char *)file,
+	                NULL};
+	return pg_tool(d, argv);
+}
+
 static const struct sqldb_engine_ops pg_ops = {
         .close = pg_close,
         .errmsg = pg_errmsg,
@@ -415,6 +503,8 @@ static const struct sqldb_engine_ops pg_ops = {
         .col_text = pg_col_text,
         .col_blob = pg_col_blob,
         .col_bytes = pg_col_bytes,
+        .backup = pg_backup,
+        .restore = pg_restore,
 };
 
 static void pg_notice(void *arg, const char *message)
@@ -432,11 +522,13 @@ int sqldb_open_pg(const char *conninfo, struct sqldb **ret)
 		return -ENOMEM;
 	d->base.ops = &pg_ops;
 	d->base.engine = SQLDB_PG;
-	d->conn = PQconnectdb(conninfo);
+	d->conninfo = strdup(conninfo);
+	d->conn = d->conninfo ? PQconnectdb(conninfo) : NULL;
 	if (!d->conn || PQstatus(d->conn) != CONNECTION_OK) {
 		log_error("store: cannot connect to PostgreSQL: %s",
 		          d->conn ? PQerrorMessage(d->conn) : "out of memory");
 		PQfinish(d->conn);
+		free(d->conninfo);
 		free(d);
 		return -ECONNREFUSED;
 	}

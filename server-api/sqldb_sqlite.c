@@ -2,7 +2,11 @@
  * a thin layer over sqlite3 statements; result codes become negative errno
  * in sql_errno() (common/sqlite-util.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -134,6 +138,68 @@ static size_t lite_col_bytes(struct sqldb_stmt *st, int i)
 	return (size_t)sqlite3_column_bytes(LST(st), i);
 }
 
+/* Copy every page of src into dst, in steps (the source may be written
+ * meanwhile: the backup API restarts and stays consistent). */
+static int lite_copy(sqlite3 *dst, sqlite3 *src)
+{
+	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+	int rc;
+
+	if (!b)
+		return sql_errno(sqlite3_errcode(dst));
+	do {
+		rc = sqlite3_backup_step(b, 256);
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+			sqlite3_sleep(20);
+	} while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+	(void)sqlite3_backup_finish(b);
+	return rc == SQLITE_DONE ? 0 : sql_errno(rc);
+}
+
+static int lite_backup(struct sqldb *db, const char *file)
+{
+	sqlite3 *dst = NULL;
+	int fd, r;
+
+	/* made here, 0600, never over an existing file */
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	r = sql_errno(sqlite3_open_v2(file, &dst, SQLITE_OPEN_READWRITE, NULL));
+	if (r == 0)
+		r = lite_copy(dst, LDB(db));
+	/* one self-contained file: no WAL beside it */
+	if (r == 0)
+		r = sql_errno(sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL));
+	sqlite3_close(dst);
+	if (r < 0)
+		(void)unlink(file);
+	return r;
+}
+
+static int lite_restore(struct sqldb *db, const char *file)
+{
+	sqlite3 *src = NULL;
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	rc = sqlite3_prepare_v2(LDB(db), "SELECT count(*) FROM sqlite_master", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		rc = sqlite3_column_int64(st, 0) == 0 ? SQLITE_OK : SQLITE_CONSTRAINT;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK)
+		return rc == SQLITE_CONSTRAINT ? -EEXIST : sql_errno(rc);
+	r = sql_errno(sqlite3_open_v2(file, &src, SQLITE_OPEN_READONLY, NULL));
+	/* an SQLite database at all (not a pg_dump archive, not garbage) */
+	if (r == 0 && sqlite3_exec(src, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK)
+		r = -EPROTO;
+	if (r == 0)
+		r = lite_copy(LDB(db), src);
+	sqlite3_close(src);
+	return r;
+}
+
 static const struct sqldb_engine_ops lite_ops = {
         .close = lite_close,
         .errmsg = lite_errmsg,
@@ -152,6 +218,8 @@ static const struct sqldb_engine_ops lite_ops = {
         .col_text = lite_col_text,
         .col_blob = lite_col_blob,
         .col_bytes = lite_col_bytes,
+        .backup = lite_backup,
+        .restore = lite_restore,
 };
 
 int sqldb_open_sqlite(const char *path, struct sqldb **ret)

@@ -660,16 +660,29 @@ static int sq_open(const char *where, struct store **ret)
 	return r < 0 ? r : store_sql_open(db, &store_sqlite_ops, ret);
 }
 
+/* "postgresql:" + where: the libpq URI. */
+static int pg_uri(const char *where, char **ret)
+{
+	size_t n = strlen(where) + sizeof("postgresql:");
+	char *uri = malloc(n);
+
+	if (!uri || xsnprintf(uri, n, "postgresql:%s", where) < 0) {
+		free(uri);
+		return -ENOMEM;
+	}
+	*ret = uri;
+	return 0;
+}
+
 /* where: the URI after "postgresql:" (store_open cut the scheme off). */
 static int pg_open(const char *where, struct store **ret)
 {
 	_cleanup_free_ char *uri = NULL;
 	struct sqldb *db = NULL;
-	size_t n = strlen(where) + sizeof("postgresql:");
 	int r;
 
-	if (!(uri = malloc(n)) || xsnprintf(uri, n, "postgresql:%s", where) < 0)
-		return -ENOMEM;
+	if ((r = pg_uri(where, &uri)) < 0)
+		return r;
 	r = sqldb_open_pg(uri, &db);
 	return r < 0 ? r : store_sql_open(db, &store_pg_ops, ret);
 }
@@ -2599,13 +2612,53 @@ static int sq_media_retire(struct store *base, const char *mgmt_no, const char *
 	return step_done(st);
 }
 
-/* Every operation but open is the same on both engines. */
+/* ---- backups (issue 18.5) ---- */
+
+static int sq_backup(struct store *base, const char *file)
+{
+	int r = sqldb_backup(SQ(base)->db, file);
+
+	if (r < 0 && r != -EEXIST)
+		log_error("store: backup to %s: %s", file, sqldb_errmsg(SQ(base)->db));
+	return r;
+}
+
+static int restore_into(struct sqldb *db, const char *file)
+{
+	int r = sqldb_restore(db, file);
+
+	if (r < 0 && r != -EEXIST && r != -EPROTO)
+		log_error("store: restore from %s: %s", file, sqldb_errmsg(db));
+	sqldb_close(db);
+	return r;
+}
+
+static int sq_restore(const char *where, const char *file)
+{
+	struct sqldb *db = NULL;
+	int r = sqldb_open_sqlite(where, &db);
+
+	return r < 0 ? r : restore_into(db, file);
+}
+
+static int pg_restore_op(const char *where, const char *file)
+{
+	_cleanup_free_ char *uri = NULL;
+	struct sqldb *db = NULL;
+	int r;
+
+	if ((r = pg_uri(where, &uri)) < 0 || (r = sqldb_open_pg(uri, &db)) < 0)
+		return r;
+	return restore_into(db, file);
+}
+
+/* Every operation but open and restore is the same on both engines. */
 #define STORE_SQL_OPS                                                                                                  \
-	.close = sq_close, .meta_get = sq_meta_get, .meta_set = sq_meta_set, .meta_delete = sq_meta_delete,            \
-	.token_add = sq_token_add, .token_peek = sq_token_peek, .enroll = sq_enroll, .cert_add = sq_cert_add,          \
-	.cert_renew = sq_cert_renew, .cred_purge = sq_cred_purge, .account_disable = sq_account_disable,               \
-	.account_set_password = sq_account_set_password, .audit_verify = sq_audit_verify,                              \
-	.account_activate = sq_account_activate, .event_hash = sq_event_hash,                                          \
+	.backup = sq_backup, .close = sq_close, .meta_get = sq_meta_get, .meta_set = sq_meta_set,                      \
+	.meta_delete = sq_meta_delete, .token_add = sq_token_add, .token_peek = sq_token_peek, .enroll = sq_enroll,    \
+	.cert_add = sq_cert_add, .cert_renew = sq_cert_renew, .cred_purge = sq_cred_purge,                             \
+	.account_disable = sq_account_disable, .account_set_password = sq_account_set_password,                        \
+	.audit_verify = sq_audit_verify, .account_activate = sq_account_activate, .event_hash = sq_event_hash,         \
 	.chain_restart_ack = sq_chain_restart_ack, .cert_get = sq_cert_get, .device_revoke = sq_device_revoke,         \
 	.device_retire = sq_device_retire, .device_get = sq_device_get, .device_list = sq_device_list,                 \
 	.device_report = sq_device_report, .checkin_many = sq_checkin_many, .chain_get = sq_chain_get,                 \
@@ -2625,6 +2678,8 @@ static int sq_media_retire(struct store *base, const char *mgmt_no, const char *
 	.device_page = sq_device_page, .daily_put = sq_daily_put, .daily_list = sq_daily_list,                         \
 	.cert_list = sq_cert_list, .command_counts = sq_command_counts,
 
-const struct store_ops store_sqlite_ops = {.name = "sqlite", .scheme = "sqlite:", .open = sq_open, STORE_SQL_OPS};
+const struct store_ops store_sqlite_ops = {
+        .name = "sqlite", .scheme = "sqlite:", .open = sq_open, .restore = sq_restore, STORE_SQL_OPS};
 
-const struct store_ops store_pg_ops = {.name = "postgresql", .scheme = "postgresql:", .open = pg_open, STORE_SQL_OPS};
+const struct store_ops store_pg_ops = {
+        .name = "postgresql", .scheme = "postgresql:", .open = pg_open, .restore = pg_restore_op, STORE_SQL_OPS};
