@@ -6,6 +6,7 @@
  * 23 (integrity) -EEXIST as SQLITE_CONSTRAINT does, 40 (serialization,
  * deadlock) -EAGAIN, 53 (resources) -ENOSPC, a lost connection -EIO. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,10 +25,18 @@
 #define OID_INT8  20
 #define OID_TEXT  25
 
+/* What the store's SQL assumes of a session: UTF-8 text, quiet notices,
+ * READ COMMITTED (a conditional UPDATE re-reads the row another writer
+ * moved: events_append's precondition). */
+#define PG_SESSION                                                                                                     \
+	"SET client_encoding = 'UTF8'; SET client_min_messages = warning;"                                             \
+	" SET default_transaction_isolation = 'read committed'"
+
 struct pg_db {
 	struct sqldb base;
 	PGconn *conn;
 	char *conninfo; /* for pg_dump and pg_restore */
+	bool lost;      /* the server ended the session (57P0x, 08xxx): connect again */
 	int64_t changes;
 	char err[256];
 };
@@ -79,11 +88,12 @@ static int pg_result_errno(struct pg_db *d, PGresult *res)
 		return 0;
 	(void)snprintf(d->err, sizeof(d->err), "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(d->conn));
 	d->err[strcspn(d->err, "\n")] = 0;
-	if (PQstatus(d->conn) != CONNECTION_OK)
-		return -EIO;
 	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	if (!state)
+	if (PQstatus(d->conn) != CONNECTION_OK || !state || strncmp(state, "57P0", 4) == 0 ||
+	    strncmp(state, "08", 2) == 0) {
+		d->lost = true;
 		return -EIO;
+	}
 	if (strncmp(state, "23", 2) == 0)
 		return -EEXIST;
 	if (strncmp(state, "40", 2) == 0)
@@ -97,10 +107,30 @@ static int pg_result_errno(struct pg_db *d, PGresult *res)
 	return -EIO;
 }
 
+/* A connection lost (the database restarted, a standby promoted behind
+ * the same address) is made again before the next statement: the one that
+ * saw it failed with -EIO (its transaction is gone), the next ones work. */
+static void pg_reconnect(struct pg_db *d)
+{
+	if (PQstatus(d->conn) == CONNECTION_OK && !d->lost)
+		return;
+	d->lost = false;
+	PQreset(d->conn);
+	if (PQstatus(d->conn) == CONNECTION_OK) {
+		PGresult *res = PQexec(d->conn, PG_SESSION);
+
+		PQclear(res);
+		log_notice("store: reconnected to PostgreSQL");
+	}
+}
+
 static int pg_exec(struct sqldb *db, const char *sql)
 {
 	struct pg_db *d = PDB(db);
-	PGresult *res = PQexec(d->conn, sql);
+	PGresult *res;
+
+	pg_reconnect(d);
+	res = PQexec(d->conn, sql);
 	int r = pg_result_errno(d, res);
 
 	if (r == 0)
@@ -299,6 +329,7 @@ static int pg_step(struct sqldb_stmt *base)
 	int r;
 
 	if (!st->res) {
+		pg_reconnect(d);
 		st->res =
 		        PQexecParams(d->conn, st->sql, st->nparams, st->types, st->values, st->lengths, st->formats, 0);
 		r = pg_result_errno(d, st->res);
@@ -533,10 +564,7 @@ int sqldb_open_pg(const char *conninfo, struct sqldb **ret)
 		return -ECONNREFUSED;
 	}
 	(void)PQsetNoticeProcessor(d->conn, pg_notice, NULL);
-	/* what the store's SQL assumes: UTF-8 text, byte order of strings as
-	 * SQLite compares them, quiet notices */
-	r = pg_exec(&d->base, "SET client_encoding = 'UTF8'; SET client_min_messages = warning;"
-	                      " SET default_transaction_isolation = 'read committed'");
+	r = pg_exec(&d->base, PG_SESSION);
 	if (r < 0) {
 		log_error("store: postgresql: %s", d->err);
 		pg_close(&d->base);

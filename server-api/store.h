@@ -183,7 +183,7 @@ struct store_audit {
 	int64_t time_us;
 	const char *actor, *action, *target, *result, *detail;
 	int64_t id;       /* listed rows only */
-	const char *hash; /* listed rows only: SHA-256 chain over the rows (store_sqlite.c) */
+	const char *hash; /* listed rows only: SHA-256 chain over the rows (store_sql.c) */
 };
 
 /* Which audit rows to list, newest first; NULL / 0 = no condition. */

@@ -75,6 +75,16 @@ void pgt_start(struct pgt *p)
 	assert_int_equal(run(start), 0);
 }
 
+void pgt_restart(struct pgt *p)
+{
+	char data[512];
+
+	snprintf(data, sizeof(data), "%s/data", p->dir);
+	char *restart[] = {"/usr/sbin/runuser", "-u", "postgres", "--", PGBIN "pg_ctl", "-D", data, "-w", "-m", "fast",
+	                   "restart",           NULL};
+	assert_int_equal(run(restart), 0);
+}
+
 void pgt_stop(struct pgt *p)
 {
 	char data[512];

@@ -14,6 +14,8 @@ struct pgt {
 
 void pgt_start(struct pgt *p);
 void pgt_stop(struct pgt *p);
+/* Stop the cluster (fast: connections are cut) and start it again. */
+void pgt_restart(struct pgt *p);
 /* A new empty database; its store URL ("postgresql:///NAME?host=…") in url. */
 void pgt_newdb(struct pgt *p, char *url, size_t urlsz);
 /* Run SQL on the database of a store URL from pgt_newdb (psql, stops at the first error). */
