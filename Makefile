@@ -22,9 +22,9 @@ Q       := $(if $(V),,@)
 # "blkid.h: No such file or directory" (tests/build/deps_order.sh).
 PKGS    := libudev libusb-1.0 blkid openssl libcjson sqlite3 zlib liblzma liblz4 libcryptsetup
 PKGS_NET:= libcurl zlib
-# mamori-server (server-api/): libevent HTTP with OpenSSL bufferevents, SQLite, zlib, ICU (NFKC of names),
+# mamori-server (server-api/): libevent HTTP with OpenSSL bufferevents, SQLite or PostgreSQL (libpq), zlib, ICU (NFKC of names),
 # libxlsxwriter (the 自己点検 report as XLSX).
-PKGS_SRV:= libevent libevent_openssl openssl libcjson sqlite3 zlib icu-uc xlsxwriter
+PKGS_SRV:= libevent libevent_openssl openssl libcjson sqlite3 libpq zlib icu-uc xlsxwriter
 # mamorid, the USB gate, links no libcrypto, SQLite or libcurl (agent/gate/gate.c)
 PKGS_GATE := libudev blkid libcjson
 # Goals that need no installed package (and must work before deps.sh can run).
@@ -44,6 +44,7 @@ $(O)/config.mk: $(DEPS) Makefile
 	  echo "LIBS_GATE := $$(pkg-config --libs $(PKGS_GATE))"; \
 	  echo "LIBS_CTL := $$(pkg-config --libs $(PKGS) $(PKGS_NET))"; \
 	  echo "LIBS_SRV := $$(pkg-config --libs $(PKGS_SRV))"; \
+	  echo "SRV_CFLAGS := $$(pkg-config --cflags $(PKGS_SRV))"; \
 	  echo "CMOCKA_LIBS := $$(pkg-config --libs cmocka)"; \
 	  echo "UMOCKDEV_CFLAGS := $$(pkg-config --cflags umockdev-1.0)"; \
 	  echo "UMOCKDEV_LIBS := $$(pkg-config --libs umockdev-1.0)"; \
@@ -118,7 +119,7 @@ $(O)/obj/%.o: %.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(ALL_CFLAGS) $(EXTRA_CFLAGS) -c -o $@ $<
 
-$(O)/obj/server-api/%.o: EXTRA_CFLAGS := -Iserver-api
+$(O)/obj/server-api/%.o: EXTRA_CFLAGS := -Iserver-api $(SRV_CFLAGS)
 
 $(O)/libmamori.a: $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^

@@ -35,6 +35,7 @@
 #include "identity.h"
 #include "log.h"
 #include "server.h"
+#include "store_verify.h"
 #include "strutil.h"
 #include "version.h"
 
@@ -50,10 +51,11 @@ static void usage(FILE *f)
 	      "         [--device-cert-days N] [--checkin-interval SECONDS] [--hash-workers N]\n"
 	      "         [--max-connections N] [--max-connections-per-address N]\n"
 	      "         [--new-bootstrap-secret] [--init-only]\n"
+	      "       mamori-server [--data DIR] [--store URL] backup FILE | restore FILE\n"
 	      "  --data DIR            data directory (default " DEFAULT_DATA ")\n"
 	      "  --listen ADDR:PORT    device API, mutual TLS (default " DEFAULT_LISTEN ")\n"
 	      "  --admin-listen A:P    enrollment and admin API (default " DEFAULT_ADMIN_LISTEN ")\n"
-	      "  --store URL           sqlite:/path/server.db (default DIR/server.db)\n"
+	      "  --store URL, --db URL sqlite:/path/server.db or postgresql://… (default DIR/server.db)\n"
 	      "  --name HOST           a DNS name or address of the server certificate (repeatable; first start)\n"
 	      "  --device-url URL      device API URL told to terminals (default: from the Host they used)\n"
 	      "  --tls12               also accept TLS 1.2 (default TLS 1.3 only)\n"
@@ -70,8 +72,69 @@ static void usage(FILE *f)
 	      "  --command-redeliver-seconds N  a delivered command without a result is delivered again\n"
 	      "                        at the terminal's next check-in or poll after N seconds (default 60)\n"
 	      "  --init-only           create the data directory, print the CA fingerprint, exit\n"
-	      "  --approve-account NAME  approve a pending approver/ciso account from the console (OPS-4), exit\n",
+	      "  --approve-account NAME  approve a pending approver/ciso account from the console (OPS-4), exit\n"
+	      "  backup FILE           a consistent copy of the store while it is in use (SQLite: a database file;\n"
+	      "                        PostgreSQL: a pg_dump archive), exit\n"
+	      "  restore FILE          load a backup into an empty store and verify every chain, exit\n",
 	      f);
+}
+
+/* `mamori-server backup FILE` / `restore FILE` (issue 18.5, LOG-1): a
+ * consistent copy of the store while the server runs, and its restore into
+ * an empty store followed by the verification of every chain and of the
+ * audit trail (store_verify.h). Exit 0 only when everything verifies. */
+static int backup_restore(const struct server_config *cfg, const char *verb, const char *file)
+{
+	char url[sizeof(cfg->store_url)];
+	struct store *st = NULL;
+	struct store_verify v;
+	int r;
+
+	if (cfg->store_url[0])
+		r = strscpy(url, sizeof(url), cfg->store_url);
+	else
+		r = xsnprintf(url, sizeof(url), "sqlite:%s/server.db", cfg->data_dir);
+	if (r < 0)
+		return log_error_errno(r, "store path too long"), 2;
+	if (strcmp(verb, "backup") == 0) {
+		if ((r = store_open(url, &st)) < 0)
+			return log_error_errno(r, "記録領域を開けません / cannot open the store: %m"), 1;
+		r = STORE_CALL(st, backup, file);
+		store_close(st);
+		if (r < 0)
+			return log_error_errno(r, "バックアップできません / backup to %s failed: %m", file), 1;
+		printf("バックアップしました / backed up to %s\n", file);
+		return 0;
+	}
+	r = store_restore(url, file);
+	if (r == -EEXIST)
+		return log_error("復元先が空ではありません / the store to restore into is not empty"), 1;
+	if (r == -EPROTO)
+		return log_error(
+		               "%s はこの記録領域のバックアップではありません / is not a backup of this store's engine",
+		               file),
+		       1;
+	if (r < 0)
+		return log_error_errno(r, "復元できません / restore from %s failed: %m", file), 1;
+	if ((r = store_open(url, &st)) < 0)
+		return log_error_errno(r, "復元した記録領域を開けません / cannot open the restored store: %m"), 1;
+	r = store_verify(st, &v);
+	store_close(st);
+	if (r < 0)
+		return log_error_errno(r, "検証できません / cannot verify the restored store: %m"), 1;
+	printf("復元しました / restored: %" PRIu64 " 端末 terminals, %" PRIu64 " 記録 records, %" PRIu64
+	       " 監査記録 audit rows\n",
+	       v.terminals, v.events, v.audit_rows);
+	if (v.bad_terminals || v.audit_bad_id) {
+		if (v.bad_terminals)
+			printf("検証失敗 / NOT VERIFIED: %" PRIu64 " chains, first %s at seq %" PRIu64 "\n",
+			       v.bad_terminals, v.first_bad, v.first_bad_seq);
+		if (v.audit_bad_id)
+			printf("検証失敗 / NOT VERIFIED: the audit trail at row %" PRId64 "\n", v.audit_bad_id);
+		return 1;
+	}
+	printf("すべての連鎖を検証しました / every chain verified\n");
+	return 0;
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -159,6 +222,7 @@ int main(int argc, char **argv)
 	        {"listen", required_argument, NULL, OPT_LISTEN},
 	        {"admin-listen", required_argument, NULL, OPT_ADMIN},
 	        {"store", required_argument, NULL, OPT_STORE},
+	        {"db", required_argument, NULL, OPT_STORE}, /* the same (issue 18) */
 	        {"name", required_argument, NULL, OPT_NAME},
 	        {"device-url", required_argument, NULL, OPT_DEVICE_URL},
 	        {"tls12", no_argument, NULL, OPT_TLS12},
@@ -319,6 +383,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
+		if (optind + 2 == argc && (strcmp(argv[optind], "backup") == 0 || strcmp(argv[optind], "restore") == 0))
+			return backup_restore(&cfg, argv[optind], argv[optind + 1]);
 		usage(stderr);
 		return 2;
 	}

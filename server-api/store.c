@@ -1,27 +1,52 @@
 /* server-api/store.c — picks the store backend for a URL, and the names of
- * the store's enums (mamori-server). Backends: store_sqlite.c. */
+ * the store's enums (mamori-server). Backends: store_sql.c on SQLite
+ * (store_sqlite_ops) or PostgreSQL (store_pg_ops). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store.h"
+#include "store_pg.h"
 #include "store_sqlite.h"
 #include "strutil.h"
 
 static const struct store_ops *const backends[] = {
         &store_sqlite_ops,
+        &store_pg_ops,
 };
+
+/* The backend of url and where its text after the scheme starts. */
+static const struct store_ops *backend_of(const char *url, const char **ret_where)
+{
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (startswith(url, backends[i]->scheme)) {
+			*ret_where = url + strlen(backends[i]->scheme);
+			return backends[i];
+		}
+	*ret_where = url;
+	return url[0] == '/' || url[0] == '.' ? &store_sqlite_ops : NULL; /* a bare path: the embedded default */
+}
 
 int store_open(const char *url, struct store **ret)
 {
+	const struct store_ops *ops;
+	const char *where;
+
 	if (!url || !*url)
 		return -EINVAL;
-	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
-		if (startswith(url, backends[i]->scheme))
-			return backends[i]->open(url + strlen(backends[i]->scheme), ret);
-	if (url[0] == '/' || url[0] == '.')
-		return store_sqlite_ops.open(url, ret); /* a bare path: the embedded default */
-	return -EPROTONOSUPPORT;
+	ops = backend_of(url, &where);
+	return ops ? ops->open(where, ret) : -EPROTONOSUPPORT;
+}
+
+int store_restore(const char *url, const char *file)
+{
+	const struct store_ops *ops;
+	const char *where;
+
+	if (!url || !*url || !file || !*file)
+		return -EINVAL;
+	ops = backend_of(url, &where);
+	return ops ? ops->restore(where, file) : -EPROTONOSUPPORT;
 }
 
 void store_close(struct store *s)

@@ -3,8 +3,8 @@
  * Everything mamori-server keeps — terminals and their certificates,
  * enrollment tokens, the verified event chains, tamper findings, accounts,
  * sessions and API tokens, group policies, the audit trail — goes through
- * these operations. A backend is one `const struct store_ops` (store_sqlite.c
- * is the embedded default; store_pg.c comes later behind the same table), and
+ * these operations. A backend is one `const struct store_ops` (store_sql.c's
+ * operations on SQLite, the embedded default, or on PostgreSQL), and
  * nothing above this interface knows which one runs or sees its error codes:
  * every operation returns 0 or a negative errno, and `ret_` out-parameters are
  * written only on success.
@@ -183,7 +183,7 @@ struct store_audit {
 	int64_t time_us;
 	const char *actor, *action, *target, *result, *detail;
 	int64_t id;       /* listed rows only */
-	const char *hash; /* listed rows only: SHA-256 chain over the rows (store_sqlite.c) */
+	const char *hash; /* listed rows only: SHA-256 chain over the rows (store_sql.c) */
 };
 
 /* Which audit rows to list, newest first; NULL / 0 = no condition. */
@@ -528,6 +528,15 @@ struct store_ops {
 	int (*command_counts)(struct store *s, int (*cb)(const char *status, uint64_t n, void *userdata),
 	                      void *userdata);
 	int (*daily_list)(struct store *s, const char *since_day, store_daily_cb cb, void *userdata);
+	/* Backups (issue 18.5). backup: a consistent copy of the whole store
+	 * in file, made 0600 (-EEXIST: the file exists), while the store is in
+	 * use. restore: load a backup of this backend into the store at
+	 * `where` (as open's), which must hold nothing (-EEXIST), -EPROTO if
+	 * file is not such a backup; the store is not opened: store_open() it
+	 * afterwards (its schema is brought forward or refused as any store's)
+	 * and verify it (store_verify.h). */
+	int (*backup)(struct store *s, const char *file);
+	int (*restore)(const char *where, const char *file);
 };
 
 struct store {
@@ -538,6 +547,8 @@ struct store {
  * SQLite default). -EPROTONOSUPPORT for a scheme no backend handles. */
 int store_open(const char *url, struct store **ret);
 void store_close(struct store *s);
+/* The restore operation of the backend named by url (store_open's rules). */
+int store_restore(const char *url, const char *file);
 
 #define STORE_CALL(s, op, ...) ((s)->ops->op((s), __VA_ARGS__))
 

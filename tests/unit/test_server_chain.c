@@ -25,23 +25,28 @@
 #include "json-util.h"
 #include "store.h"
 #include "strutil.h"
+#include "pgtest.h"
 #include "testutil.h"
 
 #define NOW 1700000000000000LL
 
 static char *dir, jdir[512];
 static struct store *st;
+static struct pgt cluster; /* .dir set: the store is on PostgreSQL */
 
 static int setup(void **state)
 {
-	char url[512];
+	char url[1024];
 	struct store_device d = {.terminal_id = "pc-1"};
 	struct store_cert c = {.serial = "01", .terminal_id = "pc-1", .not_after_us = NOW * 2};
 
 	(void)state;
 	dir = tu_mkdtemp();
 	snprintf(jdir, sizeof(jdir), "%s/journal", dir);
-	snprintf(url, sizeof(url), "sqlite:%s/server.db", dir);
+	if (cluster.dir)
+		pgt_newdb(&cluster, url, sizeof(url));
+	else
+		snprintf(url, sizeof(url), "sqlite:%s/server.db", dir);
 	assert_int_equal(store_open(url, &st), 0);
 	assert_int_equal(STORE_CALL(st, token_add, "t", "g", "", NOW * 2, "op"), 0);
 	assert_int_equal(STORE_CALL(st, enroll, "t", NOW, &d, &c), 0);
@@ -401,5 +406,10 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_canonical_fixed_point, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_future_dated, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+
+	pgt_start(&cluster);
+	failed += cmocka_run_group_tests_name("postgresql", tests, NULL, NULL);
+	pgt_stop(&cluster);
+	return failed;
 }

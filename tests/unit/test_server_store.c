@@ -1,5 +1,7 @@
-/* tests/unit/test_server_store.c — the SQLite backend of the server's store
- * (server-api/store_sqlite.c) on a real database in a temporary directory:
+/* tests/unit/test_server_store.c — the server's store (server-api/store_sql.c)
+ * on both of its engines, each real: an SQLite file in a temporary directory,
+ * then a PostgreSQL 15 cluster the test starts (tests/lib/pgtest.h; issue
+ * 18) — every test below runs on both:
  * one-time tokens (unknown, used, expired), atomic enrollment, revocation of
  * every certificate, the chain head's precondition, findings recorded once,
  * credentials expiring, policies pending → published (no rollback), the
@@ -22,20 +24,25 @@
 
 #include "store.h"
 #include "strutil.h"
+#include "pgtest.h"
 #include "testutil.h"
 
 #define NOW 1700000000000000LL
 #define SEC 1000000LL
 
 static char *dir;
-static char url[512];
+static char url[1024];
+static struct pgt cluster; /* .dir set: the tests run on PostgreSQL */
 
 static int setup(void **state)
 {
 	struct store *s = NULL;
 
 	dir = tu_mkdtemp();
-	snprintf(url, sizeof(url), "sqlite:%s/server.db", dir);
+	if (cluster.dir)
+		pgt_newdb(&cluster, url, sizeof(url));
+	else
+		snprintf(url, sizeof(url), "sqlite:%s/server.db", dir);
 	assert_int_equal(store_open(url, &s), 0);
 	*state = s;
 	return 0;
@@ -65,8 +72,10 @@ static void test_open_schemes(void **state)
 	struct store *s = NULL;
 
 	(void)state;
-	assert_int_equal(store_open("postgresql://nowhere/db", &s), -EPROTONOSUPPORT);
+	assert_int_equal(store_open("mysql://nowhere/db", &s), -EPROTONOSUPPORT);
 	assert_int_equal(store_open("", &s), -EINVAL);
+	/* a PostgreSQL URL is the PostgreSQL engine's: no server there */
+	assert_int_equal(store_open("postgresql:///db?host=/nonexistent&connect_timeout=2", &s), -ECONNREFUSED);
 	assert_null(s);
 }
 
@@ -470,6 +479,10 @@ static void raw_sql(const char *sql)
 	sqlite3 *db = NULL;
 	char *err = NULL;
 
+	if (cluster.dir) {
+		pgt_sql(&cluster, url, sql);
+		return;
+	}
 	snprintf(path, sizeof(path), "%s/server.db", dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
@@ -670,5 +683,10 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_device_page, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_daily, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+
+	pgt_start(&cluster);
+	failed += cmocka_run_group_tests_name("postgresql", tests, NULL, NULL);
+	pgt_stop(&cluster);
+	return failed;
 }

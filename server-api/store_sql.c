@@ -1,6 +1,8 @@
-/* server-api/store_sqlite.c — the embedded SQLite backend of the store
- * (mamori-server). The only file of the server that calls SQLite: its result
- * codes become negative errno in sql_errno() (common/sqlite-util.h).
+/* server-api/store_sql.c — the store's operations in SQL, for both of its
+ * engines (mamori-server): the embedded SQLite file (store_sqlite_ops, the
+ * default) and PostgreSQL (store_pg_ops, "postgresql://…"). SQL goes through
+ * sqldb.h (sqldb_sqlite.c, sqldb_pg.c): no other file of the server calls
+ * SQLite or libpq for the store.
  *
  * One file (server.db) in WAL mode. Durability: synchronous=FULL (the WAL is
  * fsynced at every commit) for everything that is evidence or that the server
@@ -11,21 +13,28 @@
  * check-in rate is what the server must sustain.
  *
  * Statements are prepared once and kept (persistent); the server is one
- * thread, so one connection serves every request. */
+ * thread, so one connection serves every request.
+ *
+ * The same operations run on PostgreSQL (issue 18): the SQL text is written
+ * once, in SQLite's dialect where both engines take it, and sqldb.h binds
+ * and reads it on either engine; sql_text_pg, schema_pg and the PG_* macros
+ * hold the few texts whose dialects differ (JSON, DDL, transactions). An
+ * operation added here is on both engines; port one written against
+ * sqlite3_* by replacing sqlite3_column_X with sqldb_col_X, sqlite3_step with
+ * sqldb_step (1 row, 0 done, -errno) and typed binds (sqldb.h). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "alloc-util.h"
 #include "log.h"
 #include "store.h"
 #include "crypto.h"
 #include "store_sqlite.h"
-#include "sqlite-util.h"
+#include "sqldb.h"
+#include "store_pg.h"
 #include "strutil.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -90,6 +99,7 @@ enum {
 	Q_ROLLBACK,
 	Q_SYNC_FULL,
 	Q_SYNC_NORMAL,
+	Q_LOCK,
 	_Q_MAX,
 };
 
@@ -167,8 +177,8 @@ static const char *const sql_text[_Q_MAX] = {
         [Q_EVENTS_LIST] = "SELECT id, terminal_id, seq, hash, received_us, canon FROM events "
                           "WHERE id > ?1 AND (?2 IS NULL OR terminal_id = ?2) "
                           "AND (?3 IS NULL OR substr(type, 1, length(?3)) = ?3) ORDER BY id LIMIT ?4",
-        [Q_FINDING_ADD] = "INSERT OR IGNORE INTO findings(terminal_id, kind, seq, expected_seq, time_us, detail) "
-                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        [Q_FINDING_ADD] = "INSERT INTO findings(terminal_id, kind, seq, expected_seq, time_us, detail) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
         [Q_FINDING_COUNT] = "SELECT count(*) FROM findings WHERE terminal_id = ?1",
         [Q_FINDINGS_LIST] = "SELECT terminal_id, kind, seq, expected_seq, time_us, coalesce(detail,'') FROM findings "
                             "WHERE terminal_id = ?1 ORDER BY id DESC LIMIT ?2",
@@ -201,7 +211,7 @@ static const char *const sql_text[_Q_MAX] = {
                          "(SELECT coalesce(max(version),0) FROM policies p WHERE p.grp = g AND signature IS NOT NULL), "
                          "(SELECT coalesce(max(version),0) FROM policies p WHERE p.grp = g AND signature IS NULL) "
                          "FROM (SELECT grp AS g FROM devices UNION SELECT grp FROM policies "
-                         "UNION SELECT grp FROM tokens UNION SELECT name FROM groups) ORDER BY g",
+                         "UNION SELECT grp FROM tokens UNION SELECT name FROM groups) AS u ORDER BY g",
         [Q_AUDIT_ADD] = "INSERT INTO audit(time_us, actor, action, target, result, detail, hash) "
                         "VALUES (?1,?2,?3,?4,?5,?6,?7)",
         [Q_AUDIT_LAST] = "SELECT coalesce(hash,'') FROM audit ORDER BY id DESC LIMIT 1",
@@ -217,6 +227,38 @@ static const char *const sql_text[_Q_MAX] = {
         [Q_ROLLBACK] = "ROLLBACK",
         [Q_SYNC_FULL] = "PRAGMA synchronous = FULL",
         [Q_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+        /* the writer lock that a read-then-write needs (the audit chain's
+         * last hash, the next approval version, a schema step): SQLite's
+         * BEGIN IMMEDIATE holds it already */
+        [Q_LOCK] = "SELECT 1",
+};
+
+/* PostgreSQL: a compliance summary's failing count and IDs (FAILING_OF),
+ * with mamori_json_object() (schema_pg) for "an object, else NULL": key
+ * order kept (json, not jsonb), the array written as SQLite writes it. */
+#define PG_FAILING_OF(x)                                                                                               \
+	"(SELECT count(*) FROM json_each(mamori_json_object(" x ")) e WHERE json_typeof(e.value) = 'string'"           \
+	" AND e.value #>> '{}' = 'fail')"
+#define PG_FAILING_IDS_OF(x)                                                                                           \
+	"(SELECT coalesce('[' || string_agg(to_json(e.key)::text, ',' ORDER BY e.n) || ']', '[]')"                     \
+	" FROM json_each(mamori_json_object(" x ")) WITH ORDINALITY AS e(key, value, n)"                               \
+	" WHERE json_typeof(e.value) = 'string' AND e.value #>> '{}' = 'fail')"
+
+/* The statements whose text differs on PostgreSQL (NULL: sql_text's). */
+static const char *const sql_text_pg[_Q_MAX] = {
+        [Q_CHECKIN] = "UPDATE devices SET last_seen_us = ?2, agent_version = ?3, hostname = coalesce(?4, hostname), "
+                      "policy_version = ?5, report = coalesce(?6, report), compliance = coalesce(?7, compliance), "
+                      "inventory = coalesce(?8, inventory), agent_head_seq = ?9, "
+                      "failing = CASE WHEN ?7 IS NULL THEN failing ELSE " PG_FAILING_OF(
+                              "?7") " END, failing_ids = CASE WHEN ?7 IS NULL THEN failing_ids "
+                                    "ELSE " PG_FAILING_IDS_OF("?7") " END WHERE terminal_id = ?1",
+        [Q_BEGIN] = "BEGIN",
+        /* a check-in is not waited for (synchronous_commit off), as on SQLite */
+        [Q_SYNC_FULL] = "SET synchronous_commit = on",
+        [Q_SYNC_NORMAL] = "SET synchronous_commit = off",
+        /* one lock for every read-then-write of the store: several servers
+         * share the database (issue 18) */
+        [Q_LOCK] = "SELECT pg_advisory_xact_lock(7242519)",
 };
 
 static const char schema_sql[] =
@@ -265,10 +307,71 @@ static const char schema_sql[] =
         "CREATE TABLE IF NOT EXISTS groups(name TEXT PRIMARY KEY, created_by TEXT, created_us INTEGER) WITHOUT ROWID;"
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('format', '1');";
 
+/* PostgreSQL's schema of version 1 (schema_sql's tables with the columns
+ * added to old SQLite files): INTEGER is BIGINT, BLOB is BYTEA, row ids are
+ * identities. Text compares byte-wise (COLLATE "C") as SQLite's does, so
+ * that lists are in the same order on both engines. */
+#define PG_TEXT "TEXT COLLATE \"C\""
+static const char schema_pg[] =
+        "CREATE OR REPLACE FUNCTION mamori_json_object(t text) RETURNS json LANGUAGE plpgsql IMMUTABLE AS $f$"
+        " BEGIN IF t IS NULL THEN RETURN NULL; END IF;"
+        " IF json_typeof(t::json) = 'object' THEN RETURN t::json; END IF; RETURN NULL;"
+        " EXCEPTION WHEN others THEN RETURN NULL; END $f$;"
+        "CREATE TABLE IF NOT EXISTS meta(key " PG_TEXT " PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS tokens(hash " PG_TEXT " PRIMARY KEY, grp " PG_TEXT " NOT NULL,"
+        " expires_us BIGINT NOT NULL, created_by TEXT, used_us BIGINT, used_by TEXT);"
+        "CREATE TABLE IF NOT EXISTS devices(terminal_id " PG_TEXT " PRIMARY KEY, grp " PG_TEXT " NOT NULL,"
+        " hostname " PG_TEXT ", revoked BIGINT NOT NULL DEFAULT 0, revoked_us BIGINT, enrolled_us BIGINT NOT NULL,"
+        " last_seen_us BIGINT NOT NULL DEFAULT 0, agent_version " PG_TEXT ","
+        " policy_version BIGINT NOT NULL DEFAULT 0, chain TEXT NOT NULL DEFAULT '',"
+        " head_seq BIGINT NOT NULL DEFAULT 0, head_hash TEXT NOT NULL DEFAULT '', agent_head_seq BIGINT,"
+        " events BIGINT NOT NULL DEFAULT 0, report TEXT, compliance TEXT, inventory TEXT,"
+        " prev_chain TEXT NOT NULL DEFAULT '', prev_head_seq BIGINT NOT NULL DEFAULT 0,"
+        " prev_head_hash TEXT NOT NULL DEFAULT '', restart_seq BIGINT NOT NULL DEFAULT 0);"
+        "CREATE INDEX IF NOT EXISTS devices_grp ON devices(grp);"
+        "CREATE TABLE IF NOT EXISTS certs(serial " PG_TEXT " PRIMARY KEY, terminal_id " PG_TEXT " NOT NULL,"
+        " not_after_us BIGINT NOT NULL, issued_us BIGINT, revoked BIGINT NOT NULL DEFAULT 0);"
+        "CREATE INDEX IF NOT EXISTS certs_terminal ON certs(terminal_id);"
+        "CREATE TABLE IF NOT EXISTS events(id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+        " terminal_id " PG_TEXT " NOT NULL, seq BIGINT NOT NULL, time_us BIGINT NOT NULL, type " PG_TEXT " NOT NULL,"
+        " hash TEXT NOT NULL, received_us BIGINT NOT NULL, canon BYTEA NOT NULL, UNIQUE(terminal_id, seq));"
+        "CREATE TABLE IF NOT EXISTS findings(id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+        " terminal_id " PG_TEXT " NOT NULL, kind TEXT NOT NULL, seq BIGINT NOT NULL, expected_seq BIGINT,"
+        " time_us BIGINT NOT NULL, detail TEXT, UNIQUE(terminal_id, kind, seq));"
+        "CREATE TABLE IF NOT EXISTS accounts(username " PG_TEXT " PRIMARY KEY, role TEXT NOT NULL,"
+        " pwhash TEXT NOT NULL, created_us BIGINT NOT NULL, staff_no TEXT, display_name TEXT, name_key " PG_TEXT ","
+        " staff_key " PG_TEXT ", created_by TEXT, pending BIGINT NOT NULL DEFAULT 0, approved_by TEXT,"
+        " disabled BIGINT NOT NULL DEFAULT 0);"
+        "CREATE UNIQUE INDEX IF NOT EXISTS accounts_name_key ON accounts(name_key);"
+        "CREATE UNIQUE INDEX IF NOT EXISTS accounts_staff_key ON accounts(staff_key);"
+        "CREATE TABLE IF NOT EXISTS creds(hash " PG_TEXT " PRIMARY KEY, kind TEXT NOT NULL,"
+        " principal " PG_TEXT " NOT NULL, role TEXT NOT NULL, expires_us BIGINT NOT NULL, created_by TEXT,"
+        " created_us BIGINT);"
+        "CREATE TABLE IF NOT EXISTS policies(grp " PG_TEXT " NOT NULL, version BIGINT NOT NULL,"
+        " document BYTEA NOT NULL, sha256 TEXT NOT NULL, signature TEXT, uploaded_by TEXT NOT NULL,"
+        " uploaded_us BIGINT, approved_by TEXT, published_us BIGINT, PRIMARY KEY(grp, version));"
+        "CREATE TABLE IF NOT EXISTS audit(id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+        " time_us BIGINT NOT NULL, actor " PG_TEXT " NOT NULL, action " PG_TEXT " NOT NULL, target " PG_TEXT ","
+        " result TEXT NOT NULL, detail TEXT, hash TEXT);"
+        "CREATE TABLE IF NOT EXISTS commands(id " PG_TEXT " PRIMARY KEY, terminal_id " PG_TEXT " NOT NULL,"
+        " type TEXT NOT NULL, params TEXT NOT NULL, issued_at BIGINT NOT NULL, not_after BIGINT NOT NULL,"
+        " nonce TEXT NOT NULL, requested_by TEXT NOT NULL, approved_by TEXT NOT NULL, status " PG_TEXT " NOT NULL,"
+        " envelope TEXT NOT NULL, signature TEXT NOT NULL, result TEXT NOT NULL, created_us BIGINT NOT NULL,"
+        " updated_us BIGINT NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS commands_terminal ON commands(terminal_id, status);"
+        "CREATE TABLE IF NOT EXISTS requests(id " PG_TEXT " PRIMARY KEY, terminal_id " PG_TEXT " NOT NULL,"
+        " grp " PG_TEXT " NOT NULL, request_id " PG_TEXT " NOT NULL, kind TEXT NOT NULL, person TEXT NOT NULL,"
+        " body TEXT NOT NULL, seq BIGINT NOT NULL, status " PG_TEXT " NOT NULL, scope TEXT NOT NULL,"
+        " decision TEXT NOT NULL, decided_by TEXT NOT NULL, version BIGINT NOT NULL, not_after BIGINT NOT NULL,"
+        " created_us BIGINT NOT NULL, decided_us BIGINT NOT NULL, UNIQUE(terminal_id, request_id));"
+        "CREATE INDEX IF NOT EXISTS requests_status ON requests(status, created_us);"
+        "CREATE TABLE IF NOT EXISTS groups(name " PG_TEXT " PRIMARY KEY, created_by TEXT, created_us BIGINT);"
+        "INSERT INTO meta(key, value) VALUES ('format', '1') ON CONFLICT DO NOTHING;";
+
 struct sq_store {
-	struct store base; /* first: store_sqlite_ops functions get a struct store * */
-	sqlite3 *db;
-	sqlite3_stmt *st[_Q_MAX];
+	struct store base; /* first: the ops functions get a struct store * */
+	struct sqldb *db;
+	struct sqldb_stmt *st[_Q_MAX];
 	bool in_txn;
 };
 
@@ -277,63 +380,74 @@ static struct sq_store *SQ(struct store *s)
 	return (struct sq_store *)s;
 }
 
-/* The prepared statement for q, reset and unbound (prepared on first use). */
-static int stmt(struct sq_store *s, int q, sqlite3_stmt **ret)
+static bool is_pg(const struct sq_store *s)
 {
-	int rc;
+	return sqldb_engine(s->db) == SQLDB_PG;
+}
+
+/* The text of q for this store's engine: PostgreSQL's where it differs. */
+static const char *q_text(const struct sq_store *s, int q)
+{
+	return is_pg(s) && sql_text_pg[q] ? sql_text_pg[q] : sql_text[q];
+}
+
+/* The prepared statement for q, reset and unbound (prepared on first use). */
+static int stmt(struct sq_store *s, int q, struct sqldb_stmt **ret)
+{
+	int r;
 
 	if (!s->st[q]) {
-		rc = sqlite3_prepare_v3(s->db, sql_text[q], -1, SQLITE_PREPARE_PERSISTENT, &s->st[q], NULL);
-		if (rc != SQLITE_OK)
-			return sql_errno(rc);
+		r = sqldb_prepare(s->db, q_text(s, q), true, &s->st[q]);
+		if (r < 0) {
+			log_error("store: statement %d: %s", q, sqldb_errmsg(s->db));
+			return r;
+		}
 	}
-	sqlite3_reset(s->st[q]);
-	sqlite3_clear_bindings(s->st[q]);
+	sqldb_reset(s->st[q]);
 	*ret = s->st[q];
 	return 0;
 }
 
 /* Bind helpers: NULL text binds NULL. */
-static int bind_text(sqlite3_stmt *st, int i, const char *v)
+static int bind_text(struct sqldb_stmt *st, int i, const char *v)
 {
-	return sql_errno(v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i));
+	return sqldb_bind_text(st, i, v);
 }
 
-static int bind_int(sqlite3_stmt *st, int i, int64_t v)
+static int bind_int(struct sqldb_stmt *st, int i, int64_t v)
 {
-	return sql_errno(sqlite3_bind_int64(st, i, v));
+	return sqldb_bind_int(st, i, v);
 }
 
 /* Step a statement that returns no row (or whose rows are ignored). */
-static int step_done(sqlite3_stmt *st)
+static int step_done(struct sqldb_stmt *st)
 {
-	int rc = sqlite3_step(st);
+	int r = sqldb_step(st);
 
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sql_errno(rc);
+	sqldb_reset(st);
+	return r < 0 ? r : 0;
 }
 
 /* Step expecting one row: 1 row, 0 none, negative error. */
-static int step_row(sqlite3_stmt *st)
+static int step_row(struct sqldb_stmt *st)
 {
-	int rc = sqlite3_step(st);
+	int r = sqldb_step(st);
 
-	if (rc == SQLITE_ROW)
-		return 1;
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : sql_errno(rc);
+	if (r != 1)
+		sqldb_reset(st);
+	return r;
 }
 
-static void col_copy(sqlite3_stmt *st, int i, char *buf, size_t bufsz)
+static void col_copy(struct sqldb_stmt *st, int i, char *buf, size_t bufsz)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
+	const char *t = sqldb_col_text(st, i);
 
-	(void)strscpy(buf, bufsz, t ? (const char *)t : "");
+	(void)strscpy(buf, bufsz, t ? t : "");
 }
 
 static int run(struct sq_store *s, int q)
 {
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r = stmt(s, q, &st);
 
 	return r < 0 ? r : step_done(st);
@@ -368,7 +482,7 @@ static int txn_end(struct sq_store *s, int r)
 
 /* ---- open/close -------------------------------------------------------- */
 
-static int media_schema(sqlite3 *db); /* the media register's table (below) */
+static int media_schema(struct sq_store *s); /* the media register's table (below) */
 
 static void sq_close(struct store *base)
 {
@@ -377,34 +491,45 @@ static void sq_close(struct store *base)
 	if (!s)
 		return;
 	for (int i = 0; i < _Q_MAX; i++)
-		sqlite3_finalize(s->st[i]);
-	sqlite3_close(s->db);
+		sqldb_finalize(s->st[i]);
+	sqldb_close(s->db);
 	free(s);
 }
 
 static int sq_meta_get(struct store *base, const char *key, char *buf, size_t bufsz);
 static int sq_meta_set(struct store *base, const char *key, const char *value);
 
-/* Versioned schema changes. meta 'schema' is the version of the store: 1 is
- * schema_sql with the columns added above (stores made before versions were
- * counted have no 'schema' row: 1). migrations[v - 2] brings a store from
- * version v - 1 to v, in one transaction with the new version number. A store
- * of a version this program does not know (made by a newer mamori-server) is
+/* Versioned schema changes, for both engines. meta 'schema' is the version
+ * of the store: 1 is schema_sql (schema_pg) with the columns added above
+ * (stores made before versions were counted have no 'schema' row: 1).
+ * migrations[v - 2] brings a store from version v - 1 to v, in one
+ * transaction with the new version number ([0] SQLite, [1] PostgreSQL; a
+ * PostgreSQL store starts at 1 and takes the same steps). A store of a
+ * version this program does not know (made by a newer mamori-server) is
  * refused, never used: -EPROTO. */
-static const char *const migrations[] = {
+static const char *const migrations[][2] = {
         /* 2 (issue 15): departments (部署), apart from groups: set by the
          * enrollment token or by an administrator */
-        "ALTER TABLE devices ADD COLUMN dept TEXT NOT NULL DEFAULT '';"
-        "ALTER TABLE tokens ADD COLUMN dept TEXT NOT NULL DEFAULT '';"
-        "CREATE INDEX devices_dept ON devices(dept);",
+        {"ALTER TABLE devices ADD COLUMN dept TEXT NOT NULL DEFAULT '';"
+         "ALTER TABLE tokens ADD COLUMN dept TEXT NOT NULL DEFAULT '';"
+         "CREATE INDEX devices_dept ON devices(dept);",
+         "ALTER TABLE devices ADD COLUMN dept TEXT NOT NULL DEFAULT '';"
+         "ALTER TABLE tokens ADD COLUMN dept TEXT NOT NULL DEFAULT '';"
+         "CREATE INDEX devices_dept ON devices(dept);"},
         /* 3 (issue 15): the terminal list sorted and paged in SQL */
-        "ALTER TABLE devices ADD COLUMN failing INTEGER NOT NULL DEFAULT 0;"
-        "ALTER TABLE devices ADD COLUMN failing_ids TEXT NOT NULL DEFAULT '[]';"
-        "UPDATE devices SET failing = " FAILING_OF("compliance") ", failing_ids = " FAILING_IDS_OF(
-                "compliance") " WHERE compliance IS NOT NULL;",
+        {"ALTER TABLE devices ADD COLUMN failing INTEGER NOT NULL DEFAULT 0;"
+         "ALTER TABLE devices ADD COLUMN failing_ids TEXT NOT NULL DEFAULT '[]';"
+         "UPDATE devices SET failing = " FAILING_OF("compliance") ", failing_ids = " FAILING_IDS_OF(
+                 "compliance") " WHERE compliance IS NOT NULL;",
+         "ALTER TABLE devices ADD COLUMN failing BIGINT NOT NULL DEFAULT 0;"
+         "ALTER TABLE devices ADD COLUMN failing_ids TEXT NOT NULL DEFAULT '[]';"
+         "UPDATE devices SET failing = " PG_FAILING_OF("compliance") ", failing_ids = " PG_FAILING_IDS_OF(
+                 "compliance") " WHERE compliance IS NOT NULL;"},
         /* 4 (issue 15): the daily compliance figures of the 90-day trend */
-        "CREATE TABLE daily(day TEXT PRIMARY KEY, terminals INTEGER NOT NULL, compliant INTEGER NOT NULL,"
-        " updated_us INTEGER NOT NULL) WITHOUT ROWID;",
+        {"CREATE TABLE daily(day TEXT PRIMARY KEY, terminals INTEGER NOT NULL, compliant INTEGER NOT NULL,"
+         " updated_us INTEGER NOT NULL) WITHOUT ROWID;",
+         "CREATE TABLE daily(day TEXT PRIMARY KEY, terminals BIGINT NOT NULL, compliant BIGINT NOT NULL,"
+         " updated_us BIGINT NOT NULL);"},
 };
 #define SCHEMA_VERSION (1 + (int)ELEMENTSOF(migrations))
 
@@ -424,25 +549,29 @@ static int schema_version(struct sq_store *s, int *ret)
 	return 0;
 }
 
+/* One step at a time, each under the schema lock (Q_LOCK: several servers
+ * on one PostgreSQL database may start at once; the version is read again
+ * inside the transaction). */
 static int migrate(struct sq_store *s)
 {
 	char num[16];
-	int v, r, rc;
+	int v, r;
 
-	if ((r = schema_version(s, &v)) < 0)
-		return r;
-	if (v > SCHEMA_VERSION) {
-		log_error("store: schema version %d is newer than this mamori-server knows (%d); refusing it", v,
-		          SCHEMA_VERSION);
-		return -EPROTO;
-	}
-	for (; v < SCHEMA_VERSION; v++) {
+	for (;;) {
 		if ((r = txn_begin(s, true)) < 0)
 			return r;
-		rc = sqlite3_exec(s->db, migrations[v - 1], NULL, NULL, NULL);
-		r = rc == SQLITE_OK ? 0 : sql_errno(rc);
-		if (rc != SQLITE_OK)
-			log_error("store: schema change to version %d: %s", v + 1, sqlite3_errmsg(s->db));
+		if ((r = run(s, Q_LOCK)) < 0 || (r = schema_version(s, &v)) < 0)
+			return txn_end(s, r);
+		if (v > SCHEMA_VERSION) {
+			log_error("store: schema version %d is newer than this mamori-server knows (%d); refusing it",
+			          v, SCHEMA_VERSION);
+			return txn_end(s, -EPROTO);
+		}
+		if (v == SCHEMA_VERSION)
+			return txn_end(s, 0);
+		r = sqldb_exec(s->db, migrations[v - 1][is_pg(s) ? 1 : 0]);
+		if (r < 0)
+			log_error("store: schema change to version %d: %s", v + 1, sqldb_errmsg(s->db));
 		if (r == 0 && xsnprintf(num, sizeof(num), "%d", v + 1) < 0)
 			r = -EINVAL;
 		if (r == 0)
@@ -450,86 +579,119 @@ static int migrate(struct sq_store *s)
 		if ((r = txn_end(s, r)) < 0)
 			return r;
 	}
+}
+
+/* The SQLite file's schema of version 1, as stores were made before the
+ * versions were counted. */
+static int sqlite_base_schema(struct sq_store *s)
+{
+	/* stores made before the chain-restart columns (issue 17): added
+	 * once; "duplicate column" means they are there */
+	static const char *const add[] = {
+	        "ALTER TABLE devices ADD COLUMN prev_chain TEXT NOT NULL DEFAULT ''",
+	        "ALTER TABLE devices ADD COLUMN prev_head_seq INTEGER NOT NULL DEFAULT 0",
+	        "ALTER TABLE devices ADD COLUMN prev_head_hash TEXT NOT NULL DEFAULT ''",
+	        "ALTER TABLE devices ADD COLUMN restart_seq INTEGER NOT NULL DEFAULT 0",
+	        "ALTER TABLE accounts ADD COLUMN staff_no TEXT",
+	        "ALTER TABLE accounts ADD COLUMN display_name TEXT",
+	        "ALTER TABLE accounts ADD COLUMN name_key TEXT",
+	        "ALTER TABLE accounts ADD COLUMN staff_key TEXT",
+	        "ALTER TABLE accounts ADD COLUMN created_by TEXT",
+	        "ALTER TABLE accounts ADD COLUMN pending INTEGER NOT NULL DEFAULT 0",
+	        "ALTER TABLE accounts ADD COLUMN approved_by TEXT",
+	        "ALTER TABLE audit ADD COLUMN hash TEXT",
+	        "ALTER TABLE accounts ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0",
+	};
+	int r = sqldb_exec(s->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+	                          "PRAGMA secure_delete = ON;");
+
+	if (r < 0 || (r = sqldb_exec(s->db, schema_sql)) < 0)
+		return r;
+	for (size_t i = 0; i < ELEMENTSOF(add); i++) {
+		r = sqldb_exec(s->db, add[i]);
+		if (r < 0 && !strstr(sqldb_errmsg(s->db), "duplicate column"))
+			return r;
+	}
+	/* user names were ASCII before: their key is lower case; one
+	 * person (staff number) and one folded name per account */
+	return sqldb_exec(s->db, "UPDATE accounts SET name_key = lower(username) WHERE name_key IS NULL;"
+	                         "CREATE UNIQUE INDEX IF NOT EXISTS accounts_name_key ON accounts(name_key);"
+	                         "CREATE UNIQUE INDEX IF NOT EXISTS accounts_staff_key ON accounts(staff_key);");
+}
+
+/* PostgreSQL's schema of version 1, made under the schema lock. */
+static int pg_base_schema(struct sq_store *s)
+{
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	if ((r = run(s, Q_LOCK)) < 0 || (r = sqldb_exec(s->db, schema_pg)) < 0)
+		log_error("store: postgresql schema: %s", sqldb_errmsg(s->db));
+	return txn_end(s, r);
+}
+
+static int store_sql_open(struct sqldb *db, const struct store_ops *ops, struct store **ret)
+{
+	struct sq_store *s;
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		sqldb_close(db);
+		return -ENOMEM;
+	}
+	s->base.ops = ops;
+	s->db = db;
+	r = is_pg(s) ? pg_base_schema(s) : sqlite_base_schema(s);
+	if (r < 0 || (r = migrate(s)) < 0 || (r = media_schema(s)) < 0) {
+		sq_close(&s->base);
+		return r;
+	}
+	*ret = &s->base;
 	return 0;
 }
 
 static int sq_open(const char *where, struct store **ret)
 {
-	struct sq_store *s;
-	int rc, r;
+	struct sqldb *db = NULL;
+	int r = sqldb_open_sqlite(where, &db);
 
-	s = calloc(1, sizeof(*s));
-	if (!s)
+	return r < 0 ? r : store_sql_open(db, &store_sqlite_ops, ret);
+}
+
+/* "postgresql:" + where: the libpq URI. */
+static int pg_uri(const char *where, char **ret)
+{
+	size_t n = strlen(where) + sizeof("postgresql:");
+	char *uri = malloc(n);
+
+	if (!uri || xsnprintf(uri, n, "postgresql:%s", where) < 0) {
+		free(uri);
 		return -ENOMEM;
-	s->base.ops = &store_sqlite_ops;
-	rc = sqlite3_open_v2(where, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		r = sql_errno(rc);
-		goto fail;
 	}
-	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-	sqlite3_extended_result_codes(s->db, 1);
-	rc = sqlite3_exec(s->db,
-	                  "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
-	                  "PRAGMA secure_delete = ON;",
-	                  NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL);
-	if (rc == SQLITE_OK) {
-		/* stores made before the chain-restart columns (issue 17): added
-		 * once; "duplicate column" means they are there */
-		static const char *const add[] = {
-		        "ALTER TABLE devices ADD COLUMN prev_chain TEXT NOT NULL DEFAULT ''",
-		        "ALTER TABLE devices ADD COLUMN prev_head_seq INTEGER NOT NULL DEFAULT 0",
-		        "ALTER TABLE devices ADD COLUMN prev_head_hash TEXT NOT NULL DEFAULT ''",
-		        "ALTER TABLE devices ADD COLUMN restart_seq INTEGER NOT NULL DEFAULT 0",
-		        "ALTER TABLE accounts ADD COLUMN staff_no TEXT",
-		        "ALTER TABLE accounts ADD COLUMN display_name TEXT",
-		        "ALTER TABLE accounts ADD COLUMN name_key TEXT",
-		        "ALTER TABLE accounts ADD COLUMN staff_key TEXT",
-		        "ALTER TABLE accounts ADD COLUMN created_by TEXT",
-		        "ALTER TABLE accounts ADD COLUMN pending INTEGER NOT NULL DEFAULT 0",
-		        "ALTER TABLE accounts ADD COLUMN approved_by TEXT",
-		        "ALTER TABLE audit ADD COLUMN hash TEXT",
-		        "ALTER TABLE accounts ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0",
-		};
-
-		for (size_t i = 0; i < ELEMENTSOF(add) && rc == SQLITE_OK; i++) {
-			rc = sqlite3_exec(s->db, add[i], NULL, NULL, NULL);
-			if (rc == SQLITE_ERROR && strstr(sqlite3_errmsg(s->db), "duplicate column"))
-				rc = SQLITE_OK;
-		}
-		/* user names were ASCII before: their key is lower case; one
-		 * person (staff number) and one folded name per account */
-		if (rc == SQLITE_OK)
-			rc = sqlite3_exec(
-			        s->db,
-			        "UPDATE accounts SET name_key = lower(username) WHERE name_key IS NULL;"
-			        "CREATE UNIQUE INDEX IF NOT EXISTS accounts_name_key ON accounts(name_key);"
-			        "CREATE UNIQUE INDEX IF NOT EXISTS accounts_staff_key ON accounts(staff_key);",
-			        NULL, NULL, NULL);
-	}
-	if (rc != SQLITE_OK) {
-		r = sql_errno(rc);
-		goto fail;
-	}
-	if ((r = migrate(s)) < 0)
-		goto fail;
-	r = media_schema(s->db);
-	if (r < 0)
-		goto fail;
-	*ret = &s->base;
+	*ret = uri;
 	return 0;
-fail:
-	sq_close(&s->base);
-	return r;
+}
+
+/* where: the URI after "postgresql:" (store_open cut the scheme off). */
+static int pg_open(const char *where, struct store **ret)
+{
+	_cleanup_free_ char *uri = NULL;
+	struct sqldb *db = NULL;
+	int r;
+
+	if ((r = pg_uri(where, &uri)) < 0)
+		return r;
+	r = sqldb_open_pg(uri, &db);
+	return r < 0 ? r : store_sql_open(db, &store_pg_ops, ret);
 }
 
 /* ---- meta ---------------------------------------------------------------- */
 
 static int sq_meta_get(struct store *base, const char *key, char *buf, size_t bufsz)
 {
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_META_GET, &st)) < 0 || (r = bind_text(st, 1, key)) < 0)
@@ -537,14 +699,14 @@ static int sq_meta_get(struct store *base, const char *key, char *buf, size_t bu
 	r = step_row(st);
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
-	r = strscpy(buf, bufsz, (const char *)sqlite3_column_text(st, 0));
-	sqlite3_reset(st);
+	r = strscpy(buf, bufsz, sqldb_col_text(st, 0));
+	sqldb_reset(st);
 	return r < 0 ? -ENOBUFS : 0;
 }
 
 static int sq_meta_set(struct store *base, const char *key, const char *value)
 {
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_META_SET, &st)) < 0 || (r = bind_text(st, 1, key)) < 0 ||
@@ -555,7 +717,7 @@ static int sq_meta_set(struct store *base, const char *key, const char *value)
 
 static int sq_meta_delete(struct store *base, const char *key)
 {
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_META_DEL, &st)) < 0 || (r = bind_text(st, 1, key)) < 0)
@@ -568,7 +730,7 @@ static int sq_meta_delete(struct store *base, const char *key)
 static int sq_token_add(struct store *base, const char *hash, const char *group, const char *department,
                         int64_t expires_us, const char *created_by)
 {
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_TOKEN_ADD, &st)) < 0 || (r = bind_text(st, 1, hash)) < 0 ||
@@ -582,7 +744,7 @@ static int sq_token_add(struct store *base, const char *hash, const char *group,
 static int token_peek(struct store *base, const char *hash, int64_t now_us, char ret_group[STORE_ID_MAX],
                       char ret_dept[STORE_ID_MAX])
 {
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_TOKEN_GET, &st)) < 0 || (r = bind_text(st, 1, hash)) < 0)
@@ -590,13 +752,13 @@ static int token_peek(struct store *base, const char *hash, int64_t now_us, char
 	r = step_row(st);
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
-	if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+	if (!sqldb_col_null(st, 2))
 		r = -EALREADY;
-	else if (sqlite3_column_int64(st, 1) <= now_us)
+	else if (sqldb_col_int64(st, 1) <= now_us)
 		r = -ETIMEDOUT;
 	else
 		col_copy(st, 0, ret_group, STORE_ID_MAX), col_copy(st, 3, ret_dept, STORE_ID_MAX), r = 0;
-	sqlite3_reset(st);
+	sqldb_reset(st);
 	return r;
 }
 
@@ -609,7 +771,7 @@ static int sq_token_peek(struct store *base, const char *hash, int64_t now_us, c
 
 static int cert_insert(struct sq_store *s, const struct store_cert *c, int64_t now_us)
 {
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(s, Q_CERT_ADD, &st)) < 0 || (r = bind_text(st, 1, c->serial)) < 0 ||
@@ -619,27 +781,27 @@ static int cert_insert(struct sq_store *s, const struct store_cert *c, int64_t n
 	return step_done(st);
 }
 
-static int device_row(sqlite3_stmt *st, struct store_device *d)
+static int device_row(struct sqldb_stmt *st, struct store_device *d)
 {
 	memset(d, 0, sizeof(*d));
 	col_copy(st, 0, d->terminal_id, sizeof(d->terminal_id));
 	col_copy(st, 1, d->group, sizeof(d->group));
 	col_copy(st, 2, d->hostname, sizeof(d->hostname));
-	d->revoked = sqlite3_column_int(st, 3) != 0;
-	d->retired = sqlite3_column_int(st, 3) == 2;
-	d->enrolled_us = sqlite3_column_int64(st, 4);
-	d->last_seen_us = sqlite3_column_int64(st, 5);
+	d->revoked = sqldb_col_int64(st, 3) != 0;
+	d->retired = sqldb_col_int64(st, 3) == 2;
+	d->enrolled_us = sqldb_col_int64(st, 4);
+	d->last_seen_us = sqldb_col_int64(st, 5);
 	col_copy(st, 6, d->agent_version, sizeof(d->agent_version));
-	d->policy_version = sqlite3_column_int64(st, 7);
+	d->policy_version = sqldb_col_int64(st, 7);
 	col_copy(st, 8, d->chain.chain, sizeof(d->chain.chain));
-	d->chain.head_seq = (uint64_t)sqlite3_column_int64(st, 9);
+	d->chain.head_seq = (uint64_t)sqldb_col_int64(st, 9);
 	col_copy(st, 10, d->chain.head_hash, sizeof(d->chain.head_hash));
-	d->events = (uint64_t)sqlite3_column_int64(st, 11);
-	d->findings = (uint64_t)sqlite3_column_int64(st, 12);
+	d->events = (uint64_t)sqldb_col_int64(st, 11);
+	d->findings = (uint64_t)sqldb_col_int64(st, 12);
 	col_copy(st, 14, d->chain.prev_chain, sizeof(d->chain.prev_chain));
-	d->chain.prev_head_seq = (uint64_t)sqlite3_column_int64(st, 15);
+	d->chain.prev_head_seq = (uint64_t)sqldb_col_int64(st, 15);
 	col_copy(st, 16, d->chain.prev_head_hash, sizeof(d->chain.prev_head_hash));
-	d->chain.restart_seq = (uint64_t)sqlite3_column_int64(st, 17);
+	d->chain.restart_seq = (uint64_t)sqldb_col_int64(st, 17);
 	col_copy(st, 18, d->department, sizeof(d->department));
 	return 0;
 }
@@ -647,7 +809,7 @@ static int device_row(sqlite3_stmt *st, struct store_device *d)
 static int sq_device_get(struct store *base, const char *terminal_id, struct store_device *ret)
 {
 	struct store_device d;
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_DEVICE_GET, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0)
@@ -656,7 +818,7 @@ static int sq_device_get(struct store *base, const char *terminal_id, struct sto
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
 	device_row(st, &d);
-	sqlite3_reset(st);
+	sqldb_reset(st);
 	*ret = d;
 	return 0;
 }
@@ -667,7 +829,7 @@ static int sq_enroll(struct store *base, const char *token_hash, int64_t now_us,
 	struct sq_store *s = SQ(base);
 	struct store_device old;
 	char group[STORE_ID_MAX], dept[STORE_ID_MAX];
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	r = txn_begin(s, true);
@@ -679,7 +841,7 @@ static int sq_enroll(struct store *base, const char *token_hash, int64_t now_us,
 	if ((r = stmt(s, Q_TOKEN_USE, &st)) < 0 || (r = bind_text(st, 1, token_hash)) < 0 ||
 	    (r = bind_int(st, 2, now_us)) < 0 || (r = bind_text(st, 3, d->terminal_id)) < 0 || (r = step_done(st)) < 0)
 		goto out;
-	if (sqlite3_changes(s->db) != 1) {
+	if (sqldb_changes(s->db) != 1) {
 		r = -EALREADY;
 		goto out;
 	}
@@ -714,7 +876,7 @@ static int sq_cert_renew(struct store *base, const struct store_cert *c, int64_t
                          unsigned *ret_revoked)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	unsigned revoked = 0;
 	int r = txn_begin(s, true);
 
@@ -725,9 +887,9 @@ static int sq_cert_renew(struct store *base, const struct store_cert *c, int64_t
 		goto out;
 	r = step_row(st);
 	if (r == 1) {
-		int64_t n = sqlite3_column_int64(st, 0);
+		int64_t n = sqldb_col_int64(st, 0);
 
-		sqlite3_reset(st);
+		sqldb_reset(st);
 		r = n >= (int64_t)max ? -EDQUOT : 0;
 	} else if (r == 0) {
 		r = -EIO;
@@ -739,7 +901,7 @@ static int sq_cert_renew(struct store *base, const struct store_cert *c, int64_t
 	if ((r = stmt(s, Q_CERT_REVOKE_OTHERS, &st)) < 0 || (r = bind_text(st, 1, c->terminal_id)) < 0 ||
 	    (r = bind_text(st, 2, c->serial)) < 0 || (r = step_done(st)) < 0)
 		goto out;
-	revoked = (unsigned)sqlite3_changes(s->db);
+	revoked = (unsigned)sqldb_changes(s->db);
 out:
 	r = txn_end(s, r);
 	if (r == 0)
@@ -750,7 +912,7 @@ out:
 static int sq_cert_get(struct store *base, const char *serial, struct store_cert *ret)
 {
 	struct store_cert c = {0};
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_CERT_GET, &st)) < 0 || (r = bind_text(st, 1, serial)) < 0)
@@ -760,9 +922,9 @@ static int sq_cert_get(struct store *base, const char *serial, struct store_cert
 		return r < 0 ? r : -ENOENT;
 	(void)strscpy(c.serial, sizeof(c.serial), serial);
 	col_copy(st, 0, c.terminal_id, sizeof(c.terminal_id));
-	c.not_after_us = sqlite3_column_int64(st, 1);
-	c.revoked = sqlite3_column_int(st, 2) != 0;
-	sqlite3_reset(st);
+	c.not_after_us = sqldb_col_int64(st, 1);
+	c.revoked = sqldb_col_int64(st, 2) != 0;
+	sqldb_reset(st);
 	*ret = c;
 	return 0;
 }
@@ -770,7 +932,7 @@ static int sq_cert_get(struct store *base, const char *serial, struct store_cert
 static int device_revoke_as(struct store *base, int q, const char *terminal_id, int64_t now_us, unsigned *ret_n)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	unsigned n = 0;
 	int r;
 
@@ -780,14 +942,14 @@ static int device_revoke_as(struct store *base, int q, const char *terminal_id, 
 	if ((r = stmt(s, q, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 || (r = bind_int(st, 2, now_us)) < 0 ||
 	    (r = step_done(st)) < 0)
 		goto out;
-	if (sqlite3_changes(s->db) != 1) {
+	if (sqldb_changes(s->db) != 1) {
 		r = -ENOENT;
 		goto out;
 	}
 	if ((r = stmt(s, Q_CERT_REVOKE_ALL, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 ||
 	    (r = step_done(st)) < 0)
 		goto out;
-	n = (unsigned)sqlite3_changes(s->db);
+	n = (unsigned)sqldb_changes(s->db);
 out:
 	r = txn_end(s, r);
 	if (r == 0)
@@ -798,7 +960,7 @@ out:
 static int sq_device_set_department(struct store *base, const char *terminal_id, const char *department)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r = txn_begin(s, true);
 
 	if (r < 0)
@@ -806,7 +968,7 @@ static int sq_device_set_department(struct store *base, const char *terminal_id,
 	if ((r = stmt(s, Q_DEVICE_SET_DEPT, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 ||
 	    (r = bind_text(st, 2, department)) < 0 || (r = step_done(st)) < 0)
 		return txn_end(s, r);
-	return txn_end(s, sqlite3_changes(s->db) == 1 ? 0 : -ENOENT);
+	return txn_end(s, sqldb_changes(s->db) == 1 ? 0 : -ENOENT);
 }
 
 static int sq_device_revoke(struct store *base, const char *terminal_id, int64_t now_us, unsigned *ret_n)
@@ -822,7 +984,7 @@ static int sq_device_retire(struct store *base, const char *terminal_id, int64_t
 static int sq_device_list(struct store *base, const char *group, store_device_cb cb, void *userdata)
 {
 	struct store_device d;
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), group ? Q_DEVICE_LIST_GROUP : Q_DEVICE_LIST, &st)) < 0 ||
@@ -830,35 +992,52 @@ static int sq_device_list(struct store *base, const char *group, store_device_cb
 		return r;
 	while ((r = step_row(st)) == 1) {
 		device_row(st, &d);
-		r = cb(&d, (const char *)sqlite3_column_text(st, 13), userdata);
+		r = cb(&d, sqldb_col_text(st, 13), userdata);
 		if (r < 0)
 			break;
 	}
-	sqlite3_reset(st);
+	sqldb_reset(st);
 	return r < 0 ? r : 0;
 }
 
 /* ---- the terminal list, filtered, sorted and paged in SQL (issue 15) ---- */
 
-static void finalizep(sqlite3_stmt **st);
-static int oneshot(struct store *base, const char *sql, sqlite3_stmt **ret);
+static void finalizep(struct sqldb_stmt **st);
+static int oneshot(struct store *base, const char *sql, struct sqldb_stmt **ret);
 
 /* A terminal's failing count as the admin API reports it: a chain finding
  * is a LOG-1 failure (nf: its findings). */
-#define PAGE_FROM                                                                                                      \
+#define SQ_HAS(a, v)   "EXISTS (SELECT 1 FROM json_each(" a ") WHERE value = " v ")"
+#define PG_HAS(a, v)   "EXISTS (SELECT 1 FROM json_array_elements_text(" a "::json) AS j(value) WHERE j.value = " v ")"
+#define SQ_INSTR(a, b) "instr(" a ", " b ")"
+#define PG_INSTR(a, b) "strpos(" a ", " b ")"
+#define PAGE_FROM(HAS, INSTR)                                                                                          \
 	" FROM (SELECT terminal_id, grp, hostname, dept, revoked, enrolled_us, last_seen_us, agent_version,"           \
-	" policy_version, failing_ids, failing + (CASE WHEN nf > 0 AND NOT EXISTS (SELECT 1 FROM "                     \
-	"json_each(failing_ids)"                                                                                       \
-	" WHERE value = 'LOG-1') THEN 1 ELSE 0 END) AS eff, nf FROM (SELECT *, (SELECT count(*) FROM findings f"       \
-	" WHERE f.terminal_id = devices.terminal_id) AS nf FROM devices))"                                             \
-	" WHERE (?1 IS NULL OR instr(lower(terminal_id), lower(?1)) > 0"                                               \
-	" OR instr(lower(coalesce(hostname, '')), lower(?1)) > 0)"                                                     \
-	" AND (?2 IS NULL OR grp = ?2) AND (?3 IS NULL OR dept = ?3)"                                                  \
-	" AND (?4 IS NULL OR (revoked = 0 AND (EXISTS (SELECT 1 FROM json_each(failing_ids) WHERE value = ?4)"         \
-	" OR (?4 = 'LOG-1' AND nf > 0))))"                                                                             \
-	" AND (CASE ?5 WHEN 0 THEN 1 WHEN 1 THEN revoked = 0 WHEN 2 THEN revoked <> 0"                                 \
-	" WHEN 3 THEN revoked = 0 AND (CASE last_seen_us WHEN 0 THEN enrolled_us ELSE last_seen_us END) < ?6"          \
-	" WHEN 4 THEN revoked = 0 AND eff > 0 WHEN 5 THEN revoked = 0 AND eff = 0 END)"
+	" policy_version, failing_ids, failing + (CASE WHEN nf > 0 AND NOT " HAS(                                      \
+	        "failing_ids",                                                                                         \
+	        "'LOG-1'") " THEN 1 ELSE 0 END) AS eff, nf FROM (SELECT *, (SELECT count(*) FROM findings f"           \
+	                   " WHERE f.terminal_id = devices.terminal_id) AS nf FROM devices) AS d1) AS d2"              \
+	                   " WHERE (?1 IS NULL OR " INSTR(                                                             \
+	                           "lower(terminal_id)",                                                               \
+	                           "lower(?1)") " > 0"                                                                 \
+	                                        " OR " INSTR(                                                          \
+	                                                "lower(coalesce(hostname, ''))",                               \
+	                                                "lower(?1)") " > 0)"                                           \
+	                                                             " AND (?2 IS NULL OR grp = ?2) AND (?3 IS NULL "  \
+	                                                             "OR dept = ?3)"                                   \
+	                                                             " AND (?4 IS NULL OR (revoked = 0 AND (" HAS(     \
+	                                                                     "failing_ids",                            \
+	                                                                     "?4") " OR (?4 = 'LOG-1' AND nf > 0))))"  \
+	                                                                           " AND (?5 = 0 OR (?5 = 1 AND "      \
+	                                                                           "revoked = 0) OR (?5 = 2 AND "      \
+	                                                                           "revoked <> 0)"                     \
+	                                                                           " OR (?5 = 3 AND revoked = 0 AND "  \
+	                                                                           "(CASE last_seen_us WHEN 0 THEN "   \
+	                                                                           "enrolled_us ELSE last_seen_us "    \
+	                                                                           "END) < ?6)"                        \
+	                                                                           " OR (?5 = 4 AND revoked = 0 AND "  \
+	                                                                           "eff > 0) OR (?5 = 5 AND revoked "  \
+	                                                                           "= 0 AND eff = 0))"
 
 static const char *const page_order[_STORE_SORT_MAX] = {
         [STORE_SORT_ID] = "terminal_id",
@@ -871,7 +1050,7 @@ static const char *const page_order[_STORE_SORT_MAX] = {
         [STORE_SORT_FAILING] = "eff",
 };
 
-static int page_bind(sqlite3_stmt *st, const struct store_device_query *q)
+static int page_bind(struct sqldb_stmt *st, const struct store_device_query *q)
 {
 	int r;
 
@@ -885,37 +1064,40 @@ static int page_bind(sqlite3_stmt *st, const struct store_device_query *q)
 static int sq_device_page(struct store *base, const struct store_device_query *q, uint64_t *ret_total,
                           store_device_page_cb cb, void *userdata)
 {
-	_cleanup_(finalizep) sqlite3_stmt *cnt = NULL, *page = NULL;
-	char sql[2048];
+	_cleanup_(finalizep) struct sqldb_stmt *cnt = NULL, *page = NULL;
+	const char *from = is_pg(SQ(base)) ? PAGE_FROM(PG_HAS, PG_INSTR) : PAGE_FROM(SQ_HAS, SQ_INSTR);
+	char sql[4096];
 	uint64_t total;
 	int r;
 
 	if (q->sort < 0 || q->sort >= _STORE_SORT_MAX || q->status < 0 || q->status >= _STORE_STATUS_MAX ||
 	    q->limit < 1 || q->offset < 0)
 		return -EINVAL;
-	if ((r = oneshot(base, "SELECT count(*)" PAGE_FROM, &cnt)) < 0 || (r = page_bind(cnt, q)) < 0)
+	if (xsnprintf(sql, sizeof(sql), "SELECT count(*)%s", from) < 0)
+		return -ENOBUFS;
+	if ((r = oneshot(base, sql, &cnt)) < 0 || (r = page_bind(cnt, q)) < 0)
 		return r;
 	if ((r = step_row(cnt)) <= 0)
 		return r < 0 ? r : -EIO;
-	total = (uint64_t)sqlite3_column_int64(cnt, 0);
+	total = (uint64_t)sqldb_col_int64(cnt, 0);
 	/* the sort key from the table above, never from the request; the
 	 * terminal ID after it makes the order total (stable pages) */
 	if (xsnprintf(sql, sizeof(sql),
-	              "SELECT terminal_id, eff, failing_ids%s ORDER BY %s %s, terminal_id %s LIMIT ?7 OFFSET ?8",
-	              PAGE_FROM, page_order[q->sort], q->desc ? "DESC" : "ASC", q->desc ? "DESC" : "ASC") < 0)
+	              "SELECT terminal_id, eff, failing_ids%s ORDER BY %s %s, terminal_id %s LIMIT ?7 OFFSET ?8", from,
+	              page_order[q->sort], q->desc ? "DESC" : "ASC", q->desc ? "DESC" : "ASC") < 0)
 		return -ENOBUFS;
 	if ((r = oneshot(base, sql, &page)) < 0 || (r = page_bind(page, q)) < 0 ||
 	    (r = bind_int(page, 7, q->limit)) < 0 || (r = bind_int(page, 8, q->offset)) < 0)
 		return r;
 	while ((r = step_row(page)) == 1) {
 		struct store_device d;
-		_cleanup_free_ char *ids = strdup((const char *)sqlite3_column_text(page, 2) ?: "[]");
-		unsigned failing = (unsigned)sqlite3_column_int64(page, 1);
+		_cleanup_free_ char *ids = strdup(sqldb_col_text(page, 2) ?: "[]");
+		unsigned failing = (unsigned)sqldb_col_int64(page, 1);
 
 		if (!ids)
 			return -ENOMEM;
 		/* the page's rows in full: a few lookups by primary key */
-		if ((r = sq_device_get(base, (const char *)sqlite3_column_text(page, 0), &d)) < 0 ||
+		if ((r = sq_device_get(base, sqldb_col_text(page, 0), &d)) < 0 ||
 		    (r = cb(&d, failing, ids, userdata)) < 0)
 			return r;
 	}
@@ -929,7 +1111,7 @@ static int sq_device_page(struct store *base, const struct store_device_query *q
 
 static int sq_daily_put(struct store *base, const struct store_daily *d)
 {
-	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	_cleanup_(finalizep) struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = oneshot(
@@ -946,7 +1128,7 @@ static int sq_daily_put(struct store *base, const struct store_daily *d)
 
 static int sq_daily_list(struct store *base, const char *since_day, store_daily_cb cb, void *userdata)
 {
-	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	_cleanup_(finalizep) struct sqldb_stmt *st = NULL;
 	struct store_daily d;
 	int r;
 
@@ -957,9 +1139,9 @@ static int sq_daily_list(struct store *base, const char *since_day, store_daily_
 	while ((r = step_row(st)) == 1) {
 		memset(&d, 0, sizeof(d));
 		col_copy(st, 0, d.day, sizeof(d.day));
-		d.terminals = (uint64_t)sqlite3_column_int64(st, 1);
-		d.compliant = (uint64_t)sqlite3_column_int64(st, 2);
-		d.updated_us = sqlite3_column_int64(st, 3);
+		d.terminals = (uint64_t)sqldb_col_int64(st, 1);
+		d.compliant = (uint64_t)sqldb_col_int64(st, 2);
+		d.updated_us = sqldb_col_int64(st, 3);
 		if ((r = cb(&d, userdata)) < 0)
 			return r;
 	}
@@ -968,7 +1150,7 @@ static int sq_daily_list(struct store *base, const char *since_day, store_daily_
 
 static int sq_cert_list(struct store *base, const char *terminal_id, store_cert_cb cb, void *userdata)
 {
-	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	_cleanup_(finalizep) struct sqldb_stmt *st = NULL;
 	struct store_cert c;
 	int r;
 
@@ -983,9 +1165,9 @@ static int sq_cert_list(struct store *base, const char *terminal_id, store_cert_
 		memset(&c, 0, sizeof(c));
 		col_copy(st, 0, c.serial, sizeof(c.serial));
 		(void)strscpy(c.terminal_id, sizeof(c.terminal_id), terminal_id);
-		c.not_after_us = sqlite3_column_int64(st, 1);
-		c.revoked = sqlite3_column_int(st, 2) != 0;
-		c.issued_us = sqlite3_column_int64(st, 3);
+		c.not_after_us = sqldb_col_int64(st, 1);
+		c.revoked = sqldb_col_int64(st, 2) != 0;
+		c.issued_us = sqldb_col_int64(st, 3);
 		if ((r = cb(&c, userdata)) < 0)
 			return r;
 	}
@@ -995,22 +1177,21 @@ static int sq_cert_list(struct store *base, const char *terminal_id, store_cert_
 static int sq_command_counts(struct store *base, int (*cb)(const char *status, uint64_t n, void *userdata),
                              void *userdata)
 {
-	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	_cleanup_(finalizep) struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = oneshot(base, "SELECT status, count(*) FROM commands GROUP BY status ORDER BY status", &st)) < 0)
 		return r;
 	while ((r = step_row(st)) == 1)
-		if ((r = cb((const char *)sqlite3_column_text(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
-		            userdata)) < 0)
+		if ((r = cb(sqldb_col_text(st, 0), (uint64_t)sqldb_col_int64(st, 1), userdata)) < 0)
 			return r;
 	return r;
 }
 
 static int sq_device_report(struct store *base, const char *terminal_id, char **ret)
 {
-	sqlite3_stmt *st = NULL;
-	const unsigned char *t;
+	struct sqldb_stmt *st = NULL;
+	const char *t;
 	char *copy = NULL;
 	int r;
 
@@ -1019,10 +1200,10 @@ static int sq_device_report(struct store *base, const char *terminal_id, char **
 	r = step_row(st);
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
-	t = sqlite3_column_text(st, 0);
+	t = sqldb_col_text(st, 0);
 	if (t && !(copy = strdup((const char *)t)))
 		r = -ENOMEM;
-	sqlite3_reset(st);
+	sqldb_reset(st);
 	if (r < 0)
 		return r;
 	*ret = copy;
@@ -1032,7 +1213,7 @@ static int sq_device_report(struct store *base, const char *terminal_id, char **
 static int sq_checkin_many(struct store *base, const struct store_checkin *cs, size_t n, size_t *ret_n)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	size_t written = 0;
 	int r;
 
@@ -1048,10 +1229,10 @@ static int sq_checkin_many(struct store *base, const struct store_checkin *cs, s
 		    (r = bind_text(st, 6, c->report_json)) < 0 || (r = bind_text(st, 7, c->compliance_json)) < 0 ||
 		    (r = bind_text(st, 8, c->inventory_json)) < 0)
 			break;
-		r = c->head ? bind_int(st, 9, (int64_t)c->head->head_seq) : sql_errno(sqlite3_bind_null(st, 9));
+		r = c->head ? bind_int(st, 9, (int64_t)c->head->head_seq) : sqldb_bind_null_int(st, 9);
 		if (r < 0 || (r = step_done(st)) < 0)
 			break;
-		written += (size_t)sqlite3_changes(s->db);
+		written += (size_t)sqldb_changes(s->db);
 	}
 	r = txn_end(s, r);
 	(void)run(s, Q_SYNC_FULL);
@@ -1065,7 +1246,7 @@ static int sq_checkin_many(struct store *base, const struct store_checkin *cs, s
 static int sq_chain_get(struct store *base, const char *terminal_id, struct store_chain *ret)
 {
 	struct store_chain c;
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_CHAIN_GET, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0)
@@ -1074,20 +1255,20 @@ static int sq_chain_get(struct store *base, const char *terminal_id, struct stor
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
 	col_copy(st, 0, c.chain, sizeof(c.chain));
-	c.head_seq = (uint64_t)sqlite3_column_int64(st, 1);
+	c.head_seq = (uint64_t)sqldb_col_int64(st, 1);
 	col_copy(st, 2, c.head_hash, sizeof(c.head_hash));
 	col_copy(st, 3, c.prev_chain, sizeof(c.prev_chain));
-	c.prev_head_seq = (uint64_t)sqlite3_column_int64(st, 4);
+	c.prev_head_seq = (uint64_t)sqldb_col_int64(st, 4);
 	col_copy(st, 5, c.prev_head_hash, sizeof(c.prev_head_hash));
-	c.restart_seq = (uint64_t)sqlite3_column_int64(st, 6);
-	sqlite3_reset(st);
+	c.restart_seq = (uint64_t)sqldb_col_int64(st, 6);
+	sqldb_reset(st);
 	*ret = c;
 	return 0;
 }
 
 static int sq_event_hash(struct store *base, const char *terminal_id, uint64_t seq, char ret[STORE_HASH_HEX])
 {
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_EVENT_HASH, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 ||
@@ -1097,14 +1278,14 @@ static int sq_event_hash(struct store *base, const char *terminal_id, uint64_t s
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
 	col_copy(st, 0, ret, STORE_HASH_HEX);
-	sqlite3_reset(st);
+	sqldb_reset(st);
 	return 0;
 }
 
 static int sq_chain_restart_ack(struct store *base, const char *terminal_id, uint64_t restart_seq)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r = txn_begin(s, true);
 
 	if (r < 0)
@@ -1112,7 +1293,7 @@ static int sq_chain_restart_ack(struct store *base, const char *terminal_id, uin
 	if ((r = stmt(s, Q_RESTART_ACK, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 ||
 	    (r = bind_int(st, 2, (int64_t)restart_seq)) < 0 || (r = step_done(st)) < 0)
 		goto out;
-	if (sqlite3_changes(s->db) != 1)
+	if (sqldb_changes(s->db) != 1)
 		r = -ENOENT;
 out:
 	return txn_end(s, r);
@@ -1121,8 +1302,8 @@ out:
 static int sq_event_same(struct store *base, const char *terminal_id, uint64_t seq, const char *hash, const void *canon,
                          size_t canon_len)
 {
-	sqlite3_stmt *st = NULL;
-	const unsigned char *h;
+	struct sqldb_stmt *st = NULL;
+	const char *h;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_EVENT_SAME, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 ||
@@ -1131,10 +1312,10 @@ static int sq_event_same(struct store *base, const char *terminal_id, uint64_t s
 	r = step_row(st);
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
-	h = sqlite3_column_text(st, 0);
-	r = h && strcmp((const char *)h, hash) == 0 && (size_t)sqlite3_column_bytes(st, 1) == canon_len &&
-	    memcmp(sqlite3_column_blob(st, 1), canon, canon_len) == 0;
-	sqlite3_reset(st);
+	h = sqldb_col_text(st, 0);
+	r = h && strcmp((const char *)h, hash) == 0 && (size_t)sqldb_col_bytes(st, 1) == canon_len &&
+	    memcmp(sqldb_col_blob(st, 1), canon, canon_len) == 0;
+	sqldb_reset(st);
 	return r;
 }
 
@@ -1142,7 +1323,7 @@ static int sq_events_append(struct store *base, const char *terminal_id, const s
                             const struct store_event *ev, size_t n, const struct store_chain *head, int64_t now_us)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	r = txn_begin(s, true);
@@ -1157,7 +1338,7 @@ static int sq_events_append(struct store *base, const char *terminal_id, const s
 	    (r = bind_text(st, 11, head->prev_head_hash)) < 0 ||
 	    (r = bind_int(st, 12, (int64_t)head->restart_seq)) < 0 || (r = step_done(st)) < 0)
 		goto out;
-	if (sqlite3_changes(s->db) != 1) {
+	if (sqldb_changes(s->db) != 1) {
 		r = -EAGAIN;
 		goto out;
 	}
@@ -1166,8 +1347,7 @@ static int sq_events_append(struct store *base, const char *terminal_id, const s
 		    (r = bind_int(st, 2, (int64_t)ev[i].seq)) < 0 || (r = bind_int(st, 3, ev[i].time_us)) < 0 ||
 		    (r = bind_text(st, 4, ev[i].type)) < 0 || (r = bind_text(st, 5, ev[i].hash)) < 0 ||
 		    (r = bind_int(st, 6, now_us)) < 0 ||
-		    (r = sql_errno(sqlite3_bind_blob64(st, 7, ev[i].canon, ev[i].canon_len, SQLITE_STATIC))) < 0 ||
-		    (r = step_done(st)) < 0)
+		    (r = sqldb_bind_blob(st, 7, ev[i].canon, ev[i].canon_len)) < 0 || (r = step_done(st)) < 0)
 			goto out;
 	}
 out:
@@ -1177,7 +1357,7 @@ out:
 static int sq_events_list(struct store *base, const struct store_event_filter *f, store_event_cb cb, void *userdata)
 {
 	struct store_event_row e;
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_EVENTS_LIST, &st)) < 0 || (r = bind_int(st, 1, f->after_id)) < 0 ||
@@ -1186,26 +1366,26 @@ static int sq_events_list(struct store *base, const struct store_event_filter *f
 		return r;
 	while ((r = step_row(st)) == 1) {
 		e = (struct store_event_row){
-		        .id = sqlite3_column_int64(st, 0),
-		        .terminal_id = (const char *)sqlite3_column_text(st, 1),
-		        .seq = (uint64_t)sqlite3_column_int64(st, 2),
-		        .hash = (const char *)sqlite3_column_text(st, 3),
-		        .received_us = sqlite3_column_int64(st, 4),
-		        .canon = sqlite3_column_blob(st, 5),
-		        .canon_len = (size_t)sqlite3_column_bytes(st, 5),
+		        .id = sqldb_col_int64(st, 0),
+		        .terminal_id = sqldb_col_text(st, 1),
+		        .seq = (uint64_t)sqldb_col_int64(st, 2),
+		        .hash = sqldb_col_text(st, 3),
+		        .received_us = sqldb_col_int64(st, 4),
+		        .canon = sqldb_col_blob(st, 5),
+		        .canon_len = (size_t)sqldb_col_bytes(st, 5),
 		};
 		r = cb(&e, userdata);
 		if (r < 0)
 			break;
 	}
-	sqlite3_reset(st);
+	sqldb_reset(st);
 	return r < 0 ? r : 0;
 }
 
 static int sq_finding_add(struct store *base, const struct store_finding *f)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	r = txn_begin(s, true);
@@ -1216,7 +1396,7 @@ static int sq_finding_add(struct store *base, const struct store_finding *f)
 	    (r = bind_int(st, 3, (int64_t)f->seq)) < 0 || (r = bind_int(st, 4, (int64_t)f->expected_seq)) < 0 ||
 	    (r = bind_int(st, 5, f->time_us)) < 0 || (r = bind_text(st, 6, f->detail)) < 0 || (r = step_done(st)) < 0)
 		goto out;
-	r = sqlite3_changes(s->db) == 1 ? 0 : 1;
+	r = sqldb_changes(s->db) == 1 ? 0 : 1;
 out:
 	return txn_end(s, r);
 }
@@ -1225,7 +1405,7 @@ static int sq_findings_list(struct store *base, const char *terminal_id, unsigne
                             void *userdata)
 {
 	struct store_finding f;
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if (terminal_id)
@@ -1245,15 +1425,15 @@ static int sq_findings_list(struct store *base, const char *terminal_id, unsigne
 		for (int k = 0; k < _FINDING_MAX; k++)
 			if (strcmp(kind, store_finding_to_string(k)) == 0)
 				f.kind = k;
-		f.seq = (uint64_t)sqlite3_column_int64(st, 2);
-		f.expected_seq = (uint64_t)sqlite3_column_int64(st, 3);
-		f.time_us = sqlite3_column_int64(st, 4);
+		f.seq = (uint64_t)sqldb_col_int64(st, 2);
+		f.expected_seq = (uint64_t)sqldb_col_int64(st, 3);
+		f.time_us = sqldb_col_int64(st, 4);
 		col_copy(st, 5, f.detail, sizeof(f.detail));
 		r = cb(&f, userdata);
 		if (r < 0)
 			break;
 	}
-	sqlite3_reset(st);
+	sqldb_reset(st);
 	return r < 0 ? r : 0;
 }
 
@@ -1262,7 +1442,7 @@ static int sq_findings_list(struct store *base, const char *terminal_id, unsigne
 static int sq_account_add(struct store *base, const struct store_account *a)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	r = txn_begin(s, true);
@@ -1281,7 +1461,7 @@ static int sq_account_add(struct store *base, const struct store_account *a)
 	return txn_end(s, r);
 }
 
-static int account_row(sqlite3_stmt *st, struct store_account *a)
+static int account_row(struct sqldb_stmt *st, struct store_account *a)
 {
 	char role[32];
 
@@ -1290,22 +1470,22 @@ static int account_row(sqlite3_stmt *st, struct store_account *a)
 	col_copy(st, 1, role, sizeof(role));
 	a->role = store_role_from_string(role);
 	col_copy(st, 2, a->pwhash, sizeof(a->pwhash));
-	a->created_us = sqlite3_column_int64(st, 3);
+	a->created_us = sqldb_col_int64(st, 3);
 	col_copy(st, 4, a->staff_no, sizeof(a->staff_no));
 	col_copy(st, 5, a->display_name, sizeof(a->display_name));
 	col_copy(st, 6, a->name_key, sizeof(a->name_key));
 	col_copy(st, 7, a->staff_key, sizeof(a->staff_key));
 	col_copy(st, 8, a->created_by, sizeof(a->created_by));
-	a->pending = sqlite3_column_int(st, 9) != 0;
+	a->pending = sqldb_col_int64(st, 9) != 0;
 	col_copy(st, 10, a->approved_by, sizeof(a->approved_by));
-	a->disabled = sqlite3_column_int(st, 11) != 0;
+	a->disabled = sqldb_col_int64(st, 11) != 0;
 	return a->role == _ROLE_INVALID ? -EBADMSG : 0;
 }
 
 static int sq_account_get(struct store *base, const char *name_key, struct store_account *ret)
 {
 	struct store_account a;
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_ACCOUNT_GET, &st)) < 0 || (r = bind_text(st, 1, name_key)) < 0)
@@ -1314,7 +1494,7 @@ static int sq_account_get(struct store *base, const char *name_key, struct store
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
 	r = account_row(st, &a);
-	sqlite3_reset(st);
+	sqldb_reset(st);
 	if (r < 0)
 		return r;
 	*ret = a;
@@ -1324,7 +1504,7 @@ static int sq_account_get(struct store *base, const char *name_key, struct store
 static int sq_account_activate(struct store *base, const char *name_key, const char *approved_by)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r = txn_begin(s, true);
 
 	if (r < 0)
@@ -1332,7 +1512,7 @@ static int sq_account_activate(struct store *base, const char *name_key, const c
 	if ((r = stmt(s, Q_ACCOUNT_ACTIVATE, &st)) < 0 || (r = bind_text(st, 1, name_key)) < 0 ||
 	    (r = bind_text(st, 2, approved_by)) < 0 || (r = step_done(st)) < 0)
 		goto out;
-	if (sqlite3_changes(s->db) != 1)
+	if (sqldb_changes(s->db) != 1)
 		r = -ENOENT;
 out:
 	return txn_end(s, r);
@@ -1340,7 +1520,7 @@ out:
 
 static int sq_account_count(struct store *base, uint64_t *ret)
 {
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_ACCOUNT_COUNT, &st)) < 0)
@@ -1348,15 +1528,15 @@ static int sq_account_count(struct store *base, uint64_t *ret)
 	r = step_row(st);
 	if (r <= 0)
 		return r < 0 ? r : -EIO;
-	*ret = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	*ret = (uint64_t)sqldb_col_int64(st, 0);
+	sqldb_reset(st);
 	return 0;
 }
 
 static int sq_account_list(struct store *base, store_account_cb cb, void *userdata)
 {
 	struct store_account a;
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_ACCOUNT_LIST, &st)) < 0)
@@ -1368,14 +1548,14 @@ static int sq_account_list(struct store *base, store_account_cb cb, void *userda
 		if (r < 0)
 			break;
 	}
-	sqlite3_reset(st);
+	sqldb_reset(st);
 	return r < 0 ? r : 0;
 }
 
 static int sq_cred_add(struct store *base, const char *hash, const struct store_cred *c, const char *created_by,
                        int64_t now_us)
 {
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_CRED_ADD, &st)) < 0 || (r = bind_text(st, 1, hash)) < 0 ||
@@ -1391,7 +1571,7 @@ static int sq_cred_get(struct store *base, const char *hash, int64_t now_us, str
 {
 	struct store_cred c = {0};
 	char kind[16], role[32];
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_CRED_GET, &st)) < 0 || (r = bind_text(st, 1, hash)) < 0 ||
@@ -1405,8 +1585,8 @@ static int sq_cred_get(struct store *base, const char *hash, int64_t now_us, str
 	col_copy(st, 1, c.principal, sizeof(c.principal));
 	col_copy(st, 2, role, sizeof(role));
 	c.role = store_role_from_string(role);
-	c.expires_us = sqlite3_column_int64(st, 3);
-	sqlite3_reset(st);
+	c.expires_us = sqldb_col_int64(st, 3);
+	sqldb_reset(st);
 	if (c.role == _ROLE_INVALID)
 		return -EBADMSG;
 	*ret = c;
@@ -1415,7 +1595,7 @@ static int sq_cred_get(struct store *base, const char *hash, int64_t now_us, str
 
 static int sq_cred_delete(struct store *base, const char *hash)
 {
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_CRED_DEL, &st)) < 0 || (r = bind_text(st, 1, hash)) < 0)
@@ -1425,19 +1605,19 @@ static int sq_cred_delete(struct store *base, const char *hash)
 
 static int sq_cred_purge(struct store *base, int64_t now_us, unsigned *ret_n)
 {
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_CRED_PURGE, &st)) < 0 || (r = bind_int(st, 1, now_us)) < 0 || (r = step_done(st)) < 0)
 		return r;
-	*ret_n = (unsigned)sqlite3_changes(SQ(base)->db);
+	*ret_n = (unsigned)sqldb_changes(SQ(base)->db);
 	return 0;
 }
 
 static int sq_account_disable(struct store *base, const char *username, unsigned *ret_sessions)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	unsigned n = 0;
 	int r = txn_begin(s, true);
 
@@ -1446,14 +1626,14 @@ static int sq_account_disable(struct store *base, const char *username, unsigned
 	if ((r = stmt(s, Q_ACCOUNT_DISABLE, &st)) < 0 || (r = bind_text(st, 1, username)) < 0 ||
 	    (r = step_done(st)) < 0)
 		goto out;
-	if (sqlite3_changes(s->db) != 1) {
+	if (sqldb_changes(s->db) != 1) {
 		r = -ENOENT;
 		goto out;
 	}
 	if ((r = stmt(s, Q_CRED_DEL_SESSIONS, &st)) < 0 || (r = bind_text(st, 1, username)) < 0 ||
 	    (r = step_done(st)) < 0)
 		goto out;
-	n = (unsigned)sqlite3_changes(s->db);
+	n = (unsigned)sqldb_changes(s->db);
 out:
 	r = txn_end(s, r);
 	if (r == 0)
@@ -1464,7 +1644,7 @@ out:
 static int sq_account_set_password(struct store *base, const char *username, const char *pwhash)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r = txn_begin(s, true);
 
 	if (r < 0)
@@ -1472,7 +1652,7 @@ static int sq_account_set_password(struct store *base, const char *username, con
 	if ((r = stmt(s, Q_ACCOUNT_PASSWORD, &st)) < 0 || (r = bind_text(st, 1, username)) < 0 ||
 	    (r = bind_text(st, 2, pwhash)) < 0 || (r = step_done(st)) < 0)
 		goto out;
-	if (sqlite3_changes(s->db) != 1)
+	if (sqldb_changes(s->db) != 1)
 		r = -ENOENT;
 out:
 	return txn_end(s, r);
@@ -1483,7 +1663,7 @@ out:
 static int sq_policy_put_pending(struct store *base, const struct store_policy *p, int64_t now_us)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	r = txn_begin(s, true);
@@ -1491,15 +1671,14 @@ static int sq_policy_put_pending(struct store *base, const struct store_policy *
 		return r;
 	if ((r = stmt(s, Q_POLICY_MAX, &st)) < 0 || (r = bind_text(st, 1, p->group)) < 0 || (r = step_row(st)) < 0)
 		goto out;
-	if (r == 1 && sqlite3_column_int64(st, 0) >= p->version) {
-		sqlite3_reset(st);
+	if (r == 1 && sqldb_col_int64(st, 0) >= p->version) {
+		sqldb_reset(st);
 		r = -ESTALE;
 		goto out;
 	}
-	sqlite3_reset(st);
+	sqldb_reset(st);
 	if ((r = stmt(s, Q_POLICY_PUT, &st)) < 0 || (r = bind_text(st, 1, p->group)) < 0 ||
-	    (r = bind_int(st, 2, p->version)) < 0 ||
-	    (r = sql_errno(sqlite3_bind_blob64(st, 3, p->document, p->document_len, SQLITE_STATIC))) < 0 ||
+	    (r = bind_int(st, 2, p->version)) < 0 || (r = sqldb_bind_blob(st, 3, p->document, p->document_len)) < 0 ||
 	    (r = bind_text(st, 4, p->sha256)) < 0 || (r = bind_text(st, 5, p->uploaded_by)) < 0 ||
 	    (r = bind_int(st, 6, now_us)) < 0)
 		goto out;
@@ -1508,14 +1687,14 @@ out:
 	return txn_end(s, r);
 }
 
-static int policy_row(sqlite3_stmt *st, const char *group, struct store_policy *ret)
+static int policy_row(struct sqldb_stmt *st, const char *group, struct store_policy *ret)
 {
 	struct store_policy p = {0};
-	const void *doc = sqlite3_column_blob(st, 1);
-	size_t n = (size_t)sqlite3_column_bytes(st, 1);
+	const void *doc = sqldb_col_blob(st, 1);
+	size_t n = (size_t)sqldb_col_bytes(st, 1);
 
 	(void)strscpy(p.group, sizeof(p.group), group);
-	p.version = sqlite3_column_int64(st, 0);
+	p.version = sqldb_col_int64(st, 0);
 	p.document = malloc(n + 1);
 	if (!p.document)
 		return -ENOMEM;
@@ -1534,7 +1713,7 @@ static int policy_row(sqlite3_stmt *st, const char *group, struct store_policy *
 
 static int sq_policy_get(struct store *base, const char *group, int64_t version, struct store_policy *ret)
 {
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_POLICY_GET, &st)) < 0 || (r = bind_text(st, 1, group)) < 0 ||
@@ -1544,7 +1723,7 @@ static int sq_policy_get(struct store *base, const char *group, int64_t version,
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
 	r = policy_row(st, group, ret);
-	sqlite3_reset(st);
+	sqldb_reset(st);
 	return r;
 }
 
@@ -1552,7 +1731,7 @@ static int sq_policy_publish(struct store *base, const char *group, int64_t vers
                              const char *approved_by, int64_t now_us)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	r = txn_begin(s, true);
@@ -1561,14 +1740,14 @@ static int sq_policy_publish(struct store *base, const char *group, int64_t vers
 	if ((r = stmt(s, Q_POLICY_PUBLISH, &st)) == 0 && (r = bind_text(st, 1, group)) == 0 &&
 	    (r = bind_int(st, 2, version)) == 0 && (r = bind_text(st, 3, sig)) == 0 &&
 	    (r = bind_text(st, 4, approved_by)) == 0 && (r = bind_int(st, 5, now_us)) == 0 &&
-	    (r = step_done(st)) == 0 && sqlite3_changes(s->db) != 1)
+	    (r = step_done(st)) == 0 && sqldb_changes(s->db) != 1)
 		r = -ENOENT;
 	return txn_end(s, r);
 }
 
 static int sq_policy_current(struct store *base, const char *group, struct store_policy *ret)
 {
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_POLICY_CURRENT, &st)) < 0 || (r = bind_text(st, 1, group)) < 0)
@@ -1577,29 +1756,29 @@ static int sq_policy_current(struct store *base, const char *group, struct store
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
 	r = policy_row(st, group, ret);
-	sqlite3_reset(st);
+	sqldb_reset(st);
 	return r;
 }
 
 static int sq_group_list(struct store *base, store_group_cb cb, void *userdata)
 {
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_GROUP_LIST, &st)) < 0)
 		return r;
 	while ((r = step_row(st)) == 1) {
 		struct store_group g = {
-		        .name = (const char *)sqlite3_column_text(st, 0),
-		        .terminals = (uint64_t)sqlite3_column_int64(st, 1),
-		        .policy_version = sqlite3_column_int64(st, 2),
-		        .pending_version = sqlite3_column_int64(st, 3),
+		        .name = sqldb_col_text(st, 0),
+		        .terminals = (uint64_t)sqldb_col_int64(st, 1),
+		        .policy_version = sqldb_col_int64(st, 2),
+		        .pending_version = sqldb_col_int64(st, 3),
 		};
 		r = cb(&g, userdata);
 		if (r < 0)
 			break;
 	}
-	sqlite3_reset(st);
+	sqldb_reset(st);
 	return r < 0 ? r : 0;
 }
 
@@ -1638,18 +1817,18 @@ static int sq_audit_add(struct store *base, const struct store_audit *a)
 	struct sq_store *s = SQ(base);
 	const char *const f[5] = {a->actor, a->action, a->target, a->result, a->detail};
 	char prev[STORE_HASH_HEX] = "", hash[STORE_HASH_HEX];
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	r = txn_begin(s, true);
 	if (r < 0)
 		return r;
-	if ((r = stmt(s, Q_AUDIT_LAST, &st)) < 0)
+	if ((r = run(s, Q_LOCK)) < 0 || (r = stmt(s, Q_AUDIT_LAST, &st)) < 0)
 		goto out;
 	r = step_row(st);
 	if (r == 1)
 		col_copy(st, 0, prev, sizeof(prev));
-	sqlite3_reset(st);
+	sqldb_reset(st);
 	if (r < 0 || (r = audit_hash(prev, a->time_us, f, hash)) < 0)
 		goto out;
 	if ((r = stmt(s, Q_AUDIT_ADD, &st)) == 0 && (r = bind_int(st, 1, a->time_us)) == 0 &&
@@ -1661,28 +1840,28 @@ out:
 	return txn_end(s, r);
 }
 
-static void audit_row(sqlite3_stmt *st, struct store_audit *a)
+static void audit_row(struct sqldb_stmt *st, struct store_audit *a)
 {
 	*a = (struct store_audit){
-	        .time_us = sqlite3_column_int64(st, 0),
-	        .actor = (const char *)sqlite3_column_text(st, 1),
-	        .action = (const char *)sqlite3_column_text(st, 2),
-	        .target = (const char *)sqlite3_column_text(st, 3),
-	        .result = (const char *)sqlite3_column_text(st, 4),
-	        .detail = (const char *)sqlite3_column_text(st, 5),
-	        .id = sqlite3_column_int64(st, 6),
-	        .hash = (const char *)sqlite3_column_text(st, 7),
+	        .time_us = sqldb_col_int64(st, 0),
+	        .actor = sqldb_col_text(st, 1),
+	        .action = sqldb_col_text(st, 2),
+	        .target = sqldb_col_text(st, 3),
+	        .result = sqldb_col_text(st, 4),
+	        .detail = sqldb_col_text(st, 5),
+	        .id = sqldb_col_int64(st, 6),
+	        .hash = sqldb_col_text(st, 7),
 	};
 }
 
-static int bind_opt_int(sqlite3_stmt *st, int i, int64_t v)
+static int bind_opt_int(struct sqldb_stmt *st, int i, int64_t v)
 {
-	return v ? bind_int(st, i, v) : (sqlite3_bind_null(st, i) == SQLITE_OK ? 0 : -EIO);
+	return v ? bind_int(st, i, v) : sqldb_bind_null_int(st, i);
 }
 
 static int sq_audit_list(struct store *base, const struct store_audit_filter *f, store_audit_cb cb, void *userdata)
 {
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = stmt(SQ(base), Q_AUDIT_LIST, &st)) < 0 || (r = bind_text(st, 1, f->actor)) < 0 ||
@@ -1698,14 +1877,14 @@ static int sq_audit_list(struct store *base, const struct store_audit_filter *f,
 		if (r < 0)
 			break;
 	}
-	sqlite3_reset(st);
+	sqldb_reset(st);
 	return r < 0 ? r : 0;
 }
 
 static int sq_audit_verify(struct store *base, uint64_t *ret_rows, int64_t *ret_bad_id)
 {
 	char prev[STORE_HASH_HEX] = "", h[STORE_HASH_HEX];
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	uint64_t n = 0;
 	int64_t bad = 0;
 	int r;
@@ -1733,7 +1912,7 @@ static int sq_audit_verify(struct store *base, uint64_t *ret_rows, int64_t *ret_
 		}
 		(void)strscpy(prev, sizeof(prev), a.hash);
 	}
-	sqlite3_reset(st);
+	sqldb_reset(st);
 	if (r < 0)
 		return r;
 	*ret_rows = n;
@@ -1748,20 +1927,20 @@ static int sq_audit_verify(struct store *base, uint64_t *ret_rows, int64_t *ret_
 	"id, terminal_id, type, params, issued_at, not_after, nonce, requested_by, approved_by, status, envelope, "    \
 	"signature, result, created_us, updated_us"
 
-static int cmd_prepare(struct sq_store *s, const char *sql, sqlite3_stmt **ret)
+static int cmd_prepare(struct sq_store *s, const char *sql, struct sqldb_stmt **ret)
 {
-	return sql_errno(sqlite3_prepare_v2(s->db, sql, -1, ret, NULL));
+	return sqldb_prepare(s->db, sql, false, ret);
 }
 
-static void cmd_row(sqlite3_stmt *st, struct store_command *c)
+static void cmd_row(struct sqldb_stmt *st, struct store_command *c)
 {
 	memset(c, 0, sizeof(*c));
 	col_copy(st, 0, c->id, sizeof(c->id));
 	col_copy(st, 1, c->terminal_id, sizeof(c->terminal_id));
 	col_copy(st, 2, c->type, sizeof(c->type));
 	col_copy(st, 3, c->params, sizeof(c->params));
-	c->issued_at = sqlite3_column_int64(st, 4);
-	c->not_after = sqlite3_column_int64(st, 5);
+	c->issued_at = sqldb_col_int64(st, 4);
+	c->not_after = sqldb_col_int64(st, 5);
 	col_copy(st, 6, c->nonce, sizeof(c->nonce));
 	col_copy(st, 7, c->requested_by, sizeof(c->requested_by));
 	col_copy(st, 8, c->approved_by, sizeof(c->approved_by));
@@ -1769,14 +1948,14 @@ static void cmd_row(sqlite3_stmt *st, struct store_command *c)
 	col_copy(st, 10, c->envelope, sizeof(c->envelope));
 	col_copy(st, 11, c->signature, sizeof(c->signature));
 	col_copy(st, 12, c->result, sizeof(c->result));
-	c->created_us = sqlite3_column_int64(st, 13);
-	c->updated_us = sqlite3_column_int64(st, 14);
+	c->created_us = sqldb_col_int64(st, 13);
+	c->updated_us = sqldb_col_int64(st, 14);
 }
 
 static int sq_command_add(struct store *base, const struct store_command *c)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r = txn_begin(s, true);
 
 	if (r < 0)
@@ -1791,37 +1970,37 @@ static int sq_command_add(struct store *base, const struct store_command *c)
 	    (r = bind_text(st, 11, c->envelope)) == 0 && (r = bind_text(st, 12, c->signature)) == 0 &&
 	    (r = bind_text(st, 13, c->result)) == 0 && (r = bind_int(st, 14, c->created_us)) == 0 &&
 	    (r = bind_int(st, 15, c->updated_us)) == 0) {
-		int rc = sqlite3_step(st);
+		int rc = sqldb_step(st);
 
-		r = rc == SQLITE_DONE ? 0 : (rc & 0xff) == SQLITE_CONSTRAINT ? -EEXIST : sql_errno(rc);
+		r = rc == 0 ? 0 : rc;
 	}
-	sqlite3_finalize(st);
+	sqldb_finalize(st);
 	return txn_end(s, r);
 }
 
 static int sq_command_get(struct store *base, const char *id, struct store_command *ret)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = cmd_prepare(s, "SELECT " CMD_COLS " FROM commands WHERE id = ?", &st)) < 0)
 		return r;
 	if ((r = bind_text(st, 1, id)) == 0) {
-		int rc = sqlite3_step(st);
+		int rc = sqldb_step(st);
 
-		if (rc == SQLITE_ROW)
+		if (rc == 1)
 			cmd_row(st, ret);
-		r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sql_errno(rc);
+		r = rc == 1 ? 0 : rc == 0 ? -ENOENT : rc;
 	}
-	sqlite3_finalize(st);
+	sqldb_finalize(st);
 	return r;
 }
 
 static int sq_command_set(struct store *base, const struct store_command *c, const char *from_status)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r = txn_begin(s, true);
 
 	if (r < 0)
@@ -1834,32 +2013,32 @@ static int sq_command_set(struct store *base, const struct store_command *c, con
 	    (r = bind_text(st, 3, c->envelope)) == 0 && (r = bind_text(st, 4, c->signature)) == 0 &&
 	    (r = bind_text(st, 5, c->result)) == 0 && (r = bind_int(st, 6, c->updated_us)) == 0 &&
 	    (r = bind_text(st, 7, c->id)) == 0 && (r = bind_text(st, 8, from_status)) == 0) {
-		int rc = sqlite3_step(st);
+		int rc = sqldb_step(st);
 
-		r = rc == SQLITE_DONE ? (sqlite3_changes(s->db) == 1 ? 0 : -ESTALE) : sql_errno(rc);
+		r = rc == 0 ? (sqldb_changes(s->db) == 1 ? 0 : -ESTALE) : rc;
 	}
-	sqlite3_finalize(st);
+	sqldb_finalize(st);
 	return txn_end(s, r);
 }
 
-static int cmd_each(sqlite3_stmt *st, store_command_cb cb, void *userdata)
+static int cmd_each(struct sqldb_stmt *st, store_command_cb cb, void *userdata)
 {
 	struct store_command c;
 	int rc, r = 0;
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = sqldb_step(st)) == 1) {
 		cmd_row(st, &c);
 		if (cb && (r = cb(&c, userdata)) < 0)
 			return r;
 	}
-	return rc == SQLITE_DONE ? 0 : sql_errno(rc);
+	return rc == 0 ? 0 : rc;
 }
 
 static int sq_command_list(struct store *base, const char *terminal_id, unsigned limit, store_command_cb cb,
                            void *userdata)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = cmd_prepare(s,
@@ -1870,7 +2049,7 @@ static int sq_command_list(struct store *base, const char *terminal_id, unsigned
 	if ((r = bind_text(st, 1, terminal_id)) == 0 && (r = bind_text(st, 2, terminal_id)) == 0 &&
 	    (r = bind_int(st, 3, limit ? limit : 100)) == 0)
 		r = cmd_each(st, cb, userdata);
-	sqlite3_finalize(st);
+	sqldb_finalize(st);
 	return r;
 }
 
@@ -1894,7 +2073,7 @@ static int sq_command_deliver(struct store *base, const char *terminal_id, int64
 {
 	struct sq_store *s = SQ(base);
 	struct deliver_ctx d = {.cap = 16};
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	d.c = calloc(d.cap, sizeof(*d.c));
@@ -1910,20 +2089,25 @@ static int sq_command_deliver(struct store *base, const char *terminal_id, int64
 	    (r = bind_text(st, 1, terminal_id)) == 0 && (r = bind_int(st, 2, redeliver_before_us)) == 0 &&
 	    (r = bind_int(st, 3, now_s)) == 0)
 		r = cmd_each(st, deliver_collect, &d);
-	sqlite3_finalize(st);
+	sqldb_finalize(st);
 	st = NULL;
 	for (size_t i = 0; r == 0 && i < d.n; i++) {
-		if ((r = cmd_prepare(s, "UPDATE commands SET status = 'delivered', updated_us = ? WHERE id = ?",
+		/* only if still queued: another server may have delivered it in the meantime */
+		if ((r = cmd_prepare(s,
+		                     "UPDATE commands SET status = 'delivered', updated_us = ? WHERE id = ?"
+		                     " AND status = 'queued'",
 		                     &st)) == 0 &&
 		    (r = bind_int(st, 1, now_us)) == 0 && (r = bind_text(st, 2, d.c[i].id)) == 0)
-			r = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
-		sqlite3_finalize(st);
+			r = sqldb_step(st) == 0 ? 0 : -EIO;
+		if (r == 0 && sqldb_changes(s->db) != 1)
+			d.c[i].id[0] = 0; /* not this server's to deliver */
+		sqldb_finalize(st);
 		st = NULL;
 		/* c.status stays the one before: "delivered" tells a re-delivery */
 	}
 	r = txn_end(s, r);
 	for (size_t i = 0; r == 0 && i < d.n; i++)
-		if (cb && (r = cb(&d.c[i], userdata)) < 0)
+		if (cb && d.c[i].id[0] && (r = cb(&d.c[i], userdata)) < 0)
 			break;
 out:
 	free(d.c);
@@ -1936,7 +2120,7 @@ out:
 	"id, terminal_id, grp, request_id, kind, person, body, seq, status, scope, decision, decided_by, version, "    \
 	"not_after, created_us, decided_us"
 
-static void req_row(sqlite3_stmt *st, struct store_request *q)
+static void req_row(struct sqldb_stmt *st, struct store_request *q)
 {
 	memset(q, 0, sizeof(*q));
 	col_copy(st, 0, q->id, sizeof(q->id));
@@ -1946,21 +2130,21 @@ static void req_row(sqlite3_stmt *st, struct store_request *q)
 	col_copy(st, 4, q->kind, sizeof(q->kind));
 	col_copy(st, 5, q->person, sizeof(q->person));
 	col_copy(st, 6, q->body, sizeof(q->body));
-	q->seq = (uint64_t)sqlite3_column_int64(st, 7);
+	q->seq = (uint64_t)sqldb_col_int64(st, 7);
 	col_copy(st, 8, q->status, sizeof(q->status));
 	col_copy(st, 9, q->scope, sizeof(q->scope));
 	col_copy(st, 10, q->decision, sizeof(q->decision));
 	col_copy(st, 11, q->decided_by, sizeof(q->decided_by));
-	q->version = sqlite3_column_int64(st, 12);
-	q->not_after = sqlite3_column_int64(st, 13);
-	q->created_us = sqlite3_column_int64(st, 14);
-	q->decided_us = sqlite3_column_int64(st, 15);
+	q->version = sqldb_col_int64(st, 12);
+	q->not_after = sqldb_col_int64(st, 13);
+	q->created_us = sqldb_col_int64(st, 14);
+	q->decided_us = sqldb_col_int64(st, 15);
 }
 
 static int sq_request_add(struct store *base, const struct store_request *q)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r = txn_begin(s, true);
 
 	if (r < 0)
@@ -1975,30 +2159,30 @@ static int sq_request_add(struct store *base, const struct store_request *q)
 	    (r = bind_text(st, 11, q->decision)) == 0 && (r = bind_text(st, 12, q->decided_by)) == 0 &&
 	    (r = bind_int(st, 13, q->version)) == 0 && (r = bind_int(st, 14, q->not_after)) == 0 &&
 	    (r = bind_int(st, 15, q->created_us)) == 0 && (r = bind_int(st, 16, q->decided_us)) == 0) {
-		int rc = sqlite3_step(st);
+		int rc = sqldb_step(st);
 
-		r = rc == SQLITE_DONE ? 0 : (rc & 0xff) == SQLITE_CONSTRAINT ? -EEXIST : sql_errno(rc);
+		r = rc == 0 ? 0 : rc;
 	}
-	sqlite3_finalize(st);
+	sqldb_finalize(st);
 	return txn_end(s, r);
 }
 
 static int sq_request_get(struct store *base, const char *id, struct store_request *ret)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = cmd_prepare(s, "SELECT " REQ_COLS " FROM requests WHERE id = ?", &st)) < 0)
 		return r;
 	if ((r = bind_text(st, 1, id)) == 0) {
-		int rc = sqlite3_step(st);
+		int rc = sqldb_step(st);
 
-		if (rc == SQLITE_ROW)
+		if (rc == 1)
 			req_row(st, ret);
-		r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sql_errno(rc);
+		r = rc == 1 ? 0 : rc == 0 ? -ENOENT : rc;
 	}
-	sqlite3_finalize(st);
+	sqldb_finalize(st);
 	return r;
 }
 
@@ -2006,22 +2190,23 @@ static int sq_request_decide(struct store *base, const struct store_request *q, 
                              int64_t *ret_version)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int64_t version = 0;
 	int r = txn_begin(s, true);
 
 	if (r < 0)
 		return r;
 	if (strcmp(q->status, "approved") == 0) {
-		if ((r = cmd_prepare(s, "SELECT COALESCE(MAX(version), 0) + 1 FROM requests", &st)) == 0) {
-			int rc = sqlite3_step(st);
+		if ((r = run(s, Q_LOCK)) == 0 &&
+		    (r = cmd_prepare(s, "SELECT COALESCE(MAX(version), 0) + 1 FROM requests", &st)) == 0) {
+			int rc = sqldb_step(st);
 
-			if (rc == SQLITE_ROW)
-				version = sqlite3_column_int64(st, 0);
+			if (rc == 1)
+				version = sqldb_col_int64(st, 0);
 			else
-				r = sql_errno(rc);
+				r = rc;
 		}
-		sqlite3_finalize(st);
+		sqldb_finalize(st);
 		st = NULL;
 	}
 	if (r == 0 &&
@@ -2034,48 +2219,47 @@ static int sq_request_decide(struct store *base, const struct store_request *q, 
 	    (r = bind_int(st, 5, version)) == 0 && (r = bind_int(st, 6, q->not_after)) == 0 &&
 	    (r = bind_int(st, 7, q->decided_us)) == 0 && (r = bind_text(st, 8, q->id)) == 0 &&
 	    (r = bind_text(st, 9, from_status)) == 0) {
-		int rc = sqlite3_step(st);
+		int rc = sqldb_step(st);
 
-		r = rc == SQLITE_DONE ? (sqlite3_changes(s->db) == 1 ? 0 : -ESTALE) : sql_errno(rc);
+		r = rc == 0 ? (sqldb_changes(s->db) == 1 ? 0 : -ESTALE) : rc;
 	}
-	sqlite3_finalize(st);
+	sqldb_finalize(st);
 	r = txn_end(s, r);
 	if (r == 0 && ret_version)
 		*ret_version = version;
 	return r;
 }
 
-static int req_each(sqlite3_stmt *st, store_request_cb cb, void *userdata)
+static int req_each(struct sqldb_stmt *st, store_request_cb cb, void *userdata)
 {
 	_cleanup_free_ struct store_request *q = malloc(sizeof(*q));
 	int rc, r = 0;
 
 	if (!q)
 		return -ENOMEM;
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (r == 0 && (rc = sqldb_step(st)) == 1) {
 		req_row(st, q);
 		r = cb(q, userdata);
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = sql_errno(rc);
+	if (r == 0 && rc != 0)
+		r = rc;
 	return r;
 }
 
 static int sq_request_list(struct store *base, const char *status, unsigned limit, store_request_cb cb, void *userdata)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = cmd_prepare(s,
 	                     "SELECT " REQ_COLS " FROM requests WHERE (? IS NULL OR status = ?)"
 	                     " ORDER BY created_us DESC, id LIMIT ?",
 	                     &st)) == 0 &&
-	    (r = status ? bind_text(st, 1, status) : sql_errno(sqlite3_bind_null(st, 1))) == 0 &&
-	    (r = status ? bind_text(st, 2, status) : sql_errno(sqlite3_bind_null(st, 2))) == 0 &&
+	    (r = bind_text(st, 1, status)) == 0 && (r = bind_text(st, 2, status)) == 0 &&
 	    (r = bind_int(st, 3, (int64_t)limit)) == 0)
 		r = req_each(st, cb, userdata);
-	sqlite3_finalize(st);
+	sqldb_finalize(st);
 	return r;
 }
 
@@ -2083,19 +2267,19 @@ static int sq_request_grants(struct store *base, const char *terminal_id, const 
                              int64_t *ret_max_version, store_request_cb cb, void *userdata)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int64_t max = 0;
 	int r;
 
 	if ((r = cmd_prepare(s, "SELECT COALESCE(MAX(version), 0) FROM requests", &st)) == 0) {
-		int rc = sqlite3_step(st);
+		int rc = sqldb_step(st);
 
-		if (rc == SQLITE_ROW)
-			max = sqlite3_column_int64(st, 0);
+		if (rc == 1)
+			max = sqldb_col_int64(st, 0);
 		else
-			r = sql_errno(rc);
+			r = rc;
 	}
-	sqlite3_finalize(st);
+	sqldb_finalize(st);
 	st = NULL;
 	if (r < 0)
 		return r;
@@ -2108,14 +2292,14 @@ static int sq_request_grants(struct store *base, const char *terminal_id, const 
 	    (r = bind_int(st, 1, now_s)) == 0 && (r = bind_text(st, 2, terminal_id)) == 0 &&
 	    (r = bind_text(st, 3, group)) == 0)
 		r = req_each(st, cb, userdata);
-	sqlite3_finalize(st);
+	sqldb_finalize(st);
 	return r;
 }
 
 static int sq_command_expire(struct store *base, int64_t now_s, int64_t now_us, unsigned *ret_n)
 {
 	struct sq_store *s = SQ(base);
-	sqlite3_stmt *st = NULL;
+	struct sqldb_stmt *st = NULL;
 	int r = txn_begin(s, true);
 
 	if (r < 0)
@@ -2125,31 +2309,35 @@ static int sq_command_expire(struct store *base, int64_t now_s, int64_t now_us, 
 	                     "not_after' WHERE status IN ('pending_approval', 'queued') AND not_after <= ?",
 	                     &st)) == 0 &&
 	    (r = bind_int(st, 1, now_us)) == 0 && (r = bind_int(st, 2, now_s)) == 0) {
-		r = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+		r = sqldb_step(st) == 0 ? 0 : -EIO;
 		if (r == 0 && ret_n)
-			*ret_n = (unsigned)sqlite3_changes(s->db);
+			*ret_n = (unsigned)sqldb_changes(s->db);
 	}
-	sqlite3_finalize(st);
+	sqldb_finalize(st);
 	return txn_end(s, r);
 }
 
 /* ---- listing and revoking sessions and API tokens, groups (issue 17) ------------------ */
 
 /* Statements used seldom (admin actions): prepared each time. */
-static void finalizep(sqlite3_stmt **st)
+static void finalizep(struct sqldb_stmt **st)
 {
-	sqlite3_finalize(*st);
+	sqldb_finalize(*st);
 }
 
-static int oneshot(struct store *base, const char *sql, sqlite3_stmt **ret)
+static int oneshot(struct store *base, const char *sql, struct sqldb_stmt **ret)
 {
-	return sql_errno(sqlite3_prepare_v2(SQ(base)->db, sql, -1, ret, NULL));
+	int r = sqldb_prepare(SQ(base)->db, sql, false, ret);
+
+	if (r < 0)
+		log_error("store: %s", sqldb_errmsg(SQ(base)->db));
+	return r;
 }
 
 /* A statement on the creds table: ?1 the kind, ?3 the principal (NULL: any
  * principal); the caller binds ?2. */
 static int cred_stmt(struct store *base, const char *sql, enum store_cred_kind kind, const char *principal,
-                     sqlite3_stmt **ret)
+                     struct sqldb_stmt **ret)
 {
 	int r = oneshot(base, sql, ret);
 
@@ -2162,7 +2350,7 @@ static int cred_stmt(struct store *base, const char *sql, enum store_cred_kind k
 static int sq_cred_list(struct store *base, enum store_cred_kind kind, const char *principal, int64_t now_us,
                         store_cred_cb cb, void *userdata)
 {
-	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	_cleanup_(finalizep) struct sqldb_stmt *st = NULL;
 	char role[32];
 	int r;
 
@@ -2180,9 +2368,9 @@ static int sq_cred_list(struct store *base, enum store_cred_kind kind, const cha
 		col_copy(st, 1, c.cred.principal, sizeof(c.cred.principal));
 		col_copy(st, 2, role, sizeof(role));
 		c.cred.role = store_role_from_string(role);
-		c.cred.expires_us = sqlite3_column_int64(st, 3);
-		c.created_by = (const char *)sqlite3_column_text(st, 4);
-		c.created_us = sqlite3_column_int64(st, 5);
+		c.cred.expires_us = sqldb_col_int64(st, 3);
+		c.created_by = sqldb_col_text(st, 4);
+		c.created_us = sqldb_col_int64(st, 5);
 		r = cb(&c, userdata);
 		if (r < 0)
 			return r;
@@ -2193,7 +2381,7 @@ static int sq_cred_list(struct store *base, enum store_cred_kind kind, const cha
 static int sq_cred_revoke(struct store *base, enum store_cred_kind kind, const char *id, const char *principal,
                           char ret_principal[STORE_ID_MAX])
 {
-	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	_cleanup_(finalizep) struct sqldb_stmt *st = NULL;
 	int r;
 
 	if (strlen(id) != STORE_CRED_ID_LEN || strspn(id, "0123456789abcdef") != STORE_CRED_ID_LEN)
@@ -2217,7 +2405,7 @@ _Static_assert(STORE_CRED_ID_LEN == 16, "the SQL above says 16");
 
 static int sq_group_exists(struct store *base, const char *name)
 {
-	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	_cleanup_(finalizep) struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = oneshot(
@@ -2233,7 +2421,7 @@ static int sq_group_exists(struct store *base, const char *name)
 
 static int sq_group_add(struct store *base, const char *name, const char *created_by, int64_t now_us)
 {
-	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	_cleanup_(finalizep) struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = sq_group_exists(base, name)) != -ENOENT)
@@ -2260,56 +2448,83 @@ static const char media_schema_sql[] =
         "CREATE INDEX IF NOT EXISTS events_type ON events(type, time_us);"
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('media_format', '" MEDIA_FORMAT "');";
 
-static int media_schema(sqlite3 *db)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_exec(db, media_schema_sql, NULL, NULL, NULL);
+static const char media_schema_pg[] =
+        "CREATE TABLE IF NOT EXISTS media(mgmt_no " PG_TEXT " PRIMARY KEY, department TEXT NOT NULL,"
+        " owner TEXT NOT NULL, vendor TEXT NOT NULL, product TEXT NOT NULL, serial TEXT NOT NULL,"
+        " registered TEXT NOT NULL, retired TEXT, created_by TEXT NOT NULL, created_us BIGINT NOT NULL,"
+        " retired_by TEXT, retired_us BIGINT);"
+        "CREATE INDEX IF NOT EXISTS media_identity ON media(vendor, product, serial);"
+        "CREATE INDEX IF NOT EXISTS events_type ON events(type, time_us);"
+        "INSERT INTO meta(key, value) VALUES ('media_format', '" MEDIA_FORMAT "') ON CONFLICT DO NOTHING;";
 
-	if (rc != SQLITE_OK)
-		return sql_errno(rc);
-	rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'media_format'", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return sql_errno(rc);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(st, 0), MEDIA_FORMAT) != 0) {
-		sqlite3_finalize(st);
-		return -EPROTO;
-	}
-	sqlite3_finalize(st);
-	return 0;
+static int media_schema(struct sq_store *s)
+{
+	char buf[16];
+	int r = sqldb_exec(s->db, is_pg(s) ? media_schema_pg : media_schema_sql);
+
+	if (r < 0)
+		return r;
+	r = sq_meta_get(&s->base, "media_format", buf, sizeof(buf));
+	if (r < 0 && r != -ENOENT)
+		return r;
+	return r == 0 && strcmp(buf, MEDIA_FORMAT) == 0 ? 0 : -EPROTO;
 }
 
 /* The last verified media.sanitized record of the medium's identity, read
  * from the chain-verified events (canon: the record's canonical JSON). */
-#define MEDIA_SANITIZED_EVENT                                                                                          \
-	"(SELECT id FROM events x WHERE x.type = 'media.sanitized' "                                                   \
-	"AND json_extract(CAST(x.canon AS TEXT), '$.payload.verified') = 1 "                                           \
-	"AND json_extract(CAST(x.canon AS TEXT), '$.payload.device.vendor') = m.vendor "                               \
-	"AND json_extract(CAST(x.canon AS TEXT), '$.payload.device.product') = m.product "                             \
-	"AND json_extract(CAST(x.canon AS TEXT), '$.payload.device.serial') = m.serial "                               \
-	"ORDER BY x.time_us DESC, x.id DESC LIMIT 1)"
+#define SQ_J(t, sp, pp) "json_extract(CAST(" t ".canon AS TEXT), '$." sp "')"
+#define PG_J(t, sp, pp) "(convert_from(" t ".canon, 'UTF8')::json #>> '{" pp "}')"
+#define MEDIA_SANITIZED_EVENT(J, TRUE)                                                                                             \
+	"(SELECT id FROM events x WHERE x.type = 'media.sanitized' "                                                               \
+	"AND " J(                                                                                                                  \
+	        "x", "payload.verified",                                                                                           \
+	        "payload,verified") " = " TRUE " "                                                                                 \
+	                            "AND " J(                                                                                      \
+	                                    "x", "payload.device.vendor",                                                          \
+	                                    "payload,device,vendor") " = m.vendor "                                                \
+	                                                             "AND " J(                                                     \
+	                                                                     "x", "payload.device.product",                        \
+	                                                                     "payload,device,product") " = m.product "             \
+	                                                                                               "AND " J(                   \
+	                                                                                                       "x",                \
+	                                                                                                       "paylo"             \
+	                                                                                                       "ad."               \
+	                                                                                                       "devic"             \
+	                                                                                                       "e."                \
+	                                                                                                       "seria"             \
+	                                                                                                       "l",                \
+	                                                                                                       "paylo"             \
+	                                                                                                       "ad,"               \
+	                                                                                                       "devic"             \
+	                                                                                                       "e,"                \
+	                                                                                                       "seria"             \
+	                                                                                                       "l") " = m.serial " \
+	                                                                                                            "ORDER BY x.time_us DESC, x.id DESC LIMIT 1)"
+#define MEDIA_LIST(J, TRUE)                                                                                            \
+	"SELECT m.mgmt_no, m.department, m.owner, m.vendor, m.product, m.serial, m.registered,"                        \
+	" coalesce(m.retired, ''), m.created_by, coalesce(e.time_us, 0), coalesce(e.terminal_id, ''),"                 \
+	" coalesce(e.seq, 0), coalesce(" J(                                                                            \
+	        "e", "payload.method",                                                                                 \
+	        "payload,method") ", ''),"                                                                             \
+	                          " coalesce(" J("e", "payload.user",                                                  \
+	                                         "payload,user") ", '')"                                               \
+	                                                         " FROM media m LEFT JOIN events e ON e.id "           \
+	                                                         "= " MEDIA_SANITIZED_EVENT(                           \
+	                                                                 J, TRUE) " ORDER BY m.mgmt_no"
 
 static int sq_media_list(struct store *base, store_media_cb cb, void *userdata)
 {
-	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	_cleanup_(finalizep) struct sqldb_stmt *st = NULL;
 	int r;
 
-	if ((r = oneshot(base,
-	                 "SELECT m.mgmt_no, m.department, m.owner, m.vendor, m.product, m.serial, m.registered,"
-	                 " coalesce(m.retired, ''), m.created_by, coalesce(e.time_us, 0), coalesce(e.terminal_id, ''),"
-	                 " coalesce(e.seq, 0), coalesce(json_extract(CAST(e.canon AS TEXT), '$.payload.method'), ''),"
-	                 " coalesce(json_extract(CAST(e.canon AS TEXT), '$.payload.user'), '')"
-	                 " FROM media m LEFT JOIN events e ON e.id = " MEDIA_SANITIZED_EVENT " ORDER BY m.mgmt_no",
-	                 &st)) < 0)
+	if ((r = oneshot(base, is_pg(SQ(base)) ? MEDIA_LIST(PG_J, "'true'") : MEDIA_LIST(SQ_J, "1"), &st)) < 0)
 		return r;
 	for (;;) {
 		struct store_media m = {0};
-		int rc = sqlite3_step(st);
+		int rc = sqldb_step(st);
 
-		if (rc == SQLITE_DONE)
-			return 0;
-		if (rc != SQLITE_ROW)
-			return sql_errno(rc);
+		if (rc <= 0)
+			return rc;
 		col_copy(st, 0, m.mgmt_no, sizeof(m.mgmt_no));
 		col_copy(st, 1, m.department, sizeof(m.department));
 		col_copy(st, 2, m.owner, sizeof(m.owner));
@@ -2319,9 +2534,9 @@ static int sq_media_list(struct store *base, store_media_cb cb, void *userdata)
 		col_copy(st, 6, m.registered, sizeof(m.registered));
 		col_copy(st, 7, m.retired, sizeof(m.retired));
 		col_copy(st, 8, m.created_by, sizeof(m.created_by));
-		m.sanitized_us = sqlite3_column_int64(st, 9);
+		m.sanitized_us = sqldb_col_int64(st, 9);
 		col_copy(st, 10, m.sanitized_terminal, sizeof(m.sanitized_terminal));
-		m.sanitized_seq = sqlite3_column_int64(st, 11);
+		m.sanitized_seq = sqldb_col_int64(st, 11);
 		col_copy(st, 12, m.sanitized_method, sizeof(m.sanitized_method));
 		col_copy(st, 13, m.sanitized_by, sizeof(m.sanitized_by));
 		r = cb(&m, userdata);
@@ -2332,7 +2547,7 @@ static int sq_media_list(struct store *base, store_media_cb cb, void *userdata)
 
 static int media_add_one(struct store *base, const struct store_media *m, const char *by, int64_t now_us)
 {
-	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	_cleanup_(finalizep) struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = oneshot(base,
@@ -2345,7 +2560,7 @@ static int media_add_one(struct store *base, const struct store_media *m, const 
 	r = step_row(st);
 	if (r != 0)
 		return r < 0 ? r : -EEXIST;
-	sqlite3_finalize(TAKE_PTR(st));
+	sqldb_finalize(TAKE_PTR(st));
 	if ((r = oneshot(base,
 	                 "INSERT INTO media(mgmt_no, department, owner, vendor, product, serial, registered, retired,"
 	                 " created_by, created_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -2376,7 +2591,7 @@ static int sq_media_add(struct store *base, const struct store_media *rows, size
 
 static int sq_media_retire(struct store *base, const char *mgmt_no, const char *date, const char *by, int64_t now_us)
 {
-	_cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	_cleanup_(finalizep) struct sqldb_stmt *st = NULL;
 	int r;
 
 	if ((r = oneshot(base, "SELECT retired IS NOT NULL FROM media WHERE mgmt_no = ?1", &st)) < 0 ||
@@ -2385,9 +2600,9 @@ static int sq_media_retire(struct store *base, const char *mgmt_no, const char *
 	r = step_row(st);
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
-	if (sqlite3_column_int(st, 0))
+	if (sqldb_col_int64(st, 0))
 		return -EALREADY;
-	sqlite3_finalize(TAKE_PTR(st));
+	sqldb_finalize(TAKE_PTR(st));
 	if ((r = oneshot(base,
 	                 "UPDATE media SET retired = ?2, retired_by = ?3, retired_us = ?4 WHERE mgmt_no = ?1 "
 	                 "AND retired IS NULL",
@@ -2398,75 +2613,74 @@ static int sq_media_retire(struct store *base, const char *mgmt_no, const char *
 	return step_done(st);
 }
 
+/* ---- backups (issue 18.5) ---- */
+
+static int sq_backup(struct store *base, const char *file)
+{
+	int r = sqldb_backup(SQ(base)->db, file);
+
+	if (r < 0 && r != -EEXIST)
+		log_error("store: backup to %s: %s", file, sqldb_errmsg(SQ(base)->db));
+	return r;
+}
+
+static int restore_into(struct sqldb *db, const char *file)
+{
+	int r = sqldb_restore(db, file);
+
+	if (r < 0 && r != -EEXIST && r != -EPROTO)
+		log_error("store: restore from %s: %s", file, sqldb_errmsg(db));
+	sqldb_close(db);
+	return r;
+}
+
+static int sq_restore(const char *where, const char *file)
+{
+	struct sqldb *db = NULL;
+	int r = sqldb_open_sqlite(where, &db);
+
+	return r < 0 ? r : restore_into(db, file);
+}
+
+static int pg_restore_op(const char *where, const char *file)
+{
+	_cleanup_free_ char *uri = NULL;
+	struct sqldb *db = NULL;
+	int r;
+
+	if ((r = pg_uri(where, &uri)) < 0 || (r = sqldb_open_pg(uri, &db)) < 0)
+		return r;
+	return restore_into(db, file);
+}
+
+/* Every operation but open and restore is the same on both engines. */
+#define STORE_SQL_OPS                                                                                                  \
+	.backup = sq_backup, .close = sq_close, .meta_get = sq_meta_get, .meta_set = sq_meta_set,                      \
+	.meta_delete = sq_meta_delete, .token_add = sq_token_add, .token_peek = sq_token_peek, .enroll = sq_enroll,    \
+	.cert_add = sq_cert_add, .cert_renew = sq_cert_renew, .cred_purge = sq_cred_purge,                             \
+	.account_disable = sq_account_disable, .account_set_password = sq_account_set_password,                        \
+	.audit_verify = sq_audit_verify, .account_activate = sq_account_activate, .event_hash = sq_event_hash,         \
+	.chain_restart_ack = sq_chain_restart_ack, .cert_get = sq_cert_get, .device_revoke = sq_device_revoke,         \
+	.device_retire = sq_device_retire, .device_get = sq_device_get, .device_list = sq_device_list,                 \
+	.device_report = sq_device_report, .checkin_many = sq_checkin_many, .chain_get = sq_chain_get,                 \
+	.event_same = sq_event_same, .events_append = sq_events_append, .events_list = sq_events_list,                 \
+	.finding_add = sq_finding_add, .findings_list = sq_findings_list, .account_add = sq_account_add,               \
+	.account_get = sq_account_get, .account_count = sq_account_count, .account_list = sq_account_list,             \
+	.cred_add = sq_cred_add, .cred_get = sq_cred_get, .cred_delete = sq_cred_delete,                               \
+	.policy_put_pending = sq_policy_put_pending, .policy_get = sq_policy_get, .policy_publish = sq_policy_publish, \
+	.policy_current = sq_policy_current, .group_list = sq_group_list, .audit_add = sq_audit_add,                   \
+	.audit_list = sq_audit_list, .command_add = sq_command_add, .command_get = sq_command_get,                     \
+	.command_set = sq_command_set, .command_list = sq_command_list, .command_deliver = sq_command_deliver,         \
+	.command_expire = sq_command_expire, .request_add = sq_request_add, .request_get = sq_request_get,             \
+	.request_decide = sq_request_decide, .request_list = sq_request_list, .request_grants = sq_request_grants,     \
+	.cred_list = sq_cred_list, .cred_revoke = sq_cred_revoke, .group_add = sq_group_add,                           \
+	.group_exists = sq_group_exists, .media_list = sq_media_list, .media_add = sq_media_add,                       \
+	.media_retire = sq_media_retire, .device_set_department = sq_device_set_department,                            \
+	.device_page = sq_device_page, .daily_put = sq_daily_put, .daily_list = sq_daily_list,                         \
+	.cert_list = sq_cert_list, .command_counts = sq_command_counts,
+
 const struct store_ops store_sqlite_ops = {
-        .name = "sqlite",
-        .scheme = "sqlite:",
-        .open = sq_open,
-        .close = sq_close,
-        .meta_get = sq_meta_get,
-        .meta_set = sq_meta_set,
-        .meta_delete = sq_meta_delete,
-        .token_add = sq_token_add,
-        .token_peek = sq_token_peek,
-        .enroll = sq_enroll,
-        .cert_add = sq_cert_add,
-        .cert_renew = sq_cert_renew,
-        .cred_purge = sq_cred_purge,
-        .account_disable = sq_account_disable,
-        .account_set_password = sq_account_set_password,
-        .audit_verify = sq_audit_verify,
-        .account_activate = sq_account_activate,
-        .event_hash = sq_event_hash,
-        .chain_restart_ack = sq_chain_restart_ack,
-        .cert_get = sq_cert_get,
-        .device_revoke = sq_device_revoke,
-        .device_retire = sq_device_retire,
-        .device_get = sq_device_get,
-        .device_list = sq_device_list,
-        .device_report = sq_device_report,
-        .checkin_many = sq_checkin_many,
-        .chain_get = sq_chain_get,
-        .event_same = sq_event_same,
-        .events_append = sq_events_append,
-        .events_list = sq_events_list,
-        .finding_add = sq_finding_add,
-        .findings_list = sq_findings_list,
-        .account_add = sq_account_add,
-        .account_get = sq_account_get,
-        .account_count = sq_account_count,
-        .account_list = sq_account_list,
-        .cred_add = sq_cred_add,
-        .cred_get = sq_cred_get,
-        .cred_delete = sq_cred_delete,
-        .policy_put_pending = sq_policy_put_pending,
-        .policy_get = sq_policy_get,
-        .policy_publish = sq_policy_publish,
-        .policy_current = sq_policy_current,
-        .group_list = sq_group_list,
-        .audit_add = sq_audit_add,
-        .audit_list = sq_audit_list,
-        .command_add = sq_command_add,
-        .command_get = sq_command_get,
-        .command_set = sq_command_set,
-        .command_list = sq_command_list,
-        .command_deliver = sq_command_deliver,
-        .command_expire = sq_command_expire,
-        .request_add = sq_request_add,
-        .request_get = sq_request_get,
-        .request_decide = sq_request_decide,
-        .request_list = sq_request_list,
-        .request_grants = sq_request_grants,
-        .cred_list = sq_cred_list,
-        .cred_revoke = sq_cred_revoke,
-        .group_add = sq_group_add,
-        .group_exists = sq_group_exists,
-        .media_list = sq_media_list,
-        .media_add = sq_media_add,
-        .media_retire = sq_media_retire,
-        .device_set_department = sq_device_set_department,
-        .device_page = sq_device_page,
-        .daily_put = sq_daily_put,
-        .daily_list = sq_daily_list,
-        .cert_list = sq_cert_list,
-        .command_counts = sq_command_counts,
-};
+        .name = "sqlite", .scheme = "sqlite:", .open = sq_open, .restore = sq_restore, STORE_SQL_OPS};
+
+const struct store_ops store_pg_ops = {
+        .name = "postgresql", .scheme = "postgresql:", .open = pg_open, .restore = pg_restore_op, STORE_SQL_OPS};

@@ -1,0 +1,141 @@
+/* tests/lib/pgtest.c — a real PostgreSQL 15 cluster for tests (pgtest.h);
+ * the commands run without a shell (fork/exec). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "pgtest.h"
+#include "testutil.h"
+
+#define PGBIN "/usr/lib/postgresql/15/bin/"
+
+static int run(char *const argv[])
+{
+	int status = 0;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null >= 0 && getenv("PGTEST_VERBOSE") == NULL)
+			(void)dup2(null, 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+void pgt_start(struct pgt *p)
+{
+	struct passwd *pw = getpwnam("postgres");
+	char data[512], log[512], opts[700];
+
+	assert_non_null(pw); /* Debian's postgresql package (installer/deps.sh, check) */
+	p->dir = tu_mkdtemp();
+	p->dbs = 0;
+	assert_int_equal(chmod(p->dir, 0755), 0);
+	assert_int_equal(chown(p->dir, pw->pw_uid, pw->pw_gid), 0);
+	snprintf(data, sizeof(data), "%s/data", p->dir);
+	snprintf(log, sizeof(log), "%s/log", p->dir);
+	snprintf(opts, sizeof(opts), "-k %s -c listen_addresses='' -c fsync=off -c max_connections=40", p->dir);
+	char *initdb[] = {
+	        "/usr/sbin/runuser", "-u", "postgres", "--",        PGBIN "initdb", "-D",       data, "-A", "trust",
+	        "--locale=C",        "-E", "UTF8",     "--no-sync", "-U",           "postgres", NULL};
+	assert_int_equal(run(initdb), 0);
+	char *start[] = {"/usr/sbin/runuser",
+	                 "-u",
+	                 "postgres",
+	                 "--",
+	                 PGBIN "pg_ctl",
+	                 "-D",
+	                 data,
+	                 "-w",
+	                 "-l",
+	                 log,
+	                 "-o",
+	                 opts,
+	                 "start",
+	                 NULL};
+	assert_int_equal(run(start), 0);
+}
+
+void pgt_restart(struct pgt *p)
+{
+	char data[512];
+
+	snprintf(data, sizeof(data), "%s/data", p->dir);
+	char *restart[] = {"/usr/sbin/runuser", "-u", "postgres", "--", PGBIN "pg_ctl", "-D", data, "-w", "-m", "fast",
+	                   "restart",           NULL};
+	assert_int_equal(run(restart), 0);
+}
+
+void pgt_stop(struct pgt *p)
+{
+	char data[512];
+
+	if (!p->dir)
+		return;
+	snprintf(data, sizeof(data), "%s/data", p->dir);
+	char *stop[] = {"/usr/sbin/runuser",
+	                "-u",
+	                "postgres",
+	                "--",
+	                PGBIN "pg_ctl",
+	                "-D",
+	                data,
+	                "-w",
+	                "-m",
+	                "fast",
+	                "stop",
+	                NULL};
+	(void)run(stop);
+	tu_rmtree(p->dir);
+	free(p->dir);
+	p->dir = NULL;
+}
+
+static void psql(const struct pgt *p, const char *db, const char *sql)
+{
+	char *argv[] = {"/usr/bin/psql", "-X", "-q",       "-v", "ON_ERROR_STOP=1", "-h", p->dir, "-U",
+	                "postgres",      "-d", (char *)db, "-c", (char *)sql,       NULL};
+
+	if (run(argv) != 0)
+		fail_msg("psql %s: %s", db, sql);
+}
+
+void pgt_newdb(struct pgt *p, char *url, size_t urlsz)
+{
+	char name[32], sql[64];
+
+	snprintf(name, sizeof(name), "t%u", ++p->dbs);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+	psql(p, "postgres", sql);
+	snprintf(url, urlsz, "postgresql:///%s?host=%s&user=postgres", name, p->dir);
+}
+
+void pgt_sql(const struct pgt *p, const char *url, const char *sql)
+{
+	char db[32];
+	const char *n = strstr(url, ":///");
+
+	assert_non_null(n);
+	n += 4;
+	snprintf(db, sizeof(db), "%.*s", (int)strcspn(n, "?"), n);
+	psql(p, db, sql);
+}
