@@ -463,8 +463,9 @@ struct store_ops {
 	 * reached the agent), each marked delivered (updated_us = now_us) in the
 	 * same durable transaction, oldest first; the callback's c->status is
 	 * the one before ("queued", or "delivered" for a re-delivery).
-	 * expire: pending_approval/queued commands past not_after become
-	 * expired; *ret_n how many. */
+	 * expire: pending_approval/queued commands past not_after, and
+	 * delivered ones still without a result then, become expired; *ret_n
+	 * how many (a result that arrives later still replaces it). */
 	int (*command_add)(struct store *s, const struct store_command *c);
 	int (*command_get)(struct store *s, const char *id, struct store_command *ret);
 	int (*command_set)(struct store *s, const struct store_command *c, const char *from_status);

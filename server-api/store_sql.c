@@ -2092,12 +2092,14 @@ static int sq_command_deliver(struct store *base, const char *terminal_id, int64
 	sqldb_finalize(st);
 	st = NULL;
 	for (size_t i = 0; r == 0 && i < d.n; i++) {
-		/* only if still queued: another server may have delivered it in the meantime */
+		/* only if still due (queued, or delivered long enough ago to be sent again): another
+		 * server may have delivered it in the meantime */
 		if ((r = cmd_prepare(s,
 		                     "UPDATE commands SET status = 'delivered', updated_us = ? WHERE id = ?"
-		                     " AND status = 'queued'",
+		                     " AND (status = 'queued' OR (status = 'delivered' AND updated_us < ?))",
 		                     &st)) == 0 &&
-		    (r = bind_int(st, 1, now_us)) == 0 && (r = bind_text(st, 2, d.c[i].id)) == 0)
+		    (r = bind_int(st, 1, now_us)) == 0 && (r = bind_text(st, 2, d.c[i].id)) == 0 &&
+		    (r = bind_int(st, 3, redeliver_before_us)) == 0)
 			r = sqldb_step(st) == 0 ? 0 : -EIO;
 		if (r == 0 && sqldb_changes(s->db) != 1)
 			d.c[i].id[0] = 0; /* not this server's to deliver */
@@ -2305,8 +2307,10 @@ static int sq_command_expire(struct store *base, int64_t now_s, int64_t now_us, 
 	if (r < 0)
 		return r;
 	if ((r = cmd_prepare(s,
-	                     "UPDATE commands SET status = 'expired', updated_us = ?, result = 'not delivered before "
-	                     "not_after' WHERE status IN ('pending_approval', 'queued') AND not_after <= ?",
+	                     "UPDATE commands SET status = 'expired', updated_us = ?, result = CASE status"
+	                     " WHEN 'delivered' THEN 'delivered, no result before not_after'"
+	                     " ELSE 'not delivered before not_after' END"
+	                     " WHERE status IN ('pending_approval', 'queued', 'delivered') AND not_after <= ?",
 	                     &st)) == 0 &&
 	    (r = bind_int(st, 1, now_us)) == 0 && (r = bind_int(st, 2, now_s)) == 0) {
 		r = sqldb_step(st) == 0 ? 0 : -EIO;

@@ -581,6 +581,50 @@ static void test_daily(void **state)
 	assert_string_equal(out, "2026-11-30=9/9;2026-12-01=7/10;");
 }
 
+static int deliver_cb(const struct store_command *c, void *userdata)
+{
+	char *out = userdata;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 256 - n, "%s:%s;", c->id, c->status);
+	return 0;
+}
+
+/* issue 14 point 2: a command is delivered once while it is fresh, again
+ * once the re-delivery time has passed without a result (never twice at the
+ * same time, whichever server asks: issue 18), and one delivered without a
+ * result until not_after ends expired, not "delivered" for ever */
+static void test_command_deliver_expire(void **state)
+{
+	struct store *s = *state;
+	struct store_command c = {.type = "sync",
+	                          .issued_at = NOW / SEC,
+	                          .not_after = NOW / SEC + 600,
+	                          .requested_by = "admin",
+	                          .status = "queued",
+	                          .created_us = NOW,
+	                          .updated_us = NOW};
+	char out[256] = "";
+
+	strscpy(c.id, sizeof(c.id), "0123456789abcdef0123456789abcdef");
+	strscpy(c.terminal_id, sizeof(c.terminal_id), "pc-1");
+	strscpy(c.nonce, sizeof(c.nonce), "00112233445566778899aabbccddeeff");
+	strscpy(c.params, sizeof(c.params), "{}");
+	assert_int_equal(STORE_CALL(s, command_add, &c), 0);
+	assert_int_equal(STORE_CALL(s, command_deliver, "pc-1", NOW / SEC, NOW + SEC, 0, deliver_cb, out), 0);
+	assert_string_equal(out, "0123456789abcdef0123456789abcdef:queued;");
+	out[0] = 0; /* delivered at NOW + 1 s: not again before the re-delivery time */
+	assert_int_equal(STORE_CALL(s, command_deliver, "pc-1", NOW / SEC, NOW + 2 * SEC, NOW, deliver_cb, out), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(
+	        STORE_CALL(s, command_deliver, "pc-1", NOW / SEC, NOW + 70 * SEC, NOW + 10 * SEC, deliver_cb, out), 0);
+	assert_string_equal(out, "0123456789abcdef0123456789abcdef:delivered;");
+	assert_int_equal(STORE_CALL(s, command_expire, NOW / SEC + 600, NOW + 600 * SEC, NULL), 0);
+	assert_int_equal(STORE_CALL(s, command_get, c.id, &c), 0);
+	assert_string_equal(c.status, "expired");
+	assert_string_equal(c.result, "delivered, no result before not_after");
+}
+
 /* issue 15: the terminal list sorted, filtered and paged by the store */
 static void test_device_page(void **state)
 {
@@ -682,6 +726,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_departments_and_schema, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_device_page, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_daily, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_command_deliver_expire, setup, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
 
