@@ -28,6 +28,7 @@
 #include "strutil.h"
 #include "isolate.h"
 #include "journal.h"
+#include "exception_store.h"
 #include "lock.h"
 #include "wipe.h"
 
@@ -632,6 +633,27 @@ void daemon_lock_deadman(struct mamori_ctx *ctx, const char *state_dir, int64_t 
 	log_warning("dead-man rule (MDM-1): no contact with the server since %lld, %d day(s) allowed: locking",
 	            (long long)last, days->valueint);
 	(void)lock_now(ctx, state_dir, &li, detail, sizeof(detail));
+}
+
+void daemon_lock_unlock_by_code(struct mamori_ctx *ctx, const char *state_dir, const struct exception_store *store,
+                                int64_t now)
+{
+	struct lock_info li;
+	char detail[1024] = "", by[64];
+
+	if (!store || !lock_active(state_dir) || lock_read(state_dir, &li) < 0)
+		return; /* an unreadable record is ended by a signed unlock only */
+	for (size_t i = 0; i < store->n; i++) {
+		const struct exception_entry *e = &store->e[i];
+
+		if (strcmp(e->scope, LOCK_UNLOCK_SCOPE) != 0 || now < e->not_before || now >= e->not_after ||
+		    e->entered_at < li.since)
+			continue;
+		if (xsnprintf(by, sizeof(by), "code %s", e->id) < 0)
+			return;
+		(void)unlock_now(ctx, state_dir, by, detail, sizeof(detail));
+		return;
+	}
 }
 
 void daemon_commands_start(struct mamori_ctx *ctx, const struct agent_config *cfg, const char *state_dir)

@@ -21,10 +21,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LOCK_STATE        "lock.json"            /* under state_dir */
-#define LOCK_PAM_DIR      "/var/lib/mamori/lock" /* fixed (root-prefixed): the PAM profile names it */
-#define LOCK_NOLOGIN      "nologin"
-#define LOCK_MAINTENANCE  "maintenance"
+#define LOCK_STATE       "lock.json"            /* under state_dir */
+#define LOCK_PAM_DIR     "/var/lib/mamori/lock" /* fixed (root-prefixed): the PAM profile names it */
+#define LOCK_NOLOGIN     "nologin"
+#define LOCK_MAINTENANCE "maintenance"
+/* The offline unlock code (MDM-1, OPS-3): an emergency exception code
+ * (policy/exception_code.h) for this scope, entered at the terminal with
+ * `mamorictl exception enter CODE --scope check:mamori.unlock`, ends a lock
+ * made before it was entered, within the code's window. */
+#define LOCK_UNLOCK_SCOPE "check:mamori.unlock"
 #define LOCK_LAST_CONTACT "last_contact" /* under state_dir: seconds since 1970 of the last successful check-in */
 
 struct lock_info {
