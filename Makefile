@@ -20,7 +20,7 @@ Q       := $(if $(V),,@)
 # remade). Computing them with $(shell pkg-config …) while the Makefile is
 # parsed gave empty flags on a fresh machine: the first `make demo` failed with
 # "blkid.h: No such file or directory" (tests/build/deps_order.sh).
-PKGS    := libudev libusb-1.0 blkid openssl libcjson sqlite3 zlib liblzma liblz4 libcryptsetup
+PKGS    := libudev libusb-1.0 blkid openssl libcjson sqlite3 zlib liblzma liblz4 libcryptsetup libsystemd
 PKGS_NET:= libcurl zlib
 # mamori-server (server-api/): libevent HTTP with OpenSSL bufferevents, SQLite or PostgreSQL (libpq), zlib, ICU (NFKC of names),
 # libxlsxwriter (the 自己点検 report as XLSX).
@@ -305,6 +305,7 @@ install: all man
 	install -m 0644 installer/mamorid.service $(DESTDIR)/lib/systemd/system/
 	install -D -m 0644 installer/mamori.sysusers $(DESTDIR)/usr/lib/sysusers.d/mamori.conf
 	install -D -m 0644 installer/99-mamori-media.rules $(DESTDIR)/lib/udev/rules.d/99-mamori-media.rules
+	install -D -m 0644 installer/pam-configs/mamori-lock $(DESTDIR)$(PREFIX)/share/pam-configs/mamori-lock
 	[ -e $(DESTDIR)/etc/mamori/agent.conf ] || install -m 0644 installer/agent.conf $(DESTDIR)/etc/mamori/
 	install -m 0644 policy/templates/*.json policy/schema.json $(DESTDIR)$(PREFIX)/share/mamori/templates/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/mamori/

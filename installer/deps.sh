@@ -15,12 +15,12 @@ set -euo pipefail
 
 runtime=(libudev1 libusb-1.0-0 libblkid1 libssl3 libcurl4 libcjson1
          libsqlite3-0 libpq5 libevent-2.1-7 libevent-openssl-2.1-7
-         zlib1g liblz4-1 liblzma5 libicu72 libcryptsetup12 nftables libxlsxwriter4)
+         zlib1g liblz4-1 liblzma5 libicu72 libcryptsetup12 nftables libxlsxwriter4 libsystemd0)
 build=(gcc make pkg-config
        libudev-dev libusb-1.0-0-dev libblkid-dev libssl-dev
        libcurl4-openssl-dev libcjson-dev libsqlite3-dev libpq-dev
        libevent-dev libicu-dev libcmocka-dev libumockdev-dev umockdev
-       zlib1g-dev liblz4-dev liblzma-dev libcryptsetup-dev libxlsxwriter-dev
+       zlib1g-dev liblz4-dev liblzma-dev libcryptsetup-dev libxlsxwriter-dev libsystemd-dev
        openssl curl ca-certificates jq)
 # usbguard: the oracle of tests/integration/usbguard_diff.sh (issue 12); its
 # packaged service is kept from starting (policy-rc.d below). wpasupplicant
@@ -31,7 +31,7 @@ check=(clang clang-format libclang-rt-14-dev sqlite3
        debootstrap iproute2 lz4 xz-utils patch nftables
        wpasupplicant netplan.io
        chromium fonts-noto-cjk python3-openpyxl python3-prometheus-client
-       libseccomp-dev udev)
+       libseccomp-dev udev dbus-daemon)
 # chromium: Debian's browser that tests/integration/dashboard.sh drives with
 # playwright-core (npm), never a downloaded one; fonts-noto-cjk for its
 # Japanese screenshots. libseccomp-dev: tests/integration/unitexec.c applies

@@ -325,6 +325,17 @@ static const struct policy_schema_node commands_members[] = {
         END,
 };
 
+/* The `lock` remote command and the dead-man rule (MDM-1; docs/COMMANDS.md
+ * "lock / unlock"): read by agent/worker/lock.c and daemon_command.c. */
+static const struct policy_schema_node terminal_lock_members[] = {
+        STR("maintenance_account", false, POLICY_FORMAT_ID, 1, 32,
+            "the one account that may still log in while the terminal is locked; absent: nobody"),
+        INT("offline_lock_days", false, 1, 365,
+            "dead-man rule: lock after this many days without contact with the server; absent: never"),
+        REQS_OPTIONAL,
+        END,
+};
+
 static const struct policy_schema_node emergency_members[] = {
         BOOL("allowed", true, "emergency exception codes are accepted on this terminal group"),
         INT("max_hours", false, 1, 32, "longest window a code may grant"),
@@ -374,6 +385,7 @@ static const struct policy_schema_node root_members[] = {
         OBJ("reporting", false, 0, reporting_members, "LOG-1, OPS-*"),
         OBJ("timesync", false, 0, timesync_members, "LOG-2"),
         OBJ("commands", false, 0, commands_members, "MDM-1, MDM-2"),
+        OBJ("terminal_lock", false, 0, terminal_lock_members, "remote lock and the dead-man rule (MDM-1)"),
         OBJ("emergency", false, 0, emergency_members, "offline emergency exceptions (OPS-3)"),
         ARR("exceptions", false, POLICY_SCHEMA_UNIQUE_ID, 0, 1024, &exception_item, "例外措置 (OPS-3, OPS-4)"),
         REQS_OPTIONAL,

@@ -24,8 +24,8 @@ const struct command_type_info command_types[_CMD_MAX] = {
         [CMD_RELEASE] = {"release", "MDM-2,AV-5,OPS-4", true, true, no_params},
         [CMD_WIPE] = {"wipe", "MDM-1,OPS-4", true, true, no_params},
         [CMD_RETIRE] = {"retire", "MDM-3,OPS-4", true, true, no_params},
-        [CMD_LOCK] = {"lock", "MDM-1", false, false, no_params},
-        [CMD_UNLOCK] = {"unlock", "MDM-1", false, false, no_params},
+        [CMD_LOCK] = {"lock", "MDM-1", false, true, no_params},
+        [CMD_UNLOCK] = {"unlock", "MDM-1", false, true, no_params},
         [CMD_SCAN] = {"scan", "AV-3", false, true, no_params},
         [CMD_COLLECT] = {"collect", "OPS-5,OPS-6", false, true, collect_params},
 };

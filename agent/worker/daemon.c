@@ -35,6 +35,7 @@
 #include "ipc.h"
 #include "command_verify.h"
 #include "isolate.h"
+#include "lock.h"
 #include "transport.h" /* transport_state.c only: no libcurl here */
 #include "media.h"
 #include "json-util.h"
@@ -1181,6 +1182,15 @@ static void cmd_usb_close(void *userdata)
 	send_policy_to_gate(userdata);
 }
 
+/* The dead-man rule (MDM-1): only an enrolled terminal has a server to miss. */
+static void deadman(struct daemon *d)
+{
+	char state[PATH_MAX];
+
+	if (enrolled(d) && !cmd_retired(d) && root_path(state, sizeof(state), d->config.state_dir) == 0)
+		daemon_lock_deadman(&d->ctx, state, (int64_t)time(NULL));
+}
+
 static void run_commands(struct daemon *d)
 {
 	static const struct daemon_command_ops ops = {.sync_now = cmd_sync_now,
@@ -1324,6 +1334,9 @@ static void sync_done(struct daemon *d, int status)
 	if (outcome == SYNC_OK || outcome == SYNC_POLICY) {
 		struct timespec bt;
 
+		/* the dead-man rule's clock (MDM-1) */
+		if (root_path(state, sizeof(state), d->config.state_dir) == 0)
+			(void)lock_contact_write(state, (int64_t)time(NULL));
 		d->sync.failures = 0;
 		delay = (uint64_t)checkin_interval(d) * 1000;
 		clock_gettime(CLOCK_BOOTTIME, &bt);
@@ -1336,6 +1349,8 @@ static void sync_done(struct daemon *d, int status)
 	arm_sync(d, delay);
 	if (outcome == SYNC_OK || outcome == SYNC_POLICY)
 		start_poll(d);
+	else
+		deadman(d);
 	run_commands(d); /* after arm_sync: a command may ask for an earlier one */
 	/* approval data the sync installed (issue 16): applied at once */
 	if (approval_store_reload(&d->ctx, d->config.state_dir, d->config.policy_key)) {
@@ -1967,8 +1982,9 @@ int daemon_run(struct daemon *d)
 		char state[PATH_MAX];
 
 		if (root_path(state, sizeof(state), d->config.state_dir) == 0)
-			daemon_commands_start(&d->ctx, &d->config, state); /* isolation survives restarts */
+			daemon_commands_start(&d->ctx, &d->config, state); /* lock and isolation survive restarts */
 	}
+	deadman(d);      /* before the first check-in: it reports the lock */
 	run_commands(d); /* what a previous run verified but did not execute */
 	sd_notify_send("READY=1\nSTATUS=serving");
 	log_info("mamori-worker %s ready (root %s, %zu modules%s)", MAMORI_VERSION, d->root[0] ? d->root : "/",
@@ -2000,6 +2016,7 @@ int daemon_run(struct daemon *d)
 				drain_timer(w->fd);
 				/* in a child: the loop keeps serving meanwhile (issue 11.5) */
 				pass_request(d);
+				deadman(d);
 				break;
 			case W_PASS:
 				pass_on_ready(d);

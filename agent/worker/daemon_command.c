@@ -7,7 +7,8 @@
  * done. An id accepted before is never run again once done; one the agent
  * died on before its result is run then (`command.resumed`). Refusals the
  * root part wrote are journaled as `tamper.detected` (what: command) and
- * reported. MDM-1, MDM-2, MDM-3, OPS-4, OPS-5. */
+ * reported. The terminal lock (`lock`, `unlock`, the dead-man rule) is
+ * agent/worker/lock.c. MDM-1, MDM-2, MDM-3, OPS-4, OPS-5. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -29,6 +30,8 @@
 #include "strutil.h"
 #include "isolate.h"
 #include "journal.h"
+#include "exception_store.h"
+#include "lock.h"
 #include "wipe.h"
 
 #define INBOX_MAX 64
@@ -355,6 +358,58 @@ static void retire_finish(struct mamori_ctx *ctx, const struct daemon_command_op
 	log_notice("retire: %d credential file(s) destroyed; this terminal no longer reaches the server", n);
 }
 
+/* The policy's terminal_lock.maintenance_account ("" when none). */
+static void maintenance_account(struct mamori_ctx *ctx, char *buf, size_t bufsz)
+{
+	const cJSON *v =
+	        cJSON_GetObjectItemCaseSensitive(mamori_policy_section(ctx, "terminal_lock"), "maintenance_account");
+
+	buf[0] = '\0';
+	if (cJSON_IsString(v) && strscpy(buf, bufsz, v->valuestring) < 0)
+		buf[0] = '\0';
+}
+
+/* `lock` and the dead-man rule (MDM-1): lock.c does it, terminal.locked
+ * (critical: uploaded at once, the incident of a lost terminal) says so. */
+static int lock_now(struct mamori_ctx *ctx, const char *state_dir, struct lock_info *li, char *detail, size_t detailsz)
+{
+	_cleanup_json_ cJSON *p = cJSON_CreateObject();
+	int r = lock_apply(state_dir, li, detail, detailsz);
+
+	if (p && cJSON_AddStringToObject(p, "reason", li->reason) && cJSON_AddStringToObject(p, "by", li->by) &&
+	    cJSON_AddStringToObject(p, "maintenance_account", li->maint) &&
+	    cJSON_AddNumberToObject(p, "since", (double)li->since) &&
+	    cJSON_AddStringToObject(p, "result", r < 0 ? "failed" : "done") &&
+	    cJSON_AddStringToObject(p, "detail", detail))
+		(void)mamori_emit(ctx, "terminal.locked", SEV_CRITICAL, "MDM-1", p);
+	if (r < 0)
+		log_error("terminal lock: %s", detail);
+	else
+		log_notice("terminal lock: %s", detail);
+	return r;
+}
+
+static int unlock_now(struct mamori_ctx *ctx, const char *state_dir, const char *by, char *detail, size_t detailsz)
+{
+	_cleanup_json_ cJSON *p = cJSON_CreateObject();
+	int r;
+
+	if (!lock_active(state_dir)) {
+		/* still run: a notice left by a crash between the two unlinks goes */
+		r = lock_release(state_dir, detail, detailsz);
+		if (r == 0)
+			snprintf(detail, detailsz, "the terminal was not locked; logins are possible");
+		return r;
+	}
+	r = lock_release(state_dir, detail, detailsz);
+	if (p && cJSON_AddStringToObject(p, "by", by) &&
+	    cJSON_AddStringToObject(p, "result", r < 0 ? "failed" : "done") &&
+	    cJSON_AddStringToObject(p, "detail", detail))
+		(void)mamori_emit(ctx, "terminal.unlocked", r < 0 ? SEV_ERROR : SEV_NOTICE, "MDM-1", p);
+	log_notice("terminal unlock (%s): %s", by, detail);
+	return r;
+}
+
 /* Execute one verified command. 0 executed (detail says what), negative
  * failed (detail says why). */
 static int execute(struct mamori_ctx *ctx, const struct agent_config *cfg, const struct daemon_command_ops *ops,
@@ -388,6 +443,15 @@ static int execute(struct mamori_ctx *ctx, const struct agent_config *cfg, const
 		return ops->scan_now(userdata, e->id, detail, detailsz);
 	case CMD_COLLECT:
 		return collect(ctx, state_dir, e, detail, detailsz);
+	case CMD_LOCK: {
+		struct lock_info li = {.reason = "command"};
+
+		(void)strscpy(li.by, sizeof(li.by), e->id);
+		maintenance_account(ctx, li.maint, sizeof(li.maint));
+		return lock_now(ctx, state_dir, &li, detail, detailsz);
+	}
+	case CMD_UNLOCK:
+		return unlock_now(ctx, state_dir, e->id, detail, detailsz);
 	case CMD_SYNC:
 		if (ops->sync_now)
 			ops->sync_now(userdata);
@@ -603,12 +667,98 @@ int daemon_commands_process(struct mamori_ctx *ctx, const struct agent_config *c
 	return (int)n;
 }
 
+/* Locked until an unlock: re-applied at every start (MDM-1), with the
+ * maintenance account of the policy as it is now. */
+static void lock_start(struct mamori_ctx *ctx, const char *state_dir)
+{
+	_cleanup_json_ cJSON *p = NULL;
+	struct lock_info li;
+	char detail[1024] = "", maint[sizeof(li.maint)];
+	int r;
+
+	if (!lock_active(state_dir))
+		return;
+	r = lock_read(state_dir, &li);
+	if (r < 0) {
+		/* a damaged record is still a lock: fail closed */
+		li = (struct lock_info){.reason = "command", .by = "unreadable lock.json"};
+	}
+	maintenance_account(ctx, maint, sizeof(maint));
+	if (ctx->policy)
+		(void)strscpy(li.maint, sizeof(li.maint), maint);
+	r = lock_apply(state_dir, &li, detail, sizeof(detail));
+	p = cJSON_CreateObject();
+	if (p && cJSON_AddStringToObject(p, "reason", li.reason) && cJSON_AddStringToObject(p, "by", li.by) &&
+	    cJSON_AddStringToObject(p, "result", r < 0 ? "failed" : "done") &&
+	    cJSON_AddStringToObject(p, "detail", detail))
+		(void)mamori_emit(ctx, "terminal.lock_reapplied", r < 0 ? SEV_CRITICAL : SEV_NOTICE, "MDM-1", p);
+	if (r < 0)
+		log_error("terminal lock could not be re-applied: %s", detail);
+	else
+		log_notice("terminal lock re-applied: %s", detail);
+}
+
+void daemon_lock_deadman(struct mamori_ctx *ctx, const char *state_dir, int64_t now)
+{
+	const cJSON *days =
+	        cJSON_GetObjectItemCaseSensitive(mamori_policy_section(ctx, "terminal_lock"), "offline_lock_days");
+	struct lock_info li = {.reason = "offline"};
+	char detail[1024] = "";
+	int64_t last = 0;
+	int r;
+
+	if (!cJSON_IsNumber(days) || days->valuedouble < 1 || lock_active(state_dir))
+		return;
+	r = lock_contact_read(state_dir, &last);
+	if (r == -ENOENT) {
+		/* never recorded (first start with the rule): the count starts now */
+		(void)lock_contact_write(state_dir, now);
+		return;
+	}
+	if (r == 0 && now - last < (int64_t)days->valuedouble * 86400)
+		return;
+	/* an unreadable record counts as too old: fail closed */
+	if (xsnprintf(li.by, sizeof(li.by), "offline_lock_days=%d", days->valueint) < 0)
+		return;
+	maintenance_account(ctx, li.maint, sizeof(li.maint));
+	if (ctx->audit_only) {
+		log_warning("dead-man rule: no contact with the server for %d day(s) or more; audit only, not locked",
+		            days->valueint);
+		return;
+	}
+	log_warning("dead-man rule (MDM-1): no contact with the server since %lld, %d day(s) allowed: locking",
+	            (long long)last, days->valueint);
+	(void)lock_now(ctx, state_dir, &li, detail, sizeof(detail));
+}
+
+void daemon_lock_unlock_by_code(struct mamori_ctx *ctx, const char *state_dir, const struct exception_store *store,
+                                int64_t now)
+{
+	struct lock_info li;
+	char detail[1024] = "", by[64];
+
+	if (!store || !lock_active(state_dir) || lock_read(state_dir, &li) < 0)
+		return; /* an unreadable record is ended by a signed unlock only */
+	for (size_t i = 0; i < store->n; i++) {
+		const struct exception_entry *e = &store->e[i];
+
+		if (strcmp(e->scope, LOCK_UNLOCK_SCOPE) != 0 || now < e->not_before || now >= e->not_after ||
+		    e->entered_at < li.since)
+			continue;
+		if (xsnprintf(by, sizeof(by), "code %s", e->id) < 0)
+			return;
+		(void)unlock_now(ctx, state_dir, by, detail, sizeof(detail));
+		return;
+	}
+}
+
 void daemon_commands_start(struct mamori_ctx *ctx, const struct agent_config *cfg, const char *state_dir)
 {
 	_cleanup_json_ cJSON *p = NULL;
 	char url[512], detail[1024] = "";
 	int r;
 
+	lock_start(ctx, state_dir);
 	if (!isolate_active(state_dir))
 		return;
 	/* isolated until a signed release: re-applied at every start (MDM-2, AV-5) */

@@ -4,6 +4,8 @@
 #ifndef MAMORI_DAEMON_COMMAND_H
 #define MAMORI_DAEMON_COMMAND_H
 
+#include <stdint.h>
+
 struct mamori_ctx;
 struct agent_config;
 
@@ -24,7 +26,23 @@ struct daemon_command_ops {
 int daemon_commands_process(struct mamori_ctx *ctx, const struct agent_config *cfg, const char *state_dir,
                             const struct daemon_command_ops *ops, void *userdata);
 
-/* At the start of mamori-worker: re-apply an isolation not released yet. */
+/* The dead-man rule (MDM-1): with the policy's terminal_lock.offline_lock_days,
+ * lock when the last successful contact with the server (state_dir/last_contact)
+ * is that many days before now; journaled as terminal.locked (reason offline)
+ * and uploaded with the next check-in. Nothing when already locked. */
+void daemon_lock_deadman(struct mamori_ctx *ctx, const char *state_dir, int64_t now);
+
+/* The offline unlock code (MDM-1, OPS-3; agent/worker/lock.h
+ * LOCK_UNLOCK_SCOPE): an emergency code of that scope, verified and recorded
+ * once by `mamorictl exception enter` (store: state_dir/exceptions.json,
+ * each code usable once), ends the lock when its window holds now and it was
+ * entered at or after the lock began — an old code never ends a later lock.
+ * journaled as terminal.unlocked (by: the code's exception id). */
+struct exception_store;
+void daemon_lock_unlock_by_code(struct mamori_ctx *ctx, const char *state_dir, const struct exception_store *store,
+                                int64_t now);
+
+/* At the start of mamori-worker: re-apply a lock and an isolation not ended yet. */
 void daemon_commands_start(struct mamori_ctx *ctx, const struct agent_config *cfg, const char *state_dir);
 
 #endif

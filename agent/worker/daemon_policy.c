@@ -9,6 +9,7 @@
 
 #include "alloc-util.h"
 #include "daemon.h"
+#include "daemon_command.h"
 #include "daemon_policy.h"
 #include "exception_store.h"
 #include "fileio.h"
@@ -252,6 +253,13 @@ void daemon_policy_apply_exceptions(struct policy_state *st, struct mamori_ctx *
 		r = exception_store_load(path, &store);
 		if (r < 0 && r != -ENOENT)
 			log_warning_errno(r, "%s: emergency exceptions not readable", path);
+	}
+	/* the offline unlock code (MDM-1): a code of its scope ends the lock */
+	{
+		char state[PATH_MAX];
+
+		if (store && root_path(state, sizeof(state), cfg->state_dir) == 0)
+			daemon_lock_unlock_by_code(ctx, state, store, (int64_t)now);
 	}
 	/* emergency codes entered at the terminal: journal each once (事後速やかに報告) */
 	for (size_t i = 0; store && i < store->n; i++) {
