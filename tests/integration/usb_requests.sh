@@ -69,7 +69,7 @@ if [[ -s $J ]]; then
 	check "the refused impersonations are journaled (request.refused unknown_field)" \
 		test "$(jq -s '[.[] | select(.type=="request.refused" and .payload.reason=="unknown_field")] | length' "$J")" -ge 2
 	check "approval.applied names the request id" \
-		test "$(jq -r 'select(.type=="approval.applied") | .payload.request_id' "$J")" = \
+		test "$(jq -r 'select(.type=="approval.applied" and .payload.kind=="device") | .payload.request_id' "$J")" = \
 		"$(jq -r 'select(.type=="request.created" and .payload.kind=="device") | .payload.request_id' "$J")"
 	# applied at once: from the record of approval.applied to the gate's usb.allowed
 	a=$(jq -s '[.[] | select(.type=="approval.applied")][0].time_us' "$J")
@@ -80,6 +80,9 @@ if [[ -s $J ]]; then
 	else
 		bad "approval.applied ($a) and usb.allowed ($u) both journaled"
 	fi
+	check "the carry-out's approval.applied names its request id, the person and the medium (CARRY-2)" \
+		test "$(jq -r 'select(.type=="approval.applied" and .payload.kind=="carry-out") | "\(.payload.request_id) \(.payload.person) \(.payload.medium.serial)"' "$J")" = \
+		"$(jq -r 'select(.type=="request.created" and .payload.kind=="carry-out") | "\(.payload.request_id) nobody REQ1"' "$J")"
 	check "the approval's end is recorded (usb.exception_ended expired)" \
 		test "$(jq -s '[.[] | select(.type=="usb.exception_ended" and .payload.reason=="expired")] | length' "$J")" -ge 1
 else
