@@ -297,6 +297,28 @@ static void bad(struct http_req *req, const char *ja, const char *en)
 	http_reply_error(req, 400, "invalid", ja, en, NULL);
 }
 
+/* Can "ro" be enforced on the requested device? The gate holds only storage
+ * read-only (BLKROSET) and lets in nothing else of a read-only approval
+ * (modules/usb/usb_local.h): a device whose recorded interfaces include no
+ * mass storage would get nothing. A request without the list (named by its
+ * hash) is left to the gate, which blocks such a device and records why. */
+static bool read_only_enforceable(const struct store_request *q)
+{
+	_cleanup_json_ cJSON *body = cJSON_Parse(q->body);
+	const cJSON *ifs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(body, "device"),
+	                                                    "interfaces"),
+	            *it;
+
+	if (!cJSON_IsArray(ifs))
+		return true;
+	cJSON_ArrayForEach(it, ifs)
+	{
+		if (cJSON_IsString(it) && strncmp(it->valuestring, "08:", 3) == 0)
+			return true;
+	}
+	return false;
+}
+
 enum step { STEP_APPROVE, STEP_REJECT, STEP_ACKNOWLEDGE };
 
 /* POST /admin/v1/requests/{id}/approve|reject|acknowledge */
@@ -380,6 +402,16 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 		if (strcmp(q->kind, "carry-out") == 0 && strcmp(person, "requester") != 0)
 			return bad(req, "持ち出しの承認は申請者本人に限ります (person は requester、CARRY-2)",
 			           "a carry-out is approved for the requester only (person: requester; CARRY-2)");
+		if (strcmp(q->kind, "device") == 0 && strcmp(access, "ro") == 0 && !read_only_enforceable(q)) {
+			server_audit(srv, actor, action, q->terminal_id, "refused", "read-only not enforceable");
+			return bad(
+			        req,
+			        "この機器には記憶装置 (クラス 08) がなく、読み取り専用にできません。rw "
+			        "で承認するか却下して"
+			        "ください",
+			        "this device has no storage interface (class 08): read-only cannot be enforced on it; "
+			        "approve rw or reject");
+		}
 		if (strcmp(q->kind, "carry-out") == 0 && strcmp(access, "rw") != 0)
 			return bad(req, "持ち出しの承認は書き込みの許可です (access は rw、CARRY-2)",
 			           "a carry-out approval permits writing (access: rw; CARRY-2)");

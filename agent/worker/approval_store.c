@@ -8,9 +8,12 @@
  * authorized without replugging — and ends it at not_after by its clock
  * (usb.exception_ended, reason expired). Whether that clock was
  * synchronised is in every journal record (`synced`, LOG-2), and in
- * approval.applied's `clock_synchronised`. A local exception never makes a
- * medium writable: access "rw" is recorded, the medium's write rules stay
- * the policy's.
+ * approval.applied's `clock_synchronised`. The approval's access is the
+ * element's action: "ro" → allow_ro (only the storage interfaces, held
+ * read-only; a device without storage stays blocked: nothing else can be
+ * held read-only), "rw" → allow_rw (the medium under the policy's media
+ * rules, as a device the policy allows; on a mynumber terminal
+ * write_requires_approval still holds it read-only without a carry-out).
  *
  * A carry-out (CARRY-2, MEDIA-2) goes to the carry module instead, as an
  * element of the shape of the policy's carry.approvals (id
@@ -180,7 +183,8 @@ void approval_store_exceptions(cJSON *arr, size_t max)
 		if (!e)
 			return;
 		cJSON_AddStringToObject(e, "id", id);
-		cJSON_AddStringToObject(e, "action", "allow");
+		/* the approval's access, enforced by the gate (usb_local.h) */
+		cJSON_AddStringToObject(e, "action", a->access == APPROVAL_RO ? "allow_ro" : "allow_rw");
 		cJSON_AddStringToObject(e, "hash", a->hash);
 		cJSON_AddNumberToObject(e, "not_after", (double)a->not_after);
 		cJSON_AddNumberToObject(e, "policy_version", 0);

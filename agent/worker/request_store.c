@@ -119,6 +119,18 @@ static cJSON *device_of_port(const char *port)
 	else
 		cJSON_AddNullToObject(o, "name");
 	cJSON_AddStringToObject(o, "port", port);
+	/* the interface classes: the server refuses a read-only approval of a
+	 * device that has nothing read-only can hold (no storage, issue 16) */
+	{
+		cJSON *a = cJSON_AddArrayToObject(o, "interfaces");
+		char b[16];
+
+		for (size_t i = 0; a && i < id.n_ifaces; i++) {
+			snprintf(b, sizeof(b), "%02x:%02x:%02x", id.ifaces[i].cls, id.ifaces[i].sub,
+			         id.ifaces[i].proto);
+			cJSON_AddItemToArray(a, cJSON_CreateString(b));
+		}
+	}
 	return o;
 }
 
@@ -188,6 +200,11 @@ static cJSON *device_for(const cJSON *arg, const char **ret_reason)
 					                      str(last_blocked, *k)
 					                              ? cJSON_CreateString(str(last_blocked, *k))
 					                              : cJSON_CreateNull());
+				if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(last_blocked, "interfaces")))
+					cJSON_AddItemToObject(o, "interfaces",
+					                      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(
+					                                              last_blocked, "interfaces"),
+					                                      1));
 			}
 			return o;
 		}

@@ -122,10 +122,23 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* `mamorictl request device PORT` as nobody; the server's id of it in id */
+static void request_port(const char *port, char *id, size_t idsz)
+{
+	char cmd[8192];
+
+	snprintf(cmd, sizeof(cmd),
+	         "runuser -u nobody -- %s/mamorictl --root %s --lang en request device %s > %s/out4.txt 2>&1", bindir,
+	         tbroot, port, prep);
+	assert_int_equal(run(cmd), 0);
+	assert_int_equal(step("wait_request device"), 0);
+	assert_true(strscpy(id, idsz, step_out()) >= 0);
+}
+
 static void test_requests(void **state)
 {
 	char cmd[16384], id[64], id2[64], id3[64], rid[64];
-	char *dev;
+	char *dev, *cam, *rw;
 	const char *ans;
 	double t0, dt;
 	time_t until;
@@ -276,6 +289,27 @@ static void test_requests(void **state)
 		assert_true(seen);
 	}
 
+	/* access (issue 16.2): a read-only approval lets in only what can be
+	 * held read-only (storage, BLKROSET); a camera (class 06) cannot be,
+	 * so "ro" is refused when it is approved, "rw" lets it in */
+	cam = insert_class(6, "cafe", "0006", "CAM1", 0x06);
+	usleep(500000);
+	assert_string_equal(attr(cam, "authorized"), "0");
+	request_port("1-6", id3, sizeof(id3));
+	assert_int_equal(step("approve %s shonin %lld", id3, (long long)time(NULL) + 3600), 0);
+	assert_string_equal(step_out(), "400");
+	assert_int_equal(step("approve_rw %s shonin %lld", id3, (long long)time(NULL) + 3600), 0);
+	assert_string_equal(step_out(), "200");
+	assert_true(wait_attr(cam, "authorized", "1", 15000));
+	/* a stick approved "rw": its storage follows the policy (writable here) */
+	rw = insert(7, "dead", "beef", "RW1");
+	usleep(500000);
+	assert_string_equal(attr(rw, "authorized"), "0");
+	request_port("1-7", id3, sizeof(id3));
+	assert_int_equal(step("approve_rw %s shonin %lld", id3, (long long)time(NULL) + 3600), 0);
+	assert_string_equal(step_out(), "200");
+	assert_true(wait_attr(rw, "authorized", "1", 15000));
+
 	/* the exception request: rejected with a reason */
 	assert_int_equal(step("reject %s 'use the shared scanner'", id2), 0);
 	assert_string_equal(step_out(), "200");
@@ -328,6 +362,8 @@ static void test_requests(void **state)
 	         tbroot, prep);
 	assert_int_equal(run(cmd), 0);
 	g_free(dev);
+	g_free(cam);
+	g_free(rw);
 }
 
 int main(void)
