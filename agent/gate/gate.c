@@ -67,18 +67,25 @@
 #define EXIT_CONFIG          78
 #define GATE_QUEUE_MAX       10000 /* events kept while the worker is down */
 #define GATE_FIRST_POLICY_MS 5000
-/* Supervision (issue 11.4): a ping every GATE_PING_MS; a worker that has not
- * answered for GATE_HUNG_MS (stopped, looping, stuck in a long pass) is
- * killed and replaced, so it is replaced at most GATE_HUNG_MS + GATE_PING_MS
- * + the restart back-off (1 s after a healthy run) after it stopped
- * answering; one that does not become ready within GATE_START_MS likewise.
- * The systemd watchdog is fed only while the worker answered within
- * GATE_HEALTHY_MS. The back-off resets after GATE_STABLE_MS of health. */
-#define GATE_PING_MS    1000
-#define GATE_HEALTHY_MS 5000
-#define GATE_HUNG_MS    20000
-#define GATE_START_MS   30000
-#define GATE_STABLE_MS  30000
+/* Supervision (issue 11.4): the gate pings the worker; a worker with a ping
+ * unanswered for GATE_HUNG_MS (stopped, looping, stuck in a long pass) is
+ * killed and replaced, and one that does not become ready within
+ * GATE_START_MS likewise. One ping is in flight at a time. While all is
+ * quiet a ping goes every GATE_IDLE_PING_MS (or every systemd watchdog
+ * interval if that is shorter), so an idle agent wakes a few times a minute
+ * rather than twice a second (issue 23); the loop looks every GATE_PING_MS
+ * while a ping is unanswered, the worker is starting or gone, or a local
+ * USB exception runs to a time. A silent worker is thus replaced at most
+ * GATE_IDLE_PING_MS + GATE_HUNG_MS + GATE_PING_MS + the restart back-off
+ * (1 s after a healthy run) after it stopped answering. The systemd
+ * watchdog is fed only while no ping has waited GATE_HEALTHY_MS for its
+ * answer. The back-off resets after GATE_STABLE_MS of health. */
+#define GATE_PING_MS      1000
+#define GATE_IDLE_PING_MS 10000
+#define GATE_HEALTHY_MS   5000
+#define GATE_HUNG_MS      20000
+#define GATE_START_MS     30000
+#define GATE_STABLE_MS    30000
 
 enum { T_SIGNAL = 1, T_IPC, T_RESTART, T_WATCHDOG, T_MODULE, T_PING };
 
@@ -100,6 +107,8 @@ struct gate {
 	int epfd, sigfd, restart_tfd, wd_tfd, ping_tfd;
 	uint64_t started_ms, ready_ms, last_pong_ms, ping_id; /* CLOCK_MONOTONIC */
 	uint64_t ping_sent_ms;                                /* CLOCK_MONOTONIC */
+	uint64_t ping_waiting_ms;                             /* the unanswered ping's send time; 0: none */
+	uint64_t wd_ms;                                       /* systemd watchdog feed interval; 0: none */
 	struct ipc_peer peer; /* to the worker (protocol/ipc.h): non-blocking, bounded queue */
 	pid_t worker;
 	unsigned restarts;
@@ -132,6 +141,7 @@ static int epoll_add(int fd, uint32_t tag)
 /* ---- the worker ----------------------------------------------------------- */
 
 static void worker_gone(const char *why);
+static void arm_ping(uint64_t now);
 
 /* Send what the socket takes now and watch EPOLLOUT while something waits:
  * called after everything that sends. Never blocks (issue 11.3). */
@@ -230,6 +240,8 @@ static void worker_gone(const char *why)
 	}
 	G.worker_ready = false;
 	G.n_sent = 0;
+	G.ping_waiting_ms = 0;
+	arm_ping(mono_ms()); /* look every GATE_PING_MS until the next one is ready */
 	if (G.stop || already)
 		return;
 	/* restart with backoff: 1 s, 2 s, 4 s … 60 s */
@@ -353,6 +365,7 @@ static void apply_policy_fd(int fd, const char *sha256)
 		r = mamori_module_reload(G.mod, &G.ctx, &G.mod_state);
 		if (r < 0)
 			log_error_errno(r, "usb: keeps its previous rules");
+		usb_module_tick(G.mod_state); /* exceptions bound to the old version end now */
 	}
 	policy_free(old);
 	if (G.mod_state)
@@ -551,7 +564,8 @@ static void handle_message(cJSON *m, enum ipc_type t, int fd)
 		break;
 	case IPC_READY:
 		G.worker_ready = true;
-		G.ready_ms = G.last_pong_ms = mono_ms(); /* restarts reset once it stays healthy */
+		G.ready_ms = G.last_pong_ms = G.ping_sent_ms = mono_ms(); /* restarts reset once it stays healthy */
+		G.ping_waiting_ms = 0;
 		send_hello();
 		G.n_sent = 0; /* what the last worker did not acknowledge goes again */
 		send_queued();
@@ -562,9 +576,11 @@ static void handle_message(cJSON *m, enum ipc_type t, int fd)
 	case IPC_PONG:
 		if (ipc_uint(m, "id") == G.ping_id) {
 			G.last_pong_ms = mono_ms();
+			G.ping_waiting_ms = 0;
 			/* the round trip, for tests/integration/posture_fair.sh */
 			log_debug("worker pong %llu after %llu ms", (unsigned long long)G.ping_id,
 			          (unsigned long long)(G.last_pong_ms - G.ping_sent_ms));
+			arm_ping(G.last_pong_ms);
 		}
 		break;
 	case IPC_USB_LOCAL: { /* `mamorictl usb allow|block` reached the gate (issue 12.6) */
@@ -579,6 +595,7 @@ static void handle_message(cJSON *m, enum ipc_type t, int fd)
 			log_warning("worker sent local USB exceptions that do not parse (%s): keeping the previous set",
 			            why ? why : "?");
 		}
+		arm_ping(mono_ms()); /* one that ends at a time is looked at every GATE_PING_MS */
 		break;
 	}
 	default:
@@ -615,8 +632,33 @@ static void on_ipc(void)
 	ipc_update();
 }
 
-/* Once a second: ping the worker; kill one that stopped answering (or never
- * became ready): SIGCHLD then restarts it with back-off (issue 11.4). */
+/* The next look at the worker: GATE_PING_MS while something is pending
+ * (the worker starting or gone, a ping unanswered, a local USB exception
+ * with an end time), else the next ping is due an idle interval after the
+ * last one. One-shot, re-armed at every tick and every pong. */
+static uint64_t idle_ping_ms(void)
+{
+	return G.wd_ms && G.wd_ms < GATE_IDLE_PING_MS ? G.wd_ms : GATE_IDLE_PING_MS;
+}
+
+static void arm_ping(uint64_t now)
+{
+	uint64_t ms = GATE_PING_MS, idle = idle_ping_ms();
+	struct itimerspec its = {0};
+
+	if (G.ping_tfd < 0)
+		return;
+	if (G.worker > 0 && G.peer.fd >= 0 && G.worker_ready && !G.ping_waiting_ms &&
+	    !usb_module_wants_tick(G.mod_state))
+		ms = G.ping_sent_ms + idle > now ? G.ping_sent_ms + idle - now : 1;
+	its.it_value.tv_sec = (time_t)(ms / 1000);
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
+	timerfd_settime(G.ping_tfd, 0, &its, NULL);
+}
+
+/* The supervision tick: kill a worker that stopped answering (or never
+ * became ready), else ping it when a ping is due: SIGCHLD then restarts it
+ * with back-off (issue 11.4). */
 static void on_ping_tick(void)
 {
 	uint64_t now = mono_ms();
@@ -624,35 +666,43 @@ static void on_ping_tick(void)
 
 	usb_module_tick(G.mod_state); /* local exceptions end by this clock, worker or not */
 	if (G.worker <= 0 || G.peer.fd < 0)
-		return;
+		goto out;
 	if (!G.worker_ready) {
 		if (now - G.started_ms > GATE_START_MS) {
 			log_error("mamori-worker (pid %d) not ready after %d s: killing it", (int)G.worker,
 			          GATE_START_MS / 1000);
 			kill(G.worker, SIGKILL);
 		}
-		return;
+		goto out;
 	}
-	if (now - G.last_pong_ms > GATE_HUNG_MS) {
-		log_error("mamori-worker (pid %d) has not answered for %llu ms: killing it (USB decisions go on)",
-		          (int)G.worker, (unsigned long long)(now - G.last_pong_ms));
-		kill(G.worker, SIGKILL);
-		return;
+	if (G.ping_waiting_ms) {
+		if (now - G.ping_waiting_ms > GATE_HUNG_MS) {
+			log_error("mamori-worker (pid %d) has not answered for %llu ms: killing it (USB decisions go "
+			          "on)",
+			          (int)G.worker, (unsigned long long)(now - G.ping_waiting_ms));
+			kill(G.worker, SIGKILL);
+		}
+		goto out;
 	}
-	if (G.restarts > 0 && now - G.ready_ms > GATE_STABLE_MS && now - G.last_pong_ms < GATE_HEALTHY_MS)
+	if (G.restarts > 0 && now - G.ready_ms > GATE_STABLE_MS)
 		G.restarts = 0; /* healthy for a while: the next failure restarts after 1 s again */
+	if (now - G.ping_sent_ms < idle_ping_ms())
+		goto out; /* looked at for an exception's end; no ping due yet */
 	m = ipc_new(IPC_PING);
-	G.ping_sent_ms = mono_ms();
+	G.ping_sent_ms = G.ping_waiting_ms = now;
 	if (m && cJSON_AddNumberToObject(m, "id", (double)++G.ping_id))
 		ipc_peer_send(&G.peer, m, -1); /* a full queue is a silent worker too */
 	ipc_update();
+out:
+	arm_ping(now);
 }
 
 /* Both processes healthy: the gate's loop runs (we are here) and the worker
  * answered recently. */
 static bool healthy(void)
 {
-	return G.worker > 0 && G.worker_ready && mono_ms() - G.last_pong_ms < GATE_HEALTHY_MS;
+	return G.worker > 0 && G.worker_ready &&
+	       (!G.ping_waiting_ms || mono_ms() - G.ping_waiting_ms < GATE_HEALTHY_MS);
 }
 
 /* ---- the usb module --------------------------------------------------------- */
@@ -926,12 +976,10 @@ int main(int argc, char **argv)
 		timerfd_settime(G.wd_tfd, 0, &its, NULL);
 		epoll_add(G.wd_tfd, T_WATCHDOG);
 	}
+	G.wd_ms = wd / 2000;
 	G.ping_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (G.ping_tfd >= 0) {
-		struct itimerspec its = {.it_interval = {.tv_sec = GATE_PING_MS / 1000,
-		                                         .tv_nsec = (long)(GATE_PING_MS % 1000) * 1000000}};
-		its.it_value = its.it_interval;
-		timerfd_settime(G.ping_tfd, 0, &its, NULL);
+		arm_ping(mono_ms());
 		epoll_add(G.ping_tfd, T_PING);
 	} else
 		log_error_errno(errno, "cannot supervise the worker (timerfd)");

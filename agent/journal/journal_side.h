@@ -18,8 +18,9 @@
 #define JOURNAL_STATE_FILE    "journal.state"
 #define JOURNAL_RESERVE_FILE  "journal.reserve"
 #define JOURNAL_RESERVE_BYTES (512 * 1024)
-#define JOURNAL_LOSS_TYPES    16   /* further types are counted as "other" */
-#define JOURNAL_SEQ_STEP      1024 /* sequence numbers reserved per durable write */
+#define JOURNAL_LOSS_TYPES    16 /* further types are counted as "other" */
+#define JOURNAL_SEQ_STEP                                                                                               \
+	16384 /* sequence numbers reserved per durable write (issue 23: one fsync of journal.state per 16384 records) */
 
 enum journal_loss_cause {
 	LOSS_QUOTA,     /* the quota was full of unacknowledged records */

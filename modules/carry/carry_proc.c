@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc-util.h"
@@ -92,6 +93,54 @@ int carry_proc_tgid(pid_t tid, pid_t *ret)
 	return 0;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The login name of a uid, looked up at most once per CARRY_PROC_USER_MS
+ * (issue 23.1): getpwuid_r() reads and parses /etc/passwd (after asking
+ * nscd) on every call, and a copy raises one record per file, all by the
+ * same user. Per thread: no lock. */
+static _Thread_local struct {
+	uid_t uid;
+	int64_t until_ms;
+	char user[CARRY_USER_MAX];
+} user_cache[CARRY_PROC_USERS];
+static _Thread_local unsigned user_next;
+static _Thread_local uint64_t user_lookups;
+
+static void uid_user(uid_t uid, char *buf, size_t bufsz)
+{
+	int64_t now = mono_ms();
+	struct passwd pw, *res = NULL;
+	char b[4096];
+	unsigned k;
+
+	for (k = 0; k < CARRY_PROC_USERS; k++)
+		if (user_cache[k].until_ms > now && user_cache[k].uid == uid) {
+			(void)strscpy(buf, bufsz, user_cache[k].user);
+			return;
+		}
+	user_lookups++;
+	if (getpwuid_r(uid, &pw, b, sizeof(b), &res) == 0 && res && res->pw_name)
+		(void)strscpy(buf, bufsz, res->pw_name);
+	else
+		(void)xsnprintf(buf, bufsz, "%u", (unsigned)uid);
+	k = user_next++ % CARRY_PROC_USERS;
+	user_cache[k].uid = uid;
+	user_cache[k].until_ms = now + CARRY_PROC_USER_MS;
+	(void)strscpy(user_cache[k].user, sizeof(user_cache[k].user), buf);
+}
+
+uint64_t carry_proc_user_lookups(void)
+{
+	return user_lookups;
+}
+
 int carry_proc_read(pid_t id, struct carry_proc *ret)
 {
 	struct carry_proc p = {.pid = id};
@@ -105,15 +154,9 @@ int carry_proc_read(pid_t id, struct carry_proc *ret)
 	if (status_field(st, "Tgid", &v) == 0)
 		p.pid = (pid_t)v;
 	if (status_field(st, "Uid", &v) == 0) {
-		struct passwd pw, *res = NULL;
-		char b[4096];
-
 		p.uid = (uid_t)v;
 		p.have_uid = true;
-		if (getpwuid_r(p.uid, &pw, b, sizeof(b), &res) == 0 && res && res->pw_name)
-			(void)strscpy(p.user, sizeof(p.user), res->pw_name);
-		else
-			(void)xsnprintf(p.user, sizeof(p.user), "%u", (unsigned)p.uid);
+		uid_user(p.uid, p.user, sizeof(p.user));
 	}
 	if (xsnprintf(rel, sizeof(rel), "/proc/%d/exe", (int)id) == 0 &&
 	    root_path_nofollow(path, sizeof(path), rel) == 0 && (n = readlink(path, p.exe, sizeof(p.exe) - 1)) > 0) {

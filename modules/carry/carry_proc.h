@@ -9,9 +9,12 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
-#define CARRY_USER_MAX 256
+#define CARRY_USER_MAX     256
+#define CARRY_PROC_USERS   8    /* uid -> login name, kept per thread */
+#define CARRY_PROC_USER_MS 1000 /* how long one is trusted (a renamed account) */
 
 struct carry_proc {
 	pid_t pid; /* thread group id */
@@ -22,8 +25,13 @@ struct carry_proc {
 };
 
 /* Fill *ret for the process (or thread) id. 0 when at least the uid was
- * read; -ESRCH when the process is gone. */
+ * read; -ESRCH when the process is gone. Uid and exe are read from /proc
+ * every time (setuid(2) and execve(2) change them under the same pid); the
+ * login name of a uid is looked up at most once per CARRY_PROC_USER_MS. */
 int carry_proc_read(pid_t id, struct carry_proc *ret);
+
+/* How many times this thread asked the user database (for tests). */
+uint64_t carry_proc_user_lookups(void);
 
 /* Thread group of a thread id: 0 and *ret, or -errno. */
 int carry_proc_tgid(pid_t tid, pid_t *ret);

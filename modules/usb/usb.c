@@ -1054,6 +1054,16 @@ int usb_module_set_local(void *state, const cJSON *exceptions, const char **ret_
 	return 0;
 }
 
+bool usb_module_wants_tick(void *state)
+{
+	if (!state)
+		return false;
+	for (size_t i = 0; i < local_set.n; i++)
+		if (local_set.e[i].not_after)
+			return true;
+	return false;
+}
+
 void usb_module_tick(void *state)
 {
 	struct usb_state *st = state;

@@ -27,5 +27,8 @@ int usb_module_set_local(void *state, const cJSON *exceptions, const char **ret_
  * new policy version) are removed, recorded (usb.exception_ended) and the
  * present devices decided again. */
 void usb_module_tick(void *state);
+/* Whether a local exception in force ends at a time, so usb_module_tick()
+ * must be called about once a second (else the gate's loop may sleep). */
+bool usb_module_wants_tick(void *state);
 
 #endif

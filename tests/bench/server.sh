@@ -109,7 +109,7 @@ for f in mamori nginx; do
 		"$(awk '/^checkins_per_s/ {print $2}' "$W/$f.txt")" "$(awk '/^latency_us_p50/ {print $2}' "$W/$f.txt")" \
 		"$(awk '/^latency_us_p99/ {print $2}' "$W/$f.txt")" "$(awk '/^errors/ {print $2}' "$W/$f.txt")"
 done
-awk -v m="$m" -v n="$n" 'BEGIN { r = m / n; printf "ratio mamori/nginx %.2f (target >= 0.8, issue 23) %s\n", r, r >= 0.8 ? "met" : "NOT met" }'
+awk -v m="$m" -v n="$n" 'BEGIN { r = m / n; printf "ratio mamori/nginx %.2f (target >= 0.8, issue 23) %s\n", r, (r >= 0.8 ? "met" : "NOT met") }'
 echo "mamori-server VmHWM $hwm"
 
 # issue 17: one terminal's check-in latency, alone and while 30 clients (each

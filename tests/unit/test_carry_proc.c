@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <linux/openat2.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -207,12 +208,35 @@ static void test_proc_read(void **s)
 	}
 }
 
+/* issue 23.1: a copy raises one record per file by the same user; the
+ * user database is asked once for all of them, and the name is the same */
+static void test_proc_read_user_cached(void **s)
+{
+	struct carry_proc a, b;
+	struct passwd *pw = getpwuid(getuid());
+	uint64_t n0;
+
+	(void)s;
+	assert_int_equal(carry_proc_read(getpid(), &a), 0);
+	n0 = carry_proc_user_lookups();
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(carry_proc_read(getpid(), &b), 0);
+		assert_string_equal(a.user, b.user);
+		assert_string_equal(a.exe, b.exe);
+	}
+	/* at most one more lookup, when the 1 s window ended during the loop */
+	assert_true(carry_proc_user_lookups() - n0 <= 1);
+	if (pw)
+		assert_string_equal(a.user, pw->pw_name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_intent_text),
 	        cmocka_unit_test(test_intent_real),
 	        cmocka_unit_test(test_proc_read),
+	        cmocka_unit_test(test_proc_read_user_cached),
 	};
 
 	root_set("");
