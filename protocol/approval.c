@@ -1,6 +1,7 @@
 /* protocol/approval.c — the exact parser of approval data (protocol/approval.h);
  * runs in the root part of `mamorictl server sync` and in mamori-worker. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -63,6 +64,11 @@ int approval_doc_parse(const char *buf, size_t len, struct approval_doc *ret, co
 	static const char *const doc_keys[] = {"type", "terminal_id", "version", "issued_at", "approvals", NULL};
 	static const char *const a_keys[] = {"id",     "request_id", "kind",        "hash",    "person",
 	                                     "access", "not_after",  "approved_by", "version", NULL};
+	/* a carry-out (CARRY-2): the medium's identity instead of a descriptor
+	 * hash, and the window's start */
+	static const char *const c_keys[] = {"id",         "request_id", "kind",        "medium",  "person", "access",
+	                                     "not_before", "not_after",  "approved_by", "version", NULL};
+	static const char *const m_keys[] = {"vendor", "product", "serial", NULL};
 	_cleanup_json_ cJSON *doc = NULL;
 	const cJSON *arr, *it;
 	struct approval_doc *d = ret;
@@ -89,26 +95,47 @@ int approval_doc_parse(const char *buf, size_t len, struct approval_doc *ret, co
 	{
 		struct approval *a = &d->a[d->n];
 		char kind[16], access[8];
+		const cJSON *k = cJSON_IsObject(it) ? cJSON_GetObjectItemCaseSensitive(it, "kind") : NULL;
 
-		if (!cJSON_IsObject(it) || !exact_keys(it, a_keys))
+		if (!cJSON_IsString(k) ||
+		    (strcmp(k->valuestring, "device") != 0 && strcmp(k->valuestring, "carry-out") != 0))
+			return (*ret_why = "an approval of an unknown kind"), -EBADMSG;
+		a->kind = strcmp(k->valuestring, "device") == 0 ? APPROVAL_DEVICE : APPROVAL_CARRY_OUT;
+		if (!exact_keys(it, a->kind == APPROVAL_DEVICE ? a_keys : c_keys) ||
+		    !get_str(it, "kind", kind, sizeof(kind), false))
 			return (*ret_why = "an approval with a missing, unknown or duplicate field"), -EBADMSG;
 		if (!get_str(it, "id", a->id, sizeof(a->id), false) || !hex_lower_exact(a->id, 32) ||
 		    !get_str(it, "request_id", a->request_id, sizeof(a->request_id), false) ||
 		    !hex_lower_exact(a->request_id, 32))
 			return (*ret_why = "an approval's id or request_id"), -EBADMSG;
-		if (!get_str(it, "kind", kind, sizeof(kind), false) || strcmp(kind, "device") != 0)
-			return (*ret_why = "an approval of an unknown kind"), -EBADMSG;
-		if (!get_str(it, "hash", a->hash, sizeof(a->hash), false) || !hex_lower_exact(a->hash, 64))
-			return (*ret_why = "an approval's hash"), -EBADMSG;
-		if (!get_str(it, "person", a->person, sizeof(a->person), true) ||
+		if (a->kind == APPROVAL_DEVICE) {
+			if (!get_str(it, "hash", a->hash, sizeof(a->hash), false) || !hex_lower_exact(a->hash, 64))
+				return (*ret_why = "an approval's hash"), -EBADMSG;
+		} else {
+			const cJSON *m = cJSON_GetObjectItemCaseSensitive(it, "medium");
+			char v[8], p[8];
+
+			if (!cJSON_IsObject(m) || !exact_keys(m, m_keys) ||
+			    !get_str(m, "vendor", v, sizeof(v), false) || !get_str(m, "product", p, sizeof(p), false) ||
+			    !hex_lower_exact(v, 4) || !hex_lower_exact(p, 4) ||
+			    !get_str(m, "serial", a->serial, sizeof(a->serial), false))
+				return (*ret_why = "a carry-out's medium (vendor, product: 4 hex; serial)"), -EBADMSG;
+			a->vendor = (uint16_t)strtoul(v, NULL, 16);
+			a->product = (uint16_t)strtoul(p, NULL, 16);
+			if (!get_int(it, "not_before", 1, &a->not_before))
+				return (*ret_why = "a carry-out's not_before"), -EBADMSG;
+		}
+		if (!get_str(it, "person", a->person, sizeof(a->person), a->kind == APPROVAL_DEVICE) ||
 		    !get_str(it, "approved_by", a->approved_by, sizeof(a->approved_by), false))
 			return (*ret_why = "an approval's person or approved_by"), -EBADMSG;
 		if (!get_str(it, "access", access, sizeof(access), false) ||
 		    (strcmp(access, "ro") != 0 && strcmp(access, "rw") != 0))
 			return (*ret_why = "an approval's access is not ro or rw"), -EBADMSG;
 		a->access = access[1] == 'o' ? APPROVAL_RO : APPROVAL_RW;
+		if (a->kind == APPROVAL_CARRY_OUT && a->access != APPROVAL_RW)
+			return (*ret_why = "a carry-out allows writing: its access is rw"), -EBADMSG;
 		if (!get_int(it, "not_after", 1, &a->not_after) || !get_int(it, "version", 1, &a->version) ||
-		    a->version > d->version)
+		    a->version > d->version || (a->kind == APPROVAL_CARRY_OUT && a->not_after < a->not_before))
 			return (*ret_why = "an approval's not_after or version"), -EBADMSG;
 		d->n++;
 	}

@@ -10,9 +10,17 @@
  *   {"type":"mamori.approvals","terminal_id":T,"version":V,"issued_at":S,
  *    "approvals":[{"id","request_id","kind":"device","hash":64 hex,
  *                  "person":NAME|null,"access":"ro"|"rw","not_after":S,
+ *                  "approved_by":NAME,"version":V},
+ *                 {"id","request_id","kind":"carry-out",
+ *                  "medium":{"vendor":4 hex,"product":4 hex,"serial":TEXT},
+ *                  "person":NAME,"access":"rw","not_before":S,"not_after":S,
  *                  "approved_by":NAME,"version":V}, ...]}
- * Every field required, none other (an unknown or duplicate key, a wrong
- * kind, more than APPROVAL_MAX entries: the whole document is refused).
+ * Every field of the kind required, none other (an unknown or duplicate
+ * key, a wrong kind, more than APPROVAL_MAX entries: the whole document is
+ * refused). A carry-out (CARRY-2, MEDIA-2) names the person (never
+ * anyone), the medium's identity and the window, and allows writing: its
+ * access is always "rw"; the carry module judges it like an approval of
+ * the policy's carry.approvals.
  * version only grows: the agent keeps the highest it installed and refuses
  * a lower one (no rollback to before an approval). Times: seconds since
  * 1970 UTC; not_after is enforced by the agent's own clock. */
@@ -29,11 +37,19 @@
 #define APPROVAL_TYPE     "mamori.approvals"
 
 enum approval_access { APPROVAL_RO, APPROVAL_RW };
+enum approval_kind { APPROVAL_DEVICE, APPROVAL_CARRY_OUT };
+
+#define APPROVAL_SERIAL_MAX 128
 
 struct approval {
-	char id[33];                    /* the server's request id */
-	char request_id[33];            /* the agent's (request.created) */
-	char hash[65];                  /* the device's descriptor hash */
+	enum approval_kind kind;
+	char id[33];         /* the server's request id */
+	char request_id[33]; /* the agent's (request.created) */
+	char hash[65];       /* device: the device's descriptor hash */
+	/* carry-out: the medium (vendor:product, serial) and the window's start */
+	uint16_t vendor, product;
+	char serial[APPROVAL_SERIAL_MAX];
+	int64_t not_before;
 	char person[APPROVAL_NAME_MAX]; /* "" = anyone */
 	enum approval_access access;
 	int64_t not_after;

@@ -14,7 +14,14 @@
  * rule as for policies and commands: api_admin_ops4_allowed). Every step is
  * in the audit trail. Approved device requests reach the terminals as
  * approval data signed with the policy key (protocol/approval.h) in the
- * check-in answer, separate from the group policy. */
+ * check-in answer, separate from the group policy.
+ *
+ * A carry-out (CARRY-2, MEDIA-2) names the person, the medium's identity
+ * (vendor, product, serial) and the window: approved for the requester
+ * only (a carry-out for "anyone" is refused), always read-write (it is a
+ * permission to write: "ro" is refused), from the decision to `until`. The
+ * agent's carry module judges it as it judges the policy's carry.approvals
+ * and names it in every carry.out record (`approval`: request-<request id>). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -54,6 +61,15 @@ static void hex_random(char *buf, size_t nbytes)
 
 /* ---- from the uploaded records --------------------------------------------------- */
 
+/* A carry-out's medium as protocol/approval.h delivers it (CARRY-2). */
+static bool carry_medium_ok(const cJSON *m)
+{
+	const char *s = get_str(m, "serial");
+
+	return hex_lower_exact(get_str(m, "vendor"), 4) && hex_lower_exact(get_str(m, "product"), 4) && s && s[0] &&
+	       strlen(s) < APPROVAL_SERIAL_MAX && utf8_valid(s, strlen(s));
+}
+
 static void ingest_one(struct server *srv, const char *terminal_id, const char *group, const cJSON *rec)
 {
 	_cleanup_free_ struct store_request *q = calloc(1, sizeof(*q));
@@ -70,11 +86,14 @@ static void ingest_one(struct server *srv, const char *terminal_id, const char *
 	if (strcmp(type, "request.created") == 0) {
 		kind = get_str(pl, "kind");
 		person = get_str(pl, "user");
-		if (!kind || (strcmp(kind, "device") != 0 && strcmp(kind, "exception") != 0) || !person || !person[0] ||
-		    !hex_lower_exact(get_str(pl, "request_id"), 32))
+		if (!kind ||
+		    (strcmp(kind, "device") != 0 && strcmp(kind, "exception") != 0 && strcmp(kind, "carry-out") != 0) ||
+		    !person || !person[0] || !hex_lower_exact(get_str(pl, "request_id"), 32))
 			return; /* the record is stored; as a request it is not one */
 		if (strcmp(kind, "device") == 0 &&
 		    !hex_lower_exact(get_str(cJSON_GetObjectItemCaseSensitive(pl, "device"), "hash"), 64))
+			return;
+		if (strcmp(kind, "carry-out") == 0 && !carry_medium_ok(cJSON_GetObjectItemCaseSensitive(pl, "medium")))
 			return;
 		(void)strscpy(q->request_id, sizeof(q->request_id), get_str(pl, "request_id"));
 		(void)strscpy(q->status, sizeof(q->status), "pending");
@@ -278,6 +297,28 @@ static void bad(struct http_req *req, const char *ja, const char *en)
 	http_reply_error(req, 400, "invalid", ja, en, NULL);
 }
 
+/* Can "ro" be enforced on the requested device? The gate holds only storage
+ * read-only (BLKROSET) and lets in nothing else of a read-only approval
+ * (modules/usb/usb_local.h): a device whose recorded interfaces include no
+ * mass storage would get nothing. A request without the list (named by its
+ * hash) is left to the gate, which blocks such a device and records why. */
+static bool read_only_enforceable(const struct store_request *q)
+{
+	_cleanup_json_ cJSON *body = cJSON_Parse(q->body);
+	const cJSON *ifs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(body, "device"),
+	                                                    "interfaces"),
+	            *it;
+
+	if (!cJSON_IsArray(ifs))
+		return true;
+	cJSON_ArrayForEach(it, ifs)
+	{
+		if (cJSON_IsString(it) && strncmp(it->valuestring, "08:", 3) == 0)
+			return true;
+	}
+	return false;
+}
+
 enum step { STEP_APPROVE, STEP_REJECT, STEP_ACKNOWLEDGE };
 
 /* POST /admin/v1/requests/{id}/approve|reject|acknowledge */
@@ -346,6 +387,23 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 		    until_us - now_us > APPROVAL_UNTIL_MAX_S * 1000000)
 			return bad(req, "until は 1 年以内の将来の日時 (RFC 3339) です",
 			           "until: a time (RFC 3339) in the future, at most a year ahead");
+		/* a carry-out names its person and allows writing (CARRY-2) */
+		if (strcmp(q->kind, "carry-out") == 0 && strcmp(person, "requester") != 0)
+			return bad(req, "持ち出しの承認は申請者本人に限ります (person は requester、CARRY-2)",
+			           "a carry-out is approved for the requester only (person: requester; CARRY-2)");
+		if (strcmp(q->kind, "device") == 0 && strcmp(access, "ro") == 0 && !read_only_enforceable(q)) {
+			server_audit(srv, actor, action, q->terminal_id, "refused", "read-only not enforceable");
+			return bad(
+			        req,
+			        "この機器には記憶装置 (クラス 08) がなく、読み取り専用にできません。rw "
+			        "で承認するか却下して"
+			        "ください",
+			        "this device has no storage interface (class 08): read-only cannot be enforced on it; "
+			        "approve rw or reject");
+		}
+		if (strcmp(q->kind, "carry-out") == 0 && strcmp(access, "rw") != 0)
+			return bad(req, "持ち出しの承認は書き込みの許可です (access は rw、CARRY-2)",
+			           "a carry-out approval permits writing (access: rw; CARRY-2)");
 		cJSON_AddStringToObject(dec, "scope", scope);
 		cJSON_AddStringToObject(dec, "person", person);
 		cJSON_AddStringToObject(dec, "access", access);
@@ -406,6 +464,31 @@ static void handle_acknowledge(void *userdata, struct http_req *req)
 
 /* ---- the approval data for a terminal ----------------------------------------------- */
 
+/* A carry-out: the medium, the requester, from the decision to until. */
+static int grant_carry(const struct store_request *q, const cJSON *body, cJSON *arr)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, "medium");
+	cJSON *a, *mo;
+
+	if (!carry_medium_ok(m) || !q->person[0] || cJSON_GetArraySize(arr) >= APPROVAL_MAX)
+		return 0; /* not deliverable: left out, never guessed */
+	a = cJSON_CreateObject();
+	if (!a || !cJSON_AddItemToArray(arr, a))
+		return cJSON_Delete(a), -ENOMEM;
+	if (!cJSON_AddStringToObject(a, "id", q->id) || !cJSON_AddStringToObject(a, "request_id", q->request_id) ||
+	    !cJSON_AddStringToObject(a, "kind", "carry-out") || !(mo = cJSON_AddObjectToObject(a, "medium")) ||
+	    !cJSON_AddStringToObject(mo, "vendor", get_str(m, "vendor")) ||
+	    !cJSON_AddStringToObject(mo, "product", get_str(m, "product")) ||
+	    !cJSON_AddStringToObject(mo, "serial", get_str(m, "serial")) ||
+	    !cJSON_AddStringToObject(a, "person", q->person) || !cJSON_AddStringToObject(a, "access", "rw") ||
+	    !cJSON_AddNumberToObject(a, "not_before", (double)(q->decided_us / 1000000)) ||
+	    !cJSON_AddNumberToObject(a, "not_after", (double)q->not_after) ||
+	    !cJSON_AddStringToObject(a, "approved_by", q->decided_by) ||
+	    !cJSON_AddNumberToObject(a, "version", (double)q->version))
+		return -ENOMEM;
+	return 0;
+}
+
 static int grant_cb(const struct store_request *q, void *userdata)
 {
 	_cleanup_json_ cJSON *dec = cJSON_Parse(q->decision), *body = cJSON_Parse(q->body);
@@ -413,6 +496,8 @@ static int grant_cb(const struct store_request *q, void *userdata)
 	const char *person = get_str(dec, "person"), *access = get_str(dec, "access");
 	cJSON *a;
 
+	if (strcmp(q->kind, "carry-out") == 0)
+		return grant_carry(q, body, userdata);
 	if (!hash || !person || !access || cJSON_GetArraySize(userdata) >= APPROVAL_MAX)
 		return 0; /* not deliverable: left out, never guessed */
 	a = cJSON_CreateObject();

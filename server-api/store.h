@@ -229,7 +229,7 @@ struct store_request {
 	char terminal_id[STORE_ID_MAX];    /* the terminal that sent it */
 	char group[STORE_ID_MAX];          /* its department when it was stored */
 	char request_id[33];               /* the agent's (request.created) or the exception id */
-	char kind[16];                     /* device, exception, emergency */
+	char kind[16];                     /* device, exception, carry-out, emergency */
 	char person[STORE_ID_MAX];         /* who asked: the agent's peer credentials, never a field of a body */
 	char body[STORE_REQUEST_BODY_MAX]; /* the record's payload (JSON) */
 	uint64_t seq;                      /* the journal record */

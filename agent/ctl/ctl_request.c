@@ -1,5 +1,7 @@
 /* agent/ctl/ctl_request.c — `mamorictl request device [ID]` and `mamorictl
- * request exception --requirement ID --until TIME --reason TEXT`
+ * request exception --requirement ID --until TIME --reason TEXT` and
+ * `mamorictl request carry-out --medium PORT|VVVV:PPPP:SERIAL --until TIME
+ * --purpose TEXT` (CARRY-2, MEDIA-2)
  * (mamorictl, run by the person at the terminal — any user; issue 16,
  * OPS-3, OPS-4).
  *
@@ -19,27 +21,41 @@ static int usage(struct ctl_env *env)
 	fprintf(stderr, "%s",
 	        L(env,
 	          "使い方: mamorictl request device [ポート名|ハッシュ] [--reason 理由]\n"
-	          "        mamorictl request exception --requirement ID --until 日時 --reason 理由\n",
+	          "        mamorictl request exception --requirement ID --until 日時 --reason 理由\n"
+	          "        mamorictl request carry-out --medium ポート名|VVVV:PPPP:シリアル --until 日時 --purpose "
+	          "目的\n",
 	          "usage: mamorictl request device [PORT|HASH] [--reason TEXT]\n"
-	          "       mamorictl request exception --requirement ID --until TIME --reason TEXT\n"));
+	          "       mamorictl request exception --requirement ID --until TIME --reason TEXT\n"
+	          "       mamorictl request carry-out --medium PORT|VVVV:PPPP:SERIAL --until TIME --purpose TEXT\n"));
 	return 2;
 }
 
 int ctl_request(struct ctl_env *env, int argc, char **argv)
 {
 	_cleanup_json_ cJSON *req = cJSON_CreateObject(), *ans = NULL;
-	const char *kind, *device = NULL, *reason = NULL, *requirement = NULL, *until = NULL;
+	const char *kind, *device = NULL, *reason = NULL, *requirement = NULL, *until = NULL, *medium = NULL,
+	                  *purpose = NULL;
 	cJSON *args;
-	bool dev;
+	bool dev, out;
 
 	if (argc < 2 || !req)
 		return usage(env);
 	kind = argv[1];
 	dev = strcmp(kind, "device") == 0;
-	if (!dev && strcmp(kind, "exception") != 0)
+	out = strcmp(kind, "carry-out") == 0;
+	if (!dev && !out && strcmp(kind, "exception") != 0)
 		return usage(env);
 	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc)
+		if (out) {
+			if (strcmp(argv[i], "--medium") == 0 && i + 1 < argc)
+				medium = argv[++i];
+			else if (strcmp(argv[i], "--until") == 0 && i + 1 < argc)
+				until = argv[++i];
+			else if (strcmp(argv[i], "--purpose") == 0 && i + 1 < argc)
+				purpose = argv[++i];
+			else
+				return usage(env);
+		} else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc)
 			reason = argv[++i];
 		else if (!dev && strcmp(argv[i], "--requirement") == 0 && i + 1 < argc)
 			requirement = argv[++i];
@@ -50,7 +66,7 @@ int ctl_request(struct ctl_env *env, int argc, char **argv)
 		else
 			return usage(env);
 	}
-	if (!dev && (!requirement || !until || !reason))
+	if (out ? !medium || !until || !purpose : !dev && (!requirement || !until || !reason))
 		return usage(env);
 	if (!cJSON_AddStringToObject(req, "cmd", "request") || !(args = cJSON_AddObjectToObject(req, "args")) ||
 	    !cJSON_AddStringToObject(args, "kind", kind))
@@ -60,6 +76,10 @@ int ctl_request(struct ctl_env *env, int argc, char **argv)
 	if (reason && !cJSON_AddStringToObject(args, "reason", reason))
 		return 1;
 	if (requirement && !cJSON_AddStringToObject(args, "requirement", requirement))
+		return 1;
+	if (medium && !cJSON_AddStringToObject(args, "medium", medium))
+		return 1;
+	if (purpose && !cJSON_AddStringToObject(args, "purpose", purpose))
 		return 1;
 	if (until) {
 		int64_t t = ctl_parse_time(until);

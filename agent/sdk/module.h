@@ -35,6 +35,9 @@ struct mamori_ctx {
 	const struct agent_config *config;  /* agent.conf (agent/sdk/config.h) */
 	const char *lang;                   /* "ja" or "en": language for people at the terminal */
 	bool audit_only;                    /* report, never change the system */
+	/* carry-out approvals of the signed approval data (issue 16, CARRY-2),
+	 * shaped like the policy's carry.approvals; NULL: none (mamori-worker) */
+	const cJSON *approved_carry;
 	/* Make an event durable (journal). Returns 0 or negative errno; seq may be NULL. */
 	int (*emit)(struct mamori_ctx *ctx, const struct mamori_event *ev, uint64_t *ret_seq);
 	void *daemon; /* opaque to modules */

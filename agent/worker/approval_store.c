@@ -8,9 +8,20 @@
  * authorized without replugging — and ends it at not_after by its clock
  * (usb.exception_ended, reason expired). Whether that clock was
  * synchronised is in every journal record (`synced`, LOG-2), and in
- * approval.applied's `clock_synchronised`. A local exception never makes a
- * medium writable: access "rw" is recorded, the medium's write rules stay
- * the policy's. */
+ * approval.applied's `clock_synchronised`. The approval's access is the
+ * element's action: "ro" → allow_ro (only the storage interfaces, held
+ * read-only; a device without storage stays blocked: nothing else can be
+ * held read-only), "rw" → allow_rw (the medium under the policy's media
+ * rules, as a device the policy allows; on a mynumber terminal
+ * write_requires_approval still holds it read-only without a carry-out).
+ *
+ * A carry-out (CARRY-2, MEDIA-2) goes to the carry module instead, as an
+ * element of the shape of the policy's carry.approvals (id
+ * "request-<request id>", person, medium {vendor, product, serial},
+ * not_before, not_after in RFC 3339 UTC) through ctx->approved_carry: the
+ * module compiles it with the same parser and judges it with the same
+ * matcher (modules/usb/usb_rules.c) as an approval held in the policy, and
+ * names it in its carry.out and carry.write_gate records. */
 #include <errno.h>
 #include <limits.h>
 #include <inttypes.h>
@@ -106,8 +117,21 @@ bool approval_store_reload(struct mamori_ctx *ctx, const char *state_dir, const 
 			break;
 		cJSON_AddStringToObject(ev, "id", a->id);
 		cJSON_AddStringToObject(ev, "request_id", a->request_id);
-		cJSON_AddStringToObject(ev, "kind", "device");
-		cJSON_AddStringToObject(ev, "hash", a->hash);
+		if (a->kind == APPROVAL_DEVICE) {
+			cJSON_AddStringToObject(ev, "kind", "device");
+			cJSON_AddStringToObject(ev, "hash", a->hash);
+		} else {
+			cJSON *m = cJSON_AddObjectToObject(ev, "medium");
+			char v[8];
+
+			cJSON_AddStringToObject(ev, "kind", "carry-out");
+			snprintf(v, sizeof(v), "%04x", a->vendor);
+			cJSON_AddStringToObject(m, "vendor", v);
+			snprintf(v, sizeof(v), "%04x", a->product);
+			cJSON_AddStringToObject(m, "product", v);
+			cJSON_AddStringToObject(m, "serial", a->serial);
+			cJSON_AddNumberToObject(ev, "not_before", (double)a->not_before);
+		}
 		if (a->person[0])
 			cJSON_AddStringToObject(ev, "person", a->person);
 		else
@@ -152,17 +176,61 @@ void approval_store_exceptions(cJSON *arr, size_t max)
 		cJSON *e;
 		char id[64];
 
-		if (a->not_after <= (int64_t)now || xsnprintf(id, sizeof(id), "approval-%s", a->id) < 0)
+		if (a->kind != APPROVAL_DEVICE || a->not_after <= (int64_t)now ||
+		    xsnprintf(id, sizeof(id), "approval-%s", a->id) < 0)
 			continue; /* ended by the agent's clock */
 		e = cJSON_CreateObject();
 		if (!e)
 			return;
 		cJSON_AddStringToObject(e, "id", id);
-		cJSON_AddStringToObject(e, "action", "allow");
+		/* the approval's access, enforced by the gate (usb_local.h) */
+		cJSON_AddStringToObject(e, "action", a->access == APPROVAL_RO ? "allow_ro" : "allow_rw");
 		cJSON_AddStringToObject(e, "hash", a->hash);
 		cJSON_AddNumberToObject(e, "not_after", (double)a->not_after);
 		cJSON_AddNumberToObject(e, "policy_version", 0);
 		cJSON_AddItemToArray(arr, e);
 		n++;
 	}
+}
+
+static int rfc3339(int64_t t, char buf[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return -EINVAL;
+	return 0;
+}
+
+cJSON *approval_store_carry(void)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; arr && in_force && i < in_force->n; i++) {
+		const struct approval *a = &in_force->a[i];
+		char id[48], nb[32], na[32], v[8];
+		cJSON *e, *m;
+
+		/* ended ones stay: the module reports approval_expired for them */
+		if (a->kind != APPROVAL_CARRY_OUT || xsnprintf(id, sizeof(id), "request-%s", a->request_id) < 0 ||
+		    rfc3339(a->not_before, nb) < 0 || rfc3339(a->not_after, na) < 0)
+			continue;
+		e = cJSON_CreateObject();
+		if (!e || !cJSON_AddItemToArray(arr, e)) {
+			cJSON_Delete(e);
+			break;
+		}
+		cJSON_AddStringToObject(e, "id", id);
+		cJSON_AddStringToObject(e, "person", a->person);
+		m = cJSON_AddObjectToObject(e, "medium");
+		snprintf(v, sizeof(v), "%04x", a->vendor);
+		cJSON_AddStringToObject(m, "vendor", v);
+		snprintf(v, sizeof(v), "%04x", a->product);
+		cJSON_AddStringToObject(m, "product", v);
+		cJSON_AddStringToObject(m, "serial", a->serial);
+		cJSON_AddStringToObject(e, "not_before", nb);
+		cJSON_AddStringToObject(e, "not_after", na);
+	}
+	return arr;
 }

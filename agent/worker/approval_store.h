@@ -25,4 +25,10 @@ bool approval_store_reload(struct mamori_ctx *ctx, const char *state_dir, const 
  * allow, hash, not_after, policy_version 0} to arr, at most max of them. */
 void approval_store_exceptions(cJSON *arr, size_t max);
 
+/* The carry-out approvals in force (CARRY-2, MEDIA-2), ended ones too, as
+ * a new array of elements shaped like the policy's carry.approvals: {id
+ * "request-<request id>", person, medium {vendor, product, serial},
+ * not_before, not_after (RFC 3339 UTC)}. NULL on OOM. */
+cJSON *approval_store_carry(void);
+
 #endif

@@ -54,6 +54,7 @@ struct daemon {
 	char config_path[PATH_MAX];
 	struct agent_config config;
 	struct mamori_ctx ctx;
+	cJSON *approved_carry; /* ctx.approved_carry: approval_store_carry() */
 	struct module_slot slots[32];
 	size_t n_slots;
 	int epfd, sigfd, check_tfd, wd_tfd;
@@ -937,6 +938,7 @@ static int arm_timer(int tfd, uint64_t usec)
 }
 
 static void send_policy_to_gate(struct daemon *d);
+static void approvals_to_modules(struct daemon *d);
 
 int daemon_reload(struct daemon *d)
 {
@@ -1356,6 +1358,7 @@ static void sync_done(struct daemon *d, int status)
 	if (approval_store_reload(&d->ctx, d->config.state_dir, d->config.policy_key)) {
 		usb_local_sync(&d->ctx, d->pol.current, d->config.state_dir, &d->peer);
 		ipc_update(d);
+		approvals_to_modules(d);
 	}
 	if (outcome == SYNC_POLICY)
 		daemon_reload(d); /* verifies the downloaded policy like any other */
@@ -1406,6 +1409,32 @@ static void drain_timer(int fd)
 
 /* Hand the running policy to mamorid (a sealed memfd with the validated
  * document: the gate parses it again but never needs libcrypto). */
+/* The carry-out approvals of the approval data (issue 16, CARRY-2) to the
+ * carry module: when they changed, it compiles them again with the
+ * policy's own (mamori_module_reload), so it judges them at once. */
+static void approvals_to_modules(struct daemon *d)
+{
+	cJSON *now = approval_store_carry();
+
+	if (!now || (d->approved_carry && cJSON_Compare(now, d->approved_carry, true))) {
+		cJSON_Delete(now);
+		return;
+	}
+	cJSON_Delete(d->approved_carry);
+	d->approved_carry = now;
+	d->ctx.approved_carry = now;
+	for (size_t i = 0; i < d->n_slots; i++) {
+		struct module_slot *s = &d->slots[i];
+		int r;
+
+		if (s->state != MODULE_ACTIVE || strcmp(s->mod->name, "carry") != 0)
+			continue;
+		r = mamori_module_reload(s->mod, &d->ctx, &s->data);
+		if (r < 0)
+			log_error_errno(r, "module %s: keeps its previous approvals", s->mod->name);
+	}
+}
+
 static void send_policy_to_gate(struct daemon *d)
 {
 	_cleanup_json_ cJSON *m = NULL;
@@ -1435,6 +1464,7 @@ static void send_policy_to_gate(struct daemon *d)
 	 * the approvals in force (issue 16) */
 	(void)approval_store_reload(&d->ctx, d->config.state_dir, d->config.policy_key);
 	usb_local_sync(&d->ctx, d->pol.current, d->config.state_dir, &d->peer);
+	approvals_to_modules(d);
 }
 
 /* After every batch: send what the socket takes, watch EPOLLOUT while
@@ -1911,6 +1941,8 @@ void daemon_free(struct daemon *d)
 	journal_close(d->journal);
 	daemon_policy_free(&d->pol);
 	cJSON_Delete(d->gate_hello);
+	d->ctx.approved_carry = NULL;
+	cJSON_Delete(TAKE_PTR(d->approved_carry));
 	ipc_peer_close(&d->peer);
 	check_report_clear(&d->report);
 	check_report_clear(&d->prev_report);

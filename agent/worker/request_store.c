@@ -4,7 +4,12 @@
  * `mamorictl request device [ID]` asks for a USB device to be permitted
  * (ID: a present device's port or its descriptor hash; none: the device the
  * gate blocked last), `mamorictl request exception --requirement R --until T
- * --reason TEXT` for an exception of a requirement. Who asks is the control
+ * --reason TEXT` for an exception of a requirement, `mamorictl request
+ * carry-out --medium PORT|VVVV:PPPP:SERIAL --until T --purpose TEXT` for
+ * writing to one medium until T (CARRY-2, MEDIA-2: the medium by its
+ * identity — vendor, product, serial, as the carry module's approval
+ * matcher compares it; a medium without a serial number cannot be told
+ * from its siblings and is refused). Who asks is the control
  * socket's peer: no request field names a person, and an unknown field is
  * refused (a name in the body cannot speak for somebody else). The request
  * is one journal record, `request.created`, with a random request id: the
@@ -114,6 +119,59 @@ static cJSON *device_of_port(const char *port)
 	else
 		cJSON_AddNullToObject(o, "name");
 	cJSON_AddStringToObject(o, "port", port);
+	/* the interface classes: the server refuses a read-only approval of a
+	 * device that has nothing read-only can hold (no storage, issue 16) */
+	{
+		cJSON *a = cJSON_AddArrayToObject(o, "interfaces");
+		char b[16];
+
+		for (size_t i = 0; a && i < id.n_ifaces; i++) {
+			snprintf(b, sizeof(b), "%02x:%02x:%02x", id.ifaces[i].cls, id.ifaces[i].sub,
+			         id.ifaces[i].proto);
+			cJSON_AddItemToArray(a, cJSON_CreateString(b));
+		}
+	}
+	return o;
+}
+
+/* A carry-out's medium (CARRY-2): a present device's port, or its identity
+ * "vvvv:pppp:SERIAL" (4 lower-case hex digits each; the serial as the
+ * device reports it). Always with a serial number. */
+static cJSON *medium_for(const cJSON *arg, const char **ret_reason)
+{
+	const char *s = cJSON_GetStringValue(arg);
+	cJSON *o;
+
+	*ret_reason = "bad_medium";
+	if (!s || !s[0] || strlen(s) > 160 || !utf8_valid(s, strlen(s)))
+		return NULL;
+	if (strlen(s) > 10 && s[4] == ':' && s[9] == ':') {
+		char v[5], p[5];
+
+		memcpy(v, s, 4);
+		v[4] = '\0';
+		memcpy(p, s + 5, 4);
+		p[4] = '\0';
+		if (!hex_lower_exact(v, 4) || !hex_lower_exact(p, 4) || strlen(s + 10) >= 128)
+			return NULL;
+		o = cJSON_CreateObject();
+		if (o) {
+			cJSON_AddStringToObject(o, "vendor", v);
+			cJSON_AddStringToObject(o, "product", p);
+			cJSON_AddStringToObject(o, "serial", s + 10);
+		}
+		return o;
+	}
+	o = device_of_port(s);
+	if (!o) {
+		*ret_reason = "unknown_medium";
+		return NULL;
+	}
+	if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "serial")) || strlen(str(o, "serial")) >= 128) {
+		cJSON_Delete(o);
+		*ret_reason = "no_serial";
+		return NULL;
+	}
 	return o;
 }
 
@@ -142,6 +200,11 @@ static cJSON *device_for(const cJSON *arg, const char **ret_reason)
 					                      str(last_blocked, *k)
 					                              ? cJSON_CreateString(str(last_blocked, *k))
 					                              : cJSON_CreateNull());
+				if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(last_blocked, "interfaces")))
+					cJSON_AddItemToObject(o, "interfaces",
+					                      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(
+					                                              last_blocked, "interfaces"),
+					                                      1));
 			}
 			return o;
 		}
@@ -165,6 +228,24 @@ static cJSON *device_for(const cJSON *arg, const char **ret_reason)
 	if (!o)
 		*ret_reason = "unknown_device";
 	return o;
+}
+
+/* The message of a refusal of the device or medium named (device_for,
+ * medium_for), by its reason code. */
+static const char *why_text(const char *why)
+{
+	static const char *const t[][2] = {
+	        {"no_blocked_device", "no device was blocked since the agent started: name one (usb list)"},
+	        {"device_gone", "the last blocked device is no longer present"},
+	        {"no_serial", "the medium has no serial number: it cannot be told from others (CARRY-2)"},
+	        {"bad_medium", "--medium: a present device's port or VVVV:PPPP:SERIAL"},
+	        {"unknown_medium", "--medium: not a present device's port"},
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(t); i++)
+		if (strcmp(why, t[i][0]) == 0)
+			return t[i][1];
+	return "not a present device's port nor a descriptor hash";
 }
 
 static cJSON *refuse(struct mamori_ctx *ctx, const char *reason, const char *msg, const cJSON *args, uid_t uid,
@@ -197,6 +278,7 @@ cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_
 {
 	static const char *const dev_keys[] = {"kind", "device", "reason", NULL};
 	static const char *const exc_keys[] = {"kind", "requirement", "until", "reason", NULL};
+	static const char *const out_keys[] = {"kind", "medium", "until", "purpose", NULL};
 	const char *kind = args ? str(args, "kind") : NULL, *why = "bad_request";
 	const cJSON *reason = args ? cJSON_GetObjectItemCaseSensitive(args, "reason") : NULL;
 	_cleanup_json_ cJSON *ev = NULL;
@@ -205,10 +287,12 @@ cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_
 	cJSON *out;
 	int64_t now = (int64_t)time(NULL);
 
-	if (!kind || (strcmp(kind, "device") != 0 && strcmp(kind, "exception") != 0))
-		return refuse(ctx, "bad_request", "usage: kind device or exception", args, uid, pid);
+	bool out_kind = kind && strcmp(kind, "carry-out") == 0;
+
+	if (!kind || (strcmp(kind, "device") != 0 && strcmp(kind, "exception") != 0 && !out_kind))
+		return refuse(ctx, "bad_request", "usage: kind device, exception or carry-out", args, uid, pid);
 	/* exact: a field naming a person (or anything else) is refused */
-	if (!json_only_keys(args, strcmp(kind, "device") == 0 ? dev_keys : exc_keys))
+	if (!json_only_keys(args, strcmp(kind, "device") == 0 ? dev_keys : out_kind ? out_keys : exc_keys))
 		return refuse(ctx, "unknown_field",
 		              "unknown field in the request (the person is who runs the command, never a field)", args,
 		              uid, pid);
@@ -227,14 +311,26 @@ cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_
 		cJSON *dev = device_for(cJSON_GetObjectItemCaseSensitive(args, "device"), &why);
 
 		if (!dev)
-			return refuse(ctx, why,
-			              strcmp(why, "no_blocked_device") == 0
-			                      ? "no device was blocked since the agent started: name one (usb list)"
-			              : strcmp(why, "device_gone") == 0
-			                      ? "the last blocked device is no longer present"
-			                      : "not a present device's port nor a descriptor hash",
-			              args, uid, pid);
+			return refuse(ctx, why, why_text(why), args, uid, pid);
 		cJSON_AddItemToObject(ev, "device", dev);
+	} else if (out_kind) {
+		const cJSON *until = cJSON_GetObjectItemCaseSensitive(args, "until");
+		const cJSON *purpose = cJSON_GetObjectItemCaseSensitive(args, "purpose");
+		cJSON *med;
+
+		if (!cJSON_IsNumber(until) || until->valuedouble != (double)(int64_t)until->valuedouble ||
+		    !valid_text(purpose, REQUEST_REASON_MAX))
+			return refuse(ctx, "bad_request",
+			              "usage: --medium PORT|VVVV:PPPP:SERIAL --until TIME --purpose TEXT", args, uid,
+			              pid);
+		if ((int64_t)until->valuedouble <= now || (int64_t)until->valuedouble - now > REQUEST_UNTIL_MAX)
+			return refuse(ctx, "bad_until", "--until: in the future, at most a year ahead", args, uid, pid);
+		med = medium_for(cJSON_GetObjectItemCaseSensitive(args, "medium"), &why);
+		if (!med)
+			return refuse(ctx, why, why_text(why), args, uid, pid);
+		cJSON_AddItemToObject(ev, "medium", med);
+		cJSON_AddNumberToObject(ev, "until", until->valuedouble);
+		cJSON_AddStringToObject(ev, "purpose", purpose->valuestring);
 	} else {
 		const cJSON *rq = cJSON_GetObjectItemCaseSensitive(args, "requirement");
 		const cJSON *until = cJSON_GetObjectItemCaseSensitive(args, "until");
@@ -250,7 +346,7 @@ cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_
 	}
 	if (reason)
 		cJSON_AddStringToObject(ev, "reason", reason->valuestring);
-	else
+	else if (!out_kind)
 		cJSON_AddNullToObject(ev, "reason");
 	control_who_json(ev, uid, pid);
 	if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(ev, "user")))

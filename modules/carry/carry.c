@@ -254,6 +254,32 @@ static int64_t now_ms(void)
 
 /* ---- policy ---------------------------------------------------------------- */
 
+/* The policy's carry.approvals and the carry-out approvals of the signed
+ * approval data (ctx->approved_carry, issue 16), one list compiled by the
+ * same parser (CARRY-2, MEDIA-2): an approval delivered apart from the
+ * policy is judged exactly like one held in it. */
+static int load_approvals(struct carry_state *st, struct usb_rules *rules, const cJSON *c, char *err, size_t errsz)
+{
+	const cJSON *extra = st->ctx->approved_carry, *it;
+	_cleanup_json_ cJSON *merged = NULL;
+	cJSON *arr;
+
+	if (!cJSON_IsArray(extra) || cJSON_GetArraySize(extra) == 0)
+		return usb_rules_load_approvals(rules, c, err, errsz);
+	merged = cJSON_CreateObject();
+	arr = cJSON_Duplicate(c ? cJSON_GetObjectItemCaseSensitive(c, "approvals") : NULL, true);
+	if (!arr)
+		arr = cJSON_CreateArray();
+	if (!merged || !arr || !cJSON_AddItemToObject(merged, "approvals", arr))
+		return cJSON_Delete(merged ? NULL : arr), -ENOMEM;
+	cJSON_ArrayForEach(it, extra)
+	{
+		if (!cJSON_AddItemToArray(arr, cJSON_Duplicate(it, true)))
+			return -ENOMEM;
+	}
+	return usb_rules_load_approvals(rules, merged, err, errsz);
+}
+
 static int load_settings(struct carry_state *st, struct carry_settings *ret_set, struct usb_rules **ret_rules,
                          struct av_settings *ret_av, char *err, size_t errsz)
 {
@@ -284,7 +310,7 @@ static int load_settings(struct carry_state *st, struct carry_settings *ret_set,
 	r = usb_rules_load(section(st, "usb"), &rules, err, errsz);
 	if (r < 0)
 		return r;
-	r = usb_rules_load_approvals(rules, c, err, errsz);
+	r = load_approvals(st, rules, c, err, errsz);
 	if (r < 0) {
 		usb_rules_free(rules);
 		return r;

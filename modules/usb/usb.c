@@ -380,7 +380,7 @@ static void apply_local(struct usb_state *st, struct usb_dev *d)
 	if (!local_set.n || !(d->id.have & USB_ID_HASH))
 		return;
 	e = usb_local_find(&local_set, d->id.hash_hex, time(NULL), policy_version(st->ctx->policy));
-	if (!e || (e->action == USB_LOCAL_ALLOW && d->dec.action != USB_ACT_BLOCK))
+	if (!e || (e->action != USB_LOCAL_BLOCK && d->dec.action != USB_ACT_BLOCK))
 		return;
 	/* a string too long to read whole gives no descriptor hash (above: no
 	 * exception can name such a device); the hash covers the exact bytes */
@@ -400,6 +400,23 @@ static void apply_local(struct usb_state *st, struct usb_dev *d)
 	d->dec.media = USB_MEDIA_RO;
 	d->dec.write_approved = false;
 	d->dec.approval_id = NULL;
+	if (e->action == USB_LOCAL_ALLOW_RW) {
+		/* read-write approval: storage as the policy has it for a device it allows */
+		usb_rules_media_allowed(st->rules, &d->id, time(NULL), &d->dec);
+	} else if (e->action == USB_LOCAL_ALLOW_RO) {
+		/* read-only approval: only what can be held read-only (storage) */
+		d->dec.iface_allowed = 0;
+		for (size_t i = 0; i < d->id.n_ifaces && i < 64; i++)
+			if (d->id.ifaces[i].cls == 0x08)
+				d->dec.iface_allowed |= UINT64_C(1) << i;
+			else
+				d->dec.partial = true;
+		if (!d->dec.iface_allowed) {
+			d->dec.action = USB_ACT_BLOCK;
+			d->dec.partial = false;
+			d->dec.reason = "read_only_not_enforceable";
+		}
+	}
 }
 
 static struct usb_dev *decide_device(struct usb_state *st, struct udev_device *dev, bool present)
@@ -989,7 +1006,7 @@ static void record_ended(struct usb_state *st, const struct usb_local *ended, si
 		if (!o)
 			continue;
 		cJSON_AddStringToObject(o, "id", ended[i].id);
-		cJSON_AddStringToObject(o, "action", ended[i].action == USB_LOCAL_ALLOW ? "allow" : "block");
+		cJSON_AddStringToObject(o, "action", usb_local_action_to_string(ended[i].action));
 		cJSON_AddStringToObject(o, "hash", ended[i].hash);
 		cJSON_AddStringToObject(
 		        o, "reason",

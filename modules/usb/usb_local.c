@@ -59,9 +59,8 @@ static int parse_one(const cJSON *o, struct usb_local *e, const char **why)
 	}
 	if (!cJSON_IsString(id) || !is_id(id->valuestring))
 		return *why = "usb_local: id missing or invalid", -EBADMSG;
-	if (!cJSON_IsString(action) ||
-	    (strcmp(action->valuestring, "allow") != 0 && strcmp(action->valuestring, "block") != 0))
-		return *why = "usb_local: action missing or not allow/block", -EBADMSG;
+	if (!cJSON_IsString(action) || usb_local_action_from_string(action->valuestring) < 0)
+		return *why = "usb_local: action missing or not allow/block/allow_ro/allow_rw", -EBADMSG;
 	if (!cJSON_IsString(hash) || !usb_local_is_hash(hash->valuestring))
 		return *why = "usb_local: hash missing or not 64 lower-case hex digits", -EBADMSG;
 	if (!whole_nonneg(na) || !whole_nonneg(pv))
@@ -71,10 +70,30 @@ static int parse_one(const cJSON *o, struct usb_local *e, const char **why)
 		return *why = "usb_local: an exception without an end", -EBADMSG;
 	strscpy(e->id, sizeof(e->id), id->valuestring);
 	strscpy(e->hash, sizeof(e->hash), hash->valuestring);
-	e->action = strcmp(action->valuestring, "allow") == 0 ? USB_LOCAL_ALLOW : USB_LOCAL_BLOCK;
+	e->action = (enum usb_local_action)usb_local_action_from_string(action->valuestring);
 	e->not_after = (int64_t)na->valuedouble;
 	e->policy_version = (int64_t)pv->valuedouble;
 	return 0;
+}
+
+static const char *const action_names[] = {
+        [USB_LOCAL_ALLOW] = "allow",
+        [USB_LOCAL_BLOCK] = "block",
+        [USB_LOCAL_ALLOW_RO] = "allow_ro",
+        [USB_LOCAL_ALLOW_RW] = "allow_rw",
+};
+
+int usb_local_action_from_string(const char *s)
+{
+	for (size_t i = 0; i < ELEMENTSOF(action_names); i++)
+		if (s && strcmp(s, action_names[i]) == 0)
+			return (int)i;
+	return -EINVAL;
+}
+
+const char *usb_local_action_to_string(enum usb_local_action a)
+{
+	return (size_t)a < ELEMENTSOF(action_names) ? action_names[a] : "invalid";
 }
 
 int usb_local_parse(const cJSON *arr, struct usb_local_set *ret, const char **ret_why)

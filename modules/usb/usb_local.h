@@ -21,7 +21,14 @@
 
 #define USB_LOCAL_MAX 256
 
-enum usb_local_action { USB_LOCAL_ALLOW, USB_LOCAL_BLOCK };
+/* ALLOW: a local exception (`mamorictl usb allow`): in, its storage read-only.
+ * ALLOW_RO / ALLOW_RW: an approval of a device (issue 16, its `access`):
+ * ALLOW_RO lets in only the storage interfaces (class 08), made read-only
+ * (BLKROSET) — no other class can be held read-only, so none is authorized
+ * and a device without storage stays blocked; ALLOW_RW lets in every
+ * interface, its storage under the policy's media rules (encryption,
+ * write_requires_approval), as a device the policy allows. */
+enum usb_local_action { USB_LOCAL_ALLOW, USB_LOCAL_BLOCK, USB_LOCAL_ALLOW_RO, USB_LOCAL_ALLOW_RW };
 
 struct usb_local {
 	char id[65];
@@ -38,6 +45,11 @@ struct usb_local_set {
 
 /* 64 lower-case hex digits: a descriptor hash (struct usb_identity.hash_hex). */
 bool usb_local_is_hash(const char *s);
+
+/* The action's name in the usb_local message (one table for both ways):
+ * the action, or -EINVAL for an unknown name. */
+int usb_local_action_from_string(const char *s);
+const char *usb_local_action_to_string(enum usb_local_action a);
 
 /* Parse the "exceptions" array of a usb_local message: 0, or -EBADMSG with
  * *ret_why (static) naming the problem. *ret is written only on success. */

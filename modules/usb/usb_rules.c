@@ -647,6 +647,9 @@ bool usb_rules_hw_encrypted(const struct usb_rules *r, const struct usb_identity
 	return false;
 }
 
+static void decide_media(const struct usb_rules *r, const struct usb_identity *id, time_t now, enum usb_action act,
+                         struct usb_decision *ret);
+
 void usb_decide(const struct usb_rules *r, const struct usb_identity *id, time_t now, struct usb_decision *ret)
 {
 	struct usb_decision d = {
@@ -729,6 +732,25 @@ void usb_decide(const struct usb_rules *r, const struct usb_identity *id, time_t
 		*ret = d;
 		return;
 	}
+	decide_media(r, id, now, act, &d);
+	*ret = d;
+}
+
+void usb_rules_media_allowed(const struct usb_rules *r, const struct usb_identity *id, time_t now,
+                             struct usb_decision *dec)
+{
+	dec->media = USB_MEDIA_RW;
+	dec->crypt_required = false;
+	dec->plain_action = r->crypt_section ? r->plain_action : USB_ACT_BLOCK;
+	decide_media(r, id, now, USB_ACT_ALLOW, dec);
+}
+
+/* The storage part of a decision on a device let in with action act. */
+static void decide_media(const struct usb_rules *r, const struct usb_identity *id, time_t now, enum usb_action act,
+                         struct usb_decision *ret)
+{
+	struct usb_decision d = *ret;
+
 	if (act == USB_ACT_READONLY)
 		d.media = USB_MEDIA_RO;
 	else if (act == USB_ACT_ALLOW_IF_ENCRYPTED || r->crypt_required) {

@@ -94,6 +94,13 @@ struct usb_rules *usb_rules_free(struct usb_rules *r);
  * usb_rules_needs() reports. now is for approval windows. Always succeeds. */
 void usb_decide(const struct usb_rules *r, const struct usb_identity *id, time_t now, struct usb_decision *ret);
 
+/* The storage outcome of a device let in by an approval with access rw
+ * (issue 16): dec->media, crypt_required, plain_action, write_approved,
+ * approval_id as usb_decide() gives them for a device the rules allow —
+ * encryption required, write_requires_approval (MEDIA-2, MEDIA-3) apply. */
+void usb_rules_media_allowed(const struct usb_rules *r, const struct usb_identity *id, time_t now,
+                             struct usb_decision *dec);
+
 /* May an interface of class cls/sub/proto of a device decided as dec be
  * authorized? (interfaces appear one by one after the device). */
 bool usb_decide_interface(const struct usb_rules *r, const struct usb_decision *dec, uint8_t cls, uint8_t sub,

@@ -25,7 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (d.n > APPROVAL_MAX)
 		abort();
 	for (size_t i = 0; i < d.n; i++)
-		if (strlen(d.a[i].id) != 32 || strlen(d.a[i].request_id) != 32 || strlen(d.a[i].hash) != 64 ||
+		if (strlen(d.a[i].id) != 32 || strlen(d.a[i].request_id) != 32 ||
+		    (d.a[i].kind == APPROVAL_DEVICE
+		             ? strlen(d.a[i].hash) != 64
+		             : !d.a[i].serial[0] || !d.a[i].person[0] || d.a[i].access != APPROVAL_RW ||
+		                       d.a[i].not_after < d.a[i].not_before) ||
 		    d.a[i].version > d.version || d.a[i].version < 1 ||
 		    (d.a[i].access != APPROVAL_RO && d.a[i].access != APPROVAL_RW))
 			abort();

@@ -41,6 +41,7 @@
 #include "carry/carry.h"
 #include "config.h"
 #include "fileio.h"
+#include "json-util.h"
 #include "media.h"
 #include "rootpath.h"
 #include "strutil.h"
@@ -253,6 +254,7 @@ static int teardown(void **s)
 {
 	(void)s;
 	as_uid = 0;
+	ctx.approved_carry = NULL;
 	for (size_t i = 0; i < ELEMENTSOF(sessions); i++)
 		if (sessions[i]) {
 			/* under the unit (unit_privileges.sh) root has no CAP_KILL for
@@ -1383,6 +1385,71 @@ static void test_approval_wrong_medium(void **s)
 	approval_case("S-OTHER", "root", "2020-01-01T00:00:00Z", "2099-01-01T00:00:00Z", 14, "no_approval");
 }
 
+/* A carry-out approved on mamori-server reaches the module as approval data
+ * (issue 16: ctx->approved_carry, shaped like carry.approvals by
+ * agent/worker/approval_store.c, delivered with a reload), not as a new
+ * policy: without it a write is refused and recorded; once delivered the
+ * medium becomes writable at once and the carry.out record names the
+ * approval by its request id; after the window closes (a short one here)
+ * writes are refused again (CARRY-2, MEDIA-2). */
+static void test_approval_data_carry_out(void **s)
+{
+	static const char rid[] = "0123456789abcdef0123456789abcdef";
+	char p[PATH_MAX], nb[32], na[32], b[1024];
+	time_t now = time(NULL), t;
+	_cleanup_json_ cJSON *data = NULL;
+	const cJSON *e;
+	struct tm tm;
+
+	(void)s;
+	set_policy("{\"usb\":{\"default\":\"allow\",\"write_requires_approval\":true},\"carry\":{\"scan_on_mount\":"
+	           "false}}");
+	start("CARRY_LOOP_RW", "S-DATA");
+	assert_true(drive_until("carry.mounted", 0, 3000));
+	mpath(p, sizeof(p), "/before.txt");
+	assert_int_equal(run_child(child_write, p, NULL), 14);
+	e = gate_until("read_only", "root", 1000);
+	assert_non_null(e);
+	assert_string_equal(str(e, "reason"), "no_approval");
+	assert_int_equal(count("carry.out"), 0);
+
+	t = now - 60;
+	strftime(nb, sizeof(nb), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+	t = now + 5;
+	strftime(na, sizeof(na), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+	snprintf(b, sizeof(b),
+	         "[{\"id\":\"request-%s\",\"person\":\"root\",\"medium\":{\"vendor\":\"0781\",\"product\":"
+	         "\"5567\",\"serial\":\"S-DATA\"},\"not_before\":\"%s\",\"not_after\":\"%s\"},"
+	         "{\"id\":\"request-ffffffffffffffffffffffffffffffff\",\"person\":\"root\",\"medium\":{\"vendor\":"
+	         "\"0781\",\"product\":\"5567\",\"serial\":\"S-OTHER\"},\"not_before\":\"%s\",\"not_after\":"
+	         "\"2099-01-01T00:00:00Z\"}]",
+	         rid, nb, na, nb);
+	data = cJSON_Parse(b);
+	assert_non_null(data);
+	ctx.approved_carry = data;
+	assert_int_equal(carry_module.reload(state), 0);
+	e = gate_until("writable", "root", 2000);
+	assert_non_null(e);
+	snprintf(b, sizeof(b), "request-%s", rid);
+	assert_string_equal(str(e, "approval"), b);
+	mpath(p, sizeof(p), "/approved.txt");
+	assert_int_equal(run_child(child_write, p, "carry.out"), 0);
+	e = find("carry.out", "path", "/approved.txt");
+	assert_non_null(e);
+	assert_string_equal(str(e, "approval"), b);
+	/* the window closes by the module's clock: read-only again, refused */
+	while (time(NULL) <= now + 6)
+		drive(100);
+	e = gate_until("read_only", "root", 5000);
+	assert_non_null(e);
+	assert_string_equal(str(e, "reason"), "approval_expired");
+	mpath(p, sizeof(p), "/after.txt");
+	assert_int_equal(run_child(child_write, p, NULL), 14);
+	assert_int_equal(count("carry.out"), 1);
+	ctx.approved_carry = NULL;
+	stop();
+}
+
 /* ---- hidden from automounters until marked (CARRY-3, issue 22) ------------------ */
 
 /* run_dir/media-visible/MAJ:MIN of the medium in env: what
@@ -1566,6 +1633,7 @@ int main(void)
 	        cmocka_unit_test_teardown(test_approval_expired, teardown),
 	        cmocka_unit_test_teardown(test_approval_wrong_person, teardown),
 	        cmocka_unit_test_teardown(test_approval_wrong_medium, teardown),
+	        cmocka_unit_test_teardown(test_approval_data_carry_out, teardown),
 	        cmocka_unit_test_teardown(test_metadata_writes_without_approval, teardown),
 	        cmocka_unit_test_teardown(test_metadata_writes_with_approval, teardown),
 	        cmocka_unit_test_teardown(test_mount_ro_not_busy, teardown),

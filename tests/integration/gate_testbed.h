@@ -50,7 +50,15 @@ static inline bool wait_attr(const char *syspath, const char *a, const char *wan
 	return strcmp(attr(syspath, a), want) == 0;
 }
 
+static inline char *insert_class(int port, const char *vid, const char *pid, const char *serial, uint8_t cls);
+
 static inline char *insert(int port, const char *vid, const char *pid, const char *serial)
+{
+	return insert_class(port, vid, pid, serial, 8);
+}
+
+/* A device whose one interface has class cls (8: mass storage). */
+static inline char *insert_class(int port, const char *vid, const char *pid, const char *serial, uint8_t cls)
 {
 	char name[16], dn[8], dn3[8], prod[32];
 	/* device, configuration, one mass-storage interface */
@@ -63,6 +71,7 @@ static inline char *insert(int port, const char *vid, const char *pid, const cha
 	unsigned v = (unsigned)strtoul(vid, NULL, 16), pr = (unsigned)strtoul(pid, NULL, 16);
 
 	desc[8] = (uint8_t)v, desc[9] = (uint8_t)(v >> 8), desc[10] = (uint8_t)pr, desc[11] = (uint8_t)(pr >> 8);
+	desc[32] = cls;
 	snprintf(name, sizeof(name), "1-%d", port);
 	snprintf(dn, sizeof(dn), "%d", d);
 	snprintf(dn3, sizeof(dn3), "%03d", d);

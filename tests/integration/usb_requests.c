@@ -14,6 +14,13 @@
  * - the approval ends by the agent's clock: the stick is deauthorized, and
  *   blocked again when it is plugged in anew;
  * - an exception request is rejected with a reason;
+ * - a carry-out (CARRY-2, MEDIA-2) of the stick, asked as nobody (a body
+ *   naming another person is refused), cannot be approved by the requester
+ *   (OPS-4), nor read-only or for anyone; approved read-write by shonin, it
+ *   reaches the agent as signed approval data (approval.applied kind
+ *   carry-out with the request id, the medium and the window; the policy
+ *   version stays). That the carry module then allows writing within the
+ *   window only is tests/integration/carry.c test_approval_data_carry_out;
  * - an emergency code entered offline (OPS-3) becomes a request that an
  *   approver acknowledges — not the person who used it (OPS-4). */
 #include <errno.h>
@@ -115,10 +122,23 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* `mamorictl request device PORT` as nobody; the server's id of it in id */
+static void request_port(const char *port, char *id, size_t idsz)
+{
+	char cmd[8192];
+
+	snprintf(cmd, sizeof(cmd),
+	         "runuser -u nobody -- %s/mamorictl --root %s --lang en request device %s > %s/out4.txt 2>&1", bindir,
+	         tbroot, port, prep);
+	assert_int_equal(run(cmd), 0);
+	assert_int_equal(step("wait_request device"), 0);
+	assert_true(strscpy(id, idsz, step_out()) >= 0);
+}
+
 static void test_requests(void **state)
 {
-	char cmd[16384], id[64], id2[64];
-	char *dev;
+	char cmd[16384], id[64], id2[64], id3[64], rid[64];
+	char *dev, *cam, *rw;
 	const char *ans;
 	double t0, dt;
 	time_t until;
@@ -211,6 +231,85 @@ static void test_requests(void **state)
 	assert_int_equal(step("approve %s shonin %lld", id, (long long)until), 0);
 	assert_string_equal(step_out(), "409");
 
+	/* a carry-out of the stick (CARRY-2): a body naming a person is refused */
+	ans = control_as_nobody("{\"cmd\":\"request\",\"args\":{\"kind\":\"carry-out\",\"medium\":\"1-3\","
+	                        "\"until\":4102444800,\"purpose\":\"x\",\"user\":\"shonin\"}}");
+	assert_non_null(strstr(ans, "unknown_field"));
+	snprintf(cmd, sizeof(cmd),
+	         "runuser -u nobody -- %s/mamorictl --root %s --lang en --json request carry-out --medium 1-3 "
+	         "--until $(date -u -d @%lld +%%Y-%%m-%%dT%%H:%%M:%%SZ) --purpose 'council minutes' > %s/out3.txt "
+	         "2>&1",
+	         bindir, tbroot, (long long)time(NULL) + 86400, prep);
+	assert_int_equal(run(cmd), 0);
+	{
+		_cleanup_json_ cJSON *o = cJSON_Parse(prep_read("out3.txt"));
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "medium");
+
+		assert_non_null(o);
+		assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "user")), "nobody");
+		assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "serial")), "REQ1");
+		assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "vendor")), "dead");
+		assert_true(strscpy(rid, sizeof(rid),
+		                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "request_id"))) >= 0);
+	}
+	assert_int_equal(step("wait_request carry-out"), 0);
+	assert_true(strscpy(id3, sizeof(id3), step_out()) >= 0);
+	assert_int_equal(step("approve %s nobody %lld '{\"scope\":\"terminal\",\"person\":\"requester\",\"access\":"
+	                      "\"rw\",\"until\":\"2099-01-01T00:00:00Z\"}'",
+	                      id3, 0LL),
+	                 0);
+	assert_string_equal(step_out(), "403"); /* OPS-4 */
+	assert_int_equal(step("approve %s shonin %lld '{\"scope\":\"terminal\",\"person\":\"requester\",\"access\":"
+	                      "\"ro\",\"until\":\"2099-01-01T00:00:00Z\"}'",
+	                      id3, 0LL),
+	                 0);
+	assert_string_equal(step_out(), "400"); /* a carry-out permits writing */
+	assert_int_equal(step("approve %s shonin %lld '{\"scope\":\"terminal\",\"person\":\"anyone\",\"access\":"
+	                      "\"rw\",\"until\":\"2099-01-01T00:00:00Z\"}'",
+	                      id3, 0LL),
+	                 0);
+	assert_string_equal(step_out(), "400"); /* it names its person */
+	assert_int_equal(step("approve_rw %s shonin %lld", id3, (long long)time(NULL) + 3600), 0);
+	assert_string_equal(step_out(), "200");
+	{
+		bool seen = false;
+
+		for (int i = 0; i < 100 && !seen; i++) {
+			snprintf(cmd, sizeof(cmd),
+			         "%s/mamorictl --root %s journal export --format jsonl | jq -e -s --arg r %s "
+			         "'[.[] | select(.type==\"approval.applied\" and .payload.kind==\"carry-out\" and "
+			         ".payload.request_id==$r and .payload.person==\"nobody\" and .payload.access==\"rw\" "
+			         "and "
+			         ".payload.medium.serial==\"REQ1\")] | length == 1' >/dev/null",
+			         bindir, tbroot, rid);
+			seen = run_quiet(cmd) == 0;
+			if (!seen)
+				usleep(200000);
+		}
+		assert_true(seen);
+	}
+
+	/* access (issue 16.2): a read-only approval lets in only what can be
+	 * held read-only (storage, BLKROSET); a camera (class 06) cannot be,
+	 * so "ro" is refused when it is approved, "rw" lets it in */
+	cam = insert_class(6, "cafe", "0006", "CAM1", 0x06);
+	usleep(500000);
+	assert_string_equal(attr(cam, "authorized"), "0");
+	request_port("1-6", id3, sizeof(id3));
+	assert_int_equal(step("approve %s shonin %lld", id3, (long long)time(NULL) + 3600), 0);
+	assert_string_equal(step_out(), "400");
+	assert_int_equal(step("approve_rw %s shonin %lld", id3, (long long)time(NULL) + 3600), 0);
+	assert_string_equal(step_out(), "200");
+	assert_true(wait_attr(cam, "authorized", "1", 15000));
+	/* a stick approved "rw": its storage follows the policy (writable here) */
+	rw = insert(7, "dead", "beef", "RW1");
+	usleep(500000);
+	assert_string_equal(attr(rw, "authorized"), "0");
+	request_port("1-7", id3, sizeof(id3));
+	assert_int_equal(step("approve_rw %s shonin %lld", id3, (long long)time(NULL) + 3600), 0);
+	assert_string_equal(step_out(), "200");
+	assert_true(wait_attr(rw, "authorized", "1", 15000));
+
 	/* the exception request: rejected with a reason */
 	assert_int_equal(step("reject %s 'use the shared scanner'", id2), 0);
 	assert_string_equal(step_out(), "200");
@@ -263,6 +362,8 @@ static void test_requests(void **state)
 	         tbroot, prep);
 	assert_int_equal(run(cmd), 0);
 	g_free(dev);
+	g_free(cam);
+	g_free(rw);
 }
 
 int main(void)

@@ -65,11 +65,11 @@ if [[ -s $J ]]; then
 	jq -c 'select(.type | test("^(request|approval|usb)\\."))' "$J" >"$prep/checked.jsonl"
 	check "the journal's request/approval/usb records match docs/EVENTS.md" events_doc_check "$prep/checked.jsonl"
 	check "request.created names the peer (nobody), never a field" \
-		test "$(jq -r 'select(.type=="request.created" and .payload.kind=="device") | .payload.user' "$J")" = nobody
+		test "$(jq -rs '[.[] | select(.type=="request.created") | .payload.user] | unique | join(",")' "$J")" = nobody
 	check "the refused impersonations are journaled (request.refused unknown_field)" \
 		test "$(jq -s '[.[] | select(.type=="request.refused" and .payload.reason=="unknown_field")] | length' "$J")" -ge 2
 	check "approval.applied names the request id" \
-		test "$(jq -r 'select(.type=="approval.applied") | .payload.request_id' "$J")" = \
+		test "$(jq -r 'select(.type=="approval.applied" and .payload.kind=="device") | .payload.request_id' "$J")" = \
 		"$(jq -r 'select(.type=="request.created" and .payload.kind=="device") | .payload.request_id' "$J")"
 	# applied at once: from the record of approval.applied to the gate's usb.allowed
 	a=$(jq -s '[.[] | select(.type=="approval.applied")][0].time_us' "$J")
@@ -80,6 +80,16 @@ if [[ -s $J ]]; then
 	else
 		bad "approval.applied ($a) and usb.allowed ($u) both journaled"
 	fi
+	check "the carry-out's approval.applied names its request id, the person and the medium (CARRY-2)" \
+		test "$(jq -r 'select(.type=="approval.applied" and .payload.kind=="carry-out") | "\(.payload.request_id) \(.payload.person) \(.payload.medium.serial)"' "$J")" = \
+		"$(jq -r 'select(.type=="request.created" and .payload.kind=="carry-out") | "\(.payload.request_id) nobody REQ1"' "$J")"
+	# access (issue 16.2): ro → storage only, read-only; rw → the policy's media rules
+	check "the stick approved ro is let in read-only, storage only" \
+		test "$(jq -r 'select(.type=="usb.allowed" and .payload.reason=="local_exception" and .payload.device.serial=="REQ1") | "\(.payload.media) \(.payload.interfaces_allowed | join(","))"' "$J" | head -n1)" = "readonly 08:06:50"
+	check "the stick approved rw is writable (the policy has no media rule against it)" \
+		test "$(jq -r 'select(.type=="usb.allowed" and .payload.reason=="local_exception" and .payload.device.serial=="RW1") | .payload.media' "$J" | head -n1)" = writable
+	check "the camera approved rw is let in" \
+		test "$(jq -r 'select(.type=="usb.allowed" and .payload.reason=="local_exception" and .payload.device.serial=="CAM1") | .payload.interfaces_allowed | join(",")' "$J" | head -n1)" = "06:06:50"
 	check "the approval's end is recorded (usb.exception_ended expired)" \
 		test "$(jq -s '[.[] | select(.type=="usb.exception_ended" and .payload.reason=="expired")] | length' "$J")" -ge 1
 else

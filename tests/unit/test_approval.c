@@ -152,12 +152,58 @@ static void test_parse(void **state)
 	assert_int_equal(approval_doc_parse("[]", 2, &d, &why), -EBADMSG);
 }
 
+/* The parse of ok with the first `from` replaced by `to` (as long). */
+static int parse_mutated(const char *ok, const char *from, const char *to)
+{
+	static struct approval_doc d;
+	const char *why;
+	char buf[2048];
+
+	snprintf(buf, sizeof(buf), "%s", ok);
+	assert_non_null(strstr(buf, from));
+	assert_int_equal(strlen(from), strlen(to));
+	memcpy(strstr(buf, from), to, strlen(to));
+	return approval_doc_parse(buf, strlen(buf), &d, &why);
+}
+
+/* A carry-out (CARRY-2): the medium, a named person, the window, rw only. */
+static void test_parse_carry_out(void **state)
+{
+	static struct approval_doc d;
+	const char *why;
+	const char *ok = "{\"type\":\"mamori.approvals\",\"terminal_id\":\"pc-a\",\"version\":3,\"issued_at\":5,"
+	                 "\"approvals\":[{\"id\":\"" ID "\",\"request_id\":\"" ID "\",\"kind\":\"carry-out\","
+	                 "\"medium\":{\"vendor\":\"0781\",\"product\":\"5567\",\"serial\":\"S-1\"},"
+	                 "\"person\":\"tanaka\",\"access\":\"rw\",\"not_before\":100,\"not_after\":200,"
+	                 "\"approved_by\":\"user:shonin\",\"version\":3}]}";
+
+	(void)state;
+	assert_int_equal(approval_doc_parse(ok, strlen(ok), &d, &why), 0);
+	assert_int_equal(d.a[0].kind, APPROVAL_CARRY_OUT);
+	assert_int_equal(d.a[0].vendor, 0x0781);
+	assert_int_equal(d.a[0].product, 0x5567);
+	assert_string_equal(d.a[0].serial, "S-1");
+	assert_string_equal(d.a[0].person, "tanaka");
+	assert_int_equal(d.a[0].not_before, 100);
+	/* read-only: a carry-out permits writing */
+	assert_int_equal(parse_mutated(ok, "\"rw\"", "\"ro\""), -EBADMSG);
+	/* anyone: a carry-out names its person */
+	assert_int_equal(parse_mutated(ok, "\"tanaka\"", "null    "), -EBADMSG);
+	/* a device's hash instead of the medium; a medium without a serial */
+	assert_int_equal(parse_mutated(ok, "\"medium\"", "\"hash\"  "), -EBADMSG);
+	assert_int_equal(parse_mutated(ok, "\"serial\"", "\"serail\""), -EBADMSG);
+	assert_int_equal(parse_mutated(ok, "\"0781\"", "\"0G81\""), -EBADMSG);
+	/* the window backwards */
+	assert_int_equal(parse_mutated(ok, "\"not_before\":100", "\"not_before\":300"), -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_install_and_load, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 	        cmocka_unit_test(test_parse),
+	        cmocka_unit_test(test_parse_carry_out),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

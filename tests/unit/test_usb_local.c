@@ -72,6 +72,16 @@ static void test_elements_are_exact(void **state)
 	assert_int_equal(set.n, 1);
 	assert_int_equal(set.e[0].action, USB_LOCAL_BLOCK);
 	assert_int_equal(set.e[0].policy_version, 3);
+	/* an approval's access (issue 16): allow_ro and allow_rw, one table both ways */
+	assert_int_equal(parse("[{\"id\":\"approval-1\",\"action\":\"allow_ro\",\"hash\":\"" H1
+	                       "\",\"not_after\":10,\"policy_version\":0},{\"id\":\"approval-2\",\"action\":"
+	                       "\"allow_rw\",\"hash\":\"" H2 "\",\"not_after\":10,\"policy_version\":0}]",
+	                       &set, &why),
+	                 0);
+	assert_int_equal(set.e[0].action, USB_LOCAL_ALLOW_RO);
+	assert_int_equal(set.e[1].action, USB_LOCAL_ALLOW_RW);
+	assert_string_equal(usb_local_action_to_string(USB_LOCAL_ALLOW_RO), "allow_ro");
+	assert_int_equal(usb_local_action_from_string("allow_rx"), -EINVAL);
 }
 
 static void test_find_and_prune(void **state)
