@@ -28,7 +28,9 @@ struct media_entry {
 	char devnode[MEDIA_DEVNODE_MAX];   /* "/dev/sdb1" (system path) */
 	char auth_path[MEDIA_SYSPATH_MAX]; /* sysfs dir whose `authorized`=0 cuts the medium off ("" = none) */
 	cJSON *identity;                   /* the usb module's identity object (owned by the registry) */
-	char decision[MEDIA_DECISION_MAX]; /* "rw" or "ro" */
+	char decision[MEDIA_DECISION_MAX]; /* "rw", "ro", or "approval": held read-only by the gate until the
+	                                    * carry module's write gate finds an approval (CARRY-2, MEDIA-2);
+	                                    * a reader takes any other value for "ro" */
 	bool readonly;                     /* BLKROSET is in force */
 };
 

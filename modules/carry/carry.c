@@ -1683,6 +1683,7 @@ static void follow(struct carry_state *st, const struct carry_mount *m, const st
 	uint64_t mask = FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE;
 	int dirfd = anchor_fd >= 0 ? anchor_fd : AT_FDCWD;
 	const char *mpath;
+	bool held;
 
 	if (st->n_vols >= CARRY_VOLUMES_MAX) {
 		log_error("carry: too many volumes, %s is not followed", e->devnode);
@@ -1708,13 +1709,19 @@ static void follow(struct carry_state *st, const struct carry_mount *m, const st
 	(void)strscpy(v->fstype, sizeof(v->fstype), m->fstype);
 	(void)strscpy(v->devnode, sizeof(v->devnode), e->devnode);
 	(void)strscpy(v->auth_path, sizeof(v->auth_path), e->auth_path);
-	v->media_readonly = e->readonly || m->readonly;
+	/* "approval": mamorid holds it read-only only until an approval
+	 * applies, which is this module's to judge (CARRY-2, MEDIA-2): not a
+	 * read-only medium, and a person's mount of it found read-only (the
+	 * hold made it so) starts gated read-only, to be opened by write_gate */
+	held = strcmp(e->decision, "approval") == 0;
+	v->media_readonly = !held && (e->readonly || m->readonly);
 	v->needs_approval = usb_rules_write_requires_approval(st->rules) && !v->media_readonly;
 	/* a medium found mounted by a person (raced): gated from its first
 	 * look (write_gate at person_mount) */
-	v->gate = gate != GATE_OFF                                            ? gate
-	          : v->needs_approval && !st->ctx->audit_only && !m->readonly ? GATE_RW
-	                                                                      : GATE_OFF;
+	v->gate = gate != GATE_OFF                            ? gate
+	          : !v->needs_approval || st->ctx->audit_only ? GATE_OFF
+	          : m->readonly                               ? GATE_RO
+	                                                      : GATE_RW;
 	v->seen = true;
 	identity_for_rules(v);
 	/* the mount point must still be this filesystem (no race with a remount elsewhere) */
@@ -1981,8 +1988,9 @@ static void anchor(struct carry_state *st, const struct media_entry *e)
 	 * mount of it (EBUSY: it does not change a live superblock's state for
 	 * a second mount). It becomes writable only through write_gate
 	 * (CARRY-2, MEDIA-2). */
-	bool gated = usb_rules_write_requires_approval(st->rules) && !e->readonly && !st->ctx->audit_only,
-	     device_ro = e->readonly;
+	bool held = strcmp(e->decision, "approval") == 0, /* mamorid's hold until an approval (above) */
+	        gated = usb_rules_write_requires_approval(st->rules) && (!e->readonly || held) && !st->ctx->audit_only,
+	     device_ro = e->readonly && !held;
 
 	if (st->n_anchor_failed >= CARRY_VOLUMES_MAX || root_path(node, sizeof(node), e->devnode) < 0 ||
 	    xsnprintf(dir, sizeof(dir), "%s/mamori-anchor.XXXXXX", st->anchor_base) < 0)

@@ -640,11 +640,12 @@ static void make_medium_ro(struct usb_state *st, struct udev_device *usbdev)
 
 /* Tell the carry module (agent/sdk/media.h) which identity and decision a block
  * device has, so that its mounts can be followed. */
-static void publish_medium(struct usb_dev *d, struct udev_device *dev, struct udev_device *usbdev, bool readonly)
+static void publish_medium(struct usb_dev *d, struct udev_device *dev, struct udev_device *usbdev, const char *decision)
 {
 	_cleanup_(cJSON_Deletep) cJSON *id = identity_json(&d->id);
+	bool readonly = strcmp(decision, "rw") != 0;
 	int r = media_publish(udev_device_get_devnum(dev), udev_device_get_devnode(dev),
-	                      usbdev ? udev_device_get_syspath(usbdev) : NULL, id, readonly ? "ro" : "rw", readonly);
+	                      usbdev ? udev_device_get_syspath(usbdev) : NULL, id, decision, readonly);
 
 	if (r < 0)
 		log_warning_errno(r, "usb: %s: cannot publish the medium to the carry module",
@@ -727,11 +728,15 @@ static void apply_block(struct usb_state *st, struct udev_device *dev, const cha
 	}
 	if (mode == USB_MEDIA_RO) {
 		bool already = change && usb_media_get_readonly(node) == 1;
+		const char *pub = usb_media_decision(mode, reason);
 		_cleanup_(cJSON_Deletep) cJSON *o = NULL;
 
-		publish_medium(d, dev, u, true);
+		publish_medium(d, dev, u, pub);
 		if (already)
 			return; /* re-check on change: still read-only, nothing to record */
+		if (change && strcmp(pub, "approval") == 0)
+			return; /* made read-only when it came; from then on the carry
+			         * module's write gate owns its flag (CARRY-2, MEDIA-2) */
 		if (!st->ctx->audit_only) {
 			r = set_ro(node, &verified);
 			if (r < 0)
@@ -751,11 +756,14 @@ static void apply_block(struct usb_state *st, struct udev_device *dev, const cha
 			                                                            : "MEDIA-4");
 			emit(st, "usb.readonly", verified ? SEV_NOTICE : SEV_ERROR, reqs, o);
 		}
-		if (!change && !present && devtype && strcmp(devtype, "disk") == 0)
+		/* a medium a policy approval names now is the carry module's to
+		 * open: no "no approval" notice for it */
+		if (!change && !present && devtype && strcmp(devtype, "disk") == 0 &&
+		    !(strcmp(pub, "approval") == 0 && d->dec.approval_id))
 			tell_person(st, d, "readonly", reason);
 		return;
 	}
-	publish_medium(d, dev, u, false);
+	publish_medium(d, dev, u, "rw");
 	if (!change) {
 		_cleanup_(cJSON_Deletep) cJSON *o = decision_json(d, reason);
 		if (o) {

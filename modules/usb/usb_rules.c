@@ -760,20 +760,37 @@ static void decide_media(const struct usb_rules *r, const struct usb_identity *i
 			d.reason = "hardware_encrypted";
 	}
 	if (r->write_requires_approval) {
+		/* MEDIA-2, CARRY-2: the gate never makes such a medium writable
+		 * itself, approved or not. It holds it read-only and leaves it
+		 * to the carry module's write gate (mamori-worker), the one part
+		 * that sees the person, and the approvals delivered as data
+		 * (issue 16) as well as the policy's; it opens the medium while
+		 * an approval holds and closes it when the window ends. With
+		 * the worker down nobody opens it (fail closed). approval_id
+		 * names a policy approval in its window now, for the record. */
+		d.write_approved = false;
 		for (size_t i = 0; i < r->n_approvals; i++)
 			if (medium_match(&r->approvals[i].m, id) && now >= r->approvals[i].not_before &&
 			    now <= r->approvals[i].not_after) {
-				d.write_approved = true;
 				d.approval_id = r->approvals[i].id;
 				break;
 			}
-		if (!d.write_approved && d.media == USB_MEDIA_RW) {
+		if (d.media == USB_MEDIA_RW) {
 			d.media = USB_MEDIA_RO;
 			d.reason = "write_requires_approval";
 		}
 	} else
 		d.write_approved = true;
 	*ret = d;
+}
+
+const char *usb_media_decision(int mode, const char *reason)
+{
+	if (mode == USB_MEDIA_RW)
+		return "rw";
+	if (mode == USB_MEDIA_RO && reason && strcmp(reason, "write_requires_approval") == 0)
+		return "approval";
+	return "ro";
 }
 
 bool usb_rules_write_requires_approval(const struct usb_rules *r)

@@ -71,10 +71,10 @@ struct usb_decision {
 	const char *reason;  /* reason code (static string): rule, default, interfaces, write_requires_approval, ... */
 	const char *reqs;    /* requirement IDs (borrowed) */
 	int rule;            /* index of the matched device rule, -1 for none */
-	uint64_t iface_allowed; /* bit i: id->ifaces[i] may be authorized */
-	bool partial;           /* some interfaces are blocked while the device is authorized */
-	bool write_approved;    /* an approval allows writing (MEDIA-2) */
-	const char *approval_id;
+	uint64_t iface_allowed;       /* bit i: id->ifaces[i] may be authorized */
+	bool partial;                 /* some interfaces are blocked while the device is authorized */
+	bool write_approved;          /* writes need no approval (MEDIA-2); false under write_requires_approval */
+	const char *approval_id;      /* a policy approval in its window now (information: the carry module decides) */
 	bool crypt_required;          /* plain media get plain_action */
 	enum usb_action plain_action; /* READONLY or BLOCK */
 };
@@ -110,6 +110,13 @@ bool usb_decide_interface(const struct usb_rules *r, const struct usb_decision *
  * or USB_MEDIA_RO, or -EPERM when the medium must be blocked; *ret_reason
  * gets a static reason code. */
 int usb_decide_media(const struct usb_decision *dec, enum usb_crypt c, const char **ret_reason);
+
+/* The decision a medium is published with (agent/sdk/media.h), from
+ * usb_decide_media()'s mode and reason: "rw"; "approval" (held read-only
+ * only because writes need an approval: the carry module's write gate may
+ * open it while one holds, CARRY-2, MEDIA-2); "ro" (read-only for good:
+ * rule, plain medium, the medium itself). */
+const char *usb_media_decision(int mode, const char *reason);
 
 /* Is this identity a registered hardware-encrypted model? */
 bool usb_rules_hw_encrypted(const struct usb_rules *r, const struct usb_identity *id);

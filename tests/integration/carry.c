@@ -45,6 +45,8 @@
 #include "media.h"
 #include "rootpath.h"
 #include "strutil.h"
+#include "usb/usb_identity.h"
+#include "usb/usb_rules.h"
 
 static const char *tmp;
 static cJSON *policy;
@@ -154,7 +156,7 @@ static dev_t loop_dev(const char *env)
 	return s.st_rdev;
 }
 
-static void publish(const char *env, const char *serial)
+static void publish_as(const char *env, const char *serial, const char *decision, bool readonly)
 {
 	char auth[PATH_MAX];
 	cJSON *id = cJSON_CreateObject();
@@ -173,8 +175,52 @@ static void publish(const char *env, const char *serial)
 		fclose(f);
 	}
 	snprintf(auth, sizeof(auth), "%s/usbdev", tmp);
-	assert_int_equal(media_publish(loop_dev(env), getenv(env), auth, id, "rw", false), 0);
+	assert_int_equal(media_publish(loop_dev(env), getenv(env), auth, id, decision, readonly), 0);
 	cJSON_Delete(id);
+}
+
+static void publish(const char *env, const char *serial)
+{
+	publish_as(env, serial, "rw", false);
+}
+
+static void loop_set_ro(const char *env, int on)
+{
+	int fd = open(getenv(env), O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ioctl(fd, BLKROSET, &on), 0);
+	close(fd);
+}
+
+/* The medium as mamorid decides and publishes it when the stick is plugged
+ * in, under the policy in force (modules/usb/usb.c apply_block: usb_decide,
+ * usb_decide_media, BLKROSET when read-only, usb_media_decision): the
+ * stick 0781:5567 with one mass-storage interface, a plain filesystem. */
+static void publish_as_gate(const char *env, const char *serial)
+{
+	struct usb_identity id = {.have = USB_ID_DESC | USB_ID_SERIAL, .vendor = 0x0781, .product = 0x5567};
+	struct usb_rules *r = NULL;
+	struct usb_decision d;
+	const char *reason = NULL, *pub;
+	char err[256];
+	int mode;
+
+	usb_identity_set_serial(&id, serial, strlen(serial));
+	id.ifaces[0].cls = 8;
+	id.ifaces[0].sub = 6;
+	id.ifaces[0].proto = 0x50;
+	id.n_ifaces = 1;
+	assert_int_equal(usb_rules_load(cJSON_GetObjectItem(policy, "usb"), &r, err, sizeof(err)), 0);
+	assert_int_equal(usb_rules_load_approvals(r, cJSON_GetObjectItem(policy, "carry"), err, sizeof(err)), 0);
+	usb_decide(r, &id, time(NULL), &d);
+	mode = usb_decide_media(&d, USB_CRYPT_PLAIN, &reason);
+	assert_true(mode == USB_MEDIA_RW || mode == USB_MEDIA_RO);
+	pub = usb_media_decision(mode, reason);
+	if (mode == USB_MEDIA_RO)
+		loop_set_ro(env, 1);
+	publish_as(env, serial, pub, mode == USB_MEDIA_RO);
+	usb_rules_free(r);
 }
 
 static void set_policy(const char *json)
@@ -205,11 +251,14 @@ static int mount8(const char *dev, const char *dir, const char *opts)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-/* Publish the medium, start the module, mount. */
-static void start(const char *env, const char *serial)
+/* Publish the medium (as mamorid would when as_gate), start the module, mount. */
+static void start_with(const char *env, const char *serial, bool as_gate)
 {
 	events = cJSON_CreateArray();
-	publish(env, serial);
+	if (as_gate)
+		publish_as_gate(env, serial);
+	else
+		publish(env, serial);
 	carry_module_set_section_source(source);
 	assert_int_equal(carry_module.init(&ctx, &state), 0);
 	snprintf(mnt, sizeof(mnt), "%s/mnt", tmp);
@@ -230,6 +279,11 @@ static void start(const char *env, const char *serial)
 		assert_int_equal(ro, 1);
 		assert_int_equal(mount8(getenv(env), mnt, "-oro"), 0);
 	}
+}
+
+static void start(const char *env, const char *serial)
+{
+	start_with(env, serial, false);
 }
 
 static void stop(void)
@@ -1338,7 +1392,7 @@ static void approval_case(const char *serial, const char *person, const char *nb
 	        "2,\"approver\":\"ciso\",\"requirements\":[\"CARRY-2\"]}]}}",
 	        person, nb, na);
 	set_policy(b);
-	start("CARRY_LOOP_RW", serial);
+	start_with("CARRY_LOOP_RW", serial, true); /* held read-only by mamorid: the write gate decides */
 	assert_true(drive_until("carry.mounted", 0, 3000));
 	mpath(p, sizeof(p), "/approved.txt");
 	/* nobody logged in: the approval of the administrator decides */
@@ -1404,7 +1458,11 @@ static void test_approval_data_carry_out(void **s)
 	(void)s;
 	set_policy("{\"usb\":{\"default\":\"allow\",\"write_requires_approval\":true},\"carry\":{\"scan_on_mount\":"
 	           "false}}");
-	start("CARRY_LOOP_RW", "S-DATA");
+	/* plugged in before the approval: mamorid decides and publishes it as
+	 * it does at plug time (held read-only, no approval in the policy);
+	 * the still-plugged medium must become writable when the approval
+	 * data arrives (on the old code it stayed read-only until re-plugged) */
+	start_with("CARRY_LOOP_RW", "S-DATA", true);
 	assert_true(drive_until("carry.mounted", 0, 3000));
 	mpath(p, sizeof(p), "/before.txt");
 	assert_int_equal(run_child(child_write, p, NULL), 14);

@@ -783,13 +783,18 @@ static void test_readonly_and_approval(void **s)
 	media_cleanup(d, i, b, "sdv");
 	loop_set_rw(loop_luks);
 
-	/* MEDIA-2: with a valid approval writable */
+	/* MEDIA-2, CARRY-2: even with a valid approval the gate holds it
+	 * read-only; the carry module's write gate (mamori-worker) opens it
+	 * for the approved person, within the window. The record names the
+	 * approval. */
 	d = add_stick_with_disk(24, "OK1", "sdw", loop_luks, &i, &b);
-	e = last_event("usb.allowed", "1-24");
+	e = last_event("usb.readonly", "1-24");
 	assert_non_null(e);
+	assert_string_equal(pstr(e->payload, "reason"), "write_requires_approval");
 	assert_string_equal(pstr(e->payload, "approval"), "A-1");
-	assert_int_equal(loop_ro(loop_luks), 0);
+	assert_int_equal(loop_ro(loop_luks), 1);
 	media_cleanup(d, i, b, "sdw");
+	loop_set_rw(loop_luks);
 
 	/* expired approval: read-only */
 	d = add_stick_with_disk(25, "OLD1", "sdu", loop_luks, &i, &b);

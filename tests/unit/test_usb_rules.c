@@ -160,16 +160,26 @@ static void test_approvals_window(void **s)
 
 	assert_int_equal(usb_parse_time("2026-01-01T12:00:00Z", &in), 0);
 	assert_int_equal(usb_parse_time("2026-01-03T00:00:00.5Z", &out), 0);
+	/* the gate never opens it itself (MEDIA-2, CARRY-2): held read-only
+	 * and published as "approval" for the carry module's write gate,
+	 * which judges the person too; the approval in force is named */
 	usb_decide(r, &a, in, &d);
-	assert_true(d.write_approved);
+	assert_false(d.write_approved);
 	assert_string_equal(d.approval_id, "A-1");
-	assert_int_equal(usb_decide_media(&d, USB_CRYPT_PLAIN, &why), USB_MEDIA_RW);
+	assert_int_equal(usb_decide_media(&d, USB_CRYPT_PLAIN, &why), USB_MEDIA_RO);
+	assert_string_equal(why, "write_requires_approval");
+	assert_string_equal(usb_media_decision(USB_MEDIA_RO, why), "approval");
 	usb_decide(r, &a, out, &d);
 	assert_false(d.write_approved);
+	assert_null(d.approval_id);
 	assert_int_equal(d.media, USB_MEDIA_RO);
 	assert_string_equal(d.reason, "write_requires_approval");
 	usb_decide(r, &b, in, &d);
 	assert_int_equal(d.media, USB_MEDIA_RO);
+	/* read-only for good, and writable, are told apart */
+	assert_string_equal(usb_media_decision(USB_MEDIA_RO, "readonly_rule"), "ro");
+	assert_string_equal(usb_media_decision(USB_MEDIA_RO, "plain_media"), "ro");
+	assert_string_equal(usb_media_decision(USB_MEDIA_RW, "allowed"), "rw");
 	usb_rules_free(r);
 }
 
