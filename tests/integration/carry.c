@@ -1442,70 +1442,99 @@ static void test_approval_wrong_medium(void **s)
 /* A carry-out approved on mamori-server reaches the module as approval data
  * (issue 16: ctx->approved_carry, shaped like carry.approvals by
  * agent/worker/approval_store.c, delivered with a reload), not as a new
- * policy: without it a write is refused and recorded; once delivered the
- * medium becomes writable at once and the carry.out record names the
- * approval by its request id; after the window closes (a short one here)
- * writes are refused again (CARRY-2, MEDIA-2). */
-static void test_approval_data_carry_out(void **s)
+ * policy. The stick was plugged in and decided by mamorid before any
+ * approval (published as mamorid does it: held read-only, no approval in
+ * the policy). Without the approval a write by the person is refused and
+ * the refusal recorded (no_approval); once delivered the still-plugged
+ * medium becomes writable for that person at once and the carry.out record
+ * names the approval by its request id; after the window closes (a short
+ * one here) writes are refused again (CARRY-2, MEDIA-2). On the old code
+ * mamorid published the medium as "ro" and the module never opened it
+ * (until a re-plug). uid 0: nobody logged in, the administrator's
+ * approval decides; otherwise the person is logged in (a session). */
+static void data_carry_out_case(uid_t uid, const char *serial)
 {
 	static const char rid[] = "0123456789abcdef0123456789abcdef";
-	char p[PATH_MAX], nb[32], na[32], b[1024];
+	char p[PATH_MAX], nb[32], na[32], b[1024], who[16];
 	time_t now = time(NULL), t;
 	_cleanup_json_ cJSON *data = NULL;
+	struct session se = {.pid = 0, .fd = -1};
 	const cJSON *e;
 	struct tm tm;
 
-	(void)s;
+	if (uid)
+		snprintf(who, sizeof(who), "%u", (unsigned)uid);
+	else
+		snprintf(who, sizeof(who), "root");
 	set_policy("{\"usb\":{\"default\":\"allow\",\"write_requires_approval\":true},\"carry\":{\"scan_on_mount\":"
 	           "false}}");
-	/* plugged in before the approval: mamorid decides and publishes it as
-	 * it does at plug time (held read-only, no approval in the policy);
-	 * the still-plugged medium must become writable when the approval
-	 * data arrives (on the old code it stayed read-only until re-plugged) */
-	start_with("CARRY_LOOP_RW", "S-DATA", true);
+	start_with("CARRY_LOOP_RW", serial, true);
 	assert_true(drive_until("carry.mounted", 0, 3000));
-	mpath(p, sizeof(p), "/before.txt");
+	if (uid)
+		se = session_begin(uid);
+	as_uid = uid;
+	snprintf(b, sizeof(b), "/%s-before.txt", who);
+	mpath(p, sizeof(p), b);
 	assert_int_equal(run_child(child_write, p, NULL), 14);
-	e = gate_until("read_only", "root", 1000);
+	e = gate_until("read_only", who, 3000);
 	assert_non_null(e);
 	assert_string_equal(str(e, "reason"), "no_approval");
 	assert_int_equal(count("carry.out"), 0);
 
 	t = now - 60;
 	strftime(nb, sizeof(nb), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-	t = now + 5;
+	t = now + 6;
 	strftime(na, sizeof(na), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
 	snprintf(b, sizeof(b),
-	         "[{\"id\":\"request-%s\",\"person\":\"root\",\"medium\":{\"vendor\":\"0781\",\"product\":"
-	         "\"5567\",\"serial\":\"S-DATA\"},\"not_before\":\"%s\",\"not_after\":\"%s\"},"
-	         "{\"id\":\"request-ffffffffffffffffffffffffffffffff\",\"person\":\"root\",\"medium\":{\"vendor\":"
+	         "[{\"id\":\"request-%s\",\"person\":\"%s\",\"medium\":{\"vendor\":\"0781\",\"product\":"
+	         "\"5567\",\"serial\":\"%s\"},\"not_before\":\"%s\",\"not_after\":\"%s\"},"
+	         "{\"id\":\"request-ffffffffffffffffffffffffffffffff\",\"person\":\"%s\",\"medium\":{\"vendor\":"
 	         "\"0781\",\"product\":\"5567\",\"serial\":\"S-OTHER\"},\"not_before\":\"%s\",\"not_after\":"
 	         "\"2099-01-01T00:00:00Z\"}]",
-	         rid, nb, na, nb);
+	         rid, who, serial, nb, na, who, nb);
 	data = cJSON_Parse(b);
 	assert_non_null(data);
 	ctx.approved_carry = data;
 	assert_int_equal(carry_module.reload(state), 0);
-	e = gate_until("writable", "root", 2000);
+	e = gate_until("writable", who, 3000);
 	assert_non_null(e);
 	snprintf(b, sizeof(b), "request-%s", rid);
 	assert_string_equal(str(e, "approval"), b);
-	mpath(p, sizeof(p), "/approved.txt");
+	snprintf(nb, sizeof(nb), "/%s-approved.txt", who);
+	mpath(p, sizeof(p), nb);
 	assert_int_equal(run_child(child_write, p, "carry.out"), 0);
-	e = find("carry.out", "path", "/approved.txt");
+	e = find("carry.out", "path", nb);
 	assert_non_null(e);
 	assert_string_equal(str(e, "approval"), b);
+	assert_string_equal(str(e, "user"), who);
 	/* the window closes by the module's clock: read-only again, refused */
-	while (time(NULL) <= now + 6)
+	while (time(NULL) <= now + 7)
 		drive(100);
-	e = gate_until("read_only", "root", 5000);
+	e = gate_until("read_only", who, 5000);
 	assert_non_null(e);
 	assert_string_equal(str(e, "reason"), "approval_expired");
-	mpath(p, sizeof(p), "/after.txt");
+	snprintf(b, sizeof(b), "/%s-after.txt", who);
+	mpath(p, sizeof(p), b);
 	assert_int_equal(run_child(child_write, p, NULL), 14);
 	assert_int_equal(count("carry.out"), 1);
+	as_uid = 0;
+	if (uid)
+		session_end(&se);
 	ctx.approved_carry = NULL;
 	stop();
+}
+
+static void test_approval_data_carry_out(void **s)
+{
+	(void)s;
+	data_carry_out_case(0, "S-DATA");
+}
+
+/* the same for a person who is not root, logged in (issue 16 point 4) */
+static void test_approval_data_carry_out_person(void **s)
+{
+	(void)s;
+	data_carry_out_case(61001, "S-PERSON");
 }
 
 /* ---- hidden from automounters until marked (CARRY-3, issue 22) ------------------ */
@@ -1692,6 +1721,7 @@ int main(void)
 	        cmocka_unit_test_teardown(test_approval_wrong_person, teardown),
 	        cmocka_unit_test_teardown(test_approval_wrong_medium, teardown),
 	        cmocka_unit_test_teardown(test_approval_data_carry_out, teardown),
+	        cmocka_unit_test_teardown(test_approval_data_carry_out_person, teardown),
 	        cmocka_unit_test_teardown(test_metadata_writes_without_approval, teardown),
 	        cmocka_unit_test_teardown(test_metadata_writes_with_approval, teardown),
 	        cmocka_unit_test_teardown(test_mount_ro_not_busy, teardown),
