@@ -1,5 +1,6 @@
 /* protocol/journal_canon.c — canonical JSON of journal records and exact-bytes
- * encoding of untrusted strings (mamori-worker, mamorictl, mamori-server). Pure; see
+ * encoding of untrusted strings (mamori-worker, mamorictl, mamori-server; and
+ * mamorid, whose usb module encodes descriptor strings with it). Pure; see
  * journal_canon.h and docs/EVENTS.md. */
 #include <errno.h>
 #include <stdlib.h>
