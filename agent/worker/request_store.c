@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "alloc-util.h"
@@ -29,6 +28,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "module.h"
+#include "random-util.h"
 #include "request_store.h"
 #include "rootpath.h"
 #include "strutil.h"
@@ -298,7 +298,7 @@ cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_
 		              uid, pid);
 	if (reason && !valid_text(reason, REQUEST_REASON_MAX))
 		return refuse(ctx, "bad_request", "--reason: 1 to 1024 bytes of UTF-8", args, uid, pid);
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+	if (random_bytes(rnd, sizeof(rnd), false) < 0)
 		return refuse(ctx, "no_random", "cannot make a request id", args, uid, pid);
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(id + 2 * i, 3, "%02x", rnd[i]);

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -29,6 +28,7 @@
 #include "fileio.h"
 #include "json-util.h"
 #include "log.h"
+#include "random-util.h"
 #include "rootpath.h"
 #include "sanitize.h"
 #include "strutil.h"
@@ -279,7 +279,7 @@ static int verify(int dfd, uint64_t size, const unsigned char *pattern, unsigned
 	for (int i = 0; i < SAMPLES && size > win; i++) {
 		uint64_t x;
 
-		if (getrandom(&x, sizeof(x), 0) != sizeof(x))
+		if (random_bytes(&x, sizeof(x), false) < 0)
 			return -EIO;
 		offs[n++] = (x % (size - win)) & ~(uint64_t)4095;
 	}
@@ -396,7 +396,7 @@ cJSON *sanitize_request(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pi
 		pattern = malloc(PATTERN_SIZE);
 		if (!pattern)
 			return NULL;
-		r = getrandom(pattern, PATTERN_SIZE, 0) == PATTERN_SIZE ? overwrite(fd, size, pattern) : -EIO;
+		r = random_bytes(pattern, PATTERN_SIZE, false) == 0 ? overwrite(fd, size, pattern) : -EIO;
 		break;
 	default:
 		r = -EINVAL;

@@ -25,35 +25,15 @@
 #define ID   "00112233445566778899aabbccddeeff"
 #define HASH "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
-struct fx {
-	char *dir;
-	char key[512], key2[512], pub[512];
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	char prefix[512];
-
-	f->dir = tu_mkdtemp();
-	snprintf(prefix, sizeof(prefix), "%s/pk", f->dir);
-	assert_int_equal(policy_keygen(prefix), 0);
-	snprintf(f->key, sizeof(f->key), "%s/pk.key", f->dir);
-	snprintf(f->pub, sizeof(f->pub), "%s/pk.pub", f->dir);
-	snprintf(prefix, sizeof(prefix), "%s/other", f->dir);
-	assert_int_equal(policy_keygen(prefix), 0);
-	snprintf(f->key2, sizeof(f->key2), "%s/other.key", f->dir);
-	*state = f;
+	*state = tu_keys_new();
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-
-	tu_rmtree(f->dir);
-	free(f->dir);
-	free(f);
+	tu_keys_free(*state);
 	return 0;
 }
 
@@ -67,7 +47,7 @@ static void doc(char *buf, size_t n, const char *tid, int version, const char *e
 	         tid, version, version, extra);
 }
 
-static int install(struct fx *f, const char *key, const char *d)
+static int install(struct tu_keys *f, const char *key, const char *d)
 {
 	char sig[POLICY_SIG_B64_LEN + 1], why[256];
 
@@ -77,7 +57,7 @@ static int install(struct fx *f, const char *key, const char *d)
 
 static void test_install_and_load(void **state)
 {
-	struct fx *f = *state;
+	struct tu_keys *f = *state;
 	static struct approval_doc d;
 	char buf[2048], why[256];
 
@@ -112,7 +92,7 @@ static void test_install_and_load(void **state)
 
 static void test_refused(void **state)
 {
-	struct fx *f = *state;
+	struct tu_keys *f = *state;
 	char buf[2048], sig[POLICY_SIG_B64_LEN + 1], why[256];
 
 	doc(buf, sizeof(buf), "pc-a", 1, "");
