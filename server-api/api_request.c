@@ -12,7 +12,9 @@
  * department; this person or anyone; ro or rw; until), rejects (a reason)
  * or acknowledges; the approver is never the requester (OPS-4, the same
  * rule as for policies and commands: api_admin_ops4_allowed). Every step is
- * in the audit trail. Approved device requests reach the terminals as
+ * in the audit trail. Only an account for the department of the request's
+ * terminal (or for every department: ciso, "*") sees and decides it
+ * (issue 16.2). Approved device requests reach the terminals as
  * approval data signed with the policy key (protocol/approval.h) in the
  * check-in answer, separate from the group policy. */
 #include <errno.h>
@@ -168,6 +170,61 @@ void api_request_ingest(struct server *srv, const char *terminal_id, const cJSON
 
 /* ---- the admin API ------------------------------------------------------------------ */
 
+/* Issue 16.2: a request is seen and decided only by an account for the
+ * department of its terminal (the terminal's department now, as an
+ * administrator set it), or for every department (ciso, "*"). 0 yes,
+ * -EPERM no (*why), other negative: the store. */
+int api_request_visible(struct server *srv, const char *actor, const struct store_request *q, const char **why,
+                        char ret_dept[STORE_ID_MAX])
+{
+	char dept[STORE_ID_MAX];
+	struct store_device dev;
+	int r = STORE_CALL(srv->store, device_get, q->terminal_id, &dev), all;
+
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (r == -ENOENT)
+		dev.department[0] = '\0';
+	if (ret_dept)
+		(void)strscpy(ret_dept, STORE_ID_MAX, dev.department);
+	all = api_admin_actor_department(srv, actor, dept);
+	if (all == 1)
+		return 0;
+	if (all == -ENOENT) {
+		*why = "department: this account approves for no department";
+		return -EPERM;
+	}
+	if (all < 0)
+		return all;
+	if (!dev.department[0] || strcmp(dev.department, dept) != 0) {
+		*why = "department: the terminal is of another department";
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* 403 for a request of another department (audited); 0 when visible */
+static int refuse_other_department(struct server *srv, struct http_req *req, const char *actor, const char *action,
+                                   const struct store_request *q)
+{
+	const char *why = "";
+	int r = api_request_visible(srv, actor, q, &why, NULL);
+
+	if (r == 0)
+		return 0;
+	if (r != -EPERM) {
+		api_admin_store_failed(req, r);
+		return r;
+	}
+	server_audit(srv, actor, action, q->terminal_id, "refused", why);
+	http_reply_error(req, 403, "other_department",
+	                 "この申請は担当部署の端末のものではありません。その部署の承認者か CISO が判断します",
+	                 "this request is from a terminal of a department you do not approve for; an approver of "
+	                 "that department or a CISO decides it",
+	                 NULL);
+	return -EPERM;
+}
+
 static cJSON *request_json(const struct store_request *q)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -206,11 +263,25 @@ static cJSON *request_json(const struct store_request *q)
 	return o;
 }
 
+struct listing {
+	struct server *srv;
+	const char *actor;
+	cJSON *arr;
+};
+
 static int list_cb(const struct store_request *q, void *userdata)
 {
-	cJSON *o = request_json(q);
+	struct listing *l = userdata;
+	const char *why;
+	cJSON *o;
+	int r = api_request_visible(l->srv, l->actor, q, &why, NULL);
 
-	if (!o || !cJSON_AddItemToArray(userdata, o)) {
+	if (r == -EPERM)
+		return 0; /* another department's (issue 16.2) */
+	if (r < 0)
+		return r;
+	o = request_json(q);
+	if (!o || !cJSON_AddItemToArray(l->arr, o)) {
 		cJSON_Delete(o);
 		return -ENOMEM;
 	}
@@ -234,7 +305,8 @@ static void handle_list(void *userdata, struct http_req *req)
 	arr = cJSON_CreateArray();
 	if (!arr)
 		return api_admin_no_memory(req);
-	r = STORE_CALL(srv->store, request_list, status, 1000, list_cb, arr);
+	r = STORE_CALL(srv->store, request_list, status, 1000, list_cb,
+	               &(struct listing){.srv = srv, .actor = actor, .arr = arr});
 	if (r < 0)
 		return api_admin_store_failed(req, r);
 	http_reply_json(req, 200, arr);
@@ -269,6 +341,8 @@ static void handle_get(void *userdata, struct http_req *req)
 		return api_admin_no_memory(req);
 	if (load(srv, req, q) < 0)
 		return;
+	if (refuse_other_department(srv, req, actor, "request.get", q) < 0)
+		return;
 	out = request_json(q);
 	http_reply_json(req, 200, out);
 }
@@ -301,6 +375,8 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 	if (!q)
 		return api_admin_no_memory(req);
 	if (load(srv, req, q) < 0)
+		return;
+	if (refuse_other_department(srv, req, actor, action, q) < 0)
 		return;
 	r = http_req_json(req, SERVER_JSON_SMALL, &body);
 	if (r < 0)

@@ -150,6 +150,9 @@ struct store_account {
 	bool pending;                                                 /* approver/ciso waiting for a second ciso */
 	bool disabled;                                                /* cannot log in; its sessions were ended */
 	char approved_by[STORE_ID_MAX];
+	/* the department (部署) whose terminals' requests it may see and
+	 * decide (issue 16.2): a name, "*" = every department, "" = none */
+	char department[STORE_ID_MAX];
 };
 
 enum store_cred_kind { CRED_SESSION, CRED_API_TOKEN };

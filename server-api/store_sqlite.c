@@ -96,7 +96,7 @@ enum {
 #define ACCOUNT_COLS                                                                                                   \
 	"username, role, pwhash, created_us, coalesce(staff_no,''), coalesce(display_name,''), "                       \
 	"coalesce(name_key,''), coalesce(staff_key,''), coalesce(created_by,''), pending, coalesce(approved_by,''), "  \
-	"disabled"
+	"disabled, dept"
 
 #define DEVICE_COLS                                                                                                    \
 	"terminal_id, grp, coalesce(hostname,''), revoked, enrolled_us, last_seen_us, coalesce(agent_version,''), "    \
@@ -175,7 +175,7 @@ static const char *const sql_text[_Q_MAX] = {
         [Q_FINDINGS_LIST_ALL] = "SELECT terminal_id, kind, seq, expected_seq, time_us, coalesce(detail,'') "
                                 "FROM findings ORDER BY id DESC LIMIT ?1",
         [Q_ACCOUNT_ADD] = "INSERT INTO accounts(username, role, pwhash, created_us, staff_no, display_name, name_key, "
-                          "staff_key, created_by, pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                          "staff_key, created_by, pending, dept) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         [Q_ACCOUNT_GET] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE name_key = ?1",
         [Q_ACCOUNT_COUNT] = "SELECT count(*) FROM accounts",
         [Q_ACCOUNT_LIST] = "SELECT " ACCOUNT_COLS " FROM accounts ORDER BY username",
@@ -405,6 +405,12 @@ static const char *const migrations[] = {
         /* 4 (issue 15): the daily compliance figures of the 90-day trend */
         "CREATE TABLE daily(day TEXT PRIMARY KEY, terminals INTEGER NOT NULL, compliant INTEGER NOT NULL,"
         " updated_us INTEGER NOT NULL) WITHOUT ROWID;",
+        /* 5 (issue 16.2): the department an account approves for ('*' =
+         * every department; '' = none). The accounts made before could
+         * decide every request: they keep that ('*'); a new account names
+         * its department or has none. */
+        "ALTER TABLE accounts ADD COLUMN dept TEXT NOT NULL DEFAULT '';"
+        "UPDATE accounts SET dept = '*';",
 };
 #define SCHEMA_VERSION (1 + (int)ELEMENTSOF(migrations))
 
@@ -1276,7 +1282,7 @@ static int sq_account_add(struct store *base, const struct store_account *a)
 	    (r = bind_text(st, 7, a->name_key)) == 0 &&
 	    (r = bind_text(st, 8, a->staff_key[0] ? a->staff_key : NULL)) == 0 &&
 	    (r = bind_text(st, 9, a->created_by[0] ? a->created_by : NULL)) == 0 &&
-	    (r = bind_int(st, 10, a->pending ? 1 : 0)) == 0)
+	    (r = bind_int(st, 10, a->pending ? 1 : 0)) == 0 && (r = bind_text(st, 11, a->department)) == 0)
 		r = step_done(st);
 	return txn_end(s, r);
 }
@@ -1299,6 +1305,7 @@ static int account_row(sqlite3_stmt *st, struct store_account *a)
 	a->pending = sqlite3_column_int(st, 9) != 0;
 	col_copy(st, 10, a->approved_by, sizeof(a->approved_by));
 	a->disabled = sqlite3_column_int(st, 11) != 0;
+	col_copy(st, 12, a->department, sizeof(a->department));
 	return a->role == _ROLE_INVALID ? -EBADMSG : 0;
 }
 

@@ -182,6 +182,8 @@ static void test_requests(void **state)
 	assert_int_equal(step("wait_request exception"), 0);
 	assert_true(strscpy(id2, sizeof(id2), step_out()) >= 0);
 
+	/* an approver of another department neither sees nor decides it (issue 16.2) */
+	assert_int_equal(step("dept_refused %s", id), 0);
 	/* the dashboard's inbox shows it, and who may decide it (OPS-4 visible) */
 	assert_int_equal(step("inbox %s shonin", id), 0);
 	assert_string_equal(step_out(), "true ");
