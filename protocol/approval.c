@@ -58,11 +58,29 @@ static bool get_str(const cJSON *o, const char *k, char *buf, size_t bufsz, bool
 	       strscpy(buf, bufsz, v->valuestring) >= 0;
 }
 
+bool approval_requirement_form(const char *s)
+{
+	size_t i = 0, n;
+
+	if (!s || strlen(s) >= APPROVAL_REQUIREMENT_MAX)
+		return false;
+	while (s[i] >= 'A' && s[i] <= 'Z')
+		i++;
+	if (i == 0 || s[i] != '-')
+		return false;
+	n = ++i;
+	while (s[i] >= '0' && s[i] <= '9')
+		i++;
+	return i > n && s[i] == '\0';
+}
+
 int approval_doc_parse(const char *buf, size_t len, struct approval_doc *ret, const char **ret_why)
 {
 	static const char *const doc_keys[] = {"type", "terminal_id", "version", "issued_at", "approvals", NULL};
 	static const char *const a_keys[] = {"id",     "request_id", "kind",        "hash",    "person",
 	                                     "access", "not_after",  "approved_by", "version", NULL};
+	static const char *const x_keys[] = {"id",        "request_id",  "kind",    "requirement", "person",
+	                                     "not_after", "approved_by", "version", NULL};
 	_cleanup_json_ cJSON *doc = NULL;
 	const cJSON *arr, *it;
 	struct approval_doc *d = ret;
@@ -90,23 +108,31 @@ int approval_doc_parse(const char *buf, size_t len, struct approval_doc *ret, co
 		struct approval *a = &d->a[d->n];
 		char kind[16], access[8];
 
-		if (!cJSON_IsObject(it) || !exact_keys(it, a_keys))
+		if (!cJSON_IsObject(it) || !get_str(it, "kind", kind, sizeof(kind), false) ||
+		    (strcmp(kind, "device") != 0 && strcmp(kind, "exception") != 0))
+			return (*ret_why = "an approval of an unknown kind"), -EBADMSG;
+		a->kind = kind[0] == 'd' ? APPROVAL_DEVICE : APPROVAL_EXCEPTION;
+		if (!exact_keys(it, a->kind == APPROVAL_DEVICE ? a_keys : x_keys))
 			return (*ret_why = "an approval with a missing, unknown or duplicate field"), -EBADMSG;
 		if (!get_str(it, "id", a->id, sizeof(a->id), false) || !hex_lower_exact(a->id, 32) ||
 		    !get_str(it, "request_id", a->request_id, sizeof(a->request_id), false) ||
 		    !hex_lower_exact(a->request_id, 32))
 			return (*ret_why = "an approval's id or request_id"), -EBADMSG;
-		if (!get_str(it, "kind", kind, sizeof(kind), false) || strcmp(kind, "device") != 0)
-			return (*ret_why = "an approval of an unknown kind"), -EBADMSG;
-		if (!get_str(it, "hash", a->hash, sizeof(a->hash), false) || !hex_lower_exact(a->hash, 64))
+		if (a->kind == APPROVAL_EXCEPTION) {
+			if (!get_str(it, "requirement", a->requirement, sizeof(a->requirement), false) ||
+			    !approval_requirement_form(a->requirement))
+				return (*ret_why = "an approval's requirement"), -EBADMSG;
+		} else if (!get_str(it, "hash", a->hash, sizeof(a->hash), false) || !hex_lower_exact(a->hash, 64))
 			return (*ret_why = "an approval's hash"), -EBADMSG;
 		if (!get_str(it, "person", a->person, sizeof(a->person), true) ||
 		    !get_str(it, "approved_by", a->approved_by, sizeof(a->approved_by), false))
 			return (*ret_why = "an approval's person or approved_by"), -EBADMSG;
-		if (!get_str(it, "access", access, sizeof(access), false) ||
-		    (strcmp(access, "ro") != 0 && strcmp(access, "rw") != 0))
-			return (*ret_why = "an approval's access is not ro or rw"), -EBADMSG;
-		a->access = access[1] == 'o' ? APPROVAL_RO : APPROVAL_RW;
+		if (a->kind == APPROVAL_DEVICE) {
+			if (!get_str(it, "access", access, sizeof(access), false) ||
+			    (strcmp(access, "ro") != 0 && strcmp(access, "rw") != 0))
+				return (*ret_why = "an approval's access is not ro or rw"), -EBADMSG;
+			a->access = access[1] == 'o' ? APPROVAL_RO : APPROVAL_RW;
+		}
 		if (!get_int(it, "not_after", 1, &a->not_after) || !get_int(it, "version", 1, &a->version) ||
 		    a->version > d->version)
 			return (*ret_why = "an approval's not_after or version"), -EBADMSG;

@@ -10,7 +10,14 @@
  *   {"type":"mamori.approvals","terminal_id":T,"version":V,"issued_at":S,
  *    "approvals":[{"id","request_id","kind":"device","hash":64 hex,
  *                  "person":NAME|null,"access":"ro"|"rw","not_after":S,
- *                  "approved_by":NAME,"version":V}, ...]}
+ *                  "approved_by":NAME,"version":V}
+ *                 | {"id","request_id","kind":"exception","requirement":ID,
+ *                    "person":NAME|null,"not_after":S,"approved_by":NAME,
+ *                    "version":V}, ...]}
+ * (an exception of one requirement, `mamorictl request exception`, issue
+ * 16.3: the posture result of that requirement on the terminal is reported
+ * as an approved exception until not_after; ID has the form of
+ * REQUIREMENTS.md's IDs, and the worker refuses one it does not know.)
  * Every field required, none other (an unknown or duplicate key, a wrong
  * kind, more than APPROVAL_MAX entries: the whole document is refused).
  * version only grows: the agent keeps the highest it installed and refuses
@@ -29,13 +36,17 @@
 #define APPROVAL_TYPE     "mamori.approvals"
 
 enum approval_access { APPROVAL_RO, APPROVAL_RW };
+enum approval_kind { APPROVAL_DEVICE, APPROVAL_EXCEPTION };
+#define APPROVAL_REQUIREMENT_MAX 17 /* "MEDIA-12" (+NUL) */
 
 struct approval {
-	char id[33];                    /* the server's request id */
-	char request_id[33];            /* the agent's (request.created) */
-	char hash[65];                  /* the device's descriptor hash */
-	char person[APPROVAL_NAME_MAX]; /* "" = anyone */
-	enum approval_access access;
+	char id[33];         /* the server's request id */
+	char request_id[33]; /* the agent's (request.created) */
+	enum approval_kind kind;
+	char hash[65];                              /* device: the device's descriptor hash */
+	char requirement[APPROVAL_REQUIREMENT_MAX]; /* exception: "OPS-3" */
+	char person[APPROVAL_NAME_MAX];             /* "" = anyone */
+	enum approval_access access;                /* device */
 	int64_t not_after;
 	char approved_by[APPROVAL_NAME_MAX];
 	int64_t version;
@@ -47,6 +58,10 @@ struct approval_doc {
 	size_t n;
 	struct approval a[APPROVAL_MAX];
 };
+
+/* The form of a requirement ID ("OPS-3", "MEDIA-12"): upper-case letters,
+ * '-', digits, at most 16 bytes. Whether it is known: policy_reqs.h. */
+bool approval_requirement_form(const char *s);
 
 /* Parse a document exactly: 0 and *ret, or -EBADMSG with *ret_why (static
  * English) naming the problem. Untrusted input: tests/fuzz/fuzz_approval.c. */

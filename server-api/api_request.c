@@ -16,7 +16,9 @@
  * terminal (or for every department: ciso, "*") sees and decides it
  * (issue 16.2). Approved device requests reach the terminals as
  * approval data signed with the policy key (protocol/approval.h) in the
- * check-in answer, separate from the group policy. */
+ * check-in answer, separate from the group policy; so do approved
+ * exception requests (issue 16.3: kind exception, the requirement ID, which
+ * must be one of REQUIREMENTS.md at approval and at delivery). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,6 +32,7 @@
 #include "crypto.h"
 #include "json-util.h"
 #include "log.h"
+#include "policy_reqs.h"
 #include "policy_sign.h"
 #include "server.h"
 #include "sha256.h"
@@ -433,6 +436,21 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 		    until_us - now_us > APPROVAL_UNTIL_MAX_S * 1000000)
 			return bad(req, "until は 1 年以内の将来の日時 (RFC 3339) です",
 			           "until: a time (RFC 3339) in the future, at most a year ahead");
+		if (strcmp(q->kind, "exception") == 0) {
+			/* fail closed (issue 16.3): an exception of a requirement the
+			 * server does not know is never approved */
+			_cleanup_json_ cJSON *rb = cJSON_Parse(q->body);
+			const char *rq = get_str(rb, "requirement");
+
+			if (!rq || !approval_requirement_form(rq) || !policy_requirement_known(rq)) {
+				server_audit(srv, actor, action, q->terminal_id, "refused", "unknown requirement");
+				return http_reply_error(req, 409, "unknown_requirement",
+				                        "申請された要件 ID は REQUIREMENTS.md にないため承認できません",
+				                        "the requirement ID asked for is not one of REQUIREMENTS.md: "
+				                        "it cannot be approved",
+				                        NULL);
+			}
+		}
 		cJSON_AddStringToObject(dec, "scope", scope);
 		cJSON_AddStringToObject(dec, "person", person);
 		cJSON_AddStringToObject(dec, "access", access);
@@ -493,6 +511,29 @@ static void handle_acknowledge(void *userdata, struct http_req *req)
 
 /* ---- the approval data for a terminal ----------------------------------------------- */
 
+/* an approved exception of a requirement (issue 16.3): {id, request_id,
+ * kind exception, requirement, person, not_after, approved_by, version} */
+static int grant_exception(const struct store_request *q, const cJSON *dec, const cJSON *body, cJSON *arr)
+{
+	const char *rq = get_str(body, "requirement"), *person = get_str(dec, "person");
+	cJSON *a;
+
+	if (!rq || !approval_requirement_form(rq) || !policy_requirement_known(rq) || !person)
+		return 0; /* not deliverable: left out, never guessed */
+	a = cJSON_CreateObject();
+	if (!a || !cJSON_AddItemToArray(arr, a))
+		return cJSON_Delete(a), -ENOMEM;
+	if (!cJSON_AddStringToObject(a, "id", q->id) || !cJSON_AddStringToObject(a, "request_id", q->request_id) ||
+	    !cJSON_AddStringToObject(a, "kind", "exception") || !cJSON_AddStringToObject(a, "requirement", rq) ||
+	    !(strcmp(person, "anyone") == 0 ? cJSON_AddNullToObject(a, "person")
+	                                    : cJSON_AddStringToObject(a, "person", q->person)) ||
+	    !cJSON_AddNumberToObject(a, "not_after", (double)q->not_after) ||
+	    !cJSON_AddStringToObject(a, "approved_by", q->decided_by) ||
+	    !cJSON_AddNumberToObject(a, "version", (double)q->version))
+		return -ENOMEM;
+	return 0;
+}
+
 static int grant_cb(const struct store_request *q, void *userdata)
 {
 	_cleanup_json_ cJSON *dec = cJSON_Parse(q->decision), *body = cJSON_Parse(q->body);
@@ -500,7 +541,11 @@ static int grant_cb(const struct store_request *q, void *userdata)
 	const char *person = get_str(dec, "person"), *access = get_str(dec, "access");
 	cJSON *a;
 
-	if (!hash || !person || !access || cJSON_GetArraySize(userdata) >= APPROVAL_MAX)
+	if (cJSON_GetArraySize(userdata) >= APPROVAL_MAX)
+		return 0;
+	if (strcmp(q->kind, "exception") == 0)
+		return grant_exception(q, dec, body, userdata);
+	if (!hash || !person || !access)
 		return 0; /* not deliverable: left out, never guessed */
 	a = cJSON_CreateObject();
 	if (!a || !cJSON_AddItemToArray(userdata, a))

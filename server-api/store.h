@@ -478,7 +478,7 @@ struct store_ops {
 	 * r, if the stored status is from_status (-ESTALE otherwise); with
 	 * status "approved" the version is assigned (max + 1) and written to
 	 * *ret_version. list: newest first, status NULL = all. grants: the
-	 * approved device requests in force for a terminal (scope terminal and
+	 * approved device and exception requests in force for a terminal (scope terminal and
 	 * this terminal, or scope department and its group) with not_after >
 	 * now_s, oldest first; *ret_max_version: the highest version of any
 	 * approval (the data's version only grows, even when one ends). */

@@ -2107,7 +2107,8 @@ static int sq_request_grants(struct store *base, const char *terminal_id, const 
 		return r;
 	*ret_max_version = max;
 	if ((r = cmd_prepare(s,
-	                     "SELECT " REQ_COLS " FROM requests WHERE status = 'approved' AND kind = 'device'"
+	                     "SELECT " REQ_COLS
+	                     " FROM requests WHERE status = 'approved' AND kind IN ('device', 'exception')"
 	                     " AND not_after > ? AND ((scope = 'terminal' AND terminal_id = ?)"
 	                     " OR (scope = 'department' AND grp = ?)) ORDER BY version",
 	                     &st)) == 0 &&

@@ -25,4 +25,13 @@ bool approval_store_reload(struct mamori_ctx *ctx, const char *state_dir, const 
  * allow, hash, not_after, policy_version 0} to arr, at most max of them. */
 void approval_store_exceptions(cJSON *arr, size_t max);
 
+/* Approved exceptions of a requirement (kind exception, issue 16.3): each
+ * failing or erring result of rep that implements a requirement with an
+ * exception in force by the agent's clock (now < not_after) is reported as
+ * excepted by "request-<request id>", with the evidence exception_until
+ * (Japan time) and exception_clock_synchronised (LOG-2). An ended one no
+ * longer applies, offline too. */
+struct check_report;
+void approval_store_apply_exceptions(struct check_report *rep);
+
 #endif

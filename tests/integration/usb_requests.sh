@@ -77,8 +77,15 @@ if [[ -s $J ]]; then
 	check "the refused impersonations are journaled (request.refused unknown_field)" \
 		test "$(jq -s '[.[] | select(.type=="request.refused" and .payload.reason=="unknown_field")] | length' "$J")" -ge 2
 	check "approval.applied names the request id" \
-		test "$(jq -r 'select(.type=="approval.applied") | .payload.request_id' "$J")" = \
+		test "$(jq -r 'select(.type=="approval.applied" and .payload.kind=="device") | .payload.request_id' "$J")" = \
 		"$(jq -r 'select(.type=="request.created" and .payload.kind=="device") | .payload.request_id' "$J")"
+	# issue 16.3: the approved exception of LOG-2 is journaled with its request id
+	# and the clock's state (LOG-2); an unknown requirement ID was refused
+	check "approval.applied of the exception names the requirement and the request id" \
+		test "$(jq -r 'select(.type=="approval.applied" and .payload.kind=="exception") | "\(.payload.requirement) \(.payload.request_id) \(.payload.clock_synchronised | type)"' "$J")" = \
+		"LOG-2 $(jq -r 'select(.type=="request.created" and .payload.requirement=="LOG-2") | .payload.request_id' "$J") boolean"
+	check "the exception of an unknown requirement was refused (request.refused unknown_requirement)" \
+		test "$(jq -s '[.[] | select(.type=="request.refused" and .payload.reason=="unknown_requirement")] | length' "$J")" -eq 1
 	# applied at once: from the record of approval.applied to the gate's usb.allowed
 	a=$(jq -s '[.[] | select(.type=="approval.applied")][0].time_us' "$J")
 	u=$(jq -s '[.[] | select(.type=="usb.allowed" and .payload.reason=="local_exception")][0].time_us' "$J")
