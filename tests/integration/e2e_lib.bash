@@ -159,9 +159,10 @@ login() { # USER → $TOKEN  (api runs in this shell: $CODE is its status)
 	[[ $TOKEN == ms1_* ]]
 }
 
-acct() { # USER ROLE STAFF DISPLAY — an account (password $PASSWORD) made with $TOKEN
+acct() { # USER ROLE STAFF DISPLAY [DEPARTMENT] — an account (password $PASSWORD) made with $TOKEN
 	api POST /admin/v1/accounts "$(jq -n --arg u "$1" --arg r "$2" --arg s "$3" --arg d "$4" --arg p "$PASSWORD" \
-		'{username:$u,password:$p,role:$r,staff_no:$s,display_name:$d}')"
+		--arg dept "${5-}" '{username:$u,password:$p,role:$r,staff_no:$s,display_name:$d}
+		+ (if $dept == "" then {} else {department:$dept} end)')"
 }
 
 # approve_console USER: a pending approver/ciso account approved out of band,

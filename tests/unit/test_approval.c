@@ -177,6 +177,38 @@ static void test_parse_carry_out(void **state)
 	assert_int_equal(parse_mutated(ok, "\"not_before\":100", "\"not_before\":300"), -EBADMSG);
 }
 
+/* an approved exception of a requirement (issue 16.3): its own exact fields */
+static void test_parse_exception(void **state)
+{
+	static struct approval_doc d;
+	const char *why;
+	char buf[2048];
+	const char *fmt = "{\"type\":\"mamori.approvals\",\"terminal_id\":\"pc-a\",\"version\":1,\"issued_at\":1,"
+	                  "\"approvals\":[{\"id\":\"" ID "\",\"request_id\":\"" ID
+	                  "\",\"kind\":\"exception\",\"requirement\":\"%s\",\"person\":null,"
+	                  "\"not_after\":1800003600,\"approved_by\":\"shonin\",\"version\":1%s}]}";
+
+	(void)state;
+	snprintf(buf, sizeof(buf), fmt, "MEDIA-2", "");
+	assert_int_equal(approval_doc_parse(buf, strlen(buf), &d, &why), 0);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.a[0].kind, APPROVAL_EXCEPTION);
+	assert_string_equal(d.a[0].requirement, "MEDIA-2");
+	assert_string_equal(d.a[0].person, "");
+	assert_int_equal(d.a[0].not_after, 1800003600);
+	/* a device's field in an exception, a malformed requirement: refused */
+	snprintf(buf, sizeof(buf), fmt, "MEDIA-2", ",\"access\":\"ro\"");
+	assert_int_equal(approval_doc_parse(buf, strlen(buf), &d, &why), -EBADMSG);
+	snprintf(buf, sizeof(buf), fmt, "media-2", "");
+	assert_int_equal(approval_doc_parse(buf, strlen(buf), &d, &why), -EBADMSG);
+	snprintf(buf, sizeof(buf), fmt, "MEDIA-", "");
+	assert_int_equal(approval_doc_parse(buf, strlen(buf), &d, &why), -EBADMSG);
+	snprintf(buf, sizeof(buf), fmt, "ABCDEFGHIJKLMNOP-1", "");
+	assert_int_equal(approval_doc_parse(buf, strlen(buf), &d, &why), -EBADMSG);
+	assert_true(approval_requirement_form("OPS-3"));
+	assert_false(approval_requirement_form("OPS-3x"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +216,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 	        cmocka_unit_test(test_parse),
 	        cmocka_unit_test(test_parse_carry_out),
+	        cmocka_unit_test(test_parse_exception),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
