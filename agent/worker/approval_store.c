@@ -157,7 +157,7 @@ bool approval_store_reload(struct mamori_ctx *ctx, const char *state_dir, const 
 			cJSON_AddStringToObject(ev, "person", a->person);
 		else
 			cJSON_AddNullToObject(ev, "person");
-		if (a->kind == APPROVAL_DEVICE)
+		if (a->kind != APPROVAL_EXCEPTION) /* a device's, a carry-out's (always rw) */
 			cJSON_AddStringToObject(ev, "access", a->access == APPROVAL_RO ? "ro" : "rw");
 		cJSON_AddNumberToObject(ev, "not_after", (double)a->not_after);
 		cJSON_AddStringToObject(ev, "approved_by", a->approved_by);

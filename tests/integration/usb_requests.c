@@ -353,7 +353,7 @@ static void test_requests(void **state)
 	 * approval data, journaled approval.applied and reported as the approved
 	 * exception of the request until its end by the agent's clock */
 	{
-		char rid[64], exc[64], want[96];
+		char xrid[64], exc[64], want[96];
 		time_t until3 = time(NULL) + 25;
 		const char *x;
 
@@ -377,11 +377,11 @@ static void test_requests(void **state)
 			_cleanup_json_ cJSON *o = cJSON_Parse(prep_read("out3.txt"));
 
 			assert_non_null(o);
-			snprintf(rid, sizeof(rid), "%s",
+			snprintf(xrid, sizeof(xrid), "%s",
 			         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "request_id")) ?: "");
 		}
-		assert_int_equal(strlen(rid), 32);
-		snprintf(want, sizeof(want), "request-%s", rid);
+		assert_int_equal(strlen(xrid), 32);
+		snprintf(want, sizeof(want), "request-%s", xrid);
 		assert_int_equal(step("wait_request exception"), 0);
 		assert_true(strscpy(id2, sizeof(id2), step_out()) >= 0);
 		assert_int_equal(step("approve %s shonin %lld", id2, (long long)until3), 0);

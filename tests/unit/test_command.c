@@ -130,7 +130,7 @@ static void test_accept_and_replay(void **state)
  * the envelope, so the worker can tell. */
 static void test_finished(void **state)
 {
-	struct fx *f = *state;
+	struct tu_keys *f = *state;
 	struct command_envelope e = envelope(CMD_SYNC), out = {0};
 	struct command_verify_ctx c = {f->dir, "pc-a", NOW};
 	char buf[COMMAND_CANON_MAX], sig[POLICY_SIG_B64_LEN + 1], why[512], id[COMMAND_ID_LEN + 1], p[700];
