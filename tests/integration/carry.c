@@ -1469,7 +1469,7 @@ static void test_approval_data_carry_out(void **s)
 	data = cJSON_Parse(b);
 	assert_non_null(data);
 	ctx.approved_carry = data;
-	assert_int_equal(carry_module.reload(state), 0);
+	assert_int_equal(mamori_module_reload(&carry_module, &ctx, &state), 0);
 	e = gate_until("writable", "root", 2000);
 	assert_non_null(e);
 	snprintf(b, sizeof(b), "request-%s", rid);
