@@ -7,6 +7,7 @@
 
 #include "alloc-util.h"
 #include "digest.h"
+#include "fileio.h"
 #include "strutil.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
@@ -26,12 +27,10 @@ int digest_fd_hex(int fd, enum digest_alg alg, uint64_t max_bytes, char *ret_hex
 	if (EVP_DigestInit_ex(c, alg == DIGEST_SHA256 ? EVP_sha256() : EVP_md5(), NULL) != 1)
 		return -EIO;
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+		ssize_t n = read_full(fd, buf, sizeof(buf));
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			return -errno;
+			return (int)n;
 		if (n == 0)
 			break;
 		total += (uint64_t)n;

@@ -4,10 +4,15 @@
 #define MAMORI_FILEIO_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Read a whole file of at most `cap` bytes into a NUL-terminated buffer the
  * caller frees. -EFBIG if the file is larger than cap. */
 int read_file_capped(const char *path, size_t cap, char **ret_buf, size_t *ret_len);
+
+/* Read until n bytes or end of file, through EINTR: the count read (short
+ * only at end of file) or -errno. */
+ssize_t read_full(int fd, void *buf, size_t n);
 
 /* Read the first line of a (sysfs/proc) file, newline stripped, at most
  * bufsz-1 bytes. */

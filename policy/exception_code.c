@@ -10,11 +10,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #include "exception_code.h"
 #include "fileio.h"
 #include "policy_schema.h"
+#include "random-util.h"
 #include "strutil.h"
 
 static const char b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -97,8 +97,9 @@ int exception_secret_init(const char *path, bool force)
 
 	if (!force && access(path, F_OK) == 0)
 		return -EEXIST;
-	if (RAND_priv_bytes(key, sizeof(key)) != 1)
-		return -EIO;
+	r = random_bytes(key, sizeof(key), false);
+	if (r < 0)
+		return r;
 	hex_encode(key, sizeof(key), hex);
 	hex[EXCEPTION_SECRET_LEN * 2] = '\n';
 	hex[EXCEPTION_SECRET_LEN * 2 + 1] = '\0';

@@ -1,6 +1,6 @@
 /* policy/policy_sign.c — Ed25519 keys, detached signatures over policy
- * documents and the verified load (mamori-worker, mamorictl). The only file that
- * calls OpenSSL's signature API. */
+ * documents and the verified load (mamori-worker, mamorictl). Keys and
+ * signatures through common/ed25519.h, base64 through common/base64.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -10,20 +10,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
+#include "base64.h"
+#include "ed25519.h"
 #include "fileio.h"
 #include "policy_sign.h"
 #include "sha256.h"
 #include "strutil.h"
 
 #define SIG_FILE_MAX 4096
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free_all);
 
 static void set_err(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errsz, const char *fmt, ...)
@@ -38,58 +32,24 @@ static void set_err(char *err, size_t errsz, const char *fmt, ...)
 }
 
 /* Load a PEM key; private or public. -ENOKEY unless it is Ed25519. */
-static int load_key(const char *path, bool private, EVP_PKEY **ret)
+static int load_key(const char *path, bool private, struct ed25519_key **ret)
 {
 	_cleanup_free_ char *buf = NULL;
-	_cleanup_(BIO_free_allp) BIO *bio = NULL;
-	EVP_PKEY *k;
 	size_t len;
 	int r;
 
 	r = read_file_capped(path, POLICY_KEY_FILE_MAX, &buf, &len);
 	if (r < 0)
 		return r == -ENOMEM ? r : -ENOKEY;
-	bio = BIO_new_mem_buf(buf, (int)len);
-	if (!bio)
-		return -ENOMEM;
-	k = private ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-	if (!k)
-		return -ENOKEY;
-	if (EVP_PKEY_get_id(k) != EVP_PKEY_ED25519) {
-		EVP_PKEY_free(k);
-		return -ENOKEY;
-	}
-	*ret = k;
-	return 0;
-}
-
-static int pem_to_buf(EVP_PKEY *k, bool private, char **ret, size_t *ret_len)
-{
-	_cleanup_(BIO_free_allp) BIO *bio = BIO_new(BIO_s_mem());
-	char *data;
-	long n;
-	char *copy;
-
-	if (!bio)
-		return -ENOMEM;
-	if (private ? PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL) != 1
-	            : PEM_write_bio_PUBKEY(bio, k) != 1)
-		return -EIO;
-	n = BIO_get_mem_data(bio, &data);
-	if (n <= 0)
-		return -EIO;
-	copy = malloc((size_t)n);
-	if (!copy)
-		return -ENOMEM;
-	memcpy(copy, data, (size_t)n);
-	*ret = copy;
-	*ret_len = (size_t)n;
-	return 0;
+	r = ed25519_key_from_pem(buf, len, private, ret);
+	if (private)
+		explicit_bzero(buf, len);
+	return r;
 }
 
 int policy_keygen(const char *prefix)
 {
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
+	_cleanup_ed25519_key_ struct ed25519_key *k = NULL;
 	_cleanup_free_ char *priv = NULL, *pub = NULL;
 	char kpath[4096], ppath[4096];
 	size_t privlen, publen;
@@ -100,17 +60,17 @@ int policy_keygen(const char *prefix)
 		return -ENAMETOOLONG;
 	if (access(kpath, F_OK) == 0 || access(ppath, F_OK) == 0)
 		return -EEXIST;
-	k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	if (!k)
-		return -EIO;
-	r = pem_to_buf(k, true, &priv, &privlen);
+	r = ed25519_key_generate(&k);
 	if (r < 0)
 		return r;
-	r = pem_to_buf(k, false, &pub, &publen);
+	r = ed25519_key_to_pem(k, true, &priv, &privlen);
+	if (r < 0)
+		return r;
+	r = ed25519_key_to_pem(k, false, &pub, &publen);
 	if (r < 0)
 		return r;
 	r = write_file_atomic(kpath, priv, privlen, 0600);
-	OPENSSL_cleanse(priv, privlen);
+	explicit_bzero(priv, privlen);
 	if (r < 0)
 		return r;
 	r = write_file_atomic(ppath, pub, publen, 0644);
@@ -123,25 +83,17 @@ int policy_keygen(const char *prefix)
 
 int policy_sign_buf(const char *key_path, const void *data, size_t len, char ret_b64[POLICY_SIG_B64_LEN + 1])
 {
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
-	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = NULL;
-	unsigned char sig[64];
-	size_t siglen = sizeof(sig);
+	_cleanup_ed25519_key_ struct ed25519_key *k = NULL;
+	uint8_t sig[ED25519_SIG_LEN];
 	int r;
 
 	r = load_key(key_path, true, &k);
 	if (r < 0)
 		return r;
-	ctx = EVP_MD_CTX_new();
-	if (!ctx)
-		return -ENOMEM;
-	if (EVP_DigestSignInit(ctx, NULL, NULL, NULL, k) != 1 || EVP_DigestSign(ctx, sig, &siglen, data, len) != 1 ||
-	    siglen != sizeof(sig))
-		return -EIO;
-	if (EVP_EncodeBlock((unsigned char *)ret_b64, sig, (int)siglen) != POLICY_SIG_B64_LEN)
-		return -EIO;
-	ret_b64[POLICY_SIG_B64_LEN] = '\0';
-	return 0;
+	r = ed25519_sign(k, data, len, sig);
+	if (r < 0)
+		return r;
+	return base64_encode(sig, sizeof(sig), ret_b64, POLICY_SIG_B64_LEN + 1);
 }
 
 int policy_sign_file(const char *key_path, const char *file, const char *sig_path)
@@ -167,32 +119,25 @@ int policy_sign_file(const char *key_path, const char *file, const char *sig_pat
 	return write_file_atomic(sig_path, b64, POLICY_SIG_B64_LEN + 1, 0644);
 }
 
-/* Strict decoding: exactly 88 base64 characters ending in "==", optionally
- * followed by one newline (CRLF tolerated). */
-static int decode_sig(const char *text, size_t len, unsigned char sig[64])
+/* Strict decoding: the canonical base64 of 64 bytes (88 characters),
+ * optionally followed by one newline (CRLF tolerated). */
+static int decode_sig(const char *text, size_t len, uint8_t sig[ED25519_SIG_LEN])
 {
-	unsigned char out[66];
+	size_t n;
 
 	if (len > 0 && text[len - 1] == '\n')
 		len--;
 	if (len > 0 && text[len - 1] == '\r')
 		len--;
-	if (len != POLICY_SIG_B64_LEN || text[86] != '=' || text[87] != '=')
+	if (len != POLICY_SIG_B64_LEN || base64_decode(text, len, sig, ED25519_SIG_LEN, &n) < 0 || n != ED25519_SIG_LEN)
 		return -EBADMSG;
-	for (size_t i = 0; i < 86; i++)
-		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", text[i]) || !text[i])
-			return -EBADMSG;
-	if (EVP_DecodeBlock(out, (const unsigned char *)text, POLICY_SIG_B64_LEN) != 66)
-		return -EBADMSG;
-	memcpy(sig, out, 64);
 	return 0;
 }
 
 int policy_verify_buf(const char *pubkey_path, const void *data, size_t len, const char *sigtext, size_t siglen)
 {
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
-	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = NULL;
-	unsigned char sig[64];
+	_cleanup_ed25519_key_ struct ed25519_key *k = NULL;
+	uint8_t sig[ED25519_SIG_LEN];
 	int r;
 
 	r = load_key(pubkey_path, false, &k);
@@ -200,12 +145,8 @@ int policy_verify_buf(const char *pubkey_path, const void *data, size_t len, con
 		return r == -ENOMEM ? r : POLICY_E_KEY;
 	if (decode_sig(sigtext, siglen, sig) < 0)
 		return POLICY_E_SIGNATURE;
-	ctx = EVP_MD_CTX_new();
-	if (!ctx)
-		return -ENOMEM;
-	if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, k) != 1)
-		return -EIO;
-	return EVP_DigestVerify(ctx, sig, sizeof(sig), data, len) == 1 ? 0 : POLICY_E_SIGNATURE;
+	r = ed25519_verify(k, data, len, sig);
+	return r == -EBADMSG ? POLICY_E_SIGNATURE : r;
 }
 
 int policy_load_verified_errs(const char *json_path, const char *sig_path, const char *pubkey_path, int64_t min_version,

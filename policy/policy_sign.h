@@ -5,8 +5,8 @@
  * The signature is detached: FILE.sig holds the standard base64 (RFC 4648,
  * with padding) of the 64-byte Ed25519 signature over the exact bytes of
  * FILE, on one line (a trailing newline is allowed, nothing else). Keys are
- * PEM: PKCS#8 "PRIVATE KEY" and SubjectPublicKeyInfo "PUBLIC KEY". OpenSSL is
- * called only here; callers see negative errno codes. */
+ * PEM: PKCS#8 "PRIVATE KEY" and SubjectPublicKeyInfo "PUBLIC KEY" (OpenSSL
+ * only behind common/ed25519.h); callers see negative errno codes. */
 #ifndef MAMORI_POLICY_SIGN_H
 #define MAMORI_POLICY_SIGN_H
 

@@ -59,6 +59,22 @@ static bool get_str(const cJSON *o, const char *k, char *buf, size_t bufsz, bool
 	       strscpy(buf, bufsz, v->valuestring) >= 0;
 }
 
+bool approval_requirement_form(const char *s)
+{
+	size_t i = 0, n;
+
+	if (!s || strlen(s) >= APPROVAL_REQUIREMENT_MAX)
+		return false;
+	while (s[i] >= 'A' && s[i] <= 'Z')
+		i++;
+	if (i == 0 || s[i] != '-')
+		return false;
+	n = ++i;
+	while (s[i] >= '0' && s[i] <= '9')
+		i++;
+	return i > n && s[i] == '\0';
+}
+
 int approval_doc_parse(const char *buf, size_t len, struct approval_doc *ret, const char **ret_why)
 {
 	static const char *const doc_keys[] = {"type", "terminal_id", "version", "issued_at", "approvals", NULL};
@@ -69,6 +85,9 @@ int approval_doc_parse(const char *buf, size_t len, struct approval_doc *ret, co
 	static const char *const c_keys[] = {"id",         "request_id", "kind",        "medium",  "person", "access",
 	                                     "not_before", "not_after",  "approved_by", "version", NULL};
 	static const char *const m_keys[] = {"vendor", "product", "serial", NULL};
+	/* an exception of one requirement (issue 16.3) */
+	static const char *const x_keys[] = {"id",        "request_id",  "kind",    "requirement", "person",
+	                                     "not_after", "approved_by", "version", NULL};
 	_cleanup_json_ cJSON *doc = NULL;
 	const cJSON *arr, *it;
 	struct approval_doc *d = ret;
@@ -97,11 +116,19 @@ int approval_doc_parse(const char *buf, size_t len, struct approval_doc *ret, co
 		char kind[16], access[8];
 		const cJSON *k = cJSON_IsObject(it) ? cJSON_GetObjectItemCaseSensitive(it, "kind") : NULL;
 
-		if (!cJSON_IsString(k) ||
-		    (strcmp(k->valuestring, "device") != 0 && strcmp(k->valuestring, "carry-out") != 0))
+		if (!cJSON_IsString(k))
 			return (*ret_why = "an approval of an unknown kind"), -EBADMSG;
-		a->kind = strcmp(k->valuestring, "device") == 0 ? APPROVAL_DEVICE : APPROVAL_CARRY_OUT;
-		if (!exact_keys(it, a->kind == APPROVAL_DEVICE ? a_keys : c_keys) ||
+		if (strcmp(k->valuestring, "device") == 0)
+			a->kind = APPROVAL_DEVICE;
+		else if (strcmp(k->valuestring, "carry-out") == 0)
+			a->kind = APPROVAL_CARRY_OUT;
+		else if (strcmp(k->valuestring, "exception") == 0)
+			a->kind = APPROVAL_EXCEPTION;
+		else
+			return (*ret_why = "an approval of an unknown kind"), -EBADMSG;
+		if (!exact_keys(it, a->kind == APPROVAL_DEVICE      ? a_keys
+		                    : a->kind == APPROVAL_CARRY_OUT ? c_keys
+		                                                    : x_keys) ||
 		    !get_str(it, "kind", kind, sizeof(kind), false))
 			return (*ret_why = "an approval with a missing, unknown or duplicate field"), -EBADMSG;
 		if (!get_str(it, "id", a->id, sizeof(a->id), false) || !hex_lower_exact(a->id, 32) ||
@@ -111,6 +138,10 @@ int approval_doc_parse(const char *buf, size_t len, struct approval_doc *ret, co
 		if (a->kind == APPROVAL_DEVICE) {
 			if (!get_str(it, "hash", a->hash, sizeof(a->hash), false) || !hex_lower_exact(a->hash, 64))
 				return (*ret_why = "an approval's hash"), -EBADMSG;
+		} else if (a->kind == APPROVAL_EXCEPTION) {
+			if (!get_str(it, "requirement", a->requirement, sizeof(a->requirement), false) ||
+			    !approval_requirement_form(a->requirement))
+				return (*ret_why = "an approval's requirement"), -EBADMSG;
 		} else {
 			const cJSON *m = cJSON_GetObjectItemCaseSensitive(it, "medium");
 			char v[8], p[8];
@@ -125,13 +156,16 @@ int approval_doc_parse(const char *buf, size_t len, struct approval_doc *ret, co
 			if (!get_int(it, "not_before", 1, &a->not_before))
 				return (*ret_why = "a carry-out's not_before"), -EBADMSG;
 		}
-		if (!get_str(it, "person", a->person, sizeof(a->person), a->kind == APPROVAL_DEVICE) ||
+		/* a carry-out names its person; a device or an exception may be anyone's */
+		if (!get_str(it, "person", a->person, sizeof(a->person), a->kind != APPROVAL_CARRY_OUT) ||
 		    !get_str(it, "approved_by", a->approved_by, sizeof(a->approved_by), false))
 			return (*ret_why = "an approval's person or approved_by"), -EBADMSG;
-		if (!get_str(it, "access", access, sizeof(access), false) ||
-		    (strcmp(access, "ro") != 0 && strcmp(access, "rw") != 0))
-			return (*ret_why = "an approval's access is not ro or rw"), -EBADMSG;
-		a->access = access[1] == 'o' ? APPROVAL_RO : APPROVAL_RW;
+		if (a->kind != APPROVAL_EXCEPTION) {
+			if (!get_str(it, "access", access, sizeof(access), false) ||
+			    (strcmp(access, "ro") != 0 && strcmp(access, "rw") != 0))
+				return (*ret_why = "an approval's access is not ro or rw"), -EBADMSG;
+			a->access = access[1] == 'o' ? APPROVAL_RO : APPROVAL_RW;
+		}
 		if (a->kind == APPROVAL_CARRY_OUT && a->access != APPROVAL_RW)
 			return (*ret_why = "a carry-out allows writing: its access is rw"), -EBADMSG;
 		if (!get_int(it, "not_after", 1, &a->not_after) || !get_int(it, "version", 1, &a->version) ||

@@ -14,13 +14,20 @@
  *                 {"id","request_id","kind":"carry-out",
  *                  "medium":{"vendor":4 hex,"product":4 hex,"serial":TEXT},
  *                  "person":NAME,"access":"rw","not_before":S,"not_after":S,
- *                  "approved_by":NAME,"version":V}, ...]}
+ *                  "approved_by":NAME,"version":V},
+ *                 {"id","request_id","kind":"exception","requirement":ID,
+ *                  "person":NAME|null,"not_after":S,"approved_by":NAME,
+ *                  "version":V}, ...]}
  * Every field of the kind required, none other (an unknown or duplicate
  * key, a wrong kind, more than APPROVAL_MAX entries: the whole document is
  * refused). A carry-out (CARRY-2, MEDIA-2) names the person (never
  * anyone), the medium's identity and the window, and allows writing: its
  * access is always "rw"; the carry module judges it like an approval of
- * the policy's carry.approvals.
+ * the policy's carry.approvals. An exception of one requirement
+ * (`mamorictl request exception`, issue 16.3): the posture result of that
+ * requirement on the terminal is reported as an approved exception until
+ * not_after; ID has the form of REQUIREMENTS.md's IDs, and the worker
+ * refuses one it does not know.
  * version only grows: the agent keeps the highest it installed and refuses
  * a lower one (no rollback to before an approval). Times: seconds since
  * 1970 UTC; not_after is enforced by the agent's own clock. */
@@ -37,9 +44,10 @@
 #define APPROVAL_TYPE     "mamori.approvals"
 
 enum approval_access { APPROVAL_RO, APPROVAL_RW };
-enum approval_kind { APPROVAL_DEVICE, APPROVAL_CARRY_OUT };
+enum approval_kind { APPROVAL_DEVICE, APPROVAL_CARRY_OUT, APPROVAL_EXCEPTION };
 
-#define APPROVAL_SERIAL_MAX 128
+#define APPROVAL_SERIAL_MAX      128
+#define APPROVAL_REQUIREMENT_MAX 17 /* "MEDIA-12" (+NUL) */
 
 struct approval {
 	enum approval_kind kind;
@@ -50,8 +58,9 @@ struct approval {
 	uint16_t vendor, product;
 	char serial[APPROVAL_SERIAL_MAX];
 	int64_t not_before;
-	char person[APPROVAL_NAME_MAX]; /* "" = anyone */
-	enum approval_access access;
+	char requirement[APPROVAL_REQUIREMENT_MAX]; /* exception: "OPS-3" */
+	char person[APPROVAL_NAME_MAX];             /* "" = anyone */
+	enum approval_access access;                /* device, carry-out */
 	int64_t not_after;
 	char approved_by[APPROVAL_NAME_MAX];
 	int64_t version;
@@ -63,6 +72,10 @@ struct approval_doc {
 	size_t n;
 	struct approval a[APPROVAL_MAX];
 };
+
+/* The form of a requirement ID ("OPS-3", "MEDIA-12"): upper-case letters,
+ * '-', digits, at most 16 bytes. Whether it is known: policy_reqs.h. */
+bool approval_requirement_form(const char *s);
 
 /* Parse a document exactly: 0 and *ret, or -EBADMSG with *ret_why (static
  * English) naming the problem. Untrusted input: tests/fuzz/fuzz_approval.c. */

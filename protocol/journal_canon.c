@@ -1,11 +1,13 @@
 /* protocol/journal_canon.c — canonical JSON of journal records and exact-bytes
- * encoding of untrusted strings (mamori-worker, mamorictl, mamori-server). Pure; see
+ * encoding of untrusted strings (mamori-worker, mamorictl, mamori-server; and
+ * mamorid, whose usb module encodes descriptor strings with it). Pure; see
  * journal_canon.h and docs/EVENTS.md. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc-util.h"
+#include "base64.h"
 #include "buf.h"
 #include "journal_canon.h"
 #include "strutil.h"
@@ -56,77 +58,36 @@ static int buf_put_i64(struct buf *b, int64_t v)
 	return buf_put_u64(b, (uint64_t)v);
 }
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 int journal_base64_encode(const void *p, size_t n, struct buf *out)
 {
-	const unsigned char *s = p;
+	_cleanup_free_ char *t = NULL;
 	int r;
 
 	if (n > JOURNAL_RECORD_MAX)
 		return -E2BIG;
-	r = buf_reserve(out, (n + 2) / 3 * 4, JOURNAL_RECORD_MAX);
+	t = malloc(BASE64_LEN(n) + 1);
+	if (!t)
+		return -ENOMEM;
+	r = base64_encode(p, n, t, BASE64_LEN(n) + 1);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)s[i] << 16;
-		char q[4];
-
-		if (i + 1 < n)
-			v |= (unsigned)s[i + 1] << 8;
-		if (i + 2 < n)
-			v |= s[i + 2];
-		q[0] = b64[(v >> 18) & 63];
-		q[1] = b64[(v >> 12) & 63];
-		q[2] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-		q[3] = i + 2 < n ? b64[v & 63] : '=';
-		r = rec_put(out, q, 4);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-static int b64_val(char c)
-{
-	const char *p = c ? strchr(b64, c) : NULL;
-
-	return p ? (int)(p - b64) : -1;
+	return rec_put(out, t, BASE64_LEN(n));
 }
 
 int journal_base64_decode(const char *s, size_t n, char **ret, size_t *ret_len)
 {
 	_cleanup_free_ char *out = NULL;
-	size_t o = 0;
+	size_t o;
+	int r;
 
-	if (n % 4 != 0 || n > JOURNAL_RECORD_MAX)
+	if (n > JOURNAL_RECORD_MAX)
 		return -EINVAL;
 	out = malloc(n / 4 * 3 + 1);
 	if (!out)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i += 4) {
-		int v[4];
-		bool last = i + 4 == n;
-
-		for (int k = 0; k < 4; k++)
-			v[k] = b64_val(s[i + k]);
-		if (v[0] < 0 || v[1] < 0)
-			return -EINVAL;
-		if (v[2] < 0 && !(last && s[i + 2] == '=' && s[i + 3] == '='))
-			return -EINVAL;
-		if (v[3] < 0 && !(last && s[i + 3] == '='))
-			return -EINVAL;
-		out[o++] = (char)(v[0] << 2 | v[1] >> 4);
-		if (v[2] >= 0) {
-			out[o++] = (char)((v[1] & 15) << 4 | v[2] >> 2);
-			if (v[3] >= 0)
-				out[o++] = (char)((v[2] & 3) << 6 | v[3]);
-			else if (v[2] & 3)
-				return -EINVAL; /* non-canonical padding bits */
-		} else if (v[1] & 15) {
-			return -EINVAL;
-		}
-	}
+	r = base64_decode(s, n, out, n / 4 * 3, &o);
+	if (r < 0)
+		return -EINVAL;
 	out[o] = 0;
 	*ret_len = o;
 	*ret = TAKE_PTR(out);

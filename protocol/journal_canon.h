@@ -1,6 +1,7 @@
 /* protocol/journal_canon.h — the canonical bytes of a journal record and the
  * exact-bytes encoding of untrusted strings (mamori-worker, mamorictl, and mamori-server's
- * verifier, which must produce the same bytes).
+ * verifier, which must produce the same bytes; mamorid's usb module encodes
+ * descriptor strings with journal_canon_bytes_value).
  *
  * Pure code: no I/O, no logging, no library other than cJSON. The format is
  * specified in docs/EVENTS.md ("Canonical bytes"); this file is the reference

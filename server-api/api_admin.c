@@ -842,6 +842,28 @@ int api_admin_ops4_check(struct server *srv, struct http_req *req, const char *a
 	return -EPERM;
 }
 
+int api_admin_actor_department(struct server *srv, const char *actor, char dept[STORE_ID_MAX])
+{
+	struct store_account a;
+	char k[STORE_ID_MAX * 2];
+	int r;
+
+	dept[0] = '\0';
+	if (strncmp(actor, "token:", 6) == 0 || account_key(actor, k) < 0 ||
+	    (r = STORE_CALL(srv->store, account_get, k, &a)) == -ENOENT)
+		return -ENOENT; /* an API token, or an account that is gone */
+	if (r < 0)
+		return r;
+	if (a.disabled || a.pending)
+		return -ENOENT;
+	if (a.role == ROLE_CISO || strcmp(a.department, "*") == 0)
+		return 1;
+	if (!a.department[0])
+		return -ENOENT;
+	(void)strscpy(dept, STORE_ID_MAX, a.department);
+	return 0;
+}
+
 bool api_admin_role_may(enum store_role role, unsigned perm)
 {
 	return role >= 0 && role < _ROLE_MAX && (role_perms[role] & perm) == perm;
@@ -860,6 +882,7 @@ static int account_cb(const struct store_account *acc, void *userdata)
 	    !cJSON_AddStringToObject(o, "created_at", t) || !cJSON_AddStringToObject(o, "staff_no", acc->staff_no) ||
 	    !cJSON_AddStringToObject(o, "display_name", acc->display_name) ||
 	    !cJSON_AddStringToObject(o, "created_by", acc->created_by) ||
+	    !cJSON_AddStringToObject(o, "department", acc->department) ||
 	    !cJSON_AddStringToObject(o, "status",
 	                             acc->disabled  ? "disabled"
 	                             : acc->pending ? "pending"
@@ -896,6 +919,7 @@ static void account_create_finish(struct pwjob *j)
 	if (!out || !cJSON_AddStringToObject(out, "username", acc.username) ||
 	    !cJSON_AddStringToObject(out, "role", role) || !cJSON_AddStringToObject(out, "staff_no", acc.staff_no) ||
 	    !cJSON_AddStringToObject(out, "display_name", acc.display_name) ||
+	    !cJSON_AddStringToObject(out, "department", acc.department) ||
 	    !cJSON_AddStringToObject(out, "status", acc.pending ? "pending" : "active"))
 		return no_memory(req);
 	http_reply_json(req, 201, out);
@@ -1092,6 +1116,22 @@ static void handle_accounts(void *userdata, struct http_req *req)
 		        NULL);
 	}
 	acc.role = store_role_from_string(role);
+	/* the department it approves for (issue 16.2): a department, "*" for
+	 * every department, or none (it then sees no request) */
+	if (cJSON_GetObjectItemCaseSensitive(body, "department")) {
+		const char *dept = get_str(body, "department");
+
+		if (!dept || (strcmp(dept, "*") != 0 && !api_admin_department_valid(dept))) {
+			server_audit(srv, a.name, "account.create", user, "refused", "invalid department");
+			return http_reply_error(
+			        req, 400, "invalid",
+			        "department は部署名 (1〜96 バイトの UTF-8、制御文字なし) か \"*\" (全部署) です",
+			        "department: a department (1..96 bytes of UTF-8, no control character) or \"*\" (every "
+			        "department)",
+			        NULL);
+		}
+		(void)strscpy(acc.department, sizeof(acc.department), dept);
+	}
 	(void)strscpy(acc.created_by, sizeof(acc.created_by), a.name);
 	/* OPS-4: who can approve is decided by two CISOs, not one */
 	acc.pending = acc.role == ROLE_APPROVER || acc.role == ROLE_CISO;

@@ -28,6 +28,11 @@ enum {
 int api_admin_auth(struct server *srv, struct http_req *req, unsigned perm, char actor[API_ACTOR_MAX],
                    enum store_role *ret_role /* NULL: not wanted */);
 bool api_admin_role_may(enum store_role role, unsigned perm);
+/* Whose requests from terminals an actor may see and decide (issue 16.2):
+ * 1 every department's (a ciso, or an account of department "*"), 0 those
+ * of terminals of department *dept, -ENOENT none (an API token, an account
+ * without department, pending or disabled), other negative: the store. */
+int api_admin_actor_department(struct server *srv, const char *actor, char dept[STORE_ID_MAX]);
 /* A department name (部署): 1..96 bytes of UTF-8, no control character. */
 bool api_admin_department_valid(const char *s);
 /* OPS-4 (docs/API.md "OPS-4 by person"): 0 if approver may approve what

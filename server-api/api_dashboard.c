@@ -26,6 +26,7 @@
 
 #include "alloc-util.h"
 #include "api_admin.h"
+#include "api_request.h"
 #include "api_dashboard.h"
 #include "api_device.h"
 #include "json-util.h"
@@ -636,7 +637,14 @@ static int request_cb(const struct store_request *q, void *userdata)
 	char t[32];
 	bool may = api_admin_role_may(a->role, API_PERM_POLICY_APPROVE);
 	cJSON *o;
+	char dept[STORE_ID_MAX];
+	int r = api_request_visible(a->srv, a->actor, q, &why, dept);
 
+	if (r == -EPERM)
+		return 0; /* another department's: not in this inbox (issue 16.2) */
+	if (r < 0)
+		return r;
+	why = NULL;
 	if (!may)
 		why = "role";
 	else if (q->person[0] && api_admin_ops4_allowed(a->srv, a->actor, q->person, &why) < 0)
@@ -646,8 +654,9 @@ static int request_cb(const struct store_request *q, void *userdata)
 	if (!o || !cJSON_AddItemToArray(a->arr, o) || !cJSON_AddStringToObject(o, "id", q->id) ||
 	    !cJSON_AddStringToObject(o, "kind", q->kind) ||
 	    !cJSON_AddStringToObject(o, "terminal_id", q->terminal_id) ||
-	    !cJSON_AddStringToObject(o, "department", q->group) || !cJSON_AddStringToObject(o, "person", q->person) ||
-	    !cJSON_AddStringToObject(o, "status", q->status) ||
+	    !cJSON_AddStringToObject(o, "department", q->group) ||
+	    !cJSON_AddStringToObject(o, "terminal_department", dept) ||
+	    !cJSON_AddStringToObject(o, "person", q->person) || !cJSON_AddStringToObject(o, "status", q->status) ||
 	    !cJSON_AddItemToObject(o, "request", cJSON_Parse(q->body[0] ? q->body : "{}")) ||
 	    !cJSON_AddStringToObject(o, "created", t) || !cJSON_AddBoolToObject(o, "can_decide", may) ||
 	    (!may && !cJSON_AddStringToObject(o, "reason", why ?: "")))

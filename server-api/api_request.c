@@ -12,7 +12,9 @@
  * department; this person or anyone; ro or rw; until), rejects (a reason)
  * or acknowledges; the approver is never the requester (OPS-4, the same
  * rule as for policies and commands: api_admin_ops4_allowed). Every step is
- * in the audit trail. Approved device requests reach the terminals as
+ * in the audit trail. Only an account for the department of the request's
+ * terminal (or for every department: ciso, "*") sees and decides it
+ * (issue 16.2). Approved device requests reach the terminals as
  * approval data signed with the policy key (protocol/approval.h) in the
  * check-in answer, separate from the group policy.
  *
@@ -21,7 +23,11 @@
  * only (a carry-out for "anyone" is refused), always read-write (it is a
  * permission to write: "ro" is refused), from the decision to `until`. The
  * agent's carry module judges it as it judges the policy's carry.approvals
- * and names it in every carry.out record (`approval`: request-<request id>). */
+ * and names it in every carry.out record (`approval`: request-<request id>).
+ *
+ * Approved exception requests reach them the same way (issue 16.3: kind
+ * exception, the requirement ID, which must be one of REQUIREMENTS.md at
+ * approval and at delivery). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -35,6 +41,7 @@
 #include "crypto.h"
 #include "json-util.h"
 #include "log.h"
+#include "policy_reqs.h"
 #include "policy_sign.h"
 #include "server.h"
 #include "sha256.h"
@@ -187,6 +194,61 @@ void api_request_ingest(struct server *srv, const char *terminal_id, const cJSON
 
 /* ---- the admin API ------------------------------------------------------------------ */
 
+/* Issue 16.2: a request is seen and decided only by an account for the
+ * department of its terminal (the terminal's department now, as an
+ * administrator set it), or for every department (ciso, "*"). 0 yes,
+ * -EPERM no (*why), other negative: the store. */
+int api_request_visible(struct server *srv, const char *actor, const struct store_request *q, const char **why,
+                        char ret_dept[STORE_ID_MAX])
+{
+	char dept[STORE_ID_MAX];
+	struct store_device dev;
+	int r = STORE_CALL(srv->store, device_get, q->terminal_id, &dev), all;
+
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (r == -ENOENT)
+		dev.department[0] = '\0';
+	if (ret_dept)
+		(void)strscpy(ret_dept, STORE_ID_MAX, dev.department);
+	all = api_admin_actor_department(srv, actor, dept);
+	if (all == 1)
+		return 0;
+	if (all == -ENOENT) {
+		*why = "department: this account approves for no department";
+		return -EPERM;
+	}
+	if (all < 0)
+		return all;
+	if (!dev.department[0] || strcmp(dev.department, dept) != 0) {
+		*why = "department: the terminal is of another department";
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* 403 for a request of another department (audited); 0 when visible */
+static int refuse_other_department(struct server *srv, struct http_req *req, const char *actor, const char *action,
+                                   const struct store_request *q)
+{
+	const char *why = "";
+	int r = api_request_visible(srv, actor, q, &why, NULL);
+
+	if (r == 0)
+		return 0;
+	if (r != -EPERM) {
+		api_admin_store_failed(req, r);
+		return r;
+	}
+	server_audit(srv, actor, action, q->terminal_id, "refused", why);
+	http_reply_error(req, 403, "other_department",
+	                 "この申請は担当部署の端末のものではありません。その部署の承認者か CISO が判断します",
+	                 "this request is from a terminal of a department you do not approve for; an approver of "
+	                 "that department or a CISO decides it",
+	                 NULL);
+	return -EPERM;
+}
+
 static cJSON *request_json(const struct store_request *q)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -225,11 +287,25 @@ static cJSON *request_json(const struct store_request *q)
 	return o;
 }
 
+struct listing {
+	struct server *srv;
+	const char *actor;
+	cJSON *arr;
+};
+
 static int list_cb(const struct store_request *q, void *userdata)
 {
-	cJSON *o = request_json(q);
+	struct listing *l = userdata;
+	const char *why;
+	cJSON *o;
+	int r = api_request_visible(l->srv, l->actor, q, &why, NULL);
 
-	if (!o || !cJSON_AddItemToArray(userdata, o)) {
+	if (r == -EPERM)
+		return 0; /* another department's (issue 16.2) */
+	if (r < 0)
+		return r;
+	o = request_json(q);
+	if (!o || !cJSON_AddItemToArray(l->arr, o)) {
 		cJSON_Delete(o);
 		return -ENOMEM;
 	}
@@ -253,7 +329,8 @@ static void handle_list(void *userdata, struct http_req *req)
 	arr = cJSON_CreateArray();
 	if (!arr)
 		return api_admin_no_memory(req);
-	r = STORE_CALL(srv->store, request_list, status, 1000, list_cb, arr);
+	r = STORE_CALL(srv->store, request_list, status, 1000, list_cb,
+	               &(struct listing){.srv = srv, .actor = actor, .arr = arr});
 	if (r < 0)
 		return api_admin_store_failed(req, r);
 	http_reply_json(req, 200, arr);
@@ -287,6 +364,8 @@ static void handle_get(void *userdata, struct http_req *req)
 	if (!q)
 		return api_admin_no_memory(req);
 	if (load(srv, req, q) < 0)
+		return;
+	if (refuse_other_department(srv, req, actor, "request.get", q) < 0)
 		return;
 	out = request_json(q);
 	http_reply_json(req, 200, out);
@@ -342,6 +421,8 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 	if (!q)
 		return api_admin_no_memory(req);
 	if (load(srv, req, q) < 0)
+		return;
+	if (refuse_other_department(srv, req, actor, action, q) < 0)
 		return;
 	r = http_req_json(req, SERVER_JSON_SMALL, &body);
 	if (r < 0)
@@ -404,6 +485,21 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 		if (strcmp(q->kind, "carry-out") == 0 && strcmp(access, "rw") != 0)
 			return bad(req, "持ち出しの承認は書き込みの許可です (access は rw、CARRY-2)",
 			           "a carry-out approval permits writing (access: rw; CARRY-2)");
+		if (strcmp(q->kind, "exception") == 0) {
+			/* fail closed (issue 16.3): an exception of a requirement the
+			 * server does not know is never approved */
+			_cleanup_json_ cJSON *rb = cJSON_Parse(q->body);
+			const char *rq = get_str(rb, "requirement");
+
+			if (!rq || !approval_requirement_form(rq) || !policy_requirement_known(rq)) {
+				server_audit(srv, actor, action, q->terminal_id, "refused", "unknown requirement");
+				return http_reply_error(req, 409, "unknown_requirement",
+				                        "申請された要件 ID は REQUIREMENTS.md にないため承認できません",
+				                        "the requirement ID asked for is not one of REQUIREMENTS.md: "
+				                        "it cannot be approved",
+				                        NULL);
+			}
+		}
 		cJSON_AddStringToObject(dec, "scope", scope);
 		cJSON_AddStringToObject(dec, "person", person);
 		cJSON_AddStringToObject(dec, "access", access);
@@ -489,6 +585,29 @@ static int grant_carry(const struct store_request *q, const cJSON *body, cJSON *
 	return 0;
 }
 
+/* an approved exception of a requirement (issue 16.3): {id, request_id,
+ * kind exception, requirement, person, not_after, approved_by, version} */
+static int grant_exception(const struct store_request *q, const cJSON *dec, const cJSON *body, cJSON *arr)
+{
+	const char *rq = get_str(body, "requirement"), *person = get_str(dec, "person");
+	cJSON *a;
+
+	if (!rq || !approval_requirement_form(rq) || !policy_requirement_known(rq) || !person)
+		return 0; /* not deliverable: left out, never guessed */
+	a = cJSON_CreateObject();
+	if (!a || !cJSON_AddItemToArray(arr, a))
+		return cJSON_Delete(a), -ENOMEM;
+	if (!cJSON_AddStringToObject(a, "id", q->id) || !cJSON_AddStringToObject(a, "request_id", q->request_id) ||
+	    !cJSON_AddStringToObject(a, "kind", "exception") || !cJSON_AddStringToObject(a, "requirement", rq) ||
+	    !(strcmp(person, "anyone") == 0 ? cJSON_AddNullToObject(a, "person")
+	                                    : cJSON_AddStringToObject(a, "person", q->person)) ||
+	    !cJSON_AddNumberToObject(a, "not_after", (double)q->not_after) ||
+	    !cJSON_AddStringToObject(a, "approved_by", q->decided_by) ||
+	    !cJSON_AddNumberToObject(a, "version", (double)q->version))
+		return -ENOMEM;
+	return 0;
+}
+
 static int grant_cb(const struct store_request *q, void *userdata)
 {
 	_cleanup_json_ cJSON *dec = cJSON_Parse(q->decision), *body = cJSON_Parse(q->body);
@@ -496,9 +615,13 @@ static int grant_cb(const struct store_request *q, void *userdata)
 	const char *person = get_str(dec, "person"), *access = get_str(dec, "access");
 	cJSON *a;
 
+	if (cJSON_GetArraySize(userdata) >= APPROVAL_MAX)
+		return 0;
 	if (strcmp(q->kind, "carry-out") == 0)
 		return grant_carry(q, body, userdata);
-	if (!hash || !person || !access || cJSON_GetArraySize(userdata) >= APPROVAL_MAX)
+	if (strcmp(q->kind, "exception") == 0)
+		return grant_exception(q, dec, body, userdata);
+	if (!hash || !person || !access)
 		return 0; /* not deliverable: left out, never guessed */
 	a = cJSON_CreateObject();
 	if (!a || !cJSON_AddItemToArray(userdata, a))

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "http.h"
+#include "store.h"
 
 struct server;
 
@@ -29,6 +30,14 @@ void api_request_ingest(struct server *srv, const char *terminal_id, const cJSON
  * signed with the policy key (protocol/approval.h), or NULL in *ret_json
  * when nothing was ever approved. *ret_json is malloc'd. */
 int api_request_grants(struct server *srv, const char *terminal_id, const char *group, char **ret_json);
+
+/* Whether actor (an account name or "token:NAME") may see and decide q:
+ * only an account for the department of q's terminal, or for every
+ * department (ciso, "*"), does (issue 16.2). 0 yes, -EPERM no (*why set),
+ * other negative: the store failed. ret_dept (or NULL): the terminal's
+ * department ("" = none). */
+int api_request_visible(struct server *srv, const char *actor, const struct store_request *q, const char **why,
+                        char ret_dept[STORE_ID_MAX]);
 
 extern const struct http_route api_request_routes[];
 extern const size_t api_request_routes_n;

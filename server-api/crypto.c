@@ -1,6 +1,7 @@
 /* server-api/crypto.c — SHA-256, random tokens, scrypt password hashes
- * (mamori-server). The only server file that calls OpenSSL's digest, random
- * and KDF API; failures become negative errno. */
+ * (mamori-server). The only server file that calls OpenSSL's digest and KDF
+ * API (random bytes: common/random-util.h, base64url: common/base64.h);
+ * failures become negative errno. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,68 +9,19 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
+#include "base64.h"
 #include "crypto.h"
+#include "random-util.h"
 #include "strutil.h"
 
 #define SALT_LEN      16
 #define PWKEY_LEN     32
 #define SCRYPT_MAXMEM (64u * 1024 * 1024)
 
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static size_t b64url_encode(const uint8_t *in, size_t n, char *out, size_t outsz)
-{
-	size_t o = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		acc = (acc << 8) | in[i];
-		bits += 8;
-		while (bits >= 6 && o + 1 < outsz) {
-			bits -= 6;
-			out[o++] = b64url[(acc >> bits) & 63];
-		}
-	}
-	if (bits > 0 && o + 1 < outsz)
-		out[o++] = b64url[(acc << (6 - bits)) & 63];
-	out[o] = 0;
-	return o;
-}
-
-static int b64url_decode(const char *s, uint8_t *out, size_t outsz, size_t *ret_len)
-{
-	uint32_t acc = 0;
-	int bits = 0;
-	size_t o = 0;
-
-	for (; *s; s++) {
-		const char *p = strchr(b64url, *s);
-
-		if (!p)
-			return -EINVAL;
-		acc = (acc << 6) | (uint32_t)(p - b64url);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o >= outsz)
-				return -EINVAL;
-			out[o++] = (uint8_t)(acc >> bits);
-		}
-	}
-	*ret_len = o;
-	return 0;
-}
-
 int crypto_random(void *buf, size_t n)
 {
-	if (RAND_bytes(buf, (int)n) != 1) {
-		ERR_clear_error();
-		return -EIO;
-	}
-	return 0;
+	return random_bytes(buf, n, false);
 }
 
 int crypto_token(const char *prefix, char ret[CRYPTO_TOKEN_MAX])
@@ -84,9 +36,9 @@ int crypto_token(const char *prefix, char ret[CRYPTO_TOKEN_MAX])
 	if (r < 0)
 		return r;
 	memcpy(ret, prefix, pl);
-	b64url_encode(rnd, sizeof(rnd), ret + pl, CRYPTO_TOKEN_MAX - pl);
+	r = base64url_encode(rnd, sizeof(rnd), ret + pl, CRYPTO_TOKEN_MAX - pl);
 	OPENSSL_cleanse(rnd, sizeof(rnd));
-	return 0;
+	return r;
 }
 
 int crypto_sha256_2(const void *a, size_t an, const void *b, size_t bn, uint8_t ret[32])
@@ -143,9 +95,12 @@ int crypto_password_hash(const char *password, char ret[CRYPTO_PWHASH_MAX])
 	if ((r = crypto_random(salt, sizeof(salt))) < 0 ||
 	    (r = scrypt(password, salt, sizeof(salt), CRYPTO_SCRYPT_LOG2N, CRYPTO_SCRYPT_R, CRYPTO_SCRYPT_P, key)) < 0)
 		return r;
-	b64url_encode(salt, sizeof(salt), s64, sizeof(s64));
-	b64url_encode(key, sizeof(key), k64, sizeof(k64));
+	r = base64url_encode(salt, sizeof(salt), s64, sizeof(s64));
+	if (r >= 0)
+		r = base64url_encode(key, sizeof(key), k64, sizeof(k64));
 	OPENSSL_cleanse(key, sizeof(key));
+	if (r < 0)
+		return r;
 	return xsnprintf(ret, CRYPTO_PWHASH_MAX, "scrypt$%u$%u$%u$%s$%s", CRYPTO_SCRYPT_LOG2N, CRYPTO_SCRYPT_R,
 	                 CRYPTO_SCRYPT_P, s64, k64) < 0
 	               ? -ENOBUFS
@@ -166,8 +121,8 @@ int crypto_password_verify(const char *password, const char *encoded)
 	    encoded[n] != 0)
 		return -EINVAL;
 	if (log2n < 10 || log2n > 20 || rr < 1 || rr > 32 || pp < 1 || pp > 16 ||
-	    b64url_decode(s64, salt, sizeof(salt), &saltlen) < 0 ||
-	    b64url_decode(k64, want, sizeof(want), &wantlen) < 0 || wantlen != PWKEY_LEN)
+	    base64url_decode(s64, strlen(s64), salt, sizeof(salt), &saltlen) < 0 ||
+	    base64url_decode(k64, strlen(k64), want, sizeof(want), &wantlen) < 0 || wantlen != PWKEY_LEN)
 		return -EINVAL;
 	r = scrypt(password, salt, saltlen, log2n, rr, pp, key);
 	if (r < 0)

@@ -15,12 +15,12 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "alloc-util.h"
 #include "fileio.h"
 #include "pki.h"
+#include "random-util.h"
 #include "strutil.h"
 #include "terminal_id.h"
 
@@ -154,8 +154,10 @@ static int cert_new(const char *cn, int64_t seconds, EVP_PKEY *pub, X509 **ret)
 	unsigned char rnd[16];
 	X509_NAME *name;
 
-	if (!c || RAND_bytes(rnd, sizeof(rnd)) != 1)
+	if (!c)
 		return ssl_err();
+	if (random_bytes(rnd, sizeof(rnd), false) < 0)
+		return -EIO;
 	rnd[0] = (unsigned char)((rnd[0] & 0x7f) | 0x40); /* positive, always 16 bytes */
 	bn = BN_bin2bn(rnd, sizeof(rnd), NULL);
 	if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(c)) || !X509_set_version(c, X509_VERSION_3) ||

@@ -150,6 +150,9 @@ struct store_account {
 	bool pending;                                                 /* approver/ciso waiting for a second ciso */
 	bool disabled;                                                /* cannot log in; its sessions were ended */
 	char approved_by[STORE_ID_MAX];
+	/* the department (部署) whose terminals' requests it may see and
+	 * decide (issue 16.2): a name, "*" = every department, "" = none */
+	char department[STORE_ID_MAX];
 };
 
 enum store_cred_kind { CRED_SESSION, CRED_API_TOKEN };
@@ -480,7 +483,7 @@ struct store_ops {
 	 * r, if the stored status is from_status (-ESTALE otherwise); with
 	 * status "approved" the version is assigned (max + 1) and written to
 	 * *ret_version. list: newest first, status NULL = all. grants: the
-	 * approved device requests in force for a terminal (scope terminal and
+	 * approved device and exception requests in force for a terminal (scope terminal and
 	 * this terminal, or scope department and its group) with not_after >
 	 * now_s, oldest first; *ret_max_version: the highest version of any
 	 * approval (the data's version only grows, even when one ends). */

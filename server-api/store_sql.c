@@ -106,7 +106,7 @@ enum {
 #define ACCOUNT_COLS                                                                                                   \
 	"username, role, pwhash, created_us, coalesce(staff_no,''), coalesce(display_name,''), "                       \
 	"coalesce(name_key,''), coalesce(staff_key,''), coalesce(created_by,''), pending, coalesce(approved_by,''), "  \
-	"disabled"
+	"disabled, dept"
 
 #define DEVICE_COLS                                                                                                    \
 	"terminal_id, grp, coalesce(hostname,''), revoked, enrolled_us, last_seen_us, coalesce(agent_version,''), "    \
@@ -185,7 +185,7 @@ static const char *const sql_text[_Q_MAX] = {
         [Q_FINDINGS_LIST_ALL] = "SELECT terminal_id, kind, seq, expected_seq, time_us, coalesce(detail,'') "
                                 "FROM findings ORDER BY id DESC LIMIT ?1",
         [Q_ACCOUNT_ADD] = "INSERT INTO accounts(username, role, pwhash, created_us, staff_no, display_name, name_key, "
-                          "staff_key, created_by, pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                          "staff_key, created_by, pending, dept) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         [Q_ACCOUNT_GET] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE name_key = ?1",
         [Q_ACCOUNT_COUNT] = "SELECT count(*) FROM accounts",
         [Q_ACCOUNT_LIST] = "SELECT " ACCOUNT_COLS " FROM accounts ORDER BY username",
@@ -530,6 +530,14 @@ static const char *const migrations[][2] = {
          " updated_us INTEGER NOT NULL) WITHOUT ROWID;",
          "CREATE TABLE daily(day TEXT PRIMARY KEY, terminals BIGINT NOT NULL, compliant BIGINT NOT NULL,"
          " updated_us BIGINT NOT NULL);"},
+        /* 5 (issue 16.2): the department an account approves for ('*' =
+         * every department; '' = none). The accounts made before could
+         * decide every request: they keep that ('*'); a new account names
+         * its department or has none. */
+        {"ALTER TABLE accounts ADD COLUMN dept TEXT NOT NULL DEFAULT '';"
+         "UPDATE accounts SET dept = '*';",
+         "ALTER TABLE accounts ADD COLUMN dept TEXT NOT NULL DEFAULT '';"
+         "UPDATE accounts SET dept = '*';"},
 };
 #define SCHEMA_VERSION (1 + (int)ELEMENTSOF(migrations))
 
@@ -1456,7 +1464,7 @@ static int sq_account_add(struct store *base, const struct store_account *a)
 	    (r = bind_text(st, 7, a->name_key)) == 0 &&
 	    (r = bind_text(st, 8, a->staff_key[0] ? a->staff_key : NULL)) == 0 &&
 	    (r = bind_text(st, 9, a->created_by[0] ? a->created_by : NULL)) == 0 &&
-	    (r = bind_int(st, 10, a->pending ? 1 : 0)) == 0)
+	    (r = bind_int(st, 10, a->pending ? 1 : 0)) == 0 && (r = bind_text(st, 11, a->department)) == 0)
 		r = step_done(st);
 	return txn_end(s, r);
 }
@@ -1479,6 +1487,7 @@ static int account_row(struct sqldb_stmt *st, struct store_account *a)
 	a->pending = sqldb_col_int64(st, 9) != 0;
 	col_copy(st, 10, a->approved_by, sizeof(a->approved_by));
 	a->disabled = sqldb_col_int64(st, 11) != 0;
+	col_copy(st, 12, a->department, sizeof(a->department));
 	return a->role == _ROLE_INVALID ? -EBADMSG : 0;
 }
 
@@ -2288,7 +2297,7 @@ static int sq_request_grants(struct store *base, const char *terminal_id, const 
 	*ret_max_version = max;
 	if ((r = cmd_prepare(s,
 	                     "SELECT " REQ_COLS " FROM requests WHERE status = 'approved'"
-	                     " AND kind IN ('device', 'carry-out')"
+	                     " AND kind IN ('device', 'carry-out', 'exception')"
 	                     " AND not_after > ? AND ((scope = 'terminal' AND terminal_id = ?)"
 	                     " OR (scope = 'department' AND grp = ?)) ORDER BY version",
 	                     &st)) == 0 &&

@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/timex.h>
 #include <time.h>
@@ -39,6 +38,7 @@
 #include "journal_canon.h"
 #include "journal_side.h"
 #include "log.h"
+#include "random-util.h"
 #include "sqlite-util.h"
 #include "strutil.h"
 
@@ -242,9 +242,10 @@ static bool clock_synced(struct journal *j)
 static int random_chain_id(char out[33])
 {
 	uint8_t b[16];
+	int r = random_bytes(b, sizeof(b), false);
 
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		return -errno ?: -EIO;
+	if (r < 0)
+		return r;
 	hex_encode(b, sizeof(b), out);
 	return 0;
 }

@@ -6,11 +6,11 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdint.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fileio.h"
+#include "random-util.h"
 #include "strutil.h"
 #include "transport.h"
 
@@ -54,7 +54,7 @@ uint64_t transport_retry_delay_ms(unsigned failures)
 {
 	uint32_t rnd = 0;
 
-	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd)) {
+	if (random_bytes(&rnd, sizeof(rnd), true) < 0) {
 		struct timespec ts;
 
 		/* no entropy yet (early boot): at least differs per terminal and moment */

@@ -21,7 +21,10 @@
  * not_before, not_after in RFC 3339 UTC) through ctx->approved_carry: the
  * module compiles it with the same parser and judges it with the same
  * matcher (modules/usb/usb_rules.c) as an approval held in the policy, and
- * names it in its carry.out and carry.write_gate records. */
+ * names it in its carry.out and carry.write_gate records.
+ * An approved exception of a requirement (issue 16.3) marks the failing
+ * posture results of that requirement as excepted until its not_after by
+ * the agent's clock (approval_store_apply_exceptions). */
 #include <errno.h>
 #include <limits.h>
 #include <inttypes.h>
@@ -39,6 +42,8 @@
 #include "json-util.h"
 #include "log.h"
 #include "module.h"
+#include "policy_reqs.h"
+#include "result.h"
 #include "rootpath.h"
 #include "strutil.h"
 #include "approval_store.h"
@@ -115,11 +120,27 @@ bool approval_store_reload(struct mamori_ctx *ctx, const char *state_dir, const 
 		ev = cJSON_CreateObject();
 		if (!ev)
 			break;
+		if (a->kind == APPROVAL_EXCEPTION && !policy_requirement_known(a->requirement)) {
+			/* fail closed: an exception of a requirement this agent does
+			 * not know covers nothing, and says so once */
+			cJSON_AddStringToObject(ev, "reason", "unknown_requirement");
+			cJSON_AddStringToObject(ev, "id", a->id);
+			cJSON_AddStringToObject(ev, "request_id", a->request_id);
+			cJSON_AddStringToObject(ev, "requirement", a->requirement);
+			if (mamori_emit(ctx, "approval.refused", SEV_ERROR, "OPS-3,OPS-4", ev) < 0)
+				continue;
+			if (buf_printf(&add, 1024 * 1024, "%s\n", a->id) < 0)
+				break;
+			continue;
+		}
 		cJSON_AddStringToObject(ev, "id", a->id);
 		cJSON_AddStringToObject(ev, "request_id", a->request_id);
 		if (a->kind == APPROVAL_DEVICE) {
 			cJSON_AddStringToObject(ev, "kind", "device");
 			cJSON_AddStringToObject(ev, "hash", a->hash);
+		} else if (a->kind == APPROVAL_EXCEPTION) {
+			cJSON_AddStringToObject(ev, "kind", "exception");
+			cJSON_AddStringToObject(ev, "requirement", a->requirement);
 		} else {
 			cJSON *m = cJSON_AddObjectToObject(ev, "medium");
 			char v[8];
@@ -136,7 +157,8 @@ bool approval_store_reload(struct mamori_ctx *ctx, const char *state_dir, const 
 			cJSON_AddStringToObject(ev, "person", a->person);
 		else
 			cJSON_AddNullToObject(ev, "person");
-		cJSON_AddStringToObject(ev, "access", a->access == APPROVAL_RO ? "ro" : "rw");
+		if (a->kind != APPROVAL_EXCEPTION) /* a device's, a carry-out's (always rw) */
+			cJSON_AddStringToObject(ev, "access", a->access == APPROVAL_RO ? "ro" : "rw");
 		cJSON_AddNumberToObject(ev, "not_after", (double)a->not_after);
 		cJSON_AddStringToObject(ev, "approved_by", a->approved_by);
 		cJSON_AddNumberToObject(ev, "version", (double)d->version);
@@ -178,7 +200,7 @@ void approval_store_exceptions(cJSON *arr, size_t max)
 
 		if (a->kind != APPROVAL_DEVICE || a->not_after <= (int64_t)now ||
 		    xsnprintf(id, sizeof(id), "approval-%s", a->id) < 0)
-			continue; /* ended by the agent's clock */
+			continue; /* not a device's, or ended by the agent's clock */
 		e = cJSON_CreateObject();
 		if (!e)
 			return;
@@ -233,4 +255,41 @@ cJSON *approval_store_carry(void)
 		cJSON_AddStringToObject(e, "not_after", na);
 	}
 	return arr;
+}
+
+void approval_store_apply_exceptions(struct check_report *rep)
+{
+	time_t now = time(NULL);
+	bool synced = clock_synced();
+
+	for (size_t i = 0; in_force && i < in_force->n; i++) {
+		const struct approval *a = &in_force->a[i];
+		char id[48], until[64];
+		struct tm tm;
+		time_t na = (time_t)a->not_after;
+
+		if (a->kind != APPROVAL_EXCEPTION || a->not_after <= (int64_t)now ||
+		    !policy_requirement_known(a->requirement))
+			continue; /* ended by the agent's clock, offline too (LOG-2) */
+		if (xsnprintf(id, sizeof(id), "request-%s", a->request_id) < 0)
+			continue;
+		/* Japan time with its zone, as people read it */
+		na += 9 * 3600;
+		if (!gmtime_r(&na, &tm) || strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%S+09:00", &tm) == 0)
+			continue;
+		for (size_t j = 0; j < rep->n; j++) {
+			struct check_result *res = rep->results[j];
+			bool covers = false;
+
+			if (res->exception || (res->status != CHECK_FAIL && res->status != CHECK_ERROR))
+				continue;
+			for (size_t k = 0; k < res->n_reqs && !covers; k++)
+				covers = strcmp(res->reqs[k], a->requirement) == 0;
+			if (!covers || check_result_set_exception(res, id) < 0)
+				continue;
+			(void)check_result_evidence(res, "exception_until", "%s", until);
+			(void)check_result_evidence(res, "exception_clock_synchronised", "%s",
+			                            synced ? "true" : "false");
+		}
+	}
 }

@@ -31,4 +31,13 @@ void approval_store_exceptions(cJSON *arr, size_t max);
  * not_before, not_after (RFC 3339 UTC)}. NULL on OOM. */
 cJSON *approval_store_carry(void);
 
+/* Approved exceptions of a requirement (kind exception, issue 16.3): each
+ * failing or erring result of rep that implements a requirement with an
+ * exception in force by the agent's clock (now < not_after) is reported as
+ * excepted by "request-<request id>", with the evidence exception_until
+ * (Japan time) and exception_clock_synchronised (LOG-2). An ended one no
+ * longer applies, offline too. */
+struct check_report;
+void approval_store_apply_exceptions(struct check_report *rep);
+
 #endif

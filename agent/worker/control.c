@@ -34,7 +34,8 @@ struct client {
 	char *out;
 	size_t out_len, out_off;
 	struct timespec since;
-	bool waiting; /* the answer comes later (CONTROL_DEFERRED) */
+	bool waiting;          /* the answer comes later (CONTROL_DEFERRED) */
+	bool waiting_sanitize; /* ... when the sanitising child ends (CONTROL_DEFERRED_SANITIZE) */
 	struct client *next;
 };
 
@@ -336,9 +337,10 @@ static int client_read(struct control_server *s, int epfd, struct client *c)
 			current_pid = 0;
 			if (!resp)
 				return -ENOMEM;
-			if (strcmp(resp, CONTROL_DEFERRED) == 0) {
+			if (strcmp(resp, CONTROL_DEFERRED) == 0 || strcmp(resp, CONTROL_DEFERRED_SANITIZE) == 0) {
 				struct epoll_event ev = {.events = 0, .data.ptr = c};
 				c->waiting = true;
+				c->waiting_sanitize = strcmp(resp, CONTROL_DEFERRED_SANITIZE) == 0;
 				return epoll_ctl(epfd, EPOLL_CTL_MOD, c->w.fd, &ev) < 0 ? -errno : 0;
 			}
 			if (control_request_parse(c->in, (size_t)(nl - c->in), &cmd, &why) == 0 &&
@@ -514,7 +516,19 @@ void control_server_expire(struct control_server *s, int epfd)
 	}
 }
 
+static void answer_waiting(struct control_server *s, int epfd, const char *resp, bool sanitize);
+
 void control_server_answer_waiting(struct control_server *s, int epfd, const char *resp)
+{
+	answer_waiting(s, epfd, resp, false);
+}
+
+void control_server_answer_sanitize(struct control_server *s, int epfd, const char *resp)
+{
+	answer_waiting(s, epfd, resp, true);
+}
+
+static void answer_waiting(struct control_server *s, int epfd, const char *resp, bool sanitize)
 {
 	static const char fallback[] = "{\"ok\":false,\"error\":\"out of memory\"}";
 	struct client *c, *next;
@@ -528,9 +542,9 @@ void control_server_answer_waiting(struct control_server *s, int epfd, const cha
 		size_t l = strlen(resp);
 
 		next = c->next;
-		if (!c->waiting)
+		if (!c->waiting || c->waiting_sanitize != sanitize)
 			continue;
-		c->waiting = false;
+		c->waiting = c->waiting_sanitize = false;
 		clock_gettime(CLOCK_MONOTONIC, &c->since); /* the idle bound again, for the write */
 		c->out = malloc(l + 2);
 		if (!c->out || epoll_ctl(epfd, EPOLL_CTL_MOD, c->w.fd, &ev) < 0) {

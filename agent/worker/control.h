@@ -98,6 +98,10 @@ void control_who_json(struct cJSON *o, uid_t uid, pid_t pid);
 #define CONTROL_DEFERRED ""
 /* Answer every waiting client with resp (one JSON object; NULL: an error). */
 void control_server_answer_waiting(struct control_server *s, int epfd, const char *resp);
+/* The same for a `media sanitize` that runs in a child (MEDIA-6): its client
+ * waits for the child's end, not for a pass. */
+#define CONTROL_DEFERRED_SANITIZE " "
+void control_server_answer_sanitize(struct control_server *s, int epfd, const char *resp);
 
 /* Client: send request, read the whole response (caller frees). */
 int control_call(const char *path, const char *request, int timeout_ms, char **ret_response);

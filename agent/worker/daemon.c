@@ -75,6 +75,16 @@ struct daemon {
 		int fd;
 		struct watch w;
 	} cpoll;
+	/* `mamorictl media sanitize` in a child (MEDIA-6): its records and
+	 * answer come as lines on fd, journaled when it ends; one at a time */
+	struct {
+		pid_t pid;
+		int fd;
+		char *buf;
+		size_t len;
+		char devnode[256];
+		struct watch w;
+	} san;
 	struct ipc_peer peer; /* to mamorid (protocol/ipc.h), fd -1 when standalone */
 	struct watch w_ipc;
 	cJSON *gate_hello; /* what mamorid said about itself (status) */
@@ -1722,6 +1732,90 @@ static char *report_response(struct daemon *d)
 	return cJSON_PrintUnformatted(out);
 }
 
+/* ---- media sanitize in a child (MEDIA-6) --------------------------------- */
+
+static int sanitize_start(struct daemon *d, const cJSON *args, uid_t uid)
+{
+	int p[2];
+	pid_t parent = getpid(), pid, peer = control_peer_pid();
+	struct epoll_event ev = {.events = EPOLLIN};
+	const cJSON *dn = cJSON_GetObjectItemCaseSensitive(args, "device");
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return log_error_errno(errno, "media sanitize: pipe");
+	pid = fork();
+	if (pid < 0) {
+		int r = -errno;
+		close(p[0]);
+		close(p[1]);
+		return log_error_errno(r, "media sanitize: fork");
+	}
+	if (pid == 0) {
+		close(p[0]);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+			_exit(2);
+		if (d->peer.fd >= 0)
+			close(d->peer.fd);
+		if (d->control)
+			close(control_server_fd(d->control));
+		sanitize_child_run(&d->ctx, args, uid, peer, p[1]);
+	}
+	close(p[1]);
+	d->san.pid = pid;
+	d->san.fd = p[0];
+	d->san.len = 0;
+	(void)strscpy(d->san.devnode, sizeof(d->san.devnode), cJSON_IsString(dn) ? dn->valuestring : "?");
+	d->san.w = (struct watch){.kind = W_SANITIZE, .fd = p[0]};
+	ev.data.ptr = &d->san.w;
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0 || epoll_ctl(d->epfd, EPOLL_CTL_ADD, p[0], &ev) < 0)
+		log_error_errno(errno, "media sanitize: cannot watch the child (its result comes at its end)");
+	log_info("media sanitize: child %d for %s", (int)pid, d->san.devnode);
+	return 0;
+}
+
+/* The child's pipe is readable: gather; at its end, journal and answer. */
+static void sanitize_ready(struct daemon *d)
+{
+	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
+	_cleanup_free_ char *resp = NULL;
+	char chunk[4096];
+	ssize_t n;
+	int st = 0;
+
+	for (;;) {
+		n = read(d->san.fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0)
+			break;
+		if (d->san.len + (size_t)n > 1024 * 1024)
+			break; /* more than any answer: the child is killed below */
+		{
+			char *nb = realloc(d->san.buf, d->san.len + (size_t)n);
+			if (!nb)
+				break;
+			d->san.buf = nb;
+		}
+		memcpy(d->san.buf + d->san.len, chunk, (size_t)n);
+		d->san.len += (size_t)n;
+	}
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->san.fd, NULL);
+	close(d->san.fd);
+	d->san.fd = -1;
+	if (n > 0)
+		kill(d->san.pid, SIGKILL);
+	(void)waitpid(d->san.pid, &st, 0); /* it closed its end: it exits now */
+	d->san.pid = 0;
+	out = sanitize_child_end(&d->ctx, d->san.buf ? d->san.buf : "", d->san.len, st);
+	free(d->san.buf);
+	d->san.buf = NULL;
+	d->san.len = 0;
+	resp = out ? cJSON_PrintUnformatted(out) : NULL;
+	control_server_answer_sanitize(d->control, d->epfd, resp);
+}
+
 char *daemon_control_request(struct daemon *d, const char *req, size_t len, uid_t peer_uid)
 {
 	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
@@ -1747,9 +1841,14 @@ char *daemon_control_request(struct daemon *d, const char *req, size_t len, uid_
 	}
 	if (cmd == CONTROL_MEDIA_SANITIZE) { /* issue 16.5, MEDIA-6 */
 		_cleanup_(cJSON_Deletep) cJSON *in = cJSON_ParseWithLength(req, len);
+		const cJSON *args = cJSON_GetObjectItemCaseSensitive(in, "args");
 
-		out = sanitize_request(&d->ctx, cJSON_GetObjectItemCaseSensitive(in, "args"), peer_uid,
-		                       control_peer_pid());
+		if (d->san.pid > 0)
+			out = sanitize_busy(&d->ctx, args, peer_uid, control_peer_pid(), d->san.devnode);
+		else if (d->epfd >= 0 && d->running && sanitize_start(d, args, peer_uid) == 0)
+			return strdup(CONTROL_DEFERRED_SANITIZE); /* the loop keeps serving meanwhile */
+		else
+			out = sanitize_request(&d->ctx, args, peer_uid, control_peer_pid());
 		return out ? cJSON_PrintUnformatted(out) : NULL;
 	}
 	if (control_cmds[cmd].root_only && peer_uid != 0)
@@ -1812,6 +1911,7 @@ int daemon_new(const struct daemon_options *opts, struct daemon **ret, char *err
 	d->opts = *opts;
 	d->epfd = d->sigfd = d->check_tfd = d->wd_tfd = d->sync_tfd = -1;
 	d->cpoll.fd = -1;
+	d->san.fd = -1;
 	d->pass.fd = -1;
 	d->peer.fd = -1;
 	if (opts->ipc_fd > 0 && (r = ipc_peer_init(&d->peer, opts->ipc_fd, IPC_TO_WORKER)) < 0) {
@@ -1936,6 +2036,14 @@ void daemon_free(struct daemon *d)
 {
 	if (!d)
 		return;
+	if (d->san.pid > 0) {
+		/* the worker stops mid-sanitisation: the medium is half done; the
+		 * child ends and what it recorded is journaled (child_failed) */
+		kill(d->san.pid, SIGTERM);
+		if (d->san.fd >= 0)
+			(void)fcntl(d->san.fd, F_SETFL, 0);
+		sanitize_ready(d);
+	}
 	fini_modules(d);
 	control_server_free(d->control);
 	journal_close(d->journal);
@@ -2059,6 +2167,9 @@ int daemon_run(struct daemon *d)
 				break;
 			case W_POLL:
 				poll_ready(d);
+				break;
+			case W_SANITIZE:
+				sanitize_ready(d);
 				break;
 			case W_TIMER_WATCHDOG:
 				drain_timer(w->fd);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "approval_store.h"
 #include "daemon.h"
 #include "daemon_command.h"
 #include "daemon_policy.h"
@@ -291,5 +292,7 @@ void daemon_policy_apply_exceptions(struct policy_state *st, struct mamori_ctx *
 		    (store && exception_store_applies(store, res->id, NULL, NULL, now, &id)))
 			check_result_set_exception(res, id);
 	}
+	/* exceptions of a requirement approved on the server (issue 16.3) */
+	approval_store_apply_exceptions(rep);
 	free(store);
 }

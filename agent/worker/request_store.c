@@ -20,15 +20,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "alloc-util.h"
+#include "approval.h"
 #include "control.h"
 #include "fileio.h"
 #include "json-util.h"
 #include "log.h"
 #include "module.h"
+#include "policy_reqs.h"
+#include "random-util.h"
 #include "request_store.h"
 #include "rootpath.h"
 #include "strutil.h"
@@ -64,21 +66,11 @@ static bool valid_text(const cJSON *v, size_t max)
 	       utf8_valid(v->valuestring, strlen(v->valuestring));
 }
 
-/* "OPS-3", "MEDIA-2": upper-case letters, '-', digits */
+/* a known requirement ID of REQUIREMENTS.md (policy/policy_reqs.h): an
+ * exception of an unknown one is refused, never forwarded (issue 16.3) */
 static bool valid_requirement(const char *s)
 {
-	size_t i = 0, n;
-
-	if (!s || strlen(s) > 16)
-		return false;
-	while (s[i] >= 'A' && s[i] <= 'Z')
-		i++;
-	if (i == 0 || s[i] != '-')
-		return false;
-	n = ++i;
-	while (s[i] >= '0' && s[i] <= '9')
-		i++;
-	return i > n && s[i] == '\0';
+	return approval_requirement_form(s) && policy_requirement_known(s);
 }
 
 /* The device object of a present device by its port name (1-3): its
@@ -298,7 +290,7 @@ cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_
 		              uid, pid);
 	if (reason && !valid_text(reason, REQUEST_REASON_MAX))
 		return refuse(ctx, "bad_request", "--reason: 1 to 1024 bytes of UTF-8", args, uid, pid);
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+	if (random_bytes(rnd, sizeof(rnd), false) < 0)
 		return refuse(ctx, "no_random", "cannot make a request id", args, uid, pid);
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
@@ -335,6 +327,11 @@ cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_
 		const cJSON *rq = cJSON_GetObjectItemCaseSensitive(args, "requirement");
 		const cJSON *until = cJSON_GetObjectItemCaseSensitive(args, "until");
 
+		if (cJSON_IsString(rq) && approval_requirement_form(rq->valuestring) &&
+		    !policy_requirement_known(rq->valuestring))
+			return refuse(ctx, "unknown_requirement",
+			              "--requirement: not a requirement ID of REQUIREMENTS.md (OPS-1, MEDIA-2, ...)",
+			              args, uid, pid);
 		if (!cJSON_IsString(rq) || !valid_requirement(rq->valuestring) || !cJSON_IsNumber(until) ||
 		    until->valuedouble != (double)(int64_t)until->valuedouble || !reason)
 			return refuse(ctx, "bad_request", "usage: --requirement ID --until TIME --reason TEXT", args,

@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +29,7 @@
 #include "fileio.h"
 #include "json-util.h"
 #include "log.h"
+#include "random-util.h"
 #include "rootpath.h"
 #include "sanitize.h"
 #include "strutil.h"
@@ -59,9 +60,46 @@ enum sanitize_method sanitize_method_from_string(const char *s)
 	return _SANITIZE_METHOD_INVALID;
 }
 
+/* In the sanitising child (sanitize_child_run): the records go to the
+ * worker as lines, journaled when the child ends; -1 in the worker. */
+static int child_fd = -1;
+
+static int write_line(int fd, const cJSON *o)
+{
+	_cleanup_free_ char *t = cJSON_PrintUnformatted(o);
+	size_t n, off = 0;
+
+	if (!t)
+		return -ENOMEM;
+	n = strlen(t);
+	t[n] = '\0';
+	while (off < n) {
+		ssize_t w = write(fd, t + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -EIO;
+		off += (size_t)w;
+	}
+	return write(fd, "\n", 1) == 1 ? 0 : -EIO;
+}
+
 static void emit(struct mamori_ctx *ctx, const char *type, enum event_severity sev, const cJSON *payload)
 {
-	int r = mamori_emit(ctx, type, sev, REQS, payload);
+	int r;
+
+	if (child_fd >= 0) {
+		_cleanup_json_ cJSON *o = cJSON_CreateObject();
+
+		r = o && cJSON_AddStringToObject(o, "type", type) && cJSON_AddNumberToObject(o, "severity", sev) &&
+		                    cJSON_AddItemToObject(o, "payload", cJSON_Duplicate(payload, 1))
+		            ? write_line(child_fd, o)
+		            : -ENOMEM;
+		if (r < 0)
+			_exit(5); /* the worker records that the child gave no result */
+		return;
+	}
+	r = mamori_emit(ctx, type, sev, REQS, payload);
 
 	if (r < 0)
 		log_error_errno(r, "cannot journal %s", type);
@@ -279,7 +317,7 @@ static int verify(int dfd, uint64_t size, const unsigned char *pattern, unsigned
 	for (int i = 0; i < SAMPLES && size > win; i++) {
 		uint64_t x;
 
-		if (getrandom(&x, sizeof(x), 0) != sizeof(x))
+		if (random_bytes(&x, sizeof(x), false) < 0)
 			return -EIO;
 		offs[n++] = (x % (size - win)) & ~(uint64_t)4095;
 	}
@@ -396,7 +434,7 @@ cJSON *sanitize_request(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pi
 		pattern = malloc(PATTERN_SIZE);
 		if (!pattern)
 			return NULL;
-		r = getrandom(pattern, PATTERN_SIZE, 0) == PATTERN_SIZE ? overwrite(fd, size, pattern) : -EIO;
+		r = random_bytes(pattern, PATTERN_SIZE, false) == 0 ? overwrite(fd, size, pattern) : -EIO;
 		break;
 	default:
 		r = -EINVAL;
@@ -455,4 +493,63 @@ cJSON *sanitize_request(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pi
 			cJSON_AddStringToObject(out, "reason", result);
 	}
 	return out;
+}
+
+_Noreturn void sanitize_child_run(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_t pid, int fd)
+{
+	_cleanup_json_ cJSON *out = NULL, *o = cJSON_CreateObject();
+
+	child_fd = fd;
+	out = sanitize_request(ctx, args, uid, pid);
+	if (!o || !out || !cJSON_AddItemToObject(o, "answer", TAKE_PTR(out)) || write_line(fd, o) < 0)
+		_exit(6);
+	_exit(0); /* no atexit handlers: the worker's journal and sockets are not ours */
+}
+
+cJSON *sanitize_child_end(struct mamori_ctx *ctx, const char *lines, size_t len, int status)
+{
+	cJSON *answer = NULL;
+	const char *p = lines, *end = lines + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		_cleanup_json_ cJSON *o = cJSON_ParseWithLength(p, nl ? (size_t)(nl - p) : (size_t)(end - p));
+		const cJSON *ty = cJSON_GetObjectItemCaseSensitive(o, "type"),
+		            *sv = cJSON_GetObjectItemCaseSensitive(o, "severity"),
+		            *pl = cJSON_GetObjectItemCaseSensitive(o, "payload"),
+		            *an = cJSON_GetObjectItemCaseSensitive(o, "answer");
+
+		p = nl ? nl + 1 : end;
+		if (cJSON_IsString(ty) && cJSON_IsNumber(sv) && cJSON_IsObject(pl) &&
+		    (strcmp(ty->valuestring, "media.sanitized") == 0 ||
+		     strcmp(ty->valuestring, "media.sanitize_refused") == 0))
+			emit(ctx, ty->valuestring, (enum event_severity)sv->valueint, pl);
+		else if (cJSON_IsObject(an) && !answer)
+			answer = cJSON_Duplicate(an, 1);
+	}
+	if (!answer || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		_cleanup_json_ cJSON *ev = cJSON_CreateObject();
+
+		log_error("media sanitize: the child ended without a result (status %d)", status);
+		cJSON_Delete(answer);
+		answer = cJSON_CreateObject();
+		if (ev && cJSON_AddStringToObject(ev, "reason", "child_failed") &&
+		    cJSON_AddStringToObject(ev, "error", "the sanitising process ended without a result"))
+			emit(ctx, "media.sanitize_refused", SEV_ERROR, ev);
+		if (answer) {
+			cJSON_AddBoolToObject(answer, "ok", false);
+			cJSON_AddStringToObject(answer, "reason", "child_failed");
+			cJSON_AddStringToObject(answer, "error", "the sanitising process ended without a result");
+		}
+	}
+	return answer;
+}
+
+cJSON *sanitize_busy(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_t pid, const char *running)
+{
+	struct target t = {.device = str_of(args, "device"), .method = str_of(args, "method")};
+	char msg[PATH_MAX + 96];
+
+	(void)xsnprintf(msg, sizeof(msg), "a sanitisation of %.4000s runs: wait for its end", running);
+	return refuse(ctx, &t, "busy", msg, uid, pid);
 }

@@ -30,7 +30,19 @@ enum sanitize_method sanitize_method_from_string(const char *s);
  * journaled as media.sanitize_refused; an attempt that ran is journaled as
  * media.sanitized with its verification. Returns the answer object
  * (caller owns; "ok" false with "reason" and "error" for a refusal), NULL
- * without memory. Blocks the caller for the duration of the operation. */
+ * without memory. Blocks the caller for the duration of the operation
+ * (the worker calls it in a child: below). */
 cJSON *sanitize_request(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_t pid);
+
+/* Issue 16.5 follow-up: the worker runs it in a child so that its loop keeps
+ * answering and journaling. sanitize_child_run: in the child, carry out the
+ * request with its records written to fd as lines, then the answer; exits.
+ * sanitize_child_end: in the worker, once the child ended (status from
+ * waitpid) and its lines were read: journal the records, return the answer
+ * (a child that gave none: media.sanitize_refused child_failed). One at a
+ * time: sanitize_busy journals the refusal of another (reason busy). */
+_Noreturn void sanitize_child_run(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_t pid, int fd);
+cJSON *sanitize_child_end(struct mamori_ctx *ctx, const char *lines, size_t len, int status);
+cJSON *sanitize_busy(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_t pid, const char *running);
 
 #endif

@@ -5,7 +5,18 @@
 
 struct module_slot;
 
-enum watch_kind { W_SIGNAL, W_TIMER_CHECK, W_TIMER_WATCHDOG, W_CONTROL, W_MODULE, W_IPC, W_TIMER_SYNC, W_PASS, W_POLL };
+enum watch_kind {
+	W_SIGNAL,
+	W_TIMER_CHECK,
+	W_TIMER_WATCHDOG,
+	W_CONTROL,
+	W_MODULE,
+	W_IPC,
+	W_TIMER_SYNC,
+	W_PASS,
+	W_POLL,
+	W_SANITIZE
+};
 
 struct watch {
 	enum watch_kind kind;

@@ -301,22 +301,15 @@ int av_clamd_read_cvd_header(const char *path, struct av_cvd_header *ret)
 {
 	char buf[AV_CVD_HEADER_SIZE];
 	_cleanup_close_ int fd = -1;
-	size_t got = 0;
+	ssize_t got;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
-	while (got < sizeof(buf)) {
-		ssize_t n = read(fd, buf + got, sizeof(buf) - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return av_clamd_parse_cvd_header(buf, got, ret);
+	got = read_full(fd, buf, sizeof(buf));
+	if (got < 0)
+		return (int)got;
+	return av_clamd_parse_cvd_header(buf, (size_t)got, ret);
 }
 
 /* ---- scan of one file (INSTREAM) ---------------------------------------- */
@@ -381,13 +374,11 @@ static int clamd_scan_file(const struct av_settings *s, const char *path, struct
 	if (r < 0)
 		return r;
 	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
+		ssize_t n = read_full(fd, chunk, sizeof(chunk));
 		uint32_t be;
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			return -errno;
+			return (int)n;
 		if (n == 0)
 			break;
 		total += n;

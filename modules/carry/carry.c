@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,12 +162,20 @@ struct carry_settings {
 	int64_t hash_max, scan_timeout_s;
 };
 
-struct carry_state {
-	struct mamori_ctx *ctx;
-	bool offline_root; /* `mamorictl --root ROOT check`: no live media to follow (issue 21.8) */
+/* The module's settings, owned by the core (agent/sdk/module.h): loaded
+ * from the policy's carry, usb and av sections at start and on every policy
+ * change; the usb module's matcher decides approvals (MEDIA-2). */
+struct carry_config {
 	struct carry_settings set;
 	struct usb_rules *rules;
 	struct av_settings av;
+	cJSON *policy_approvals; /* the policy's carry.approvals (a copy), merged with the approval data */
+};
+
+struct carry_state {
+	struct mamori_ctx *ctx;
+	bool offline_root; /* `mamorictl --root ROOT check`: no live media to follow (issue 21.8) */
+	struct carry_config cfg;
 	int inner_ep, mi_fd, fan_perm, fan_fid, timer_fd;
 	int media_fd; /* agent/sdk/media.h's change eventfd: borrowed, never closed here */
 	bool perm_available;
@@ -200,24 +209,12 @@ struct pending {
 	const char *reqs;
 };
 
-static carry_section_source_fn section_source;
-
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
 
 static void arm_timer(struct carry_state *st);
 static void release_held(struct carry_state *st, dev_t dev, struct carry_volume *v);
 static void scan_start(struct carry_state *st, struct carry_volume *v);
 static void person_mount(struct carry_state *st, struct carry_volume *v, const struct carry_mount *m, bool raced);
-
-void carry_module_set_section_source(carry_section_source_fn fn)
-{
-	section_source = fn;
-}
-
-static const cJSON *section(struct carry_state *st, const char *name)
-{
-	return section_source ? section_source(st->ctx, name) : mamori_policy_section(st->ctx, name);
-}
 
 size_t carry_module_volumes(void *state)
 {
@@ -254,42 +251,19 @@ static int64_t now_ms(void)
 
 /* ---- policy ---------------------------------------------------------------- */
 
-/* The policy's carry.approvals and the carry-out approvals of the signed
- * approval data (ctx->approved_carry, issue 16), one list compiled by the
- * same parser (CARRY-2, MEDIA-2): an approval delivered apart from the
- * policy is judged exactly like one held in it. */
-static int load_approvals(struct carry_state *st, struct usb_rules *rules, const cJSON *c, char *err, size_t errsz)
-{
-	const cJSON *extra = st->ctx->approved_carry, *it;
-	_cleanup_json_ cJSON *merged = NULL;
-	cJSON *arr;
+static const char *const carry_more_sections[] = {"usb", "av", NULL};
 
-	if (!cJSON_IsArray(extra) || cJSON_GetArraySize(extra) == 0)
-		return usb_rules_load_approvals(rules, c, err, errsz);
-	merged = cJSON_CreateObject();
-	arr = cJSON_Duplicate(c ? cJSON_GetObjectItemCaseSensitive(c, "approvals") : NULL, true);
-	if (!arr)
-		arr = cJSON_CreateArray();
-	if (!merged || !arr || !cJSON_AddItemToObject(merged, "approvals", arr))
-		return cJSON_Delete(merged ? NULL : arr), -ENOMEM;
-	cJSON_ArrayForEach(it, extra)
-	{
-		if (!cJSON_AddItemToArray(arr, cJSON_Duplicate(it, true)))
-			return -ENOMEM;
-	}
-	return usb_rules_load_approvals(rules, merged, err, errsz);
-}
-
-static int load_settings(struct carry_state *st, struct carry_settings *ret_set, struct usb_rules **ret_rules,
-                         struct av_settings *ret_av, char *err, size_t errsz)
+/* sections: carry, usb, av (carry_more_sections), each NULL when absent. */
+static int carry_settings_load(const cJSON *const *sections, void *settings)
 {
-	const cJSON *c = section(st, "carry"), *v;
+	const cJSON *c = sections[0], *v;
+	struct carry_config *cfg = settings;
 	struct carry_settings s = {.record = true,
 	                           .scan_on_mount = true,
 	                           .hash_max = CARRY_HASH_MAX_DEFAULT,
 	                           .scan_timeout_s = CARRY_TIMEOUT_DEFAULT};
 	struct usb_rules *rules = NULL;
-	struct av_settings av;
+	char err[256] = "";
 	int r;
 
 	if (c) {
@@ -307,24 +281,66 @@ static int load_settings(struct carry_state *st, struct carry_settings *ret_set,
 			s.isolate = strcmp(v->valuestring, "block_and_isolate") == 0;
 	}
 	/* the usb module's matcher decides approvals: one implementation (MEDIA-2) */
-	r = usb_rules_load(section(st, "usb"), &rules, err, errsz);
+	r = usb_rules_load(sections[1], &rules, err, sizeof(err));
+	if (r >= 0) {
+		r = usb_rules_load_approvals(rules, c, err, sizeof(err));
+		if (r < 0)
+			usb_rules_free(rules);
+	}
 	if (r < 0)
-		return r;
-	r = load_approvals(st, rules, c, err, errsz);
+		return log_error_errno(r, "carry: policy rejected: %s", err[0] ? err : strerror(-r));
+	av_settings_defaults(&cfg->av);
+	r = av_settings_from_json(sections[2], &cfg->av);
 	if (r < 0) {
 		usb_rules_free(rules);
-		return r;
+		return log_error_errno(r, "carry: policy rejected: av section unusable");
 	}
-	av_settings_defaults(&av);
-	r = av_settings_from_json(section(st, "av"), &av);
-	if (r < 0) {
+	if (c && (v = cJSON_GetObjectItemCaseSensitive(c, "approvals")) &&
+	    !(cfg->policy_approvals = cJSON_Duplicate(v, true))) {
 		usb_rules_free(rules);
-		(void)xsnprintf(err, errsz, "av section unusable");
-		return r;
+		return -ENOMEM;
 	}
-	*ret_set = s;
-	*ret_rules = rules;
-	*ret_av = av;
+	cfg->set = s;
+	cfg->rules = rules;
+	return 0;
+}
+
+static void carry_settings_done(void *settings)
+{
+	struct carry_config *cfg = settings;
+
+	usb_rules_free(cfg->rules);
+	cJSON_Delete(cfg->policy_approvals);
+}
+
+/* The policy's carry.approvals and the carry-out approvals of the signed
+ * approval data (ctx->approved_carry, issue 16), one list compiled by the
+ * same parser into the rules in force (CARRY-2, MEDIA-2): an approval
+ * delivered apart from the policy is judged exactly like one held in it.
+ * Called when the core moved new settings in (open, apply) — the approval
+ * data changing is a reload too (agent/worker/daemon.c). */
+static int merge_approval_data(struct carry_state *st)
+{
+	const cJSON *extra = st->ctx->approved_carry, *it;
+	_cleanup_json_ cJSON *merged = NULL;
+	cJSON *arr;
+	char err[256] = "";
+	int r;
+
+	if (!cJSON_IsArray(extra) || cJSON_GetArraySize(extra) == 0)
+		return 0; /* the loader compiled the policy's own */
+	merged = cJSON_CreateObject();
+	arr = st->cfg.policy_approvals ? cJSON_Duplicate(st->cfg.policy_approvals, true) : cJSON_CreateArray();
+	if (!merged || !arr || !cJSON_AddItemToObject(merged, "approvals", arr))
+		return cJSON_Delete(merged ? NULL : arr), -ENOMEM;
+	cJSON_ArrayForEach(it, extra)
+	{
+		if (!cJSON_AddItemToArray(arr, cJSON_Duplicate(it, true)))
+			return -ENOMEM;
+	}
+	r = usb_rules_load_approvals(st->cfg.rules, merged, err, sizeof(err));
+	if (r < 0)
+		return log_error_errno(r, "carry: approval data rejected: %s", err[0] ? err : strerror(-r));
 	return 0;
 }
 
@@ -485,7 +501,7 @@ static void record_file(struct carry_state *st, struct carry_volume *v, int fd, 
 		return;
 	}
 	p->job.fd = fd;
-	p->job.max = (uint64_t)st->set.hash_max;
+	p->job.max = (uint64_t)st->cfg.set.hash_max;
 	p->type = out ? "carry.out" : "carry.in";
 	p->reqs = out ? "CARRY-1,CARRY-2" : "CARRY-1,CARRY-3";
 	add_path(p->payload, v, fd);
@@ -494,7 +510,7 @@ static void record_file(struct carry_state *st, struct carry_volume *v, int fd, 
 		struct usb_approval_match m = {0};
 		const cJSON *user = cJSON_GetObjectItemCaseSensitive(p->payload, "user");
 		enum usb_approval_verdict ver = usb_rules_approval_check(
-		        st->rules, &v->id, cJSON_IsString(user) ? user->valuestring : NULL, time(NULL), &m);
+		        st->cfg.rules, &v->id, cJSON_IsString(user) ? user->valuestring : NULL, time(NULL), &m);
 
 		if (ver == USB_APPROVAL_OK) {
 			cJSON_AddStringToObject(p->payload, "approval", m.id);
@@ -621,7 +637,7 @@ static bool decide_open_(struct carry_state *st, struct carry_volume *v, int fd,
 	if (w < 0 && w != -EOPNOTSUPP && w != -EPERM && w != -EACCES)
 		return true; /* the opener is gone: nothing will be written by it */
 	p.user[0] = '\0';
-	ver = usb_rules_approval_check(st->rules, &v->id, carry_proc_read(tid, &p) == 0 ? p.user : NULL, time(NULL),
+	ver = usb_rules_approval_check(st->cfg.rules, &v->id, carry_proc_read(tid, &p) == 0 ? p.user : NULL, time(NULL),
 	                               &m);
 	if (ver == USB_APPROVAL_OK) {
 		c = carry_perm_cache_get(st->perm, tid);
@@ -764,7 +780,7 @@ static void on_fan_perm(struct carry_state *st)
 			continue;
 		}
 		v = vol_by_fd(st, e.fd);
-		if (!v || !st->set.record || e.pid == st->self || is_scanner(v, e.pid)) {
+		if (!v || !st->cfg.set.record || e.pid == st->self || is_scanner(v, e.pid)) {
 			close(e.fd);
 			continue;
 		}
@@ -919,7 +935,7 @@ static enum usb_approval_verdict cached_verdict(struct carry_state *st, struct c
 				user = strscpy(p.user, sizeof(p.user), e.user) < 0 ? NULL : p.user;
 		}
 		c->m = (struct usb_approval_match){0};
-		c->ver = usb_rules_approval_check(st->rules, &v->id, user, time(NULL), &c->m);
+		c->ver = usb_rules_approval_check(st->cfg.rules, &v->id, user, time(NULL), &c->m);
 		c->pid = pid;
 	}
 	*ret = c->m;
@@ -1102,7 +1118,7 @@ static void on_fan_fid(struct carry_state *st)
 				govern_name(st, v, md->mask, md->pid, &one, &from, &to, retry, &n_retry, &vc);
 				continue;
 			}
-			if (!st->set.record)
+			if (!st->cfg.set.record)
 				continue;
 			o = record_base(v);
 			if (!o)
@@ -1186,12 +1202,12 @@ static enum usb_approval_verdict gate_decide(struct carry_state *st, struct carr
 	}
 	if (n == 0) {
 		(void)strscpy(who, whosz, "root");
-		return usb_rules_approval_check(st->rules, &v->id, "root", now, m);
+		return usb_rules_approval_check(st->cfg.rules, &v->id, "root", now, m);
 	}
 	for (size_t i = 0; i < n && ver == USB_APPROVAL_OK; i++) {
 		*m = (struct usb_approval_match){0};
 		uid_name(uids[i], who, whosz);
-		ver = usb_rules_approval_check(st->rules, &v->id, who, now, m);
+		ver = usb_rules_approval_check(st->cfg.rules, &v->id, who, now, m);
 	}
 	return ver;
 }
@@ -1410,10 +1426,10 @@ static void scan_end(struct carry_state *st, struct carry_volume *v, const char 
 			}
 			cJSON_AddNumberToObject(d, "found", av_clamd_scan_found(v->scan));
 			cJSON_AddStringToObject(d, "engine", "clamd");
-			cJSON_AddStringToObject(d, "action", st->set.isolate ? "block_and_isolate" : "block");
+			cJSON_AddStringToObject(d, "action", st->cfg.set.isolate ? "block_and_isolate" : "block");
 			emit(st, "av.detected", SEV_CRITICAL, "AV-5,CARRY-3", d);
 		}
-		if (st->set.isolate) {
+		if (st->cfg.set.isolate) {
 			/* AV-5: the network module will act on this intent; recorded now */
 			_cleanup_json_ cJSON *i = cJSON_CreateObject();
 			if (i) {
@@ -1443,8 +1459,8 @@ static void scan_start(struct carry_state *st, struct carry_volume *v)
 
 	v->state = VOL_SCANNING;
 	v->scan_started_ms = now_ms();
-	v->deadline_ms = v->scan_started_ms + st->set.scan_timeout_s * 1000;
-	r = av_clamd_scan_begin(&st->av, v->mountpoint, &v->scan);
+	v->deadline_ms = v->scan_started_ms + st->cfg.set.scan_timeout_s * 1000;
+	r = av_clamd_scan_begin(&st->cfg.av, v->mountpoint, &v->scan);
 	if (r < 0) {
 		/* no scanner, no use: fail closed (CARRY-3) */
 		scan_end(st, v, "scan_unavailable", r);
@@ -1650,7 +1666,7 @@ static void check_raced(struct carry_state *st, struct carry_volume *v)
 	if (!n)
 		return;
 	v->raced += n;
-	if (st->set.scan_on_mount) {
+	if (st->cfg.set.scan_on_mount) {
 		action = revoke_opens(st, v);
 		if (v->scan) {
 			epoll_ctl(st->inner_ep, EPOLL_CTL_DEL, av_clamd_scan_fd(v->scan), NULL);
@@ -1715,7 +1731,7 @@ static void follow(struct carry_state *st, const struct carry_mount *m, const st
 	 * hold made it so) starts gated read-only, to be opened by write_gate */
 	held = strcmp(e->decision, "approval") == 0;
 	v->media_readonly = !held && (e->readonly || m->readonly);
-	v->needs_approval = usb_rules_write_requires_approval(st->rules) && !v->media_readonly;
+	v->needs_approval = usb_rules_write_requires_approval(st->cfg.rules) && !v->media_readonly;
 	/* a medium found mounted by a person (raced): gated from its first
 	 * look (write_gate at person_mount) */
 	v->gate = gate != GATE_OFF                            ? gate
@@ -1737,31 +1753,31 @@ static void follow(struct carry_state *st, const struct carry_mount *m, const st
 	v->fsid = sf.f_fsid;
 	probe_volume(v);
 	mpath = anchor_fd >= 0 ? NULL : v->mountpoint;
-	if (st->perm_available && (st->set.scan_on_mount || v->needs_approval)) {
+	if (st->perm_available && (st->cfg.set.scan_on_mount || v->needs_approval)) {
 		mask |= FAN_OPEN_PERM;
 		v->perm_marked = true;
 	}
-	if (!st->set.record)
+	if (!st->cfg.set.record)
 		mask &= ~(uint64_t)(FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE);
 	if (mask && fanotify_mark(st->fan_perm, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mask, dirfd, mpath) < 0) {
 		log_error_errno(-errno, "carry: %s: cannot watch the medium", v->devnode);
 		v->perm_marked = false;
 	}
-	if ((st->set.record || v->needs_approval) && st->fan_fid >= 0 &&
+	if ((st->cfg.set.record || v->needs_approval) && st->fan_fid >= 0 &&
 	    fanotify_mark(st->fan_fid, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
-	                  (st->set.record ? FAN_RENAME | FAN_DELETE : 0) | (v->needs_approval ? CARRY_NAME_EVENTS : 0) |
-	                          FAN_ONDIR,
+	                  (st->cfg.set.record ? FAN_RENAME | FAN_DELETE : 0) |
+	                          (v->needs_approval ? CARRY_NAME_EVENTS : 0) | FAN_ONDIR,
 	                  dirfd, mpath) < 0)
 		log_warning_errno(-errno, "carry: %s: renames and deletions are not recorded", v->devnode);
 	st->vols[st->n_vols++] = v;
-	if (st->set.scan_on_mount && !st->perm_available)
+	if (st->cfg.set.scan_on_mount && !st->perm_available)
 		/* no permission events: the scan runs, opens cannot be held */
 		log_error("carry: %s: permission events unavailable, opens are not held during the scan", v->devnode);
 	if (anchor_fd >= 0) {
 		/* nobody has mounted it yet: opens are held from the first one
 		 * (VOL_SCANNING without a scan) and the scan starts on the
 		 * person's mount, whose path clamd can open */
-		v->state = st->set.scan_on_mount ? VOL_SCANNING : VOL_UNSCANNED;
+		v->state = st->cfg.set.scan_on_mount ? VOL_SCANNING : VOL_UNSCANNED;
 		return;
 	}
 	person_mount(st, v, m, true);
@@ -1782,11 +1798,11 @@ static void person_mount(struct carry_state *st, struct carry_volume *v, const s
 		cJSON_AddBoolToObject(o, "readonly", v->media_readonly);
 		cJSON_AddBoolToObject(o, "write_requires_approval", v->needs_approval);
 		cJSON_AddStringToObject(o, "scan",
-		                        !st->set.scan_on_mount    ? "off"
-		                        : v->state == VOL_CLEAN   ? "clean"
-		                        : v->state == VOL_BLOCKED ? "blocked"
-		                                                  : "pending");
-		cJSON_AddBoolToObject(o, "opens_held", v->perm_marked && st->set.scan_on_mount);
+		                        !st->cfg.set.scan_on_mount ? "off"
+		                        : v->state == VOL_CLEAN    ? "clean"
+		                        : v->state == VOL_BLOCKED  ? "blocked"
+		                                                   : "pending");
+		cJSON_AddBoolToObject(o, "opens_held", v->perm_marked && st->cfg.set.scan_on_mount);
 		cJSON_AddBoolToObject(o, "watched_before_mount", !raced);
 		cJSON_AddStringToObject(o, "write_gate", v->gate == GATE_OFF ? "off" : "read_only_until_approval");
 		emit(st, "carry.mounted", SEV_INFO, "CARRY-1", o);
@@ -1800,11 +1816,11 @@ static void person_mount(struct carry_state *st, struct carry_volume *v, const s
 		v->swept = true;
 		check_raced(st, v);
 	}
-	if (st->set.scan_on_mount && v->state == VOL_SCANNING && !v->scan)
+	if (st->cfg.set.scan_on_mount && v->state == VOL_SCANNING && !v->scan)
 		scan_start(st, v);
-	else if (st->set.scan_on_mount && raced && v->state != VOL_BLOCKED)
+	else if (st->cfg.set.scan_on_mount && raced && v->state != VOL_BLOCKED)
 		scan_start(st, v);
-	else if (!st->set.scan_on_mount)
+	else if (!st->cfg.set.scan_on_mount)
 		v->state = VOL_UNSCANNED;
 }
 
@@ -1989,7 +2005,8 @@ static void anchor(struct carry_state *st, const struct media_entry *e)
 	 * a second mount). It becomes writable only through write_gate
 	 * (CARRY-2, MEDIA-2). */
 	bool held = strcmp(e->decision, "approval") == 0, /* mamorid's hold until an approval (above) */
-	        gated = usb_rules_write_requires_approval(st->rules) && (!e->readonly || held) && !st->ctx->audit_only,
+	        gated = usb_rules_write_requires_approval(st->cfg.rules) && (!e->readonly || held) &&
+	                !st->ctx->audit_only,
 	     device_ro = e->readonly && !held;
 
 	if (st->n_anchor_failed >= CARRY_VOLUMES_MAX || root_path(node, sizeof(node), e->devnode) < 0 ||
@@ -2190,12 +2207,11 @@ static void perm_drop(const struct carry_perm_event *e, void *ud)
 		close(e->fd);
 }
 
-static void carry_fini(void *state)
+/* Also after an open() that stopped part way (module.h). */
+static void carry_close(void *state)
 {
 	struct carry_state *st = state;
 
-	if (!st)
-		return;
 	/* the thread first: what it handed over and nobody read is denied */
 	carry_perm_free(st->perm, perm_drop, st);
 	st->perm = NULL;
@@ -2209,24 +2225,24 @@ static void carry_fini(void *state)
 	 * has placed its own */
 	while (st->n_visible > 0)
 		(void)visible_set(st, st->visible[st->n_visible - 1], false);
-	usb_rules_free(st->rules);
 	for (int *fd = &st->inner_ep; fd <= &st->timer_fd; fd++)
 		if (*fd >= 0)
 			close(*fd);
-	free(st);
 }
 
-static int carry_init(struct mamori_ctx *ctx, void **ret_state)
+/* The state comes zeroed, its settings (st->cfg) loaded by the core. */
+static int carry_open(struct mamori_ctx *ctx, void *state)
 {
-	struct carry_state *st = calloc(1, sizeof(*st));
+	struct carry_state *st = state;
 	struct epoll_event ev = {.events = EPOLLPRI};
-	char err[256] = "", mi[PATH_MAX];
+	char mi[PATH_MAX];
 	int r;
 
-	if (!st)
-		return -ENOMEM;
 	st->ctx = ctx;
 	st->self = getpid();
+	/* approval data that does not compile leaves the policy's approvals
+	 * alone in force: fewer writes allowed, never more */
+	(void)merge_approval_data(st);
 	st->inner_ep = st->mi_fd = st->fan_perm = st->fan_fid = st->timer_fd = -1;
 	/* a medium published after its mount (mamorid forwards the record over
 	 * IPC) must wake the module: otherwise the mount is only looked at again
@@ -2237,17 +2253,11 @@ static int carry_init(struct mamori_ctx *ctx, void **ret_state)
 	st->media_fd = media_change_fd();
 	if (st->media_fd < 0)
 		log_warning_errno(st->media_fd, "carry: media published after their mount are followed late");
-	r = load_settings(st, &st->set, &st->rules, &st->av, err, sizeof(err));
-	if (r < 0) {
-		log_error("carry: policy rejected: %s", err[0] ? err : strerror(-r));
-		goto fail;
-	}
 	/* a check of another root (mamorictl --root ROOT check, which never
 	 * changes anything): the media and mounts this module follows are the
 	 * running machine's, not the root's; only the policy is judged */
 	if (ctx->audit_only && root_get()[0]) {
 		st->offline_root = true;
-		*ret_state = st;
 		return 0;
 	}
 	if (ctx->config && ctx->config->run_dir[0] &&
@@ -2307,12 +2317,9 @@ static int carry_init(struct mamori_ctx *ctx, void **ret_state)
 	if (r < 0)
 		log_warning_errno(r, "carry: cannot read the mount table yet");
 	perm_sync(st);
-	*ret_state = st;
 	return 0;
 fail:
-	log_error_errno(r, "carry: cannot start");
-	carry_fini(st);
-	return r;
+	return log_error_errno(r, "carry: cannot start"); /* the core calls carry_close() */
 }
 
 static int carry_fds(void *state, int *ret_fds, size_t max)
@@ -2398,7 +2405,7 @@ static int carry_check(void *state, struct check_report *rep)
 	check_result_evidence(r, "scanning", "%zu", scanning);
 	check_result_evidence(r, "blocked", "%zu", blocked);
 	check_result_evidence(r, "permission_events", "%s", st->perm_available ? "yes" : "no");
-	if (!st->perm_available && st->set.scan_on_mount)
+	if (!st->perm_available && st->cfg.set.scan_on_mount)
 		check_result_set(
 		        r, CHECK_FAIL,
 		        "媒体のスキャン中にファイルの使用を止められません (fanotify の許可イベントがありません)",
@@ -2409,36 +2416,28 @@ static int carry_check(void *state, struct check_report *rep)
 	return 0;
 }
 
-static int carry_reload(void *state)
+/* The new settings are in st->cfg (the core moved them in; a policy that
+ * did not load left the old ones in force): judge the followed volumes by
+ * them. */
+static int carry_apply(void *state)
 {
 	struct carry_state *st = state;
-	struct carry_settings s;
-	struct usb_rules *rules = NULL;
-	struct av_settings av;
-	char err[256] = "";
-	int r;
+	int r = merge_approval_data(st);
 
-	if (!st)
-		return -EINVAL;
-	r = load_settings(st, &s, &rules, &av, err, sizeof(err));
-	if (r < 0) {
-		log_error("carry: new policy rejected, keeping the old one: %s", err);
-		return r;
-	}
-	/* until the volumes are judged under the new rules, the loop decides */
+	if (r < 0)
+		return r; /* the core moves the old settings back */
+
+	/* until the volumes are judged under the new rules, the loop decides
+	 * (the permission thread never reads st->cfg itself) */
 	if (st->perm)
 		carry_perm_set_volumes(st->perm, NULL, 0);
-	usb_rules_free(st->rules);
-	st->rules = rules;
 	st->rules_gen++;
 	if (st->perm)
 		carry_perm_set_rules_gen(st->perm, st->rules_gen);
-	st->set = s;
-	st->av = av;
 	for (size_t i = 0; i < st->n_vols; i++) {
 		struct carry_volume *v = st->vols[i];
 
-		v->needs_approval = usb_rules_write_requires_approval(st->rules) && !v->media_readonly;
+		v->needs_approval = usb_rules_write_requires_approval(st->cfg.rules) && !v->media_readonly;
 		if (v->needs_approval && v->gate == GATE_OFF && !st->ctx->audit_only) {
 			/* gated from now: read-only until write_gate finds an approval */
 			if (!v->person_mounted && sb_set_ro(v, true) == 0) {
@@ -2462,10 +2461,17 @@ static int carry_reload(void *state)
 const struct mamori_module carry_module = {
         .name = "carry",
         .caps = MAMORI_CAP_CHECK | MAMORI_CAP_WATCH | MAMORI_CAP_EVENT_BATCH,
-        .init = carry_init,
+        .section = "carry",
+        .more_sections = carry_more_sections,
+        .settings_size = sizeof(struct carry_config),
+        .settings_load_sections = carry_settings_load,
+        .settings_done = carry_settings_done,
+        .state_size = sizeof(struct carry_state),
+        .settings_offset = offsetof(struct carry_state, cfg),
+        .open = carry_open,
+        .apply = carry_apply,
+        .close = carry_close,
         .fds = carry_fds,
         .on_ready = carry_on_ready,
         .check = carry_check,
-        .reload = carry_reload,
-        .fini = carry_fini,
 };

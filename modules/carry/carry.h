@@ -21,11 +21,6 @@
 
 extern const struct mamori_module carry_module;
 
-/* Where the module reads its policy sections ("carry", "usb", "av");
- * default mamori_policy_section(). Tests feed their own. */
-typedef const cJSON *(*carry_section_source_fn)(struct mamori_ctx *ctx, const char *name);
-void carry_module_set_section_source(carry_section_source_fn fn);
-
 /* For tests and status: volumes followed, permission events held. */
 size_t carry_module_volumes(void *state);
 size_t carry_module_held(void *state);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "base64.h"
 #include "rootpath.h"
 #include "strutil.h"
 #include "sha256.h"
@@ -186,23 +187,6 @@ int usb_identity_hash(struct usb_identity *id, const uint8_t *desc, size_t len)
 	return 0;
 }
 
-static void base64_encode(const uint8_t *in, size_t n, char *out)
-{
-	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
-		             (i + 2 < n ? in[i + 2] : 0);
-
-		out[o++] = t[(v >> 18) & 63];
-		out[o++] = t[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < n ? t[v & 63] : '=';
-	}
-	out[o] = '\0';
-}
-
 int usb_ughash_compute(const struct usb_str *name, const char *vendor_txt, const char *product_txt,
                        const struct usb_str *serial, const uint8_t *desc, size_t len, char *out)
 {
@@ -234,8 +218,7 @@ int usb_ughash_compute(const struct usb_str *name, const char *vendor_txt, const
 	r = sha256_buf(buf, off, md);
 	if (r < 0)
 		return r;
-	base64_encode(md, sizeof(md), out);
-	return 0;
+	return base64_encode(md, sizeof(md), out, USB_UGHASH_LEN + 1);
 }
 
 /* USBGuard's hash of the device in directory dir (under the root prefix). */
@@ -300,7 +283,9 @@ static int ugparent_of(const char *syspath, char *out)
 		r = sha256_buf(path.b, path.len, md);
 		if (r < 0)
 			return r;
-		base64_encode(md, sizeof(md), out);
+		r = base64_encode(md, sizeof(md), out, USB_UGHASH_LEN + 1);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }

@@ -69,7 +69,7 @@ static cJSON *policy;
 static struct journal *journal;
 static unsigned long records, name_records;
 
-static const cJSON *source(struct mamori_ctx *ctx, const char *name)
+static const cJSON *source(const struct mamori_ctx *ctx, const char *name)
 {
 	(void)ctx;
 	return cJSON_GetObjectItemCaseSensitive(policy, name);
@@ -303,7 +303,7 @@ int main(int argc, char **argv)
 	cJSON_AddStringToObject(id, "serial", "BENCH");
 	media_publish(s.st_rdev, loop, NULL, id, "rw", false);
 	cJSON_Delete(id);
-	carry_module_set_section_source(source);
+	mamori_set_section_source(source);
 	for (int c = 0; c < _CFG_MAX; c++)
 		for (int l = 0; l < _LOAD_MAX; l++)
 			t[c][l] = calloc((size_t)rounds, sizeof(double));
@@ -316,7 +316,8 @@ int main(int argc, char **argv)
 			if (policy_json[c]) {
 				cJSON_Delete(policy);
 				policy = cJSON_Parse(policy_json[c]);
-				if (carry_module.init(&ctx, &state) < 0 || carry_module_volumes(state) != 1) {
+				if (mamori_module_start(&carry_module, &ctx, &state) < 0 ||
+				    carry_module_volumes(state) != 1) {
 					fprintf(stderr, "bench_carry: the module does not follow %s\n", mnt);
 					return 2;
 				}
@@ -332,7 +333,7 @@ int main(int argc, char **argv)
 				perm_fast += f, perm_slow += sl, perm_slow_ns += ns;
 			}
 			if (state)
-				carry_module.fini(state);
+				mamori_module_stop(&carry_module, state);
 		}
 	printf("%-18s %10s %10s %10s %8s %8s\n", "workload", "without_s", "record_s", "approval_s", "record",
 	       "approval");
@@ -388,14 +389,14 @@ int main(int argc, char **argv)
 				int c = (k + r) % 2;
 				void *state = NULL;
 
-				if (c == 1 &&
-				    (carry_module.init(&ctx, &state) < 0 || carry_module_volumes(state) != 1)) {
+				if (c == 1 && (mamori_module_start(&carry_module, &ctx, &state) < 0 ||
+				               carry_module_volumes(state) != 1)) {
 					fprintf(stderr, "bench_carry: the module did not mount the medium first\n");
 					return 2;
 				}
 				fo[c][r] = first_open(state, loop, mnt, "copy/doc1.txt");
 				if (state)
-					carry_module.fini(state);
+					mamori_module_stop(&carry_module, state);
 			}
 		printf("first open after mount (1000 files on the medium): without %.1f ms, with the scan "
 		       "required %.1f ms (medians of %d)\n",

@@ -56,7 +56,7 @@ static uid_t as_uid;       /* see become() */
 static pid_t sessions[8];  /* persons' sessions, ended by teardown when a case fails */
 static int session_fds[8]; /* their pipes' write ends + 1 (0: none): closing one ends the session */
 
-static const cJSON *source(struct mamori_ctx *ctx, const char *name)
+static const cJSON *source(const struct mamori_ctx *ctx, const char *name)
 {
 	(void)ctx;
 	return cJSON_GetObjectItemCaseSensitive(policy, name);
@@ -259,8 +259,8 @@ static void start_with(const char *env, const char *serial, bool as_gate)
 		publish_as_gate(env, serial);
 	else
 		publish(env, serial);
-	carry_module_set_section_source(source);
-	assert_int_equal(carry_module.init(&ctx, &state), 0);
+	mamori_set_section_source(source);
+	assert_int_equal(mamori_module_start(&carry_module, &ctx, &state), 0);
 	snprintf(mnt, sizeof(mnt), "%s/mnt", tmp);
 	mkdir(mnt, 0755);
 	while (umount(mnt) == 0) /* left over by a failed test */
@@ -322,7 +322,7 @@ static int teardown(void **s)
 			sessions[i] = 0;
 		}
 	if (state)
-		carry_module.fini(state);
+		mamori_module_stop(&carry_module, state);
 	state = NULL;
 	media_clear();
 	if (mnt[0])
@@ -978,20 +978,31 @@ static const struct way ways[] = {
  * (EROFS) before anything reaches the medium, nothing is left behind, and
  * the refusal is recorded (carry.write_gate: read-only, the person, the
  * reason). Before the gate, each of these succeeded (issue 22.2). */
-static void test_metadata_writes_without_approval(void **s)
+/* The approval medium mounted under approval_policy(approved), and person
+ * 61001's session begun: the write gate's record for them shows gate_state
+ * with key = want. */
+static struct session gated_session(const char *approved, const char *gate_state, const char *key, const char *want)
 {
 	struct session se;
 	const cJSON *e;
-	int bad = 0;
 
-	(void)s;
-	set_policy(approval_policy("61002"));
+	set_policy(approval_policy(approved));
 	start("CARRY_LOOP_RW", "S-APPROVED");
 	assert_true(drive_until("carry.mounted", 0, 3000));
 	se = session_begin(61001);
-	e = gate_until("read_only", "61001", 3000);
+	e = gate_until(gate_state, "61001", 3000);
 	assert_non_null(e);
-	assert_string_equal(str(e, "reason"), "approval_wrong_person");
+	assert_string_equal(str(e, key), want);
+	return se;
+}
+
+static void test_metadata_writes_without_approval(void **s)
+{
+	struct session se;
+	int bad = 0;
+
+	(void)s;
+	se = gated_session("61002", "read_only", "reason", "approval_wrong_person");
 	as_uid = 61001;
 	for (size_t i = 0; i < ELEMENTSOF(ways); i++) {
 		int rc = run_child(child_put, ways[i].how, NULL);
@@ -1060,14 +1071,8 @@ static void test_metadata_writes_with_approval(void **s)
 	const cJSON *e;
 
 	(void)s;
-	set_policy(approval_policy("61001"));
-	start("CARRY_LOOP_RW", "S-APPROVED");
-	assert_true(drive_until("carry.mounted", 0, 3000));
 	/* the approved person logs in: the medium becomes writable for them */
-	se = session_begin(61001);
-	e = gate_until("writable", "61001", 3000);
-	assert_non_null(e);
-	assert_string_equal(str(e, "approval"), "AP-1");
+	se = gated_session("61001", "writable", "approval", "AP-1");
 	as_uid = 61001;
 	assert_int_equal(run_child(child_put, "mkdir", "carry.out"), 0);
 	assert_int_equal(run_child(child_put, "symlink", "carry.out"), 0);
@@ -1145,6 +1150,43 @@ static void test_metadata_writes_with_approval(void **s)
 	stop();
 }
 
+/* A policy change reaches a followed medium through the core-owned state
+ * (agent/sdk/module.h, issue 19.5): a policy the module cannot load is
+ * refused and the old approvals stay in force; an approval that arrives
+ * with a new policy opens the write gate of the medium already mounted
+ * (CARRY-2, MEDIA-2). */
+static void test_policy_change(void **s)
+{
+	char p[PATH_MAX];
+	struct session se;
+	const cJSON *e;
+
+	(void)s;
+	se = gated_session("61002", "read_only", "reason", "approval_wrong_person");
+	/* an approval with no id does not load: refused, the old one stays */
+	set_policy("{\"usb\":{\"default\":\"allow\",\"write_requires_approval\":true},\"carry\":{"
+	           "\"scan_on_mount\":false,\"approvals\":[{\"person\":\"61001\"}]}}");
+	assert_true(mamori_module_reload(&carry_module, &ctx, &state) < 0);
+	assert_non_null(state);
+	as_uid = 61001;
+	mpath(p, sizeof(p), "/after-policy-change.txt");
+	assert_int_equal(run_child(child_write, p, NULL), 14); /* EROFS */
+	/* the approval for this person arrives: writable for them */
+	set_policy(approval_policy("61001"));
+	assert_int_equal(mamori_module_reload(&carry_module, &ctx, &state), 0);
+	e = gate_until("writable", "61001", 3000);
+	assert_non_null(e);
+	assert_string_equal(str(e, "approval"), "AP-1");
+	assert_int_equal(run_child(child_write, p, "carry.out"), 0);
+	e = find("carry.out", "path", "/after-policy-change.txt");
+	assert_non_null(e);
+	assert_string_equal(str(e, "approval"), "AP-1");
+	as_uid = 0;
+	session_end(&se);
+	assert_non_null(gate_until("read_only", "root", 3000));
+	stop();
+}
+
 /* Point 2 of the carry helper's brief: `mount -o ro` of a medium the
  * module holds used to fail with EBUSY (the hold's superblock was
  * writable, and the kernel does not change a superblock's read-only state
@@ -1160,8 +1202,8 @@ static void test_mount_ro_not_busy(void **s)
 	set_policy(approval_policy("61001"));
 	events = cJSON_CreateArray();
 	publish("CARRY_LOOP_RW", "S-APPROVED");
-	carry_module_set_section_source(source);
-	assert_int_equal(carry_module.init(&ctx, &state), 0);
+	mamori_set_section_source(source);
+	assert_int_equal(mamori_module_start(&carry_module, &ctx, &state), 0);
 	assert_int_equal(carry_module_volumes(state), 1); /* held */
 	snprintf(mnt, sizeof(mnt), "%s/mnt", tmp);
 	mkdir(mnt, 0755);
@@ -1249,8 +1291,8 @@ static void start_unpublished(void)
 {
 	policy_fmt(POLICY_RECORD("\"scan_timeout_seconds\":20"));
 	events = cJSON_CreateArray();
-	carry_module_set_section_source(source);
-	assert_int_equal(carry_module.init(&ctx, &state), 0);
+	mamori_set_section_source(source);
+	assert_int_equal(mamori_module_start(&carry_module, &ctx, &state), 0);
 	snprintf(mnt, sizeof(mnt), "%s/mnt", tmp);
 	mkdir(mnt, 0755);
 }
@@ -1364,8 +1406,8 @@ static void test_published_after_mount(void **s)
 	(void)s;
 	policy_fmt(POLICY_RECORD("\"scan_on_mount\":false"));
 	events = cJSON_CreateArray();
-	carry_module_set_section_source(source);
-	assert_int_equal(carry_module.init(&ctx, &state), 0);
+	mamori_set_section_source(source);
+	assert_int_equal(mamori_module_start(&carry_module, &ctx, &state), 0);
 	snprintf(mnt, sizeof(mnt), "%s/mnt", tmp);
 	mkdir(mnt, 0755);
 	assert_int_equal(mount(getenv("CARRY_LOOP_RW"), mnt, "ext4", 0, NULL), 0);
@@ -1495,7 +1537,7 @@ static void data_carry_out_case(uid_t uid, const char *serial)
 	data = cJSON_Parse(b);
 	assert_non_null(data);
 	ctx.approved_carry = data;
-	assert_int_equal(carry_module.reload(state), 0);
+	assert_int_equal(mamori_module_reload(&carry_module, &ctx, &state), 0);
 	e = gate_until("writable", who, 3000);
 	assert_non_null(e);
 	snprintf(b, sizeof(b), "request-%s", rid);
@@ -1570,8 +1612,8 @@ static void test_media_hidden_until_marked(void **s)
 	publish("CARRY_LOOP_CLEAN", "S-HIDDEN");
 	publish("CARRY_LOOP_SWAP", "S-SWAP");
 	assert_false(visible("CARRY_LOOP_CLEAN")); /* published, not yet marked */
-	carry_module_set_section_source(source);
-	assert_int_equal(carry_module.init(&ctx, &state), 0);
+	mamori_set_section_source(source);
+	assert_int_equal(mamori_module_start(&carry_module, &ctx, &state), 0);
 	assert_int_not_equal(access(stale, F_OK), 0);
 	/* the hold is in place and marked: visible; the swap area cannot be
 	 * held (not a filesystem the module mounts): hidden, and said */
@@ -1597,7 +1639,7 @@ static void test_media_hidden_until_marked(void **s)
 	for (int i = 0; i < 100 && carry_module_volumes(state) == 0; i++)
 		drive(10);
 	assert_true(visible("CARRY_LOOP_CLEAN"));
-	carry_module.fini(state);
+	mamori_module_stop(&carry_module, state);
 	state = NULL;
 	assert_false(visible("CARRY_LOOP_CLEAN"));
 }
@@ -1724,6 +1766,7 @@ int main(void)
 	        cmocka_unit_test_teardown(test_approval_data_carry_out_person, teardown),
 	        cmocka_unit_test_teardown(test_metadata_writes_without_approval, teardown),
 	        cmocka_unit_test_teardown(test_metadata_writes_with_approval, teardown),
+	        cmocka_unit_test_teardown(test_policy_change, teardown),
 	        cmocka_unit_test_teardown(test_mount_ro_not_busy, teardown),
 	        cmocka_unit_test_teardown(test_first_open_race, teardown),
 	        cmocka_unit_test_teardown(test_open_before_watch_revoked, teardown),

@@ -159,9 +159,10 @@ login() { # USER → $TOKEN  (api runs in this shell: $CODE is its status)
 	[[ $TOKEN == ms1_* ]]
 }
 
-acct() { # USER ROLE STAFF DISPLAY — an account (password $PASSWORD) made with $TOKEN
+acct() { # USER ROLE STAFF DISPLAY [DEPARTMENT] — an account (password $PASSWORD) made with $TOKEN
 	api POST /admin/v1/accounts "$(jq -n --arg u "$1" --arg r "$2" --arg s "$3" --arg d "$4" --arg p "$PASSWORD" \
-		'{username:$u,password:$p,role:$r,staff_no:$s,display_name:$d}')"
+		--arg dept "${5-}" '{username:$u,password:$p,role:$r,staff_no:$s,display_name:$d}
+		+ (if $dept == "" then {} else {department:$dept} end)')"
 }
 
 # approve_console USER: a pending approver/ciso account approved out of band,
@@ -211,23 +212,16 @@ journal_time() {
 		head -n1
 }
 
-EICAR='X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
+# shellcheck source=tests/integration/clamd_lib.bash
+source "${BASH_SOURCE[0]%/*}/clamd_lib.bash"
 # start_clamd SOCKET: a real clamd (never the system's) listening on SOCKET,
-# its database EICAR alone as a custom .ndb (as tests/integration/av_clamd.sh);
-# stopped by cleanup. Fails when clamd is missing (no skip).
+# its database EICAR alone (clamd_lib.bash); stopped by cleanup. Fails when
+# clamd is missing (no skip).
 start_clamd() {
-	local sock=$1 clamd dir=$T/clamd
-	clamd=$(command -v clamd || echo /usr/sbin/clamd)
-	[[ -x $clamd ]] || { echo "FAIL  clamd is not installed (apt-get install clamav-daemon)"; return 1; }
-	mkdir -p "$dir/db" "$(dirname "$sock")"
-	printf 'Mamori-EICAR-Test:0:*:%s\n' "$(printf '%s' "$EICAR" | od -An -tx1 | tr -d ' \n')" >"$dir/db/mamori.ndb"
-	printf 'LocalSocket %s\nDatabaseDirectory %s\nForeground yes\nLogFile %s\nMaxThreads 2\n' \
-		"$sock" "$dir/db" "$dir/clamd.log" >"$dir/clamd.conf"
-	"$clamd" -c "$dir/clamd.conf" >/dev/null 2>&1 &
-	CLAMD_PID=$!
-	for _ in $(seq 150); do [[ -S $sock ]] && return 0; sleep 0.1; done
-	echo "FAIL  clamd did not start"; cat "$dir/clamd.log" 2>/dev/null
-	return 1
+	local r=0
+	clamd_start_at "$T/clamd" "$1" || r=1
+	CLAMD_PID=$clamd_pid # cleanup stops one that started without its socket too
+	return $r
 }
 
 # publish_policy GROUP FILE APPROVER: upload with $TOKEN, approved by APPROVER

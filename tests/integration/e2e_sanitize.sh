@@ -48,10 +48,11 @@ bootstrap "$D" || { echo "FAIL  bootstrap"; exit 1; }
 
 # medium NAME N SERIAL REMOVABLE: a loop device with ext4 and a marker file,
 # shown under the root as /dev/NAME, a USB stick 0781:5567 with SERIAL
-declare -A LOOP MARK
+declare -A LOOP MARK SIZE
+SIZE[sdz]=384M # long enough to ask the worker something while it is overwritten
 medium() {
 	local name=$1 n=$2 serial=$3 rem=$4 img=$T/$1.img l mm u b
-	truncate -s 16M "$img"
+	truncate -s "${SIZE[$name]:-16M}" "$img"
 	mkfs.ext4 -q -F "$img" || return 1
 	l=$(losetup -f --show "$img") || return 1
 	loops+=("$l")
@@ -179,7 +180,20 @@ check "... the marker is nowhere on the device nor in its backing file" gone sdx
 out=$(san /dev/sdy --method discard --identity 0781:5567:SY0002 2>&1)
 check "sanitize sdy --method discard: ok" matches "$out" '*sanitised with discard, verified*'
 check "... the marker is gone" gone sdy
-out=$(ctl "$A" --json media sanitize /dev/sdz --method overwrite --identity 0781:5567:SZ0003 2>&1)
+# the overwrite runs in a child of the worker: meanwhile it answers other
+# requests, and refuses a second sanitisation (busy, journaled)
+ctl "$A" --json media sanitize /dev/sdz --method overwrite --identity 0781:5567:SZ0003 >"$T/sz.out" 2>&1 &
+szpid=$!
+for _ in $(seq 200); do grep -q "sanitising /dev/sdz" "$T/agent.log" && break; sleep 0.05; done
+ctl "$A" --json status >"$T/st.out" 2>&1
+st_rc=$?
+kill -0 "$szpid" 2>/dev/null
+running=$?
+check "during the overwrite, another control request is answered (status)" test "$st_rc/$running" = 0/0
+out=$(ctl "$A" --json media sanitize /dev/sdz --method overwrite --identity 0781:5567:SZ0003 2>/dev/null)
+check "... and a second sanitize while it runs is refused (busy)" test "$(jq -r .reason <<<"$out")" = busy
+wait "$szpid"
+out=$(cat "$T/sz.out")
 check "sanitize sdz --method overwrite: verified" test "$(jq -r .result <<<"$out")" = verified
 check "... the marker is gone" gone sdz
 check "... and no zeros: the device holds the random pattern" \
@@ -217,7 +231,7 @@ check "... sdx: method, identity, operator (uid 0), date" \
 	test "$(jq -r 'select(.type=="media.sanitized" and .payload.devnode=="/dev/sdx") | "\(.payload.method) \(.payload.device.vendor):\(.payload.device.product):\(.payload.device.serial) \(.payload.uid) \(.payload.started > 0)"' "$T/j.jsonl")" = "zero 0781:5567:SX0001 0 true"
 check "journal: the refusals, with their reasons" \
 	test "$(jq -r 'select(.type=="media.sanitize_refused") | .payload.reason' "$T/j.jsonl" | sort | tr '\n' ' ')" = \
-	"bad_request mounted not_block_device not_block_device not_removable not_root not_the_named_medium "
+	"bad_request busy mounted not_block_device not_block_device not_removable not_root not_the_named_medium "
 check "every recorded event matches docs/EVENTS.md" events_doc_check "$T/j.jsonl"
 if grep -qi "AddressSanitizer\|runtime error" "$T/agent.log" "$SRV_LOG"; then bad "sanitizer report"; fi
 finish

@@ -45,6 +45,37 @@
 
 #include "gate_testbed.h"
 
+/* The worker's report after a posture pass now (the control socket's
+ * "check", with the approval data in force): the exception of result `id`,
+ * "" if none, NULL when the result is not in the report. The whole answer
+ * in prep/check.json. */
+static const char *result_exception(const char *id, char *buf, size_t n)
+{
+	_cleanup_json_ cJSON *o = control("{\"cmd\":\"check\"}");
+	_cleanup_free_ char *t = o ? cJSON_PrintUnformatted(o) : NULL;
+	const cJSON *it;
+	char p[4096];
+	FILE *f;
+
+	if (!t)
+		return NULL;
+	snprintf(p, sizeof(p), "%s/check.json", prep);
+	if ((f = fopen(p, "w"))) {
+		fputs(t, f);
+		fclose(f);
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "results"))
+	{
+		const char *x = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "exception"));
+
+		if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id")) ?: "", id) != 0)
+			continue;
+		snprintf(buf, n, "%s", x ? x : "");
+		return buf;
+	}
+	return NULL;
+}
+
 /* one server step (usb_requests_steps.bash): its exit status; stdout in prep/step.out */
 static int __attribute__((format(printf, 1, 2))) step(const char *fmt, ...)
 {
@@ -202,6 +233,8 @@ static void test_requests(void **state)
 	assert_int_equal(step("wait_request exception"), 0);
 	assert_true(strscpy(id2, sizeof(id2), step_out()) >= 0);
 
+	/* an approver of another department neither sees nor decides it (issue 16.2) */
+	assert_int_equal(step("dept_refused %s", id), 0);
 	/* the dashboard's inbox shows it, and who may decide it (OPS-4 visible) */
 	assert_int_equal(step("inbox %s shonin", id), 0);
 	assert_string_equal(step_out(), "true ");
@@ -313,6 +346,62 @@ static void test_requests(void **state)
 	/* the exception request: rejected with a reason */
 	assert_int_equal(step("reject %s 'use the shared scanner'", id2), 0);
 	assert_string_equal(step_out(), "200");
+
+	/* an exception of a requirement (issue 16.3): an unknown requirement ID
+	 * is refused at the terminal; one of LOG-2 (the testbed root enables no
+	 * time daemon: timesync.daemon fails) is approved, delivered as signed
+	 * approval data, journaled approval.applied and reported as the approved
+	 * exception of the request until its end by the agent's clock */
+	{
+		char xrid[64], exc[64], want[96];
+		time_t until3 = time(NULL) + 25;
+		const char *x;
+
+		snprintf(cmd, sizeof(cmd),
+		         "runuser -u nobody -- %s/mamorictl --root %s --lang en --json request exception --requirement "
+		         "ZZZ-9 --until $(date -u -d @%lld +%%Y-%%m-%%dT%%H:%%M:%%SZ) --reason r > %s/out3.txt 2>&1",
+		         bindir, tbroot, (long long)until3 + 3600, prep);
+		assert_int_not_equal(run_quiet(cmd), 0);
+		assert_non_null(strstr(prep_read("out3.txt"), "unknown_requirement"));
+		x = result_exception("timesync.daemon", exc, sizeof(exc));
+		assert_non_null(x); /* in the report, and failing */
+		assert_string_equal(x, "");
+		snprintf(
+		        cmd, sizeof(cmd),
+		        "runuser -u nobody -- %s/mamorictl --root %s --lang en --json request exception --requirement "
+		        "LOG-2 --until $(date -u -d @%lld +%%Y-%%m-%%dT%%H:%%M:%%SZ) --reason 'stand-alone terminal' > "
+		        "%s/out3.txt 2>&1",
+		        bindir, tbroot, (long long)until3, prep);
+		assert_int_equal(run(cmd), 0);
+		{
+			_cleanup_json_ cJSON *o = cJSON_Parse(prep_read("out3.txt"));
+
+			assert_non_null(o);
+			snprintf(xrid, sizeof(xrid), "%s",
+			         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "request_id")) ?: "");
+		}
+		assert_int_equal(strlen(xrid), 32);
+		snprintf(want, sizeof(want), "request-%s", xrid);
+		assert_int_equal(step("wait_request exception"), 0);
+		assert_true(strscpy(id2, sizeof(id2), step_out()) >= 0);
+		assert_int_equal(step("approve %s shonin %lld", id2, (long long)until3), 0);
+		assert_string_equal(step_out(), "200");
+		for (int i = 0; i < 75; i++) {
+			x = result_exception("timesync.daemon", exc, sizeof(exc));
+			if (x && strcmp(x, want) == 0)
+				break;
+			usleep(200000);
+		}
+		assert_non_null(x);
+		assert_string_equal(x, want);
+		assert_non_null(strstr(prep_read("check.json"), "exception_clock_synchronised"));
+		/* ended by the agent's clock, with no server asked */
+		while (time(NULL) <= until3)
+			usleep(200000);
+		x = result_exception("timesync.daemon", exc, sizeof(exc));
+		assert_non_null(x);
+		assert_string_equal(x, "");
+	}
 
 	/* the approval ends by the agent's clock: deauthorized ... */
 	while (time(NULL) < until)

@@ -22,14 +22,22 @@ D=$T/srv
 start_server "$D" || { echo "FAIL  server did not start"; exit 1; }
 bootstrap "$D" || { echo "FAIL  bootstrap"; exit 1; }
 RQ_TOK_CISO=$TOKEN
-acct shonin approver 1002 "承認 花子" >/dev/null
+# approvers per department (issue 16.2): the terminal is enrolled into 総務課;
+# kaikei approves for 会計課 only and must neither see nor decide its requests
+acct shonin approver 1002 "承認 花子" 総務課 >/dev/null
 approve_console shonin || bad "approver account shonin"
-acct nobody approver 1003 "申請 太郎" >/dev/null
+acct nobody approver 1003 "申請 太郎" 総務課 >/dev/null
 approve_console nobody || bad "approver account nobody"
+acct kaikei approver 1004 "会計 次郎" 会計課 >/dev/null
+approve_console kaikei || bad "approver account kaikei"
+acct baddept approver 1005 "部署 不正" $'a\tb' >/dev/null
+check "an account's department must be a department or \"*\"" test "$CODE" = 400
 login shonin || bad "login shonin"
 RQ_TOK_SHONIN=$TOKEN
 login nobody || bad "login nobody"
 RQ_TOK_NOBODY=$TOKEN
+login kaikei || bad "login kaikei"
+RQ_TOK_KAIKEI=$TOKEN
 TOKEN=$RQ_TOK_CISO
 
 printf 'language = en\ncheck_interval = 3600\nmodules = usb, timesync\n' >"$prep/agent.conf"
@@ -42,7 +50,7 @@ JSON
 "$CTL" --root "$prep" policy check "$prep/policy.json" >/dev/null || bad "policy check"
 "$CTL" --root "$prep" policy sign --key "$D/policy-signing.key" "$prep/policy.json" >/dev/null || bad "policy sign"
 
-export RQ_T=$T RQ_ADM=$ADM RQ_CA=$CA RQ_FPR=$FPR RQ_TOK_CISO RQ_TOK_SHONIN RQ_TOK_NOBODY
+export RQ_T=$T RQ_ADM=$ADM RQ_CA=$CA RQ_FPR=$FPR RQ_TOK_CISO RQ_TOK_SHONIN RQ_TOK_NOBODY RQ_TOK_KAIKEI
 export MAMORI_BIN=$SRC/$B/bin MAMORI_PREP=$prep
 rc=0
 (
@@ -71,6 +79,13 @@ if [[ -s $J ]]; then
 	check "approval.applied names the request id" \
 		test "$(jq -r 'select(.type=="approval.applied" and .payload.kind=="device") | .payload.request_id' "$J")" = \
 		"$(jq -r 'select(.type=="request.created" and .payload.kind=="device") | .payload.request_id' "$J")"
+	# issue 16.3: the approved exception of LOG-2 is journaled with its request id
+	# and the clock's state (LOG-2); an unknown requirement ID was refused
+	check "approval.applied of the exception names the requirement and the request id" \
+		test "$(jq -r 'select(.type=="approval.applied" and .payload.kind=="exception") | "\(.payload.requirement) \(.payload.request_id) \(.payload.clock_synchronised | type)"' "$J")" = \
+		"LOG-2 $(jq -r 'select(.type=="request.created" and .payload.requirement=="LOG-2") | .payload.request_id' "$J") boolean"
+	check "the exception of an unknown requirement was refused (request.refused unknown_requirement)" \
+		test "$(jq -s '[.[] | select(.type=="request.refused" and .payload.reason=="unknown_requirement")] | length' "$J")" -eq 1
 	# applied at once: from the record of approval.applied to the gate's usb.allowed
 	a=$(jq -s '[.[] | select(.type=="approval.applied")][0].time_us' "$J")
 	u=$(jq -s '[.[] | select(.type=="usb.allowed" and .payload.reason=="local_exception")][0].time_us' "$J")
@@ -100,6 +115,10 @@ aud=$(api GET "/admin/v1/audit?limit=500")
 for a in request.received request.approve request.reject request.acknowledge; do
 	check "audit trail holds $a" test "$(jq --arg a "$a" '[.. | objects | select(.action? == $a)] | length' <<<"$aud")" -ge 1
 done
-check "the refused self-approval is audited" \
+check "the other department's refused decision is audited (issue 16.2)" \
+	test "$(jq '[.. | objects | select(.action? == "request.approve" and .result? == "refused" and ((.detail? // "") | startswith("department")))] | length' <<<"$aud")" -ge 1
+api GET /admin/v1/requests >"$T/ciso_list.json"
+check "the CISO (every department) sees the terminal's requests" test "$(jq length "$T/ciso_list.json")" -ge 2
+check "the self-approval is refused and audited" \
 	test "$(jq '[.. | objects | select(.action? == "request.approve" and .result? == "refused")] | length' <<<"$aud")" -ge 1
 finish

@@ -13,7 +13,9 @@ step=$1; shift
 case $step in
 enroll) # ROOT TERMINAL
 	TOKEN=$RQ_TOK_CISO
-	tok=$(new_token soumu) || exit 1
+	new_group soumu || exit 1
+	tok=$(api POST /admin/v1/enrollment-tokens '{"group":"soumu","department":"総務課"}' | jq -r .token)
+	[[ $tok && $tok != null ]] || exit 1
 	ctl "$1" enroll --server "https://$ADM" --token "$tok" --ca-fingerprint "$FPR" --terminal-id "$2" >/dev/null
 	;;
 wait_request) # KIND: the id of the newest pending request of that kind by nobody, within 30 s
@@ -44,6 +46,23 @@ acknowledge) # ID ACCOUNT: prints the HTTP status
 inbox) # ID ACCOUNT: the dashboard's approvals inbox for that account — can_decide and reason of the request
 	case $2 in shonin) TOKEN=$RQ_TOK_SHONIN ;; nobody) TOKEN=$RQ_TOK_NOBODY ;; *) exit 2 ;; esac
 	api GET /admin/v1/dashboard/approvals | jq -r --arg id "$1" '.requests[] | select(.id == $id) | "\(.can_decide) \(.reason // "")"'
+	;;
+dept_refused) # ID: an approver of another department (kaikei, 会計課) neither sees nor decides it (issue 16.2)
+	TOKEN=$RQ_TOK_KAIKEI
+	api GET "/admin/v1/requests" >"$T/list.out"
+	n=$(jq --arg id "$1" '[.[] | select(.id == $id)] | length' "$T/list.out")
+	[[ $CODE == 200 && $n == 0 ]] || { echo "listed to kaikei: $CODE $n"; exit 1; }
+	api GET /admin/v1/dashboard/approvals >"$T/list.out"
+	n=$(jq --arg id "$1" '[.requests[] | select(.id == $id)] | length' "$T/list.out")
+	[[ $CODE == 200 && $n == 0 ]] || { echo "in kaikei's inbox: $CODE $n"; exit 1; }
+	api GET "/admin/v1/requests/$1" >/dev/null
+	[[ $CODE == 403 ]] || { echo "get by kaikei: $CODE"; exit 1; }
+	until=$(date -u -d "@$(($(date +%s) + 3600))" +%Y-%m-%dT%H:%M:%SZ)
+	api POST "/admin/v1/requests/$1/approve" \
+		"{\"scope\":\"terminal\",\"person\":\"requester\",\"access\":\"ro\",\"until\":\"$until\"}" >"$T/approve.out"
+	[[ $CODE == 403 ]] && jq -e '.error == "other_department"' "$T/approve.out" >/dev/null ||
+		{ echo "approve by kaikei: $CODE $(cat "$T/approve.out")"; exit 1; }
+	echo refused
 	;;
 get) # ID
 	TOKEN=$RQ_TOK_SHONIN api GET "/admin/v1/requests/$1"

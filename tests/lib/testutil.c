@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "fileio.h"
+#include "policy_sign.h"
 #include "strutil.h"
 #include "testutil.h"
 
@@ -71,4 +72,30 @@ void tu_rmtree(const char *dir)
 	if (!dir || strncmp(dir, "/tmp/", 5) != 0)
 		return;
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+struct tu_keys *tu_keys_new(void)
+{
+	struct tu_keys *k = calloc(1, sizeof(*k));
+	char prefix[512];
+
+	assert_non_null(k);
+	k->dir = tu_mkdtemp();
+	snprintf(prefix, sizeof(prefix), "%s/key", k->dir);
+	assert_int_equal(policy_keygen(prefix), 0);
+	snprintf(k->key, sizeof(k->key), "%s/key.key", k->dir);
+	snprintf(k->pub, sizeof(k->pub), "%s/key.pub", k->dir);
+	snprintf(prefix, sizeof(prefix), "%s/other", k->dir);
+	assert_int_equal(policy_keygen(prefix), 0);
+	snprintf(k->key2, sizeof(k->key2), "%s/other.key", k->dir);
+	return k;
+}
+
+void tu_keys_free(struct tu_keys *k)
+{
+	if (!k)
+		return;
+	tu_rmtree(k->dir);
+	free(k->dir);
+	free(k);
 }

@@ -25,35 +25,15 @@
 #define ID   "00112233445566778899aabbccddeeff"
 #define HASH "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
-struct fx {
-	char *dir;
-	char key[512], key2[512], pub[512];
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	char prefix[512];
-
-	f->dir = tu_mkdtemp();
-	snprintf(prefix, sizeof(prefix), "%s/pk", f->dir);
-	assert_int_equal(policy_keygen(prefix), 0);
-	snprintf(f->key, sizeof(f->key), "%s/pk.key", f->dir);
-	snprintf(f->pub, sizeof(f->pub), "%s/pk.pub", f->dir);
-	snprintf(prefix, sizeof(prefix), "%s/other", f->dir);
-	assert_int_equal(policy_keygen(prefix), 0);
-	snprintf(f->key2, sizeof(f->key2), "%s/other.key", f->dir);
-	*state = f;
+	*state = tu_keys_new();
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-
-	tu_rmtree(f->dir);
-	free(f->dir);
-	free(f);
+	tu_keys_free(*state);
 	return 0;
 }
 
@@ -67,7 +47,7 @@ static void doc(char *buf, size_t n, const char *tid, int version, const char *e
 	         tid, version, version, extra);
 }
 
-static int install(struct fx *f, const char *key, const char *d)
+static int install(struct tu_keys *f, const char *key, const char *d)
 {
 	char sig[POLICY_SIG_B64_LEN + 1], why[256];
 
@@ -77,7 +57,7 @@ static int install(struct fx *f, const char *key, const char *d)
 
 static void test_install_and_load(void **state)
 {
-	struct fx *f = *state;
+	struct tu_keys *f = *state;
 	static struct approval_doc d;
 	char buf[2048], why[256];
 
@@ -112,7 +92,7 @@ static void test_install_and_load(void **state)
 
 static void test_refused(void **state)
 {
-	struct fx *f = *state;
+	struct tu_keys *f = *state;
 	char buf[2048], sig[POLICY_SIG_B64_LEN + 1], why[256];
 
 	doc(buf, sizeof(buf), "pc-a", 1, "");
@@ -197,6 +177,38 @@ static void test_parse_carry_out(void **state)
 	assert_int_equal(parse_mutated(ok, "\"not_before\":100", "\"not_before\":300"), -EBADMSG);
 }
 
+/* an approved exception of a requirement (issue 16.3): its own exact fields */
+static void test_parse_exception(void **state)
+{
+	static struct approval_doc d;
+	const char *why;
+	char buf[2048];
+	const char *fmt = "{\"type\":\"mamori.approvals\",\"terminal_id\":\"pc-a\",\"version\":1,\"issued_at\":1,"
+	                  "\"approvals\":[{\"id\":\"" ID "\",\"request_id\":\"" ID
+	                  "\",\"kind\":\"exception\",\"requirement\":\"%s\",\"person\":null,"
+	                  "\"not_after\":1800003600,\"approved_by\":\"shonin\",\"version\":1%s}]}";
+
+	(void)state;
+	snprintf(buf, sizeof(buf), fmt, "MEDIA-2", "");
+	assert_int_equal(approval_doc_parse(buf, strlen(buf), &d, &why), 0);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.a[0].kind, APPROVAL_EXCEPTION);
+	assert_string_equal(d.a[0].requirement, "MEDIA-2");
+	assert_string_equal(d.a[0].person, "");
+	assert_int_equal(d.a[0].not_after, 1800003600);
+	/* a device's field in an exception, a malformed requirement: refused */
+	snprintf(buf, sizeof(buf), fmt, "MEDIA-2", ",\"access\":\"ro\"");
+	assert_int_equal(approval_doc_parse(buf, strlen(buf), &d, &why), -EBADMSG);
+	snprintf(buf, sizeof(buf), fmt, "media-2", "");
+	assert_int_equal(approval_doc_parse(buf, strlen(buf), &d, &why), -EBADMSG);
+	snprintf(buf, sizeof(buf), fmt, "MEDIA-", "");
+	assert_int_equal(approval_doc_parse(buf, strlen(buf), &d, &why), -EBADMSG);
+	snprintf(buf, sizeof(buf), fmt, "ABCDEFGHIJKLMNOP-1", "");
+	assert_int_equal(approval_doc_parse(buf, strlen(buf), &d, &why), -EBADMSG);
+	assert_true(approval_requirement_form("OPS-3"));
+	assert_false(approval_requirement_form("OPS-3x"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +216,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 	        cmocka_unit_test(test_parse),
 	        cmocka_unit_test(test_parse_carry_out),
+	        cmocka_unit_test(test_parse_exception),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

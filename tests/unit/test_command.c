@@ -24,46 +24,26 @@
 
 #define NOW 1800000000LL
 
-struct fx {
-	char *dir;
-	char key[512], key2[512];
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	char prefix[512];
-
-	f->dir = tu_mkdtemp();
-	snprintf(prefix, sizeof(prefix), "%s/ck", f->dir);
-	assert_int_equal(policy_keygen(prefix), 0);
-	snprintf(f->key, sizeof(f->key), "%s/ck.key", f->dir);
-	snprintf(prefix, sizeof(prefix), "%s/other", f->dir);
-	assert_int_equal(policy_keygen(prefix), 0);
-	snprintf(f->key2, sizeof(f->key2), "%s/other.key", f->dir);
-	*state = f;
+	*state = tu_keys_new();
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-
-	tu_rmtree(f->dir);
-	free(f->dir);
-	free(f);
+	tu_keys_free(*state);
 	return 0;
 }
 
 /* what enrollment does: the server's public key under its pinned name */
-static void pin(struct fx *f)
+static void pin(struct tu_keys *f)
 {
-	char pub[600], dst[600];
+	char dst[600];
 
-	snprintf(pub, sizeof(pub), "%s/ck.pub", f->dir);
 	snprintf(dst, sizeof(dst), "%s/%s", f->dir, COMMAND_KEY_FILE);
 	if (access(dst, F_OK) != 0)
-		assert_int_equal(link(pub, dst), 0);
+		assert_int_equal(link(f->pub, dst), 0);
 }
 
 static struct command_envelope envelope(enum command_type t)
@@ -77,7 +57,7 @@ static struct command_envelope envelope(enum command_type t)
 	return e;
 }
 
-static int verify_text(struct fx *f, const char *text, const char *key, int64_t now, char *why, size_t whysz)
+static int verify_text(struct tu_keys *f, const char *text, const char *key, int64_t now, char *why, size_t whysz)
 {
 	struct command_verify_ctx c = {f->dir, "pc-a", now};
 	struct command_envelope out;
@@ -87,7 +67,7 @@ static int verify_text(struct fx *f, const char *text, const char *key, int64_t 
 	return command_verify(&c, text, strlen(text), sig, &out, id, why, whysz);
 }
 
-static int verify_env(struct fx *f, const struct command_envelope *e, int64_t now)
+static int verify_env(struct tu_keys *f, const struct command_envelope *e, int64_t now)
 {
 	char buf[COMMAND_CANON_MAX], why[512];
 	int n = command_canonical(e, buf, sizeof(buf));
@@ -126,7 +106,7 @@ static void test_canonical_roundtrip(void **state)
 
 static void test_accept_and_replay(void **state)
 {
-	struct fx *f = *state;
+	struct tu_keys *f = *state;
 	struct command_envelope e = envelope(CMD_SYNC);
 
 	assert_int_equal(verify_env(f, &e, NOW), COMMAND_E_KEY); /* nothing pinned yet */
@@ -150,7 +130,7 @@ static void test_accept_and_replay(void **state)
  * the envelope, so the worker can tell. */
 static void test_finished(void **state)
 {
-	struct fx *f = *state;
+	struct tu_keys *f = *state;
 	struct command_envelope e = envelope(CMD_SYNC), out = {0};
 	struct command_verify_ctx c = {f->dir, "pc-a", NOW};
 	char buf[COMMAND_CANON_MAX], sig[POLICY_SIG_B64_LEN + 1], why[512], id[COMMAND_ID_LEN + 1], p[700];
@@ -211,7 +191,7 @@ static void test_type_names(void **state)
 
 static void test_refusals(void **state)
 {
-	struct fx *f = *state;
+	struct tu_keys *f = *state;
 	struct command_envelope e = envelope(CMD_SYNC);
 	char buf[COMMAND_CANON_MAX], sig[POLICY_SIG_B64_LEN + 1], why[512], id[COMMAND_ID_LEN + 1];
 	struct command_verify_ctx c = {f->dir, "pc-a", NOW};
@@ -247,7 +227,7 @@ static void test_refusals(void **state)
 
 static void test_ops4(void **state)
 {
-	struct fx *f = *state;
+	struct tu_keys *f = *state;
 	struct command_envelope e = envelope(CMD_WIPE);
 	char buf[COMMAND_CANON_MAX], why[256];
 
@@ -285,7 +265,7 @@ static void test_ops4(void **state)
 
 static void test_exact_fields(void **state)
 {
-	struct fx *f = *state;
+	struct tu_keys *f = *state;
 	char why[256];
 	pin(f);
 	static const char *const bad[] = {

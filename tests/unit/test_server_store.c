@@ -498,7 +498,7 @@ static void test_departments_and_schema(void **state)
 	char v[16];
 
 	assert_int_equal(STORE_CALL(s, meta_get, "schema", v, sizeof(v)), 0);
-	assert_string_equal(v, "4");
+	assert_string_equal(v, "5");
 	assert_int_equal(STORE_CALL(s, token_add, "t1", "g", "総務課", NOW + SEC, "op"), 0);
 	assert_int_equal(STORE_CALL(s, token_add, "t2", "g", "", NOW + SEC, "op"), 0);
 	assert_int_equal(STORE_CALL(s, token_add, "t3", "g", "会計課", NOW + SEC, "op"), 0);
@@ -520,19 +520,38 @@ static void test_departments_and_schema(void **state)
 	assert_int_equal(STORE_CALL(s, device_get, "pc-1", &d), 0);
 	assert_string_equal(d.department, "会計課");
 	checkin(s, "pc-1", NOW, "h", "{\"A-1\":\"fail\",\"B-1\":\"pass\",\"C-1\":\"fail\"}");
+	/* an account's department (issue 16.2): stored as given, "" = none */
+	struct store_account acc = {.role = ROLE_APPROVER, .created_us = NOW}, got;
+	(void)strscpy(acc.username, sizeof(acc.username), "kaikei");
+	(void)strscpy(acc.name_key, sizeof(acc.name_key), "kaikei");
+	(void)strscpy(acc.pwhash, sizeof(acc.pwhash), "x");
+	(void)strscpy(acc.department, sizeof(acc.department), "会計課");
+	assert_int_equal(STORE_CALL(s, account_add, &acc), 0);
+	assert_int_equal(STORE_CALL(s, account_get, "kaikei", &got), 0);
+	assert_string_equal(got.department, "会計課");
+	(void)strscpy(acc.username, sizeof(acc.username), "shonin");
+	(void)strscpy(acc.name_key, sizeof(acc.name_key), "shonin");
+	acc.department[0] = '\0';
+	assert_int_equal(STORE_CALL(s, account_add, &acc), 0);
+	assert_int_equal(STORE_CALL(s, account_get, "shonin", &got), 0);
+	assert_string_equal(got.department, "");
 	store_close(s);
 	*state = NULL;
 
 	/* a store of version 1 (before departments): brought forward on open */
 	raw_sql("DROP INDEX devices_dept; ALTER TABLE devices DROP COLUMN dept; ALTER TABLE tokens DROP COLUMN dept;"
 	        "ALTER TABLE devices DROP COLUMN failing; ALTER TABLE devices DROP COLUMN failing_ids; DROP TABLE "
-	        "daily;"
+	        "daily; ALTER TABLE accounts DROP COLUMN dept;"
 	        "DELETE FROM meta WHERE key = 'schema';");
 	assert_int_equal(store_open(url, &s), 0);
 	assert_int_equal(STORE_CALL(s, device_get, "pc-1", &d), 0);
 	assert_string_equal(d.department, "");
+	/* version 5: an account made before departments keeps deciding every
+	 * department's requests, as it did ("*") */
+	assert_int_equal(STORE_CALL(s, account_get, "shonin", &got), 0);
+	assert_string_equal(got.department, "*");
 	assert_int_equal(STORE_CALL(s, meta_get, "schema", v, sizeof(v)), 0);
-	assert_string_equal(v, "4");
+	assert_string_equal(v, "5");
 	/* version 3 filled the failing columns from the stored summaries */
 	struct page p;
 	assert_int_equal(page_of(s, (struct store_device_query){.limit = 5}, &p), 1);
@@ -546,7 +565,7 @@ static void test_departments_and_schema(void **state)
 	assert_int_equal(store_open(url, &s), -EPROTO);
 	raw_sql("UPDATE meta SET value = 'x' WHERE key = 'schema'");
 	assert_int_equal(store_open(url, &s), -EPROTO);
-	raw_sql("UPDATE meta SET value = '4' WHERE key = 'schema'");
+	raw_sql("UPDATE meta SET value = '5' WHERE key = 'schema'");
 	assert_int_equal(store_open(url, &s), 0);
 	*state = s;
 }

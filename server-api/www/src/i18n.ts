@@ -115,6 +115,7 @@ const words = {
   rejected: ['却下しました', 'Rejected'],
   acknowledge: ['確認した', 'Acknowledge'],
   acknowledged: ['確認しました', 'Acknowledged'],
+  deptRule: ['担当部署 (アカウントの部署) の端末からの申請だけが表示されます。CISO は全部署です', 'Only requests from terminals of your account\'s department are shown; a CISO sees every department'],
   ops4Rule: ['申請者本人は承認・却下・確認できません (OPS-4)', 'The requester cannot approve, reject or acknowledge their own request (OPS-4)'],
   report: ['自己点検報告 (OPS-2)', 'Self-inspection report (OPS-2)'],
   print: ['印刷 (A4)', 'Print (A4)'],

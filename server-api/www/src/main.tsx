@@ -368,11 +368,12 @@ function Approvals({ me }: { me: Me }) {
         </table>))}
       <h3>{t('pendingRequests')}</h3>
       <p>{t('ops4Rule')}</p>
+      <p>{t('deptRule')}</p>
       {d && (!d.requests || d.requests.length === 0 ? <p>{t('none')}</p> : (
         <table>
-          <thead><tr><th scope="col">{t('time')}</th><th scope="col">{t('requestKind')}</th><th scope="col">{t('terminalId')}</th><th scope="col">{t('group')}</th><th scope="col">{t('requester')}</th><th scope="col">{t('requestWhat')}</th><th scope="col">{t('action')}</th></tr></thead>
+          <thead><tr><th scope="col">{t('time')}</th><th scope="col">{t('requestKind')}</th><th scope="col">{t('terminalId')}</th><th scope="col">{t('department')}</th><th scope="col">{t('group')}</th><th scope="col">{t('requester')}</th><th scope="col">{t('requestWhat')}</th><th scope="col">{t('action')}</th></tr></thead>
           <tbody>{d.requests.map((q: any) => (
-            <tr key={q.id}><td>{jst(q.created)}</td><td><Tx v={q.kind} /></td><td><Tx v={q.terminal_id} /></td><td><Tx v={q.department} /></td><td><Tx v={q.person} /></td>
+            <tr key={q.id}><td>{jst(q.created)}</td><td><Tx v={q.kind} /></td><td><Tx v={q.terminal_id} /></td><td><Tx v={q.terminal_department || t('noDepartment')} /></td><td><Tx v={q.department} /></td><td><Tx v={q.person} /></td>
               <td><code><Tx v={JSON.stringify(q.kind === 'device' ? q.request?.device ?? {} : q.request ?? {})} /></code></td>
               <td>{!q.can_decide ? <span class="refused">{q.reason === 'role' ? t('noRole') : t('ops4')}</span>
                 : q.kind === 'emergency' ? <button onClick={() => decide(q.id, 'acknowledge', {})}>{t('acknowledge')}</button>
