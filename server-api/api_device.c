@@ -86,10 +86,24 @@ struct pending {
 	char *hostname, *report, *compliance, *inventory;
 };
 
+#define UPLOAD_GROUP_MAX 128 /* uploads in one commit; more: committed at once */
+/* One upload: parsed and authenticated in its handler, stored in a group
+ * (upload_ingest), answered after the group's commit (upload_reply). */
+struct upload {
+	struct http_req *req;
+	struct device_ctx d;
+	cJSON *body, *cands;
+	struct chain_result res;
+	int r;
+};
+
 struct device_state {
 	struct auth_entry auth[AUTH_SLOTS];
 	struct pending pending[PENDING_SLOTS];
 	size_t n_pending, pending_bytes;
+	struct upload uploads[UPLOAD_GROUP_MAX]; /* waiting for the group commit */
+	size_t n_uploads;
+	uint64_t groups, grouped;                     /* group commits, uploads in them */
 	uint64_t latency[API_DEVICE_LATENCY_BUCKETS]; /* per bucket, not cumulative */
 	double latency_sum_s;
 };
@@ -768,62 +782,143 @@ static void handle_checkin(void *userdata, struct http_req *req)
 
 /* ---- events ------------------------------------------------------------------------ */
 
-static void handle_events(void *userdata, struct http_req *req)
+static void upload_ingest(struct server *srv, struct upload *u)
 {
-	struct server *srv = userdata;
-	struct device_ctx d;
-	_cleanup_json_ cJSON *body = NULL, *out = NULL;
-	struct chain_result res = {0};
-	int r;
+	u->r = chain_ingest(srv->store, u->d.dev.terminal_id, cJSON_GetObjectItemCaseSensitive(u->body, "records"),
+	                    server_now_us(), &u->res);
+	identity_forget(srv, u->d.serial); /* its chain head moved: re-read at the next request */
+	if (u->r == 0 && u->cands)         /* the requests among what the server now holds */
+		api_request_ingest(srv, u->d.dev.terminal_id, u->cands, u->res.acked_seq);
+}
 
-	if (device_auth(srv, req, &d) < 0)
-		return;
-	r = http_req_json(req, SERVER_BODY_MAX, &body);
-	if (r < 0)
-		return http_reply_body_error(req, r);
-	{
-		const char *u = api_unknown_field(body, events_fields);
+/* The answer to an upload whose writes are committed (commit 0), or a 503
+ * when the commit failed: nothing of it is acknowledged then. */
+static void upload_reply(struct upload *u, int commit)
+{
+	struct http_req *req = u->req;
+	const struct chain_result *res = &u->res;
+	_cleanup_json_ cJSON *out = NULL;
 
-		if (u)
-			return api_refuse_unknown_field(srv, req, "device", "events.upload", d.dev.terminal_id, u);
-	}
-	/* requests to the approver among them (issue 16), copied: chain_ingest takes the strings */
-	_cleanup_json_ cJSON *cands = api_request_candidates(cJSON_GetObjectItemCaseSensitive(body, "records"));
-	r = chain_ingest(srv->store, d.dev.terminal_id, cJSON_GetObjectItemCaseSensitive(body, "records"),
-	                 server_now_us(), &res);
-	identity_forget(srv, d.serial); /* its chain head moved: re-read at the next request */
-	if (r == 0 && cands)            /* the requests among what the server now holds */
-		api_request_ingest(srv, d.dev.terminal_id, cands, res.acked_seq);
-	if (r == -EINVAL) {
+	if (u->r == -EINVAL) {
 		_cleanup_json_ cJSON *x = cJSON_CreateObject();
 
-		cJSON_AddStringToObject(x, "detail", res.detail);
+		cJSON_AddStringToObject(x, "detail", res->detail);
 		return http_reply_error(req, 400, "invalid_records", "ジャーナルの記録として不正な形式です",
 		                        "the batch holds malformed journal records", x);
 	}
-	if (r < 0)
-		return store_failed(req, r, "events");
-	if (res.broken != _FINDING_INVALID) {
+	if (u->r < 0)
+		return store_failed(req, u->r, "events");
+	if (commit < 0)
+		return store_failed(req, commit, "events (commit)");
+	if (res->broken != _FINDING_INVALID) {
 		_cleanup_json_ cJSON *x = cJSON_CreateObject();
 
-		log_warning("terminal %s: %s at seq %" PRIu64 ": %s", d.dev.terminal_id,
-		            store_finding_to_string(res.broken), res.bad_seq, res.detail);
-		if (!x || !cJSON_AddNumberToObject(x, "acked_seq", (double)res.acked_seq) ||
-		    !cJSON_AddNumberToObject(x, "seq", (double)res.bad_seq) ||
-		    !cJSON_AddNumberToObject(x, "stored", res.stored) ||
-		    !cJSON_AddStringToObject(x, "detail", res.detail))
+		log_warning("terminal %s: %s at seq %" PRIu64 ": %s", u->d.dev.terminal_id,
+		            store_finding_to_string(res->broken), res->bad_seq, res->detail);
+		if (!x || !cJSON_AddNumberToObject(x, "acked_seq", (double)res->acked_seq) ||
+		    !cJSON_AddNumberToObject(x, "seq", (double)res->bad_seq) ||
+		    !cJSON_AddNumberToObject(x, "stored", res->stored) ||
+		    !cJSON_AddStringToObject(x, "detail", res->detail))
 			return http_reply_error(req, 500, "no_memory", "メモリ不足です", "out of memory", NULL);
-		return http_reply_error(req, 409, store_finding_to_string(res.broken),
+		return http_reply_error(req, 409, store_finding_to_string(res->broken),
 		                        "イベントの連鎖が途切れています。改ざんの疑いとして記録しました (LOG-1)",
 		                        "the event chain does not continue; recorded as suspected tampering (LOG-1)",
 		                        x);
 	}
 	out = cJSON_CreateObject();
-	if (!out || !cJSON_AddNumberToObject(out, "acked_seq", (double)res.acked_seq) ||
-	    !cJSON_AddNumberToObject(out, "stored", res.stored) ||
-	    !cJSON_AddNumberToObject(out, "duplicates", res.duplicates))
+	if (!out || !cJSON_AddNumberToObject(out, "acked_seq", (double)res->acked_seq) ||
+	    !cJSON_AddNumberToObject(out, "stored", res->stored) ||
+	    !cJSON_AddNumberToObject(out, "duplicates", res->duplicates))
 		return http_reply_error(req, 500, "no_memory", "メモリ不足です", "out of memory", NULL);
 	http_reply_json(req, 200, out);
+}
+
+static void upload_free(struct upload *u)
+{
+	cJSON_Delete(u->body);
+	cJSON_Delete(u->cands);
+	memset(u, 0, sizeof(*u));
+}
+
+static int upload_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct upload *)a)->d.dev.terminal_id, ((const struct upload *)b)->d.dev.terminal_id);
+}
+
+void api_device_uploads_commit(struct server *srv)
+{
+	struct device_state *ds = srv->device_state;
+	size_t n;
+	int r;
+
+	if (!ds || ds->n_uploads == 0)
+		return;
+	n = ds->n_uploads;
+	ds->n_uploads = 0; /* a handler run from here queues for the next group */
+	/* one order of terminals for every instance: two groups on one
+	 * PostgreSQL database lock the same heads in the same order */
+	qsort(ds->uploads, n, sizeof(ds->uploads[0]), upload_cmp);
+	r = srv->store->ops->group_begin(srv->store);
+	if (r < 0)
+		log_error_errno(r, "store: cannot begin a group of %zu uploads: %m", n);
+	for (size_t i = 0; i < n; i++)
+		if (r < 0)
+			ds->uploads[i].r = r;
+		else
+			upload_ingest(srv, &ds->uploads[i]);
+	if (r >= 0) {
+		r = STORE_CALL(srv->store, group_end, 0);
+		if (r < 0)
+			log_error_errno(r, "store: committing a group of %zu uploads: %m", n);
+	}
+	ds->groups++;
+	ds->grouped += n;
+	for (size_t i = 0; i < n; i++) {
+		upload_reply(&ds->uploads[i], r);
+		http_req_release(ds->uploads[i].req);
+		upload_free(&ds->uploads[i]);
+	}
+}
+
+/* POST /api/v1/events: records of the terminal's journal. Queued when the
+ * server groups commits (srv->upload_kick): every upload handled in the same
+ * turn of the loop — more of them while a commit waits for the disk — is
+ * stored in one transaction with one fsync, and each is answered only after
+ * that commit (an acknowledgement still means durable, LOG-1). */
+static void handle_events(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	struct device_state *ds = srv->device_state;
+	struct upload u = {.req = req};
+	int r;
+
+	if (device_auth(srv, req, &u.d) < 0)
+		return;
+	r = http_req_json(req, SERVER_BODY_MAX, &u.body);
+	if (r < 0)
+		return http_reply_body_error(req, r);
+	{
+		const char *u_field = api_unknown_field(u.body, events_fields);
+
+		if (u_field) {
+			api_refuse_unknown_field(srv, req, "device", "events.upload", u.d.dev.terminal_id, u_field);
+			return upload_free(&u);
+		}
+	}
+	/* requests to the approver among them (issue 16), copied: chain_ingest takes the strings */
+	u.cands = api_request_candidates(cJSON_GetObjectItemCaseSensitive(u.body, "records"));
+	if (ds && srv->upload_kick && http_req_can_defer(req)) {
+		if (ds->n_uploads == UPLOAD_GROUP_MAX)
+			api_device_uploads_commit(srv);
+		http_req_defer(req);
+		ds->uploads[ds->n_uploads++] = u;
+		if (ds->n_uploads == 1)
+			srv->upload_kick(srv);
+		return;
+	}
+	upload_ingest(srv, &u);
+	upload_reply(&u, 0);
+	upload_free(&u);
 }
 
 /* ---- policy ---------------------------------------------------------------------------- */

@@ -23,6 +23,10 @@ int api_device_init(struct server *srv);
 /* Flushes, then frees. */
 void api_device_fini(struct server *srv);
 int api_device_flush(struct server *srv);
+/* The group commit of the event uploads queued since the last one
+ * (handle_events): commit, then answer each. Called by the loop after
+ * srv->upload_kick, and at exit. */
+void api_device_uploads_commit(struct server *srv);
 
 /* For /metrics (issue 15.5): how long check-ins took to handle, from the
  * complete request to the answer queued, as a Prometheus histogram

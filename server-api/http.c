@@ -25,7 +25,10 @@
 #include <event2/http_struct.h> /* in-process requests only: the method of a request made here */
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <zlib.h>
@@ -108,6 +111,75 @@ struct http_req {
 
 /* ---- TLS ----------------------------------------------------------------- */
 
+/* Session tickets of the device listener: the keys of period p are
+ * HMAC-SHA256(secret, label ‖ p) for the name, the AES-256-CBC key and the
+ * HMAC key; a ticket of period p - 1 is still accepted (and renewed), older
+ * ones fall back to a full handshake. Every instance with the same secret
+ * (the data directory's ticket.key) makes and takes the same tickets. */
+static int ticket_secret_index = -1;
+
+static int ticket_derive(const unsigned char *secret, const char *label, uint64_t period, unsigned char out[32])
+{
+	unsigned char msg[16];
+	size_t n = strlen(label), outlen = 0;
+
+	if (n > 8)
+		return -EINVAL;
+	memset(msg, 0, sizeof(msg));
+	memcpy(msg, label, n);
+	for (int i = 0; i < 8; i++)
+		msg[8 + i] = (unsigned char)(period >> (56 - 8 * i));
+	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secret, HTTP_TICKET_SECRET, msg, sizeof(msg), out, 32,
+	               &outlen) ||
+	    outlen != 32)
+		return -EIO;
+	return 0;
+}
+
+static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[EVP_MAX_IV_LENGTH], EVP_CIPHER_CTX *cctx,
+                     EVP_MAC_CTX *hctx, int enc)
+{
+	const unsigned char *secret = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ticket_secret_index);
+	uint64_t now = (uint64_t)time(NULL) / HTTP_TICKET_PERIOD_S;
+	unsigned char name[32], aes[32], mac[32];
+	OSSL_PARAM params[3];
+	int ret = 1;
+
+	if (!secret)
+		return -1;
+	if (enc) {
+		if (ticket_derive(secret, "name", now, name) < 0 || RAND_bytes(iv, 16) != 1)
+			return -1;
+		memcpy(key_name, name, 16);
+	} else {
+		uint64_t p = now;
+
+		for (unsigned back = 0;; back++) {
+			if (back > 1 || back > now)
+				return 0; /* not ours, or too old: a full handshake */
+			p = now - back;
+			if (ticket_derive(secret, "name", p, name) < 0)
+				return -1;
+			if (CRYPTO_memcmp(key_name, name, 16) == 0)
+				break;
+		}
+		ret = p == now ? 1 : 2; /* 2: accepted, a new ticket is sent */
+		now = p;
+	}
+	if (ticket_derive(secret, "aes", now, aes) < 0 || ticket_derive(secret, "mac", now, mac) < 0)
+		return -1;
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, mac, sizeof(mac));
+	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[2] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_CTX_set_params(hctx, params) != 1 ||
+	    (enc ? EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, aes, iv)
+	         : EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, aes, iv)) != 1)
+		ret = -1;
+	OPENSSL_cleanse(aes, sizeof(aes));
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return ret;
+}
+
 static int tls_context(const struct http_listener_options *o, SSL_CTX **ret)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -133,6 +205,24 @@ static int tls_context(const struct http_listener_options *o, SSL_CTX **ret)
 	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1)
 		goto fail;
+	if (o->resumption && o->client_ca) {
+		/* mutual TLS (device listener): stateless tickets only, one per
+		 * handshake (an agent keeps the newest), keys from the shared
+		 * secret; no server-side cache (instances do not share one) */
+		if (o->session_lifetime_s > 0)
+			(void)SSL_CTX_set_timeout(ctx, o->session_lifetime_s);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		if (SSL_CTX_set_num_tickets(ctx, 1) != 1)
+			goto fail;
+		if (o->ticket_secret) {
+			if (ticket_secret_index < 0)
+				ticket_secret_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+			if (ticket_secret_index < 0 ||
+			    SSL_CTX_set_ex_data(ctx, ticket_secret_index, (void *)o->ticket_secret) != 1 ||
+			    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb) != 1)
+				goto fail;
+		}
+	}
 	if (o->client_ca) {
 		if (SSL_CTX_load_verify_locations(ctx, o->client_ca, NULL) != 1)
 			goto fail;

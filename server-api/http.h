@@ -30,6 +30,9 @@
 #define HTTP_HEADERS_MAX (16 * 1024)
 #define HTTP_PARAMS_MAX  4
 
+#define HTTP_TICKET_SECRET   32
+#define HTTP_TICKET_PERIOD_S 3600 /* a ticket key is used this long, and accepted one period more */
+
 struct event_base;
 struct http_listener;
 struct http_req;
@@ -45,12 +48,21 @@ struct http_route {
 };
 
 struct http_listener_options {
-	const char *listen;                     /* "ADDR:PORT", "[v6]:PORT"; port 0 = any free port */
-	const char *cert, *key;                 /* server certificate chain and key (PEM files) */
-	const char *client_ca;                  /* PEM: require client certificates issued by it; NULL = none */
-	bool allow_tls12;                       /* also TLS 1.2 (default 1.3 only) */
-	int timeout_s;                          /* idle timeout, and the deadline of a whole request */
-	bool resumption;                        /* allow TLS session resumption (tickets, cache) */
+	const char *listen;     /* "ADDR:PORT", "[v6]:PORT"; port 0 = any free port */
+	const char *cert, *key; /* server certificate chain and key (PEM files) */
+	const char *client_ca;  /* PEM: require client certificates issued by it; NULL = none */
+	bool allow_tls12;       /* also TLS 1.2 (default 1.3 only) */
+	int timeout_s;          /* idle timeout, and the deadline of a whole request */
+	bool resumption;        /* allow TLS session resumption (tickets, cache) */
+	/* with client_ca and resumption: the secret (HTTP_TICKET_SECRET bytes) the
+	 * session-ticket keys are derived from, one key per HTTP_TICKET_PERIOD_S,
+	 * so that every instance sharing the data directory resumes the others'
+	 * sessions; NULL: OpenSSL's random per-process keys. A resumed session
+	 * carries the client certificate of its full handshake
+	 * (http_req_peer_cert): handlers check it per request (revocation,
+	 * expiry), as after a full handshake. */
+	const unsigned char *ticket_secret;
+	int session_lifetime_s;                 /* resumption: a session older than this is a full handshake again */
 	unsigned max_conns;                     /* open connections; at the cap, accepting pauses */
 	unsigned max_conns_per_source;          /* open connections from one address; beyond: closed */
 	const char *name;                       /* for the log ("device", "admin") */

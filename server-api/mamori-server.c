@@ -71,6 +71,8 @@ static void usage(FILE *f)
 	      "  --max-polls N         long polls held at once (default a quarter of the device connections)\n"
 	      "  --command-redeliver-seconds N  a delivered command without a result is delivered again\n"
 	      "                        at the terminal's next check-in or poll after N seconds (default 60)\n"
+	      "  --tls-resume-seconds N  a terminal's TLS session is resumed within N seconds (session tickets,\n"
+	      "                        keys from DIR/ticket.key; 0 = a full handshake every time; default 3600)\n"
 	      "  --init-only           create the data directory, print the CA fingerprint, exit\n"
 	      "  --approve-account NAME  approve a pending approver/ciso account from the console (OPS-4), exit\n"
 	      "  backup FILE           a consistent copy of the store while it is in use (SQLite: a database file;\n"
@@ -160,6 +162,24 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The group commit of event uploads (api_device.c): made active by the first
+ * upload queued, run after every callback already active in this turn of
+ * the loop — the uploads that arrived together, and while the last commit
+ * waited for the disk, share one commit. */
+static struct event *group_ev;
+
+static void on_group(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	api_device_uploads_commit(arg);
+}
+
+static void upload_kick(struct server *srv)
+{
+	(void)srv;
+	event_active(group_ev, 0, 0);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
@@ -216,6 +236,7 @@ int main(int argc, char **argv)
 		OPT_MAX_POLLS,
 		OPT_REDELIVER_SECONDS,
 		OPT_WEB_IDLE,
+		OPT_TLS_RESUME,
 	};
 	static const struct option opts[] = {
 	        {"data", required_argument, NULL, OPT_DATA},
@@ -244,6 +265,7 @@ int main(int argc, char **argv)
 	        {"poll-seconds", required_argument, NULL, OPT_POLL_SECONDS},       /* command long poll */
 	        {"command-redeliver-seconds", required_argument, NULL, OPT_REDELIVER_SECONDS}, /* issue 14 */
 	        {"max-polls", required_argument, NULL, OPT_MAX_POLLS},
+	        {"tls-resume-seconds", required_argument, NULL, OPT_TLS_RESUME},
 	        {"help", no_argument, NULL, 'h'},
 	        {},
 	};
@@ -258,6 +280,7 @@ int main(int argc, char **argv)
 	        .web_idle_s = 15 * 60,
 	        .poll_seconds = 25,
 	        .redeliver_seconds = 60,
+	        .tls_resume_s = 3600,
 	};
 	_cleanup_(server_freep) struct server *srv = NULL;
 	struct http_listener *dev = NULL, *adm = NULL;
@@ -333,6 +356,10 @@ int main(int argc, char **argv)
 		case OPT_MAX_CONN_SOURCE:
 			r = parse_int64(optarg, 1, 1000000, &v);
 			cfg.max_per_source = (unsigned)v;
+			break;
+		case OPT_TLS_RESUME:
+			r = parse_int64(optarg, 0, HTTP_TICKET_PERIOD_S, &v);
+			cfg.tls_resume_s = (int)v;
 			break;
 		case OPT_SESSION_SECONDS:
 			r = parse_int64(optarg, 1, 7 * 86400, &v);
@@ -492,7 +519,11 @@ int main(int argc, char **argv)
 		if (o.max_conns_per_source == 0)
 			o.max_conns_per_source = 1;
 		o.name = "device";
-		o.resumption = false; /* see http.h: no resumed session outlives a certificate */
+		/* a resumed session carries the certificate of its full handshake;
+		 * device_auth checks it on every request (revocation, expiry) */
+		o.resumption = cfg.tls_resume_s > 0;
+		o.session_lifetime_s = cfg.tls_resume_s;
+		o.ticket_secret = srv->ticket_secret;
 		log_info("connections: at most %u per listener, %u per address", o.max_conns, o.max_conns_per_source);
 		dev_sizes[0] = api_device_routes_n;
 		adm_sizes[0] = api_enroll_routes_n;
@@ -527,6 +558,8 @@ int main(int argc, char **argv)
 		o.listen = cfg.admin_listen;
 		o.name = "admin";
 		o.resumption = true; /* no client certificates here */
+		o.ticket_secret = NULL;
+		o.session_lifetime_s = 0;
 		o.client_ca = NULL;
 		o.max_body = SERVER_POLICY_MAX + 4096;
 		o.tables = adm_tables;
@@ -538,6 +571,12 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	group_ev = event_new(base, -1, 0, on_group, srv);
+	if (!group_ev) {
+		log_error("cannot create the group commit event");
+		goto out;
+	}
+	srv->upload_kick = upload_kick;
 	tick = event_new(base, -1, EV_PERSIST, on_tick, srv);
 	if (!tick || event_add(tick, &second) < 0) {
 		log_error("cannot create the flush timer");
@@ -563,7 +602,12 @@ out:
 	/* before the listeners: jobs still queued answer their requests */
 	workpool_free(srv->pool);
 	srv->pool = NULL;
-	api_command_poll_fini(srv); /* held long polls: answered before their connections go */
+	api_command_poll_fini(srv);     /* held long polls: answered before their connections go */
+	api_device_uploads_commit(srv); /* queued uploads: committed and answered before the listeners go */
+	srv->upload_kick = NULL;
+	if (group_ev)
+		event_free(group_ev);
+	group_ev = NULL;
 	server_audit_flush(srv, true);
 	api_device_fini(srv); /* writes the check-ins still pending */
 	if (tick)

@@ -95,7 +95,43 @@ void server_free(struct server *srv)
 	pki_free(srv->pki);
 	free(srv->policy_pub_pem);
 	free(srv->command_pub_pem);
+	explicit_bzero(srv->ticket_secret, sizeof(srv->ticket_secret));
 	free(srv);
+}
+
+/* The secret the device listener's session-ticket keys come from (http.h):
+ * made once, kept with the other keys, so that every instance on this data
+ * directory resumes the sessions of the others. Made under a temporary name
+ * and linked: two instances starting at once end with the same file. */
+static int ticket_key_load(struct server *srv)
+{
+	_cleanup_free_ char *buf = NULL;
+	char tmp[PATH_MAX];
+	size_t n = 0;
+	int r;
+
+	if (!exists(srv->paths.ticket_key)) {
+		unsigned char k[sizeof(srv->ticket_secret)];
+
+		if ((r = xsnprintf(tmp, sizeof(tmp), "%s.%d", srv->paths.ticket_key, (int)getpid())) < 0 ||
+		    (r = crypto_random(k, sizeof(k))) < 0 || (r = write_file_atomic(tmp, k, sizeof(k), 0600)) < 0)
+			return r;
+		r = link(tmp, srv->paths.ticket_key) < 0 && errno != EEXIST ? -errno : 0;
+		(void)unlink(tmp);
+		explicit_bzero(k, sizeof(k));
+		if (r < 0)
+			return r;
+	}
+	r = read_file_capped(srv->paths.ticket_key, 64, &buf, &n);
+	if (r < 0)
+		return r;
+	if (n != sizeof(srv->ticket_secret)) {
+		explicit_bzero(buf, n);
+		return -EBADMSG;
+	}
+	memcpy(srv->ticket_secret, buf, n);
+	explicit_bzero(buf, n);
+	return 0;
 }
 
 /* A new bootstrap secret, stored as scrypt; the clear text goes to the caller
@@ -151,6 +187,7 @@ int server_init(const struct server_config *cfg, bool new_bootstrap, struct serv
 	    (r = path_in(cfg->data_dir, "command-signing.key", srv->paths.command_key)) < 0 ||
 	    (r = path_in(cfg->data_dir, "command-signing.pub", srv->paths.command_pub)) < 0 ||
 	    (r = path_in(cfg->data_dir, "listen.json", srv->paths.listen_file)) < 0 ||
+	    (r = path_in(cfg->data_dir, "ticket.key", srv->paths.ticket_key)) < 0 ||
 	    (r = path_in(cfg->data_dir, "policy-signing", prefix)) < 0)
 		return log_error_errno(r, "data directory path too long: %s", cfg->data_dir);
 
@@ -192,6 +229,10 @@ int server_init(const struct server_config *cfg, bool new_bootstrap, struct serv
 	r = read_file_capped(srv->paths.command_pub, PEM_FILE_MAX, &srv->command_pub_pem, &n);
 	if (r < 0)
 		return log_error_errno(r, "cannot read %s: %m", srv->paths.command_pub);
+
+	r = ticket_key_load(srv);
+	if (r < 0)
+		return log_error_errno(r, "cannot create or read %s: %m", srv->paths.ticket_key);
 
 	if (cfg->store_url[0])
 		r = strscpy(db, sizeof(db), cfg->store_url);

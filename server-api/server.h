@@ -45,6 +45,7 @@ struct server_config {
 	int poll_seconds;                         /* a command long poll is held this long (api_command.h) */
 	int redeliver_seconds; /* a delivered command without a result goes again after this; 0 never */
 	unsigned max_polls;    /* long polls held at once; 0 = a quarter of max_connections */
+	int tls_resume_s;      /* device listener: a TLS session is resumed within this; 0 = never */
 };
 
 /* Login throttling (docs/API.md "Login throttling"): per client address and
@@ -58,6 +59,7 @@ struct server_paths {
 	char policy_key[PATH_MAX], policy_pub[PATH_MAX];
 	char command_key[PATH_MAX], command_pub[PATH_MAX]; /* remote commands (docs/COMMANDS.md) */
 	char listen_file[PATH_MAX];
+	char ticket_key[PATH_MAX]; /* the session-ticket secret, shared by instances on one data directory */
 };
 
 struct server {
@@ -68,11 +70,16 @@ struct server {
 	char *policy_pub_pem;
 	char *command_pub_pem; /* pinned by each terminal at enrollment */
 	uint16_t device_port, admin_port;
+	unsigned char ticket_secret[32];   /* http.h HTTP_TICKET_SECRET, from paths.ticket_key */
 	uint64_t policy_generation;        /* bumped when a policy is published (invalidates caches) */
 	uint64_t auth_generation;          /* bumped when a terminal or certificate changes (api_device_invalidate) */
 	struct device_state *device_state; /* api_device.c: identity cache, pending check-ins */
-	struct command_polls *polls;       /* api_command.c: the held long polls */
-	struct workpool *pool;             /* NULL: hash on the loop (tools, unit tests) */
+	/* set by mamori-server.c: have api_device_uploads_commit run on the loop
+	 * once the handlers ready now have run (group commit); NULL: every upload
+	 * is committed alone (tools, unit tests) */
+	void (*upload_kick)(struct server *srv);
+	struct command_polls *polls; /* api_command.c: the held long polls */
+	struct workpool *pool;       /* NULL: hash on the loop (tools, unit tests) */
 	struct throttle *throttle_src, *throttle_acct;
 	/* failed logins that are not worth a row each (unknown names, attempts
 	 * while locked): counted, written as one audit row per minute */

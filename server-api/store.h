@@ -403,8 +403,17 @@ struct store_ops {
 	/* An administrator acknowledges the pending restart at restart_seq:
 	 * the chain before it can no longer continue. -ENOENT: none pending. */
 	int (*chain_restart_ack)(struct store *s, const char *terminal_id, uint64_t restart_seq);
+	/* Group commit (issue 18.4, issue 23.5): from group_begin to group_end,
+	 * every operation writes into one durable transaction, each as a
+	 * savepoint (its failure undoes its own writes only); group_end commits
+	 * it (r >= 0: one fsync for all) or rolls it back (r < 0) and returns
+	 * the outcome. Nothing written in a group is durable before group_end
+	 * returned 0: the caller acknowledges only then. -EBUSY: a group or a
+	 * transaction is already open. */
+	int (*group_begin)(struct store *s);
+	int (*group_end)(struct store *s, int r);
 	/* Append verified records and move the head from *expect to *head in one
-	 * durable transaction (fsynced before it returns). -EAGAIN if the stored
+	 * durable transaction (fsynced before it returns). In a group: durable at group_end. -EAGAIN if the stored
 	 * head is no longer *expect (another writer moved it). */
 	int (*events_append)(struct store *s, const char *terminal_id, const struct store_chain *expect,
 	                     const struct store_event *ev, size_t n, const struct store_chain *head, int64_t now_us);

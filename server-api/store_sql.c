@@ -373,6 +373,7 @@ struct sq_store {
 	struct sqldb *db;
 	struct sqldb_stmt *st[_Q_MAX];
 	bool in_txn;
+	bool in_group; /* group_begin: operations are savepoints of one transaction */
 };
 
 static struct sq_store *SQ(struct store *s)
@@ -455,8 +456,16 @@ static int run(struct sq_store *s, int q)
 
 static int txn_begin(struct sq_store *s, bool durable)
 {
-	int r = run(s, durable ? Q_SYNC_FULL : Q_SYNC_NORMAL);
+	int r;
 
+	if (s->in_group) {
+		/* inside the group's durable transaction (begun with FULL) */
+		r = sqldb_exec(s->db, "SAVEPOINT op");
+		if (r == 0)
+			s->in_txn = true;
+		return r;
+	}
+	r = run(s, durable ? Q_SYNC_FULL : Q_SYNC_NORMAL);
 	if (r < 0)
 		return r;
 	r = run(s, Q_BEGIN);
@@ -470,6 +479,14 @@ static int txn_end(struct sq_store *s, int r)
 	if (!s->in_txn)
 		return r;
 	s->in_txn = false;
+	if (s->in_group) {
+		int c;
+
+		if (r < 0)
+			(void)sqldb_exec(s->db, "ROLLBACK TO SAVEPOINT op");
+		c = sqldb_exec(s->db, "RELEASE SAVEPOINT op");
+		return r < 0 ? r : c < 0 ? c : r;
+	}
 	if (r >= 0) {
 		int c = run(s, Q_COMMIT);
 		if (c == 0)
@@ -478,6 +495,34 @@ static int txn_end(struct sq_store *s, int r)
 	}
 	(void)run(s, Q_ROLLBACK);
 	return r;
+}
+
+static int sq_group_begin(struct store *base)
+{
+	struct sq_store *s = SQ(base);
+	int r;
+
+	if (s->in_group || s->in_txn)
+		return -EBUSY;
+	r = txn_begin(s, true);
+	if (r < 0)
+		return r;
+	s->in_txn = false;
+	s->in_group = true;
+	return 0;
+}
+
+static int sq_group_end(struct store *base, int r)
+{
+	struct sq_store *s = SQ(base);
+
+	if (!s->in_group)
+		return -EINVAL;
+	if (s->in_txn) /* an operation left open: undone */
+		r = txn_end(s, r < 0 ? r : -EINVAL);
+	s->in_group = false;
+	s->in_txn = true;
+	return txn_end(s, r);
 }
 
 /* ---- open/close -------------------------------------------------------- */
@@ -2669,11 +2714,12 @@ static int pg_restore_op(const char *where, const char *file)
 
 /* Every operation but open and restore is the same on both engines. */
 #define STORE_SQL_OPS                                                                                                  \
-	.backup = sq_backup, .close = sq_close, .meta_get = sq_meta_get, .meta_set = sq_meta_set,                      \
-	.meta_delete = sq_meta_delete, .token_add = sq_token_add, .token_peek = sq_token_peek, .enroll = sq_enroll,    \
-	.cert_add = sq_cert_add, .cert_renew = sq_cert_renew, .cred_purge = sq_cred_purge,                             \
-	.account_disable = sq_account_disable, .account_set_password = sq_account_set_password,                        \
-	.audit_verify = sq_audit_verify, .account_activate = sq_account_activate, .event_hash = sq_event_hash,         \
+	.group_begin = sq_group_begin, .group_end = sq_group_end, .backup = sq_backup, .close = sq_close,              \
+	.meta_get = sq_meta_get, .meta_set = sq_meta_set, .meta_delete = sq_meta_delete, .token_add = sq_token_add,    \
+	.token_peek = sq_token_peek, .enroll = sq_enroll, .cert_add = sq_cert_add, .cert_renew = sq_cert_renew,        \
+	.cred_purge = sq_cred_purge, .account_disable = sq_account_disable,                                            \
+	.account_set_password = sq_account_set_password, .audit_verify = sq_audit_verify,                              \
+	.account_activate = sq_account_activate, .event_hash = sq_event_hash,                                          \
 	.chain_restart_ack = sq_chain_restart_ack, .cert_get = sq_cert_get, .device_revoke = sq_device_revoke,         \
 	.device_retire = sq_device_retire, .device_get = sq_device_get, .device_list = sq_device_list,                 \
 	.device_report = sq_device_report, .checkin_many = sq_checkin_many, .chain_get = sq_chain_get,                 \

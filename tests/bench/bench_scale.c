@@ -12,7 +12,9 @@
  *
  *   bench_scale run HOST:PORT CA_PEM CERT_FILE SECONDS INTERVAL EVENTS [SERVER_PID,...]
  *       Each terminal visits every INTERVAL seconds (visits spread evenly:
- *       N / INTERVAL per second): a new mTLS connection, POST
+ *       N / INTERVAL per second): a new mTLS connection (offering the
+ *       terminal's last session ticket, as libcurl does; a full handshake
+ *       with BENCH_SCALE_RESUME=0), POST
  *       /api/v1/checkin with a 14-check posture report, then POST
  *       /api/v1/events with the EVENTS journal records (hash-chained with
  *       protocol/journal_canon.c, as the agent makes them) recorded since
@@ -72,6 +74,7 @@ struct term {
 	uint64_t gen_seq, acked_seq; /* records made / acknowledged by the server */
 	unsigned char acked_hash[32];
 	bool busy;
+	SSL_SESSION *sess; /* the newest session ticket, offered at the next visit (as libcurl does) */
 };
 
 enum step { S_CONNECT, S_HANDSHAKE, S_SEND, S_READ };
@@ -98,11 +101,12 @@ static struct term *terms;
 static size_t nterms;
 static int ep;
 static unsigned inflight;
+static bool resume;
 static int64_t time_base_us;
 static unsigned events_per_visit;
 
 static struct {
-	uint64_t visits, checkins_ok, uploads_ok, errors, late;
+	uint64_t visits, checkins_ok, uploads_ok, errors, late, resumed;
 	uint32_t *lat_visit, *lat_req;
 	size_t nvisit, nreq;
 } st;
@@ -474,6 +478,18 @@ static void lat_add(uint32_t *arr, size_t *n, double s)
 		arr[(*n)++] = s * 1e6 > 4e9 ? 4000000000u : (uint32_t)(s * 1e6);
 }
 
+/* The server's ticket (TLS 1.3: after the handshake): kept by its terminal. */
+static int on_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	struct conn *c = SSL_get_app_data(ssl);
+
+	if (!c)
+		return 0;
+	SSL_SESSION_free(c->t->sess);
+	c->t->sess = sess;
+	return 1; /* the reference is ours */
+}
+
 static void conn_end(struct conn *c, bool ok)
 {
 	if (!ok)
@@ -582,6 +598,9 @@ static void step(struct conn *c)
 				ERR_clear_error();
 				return conn_end(c, false);
 			}
+			SSL_set_app_data(c->ssl, c);
+			if (resume && c->t->sess && SSL_set_session(c->ssl, c->t->sess) != 1)
+				ERR_clear_error(); /* a full handshake then */
 			SSL_set_connect_state(c->ssl);
 			c->step = S_HANDSHAKE;
 			break;
@@ -594,6 +613,8 @@ static void step(struct conn *c)
 					return conn_end(c, false);
 				return;
 			}
+			if (SSL_session_reused(c->ssl))
+				st.resumed++;
 			if (put_request(&c->req, "/api/v1/checkin", checkin_body(), strlen(checkin_body())) < 0)
 				return conn_end(c, false);
 			c->sent = 0;
@@ -733,7 +754,7 @@ static double cpu_seconds(const char *pids)
 
 static void reset_phase(void)
 {
-	st.visits = st.checkins_ok = st.uploads_ok = st.errors = st.late = 0;
+	st.visits = st.checkins_ok = st.uploads_ok = st.errors = st.late = st.resumed = 0;
 	st.nvisit = st.nreq = 0;
 }
 
@@ -743,6 +764,7 @@ static void phase_report(const char *phase, double secs, double cpu)
 	printf("seconds %.1f\nvisits %" PRIu64 "\ncheckins_ok %" PRIu64 "\ncheckins_per_s %.1f\nuploads_ok %" PRIu64
 	       "\nerrors %" PRIu64 "\nlate_visits %" PRIu64 "\n",
 	       secs, st.visits, st.checkins_ok, (double)st.checkins_ok / secs, st.uploads_ok, st.errors, st.late);
+	printf("tls_resumed %" PRIu64 "\n", st.resumed);
 	print_lat("visit", st.lat_visit, st.nvisit);
 	print_lat("checkin", st.lat_req, st.nreq);
 	if (cpu > 0 && st.checkins_ok)
@@ -780,7 +802,13 @@ static int cmd_run(int argc, char **argv)
 	if (!ctx || SSL_CTX_load_verify_locations(ctx, argv[3], NULL) != 1)
 		return 2;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/* sessions resumed as an agent's libcurl does (BENCH_SCALE_RESUME=0: a
+	 * full handshake at every visit) */
+	resume = !getenv("BENCH_SCALE_RESUME") || strcmp(getenv("BENCH_SCALE_RESUME"), "0") != 0;
+	SSL_CTX_set_session_cache_mode(ctx, resume ? SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE
+	                                           : SSL_SESS_CACHE_OFF);
+	if (resume)
+		SSL_CTX_sess_set_new_cb(ctx, on_new_session);
 	st.lat_visit = malloc(sizeof(uint32_t) * LAT_MAX);
 	st.lat_req = malloc(sizeof(uint32_t) * LAT_MAX);
 	ep = epoll_create1(EPOLL_CLOEXEC);
