@@ -496,8 +496,14 @@ static void conn_end(struct conn *c, bool ok)
 		st.errors++;
 	else
 		lat_add(st.lat_visit, &st.nvisit, now() - c->t_sched);
-	if (c->ssl)
+	if (c->ssl) {
+		/* hang up with close_notify, as libcurl does: OpenSSL marks the
+		 * session of a connection freed without it as not resumable */
+		if (ok)
+			(void)SSL_shutdown(c->ssl);
+		ERR_clear_error();
 		SSL_free(c->ssl);
+	}
 	if (c->fd >= 0)
 		close(c->fd);
 	buf_free(&c->req);
