@@ -36,7 +36,11 @@ const char *sqldb_errmsg(const struct sqldb *db);
 /* Run one or more statements without parameters (DDL, BEGIN, …). */
 int sqldb_exec(struct sqldb *db, const char *sql);
 
-/* Prepare sql; persistent: kept for many uses (the store keeps it). */
+/* Prepare sql; persistent: kept for many uses (the store keeps it). A
+ * statement prepared per call (not persistent) goes back, reset, to a
+ * cache of SQLDB_STMT_CACHE idle statements when finalized, and the next
+ * prepare of the same text takes it from there: no SQL is parsed (SQLite)
+ * or planned (PostgreSQL, a named prepared statement) again per call. */
 int sqldb_prepare(struct sqldb *db, const char *sql, bool persistent, struct sqldb_stmt **ret);
 void sqldb_finalize(struct sqldb_stmt *st);
 /* Forget the last result and every bind. */
@@ -95,13 +99,20 @@ struct sqldb_engine_ops {
 	int (*restore)(struct sqldb *db, const char *file);
 };
 
+#define SQLDB_STMT_CACHE 64
+
 struct sqldb {
 	const struct sqldb_engine_ops *ops;
 	enum sqldb_engine engine;
+	/* idle statements prepared per call, the most recently used last
+	 * (sqldb.c; the engines allocate struct sqldb zeroed) */
+	struct sqldb_stmt *idle[SQLDB_STMT_CACHE];
+	unsigned n_idle;
 };
 
 struct sqldb_stmt {
 	struct sqldb *db;
+	char *cache_sql; /* its text, when it goes back to the cache at finalize (sqldb.c) */
 };
 
 #endif

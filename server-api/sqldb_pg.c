@@ -1,8 +1,9 @@
 /* server-api/sqldb_pg.c — the PostgreSQL engine of sqldb.h (mamori-server),
  * on libpq. A statement keeps its SQL text with SQLite's `?`/`?N`
  * placeholders rewritten to `$n`, and its typed binds; the first step runs
- * it (PQexecParams: text results, blobs sent and read as bytea) and later
- * steps walk the result's rows. SQLSTATE classes become negative errno:
+ * it (PQexecParams the first time, a named prepared statement from then on:
+ * text results, blobs sent and read as bytea) and later steps walk the
+ * result's rows. SQLSTATE classes become negative errno:
  * 23 (integrity) -EEXIST as SQLITE_CONSTRAINT does, 40 (serialization,
  * deadlock) -EAGAIN, 53 (resources) -ENOSPC, a lost connection -EIO. */
 #include <errno.h>
@@ -37,6 +38,8 @@ struct pg_db {
 	PGconn *conn;
 	char *conninfo; /* for pg_dump and pg_restore */
 	bool lost;      /* the server ended the session (57P0x, 08xxx): connect again */
+	uint64_t epoch; /* bumped at each reconnect: the session's prepared statements are gone */
+	uint64_t next_name;
 	int64_t changes;
 	char err[256];
 };
@@ -51,6 +54,12 @@ struct pg_stmt {
 	char (*ints)[24];
 	PGresult *res;
 	int row, nrows;
+	/* a named prepared statement (from the second run on: one planned
+	 * once, executed many times), for the parameter types it was made for */
+	char name[24];
+	unsigned *ptypes;
+	uint64_t epoch;
+	unsigned runs;
 	unsigned char **blobs; /* unescaped bytea of the current row, by column (malloc) */
 	size_t *blob_len;
 	int ncols;
@@ -115,6 +124,7 @@ static void pg_reconnect(struct pg_db *d)
 	if (PQstatus(d->conn) == CONNECTION_OK && !d->lost)
 		return;
 	d->lost = false;
+	d->epoch++;
 	PQreset(d->conn);
 	if (PQstatus(d->conn) == CONNECTION_OK) {
 		PGresult *res = PQexec(d->conn, PG_SESSION);
@@ -227,6 +237,7 @@ static void pg_finalize(struct sqldb_stmt *base)
 	free(st->lengths);
 	free(st->formats);
 	free(st->ints);
+	free(st->ptypes);
 	free(st);
 }
 
@@ -235,7 +246,7 @@ static int pg_prepare(struct sqldb *db, const char *sql, bool persistent, struct
 	struct pg_stmt *st = calloc(1, sizeof(*st));
 	int r, n = 0;
 
-	(void)persistent; /* every run is PQexecParams: types come from the binds */
+	(void)persistent; /* prepared on the server at the second run: types come from the binds */
 	if (!st)
 		return -ENOMEM;
 	st->base.db = db;
@@ -250,7 +261,8 @@ static int pg_prepare(struct sqldb *db, const char *sql, bool persistent, struct
 	st->lengths = calloc((size_t)n + 1, sizeof(*st->lengths));
 	st->formats = calloc((size_t)n + 1, sizeof(*st->formats));
 	st->ints = calloc((size_t)n + 1, sizeof(*st->ints));
-	if (!st->types || !st->values || !st->lengths || !st->formats || !st->ints) {
+	st->ptypes = calloc((size_t)n + 1, sizeof(*st->ptypes));
+	if (!st->types || !st->values || !st->lengths || !st->formats || !st->ints || !st->ptypes) {
 		pg_finalize(&st->base);
 		return -ENOMEM;
 	}
@@ -322,6 +334,33 @@ static int pg_bind_null_int(struct sqldb_stmt *base, int i)
 	return 0;
 }
 
+/* The first run of a statement is PQexecParams (one round trip, planned
+ * for this run); from the second on it is a named prepared statement of
+ * the session (PQprepare once, then PQexecPrepared: parsed and planned
+ * once). Prepared again after a reconnect or for other parameter types. */
+static PGresult *pg_run(struct pg_db *d, struct pg_stmt *st)
+{
+	size_t tsz = (size_t)st->nparams * sizeof(*st->types);
+
+	if (st->runs++ == 0)
+		return PQexecParams(d->conn, st->sql, st->nparams, st->types, st->values, st->lengths, st->formats, 0);
+	if (!st->name[0] || st->epoch != d->epoch || (tsz && memcmp(st->ptypes, st->types, tsz) != 0)) {
+		PGresult *res;
+
+		(void)snprintf(st->name, sizeof(st->name), "m%" PRIu64, ++d->next_name);
+		res = PQprepare(d->conn, st->name, st->sql, st->nparams, st->types);
+		if (pg_result_errno(d, res) < 0) {
+			st->name[0] = 0;
+			return res; /* its error is the run's */
+		}
+		PQclear(res);
+		if (tsz)
+			memcpy(st->ptypes, st->types, tsz);
+		st->epoch = d->epoch;
+	}
+	return PQexecPrepared(d->conn, st->name, st->nparams, st->values, st->lengths, st->formats, 0);
+}
+
 static int pg_step(struct sqldb_stmt *base)
 {
 	struct pg_stmt *st = PST(base);
@@ -330,8 +369,7 @@ static int pg_step(struct sqldb_stmt *base)
 
 	if (!st->res) {
 		pg_reconnect(d);
-		st->res =
-		        PQexecParams(d->conn, st->sql, st->nparams, st->types, st->values, st->lengths, st->formats, 0);
+		st->res = pg_run(d, st);
 		r = pg_result_errno(d, st->res);
 		if (r < 0) {
 			log_debug("store: postgresql: %s", d->err);
