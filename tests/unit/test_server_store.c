@@ -9,7 +9,8 @@
  * (issue 15) from the token or an admin, and the versioned schema: an old
  * store is brought forward, a newer one refused; the media register
  * (MEDIA-6): all-or-none adds, retiring, the sanitisation read from verified
- * media.sanitized records only, a newer register format refused. */
+ * media.sanitized records only, a newer register format refused; group
+ * commit (savepoints in one transaction, rollback of a failed group). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -186,6 +187,62 @@ static void test_chain_precondition(void **state)
 	assert_int_equal(STORE_CALL(s, events_append, "pc-1", &h1, ev + 1, 1, &h2, NOW), -EEXIST);
 	assert_int_equal(STORE_CALL(s, chain_get, "pc-1", &got), 0);
 	assert_string_equal(got.head_hash, "bb");
+}
+
+/* Group commit (issue 18.4): operations inside a group are savepoints of one
+ * transaction — one failing (a constraint) undoes its own writes only, and
+ * the others still commit (on PostgreSQL the transaction would be aborted
+ * without the savepoint); a group ended with an error keeps nothing; what a
+ * committed group wrote survives closing and reopening. */
+static void test_group_commit(void **state)
+{
+	struct store *s = *state;
+	struct store_chain empty = {0}, got;
+	struct store_chain h1 = {.chain = "c", .head_seq = 1, .head_hash = "aa"};
+	struct store_chain h2 = {.chain = "d", .head_seq = 1, .head_hash = "ab"};
+	struct store_chain h1b = {.chain = "c", .head_seq = 2, .head_hash = "bb"};
+	struct store_event e1 = {.seq = 1, .time_us = 1, .type = "a.b", .canon = "{1}", .canon_len = 3, .hash = "aa"};
+	struct store_event e1b = {.seq = 1, .time_us = 1, .type = "a.b", .canon = "{1}", .canon_len = 3, .hash = "ab"};
+	struct store_event e2 = {.seq = 2, .time_us = 2, .type = "a.b", .canon = "{2}", .canon_len = 3, .hash = "bb"};
+	struct store_device d;
+
+	assert_int_equal(STORE_CALL(s, token_add, "t1", "g", "", NOW + SEC, "op"), 0);
+	assert_int_equal(STORE_CALL(s, token_add, "t2", "g", "", NOW + SEC, "op"), 0);
+	enroll_one(s, "t1", "pc-1", "c1", 0);
+	enroll_one(s, "t2", "pc-2", "c2", 0);
+
+	assert_int_equal(s->ops->group_begin(s), 0);
+	assert_int_equal(s->ops->group_begin(s), -EBUSY);
+	assert_int_equal(STORE_CALL(s, events_append, "pc-1", &empty, &e1, 1, &h1, NOW), 0);
+	/* seq 1 of pc-1 again (another hash): the unique constraint, undone alone */
+	struct store_chain h1x = {.chain = "c", .head_seq = 2, .head_hash = "ab"};
+	assert_int_equal(STORE_CALL(s, events_append, "pc-1", &h1, &e1b, 1, &h1x, NOW), -EEXIST);
+	assert_int_equal(STORE_CALL(s, events_append, "pc-2", &empty, &e1b, 1, &h2, NOW), 0);
+	assert_int_equal(s->ops->group_end(s, 0), 0);
+	assert_int_equal(STORE_CALL(s, chain_get, "pc-1", &got), 0);
+	assert_string_equal(got.head_hash, "aa");
+	assert_int_equal(STORE_CALL(s, chain_get, "pc-2", &got), 0);
+	assert_string_equal(got.head_hash, "ab");
+
+	/* a group ended with an error: nothing of it stays */
+	assert_int_equal(s->ops->group_begin(s), 0);
+	assert_int_equal(STORE_CALL(s, events_append, "pc-1", &h1, &e2, 1, &h1b, NOW), 0);
+	assert_int_equal(s->ops->group_end(s, -EIO), -EIO);
+	assert_int_equal(STORE_CALL(s, chain_get, "pc-1", &got), 0);
+	assert_int_equal(got.head_seq, 1);
+	assert_int_equal(STORE_CALL(s, event_same, "pc-1", 2, "bb", "{2}", 3), -ENOENT);
+	assert_int_equal(s->ops->group_end(s, 0), -EINVAL); /* no group open */
+
+	/* outside a group, operations commit alone again; reopened, all is there */
+	assert_int_equal(STORE_CALL(s, events_append, "pc-1", &h1, &e2, 1, &h1b, NOW), 0);
+	store_close(s);
+	*state = NULL;
+	assert_int_equal(store_open(url, &s), 0);
+	*state = s;
+	assert_int_equal(STORE_CALL(s, device_get, "pc-1", &d), 0);
+	assert_int_equal(d.events, 2);
+	assert_int_equal(STORE_CALL(s, device_get, "pc-2", &d), 0);
+	assert_int_equal(d.events, 1);
 }
 
 static int count_findings(const struct store_finding *f, void *userdata)
@@ -737,6 +794,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_enroll_existing_and_revoke, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_chain_precondition, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_findings_once, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_accounts_and_creds, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
