@@ -86,7 +86,8 @@ struct pending {
 	char *hostname, *report, *compliance, *inventory;
 };
 
-#define UPLOAD_GROUP_MAX 128 /* uploads in one commit; more: committed at once */
+#define UPLOAD_GROUP_MAX   128                 /* uploads in one commit; more: committed at once */
+#define UPLOAD_GROUP_BYTES (32u * 1024 * 1024) /* their bodies in one commit; more: committed at once */
 /* One upload: parsed and authenticated in its handler, stored in a group
  * (upload_ingest), answered after the group's commit (upload_reply). */
 struct upload {
@@ -102,7 +103,7 @@ struct device_state {
 	struct pending pending[PENDING_SLOTS];
 	size_t n_pending, pending_bytes;
 	struct upload uploads[UPLOAD_GROUP_MAX]; /* waiting for the group commit */
-	size_t n_uploads;
+	size_t n_uploads, upload_bytes;
 	uint64_t groups, grouped;                     /* group commits, uploads in them */
 	uint64_t latency[API_DEVICE_LATENCY_BUCKETS]; /* per bucket, not cumulative */
 	double latency_sum_s;
@@ -855,6 +856,7 @@ void api_device_uploads_commit(struct server *srv)
 		return;
 	n = ds->n_uploads;
 	ds->n_uploads = 0; /* a handler run from here queues for the next group */
+	ds->upload_bytes = 0;
 	/* one order of terminals for every instance: two groups on one
 	 * PostgreSQL database lock the same heads in the same order */
 	qsort(ds->uploads, n, sizeof(ds->uploads[0]), upload_cmp);
@@ -908,12 +910,20 @@ static void handle_events(void *userdata, struct http_req *req)
 	/* requests to the approver among them (issue 16), copied: chain_ingest takes the strings */
 	u.cands = api_request_candidates(cJSON_GetObjectItemCaseSensitive(u.body, "records"));
 	if (ds && srv->upload_kick && http_req_can_defer(req)) {
+		const char *raw;
+		size_t len = 0;
+
 		if (ds->n_uploads == UPLOAD_GROUP_MAX)
 			api_device_uploads_commit(srv);
 		http_req_defer(req);
 		ds->uploads[ds->n_uploads++] = u;
 		if (ds->n_uploads == 1)
 			srv->upload_kick(srv);
+		/* parsed batches held in memory: bounded (each ≤ SERVER_BODY_MAX) */
+		if (http_req_body(req, SERVER_BODY_MAX, &raw, &len) == 0)
+			ds->upload_bytes += len;
+		if (ds->upload_bytes >= UPLOAD_GROUP_BYTES)
+			api_device_uploads_commit(srv);
 		return;
 	}
 	upload_ingest(srv, &u);
