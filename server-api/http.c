@@ -180,6 +180,31 @@ static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[EVP_
 	return ret;
 }
 
+/* A ticket that decrypted: resumed only while the client certificate it
+ * carries is still valid — an expired certificate never comes back through
+ * a resumed session (a full handshake then refuses it). Revocation is
+ * checked per request by the handlers (http_req_peer_cert). */
+static SSL_TICKET_RETURN ticket_decrypted(SSL *ssl, SSL_SESSION *sess, const unsigned char *name, size_t name_len,
+                                          SSL_TICKET_STATUS status, void *arg)
+{
+	X509 *peer;
+
+	(void)ssl, (void)name, (void)name_len, (void)arg;
+	switch (status) {
+	case SSL_TICKET_SUCCESS:
+	case SSL_TICKET_SUCCESS_RENEW:
+		peer = SSL_SESSION_get0_peer(sess);
+		if (!peer || X509_cmp_current_time(X509_get0_notAfter(peer)) <= 0)
+			return SSL_TICKET_RETURN_IGNORE_RENEW;
+		return status == SSL_TICKET_SUCCESS ? SSL_TICKET_RETURN_USE : SSL_TICKET_RETURN_USE_RENEW;
+	case SSL_TICKET_FATAL_ERR_MALLOC:
+	case SSL_TICKET_FATAL_ERR_OTHER:
+		return SSL_TICKET_RETURN_ABORT;
+	default:
+		return SSL_TICKET_RETURN_IGNORE_RENEW;
+	}
+}
+
 static int tls_context(const struct http_listener_options *o, SSL_CTX **ret)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -212,7 +237,8 @@ static int tls_context(const struct http_listener_options *o, SSL_CTX **ret)
 		if (o->session_lifetime_s > 0)
 			(void)SSL_CTX_set_timeout(ctx, o->session_lifetime_s);
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-		if (SSL_CTX_set_num_tickets(ctx, 1) != 1)
+		if (SSL_CTX_set_num_tickets(ctx, 1) != 1 ||
+		    SSL_CTX_set_session_ticket_cb(ctx, NULL, ticket_decrypted, NULL) != 1)
 			goto fail;
 		if (o->ticket_secret) {
 			if (ticket_secret_index < 0)
