@@ -90,8 +90,6 @@ void server_free(struct server *srv)
 	if (!srv)
 		return;
 	store_close(srv->store);
-	throttle_free(srv->throttle_src);
-	throttle_free(srv->throttle_acct);
 	pki_free(srv->pki);
 	free(srv->policy_pub_pem);
 	free(srv->command_pub_pem);
@@ -124,17 +122,6 @@ int server_init(const struct server_config *cfg, bool new_bootstrap, struct serv
 		return -ENOMEM;
 	srv->cfg = *cfg;
 	ret_secret[0] = 0;
-	{
-		/* an address: 20 failures, then one every 30 s; locks of 30 s
-		 * doubling to 15 min. An account: 5 failures (one forgotten per
-		 * 5 min), then locks of 1 min doubling to 15 min. */
-		static const struct throttle_policy src = {20, 30 * 1000000LL, 30 * 1000000LL, 900 * 1000000LL};
-		static const struct throttle_policy acct = {5, 300 * 1000000LL, 60 * 1000000LL, 900 * 1000000LL};
-
-		if ((r = throttle_new(&src, SERVER_THROTTLE_ENTRIES, &srv->throttle_src)) < 0 ||
-		    (r = throttle_new(&acct, SERVER_THROTTLE_ENTRIES, &srv->throttle_acct)) < 0)
-			return r;
-	}
 	r = mkdir_p(cfg->data_dir, 0700);
 	if (r < 0)
 		return log_error_errno(r,
