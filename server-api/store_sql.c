@@ -2718,32 +2718,33 @@ static int sq_web_session_end(struct store *base, const char *hash)
 
 static int sq_web_session_touch(struct store *base, const char *hash, int64_t now_us, int64_t idle_us)
 {
-	_cleanup_(finalizep) struct sqldb_stmt *st = NULL;
+	_cleanup_(finalizep) struct sqldb_stmt *up = NULL, *sel = NULL;
 	struct sq_store *s = SQ(base);
 	int r;
 
 	if (idle_us <= 0)
 		return -EINVAL;
+	/* a last use is state, not evidence: no fsync for it (SQLite) */
+	if ((r = txn_begin(s, false)) < 0)
+		return r;
 	/* used within idle_us: its last use moves forward (never back: another
 	 * instance's clock may be a little behind) */
 	if ((r = oneshot(base,
 	                 "UPDATE web_sessions SET last_us = CASE WHEN last_us > ?2 THEN last_us ELSE ?2 END "
 	                 "WHERE hash = ?1 AND last_us >= ?3",
-	                 &st)) < 0 ||
-	    (r = bind_text(st, 1, hash)) < 0 || (r = bind_int(st, 2, now_us)) < 0 ||
-	    (r = bind_int(st, 3, now_us - idle_us)) < 0 || (r = step_done(st)) < 0)
-		return r;
-	if (sqldb_changes(s->db) == 1)
-		return 0;
-	sqldb_finalize(TAKE_PTR(st));
-	if ((r = txn_begin(s, true)) < 0)
-		return r;
-	if ((r = oneshot(base, "SELECT 1 FROM web_sessions WHERE hash = ?1", &st)) < 0 ||
-	    (r = bind_text(st, 1, hash)) < 0 || (r = step_row(st)) < 0)
+	                 &up)) < 0 ||
+	    (r = bind_text(up, 1, hash)) < 0 || (r = bind_int(up, 2, now_us)) < 0 ||
+	    (r = bind_int(up, 3, now_us - idle_us)) < 0 || (r = step_done(up)) < 0)
 		return txn_end(s, r);
-	sqldb_finalize(TAKE_PTR(st));
+	if (sqldb_changes(s->db) == 1)
+		return txn_end(s, 0);
+	if ((r = oneshot(base, "SELECT 1 FROM web_sessions WHERE hash = ?1", &sel)) < 0 ||
+	    (r = bind_text(sel, 1, hash)) < 0 || (r = step_row(sel)) < 0)
+		return txn_end(s, r);
+	sqldb_finalize(TAKE_PTR(sel));
 	if (r == 0)
 		return txn_end(s, -ENOENT);
+	/* there, and unused for longer than idle_us: it ends now */
 	if ((r = txn_end(s, web_session_del(base, hash))) < 0)
 		return r;
 	return -ETIMEDOUT;
