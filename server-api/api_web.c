@@ -176,6 +176,7 @@ static void handle_logout(void *userdata, struct http_req *req)
 	struct server *srv = userdata;
 	char token[CRYPTO_TOKEN_MAX], hash[CRYPTO_SHA256_HEX];
 	struct store_cred c;
+	bool known;
 	int r;
 
 	if (api_web_session(srv, req, token) < 0)
@@ -183,13 +184,14 @@ static void handle_logout(void *userdata, struct http_req *req)
 	if ((r = crypto_sha256_hex(token, strlen(token), hash)) < 0)
 		return http_reply_error(req, 500, "internal", "サーバー内部のエラーです", "internal server error",
 		                        NULL);
-	r = STORE_CALL(srv->store, cred_get, hash, server_now_us(), &c);
+	known = STORE_CALL(srv->store, cred_get, hash, server_now_us(), &c) == 0;
 	if ((r = STORE_CALL(srv->store, web_session_end, hash)) < 0) {
 		log_error_errno(r, "store: %m");
 		return http_reply_error(req, 503, "store_unavailable", "サーバーの記録領域が使えません",
 		                        "the store is unavailable", NULL);
 	}
-	server_audit(srv, c.principal, "session.logout", c.principal, "ok", "dashboard");
+	if (known) /* else ended meanwhile (another instance): nothing to write */
+		server_audit(srv, c.principal, "session.logout", c.principal, "ok", "dashboard");
 	set_cookie(req, "", 0);
 	http_reply_json(req, 204, NULL);
 }
