@@ -354,14 +354,98 @@ static int account_key(const char *user, char buf[STORE_ID_MAX * 2])
 	return identity_key(user, buf, STORE_ID_MAX * 2);
 }
 
+/* Login throttles (throttle.h), kept in the store so that every instance
+ * counts the same failures (issue 18.3). An address: 20 failures, then one
+ * every 30 s; locks of 30 s doubling to 15 min. An account: 5 failures (one
+ * forgotten per 5 min), then locks of 1 min doubling to 15 min. */
+#define THROTTLE_SRC  "src"
+#define THROTTLE_ACCT "acct"
+static const struct throttle_policy throttle_src = {20, 30 * 1000000LL, 30 * 1000000LL, 900 * 1000000LL};
+static const struct throttle_policy throttle_acct = {5, 300 * 1000000LL, 60 * 1000000LL, 900 * 1000000LL};
+
+static void count_failure(struct server *srv, const char *kind, const char *key)
+{
+	int r = STORE_CALL(srv->store, throttle_fail, kind, key,
+	                   strcmp(kind, THROTTLE_SRC) == 0 ? &throttle_src : &throttle_acct, server_now_us());
+
+	if (r < 0)
+		log_error_errno(r, "store: cannot count a failed login (%s): %m", kind);
+}
+
+/* This instance's fast path for a flood of refused logins: the keys the
+ * store said were locked, and until when. It only ever refuses: a key
+ * found here is answered 429 without asking the store, a key not here (or
+ * whose lock has ended) is asked. The store never shortens a lock (only a
+ * success clears an account, and a locked account cannot log in), so the
+ * answer is the store's; in the one race (a login whose password was being
+ * checked when another instance locked the account succeeds and clears
+ * it), this instance goes on refusing until the lock it saw ends — at most
+ * the longest lock (15 min), never an attempt more. Fixed size: when full,
+ * the entry whose lock ends first is replaced. */
+#define LOCK_CACHE_MAX 256
+static struct {
+	char key[STORE_ID_MAX * 2 + 8]; /* "kind:key"; "" = free */
+	int64_t until_us;
+} lock_cache[LOCK_CACHE_MAX];
+
+static int64_t lock_cached(const char *kind, const char *key, int64_t now)
+{
+	char k[sizeof(lock_cache[0].key)];
+
+	if (xsnprintf(k, sizeof(k), "%s:%s", kind, key) < 0)
+		return 0;
+	for (size_t i = 0; i < LOCK_CACHE_MAX; i++)
+		if (lock_cache[i].key[0] && strcmp(lock_cache[i].key, k) == 0)
+			return lock_cache[i].until_us > now ? lock_cache[i].until_us - now : 0;
+	return 0;
+}
+
+static void lock_remember(const char *kind, const char *key, int64_t until_us)
+{
+	char k[sizeof(lock_cache[0].key)];
+	size_t slot = 0;
+
+	if (xsnprintf(k, sizeof(k), "%s:%s", kind, key) < 0)
+		return;
+	for (size_t i = 0; i < LOCK_CACHE_MAX; i++) {
+		if (!lock_cache[i].key[0] || strcmp(lock_cache[i].key, k) == 0) {
+			slot = i;
+			break;
+		}
+		if (lock_cache[i].until_us < lock_cache[slot].until_us)
+			slot = i;
+	}
+	(void)strscpy(lock_cache[slot].key, sizeof(lock_cache[slot].key), k);
+	lock_cache[slot].until_us = until_us;
+}
+
+/* The wait before key may try (0: now), from the fast path or the store. */
+static int throttle_wait(struct server *srv, const char *kind, const char *key, int64_t now, int64_t *ret)
+{
+	int64_t w = lock_cached(kind, key, now);
+	int r = 0;
+
+	if (w == 0 && (r = STORE_CALL(srv->store, throttle_check, kind, key, now, &w)) == 0 && w > 0)
+		lock_remember(kind, key, now + w);
+	*ret = w;
+	return r;
+}
+
 /* Answer 429 (and count it) when the client's address or the account is
- * locked. */
+ * locked; 503 when the store cannot say (fail closed). */
 static bool throttled(struct server *srv, struct http_req *req, const char *src_key, const char *acct_key,
                       const char *peer)
 {
-	int64_t now = server_now_us(), w1 = throttle_check(srv->throttle_src, src_key, now);
-	int64_t w2 = acct_key ? throttle_check(srv->throttle_acct, acct_key, now) : 0;
-	int64_t w = w1 > w2 ? w1 : w2;
+	int64_t now = server_now_us(), w1 = 0, w2 = 0, w;
+	int r = throttle_wait(srv, THROTTLE_SRC, src_key, now, &w1);
+
+	if (r == 0 && w1 == 0 && acct_key)
+		r = throttle_wait(srv, THROTTLE_ACCT, acct_key, now, &w2);
+	if (r < 0) {
+		store_failed(req, r);
+		return true;
+	}
+	w = w1 > w2 ? w1 : w2;
 	char ra[24];
 
 	if (w <= 0)
@@ -456,7 +540,7 @@ static void bootstrap_finish(struct pwjob *j)
 	int r;
 
 	if (j->verify_r != 0) {
-		throttle_fail(srv->throttle_src, j->src_key, server_now_us());
+		count_failure(srv, THROTTLE_SRC, j->src_key);
 		server_audit(srv, "bootstrap", "account.bootstrap", j->user, "refused", "wrong secret");
 		return http_reply_error(req, 403, "wrong_secret", "ブートストラップ秘密が違います",
 		                        "wrong bootstrap secret", NULL);
@@ -551,8 +635,8 @@ static void login_finish(struct pwjob *j)
 	if (!j->known || j->verify_r != 0) {
 		if (j->verify_r == -EINVAL && j->known)
 			log_error("account %s: the stored password hash is not in our format", j->user);
-		throttle_fail(srv->throttle_src, j->src_key, now);
-		throttle_fail(srv->throttle_acct, j->key, now);
+		count_failure(srv, THROTTLE_SRC, j->src_key);
+		count_failure(srv, THROTTLE_ACCT, j->key);
 		if (j->known) {
 			char detail[128];
 
@@ -576,7 +660,8 @@ static void login_finish(struct pwjob *j)
 		                        "wrong user name or password", NULL);
 	if (r < 0)
 		return store_failed(req, r);
-	throttle_clear(srv->throttle_acct, j->key);
+	if ((r = STORE_CALL(srv->store, throttle_clear, THROTTLE_ACCT, j->key)) < 0)
+		log_error_errno(r, "store: cannot clear an account's throttle: %m");
 	if (a.pending) {
 		server_audit(srv, a.username, "session.login", a.username, "refused", "account pending approval");
 		return http_reply_error(req, 403, "account_pending", "このアカウントは別の CISO の承認待ちです (OPS-4)",
@@ -619,7 +704,7 @@ static void handle_login(void *userdata, struct http_req *req)
 	throttle_addr_key(peer, src_key);
 	if (!name_valid(user, false) || !pw || strlen(pw) > PASSWORD_MAX || account_key(user, key) < 0) {
 		/* no account can have such a name: no hash to hide anything behind */
-		throttle_fail(srv->throttle_src, src_key, server_now_us());
+		count_failure(srv, THROTTLE_SRC, src_key);
 		if (!srv->login_agg.unknown && !srv->login_agg.locked)
 			srv->login_agg.since_us = server_now_us();
 		srv->login_agg.unknown++;
@@ -973,7 +1058,7 @@ static void password_finish(struct pwjob *j)
 	int r = 0;
 
 	if (j->verify_r != 0) {
-		throttle_fail(srv->throttle_acct, j->key, server_now_us());
+		count_failure(srv, THROTTLE_ACCT, j->key);
 		server_audit(srv, j->user, "account.password", j->user, "refused", "wrong old password");
 		return http_reply_error(j->req, 403, "wrong_password", "現在のパスワードが違います",
 		                        "the current password is wrong", NULL);

@@ -5,10 +5,17 @@
  * and keeps its sessions: the bearer token of a login made by the dashboard
  * lives only in a cookie `__Host-mamori_session` (HttpOnly; Secure;
  * SameSite=Strict; Path=/), ends after --web-idle-seconds unused (idle
- * time-out, kept here) or --session-seconds after the login (absolute, the
- * store's expiry), and is accepted only on requests that carry the
+ * time-out) or --session-seconds after the login (absolute, the
+ * credential's expiry), and is accepted only on requests that carry the
  * X-Mamori-CSRF header, come from the same origin (Origin and
- * Sec-Fetch-Site when the browser sends them). The loop thread only. */
+ * Sec-Fetch-Site when the browser sends them). The loop thread only.
+ *
+ * A dashboard session lives in the store (web_session_*, by the token's
+ * hash), not in this process: every instance on one store (issue 18.3)
+ * sees its last use, its logout and its time-out at the next request.
+ * There is no per-instance cache: each request reads and moves the last
+ * use in the store, so a logout through any instance ends the session
+ * everywhere at once. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,41 +28,7 @@
 #include "server.h"
 #include "strutil.h"
 
-#define WEB_SESSIONS_MAX 1024
-#define WEB_FILE_MAX     (8 * 1024 * 1024)
-
-/* Dashboard sessions and when each was last used. A session not here (the
- * server restarted, or it was pushed out by newer ones) is over: log in
- * again — fail closed. */
-static struct {
-	char hash[CRYPTO_SHA256_HEX];
-	int64_t last_us;
-} sessions[WEB_SESSIONS_MAX];
-
-static int session_find(const char *hash)
-{
-	for (int i = 0; i < WEB_SESSIONS_MAX; i++)
-		if (sessions[i].hash[0] && strcmp(sessions[i].hash, hash) == 0)
-			return i;
-	return -1;
-}
-
-static void session_put(const char *hash, int64_t now)
-{
-	int slot = -1;
-
-	for (int i = 0; i < WEB_SESSIONS_MAX && slot < 0; i++)
-		if (!sessions[i].hash[0])
-			slot = i;
-	if (slot < 0) { /* full: the least recently used one ends */
-		slot = 0;
-		for (int i = 1; i < WEB_SESSIONS_MAX; i++)
-			if (sessions[i].last_us < sessions[slot].last_us)
-				slot = i;
-	}
-	(void)strscpy(sessions[slot].hash, sizeof(sessions[slot].hash), hash);
-	sessions[slot].last_us = now;
-}
+#define WEB_FILE_MAX (8 * 1024 * 1024)
 
 static void security_headers(struct http_req *req)
 {
@@ -116,8 +89,7 @@ int api_web_session(struct server *srv, struct http_req *req, char token[CRYPTO_
 {
 	char hash[CRYPTO_SHA256_HEX];
 	const char *why = NULL;
-	int64_t now = server_now_us();
-	int i;
+	int r;
 
 	if (!same_origin(req, &why)) {
 		server_audit(srv, "web", http_req_path(req), NULL, "refused", why);
@@ -125,21 +97,27 @@ int api_web_session(struct server *srv, struct http_req *req, char token[CRYPTO_
 		                 "a request from another site is refused (CSRF)", NULL);
 		return -EACCES;
 	}
-	if (!cookie_token(req, token) || crypto_sha256_hex(token, strlen(token), hash) < 0 ||
-	    (i = session_find(hash)) < 0) {
-		http_reply_error(req, 401, "unauthenticated", "セッションが無効か期限切れです",
-		                 "the session or token is invalid or expired", NULL);
-		return -EACCES;
-	}
-	if (now - sessions[i].last_us > srv->cfg.web_idle_s * 1000000) {
-		sessions[i].hash[0] = 0;
-		(void)STORE_CALL(srv->store, cred_delete, hash);
+	if (!cookie_token(req, token) || crypto_sha256_hex(token, strlen(token), hash) < 0)
+		r = -ENOENT;
+	else
+		r = STORE_CALL(srv->store, web_session_touch, hash, server_now_us(), srv->cfg.web_idle_s * 1000000);
+	if (r == -ETIMEDOUT) {
 		server_audit(srv, "web", "session.idle_timeout", NULL, "ok", NULL);
 		http_reply_error(req, 401, "session_idle", "一定時間操作がなかったためログアウトしました",
 		                 "the session ended after a time without use", NULL);
 		return -EACCES;
 	}
-	sessions[i].last_us = now;
+	if (r == -ENOENT) {
+		http_reply_error(req, 401, "unauthenticated", "セッションが無効か期限切れです",
+		                 "the session or token is invalid or expired", NULL);
+		return -EACCES;
+	}
+	if (r < 0) {
+		log_error_errno(r, "store: %m");
+		http_reply_error(req, 503, "store_unavailable", "サーバーの記録領域が使えません",
+		                 "the store is unavailable", NULL);
+		return r;
+	}
 	return 0;
 }
 
@@ -164,6 +142,7 @@ void api_web_login_reply(struct server *srv, struct http_req *req, const char *t
 	char hash[CRYPTO_SHA256_HEX], exp[32];
 	const char *why = NULL;
 	int64_t now = server_now_us();
+	int r;
 
 	if (!same_origin(req, &why)) {
 		/* the session was made: end it at once, nobody gets its token */
@@ -176,7 +155,12 @@ void api_web_login_reply(struct server *srv, struct http_req *req, const char *t
 	if (crypto_sha256_hex(token, strlen(token), hash) < 0)
 		return http_reply_error(req, 500, "internal", "サーバー内部のエラーです", "internal server error",
 		                        NULL);
-	session_put(hash, now);
+	if ((r = STORE_CALL(srv->store, web_session_add, hash, now)) < 0) {
+		(void)STORE_CALL(srv->store, cred_delete, hash); /* no half-made session */
+		log_error_errno(r, "store: %m");
+		return http_reply_error(req, 503, "store_unavailable", "サーバーの記録領域が使えません",
+		                        "the store is unavailable", NULL);
+	}
 	server_format_time(expires_us, exp);
 	if (!out || !cJSON_AddStringToObject(out, "user", user) || !cJSON_AddStringToObject(out, "role", role) ||
 	    !cJSON_AddStringToObject(out, "expires_at", exp) ||
@@ -192,17 +176,21 @@ static void handle_logout(void *userdata, struct http_req *req)
 	struct server *srv = userdata;
 	char token[CRYPTO_TOKEN_MAX], hash[CRYPTO_SHA256_HEX];
 	struct store_cred c;
-	int i, r;
+	bool known;
+	int r;
 
 	if (api_web_session(srv, req, token) < 0)
 		return;
 	if ((r = crypto_sha256_hex(token, strlen(token), hash)) < 0)
 		return http_reply_error(req, 500, "internal", "サーバー内部のエラーです", "internal server error",
 		                        NULL);
-	if ((i = session_find(hash)) >= 0)
-		sessions[i].hash[0] = 0;
-	r = STORE_CALL(srv->store, cred_get, hash, server_now_us(), &c);
-	if (r == 0 && (r = STORE_CALL(srv->store, cred_delete, hash)) == 0)
+	known = STORE_CALL(srv->store, cred_get, hash, server_now_us(), &c) == 0;
+	if ((r = STORE_CALL(srv->store, web_session_end, hash)) < 0) {
+		log_error_errno(r, "store: %m");
+		return http_reply_error(req, 503, "store_unavailable", "サーバーの記録領域が使えません",
+		                        "the store is unavailable", NULL);
+	}
+	if (known) /* else ended meanwhile (another instance): nothing to write */
 		server_audit(srv, c.principal, "session.logout", c.principal, "ok", "dashboard");
 	set_cookie(req, "", 0);
 	http_reply_json(req, 204, NULL);

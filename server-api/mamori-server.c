@@ -152,6 +152,19 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	/* expired sessions and API tokens are deleted, not only ignored */
 	if (++ticks % 10 == 0 && STORE_CALL(srv->store, cred_purge, server_now_us(), &n) == 0 && n)
 		log_info("deleted %u expired sessions or API tokens", n);
+	/* dashboard sessions unused for --web-idle-seconds (refused at once
+	 * by api_web.c; deleted here a minute later, so that their next use
+	 * is told "idle" rather than "invalid"), and login throttles that no
+	 * longer lock or count anything (issue 18.3: both are in the store,
+	 * shared by every instance) */
+	if (ticks % 10 == 5) {
+		if (STORE_CALL(srv->store, web_session_purge, server_now_us(), (srv->cfg.web_idle_s + 60) * 1000000,
+		               &n) == 0 &&
+		    n)
+			log_info("ended %u dashboard sessions unused for %" PRId64 " s", n,
+			         (int64_t)srv->cfg.web_idle_s);
+		(void)STORE_CALL(srv->store, throttle_purge, server_now_us(), &n);
+	}
 	/* the day's compliance figures for the dashboard's 90-day trend: a
 	 * minute after the start, then every hour (issue 15) */
 	if (ticks % 3600 == 60) {

@@ -80,6 +80,33 @@ static bool exists(const char *p)
 	return stat(p, &st) == 0;
 }
 
+/* A private key is this process's alone (issue 18.3, docs/OPERATIONS.md
+ * "Keys"): a regular file owned by the server's user, readable by nobody
+ * else (no group or other bit). Instances that share the keys share them as
+ * the same user, never by opening the mode; a key readable by a group (a
+ * copy made with the wrong umask, a shared mount) is refused at start, not
+ * used: -EPERM, and the log says which file and how to fix it. */
+static int key_private(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode)) {
+		log_error("鍵が通常のファイルではありません / the key %s is not a regular file (a symlink is refused)",
+		          path);
+		return -EPERM;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 077)) {
+		log_error(
+		        "鍵を他のユーザーが読めます / the key %s (mode %04o, owner uid %u) must be mode 0600 and owned "
+		        "by the server's user (uid %u): chown and chmod 0600 it",
+		        path, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	return 0;
+}
+
 static int path_in(const char *dir, const char *name, char buf[PATH_MAX])
 {
 	return xsnprintf(buf, PATH_MAX, "%s/%s", dir, name);
@@ -90,8 +117,6 @@ void server_free(struct server *srv)
 	if (!srv)
 		return;
 	store_close(srv->store);
-	throttle_free(srv->throttle_src);
-	throttle_free(srv->throttle_acct);
 	pki_free(srv->pki);
 	free(srv->policy_pub_pem);
 	free(srv->command_pub_pem);
@@ -122,6 +147,9 @@ static int ticket_key_load(struct server *srv)
 		if (r < 0)
 			return r;
 	}
+	r = key_private(srv->paths.ticket_key); /* a secret as the keys are: 0600, the server's user */
+	if (r < 0)
+		return r;
 	r = read_file_capped(srv->paths.ticket_key, 64, &buf, &n);
 	if (r < 0)
 		return r;
@@ -160,17 +188,6 @@ int server_init(const struct server_config *cfg, bool new_bootstrap, struct serv
 		return -ENOMEM;
 	srv->cfg = *cfg;
 	ret_secret[0] = 0;
-	{
-		/* an address: 20 failures, then one every 30 s; locks of 30 s
-		 * doubling to 15 min. An account: 5 failures (one forgotten per
-		 * 5 min), then locks of 1 min doubling to 15 min. */
-		static const struct throttle_policy src = {20, 30 * 1000000LL, 30 * 1000000LL, 900 * 1000000LL};
-		static const struct throttle_policy acct = {5, 300 * 1000000LL, 60 * 1000000LL, 900 * 1000000LL};
-
-		if ((r = throttle_new(&src, SERVER_THROTTLE_ENTRIES, &srv->throttle_src)) < 0 ||
-		    (r = throttle_new(&acct, SERVER_THROTTLE_ENTRIES, &srv->throttle_acct)) < 0)
-			return r;
-	}
 	r = mkdir_p(cfg->data_dir, 0700);
 	if (r < 0)
 		return log_error_errno(r,
@@ -197,25 +214,12 @@ int server_init(const struct server_config *cfg, bool new_bootstrap, struct serv
 			return log_error_errno(r, "端末 CA を作成できません / cannot create the device CA: %m");
 		log_notice("created the device CA (ECDSA P-256) in %s", cfg->data_dir);
 	}
-	r = pki_load(srv->paths.ca_key, srv->paths.ca_cert, &srv->pki);
-	if (r < 0)
-		return log_error_errno(r, "端末 CA を読めません / cannot load the device CA from %s: %m",
-		                       cfg->data_dir);
-	if (!exists(srv->paths.tls_cert)) {
-		r = pki_issue_server(srv->pki, srv->paths.tls_key, srv->paths.tls_cert, cfg->names, TLS_DAYS);
-		if (r < 0)
-			return log_error_errno(
-			        r, "サーバー証明書を作成できません / cannot issue the server certificate: %m");
-	}
 	if (!exists(srv->paths.policy_key)) {
 		r = policy_keygen(prefix);
 		if (r < 0)
 			return log_error_errno(
 			        r, "ポリシー署名鍵を作成できません / cannot create the policy signing key: %m");
 	}
-	r = read_file_capped(srv->paths.policy_pub, PEM_FILE_MAX, &srv->policy_pub_pem, &n);
-	if (r < 0)
-		return log_error_errno(r, "cannot read %s: %m", srv->paths.policy_pub);
 	/* the command key: separate from the TLS and policy keys, so that a
 	 * policy signer cannot wipe a terminal (docs/COMMANDS.md) */
 	if (!exists(srv->paths.command_key)) {
@@ -226,6 +230,26 @@ int server_init(const struct server_config *cfg, bool new_bootstrap, struct serv
 			return log_error_errno(
 			        r, "コマンド署名鍵を作成できません / cannot create the command signing key: %m");
 	}
+	/* every signing key is private before any is used (the TLS key is
+	 * checked once it exists, below) */
+	if ((r = key_private(srv->paths.ca_key)) < 0 || (r = key_private(srv->paths.policy_key)) < 0 ||
+	    (r = key_private(srv->paths.command_key)) < 0)
+		return r;
+	r = pki_load(srv->paths.ca_key, srv->paths.ca_cert, &srv->pki);
+	if (r < 0)
+		return log_error_errno(r, "端末 CA を読めません / cannot load the device CA from %s: %m",
+		                       cfg->data_dir);
+	if (!exists(srv->paths.tls_cert)) {
+		r = pki_issue_server(srv->pki, srv->paths.tls_key, srv->paths.tls_cert, cfg->names, TLS_DAYS);
+		if (r < 0)
+			return log_error_errno(
+			        r, "サーバー証明書を作成できません / cannot issue the server certificate: %m");
+	}
+	if ((r = key_private(srv->paths.tls_key)) < 0)
+		return r;
+	r = read_file_capped(srv->paths.policy_pub, PEM_FILE_MAX, &srv->policy_pub_pem, &n);
+	if (r < 0)
+		return log_error_errno(r, "cannot read %s: %m", srv->paths.policy_pub);
 	r = read_file_capped(srv->paths.command_pub, PEM_FILE_MAX, &srv->command_pub_pem, &n);
 	if (r < 0)
 		return log_error_errno(r, "cannot read %s: %m", srv->paths.command_pub);

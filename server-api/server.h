@@ -50,8 +50,7 @@ struct server_config {
 
 /* Login throttling (docs/API.md "Login throttling"): per client address and
  * per account name. */
-#define SERVER_THROTTLE_ENTRIES 4096
-#define SERVER_HASH_QUEUE       32 /* password hashes waiting or running; more: 503 busy */
+#define SERVER_HASH_QUEUE 32 /* password hashes waiting or running; more: 503 busy */
 
 struct server_paths {
 	char ca_key[PATH_MAX], ca_cert[PATH_MAX];
@@ -80,7 +79,6 @@ struct server {
 	void (*upload_kick)(struct server *srv);
 	struct command_polls *polls; /* api_command.c: the held long polls */
 	struct workpool *pool;       /* NULL: hash on the loop (tools, unit tests) */
-	struct throttle *throttle_src, *throttle_acct;
 	/* failed logins that are not worth a row each (unknown names, attempts
 	 * while locked): counted, written as one audit row per minute */
 	struct {

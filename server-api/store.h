@@ -339,6 +339,8 @@ struct store_cred_row {
 typedef int (*store_cred_cb)(const struct store_cred_row *c, void *userdata);
 
 /* The operations a backend implements. All are required. */
+struct throttle_policy; /* throttle.h */
+
 struct store_ops {
 	const char *name;   /* "sqlite" */
 	const char *scheme; /* what store_open() matches: "sqlite:" */
@@ -550,6 +552,32 @@ struct store_ops {
 	 * and verify it (store_verify.h). */
 	int (*backup)(struct store *s, const char *file);
 	int (*restore)(const char *where, const char *file);
+	/* Dashboard sessions and login throttles, shared by every mamori-server
+	 * on one store (issue 18.3: a session made through one instance is
+	 * used, ended or timed out through any other; failed logins count
+	 * across instances). Keys are token hashes (SHA-256 hex), never tokens.
+	 * web_session_add: a session of the dashboard (its credential made by
+	 * cred_add), last used now_us. web_session_touch: 0 and its last use
+	 * moved to now_us; -ENOENT: not a dashboard session (or ended);
+	 * -ETIMEDOUT: unused for more than idle_us: ended now (it and its
+	 * credential deleted). web_session_end: delete it and its credential
+	 * (logout). web_session_purge: delete the ones unused for more than
+	 * idle_us (with their credentials) or whose credential is gone. */
+	int (*web_session_add)(struct store *s, const char *token_hash, int64_t now_us);
+	int (*web_session_touch)(struct store *s, const char *token_hash, int64_t now_us, int64_t idle_us);
+	int (*web_session_end)(struct store *s, const char *token_hash);
+	int (*web_session_purge)(struct store *s, int64_t now_us, int64_t idle_us, unsigned *ret_n);
+	/* Login throttles (throttle.h's leaky bucket, state in the store).
+	 * kind: "src" (a client address) or "acct" (an account's key); any
+	 * other kind is -EINVAL. check: *ret_wait_us 0 if key may try now,
+	 * else the microseconds until it may. fail: one failure, counted
+	 * atomically across instances. clear: forget key. purge: delete the
+	 * keys that no longer matter (drained and unlocked). */
+	int (*throttle_check)(struct store *s, const char *kind, const char *key, int64_t now_us, int64_t *ret_wait_us);
+	int (*throttle_fail)(struct store *s, const char *kind, const char *key, const struct throttle_policy *p,
+	                     int64_t now_us);
+	int (*throttle_clear)(struct store *s, const char *kind, const char *key);
+	int (*throttle_purge)(struct store *s, int64_t now_us, unsigned *ret_n);
 };
 
 struct store {

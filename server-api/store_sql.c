@@ -36,6 +36,7 @@
 #include "sqldb.h"
 #include "store_pg.h"
 #include "strutil.h"
+#include "throttle.h"
 
 #define BUSY_TIMEOUT_MS 5000
 
@@ -583,6 +584,16 @@ static const char *const migrations[][2] = {
          "UPDATE accounts SET dept = '*';",
          "ALTER TABLE accounts ADD COLUMN dept TEXT NOT NULL DEFAULT '';"
          "UPDATE accounts SET dept = '*';"},
+        /* 6 (issue 18.3): dashboard sessions' last use and the login
+         * throttles, in the store so that every instance shares them */
+        {"CREATE TABLE web_sessions(hash TEXT PRIMARY KEY, last_us INTEGER NOT NULL) WITHOUT ROWID;"
+         "CREATE TABLE throttles(kind TEXT NOT NULL, key TEXT NOT NULL, level_us INTEGER NOT NULL,"
+         " updated_us INTEGER NOT NULL, locked_until_us INTEGER NOT NULL, lock_count INTEGER NOT NULL,"
+         " PRIMARY KEY(kind, key)) WITHOUT ROWID;",
+         "CREATE TABLE web_sessions(hash " PG_TEXT " PRIMARY KEY, last_us BIGINT NOT NULL);"
+         "CREATE TABLE throttles(kind " PG_TEXT " NOT NULL, key " PG_TEXT " NOT NULL, level_us BIGINT NOT NULL,"
+         " updated_us BIGINT NOT NULL, locked_until_us BIGINT NOT NULL, lock_count BIGINT NOT NULL,"
+         " PRIMARY KEY(kind, key));"},
 };
 #define SCHEMA_VERSION (1 + (int)ELEMENTSOF(migrations))
 
@@ -2712,6 +2723,219 @@ static int pg_restore_op(const char *where, const char *file)
 	return restore_into(db, file);
 }
 
+/* ---- dashboard sessions and login throttles, shared by instances (issue 18.3) ---- */
+
+static int sq_web_session_add(struct store *base, const char *hash, int64_t now_us)
+{
+	_cleanup_(finalizep) struct sqldb_stmt *st = NULL;
+	int r;
+
+	if ((r = oneshot(base,
+	                 "INSERT INTO web_sessions(hash, last_us) VALUES (?1, ?2) "
+	                 "ON CONFLICT(hash) DO UPDATE SET last_us = excluded.last_us",
+	                 &st)) < 0 ||
+	    (r = bind_text(st, 1, hash)) < 0 || (r = bind_int(st, 2, now_us)) < 0)
+		return r;
+	return step_done(st);
+}
+
+/* Delete a dashboard session and its credential (in the caller's transaction). */
+static int web_session_del(struct store *base, const char *hash)
+{
+	_cleanup_(finalizep) struct sqldb_stmt *st = NULL;
+	int r;
+
+	if ((r = oneshot(base, "DELETE FROM web_sessions WHERE hash = ?1", &st)) < 0 ||
+	    (r = bind_text(st, 1, hash)) < 0 || (r = step_done(st)) < 0)
+		return r;
+	return sq_cred_delete(base, hash);
+}
+
+static int sq_web_session_end(struct store *base, const char *hash)
+{
+	struct sq_store *s = SQ(base);
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	return txn_end(s, web_session_del(base, hash));
+}
+
+static int sq_web_session_touch(struct store *base, const char *hash, int64_t now_us, int64_t idle_us)
+{
+	_cleanup_(finalizep) struct sqldb_stmt *up = NULL, *sel = NULL;
+	struct sq_store *s = SQ(base);
+	int r;
+
+	if (idle_us <= 0)
+		return -EINVAL;
+	/* a last use is state, not evidence: no fsync for it (SQLite) */
+	if ((r = txn_begin(s, false)) < 0)
+		return r;
+	/* used within idle_us: its last use moves forward (never back: another
+	 * instance's clock may be a little behind) */
+	if ((r = oneshot(base,
+	                 "UPDATE web_sessions SET last_us = CASE WHEN last_us > ?2 THEN last_us ELSE ?2 END "
+	                 "WHERE hash = ?1 AND last_us >= ?3",
+	                 &up)) < 0 ||
+	    (r = bind_text(up, 1, hash)) < 0 || (r = bind_int(up, 2, now_us)) < 0 ||
+	    (r = bind_int(up, 3, now_us - idle_us)) < 0 || (r = step_done(up)) < 0)
+		return txn_end(s, r);
+	if (sqldb_changes(s->db) == 1)
+		return txn_end(s, 0);
+	if ((r = oneshot(base, "SELECT 1 FROM web_sessions WHERE hash = ?1", &sel)) < 0 ||
+	    (r = bind_text(sel, 1, hash)) < 0 || (r = step_row(sel)) < 0)
+		return txn_end(s, r);
+	sqldb_finalize(TAKE_PTR(sel));
+	if (r == 0)
+		return txn_end(s, -ENOENT);
+	/* there, and unused for longer than idle_us: it ends now */
+	if ((r = txn_end(s, web_session_del(base, hash))) < 0)
+		return r;
+	return -ETIMEDOUT;
+}
+
+static int sq_web_session_purge(struct store *base, int64_t now_us, int64_t idle_us, unsigned *ret_n)
+{
+	_cleanup_(finalizep) struct sqldb_stmt *c = NULL, *w = NULL;
+	struct sq_store *s = SQ(base);
+	unsigned n = 0;
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	if ((r = oneshot(base, "DELETE FROM creds WHERE hash IN (SELECT hash FROM web_sessions WHERE last_us < ?1)",
+	                 &c)) < 0 ||
+	    (r = bind_int(c, 1, now_us - idle_us)) < 0 || (r = step_done(c)) < 0)
+		goto out;
+	n = (unsigned)sqldb_changes(s->db);
+	if ((r = oneshot(base,
+	                 "DELETE FROM web_sessions WHERE last_us < ?1 OR NOT EXISTS "
+	                 "(SELECT 1 FROM creds WHERE creds.hash = web_sessions.hash)",
+	                 &w)) < 0 ||
+	    (r = bind_int(w, 1, now_us - idle_us)) < 0 || (r = step_done(w)) < 0)
+		goto out;
+out:
+	r = txn_end(s, r);
+	if (r == 0 && ret_n)
+		*ret_n = n;
+	return r;
+}
+
+static bool throttle_kind_valid(const char *kind)
+{
+	return kind && (strcmp(kind, "src") == 0 || strcmp(kind, "acct") == 0);
+}
+
+static int throttle_read(struct store *base, const char *kind, const char *key, bool for_update,
+                         struct throttle_state *ret)
+{
+	_cleanup_(finalizep) struct sqldb_stmt *st = NULL;
+	int r;
+
+	if ((r = oneshot(base,
+	                 for_update && is_pg(SQ(base))
+	                         ? "SELECT level_us, updated_us, locked_until_us, lock_count FROM throttles "
+	                           "WHERE kind = ?1 AND key = ?2 FOR UPDATE"
+	                         : "SELECT level_us, updated_us, locked_until_us, lock_count FROM throttles "
+	                           "WHERE kind = ?1 AND key = ?2",
+	                 &st)) < 0 ||
+	    (r = bind_text(st, 1, kind)) < 0 || (r = bind_text(st, 2, key)) < 0)
+		return r;
+	r = step_row(st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	*ret = (struct throttle_state){.level_us = sqldb_col_int64(st, 0),
+	                               .updated_us = sqldb_col_int64(st, 1),
+	                               .locked_until_us = sqldb_col_int64(st, 2),
+	                               .over = (unsigned)sqldb_col_int64(st, 3)};
+	return 0;
+}
+
+static int sq_throttle_check(struct store *base, const char *kind, const char *key, int64_t now_us,
+                             int64_t *ret_wait_us)
+{
+	struct throttle_state t;
+	int r;
+
+	if (!throttle_kind_valid(kind) || !key)
+		return -EINVAL;
+	r = throttle_read(base, kind, key, false, &t);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	*ret_wait_us = r == -ENOENT ? 0 : throttle_state_wait(&t, now_us);
+	return 0;
+}
+
+/* Read, count and write back under the row's lock: two instances counting
+ * one key at once both count (SQLite: BEGIN IMMEDIATE holds the writer
+ * lock; PostgreSQL: the row is made first, then locked FOR UPDATE). */
+static int sq_throttle_fail(struct store *base, const char *kind, const char *key, const struct throttle_policy *p,
+                            int64_t now_us)
+{
+	_cleanup_(finalizep) struct sqldb_stmt *ins = NULL, *up = NULL;
+	struct sq_store *s = SQ(base);
+	struct throttle_state t;
+	int r;
+
+	if (!throttle_kind_valid(kind) || !key || !p)
+		return -EINVAL;
+	if ((r = txn_begin(s, false)) < 0)
+		return r;
+	if ((r = oneshot(base,
+	                 "INSERT INTO throttles(kind, key, level_us, updated_us, locked_until_us, lock_count) "
+	                 "VALUES (?1, ?2, 0, ?3, 0, 0) ON CONFLICT DO NOTHING",
+	                 &ins)) < 0 ||
+	    (r = bind_text(ins, 1, kind)) < 0 || (r = bind_text(ins, 2, key)) < 0 ||
+	    (r = bind_int(ins, 3, now_us)) < 0 || (r = step_done(ins)) < 0 ||
+	    (r = throttle_read(base, kind, key, true, &t)) < 0)
+		return txn_end(s, r);
+	throttle_state_fail(p, &t, now_us);
+	if ((r = oneshot(base,
+	                 "UPDATE throttles SET level_us = ?3, updated_us = ?4, locked_until_us = ?5, lock_count = ?6 "
+	                 "WHERE kind = ?1 AND key = ?2",
+	                 &up)) < 0 ||
+	    (r = bind_text(up, 1, kind)) < 0 || (r = bind_text(up, 2, key)) < 0 ||
+	    (r = bind_int(up, 3, t.level_us)) < 0 || (r = bind_int(up, 4, t.updated_us)) < 0 ||
+	    (r = bind_int(up, 5, t.locked_until_us)) < 0 || (r = bind_int(up, 6, (int64_t)t.over)) < 0)
+		return txn_end(s, r);
+	return txn_end(s, step_done(up));
+}
+
+static int sq_throttle_clear(struct store *base, const char *kind, const char *key)
+{
+	_cleanup_(finalizep) struct sqldb_stmt *st = NULL;
+	int r;
+
+	if (!throttle_kind_valid(kind) || !key)
+		return -EINVAL;
+	if ((r = oneshot(base, "DELETE FROM throttles WHERE kind = ?1 AND key = ?2", &st)) < 0 ||
+	    (r = bind_text(st, 1, kind)) < 0 || (r = bind_text(st, 2, key)) < 0)
+		return r;
+	return step_done(st);
+}
+
+/* throttle_state_idle() in SQL: unlocked and the bucket drained */
+static int sq_throttle_purge(struct store *base, int64_t now_us, unsigned *ret_n)
+{
+	_cleanup_(finalizep) struct sqldb_stmt *st = NULL;
+	int r;
+
+	if ((r = oneshot(base, "DELETE FROM throttles WHERE locked_until_us <= ?1 AND ?1 - updated_us >= level_us",
+	                 &st)) < 0 ||
+	    (r = bind_int(st, 1, now_us)) < 0 || (r = step_done(st)) < 0)
+		return r;
+	if (ret_n)
+		*ret_n = (unsigned)sqldb_changes(SQ(base)->db);
+	return 0;
+}
+
+#define STORE_SQL_SHARED_OPS                                                                                           \
+	.web_session_add = sq_web_session_add, .web_session_touch = sq_web_session_touch,                              \
+	.web_session_end = sq_web_session_end, .web_session_purge = sq_web_session_purge,                              \
+	.throttle_check = sq_throttle_check, .throttle_fail = sq_throttle_fail, .throttle_clear = sq_throttle_clear,   \
+	.throttle_purge = sq_throttle_purge,
+
 /* Every operation but open and restore is the same on both engines. */
 #define STORE_SQL_OPS                                                                                                  \
 	.group_begin = sq_group_begin, .group_end = sq_group_end, .backup = sq_backup, .close = sq_close,              \
@@ -2737,7 +2961,7 @@ static int pg_restore_op(const char *where, const char *file)
 	.group_exists = sq_group_exists, .media_list = sq_media_list, .media_add = sq_media_add,                       \
 	.media_retire = sq_media_retire, .device_set_department = sq_device_set_department,                            \
 	.device_page = sq_device_page, .daily_put = sq_daily_put, .daily_list = sq_daily_list,                         \
-	.cert_list = sq_cert_list, .command_counts = sq_command_counts,
+	.cert_list = sq_cert_list, .command_counts = sq_command_counts, STORE_SQL_SHARED_OPS
 
 const struct store_ops store_sqlite_ops = {
         .name = "sqlite", .scheme = "sqlite:", .open = sq_open, .restore = sq_restore, STORE_SQL_OPS};

@@ -1,5 +1,5 @@
 /* server-api/throttle.c — leaky-bucket login throttling with doubling locks
- * (mamori-server, loop thread only). */
+ * (mamori-server, loop thread only): one key's state; the store keeps it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -9,43 +9,7 @@
 #include "strutil.h"
 #include "throttle.h"
 
-#define KEY_MAX 136
-
-struct entry {
-	char key[KEY_MAX]; /* "" = free */
-	int64_t level_us;  /* the bucket, in microseconds of draining left */
-	int64_t updated_us;
-	int64_t locked_until_us;
-	unsigned over; /* failures while full: the lock doubles with each */
-};
-
-struct throttle {
-	struct throttle_policy p;
-	size_t n;
-	struct entry e[];
-};
-
-int throttle_new(const struct throttle_policy *p, size_t entries, struct throttle **ret)
-{
-	struct throttle *t;
-
-	if (p->burst == 0 || p->leak_us <= 0 || p->lock_us <= 0 || p->lock_max_us < p->lock_us || entries == 0)
-		return -EINVAL;
-	t = calloc(1, sizeof(*t) + entries * sizeof(struct entry));
-	if (!t)
-		return -ENOMEM;
-	t->p = *p;
-	t->n = entries;
-	*ret = t;
-	return 0;
-}
-
-void throttle_free(struct throttle *t)
-{
-	free(t);
-}
-
-static void drain(const struct throttle *t, struct entry *e, int64_t now_us)
+static void state_drain(struct throttle_state *e, int64_t now_us)
 {
 	int64_t d = now_us - e->updated_us;
 
@@ -55,64 +19,22 @@ static void drain(const struct throttle *t, struct entry *e, int64_t now_us)
 	}
 	if (e->level_us == 0 && now_us >= e->locked_until_us)
 		e->over = 0;
-	(void)t;
 }
 
-static struct entry *find(struct throttle *t, const char *key, int64_t now_us, bool create)
+void throttle_state_fail(const struct throttle_policy *p, struct throttle_state *e, int64_t now_us)
 {
-	struct entry *victim = NULL;
+	int64_t cap = (int64_t)p->burst * p->leak_us;
 
-	for (size_t i = 0; i < t->n; i++) {
-		struct entry *e = &t->e[i];
-
-		if (e->key[0] && strcmp(e->key, key) == 0) {
-			drain(t, e, now_us);
-			return e;
-		}
-	}
-	if (!create)
-		return NULL;
-	for (size_t i = 0; i < t->n; i++) {
-		struct entry *e = &t->e[i];
-
-		if (!e->key[0]) {
-			victim = e;
-			break;
-		}
-		drain(t, e, now_us);
-		/* reuse what matters least: no lock and an empty bucket first,
-		 * then the lock that ends first */
-		if (!victim || (e->locked_until_us < victim->locked_until_us) ||
-		    (e->locked_until_us == victim->locked_until_us && e->level_us < victim->level_us))
-			victim = e;
-	}
-	memset(victim, 0, sizeof(*victim));
-	(void)strscpy(victim->key, sizeof(victim->key), key); /* truncation only merges keys */
-	victim->updated_us = now_us;
-	return victim;
-}
-
-int64_t throttle_check(struct throttle *t, const char *key, int64_t now_us)
-{
-	struct entry *e = find(t, key, now_us, false);
-
-	return e && e->locked_until_us > now_us ? e->locked_until_us - now_us : 0;
-}
-
-void throttle_fail(struct throttle *t, const char *key, int64_t now_us)
-{
-	struct entry *e = find(t, key, now_us, true);
-	int64_t cap = (int64_t)t->p.burst * t->p.leak_us;
-
-	e->level_us += t->p.leak_us;
+	state_drain(e, now_us);
+	e->level_us += p->leak_us;
 	/* the burst-th failure within one leak interval of the others locks */
-	if (e->level_us > cap - t->p.leak_us) {
-		int64_t lock = t->p.lock_us;
+	if (e->level_us > cap - p->leak_us) {
+		int64_t lock = p->lock_us;
 
-		for (unsigned i = 0; i < e->over && lock < t->p.lock_max_us; i++)
+		for (unsigned i = 0; i < e->over && lock < p->lock_max_us; i++)
 			lock *= 2;
-		if (lock > t->p.lock_max_us)
-			lock = t->p.lock_max_us;
+		if (lock > p->lock_max_us)
+			lock = p->lock_max_us;
 		e->locked_until_us = now_us + lock;
 		e->over++;
 		if (e->level_us > cap)
@@ -120,11 +42,9 @@ void throttle_fail(struct throttle *t, const char *key, int64_t now_us)
 	}
 }
 
-void throttle_clear(struct throttle *t, const char *key)
+int64_t throttle_state_wait(const struct throttle_state *e, int64_t now_us)
 {
-	for (size_t i = 0; i < t->n; i++)
-		if (t->e[i].key[0] && strcmp(t->e[i].key, key) == 0)
-			memset(&t->e[i], 0, sizeof(t->e[i]));
+	return e->locked_until_us > now_us ? e->locked_until_us - now_us : 0;
 }
 
 void throttle_addr_key(const char *addr, char buf[64])

@@ -9,8 +9,12 @@
  * (issue 15) from the token or an admin, and the versioned schema: an old
  * store is brought forward, a newer one refused; the media register
  * (MEDIA-6): all-or-none adds, retiring, the sanitisation read from verified
- * media.sanitized records only, a newer register format refused; group
- * commit (savepoints in one transaction, rollback of a failed group). */
+ * media.sanitized records only, a newer register format refused; dashboard
+ * sessions and login throttles shared by two stores open on one database
+ * (two mamori-server instances, issue 18.3): made on one, used, ended and
+ * timed out on the other, failures counted across both (two processes
+ * counting one key at once lose no failure); group commit (savepoints in
+ * one transaction, rollback of a failed group). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -26,6 +32,7 @@
 #include "store.h"
 #include "strutil.h"
 #include "pgtest.h"
+#include "throttle.h"
 #include "testutil.h"
 
 #define NOW 1700000000000000LL
@@ -555,7 +562,7 @@ static void test_departments_and_schema(void **state)
 	char v[16];
 
 	assert_int_equal(STORE_CALL(s, meta_get, "schema", v, sizeof(v)), 0);
-	assert_string_equal(v, "5");
+	assert_string_equal(v, "6");
 	assert_int_equal(STORE_CALL(s, token_add, "t1", "g", "総務課", NOW + SEC, "op"), 0);
 	assert_int_equal(STORE_CALL(s, token_add, "t2", "g", "", NOW + SEC, "op"), 0);
 	assert_int_equal(STORE_CALL(s, token_add, "t3", "g", "会計課", NOW + SEC, "op"), 0);
@@ -598,7 +605,7 @@ static void test_departments_and_schema(void **state)
 	/* a store of version 1 (before departments): brought forward on open */
 	raw_sql("DROP INDEX devices_dept; ALTER TABLE devices DROP COLUMN dept; ALTER TABLE tokens DROP COLUMN dept;"
 	        "ALTER TABLE devices DROP COLUMN failing; ALTER TABLE devices DROP COLUMN failing_ids; DROP TABLE "
-	        "daily; ALTER TABLE accounts DROP COLUMN dept;"
+	        "daily; ALTER TABLE accounts DROP COLUMN dept; DROP TABLE web_sessions; DROP TABLE throttles;"
 	        "DELETE FROM meta WHERE key = 'schema';");
 	assert_int_equal(store_open(url, &s), 0);
 	assert_int_equal(STORE_CALL(s, device_get, "pc-1", &d), 0);
@@ -608,7 +615,7 @@ static void test_departments_and_schema(void **state)
 	assert_int_equal(STORE_CALL(s, account_get, "shonin", &got), 0);
 	assert_string_equal(got.department, "*");
 	assert_int_equal(STORE_CALL(s, meta_get, "schema", v, sizeof(v)), 0);
-	assert_string_equal(v, "5");
+	assert_string_equal(v, "6");
 	/* version 3 filled the failing columns from the stored summaries */
 	struct page p;
 	assert_int_equal(page_of(s, (struct store_device_query){.limit = 5}, &p), 1);
@@ -622,7 +629,7 @@ static void test_departments_and_schema(void **state)
 	assert_int_equal(store_open(url, &s), -EPROTO);
 	raw_sql("UPDATE meta SET value = 'x' WHERE key = 'schema'");
 	assert_int_equal(store_open(url, &s), -EPROTO);
-	raw_sql("UPDATE meta SET value = '5' WHERE key = 'schema'");
+	raw_sql("UPDATE meta SET value = '6' WHERE key = 'schema'");
 	assert_int_equal(store_open(url, &s), 0);
 	*state = s;
 }
@@ -787,6 +794,132 @@ static void test_device_page(void **state)
 	assert_int_equal(STORE_CALL(s, device_page, &q, &(uint64_t){0}, page_cb, &p), -EINVAL);
 }
 
+/* Issue 18.3: two stores on one database stand for two instances. */
+static void test_shared_sessions(void **state)
+{
+	struct store *a = *state, *b = NULL;
+	struct store_cred c = {.kind = CRED_SESSION,
+	                       .principal = "ciso",
+	                       .role = ROLE_CISO,
+	                       .expires_us = NOW + 3600 * SEC},
+	                  cg;
+	const int64_t idle = 900 * SEC;
+	unsigned n = 9;
+
+	assert_int_equal(store_open(url, &b), 0);
+	/* made through A, used through B */
+	assert_int_equal(STORE_CALL(a, cred_add, "wh1", &c, "ciso", NOW), 0);
+	assert_int_equal(STORE_CALL(a, web_session_add, "wh1", NOW), 0);
+	assert_int_equal(STORE_CALL(b, web_session_touch, "wh1", NOW + 10 * SEC, idle), 0);
+	assert_int_equal(STORE_CALL(b, cred_get, "wh1", NOW + 10 * SEC, &cg), 0);
+	/* B's use counts on A: 905 s after the login, 895 s after B's use */
+	assert_int_equal(STORE_CALL(a, web_session_touch, "wh1", NOW + 905 * SEC, idle), 0);
+	/* a clock a little behind does not move the last use back */
+	assert_int_equal(STORE_CALL(b, web_session_touch, "wh1", NOW + 900 * SEC, idle), 0);
+	assert_int_equal(STORE_CALL(b, web_session_touch, "wh1", NOW + 1805 * SEC, idle), 0);
+	assert_int_equal(STORE_CALL(a, web_session_touch, "nope", NOW, idle), -ENOENT);
+	/* logout through A ends it on B at once */
+	assert_int_equal(STORE_CALL(a, web_session_end, "wh1"), 0);
+	assert_int_equal(STORE_CALL(b, web_session_touch, "wh1", NOW + 1806 * SEC, idle), -ENOENT);
+	assert_int_equal(STORE_CALL(b, cred_get, "wh1", NOW + 1806 * SEC, &cg), -ENOENT);
+	/* unused for longer than idle: the next use through B ends it (the
+	 * credential too), and it stays ended on A */
+	assert_int_equal(STORE_CALL(a, cred_add, "wh2", &c, "ciso", NOW), 0);
+	assert_int_equal(STORE_CALL(a, web_session_add, "wh2", NOW), 0);
+	assert_int_equal(STORE_CALL(b, web_session_touch, "wh2", NOW + idle + 1, idle), -ETIMEDOUT);
+	assert_int_equal(STORE_CALL(a, cred_get, "wh2", NOW + idle + 1, &cg), -ENOENT);
+	assert_int_equal(STORE_CALL(a, web_session_touch, "wh2", NOW + idle + 2, idle), -ENOENT);
+	assert_int_equal(STORE_CALL(a, web_session_touch, "wh2", NOW, 0), -EINVAL);
+	/* purge: an idle one goes with its credential, one whose credential
+	 * was revoked goes, a fresh one stays */
+	assert_int_equal(STORE_CALL(a, cred_add, "wh3", &c, "ciso", NOW), 0);
+	assert_int_equal(STORE_CALL(a, web_session_add, "wh3", NOW), 0);
+	assert_int_equal(STORE_CALL(a, cred_add, "wh4", &c, "ciso", NOW), 0);
+	assert_int_equal(STORE_CALL(a, web_session_add, "wh4", NOW + 600 * SEC), 0);
+	assert_int_equal(STORE_CALL(a, cred_delete, "wh4"), 0);
+	assert_int_equal(STORE_CALL(a, cred_add, "wh5", &c, "ciso", NOW), 0);
+	assert_int_equal(STORE_CALL(a, web_session_add, "wh5", NOW + 600 * SEC), 0);
+	assert_int_equal(STORE_CALL(b, web_session_purge, NOW + idle + 1, idle, &n), 0);
+	assert_int_equal(n, 1); /* wh3's credential */
+	assert_int_equal(STORE_CALL(a, cred_get, "wh3", NOW + idle + 1, &cg), -ENOENT);
+	assert_int_equal(STORE_CALL(a, web_session_touch, "wh3", NOW + idle + 1, idle), -ENOENT);
+	assert_int_equal(STORE_CALL(a, web_session_touch, "wh4", NOW + idle + 1, idle), -ENOENT);
+	assert_int_equal(STORE_CALL(a, web_session_touch, "wh5", NOW + idle + 1, idle), 0);
+	store_close(b);
+}
+
+static void test_shared_throttles(void **state)
+{
+	static const struct throttle_policy acct = {5, 300 * SEC, 60 * SEC, 900 * SEC},
+	                                    many = {100, 1000 * SEC, 60 * SEC, 900 * SEC};
+	struct store *a = *state, *b = NULL;
+	int64_t w = -1;
+	unsigned n = 9;
+	pid_t kids[2];
+
+	assert_int_equal(store_open(url, &b), 0);
+	assert_int_equal(STORE_CALL(a, throttle_check, "acct", "kansa", NOW, &w), 0);
+	assert_int_equal(w, 0);
+	/* 4 failures alternating between A and B: not yet locked on either */
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(STORE_CALL(i % 2 ? b : a, throttle_fail, "acct", "kansa", &acct, NOW + i * SEC), 0);
+		assert_int_equal(STORE_CALL(i % 2 ? a : b, throttle_check, "acct", "kansa", NOW + i * SEC, &w), 0);
+		assert_int_equal(w, 0);
+	}
+	/* the 5th, through B, locks the account on A for 60 s */
+	assert_int_equal(STORE_CALL(b, throttle_fail, "acct", "kansa", &acct, NOW + 4 * SEC), 0);
+	assert_int_equal(STORE_CALL(a, throttle_check, "acct", "kansa", NOW + 4 * SEC, &w), 0);
+	assert_int_equal(w, 60 * SEC);
+	/* one more failure through A while full: the lock doubles, seen on B */
+	assert_int_equal(STORE_CALL(a, throttle_fail, "acct", "kansa", &acct, NOW + 5 * SEC), 0);
+	assert_int_equal(STORE_CALL(b, throttle_check, "acct", "kansa", NOW + 5 * SEC, &w), 0);
+	assert_int_equal(w, 120 * SEC);
+	/* another kind and key are apart */
+	assert_int_equal(STORE_CALL(b, throttle_check, "src", "kansa", NOW + 5 * SEC, &w), 0);
+	assert_int_equal(w, 0);
+	assert_int_equal(STORE_CALL(b, throttle_check, "acct", "ciso", NOW + 5 * SEC, &w), 0);
+	assert_int_equal(w, 0);
+	/* an unknown kind is refused, not a new table */
+	assert_int_equal(STORE_CALL(a, throttle_check, "user", "kansa", NOW, &w), -EINVAL);
+	assert_int_equal(STORE_CALL(a, throttle_fail, "", "kansa", &acct, NOW), -EINVAL);
+	assert_int_equal(STORE_CALL(a, throttle_clear, "x", "kansa"), -EINVAL);
+	/* purge keeps what still locks, forgets what is drained and unlocked */
+	assert_int_equal(STORE_CALL(a, throttle_fail, "src", "127.0.0.9", &acct, NOW), 0);
+	assert_int_equal(STORE_CALL(b, throttle_purge, NOW + 301 * SEC, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(STORE_CALL(a, throttle_check, "acct", "kansa", NOW + 124 * SEC, &w), 0);
+	assert_int_equal(w, SEC);
+	/* a success through B clears the account for A */
+	assert_int_equal(STORE_CALL(b, throttle_clear, "acct", "kansa"), 0);
+	assert_int_equal(STORE_CALL(a, throttle_check, "acct", "kansa", NOW + 6 * SEC, &w), 0);
+	assert_int_equal(w, 0);
+	store_close(b);
+	/* two processes (instances) counting one key at once: 2 x 50 failures
+	 * are 100, the 100th locks; one lost update and it would not */
+	for (int k = 0; k < 2; k++) {
+		kids[k] = fork();
+		assert_true(kids[k] >= 0);
+		if (kids[k] == 0) {
+			struct store *s = NULL;
+			int bad = store_open(url, &s) < 0;
+
+			for (int i = 0; !bad && i < 50; i++)
+				bad = STORE_CALL(s, throttle_fail, "src", "10.0.0.1", &many, NOW + i) < 0;
+			if (s)
+				store_close(s);
+			_exit(bad);
+		}
+	}
+	for (int k = 0; k < 2; k++) {
+		int st = 0;
+
+		assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	assert_int_equal(STORE_CALL(a, throttle_check, "src", "10.0.0.1", NOW + 50, &w), 0);
+	assert_true(w > 59 * SEC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -804,6 +937,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_device_page, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_daily, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_command_deliver_expire, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_shared_sessions, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_shared_throttles, setup, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
 
