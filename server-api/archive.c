@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <zlib.h>
@@ -168,8 +169,8 @@ static int archive_one(struct store *s, const struct archive_options *o, const c
 	b.body = open_memstream(&b.buf, &b.len);
 	if (!b.body)
 		return -ENOMEM;
-	r = STORE_CALL(s, events_oldest, terminal_id, o->max_records ? o->max_records : ARCHIVE_RECORDS_MAX,
-	               batch_cb, &b);
+	r = STORE_CALL(s, events_oldest, terminal_id, o->max_records ? o->max_records : ARCHIVE_RECORDS_MAX, batch_cb,
+	               &b);
 	if (fclose(b.body) != 0 && r >= 0)
 		r = -ENOMEM;
 	if (r == -ECANCELED)
@@ -296,6 +297,46 @@ out:
 	return r;
 }
 
+struct summary {
+	uint64_t records, files, first_seq, last_seq;
+	int64_t through_us;
+};
+
+static int summary_cb(const struct store_archive *a, void *userdata)
+{
+	struct summary *m = userdata;
+
+	if (m->files++ == 0)
+		m->first_seq = a->first_seq;
+	m->records += a->n_records;
+	m->last_seq = a->last_seq;
+	m->through_us = a->last_received_us;
+	return 0;
+}
+
+int archive_summary(struct store *s, const char *terminal_id, cJSON *obj)
+{
+	struct summary m = {0};
+	char t[32];
+	time_t secs;
+	struct tm tm;
+	cJSON *o;
+	int r = STORE_CALL(s, archive_list, terminal_id, summary_cb, &m);
+
+	if (r < 0 || m.files == 0)
+		return r;
+	secs = (time_t)(m.through_us / 1000000);
+	if (!gmtime_r(&secs, &tm) || strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return -EINVAL;
+	if (!(o = cJSON_AddObjectToObject(obj, "archived")) ||
+	    !cJSON_AddNumberToObject(o, "records", (double)m.records) ||
+	    !cJSON_AddNumberToObject(o, "first_seq", (double)m.first_seq) ||
+	    !cJSON_AddNumberToObject(o, "last_seq", (double)m.last_seq) ||
+	    !cJSON_AddNumberToObject(o, "files", (double)m.files) || !cJSON_AddStringToObject(o, "through", t))
+		return -ENOMEM;
+	return 0;
+}
+
 /* ---- reading -------------------------------------------------------------- */
 
 static int gunzip(const char *in, size_t n, char **ret, size_t *ret_len)
@@ -378,8 +419,8 @@ static bool is_hash(const char *h, bool empty_ok)
 
 static int check_header(const cJSON *h, const struct store_archive *a)
 {
-	static const char *const keys[] = {"format",   "version",  "terminal_id", "first_seq",
-	                                   "last_seq", "records",  "prev_hash",   "last_hash"};
+	static const char *const keys[] = {"format",   "version", "terminal_id", "first_seq",
+	                                   "last_seq", "records", "prev_hash",   "last_hash"};
 	const char *f = str_field(h, "format"), *tid = str_field(h, "terminal_id"), *ph = str_field(h, "prev_hash"),
 	           *lh = str_field(h, "last_hash");
 	int64_t ver, first, last, n;

@@ -73,6 +73,14 @@ int archive_read(const char *dir, const struct store_archive *a, store_event_cb 
  * fault). The hashes are not recomputed here (store_verify.c walks them). */
 int archive_parse(const char *data, size_t len, const struct store_archive *a, store_event_cb cb, void *userdata);
 
+/* What the store moved of terminal_id's records to archive files, for the
+ * readers of records (GET /admin/v1/events?terminal=, the investigation
+ * search): adds to obj {"archived": {"records", "first_seq", "last_seq",
+ * "files", "through"}} (through: the last archived record's reception
+ * time, RFC 3339 UTC), or nothing when none was moved. */
+struct cJSON;
+int archive_summary(struct store *s, const char *terminal_id, struct cJSON *obj);
+
 /* The retention period: "forever" (0) or a number of days 1..ARCHIVE_DAYS_MAX;
  * anything else -EINVAL. */
 int archive_parse_days(const char *s, int64_t *ret_days);

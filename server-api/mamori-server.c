@@ -204,7 +204,7 @@ static int maintenance(const struct server_config *cfg, const char *verb, const 
 }
 
 /* The retention job (LOG-1, issue 18.5; archive.h), with --retention-days:
- * five minutes after the start and then hourly, the records older than the
+ * half a minute after the start and then hourly, the records older than the
  * period are moved to archive files, at most RETENTION_FILES files per run
  * on the loop; while a run fills that, the next follows 10 s later (a first
  * backlog of years is better moved by `mamori-server archive`). */
@@ -216,7 +216,7 @@ static void retention_tick(struct server *srv, unsigned ticks)
 	struct archive_stats as;
 	int r;
 
-	if (srv->cfg.retention_days <= 0 || !(ticks % 3600 == 300 || (backlog && ticks % 10 == 0)))
+	if (srv->cfg.retention_days <= 0 || !(ticks % 3600 == 30 || (backlog && ticks % 10 == 0)))
 		return;
 	o.now_us = server_now_us();
 	o.before_us = o.now_us - srv->cfg.retention_days * 86400LL * 1000000LL;

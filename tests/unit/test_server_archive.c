@@ -298,7 +298,8 @@ static void test_archive_verify(void **state)
 		struct stat sb;
 
 		zcat(p, plain, sizeof(plain));
-		assert_non_null(strstr(plain, "{\"format\":\"mamori-events-archive\",\"version\":1,\"terminal_id\":\"pc-0\""));
+		assert_non_null(
+		        strstr(plain, "{\"format\":\"mamori-events-archive\",\"version\":1,\"terminal_id\":\"pc-0\""));
 		assert_non_null(strstr(plain, "資料-3.txt")); /* seq 4: the fourth record */
 		assert_int_equal(read_file_capped(p, 1 << 20, &raw, &rawlen), 0);
 		assert_int_equal(crypto_sha256_hex(raw, rawlen, hex), 0);
@@ -548,7 +549,8 @@ static void test_archive_backup_restore(void **state)
 
 static void test_retention_days(void **state)
 {
-	static const char *const bad[] = {"", "0", "-1", "36501", "1.5", "10d", "Forever", " 10", "+10", "010", "never"};
+	static const char *const bad[] = {"",        "0",   "-1",  "36501", "1.5",  "10d",
+	                                  "Forever", " 10", "+10", "010",   "never"};
 	int64_t d = -1;
 
 	(void)state;
