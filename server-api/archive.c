@@ -495,11 +495,20 @@ int archive_parse(const char *data, size_t len, const struct store_archive *a, s
 	return 0;
 }
 
+int archive_decode(const void *gz, size_t n, const struct store_archive *a, store_event_cb cb, void *userdata)
+{
+	_cleanup_free_ char *plain = NULL;
+	size_t plen = 0;
+	int r = gunzip(gz, n, &plain, &plen);
+
+	return r < 0 ? r : archive_parse(plain, plen, a, cb, userdata);
+}
+
 int archive_read(const char *dir, const struct store_archive *a, store_event_cb cb, void *userdata)
 {
-	_cleanup_free_ char *buf = NULL, *plain = NULL;
+	_cleanup_free_ char *buf = NULL;
 	char path[PATH_MAX], hex[CRYPTO_SHA256_HEX];
-	size_t len = 0, plen = 0;
+	size_t len = 0;
 	int r;
 
 	if (!dir || !*a->file || strchr(a->file, '/') || xsnprintf(path, sizeof(path), "%s/%s", dir, a->file) < 0)
@@ -513,7 +522,5 @@ int archive_read(const char *dir, const struct store_archive *a, store_event_cb 
 		return r;
 	if (len != a->bytes || strcmp(hex, a->sha256) != 0)
 		return -EBADMSG;
-	if ((r = gunzip(buf, len, &plain, &plen)) < 0)
-		return r;
-	return archive_parse(plain, plen, a, cb, userdata);
+	return archive_decode(buf, len, a, cb, userdata);
 }

@@ -66,6 +66,10 @@ int archive_run(struct store *s, const struct archive_options *o, struct archive
  * 0), and 0. */
 int archive_read(const char *dir, const struct store_archive *a, store_event_cb cb, void *userdata);
 
+/* A file's bytes (gzip) gunzipped and parsed (archive_parse): -EPROTO when
+ * they are not one gzip member of at most ARCHIVE_PLAIN_MAX bytes. */
+int archive_decode(const void *gz, size_t n, const struct store_archive *a, store_event_cb cb, void *userdata);
+
 /* Parse a gunzipped archive: 0 and each record to cb when the header and
  * every record are well formed, the seqs ascend from a->first_seq to
  * a->last_seq, there are a->n_records, and the header's chain hashes and
