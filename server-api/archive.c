@@ -50,10 +50,12 @@ struct batch {
 	char *buf;
 	size_t len;
 	int64_t before_us;
+	size_t max_bytes;
 	uint64_t n, first_seq, last_seq;
 	int64_t first_received_us, last_received_us;
 	char last_hash[STORE_HASH_HEX];
-	bool full; /* stopped at a record not old enough, or at the size bound */
+	bool young; /* stopped at a record not old enough: nothing more to move */
+	bool big;   /* stopped at the size bound: the next file takes the rest */
 };
 
 static int batch_cb(const struct store_event_row *e, void *userdata)
@@ -62,8 +64,12 @@ static int batch_cb(const struct store_event_row *e, void *userdata)
 	_cleanup_json_ cJSON *o = NULL;
 	_cleanup_free_ char *canon = NULL, *line = NULL;
 
-	if (e->received_us >= b->before_us || (size_t)ftello(b->body) > ARCHIVE_BODY_SOFT) {
-		b->full = true;
+	if (e->received_us >= b->before_us) {
+		b->young = true;
+		return -ECANCELED;
+	}
+	if ((size_t)ftello(b->body) > b->max_bytes) {
+		b->big = true;
 		return -ECANCELED;
 	}
 	if (!e->hash || strlen(e->hash) != 64 || !e->type || memchr(e->canon, 0, e->canon_len))
@@ -156,7 +162,9 @@ static int header_line(const char *terminal_id, const struct batch *b, const cha
 static int archive_one(struct store *s, const struct archive_options *o, const char *terminal_id,
                        struct archive_stats *st, bool *ret_more)
 {
-	struct batch b = {.before_us = o->before_us};
+	struct batch b = {.before_us = o->before_us,
+	                  .max_bytes =
+	                          o->max_bytes && o->max_bytes < ARCHIVE_BODY_SOFT ? o->max_bytes : ARCHIVE_BODY_SOFT};
 	struct store_archive prev = {0}, a = {0};
 	_cleanup_free_ char *head = NULL, *gz = NULL;
 	char path[PATH_MAX], tid_hash[CRYPTO_SHA256_HEX];
@@ -177,7 +185,7 @@ static int archive_one(struct store *s, const struct archive_options *o, const c
 		r = 0;
 	if (r < 0 || b.n == 0)
 		goto out;
-	*ret_more = !b.full && b.n == (o->max_records ? o->max_records : ARCHIVE_RECORDS_MAX);
+	*ret_more = b.big || (!b.young && b.n == (o->max_records ? o->max_records : ARCHIVE_RECORDS_MAX));
 	a = (struct store_archive){
 	        .first_seq = b.first_seq,
 	        .last_seq = b.last_seq,

@@ -43,6 +43,7 @@ struct archive_options {
 	int64_t now_us;
 	unsigned max_records; /* per file; 0: ARCHIVE_RECORDS_MAX */
 	unsigned max_files;   /* files written by this run, at most; 0: no limit */
+	size_t max_bytes;     /* a file takes no more record after this many bytes of lines; 0: 32 MiB */
 	/* fault hook (tests): called with the file's path after it was written
 	 * and before the store records it; a negative return stops the run
 	 * there, returned */
