@@ -24,6 +24,7 @@
 
 #include "alloc-util.h"
 #include "api_admin.h"
+#include "archive.h"
 #include "api_device.h"
 #include "api_web.h"
 #include "crypto.h"
@@ -1680,6 +1681,10 @@ static void handle_events(void *userdata, struct http_req *req)
 	if (!out || !(arr = cJSON_AddArrayToObject(out, "events")))
 		return no_memory(req);
 	r = STORE_CALL(srv->store, events_list, &f, event_cb, arr);
+	/* LOG-1: the records of this terminal moved to archive files are said
+	 * so, not silently absent (archive.h) */
+	if (r >= 0 && f.terminal_id && *f.terminal_id)
+		r = archive_summary(srv->store, f.terminal_id, out);
 	if (r < 0)
 		return r == -ENOMEM ? no_memory(req) : store_failed(req, r);
 	http_reply_json(req, 200, out);

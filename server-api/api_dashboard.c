@@ -28,6 +28,7 @@
 #include "api_admin.h"
 #include "api_request.h"
 #include "api_dashboard.h"
+#include "archive.h"
 #include "api_device.h"
 #include "json-util.h"
 #include "log.h"
@@ -823,6 +824,9 @@ static void handle_events(void *userdata, struct http_req *req)
 		free(s.csvbuf);
 		return;
 	}
+	/* LOG-1: this terminal's records moved to archive files are said so (archive.h) */
+	if (f.terminal_id && (r = archive_summary(srv->store, f.terminal_id, out)) < 0)
+		return r == -ENOMEM ? no_memory(req) : store_failed(req, r);
 	if (!cJSON_AddNumberToObject(out, "matched", (double)s.matched) ||
 	    !cJSON_AddNumberToObject(out, "scanned", (double)s.scanned) ||
 	    !cJSON_AddBoolToObject(out, "truncated", s.matched >= SEARCH_RESULT_MAX || s.scanned >= SEARCH_SCAN_MAX))

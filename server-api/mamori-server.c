@@ -30,6 +30,7 @@
 #include "api_device.h"
 #include "api_enroll.h"
 #include "api_media.h"
+#include "archive.h"
 #include "fileio.h"
 #include "http.h"
 #include "identity.h"
@@ -51,7 +52,9 @@ static void usage(FILE *f)
 	      "         [--device-cert-days N] [--checkin-interval SECONDS] [--hash-workers N]\n"
 	      "         [--max-connections N] [--max-connections-per-address N]\n"
 	      "         [--new-bootstrap-secret] [--init-only]\n"
-	      "       mamori-server [--data DIR] [--store URL] backup FILE | restore FILE\n"
+	      "       mamori-server [--data DIR] [--store URL] [--archive-dir DIR] backup FILE | restore FILE | "
+	      "verify\n"
+	      "       mamori-server [--data DIR] [--store URL] [--archive-dir DIR] --retention-days N archive\n"
 	      "  --data DIR            data directory (default " DEFAULT_DATA ")\n"
 	      "  --listen ADDR:PORT    device API, mutual TLS (default " DEFAULT_LISTEN ")\n"
 	      "  --admin-listen A:P    enrollment and admin API (default " DEFAULT_ADMIN_LISTEN ")\n"
@@ -77,27 +80,102 @@ static void usage(FILE *f)
 	      "  --approve-account NAME  approve a pending approver/ciso account from the console (OPS-4), exit\n"
 	      "  backup FILE           a consistent copy of the store while it is in use (SQLite: a database file;\n"
 	      "                        PostgreSQL: a pg_dump archive), exit\n"
-	      "  restore FILE          load a backup into an empty store and verify every chain, exit\n",
+	      "  restore FILE          load a backup into an empty store and verify every chain, exit\n"
+	      "  verify                verify every chain of the store and its archive files, exit\n"
+	      "  --retention-days N|forever  records stay in the store N days (1-36500), then are moved to\n"
+	      "                        compressed archive files, never deleted (default forever: nothing moved);\n"
+	      "                        given to a running server, it archives hourly (give it to one server)\n"
+	      "  --archive-dir DIR     the archive files (default DIR/archive; keep and back it up with the store)\n"
+	      "  archive               move the records older than --retention-days to archive files, exit\n",
 	      f);
 }
 
-/* `mamori-server backup FILE` / `restore FILE` (issue 18.5, LOG-1): a
- * consistent copy of the store while the server runs, and its restore into
- * an empty store followed by the verification of every chain and of the
- * audit trail (store_verify.h). Exit 0 only when everything verifies. */
-static int backup_restore(const struct server_config *cfg, const char *verb, const char *file)
+static int store_url_of(const struct server_config *cfg, char *url, size_t n)
 {
-	char url[sizeof(cfg->store_url)];
-	struct store *st = NULL;
+	if (cfg->store_url[0])
+		return strscpy(url, n, cfg->store_url);
+	return xsnprintf(url, n, "sqlite:%s/server.db", cfg->data_dir);
+}
+
+static int archive_dir_of(const struct server_config *cfg, char *dir, size_t n)
+{
+	if (cfg->archive_dir[0])
+		return strscpy(dir, n, cfg->archive_dir);
+	return xsnprintf(dir, n, "%s/archive", cfg->data_dir);
+}
+
+/* The verification of a whole store and its archive files, printed; exit
+ * status 0 only when everything verifies (store_verify.h). */
+static int verify_print(struct store *st, const char *archive_dir, const char *what)
+{
 	struct store_verify v;
+	int r = store_verify(st, archive_dir, &v);
+
+	if (r < 0)
+		return log_error_errno(r, "検証できません / cannot verify the store: %m"), 1;
+	printf("%s: %" PRIu64 " 端末 terminals, %" PRIu64 " 記録 records (うち保存ファイル内 archived %" PRIu64
+	       " in %" PRIu64 " files), %" PRIu64 " 監査記録 audit rows\n",
+	       what, v.terminals, v.events, v.archived_events, v.archives, v.audit_rows);
+	if (v.bad_terminals || v.audit_bad_id || v.bad_archives) {
+		if (v.bad_archives)
+			printf("検証失敗 / NOT VERIFIED: %" PRIu64 " archive files, first %s/%s (%s)\n", v.bad_archives,
+			       archive_dir, v.first_bad_archive,
+			       v.first_bad_archive_error == -ENOENT    ? "ありません / missing"
+			       : v.first_bad_archive_error == -EBADMSG ? "SHA-256 が記録と違います / hash differs"
+			                                               : "内容が記録と違います / contents differ");
+		if (v.bad_terminals)
+			printf("検証失敗 / NOT VERIFIED: %" PRIu64 " chains, first %s at seq %" PRIu64 "\n",
+			       v.bad_terminals, v.first_bad, v.first_bad_seq);
+		if (v.audit_bad_id)
+			printf("検証失敗 / NOT VERIFIED: the audit trail at row %" PRId64 "\n", v.audit_bad_id);
+		return 1;
+	}
+	printf("すべての連鎖を検証しました / every chain verified\n");
+	return 0;
+}
+
+/* `mamori-server backup FILE` / `restore FILE` / `verify` / `archive`
+ * (issue 18.5, LOG-1): a consistent copy of the store while the server
+ * runs; its restore into an empty store followed by the verification of
+ * every chain (archive files included) and of the audit trail
+ * (store_verify.h); the verification alone; the move of the records older
+ * than the retention period to archive files (archive.h). */
+static int maintenance(const struct server_config *cfg, const char *verb, const char *file)
+{
+	char url[sizeof(cfg->store_url)], adir[PATH_MAX];
+	struct store *st = NULL;
 	int r;
 
-	if (cfg->store_url[0])
-		r = strscpy(url, sizeof(url), cfg->store_url);
-	else
-		r = xsnprintf(url, sizeof(url), "sqlite:%s/server.db", cfg->data_dir);
-	if (r < 0)
-		return log_error_errno(r, "store path too long"), 2;
+	if (store_url_of(cfg, url, sizeof(url)) < 0 || archive_dir_of(cfg, adir, sizeof(adir)) < 0)
+		return log_error("store or archive path too long"), 2;
+	if (strcmp(verb, "archive") == 0) {
+		struct archive_options o = {.dir = adir, .now_us = server_now_us()};
+		struct archive_stats as;
+
+		if (cfg->retention_days <= 0) {
+			fprintf(stderr, "mamori-server: 保存期間 --retention-days がありません (既定は無期限) / "
+			                "archive needs --retention-days N (the default keeps every record forever)\n");
+			return 2;
+		}
+		o.before_us = o.now_us - cfg->retention_days * 86400LL * 1000000LL;
+		if ((r = store_open(url, &st)) < 0)
+			return log_error_errno(r, "記録領域を開けません / cannot open the store: %m"), 1;
+		r = archive_run(st, &o, &as);
+		store_close(st);
+		if (r < 0)
+			return log_error_errno(r, "保存ファイルへの移動に失敗しました / archiving failed: %m"), 1;
+		printf("保存しました / archived: %" PRIu64 " 記録 records in %" PRIu64 " files (%" PRIu64
+		       " bytes) to %s; %" PRIu64 " left for the next run\n",
+		       as.records, as.files, as.bytes, adir, as.skipped);
+		return 0;
+	}
+	if (strcmp(verb, "verify") == 0) {
+		if ((r = store_open(url, &st)) < 0)
+			return log_error_errno(r, "記録領域を開けません / cannot open the store: %m"), 1;
+		r = verify_print(st, adir, "検証 / verified");
+		store_close(st);
+		return r;
+	}
 	if (strcmp(verb, "backup") == 0) {
 		if ((r = store_open(url, &st)) < 0)
 			return log_error_errno(r, "記録領域を開けません / cannot open the store: %m"), 1;
@@ -105,7 +183,9 @@ static int backup_restore(const struct server_config *cfg, const char *verb, con
 		store_close(st);
 		if (r < 0)
 			return log_error_errno(r, "バックアップできません / backup to %s failed: %m", file), 1;
-		printf("バックアップしました / backed up to %s\n", file);
+		printf("バックアップしました / backed up to %s (保存ファイル %s も別に複製してください / copy the "
+		       "archive files in %s as well)\n",
+		       file, adir, adir);
 		return 0;
 	}
 	r = store_restore(url, file);
@@ -120,23 +200,38 @@ static int backup_restore(const struct server_config *cfg, const char *verb, con
 		return log_error_errno(r, "復元できません / restore from %s failed: %m", file), 1;
 	if ((r = store_open(url, &st)) < 0)
 		return log_error_errno(r, "復元した記録領域を開けません / cannot open the restored store: %m"), 1;
-	r = store_verify(st, &v);
+	r = verify_print(st, adir, "復元しました / restored");
 	store_close(st);
-	if (r < 0)
-		return log_error_errno(r, "検証できません / cannot verify the restored store: %m"), 1;
-	printf("復元しました / restored: %" PRIu64 " 端末 terminals, %" PRIu64 " 記録 records, %" PRIu64
-	       " 監査記録 audit rows\n",
-	       v.terminals, v.events, v.audit_rows);
-	if (v.bad_terminals || v.audit_bad_id) {
-		if (v.bad_terminals)
-			printf("検証失敗 / NOT VERIFIED: %" PRIu64 " chains, first %s at seq %" PRIu64 "\n",
-			       v.bad_terminals, v.first_bad, v.first_bad_seq);
-		if (v.audit_bad_id)
-			printf("検証失敗 / NOT VERIFIED: the audit trail at row %" PRId64 "\n", v.audit_bad_id);
-		return 1;
+	return r;
+}
+
+/* The retention job (LOG-1, issue 18.5; archive.h), with --retention-days:
+ * half a minute after the start and then hourly, the records older than the
+ * period are moved to archive files, at most RETENTION_FILES files per run
+ * on the loop; while a run fills that, the next follows 10 s later (a first
+ * backlog of years is better moved by `mamori-server archive`). */
+#define RETENTION_FILES 20
+static void retention_tick(struct server *srv, unsigned ticks)
+{
+	static bool backlog;
+	struct archive_options o = {.dir = srv->cfg.archive_dir, .max_files = RETENTION_FILES};
+	struct archive_stats as;
+	int r;
+
+	if (srv->cfg.retention_days <= 0 || !(ticks % 3600 == 30 || (backlog && ticks % 10 == 0)))
+		return;
+	o.now_us = server_now_us();
+	o.before_us = o.now_us - srv->cfg.retention_days * 86400LL * 1000000LL;
+	r = archive_run(srv->store, &o, &as);
+	if (r < 0) {
+		log_warning_errno(r, "保存ファイルへの移動に失敗しました / archiving failed: %m");
+		backlog = false;
+		return;
 	}
-	printf("すべての連鎖を検証しました / every chain verified\n");
-	return 0;
+	backlog = as.files >= RETENTION_FILES;
+	if (as.files)
+		log_info("archived %" PRIu64 " records in %" PRIu64 " files to %s", as.records, as.files,
+		         srv->cfg.archive_dir);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -173,6 +268,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		if (r < 0)
 			log_warning_errno(r, "cannot record today's compliance figures: %m");
 	}
+	retention_tick(srv, ticks);
 }
 
 /* The group commit of event uploads (api_device.c): made active by the first
@@ -250,6 +346,8 @@ int main(int argc, char **argv)
 		OPT_REDELIVER_SECONDS,
 		OPT_WEB_IDLE,
 		OPT_TLS_RESUME,
+		OPT_RETENTION,
+		OPT_ARCHIVE_DIR,
 	};
 	static const struct option opts[] = {
 	        {"data", required_argument, NULL, OPT_DATA},
@@ -279,6 +377,8 @@ int main(int argc, char **argv)
 	        {"command-redeliver-seconds", required_argument, NULL, OPT_REDELIVER_SECONDS}, /* issue 14 */
 	        {"max-polls", required_argument, NULL, OPT_MAX_POLLS},
 	        {"tls-resume-seconds", required_argument, NULL, OPT_TLS_RESUME},
+	        {"retention-days", required_argument, NULL, OPT_RETENTION}, /* LOG-1, issue 18.5 */
+	        {"archive-dir", required_argument, NULL, OPT_ARCHIVE_DIR},
 	        {"help", no_argument, NULL, 'h'},
 	        {},
 	};
@@ -397,6 +497,12 @@ int main(int argc, char **argv)
 			r = parse_int64(optarg, 1, 86400, &v);
 			cfg.web_idle_s = v;
 			break;
+		case OPT_RETENTION:
+			r = archive_parse_days(optarg, &cfg.retention_days);
+			break;
+		case OPT_ARCHIVE_DIR:
+			r = optarg[0] == '/' ? strscpy(cfg.archive_dir, sizeof(cfg.archive_dir), optarg) : -EINVAL;
+			break;
 		case OPT_APPROVE_ACCOUNT:
 			approve_account = optarg, r = 0;
 			break;
@@ -422,9 +528,16 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (!cfg.archive_dir[0] &&
+	    xsnprintf(cfg.archive_dir, sizeof(cfg.archive_dir), "%s/archive", cfg.data_dir) < 0) {
+		fprintf(stderr, "mamori-server: --data path too long\n");
+		return 2;
+	}
 	if (optind < argc) {
 		if (optind + 2 == argc && (strcmp(argv[optind], "backup") == 0 || strcmp(argv[optind], "restore") == 0))
-			return backup_restore(&cfg, argv[optind], argv[optind + 1]);
+			return maintenance(&cfg, argv[optind], argv[optind + 1]);
+		if (optind + 1 == argc && (strcmp(argv[optind], "verify") == 0 || strcmp(argv[optind], "archive") == 0))
+			return maintenance(&cfg, argv[optind], NULL);
 		usage(stderr);
 		return 2;
 	}

@@ -46,6 +46,10 @@ struct server_config {
 	int redeliver_seconds; /* a delivered command without a result goes again after this; 0 never */
 	unsigned max_polls;    /* long polls held at once; 0 = a quarter of max_connections */
 	int tls_resume_s;      /* device listener: a TLS session is resumed within this; 0 = never */
+	/* LOG-1 (issue 18.5, archive.h): records older than this many days are
+	 * moved to archive files in archive_dir; 0 = kept in the store forever */
+	int64_t retention_days;
+	char archive_dir[PATH_MAX]; /* "" = DATA/archive */
 };
 
 /* Login throttling (docs/API.md "Login throttling"): per client address and

@@ -93,6 +93,8 @@ struct store_event_row {
 	int64_t received_us;
 	const char *canon;
 	size_t canon_len;
+	int64_t time_us;  /* events_oldest and archive reads only (0 elsewhere) */
+	const char *type; /* events_oldest and archive reads only (NULL elsewhere) */
 };
 
 struct store_event_filter {
@@ -317,6 +319,26 @@ typedef int (*store_daily_cb)(const struct store_daily *d, void *userdata);
 
 typedef int (*store_device_page_cb)(const struct store_device *d, unsigned failing, const char *failing_ids,
                                     void *userdata);
+
+/* An archive file (LOG-1, issue 18.5; server-api/archive.h): a terminal's
+ * records first_seq..last_seq (n_records of them, in seq order), moved out of
+ * the store's events into a compressed file. prev_hash: the hash of the
+ * record the first one chains onto ("" = the first record held), last_hash:
+ * the hash of the last one, onto which the next record held (archived or
+ * not) chains. sha256: of the file's bytes as written. */
+#define STORE_ARCHIVE_NAME 128
+struct store_archive {
+	char terminal_id[STORE_ID_MAX];
+	uint64_t first_seq, last_seq, n_records;
+	int64_t first_received_us, last_received_us;
+	char prev_hash[STORE_HASH_HEX];
+	char last_hash[STORE_HASH_HEX];
+	char file[STORE_ARCHIVE_NAME]; /* a name in the archive folder, no '/' */
+	char sha256[STORE_HASH_HEX];
+	uint64_t bytes;
+	int64_t created_us;
+};
+typedef int (*store_archive_cb)(const struct store_archive *a, void *userdata);
 
 /* Callbacks of the list operations: return 0 to go on, negative to stop (that
  * value is returned by the list operation). */
@@ -578,6 +600,21 @@ struct store_ops {
 	                     int64_t now_us);
 	int (*throttle_clear)(struct store *s, const char *kind, const char *key);
 	int (*throttle_purge)(struct store *s, int64_t now_us, unsigned *ret_n);
+	/* Retention (LOG-1, issue 18.5; archive.h). events_oldest: a
+	 * terminal's records in seq order, all but its head (the record the
+	 * next upload chains onto stays in the store), at most limit, with
+	 * time_us and type. archive_add: in one durable transaction, record a
+	 * (written and fsynced by the caller before) and delete its records
+	 * from events: -ESTALE unless the records held from a->first_seq to
+	 * a->last_seq are exactly a->n_records with none held before them,
+	 * the last one's hash is a->last_hash and a->prev_hash is the last
+	 * archive's last_hash ("" when there is none); -EEXIST when the range
+	 * or the file name is recorded already. archive_list: a terminal's
+	 * archives (NULL: everyone's), by terminal and first_seq. */
+	int (*events_oldest)(struct store *s, const char *terminal_id, unsigned limit, store_event_cb cb,
+	                     void *userdata);
+	int (*archive_add)(struct store *s, const struct store_archive *a);
+	int (*archive_list)(struct store *s, const char *terminal_id, store_archive_cb cb, void *userdata);
 };
 
 struct store {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive.h"
 #include "crypto.h"
 #include "store_verify.h"
 #include "strutil.h"
@@ -76,6 +77,77 @@ static int restart_cb(const struct store_finding *f, void *userdata)
 	return 0;
 }
 
+/* an archived record: walked as a stored one, without moving the paging
+ * of the records still in the store */
+static int archived_cb(const struct store_event_row *e, void *userdata)
+{
+	struct walk *w = userdata;
+	int64_t id = w->last_id;
+	int r = walk_cb(e, w);
+
+	w->last_id = id;
+	return r;
+}
+
+struct arc_list {
+	struct store_archive *a;
+	size_t n, cap;
+};
+
+static int arc_cb(const struct store_archive *a, void *userdata)
+{
+	struct arc_list *l = userdata;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct store_archive *p = realloc(l->a, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		l->a = p, l->cap = cap;
+	}
+	l->a[l->n++] = *a;
+	return 0;
+}
+
+/* The terminal's archive files into the walk; a file that is missing,
+ * changed or not what the store recorded is a bad archive and breaks the
+ * chain at its first seq. Store errors only are returned. */
+static int walk_archives(struct store *s, const char *archive_dir, const char *terminal_id, struct walk *w,
+                         struct store_verify *v)
+{
+	struct arc_list l = {0};
+	int r = STORE_CALL(s, archive_list, terminal_id, arc_cb, &l);
+
+	for (size_t i = 0; r >= 0 && i < l.n; i++) {
+		const struct store_archive *a = &l.a[i];
+		int e;
+
+		v->archives++;
+		v->archived_events += a->n_records;
+		if (w->bad_seq)
+			continue; /* counted; the chain is broken before it already */
+		e = archive_dir ? archive_read(archive_dir, a, archived_cb, w) : -ENOENT;
+		if (e == -ENOMEM) {
+			r = e;
+			break;
+		}
+		/* each file follows the one before it (the first: none) */
+		if (e == 0 && strcmp(a->prev_hash, i > 0 ? l.a[i - 1].last_hash : "") != 0)
+			e = -EPROTO;
+		if (e < 0) {
+			if (!v->bad_archives++) {
+				(void)strscpy(v->first_bad_archive, sizeof(v->first_bad_archive), a->file);
+				v->first_bad_archive_error = e;
+			}
+			if (!w->bad_seq)
+				w->bad_seq = a->first_seq;
+		}
+	}
+	free(l.a);
+	return r < 0 ? r : 0;
+}
+
 struct dev_list {
 	struct store_device *d;
 	size_t n, cap;
@@ -98,7 +170,7 @@ static int dev_cb(const struct store_device *d, const char *compliance_json, voi
 	return 0;
 }
 
-int store_verify(struct store *s, struct store_verify *ret)
+int store_verify(struct store *s, const char *archive_dir, struct store_verify *ret)
 {
 	struct store_verify v = {0};
 	struct dev_list l = {0};
@@ -112,6 +184,8 @@ int store_verify(struct store *s, struct store_verify *ret)
 		struct store_event_filter f = {.terminal_id = d->terminal_id, .limit = PAGE};
 
 		if ((r = STORE_CALL(s, findings_list, d->terminal_id, 10000, restart_cb, &w)) < 0)
+			goto out;
+		if ((r = walk_archives(s, archive_dir, d->terminal_id, &w, &v)) < 0)
 			goto out;
 		for (;;) {
 			int64_t before = w.last_id;

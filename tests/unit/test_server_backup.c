@@ -112,7 +112,7 @@ static struct store_verify verify(const char *url)
 	struct store_verify v;
 
 	assert_int_equal(store_open(url, &st), 0);
-	assert_int_equal(store_verify(st, &v), 0);
+	assert_int_equal(store_verify(st, NULL, &v), 0);
 	store_close(st);
 	return v;
 }
