@@ -56,7 +56,7 @@ enum load { LOAD_SMALL, LOAD_BIG, _LOAD_MAX };
 
 static const char *const load_name[_LOAD_MAX] = {"1000 small files", "one 200 MB file"};
 static uint64_t perm_fast, perm_slow, perm_slow_ns;
-/* Where the time goes, independent of other load on the machine: CPU time
+/* Where the time goes, much less moved by other load than wall time: CPU time
  * of this process (the module: its loop, permission and hashing threads,
  * and the harness's loop), of the copier (cp, a reaped descendant), and
  * this process's context switches, each per copy with its records settled. */
@@ -401,8 +401,9 @@ int main(int argc, char **argv)
 		       (unsigned long long)perm_fast, (unsigned long long)perm_slow,
 		       perm_slow ? (double)perm_slow_ns / (double)perm_slow / 1000.0 : 0.0);
 	}
-	printf("%-18s %-9s %12s %12s %14s   (medians; CPU time does not depend on other load)\n", "cpu per copy",
-	       "config", "module_ms", "cp_ms", "module_ctxsw");
+	printf("%-18s %-9s %12s %12s %14s   (medians; CPU time moves much less with other load than the ratios "
+	       "above)\n",
+	       "cpu per copy", "config", "module_ms", "cp_ms", "module_ctxsw");
 	for (int l = 0; l < _LOAD_MAX; l++)
 		for (int c = 0; c < _CFG_MAX; c++) {
 			static const char *const n[_CFG_MAX] = {"without", "record", "approval"};
