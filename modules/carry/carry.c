@@ -70,7 +70,7 @@
 #define CARRY_READS_PER_READY   16   /* buffers per on_ready, so other fds get their turn */
 #define CARRY_PERM_PER_READY    4096 /* handed-over permission/close events per on_perm call */
 #define CARRY_HASH_QUEUE        1024
-#define CARRY_RECORDS_PER_READY 8  /* finished records emitted per on_ready */
+#define CARRY_RECORDS_PER_READY 64 /* finished records per on_ready: one journal transaction (issue 23.1) */
 #define CARRY_REFUSALS_RECORDED 32 /* per volume while blocked; the rest are counted */
 #define CARRY_HASH_MAX_DEFAULT  (100ll * 1024 * 1024)
 #define CARRY_TIMEOUT_DEFAULT   600
@@ -172,6 +172,13 @@ struct carry_config {
 	cJSON *policy_approvals; /* the policy's carry.approvals (a copy), merged with the approval data */
 };
 
+/* add_process_batch's: the last process read in one batch of closes. */
+struct carry_proc_cache {
+	bool valid;
+	pid_t id;
+	struct carry_proc p;
+};
+
 struct carry_state {
 	struct mamori_ctx *ctx;
 	bool offline_root; /* `mamorictl --root ROOT check`: no live media to follow (issue 21.8) */
@@ -199,6 +206,7 @@ struct carry_state {
 	char visible_dir[PATH_MAX];
 	dev_t visible[CARRY_VOLUMES_MAX];
 	size_t n_visible;
+	struct carry_proc_cache proc_cache; /* valid within one on_fan_perm call */
 };
 
 /* What the worker hashes, and the record that waits for the hash. */
@@ -392,11 +400,9 @@ static cJSON *record_base(const struct carry_volume *v)
 	return o;
 }
 
-static void add_process(cJSON *o, pid_t id)
+static void add_process_facts(cJSON *o, pid_t id, const struct carry_proc *p)
 {
-	struct carry_proc p;
-
-	if (carry_proc_read(id, &p) < 0) {
+	if (!p) {
 		cJSON_AddNumberToObject(o, "pid", id);
 		cJSON_AddNullToObject(o, "exe");
 		cJSON_AddNullToObject(o, "uid");
@@ -404,13 +410,46 @@ static void add_process(cJSON *o, pid_t id)
 		cJSON_AddStringToObject(o, "process", "gone"); /* exited before the event was read */
 		return;
 	}
-	cJSON_AddNumberToObject(o, "pid", p.pid);
-	if (p.have_exe)
-		cJSON_AddStringToObject(o, "exe", p.exe);
+	cJSON_AddNumberToObject(o, "pid", p->pid);
+	if (p->have_exe)
+		cJSON_AddStringToObject(o, "exe", p->exe);
 	else
 		cJSON_AddNullToObject(o, "exe");
-	cJSON_AddNumberToObject(o, "uid", p.uid);
-	cJSON_AddStringToObject(o, "user", p.user);
+	cJSON_AddNumberToObject(o, "uid", p->uid);
+	cJSON_AddStringToObject(o, "user", p->user);
+}
+
+static void add_process(cJSON *o, pid_t id)
+{
+	struct carry_proc p;
+
+	add_process_facts(o, id, carry_proc_read(id, &p) < 0 ? NULL : &p);
+}
+
+/* The process of the closes in one batch the permission thread handed over
+ * (issue 23.1): a copy raises one close per file, all by one process, so
+ * /proc/PID/status is read once per batch (on_fan_perm). The cached facts
+ * are used only while /proc/PID/exe still names the same file: after an
+ * execve(2) they are read again. */
+static void add_process_batch(struct carry_state *st, cJSON *o, pid_t id)
+{
+	struct carry_proc_cache *c = &st->proc_cache;
+
+	if (c->valid && c->id == id) {
+		char rel[64], path[PATH_MAX], exe[PATH_MAX];
+		ssize_t n = -1;
+
+		if (xsnprintf(rel, sizeof(rel), "/proc/%d/exe", (int)id) == 0 &&
+		    root_path_nofollow(path, sizeof(path), rel) == 0)
+			n = readlink(path, exe, sizeof(exe) - 1);
+		if (n > 0 && c->p.have_exe && (size_t)n == strlen(c->p.exe) && memcmp(exe, c->p.exe, (size_t)n) == 0) {
+			add_process_facts(o, id, &c->p);
+			return;
+		}
+	}
+	c->valid = carry_proc_read(id, &c->p) == 0;
+	c->id = id;
+	add_process_facts(o, id, c->valid ? &c->p : NULL);
 }
 
 /* Path on the medium of an fd (exact bytes), relative to the mount point.
@@ -505,7 +544,7 @@ static void record_file(struct carry_state *st, struct carry_volume *v, int fd, 
 	p->type = out ? "carry.out" : "carry.in";
 	p->reqs = out ? "CARRY-1,CARRY-2" : "CARRY-1,CARRY-3";
 	add_path(p->payload, v, fd);
-	add_process(p->payload, tid);
+	add_process_batch(st, p->payload, tid);
 	if (out) {
 		struct usb_approval_match m = {0};
 		const cJSON *user = cJSON_GetObjectItemCaseSensitive(p->payload, "user");
@@ -766,6 +805,7 @@ static void on_fan_perm(struct carry_state *st)
 {
 	struct carry_perm_event e;
 
+	st->proc_cache.valid = false;
 	for (int k = 0; k < CARRY_PERM_PER_READY && st->perm && carry_perm_next(st->perm, &e); k++) {
 		struct carry_volume *v;
 
@@ -786,6 +826,7 @@ static void on_fan_perm(struct carry_state *st)
 		}
 		record_file(st, v, e.fd, e.pid, e.mask & FAN_CLOSE_WRITE);
 	}
+	st->proc_cache.valid = false;
 }
 
 /* ---- renames and deletions (directory handles + names) --------------------- */
@@ -923,8 +964,19 @@ static enum usb_approval_verdict cached_verdict(struct carry_state *st, struct c
 	struct carry_proc p;
 
 	if (c->pid != pid || pid <= 0) {
-		const char *user = carry_proc_read(pid, &p) == 0 ? p.user : NULL;
-		struct carry_perm_entry e;
+		struct carry_perm_entry e = {0};
+		const char *user = NULL;
+
+		/* the loop approved this process's open on this medium a moment
+		 * ago (the cache the permission thread answers from, issue 23.2):
+		 * the same person, without /proc and the user database again */
+		if (pid > 0 && st->perm)
+			e = carry_perm_cache_get(st->perm, pid);
+		if (e.tid == pid && e.approved_dev == v->dev && e.rules_gen == st->rules_gen && e.user[0] &&
+		    carry_perm_now_ms() < e.until_ms)
+			user = strscpy(p.user, sizeof(p.user), e.user) < 0 ? NULL : p.user;
+		else
+			user = carry_proc_read(pid, &p) == 0 ? p.user : NULL;
 
 		/* exited before its event was read (the permission thread let it
 		 * go on): the person the loop approved for its open on this
@@ -2195,16 +2247,55 @@ static void on_inner(struct carry_state *st)
 
 /* ---- module operations ------------------------------------------------------ */
 
+/* Stopping (issue 23.1, nothing recorded is lost): an open the loop never
+ * answered is denied; a close it never took is recorded like any other
+ * (its hash job is then cancelled by the hasher's stop, below). */
 static void perm_drop(const struct carry_perm_event *e, void *ud)
 {
 	struct carry_state *st = ud;
+	struct carry_volume *v;
 
 	if (e->fd < 0)
 		return;
-	if (e->mask & FAN_OPEN_PERM)
+	if (e->mask & FAN_OPEN_PERM) {
 		respond(st, e->fd, false);
-	else
+		return;
+	}
+	v = vol_by_fd(st, e->fd);
+	if (!v || !st->cfg.set.record || e->pid == st->self || is_scanner(v, e->pid)) {
 		close(e->fd);
+		return;
+	}
+	record_file(st, v, e->fd, e->pid, e->mask & FAN_CLOSE_WRITE);
+}
+
+/* Stopping: the events still in the kernel's queue of the content group
+ * (the permission thread has stopped) go the way of perm_drop. */
+static void drain_fan_perm(struct carry_state *st)
+{
+	_cleanup_free_ char *buf = st->fan_perm >= 0 ? malloc(CARRY_EVENTS_BUF) : NULL;
+
+	for (int round = 0; buf && round < CARRY_READS_PER_READY; round++) {
+		ssize_t n = read(st->fan_perm, buf, CARRY_EVENTS_BUF); /* FAN_NONBLOCK */
+		struct fanotify_event_metadata md;
+		const char *at;
+		size_t off = 0;
+
+		if (n <= 0)
+			break;
+		while (next_event(buf, (size_t)n, &off, &md, &at))
+			if (md.vers == FANOTIFY_METADATA_VERSION)
+				perm_drop(&(struct carry_perm_event){.fd = md.fd, .pid = md.pid, .mask = md.mask}, st);
+			else if (md.fd >= 0)
+				close(md.fd);
+	}
+}
+
+/* A job the hasher gives back at stop: hashed, or cancelled ("hash":
+ * "error", "hash_error" naming the cancellation); recorded either way. */
+static void pending_done(struct carry_hash_job *job, void *ud)
+{
+	finish_pending(ud, (struct pending *)job);
 }
 
 /* Also after an open() that stopped part way (module.h). */
@@ -2212,10 +2303,13 @@ static void carry_close(void *state)
 {
 	struct carry_state *st = state;
 
-	/* the thread first: what it handed over and nobody read is denied */
+	/* the thread first: what it handed over and nobody read is denied
+	 * (opens) or recorded (closes), and so is what it had not read yet */
 	carry_perm_free(st->perm, perm_drop, st);
 	st->perm = NULL;
-	carry_hasher_free(st->hasher, pending_free);
+	drain_fan_perm(st);
+	carry_hasher_free(st->hasher, pending_done, st);
+	st->hasher = NULL;
 	for (size_t i = 0; i < st->n_held; i++)
 		respond(st, st->held[i].fd, false);
 	free(st->held);
@@ -2353,9 +2447,10 @@ static int carry_on_ready(void *state, int fd, uint32_t events)
 	else if (fd == st->fan_fid)
 		on_fan_fid(st);
 	else if (fd == carry_hasher_fd(st->hasher)) {
-		/* each record is an fsync in mamori-worker's journal: a bounded
-		 * number per call, so that held opens (permission events) are
-		 * answered between them instead of after the whole backlog */
+		/* the records of one call are one journal transaction (one
+		 * fsync: MAMORI_CAP_EVENT_BATCH); a bounded number per call, and
+		 * opens the permission thread handed over are answered between
+		 * them instead of after the whole backlog */
 		struct carry_hash_job *j;
 		for (int k = 0; k < CARRY_RECORDS_PER_READY && (j = carry_hasher_next(st->hasher)); k++) {
 			finish_pending(st, (struct pending *)j);

@@ -18,6 +18,7 @@
 #define HASH_CHUNK (256 * 1024)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD *, EVP_MD_free)
 
 const char *carry_hash_status_to_string(enum carry_hash_status s)
 {
@@ -30,10 +31,10 @@ const char *carry_hash_status_to_string(enum carry_hash_status s)
 	return s >= 0 && s < _CARRY_HASH_STATUS_MAX ? n[s] : "invalid";
 }
 
-int carry_hash_fd(int fd, uint64_t max, struct carry_hash_result *ret)
+/* The hashing itself, with the caller's context, digest and HASH_CHUNK buffer. */
+static void hash_fd(int fd, uint64_t max, EVP_MD_CTX *md, const EVP_MD *sha, uint8_t *buf,
+                    struct carry_hash_result *ret)
 {
-	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = NULL;
-	_cleanup_free_ uint8_t *buf = NULL;
 	struct carry_hash_result res = {.status = CARRY_HASH_ERROR};
 	unsigned char dig[EVP_MAX_MD_SIZE];
 	unsigned dlen = 0;
@@ -53,11 +54,7 @@ int carry_hash_fd(int fd, uint64_t max, struct carry_hash_result *ret)
 		res.status = CARRY_HASH_SKIPPED_SIZE;
 		goto out;
 	}
-	buf = malloc(HASH_CHUNK);
-	md = EVP_MD_CTX_new();
-	if (!buf || !md)
-		return -ENOMEM;
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+	if (EVP_DigestInit_ex(md, sha, NULL) != 1) {
 		res.err = -EIO;
 		goto out;
 	}
@@ -93,6 +90,16 @@ int carry_hash_fd(int fd, uint64_t max, struct carry_hash_result *ret)
 	res.status = CARRY_HASH_DONE;
 out:
 	*ret = res;
+}
+
+int carry_hash_fd(int fd, uint64_t max, struct carry_hash_result *ret)
+{
+	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
+	_cleanup_free_ uint8_t *buf = malloc(HASH_CHUNK);
+
+	if (!buf || !md)
+		return -ENOMEM;
+	hash_fd(fd, max, md, EVP_sha256(), buf, ret);
 	return 0;
 }
 
@@ -105,26 +112,47 @@ struct carry_hasher {
 	atomic_bool stop;
 };
 
+/* Jobs are taken and given back in batches (issue 23.1): one wake-up of
+ * this thread and one of the loop for every job that waited together. */
+#define HASH_BATCH 64
+
 static void *worker(void *arg)
 {
 	struct carry_hasher *h = arg;
 
+	/* one context, digest and buffer for every job of the thread (issue
+	 * 23.1: no allocation and no implicit digest fetch per file) */
+	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
+	_cleanup_free_ uint8_t *buf = malloc(HASH_CHUNK);
+	_cleanup_(EVP_MD_freep) EVP_MD *sha = EVP_MD_fetch(NULL, "SHA256", NULL);
+
 	for (;;) {
-		struct carry_hash_job *job;
-		ssize_t k = read(h->job_r, &job, sizeof(job));
+		struct carry_hash_job *jobs[HASH_BATCH];
+		ssize_t k = read(h->job_r, jobs, sizeof(jobs));
+		size_t n;
 
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k != (ssize_t)sizeof(job))
+		/* pointers are written whole (one write each, < PIPE_BUF): a read returns whole ones */
+		if (k <= 0 || k % (ssize_t)sizeof(jobs[0]) != 0)
 			break; /* closed: stop */
-		if (atomic_load(&h->stop))
-			job->res = (struct carry_hash_result){.status = CARRY_HASH_ERROR, .err = -ECANCELED};
-		else if (carry_hash_fd(job->fd, job->max, &job->res) < 0)
-			job->res = (struct carry_hash_result){.status = CARRY_HASH_ERROR, .err = -ENOMEM};
-		if (job->fd >= 0)
-			close(job->fd);
-		job->fd = -1;
-		while (write(h->done_w, &job, sizeof(job)) < 0 && errno == EINTR)
+		n = (size_t)k / sizeof(jobs[0]);
+		for (size_t i = 0; i < n; i++) {
+			struct carry_hash_job *job = jobs[i];
+
+			if (atomic_load(&h->stop))
+				job->res = (struct carry_hash_result){.status = CARRY_HASH_ERROR, .err = -ECANCELED};
+			else if (!md || !buf || !sha)
+				job->res = (struct carry_hash_result){.status = CARRY_HASH_ERROR, .err = -ENOMEM};
+			else
+				hash_fd(job->fd, job->max, md, sha, buf, &job->res);
+			if (job->fd >= 0)
+				close(job->fd);
+			job->fd = -1;
+		}
+		/* at most HASH_BATCH pointers (< PIPE_BUF: whole), and the pipe
+		 * holds 8192 of them, more than ever in flight: never short */
+		while (write(h->done_w, jobs, n * sizeof(jobs[0])) < 0 && errno == EINTR)
 			;
 	}
 	return NULL;
@@ -153,7 +181,7 @@ int carry_hasher_new(size_t queue_max, struct carry_hasher **ret)
 	h->done_w = b[1];
 	h->queue_max = queue_max;
 	if (pthread_create(&h->thread, NULL, worker, h) != 0) {
-		carry_hasher_free(h, NULL);
+		carry_hasher_free(h, NULL, NULL);
 		return -EAGAIN;
 	}
 	h->started = true;
@@ -196,7 +224,7 @@ struct carry_hash_job *carry_hasher_next(struct carry_hasher *h)
 	return job;
 }
 
-void carry_hasher_free(struct carry_hasher *h, void (*free_job)(struct carry_hash_job *job))
+void carry_hasher_free(struct carry_hasher *h, void (*done)(struct carry_hash_job *job, void *ud), void *ud)
 {
 	if (!h)
 		return;
@@ -207,8 +235,8 @@ void carry_hasher_free(struct carry_hasher *h, void (*free_job)(struct carry_has
 	if (h->started)
 		pthread_join(h->thread, NULL);
 	for (struct carry_hash_job *j; (j = carry_hasher_next(h));)
-		if (free_job)
-			free_job(j);
+		if (done)
+			done(j, ud);
 	close(h->job_r);
 	close(h->done_r);
 	close(h->done_w);

@@ -63,7 +63,8 @@ struct carry_hash_job *carry_hasher_next(struct carry_hasher *h);
 size_t carry_hasher_in_flight(const struct carry_hasher *h);
 
 /* Stop the worker (jobs not yet hashed are returned unhashed, status ERROR
- * -ECANCELED) and call free_job on each job still in flight. NULL ok. */
-void carry_hasher_free(struct carry_hasher *h, void (*free_job)(struct carry_hash_job *job));
+ * -ECANCELED) and call done(job, ud) on each job still in flight, which
+ * owns it again (the carry module records it: nothing is dropped). NULL ok. */
+void carry_hasher_free(struct carry_hasher *h, void (*done)(struct carry_hash_job *job, void *ud), void *ud);
 
 #endif

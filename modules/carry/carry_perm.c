@@ -19,6 +19,16 @@
 
 #define CARRY_PERM_VOLUMES 64
 #define CARRY_PERM_BUF     (64 * 1024)
+/* Closes are handed to the loop in batches (issue 23.1): the loop is woken
+ * at once for anything it must answer (an open, an overflow), for closes
+ * only when CARRY_PERM_SIGNAL_BATCH of them wait or the oldest has waited
+ * CARRY_PERM_LINGER_MS. While no followed medium has permission events
+ * (CARRY_PERM_ALLOW everywhere: recording only), the thread itself also
+ * waits CARRY_PERM_LINGER_MS after a read before the next one, so that a
+ * copy of many files wakes it once per batch instead of once per file; an
+ * open on a medium it does not know yet waits at most that long. */
+#define CARRY_PERM_LINGER_MS    4
+#define CARRY_PERM_SIGNAL_BATCH 256
 
 struct carry_perm {
 	int fan_fd, ready_fd, stop_fd;
@@ -35,7 +45,10 @@ struct carry_perm {
 	size_t n_vols;
 	uint64_t rules_gen, fast;
 	struct carry_perm_entry cache[CARRY_PERM_CACHE];
-	char *buf; /* the thread's */
+	/* the thread's */
+	char *buf;
+	size_t unsignalled;     /* closes queued since the loop was last woken */
+	int64_t unsignalled_ms; /* when the first of them was queued */
 };
 
 int64_t carry_perm_now_ms(void)
@@ -86,13 +99,25 @@ static bool fast_allow(struct carry_perm *p, int fd, pid_t tid)
 	return allow;
 }
 
-/* Hand an event to the loop; waits while the queue is full. false when
- * stopping (the caller still owns the event). */
-static bool forward(struct carry_perm *p, const struct carry_perm_event *e)
+static void signal_loop(struct carry_perm *p)
 {
 	uint64_t one = 1;
 
+	p->unsignalled = 0;
+	(void)!write(p->ready_fd, &one, sizeof(one));
+}
+
+/* Hand an event to the loop; waits while the queue is full (the loop
+ * woken first). An event the loop must answer wakes it at once; a close
+ * only in a batch (signal_due). false when stopping (the caller still owns
+ * the event). */
+static bool forward(struct carry_perm *p, const struct carry_perm_event *e)
+{
+	bool urgent = e->fd < 0 || (e->mask & FAN_OPEN_PERM);
+
 	pthread_mutex_lock(&p->lock);
+	if (p->n == CARRY_PERM_QUEUE && !p->stopping && p->unsignalled)
+		signal_loop(p);
 	while (p->n == CARRY_PERM_QUEUE && !p->stopping)
 		pthread_cond_wait(&p->space, &p->lock);
 	if (p->stopping) {
@@ -102,23 +127,66 @@ static bool forward(struct carry_perm *p, const struct carry_perm_event *e)
 	p->q[(p->head + p->n) % CARRY_PERM_QUEUE] = *e;
 	p->n++;
 	pthread_mutex_unlock(&p->lock);
-	(void)!write(p->ready_fd, &one, sizeof(one));
+	if (p->unsignalled++ == 0)
+		p->unsignalled_ms = carry_perm_now_ms();
+	if (urgent || p->unsignalled >= CARRY_PERM_SIGNAL_BATCH)
+		signal_loop(p);
 	return true;
+}
+
+/* Milliseconds until the waiting closes are due to the loop (0: now; -1:
+ * none waits). */
+static int signal_due(const struct carry_perm *p)
+{
+	int64_t left;
+
+	if (!p->unsignalled)
+		return -1;
+	left = p->unsignalled_ms + CARRY_PERM_LINGER_MS - carry_perm_now_ms();
+	return left <= 0 ? 0 : (int)left;
+}
+
+/* No followed medium has permission events: reads may wait (recording only). */
+static bool may_linger(struct carry_perm *p)
+{
+	bool r = true;
+
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; r && i < p->n_vols; i++)
+		r = p->vols[i].mode == CARRY_PERM_ALLOW;
+	pthread_mutex_unlock(&p->lock);
+	return r;
 }
 
 static void *thread_main(void *arg)
 {
 	struct carry_perm *p = arg;
+	bool linger = false;
 
 	for (;;) {
 		struct pollfd pf[2] = {{.fd = p->fan_fd, .events = POLLIN}, {.fd = p->stop_fd, .events = POLLIN}};
 		ssize_t n;
 		size_t off = 0;
+		bool perm = false;
+		int due = signal_due(p), k;
 
-		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+		if (linger) {
+			/* recording only: let a copy's closes gather (the stop fd is still heard) */
+			k = poll(&pf[1], 1, CARRY_PERM_LINGER_MS);
+			if (k > 0)
+				break;
+			due = signal_due(p);
+		}
+		k = poll(pf, 2, due);
+		if (k < 0 && errno != EINTR)
 			break;
-		if (pf[1].revents)
+		if (k > 0 && pf[1].revents)
 			break;
+		if (signal_due(p) == 0)
+			signal_loop(p);
+		linger = false;
+		if (k <= 0 || !(pf[0].revents & POLLIN))
+			continue;
 		n = read(p->fan_fd, p->buf, CARRY_PERM_BUF);
 		if (n <= 0)
 			continue;
@@ -138,6 +206,8 @@ static void *thread_main(void *arg)
 			}
 			if (md.fd < 0 && !(md.mask & FAN_Q_OVERFLOW))
 				continue;
+			if (md.mask & FAN_OPEN_PERM)
+				perm = true;
 			if (md.fd >= 0 && (md.mask & FAN_OPEN_PERM) && fast_allow(p, md.fd, md.pid)) {
 				carry_perm_respond(p->fan_fd, md.fd, true);
 				continue;
@@ -151,6 +221,7 @@ static void *thread_main(void *arg)
 					close(e.fd);
 			}
 		}
+		linger = !perm && may_linger(p);
 	}
 	return NULL;
 }

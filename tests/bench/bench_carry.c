@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -55,6 +56,36 @@ enum load { LOAD_SMALL, LOAD_BIG, _LOAD_MAX };
 
 static const char *const load_name[_LOAD_MAX] = {"1000 small files", "one 200 MB file"};
 static uint64_t perm_fast, perm_slow, perm_slow_ns;
+/* Where the time goes, much less moved by other load than wall time: CPU time
+ * of this process (the module: its loop, permission and hashing threads,
+ * and the harness's loop), of the copier (cp, a reaped descendant), and
+ * this process's context switches, each per copy with its records settled. */
+struct cost {
+	double self_ms, cp_ms, csw;
+};
+static struct cost *cost[_CFG_MAX][_LOAD_MAX];
+
+static struct cost cost_now(void)
+{
+	struct rusage a, b;
+
+	getrusage(RUSAGE_SELF, &a);
+	getrusage(RUSAGE_CHILDREN, &b);
+	return (struct cost){
+	        .self_ms = (double)(a.ru_utime.tv_sec + a.ru_stime.tv_sec) * 1e3 +
+	                   (double)(a.ru_utime.tv_usec + a.ru_stime.tv_usec) / 1e3,
+	        .cp_ms = (double)(b.ru_utime.tv_sec + b.ru_stime.tv_sec) * 1e3 +
+	                 (double)(b.ru_utime.tv_usec + b.ru_stime.tv_usec) / 1e3,
+	        .csw = (double)(a.ru_nvcsw + a.ru_nivcsw),
+	};
+}
+
+static struct cost cost_since(struct cost a)
+{
+	struct cost b = cost_now();
+
+	return (struct cost){.self_ms = b.self_ms - a.self_ms, .cp_ms = b.cp_ms - a.cp_ms, .csw = b.csw - a.csw};
+}
 
 static const char *policy_json[_CFG_MAX] = {
         NULL,
@@ -306,7 +337,8 @@ int main(int argc, char **argv)
 	mamori_set_section_source(source);
 	for (int c = 0; c < _CFG_MAX; c++)
 		for (int l = 0; l < _LOAD_MAX; l++)
-			t[c][l] = calloc((size_t)rounds, sizeof(double));
+			t[c][l] = calloc((size_t)rounds, sizeof(double)),
+			cost[c][l] = calloc((size_t)rounds, sizeof(struct cost));
 	for (int r = 0; r < rounds; r++)
 		for (int k = 0; k < _CFG_MAX; k++) {
 			int c = (k + r) % _CFG_MAX; /* rotate the order: the disk and the cache drift */
@@ -322,10 +354,13 @@ int main(int argc, char **argv)
 					return 2;
 				}
 			}
-			t[c][LOAD_SMALL][r] = run_cp(state, small, mnt, true);
-			settle(state, mnt);
-			t[c][LOAD_BIG][r] = run_cp(state, big, mnt, false);
-			settle(state, mnt);
+			for (int l = 0; l < _LOAD_MAX; l++) {
+				struct cost c0 = cost_now();
+
+				t[c][l][r] = run_cp(state, l == LOAD_SMALL ? small : big, mnt, l == LOAD_SMALL);
+				settle(state, mnt);
+				cost[c][l][r] = cost_since(c0);
+			}
 			want[c] += records - before;
 			if (state && c == CFG_APPROVAL) {
 				uint64_t f, sl, ns;
@@ -366,6 +401,19 @@ int main(int argc, char **argv)
 		       (unsigned long long)perm_fast, (unsigned long long)perm_slow,
 		       perm_slow ? (double)perm_slow_ns / (double)perm_slow / 1000.0 : 0.0);
 	}
+	printf("%-18s %-9s %12s %12s %14s   (medians; CPU time moves much less with other load than the ratios "
+	       "above)\n",
+	       "cpu per copy", "config", "module_ms", "cp_ms", "module_ctxsw");
+	for (int l = 0; l < _LOAD_MAX; l++)
+		for (int c = 0; c < _CFG_MAX; c++) {
+			static const char *const n[_CFG_MAX] = {"without", "record", "approval"};
+			double a[64], b[64], w[64];
+
+			for (int r = 0; r < rounds; r++)
+				a[r] = cost[c][l][r].self_ms, b[r] = cost[c][l][r].cp_ms, w[r] = cost[c][l][r].csw;
+			printf("%-18s %-9s %12.1f %12.1f %14.0f\n", load_name[l], n[c], median(a, (int)rounds),
+			       median(b, (int)rounds), median(w, (int)rounds));
+		}
 	printf("rounds %d (medians); carry.out records: record %lu, approval %lu (want %d each); "
 	       "new names recorded as carry-out (approval): %lu (want %d)\n",
 	       (int)rounds, want[CFG_RECORD], want[CFG_APPROVAL], (int)rounds * 1001, name_records, (int)rounds);

@@ -1751,6 +1751,67 @@ static void test_perm_answered_while_loop_busy(void **s)
 	stop();
 }
 
+/* Stopping the module (mamori-worker's SIGTERM) while a copy's closes are
+ * still on their way (issue 23.1, nothing recorded is lost): the closes in
+ * the kernel's queue and in the permission thread's, not yet taken by the
+ * loop, and the files still waiting for their hash, all become carry.out
+ * records (hashed, or "hash": "error" naming the cancellation), none is
+ * dropped. The loop is not driven between the copy and the stop. */
+static int child_write_many(const char *dir)
+{
+	char p[PATH_MAX];
+
+	for (int i = 0; i < 40; i++) {
+		int r;
+
+		if (snprintf(p, sizeof(p), "%s/many%02d.txt", dir, i) >= (int)sizeof(p))
+			return 20;
+		r = child_write(p);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+static void test_stop_records_pending(void **s)
+{
+	char dir[PATH_MAX];
+	const cJSON *e;
+	size_t n = 0, before;
+	int st = 0;
+	pid_t pid;
+
+	(void)s;
+	policy_fmt(POLICY_RECORD("\"scan_on_mount\":false"));
+	start("CARRY_LOOP_CLEAN", "S-CLEAN");
+	assert_true(drive_until("carry.mounted", 0, 3000));
+	before = count("carry.out");
+	mpath(dir, sizeof(dir), "");
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child_write_many(dir));
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	mamori_module_stop(&carry_module, state);
+	state = NULL;
+	cJSON_ArrayForEach(e, events)
+	{
+		const cJSON *p = cJSON_GetObjectItem(e, "payload"), *path = cJSON_GetObjectItem(p, "path"), *h;
+
+		if (strcmp(cJSON_GetObjectItem(e, "type")->valuestring, "carry.out") != 0 || !cJSON_IsString(path) ||
+		    strncmp(path->valuestring, "/many", 5) != 0)
+			continue;
+		n++;
+		h = cJSON_GetObjectItem(p, "hash");
+		assert_true(cJSON_IsString(h));
+		assert_true(strcmp(h->valuestring, "done") == 0 || strcmp(h->valuestring, "error") == 0);
+	}
+	assert_int_equal(before, 0);
+	assert_int_equal(n, 40);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1772,6 +1833,7 @@ int main(void)
 	        cmocka_unit_test_teardown(test_open_before_watch_revoked, teardown),
 	        cmocka_unit_test_teardown(test_media_hidden_until_marked, teardown),
 	        cmocka_unit_test_teardown(test_perm_answered_while_loop_busy, teardown),
+	        cmocka_unit_test_teardown(test_stop_records_pending, teardown),
 	};
 
 	tmp = getenv("CARRY_TMP");
