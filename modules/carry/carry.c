@@ -2235,11 +2235,15 @@ static int carry_open(struct mamori_ctx *ctx, void *state)
 {
 	struct carry_state *st = state;
 	struct epoll_event ev = {.events = EPOLLPRI};
-	char mi[PATH_MAX];
+	char mi[PATH_MAX], rd[PATH_MAX] = "";
 	int r;
 
 	st->ctx = ctx;
 	st->self = getpid();
+	/* run_dir is a system path: inside the agent's root, as every path it
+	 * touches (common/rootpath.h; the control socket's is resolved alike) */
+	if (ctx->config && ctx->config->run_dir[0] && root_path(rd, sizeof(rd), ctx->config->run_dir) < 0)
+		rd[0] = '\0';
 	/* approval data that does not compile leaves the policy's approvals
 	 * alone in force: fewer writes allowed, never more */
 	(void)merge_approval_data(st);
@@ -2248,8 +2252,7 @@ static int carry_open(struct mamori_ctx *ctx, void *state)
 	 * IPC) must wake the module: otherwise the mount is only looked at again
 	 * on the next mount change */
 	/* anchors are mounted there for an instant (mamorid.service: /run/mamori) */
-	(void)strscpy(st->anchor_base, sizeof(st->anchor_base),
-	              ctx->config && ctx->config->run_dir[0] ? ctx->config->run_dir : "/tmp");
+	(void)strscpy(st->anchor_base, sizeof(st->anchor_base), rd[0] ? rd : "/tmp");
 	st->media_fd = media_change_fd();
 	if (st->media_fd < 0)
 		log_warning_errno(st->media_fd, "carry: media published after their mount are followed late");
@@ -2260,8 +2263,7 @@ static int carry_open(struct mamori_ctx *ctx, void *state)
 		st->offline_root = true;
 		return 0;
 	}
-	if (ctx->config && ctx->config->run_dir[0] &&
-	    xsnprintf(st->visible_dir, sizeof(st->visible_dir), "%s/media-visible", ctx->config->run_dir) < 0)
+	if (rd[0] && xsnprintf(st->visible_dir, sizeof(st->visible_dir), "%s/media-visible", rd) < 0)
 		st->visible_dir[0] = '\0';
 	if (!st->visible_dir[0])
 		log_warning("carry: no run_dir: media stay hidden from automounters (99-mamori-media.rules)");
