@@ -61,6 +61,7 @@
 #include "log.h"
 #include "media.h"
 #include "rootpath.h"
+#include "sandbox.h"
 #include "strutil.h"
 #include "usb/usb_rules.h"
 
@@ -1160,7 +1161,9 @@ static void uid_name(uid_t uid, char *buf, size_t sz)
 
 /* Whether a gated medium may be writable now: an approval for this medium
  * holds, now, for every person with a process on the terminal (a uid of
- * UID_MIN or above, the overflow uid aside); with no person logged in, for
+ * UID_MIN or above, the overflow uid and the dynamic range of services —
+ * 61184–65519, where the agent's own network child runs when the system has
+ * no mamori user — aside); with no person logged in, for
  * the administrator ("root"). One person's approval does not open the
  * medium to another person logged in at the same time: on one mount the
  * kernel cannot tell their metadata writes apart, so the simplest rule
@@ -1188,7 +1191,10 @@ static enum usb_approval_verdict gate_decide(struct carry_state *st, struct carr
 		bool known = false;
 
 		if (de->d_name[0] < '1' || de->d_name[0] > '9' || fstatat(dirfd(d), de->d_name, &s, 0) < 0 ||
-		    s.st_uid < CARRY_PERSON_UID_MIN || s.st_uid == CARRY_OVERFLOW_UID)
+		    s.st_uid < CARRY_PERSON_UID_MIN || s.st_uid == CARRY_OVERFLOW_UID ||
+		    /* the agent's own sync/poll network child without the mamori
+		     * user (common/sandbox.h), systemd's DynamicUser= services */
+		    (s.st_uid >= SANDBOX_DYNAMIC_ID_MIN && s.st_uid <= SANDBOX_DYNAMIC_ID_MAX))
 			continue;
 		for (size_t i = 0; i < n && !known; i++)
 			known = uids[i] == s.st_uid;

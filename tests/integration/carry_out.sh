@@ -14,10 +14,11 @@
 # In a PID and mount namespace of its own: the carry module's write gate
 # judges the persons with processes on the terminal, and this machine's
 # other users (other test runs) must not be among them. In that namespace
-# /etc/passwd is a copy with two entries added: the person "kakari"
-# (uid 61001) and the system user "mamori" that the package installs
-# (installer/mamori.sysusers; the sync's network child runs as it). The
-# machine's own files are never changed. Root-only (loop devices, mount,
+# /etc/passwd is a copy with the person "kakari" (uid 61001) added; the
+# machine's own files are never changed. Without a "mamori" user (none
+# here) the sync's and the command poll's network child runs as a dynamic
+# uid (61184–65519, common/sandbox.h), which is no person: the medium must
+# still open for the approved one. Root-only (loop devices, mount,
 # namespaces).
 set -uo pipefail
 : "${MAMORI_BUILD:?}" "${MAMORI_SRC:?}"
@@ -40,9 +41,8 @@ teardown() {
 }
 trap teardown EXIT
 
-# the person and the package's system user, in this namespace only
+# the person, in this namespace only
 cp /etc/passwd "$T/passwd"
-grep -q '^mamori:' "$T/passwd" || echo 'mamori:x:998:998:mamori agent:/nonexistent:/usr/sbin/nologin' >>"$T/passwd"
 echo 'kakari:x:61001:61001:係員 一郎:/nonexistent:/usr/sbin/nologin' >>"$T/passwd"
 mount --bind "$T/passwd" /etc/passwd || { echo "FAIL  cannot bind the namespace's passwd"; exit 1; }
 [[ $(getent passwd 61001 | cut -d: -f1) == kakari ]] || { echo "FAIL  the person has no name in this namespace"; exit 1; }
