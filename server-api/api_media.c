@@ -4,7 +4,9 @@
  * operational role (operator, ciso) as terminals' revocation does. Every
  * change, refused or done, and every export is in the audit trail. Whether
  * a medium was sanitised comes from the terminals' journals
- * (store_media.sanitized_*), never from a request. */
+ * (store_media.sanitized_*), never from a request. The carry-out register
+ * (/admin/v1/carry-outs, CARRY-2, issue 16.4) joins each uploaded carry.out
+ * with the approved request it names and the register's medium. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -333,10 +335,95 @@ static void handle_export(void *userdata, struct http_req *req)
 	http_reply_data(req, 200, "text/csv; charset=utf-8", data, len);
 }
 
+static int carry_out_cb(const struct store_carry_out *c, void *userdata)
+{
+	cJSON *arr = userdata, *o = cJSON_CreateObject(), *m, *q, *w;
+	char t[32];
+
+	if (!o || !cJSON_AddItemToArray(arr, o))
+		return -ENOMEM;
+	server_format_time(c->time_us, t);
+	cJSON_AddNumberToObject(o, "id", (double)c->event_id);
+	cJSON_AddStringToObject(o, "terminal_id", c->terminal_id);
+	cJSON_AddNumberToObject(o, "seq", (double)c->seq);
+	cJSON_AddStringToObject(o, "time", t);
+	cJSON_AddStringToObject(o, "user", c->user);
+	cJSON_AddStringToObject(o, "path", c->path);
+	if (c->size >= 0)
+		cJSON_AddNumberToObject(o, "size", (double)c->size);
+	else
+		cJSON_AddNullToObject(o, "size");
+	if (c->sha256[0])
+		cJSON_AddStringToObject(o, "sha256", c->sha256);
+	else
+		cJSON_AddNullToObject(o, "sha256");
+	if (!(m = cJSON_AddObjectToObject(o, "medium")))
+		return -ENOMEM;
+	cJSON_AddStringToObject(m, "vendor", c->vendor);
+	cJSON_AddStringToObject(m, "product", c->product);
+	cJSON_AddStringToObject(m, "serial", c->serial);
+	if (c->mgmt_no[0])
+		cJSON_AddStringToObject(m, "management_no", c->mgmt_no);
+	else
+		cJSON_AddNullToObject(m, "management_no");
+	if (c->approval[0])
+		cJSON_AddStringToObject(o, "approval", c->approval);
+	else
+		cJSON_AddNullToObject(o, "approval");
+	if (!c->request_sid[0]) {
+		cJSON_AddNullToObject(o, "request");
+		return 0;
+	}
+	if (!(q = cJSON_AddObjectToObject(o, "request")))
+		return -ENOMEM;
+	cJSON_AddStringToObject(q, "id", c->request_sid);
+	cJSON_AddStringToObject(q, "request_id", c->request_id);
+	cJSON_AddStringToObject(q, "requester", c->requester);
+	cJSON_AddStringToObject(q, "approved_by", c->approved_by);
+	cJSON_AddStringToObject(q, "purpose", c->purpose);
+	if (!(w = cJSON_AddObjectToObject(q, "window")))
+		return -ENOMEM;
+	server_format_time(c->approved_us, t);
+	cJSON_AddStringToObject(w, "not_before", t);
+	server_format_time(c->not_after * 1000000, t);
+	cJSON_AddStringToObject(w, "not_after", t);
+	return 0;
+}
+
+/* GET /admin/v1/carry-outs: the carry-out register (持ち出し台帳; CARRY-2,
+ * issue 16.4) — every carry.out the terminals uploaded, each with the
+ * approved request it was made under (who asked, who approved, the
+ * window, the purpose) and the register's medium. Any role, like the
+ * events it is read from. ?terminal=ID, ?after=EVENT_ID, ?limit=1..1000. */
+static void handle_carry_outs(void *userdata, struct http_req *req)
+{
+	struct server *srv = userdata;
+	char actor[API_ACTOR_MAX];
+	const char *term = http_req_query(req, "terminal"), *after = http_req_query(req, "after"),
+	           *lim = http_req_query(req, "limit");
+	_cleanup_json_ cJSON *out = NULL;
+	int64_t a = 0, n = 100;
+	cJSON *arr;
+	int r;
+
+	if (api_admin_auth(srv, req, API_PERM_READ, actor, NULL) < 0)
+		return;
+	if ((after && parse_int64(after, 0, INT64_MAX, &a) < 0) || (lim && parse_int64(lim, 1, 1000, &n) < 0) ||
+	    (term && (!term[0] || strlen(term) >= STORE_ID_MAX)))
+		return refuse(req, 400, "invalid", "terminal、after または limit (1〜1000) が不正です",
+		              "invalid terminal, after or limit (1..1000)", NULL);
+	out = cJSON_CreateObject();
+	if (!out || !(arr = cJSON_AddArrayToObject(out, "carry_outs")))
+		return api_admin_no_memory(req);
+	r = STORE_CALL(srv->store, carry_out_list, term, a, (unsigned)n, carry_out_cb, arr);
+	if (r < 0)
+		return r == -ENOMEM ? api_admin_no_memory(req) : api_admin_store_failed(req, r);
+	http_reply_json(req, 200, out);
+}
+
 const struct http_route api_media_routes[] = {
-        {HTTP_GET | HTTP_POST, "/admin/v1/media", handle_media},
-        {HTTP_POST, "/admin/v1/media/import", handle_import},
-        {HTTP_GET, "/admin/v1/media/export", handle_export},
-        {HTTP_POST, "/admin/v1/media/*/retire", handle_retire},
+        {HTTP_GET | HTTP_POST, "/admin/v1/media", handle_media}, {HTTP_POST, "/admin/v1/media/import", handle_import},
+        {HTTP_GET, "/admin/v1/media/export", handle_export},     {HTTP_POST, "/admin/v1/media/*/retire", handle_retire},
+        {HTTP_GET, "/admin/v1/carry-outs", handle_carry_outs},
 };
 const size_t api_media_routes_n = ELEMENTSOF(api_media_routes);

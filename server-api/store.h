@@ -272,6 +272,32 @@ struct store_media {
 	char sanitized_by[STORE_ID_MAX];
 };
 typedef int (*store_media_cb)(const struct store_media *m, void *userdata);
+/* The carry-out register (持ち出し台帳; CARRY-2, issue 16.4): each carry.out
+ * record a terminal uploaded (chain-verified events), joined with what it
+ * was made under: the approved carry-out request its `approval` names
+ * ("request-<request_id>", of the same terminal, or of a department-wide
+ * approval for the terminal's group) and the register's medium of its
+ * identity. Strings from the record are "" when absent or null. */
+struct store_carry_out {
+	int64_t event_id;
+	char terminal_id[STORE_ID_MAX];
+	uint64_t seq;
+	int64_t time_us;
+	char user[STORE_ID_MAX];
+	char path[4096];
+	int64_t size; /* -1: not recorded */
+	char sha256[65];
+	char vendor[5], product[5];
+	char serial[STORE_MEDIA_SERIAL_MAX];
+	char mgmt_no[STORE_MEDIA_NO_MAX]; /* the register's medium ("" = not registered) */
+	char approval[128];               /* the record's approval id ("" = none) */
+	/* the approved request it names (request_sid "" = none) */
+	char request_sid[33], request_id[33];
+	char requester[STORE_ID_MAX], approved_by[STORE_ID_MAX];
+	int64_t approved_us, not_after;
+	char purpose[1025];
+};
+typedef int (*store_carry_out_cb)(const struct store_carry_out *c, void *userdata);
 /* One page of the terminal list (issue 15), filtered, sorted and paged by the
  * store. NULL strings: no condition. q: part of the terminal ID or host name,
  * ASCII case folded. requirement: terminals (not revoked) failing it. status:
@@ -550,6 +576,10 @@ struct store_ops {
 	int (*media_add)(struct store *s, const struct store_media *rows, size_t n, const char *by, int64_t now_us,
 	                 size_t *ret_bad);
 	int (*media_retire)(struct store *s, const char *mgmt_no, const char *date, const char *by, int64_t now_us);
+	/* The carry-out register (above): carry.out records with event id >
+	 * after, of one terminal unless NULL, oldest first, at most limit. */
+	int (*carry_out_list)(struct store *s, const char *terminal_id, int64_t after, unsigned limit,
+	                      store_carry_out_cb cb, void *userdata);
 	/* A terminal's department (部署, "" = none), durable. -ENOENT: no such terminal. */
 	int (*device_set_department)(struct store *s, const char *terminal_id, const char *department);
 	/* One page of the terminal list (store_device_query above), in order;

@@ -2628,6 +2628,99 @@ static int sq_media_list(struct store *base, store_media_cb cb, void *userdata)
 	}
 }
 
+/* The carry-out register (CARRY-2, issue 16.4): carry.out records with the
+ * approved carry-out request their `approval` names — of the same terminal,
+ * or department-wide for the terminal's group, never another terminal's
+ * request of the same id — and the register's medium of their identity (a
+ * medium in use before a retired one). ?1 terminal ("" = any), ?2 after
+ * (event id), ?3 limit. */
+
+/* A member of an event's canonical JSON, "payload.device.serial", as text
+ * (SQ_J / PG_J above, the path given once) */
+static int co_json(char *buf, size_t n, bool pg, const char *path)
+{
+	char pp[64];
+
+	if (strscpy(pp, sizeof(pp), path) < 0)
+		return -ENAMETOOLONG;
+	for (char *c = pp; *c; c++)
+		if (*c == '.')
+			*c = ',';
+	return pg ? xsnprintf(buf, n, "(convert_from(e.canon, 'UTF8')::json #>> '{%s}')", pp)
+	          : xsnprintf(buf, n, "json_extract(CAST(e.canon AS TEXT), '$.%s')", path);
+}
+
+static int carry_out_sql(bool pg, char *sql, size_t n)
+{
+	static const char *const paths[] = {"payload.user",          "payload.path",          "payload.size",
+	                                    "payload.sha256",        "payload.device.vendor", "payload.device.product",
+	                                    "payload.device.serial", "payload.approval"};
+	char j[ELEMENTSOF(paths)][96];
+
+	for (size_t i = 0; i < ELEMENTSOF(paths); i++)
+		if (co_json(j[i], sizeof(j[i]), pg, paths[i]) < 0)
+			return -ENAMETOOLONG;
+	return xsnprintf(
+	        sql, n,
+	        "SELECT e.id, e.terminal_id, e.seq, e.time_us, coalesce(%s, ''), coalesce(%s, ''),"
+	        " coalesce(CAST(%s AS BIGINT), -1), coalesce(%s, ''), coalesce(%s, ''), coalesce(%s, ''),"
+	        " coalesce(%s, ''), coalesce(%s, ''),"
+	        " coalesce((SELECT m.mgmt_no FROM media m WHERE m.vendor = %s AND m.product = %s AND m.serial = %s"
+	        " ORDER BY m.retired IS NULL DESC, m.created_us DESC LIMIT 1), ''),"
+	        " coalesce(r.id, ''), coalesce(r.request_id, ''), coalesce(r.person, ''), coalesce(r.decided_by, ''),"
+	        " coalesce(r.decided_us, 0), coalesce(r.not_after, 0), coalesce(%s, '')"
+	        " FROM events e LEFT JOIN devices d ON d.terminal_id = e.terminal_id"
+	        " LEFT JOIN requests r ON r.kind = 'carry-out' AND r.status = 'approved'"
+	        " AND 'request-' || r.request_id = %s"
+	        " AND (r.terminal_id = e.terminal_id OR (r.scope = 'department' AND r.grp = d.grp))"
+	        " WHERE e.type = 'carry.out' AND (?1 = '' OR e.terminal_id = ?1) AND e.id > ?2 ORDER BY e.id LIMIT ?3",
+	        j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[4], j[5], j[6],
+	        pg ? "(r.body::json #>> '{purpose}')" : "json_extract(r.body, '$.purpose')", j[7]);
+}
+
+static int sq_carry_out_list(struct store *base, const char *terminal_id, int64_t after, unsigned limit,
+                             store_carry_out_cb cb, void *userdata)
+{
+	_cleanup_(finalizep) struct sqldb_stmt *st = NULL;
+	char sql[4096];
+	int r;
+
+	if ((r = carry_out_sql(is_pg(SQ(base)), sql, sizeof(sql))) < 0 || (r = oneshot(base, sql, &st)) < 0 ||
+	    (r = bind_text(st, 1, terminal_id ?: "")) < 0 || (r = bind_int(st, 2, after)) < 0 ||
+	    (r = bind_int(st, 3, limit)) < 0)
+		return r;
+	for (;;) {
+		struct store_carry_out c = {0};
+		int rc = sqldb_step(st);
+
+		if (rc <= 0)
+			return rc;
+		c.event_id = sqldb_col_int64(st, 0);
+		col_copy(st, 1, c.terminal_id, sizeof(c.terminal_id));
+		c.seq = (uint64_t)sqldb_col_int64(st, 2);
+		c.time_us = sqldb_col_int64(st, 3);
+		col_copy(st, 4, c.user, sizeof(c.user));
+		col_copy(st, 5, c.path, sizeof(c.path));
+		c.size = sqldb_col_int64(st, 6);
+		col_copy(st, 7, c.sha256, sizeof(c.sha256));
+		col_copy(st, 8, c.vendor, sizeof(c.vendor));
+		col_copy(st, 9, c.product, sizeof(c.product));
+		col_copy(st, 10, c.serial, sizeof(c.serial));
+		col_copy(st, 11, c.approval, sizeof(c.approval));
+		col_copy(st, 12, c.mgmt_no, sizeof(c.mgmt_no));
+		col_copy(st, 13, c.request_sid, sizeof(c.request_sid));
+		col_copy(st, 14, c.request_id, sizeof(c.request_id));
+		col_copy(st, 15, c.requester, sizeof(c.requester));
+		col_copy(st, 16, c.approved_by, sizeof(c.approved_by));
+		c.approved_us = sqldb_col_int64(st, 17);
+		c.not_after = sqldb_col_int64(st, 18);
+		col_copy(st, 19, c.purpose, sizeof(c.purpose));
+		r = cb(&c, userdata);
+		if (r < 0)
+			return r;
+	}
+}
+
 static int media_add_one(struct store *base, const struct store_media *m, const char *by, int64_t now_us)
 {
 	_cleanup_(finalizep) struct sqldb_stmt *st = NULL;
@@ -3138,10 +3231,11 @@ static int sq_archive_list(struct store *base, const char *terminal_id, store_ar
 	.request_decide = sq_request_decide, .request_list = sq_request_list, .request_grants = sq_request_grants,     \
 	.cred_list = sq_cred_list, .cred_revoke = sq_cred_revoke, .group_add = sq_group_add,                           \
 	.group_exists = sq_group_exists, .media_list = sq_media_list, .media_add = sq_media_add,                       \
-	.media_retire = sq_media_retire, .device_set_department = sq_device_set_department,                            \
-	.device_page = sq_device_page, .daily_put = sq_daily_put, .daily_list = sq_daily_list,                         \
-	.cert_list = sq_cert_list, .command_counts = sq_command_counts, .events_oldest = sq_events_oldest,             \
-	.archive_add = sq_archive_add, .archive_list = sq_archive_list, STORE_SQL_SHARED_OPS
+	.media_retire = sq_media_retire, .carry_out_list = sq_carry_out_list,                                          \
+	.device_set_department = sq_device_set_department, .device_page = sq_device_page, .daily_put = sq_daily_put,   \
+	.daily_list = sq_daily_list, .cert_list = sq_cert_list, .command_counts = sq_command_counts,                   \
+	.events_oldest = sq_events_oldest, .archive_add = sq_archive_add, .archive_list = sq_archive_list,             \
+	STORE_SQL_SHARED_OPS
 
 const struct store_ops store_sqlite_ops = {
         .name = "sqlite", .scheme = "sqlite:", .open = sq_open, .restore = sq_restore, STORE_SQL_OPS};

@@ -61,6 +61,7 @@
 #include "log.h"
 #include "media.h"
 #include "rootpath.h"
+#include "sandbox.h"
 #include "strutil.h"
 #include "usb/usb_rules.h"
 
@@ -1212,7 +1213,9 @@ static void uid_name(uid_t uid, char *buf, size_t sz)
 
 /* Whether a gated medium may be writable now: an approval for this medium
  * holds, now, for every person with a process on the terminal (a uid of
- * UID_MIN or above, the overflow uid aside); with no person logged in, for
+ * UID_MIN or above, the overflow uid and the dynamic range of services —
+ * 61184–65519, where the agent's own network child runs when the system has
+ * no mamori user — aside); with no person logged in, for
  * the administrator ("root"). One person's approval does not open the
  * medium to another person logged in at the same time: on one mount the
  * kernel cannot tell their metadata writes apart, so the simplest rule
@@ -1240,7 +1243,10 @@ static enum usb_approval_verdict gate_decide(struct carry_state *st, struct carr
 		bool known = false;
 
 		if (de->d_name[0] < '1' || de->d_name[0] > '9' || fstatat(dirfd(d), de->d_name, &s, 0) < 0 ||
-		    s.st_uid < CARRY_PERSON_UID_MIN || s.st_uid == CARRY_OVERFLOW_UID)
+		    s.st_uid < CARRY_PERSON_UID_MIN || s.st_uid == CARRY_OVERFLOW_UID ||
+		    /* the agent's own sync/poll network child without the mamori
+		     * user (common/sandbox.h), systemd's DynamicUser= services */
+		    (s.st_uid >= SANDBOX_DYNAMIC_ID_MIN && s.st_uid <= SANDBOX_DYNAMIC_ID_MAX))
 			continue;
 		for (size_t i = 0; i < n && !known; i++)
 			known = uids[i] == s.st_uid;
@@ -2329,11 +2335,15 @@ static int carry_open(struct mamori_ctx *ctx, void *state)
 {
 	struct carry_state *st = state;
 	struct epoll_event ev = {.events = EPOLLPRI};
-	char mi[PATH_MAX];
+	char mi[PATH_MAX], rd[PATH_MAX] = "";
 	int r;
 
 	st->ctx = ctx;
 	st->self = getpid();
+	/* run_dir is a system path: inside the agent's root, as every path it
+	 * touches (common/rootpath.h; the control socket's is resolved alike) */
+	if (ctx->config && ctx->config->run_dir[0] && root_path(rd, sizeof(rd), ctx->config->run_dir) < 0)
+		rd[0] = '\0';
 	/* approval data that does not compile leaves the policy's approvals
 	 * alone in force: fewer writes allowed, never more */
 	(void)merge_approval_data(st);
@@ -2342,8 +2352,7 @@ static int carry_open(struct mamori_ctx *ctx, void *state)
 	 * IPC) must wake the module: otherwise the mount is only looked at again
 	 * on the next mount change */
 	/* anchors are mounted there for an instant (mamorid.service: /run/mamori) */
-	(void)strscpy(st->anchor_base, sizeof(st->anchor_base),
-	              ctx->config && ctx->config->run_dir[0] ? ctx->config->run_dir : "/tmp");
+	(void)strscpy(st->anchor_base, sizeof(st->anchor_base), rd[0] ? rd : "/tmp");
 	st->media_fd = media_change_fd();
 	if (st->media_fd < 0)
 		log_warning_errno(st->media_fd, "carry: media published after their mount are followed late");
@@ -2354,8 +2363,7 @@ static int carry_open(struct mamori_ctx *ctx, void *state)
 		st->offline_root = true;
 		return 0;
 	}
-	if (ctx->config && ctx->config->run_dir[0] &&
-	    xsnprintf(st->visible_dir, sizeof(st->visible_dir), "%s/media-visible", ctx->config->run_dir) < 0)
+	if (rd[0] && xsnprintf(st->visible_dir, sizeof(st->visible_dir), "%s/media-visible", rd) < 0)
 		st->visible_dir[0] = '\0';
 	if (!st->visible_dir[0])
 		log_warning("carry: no run_dir: media stay hidden from automounters (99-mamori-media.rules)");

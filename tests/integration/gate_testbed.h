@@ -7,6 +7,7 @@
 #ifndef MAMORI_GATE_TESTBED_H
 #define MAMORI_GATE_TESTBED_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -288,6 +289,35 @@ static inline const char *prep_read(const char *name)
 	buf[n] = '\0';
 	fclose(f);
 	return buf;
+}
+
+/* One step on the server's side of a request test (tests/integration/
+ * usb_requests_steps.bash, run without the ASan preload): its exit status;
+ * its stdout in prep/step.out, whose first line step_out() gives. */
+static inline int __attribute__((format(printf, 1, 2))) step(const char *fmt, ...)
+{
+	char args[4096], cmd[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "bash %s/tests/integration/usb_requests_steps.bash %s > %s/step.out",
+	         getenv("MAMORI_SRC"), args, prep);
+	return run_quiet(cmd);
+}
+
+static inline const char *step_out(void)
+{
+	static char b[4096];
+	const char *r = prep_read("step.out");
+	size_t k = strcspn(r, "\n");
+
+	if (k >= sizeof(b))
+		k = sizeof(b) - 1;
+	memcpy(b, r, k);
+	b[k] = '\0';
+	return b;
 }
 
 static inline void testbed_teardown(void)

@@ -76,20 +76,6 @@ static const char *result_exception(const char *id, char *buf, size_t n)
 	return NULL;
 }
 
-/* one server step (usb_requests_steps.bash): its exit status; stdout in prep/step.out */
-static int __attribute__((format(printf, 1, 2))) step(const char *fmt, ...)
-{
-	char args[4096], cmd[8192];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "bash %s/tests/integration/usb_requests_steps.bash %s > %s/step.out",
-	         getenv("MAMORI_SRC"), args, prep);
-	return run_quiet(cmd);
-}
-
 /* mamorictl as root with args (printf), stdout to prep/out.txt: its exit status */
 static int __attribute__((format(printf, 1, 2))) ctl_root(const char *fmt, ...)
 {
@@ -102,15 +88,6 @@ static int __attribute__((format(printf, 1, 2))) ctl_root(const char *fmt, ...)
 	snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s --lang en %s > %s/out.txt 2> %s/err.txt", bindir, tbroot,
 	         args, prep, prep);
 	return run(cmd);
-}
-
-static const char *step_out(void)
-{
-	static char b[4096];
-
-	snprintf(b, sizeof(b), "%s", prep_read("step.out"));
-	b[strcspn(b, "\n")] = '\0';
-	return b;
 }
 
 /* one control request as uid/gid 65534 (nobody, no supplementary group): the answer */

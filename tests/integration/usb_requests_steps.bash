@@ -18,11 +18,11 @@ enroll) # ROOT TERMINAL
 	[[ $tok && $tok != null ]] || exit 1
 	ctl "$1" enroll --server "https://$ADM" --token "$tok" --ca-fingerprint "$FPR" --terminal-id "$2" >/dev/null
 	;;
-wait_request) # KIND: the id of the newest pending request of that kind by nobody, within 30 s
+wait_request) # KIND [PERSON]: the id of the newest pending request of that kind by PERSON (nobody), within 30 s
 	TOKEN=$RQ_TOK_SHONIN
 	for _ in $(seq 150); do
 		id=$(api GET "/admin/v1/requests?status=pending" |
-			jq -r --arg k "$1" '[.[] | select(.kind == $k and .person == "nobody")][0].id // empty')
+			jq -r --arg k "$1" --arg p "${2:-nobody}" '[.[] | select(.kind == $k and .person == $p)][0].id // empty')
 		[[ -n $id ]] && { echo "$id"; exit 0; }
 		sleep 0.2
 	done
@@ -80,6 +80,16 @@ approve_rw) # ID ACCOUNT UNTIL_EPOCH: a read-write approval for the requester (a
 	api POST "/admin/v1/requests/$1/approve" \
 		"{\"scope\":\"terminal\",\"person\":\"requester\",\"access\":\"rw\",\"until\":\"$until\"}" >"$T/approve.out"
 	echo "$CODE"
+	;;
+wait_event) # TYPE APPROVAL: an uploaded event of TYPE whose payload names APPROVAL, within 30 s
+	TOKEN=$RQ_TOK_CISO
+	for _ in $(seq 150); do
+		api GET "/admin/v1/events?type=$1&limit=1000" |
+			jq -e --arg a "$2" '[.events[] | select(.record.payload.approval == $a)] | length > 0' >/dev/null &&
+			exit 0
+		sleep 0.2
+	done
+	exit 1
 	;;
 reject) # ID REASON: prints the HTTP status
 	TOKEN=$RQ_TOK_SHONIN

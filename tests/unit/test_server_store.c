@@ -14,7 +14,9 @@
  * (two mamori-server instances, issue 18.3): made on one, used, ended and
  * timed out on the other, failures counted across both (two processes
  * counting one key at once lose no failure); group commit (savepoints in
- * one transaction, rollback of a failed group). */
+ * one transaction, rollback of a failed group); the carry-out register
+ * (CARRY-2): each carry.out with the approved request it names, never
+ * another terminal's. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -497,6 +499,186 @@ static void test_media(void **state)
 	/* the store is left as it is: nothing was changed by the refusal */
 }
 
+struct carry_rows {
+	struct store_carry_out r[4];
+	size_t n;
+};
+
+static int carry_cb(const struct store_carry_out *c, void *userdata)
+{
+	struct carry_rows *out = userdata;
+
+	if (out->n == 4)
+		return -E2BIG;
+	out->r[out->n++] = *c;
+	return 0;
+}
+
+static struct store_request carry_request(const char *id, const char *terminal, const char *rid, const char *scope)
+{
+	struct store_request q = {.group = "g",
+	                          .kind = "carry-out",
+	                          .person = "kakari",
+	                          .body = "{\"purpose\":\"議事録\",\"request_id\":\"x\"}",
+	                          .seq = 1,
+	                          .status = "pending",
+	                          .created_us = NOW};
+
+	strscpy(q.id, sizeof(q.id), id);
+	strscpy(q.terminal_id, sizeof(q.terminal_id), terminal);
+	strscpy(q.request_id, sizeof(q.request_id), rid);
+	strscpy(q.scope, sizeof(q.scope), scope);
+	return q;
+}
+
+/* The carry-out register (CARRY-2, issue 16.4): each carry.out joined with
+ * the approved request its approval names — of its own terminal, or a
+ * department-wide one of its group —, never a pending or rejected one, nor
+ * another terminal's request of the same id; and the register's medium. */
+static void test_carry_outs(void **state)
+{
+	struct store *s = *state;
+	struct store_chain empty = {0}, h1 = {.chain = "c", .head_seq = 4, .head_hash = "dd"},
+	                   h2 = {.chain = "c2", .head_seq = 1, .head_hash = "ee"};
+	struct store_media reg = medium("USB-001", "CO1");
+	struct store_request a = carry_request("11111111111111111111111111111111", "pc-1", "aaaa", "terminal"),
+	                     b = carry_request("22222222222222222222222222222222", "pc-1", "bbbb", "terminal"),
+	                     c = carry_request("33333333333333333333333333333333", "pc-2", "cccc", "terminal");
+	static const char *const canon[] = {
+	        /* approved request aaaa of pc-1 */
+	        "{\"payload\":{\"approval\":\"request-aaaa\",\"device\":{\"product\":\"5567\",\"serial\":"
+	        "\"CO1\",\"vendor\":\"0781\"},\"path\":\"/a.txt\",\"sha256\":\"ab\",\"size\":12,\"user\":"
+	        "\"kakari\"},\"type\":\"carry.out\"}",
+	        /* bbbb is only pending */
+	        "{\"payload\":{\"approval\":\"request-bbbb\",\"device\":{\"product\":\"5567\",\"serial\":"
+	        "\"X9\",\"vendor\":\"0781\"},\"path\":\"/b.txt\",\"sha256\":null,\"size\":3,\"user\":"
+	        "\"kakari\"},\"type\":\"carry.out\"}",
+	        /* cccc is pc-2's, named by pc-1 */
+	        "{\"payload\":{\"approval\":\"request-cccc\",\"device\":{\"product\":\"5567\",\"serial\":"
+	        "\"CO1\",\"vendor\":\"0781\"},\"path\":\"/c.txt\",\"sha256\":\"cd\",\"size\":1,\"user\":"
+	        "\"kakari\"},\"type\":\"carry.out\"}",
+	        "{\"payload\":{\"approval\":\"request-aaaa\",\"device\":{\"product\":\"5567\",\"serial\":"
+	        "\"CO1\",\"vendor\":\"0781\"},\"path\":\"/a.txt\",\"user\":\"kakari\"},\"type\":"
+	        "\"usb.allowed\"}",
+	        /* pc-2's own carry-out of cccc */
+	        "{\"payload\":{\"approval\":\"request-cccc\",\"device\":{\"product\":\"5567\",\"serial\":"
+	        "\"CO1\",\"vendor\":\"0781\"},\"path\":\"/d.txt\",\"sha256\":\"ef\",\"size\":null,"
+	        "\"user\":null},\"type\":\"carry.out\"}",
+	};
+	struct store_event ev[5];
+	struct carry_rows got = {0};
+	size_t bad;
+
+	for (size_t i = 0; i < 5; i++) {
+		ev[i] = (struct store_event){.seq = i < 4 ? i + 1 : 1,
+		                             .time_us = NOW + (int64_t)i * SEC,
+		                             .type = i == 3 ? "usb.allowed" : "carry.out",
+		                             .canon = canon[i],
+		                             .canon_len = strlen(canon[i])};
+		strscpy(ev[i].hash, sizeof(ev[i].hash), (const char *[]){"aa", "bb", "cc", "dd", "ee"}[i]);
+	}
+	assert_int_equal(STORE_CALL(s, token_add, "t", "g", "", NOW + SEC, "op"), 0);
+	enroll_one(s, "t", "pc-1", "c1", 0);
+	assert_int_equal(STORE_CALL(s, token_add, "t2", "g", "", NOW + SEC, "op"), 0);
+	enroll_one(s, "t2", "pc-2", "c2", 0);
+	assert_int_equal(STORE_CALL(s, media_add, &reg, 1, "op", NOW, &bad), 0);
+	assert_int_equal(STORE_CALL(s, request_add, &a), 0);
+	assert_int_equal(STORE_CALL(s, request_add, &b), 0);
+	assert_int_equal(STORE_CALL(s, request_add, &c), 0);
+	strscpy(a.status, sizeof(a.status), "approved");
+	strscpy(a.decided_by, sizeof(a.decided_by), "shonin");
+	a.not_after = NOW / SEC + 3600;
+	a.decided_us = NOW - 60 * SEC;
+	assert_int_equal(STORE_CALL(s, request_decide, &a, "pending", NULL), 0);
+	strscpy(c.status, sizeof(c.status), "approved");
+	strscpy(c.decided_by, sizeof(c.decided_by), "kacho");
+	c.not_after = NOW / SEC + 60;
+	c.decided_us = NOW;
+	assert_int_equal(STORE_CALL(s, request_decide, &c, "pending", NULL), 0);
+	assert_int_equal(STORE_CALL(s, events_append, "pc-1", &empty, ev, 4, &h1, NOW), 0);
+	assert_int_equal(STORE_CALL(s, events_append, "pc-2", &empty, ev + 4, 1, &h2, NOW), 0);
+
+	assert_int_equal(STORE_CALL(s, carry_out_list, NULL, 0, 100, carry_cb, &got), 0);
+	assert_int_equal(got.n, 4);
+	/* a.txt: made under request aaaa — who asked, who approved, the window */
+	assert_string_equal(got.r[0].terminal_id, "pc-1");
+	assert_int_equal(got.r[0].seq, 1);
+	assert_string_equal(got.r[0].path, "/a.txt");
+	assert_int_equal(got.r[0].size, 12);
+	assert_string_equal(got.r[0].sha256, "ab");
+	assert_string_equal(got.r[0].user, "kakari");
+	assert_string_equal(got.r[0].serial, "CO1");
+	assert_string_equal(got.r[0].mgmt_no, "USB-001");
+	assert_string_equal(got.r[0].approval, "request-aaaa");
+	assert_string_equal(got.r[0].request_sid, a.id);
+	assert_string_equal(got.r[0].request_id, "aaaa");
+	assert_string_equal(got.r[0].requester, "kakari");
+	assert_string_equal(got.r[0].approved_by, "shonin");
+	assert_int_equal(got.r[0].approved_us, NOW - 60 * SEC);
+	assert_int_equal(got.r[0].not_after, NOW / SEC + 3600);
+	assert_string_equal(got.r[0].purpose, "議事録");
+	/* b.txt: its request is not approved; a medium not in the register */
+	assert_string_equal(got.r[1].path, "/b.txt");
+	assert_string_equal(got.r[1].approval, "request-bbbb");
+	assert_string_equal(got.r[1].request_sid, "");
+	assert_string_equal(got.r[1].mgmt_no, "");
+	assert_string_equal(got.r[1].sha256, "");
+	/* c.txt: pc-2's approval does not cover pc-1 */
+	assert_string_equal(got.r[2].path, "/c.txt");
+	assert_string_equal(got.r[2].request_sid, "");
+	/* pc-2's own: covered; no size, no user recorded */
+	assert_string_equal(got.r[3].terminal_id, "pc-2");
+	assert_string_equal(got.r[3].request_sid, c.id);
+	assert_string_equal(got.r[3].approved_by, "kacho");
+	assert_int_equal(got.r[3].size, -1);
+	assert_string_equal(got.r[3].user, "");
+	/* one terminal, paged */
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(STORE_CALL(s, carry_out_list, "pc-2", 0, 100, carry_cb, &got), 0);
+	assert_int_equal(got.n, 1);
+	assert_string_equal(got.r[0].path, "/d.txt");
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(STORE_CALL(s, carry_out_list, NULL, 0, 1, carry_cb, &got), 0);
+	assert_int_equal(got.n, 1);
+	{
+		int64_t first = got.r[0].event_id;
+
+		memset(&got, 0, sizeof(got));
+		assert_int_equal(STORE_CALL(s, carry_out_list, NULL, first, 2, carry_cb, &got), 0);
+		assert_int_equal(got.n, 2);
+		assert_string_equal(got.r[0].path, "/b.txt");
+		assert_string_equal(got.r[1].path, "/c.txt");
+	}
+	/* a department-wide approval of pc-2's group covers pc-1 too (same group) */
+	{
+		struct store_request d =
+		        carry_request("44444444444444444444444444444444", "pc-2", "dddd", "department");
+		static const char cd[] = "{\"payload\":{\"approval\":\"request-dddd\",\"device\":{\"product\":"
+		                         "\"5567\",\"serial\":\"CO1\",\"vendor\":\"0781\"},\"path\":\"/e.txt\","
+		                         "\"user\":\"kakari\"},\"type\":\"carry.out\"}";
+		struct store_event e = {.seq = 5,
+		                        .time_us = NOW,
+		                        .type = "carry.out",
+		                        .canon = cd,
+		                        .canon_len = sizeof(cd) - 1,
+		                        .hash = "ff"};
+		struct store_chain h3 = {.chain = "c", .head_seq = 5, .head_hash = "ff"};
+
+		assert_int_equal(STORE_CALL(s, request_add, &d), 0);
+		strscpy(d.status, sizeof(d.status), "approved");
+		strscpy(d.decided_by, sizeof(d.decided_by), "shonin");
+		d.not_after = NOW / SEC + 60;
+		d.decided_us = NOW;
+		assert_int_equal(STORE_CALL(s, request_decide, &d, "pending", NULL), 0);
+		assert_int_equal(STORE_CALL(s, events_append, "pc-1", &h1, &e, 1, &h3, NOW), 0);
+		memset(&got, 0, sizeof(got));
+		assert_int_equal(STORE_CALL(s, carry_out_list, "pc-1", 0, 100, carry_cb, &got), 0);
+		assert_int_equal(got.n, 4);
+		assert_string_equal(got.r[3].path, "/e.txt");
+		assert_string_equal(got.r[3].request_sid, d.id);
+	}
+}
+
 struct page {
 	char ids[8][16];
 	unsigned failing[8];
@@ -934,6 +1116,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_and_reopen, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_media, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_carry_outs, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_departments_and_schema, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_device_page, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_daily, setup, teardown),
