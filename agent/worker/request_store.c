@@ -167,6 +167,23 @@ static cJSON *medium_for(const cJSON *arg, const char **ret_reason)
 	return o;
 }
 
+/* The device object of the last blocked device, as the gate described it. */
+static cJSON *copy_blocked(const char *h)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "hash", h);
+	for (const char *const *k = (const char *const[]){"vendor", "product", "serial", "name", "port", NULL}; *k; k++)
+		cJSON_AddItemToObject(
+		        o, *k, str(last_blocked, *k) ? cJSON_CreateString(str(last_blocked, *k)) : cJSON_CreateNull());
+	if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(last_blocked, "interfaces")))
+		cJSON_AddItemToObject(o, "interfaces",
+		                      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(last_blocked, "interfaces"), 1));
+	return o;
+}
+
 /* What the request names: a port or hash given, or the last blocked device. */
 static cJSON *device_for(const cJSON *arg, const char **ret_reason)
 {
@@ -181,25 +198,8 @@ static cJSON *device_for(const cJSON *arg, const char **ret_reason)
 			return NULL;
 		}
 		h = str(last_blocked, "hash");
-		if (h && usb_local_is_hash(h)) {
-			o = cJSON_CreateObject();
-			if (o) {
-				cJSON_AddStringToObject(o, "hash", h);
-				for (const char *const *k =
-				             (const char *const[]){"vendor", "product", "serial", "name", "port", NULL};
-				     *k; k++)
-					cJSON_AddItemToObject(o, *k,
-					                      str(last_blocked, *k)
-					                              ? cJSON_CreateString(str(last_blocked, *k))
-					                              : cJSON_CreateNull());
-				if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(last_blocked, "interfaces")))
-					cJSON_AddItemToObject(o, "interfaces",
-					                      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(
-					                                              last_blocked, "interfaces"),
-					                                      1));
-			}
-			return o;
-		}
+		if (h && usb_local_is_hash(h))
+			return copy_blocked(h);
 		port = str(last_blocked, "port");
 		o = port ? device_of_port(port) : NULL;
 		if (!o)
@@ -211,6 +211,10 @@ static cJSON *device_for(const cJSON *arg, const char **ret_reason)
 		return NULL;
 	}
 	if (usb_local_is_hash(s)) {
+		/* the last blocked device named by its hash (the notification's
+		 * "申請する / Request", issue 16.1): with what the gate saw of it */
+		if (last_blocked && str(last_blocked, "hash") && strcmp(str(last_blocked, "hash"), s) == 0)
+			return copy_blocked(s);
 		o = cJSON_CreateObject();
 		if (o)
 			cJSON_AddStringToObject(o, "hash", s);
