@@ -468,6 +468,25 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 		    until_us - now_us > APPROVAL_UNTIL_MAX_S * 1000000)
 			return bad(req, "until は 1 年以内の将来の日時 (RFC 3339) です",
 			           "until: a time (RFC 3339) in the future, at most a year ahead");
+		/* never longer than asked for (issue 16.2): the requester's
+		 * until (a carry-out's window, an exception's end) bounds the
+		 * approver's; a request without one (a device) has no bound here */
+		{
+			_cleanup_json_ cJSON *rb = cJSON_Parse(q->body);
+			const cJSON *asked = cJSON_GetObjectItemCaseSensitive(rb, "until");
+
+			if (asked && (!cJSON_IsNumber(asked) || until_us / 1000000 > (int64_t)asked->valuedouble)) {
+				char why[96];
+
+				(void)xsnprintf(why, sizeof(why), "until beyond the request's (%.0f)",
+				                cJSON_IsNumber(asked) ? asked->valuedouble : -1.0);
+				server_audit(srv, actor, action, q->terminal_id, "refused", why);
+				return http_reply_error(
+				        req, 409, "until_beyond_request",
+				        "承認の期限 (until) は申請された期限より後にできません",
+				        "until: the approval cannot last longer than the request asked for", NULL);
+			}
+		}
 		/* a carry-out names its person and allows writing (CARRY-2) */
 		if (strcmp(q->kind, "carry-out") == 0 && strcmp(person, "requester") != 0)
 			return bad(req, "持ち出しの承認は申請者本人に限ります (person は requester、CARRY-2)",
