@@ -34,6 +34,7 @@ static int notify(sd_bus_message *m, void *userdata, sd_bus_error *err)
 	char actions[1024] = "";
 	bool has_request = false, key = true;
 	uint32_t replaces, id = next_id++;
+	size_t n;
 	uid_t uid = (uid_t)-1;
 	int32_t timeout;
 	FILE *f;
@@ -48,11 +49,8 @@ static int notify(sd_bus_message *m, void *userdata, sd_bus_error *err)
 		if (key && strcmp(a, "request") == 0)
 			has_request = true;
 		key = !key;
-		if (strlen(actions) + strlen(a) + 2 < sizeof(actions)) {
-			if (actions[0])
-				strcat(actions, "|");
-			strcat(actions, a);
-		}
+		n = strlen(actions);
+		(void)snprintf(actions + n, sizeof(actions) - n, "%s%s", n ? "|" : "", a);
 	}
 	if (r < 0 || (r = sd_bus_message_exit_container(m)) < 0 || (r = sd_bus_message_skip(m, "a{sv}")) < 0 ||
 	    (r = sd_bus_message_read(m, "i", &timeout)) < 0)

@@ -15,8 +15,12 @@
  * it was filed. A notification dismissed without the button files nothing.
  * The helper takes no argument naming a person, and run as another user
  * (uid 1) it cannot reach the session user's bus: no request is made for a
- * uid that is not the session's this way. */
+ * uid that is not the session's this way.
+ *
+ * Then the per-uid bounds of the control socket on the same real worker
+ * (issue 16; limits() below). */
 #include <errno.h>
+#include <grp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +36,7 @@
 #include <cmocka.h>
 #include <umockdev.h>
 
+#include "alloc-util.h"
 #include "control.h"
 #include "json-util.h"
 #include "strutil.h"
@@ -118,6 +123,83 @@ static cJSON *requests_created(void)
 	         bindir, tbroot, prep, prep, prep);
 	assert_int_equal(run(cmd), 0);
 	return cJSON_Parse(prep_read("created.json"));
+}
+
+/* The per-uid bounds of the 0666 control socket (issue 16), on the real
+ * worker: uid 65534 holding CONTROL_MAX_CLIENTS_PER_UID connections gets a
+ * clear refusal for one more (control.refused journaled, counted in
+ * status), and with REQUEST_QUEUED_PER_UID_MAX requests waiting to be sent
+ * (no server here: none is ever sent) the next is refused
+ * (too_many_queued) — the queued ones stay in the journal. */
+static void limits(void)
+{
+	char cmd[8192], sock[4096], c;
+	int ready[2], done[2], st;
+	pid_t p;
+
+	snprintf(sock, sizeof(sock), "%s/run/mamori/mamorid.sock", tbroot);
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(done), 0);
+	p = fork();
+	assert_true(p >= 0);
+	if (p == 0) {
+		int fds[CONTROL_MAX_CLIENTS_PER_UID];
+
+		close(ready[0]);
+		close(done[1]);
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(3);
+		for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
+			struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+			fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			(void)strscpy(sa.sun_path, sizeof(sa.sun_path), sock);
+			if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)) < 0)
+				_exit(4);
+		}
+		if (write(ready[1], "r", 1) != 1 || read(done[0], &c, 1) < 0)
+			_exit(5);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(done[0]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	usleep(300000); /* the worker accepted them */
+	snprintf(cmd, sizeof(cmd),
+	         "runuser -u nobody -- %s/mamorictl --root %s --lang en request device 1-3 > %s/lim.out 2> %s/lim.err",
+	         bindir, tbroot, prep, prep);
+	assert_int_equal(run_quiet(cmd), 1);
+	assert_non_null(strstr(prep_read("lim.err"), "too many connections of this user at once"));
+	assert_non_null(strstr(prep_read("lim.err"), "同時接続が多すぎます"));
+	assert_int_equal(write(done[1], "d", 1), 1);
+	assert_int_equal(waitpid(p, &st, 0), p);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(ready[0]);
+	close(done[1]);
+	usleep(300000); /* the worker saw them go */
+
+	/* 15 more (the notification made one): the bound, then a refusal */
+	snprintf(cmd, sizeof(cmd),
+	         "for i in $(seq 15); do runuser -u nobody -- %s/mamorictl --root %s --lang en request exception "
+	         "--requirement OPS-1 --until $(date -u -d @%lld +%%Y-%%m-%%dT%%H:%%M:%%SZ) --reason r > /dev/null || "
+	         "exit 1; done",
+	         bindir, tbroot, (long long)time(NULL) + 86400);
+	assert_int_equal(run(cmd), 0);
+	snprintf(cmd, sizeof(cmd),
+	         "runuser -u nobody -- %s/mamorictl --root %s --lang en request exception --requirement OPS-1 --until "
+	         "$(date -u -d @%lld +%%Y-%%m-%%dT%%H:%%M:%%SZ) --reason r > %s/lim.out 2> %s/lim.err",
+	         bindir, tbroot, (long long)time(NULL) + 86400, prep, prep);
+	assert_int_equal(run_quiet(cmd), 1);
+	assert_non_null(strstr(prep_read("lim.err"), "too many of this user's requests wait to be sent"));
+	{
+		_cleanup_json_ cJSON *s = control("{\"cmd\":\"status\"}");
+
+		assert_non_null(s);
+		assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "control_refused")), 1);
+		assert_int_equal(
+		        (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "requests_refused_queue_full")),
+		        1);
+	}
 }
 
 static void test_notify_request(void **state)
@@ -214,13 +296,28 @@ static void test_notify_request(void **state)
 	sleep(1);
 	assert_int_equal(lines(notify_log()), 3);
 
+	limits();
+
 	gate_stop();
 	{
 		_cleanup_json_ cJSON *c = requests_created();
-		const cJSON *r = cJSON_GetArrayItem(c, 0), *d = cJSON_GetObjectItemCaseSensitive(r, "device");
+		const cJSON *r = cJSON_GetArrayItem(c, 0), *d = cJSON_GetObjectItemCaseSensitive(r, "device"), *it;
 
 		assert_non_null(c);
-		assert_int_equal(cJSON_GetArraySize(c), 1);
+		/* the notification's, then the 15 of limits(): none lost */
+		assert_int_equal(cJSON_GetArraySize(c), 16);
+		cJSON_ArrayForEach(it, c)
+		{
+			assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "uid")), 65534);
+		}
+		snprintf(cmd, sizeof(cmd),
+		         "jq -e -s '[.[] | select(.type == \"request.refused\" and .payload.reason == "
+		         "\"too_many_queued\" and .payload.uid == 65534)] | length == 1' %s/notify.jsonl >/dev/null && "
+		         "jq -e -s '[.[] | select(.type == \"control.refused\" and .payload.reason == "
+		         "\"too_many_of_uid\" and .payload.uid == 65534 and .payload.refused == 1)] | length == 1' "
+		         "%s/notify.jsonl >/dev/null",
+		         prep, prep);
+		assert_int_equal(run(cmd), 0);
 		assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "uid")), 65534);
 		assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "user")), "nobody");
 		assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "kind")), "device");
