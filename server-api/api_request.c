@@ -376,6 +376,15 @@ static void bad(struct http_req *req, const char *ja, const char *en)
 	http_reply_error(req, 400, "invalid", ja, en, NULL);
 }
 
+/* A refused decision step (400): audited with the English reason (issue
+ * 16.2: every step is in the audit trail, refusals too). */
+static void bad_audited(struct server *srv, struct http_req *req, const char *actor, const char *action,
+                        const char *terminal_id, const char *ja, const char *en)
+{
+	server_audit(srv, actor, action, terminal_id, "refused", en);
+	bad(req, ja, en);
+}
+
 /* Can "ro" be enforced on the requested device? The gate holds only storage
  * read-only (BLKROSET) and lets in nothing else of a read-only approval
  * (modules/usb/usb_local.h): a device whose recorded interfaces include no
@@ -428,11 +437,12 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 	if (r < 0)
 		return http_reply_body_error(req, r);
 	if (!cJSON_IsObject(body))
-		return bad(req, "JSON オブジェクトが必要です", "a JSON object is expected");
+		return bad_audited(srv, req, actor, action, q->terminal_id, "JSON オブジェクトが必要です",
+		                   "a JSON object is expected");
 	u = api_unknown_field(body, step == STEP_APPROVE ? approve_keys : step == STEP_REJECT ? reject_keys : ack_keys);
 	if (u) {
-		server_audit(srv, actor, action, q->terminal_id, "refused", "unknown field");
-		return bad(req, "不明な項目があります", "unknown field in the request");
+		return bad_audited(srv, req, actor, action, q->terminal_id, "不明な項目があります",
+		                   "unknown field in the request");
 	}
 	(void)xsnprintf(detail, sizeof(detail), "%s %s by %.64s", q->kind, q->id, q->person);
 	if (strcmp(q->kind, "emergency") == 0 ? step != STEP_ACKNOWLEDGE : step == STEP_ACKNOWLEDGE) {
@@ -459,23 +469,47 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 		int64_t until_us = 0, now_us = server_now_us();
 
 		if (!scope || (strcmp(scope, "terminal") != 0 && strcmp(scope, "department") != 0))
-			return bad(req, "scope は terminal か department です", "scope: terminal or department");
+			return bad_audited(srv, req, actor, action, q->terminal_id,
+			                   "scope は terminal か department です", "scope: terminal or department");
 		if (!person || (strcmp(person, "requester") != 0 && strcmp(person, "anyone") != 0))
-			return bad(req, "person は requester か anyone です", "person: requester or anyone");
+			return bad_audited(srv, req, actor, action, q->terminal_id,
+			                   "person は requester か anyone です", "person: requester or anyone");
 		if (!access || (strcmp(access, "ro") != 0 && strcmp(access, "rw") != 0))
-			return bad(req, "access は ro か rw です", "access: ro or rw");
+			return bad_audited(srv, req, actor, action, q->terminal_id, "access は ro か rw です",
+			                   "access: ro or rw");
 		if (!until || api_admin_parse_time(until, &until_us) < 0 || until_us <= now_us ||
 		    until_us - now_us > APPROVAL_UNTIL_MAX_S * 1000000)
-			return bad(req, "until は 1 年以内の将来の日時 (RFC 3339) です",
-			           "until: a time (RFC 3339) in the future, at most a year ahead");
+			return bad_audited(srv, req, actor, action, q->terminal_id,
+			                   "until は 1 年以内の将来の日時 (RFC 3339) です",
+			                   "until: a time (RFC 3339) in the future, at most a year ahead");
+		/* never longer than asked for (issue 16.2): the requester's
+		 * until (a carry-out's window, an exception's end) bounds the
+		 * approver's; a request without one (a device) has no bound here */
+		{
+			_cleanup_json_ cJSON *rb = cJSON_Parse(q->body);
+			const cJSON *asked = cJSON_GetObjectItemCaseSensitive(rb, "until");
+
+			if (asked && (!cJSON_IsNumber(asked) || until_us / 1000000 > (int64_t)asked->valuedouble)) {
+				char why[96];
+
+				(void)xsnprintf(why, sizeof(why), "until beyond the request's (%.0f)",
+				                cJSON_IsNumber(asked) ? asked->valuedouble : -1.0);
+				server_audit(srv, actor, action, q->terminal_id, "refused", why);
+				return http_reply_error(
+				        req, 409, "until_beyond_request",
+				        "承認の期限 (until) は申請された期限より後にできません",
+				        "until: the approval cannot last longer than the request asked for", NULL);
+			}
+		}
 		/* a carry-out names its person and allows writing (CARRY-2) */
 		if (strcmp(q->kind, "carry-out") == 0 && strcmp(person, "requester") != 0)
-			return bad(req, "持ち出しの承認は申請者本人に限ります (person は requester、CARRY-2)",
-			           "a carry-out is approved for the requester only (person: requester; CARRY-2)");
+			return bad_audited(
+			        srv, req, actor, action, q->terminal_id,
+			        "持ち出しの承認は申請者本人に限ります (person は requester、CARRY-2)",
+			        "a carry-out is approved for the requester only (person: requester; CARRY-2)");
 		if (strcmp(q->kind, "device") == 0 && strcmp(access, "ro") == 0 && !read_only_enforceable(q)) {
-			server_audit(srv, actor, action, q->terminal_id, "refused", "read-only not enforceable");
-			return bad(
-			        req,
+			return bad_audited(
+			        srv, req, actor, action, q->terminal_id,
 			        "この機器には記憶装置 (クラス 08) がなく、読み取り専用にできません。rw "
 			        "で承認するか却下して"
 			        "ください",
@@ -483,8 +517,9 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 			        "approve rw or reject");
 		}
 		if (strcmp(q->kind, "carry-out") == 0 && strcmp(access, "rw") != 0)
-			return bad(req, "持ち出しの承認は書き込みの許可です (access は rw、CARRY-2)",
-			           "a carry-out approval permits writing (access: rw; CARRY-2)");
+			return bad_audited(srv, req, actor, action, q->terminal_id,
+			                   "持ち出しの承認は書き込みの許可です (access は rw、CARRY-2)",
+			                   "a carry-out approval permits writing (access: rw; CARRY-2)");
 		if (strcmp(q->kind, "exception") == 0) {
 			/* fail closed (issue 16.3): an exception of a requirement the
 			 * server does not know is never approved */
@@ -511,7 +546,8 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 		const char *reason = get_str(body, "reason");
 
 		if (!reason || !reason[0] || strlen(reason) > 1024 || !utf8_valid(reason, strlen(reason)))
-			return bad(req, "却下の理由 (reason) が必要です", "a reason (1 to 1024 bytes) is required");
+			return bad_audited(srv, req, actor, action, q->terminal_id, "却下の理由 (reason) が必要です",
+			                   "a reason (1 to 1024 bytes) is required");
 		cJSON_AddStringToObject(dec, "reason", reason);
 		(void)strscpy(q->status, sizeof(q->status), "rejected");
 	} else {
@@ -519,7 +555,8 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 
 		if (cJSON_GetObjectItemCaseSensitive(body, "note") &&
 		    (!note || strlen(note) > 1024 || !utf8_valid(note, strlen(note))))
-			return bad(req, "note が不正です", "note: at most 1024 bytes of text");
+			return bad_audited(srv, req, actor, action, q->terminal_id, "note が不正です",
+			                   "note: at most 1024 bytes of text");
 		if (note)
 			cJSON_AddStringToObject(dec, "note", note);
 		(void)strscpy(q->status, sizeof(q->status), "acknowledged");
@@ -528,7 +565,8 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 	r = dec_text ? strscpy(q->decision, sizeof(q->decision), dec_text) : -ENOMEM;
 	cJSON_free(dec_text);
 	if (r < 0)
-		return bad(req, "判断の内容が長すぎます", "the decision is too long");
+		return bad_audited(srv, req, actor, action, q->terminal_id, "判断の内容が長すぎます",
+		                   "the decision is too long");
 	(void)strscpy(q->decided_by, sizeof(q->decided_by), actor);
 	q->decided_us = server_now_us();
 	r = STORE_CALL(srv->store, request_decide, q, from, &version);

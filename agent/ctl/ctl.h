@@ -18,17 +18,18 @@ struct ctl_env {
 	bool json;                  /* --json */
 };
 
-int ctl_check(struct ctl_env *env, int argc, char **argv);     /* ctl_check.c */
-int ctl_status(struct ctl_env *env, int argc, char **argv);    /* ctl_check.c: asks the daemon */
-int ctl_policy(struct ctl_env *env, int argc, char **argv);    /* ctl_policy.c */
-int ctl_exception(struct ctl_env *env, int argc, char **argv); /* ctl_policy.c */
-int ctl_journal(struct ctl_env *env, int argc, char **argv);   /* ctl_journal.c */
-int ctl_carry(struct ctl_env *env, int argc, char **argv);     /* ctl_carry.c: the carry-out/in register */
-int ctl_enroll(struct ctl_env *env, int argc, char **argv);    /* ctl_enroll.c */
-int ctl_server(struct ctl_env *env, int argc, char **argv);    /* ctl_enroll.c: sync, status */
-int ctl_usb(struct ctl_env *env, int argc, char **argv);       /* ctl_usb.c: list, generate-policy */
-int ctl_commands(struct ctl_env *env, int argc, char **argv);  /* ctl_commands.c: remote commands received */
-int ctl_request(struct ctl_env *env, int argc, char **argv);   /* ctl_request.c: requests to the approver */
+int ctl_check(struct ctl_env *env, int argc, char **argv);          /* ctl_check.c */
+int ctl_status(struct ctl_env *env, int argc, char **argv);         /* ctl_check.c: asks the daemon */
+int ctl_policy(struct ctl_env *env, int argc, char **argv);         /* ctl_policy.c */
+int ctl_exception(struct ctl_env *env, int argc, char **argv);      /* ctl_policy.c */
+int ctl_journal(struct ctl_env *env, int argc, char **argv);        /* ctl_journal.c */
+int ctl_carry(struct ctl_env *env, int argc, char **argv);          /* ctl_carry.c: the carry-out/in register */
+int ctl_enroll(struct ctl_env *env, int argc, char **argv);         /* ctl_enroll.c */
+int ctl_server(struct ctl_env *env, int argc, char **argv);         /* ctl_enroll.c: sync, status */
+int ctl_usb(struct ctl_env *env, int argc, char **argv);            /* ctl_usb.c: list, generate-policy */
+int ctl_commands(struct ctl_env *env, int argc, char **argv);       /* ctl_commands.c: remote commands received */
+int ctl_request(struct ctl_env *env, int argc, char **argv);        /* ctl_request.c: requests to the approver */
+int ctl_notify_request(struct ctl_env *env, int argc, char **argv); /* ctl_notify.c: the notification's action */
 
 /* ctl_usb.c, shared: one control request and its parsed answer (NULL and a
  * message on stderr when none); an RFC 3339 time as seconds (-1 if not one);

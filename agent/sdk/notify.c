@@ -5,7 +5,10 @@
  * a notification must never delay a USB decision. posix_spawn returns as
  * soon as the child exists; the child's exit is collected later with
  * waitpid(WNOHANG). The daemon blocks signals for its signalfd, so the
- * child gets an empty signal mask and default dispositions. */
+ * child gets an empty signal mask and default dispositions. A blocked
+ * device's notification is `mamorictl notify-request` instead of gdbus: it
+ * carries the "申請する / Request" action and files the request as the
+ * session's user (issue 16.1; agent/ctl/ctl_notify.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +27,7 @@
 #include "alloc-util.h"
 #include "fileio.h"
 #include "notify.h"
+#include "proc-util.h"
 #include "rootpath.h"
 #include "strutil.h"
 
@@ -184,13 +188,34 @@ static char *gvariant_string(const char *s)
 	return out;
 }
 
+/* mamorictl for the notification's "申請する / Request" action (issue 16.1):
+ * next to this program (a build tree, a test), else where the package puts it.
+ * 0 and the path, or -ENOENT: the notification is then shown without it. */
+static int find_ctl(char *buf, size_t sz)
+{
+	static const char *const fixed[] = {"/usr/bin/mamorictl", "/usr/local/bin/mamorictl"};
+
+	if (self_sibling_path("mamorictl", buf, sz) == 0 && access(buf, X_OK) == 0)
+		return 0;
+	for (size_t i = 0; i < ELEMENTSOF(fixed); i++)
+		if (access(fixed[i], X_OK) == 0)
+			return strscpy(buf, sz, fixed[i]) < 0 ? -ENAMETOOLONG : 0;
+	return -ENOENT;
+}
+
 int notify_send(struct notify *n, const char *summary, const char *body)
 {
+	return notify_send_request(n, summary, body, NULL);
+}
+
+int notify_send_request(struct notify *n, const char *summary, const char *body, const char *device)
+{
 	_cleanup_free_ char *gs = NULL, *gb = NULL;
-	char bus[PATH_MAX + 16], envbus[PATH_MAX + 48], envpath[PATH_MAX + 8], ruid[32], rgid[32];
+	char bus[PATH_MAX + 16], envbus[PATH_MAX + 48], envpath[PATH_MAX + 8], ruid[32], rgid[32], ctl[PATH_MAX];
+	char to[32];
 	const char *path = getenv("PATH");
 	char *envp[4];
-	const char *argv[24];
+	const char *argv[32];
 	posix_spawnattr_t attr;
 	posix_spawn_file_actions_t fa;
 	sigset_t none;
@@ -201,6 +226,8 @@ int notify_send(struct notify *n, const char *summary, const char *body)
 
 	if (!n || !summary || !body)
 		return -EINVAL;
+	if (device && (!device[0] || strlen(device) > 64 || device[0] == '-'))
+		return -EINVAL;
 	if (notify_reap(n) >= n->max) {
 		n->dropped++;
 		return -EBUSY;
@@ -208,6 +235,8 @@ int notify_send(struct notify *n, const char *summary, const char *body)
 	r = notify_find_session(&uid, bus, sizeof(bus));
 	if (r < 0)
 		return r;
+	if (device && find_ctl(ctl, sizeof(ctl)) < 0)
+		device = NULL; /* no helper: the text alone (it names the command) */
 	gs = gvariant_string(summary);
 	gb = gvariant_string(body);
 	if (!gs || !gb)
@@ -234,20 +263,44 @@ int notify_send(struct notify *n, const char *summary, const char *body)
 		argv[a++] = "--clear-groups";
 		argv[a++] = "--";
 	}
-	argv[a++] = "gdbus";
-	argv[a++] = "call";
-	argv[a++] = "--session";
-	argv[a++] = "--dest=org.freedesktop.Notifications";
-	argv[a++] = "--object-path=/org/freedesktop/Notifications";
-	argv[a++] = "--method=org.freedesktop.Notifications.Notify";
-	argv[a++] = "\"mamori\"";
-	argv[a++] = "uint32 0";
-	argv[a++] = "\"dialog-warning\"";
-	argv[a++] = gs;
-	argv[a++] = gb;
-	argv[a++] = "@as []";
-	argv[a++] = "@a{sv} {}";
-	argv[a++] = "int32 10000";
+	if (device) {
+		/* the helper runs as the session's user: it shows the
+		 * notification with the action, waits for it (bounded) and files
+		 * the request through the control socket, which takes the person
+		 * from the peer credentials (agent/ctl/ctl_notify.c) */
+		const char *root = root_get();
+
+		xsnprintf(to, sizeof(to), "%d", NOTIFY_ACTION_TIMEOUT_MS);
+		argv[a++] = ctl;
+		if (root && root[0]) {
+			argv[a++] = "--root";
+			argv[a++] = root;
+		}
+		argv[a++] = "notify-request";
+		argv[a++] = "--device";
+		argv[a++] = device;
+		argv[a++] = "--timeout-ms";
+		argv[a++] = to;
+		argv[a++] = "--summary";
+		argv[a++] = summary;
+		argv[a++] = "--body";
+		argv[a++] = body;
+	} else {
+		argv[a++] = "gdbus";
+		argv[a++] = "call";
+		argv[a++] = "--session";
+		argv[a++] = "--dest=org.freedesktop.Notifications";
+		argv[a++] = "--object-path=/org/freedesktop/Notifications";
+		argv[a++] = "--method=org.freedesktop.Notifications.Notify";
+		argv[a++] = "\"mamori\"";
+		argv[a++] = "uint32 0";
+		argv[a++] = "\"dialog-warning\"";
+		argv[a++] = gs;
+		argv[a++] = gb;
+		argv[a++] = "@as []";
+		argv[a++] = "@a{sv} {}";
+		argv[a++] = "int32 10000";
+	}
 	argv[a] = NULL;
 
 	sigemptyset(&none);

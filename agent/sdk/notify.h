@@ -7,7 +7,13 @@
  * found through logind's /run/systemd/sessions (under the root prefix).
  * Sending never blocks: posix_spawn, then children are reaped later with
  * WNOHANG; at most max_inflight run at once, more are dropped and counted.
- * No session or no bus is an error for the caller, never a delay. */
+ * No session or no bus is an error for the caller, never a delay.
+ *
+ * A blocked device's notification offers "申請する / Request" (issue 16.1):
+ * then the child is `mamorictl notify-request` as that user (sd-bus, see
+ * agent/ctl/ctl_notify.c), which shows it with the action, waits for the
+ * person at most NOTIFY_ACTION_TIMEOUT_MS and files the request through the
+ * control socket — the person is that socket's peer, never an argument. */
 #ifndef MAMORI_NOTIFY_H
 #define MAMORI_NOTIFY_H
 
@@ -15,8 +21,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define NOTIFY_TEXT_MAX    1024 /* summary and body are cut to this many bytes */
-#define NOTIFY_SESSION_MAX 256  /* session files looked at */
+#define NOTIFY_TEXT_MAX          1024  /* summary and body are cut to this many bytes */
+#define NOTIFY_SESSION_MAX       256   /* session files looked at */
+#define NOTIFY_ACTION_TIMEOUT_MS 60000 /* a notification with the request action is shown (and waited for) this long */
 
 struct notify;
 
@@ -31,6 +38,11 @@ struct notify *notify_free(struct notify *n);
  * child was started, -ENXIO when there is no active session with a bus,
  * -EBUSY when max_inflight children are still running (dropped), or -errno. */
 int notify_send(struct notify *n, const char *summary, const char *body);
+
+/* The same with the "申請する / Request" action for device (a port or a
+ * descriptor hash as `mamorictl request device` takes it; NULL: none, as
+ * notify_send). Without mamorictl installed it is shown without the action. */
+int notify_send_request(struct notify *n, const char *summary, const char *body, const char *device);
 
 /* Reap finished children (non-blocking). Returns how many are still running. */
 size_t notify_reap(struct notify *n);

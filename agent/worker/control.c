@@ -1,6 +1,7 @@
 /* agent/worker/control.c — the control socket: server side in mamori-worker, client side
  * in mamorictl. */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -36,6 +37,9 @@ struct client {
 	struct timespec since;
 	bool waiting;          /* the answer comes later (CONTROL_DEFERRED) */
 	bool waiting_sanitize; /* ... when the sanitising child ends (CONTROL_DEFERRED_SANITIZE) */
+	const char *refusal;   /* one connection too many: this answer to its request, then closed
+	                          (answered after the request is read: closing on unread data
+	                          would reset the connection before the caller reads why) */
 	struct client *next;
 };
 
@@ -45,7 +49,11 @@ struct control_server {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct client *clients;
 	size_t n_clients;
-	gid_t gid; /* the socket's group: its members (administrators' tools) may use every command */
+	gid_t gid;         /* the socket's group: its members (administrators' tools) may use every command */
+	uint64_t refused;  /* connections refused: too many (CONTROL_MAX_CLIENTS[_PER_UID]) */
+	size_t n_refusing; /* of n_clients, those only waiting for their refusal */
+	struct timespec refused_logged; /* the last warning of it: at most one a minute */
+	uint64_t refused_unlogged;
 };
 
 const struct control_cmd_info control_cmds[_CONTROL_CMD_MAX] = {
@@ -197,6 +205,8 @@ static void client_free(struct control_server *s, int epfd, struct client *c)
 			break;
 		}
 	s->n_clients--;
+	if (c->refusal)
+		s->n_refusing--;
 	if (epfd >= 0)
 		epoll_ctl(epfd, EPOLL_CTL_DEL, c->w.fd, NULL);
 	close(c->w.fd);
@@ -254,6 +264,49 @@ static bool pid_in_group(pid_t pid, gid_t gid)
 	return found;
 }
 
+static size_t uid_clients(const struct control_server *s, uid_t uid)
+{
+	size_t n = 0;
+
+	for (const struct client *c = s->clients; c; c = c->next)
+		n += c->uid == uid && !c->failed && !c->refusal;
+	return n;
+}
+
+/* One connection too many: counted, logged and journaled (control.refused)
+ * at most once a minute — a flood must not flood the journal; the count in
+ * between is in the next record and in `status`. The caller answers its
+ * request with the returned refusal (both languages: the worker does not
+ * know the caller's); the connections the uid holds stay. */
+static const char *refuse_client(struct control_server *s, uid_t uid, bool all)
+{
+	static const char per_uid[] =
+	        "{\"ok\":false,\"reason\":\"too_many_connections\",\"error\":\"このユーザーの同時接続が多すぎます。"
+	        "少し待ってからやり直してください / too many connections of this user at once: try again shortly\"}";
+	static const char total[] =
+	        "{\"ok\":false,\"reason\":\"too_many_connections\",\"error\":\"mamorid が混み合っています。"
+	        "少し待ってからやり直してください / mamorid is busy: try again shortly\"}";
+	struct timespec now;
+
+	s->refused++;
+	s->refused_unlogged++;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (s->refused_logged.tv_sec == 0 || now.tv_sec - s->refused_logged.tv_sec >= 60) {
+		log_warning("control socket: refused %" PRIu64 " connection(s) (the last of uid %u: %s)",
+		            s->refused_unlogged, (unsigned)uid,
+		            all ? "all connections in use" : "too many of this uid");
+		daemon_control_refused(s->d, uid, s->refused_unlogged, all);
+		s->refused_logged = now;
+		s->refused_unlogged = 0;
+	}
+	return all ? total : per_uid;
+}
+
+uint64_t control_server_refused(const struct control_server *s)
+{
+	return s ? s->refused : 0;
+}
+
 static void accept_clients(struct control_server *s, int epfd)
 {
 	for (;;) {
@@ -261,19 +314,29 @@ static void accept_clients(struct control_server *s, int epfd)
 		socklen_t cl = sizeof(cred);
 		struct client *c;
 		struct epoll_event ev = {.events = EPOLLIN};
+		const char *refusal = NULL;
 		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
 			return;
-		if (s->n_clients >= CONTROL_MAX_CLIENTS || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
 			close(fd);
 			continue;
+		}
+		if (s->n_clients - s->n_refusing >= CONTROL_MAX_CLIENTS ||
+		    (cred.uid != 0 && uid_clients(s, cred.uid) >= CONTROL_MAX_CLIENTS_PER_UID)) {
+			refusal = refuse_client(s, cred.uid, s->n_clients - s->n_refusing >= CONTROL_MAX_CLIENTS);
+			if (s->n_refusing >= CONTROL_MAX_REFUSING) {
+				close(fd); /* so many waiting for their refusal: no more words */
+				continue;
+			}
 		}
 		c = calloc(1, sizeof(*c));
 		if (!c) {
 			close(fd);
 			return;
 		}
+		c->refusal = refusal;
 		c->w = (struct watch){.kind = W_CONTROL, .fd = fd};
 		c->uid = cred.uid;
 		c->pid = cred.pid;
@@ -295,6 +358,7 @@ static void accept_clients(struct control_server *s, int epfd)
 		c->next = s->clients;
 		s->clients = c;
 		s->n_clients++;
+		s->n_refusing += c->refusal != NULL;
 	}
 }
 
@@ -328,8 +392,10 @@ static int client_read(struct control_server *s, int epfd, struct client *c)
 			const char *why;
 
 			current_pid = c->pid;
-			if (!c->member && (control_request_parse(c->in, (size_t)(nl - c->in), &cmd, &why) < 0 ||
-			                   cmd != CONTROL_REQUEST))
+			if (c->refusal)
+				resp = strdup(c->refusal);
+			else if (!c->member && (control_request_parse(c->in, (size_t)(nl - c->in), &cmd, &why) < 0 ||
+			                        cmd != CONTROL_REQUEST))
 				resp = strdup("{\"ok\":false,\"error\":\"permission denied: this user may only make "
 				              "requests (mamorictl request)\"}");
 			else

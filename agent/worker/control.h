@@ -21,10 +21,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CONTROL_REQUEST_MAX       (64 * 1024)
-#define CONTROL_RESPONSE_MAX      (16 * 1024 * 1024)
-#define CONTROL_MAX_CLIENTS       16
-#define CONTROL_CLIENT_TIMEOUT_MS 5000
+#define CONTROL_REQUEST_MAX  (64 * 1024)
+#define CONTROL_RESPONSE_MAX (16 * 1024 * 1024)
+#define CONTROL_MAX_CLIENTS  16
+/* The socket is 0666 (anybody may ask the approver, issue 16): one uid other
+ * than root holds at most this many connections at once; one more gets a
+ * refusal as the answer to its request and is closed (counted,
+ * journaled), the ones it holds stay. */
+#define CONTROL_MAX_CLIENTS_PER_UID 4
+#define CONTROL_MAX_REFUSING        8 /* refused ones waiting for their request to answer it; more: closed */
+#define CONTROL_CLIENT_TIMEOUT_MS   5000
 
 struct control_server;
 struct daemon;
@@ -69,6 +75,10 @@ int control_server_fd(const struct control_server *s);
 /* The listening fd or a client fd is readable/writable. */
 int control_server_dispatch(struct control_server *s, int epfd, void *tag, uint32_t events);
 bool control_server_has_clients(const struct control_server *s);
+
+/* Connections refused since the start (too many of one uid, or of all). */
+uint64_t control_server_refused(const struct control_server *s);
+
 /* Drop clients idle longer than the timeout. Safe while the loop still
  * holds their events: they are shut down and freed by their own next
  * dispatch, never here (the worker calls this right after epoll_wait). */

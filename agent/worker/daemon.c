@@ -1684,6 +1684,11 @@ cJSON *daemon_status_json(struct daemon *d)
 		}
 	} else
 		cJSON_AddNullToObject(o, "journal");
+	/* the 0666 control socket's refusals (too many connections of one
+	 * uid or of all; issue 16) and the requests refused for too many
+	 * waiting to be sent */
+	cJSON_AddNumberToObject(o, "control_refused", (double)control_server_refused(d->control));
+	cJSON_AddNumberToObject(o, "requests_refused_queue_full", (double)request_queue_refused());
 	mods = cJSON_AddArrayToObject(o, "modules");
 	for (size_t i = 0; mods && i < d->n_slots; i++) {
 		const struct module_slot *s = &d->slots[i];
@@ -1816,6 +1821,20 @@ static void sanitize_ready(struct daemon *d)
 	control_server_answer_sanitize(d->control, d->epfd, resp);
 }
 
+void daemon_control_refused(struct daemon *d, uid_t uid, uint64_t count, bool all)
+{
+	_cleanup_(cJSON_Deletep) cJSON *p = cJSON_CreateObject();
+
+	if (!d || !p)
+		return;
+	cJSON_AddStringToObject(p, "reason", all ? "all_connections_in_use" : "too_many_of_uid");
+	cJSON_AddNumberToObject(p, "uid", (double)uid);
+	cJSON_AddNumberToObject(p, "refused", (double)count);
+	cJSON_AddNumberToObject(p, "limit", all ? CONTROL_MAX_CLIENTS : CONTROL_MAX_CLIENTS_PER_UID);
+	if (mamori_emit(&d->ctx, "control.refused", SEV_WARNING, "OPS-4", p) < 0)
+		log_error("cannot journal control.refused");
+}
+
 char *daemon_control_request(struct daemon *d, const char *req, size_t len, uid_t peer_uid)
 {
 	_cleanup_(cJSON_Deletep) cJSON *out = NULL;
@@ -1835,8 +1854,14 @@ char *daemon_control_request(struct daemon *d, const char *req, size_t len, uid_
 	if (cmd == CONTROL_REQUEST) { /* issue 16: any user; the person is the peer */
 		_cleanup_(cJSON_Deletep) cJSON *in = cJSON_ParseWithLength(req, len);
 
+		char state[PATH_MAX];
+		uint64_t acked = 0;
+
+		/* what the server holds already is no longer queued (per-uid limit) */
+		if (root_path(state, sizeof(state), d->config.state_dir) < 0 || transport_acked_read(state, &acked) < 0)
+			acked = 0;
 		out = request_submit(&d->ctx, cJSON_GetObjectItemCaseSensitive(in, "args"), peer_uid,
-		                     control_peer_pid());
+		                     control_peer_pid(), acked);
 		return out ? cJSON_PrintUnformatted(out) : NULL;
 	}
 	if (cmd == CONTROL_MEDIA_SANITIZE) { /* issue 16.5, MEDIA-6 */

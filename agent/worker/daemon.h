@@ -72,4 +72,9 @@ cJSON *daemon_status_json(struct daemon *d);
  * bad input: garbage gets {"ok":false,"error":…}. NULL only on OOM. */
 char *daemon_control_request(struct daemon *d, const char *req, size_t len, uid_t peer_uid);
 
+/* The control socket refused connections (too many of one uid, or of all;
+ * issue 16): journals control.refused with how many since the last one.
+ * The caller calls it at most once a minute. */
+void daemon_control_refused(struct daemon *d, uid_t uid, uint64_t count, bool all);
+
 #endif

@@ -40,6 +40,47 @@
 #define REQUEST_REASON_MAX 1024
 #define REQUEST_UNTIL_MAX  (366LL * 86400) /* at most a year ahead */
 
+/* Per-uid bound of the requests not yet sent (issue 16): the control
+ * socket is 0666, and the journal must not fill with one person's requests
+ * while the terminal is offline. A request is queued from its
+ * request.created until the server acknowledged the journal past its seq
+ * (upload.state); one more of the same uid is refused (request.refused
+ * too_many_queued, counted) and nothing queued is touched. What is
+ * remembered is this run's requests: after a restart the count starts
+ * again (the queued records themselves stay in the journal and are sent). */
+#define REQUEST_QUEUED_PER_UID_MAX 16
+#define REQUEST_QUEUED_TRACK_MAX   1024 /* all uids; full of unsent ones: refused too (fail closed) */
+
+struct queued {
+	uid_t uid;
+	uint64_t seq;
+};
+
+static struct queued queued[REQUEST_QUEUED_TRACK_MAX];
+static size_t n_queued;
+static uint64_t queue_refused;
+
+uint64_t request_queue_refused(void)
+{
+	return queue_refused;
+}
+
+/* Forget what the server holds; how many of uid are still waiting. */
+static size_t queued_of(uid_t uid, uint64_t acked)
+{
+	size_t n = 0, i = 0;
+
+	while (i < n_queued) {
+		if (queued[i].seq <= acked) {
+			queued[i] = queued[--n_queued];
+			continue;
+		}
+		n += queued[i].uid == uid;
+		i++;
+	}
+	return n;
+}
+
 static cJSON *last_blocked; /* the device object of the last usb.blocked */
 
 void request_note_event(const struct mamori_event *ev)
@@ -167,6 +208,23 @@ static cJSON *medium_for(const cJSON *arg, const char **ret_reason)
 	return o;
 }
 
+/* The device object of the last blocked device, as the gate described it. */
+static cJSON *copy_blocked(const char *h)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "hash", h);
+	for (const char *const *k = (const char *const[]){"vendor", "product", "serial", "name", "port", NULL}; *k; k++)
+		cJSON_AddItemToObject(
+		        o, *k, str(last_blocked, *k) ? cJSON_CreateString(str(last_blocked, *k)) : cJSON_CreateNull());
+	if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(last_blocked, "interfaces")))
+		cJSON_AddItemToObject(o, "interfaces",
+		                      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(last_blocked, "interfaces"), 1));
+	return o;
+}
+
 /* What the request names: a port or hash given, or the last blocked device. */
 static cJSON *device_for(const cJSON *arg, const char **ret_reason)
 {
@@ -181,25 +239,8 @@ static cJSON *device_for(const cJSON *arg, const char **ret_reason)
 			return NULL;
 		}
 		h = str(last_blocked, "hash");
-		if (h && usb_local_is_hash(h)) {
-			o = cJSON_CreateObject();
-			if (o) {
-				cJSON_AddStringToObject(o, "hash", h);
-				for (const char *const *k =
-				             (const char *const[]){"vendor", "product", "serial", "name", "port", NULL};
-				     *k; k++)
-					cJSON_AddItemToObject(o, *k,
-					                      str(last_blocked, *k)
-					                              ? cJSON_CreateString(str(last_blocked, *k))
-					                              : cJSON_CreateNull());
-				if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(last_blocked, "interfaces")))
-					cJSON_AddItemToObject(o, "interfaces",
-					                      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(
-					                                              last_blocked, "interfaces"),
-					                                      1));
-			}
-			return o;
-		}
+		if (h && usb_local_is_hash(h))
+			return copy_blocked(h);
 		port = str(last_blocked, "port");
 		o = port ? device_of_port(port) : NULL;
 		if (!o)
@@ -211,6 +252,10 @@ static cJSON *device_for(const cJSON *arg, const char **ret_reason)
 		return NULL;
 	}
 	if (usb_local_is_hash(s)) {
+		/* the last blocked device named by its hash (the notification's
+		 * "申請する / Request", issue 16.1): with what the gate saw of it */
+		if (last_blocked && str(last_blocked, "hash") && strcmp(str(last_blocked, "hash"), s) == 0)
+			return copy_blocked(s);
 		o = cJSON_CreateObject();
 		if (o)
 			cJSON_AddStringToObject(o, "hash", s);
@@ -266,7 +311,7 @@ static cJSON *refuse(struct mamori_ctx *ctx, const char *reason, const char *msg
 	return out;
 }
 
-cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_t pid)
+cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_t pid, uint64_t acked)
 {
 	static const char *const dev_keys[] = {"kind", "device", "reason", NULL};
 	static const char *const exc_keys[] = {"kind", "requirement", "until", "reason", NULL};
@@ -278,11 +323,19 @@ cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_
 	char id[33];
 	cJSON *out;
 	int64_t now = (int64_t)time(NULL);
+	uint64_t seq = 0;
 
 	bool out_kind = kind && strcmp(kind, "carry-out") == 0;
 
 	if (!kind || (strcmp(kind, "device") != 0 && strcmp(kind, "exception") != 0 && !out_kind))
 		return refuse(ctx, "bad_request", "usage: kind device, exception or carry-out", args, uid, pid);
+	if (queued_of(uid, acked) >= REQUEST_QUEUED_PER_UID_MAX || n_queued >= REQUEST_QUEUED_TRACK_MAX) {
+		queue_refused++;
+		return refuse(ctx, "too_many_queued",
+		              "このユーザーの未送信の申請が多すぎます。サーバーに送られてからやり直してください / too "
+		              "many of this user's requests wait to be sent: try again once they reached the server",
+		              args, uid, pid);
+	}
 	/* exact: a field naming a person (or anything else) is refused */
 	if (!json_only_keys(args, strcmp(kind, "device") == 0 ? dev_keys : out_kind ? out_keys : exc_keys))
 		return refuse(ctx, "unknown_field",
@@ -349,7 +402,11 @@ cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_
 	if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(ev, "user")))
 		return refuse(ctx, "unknown_person", "the caller has no account name: nobody to approve for", args, uid,
 		              pid);
-	if (mamori_emit(ctx, "request.created", SEV_NOTICE, "OPS-3,OPS-4", ev) < 0) {
+	if (!ctx->emit ||
+	    ctx->emit(ctx,
+	              &(struct mamori_event){
+	                      .type = "request.created", .severity = SEV_NOTICE, .reqs = "OPS-3,OPS-4", .payload = ev},
+	              &seq) < 0) {
 		out = cJSON_CreateObject();
 		if (out) {
 			cJSON_AddBoolToObject(out, "ok", 0);
@@ -358,6 +415,7 @@ cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_
 		}
 		return out;
 	}
+	queued[n_queued++] = (struct queued){.uid = uid, .seq = seq};
 	out = cJSON_Duplicate(ev, 1);
 	if (out)
 		cJSON_AddBoolToObject(out, "ok", 1);

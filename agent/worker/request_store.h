@@ -7,6 +7,7 @@
 #ifndef MAMORI_WORKER_REQUEST_STORE_H
 #define MAMORI_WORKER_REQUEST_STORE_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <cjson/cJSON.h>
@@ -17,8 +18,13 @@ struct mamori_ctx;
 
 /* One `request` control command (args: the request's "args" or NULL): the
  * answer object ("ok" false with "reason"/"error" when refused, journaled as
- * request.refused), NULL on OOM. */
-cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_t pid);
+ * request.refused), NULL on OOM. acked: the journal seq the server holds
+ * (upload.state) — a uid with REQUEST_QUEUED_PER_UID_MAX requests after it
+ * is refused (too_many_queued). */
+cJSON *request_submit(struct mamori_ctx *ctx, const cJSON *args, uid_t uid, pid_t pid, uint64_t acked);
+
+/* Requests refused for too many of one uid waiting to be sent. */
+uint64_t request_queue_refused(void);
 
 /* Every journaled event passes here: the last usb.blocked device is what
  * `mamorictl request device` without an identity asks for. */

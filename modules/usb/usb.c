@@ -325,7 +325,13 @@ static void tell_person(struct usb_state *st, const struct usb_dev *d, const cha
 	               "mamorictl request device %s",
 	          name, d->id.vendor, d->id.product, reason_text(reason, ja), d->dec.rule_id,
 	          d->dec.reqs ? d->dec.reqs : "", d->id.port);
-	r = notify_send(st->notify, summary, body);
+	/* a device blocked as a whole: the notification offers "申請する /
+	 * Request", which files `mamorictl request device` for it by its
+	 * descriptor hash (or port) as the session's user (issue 16.1) */
+	r = notify_send_request(st->notify, summary, body,
+	                        strcmp(what, "blocked") != 0 ? NULL
+	                        : (d->id.have & USB_ID_HASH) ? d->id.hash_hex
+	                                                     : d->id.port);
 	if (r < 0 && r != -ENXIO)
 		log_debug("usb: notification not shown: %s", strerror(-r));
 }

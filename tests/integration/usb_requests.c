@@ -149,7 +149,7 @@ static void test_requests(void **state)
 	char *dev, *cam, *rw;
 	const char *ans;
 	double t0, dt;
-	time_t until;
+	time_t until, carry_until;
 
 	(void)state;
 	assert_int_equal(testbed_install_root(), 0);
@@ -242,6 +242,7 @@ static void test_requests(void **state)
 	assert_string_equal(step_out(), "409");
 
 	/* a carry-out of the stick (CARRY-2): a body naming a person is refused */
+	carry_until = time(NULL) + 86400;
 	ans = control_as_nobody("{\"cmd\":\"request\",\"args\":{\"kind\":\"carry-out\",\"medium\":\"1-3\","
 	                        "\"until\":4102444800,\"purpose\":\"x\",\"user\":\"shonin\"}}");
 	assert_non_null(strstr(ans, "unknown_field"));
@@ -249,7 +250,7 @@ static void test_requests(void **state)
 	         "runuser -u nobody -- %s/mamorictl --root %s --lang en --json request carry-out --medium 1-3 "
 	         "--until $(date -u -d @%lld +%%Y-%%m-%%dT%%H:%%M:%%SZ) --purpose 'council minutes' > %s/out3.txt "
 	         "2>&1",
-	         bindir, tbroot, (long long)time(NULL) + 86400, prep);
+	         bindir, tbroot, (long long)carry_until, prep);
 	assert_int_equal(run(cmd), 0);
 	{
 		_cleanup_json_ cJSON *o = cJSON_Parse(prep_read("out3.txt"));
@@ -279,6 +280,9 @@ static void test_requests(void **state)
 	                      id3, 0LL),
 	                 0);
 	assert_string_equal(step_out(), "400"); /* it names its person */
+	/* never longer than asked for (issue 16.2): the request's until + 1 h is refused */
+	assert_int_equal(step("approve_err %s shonin %lld", id3, (long long)carry_until + 3600), 0);
+	assert_string_equal(step_out(), "409 until_beyond_request");
 	assert_int_equal(step("approve_rw %s shonin %lld", id3, (long long)time(NULL) + 3600), 0);
 	assert_string_equal(step_out(), "200");
 	{
@@ -361,6 +365,9 @@ static void test_requests(void **state)
 		snprintf(want, sizeof(want), "request-%s", xrid);
 		assert_int_equal(step("wait_request exception"), 0);
 		assert_true(strscpy(id2, sizeof(id2), step_out()) >= 0);
+		/* the exception's until bounds the approval (issue 16.2) */
+		assert_int_equal(step("approve_err %s shonin %lld", id2, (long long)until3 + 600), 0);
+		assert_string_equal(step_out(), "409 until_beyond_request");
 		assert_int_equal(step("approve %s shonin %lld", id2, (long long)until3), 0);
 		assert_string_equal(step_out(), "200");
 		for (int i = 0; i < 75; i++) {

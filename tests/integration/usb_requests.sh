@@ -117,6 +117,10 @@ for a in request.received request.approve request.reject request.acknowledge; do
 done
 check "the other department's refused decision is audited (issue 16.2)" \
 	test "$(jq '[.. | objects | select(.action? == "request.approve" and .result? == "refused" and ((.detail? // "") | startswith("department")))] | length' <<<"$aud")" -ge 1
+check "an approval beyond the request's until is refused and audited (issue 16.2)" \
+	test "$(jq '[.. | objects | select(.action? == "request.approve" and .result? == "refused" and ((.detail? // "") | startswith("until beyond the request")))] | length' <<<"$aud")" -ge 2
+check "a malformed approval (until years ahead) is refused and audited too (issue 16.2: every step)" \
+	test "$(jq '[.. | objects | select(.action? == "request.approve" and .result? == "refused" and ((.detail? // "") | startswith("until: a time")))] | length' <<<"$aud")" -ge 1
 api GET /admin/v1/requests >"$T/ciso_list.json"
 check "the CISO (every department) sees the terminal's requests" test "$(jq length "$T/ciso_list.json")" -ge 2
 check "the self-approval is refused and audited" \

@@ -91,6 +91,13 @@ wait_event) # TYPE APPROVAL: an uploaded event of TYPE whose payload names APPRO
 	done
 	exit 1
 	;;
+approve_err) # ID ACCOUNT UNTIL_EPOCH: a read-write approval for the requester; prints "STATUS ERROR-CODE"
+	case $2 in shonin) TOKEN=$RQ_TOK_SHONIN ;; nobody) TOKEN=$RQ_TOK_NOBODY ;; *) exit 2 ;; esac
+	until=$(date -u -d "@$3" +%Y-%m-%dT%H:%M:%SZ)
+	api POST "/admin/v1/requests/$1/approve" \
+		"{\"scope\":\"terminal\",\"person\":\"requester\",\"access\":\"rw\",\"until\":\"$until\"}" >"$T/approve.out"
+	echo "$CODE $(jq -r '.error // ""' "$T/approve.out")"
+	;;
 reject) # ID REASON: prints the HTTP status
 	TOKEN=$RQ_TOK_SHONIN
 	api POST "/admin/v1/requests/$1/reject" "$(jq -n --arg r "$2" '{reason:$r}')" >/dev/null
