@@ -1,5 +1,6 @@
 /* modules/carry/carry_hash.c — SHA-256 of medium files in one worker thread
- * (mamori-worker). See carry_hash.h. OpenSSL errors are converted here. */
+ * (mamori-worker). See carry_hash.h. The digest is libcrypto's through
+ * common/digest.h (bulk: SHA-NI where the CPU has it). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -9,15 +10,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "alloc-util.h"
 #include "carry_hash.h"
+#include "digest.h"
 #include "strutil.h"
 
 #define HASH_CHUNK (256 * 1024)
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct digest_sha256 *, digest_sha256_free)
 
 const char *carry_hash_status_to_string(enum carry_hash_status s)
 {
@@ -32,11 +32,11 @@ const char *carry_hash_status_to_string(enum carry_hash_status s)
 
 int carry_hash_fd(int fd, uint64_t max, struct carry_hash_result *ret)
 {
-	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = NULL;
+	_cleanup_(digest_sha256_freep) struct digest_sha256 *md = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
 	struct carry_hash_result res = {.status = CARRY_HASH_ERROR};
-	unsigned char dig[EVP_MAX_MD_SIZE];
-	unsigned dlen = 0;
+	uint8_t dig[32];
+	int r;
 	struct stat st;
 	off_t off = 0;
 
@@ -54,11 +54,13 @@ int carry_hash_fd(int fd, uint64_t max, struct carry_hash_result *ret)
 		goto out;
 	}
 	buf = malloc(HASH_CHUNK);
-	md = EVP_MD_CTX_new();
-	if (!buf || !md)
+	if (!buf)
 		return -ENOMEM;
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		res.err = -EIO;
+	r = digest_sha256_new(&md);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		res.err = r;
 		goto out;
 	}
 	for (;;) {
@@ -78,14 +80,16 @@ int carry_hash_fd(int fd, uint64_t max, struct carry_hash_result *ret)
 			res.size = off + k;
 			goto out;
 		}
-		if (EVP_DigestUpdate(md, buf, (size_t)k) != 1) {
-			res.err = -EIO;
+		r = digest_sha256_update(md, buf, (size_t)k);
+		if (r < 0) {
+			res.err = r;
 			goto out;
 		}
 		off += k;
 	}
-	if (EVP_DigestFinal_ex(md, dig, &dlen) != 1 || dlen != 32) {
-		res.err = -EIO;
+	r = digest_sha256_final(md, dig);
+	if (r < 0) {
+		res.err = r;
 		goto out;
 	}
 	hex_encode(dig, 32, res.sha256);
