@@ -216,11 +216,6 @@ static void test_gate_and_worker(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_gate_and_worker)};
-	int rc;
 
-	if (testbed_setup("gate", "1") < 0)
-		return 1;
-	rc = cmocka_run_group_tests_name("gate", tests, NULL, NULL);
-	testbed_teardown();
-	return rc;
+	return testbed_run("gate", "1", tests);
 }

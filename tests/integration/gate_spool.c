@@ -188,11 +188,6 @@ static void test_spool(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_spool)};
-	int rc;
 
-	if (testbed_setup("gate_spool", "1") < 0)
-		return 1;
-	rc = cmocka_run_group_tests_name("gate_spool", tests, NULL, NULL);
-	testbed_teardown();
-	return rc;
+	return testbed_run("gate_spool", "1", tests);
 }

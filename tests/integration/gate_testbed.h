@@ -300,4 +300,20 @@ static inline void testbed_teardown(void)
 	g_object_unref(tb);
 }
 
+/* The main() of a testbed program: the testbed made (hub_default as in
+ * testbed_setup), the cmocka group `name` run on it, the testbed removed.
+ * Returns the exit status. */
+static inline int testbed_run_n(const char *name, const char *hub_default, const struct CMUnitTest *tests, size_t n)
+{
+	int rc;
+
+	if (testbed_setup(name, hub_default) < 0)
+		return 1;
+	rc = _cmocka_run_group_tests(name, tests, n, NULL, NULL);
+	testbed_teardown();
+	return rc;
+}
+#define testbed_run(name, hub_default, tests)                                                                          \
+	testbed_run_n(name, hub_default, tests, sizeof(tests) / sizeof((tests)[0]))
+
 #endif

@@ -331,11 +331,6 @@ static void test_local_exceptions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_local_exceptions)};
-	int rc;
 
-	if (testbed_setup("usb_local", "1") < 0)
-		return 1;
-	rc = cmocka_run_group_tests_name("usb_local", tests, NULL, NULL);
-	testbed_teardown();
-	return rc;
+	return testbed_run("usb_local", "1", tests);
 }

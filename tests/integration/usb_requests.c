@@ -458,11 +458,6 @@ static void test_requests(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_requests)};
-	int rc;
 
-	if (testbed_setup("usb_requests", "1") < 0)
-		return 1;
-	rc = cmocka_run_group_tests_name("usb_requests", tests, NULL, NULL);
-	testbed_teardown();
-	return rc;
+	return testbed_run("usb_requests", "1", tests);
 }
