@@ -290,6 +290,21 @@ static inline const char *prep_read(const char *name)
 	return buf;
 }
 
+/* mamorictl on the testbed root with args (printf), stdout to prep/out.txt,
+ * stderr to prep/err.txt (prep_read them): its exit status. */
+static inline int __attribute__((format(printf, 1, 2))) testbed_ctl(const char *fmt, ...)
+{
+	char args[4096], cmd[16384];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s --lang en %s > %s/out.txt 2> %s/err.txt", bindir, tbroot,
+	         args, prep, prep);
+	return run(cmd);
+}
+
 static inline void testbed_teardown(void)
 {
 	if (gate > 0 && kill(gate, 0) == 0) {
