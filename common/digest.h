@@ -6,7 +6,9 @@
  * the server's record chain). Knows nothing of mamori. mamorid (the USB gate)
  * never links it: it and small one-off buffers use the freestanding
  * common/sha256.h, which also holds HMAC-SHA-256. No other file calls
- * OpenSSL's digest interface. */
+ * OpenSSL's EVP digest functions (certificate fingerprints, X509_digest, and
+ * certificate signing stay with the X509 code of agent/net/enroll.c and
+ * server-api/pki.c). */
 #ifndef MAMORI_DIGEST_H
 #define MAMORI_DIGEST_H
 
