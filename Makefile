@@ -179,11 +179,11 @@ $(O)/itests/server%: tests/integration/server%.c $(O)/libmamori-server.a $(O)/li
 	@echo "  ITEST   $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Iserver-api -Itests/lib $(LDFLAGS) -o $@ $< $(O)/libmamori-server.a \
 		$(O)/libmamori.a $(LIBS_CTL) $(LIBS_SRV)
-$(O)/itests/e2e%: tests/integration/e2e%.c $(O)/libmamori-server.a $(O)/libmamori.a
+$(O)/itests/e2e%: tests/integration/e2e%.c $(O)/libmamori-server.a $(O)/libmamori.a $(O)/obj/tests/lib/journal_batch.o
 	$(Q)mkdir -p $(dir $@)
 	@echo "  ITEST   $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Iserver-api $(LDFLAGS) -o $@ $< $(O)/libmamori-server.a \
-		$(O)/libmamori.a $(LIBS_CTL) $(LIBS_SRV)
+	$(Q)$(CC) $(ALL_CFLAGS) -Iserver-api -Itests/lib $(LDFLAGS) -o $@ $< $(O)/obj/tests/lib/journal_batch.o \
+		$(O)/libmamori-server.a $(O)/libmamori.a $(LIBS_CTL) $(LIBS_SRV)
 
 # Seed-corpus replayers: a harness of server code (fuzz_server_*.c) also links
 # the server's library.

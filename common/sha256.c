@@ -109,3 +109,29 @@ int sha256_buf(const void *data, size_t len, uint8_t ret[SHA256_DIGEST_SIZE])
 	sha256_final(&c, ret);
 	return 0;
 }
+
+void hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len, uint8_t ret[SHA256_DIGEST_SIZE])
+{
+	uint8_t k[64] = {0}, pad[64], inner[SHA256_DIGEST_SIZE];
+	struct sha256_ctx c;
+
+	if (keylen > sizeof(k))
+		(void)sha256_buf(key, keylen, k); /* a long key is hashed first */
+	else if (keylen > 0)
+		memcpy(k, key, keylen);
+	for (unsigned i = 0; i < 64; i++)
+		pad[i] = k[i] ^ 0x36;
+	sha256_init(&c);
+	sha256_update(&c, pad, sizeof(pad));
+	sha256_update(&c, msg, len);
+	sha256_final(&c, inner);
+	for (unsigned i = 0; i < 64; i++)
+		pad[i] = k[i] ^ 0x5c;
+	sha256_init(&c);
+	sha256_update(&c, pad, sizeof(pad));
+	sha256_update(&c, inner, sizeof(inner));
+	sha256_final(&c, ret);
+	explicit_bzero(k, sizeof(k));
+	explicit_bzero(pad, sizeof(pad));
+	explicit_bzero(inner, sizeof(inner));
+}

@@ -1,20 +1,17 @@
 /* policy/exception_code.c — emergency exception codes: Crockford base32,
  * CRC-5 check symbol, HMAC-SHA256 over scope and window; the per-terminal
- * secret (mamorictl). */
+ * secret (mamorictl). HMAC-SHA256 is common/sha256.h's (no libcrypto here). */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "exception_code.h"
 #include "fileio.h"
 #include "policy_schema.h"
 #include "random-util.h"
+#include "sha256.h"
 #include "strutil.h"
 
 static const char b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -104,8 +101,8 @@ int exception_secret_init(const char *path, bool force)
 	hex[EXCEPTION_SECRET_LEN * 2] = '\n';
 	hex[EXCEPTION_SECRET_LEN * 2 + 1] = '\0';
 	r = write_file_atomic(path, hex, EXCEPTION_SECRET_LEN * 2 + 1, 0600);
-	OPENSSL_cleanse(key, sizeof(key));
-	OPENSSL_cleanse(hex, sizeof(hex));
+	explicit_bzero(key, sizeof(key));
+	explicit_bzero(hex, sizeof(hex));
 	return r;
 }
 
@@ -141,8 +138,8 @@ int exception_secret_load(const char *path, uint8_t ret[EXCEPTION_SECRET_LEN])
 		key[i] = (uint8_t)(hi << 4 | lo);
 	}
 	memcpy(ret, key, sizeof(key));
-	OPENSSL_cleanse(key, sizeof(key));
-	OPENSSL_cleanse(buf, sizeof(buf));
+	explicit_bzero(key, sizeof(key));
+	explicit_bzero(buf, sizeof(buf));
 	return 0;
 }
 
@@ -169,9 +166,8 @@ static int mac42(const uint8_t secret[EXCEPTION_SECRET_LEN], const char *scope, 
                  uint64_t *ret)
 {
 	static const char label[] = "mamori-emergency-v1";
-	uint8_t msg[sizeof(label) + EXCEPTION_SCOPE_MAX + 1 + 8 + 1], md[EVP_MAX_MD_SIZE];
+	uint8_t msg[sizeof(label) + EXCEPTION_SCOPE_MAX + 1 + 8 + 1], md[SHA256_DIGEST_SIZE];
 	size_t slen = strlen(scope), o = 0;
-	unsigned mdlen = 0;
 	uint64_t v = 0;
 
 	if (slen > EXCEPTION_SCOPE_MAX)
@@ -184,12 +180,11 @@ static int mac42(const uint8_t secret[EXCEPTION_SECRET_LEN], const char *scope, 
 	for (int i = 7; i >= 0; i--)
 		msg[o++] = (uint8_t)((uint64_t)start_hour >> (8 * i));
 	msg[o++] = (uint8_t)hours;
-	if (!HMAC(EVP_sha256(), secret, EXCEPTION_SECRET_LEN, msg, o, md, &mdlen) || mdlen < 6)
-		return -EIO;
+	hmac_sha256(secret, EXCEPTION_SECRET_LEN, msg, o, md);
 	for (int i = 0; i < 6; i++)
 		v = v << 8 | md[i];
 	*ret = v >> 6; /* 48 → 42 bits */
-	OPENSSL_cleanse(md, sizeof(md));
+	explicit_bzero(md, sizeof(md));
 	return 0;
 }
 
@@ -305,7 +300,7 @@ int exception_code_verify(const uint8_t secret[EXCEPTION_SECRET_LEN], const char
 	if (r < 0)
 		return r;
 	want = v & ((UINT64_C(1) << 42) - 1);
-	if (CRYPTO_memcmp(&mac, &want, sizeof(mac)) != 0)
+	if ((mac ^ want) != 0) /* one word compared at once: no early exit on a prefix */
 		return EXCEPTION_E_INVALID;
 	if (max_hours > 0 && hours > max_hours)
 		return EXCEPTION_E_TOOLONG;

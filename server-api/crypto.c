@@ -1,7 +1,7 @@
 /* server-api/crypto.c — SHA-256, random tokens, scrypt password hashes
- * (mamori-server). The only server file that calls OpenSSL's digest and KDF
- * API (random bytes: common/random-util.h, base64url: common/base64.h);
- * failures become negative errno. */
+ * (mamori-server). The only server file that calls OpenSSL's KDF API; the
+ * SHA-256 is common/digest.h's, random bytes common/random-util.h's,
+ * base64url common/base64.h's; failures become negative errno. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +12,7 @@
 
 #include "base64.h"
 #include "crypto.h"
+#include "digest.h"
 #include "random-util.h"
 #include "strutil.h"
 
@@ -43,20 +44,7 @@ int crypto_token(const char *prefix, char ret[CRYPTO_TOKEN_MAX])
 
 int crypto_sha256_2(const void *a, size_t an, const void *b, size_t bn, uint8_t ret[32])
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int len = 0;
-	int ok;
-
-	if (!ctx)
-		return -ENOMEM;
-	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && (an == 0 || EVP_DigestUpdate(ctx, a, an)) &&
-	     (bn == 0 || EVP_DigestUpdate(ctx, b, bn)) && EVP_DigestFinal_ex(ctx, ret, &len) && len == 32;
-	EVP_MD_CTX_free(ctx);
-	if (!ok) {
-		ERR_clear_error();
-		return -EIO;
-	}
-	return 0;
+	return digest_sha256_once(a, an, b, bn, ret); /* common/digest.h: the one SHA-256 path */
 }
 
 int crypto_sha256(const void *p, size_t n, uint8_t ret[32])

@@ -2,7 +2,8 @@
  *
  * `check` runs every enabled module's posture check in this process (no
  * daemon needed: the installer and the demo use it); the others ask the
- * running mamorid over its control socket. */
+ * running agent over its control socket (run_dir/mamorid.sock, served by
+ * mamori-worker; `status` also shows mamorid's pid the worker was told). */
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>

@@ -3,10 +3,11 @@
  *
  * enroll: makes this terminal's key pair, pins the server's CA by the
  * fingerprint the administrator was given, and enrolls with a one-time token.
- * server sync: one check-in (with mamorid's latest report, or --report FILE),
- * upload of every unacknowledged journal record, download of a newer signed
- * policy (then mamorid is asked to reload), renewal when due — what mamorid
- * does on its timer, for operators and tests. Exit: 0 ok, 1 refused by the
+ * server sync: one check-in (with the running agent's latest report, asked
+ * of mamori-worker over the control socket, or --report FILE), upload of
+ * every unacknowledged journal record, download of a newer signed policy
+ * (then the worker is asked to reload), renewal when due — what
+ * mamori-worker does on its timer, for operators and tests. Exit: 0 ok, 1 refused by the
  * server (or a broken chain recorded), 2 usage error or server unreachable. */
 #include <errno.h>
 #include <inttypes.h>

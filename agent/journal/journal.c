@@ -1,8 +1,9 @@
 /* agent/journal/journal.c — the event journal's store: SQLite (WAL, synchronous=FULL)
  * with a SHA-256 hash chain, quota, acknowledgement, pruning, recovery from
  * corruption, verification and reading (writer: mamori-worker; readers: mamorictl,
- * the uploader). The only file that calls SQLite and OpenSSL for the journal:
- * their error codes become negative errno in sql_errno_untrusted() (common/sqlite-util.h) and sha_chain().
+ * the uploader). The only file that calls SQLite for the journal: its error
+ * codes become negative errno in sql_errno_untrusted() (common/sqlite-util.h);
+ * the chain's SHA-256 is common/digest.h's (libcrypto, errors as -EIO).
  *
  * Schema (format 1):
  *   events(seq INTEGER PRIMARY KEY, time_us, type, canon BLOB, hash BLOB)
@@ -29,10 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include <sqlite3.h>
 
 #include "alloc-util.h"
+#include "digest.h"
 #include "fileio.h"
 #include "journal.h"
 #include "journal_canon.h"
@@ -66,8 +67,7 @@ enum {
 };
 
 struct hasher {
-	EVP_MD_CTX *ctx;
-	EVP_MD *md;
+	struct digest_sha256 *d; /* common/digest.h: libcrypto's SHA-256, reused per record */
 };
 
 struct journal {
@@ -171,27 +171,18 @@ static int db_int(sqlite3 *db, const char *sql, int64_t *ret)
 
 static int hasher_init(struct hasher *h)
 {
-	h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	h->ctx = EVP_MD_CTX_new();
-	return h->md && h->ctx ? 0 : -ENOMEM;
+	return digest_sha256_new(&h->d);
 }
 
 static void hasher_done(struct hasher *h)
 {
-	EVP_MD_CTX_free(h->ctx);
-	EVP_MD_free(h->md);
-	*h = (struct hasher){0};
+	h->d = digest_sha256_free(h->d);
 }
 
 /* out = SHA-256(prev ‖ data) */
 static int sha_chain(struct hasher *h, const uint8_t prev[HASH_LEN], const void *data, size_t n, uint8_t out[HASH_LEN])
 {
-	unsigned len = 0;
-
-	if (EVP_DigestInit_ex(h->ctx, h->md, NULL) != 1 || EVP_DigestUpdate(h->ctx, prev, HASH_LEN) != 1 ||
-	    EVP_DigestUpdate(h->ctx, data, n) != 1 || EVP_DigestFinal_ex(h->ctx, out, &len) != 1 || len != HASH_LEN)
-		return -EIO;
-	return 0;
+	return digest_sha256_2(h->d, prev, HASH_LEN, data, n, out);
 }
 
 /* ---- small helpers ------------------------------------------------------- */

@@ -29,7 +29,7 @@ enum mamori_cap {
 	MAMORI_CAP_EVENT_BATCH = 1u << 3,
 };
 
-/* What the daemon gives a module. Owned by the daemon; valid from init() to fini(). */
+/* What the daemon gives a module. Owned by the daemon; valid from open() to close(). */
 struct mamori_ctx {
 	const struct mamori_policy *policy; /* current policy, NULL when none is loaded */
 	const struct agent_config *config;  /* agent.conf (agent/sdk/config.h) */
@@ -59,9 +59,13 @@ struct mamori_module {
 	const char *name; /* short, lower case: "timesync", "usb", ... */
 	unsigned caps;    /* MAMORI_CAP_* */
 
-	/* Core-owned settings (issue 19): a module whose state is its policy
-	 * section converted names the section, the size of its settings struct
-	 * and the conversion, and leaves init/reload/fini out. The core
+	/* The core owns every module's state (issue 19.5); a module never
+	 * allocates or frees it. A module with neither settings nor state (only
+	 * check(), say) gets state NULL.
+	 *
+	 * Core-owned settings: a module whose state is its policy section
+	 * converted names the section, the size of its settings struct and the
+	 * conversion. The core
 	 * (mamori_module_start/_reload/_stop below) allocates a zeroed
 	 * settings_size buffer, calls settings_load(section or NULL, buf) at
 	 * start and on every policy change into a fresh buffer, swaps it in only
@@ -96,21 +100,21 @@ struct mamori_module {
 	 * fails the old settings are moved back (they stay in force) and the
 	 * new ones released; at stop it calls close(state), releases the
 	 * settings and frees the state. A failing open() is followed by close(),
-	 * which therefore accepts a state that open() left part way. */
+	 * which therefore accepts a state that open() left part way. A module
+	 * with state but no policy section names state_size and no loader: the
+	 * core allocates, open()s, apply()s on a policy change, close()s and
+	 * frees it the same way. open() runs once at start, as root, before
+	 * the loop, and must not block for long (no network); a negative
+	 * return disables the module and reports it as error. */
 	size_t state_size;
 	size_t settings_offset;
 	int (*open)(struct mamori_ctx *ctx, void *state); /* optional */
 	int (*apply)(void *state);                        /* optional */
 	void (*close)(void *state);                       /* optional */
 
-	/* Set up; allocate state into *ret_state. Runs once at start, as root,
-	 * before the loop. Must not block for long (no network). Returns 0 or
-	 * negative errno; on failure the module is disabled and reported as error. */
-	int (*init)(struct mamori_ctx *ctx, void **ret_state);
-
 	/* Optional (WATCH). Fill up to max fds the loop should poll for EPOLLIN;
-	 * return the count or negative errno. Called after init() and after every
-	 * reload(). The module keeps ownership of the fds. */
+	 * return the count or negative errno. Called after start and after every
+	 * policy change. The module keeps ownership of the fds. */
 	int (*fds)(void *state, int *ret_fds, size_t max);
 
 	/* Optional (WATCH). One of the module's fds is readable. Must not block;
@@ -124,22 +128,17 @@ struct mamori_module {
 	int (*check)(void *state, struct check_report *rep);
 
 	/* Optional (ENFORCE). Bring the system in line with the current policy.
-	 * Called at start, after reload() and before every posture pass (so a
+	 * Called at start, after a policy change and before every posture pass (so a
 	 * setting changed by hand comes back): must be idempotent and cheap when
 	 * nothing drifted. Not called in audit mode. The daemon re-reads fds()
 	 * afterwards, so enforce() may start work that has a descriptor. */
 	int (*enforce)(void *state);
-
-	/* Optional. The policy changed (ctx->policy already points to the new one).
-	 * Re-read the module's section; keep the old settings on error. */
-	int (*reload)(void *state);
-
-	/* Optional. Release everything init() made. Accepts state == NULL. */
-	void (*fini)(void *state);
 };
 
 /* How every caller (worker, gate, mamorictl check, tests) drives a module:
- * the core-owned settings above or the module's own init/reload/fini. */
+ * through the core-owned settings and state above, the only way. A module
+ * that names a loader without section and settings_size, or settings
+ * outside its state, is refused (-EINVAL). */
 int mamori_module_start(const struct mamori_module *m, struct mamori_ctx *ctx, void **ret_state);
 /* The policy changed: a new state may replace *state (0), or *state stays
  * as it was (negative errno: the module keeps its previous settings). */

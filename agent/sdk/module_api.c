@@ -134,6 +134,23 @@ static int state_new(const struct mamori_module *m, struct mamori_ctx *ctx, void
 	return 0;
 }
 
+/* Start a module that keeps state but has no policy section. */
+static int state_only_new(const struct mamori_module *m, struct mamori_ctx *ctx, void **ret_state)
+{
+	void *st = calloc(1, m->state_size);
+	int r;
+
+	if (!st)
+		return -ENOMEM;
+	r = m->open ? m->open(ctx, st) : 0;
+	if (r < 0) {
+		mamori_module_stop(m, st);
+		return r;
+	}
+	*ret_state = st;
+	return 0;
+}
+
 int mamori_module_start(const struct mamori_module *m, struct mamori_ctx *ctx, void **ret_state)
 {
 	*ret_state = NULL;
@@ -141,7 +158,9 @@ int mamori_module_start(const struct mamori_module *m, struct mamori_ctx *ctx, v
 		return state_new(m, ctx, ret_state);
 	if (core_owned(m))
 		return settings_new(m, ctx, true, ret_state);
-	return m->init ? m->init(ctx, ret_state) : 0;
+	if (m->state_size)
+		return state_only_new(m, ctx, ret_state);
+	return m->open || m->apply || m->close ? -EINVAL : 0; /* hooks without a state to hand them */
 }
 
 /* A policy change for a module with core-owned state: the new settings
@@ -180,7 +199,7 @@ int mamori_module_reload(const struct mamori_module *m, struct mamori_ctx *ctx, 
 	int r;
 
 	if (!core_owned(m))
-		return m->reload ? m->reload(*state) : 0;
+		return m->state_size && *state && m->apply ? m->apply(*state) : 0;
 	if (m->state_size)
 		return *state ? state_reload(m, ctx, *state) : -EINVAL;
 	r = settings_new(m, ctx, false, &s);
@@ -193,16 +212,14 @@ int mamori_module_reload(const struct mamori_module *m, struct mamori_ctx *ctx, 
 
 void mamori_module_stop(const struct mamori_module *m, void *state)
 {
-	if (core_owned(m) && m->state_size) {
+	if (m->state_size) {
 		if (!state)
 			return;
 		if (m->close)
 			m->close(state);
-		if (m->settings_done)
+		if (core_owned(m) && m->settings_done)
 			m->settings_done((char *)state + m->settings_offset);
 		free(state);
 	} else if (core_owned(m))
 		settings_free(m, state);
-	else if (m->fini)
-		m->fini(state);
 }

@@ -568,18 +568,66 @@ static int pass_child_emit(struct mamori_ctx *ctx, const struct mamori_event *ev
 	return pp_emit(pass_child_fd, ev->type, ev->severity, ev->reqs ? ev->reqs : "", p, 30000, ret_seq);
 }
 
-static _Noreturn void pass_child(struct daemon *d, int fd, pid_t parent)
+/* ---- a job in a child of the worker (posture pass, media sanitize) ------ */
+
+/* What runs in the child, with its end of the result socket; it ends with
+ * _exit (returning is _exit(0)). */
+typedef void (*child_job_fn)(struct daemon *d, int fd, void *arg);
+
+/* Fork a child that runs job with one end of a socketpair; the other end,
+ * non-blocking, joins the loop's epoll set under w (w->fd is set here, the
+ * caller sets w->kind). The child dies with the worker and first closes
+ * what a peer would wait on (the gate's IPC socket, the control socket).
+ * Returns 0 with the child's pid and the loop's end, or negative errno
+ * with no child left behind. */
+static int child_start(struct daemon *d, const char *what, child_job_fn job, void *arg, struct watch *w, pid_t *ret_pid,
+                       int *ret_fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+	pid_t parent = getpid(), pid;
+	int sv[2], r;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return log_error_errno(errno, "%s: socketpair", what);
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return log_error_errno(r, "%s: fork", what);
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+			_exit(2);
+		if (d->peer.fd >= 0)
+			close(d->peer.fd);
+		if (d->control)
+			close(control_server_fd(d->control));
+		job(d, sv[1], arg);
+		_exit(0); /* no atexit handlers: the worker's journal and sockets are not ours */
+	}
+	close(sv[1]);
+	w->fd = sv[0];
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0 || epoll_ctl(d->epfd, EPOLL_CTL_ADD, sv[0], &ev) < 0) {
+		r = -errno;
+		close(sv[0]);
+		w->fd = -1;
+		kill(pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0); /* just forked, killed: returns at once */
+		return log_error_errno(r, "%s: cannot watch the child", what);
+	}
+	*ret_pid = pid;
+	*ret_fd = sv[0];
+	return 0;
+}
+
+static void pass_child(struct daemon *d, int fd, void *arg)
 {
 	struct check_report rep = {0};
 	uint32_t n = 0;
 
-	/* dies with the worker; holds no descriptor a peer would wait on */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
-		_exit(2);
-	if (d->peer.fd >= 0)
-		close(d->peer.fd);
-	if (d->control)
-		close(control_server_fd(d->control));
+	(void)arg;
 	if (posture_pass_child_drop() < 0)
 		_exit(3);
 	pass_child_fd = fd;
@@ -596,38 +644,20 @@ static _Noreturn void pass_child(struct daemon *d, int fd, pid_t parent)
 	}
 	if (pp_send_end(fd, n) < 0)
 		_exit(4);
-	_exit(0); /* no atexit handlers: the worker's journal and sockets are not ours */
+	_exit(0);
 }
 
 static int pass_start(struct daemon *d)
 {
-	int sv[2];
-	pid_t parent = getpid(), pid;
-	struct epoll_event ev = {.events = EPOLLIN};
+	pid_t pid;
+	int fd, r;
 
 	if (d->pass.pid > 0)
 		return -EBUSY;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return log_error_errno(errno, "posture pass: socketpair");
-	pid = fork();
-	if (pid < 0) {
-		int r = -errno;
-		close(sv[0]);
-		close(sv[1]);
-		return log_error_errno(r, "posture pass: fork");
-	}
-	if (pid == 0) {
-		close(sv[0]);
-		pass_child(d, sv[1], parent);
-	}
-	close(sv[1]);
-	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
-		int r = -errno;
-		close(sv[0]);
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0); /* just forked, killed: returns at once */
-		return log_error_errno(r, "posture pass: the socket");
-	}
+	d->pass.w = (struct watch){.kind = W_PASS, .fd = -1};
+	r = child_start(d, "posture pass", pass_child, NULL, &d->pass.w, &pid, &fd);
+	if (r < 0)
+		return r;
 	free(d->pass.buf);
 	free(d->pass.slot_of);
 	check_report_clear(&d->pass.rep);
@@ -639,14 +669,10 @@ static int pass_start(struct daemon *d)
 	d->pass.failure = NULL;
 	d->pass.status = 0;
 	d->pass.pid = pid;
-	d->pass.fd = sv[0];
+	d->pass.fd = fd;
 	d->pass.active = true;
 	d->pass.runs++;
 	clock_gettime(CLOCK_MONOTONIC, &d->pass.started);
-	d->pass.w = (struct watch){.kind = W_PASS, .fd = sv[0]};
-	ev.data.ptr = &d->pass.w;
-	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, sv[0], &ev) < 0)
-		d->pass.failure = "cannot watch the child's socket";
 	log_debug("posture pass: child %d started", (int)pid);
 	return 0;
 }
@@ -996,7 +1022,7 @@ int daemon_reload(struct daemon *d)
 		}
 		if (policy_changed)
 			send_policy_to_gate(d);
-		policy_free(old); /* modules converted what they need in reload() */
+		policy_free(old); /* modules converted what they need (mamori_module_reload) */
 	}
 	arm_timer(d->check_tfd, (uint64_t)d->config.check_interval * 1000000);
 	/* report soon: the CISO sees the reload and a policy it brought */
@@ -1739,46 +1765,39 @@ static char *report_response(struct daemon *d)
 
 /* ---- media sanitize in a child (MEDIA-6) --------------------------------- */
 
+struct sanitize_job {
+	const cJSON *args;
+	uid_t uid;
+	pid_t peer;
+};
+
+static void sanitize_child(struct daemon *d, int fd, void *arg)
+{
+	const struct sanitize_job *j = arg;
+
+	sanitize_child_run(&d->ctx, j->args, j->uid, j->peer, fd);
+}
+
 static int sanitize_start(struct daemon *d, const cJSON *args, uid_t uid)
 {
-	int p[2];
-	pid_t parent = getpid(), pid, peer = control_peer_pid();
-	struct epoll_event ev = {.events = EPOLLIN};
+	struct sanitize_job job = {.args = args, .uid = uid, .peer = control_peer_pid()};
 	const cJSON *dn = cJSON_GetObjectItemCaseSensitive(args, "device");
+	pid_t pid;
+	int fd, r;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return log_error_errno(errno, "media sanitize: pipe");
-	pid = fork();
-	if (pid < 0) {
-		int r = -errno;
-		close(p[0]);
-		close(p[1]);
-		return log_error_errno(r, "media sanitize: fork");
-	}
-	if (pid == 0) {
-		close(p[0]);
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
-			_exit(2);
-		if (d->peer.fd >= 0)
-			close(d->peer.fd);
-		if (d->control)
-			close(control_server_fd(d->control));
-		sanitize_child_run(&d->ctx, args, uid, peer, p[1]);
-	}
-	close(p[1]);
+	d->san.w = (struct watch){.kind = W_SANITIZE, .fd = -1};
+	r = child_start(d, "media sanitize", sanitize_child, &job, &d->san.w, &pid, &fd);
+	if (r < 0)
+		return r;
 	d->san.pid = pid;
-	d->san.fd = p[0];
+	d->san.fd = fd;
 	d->san.len = 0;
 	(void)strscpy(d->san.devnode, sizeof(d->san.devnode), cJSON_IsString(dn) ? dn->valuestring : "?");
-	d->san.w = (struct watch){.kind = W_SANITIZE, .fd = p[0]};
-	ev.data.ptr = &d->san.w;
-	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0 || epoll_ctl(d->epfd, EPOLL_CTL_ADD, p[0], &ev) < 0)
-		log_error_errno(errno, "media sanitize: cannot watch the child (its result comes at its end)");
 	log_info("media sanitize: child %d for %s", (int)pid, d->san.devnode);
 	return 0;
 }
 
-/* The child's pipe is readable: gather; at its end, journal and answer. */
+/* The child's socket is readable: gather; at its end, journal and answer. */
 static void sanitize_ready(struct daemon *d)
 {
 	_cleanup_(cJSON_Deletep) cJSON *out = NULL;

@@ -37,7 +37,7 @@ struct module_slot {
 	const struct mamori_module *mod;
 	enum module_state state;
 	int init_error; /* negative errno when MODULE_FAILED */
-	void *data;     /* the module's state from init() */
+	void *data;     /* the module's state (core-owned, agent/sdk/module.h) */
 	int fds[MAMORI_MODULE_MAX_FDS];
 	size_t n_fds;
 };

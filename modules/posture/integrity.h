@@ -63,7 +63,7 @@ int integrity_rebaseline(const char *state_dir, const struct integrity_settings 
 
 struct integrity_state;
 
-/* Open the module's state with explicit settings (the module's init() uses
+/* Open the module's state with explicit settings (the module's open() uses
  * the policy section). Loads or creates the baseline, sets up inotify. */
 int integrity_open(struct mamori_ctx *ctx, const struct integrity_settings *s, struct integrity_state **ret);
 void integrity_close(struct integrity_state *st);

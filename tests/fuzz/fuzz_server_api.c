@@ -11,7 +11,12 @@
  *   (device API, as the enrolled terminal)   3 POST /enroll/v1 (enrollment)
  *   4..9 the admin API as the logged-in CISO: login, accounts,
  *   enrollment-tokens, api-tokens, PUT groups/fuzz/policy, bootstrap
- *   10 POST /api/v1/events with Content-Encoding: gzip, 11 POST /admin/v1/groups.
+ *   10 POST /api/v1/events with Content-Encoding: gzip, 11 POST /admin/v1/groups,
+ *   12 POST /api/v1/commands/poll (device), 13 POST /admin/v1/commands,
+ *   14 POST /admin/v1/media, 15 PUT /admin/v1/terminals/fuzz-1/department.
+ *   The request table is routed too, but its approve/reject bodies are read
+ *   only for a request the store holds (none here); the media CSV import
+ *   has its own harness (fuzz_server_media_csv).
  * Terminal bodies with members the API does not declare are refused (400
  * unknown_field): seeds *-unknown-field* keep that path covered.
  * Properties: no crash, no sanitizer report; every answer is one JSON
@@ -26,8 +31,11 @@
 #include <openssl/pem.h>
 
 #include "api_admin.h"
+#include "api_command.h"
 #include "api_device.h"
 #include "api_enroll.h"
+#include "api_media.h"
+#include "api_request.h"
 #include "enroll.h"
 #include "http.h"
 #include "log.h"
@@ -41,8 +49,9 @@ static X509 *peer;
 static char bearer[CRYPTO_TOKEN_MAX + 16];
 static char datadir[] = "/tmp/mamori-fuzz-server.XXXXXX";
 static const struct http_route *const dev_tables[] = {api_device_routes, NULL};
-static const struct http_route *const adm_tables[] = {api_enroll_routes, api_admin_routes, NULL};
-static size_t dev_sizes[1], adm_sizes[2];
+static const struct http_route *const adm_tables[] = {api_enroll_routes,  api_admin_routes, api_command_routes,
+                                                      api_request_routes, api_media_routes, NULL};
+static size_t dev_sizes[1], adm_sizes[5];
 static struct http_listener_options dev_o = {
         .max_body = SERVER_BODY_MAX, .tables = dev_tables, .table_sizes = dev_sizes};
 static struct http_listener_options adm_o = {
@@ -103,6 +112,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	dev_sizes[0] = api_device_routes_n;
 	adm_sizes[0] = api_enroll_routes_n;
 	adm_sizes[1] = api_admin_routes_n;
+	adm_sizes[2] = api_command_routes_n;
+	adm_sizes[3] = api_request_routes_n;
+	adm_sizes[4] = api_media_routes_n;
 
 	(void)snprintf(body, sizeof(body),
 	               "{\"secret\":\"%s\",\"username\":\"ciso\",\"password\":\"fuzz-password-123\"}", secret);
@@ -156,6 +168,10 @@ static const struct {
         {false, HTTP_POST, "/admin/v1/bootstrap", false},
         {true, HTTP_POST, "/api/v1/events", true},
         {false, HTTP_POST, "/admin/v1/groups", false},
+        {true, HTTP_POST, "/api/v1/commands/poll", false},
+        {false, HTTP_POST, "/admin/v1/commands", false},
+        {false, HTTP_POST, "/admin/v1/media", false},
+        {false, HTTP_PUT, "/admin/v1/terminals/fuzz-1/department", false},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

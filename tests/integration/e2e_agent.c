@@ -39,6 +39,7 @@
 #include "enroll.h"
 #include "fileio.h"
 #include "journal.h"
+#include "journal_batch.h"
 #include "journal_canon.h"
 #include "json-util.h"
 #include "pki.h"
@@ -143,31 +144,6 @@ static int cmd_hostile(const char *dir)
 	return r < 0 ? die("append", r) : 0;
 }
 
-/* The records after the server's head, as the transport would send them. */
-static int read_records(const char *dir, uint64_t after, unsigned max, cJSON **ret)
-{
-	struct journal_iter *it = NULL;
-	struct journal_record rec;
-	cJSON *arr = cJSON_CreateArray();
-	unsigned n = 0;
-	int r;
-
-	r = journal_iter_open(dir, after, &it);
-	if (r < 0)
-		return r;
-	while (n < max && (r = journal_iter_next(it, &rec)) > 0) {
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(o, "hash", rec.hash_hex);
-		cJSON_AddItemToObject(o, "record", cJSON_ParseWithLength(rec.canon, rec.canon_len));
-		cJSON_AddItemToArray(arr, o);
-		n++;
-	}
-	journal_iter_free(it);
-	*ret = arr;
-	return r < 0 ? r : 0;
-}
-
 /* POST {"records": recs} with the terminal's certificate; prints the answer. */
 static int post_records(const char *dir, cJSON *recs)
 {
@@ -213,7 +189,7 @@ static int cmd_post(const char *dir, const char *from, const char *to)
 
 	if (parse_int64(from, 1, INT64_MAX, &a) < 0 || parse_int64(to, a, a + 10000, &b) < 0)
 		return die("range", -EINVAL);
-	if ((r = read_records(dir, (uint64_t)a - 1, (unsigned)(b - a + 1), &recs)) < 0)
+	if ((r = tu_journal_batch(dir, (uint64_t)a - 1, (unsigned)(b - a + 1), &recs)) < 0)
 		return die("journal", r);
 	return post_records(dir, recs);
 }
@@ -229,9 +205,9 @@ static int cmd_forge(const char *dir, const char *kind)
 		return die("state", r);
 	if (strcmp(kind, "fork") == 0) {
 		/* an already acknowledged record, changed */
-		if (acked == 0 || (r = read_records(dir, acked - 1, 1, &recs)) < 0)
+		if (acked == 0 || (r = tu_journal_batch(dir, acked - 1, 1, &recs)) < 0)
 			return die("fork needs an acknowledged record", r ? r : -ENOENT);
-	} else if ((r = read_records(dir, acked, 3, &recs)) < 0) {
+	} else if ((r = tu_journal_batch(dir, acked, 3, &recs)) < 0) {
 		return die("journal", r);
 	}
 	if (cJSON_GetArraySize(recs) < 2 && strcmp(kind, "fork") != 0)

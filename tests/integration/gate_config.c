@@ -199,11 +199,6 @@ int main(void)
 	        cmocka_unit_test(test_module_list_keeps_the_gate),
 	        cmocka_unit_test(test_usb_gate_off_is_reported),
 	};
-	int rc;
 
-	if (testbed_setup("gate_config", "0") < 0)
-		return 1;
-	rc = cmocka_run_group_tests_name("gate_config", tests, NULL, NULL);
-	testbed_teardown();
-	return rc;
+	return testbed_run("gate_config", "0", tests);
 }

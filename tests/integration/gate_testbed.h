@@ -320,6 +320,21 @@ static inline const char *step_out(void)
 	return b;
 }
 
+/* mamorictl on the testbed root with args (printf), stdout to prep/out.txt,
+ * stderr to prep/err.txt (prep_read them): its exit status. */
+static inline int __attribute__((format(printf, 1, 2))) testbed_ctl(const char *fmt, ...)
+{
+	char args[4096], cmd[16384];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s --lang en %s > %s/out.txt 2> %s/err.txt", bindir, tbroot,
+	         args, prep, prep);
+	return run(cmd);
+}
+
 static inline void testbed_teardown(void)
 {
 	if (gate > 0 && kill(gate, 0) == 0) {
@@ -329,5 +344,21 @@ static inline void testbed_teardown(void)
 	g_free(hub);
 	g_object_unref(tb);
 }
+
+/* The main() of a testbed program: the testbed made (hub_default as in
+ * testbed_setup), the cmocka group `name` run on it, the testbed removed.
+ * Returns the exit status. */
+static inline int testbed_run_n(const char *name, const char *hub_default, const struct CMUnitTest *tests, size_t n)
+{
+	int rc;
+
+	if (testbed_setup(name, hub_default) < 0)
+		return 1;
+	rc = _cmocka_run_group_tests(name, tests, n, NULL, NULL);
+	testbed_teardown();
+	return rc;
+}
+#define testbed_run(name, hub_default, tests)                                                                          \
+	testbed_run_n(name, hub_default, tests, sizeof(tests) / sizeof((tests)[0]))
 
 #endif

@@ -114,11 +114,6 @@ static void test_usb_records(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_usb_records)};
-	int rc;
 
-	if (testbed_setup("usb_events", "1") < 0)
-		return 1;
-	rc = cmocka_run_group_tests_name("usb_events", tests, NULL, NULL);
-	testbed_teardown();
-	return rc;
+	return testbed_run("usb_events", "1", tests);
 }

@@ -36,24 +36,10 @@
 
 #include "gate_testbed.h"
 
-/* mamorictl with args (printf), stdout to prep/out.txt, stderr to prep/err.txt: its exit status */
-static int __attribute__((format(printf, 1, 2))) ctl(const char *fmt, ...)
-{
-	char args[4096], cmd[16384];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s --lang en %s > %s/out.txt 2> %s/err.txt", bindir, tbroot,
-	         args, prep, prep);
-	return run(cmd);
-}
-
 /* `usb exceptions --json`, parsed */
 static cJSON *exceptions(void)
 {
-	assert_int_equal(ctl("usb exceptions --json"), 0);
+	assert_int_equal(testbed_ctl("usb exceptions --json"), 0);
 	return cJSON_Parse(prep_read("out.txt"));
 }
 
@@ -147,7 +133,7 @@ static void test_local_exceptions(void **state)
 	assert_string_equal(attr(b, "authorized"), "0");
 	assert_string_equal(attr(c, "authorized"), "0");
 	/* allow: at once, without replug */
-	assert_int_equal(ctl("usb allow 1-4 --reason \"contractor meter \\\"M-7\\\"\""), 0);
+	assert_int_equal(testbed_ctl("usb allow 1-4 --reason \"contractor meter \\\"M-7\\\"\""), 0);
 	assert_true(wait_attr(b, "authorized", "1", 3000));
 	ex = exceptions();
 	e = exception_for(ex, "LOCAL1");
@@ -167,7 +153,7 @@ static void test_local_exceptions(void **state)
 	cJSON_Delete(ex);
 
 	/* block: at once; --permanent = until the next policy version */
-	assert_int_equal(ctl("usb block 1-3 --permanent --reason 'reported lost'"), 0);
+	assert_int_equal(testbed_ctl("usb block 1-3 --permanent --reason 'reported lost'"), 0);
 	assert_true(wait_attr(a, "authorized", "0", 3000));
 
 	/* not root: refused and journaled, whoever can reach the socket (the
@@ -201,17 +187,17 @@ static void test_local_exceptions(void **state)
 	}
 
 	/* a window beyond usb.local_exceptions.max_hours (24) is refused */
-	assert_int_not_equal(ctl("usb allow 1-5 --hours 25 --reason long"), 0);
+	assert_int_not_equal(testbed_ctl("usb allow 1-5 --hours 25 --reason long"), 0);
 	assert_non_null(strstr(prep_read("err.txt"), "window_too_long"));
 	assert_string_equal(attr(c, "authorized"), "0");
 	/* a reason is required */
-	assert_int_equal(ctl("usb allow 1-5"), 2);
+	assert_int_equal(testbed_ctl("usb allow 1-5"), 2);
 
 	/* --until: ends by the agent's clock, the device goes */
 	t = time(NULL) + 3;
 	gmtime_r(&t, &tm);
 	strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	assert_int_equal(ctl("usb allow 1-5 --until %s --reason 'three seconds'", until), 0);
+	assert_int_equal(testbed_ctl("usb allow 1-5 --until %s --reason 'three seconds'", until), 0);
 	assert_true(wait_attr(c, "authorized", "1", 3000));
 	assert_true(wait_attr(c, "authorized", "0", 6000));
 
@@ -228,28 +214,28 @@ static void test_local_exceptions(void **state)
 	assert_string_equal(attr(a, "authorized"), "0");
 
 	/* revoke: at once */
-	assert_int_equal(ctl("usb revoke %s --reason 'meter returned'", id_b), 0);
+	assert_int_equal(testbed_ctl("usb revoke %s --reason 'meter returned'", id_b), 0);
 	assert_true(wait_attr(b, "authorized", "0", 3000));
-	assert_int_not_equal(ctl("usb revoke %s", id_b), 0); /* gone */
+	assert_int_not_equal(testbed_ctl("usb revoke %s", id_b), 0); /* gone */
 
 	/* a new policy version that forbids local allow exceptions: the timed
 	 * allow ends (policy_forbids), the --permanent block ends (new version) */
-	assert_int_equal(ctl("usb allow 1-4 --reason again"), 0);
+	assert_int_equal(testbed_ctl("usb allow 1-4 --reason again"), 0);
 	assert_true(wait_attr(b, "authorized", "1", 3000));
 	install_policy(4);
-	assert_int_equal(ctl("reload"), 0);
+	assert_int_equal(testbed_ctl("reload"), 0);
 	assert_true(wait_attr(b, "authorized", "0", 5000));
 	assert_true(wait_attr(a, "authorized", "1", 5000));
 	ex = exceptions();
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ex, "exceptions")), 0);
 	cJSON_Delete(ex);
 	/* … and refuses new ones, journaled */
-	assert_int_not_equal(ctl("usb allow 1-4 --reason 'not here'"), 0);
+	assert_int_not_equal(testbed_ctl("usb allow 1-4 --reason 'not here'"), 0);
 	assert_non_null(strstr(prep_read("err.txt"), "policy_forbids"));
 	usleep(300000);
 	assert_string_equal(attr(b, "authorized"), "0");
 	/* blocking stays possible */
-	assert_int_equal(ctl("usb block 1-3 --reason 'still possible'"), 0);
+	assert_int_equal(testbed_ctl("usb block 1-3 --reason 'still possible'"), 0);
 	assert_true(wait_attr(a, "authorized", "0", 3000));
 
 	/* what the gate recorded is journaled before it stops (else it waits in
@@ -331,11 +317,6 @@ static void test_local_exceptions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_local_exceptions)};
-	int rc;
 
-	if (testbed_setup("usb_local", "1") < 0)
-		return 1;
-	rc = cmocka_run_group_tests_name("usb_local", tests, NULL, NULL);
-	testbed_teardown();
-	return rc;
+	return testbed_run("usb_local", "1", tests);
 }

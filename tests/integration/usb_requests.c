@@ -76,20 +76,6 @@ static const char *result_exception(const char *id, char *buf, size_t n)
 	return NULL;
 }
 
-/* mamorictl as root with args (printf), stdout to prep/out.txt: its exit status */
-static int __attribute__((format(printf, 1, 2))) ctl_root(const char *fmt, ...)
-{
-	char args[4096], cmd[16384];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "%s/mamorictl --root %s --lang en %s > %s/out.txt 2> %s/err.txt", bindir, tbroot,
-	         args, prep, prep);
-	return run(cmd);
-}
-
 /* one control request as uid/gid 65534 (nobody, no supplementary group): the answer */
 static char *control_as_nobody(const char *req)
 {
@@ -400,10 +386,10 @@ static void test_requests(void **state)
 
 	/* OPS-3: an emergency code used offline becomes a request after the
 	 * fact, which an approver — not the person who used it — acknowledges */
-	assert_int_equal(ctl_root("exception init-secret"), 0);
-	assert_int_equal(ctl_root("exception make-code --secret %s/var/lib/mamori/terminal.secret "
-	                          "--scope check:timesync.kernel_sync --hours 2",
-	                          tbroot),
+	assert_int_equal(testbed_ctl("exception init-secret"), 0);
+	assert_int_equal(testbed_ctl("exception make-code --secret %s/var/lib/mamori/terminal.secret "
+	                             "--scope check:timesync.kernel_sync --hours 2",
+	                             tbroot),
 	                 0);
 	{
 		const char *o = strstr(prep_read("out.txt"), "code: ");
@@ -412,7 +398,7 @@ static void test_requests(void **state)
 		assert_non_null(o);
 		snprintf(code, sizeof(code), "%.14s", o + 6);
 		assert_int_equal(
-		        ctl_root("exception enter %s --scope check:timesync.kernel_sync --person nobody", code), 0);
+		        testbed_ctl("exception enter %s --scope check:timesync.kernel_sync --person nobody", code), 0);
 	}
 	{
 		_cleanup_json_ cJSON *r = control("{\"cmd\":\"check\"}"); /* a pass journals exception.applied */
@@ -442,11 +428,6 @@ static void test_requests(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_requests)};
-	int rc;
 
-	if (testbed_setup("usb_requests", "1") < 0)
-		return 1;
-	rc = cmocka_run_group_tests_name("usb_requests", tests, NULL, NULL);
-	testbed_teardown();
-	return rc;
+	return testbed_run("usb_requests", "1", tests);
 }

@@ -41,6 +41,40 @@ static int run(char *const argv[])
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
+/* argv run as the postgres user (runuser, no shell). */
+static int run_as_postgres(const char *const argv[])
+{
+	char *a[24] = {"/usr/sbin/runuser", "-u", "postgres", "--"};
+	size_t n = 4;
+
+	for (; *argv; argv++) {
+		if (n + 1 >= sizeof(a) / sizeof(a[0]))
+			return -E2BIG;
+		a[n++] = (char *)*argv;
+	}
+	a[n] = NULL;
+	return run(a);
+}
+
+/* pg_ctl -D DIR/data -w [opts…] action, as postgres. */
+static int pg_ctl(const struct pgt *p, const char *action, const char *const opts[])
+{
+	const char *argv[16] = {PGBIN "pg_ctl", "-D", NULL, "-w"};
+	char data[512];
+	size_t n = 4;
+
+	snprintf(data, sizeof(data), "%s/data", p->dir);
+	argv[2] = data;
+	for (; opts && *opts; opts++) {
+		if (n + 2 >= sizeof(argv) / sizeof(argv[0]))
+			return -E2BIG;
+		argv[n++] = *opts;
+	}
+	argv[n++] = action;
+	argv[n] = NULL;
+	return run_as_postgres(argv);
+}
+
 void pgt_start(struct pgt *p)
 {
 	struct passwd *pw = getpwnam("postgres");
@@ -54,57 +88,22 @@ void pgt_start(struct pgt *p)
 	snprintf(data, sizeof(data), "%s/data", p->dir);
 	snprintf(log, sizeof(log), "%s/log", p->dir);
 	snprintf(opts, sizeof(opts), "-k %s -c listen_addresses='' -c fsync=off -c max_connections=40", p->dir);
-	char *initdb[] = {
-	        "/usr/sbin/runuser", "-u", "postgres", "--",        PGBIN "initdb", "-D",       data, "-A", "trust",
-	        "--locale=C",        "-E", "UTF8",     "--no-sync", "-U",           "postgres", NULL};
-	assert_int_equal(run(initdb), 0);
-	char *start[] = {"/usr/sbin/runuser",
-	                 "-u",
-	                 "postgres",
-	                 "--",
-	                 PGBIN "pg_ctl",
-	                 "-D",
-	                 data,
-	                 "-w",
-	                 "-l",
-	                 log,
-	                 "-o",
-	                 opts,
-	                 "start",
-	                 NULL};
-	assert_int_equal(run(start), 0);
+	const char *const initdb[] = {PGBIN "initdb", "-D",   data,        "-A", "trust",    "--locale=C",
+	                              "-E",           "UTF8", "--no-sync", "-U", "postgres", NULL};
+	assert_int_equal(run_as_postgres(initdb), 0);
+	assert_int_equal(pg_ctl(p, "start", (const char *const[]){"-l", log, "-o", opts, NULL}), 0);
 }
 
 void pgt_restart(struct pgt *p)
 {
-	char data[512];
-
-	snprintf(data, sizeof(data), "%s/data", p->dir);
-	char *restart[] = {"/usr/sbin/runuser", "-u", "postgres", "--", PGBIN "pg_ctl", "-D", data, "-w", "-m", "fast",
-	                   "restart",           NULL};
-	assert_int_equal(run(restart), 0);
+	assert_int_equal(pg_ctl(p, "restart", (const char *const[]){"-m", "fast", NULL}), 0);
 }
 
 void pgt_stop(struct pgt *p)
 {
-	char data[512];
-
 	if (!p->dir)
 		return;
-	snprintf(data, sizeof(data), "%s/data", p->dir);
-	char *stop[] = {"/usr/sbin/runuser",
-	                "-u",
-	                "postgres",
-	                "--",
-	                PGBIN "pg_ctl",
-	                "-D",
-	                data,
-	                "-w",
-	                "-m",
-	                "fast",
-	                "stop",
-	                NULL};
-	(void)run(stop);
+	(void)pg_ctl(p, "stop", (const char *const[]){"-m", "fast", NULL});
 	tu_rmtree(p->dir);
 	free(p->dir);
 	p->dir = NULL;

@@ -23,11 +23,16 @@
 #include "module.h"
 #include "testutil.h"
 
-/* Two real modules of the test's own: one that cannot start, one that works
- * and emits an event from its check. */
-static int failing_init(struct mamori_ctx *ctx, void **ret)
+/* Two real modules of the test's own, on core-owned state (issue 19.5):
+ * one that cannot start (its open() fails), one that works and emits an
+ * event from its check. */
+struct good_state {
+	struct mamori_ctx *ctx;
+};
+
+static int failing_open(struct mamori_ctx *ctx, void *state)
 {
-	(void)ctx, (void)ret;
+	(void)ctx, (void)state;
 	return -ENODEV;
 }
 
@@ -35,10 +40,9 @@ static int good_checks;
 static struct mamori_ctx *good_ctx;
 static enum check_status good_status = CHECK_PASS;
 
-static int good_init(struct mamori_ctx *ctx, void **ret)
+static int good_open(struct mamori_ctx *ctx, void *state)
 {
-	good_ctx = ctx;
-	*ret = &good_checks;
+	((struct good_state *)state)->ctx = good_ctx = ctx;
 	return 0;
 }
 
@@ -46,7 +50,8 @@ static int good_check(void *state, struct check_report *rep)
 {
 	struct check_result *r = check_report_add(rep, "good", "good.thing", "LOCK-1,LOCK-2");
 
-	(*(int *)state)++;
+	assert_non_null(state);
+	good_checks++;
 	assert_non_null(r);
 	check_result_set(r, good_status, "良好", "good");
 	check_result_evidence(r, "value", "%d", 42);
@@ -61,10 +66,16 @@ static int erring_check(void *state, struct check_report *rep)
 	return -EIO;
 }
 
-static const struct mamori_module failing = {
-        .name = "failing", .caps = MAMORI_CAP_CHECK, .init = failing_init, .check = good_check};
-static const struct mamori_module good = {
-        .name = "good", .caps = MAMORI_CAP_CHECK, .init = good_init, .check = good_check};
+static const struct mamori_module failing = {.name = "failing",
+                                             .caps = MAMORI_CAP_CHECK,
+                                             .state_size = sizeof(struct good_state),
+                                             .open = failing_open,
+                                             .check = good_check};
+static const struct mamori_module good = {.name = "good",
+                                          .caps = MAMORI_CAP_CHECK,
+                                          .state_size = sizeof(struct good_state),
+                                          .open = good_open,
+                                          .check = good_check};
 static const struct mamori_module erring = {.name = "erring", .caps = MAMORI_CAP_CHECK, .check = erring_check};
 static const struct mamori_module *const test_modules[] = {&failing, &good, &erring, NULL};
 

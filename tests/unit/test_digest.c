@@ -1,7 +1,10 @@
 /* tests/unit/test_digest.c — file digests through OpenSSL (common/digest.c,
  * issue 19): the known SHA-256 and MD5 of "abc", a file longer than one read
  * against the freestanding SHA-256, the cap, a failing read and bad
- * arguments, each leaving the output untouched. */
+ * arguments, each leaving the output untouched; the streaming SHA-256 (one
+ * context reused for many messages, as the journal's chain and carry's file
+ * hashing use it) and the one-shot SHA-256(a ‖ b) against the freestanding
+ * one. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -97,12 +100,49 @@ static void test_errors(void **state)
 	close(fd);
 }
 
+static void test_stream(void **state)
+{
+	uint8_t data[3000], got[32], want[32];
+	struct sha256_ctx ref;
+	struct digest_sha256 *d = NULL;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 29 + 3);
+	assert_int_equal(digest_sha256_new(&d), 0);
+	/* the same context, many messages: each final starts the next clean */
+	for (size_t len = 0; len <= sizeof(data); len += 37) {
+		size_t cut = len / 3;
+
+		(void)sha256_buf(data, len, want);
+		for (size_t off = 0; off < len; off += 100)
+			assert_int_equal(digest_sha256_update(d, data + off, len - off < 100 ? len - off : 100), 0);
+		assert_int_equal(digest_sha256_final(d, got), 0);
+		assert_memory_equal(got, want, 32);
+		assert_int_equal(digest_sha256_2(d, data, cut, data + cut, len - cut, got), 0);
+		assert_memory_equal(got, want, 32);
+		memset(got, 0, sizeof(got));
+		assert_int_equal(digest_sha256_once(data, cut, data + cut, len - cut, got), 0);
+		assert_memory_equal(got, want, 32);
+	}
+	/* a chain step: SHA-256(prev ‖ record) */
+	sha256_init(&ref);
+	sha256_update(&ref, want, 32);
+	sha256_update(&ref, "record", 6);
+	sha256_final(&ref, data);
+	assert_int_equal(digest_sha256_2(d, want, 32, "record", 6, got), 0);
+	assert_memory_equal(got, data, 32);
+	assert_null(digest_sha256_free(d));
+	assert_null(digest_sha256_free(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_vectors),
 	        cmocka_unit_test(test_long_file),
 	        cmocka_unit_test(test_errors),
+	        cmocka_unit_test(test_stream),
 	};
 	return cmocka_run_group_tests_name("digest", tests, NULL, NULL);
 }

@@ -5,7 +5,10 @@
  * the new ones load (the old stay in force otherwise) and freed — the same
  * path for the worker, the gate and `mamorictl check`. A module with more
  * state than its settings gets the state allocated and its settings moved
- * in and out of it the same way. The login module,
+ * in and out of it the same way; one with state and no policy section gets
+ * its state allocated, opened, applied, closed and freed by the core too
+ * (the module interface has no init/reload/fini of its own any more), and
+ * hooks with no state to hand them are refused. The login module,
  * converted to it, reads its real section of a real policy. */
 #include <errno.h>
 #include <limits.h>
@@ -224,6 +227,62 @@ static void test_state_owned_by_core(void **state)
 	assert_int_equal(releases, 4);
 }
 
+/* State without a policy section: still allocated, opened, applied on a
+ * policy change, closed and freed by the core. */
+static const struct mamori_module fake3_module = {
+        .name = "fake3",
+        .caps = MAMORI_CAP_CHECK,
+        .state_size = sizeof(struct fake2_state),
+        .open = fake2_open,
+        .apply = fake2_apply,
+        .close = fake2_close,
+};
+static const struct mamori_module hooks_no_state = {.name = "hooks", .caps = MAMORI_CAP_CHECK, .open = fake2_open};
+static const struct mamori_module checks_only = {.name = "checks", .caps = MAMORI_CAP_CHECK};
+
+static void test_state_without_section(void **state)
+{
+	struct mamori_ctx ctx = {0};
+	struct fake2_state *st;
+	void *p = NULL, *before;
+	(void)state;
+
+	loads = releases = closes = 0;
+	fail_next = fail_open = fail_apply = 0;
+	assert_int_equal(mamori_module_start(&fake3_module, &ctx, &p), 0);
+	st = p;
+	assert_non_null(st);
+	assert_ptr_equal(st->ctx, &ctx);
+	assert_int_equal(st->opened, 1);
+	assert_int_equal(loads, 0); /* no loader, no settings */
+	before = p;
+	st->settings.generation = 7;
+	assert_int_equal(mamori_module_reload(&fake3_module, &ctx, &p), 0);
+	assert_ptr_equal(p, before);
+	assert_int_equal(st->applied, 7);
+	fail_apply = 1;
+	assert_int_equal(mamori_module_reload(&fake3_module, &ctx, &p), -EIO);
+	fail_apply = 0;
+	assert_ptr_equal(p, before);
+	mamori_module_stop(&fake3_module, p); /* LSan: the state freed */
+	assert_int_equal(closes, 1);
+	assert_int_equal(releases, 0);
+	fail_open = 1;
+	p = (void *)1;
+	assert_int_equal(mamori_module_start(&fake3_module, &ctx, &p), -EIO);
+	fail_open = 0;
+	assert_null(p);
+	assert_int_equal(closes, 2);
+	/* open() with no state to open: refused, never called with NULL */
+	assert_int_equal(mamori_module_start(&hooks_no_state, &ctx, &p), -EINVAL);
+	assert_null(p);
+	/* checks only: state NULL, reload and stop are no-ops */
+	assert_int_equal(mamori_module_start(&checks_only, &ctx, &p), 0);
+	assert_null(p);
+	assert_int_equal(mamori_module_reload(&checks_only, &ctx, &p), 0);
+	mamori_module_stop(&checks_only, p);
+}
+
 /* The state directory a module keeps its baselines in. */
 static void test_state_dir(void **state)
 {
@@ -247,6 +306,7 @@ int main(void)
 	        cmocka_unit_test(test_login_reads_its_section),
 	        cmocka_unit_test(test_old_settings_stay_on_error),
 	        cmocka_unit_test(test_state_owned_by_core),
+	        cmocka_unit_test(test_state_without_section),
 	        cmocka_unit_test(test_state_dir),
 	};
 

@@ -26,6 +26,7 @@
 #include "store.h"
 #include "store_verify.h"
 #include "strutil.h"
+#include "journal_batch.h"
 #include "testutil.h"
 
 #define RECORDS 12
@@ -63,12 +64,10 @@ static void fill(struct store *st, int t)
 	char jdir[600], id[16], tok[16];
 	struct journal_options o = {.dir = jdir};
 	struct journal *j = NULL;
-	struct journal_iter *it = NULL;
-	struct journal_record rec;
 	struct store_device d = {0};
 	struct store_cert c = {.not_after_us = NOW * 2};
 	struct chain_result res;
-	cJSON *arr = cJSON_CreateArray();
+	cJSON *arr = NULL;
 	struct timespec ts;
 
 	snprintf(jdir, sizeof(jdir), "%s/journal-%d", dir, t);
@@ -91,15 +90,7 @@ static void fill(struct store *st, int t)
 		assert_int_equal(journal_append(j, &ev, NULL), 0);
 	}
 	journal_close(j);
-	assert_int_equal(journal_iter_open(jdir, 0, &it), 0);
-	while (journal_iter_next(it, &rec) == 1) {
-		cJSON *e = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(e, "hash", rec.hash_hex);
-		cJSON_AddItemToObject(e, "record", cJSON_ParseWithLength(rec.canon, rec.canon_len));
-		cJSON_AddItemToArray(arr, e);
-	}
-	journal_iter_free(it);
+	assert_int_equal(tu_journal_batch(jdir, 0, RECORDS, &arr), 0);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	assert_int_equal(chain_ingest(st, id, arr, (int64_t)ts.tv_sec * 1000000, &res), 0);
 	assert_int_equal(res.stored, RECORDS);

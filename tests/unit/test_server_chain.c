@@ -26,6 +26,7 @@
 #include "store.h"
 #include "strutil.h"
 #include "pgtest.h"
+#include "journal_batch.h"
 #include "testutil.h"
 
 #define NOW 1700000000000000LL
@@ -89,21 +90,9 @@ static void append(int n)
 /* Records after `after`, at most max, as the transport sends them. */
 static cJSON *batch(uint64_t after, unsigned max)
 {
-	struct journal_iter *it = NULL;
-	struct journal_record rec;
-	cJSON *arr = cJSON_CreateArray();
-	unsigned n = 0;
+	cJSON *arr = NULL;
 
-	assert_int_equal(journal_iter_open(jdir, after, &it), 0);
-	while (n < max && journal_iter_next(it, &rec) == 1) {
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(o, "hash", rec.hash_hex);
-		cJSON_AddItemToObject(o, "record", cJSON_ParseWithLength(rec.canon, rec.canon_len));
-		cJSON_AddItemToArray(arr, o);
-		n++;
-	}
-	journal_iter_free(it);
+	assert_int_equal(tu_journal_batch(jdir, after, max, &arr), 0);
 	return arr;
 }
 

@@ -39,6 +39,7 @@
 #include "pgtest.h"
 #include "store.h"
 #include "strutil.h"
+#include "journal_batch.h"
 #include "testutil.h"
 
 #define TERMINALS 4
@@ -75,30 +76,15 @@ static void make_journal(int t)
 	journal_close(j);
 }
 
-/* Records of terminal t after `after`, at most max, as the transport sends them. */
+/* Records of terminal t after `after`, at most max, as the transport sends
+ * them; NULL on error (the writers run in forked children, without cmocka). */
 static cJSON *batch(int t, uint64_t after, unsigned max)
 {
 	char jdir[600];
-	struct journal_iter *it = NULL;
-	struct journal_record rec;
-	cJSON *arr = cJSON_CreateArray();
-	unsigned n = 0;
+	cJSON *arr = NULL;
 
 	jdir_of(t, jdir, sizeof(jdir));
-	if (!arr || journal_iter_open(jdir, after, &it) < 0) {
-		cJSON_Delete(arr);
-		return NULL;
-	}
-	while (n < max && journal_iter_next(it, &rec) == 1) {
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(o, "hash", rec.hash_hex);
-		cJSON_AddItemToObject(o, "record", cJSON_ParseWithLength(rec.canon, rec.canon_len));
-		cJSON_AddItemToArray(arr, o);
-		n++;
-	}
-	journal_iter_free(it);
-	return arr;
+	return tu_journal_batch(jdir, after, max, &arr) < 0 ? NULL : arr;
 }
 
 static int64_t real_now_us(void)

@@ -1,6 +1,8 @@
 /* tests/unit/test_sha256.c — the freestanding SHA-256 (common/sha256.c)
  * against the NIST FIPS 180-4 example vectors and against OpenSSL, whole and
- * fed in pieces of every size across block boundaries (issue 19.2). */
+ * fed in pieces of every size across block boundaries (issue 19.2); its
+ * HMAC-SHA-256 against RFC 4231 and OpenSSL's HMAC() for keys shorter than,
+ * as long as and longer than a block (the exception codes' MAC, issue 19.1). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,7 @@
 
 #include <cmocka.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "sha256.h"
 #include "strutil.h"
@@ -84,11 +87,53 @@ static void test_against_openssl(void **state)
 	}
 }
 
+static void test_hmac(void **state)
+{
+	static const struct {
+		uint8_t key_byte;
+		size_t key_len;
+		const char *key, *msg, *want;
+	} rfc4231[] = {
+	        {0x0b, 20, NULL, "Hi There", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+	        {0, 4, "Jefe", "what do ya want for nothing?",
+	         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+	        {0xaa, 131, NULL, "Test Using Larger Than Block-Size Key - Hash Key First",
+	         "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+	};
+	uint8_t key[200], data[300], got[32], want[32];
+	char hex[65];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rfc4231) / sizeof(rfc4231[0]); i++) {
+		if (rfc4231[i].key)
+			memcpy(key, rfc4231[i].key, rfc4231[i].key_len);
+		else
+			memset(key, rfc4231[i].key_byte, rfc4231[i].key_len);
+		hmac_sha256(key, rfc4231[i].key_len, rfc4231[i].msg, strlen(rfc4231[i].msg), got);
+		hex_of(got, hex);
+		assert_string_equal(hex, rfc4231[i].want);
+	}
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 7 + 1);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 13 + 5);
+	for (size_t kl = 0; kl <= sizeof(key); kl += kl < 70 ? 1 : 43)
+		for (size_t ml = 0; ml <= sizeof(data); ml += 61) {
+			unsigned n = 0;
+
+			assert_non_null(HMAC(EVP_sha256(), key, (int)kl, data, ml, want, &n));
+			assert_int_equal(n, 32);
+			hmac_sha256(key, kl, data, ml, got);
+			assert_memory_equal(got, want, 32);
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_nist_vectors),
 	        cmocka_unit_test(test_against_openssl),
+	        cmocka_unit_test(test_hmac),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
