@@ -208,6 +208,9 @@ struct carry_state {
 	dev_t visible[CARRY_VOLUMES_MAX];
 	size_t n_visible;
 	struct carry_proc_cache proc_cache; /* valid within one on_fan_perm call */
+	/* carry_close: every write gate closes, since nothing records or
+	 * judges writes once the module is gone (MEDIA-2, CARRY-2) */
+	bool stopping;
 };
 
 /* What the worker hashes, and the record that waits for the hash. */
@@ -1361,8 +1364,9 @@ static void write_gate(struct carry_state *st, struct carry_volume *v)
 		return;
 	if (v->needs_approval)
 		ver = gate_decide(st, v, who, sizeof(who), &m);
-	rw = ver == USB_APPROVAL_OK && v->state != VOL_BLOCKED;
+	rw = ver == USB_APPROVAL_OK && v->state != VOL_BLOCKED && !st->stopping;
 	reason = !v->needs_approval        ? "approval_not_required"
+	         : st->stopping            ? "agent_stopping"
 	         : v->state == VOL_BLOCKED ? v->block_reason
 	                                   : usb_approval_verdict_to_string(ver);
 	if (rw && v->gate == GATE_RO) {
@@ -2341,6 +2345,14 @@ static void carry_close(void *state)
 	for (size_t i = 0; i < st->n_held; i++)
 		respond(st, st->held[i].fd, false);
 	free(st->held);
+	/* a medium writable for an approved person goes read-only: with the
+	 * worker stopped no write would be recorded (the next worker opens it
+	 * again for the person, carry_open). One with a file still open for
+	 * writing cannot (pending_writers): that is recorded too. */
+	st->stopping = true;
+	for (size_t i = 0; i < st->n_vols; i++)
+		if (st->vols[i]->gate == GATE_RW)
+			write_gate(st, st->vols[i]);
 	for (size_t i = 0; i < st->n_vols; i++)
 		vol_free(st->vols[i]);
 	/* the marks end with this process: hidden again until the next one

@@ -1242,6 +1242,53 @@ static void test_short_lived_writer_named(void **s)
 	stop();
 }
 
+/* The worker stops while the medium is writable for an approved person:
+ * nothing would record or judge a write any more, so the module closes
+ * the write gate on its way out (MEDIA-2, CARRY-2); the old code left the
+ * medium writable for anyone after the stop. */
+static void test_stop_closes_write_gate(void **s)
+{
+	char p[PATH_MAX];
+	struct session se;
+	struct statvfs sv;
+	const cJSON *e = NULL, *x;
+
+	(void)s;
+	se = gated_session("61001", "writable", "approval", "AP-1");
+	assert_int_equal(statvfs(mnt, &sv), 0);
+	assert_false(sv.f_flag & ST_RDONLY);
+	mamori_module_stop(&carry_module, state);
+	state = NULL;
+	cJSON_ArrayForEach(x, events)
+	{
+		const cJSON *pl = cJSON_GetObjectItem(x, "payload");
+		if (strcmp(cJSON_GetObjectItem(x, "type")->valuestring, "carry.write_gate") == 0 && str(pl, "reason") &&
+		    strcmp(str(pl, "reason"), "agent_stopping") == 0)
+			e = pl;
+	}
+	assert_non_null(e);
+	assert_string_equal(strv(e, "state"), "read_only");
+	assert_string_equal(strv(e, "action"), "read_only");
+	assert_int_equal(statvfs(mnt, &sv), 0);
+	assert_true(sv.f_flag & ST_RDONLY);
+	/* nobody writes, the approved person included (no module: nothing to drive) */
+	mpath(p, sizeof(p), "/after-stop.txt");
+	{
+		int st = 0;
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			become(61001);
+			_exit(child_write(p));
+		}
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 14); /* EROFS */
+	}
+	session_end(&se);
+}
+
 /* A policy change reaches a followed medium through the core-owned state
  * (agent/sdk/module.h, issue 19.5): a policy the module cannot load is
  * refused and the old approvals stay in force; an approval that arrives
@@ -1920,6 +1967,7 @@ int main(void)
 	        cmocka_unit_test_teardown(test_metadata_writes_without_approval, teardown),
 	        cmocka_unit_test_teardown(test_metadata_writes_with_approval, teardown),
 	        cmocka_unit_test_teardown(test_short_lived_writer_named, teardown),
+	        cmocka_unit_test_teardown(test_stop_closes_write_gate, teardown),
 	        cmocka_unit_test_teardown(test_policy_change, teardown),
 	        cmocka_unit_test_teardown(test_mount_ro_not_busy, teardown),
 	        cmocka_unit_test_teardown(test_first_open_race, teardown),
