@@ -7,7 +7,8 @@
 //    is approved by the approver, a second person, in the browser;
 //  - the approvals inbox (issue 16.2): a carry-out, an exception and a device
 //    request approved with a chosen scope, person, access and until, one
-//    rejected with a reason; the approver's own request shows OPS-4; an until
+//    rejected with a reason, an emergency code's use acknowledged with a
+//    note; the approver's own request shows OPS-4; an until
 //    beyond the request's shows the server's refusal in ja and en;
 //  - the hostile corpus an agent stored (markup, RTL override, 4 KiB serial)
 //    appears as text and runs nothing (no dialog, no script, no <img>);
@@ -217,7 +218,7 @@ async function approveIn(page, id, { scope, person, access, until }) {
 async function gone(page, id, what) {
   const ok_ = await page.waitForSelector(row(id), { state: 'detached', timeout: 10000 }).then(() => true, () => false);
   const status = ok_ ? await page.textContent('p[role=status]') : await page.textContent(row(id));
-  check(`inbox: ${what} (the row left the inbox: ${status.slice(0, 200)})`, ok_ && /承認しました|却下しました|Approved|Rejected/.test(status));
+  check(`inbox: ${what} (the row left the inbox: ${status.slice(0, 200)})`, ok_ && /承認しました|却下しました|確認しました/.test(status));
 }
 for (const lang of ['en', 'ja']) {
   const { ctx, page, problems } = await session('shonin', lang);
@@ -249,6 +250,9 @@ for (const lang of ['en', 'ja']) {
     await page.fill(`#reason-${E.ID_REJ}`, '業務に不要 <b>');
     await page.click(`${row(E.ID_REJ)} form.reject button[type=submit]`);
     await gone(page, E.ID_REJ, 'the device request rejected with a reason');
+    await page.fill(`#note-${E.ID_EMG}`, '電話で確認済み');
+    await page.click(`${row(E.ID_EMG)} form.acknowledge button[type=submit]`);
+    await gone(page, E.ID_EMG, 'the emergency code\'s use acknowledged with a note');
   }
   check(`inbox (${lang}): no CSP violation, dialog or error` + (problems.length ? ': ' + problems.join(' | ') : ''), problems.length === 0);
   await ctx.close();

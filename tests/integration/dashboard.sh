@@ -90,6 +90,10 @@ request_rec tanaka "{\"request_id\":\"$R_DEV\",\"kind\":\"device\",\"device\":{\
 request_rec tanaka "{\"request_id\":\"$R_OUT\",\"kind\":\"carry-out\",\"medium\":{\"vendor\":\"0781\",\"product\":\"5567\",\"serial\":\"CO1\"},\"until\":$OUT_ASK,\"purpose\":\"<b>議事録</b>の持ち出し\"}" || bad "request carry-out"
 request_rec tanaka "{\"request_id\":\"$R_EXC\",\"kind\":\"exception\",\"requirement\":\"LOG-2\",\"until\":$EXC_ASK,\"reason\":\"NTP サーバー移設中\"}" || bad "request exception"
 request_rec suzuki "{\"request_id\":\"$R_REJ\",\"kind\":\"device\",\"device\":{\"hash\":\"$(hex 32)\",\"vendor_id\":\"1234\",\"product_id\":\"5678\",\"serial\":\"REJ1\",\"interfaces\":[\"08:06:50\"]},\"reason\":\"私物\"}" || bad "request to reject"
+# an emergency code used at pc-a (OPS-3), as daemon_policy.c journals it: the
+# approver acknowledges it after the fact
+"$HELPER" record "$(state_dir "$A")" exception.applied \
+	"{\"id\":\"emg-$(hex 4)\",\"kind\":\"emergency\",\"scope\":\"usb\",\"person\":\"tanaka\",\"not_before\":$now,\"not_after\":$((now + 3600)),\"entered_at\":$now}" || bad "emergency code record"
 request_rec shonin "{\"request_id\":\"$R_OWN\",\"kind\":\"device\",\"device\":{\"hash\":\"$(hex 32)\",\"vendor_id\":\"1234\",\"product_id\":\"9999\",\"serial\":\"OWN1\",\"interfaces\":[\"08:06:50\"]},\"reason\":null}" || bad "the approver's own request"
 check "pc-a checks in with its report and uploads its journal" ctl "$A" server sync --report "$T/report-a.json"
 check "pc-b checks in" ctl "$B2" server sync --report "$T/report-b.json"
@@ -97,8 +101,9 @@ ev=$(api GET "/admin/v1/events?terminal=pc-a&limit=1000")
 api GET "/admin/v1/requests?status=pending" >"$T/requests.json"
 rid() { jq -r --arg r "$1" '.[] | select(.request_id == $r) | .id' "$T/requests.json"; }
 ID_DEV=$(rid "$R_DEV") ID_OUT=$(rid "$R_OUT") ID_EXC=$(rid "$R_EXC") ID_REJ=$(rid "$R_REJ") ID_OWN=$(rid "$R_OWN")
-check "pc-a's five requests are in the inbox (admin API), pending" \
-	bash -c "[[ -n '$ID_DEV' && -n '$ID_OUT' && -n '$ID_EXC' && -n '$ID_REJ' && -n '$ID_OWN' ]]"
+ID_EMG=$(api GET "/admin/v1/requests?status=pending_ack" | jq -r '.[] | select(.kind == "emergency" and .person == "tanaka") | .id')
+check "pc-a's five requests are in the inbox (admin API), pending, and the emergency code's use waits for acknowledgement" \
+	bash -c "[[ -n '$ID_DEV' && -n '$ID_OUT' && -n '$ID_EXC' && -n '$ID_REJ' && -n '$ID_OWN' && -n '$ID_EMG' ]]"
 # the windows the approver chooses in the browser (whole minutes, typed in
 # Japan time) and what the API must store for them (RFC 3339 UTC)
 at() { # EPOCH → "JST-INPUT UTC"
@@ -317,7 +322,7 @@ check "media register: CSV import for the browser" test "$(curl -sS --cacert "$C
 # ---- the browser ----
 check "the browser test (Chromium + playwright-core + axe-core)" \
 	env DASH_URL="https://$ADM" DASH_PASSWORD="$PASSWORD" DASH_ART="$ART" NODE_PATH="$SRC/node_modules" DASH_SERIAL="$(cat "$T/serial.txt")" \
-	ID_DEV="$ID_DEV" ID_OUT="$ID_OUT" ID_EXC="$ID_EXC" ID_REJ="$ID_REJ" ID_OWN="$ID_OWN" \
+	ID_DEV="$ID_DEV" ID_OUT="$ID_OUT" ID_EXC="$ID_EXC" ID_REJ="$ID_REJ" ID_OWN="$ID_OWN" ID_EMG="$ID_EMG" \
 	OUT_JST="$OUT_JST" BEYOND_JST="$BEYOND_JST" EXC_JST="$EXC_JST" DEV_JST="$DEV_JST" \
 	node "$SRC/tests/integration/dashboard.mjs"
 # README's screenshot (docs/dashboard-overview-ja.png) is this test's:
@@ -340,6 +345,8 @@ check "device approved in the browser: department, requester, rw, until $DEV_UTC
 	decided "$ID_DEV" "$(jq -n --arg u "$DEV_UTC" '{scope:"department",person:"requester",access:"rw",until:$u}') as \$d | .status==\"approved\" and .decided_by==\"shonin\" and .decision==\$d"
 check "device request rejected in the browser with the reason typed there" \
 	decided "$ID_REJ" '.status=="rejected" and .decided_by=="shonin" and .decision=={"reason":"業務に不要 <b>"}'
+check "the emergency code's use acknowledged in the browser with the note typed there" \
+	decided "$ID_EMG" '.status=="acknowledged" and .decided_by=="shonin" and .decision=={"note":"電話で確認済み"}'
 check "the approver's own request is still pending (OPS-4)" decided "$ID_OWN" '.status=="pending" and .decided_by==null'
 api GET "/admin/v1/audit?action=request.approve&limit=100" >"$T/audit-req.json"
 check "the approvals beyond the carry-out's until (ja and en pages) are refused and audited" \
