@@ -45,7 +45,6 @@ const words = {
   certValid: ['有効', 'valid'],
   certRevoked: ['失効済み', 'revoked'],
   certExpired: ['期限切れ', 'expired'],
-  department: ['部署', 'Department'],
   noDepartment: ['(部署未設定)', '(no department)'],
   staleTitle: ['許容時間を超えて接続のない端末', 'Terminals not seen for longer than allowed'],
   staleAfter: ['許容時間', 'Allowed'],
