@@ -361,6 +361,13 @@ start_server "$D2" --www "$WWW" --web-idle-seconds 3 --session-seconds 7 || bad 
 bootstrap "$D2" || bad "bootstrap 2"
 web_login ciso
 check "fresh session: 200" test "$(wget_ ciso /admin/v1/dashboard/me -H 'X-Mamori-CSRF: 1')" = 200
+# the cookie's token as a bearer token would escape the idle time-out and
+# the CSRF checks: refused, and the cookie still works
+tok=$(sed -E 's/^[^=]*=//' "$T/ciso.c")
+code=$(curl -sS --cacert "$CA" -o "$T/out.json" -w '%{http_code}' -H "Authorization: Bearer $tok" "https://$ADM/admin/v1/dashboard/me")
+check "the session cookie's token as Authorization: Bearer: 401" \
+	bash -c "[[ $code == 401 ]] && jq -e '.error == \"unauthenticated\"' '$T/out.json' >/dev/null"
+check "... and the cookie still works: 200" test "$(wget_ ciso /admin/v1/dashboard/me -H 'X-Mamori-CSRF: 1')" = 200
 sleep 4.5
 wget_ ciso /admin/v1/dashboard/me -H 'X-Mamori-CSRF: 1' >/dev/null
 check "after 4.5 s unused (idle 3 s): 401 session_idle" jqt '.error == "session_idle"' "$T/out.json"
