@@ -43,6 +43,12 @@ static pthread_mutex_t sync_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sync_cv = PTHREAD_COND_INITIALIZER;
 static pthread_t syncer;
 static bool syncer_running, want_sync, syncer_stop, syncer_failed, opening;
+/* Emptying the file (ftruncate, a journaled metadata change that can wait
+ * for the file system's journal commit) is the syncer's too: the loop asks
+ * with the count of appends it made so far, and the syncer truncates only if
+ * no append came since; appends take sync_mu while the syncer runs. */
+static bool want_trunc;
+static uint64_t appends, trunc_at;
 static atomic_int sync_errno;
 
 static void *syncer_main(void *arg)
@@ -54,18 +60,47 @@ static void *syncer_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	pthread_mutex_lock(&sync_mu);
 	for (;;) {
-		while (!want_sync && !syncer_stop)
+		while (!want_sync && !want_trunc && !syncer_stop)
 			pthread_cond_wait(&sync_cv, &sync_mu);
-		if (!want_sync && syncer_stop)
+		if (want_trunc) {
+			/* under the lock: no append can slip in between */
+			if (trunc_at == appends && ftruncate(spool_fd, 0) < 0)
+				atomic_store(&sync_errno, errno);
+			want_trunc = false;
+		}
+		if (want_sync) {
+			want_sync = false;
+			pthread_mutex_unlock(&sync_mu);
+			if (fdatasync(spool_fd) < 0)
+				atomic_store(&sync_errno, errno);
+			pthread_mutex_lock(&sync_mu);
+			continue;
+		}
+		if (syncer_stop)
 			break;
-		want_sync = false;
-		pthread_mutex_unlock(&sync_mu);
-		if (fdatasync(spool_fd) < 0)
-			atomic_store(&sync_errno, errno);
-		pthread_mutex_lock(&sync_mu);
 	}
 	pthread_mutex_unlock(&sync_mu);
 	return NULL;
+}
+
+/* Starts the syncer at the first request after spool_open; false: sync and
+ * truncate in the calling thread (at start, or no thread could be made). */
+static bool syncer_start(void)
+{
+	int r;
+
+	if (opening || syncer_failed)
+		return false;
+	if (syncer_running)
+		return true;
+	r = pthread_create(&syncer, NULL, syncer_main, NULL);
+	if (r != 0) {
+		log_warning_errno(-r, "gate spool: no syncer thread: fdatasync in the gate's loop");
+		syncer_failed = true;
+		return false;
+	}
+	syncer_running = true;
+	return true;
 }
 
 static void syncer_join(void)
@@ -80,6 +115,7 @@ static void syncer_join(void)
 	syncer_running = false;
 	syncer_stop = false;
 	want_sync = false;
+	want_trunc = false;
 }
 
 static int64_t mono_ms(void)
@@ -90,7 +126,7 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int write_all(const char *p, size_t n)
+static int write_all_locked(const char *p, size_t n)
 {
 	while (n > 0) {
 		ssize_t w = write(spool_fd, p, n);
@@ -103,7 +139,21 @@ static int write_all(const char *p, size_t n)
 		n -= (size_t)w;
 	}
 	dirty = true;
+	appends++;
 	return 0;
+}
+
+static int write_all(const char *p, size_t n)
+{
+	bool locked = syncer_running; /* set and cleared by this thread only */
+	int r;
+
+	if (locked)
+		pthread_mutex_lock(&sync_mu);
+	r = write_all_locked(p, n);
+	if (locked)
+		pthread_mutex_unlock(&sync_mu);
+	return r;
 }
 
 int spool_open(const char *dir, void (*requeue)(cJSON *msg))
@@ -220,7 +270,7 @@ void spool_ack(uint64_t id, bool empty)
 
 	if (spool_fd < 0)
 		return;
-	if (empty) {
+	if (empty && (opening || syncer_failed)) {
 		/* nothing pending: start over (no fsync needed for an empty file:
 		 * after a crash an older, longer one only sends acked events again) */
 		if (ftruncate(spool_fd, 0) == 0)
@@ -228,6 +278,16 @@ void spool_ack(uint64_t id, bool empty)
 	}
 	if (xsnprintf(line, sizeof(line), "A %" PRIu64 "\n", id) == 0)
 		(void)write_all(line, strlen(line));
+	if (empty && syncer_start()) {
+		/* the same, by the syncer, unless an append comes first; the "A"
+		 * line covers a crash before it */
+		pthread_mutex_lock(&sync_mu);
+		want_trunc = true;
+		trunc_at = appends;
+		pthread_cond_signal(&sync_cv);
+		pthread_mutex_unlock(&sync_mu);
+		return;
+	}
 	if (mono_ms() - last_sync_ms >= SPOOL_SYNC_MS)
 		spool_sync();
 }
@@ -245,25 +305,14 @@ void spool_sync(void)
 	int e = atomic_exchange(&sync_errno, 0);
 
 	if (e)
-		log_warning_errno(-e, "gate spool: fdatasync");
+		log_warning_errno(-e, "gate spool: fdatasync or ftruncate in the syncer");
 	if (spool_fd < 0 || !dirty)
 		return;
 	dirty = false;
 	last_sync_ms = mono_ms();
-	if (opening || syncer_failed) {
+	if (!syncer_start()) {
 		sync_now();
 		return;
-	}
-	if (!syncer_running) {
-		int r = pthread_create(&syncer, NULL, syncer_main, NULL);
-
-		if (r != 0) {
-			log_warning_errno(-r, "gate spool: no syncer thread: fdatasync in the gate's loop");
-			syncer_failed = true;
-			sync_now();
-			return;
-		}
-		syncer_running = true;
 	}
 	/* one pending request covers every write before it: a request made
 	 * while a fdatasync runs gets one more after it */

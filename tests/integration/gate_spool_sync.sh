@@ -6,8 +6,10 @@
 # (devices decided, events acknowledged by the worker) with mamorid under
 # strace(1) — -D keeps mamorid's pid, every thread and child traced — and
 # judges from the trace: mamorid's main thread calls fdatasync at most at
-# start (spool_open) and stop (spool_close); the spool is still synced, by
-# another thread of mamorid. The old gate synced in its loop at
+# start (spool_open) and stop (spool_close) and never ftruncate (emptying
+# the spool is a journaled metadata change that can wait for a commit: the
+# syncer does it too); the spool is still synced, by another thread of
+# mamorid. The old gate synced and truncated in its loop at
 # acknowledgements: this test fails on it.
 set -euo pipefail
 : "${MAMORI_BUILD:?}" "${MAMORI_SRC:?}"
@@ -20,7 +22,7 @@ mkdir "$work/bin" "$work/trace"
 # run under ptrace (the other sanitizer checks stay on)
 cat >"$work/bin/mamorid" <<SH
 #!/bin/sh
-exec env -u LD_PRELOAD strace -D -f -qq --seccomp-bpf -e trace=fdatasync,execve,clone,clone3 \
+exec env -u LD_PRELOAD strace -D -f -qq --seccomp-bpf -e trace=fdatasync,ftruncate,execve,clone,clone3 \
 	-E "LD_PRELOAD=\$LD_PRELOAD" -E "ASAN_OPTIONS=\${ASAN_OPTIONS:-}:detect_leaks=0" \
 	-ff -o "$work/trace/t" "$real/mamorid" "\$@"
 SH
@@ -38,6 +40,11 @@ for f in "$work"/trace/t.*; do
 	main_syncs=$((main_syncs + n))
 	if ((n > 2)); then
 		echo "gate_spool_sync: mamorid's main thread (${f##*.}) called fdatasync $n times (at most start and stop)"
+		bad=1
+	fi
+	t=$(grep -c '^ftruncate(' "$f" || true)
+	if ((t > 0)); then
+		echo "gate_spool_sync: mamorid's main thread (${f##*.}) called ftruncate $t times (the syncer's)"
 		bad=1
 	fi
 	# its threads: clone/clone3 with CLONE_THREAD
