@@ -55,8 +55,9 @@ done
 
 # median over the runs of one figure of one agent
 fig() {
+	# OFMT: a median of two large figures stays a plain number (not 2.9e+06)
 	cat "$out/$1".*.txt | awk -v k="$2" '$1 == k && $2 != "-" { print $2 }' | sort -n |
-		awk '{ v[++n] = $1 } END { if (!n) { print "-"; exit }
+		awk -v OFMT=%.1f '{ v[++n] = $1 } END { if (!n) { print "-"; exit }
 			print (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2) }'
 }
 printf '%-34s %12s %12s %12s %12s\n' figure usbguard floor mamori mamori-stopped
