@@ -31,7 +31,9 @@ check=(clang clang-format libclang-rt-14-dev sqlite3
        debootstrap iproute2 lz4 xz-utils patch nftables
        wpasupplicant netplan.io
        chromium fonts-noto-cjk python3-openpyxl python3-prometheus-client
-       libseccomp-dev udev dbus-daemon)
+       libseccomp-dev udev dbus-daemon strace)
+# strace: the judge of tests/integration/gate_spool_sync.sh (which thread of
+# mamorid calls fdatasync, issue 23.4).
 # chromium: Debian's browser that tests/integration/dashboard.sh drives with
 # playwright-core (npm), never a downloaded one; fonts-noto-cjk for its
 # Japanese screenshots. libseccomp-dev: tests/integration/unitexec.c applies

@@ -6,7 +6,8 @@
  * message, "A <id>" when the worker acknowledged everything up to id. The
  * decision path only appends (one write(2), no fsync: the page cache keeps
  * it across a crash of the process); fdatasync is batched off the decision
- * path (spool_sync, at acknowledgements and on the watchdog tick). The file
+ * path (spool_sync, at acknowledgements and on the watchdog tick) and runs
+ * in a thread of its own, never in the gate's loop (issue 23.4). The file
  * is emptied whenever nothing is pending. */
 #ifndef MAMORI_GATE_SPOOL_H
 #define MAMORI_GATE_SPOOL_H
@@ -26,7 +27,8 @@ int spool_open(const char *dir, void (*requeue)(cJSON *msg));
 void spool_append(const cJSON *msg);
 /* Everything up to id is acknowledged; `empty`: nothing is pending. */
 void spool_ack(uint64_t id, bool empty);
-/* fdatasync if something was written since the last one. */
+/* fdatasync if something was written since the last one: asks the syncer
+ * thread and returns at once (in spool_open and spool_close it runs here). */
 void spool_sync(void);
 void spool_close(void);
 

@@ -19,12 +19,17 @@
  * the PLT; building the message is umockdev's cost, the same for every
  * agent). Then "remove", the device goes, GAP ms pass.
  * Burst (-b ROUNDS): a 7-port hub with 7 sticks, all announced back to back;
- * the time until the last of the 8 is decided, and correctness.
+ * the time until the last of the 8 is decided, and correctness. With -g 0
+ * the insertions go back to back (issue 23.4): insertions_last_decided_us
+ * is the time from the first uevent to the last decision. Every decision is
+ * checked against the allowlist the agent was given (policy_allows), never
+ * against the agent's own records. -d FILE: one line per decision (wall
+ * clock, latencies), to find a slow one in an strace -tt or perf trace.
  * The agent runs on CPU 0, this driver on CPU 1 (a wake-up of the agent no
  * longer preempts the driver inside sendmsg()).
  * Output: one "key value" line per figure.
  *   usage: bench_usb -a mamori|mamori-stopped|usbguard|floor -B BINDIR
- *                    [-n N] [-g GAP_MS] [-b ROUNDS] [-w WORKDIR] */
+ *                    [-n N] [-g GAP_MS] [-b ROUNDS] [-w WORKDIR] [-d FILE] */
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -57,6 +62,7 @@ static char benchdir[1024]; /* where this program, the floor and the shim are */
 static char hub[512];
 static int devnum = 2;
 static double emit_ns; /* first sendmsg() after the current t0 */
+static FILE *dump;     /* -d FILE: one line per decision, for finding the slow ones */
 
 static double now_ns(void)
 {
@@ -64,6 +70,15 @@ static double now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+/* wall clock (s), to find a decision in an strace -tt of the agent */
+static double real_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 /* libumockdev sends every emulated uevent with sendmsg(): time the first. */
@@ -145,6 +160,38 @@ static void burst_at(size_t r, int k, struct plug *p)
 	snprintf(p->serial, sizeof(p->serial), "%c%02zu%d", p->allow ? 'H' : 'X', r % 100, k);
 }
 
+/* ---- the oracle ------------------------------------------------------------------- */
+
+/* Every (vendor, product, serial) the agent's rules allow, collected while
+ * the rules are written (each_allowed): a decision is checked against what
+ * the policy says, not against the plan's allow flag or the agent's own
+ * record of what it did. The hub is allowed by vendor and product alone. */
+static struct plug *allowed;
+static size_t n_allowed, cap_allowed;
+
+static void oracle_add(const struct plug *p)
+{
+	if (n_allowed == cap_allowed) {
+		size_t c = cap_allowed ? cap_allowed * 2 : 256;
+		struct plug *a = realloc(allowed, c * sizeof(*a));
+
+		if (!a)
+			exit(1);
+		allowed = a, cap_allowed = c;
+	}
+	allowed[n_allowed++] = *p;
+}
+
+static bool policy_allows(const struct plug *p)
+{
+	if (p->vid == 0x05e3 && p->pid == 0x0608)
+		return true; /* the rule of the burst's hub (configure) */
+	for (size_t i = 0; i < n_allowed; i++)
+		if (allowed[i].vid == p->vid && allowed[i].pid == p->pid && strcmp(allowed[i].serial, p->serial) == 0)
+			return true;
+	return false;
+}
+
 /* ---- agent configuration ------------------------------------------------------ */
 
 static void each_allowed(size_t n, size_t rounds, void (*fn)(FILE *, const struct plug *, bool), FILE *f)
@@ -152,18 +199,20 @@ static void each_allowed(size_t n, size_t rounds, void (*fn)(FILE *, const struc
 	struct plug p = {0x0781, 0x5581, "P00001", true};
 	bool first = true;
 
+	n_allowed = 0;
 	fn(f, &p, first);
+	oracle_add(&p);
 	first = false;
 	for (size_t i = 0; i < n; i++) {
 		plan_at(i, &p);
 		if (p.allow)
-			fn(f, &p, false);
+			fn(f, &p, false), oracle_add(&p);
 	}
 	for (size_t r = 0; r < rounds; r++)
 		for (int k = 1; k <= 7; k++) {
 			burst_at(r, k, &p);
 			if (p.allow)
-				fn(f, &p, false);
+				fn(f, &p, false), oracle_add(&p);
 		}
 }
 
@@ -436,8 +485,9 @@ int main(int argc, char **argv)
 	cpu_set_t cpus;
 	double t_start, *lat, *lat_emit, *lat_allow, *lat_block;
 	size_t nl = 0, ne = 0, na = 0, nb = 0, correct = 0;
+	double first_t0 = 0, last_t1 = 0;
 
-	while ((o = getopt(argc, argv, "a:B:n:g:b:w:")) != -1)
+	while ((o = getopt(argc, argv, "a:B:n:g:b:w:d:")) != -1)
 		switch (o) {
 		case 'a':
 			agent = optarg;
@@ -457,11 +507,15 @@ int main(int argc, char **argv)
 		case 'w':
 			work = optarg;
 			break;
+		case 'd':
+			if (!(dump = fopen(optarg, "we")))
+				die(optarg);
+			break;
 		default:
 			return 2;
 		}
 	if (!bindir || !*agent || n == 0 || n > 100000 || rounds > 1000 || gap < 0)
-		die("usage: bench_usb -a AGENT -B BINDIR [-n N] [-g GAP_MS] [-b ROUNDS] [-w WORKDIR]");
+		die("usage: bench_usb -a AGENT -B BINDIR [-n N] [-g GAP_MS] [-b ROUNDS] [-w WORKDIR] [-d FILE]");
 	{
 		ssize_t l = readlink("/proc/self/exe", benchdir, sizeof(benchdir) - 1);
 		char *slash;
@@ -581,23 +635,30 @@ int main(int argc, char **argv)
 		wd = watch_authorized(ino, path);
 		emit_ns = 0;
 		t0 = now_ns();
+		if (i == 0)
+			first_t0 = t0;
 		umockdev_testbed_uevent(tb, path, "add");
 		if (wait_modify(ino, 2000) != wd) {
 			timeouts++, consecutive++;
 		} else {
 			t1 = now_ns();
+			last_t1 = t1;
 			consecutive = 0;
 			lat[nl++] = t1 - t0;
 			if (emit_ns > 0)
 				lat_emit[ne++] = t1 - emit_ns;
+			if (dump)
+				fprintf(dump, "insert %zu %.6f %.0f %.0f %s\n", i, real_s(), (t1 - t0) / 1e3,
+				        emit_ns > 0 ? (t1 - emit_ns) / 1e3 : -1.0, p.allow ? "allow" : "block");
 			if (p.allow)
 				lat_allow[na++] = t1 - t0;
 			else
 				lat_block[nb++] = t1 - t0;
 			/* the value may land a moment after the modify event */
-			for (int k = 0; k < 100 && strcmp(attr(path, "authorized"), p.allow ? "1" : "0") != 0; k++)
+			bool want = policy_allows(&p);
+			for (int k = 0; k < 100 && strcmp(attr(path, "authorized"), want ? "1" : "0") != 0; k++)
 				usleep(100);
-			correct += strcmp(attr(path, "authorized"), p.allow ? "1" : "0") == 0;
+			correct += strcmp(attr(path, "authorized"), want ? "1" : "0") == 0;
 		}
 		inotify_rm_watch(ino, wd);
 		umockdev_testbed_uevent(tb, path, "remove");
@@ -611,6 +672,8 @@ int main(int argc, char **argv)
 	usleep(300000);
 	double cpu1 = cpu_ns(pid);
 	printf("insertions %zu\ndecided %zu\ncorrect %zu\ntimeouts %d\n", n, nl, correct, timeouts);
+	/* with -g 0, the insertions back to back: the time until the last is decided */
+	printf("insertions_last_decided_us %.0f\n", last_t1 > first_t0 ? (last_t1 - first_t0) / 1e3 : 0.0);
 	print_dist("latency", lat, nl);
 	print_dist("latency_from_emit", lat_emit, ne);
 	print_dist("latency_allowed", lat_allow, na);
@@ -658,8 +721,8 @@ int main(int argc, char **argv)
 			usleep(2000);
 			for (int k = 0; k < 8; k++) {
 				bdecided += wds[k] == -2;
-				bcorrect += wds[k] == -2 &&
-				            strcmp(attr(paths[k], "authorized"), sp[k].allow ? "1" : "0") == 0;
+				bcorrect += wds[k] == -2 && strcmp(attr(paths[k], "authorized"),
+				                                   policy_allows(&sp[k]) ? "1" : "0") == 0;
 			}
 			for (int k = 7; k >= 0; k--) {
 				umockdev_testbed_uevent(tb, paths[k], "remove");
