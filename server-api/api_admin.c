@@ -155,9 +155,32 @@ static int admin_auth(struct server *srv, struct http_req *req, unsigned perm, s
 	return 0;
 }
 
-static int body_object(struct http_req *req, cJSON **ret)
+/* The members of each admin body (docs/API.md): nothing else is read. */
+static const char *const bootstrap_fields[] = {"secret", "username", "password", "staff_no", "display_name", NULL};
+static const char *const login_fields[] = {"username", "password", NULL};
+static const char *const password_fields[] = {"old_password", "new_password", NULL};
+static const char *const account_fields[] = {"username",     "password",   "role", "staff_no",
+                                             "display_name", "department", NULL};
+static const char *const api_token_fields[] = {"name", "expires_in_seconds", NULL};
+static const char *const enrollment_token_fields[] = {"group", "department", "expires_in_seconds", NULL};
+static const char *const revoke_fields[] = {"reason", NULL};
+static const char *const department_fields[] = {"department", NULL};
+static const char *const group_fields[] = {"name", NULL};
+
+/* The admin API's members that are numbers; every other member of an admin
+ * body is a string (valid UTF-8). */
+static const char *const number_fields[] = {"expires_in_seconds", NULL};
+
+/* A JSON object whose members are all in `fields` (NULL-terminated), each
+ * once and of its type: anything else is refused with 400 and never read as
+ * absent (fail closed, issue 19.3). actor/action: who is refused for the
+ * audit trail (actor NULL before authentication: not audited). */
+static int body_object(struct server *srv, struct http_req *req, const char *actor, const char *action,
+                       const char *const *fields, cJSON **ret)
 {
-	cJSON *b = NULL;
+	_cleanup_json_ cJSON *b = NULL;
+	const cJSON *it;
+	const char *u;
 	int r = http_req_json(req, SERVER_JSON_SMALL, &b);
 
 	if (r < 0) {
@@ -165,11 +188,34 @@ static int body_object(struct http_req *req, cJSON **ret)
 		return r;
 	}
 	if (!cJSON_IsObject(b)) {
-		cJSON_Delete(b);
 		http_reply_error(req, 400, "invalid", "JSON オブジェクトが必要です", "a JSON object is expected", NULL);
 		return -EINVAL;
 	}
-	*ret = b;
+	if ((u = api_unknown_field(b, fields))) {
+		api_refuse_unknown_field(srv, req, actor, action, NULL, u);
+		return -EINVAL;
+	}
+	cJSON_ArrayForEach(it, b)
+	{
+		bool number = false;
+
+		for (const char *const *n = number_fields; *n && !number; n++)
+			number = strcmp(*n, it->string) == 0;
+		if (number ? !cJSON_IsNumber(it)
+		           : !cJSON_IsString(it) || !utf8_valid(it->valuestring, strlen(it->valuestring))) {
+			_cleanup_json_ cJSON *x = cJSON_CreateObject();
+			char en[128];
+
+			(void)xsnprintf(en, sizeof(en), "%s: a %s is expected", it->string,
+			                number ? "number" : "string (UTF-8)");
+			if (x)
+				cJSON_AddStringToObject(x, "field", it->string);
+			http_reply_error(req, 400, "invalid",
+			                 number ? "数値が必要な項目です" : "文字列が必要な項目です", en, x);
+			return -EINVAL;
+		}
+	}
+	*ret = TAKE_PTR(b);
 	return 0;
 }
 
@@ -606,7 +652,7 @@ static void handle_bootstrap(void *userdata, struct http_req *req)
 	uint64_t n = 0;
 	int r;
 
-	if (body_object(req, &body) < 0)
+	if (body_object(srv, req, NULL, "account.bootstrap", bootstrap_fields, &body) < 0)
 		return;
 	secret = get_str(body, "secret");
 	user = get_str(body, "username");
@@ -717,7 +763,7 @@ static void handle_login(void *userdata, struct http_req *req)
 	struct pwjob *j;
 	int r;
 
-	if (body_object(req, &body) < 0)
+	if (body_object(srv, req, NULL, "account.login", login_fields, &body) < 0)
 		return;
 	user = get_str(body, "username");
 	pw = get_str(body, "password");
@@ -1109,7 +1155,7 @@ static void handle_password(void *userdata, struct http_req *req)
 	if (a.cred.kind != CRED_SESSION)
 		return http_reply_error(req, 400, "not_a_session", "API トークンにパスワードはありません",
 		                        "an API token has no password", NULL);
-	if (body_object(req, &body) < 0)
+	if (body_object(srv, req, a.name, "account.password", password_fields, &body) < 0)
 		return;
 	old = get_str(body, "old_password");
 	new = get_str(body, "new_password");
@@ -1203,7 +1249,7 @@ static void handle_accounts(void *userdata, struct http_req *req)
 			return store_failed(req, r);
 		return http_reply_json(req, 200, out);
 	}
-	if (body_object(req, &body) < 0)
+	if (body_object(srv, req, a.name, "account.create", account_fields, &body) < 0)
 		return;
 	user = get_str(body, "username");
 	pw = get_str(body, "password");
@@ -1269,7 +1315,7 @@ static void handle_api_tokens(void *userdata, struct http_req *req)
 		return;
 	if (http_req_method(req) == HTTP_GET)
 		return cred_list_reply(srv, req, &a, CRED_API_TOKEN, NULL);
-	if (body_object(req, &body) < 0)
+	if (body_object(srv, req, a.name, "api_token.create", api_token_fields, &body) < 0)
 		return;
 	name = get_str(body, "name");
 	if (!name || strlen(name) == 0 || strlen(name) > 128 ||
@@ -1306,7 +1352,7 @@ static void handle_enrollment_tokens(void *userdata, struct http_req *req)
 
 	if (admin_auth(srv, req, P_ENROLL, &a) < 0)
 		return;
-	if (body_object(req, &body) < 0)
+	if (body_object(srv, req, a.name, "enrollment_token.create", enrollment_token_fields, &body) < 0)
 		return;
 	group = get_str(body, "group");
 	dept = get_str(body, "department"); /* optional: the terminal's 部署 (issue 15) */
@@ -1547,7 +1593,7 @@ static void handle_revoke(void *userdata, struct http_req *req)
 	if (r < 0)
 		return http_reply_body_error(req, r);
 	if (blen) {
-		if (body_object(req, &body) < 0)
+		if (body_object(srv, req, a.name, "terminal.revoke", revoke_fields, &body) < 0)
 			return;
 		reason = get_str(body, "reason");
 	}
@@ -1583,7 +1629,7 @@ static void handle_department(void *userdata, struct http_req *req)
 
 	if (admin_auth(srv, req, P_ENROLL, &a) < 0)
 		return;
-	if (body_object(req, &body) < 0)
+	if (body_object(srv, req, a.name, "terminal.department", department_fields, &body) < 0)
 		return;
 	dept = get_str(body, "department");
 	if (!dept || (*dept && !api_admin_department_valid(dept)) || cJSON_GetArraySize(body) != 1) {
@@ -1874,7 +1920,7 @@ static void group_create(struct server *srv, struct http_req *req)
 
 	if (admin_auth(srv, req, P_ENROLL, &a) < 0)
 		return;
-	if (body_object(req, &body) < 0) {
+	if (body_object(srv, req, a.name, "group.create", group_fields, &body) < 0) {
 		server_audit(srv, a.name, "group.create", NULL, "refused", "malformed body");
 		return;
 	}

@@ -578,6 +578,11 @@ const char *api_unknown_field(const cJSON *o, const char *const *allowed)
 			i++;
 		if (!allowed[i])
 			return c->string ?: "";
+		/* a member named twice is refused too: which of the two the
+		 * handler would read is not the sender's to guess (issue 19.3) */
+		for (const cJSON *d = o->child; d != c; d = d->next)
+			if (d->string && strcmp(d->string, c->string) == 0)
+				return c->string;
 	}
 	return NULL;
 }
@@ -593,7 +598,8 @@ void api_refuse_unknown_field(struct server *srv, struct http_req *req, const ch
 	for (char *c = detail; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			*c = '?';
-	server_audit(srv, actor, action, target, "unknown_field", detail);
+	if (actor) /* NULL: before authentication (login, bootstrap), not audited */
+		server_audit(srv, actor, action, target, "unknown_field", detail);
 	(void)xsnprintf(ja, sizeof(ja), "知らないフィールドです: %.64s", detail + 14);
 	(void)xsnprintf(en, sizeof(en), "unknown field: %.64s", detail + 14);
 	if (x)

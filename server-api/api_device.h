@@ -50,10 +50,12 @@ void api_device_invalidate(struct server *srv);
 cJSON *api_device_compliance(const cJSON *report);
 
 /* Fail closed on the unknown (issue 17): the first member of object o whose
- * name is not in `allowed` (NULL-terminated), or NULL. A non-object has none. */
+ * name is not in `allowed` (NULL-terminated) or that names a member already
+ * named before it (a duplicate), or NULL. A non-object has none. */
 const char *api_unknown_field(const cJSON *o, const char *const *allowed);
 /* Answer 400 "unknown_field" naming it (field: "journal.foo"), and count the
- * refusal in the audit trail: actor, action, target as given. */
+ * refusal in the audit trail: actor, action, target as given (actor NULL:
+ * not authenticated yet, not audited). */
 void api_refuse_unknown_field(struct server *srv, struct http_req *req, const char *actor, const char *action,
                               const char *target, const char *field);
 

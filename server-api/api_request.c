@@ -440,10 +440,8 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 		return bad_audited(srv, req, actor, action, q->terminal_id, "JSON オブジェクトが必要です",
 		                   "a JSON object is expected");
 	u = api_unknown_field(body, step == STEP_APPROVE ? approve_keys : step == STEP_REJECT ? reject_keys : ack_keys);
-	if (u) {
-		return bad_audited(srv, req, actor, action, q->terminal_id, "不明な項目があります",
-		                   "unknown field in the request");
-	}
+	if (u) /* 400 unknown_field naming it, audited (the API's one answer for it) */
+		return api_refuse_unknown_field(srv, req, actor, action, q->terminal_id, u);
 	(void)xsnprintf(detail, sizeof(detail), "%s %s by %.64s", q->kind, q->id, q->person);
 	if (strcmp(q->kind, "emergency") == 0 ? step != STEP_ACKNOWLEDGE : step == STEP_ACKNOWLEDGE) {
 		server_audit(srv, actor, action, q->terminal_id, "refused", "wrong step for the kind");

@@ -634,13 +634,31 @@ int http_req_body(struct http_req *req, size_t cap, const char **ret, size_t *re
 	return 0;
 }
 
+/* One JSON value and nothing after it but white space (RFC 8259 2): a body
+ * with trailing bytes ("{...} {...}", "{...}x") is refused, never read up to
+ * its first value (fail closed, issue 19.3). */
+static int json_exact(const char *b, size_t n, cJSON **ret)
+{
+	const char *end = NULL;
+	cJSON *j = n ? cJSON_ParseWithLengthOpts(b, n, &end, false) : NULL;
+
+	if (!j)
+		return -EBADMSG;
+	for (; end && end < b + n; end++)
+		if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r') {
+			cJSON_Delete(j);
+			return -EBADMSG;
+		}
+	*ret = j;
+	return 0;
+}
+
 int http_req_json(struct http_req *req, size_t cap, cJSON **ret)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req->ev);
 	const char *enc = http_req_header(req, "Content-Encoding");
 	const char *b;
 	size_t n;
-	cJSON *j;
 	int r;
 
 	if (!req->body_read && !enc) {
@@ -649,20 +667,12 @@ int http_req_json(struct http_req *req, size_t cap, cJSON **ret)
 		if (n > req->l->max_body || n > cap)
 			return -E2BIG;
 		b = (const char *)evbuffer_pullup(in, -1);
-		j = n ? cJSON_ParseWithLength(b, n) : NULL;
-		if (!j)
-			return -EBADMSG;
-		*ret = j;
-		return 0;
+		return json_exact(b, n, ret);
 	}
 	r = http_req_body(req, cap, &b, &n);
 	if (r < 0)
 		return r;
-	j = cJSON_ParseWithLength(b, n);
-	if (!j)
-		return -EBADMSG;
-	*ret = j;
-	return 0;
+	return json_exact(b, n, ret);
 }
 
 /* ---- replies ---------------------------------------------------------------- */

@@ -119,7 +119,8 @@ X509 *http_req_peer_cert(const struct http_req *req);
  * cap, -EBADMSG for a broken gzip stream, -EPROTO for another encoding. */
 int http_req_body(struct http_req *req, size_t cap, const char **ret, size_t *ret_len);
 /* The body parsed as one JSON value (cJSON_ParseWithLength). Caller owns
- * *ret. -EBADMSG if it is not JSON. */
+ * *ret. -EBADMSG if it is not JSON or has anything but white space after
+ * the value. */
 int http_req_json(struct http_req *req, size_t cap, cJSON **ret);
 
 /* ---- replies (exactly one per request) ---- */

@@ -116,7 +116,7 @@ struct gate {
 	uint64_t next_id;
 
 	cJSON **queue; /* emit messages not yet acknowledged, oldest first */
-	size_t n_queue, n_sent;
+	size_t n_queue, n_sent, queue_cap;
 	uint64_t dropped;
 	bool stop;
 };
@@ -266,7 +266,8 @@ static void worker_gone(const char *why)
 static void shrink_policy(void)
 {
 	static const char *const keep[] = {"schema", "version", "segment", "requirements", "exceptions"};
-	const cJSON *doc = G.policy ? policy_document(G.policy) : NULL;
+	static const struct mamori_policy *shrunk; /* made here: nothing left to drop */
+	const cJSON *doc = G.policy && G.policy != shrunk ? policy_document(G.policy) : NULL;
 	_cleanup_json_ cJSON *small = NULL;
 	_cleanup_free_ char *text = NULL;
 	struct mamori_policy *sp = NULL;
@@ -286,7 +287,18 @@ static void shrink_policy(void)
 	policy_free(G.policy);
 	G.policy = sp;
 	G.ctx.policy = sp;
+	shrunk = sp;
 	malloc_trim(0);
+}
+
+/* ctx.settings_loaded: the usb module has copied its rules out of the
+ * document; drop the tree before it decides the present devices or applies
+ * the new rules, so that the scan's and the swap's allocations reuse its
+ * memory instead of adding to it (issue 23: the gate's VmHWM). */
+static void settings_loaded(struct mamori_ctx *ctx)
+{
+	(void)ctx;
+	shrink_policy();
 }
 
 /* MDM-3: a retired terminal (state_dir/COMMAND_RETIRED_FILE, written by the
@@ -342,6 +354,7 @@ static void apply_policy_fd(int fd, const char *sha256)
 	/* the worker verified the signature; parsing again gives our own copy */
 	policy_errors_init(&errs);
 	r = policy_parse(buf, len, &p, &errs);
+	free(TAKE_PTR(buf)); /* the tree holds it all now: not kept through the load (issue 23) */
 	if (r < 0) {
 		log_error_errno(r, "policy from the worker does not parse: keeping the running one");
 		return;
@@ -392,13 +405,23 @@ static void queue_event(cJSON *msg)
 		cJSON_Delete(msg);
 		return;
 	}
-	if (!G.queue) {
-		G.queue = calloc(GATE_QUEUE_MAX, sizeof(*G.queue));
-		if (!G.queue) {
+	if (G.n_queue == G.queue_cap) {
+		/* grown as events wait, not sized for the worst case up front: a
+		 * worker that acknowledges keeps it at a few slots (issue 23: the
+		 * gate's VmHWM; GATE_QUEUE_MAX slots are 80 KB) */
+		size_t cap = G.queue_cap ? G.queue_cap * 2 : 64;
+		cJSON **q;
+
+		if (cap > GATE_QUEUE_MAX)
+			cap = GATE_QUEUE_MAX;
+		q = reallocarray(G.queue, cap, sizeof(*G.queue));
+		if (!q) {
 			G.dropped++;
 			cJSON_Delete(msg);
 			return;
 		}
+		G.queue = q;
+		G.queue_cap = cap;
 	}
 	G.queue[G.n_queue++] = msg;
 	spool_append(msg); /* survives a crash of this process (issue 13) */
@@ -907,8 +930,11 @@ int main(int argc, char **argv)
 	epoll_add(G.sigfd, T_SIGNAL);
 	epoll_add(G.restart_tfd, T_RESTART);
 
-	G.ctx = (struct mamori_ctx){
-	        .config = &G.cfg, .lang = G.cfg.lang, .audit_only = G.audit || G.cfg.audit_only, .emit = gate_emit};
+	G.ctx = (struct mamori_ctx){.config = &G.cfg,
+	                            .lang = G.cfg.lang,
+	                            .audit_only = G.audit || G.cfg.audit_only,
+	                            .emit = gate_emit,
+	                            .settings_loaded = settings_loaded};
 	{
 		/* events a crashed or stopped mamorid had not seen acknowledged go first */
 		char sdir[PATH_MAX];

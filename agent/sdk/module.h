@@ -40,6 +40,13 @@ struct mamori_ctx {
 	const cJSON *approved_carry;
 	/* Make an event durable (journal). Returns 0 or negative errno; seq may be NULL. */
 	int (*emit)(struct mamori_ctx *ctx, const struct mamori_event *ev, uint64_t *ret_seq);
+	/* Called by mamori_module_start/_reload once a module's settings are
+	 * loaded from the policy, before it opens or applies them. A process
+	 * that keeps the document only for what modules read later may put a
+	 * smaller policy in ctx->policy here (mamorid: the city's allowlist is
+	 * compiled, its JSON tree need not outlive the load; issue 23, the
+	 * gate's memory peak). NULL: nothing. */
+	void (*settings_loaded)(struct mamori_ctx *ctx);
 	void *daemon; /* opaque to modules */
 };
 

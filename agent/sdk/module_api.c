@@ -98,6 +98,8 @@ static int settings_new(const struct mamori_module *m, struct mamori_ctx *ctx, b
 		return r;
 	}
 	*ret = s;
+	if (ctx->settings_loaded) /* the document may go now (module.h) */
+		ctx->settings_loaded(ctx);
 	return 0;
 }
 

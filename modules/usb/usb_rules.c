@@ -26,14 +26,17 @@ struct class_pat {
 	int16_t c, s, p; /* -1: any */
 };
 
+/* A city's allowlist has hundreds of these: the strings are one allocation
+ * of their own length, not arrays sized for the longest (issue 23: the
+ * gate's VmHWM). */
 struct rule {
-	char id[USB_RULE_ID_MAX];
+	char *id; /* "id\0reqs\0" in one allocation */
 	enum usb_action action;
 	struct usb_match *m;
 	bool has_allow; /* "interfaces": only these may be authorized */
 	struct class_pat *allow;
 	size_t n_allow;
-	char reqs[USB_REQS_MAX];
+	const char *reqs; /* inside id's allocation; NULL: the section's */
 };
 
 struct iface_rule {
@@ -332,6 +335,7 @@ struct usb_rules *usb_rules_free(struct usb_rules *r)
 	for (size_t i = 0; i < r->n_rules; i++) {
 		usb_match_free(r->rules[i].m);
 		free(r->rules[i].allow);
+		free(r->rules[i].id);
 	}
 	free(r->rules);
 	free(r->ifr);
@@ -387,16 +391,18 @@ static int load_rules(struct usb_rules *r, const cJSON *a, char *err, size_t err
 	{
 		struct rule *ru = &r->rules[i];
 		const char *id, *act;
+		char rid[USB_RULE_ID_MAX], reqs[USB_REQS_MAX];
+		size_t idlen, rlen;
 		const cJSON *ifs;
 
 		r->n_rules = (size_t)i + 1; /* so that free() sees partial rules */
 		if (!cJSON_IsObject(it))
 			FAIL("usb.rules[%d]: not an object", i);
-		if (get_str(it, "id", &id) < 0 || !id || strscpy(ru->id, sizeof(ru->id), id) < 0)
+		if (get_str(it, "id", &id) < 0 || !id || strscpy(rid, sizeof(rid), id) < 0)
 			FAIL("usb.rules[%d].id: missing or longer than %d bytes", i, USB_RULE_ID_MAX - 1);
 		if (get_str(it, "action", &act) < 0 || (ru->action = usb_action_from_string(act)) == _USB_ACT_INVALID)
 			FAIL("usb.rules[%d] (%s).action: not one of allow, block, readonly, allow_if_encrypted", i,
-			     ru->id);
+			     rid);
 		{
 			char e[192];
 
@@ -404,19 +410,27 @@ static int load_rules(struct usb_rules *r, const cJSON *a, char *err, size_t err
 			if (k == -ENOMEM)
 				return k;
 			if (k < 0)
-				FAIL("usb.rules[%d] (%s).%s", i, ru->id, e);
+				FAIL("usb.rules[%d] (%s).%s", i, rid, e);
 		}
 		if ((ifs = get(it, "interfaces"))) {
 			k = parse_pats(ifs, &ru->allow, &ru->n_allow);
 			if (k == -ENOMEM)
 				return k;
 			if (k < 0)
-				FAIL("usb.rules[%d] (%s).interfaces: expected up to %d \"cc:ss:pp\" patterns", i,
-				     ru->id, USB_RULE_PATS_MAX);
+				FAIL("usb.rules[%d] (%s).interfaces: expected up to %d \"cc:ss:pp\" patterns", i, rid,
+				     USB_RULE_PATS_MAX);
 			ru->has_allow = true;
 		}
-		if (get_reqs(it, NULL, ru->reqs, sizeof(ru->reqs)) < 0)
-			FAIL("usb.rules[%d] (%s).requirements: bad requirement IDs", i, ru->id);
+		if (get_reqs(it, NULL, reqs, sizeof(reqs)) < 0)
+			FAIL("usb.rules[%d] (%s).requirements: bad requirement IDs", i, rid);
+		idlen = strlen(rid);
+		rlen = strlen(reqs);
+		ru->id = malloc(idlen + 1 + rlen + 1);
+		if (!ru->id)
+			return -ENOMEM;
+		memcpy(ru->id, rid, idlen + 1);
+		memcpy(ru->id + idlen + 1, reqs, rlen + 1);
+		ru->reqs = rlen ? ru->id + idlen + 1 : NULL;
 		i++;
 	}
 	return 0;
@@ -676,7 +690,7 @@ void usb_decide(const struct usb_rules *r, const struct usb_identity *id, time_t
 			d.rule_id = r->rules[i].id;
 			d.reason = "identity_incomplete";
 			d.action = USB_ACT_BLOCK;
-			if (r->rules[i].reqs[0])
+			if (r->rules[i].reqs)
 				d.reqs = r->rules[i].reqs;
 			*ret = d;
 			return;
@@ -686,7 +700,7 @@ void usb_decide(const struct usb_rules *r, const struct usb_identity *id, time_t
 			act = r->rules[i].action;
 			d.rule_id = r->rules[i].id;
 			d.reason = "rule";
-			if (r->rules[i].reqs[0])
+			if (r->rules[i].reqs)
 				d.reqs = r->rules[i].reqs;
 			break;
 		}

@@ -13,10 +13,20 @@
  *   enrollment-tokens, api-tokens, PUT groups/fuzz/policy, bootstrap
  *   10 POST /api/v1/events with Content-Encoding: gzip, 11 POST /admin/v1/groups,
  *   12 POST /api/v1/commands/poll (device), 13 POST /admin/v1/commands,
- *   14 POST /admin/v1/media, 15 PUT /admin/v1/terminals/fuzz-1/department.
- *   The request table is routed too, but its approve/reject bodies are read
- *   only for a request the store holds (none here); the media CSV import
- *   has its own harness (fuzz_server_media_csv).
+ *   14 POST /admin/v1/media, 15 PUT /admin/v1/terminals/fuzz-1/department,
+ *   16 POST /admin/v1/password (wrong old password: the body is read, the
+ *   password never changes), 17 POST /admin/v1/terminals/fuzz-none/revoke,
+ *   18 POST /admin/v1/media/FUZZ-NONE/retire (both read the body before the
+ *   404), 19..33 POST /admin/v1/requests/{id}/approve|reject|acknowledge
+ *   (api_request.c) on the five requests made at set-up through the real
+ *   ingestion of uploaded records (api_request_ingest): 19 + 3 × request +
+ *   step, requests 0 device with storage, 1 device without (no "ro"),
+ *   2 carry-out, 3 exception (MEDIA-1), 4 emergency use (acknowledged);
+ *   steps 0 approve, 1 reject, 2 acknowledge. A decided request is put back
+ *   to pending after each input, so every input meets the same state.
+ *   "@UNTIL@" in a request-step body stands for a time a week ahead (RFC
+ *   3339), so seeds that approve keep approving whatever the date. The
+ *   media CSV import has its own harness (fuzz_server_media_csv).
  * Terminal bodies with members the API does not declare are refused (400
  * unknown_field): seeds *-unknown-field* keep that path covered.
  * Properties: no crash, no sanitizer report; every answer is one JSON
@@ -25,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -40,6 +51,7 @@
 #include "http.h"
 #include "log.h"
 #include "server.h"
+#include "store.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -85,6 +97,73 @@ static cJSON *must(const struct http_listener_options *o, unsigned m, const char
 	}
 	http_local_reply_clear(&rep);
 	return j;
+}
+
+/* The five requests (see above), made from uploaded journal records as
+ * api_device.c hands them over after an upload; their server ids in req_ids. */
+#define FUZZ_UNTIL_FAR "4102444800" /* 2100-01-01: the requests' own bound */
+static const char *const req_records[] = {
+        ("{\"type\":\"request.created\",\"seq\":1,\"payload\":{\"kind\":\"device\",\"user\":\"tanaka\","
+         "\"request_id\":\"00000000000000000000000000000001\",\"device\":{\"hash\":"
+         "\"1111111111111111111111111111111111111111111111111111111111111111\",\"interfaces\":[\"08:06:50\"]}}}"),
+        ("{\"type\":\"request.created\",\"seq\":2,\"payload\":{\"kind\":\"device\",\"user\":\"tanaka\","
+         "\"request_id\":\"00000000000000000000000000000002\",\"device\":{\"hash\":"
+         "\"2222222222222222222222222222222222222222222222222222222222222222\",\"interfaces\":[\"03:01:01\"]}}}"),
+        ("{\"type\":\"request.created\",\"seq\":3,\"payload\":{\"kind\":\"carry-out\",\"user\":\"tanaka\","
+         "\"request_id\":\"00000000000000000000000000000003\",\"medium\":{\"vendor\":\"0781\",\"product\":"
+         "\"5581\",\"serial\":\"4C530001\"},\"until\":" FUZZ_UNTIL_FAR "}}"),
+        ("{\"type\":\"request.created\",\"seq\":4,\"payload\":{\"kind\":\"exception\",\"user\":\"tanaka\","
+         "\"request_id\":\"00000000000000000000000000000004\",\"requirement\":\"MEDIA-1\",\"until\":" FUZZ_UNTIL_FAR
+         "}}"),
+        ("{\"type\":\"exception.applied\",\"seq\":5,\"payload\":{\"kind\":\"emergency\",\"id\":\"em-1\","
+         "\"person\":\"tanaka\"}}"),
+};
+#define N_REQ (sizeof(req_records) / sizeof(req_records[0]))
+static char req_ids[N_REQ][33];
+
+static int note_request(const struct store_request *q, void *userdata)
+{
+	(void)userdata;
+	if (q->seq >= 1 && q->seq <= N_REQ)
+		memcpy(req_ids[q->seq - 1], q->id, sizeof(req_ids[0]));
+	return 0;
+}
+
+static void make_requests(void)
+{
+	cJSON *recs = cJSON_CreateArray();
+
+	for (size_t i = 0; i < N_REQ; i++)
+		if (!cJSON_AddItemToArray(recs, cJSON_Parse(req_records[i])))
+			abort();
+	api_request_ingest(srv, "fuzz-1", recs, N_REQ);
+	cJSON_Delete(recs);
+	if (STORE_CALL(srv->store, request_list, NULL, 100, note_request, NULL) < 0)
+		abort();
+	for (size_t i = 0; i < N_REQ; i++)
+		if (!req_ids[i][0])
+			abort(); /* the ingestion refused a record the harness relies on */
+}
+
+/* Back to what set-up made: pending (an emergency use: pending_ack). */
+static void reset_request(size_t i)
+{
+	struct store_request *q = malloc(sizeof(*q));
+	char from[sizeof(q->status)];
+
+	if (!q || STORE_CALL(srv->store, request_get, req_ids[i], q) < 0)
+		abort();
+	if (strcmp(q->status, strcmp(q->kind, "emergency") == 0 ? "pending_ack" : "pending") != 0) {
+		memcpy(from, q->status, sizeof(from));
+		(void)snprintf(q->status, sizeof(q->status), "%s",
+		               strcmp(q->kind, "emergency") == 0 ? "pending_ack" : "pending");
+		q->scope[0] = q->decided_by[0] = '\0';
+		(void)snprintf(q->decision, sizeof(q->decision), "{}");
+		q->not_after = q->decided_us = 0;
+		if (STORE_CALL(srv->store, request_decide, q, from, NULL) < 0)
+			abort();
+	}
+	free(q);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -147,6 +226,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	cJSON_Delete(j);
 	if (!peer)
 		abort();
+	make_requests();
 	return 0;
 }
 
@@ -172,27 +252,67 @@ static const struct {
         {false, HTTP_POST, "/admin/v1/commands", false},
         {false, HTTP_POST, "/admin/v1/media", false},
         {false, HTTP_PUT, "/admin/v1/terminals/fuzz-1/department", false},
+        {false, HTTP_POST, "/admin/v1/password", false},
+        {false, HTTP_POST, "/admin/v1/terminals/fuzz-none/revoke", false},
+        {false, HTTP_POST, "/admin/v1/media/FUZZ-NONE/retire", false},
 };
+#define N_ENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
+static const char *const steps[] = {"approve", "reject", "acknowledge"};
+
+/* A request-step body with "@UNTIL@" replaced by a week from now. */
+static char *with_until(const uint8_t *data, size_t size, size_t *ret_len)
+{
+	static const char mark[] = "@UNTIL@";
+	char until[32];
+	time_t t = time(NULL) + 7 * 86400;
+	struct tm tm;
+	char *out = malloc(size * 4 + 1), *o = out;
+
+	if (!out || !gmtime_r(&t, &tm) || !strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		abort();
+	for (size_t i = 0; i < size;)
+		if (size - i >= sizeof(mark) - 1 && memcmp(data + i, mark, sizeof(mark) - 1) == 0) {
+			o = mempcpy(o, until, strlen(until)); /* 20 bytes for 7: within size * 4 */
+			i += sizeof(mark) - 1;
+		} else
+			*o++ = (char)data[i++];
+	*ret_len = (size_t)(o - out);
+	return out;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *hdr[] = {"Authorization", bearer, NULL, NULL, NULL};
 	struct http_local_reply rep;
+	char uri[128];
 	cJSON *j;
 	unsigned e;
+	int r;
 
 	if (size < 1)
 		return 0;
-	e = data[0] % (sizeof(endpoints) / sizeof(endpoints[0]));
-	if (endpoints[e].gzip) {
-		hdr[2] = "Content-Encoding";
-		hdr[3] = "gzip";
+	e = data[0] % (N_ENDPOINTS + 3 * N_REQ);
+	if (e >= N_ENDPOINTS) { /* a step of the request API on one of the five */
+		size_t q = (e - N_ENDPOINTS) / 3, len;
+		char *body = with_until(data + 1, size - 1, &len);
+
+		(void)snprintf(uri, sizeof(uri), "/admin/v1/requests/%s/%s", req_ids[q], steps[(e - N_ENDPOINTS) % 3]);
+		r = http_local_request(&adm_o, HTTP_POST, uri, hdr, body, len, NULL, &rep);
+		free(body);
+		reset_request(q);
+	} else {
+		if (endpoints[e].gzip) {
+			hdr[2] = "Content-Encoding";
+			hdr[3] = "gzip";
+		}
+		(void)snprintf(uri, sizeof(uri), "%s", endpoints[e].uri);
+		r = http_local_request(endpoints[e].device ? &dev_o : &adm_o, endpoints[e].method, uri, hdr, data + 1,
+		                       size - 1, endpoints[e].device ? peer : NULL, &rep);
 	}
-	if (http_local_request(endpoints[e].device ? &dev_o : &adm_o, endpoints[e].method, endpoints[e].uri, hdr,
-	                       data + 1, size - 1, endpoints[e].device ? peer : NULL, &rep) < 0)
+	if (r < 0)
 		return 0;
 	if (getenv("MAMORI_FUZZ_VERBOSE")) /* what a seed reaches */
-		fprintf(stderr, "%s %d %.120s\n", endpoints[e].uri, rep.code, rep.body ? rep.body : "");
+		fprintf(stderr, "%s %d %.120s\n", uri, rep.code, rep.body ? rep.body : "");
 	if (rep.code < 200 || (rep.code >= 500 && rep.code != 503))
 		__builtin_trap(); /* 500: a handler failed on input it should have refused */
 	if (rep.len) {

@@ -228,4 +228,25 @@ check "... audited" audit_has '.action=="terminal.enroll" and .target=="pc-b" an
 res=$(ctl "$A" --json server sync 2>&1)
 check "the real agent's check-in and upload are accepted" jq -e 'has("uploaded") and has("acked_seq")' <<<"$res"
 
+# ---- admin bodies: fail closed on what the handler would not read (issue 19.3) ----
+adm_refused() { # METHOD PATH BODY ERROR [FIELD]: 400 with that error (naming FIELD)
+	TOKEN=$op api "$1" "$2" "$3" >/dev/null
+	[[ $CODE == 400 ]] && jq -e --arg e "$4" --arg f "${5-}" '.error == $e and ($f == "" or .field == $f)' \
+		"$T/api.out" >/dev/null
+}
+check "a group body with an unknown member: 400 naming it" \
+	adm_refused POST /admin/v1/groups '{"name":"g19","parent":"kaikei"}' unknown_field parent
+check "... audited against the operator" \
+	audit_has '.actor=="op1" and .action=="group.create" and .result=="unknown_field" and .detail=="unknown field parent"'
+check "a member named twice: 400 (never the first or the last silently)" \
+	adm_refused POST /admin/v1/groups '{"name":"g19","name":"kaikei"}' unknown_field name
+check "trailing bytes after the object: 400" adm_refused POST /admin/v1/groups '{"name":"g19"} {"name":"x"}' malformed
+check "a reason that is not a string: 400, not a revocation without reason" \
+	adm_refused POST /admin/v1/terminals/pc-a/revoke '{"reason":5}' invalid reason
+check "an enrollment token with expires_in_seconds as a string: 400" \
+	adm_refused POST /admin/v1/enrollment-tokens '{"group":"kaikei","expires_in_seconds":"60"}' invalid expires_in_seconds
+check "a login with an unknown member: 400 naming it" \
+	adm_refused POST /admin/v1/login '{"username":"op1","password":"x","otp":"1"}' unknown_field otp
+TOKEN=$op api POST /admin/v1/groups '{"name":"g19"}' >/dev/null
+check "... and none of them made the group: the exact body is 201" test "$CODE" = 201
 finish

@@ -227,6 +227,47 @@ static void test_state_owned_by_core(void **state)
 	assert_int_equal(releases, 4);
 }
 
+/* ctx->settings_loaded (issue 23: mamorid drops the policy's JSON tree
+ * there): called once the settings are loaded and before open()/apply(), at
+ * start and on reload; not when the loader refuses. */
+static int hook_calls, hook_loads_seen, hook_opened_seen, hook_applied_seen;
+static struct fake2_state *hook_st;
+static void on_loaded(struct mamori_ctx *ctx)
+{
+	(void)ctx;
+	hook_calls++;
+	hook_loads_seen = loads;
+	hook_opened_seen = hook_st ? hook_st->opened : -1;
+	hook_applied_seen = hook_st ? hook_st->applied : -1;
+}
+
+static void test_settings_loaded_hook(void **state)
+{
+	struct mamori_ctx ctx = {.settings_loaded = on_loaded};
+	void *p = NULL;
+	(void)state;
+
+	loads = releases = closes = hook_calls = 0;
+	fail_next = fail_open = fail_apply = 0;
+	hook_st = NULL;
+	assert_int_equal(mamori_module_start(&fake2_module, &ctx, &p), 0);
+	assert_int_equal(hook_calls, 1);
+	assert_int_equal(hook_loads_seen, 1); /* after the load … */
+	assert_int_equal(((struct fake2_state *)p)->opened, 1);
+	hook_st = p;
+	assert_int_equal(mamori_module_reload(&fake2_module, &ctx, &p), 0);
+	assert_int_equal(hook_calls, 2);
+	assert_int_equal(hook_loads_seen, 2);
+	assert_int_equal(hook_applied_seen, 0); /* … before apply() of the new settings */
+	assert_int_equal(hook_opened_seen, 1);
+	fail_next = 1;
+	assert_int_equal(mamori_module_reload(&fake2_module, &ctx, &p), -EINVAL);
+	fail_next = 0;
+	assert_int_equal(hook_calls, 2); /* a refused load keeps the document */
+	mamori_module_stop(&fake2_module, p);
+	hook_st = NULL;
+}
+
 /* State without a policy section: still allocated, opened, applied on a
  * policy change, closed and freed by the core. */
 static const struct mamori_module fake3_module = {
@@ -303,11 +344,9 @@ static void test_state_dir(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_login_reads_its_section),
-	        cmocka_unit_test(test_old_settings_stay_on_error),
-	        cmocka_unit_test(test_state_owned_by_core),
-	        cmocka_unit_test(test_state_without_section),
-	        cmocka_unit_test(test_state_dir),
+	        cmocka_unit_test(test_login_reads_its_section), cmocka_unit_test(test_old_settings_stay_on_error),
+	        cmocka_unit_test(test_state_owned_by_core),     cmocka_unit_test(test_settings_loaded_hook),
+	        cmocka_unit_test(test_state_without_section),   cmocka_unit_test(test_state_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
