@@ -172,6 +172,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	                            .device_cert_seconds = 365LL * 86400,
 	                            .checkin_interval_s = 300,
 	                            .session_seconds = 8 * 3600,
+	                            .web_idle_s = 900,
 	                            .names = {"localhost", NULL}};
 	char secret[CRYPTO_TOKEN_MAX], body[4096];
 	_cleanup_free_ char *key = NULL, *csr = NULL;
