@@ -22,7 +22,7 @@
 #define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14) /* ABI 3 (Linux 6.2); Debian 12's headers are 6.1 */
 #endif
 
-#define HIDDEN_MAX 16
+#define HIDDEN_MAX  16
 #define BLOCKED_MAX (HIDDEN_MAX * 64)
 
 static bool in_list(char *const *list, size_t n, const char *s)
@@ -128,6 +128,11 @@ int landlock_hide_files(const char *const *hidden)
 		if (!dir) {
 			if (errno == ENOTDIR)
 				continue; /* a hidden file itself */
+			/* a directory we may pass but not list (/var/lib/private
+			 * of DynamicUser=, a 0711 parent): its other entries get
+			 * no rule — more refused, never less */
+			if (errno == EACCES)
+				continue;
 			r = -errno;
 			break;
 		}

@@ -13,7 +13,9 @@
  * Everything else keeps read/write access, by one rule per entry of each
  * directory on the way from / to a hidden file. The price: a file created
  * after this call directly in such a directory (/, the data directory, …)
- * cannot be opened either; descriptors already open keep working. Also
+ * cannot be opened either, nor can the other entries of a directory on
+ * that way which this process may not list (a 0711 or DynamicUser's
+ * /var/lib/private); descriptors already open keep working. Also
  * confines ptrace to this process's own descendants (Landlock's scope).
  * Checked afterwards: if a hidden file can still be opened, -EPERM.
  * -EOPNOTSUPP when the kernel has no Landlock (or it is disabled).

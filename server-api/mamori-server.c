@@ -766,7 +766,7 @@ int main(int argc, char **argv)
 		if (r < 0) {
 			log_error_errno(
 			        r, "署名鍵をこのプロセスから隠せません (Landlock) / cannot hide the signing keys from "
-			           "this process (Landlock, Linux 5.13 or later with lsm=landlock): %m");
+			           "this process (Landlock, Linux 5.13 or later with lsm=landlock)");
 			goto out;
 		}
 		log_info("signing keys: held by the signer (pid %d), not readable by this process (Landlock)",

@@ -262,7 +262,7 @@ int server_init(const struct server_config *cfg, bool new_bootstrap, struct serv
 
 		r = signer_start(&sp, &srv->signer);
 		if (r < 0)
-			return log_error_errno(r, "署名プロセスを開始できません / cannot start the signer: %m");
+			return log_error_errno(r, "署名プロセスを開始できません / cannot start the signer");
 	}
 	r = pki_load_cert(srv->paths.ca_cert, &srv->pki);
 	if (r < 0)

@@ -396,7 +396,7 @@ static int call(struct signer *s, cJSON *req, int fd, enum signer_type want, cJS
 		s->gone = true;
 		log_error_errno(r,
 		                "署名プロセスが応答しません。署名は行いません / the signer (pid %d) is gone or out of "
-		                "step (%s): nothing is signed until the server restarts: %m",
+		                "step (%s): nothing is signed until the server restarts",
 		                (int)s->pid, why ?: "no answer");
 		r = -ENOLINK;
 		goto out;
@@ -411,9 +411,10 @@ static int call(struct signer *s, cJSON *req, int fd, enum signer_type want, cJS
 	}
 	if (t != (int)want) {
 		s->gone = true;
-		log_error("署名プロセスの応答が不正です / the signer answered %s to a request for %s: nothing is signed "
-		          "until the server restarts",
-		          signer_messages[t].op, signer_messages[want].op);
+		log_error(
+		        "署名プロセスの応答が不正です / the signer answered %s to a request for %s: nothing is signed "
+		        "until the server restarts",
+		        signer_messages[t].op, signer_messages[want].op);
 		r = -ENOLINK;
 		goto out;
 	}

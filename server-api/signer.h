@@ -33,8 +33,8 @@
 #include "pki.h"
 #include "policy_sign.h"
 
-#define SIGNER_TIMEOUT_MS 10000
-#define SIGNER_DATA_MAX   (4 * 1024 * 1024) /* bytes of one sign request (a policy is at most 1 MiB) */
+#define SIGNER_TIMEOUT_MS  10000
+#define SIGNER_DATA_MAX    (4 * 1024 * 1024) /* bytes of one sign request (a policy is at most 1 MiB) */
 #define SIGNER_SECONDS_MIN 1
 #define SIGNER_SECONDS_MAX (3650LL * 86400) /* as --device-cert-seconds */
 
@@ -55,7 +55,7 @@ struct signer_paths {
 	const char *ca_key, *ca_cert, *policy_key, *command_key;
 };
 
-struct signer;     /* the web side: the socket, the child's pid */
+struct signer;      /* the web side: the socket, the child's pid */
 struct signer_keys; /* the signer side: the keys in memory */
 
 /* Fork the signer: the child loads the keys from paths, then serves until

@@ -35,7 +35,8 @@ static char dir[64];
 
 static void cleanup(void)
 {
-	static const char *const names[] = {"ca.key", "ca.pem", "policy.key", "policy.pub", "command.key", "command.pub"};
+	static const char *const names[] = {"ca.key",     "ca.pem",      "policy.key",
+	                                    "policy.pub", "command.key", "command.pub"};
 	char p[128];
 
 	signer_keys_free(keys);
