@@ -637,6 +637,35 @@ int main(int argc, char **argv)
 		log_error("cannot create the event loop");
 		goto out;
 	}
+	/* issue 18.3: this process will parse the network; the signing keys
+	 * are the signer's (signer.h), and the kernel refuses this process
+	 * every open of their files (landlock.h). Done before the hashing
+	 * threads exist: Landlock confines the calling thread and the threads
+	 * it creates after. The archive directory and listen.json's temporary
+	 * file are made now: a file made later in the data directory could not
+	 * be written. Fails closed: no Landlock, no serving. */
+	if (cfg.retention_days > 0 && (r = mkdir_p(cfg.archive_dir, 0700)) < 0) {
+		log_error_errno(r, "cannot create %s: %m", cfg.archive_dir);
+		goto out;
+	}
+	listen_fd = listen_tmp_open(srv, listen_tmp);
+	if (listen_fd < 0) {
+		log_error_errno(listen_fd, "cannot write %s: %m", srv->paths.listen_file);
+		goto out;
+	}
+	{
+		const char *const keys[] = {srv->paths.ca_key, srv->paths.policy_key, srv->paths.command_key, NULL};
+
+		r = landlock_hide_files(keys);
+		if (r < 0) {
+			log_error_errno(
+			        r, "署名鍵をこのプロセスから隠せません (Landlock) / cannot hide the signing keys from "
+			           "this process (Landlock, Linux 5.13 or later with lsm=landlock)");
+			goto out;
+		}
+		log_info("signing keys: held by the signer (pid %d), not readable by this process (Landlock)",
+		         (int)signer_pid(srv->signer));
+	}
 	r = workpool_new(base, cfg.hash_workers, SERVER_HASH_QUEUE, &srv->pool);
 	if (r < 0) {
 		log_error_errno(r, "cannot start the hashing threads: %m");
@@ -744,33 +773,6 @@ int main(int argc, char **argv)
 	if (!sigs[0] || !sigs[1] || event_add(sigs[0], NULL) < 0 || event_add(sigs[1], NULL) < 0) {
 		log_error("cannot watch signals");
 		goto out;
-	}
-	/* issue 18.3: from here on this process parses the network; the
-	 * signing keys are the signer's (signer.h), and the kernel refuses
-	 * this process every open of their files (landlock.h). The archive
-	 * directory is made now: a directory made later in the data directory
-	 * could not be written. Fails closed: no Landlock, no serving. */
-	if (cfg.retention_days > 0 && (r = mkdir_p(cfg.archive_dir, 0700)) < 0) {
-		log_error_errno(r, "cannot create %s: %m", cfg.archive_dir);
-		goto out;
-	}
-	listen_fd = listen_tmp_open(srv, listen_tmp);
-	if (listen_fd < 0) {
-		log_error_errno(listen_fd, "cannot write %s: %m", srv->paths.listen_file);
-		goto out;
-	}
-	{
-		const char *const keys[] = {srv->paths.ca_key, srv->paths.policy_key, srv->paths.command_key, NULL};
-
-		r = landlock_hide_files(keys);
-		if (r < 0) {
-			log_error_errno(
-			        r, "署名鍵をこのプロセスから隠せません (Landlock) / cannot hide the signing keys from "
-			           "this process (Landlock, Linux 5.13 or later with lsm=landlock)");
-			goto out;
-		}
-		log_info("signing keys: held by the signer (pid %d), not readable by this process (Landlock)",
-		         (int)signer_pid(srv->signer));
 	}
 	r = write_listen_file(srv, listen_fd, listen_tmp, dhost, ahost);
 	close(listen_fd);
