@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -309,7 +310,16 @@ static int listen_tmp_open(struct server *srv, char tmp[PATH_MAX])
 	if (xsnprintf(tmp, PATH_MAX, "%s.tmp.%ld", srv->paths.listen_file, (long)getpid()) < 0)
 		return -ENAMETOOLONG;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0644) < 0) { /* public, whatever the umask (UMask=0077 in the unit) */
+		int r = -errno;
+
+		close(fd);
+		(void)unlink(tmp);
+		return r;
+	}
+	return fd;
 }
 
 static int write_listen_file(struct server *srv, int fd, const char *tmp, const char *dhost, const char *ahost)
@@ -777,6 +787,8 @@ int main(int argc, char **argv)
 	r = write_listen_file(srv, listen_fd, listen_tmp, dhost, ahost);
 	close(listen_fd);
 	listen_fd = -1;
+	if (r < 0)
+		(void)unlink(listen_tmp);
 	if (r < 0) {
 		log_error_errno(r, "cannot write %s: %m", srv->paths.listen_file);
 		goto out;
