@@ -507,15 +507,16 @@ int ipc_peer_recv(struct ipc_peer *p, cJSON **ret_msg, enum ipc_type *ret_type, 
 
 int ipc_send(int sock, const cJSON *msg, int fd)
 {
-	_cleanup_free_ char *s = cJSON_PrintUnformatted(msg);
+	/* cJSON's allocator, freed by it: mamori-server's check-in may have
+	 * installed an arena (api_device.c) when it asks its signer */
+	char *s = cJSON_PrintUnformatted(msg);
 	int r;
 
 	if (!s)
 		return -ENOMEM;
-	if (strlen(s) > IPC_MSG_MAX)
-		return -EMSGSIZE;
-	r = send_raw(sock, s, strlen(s), fd);
-	return r == -EAGAIN ? -EAGAIN : r;
+	r = strlen(s) > IPC_MSG_MAX ? -EMSGSIZE : send_raw(sock, s, strlen(s), fd);
+	cJSON_free(s);
+	return r;
 }
 
 int ipc_recv(int sock, cJSON **ret_msg, int *ret_fd)
