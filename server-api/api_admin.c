@@ -109,6 +109,26 @@ static int admin_auth(struct server *srv, struct http_req *req, unsigned perm, s
 		return -EACCES;
 	} else {
 		h += strlen(BEARER_PREFIX);
+		/* a dashboard session's token is used only as its cookie, where
+		 * the idle time-out and the same-origin checks apply: as a bearer
+		 * token it would escape both (a stolen cookie replayed by a
+		 * script). web_session_touch answers for web sessions only. */
+		r = crypto_sha256_hex(h, strlen(h), a.token_hash);
+		if (r == 0)
+			r = STORE_CALL(srv->store, web_session_touch, a.token_hash, server_now_us(),
+			               srv->cfg.web_idle_s * 1000000);
+		if (r == 0 || r == -ETIMEDOUT) {
+			server_audit(srv, "web", http_req_path(req), NULL, "refused",
+			             "dashboard session token as bearer");
+			http_reply_error(req, 401, "unauthenticated",
+			                 "ダッシュボードのセッションは Cookie でのみ使えます",
+			                 "a dashboard session is used only through its cookie", NULL);
+			return -EACCES;
+		}
+		if (r != -ENOENT) {
+			store_failed(req, r);
+			return r;
+		}
 	}
 	if ((r = crypto_sha256_hex(h, strlen(h), a.token_hash)) < 0 ||
 	    (r = STORE_CALL(srv->store, cred_get, a.token_hash, server_now_us(), &a.cred)) < 0) {

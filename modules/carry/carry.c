@@ -208,6 +208,9 @@ struct carry_state {
 	dev_t visible[CARRY_VOLUMES_MAX];
 	size_t n_visible;
 	struct carry_proc_cache proc_cache; /* valid within one on_fan_perm call */
+	/* carry_close: every write gate closes, since nothing records or
+	 * judges writes once the module is gone (MEDIA-2, CARRY-2) */
+	bool stopping;
 };
 
 /* What the worker hashes, and the record that waits for the hash. */
@@ -499,6 +502,27 @@ static struct carry_volume *vol_by_fd(struct carry_state *st, int fd)
 	return fstat(fd, &s) == 0 ? vol_by_dev(st, s.st_dev) : NULL;
 }
 
+/* The person the loop found approved when tid opened a file on v for
+ * writing, under the rules in force (the permission thread's cache,
+ * carry_perm.h), copied into buf; NULL when there is none. live: only
+ * while the entry is fresh (a process still running). For a process that
+ * exited before its event was read, this is the only witness of who it
+ * was: it opened on this medium, as that person, moments ago. */
+static const char *approved_opener(struct carry_state *st, const struct carry_volume *v, pid_t tid, bool live,
+                                   char *buf, size_t bufsz)
+{
+	struct carry_perm_entry e;
+
+	if (tid <= 0 || !st->perm)
+		return NULL;
+	e = carry_perm_cache_get(st->perm, tid);
+	if (e.tid != tid || e.approved_dev != v->dev || e.rules_gen != st->rules_gen || !e.user[0])
+		return NULL;
+	if (live && carry_perm_now_ms() >= e.until_ms)
+		return NULL;
+	return strscpy(buf, bufsz, e.user) < 0 ? NULL : buf;
+}
+
 static void pending_free(struct carry_hash_job *job)
 {
 	struct pending *p = (struct pending *)job;
@@ -549,8 +573,18 @@ static void record_file(struct carry_state *st, struct carry_volume *v, int fd, 
 	if (out) {
 		struct usb_approval_match m = {0};
 		const cJSON *user = cJSON_GetObjectItemCaseSensitive(p->payload, "user");
-		enum usb_approval_verdict ver = usb_rules_approval_check(
-		        st->cfg.rules, &v->id, cJSON_IsString(user) ? user->valuestring : NULL, time(NULL), &m);
+		const char *who = cJSON_IsString(user) ? user->valuestring : NULL;
+		char opener[sizeof(((struct carry_perm_entry *)0)->user)];
+		enum usb_approval_verdict ver;
+
+		/* a short-lived writer (a `cp` of one file) exited before its
+		 * close was read: on a medium that needs an approval its open was
+		 * judged by the loop, which noted the approved person (CARRY-2) */
+		if (!who && v->needs_approval && (who = approved_opener(st, v, tid, false, opener, sizeof(opener)))) {
+			cJSON_ReplaceItemInObjectCaseSensitive(p->payload, "user", cJSON_CreateString(who));
+			cJSON_AddStringToObject(p->payload, "user_from", "approved_open");
+		}
+		ver = usb_rules_approval_check(st->cfg.rules, &v->id, who, time(NULL), &m);
 
 		if (ver == USB_APPROVAL_OK) {
 			cJSON_AddStringToObject(p->payload, "approval", m.id);
@@ -965,28 +999,19 @@ static enum usb_approval_verdict cached_verdict(struct carry_state *st, struct c
 	struct carry_proc p;
 
 	if (c->pid != pid || pid <= 0) {
-		struct carry_perm_entry e = {0};
-		const char *user = NULL;
+		const char *user;
 
 		/* the loop approved this process's open on this medium a moment
 		 * ago (the cache the permission thread answers from, issue 23.2):
 		 * the same person, without /proc and the user database again */
-		if (pid > 0 && st->perm)
-			e = carry_perm_cache_get(st->perm, pid);
-		if (e.tid == pid && e.approved_dev == v->dev && e.rules_gen == st->rules_gen && e.user[0] &&
-		    carry_perm_now_ms() < e.until_ms)
-			user = strscpy(p.user, sizeof(p.user), e.user) < 0 ? NULL : p.user;
-		else
+		if (!(user = approved_opener(st, v, pid, true, p.user, sizeof(p.user))))
 			user = carry_proc_read(pid, &p) == 0 ? p.user : NULL;
 
 		/* exited before its event was read (the permission thread let it
 		 * go on): the person the loop approved for its open on this
 		 * medium, under the same rules */
-		if (!user && pid > 0 && st->perm) {
-			e = carry_perm_cache_get(st->perm, pid);
-			if (e.tid == pid && e.approved_dev == v->dev && e.rules_gen == st->rules_gen && e.user[0])
-				user = strscpy(p.user, sizeof(p.user), e.user) < 0 ? NULL : p.user;
-		}
+		if (!user)
+			user = approved_opener(st, v, pid, false, p.user, sizeof(p.user));
 		c->m = (struct usb_approval_match){0};
 		c->ver = usb_rules_approval_check(st->cfg.rules, &v->id, user, time(NULL), &c->m);
 		c->pid = pid;
@@ -1339,8 +1364,9 @@ static void write_gate(struct carry_state *st, struct carry_volume *v)
 		return;
 	if (v->needs_approval)
 		ver = gate_decide(st, v, who, sizeof(who), &m);
-	rw = ver == USB_APPROVAL_OK && v->state != VOL_BLOCKED;
+	rw = ver == USB_APPROVAL_OK && v->state != VOL_BLOCKED && !st->stopping;
 	reason = !v->needs_approval        ? "approval_not_required"
+	         : st->stopping            ? "agent_stopping"
 	         : v->state == VOL_BLOCKED ? v->block_reason
 	                                   : usb_approval_verdict_to_string(ver);
 	if (rw && v->gate == GATE_RO) {
@@ -2319,6 +2345,14 @@ static void carry_close(void *state)
 	for (size_t i = 0; i < st->n_held; i++)
 		respond(st, st->held[i].fd, false);
 	free(st->held);
+	/* a medium writable for an approved person goes read-only: with the
+	 * worker stopped no write would be recorded (the next worker opens it
+	 * again for the person, carry_open). One with a file still open for
+	 * writing cannot (pending_writers): that is recorded too. */
+	st->stopping = true;
+	for (size_t i = 0; i < st->n_vols; i++)
+		if (st->vols[i]->gate == GATE_RW)
+			write_gate(st, st->vols[i]);
 	for (size_t i = 0; i < st->n_vols; i++)
 		vol_free(st->vols[i]);
 	/* the marks end with this process: hidden again until the next one

@@ -135,6 +135,7 @@ static void *worker(void *arg)
 	for (;;) {
 		struct carry_hash_job *jobs[HASH_BATCH];
 		ssize_t k = read(h->job_r, jobs, sizeof(jobs));
+		bool quit = false;
 		size_t n;
 
 		if (k < 0 && errno == EINTR)
@@ -145,6 +146,12 @@ static void *worker(void *arg)
 		n = (size_t)k / sizeof(jobs[0]);
 		for (size_t i = 0; i < n; i++) {
 			struct carry_hash_job *job = jobs[i];
+
+			if (!job) { /* carry_hasher_free's wake-up: the jobs before it go back, then stop */
+				n = i;
+				quit = true;
+				break;
+			}
 
 			if (atomic_load(&h->stop))
 				job->res = (struct carry_hash_result){.status = CARRY_HASH_ERROR, .err = -ECANCELED};
@@ -158,8 +165,10 @@ static void *worker(void *arg)
 		}
 		/* at most HASH_BATCH pointers (< PIPE_BUF: whole), and the pipe
 		 * holds 8192 of them, more than ever in flight: never short */
-		while (write(h->done_w, jobs, n * sizeof(jobs[0])) < 0 && errno == EINTR)
+		while (n && write(h->done_w, jobs, n * sizeof(jobs[0])) < 0 && errno == EINTR)
 			;
+		if (quit)
+			break;
 	}
 	return NULL;
 }
@@ -235,8 +244,15 @@ void carry_hasher_free(struct carry_hasher *h, void (*done)(struct carry_hash_jo
 	if (!h)
 		return;
 	atomic_store(&h->stop, true);
-	if (h->job_w >= 0)
+	/* a NULL job wakes the thread to stop: the end of the pipe is not
+	 * enough, a child forked meanwhile (fork without exec) may hold a copy
+	 * of the write end (the pipe has room: in_flight < its capacity) */
+	if (h->job_w >= 0) {
+		struct carry_hash_job *wake = NULL;
+		while (write(h->job_w, &wake, sizeof(wake)) < 0 && errno == EINTR)
+			;
 		close(h->job_w);
+	}
 	h->job_w = -1;
 	if (h->started)
 		pthread_join(h->thread, NULL);

@@ -451,8 +451,12 @@ static int run_child(int (*fn)(const char *), const char *arg, const char *expec
 	close(go[1]);
 	for (int i = 0; i < 300; i++) {
 		pid_t w = waitpid(pid, &st, WNOHANG);
-		if (w == pid)
+		if (w == pid) {
+			if (WIFSIGNALED(st))
+				fprintf(stderr, "carry: child %d killed by signal %d (%s)\n", (int)pid, WTERMSIG(st),
+				        strsignal(WTERMSIG(st)));
 			return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+		}
 		drive(10);
 	}
 	kill(pid, SIGKILL);
@@ -532,6 +536,22 @@ static const char *str(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* str() for assert_string_equal: cmocka compares with strcmp, so a
+ * missing or null field (a record without an approval, say) must fail the
+ * assertion with its name, not crash the suite (CI, 2026-12-05) */
+/* A number field, or -1 when it is missing (the assertion then fails) */
+static int num(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsNumber(v) ? v->valueint : -1;
+}
+
+static const char *strv(const cJSON *o, const char *k)
+{
+	const char *v = str(o, k);
+	return v ? v : "<absent or not a string>";
+}
+
 #define POLICY_RECORD(extra)                                                                                           \
 	"{\"usb\":{\"default\":\"allow\"},\"av\":{\"clamd_socket\":\"%s/clamd.sock\"},\"carry\":{" extra "}}"
 
@@ -558,9 +578,9 @@ static void test_clean_medium_register(void **s)
 	/* the mount is seen; the scan is started, but nothing is answered yet */
 	assert_true(drive_until("carry.mounted", 0, 3000));
 	e = find("carry.mounted", NULL, NULL);
-	assert_string_equal(str(cJSON_GetObjectItem(e, "device"), "serial"), "S-CLEAN");
+	assert_string_equal(strv(cJSON_GetObjectItem(e, "device"), "serial"), "S-CLEAN");
 	assert_non_null(str(cJSON_GetObjectItem(e, "volume"), "uuid"));
-	assert_string_equal(str(cJSON_GetObjectItem(e, "volume"), "uuid"), getenv("CARRY_UUID_CLEAN"));
+	assert_string_equal(strv(cJSON_GetObjectItem(e, "volume"), "uuid"), getenv("CARRY_UUID_CLEAN"));
 	assert_int_equal(count("carry.scanned"), 0);
 	/* a process opening a file now is held until the verdict */
 	assert_int_equal(pipe(go), 0);
@@ -580,7 +600,7 @@ static void test_clean_medium_register(void **s)
 		assert_int_equal(poll(&pf, 1, 0), 0); /* still blocked in open() */
 	}
 	assert_true(drive_until("carry.scanned", 0, 15000));
-	assert_string_equal(str(find("carry.scanned", NULL, NULL), "result"), "clean");
+	assert_string_equal(strv(find("carry.scanned", NULL, NULL), "result"), "clean");
 	{
 		char c = 99;
 		struct pollfd pf = {.fd = go[0], .events = POLLIN};
@@ -599,12 +619,12 @@ static void test_clean_medium_register(void **s)
 	e = find("carry.out", "path", "/report.txt");
 	assert_non_null(e);
 	sha256_hex("carried out\n", 12, sha);
-	assert_string_equal(str(e, "sha256"), sha);
-	assert_int_equal(cJSON_GetObjectItem(e, "size")->valueint, 12);
-	assert_string_equal(str(e, "user"), "root");
+	assert_string_equal(strv(e, "sha256"), sha);
+	assert_int_equal(num(e, "size"), 12);
+	assert_string_equal(strv(e, "user"), "root");
 	assert_non_null(str(e, "exe"));
 	assert_non_null(strstr(str(e, "exe"), "carry"));
-	assert_string_equal(str(cJSON_GetObjectItem(e, "device"), "serial"), "S-CLEAN");
+	assert_string_equal(strv(cJSON_GetObjectItem(e, "device"), "serial"), "S-CLEAN");
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(e, "approval")));
 
 	/* carry-in: read by a process on the terminal */
@@ -612,7 +632,7 @@ static void test_clean_medium_register(void **s)
 	assert_int_equal(run_child(child_read, p, "carry.in"), 0);
 	e = find("carry.in", "path", "/readme.txt");
 	assert_non_null(e);
-	assert_string_equal(str(e, "scan"), "clean");
+	assert_string_equal(strv(e, "scan"), "clean");
 	assert_non_null(str(e, "sha256"));
 
 	/* rename and delete */
@@ -622,7 +642,7 @@ static void test_clean_medium_register(void **s)
 	assert_int_equal(run_child(child_rename, p, "carry.renamed"), 0);
 	e = find("carry.renamed", "from", "/report.txt");
 	assert_non_null(e);
-	assert_string_equal(str(e, "to"), "/renamed.txt");
+	assert_string_equal(strv(e, "to"), "/renamed.txt");
 	assert_int_equal(run_child(child_unlink, q, "carry.deleted"), 0);
 	assert_non_null(find("carry.deleted", "path", "/renamed.txt"));
 
@@ -632,9 +652,9 @@ static void test_clean_medium_register(void **s)
 		assert_int_equal(run_child(child_write_big, p, "carry.out"), 0);
 		e = find("carry.out", "path", "/big.bin");
 		assert_non_null(e);
-		assert_string_equal(str(e, "hash"), "skipped_size");
+		assert_string_equal(strv(e, "hash"), "skipped_size");
 		assert_true(cJSON_IsNull(cJSON_GetObjectItem(e, "sha256")));
-		assert_int_equal(cJSON_GetObjectItem(e, "size")->valueint, 8192);
+		assert_int_equal(num(e, "size"), 8192);
 	}
 	stop();
 }
@@ -781,9 +801,9 @@ static void test_infected_medium(void **s)
 	}
 	assert_true(drive_until("av.detected", 0, 15000));
 	e = find("av.detected", NULL, NULL);
-	assert_string_equal(str(e, "signature"), getenv("CARRY_EICAR_SIG"));
+	assert_string_equal(strv(e, "signature"), getenv("CARRY_EICAR_SIG"));
 	assert_non_null(strstr(str(e, "path"), "/eicar.com"));
-	assert_string_equal(str(find("carry.scanned", NULL, NULL), "result"), "infected");
+	assert_string_equal(strv(find("carry.scanned", NULL, NULL), "result"), "infected");
 	assert_int_equal(count("network.isolate_requested"), 1);
 	{
 		char c = 99;
@@ -798,7 +818,7 @@ static void test_infected_medium(void **s)
 	/* later opens are denied too, and recorded */
 	mpath(p, sizeof(p), "/readme.txt");
 	assert_int_equal(run_child(child_read, p, "carry.refused"), 10);
-	assert_string_equal(str(find("carry.refused", NULL, NULL), "reason"), "infected");
+	assert_string_equal(strv(find("carry.refused", NULL, NULL), "reason"), "infected");
 	/* the usb device was de-authorized */
 	snprintf(auth, sizeof(auth), "%s/usbdev/authorized", tmp);
 	assert_int_equal(read_one_line(auth, buf, sizeof(buf)), 0);
@@ -992,7 +1012,7 @@ static struct session gated_session(const char *approved, const char *gate_state
 	se = session_begin(61001);
 	e = gate_until(gate_state, "61001", 3000);
 	assert_non_null(e);
-	assert_string_equal(str(e, key), want);
+	assert_string_equal(strv(e, key), want);
 	return se;
 }
 
@@ -1081,19 +1101,19 @@ static void test_metadata_writes_with_approval(void **s)
 	assert_true(exists("/link"));
 	e = find("carry.out", "kind", "directory");
 	assert_non_null(e);
-	assert_string_equal(str(e, "approval"), "AP-1");
-	assert_string_equal(str(e, "operation"), "create");
-	assert_string_equal(str(e, "path"), "/DATA-IN-A-DIR-NAME");
-	assert_string_equal(str(e, "user"), "61001");
+	assert_string_equal(strv(e, "approval"), "AP-1");
+	assert_string_equal(strv(e, "operation"), "create");
+	assert_string_equal(strv(e, "path"), "/DATA-IN-A-DIR-NAME");
+	assert_string_equal(strv(e, "user"), "61001");
 	e = find("carry.out", "kind", "symlink");
 	assert_non_null(e);
-	assert_int_equal(cJSON_GetObjectItem(e, "bytes")->valueint, 4 + 24);
+	assert_int_equal(num(e, "bytes"), 4 + 24);
 	for (int i = 0; i < 100 && !find("carry.out", "operation", "attrib"); i++)
 		drive(20);
 	e = find("carry.out", "operation", "attrib"); /* setxattr */
 	assert_non_null(e);
-	assert_string_equal(str(e, "path"), "/readme.txt");
-	assert_string_equal(str(e, "user"), "61001");
+	assert_string_equal(strv(e, "path"), "/readme.txt");
+	assert_string_equal(strv(e, "user"), "61001");
 	/* io_uring: the write is recorded at close with its hash, like write(2) */
 	mpath(p, sizeof(p), "/uring.txt");
 	assert_int_equal(run_child(child_uring_write, p, NULL), 0);
@@ -1115,9 +1135,9 @@ static void test_metadata_writes_with_approval(void **s)
 	}
 	assert_non_null(e);
 	sha256_hex("carried by uring\n", 17, sha);
-	assert_string_equal(str(e, "sha256"), sha);
-	assert_string_equal(str(e, "approval"), "AP-1");
-	assert_int_equal(cJSON_GetObjectItem(e, "size")->valueint, 17);
+	assert_string_equal(strv(e, "sha256"), sha);
+	assert_string_equal(strv(e, "approval"), "AP-1");
+	assert_int_equal(num(e, "size"), 17);
 	assert_int_equal(count("carry.refused"), 0);
 	/* an account with no session and no approval (a cron job, a daemon)
 	 * writes while the medium is writable for the approved person: refused.
@@ -1138,7 +1158,7 @@ static void test_metadata_writes_with_approval(void **s)
 	other = session_begin(61002);
 	e = gate_until("read_only", "61002", 3000);
 	assert_non_null(e);
-	assert_string_equal(str(e, "reason"), "approval_wrong_person");
+	assert_string_equal(strv(e, "reason"), "approval_wrong_person");
 	assert_int_equal(run_child(child_put, "mkfifo", NULL), 30);
 	session_end(&other);
 	assert_non_null(gate_until("writable", "61001", 3000));
@@ -1148,6 +1168,125 @@ static void test_metadata_writes_with_approval(void **s)
 	assert_non_null(gate_until("read_only", "root", 3000));
 	assert_int_equal(run_child(child_put, "mkfifo", NULL), 30);
 	stop();
+}
+
+/* A writer that exits before its close is read (a `cp` of one small
+ * file): its carry.out still names the person and the approval, from the
+ * loop's judgement of its open (issue 16.4, CARRY-2). On the old code the
+ * record said user null, approval null, approval_problem wrong_person. */
+static void test_short_lived_writer_named(void **s)
+{
+	char p[PATH_MAX], c;
+	struct session se;
+	const cJSON *e = NULL;
+	int written[2], go[2], st = 0;
+	pid_t pid;
+
+	(void)s;
+	se = gated_session("61001", "writable", "approval", "AP-1");
+	mpath(p, sizeof(p), "/short-lived.txt");
+	assert_int_equal(pipe(written), 0);
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd;
+
+		close(written[0]);
+		close(go[1]);
+		become(61001);
+		fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || write(fd, "short\n", 6) != 6)
+			_exit(1);
+		(void)!write(written[1], "w", 1);
+		(void)!read(go[0], &c, 1);
+		_exit(0); /* the file is closed by the exit itself */
+	}
+	close(written[1]);
+	close(go[0]);
+	/* the loop answers its open (a permission event) until it has written */
+	for (int i = 0; i < 300; i++) {
+		struct pollfd pf = {.fd = written[0], .events = POLLIN};
+		if (poll(&pf, 1, 0) > 0)
+			break;
+		drive(10);
+	}
+	assert_int_equal(read(written[0], &c, 1), 1);
+	close(written[0]);
+	/* it exits and is reaped before the loop reads its close */
+	close(go[1]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	for (int i = 0; i < 500 && !e; i++) {
+		const cJSON *x;
+		cJSON_ArrayForEach(x, events)
+		{
+			const cJSON *pl = cJSON_GetObjectItem(x, "payload");
+			if (strcmp(cJSON_GetObjectItem(x, "type")->valuestring, "carry.out") == 0 && str(pl, "path") &&
+			    strcmp(str(pl, "path"), "/short-lived.txt") == 0)
+				e = pl;
+		}
+		if (!e)
+			drive(20);
+	}
+	assert_non_null(e);
+	assert_non_null(str(e, "process"));
+	assert_string_equal(strv(e, "process"), "gone");
+	assert_non_null(str(e, "user"));
+	assert_string_equal(strv(e, "user"), "61001");
+	assert_string_equal(strv(e, "user_from"), "approved_open");
+	assert_non_null(str(e, "approval"));
+	assert_string_equal(strv(e, "approval"), "AP-1");
+	assert_null(cJSON_GetObjectItem(e, "approval_problem"));
+	session_end(&se);
+	stop();
+}
+
+/* The worker stops while the medium is writable for an approved person:
+ * nothing would record or judge a write any more, so the module closes
+ * the write gate on its way out (MEDIA-2, CARRY-2); the old code left the
+ * medium writable for anyone after the stop. */
+static void test_stop_closes_write_gate(void **s)
+{
+	char p[PATH_MAX];
+	struct session se;
+	struct statvfs sv;
+	const cJSON *e = NULL, *x;
+
+	(void)s;
+	se = gated_session("61001", "writable", "approval", "AP-1");
+	assert_int_equal(statvfs(mnt, &sv), 0);
+	assert_false(sv.f_flag & ST_RDONLY);
+	mamori_module_stop(&carry_module, state);
+	state = NULL;
+	cJSON_ArrayForEach(x, events)
+	{
+		const cJSON *pl = cJSON_GetObjectItem(x, "payload");
+		if (strcmp(cJSON_GetObjectItem(x, "type")->valuestring, "carry.write_gate") == 0 && str(pl, "reason") &&
+		    strcmp(str(pl, "reason"), "agent_stopping") == 0)
+			e = pl;
+	}
+	assert_non_null(e);
+	assert_string_equal(strv(e, "state"), "read_only");
+	assert_string_equal(strv(e, "action"), "read_only");
+	assert_int_equal(statvfs(mnt, &sv), 0);
+	assert_true(sv.f_flag & ST_RDONLY);
+	/* nobody writes, the approved person included (no module: nothing to drive) */
+	mpath(p, sizeof(p), "/after-stop.txt");
+	{
+		int st = 0;
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			become(61001);
+			_exit(child_write(p));
+		}
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 14); /* EROFS */
+	}
+	session_end(&se);
 }
 
 /* A policy change reaches a followed medium through the core-owned state
@@ -1176,11 +1315,11 @@ static void test_policy_change(void **s)
 	assert_int_equal(mamori_module_reload(&carry_module, &ctx, &state), 0);
 	e = gate_until("writable", "61001", 3000);
 	assert_non_null(e);
-	assert_string_equal(str(e, "approval"), "AP-1");
+	assert_string_equal(strv(e, "approval"), "AP-1");
 	assert_int_equal(run_child(child_write, p, "carry.out"), 0);
 	e = find("carry.out", "path", "/after-policy-change.txt");
 	assert_non_null(e);
-	assert_string_equal(str(e, "approval"), "AP-1");
+	assert_string_equal(strv(e, "approval"), "AP-1");
 	as_uid = 0;
 	session_end(&se);
 	assert_non_null(gate_until("read_only", "root", 3000));
@@ -1380,9 +1519,9 @@ static void test_open_before_watch_revoked(void **s)
 	assert_true(drive_until("carry.raced_revoked", 0, 3000));
 	e = find("carry.raced", "path", "/eicar.com");
 	assert_non_null(e);
-	assert_int_equal(cJSON_GetObjectItem(e, "pid")->valueint, pid);
-	assert_string_equal(str(e, "user"), "root");
-	assert_string_equal(str(find("carry.raced_revoked", NULL, NULL), "action"), "shutdown");
+	assert_int_equal(num(e, "pid"), pid);
+	assert_string_equal(strv(e, "user"), "root");
+	assert_string_equal(strv(find("carry.raced_revoked", NULL, NULL), "action"), "shutdown");
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(find("carry.mounted", NULL, NULL), "watched_before_mount")));
 	c = 'g';
 	assert_int_equal(write(go[1], &c, 1), 1);
@@ -1415,7 +1554,7 @@ static void test_published_after_mount(void **s)
 	publish("CARRY_LOOP_RW", "S-LATE");
 	assert_true(drive_until("carry.mounted", 0, 3000));
 	e = find("carry.mounted", NULL, NULL);
-	assert_string_equal(str(cJSON_GetObjectItem(e, "device"), "serial"), "S-LATE");
+	assert_string_equal(strv(cJSON_GetObjectItem(e, "device"), "serial"), "S-LATE");
 	stop();
 }
 
@@ -1442,13 +1581,13 @@ static void approval_case(const char *serial, const char *person, const char *nb
 	if (want_rc) {
 		const cJSON *e = gate_until("read_only", "root", 1000);
 		assert_non_null(e);
-		assert_string_equal(str(e, "reason"), want_reason);
+		assert_string_equal(strv(e, "reason"), want_reason);
 		assert_int_equal(count("carry.out"), 0);
 	} else {
 		const cJSON *e = find("carry.out", "path", "/approved.txt");
 		assert_non_null(e);
-		assert_string_equal(str(e, "approval"), "AP-1");
-		assert_int_equal(cJSON_GetObjectItem(e, "max_classification")->valueint, 2);
+		assert_string_equal(strv(e, "approval"), "AP-1");
+		assert_int_equal(num(e, "max_classification"), 2);
 	}
 	/* reading is never refused by approvals */
 	mpath(p, sizeof(p), "/readme.txt");
@@ -1520,7 +1659,7 @@ static void data_carry_out_case(uid_t uid, const char *serial)
 	assert_int_equal(run_child(child_write, p, NULL), 14);
 	e = gate_until("read_only", who, 3000);
 	assert_non_null(e);
-	assert_string_equal(str(e, "reason"), "no_approval");
+	assert_string_equal(strv(e, "reason"), "no_approval");
 	assert_int_equal(count("carry.out"), 0);
 
 	t = now - 60;
@@ -1541,20 +1680,20 @@ static void data_carry_out_case(uid_t uid, const char *serial)
 	e = gate_until("writable", who, 3000);
 	assert_non_null(e);
 	snprintf(b, sizeof(b), "request-%s", rid);
-	assert_string_equal(str(e, "approval"), b);
+	assert_string_equal(strv(e, "approval"), b);
 	snprintf(nb, sizeof(nb), "/%s-approved.txt", who);
 	mpath(p, sizeof(p), nb);
 	assert_int_equal(run_child(child_write, p, "carry.out"), 0);
 	e = find("carry.out", "path", nb);
 	assert_non_null(e);
-	assert_string_equal(str(e, "approval"), b);
-	assert_string_equal(str(e, "user"), who);
+	assert_string_equal(strv(e, "approval"), b);
+	assert_string_equal(strv(e, "user"), who);
 	/* the window closes by the module's clock: read-only again, refused */
 	while (time(NULL) <= now + 7)
 		drive(100);
 	e = gate_until("read_only", who, 5000);
 	assert_non_null(e);
-	assert_string_equal(str(e, "reason"), "approval_expired");
+	assert_string_equal(strv(e, "reason"), "approval_expired");
 	snprintf(b, sizeof(b), "/%s-after.txt", who);
 	mpath(p, sizeof(p), b);
 	assert_int_equal(run_child(child_write, p, NULL), 14);
@@ -1622,9 +1761,9 @@ static void test_media_hidden_until_marked(void **s)
 	assert_false(visible("CARRY_LOOP_SWAP"));
 	h = find("carry.hidden", "reason", "filesystem_not_held");
 	assert_non_null(h);
-	assert_string_equal(str(h, "fstype"), "swap");
-	assert_string_equal(str(h, "action"), "hidden_from_automount");
-	assert_string_equal(str(h, "devnode"), getenv("CARRY_LOOP_SWAP"));
+	assert_string_equal(strv(h, "fstype"), "swap");
+	assert_string_equal(strv(h, "action"), "hidden_from_automount");
+	assert_string_equal(strv(h, "devnode"), getenv("CARRY_LOOP_SWAP"));
 	assert_int_equal(count("carry.hidden"), 1);
 	drive(50);
 	assert_int_equal(count("carry.hidden"), 1); /* once per medium, not per loop turn */
@@ -1827,6 +1966,8 @@ int main(void)
 	        cmocka_unit_test_teardown(test_approval_data_carry_out_person, teardown),
 	        cmocka_unit_test_teardown(test_metadata_writes_without_approval, teardown),
 	        cmocka_unit_test_teardown(test_metadata_writes_with_approval, teardown),
+	        cmocka_unit_test_teardown(test_short_lived_writer_named, teardown),
+	        cmocka_unit_test_teardown(test_stop_closes_write_gate, teardown),
 	        cmocka_unit_test_teardown(test_policy_change, teardown),
 	        cmocka_unit_test_teardown(test_mount_ro_not_busy, teardown),
 	        cmocka_unit_test_teardown(test_first_open_race, teardown),
@@ -1842,6 +1983,9 @@ int main(void)
 		return 1;
 	}
 	root_set("");
+	/* CARRY_ONLY=PATTERN: run only the matching cases (repeating one that failed) */
+	if (getenv("CARRY_ONLY"))
+		cmocka_set_test_filter(getenv("CARRY_ONLY"));
 	(void)strscpy(cfg.run_dir, sizeof(cfg.run_dir), tmp);
 	if (getenv("CARRY_TEST_FILTER")) /* one case while debugging: CARRY_TEST_FILTER=test_hostile_names */
 		cmocka_set_test_filter(getenv("CARRY_TEST_FILTER"));

@@ -30,13 +30,9 @@ D=$T/srv
 start_server "$D" --www "$WWW" || { echo "FAIL  server did not start"; exit 1; }
 bootstrap "$D" || { echo "FAIL  bootstrap"; exit 1; }
 ciso=$TOKEN
-acct() { # USER ROLE STAFF DISPLAY
-	api POST /admin/v1/accounts "$(jq -n --arg u "$1" --arg r "$2" --arg s "$3" --arg d "$4" --arg p "$PASSWORD" \
-		'{username:$u,password:$p,role:$r,staff_no:$s,display_name:$d}')" >/dev/null
-}
-acct etsuran viewer 2001 "閲覧 一郎"
+acct etsuran viewer 2001 "閲覧 一郎" >/dev/null
 check "a viewer account" test "$CODE" = 201
-acct shonin approver 2002 "承認 花子"
+acct shonin approver 2002 "承認 花子" 会計課 >/dev/null # approves the requests of 会計課's terminals (issue 16.2)
 check "an approver account (pending) ..." test "$CODE" = 201
 check "... approved on the console (OPS-4)" approve_console shonin
 
@@ -78,9 +74,46 @@ cat >"$T/report-b.json" <<'J'
 J
 "$HELPER" append "$(state_dir "$A")" 5 || bad "append pc-a"
 "$HELPER" hostile "$(state_dir "$A")" || bad "hostile corpus pc-a"
+# requests from pc-a's users (issue 16), journaled as agent/worker/request_store.c
+# journals them and uploaded by the real transport below: the approver decides
+# them in the browser (a device, a carry-out, an exception, one to reject, and
+# one of the approver's own, which OPS-4 keeps from them)
+now=$(date +%s)
+OUT_ASK=$((now + 2 * 86400)) EXC_ASK=$((now + 3 * 86400))
+hex() { openssl rand -hex "$1"; }
+R_DEV=$(hex 16) R_OUT=$(hex 16) R_EXC=$(hex 16) R_REJ=$(hex 16) R_OWN=$(hex 16)
+request_rec() { # PERSON JSON
+	"$HELPER" record "$(state_dir "$A")" request.created \
+		"$(jq -c --arg u "$1" '. + {user: $u, uid: 1000, pid: 4242, loginuid: 1000}' <<<"$2")"
+}
+request_rec tanaka "{\"request_id\":\"$R_DEV\",\"kind\":\"device\",\"device\":{\"hash\":\"$(hex 32)\",\"vendor_id\":\"0781\",\"product_id\":\"5567\",\"serial\":\"DEV1\",\"interfaces\":[\"08:06:50\"]},\"reason\":null}" || bad "request device"
+request_rec tanaka "{\"request_id\":\"$R_OUT\",\"kind\":\"carry-out\",\"medium\":{\"vendor\":\"0781\",\"product\":\"5567\",\"serial\":\"CO1\"},\"until\":$OUT_ASK,\"purpose\":\"<b>議事録</b>の持ち出し\"}" || bad "request carry-out"
+request_rec tanaka "{\"request_id\":\"$R_EXC\",\"kind\":\"exception\",\"requirement\":\"LOG-2\",\"until\":$EXC_ASK,\"reason\":\"NTP サーバー移設中\"}" || bad "request exception"
+request_rec suzuki "{\"request_id\":\"$R_REJ\",\"kind\":\"device\",\"device\":{\"hash\":\"$(hex 32)\",\"vendor_id\":\"1234\",\"product_id\":\"5678\",\"serial\":\"REJ1\",\"interfaces\":[\"08:06:50\"]},\"reason\":\"私物\"}" || bad "request to reject"
+# an emergency code used at pc-a (OPS-3), as daemon_policy.c journals it: the
+# approver acknowledges it after the fact
+"$HELPER" record "$(state_dir "$A")" exception.applied \
+	"{\"id\":\"emg-$(hex 4)\",\"kind\":\"emergency\",\"scope\":\"usb\",\"person\":\"tanaka\",\"not_before\":$now,\"not_after\":$((now + 3600)),\"entered_at\":$now}" || bad "emergency code record"
+request_rec shonin "{\"request_id\":\"$R_OWN\",\"kind\":\"device\",\"device\":{\"hash\":\"$(hex 32)\",\"vendor_id\":\"1234\",\"product_id\":\"9999\",\"serial\":\"OWN1\",\"interfaces\":[\"08:06:50\"]},\"reason\":null}" || bad "the approver's own request"
 check "pc-a checks in with its report and uploads its journal" ctl "$A" server sync --report "$T/report-a.json"
 check "pc-b checks in" ctl "$B2" server sync --report "$T/report-b.json"
 ev=$(api GET "/admin/v1/events?terminal=pc-a&limit=1000")
+api GET "/admin/v1/requests?status=pending" >"$T/requests.json"
+rid() { jq -r --arg r "$1" '.[] | select(.request_id == $r) | .id' "$T/requests.json"; }
+ID_DEV=$(rid "$R_DEV") ID_OUT=$(rid "$R_OUT") ID_EXC=$(rid "$R_EXC") ID_REJ=$(rid "$R_REJ") ID_OWN=$(rid "$R_OWN")
+ID_EMG=$(api GET "/admin/v1/requests?status=pending_ack" | jq -r '.[] | select(.kind == "emergency" and .person == "tanaka") | .id')
+check "pc-a's five requests are in the inbox (admin API), pending, and the emergency code's use waits for acknowledgement" \
+	bash -c "[[ -n '$ID_DEV' && -n '$ID_OUT' && -n '$ID_EXC' && -n '$ID_REJ' && -n '$ID_OWN' && -n '$ID_EMG' ]]"
+# the windows the approver chooses in the browser (whole minutes, typed in
+# Japan time) and what the API must store for them (RFC 3339 UTC)
+at() { # EPOCH → "JST-INPUT UTC"
+	local m=$(($1 / 60 * 60))
+	echo "$(TZ=Asia/Tokyo date -d "@$m" +%Y-%m-%dT%H:%M) $(date -u -d "@$m" +%Y-%m-%dT%H:%M:%SZ)"
+}
+read -r OUT_JST OUT_UTC <<<"$(at $((now + 86400)))"
+read -r BEYOND_JST _ <<<"$(at $((OUT_ASK + 3600)))"
+read -r EXC_JST EXC_UTC <<<"$(at $((now + 2 * 86400)))"
+read -r DEV_JST DEV_UTC <<<"$(at $((now + 5 * 86400)))"
 check "the hostile corpus is stored as the agent sent it (4 KiB serial)" \
 	test "$(jq '[.events[] | select(.record.type=="usb.blocked") | .record.payload.device.serial | length] | max' <<<"$ev")" = 4096
 
@@ -289,6 +322,8 @@ check "media register: CSV import for the browser" test "$(curl -sS --cacert "$C
 # ---- the browser ----
 check "the browser test (Chromium + playwright-core + axe-core)" \
 	env DASH_URL="https://$ADM" DASH_PASSWORD="$PASSWORD" DASH_ART="$ART" NODE_PATH="$SRC/node_modules" DASH_SERIAL="$(cat "$T/serial.txt")" \
+	ID_DEV="$ID_DEV" ID_OUT="$ID_OUT" ID_EXC="$ID_EXC" ID_REJ="$ID_REJ" ID_OWN="$ID_OWN" ID_EMG="$ID_EMG" \
+	OUT_JST="$OUT_JST" BEYOND_JST="$BEYOND_JST" EXC_JST="$EXC_JST" DEV_JST="$DEV_JST" \
 	node "$SRC/tests/integration/dashboard.mjs"
 # README's screenshot (docs/dashboard-overview-ja.png) is this test's:
 # MAMORI_UPDATE_DOCS=1 copies it there
@@ -296,6 +331,26 @@ if [[ ${MAMORI_UPDATE_DOCS:-} == 1 && -s $ART/overview-ja.png ]]; then
 	cp "$ART/overview-ja.png" "$SRC/docs/dashboard-overview-ja.png" && echo "      docs/dashboard-overview-ja.png updated"
 fi
 TOKEN=$ciso
+# the oracle for the inbox (issue 16.2): what the admin API stored of the
+# decisions made in the browser, exactly
+decided() { # ID JQ-FILTER
+	api GET "/admin/v1/requests/$1" >"$T/req.json"
+	jq -e "$2" "$T/req.json" >/dev/null || { echo "      $(jq -c '{status, decided_by, decision}' "$T/req.json")"; return 1; }
+}
+check "carry-out approved in the browser: terminal, requester, rw, until $OUT_UTC, by shonin" \
+	decided "$ID_OUT" "$(jq -n --arg u "$OUT_UTC" '{scope:"terminal",person:"requester",access:"rw",until:$u}') as \$d | .status==\"approved\" and .decided_by==\"shonin\" and .decision==\$d"
+check "exception approved in the browser: department, anyone, until $EXC_UTC" \
+	decided "$ID_EXC" "$(jq -n --arg u "$EXC_UTC" '{scope:"department",person:"anyone",access:"ro",until:$u}') as \$d | .status==\"approved\" and .decided_by==\"shonin\" and .decision==\$d"
+check "device approved in the browser: department, requester, rw, until $DEV_UTC" \
+	decided "$ID_DEV" "$(jq -n --arg u "$DEV_UTC" '{scope:"department",person:"requester",access:"rw",until:$u}') as \$d | .status==\"approved\" and .decided_by==\"shonin\" and .decision==\$d"
+check "device request rejected in the browser with the reason typed there" \
+	decided "$ID_REJ" '.status=="rejected" and .decided_by=="shonin" and .decision=={"reason":"業務に不要 <b>"}'
+check "the emergency code's use acknowledged in the browser with the note typed there" \
+	decided "$ID_EMG" '.status=="acknowledged" and .decided_by=="shonin" and .decision=={"note":"電話で確認済み"}'
+check "the approver's own request is still pending (OPS-4)" decided "$ID_OWN" '.status=="pending" and .decided_by==null'
+api GET "/admin/v1/audit?action=request.approve&limit=100" >"$T/audit-req.json"
+check "the approvals beyond the carry-out's until (ja and en pages) are refused and audited" \
+	jqa --arg t pc-a '[.audit[] | select(.actor=="shonin" and .result=="refused" and (.detail|startswith("until beyond the request")))] | length == 2' "$T/audit-req.json"
 check "after the browser test: kaikei's policy 2 is published, approved by shonin" \
 	test "$(api GET /admin/v1/groups | jq -r '.groups[] | select(.name=="kaikei") | .policy_version')" = 2
 
@@ -306,6 +361,13 @@ start_server "$D2" --www "$WWW" --web-idle-seconds 3 --session-seconds 7 || bad 
 bootstrap "$D2" || bad "bootstrap 2"
 web_login ciso
 check "fresh session: 200" test "$(wget_ ciso /admin/v1/dashboard/me -H 'X-Mamori-CSRF: 1')" = 200
+# the cookie's token as a bearer token would escape the idle time-out and
+# the CSRF checks: refused, and the cookie still works
+tok=$(sed -E 's/^[^=]*=//' "$T/ciso.c")
+code=$(curl -sS --cacert "$CA" -o "$T/out.json" -w '%{http_code}' -H "Authorization: Bearer $tok" "https://$ADM/admin/v1/dashboard/me")
+check "the session cookie's token as Authorization: Bearer: 401" \
+	bash -c "[[ $code == 401 ]] && jq -e '.error == \"unauthenticated\"' '$T/out.json' >/dev/null"
+check "... and the cookie still works: 200" test "$(wget_ ciso /admin/v1/dashboard/me -H 'X-Mamori-CSRF: 1')" = 200
 sleep 4.5
 wget_ ciso /admin/v1/dashboard/me -H 'X-Mamori-CSRF: 1' >/dev/null
 check "after 4.5 s unused (idle 3 s): 401 session_idle" jqt '.error == "session_idle"' "$T/out.json"

@@ -22,6 +22,9 @@
  *                                         descriptor strings, user and file names are
  *                                         markup, a right-to-left override and a 4 KiB serial
  *                                         (the dashboard's browser test: tests/integration/dashboard.sh)
+ *   e2e_agent record STATE_DIR TYPE JSON  append one record of TYPE whose payload is JSON (the
+ *                                         dashboard's test: request.created records as
+ *                                         agent/worker/request_store.c writes them)
  *
  * Everything here uses the real agent code (journal, enrollment, transport)
  * and the server's own CA code (pki.c). */
@@ -140,6 +143,25 @@ static int cmd_hostile(const char *dir)
 	}
 	if (r == 0)
 		r = journal_batch_commit(j);
+	journal_close(j);
+	return r < 0 ? die("append", r) : 0;
+}
+
+static int cmd_record(const char *dir, const char *type, const char *json)
+{
+	struct journal_options o = {.dir = dir};
+	struct journal *j = NULL;
+	_cleanup_json_ cJSON *pl = cJSON_Parse(json);
+	int r;
+
+	if (!cJSON_IsObject(pl))
+		return die("record: the payload is not a JSON object", -EINVAL);
+	r = mkdir_p(dir, 0755);
+	if (r < 0 || (r = journal_open(&o, &j)) < 0)
+		return die("journal_open", r);
+	r = journal_append(
+	        j, &(struct mamori_event){.type = type, .severity = SEV_NOTICE, .reqs = "OPS-3,OPS-4", .payload = pl},
+	        NULL);
 	journal_close(j);
 	return r < 0 ? die("append", r) : 0;
 }
@@ -342,6 +364,8 @@ int main(int argc, char **argv)
 		return cmd_append(argv[2], argv[3]);
 	if (argc == 3 && strcmp(argv[1], "hostile") == 0)
 		return cmd_hostile(argv[2]);
+	if (argc == 5 && strcmp(argv[1], "record") == 0)
+		return cmd_record(argv[2], argv[3], argv[4]);
 	if (argc == 5 && strcmp(argv[1], "post") == 0)
 		return cmd_post(argv[2], argv[3], argv[4]);
 	if (argc == 5 && strcmp(argv[1], "forge-restart") == 0)

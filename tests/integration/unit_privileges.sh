@@ -213,8 +213,9 @@ echo "unit_privileges.sh: sysfs authorized writes and the Notify call on the ses
 # (LeakSanitizer needs ptrace, which the unit's filter refuses: leaks are
 # checked by carry.sh's own run)
 CARRY_WRAP="env ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0 ${RUN[*]}" bash "$MAMORI_SRC/tests/integration/carry.sh" >"$tmp/carry.log" 2>&1 || {
-	{ grep -E '^\[  (ERROR|FAILED) |^\[   LINE |among:$|^carry: ' "$tmp/carry.log" | grep -v de-authorized | head -20
-	  tail -30 "$tmp/carry.log"; } >&2
+	{ grep -E '^\[  (ERROR|FAILED) |^\[   LINE |among:$|^carry: |Sanitizer|^    #' "$tmp/carry.log" | grep -v de-authorized | head -60
+	  echo "--- carry.sh's whole output, repeated records left out:"
+	  grep -v de-authorized "$tmp/carry.log" | tail -400; } >&2
 	fail "the carry module (fanotify) fails under the unit's privileges"
 }
 echo "unit_privileges.sh: carry (fanotify) ok under the unit's privileges"

@@ -22,7 +22,10 @@
  *   version stays). That the carry module then allows writing within the
  *   window only is tests/integration/carry.c test_approval_data_carry_out;
  * - an emergency code entered offline (OPS-3) becomes a request that an
- *   approver acknowledges — not the person who used it (OPS-4). */
+ *   approver acknowledges — not the person who used it (OPS-4);
+ * - a request made while the server is stopped is journaled, its sync
+ *   fails, and once the server is back the worker's own retries bring it
+ *   to the inbox with the right person, without a second command (16.1). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -414,6 +417,61 @@ static void test_requests(void **state)
 	assert_string_equal(step_out(), "200");
 	assert_int_equal(step("acknowledge %s shonin", id), 0);
 	assert_string_equal(step_out(), "409");
+
+	/* offline (issue 16.1): with the server stopped, a carry-out asked at
+	 * the terminal is journaled and its sync fails; once the server is back
+	 * the worker's own retries bring it to the inbox, naming the person,
+	 * without a second command */
+	assert_int_equal(step("server_stop"), 0);
+	{
+		char orid[64];
+		time_t t_up;
+
+		snprintf(cmd, sizeof(cmd),
+		         "runuser -u nobody -- %s/mamorictl --root %s --lang en --json request carry-out --medium 1-7 "
+		         "--until $(date -u -d @%lld +%%Y-%%m-%%dT%%H:%%M:%%SZ) --purpose 'offline minutes' > "
+		         "%s/out5.txt 2>&1",
+		         bindir, tbroot, (long long)time(NULL) + 86400, prep);
+		assert_int_equal(run(cmd), 0);
+		{
+			_cleanup_json_ cJSON *o = cJSON_Parse(prep_read("out5.txt"));
+
+			assert_non_null(o);
+			assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "user")),
+			                    "nobody");
+			assert_true(strscpy(orid, sizeof(orid),
+			                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "request_id"))) >=
+			            0);
+		}
+		/* queued: in the journal, and the worker's sync (armed 1 s after the
+		 * request) fails against the stopped server */
+		snprintf(cmd, sizeof(cmd),
+		         "%s/mamorictl --root %s journal export --format jsonl | jq -e -s --arg r %s "
+		         "'[.[] | select(.type==\"request.created\" and .payload.request_id==$r)] | length == 1' "
+		         ">/dev/null",
+		         bindir, tbroot, orid);
+		assert_int_equal(run(cmd), 0);
+		snprintf(cmd, sizeof(cmd), "grep -c 'server sync failed' %s/gate.log > %s/fails0.txt", prep, prep);
+		(void)run_quiet(cmd);
+		{
+			long before = strtol(prep_read("fails0.txt"), NULL, 10), now = before;
+
+			for (int i = 0; i < 100 && now <= before; i++) {
+				usleep(100000);
+				(void)run_quiet(cmd);
+				now = strtol(prep_read("fails0.txt"), NULL, 10);
+			}
+			printf("offline: the worker's sync failed %ld time(s) while the server was down\n",
+			       now - before);
+			assert_true(now > before);
+		}
+		assert_int_equal(step("server_start"), 0);
+		t_up = time(NULL);
+		assert_int_equal(step("wait_request_id %s 90", orid), 0);
+		printf("offline request in the inbox %lld s after the server came back\n",
+		       (long long)(time(NULL) - t_up));
+		assert_non_null(strstr(step_out(), " nobody pending"));
+	}
 
 	gate_stop();
 	/* the journal, for the driver's checks */

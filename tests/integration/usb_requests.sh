@@ -9,19 +9,25 @@
 # request.*, approval.* and usb.* records are checked against
 # docs/EVENTS.md, and the audit trail for every step. An emergency code
 # entered at the terminal (OPS-3) becomes a request the approver must
-# acknowledge (not the person who used it).
+# acknowledge (not the person who used it). A request made while the
+# server is stopped is journaled and reaches the inbox once the server is
+# back, without a second command (issue 16.1).
 set -uo pipefail
 : "${MAMORI_BUILD:?}" "${MAMORI_SRC:?}"
 source "$MAMORI_SRC/tests/integration/e2e_lib.bash"
 source "$MAMORI_SRC/tests/integration/events_doc.bash"
 prep=$T/prep
 mkdir -p "$prep"
-trap 'cleanup' EXIT
+RESTARTED= # the server as the offline step started it again (not our child)
+trap '[[ -n $RESTARTED ]] && kill "$RESTARTED" 2>/dev/null; cleanup' EXIT
 
 D=$T/srv
 start_server "$D" || { echo "FAIL  server did not start"; exit 1; }
 bootstrap "$D" || { echo "FAIL  bootstrap"; exit 1; }
 RQ_TOK_CISO=$TOKEN
+# the steps stop and start the server (issue 16.1: a request made offline):
+# the pid of the one running is in $T/srv.pid
+echo "$SRV_PID" >"$T/srv.pid"
 # approvers per department (issue 16.2): the terminal is enrolled into 総務課;
 # kaikei approves for 会計課 only and must neither see nor decide its requests
 acct shonin approver 1002 "承認 花子" 総務課 >/dev/null
@@ -50,7 +56,7 @@ JSON
 "$CTL" --root "$prep" policy check "$prep/policy.json" >/dev/null || bad "policy check"
 "$CTL" --root "$prep" policy sign --key "$D/policy-signing.key" "$prep/policy.json" >/dev/null || bad "policy sign"
 
-export RQ_T=$T RQ_ADM=$ADM RQ_CA=$CA RQ_FPR=$FPR RQ_TOK_CISO RQ_TOK_SHONIN RQ_TOK_NOBODY RQ_TOK_KAIKEI
+export RQ_T=$T RQ_ADM=$ADM RQ_DEV=$DEV RQ_CA=$CA RQ_FPR=$FPR RQ_TOK_CISO RQ_TOK_SHONIN RQ_TOK_NOBODY RQ_TOK_KAIKEI
 export MAMORI_BIN=$SRC/$B/bin MAMORI_PREP=$prep
 rc=0
 (
@@ -67,6 +73,12 @@ if ((rc)); then
 	[[ -n ${RQ_DEBUG:-} ]] && jq -c '[.seq, .type, .payload.reason // .payload.user // ""]' "$prep/requests.jsonl"
 fi
 if grep -q "AddressSanitizer\|runtime error" "$prep/gate.log" 2>/dev/null; then bad "sanitizer report in gate.log"; fi
+if [[ $(cat "$T/srv.pid") != "$SRV_PID" ]]; then
+	# the server the offline step stopped (our child): it must have exited cleanly
+	wait "$SRV_PID"
+	check "the server stopped for the offline request exited cleanly (0)" test $? = 0
+	SRV_PID= RESTARTED=$(cat "$T/srv.pid")
+fi
 
 J=$prep/requests.jsonl
 if [[ -s $J ]]; then
@@ -97,7 +109,12 @@ if [[ -s $J ]]; then
 	fi
 	check "the carry-out's approval.applied names its request id, the person and the medium (CARRY-2)" \
 		test "$(jq -r 'select(.type=="approval.applied" and .payload.kind=="carry-out") | "\(.payload.request_id) \(.payload.person) \(.payload.medium.serial)"' "$J")" = \
-		"$(jq -r 'select(.type=="request.created" and .payload.kind=="carry-out") | "\(.payload.request_id) nobody REQ1"' "$J")"
+		"$(jq -r 'select(.type=="request.created" and .payload.kind=="carry-out" and .payload.medium.serial=="REQ1") | "\(.payload.request_id) nobody REQ1"' "$J")"
+	# issue 16.1: the carry-out asked while the server was stopped is in the
+	# journal, and the server made its request of that record (same request id)
+	orid=$(jq -r 'select(.type=="request.created" and .payload.purpose=="offline minutes") | .payload.request_id' "$J")
+	check "the request made offline reached the server: the same request id, nobody, pending" \
+		test "$(TOKEN=$RQ_TOK_CISO api GET /admin/v1/requests | jq -r --arg r "$orid" '[.[] | select(.request_id==$r)] | "\(length) \(.[0].person) \(.[0].kind) \(.[0].status)"')" = "1 nobody carry-out pending"
 	# access (issue 16.2): ro → storage only, read-only; rw → the policy's media rules
 	check "the stick approved ro is let in read-only, storage only" \
 		test "$(jq -r 'select(.type=="usb.allowed" and .payload.reason=="local_exception" and .payload.device.serial=="REQ1") | "\(.payload.media) \(.payload.interfaces_allowed | join(","))"' "$J" | head -n1)" = "readonly 08:06:50"
@@ -125,4 +142,16 @@ api GET /admin/v1/requests >"$T/ciso_list.json"
 check "the CISO (every department) sees the terminal's requests" test "$(jq length "$T/ciso_list.json")" -ge 2
 check "the self-approval is refused and audited" \
 	test "$(jq '[.. | objects | select(.action? == "request.approve" and .result? == "refused")] | length' <<<"$aud")" -ge 1
+if [[ -n $RESTARTED ]]; then
+	# the server the offline step started again (not our child: its exit
+	# status is not ours to see; its log is)
+	kill "$RESTARTED"
+	for _ in $(seq 100); do
+		[[ $(awk '{print $3}' "/proc/$RESTARTED/stat" 2>/dev/null) =~ ^(Z|)$ ]] && break
+		sleep 0.1
+	done
+	RESTARTED=
+	check "the restarted server stopped without a sanitizer report" \
+		bash -c "! grep -q 'Sanitizer\|runtime error' '$D.log'"
+fi
 finish

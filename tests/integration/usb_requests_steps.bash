@@ -103,6 +103,34 @@ reject) # ID REASON: prints the HTTP status
 	api POST "/admin/v1/requests/$1/reject" "$(jq -n --arg r "$2" '{reason:$r}')" >/dev/null
 	echo "$CODE"
 	;;
+server_stop) # the server goes away (issue 16.1: requests made offline); its pid is in $T/srv.pid
+	pid=$(cat "$T/srv.pid") port=${RQ_DEV##*:}
+	kill "$pid" || exit 1
+	# the old one is usb_requests.sh's child (a zombie until it reaps it):
+	# gone is when its port refuses connections
+	for _ in $(seq 100); do
+		bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null || { echo down; exit 0; }
+		sleep 0.1
+	done
+	exit 1
+	;;
+server_start) # the same server again: same data, same ports; the new pid in $T/srv.pid
+	DPORT=${RQ_DEV##*:} APORT=${RQ_ADM##*:}
+	for _ in 1 2 3 4 5; do start_server "$T/srv" >/dev/null && break; SRV_PID=; sleep 1; done
+	[[ -n $SRV_PID ]] || exit 1
+	echo "$SRV_PID" >"$T/srv.pid"
+	echo up
+	;;
+wait_request_id) # REQUEST_ID [SECONDS]: "ID PERSON STATUS" of the server's request made of the terminal's request_id
+	TOKEN=$RQ_TOK_CISO
+	for _ in $(seq $((${2:-30} * 5))); do
+		out=$(api GET "/admin/v1/requests" |
+			jq -r --arg r "$1" '[.[] | select(.request_id == $r)][0] // empty | "\(.id) \(.person) \(.status)"')
+		[[ -n $out ]] && { echo "$out"; exit 0; }
+		sleep 0.2
+	done
+	exit 1
+	;;
 *)
 	exit 2
 	;;

@@ -45,7 +45,6 @@ const words = {
   certValid: ['有効', 'valid'],
   certRevoked: ['失効済み', 'revoked'],
   certExpired: ['期限切れ', 'expired'],
-  department: ['部署', 'Department'],
   noDepartment: ['(部署未設定)', '(no department)'],
   staleTitle: ['許容時間を超えて接続のない端末', 'Terminals not seen for longer than allowed'],
   staleAfter: ['許容時間', 'Allowed'],
@@ -105,11 +104,28 @@ const words = {
   failingTerminals: ['この要件に不合格の端末', 'Terminals failing this requirement'],
   never: ['未接続', 'never'],
   pendingPolicies: ['承認待ちのポリシー', 'Policy versions waiting for approval'],
-  pendingRequests: ['端末からの申請 (USB 機器・例外・緊急コード)', 'Requests from terminals (USB devices, exceptions, emergency codes)'],
+  pendingRequests: ['端末からの申請 (USB 機器・持ち出し・例外・緊急コード)', 'Requests from terminals (USB devices, carry-outs, exceptions, emergency codes)'],
   requestKind: ['種別', 'Kind'],
   requestWhat: ['内容', 'What'],
   requester: ['申請者 (端末の利用者)', 'Requested by (terminal user)'],
-  approve8h: ['承認 (この端末・この人・読み取り専用・8 時間)', 'Approve (this terminal, this person, read-only, 8 hours)'],
+  approveReq: ['承認', 'Approve'],
+  decideLegend: ['承認の範囲と期限、または却下の理由', 'Scope and window of the approval, or the reason for a rejection'],
+  scope: ['範囲', 'Scope'],
+  scopeTerminal: ['この端末', 'This terminal'],
+  scopeDepartment: ['この部署の端末すべて', 'Every terminal of the department'],
+  personField: ['対象者', 'Person'],
+  personRequester: ['申請者本人のみ', 'The requester only'],
+  personAnyone: ['誰でも', 'Anyone'],
+  access: ['アクセス', 'Access'],
+  accessRo: ['読み取り専用', 'Read-only'],
+  accessRw: ['読み書き', 'Read-write'],
+  untilJst: ['期限 (日本時間 JST)', 'Until (Japan time, JST)'],
+  askedUntil: ['申請された期限', 'Asked until'],
+  purpose: ['目的', 'Purpose'],
+  reasonOf: ['理由', 'Reason'],
+  medium: ['媒体', 'Medium'],
+  ackNote: ['確認のメモ (任意)', 'Note (optional)'],
+  refusedBy: ['サーバーが受け付けませんでした', 'The server refused this'],
   reject: ['却下', 'Reject'],
   rejectReason: ['却下の理由', 'Reason for the rejection'],
   rejected: ['却下しました', 'Rejected'],
@@ -165,6 +181,12 @@ export function jst(iso: string | null | undefined): string {
   const p: Record<string, string> = {};
   for (const x of fmt.formatToParts(d)) p[x.type] = x.value;
   return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} JST`;
+}
+
+/** Seconds since the epoch → a datetime-local value in Japan time (minutes: never later than the time given). */
+export function epochToJstInput(s: number): string {
+  const d = new Date(Math.floor(s / 60) * 60000 + 9 * 3600e3);
+  return isNaN(d.getTime()) ? '' : d.toISOString().slice(0, 16);
 }
 
 /** A datetime-local value meant as Japan time → RFC 3339 UTC. */

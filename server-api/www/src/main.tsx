@@ -8,7 +8,7 @@ import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
 import { ApiError, download, get, getBlob, post, postRaw, qs, setOnUnauthenticated } from './api';
-import { getLang, jst, jstInputToUtc, setLang, t } from './i18n';
+import { epochToJstInput, getLang, jst, jstInputToUtc, setLang, t } from './i18n';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, Tooltip, Legend);
 
@@ -342,14 +342,6 @@ function Approvals({ me }: { me: Me }) {
     try { await post(`/admin/v1/groups/${encodeURIComponent(g)}/policy/${v}/approve`); setMsg(t('approved')); reload(); }
     catch (x) { setMsg(x instanceof ApiError ? x.message : String(x)); }
   };
-  // requests from terminals (issue 16): approve, reject or acknowledge
-  const decide = async (id: string, step: 'approve' | 'reject' | 'acknowledge', body: unknown) => {
-    setMsg(null);
-    try {
-      await post(`/admin/v1/requests/${encodeURIComponent(id)}/${step}`, body);
-      setMsg(t(step === 'approve' ? 'approved' : step === 'reject' ? 'rejected' : 'acknowledged')); reload();
-    } catch (x) { setMsg(x instanceof ApiError ? x.message : String(x)); }
-  };
   return (
     <section>
       <h2>{t('approvals')}</h2>
@@ -358,7 +350,7 @@ function Approvals({ me }: { me: Me }) {
       <h3>{t('pendingPolicies')}</h3>
       <Status data={d} err={err} />
       {d && (d.pending.length === 0 ? <p>{t('none')}</p> : (
-        <table>
+        <table class="policies">
           <thead><tr><th scope="col">{t('group')}</th><th scope="col">{t('version')}</th><th scope="col">SHA-256</th><th scope="col">{t('uploadedBy')}</th><th scope="col">{t('action')}</th></tr></thead>
           <tbody>{d.pending.map((p: any) => (
             <tr key={p.group + p.version}><td><Tx v={p.group} /></td><td>{p.version}</td><td><code>{p.sha256.slice(0, 16)}…</code></td><td><Tx v={p.uploaded_by} /></td>
@@ -370,18 +362,88 @@ function Approvals({ me }: { me: Me }) {
       <p>{t('ops4Rule')}</p>
       <p>{t('deptRule')}</p>
       {d && (!d.requests || d.requests.length === 0 ? <p>{t('none')}</p> : (
-        <table>
+        <table class="requests">
           <thead><tr><th scope="col">{t('time')}</th><th scope="col">{t('requestKind')}</th><th scope="col">{t('terminalId')}</th><th scope="col">{t('department')}</th><th scope="col">{t('group')}</th><th scope="col">{t('requester')}</th><th scope="col">{t('requestWhat')}</th><th scope="col">{t('action')}</th></tr></thead>
           <tbody>{d.requests.map((q: any) => (
-            <tr key={q.id}><td>{jst(q.created)}</td><td><Tx v={q.kind} /></td><td><Tx v={q.terminal_id} /></td><td><Tx v={q.terminal_department || t('noDepartment')} /></td><td><Tx v={q.department} /></td><td><Tx v={q.person} /></td>
-              <td><code><Tx v={JSON.stringify(q.kind === 'device' ? q.request?.device ?? {} : q.request ?? {})} /></code></td>
+            <tr key={q.id} data-id={q.id}><td>{jst(q.created)}</td><td><Tx v={q.kind} /></td><td><Tx v={q.terminal_id} /></td><td><Tx v={q.terminal_department || t('noDepartment')} /></td><td><Tx v={q.department} /></td><td><Tx v={q.person} /></td>
+              <td><RequestWhat q={q} /></td>
               <td>{!q.can_decide ? <span class="refused">{q.reason === 'role' ? t('noRole') : t('ops4')}</span>
-                : q.kind === 'emergency' ? <button onClick={() => decide(q.id, 'acknowledge', {})}>{t('acknowledge')}</button>
-                : <span>{q.kind === 'device' && <button onClick={() => decide(q.id, 'approve', { scope: 'terminal', person: 'requester', access: 'ro', until: new Date(Date.now() + 8 * 3600 * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') })}>{t('approve8h')}</button>}
-                  {' '}<button onClick={() => { const r = window.prompt(t('rejectReason')); if (r) decide(q.id, 'reject', { reason: r }); }}>{t('reject')}</button></span>}</td></tr>))}
+                : <Decide q={q} onDone={(m) => { setMsg(m); reload(); }} />}</td></tr>))}
           </tbody>
         </table>))}
     </section>
+  );
+}
+
+/** What a request asks for: the terminal's own words, as text. */
+function RequestWhat({ q }: { q: any }) {
+  const r = q.request ?? {};
+  const until = typeof r.until === 'number' ? new Date(r.until * 1000).toISOString() : null;
+  const m = r.medium ?? {};
+  return (
+    <div>
+      {q.kind === 'carry-out' && <p>{t('medium')}: <code><Tx v={`${m.vendor ?? ''}:${m.product ?? ''}:${m.serial ?? ''}`} /></code><br />{t('purpose')}: <Tx v={r.purpose} /></p>}
+      {q.kind === 'exception' && <p>{t('requirement')}: <Tx v={r.requirement} /><br />{t('reasonOf')}: <Tx v={r.reason} /></p>}
+      {until && <p class="asked-until">{t('askedUntil')}: {jst(until)}</p>}
+      <code><Tx v={JSON.stringify(q.kind === 'device' ? r.device ?? {} : r)} /></code>
+    </div>
+  );
+}
+
+/** The decision on one request (issue 16.2): approve with the scope and the
+ *  window the admin API takes (scope, person, access, until), reject with a
+ *  reason, or acknowledge an emergency code's use. Exactly the API's fields
+ *  go to the server, which is the one judge: its refusal (OPS-4, an until
+ *  beyond the request's, ...) is shown here, by the request it concerns. */
+function Decide({ q, onDone }: { q: any; onDone: (m: string) => void }) {
+  const asked = q.request?.until;
+  const [f, setF] = useState({
+    scope: 'terminal', person: 'requester', access: q.kind === 'carry-out' ? 'rw' : 'ro',
+    until: epochToJstInput(typeof asked === 'number' ? asked : Date.now() / 1000 + 8 * 3600),
+    reason: '', note: '',
+  });
+  const [err, setErr] = useState<string | null>(null);
+  const id = (k: string) => `${k}-${q.id}`;
+  const step = async (s: 'approve' | 'reject' | 'acknowledge') => {
+    setErr(null);
+    const body = s === 'approve' ? { scope: f.scope, person: f.person, access: f.access, until: jstInputToUtc(f.until) }
+      : s === 'reject' ? { reason: f.reason } : f.note ? { note: f.note } : {};
+    try {
+      await post(`/admin/v1/requests/${encodeURIComponent(q.id)}/${s}`, body);
+      onDone(t(s === 'approve' ? 'approved' : s === 'reject' ? 'rejected' : 'acknowledged'));
+    } catch (x) { setErr(x instanceof ApiError ? x.message : String(x)); }
+  };
+  const sel = (k: 'scope' | 'person' | 'access', label: Parameters<typeof t>[0], opts: [string, Parameters<typeof t>[0]][]) => (
+    <><label for={id(k)}>{t(label)}</label>
+      <select id={id(k)} name={k} value={f[k]} onChange={(e) => setF({ ...f, [k]: (e.target as HTMLSelectElement).value })}>
+        {opts.map(([v, l]) => <option value={v}>{t(l)} ({v})</option>)}
+      </select></>);
+  const text = (k: 'reason' | 'note', label: Parameters<typeof t>[0]) => (
+    <><label for={id(k)}>{t(label)}</label>
+      <input id={id(k)} name={k} value={f[k]} maxLength={1024} onInput={(e) => setF({ ...f, [k]: (e.target as HTMLInputElement).value })} /></>);
+  const submit = (s: 'approve' | 'reject' | 'acknowledge') => (e: Event) => { e.preventDefault(); step(s); };
+  return (
+    <div class="decide">
+      {err && <p class="error" role="alert">{t('refusedBy')}: <Tx v={err} /></p>}
+      {q.kind === 'emergency' ? (
+        <form class="acknowledge" onSubmit={submit('acknowledge')}>
+          {text('note', 'ackNote')}
+          <button type="submit">{t('acknowledge')}</button>
+        </form>
+      ) : (<>
+        <form class="approve" onSubmit={submit('approve')} aria-label={t('decideLegend')}>
+          {sel('scope', 'scope', [['terminal', 'scopeTerminal'], ['department', 'scopeDepartment']])}
+          {sel('person', 'personField', [['requester', 'personRequester'], ['anyone', 'personAnyone']])}
+          {sel('access', 'access', [['ro', 'accessRo'], ['rw', 'accessRw']])}
+          <label for={id('until')}>{t('untilJst')}</label>
+          <input id={id('until')} name="until" type="datetime-local" value={f.until} onInput={(e) => setF({ ...f, until: (e.target as HTMLInputElement).value })} />
+          <button type="submit">{t('approveReq')}</button>
+        </form>
+        <form class="reject" onSubmit={submit('reject')}>
+          {text('reason', 'rejectReason')}
+          <button type="submit">{t('reject')}</button>
+        </form></>)}
+    </div>
   );
 }
 
