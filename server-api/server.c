@@ -206,6 +206,7 @@ int server_init(const struct server_config *cfg, bool new_bootstrap, struct serv
 	    (r = path_in(cfg->data_dir, "command-signing.pub", srv->paths.command_pub)) < 0 ||
 	    (r = path_in(cfg->data_dir, "listen.json", srv->paths.listen_file)) < 0 ||
 	    (r = path_in(cfg->data_dir, "ticket.key", srv->paths.ticket_key)) < 0 ||
+	    (r = path_in(cfg->data_dir, "tmp", srv->paths.tmp_dir)) < 0 ||
 	    (r = path_in(cfg->data_dir, "policy-signing", prefix)) < 0)
 		return log_error_errno(r, "data directory path too long: %s", cfg->data_dir);
 
@@ -277,6 +278,9 @@ int server_init(const struct server_config *cfg, bool new_bootstrap, struct serv
 	if (r < 0)
 		return log_error_errno(r, "cannot read %s: %m", srv->paths.command_pub);
 
+	r = mkdir_p(srv->paths.tmp_dir, 0700);
+	if (r < 0)
+		return log_error_errno(r, "cannot create %s", srv->paths.tmp_dir);
 	r = ticket_key_load(srv);
 	if (r < 0)
 		return log_error_errno(r, "cannot create or read %s: %m", srv->paths.ticket_key);

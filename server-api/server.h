@@ -64,6 +64,8 @@ struct server_paths {
 	char command_key[PATH_MAX], command_pub[PATH_MAX]; /* remote commands (docs/COMMANDS.md) */
 	char listen_file[PATH_MAX];
 	char ticket_key[PATH_MAX]; /* the session-ticket secret, shared by instances on one data directory */
+	char tmp_dir
+	        [PATH_MAX]; /* DATA/tmp: files made while serving (the XLSX report); Landlock (issue 18.3) lets the serving process make files only below directories that existed before */
 };
 
 struct server {
