@@ -80,20 +80,21 @@ static bool kind_ok(const cJSON *v, enum ipc_kind k)
 	return false;
 }
 
-int ipc_check(const cJSON *msg, bool has_fd, enum ipc_dir dir, enum ipc_type *ret_type, const char **ret_why)
+int ipc_check_table(const struct ipc_msgdef *table, size_t n, const cJSON *msg, bool has_fd, enum ipc_dir dir,
+                    int *ret_type, const char **ret_why)
 {
 	const struct ipc_msgdef *def = NULL;
 	const char *op = ipc_op(msg), *why = NULL;
 	const cJSON *it;
-	enum ipc_type t = _IPC_TYPE_INVALID;
+	int t = -1;
 	size_t nf = 0;
 
 	if (!cJSON_IsObject(msg))
 		why = "not a JSON object";
-	for (size_t i = 0; !why && i < _IPC_TYPE_MAX; i++)
-		if (strcmp(ipc_messages[i].op, op) == 0) {
-			def = &ipc_messages[i];
-			t = (enum ipc_type)i;
+	for (size_t i = 0; !why && i < n; i++)
+		if (strcmp(table[i].op, op) == 0) {
+			def = &table[i];
+			t = (int)i;
 		}
 	if (!why && !def)
 		why = op[0] ? "unknown message type" : "no \"op\"";
@@ -143,8 +144,27 @@ int ipc_check(const cJSON *msg, bool has_fd, enum ipc_dir dir, enum ipc_type *re
 	return 0;
 }
 
+int ipc_check(const cJSON *msg, bool has_fd, enum ipc_dir dir, enum ipc_type *ret_type, const char **ret_why)
+{
+	int t = -1, r = ipc_check_table(ipc_messages, _IPC_TYPE_MAX, msg, has_fd, dir, &t, ret_why);
+
+	if (r == 0 && ret_type)
+		*ret_type = (enum ipc_type)t;
+	return r;
+}
+
 int ipc_parse(const char *buf, size_t len, bool has_fd, enum ipc_dir dir, cJSON **ret_msg, enum ipc_type *ret_type,
               const char **ret_why)
+{
+	int t = -1, r = ipc_parse_table(ipc_messages, _IPC_TYPE_MAX, buf, len, has_fd, dir, ret_msg, &t, ret_why);
+
+	if (r == 0 && ret_type)
+		*ret_type = (enum ipc_type)t;
+	return r;
+}
+
+int ipc_parse_table(const struct ipc_msgdef *table, size_t n, const char *buf, size_t len, bool has_fd,
+                    enum ipc_dir dir, cJSON **ret_msg, int *ret_type, const char **ret_why)
 {
 	const char *end = NULL;
 	cJSON *m;
@@ -169,7 +189,7 @@ int ipc_parse(const char *buf, size_t len, bool has_fd, enum ipc_dir dir, cJSON 
 			*ret_why = "trailing bytes";
 		return -EBADMSG;
 	}
-	if (ipc_check(m, has_fd, dir, ret_type, ret_why) < 0) {
+	if (ipc_check_table(table, n, m, has_fd, dir, ret_type, ret_why) < 0) {
 		cJSON_Delete(m);
 		return -EBADMSG;
 	}
@@ -487,15 +507,16 @@ int ipc_peer_recv(struct ipc_peer *p, cJSON **ret_msg, enum ipc_type *ret_type, 
 
 int ipc_send(int sock, const cJSON *msg, int fd)
 {
-	_cleanup_free_ char *s = cJSON_PrintUnformatted(msg);
+	/* cJSON's allocator, freed by it: mamori-server's check-in may have
+	 * installed an arena (api_device.c) when it asks its signer */
+	char *s = cJSON_PrintUnformatted(msg);
 	int r;
 
 	if (!s)
 		return -ENOMEM;
-	if (strlen(s) > IPC_MSG_MAX)
-		return -EMSGSIZE;
-	r = send_raw(sock, s, strlen(s), fd);
-	return r == -EAGAIN ? -EAGAIN : r;
+	r = strlen(s) > IPC_MSG_MAX ? -EMSGSIZE : send_raw(sock, s, strlen(s), fd);
+	cJSON_free(s);
+	return r;
 }
 
 int ipc_recv(int sock, cJSON **ret_msg, int *ret_fd)
@@ -524,5 +545,30 @@ int ipc_recv(int sock, cJSON **ret_msg, int *ret_fd)
 		*ret_fd = fd;
 	else if (fd >= 0)
 		close(fd);
+	return 0;
+}
+
+int ipc_recv_table(int sock, const struct ipc_msgdef *table, size_t n, enum ipc_dir dir, cJSON **ret_msg, int *ret_type,
+                   int *ret_fd, const char **ret_why)
+{
+	_cleanup_free_ char *buf = malloc(IPC_MSG_MAX + 1);
+	ssize_t len;
+	int fd, r;
+
+	*ret_fd = -1;
+	if (ret_why)
+		*ret_why = NULL;
+	if (!buf)
+		return -ENOMEM;
+	len = recv_raw(sock, buf, &fd);
+	if (len < 0)
+		return (int)len;
+	r = ipc_parse_table(table, n, buf, (size_t)len, fd >= 0, dir, ret_msg, ret_type, ret_why);
+	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	*ret_fd = fd;
 	return 0;
 }

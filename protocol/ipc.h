@@ -51,7 +51,9 @@ enum ipc_type {
 	_IPC_TYPE_INVALID = -1,
 };
 
-enum ipc_dir { IPC_TO_WORKER = 1, IPC_TO_GATE = 2 };
+/* The gate's and worker's directions; the server's signer (server-api/
+ * signer.h) has its own table over the same codec and its own two. */
+enum ipc_dir { IPC_TO_WORKER = 1, IPC_TO_GATE = 2, IPC_TO_SIGNER = 3, IPC_TO_WEB = 4 };
 
 enum ipc_kind { IPC_STRING, IPC_UINT, IPC_INT, IPC_BOOL, IPC_OBJECT, IPC_ARRAY };
 
@@ -80,6 +82,13 @@ int ipc_parse(const char *buf, size_t len, bool has_fd, enum ipc_dir dir, cJSON 
 
 /* Check a message we are about to send (the same table). 0 or -EINVAL. */
 int ipc_check(const cJSON *msg, bool has_fd, enum ipc_dir dir, enum ipc_type *ret_type, const char **ret_why);
+
+/* The same checks against another table of n message types (the signer of
+ * mamori-server, server-api/signer.h): *ret_type is the index in table. */
+int ipc_parse_table(const struct ipc_msgdef *table, size_t n, const char *buf, size_t len, bool has_fd,
+                    enum ipc_dir dir, cJSON **ret_msg, int *ret_type, const char **ret_why);
+int ipc_check_table(const struct ipc_msgdef *table, size_t n, const cJSON *msg, bool has_fd, enum ipc_dir dir,
+                    int *ret_type, const char **ret_why);
 
 /* A new message {"op": …} of this type (caller adds the fields). */
 cJSON *ipc_new(enum ipc_type t);
@@ -132,6 +141,11 @@ int ipc_send(int sock, const cJSON *msg, int fd);
 /* Receive one datagram as a JSON object, unchecked against the table (tests;
  * -EAGAIN, -ECONNRESET, -EBADMSG as above). */
 int ipc_recv(int sock, cJSON **ret_msg, int *ret_fd);
+
+/* Receive one datagram (MSG_DONTWAIT: poll first) and check it against
+ * table: 0, -EAGAIN, -ECONNRESET, -EBADMSG (refused: *ret_why says why). */
+int ipc_recv_table(int sock, const struct ipc_msgdef *table, size_t n, enum ipc_dir dir, cJSON **ret_msg, int *ret_type,
+                   int *ret_fd, const char **ret_why);
 
 /* The "op" of a message, or "" */
 const char *ipc_op(const cJSON *msg);

@@ -2089,7 +2089,7 @@ static void handle_policy_approve(void *userdata, struct http_req *req)
 		                        "the uploader's account, cannot approve it (OPS-4)",
 		                        NULL);
 	}
-	r = policy_sign_buf(srv->paths.policy_key, p.document, p.document_len, sig);
+	r = signer_sign(srv->signer, SIGNER_KEY_POLICY, p.document, p.document_len, sig);
 	if (r < 0) {
 		store_policy_clear(&p);
 		log_error_errno(r, "signing the policy of %s: %m", group);

@@ -103,7 +103,7 @@ static int sign_command(struct server *srv, struct store_command *c)
 	n = command_canonical(&e, c->envelope, sizeof(c->envelope));
 	if (n < 0)
 		return n;
-	r = policy_sign_buf(srv->paths.command_key, c->envelope, (size_t)n, sig);
+	r = signer_sign(srv->signer, SIGNER_KEY_COMMAND, c->envelope, (size_t)n, sig);
 	if (r < 0)
 		return r;
 	(void)strscpy(c->signature, sizeof(c->signature), sig);

@@ -1000,8 +1000,8 @@ static void handle_renew(void *userdata, struct http_req *req)
 		                        "証明書の更新は有効期間の最後の 3 分の 1 に入ってからです",
 		                        "renewal is possible in the last third of the certificate's validity", NULL);
 	}
-	r = pki_sign_csr(srv->pki, csr, strlen(csr), d.dev.terminal_id, srv->cfg.device_cert_seconds, &pem, c.serial,
-	                 &c.not_after_us);
+	r = signer_sign_csr(srv->signer, csr, strlen(csr), d.dev.terminal_id, srv->cfg.device_cert_seconds, &pem,
+	                    c.serial, &c.not_after_us);
 	if (r == -EBADMSG)
 		return bad_request(req, "CSR が不正か、端末IDが証明書と一致しません",
 		                   "the CSR is invalid or does not name this terminal");

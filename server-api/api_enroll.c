@@ -134,8 +134,8 @@ static void handle_enroll(void *userdata, struct http_req *req)
 	if (r < 0)
 		return http_reply_error(req, 503, "store_unavailable", "サーバーの記録領域が使えません",
 		                        "the store is unavailable", NULL);
-	r = pki_sign_csr(srv->pki, csr->valuestring, strlen(csr->valuestring), tid->valuestring,
-	                 srv->cfg.device_cert_seconds, &pem, c.serial, &c.not_after_us);
+	r = signer_sign_csr(srv->signer, csr->valuestring, strlen(csr->valuestring), tid->valuestring,
+	                    srv->cfg.device_cert_seconds, &pem, c.serial, &c.not_after_us);
 	if (r == -EBADMSG) {
 		server_audit(srv, "enroll", "terminal.enroll", tid->valuestring, "bad_csr", NULL);
 		return http_reply_error(req, 400, "bad_csr",

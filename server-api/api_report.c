@@ -308,7 +308,7 @@ static int write_xlsx(struct server *srv, const struct tally *t, const cJSON *li
                       size_t *ret_len)
 {
 	char path[PATH_MAX], made[40];
-	lxw_workbook_options opt = {.constant_memory = LXW_FALSE, .tmpdir = srv->cfg.data_dir};
+	lxw_workbook_options opt = {.constant_memory = LXW_FALSE, .tmpdir = srv->paths.tmp_dir};
 	lxw_workbook *wb;
 	lxw_worksheet *ws;
 	lxw_format *head, *wrap;
@@ -316,7 +316,7 @@ static int write_xlsx(struct server *srv, const struct tally *t, const cJSON *li
 	int fd, r;
 	uint32_t i = 0;
 
-	if (xsnprintf(path, sizeof(path), "%s/report-XXXXXX.xlsx", srv->cfg.data_dir) < 0 ||
+	if (xsnprintf(path, sizeof(path), "%s/report-XXXXXX.xlsx", srv->paths.tmp_dir) < 0 ||
 	    (fd = mkstemps(path, 5)) < 0)
 		return -errno;
 	close(fd);

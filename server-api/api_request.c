@@ -702,7 +702,7 @@ int api_request_grants(struct server *srv, const char *terminal_id, const char *
 	text = cJSON_PrintUnformatted(doc); /* cJSON's allocator (the check-in's arena) */
 	if (!text)
 		return -ENOMEM;
-	r = policy_sign_buf(srv->paths.policy_key, text, strlen(text), sig);
+	r = signer_sign(srv->signer, SIGNER_KEY_POLICY, text, strlen(text), sig);
 	out = r < 0 ? NULL : cJSON_CreateObject();
 	if (r == 0 && (!out || !cJSON_AddStringToObject(out, "document", text) ||
 	               !cJSON_AddStringToObject(out, "signature", sig)))

@@ -8,6 +8,7 @@
  * admin API on 0.0.0.0:8444. When both listeners are up it writes
  * DATA/listen.json with the bound addresses (port 0 picks a free port). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <malloc.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -34,6 +36,7 @@
 #include "fileio.h"
 #include "http.h"
 #include "identity.h"
+#include "landlock.h"
 #include "log.h"
 #include "server.h"
 #include "store_verify.h"
@@ -296,15 +299,51 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(arg, NULL);
 }
 
-static int write_listen_file(struct server *srv, const char *dhost, const char *ahost)
+/* listen.json in two steps around the sandbox (landlock.h): its temporary
+ * file is opened before (a file made after it in the data directory could
+ * not be opened), written and renamed into place after, so that a test or
+ * an operator who sees listen.json sees a process that cannot read the keys. */
+static int listen_tmp_open(struct server *srv, char tmp[PATH_MAX])
+{
+	int fd;
+
+	if (xsnprintf(tmp, PATH_MAX, "%s.tmp.%ld", srv->paths.listen_file, (long)getpid()) < 0)
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0644) < 0) { /* public, whatever the umask (UMask=0077 in the unit) */
+		int r = -errno;
+
+		close(fd);
+		(void)unlink(tmp);
+		return r;
+	}
+	return fd;
+}
+
+static int write_listen_file(struct server *srv, int fd, const char *tmp, const char *dhost, const char *ahost)
 {
 	char buf[1024];
+	size_t off = 0, len;
 
 	if (xsnprintf(buf, sizeof(buf),
 	              "{\"device\":\"%s:%u\",\"admin\":\"%s:%u\",\"ca_fingerprint\":\"%s\",\"pid\":%ld}\n", dhost,
 	              srv->device_port, ahost, srv->admin_port, pki_ca_fingerprint(srv->pki), (long)getpid()) < 0)
 		return -ENAMETOOLONG;
-	return write_file_atomic(srv->paths.listen_file, buf, strlen(buf), 0644);
+	len = strlen(buf);
+	while (off < len) {
+		ssize_t n = write(fd, buf + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		off += (size_t)n;
+	}
+	if (fsync(fd) < 0 || rename(tmp, srv->paths.listen_file) < 0)
+		return -errno;
+	return 0;
 }
 
 static void host_of(const char *listen, char *buf, size_t bufsz)
@@ -398,6 +437,8 @@ int main(int argc, char **argv)
 	_cleanup_(server_freep) struct server *srv = NULL;
 	struct http_listener *dev = NULL, *adm = NULL;
 	struct event_base *base = NULL;
+	char listen_tmp[PATH_MAX] = "";
+	int listen_fd = -1;
 	struct event *sigs[2] = {NULL, NULL}, *tick = NULL;
 	const struct timeval second = {.tv_sec = 1};
 	char secret[CRYPTO_TOKEN_MAX], hostname[256], dhost[256], ahost[256];
@@ -606,6 +647,35 @@ int main(int argc, char **argv)
 		log_error("cannot create the event loop");
 		goto out;
 	}
+	/* issue 18.3: this process will parse the network; the signing keys
+	 * are the signer's (signer.h), and the kernel refuses this process
+	 * every open of their files (landlock.h). Done before the hashing
+	 * threads exist: Landlock confines the calling thread and the threads
+	 * it creates after. The archive directory and listen.json's temporary
+	 * file are made now: a file made later in the data directory could not
+	 * be written. Fails closed: no Landlock, no serving. */
+	if (cfg.retention_days > 0 && (r = mkdir_p(cfg.archive_dir, 0700)) < 0) {
+		log_error_errno(r, "cannot create %s: %m", cfg.archive_dir);
+		goto out;
+	}
+	listen_fd = listen_tmp_open(srv, listen_tmp);
+	if (listen_fd < 0) {
+		log_error_errno(listen_fd, "cannot write %s: %m", srv->paths.listen_file);
+		goto out;
+	}
+	{
+		const char *const keys[] = {srv->paths.ca_key, srv->paths.policy_key, srv->paths.command_key, NULL};
+
+		r = landlock_hide_files(keys);
+		if (r < 0) {
+			log_error_errno(
+			        r, "署名鍵をこのプロセスから隠せません (Landlock) / cannot hide the signing keys from "
+			           "this process (Landlock, Linux 5.13 or later with lsm=landlock)");
+			goto out;
+		}
+		log_info("signing keys: held by the signer (pid %d), not readable by this process (Landlock)",
+		         (int)signer_pid(srv->signer));
+	}
 	r = workpool_new(base, cfg.hash_workers, SERVER_HASH_QUEUE, &srv->pool);
 	if (r < 0) {
 		log_error_errno(r, "cannot start the hashing threads: %m");
@@ -714,7 +784,11 @@ int main(int argc, char **argv)
 		log_error("cannot watch signals");
 		goto out;
 	}
-	r = write_listen_file(srv, dhost, ahost);
+	r = write_listen_file(srv, listen_fd, listen_tmp, dhost, ahost);
+	close(listen_fd);
+	listen_fd = -1;
+	if (r < 0)
+		(void)unlink(listen_tmp);
 	if (r < 0) {
 		log_error_errno(r, "cannot write %s: %m", srv->paths.listen_file);
 		goto out;
@@ -724,6 +798,10 @@ int main(int argc, char **argv)
 	event_base_dispatch(base);
 	rc = 0;
 out:
+	if (listen_fd >= 0) {
+		close(listen_fd);
+		(void)unlink(listen_tmp);
+	}
 	(void)unlink(srv->paths.listen_file);
 	/* before the listeners: jobs still queued answer their requests */
 	workpool_free(srv->pool);

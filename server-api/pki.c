@@ -174,6 +174,8 @@ static int cert_new(const char *cn, int64_t seconds, EVP_PKEY *pub, X509 **ret)
 
 static int sign(X509 *c, EVP_PKEY *key)
 {
+	if (!key) /* a CA loaded without its key (pki_load_cert): the signer's work */
+		return -EPERM;
 	return X509_sign(c, key, EVP_PKEY_get_id(key) == EVP_PKEY_ED25519 ? NULL : EVP_sha256()) > 0 ? 0 : ssl_err();
 }
 
@@ -220,6 +222,20 @@ void pki_free(struct pki *p)
 	free(p);
 }
 
+/* The CA's PEM text and fingerprint from its loaded certificate; p is
+ * *ret's on success, freed on failure. */
+static int pki_finish(struct pki *p, struct pki **ret)
+{
+	int r;
+
+	if ((r = cert_pem(p->cert, &p->pem)) < 0 || (r = fingerprint(p->cert, p->fpr)) < 0) {
+		pki_free(p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
 int pki_load(const char *key_path, const char *cert_path, struct pki **ret)
 {
 	_cleanup_free_ char *kb = NULL, *cb = NULL;
@@ -246,12 +262,31 @@ int pki_load(const char *key_path, const char *cert_path, struct pki **ret)
 		pki_free(p);
 		return -EBADMSG;
 	}
-	if ((r = cert_pem(p->cert, &p->pem)) < 0 || (r = fingerprint(p->cert, p->fpr)) < 0) {
-		pki_free(p);
+	return pki_finish(p, ret);
+}
+
+int pki_load_cert(const char *cert_path, struct pki **ret)
+{
+	_cleanup_free_ char *cb = NULL;
+	_cleanup_bio_ BIO *cbio = NULL;
+	struct pki *p;
+	size_t cl;
+	int r;
+
+	if ((r = read_file_capped(cert_path, PEM_FILE_MAX, &cb, &cl)) < 0)
 		return r;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	cbio = BIO_new_mem_buf(cb, (int)cl);
+	if (cbio)
+		p->cert = PEM_read_bio_X509(cbio, NULL, NULL, NULL);
+	if (!p->cert) {
+		ERR_clear_error();
+		pki_free(p);
+		return -EBADMSG;
 	}
-	*ret = p;
-	return 0;
+	return pki_finish(p, ret);
 }
 
 const char *pki_ca_pem(const struct pki *p)

@@ -18,6 +18,8 @@
 
 #include <openssl/x509.h>
 
+#include "alloc-util.h"
+
 #define PKI_SERIAL_MAX   41
 #define PKI_CSR_MAX      (16 * 1024)
 #define PKI_FPR_HEX      65
@@ -33,6 +35,10 @@ int pki_create_ca(const char *key_path, const char *cert_path, const char *cn, i
 /* Load the CA. Caller frees *ret with pki_free(). */
 int pki_load(const char *key_path, const char *cert_path, struct pki **ret);
 void pki_free(struct pki *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct pki *, pki_free)
+/* Load only the CA certificate (the web process of mamori-server, which
+ * never holds the key: signer.h). Signing with it fails with -EPERM. */
+int pki_load_cert(const char *cert_path, struct pki **ret);
 
 /* The CA certificate as PEM (borrowed) and the SHA-256 of its DER (hex). */
 const char *pki_ca_pem(const struct pki *p);

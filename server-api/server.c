@@ -117,6 +117,7 @@ void server_free(struct server *srv)
 	if (!srv)
 		return;
 	store_close(srv->store);
+	signer_free(srv->signer);
 	pki_free(srv->pki);
 	free(srv->policy_pub_pem);
 	free(srv->command_pub_pem);
@@ -205,6 +206,7 @@ int server_init(const struct server_config *cfg, bool new_bootstrap, struct serv
 	    (r = path_in(cfg->data_dir, "command-signing.pub", srv->paths.command_pub)) < 0 ||
 	    (r = path_in(cfg->data_dir, "listen.json", srv->paths.listen_file)) < 0 ||
 	    (r = path_in(cfg->data_dir, "ticket.key", srv->paths.ticket_key)) < 0 ||
+	    (r = path_in(cfg->data_dir, "tmp", srv->paths.tmp_dir)) < 0 ||
 	    (r = path_in(cfg->data_dir, "policy-signing", prefix)) < 0)
 		return log_error_errno(r, "data directory path too long: %s", cfg->data_dir);
 
@@ -235,16 +237,38 @@ int server_init(const struct server_config *cfg, bool new_bootstrap, struct serv
 	if ((r = key_private(srv->paths.ca_key)) < 0 || (r = key_private(srv->paths.policy_key)) < 0 ||
 	    (r = key_private(srv->paths.command_key)) < 0)
 		return r;
-	r = pki_load(srv->paths.ca_key, srv->paths.ca_cert, &srv->pki);
-	if (r < 0)
-		return log_error_errno(r, "端末 CA を読めません / cannot load the device CA from %s: %m",
-		                       cfg->data_dir);
 	if (!exists(srv->paths.tls_cert)) {
-		r = pki_issue_server(srv->pki, srv->paths.tls_key, srv->paths.tls_cert, cfg->names, TLS_DAYS);
+		/* first start: the CA key is needed once here, before anything of
+		 * the network exists, then freed (its scalar is cleared) */
+		_cleanup_(pki_freep) struct pki *ca = NULL;
+
+		r = pki_load(srv->paths.ca_key, srv->paths.ca_cert, &ca);
+		if (r < 0)
+			return log_error_errno(r, "端末 CA を読めません / cannot load the device CA from %s: %m",
+			                       cfg->data_dir);
+		r = pki_issue_server(ca, srv->paths.tls_key, srv->paths.tls_cert, cfg->names, TLS_DAYS);
 		if (r < 0)
 			return log_error_errno(
 			        r, "サーバー証明書を作成できません / cannot issue the server certificate: %m");
 	}
+	/* the signer (issue 18.3): forked before the store and the listeners
+	 * exist, so that it holds nothing of them; it alone reads the keys */
+	{
+		struct signer_paths sp = {
+		        .ca_key = srv->paths.ca_key,
+		        .ca_cert = srv->paths.ca_cert,
+		        .policy_key = srv->paths.policy_key,
+		        .command_key = srv->paths.command_key,
+		};
+
+		r = signer_start(&sp, &srv->signer);
+		if (r < 0)
+			return log_error_errno(r, "署名プロセスを開始できません / cannot start the signer");
+	}
+	r = pki_load_cert(srv->paths.ca_cert, &srv->pki);
+	if (r < 0)
+		return log_error_errno(r, "端末 CA を読めません / cannot load the device CA from %s: %m",
+		                       cfg->data_dir);
 	if ((r = key_private(srv->paths.tls_key)) < 0)
 		return r;
 	r = read_file_capped(srv->paths.policy_pub, PEM_FILE_MAX, &srv->policy_pub_pem, &n);
@@ -254,6 +278,9 @@ int server_init(const struct server_config *cfg, bool new_bootstrap, struct serv
 	if (r < 0)
 		return log_error_errno(r, "cannot read %s: %m", srv->paths.command_pub);
 
+	r = mkdir_p(srv->paths.tmp_dir, 0700);
+	if (r < 0)
+		return log_error_errno(r, "cannot create %s", srv->paths.tmp_dir);
 	r = ticket_key_load(srv);
 	if (r < 0)
 		return log_error_errno(r, "cannot create or read %s: %m", srv->paths.ticket_key);

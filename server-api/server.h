@@ -13,6 +13,7 @@
 #include "alloc-util.h"
 #include "crypto.h"
 #include "pki.h"
+#include "signer.h"
 #include "store.h"
 #include "throttle.h"
 #include "workpool.h"
@@ -63,13 +64,16 @@ struct server_paths {
 	char command_key[PATH_MAX], command_pub[PATH_MAX]; /* remote commands (docs/COMMANDS.md) */
 	char listen_file[PATH_MAX];
 	char ticket_key[PATH_MAX]; /* the session-ticket secret, shared by instances on one data directory */
+	char tmp_dir
+	        [PATH_MAX]; /* DATA/tmp: files made while serving (the XLSX report); Landlock (issue 18.3) lets the serving process make files only below directories that existed before */
 };
 
 struct server {
 	struct server_config cfg;
 	struct server_paths paths;
 	struct store *store;
-	struct pki *pki;
+	struct pki *pki;       /* the CA certificate only: its key is the signer's */
+	struct signer *signer; /* signer.h: the only holder of the CA, policy and command keys */
 	char *policy_pub_pem;
 	char *command_pub_pem; /* pinned by each terminal at enrollment */
 	uint16_t device_port, admin_port;
@@ -94,7 +98,9 @@ struct server {
 
 /* Create what is missing in cfg->data_dir (0700): ca.key/ca.pem (device CA),
  * server.key/server.pem (TLS, names cfg->names), policy-signing.key/.pub
- * (Ed25519), the store; then load it. While no account exists, a bootstrap
+ * (Ed25519), the store; then load it. The signing keys are loaded by the
+ * signer child only (signer.h), forked here before the store is opened;
+ * this process keeps the CA certificate and the public keys. While no account exists, a bootstrap
  * secret is made if there is none (or new_bootstrap): its clear text is put
  * in ret_secret (empty otherwise) for the caller to show once — only its
  * scrypt hash is kept. Logs its errors. */
