@@ -805,6 +805,8 @@ static void handle_logout(void *userdata, struct http_req *req)
 
 	if (admin_auth(srv, req, P_READ, &a) < 0)
 		return;
+	if (api_no_body(srv, req, a.name, http_req_path(req), NULL) < 0)
+		return;
 	if (a.cred.kind != CRED_SESSION)
 		return http_reply_error(req, 400, "not_a_session", "API トークンはログアウトできません",
 		                        "an API token is not a session", NULL);
@@ -900,6 +902,8 @@ static void handle_session_kill(void *userdata, struct http_req *req)
 
 	if (admin_auth(srv, req, P_READ, &a) < 0)
 		return;
+	if (api_no_body(srv, req, a.name, http_req_path(req), NULL) < 0)
+		return;
 	if (a.cred.kind != CRED_SESSION) {
 		server_audit(srv, a.name, "session.kill", id, "refused", "an API token has no sessions");
 		return http_reply_error(req, 403, "forbidden", "API トークンにはセッションがありません",
@@ -929,6 +933,8 @@ static void handle_api_token_revoke(void *userdata, struct http_req *req)
 	int r;
 
 	if (admin_auth(srv, req, P_ACCOUNTS, &a) < 0)
+		return;
+	if (api_no_body(srv, req, a.name, http_req_path(req), NULL) < 0)
 		return;
 	(void)xsnprintf(detail, sizeof(detail), "token %.16s", id);
 	r = STORE_CALL(srv->store, cred_revoke, CRED_API_TOKEN, id, NULL, name);
@@ -1092,6 +1098,8 @@ static void handle_account_disable(void *userdata, struct http_req *req)
 
 	if (admin_auth(srv, req, P_ACCOUNTS, &a) < 0)
 		return;
+	if (api_no_body(srv, req, a.name, http_req_path(req), NULL) < 0)
+		return;
 	if (!name_valid(name, false) || account_key(name, key) < 0 ||
 	    (r = STORE_CALL(srv->store, account_get, key, &acc)) == -ENOENT) {
 		server_audit(srv, a.name, "account.disable", name, "refused", "no such account");
@@ -1194,6 +1202,8 @@ static void handle_account_approve(void *userdata, struct http_req *req)
 	int r;
 
 	if (admin_auth(srv, req, P_ACCOUNTS, &a) < 0)
+		return;
+	if (api_no_body(srv, req, a.name, http_req_path(req), NULL) < 0)
 		return;
 	if (!name_valid(name, false) || account_key(name, key) < 0 ||
 	    (r = STORE_CALL(srv->store, account_get, key, &acc)) == -ENOENT || (r == 0 && !acc.pending)) {
@@ -1673,6 +1683,8 @@ static void handle_restart_ack(void *userdata, struct http_req *req)
 
 	if (admin_auth(srv, req, P_REVOKE, &a) < 0)
 		return;
+	if (api_no_body(srv, req, a.name, http_req_path(req), NULL) < 0)
+		return;
 	if (parse_int64(http_req_param(req, 1), 1, 9007199254740991LL, &seq) < 0) {
 		server_audit(srv, a.name, "chain.restart.ack", id, "refused", "invalid seq");
 		return http_reply_error(req, 404, "not_found", "その連鎖の再開はありません", "no such chain restart",
@@ -2051,6 +2063,8 @@ static void handle_policy_approve(void *userdata, struct http_req *req)
 	int r;
 
 	if (admin_auth(srv, req, P_POLICY_APPROVE, &a) < 0)
+		return;
+	if (api_no_body(srv, req, a.name, http_req_path(req), NULL) < 0)
 		return;
 	if (!name_valid(group, true) || parse_int64(http_req_param(req, 1), 1, 9007199254740991LL, &version) < 0) {
 		server_audit(srv, a.name, "policy.approve", group, "refused", "invalid group or version");

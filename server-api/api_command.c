@@ -265,6 +265,8 @@ static void handle_step(struct server *srv, struct http_req *req, bool approve)
 
 	if (api_admin_auth(srv, req, approve ? API_PERM_POLICY_APPROVE : API_PERM_OPERATE, actor, NULL) < 0)
 		return;
+	if (api_no_body(srv, req, actor, action, id) < 0)
+		return;
 	if (!id || strlen(id) != COMMAND_ID_LEN || (r = STORE_CALL(srv->store, command_get, id, &c)) == -ENOENT)
 		return http_reply_error(req, 404, "not_found", "そのコマンドはありません", "no such command", NULL);
 	if (r < 0)

@@ -607,6 +607,30 @@ void api_refuse_unknown_field(struct server *srv, struct http_req *req, const ch
 	http_reply_error(req, 400, "unknown_field", ja, en, x);
 }
 
+int api_no_body(struct server *srv, struct http_req *req, const char *actor, const char *action, const char *target)
+{
+	_cleanup_json_ cJSON *j = NULL;
+	const char *b;
+	size_t n;
+	int r = http_req_body(req, 4096, &b, &n);
+
+	if (r == 0) {
+		size_t i = 0;
+
+		while (i < n && strchr(" \t\r\n", b[i]))
+			i++;
+		if (i == n)
+			return 0; /* nothing */
+		if (http_req_json(req, 4096, &j) == 0 && cJSON_IsObject(j) && !j->child)
+			return 0; /* {} */
+	}
+	if (actor)
+		server_audit(srv, actor, action, target, "refused", "a body where none is taken");
+	http_reply_error(req, 400, "unexpected_body", "この操作は本文を受け付けません", "this action takes no body",
+	                 NULL);
+	return -EBADMSG;
+}
+
 /* What the agent sends (agent/net/transport.c); terminal_id is accepted and
  * ignored (the certificate says who it is). */
 static const char *const checkin_fields[] = {"agent_version", "hostname",    "policy_version",  "journal", "report",

@@ -58,5 +58,11 @@ const char *api_unknown_field(const cJSON *o, const char *const *allowed);
  * not authenticated yet, not audited). */
 void api_refuse_unknown_field(struct server *srv, struct http_req *req, const char *actor, const char *action,
                               const char *target, const char *field);
+/* An action that takes no body (an approval by URL, a logout): nothing, or
+ * the empty object `{}` the dashboard sends, is 0; anything else is
+ * answered 400 "unexpected_body", audited (actor, action, target as for
+ * api_refuse_unknown_field), and -EBADMSG (fail closed: a body the handler
+ * would ignore is refused, never silently dropped). */
+int api_no_body(struct server *srv, struct http_req *req, const char *actor, const char *action, const char *target);
 
 #endif

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "alloc-util.h"
+#include "api_device.h"
 #include "api_web.h"
 #include "fileio.h"
 #include "json-util.h"
@@ -180,6 +181,8 @@ static void handle_logout(void *userdata, struct http_req *req)
 	int r;
 
 	if (api_web_session(srv, req, token) < 0)
+		return;
+	if (api_no_body(srv, req, NULL, "session.logout", NULL) < 0)
 		return;
 	if ((r = crypto_sha256_hex(token, strlen(token), hash)) < 0)
 		return http_reply_error(req, 500, "internal", "サーバー内部のエラーです", "internal server error",

@@ -164,7 +164,16 @@ TOKEN=$viewer api GET /admin/v1/groups/kaikei/policy/2 >/dev/null
 check "a viewer may not read pending policies (403)" test "$CODE" = 403
 TOKEN=$appr api GET /admin/v1/groups/kaikei/policy/9 >/dev/null
 check "an unknown version: 404" test "$CODE" = 404
-TOKEN=$appr api POST /admin/v1/groups/kaikei/policy/2/approve >/dev/null
+# an approval by URL takes no body: one it would ignore is refused (fail
+# closed, issue 19.3), audited, and the policy stays pending; {} (what the
+# dashboard sends) is no body
+TOKEN=$appr api POST /admin/v1/groups/kaikei/policy/2/approve '{"version":1}' >"$T/out"
+check "an approval with a body it does not take: 400 unexpected_body" \
+	bash -c "[[ $CODE == 400 ]] && jq -e '.error == \"unexpected_body\"' '$T/out' >/dev/null"
+check "... audited" audit_has '.action=="/admin/v1/groups/kaikei/policy/2/approve" and .actor=="appr1" and .result=="refused"'
+TOKEN=$appr api POST /admin/v1/groups/kaikei/policy/2/approve 'x' >/dev/null
+check "... so is a body that is not JSON (400)" test "$CODE" = 400
+TOKEN=$appr api POST /admin/v1/groups/kaikei/policy/2/approve '{}' >/dev/null
 check "appr1 approves version 2 (200)" test "$CODE" = 200
 jq '.version = 3 | .reporting.checkin_interval_seconds = 600' "$SRC/policy/templates/lgwan.json" >"$T/p3.json"
 TOKEN=$op api PUT /admin/v1/groups/kaikei/policy "$(cat "$T/p3.json")" >/dev/null
