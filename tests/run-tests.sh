@@ -63,6 +63,13 @@ if [[ $what == all || $what == fuzz ]]; then
 fi
 echo
 echo "logs: $logdir"
+# a CI log keeps only its end: say again there what failed and where
+for name in "${failed[@]}"; do
+	echo "---- $name: the failing lines (whole log: $logdir/${name//\//_}.log)"
+	grep -n -E '\[  FAILED  \]|\[  ERROR   \]|[Ff]ailure|FAIL|ERROR: |error: |Sanitizer|runtime error|Assert|timed out' \
+		"$logdir/${name//\//_}.log" | tail -n 25 | sed 's/^/    | /' | grep . ||
+		tail -n 10 "$logdir/${name//\//_}.log" | sed 's/^/    | /'
+done
 ((fail)) && printf 'failed: %s\n' "${failed[*]}"
 echo "$pass passed, $fail failed"
 ((fail == 0))

@@ -304,9 +304,12 @@ static void stop(void)
  * the published medium and the mount behind, and the next case must not
  * inherit them (the module would follow the stale mount at init). fini
  * denies every open still held, so no child stays blocked on the medium. */
+static unsigned cases_run; /* the cases that ran (a filter matching none must fail) */
+
 static int teardown(void **s)
 {
 	(void)s;
+	cases_run++;
 	as_uid = 0;
 	ctx.approved_carry = NULL;
 	for (size_t i = 0; i < ELEMENTSOF(sessions); i++)
@@ -1983,11 +1986,17 @@ int main(void)
 		return 1;
 	}
 	root_set("");
-	/* CARRY_ONLY=PATTERN: run only the matching cases (repeating one that failed) */
-	if (getenv("CARRY_ONLY"))
-		cmocka_set_test_filter(getenv("CARRY_ONLY"));
 	(void)strscpy(cfg.run_dir, sizeof(cfg.run_dir), tmp);
-	if (getenv("CARRY_TEST_FILTER")) /* one case while debugging: CARRY_TEST_FILTER=test_hostile_names */
-		cmocka_set_test_filter(getenv("CARRY_TEST_FILTER"));
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* CARRY_ONLY=PATTERN: run only the matching cases (repeating one that
+	 * failed). Empty is unset: a filter that matches nothing would run no
+	 * case and pass, so a run of fewer cases than asked for fails below. */
+	const char *only = getenv("CARRY_ONLY");
+	if (only && *only)
+		cmocka_set_test_filter(only);
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+	if (failed == 0 && only && *only && cases_run == 0) {
+		fprintf(stderr, "carry: CARRY_ONLY=%s matched no case\n", only);
+		return 1;
+	}
+	return failed;
 }
