@@ -317,6 +317,8 @@ void ipc_peer_close(struct ipc_peer *p)
 		close(p->fd);
 	p->fd = -1;
 	p->epoll_events = 0;
+	free(p->rbuf);
+	p->rbuf = NULL;
 }
 
 /* One datagram, never blocking: 0 sent, -EAGAIN, or an error. */
@@ -476,16 +478,17 @@ static ssize_t recv_raw(int sock, char *buf, int *fd)
 
 int ipc_peer_recv(struct ipc_peer *p, cJSON **ret_msg, enum ipc_type *ret_type, int *ret_fd)
 {
-	_cleanup_free_ char *buf = malloc(IPC_MSG_MAX + 1);
 	const char *why = NULL;
+	char *buf;
 	ssize_t n;
 	int fd, r;
 
 	*ret_fd = -1;
-	if (!buf)
-		return -ENOMEM;
 	if (p->fd < 0)
 		return -ECONNRESET;
+	if (!p->rbuf && !(p->rbuf = malloc(IPC_MSG_MAX + 1)))
+		return -ENOMEM;
+	buf = p->rbuf;
 	n = recv_raw(p->fd, buf, &fd);
 	if (n == -EBADMSG) {
 		p->refused++;

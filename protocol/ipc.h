@@ -111,6 +111,13 @@ struct ipc_peer {
 	uint64_t refused;      /* received messages refused (malformed, unknown, …) */
 	uint64_t full;         /* sends refused because the queue was full */
 	uint64_t sent, received;
+	/* the receive buffer, IPC_MSG_MAX + 1 bytes, made at the first receive
+	 * and kept until ipc_peer_close: one allocation per peer, not one per
+	 * message (a fresh 192 KB malloc per message is an mmap + munmap in the
+	 * gate's decision path, and glibc's adaptive mmap threshold then moves
+	 * it to the heap, whose top stays resident; issue 23, VmHWM). Only the
+	 * pages a message reaches are resident. */
+	char *rbuf;
 };
 
 /* Take fd (set non-blocking) as the socket to a peer we receive dir from. */
