@@ -12,9 +12,11 @@
  *
  *   bench_scale run HOST:PORT CA_PEM CERT_FILE SECONDS INTERVAL EVENTS [SERVER_PID,...]
  *       Each terminal visits every INTERVAL seconds (visits spread evenly:
- *       N / INTERVAL per second): a new mTLS connection (offering the
- *       terminal's last session ticket, as libcurl does; a full handshake
- *       with BENCH_SCALE_RESUME=0), POST
+ *       N / INTERVAL per second): a new mTLS connection with a full
+ *       handshake, as today's agent makes at every sync (each sync is a new
+ *       `mamorictl server sync` process: libcurl's session cache does not
+ *       outlive it); BENCH_SCALE_RESUME=1 offers the terminal's last
+ *       session ticket instead (an agent that kept it), POST
  *       /api/v1/checkin with a 14-check posture report, then POST
  *       /api/v1/events with the EVENTS journal records (hash-chained with
  *       protocol/journal_canon.c, as the agent makes them) recorded since
@@ -808,9 +810,9 @@ static int cmd_run(int argc, char **argv)
 	if (!ctx || SSL_CTX_load_verify_locations(ctx, argv[3], NULL) != 1)
 		return 2;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	/* sessions resumed as an agent's libcurl does (BENCH_SCALE_RESUME=0: a
-	 * full handshake at every visit) */
-	resume = !getenv("BENCH_SCALE_RESUME") || strcmp(getenv("BENCH_SCALE_RESUME"), "0") != 0;
+	/* a full handshake at every visit, as today's agent (a new process per
+	 * sync); BENCH_SCALE_RESUME=1: each terminal offers its last ticket */
+	resume = getenv("BENCH_SCALE_RESUME") && strcmp(getenv("BENCH_SCALE_RESUME"), "1") == 0;
 	SSL_CTX_set_session_cache_mode(ctx, resume ? SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE
 	                                           : SSL_SESS_CACHE_OFF);
 	if (resume)

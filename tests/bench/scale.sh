@@ -21,9 +21,10 @@
 #                          copied per topology only for SQLite; a PostgreSQL run needs the
 #                          enrolled database restored before each topology (to do with
 #                          `mamori-server backup/restore` when they land), and one topology a run.
-#   BENCH_SCALE_RESUME     1 (default): each terminal offers its last TLS session ticket, as an
-#                          agent's libcurl does (tls_resumed counts them); 0: a full handshake
-#                          at every visit
+#   BENCH_SCALE_RESUME     0 (default): a full mutual-TLS handshake at every visit, as today's
+#                          agent makes at every sync (a new process each time, so libcurl's
+#                          session cache is gone); 1: each terminal offers its last TLS session
+#                          ticket (an agent that kept it; tls_resumed counts them)
 #   BENCH_SCALE_KEEP       a directory kept between runs: the enrolled data directory and
 #                          certificates are reused (enrolling 100,000 takes minutes)
 # The rate is what matters: 10,000 terminals at a 30-second interval load the
