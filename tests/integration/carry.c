@@ -151,8 +151,9 @@ static long now_ms(void)
  * drive() returns as soon as the module has work, so a count of passes
  * (the old `for (i < 100 && cond) drive(20)`) gave a busy module far less
  * time than it said, and a slow machine failed the case. */
-#define DRIVE_WHILE(cond, ms) \
-	for (long until_ = now_ms() + (ms); (cond) && now_ms() < until_;) drive(20)
+#define DRIVE_WHILE(cond, ms)                                                                                          \
+	for (long until_ = now_ms() + (ms); (cond) && now_ms() < until_;)                                              \
+	drive(20)
 
 /* Drive until an event of type appears (beyond `before` of them) or ms pass. */
 static bool drive_until(const char *type, size_t before, int ms)

@@ -315,7 +315,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_peer_gone, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_table_is_exact, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_peer_refuses_and_counts, setup, teardown),
-cmocka_unit_test_setup_teardown(test_peer_receive_buffer_kept, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_peer_receive_buffer_kept, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bounded_queue_never_blocks, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("ipc", tests, NULL, NULL);
