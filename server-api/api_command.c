@@ -569,17 +569,24 @@ void api_command_poll_fini(struct server *srv)
 	srv->polls = NULL;
 }
 
-/* Terminals with a queued command among the newest POLL_RECHECK_LIST. */
+/* Terminals with a command due among the newest POLL_RECHECK_LIST: queued,
+ * or delivered without a result for cfg.redeliver_seconds (what deliver()
+ * sends again: a terminal that came back while its command was not yet
+ * due holds a poll, and gets the command when it falls due, not after the
+ * poll's cfg.poll_seconds). */
 struct queued_set {
 	char ids[POLL_RECHECK_LIST][STORE_ID_MAX];
 	unsigned n;
+	int64_t redeliver_before_us; /* 0: no re-delivery */
 };
 
 static int queued_cb(const struct store_command *c, void *userdata)
 {
 	struct queued_set *q = userdata;
+	bool due = strcmp(c->status, "queued") == 0 ||
+	           (strcmp(c->status, "delivered") == 0 && c->updated_us < q->redeliver_before_us);
 
-	if (strcmp(c->status, "queued") != 0 || q->n >= POLL_RECHECK_LIST)
+	if (!due || q->n >= POLL_RECHECK_LIST)
 		return 0;
 	for (unsigned i = 0; i < q->n; i++)
 		if (strcmp(q->ids[i], c->terminal_id) == 0)
@@ -591,7 +598,7 @@ static int queued_cb(const struct store_command *c, void *userdata)
 /* Several instances share one store (docs/OPERATIONS.md): a command queued
  * through another instance never calls this one's poll_wake. While polls
  * are held, the newest commands are read every POLL_RECHECK_US and a held
- * poll whose terminal has a queued one is answered. One query for all held
+ * poll whose terminal has one due (queued_cb) is answered. One query for all held
  * polls; a command older than the newest POLL_RECHECK_LIST (an approval of
  * an old two-person command under a flood of new ones) waits for the poll's
  * end and the next poll or check-in. */
@@ -604,6 +611,8 @@ static void poll_recheck(struct server *srv, int64_t now)
 		return;
 	srv->polls->last_recheck_us = now;
 	q.n = 0;
+	q.redeliver_before_us =
+	        srv->cfg.redeliver_seconds > 0 ? now - (int64_t)srv->cfg.redeliver_seconds * 1000000 : 0;
 	r = STORE_CALL(srv->store, command_list, NULL, POLL_RECHECK_LIST, queued_cb, &q);
 	if (r < 0) {
 		log_warning_errno(r, "command long polls: cannot read the queue: %m");

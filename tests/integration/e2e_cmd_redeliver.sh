@@ -8,7 +8,8 @@
 #  1. the server marked the command delivered into the agent's held poll and
 #     the agent died before it took it (here: every agent process frozen
 #     with SIGSTOP while the server answers, then SIGKILL) — re-delivered
-#     after the agent came back, executed once;
+#     after the agent came back, executed once; and (1b) when it came back
+#     before the command fell due, into its held poll as soon as it does;
 #  2. the agent recorded the id as received and died before executing it
 #     (the replay store's line written, no result) — run when it comes
 #     again (command.resumed), once;
@@ -62,6 +63,20 @@ audit=$(api GET "/admin/v1/audit?limit=300")
 check "audit: command.deliver, then command.redeliver" \
 	test "$(jq -r --arg id "$c1" '[.audit[] | select(.detail==$id) | .action] | reverse | join(",")' <<<"$audit")" \
 	= "command.deliver,command.redeliver"
+agent_stop
+
+# ---- 1b. the agent is back before its command falls due ----
+# delivered (as into a poll the agent never read) with its re-delivery due
+# 10 s from now: the agent's start-up check-in and its new poll find
+# nothing due, the poll is held; when the command falls due the held poll
+# gets it, not the next poll after --poll-seconds 20 (the old server woke
+# held polls for queued commands only)
+c4=$(cmd_request pc-a sync | jq -r .id)
+sq "UPDATE commands SET status = 'delivered', updated_us = $(( $(date +%s%N) / 1000 + 7000000 )) WHERE id = '$c4'"
+t0=$SECONDS
+start_and_poll
+check "1b: the held poll gets it when it falls due (within 18 s of the start; due after 10, the poll lasts 20)" \
+	cmd_wait "$c4" executed $(( (18 - (SECONDS - t0)) * 5 ))
 agent_stop
 
 # ---- 2. received (replay store written), never executed ----
