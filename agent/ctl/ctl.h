@@ -38,6 +38,9 @@ int ctl_notify_request(struct ctl_env *env, int argc, char **argv); /* ctl_notif
 #include <cjson/cJSON.h>
 cJSON *ctl_control_call(struct ctl_env *env, cJSON *req);
 int64_t ctl_parse_time(const char *s);
+/* t (seconds since 1970) as "YYYY-MM-DD HH:MM:SS JST" into buf (the
+ * number itself when it cannot be formatted); ctl_print_time prints it. */
+void ctl_format_time(int64_t t, char *buf, size_t bufsz);
 void ctl_print_time(int64_t t);
 int ctl_media(struct ctl_env *env, int argc, char **argv); /* ctl_media.c: sanitize (MEDIA-6) */
 

@@ -152,11 +152,12 @@ static void print_status(struct ctl_env *env, const cJSON *j)
 	const cJSON *pol = cJSON_GetObjectItemCaseSensitive(j, "policy");
 	const cJSON *jr = cJSON_GetObjectItemCaseSensitive(j, "journal");
 	const cJSON *mods = cJSON_GetObjectItemCaseSensitive(j, "modules"), *m;
-	time_t last = (time_t)num(j, "last_check");
+	const cJSON *lock = cJSON_GetObjectItemCaseSensitive(j, "lock");
+	int64_t last = (int64_t)num(j, "last_check");
 	char when[64] = "-";
 
 	if (last > 0)
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&last));
+		ctl_format_time(last, when, sizeof(when)); /* Japan time, with its zone */
 	printf(L(env, "mamori %s  mamorid (USB ゲート) pid %.0f, mamori-worker pid %.0f%s\n",
 	         "mamori %s  mamorid (USB gate) pid %.0f, mamori-worker pid %.0f%s\n"),
 	       str(j, "version"), num(j, "gate_pid"), num(j, "pid"),
@@ -189,6 +190,31 @@ static void print_status(struct ctl_env *env, const cJSON *j)
 		       : strcmp(st, "error") == 0 ? L(env, "(エラー)", "(error)")
 		                                  : L(env, "(停止)", "(off)"));
 	}
+	printf("\n");
+	/* what remote commands left in force (MDM-1, MDM-2, MDM-3) */
+	printf("%s", L(env, "遠隔操作:  ", "remote:     "));
+	if (cJSON_IsObject(lock)) {
+		char since[64] = "-";
+
+		if (num(lock, "since") > 0)
+			ctl_format_time((int64_t)num(lock, "since"), since, sizeof(since));
+		printf(L(env, "ロック中 (%s, %s から)", "LOCKED (%s, since %s)"),
+		       strcmp(str(lock, "reason"), "offline") == 0
+		               ? L(env, "長期未接続", "offline too long")
+		               : L(env, "管理者のコマンド", "administrator's command"),
+		       since);
+	}
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "isolated")))
+		printf("%s%s", cJSON_IsObject(lock) ? ", " : "",
+		       L(env, "ネットワーク遮断中 (管理サーバーのみ)", "NETWORK ISOLATED (management server only)"));
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "retired")))
+		printf("%s%s",
+		       cJSON_IsObject(lock) || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "isolated")) ? ", "
+		                                                                                             : "",
+		       L(env, "廃止済み (USB 機器はすべて遮断)", "RETIRED (every USB device blocked)"));
+	if (!cJSON_IsObject(lock) && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "isolated")) &&
+	    !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "retired")))
+		printf("%s", L(env, "なし", "none"));
 	printf("\n");
 }
 

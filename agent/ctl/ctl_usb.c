@@ -285,18 +285,23 @@ int64_t ctl_parse_time(const char *s)
 	return t - off;
 }
 
-void ctl_print_time(int64_t t)
+void ctl_format_time(int64_t t, char *buf, size_t bufsz)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
+
+	/* Japan time with its zone (people-facing times) */
+	tt += 9 * 3600;
+	if (!gmtime_r(&tt, &tm) || strftime(buf, bufsz, "%Y-%m-%d %H:%M:%S JST", &tm) == 0)
+		snprintf(buf, bufsz, "%lld", (long long)t);
+}
+
+void ctl_print_time(int64_t t)
+{
 	char b[64];
 
-	/* Japan time with its zone (HELPERS.md: people-facing times) */
-	tt += 9 * 3600;
-	if (!gmtime_r(&tt, &tm) || strftime(b, sizeof(b), "%Y-%m-%d %H:%M:%S JST", &tm) == 0)
-		printf("%lld", (long long)t);
-	else
-		printf("%s", b);
+	ctl_format_time(t, b, sizeof(b));
+	printf("%s", b);
 }
 
 /* The device an ID names: a port name present now, or a descriptor hash

@@ -1715,6 +1715,27 @@ cJSON *daemon_status_json(struct daemon *d)
 	 * waiting to be sent */
 	cJSON_AddNumberToObject(o, "control_refused", (double)control_server_refused(d->control));
 	cJSON_AddNumberToObject(o, "requests_refused_queue_full", (double)request_queue_refused());
+	/* what the remote commands left in force (MDM-1, MDM-2, MDM-3): an
+	 * administrator at the terminal sees why nobody can log in or reach
+	 * the network without asking the server */
+	{
+		char state[PATH_MAX];
+		struct lock_info li;
+		cJSON *l;
+
+		if (root_path(state, sizeof(state), d->config.state_dir) == 0 && lock_read(state, &li) == 0 &&
+		    (l = cJSON_AddObjectToObject(o, "lock"))) {
+			cJSON_AddStringToObject(l, "reason", li.reason);
+			cJSON_AddStringToObject(l, "by", li.by);
+			cJSON_AddNumberToObject(l, "since", (double)li.since);
+			cJSON_AddStringToObject(l, "maintenance_account", li.maint);
+		} else
+			cJSON_AddNullToObject(o, "lock");
+		cJSON_AddBoolToObject(o, "isolated",
+		                      root_path(state, sizeof(state), d->config.state_dir) == 0 &&
+		                              isolate_active(state));
+		cJSON_AddBoolToObject(o, "retired", cmd_retired(d));
+	}
 	mods = cJSON_AddArrayToObject(o, "modules");
 	for (size_t i = 0; mods && i < d->n_slots; i++) {
 		const struct module_slot *s = &d->slots[i];

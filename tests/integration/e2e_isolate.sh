@@ -38,6 +38,8 @@ check "isolate: executed, reported through the isolation" cmd_wait "$iid" execut
 check "isolated: the other host is unreachable" unreach 10.78.0.1 8080
 check "isolated: the server is reachable" reach 10.77.0.1 "$DPORT_N"
 check "mamori's own table is there" in_term nft list table inet mamori_isolate
+check "mamorictl status --json: isolated" test "$(ctl "$A" --json status 2>/dev/null | jq -c '[.isolated, .lock]')" = '[true,null]'
+check "mamorictl status: NETWORK ISOLATED" bash -c "'$CTL' --root '$A' --lang en status 2>&1 | grep -q '^remote: *NETWORK ISOLATED'"
 check "the city's table is untouched" bash -c "ip netns exec '$TERM_NS' nft list table inet city_fw | grep -q 'tcp dport 9999'"
 # a check-in still works: a sync command goes and comes back
 sid=$(api POST /admin/v1/commands '{"terminal_id":"pc-n","type":"sync"}' | jq -r .id)
@@ -65,6 +67,7 @@ kill -HUP "$APID"
 check "release: executed" cmd_wait "$rid" executed
 check "released: the other host is reachable again" reach 10.78.0.1 8080
 check "released: the server too" reach 10.77.0.1 "$DPORT_N"
+check "mamorictl status --json: no longer isolated" test "$(ctl "$A" --json status 2>/dev/null | jq -c .isolated)" = false
 check "mamori's table is gone" bash -c "! ip netns exec '$TERM_NS' nft list table inet mamori_isolate >/dev/null 2>&1"
 check "the city's table is still there" in_term nft list table inet city_fw
 agent_stop

@@ -97,6 +97,14 @@ check "... and shows the Japanese notice" grep -q 'この端末は管理者に�
 check "... and the English one, time in JST" grep -qE 'locked by the administrator \([0-9-]+ [0-9:]+ JST\)' "$T/pam.out"
 check "locked: the maintenance account hoshu logs in" login_ok hoshu "$PW_H"
 check "locked: root's own nologin is untouched" test ! -e "$A/run/nologin" -a ! -e "$A/etc/nologin"
+ctl "$A" --json status >"$T/status.json" 2>/dev/null
+check "mamorictl status --json: the lock, its command and since when" \
+	test "$(jq -r '[.lock.reason, .lock.by, (.lock.since > 0), .lock.maintenance_account, .isolated, .retired] | join(" ")' "$T/status.json")" \
+	= "command $lid true hoshu false false"
+ctl "$A" status >"$T/status.txt" 2>&1
+check "mamorictl status: LOCKED, since when in Japan time" \
+	grep -qE '^remote: +LOCKED \(administrator.s command, since [0-9-]+ [0-9:]+ JST\)$' "$T/status.txt"
+check "... and the last check in Japan time" grep -qE '^last check: [0-9-]+ [0-9:]+ JST$' "$T/status.txt"
 
 # restart, the notice lost: the lock is back at start
 agent_stop
@@ -113,6 +121,7 @@ kill -HUP "$APID"
 check "unlock: executed" cmd_wait "$uid" executed
 check "unlocked: shokuin logs in" login_ok shokuin "$PW_S"
 check "unlocked: hoshu logs in" login_ok hoshu "$PW_H"
+check "mamorictl status --json: no lock" test "$(ctl "$A" --json status 2>/dev/null | jq -c .lock)" = null
 agent_stop
 agent_start "$A"
 sleep 3
