@@ -16,6 +16,7 @@ what=${1:-all}
 filter=${2:-}
 pass=0 fail=0 failed=()
 logdir=$(mktemp -d /tmp/mamori-tests.XXXXXX)
+export MAMORI_TEST_LOGDIR=$logdir # a failed e2e test keeps its files there (e2e_lib.bash)
 
 run() { # name cmd...
 	local name=$1; shift
@@ -66,7 +67,7 @@ echo "logs: $logdir"
 # a CI log keeps only its end: say again there what failed and where
 for name in "${failed[@]}"; do
 	echo "---- $name: the failing lines (whole log: $logdir/${name//\//_}.log)"
-	grep -n -E '\[  FAILED  \]|\[  ERROR   \]|[Ff]ailure|FAIL|ERROR: |error: |Sanitizer|runtime error|Assert|timed out' \
+	grep -n -E '^      (got|want|kept): |\[  FAILED  \]|\[  ERROR   \]|[Ff]ailure|FAIL|ERROR: |error: |Sanitizer|runtime error|Assert|timed out' \
 		"$logdir/${name//\//_}.log" | tail -n 25 | sed 's/^/    | /' | grep . ||
 		tail -n 10 "$logdir/${name//\//_}.log" | sed 's/^/    | /'
 done

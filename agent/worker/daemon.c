@@ -123,6 +123,9 @@ struct daemon {
 };
 
 static void arm_sync(struct daemon *d, uint64_t ms);
+static void want_sync(struct daemon *d, uint64_t ms);
+/* a sync asked for while one ran follows it this soon (start_sync, sync_done) */
+#define SYNC_AGAIN_MS 500
 /* after a request (issue 16): a check-in every 5 s for 15 minutes */
 #define REQUEST_POLL_S  (15 * 60)
 #define REQUEST_POLL_MS 5000
@@ -218,12 +221,12 @@ static int daemon_emit(struct mamori_ctx *ctx, const struct mamori_event *ev, ui
 		 * once: the person waits at the terminal */
 		clock_gettime(CLOCK_BOOTTIME, &bt);
 		d->request_poll_until = (int64_t)bt.tv_sec + REQUEST_POLL_S;
-		if (d->sync.enrolled && d->sync.child == 0)
-			arm_sync(d, 1000);
+		if (d->sync.enrolled)
+			want_sync(d, 1000);
 	}
 	/* tampering and infections reach the CISO at once, not at the next check-in (OPS-5) */
-	if (ev->severity >= SEV_CRITICAL && d->sync.enrolled && d->sync.child == 0)
-		arm_sync(d, 1000);
+	if (ev->severity >= SEV_CRITICAL && d->sync.enrolled)
+		want_sync(d, 1000);
 	if (r < 0 || log_get_max_level() >= LOG_DEBUG) {
 		_cleanup_free_ char *p = ev->payload ? cJSON_PrintUnformatted(ev->payload) : NULL;
 		log_full_errno(r < 0 ? LOG_WARNING : LOG_DEBUG, 0, "event %s [%s] %s %s%s", ev->type,
@@ -1026,8 +1029,8 @@ int daemon_reload(struct daemon *d)
 	}
 	arm_timer(d->check_tfd, (uint64_t)d->config.check_interval * 1000000);
 	/* report soon: the CISO sees the reload and a policy it brought */
-	if (d->sync.child == 0 && enrolled(d))
-		arm_sync(d, 1000);
+	if (enrolled(d))
+		want_sync(d, 1000);
 	sd_notify_send("READY=1");
 	return 0;
 }
@@ -1052,6 +1055,17 @@ static void arm_sync(struct daemon *d, uint64_t ms)
 	timerfd_settime(d->sync_tfd, 0, &its, NULL);
 }
 
+/* A sync soon, for something newer than what a running child read: with
+ * no child, in ms; while one runs, right after it (sync_done), since its end
+ * plans the next one and would push this back to the check-in interval. */
+static void want_sync(struct daemon *d, uint64_t ms)
+{
+	if (d->sync.child > 0)
+		d->sync.again = true;
+	else
+		arm_sync(d, ms);
+}
+
 static int64_t checkin_interval(struct daemon *d)
 {
 	const cJSON *rep = mamori_policy_section(&d->ctx, "reporting");
@@ -1074,8 +1088,16 @@ static void start_sync(struct daemon *d)
 	char state[PATH_MAX], report[PATH_MAX], out[PATH_MAX], ctl[PATH_MAX];
 	pid_t pid;
 
-	if (d->sync.child > 0 || d->opts.once)
+	if (d->opts.once)
 		return;
+	if (d->sync.child > 0) {
+		/* what asked for it (a command's result, a critical event) may
+		 * be newer than what the running child read: not dropped until
+		 * the next check-in, one more follows (sync_done) */
+		d->sync.again = true;
+		return;
+	}
+	d->sync.again = false;
 	d->sync.enrolled = enrolled(d);
 	if (!d->sync.enrolled) {
 		arm_sync(d, (uint64_t)checkin_interval(d) * 1000); /* look again later */
@@ -1121,12 +1143,12 @@ static void start_sync(struct daemon *d)
  * check-in, soon. */
 static void cmd_sync_now(void *userdata)
 {
-	arm_sync(userdata, 0);
+	want_sync(userdata, 0);
 }
 
 static void cmd_report_now(void *userdata)
 {
-	arm_sync(userdata, 500);
+	want_sync(userdata, 500);
 }
 
 static void start_sync(struct daemon *d);
@@ -1380,6 +1402,8 @@ static void sync_done(struct daemon *d, int status)
 		clock_gettime(CLOCK_BOOTTIME, &bt);
 		if ((int64_t)bt.tv_sec < d->request_poll_until && delay > REQUEST_POLL_MS)
 			delay = REQUEST_POLL_MS; /* a request waits for its approver (issue 16) */
+		if (d->sync.again)
+			delay = SYNC_AGAIN_MS; /* asked for while this one ran (start_sync) */
 	} else {
 		d->sync.failures++;
 		delay = transport_retry_delay_ms(d->sync.failures);

@@ -20,6 +20,8 @@ struct daemon_sync {
 	unsigned failures;
 	bool enrolled;    /* checked before each sync: not enrolled, no child */
 	bool clock_wrong; /* the last sync failed TLS because of this terminal's clock (LOG-2) */
+	bool again;       /* asked for while a child ran (a command's result, a critical
+	                   * event written after it read them): another follows it */
 };
 
 /* What a sync came to: from `mamorictl --json server sync`'s exit status

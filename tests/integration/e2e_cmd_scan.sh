@@ -115,8 +115,8 @@ check "... the server's result names the policy key" \
 	matches "$(api GET "/admin/v1/commands/$lid" | jq -r .result)" '*commands.accept*'
 journal_json
 check "... journaled as command.refused (reason policy), never received nor run" \
-	test "$(jq -r --arg id "$lid" 'select(.payload.command_id==$id) | "\(.type):\(.payload.reason // "")"' "$T/j.jsonl" | paste -sd' ')" \
-	= "command.refused:policy"
+	same "$(jq -r --arg id "$lid" 'select(.payload.command_id==$id) | "\(.type):\(.payload.reason // "")"' "$T/j.jsonl" | paste -sd' ')" \
+	"command.refused:policy"
 
 agent_stop
 journal_json

@@ -18,6 +18,16 @@ fails=0
 cleanup() {
 	if [[ -n $SRV_PID ]]; then kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null; fi
 	if [[ -n $CLAMD_PID ]]; then kill "$CLAMD_PID" 2>/dev/null; wait "$CLAMD_PID" 2>/dev/null; fi
+	# a failed case keeps its logs and journal exports where tests/run-tests.sh
+	# keeps its own log: what a CI run leaves to look at afterwards
+	if ((fails)) && [[ -n ${MAMORI_TEST_LOGDIR:-} && -d $T ]]; then
+		local keep
+		keep=$MAMORI_TEST_LOGDIR/$(basename "$0" .sh).files
+		mkdir -p "$keep" &&
+			find "$T" -maxdepth 3 -type f \( -name '*.log' -o -name '*.jsonl' -o -name '*.out' \) -size -8M \
+				-exec cp --backup=numbered -t "$keep" {} + 2>/dev/null
+		echo "      kept: $keep"
+	fi
 	rm -rf "$T"
 }
 
@@ -26,6 +36,11 @@ bad() { echo "FAIL  $*"; fails=$((fails + 1)); }
 check() { # description command...
 	local d=$1; shift
 	if "$@"; then ok "$d"; else bad "$d"; fi
+}
+same() { # GOT WANT — equal; else both are shown, for the CI log's summary
+	[[ $1 == "$2" ]] && return 0
+	printf '      got:  %s\n      want: %s\n' "${1:0:400}" "${2:0:400}"
+	return 1
 }
 matches() { # TEXT GLOB
 	# shellcheck disable=SC2053
