@@ -655,7 +655,7 @@ static int request_cb(const struct store_request *q, void *userdata)
 	if (!o || !cJSON_AddItemToArray(a->arr, o) || !cJSON_AddStringToObject(o, "id", q->id) ||
 	    !cJSON_AddStringToObject(o, "kind", q->kind) ||
 	    !cJSON_AddStringToObject(o, "terminal_id", q->terminal_id) ||
-	    !cJSON_AddStringToObject(o, "department", q->group) ||
+	    !cJSON_AddStringToObject(o, "department", q->department) ||
 	    !cJSON_AddStringToObject(o, "terminal_department", dept) ||
 	    !cJSON_AddStringToObject(o, "person", q->person) || !cJSON_AddStringToObject(o, "status", q->status) ||
 	    !cJSON_AddItemToObject(o, "request", cJSON_Parse(q->body[0] ? q->body : "{}")) ||

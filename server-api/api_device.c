@@ -761,7 +761,7 @@ static void checkin(struct server *srv, struct http_req *req)
 		return store_failed(req, r, "commands");
 	/* approvals of its requests, signed with the policy key (issue 16) */
 	_cleanup_free_ char *grants_json = NULL;
-	r = api_request_grants(srv, d.dev.terminal_id, d.dev.group, &grants_json);
+	r = api_request_grants(srv, d.dev.terminal_id, d.dev.department, &grants_json);
 	if (r < 0)
 		return store_failed(req, r, "approvals");
 	server_format_time(c.time_us, now_s);

@@ -77,7 +77,7 @@ static bool carry_medium_ok(const cJSON *m)
 	       strlen(s) < APPROVAL_SERIAL_MAX && utf8_valid(s, strlen(s));
 }
 
-static void ingest_one(struct server *srv, const char *terminal_id, const char *group, const cJSON *rec)
+static void ingest_one(struct server *srv, const char *terminal_id, const char *department, const cJSON *rec)
 {
 	_cleanup_free_ struct store_request *q = calloc(1, sizeof(*q));
 	const char *type = get_str(rec, "type");
@@ -130,7 +130,7 @@ static void ingest_one(struct server *srv, const char *terminal_id, const char *
 		return;
 	hex_random(q->id, 16);
 	(void)strscpy(q->terminal_id, sizeof(q->terminal_id), terminal_id);
-	(void)strscpy(q->group, sizeof(q->group), group);
+	(void)strscpy(q->department, sizeof(q->department), department);
 	(void)strscpy(q->kind, sizeof(q->kind), kind);
 	(void)strscpy(q->decision, sizeof(q->decision), "{}");
 	q->seq = (uint64_t)seq->valuedouble;
@@ -188,7 +188,7 @@ void api_request_ingest(struct server *srv, const char *terminal_id, const cJSON
 		const cJSON *seq = cJSON_GetObjectItemCaseSensitive(rec, "seq");
 
 		if (cJSON_IsNumber(seq) && seq->valuedouble <= (double)acked_seq)
-			ingest_one(srv, terminal_id, dev.group, rec);
+			ingest_one(srv, terminal_id, dev.department, rec);
 	}
 }
 
@@ -227,12 +227,13 @@ int api_request_visible(struct server *srv, const char *actor, const struct stor
 	return 0;
 }
 
-/* 403 for a request of another department (audited); 0 when visible */
+/* 403 for a request of another department (audited); 0 when visible, with
+ * its terminal's department now in dept (NULL: not wanted) */
 static int refuse_other_department(struct server *srv, struct http_req *req, const char *actor, const char *action,
-                                   const struct store_request *q)
+                                   const struct store_request *q, char dept[STORE_ID_MAX])
 {
 	const char *why = "";
-	int r = api_request_visible(srv, actor, q, &why, NULL);
+	int r = api_request_visible(srv, actor, q, &why, dept);
 
 	if (r == 0)
 		return 0;
@@ -258,7 +259,7 @@ static cJSON *request_json(const struct store_request *q)
 		return NULL;
 	cJSON_AddStringToObject(o, "id", q->id);
 	cJSON_AddStringToObject(o, "terminal_id", q->terminal_id);
-	cJSON_AddStringToObject(o, "department", q->group);
+	cJSON_AddStringToObject(o, "department", q->department);
 	cJSON_AddStringToObject(o, "request_id", q->request_id);
 	cJSON_AddStringToObject(o, "kind", q->kind);
 	cJSON_AddStringToObject(o, "person", q->person);
@@ -365,7 +366,7 @@ static void handle_get(void *userdata, struct http_req *req)
 		return api_admin_no_memory(req);
 	if (load(srv, req, q) < 0)
 		return;
-	if (refuse_other_department(srv, req, actor, "request.get", q) < 0)
+	if (refuse_other_department(srv, req, actor, "request.get", q, NULL) < 0)
 		return;
 	out = request_json(q);
 	http_reply_json(req, 200, out);
@@ -420,7 +421,7 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 	_cleanup_free_ struct store_request *q = malloc(sizeof(*q));
 	_cleanup_json_ cJSON *body = NULL, *dec = NULL, *out = NULL;
 	char *dec_text = NULL;
-	char actor[API_ACTOR_MAX], from[16], detail[200];
+	char actor[API_ACTOR_MAX], from[16], detail[200], dept[STORE_ID_MAX] = "";
 	const char *u;
 	int64_t version = 0;
 	int r;
@@ -431,7 +432,7 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 		return api_admin_no_memory(req);
 	if (load(srv, req, q) < 0)
 		return;
-	if (refuse_other_department(srv, req, actor, action, q) < 0)
+	if (refuse_other_department(srv, req, actor, action, q, dept) < 0)
 		return;
 	r = http_req_json(req, SERVER_JSON_SMALL, &body);
 	if (r < 0)
@@ -472,6 +473,17 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 		if (!person || (strcmp(person, "requester") != 0 && strcmp(person, "anyone") != 0))
 			return bad_audited(srv, req, actor, action, q->terminal_id,
 			                   "person は requester か anyone です", "person: requester or anyone");
+		/* department-wide: the terminals of the department the approver
+		 * was checked against (the terminal's now), never a policy group */
+		if (strcmp(scope, "department") == 0 && !dept[0]) {
+			server_audit(srv, actor, action, q->terminal_id, "refused", "department scope, no department");
+			return http_reply_error(req, 409, "no_department",
+			                        "この端末には部署が設定されていないため、部署全体には承認できません "
+			                        "(scope は terminal)",
+			                        "this terminal has no department: it cannot be approved for a "
+			                        "department (scope: terminal)",
+			                        NULL);
+		}
 		if (!access || (strcmp(access, "ro") != 0 && strcmp(access, "rw") != 0))
 			return bad_audited(srv, req, actor, action, q->terminal_id, "access は ro か rw です",
 			                   "access: ro or rw");
@@ -499,6 +511,15 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 				        "until: the approval cannot last longer than the request asked for", NULL);
 			}
 		}
+		/* a device's authorization and an exception hold for the
+		 * terminal, whoever uses it: "the requester only" would be
+		 * accepted and never enforced (fail closed) */
+		if (strcmp(q->kind, "carry-out") != 0 && strcmp(person, "anyone") != 0)
+			return bad_audited(srv, req, actor, action, q->terminal_id,
+			                   "機器と例外の承認は端末に対するもので、その端末を使う誰にでも効きます "
+			                   "(person は anyone)",
+			                   "a device or exception approval holds for the terminal, for whoever uses it "
+			                   "(person: anyone)");
 		/* a carry-out names its person and allows writing (CARRY-2) */
 		if (strcmp(q->kind, "carry-out") == 0 && strcmp(person, "requester") != 0)
 			return bad_audited(
@@ -566,6 +587,7 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 		return bad_audited(srv, req, actor, action, q->terminal_id, "判断の内容が長すぎます",
 		                   "the decision is too long");
 	(void)strscpy(q->decided_by, sizeof(q->decided_by), actor);
+	(void)strscpy(q->department, sizeof(q->department), dept); /* decided for this one */
 	q->decided_us = server_now_us();
 	r = STORE_CALL(srv->store, request_decide, q, from, &version);
 	if (r == -ESTALE)
@@ -674,7 +696,7 @@ static int grant_cb(const struct store_request *q, void *userdata)
 	return 0;
 }
 
-int api_request_grants(struct server *srv, const char *terminal_id, const char *group, char **ret_json)
+int api_request_grants(struct server *srv, const char *terminal_id, const char *department, char **ret_json)
 {
 	_cleanup_json_ cJSON *doc = cJSON_CreateObject(), *out = NULL;
 	char *text = NULL;
@@ -687,7 +709,7 @@ int api_request_grants(struct server *srv, const char *terminal_id, const char *
 	if (!doc || !cJSON_AddStringToObject(doc, "type", APPROVAL_TYPE) ||
 	    !cJSON_AddStringToObject(doc, "terminal_id", terminal_id) || !(arr = cJSON_CreateArray()))
 		return -ENOMEM;
-	r = STORE_CALL(srv->store, request_grants, terminal_id, group, now, &max, grant_cb, arr);
+	r = STORE_CALL(srv->store, request_grants, terminal_id, department, now, &max, grant_cb, arr);
 	if (r < 0) {
 		cJSON_Delete(arr);
 		return r;

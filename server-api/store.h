@@ -232,7 +232,9 @@ typedef int (*store_command_cb)(const struct store_command *c, void *userdata);
 struct store_request {
 	char id[33];                       /* the server's: 32 hex */
 	char terminal_id[STORE_ID_MAX];    /* the terminal that sent it */
-	char group[STORE_ID_MAX];          /* its department when it was stored */
+	char department[STORE_ID_MAX];     /* its terminal's department (部署): when it arrived, then the one
+	                                    * it was decided for — a department-wide approval covers that
+	                                    * department's terminals, never a policy group's */
 	char request_id[33];               /* the agent's (request.created) or the exception id */
 	char kind[16];                     /* device, exception, carry-out, emergency */
 	char person[STORE_ID_MAX];         /* who asked: the agent's peer credentials, never a field of a body */
@@ -538,12 +540,12 @@ struct store_ops {
 	int (*command_expire)(struct store *s, int64_t now_s, int64_t now_us, unsigned *ret_n);
 	/* Requests to the approver (issue 16). add: -EEXIST when the terminal
 	 * sent this request_id before (uploads are at least once). get: -ENOENT.
-	 * decide: status, scope, decision, decided_by, decided_us, not_after of
+	 * decide: status, scope, department, decision, decided_by, decided_us, not_after of
 	 * r, if the stored status is from_status (-ESTALE otherwise); with
 	 * status "approved" the version is assigned (max + 1) and written to
 	 * *ret_version. list: newest first, status NULL = all. grants: the
-	 * approved device and exception requests in force for a terminal (scope terminal and
-	 * this terminal, or scope department and its group) with not_after >
+	 * approved device and exception requests in force for a terminal (its own, or of
+	 * scope department and decided for its department, "" = none) with not_after >
 	 * now_s, oldest first; *ret_max_version: the highest version of any
 	 * approval (the data's version only grows, even when one ends). */
 	int (*request_add)(struct store *s, const struct store_request *r);
@@ -551,7 +553,7 @@ struct store_ops {
 	int (*request_decide)(struct store *s, const struct store_request *r, const char *from_status,
 	                      int64_t *ret_version);
 	int (*request_list)(struct store *s, const char *status, unsigned limit, store_request_cb cb, void *userdata);
-	int (*request_grants)(struct store *s, const char *terminal_id, const char *group, int64_t now_s,
+	int (*request_grants)(struct store *s, const char *terminal_id, const char *department, int64_t now_s,
 	                      int64_t *ret_max_version, store_request_cb cb, void *userdata);
 	/* Listing and ending sessions and API tokens (issue 17.6). list: the
 	 * unexpired ones of `kind`, of `principal` (NULL = everyone's), oldest

@@ -607,6 +607,15 @@ static const char *const migrations[][2] = {
          " prev_hash TEXT NOT NULL, last_hash TEXT NOT NULL, file " PG_TEXT " NOT NULL UNIQUE,"
          " sha256 TEXT NOT NULL, bytes BIGINT NOT NULL, created_us BIGINT NOT NULL,"
          " UNIQUE(terminal_id, first_seq));"},
+        /* 8 (issue 16.2): a request's grp column holds its terminal's
+         * department (部署), no longer its policy group: a department-wide
+         * approval covers the terminals of the department it was decided
+         * for. Rows of before: their terminal's department now ('' when
+         * it has none: the approval then covers its own terminal only). */
+        {"UPDATE requests SET grp = coalesce((SELECT d.dept FROM devices d WHERE d.terminal_id = "
+         "requests.terminal_id), '');",
+         "UPDATE requests SET grp = coalesce((SELECT d.dept FROM devices d WHERE d.terminal_id = "
+         "requests.terminal_id), '');"},
 };
 #define SCHEMA_VERSION (1 + (int)ELEMENTSOF(migrations))
 
@@ -2205,7 +2214,7 @@ static void req_row(struct sqldb_stmt *st, struct store_request *q)
 	memset(q, 0, sizeof(*q));
 	col_copy(st, 0, q->id, sizeof(q->id));
 	col_copy(st, 1, q->terminal_id, sizeof(q->terminal_id));
-	col_copy(st, 2, q->group, sizeof(q->group));
+	col_copy(st, 2, q->department, sizeof(q->department));
 	col_copy(st, 3, q->request_id, sizeof(q->request_id));
 	col_copy(st, 4, q->kind, sizeof(q->kind));
 	col_copy(st, 5, q->person, sizeof(q->person));
@@ -2232,7 +2241,7 @@ static int sq_request_add(struct store *base, const struct store_request *q)
 	if ((r = cmd_prepare(s, "INSERT INTO requests(" REQ_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st)) ==
 	            0 &&
 	    (r = bind_text(st, 1, q->id)) == 0 && (r = bind_text(st, 2, q->terminal_id)) == 0 &&
-	    (r = bind_text(st, 3, q->group)) == 0 && (r = bind_text(st, 4, q->request_id)) == 0 &&
+	    (r = bind_text(st, 3, q->department)) == 0 && (r = bind_text(st, 4, q->request_id)) == 0 &&
 	    (r = bind_text(st, 5, q->kind)) == 0 && (r = bind_text(st, 6, q->person)) == 0 &&
 	    (r = bind_text(st, 7, q->body)) == 0 && (r = bind_int(st, 8, (int64_t)q->seq)) == 0 &&
 	    (r = bind_text(st, 9, q->status)) == 0 && (r = bind_text(st, 10, q->scope)) == 0 &&
@@ -2292,13 +2301,13 @@ static int sq_request_decide(struct store *base, const struct store_request *q, 
 	if (r == 0 &&
 	    (r = cmd_prepare(s,
 	                     "UPDATE requests SET status = ?, scope = ?, decision = ?, decided_by = ?, version = ?,"
-	                     " not_after = ?, decided_us = ? WHERE id = ? AND status = ?",
+	                     " not_after = ?, decided_us = ?, grp = ? WHERE id = ? AND status = ?",
 	                     &st)) == 0 &&
 	    (r = bind_text(st, 1, q->status)) == 0 && (r = bind_text(st, 2, q->scope)) == 0 &&
 	    (r = bind_text(st, 3, q->decision)) == 0 && (r = bind_text(st, 4, q->decided_by)) == 0 &&
 	    (r = bind_int(st, 5, version)) == 0 && (r = bind_int(st, 6, q->not_after)) == 0 &&
-	    (r = bind_int(st, 7, q->decided_us)) == 0 && (r = bind_text(st, 8, q->id)) == 0 &&
-	    (r = bind_text(st, 9, from_status)) == 0) {
+	    (r = bind_int(st, 7, q->decided_us)) == 0 && (r = bind_text(st, 8, q->department)) == 0 &&
+	    (r = bind_text(st, 9, q->id)) == 0 && (r = bind_text(st, 10, from_status)) == 0) {
 		int rc = sqldb_step(st);
 
 		r = rc == 0 ? (sqldb_changes(s->db) == 1 ? 0 : -ESTALE) : rc;
@@ -2343,7 +2352,7 @@ static int sq_request_list(struct store *base, const char *status, unsigned limi
 	return r;
 }
 
-static int sq_request_grants(struct store *base, const char *terminal_id, const char *group, int64_t now_s,
+static int sq_request_grants(struct store *base, const char *terminal_id, const char *department, int64_t now_s,
                              int64_t *ret_max_version, store_request_cb cb, void *userdata)
 {
 	struct sq_store *s = SQ(base);
@@ -2367,11 +2376,11 @@ static int sq_request_grants(struct store *base, const char *terminal_id, const 
 	if ((r = cmd_prepare(s,
 	                     "SELECT " REQ_COLS " FROM requests WHERE status = 'approved'"
 	                     " AND kind IN ('device', 'carry-out', 'exception')"
-	                     " AND not_after > ? AND ((scope = 'terminal' AND terminal_id = ?)"
-	                     " OR (scope = 'department' AND grp = ?)) ORDER BY version",
+	                     " AND not_after > ? AND (terminal_id = ?"
+	                     " OR (scope = 'department' AND grp <> '' AND grp = ?)) ORDER BY version",
 	                     &st)) == 0 &&
 	    (r = bind_int(st, 1, now_s)) == 0 && (r = bind_text(st, 2, terminal_id)) == 0 &&
-	    (r = bind_text(st, 3, group)) == 0)
+	    (r = bind_text(st, 3, department ?: "")) == 0)
 		r = req_each(st, cb, userdata);
 	sqldb_finalize(st);
 	return r;
@@ -2630,7 +2639,7 @@ static int sq_media_list(struct store *base, store_media_cb cb, void *userdata)
 
 /* The carry-out register (CARRY-2, issue 16.4): carry.out records with the
  * approved carry-out request their `approval` names — of the same terminal,
- * or department-wide for the terminal's group, never another terminal's
+ * or department-wide for the terminal's department, never another terminal's
  * request of the same id — and the register's medium of their identity (a
  * medium in use before a retired one). ?1 terminal ("" = any), ?2 after
  * (event id), ?3 limit. */
@@ -2672,7 +2681,7 @@ static int carry_out_sql(bool pg, char *sql, size_t n)
 	        " FROM events e LEFT JOIN devices d ON d.terminal_id = e.terminal_id"
 	        " LEFT JOIN requests r ON r.kind = 'carry-out' AND r.status = 'approved'"
 	        " AND 'request-' || r.request_id = %s"
-	        " AND (r.terminal_id = e.terminal_id OR (r.scope = 'department' AND r.grp = d.grp))"
+	        " AND (r.terminal_id = e.terminal_id OR (r.scope = 'department' AND r.grp <> '' AND r.grp = d.dept))"
 	        " WHERE e.type = 'carry.out' AND (?1 = '' OR e.terminal_id = ?1) AND e.id > ?2 ORDER BY e.id LIMIT ?3",
 	        j[0], j[1], j[2], j[3], j[4], j[5], j[6], j[7], j[4], j[5], j[6],
 	        pg ? "(r.body::json #>> '{purpose}')" : "json_extract(r.body, '$.purpose')", j[7]);

@@ -126,9 +126,11 @@ static void arm_sync(struct daemon *d, uint64_t ms);
 static void want_sync(struct daemon *d, uint64_t ms);
 /* a sync asked for while one ran follows it this soon (start_sync, sync_done) */
 #define SYNC_AGAIN_MS 500
-/* after a request (issue 16): a check-in every 5 s for 15 minutes */
+/* after a request (issue 16): a check-in every 2 s for 15 minutes, so that
+ * an approval reaches the person waiting at the terminal within a few
+ * seconds (usb_requests: a still-plugged stick authorized within 5 s) */
 #define REQUEST_POLL_S  (15 * 60)
-#define REQUEST_POLL_MS 5000
+#define REQUEST_POLL_MS 2000
 static void ipc_update(struct daemon *d);
 static bool enrolled(struct daemon *d);
 static bool cmd_retired(struct daemon *d);

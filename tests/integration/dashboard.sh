@@ -341,8 +341,8 @@ check "carry-out approved in the browser: terminal, requester, rw, until $OUT_UT
 	decided "$ID_OUT" "$(jq -n --arg u "$OUT_UTC" '{scope:"terminal",person:"requester",access:"rw",until:$u}') as \$d | .status==\"approved\" and .decided_by==\"shonin\" and .decision==\$d"
 check "exception approved in the browser: department, anyone, until $EXC_UTC" \
 	decided "$ID_EXC" "$(jq -n --arg u "$EXC_UTC" '{scope:"department",person:"anyone",access:"ro",until:$u}') as \$d | .status==\"approved\" and .decided_by==\"shonin\" and .decision==\$d"
-check "device approved in the browser: department, requester, rw, until $DEV_UTC" \
-	decided "$ID_DEV" "$(jq -n --arg u "$DEV_UTC" '{scope:"department",person:"requester",access:"rw",until:$u}') as \$d | .status==\"approved\" and .decided_by==\"shonin\" and .decision==\$d"
+check "device approved in the browser: department, anyone (a device holds for the terminal), rw, until $DEV_UTC" \
+	decided "$ID_DEV" "$(jq -n --arg u "$DEV_UTC" '{scope:"department",person:"anyone",access:"rw",until:$u}') as \$d | .status==\"approved\" and .decided_by==\"shonin\" and .decision==\$d"
 check "device request rejected in the browser with the reason typed there" \
 	decided "$ID_REJ" '.status=="rejected" and .decided_by=="shonin" and .decision=={"reason":"業務に不要 <b>"}'
 check "the emergency code's use acknowledged in the browser with the note typed there" \

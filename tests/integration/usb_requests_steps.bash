@@ -10,6 +10,11 @@ rm -rf "$T"
 T=$RQ_T
 ADM=$RQ_ADM CA=$RQ_CA FPR=$RQ_FPR
 step=$1; shift
+# the person an approval of request ID names: the requester for a carry-out,
+# anyone for a device or an exception (they hold for the terminal)
+person_for() {
+	[[ $(api GET "/admin/v1/requests/$1" | jq -r .kind) == carry-out ]] && echo requester || echo anyone
+}
 case $step in
 enroll) # ROOT TERMINAL
 	TOKEN=$RQ_TOK_CISO
@@ -28,9 +33,9 @@ wait_request) # KIND [PERSON]: the id of the newest pending request of that kind
 	done
 	exit 1
 	;;
-wait_emergency) # the id of the pending_ack request of an emergency code, within 30 s
+wait_emergency) # [SECONDS]: the id of the pending_ack request of an emergency code, within 30 s
 	TOKEN=$RQ_TOK_SHONIN
-	for _ in $(seq 150); do
+	for _ in $(seq $((${1:-30} * 5))); do
 		id=$(api GET "/admin/v1/requests?status=pending_ack" |
 			jq -r '[.[] | select(.kind == "emergency" and .person == "nobody")][0].id // empty')
 		[[ -n $id ]] && { echo "$id"; exit 0; }
@@ -59,7 +64,7 @@ dept_refused) # ID: an approver of another department (kaikei, 会計課) neithe
 	[[ $CODE == 403 ]] || { echo "get by kaikei: $CODE"; exit 1; }
 	until=$(date -u -d "@$(($(date +%s) + 3600))" +%Y-%m-%dT%H:%M:%SZ)
 	api POST "/admin/v1/requests/$1/approve" \
-		"{\"scope\":\"terminal\",\"person\":\"requester\",\"access\":\"ro\",\"until\":\"$until\"}" >"$T/approve.out"
+		"{\"scope\":\"terminal\",\"person\":\"anyone\",\"access\":\"ro\",\"until\":\"$until\"}" >"$T/approve.out"
 	[[ $CODE == 403 ]] && jq -e '.error == "other_department"' "$T/approve.out" >/dev/null ||
 		{ echo "approve by kaikei: $CODE $(cat "$T/approve.out")"; exit 1; }
 	echo refused
@@ -70,15 +75,15 @@ get) # ID
 approve) # ID ACCOUNT UNTIL_EPOCH [BODY]: prints the HTTP status
 	case $2 in shonin) TOKEN=$RQ_TOK_SHONIN ;; nobody) TOKEN=$RQ_TOK_NOBODY ;; *) exit 2 ;; esac
 	until=$(date -u -d "@$3" +%Y-%m-%dT%H:%M:%SZ)
-	body=${4:-"{\"scope\":\"terminal\",\"person\":\"requester\",\"access\":\"ro\",\"until\":\"$until\"}"}
+	body=${4:-"{\"scope\":\"terminal\",\"person\":\"anyone\",\"access\":\"ro\",\"until\":\"$until\"}"}
 	api POST "/admin/v1/requests/$1/approve" "$body" >"$T/approve.out"
 	echo "$CODE"
 	;;
-approve_rw) # ID ACCOUNT UNTIL_EPOCH: a read-write approval for the requester (a carry-out)
+approve_rw) # ID ACCOUNT UNTIL_EPOCH: a read-write approval (a carry-out's for the requester, else for anyone)
 	case $2 in shonin) TOKEN=$RQ_TOK_SHONIN ;; nobody) TOKEN=$RQ_TOK_NOBODY ;; *) exit 2 ;; esac
 	until=$(date -u -d "@$3" +%Y-%m-%dT%H:%M:%SZ)
 	api POST "/admin/v1/requests/$1/approve" \
-		"{\"scope\":\"terminal\",\"person\":\"requester\",\"access\":\"rw\",\"until\":\"$until\"}" >"$T/approve.out"
+		"{\"scope\":\"terminal\",\"person\":\"$(person_for "$1")\",\"access\":\"rw\",\"until\":\"$until\"}" >"$T/approve.out"
 	echo "$CODE"
 	;;
 wait_event) # TYPE APPROVAL: an uploaded event of TYPE whose payload names APPROVAL, within 30 s
@@ -91,11 +96,11 @@ wait_event) # TYPE APPROVAL: an uploaded event of TYPE whose payload names APPRO
 	done
 	exit 1
 	;;
-approve_err) # ID ACCOUNT UNTIL_EPOCH: a read-write approval for the requester; prints "STATUS ERROR-CODE"
+approve_err) # ID ACCOUNT UNTIL_EPOCH: a read-write approval (person as approve_rw); prints "STATUS ERROR-CODE"
 	case $2 in shonin) TOKEN=$RQ_TOK_SHONIN ;; nobody) TOKEN=$RQ_TOK_NOBODY ;; *) exit 2 ;; esac
 	until=$(date -u -d "@$3" +%Y-%m-%dT%H:%M:%SZ)
 	api POST "/admin/v1/requests/$1/approve" \
-		"{\"scope\":\"terminal\",\"person\":\"requester\",\"access\":\"rw\",\"until\":\"$until\"}" >"$T/approve.out"
+		"{\"scope\":\"terminal\",\"person\":\"$(person_for "$1")\",\"access\":\"rw\",\"until\":\"$until\"}" >"$T/approve.out"
 	echo "$CODE $(jq -r '.error // ""' "$T/approve.out")"
 	;;
 reject) # ID REASON: prints the HTTP status

@@ -31,6 +31,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "alloc-util.h"
 #include "store.h"
 #include "strutil.h"
 #include "pgtest.h"
@@ -516,7 +517,7 @@ static int carry_cb(const struct store_carry_out *c, void *userdata)
 
 static struct store_request carry_request(const char *id, const char *terminal, const char *rid, const char *scope)
 {
-	struct store_request q = {.group = "g",
+	struct store_request q = {.department = "総務課",
 	                          .kind = "carry-out",
 	                          .person = "kakari",
 	                          .body = "{\"purpose\":\"議事録\",\"request_id\":\"x\"}",
@@ -533,7 +534,7 @@ static struct store_request carry_request(const char *id, const char *terminal, 
 
 /* The carry-out register (CARRY-2, issue 16.4): each carry.out joined with
  * the approved request its approval names — of its own terminal, or a
- * department-wide one of its group —, never a pending or rejected one, nor
+ * department-wide one of its department —, never a pending or rejected one, nor
  * another terminal's request of the same id; and the register's medium. */
 static void test_carry_outs(void **state)
 {
@@ -649,7 +650,9 @@ static void test_carry_outs(void **state)
 		assert_string_equal(got.r[0].path, "/b.txt");
 		assert_string_equal(got.r[1].path, "/c.txt");
 	}
-	/* a department-wide approval of pc-2's group covers pc-1 too (same group) */
+	/* a department-wide approval decided for pc-2's department covers pc-1
+	 * too (the same department); not pc-3 (the same group "g", another
+	 * department: issue 16.2) */
 	{
 		struct store_request d =
 		        carry_request("44444444444444444444444444444444", "pc-2", "dddd", "department");
@@ -664,6 +667,16 @@ static void test_carry_outs(void **state)
 		                        .hash = "ff"};
 		struct store_chain h3 = {.chain = "c", .head_seq = 5, .head_hash = "ff"};
 
+		struct store_chain h4 = {.chain = "c3", .head_seq = 1, .head_hash = "f3"};
+		struct store_event e3 = e;
+
+		e3.seq = 1;
+		strscpy(e3.hash, sizeof(e3.hash), "f3");
+		assert_int_equal(STORE_CALL(s, token_add, "t3", "g", "", NOW + SEC, "op"), 0);
+		enroll_one(s, "t3", "pc-3", "c3", 0);
+		assert_int_equal(STORE_CALL(s, device_set_department, "pc-1", "総務課"), 0);
+		assert_int_equal(STORE_CALL(s, device_set_department, "pc-2", "総務課"), 0);
+		assert_int_equal(STORE_CALL(s, device_set_department, "pc-3", "会計課"), 0);
 		assert_int_equal(STORE_CALL(s, request_add, &d), 0);
 		strscpy(d.status, sizeof(d.status), "approved");
 		strscpy(d.decided_by, sizeof(d.decided_by), "shonin");
@@ -671,11 +684,88 @@ static void test_carry_outs(void **state)
 		d.decided_us = NOW;
 		assert_int_equal(STORE_CALL(s, request_decide, &d, "pending", NULL), 0);
 		assert_int_equal(STORE_CALL(s, events_append, "pc-1", &h1, &e, 1, &h3, NOW), 0);
+		assert_int_equal(STORE_CALL(s, events_append, "pc-3", &empty, &e3, 1, &h4, NOW), 0);
 		memset(&got, 0, sizeof(got));
 		assert_int_equal(STORE_CALL(s, carry_out_list, "pc-1", 0, 100, carry_cb, &got), 0);
 		assert_int_equal(got.n, 4);
 		assert_string_equal(got.r[3].path, "/e.txt");
 		assert_string_equal(got.r[3].request_sid, d.id);
+		memset(&got, 0, sizeof(got));
+		assert_int_equal(STORE_CALL(s, carry_out_list, "pc-3", 0, 100, carry_cb, &got), 0);
+		assert_int_equal(got.n, 1);
+		assert_string_equal(got.r[0].approval, "request-dddd");
+		assert_string_equal(got.r[0].request_sid, ""); /* another department's approval */
+	}
+}
+
+struct grant_ids {
+	char ids[4][33];
+	size_t n;
+};
+
+static int grant_id_cb(const struct store_request *q, void *userdata)
+{
+	struct grant_ids *g = userdata;
+
+	assert_true(g->n < 4);
+	strscpy(g->ids[g->n++], sizeof(g->ids[0]), q->request_id);
+	return 0;
+}
+
+/* The approvals in force for a terminal (issue 16.2): its own, and the
+ * department-wide ones decided for its department (部署) — never for its
+ * policy group; one decided for no department covers its own terminal only.
+ * The department is what the decision stored, not the terminal's now. */
+static void test_request_grants_department(void **state)
+{
+	static const struct {
+		const char *terminal, *group, *dept;
+	} t[] = {{"pc-1", "g", "総務課"}, {"pc-2", "h", "総務課"}, {"pc-3", "g", "会計課"}, {"pc-4", "g", ""}};
+	struct store *s = *state;
+	struct store_request q[3] = {
+	        carry_request("11111111111111111111111111111111", "pc-1", "own1", "terminal"),
+	        carry_request("22222222222222222222222222222222", "pc-1", "dept", "department"),
+	        carry_request("33333333333333333333333333333333", "pc-4", "none", "department"),
+	};
+	static const char *const want[] = {"own1,dept", "dept", "", "none"};
+	int64_t max = 0;
+
+	for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+		char tok[32];
+
+		snprintf(tok, sizeof(tok), "t%zu", i);
+		assert_int_equal(STORE_CALL(s, token_add, tok, t[i].group, t[i].dept, NOW + SEC, "op"), 0);
+		enroll_one(s, tok, t[i].terminal, tok, 0);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(q); i++) {
+		assert_int_equal(STORE_CALL(s, request_add, &q[i]), 0);
+		strscpy(q[i].status, sizeof(q[i].status), "approved");
+		strscpy(q[i].decided_by, sizeof(q[i].decided_by), "shonin");
+		strscpy(q[i].department, sizeof(q[i].department), i == 2 ? "" : "総務課");
+		q[i].not_after = NOW / SEC + 3600;
+		q[i].decided_us = NOW;
+		assert_int_equal(STORE_CALL(s, request_decide, &q[i], "pending", NULL), 0);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+		struct grant_ids g = {0};
+		char got[80] = "";
+
+		assert_int_equal(
+		        STORE_CALL(s, request_grants, t[i].terminal, t[i].dept, NOW / SEC, &max, grant_id_cb, &g), 0);
+		for (size_t k = 0; k < g.n; k++)
+			snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", k ? "," : "", g.ids[k]);
+		assert_string_equal(got, want[i]);
+	}
+	assert_int_equal(max, 3);
+	/* the stored department is the decision's: pc-1 moved to 会計課 keeps
+	 * its own approvals, and 会計課 gets no 総務課 approval with it */
+	{
+		struct grant_ids g = {0};
+
+		assert_int_equal(STORE_CALL(s, request_grants, "pc-3", "会計課", NOW / SEC, &max, grant_id_cb, &g), 0);
+		assert_int_equal(g.n, 0);
+		assert_int_equal(STORE_CALL(s, request_grants, "pc-1", "会計課", NOW / SEC, &max, grant_id_cb, &g), 0);
+		assert_int_equal(g.n, 2);
 	}
 }
 
@@ -744,7 +834,7 @@ static void test_departments_and_schema(void **state)
 	char v[16];
 
 	assert_int_equal(STORE_CALL(s, meta_get, "schema", v, sizeof(v)), 0);
-	assert_string_equal(v, "7");
+	assert_string_equal(v, "8");
 	assert_int_equal(STORE_CALL(s, token_add, "t1", "g", "総務課", NOW + SEC, "op"), 0);
 	assert_int_equal(STORE_CALL(s, token_add, "t2", "g", "", NOW + SEC, "op"), 0);
 	assert_int_equal(STORE_CALL(s, token_add, "t3", "g", "会計課", NOW + SEC, "op"), 0);
@@ -798,12 +888,28 @@ static void test_departments_and_schema(void **state)
 	assert_int_equal(STORE_CALL(s, account_get, "shonin", &got), 0);
 	assert_string_equal(got.department, "*");
 	assert_int_equal(STORE_CALL(s, meta_get, "schema", v, sizeof(v)), 0);
-	assert_string_equal(v, "7"); /* 6: sessions and throttles; 7: the archives table (LOG-1) */
+	assert_string_equal(v, "8"); /* 6: sessions and throttles; 7: the archives table (LOG-1); 8 below */
 	/* version 3 filled the failing columns from the stored summaries */
 	struct page p;
 	assert_int_equal(page_of(s, (struct store_device_query){.limit = 5}, &p), 1);
 	assert_int_equal(p.failing[0], 2);
 	assert_string_equal(p.fids[0], "[\"A-1\",\"C-1\"]");
+	store_close(s);
+
+	/* version 8 (issue 16.2): a request's grp held its terminal's policy
+	 * group; it becomes the terminal's department */
+	raw_sql("INSERT INTO requests(id, terminal_id, grp, request_id, kind, person, body, seq, status, scope,"
+	        " decision, decided_by, version, not_after, created_us, decided_us) VALUES ('r8', 'pc-1', 'g', 'x8',"
+	        " 'device', 'p', '{}', 1, 'approved', 'department', '{}', 'shonin', 1, 4102444800, 0, 0);"
+	        "UPDATE devices SET dept = '市民課' WHERE terminal_id = 'pc-1';"
+	        "UPDATE meta SET value = '7' WHERE key = 'schema';");
+	assert_int_equal(store_open(url, &s), 0);
+	{
+		struct store_request q;
+
+		assert_int_equal(STORE_CALL(s, request_get, "r8", &q), 0);
+		assert_string_equal(q.department, "市民課");
+	}
 	store_close(s);
 
 	/* a store made by a newer server: refused, not used */
@@ -1117,6 +1223,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_audit_and_reopen, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_media, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_carry_outs, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_request_grants_department, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_departments_and_schema, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_device_page, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_daily, setup, teardown),

@@ -115,7 +115,7 @@ const words = {
   scopeDepartment: ['この部署の端末すべて', 'Every terminal of the department'],
   personField: ['対象者', 'Person'],
   personRequester: ['申請者本人のみ', 'The requester only'],
-  personAnyone: ['誰でも', 'Anyone'],
+  personAnyone: ['この端末を使う誰でも', 'Anyone using the terminal'],
   access: ['アクセス', 'Access'],
   accessRo: ['読み取り専用', 'Read-only'],
   accessRw: ['読み書き', 'Read-write'],

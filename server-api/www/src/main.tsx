@@ -398,7 +398,7 @@ function RequestWhat({ q }: { q: any }) {
 function Decide({ q, onDone }: { q: any; onDone: (m: string) => void }) {
   const asked = q.request?.until;
   const [f, setF] = useState({
-    scope: 'terminal', person: 'requester', access: q.kind === 'carry-out' ? 'rw' : 'ro',
+    scope: 'terminal', person: q.kind === 'carry-out' ? 'requester' : 'anyone', access: q.kind === 'carry-out' ? 'rw' : 'ro',
     until: epochToJstInput(typeof asked === 'number' ? asked : Date.now() / 1000 + 8 * 3600),
     reason: '', note: '',
   });
@@ -433,7 +433,9 @@ function Decide({ q, onDone }: { q: any; onDone: (m: string) => void }) {
       ) : (<>
         <form class="approve" onSubmit={submit('approve')} aria-label={t('decideLegend')}>
           {sel('scope', 'scope', [['terminal', 'scopeTerminal'], ['department', 'scopeDepartment']])}
-          {sel('person', 'personField', [['requester', 'personRequester'], ['anyone', 'personAnyone']])}
+          {/* the one the API takes for the kind: a carry-out is the requester's;
+              a device or an exception holds for the terminal, whoever uses it */}
+          {sel('person', 'personField', q.kind === 'carry-out' ? [['requester', 'personRequester']] : [['anyone', 'personAnyone']])}
           {sel('access', 'access', [['ro', 'accessRo'], ['rw', 'accessRw']])}
           <label for={id('until')}>{t('untilJst')}</label>
           <input id={id('until')} name="until" type="datetime-local" value={f.until} onInput={(e) => setF({ ...f, until: (e.target as HTMLInputElement).value })} />
