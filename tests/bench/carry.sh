@@ -29,7 +29,7 @@ work=$(mktemp -d /var/tmp/mamori-bench-carry.XXXXXX)
 loop= pid=
 cleanup() {
 	while mountpoint -q "$work/mnt" 2>/dev/null; do umount "$work/mnt" || umount -l "$work/mnt" || break; done
-	[[ -n $loop ]] && losetup -d "$loop" 2>/dev/null
+	[[ -n $loop ]] && { blockdev --setrw "$loop" 2>/dev/null || true; losetup -d "$loop" 2>/dev/null; }
 	[[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	rm -rf "$work"
 }
@@ -53,6 +53,7 @@ head -c $((200 * 1000 * 1000)) /dev/urandom >"$work/big.bin"
 truncate -s 1G "$work/medium.img"
 mkfs.ext4 -q -F "$work/medium.img"
 loop=$(losetup -f --show "$work/medium.img")
+blockdev --setrw "$loop" # BLKROSET outlives a detach: whatever the last user of this number left
 mount "$loop" "$work/mnt"
 for _ in $(seq 1 100); do [[ -S $work/clamd.sock ]] && break; sleep 0.1; done
 [[ -S $work/clamd.sock ]] || { echo "carry.sh: FAIL: clamd did not start" >&2; exit 1; }

@@ -27,7 +27,9 @@ loops=() pid=
 cleanup() {
 	# a failed test may leave its mounts (stacked): take every one off
 	while mountpoint -q "$tmp/mnt" 2>/dev/null; do umount "$tmp/mnt" || umount -l "$tmp/mnt" || break; done
-	for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null || true; done
+	# read-only holds of the module outlive the detach (BLKROSET): not left
+	# to the next user of these loop numbers
+	for l in "${loops[@]}"; do blockdev --setrw "$l" 2>/dev/null || true; losetup -d "$l" 2>/dev/null || true; done
 	[[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	rm -rf "$tmp"
 }
@@ -60,6 +62,7 @@ for m in clean eicar rw; do
 	truncate -s 16M "$tmp/$m.img"
 	mkfs.ext4 -q -F -E root_owner=$([[ $m = rw ]] && echo 61001:61001 || echo 0:0) -d "$tmp/$m" "$tmp/$m.img"
 	l=$(losetup -f --show "$tmp/$m.img"); loops+=("$l")
+	blockdev --setrw "$l" # BLKROSET outlives a detach: whatever the last user of this number left
 	printf -v "CARRY_LOOP_${m^^}" '%s' "$l"
 	export "CARRY_LOOP_${m^^}"
 done
@@ -67,6 +70,7 @@ done
 # it cannot be held, so it stays hidden from automounters (carry.hidden)
 truncate -s 4M "$tmp/swap.img"; mkswap -q "$tmp/swap.img" >/dev/null
 CARRY_LOOP_SWAP=$(losetup -f --show "$tmp/swap.img"); loops+=("$CARRY_LOOP_SWAP"); export CARRY_LOOP_SWAP
+blockdev --setrw "$CARRY_LOOP_SWAP"
 export CARRY_UUID_CLEAN=$(blkid -p -o value -s UUID "$CARRY_LOOP_CLEAN")
 export CARRY_TMP=$tmp CARRY_EICAR_SIG=Mamori-Carry-EICAR.UNOFFICIAL
 for _ in $(seq 1 100); do [[ -S $tmp/clamd.sock ]] && break; sleep 0.1; done

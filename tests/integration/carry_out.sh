@@ -51,6 +51,7 @@ mount --bind "$T/passwd" /etc/passwd || { echo "FAIL  cannot bind the namespace'
 truncate -s 16M "$T/co.img"
 mkfs.ext4 -q -F -E root_owner=61001:61001 "$T/co.img" || { echo "FAIL  mkfs.ext4"; exit 1; }
 CO_LOOP=$(losetup -f --show "$T/co.img") || { echo "FAIL  losetup"; exit 1; }
+blockdev --setrw "$CO_LOOP" # BLKROSET outlives a detach: whatever the last user of this number left
 chmod 711 "$T" "$prep" # the person reaches the mount point below them
 
 D=$T/srv

@@ -35,7 +35,7 @@ agent_stop() {
 teardown() {
 	agent_stop
 	while mountpoint -q "$T/mnt" 2>/dev/null; do umount "$T/mnt" || umount -l "$T/mnt" || break; done
-	for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null || true; done
+	for l in "${loops[@]}"; do blockdev --setrw "$l" 2>/dev/null || true; losetup -d "$l" 2>/dev/null || true; done
 	cleanup
 }
 trap teardown EXIT
@@ -56,6 +56,7 @@ medium() {
 	mkfs.ext4 -q -F "$img" || return 1
 	l=$(losetup -f --show "$img") || return 1
 	loops+=("$l")
+	blockdev --setrw "$l" || return 1 # BLKROSET outlives a detach: whatever the last user left
 	LOOP[$name]=$l
 	MARK[$name]="MAMORI-MARKER-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 	mount "$l" "$T/mnt" || return 1

@@ -42,7 +42,7 @@ cleanup() {
 	if [[ -n $apid ]]; then kill -9 "$apid" 2>/dev/null || true; fi
 	if [[ -p $tmp/root/var/lib/dpkg/status ]]; then timeout 1 bash -c ": >'$tmp/root/var/lib/dpkg/status'" 2>/dev/null || true; fi
 	[[ -n $loop ]] && { blockdev --setrw "$loop" 2>/dev/null; losetup -d "$loop" 2>/dev/null || true; }
-	[[ -n $sloop ]] && { losetup -d "$sloop" 2>/dev/null || true; }
+	[[ -n $sloop ]] && { blockdev --setrw "$sloop" 2>/dev/null || true; losetup -d "$sloop" 2>/dev/null || true; }
 	if mountpoint -q "$tmp/root/proc" 2>/dev/null; then umount -l "$tmp/root/proc" || true; fi
 	findmnt -R "$tmp" >/dev/null 2>&1 && { echo "unit_privileges.sh: $tmp still has mounts: not removed" >&2; return; }
 	rm -rf --one-file-system "$tmp"
@@ -129,6 +129,7 @@ rep=$("$BIN/mamorictl" --root "$R" --json report)
 # 6. sanitising a medium in the worker under the unit's settings
 truncate -s 8M "$tmp/san.img"
 sloop=$(losetup -f --show "$tmp/san.img")
+blockdev --setrw "$sloop" # BLKROSET outlives a detach: whatever the last user of this number left
 mm=$(cat "/sys/class/block/$(basename "$sloop")/dev")
 u=$R/sys/devices/pci0000:00/0000:00:14.0/usb1/1-1
 mkdir -p "$u/1-1:1.0/host1/target1:0:0/1:0:0:0/block/sdu" "$R/sys/dev/block" "$R/dev"
@@ -170,6 +171,7 @@ echo "unit_privileges.sh: CapEff 0x$eff covers the bounding set 0x$(printf %x $w
 # 3. BLKROSET on a loop device (blockdev --setro is the BLKROSET ioctl)
 truncate -s 8M "$tmp/ro.img"
 loop=$(losetup -f --show "$tmp/ro.img")
+blockdev --setrw "$loop" # not read-only before the test's own BLKROSET (it outlives a detach)
 "${RUN[@]}" blockdev --setro "$loop" || fail "BLKROSET on $loop refused under the unit's privileges"
 [[ $(blockdev --getro "$loop") = 1 ]] || fail "$loop is not read-only after BLKROSET"
 echo "unit_privileges.sh: BLKROSET on $loop ok"

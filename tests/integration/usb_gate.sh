@@ -13,7 +13,7 @@ bin=$MAMORI_SRC/$MAMORI_BUILD/itests/usb_gate
 tmp=$(mktemp -d /tmp/mamori-usbgate.XXXXXX)
 loops=()
 cleanup() {
-	for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null || true; done
+	for l in "${loops[@]}"; do blockdev --setrw "$l" 2>/dev/null || true; losetup -d "$l" 2>/dev/null || true; done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -26,6 +26,8 @@ cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 10
 	--key-file "$tmp/key" "$tmp/luks.img"
 lp=$(losetup -f --show "$tmp/plain.img"); loops+=("$lp")
 ll=$(losetup -f --show "$tmp/luks.img"); loops+=("$ll")
+# BLKROSET outlives a loop device's detach: writable whatever the last user of these numbers left
+blockdev --setrw "$lp" && blockdev --setrw "$ll"
 [[ $(blkid -p -o value -s TYPE "$ll") == crypto_LUKS ]] || { echo "usb_gate.sh: FAIL: LUKS image not detected by blkid" >&2; exit 1; }
 export MAMORI_LOOP_PLAIN=$lp MAMORI_LOOP_LUKS=$ll
 export LD_PRELOAD="$(gcc -print-file-name=libasan.so)"

@@ -29,6 +29,7 @@ luks() { cryptsetup luksFormat -q --type luks1 --pbkdf-force-iterations 1000 --k
 # attach IMG: sets $dev (not in a subshell, so that cleanup sees every loop)
 attach() {
 	dev=$(losetup -f -P --show "$1"); loops+=("$dev")
+	blockdev --setrw "$dev" # BLKROSET outlives a detach: whatever the last user of this number left
 	partx -a "$dev" 2>/dev/null || true # where losetup -P did not scan
 }
 # a partition's node: /dev's if udev made one, else a node of our own (mknod,
