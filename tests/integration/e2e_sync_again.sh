@@ -23,6 +23,9 @@ mkdir -p "$T/bin"
 cp "$SRC/$B/bin/mamorid" "$SRC/$B/bin/mamori-worker" "$T/bin/"
 cat >"$T/bin/mamorictl" <<EOF
 #!/bin/bash
+# anything but a sync is the real mamorictl itself (a long poll must see the
+# worker as its parent, or it outlives the agent)
+[[ " \$* " == *" server sync "* ]] || exec "$SRC/$B/bin/mamorictl" "\$@"
 "$SRC/$B/bin/mamorictl" "\$@"
 rc=\$?
 if [[ " \$* " == *" server sync "* ]] && rm "$T/hold" 2>/dev/null; then

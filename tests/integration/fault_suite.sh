@@ -152,6 +152,10 @@ APID=$!
 for _ in $(seq 50); do grep -q "policy version 2" "$T/plus.log" && break; sleep 0.1; done
 sleep 2
 kill -TERM "$APID"; wait "$APID"; APID=
+# APID is the subshell of FT (faketime runs mamorid as its child): the agent
+# itself is stopped by name, or it outlives the test
+pkill -TERM -f "bin/mamorid --root $R " 2>/dev/null
+for _ in $(seq 50); do pgrep -f "bin/mamorid --root $R " >/dev/null || break; sleep 0.1; done
 check "clock +800d: the worker ran with the 1-day retention policy" grep -q "policy version 2" "$T/plus.log"
 after=$(ctl "$R" journal status | awk '/^records/ {print $2}')
 check "clock +800d: no acknowledged record deleted ($before → $after)" test "$after" -ge "$before"
