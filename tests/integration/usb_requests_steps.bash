@@ -33,7 +33,7 @@ wait_request) # KIND [PERSON]: the id of the newest pending request of that kind
 	done
 	exit 1
 	;;
-wait_emergency) # [SECONDS]: the id of the pending_ack request of an emergency code, within 30 s
+wait_emergency) # [SECONDS]: the id of the pending_ack request of an emergency code, within SECONDS (30)
 	TOKEN=$RQ_TOK_SHONIN
 	for _ in $(seq $((${1:-30} * 5))); do
 		id=$(api GET "/admin/v1/requests?status=pending_ack" |
