@@ -15,18 +15,21 @@
 #   BENCH_SCALE_SECONDS    length of the steady phase     (default 600)
 #   BENCH_SCALE_EVENTS     journal records per visit      (default 2: ~576 a day a terminal)
 #   BENCH_SCALE_TOPOLOGY   "single ha" (default), "single" or "ha"
-#   BENCH_SCALE_STORE      store URL for both topologies, passed as --store (default: sqlite
-#                          in the data directory; postgresql://… once server-api/store_pg.c is
-#                          merged). Not yet usable with PostgreSQL as is: the enrolled state is
-#                          copied per topology only for SQLite; a PostgreSQL run needs the
-#                          enrolled database restored before each topology (to do with
-#                          `mamori-server backup/restore` when they land), and one topology a run.
+#   BENCH_SCALE_STORE      the store of both topologies: "sqlite" (default: the data
+#                          directory's server.db) or "postgresql": a PostgreSQL 15 cluster
+#                          this script starts on a unix socket (in BENCH_SCALE_KEEP when it is
+#                          set, so the enrolled terminals are kept with it). The terminals are
+#                          enrolled once into a database `enrolled`; every topology runs on a
+#                          fresh copy of it (CREATE DATABASE … TEMPLATE enrolled). Anything
+#                          else is refused.
 #   BENCH_SCALE_RESUME     0 (default): a full mutual-TLS handshake at every visit, as today's
 #                          agent makes at every sync (a new process each time, so libcurl's
 #                          session cache is gone); 1: each terminal offers its last TLS session
 #                          ticket (an agent that kept it; tls_resumed counts them)
 #   BENCH_SCALE_KEEP       a directory kept between runs: the enrolled data directory and
 #                          certificates are reused (enrolling 100,000 takes minutes)
+#   BENCH_SCALE_LOGS       a directory the servers', HAProxy's and the generator's output is
+#                          copied to at the end (the work directory itself is removed)
 # The rate is what matters: 10,000 terminals at a 30-second interval load the
 # server like 100,000 at 5 minutes (333 check-ins/s), with fewer keys to enroll.
 set -euo pipefail
@@ -38,12 +41,22 @@ IV=${BENCH_SCALE_INTERVAL:-300}
 S=${BENCH_SCALE_SECONDS:-600}
 EV=${BENCH_SCALE_EVENTS:-2}
 TOPO=${BENCH_SCALE_TOPOLOGY:-single ha}
-STORE=${BENCH_SCALE_STORE:-}
+ENGINE=${BENCH_SCALE_STORE:-sqlite}
+case $ENGINE in
+sqlite | postgresql) ;;
+*) echo "bench scale: BENCH_SCALE_STORE must be sqlite or postgresql, not '$ENGINE'" >&2; exit 2 ;;
+esac
+STORE= # the --store URL of the servers ("" = the data directory's SQLite file)
 W=$(mktemp -d /tmp/mamori-bench-scale.XXXXXX)
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	[[ -n ${PGC:-} ]] && pg_stop
+	if [[ -n ${BENCH_SCALE_LOGS:-} ]]; then
+		mkdir -p "$BENCH_SCALE_LOGS"
+		cp "$W"/*.log "$W"/*.txt "$W"/*.cfg "$BENCH_SCALE_LOGS"/ 2>/dev/null || true
+	fi
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -51,11 +64,17 @@ command -v haproxy >/dev/null || { echo "bench scale: haproxy missing (installer
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 pw='bench-password-1234'
 
+# A port for HAProxy's listener: below the kernel's ephemeral range (the
+# bench's own connections, and the tens of thousands in TIME_WAIT after a
+# burst, use that range: a port taken from it could not be bound — what
+# made every visit of the 100,000-terminal HA run fail) and in no socket of
+# any state.
 free_port() {
-	local p
+	local p lo
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
 	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
-		ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return; }
+		p=$((10000 + RANDOM % (lo - 10000)))
+		ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return; }
 	done
 	return 1
 }
@@ -82,9 +101,39 @@ hwm() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # The data directory with N enrolled terminals (kept in BENCH_SCALE_KEEP).
 K=${BENCH_SCALE_KEEP:-$W/keep}
+[[ $ENGINE == sqlite ]] || K=$K/$ENGINE # its own terminals, CA and certificates
 mkdir -p "$K"
+PGBIN=/usr/lib/postgresql/15/bin
+PGC=
+pg_stop() {
+	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGC/data" -w -m fast stop >/dev/null 2>&1 || true
+}
+pg_url() { echo "postgresql:///$1?host=$PGC&user=postgres"; }
+export PGOPTIONS="-c client_min_messages=warning" # no NOTICE for DROP … IF EXISTS
+if [[ $ENGINE == postgresql ]]; then
+	[[ -x $PGBIN/pg_ctl ]] || { echo "bench scale: PostgreSQL 15 missing (installer/deps.sh --check)" >&2; exit 1; }
+	# the cluster's directory must be reachable by the postgres user
+	chmod 711 "$W"
+	PGC=$K/cluster
+	if [[ ! -s $PGC/data/PG_VERSION ]]; then
+		rm -rf "$PGC" "$K/certs.bin" "$K/terminals"
+		mkdir -p "$PGC" && chown postgres:postgres "$PGC" && chmod 755 "$PGC"
+		runuser -u postgres -- "$PGBIN/initdb" -D "$PGC/data" -A trust --locale=C -E UTF8 -U postgres \
+			>"$PGC/initdb.log" 2>&1 || { cat "$PGC/initdb.log"; exit 1; }
+	fi
+	# durable commits as in production (fsync and synchronous_commit stay on)
+	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGC/data" -w -l "$PGC/log" \
+		-o "-k $PGC -c listen_addresses='' -c max_connections=200 -c shared_buffers=256MB" start >/dev/null ||
+		{ tail "$PGC/log"; exit 1; }
+	psql -XAtq "$(pg_url postgres)" -c "SELECT 1 FROM pg_database WHERE datname = 'enrolled'" | grep -q 1 ||
+		rm -f "$K/certs.bin" "$K/terminals"
+	STORE=$(pg_url enrolled)
+fi
 if [[ ! -s $K/certs.bin || $(cat "$K/terminals" 2>/dev/null) != "$N" ]]; then
 	rm -rf "$K/srv" "$K/certs.bin" "$K/terminals"
+	if [[ $ENGINE == postgresql ]]; then
+		psql -XAtq "$(pg_url postgres)" -c 'DROP DATABASE IF EXISTS enrolled' -c 'CREATE DATABASE enrolled' >/dev/null
+	fi
 	start_server "$K/srv" "$K/srv.log"
 	secret=$(grep -o 'mb1_[A-Za-z0-9_-]*' "$K/srv.log" | head -n1)
 	CA=$K/srv/ca.pem
@@ -110,10 +159,8 @@ fi
 db_sql() { # DATA SQL
 	if [[ -z $STORE ]]; then
 		sqlite3 "$1/server.db" "$2"
-	elif [[ $STORE == sqlite:* ]]; then
-		sqlite3 "${STORE#sqlite:}" "$2"
 	else
-		psql -At "$STORE" -c "$2"
+		psql -XAt "$STORE" -c "$2"
 	fi
 }
 db_events() { db_sql "$1" "SELECT count(*) FROM events WHERE terminal_id LIKE 'scale-%'"; }
@@ -121,19 +168,21 @@ db_findings() { db_sql "$1" "SELECT count(*) FROM findings WHERE terminal_id LIK
 db_bytes() {
 	if [[ -z $STORE ]]; then
 		du -cb "$1/server.db"* | awk 'END {print $1}'
-	elif [[ $STORE == sqlite:* ]]; then
-		du -cb "${STORE#sqlite:}"* | awk 'END {print $1}'
 	else
-		psql -At "$STORE" -c "SELECT pg_database_size(current_database())"
+		psql -XAt "$STORE" -c "SELECT pg_database_size(current_database())"
 	fi
 }
 
 printf 'terminals %s, check-in every %s s (%s/s), %s records a visit, steady %s s; store %s\n' \
-	"$N" "$IV" "$(awk -v n="$N" -v i="$IV" 'BEGIN{printf "%.0f", n/i}')" "$EV" "$S" "${STORE:-sqlite (data directory)}"
+	"$N" "$IV" "$(awk -v n="$N" -v i="$IV" 'BEGIN{printf "%.0f", n/i}')" "$EV" "$S" "$([[ $ENGINE == sqlite ]] && echo 'sqlite (data directory)' || echo 'PostgreSQL 15 (a cluster of its own, unix socket)')"
 for topo in $TOPO; do
 	D=$W/$topo
 	rm -rf "$D"
 	cp -a "$K/srv.enrolled" "$D"
+	if [[ $ENGINE == postgresql ]]; then
+		psql -XAtq "$(pg_url postgres)" -c 'DROP DATABASE IF EXISTS run' -c 'CREATE DATABASE run TEMPLATE enrolled' >/dev/null
+		STORE=$(pg_url run)
+	fi
 	CA=$D/ca.pem
 	spids=()
 	case $topo in
@@ -167,9 +216,17 @@ backend mamori
 	server s2 $d2 check
 EOF
 		haproxy -db -f "$W/haproxy.cfg" >"$W/haproxy.log" 2>&1 &
-		pids+=("$!")
-		spids+=("$!")
+		hpid=$!
+		pids+=("$hpid")
+		spids+=("$hpid")
 		for _ in $(seq 50); do ss -Htln "sport = :$hp" | grep -q . && break; sleep 0.1; done
+		# a load balancer that is not listening fails the run here, not as
+		# thousands of refused visits
+		if ! kill -0 "$hpid" 2>/dev/null || ! ss -Htln "sport = :$hp" | grep -q .; then
+			echo "bench scale: HAProxy is not listening on 127.0.0.1:$hp:" >&2
+			cat "$W/haproxy.log" >&2
+			exit 1
+		fi
 		target=127.0.0.1:$hp
 		;;
 	*) echo "bench scale: unknown topology $topo"; exit 1 ;;
@@ -196,7 +253,7 @@ EOF
 			if (!b && a[1] == "checkins_per_s") rate = a[2]; if (!b && a[1] == "server_cpu_share") cpu = a[2] }
 		want = n / iv
 		printf("  steady rate %.0f/s (reference %.0f/s = terminals / interval) %s\n", rate, want, rate >= 0.95 * want ? "met" : "NOT met")
-		printf("  check-in p99 %s ms (target < 200 ms) %s\n", p99, p99 + 0 < 200 ? "met" : "NOT met")
+		printf("  check-in p99 %s ms (target < 200 ms) %s\n", p99, p99 != "-" && p99 + 0 < 200 ? "met" : "NOT met")
 		printf("  errors %s, lost events %s (target 0, 0) %s\n", err, lost, err == 0 && lost == 0 ? "met" : "NOT met")
 		# CPU headroom counts only when the rate was sustained (a server
 		# waiting on fsync uses little CPU and still falls behind)
