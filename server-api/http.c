@@ -230,6 +230,12 @@ static int tls_context(const struct http_listener_options *o, SSL_CTX **ret)
 	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1)
 		goto fail;
+	/* the certificate file's chain as it is, as nginx sends it: without this
+	 * OpenSSL built the chain again from the client-CA store at every
+	 * handshake (an X509_verify_cert a connection: 8 % of the server's
+	 * instructions a full handshake, issue 18) and sent the CA the agents
+	 * already pin */
+	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
 	if (o->resumption && o->client_ca) {
 		/* mutual TLS (device listener): stateless tickets only, one per
 		 * handshake (an agent keeps the newest), keys from the shared

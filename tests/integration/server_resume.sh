@@ -42,6 +42,12 @@ visit "$DEV" "$PA" -sess_out "$T/a.sess"
 check "full handshake: pc-a checks in (200)" test "$(status)" = 200
 check "full handshake: not a resumed session" bash -c "! grep -q '^Reused' '$T/visit.out'"
 check "a session ticket was issued" test -s "$T/a.sess"
+# issue 18: the certificate file's chain as it is — OpenSSL built it again
+# from the client-CA store at every handshake and sent the CA along
+check "the server sends one certificate (its file's), not a chain built at every handshake" \
+	test "$(grep -cE '^ *[0-9]+ s:' "$T/visit.out")" = 1
+check "the agent's certificate file holds its certificate alone (libcurl sends the file's chain)" \
+	test "$(grep -c 'BEGIN CERTIFICATE' "$PA")" = 1
 visit "$DEV" "$PA" -sess_in "$T/a.sess"
 check "the session is resumed" reused
 check "resumed: the answer is pc-a's (200)" bash -c "[[ \$(grep -o '^HTTP/1.1 [0-9]*' '$T/visit.out') == 'HTTP/1.1 200' ]] && grep -q '\"terminal_id\":\"pc-a\"' '$T/visit.out'"

@@ -2,8 +2,9 @@
  * without a server: exponential backoff with jitter and its bounds, the
  * persisted acknowledgement, refusing to run unenrolled or on a non-https
  * URL, and a real libcurl connection to a closed port on 127.0.0.1 failing
- * cleanly and counting for the backoff (the end-to-end tests cover the
- * exchanges with mamori-server). */
+ * cleanly and counting for the backoff, and what the agent's certificate
+ * message holds, as a real OpenSSL server on 127.0.0.1 receives it (the
+ * end-to-end tests cover the exchanges with mamori-server). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,11 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdbool.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/ssl.h>
 
 #include "transport.h"
 #include "testutil.h"
@@ -196,6 +199,111 @@ static void test_ca_required(void **state)
 	assert_null(c);
 }
 
+/* ---- the client certificate goes alone (issue 18) ----
+ * OpenSSL on the agent's side built the chain from the pinned CA and sent
+ * it with the certificate at every handshake; the server decoded both. The
+ * oracle is a real OpenSSL server: what it received as the peer's chain. */
+struct leaf_server {
+	int lfd;
+	const char *dir;
+	int chain; /* certificates sent besides the leaf; -1: no handshake */
+	bool leaf; /* the client's certificate arrived */
+};
+
+static void *leaf_serve(void *arg)
+{
+	struct leaf_server *s = arg;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	char p[3][512], buf[4096];
+	size_t got = 0;
+	SSL *ssl = NULL;
+	int fd = -1, n;
+
+	snprintf(p[0], sizeof(p[0]), "%s/srv.pem", s->dir);
+	snprintf(p[1], sizeof(p[1]), "%s/srv.key", s->dir);
+	snprintf(p[2], sizeof(p[2]), "%s/ca.pem", s->dir);
+	if (!ctx || SSL_CTX_use_certificate_file(ctx, p[0], SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, p[1], SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_load_verify_locations(ctx, p[2], NULL) != 1)
+		goto out;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	fd = accept(s->lfd, NULL, NULL);
+	if (fd < 0 || !(ssl = SSL_new(ctx)) || SSL_set_fd(ssl, fd) != 1 || SSL_accept(ssl) != 1)
+		goto out;
+	/* server side: the chain without the leaf (SSL_get_peer_cert_chain(3)) */
+	s->chain = SSL_get_peer_cert_chain(ssl) ? sk_X509_num(SSL_get_peer_cert_chain(ssl)) : 0;
+	s->leaf = SSL_get0_peer_certificate(ssl) != NULL;
+	while (got < sizeof(buf) - 1 && (n = SSL_read(ssl, buf + got, (int)(sizeof(buf) - 1 - got))) > 0) {
+		got += (size_t)n;
+		buf[got] = 0;
+		if (strstr(buf, "\r\n\r\n{}"))
+			break;
+	}
+	static const char ans[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+	                          "Connection: close\r\n\r\n{}";
+	(void)SSL_write(ssl, ans, (int)strlen(ans));
+	(void)SSL_shutdown(ssl);
+out:
+	SSL_free(ssl);
+	if (fd >= 0)
+		close(fd);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static void test_client_certificate_alone(void **state)
+{
+	struct leaf_server s = {.lfd = -1, .chain = -1};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct transport_request rq = {.method = "POST", .body = "{}", .body_len = 2};
+	struct transport_response resp = {0};
+	struct transport_conn *c = NULL;
+	char *dir = tu_mkdtemp(), cmd[4096], url[64], ca[512], pem[512], err[512] = "";
+	socklen_t al = sizeof(a);
+	pthread_t th;
+
+	(void)state;
+	/* a CA, a server certificate for 127.0.0.1 and a client certificate,
+	 * made by the openssl tool */
+	snprintf(cmd, sizeof(cmd),
+	         "cd '%s' && exec >openssl.log 2>&1 && "
+	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem "
+	         "-subj /CN=test-ca -days 1 && "
+	         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout srv.key -out srv.csr "
+	         "-subj /CN=127.0.0.1 && "
+	         "printf 'subjectAltName=IP:127.0.0.1\\n' >srv.ext && "
+	         "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile srv.ext "
+	         "-out srv.pem && "
+	         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout cl.key -out cl.csr "
+	         "-subj /CN=terminal-1 && "
+	         "openssl x509 -req -in cl.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out cl.pem && "
+	         "cat cl.key cl.pem >client.pem",
+	         dir);
+	assert_int_equal(system(cmd), 0);
+	s.dir = dir;
+	s.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(s.lfd >= 0);
+	assert_int_equal(bind(s.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(s.lfd, 1), 0);
+	assert_int_equal(getsockname(s.lfd, (struct sockaddr *)&a, &al), 0);
+	assert_int_equal(pthread_create(&th, NULL, leaf_serve, &s), 0);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/v1/x", ntohs(a.sin_port));
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(pem, sizeof(pem), "%s/client.pem", dir);
+	rq.url = url;
+	assert_int_equal(transport_conn_new(ca, pem, 10, &c), 0);
+	assert_int_equal(transport_conn_request(c, &rq, &resp, err, sizeof(err)), 0);
+	assert_int_equal(resp.status, 200);
+	transport_response_clear(&resp);
+	transport_conn_free(c);
+	pthread_join(th, NULL);
+	close(s.lfd);
+	assert_true(s.leaf);
+	assert_int_equal(s.chain, 0); /* was 1: the pinned CA, sent along */
+	tu_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,6 +314,7 @@ int main(void)
 	        cmocka_unit_test(test_server_down_counts_for_backoff),
 	        cmocka_unit_test(test_conn_refused),
 	        cmocka_unit_test(test_retry_jitter_differs_per_process),
+	        cmocka_unit_test(test_client_certificate_alone),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
