@@ -296,6 +296,8 @@ static void *doc_malloc(size_t n)
 
 	if (!doc_arena.active)
 		return malloc(n);
+	if (n > POLICY_SIZE_MAX)
+		return NULL; /* larger than any document: never rounded past SIZE_MAX */
 	if (!c || a > c->size - hdr - c->used) {
 		size_t sz = a + hdr > DOC_CHUNK ? (a + hdr + 4095) & ~(size_t)4095 : DOC_CHUNK;
 
