@@ -340,15 +340,12 @@ static int doc_policy_parse(const char *buf, size_t len, struct mamori_policy **
 	bool use = !doc_arena.owner;
 	int r;
 
-	if (use) {
-		doc_release(); /* a failed parse's nodes */
-		doc_arena.active = true;
-	}
+	doc_arena.active = use;
 	r = policy_parse(buf, len, ret, errs);
 	doc_arena.active = false;
 	if (use) {
 		if (r < 0)
-			doc_release();
+			doc_release(); /* the failed parse's nodes: no chunk outlives its tree */
 		else
 			doc_arena.owner = *ret;
 	}
