@@ -376,25 +376,12 @@ size_t ipc_peer_room(const struct ipc_peer *p)
 	return IPC_QUEUE_MAX - p->q_len;
 }
 
-int ipc_peer_send(struct ipc_peer *p, const cJSON *msg, int fd)
+/* s (n bytes, checked against the table) now or queued; *owned, if not
+ * NULL, is taken when queued (else s is copied). */
+static int peer_send(struct ipc_peer *p, const char *s, size_t n, int fd, char **owned)
 {
-	_cleanup_free_ char *s = NULL;
-	enum ipc_dir out = p->recv == IPC_TO_GATE ? IPC_TO_WORKER : IPC_TO_GATE;
-	size_t n;
 	int r;
 
-	if (p->fd < 0)
-		return -ECONNRESET;
-	if (p->q_len >= IPC_QUEUE_MAX) { /* nothing can go before the queue: no work for nothing */
-		p->full++;
-		return -ENOBUFS;
-	}
-	if (ipc_check(msg, fd >= 0, out, NULL, NULL) < 0)
-		return -EINVAL;
-	s = cJSON_PrintUnformatted(msg);
-	if (!s)
-		return -ENOMEM;
-	n = strlen(s);
 	if (n > IPC_MSG_MAX)
 		return -EMSGSIZE;
 	/* in order: straight out only when nothing waits before it */
@@ -413,15 +400,56 @@ int ipc_peer_send(struct ipc_peer *p, const cJSON *msg, int fd)
 	}
 	{
 		struct ipc_out *o = &p->q[(p->q_head + p->q_len) % IPC_QUEUE_MAX];
+		char *buf = owned ? TAKE_PTR(*owned) : malloc(n);
 		int dfd = -1;
 
-		if (fd >= 0 && (dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
-			return -errno;
-		*o = (struct ipc_out){.buf = TAKE_PTR(s), .len = n, .fd = dfd};
+		if (!buf)
+			return -ENOMEM;
+		if (!owned)
+			memcpy(buf, s, n);
+		if (fd >= 0 && (dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+			r = -errno;
+			if (owned)
+				*owned = buf; /* still the caller's */
+			else
+				free(buf);
+			return r;
+		}
+		*o = (struct ipc_out){.buf = buf, .len = n, .fd = dfd};
 		p->q_len++;
 		p->q_bytes += n;
 	}
 	return 0;
+}
+
+int ipc_peer_send(struct ipc_peer *p, const cJSON *msg, int fd)
+{
+	_cleanup_free_ char *s = NULL;
+	enum ipc_dir out = p->recv == IPC_TO_GATE ? IPC_TO_WORKER : IPC_TO_GATE;
+
+	if (p->fd < 0)
+		return -ECONNRESET;
+	if (p->q_len >= IPC_QUEUE_MAX) { /* nothing can go before the queue: no work for nothing */
+		p->full++;
+		return -ENOBUFS;
+	}
+	if (ipc_check(msg, fd >= 0, out, NULL, NULL) < 0)
+		return -EINVAL;
+	s = cJSON_PrintUnformatted(msg);
+	if (!s)
+		return -ENOMEM;
+	return peer_send(p, s, strlen(s), fd, &s);
+}
+
+int ipc_peer_send_printed(struct ipc_peer *p, const char *buf, size_t len)
+{
+	if (p->fd < 0)
+		return -ECONNRESET;
+	if (p->q_len >= IPC_QUEUE_MAX) {
+		p->full++;
+		return -ENOBUFS;
+	}
+	return peer_send(p, buf, len, -1, NULL);
 }
 
 int ipc_peer_epoll(struct ipc_peer *p, int epfd, epoll_data_t data)

@@ -130,6 +130,10 @@ void ipc_peer_close(struct ipc_peer *p);
  * full (nothing queued, p->full counted); -EINVAL if msg does not match the
  * table; -ECONNRESET when the peer is gone. Never blocks. */
 int ipc_peer_send(struct ipc_peer *p, const cJSON *msg, int fd);
+/* The same for a message already printed (len bytes, no fd) that the caller
+ * checked with ipc_check for this direction and keeps: copied if it has to
+ * wait. -EMSGSIZE over IPC_MSG_MAX. */
+int ipc_peer_send_printed(struct ipc_peer *p, const char *buf, size_t len);
 /* Send what is queued until the socket is full. 0 or -ECONNRESET. */
 int ipc_peer_flush(struct ipc_peer *p);
 /* Messages the queue can still take. */

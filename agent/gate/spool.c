@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -126,31 +127,38 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int write_all_locked(const char *p, size_t n)
+/* iov written whole, partial writes resumed (iov is consumed) */
+static int write_all_locked(struct iovec *iov, int n)
 {
 	while (n > 0) {
-		ssize_t w = write(spool_fd, p, n);
+		ssize_t w = writev(spool_fd, iov, n);
 
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++, n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
 	}
 	dirty = true;
 	appends++;
 	return 0;
 }
 
-static int write_all(const char *p, size_t n)
+static int write_all(struct iovec *iov, int n)
 {
 	bool locked = syncer_running; /* set and cleared by this thread only */
 	int r;
 
 	if (locked)
 		pthread_mutex_lock(&sync_mu);
-	r = write_all_locked(p, n);
+	r = write_all_locked(iov, n);
 	if (locked)
 		pthread_mutex_unlock(&sync_mu);
 	return r;
@@ -242,24 +250,19 @@ int spool_open(const char *dir, void (*requeue)(cJSON *msg))
 	return count;
 }
 
-void spool_append(const cJSON *msg)
+void spool_append(uint64_t id, const char *json, size_t len)
 {
-	const cJSON *op = cJSON_GetObjectItemCaseSensitive(msg, "op");
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
-	_cleanup_free_ char *s = NULL, *line = NULL;
-	size_t n;
+	char head[32];
+	struct iovec iov[3];
 	int r;
 
-	if (spool_fd < 0 || !cJSON_IsString(op) || strcmp(op->valuestring, "emit") != 0 || !cJSON_IsNumber(id))
+	if (spool_fd < 0 || xsnprintf(head, sizeof(head), "E %" PRIu64 " ", id) < 0)
 		return;
-	s = cJSON_PrintUnformatted(msg);
-	if (!s)
-		return;
-	n = strlen(s) + 32;
-	line = malloc(n);
-	if (!line || xsnprintf(line, n, "E %.0f %s\n", id->valuedouble, s) < 0)
-		return;
-	r = write_all(line, strlen(line));
+	/* one writev: the line is whole in the page cache or not there */
+	iov[0] = (struct iovec){.iov_base = head, .iov_len = strlen(head)};
+	iov[1] = (struct iovec){.iov_base = (void *)json, .iov_len = len};
+	iov[2] = (struct iovec){.iov_base = (void *)"\n", .iov_len = 1};
+	r = write_all(iov, 3);
 	if (r < 0)
 		log_warning_errno(r, "gate spool: cannot append; this event survives only in memory");
 }
@@ -276,8 +279,10 @@ void spool_ack(uint64_t id, bool empty)
 		if (ftruncate(spool_fd, 0) == 0)
 			return;
 	}
-	if (xsnprintf(line, sizeof(line), "A %" PRIu64 "\n", id) == 0)
-		(void)write_all(line, strlen(line));
+	if (xsnprintf(line, sizeof(line), "A %" PRIu64 "\n", id) == 0) {
+		struct iovec iov = {.iov_base = line, .iov_len = strlen(line)};
+		(void)write_all(&iov, 1);
+	}
 	if (empty && syncer_start()) {
 		/* the same, by the syncer, unless an append comes first; the "A"
 		 * line covers a crash before it */

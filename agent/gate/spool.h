@@ -23,8 +23,9 @@
  * handed to requeue (which takes ownership) in order; then the file starts
  * over. Returns how many were requeued, or negative errno. */
 int spool_open(const char *dir, void (*requeue)(cJSON *msg));
-/* The message is queued (only "emit" messages are kept). */
-void spool_append(const cJSON *msg);
+/* The emit message id, as printed for the worker (json, len bytes), is
+ * queued. */
+void spool_append(uint64_t id, const char *json, size_t len);
 /* Everything up to id is acknowledged; `empty`: nothing is pending. */
 void spool_ack(uint64_t id, bool empty);
 /* fdatasync if something was written since the last one: asks the syncer

@@ -59,53 +59,87 @@ static unsigned attr_needs(enum usb_attr a)
 	}
 }
 
-static int compile_value(enum usb_attr a, const cJSON *it, struct mval *v)
+/* The compiled match is one allocation: the header and its terms, then
+ * every term's values, then their strings (a city's allowlist is thousands
+ * of rules, each a few short strings: one malloc a rule, not one a value;
+ * issue 19/23, the gate's memory). */
+struct match_block {
+	struct mval *v;  /* the next free value */
+	char *s, *s_end; /* the next free string byte */
+};
+
+static int compile_value(enum usb_attr a, const cJSON *it, struct mval *v, struct match_block *b)
 {
+	size_t n;
+
 	if (!cJSON_IsString(it) || !it->valuestring || !usb_match_value_valid(a, it->valuestring))
 		return -EINVAL;
 	if (a == USB_ATTR_INTERFACES)
 		return usb_lang_parse_iface(it->valuestring, &v->pat) ? 0 : -EINVAL;
 	if (a == USB_ATTR_ID)
 		return usb_lang_parse_devid(it->valuestring, &v->vendor, &v->product) ? 0 : -EINVAL;
-	v->s = strdup(it->valuestring);
-	if (!v->s)
-		return -ENOMEM;
-	v->len = strlen(v->s);
+	n = strlen(it->valuestring);
+	if (n + 1 > (size_t)(b->s_end - b->s))
+		return -EINVAL; /* not counted by the sizing pass: cannot happen */
+	v->s = memcpy(b->s, it->valuestring, n + 1);
+	v->len = n;
+	b->s += n + 1;
 	return 0;
 }
 
 struct usb_match *usb_match_free(struct usb_match *m)
 {
-	if (!m)
-		return NULL;
-	for (size_t i = 0; i < m->n; i++) {
-		for (size_t j = 0; j < m->t[i].n; j++)
-			free(m->t[i].v[j].s);
-		free(m->t[i].v);
-	}
-	free(m);
+	free(m); /* one block (struct match_block) */
 	return NULL;
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct usb_match *, usb_match_free)
 
+/* The sizing pass: keys, values and string bytes of o as given (whatever
+ * does not count here is refused by the compiling pass). */
+static void match_size(const cJSON *o, size_t *keys, size_t *vals, size_t *bytes)
+{
+	const cJSON *c, *it;
+
+	*keys = *vals = *bytes = 0;
+	for (c = o ? o->child : NULL; c; c = c->next) {
+		(*keys)++;
+		if (cJSON_IsString(c)) {
+			(*vals)++;
+			*bytes += strlen(c->valuestring) + 1;
+		} else if (cJSON_IsArray(c))
+			cJSON_ArrayForEach(it, c)
+			{
+				(*vals)++;
+				if (cJSON_IsString(it))
+					*bytes += strlen(it->valuestring) + 1;
+			}
+		else
+			(*vals)++;
+	}
+}
+
 int usb_match_compile(const cJSON *o, struct usb_match **ret, unsigned *needs, char *err, size_t errsz)
 {
 	_cleanup_(usb_match_freep) struct usb_match *m = NULL;
-	size_t n = 0;
+	size_t n, nv, nb, head;
+	struct match_block b;
 	const cJSON *c;
 
 	if (err && errsz)
 		err[0] = '\0';
 	if (o && !cJSON_IsObject(o))
 		FAIL("match: not an object");
-	for (c = o ? o->child : NULL; c; c = c->next)
-		n++;
+	match_size(o, &n, &nv, &nb);
 	if (n > 2 * _USB_ATTR_MAX * (_USB_OP_MAX + 1))
 		FAIL("match: too many keys");
-	m = calloc(1, sizeof(*m) + n * sizeof(m->t[0]));
+	head = (sizeof(*m) + n * sizeof(m->t[0]) + _Alignof(struct mval) - 1) & ~(_Alignof(struct mval) - 1);
+	m = calloc(1, head + nv * sizeof(struct mval) + nb);
 	if (!m)
 		return -ENOMEM;
+	b.v = (struct mval *)((char *)m + head);
+	b.s = (char *)(b.v + nv);
+	b.s_end = b.s + nb;
 	for (c = o ? o->child : NULL; c; c = c->next) {
 		const struct usb_match_key *k = usb_match_key_find(c->string);
 		struct mterm *t = &m->t[m->n];
@@ -121,12 +155,10 @@ int usb_match_compile(const cJSON *o, struct usb_match **ret, unsigned *needs, c
 		t->attr = k->attr;
 		t->op = k->op;
 		if (!k->array) {
-			t->v = calloc(1, sizeof(*t->v));
-			if (!t->v)
-				return -ENOMEM;
+			t->v = b.v++;
 			m->n++;
 			t->n = 1;
-			r = compile_value(k->attr, c, &t->v[0]);
+			r = compile_value(k->attr, c, &t->v[0], &b);
 		} else {
 			size_t cnt = 0, i = 0;
 
@@ -135,21 +167,18 @@ int usb_match_compile(const cJSON *o, struct usb_match **ret, unsigned *needs, c
 			cJSON_ArrayForEach(it, c) cnt++;
 			if (cnt == 0 || cnt > USB_MATCH_SET_MAX)
 				FAIL("match.%s: expected 1 to %d values", k->key, USB_MATCH_SET_MAX);
-			t->v = calloc(cnt, sizeof(*t->v));
-			if (!t->v)
-				return -ENOMEM;
+			t->v = b.v;
+			b.v += cnt;
 			m->n++;
 			t->n = cnt;
 			r = 0;
 			cJSON_ArrayForEach(it, c)
 			{
-				r = compile_value(k->attr, it, &t->v[i++]);
+				r = compile_value(k->attr, it, &t->v[i++], &b);
 				if (r < 0)
 					break;
 			}
 		}
-		if (r == -ENOMEM)
-			return r;
 		if (r < 0)
 			FAIL("match.%s: bad value for %s", k->key, usb_attr_to_string(k->attr));
 		m->attrs |= 1u << k->attr;

@@ -29,7 +29,8 @@
  * longer preempts the driver inside sendmsg()).
  * Output: one "key value" line per figure.
  *   usage: bench_usb -a mamori|mamori-stopped|usbguard|floor -B BINDIR
- *                    [-n N] [-g GAP_MS] [-b ROUNDS] [-w WORKDIR] [-d FILE] */
+ *                    [-n N] [-g GAP_MS] [-b ROUNDS] [-w WORKDIR] [-d FILE]
+ *   env UGB_SMAPS=FILE: the agent's /proc/PID/smaps at the end of the run. */
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -617,7 +618,7 @@ int main(int argc, char **argv)
 			die("no mamori-worker to stop");
 		usleep(100000);
 	}
-	long rss0 = status_kb(pid, "VmRSS");
+	long rss0 = status_kb(pid, "VmRSS"), hwm0 = status_kb(pid, "VmHWM");
 	double cpu0 = cpu_ns(pid);
 
 	ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
@@ -745,8 +746,26 @@ int main(int argc, char **argv)
 		free(each);
 	}
 
-	printf("vmrss_start_kb %ld\nvmrss_end_kb %ld\nvmhwm_kb %ld\n", rss0, status_kb(pid, "VmRSS"),
-	       status_kb(pid, "VmHWM"));
+	if (getenv("UGB_SMAPS")) { /* where the gate's memory is, at the end of the run */
+		char sm[64], buf[4096];
+		int in, out;
+		ssize_t k;
+
+		snprintf(sm, sizeof(sm), "/proc/%d/smaps", (int)pid);
+		in = open(sm, O_RDONLY | O_CLOEXEC);
+		out = open(getenv("UGB_SMAPS"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		while (in >= 0 && out >= 0 && (k = read(in, buf, sizeof(buf))) > 0)
+			if (write(out, buf, (size_t)k) != k)
+				break;
+		if (in < 0 || out < 0)
+			fprintf(stderr, "UGB_SMAPS: cannot copy %s\n", sm);
+		if (in >= 0)
+			close(in);
+		if (out >= 0)
+			close(out);
+	}
+	printf("vmrss_start_kb %ld\nvmhwm_start_kb %ld\nvmrss_end_kb %ld\nvmhwm_kb %ld\n", rss0, hwm0,
+	       status_kb(pid, "VmRSS"), status_kb(pid, "VmHWM"));
 	if (worker > 0)
 		printf("worker_vmrss_kb %ld\nagent_total_vmrss_kb %ld\n", status_kb(worker, "VmRSS"),
 		       status_kb(pid, "VmRSS") + status_kb(worker, "VmRSS"));

@@ -63,7 +63,7 @@ fig() {
 printf '%-34s %12s %12s %12s %12s\n' figure usbguard floor mamori mamori-stopped
 for k in startup_ms latency_median_us latency_p99_us latency_max_us latency_from_emit_median_us \
 	latency_from_emit_p99_us latency_from_emit_max_us latency_allowed_median_us latency_blocked_median_us \
-	burst_last_median_us burst_last_p99_us burst_each_p99_us vmrss_end_kb vmhwm_kb worker_vmrss_kb \
+	burst_last_median_us burst_last_p99_us burst_each_p99_us vmrss_end_kb vmhwm_start_kb vmhwm_kb worker_vmrss_kb \
 	agent_total_vmrss_kb cpu_us_per_insertion; do
 	printf '%-34s %12s %12s %12s %12s\n' "$k" "$(fig usbguard $k)" "$(fig floor $k)" "$(fig mamori $k)" \
 		"$(fig mamori-stopped $k)"
