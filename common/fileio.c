@@ -61,17 +61,13 @@ int read_file_capped(const char *path, size_t cap, char **ret_buf, size_t *ret_l
 	return 0;
 }
 
-int read_one_line(const char *path, char *buf, size_t bufsz)
+int read_one_line_fd(int fd, char *buf, size_t bufsz)
 {
-	_cleanup_close_ int fd = -1;
 	ssize_t n;
 	char *nl;
 
 	if (bufsz < 2)
 		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
 	do
 		n = read(fd, buf, bufsz - 1);
 	while (n < 0 && errno == EINTR);
@@ -82,6 +78,18 @@ int read_one_line(const char *path, char *buf, size_t bufsz)
 	if (nl)
 		*nl = '\0';
 	return 0;
+}
+
+int read_one_line(const char *path, char *buf, size_t bufsz)
+{
+	_cleanup_close_ int fd = -1;
+
+	if (bufsz < 2)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	return read_one_line_fd(fd, buf, bufsz);
 }
 
 static int fsync_parent(const char *path)
@@ -206,21 +214,24 @@ fail:
 	return r;
 }
 
-int write_string_file(const char *path, const char *s)
+int write_string_fd(int fd, const char *s)
 {
-	_cleanup_close_ int fd = -1;
 	size_t len = strlen(s);
 	ssize_t n;
 
-	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
 	do
 		n = write(fd, s, len);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
 	return (size_t)n == len ? 0 : -EIO;
+}
+
+int write_string_file(const char *path, const char *s)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+
+	return fd < 0 ? -errno : write_string_fd(fd, s);
 }
 
 int mkdir_p(const char *path, int mode)

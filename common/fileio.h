@@ -17,6 +17,8 @@ ssize_t read_full(int fd, void *buf, size_t n);
 /* Read the first line of a (sysfs/proc) file, newline stripped, at most
  * bufsz-1 bytes. */
 int read_one_line(const char *path, char *buf, size_t bufsz);
+/* The same from an open descriptor (one read). */
+int read_one_line_fd(int fd, char *buf, size_t bufsz);
 
 /* What a writer may do at path: WRITE_REPLACE (missing or a regular file:
  * temp file + rename), WRITE_IN_PLACE (a character device or FIFO, e.g.
@@ -37,6 +39,8 @@ int write_file_atomic(const char *path, const void *data, size_t len, int mode);
 /* Write a short string to an existing file (sysfs attributes): open O_WRONLY,
  * one write, close. */
 int write_string_file(const char *path, const char *s);
+/* The same on an open descriptor (one write). */
+int write_string_fd(int fd, const char *s);
 
 /* mkdir -p with mode for each created component. */
 int mkdir_p(const char *path, int mode);

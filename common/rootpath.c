@@ -7,12 +7,16 @@
  * strings instead let Debian's /var/run -> /run read the host's
  * /run/reboot-required (issue 21). */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/openat2.h>
 
 #include "rootpath.h"
 #include "strutil.h"
@@ -21,12 +25,21 @@
 
 static char root_prefix[PATH_MAX];
 static char map_from[PATH_MAX], map_to[PATH_MAX];
+/* the root directory, for openat2(RESOLVE_IN_ROOT) in root_openf: opened at
+ * the first use, and checked against the root's inode at every use (a
+ * descriptor number the process closed and reused is never trusted) */
+static int root_fd = -1;
+static dev_t root_dev;
+static ino_t root_ino;
 
 int root_set(const char *root)
 {
 	size_t n;
 	int r;
 
+	if (root_fd >= 0)
+		close(root_fd);
+	root_fd = -1;
 	r = strscpy(root_prefix, sizeof(root_prefix) - 256, root ? root : "");
 	if (r < 0) {
 		root_prefix[0] = '\0';
@@ -193,4 +206,60 @@ int root_pathf(char *buf, size_t bufsz, const char *fmt, ...)
 	if ((size_t)r >= sizeof(rel))
 		return -ENAMETOOLONG;
 	return root_path(buf, bufsz, rel);
+}
+
+/* The root's descriptor, (re)opened when it is not the root's directory. */
+static int root_dirfd(void)
+{
+	struct stat st;
+
+	if (root_fd >= 0 && fstat(root_fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_dev == root_dev &&
+	    st.st_ino == root_ino)
+		return root_fd;
+	root_fd = open(root_prefix, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0)
+		return -errno;
+	if (fstat(root_fd, &st) < 0) {
+		int r = -errno;
+
+		close(root_fd);
+		return root_fd = -1, r;
+	}
+	root_dev = st.st_dev;
+	root_ino = st.st_ino;
+	return root_fd;
+}
+
+int root_openf(int flags, const char *fmt, ...)
+{
+	char rel[PATH_MAX], host[PATH_MAX];
+	va_list ap;
+	int r, fd;
+
+	va_start(ap, fmt);
+	r = vsnprintf(rel, sizeof(rel), fmt, ap);
+	va_end(ap);
+	if (r < 0 || rel[0] != '/')
+		return -EINVAL;
+	if ((size_t)r >= sizeof(rel))
+		return -ENAMETOOLONG;
+	if (root_prefix[0] && !mapped(rel) && (fd = root_dirfd()) >= 0) {
+		/* the kernel walks the path inside the root, in one call (the
+		 * walk of resolve_in_root is an lstat a component) */
+		struct open_how how = {.flags = (unsigned long long)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT};
+		long k = syscall(SYS_openat2, fd, rel + 1, &how, sizeof(how));
+
+		if (k >= 0)
+			return (int)k;
+		if (errno != ENOSYS && errno != EPERM && errno != EINVAL && errno != E2BIG && errno != EAGAIN &&
+		    errno != EXDEV)
+			return -errno; /* what open(2) of root_path() would say */
+		                       /* no openat2 here (an older kernel, a seccomp filter) or a rename
+		 * in the root during the walk (EAGAIN, EXDEV): root_path()'s walk */
+	}
+	r = root_path(host, sizeof(host), rel);
+	if (r < 0)
+		return r;
+	fd = open(host, flags | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }

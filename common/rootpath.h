@@ -39,4 +39,11 @@ int root_map(const char *inroot, const char *host);
 /* Like root_path, with a printf-style path. */
 int root_pathf(char *buf, size_t bufsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* open(2) of the printf-style absolute system path fmt, resolved as
+ * root_path() resolves it (O_CLOEXEC added). With a root set, the kernel
+ * does the walk in one call: openat2(RESOLVE_IN_ROOT) on a descriptor of
+ * the root (root_path()'s walk where openat2 is refused). A descriptor, or
+ * -errno. */
+int root_openf(int flags, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

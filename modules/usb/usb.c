@@ -17,6 +17,7 @@
  * udev's ID_FS_TYPE) classifies it, BLKROSET makes it read-only where
  * required, re-applied on every change event. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -127,20 +128,20 @@ static void dev_forget(struct usb_state *st, const char *devpath)
 
 /* ---- sysfs writes ---------------------------------------------------------- */
 
+/* sysfs attributes of the decision path: one openat2 under a root prefix
+ * (common/rootpath.h), not a walk of lstat calls */
 static int write_attr(const char *syspath, const char *attr, const char *value)
 {
-	char p[PATH_MAX];
-	int r = root_pathf(p, sizeof(p), "%s/%s", syspath, attr);
+	_cleanup_close_ int fd = root_openf(O_WRONLY | O_NOCTTY, "%s/%s", syspath, attr);
 
-	return r < 0 ? r : write_string_file(p, value);
+	return fd < 0 ? fd : write_string_fd(fd, value);
 }
 
 static int read_attr_line(const char *syspath, const char *attr, char *buf, size_t bufsz)
 {
-	char p[PATH_MAX];
-	int r = root_pathf(p, sizeof(p), "%s/%s", syspath, attr);
+	_cleanup_close_ int fd = root_openf(O_RDONLY | O_NOCTTY, "%s/%s", syspath, attr);
 
-	return r < 0 ? r : read_one_line(p, buf, bufsz);
+	return fd < 0 ? fd : read_one_line_fd(fd, buf, bufsz);
 }
 
 static bool is_root_hub(struct udev_device *d)

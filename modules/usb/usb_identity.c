@@ -41,17 +41,11 @@ enum usb_connect_type usb_connect_type_from_string(const char *s)
 /* Read at most cap bytes of dir/attr into buf. Returns the length or -errno. */
 static ssize_t read_attr(const char *dir, const char *attr, void *buf, size_t cap)
 {
-	char p[PATH_MAX];
-	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int fd = root_openf(O_RDONLY | O_NOCTTY, "%s/%s", dir, attr);
 	size_t len = 0;
-	int r;
 
-	r = root_pathf(p, sizeof(p), "%s/%s", dir, attr);
-	if (r < 0)
-		return r;
-	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	while (len < cap) {
 		ssize_t n = read(fd, (char *)buf + len, cap - len);
 
