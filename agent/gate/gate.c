@@ -547,7 +547,7 @@ static void queue_event(cJSON *msg)
 	if (!e.buf || (e.len = strlen(e.buf)) > IPC_MSG_MAX) {
 		log_error("event %llu cannot be queued (%s): counted as lost", (unsigned long long)e.id,
 		          e.buf ? "too large" : "out of memory");
-		G.dropped += 1 + e.lost;
+		G.dropped += e.lost ? e.lost : 1; /* an overflow record: its count */
 		free(e.buf);
 		return;
 	}
@@ -562,7 +562,7 @@ static void queue_event(cJSON *msg)
 			cap = GATE_QUEUE_MAX;
 		q = reallocarray(G.queue, cap, sizeof(*G.queue));
 		if (!q) {
-			G.dropped += 1 + e.lost;
+			G.dropped += e.lost ? e.lost : 1;
 			free(e.buf);
 			return;
 		}
