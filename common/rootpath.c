@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,13 +33,21 @@ static int root_fd = -1;
 static dev_t root_dev;
 static ino_t root_ino;
 
+/* root_fd is still the directory root_dirfd() opened */
+static bool root_fd_valid(void)
+{
+	struct stat st;
+
+	return fstat(root_fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_dev == root_dev && st.st_ino == root_ino;
+}
+
 int root_set(const char *root)
 {
 	size_t n;
 	int r;
 
-	if (root_fd >= 0)
-		close(root_fd);
+	if (root_fd >= 0 && root_fd_valid())
+		close(root_fd); /* only our own: a number closed elsewhere may be reused */
 	root_fd = -1;
 	r = strscpy(root_prefix, sizeof(root_prefix) - 256, root ? root : "");
 	if (r < 0) {
@@ -213,8 +222,7 @@ static int root_dirfd(void)
 {
 	struct stat st;
 
-	if (root_fd >= 0 && fstat(root_fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_dev == root_dev &&
-	    st.st_ino == root_ino)
+	if (root_fd >= 0 && root_fd_valid())
 		return root_fd;
 	root_fd = open(root_prefix, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0)
@@ -251,11 +259,12 @@ int root_openf(int flags, const char *fmt, ...)
 
 		if (k >= 0)
 			return (int)k;
+		/* no openat2 here (an older kernel, a seccomp filter) or a rename in
+		 * the root during the walk (EAGAIN, EXDEV): root_path()'s walk; any
+		 * other error is what open(2) of root_path() would say */
 		if (errno != ENOSYS && errno != EPERM && errno != EINVAL && errno != E2BIG && errno != EAGAIN &&
 		    errno != EXDEV)
-			return -errno; /* what open(2) of root_path() would say */
-		                       /* no openat2 here (an older kernel, a seccomp filter) or a rename
-		 * in the root during the walk (EAGAIN, EXDEV): root_path()'s walk */
+			return -errno;
 	}
 	r = root_path(host, sizeof(host), rel);
 	if (r < 0)

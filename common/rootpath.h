@@ -42,8 +42,9 @@ int root_pathf(char *buf, size_t bufsz, const char *fmt, ...) __attribute__((for
 /* open(2) of the printf-style absolute system path fmt, resolved as
  * root_path() resolves it (O_CLOEXEC added). With a root set, the kernel
  * does the walk in one call: openat2(RESOLVE_IN_ROOT) on a descriptor of
- * the root (root_path()'s walk where openat2 is refused). A descriptor, or
- * -errno. */
+ * the root (root_path()'s walk where openat2 is refused), opened at the
+ * first call: the root is expected to stay the same directory until the
+ * next root_set(). A descriptor, or -errno. */
 int root_openf(int flags, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif
