@@ -82,14 +82,9 @@ int read_one_line_fd(int fd, char *buf, size_t bufsz)
 
 int read_one_line(const char *path, char *buf, size_t bufsz)
 {
-	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
-	if (bufsz < 2)
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	return read_one_line_fd(fd, buf, bufsz);
+	return fd < 0 ? -errno : read_one_line_fd(fd, buf, bufsz);
 }
 
 static int fsync_parent(const char *path)

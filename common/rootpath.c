@@ -201,6 +201,16 @@ int root_path_nofollow(char *buf, size_t bufsz, const char *path)
 	return xsnprintf(buf, bufsz, "%s%s%s", res, dl && res[dl - 1] == '/' ? "" : "/", name);
 }
 
+/* The printf-style path of root_pathf and root_openf into rel. */
+static int format_path(char rel[static PATH_MAX], const char *fmt, va_list ap)
+{
+	int r = vsnprintf(rel, PATH_MAX, fmt, ap);
+
+	if (r < 0)
+		return -EINVAL;
+	return r >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
 int root_pathf(char *buf, size_t bufsz, const char *fmt, ...)
 {
 	char rel[PATH_MAX];
@@ -208,13 +218,9 @@ int root_pathf(char *buf, size_t bufsz, const char *fmt, ...)
 	int r;
 
 	va_start(ap, fmt);
-	r = vsnprintf(rel, sizeof(rel), fmt, ap);
+	r = format_path(rel, fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		return -EINVAL;
-	if ((size_t)r >= sizeof(rel))
-		return -ENAMETOOLONG;
-	return root_path(buf, bufsz, rel);
+	return r < 0 ? r : root_path(buf, bufsz, rel);
 }
 
 /* The root's descriptor, (re)opened when it is not the root's directory. */
@@ -245,12 +251,12 @@ int root_openf(int flags, const char *fmt, ...)
 	int r, fd;
 
 	va_start(ap, fmt);
-	r = vsnprintf(rel, sizeof(rel), fmt, ap);
+	r = format_path(rel, fmt, ap);
 	va_end(ap);
-	if (r < 0 || rel[0] != '/')
+	if (r < 0)
+		return r;
+	if (rel[0] != '/')
 		return -EINVAL;
-	if ((size_t)r >= sizeof(rel))
-		return -ENAMETOOLONG;
 	if (root_prefix[0] && !mapped(rel) && (fd = root_dirfd()) >= 0) {
 		/* the kernel walks the path inside the root, in one call (the
 		 * walk of resolve_in_root is an lstat a component) */
