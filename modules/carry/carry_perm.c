@@ -47,6 +47,9 @@ struct carry_perm {
 	struct carry_perm_entry cache[CARRY_PERM_CACHE];
 	/* the thread's */
 	char *buf;
+	/* what the thread had read but not handed over when it was told to
+	 * stop: buf[rest_off, rest_end), for carry_perm_free's drop */
+	size_t rest_off, rest_end;
 	size_t unsignalled;     /* closes queued since the loop was last woken */
 	int64_t unsignalled_ms; /* when the first of them was queued */
 };
@@ -158,6 +161,19 @@ static bool may_linger(struct carry_perm *p)
 	return r;
 }
 
+/* The next event of buf[*off, n) into *md (copied: info records align
+ * events to 4 bytes only); false at the end or at a malformed length. */
+static bool next_metadata(const char *buf, size_t n, size_t *off, struct fanotify_event_metadata *md)
+{
+	if (n - *off < FAN_EVENT_METADATA_LEN)
+		return false;
+	memcpy(md, buf + *off, sizeof(*md));
+	if (md->event_len < FAN_EVENT_METADATA_LEN || md->event_len > n - *off)
+		return false;
+	*off += md->event_len;
+	return true;
+}
+
 static void *thread_main(void *arg)
 {
 	struct carry_perm *p = arg;
@@ -165,6 +181,7 @@ static void *thread_main(void *arg)
 
 	for (;;) {
 		struct pollfd pf[2] = {{.fd = p->fan_fd, .events = POLLIN}, {.fd = p->stop_fd, .events = POLLIN}};
+		struct fanotify_event_metadata md;
 		ssize_t n;
 		size_t off = 0;
 		bool perm = false;
@@ -190,15 +207,9 @@ static void *thread_main(void *arg)
 		n = read(p->fan_fd, p->buf, CARRY_PERM_BUF);
 		if (n <= 0)
 			continue;
-		while ((size_t)n - off >= FAN_EVENT_METADATA_LEN) {
-			struct fanotify_event_metadata md;
+		while (next_metadata(p->buf, (size_t)n, &off, &md)) {
 			struct carry_perm_event e;
 
-			/* unaligned-safe copy: info records align events to 4 bytes only */
-			memcpy(&md, p->buf + off, sizeof(md));
-			if (md.event_len < FAN_EVENT_METADATA_LEN || md.event_len > (size_t)n - off)
-				break;
-			off += md.event_len;
 			if (md.vers != FANOTIFY_METADATA_VERSION) {
 				if (md.fd >= 0)
 					close(md.fd);
@@ -214,11 +225,12 @@ static void *thread_main(void *arg)
 			}
 			e = (struct carry_perm_event){.fd = md.fd, .pid = md.pid, .mask = md.mask};
 			if (!forward(p, &e)) {
-				/* stopping: an open is denied (fail closed), a close let go */
-				if (e.fd >= 0 && (e.mask & FAN_OPEN_PERM))
-					carry_perm_respond(p->fan_fd, e.fd, false);
-				else if (e.fd >= 0)
-					close(e.fd);
+				/* stopping: this event and the rest of the buffer go to
+				 * carry_perm_free's drop (a close is still recorded, an
+				 * open denied): nothing read is let go unrecorded */
+				p->rest_off = off - md.event_len;
+				p->rest_end = (size_t)n;
+				return NULL;
 			}
 		}
 		linger = !perm && may_linger(p);
@@ -256,8 +268,20 @@ int carry_perm_new(int fan_fd, pid_t self, struct carry_perm **ret)
 	return 0;
 }
 
+static void drop_one(struct carry_perm *p, const struct carry_perm_event *e,
+                     void (*drop)(const struct carry_perm_event *e, void *ud), void *ud)
+{
+	if (drop)
+		drop(e, ud);
+	else if (e->fd >= 0 && (e->mask & FAN_OPEN_PERM))
+		carry_perm_respond(p->fan_fd, e->fd, false);
+	else if (e->fd >= 0)
+		close(e->fd);
+}
+
 void carry_perm_free(struct carry_perm *p, void (*drop)(const struct carry_perm_event *e, void *ud), void *ud)
 {
+	struct fanotify_event_metadata md;
 	struct carry_perm_event e;
 	uint64_t one = 1;
 
@@ -271,11 +295,15 @@ void carry_perm_free(struct carry_perm *p, void (*drop)(const struct carry_perm_
 		(void)!write(p->stop_fd, &one, sizeof(one));
 		pthread_join(p->thread, NULL);
 	}
-	while (p->q && carry_perm_next(p, &e)) {
-		if (drop)
-			drop(&e, ud);
-		else if (e.fd >= 0)
-			close(e.fd);
+	while (p->q && carry_perm_next(p, &e))
+		drop_one(p, &e, drop, ud);
+	/* then, in the kernel's order, what the thread read after them */
+	for (size_t off = p->rest_off; p->buf && next_metadata(p->buf, p->rest_end, &off, &md);) {
+		if (md.vers != FANOTIFY_METADATA_VERSION) {
+			if (md.fd >= 0)
+				close(md.fd);
+		} else if (md.fd >= 0 || (md.mask & FAN_Q_OVERFLOW))
+			drop_one(p, &(struct carry_perm_event){.fd = md.fd, .pid = md.pid, .mask = md.mask}, drop, ud);
 	}
 	pthread_cond_destroy(&p->space);
 	pthread_mutex_destroy(&p->lock);

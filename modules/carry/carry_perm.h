@@ -66,8 +66,10 @@ struct carry_perm;
  * pid (its own opens are always allowed). 0 or -errno. */
 int carry_perm_new(int fan_fd, pid_t self, struct carry_perm **ret);
 
-/* Stop the thread; every event still queued is passed to drop (which owns
- * its fd), e.g. to deny it. */
+/* Stop the thread; every event still queued, then every event the thread
+ * had read but not queued yet, is passed to drop (which owns its fd), e.g.
+ * to deny it; without drop an open is denied, a close's fd closed. What
+ * the thread had not read stays in the kernel's queue of fan_fd. */
 void carry_perm_free(struct carry_perm *p, void (*drop)(const struct carry_perm_event *e, void *ud), void *ud);
 
 /* Readable while events wait for the loop. */
