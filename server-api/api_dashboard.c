@@ -897,6 +897,11 @@ static int metrics_queues(struct server *srv, FILE *b, const struct api_device_m
 	        "mamori_checkin_duration_seconds_sum %.9f\nmamori_checkin_duration_seconds_count %" PRIu64 "\n",
 	        m.checkin_buckets[API_DEVICE_LATENCY_BUCKETS - 1], m.checkin_seconds_sum,
 	        m.checkin_buckets[API_DEVICE_LATENCY_BUCKETS - 1]);
+	fprintf(b,
+	        "# HELP mamori_checkins_tls_resumed_total Check-ins whose TLS connection resumed a session (a ticket) "
+	        "instead of a full handshake.\n"
+	        "# TYPE mamori_checkins_tls_resumed_total counter\nmamori_checkins_tls_resumed_total %" PRIu64 "\n",
+	        m.checkins_tls_resumed);
 	if ((r = STORE_CALL(srv->store, command_counts, command_count_cb, &cc)) < 0)
 		return r;
 	fprintf(b,

@@ -107,6 +107,7 @@ struct device_state {
 	uint64_t groups, grouped;                     /* group commits, uploads in them */
 	uint64_t latency[API_DEVICE_LATENCY_BUCKETS]; /* per bucket, not cumulative */
 	double latency_sum_s;
+	uint64_t tls_resumed; /* check-ins over a resumed TLS session (issue 18) */
 };
 
 const double api_device_latency_bounds[API_DEVICE_LATENCY_BUCKETS - 1] = {
@@ -126,6 +127,7 @@ void api_device_metrics(const struct server *srv, struct api_device_metrics *ret
 	ret->checkin_seconds_sum = ds->latency_sum_s;
 	ret->checkins_pending = ds->n_pending;
 	ret->checkins_pending_bytes = ds->pending_bytes;
+	ret->checkins_tls_resumed = ds->tls_resumed;
 }
 
 static void latency_observe(struct device_state *ds, double s)
@@ -806,9 +808,11 @@ static void handle_checkin(void *userdata, struct http_req *req)
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	checkin(srv, req);
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	if (srv->device_state)
+	if (srv->device_state) {
 		latency_observe(srv->device_state,
 		                (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
+		srv->device_state->tls_resumed += http_req_tls_resumed(req);
+	}
 }
 
 /* ---- events ------------------------------------------------------------------------ */

@@ -539,6 +539,15 @@ X509 *http_req_peer_cert(const struct http_req *req)
 	return SSL_get0_peer_certificate(ssl);
 }
 
+bool http_req_tls_resumed(const struct http_req *req)
+{
+	struct evhttp_connection *conn = req->local_reply ? NULL : evhttp_request_get_connection(req->ev);
+	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+
+	return ssl && SSL_session_reused(ssl) == 1;
+}
+
 static int gunzip(const unsigned char *in, size_t n, size_t cap, char **ret, size_t *ret_len)
 {
 	z_stream zs = {0};

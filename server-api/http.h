@@ -113,6 +113,9 @@ void http_req_abandon(struct http_req *req);
 bool http_req_client_gone(const struct http_req *req);
 /* The verified client certificate, NULL on a listener without client CA. Borrowed. */
 X509 *http_req_peer_cert(const struct http_req *req);
+/* Whether the request's TLS connection resumed a session (a ticket) rather
+ * than making a full handshake (OpenSSL's SSL_session_reused). */
+bool http_req_tls_resumed(const struct http_req *req);
 
 /* The body, gzip-decoded if Content-Encoding says so, at most cap bytes,
  * NUL-terminated (borrowed until the request is answered). -E2BIG beyond

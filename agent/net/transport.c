@@ -23,6 +23,7 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <zlib.h>
 
@@ -48,13 +49,146 @@
 #define CHECKIN_RESPONSE_MAX (256 * 1024)
 #define POLICY_RESPONSE_MAX  (POLICY_SIZE_MAX + 4096)
 
-/* ---- one connection ---------------------------------------------------------- */
+/* ---- TLS session resumption (issue 18) ----------------------------------------
+ * A full handshake is most of the server's CPU a check-in (decoding the
+ * client certificate, two ECDSA verifications, the key exchange); it gives
+ * one session ticket a handshake. Each sync is a new process (mamori-worker
+ * runs mamorictl), so the newest session is kept in the state directory
+ * (TRANSPORT_TLS_SESSION, 0600, written by the root part; the sandboxed
+ * network child hands it over as bytes) and offered at the next connection.
+ * It is offered only under the key it was made with — the SHA-256 of the
+ * pinned CA's and the device identity's bytes — so a session never carries
+ * a trust anchor or an identity across a change of either (renewal,
+ * enrollment again); the server checks the certificate it carries (expiry
+ * at resumption, revocation per request). The process holds it as
+ * [key][DER of the SSL_SESSION]: the root part never parses it. */
+#define TLS_KEY_LEN     32
+#define TLS_SESSION_MAX (16 * 1024)
 
 struct transport_conn {
 	CURL *curl;
 	char err[CURL_ERROR_SIZE];
 	int watch_fd; /* the long poll's socket to its root part: a transfer ends when that closes */
+	bool resumable; /* verified, with a device identity: sessions are kept and offered */
+	unsigned char tls_key[TLS_KEY_LEN]; /* SHA-256 of the pinned CA and the identity */
 };
+
+static struct {
+	unsigned char *blob;
+	size_t len;
+	bool fresh; /* came since the last load or save */
+} tls_session;
+static int tls_conn_index = -1;
+
+static void tls_session_set(unsigned char *blob, size_t len, bool fresh)
+{
+	if (tls_session.blob)
+		OPENSSL_cleanse(tls_session.blob, tls_session.len);
+	free(tls_session.blob);
+	tls_session.blob = blob;
+	tls_session.len = blob ? len : 0;
+	tls_session.fresh = blob && fresh;
+}
+
+int transport_tls_session_load(const char *state_dir)
+{
+	char path[PATH_MAX];
+	char *blob = NULL;
+	size_t n = 0;
+	int r;
+
+	if (xsnprintf(path, sizeof(path), "%s/%s", state_dir, TRANSPORT_TLS_SESSION) < 0)
+		return -ENAMETOOLONG;
+	r = read_file_capped(path, TLS_SESSION_MAX, &blob, &n);
+	if (r == -ENOENT) {
+		tls_session_set(NULL, 0, false);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	tls_session_set((unsigned char *)blob, n, false);
+	return 0;
+}
+
+int transport_tls_session_save(const char *state_dir)
+{
+	char path[PATH_MAX];
+	int r;
+
+	if (!tls_session.fresh)
+		return 0;
+	if (xsnprintf(path, sizeof(path), "%s/%s", state_dir, TRANSPORT_TLS_SESSION) < 0)
+		return -ENAMETOOLONG;
+	r = write_file_atomic(path, tls_session.blob, tls_session.len, 0600);
+	if (r == 0)
+		tls_session.fresh = false;
+	return r;
+}
+
+static struct transport_conn *tls_conn_of(const SSL *ssl)
+{
+	return tls_conn_index >= 0 ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tls_conn_index) : NULL;
+}
+
+/* A session (TLS 1.3: a ticket after the handshake) of a resumable connection: the newest is kept. */
+static int on_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	struct transport_conn *c = tls_conn_of(ssl);
+	unsigned char *blob, *p;
+	int n;
+
+	if (!c || !c->resumable || !SSL_SESSION_is_resumable(sess))
+		return 0;
+	n = i2d_SSL_SESSION(sess, NULL);
+	if (n <= 0 || (size_t)n > TLS_SESSION_MAX - TLS_KEY_LEN || !(blob = malloc(TLS_KEY_LEN + (size_t)n)))
+		return 0;
+	memcpy(blob, c->tls_key, TLS_KEY_LEN);
+	p = blob + TLS_KEY_LEN;
+	if (i2d_SSL_SESSION(sess, &p) != n) {
+		free(blob);
+		return 0;
+	}
+	tls_session_set(blob, TLS_KEY_LEN + (size_t)n, true);
+	return 0; /* the library keeps its reference: we hold the bytes */
+}
+
+/* At the start of a connection's handshake, before its ClientHello: the
+ * kept session, if it was made under this connection's key and has not
+ * expired. (libcurl offers only sessions of its own in-process cache.) */
+static void on_tls_info(const SSL *ssl, int where, int ret)
+{
+	struct transport_conn *c;
+	const unsigned char *p;
+	SSL_SESSION *s;
+
+	(void)ret;
+	if (!(where & SSL_CB_HANDSHAKE_START) || !SSL_in_before(ssl) || SSL_get_session(ssl) ||
+	    tls_session.len <= TLS_KEY_LEN || !(c = tls_conn_of(ssl)) || !c->resumable ||
+	    CRYPTO_memcmp(tls_session.blob, c->tls_key, TLS_KEY_LEN) != 0)
+		return;
+	p = tls_session.blob + TLS_KEY_LEN;
+	s = d2i_SSL_SESSION(NULL, &p, (long)(tls_session.len - TLS_KEY_LEN));
+	if (s && SSL_SESSION_is_resumable(s) &&
+	    (time_t)(SSL_SESSION_get_time(s) + SSL_SESSION_get_timeout(s)) > time(NULL))
+		(void)SSL_set_session((SSL *)ssl, s);
+	SSL_SESSION_free(s);
+}
+
+/* The key of a connection: SHA-256 over the CA's bytes, a NUL, the identity's bytes. */
+static int tls_key(const void *ca, size_t ca_len, const void *id, size_t id_len, unsigned char key[TLS_KEY_LEN])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned int n = 0;
+	int ok;
+
+	ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(md, ca, ca_len) == 1 &&
+	     EVP_DigestUpdate(md, "", 1) == 1 && EVP_DigestUpdate(md, id, id_len) == 1 &&
+	     EVP_DigestFinal_ex(md, key, &n) == 1 && n == TLS_KEY_LEN;
+	EVP_MD_CTX_free(md);
+	return ok ? 0 : -EIO;
+}
+
+/* ---- one connection ---------------------------------------------------------- */
 
 /* libcurl's progress callback (about once a second, also while waiting):
  * the long poll's network child gives up when its root part has gone —
@@ -192,9 +326,39 @@ struct conn_cfg {
  * issue 18). */
 static CURLcode leaf_only(CURL *curl, void *ssl_ctx, void *arg)
 {
-	(void)curl, (void)arg;
-	SSL_CTX_set_mode((SSL_CTX *)ssl_ctx, SSL_MODE_NO_AUTO_CHAIN);
+	struct transport_conn *c = arg;
+	SSL_CTX *ctx = ssl_ctx;
+
+	(void)curl;
+	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
+	/* resumption (above): libcurl has set the client session cache and its
+	 * own new-session callback just before this; ours replaces it */
+	if (c && c->resumable) {
+		if (tls_conn_index < 0)
+			tls_conn_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+		if (tls_conn_index < 0 || SSL_CTX_set_ex_data(ctx, tls_conn_index, c) != 1)
+			return CURLE_OK; /* a full handshake */
+		SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+		SSL_CTX_set_info_callback(ctx, on_tls_info);
+	}
 	return CURLE_OK;
+}
+
+/* Whether c keeps and offers sessions, and under which key (above). */
+static void conn_resumable(struct transport_conn *c, const struct conn_cfg *cfg)
+{
+	_cleanup_free_ char *ca = NULL, *id = NULL;
+	size_t ca_len = 0, id_len = 0;
+
+	if (!cfg->verify || !(cfg->pem_blob || cfg->client_pem))
+		return;
+	if (cfg->pem_blob && cfg->ca_blob)
+		c->resumable = tls_key(cfg->ca_blob, cfg->ca_len, cfg->pem_blob, cfg->pem_len, c->tls_key) == 0;
+	else if (!cfg->pem_blob && !cfg->ca_blob && read_file_capped(cfg->ca_file, 1024 * 1024, &ca, &ca_len) == 0 &&
+	         read_file_capped(cfg->client_pem, 1024 * 1024, &id, &id_len) == 0)
+		c->resumable = tls_key(ca, ca_len, id, id_len, c->tls_key) == 0;
+	if (id)
+		OPENSSL_cleanse(id, id_len);
 }
 
 static int conn_new(const struct conn_cfg *cfg, int timeout_s, struct transport_conn **ret)
@@ -232,7 +396,9 @@ static int conn_new(const struct conn_cfg *cfg, int timeout_s, struct transport_
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	SET(CURLOPT_ACCEPT_ENCODING, "");
 	SET(CURLOPT_USERAGENT, "mamori-agent/" MAMORI_VERSION);
+	conn_resumable(c, cfg);
 	SET(CURLOPT_SSL_CTX_FUNCTION, leaf_only);
+	SET(CURLOPT_SSL_CTX_DATA, c);
 	if (cfg->verify && cfg->ca_blob) {
 		struct curl_blob b = {.data = (void *)cfg->ca_blob, .len = cfg->ca_len, .flags = CURL_BLOB_COPY};
 
@@ -473,6 +639,7 @@ enum {
 	PS_RESULT,
 	PS_COMMAND, /* [u32 n][n bytes of envelope][signature]: the root part verifies (command_verify.h) */
 	PS_APPROVALS, /* [u32 n][n bytes of document][signature]: the root part verifies and installs (approval_verify.h) */
+	PS_SESSION,   /* [u32 n][n bytes]: the newest TLS session, kept as bytes (never parsed) for the next child */
 };
 #define PS_FRAME_MAX (POLICY_RESPONSE_MAX + 4096)
 
@@ -1451,6 +1618,24 @@ static int broker_serve(struct transport *t, int fd, int64_t local_version, stru
 			}
 			break;
 		}
+		case PS_SESSION: {
+			unsigned char *blob;
+
+			if (alen != n - sizeof(alen) || alen <= TLS_KEY_LEN || alen > TLS_SESSION_MAX) {
+				r = -EBADMSG;
+				break;
+			}
+			blob = malloc(alen);
+			if (!blob) {
+				r = -ENOMEM;
+				break;
+			}
+			memcpy(blob, p + sizeof(alen), alen);
+			OPENSSL_cleanse(p, n);
+			tls_session_set(blob, alen, true);
+			r = transport_tls_session_save(t->state_dir);
+			break;
+		}
 		case PS_IDENTITY: {
 			char *key = p + sizeof(alen), *cert = key + alen;
 			char save = *cert;
@@ -1575,6 +1760,10 @@ static int sync_privsep(struct transport *t, const cJSON *report, const struct j
 			res.r = poll_loop(t, &res.res, res.err, sizeof(res.err));
 		else
 			res.r = exchange(t, report, ji, local_version, &res.res, res.err, sizeof(res.err));
+		/* the newest TLS session, for the next sync's child (a failure
+		 * costs the next sync a full handshake, nothing else) */
+		if (!t->poll_mode && tls_session.fresh)
+			(void)ps_call(t, PS_SESSION, tls_session.blob, (uint32_t)tls_session.len, NULL, 0, NULL, NULL, 0);
 		(void)ps_send(t->broker, PS_RESULT, &res, sizeof(res), NULL, 0);
 		_exit(0);
 	}
@@ -1625,10 +1814,15 @@ int transport_sync_once(struct transport *t, const cJSON *report, struct transpo
 	t->n_result_ids = 0;
 	if (command_results_collect(t->state_dir, &t->results_json, &t->result_ids, &t->n_result_ids) < 0)
 		t->results_json = NULL;
-	if (t->o.sandbox_user && geteuid() == 0)
+	/* the last sync's TLS session (a failure: a full handshake) */
+	if (transport_tls_session_load(t->state_dir) < 0)
+		tls_session_set(NULL, 0, false);
+	if (t->o.sandbox_user && geteuid() == 0) {
 		r = sync_privsep(t, report, have_journal ? &ji : NULL, local_version, ret, err, errsz);
-	else
+	} else {
 		r = exchange(t, report, have_journal ? &ji : NULL, local_version, ret, err, errsz);
+		(void)transport_tls_session_save(t->state_dir);
+	}
 	if (have_journal && ret->head_seq == 0)
 		ret->head_seq = ji.head_seq;
 	if (r < 0)
@@ -1664,6 +1858,9 @@ int transport_poll_run(struct transport *t, int notify_fd, char *err, size_t err
 
 		err[0] = 0;
 		clock_gettime(CLOCK_MONOTONIC, &a);
+		/* the syncs' newest TLS session (the poll's own are not kept) */
+		if (transport_tls_session_load(t->state_dir) < 0)
+			tls_session_set(NULL, 0, false);
 		if (t->o.sandbox_user && geteuid() == 0)
 			r = sync_privsep(t, NULL, NULL, 0, &res, err, errsz);
 		else

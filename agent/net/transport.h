@@ -30,6 +30,7 @@
 #define TRANSPORT_SERVER_CA     "server-ca.pem" /* the pinned CA */
 #define TRANSPORT_ENROLL_STATE  "enroll.json"   /* server URLs, terminal ID, group */
 #define TRANSPORT_UPLOAD_STATE  "upload.state"  /* "<acked seq>\n" */
+#define TRANSPORT_TLS_SESSION   "tls-session"   /* the newest TLS session (a ticket), 0600 */
 #define TRANSPORT_RESPONSE_MAX  (2 * 1024 * 1024)
 #define TRANSPORT_BATCH_MAX     500               /* records per upload (policy reporting.event_batch) */
 #define TRANSPORT_BATCH_BYTES   (2 * 1024 * 1024) /* uncompressed bytes per upload (server cap: 8 MiB) */
@@ -38,6 +39,15 @@
 #define TRANSPORT_BACKOFF_MAX_S 3600
 
 struct journal;
+
+/* TLS session resumption (issue 18): the process keeps the newest session
+ * the server gave a verified connection with a device identity, and offers
+ * it on the next such connection made with the same pinned CA and the same
+ * identity. Load replaces it with STATE_DIR/TRANSPORT_TLS_SESSION (none if
+ * the file is missing); save writes it there (0600) if a new one came since.
+ * 0 or -errno. */
+int transport_tls_session_load(const char *state_dir);
+int transport_tls_session_save(const char *state_dir);
 
 /* ---- one HTTPS connection (also used by enroll.c) ---- */
 struct transport_conn;

@@ -12,11 +12,11 @@
  *
  *   bench_scale run HOST:PORT CA_PEM CERT_FILE SECONDS INTERVAL EVENTS [SERVER_PID,...]
  *       Each terminal visits every INTERVAL seconds (visits spread evenly:
- *       N / INTERVAL per second): a new mTLS connection with a full
- *       handshake, as today's agent makes at every sync (each sync is a new
- *       `mamorictl server sync` process: libcurl's session cache does not
- *       outlive it); BENCH_SCALE_RESUME=1 offers the terminal's last
- *       session ticket instead (an agent that kept it), POST
+ *       N / INTERVAL per second): a new mTLS connection offering the
+ *       terminal's last session ticket, as the agent does (it keeps the
+ *       newest in its state directory between syncs; the first visit is a
+ *       full handshake); BENCH_SCALE_RESUME=0 makes a full handshake at
+ *       every visit instead (an agent without a kept session), POST
  *       /api/v1/checkin with a 14-check posture report, then POST
  *       /api/v1/events with the EVENTS journal records (hash-chained with
  *       protocol/journal_canon.c, as the agent makes them) recorded since
@@ -813,9 +813,9 @@ static int cmd_run(int argc, char **argv)
 	/* the certificate alone, as the agent sends it (agent/net/transport.c
 	 * leaf_only): not the chain OpenSSL would build from the CA file */
 	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
-	/* a full handshake at every visit, as today's agent (a new process per
-	 * sync); BENCH_SCALE_RESUME=1: each terminal offers its last ticket */
-	resume = getenv("BENCH_SCALE_RESUME") && strcmp(getenv("BENCH_SCALE_RESUME"), "1") == 0;
+	/* each terminal offers its last ticket, as the agent does (it keeps
+	 * it between syncs); BENCH_SCALE_RESUME=0: a full handshake every visit */
+	resume = !getenv("BENCH_SCALE_RESUME") || strcmp(getenv("BENCH_SCALE_RESUME"), "0") != 0;
 	SSL_CTX_set_session_cache_mode(ctx, resume ? SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE
 	                                           : SSL_SESS_CACHE_OFF);
 	if (resume)

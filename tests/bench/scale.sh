@@ -22,10 +22,10 @@
 #                          enrolled once into a database `enrolled`; every topology runs on a
 #                          fresh copy of it (CREATE DATABASE … TEMPLATE enrolled). Anything
 #                          else is refused.
-#   BENCH_SCALE_RESUME     0 (default): a full mutual-TLS handshake at every visit, as today's
-#                          agent makes at every sync (a new process each time, so libcurl's
-#                          session cache is gone); 1: each terminal offers its last TLS session
-#                          ticket (an agent that kept it; tls_resumed counts them)
+#   BENCH_SCALE_RESUME     1 (default): each terminal offers its last TLS session ticket, as
+#                          the agent does (it keeps the newest in its state directory between
+#                          syncs; tls_resumed counts them); 0: a full mutual-TLS handshake at
+#                          every visit (an agent without a kept session)
 #   BENCH_SCALE_KEEP       a directory kept between runs: the enrolled data directory and
 #                          certificates are reused (enrolling 100,000 takes minutes)
 #   BENCH_SCALE_LOGS       a directory the servers', HAProxy's and the generator's output is

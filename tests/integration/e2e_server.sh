@@ -46,6 +46,12 @@ check "server acknowledges up to 25" test "$(jq .acked_seq <<<"$res")" = 25
 check "agent recorded the acknowledgement" test "$(cat "$SA/upload.state")" = 25
 res=$(ctl "$A" --json server sync)
 check "a second sync sends nothing again" test "$(jq .uploaded <<<"$res")" = 0
+# issue 18: each sync is a new process; the second resumed the first's TLS
+# session (kept in the state directory, 0600) — as the server's OpenSSL saw it
+check "the TLS session is kept for the next sync, 0600" test "$(stat -c %a "$SA/tls-session")" = 600
+check "the second sync's check-in resumed it (server: SSL_session_reused)" \
+	bash -c "api() { curl -sS --cacert '$CA' -H 'Authorization: Bearer $TOKEN' \"https://$ADM/metrics\"; }; \
+	api | awk '\$1 == \"mamori_checkins_tls_resumed_total\" { found = 1; exit !(\$2 >= 1) } END { exit !found }'"
 term=$(api GET /admin/v1/terminals/pc-a)
 check "server holds 25 events for pc-a" test "$(jq .events_stored <<<"$term")" = 25
 agent_hash=$(ctl "$A" journal status | awk '/^head/ {print $3}')

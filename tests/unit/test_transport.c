@@ -18,11 +18,13 @@
 #include <stdbool.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "transport.h"
 #include "testutil.h"
@@ -210,14 +212,56 @@ struct leaf_server {
 	bool leaf; /* the client's certificate arrived */
 };
 
+/* A CA, a server certificate for 127.0.0.1 and two client identities
+ * (client.pem: terminal-1, client2.pem: terminal-2), made by the openssl tool. */
+static void make_pki(const char *dir)
+{
+	char cmd[4096];
+
+	snprintf(cmd, sizeof(cmd),
+	         "cd '%s' && exec >openssl.log 2>&1 && "
+	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem "
+	         "-subj /CN=test-ca -days 1 && "
+	         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout srv.key -out srv.csr "
+	         "-subj /CN=127.0.0.1 && "
+	         "printf 'subjectAltName=IP:127.0.0.1\\n' >srv.ext && "
+	         "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile srv.ext "
+	         "-out srv.pem && "
+	         "for i in 1 2; do "
+	         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout cl$i.key -out cl$i.csr "
+	         "-subj /CN=terminal-$i && "
+	         "openssl x509 -req -in cl$i.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out cl$i.pem || exit 1; "
+	         "done && cat cl1.key cl1.pem >client.pem && cat cl2.key cl2.pem >client2.pem",
+	         dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Read the client's request (its body is "{}") and answer 200 {}. */
+static void answer_ok(SSL *ssl)
+{
+	static const char ans[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+	                          "Connection: close\r\n\r\n{}";
+	char buf[4096];
+	size_t got = 0;
+	int n;
+
+	while (got < sizeof(buf) - 1 && (n = SSL_read(ssl, buf + got, (int)(sizeof(buf) - 1 - got))) > 0) {
+		got += (size_t)n;
+		buf[got] = 0;
+		if (strstr(buf, "\r\n\r\n{}"))
+			break;
+	}
+	(void)SSL_write(ssl, ans, (int)strlen(ans));
+	(void)SSL_shutdown(ssl);
+}
+
 static void *leaf_serve(void *arg)
 {
 	struct leaf_server *s = arg;
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	char p[3][512], buf[4096];
-	size_t got = 0;
+	char p[3][512];
 	SSL *ssl = NULL;
-	int fd = -1, n;
+	int fd = -1;
 
 	snprintf(p[0], sizeof(p[0]), "%s/srv.pem", s->dir);
 	snprintf(p[1], sizeof(p[1]), "%s/srv.key", s->dir);
@@ -233,16 +277,7 @@ static void *leaf_serve(void *arg)
 	/* server side: the chain without the leaf (SSL_get_peer_cert_chain(3)) */
 	s->chain = sk_X509_num(SSL_get_peer_cert_chain(ssl)); /* -1 for none: fails the test */
 	s->leaf = SSL_get0_peer_certificate(ssl) != NULL;
-	while (got < sizeof(buf) - 1 && (n = SSL_read(ssl, buf + got, (int)(sizeof(buf) - 1 - got))) > 0) {
-		got += (size_t)n;
-		buf[got] = 0;
-		if (strstr(buf, "\r\n\r\n{}"))
-			break;
-	}
-	static const char ans[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
-	                          "Connection: close\r\n\r\n{}";
-	(void)SSL_write(ssl, ans, (int)strlen(ans));
-	(void)SSL_shutdown(ssl);
+	answer_ok(ssl);
 out:
 	SSL_free(ssl);
 	if (fd >= 0)
@@ -258,28 +293,12 @@ static void test_client_certificate_alone(void **state)
 	struct transport_request rq = {.method = "POST", .body = "{}", .body_len = 2};
 	struct transport_response resp = {0};
 	struct transport_conn *c = NULL;
-	char *dir = tu_mkdtemp(), cmd[4096], url[64], ca[512], pem[512], err[512] = "";
+	char *dir = tu_mkdtemp(), url[64], ca[512], pem[512], err[512] = "";
 	socklen_t al = sizeof(a);
 	pthread_t th;
 
 	(void)state;
-	/* a CA, a server certificate for 127.0.0.1 and a client certificate,
-	 * made by the openssl tool */
-	snprintf(cmd, sizeof(cmd),
-	         "cd '%s' && exec >openssl.log 2>&1 && "
-	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem "
-	         "-subj /CN=test-ca -days 1 && "
-	         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout srv.key -out srv.csr "
-	         "-subj /CN=127.0.0.1 && "
-	         "printf 'subjectAltName=IP:127.0.0.1\\n' >srv.ext && "
-	         "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile srv.ext "
-	         "-out srv.pem && "
-	         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout cl.key -out cl.csr "
-	         "-subj /CN=terminal-1 && "
-	         "openssl x509 -req -in cl.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out cl.pem && "
-	         "cat cl.key cl.pem >client.pem",
-	         dir);
-	assert_int_equal(system(cmd), 0);
+	make_pki(dir);
 	s.dir = dir;
 	s.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(s.lfd >= 0);
@@ -304,6 +323,127 @@ static void test_client_certificate_alone(void **state)
 	free(dir);
 }
 
+/* ---- TLS session resumption (issue 18) ----
+ * The oracle is a real OpenSSL server on 127.0.0.1 issuing tickets: whether
+ * it resumed each connection (SSL_session_reused on its side) and whose
+ * certificate the connection carried. One connection a sync, as the agent
+ * makes them (each sync is a new process: the session goes through the
+ * state directory). */
+#define RESUME_CONNS 5
+
+struct resume_server {
+	int lfd;
+	const char *dir;
+	int reused[RESUME_CONNS]; /* -1: no handshake */
+	char cn[RESUME_CONNS][64];
+};
+
+static void *resume_serve(void *arg)
+{
+	struct resume_server *s = arg;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	char p[3][512];
+
+	snprintf(p[0], sizeof(p[0]), "%s/srv.pem", s->dir);
+	snprintf(p[1], sizeof(p[1]), "%s/srv.key", s->dir);
+	snprintf(p[2], sizeof(p[2]), "%s/ca.pem", s->dir);
+	if (!ctx || SSL_CTX_use_certificate_file(ctx, p[0], SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, p[1], SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_load_verify_locations(ctx, p[2], NULL) != 1 ||
+	    SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"t", 1) != 1)
+		goto out;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	for (int i = 0; i < RESUME_CONNS; i++) {
+		SSL *ssl = NULL;
+		int fd = accept(s->lfd, NULL, NULL);
+		X509 *peer;
+
+		if (fd < 0)
+			break;
+		if ((ssl = SSL_new(ctx)) && SSL_set_fd(ssl, fd) == 1 && SSL_accept(ssl) == 1) {
+			s->reused[i] = SSL_session_reused(ssl);
+			peer = SSL_get0_peer_certificate(ssl);
+			if (peer)
+				X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, s->cn[i],
+				                          sizeof(s->cn[i]));
+			answer_ok(ssl);
+		}
+		SSL_free(ssl);
+		close(fd);
+	}
+out:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+/* One sync's connection: load the kept session, one request, save. */
+static void one_sync(const char *url, const char *ca, const char *pem, const char *state)
+{
+	struct transport_request rq = {.method = "POST", .body = "{}", .body_len = 2, .url = url};
+	struct transport_response resp = {0};
+	struct transport_conn *c = NULL;
+	char err[512] = "";
+
+	assert_int_equal(transport_tls_session_load(state), 0);
+	assert_int_equal(transport_conn_new(ca, pem, 10, &c), 0);
+	assert_int_equal(transport_conn_request(c, &rq, &resp, err, sizeof(err)), 0);
+	assert_int_equal(resp.status, 200);
+	transport_response_clear(&resp);
+	transport_conn_free(c);
+	assert_int_equal(transport_tls_session_save(state), 0);
+}
+
+static void test_tls_session_resumed(void **state)
+{
+	struct resume_server s = {.lfd = -1};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	char *dir = tu_mkdtemp(), url[64], ca[512], pem[512], pem2[512], st[512], empty[512], f[600];
+	socklen_t al = sizeof(a);
+	struct stat sb;
+	pthread_t th;
+
+	(void)state;
+	make_pki(dir);
+	for (int i = 0; i < RESUME_CONNS; i++)
+		s.reused[i] = -1;
+	s.dir = dir;
+	s.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(s.lfd >= 0);
+	assert_int_equal(bind(s.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(s.lfd, RESUME_CONNS), 0);
+	assert_int_equal(getsockname(s.lfd, (struct sockaddr *)&a, &al), 0);
+	assert_int_equal(pthread_create(&th, NULL, resume_serve, &s), 0);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/v1/x", ntohs(a.sin_port));
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(pem, sizeof(pem), "%s/client.pem", dir);
+	snprintf(pem2, sizeof(pem2), "%s/client2.pem", dir);
+	snprintf(st, sizeof(st), "%s/state", dir);
+	snprintf(empty, sizeof(empty), "%s/empty", dir);
+	assert_int_equal(mkdir(st, 0700), 0);
+	assert_int_equal(mkdir(empty, 0700), 0);
+	one_sync(url, ca, pem, st);    /* 0: full; its ticket is kept */
+	one_sync(url, ca, pem, st);    /* 1: resumed from the file */
+	one_sync(url, ca, pem, empty); /* 2: no file, no session: full */
+	one_sync(url, ca, pem2, st);   /* 3: another identity: never the first one's session */
+	one_sync(url, ca, pem2, st);   /* 4: its own, kept by 3 */
+	pthread_join(th, NULL);
+	close(s.lfd);
+	assert_int_equal(s.reused[0], 0);
+	assert_int_equal(s.reused[1], 1);
+	assert_int_equal(s.reused[2], 0);
+	assert_int_equal(s.reused[3], 0);
+	assert_int_equal(s.reused[4], 1);
+	assert_string_equal(s.cn[1], "terminal-1");
+	assert_string_equal(s.cn[3], "terminal-2");
+	assert_string_equal(s.cn[4], "terminal-2");
+	/* the session holds a resumption secret: the root's alone */
+	snprintf(f, sizeof(f), "%s/" TRANSPORT_TLS_SESSION, st);
+	assert_int_equal(stat(f, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +455,7 @@ int main(void)
 	        cmocka_unit_test(test_conn_refused),
 	        cmocka_unit_test(test_retry_jitter_differs_per_process),
 	        cmocka_unit_test(test_client_certificate_alone),
+	        cmocka_unit_test(test_tls_session_resumed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
