@@ -68,7 +68,7 @@
 struct transport_conn {
 	CURL *curl;
 	char err[CURL_ERROR_SIZE];
-	int watch_fd; /* the long poll's socket to its root part: a transfer ends when that closes */
+	int watch_fd;   /* the long poll's socket to its root part: a transfer ends when that closes */
 	bool resumable; /* verified, with a device identity: sessions are kept and offered */
 	unsigned char tls_key[TLS_KEY_LEN]; /* SHA-256 of the pinned CA and the identity */
 };
@@ -639,7 +639,7 @@ enum {
 	PS_RESULT,
 	PS_COMMAND, /* [u32 n][n bytes of envelope][signature]: the root part verifies (command_verify.h) */
 	PS_APPROVALS, /* [u32 n][n bytes of document][signature]: the root part verifies and installs (approval_verify.h) */
-	PS_SESSION,   /* [u32 n][n bytes]: the newest TLS session, kept as bytes (never parsed) for the next child */
+	PS_SESSION, /* [u32 n][n bytes]: the newest TLS session, kept as bytes (never parsed) for the next child */
 };
 #define PS_FRAME_MAX (POLICY_RESPONSE_MAX + 4096)
 
@@ -1763,7 +1763,8 @@ static int sync_privsep(struct transport *t, const cJSON *report, const struct j
 		/* the newest TLS session, for the next sync's child (a failure
 		 * costs the next sync a full handshake, nothing else) */
 		if (!t->poll_mode && tls_session.fresh)
-			(void)ps_call(t, PS_SESSION, tls_session.blob, (uint32_t)tls_session.len, NULL, 0, NULL, NULL, 0);
+			(void)ps_call(t, PS_SESSION, tls_session.blob, (uint32_t)tls_session.len, NULL, 0, NULL, NULL,
+			              0);
 		(void)ps_send(t->broker, PS_RESULT, &res, sizeof(res), NULL, 0);
 		_exit(0);
 	}

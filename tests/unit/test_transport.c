@@ -230,7 +230,8 @@ static void make_pki(const char *dir)
 	         "for i in 1 2; do "
 	         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout cl$i.key -out cl$i.csr "
 	         "-subj /CN=terminal-$i && "
-	         "openssl x509 -req -in cl$i.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out cl$i.pem || exit 1; "
+	         "openssl x509 -req -in cl$i.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out cl$i.pem || "
+	         "exit 1; "
 	         "done && cat cl1.key cl1.pem >client.pem && cat cl2.key cl2.pem >client2.pem",
 	         dir);
 	assert_int_equal(system(cmd), 0);
