@@ -21,7 +21,9 @@
  *       /api/v1/events with the EVENTS journal records (hash-chained with
  *       protocol/journal_canon.c, as the agent makes them) recorded since
  *       its last visit plus any not yet acknowledged, then it hangs up.
- *       After SECONDS: the reconnect burst (every terminal at once, as after
+ *       Resuming, the steady phase comes after a first contact (every
+ *       terminal at once, full handshakes: what a deployment sees once,
+ *       not at every visit). After SECONDS: the reconnect burst (every terminal at once, as after
  *       a network outage, at most MAX_INFLIGHT connections open), then a
  *       drain until every terminal's records are acknowledged (the agent's
  *       spool resends what was not). CPU of the SERVER_PIDs (mamori-server,
@@ -76,7 +78,11 @@ struct term {
 	uint64_t gen_seq, acked_seq; /* records made / acknowledged by the server */
 	unsigned char acked_hash[32];
 	bool busy;
-	SSL_SESSION *sess; /* the newest session ticket, offered at the next visit (as libcurl does) */
+	/* the newest session ticket as bytes, decoded afresh at each visit, as
+	 * the agent keeps it (its state directory's tls-session): OpenSSL's
+	 * client spends an in-memory TLS 1.3 session object once resumed with */
+	unsigned char *sess;
+	size_t sess_len;
 };
 
 enum step { S_CONNECT, S_HANDSHAKE, S_SEND, S_READ };
@@ -485,11 +491,20 @@ static int on_new_session(SSL *ssl, SSL_SESSION *sess)
 {
 	struct conn *c = SSL_get_app_data(ssl);
 
-	if (!c)
+	unsigned char *der, *p;
+	int n;
+
+	if (!c || (n = i2d_SSL_SESSION(sess, NULL)) <= 0 || !(der = malloc((size_t)n)))
 		return 0;
-	SSL_SESSION_free(c->t->sess);
-	c->t->sess = sess;
-	return 1; /* the reference is ours */
+	p = der;
+	if (i2d_SSL_SESSION(sess, &p) != n) {
+		free(der);
+		return 0;
+	}
+	free(c->t->sess);
+	c->t->sess = der;
+	c->t->sess_len = (size_t)n;
+	return 0; /* the bytes are ours; the library keeps its reference */
 }
 
 static void conn_end(struct conn *c, bool ok)
@@ -607,8 +622,14 @@ static void step(struct conn *c)
 				return conn_end(c, false);
 			}
 			SSL_set_app_data(c->ssl, c);
-			if (resume && c->t->sess && SSL_set_session(c->ssl, c->t->sess) != 1)
-				ERR_clear_error(); /* a full handshake then */
+			if (resume && c->t->sess) {
+				const unsigned char *p = c->t->sess;
+				SSL_SESSION *s = d2i_SSL_SESSION(NULL, &p, (long)c->t->sess_len);
+
+				if (!s || SSL_set_session(c->ssl, s) != 1)
+					ERR_clear_error(); /* a full handshake then */
+				SSL_SESSION_free(s);
+			}
 			SSL_set_connect_state(c->ssl);
 			c->step = S_HANDSHAKE;
 			break;
@@ -780,6 +801,30 @@ static void phase_report(const char *phase, double secs, double cpu)
 		       cpu * 1e3 / (double)st.checkins_ok, cpu / secs);
 }
 
+/* Every terminal at once (at most MAX_INFLIGHT connections open); the
+ * phase's report; its wall time. */
+static double burst(const char *name, const char *pids, uint64_t *generated)
+{
+	double cpu0, t0, wall;
+
+	reset_phase();
+	cpu0 = cpu_seconds(pids);
+	t0 = now();
+	for (size_t i = 0; i < nterms;) {
+		while (i < nterms && inflight < MAX_INFLIGHT) {
+			terms[i].gen_seq += events_per_visit;
+			*generated += events_per_visit;
+			visit_start(&terms[i++], t0);
+		}
+		loop_once(1);
+	}
+	while (inflight)
+		loop_once(10);
+	wall = now() - t0;
+	phase_report(name, wall, cpu_seconds(pids) - cpu0);
+	return wall;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	int64_t secs, interval, evs;
@@ -834,6 +879,14 @@ static int cmd_run(int argc, char **argv)
 	printf("terminals %zu\ninterval_s %" PRId64 "\nevents_per_visit %u\ntarget_checkins_per_s %.1f\n", nterms,
 	       interval, events_per_visit, (double)nterms / (double)interval);
 
+	/* first contact (resuming agents): every terminal at once with a full
+	 * handshake, as on the first day or after every agent restarted with
+	 * its kept session gone; the steady phase then sees what a running
+	 * deployment sees, each visit offering the session of the one before */
+	if (resume) {
+		(void)burst("first_contact", pids, &generated);
+		reset_phase();
+	}
 	/* steady: visit v of terminal v % N at t0 + v × interval / N */
 	rate = (double)nterms / (double)interval;
 	cpu0 = cpu_seconds(pids);
@@ -860,22 +913,9 @@ static int cmd_run(int argc, char **argv)
 	wall = now() - t0;
 	phase_report("steady", wall, cpu_seconds(pids) - cpu0);
 
-	/* the reconnect burst: every terminal at once */
-	reset_phase();
-	cpu0 = cpu_seconds(pids);
-	t0 = now();
-	for (size_t i = 0; i < nterms;) {
-		while (i < nterms && inflight < MAX_INFLIGHT) {
-			terms[i].gen_seq += events_per_visit;
-			generated += events_per_visit;
-			visit_start(&terms[i++], t0);
-		}
-		loop_once(1);
-	}
-	while (inflight)
-		loop_once(10);
-	wall = now() - t0;
-	phase_report("burst", wall, cpu_seconds(pids) - cpu0);
+	/* the reconnect burst: every terminal at once, as after a network
+	 * outage (each offers the session it kept) */
+	wall = burst("burst", pids, &generated);
 	printf("burst_seconds %.1f\n", wall);
 
 	/* drain: whatever was not acknowledged is sent again */

@@ -239,6 +239,8 @@ EOF
 	gen=$(awk '/^events_generated/ {print $2}' "$W/$topo.txt")
 	mem=$(for p in "${spids[@]}"; do hwm "$p"; done | awk '{s += $1} END {print s}')
 	echo "== $topo ($([[ $topo == single ]] && echo '1 mamori-server' || echo '2 mamori-server behind HAProxy (TCP)'))"
+	# resuming (the default): the first contact (every terminal once, full handshakes) comes first
+	sed -n '/^\[first_contact\]/,/^\[steady\]/p' "$W/$topo.txt" | grep -v '^\[steady\]' | sed 's/^/  /'
 	sed -n '/^\[steady\]/,/^\[burst\]/p' "$W/$topo.txt" | grep -v '^\[burst\]' | sed 's/^/  /'
 	sed -n '/^\[burst\]/,/^\[total\]/p' "$W/$topo.txt" | grep -v '^\[total\]' | sed 's/^/  /'
 	sed -n '/^\[total\]/,$p' "$W/$topo.txt" | sed 's/^/  /'
@@ -248,9 +250,9 @@ EOF
 	echo "  database_bytes $(db_bytes "$D")"
 	echo "  server_vmhwm_kib $mem (sum over the processes measured)"
 	awk -v f="$W/$topo.txt" -v lost="$((gen - stored))" -v n="$N" -v iv="$IV" 'BEGIN {
-		while ((getline l < f) > 0) { split(l, a, " "); if (a[1] == "[burst]") b = 1;
-			if (!b && a[1] == "checkin_p99_ms") p99 = a[2]; if (!b && a[1] == "errors") err = a[2];
-			if (!b && a[1] == "checkins_per_s") rate = a[2]; if (!b && a[1] == "server_cpu_share") cpu = a[2] }
+		while ((getline l < f) > 0) { split(l, a, " "); if (a[1] == "[steady]") s = 1; if (a[1] == "[burst]") b = 1;
+			if (s && !b && a[1] == "checkin_p99_ms") p99 = a[2]; if (s && !b && a[1] == "errors") err = a[2];
+			if (s && !b && a[1] == "checkins_per_s") rate = a[2]; if (s && !b && a[1] == "server_cpu_share") cpu = a[2] }
 		want = n / iv
 		printf("  steady rate %.0f/s (reference %.0f/s = terminals / interval) %s\n", rate, want, rate >= 0.95 * want ? "met" : "NOT met")
 		printf("  check-in p99 %s ms (target < 200 ms) %s\n", p99, p99 != "-" && p99 + 0 < 200 ? "met" : "NOT met")
