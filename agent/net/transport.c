@@ -61,9 +61,16 @@
  * a trust anchor or an identity across a change of either (renewal,
  * enrollment again); the server checks the certificate it carries (expiry
  * at resumption, revocation per request). The process holds it as
- * [key][DER of the SSL_SESSION]: the root part never parses it. */
-#define TLS_KEY_LEN     32
-#define TLS_SESSION_MAX (16 * 1024)
+ * [key][DER of the SSL_SESSION]: the root part never parses it.
+ * A resumed session authenticates the server by its secret alone, so what
+ * a child hands over is bounded (docs/ARCHITECTURE.md): only a session the
+ * server gave on a connection whose certificate was verified (a full
+ * handshake) is kept, and the root part drops the file TLS_SESSION_KEEP_S
+ * after it was written — a session planted by a child that was taken over
+ * serves at most that long, then a full handshake verifies the server. */
+#define TLS_KEY_LEN        32
+#define TLS_SESSION_MAX    (16 * 1024)
+#define TLS_SESSION_KEEP_S 3600 /* mamori-server's default ticket lifetime (--tls-resume-seconds) */
 
 struct transport_conn {
 	CURL *curl;
@@ -97,8 +104,18 @@ int transport_tls_session_load(const char *state_dir)
 	size_t n = 0;
 	int r;
 
+	struct stat st;
+	time_t now = time(NULL);
+
 	if (xsnprintf(path, sizeof(path), "%s/%s", state_dir, TRANSPORT_TLS_SESSION) < 0)
 		return -ENAMETOOLONG;
+	if (lstat(path, &st) == 0 &&
+	    (!S_ISREG(st.st_mode) || st.st_mtime > now || now - st.st_mtime >= TLS_SESSION_KEEP_S)) {
+		/* kept its time (or not a session file): a full handshake next */
+		(void)unlink(path);
+		tls_session_set(NULL, 0, false);
+		return 0;
+	}
 	r = read_file_capped(path, TLS_SESSION_MAX, &blob, &n);
 	if (r == -ENOENT) {
 		tls_session_set(NULL, 0, false);
@@ -137,7 +154,8 @@ static int on_new_session(SSL *ssl, SSL_SESSION *sess)
 	unsigned char *blob, *p;
 	int n;
 
-	if (!c || !c->resumable || !SSL_SESSION_is_resumable(sess))
+	/* only from a connection that verified the server's certificate */
+	if (!c || !c->resumable || SSL_session_reused(ssl) || !SSL_SESSION_is_resumable(sess))
 		return 0;
 	n = i2d_SSL_SESSION(sess, NULL);
 	if (n <= 0 || (size_t)n > TLS_SESSION_MAX - TLS_KEY_LEN || !(blob = malloc(TLS_KEY_LEN + (size_t)n)))

@@ -44,8 +44,9 @@ struct journal;
  * the server gave a verified connection with a device identity, and offers
  * it on the next such connection made with the same pinned CA and the same
  * identity. Load replaces it with STATE_DIR/TRANSPORT_TLS_SESSION (none if
- * the file is missing); save writes it there (0600) if a new one came since.
- * 0 or -errno. */
+ * the file is missing; a file written an hour ago or more is removed: a full
+ * handshake then); save writes it there (0600) if a new one came since, from
+ * a full handshake. 0 or -errno. */
 int transport_tls_session_load(const char *state_dir);
 int transport_tls_session_save(const char *state_dir);
 

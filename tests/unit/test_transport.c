@@ -7,6 +7,7 @@
  * end-to-end tests cover the exchanges with mamori-server). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,12 +21,15 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "alloc-util.h"
+#include "fileio.h"
 #include "transport.h"
 #include "testutil.h"
 
@@ -330,7 +334,7 @@ static void test_client_certificate_alone(void **state)
  * certificate the connection carried. One connection a sync, as the agent
  * makes them (each sync is a new process: the session goes through the
  * state directory). */
-#define RESUME_CONNS 5
+#define RESUME_CONNS 6
 
 struct resume_server {
 	int lfd;
@@ -400,6 +404,9 @@ static void test_tls_session_resumed(void **state)
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	char *dir = tu_mkdtemp(), url[64], ca[512], pem[512], pem2[512], st[512], empty[512], f[600];
 	socklen_t al = sizeof(a);
+	struct timespec old[2] = {{0}};
+	_cleanup_free_ char *kept = NULL, *again = NULL;
+	size_t kept_len = 0, again_len = 0;
 	struct stat sb;
 	pthread_t th;
 
@@ -422,11 +429,24 @@ static void test_tls_session_resumed(void **state)
 	snprintf(empty, sizeof(empty), "%s/empty", dir);
 	assert_int_equal(mkdir(st, 0700), 0);
 	assert_int_equal(mkdir(empty, 0700), 0);
-	one_sync(url, ca, pem, st);    /* 0: full; its ticket is kept */
-	one_sync(url, ca, pem, st);    /* 1: resumed from the file */
+	one_sync(url, ca, pem, st); /* 0: full; its ticket is kept */
+	snprintf(f, sizeof(f), "%s/" TRANSPORT_TLS_SESSION, st);
+	assert_int_equal(read_file_capped(f, 65536, &kept, &kept_len), 0);
+	one_sync(url, ca, pem, st); /* 1: resumed from the file */
+	/* a resumed connection proved nothing about the server's certificate:
+	 * a ticket it brought is not kept (the file is the full handshake's) */
+	assert_int_equal(read_file_capped(f, 65536, &again, &again_len), 0);
+	assert_true(kept_len == again_len && memcmp(kept, again, kept_len) == 0);
 	one_sync(url, ca, pem, empty); /* 2: no file, no session: full */
 	one_sync(url, ca, pem2, st);   /* 3: another identity: never the first one's session */
 	one_sync(url, ca, pem2, st);   /* 4: its own, kept by 3 */
+	/* 5: a kept session an hour old is dropped: a full handshake verifies
+	 * the server again, and its ticket is kept anew */
+	old[0].tv_sec = old[1].tv_sec = time(NULL) - 3600;
+	assert_int_equal(utimensat(AT_FDCWD, f, old, 0), 0);
+	one_sync(url, ca, pem2, st);
+	assert_int_equal(stat(f, &sb), 0);
+	assert_true(sb.st_mtime > old[1].tv_sec);
 	pthread_join(th, NULL);
 	close(s.lfd);
 	assert_int_equal(s.reused[0], 0);
@@ -434,11 +454,11 @@ static void test_tls_session_resumed(void **state)
 	assert_int_equal(s.reused[2], 0);
 	assert_int_equal(s.reused[3], 0);
 	assert_int_equal(s.reused[4], 1);
+	assert_int_equal(s.reused[5], 0);
 	assert_string_equal(s.cn[1], "terminal-1");
 	assert_string_equal(s.cn[3], "terminal-2");
 	assert_string_equal(s.cn[4], "terminal-2");
 	/* the session holds a resumption secret: the root's alone */
-	snprintf(f, sizeof(f), "%s/" TRANSPORT_TLS_SESSION, st);
 	assert_int_equal(stat(f, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	tu_rmtree(dir);
