@@ -91,6 +91,8 @@ static int enumerate(struct present **ret, size_t *ret_n)
 		sys = strncmp(real, rootp, rl) == 0 ? real + rl : real;
 		if (strscpy(p[n].name, sizeof(p[n].name), de->d_name) < 0)
 			continue;
+		/* afresh: a read that failed part way left what it had in this slot */
+		memset(&p[n].id, 0, sizeof(p[n].id));
 		if (usb_identity_read(sys, de->d_name, USB_ID_ALL, &p[n].id) < 0)
 			continue;
 		n++;

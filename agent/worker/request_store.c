@@ -119,7 +119,10 @@ static bool valid_requirement(const char *s)
 static cJSON *device_of_port(const char *port)
 {
 	char link[PATH_MAX], real[PATH_MAX], rootp[PATH_MAX], v[8];
-	struct usb_identity id;
+	/* zeroed: usb_identity_read reads only what id does not hold yet — on
+	 * the stack it held the last call's device, and a request for a newly
+	 * inserted stick carried the identity of the one asked for before */
+	struct usb_identity id = {0};
 	const char *sys;
 	size_t rl;
 	cJSON *o;

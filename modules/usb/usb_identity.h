@@ -82,7 +82,7 @@ struct usb_identity {
 const char *usb_connect_type_to_string(enum usb_connect_type t);
 enum usb_connect_type usb_connect_type_from_string(const char *s);
 
-/* Read (more of) a device's identity into *id: the fields in `want` that are
+/* Read (more of) a device's identity into *id (zeroed for a first read): the fields in `want` that are
  * not in id->have yet. syspath is udev's (e.g. from udev_device_get_syspath)
  * and is resolved under the root prefix. Fields a device does not provide
  * stay empty; returns 0, or -errno when the device directory is gone or the
