@@ -331,6 +331,10 @@ static void test_requests(void **state)
 	usleep(500000);
 	assert_string_equal(attr(cam, "authorized"), "0");
 	request_port("1-6", id3, sizeof(id3));
+	/* the request names the device at that port, as the gate saw it (the
+	 * worker once sent the previously asked-for device's identity) */
+	assert_int_equal(step("device_serial %s", id3), 0);
+	assert_string_equal(step_out(), "CAM1");
 	assert_int_equal(step("approve %s shonin %lld", id3, (long long)time(NULL) + 3600), 0);
 	assert_string_equal(step_out(), "400");
 	assert_int_equal(step("approve_rw %s shonin %lld", id3, (long long)time(NULL) + 3600), 0);
@@ -341,6 +345,8 @@ static void test_requests(void **state)
 	usleep(500000);
 	assert_string_equal(attr(rw, "authorized"), "0");
 	request_port("1-7", id3, sizeof(id3));
+	assert_int_equal(step("device_serial %s", id3), 0);
+	assert_string_equal(step_out(), "RW1");
 	assert_int_equal(step("approve_rw %s shonin %lld", id3, (long long)time(NULL) + 3600), 0);
 	assert_string_equal(step_out(), "200");
 	assert_true(wait_attr(rw, "authorized", "1", 15000));

@@ -33,6 +33,11 @@ wait_request) # KIND [PERSON]: the id of the newest pending request of that kind
 	done
 	exit 1
 	;;
+device_serial) # ID: the serial of the device the server's request ID names (what the terminal sent)
+	TOKEN=$RQ_TOK_CISO
+	api GET "/admin/v1/requests/$1" >/dev/null # not in a subshell: CODE is set by api
+	[[ $CODE == 200 ]] && jq -r '.request.device.serial // empty' "$T/api.out"
+	;;
 wait_emergency) # [SECONDS]: the id of the pending_ack request of an emergency code, within SECONDS (30)
 	TOKEN=$RQ_TOK_SHONIN
 	for _ in $(seq $((${1:-30} * 5))); do
