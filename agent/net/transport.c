@@ -23,7 +23,6 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <zlib.h>
 
@@ -38,6 +37,7 @@
 #include "policy_sign.h"
 #include "rootpath.h"
 #include "sandbox.h"
+#include "sha256.h"
 #include "strutil.h"
 #include "approval_verify.h"
 #include "command_verify.h"
@@ -193,17 +193,16 @@ static void on_tls_info(const SSL *ssl, int where, int ret)
 }
 
 /* The key of a connection: SHA-256 over the CA's bytes, a NUL, the identity's bytes. */
-static int tls_key(const void *ca, size_t ca_len, const void *id, size_t id_len, unsigned char key[TLS_KEY_LEN])
+static void tls_key(const void *ca, size_t ca_len, const void *id, size_t id_len, unsigned char key[TLS_KEY_LEN])
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned int n = 0;
-	int ok;
+	struct sha256_ctx h;
 
-	ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(md, ca, ca_len) == 1 &&
-	     EVP_DigestUpdate(md, "", 1) == 1 && EVP_DigestUpdate(md, id, id_len) == 1 &&
-	     EVP_DigestFinal_ex(md, key, &n) == 1 && n == TLS_KEY_LEN;
-	EVP_MD_CTX_free(md);
-	return ok ? 0 : -EIO;
+	sha256_init(&h);
+	sha256_update(&h, ca, ca_len);
+	sha256_update(&h, "", 1);
+	sha256_update(&h, id, id_len);
+	sha256_final(&h, key);
+	OPENSSL_cleanse(&h, sizeof(h));
 }
 
 /* ---- one connection ---------------------------------------------------------- */
@@ -370,11 +369,14 @@ static void conn_resumable(struct transport_conn *c, const struct conn_cfg *cfg)
 
 	if (!cfg->verify || !(cfg->pem_blob || cfg->client_pem))
 		return;
-	if (cfg->pem_blob && cfg->ca_blob)
-		c->resumable = tls_key(cfg->ca_blob, cfg->ca_len, cfg->pem_blob, cfg->pem_len, c->tls_key) == 0;
-	else if (!cfg->pem_blob && !cfg->ca_blob && read_file_capped(cfg->ca_file, 1024 * 1024, &ca, &ca_len) == 0 &&
-	         read_file_capped(cfg->client_pem, 1024 * 1024, &id, &id_len) == 0)
-		c->resumable = tls_key(ca, ca_len, id, id_len, c->tls_key) == 0;
+	if (cfg->pem_blob && cfg->ca_blob) {
+		tls_key(cfg->ca_blob, cfg->ca_len, cfg->pem_blob, cfg->pem_len, c->tls_key);
+		c->resumable = true;
+	} else if (!cfg->pem_blob && !cfg->ca_blob && read_file_capped(cfg->ca_file, 1024 * 1024, &ca, &ca_len) == 0 &&
+	           read_file_capped(cfg->client_pem, 1024 * 1024, &id, &id_len) == 0) {
+		tls_key(ca, ca_len, id, id_len, c->tls_key);
+		c->resumable = true;
+	}
 	if (id)
 		OPENSSL_cleanse(id, id_len);
 }
