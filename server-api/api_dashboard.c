@@ -902,6 +902,11 @@ static int metrics_queues(struct server *srv, FILE *b, const struct api_device_m
 	        "instead of a full handshake.\n"
 	        "# TYPE mamori_checkins_tls_resumed_total counter\nmamori_checkins_tls_resumed_total %" PRIu64 "\n",
 	        m.checkins_tls_resumed);
+	fprintf(b,
+	        "# HELP mamori_tls_sessions_cached TLS sessions the device listener holds for resumption "
+	        "(--tls-session-cache; about 3 KB each).\n"
+	        "# TYPE mamori_tls_sessions_cached gauge\nmamori_tls_sessions_cached %lu\n",
+	        http_listener_sessions(srv->device_listener));
 	if ((r = STORE_CALL(srv->store, command_counts, command_count_cb, &cc)) < 0)
 		return r;
 	fprintf(b,

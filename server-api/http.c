@@ -83,6 +83,7 @@ struct http_listener {
 	uint64_t accept_errors, refused_source, cut_deadline;
 	int last_errno;
 	int64_t last_log_us;
+	int64_t last_flush_us; /* --tls-session-cache: expired sessions removed (sweep) */
 	char name[16];
 };
 
@@ -205,6 +206,42 @@ static SSL_TICKET_RETURN ticket_decrypted(SSL *ssl, SSL_SESSION *sess, const uns
 	}
 }
 
+/* A session lives no longer than the client certificate it carries: its
+ * lifetime (the ticket's lifetime hint, the cache's expiry) is cut to the
+ * certificate's notAfter, so that an expired certificate never comes back
+ * through a resumed session. Called before each ticket is made; a notAfter
+ * that cannot be read gives a lifetime of 0 (not resumable). */
+static int session_within_certificate(SSL *ssl, void *arg)
+{
+	SSL_SESSION *sess = SSL_get_session(ssl);
+	X509 *peer = sess ? SSL_SESSION_get0_peer(sess) : NULL;
+	int days = 0, secs = 0;
+	long left;
+
+	(void)arg;
+	if (!sess)
+		return 1;
+	if (!peer || ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(peer)) != 1)
+		left = 0;
+	else
+		left = (long)days * 86400 + secs;
+	if (left < 0)
+		left = 0;
+	if (left < SSL_SESSION_get_timeout(sess))
+		(void)SSL_SESSION_set_timeout(sess, left);
+	return 1;
+}
+
+/* --tls-session-cache: a resumed connection gets no new ticket. The
+ * decision falls when the ClientHello was read (the session is known), before
+ * the server's flight; OpenSSL sends tickets after the client's Finished. */
+static void no_ticket_on_resumption(const SSL *ssl, int where, int ret)
+{
+	(void)ret;
+	if ((where & SSL_CB_ACCEPT_LOOP) && SSL_session_reused((SSL *)ssl) == 1)
+		(void)SSL_set_num_tickets((SSL *)ssl, 0);
+}
+
 static int tls_context(const struct http_listener_options *o, SSL_CTX **ret)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -236,7 +273,24 @@ static int tls_context(const struct http_listener_options *o, SSL_CTX **ret)
 	 * instructions a full handshake, issue 18) and sent the CA the agents
 	 * already pin */
 	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
-	if (o->resumption && o->client_ca) {
+	if (o->resumption && o->client_ca && o->session_cache > 0) {
+		/* mutual TLS (device listener), --tls-session-cache: the sessions
+		 * stay in this process, the ticket is their ID (TLS 1.3 stateful
+		 * tickets): a resumption finds the session with its decoded client
+		 * certificate. One ticket after a full handshake, none after a
+		 * resumption (no_ticket_on_resumption: the agent keeps only tickets
+		 * of full handshakes, and each would be one more entry). Expiry and
+		 * revocation are checked per request (device_auth). */
+		if (o->session_lifetime_s > 0)
+			(void)SSL_CTX_set_timeout(ctx, o->session_lifetime_s);
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_AUTO_CLEAR);
+		(void)SSL_CTX_sess_set_cache_size(ctx, (long)o->session_cache);
+		if (SSL_CTX_set_num_tickets(ctx, 1) != 1 ||
+		    SSL_CTX_set_session_ticket_cb(ctx, session_within_certificate, NULL, NULL) != 1)
+			goto fail;
+		SSL_CTX_set_info_callback(ctx, no_ticket_on_resumption);
+	} else if (o->resumption && o->client_ca) {
 		/* mutual TLS (device listener): stateless tickets only, one per
 		 * handshake (an agent keeps the newest), keys from the shared
 		 * secret; no server-side cache (instances do not share one) */
@@ -244,7 +298,7 @@ static int tls_context(const struct http_listener_options *o, SSL_CTX **ret)
 			(void)SSL_CTX_set_timeout(ctx, o->session_lifetime_s);
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 		if (SSL_CTX_set_num_tickets(ctx, 1) != 1 ||
-		    SSL_CTX_set_session_ticket_cb(ctx, NULL, ticket_decrypted, NULL) != 1)
+		    SSL_CTX_set_session_ticket_cb(ctx, session_within_certificate, ticket_decrypted, NULL) != 1)
 			goto fail;
 		if (o->ticket_secret) {
 			if (ticket_secret_index < 0)
@@ -338,8 +392,16 @@ static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
 {
 	struct conn *c = ptr;
 	struct http_listener *l;
+	SSL *ssl = parent;
 
-	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+	(void)ad, (void)idx, (void)argl, (void)argp;
+	/* libevent frees the connection without a close_notify of ours, and
+	 * SSL_free drops the session of such a connection from the session
+	 * cache (--tls-session-cache) as if it had failed. A handshake that
+	 * finished and was not ended by a fatal alert (which removes the session
+	 * itself) leaves a good session: say the shutdown was sent. */
+	if (ssl && SSL_is_init_finished(ssl))
+		SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_SENT_SHUTDOWN);
 	if (!c)
 		return;
 	l = c->l;
@@ -392,6 +454,8 @@ static void check_new(evutil_socket_t fd, short what, void *arg)
 /* Every second: cut connections that have not delivered a complete request
  * within the deadline (a client dripping a byte at a time is cut off, not
  * only an idle one). */
+#define SESSION_FLUSH_US (10 * 1000000LL)
+
 static void sweep(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_listener *l = arg;
@@ -404,6 +468,15 @@ static void sweep(evutil_socket_t fd, short what, void *arg)
 			l->cut_deadline++;
 			conn_cut(c);
 		}
+	/* the expired sessions leave the cache every SESSION_FLUSH_US (a walk of
+	 * the cache; OpenSSL's own flush every 255 handshakes is off): their
+	 * memory, and no resumption past --tls-resume-seconds by a client that
+	 * offers a session beyond the lifetime it was told */
+	if (l->ctx && SSL_CTX_get_session_cache_mode(l->ctx) & SSL_SESS_CACHE_SERVER &&
+	    now - l->last_flush_us >= SESSION_FLUSH_US) {
+		l->last_flush_us = now;
+		SSL_CTX_flush_sessions(l->ctx, (long)time(NULL));
+	}
 	log_counts(l, false);
 }
 
@@ -537,6 +610,13 @@ X509 *http_req_peer_cert(const struct http_req *req)
 	if (!ssl || SSL_get_verify_result(ssl) != X509_V_OK)
 		return NULL;
 	return SSL_get0_peer_certificate(ssl);
+}
+
+unsigned long http_listener_sessions(const struct http_listener *l)
+{
+	long n = l && l->ctx ? SSL_CTX_sess_number(l->ctx) : 0;
+
+	return n > 0 ? (unsigned long)n : 0;
 }
 
 bool http_req_tls_resumed(const struct http_req *req)

@@ -62,7 +62,13 @@ struct http_listener_options {
 	 * (http_req_peer_cert): handlers check it per request (revocation,
 	 * expiry), as after a full handshake. */
 	const unsigned char *ticket_secret;
-	int session_lifetime_s;                 /* resumption: a session older than this is a full handshake again */
+	int session_lifetime_s; /* resumption: a session older than this is a full handshake again */
+	/* with client_ca and resumption: > 0 keeps up to this many sessions in
+	 * this process (TLS 1.3 stateful tickets: the ticket is an ID) instead
+	 * of stateless tickets — a resumption then decodes nothing (a ticket
+	 * carries the client certificate, decoded again at every visit), but
+	 * only this instance can resume its sessions */
+	unsigned session_cache;
 	unsigned max_conns;                     /* open connections; at the cap, accepting pauses */
 	unsigned max_conns_per_source;          /* open connections from one address; beyond: closed */
 	const char *name;                       /* for the log ("device", "admin") */
@@ -76,6 +82,8 @@ struct http_listener_options {
 int http_listener_new(struct event_base *base, const struct http_listener_options *o, struct http_listener **ret,
                       uint16_t *ret_port);
 void http_listener_free(struct http_listener *l);
+/* TLS sessions held in the listener's cache (--tls-session-cache; 0 without one) */
+unsigned long http_listener_sessions(const struct http_listener *l);
 
 /* ---- requests ---- */
 unsigned http_req_method(const struct http_req *req);

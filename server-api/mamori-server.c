@@ -77,8 +77,12 @@ static void usage(FILE *f)
 	      "  --max-polls N         long polls held at once (default a quarter of the device connections)\n"
 	      "  --command-redeliver-seconds N  a delivered command without a result is delivered again\n"
 	      "                        at the terminal's next check-in or poll after N seconds (default 60)\n"
-	      "  --tls-resume-seconds N  a terminal's TLS session is resumed within N seconds (session tickets,\n"
-	      "                        keys from DIR/ticket.key; 0 = a full handshake every time; default 3600)\n"
+	      "  --tls-resume-seconds N  a terminal's TLS session is resumed within N seconds;\n"
+	      "                        (0 = a full handshake every time; default 3600)\n"
+	      "  --tls-session-cache N  the device listener keeps up to N sessions in this process (about 3 KB\n"
+	      "                        each; default 100000): a resumption decodes nothing, but only this\n"
+	      "                        process resumes them. 0 = session tickets with keys from DIR/ticket.key,\n"
+	      "                        resumed by every instance sharing DIR (several behind a round-robin balancer)\n"
 	      "  --init-only           create the data directory, print the CA fingerprint, exit\n"
 	      "  --approve-account NAME  approve a pending approver/ciso account from the console (OPS-4), exit\n"
 	      "  backup FILE           a consistent copy of the store while it is in use (SQLite: a database file;\n"
@@ -385,6 +389,7 @@ int main(int argc, char **argv)
 		OPT_REDELIVER_SECONDS,
 		OPT_WEB_IDLE,
 		OPT_TLS_RESUME,
+		OPT_TLS_SESSION_CACHE,
 		OPT_RETENTION,
 		OPT_ARCHIVE_DIR,
 	};
@@ -416,6 +421,7 @@ int main(int argc, char **argv)
 	        {"command-redeliver-seconds", required_argument, NULL, OPT_REDELIVER_SECONDS}, /* issue 14 */
 	        {"max-polls", required_argument, NULL, OPT_MAX_POLLS},
 	        {"tls-resume-seconds", required_argument, NULL, OPT_TLS_RESUME},
+	        {"tls-session-cache", required_argument, NULL, OPT_TLS_SESSION_CACHE},
 	        {"retention-days", required_argument, NULL, OPT_RETENTION}, /* LOG-1, issue 18.5 */
 	        {"archive-dir", required_argument, NULL, OPT_ARCHIVE_DIR},
 	        {"help", no_argument, NULL, 'h'},
@@ -433,6 +439,7 @@ int main(int argc, char **argv)
 	        .poll_seconds = 25,
 	        .redeliver_seconds = 60,
 	        .tls_resume_s = 3600,
+	        .tls_session_cache = 100000,
 	};
 	_cleanup_(server_freep) struct server *srv = NULL;
 	struct http_listener *dev = NULL, *adm = NULL;
@@ -514,6 +521,10 @@ int main(int argc, char **argv)
 		case OPT_TLS_RESUME:
 			r = parse_int64(optarg, 0, HTTP_TICKET_PERIOD_S, &v);
 			cfg.tls_resume_s = (int)v;
+			break;
+		case OPT_TLS_SESSION_CACHE:
+			r = parse_int64(optarg, 0, 10000000, &v);
+			cfg.tls_session_cache = (unsigned)v;
 			break;
 		case OPT_SESSION_SECONDS:
 			r = parse_int64(optarg, 1, 7 * 86400, &v);
@@ -720,6 +731,7 @@ int main(int argc, char **argv)
 		o.resumption = cfg.tls_resume_s > 0;
 		o.session_lifetime_s = cfg.tls_resume_s;
 		o.ticket_secret = srv->ticket_secret;
+		o.session_cache = cfg.tls_session_cache;
 		log_info("connections: at most %u per listener, %u per address", o.max_conns, o.max_conns_per_source);
 		dev_sizes[0] = api_device_routes_n;
 		adm_sizes[0] = api_enroll_routes_n;
@@ -751,6 +763,7 @@ int main(int argc, char **argv)
 			                cfg.listen, cfg.listen);
 			goto out;
 		}
+		srv->device_listener = dev;
 		o.listen = cfg.admin_listen;
 		o.name = "admin";
 		o.resumption = true; /* no client certificates here */
@@ -819,6 +832,7 @@ out:
 	for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
 		if (sigs[i])
 			event_free(sigs[i]);
+	srv->device_listener = NULL;
 	http_listener_free(dev);
 	http_listener_free(adm);
 	if (base)

@@ -44,9 +44,10 @@ struct server_config {
 	char www_dir[PATH_MAX];                   /* the dashboard's built files (api_web.c) */
 	int64_t web_idle_s;                       /* a dashboard session ends after this long unused */
 	int poll_seconds;                         /* a command long poll is held this long (api_command.h) */
-	int redeliver_seconds; /* a delivered command without a result goes again after this; 0 never */
-	unsigned max_polls;    /* long polls held at once; 0 = a quarter of max_connections */
-	int tls_resume_s;      /* device listener: a TLS session is resumed within this; 0 = never */
+	int redeliver_seconds;      /* a delivered command without a result goes again after this; 0 never */
+	unsigned max_polls;         /* long polls held at once; 0 = a quarter of max_connections */
+	int tls_resume_s;           /* device listener: a TLS session is resumed within this; 0 = never */
+	unsigned tls_session_cache; /* device listener: sessions kept in the process; 0 = stateless tickets */
 	/* LOG-1 (issue 18.5, archive.h): records older than this many days are
 	 * moved to archive files in archive_dir; 0 = kept in the store forever */
 	int64_t retention_days;
@@ -77,8 +78,9 @@ struct server {
 	char *policy_pub_pem;
 	char *command_pub_pem; /* pinned by each terminal at enrollment */
 	uint16_t device_port, admin_port;
-	unsigned char ticket_secret[32];   /* http.h HTTP_TICKET_SECRET, from paths.ticket_key */
-	uint64_t policy_generation;        /* bumped when a policy is published (invalidates caches) */
+	struct http_listener *device_listener; /* while serving: its TLS session cache in /metrics */
+	unsigned char ticket_secret[32];       /* http.h HTTP_TICKET_SECRET, from paths.ticket_key */
+	uint64_t policy_generation;            /* bumped when a policy is published (invalidates caches) */
 	uint64_t auth_generation;          /* bumped when a terminal or certificate changes (api_device_invalidate) */
 	struct device_state *device_state; /* api_device.c: identity cache, pending check-ins */
 	/* set by mamori-server.c: have api_device_uploads_commit run on the loop

@@ -85,7 +85,7 @@ start_server() {
 	rm -f "$data/listen.json"
 	"$b/bin/mamori-server" --data "$data" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
 		${STORE:+--store "$STORE"} --max-connections 12000 --max-connections-per-address 3000 \
-		--max-polls 100 >>"$log" 2>&1 &
+		--max-polls 100 ${topo_args:-} >>"$log" 2>&1 &
 	spid=$!
 	pids+=("$spid")
 	for _ in $(seq 300); do
@@ -187,11 +187,16 @@ for topo in $TOPO; do
 	spids=()
 	case $topo in
 	single)
+		topo_args=
 		start_server "$D" "$W/$topo.log"
 		spids+=("$spid")
 		target=$dev
 		;;
 	ha)
+		# round robin: a terminal's next visit goes to either instance, so
+		# the sessions are stateless tickets every instance resumes (keys
+		# from the shared data directory), not each process's cache
+		topo_args="--tls-session-cache 0"
 		start_server "$D" "$W/$topo-1.log"
 		spids+=("$spid")
 		d1=$dev

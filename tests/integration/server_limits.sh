@@ -106,6 +106,9 @@ sclient() { # SESSION-ARGS... → s_client's output
 }
 sclient -sess_out "$T/sess" >"$T/s1.out"
 check "a first check-in over s_client works" grep -q '^HTTP/1.1 200' "$T/s1.out"
+hint=$(awk '/TLS session ticket lifetime hint:/ {print $6}' "$T/s1.out" | tail -n1)
+check "the session's lifetime ends with the client certificate (hint ${hint:-none} s <= $CERT_S s, not 3600)" \
+	test -n "$hint" -a "${hint:-99999}" -le "$CERT_S"
 sclient -sess_in "$T/sess" >"$T/s2.out"
 check "the session is resumed on the device listener while the certificate is valid" \
 	bash -c "grep -q '^Reused' '$T/s2.out' && grep -q '^HTTP/1.1 200' '$T/s2.out'"
