@@ -907,6 +907,14 @@ static int metrics_queues(struct server *srv, FILE *b, const struct api_device_m
 	        "(--tls-session-cache; about 3 KB each).\n"
 	        "# TYPE mamori_tls_sessions_cached gauge\nmamori_tls_sessions_cached %lu\n",
 	        http_listener_sessions(srv->device_listener));
+	fprintf(b,
+	        "# HELP mamori_event_upload_commits_total Store commits of event uploads (group commit: the uploads "
+	        "handled together share one).\n"
+	        "# TYPE mamori_event_upload_commits_total counter\nmamori_event_upload_commits_total %" PRIu64 "\n"
+	        "# HELP mamori_event_uploads_committed_total Event uploads stored by those commits.\n"
+	        "# TYPE mamori_event_uploads_committed_total counter\nmamori_event_uploads_committed_total %" PRIu64
+	        "\n",
+	        m.upload_commits, m.uploads_committed);
 	if ((r = STORE_CALL(srv->store, command_counts, command_count_cb, &cc)) < 0)
 		return r;
 	fprintf(b,

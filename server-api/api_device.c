@@ -128,6 +128,8 @@ void api_device_metrics(const struct server *srv, struct api_device_metrics *ret
 	ret->checkins_pending = ds->n_pending;
 	ret->checkins_pending_bytes = ds->pending_bytes;
 	ret->checkins_tls_resumed = ds->tls_resumed;
+	ret->upload_commits = ds->groups;
+	ret->uploads_committed = ds->grouped;
 }
 
 static void latency_observe(struct device_state *ds, double s)

@@ -38,7 +38,8 @@ struct api_device_metrics {
 	uint64_t checkin_buckets[API_DEVICE_LATENCY_BUCKETS]; /* cumulative; the last = count */
 	double checkin_seconds_sum;
 	uint64_t checkins_pending, checkins_pending_bytes;
-	uint64_t checkins_tls_resumed; /* of the count: over a resumed TLS session */
+	uint64_t checkins_tls_resumed;              /* of the count: over a resumed TLS session */
+	uint64_t upload_commits, uploads_committed; /* group commits of event uploads, uploads in them */
 };
 void api_device_metrics(const struct server *srv, struct api_device_metrics *ret);
 /* A terminal or certificate changed (revoked, enrolled again): the next

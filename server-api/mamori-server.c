@@ -278,22 +278,47 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	retention_tick(srv, ticks);
 }
 
-/* The group commit of event uploads (api_device.c): made active by the first
- * upload queued, run after every callback already active in this turn of
- * the loop — the uploads that arrived together, and while the last commit
- * waited for the disk, share one commit. */
+/* The group commit of event uploads (api_device.c): scheduled by the first
+ * upload queued. At most one commit every GROUP_GAP_US: an upload after a
+ * quiet spell is committed in this turn of the loop (after every callback
+ * already active: the uploads that arrived together share it); one that
+ * follows the last commit closer than that waits for the rest of the gap,
+ * and the uploads arriving meanwhile share its commit. Each is answered only
+ * after the commit (an acknowledgement means durable, LOG-1): the gap is
+ * added to the answer's latency only under load, where it saves a commit
+ * and its fsync per upload (issue 18). */
+#define GROUP_GAP_US (10 * 1000)
 static struct event *group_ev;
+static int64_t group_last_us = INT64_MIN / 2;
+
+static int64_t mono_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static void on_group(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
+	group_last_us = mono_now_us();
 	api_device_uploads_commit(arg);
 }
 
 static void upload_kick(struct server *srv)
 {
+	int64_t wait = group_last_us + GROUP_GAP_US - mono_now_us();
+
 	(void)srv;
-	event_active(group_ev, 0, 0);
+	if (wait <= 0) {
+		event_active(group_ev, 0, 0);
+	} else {
+		struct timeval tv = {0, (suseconds_t)wait};
+
+		if (event_add(group_ev, &tv) < 0)
+			event_active(group_ev, 0, 0);
+	}
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)

@@ -49,6 +49,7 @@ esac
 STORE= # the --store URL of the servers ("" = the data directory's SQLite file)
 W=$(mktemp -d /tmp/mamori-bench-scale.XXXXXX)
 pids=()
+adms=() # admin addresses of the servers of the topology running (metric)
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
@@ -95,6 +96,18 @@ start_server() {
 	done
 	dev=$(jq -r .device "$data/listen.json")
 	adm=$(jq -r .admin "$data/listen.json")
+	adms+=("$adm")
+}
+
+# metric NAME: the sum of a counter over the servers of this topology (/metrics)
+metric() {
+	local a t sum=0 v
+	for a in "${adms[@]}"; do
+		t=$(curl -sS --cacert "$CA" "https://$a/admin/v1/login" -d "{\"username\":\"ciso\",\"password\":\"$pw\"}" | jq -r .token)
+		v=$(curl -sS --cacert "$CA" -H "Authorization: Bearer $t" "https://$a/metrics" | awk -v n="$1" '$1 == n {print $2}')
+		sum=$((sum + ${v:-0}))
+	done
+	echo "$sum"
 }
 
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -185,6 +198,7 @@ for topo in $TOPO; do
 	fi
 	CA=$D/ca.pem
 	spids=()
+	adms=()
 	case $topo in
 	single)
 		topo_args=
@@ -240,6 +254,8 @@ EOF
 	rc=0
 	"$b/bench/bench_scale" run "$target" "$CA" "$K/certs.bin" "$S" "$IV" "$EV" "$pidlist" >"$W/$topo.txt" || rc=$?
 	sleep 2 # the servers' check-in buffers are written every second
+	commits=$(metric mamori_event_upload_commits_total)
+	committed=$(metric mamori_event_uploads_committed_total)
 	stored=$(db_events "$D")
 	gen=$(awk '/^events_generated/ {print $2}' "$W/$topo.txt")
 	mem=$(for p in "${spids[@]}"; do hwm "$p"; done | awk '{s += $1} END {print s}')
@@ -253,6 +269,7 @@ EOF
 	echo "  events_lost $((gen - stored))"
 	echo "  tamper_findings $(db_findings "$D")"
 	echo "  database_bytes $(db_bytes "$D")"
+	echo "  upload_commits $commits (uploads in them $committed: $(awk -v a="$committed" -v c="$commits" 'BEGIN {printf "%.1f", c ? a / c : 0}') a commit)"
 	echo "  server_vmhwm_kib $mem (sum over the processes measured)"
 	awk -v f="$W/$topo.txt" -v lost="$((gen - stored))" -v n="$N" -v iv="$IV" 'BEGIN {
 		while ((getline l < f) > 0) { split(l, a, " "); if (a[1] == "[steady]") s = 1; if (a[1] == "[burst]") b = 1;

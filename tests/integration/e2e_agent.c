@@ -203,17 +203,46 @@ static int post_records(const char *dir, cJSON *recs)
 	return 0;
 }
 
-static int cmd_post(const char *dir, const char *from, const char *to)
+/* The journal's records FROM..TO (1-based, as the command line gives them). */
+static int range_records(const char *dir, const char *from, const char *to, cJSON **ret)
 {
-	cJSON *recs = NULL;
 	int64_t a, b;
 	int r;
 
 	if (parse_int64(from, 1, INT64_MAX, &a) < 0 || parse_int64(to, a, a + 10000, &b) < 0)
 		return die("range", -EINVAL);
-	if ((r = tu_journal_batch(dir, (uint64_t)a - 1, (unsigned)(b - a + 1), &recs)) < 0)
+	if ((r = tu_journal_batch(dir, (uint64_t)a - 1, (unsigned)(b - a + 1), ret)) < 0)
 		return die("journal", r);
-	return post_records(dir, recs);
+	return 0;
+}
+
+static int cmd_post(const char *dir, const char *from, const char *to)
+{
+	cJSON *recs = NULL;
+	int r = range_records(dir, from, to, &recs);
+
+	return r ? r : post_records(dir, recs);
+}
+
+/* Print {"records": [...]} of the journal's records FROM..TO: an upload's body. */
+static int cmd_batch(const char *dir, const char *from, const char *to)
+{
+	_cleanup_json_ cJSON *batch = cJSON_CreateObject();
+	_cleanup_free_ char *body = NULL;
+	cJSON *recs = NULL;
+	int r = range_records(dir, from, to, &recs);
+
+	if (r)
+		return r;
+	if (!batch) {
+		cJSON_Delete(recs);
+		return die("batch", -ENOMEM);
+	}
+	cJSON_AddItemToObject(batch, "records", recs);
+	if (!(body = cJSON_PrintUnformatted(batch)))
+		return die("batch", -ENOMEM);
+	puts(body);
+	return 0;
 }
 
 static int cmd_forge(const char *dir, const char *kind)
@@ -368,6 +397,8 @@ int main(int argc, char **argv)
 		return cmd_record(argv[2], argv[3], argv[4]);
 	if (argc == 5 && strcmp(argv[1], "post") == 0)
 		return cmd_post(argv[2], argv[3], argv[4]);
+	if (argc == 5 && strcmp(argv[1], "batch") == 0)
+		return cmd_batch(argv[2], argv[3], argv[4]);
 	if (argc == 5 && strcmp(argv[1], "forge-restart") == 0)
 		return cmd_forge_restart(argv[2], argv[3], argv[4]);
 	if (argc == 4 && strcmp(argv[1], "forge") == 0)
