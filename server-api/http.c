@@ -451,11 +451,11 @@ static void check_new(evutil_socket_t fd, short what, void *arg)
 	log_counts(l, false);
 }
 
+#define SESSION_FLUSH_US (10 * 1000000LL)
+
 /* Every second: cut connections that have not delivered a complete request
  * within the deadline (a client dripping a byte at a time is cut off, not
  * only an idle one). */
-#define SESSION_FLUSH_US (10 * 1000000LL)
-
 static void sweep(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_listener *l = arg;
