@@ -77,7 +77,7 @@ static void usage(FILE *f)
 	      "  --max-polls N         long polls held at once (default a quarter of the device connections)\n"
 	      "  --command-redeliver-seconds N  a delivered command without a result is delivered again\n"
 	      "                        at the terminal's next check-in or poll after N seconds (default 60)\n"
-	      "  --tls-resume-seconds N  a terminal's TLS session is resumed within N seconds;\n"
+	      "  --tls-resume-seconds N  a terminal's TLS session is resumed within N seconds\n"
 	      "                        (0 = a full handshake every time; default 3600)\n"
 	      "  --tls-session-cache N  the device listener keeps up to N sessions in this process (about 3 KB\n"
 	      "                        each; default 100000): a resumption decodes nothing, but only this\n"
