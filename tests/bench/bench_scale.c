@@ -31,7 +31,11 @@
  *
  * Prints "key value" lines: check-ins/s, latency percentiles (from the
  * scheduled time of the visit, so queueing counts, and of the check-in
- * request alone), errors, events generated/acknowledged, CPU per check-in. */
+ * request alone), errors, events generated/acknowledged, CPU per check-in;
+ * the steady phase also minute by minute ("window_s" lines: a tail or a
+ * CPU cost that grows as the database grows shows where it starts, with
+ * the share of the minute in which every task waited for the disk, from
+ * /proc/pressure/io when the kernel has it). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -781,6 +785,72 @@ static double cpu_seconds(const char *pids)
 	return total;
 }
 
+/* The "full" line of /proc/pressure/io: microseconds in which every
+ * non-idle task waited for I/O; -1 without pressure stall information. */
+static double io_full_us(void)
+{
+	char line[256];
+	double total = -1;
+	FILE *f = fopen("/proc/pressure/io", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "full ", 5) == 0 && strstr(line, "total="))
+			total = strtod(strstr(line, "total=") + 6, NULL);
+	fclose(f);
+	return total;
+}
+
+/* One minute of the steady phase (WINDOW_S): its check-ins, their p99 and
+ * maximum, the servers' CPU a check-in, the disk stall share. */
+#define WINDOW_S 60
+static struct {
+	double t0, cpu0, io0;
+	uint64_t ok0;
+	size_t req0;
+	char lines[8192];
+	size_t len;
+} win;
+
+static void window_start(double t, const char *pids)
+{
+	win.t0 = t;
+	win.cpu0 = cpu_seconds(pids);
+	win.io0 = io_full_us();
+	win.ok0 = st.checkins_ok;
+	win.req0 = st.nreq;
+}
+
+static void window_end(double t, double t_phase, const char *pids)
+{
+	size_t n = st.nreq - win.req0;
+	uint64_t ok = st.checkins_ok - win.ok0;
+	double cpu = cpu_seconds(pids) - win.cpu0, io = io_full_us();
+	uint32_t *a = n ? malloc(n * sizeof(*a)) : NULL;
+	char p99[32] = "-", max[32] = "-", cpu_s[32] = "-", io_s[32] = "-";
+	int k;
+
+	if (a) {
+		memcpy(a, st.lat_req + win.req0, n * sizeof(*a));
+		qsort(a, n, sizeof(*a), cmp_u32);
+		snprintf(p99, sizeof(p99), "%.1f", a[(size_t)((double)n * 0.99)] / 1e3);
+		snprintf(max, sizeof(max), "%.1f", a[n - 1] / 1e3);
+		free(a);
+	}
+	if (cpu > 0 && ok)
+		snprintf(cpu_s, sizeof(cpu_s), "%.3f", cpu * 1e3 / (double)ok);
+	if (io >= 0 && win.io0 >= 0 && t > win.t0)
+		snprintf(io_s, sizeof(io_s), "%.1f", (io - win.io0) / 1e4 / (t - win.t0));
+	k = snprintf(win.lines + win.len, sizeof(win.lines) - win.len,
+	             "window_s %.0f-%.0f checkins %" PRIu64 " checkin_p99_ms %s checkin_max_ms %s "
+	             "server_cpu_ms_per_checkin %s io_full_pct %s\n",
+	             win.t0 - t_phase, t - t_phase, ok, p99, max, cpu_s, io_s);
+	if (k > 0 && (size_t)k < sizeof(win.lines) - win.len)
+		win.len += (size_t)k;
+	window_start(t, pids);
+}
+
 static void reset_phase(void)
 {
 	st.visits = st.checkins_ok = st.uploads_ok = st.errors = st.late = st.resumed = 0;
@@ -891,11 +961,14 @@ static int cmd_run(int argc, char **argv)
 	rate = (double)nterms / (double)interval;
 	cpu0 = cpu_seconds(pids);
 	t0 = now();
+	window_start(t0, pids);
 	for (;;) {
 		double t = now();
 
 		if (t - t0 >= (double)secs)
 			break;
+		if (t - win.t0 >= WINDOW_S)
+			window_end(t, t0, pids);
 		while (t0 + (double)v / rate <= t && inflight < MAX_INFLIGHT) {
 			struct term *tm = &terms[v % nterms];
 
@@ -911,7 +984,10 @@ static int cmd_run(int argc, char **argv)
 	while (inflight)
 		loop_once(10);
 	wall = now() - t0;
+	if (now() - win.t0 >= 1)
+		window_end(now(), t0, pids);
 	phase_report("steady", wall, cpu_seconds(pids) - cpu0);
+	fputs(win.lines, stdout);
 
 	/* the reconnect burst: every terminal at once, as after a network
 	 * outage (each offers the session it kept) */
