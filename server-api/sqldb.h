@@ -29,6 +29,9 @@ struct sqldb_stmt;
 int sqldb_open_sqlite(const char *path, struct sqldb **ret);
 int sqldb_open_pg(const char *conninfo, struct sqldb **ret);
 void sqldb_close(struct sqldb *db);
+/* WAL checkpoints made so far by an SQLite connection's checkpoint thread
+ * (sqldb_sqlite.c); 0 for PostgreSQL or before the thread started. */
+uint64_t sqldb_sqlite_checkpoints(struct sqldb *db);
 enum sqldb_engine sqldb_engine(const struct sqldb *db);
 /* The engine's last error text (for a log line), never NULL. */
 const char *sqldb_errmsg(const struct sqldb *db);
