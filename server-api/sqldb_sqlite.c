@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -32,6 +33,7 @@
  * the writer itself at CKPT_INLINE_FRAMES (32 MB): the WAL stays bounded. */
 #define CKPT_FRAMES        1000
 #define CKPT_INLINE_FRAMES (8 * CKPT_FRAMES)
+#define CKPT_GAP_MS        100
 
 struct checkpointer {
 	pthread_t th;
@@ -66,6 +68,7 @@ static sqlite3_stmt *LST(struct sqldb_stmt *st)
 static void *ckpt_main(void *arg)
 {
 	struct checkpointer *ck = arg;
+	struct timespec until;
 
 	pthread_mutex_lock(&ck->lock);
 	for (;;) {
@@ -77,10 +80,21 @@ static void *ckpt_main(void *arg)
 			break;
 		ck->pending = false;
 		pthread_mutex_unlock(&ck->lock);
+		clock_gettime(CLOCK_MONOTONIC, &until);
 		rc = sqlite3_wal_checkpoint_v2(ck->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		pthread_mutex_lock(&ck->lock);
 		if (rc == SQLITE_OK)
 			ck->runs++;
+		/* at most one run every CKPT_GAP_MS: each copies what the
+		 * commits of the gap added (two fsyncs a run, not a run after
+		 * every commit while the WAL is long) */
+		until.tv_nsec += CKPT_GAP_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!ck->stop && pthread_cond_timedwait(&ck->wake, &ck->lock, &until) == 0)
+			;
 	}
 	pthread_mutex_unlock(&ck->lock);
 	return NULL;
@@ -104,7 +118,14 @@ static int ckpt_start(struct lite_db *d)
 		return r;
 	}
 	pthread_mutex_init(&ck->lock, NULL);
-	pthread_cond_init(&ck->wake, NULL);
+	{ /* timed waits on the monotonic clock */
+		pthread_condattr_t a;
+
+		pthread_condattr_init(&a);
+		pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+		pthread_cond_init(&ck->wake, &a);
+		pthread_condattr_destroy(&a);
+	}
 	/* signals stay with the process's own threads */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

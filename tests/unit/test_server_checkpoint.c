@@ -107,13 +107,13 @@ static void test_checkpoint_beside_the_writer(void **state)
 	write_rows(db, 20); /* ~200 pages: below the threshold */
 	assert_int_equal(sqldb_sqlite_checkpoints(db), 0);
 	before = size_of("");
-	assert_true(before < 100 * 4096); /* the rows are in the WAL, not the file */
-	write_rows(db, 130);              /* past 1000 pages */
-	assert_true(wait_for(db, 1, 1000 * 4096));
+	assert_true(before < 100 * 4096);         /* the rows are in the WAL, not the file */
+	write_rows(db, 130);                      /* past 1000 pages */
+	assert_true(wait_for(db, 1, 500 * 4096)); /* its first 1000 WAL pages, ~830 of the table */
 	/* the writer and its readers are not held while the thread works */
 	write_rows(db, 150);
 	assert_int_equal(count_rows(db), 3000);
-	assert_true(wait_for(db, 2, 2000 * 4096));
+	assert_true(wait_for(db, 2, 1500 * 4096));
 	sqldb_close(db);
 	/* closed: the last connection checkpointed the rest and removed the WAL */
 	assert_int_equal(size_of("-wal"), 0);
@@ -132,14 +132,18 @@ static void test_checkpoint_beside_the_writer(void **state)
 }
 
 /* A writer that never pauses: the WAL file stays bounded (the writer
- * finishes a checkpoint the thread could not), about 8000 pages at most. */
+ * finishes a checkpoint the thread could not), about 8000 pages at most,
+ * and the thread checkpoints at most every 100 ms. */
 static void test_wal_bounded(void **state)
 {
 	struct sqldb *db;
+	struct timespec t0, t1;
 	off_t most = 0;
+	double secs;
 
 	(void)state;
 	db = open_wal();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < 30; i++) {
 		write_rows(db, 100);
 		if (size_of("-wal") > most)
@@ -148,6 +152,12 @@ static void test_wal_bounded(void **state)
 	assert_int_equal(count_rows(db), 30000);
 	assert_true(most > 0);
 	assert_true(most <= (off_t)9000 * (4096 + 24));
+	/* at most one checkpoint every 100 ms, not one after every commit
+	 * while the WAL is long (3000 commits here) */
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_true(sqldb_sqlite_checkpoints(db) >= 1);
+	assert_true((double)sqldb_sqlite_checkpoints(db) <= secs * 10 + 2);
 	sqldb_close(db);
 }
 
