@@ -570,6 +570,16 @@ static void run_one(struct mamori_ctx *ctx, const struct agent_config *cfg, cons
 		(void)unlink(path);
 		return;
 	}
+	/* received: in the replay store before anything else, also when the
+	 * policy refuses it — a refusal is this id's one result, as final as a
+	 * run: the same envelope arriving again after the policy changed (a
+	 * re-delivery, a replay within its window) is answered from the store,
+	 * never run (MDM-1, OPS-5) */
+	r = resumed ? 0 : command_seen_add(vc->state_dir, e.id, e.not_after);
+	if (r < 0) {
+		log_error_errno(r, "remote command %s: cannot record it in the replay store; not executed", e.id);
+		return; /* stays in the inbox */
+	}
 	if (!accepted_by_policy(ctx, e.type)) {
 		_cleanup_json_ cJSON *t = cJSON_CreateObject();
 
@@ -583,14 +593,9 @@ static void run_one(struct mamori_ctx *ctx, const struct agent_config *cfg, cons
 		            command_type_to_string(e.type));
 		(void)command_result_write(vc->state_dir, e.id, "refused",
 		                           "not in the policy's commands.accept (MDM-1, MDM-2)");
+		(void)command_seen_done(vc->state_dir, e.id, e.not_after);
 		(void)unlink(path);
 		return;
-	}
-	/* received: in the replay store and in the journal before it runs */
-	r = resumed ? 0 : command_seen_add(vc->state_dir, e.id, e.not_after);
-	if (r < 0) {
-		log_error_errno(r, "remote command %s: cannot record it in the replay store; not executed", e.id);
-		return; /* stays in the inbox */
 	}
 	p = envelope_payload(&e);
 	if (!p || mamori_emit(ctx, resumed ? "command.resumed" : "command.received", SEV_NOTICE,
