@@ -28,6 +28,9 @@
 #                          every visit (an agent without a kept session)
 #   BENCH_SCALE_KEEP       a directory kept between runs: the enrolled data directory and
 #                          certificates are reused (enrolling 100,000 takes minutes)
+#   BENCH_SCALE_SERVER_ENV "NAME=value …" added to the servers' environment only (an
+#                          allocator to compare: LD_PRELOAD=…; MALLOC_ARENA_MAX=1), as env(1)
+#                          takes them
 #   BENCH_SCALE_LOGS       a directory the servers', HAProxy's and the generator's output is
 #                          copied to at the end (the work directory itself is removed)
 # The rate is what matters: 10,000 terminals at a 30-second interval load the
@@ -84,7 +87,8 @@ free_port() {
 start_server() {
 	local data=$1 log=$2
 	rm -f "$data/listen.json"
-	"$b/bin/mamori-server" --data "$data" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+	# shellcheck disable=SC2086 # the knob is a list of NAME=value words
+	env ${BENCH_SCALE_SERVER_ENV:-} "$b/bin/mamori-server" --data "$data" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
 		${STORE:+--store "$STORE"} --max-connections 12000 --max-connections-per-address 3000 \
 		--max-polls 100 ${topo_args:-} >>"$log" 2>&1 &
 	spid=$!
