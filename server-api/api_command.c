@@ -459,7 +459,9 @@ static int deliver(struct server *srv, const char *terminal_id, char **ret_json)
 	*ret_json = NULL;
 	if (!arr)
 		return -ENOMEM;
-	(void)STORE_CALL(srv->store, command_expire, now_us / 1000000, now_us, NULL);
+	/* no command_expire here: command_deliver hands out unexpired ones
+	 * only, and marking the expired is the tick's (api_command_poll_tick),
+	 * not a write transaction in every check-in (issue 23.5) */
 	r = STORE_CALL(srv->store, command_deliver, terminal_id, now_us / 1000000, now_us,
 	               srv->cfg.redeliver_seconds > 0 ? now_us - (int64_t)srv->cfg.redeliver_seconds * 1000000 : 0,
 	               deliver_cb, &d);
@@ -628,6 +630,10 @@ void api_command_poll_tick(struct server *srv)
 
 	if (!srv->polls)
 		return;
+	/* commands past their not_after are marked expired once a second (the
+	 * admin views and the metrics read them; the admin views also mark
+	 * them first) */
+	(void)STORE_CALL(srv->store, command_expire, now / 1000000, now, NULL);
 	poll_recheck(srv, now);
 	for (unsigned i = 0; i < srv->polls->max && srv->polls->n; i++) {
 		struct held_poll *h = &srv->polls->slot[i];
