@@ -463,8 +463,7 @@ static int deliver(struct server *srv, const char *terminal_id, char **ret_json)
 	 * only, and marking the expired is the tick's (api_command_poll_tick),
 	 * not a write transaction in every check-in (issue 23.5) */
 	r = STORE_CALL(srv->store, command_deliver, terminal_id, now_us / 1000000, now_us,
-	               srv->cfg.redeliver_seconds > 0 ? now_us - (int64_t)srv->cfg.redeliver_seconds * 1000000 : 0,
-	               deliver_cb, &d);
+	               api_command_redeliver_before(srv, now_us), deliver_cb, &d);
 	if (r < 0)
 		return r;
 	if (cJSON_GetArraySize(arr) == 0)
@@ -492,14 +491,21 @@ static int deliver(struct server *srv, const char *terminal_id, char **ret_json)
 	return *ret_json ? 0 : -ENOMEM;
 }
 
-int api_command_checkin(struct server *srv, const char *terminal_id, const cJSON *results, char **ret_json)
+int64_t api_command_redeliver_before(const struct server *srv, int64_t now_us)
+{
+	return srv->cfg.redeliver_seconds > 0 ? now_us - (int64_t)srv->cfg.redeliver_seconds * 1000000 : 0;
+}
+
+int api_command_checkin(struct server *srv, const char *terminal_id, const cJSON *results, bool due, char **ret_json)
 {
 	const cJSON *it;
 
 	*ret_json = NULL;
 	if (cJSON_IsArray(results) && cJSON_GetArraySize(results) <= 64)
 		cJSON_ArrayForEach(it, results) apply_result(srv, terminal_id, it);
-	return deliver(srv, terminal_id, ret_json);
+	/* nothing due when the check-in's reads were made: nothing to deliver
+	 * (one queued since goes with the long poll or the next check-in) */
+	return due ? deliver(srv, terminal_id, ret_json) : 0;
 }
 
 /* ---- the long poll (docs/COMMANDS.md "Long poll") ----------------------------------

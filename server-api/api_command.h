@@ -4,7 +4,9 @@
 #ifndef MAMORI_API_COMMAND_H
 #define MAMORI_API_COMMAND_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -16,10 +18,14 @@ extern const struct http_route api_command_routes[];
 extern const size_t api_command_routes_n;
 
 /* At a check-in of terminal_id: record the results it reported
- * ("command_results", may be NULL), expire what is past not_after, and mark
- * its queued commands delivered. *ret_json: the "commands" array of the
- * answer (caller frees), NULL when there is none. */
-int api_command_checkin(struct server *srv, const char *terminal_id, const cJSON *results, char **ret_json);
+ * ("command_results", may be NULL) and, when `due` (store checkin_reads
+ * found a command to hand out), mark its queued commands delivered.
+ * *ret_json: the "commands" array of the answer (caller frees), NULL when
+ * there is none. */
+int api_command_checkin(struct server *srv, const char *terminal_id, const cJSON *results, bool due, char **ret_json);
+/* A delivered command without a result since before this time (µs) is
+ * handed out again (--command-redeliver-seconds; 0: never). */
+int64_t api_command_redeliver_before(const struct server *srv, int64_t now_us);
 
 /* The long poll of an authenticated terminal (POST /api/v1/commands/poll,
  * docs/COMMANDS.md "Long poll"): 200 {"commands": [...]} at once when some

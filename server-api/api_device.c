@@ -757,17 +757,20 @@ static void checkin(struct server *srv, struct http_req *req)
 		if (ds->n_pending >= PENDING_FLUSH_AT || ds->pending_bytes >= PENDING_BYTES_MAX)
 			(void)api_device_flush(srv);
 	}
+	/* approvals of its requests, signed with the policy key (issue 16),
+	 * read in one statement with whether a command is due */
+	_cleanup_free_ char *grants_json = NULL;
+	bool commands_due = false;
+	r = api_request_grants(srv, d.dev.terminal_id, d.dev.department,
+	                       api_command_redeliver_before(srv, server_now_us()), &commands_due, &grants_json);
+	if (r < 0)
+		return store_failed(req, r, "approvals");
 	/* remote commands: the results it reports, the commands queued for it */
 	_cleanup_free_ char *commands_json = NULL;
 	r = api_command_checkin(srv, d.dev.terminal_id, cJSON_GetObjectItemCaseSensitive(body, "command_results"),
-	                        &commands_json);
+	                        commands_due, &commands_json);
 	if (r < 0)
 		return store_failed(req, r, "commands");
-	/* approvals of its requests, signed with the policy key (issue 16) */
-	_cleanup_free_ char *grants_json = NULL;
-	r = api_request_grants(srv, d.dev.terminal_id, d.dev.department, &grants_json);
-	if (r < 0)
-		return store_failed(req, r, "approvals");
 	server_format_time(c.time_us, now_s);
 	server_format_time(d.not_after_us, na_s);
 	/* written directly: every value is an ID, a time, hex or JSON made by

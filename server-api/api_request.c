@@ -696,29 +696,36 @@ static int grant_cb(const struct store_request *q, void *userdata)
 	return 0;
 }
 
-int api_request_grants(struct server *srv, const char *terminal_id, const char *department, char **ret_json)
+int api_request_grants(struct server *srv, const char *terminal_id, const char *department, int64_t redeliver_before_us,
+                       bool *ret_commands_due, char **ret_json)
 {
 	_cleanup_json_ cJSON *doc = cJSON_CreateObject(), *out = NULL;
 	char *text = NULL;
 	cJSON *arr;
 	char sig[POLICY_SIG_B64_LEN + 1], *p;
-	int64_t max = 0, now = server_now_us() / 1000000;
+	int64_t now = server_now_us() / 1000000;
+	struct store_checkin_reads q = {.terminal_id = terminal_id,
+	                                .department = department,
+	                                .now_s = now,
+	                                .redeliver_before_us = redeliver_before_us};
 	int r;
 
 	*ret_json = NULL;
+	*ret_commands_due = false;
 	if (!doc || !cJSON_AddStringToObject(doc, "type", APPROVAL_TYPE) ||
 	    !cJSON_AddStringToObject(doc, "terminal_id", terminal_id) || !(arr = cJSON_CreateArray()))
 		return -ENOMEM;
-	r = STORE_CALL(srv->store, request_grants, terminal_id, department, now, &max, grant_cb, arr);
+	r = STORE_CALL(srv->store, checkin_reads, &q, grant_cb, arr);
 	if (r < 0) {
 		cJSON_Delete(arr);
 		return r;
 	}
-	if (max == 0) {
+	*ret_commands_due = q.commands_due;
+	if (q.max_version == 0) {
 		cJSON_Delete(arr);
 		return 0; /* nothing was ever approved */
 	}
-	if (!cJSON_AddNumberToObject(doc, "version", (double)max) ||
+	if (!cJSON_AddNumberToObject(doc, "version", (double)q.max_version) ||
 	    !cJSON_AddNumberToObject(doc, "issued_at", (double)now) || !cJSON_AddItemToObject(doc, "approvals", arr))
 		return -ENOMEM;
 	text = cJSON_PrintUnformatted(doc); /* cJSON's allocator (the check-in's arena) */

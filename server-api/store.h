@@ -249,6 +249,19 @@ struct store_request {
 	int64_t created_us, decided_us;
 };
 typedef int (*store_request_cb)(const struct store_request *r, void *userdata);
+/* What every check-in reads besides its device (issue 23.5), in one
+ * statement: one read lock on SQLite, one round trip on PostgreSQL. The
+ * grants: the approved device, carry-out and exception requests in force
+ * for the terminal (its own, or of scope department and decided for its
+ * department, "" = none) with not_after > now_s, oldest first. */
+struct store_checkin_reads {
+	const char *terminal_id, *department;
+	int64_t now_s;
+	int64_t redeliver_before_us; /* as command_deliver's */
+	bool commands_due;           /* out: command_deliver has something to hand out */
+	int64_t max_version;         /* out: the highest version of any approval (the
+	                              * data's version only grows, even when one ends) */
+};
 /* The media register (台帳; MEDIA-6, issue 16.5): the city's permitted
  * media, each named by its management number and by the USB identity of the
  * policy language (vendor, product, serial; docs/POLICY.md). Dates are the
@@ -543,18 +556,16 @@ struct store_ops {
 	 * decide: status, scope, department, decision, decided_by, decided_us, not_after of
 	 * r, if the stored status is from_status (-ESTALE otherwise); with
 	 * status "approved" the version is assigned (max + 1) and written to
-	 * *ret_version. list: newest first, status NULL = all. grants: the
-	 * approved device and exception requests in force for a terminal (its own, or of
-	 * scope department and decided for its department, "" = none) with not_after >
-	 * now_s, oldest first; *ret_max_version: the highest version of any
-	 * approval (the data's version only grows, even when one ends). */
+	 * *ret_version. list: newest first, status NULL = all. */
 	int (*request_add)(struct store *s, const struct store_request *r);
 	int (*request_get)(struct store *s, const char *id, struct store_request *ret);
 	int (*request_decide)(struct store *s, const struct store_request *r, const char *from_status,
 	                      int64_t *ret_version);
 	int (*request_list)(struct store *s, const char *status, unsigned limit, store_request_cb cb, void *userdata);
-	int (*request_grants)(struct store *s, const char *terminal_id, const char *department, int64_t now_s,
-	                      int64_t *ret_max_version, store_request_cb cb, void *userdata);
+	/* What a check-in reads besides its device, in one statement (struct
+	 * store_checkin_reads): the grants (cb for each) and whether a
+	 * command is due. */
+	int (*checkin_reads)(struct store *s, struct store_checkin_reads *q, store_request_cb cb, void *userdata);
 	/* Listing and ending sessions and API tokens (issue 17.6). list: the
 	 * unexpired ones of `kind`, of `principal` (NULL = everyone's), oldest
 	 * first. revoke: delete the one of `kind` whose id is `id` (and whose

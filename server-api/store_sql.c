@@ -2234,25 +2234,31 @@ out:
 	"id, terminal_id, grp, request_id, kind, person, body, seq, status, scope, decision, decided_by, version, "    \
 	"not_after, created_us, decided_us"
 
-static void req_row(struct sqldb_stmt *st, struct store_request *q)
+/* The request of the row's columns from `base` on (REQ_COLS' order). */
+static void req_row_at(struct sqldb_stmt *st, int base, struct store_request *q)
 {
 	memset(q, 0, sizeof(*q));
-	col_copy(st, 0, q->id, sizeof(q->id));
-	col_copy(st, 1, q->terminal_id, sizeof(q->terminal_id));
-	col_copy(st, 2, q->department, sizeof(q->department));
-	col_copy(st, 3, q->request_id, sizeof(q->request_id));
-	col_copy(st, 4, q->kind, sizeof(q->kind));
-	col_copy(st, 5, q->person, sizeof(q->person));
-	col_copy(st, 6, q->body, sizeof(q->body));
-	q->seq = (uint64_t)sqldb_col_int64(st, 7);
-	col_copy(st, 8, q->status, sizeof(q->status));
-	col_copy(st, 9, q->scope, sizeof(q->scope));
-	col_copy(st, 10, q->decision, sizeof(q->decision));
-	col_copy(st, 11, q->decided_by, sizeof(q->decided_by));
-	q->version = sqldb_col_int64(st, 12);
-	q->not_after = sqldb_col_int64(st, 13);
-	q->created_us = sqldb_col_int64(st, 14);
-	q->decided_us = sqldb_col_int64(st, 15);
+	col_copy(st, base + 0, q->id, sizeof(q->id));
+	col_copy(st, base + 1, q->terminal_id, sizeof(q->terminal_id));
+	col_copy(st, base + 2, q->department, sizeof(q->department));
+	col_copy(st, base + 3, q->request_id, sizeof(q->request_id));
+	col_copy(st, base + 4, q->kind, sizeof(q->kind));
+	col_copy(st, base + 5, q->person, sizeof(q->person));
+	col_copy(st, base + 6, q->body, sizeof(q->body));
+	q->seq = (uint64_t)sqldb_col_int64(st, base + 7);
+	col_copy(st, base + 8, q->status, sizeof(q->status));
+	col_copy(st, base + 9, q->scope, sizeof(q->scope));
+	col_copy(st, base + 10, q->decision, sizeof(q->decision));
+	col_copy(st, base + 11, q->decided_by, sizeof(q->decided_by));
+	q->version = sqldb_col_int64(st, base + 12);
+	q->not_after = sqldb_col_int64(st, base + 13);
+	q->created_us = sqldb_col_int64(st, base + 14);
+	q->decided_us = sqldb_col_int64(st, base + 15);
+}
+
+static void req_row(struct sqldb_stmt *st, struct store_request *q)
+{
+	req_row_at(st, 0, q);
 }
 
 static int sq_request_add(struct store *base, const struct store_request *q)
@@ -2377,36 +2383,43 @@ static int sq_request_list(struct store *base, const char *status, unsigned limi
 	return r;
 }
 
-static int sq_request_grants(struct store *base, const char *terminal_id, const char *department, int64_t now_s,
-                             int64_t *ret_max_version, store_request_cb cb, void *userdata)
+/* One statement (issue 23.5): one read lock on SQLite, one round trip on
+ * PostgreSQL. Its first row always comes (the LEFT JOIN from a one-row
+ * table), with the approval columns NULL when none is in force. */
+static int sq_checkin_reads(struct store *base, struct store_checkin_reads *q, store_request_cb cb, void *userdata)
 {
 	struct sq_store *s = SQ(base);
+	_cleanup_free_ struct store_request *rq = malloc(sizeof(*rq));
 	struct sqldb_stmt *st = NULL;
-	int64_t max = 0;
-	int r;
+	int rc = 0, r;
 
-	if ((r = cmd_prepare(s, "SELECT COALESCE(MAX(version), 0) FROM requests", &st)) == 0) {
-		int rc = sqldb_step(st);
-
-		if (rc == 1)
-			max = sqldb_col_int64(st, 0);
-		else
+	if (!rq)
+		return -ENOMEM;
+	q->commands_due = false;
+	q->max_version = 0;
+	if ((r = cmd_prepare(s,
+	                     "SELECT (SELECT COALESCE(MAX(version), 0) FROM requests),"
+	                     " CASE WHEN EXISTS (SELECT 1 FROM commands WHERE terminal_id = ? AND (status = 'queued'"
+	                     " OR (status = 'delivered' AND updated_us < ?)) AND not_after > ?) THEN 1 ELSE 0 END,"
+	                     " g.* FROM (SELECT 1 AS one) o LEFT JOIN (SELECT " REQ_COLS " FROM requests"
+	                     " WHERE status = 'approved' AND kind IN ('device', 'carry-out', 'exception')"
+	                     " AND not_after > ? AND (terminal_id = ? OR (scope = 'department' AND grp <> ''"
+	                     " AND grp = ?))) g ON 1 = 1 ORDER BY g.version",
+	                     &st)) == 0 &&
+	    (r = bind_text(st, 1, q->terminal_id)) == 0 && (r = bind_int(st, 2, q->redeliver_before_us)) == 0 &&
+	    (r = bind_int(st, 3, q->now_s)) == 0 && (r = bind_int(st, 4, q->now_s)) == 0 &&
+	    (r = bind_text(st, 5, q->terminal_id)) == 0 && (r = bind_text(st, 6, q->department ?: "")) == 0) {
+		while (r == 0 && (rc = sqldb_step(st)) == 1) {
+			q->max_version = sqldb_col_int64(st, 0);
+			q->commands_due = sqldb_col_int64(st, 1) != 0;
+			if (sqldb_col_null(st, 2))
+				continue; /* no approval in force */
+			req_row_at(st, 2, rq);
+			r = cb ? cb(rq, userdata) : 0;
+		}
+		if (r == 0 && rc < 0)
 			r = rc;
 	}
-	sqldb_finalize(st);
-	st = NULL;
-	if (r < 0)
-		return r;
-	*ret_max_version = max;
-	if ((r = cmd_prepare(s,
-	                     "SELECT " REQ_COLS " FROM requests WHERE status = 'approved'"
-	                     " AND kind IN ('device', 'carry-out', 'exception')"
-	                     " AND not_after > ? AND (terminal_id = ?"
-	                     " OR (scope = 'department' AND grp <> '' AND grp = ?)) ORDER BY version",
-	                     &st)) == 0 &&
-	    (r = bind_int(st, 1, now_s)) == 0 && (r = bind_text(st, 2, terminal_id)) == 0 &&
-	    (r = bind_text(st, 3, department ?: "")) == 0)
-		r = req_each(st, cb, userdata);
 	sqldb_finalize(st);
 	return r;
 }
@@ -3262,7 +3275,7 @@ static int sq_archive_list(struct store *base, const char *terminal_id, store_ar
 	.audit_list = sq_audit_list, .command_add = sq_command_add, .command_get = sq_command_get,                     \
 	.command_set = sq_command_set, .command_list = sq_command_list, .command_deliver = sq_command_deliver,         \
 	.command_expire = sq_command_expire, .request_add = sq_request_add, .request_get = sq_request_get,             \
-	.request_decide = sq_request_decide, .request_list = sq_request_list, .request_grants = sq_request_grants,     \
+	.request_decide = sq_request_decide, .request_list = sq_request_list, .checkin_reads = sq_checkin_reads,       \
 	.cred_list = sq_cred_list, .cred_revoke = sq_cred_revoke, .group_add = sq_group_add,                           \
 	.group_exists = sq_group_exists, .media_list = sq_media_list, .media_add = sq_media_add,                       \
 	.media_retire = sq_media_retire, .carry_out_list = sq_carry_out_list,                                          \

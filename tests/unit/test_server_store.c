@@ -716,6 +716,15 @@ static int grant_id_cb(const struct store_request *q, void *userdata)
  * department-wide ones decided for its department (部署) — never for its
  * policy group; one decided for no department covers its own terminal only.
  * The department is what the decision stored, not the terminal's now. */
+/* store checkin_reads: the grants (grant_id_cb) and *ret_max */
+static void grants(struct store *s, const char *terminal, const char *dept, int64_t *ret_max, struct grant_ids *g)
+{
+	struct store_checkin_reads q = {.terminal_id = terminal, .department = dept, .now_s = NOW / SEC};
+
+	assert_int_equal(STORE_CALL(s, checkin_reads, &q, grant_id_cb, g), 0);
+	*ret_max = q.max_version;
+}
+
 static void test_request_grants_department(void **state)
 {
 	static const struct {
@@ -750,8 +759,7 @@ static void test_request_grants_department(void **state)
 		struct grant_ids g = {0};
 		char got[80] = "";
 
-		assert_int_equal(
-		        STORE_CALL(s, request_grants, t[i].terminal, t[i].dept, NOW / SEC, &max, grant_id_cb, &g), 0);
+		grants(s, t[i].terminal, t[i].dept, &max, &g);
 		for (size_t k = 0; k < g.n; k++)
 			snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", k ? "," : "", g.ids[k]);
 		assert_string_equal(got, want[i]);
@@ -762,9 +770,9 @@ static void test_request_grants_department(void **state)
 	{
 		struct grant_ids g = {0};
 
-		assert_int_equal(STORE_CALL(s, request_grants, "pc-3", "会計課", NOW / SEC, &max, grant_id_cb, &g), 0);
+		grants(s, "pc-3", "会計課", &max, &g);
 		assert_int_equal(g.n, 0);
-		assert_int_equal(STORE_CALL(s, request_grants, "pc-1", "会計課", NOW / SEC, &max, grant_id_cb, &g), 0);
+		grants(s, "pc-1", "会計課", &max, &g);
 		assert_int_equal(g.n, 2);
 	}
 }
@@ -997,6 +1005,18 @@ static int deliver_cb(const struct store_command *c, void *userdata)
 	return 0;
 }
 
+/* store checkin_reads' commands_due: what command_deliver would hand out
+ * (no approval ever: max_version 0, no grant) */
+static bool due(struct store *s, const char *terminal, int64_t now_s, int64_t redeliver_before_us)
+{
+	struct store_checkin_reads q = {
+	        .terminal_id = terminal, .department = "", .now_s = now_s, .redeliver_before_us = redeliver_before_us};
+
+	assert_int_equal(STORE_CALL(s, checkin_reads, &q, NULL, NULL), 0);
+	assert_int_equal(q.max_version, 0);
+	return q.commands_due;
+}
+
 /* issue 14 point 2: a command is delivered once while it is fresh, again
  * once the re-delivery time has passed without a result (never twice at the
  * same time, whichever server asks: issue 18), and one delivered without a
@@ -1017,12 +1037,18 @@ static void test_command_deliver_expire(void **state)
 	strscpy(c.terminal_id, sizeof(c.terminal_id), "pc-1");
 	strscpy(c.nonce, sizeof(c.nonce), "00112233445566778899aabbccddeeff");
 	strscpy(c.params, sizeof(c.params), "{}");
+	assert_false(due(s, "pc-1", NOW / SEC, 0));
 	assert_int_equal(STORE_CALL(s, command_add, &c), 0);
+	assert_true(due(s, "pc-1", NOW / SEC, 0));
+	assert_false(due(s, "pc-2", NOW / SEC, 0)); /* another terminal's */
 	assert_int_equal(STORE_CALL(s, command_deliver, "pc-1", NOW / SEC, NOW + SEC, 0, deliver_cb, out), 0);
 	assert_string_equal(out, "0123456789abcdef0123456789abcdef:queued;");
 	out[0] = 0; /* delivered at NOW + 1 s: not again before the re-delivery time */
+	assert_false(due(s, "pc-1", NOW / SEC, NOW));
 	assert_int_equal(STORE_CALL(s, command_deliver, "pc-1", NOW / SEC, NOW + 2 * SEC, NOW, deliver_cb, out), 0);
 	assert_string_equal(out, "");
+	assert_true(due(s, "pc-1", NOW / SEC, NOW + 10 * SEC));
+	assert_false(due(s, "pc-1", NOW / SEC + 600, NOW + 10 * SEC)); /* past its not_after */
 	assert_int_equal(
 	        STORE_CALL(s, command_deliver, "pc-1", NOW / SEC, NOW + 70 * SEC, NOW + 10 * SEC, deliver_cb, out), 0);
 	assert_string_equal(out, "0123456789abcdef0123456789abcdef:delivered;");
