@@ -2029,6 +2029,11 @@ static int cmd_prepare(struct sq_store *s, const char *sql, struct sqldb_stmt **
 	return sqldb_prepare(s->db, sql, false, ret);
 }
 
+/* A command command_deliver hands out: the terminal's (bind 1), queued,
+ * or delivered before the re-delivery time (bind 2, µs) without a result,
+ * and unexpired (bind 3, seconds). One text for every statement that asks. */
+#define CMD_DUE "terminal_id = ? AND (status = 'queued' OR (status = 'delivered' AND updated_us < ?)) AND not_after > ?"
+
 static void cmd_row(struct sqldb_stmt *st, struct store_command *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -2177,10 +2182,7 @@ static int sq_command_deliver(struct store *base, const char *terminal_id, int64
 	 * transaction (its locks are four fcntl calls on SQLite, BEGIN and
 	 * COMMIT two round trips on PostgreSQL; issue 23.5). Something
 	 * delivered by another server after this read is seen below. */
-	if ((r = cmd_prepare(s,
-	                     "SELECT 1 FROM commands WHERE terminal_id = ? AND (status = 'queued'"
-	                     " OR (status = 'delivered' AND updated_us < ?)) AND not_after > ? LIMIT 1",
-	                     &st)) == 0 &&
+	if ((r = cmd_prepare(s, "SELECT 1 FROM commands WHERE " CMD_DUE " LIMIT 1", &st)) == 0 &&
 	    (r = bind_text(st, 1, terminal_id)) == 0 && (r = bind_int(st, 2, redeliver_before_us)) == 0 &&
 	    (r = bind_int(st, 3, now_s)) == 0)
 		r = sqldb_step(st);
@@ -2195,8 +2197,8 @@ static int sq_command_deliver(struct store *base, const char *terminal_id, int64
 	if (r < 0)
 		goto out;
 	if ((r = cmd_prepare(s,
-	                     "SELECT " CMD_COLS " FROM commands WHERE terminal_id = ? AND (status = 'queued'"
-	                     " OR (status = 'delivered' AND updated_us < ?)) AND not_after > ? ORDER BY created_us, id",
+	                     "SELECT " CMD_COLS " FROM commands"
+	                     " WHERE " CMD_DUE " ORDER BY created_us, id",
 	                     &st)) == 0 &&
 	    (r = bind_text(st, 1, terminal_id)) == 0 && (r = bind_int(st, 2, redeliver_before_us)) == 0 &&
 	    (r = bind_int(st, 3, now_s)) == 0)
@@ -2399,8 +2401,7 @@ static int sq_checkin_reads(struct store *base, struct store_checkin_reads *q, s
 	q->max_version = 0;
 	if ((r = cmd_prepare(s,
 	                     "SELECT (SELECT COALESCE(MAX(version), 0) FROM requests),"
-	                     " CASE WHEN EXISTS (SELECT 1 FROM commands WHERE terminal_id = ? AND (status = 'queued'"
-	                     " OR (status = 'delivered' AND updated_us < ?)) AND not_after > ?) THEN 1 ELSE 0 END,"
+	                     " CASE WHEN EXISTS (SELECT 1 FROM commands WHERE " CMD_DUE ") THEN 1 ELSE 0 END,"
 	                     " g.* FROM (SELECT 1 AS one) o LEFT JOIN (SELECT " REQ_COLS " FROM requests"
 	                     " WHERE status = 'approved' AND kind IN ('device', 'carry-out', 'exception')"
 	                     " AND not_after > ? AND (terminal_id = ? OR (scope = 'department' AND grp <> ''"
