@@ -903,6 +903,12 @@ static int metrics_queues(struct server *srv, FILE *b, const struct api_device_m
 	        "# TYPE mamori_checkins_tls_resumed_total counter\nmamori_checkins_tls_resumed_total %" PRIu64 "\n",
 	        m.checkins_tls_resumed);
 	fprintf(b,
+	        "# HELP mamori_checkin_approval_documents_total Check-in answers that carried approval data, each "
+	        "signed for that answer (sent only to a terminal without the current version).\n"
+	        "# TYPE mamori_checkin_approval_documents_total counter\nmamori_checkin_approval_documents_total "
+	        "%" PRIu64 "\n",
+	        m.checkin_grants);
+	fprintf(b,
 	        "# HELP mamori_tls_sessions_cached TLS sessions the device listener holds for resumption "
 	        "(--tls-session-cache; about 3 KB each).\n"
 	        "# TYPE mamori_tls_sessions_cached gauge\nmamori_tls_sessions_cached %lu\n",

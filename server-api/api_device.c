@@ -108,6 +108,7 @@ struct device_state {
 	uint64_t latency[API_DEVICE_LATENCY_BUCKETS]; /* per bucket, not cumulative */
 	double latency_sum_s;
 	uint64_t tls_resumed; /* check-ins over a resumed TLS session (issue 18) */
+	uint64_t grants;      /* check-in answers with approval data (signed for it) */
 };
 
 const double api_device_latency_bounds[API_DEVICE_LATENCY_BUCKETS - 1] = {
@@ -128,6 +129,7 @@ void api_device_metrics(const struct server *srv, struct api_device_metrics *ret
 	ret->checkins_pending = ds->n_pending;
 	ret->checkins_pending_bytes = ds->pending_bytes;
 	ret->checkins_tls_resumed = ds->tls_resumed;
+	ret->checkin_grants = ds->grants;
 	ret->upload_commits = ds->groups;
 	ret->uploads_committed = ds->grouped;
 }
@@ -637,8 +639,9 @@ int api_no_body(struct server *srv, struct http_req *req, const char *actor, con
 
 /* What the agent sends (agent/net/transport.c); terminal_id is accepted and
  * ignored (the certificate says who it is). */
-static const char *const checkin_fields[] = {"agent_version", "hostname",    "policy_version",  "journal", "report",
-                                             "inventory",     "terminal_id", "command_results", NULL};
+static const char *const checkin_fields[] = {
+        "agent_version", "hostname",    "policy_version",  "journal",           "report",
+        "inventory",     "terminal_id", "command_results", "approvals_version", NULL};
 /* one result of a remote command (docs/COMMANDS.md) */
 static const char *const command_result_fields[] = {"id", "status", "detail", NULL};
 static const char *const checkin_journal_fields[] = {"chain", "head_seq", "head_hash", "acked_seq", NULL};
@@ -655,7 +658,8 @@ static void checkin(struct server *srv, struct http_req *req)
 	struct device_ctx d;
 	_cleanup_free_ char *report_s = NULL, *compliance_s = NULL, *inventory_s = NULL;
 	const struct policy_facts *pf;
-	const cJSON *report, *inventory, *journal, *pv;
+	const cJSON *report, *inventory, *journal, *pv, *av;
+	int64_t approvals_version = -1; /* not said (an older agent): sent as before */
 	struct store_checkin c = {0};
 	struct store_chain head = {0};
 	const char *agent_chain = NULL;
@@ -705,6 +709,16 @@ static void checkin(struct server *srv, struct http_req *req)
 	c.policy_version = cJSON_IsNumber(pv) && pv->valuedouble >= 0 && pv->valuedouble < 9007199254740992.0
 	                           ? (int64_t)pv->valuedouble
 	                           : 0;
+	/* the approval data version the terminal has installed: a whole
+	 * number or the member is refused, not taken as "none" */
+	av = cJSON_GetObjectItemCaseSensitive(body, "approvals_version");
+	if (av) {
+		if (!cJSON_IsNumber(av) || av->valuedouble < 0 || av->valuedouble >= 9007199254740992.0 ||
+		    av->valuedouble != (double)(int64_t)av->valuedouble)
+			return bad_request(req, "approvals_version は 0 以上の整数です",
+			                   "approvals_version must be a whole number, 0 or more");
+		approvals_version = (int64_t)av->valuedouble;
+	}
 	report = cJSON_GetObjectItemCaseSensitive(body, "report");
 	if (cJSON_IsObject(report)) {
 		compliance = api_device_compliance(report);
@@ -761,10 +775,11 @@ static void checkin(struct server *srv, struct http_req *req)
 	 * read in one statement with whether a command is due */
 	_cleanup_free_ char *grants_json = NULL;
 	bool commands_due = false;
-	r = api_request_grants(srv, d.dev.terminal_id, d.dev.department,
+	r = api_request_grants(srv, d.dev.terminal_id, d.dev.department, approvals_version,
 	                       api_command_redeliver_before(srv, server_now_us()), &commands_due, &grants_json);
 	if (r < 0)
 		return store_failed(req, r, "approvals");
+	srv->device_state->grants += grants_json != NULL;
 	/* remote commands: the results it reports, the commands queued for it */
 	_cleanup_free_ char *commands_json = NULL;
 	r = api_command_checkin(srv, d.dev.terminal_id, cJSON_GetObjectItemCaseSensitive(body, "command_results"),

@@ -39,6 +39,7 @@ struct api_device_metrics {
 	double checkin_seconds_sum;
 	uint64_t checkins_pending, checkins_pending_bytes;
 	uint64_t checkins_tls_resumed;              /* of the count: over a resumed TLS session */
+	uint64_t checkin_grants;                    /* answers with approval data (a signature each) */
 	uint64_t upload_commits, uploads_committed; /* group commits of event uploads, uploads in them */
 };
 void api_device_metrics(const struct server *srv, struct api_device_metrics *ret);

@@ -696,8 +696,8 @@ static int grant_cb(const struct store_request *q, void *userdata)
 	return 0;
 }
 
-int api_request_grants(struct server *srv, const char *terminal_id, const char *department, int64_t redeliver_before_us,
-                       bool *ret_commands_due, char **ret_json)
+int api_request_grants(struct server *srv, const char *terminal_id, const char *department, int64_t held_version,
+                       int64_t redeliver_before_us, bool *ret_commands_due, char **ret_json)
 {
 	_cleanup_json_ cJSON *doc = cJSON_CreateObject(), *out = NULL;
 	char *text = NULL;
@@ -721,9 +721,9 @@ int api_request_grants(struct server *srv, const char *terminal_id, const char *
 		return r;
 	}
 	*ret_commands_due = q.commands_due;
-	if (q.max_version == 0) {
+	if (q.max_version == 0 || q.max_version == held_version) {
 		cJSON_Delete(arr);
-		return 0; /* nothing was ever approved */
+		return 0; /* nothing was ever approved; the terminal has this version */
 	}
 	if (!cJSON_AddNumberToObject(doc, "version", (double)q.max_version) ||
 	    !cJSON_AddNumberToObject(doc, "issued_at", (double)now) || !cJSON_AddItemToObject(doc, "approvals", arr))

@@ -28,11 +28,16 @@ void api_request_ingest(struct server *srv, const char *terminal_id, const cJSON
 
 /* The check-in answer's "grants": {"document": TEXT, "signature": B64}
  * signed with the policy key (protocol/approval.h), or NULL in *ret_json
- * when nothing was ever approved. *ret_json is malloc'd. Read with it
- * (store checkin_reads): whether a command is due for the terminal
+ * when nothing was ever approved, or when held_version — the version the
+ * terminal says it has installed (its check-in's "approvals_version"; -1:
+ * it did not say) — is the current one: the agent installs only a higher
+ * version (agent/net/approval_verify.c), so a document of the same version
+ * would be signed for nothing (issue 18: at 100,000 terminals, 333
+ * signatures a second through the signer). *ret_json is malloc'd. Read with
+ * it (store checkin_reads): whether a command is due for the terminal
  * (*ret_commands_due; redeliver_before_us as api_command_redeliver_before). */
-int api_request_grants(struct server *srv, const char *terminal_id, const char *department, int64_t redeliver_before_us,
-                       bool *ret_commands_due, char **ret_json);
+int api_request_grants(struct server *srv, const char *terminal_id, const char *department, int64_t held_version,
+                       int64_t redeliver_before_us, bool *ret_commands_due, char **ret_json);
 
 /* Whether actor (an account name or "token:NAME") may see and decide q:
  * only an account for the department of q's terminal, or for every

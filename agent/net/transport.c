@@ -636,6 +636,10 @@ struct transport {
 	char **result_ids;
 	size_t n_result_ids;
 	size_t ca_len, pem_len;
+	/* the version of the approval data installed and verifying (read by
+	 * the root part before the exchange; 0 = none), said in the check-in so
+	 * that the server signs a document only when there is a newer one */
+	int64_t approvals_version;
 	/* the command long poll (transport_poll_run): the root part accepts
 	 * only PS_COMMAND, and writes a byte to notify_fd after each */
 	bool poll_mode;
@@ -966,6 +970,19 @@ static int64_t local_policy_version(struct transport *t)
 	return v;
 }
 
+/* The approval data's version installed, verified again (0: none, or a
+ * copy that no longer verifies — the server then sends it again). */
+static int64_t local_approvals_version(struct transport *t)
+{
+	_cleanup_free_ struct approval_doc *d = malloc(sizeof(*d));
+	char why[256];
+
+	if (!d || !t->policy_key[0] || !t->es.terminal_id[0] ||
+	    approval_load(t->state_dir, t->policy_key, t->es.terminal_id, d, why, sizeof(why)) < 0)
+		return 0;
+	return d->version;
+}
+
 static int checkin(struct transport *t, const cJSON *report, const struct journal_info *ji, int64_t local_version,
                    cJSON **ret, char *err, size_t errsz)
 {
@@ -980,6 +997,7 @@ static int checkin(struct transport *t, const cJSON *report, const struct journa
 	if (!body || !cJSON_AddStringToObject(body, "agent_version", MAMORI_VERSION) ||
 	    (host[0] && utf8_valid(host, strlen(host)) && !cJSON_AddStringToObject(body, "hostname", host)) ||
 	    !cJSON_AddNumberToObject(body, "policy_version", (double)local_version) ||
+	    !cJSON_AddNumberToObject(body, "approvals_version", (double)t->approvals_version) ||
 	    !(j = cJSON_AddObjectToObject(body, "journal")))
 		return -ENOMEM;
 	if (ji) {
@@ -1827,6 +1845,7 @@ int transport_sync_once(struct transport *t, const cJSON *report, struct transpo
 	/* what needs the files is read here, by the root part */
 	have_journal = journal_info(t->state_dir, &ji) == 0;
 	local_version = local_policy_version(t);
+	t->approvals_version = local_approvals_version(t);
 	/* results of remote commands go with this check-in */
 	free(t->results_json);
 	command_ids_free(t->result_ids, t->n_result_ids);

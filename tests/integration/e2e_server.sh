@@ -6,7 +6,8 @@
 # (OPS-4), downloaded and verified by the agent, identity from the
 # certificate only, revocation (MDM-3), forged/gapped/forked chains recorded
 # as tamper (LOG-1) without losing what was recorded, and the server down
-# while the terminal records 10,000 events: all arrive, none twice.
+# while the terminal records 10,000 events: all arrive, none twice; approval
+# data signed only for a terminal that lacks the current version (issue 18).
 set -uo pipefail
 source "$(dirname "$0")/e2e_lib.bash"
 trap cleanup EXIT
@@ -176,4 +177,52 @@ check "server holds exactly 10,028 events for pc-a" test "$(jq .events_stored <<
 agent_hash=$(ctl "$A" journal status | awk '/^head/ {print $3}')
 check "heads agree after the outage" \
 	bash -c "[[ ${#agent_hash} == 64 && \$(jq -r .journal.head_hash <<<'$term') == $agent_hash ]]"
+
+# ---- approval data: signed for a terminal only when it lacks the current version (issue 18) ----
+# The agent says the version it has installed (and that still verifies);
+# the server's /metrics counts the answers that carried a signed document.
+G=$T/pc-g
+check "enroll terminal pc-g" enroll "$G" pc-g kaikei
+SG=$(state_dir "$G")
+signed() {
+	curl -sS --cacert "$CA" -H "Authorization: Bearer $TOKEN" "https://$ADM/metrics" |
+		awk '$1 == "mamori_checkin_approval_documents_total" { print $2; found = 1 } END { if (!found) print "none" }'
+}
+rid=$(openssl rand -hex 16)
+"$HELPER" record "$SG" request.created "{\"request_id\":\"$rid\",\"kind\":\"device\",\"device\":{\"hash\":\"$(openssl rand -hex 32)\",\"vendor_id\":\"0781\",\"product_id\":\"5567\",\"serial\":\"G1\",\"interfaces\":[\"08:06:50\"]},\"reason\":null,\"user\":\"tanaka\",\"uid\":1000,\"pid\":4242,\"loginuid\":1000}" ||
+	bad "request record"
+ctl "$G" server sync >/dev/null
+rq=$(api GET "/admin/v1/requests?status=pending" | jq -r --arg r "$rid" '.[] | select(.request_id == $r) | .id')
+check "pc-g's request reached the server" test -n "$rq"
+api POST "/admin/v1/requests/$rq/approve" \
+	"{\"scope\":\"terminal\",\"person\":\"anyone\",\"access\":\"ro\",\"until\":\"$(date -u -d @$(($(date +%s) + 3600)) +%Y-%m-%dT%H:%M:%SZ)\"}" >/dev/null
+check "the CISO approves it (shonin approves for no department)" test "$CODE" = 200
+n0=$(signed)
+res=$(ctl "$G" --json server sync)
+check "the next sync installs the approval data" test "$(jq .approvals <<<"$res")" = 1
+n1=$(signed)
+check "... the server signed one document for it" test "$n1" = $((n0 + 1))
+V=$(jq -r .version "$SG/approvals.json")
+res=$(ctl "$G" --json server sync)
+check "a sync with the current version installed installs nothing" test "$(jq .approvals <<<"$res")" = 0
+check "... and the server signed nothing for it (the agent said version $V)" test "$(signed)" = "$n1"
+grants() { # BODY → the answer's grants: null, or the document's version
+	dev_curl "$SG" "https://$DEV/api/v1/checkin" -d "$1" | jq -r 'if .grants == null then "null" else (.grants.document | fromjson | .version) end'
+}
+check "a check-in saying version $V gets no document" \
+	test "$(grants "{\"agent_version\":\"t\",\"approvals_version\":$V}")" = null
+check "one saying $((V - 1)) gets version $V" \
+	test "$(grants "{\"agent_version\":\"t\",\"approvals_version\":$((V - 1))}")" = "$V"
+check "one that says nothing (an older agent) gets version $V" test "$(grants '{"agent_version":"t"}')" = "$V"
+for bad_v in '"1"' -1 1.5 null true; do
+	out=$(dev_curl "$SG" -o /dev/null -w '%{http_code}' "https://$DEV/api/v1/checkin" \
+		-d "{\"agent_version\":\"t\",\"approvals_version\":$bad_v}")
+	check "approvals_version $bad_v is refused (400), not taken as none" test "$out" = 400
+done
+# an installed copy that no longer verifies counts as none: sent again
+printf 'x' >>"$SG/approvals.json"
+n2=$(signed)
+res=$(ctl "$G" --json server sync)
+check "a damaged installed copy: the sync installs the document again" test "$(jq .approvals <<<"$res")" = 1
+check "... signed for it once more" test "$(signed)" = $((n2 + 1))
 finish
