@@ -10,6 +10,13 @@
  *       certificate, as a real one does. OUT_FILE holds the keys and
  *       certificates (DER), for `run`. No server test mode is involved.
  *
+ *   bench_scale request HOST:PORT CA_PEM CERT_FILE
+ *       The first terminal's visit with one record: its first, a
+ *       `request.created` for a device (every run's first record of that
+ *       terminal is this one, the same bytes when MAMORI_BENCH_TIME_BASE_US
+ *       is the same), so that scale.sh can approve a request through the
+ *       admin API before `run`: the check-ins then carry approval data.
+ *
  *   bench_scale run HOST:PORT CA_PEM CERT_FILE SECONDS INTERVAL EVENTS [SERVER_PID,...]
  *       Each terminal visits every INTERVAL seconds (visits spread evenly:
  *       N / INTERVAL per second): a new mTLS connection offering the
@@ -17,7 +24,10 @@
  *       newest in its state directory between syncs; the first visit is a
  *       full handshake); BENCH_SCALE_RESUME=0 makes a full handshake at
  *       every visit instead (an agent without a kept session), POST
- *       /api/v1/checkin with a 14-check posture report, then POST
+ *       /api/v1/checkin with a 14-check posture report and the version of
+ *       the approval data it holds, taken from the last document the server
+ *       sent (BENCH_SCALE_SAY_APPROVALS=0: not said, as an older agent:
+ *       every answer then carries a document signed for it), then POST
  *       /api/v1/events with the EVENTS journal records (hash-chained with
  *       protocol/journal_canon.c, as the agent makes them) recorded since
  *       its last visit plus any not yet acknowledged, then it hangs up.
@@ -87,6 +97,9 @@ struct term {
 	 * client spends an in-memory TLS 1.3 session object once resumed with */
 	unsigned char *sess;
 	size_t sess_len;
+	/* the approval data's version it holds (from the last document the
+	 * server sent), said in each check-in as the agent does */
+	int64_t approvals_version;
 };
 
 enum step { S_CONNECT, S_HANDSHAKE, S_SEND, S_READ };
@@ -114,11 +127,13 @@ static size_t nterms;
 static int ep;
 static unsigned inflight;
 static bool resume;
+static bool say_approvals = true; /* BENCH_SCALE_SAY_APPROVALS=0: as an older agent, never */
 static int64_t time_base_us;
 static unsigned events_per_visit;
 
 static struct {
 	uint64_t visits, checkins_ok, uploads_ok, errors, late, resumed;
+	uint64_t grants; /* check-in answers that carried signed approval data */
 	uint32_t *lat_visit, *lat_req;
 	size_t nvisit, nreq;
 } st;
@@ -398,6 +413,40 @@ static int put_request(struct buf *b, const char *path, const char *json, size_t
 	return 0;
 }
 
+/* The check-in: the shared body, led by the approval data version this
+ * terminal holds (the agent's "approvals_version"). */
+static int checkin_request(struct conn *c)
+{
+	struct buf body = {0};
+	int r = say_approvals ? buf_printf(&body, BUF_LIMIT, "{\"approvals_version\":%" PRId64 ",%s",
+	                                   c->t->approvals_version, checkin_body() + 1)
+	                      : buf_puts(&body, checkin_body(), BUF_LIMIT);
+
+	if (r == 0)
+		r = put_request(&c->req, "/api/v1/checkin", body.data, body.len);
+	buf_free(&body);
+	return r;
+}
+
+/* A check-in answer with approval data ("grants": {document, signature}):
+ * the version the terminal now holds. The signature is not checked here
+ * (the agent's is, in tests/integration/e2e_server.sh). */
+static int take_grants(struct term *t, const char *answer)
+{
+	cJSON *a = cJSON_Parse(answer), *d = NULL;
+	const cJSON *doc = cJSON_GetObjectItem(cJSON_GetObjectItem(a, "grants"), "document"), *v;
+	int r = -EBADMSG;
+
+	if (cJSON_IsString(doc) && (d = cJSON_Parse(doc->valuestring)) &&
+	    cJSON_IsNumber(v = cJSON_GetObjectItem(d, "version")) && v->valuedouble >= 1) {
+		t->approvals_version = (int64_t)v->valuedouble;
+		r = 0;
+	}
+	cJSON_Delete(d);
+	cJSON_Delete(a);
+	return r;
+}
+
 /* Record `seq` of terminal t as the agent's journal makes it: canonical
  * bytes (protocol/journal_canon.c) in *rec, and *hash = SHA-256(*hash ‖
  * bytes). Deterministic in (terminal, seq): a record sent again is the same
@@ -417,8 +466,29 @@ static int make_record(const struct term *t, uint64_t seq, struct buf *payload, 
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	int r;
 
-	cJSON_AddStringToObject(p, "vendor_id", "0781");
-	cJSON_AddStringToObject(p, "product_id", "5567");
+	if (t == &terms[0] && seq == 1) {
+		/* the first terminal's first record: a request for a device, as
+		 * `mamorictl request device` journals it (`bench_scale request`;
+		 * the server makes a request of it) */
+		cJSON *d = cJSON_AddObjectToObject(p, "device"), *ifs = cJSON_AddArrayToObject(d, "interfaces");
+		char dh[65];
+
+		memset(dh, 'b', 64);
+		dh[64] = 0;
+		hd.type = "request.created";
+		hd.reqs = "OPS-3,OPS-4";
+		cJSON_AddStringToObject(p, "request_id", t->chain);
+		cJSON_AddStringToObject(p, "kind", "device");
+		cJSON_AddStringToObject(d, "hash", dh);
+		cJSON_AddStringToObject(d, "vendor_id", "0781");
+		cJSON_AddStringToObject(d, "product_id", "5567");
+		cJSON_AddStringToObject(d, "serial", "BENCH-REQUEST");
+		cJSON_AddItemToArray(ifs, cJSON_CreateString("08:06:50"));
+		cJSON_AddNullToObject(p, "reason");
+	} else {
+		cJSON_AddStringToObject(p, "vendor_id", "0781");
+		cJSON_AddStringToObject(p, "product_id", "5567");
+	}
 	cJSON_AddStringToObject(p, "user", "tanaka");
 	cJSON_AddNumberToObject(p, "n", (double)seq);
 	r = p && md ? journal_canon_payload(p, payload) : -ENOMEM;
@@ -648,7 +718,7 @@ static void step(struct conn *c)
 			}
 			if (SSL_session_reused(c->ssl))
 				st.resumed++;
-			if (put_request(&c->req, "/api/v1/checkin", checkin_body(), strlen(checkin_body())) < 0)
+			if (checkin_request(c) < 0)
 				return conn_end(c, false);
 			c->sent = 0;
 			c->t_req = now();
@@ -699,6 +769,11 @@ static void step(struct conn *c)
 					        status, body);
 				if (status != 200)
 					return conn_end(c, false);
+				if (strstr(body, "\"grants\":{")) {
+					if (take_grants(c->t, body) < 0)
+						return conn_end(c, false);
+					st.grants++;
+				}
 				st.checkins_ok++;
 				lat_add(st.lat_req, &st.nreq, now() - c->t_req);
 			} else {
@@ -853,7 +928,7 @@ static void window_end(double t, double t_phase, const char *pids)
 
 static void reset_phase(void)
 {
-	st.visits = st.checkins_ok = st.uploads_ok = st.errors = st.late = st.resumed = 0;
+	st.visits = st.checkins_ok = st.uploads_ok = st.errors = st.late = st.resumed = st.grants = 0;
 	st.nvisit = st.nreq = 0;
 }
 
@@ -863,7 +938,7 @@ static void phase_report(const char *phase, double secs, double cpu)
 	printf("seconds %.1f\nvisits %" PRIu64 "\ncheckins_ok %" PRIu64 "\ncheckins_per_s %.1f\nuploads_ok %" PRIu64
 	       "\nerrors %" PRIu64 "\nlate_visits %" PRIu64 "\n",
 	       secs, st.visits, st.checkins_ok, (double)st.checkins_ok / secs, st.uploads_ok, st.errors, st.late);
-	printf("tls_resumed %" PRIu64 "\n", st.resumed);
+	printf("tls_resumed %" PRIu64 "\ngrants_received %" PRIu64 "\n", st.resumed, st.grants);
 	print_lat("visit", st.lat_visit, st.nvisit);
 	print_lat("checkin", st.lat_req, st.nreq);
 	if (cpu > 0 && st.checkins_ok)
@@ -895,35 +970,31 @@ static double burst(const char *name, const char *pids, uint64_t *generated)
 	return wall;
 }
 
-static int cmd_run(int argc, char **argv)
+/* What `run` and `request` share: the terminals, the TLS context (each
+ * offering its last ticket unless BENCH_SCALE_RESUME=0), the epoll loop and
+ * the records' time base (MAMORI_BENCH_TIME_BASE_US: the same for both, so
+ * that a record is the same bytes in each; else an hour ago). */
+static int run_setup(const char *target, const char *ca, const char *certs)
 {
-	int64_t secs, interval, evs;
-	const char *pids = argc > 8 ? argv[8] : NULL;
-	double t0, rate, cpu0, wall;
-	uint64_t generated = 0, acked = 0, v = 0;
 	struct rlimit rl;
+	int64_t base;
 	int r;
 
-	if (argc < 8 || parse_hostport(argv[2], &addr, host, sizeof(host)) < 0 ||
-	    parse_int64(argv[5], 1, 86400, &secs) < 0 || parse_int64(argv[6], 1, 86400, &interval) < 0 ||
-	    parse_int64(argv[7], 0, 10000, &evs) < 0) {
-		fprintf(stderr, "usage: bench_scale run HOST:PORT CA CERT_FILE SECONDS INTERVAL EVENTS [PID,...]\n");
-		return 2;
-	}
-	events_per_visit = (unsigned)evs;
+	if (parse_hostport(target, &addr, host, sizeof(host)) < 0)
+		return -EINVAL;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	signal(SIGPIPE, SIG_IGN);
-	r = load_terms(argv[4], getenv("MAMORI_BENCH_PREFIX") ?: "scale");
+	r = load_terms(certs, getenv("MAMORI_BENCH_PREFIX") ?: "scale");
 	if (r < 0 || nterms == 0) {
-		fprintf(stderr, "bench_scale: cannot read %s\n", argv[4]);
-		return 2;
+		fprintf(stderr, "bench_scale: cannot read %s\n", certs);
+		return -EIO;
 	}
 	ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx || SSL_CTX_load_verify_locations(ctx, argv[3], NULL) != 1)
-		return 2;
+	if (!ctx || SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)
+		return -EIO;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	/* the certificate alone, as the agent sends it (agent/net/transport.c
 	 * leaf_only): not the chain OpenSSL would build from the CA file */
@@ -931,6 +1002,7 @@ static int cmd_run(int argc, char **argv)
 	/* each terminal offers its last ticket, as the agent does (it keeps
 	 * it between syncs); BENCH_SCALE_RESUME=0: a full handshake every visit */
 	resume = !getenv("BENCH_SCALE_RESUME") || strcmp(getenv("BENCH_SCALE_RESUME"), "0") != 0;
+	say_approvals = !getenv("BENCH_SCALE_SAY_APPROVALS") || strcmp(getenv("BENCH_SCALE_SAY_APPROVALS"), "0") != 0;
 	SSL_CTX_set_session_cache_mode(ctx, resume ? SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE
 	                                           : SSL_SESS_CACHE_OFF);
 	if (resume)
@@ -939,13 +1011,56 @@ static int cmd_run(int argc, char **argv)
 	st.lat_req = malloc(sizeof(uint32_t) * LAT_MAX);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (!st.lat_visit || !st.lat_req || ep < 0)
-		return 2;
-	{
+		return -ENOMEM;
+	if (getenv("MAMORI_BENCH_TIME_BASE_US")) {
+		if (parse_int64(getenv("MAMORI_BENCH_TIME_BASE_US"), 1, INT64_MAX, &base) < 0)
+			return -EINVAL;
+		time_base_us = base;
+	} else {
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		time_base_us = ((int64_t)ts.tv_sec - 3600) * 1000000;
 	}
+	return 0;
+}
+
+/* The first terminal's visit with its first record only: the request
+ * (make_record) reaches the server, which makes a pending request of it. */
+static int cmd_request(int argc, char **argv)
+{
+	if (argc != 5) {
+		fprintf(stderr, "usage: bench_scale request HOST:PORT CA CERT_FILE\n");
+		return 2;
+	}
+	if (run_setup(argv[2], argv[3], argv[4]) < 0)
+		return 2;
+	terms[0].gen_seq = 1;
+	visit_start(&terms[0], now());
+	while (inflight)
+		loop_once(10);
+	if (terms[0].acked_seq != 1) {
+		fprintf(stderr, "bench_scale: the request record was not acknowledged\n");
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	int64_t secs, interval, evs;
+	const char *pids = argc > 8 ? argv[8] : NULL;
+	double t0, rate, cpu0, wall;
+	uint64_t generated = 0, acked = 0, v = 0;
+
+	if (argc < 8 || parse_int64(argv[5], 1, 86400, &secs) < 0 || parse_int64(argv[6], 1, 86400, &interval) < 0 ||
+	    parse_int64(argv[7], 0, 10000, &evs) < 0) {
+		fprintf(stderr, "usage: bench_scale run HOST:PORT CA CERT_FILE SECONDS INTERVAL EVENTS [PID,...]\n");
+		return 2;
+	}
+	events_per_visit = (unsigned)evs;
+	if (run_setup(argv[2], argv[3], argv[4]) < 0)
+		return 2;
 	printf("terminals %zu\ninterval_s %" PRId64 "\nevents_per_visit %u\ntarget_checkins_per_s %.1f\n", nterms,
 	       interval, events_per_visit, (double)nterms / (double)interval);
 
@@ -1026,6 +1141,8 @@ int main(int argc, char **argv)
 		return cmd_enroll(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		return cmd_run(argc, argv);
-	fprintf(stderr, "usage: bench_scale enroll … | bench_scale run … (see the file's first comment)\n");
+	if (argc >= 2 && strcmp(argv[1], "request") == 0)
+		return cmd_request(argc, argv);
+	fprintf(stderr, "usage: bench_scale enroll … | run … | request … (see the file's first comment)\n");
 	return 2;
 }

@@ -26,6 +26,14 @@
 #                          the agent does (it keeps the newest in its state directory between
 #                          syncs; tls_resumed counts them); 0: a full mutual-TLS handshake at
 #                          every visit (an agent without a kept session)
+#   BENCH_SCALE_APPROVALS  1 (default): before each topology's run, the first terminal sends a
+#                          request (`bench_scale request`) and the CISO approves it through the
+#                          admin API, so that every check-in's store read finds approval data and
+#                          a terminal without the current version is sent a document signed for
+#                          it (the first contact: every terminal once); 0: no request
+#   BENCH_SCALE_SAY_APPROVALS 1 (default): each terminal says the approval data version it holds,
+#                          as the agent does; 0: it does not (an agent before the check-in's
+#                          "approvals_version"): every answer carries a document signed for it
 #   BENCH_SCALE_KEEP       a directory kept between runs: the enrolled data directory and
 #                          certificates are reused (enrolling 100,000 takes minutes)
 #   BENCH_SCALE_SERVER_ENV "NAME=value …" added to the servers' environment only (an
@@ -255,6 +263,27 @@ EOF
 	*) echo "bench scale: unknown topology $topo"; exit 1 ;;
 	esac
 	pidlist=$(IFS=,; echo "${spids[*]}")
+	# the records' times, the same for `request` and `run` (a record sent
+	# again must be the same bytes)
+	export MAMORI_BENCH_TIME_BASE_US=$((($(date +%s) - 3600) * 1000000))
+	if [[ ${BENCH_SCALE_APPROVALS:-1} == 1 ]]; then
+		"$b/bench/bench_scale" request "$target" "$CA" "$K/certs.bin" >"$W/$topo-request.txt" 2>&1 ||
+			{ echo "bench scale: the request did not reach the server:" >&2; cat "$W/$topo-request.txt" >&2; exit 1; }
+		t=$(curl -sS --cacert "$CA" "https://$adm/admin/v1/login" -d "{\"username\":\"ciso\",\"password\":\"$pw\"}" | jq -r .token)
+		rq=
+		for _ in $(seq 50); do
+			rq=$(curl -sS --cacert "$CA" -H "Authorization: Bearer $t" "https://$adm/admin/v1/requests?status=pending" |
+				jq -r --arg r "b5$(printf '%030d' 0)" '[.[] | select(.request_id == $r)][0].id // empty')
+			[[ -n $rq ]] && break
+			sleep 0.1
+		done
+		until=$(date -u -d "@$(($(date +%s) + 30 * 86400))" +%Y-%m-%dT%H:%M:%SZ)
+		code=$(curl -sS -o "$W/$topo-approve.txt" -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $t" \
+			"https://$adm/admin/v1/requests/${rq:-none}/approve" \
+			-d "{\"scope\":\"terminal\",\"person\":\"anyone\",\"access\":\"ro\",\"until\":\"$until\"}")
+		[[ $code == 200 ]] ||
+			{ echo "bench scale: approving the request ${rq:-(none pending)}: HTTP $code $(cat "$W/$topo-approve.txt")" >&2; exit 1; }
+	fi
 	rc=0
 	"$b/bench/bench_scale" run "$target" "$CA" "$K/certs.bin" "$S" "$IV" "$EV" "$pidlist" >"$W/$topo.txt" || rc=$?
 	sleep 2 # the servers' check-in buffers are written every second
@@ -276,6 +305,7 @@ EOF
 	echo "  database_bytes $(db_bytes "$D")"
 	echo "  upload_commits $commits (uploads in them $committed: $(awk -v a="$committed" -v c="$commits" 'BEGIN {printf "%.1f", c ? a / c : 0}') a commit)"
 	echo "  server_vmhwm_kib $mem (sum over the processes measured)"
+	echo "  approval_documents_signed $(metric mamori_checkin_approval_documents_total) (server, every phase; received: $(awk '$1 == "grants_received" {s += $2} END {print s + 0}' "$W/$topo.txt"))"
 	awk -v f="$W/$topo.txt" -v lost="$((gen - stored))" -v n="$N" -v iv="$IV" 'BEGIN {
 		while ((getline l < f) > 0) { split(l, a, " "); if (a[1] == "[steady]") s = 1; if (a[1] == "[burst]") b = 1;
 			if (s && !b && a[1] == "checkin_p99_ms") p99 = a[2]; if (s && !b && a[1] == "errors") err = a[2];
