@@ -1658,6 +1658,7 @@ static void handle_department(void *userdata, struct http_req *req)
 	}
 	if (r < 0)
 		return store_failed(req, r);
+	api_device_invalidate(srv); /* this instance's cached identities: the new department now */
 	(void)xsnprintf(detail, sizeof(detail), "%s -> %s", d.department, dept);
 	server_audit(srv, a.name, "terminal.department", id, "ok", detail);
 	out = cJSON_CreateObject();

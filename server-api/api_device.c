@@ -775,7 +775,7 @@ static void checkin(struct server *srv, struct http_req *req)
 	 * read in one statement with whether a command is due */
 	_cleanup_free_ char *grants_json = NULL;
 	bool commands_due = false;
-	r = api_request_grants(srv, d.dev.terminal_id, d.dev.department, approvals_version,
+	r = api_request_grants(srv, d.dev.terminal_id, approvals_version,
 	                       api_command_redeliver_before(srv, server_now_us()), &commands_due, &grants_json);
 	if (r < 0)
 		return store_failed(req, r, "approvals");

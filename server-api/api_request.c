@@ -696,18 +696,16 @@ static int grant_cb(const struct store_request *q, void *userdata)
 	return 0;
 }
 
-int api_request_grants(struct server *srv, const char *terminal_id, const char *department, int64_t held_version,
-                       int64_t redeliver_before_us, bool *ret_commands_due, char **ret_json)
+int api_request_grants(struct server *srv, const char *terminal_id, int64_t held_version, int64_t redeliver_before_us,
+                       bool *ret_commands_due, char **ret_json)
 {
 	_cleanup_json_ cJSON *doc = cJSON_CreateObject(), *out = NULL;
 	char *text = NULL;
 	cJSON *arr;
 	char sig[POLICY_SIG_B64_LEN + 1], *p;
 	int64_t now = server_now_us() / 1000000;
-	struct store_checkin_reads q = {.terminal_id = terminal_id,
-	                                .department = department,
-	                                .now_s = now,
-	                                .redeliver_before_us = redeliver_before_us};
+	struct store_checkin_reads q = {
+	        .terminal_id = terminal_id, .now_s = now, .redeliver_before_us = redeliver_before_us};
 	int r;
 
 	*ret_json = NULL;

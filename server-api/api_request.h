@@ -36,8 +36,8 @@ void api_request_ingest(struct server *srv, const char *terminal_id, const cJSON
  * signatures a second through the signer). *ret_json is malloc'd. Read with
  * it (store checkin_reads): whether a command is due for the terminal
  * (*ret_commands_due; redeliver_before_us as api_command_redeliver_before). */
-int api_request_grants(struct server *srv, const char *terminal_id, const char *department, int64_t held_version,
-                       int64_t redeliver_before_us, bool *ret_commands_due, char **ret_json);
+int api_request_grants(struct server *srv, const char *terminal_id, int64_t held_version, int64_t redeliver_before_us,
+                       bool *ret_commands_due, char **ret_json);
 
 /* Whether actor (an account name or "token:NAME") may see and decide q:
  * only an account for the department of q's terminal, or for every

@@ -252,15 +252,18 @@ typedef int (*store_request_cb)(const struct store_request *r, void *userdata);
 /* What every check-in reads besides its device (issue 23.5), in one
  * statement: one read lock on SQLite, one round trip on PostgreSQL. The
  * grants: the approved device, carry-out and exception requests in force
- * for the terminal (its own, or of scope department and decided for its
- * department, "" = none) with not_after > now_s, oldest first. */
+ * for the terminal (its own, or of scope department and decided for the
+ * department the store holds for it now, "" = none — not a cached one, so
+ * that the grants and their version are of one moment) with not_after >
+ * now_s, oldest first. */
 struct store_checkin_reads {
-	const char *terminal_id, *department;
+	const char *terminal_id;
 	int64_t now_s;
 	int64_t redeliver_before_us; /* as command_deliver's */
 	bool commands_due;           /* out: command_deliver has something to hand out */
-	int64_t max_version;         /* out: the highest version of any approval (the
-	                              * data's version only grows, even when one ends) */
+	int64_t max_version;         /* out: the terminal's approval data version: the
+	                              * highest of any approval and of its own department
+	                              * moves (it only grows, even when one ends) */
 };
 /* The media register (台帳; MEDIA-6, issue 16.5): the city's permitted
  * media, each named by its management number and by the USB identity of the

@@ -128,6 +128,15 @@ enum {
 	"(CASE WHEN " COMPLIANCE_OBJECT(x) " THEN (SELECT coalesce(json_group_array(key), '[]') FROM json_each(" x     \
 	                                   ") WHERE type = 'text' AND value = 'fail') ELSE '[]' END)"
 
+/* The next approval data version (protocol/approval.h: for every terminal
+ * it only grows): above every approval's and every terminal's own (a
+ * department change, Q_DEVICE_SET_DEPT). One sequence, so that a document
+ * that changed always comes with a version higher than any the terminal
+ * installed. Read under Q_LOCK. */
+#define GRANTS_NEXT                                                                                                    \
+	"(SELECT COALESCE(MAX(v), 0) + 1 FROM (SELECT MAX(version) AS v FROM requests UNION ALL "                      \
+	"SELECT MAX(grants_version) FROM devices) nv)"
+
 static const char *const sql_text[_Q_MAX] = {
         [Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
         [Q_META_SET] = "INSERT INTO meta(key, value) VALUES (?1, ?2) "
@@ -142,9 +151,13 @@ static const char *const sql_text[_Q_MAX] = {
                             "VALUES (?1, ?2, ?3, ?4, ?5)",
         /* a re-enrollment keeps the department unless the token names one */
         [Q_DEVICE_REENROLL] = "UPDATE devices SET grp = ?2, hostname = ?3, enrolled_us = ?4, revoked = 0, "
-                              "revoked_us = NULL, dept = CASE WHEN ?5 <> '' THEN ?5 ELSE dept END "
+                              "revoked_us = NULL, grants_version = CASE WHEN ?5 <> '' AND ?5 <> dept THEN " GRANTS_NEXT
+                              " ELSE grants_version END, dept = CASE WHEN ?5 <> '' THEN ?5 ELSE dept END "
                               "WHERE terminal_id = ?1 AND revoked <> 0",
-        [Q_DEVICE_SET_DEPT] = "UPDATE devices SET dept = ?2 WHERE terminal_id = ?1",
+        /* a new department: a new approval data version for the terminal
+         * (under Q_LOCK, as an approval's) */
+        [Q_DEVICE_SET_DEPT] = "UPDATE devices SET grants_version = CASE WHEN dept <> ?2 THEN " GRANTS_NEXT
+                              " ELSE grants_version END, dept = ?2 WHERE terminal_id = ?1",
         [Q_DEVICE_REVOKE] = "UPDATE devices SET revoked = 1, revoked_us = ?2 WHERE terminal_id = ?1",
         /* revoked = 2: revoked by a `retire` the terminal executed (MDM-3) */
         [Q_DEVICE_RETIRE] = "UPDATE devices SET revoked = 2, revoked_us = ?2 WHERE terminal_id = ?1",
@@ -626,6 +639,14 @@ static const char *const migrations[][2] = {
          "CREATE INDEX IF NOT EXISTS requests_version ON requests(version);"
          "CREATE INDEX IF NOT EXISTS requests_live ON requests(status, not_after);"
          "CREATE INDEX IF NOT EXISTS commands_live ON commands(status, not_after);"},
+        /* 10 (issue 16.2, 18): a terminal's own approval data version,
+         * taken from the approvals' sequence when its department changes:
+         * its document then differs (department-wide approvals come or
+         * go) and must reach it with a higher version (GRANTS_NEXT) */
+        {"ALTER TABLE devices ADD COLUMN grants_version INTEGER NOT NULL DEFAULT 0;"
+         "CREATE INDEX IF NOT EXISTS devices_grants_version ON devices(grants_version);",
+         "ALTER TABLE devices ADD COLUMN grants_version BIGINT NOT NULL DEFAULT 0;"
+         "CREATE INDEX IF NOT EXISTS devices_grants_version ON devices(grants_version);"},
 };
 #define SCHEMA_VERSION (1 + (int)ELEMENTSOF(migrations))
 
@@ -948,7 +969,9 @@ static int sq_enroll(struct store *base, const char *token_hash, int64_t now_us,
 	}
 	if (r < 0 && r != -ENOENT)
 		goto out;
-	if ((r = stmt(s, r == 0 ? Q_DEVICE_REENROLL : Q_DEVICE_INSERT, &st)) < 0 ||
+	/* a re-enrollment may change the department: GRANTS_NEXT, locked */
+	if ((r == 0 && (r = run(s, Q_LOCK)) < 0) ||
+	    (r = stmt(s, r == 0 ? Q_DEVICE_REENROLL : Q_DEVICE_INSERT, &st)) < 0 ||
 	    (r = bind_text(st, 1, d->terminal_id)) < 0 || (r = bind_text(st, 2, group)) < 0 ||
 	    (r = bind_text(st, 3, d->hostname[0] ? d->hostname : NULL)) < 0 || (r = bind_int(st, 4, now_us)) < 0 ||
 	    (r = bind_text(st, 5, dept)) < 0 || (r = step_done(st)) < 0)
@@ -1061,8 +1084,9 @@ static int sq_device_set_department(struct store *base, const char *terminal_id,
 
 	if (r < 0)
 		return r;
-	if ((r = stmt(s, Q_DEVICE_SET_DEPT, &st)) < 0 || (r = bind_text(st, 1, terminal_id)) < 0 ||
-	    (r = bind_text(st, 2, department)) < 0 || (r = step_done(st)) < 0)
+	if ((r = run(s, Q_LOCK)) < 0 || (r = stmt(s, Q_DEVICE_SET_DEPT, &st)) < 0 ||
+	    (r = bind_text(st, 1, terminal_id)) < 0 || (r = bind_text(st, 2, department)) < 0 ||
+	    (r = step_done(st)) < 0)
 		return txn_end(s, r);
 	return txn_end(s, sqldb_changes(s->db) == 1 ? 0 : -ENOENT);
 }
@@ -2319,8 +2343,7 @@ static int sq_request_decide(struct store *base, const struct store_request *q, 
 	if (r < 0)
 		return r;
 	if (strcmp(q->status, "approved") == 0) {
-		if ((r = run(s, Q_LOCK)) == 0 &&
-		    (r = cmd_prepare(s, "SELECT COALESCE(MAX(version), 0) + 1 FROM requests", &st)) == 0) {
+		if ((r = run(s, Q_LOCK)) == 0 && (r = cmd_prepare(s, "SELECT " GRANTS_NEXT, &st)) == 0) {
 			int rc = sqldb_step(st);
 
 			if (rc == 1)
@@ -2400,16 +2423,19 @@ static int sq_checkin_reads(struct store *base, struct store_checkin_reads *q, s
 	q->commands_due = false;
 	q->max_version = 0;
 	if ((r = cmd_prepare(s,
-	                     "SELECT (SELECT COALESCE(MAX(version), 0) FROM requests),"
+	                     "SELECT (SELECT COALESCE(MAX(v), 0) FROM (SELECT MAX(version) AS v FROM requests"
+	                     " UNION ALL SELECT grants_version FROM devices WHERE terminal_id = ?) gv),"
 	                     " CASE WHEN EXISTS (SELECT 1 FROM commands WHERE " CMD_DUE ") THEN 1 ELSE 0 END,"
 	                     " g.* FROM (SELECT 1 AS one) o LEFT JOIN (SELECT " REQ_COLS " FROM requests"
 	                     " WHERE status = 'approved' AND kind IN ('device', 'carry-out', 'exception')"
 	                     " AND not_after > ? AND (terminal_id = ? OR (scope = 'department' AND grp <> ''"
-	                     " AND grp = ?))) g ON 1 = 1 ORDER BY g.version",
+	                     " AND grp = (SELECT dept FROM devices WHERE terminal_id = ?)))) g ON 1 = 1"
+	                     " ORDER BY g.version",
 	                     &st)) == 0 &&
-	    (r = bind_text(st, 1, q->terminal_id)) == 0 && (r = bind_int(st, 2, q->redeliver_before_us)) == 0 &&
-	    (r = bind_int(st, 3, q->now_s)) == 0 && (r = bind_int(st, 4, q->now_s)) == 0 &&
-	    (r = bind_text(st, 5, q->terminal_id)) == 0 && (r = bind_text(st, 6, q->department ?: "")) == 0) {
+	    (r = bind_text(st, 1, q->terminal_id)) == 0 && (r = bind_text(st, 2, q->terminal_id)) == 0 &&
+	    (r = bind_int(st, 3, q->redeliver_before_us)) == 0 && (r = bind_int(st, 4, q->now_s)) == 0 &&
+	    (r = bind_int(st, 5, q->now_s)) == 0 && (r = bind_text(st, 6, q->terminal_id)) == 0 &&
+	    (r = bind_text(st, 7, q->terminal_id)) == 0) {
 		while (r == 0 && (rc = sqldb_step(st)) == 1) {
 			q->max_version = sqldb_col_int64(st, 0);
 			q->commands_due = sqldb_col_int64(st, 1) != 0;

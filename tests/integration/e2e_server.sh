@@ -225,4 +225,37 @@ n2=$(signed)
 res=$(ctl "$G" --json server sync)
 check "a damaged installed copy: the sync installs the document again" test "$(jq .approvals <<<"$res")" = 1
 check "... signed for it once more" test "$(signed)" = $((n2 + 1))
+
+# ---- a department move changes the approval data: a higher version reaches the terminal ----
+# (issue 16.2: a department-wide approval covers the terminals of its
+# department, and no longer one that left it; the agent installs only a
+# higher version, so the move must make one)
+api PUT /admin/v1/terminals/pc-g/department '{"department":"総務課"}' >/dev/null
+check "pc-g is put in 総務課" test "$CODE" = 200
+H=$T/pc-h
+check "enroll terminal pc-h" enroll "$H" pc-h kaikei
+api PUT /admin/v1/terminals/pc-h/department '{"department":"総務課"}' >/dev/null
+rid_h=$(openssl rand -hex 16)
+"$HELPER" record "$(state_dir "$H")" request.created "{\"request_id\":\"$rid_h\",\"kind\":\"device\",\"device\":{\"hash\":\"$(openssl rand -hex 32)\",\"vendor_id\":\"0781\",\"product_id\":\"5567\",\"serial\":\"H1\",\"interfaces\":[\"08:06:50\"]},\"reason\":null,\"user\":\"suzuki\",\"uid\":1000,\"pid\":4243,\"loginuid\":1000}" ||
+	bad "request record (pc-h)"
+ctl "$H" server sync >/dev/null
+rq_h=$(api GET "/admin/v1/requests?status=pending" | jq -r --arg r "$rid_h" '.[] | select(.request_id == $r) | .id')
+api POST "/admin/v1/requests/$rq_h/approve" \
+	"{\"scope\":\"department\",\"person\":\"anyone\",\"access\":\"ro\",\"until\":\"$(date -u -d @$(($(date +%s) + 3600)) +%Y-%m-%dT%H:%M:%SZ)\"}" >/dev/null
+check "pc-h's request approved for all of 総務課" test "$CODE" = 200
+res=$(ctl "$G" --json server sync)
+check "pc-g (総務課) installs the department-wide approval" \
+	bash -c "[[ \$(jq .approvals <<<'$res') == 1 ]] && jq -e --arg r '$rid_h' '[.approvals[] | select(.request_id == \$r)] | length == 1' '$SG/approvals.json' >/dev/null"
+V1=$(jq -r .version "$SG/approvals.json")
+api PUT /admin/v1/terminals/pc-g/department '{"department":"会計課"}' >/dev/null
+check "pc-g moves to 会計課" test "$CODE" = 200
+res=$(ctl "$G" --json server sync)
+check "its next sync installs a higher version" \
+	bash -c "[[ \$(jq .approvals <<<'$res') == 1 && \$(jq .version '$SG/approvals.json') -gt $V1 ]]"
+check "... without 総務課's approval (the agent's verified copy)" \
+	jq -e --arg r "$rid_h" '[.approvals[] | select(.request_id == $r)] | length == 0' "$SG/approvals.json"
+check "... keeping its own" jq -e --arg r "$rid" '[.approvals[] | select(.request_id == $r)] | length == 1' "$SG/approvals.json"
+ctl "$H" server sync >/dev/null
+check "pc-h, still in 総務課, keeps it" \
+	jq -e --arg r "$rid_h" '[.approvals[] | select(.request_id == $r)] | length == 1' "$(state_dir "$H")/approvals.json"
 finish

@@ -717,9 +717,9 @@ static int grant_id_cb(const struct store_request *q, void *userdata)
  * policy group; one decided for no department covers its own terminal only.
  * The department is what the decision stored, not the terminal's now. */
 /* store checkin_reads: the grants (grant_id_cb) and *ret_max */
-static void grants(struct store *s, const char *terminal, const char *dept, int64_t *ret_max, struct grant_ids *g)
+static void grants(struct store *s, const char *terminal, int64_t *ret_max, struct grant_ids *g)
 {
-	struct store_checkin_reads q = {.terminal_id = terminal, .department = dept, .now_s = NOW / SEC};
+	struct store_checkin_reads q = {.terminal_id = terminal, .now_s = NOW / SEC};
 
 	assert_int_equal(STORE_CALL(s, checkin_reads, &q, grant_id_cb, g), 0);
 	*ret_max = q.max_version;
@@ -759,22 +759,105 @@ static void test_request_grants_department(void **state)
 		struct grant_ids g = {0};
 		char got[80] = "";
 
-		grants(s, t[i].terminal, t[i].dept, &max, &g);
+		grants(s, t[i].terminal, &max, &g);
 		for (size_t k = 0; k < g.n; k++)
 			snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", k ? "," : "", g.ids[k]);
 		assert_string_equal(got, want[i]);
 	}
 	assert_int_equal(max, 3);
 	/* the stored department is the decision's: pc-1 moved to 会計課 keeps
-	 * its own approvals, and 会計課 gets no 総務課 approval with it */
+	 * its own approvals, and 会計課 gets no 総務課 approval with it; pc-2
+	 * moved to 会計課 loses 総務課's (the department the store holds now) */
 	{
 		struct grant_ids g = {0};
 
-		grants(s, "pc-3", "会計課", &max, &g);
+		assert_int_equal(STORE_CALL(s, device_set_department, "pc-1", "会計課"), 0);
+		grants(s, "pc-3", &max, &g);
 		assert_int_equal(g.n, 0);
-		grants(s, "pc-1", "会計課", &max, &g);
+		grants(s, "pc-1", &max, &g);
 		assert_int_equal(g.n, 2);
+		g.n = 0;
+		assert_int_equal(STORE_CALL(s, device_set_department, "pc-2", "会計課"), 0);
+		grants(s, "pc-2", &max, &g);
+		assert_int_equal(g.n, 0);
 	}
+}
+
+/* terminal enrolled with a token of group g naming dept */
+static void enroll_in(struct store *s, const char *terminal, const char *dept)
+{
+	char tok[64];
+
+	snprintf(tok, sizeof(tok), "tok-%s", terminal);
+	assert_int_equal(STORE_CALL(s, token_add, tok, "g", dept, NOW + SEC, "op"), 0);
+	enroll_one(s, tok, terminal, tok, 0);
+}
+
+/* q approved by shonin for an hour: its version */
+static int64_t approve(struct store *s, struct store_request *q)
+{
+	int64_t v = 0;
+
+	strscpy(q->status, sizeof(q->status), "approved");
+	strscpy(q->decided_by, sizeof(q->decided_by), "shonin");
+	q->not_after = NOW / SEC + 3600;
+	q->decided_us = NOW;
+	assert_int_equal(STORE_CALL(s, request_decide, q, "pending", &v), 0);
+	return v;
+}
+
+/* A department move (issue 16.2, 18): the moved terminal's approval data
+ * changes (department-wide approvals come or go), so its version must grow
+ * above what it holds — the agent installs only a higher version, and one
+ * that stayed would keep a department's approval on a terminal that left
+ * it. One sequence for approvals and moves: each later approval is above
+ * every move. Other terminals keep theirs. */
+static void test_grants_version_department_move(void **state)
+{
+	struct store *s = *state;
+	struct store_request q[2] = {
+	        carry_request("11111111111111111111111111111111", "pc-3", "dept", "department"),
+	        carry_request("22222222222222222222222222222222", "pc-3", "later", "terminal"),
+	};
+	struct grant_ids g = {0};
+	int64_t max = 0;
+	unsigned n;
+
+	enroll_in(s, "pc-1", "総務課");
+	enroll_in(s, "pc-2", "会計課");
+	enroll_in(s, "pc-3", "総務課");
+	for (size_t i = 0; i < ELEMENTSOF(q); i++)
+		assert_int_equal(STORE_CALL(s, request_add, &q[i]), 0);
+	assert_int_equal(approve(s, &q[0]), 1);
+	grants(s, "pc-1", &max, &g);
+	assert_int_equal(max, 1);
+	assert_int_equal(g.n, 1); /* 総務課's department-wide approval */
+	/* pc-1 leaves 総務課: a higher version, without the approval */
+	assert_int_equal(STORE_CALL(s, device_set_department, "pc-1", "会計課"), 0);
+	g.n = 0;
+	grants(s, "pc-1", &max, &g);
+	assert_int_equal(max, 2);
+	assert_int_equal(g.n, 0);
+	grants(s, "pc-2", &max, &g);
+	assert_int_equal(max, 1); /* the others keep theirs */
+	/* the same department again: nothing changed, no new version */
+	assert_int_equal(STORE_CALL(s, device_set_department, "pc-1", "会計課"), 0);
+	grants(s, "pc-1", &max, &g);
+	assert_int_equal(max, 2);
+	/* the next approval is above the move, for everyone */
+	assert_int_equal(approve(s, &q[1]), 3);
+	grants(s, "pc-1", &max, &g);
+	assert_int_equal(max, 3);
+	/* re-enrolled with a token of another department: a move too */
+	assert_int_equal(STORE_CALL(s, device_revoke, "pc-1", NOW, &n), 0);
+	assert_int_equal(STORE_CALL(s, token_add, "t-again", "g", "総務課", NOW + SEC, "op"), 0);
+	enroll_one(s, "t-again", "pc-1", "c-again", 0);
+	g.n = 0;
+	grants(s, "pc-1", &max, &g);
+	assert_int_equal(max, 4);
+	assert_int_equal(g.n, 1);
+	grants(s, "pc-2", &max, &g);
+	assert_int_equal(max, 3);
 }
 
 struct page {
@@ -864,7 +947,7 @@ static void test_departments_and_schema(void **state)
 	char v[16];
 
 	assert_int_equal(STORE_CALL(s, meta_get, "schema", v, sizeof(v)), 0);
-	assert_string_equal(v, "9");
+	assert_string_equal(v, "10");
 	assert_int_equal(STORE_CALL(s, token_add, "t1", "g", "総務課", NOW + SEC, "op"), 0);
 	assert_int_equal(STORE_CALL(s, token_add, "t2", "g", "", NOW + SEC, "op"), 0);
 	assert_int_equal(STORE_CALL(s, token_add, "t3", "g", "会計課", NOW + SEC, "op"), 0);
@@ -909,6 +992,7 @@ static void test_departments_and_schema(void **state)
 	        "ALTER TABLE devices DROP COLUMN failing; ALTER TABLE devices DROP COLUMN failing_ids; DROP TABLE "
 	        "daily; ALTER TABLE accounts DROP COLUMN dept; DROP TABLE web_sessions; DROP TABLE throttles;"
 	        "DROP TABLE archives; DROP INDEX requests_version; DROP INDEX requests_live; DROP INDEX commands_live;"
+	        "DROP INDEX devices_grants_version; ALTER TABLE devices DROP COLUMN grants_version;"
 	        "DELETE FROM meta WHERE key = 'schema';");
 	assert_int_equal(store_open(url, &s), 0);
 	assert_int_equal(STORE_CALL(s, device_get, "pc-1", &d), 0);
@@ -918,7 +1002,7 @@ static void test_departments_and_schema(void **state)
 	assert_int_equal(STORE_CALL(s, account_get, "shonin", &got), 0);
 	assert_string_equal(got.department, "*");
 	assert_int_equal(STORE_CALL(s, meta_get, "schema", v, sizeof(v)), 0);
-	assert_string_equal(v, "9"); /* 6: sessions and throttles; 7: the archives table (LOG-1); 8 below */
+	assert_string_equal(v, "10"); /* 6: sessions and throttles; 7: the archives table (LOG-1); 8 below */
 	/* version 9: what every check-in and the tick read goes by index
 	 * (SQLite's planner is the judge) */
 	if (!cluster.dir) {
@@ -931,6 +1015,8 @@ static void test_departments_and_schema(void **state)
 		plan_uses("UPDATE commands SET status = 'expired' WHERE status IN ('pending_approval', 'queued', "
 		          "'delivered') AND not_after <= 5",
 		          "commands_live");
+		/* version 10: the next approval version reads the devices' by index */
+		plan_uses("SELECT MAX(grants_version) FROM devices", "devices_grants_version");
 	}
 	/* version 3 filled the failing columns from the stored summaries */
 	struct page p;
@@ -945,6 +1031,7 @@ static void test_departments_and_schema(void **state)
 	        " decision, decided_by, version, not_after, created_us, decided_us) VALUES ('r8', 'pc-1', 'g', 'x8',"
 	        " 'device', 'p', '{}', 1, 'approved', 'department', '{}', 'shonin', 1, 4102444800, 0, 0);"
 	        "UPDATE devices SET dept = '市民課' WHERE terminal_id = 'pc-1';"
+	        "DROP INDEX devices_grants_version; ALTER TABLE devices DROP COLUMN grants_version;"
 	        "UPDATE meta SET value = '7' WHERE key = 'schema';");
 	assert_int_equal(store_open(url, &s), 0);
 	{
@@ -961,7 +1048,8 @@ static void test_departments_and_schema(void **state)
 	assert_int_equal(store_open(url, &s), -EPROTO);
 	raw_sql("UPDATE meta SET value = 'x' WHERE key = 'schema'");
 	assert_int_equal(store_open(url, &s), -EPROTO);
-	raw_sql("UPDATE meta SET value = '7' WHERE key = 'schema'");
+	raw_sql("DROP INDEX devices_grants_version; ALTER TABLE devices DROP COLUMN grants_version;"
+	        "UPDATE meta SET value = '7' WHERE key = 'schema'");
 	assert_int_equal(store_open(url, &s), 0);
 	*state = s;
 }
@@ -1010,7 +1098,7 @@ static int deliver_cb(const struct store_command *c, void *userdata)
 static bool due(struct store *s, const char *terminal, int64_t now_s, int64_t redeliver_before_us)
 {
 	struct store_checkin_reads q = {
-	        .terminal_id = terminal, .department = "", .now_s = now_s, .redeliver_before_us = redeliver_before_us};
+	        .terminal_id = terminal, .now_s = now_s, .redeliver_before_us = redeliver_before_us};
 
 	assert_int_equal(STORE_CALL(s, checkin_reads, &q, NULL, NULL), 0);
 	assert_int_equal(q.max_version, 0);
@@ -1285,6 +1373,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_media, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_carry_outs, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_request_grants_department, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_grants_version_department_move, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_departments_and_schema, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_device_page, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_daily, setup, teardown),
