@@ -37,7 +37,8 @@
  *       a network outage, at most MAX_INFLIGHT connections open), then a
  *       drain until every terminal's records are acknowledged (the agent's
  *       spool resends what was not). CPU of the SERVER_PIDs (mamori-server,
- *       haproxy) is read from /proc around the steady phase.
+ *       haproxy) and of their children (the server's signer process) is
+ *       read from /proc around each phase.
  *
  * Prints "key value" lines: check-ins/s, latency percentiles (from the
  * scheduled time of the visit, so queueing counts, and of the check-in
@@ -47,6 +48,7 @@
  * the share of the minute in which every task waited for the disk, from
  * /proc/pressure/io when the kernel has it). */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -72,6 +74,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "alloc-util.h"
 #include "bench_report.h"
 #include "buf.h"
 #include "journal_canon.h"
@@ -834,29 +837,56 @@ static void print_lat(const char *name, uint32_t *a, size_t n)
 	       a[(size_t)((double)n * 0.99)] / 1e3, name, a[n - 1] / 1e3);
 }
 
+/* CPU seconds (user + system) of /proc/PID/stat, and its parent's pid. */
+static double proc_cpu(const char *pid, long *ret_ppid)
+{
+	char path[300], line[2048], *rp;
+	unsigned long ut = 0, stime = 0;
+	double cpu = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (fgets(line, sizeof(line), f) && (rp = strrchr(line, ')')) &&
+	    sscanf(rp + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", ret_ppid, &ut, &stime) == 3)
+		cpu = (double)(ut + stime) / (double)sysconf(_SC_CLK_TCK);
+	fclose(f);
+	return cpu;
+}
+
+/* The CPU of the processes measured: each PID and its children (the
+ * server's signer process holds the signing keys and signs the approval
+ * data: its work is the server's; /proc/PID/stat counts the process
+ * itself only). */
 static double cpu_seconds(const char *pids)
 {
-	double total = 0;
-	long hz = sysconf(_SC_CLK_TCK);
+	double total = 0, c;
 	char copy[512], *save = NULL;
+	long want[16], ppid;
+	size_t n = 0;
+	DIR *d;
+	struct dirent *e;
 
 	if (!pids)
 		return 0;
 	snprintf(copy, sizeof(copy), "%s", pids);
-	for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-		char path[64], line[2048], *rp;
-		unsigned long ut = 0, stime = 0;
-		FILE *f;
-
-		snprintf(path, sizeof(path), "/proc/%s/stat", p);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		if (fgets(line, sizeof(line), f) && (rp = strrchr(line, ')')) &&
-		    sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &stime) == 2)
-			total += (double)(ut + stime) / (double)hz;
-		fclose(f);
+	for (char *p = strtok_r(copy, ",", &save); p && n < ELEMENTSOF(want); p = strtok_r(NULL, ",", &save)) {
+		if ((c = proc_cpu(p, &ppid)) >= 0)
+			total += c;
+		want[n++] = strtol(p, NULL, 10);
 	}
+	d = opendir("/proc");
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9' || (c = proc_cpu(e->d_name, &ppid)) < 0)
+			continue;
+		for (size_t k = 0; k < n; k++)
+			if (ppid == want[k])
+				total += c;
+	}
+	if (d)
+		closedir(d);
 	return total;
 }
 
