@@ -123,6 +123,18 @@ metric() {
 }
 
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# children_cpu PID…: CPU seconds of the processes' children (the server's
+# signer: it signs the approval data and the commands), every phase
+children_cpu() {
+	local p c tck sum=0
+	tck=$(getconf CLK_TCK)
+	for p in "$@"; do
+		for c in $(pgrep -P "$p"); do
+			sum=$(awk -v s="$sum" -v t="$tck" '{ sub(/.*\) /, ""); split($0, f, " "); printf "%.2f", s + (f[12] + f[13]) / t }' "/proc/$c/stat" 2>/dev/null || echo "$sum")
+		done
+	done
+	echo "$sum"
+}
 
 # The data directory with N enrolled terminals (kept in BENCH_SCALE_KEEP).
 K=${BENCH_SCALE_KEEP:-$W/keep}
@@ -305,6 +317,7 @@ EOF
 	echo "  database_bytes $(db_bytes "$D")"
 	echo "  upload_commits $commits (uploads in them $committed: $(awk -v a="$committed" -v c="$commits" 'BEGIN {printf "%.1f", c ? a / c : 0}') a commit)"
 	echo "  server_vmhwm_kib $mem (sum over the processes measured)"
+	echo "  signer_cpu_s $(children_cpu "${spids[@]}") (the servers' children, every phase; included in server CPU above)"
 	echo "  approval_documents_signed $(metric mamori_checkin_approval_documents_total) (server, every phase; received: $(awk '$1 == "grants_received" {s += $2} END {print s + 0}' "$W/$topo.txt"))"
 	awk -v f="$W/$topo.txt" -v lost="$((gen - stored))" -v n="$N" -v iv="$IV" 'BEGIN {
 		while ((getline l < f) > 0) { split(l, a, " "); if (a[1] == "[steady]") s = 1; if (a[1] == "[burst]") b = 1;
