@@ -38,6 +38,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -250,6 +252,25 @@ static void settle(void *state, const char *mnt)
 
 /* Mount, and time a child's open + read of rel from mount(2)'s return while
  * the module (state, or none) answers its events. Seconds. */
+/* The approval medium writable again after the module stopped: its stop
+ * closes the write gate (the medium read-only, reason agent_stopping, as a
+ * worker that stops must), and the next worker opens it for the approved
+ * person; the next round and config copy onto it as that person would.
+ * The block device, the superblock, then the mount. */
+static int medium_writable(const char *loop, const char *mnt)
+{
+	int off = 0, fd = open(loop, O_RDONLY | O_CLOEXEC | O_NONBLOCK), r;
+
+	if (fd < 0)
+		return -errno;
+	r = ioctl(fd, BLKROSET, &off);
+	close(fd);
+	if (r < 0 || mount(NULL, mnt, NULL, MS_REMOUNT, NULL) < 0 ||
+	    mount(NULL, mnt, NULL, MS_REMOUNT | MS_BIND, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
 static double first_open(void *state, const char *loop, const char *mnt, const char *rel)
 {
 	char path[4096];
@@ -369,6 +390,10 @@ int main(int argc, char **argv)
 			}
 			if (state)
 				mamori_module_stop(&carry_module, state);
+			if (state && c == CFG_APPROVAL && medium_writable(loop, mnt) < 0) {
+				fprintf(stderr, "bench_carry: cannot make the medium writable again: %m\n");
+				return 2;
+			}
 		}
 	printf("%-18s %10s %10s %10s %8s %8s\n", "workload", "without_s", "record_s", "approval_s", "record",
 	       "approval");
