@@ -63,6 +63,9 @@ for _ in $(seq 100); do
 	sleep 0.2
 done
 [[ -n $seen ]] || fail "no report from the running agent: $t"
+# the worker logs the sync when it ends, after the server stored the events
+# (the poll above can see them first: wait for the line, as for acked below)
+for _ in $(seq 50); do grep -q "server sync: .* records uploaded" "$T/agent.log" && break; sleep 0.2; done
 grep -q "server sync: .* records uploaded" "$T/agent.log" || fail "no sync logged"
 # least privilege (issue 19 item 4): the part that talked to the server and
 # parsed its answers ran as another user, with no capability in any set, no
