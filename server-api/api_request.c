@@ -49,6 +49,10 @@
 #include "strutil.h"
 
 #define APPROVAL_UNTIL_MAX_S (366LL * 86400)
+/* how far above the store's version a terminal's may be and still raise
+ * it (api_request_grants): the approvals and department changes lost with
+ * a restored store, with a wide margin */
+#define GRANTS_RAISE_MAX 1000000
 
 static const char *get_str(const cJSON *o, const char *key)
 {
@@ -719,6 +723,34 @@ int api_request_grants(struct server *srv, const char *terminal_id, int64_t held
 		return r;
 	}
 	*ret_commands_due = q.commands_due;
+	if (held_version > q.max_version) {
+		/* the terminal holds a version this store never issued: a store
+		 * restored from a backup (or a terminal that lies, which only
+		 * hurts itself): the store's version for it goes above, or it
+		 * would refuse this document and every approval until the
+		 * sequence passed its version. Bounded: a number far above
+		 * what any store issues moves nothing (fail closed: it keeps
+		 * what it has). */
+		char detail[160];
+		int64_t v = 0;
+
+		if (held_version - q.max_version > GRANTS_RAISE_MAX) {
+			(void)xsnprintf(detail, sizeof(detail),
+			                "holds version %" PRId64 ", the store %" PRId64 ": not raised", held_version,
+			                q.max_version);
+			server_audit(srv, "device", "approvals.version_raise", terminal_id, "refused", detail);
+		} else if ((r = STORE_CALL(srv->store, grants_raise, terminal_id, held_version, &v)) < 0) {
+			cJSON_Delete(arr);
+			return r;
+		} else {
+			(void)xsnprintf(detail, sizeof(detail),
+			                "holds version %" PRId64 ", the store %" PRId64 " (restored?): now %" PRId64,
+			                held_version, q.max_version, v);
+			server_audit(srv, "device", "approvals.version_raise", terminal_id, "ok", detail);
+			log_warning("approval data: terminal %s %s", terminal_id, detail);
+			q.max_version = v;
+		}
+	}
 	if (q.max_version == 0 || q.max_version == held_version) {
 		cJSON_Delete(arr);
 		return 0; /* nothing was ever approved; the terminal has this version */

@@ -569,6 +569,13 @@ struct store_ops {
 	 * store_checkin_reads): the grants (cb for each) and whether a
 	 * command is due. */
 	int (*checkin_reads)(struct store *s, struct store_checkin_reads *q, store_request_cb cb, void *userdata);
+	/* A terminal holds approval data of a version above the store's
+	 * (made before the store was restored from a backup): its own version
+	 * becomes the next of the sequence and above `above`, so that the
+	 * store's document for it, and every later approval's, reach it again
+	 * (the agent installs only a higher version). *ret_version: the new
+	 * one. -ENOENT: no such terminal. */
+	int (*grants_raise)(struct store *s, const char *terminal_id, int64_t above, int64_t *ret_version);
 	/* Listing and ending sessions and API tokens (issue 17.6). list: the
 	 * unexpired ones of `kind`, of `principal` (NULL = everyone's), oldest
 	 * first. revoke: delete the one of `kind` whose id is `id` (and whose

@@ -2451,6 +2451,39 @@ static int sq_checkin_reads(struct store *base, struct store_checkin_reads *q, s
 	return r;
 }
 
+static int sq_grants_raise(struct store *base, const char *terminal_id, int64_t above, int64_t *ret_version)
+{
+	struct sq_store *s = SQ(base);
+	struct sqldb_stmt *st = NULL;
+	int r = txn_begin(s, true);
+
+	if (r < 0)
+		return r;
+	if ((r = run(s, Q_LOCK)) == 0 &&
+	    (r = cmd_prepare(s,
+	                     "UPDATE devices SET grants_version = CASE WHEN " GRANTS_NEXT " > CAST(? AS BIGINT)"
+	                     " THEN " GRANTS_NEXT " ELSE CAST(? AS BIGINT) + 1 END WHERE terminal_id = ?",
+	                     &st)) == 0 &&
+	    (r = bind_int(st, 1, above)) == 0 && (r = bind_int(st, 2, above)) == 0 &&
+	    (r = bind_text(st, 3, terminal_id)) == 0) {
+		int rc = sqldb_step(st);
+
+		r = rc == 0 ? (sqldb_changes(s->db) == 1 ? 0 : -ENOENT) : rc;
+	}
+	sqldb_finalize(st);
+	st = NULL;
+	if (r == 0 && (r = cmd_prepare(s, "SELECT grants_version FROM devices WHERE terminal_id = ?", &st)) == 0 &&
+	    (r = bind_text(st, 1, terminal_id)) == 0) {
+		int rc = sqldb_step(st);
+
+		if (rc == 1)
+			*ret_version = sqldb_col_int64(st, 0);
+		r = rc == 1 ? 0 : rc == 0 ? -ENOENT : rc;
+	}
+	sqldb_finalize(st);
+	return txn_end(s, r);
+}
+
 static int sq_command_expire(struct store *base, int64_t now_s, int64_t now_us, unsigned *ret_n)
 {
 	struct sq_store *s = SQ(base);
@@ -3303,9 +3336,9 @@ static int sq_archive_list(struct store *base, const char *terminal_id, store_ar
 	.command_set = sq_command_set, .command_list = sq_command_list, .command_deliver = sq_command_deliver,         \
 	.command_expire = sq_command_expire, .request_add = sq_request_add, .request_get = sq_request_get,             \
 	.request_decide = sq_request_decide, .request_list = sq_request_list, .checkin_reads = sq_checkin_reads,       \
-	.cred_list = sq_cred_list, .cred_revoke = sq_cred_revoke, .group_add = sq_group_add,                           \
-	.group_exists = sq_group_exists, .media_list = sq_media_list, .media_add = sq_media_add,                       \
-	.media_retire = sq_media_retire, .carry_out_list = sq_carry_out_list,                                          \
+	.grants_raise = sq_grants_raise, .cred_list = sq_cred_list, .cred_revoke = sq_cred_revoke,                     \
+	.group_add = sq_group_add, .group_exists = sq_group_exists, .media_list = sq_media_list,                       \
+	.media_add = sq_media_add, .media_retire = sq_media_retire, .carry_out_list = sq_carry_out_list,               \
 	.device_set_department = sq_device_set_department, .device_page = sq_device_page, .daily_put = sq_daily_put,   \
 	.daily_list = sq_daily_list, .cert_list = sq_cert_list, .command_counts = sq_command_counts,                   \
 	.events_oldest = sq_events_oldest, .archive_add = sq_archive_add, .archive_list = sq_archive_list,             \

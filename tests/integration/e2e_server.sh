@@ -7,7 +7,8 @@
 # certificate only, revocation (MDM-3), forged/gapped/forked chains recorded
 # as tamper (LOG-1) without losing what was recorded, and the server down
 # while the terminal records 10,000 events: all arrive, none twice; approval
-# data signed only for a terminal that lacks the current version (issue 18).
+# data signed only for a terminal that lacks the current version, a
+# department move and a restored store reaching the terminal (issue 18).
 set -uo pipefail
 source "$(dirname "$0")/e2e_lib.bash"
 trap cleanup EXIT
@@ -258,4 +259,55 @@ check "... keeping its own" jq -e --arg r "$rid" '[.approvals[] | select(.reques
 ctl "$H" server sync >/dev/null
 check "pc-h, still in 総務課, keeps it" \
 	jq -e --arg r "$rid_h" '[.approvals[] | select(.request_id == $r)] | length == 1' "$(state_dir "$H")/approvals.json"
+
+# ---- the store restored from a backup: approval data reaches the terminals again (issue 18.5) ----
+# (pc-g holds a version the restored store never issued; the agent installs
+# only a higher one: the store's version for it must go above, or neither
+# the restored data nor any later approval would reach it)
+has_req() { jq -e --arg r "$1" '[.approvals[] | select(.request_id == $r)] | length == 1' "$SG/approvals.json" >/dev/null; }
+out=$("$SERVER" --data "$D" backup "$T/store-backup.db" 2>&1)
+check "backup of the store (server running)" test $? = 0
+rid3=$(openssl rand -hex 16)
+"$HELPER" record "$SG" request.created "{\"request_id\":\"$rid3\",\"kind\":\"device\",\"device\":{\"hash\":\"$(openssl rand -hex 32)\",\"vendor_id\":\"0781\",\"product_id\":\"5567\",\"serial\":\"G3\",\"interfaces\":[\"08:06:50\"]},\"reason\":null,\"user\":\"tanaka\",\"uid\":1000,\"pid\":4244,\"loginuid\":1000}" ||
+	bad "request record (after the backup)"
+approve_rid() { # REQUEST_ID: the pending request of that id approved for pc-g (after its sync)
+	local id
+	ctl "$G" server sync >/dev/null
+	id=$(api GET "/admin/v1/requests?status=pending" | jq -r --arg r "$1" '.[] | select(.request_id == $r) | .id')
+	api POST "/admin/v1/requests/${id:-none}/approve" \
+		"{\"scope\":\"terminal\",\"person\":\"anyone\",\"access\":\"ro\",\"until\":\"$(date -u -d @$(($(date +%s) + 3600)) +%Y-%m-%dT%H:%M:%SZ)\"}" >/dev/null
+	[[ $CODE == 200 ]]
+}
+check "a request approved after the backup" approve_rid "$rid3"
+res=$(ctl "$G" --json server sync)
+Vh=$(jq -r .version "$SG/approvals.json")
+check "pc-g installs it (version $Vh)" test "$(jq .approvals <<<"$res")" = 1
+check "... holding the approval" has_req "$rid3"
+DPORT=${DEV##*:} APORT=${ADM##*:}
+stop_server
+rm -f "$D/server.db" "$D/server.db-wal" "$D/server.db-shm"
+out=$("$SERVER" --data "$D" restore "$T/store-backup.db" 2>&1)
+check "the store restored from the backup" test $? = 0
+for i in 1 2 3 4 5; do start_server "$D" && break; sleep 1; done
+check "server back on the restored store" test -n "$SRV_PID"
+login ciso || bad "login after the restore"
+res=$(ctl "$G" --json server sync)
+check "pc-g's next sync installs the restored store's data, above version $Vh" \
+	bash -c "[[ \$(jq .approvals <<<'$res') == 1 && \$(jq .version '$SG/approvals.json') -gt $Vh ]]"
+check "... without the approval the store lost" bash -c "! jq -e --arg r '$rid3' '[.approvals[] | select(.request_id == \$r)] | length == 1' '$SG/approvals.json' >/dev/null"
+check "... keeping the one it holds" has_req "$rid"
+check "the raise is audited" \
+	bash -c "api() { curl -sS --cacert '$CA' -H 'Authorization: Bearer $TOKEN' \"https://$ADM\$1\"; }; \
+	api '/admin/v1/audit?limit=1000' | jq -e '[.audit[] | select(.action == \"approvals.version_raise\" and .target == \"pc-g\" and .result == \"ok\")] | length == 1' >/dev/null"
+# the journal went again to the restored store: the request is back, and its approval reaches pc-g
+check "the request, sent again, is approved again" approve_rid "$rid3"
+res=$(ctl "$G" --json server sync)
+check "... and installed" test "$(jq .approvals <<<"$res")" = 1
+check "... holding it again" has_req "$rid3"
+out=$(dev_curl "$SG" -o /dev/null -w '%{http_code}' "https://$DEV/api/v1/checkin" \
+	-d '{"agent_version":"t","approvals_version":900000000000}')
+check "a version far above any the store issued moves nothing (200, audited as refused)" \
+	bash -c "[[ $out == 200 && \$(curl -sS --cacert '$CA' -H 'Authorization: Bearer $TOKEN' 'https://$ADM/admin/v1/audit?limit=1000' | jq '[.audit[] | select(.action == \"approvals.version_raise\" and .result == \"refused\")] | length') == 1 ]]"
+res=$(ctl "$G" --json server sync)
+check "... pc-g's own sync after it installs nothing new" test "$(jq .approvals <<<"$res")" = 0
 finish

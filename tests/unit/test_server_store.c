@@ -858,6 +858,21 @@ static void test_grants_version_department_move(void **state)
 	assert_int_equal(g.n, 1);
 	grants(s, "pc-2", &max, &g);
 	assert_int_equal(max, 3);
+	/* a terminal holding version 10 of a store since restored to 4: its
+	 * own goes above what it holds, and the next approval above that */
+	{
+		int64_t v = 0;
+
+		assert_int_equal(STORE_CALL(s, grants_raise, "pc-2", 10, &v), 0);
+		assert_int_equal(v, 11);
+		grants(s, "pc-2", &max, &g);
+		assert_int_equal(max, 11);
+		assert_int_equal(STORE_CALL(s, grants_raise, "pc-3", 0, &v), 0);
+		assert_int_equal(v, 12); /* above every version already: the next one */
+		assert_int_equal(STORE_CALL(s, grants_raise, "nope", 10, &v), -ENOENT);
+		assert_int_equal(STORE_CALL(s, grants_raise, "pc-2", 5000000000LL, &v), 0);
+		assert_true(v == 5000000001LL); /* beyond 32 bits (PostgreSQL's parameter types) */
+	}
 }
 
 struct page {
