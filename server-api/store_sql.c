@@ -2332,6 +2332,23 @@ static int sq_request_get(struct store *base, const char *id, struct store_reque
 	return r;
 }
 
+/* The next approval data version (GRANTS_NEXT); the caller holds Q_LOCK. */
+static int grants_next(struct sq_store *s, int64_t *ret)
+{
+	struct sqldb_stmt *st = NULL;
+	int r = cmd_prepare(s, "SELECT " GRANTS_NEXT, &st);
+
+	if (r == 0) {
+		int rc = sqldb_step(st);
+
+		if (rc == 1)
+			*ret = sqldb_col_int64(st, 0);
+		r = rc == 1 ? 0 : rc == 0 ? -EIO : rc;
+	}
+	sqldb_finalize(st);
+	return r;
+}
+
 static int sq_request_decide(struct store *base, const struct store_request *q, const char *from_status,
                              int64_t *ret_version)
 {
@@ -2343,16 +2360,8 @@ static int sq_request_decide(struct store *base, const struct store_request *q, 
 	if (r < 0)
 		return r;
 	if (strcmp(q->status, "approved") == 0) {
-		if ((r = run(s, Q_LOCK)) == 0 && (r = cmd_prepare(s, "SELECT " GRANTS_NEXT, &st)) == 0) {
-			int rc = sqldb_step(st);
-
-			if (rc == 1)
-				version = sqldb_col_int64(st, 0);
-			else
-				r = rc;
-		}
-		sqldb_finalize(st);
-		st = NULL;
+		if ((r = run(s, Q_LOCK)) == 0)
+			r = grants_next(s, &version);
 	}
 	if (r == 0 &&
 	    (r = cmd_prepare(s,
@@ -2455,32 +2464,21 @@ static int sq_grants_raise(struct store *base, const char *terminal_id, int64_t 
 {
 	struct sq_store *s = SQ(base);
 	struct sqldb_stmt *st = NULL;
+	int64_t v = 0;
 	int r = txn_begin(s, true);
 
 	if (r < 0)
 		return r;
-	if ((r = run(s, Q_LOCK)) == 0 &&
-	    (r = cmd_prepare(s,
-	                     "UPDATE devices SET grants_version = CASE WHEN " GRANTS_NEXT " > CAST(? AS BIGINT)"
-	                     " THEN " GRANTS_NEXT " ELSE CAST(? AS BIGINT) + 1 END WHERE terminal_id = ?",
-	                     &st)) == 0 &&
-	    (r = bind_int(st, 1, above)) == 0 && (r = bind_int(st, 2, above)) == 0 &&
-	    (r = bind_text(st, 3, terminal_id)) == 0) {
+	if ((r = run(s, Q_LOCK)) == 0 && (r = grants_next(s, &v)) == 0 &&
+	    (r = cmd_prepare(s, "UPDATE devices SET grants_version = ? WHERE terminal_id = ?", &st)) == 0 &&
+	    (r = bind_int(st, 1, v > above ? v : above + 1)) == 0 && (r = bind_text(st, 2, terminal_id)) == 0) {
 		int rc = sqldb_step(st);
 
 		r = rc == 0 ? (sqldb_changes(s->db) == 1 ? 0 : -ENOENT) : rc;
 	}
 	sqldb_finalize(st);
-	st = NULL;
-	if (r == 0 && (r = cmd_prepare(s, "SELECT grants_version FROM devices WHERE terminal_id = ?", &st)) == 0 &&
-	    (r = bind_text(st, 1, terminal_id)) == 0) {
-		int rc = sqldb_step(st);
-
-		if (rc == 1)
-			*ret_version = sqldb_col_int64(st, 0);
-		r = rc == 1 ? 0 : rc == 0 ? -ENOENT : rc;
-	}
-	sqldb_finalize(st);
+	if (r == 0)
+		*ret_version = v > above ? v : above + 1;
 	return txn_end(s, r);
 }
 

@@ -189,8 +189,15 @@ signed() {
 	curl -sS --cacert "$CA" -H "Authorization: Bearer $TOKEN" "https://$ADM/metrics" |
 		awk '$1 == "mamori_checkin_approval_documents_total" { print $2; found = 1 } END { if (!found) print "none" }'
 }
+# device_request STATE_DIR REQUEST_ID SERIAL USER: the request.created record `mamorictl request
+# device` journals, for a storage device of that serial
+device_request() {
+	"$HELPER" record "$1" request.created "$(jq -nc --arg r "$2" --arg h "$(openssl rand -hex 32)" --arg s "$3" --arg u "$4" \
+		'{request_id: $r, kind: "device", device: {hash: $h, vendor_id: "0781", product_id: "5567", serial: $s,
+		  interfaces: ["08:06:50"]}, reason: null, user: $u, uid: 1000, pid: 4242, loginuid: 1000}')"
+}
 rid=$(openssl rand -hex 16)
-"$HELPER" record "$SG" request.created "{\"request_id\":\"$rid\",\"kind\":\"device\",\"device\":{\"hash\":\"$(openssl rand -hex 32)\",\"vendor_id\":\"0781\",\"product_id\":\"5567\",\"serial\":\"G1\",\"interfaces\":[\"08:06:50\"]},\"reason\":null,\"user\":\"tanaka\",\"uid\":1000,\"pid\":4242,\"loginuid\":1000}" ||
+device_request "$SG" "$rid" G1 tanaka ||
 	bad "request record"
 ctl "$G" server sync >/dev/null
 rq=$(api GET "/admin/v1/requests?status=pending" | jq -r --arg r "$rid" '.[] | select(.request_id == $r) | .id')
@@ -237,7 +244,7 @@ H=$T/pc-h
 check "enroll terminal pc-h" enroll "$H" pc-h kaikei
 api PUT /admin/v1/terminals/pc-h/department '{"department":"総務課"}' >/dev/null
 rid_h=$(openssl rand -hex 16)
-"$HELPER" record "$(state_dir "$H")" request.created "{\"request_id\":\"$rid_h\",\"kind\":\"device\",\"device\":{\"hash\":\"$(openssl rand -hex 32)\",\"vendor_id\":\"0781\",\"product_id\":\"5567\",\"serial\":\"H1\",\"interfaces\":[\"08:06:50\"]},\"reason\":null,\"user\":\"suzuki\",\"uid\":1000,\"pid\":4243,\"loginuid\":1000}" ||
+device_request "$(state_dir "$H")" "$rid_h" H1 suzuki ||
 	bad "request record (pc-h)"
 ctl "$H" server sync >/dev/null
 rq_h=$(api GET "/admin/v1/requests?status=pending" | jq -r --arg r "$rid_h" '.[] | select(.request_id == $r) | .id')
@@ -268,7 +275,7 @@ has_req() { jq -e --arg r "$1" '[.approvals[] | select(.request_id == $r)] | len
 out=$("$SERVER" --data "$D" backup "$T/store-backup.db" 2>&1)
 check "backup of the store (server running)" test $? = 0
 rid3=$(openssl rand -hex 16)
-"$HELPER" record "$SG" request.created "{\"request_id\":\"$rid3\",\"kind\":\"device\",\"device\":{\"hash\":\"$(openssl rand -hex 32)\",\"vendor_id\":\"0781\",\"product_id\":\"5567\",\"serial\":\"G3\",\"interfaces\":[\"08:06:50\"]},\"reason\":null,\"user\":\"tanaka\",\"uid\":1000,\"pid\":4244,\"loginuid\":1000}" ||
+device_request "$SG" "$rid3" G3 tanaka ||
 	bad "request record (after the backup)"
 approve_rid() { # REQUEST_ID: the pending request of that id approved for pc-g (after its sync)
 	local id
