@@ -72,6 +72,14 @@
 #define CARRY_PERM_PER_READY    4096 /* handed-over permission/close events per on_perm call */
 #define CARRY_HASH_QUEUE        1024
 #define CARRY_RECORDS_PER_READY 64 /* finished records per on_ready: one journal transaction (issue 23.1) */
+/* Name events (the fid group) are notifications judged after the fact, and a
+ * copy onto an approval medium raises several a file (the new name, a
+ * FAN_MODIFY for every write): each one woke the loop, 1,119 wake-ups for one
+ * 200 MB copy (issue 23.2). After a read the group is left unpolled for this
+ * long (EPOLLONESHOT, armed again by a timer): meanwhile the copier's events
+ * wake no one and the kernel merges a file's repeated ones; the first event
+ * after a quiet spell is read at once. */
+#define CARRY_FID_LINGER_MS     5
 #define CARRY_REFUSALS_RECORDED 32 /* per volume while blocked; the rest are counted */
 #define CARRY_HASH_MAX_DEFAULT  (100ll * 1024 * 1024)
 #define CARRY_TIMEOUT_DEFAULT   600
@@ -184,7 +192,7 @@ struct carry_state {
 	struct mamori_ctx *ctx;
 	bool offline_root; /* `mamorictl --root ROOT check`: no live media to follow (issue 21.8) */
 	struct carry_config cfg;
-	int inner_ep, mi_fd, fan_perm, fan_fid, timer_fd;
+	int inner_ep, mi_fd, fan_perm, fan_fid, timer_fd, fid_linger_fd; /* closed in this order */
 	int media_fd; /* agent/sdk/media.h's change eventfd: borrowed, never closed here */
 	bool perm_available;
 	struct carry_hasher *hasher;
@@ -195,6 +203,7 @@ struct carry_state {
 	uint64_t media_gen;
 	pid_t self;
 	char mi_marker;                         /* address used as the inner epoll tag of mountinfo */
+	char fid_marker, linger_marker;         /* ... of the fid group and of its linger timer */
 	char anchor_base[PATH_MAX];             /* where anchors are mounted for an instant */
 	dev_t anchor_failed[CARRY_VOLUMES_MAX]; /* published media that cannot be anchored */
 	size_t n_anchor_failed;
@@ -2254,6 +2263,27 @@ static int rescan_mounts(struct carry_state *st)
 	return 0;
 }
 
+/* The fid group fired (EPOLLONESHOT) and was read: poll it again in
+ * CARRY_FID_LINGER_MS, at once when the timer cannot be set. */
+static void fid_rearm(struct carry_state *st)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = &st->fid_marker};
+	uint64_t x;
+
+	while (read(st->fid_linger_fd, &x, sizeof(x)) == (ssize_t)sizeof(x))
+		;
+	if (epoll_ctl(st->inner_ep, EPOLL_CTL_MOD, st->fan_fid, &ev) < 0)
+		log_error_errno(-errno, "carry: cannot poll name events again");
+}
+
+static void fid_linger(struct carry_state *st)
+{
+	struct itimerspec its = {.it_value = {.tv_nsec = CARRY_FID_LINGER_MS * 1000000L}};
+
+	if (timerfd_settime(st->fid_linger_fd, 0, &its, NULL) < 0)
+		fid_rearm(st);
+}
+
 static void on_inner(struct carry_state *st)
 {
 	struct epoll_event evs[16];
@@ -2263,6 +2293,11 @@ static void on_inner(struct carry_state *st)
 	for (int i = 0; i < n; i++) {
 		if (evs[i].data.ptr == &st->mi_marker)
 			mounts = true;
+		else if (evs[i].data.ptr == &st->fid_marker) {
+			on_fan_fid(st);
+			fid_linger(st);
+		} else if (evs[i].data.ptr == &st->linger_marker)
+			fid_rearm(st);
 		else
 			for (size_t k = 0; k < st->n_vols; k++)
 				if (st->vols[k] == evs[i].data.ptr) {
@@ -2359,7 +2394,7 @@ static void carry_close(void *state)
 	 * has placed its own */
 	while (st->n_visible > 0)
 		(void)visible_set(st, st->visible[st->n_visible - 1], false);
-	for (int *fd = &st->inner_ep; fd <= &st->timer_fd; fd++)
+	for (int *fd = &st->inner_ep; fd <= &st->fid_linger_fd; fd++)
 		if (*fd >= 0)
 			close(*fd);
 }
@@ -2369,6 +2404,8 @@ static int carry_open(struct mamori_ctx *ctx, void *state)
 {
 	struct carry_state *st = state;
 	struct epoll_event ev = {.events = EPOLLPRI};
+	struct epoll_event fid_ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = &st->fid_marker};
+	struct epoll_event linger_ev = {.events = EPOLLIN, .data.ptr = &st->linger_marker};
 	char mi[PATH_MAX], rd[PATH_MAX] = "";
 	int r;
 
@@ -2381,7 +2418,7 @@ static int carry_open(struct mamori_ctx *ctx, void *state)
 	/* approval data that does not compile leaves the policy's approvals
 	 * alone in force: fewer writes allowed, never more */
 	(void)merge_approval_data(st);
-	st->inner_ep = st->mi_fd = st->fan_perm = st->fan_fid = st->timer_fd = -1;
+	st->inner_ep = st->mi_fd = st->fan_perm = st->fan_fid = st->timer_fd = st->fid_linger_fd = -1;
 	/* a medium published after its mount (mamorid forwards the record over
 	 * IPC) must wake the module: otherwise the mount is only looked at again
 	 * on the next mount change */
@@ -2431,8 +2468,14 @@ static int carry_open(struct mamori_ctx *ctx, void *state)
 	if (st->fan_fid < 0)
 		log_warning_errno(-errno, "carry: no fanotify name reporting: renames and deletions are not recorded");
 	st->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	st->fid_linger_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	st->inner_ep = epoll_create1(EPOLL_CLOEXEC);
-	if (st->timer_fd < 0 || st->inner_ep < 0) {
+	if (st->timer_fd < 0 || st->fid_linger_fd < 0 || st->inner_ep < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (epoll_ctl(st->inner_ep, EPOLL_CTL_ADD, st->fid_linger_fd, &linger_ev) < 0 ||
+	    (st->fan_fid >= 0 && epoll_ctl(st->inner_ep, EPOLL_CTL_ADD, st->fan_fid, &fid_ev) < 0)) {
 		r = -errno;
 		goto fail;
 	}
@@ -2461,9 +2504,9 @@ fail:
 static int carry_fds(void *state, int *ret_fds, size_t max)
 {
 	struct carry_state *st = state;
+	/* the fid group is polled through inner_ep (CARRY_FID_LINGER_MS) */
 	int fds[] = {st ? st->inner_ep : -1, st && st->perm ? carry_perm_fd(st->perm) : -1,
-	             st ? st->fan_fid : -1,  st ? carry_hasher_fd(st->hasher) : -1,
-	             st ? st->timer_fd : -1, st ? st->media_fd : -1};
+	             st ? carry_hasher_fd(st->hasher) : -1, st ? st->timer_fd : -1, st ? st->media_fd : -1};
 	size_t n = 0;
 
 	if (!st)
@@ -2486,8 +2529,6 @@ static int carry_on_ready(void *state, int fd, uint32_t events)
 	on_fan_perm(st);
 	if (st->perm && fd == carry_perm_fd(st->perm))
 		;
-	else if (fd == st->fan_fid)
-		on_fan_fid(st);
 	else if (fd == carry_hasher_fd(st->hasher)) {
 		/* the records of one call are one journal transaction (one
 		 * fsync: MAMORI_CAP_EVENT_BATCH); a bounded number per call, and
