@@ -192,7 +192,7 @@ struct carry_state {
 	struct mamori_ctx *ctx;
 	bool offline_root; /* `mamorictl --root ROOT check`: no live media to follow (issue 21.8) */
 	struct carry_config cfg;
-	int inner_ep, mi_fd, fan_perm, fan_fid, timer_fd, fid_linger_fd; /* closed in this order */
+	int inner_ep, mi_fd, fan_perm, fan_fid, timer_fd, fid_linger_fd, fan_close; /* closed in this order */
 	int media_fd; /* agent/sdk/media.h's change eventfd: borrowed, never closed here */
 	bool perm_available;
 	struct carry_hasher *hasher;
@@ -1852,6 +1852,12 @@ static void follow(struct carry_state *st, const struct carry_mount *m, const st
 	}
 	if (!st->cfg.set.record)
 		mask &= ~(uint64_t)(FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE);
+	if (st->fan_close >= 0 && (mask & (FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE))) {
+		if (fanotify_mark(st->fan_close, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
+		                  FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE, dirfd, mpath) < 0)
+			log_error_errno(-errno, "carry: %s: cannot watch the medium's closes", v->devnode);
+		mask &= ~(uint64_t)(FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE);
+	}
 	if (mask && fanotify_mark(st->fan_perm, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mask, dirfd, mpath) < 0) {
 		log_error_errno(-errno, "carry: %s: cannot watch the medium", v->devnode);
 		v->perm_marked = false;
@@ -2337,13 +2343,14 @@ static void perm_drop(const struct carry_perm_event *e, void *ud)
 }
 
 /* Stopping: the events still in the kernel's queue of the content group
- * (the permission thread has stopped) go the way of perm_drop. */
-static void drain_fan_perm(struct carry_state *st)
+ * or of the closes' (the permission thread has stopped) go the way of
+ * perm_drop. */
+static void drain_group(struct carry_state *st, int fd)
 {
-	_cleanup_free_ char *buf = st->fan_perm >= 0 ? malloc(CARRY_EVENTS_BUF) : NULL;
+	_cleanup_free_ char *buf = fd >= 0 ? malloc(CARRY_EVENTS_BUF) : NULL;
 
 	for (int round = 0; buf && round < CARRY_READS_PER_READY; round++) {
-		ssize_t n = read(st->fan_perm, buf, CARRY_EVENTS_BUF); /* FAN_NONBLOCK */
+		ssize_t n = read(fd, buf, CARRY_EVENTS_BUF); /* FAN_NONBLOCK */
 		struct fanotify_event_metadata md;
 		const char *at;
 		size_t off = 0;
@@ -2374,7 +2381,8 @@ static void carry_close(void *state)
 	 * (opens) or recorded (closes), and so is what it had not read yet */
 	carry_perm_free(st->perm, perm_drop, st);
 	st->perm = NULL;
-	drain_fan_perm(st);
+	drain_group(st, st->fan_perm);
+	drain_group(st, st->fan_close);
 	carry_hasher_free(st->hasher, pending_done, st);
 	st->hasher = NULL;
 	for (size_t i = 0; i < st->n_held; i++)
@@ -2394,7 +2402,7 @@ static void carry_close(void *state)
 	 * has placed its own */
 	while (st->n_visible > 0)
 		(void)visible_set(st, st->visible[st->n_visible - 1], false);
-	for (int *fd = &st->inner_ep; fd <= &st->fid_linger_fd; fd++)
+	for (int *fd = &st->inner_ep; fd <= &st->fan_close; fd++)
 		if (*fd >= 0)
 			close(*fd);
 }
@@ -2418,7 +2426,7 @@ static int carry_open(struct mamori_ctx *ctx, void *state)
 	/* approval data that does not compile leaves the policy's approvals
 	 * alone in force: fewer writes allowed, never more */
 	(void)merge_approval_data(st);
-	st->inner_ep = st->mi_fd = st->fan_perm = st->fan_fid = st->timer_fd = st->fid_linger_fd = -1;
+	st->inner_ep = st->mi_fd = st->fan_perm = st->fan_fid = st->timer_fd = st->fid_linger_fd = st->fan_close = -1;
 	/* a medium published after its mount (mamorid forwards the record over
 	 * IPC) must wake the module: otherwise the mount is only looked at again
 	 * on the next mount change */
@@ -2461,7 +2469,15 @@ static int carry_open(struct mamori_ctx *ctx, void *state)
 			goto fail;
 		}
 	}
-	r = carry_perm_new(st->fan_perm, st->self, &st->perm);
+	/* closes in a group of their own, read in batches also while the
+	 * opens of an approval medium are answered one by one (carry_perm.h);
+	 * without it (no CAP_SYS_ADMIN) they come with the opens */
+	st->fan_close = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_TID |
+	                                      FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
+	                              O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
+	if (st->fan_close < 0)
+		log_warning_errno(-errno, "carry: closes are read with the permission events");
+	r = carry_perm_new(st->fan_perm, st->fan_close, st->self, &st->perm);
 	if (r < 0)
 		goto fail;
 	st->fan_fid = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME, O_RDONLY);

@@ -22,16 +22,20 @@
 /* Closes are handed to the loop in batches (issue 23.1): the loop is woken
  * at once for anything it must answer (an open, an overflow), for closes
  * only when CARRY_PERM_SIGNAL_BATCH of them wait or the oldest has waited
- * CARRY_PERM_LINGER_MS. While no followed medium has permission events
- * (CARRY_PERM_ALLOW everywhere: recording only), the thread itself also
- * waits CARRY_PERM_LINGER_MS after a read before the next one, so that a
- * copy of many files wakes it once per batch instead of once per file; an
- * open on a medium it does not know yet waits at most that long. */
+ * CARRY_PERM_LINGER_MS. The closes come from a group of their own
+ * (close_fd), which the thread reads at most every CARRY_PERM_LINGER_MS, so
+ * that a copy of many files wakes it once per batch for its closes, also
+ * while the opens of an approval medium wake it for each file (issue 23.2).
+ * Without that group (close_fd -1: the closes come with the opens), while no
+ * followed medium has permission events (CARRY_PERM_ALLOW everywhere:
+ * recording only), the thread waits CARRY_PERM_LINGER_MS after a read before
+ * the next one instead; an open on a medium it does not know yet waits at
+ * most that long. */
 #define CARRY_PERM_LINGER_MS    4
 #define CARRY_PERM_SIGNAL_BATCH 256
 
 struct carry_perm {
-	int fan_fd, ready_fd, stop_fd;
+	int fan_fd, close_fd, ready_fd, stop_fd;
 	pid_t self;
 	pthread_t thread;
 	bool started;
@@ -52,6 +56,7 @@ struct carry_perm {
 	size_t rest_off, rest_end;
 	size_t unsignalled;     /* closes queued since the loop was last woken */
 	int64_t unsignalled_ms; /* when the first of them was queued */
+	int64_t close_rest_ms;  /* close_fd is not polled before then */
 };
 
 int64_t carry_perm_now_ms(void)
@@ -174,19 +179,63 @@ static bool next_metadata(const char *buf, size_t n, size_t *off, struct fanotif
 	return true;
 }
 
+/* Read one buffer of group fd and hand its events over (opens the cache
+ * covers answered here). false when stopping: the rest of the buffer is
+ * left for carry_perm_free's drop. *ret_perm: a permission event was read. */
+static bool read_group(struct carry_perm *p, int fd, bool *ret_perm)
+{
+	struct fanotify_event_metadata md;
+	size_t off = 0;
+	ssize_t n = read(fd, p->buf, CARRY_PERM_BUF);
+
+	while (n > 0 && next_metadata(p->buf, (size_t)n, &off, &md)) {
+		struct carry_perm_event e;
+
+		if (md.vers != FANOTIFY_METADATA_VERSION) {
+			if (md.fd >= 0)
+				close(md.fd);
+			continue;
+		}
+		if (md.fd < 0 && !(md.mask & FAN_Q_OVERFLOW))
+			continue;
+		if (md.mask & FAN_OPEN_PERM)
+			*ret_perm = true;
+		if (md.fd >= 0 && (md.mask & FAN_OPEN_PERM) && fast_allow(p, md.fd, md.pid)) {
+			carry_perm_respond(p->fan_fd, md.fd, true);
+			continue;
+		}
+		e = (struct carry_perm_event){.fd = md.fd, .pid = md.pid, .mask = md.mask};
+		if (!forward(p, &e)) {
+			/* stopping: this event and the rest of the buffer go to
+			 * carry_perm_free's drop (a close is still recorded, an
+			 * open denied): nothing read is let go unrecorded */
+			p->rest_off = off - md.event_len;
+			p->rest_end = (size_t)n;
+			return false;
+		}
+	}
+	return true;
+}
+
 static void *thread_main(void *arg)
 {
 	struct carry_perm *p = arg;
 	bool linger = false;
 
 	for (;;) {
-		struct pollfd pf[2] = {{.fd = p->fan_fd, .events = POLLIN}, {.fd = p->stop_fd, .events = POLLIN}};
-		struct fanotify_event_metadata md;
-		ssize_t n;
-		size_t off = 0;
+		int64_t now = carry_perm_now_ms();
+		bool closes = p->close_fd >= 0 && now >= p->close_rest_ms;
+		struct pollfd pf[3] = {{.fd = p->fan_fd, .events = POLLIN},
+		                       {.fd = p->stop_fd, .events = POLLIN},
+		                       {.fd = closes ? p->close_fd : -1, .events = POLLIN}};
 		bool perm = false;
 		int due = signal_due(p), k;
 
+		if (p->close_fd >= 0 && !closes) {
+			int rest = (int)(p->close_rest_ms - now);
+
+			due = due < 0 || rest < due ? rest : due;
+		}
 		if (linger) {
 			/* recording only: let a copy's closes gather (the stop fd is still heard) */
 			k = poll(&pf[1], 1, CARRY_PERM_LINGER_MS);
@@ -194,7 +243,7 @@ static void *thread_main(void *arg)
 				break;
 			due = signal_due(p);
 		}
-		k = poll(pf, 2, due);
+		k = poll(pf, 3, due);
 		if (k < 0 && errno != EINTR)
 			break;
 		if (k > 0 && pf[1].revents)
@@ -202,43 +251,21 @@ static void *thread_main(void *arg)
 		if (signal_due(p) == 0)
 			signal_loop(p);
 		linger = false;
-		if (k <= 0 || !(pf[0].revents & POLLIN))
+		if (k <= 0)
 			continue;
-		n = read(p->fan_fd, p->buf, CARRY_PERM_BUF);
-		if (n <= 0)
-			continue;
-		while (next_metadata(p->buf, (size_t)n, &off, &md)) {
-			struct carry_perm_event e;
-
-			if (md.vers != FANOTIFY_METADATA_VERSION) {
-				if (md.fd >= 0)
-					close(md.fd);
-				continue;
-			}
-			if (md.fd < 0 && !(md.mask & FAN_Q_OVERFLOW))
-				continue;
-			if (md.mask & FAN_OPEN_PERM)
-				perm = true;
-			if (md.fd >= 0 && (md.mask & FAN_OPEN_PERM) && fast_allow(p, md.fd, md.pid)) {
-				carry_perm_respond(p->fan_fd, md.fd, true);
-				continue;
-			}
-			e = (struct carry_perm_event){.fd = md.fd, .pid = md.pid, .mask = md.mask};
-			if (!forward(p, &e)) {
-				/* stopping: this event and the rest of the buffer go to
-				 * carry_perm_free's drop (a close is still recorded, an
-				 * open denied): nothing read is let go unrecorded */
-				p->rest_off = off - md.event_len;
-				p->rest_end = (size_t)n;
+		if ((pf[0].revents & POLLIN) && !read_group(p, p->fan_fd, &perm))
+			return NULL;
+		if (pf[2].revents & POLLIN) {
+			if (!read_group(p, p->close_fd, &perm))
 				return NULL;
-			}
+			p->close_rest_ms = carry_perm_now_ms() + CARRY_PERM_LINGER_MS;
 		}
-		linger = !perm && may_linger(p);
+		linger = p->close_fd < 0 && (pf[0].revents & POLLIN) && !perm && may_linger(p);
 	}
 	return NULL;
 }
 
-int carry_perm_new(int fan_fd, pid_t self, struct carry_perm **ret)
+int carry_perm_new(int fan_fd, int close_fd, pid_t self, struct carry_perm **ret)
 {
 	struct carry_perm *p = calloc(1, sizeof(*p));
 	int r;
@@ -246,6 +273,7 @@ int carry_perm_new(int fan_fd, pid_t self, struct carry_perm **ret)
 	if (!p)
 		return -ENOMEM;
 	p->fan_fd = fan_fd;
+	p->close_fd = close_fd;
 	p->self = self;
 	p->ready_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	p->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -62,9 +62,10 @@ struct carry_perm_event {
 
 struct carry_perm;
 
-/* Start the thread on fan_fd (non-blocking, not owned). self: the worker's
- * pid (its own opens are always allowed). 0 or -errno. */
-int carry_perm_new(int fan_fd, pid_t self, struct carry_perm **ret);
+/* Start the thread on fan_fd (non-blocking, not owned) and close_fd (a
+ * group of closes only, read in batches; -1: the closes come on fan_fd).
+ * self: the worker's pid (its own opens are always allowed). 0 or -errno. */
+int carry_perm_new(int fan_fd, int close_fd, pid_t self, struct carry_perm **ret);
 
 /* Stop the thread; every event still queued, then every event the thread
  * had read but not queued yet, is passed to drop (which owns its fd), e.g.

@@ -8,13 +8,17 @@
  * that state certain, not likely: more closes than the thread's queue
  * holds (CARRY_PERM_QUEUE), the loop never taking any, so that the thread
  * waits in its hand-over with the rest of its last read in its buffer once
- * the kernel holds fewer than the closes beyond the queue (FIONREAD). */
+ * the kernel holds fewer than the closes beyond the queue (FIONREAD).
+ * Both ways the module gives the thread its closes: with the permission
+ * events (one content group), and in a group of their own (close_fd, read
+ * in batches; issue 23.2). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,7 +67,7 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-static void test_stop_keeps_what_was_read(void **unused)
+static void stop_keeps_what_was_read(bool own_group)
 {
 	const char *tmp = getenv("CARRY_PERM_TMP");
 	struct rlimit rl = {.rlim_cur = 16384, .rlim_max = 16384};
@@ -71,9 +75,8 @@ static void test_stop_keeps_what_was_read(void **unused)
 	struct carry_perm *p = NULL;
 	const size_t files = CARRY_PERM_QUEUE + EXTRA;
 	char path[PATH_MAX];
-	int fan, pending = -1;
+	int fan, closes, pending = -1;
 
-	(void)unused;
 	assert_non_null(tmp);
 	/* every event read holds an fd until it is dropped */
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
@@ -81,13 +84,19 @@ static void test_stop_keeps_what_was_read(void **unused)
 	                    O_RDONLY | O_LARGEFILE | O_CLOEXEC);
 	assert_true(fan >= 0);
 	s.fan_fd = fan;
-	assert_int_equal(fanotify_mark(fan, FAN_MARK_ADD, FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD, AT_FDCWD, tmp), 0);
+	closes = own_group ? fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_TID |
+	                                           FAN_UNLIMITED_QUEUE,
+	                                   O_RDONLY | O_LARGEFILE | O_CLOEXEC)
+	                   : fan;
+	assert_true(closes >= 0);
+	assert_int_equal(fanotify_mark(closes, FAN_MARK_ADD, FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD, AT_FDCWD, tmp), 0);
 	/* the thread belongs to another "worker": our writes are not its own */
-	assert_int_equal(carry_perm_new(fan, getpid() + 1000000, &p), 0);
+	assert_int_equal(carry_perm_new(fan, own_group ? closes : -1, getpid() + 1000000, &p), 0);
 	for (size_t i = 0; i < files; i++) {
 		int fd;
 
-		assert_true(snprintf(path, sizeof(path), "%s/f%05zu", tmp, i) < (int)sizeof(path));
+		assert_true(snprintf(path, sizeof(path), "%s/%c%05zu", tmp, own_group ? 'g' : 'f', i) <
+		            (int)sizeof(path));
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		assert_true(fd >= 0);
 		assert_int_equal(write(fd, "x", 1), 1);
@@ -97,7 +106,7 @@ static void test_stop_keeps_what_was_read(void **unused)
 	 * rest is unread: events of bare metadata): the one after the queue's
 	 * last is in its buffer, and no loop takes any */
 	for (int i = 0; i < 4000; i++) {
-		assert_int_equal(ioctl(fan, FIONREAD, &pending), 0);
+		assert_int_equal(ioctl(closes, FIONREAD, &pending), 0);
 		if ((size_t)pending <= (files - CARRY_PERM_QUEUE - 1) * FAN_EVENT_METADATA_LEN)
 			break;
 		sleep_ms(5);
@@ -110,7 +119,7 @@ static void test_stop_keeps_what_was_read(void **unused)
 	/* what it had not read is still the kernel's (the module drains it) */
 	for (;;) {
 		char buf[4096];
-		ssize_t n = read(fan, buf, sizeof(buf));
+		ssize_t n = read(closes, buf, sizeof(buf));
 		struct fanotify_event_metadata *md = (struct fanotify_event_metadata *)buf;
 
 		if (n < 0 && errno == EAGAIN)
@@ -123,13 +132,28 @@ static void test_stop_keeps_what_was_read(void **unused)
 			}
 	}
 	assert_int_equal(s.closes, files);
+	if (own_group)
+		close(closes);
 	close(fan);
+}
+
+static void test_stop_keeps_what_was_read(void **unused)
+{
+	(void)unused;
+	stop_keeps_what_was_read(false);
+}
+
+static void test_stop_keeps_what_was_read_own_group(void **unused)
+{
+	(void)unused;
+	stop_keeps_what_was_read(true);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_stop_keeps_what_was_read),
+	        cmocka_unit_test(test_stop_keeps_what_was_read_own_group),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
