@@ -907,6 +907,42 @@ static int fid_dir(struct carry_volume *v, struct file_handle *fh, int *ret_fd)
 	return 0;
 }
 
+/* The directory of the last name event, within one read of the fid group:
+ * a copy's events name one directory after another, each open_by_handle_at
+ * (with the mount's checks) once instead of once per event (issue 23.2). */
+struct dir_cache {
+	struct carry_volume *v;
+	int fd;
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} h;
+};
+
+/* fid_dir through the cache: *ret_fd is the cache's (not to be closed). */
+static int fid_dir_cached(struct carry_volume *v, struct file_handle *fh, struct dir_cache *c, int *ret_fd)
+{
+	int fd, r;
+
+	if (c->fd >= 0 && c->v == v && c->h.fh.handle_type == fh->handle_type &&
+	    c->h.fh.handle_bytes == fh->handle_bytes && memcmp(c->h.fh.f_handle, fh->f_handle, fh->handle_bytes) == 0) {
+		*ret_fd = c->fd;
+		return 0;
+	}
+	if (fh->handle_bytes > MAX_HANDLE_SZ)
+		return -EINVAL;
+	r = fid_dir(v, fh, &fd);
+	if (r < 0)
+		return r;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->v = v;
+	c->fd = fd;
+	memcpy(c->h.buf, fh, sizeof(*fh) + fh->handle_bytes);
+	*ret_fd = fd;
+	return 0;
+}
+
 /* Path on the medium of directory handle + name: exact bytes.
  *
  * open_by_handle_at() takes its mount fd with fdget(), which refuses O_PATH
@@ -1064,12 +1100,12 @@ static int undo_create(struct carry_volume *v, struct file_handle *fh, const cha
  * be undone and is recorded as such. */
 static void govern_name(struct carry_state *st, struct carry_volume *v, uint64_t mask, pid_t pid, struct fid_info *one,
                         struct fid_info *from, struct fid_info *to, struct undo_retry *retry, size_t *n_retry,
-                        struct verdict_cache *vc)
+                        struct verdict_cache *vc, struct dir_cache *dc)
 {
 	struct usb_approval_match m = {0};
 	enum usb_approval_verdict ver;
 	_cleanup_json_ cJSON *o = NULL;
-	_cleanup_close_ int dfd = -1;
+	int dfd = -1; /* the cache's */
 	const char *op = mask & FAN_CREATE   ? "create"
 	                 : mask & FAN_RENAME ? "rename"
 	                 : mask & FAN_ATTRIB ? "attrib"
@@ -1088,7 +1124,7 @@ static void govern_name(struct carry_state *st, struct carry_volume *v, uint64_t
 		return; /* an approved write: its carry.out (size, hash) comes at close */
 	memcpy(name, at->name, at->name_len);
 	name[at->name_len] = '\0';
-	if (fid_dir(v, at->fh, &dfd) < 0 || fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fid_dir_cached(v, at->fh, dc, &dfd) < 0 || fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) < 0)
 		s.st_mode = 0; /* gone already, or unreachable: recorded without a kind */
 	/* an approved new file (one link): its carry.out at close names it,
 	 * with size and hash; one record, not two */
@@ -1160,6 +1196,7 @@ static void on_fan_fid(struct carry_state *st)
 	_cleanup_free_ char *buf = malloc(CARRY_EVENTS_BUF);
 	struct undo_retry retry[CARRY_UNDO_RETRIES];
 	struct verdict_cache vc = {.pid = -1};
+	struct dir_cache dc = {.fd = -1};
 	size_t n_retry = 0;
 
 	if (!buf)
@@ -1202,7 +1239,7 @@ static void on_fan_fid(struct carry_state *st)
 			if (!v || md->pid == st->self)
 				continue;
 			if (v->needs_approval && md->mask & CARRY_NAME_EVENTS) {
-				govern_name(st, v, md->mask, md->pid, &one, &from, &to, retry, &n_retry, &vc);
+				govern_name(st, v, md->mask, md->pid, &one, &from, &to, retry, &n_retry, &vc, &dc);
 				continue;
 			}
 			if (!st->cfg.set.record)
@@ -1230,6 +1267,8 @@ static void on_fan_fid(struct carry_state *st)
 		if (r < 0)
 			log_warning_errno(r, "carry: cannot remove a directory made without approval");
 	}
+	if (dc.fd >= 0)
+		close(dc.fd);
 }
 
 /* ---- the write gate (CARRY-2, MEDIA-2) -------------------------------------- */

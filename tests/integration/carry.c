@@ -988,6 +988,28 @@ static int child_put(const char *how)
 	return rc == 1 && errno > 0 && errno < 100 ? 100 + errno : rc;
 }
 
+/* New names in two directories, one after the other, read in one batch of
+ * name events: each is judged in its own directory (the module keeps the
+ * directory of the last event open, issue 23.2). */
+static int child_two_dirs(const char *unused)
+{
+	char a[PATH_MAX], b[PATH_MAX], p[PATH_MAX];
+
+	(void)unused;
+	mpath(a, sizeof(a), "/two-a");
+	mpath(b, sizeof(b), "/two-b");
+	if (mkdir(a, 0755) < 0 || mkdir(b, 0755) < 0)
+		return 1;
+	mpath(p, sizeof(p), "/two-a/la");
+	if (symlink("x", p) < 0)
+		return 2;
+	mpath(p, sizeof(p), "/two-b/fb");
+	if (mkfifo(p, 0644) < 0)
+		return 3;
+	mpath(p, sizeof(p), "/two-a/lc");
+	return symlink("y", p) < 0 ? 4 : 0;
+}
+
 struct way {
 	const char *how, *name; /* name: the new name that must not stay (NULL: attribute change) */
 };
@@ -1122,6 +1144,12 @@ static void test_metadata_writes_with_approval(void **s)
 	e = find("carry.out", "kind", "symlink");
 	assert_non_null(e);
 	assert_int_equal(num(e, "bytes"), 4 + 24);
+	assert_int_equal(run_child(child_two_dirs, NULL, NULL), 0);
+	DRIVE_WHILE(!seen("carry.out", "path", "/two-a/lc"), 5000);
+	assert_string_equal(strv(find("carry.out", "path", "/two-b"), "kind"), "directory");
+	assert_string_equal(strv(find("carry.out", "path", "/two-a/la"), "kind"), "symlink");
+	assert_string_equal(strv(find("carry.out", "path", "/two-b/fb"), "kind"), "fifo");
+	assert_string_equal(strv(find("carry.out", "path", "/two-a/lc"), "kind"), "symlink");
 	DRIVE_WHILE(!seen("carry.out", "operation", "attrib"), 5000);
 	e = find("carry.out", "operation", "attrib"); /* setxattr */
 	assert_non_null(e);
