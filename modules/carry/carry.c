@@ -73,13 +73,16 @@
 #define CARRY_HASH_QUEUE        1024
 #define CARRY_RECORDS_PER_READY 64 /* finished records per on_ready: one journal transaction (issue 23.1) */
 /* Name events (the fid group) are notifications judged after the fact, and a
- * copy onto an approval medium raises several a file (the new name, a
- * FAN_MODIFY for every write): each one woke the loop, 1,119 wake-ups for one
- * 200 MB copy (issue 23.2). After a read the group is left unpolled for this
- * long (EPOLLONESHOT, armed again by a timer): meanwhile the copier's events
- * wake no one and the kernel merges a file's repeated ones; the first event
- * after a quiet spell is read at once. */
-#define CARRY_FID_LINGER_MS     5
+ * write onto an approval medium raises a FAN_MODIFY for every write(2): each
+ * one woke the loop, 1,119 wake-ups for one 200 MB copy (issue 23.2). After a
+ * read of nothing but FAN_MODIFY the group is left unpolled for this long
+ * (EPOLLONESHOT, armed again by a timer): meanwhile the writer's events wake
+ * no one and the kernel merges a file's repeated ones. After any other read
+ * it is polled again at once: a new name is judged by its process's person
+ * (/proc), and a short-lived one (mkdir(1)) must still be there to be
+ * judged; the linger adds at most this much to that race, and only during
+ * a stream of writes. */
+#define CARRY_FID_LINGER_US     1000
 #define CARRY_REFUSALS_RECORDED 32 /* per volume while blocked; the rest are counted */
 #define CARRY_HASH_MAX_DEFAULT  (100ll * 1024 * 1024)
 #define CARRY_TIMEOUT_DEFAULT   600
@@ -1191,16 +1194,18 @@ static void govern_name(struct carry_state *st, struct carry_volume *v, uint64_t
 	emit(st, "carry.refused", SEV_WARNING, "CARRY-2,MEDIA-2", o);
 }
 
-static void on_fan_fid(struct carry_state *st)
+/* true when what was read is only FAN_MODIFY (a stream of writes) */
+static bool on_fan_fid(struct carry_state *st)
 {
 	_cleanup_free_ char *buf = malloc(CARRY_EVENTS_BUF);
 	struct undo_retry retry[CARRY_UNDO_RETRIES];
 	struct verdict_cache vc = {.pid = -1};
 	struct dir_cache dc = {.fd = -1};
-	size_t n_retry = 0;
+	size_t n_retry = 0, n_events = 0;
+	bool only_modify = true;
 
 	if (!buf)
-		return;
+		return false;
 	for (int round = 0; round < CARRY_READS_PER_READY; round++) {
 		ssize_t n;
 
@@ -1219,6 +1224,8 @@ static void on_fan_fid(struct carry_state *st)
 			_cleanup_json_ cJSON *o = NULL;
 			struct carry_volume *v;
 
+			n_events++;
+			only_modify &= (md->mask & ~(uint64_t)FAN_MODIFY) == 0;
 			if (md->vers != FANOTIFY_METADATA_VERSION || md->mask & FAN_Q_OVERFLOW ||
 			    md->metadata_len < FAN_EVENT_METADATA_LEN || md->metadata_len > md->event_len)
 				continue;
@@ -1269,6 +1276,7 @@ static void on_fan_fid(struct carry_state *st)
 	}
 	if (dc.fd >= 0)
 		close(dc.fd);
+	return n_events > 0 && only_modify;
 }
 
 /* ---- the write gate (CARRY-2, MEDIA-2) -------------------------------------- */
@@ -1891,12 +1899,12 @@ static void follow(struct carry_state *st, const struct carry_mount *m, const st
 	}
 	if (!st->cfg.set.record)
 		mask &= ~(uint64_t)(FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE);
-	if (st->fan_close >= 0 && (mask & (FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE))) {
-		if (fanotify_mark(st->fan_close, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
-		                  FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE, dirfd, mpath) < 0)
-			log_error_errno(-errno, "carry: %s: cannot watch the medium's closes", v->devnode);
+	/* the closes in their own group; where it cannot mark them, they come
+	 * with the opens (the thread reads both alike) */
+	if (st->fan_close >= 0 && (mask & (FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE)) &&
+	    fanotify_mark(st->fan_close, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE, dirfd,
+	                  mpath) == 0)
 		mask &= ~(uint64_t)(FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE);
-	}
 	if (mask && fanotify_mark(st->fan_perm, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mask, dirfd, mpath) < 0) {
 		log_error_errno(-errno, "carry: %s: cannot watch the medium", v->devnode);
 		v->perm_marked = false;
@@ -2308,8 +2316,7 @@ static int rescan_mounts(struct carry_state *st)
 	return 0;
 }
 
-/* The fid group fired (EPOLLONESHOT) and was read: poll it again in
- * CARRY_FID_LINGER_MS, at once when the timer cannot be set. */
+/* The fid group fired (EPOLLONESHOT) and was read: poll it again. */
 static void fid_rearm(struct carry_state *st)
 {
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = &st->fid_marker};
@@ -2321,9 +2328,10 @@ static void fid_rearm(struct carry_state *st)
 		log_error_errno(-errno, "carry: cannot poll name events again");
 }
 
+/* ... in CARRY_FID_LINGER_US, at once when the timer cannot be set. */
 static void fid_linger(struct carry_state *st)
 {
-	struct itimerspec its = {.it_value = {.tv_nsec = CARRY_FID_LINGER_MS * 1000000L}};
+	struct itimerspec its = {.it_value = {.tv_nsec = CARRY_FID_LINGER_US * 1000L}};
 
 	if (timerfd_settime(st->fid_linger_fd, 0, &its, NULL) < 0)
 		fid_rearm(st);
@@ -2339,8 +2347,10 @@ static void on_inner(struct carry_state *st)
 		if (evs[i].data.ptr == &st->mi_marker)
 			mounts = true;
 		else if (evs[i].data.ptr == &st->fid_marker) {
-			on_fan_fid(st);
-			fid_linger(st);
+			if (on_fan_fid(st))
+				fid_linger(st);
+			else
+				fid_rearm(st);
 		} else if (evs[i].data.ptr == &st->linger_marker)
 			fid_rearm(st);
 		else
@@ -2559,7 +2569,7 @@ fail:
 static int carry_fds(void *state, int *ret_fds, size_t max)
 {
 	struct carry_state *st = state;
-	/* the fid group is polled through inner_ep (CARRY_FID_LINGER_MS) */
+	/* the fid group is polled through inner_ep (CARRY_FID_LINGER_US) */
 	int fds[] = {st ? st->inner_ep : -1, st && st->perm ? carry_perm_fd(st->perm) : -1,
 	             st ? carry_hasher_fd(st->hasher) : -1, st ? st->timer_fd : -1, st ? st->media_fd : -1};
 	size_t n = 0;
