@@ -27,7 +27,9 @@ for f in bin/mamorid bin/mamori-worker bin/mamorictl bench/bench_usb bench/bench
 done
 command -v usbguard-daemon >/dev/null || { echo "usb.sh: usbguard-daemon missing (installer/deps.sh --check)" >&2; exit 1; }
 pgrep -x usbguard-daemon >/dev/null && { echo "usb.sh: a usbguard-daemon is running; stop it first (one IPC name)" >&2; exit 1; }
-preload=$(ldconfig -p | awk '/libumockdev-preload.so.0 /{print $NF; exit}')
+# awk reads to the end: an early exit lets ldconfig die of SIGPIPE, and
+# under pipefail that ended the bench without a word (make bench, 2026-12-07)
+preload=$(ldconfig -p | awk '/libumockdev-preload.so.0 / && !p {p = $NF} END {print p}')
 [[ -n $preload ]] || { echo "usb.sh: libumockdev-preload.so.0 not found (umockdev)" >&2; exit 1; }
 
 out=$(mktemp -d /tmp/mamori-bench-usb.XXXXXX)
