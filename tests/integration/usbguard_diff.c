@@ -39,6 +39,13 @@
 #define DEV_MAX 24
 
 static UMockdevTestbed *tb;
+
+static void drop_testbed(void)
+{
+	if (tb)
+		g_object_unref(tb);
+	tb = NULL;
+}
 static const char *tbroot, *work;
 
 struct dev {
@@ -490,6 +497,9 @@ int main(int argc, char **argv)
 	fclose(f);
 	(void)umockdev_in_mock_environment();
 	tb = umockdev_testbed_new();
+	/* the testbed's directory in /tmp goes with it, whatever way main ends
+	 * (each make check left one behind) */
+	atexit(drop_testbed);
 	tbroot = umockdev_testbed_get_root_dir(tb);
 	if (root_set(tbroot) < 0)
 		return 1;
