@@ -21,6 +21,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char root[64];
 
+/* the directory made for the PAM files goes at exit (each replay in make
+ * check left one in /tmp) */
+static void drop_root(void)
+{
+	static const char *const parts[] = {"/etc/pam.d/fuzz", "/etc/pam.d", "/etc", ""};
+	char p[256];
+
+	for (size_t i = 0; root[0] && i < sizeof(parts) / sizeof(parts[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", root, parts[i]);
+		(void)(i == 0 ? unlink(p) : rmdir(p));
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char p[256];
@@ -31,6 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(root, sizeof(root), "/tmp/mamori-fuzz-stacks.XXXXXX");
 		if (!mkdtemp(root))
 			abort();
+		atexit(drop_root);
 		snprintf(p, sizeof(p), "%s/etc/pam.d", root);
 		if (mkdir_p(p, 0755) < 0)
 			abort();
