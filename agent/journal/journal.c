@@ -1446,17 +1446,24 @@ static void wal_rescue(struct journal *j, const char *why)
 static void check_wal(struct journal *j)
 {
 	char wal[PATH_MAX + 8];
-	struct stat st;
+	struct statx st;
 	const char *why = NULL;
 
 	if (j->wal_problem[0] || xsnprintf(wal, sizeof(wal), "%s-wal", j->path) < 0)
 		return;
-	if (stat(wal, &st) < 0)
+	/* only the inode number: asking for a file's times (stat(2)) makes the
+	 * kernel (multigrain timestamps, Linux >= 6.13) give its next write a
+	 * fine-grained mtime, so every commit dirtied the WAL's inode and
+	 * the commit's fdatasync wrote the inode table block as well (issue
+	 * 23.3: single appends 0.66x -> 0.87x raw SQLite) */
+	if (statx(AT_FDCWD, wal, 0, STATX_INO, &st) < 0)
 		why = errno == ENOENT ? "deleted" : NULL;
+	else if (!(st.stx_mask & STATX_INO))
+		return;
 	else if (!j->wal_known) {
-		j->wal_ino = st.st_ino;
+		j->wal_ino = st.stx_ino;
 		j->wal_known = true;
-	} else if (st.st_ino != j->wal_ino)
+	} else if (st.stx_ino != j->wal_ino)
 		why = "replaced";
 	if (!why)
 		return;
