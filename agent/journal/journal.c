@@ -50,12 +50,21 @@
 #define BUSY_TIMEOUT_MS   5000
 #define VERIFY_REASON_MAX 256
 #define WAL_LIMIT         (4 * 1024 * 1024) /* bytes the WAL keeps after a checkpoint */
+/* meta.format. 1: meta.head was rewritten in every transaction. 2: only when
+ * records are deleted (a second page in every commit's WAL write, issue
+ * 23.3); a format-1 file is read as format 2 and marked so when opened for
+ * writing. */
+#define FORMAT "2"
 
 /* Everything that a transaction may change, snapshotted at BEGIN so that a
  * ROLLBACK restores the in-memory view too. */
 struct jstate {
 	uint64_t head_seq, anchor_seq, acked_seq;
 	uint8_t head_hash[HASH_LEN], anchor_hash[HASH_LEN];
+	/* meta.head: the head when records were last deleted (or the file made).
+	 * The file ends at or after it; the head itself is the last record. */
+	uint64_t floor_seq;
+	uint8_t floor_hash[HASH_LEN];
 	uint64_t overflow_count;
 	int64_t overflow_first_us, overflow_last_us;
 };
@@ -87,6 +96,7 @@ struct journal {
 	bool synced;
 	/* outside the database (journal_side.h) */
 	int side_fd;
+	void *side_map; /* journal_side_map(), or NULL: pwrite */
 	struct journal_side side;
 	bool side_dirty;              /* side.loss changed: write it durably before returning */
 	struct journal_loss txn_loss; /* records of the open transaction: lost if it rolls back */
@@ -304,7 +314,7 @@ static int state_load(sqlite3 *db, char chain[33], struct jstate *s)
 	*s = (struct jstate){0};
 	if ((r = meta_get(db, "format", v, sizeof(v))) < 0)
 		return r == -ENOENT ? -EBADMSG : r;
-	if (!streq_ptr(v, "1"))
+	if (!streq_ptr(v, "1") && !streq_ptr(v, FORMAT))
 		return -EBADMSG;
 	if ((r = meta_get(db, "chain", v, sizeof(v))) < 0)
 		return r == -ENOENT ? -EBADMSG : r;
@@ -313,8 +323,25 @@ static int state_load(sqlite3 *db, char chain[33], struct jstate *s)
 	memcpy(chain, v, 33);
 	if ((r = meta_get(db, "anchor", v, sizeof(v))) < 0 || parse_seq_hash(v, &s->anchor_seq, s->anchor_hash) < 0)
 		return r == -ENOENT || r == 0 ? -EBADMSG : r;
-	if ((r = meta_get(db, "head", v, sizeof(v))) < 0 || parse_seq_hash(v, &s->head_seq, s->head_hash) < 0)
+	if ((r = meta_get(db, "head", v, sizeof(v))) < 0 || parse_seq_hash(v, &s->floor_seq, s->floor_hash) < 0)
 		return r == -ENOENT || r == 0 ? -EBADMSG : r;
+	s->head_seq = s->floor_seq;
+	memcpy(s->head_hash, s->floor_hash, HASH_LEN);
+	{
+		/* the head is the last record (chain_verify checks the chain up to it) */
+		_cleanup_stmt_ sqlite3_stmt *q = NULL;
+
+		r = db_prepare(db, "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", &q);
+		if (r < 0)
+			return r;
+		r = sqlite3_step(q);
+		if (r == SQLITE_ROW && (uint64_t)sqlite3_column_int64(q, 0) > s->floor_seq &&
+		    sqlite3_column_bytes(q, 1) == HASH_LEN) {
+			s->head_seq = (uint64_t)sqlite3_column_int64(q, 0);
+			memcpy(s->head_hash, sqlite3_column_blob(q, 1), HASH_LEN);
+		} else if (r != SQLITE_ROW && r != SQLITE_DONE)
+			return sql_fail(db, r, "head");
+	}
 	if ((r = meta_get(db, "acked", v, sizeof(v))) < 0 || parse_int64(v, 0, JOURNAL_INT_MAX, &n) < 0)
 		return r == -ENOENT || r == 0 ? -EBADMSG : r;
 	s->acked_seq = (uint64_t)n;
@@ -390,6 +417,7 @@ static int chain_verify(sqlite3 *db, struct hasher *h, struct vresult *vr)
 	char ic[128] = "";
 	uint64_t expect;
 	uint8_t prev[HASH_LEN];
+	bool floor_seen;
 	int rc, r;
 
 	*vr = (struct vresult){0};
@@ -422,6 +450,7 @@ static int chain_verify(sqlite3 *db, struct hasher *h, struct vresult *vr)
 	memcpy(prev, vr->s.anchor_hash, HASH_LEN);
 	vr->last_good_seq = vr->s.anchor_seq;
 	memcpy(vr->last_good_hash, prev, HASH_LEN);
+	floor_seen = vr->s.floor_seq == vr->s.anchor_seq && memcmp(vr->s.floor_hash, prev, HASH_LEN) == 0;
 	if (vr->s.anchor_seq > vr->s.acked_seq) {
 		BAD(vr, vr->s.acked_seq + 1, "records after the acknowledged seq %" PRIu64 " were removed",
 		    vr->s.acked_seq);
@@ -467,6 +496,8 @@ static int chain_verify(sqlite3 *db, struct hasher *h, struct vresult *vr)
 			BAD(vr, seq, "record %" PRIu64 ": stored at the wrong place or its columns were changed", seq);
 			return 0;
 		}
+		if (seq == vr->s.floor_seq && memcmp(want, vr->s.floor_hash, HASH_LEN) == 0)
+			floor_seen = true;
 		memcpy(prev, want, HASH_LEN);
 		vr->last_good_seq = seq;
 		memcpy(vr->last_good_hash, want, HASH_LEN);
@@ -474,14 +505,17 @@ static int chain_verify(sqlite3 *db, struct hasher *h, struct vresult *vr)
 	}
 	if (rc != SQLITE_DONE)
 		return sql_fail(db, rc, "verify");
-	if (vr->s.head_seq != vr->last_good_seq || memcmp(vr->s.head_hash, prev, HASH_LEN) != 0) {
-		if (vr->s.head_seq > vr->last_good_seq)
-			BAD(vr, vr->last_good_seq + 1, "records %" PRIu64 "..%" PRIu64 " at the end are missing",
-			    vr->last_good_seq + 1, vr->s.head_seq);
-		else
-			BAD(vr, vr->s.head_seq + 1, "the recorded head %" PRIu64 " does not match the last record",
-			    vr->s.head_seq);
-	}
+	/* the file may end after meta.head (records appended since), never
+	 * before it; what ends after it is checked against journal.state
+	 * (side_check) */
+	if (vr->s.floor_seq > vr->last_good_seq)
+		BAD(vr, vr->last_good_seq + 1, "records %" PRIu64 "..%" PRIu64 " at the end are missing",
+		    vr->last_good_seq + 1, vr->s.floor_seq);
+	else if (!floor_seen)
+		BAD(vr, vr->s.floor_seq, "the recorded head %" PRIu64 " does not match record %" PRIu64,
+		    vr->s.floor_seq, vr->s.floor_seq);
+	vr->s.head_seq = vr->last_good_seq;
+	memcpy(vr->s.head_hash, prev, HASH_LEN);
 	return 0;
 }
 
@@ -512,7 +546,7 @@ static int side_sync(struct journal *j, bool durable)
 
 	if (j->side_fd < 0)
 		return 0;
-	r = journal_side_write(j->side_fd, &j->side, durable || j->side_dirty);
+	r = journal_side_write(j->side_fd, j->side_map, &j->side, durable || j->side_dirty);
 	if (r < 0)
 		return log_error_errno(r, "journal: cannot write %s/%s", j->dir, JOURNAL_STATE_FILE);
 	j->side_dirty = false;
@@ -571,10 +605,15 @@ static int txn_commit(struct journal *j)
 	char v[72];
 	int r = 0;
 
-	if (j->s.head_seq != j->saved.head_seq)
-		r = meta_put_seq_hash(j, "head", j->s.head_seq, j->s.head_hash);
-	if (r == 0 && (j->dirty & DIRTY_ANCHOR))
-		r = meta_put_seq_hash(j, "anchor", j->s.anchor_seq, j->s.anchor_hash);
+	/* meta.head only moves with the anchor: a deletion may empty the table,
+	 * and the file must still say where the chain stood */
+	if (j->dirty & DIRTY_ANCHOR) {
+		j->s.floor_seq = j->s.head_seq;
+		memcpy(j->s.floor_hash, j->s.head_hash, HASH_LEN);
+		r = meta_put_seq_hash(j, "head", j->s.floor_seq, j->s.floor_hash);
+		if (r == 0)
+			r = meta_put_seq_hash(j, "anchor", j->s.anchor_seq, j->s.anchor_hash);
+	}
 	if (r == 0 && (j->dirty & DIRTY_ACKED) && (r = xsnprintf(v, sizeof(v), "%" PRIu64, j->s.acked_seq)) == 0)
 		r = meta_put(j, "acked", v);
 	if (r == 0 && (j->dirty & DIRTY_OVERFLOW) &&
@@ -1181,7 +1220,7 @@ static int create_file(const char *dir, const char *path, uint64_t anchor_seq, c
 	              "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
 	              "CREATE TABLE events(seq INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, type TEXT NOT NULL,"
 	              " canon BLOB NOT NULL, hash BLOB NOT NULL);"
-	              "INSERT INTO meta VALUES('format','1'),('chain','%s'),('anchor','%" PRIu64 " %s'),"
+	              "INSERT INTO meta VALUES('format','" FORMAT "'),('chain','%s'),('anchor','%" PRIu64 " %s'),"
 	              "('head','%" PRIu64 " %s'),('acked','%" PRIu64 "'),('overflow','0 0 0');"
 	              "COMMIT;",
 	              chain, anchor_seq, hex, anchor_seq, hex, anchor_seq);
@@ -1256,6 +1295,7 @@ static void writer_close_db(struct journal *j)
  * -EBADMSG: not a sound journal (*vr says why and what was still good). */
 static int open_existing(struct journal *j, struct vresult *vr)
 {
+	char v[16];
 	int r;
 
 	r = db_open(j->path, true, &j->db);
@@ -1266,6 +1306,8 @@ static int open_existing(struct journal *j, struct vresult *vr)
 		r = -EBADMSG;
 	if (r == 0)
 		r = prepare_writer(j);
+	if (r == 0 && meta_get(j->db, "format", v, sizeof(v)) == 0 && !streq_ptr(v, FORMAT))
+		r = db_exec(j->db, "UPDATE meta SET value = '" FORMAT "' WHERE key = 'format'"); /* before writing */
 	if (r == 0) {
 		j->s = vr->s;
 		memcpy(j->chain, vr->chain, sizeof(j->chain));
@@ -1366,13 +1408,14 @@ static int append_tamper(struct journal *j, const struct vresult *vr, const char
  * records than were committed or acknowledged, or another record at the
  * committed head, is a replaced or rewound journal (a deleted WAL, an old
  * copy): damaged (LOG-1). Fills vr->first_bad and vr->reason. */
-static void check_against_side(struct journal *j, uint64_t acked, struct vresult *vr)
+static void side_check(sqlite3 *db, const char *chain, const struct jstate *s, const struct journal_side *side,
+                       uint64_t acked, struct vresult *vr)
 {
-	uint64_t head = j->s.head_seq;
+	uint64_t head = s->head_seq;
 
-	if (j->side.chain[0] && !streq_ptr(j->side.chain, j->chain)) {
-		BAD(vr, j->s.anchor_seq + 1, "the journal file was replaced: its chain %s is not chain %s in %s",
-		    j->chain, j->side.chain, JOURNAL_STATE_FILE);
+	if (side->chain[0] && !streq_ptr(side->chain, chain)) {
+		BAD(vr, s->anchor_seq + 1, "the journal file was replaced: its chain %s is not chain %s in %s", chain,
+		    side->chain, JOURNAL_STATE_FILE);
 		return;
 	}
 	if (acked > head) {
@@ -1381,25 +1424,25 @@ static void check_against_side(struct journal *j, uint64_t acked, struct vresult
 		    head, acked);
 		return;
 	}
-	if (j->side.chain[0] && j->side.head_seq > head) {
+	if (side->chain[0] && side->head_seq > head) {
 		BAD(vr, head + 1,
 		    "the journal went backwards: records %" PRIu64 "..%" PRIu64
 		    " were committed and are missing (WAL deleted or an older copy)",
-		    head + 1, j->side.head_seq);
+		    head + 1, side->head_seq);
 		return;
 	}
-	if (j->side.chain[0] && j->side.head_hash[0] && j->side.head_seq > j->s.anchor_seq) {
+	if (side->chain[0] && side->head_hash[0] && side->head_seq > s->anchor_seq) {
 		_cleanup_stmt_ sqlite3_stmt *q = NULL;
 		char hex[2 * HASH_LEN + 1] = "";
 
-		if (db_prepare(j->db, "SELECT hash FROM events WHERE seq = ?", &q) == 0) {
-			sqlite3_bind_int64(q, 1, (sqlite3_int64)j->side.head_seq);
+		if (db_prepare(db, "SELECT hash FROM events WHERE seq = ?", &q) == 0) {
+			sqlite3_bind_int64(q, 1, (sqlite3_int64)side->head_seq);
 			if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_bytes(q, 0) == HASH_LEN)
 				hex_encode(sqlite3_column_blob(q, 0), HASH_LEN, hex);
 		}
-		if (!streq_ptr(hex, j->side.head_hash))
-			BAD(vr, j->side.head_seq, "record %" PRIu64 " is not the one committed (the file was replaced)",
-			    j->side.head_seq);
+		if (!streq_ptr(hex, side->head_hash))
+			BAD(vr, side->head_seq, "record %" PRIu64 " is not the one committed (the file was replaced)",
+			    side->head_seq);
 	}
 }
 
@@ -1525,6 +1568,9 @@ int journal_open(const struct journal_options *o, struct journal **ret)
 		log_error_errno(r, "journal: cannot open %s/%s", j->dir, JOURNAL_STATE_FILE);
 		goto fail;
 	}
+	r = journal_side_map(j->side_fd, &j->side_map);
+	if (r < 0 && r != -EOPNOTSUPP)
+		log_warning_errno(r, "journal: cannot map %s/%s; writing it with pwrite", j->dir, JOURNAL_STATE_FILE);
 	acked = j->side.acked_seq > o->acked_seq ? j->side.acked_seq : o->acked_seq;
 	old_side = j->side;
 	if (journal_reserve_take(j->dir) < 0) {
@@ -1534,7 +1580,7 @@ int journal_open(const struct journal_options *o, struct journal **ret)
 	if (access(j->path, F_OK) == 0) {
 		r = open_existing(j, &vr);
 		if (r == 0) {
-			check_against_side(j, acked, &vr);
+			side_check(j->db, j->chain, &j->s, &j->side, acked, &vr);
 			if (vr.first_bad) {
 				r = -EBADMSG;
 				writer_close_db(j);
@@ -1661,6 +1707,7 @@ fail:
 	hasher_done(&j->h);
 	if (j->lock_fd >= 0)
 		close(j->lock_fd);
+	journal_side_unmap(j->side_map);
 	if (j->side_fd >= 0)
 		close(j->side_fd);
 	return r;
@@ -1681,6 +1728,7 @@ void journal_close(struct journal *j)
 	buf_free(&j->pbuf);
 	buf_free(&j->rbuf);
 	buf_free(&j->mbuf);
+	journal_side_unmap(j->side_map);
 	if (j->side_fd >= 0)
 		close(j->side_fd);
 	if (j->lock_fd >= 0)
@@ -1709,6 +1757,8 @@ int journal_verify(const char *dir, uint64_t *ret_first_bad, char *err, size_t e
 {
 	_cleanup_db_ sqlite3 *db = NULL;
 	struct hasher h = {0};
+	struct journal_side side;
+	bool have_side;
 	struct vresult vr;
 	int r;
 
@@ -1718,11 +1768,18 @@ int journal_verify(const char *dir, uint64_t *ret_first_bad, char *err, size_t e
 			(void)xsnprintf(err, errsz, "cannot open the journal in %s", dir ? dir : "(null)");
 		return r;
 	}
+	/* journal.state before the snapshot: a writer updates it after each
+	 * commit, so what it says then is in the snapshot taken after */
+	have_side = journal_side_read(dir, &side) == 0;
 	r = hasher_init(&h);
 	if (r == 0)
 		r = db_exec(db, "BEGIN"); /* one snapshot for the whole walk */
 	if (r == 0) {
 		r = chain_verify(db, &h, &vr);
+		/* the end of the file is checked against journal.state (meta.head
+		 * only moves when records are deleted) */
+		if (r == 0 && !vr.first_bad && have_side)
+			side_check(db, vr.chain, &vr.s, &side, side.acked_seq, &vr);
 		(void)db_exec(db, "COMMIT");
 	}
 	hasher_done(&h);

@@ -19,8 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include "alloc-util.h"
 #include "journal_side.h"
@@ -347,7 +351,36 @@ int journal_side_read(const char *dir, struct journal_side *ret)
 	return read_slots(fd, ret);
 }
 
-int journal_side_write(int fd, struct journal_side *s, bool durable)
+int journal_side_map(int fd, void **ret)
+{
+	struct statfs sf;
+	struct stat st;
+	void *m;
+
+	if (fstatfs(fd, &sf) < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	/* only where overwriting an allocated block needs no new one: a write
+	 * through the mapping cannot report ENOSPC (it would be SIGBUS), and
+	 * the file must keep working on a full disk. Copy-on-write file
+	 * systems (btrfs, …) keep pwrite. */
+	if (sf.f_type != EXT4_SUPER_MAGIC && sf.f_type != TMPFS_MAGIC)
+		return -EOPNOTSUPP;
+	if (st.st_size < 2 * SLOT)
+		return -EBADMSG;
+	m = mmap(NULL, 2 * SLOT, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	*ret = m;
+	return 0;
+}
+
+void journal_side_unmap(void *map)
+{
+	if (map)
+		(void)munmap(map, 2 * SLOT);
+}
+
+int journal_side_write(int fd, void *map, struct journal_side *s, bool durable)
 {
 	char buf[SLOT];
 	int r;
@@ -356,7 +389,9 @@ int journal_side_write(int fd, struct journal_side *s, bool durable)
 	r = serialize(s, buf);
 	if (r < 0)
 		return r;
-	if (pwrite(fd, buf, SLOT, (off_t)(s->gen % 2) * SLOT) != SLOT)
+	if (map)
+		memcpy((char *)map + (s->gen % 2) * SLOT, buf, SLOT);
+	else if (pwrite(fd, buf, SLOT, (off_t)(s->gen % 2) * SLOT) != SLOT)
 		return errno ? -errno : -EIO;
 	if (durable && fdatasync(fd) < 0)
 		return -errno;
