@@ -97,11 +97,14 @@ static const char *mapped(const char *path)
 /* path (absolute, in the root) resolved inside the root into buf. */
 static int resolve_in_root(char *buf, size_t bufsz, const char *path)
 {
-	char todo[PATH_MAX], done[PATH_MAX] = "", host[PATH_MAX], target[PATH_MAX], next[PATH_MAX];
+	/* "" only in done[0]: an initialiser would clear all 4 KB at every call
+	 * (stack pages that stay resident in mamorid: issue 23, VmHWM) */
+	char todo[PATH_MAX], done[PATH_MAX], host[PATH_MAX], target[PATH_MAX], next[PATH_MAX];
 	size_t dl = 0;
 	int links = 0;
 	const char *p;
 
+	done[0] = '\0';
 	if (strscpy(todo, sizeof(todo), path) < 0)
 		return -ENAMETOOLONG;
 	p = todo;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc-util.h"
 #include "fileio.h"
 #include "policy.h"
 #include "policy_schema.h"
@@ -127,15 +128,18 @@ static bool only_whitespace(const char *p, const char *end)
 int policy_parse(const char *buf, size_t len, struct mamori_policy **ret, struct policy_errors *errs)
 {
 	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
-	struct policy_errors local;
+	_cleanup_free_ struct policy_errors *local = NULL; /* 22 KB: not on the stack (mamorid's VmHWM) */
 	struct mamori_policy *p;
 	const char *end = NULL;
 	char arg[32];
 	size_t before;
 
 	if (!errs) {
-		policy_errors_init(&local);
-		errs = &local;
+		local = malloc(sizeof(*local));
+		if (!local)
+			return -ENOMEM;
+		policy_errors_init(local);
+		errs = local;
 	}
 	before = errs->n + errs->dropped;
 	if (len > POLICY_SIZE_MAX) {

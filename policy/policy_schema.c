@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc-util.h"
@@ -985,11 +986,14 @@ int policy_schema_validate(const cJSON *doc, struct policy_errors *errs)
 {
 	struct jpath jp = {.len = 0};
 	size_t before = errs ? errs->n + errs->dropped : 0;
-	struct policy_errors local;
+	_cleanup_free_ struct policy_errors *local = NULL; /* 22 KB: not on the stack (mamorid's VmHWM) */
 
 	if (!errs) {
-		policy_errors_init(&local);
-		errs = &local;
+		local = malloc(sizeof(*local));
+		if (!local)
+			return -ENOMEM;
+		policy_errors_init(local);
+		errs = local;
 	}
 	validate_node(&policy_schema_root, doc, &jp, errs);
 	return errs->n + errs->dropped > before ? -EINVAL : 0;

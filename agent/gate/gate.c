@@ -389,7 +389,7 @@ static void shrink_policy(void)
 	_cleanup_json_ cJSON *small = NULL;
 	_cleanup_free_ char *text = NULL;
 	struct mamori_policy *sp = NULL;
-	struct policy_errors errs;
+	static struct policy_errors errs; /* 22 KB: off the stack (VmHWM); mamorid is single-threaded */
 
 	if (!doc || !(small = cJSON_CreateObject()))
 		return;
@@ -435,7 +435,7 @@ static struct mamori_policy *retired_policy(const struct mamori_policy *from)
 {
 	const char *seg = from && policy_segment(from) ? policy_segment(from) : "lgwan";
 	struct mamori_policy *p = NULL;
-	struct policy_errors errs;
+	static struct policy_errors errs; /* 22 KB: off the stack (VmHWM); mamorid is single-threaded */
 	char doc[512];
 
 	if (xsnprintf(doc, sizeof(doc),
@@ -455,7 +455,7 @@ static void apply_policy_fd(int fd, const char *sha256)
 	_cleanup_free_ char *buf = NULL;
 	struct mamori_policy *p = NULL, *old;
 	static char last_sha[65];
-	struct policy_errors errs;
+	static struct policy_errors errs; /* 22 KB: off the stack (VmHWM); mamorid is single-threaded */
 	size_t len;
 	int r;
 
