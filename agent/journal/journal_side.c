@@ -370,6 +370,13 @@ int journal_side_map(int fd, void **ret)
 	m = mmap(NULL, 2 * SLOT, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
 		return -errno;
+	/* the worker's forked children (posture jobs) get no writable view */
+	if (madvise(m, 2 * SLOT, MADV_DONTFORK) < 0) {
+		int r = -errno;
+
+		(void)munmap(m, 2 * SLOT);
+		return r;
+	}
 	*ret = m;
 	return 0;
 }
