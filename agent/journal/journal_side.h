@@ -76,7 +76,8 @@ int journal_side_read(const char *dir, struct journal_side *ret);
  * 0.97x raw SQLite). -EOPNOTSUPP where a mapped write could need a new block
  * (copy-on-write file systems): the caller keeps pwrite. Truncating the
  * file under a mapping makes the writer's next write fail with SIGBUS (the
- * worker restarts and finds the file damaged: recorded, LOG-1). */
+ * worker is restarted; a state file cut short is then recorded as damage,
+ * LOG-1 — one cut to zero bytes is taken as new, as before). */
 int journal_side_map(int fd, void **ret);
 void journal_side_unmap(void *map);
 /* Write s (gen is incremented) into the other slot, through map when not
