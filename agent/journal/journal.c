@@ -1306,8 +1306,12 @@ static int open_existing(struct journal *j, struct vresult *vr)
 		r = -EBADMSG;
 	if (r == 0)
 		r = prepare_writer(j);
-	if (r == 0 && meta_get(j->db, "format", v, sizeof(v)) == 0 && !streq_ptr(v, FORMAT))
-		r = db_exec(j->db, "UPDATE meta SET value = '" FORMAT "' WHERE key = 'format'"); /* before writing */
+	/* before writing: marked for older readers, which would take records
+	 * after meta.head for damage; not fatal (a full disk must not stop the
+	 * journal: this code reads both formats alike) */
+	if (r == 0 && meta_get(j->db, "format", v, sizeof(v)) == 0 && !streq_ptr(v, FORMAT) &&
+	    db_exec(j->db, "UPDATE meta SET value = '" FORMAT "' WHERE key = 'format'") < 0)
+		log_warning("journal: %s stays marked format %s for now", j->path, v);
 	if (r == 0) {
 		j->s = vr->s;
 		memcpy(j->chain, vr->chain, sizeof(j->chain));
