@@ -4,6 +4,7 @@
  * in the same run, interleaved; bytes on disk per event; verify speed.
  * Runs in a temporary directory on the disk under /var/tmp. */
 #include <errno.h>
+#include <stdbool.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,6 +31,17 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw
 {
 	(void)sb, (void)flag, (void)ftw;
 	return remove(p);
+}
+
+/* the run's directory (hundreds of MB after a run): removed at every exit,
+ * also when a step fails and the bench stops early */
+static char run_dir[] = "/var/tmp/mamori-bench.XXXXXX";
+static bool made;
+
+static void remove_dir(void)
+{
+	if (made)
+		nftw(run_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static cJSON *payload(void)
@@ -147,18 +159,21 @@ static off_t fsize(const char *dir, const char *name)
 
 int main(int argc, char **argv)
 {
-	char dir[] = "/var/tmp/mamori-bench.XXXXXX";
 	static const int bursts[] = {1, 10, 100};
 	static const double targets[] = {0.95, 0.95, 0.9};      /* issue 23: of raw SQLite, same run */
 	double budget = argc > 1 ? strtod(argv[1], NULL) : 2.0; /* seconds per implementation and size */
-	struct journal_options o = {.dir = dir};
+	struct journal_options o = {.dir = run_dir};
 	struct journal *j = NULL;
 	struct journal_info info;
 	size_t canon_len = 0;
 	struct raw r = {0};
 	int worst_ok = 1;
 
-	if (!mkdtemp(dir) || journal_open(&o, &j) < 0)
+	if (!mkdtemp(run_dir))
+		return 1;
+	made = true;
+	atexit(remove_dir);
+	if (journal_open(&o, &j) < 0)
 		return 1;
 	/* the canonical size of the benchmark event, so that raw rows are as big */
 	{
@@ -171,12 +186,12 @@ int main(int argc, char **argv)
 		struct journal_iter *it;
 		struct journal_record rec;
 
-		if (journal_iter_open(dir, 0, &it) < 0 || journal_iter_next(it, &rec) != 1)
+		if (journal_iter_open(run_dir, 0, &it) < 0 || journal_iter_next(it, &rec) != 1)
 			return 1;
 		canon_len = rec.canon_len;
 		journal_iter_free(it);
 	}
-	raw_open(&r, dir, canon_len);
+	raw_open(&r, run_dir, canon_len);
 	printf("%-44s %12s %12s %8s %8s\n", "durable appends per second (same run)", "journal", "raw sqlite", "ratio",
 	       "target");
 	for (size_t b = 0; b < sizeof(bursts) / sizeof(bursts[0]); b++) {
@@ -201,23 +216,22 @@ int main(int argc, char **argv)
 	sqlite3_finalize(r.begin);
 	sqlite3_finalize(r.commit);
 	sqlite3_close(r.db);
-	if (journal_info(dir, &info) < 0)
+	if (journal_info(run_dir, &info) < 0)
 		return 1;
 	printf("journal_events %" PRIu64 "\n", info.records);
 	printf("canonical_bytes_per_event %zu\n", canon_len);
 	printf("journal_bytes_on_disk_per_event %.0f\n",
-	       (double)(fsize(dir, "journal.db") + fsize(dir, "journal.db-wal")) / (double)info.records);
+	       (double)(fsize(run_dir, "journal.db") + fsize(run_dir, "journal.db-wal")) / (double)info.records);
 	printf("raw_bytes_on_disk_per_event %.0f\n",
-	       (double)(fsize(dir, "raw.db") + fsize(dir, "raw.db-wal")) / (double)r.seq);
+	       (double)(fsize(run_dir, "raw.db") + fsize(run_dir, "raw.db-wal")) / (double)r.seq);
 	{
 		uint64_t bad = 1;
 		double t0 = secs();
 
-		if (journal_verify(dir, &bad, NULL, 0) < 0 || bad)
+		if (journal_verify(run_dir, &bad, NULL, 0) < 0 || bad)
 			return 1;
 		printf("verify_events_per_second %.0f\n", (double)info.records / (secs() - t0));
 	}
 	printf("journal_targets %s\n", worst_ok ? "all met" : "NOT all met");
-	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;
 }
