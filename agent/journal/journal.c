@@ -1526,7 +1526,7 @@ int journal_open(const struct journal_options *o, struct journal **ret)
 	_cleanup_free_ struct journal *j = NULL;
 	struct vresult vr = {0};
 	char lock[PATH_MAX], old_name[96] = "";
-	bool recovered = false, side_bad = false;
+	bool recovered = false, side_bad = false, side_fresh = false, side_lost = false;
 	struct journal_side old_side;
 	uint64_t acked;
 	int r;
@@ -1556,6 +1556,15 @@ int journal_open(const struct journal_options *o, struct journal **ret)
 		if (r != -EBUSY || !o->quiet_if_busy)
 			log_error_errno(r, "journal: %s is in use by another writer", o->dir);
 		goto fail;
+	}
+	{
+		/* no journal.state, or an empty one, is a new state: fine for a
+		 * new journal, evidence beside one with records (below) */
+		char sp[PATH_MAX];
+		struct stat st;
+
+		if (path_in(sp, sizeof(sp), j->dir, JOURNAL_STATE_FILE) == 0)
+			side_fresh = lstat(sp, &st) < 0 ? errno == ENOENT : st.st_size == 0;
 	}
 	r = journal_side_open(j->dir, &j->side_fd, &j->side);
 	if (r == -EBADMSG) {
@@ -1589,6 +1598,10 @@ int journal_open(const struct journal_options *o, struct journal **ret)
 				r = -EBADMSG;
 				writer_close_db(j);
 			}
+			/* the file's end could not be checked: what journal.state
+			 * said is gone (deleted, or cut to nothing — also what a
+			 * truncation under the writer's mapping leaves) */
+			side_lost = !vr.first_bad && side_fresh && j->s.head_seq > 0;
 		}
 		if (r == -EBADMSG) {
 			r = quarantine(j, old_name, sizeof(old_name));
@@ -1678,11 +1691,14 @@ int journal_open(const struct journal_options *o, struct journal **ret)
 		memcpy(vr.chain, old_side.chain, sizeof(vr.chain));
 	if (recovered && (r = append_tamper(j, &vr, old_name, acked, &old_side)) < 0)
 		goto fail;
-	if (side_bad) {
+	if (side_bad || side_lost) {
 		cJSON *p = cJSON_CreateObject();
 
 		if (p && cJSON_AddStringToObject(p, "what", "journal_state") &&
-		    cJSON_AddStringToObject(p, "reason", "journal.state was unreadable and was reset")) {
+		    cJSON_AddStringToObject(p, "reason",
+		                            side_bad ? "journal.state was unreadable and was reset"
+		                                     : "journal.state was missing or empty beside a journal with "
+		                                       "records; where the journal ended could not be checked")) {
 			struct mamori_event ev = {.type = "tamper.detected",
 			                          .severity = SEV_CRITICAL,
 			                          .reqs = "LOG-1,OPS-5",

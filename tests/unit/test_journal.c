@@ -249,6 +249,21 @@ static void meta_value(const char *key, char *buf, size_t sz)
 	sqlite3_close(db);
 }
 
+/* The type of record seq of the journal in dir, and whether its canonical
+ * bytes contain `needle` (NULL: any). */
+static bool record_is(uint64_t seq, const char *type, const char *needle)
+{
+	struct journal_iter *it = NULL;
+	struct journal_record rec;
+	bool ok = false;
+
+	assert_int_equal(journal_iter_open(dir, seq - 1, &it), 0);
+	if (journal_iter_next(it, &rec) == 1 && rec.seq == seq)
+		ok = strcmp(rec.type, type) == 0 && (!needle || strstr(rec.canon, needle));
+	journal_iter_free(it);
+	return ok;
+}
+
 static void drop_state_file(void)
 {
 	char path[512];
@@ -359,6 +374,37 @@ static void test_side_write_paths(void **state)
 	}
 	journal_side_unmap(map);
 	close(fd);
+}
+
+/* journal.state deleted, or cut to nothing (also what a truncation under
+ * the writer's mapping leaves once the worker restarts), beside a journal
+ * with records: the end of the file can no longer be checked, and that is
+ * recorded (LOG-1); the chain goes on. */
+static void test_state_file_lost(void **state)
+{
+	struct journal *j;
+	char path[512];
+	uint64_t head = 0;
+
+	(void)state;
+	make(10);
+	drop_state_file();
+	j = jopen(0);
+	assert_int_equal(journal_head(j, &head, NULL), 0);
+	assert_int_equal(head, 11);
+	journal_close(j);
+	assert_true(record_is(11, "tamper.detected", "missing or empty"));
+	snprintf(path, sizeof(path), "%s/%s", dir, JOURNAL_STATE_FILE);
+	assert_int_equal(truncate(path, 0), 0);
+	j = jopen(0);
+	assert_int_equal(add(j, "usb.attached", 13, 10), 13); /* 12: the record of the emptied file */
+	journal_close(j);
+	assert_true(record_is(12, "tamper.detected", "missing or empty"));
+	/* with journal.state in place nothing more is recorded */
+	j = jopen(0);
+	assert_int_equal(add(j, "usb.attached", 14, 10), 14);
+	journal_close(j);
+	assert_int_equal(verify(), 0);
 }
 
 static void test_batch(void **state)
@@ -822,7 +868,10 @@ static void test_torn_wal(void **state)
 		}
 		k = jopen(0);
 		assert_int_equal(journal_head(k, &head, NULL), 0);
-		assert_true(head >= 50 && head <= 60);
+		/* recovered up to a valid frame; the copy has no journal.state,
+		 * which the journal records first */
+		assert_true(head >= 51 && head <= 61);
+		assert_true(record_is(head, "tamper.detected", "\"what\":\"journal_state\""));
 		assert_int_equal(add(k, "usb.blocked", 0, 0), head + 1);
 		journal_close(k);
 		assert_int_equal(verify(), 0);
@@ -1174,6 +1223,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_head_floor_hash, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_format1_file, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_side_write_paths, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_state_file_lost, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_second_writer, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_ack_prune, setup, teardown),
