@@ -325,23 +325,10 @@ static int state_load(sqlite3 *db, char chain[33], struct jstate *s)
 		return r == -ENOENT || r == 0 ? -EBADMSG : r;
 	if ((r = meta_get(db, "head", v, sizeof(v))) < 0 || parse_seq_hash(v, &s->floor_seq, s->floor_hash) < 0)
 		return r == -ENOENT || r == 0 ? -EBADMSG : r;
+	/* the head is the last record: chain_verify sets it from its walk,
+	 * journal_info from the last row */
 	s->head_seq = s->floor_seq;
 	memcpy(s->head_hash, s->floor_hash, HASH_LEN);
-	{
-		/* the head is the last record (chain_verify checks the chain up to it) */
-		_cleanup_stmt_ sqlite3_stmt *q = NULL;
-
-		r = db_prepare(db, "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", &q);
-		if (r < 0)
-			return r;
-		r = sqlite3_step(q);
-		if (r == SQLITE_ROW && (uint64_t)sqlite3_column_int64(q, 0) > s->floor_seq &&
-		    sqlite3_column_bytes(q, 1) == HASH_LEN) {
-			s->head_seq = (uint64_t)sqlite3_column_int64(q, 0);
-			memcpy(s->head_hash, sqlite3_column_blob(q, 1), HASH_LEN);
-		} else if (r != SQLITE_ROW && r != SQLITE_DONE)
-			return sql_fail(db, r, "head");
-	}
 	if ((r = meta_get(db, "acked", v, sizeof(v))) < 0 || parse_int64(v, 0, JOURNAL_INT_MAX, &n) < 0)
 		return r == -ENOENT || r == 0 ? -EBADMSG : r;
 	s->acked_seq = (uint64_t)n;
@@ -1557,15 +1544,6 @@ int journal_open(const struct journal_options *o, struct journal **ret)
 			log_error_errno(r, "journal: %s is in use by another writer", o->dir);
 		goto fail;
 	}
-	{
-		/* no journal.state, or an empty one, is a new state: fine for a
-		 * new journal, evidence beside one with records (below) */
-		char sp[PATH_MAX];
-		struct stat st;
-
-		if (path_in(sp, sizeof(sp), j->dir, JOURNAL_STATE_FILE) == 0)
-			side_fresh = lstat(sp, &st) < 0 ? errno == ENOENT : st.st_size == 0;
-	}
 	r = journal_side_open(j->dir, &j->side_fd, &j->side);
 	if (r == -EBADMSG) {
 		/* damaged: what it said is lost, which is itself evidence */
@@ -1581,6 +1559,10 @@ int journal_open(const struct journal_options *o, struct journal **ret)
 		log_error_errno(r, "journal: cannot open %s/%s", j->dir, JOURNAL_STATE_FILE);
 		goto fail;
 	}
+	/* no slot ever written (gen 0: the file was missing, empty or zeroed):
+	 * a new state, fine for a new journal, evidence beside one with
+	 * records (below); every open writes a slot */
+	side_fresh = !side_bad && j->side.gen == 0;
 	r = journal_side_map(j->side_fd, &j->side_map);
 	if (r < 0 && r != -EOPNOTSUPP)
 		log_warning_errno(r, "journal: cannot map %s/%s; writing it with pwrite", j->dir, JOURNAL_STATE_FILE);
@@ -1599,8 +1581,8 @@ int journal_open(const struct journal_options *o, struct journal **ret)
 				writer_close_db(j);
 			}
 			/* the file's end could not be checked: what journal.state
-			 * said is gone (deleted, or cut to nothing — also what a
-			 * truncation under the writer's mapping leaves) */
+			 * said is gone (deleted, emptied or zeroed — a truncation
+			 * under the writer's mapping ends so too) */
 			side_lost = !vr.first_bad && side_fresh && j->s.head_seq > 0;
 		}
 		if (r == -EBADMSG) {
@@ -1830,6 +1812,17 @@ int journal_info(const char *dir, struct journal_info *ret)
 	r = state_load(db, info.chain, &s);
 	if (r == 0)
 		r = db_int(db, "SELECT count(*) FROM events", &n);
+	if (r == 0) {
+		/* the head: the last record, when there is one after meta.head */
+		_cleanup_stmt_ sqlite3_stmt *q = NULL;
+
+		r = db_prepare(db, "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", &q);
+		if (r == 0 && sqlite3_step(q) == SQLITE_ROW && (uint64_t)sqlite3_column_int64(q, 0) > s.head_seq &&
+		    sqlite3_column_bytes(q, 1) == HASH_LEN) {
+			s.head_seq = (uint64_t)sqlite3_column_int64(q, 0);
+			memcpy(s.head_hash, sqlite3_column_blob(q, 1), HASH_LEN);
+		}
+	}
 	(void)db_exec(db, "COMMIT");
 	if (r < 0)
 		return r;

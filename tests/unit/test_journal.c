@@ -376,8 +376,8 @@ static void test_side_write_paths(void **state)
 	close(fd);
 }
 
-/* journal.state deleted, or cut to nothing (also what a truncation under
- * the writer's mapping leaves once the worker restarts), beside a journal
+/* journal.state deleted, cut to nothing (also what a truncation under the
+ * writer's mapping leaves once the worker restarts) or zeroed, beside a journal
  * with records: the end of the file can no longer be checked, and that is
  * recorded (LOG-1); the chain goes on. */
 static void test_state_file_lost(void **state)
@@ -404,6 +404,20 @@ static void test_state_file_lost(void **state)
 	j = jopen(0);
 	assert_int_equal(add(j, "usb.attached", 14, 10), 14);
 	journal_close(j);
+	assert_int_equal(verify(), 0);
+	/* its size kept, its contents zeroed: no slot left either */
+	{
+		char zero[4096] = {0};
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+		assert_true(fd >= 0);
+		assert_int_equal(pwrite(fd, zero, sizeof(zero), 0), (ssize_t)sizeof(zero));
+		close(fd);
+	}
+	j = jopen(0);
+	assert_int_equal(add(j, "usb.attached", 16, 10), 16);
+	journal_close(j);
+	assert_true(record_is(15, "tamper.detected", "missing or empty"));
 	assert_int_equal(verify(), 0);
 }
 
