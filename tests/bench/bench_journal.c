@@ -4,7 +4,6 @@
  * in the same run, interleaved; bytes on disk per event; verify speed.
  * Runs in a temporary directory on the disk under /var/tmp. */
 #include <errno.h>
-#include <stdbool.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,12 +35,10 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw
 /* the run's directory (hundreds of MB after a run): removed at every exit,
  * also when a step fails and the bench stops early */
 static char run_dir[] = "/var/tmp/mamori-bench.XXXXXX";
-static bool made;
 
 static void remove_dir(void)
 {
-	if (made)
-		nftw(run_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(run_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static cJSON *payload(void)
@@ -171,8 +168,7 @@ int main(int argc, char **argv)
 
 	if (!mkdtemp(run_dir))
 		return 1;
-	made = true;
-	atexit(remove_dir);
+	atexit(remove_dir); /* registered once the directory exists */
 	if (journal_open(&o, &j) < 0)
 		return 1;
 	/* the canonical size of the benchmark event, so that raw rows are as big */

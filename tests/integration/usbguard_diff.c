@@ -39,6 +39,7 @@
 #define DEV_MAX 24
 
 static UMockdevTestbed *tb;
+static const char *tbroot, *work;
 
 static void drop_testbed(void)
 {
@@ -46,7 +47,6 @@ static void drop_testbed(void)
 		g_object_unref(tb);
 	tb = NULL;
 }
-static const char *tbroot, *work;
 
 struct dev {
 	char *path, name[32];
