@@ -329,7 +329,7 @@ static void handle_list(void *userdata, struct http_req *req)
 		return;
 	if (status && strcmp(status, "pending") != 0 && strcmp(status, "approved") != 0 &&
 	    strcmp(status, "rejected") != 0 && strcmp(status, "pending_ack") != 0 &&
-	    strcmp(status, "acknowledged") != 0)
+	    strcmp(status, "acknowledged") != 0 && strcmp(status, "revoked") != 0)
 		return http_reply_error(req, 400, "invalid", "status が不正です", "unknown status", NULL);
 	arr = cJSON_CreateArray();
 	if (!arr)
@@ -412,15 +412,39 @@ static bool read_only_enforceable(const struct store_request *q)
 	return false;
 }
 
-enum step { STEP_APPROVE, STEP_REJECT, STEP_ACKNOWLEDGE };
+enum step { STEP_APPROVE, STEP_REJECT, STEP_ACKNOWLEDGE, STEP_REVOKE };
 
-/* POST /admin/v1/requests/{id}/approve|reject|acknowledge */
+/* A revocation (withdrawal before until): the approval's decision stays as
+ * it was, with {by, at, reason} of the revocation added, and so do its
+ * approver and time (the carry-out register names them for what was
+ * written before). */
+static int decision_revoked(struct store_request *q, const char *actor, const char *reason)
+{
+	_cleanup_json_ cJSON *d = cJSON_Parse(q->decision);
+	cJSON *rv;
+	char *text, t[32];
+	int r;
+
+	if (!cJSON_IsObject(d) || cJSON_GetObjectItemCaseSensitive(d, "revoked"))
+		return -EBADMSG;
+	server_format_time(server_now_us(), t);
+	if (!(rv = cJSON_AddObjectToObject(d, "revoked")) || !cJSON_AddStringToObject(rv, "by", actor) ||
+	    !cJSON_AddStringToObject(rv, "at", t) || !cJSON_AddStringToObject(rv, "reason", reason))
+		return -ENOMEM;
+	text = cJSON_PrintUnformatted(d);
+	r = text ? strscpy(q->decision, sizeof(q->decision), text) : -ENOMEM;
+	cJSON_free(text);
+	return r < 0 ? r : 0;
+}
+
+/* POST /admin/v1/requests/{id}/approve|reject|acknowledge|revoke */
 static void handle_step(struct server *srv, struct http_req *req, enum step step)
 {
 	static const char *const approve_keys[] = {"scope", "person", "access", "until", NULL};
 	static const char *const reject_keys[] = {"reason", NULL};
 	static const char *const ack_keys[] = {"note", NULL};
-	static const char *const actions[] = {"request.approve", "request.reject", "request.acknowledge"};
+	static const char *const actions[] = {"request.approve", "request.reject", "request.acknowledge",
+	                                      "request.revoke"};
 	const char *action = actions[step];
 	_cleanup_free_ struct store_request *q = malloc(sizeof(*q));
 	_cleanup_json_ cJSON *body = NULL, *dec = NULL, *out = NULL;
@@ -444,7 +468,9 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 	if (!cJSON_IsObject(body))
 		return bad_audited(srv, req, actor, action, q->terminal_id, "JSON オブジェクトが必要です",
 		                   "a JSON object is expected");
-	u = api_unknown_field(body, step == STEP_APPROVE ? approve_keys : step == STEP_REJECT ? reject_keys : ack_keys);
+	u = api_unknown_field(body, step == STEP_APPROVE                         ? approve_keys
+	                            : step == STEP_REJECT || step == STEP_REVOKE ? reject_keys
+	                                                                         : ack_keys);
 	if (u) /* 400 unknown_field naming it, audited (the API's one answer for it) */
 		return api_refuse_unknown_field(srv, req, actor, action, q->terminal_id, u);
 	(void)xsnprintf(detail, sizeof(detail), "%s %s by %.64s", q->kind, q->id, q->person);
@@ -455,6 +481,33 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 		        "an emergency code's use is acknowledged; other requests are approved or rejected", NULL);
 	}
 	(void)strscpy(from, sizeof(from), q->status);
+	if (step == STEP_REVOKE) {
+		/* withdrawn before its until (a lost stick, a changed duty): the
+		 * terminals get approval data without it at their next check-in
+		 * (a new version). Taking a right away needs no second person:
+		 * OPS-4 guards granting, and the requester may give theirs up. */
+		const char *reason = get_str(body, "reason");
+
+		if (strcmp(from, "approved") != 0) {
+			server_audit(srv, actor, action, q->terminal_id, "refused", "not approved");
+			return http_reply_error(req, 409, "not_approved", "この申請は承認されていません",
+			                        "this request is not approved", NULL);
+		}
+		if (q->not_after <= server_now_us() / 1000000) {
+			server_audit(srv, actor, action, q->terminal_id, "refused", "ended already");
+			return http_reply_error(req, 409, "ended", "この承認は期限切れです (取り消す必要はありません)",
+			                        "this approval has ended already (nothing to revoke)", NULL);
+		}
+		if (!reason || !reason[0] || strlen(reason) > 1024 || !utf8_valid(reason, strlen(reason)))
+			return bad_audited(srv, req, actor, action, q->terminal_id,
+			                   "取り消しの理由 (reason) が必要です",
+			                   "a reason (1 to 1024 bytes) is required");
+		if ((r = decision_revoked(q, actor, reason)) < 0)
+			return bad_audited(srv, req, actor, action, q->terminal_id, "判断の内容が長すぎます",
+			                   "the decision is too long");
+		(void)strscpy(q->status, sizeof(q->status), "revoked");
+		goto store;
+	}
 	if (strcmp(from, step == STEP_ACKNOWLEDGE ? "pending_ack" : "pending") != 0) {
 		server_audit(srv, actor, action, q->terminal_id, "refused", "already decided");
 		return http_reply_error(req, 409, "not_pending", "この申請は処理済みです",
@@ -593,6 +646,7 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 	(void)strscpy(q->decided_by, sizeof(q->decided_by), actor);
 	(void)strscpy(q->department, sizeof(q->department), dept); /* decided for this one */
 	q->decided_us = server_now_us();
+store:
 	r = STORE_CALL(srv->store, request_decide, q, from, &version);
 	if (r == -ESTALE)
 		return http_reply_error(req, 409, "changed", "申請の状態が変わりました。再度確認してください",
@@ -618,6 +672,11 @@ static void handle_reject(void *userdata, struct http_req *req)
 static void handle_acknowledge(void *userdata, struct http_req *req)
 {
 	handle_step(userdata, req, STEP_ACKNOWLEDGE);
+}
+
+static void handle_revoke(void *userdata, struct http_req *req)
+{
+	handle_step(userdata, req, STEP_REVOKE);
 }
 
 /* ---- the approval data for a terminal ----------------------------------------------- */
@@ -782,5 +841,6 @@ const struct http_route api_request_routes[] = {
         {HTTP_POST, "/admin/v1/requests/*/approve", handle_approve},
         {HTTP_POST, "/admin/v1/requests/*/reject", handle_reject},
         {HTTP_POST, "/admin/v1/requests/*/acknowledge", handle_acknowledge},
+        {HTTP_POST, "/admin/v1/requests/*/revoke", handle_revoke},
 };
 const size_t api_request_routes_n = ELEMENTSOF(api_request_routes);

@@ -224,8 +224,9 @@ typedef int (*store_command_cb)(const struct store_command *c, void *userdata);
 /* A request from a terminal to the approver (issue 16): made by the server
  * from the journal record the terminal uploaded (`request.created`, or
  * `exception.applied` of an emergency code: an after-the-fact request the
- * approver acknowledges, OPS-3). status: "pending", "approved", "rejected"
- * (kind device/exception); "pending_ack", "acknowledged" (kind emergency).
+ * approver acknowledges, OPS-3). status: "pending", "approved", "rejected",
+ * "revoked" (an approval withdrawn before its not_after; kind device,
+ * exception, carry-out); "pending_ack", "acknowledged" (kind emergency).
  * An approval gets version = 1 + the highest so far: the approval data a
  * terminal receives is versioned by the highest version it holds. */
 #define STORE_REQUEST_BODY_MAX 8192
@@ -558,8 +559,8 @@ struct store_ops {
 	 * sent this request_id before (uploads are at least once). get: -ENOENT.
 	 * decide: status, scope, department, decision, decided_by, decided_us, not_after of
 	 * r, if the stored status is from_status (-ESTALE otherwise); with
-	 * status "approved" the version is assigned (max + 1) and written to
-	 * *ret_version. list: newest first, status NULL = all. */
+	 * status "approved" or "revoked" the version is assigned (max + 1) and
+	 * written to *ret_version. list: newest first, status NULL = all. */
 	int (*request_add)(struct store *s, const struct store_request *r);
 	int (*request_get)(struct store *s, const char *id, struct store_request *ret);
 	int (*request_decide)(struct store *s, const struct store_request *r, const char *from_status,

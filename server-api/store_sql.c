@@ -2359,7 +2359,10 @@ static int sq_request_decide(struct store *base, const struct store_request *q, 
 
 	if (r < 0)
 		return r;
-	if (strcmp(q->status, "approved") == 0) {
+	/* an approval, and its revocation: both change what the terminals
+	 * hold, so both take the next version (the agent installs only a
+	 * higher one) */
+	if (strcmp(q->status, "approved") == 0 || strcmp(q->status, "revoked") == 0) {
 		if ((r = run(s, Q_LOCK)) == 0)
 			r = grants_next(s, &version);
 	}
@@ -2775,7 +2778,7 @@ static int carry_out_sql(bool pg, char *sql, size_t n)
 	        " coalesce(r.id, ''), coalesce(r.request_id, ''), coalesce(r.person, ''), coalesce(r.decided_by, ''),"
 	        " coalesce(r.decided_us, 0), coalesce(r.not_after, 0), coalesce(%s, '')"
 	        " FROM events e LEFT JOIN devices d ON d.terminal_id = e.terminal_id"
-	        " LEFT JOIN requests r ON r.kind = 'carry-out' AND r.status = 'approved'"
+	        " LEFT JOIN requests r ON r.kind = 'carry-out' AND r.status IN ('approved', 'revoked')"
 	        " AND 'request-' || r.request_id = %s"
 	        " AND (r.terminal_id = e.terminal_id OR (r.scope = 'department' AND r.grp <> '' AND r.grp = d.dept))"
 	        " WHERE e.type = 'carry.out' AND (?1 = '' OR e.terminal_id = ?1) AND e.id > ?2 ORDER BY e.id LIMIT ?3",

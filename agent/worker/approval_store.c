@@ -75,6 +75,44 @@ static bool applied_before(const char *list, const char *id)
 	return false;
 }
 
+/* An approval in force that the new data (NULL: none) no longer holds,
+ * before its not_after: withdrawn on the server (POST
+ * /admin/v1/requests/{id}/revoke) or no longer there. Recorded once, when
+ * the data without it is installed; the gate and the carry module stop
+ * honouring it with the same reload. One that has ended by the clock is
+ * not recorded again (usb.exception_ended, carry.write_gate say so). */
+static void record_withdrawn(struct mamori_ctx *ctx, const struct approval_doc *old, const struct approval_doc *new)
+{
+	time_t now = time(NULL);
+
+	for (size_t i = 0; old && i < old->n; i++) {
+		const struct approval *a = &old->a[i];
+		_cleanup_json_ cJSON *ev = NULL;
+		bool kept = false;
+
+		for (size_t k = 0; new &&k < new->n && !kept; k++)
+			kept = strcmp(new->a[k].id, a->id) == 0;
+		if (kept || a->not_after <= (int64_t)now)
+			continue;
+		if (!(ev = cJSON_CreateObject()))
+			return;
+		cJSON_AddStringToObject(ev, "id", a->id);
+		cJSON_AddStringToObject(ev, "request_id", a->request_id);
+		cJSON_AddStringToObject(ev, "kind",
+		                        a->kind == APPROVAL_DEVICE      ? "device"
+		                        : a->kind == APPROVAL_EXCEPTION ? "exception"
+		                                                        : "carry-out");
+		cJSON_AddNumberToObject(ev, "not_after", (double)a->not_after);
+		if (new)
+			cJSON_AddNumberToObject(ev, "version", (double)new->version);
+		else
+			cJSON_AddNullToObject(ev, "version");
+		cJSON_AddBoolToObject(ev, "clock_synchronised", clock_synced());
+		if (mamori_emit(ctx, "approval.withdrawn", SEV_NOTICE, "OPS-3,OPS-4,MEDIA-1", ev) < 0)
+			log_error("cannot journal approval.withdrawn %s", a->id);
+	}
+}
+
 bool approval_store_reload(struct mamori_ctx *ctx, const char *state_dir, const char *policy_key)
 {
 	_cleanup_free_ struct approval_doc *d = calloc(1, sizeof(*d));
@@ -91,6 +129,7 @@ bool approval_store_reload(struct mamori_ctx *ctx, const char *state_dir, const 
 		return false; /* not enrolled: no approval data */
 	r = approval_load(state, pub, tid, d, why, sizeof(why));
 	if (r == -ENOENT) {
+		record_withdrawn(ctx, in_force, NULL);
 		changed = in_force != NULL;
 		free(in_force);
 		in_force = NULL;
@@ -183,6 +222,8 @@ bool approval_store_reload(struct mamori_ctx *ctx, const char *state_dir, const 
 	}
 	buf_free(&add);
 	changed = !in_force || in_force->version != d->version;
+	if (changed)
+		record_withdrawn(ctx, in_force, d);
 	free(in_force);
 	in_force = TAKE_PTR(d);
 	return changed;

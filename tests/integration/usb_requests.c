@@ -340,6 +340,27 @@ static void test_requests(void **state)
 	assert_int_equal(step("approve_rw %s shonin %lld", id3, (long long)time(NULL) + 3600), 0);
 	assert_string_equal(step_out(), "200");
 	assert_true(wait_attr(cam, "authorized", "1", 15000));
+	/* withdrawn before its until (a lost device, a changed duty): a reason
+	 * is required; the terminal gets data without it at its next check-in,
+	 * journals approval.withdrawn, and the gate takes the still-plugged
+	 * camera's authorization away again */
+	assert_int_equal(step("revoke %s ''", id3), 0);
+	assert_string_equal(step_out(), "400 invalid");
+	assert_int_equal(step("revoke %s 'lost on the way'", id3), 0);
+	assert_string_equal(step_out(), "200 revoked");
+	t0 = now_s();
+	assert_true(wait_attr(cam, "authorized", "0", 15000));
+	printf("revocation → authorized=0 in %.2f s\n", now_s() - t0);
+	{
+		char a[96];
+
+		snprintf(a, sizeof(a), "--arg i %s", id3);
+		assert_true(journal_shows(a, "[.[] | select(.type==\"approval.withdrawn\" and .payload.id==$i and "
+		                             ".payload.kind==\"device\")] | length == 1"));
+	}
+	/* revoked once: not again */
+	assert_int_equal(step("revoke %s 'again'", id3), 0);
+	assert_string_equal(step_out(), "409 not_approved");
 	/* a stick approved "rw": its storage follows the policy (writable here) */
 	rw = insert(7, "dead", "beef", "RW1");
 	usleep(500000);
@@ -354,6 +375,9 @@ static void test_requests(void **state)
 	/* the exception request: rejected with a reason */
 	assert_int_equal(step("reject %s 'use the shared scanner'", id2), 0);
 	assert_string_equal(step_out(), "200");
+	/* only an approval is revoked */
+	assert_int_equal(step("revoke %s 'x'", id2), 0);
+	assert_string_equal(step_out(), "409 not_approved");
 
 	/* an exception of a requirement (issue 16.3): an unknown requirement ID
 	 * is refused at the terminal; one of LOG-2 (the testbed root enables no

@@ -129,9 +129,18 @@ else
 fi
 TOKEN=$RQ_TOK_CISO
 aud=$(api GET "/admin/v1/audit?limit=500")
-for a in request.received request.approve request.reject request.acknowledge; do
+for a in request.received request.approve request.reject request.acknowledge request.revoke; do
 	check "audit trail holds $a" test "$(jq --arg a "$a" '[.. | objects | select(.action? == $a)] | length' <<<"$aud")" -ge 1
 done
+# the revoked camera: what was approved, and by whom, stays beside the revocation
+api GET "/admin/v1/requests?status=revoked" >"$T/revoked.json"
+check "the revoked request keeps its approval (access rw, by shonin) and says who revoked it and why" \
+	test "$(jq -r '[.[] | "\(.decided_by) \(.decision.access) \(.decision.revoked.by) \(.decision.revoked.reason) \(.decision.revoked.at | test("^[0-9]{4}-"))"] | join(",")' "$T/revoked.json")" = \
+	"shonin rw shonin lost on the way true"
+check "... with a version of its own: no terminal was taken for one restored from a backup (approvals.version_raise)" \
+	test "$(jq '[.. | objects | select(.action? == "approvals.version_raise")] | length' <<<"$aud")" -eq 0
+check "the refused revocations (no reason, not approved twice) are audited" \
+	test "$(jq '[.. | objects | select(.action? == "request.revoke" and .result? == "refused")] | length' <<<"$aud")" -eq 3
 check "the other department's refused decision is audited (issue 16.2)" \
 	test "$(jq '[.. | objects | select(.action? == "request.approve" and .result? == "refused" and ((.detail? // "") | startswith("department")))] | length' <<<"$aud")" -ge 1
 check "an approval beyond the request's until is refused and audited (issue 16.2)" \

@@ -113,6 +113,11 @@ reject) # ID REASON: prints the HTTP status
 	api POST "/admin/v1/requests/$1/reject" "$(jq -n --arg r "$2" '{reason:$r}')" >/dev/null
 	echo "$CODE"
 	;;
+revoke) # ID REASON: an approval withdrawn by shonin; prints "STATUS ERROR-CODE-OR-NEW-STATUS"
+	TOKEN=$RQ_TOK_SHONIN
+	api POST "/admin/v1/requests/$1/revoke" "$(jq -n --arg r "$2" 'if $r == "" then {} else {reason:$r} end')" >"$T/revoke.out"
+	echo "$CODE $(jq -r '.error // .status' "$T/revoke.out")"
+	;;
 server_stop) # the server goes away (issue 16.1: requests made offline); its pid is in $T/srv.pid
 	pid=$(cat "$T/srv.pid") port=${RQ_DEV##*:}
 	kill "$pid" || exit 1
