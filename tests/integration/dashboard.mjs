@@ -253,6 +253,18 @@ for (const lang of ['en', 'ja']) {
     await page.fill(`#note-${E.ID_EMG}`, '電話で確認済み');
     await page.click(`${row(E.ID_EMG)} form.acknowledge button[type=submit]`);
     await gone(page, E.ID_EMG, 'the emergency code\'s use acknowledged with a note');
+    // approvals in force: the exception just approved is revoked before its
+    // end with a reason (dashboard.sh checks what the API stored)
+    const inForce = (id) => `main table.in-force tr[data-id="${id}"]`;
+    const listed = await page.waitForSelector(inForce(E.ID_EXC), { timeout: 10000 }).then(() => true, () => false);
+    check('in force: the approved exception is listed with its end in JST', listed && / JST/.test(await page.textContent(inForce(E.ID_EXC))));
+    await axe(page, '#/approvals (approver, approvals in force)');
+    await page.fill(`#revoke-reason-${E.ID_EXC}`, '担当替え');
+    await page.click(`${inForce(E.ID_EXC)} form.revoke button[type=submit]`);
+    const left = await page.waitForSelector(inForce(E.ID_EXC), { state: 'detached', timeout: 10000 }).then(() => true, () => false);
+    check('in force: the exception revoked with a reason (the row left the list, the page says so)',
+      left && (await page.textContent('p[role=status]')).includes('取り消しました'));
+    check('in force: the other approvals stay', (await page.$(inForce(E.ID_DEV))) !== null && (await page.$(inForce(E.ID_OUT))) !== null);
   }
   check(`inbox (${lang}): no CSP violation, dialog or error` + (problems.length ? ': ' + problems.join(' | ') : ''), problems.length === 0);
   await ctx.close();

@@ -339,8 +339,8 @@ decided() { # ID JQ-FILTER
 }
 check "carry-out approved in the browser: terminal, requester, rw, until $OUT_UTC, by shonin" \
 	decided "$ID_OUT" "$(jq -n --arg u "$OUT_UTC" '{scope:"terminal",person:"requester",access:"rw",until:$u}') as \$d | .status==\"approved\" and .decided_by==\"shonin\" and .decision==\$d"
-check "exception approved in the browser: department, anyone, until $EXC_UTC" \
-	decided "$ID_EXC" "$(jq -n --arg u "$EXC_UTC" '{scope:"department",person:"anyone",access:"ro",until:$u}') as \$d | .status==\"approved\" and .decided_by==\"shonin\" and .decision==\$d"
+check "exception approved in the browser: department, anyone, until $EXC_UTC; then revoked there with the reason typed" \
+	decided "$ID_EXC" "$(jq -n --arg u "$EXC_UTC" '{scope:"department",person:"anyone",access:"ro",until:$u}') as \$d | .status==\"revoked\" and .decided_by==\"shonin\" and (.decision | del(.revoked))==\$d and .decision.revoked.by==\"shonin\" and .decision.revoked.reason==\"担当替え\""
 check "device approved in the browser: department, anyone (a device holds for the terminal), rw, until $DEV_UTC" \
 	decided "$ID_DEV" "$(jq -n --arg u "$DEV_UTC" '{scope:"department",person:"anyone",access:"rw",until:$u}') as \$d | .status==\"approved\" and .decided_by==\"shonin\" and .decision==\$d"
 check "device request rejected in the browser with the reason typed there" \

@@ -335,7 +335,9 @@ function TerminalDetail({ id }: { id: string }) {
 }
 
 function Approvals({ me }: { me: Me }) {
-  const [d, err, reload] = useLoad(() => get('/admin/v1/dashboard/approvals'), []);
+  const [d, err, reloadInbox] = useLoad(() => get('/admin/v1/dashboard/approvals'), []);
+  const [inForce, errInForce, reloadInForce] = useLoad(() => get('/admin/v1/requests?status=approved'), []);
+  const reload = () => { reloadInbox(); reloadInForce(); };
   const [msg, setMsg] = useState<string | null>(null);
   const approve = async (g: string, v: number) => {
     setMsg(null);
@@ -371,7 +373,53 @@ function Approvals({ me }: { me: Me }) {
                 : <Decide q={q} onDone={(m) => { setMsg(m); reload(); }} />}</td></tr>))}
           </tbody>
         </table>))}
+      <h3>{t('approvalsInForce')}</h3>
+      <p>{t('revokeRule')}</p>
+      <Status data={inForce} err={errInForce} />
+      <InForce list={inForce as any[] | null} may={me.may.approve} onDone={(m) => { setMsg(m); reload(); }} />
     </section>
+  );
+}
+
+/** The approvals still in force (until ahead), each revocable with a
+ *  reason by an approver or a CISO: POST /admin/v1/requests/{id}/revoke.
+ *  The server is the judge; its refusal is shown by the row. */
+function InForce({ list, may, onDone }: { list: any[] | null; may: boolean; onDone: (m: string) => void }) {
+  const now = Date.now();
+  const rows = (list ?? []).filter((q) => typeof q.decision?.until === 'string' && Date.parse(q.decision.until) > now);
+  if (!list) return null;
+  if (rows.length === 0) return <p>{t('none')}</p>;
+  return (
+    <table class="in-force">
+      <thead><tr><th scope="col">{t('requestKind')}</th><th scope="col">{t('terminalId')}</th><th scope="col">{t('requester')}</th><th scope="col">{t('requestWhat')}</th><th scope="col">{t('scope')}</th><th scope="col">{t('untilJst')}</th><th scope="col">{t('approvedBy')}</th>{may && <th scope="col">{t('action')}</th>}</tr></thead>
+      <tbody>{rows.map((q) => (
+        <tr key={q.id} data-id={q.id}><td><Tx v={q.kind} /></td><td><Tx v={q.terminal_id} /></td><td><Tx v={q.person} /></td>
+          <td><RequestWhat q={q} /></td><td><Tx v={q.decision.scope} /> / <Tx v={q.decision.access} /></td>
+          <td>{jst(q.decision.until)}</td><td><Tx v={q.decided_by} /></td>
+          {may && <td><Revoke q={q} onDone={onDone} /></td>}</tr>))}
+      </tbody>
+    </table>
+  );
+}
+
+function Revoke({ q, onDone }: { q: any; onDone: (m: string) => void }) {
+  const [reason, setReason] = useState('');
+  const [err, setErr] = useState<string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setErr(null);
+    try {
+      await post(`/admin/v1/requests/${encodeURIComponent(q.id)}/revoke`, { reason });
+      onDone(t('revokedDone'));
+    } catch (x) { setErr(x instanceof ApiError ? x.message : String(x)); }
+  };
+  return (
+    <form class="revoke" onSubmit={submit}>
+      {err && <p class="error" role="alert">{t('refusedBy')}: <Tx v={err} /></p>}
+      <label for={`revoke-reason-${q.id}`}>{t('revokeReason')}</label>
+      <input id={`revoke-reason-${q.id}`} name="reason" value={reason} maxLength={1024} onInput={(e) => setReason((e.target as HTMLInputElement).value)} />
+      <button type="submit">{t('revoke')}</button>
+    </form>
   );
 }
 
