@@ -585,7 +585,9 @@ const char *api_unknown_field(const cJSON *o, const char *const *allowed)
 		if (!allowed[i])
 			return c->string ?: "";
 		/* a member named twice is refused too: which of the two the
-		 * handler would read is not the sender's to guess (issue 19.3) */
+		 * handler would read is not the sender's to guess (issue 19.3;
+		 * a request body never gets here with one: http_req_json refuses
+		 * it as duplicate_field, at any depth) */
 		for (const cJSON *d = o->child; d != c; d = d->next)
 			if (d->string && strcmp(d->string, c->string) == 0)
 				return c->string;

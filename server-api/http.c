@@ -104,7 +104,8 @@ struct http_req {
 	char *body;
 	size_t body_len;
 	bool body_read;
-	bool deferred; /* answered later, from the loop (http_req_defer) */
+	bool deferred;  /* answered later, from the loop (http_req_defer) */
+	char twice[65]; /* http_req_json's -ENOTUNIQ: the member named twice (cut) */
 	/* in-process requests (http_local_request): no connection, no TLS */
 	X509 *local_peer;
 	struct http_local_reply *local_reply;
@@ -732,10 +733,67 @@ int http_req_body(struct http_req *req, size_t cap, const char **ret, size_t *re
 /* One JSON value and nothing after it but white space (RFC 8259 2): a body
  * with trailing bytes ("{...} {...}", "{...}x") is refused, never read up to
  * its first value (fail closed, issue 19.3). */
-static int json_exact(const char *b, size_t n, cJSON **ret)
+static int cmp_name(const void *a, const void *b)
 {
-	const char *end = NULL;
+	return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
+}
+
+/* A member named twice in one object, anywhere in j: 1 and *ret its name,
+ * 0 if none, -ENOMEM. RFC 8259 leaves which of the two a reader takes to
+ * the reader (cJSON: the first), so such a body is refused whole, never
+ * read one way here and another way elsewhere — nested objects included,
+ * which no handler's list of members looks into. Pairwise for a few
+ * members, sorted beyond (a body of many members costs n log n, not n²).
+ * The depth is cJSON's nesting limit. */
+/* One object's members, n of them (n >= 2): pairwise for a few, sorted
+ * beyond (a body of many members costs n log n, not n²). */
+static int object_twice(const cJSON *o, size_t n, const char **ret)
+{
+	const cJSON *small[16], **all = small, *c;
+	size_t k = 0;
+	int r = 0;
+
+	if (n > ELEMENTSOF(small) && !(all = malloc(n * sizeof(*all))))
+		return -ENOMEM;
+	for (c = o->child; c; c = c->next)
+		all[k++] = c;
+	if (n > ELEMENTSOF(small))
+		qsort(all, n, sizeof(*all), cmp_name);
+	for (size_t a = 1; a < n && !r; a++) /* sorted: neighbours; a few: every earlier one */
+		for (size_t z = n > ELEMENTSOF(small) ? a - 1 : 0; z < a && !r; z++)
+			if (strcmp(all[z]->string, all[a]->string) == 0) {
+				*ret = all[a]->string;
+				r = 1;
+			}
+	if (all != small)
+		free(all);
+	return r;
+}
+
+/* A member named twice in one object, anywhere in j: 1 and *ret its name,
+ * 0 if none, -ENOMEM. RFC 8259 leaves which of the two a reader takes to
+ * the reader (cJSON: the first), so such a body is refused whole, never
+ * read one way here and another way elsewhere — nested objects included,
+ * which no handler's list of members looks into. The depth is cJSON's
+ * nesting limit; the frames on the way down are small. */
+static int json_twice(const cJSON *j, const char **ret)
+{
+	size_t n = 0;
+	int r;
+
+	if (!cJSON_IsObject(j) && !cJSON_IsArray(j))
+		return 0;
+	for (const cJSON *c = j->child; c; c = c->next, n++)
+		if ((r = json_twice(c, ret)) != 0)
+			return r;
+	return cJSON_IsObject(j) && n >= 2 ? object_twice(j, n, ret) : 0;
+}
+
+static int json_exact(struct http_req *req, const char *b, size_t n, cJSON **ret)
+{
+	const char *end = NULL, *name = NULL;
 	cJSON *j = n ? cJSON_ParseWithLengthOpts(b, n, &end, false) : NULL;
+	int r;
 
 	if (!j)
 		return -EBADMSG;
@@ -744,6 +802,13 @@ static int json_exact(const char *b, size_t n, cJSON **ret)
 			cJSON_Delete(j);
 			return -EBADMSG;
 		}
+	r = json_twice(j, &name);
+	if (r != 0) {
+		if (r > 0)
+			(void)strscpy(req->twice, sizeof(req->twice), name); /* cut: named in the reply */
+		cJSON_Delete(j);
+		return r > 0 ? -ENOTUNIQ : r;
+	}
 	*ret = j;
 	return 0;
 }
@@ -762,12 +827,12 @@ int http_req_json(struct http_req *req, size_t cap, cJSON **ret)
 		if (n > req->l->max_body || n > cap)
 			return -E2BIG;
 		b = (const char *)evbuffer_pullup(in, -1);
-		return json_exact(b, n, ret);
+		return json_exact(req, b, n, ret);
 	}
 	r = http_req_body(req, cap, &b, &n);
 	if (r < 0)
 		return r;
-	return json_exact(b, n, ret);
+	return json_exact(req, b, n, ret);
 }
 
 /* ---- replies ---------------------------------------------------------------- */
@@ -914,6 +979,21 @@ void http_reply_body_error(struct http_req *req, int err)
 		http_reply_error(req, 400, "malformed", "本文が JSON (または gzip) として読めません",
 		                 "the body is not valid JSON (or gzip)", NULL);
 		break;
+	case -ENOTUNIQ: {
+		_cleanup_json_ cJSON *x = cJSON_CreateObject();
+
+		/* the name is the client's: kept printable */
+		for (char *c = req->twice; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
+		if (x)
+			cJSON_AddStringToObject(x, "field", req->twice);
+		http_reply_error(
+		        req, 400, "duplicate_field",
+		        "同じ名前のメンバーが 2 回あります (どちらを読むかは決められません)",
+		        "a member is named twice in one object (which one counts is not for the reader to guess)", x);
+		break;
+	}
 	default:
 		http_reply_error(req, 500, "internal", "サーバー内部のエラーです", "internal server error", NULL);
 	}

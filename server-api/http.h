@@ -131,7 +131,8 @@ bool http_req_tls_resumed(const struct http_req *req);
 int http_req_body(struct http_req *req, size_t cap, const char **ret, size_t *ret_len);
 /* The body parsed as one JSON value (cJSON_ParseWithLength). Caller owns
  * *ret. -EBADMSG if it is not JSON or has anything but white space after
- * the value. */
+ * the value; -ENOTUNIQ if an object, at any depth, names a member twice
+ * (http_reply_body_error: 400 duplicate_field naming it). */
 int http_req_json(struct http_req *req, size_t cap, cJSON **ret);
 
 /* ---- replies (exactly one per request) ---- */

@@ -22,13 +22,17 @@
  *   ingestion of uploaded records (api_request_ingest): 19 + 3 × request +
  *   step, requests 0 device with storage, 1 device without (no "ro"),
  *   2 carry-out, 3 exception (MEDIA-1), 4 emergency use (acknowledged);
- *   steps 0 approve, 1 reject, 2 acknowledge. A decided request is put back
- *   to pending after each input, so every input meets the same state.
+ *   steps 0 approve, 1 reject, 2 acknowledge. 34..38 POST
+ *   /admin/v1/requests/{id}/revoke on requests 0..4, each approved for a
+ *   week first (the emergency use left pending_ack: revoked is wrong_kind).
+ *   A decided request is put back to pending after each input, so every
+ *   input meets the same state.
  *   "@UNTIL@" in a request-step body stands for a time a week ahead (RFC
  *   3339), so seeds that approve keep approving whatever the date. The
  *   media CSV import has its own harness (fuzz_server_media_csv).
  * Terminal bodies with members the API does not declare are refused (400
- * unknown_field): seeds *-unknown-field* keep that path covered.
+ * unknown_field): seeds *-unknown-field* keep that path covered; a member
+ * named twice anywhere (400 duplicate_field): seeds *-duplicate*.
  * Properties: no crash, no sanitizer report; every answer is one JSON
  * object (or empty) with a status in 200..499 or 503 — never 500. */
 #include <stdint.h>
@@ -166,6 +170,30 @@ static void reset_request(size_t i)
 	free(q);
 }
 
+/* What a revocation needs to find: the request approved, in force for a
+ * week (an emergency use stays pending_ack). */
+static void approve_request(size_t i)
+{
+	struct store_request *q = malloc(sizeof(*q));
+	char from[sizeof(q->status)];
+
+	if (!q || STORE_CALL(srv->store, request_get, req_ids[i], q) < 0)
+		abort();
+	if (strcmp(q->kind, "emergency") != 0) {
+		memcpy(from, q->status, sizeof(from));
+		(void)snprintf(q->status, sizeof(q->status), "approved");
+		(void)snprintf(q->scope, sizeof(q->scope), "terminal");
+		(void)snprintf(q->decided_by, sizeof(q->decided_by), "approver");
+		(void)snprintf(q->decision, sizeof(q->decision),
+		               "{\"scope\":\"terminal\",\"person\":\"anyone\",\"access\":\"rw\",\"until\":\"x\"}");
+		q->decided_us = (int64_t)time(NULL) * 1000000;
+		q->not_after = (int64_t)time(NULL) + 7 * 86400;
+		if (STORE_CALL(srv->store, request_decide, q, from, NULL) < 0)
+			abort();
+	}
+	free(q);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct server_config cfg = {.timeout_s = 30,
@@ -292,8 +320,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	e = data[0] % (N_ENDPOINTS + 3 * N_REQ);
-	if (e >= N_ENDPOINTS) { /* a step of the request API on one of the five */
+	e = data[0] % (N_ENDPOINTS + 4 * N_REQ);
+	if (e >= N_ENDPOINTS + 3 * N_REQ) { /* a revocation of one of the five, approved first */
+		size_t q = e - N_ENDPOINTS - 3 * N_REQ;
+
+		approve_request(q);
+		(void)snprintf(uri, sizeof(uri), "/admin/v1/requests/%s/revoke", req_ids[q]);
+		r = http_local_request(&adm_o, HTTP_POST, uri, hdr, (const char *)data + 1, size - 1, NULL, &rep);
+		reset_request(q);
+	} else if (e >= N_ENDPOINTS) { /* a step of the request API on one of the five */
 		size_t q = (e - N_ENDPOINTS) / 3, len;
 		char *body = with_until(data + 1, size - 1, &len);
 

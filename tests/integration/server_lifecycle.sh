@@ -247,8 +247,20 @@ check "a group body with an unknown member: 400 naming it" \
 	adm_refused POST /admin/v1/groups '{"name":"g19","parent":"kaikei"}' unknown_field parent
 check "... audited against the operator" \
 	audit_has '.actor=="op1" and .action=="group.create" and .result=="unknown_field" and .detail=="unknown field parent"'
-check "a member named twice: 400 (never the first or the last silently)" \
-	adm_refused POST /admin/v1/groups '{"name":"g19","name":"kaikei"}' unknown_field name
+check "a member named twice: 400 duplicate_field naming it (never the first or the last silently)" \
+	adm_refused POST /admin/v1/groups '{"name":"g19","name":"kaikei"}' duplicate_field name
+# nested, where no handler's list of members looks: the register's identity
+# (the handler reads the first vendor; another reader may take the last)
+check "a member named twice in a nested object: 400 duplicate_field naming it" \
+	adm_refused POST /admin/v1/media '{"management_no":"DUP-1","department":"soumu","owner":"x","identity":{"vendor":"0781","vendor":"dead","product":"5581","serial":"DUP1"}}' duplicate_field vendor
+check "... nothing registered" test "$(TOKEN=$op api GET /admin/v1/media | jq '[.. | objects | select(.management_no? == "DUP-1")] | length')" = 0
+# an object of many members (sorted, not compared pairwise): the duplicate is
+# still found, and many distinct unknown members are still unknown_field
+many=$(printf '"m%02d":1,' $(seq 1 20))
+check "a member named twice among 20: 400 duplicate_field" \
+	adm_refused POST /admin/v1/groups "{\"name\":\"g19\",${many}\"m07\":2}" duplicate_field m07
+check "20 distinct unknown members: 400 unknown_field" \
+	adm_refused POST /admin/v1/groups "{\"name\":\"g19\",${many%,}}" unknown_field
 check "trailing bytes after the object: 400" adm_refused POST /admin/v1/groups '{"name":"g19"} {"name":"x"}' malformed
 check "a reason that is not a string: 400, not a revocation without reason" \
 	adm_refused POST /admin/v1/terminals/pc-a/revoke '{"reason":5}' invalid reason
