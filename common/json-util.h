@@ -31,4 +31,12 @@ static inline bool json_only_keys(const cJSON *o, const char *const *keys)
 	return true;
 }
 
+/* A member named twice in one object, anywhere in j: 1 and *ret its name
+ * (borrowed from j), 0 if none, -ENOMEM. RFC 8259 leaves which of the two
+ * counts to the reader (cJSON: the first), so an input with one is refused
+ * whole, never read one way here and another way elsewhere — nested
+ * objects included, which no list of members looks into. n log n for an
+ * object of many members. */
+int json_member_twice(const cJSON *j, const char **ret);
+
 #endif

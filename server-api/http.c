@@ -733,62 +733,6 @@ int http_req_body(struct http_req *req, size_t cap, const char **ret, size_t *re
 /* One JSON value and nothing after it but white space (RFC 8259 2): a body
  * with trailing bytes ("{...} {...}", "{...}x") is refused, never read up to
  * its first value (fail closed, issue 19.3). */
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
-}
-
-/* A member named twice in one object, anywhere in j: 1 and *ret its name,
- * 0 if none, -ENOMEM. RFC 8259 leaves which of the two a reader takes to
- * the reader (cJSON: the first), so such a body is refused whole, never
- * read one way here and another way elsewhere — nested objects included,
- * which no handler's list of members looks into. Pairwise for a few
- * members, sorted beyond (a body of many members costs n log n, not n²).
- * The depth is cJSON's nesting limit. */
-/* One object's members, n of them (n >= 2): pairwise for a few, sorted
- * beyond (a body of many members costs n log n, not n²). */
-static int object_twice(const cJSON *o, size_t n, const char **ret)
-{
-	const cJSON *small[16], **all = small, *c;
-	size_t k = 0;
-	int r = 0;
-
-	if (n > ELEMENTSOF(small) && !(all = malloc(n * sizeof(*all))))
-		return -ENOMEM;
-	for (c = o->child; c; c = c->next)
-		all[k++] = c;
-	if (n > ELEMENTSOF(small))
-		qsort(all, n, sizeof(*all), cmp_name);
-	for (size_t a = 1; a < n && !r; a++) /* sorted: neighbours; a few: every earlier one */
-		for (size_t z = n > ELEMENTSOF(small) ? a - 1 : 0; z < a && !r; z++)
-			if (strcmp(all[z]->string, all[a]->string) == 0) {
-				*ret = all[a]->string;
-				r = 1;
-			}
-	if (all != small)
-		free(all);
-	return r;
-}
-
-/* A member named twice in one object, anywhere in j: 1 and *ret its name,
- * 0 if none, -ENOMEM. RFC 8259 leaves which of the two a reader takes to
- * the reader (cJSON: the first), so such a body is refused whole, never
- * read one way here and another way elsewhere — nested objects included,
- * which no handler's list of members looks into. The depth is cJSON's
- * nesting limit; the frames on the way down are small. */
-static int json_twice(const cJSON *j, const char **ret)
-{
-	size_t n = 0;
-	int r;
-
-	if (!cJSON_IsObject(j) && !cJSON_IsArray(j))
-		return 0;
-	for (const cJSON *c = j->child; c; c = c->next, n++)
-		if ((r = json_twice(c, ret)) != 0)
-			return r;
-	return cJSON_IsObject(j) && n >= 2 ? object_twice(j, n, ret) : 0;
-}
-
 static int json_exact(struct http_req *req, const char *b, size_t n, cJSON **ret)
 {
 	const char *end = NULL, *name = NULL;
@@ -802,7 +746,7 @@ static int json_exact(struct http_req *req, const char *b, size_t n, cJSON **ret
 			cJSON_Delete(j);
 			return -EBADMSG;
 		}
-	r = json_twice(j, &name);
+	r = json_member_twice(j, &name);
 	if (r != 0) {
 		if (r > 0)
 			(void)strscpy(req->twice, sizeof(req->twice), name); /* cut: named in the reply */

@@ -142,6 +142,17 @@ int control_request_parse(const char *req, size_t len, enum control_cmd *ret, co
 		*ret_err = "missing \"cmd\"";
 		return -EBADMSG;
 	}
+	/* a member named twice inside args: which one the command's handler
+	 * reads is not the sender's to guess (as the server's duplicate_field) */
+	{
+		const char *twice = NULL;
+		int r = json_member_twice(in, &twice);
+
+		if (r != 0) {
+			*ret_err = r > 0 ? "a member named twice in one object" : "out of memory";
+			return r > 0 ? -EBADMSG : r;
+		}
+	}
 	for (int i = 0; i < _CONTROL_CMD_MAX; i++)
 		if (strcmp(cmd->valuestring, control_cmds[i].name) == 0) {
 			if (args && !control_cmds[i].args) {

@@ -137,6 +137,22 @@ static void test_control_args(void **state)
 	assert_int_equal(cp("{\"cmd\":\"usb_allow\",\"args\":{},\"args\":{}}", &cmd, &why), -EBADMSG);
 	assert_int_equal(cp("{\"cmd\":\"usb_watch\"}", &cmd, &why), 0);
 	assert_int_equal(cmd, CONTROL_USB_WATCH);
+	/* a member named twice inside args (the handler would read the first),
+	 * also deeper, also among many */
+	assert_int_equal(cp("{\"cmd\":\"request\",\"args\":{\"kind\":\"device\",\"kind\":\"carry-out\"}}", &cmd, &why),
+	                 -EBADMSG);
+	assert_string_equal(why, "a member named twice in one object");
+	assert_int_equal(cp("{\"cmd\":\"usb_allow\",\"args\":{\"d\":{\"v\":\"1\",\"v\":\"2\"}}}", &cmd, &why),
+	                 -EBADMSG);
+	assert_int_equal(cp("{\"cmd\":\"usb_allow\",\"args\":{\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,\"g\":1,"
+	                    "\"h\":1,\"i\":1,\"j\":1,\"k\":1,\"l\":1,\"m\":1,\"n\":1,\"o\":1,\"p\":1,\"q\":1,\"c\":2}}",
+	                    &cmd, &why),
+	                 -EBADMSG);
+	/* the same names in different objects are no duplicate */
+	assert_int_equal(
+	        cp("{\"cmd\":\"usb_allow\",\"args\":{\"a\":{\"v\":1},\"b\":{\"v\":1},\"c\":[{\"v\":1},{\"v\":2}]}}",
+	           &cmd, &why),
+	        0);
 }
 
 int main(void)
