@@ -254,6 +254,34 @@ static void handle_request(struct server *srv, struct http_req *req)
 		poll_wake(srv, tid); /* an online terminal gets it now */
 }
 
+int api_command_push_sync(struct server *srv, const char *terminal_id, const char *actor, const char *why)
+{
+	struct store_command c = {0};
+	const char *perr = "";
+	int64_t now_us = server_now_us();
+	char detail[160];
+	int r;
+
+	hex_random(c.id, COMMAND_ID_LEN / 2);
+	hex_random(c.nonce, COMMAND_NONCE_LEN / 2);
+	if (strscpy(c.terminal_id, sizeof(c.terminal_id), terminal_id) < 0 ||
+	    strscpy(c.requested_by, sizeof(c.requested_by), actor) < 0 ||
+	    params_from(CMD_SYNC, NULL, c.params, sizeof(c.params), &perr) < 0)
+		return -EINVAL;
+	(void)strscpy(c.type, sizeof(c.type), command_types[CMD_SYNC].name);
+	c.issued_at = now_us / 1000000;
+	/* worth a moment only: a terminal away longer gets the same at its
+	 * first check-in */
+	c.not_after = c.issued_at + API_COMMAND_PUSH_SYNC_S;
+	c.created_us = c.updated_us = now_us;
+	if ((r = sign_command(srv, &c)) < 0 || (r = STORE_CALL(srv->store, command_add, &c)) < 0)
+		return r;
+	(void)xsnprintf(detail, sizeof(detail), "%s %s %s (%.80s)", c.type, c.id, c.status, why);
+	server_audit(srv, actor, "command.request", terminal_id, "ok", detail);
+	poll_wake(srv, terminal_id);
+	return 0;
+}
+
 /* POST /admin/v1/commands/{id}/approve (OPS-4) and /cancel */
 static void handle_step(struct server *srv, struct http_req *req, bool approve)
 {

@@ -27,6 +27,15 @@ int api_command_checkin(struct server *srv, const char *terminal_id, const cJSON
  * handed out again (--command-redeliver-seconds; 0: never). */
 int64_t api_command_redeliver_before(const struct server *srv, int64_t now_us);
 
+/* A `sync` (check in now) queued for terminal_id on behalf of actor,
+ * audited as command.request with why, and handed to its held long poll at
+ * once: what a revocation does so that the terminal loses the approval in
+ * seconds rather than at its next check-in. Valid for
+ * API_COMMAND_PUSH_SYNC_S (a terminal away longer gets the same data at its
+ * first check-in). */
+#define API_COMMAND_PUSH_SYNC_S 3600
+int api_command_push_sync(struct server *srv, const char *terminal_id, const char *actor, const char *why);
+
 /* The long poll of an authenticated terminal (POST /api/v1/commands/poll,
  * docs/COMMANDS.md "Long poll"): 200 {"commands": [...]} at once when some
  * are queued, otherwise held until one is queued for it (200) or

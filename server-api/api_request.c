@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "api_admin.h"
+#include "api_command.h"
 #include "api_device.h"
 #include "api_request.h"
 #include "approval.h"
@@ -437,6 +438,64 @@ static int decision_revoked(struct store_request *q, const char *actor, const ch
 	return r < 0 ? r : 0;
 }
 
+/* A revocation reaches the terminals it concerns now, not at their next
+ * check-in (a lost stick): a `sync` command for each, handed to its held
+ * long poll (api_command_push_sync). A department-wide approval: the
+ * department's terminals, at most PUSH_MAX (the others at their next
+ * check-in, logged). A failure is logged: the check-in still brings it. */
+#define PUSH_MAX 1000
+struct push {
+	struct server *srv;
+	const char *actor;
+	char why[64];
+	unsigned n, failed;
+};
+
+static int push_one(const struct store_device *d, unsigned failing, const char *failing_ids, void *userdata)
+{
+	struct push *p = userdata;
+
+	(void)failing;
+	(void)failing_ids;
+	if (d->revoked)
+		return 0;
+	if (api_command_push_sync(p->srv, d->terminal_id, p->actor, p->why) < 0)
+		p->failed++;
+	p->n++;
+	return 0;
+}
+
+static void push_revocation(struct server *srv, const struct store_request *q, const char *actor)
+{
+	struct push p = {.srv = srv, .actor = actor};
+	uint64_t total = 0;
+	int r = 0;
+
+	(void)xsnprintf(p.why, sizeof(p.why), "request.revoke %s", q->id);
+	if (strcmp(q->scope, "department") == 0 && q->department[0]) {
+		struct store_device_query dq = {.department = q->department,
+		                                .status = STORE_STATUS_ACTIVE,
+		                                .sort = STORE_SORT_ID,
+		                                .limit = PUSH_MAX};
+
+		r = STORE_CALL(srv->store, device_page, &dq, &total, push_one, &p);
+	} else {
+		struct store_device d;
+
+		if ((r = STORE_CALL(srv->store, device_get, q->terminal_id, &d)) == 0)
+			r = push_one(&d, 0, NULL, &p);
+	}
+	if (r < 0 || p.failed)
+		log_warning("revocation %s: a sync could not be queued for %u terminal(s)%s; they lose it at their "
+		            "next check-in",
+		            q->id, p.failed, r < 0 ? " (store)" : "");
+	if (total > PUSH_MAX)
+		log_warning("revocation %s: %" PRIu64
+		            " terminals of department %s, a sync queued for the first %u; the "
+		            "others lose it at their next check-in",
+		            q->id, total, q->department, PUSH_MAX);
+}
+
 /* POST /admin/v1/requests/{id}/approve|reject|acknowledge|revoke */
 static void handle_step(struct server *srv, struct http_req *req, enum step step)
 {
@@ -655,6 +714,8 @@ store:
 		return api_admin_store_failed(req, r);
 	q->version = version;
 	server_audit(srv, actor, action, q->terminal_id, "ok", detail);
+	if (step == STEP_REVOKE)
+		push_revocation(srv, q, actor);
 	out = request_json(q);
 	http_reply_json(req, 200, out);
 }

@@ -343,6 +343,8 @@ check "exception approved in the browser: department, anyone, until $EXC_UTC; th
 	decided "$ID_EXC" "$(jq -n --arg u "$EXC_UTC" '{scope:"department",person:"anyone",access:"ro",until:$u}') as \$d | .status==\"revoked\" and .decided_by==\"shonin\" and (.decision | del(.revoked))==\$d and .decision.revoked.by==\"shonin\" and .decision.revoked.reason==\"担当替え\""
 check "device approved in the browser: department, anyone (a device holds for the terminal), rw, until $DEV_UTC" \
 	decided "$ID_DEV" "$(jq -n --arg u "$DEV_UTC" '{scope:"department",person:"anyone",access:"rw",until:$u}') as \$d | .status==\"approved\" and .decided_by==\"shonin\" and .decision==\$d"
+check "... the department-wide revocation queued a sync for 会計課's terminal pc-a, none for 総務課's pc-b" \
+	test "$(api GET /admin/v1/commands | jq -r '[.. | objects | select(.type? == "sync" and .requested_by? == "shonin") | .terminal_id] | sort | join(",")')" = pc-a
 check "device request rejected in the browser with the reason typed there" \
 	decided "$ID_REJ" '.status=="rejected" and .decided_by=="shonin" and .decision=={"reason":"業務に不要 <b>"}'
 check "the emergency code's use acknowledged in the browser with the note typed there" \

@@ -358,6 +358,12 @@ static void test_requests(void **state)
 		assert_true(journal_shows(a, "[.[] | select(.type==\"approval.withdrawn\" and .payload.id==$i and "
 		                             ".payload.kind==\"device\")] | length == 1"));
 	}
+	/* ... pushed, not only fetched at the next check-in: the server queued a
+	 * signed sync for the terminal (its long poll got it), which the worker
+	 * verified and ran (a terminal out of its 2-s request window would
+	 * otherwise wait for its check-in interval) */
+	assert_true(journal_shows("", "[.[] | select(.type==\"command.executed\" and .payload.type==\"sync\")] | "
+	                              "length == 1"));
 	/* revoked once: not again */
 	assert_int_equal(step("revoke %s 'again'", id3), 0);
 	assert_string_equal(step_out(), "409 not_approved");

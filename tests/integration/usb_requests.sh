@@ -139,6 +139,11 @@ check "the revoked request keeps its approval (access rw, by shonin) and says wh
 	"shonin rw shonin lost on the way true"
 check "... with a version of its own: no terminal was taken for one restored from a backup (approvals.version_raise)" \
 	test "$(jq '[.. | objects | select(.action? == "approvals.version_raise")] | length' <<<"$aud")" -eq 0
+check "... and a sync queued for the terminal on behalf of the revoker (command.request, naming the revocation)" \
+	test "$(jq '[.. | objects | select(.action? == "command.request" and .actor? == "shonin" and ((.detail? // "") | test("^sync [0-9a-f]{32} queued \\(request.revoke [0-9a-f]{32}\\)$")))] | length' <<<"$aud")" -eq 1
+TOKEN=$RQ_TOK_CISO
+check "... which the terminal ran (executed)" \
+	test "$(api GET "/admin/v1/commands?terminal=pc-req" | jq '[.. | objects | select(.type? == "sync" and .requested_by? == "shonin")] | map(.status) | join(",")')" = '"executed"'
 check "the refused revocations (no reason, not approved twice) are audited" \
 	test "$(jq '[.. | objects | select(.action? == "request.revoke" and .result? == "refused")] | length' <<<"$aud")" -eq 3
 check "the other department's refused decision is audited (issue 16.2)" \

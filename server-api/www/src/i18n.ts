@@ -132,7 +132,7 @@ const words = {
   acknowledge: ['確認した', 'Acknowledge'],
   acknowledged: ['確認しました', 'Acknowledged'],
   approvalsInForce: ['有効な承認 (期限前)', 'Approvals in force (before their end)'],
-  revokeRule: ['紛失や担当替えのときは期限前に取り消せます。端末は次のチェックインで承認を失います', 'An approval can be revoked before its end (a lost medium, a changed duty); terminals lose it at their next check-in'],
+  revokeRule: ['紛失や担当替えのときは期限前に取り消せます。オンラインの端末はすぐに (同期コマンド)、それ以外は次のチェックインで承認を失います', 'An approval can be revoked before its end (a lost medium, a changed duty); online terminals lose it at once (a sync command is sent), the others at their next check-in'],
   revoke: ['取り消す', 'Revoke'],
   revokeReason: ['取り消しの理由', 'Reason for the revocation'],
   revokedDone: ['取り消しました', 'Revoked'],
