@@ -696,6 +696,24 @@ static void test_carry_outs(void **state)
 		assert_string_equal(got.r[0].approval, "request-dddd");
 		assert_string_equal(got.r[0].request_sid, ""); /* another department's approval */
 	}
+	/* a revoked approval: what was written under it still names it (the
+	 * approver kept); the revocation takes a version of its own */
+	{
+		int64_t v_before = 0, v_revoked = 0;
+
+		assert_int_equal(STORE_CALL(s, request_get, a.id, &a), 0);
+		v_before = a.version;
+		assert_true(v_before > 0);
+		strscpy(a.status, sizeof(a.status), "revoked");
+		assert_int_equal(STORE_CALL(s, request_decide, &a, "pending", NULL), -ESTALE); /* from approved only */
+		assert_int_equal(STORE_CALL(s, request_decide, &a, "approved", &v_revoked), 0);
+		assert_true(v_revoked > v_before);
+		memset(&got, 0, sizeof(got));
+		assert_int_equal(STORE_CALL(s, carry_out_list, "pc-1", 0, 100, carry_cb, &got), 0);
+		assert_string_equal(got.r[0].path, "/a.txt");
+		assert_string_equal(got.r[0].request_sid, a.id);
+		assert_string_equal(got.r[0].approved_by, "shonin");
+	}
 }
 
 struct grant_ids {
@@ -780,6 +798,25 @@ static void test_request_grants_department(void **state)
 		assert_int_equal(STORE_CALL(s, device_set_department, "pc-2", "会計課"), 0);
 		grants(s, "pc-2", &max, &g);
 		assert_int_equal(g.n, 0);
+	}
+	/* revoked (issue: withdrawal before until): gone from the grants at
+	 * once, and every terminal's version grows past what it holds (the
+	 * agent installs only a higher one) */
+	{
+		struct grant_ids g = {0};
+		int64_t v = 0, before = 0;
+
+		grants(s, "pc-4", &before, &g);
+		assert_int_equal(g.n, 1);
+		g.n = 0;
+		strscpy(q[2].status, sizeof(q[2].status), "revoked");
+		assert_int_equal(STORE_CALL(s, request_decide, &q[2], "approved", &v), 0);
+		assert_true(v > before);
+		grants(s, "pc-4", &max, &g);
+		assert_int_equal(g.n, 0);
+		assert_int_equal(max, v);
+		grants(s, "pc-1", &max, &g);
+		assert_int_equal(max, v);
 	}
 }
 
