@@ -180,11 +180,12 @@ static void poll_wake(struct server *srv, const char *terminal_id);
 /* POST /admin/v1/commands {terminal_id, type, params?, validity_seconds?} */
 static void handle_request(struct server *srv, struct http_req *req)
 {
+	static const char *const fields[] = {"terminal_id", "type", "params", "validity_seconds", NULL};
 	_cleanup_json_ cJSON *body = NULL, *out = NULL;
 	struct store_command c = {0};
 	struct store_device dev;
 	char actor[API_ACTOR_MAX];
-	const char *tid, *type, *why = "";
+	const char *tid, *type, *why = "", *u;
 	const cJSON *vs;
 	enum command_type t;
 	int64_t validity = VALIDITY_DEFAULT_S, now_us = server_now_us();
@@ -197,10 +198,8 @@ static void handle_request(struct server *srv, struct http_req *req)
 		return http_reply_body_error(req, r);
 	if (!cJSON_IsObject(body))
 		return bad(req, "JSON オブジェクトが必要です", "a JSON object is expected");
-	for (const cJSON *it = body->child; it; it = it->next)
-		if (strcmp(it->string, "terminal_id") && strcmp(it->string, "type") && strcmp(it->string, "params") &&
-		    strcmp(it->string, "validity_seconds"))
-			return bad(req, "不明な項目があります", "unknown field in the request");
+	if ((u = api_unknown_field(body, fields))) /* the API's one answer: 400 unknown_field naming it, audited */
+		return api_refuse_unknown_field(srv, req, actor, "command.request", NULL, u);
 	tid = get_str(body, "terminal_id");
 	type = get_str(body, "type");
 	t = command_type_from_string(type);

@@ -261,6 +261,10 @@ check "a member named twice among 20: 400 duplicate_field" \
 	adm_refused POST /admin/v1/groups "{\"name\":\"g19\",${many}\"m07\":2}" duplicate_field m07
 check "20 distinct unknown members: 400 unknown_field" \
 	adm_refused POST /admin/v1/groups "{\"name\":\"g19\",${many%,}}" unknown_field
+check "a command request with an unknown member: 400 unknown_field naming it (was 400 invalid)" \
+	adm_refused POST /admin/v1/commands '{"terminal_id":"pc-a","type":"sync","priority":1}' unknown_field priority
+check "... audited against the operator" \
+	audit_has '.actor=="op1" and .action=="command.request" and .result=="unknown_field" and .detail=="unknown field priority"'
 check "trailing bytes after the object: 400" adm_refused POST /admin/v1/groups '{"name":"g19"} {"name":"x"}' malformed
 check "a reason that is not a string: 400, not a revocation without reason" \
 	adm_refused POST /admin/v1/terminals/pc-a/revoke '{"reason":5}' invalid reason
