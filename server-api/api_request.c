@@ -484,6 +484,8 @@ static void push_revocation(struct server *srv, const struct store_request *q, c
 
 		if ((r = STORE_CALL(srv->store, device_get, q->terminal_id, &d)) == 0)
 			r = push_one(&d, 0, NULL, &p);
+		else if (r == -ENOENT)
+			r = 0; /* the terminal was deleted: nobody to tell */
 	}
 	if (r < 0 || p.failed)
 		log_warning("revocation %s: a sync could not be queued for %u terminal(s)%s; they lose it at their "
@@ -542,9 +544,10 @@ static void handle_step(struct server *srv, struct http_req *req, enum step step
 	(void)strscpy(from, sizeof(from), q->status);
 	if (step == STEP_REVOKE) {
 		/* withdrawn before its until (a lost stick, a changed duty): the
-		 * terminals get approval data without it at their next check-in
-		 * (a new version). Taking a right away needs no second person:
-		 * OPS-4 guards granting, and the requester may give theirs up. */
+		 * terminals get approval data without it (a new version), pushed
+		 * to them (push_revocation) or at their next check-in. Taking a
+		 * right away needs no second person: OPS-4 guards granting, and
+		 * the requester may give theirs up. */
 		const char *reason = get_str(body, "reason");
 
 		if (strcmp(from, "approved") != 0) {

@@ -23,6 +23,10 @@
  *   register, `mamorictl carry log`) names `request-<request id>`;
  * - after the window (the agent's clock, never changed) the medium is
  *   read-only again and a write is refused;
+ * - a second carry-out, approved for an hour, is revoked on the server
+ *   within it (a lost stick): the pushed sync brings data without it, the
+ *   worker journals approval.withdrawn, the write gate closes (no_approval)
+ *   and a write is refused;
  * - carry_out.sh then asks the real filesystem (debugfs on the image after
  *   everything let go of it): the approved file is there with its content,
  *   the refused ones are not. */
@@ -145,7 +149,7 @@ static char *plug(char **ret_intf, char **ret_blk)
 
 static void test_carry_out(void **state)
 {
-	char cmd[16384], id[64], rid[64], appr[96], mnt[4096], vis[4096];
+	char cmd[16384], id[64], rid[64], rid2[64], appr[96], mnt[4096], vis[4096];
 	char *dev, *intf, *blk;
 	struct stat s;
 	pid_t se;
@@ -250,6 +254,47 @@ static void test_carry_out(void **state)
 	                        ".payload.state==\"read_only\" and .payload.reason==\"approval_expired\"",
 	                        NULL, 10000));
 	assert_int_not_equal(as_person("echo after > %s/after.txt", mnt), 0);
+
+	/* 6. a second carry-out, approved for an hour and revoked within it (a
+	 * lost stick): the server pushes a sync, the worker journals
+	 * approval.withdrawn, the write gate closes, the kernel refuses the
+	 * write (no write is tried before the gate says read-only: a
+	 * successful one would be a second carry.out) */
+	snprintf(cmd, sizeof(cmd),
+	         "%s/mamorictl --root %s --lang en --json request carry-out --medium 0781:5567:CO1 "
+	         "--until $(date -u -d @%lld +%%Y-%%m-%%dT%%H:%%M:%%SZ) --purpose \"second trip\" > %s/req.json",
+	         bindir, tbroot, (long long)time(NULL) + 7200, prep);
+	assert_int_equal(as_person("%s", cmd), 0);
+	{
+		_cleanup_json_ cJSON *o = cJSON_Parse(prep_read("req.json"));
+
+		assert_non_null(o);
+		assert_true(strscpy(rid2, sizeof(rid2),
+		                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "request_id"))) >= 0);
+	}
+	assert_int_equal(step("wait_request carry-out " PERSON), 0);
+	assert_true(strscpy(id, sizeof(id), step_out()) >= 0);
+	assert_int_equal(step("approve_rw %s shonin %lld", id, (long long)time(NULL) + 3600), 0);
+	assert_string_equal(step_out(), "200");
+	assert_true(journal_has(".type==\"carry.write_gate\" and .payload.state==\"writable\" and "
+	                        ".payload.approval==(\"request-\" + $r)",
+	                        rid2, 20000));
+	assert_int_equal(step("revoke %s 'lost on the way'", id), 0);
+	assert_string_equal(step_out(), "200 revoked");
+	t0 = (double)time(NULL);
+	assert_true(journal_has(".type==\"approval.withdrawn\" and .payload.request_id==$r and "
+	                        ".payload.kind==\"carry-out\"",
+	                        rid2, 20000));
+	snprintf(cmd, sizeof(cmd),
+	         "%s/mamorictl --root %s journal export --format jsonl | jq -e -s '[.[] | "
+	         "select(.type==\"carry.write_gate\")] | last | .payload.state==\"read_only\" and "
+	         ".payload.reason==\"no_approval\"' >/dev/null",
+	         bindir, tbroot);
+	for (int i = 0; i < 50 && run_quiet(cmd) != 0; i++)
+		usleep(200000);
+	assert_int_equal(run_quiet(cmd), 0);
+	printf("revoked → read-only in %.0f s\n", (double)time(NULL) - t0);
+	assert_int_not_equal(as_person("echo revoked > %s/revoked.txt", mnt), 0);
 
 	kill(se, SIGKILL);
 	waitpid(se, NULL, 0);

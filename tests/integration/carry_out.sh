@@ -7,7 +7,8 @@
 # made here — and afterwards the real filesystem as the judge: debugfs
 # reads the image once nothing holds it: the file written within the
 # approval's window is there with its content, the files tried before
-# and after it are not. The journal's records are checked against
+# and after it — and after a second approval was revoked within its
+# window (a lost stick) — are not. The journal's records are checked against
 # docs/EVENTS.md, and the server's copy of the carry.out against the
 # request it was approved under.
 #
@@ -107,6 +108,7 @@ check "the medium holds the file written within the window, with its content" \
 	test "$(fs 'cat /approved.txt')" = "CARRY-OUT-$rid"
 check "... not the one tried before the approval" bash -c "! debugfs -R 'stat /before.txt' '$T/co.img' 2>&1 | grep -q 'Inode:'"
 check "... nor the one tried after the window" bash -c "! debugfs -R 'stat /after.txt' '$T/co.img' 2>&1 | grep -q 'Inode:'"
+check "... nor the one tried after a second approval was revoked" bash -c "! debugfs -R 'stat /revoked.txt' '$T/co.img' 2>&1 | grep -q 'Inode:'"
 
 J=$prep/carry_out.jsonl
 if [[ -s $J ]]; then
