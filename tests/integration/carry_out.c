@@ -147,6 +147,25 @@ static char *plug(char **ret_intf, char **ret_blk)
 	return d;
 }
 
+/* `mamorictl request carry-out` of the stick as the person (not root:
+ * SO_PEERCRED names them), until now + seconds: its request_id in rid */
+static void request_carry_out(long seconds, const char *purpose, char *rid, size_t ridsz)
+{
+	char cmd[8192];
+	_cleanup_json_ cJSON *o = NULL;
+
+	snprintf(cmd, sizeof(cmd),
+	         "%s/mamorictl --root %s --lang en --json request carry-out --medium 0781:5567:CO1 "
+	         "--until $(date -u -d @%lld +%%Y-%%m-%%dT%%H:%%M:%%SZ) --purpose \"%s\" > %s/req.json",
+	         bindir, tbroot, (long long)time(NULL) + seconds, purpose, prep);
+	assert_int_equal(as_person("%s", cmd), 0);
+	o = cJSON_Parse(prep_read("req.json"));
+	assert_non_null(o);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "user")), PERSON);
+	assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "uid")), PERSON_UID);
+	assert_true(strscpy(rid, ridsz, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "request_id"))) >= 0);
+}
+
 static void test_carry_out(void **state)
 {
 	char cmd[16384], id[64], rid[64], rid2[64], appr[96], mnt[4096], vis[4096];
@@ -202,20 +221,7 @@ static void test_carry_out(void **state)
 	/* 2. the request, as the person (not root: SO_PEERCRED names them) */
 	snprintf(cmd, sizeof(cmd), "touch %s/req.json && chown %d %s/req.json", prep, PERSON_UID, prep);
 	assert_int_equal(run(cmd), 0);
-	snprintf(cmd, sizeof(cmd),
-	         "%s/mamorictl --root %s --lang en --json request carry-out --medium 0781:5567:CO1 "
-	         "--until $(date -u -d @%lld +%%Y-%%m-%%dT%%H:%%M:%%SZ) --purpose \"council minutes\" > %s/req.json",
-	         bindir, tbroot, (long long)time(NULL) + 3600, prep);
-	assert_int_equal(as_person("%s", cmd), 0);
-	{
-		_cleanup_json_ cJSON *o = cJSON_Parse(prep_read("req.json"));
-
-		assert_non_null(o);
-		assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "user")), PERSON);
-		assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "uid")), PERSON_UID);
-		assert_true(strscpy(rid, sizeof(rid),
-		                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "request_id"))) >= 0);
-	}
+	request_carry_out(3600, "council minutes", rid, sizeof(rid));
 	snprintf(appr, sizeof(appr), "request-%s", rid);
 	assert_int_equal(step("wait_request carry-out " PERSON), 0);
 	assert_true(strscpy(id, sizeof(id), step_out()) >= 0);
@@ -260,18 +266,7 @@ static void test_carry_out(void **state)
 	 * approval.withdrawn, the write gate closes, the kernel refuses the
 	 * write (no write is tried before the gate says read-only: a
 	 * successful one would be a second carry.out) */
-	snprintf(cmd, sizeof(cmd),
-	         "%s/mamorictl --root %s --lang en --json request carry-out --medium 0781:5567:CO1 "
-	         "--until $(date -u -d @%lld +%%Y-%%m-%%dT%%H:%%M:%%SZ) --purpose \"second trip\" > %s/req.json",
-	         bindir, tbroot, (long long)time(NULL) + 7200, prep);
-	assert_int_equal(as_person("%s", cmd), 0);
-	{
-		_cleanup_json_ cJSON *o = cJSON_Parse(prep_read("req.json"));
-
-		assert_non_null(o);
-		assert_true(strscpy(rid2, sizeof(rid2),
-		                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "request_id"))) >= 0);
-	}
+	request_carry_out(7200, "second trip", rid2, sizeof(rid2));
 	assert_int_equal(step("wait_request carry-out " PERSON), 0);
 	assert_true(strscpy(id, sizeof(id), step_out()) >= 0);
 	assert_int_equal(step("approve_rw %s shonin %lld", id, (long long)time(NULL) + 3600), 0);
