@@ -3,8 +3,11 @@
  * covers the exact bytes of a device's strings; two devices whose long
  * serials share a prefix never hash alike, and a string too long to read
  * whole gives no hash at all (issue 12, MEDIA-1; unit test, sysfs files in
- * a temporary directory). */
+ * a temporary directory; a FIFO stands in for the kernel's paged
+ * reads of a binary attribute). */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -121,6 +126,55 @@ static void test_too_long_has_no_hash(void **state)
 	assert_false(id.have & USB_ID_HASH); /* no hash: no rule on it can match */
 }
 
+/* `descriptors` is a binary sysfs attribute: the kernel hands it out at most
+ * a page per read() (kernfs), so a read of exactly 4096 bytes is not its
+ * end. Here it comes through a FIFO the same way — 4096 bytes, and the rest
+ * once those are taken — with a HID interface past the first page: it must
+ * be seen (an identity cut at the page would hide it from the rules). */
+static void test_descriptors_past_a_page(void **state)
+{
+	uint8_t d[18 + 9 + 9 + 17 * 255 + 9] = {18, 1, 0, 2, 0, 0, 0, 64, 0x81, 0x07, 0x81, 0x55, 0, 1, 1, 2, 3, 1};
+	size_t pos = 18, total = sizeof(d) - 18;
+	struct usb_identity id = {0};
+	char p[512];
+	pid_t pid;
+	int st;
+
+	(void)state;
+	memcpy(d + pos, (uint8_t[]){9, 2, (uint8_t)total, (uint8_t)(total >> 8), 2, 1, 0, 0x80, 50}, 9), pos += 9;
+	memcpy(d + pos, (uint8_t[]){9, 4, 0, 0, 0, 8, 6, 0x50, 0}, 9), pos += 9; /* storage */
+	for (int i = 0; i < 17; i++, pos += 255) {
+		d[pos] = 255, d[pos + 1] = 0x24; /* class-specific filler */
+		memset(d + pos + 2, 0xaa, 253);
+	}
+	memcpy(d + pos, (uint8_t[]){9, 4, 1, 0, 1, 3, 1, 1, 0}, 9), pos += 9; /* keyboard, at byte 4371 */
+	assert_int_equal(pos, sizeof(d));
+	snprintf(p, sizeof(p), "%s/1-9", dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/1-9/descriptors", dir);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(p, O_WRONLY | O_CLOEXEC), n = 1;
+
+		signal(SIGPIPE, SIG_IGN);
+		if (fd < 0 || write(fd, d, 4096) != 4096)
+			_exit(1);
+		while (n > 0 && ioctl(fd, FIONREAD, &n) == 0) /* until the reader took the page */
+			usleep(1000);
+		usleep(50 * 1000);
+		(void)!write(fd, d + 4096, sizeof(d) - 4096);
+		_exit(0);
+	}
+	snprintf(p, sizeof(p), "%s/1-9", dir);
+	assert_int_equal(usb_identity_read(p, "1-9", USB_ID_DESC, &id), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_false(id.desc_malformed);
+	assert_int_equal(id.n_ifaces, 2);
+	assert_int_equal(id.ifaces[1].cls, 3);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -143,6 +197,7 @@ int main(void)
 	        cmocka_unit_test(test_same_device_same_hash),
 	        cmocka_unit_test(test_escaping_does_not_merge),
 	        cmocka_unit_test(test_too_long_has_no_hash),
+	        cmocka_unit_test(test_descriptors_past_a_page),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
