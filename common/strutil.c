@@ -152,6 +152,15 @@ char *escape_untrusted(const char *s, size_t n, size_t maxin)
 	char *out, *o;
 
 	if (maxin && n > maxin) {
+		/* the cut goes before a character it would split: a valid
+		 * sequence across the limit is left out whole, not shown as the
+		 * \xHH of its first bytes */
+		size_t at = maxin;
+
+		while (at > 0 && maxin - at < 3 && (p[at] & 0xc0) == 0x80)
+			at--;
+		if (at < maxin && utf8_seq(p + at, n - at) > maxin - at)
+			maxin = at;
 		n = maxin;
 		cut = true;
 	}

@@ -599,17 +599,17 @@ void api_refuse_unknown_field(struct server *srv, struct http_req *req, const ch
                               const char *target, const char *field)
 {
 	_cleanup_json_ cJSON *x = cJSON_CreateObject();
-	char detail[160], ja[200], en[200];
+	/* the name is the client's: its first 64 bytes, escaped (escape_untrusted:
+	 * what is not UTF-8 or not printable as \xHH, a cut inside a character
+	 * too), so that the reply and the audit row stay UTF-8 text */
+	_cleanup_free_ char *name = escape_untrusted(field, strlen(field), 64);
+	char detail[320], ja[360], en[360];
 
-	/* the name is the client's: cut and kept printable in the audit row */
-	(void)xsnprintf(detail, sizeof(detail), "unknown field %.64s", field);
-	for (char *c = detail; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
+	(void)xsnprintf(detail, sizeof(detail), "unknown field %s", name ?: "?");
 	if (actor) /* NULL: before authentication (login, bootstrap), not audited */
 		server_audit(srv, actor, action, target, "unknown_field", detail);
-	(void)xsnprintf(ja, sizeof(ja), "知らないフィールドです: %.64s", detail + 14);
-	(void)xsnprintf(en, sizeof(en), "unknown field: %.64s", detail + 14);
+	(void)xsnprintf(ja, sizeof(ja), "知らないフィールドです: %s", detail + 14);
+	(void)xsnprintf(en, sizeof(en), "unknown field: %s", detail + 14);
 	if (x)
 		cJSON_AddStringToObject(x, "field", detail + 14);
 	http_reply_error(req, 400, "unknown_field", ja, en, x);

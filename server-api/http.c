@@ -104,8 +104,9 @@ struct http_req {
 	char *body;
 	size_t body_len;
 	bool body_read;
-	bool deferred;  /* answered later, from the loop (http_req_defer) */
-	char twice[65]; /* http_req_json's -ENOTUNIQ: the member named twice (cut) */
+	bool deferred; /* answered later, from the loop (http_req_defer) */
+	char twice
+	        [68]; /* http_req_json's -ENOTUNIQ: the member named twice (67 bytes: the reply shows at most 64, cut before a character) */
 	/* in-process requests (http_local_request): no connection, no TLS */
 	X509 *local_peer;
 	struct http_local_reply *local_reply;
@@ -925,13 +926,12 @@ void http_reply_body_error(struct http_req *req, int err)
 		break;
 	case -ENOTUNIQ: {
 		_cleanup_json_ cJSON *x = cJSON_CreateObject();
+		/* the name is the client's (cut at 64 bytes): escaped as
+		 * api_refuse_unknown_field does, so the reply stays UTF-8 */
+		_cleanup_free_ char *name = escape_untrusted(req->twice, strlen(req->twice), 64);
 
-		/* the name is the client's: kept printable */
-		for (char *c = req->twice; *c; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				*c = '?';
 		if (x)
-			cJSON_AddStringToObject(x, "field", req->twice);
+			cJSON_AddStringToObject(x, "field", name ?: "?");
 		http_reply_error(
 		        req, 400, "duplicate_field",
 		        "同じ名前のメンバーが 2 回あります (どちらを読むかは決められません)",

@@ -257,6 +257,25 @@ check "... nothing registered" test "$(TOKEN=$op api GET /admin/v1/media | jq '[
 # an object of many members (sorted, not compared pairwise): the duplicate is
 # still found, and many distinct unknown members are still unknown_field
 many=$(printf '"m%02d":1,' $(seq 1 20))
+# the name in the reply and the audit row is the client's: cut and escaped, it
+# stays UTF-8 (the oracle: Python's strict decoder) — a cut at a byte count
+# used to end inside a character, and a raw byte went out as it came
+utf8_reply() { /usr/bin/python3 -c 'import json,sys; json.loads(open(sys.argv[1],"rb").read().decode("utf-8", "strict"))' "$T/api.out"; }
+refused_utf8() { adm_refused "$@" && utf8_reply; }
+long_name=$(printf '日%.0s' $(seq 1 30))
+check "an unknown member with a long Japanese name: 400 unknown_field, the reply still UTF-8" \
+	refused_utf8 POST /admin/v1/groups "{\"name\":\"g19\",\"$long_name\":1}" unknown_field
+check "... the name cut at a character, not inside one" \
+	jq -e --arg f "$(printf '日%.0s' $(seq 1 21))…" '.field == $f' "$T/api.out"
+check "an unknown member named with a byte that is not UTF-8: the reply still UTF-8" \
+	refused_utf8 POST /admin/v1/groups $'{"name":"g19","a\xffb":1}' unknown_field
+check "... the byte shown as \\xff" jq -e '.field == "a\\xffb"' "$T/api.out"
+check "... and so in its audit row" \
+	audit_has '.actor=="op1" and .action=="group.create" and .result=="unknown_field" and .detail=="unknown field a\\xffb"'
+check "a long Japanese name twice: 400 duplicate_field, the reply still UTF-8" \
+	refused_utf8 POST /admin/v1/groups "{\"name\":\"g19\",\"$long_name\":1,\"$long_name\":2}" duplicate_field
+check "... the name cut at a character" \
+	jq -e --arg f "$(printf '日%.0s' $(seq 1 21))…" '.field == $f' "$T/api.out"
 check "a member named twice among 20: 400 duplicate_field" \
 	adm_refused POST /admin/v1/groups "{\"name\":\"g19\",${many}\"m07\":2}" duplicate_field m07
 check "20 distinct unknown members: 400 unknown_field" \

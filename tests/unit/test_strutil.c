@@ -107,6 +107,16 @@ static void test_escape_cap(void **state)
 	assert_non_null(e);
 	assert_int_equal(strlen(e), 100 + strlen("…"));
 	free(e);
+	/* a cut inside a character leaves the character out (was "\xe6\x97…") */
+	e = escape_untrusted("日本語", strlen("日本語"), 5);
+	assert_non_null(e);
+	assert_string_equal(e, "日…");
+	free(e);
+	/* bytes that are no character are still escaped up to the cut */
+	e = escape_untrusted("ab\xe6\x97\xff", 5, 4);
+	assert_non_null(e);
+	assert_string_equal(e, "ab\\xe6\\x97…");
+	free(e);
 }
 
 static void test_utf8_valid(void **state)
