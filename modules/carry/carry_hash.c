@@ -3,6 +3,7 @@
  * (libcrypto's SHA-256: several times the freestanding one's speed). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -115,11 +116,22 @@ struct carry_hasher {
 	int done_r, done_w; /* worker → loop */
 	size_t queue_max, in_flight;
 	atomic_bool stop;
+	/* results read from the done pipe in one read(), handed out one by one */
+	struct carry_hash_job *got[64];
+	size_t got_pos, got_len;
 };
 
 /* Jobs are taken and given back in batches (issue 23.1): one wake-up of
  * this thread and one of the loop for every job that waited together. */
 #define HASH_BATCH 64
+
+/* a job is in the pipe (the read would not wait) */
+static bool job_waiting(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
 
 static void *worker(void *arg)
 {
@@ -134,35 +146,48 @@ static void *worker(void *arg)
 
 	for (;;) {
 		struct carry_hash_job *jobs[HASH_BATCH];
-		ssize_t k = read(h->job_r, jobs, sizeof(jobs));
 		bool quit = false;
-		size_t n;
+		size_t n = 0;
 
-		if (k < 0 && errno == EINTR)
-			continue;
-		/* pointers are written whole (one write each, < PIPE_BUF): a read returns whole ones */
-		if (k <= 0 || k % (ssize_t)sizeof(jobs[0]) != 0)
-			break; /* closed: stop */
-		n = (size_t)k / sizeof(jobs[0]);
-		for (size_t i = 0; i < n; i++) {
-			struct carry_hash_job *job = jobs[i];
+		/* take what waits, hash it, and take again while more waits: the
+		 * results go back together, one wake-up of the loop and one
+		 * journal transaction for their records (issue 23.1: a copy's
+		 * jobs come one write at a time, and were given back in the
+		 * pieces this thread happened to find) */
+		do {
+			ssize_t k = read(h->job_r, jobs + n, (HASH_BATCH - n) * sizeof(jobs[0]));
+			size_t m;
 
-			if (!job) { /* carry_hasher_free's wake-up: the jobs before it go back, then stop */
-				n = i;
-				quit = true;
+			if (k < 0 && errno == EINTR)
+				continue;
+			/* pointers are written whole (one write each, < PIPE_BUF): a read returns whole ones */
+			if (k <= 0 || k % (ssize_t)sizeof(jobs[0]) != 0) {
+				quit = true; /* closed: stop, once what was taken is given back */
 				break;
 			}
+			m = (size_t)k / sizeof(jobs[0]);
+			for (size_t i = n; i < n + m; i++) {
+				struct carry_hash_job *job = jobs[i];
 
-			if (atomic_load(&h->stop))
-				job->res = (struct carry_hash_result){.status = CARRY_HASH_ERROR, .err = -ECANCELED};
-			else if (!md || !buf)
-				job->res = (struct carry_hash_result){.status = CARRY_HASH_ERROR, .err = -ENOMEM};
-			else
-				hash_fd(job->fd, job->max, md, buf, &job->res);
-			if (job->fd >= 0)
-				close(job->fd);
-			job->fd = -1;
-		}
+				if (!job) { /* carry_hasher_free's wake-up: the jobs before it go back, then stop */
+					m = i - n;
+					quit = true;
+					break;
+				}
+				if (atomic_load(&h->stop))
+					job->res = (struct carry_hash_result){.status = CARRY_HASH_ERROR,
+					                                      .err = -ECANCELED};
+				else if (!md || !buf)
+					job->res =
+					        (struct carry_hash_result){.status = CARRY_HASH_ERROR, .err = -ENOMEM};
+				else
+					hash_fd(job->fd, job->max, md, buf, &job->res);
+				if (job->fd >= 0)
+					close(job->fd);
+				job->fd = -1;
+			}
+			n += m;
+		} while (!quit && n < HASH_BATCH && job_waiting(h->job_r));
 		/* at most HASH_BATCH pointers (< PIPE_BUF: whole), and the pipe
 		 * holds 8192 of them, more than ever in flight: never short */
 		while (n && write(h->done_w, jobs, n * sizeof(jobs[0])) < 0 && errno == EINTR)
@@ -233,8 +258,17 @@ struct carry_hash_job *carry_hasher_next(struct carry_hasher *h)
 
 	if (!h || h->in_flight == 0)
 		return NULL;
-	if (read(h->done_r, &job, sizeof(job)) != (ssize_t)sizeof(job))
-		return NULL;
+	if (h->got_pos == h->got_len) {
+		/* what the pipe holds, up to 64, in one read(): written whole,
+		 * a multiple of the pointer size (see worker) */
+		ssize_t k = read(h->done_r, h->got, sizeof(h->got));
+
+		if (k <= 0 || k % (ssize_t)sizeof(job) != 0)
+			return NULL;
+		h->got_pos = 0;
+		h->got_len = (size_t)k / sizeof(job);
+	}
+	job = h->got[h->got_pos++];
 	h->in_flight--;
 	return job;
 }
