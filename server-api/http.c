@@ -105,8 +105,9 @@ struct http_req {
 	size_t body_len;
 	bool body_read;
 	bool deferred; /* answered later, from the loop (http_req_defer) */
-	char twice
-	        [68]; /* http_req_json's -ENOTUNIQ: the member named twice (67 bytes: the reply shows at most 64, cut before a character) */
+	/* http_req_json's -ENOTUNIQ: the member named twice (67 bytes: the reply
+	 * shows at most 64, cut before a character) */
+	char twice[68];
 	/* in-process requests (http_local_request): no connection, no TLS */
 	X509 *local_peer;
 	struct http_local_reply *local_reply;
