@@ -204,6 +204,18 @@ struct dval {
 	uint16_t vendor, product;
 };
 
+/* v as n lower-case hex digits in out (the policy's spelling of vendor,
+ * product and class: "%04x" without snprintf's cost on every rule) */
+static const char *hex_lower(char *out, unsigned v, int n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = n - 1; i >= 0; i--, v >>= 4)
+		out[i] = digits[v & 0xf];
+	out[n] = '\0';
+	return out;
+}
+
 /* The device's values of attribute a into d (at most USB_DESC_MAX_SEQ);
  * returns the count, or -1 when the identity does not hold them completely. */
 static int device_values(enum usb_attr a, const struct usb_identity *id, struct dval *d, char (*tmp)[8])
@@ -212,16 +224,13 @@ static int device_values(enum usb_attr a, const struct usb_identity *id, struct 
 
 	switch (a) {
 	case USB_ATTR_VENDOR:
-		snprintf(tmp[0], sizeof(tmp[0]), "%04x", id->vendor);
-		d[0] = (struct dval){.s = tmp[0], .len = 4};
+		d[0] = (struct dval){.s = hex_lower(tmp[0], id->vendor, 4), .len = 4};
 		return (id->have & USB_ID_DESC) ? 1 : -1;
 	case USB_ATTR_PRODUCT:
-		snprintf(tmp[0], sizeof(tmp[0]), "%04x", id->product);
-		d[0] = (struct dval){.s = tmp[0], .len = 4};
+		d[0] = (struct dval){.s = hex_lower(tmp[0], id->product, 4), .len = 4};
 		return (id->have & USB_ID_DESC) ? 1 : -1;
 	case USB_ATTR_CLASS:
-		snprintf(tmp[0], sizeof(tmp[0]), "%02x", id->dev_class);
-		d[0] = (struct dval){.s = tmp[0], .len = 2};
+		d[0] = (struct dval){.s = hex_lower(tmp[0], id->dev_class, 2), .len = 2};
 		return (id->have & USB_ID_DESC) ? 1 : -1;
 	case USB_ATTR_ID:
 		d[0] = (struct dval){.vendor = id->vendor, .product = id->product};
@@ -362,4 +371,74 @@ int usb_match_eval(const struct usb_match *m, const struct usb_identity *id)
 			return 0;
 	}
 	return unknown ? -1 : 1;
+}
+
+/* ---- the rule index (usb_rules.c) ------------------------------------------------ */
+
+/* Which key a rule is filed under when it has several: the attribute most
+ * likely to tell devices apart. INTERFACES is not single-valued (never a
+ * key). */
+static const uint8_t key_rank[_USB_ATTR_MAX] = {
+        [USB_ATTR_HASH] = 1,    [USB_ATTR_USBGUARD_HASH] = 2, [USB_ATTR_SERIAL] = 3,        [USB_ATTR_ID] = 4,
+        [USB_ATTR_PRODUCT] = 5, [USB_ATTR_NAME] = 6,          [USB_ATTR_PARENT_HASH] = 7,   [USB_ATTR_PORT] = 8,
+        [USB_ATTR_VENDOR] = 9,  [USB_ATTR_CLASS] = 10,        [USB_ATTR_CONNECT_TYPE] = 11, [USB_ATTR_INTERFACES] = 0,
+};
+
+/* FNV-1a over the attribute and the value's bytes as item_match compares
+ * them: the exact string, or vendor and product of an id */
+static uint32_t key_hash(enum usb_attr a, const char *s, size_t len, uint16_t vendor, uint16_t product)
+{
+	uint32_t h = 2166136261u;
+
+	h = (h ^ (uint8_t)a) * 16777619u;
+	if (a == USB_ATTR_ID) {
+		const uint8_t b[4] = {vendor >> 8, vendor & 0xff, product >> 8, product & 0xff};
+
+		for (size_t i = 0; i < sizeof(b); i++)
+			h = (h ^ b[i]) * 16777619u;
+		return h;
+	}
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)s[i]) * 16777619u;
+	return h;
+}
+
+/* Does term t hold for exactly one value of its (single-valued) attribute?
+ * On one device value (nd == 1) every operator but none-of with one rule
+ * value reduces to item_match of that value (term_eval); an id with a `*`
+ * matches many values. */
+static bool term_is_key(const struct mterm *t)
+{
+	if (t->attr < 0 || t->attr >= _USB_ATTR_MAX || !key_rank[t->attr] || t->n != 1)
+		return false;
+	if (t->op != USB_OP_EQUALS && t->op != USB_OP_ONE_OF && t->op != USB_OP_ALL_OF &&
+	    t->op != USB_OP_EQUALS_ORDERED && t->op != USB_OP_MATCH_ALL)
+		return false;
+	return t->attr != USB_ATTR_ID || (t->v[0].vendor >= 0 && t->v[0].product >= 0);
+}
+
+bool usb_match_key(const struct usb_match *m, enum usb_attr *attr, uint32_t *hash)
+{
+	const struct mterm *best = NULL;
+
+	for (size_t i = 0; m && i < m->n; i++)
+		if (term_is_key(&m->t[i]) && (!best || key_rank[m->t[i].attr] < key_rank[best->attr]))
+			best = &m->t[i];
+	if (!best)
+		return false;
+	*attr = best->attr;
+	*hash = key_hash(best->attr, best->v[0].s, best->v[0].len, (uint16_t)best->v[0].vendor,
+	                 (uint16_t)best->v[0].product);
+	return true;
+}
+
+bool usb_match_device_key(enum usb_attr a, const struct usb_identity *id, uint32_t *hash)
+{
+	struct dval d[USB_DESC_MAX_SEQ];
+	char tmp[1][8];
+
+	if (a < 0 || a >= _USB_ATTR_MAX || !key_rank[a] || device_values(a, id, d, tmp) != 1)
+		return false;
+	*hash = key_hash(a, d[0].s, d[0].len, d[0].vendor, d[0].product);
+	return true;
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -29,5 +30,19 @@ int usb_match_eval(const struct usb_match *m, const struct usb_identity *id);
 
 /* Which attributes the match uses (bit per enum usb_attr). */
 unsigned usb_match_attrs(const struct usb_match *m);
+
+/* The rule index of usb_rules.c (issue 23.4: a city's allowlist of
+ * hundreds of serial numbers is not scanned rule by rule). A match's key is
+ * one of its terms that holds for exactly one value of a single-valued
+ * attribute (`"serial": "X"`, `"id": "0781:5581"`, …): on a device that
+ * has the attribute, a different value makes usb_match_eval return 0,
+ * whatever the other terms say. usb_match_key gives the attribute and the
+ * hash of that value (false: no such term); usb_match_device_key the hash of
+ * the device's value of attribute a (false: the identity does not hold it
+ * — then a keyed rule's result is not known without evaluating it). Equal
+ * values give equal hashes; equal hashes prove nothing (the index only
+ * chooses which rules to evaluate). */
+bool usb_match_key(const struct usb_match *m, enum usb_attr *attr, uint32_t *hash);
+bool usb_match_device_key(enum usb_attr a, const struct usb_identity *id, uint32_t *hash);
 
 #endif

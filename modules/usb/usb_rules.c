@@ -59,12 +59,21 @@ struct approval {
 	int max_classification; /* 0 = not given */
 };
 
+/* The rule index (usb_match_key): the rules filed under a key, sorted by
+ * (hash, rule), and the rules without one, in order. */
+struct ikey {
+	uint32_t hash, rule;
+};
+
 struct usb_rules {
 	enum usb_action def;
 	bool apply_present;
 	enum usb_ports ports;
 	struct rule *rules;
 	size_t n_rules;
+	struct ikey *keyed, *plain; /* one allocation: keyed[n_keyed] then plain[n_plain] */
+	size_t n_keyed, n_plain;
+	unsigned key_attrs; /* bit per enum usb_attr a key is of */
 	struct iface_rule *ifr;
 	size_t n_ifr;
 	bool crypt_section, crypt_required;
@@ -338,6 +347,7 @@ struct usb_rules *usb_rules_free(struct usb_rules *r)
 		free(r->rules[i].id);
 	}
 	free(r->rules);
+	free(r->keyed);
 	free(r->ifr);
 	for (size_t i = 0; i < r->n_hw; i++)
 		free(r->hw[i].serial);
@@ -370,6 +380,45 @@ static int load_defaults(struct usb_rules *r)
 	}
 	r->n_ifr = ELEMENTSOF(keep);
 	strscpy(r->reqs, sizeof(r->reqs), "MEDIA-1");
+	return 0;
+}
+
+static int ikey_cmp(const void *a, const void *b)
+{
+	const struct ikey *x = a, *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+/* File every rule under its key (usb_match_key), or among the plain rules
+ * that every device is matched against. */
+static int index_rules(struct usb_rules *r)
+{
+	size_t nk = 0, np = 0;
+
+	r->keyed = calloc(r->n_rules ? r->n_rules : 1, sizeof(*r->keyed));
+	if (!r->keyed)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->n_rules; i++) {
+		enum usb_attr a;
+		uint32_t h;
+
+		if (usb_match_key(r->rules[i].m, &a, &h)) {
+			r->keyed[nk++] = (struct ikey){h, (uint32_t)i};
+			r->key_attrs |= 1u << a;
+		}
+	}
+	r->plain = r->keyed + nk;
+	for (size_t i = 0, k = 0; i < r->n_rules; i++)
+		if (k < nk && r->keyed[k].rule == i)
+			k++;
+		else
+			r->plain[np++] = (struct ikey){0, (uint32_t)i};
+	qsort(r->keyed, nk, sizeof(*r->keyed), ikey_cmp);
+	r->n_keyed = nk;
+	r->n_plain = np;
 	return 0;
 }
 
@@ -433,7 +482,7 @@ static int load_rules(struct usb_rules *r, const cJSON *a, char *err, size_t err
 		ru->reqs = rlen ? ru->id + idlen + 1 : NULL;
 		i++;
 	}
-	return 0;
+	return index_rules(r);
 }
 
 static int load_ifaces(struct usb_rules *r, const cJSON *a, char *err, size_t errsz)
@@ -664,6 +713,85 @@ bool usb_rules_hw_encrypted(const struct usb_rules *r, const struct usb_identity
 static void decide_media(const struct usb_rules *r, const struct usb_identity *id, time_t now, enum usb_action act,
                          struct usb_decision *ret);
 
+/* Rule i in the first-match scan: 1 it matches, -1 it cannot be evaluated
+ * on this identity and blocks, 0 it is passed over. A rule that cannot be
+ * evaluated (a string longer than any real USB string, an interface list
+ * cut short, a hash that could not be computed): a block rule blocks, an
+ * allowing rule is passed over — neither allows what the rule would not. */
+static int rule_verdict(const struct usb_rules *r, size_t i, const struct usb_identity *id)
+{
+	int m = usb_match_eval(r->rules[i].m, id);
+
+	if (m < 0)
+		return r->rules[i].action == USB_ACT_BLOCK ? -1 : 0;
+	return m;
+}
+
+/* The first rule in the policy's order that decides on id (USBGuard's first
+ * match) with its verdict in *ret_v, or -1. Only the rules that can match
+ * are evaluated: the plain ones and those filed under the device's own
+ * value of a key attribute (usb_match_key) — a keyed rule of another value
+ * evaluates to 0. When the identity does not hold a key attribute, every
+ * rule is evaluated. Merging the lists keeps the policy's order. */
+static int first_rule(const struct usb_rules *r, const struct usb_identity *id, int *ret_v)
+{
+	struct {
+		const struct ikey *p, *end;
+	} cur[_USB_ATTR_MAX + 1];
+	size_t nc = 0;
+	int v;
+
+	for (int a = 0; a < _USB_ATTR_MAX; a++) {
+		size_t lo = 0, hi = r->n_keyed, end;
+		uint32_t h;
+
+		if (!(r->key_attrs & (1u << a)))
+			continue;
+		if (!usb_match_device_key((enum usb_attr)a, id, &h))
+			goto every_rule;
+		while (lo < hi) { /* the first entry of hash h */
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (r->keyed[mid].hash < h)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (end = lo; end < r->n_keyed && r->keyed[end].hash == h; end++)
+			;
+		if (end > lo) {
+			cur[nc].p = &r->keyed[lo];
+			cur[nc++].end = &r->keyed[end];
+		}
+	}
+	cur[nc].p = r->plain;
+	cur[nc++].end = r->plain + r->n_plain;
+	for (;;) {
+		uint32_t next = UINT32_MAX;
+
+		for (size_t k = 0; k < nc; k++)
+			if (cur[k].p < cur[k].end && cur[k].p->rule < next)
+				next = cur[k].p->rule;
+		if (next == UINT32_MAX)
+			return -1;
+		for (size_t k = 0; k < nc; k++) /* two attributes' values can share a hash */
+			while (cur[k].p < cur[k].end && cur[k].p->rule == next)
+				cur[k].p++;
+		if ((v = rule_verdict(r, next, id)) != 0) {
+			*ret_v = v;
+			return (int)next;
+		}
+	}
+
+every_rule:
+	for (size_t i = 0; i < r->n_rules; i++)
+		if ((v = rule_verdict(r, i, id)) != 0) {
+			*ret_v = v;
+			return (int)i;
+		}
+	return -1;
+}
+
 void usb_decide(const struct usb_rules *r, const struct usb_identity *id, time_t now, struct usb_decision *ret)
 {
 	struct usb_decision d = {
@@ -677,33 +805,25 @@ void usb_decide(const struct usb_rules *r, const struct usb_identity *id, time_t
 	};
 	enum usb_action act = r->def;
 	bool storage = false, any = false;
+	int v, ri = first_rule(r, id, &v);
 
-	for (size_t i = 0; i < r->n_rules; i++) {
-		int m = usb_match_eval(r->rules[i].m, id);
-
-		/* a rule that cannot be evaluated on this identity (a string longer
-		 * than any real USB string, an interface list cut short, a hash
-		 * that could not be computed): a block rule blocks, an allowing
-		 * rule is passed over — neither allows what the rule would not */
-		if (m < 0 && r->rules[i].action == USB_ACT_BLOCK) {
-			d.rule = (int)i;
-			d.rule_id = r->rules[i].id;
-			d.reason = "identity_incomplete";
-			d.action = USB_ACT_BLOCK;
-			if (r->rules[i].reqs)
-				d.reqs = r->rules[i].reqs;
-			*ret = d;
-			return;
-		}
-		if (m > 0) {
-			d.rule = (int)i;
-			act = r->rules[i].action;
-			d.rule_id = r->rules[i].id;
-			d.reason = "rule";
-			if (r->rules[i].reqs)
-				d.reqs = r->rules[i].reqs;
-			break;
-		}
+	if (ri >= 0 && v < 0) {
+		d.rule = ri;
+		d.rule_id = r->rules[ri].id;
+		d.reason = "identity_incomplete";
+		d.action = USB_ACT_BLOCK;
+		if (r->rules[ri].reqs)
+			d.reqs = r->rules[ri].reqs;
+		*ret = d;
+		return;
+	}
+	if (ri >= 0) {
+		d.rule = ri;
+		act = r->rules[ri].action;
+		d.rule_id = r->rules[ri].id;
+		d.reason = "rule";
+		if (r->rules[ri].reqs)
+			d.reqs = r->rules[ri].reqs;
 	}
 	if (d.rule >= 0 && act == USB_ACT_BLOCK) {
 		d.action = USB_ACT_BLOCK;

@@ -5,10 +5,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "alloc-util.h"
+#include "strutil.h"
+#include "usb/usb_match.h"
 #include "usb/usb_rules.h"
 
 static struct usb_rules *load(const char *json)
@@ -307,6 +312,213 @@ static void test_bad_sections(void **s)
 	usb_rules_free(r);
 }
 
+/* ---- the rule index against a plain first-match scan (issue 23.4) ---------------- */
+
+static uint32_t rng_state = 0x2545f491u;
+
+static unsigned rnd(unsigned n)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 17;
+	rng_state ^= rng_state << 5;
+	return rng_state % n;
+}
+
+#define PICK(a) ((a)[rnd(sizeof(a) / sizeof((a)[0]))])
+
+static const char *const SERIALS[] = {"A1", "B2", ""};
+static const char *const HASHES[] = {"1111111111111111111111111111111111111111111111111111111111111111",
+                                     "2222222222222222222222222222222222222222222222222222222222222222"};
+static const char *const UGHASHES[] = {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                                       "ERERERERERERERERERERERERERERERERERERERERERE="};
+
+/* one random `match` member: every attribute, keyed operators and not */
+/* One random `match` member: every attribute, keyed operators and not. An
+ * array key gets one value (two for serial_one_of). "serial_equals" is left
+ * out: with "serial" it is the same term given twice. */
+static const struct {
+	const char *key;
+	bool array;
+	const char *v[5];
+} TERMS[] = {
+        {"serial", false, {"A1", "B2", ""}},
+        {"serial", false, {"A1", "B2", ""}},
+        {"serial_one_of", true, {"A1", "B2", ""}},
+        {"serial_none_of", true, {"A1", "B2", ""}},
+        {"serial_all_of", true, {"A1", "B2", ""}},
+        {"serial_equals_ordered", true, {"A1", "B2", ""}},
+        {"serial_match_all", true, {"A1", "B2", ""}},
+        {"vendor", false, {"0781", "05e3"}},
+        {"vendor_one_of", true, {"0781", "05e3"}},
+        {"product", false, {"5581", "0608"}},
+        {"id", false, {"0781:5581", "05e3:0608", "0781:*", "*:*", "0781:0608"}},
+        {"id_one_of", true, {"0781:5581", "0781:*"}},
+        {"id_match_all", true, {"0781:5581", "0781:*"}},
+        {"id_none_of", true, {"0781:5581", "0781:*"}},
+        {"name", false, {"Cruzer", "Hub"}},
+        {"port", false, {"1-1", "1-2"}},
+        {"connect_type", false, {"hotplug", "hardwired"}},
+        {"class", false, {"00", "09"}},
+        {"hash",
+         false,
+         {"1111111111111111111111111111111111111111111111111111111111111111",
+          "2222222222222222222222222222222222222222222222222222222222222222"}},
+        {"usbguard_hash",
+         false,
+         {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "ERERERERERERERERERERERERERERERERERERERERERE="}},
+        {"parent_hash",
+         false,
+         {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "ERERERERERERERERERERERERERERERERERERERERERE="}},
+        {"interfaces_one_of", true, {"08:*:*", "03:*:*"}},
+};
+
+static const char *term_value(size_t t)
+{
+	size_t n = 0;
+
+	while (n < 5 && TERMS[t].v[n])
+		n++;
+	return TERMS[t].v[rnd((unsigned)n)];
+}
+
+static void random_term(char *o, size_t sz)
+{
+	size_t t = rnd(ELEMENTSOF(TERMS));
+
+	if (!TERMS[t].array)
+		snprintf(o, sz, "\"%s\":\"%s\"", TERMS[t].key, term_value(t));
+	else if (strcmp(TERMS[t].key, "serial_one_of") == 0)
+		snprintf(o, sz, "\"%s\":[\"%s\",\"%s\"]", TERMS[t].key, term_value(t), term_value(t));
+	else
+		snprintf(o, sz, "\"%s\":[\"%s\"]", TERMS[t].key, term_value(t));
+}
+
+static void random_identity(struct usb_identity *id)
+{
+	static const char long_serial[600] = {[0 ... 598] = 'x'};
+
+	memset(id, 0, sizeof(*id));
+	id->have = (rnd(12) ? USB_ID_DESC : 0) | (rnd(8) ? USB_ID_SERIAL : 0) | (rnd(3) ? USB_ID_NAMES : 0) |
+	           (rnd(3) ? USB_ID_CONNECT : 0) | (rnd(3) ? USB_ID_HASH : 0) | (rnd(3) ? USB_ID_UGHASH : 0);
+	id->vendor = rnd(2) ? 0x0781 : 0x05e3;
+	id->product = rnd(2) ? 0x5581 : 0x0608;
+	id->dev_class = rnd(2) ? 0 : 9;
+	if (rnd(10)) {
+		const char *serial = PICK(SERIALS);
+
+		usb_identity_set_serial(id, serial, strlen(serial));
+	} else
+		usb_identity_set_serial(id, long_serial, sizeof(long_serial) - 1); /* too long: not known */
+	{
+		const char *name = rnd(2) ? "Cruzer" : "Hub", *ct = rnd(2) ? "hotplug" : "hardwired";
+
+		usb_str_set(&id->name_raw, name, strlen(name));
+		usb_str_set(&id->connect_raw, ct, strlen(ct));
+	}
+	strscpy(id->hash_hex, sizeof(id->hash_hex), PICK(HASHES));
+	if (rnd(6))
+		strscpy(id->ug_hash, sizeof(id->ug_hash), PICK(UGHASHES));
+	if (rnd(6))
+		strscpy(id->ug_parent_hash, sizeof(id->ug_parent_hash), PICK(UGHASHES));
+	if (rnd(6))
+		strscpy(id->port, sizeof(id->port), rnd(2) ? "1-1" : "1-2");
+	id->n_ifaces = 1;
+	id->ifaces[0].cls = rnd(2) ? 8 : 3;
+	id->n_seq = 1;
+	id->seq[0][0] = id->ifaces[0].cls;
+}
+
+/* The index (usb_match_key, first_rule) must pick the same rule as
+ * evaluating every rule in order — the policy's first match, with an
+ * unknown block rule blocking (docs/policy-shape.md) — on random rule lists
+ * over every attribute and operator and on identities missing attributes.
+ * The reference scans usb_match_eval itself; whether usb_match_eval agrees
+ * with USBGuard is tests/integration/usbguard_diff's question. */
+static void test_index_is_first_match(void **s)
+{
+	unsigned keyed_hits = 0, incomplete = 0, defaults = 0;
+
+	(void)s;
+	for (int set = 0; set < 1500; set++) {
+		size_t n = 1 + rnd(40), cap = 64 + n * 700;
+		char *json = malloc(cap);
+		struct usb_match *m[40];
+		int act[40];
+		size_t o;
+		cJSON *j;
+		struct usb_rules *r = NULL;
+		char err[256];
+
+		assert_non_null(json);
+		o = (size_t)snprintf(json, cap, "{\"default\":\"%s\",\"rules\":[", rnd(2) ? "block" : "allow");
+		for (size_t i = 0; i < n; i++) {
+			char mt[1024] = "";
+			size_t mo = 0;
+			unsigned nt = rnd(20) ? 1 + rnd(3) : 0; /* an empty match matches all */
+
+			for (unsigned t = 0; t < nt; t++) {
+				char term[256];
+
+				random_term(term, sizeof(term));
+				*strchr(term, ':') = '\0';
+				if (strstr(mt, term)) /* a key once per match */
+					continue;
+				term[strlen(term)] = ':';
+				mo += (size_t)snprintf(mt + mo, sizeof(mt) - mo, "%s%s", mo ? "," : "", term);
+			}
+			act[i] = (int)rnd(3);
+			o += (size_t)snprintf(json + o, cap - o, "%s{\"id\":\"r%zu\",\"action\":\"%s\",\"match\":{%s}}",
+			                      i ? "," : "", i, (const char *[]){"allow", "block", "readonly"}[act[i]],
+			                      mt);
+		}
+		snprintf(json + o, cap - o, "]}");
+		j = cJSON_Parse(json);
+		assert_non_null(j);
+		if (usb_rules_load(j, &r, err, sizeof(err)) < 0)
+			fail_msg("load: %s in %s", err, json);
+		{
+			const cJSON *it;
+			size_t i = 0;
+
+			cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "rules"))
+			{
+				assert_int_equal(usb_match_compile(cJSON_GetObjectItem(it, "match"), &m[i], NULL, err,
+				                                   sizeof(err)),
+				                 0);
+				i++;
+			}
+		}
+		for (int k = 0; k < 20; k++) {
+			struct usb_identity id;
+			struct usb_decision d;
+			int want = -1, wm = 0;
+
+			random_identity(&id);
+			for (size_t i = 0; i < n && want < 0; i++) {
+				int v = usb_match_eval(m[i], &id);
+
+				if (v > 0 || (v < 0 && act[i] == 1))
+					want = (int)i, wm = v;
+			}
+			usb_decide(r, &id, 0, &d);
+			if (d.rule != want)
+				fail_msg("rule %d, the first match is %d: %s", d.rule, want, json);
+			assert_int_equal(strcmp(d.reason, "identity_incomplete") == 0, want >= 0 && wm < 0);
+			keyed_hits += want >= 0 && wm > 0;
+			incomplete += want >= 0 && wm < 0;
+			defaults += want < 0;
+		}
+		for (size_t i = 0; i < n; i++)
+			usb_match_free(m[i]);
+		usb_rules_free(r);
+		cJSON_Delete(j);
+		free(json);
+	}
+	/* every outcome was reached many times (not a vacuous comparison) */
+	print_message("index: %u matches, %u unknown block rules, %u defaults\n", keyed_hits, incomplete, defaults);
+	assert_true(keyed_hits > 1000 && incomplete > 1000 && defaults > 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -317,6 +529,7 @@ int main(void)
 	        cmocka_unit_test(test_approval_verdicts),
 	        cmocka_unit_test(test_builtin_defaults),
 	        cmocka_unit_test(test_bad_sections),
+	        cmocka_unit_test(test_index_is_first_match),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
