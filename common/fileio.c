@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -248,7 +249,9 @@ int mkdir_p(const char *path, int mode)
 	return 0;
 }
 
-ssize_t read_full(int fd, void *buf, size_t n)
+/* read_full and read_sysfs: through EINTR until n bytes or the end; with
+ * sysfs, a short read that is not whole pages is the end */
+static ssize_t read_loop(int fd, void *buf, size_t n, bool sysfs)
 {
 	size_t got = 0;
 
@@ -262,6 +265,18 @@ ssize_t read_full(int fd, void *buf, size_t n)
 		if (k == 0)
 			break;
 		got += (size_t)k;
+		if (sysfs && got < n && k % 4096 != 0)
+			break;
 	}
 	return (ssize_t)got;
+}
+
+ssize_t read_full(int fd, void *buf, size_t n)
+{
+	return read_loop(fd, buf, n, false);
+}
+
+ssize_t read_sysfs(int fd, void *buf, size_t n)
+{
+	return read_loop(fd, buf, n, true);
 }

@@ -14,6 +14,15 @@ int read_file_capped(const char *path, size_t cap, char **ret_buf, size_t *ret_l
  * only at end of file) or -errno. */
 ssize_t read_full(int fd, void *buf, size_t n);
 
+/* Read a sysfs attribute at fd, up to n bytes, in as few read() calls as
+ * tell its end (issue 23.4: on the USB decision path a system call is most
+ * of the cost): a short read of a regular file or of a text attribute
+ * (generated whole at its first read) is the end; a binary attribute
+ * (`descriptors`) comes at most a page per read(), so a read of whole 4 KiB
+ * blocks reads on. Not for procfs: a seq_file's reads end at records, not
+ * pages. The count read or -errno. */
+ssize_t read_sysfs(int fd, void *buf, size_t n);
+
 /* Read the first line of a (sysfs/proc) file, newline stripped, at most
  * bufsz-1 bytes. */
 int read_one_line(const char *path, char *buf, size_t bufsz);

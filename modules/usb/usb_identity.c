@@ -13,6 +13,7 @@
 
 #include "alloc-util.h"
 #include "base64.h"
+#include "fileio.h"
 #include "rootpath.h"
 #include "strutil.h"
 #include "sha256.h"
@@ -42,31 +43,10 @@ enum usb_connect_type usb_connect_type_from_string(const char *s)
 static ssize_t read_attr(const char *dir, const char *attr, void *buf, size_t cap)
 {
 	_cleanup_close_ int fd = root_openf(O_RDONLY | O_NOCTTY, "%s/%s", dir, attr);
-	size_t len = 0;
 
 	if (fd < 0)
 		return fd;
-	while (len < cap) {
-		ssize_t n = read(fd, (char *)buf + len, cap - len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		/* One read() where one tells the end (issue 23.4: syscalls are
-		 * most of the decision's own cost): a short read of a regular
-		 * file is its end, and so is one of a sysfs text attribute
-		 * (generated whole at its first read). A binary attribute
-		 * (`descriptors`) comes at most a page per read(): a read of a
-		 * whole number of 4 KiB blocks may be such a page, so read on. */
-		if (len < cap && n % 4096 != 0)
-			break;
-	}
-	return (ssize_t)len;
+	return read_sysfs(fd, buf, cap);
 }
 
 void usb_identity_set_string(char *dst, size_t dstsz, const char *raw, size_t n)
