@@ -332,7 +332,6 @@ static const char *const HASHES[] = {"111111111111111111111111111111111111111111
 static const char *const UGHASHES[] = {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
                                        "ERERERERERERERERERERERERERERERERERERERERERE="};
 
-/* one random `match` member: every attribute, keyed operators and not */
 /* One random `match` member: every attribute, keyed operators and not. An
  * array key gets one value (two for serial_one_of). "serial_equals" is left
  * out: with "serial" it is the same term given twice. */
