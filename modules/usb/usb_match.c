@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc-util.h"
+#include "strutil.h"
 #include "usb_match.h"
 
 /* ---- compiled form ------------------------------------------------------------ */
@@ -204,15 +205,13 @@ struct dval {
 	uint16_t vendor, product;
 };
 
-/* v as n lower-case hex digits in out (the policy's spelling of vendor,
- * product and class: "%04x" without snprintf's cost on every rule) */
-static const char *hex_lower(char *out, unsigned v, int n)
+/* v as 2 or 4 lower-case hex digits in out (the policy's spelling of
+ * vendor, product and class; without snprintf's cost on every rule) */
+static const char *hex_lower(char *out, uint16_t v, size_t digits)
 {
-	static const char digits[] = "0123456789abcdef";
+	const uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
 
-	for (int i = n - 1; i >= 0; i--, v >>= 4)
-		out[i] = digits[v & 0xf];
-	out[n] = '\0';
+	hex_encode(digits == 4 ? b : b + 1, digits / 2, out);
 	return out;
 }
 
