@@ -59,11 +59,17 @@
 
 static const struct policy_schema_node req_item = ITEM(POLICY_TYPE_STRING, POLICY_FORMAT_REQUIREMENT, 1, 16);
 static const struct policy_schema_node iface_item = ITEM(POLICY_TYPE_STRING, POLICY_FORMAT_USB_IFACE, 5, 8);
-static const struct policy_schema_node path_item = ITEM(POLICY_TYPE_STRING, POLICY_FORMAT_ABS_PATH, 1, 4096);
 static const struct policy_schema_node pkg_item = ITEM(POLICY_TYPE_STRING, POLICY_FORMAT_PACKAGE, 1, 128);
-static const struct policy_schema_node id_item = ITEM(POLICY_TYPE_STRING, POLICY_FORMAT_ID, 1, 64);
 static const struct policy_schema_node port_item = ITEM(POLICY_TYPE_INT, POLICY_FORMAT_NONE, 1, 65535);
 static const struct policy_schema_node date_item = ITEM(POLICY_TYPE_STRING, POLICY_FORMAT_DATE, 10, 10);
+/* Where a module keeps a value in a fixed buffer, the limit here is the
+ * module's (AV_PATH_MAX - 1, INTEGRITY_PATH_MAX - 1, login's 32-byte names,
+ * USB_STR_MAX - 1 for serials): a document valid here loads in every module
+ * (tests/unit/test_schema_extremes.c walks this table and fails when one
+ * refuses a value at its limit). */
+static const struct policy_schema_node av_path_item = ITEM(POLICY_TYPE_STRING, POLICY_FORMAT_ABS_PATH, 1, 1023);
+static const struct policy_schema_node integrity_path_item = ITEM(POLICY_TYPE_STRING, POLICY_FORMAT_ABS_PATH, 1, 255);
+static const struct policy_schema_node pam_module_item = ITEM(POLICY_TYPE_STRING, POLICY_FORMAT_ID, 1, 31);
 
 /* Every rule cites the requirements it implements; sections may. */
 #define REQS_REQUIRED                                                                                                  \
@@ -125,7 +131,7 @@ static const struct policy_schema_node usb_iface_rule = {.type = POLICY_TYPE_OBJ
 static const struct policy_schema_node device_id_members[] = {
         STR("vendor", true, POLICY_FORMAT_USB_ID, 4, 4, NULL),
         STR("product", true, POLICY_FORMAT_USB_ID, 4, 4, NULL),
-        STR("serial", false, POLICY_FORMAT_TEXT, 1, 256, "absent: every device of the model"),
+        STR("serial", false, POLICY_FORMAT_TEXT, 1, 255, "absent: every device of the model"),
         STR("name", false, POLICY_FORMAT_TEXT, 1, 256, NULL),
         STR("comment", false, POLICY_FORMAT_TEXT, 0, TEXT_MAX, NULL),
         END,
@@ -168,7 +174,7 @@ static const struct policy_schema_node usb_members[] = {
 static const struct policy_schema_node medium_members[] = {
         STR("vendor", true, POLICY_FORMAT_USB_ID, 4, 4, NULL),
         STR("product", true, POLICY_FORMAT_USB_ID, 4, 4, NULL),
-        STR("serial", true, POLICY_FORMAT_TEXT, 1, 256, "approvals name one medium (MEDIA-1: per device identity)"),
+        STR("serial", true, POLICY_FORMAT_TEXT, 1, 255, "approvals name one medium (MEDIA-1: per device identity)"),
         STR("name", false, POLICY_FORMAT_TEXT, 1, 256, NULL),
         END,
 };
@@ -198,8 +204,8 @@ static const struct policy_schema_node carry_members[] = {
 };
 
 static const struct policy_schema_node av_generic_members[] = {
-        STR("process", false, POLICY_FORMAT_TEXT, 1, 256, "process name that must be running"),
-        STR("definitions", false, POLICY_FORMAT_ABS_PATH, 1, 4096,
+        STR("process", false, POLICY_FORMAT_TEXT, 1, 127, "process name that must be running"),
+        STR("definitions", false, POLICY_FORMAT_ABS_PATH, 1, 1023,
             "file or directory whose mtime dates the definitions"),
         {.key = "version_command",
          .type = POLICY_TYPE_STRING_OR_NULL,
@@ -213,13 +219,13 @@ static const struct policy_schema_node av_generic_members[] = {
 static const struct policy_schema_node av_members[] = {
         ENUM("product", true, av_products, NULL),
         STR("clamd_socket", false, POLICY_FORMAT_ABS_PATH, 1, 108, NULL),
-        STR("clamd_database_dir", false, POLICY_FORMAT_ABS_PATH, 1, 4096,
+        STR("clamd_database_dir", false, POLICY_FORMAT_ABS_PATH, 1, 1023,
             "where clamd's daily/main databases are (definitions age, AV-2)"),
-        ARR("full_scan_paths", false, 0, 1, 8, &path_item, "what a scheduled full scan covers (AV-3)"),
+        ARR("full_scan_paths", false, 0, 1, 8, &av_path_item, "what a scheduled full scan covers (AV-3)"),
         OBJ("generic", false, 0, av_generic_members, NULL),
         INT("max_definitions_age_hours", false, 1, 8760, NULL),
         INT("full_scan_interval_days", false, 1, 365, NULL),
-        ARR("watch", false, 0, 0, 64, &path_item, "anti-malware configuration files watched for changes (AV-4)"),
+        ARR("watch", false, 0, 0, 32, &av_path_item, "anti-malware configuration files watched for changes (AV-4)"),
         REQS_OPTIONAL,
         END,
 };
@@ -240,7 +246,7 @@ static const struct policy_schema_node login_members[] = {
         INT("password_minclass", false, 1, 4, NULL),
         INT("session_timeout_seconds", false, 0, 86400, "idle shell sessions end after this (0 = not checked)"),
         BOOL("mfa_required", false, NULL),
-        ARR("mfa_modules", false, 0, 0, 16, &id_item, "PAM modules that count as a second factor"),
+        ARR("mfa_modules", false, 0, 0, 8, &pam_module_item, "PAM modules that count as a second factor"),
         REQS_OPTIONAL,
         END,
 };
@@ -262,14 +268,14 @@ static const struct policy_schema_node patch_members[] = {
 
 static const struct policy_schema_node software_members[] = {
         ENUM("mode", true, sw_modes, NULL),
-        ARR("deny", false, 0, 0, 4096, &pkg_item, NULL),
-        ARR("allow", false, 0, 0, 4096, &pkg_item, NULL),
+        ARR("deny", false, 0, 0, 256, &pkg_item, NULL),
+        ARR("allow", false, 0, 0, 256, &pkg_item, NULL),
         REQS_OPTIONAL,
         END,
 };
 
 static const struct policy_schema_node integrity_members[] = {
-        ARR("files", false, 0, 0, 256, &path_item, NULL),
+        ARR("files", false, 0, 0, 64, &integrity_path_item, NULL),
         INT("recheck_interval_seconds", false, 60, 86400, NULL),
         REQS_OPTIONAL,
         END,
@@ -290,9 +296,9 @@ static const struct policy_schema_node dest_members[] = {
 };
 static const struct policy_schema_node dest_item = {.type = POLICY_TYPE_OBJECT, .members = dest_members};
 static const struct policy_schema_node network_members[] = {
-        ARR("listen_allowed", false, 0, 0, 256, &listen_item, "listening sockets allowed (NET-1)"),
+        ARR("listen_allowed", false, 0, 0, 64, &listen_item, "listening sockets allowed (NET-1)"),
         BOOL("wireless_encryption_required", false, NULL),
-        ARR("allowed_destinations", false, 0, 0, 1024, &dest_item, "absent: not restricted"),
+        ARR("allowed_destinations", false, 0, 0, 64, &dest_item, "absent: not restricted"),
         BOOL("isolate_on_infection", false, "cut the network at once on infection (AV-5)"),
         REQS_OPTIONAL,
         END,
@@ -347,7 +353,7 @@ static const struct policy_schema_node emergency_members[] = {
 static const struct policy_schema_node scope_device_members[] = {
         STR("vendor", false, POLICY_FORMAT_USB_ID, 4, 4, NULL),
         STR("product", false, POLICY_FORMAT_USB_ID, 4, 4, NULL),
-        STR("serial", false, POLICY_FORMAT_TEXT, 1, 256, NULL),
+        STR("serial", false, POLICY_FORMAT_TEXT, 1, 255, NULL),
         END,
 };
 static const struct policy_schema_node scope_members[] = {

@@ -22,7 +22,7 @@
 #define USB_APPROVALS_MAX 4096
 #define USB_HW_MAX        1024
 #define USB_REQS_MAX      128 /* "MEDIA-1,MEDIA-5,..." */
-#define USB_RULE_ID_MAX   64
+#define USB_RULE_ID_MAX   65  /* the schema's ids (POLICY_FORMAT_ID, 64 bytes) and a NUL */
 #define USB_PERSON_MAX    256
 
 enum usb_action {
