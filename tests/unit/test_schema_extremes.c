@@ -11,7 +11,8 @@
  * run time, so a member added later is covered without editing this test) a
  * document is generated with that one member at its limit — a string at its
  * longest, an array or map at its most items, an integer at its largest, an
- * object with every optional member present — and the rest small but valid.
+ * object with every optional member present; and again at its lower limit —
+ * and the rest small but valid.
  * policy_parse() must accept each (else the generator is wrong: the test
  * fails, it does not skip), and then the settings loader of every module
  * that reads the section (mamori-worker's modules and the gate's usb module,
@@ -39,6 +40,7 @@ extern const struct mamori_module *const mamori_modules[];
 
 struct gen {
 	const char *target; /* the path at its limit */
+	bool low;           /* the lower limit: shortest, fewest, smallest */
 	unsigned uniq;      /* makes ids, map keys and free text distinct */
 	unsigned hits;      /* times the target was generated */
 };
@@ -141,7 +143,17 @@ static cJSON *gen_string(struct gen *g, const struct policy_schema_node *n, bool
 
 	if (n->enums)
 		return cJSON_CreateString(n->enums[0]);
-	if (limit) {
+	if (limit && g->low) {
+		for (int64_t len = lo; len <= hi; len++) {
+			char *s = fmt_candidate(n->format, (size_t)len, u);
+
+			if (s) {
+				v = cJSON_CreateString(s);
+				free(s);
+				return v;
+			}
+		}
+	} else if (limit) {
 		for (int64_t len = hi; len >= lo; len--) {
 			char *s = fmt_candidate(n->format, (size_t)len, u);
 
@@ -196,7 +208,7 @@ static cJSON *gen_node(struct gen *g, const struct policy_schema_node *n, const 
 		v = cJSON_CreateObject();
 		for (const struct policy_schema_node *m = n->members; m && m->key; m++) {
 			snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "." : "", m->key);
-			if (m->required || limit || on_the_way(sub, g->target))
+			if (m->required || (limit && !g->low) || on_the_way(sub, g->target))
 				cJSON_AddItemToObject(v, m->key, gen_node(g, m, sub));
 		}
 		if ((n->flags & POLICY_SCHEMA_NONEMPTY) && !v->child && n->members && n->members[0].key) {
@@ -206,7 +218,7 @@ static cJSON *gen_node(struct gen *g, const struct policy_schema_node *n, const 
 		break;
 	case POLICY_TYPE_ARRAY:
 	case POLICY_TYPE_MAP: {
-		int64_t k = limit ? n->max : (n->min > 1 ? n->min : 1);
+		int64_t k = limit ? (g->low ? n->min : n->max) : (n->min > 1 ? n->min : 1);
 
 		if (k > 4096)
 			k = 4096;
@@ -233,10 +245,10 @@ static cJSON *gen_node(struct gen *g, const struct policy_schema_node *n, const 
 		v = gen_string(g, n, limit);
 		break;
 	case POLICY_TYPE_INT:
-		v = cJSON_CreateNumber((double)(limit ? n->max : n->min));
+		v = cJSON_CreateNumber((double)(limit && !g->low ? n->max : n->min));
 		break;
 	case POLICY_TYPE_BOOL:
-		v = cJSON_CreateBool(limit);
+		v = cJSON_CreateBool(limit && !g->low);
 		break;
 	default:
 		fail_msg("%s: schema type %d", path, (int)n->type);
@@ -292,16 +304,16 @@ static int load_module(const struct mamori_module *m, const struct mamori_policy
 	return r;
 }
 
-static void test_every_limit_loads(void **state)
+static void every_limit_loads(bool low)
 {
 	static char paths[4096][PATH_LEN];
+	const char *at = low ? "at its lower limit" : "at its limit";
 	size_t np = 0, checked = 0, refused = 0;
-	(void)state;
 
 	collect(&policy_schema_root, "", paths, &np, 4096);
 	assert_true(np > 100); /* the walk reached the sections */
 	for (size_t i = 0; i < np; i++) {
-		struct gen g = {.target = paths[i]};
+		struct gen g = {.target = paths[i], .low = low};
 		cJSON *doc = gen_node(&g, &policy_schema_root, "");
 		char *text = cJSON_PrintUnformatted(doc);
 		struct mamori_policy *p = NULL;
@@ -319,16 +331,16 @@ static void test_every_limit_loads(void **state)
 		}
 		if (policy_parse(text, strlen(text), &p, &errs) < 0) {
 			policy_errors_print(&errs, stderr, "en");
-			fail_msg("%s at its limit: the generated document does not validate", paths[i]);
+			fail_msg("%s %s: the generated document does not validate", paths[i], at);
 		}
 		/* every refusal is listed, not only the first */
 		for (size_t k = 0; mamori_modules[k]; k++)
 			if (load_module(mamori_modules[k], p, why, sizeof(why)) < 0) {
-				print_error("%s at its limit: valid, but %s\n", paths[i], why);
+				print_error("%s %s: valid, but %s\n", paths[i], at, why);
 				refused++;
 			}
 		if (load_module(&usb_module, p, why, sizeof(why)) < 0) {
-			print_error("%s at its limit: valid, but %s\n", paths[i], why);
+			print_error("%s %s: valid, but %s\n", paths[i], at, why);
 			refused++;
 		}
 		checked++;
@@ -336,16 +348,32 @@ static void test_every_limit_loads(void **state)
 		free(text);
 		cJSON_Delete(doc);
 	}
-	print_message("%zu schema paths, %zu documents at a limit valid, %zu refusals by a module\n", np, checked,
-	              refused);
+	print_message("%zu schema paths, %zu documents %s valid, %zu refusals by a module\n", np, checked,
+	              low ? "at a lower limit" : "at a limit", refused);
 	assert_int_equal(refused, 0);
 	assert_true(checked > np * 9 / 10);
+}
+
+/* the longest string, the most items, the largest integer, every member */
+static void test_every_limit_loads(void **state)
+{
+	(void)state;
+	every_limit_loads(false);
+}
+
+/* the shortest string, the fewest items (none where none is allowed), the
+ * smallest integer, false */
+static void test_every_lower_limit_loads(void **state)
+{
+	(void)state;
+	every_limit_loads(true);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_every_limit_loads),
+	        cmocka_unit_test(test_every_lower_limit_loads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
