@@ -187,6 +187,233 @@ int policy_parse(const char *buf, size_t len, struct mamori_policy **ret, struct
 	return 0;
 }
 
+/* ---- usb.rules one rule at a time (mamorid) ------------------------------------ */
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* One JSON value after whitespace at *pos, parsed alone; *pos moves past it.
+ * It must begin with `first` ('"', '{'; 0: any value). A value parsed alone
+ * is the value the whole document's parse makes of it, but for what cJSON
+ * allows before a document and JSON does not inside one: a byte-order mark. */
+static cJSON *parse_one(const char **pos, const char *end, char first)
+{
+	const char *p = skip_ws(*pos, end), *e = NULL;
+	cJSON *v;
+
+	if (p >= end || (first && *p != first) || (unsigned char)*p == 0xEF)
+		return NULL;
+	v = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &e, false);
+	if (v && (!e || e <= p || e > end)) {
+		cJSON_Delete(v);
+		v = NULL;
+	}
+	if (v)
+		*pos = e;
+	return v;
+}
+
+/* A key and its colon; NULL when the text is not that. */
+static cJSON *parse_key(const char **pos, const char *end)
+{
+	cJSON *k = parse_one(pos, end, '"');
+	const char *p;
+
+	if (!k)
+		return NULL;
+	p = skip_ws(*pos, end);
+	if (p >= end || *p != ':' || !cJSON_IsString(k)) {
+		cJSON_Delete(k);
+		return NULL;
+	}
+	*pos = p + 1;
+	return k;
+}
+
+/* The '[' of the first "rules" member of the first top-level "usb" member,
+ * every value before it parsed alone as cJSON parses it in the document;
+ * NULL for anything else (no such array, text that is not JSON). */
+static const char *find_usb_rules(const char *buf, const char *end)
+{
+	const char *p = skip_ws(buf, end);
+	bool in_usb = false;
+
+	if (p >= end || *p != '{')
+		return NULL;
+	p++;
+	for (;;) {
+		cJSON *k = parse_key(&p, end);
+		bool descend;
+
+		if (!k)
+			return NULL;
+		descend = strcmp(k->valuestring, in_usb ? "rules" : "usb") == 0;
+		cJSON_Delete(k);
+		p = skip_ws(p, end);
+		if (descend && in_usb)
+			return p < end && *p == '[' ? p : NULL;
+		if (descend) {
+			if (p >= end || *p != '{')
+				return NULL;
+			p++;
+			in_usb = true;
+			continue;
+		}
+		{
+			cJSON *v = parse_one(&p, end, 0);
+
+			if (!v)
+				return NULL;
+			cJSON_Delete(v);
+		}
+		p = skip_ws(p, end);
+		if (p >= end || *p != ',')
+			return NULL; /* the object ends before a usb.rules */
+		p++;
+	}
+}
+
+void policy_array_iter_init(struct policy_array_iter *it, const char *text, size_t len)
+{
+	*it = (struct policy_array_iter){.p = text, .end = text + len};
+}
+
+int policy_array_iter_next(struct policy_array_iter *it, cJSON **ret)
+{
+	const char *p = skip_ws(it->p, it->end);
+
+	*ret = NULL;
+	if (it->done)
+		return 0;
+	if (it->n == 0 && !it->opened) {
+		if (p >= it->end || *p != '[')
+			return -EINVAL;
+		it->opened = true;
+		p = skip_ws(p + 1, it->end);
+		if (p < it->end && *p == ']') {
+			it->done = true;
+			it->p = p + 1;
+			return 0;
+		}
+	} else {
+		if (p >= it->end)
+			return -EINVAL;
+		if (*p == ']') {
+			it->done = true;
+			it->p = p + 1;
+			return 0;
+		}
+		if (*p != ',')
+			return -EINVAL;
+		p++;
+	}
+	/* every item of the arrays read this way is an object */
+	*ret = parse_one(&p, it->end, '{');
+	if (!*ret)
+		return -EINVAL;
+	it->p = p;
+	it->n++;
+	return 1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Each rule of the array at rs validated as the document's validator does
+ * (schema, count, unique ids); *ret_end after its ']', *ret_n rules. 0, or
+ * negative when any of it is not so. */
+static int check_rules(const char *rs, const char *end, const char **ret_end, size_t *ret_n)
+{
+	_cleanup_free_ struct policy_errors *errs = malloc(sizeof(*errs));
+	_cleanup_free_ char **ids = NULL;
+	int64_t max = policy_schema_max_items("usb", "rules");
+	struct policy_array_iter it;
+	size_t n = 0;
+	cJSON *rule;
+	int r = 0;
+
+	if (!errs || max < 0 || !(ids = calloc((size_t)max + 1, sizeof(*ids))))
+		return -ENOMEM;
+	policy_errors_init(errs);
+	policy_array_iter_init(&it, rs, (size_t)(end - rs));
+	while (r == 0 && (r = policy_array_iter_next(&it, &rule)) > 0) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(rule, "id");
+
+		r = (int64_t)n >= max ? -E2BIG : policy_schema_validate_item("usb", "rules", n, rule, errs);
+		if (r == 0 && !(ids[n] = strdup(cJSON_GetStringValue(id))))
+			r = -ENOMEM; /* the schema requires a string id */
+		cJSON_Delete(rule);
+		if (r == 0)
+			n++;
+	}
+	if (r == 0) {
+		qsort(ids, n, sizeof(*ids), cmp_str);
+		for (size_t i = 1; i < n && r == 0; i++)
+			if (strcmp(ids[i - 1], ids[i]) == 0)
+				r = -EEXIST;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	*ret_end = it.p;
+	*ret_n = n;
+	return r;
+}
+
+int policy_parse_usb_streamed(const char *buf, size_t len, struct mamori_policy **ret, struct policy_errors *errs)
+{
+	const char *end = buf + len, *rs, *re = NULL;
+	_cleanup_free_ struct policy_errors *shell_errs = NULL;
+	_cleanup_free_ char *shell = NULL;
+	struct mamori_policy *p = NULL;
+	cJSON *usb, *raw;
+	char *copy;
+	size_t n = 0, sl;
+
+	if (!buf || len > POLICY_SIZE_MAX || !utf8_valid(buf, len) || memchr(buf, '\0', len))
+		return policy_parse(buf, len, ret, errs);
+	install_hooks();
+	rs = find_usb_rules(buf, end);
+	if (!rs || check_rules(rs, end, &re, &n) < 0)
+		return policy_parse(buf, len, ret, errs);
+	/* the document with "rules": [] — validated whole; the rules were */
+	sl = (size_t)(rs - buf) + 2 + (size_t)(end - re);
+	shell = malloc(sl);
+	shell_errs = malloc(sizeof(*shell_errs));
+	if (!shell || !shell_errs)
+		return policy_parse(buf, len, ret, errs);
+	memcpy(shell, buf, (size_t)(rs - buf));
+	memcpy(shell + (rs - buf), "[]", 2);
+	memcpy(shell + (rs - buf) + 2, re, (size_t)(end - re));
+	policy_errors_init(shell_errs);
+	if (policy_parse(shell, sl, &p, shell_errs) < 0)
+		return policy_parse(buf, len, ret, errs);
+	free(TAKE_PTR(shell));
+	/* the rules' text in place of the empty array, as a raw node */
+	usb = cJSON_GetObjectItemCaseSensitive(p->doc, "usb");
+	copy = policy_mem_alloc((size_t)(re - rs) + 1);
+	raw = copy ? cJSON_CreateRaw("") : NULL;
+	if (!raw || !cJSON_ReplaceItemInObjectCaseSensitive(usb, "rules", raw)) {
+		cJSON_Delete(raw);
+		policy_mem_free(copy);
+		policy_free(p);
+		return policy_parse(buf, len, ret, errs);
+	}
+	memcpy(copy, rs, (size_t)(re - rs));
+	copy[re - rs] = '\0';
+	policy_mem_free(raw->valuestring);
+	raw->valuestring = copy;
+	raw->valueint = (int)n;
+	raw->valuedouble = (double)n;
+	*ret = p;
+	return 0;
+}
+
 int policy_load_unsigned(const char *path, struct mamori_policy **ret, struct policy_errors *errs)
 {
 	_cleanup_free_ char *buf = NULL;

@@ -10,6 +10,7 @@
 #ifndef MAMORI_POLICY_H
 #define MAMORI_POLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,31 @@ struct mamori_policy;
  * -EINVAL (document invalid: every problem is in errs), -EFBIG (larger than
  * POLICY_SIZE_MAX) or -ENOMEM, and *ret is untouched. errs may be NULL. */
 int policy_parse(const char *buf, size_t len, struct mamori_policy **ret, struct policy_errors *errs);
+
+/* policy_parse() for mamorid, whose only large section is usb.rules (a
+ * city's allowlist: ~730 bytes of cJSON tree a rule): the same verdict and
+ * the same errors, but a valid document's usb.rules is never one tree. Each
+ * rule is parsed alone and validated against the schema's rule, the count
+ * and the unique ids are checked, the rest of the document is parsed and
+ * validated whole with "rules": [] — and the policy's usb.rules is then a
+ * cJSON_Raw node holding the array's text (valueint: the number of rules),
+ * read a rule at a time with policy_array_iter (modules/usb/usb_rules.c).
+ * Any document it cannot take that way (invalid, no usb.rules, not the
+ * shape it expects) is parsed by policy_parse() instead, so verdict and
+ * errors are always policy_parse()'s. */
+int policy_parse_usb_streamed(const char *buf, size_t len, struct mamori_policy **ret, struct policy_errors *errs);
+
+/* The items of a JSON array of objects from its text, one at a time (each
+ * parsed alone, as in the whole document). next(): 1 and *ret (the caller
+ * cJSON_Delete()s it), 0 after the last, -EINVAL where the text is not an
+ * array of objects. */
+struct policy_array_iter {
+	const char *p, *end;
+	size_t n;
+	bool opened, done;
+};
+void policy_array_iter_init(struct policy_array_iter *it, const char *text, size_t len);
+int policy_array_iter_next(struct policy_array_iter *it, cJSON **ret);
 
 /* Read a file (path as given: the caller resolves it under the root prefix)
  * and parse it, without any signature: only for the explicit

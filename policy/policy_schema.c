@@ -1005,6 +1005,45 @@ int policy_schema_validate(const cJSON *doc, struct policy_errors *errs)
 	return errs->n + errs->dropped > before ? -EINVAL : 0;
 }
 
+/* The node of a top-level section's member ("usb", "rules"), or NULL. */
+static const struct policy_schema_node *member_node(const char *section, const char *key)
+{
+	const struct policy_schema_node *sec = NULL;
+
+	for (const struct policy_schema_node *k = policy_schema_root.members; k->key; k++)
+		if (strcmp(k->key, section) == 0)
+			sec = k;
+	if (!sec || sec->type != POLICY_TYPE_OBJECT)
+		return NULL;
+	for (const struct policy_schema_node *k = sec->members; k->key; k++)
+		if (strcmp(k->key, key) == 0)
+			return k;
+	return NULL;
+}
+
+int policy_schema_validate_item(const char *section, const char *key, size_t i, const cJSON *item,
+                                struct policy_errors *errs)
+{
+	const struct policy_schema_node *arr = member_node(section, key);
+	struct jpath jp = {.len = 0};
+	size_t before = errs->n + errs->dropped;
+
+	if (!arr || arr->type != POLICY_TYPE_ARRAY)
+		return -ENOENT;
+	(void)jpath_push(&jp, section, 0, false);
+	(void)jpath_push(&jp, key, 0, false);
+	(void)jpath_push(&jp, NULL, i, true);
+	validate_node(arr->items, item, &jp, errs);
+	return errs->n + errs->dropped > before ? -EINVAL : 0;
+}
+
+int64_t policy_schema_max_items(const char *section, const char *key)
+{
+	const struct policy_schema_node *arr = member_node(section, key);
+
+	return arr && arr->type == POLICY_TYPE_ARRAY ? arr->max : -ENOENT;
+}
+
 /* ---- JSON Schema -------------------------------------------------------------- */
 
 static cJSON *node_to_schema(const struct policy_schema_node *node);

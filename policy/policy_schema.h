@@ -81,6 +81,16 @@ extern const struct policy_schema_node policy_schema_root;
  * if none was found, -EINVAL otherwise. Never allocates. */
 int policy_schema_validate(const cJSON *doc, struct policy_errors *errs);
 
+/* One item of the array member `key` of the top-level section `section`
+ * ("usb", "rules"), validated exactly as policy_schema_validate() validates
+ * it inside a document; errors are named "usb.rules[i]...". Returns 0,
+ * -EINVAL (errors added) or -ENOENT (no such array in the schema). The
+ * array's own rules (count, unique ids) are the caller's:
+ * policy_schema_max_items() gives the count limit. */
+int policy_schema_validate_item(const char *section, const char *key, size_t i, const cJSON *item,
+                                struct policy_errors *errs);
+int64_t policy_schema_max_items(const char *section, const char *key);
+
 /* Build the JSON Schema (draft 2020-12) of the table. Returns 0 or -ENOMEM;
  * *ret is the caller's (cJSON_Delete). */
 int policy_schema_to_json(cJSON **ret);

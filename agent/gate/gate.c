@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -272,110 +271,13 @@ static void worker_gone(const char *why)
 
 /* ---- policy --------------------------------------------------------------- */
 
-/* The document the worker sends is parsed into a cJSON tree of tens of
- * thousands of small nodes (a city's allowlist), alive only until the usb
- * module has compiled its rules and shrink_policy() has kept the sections
- * read later. In malloc every node paid a chunk header and rounding (140 KB
- * on 343 KB of nodes for 1,000 rules) and the freed tree left the heap
- * grown under the compiled rules: the gate's peak (issue 19: VmRSS, issue
- * 23: VmHWM). Here that one tree is bump-allocated in mmap'd chunks that go
- * back to the kernel whole when it is freed (doc_policy_free). Every other
- * cJSON allocation of the gate stays in malloc: the arena takes
- * allocations only while doc_arena.active, and its free() ignores its own
- * pointers. cJSON is used by the main thread only (the spool's syncer
- * thread only writes and fsyncs). Measured under the bench's 1,000-rule
- * policy (tests/bench/usb.sh): VmHWM 3 216 → 3 148 KB. */
-#define DOC_CHUNK ((size_t)256 * 1024)
-_Static_assert(_Alignof(cJSON) <= 8, "the arena rounds cJSON's allocations to 8 bytes");
-
-struct doc_chunk {
-	struct doc_chunk *next;
-	size_t size, used; /* size: the mapping's */
-	max_align_t data[];
-};
-
-static struct {
-	struct doc_chunk *chunks;
-	bool active;
-	const struct mamori_policy *owner; /* the one policy whose tree is here */
-} doc_arena;
-
-static void *doc_malloc(size_t n)
-{
-	/* cJSON allocates only its nodes and strings here: 8-byte alignment is
-	 * all they need (most strings of a rule are 3 to 8 bytes; 16-byte
-	 * rounding cost 38 KB on the bench's 1,000 rules) */
-	size_t a = (n + 7) & ~(size_t)7, hdr = offsetof(struct doc_chunk, data);
-	struct doc_chunk *c = doc_arena.chunks;
-	void *p;
-
-	if (!doc_arena.active)
-		return malloc(n);
-	if (n > POLICY_SIZE_MAX)
-		return NULL; /* larger than any document: never rounded past SIZE_MAX */
-	if (!c || a > c->size - hdr - c->used) {
-		size_t sz = a + hdr > DOC_CHUNK ? (a + hdr + 4095) & ~(size_t)4095 : DOC_CHUNK;
-
-		c = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (c == MAP_FAILED)
-			return NULL; /* the parse fails: policy_parse reports it */
-		c->next = doc_arena.chunks;
-		c->size = sz;
-		c->used = 0;
-		doc_arena.chunks = c;
-	}
-	p = (char *)c->data + c->used;
-	c->used += a;
-	return p;
-}
-
-static void doc_free(void *p)
-{
-	for (const struct doc_chunk *c = doc_arena.chunks; c; c = c->next)
-		if ((const char *)p >= (const char *)c && (const char *)p < (const char *)c + c->size)
-			return; /* the whole chunk goes with doc_release() */
-	free(p);
-}
-
-static void doc_release(void)
-{
-	while (doc_arena.chunks) {
-		struct doc_chunk *c = doc_arena.chunks;
-
-		doc_arena.chunks = c->next;
-		munmap(c, c->size);
-	}
-}
-
-/* policy_parse() of the worker's document into the arena. When the last
- * one still lives there (its shrink failed), into malloc: one tree at a time
- * in the arena, released whole. */
-static int doc_policy_parse(const char *buf, size_t len, struct mamori_policy **ret, struct policy_errors *errs)
-{
-	bool use = !doc_arena.owner;
-	int r;
-
-	doc_arena.active = use;
-	r = policy_parse(buf, len, ret, errs);
-	doc_arena.active = false;
-	if (use) {
-		if (r < 0)
-			doc_release(); /* the failed parse's nodes: no chunk outlives its tree */
-		else
-			doc_arena.owner = *ret;
-	}
-	return r;
-}
-
-/* Every policy_free() of the gate: the arena goes when its policy does. */
-static void doc_policy_free(struct mamori_policy *p)
-{
-	policy_free(p);
-	if (p && p == doc_arena.owner) {
-		doc_arena.owner = NULL;
-		doc_release();
-	}
-}
+/* The document the worker sends is parsed with policy_parse_usb_streamed():
+ * a city's allowlist (usb.rules, ~730 bytes of cJSON tree a rule) is never
+ * one tree here — each rule is parsed, validated and later compiled by the
+ * usb module alone, and the policy keeps the rules' text until the module
+ * has compiled them and shrink_policy() drops it. The tree of the whole
+ * document and the compiled rules together were the gate's peak (issue 23:
+ * VmHWM); an arena for that tree (issue 19) is no longer needed. */
 
 /* The usb module has compiled its rules (it copies what it needs); of the
  * document only the exceptions are read later. Keep a policy of just those:
@@ -402,7 +304,7 @@ static void shrink_policy(void)
 	policy_errors_init(&errs);
 	if (!text || policy_parse(text, strlen(text), &sp, &errs) < 0)
 		return; /* keep the whole document */
-	doc_policy_free(G.policy);
+	policy_free(G.policy);
 	G.policy = sp;
 	G.ctx.policy = sp;
 	shrunk = sp;
@@ -471,8 +373,8 @@ static void apply_policy_fd(int fd, const char *sha256)
 		return;
 	/* the worker verified the signature; parsing again gives our own copy */
 	policy_errors_init(&errs);
-	r = doc_policy_parse(buf, len, &p, &errs);
-	free(TAKE_PTR(buf)); /* the tree holds it all now: not kept through the load (issue 23) */
+	r = policy_parse_usb_streamed(buf, len, &p, &errs);
+	free(TAKE_PTR(buf)); /* the policy holds what it needs (usb.rules as text): not kept through the load */
 	if (r < 0) {
 		log_error_errno(r, "policy from the worker does not parse: keeping the running one");
 		return;
@@ -480,7 +382,7 @@ static void apply_policy_fd(int fd, const char *sha256)
 	if (is_retired) {
 		struct mamori_policy *rp = retired_policy(p);
 
-		doc_policy_free(p);
+		policy_free(p);
 		if (!rp) {
 			log_error("retired terminal: the block-all policy does not parse: keeping the running one");
 			return;
@@ -498,7 +400,7 @@ static void apply_policy_fd(int fd, const char *sha256)
 			log_error_errno(r, "usb: keeps its previous rules");
 		usb_module_tick(G.mod_state); /* exceptions bound to the old version end now */
 	}
-	doc_policy_free(old);
+	policy_free(old);
 	if (G.mod_state)
 		shrink_policy();
 	strscpy(last_sha, sizeof(last_sha), sha256 ? sha256 : "");
@@ -955,7 +857,6 @@ int main(int argc, char **argv)
 	uint64_t wd;
 	sigset_t mask;
 
-	policy_mem_set_hooks(doc_malloc, doc_free); /* cJSON's: the policy document's arena */
 	while ((c = getopt_long(argc, argv, "r:c:fap:ul:ow:Vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
@@ -1106,7 +1007,7 @@ int main(int argc, char **argv)
 			struct mamori_policy *rp = retired_policy(G.policy);
 
 			if (rp) {
-				doc_policy_free(G.policy);
+				policy_free(G.policy);
 				G.policy = rp;
 				G.ctx.policy = rp;
 				log_notice("retired terminal (MDM-3): every USB device stays blocked");
@@ -1251,7 +1152,7 @@ int main(int argc, char **argv)
 	}
 	if (G.mod_state)
 		mamori_module_stop(G.mod, G.mod_state);
-	doc_policy_free(G.policy);
+	policy_free(G.policy);
 	spool_close(); /* what is still queued is sent by the next mamorid */
 	for (size_t i = 0; i < G.n_queue; i++)
 		free(G.queue[i].buf);

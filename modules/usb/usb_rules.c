@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "alloc-util.h"
+#include "policy.h"
 #include "strutil.h"
 #include "time-util.h"
 #include "usb_match.h"
@@ -425,12 +426,92 @@ static int index_rules(struct usb_rules *r)
 	return 0;
 }
 
+/* One rule, usb.rules[i], into r->rules[i]. */
+static int load_rule(struct usb_rules *r, int i, const cJSON *it, char *err, size_t errsz)
+{
+	struct rule *ru = &r->rules[i];
+	const char *id, *act;
+	char rid[USB_RULE_ID_MAX], reqs[USB_REQS_MAX];
+	size_t idlen, rlen;
+	const cJSON *ifs;
+	int k;
+
+	r->n_rules = (size_t)i + 1; /* so that free() sees partial rules */
+	if (!cJSON_IsObject(it))
+		FAIL("usb.rules[%d]: not an object", i);
+	if (get_str(it, "id", &id) < 0 || !id || strscpy(rid, sizeof(rid), id) < 0)
+		FAIL("usb.rules[%d].id: missing or longer than %d bytes", i, USB_RULE_ID_MAX - 1);
+	if (get_str(it, "action", &act) < 0 || (ru->action = usb_action_from_string(act)) == _USB_ACT_INVALID)
+		FAIL("usb.rules[%d] (%s).action: not one of allow, block, readonly, allow_if_encrypted", i, rid);
+	{
+		char e[192];
+
+		k = usb_match_compile(get(it, "match"), &ru->m, &r->needs, e, sizeof(e));
+		if (k == -ENOMEM)
+			return k;
+		if (k < 0)
+			FAIL("usb.rules[%d] (%s).%s", i, rid, e);
+	}
+	if ((ifs = get(it, "interfaces"))) {
+		size_t n_allow = 0;
+
+		k = parse_pats(ifs, &ru->allow, &n_allow);
+		ru->n_allow = (uint16_t)n_allow;
+		if (k == -ENOMEM)
+			return k;
+		if (k < 0)
+			FAIL("usb.rules[%d] (%s).interfaces: expected up to %d \"cc:ss:pp\" patterns", i, rid,
+			     USB_RULE_PATS_MAX);
+		ru->has_allow = true;
+	}
+	if (get_reqs(it, NULL, reqs, sizeof(reqs)) < 0)
+		FAIL("usb.rules[%d] (%s).requirements: bad requirement IDs", i, rid);
+	idlen = strlen(rid);
+	rlen = strlen(reqs);
+	ru->id = malloc(idlen + 1 + rlen + 1);
+	if (!ru->id)
+		return -ENOMEM;
+	memcpy(ru->id, rid, idlen + 1);
+	memcpy(ru->id + idlen + 1, reqs, rlen + 1);
+	ru->reqs = rlen ? ru->id + idlen + 1 : NULL;
+	return 0;
+}
+
+/* usb.rules: an array, or (mamorid, policy_parse_usb_streamed) a raw node
+ * with the array's text and the number of its rules, read a rule at a time
+ * so that the allowlist is never one cJSON tree. */
 static int load_rules(struct usb_rules *r, const cJSON *a, char *err, size_t errsz)
 {
 	const cJSON *it;
 	size_t n;
 	int i = 0, k;
 
+	if (cJSON_IsRaw(a)) {
+		struct policy_array_iter iter;
+		cJSON *rule;
+
+		if (!a->valuestring || a->valueint < 0)
+			FAIL("usb.rules: not an array");
+		n = (size_t)a->valueint;
+		if (n > USB_RULES_MAX)
+			FAIL("usb.rules: more than %d rules", USB_RULES_MAX);
+		r->rules = calloc(n ? n : 1, sizeof(*r->rules));
+		if (!r->rules)
+			return -ENOMEM;
+		policy_array_iter_init(&iter, a->valuestring, strlen(a->valuestring));
+		while ((k = policy_array_iter_next(&iter, &rule)) > 0) {
+			k = (size_t)i < n ? load_rule(r, i, rule, err, errsz) : -E2BIG;
+			cJSON_Delete(rule);
+			if (k == -E2BIG)
+				FAIL("usb.rules: more rules than the %zu counted", n);
+			if (k < 0)
+				return k;
+			i++;
+		}
+		if (k < 0 || (size_t)i != n)
+			FAIL("usb.rules: not the array of %zu rules that was validated", n);
+		return index_rules(r);
+	}
 	if (!cJSON_IsArray(a))
 		FAIL("usb.rules: not an array");
 	n = (size_t)cJSON_GetArraySize(a);
@@ -441,51 +522,9 @@ static int load_rules(struct usb_rules *r, const cJSON *a, char *err, size_t err
 		return -ENOMEM;
 	cJSON_ArrayForEach(it, a)
 	{
-		struct rule *ru = &r->rules[i];
-		const char *id, *act;
-		char rid[USB_RULE_ID_MAX], reqs[USB_REQS_MAX];
-		size_t idlen, rlen;
-		const cJSON *ifs;
-
-		r->n_rules = (size_t)i + 1; /* so that free() sees partial rules */
-		if (!cJSON_IsObject(it))
-			FAIL("usb.rules[%d]: not an object", i);
-		if (get_str(it, "id", &id) < 0 || !id || strscpy(rid, sizeof(rid), id) < 0)
-			FAIL("usb.rules[%d].id: missing or longer than %d bytes", i, USB_RULE_ID_MAX - 1);
-		if (get_str(it, "action", &act) < 0 || (ru->action = usb_action_from_string(act)) == _USB_ACT_INVALID)
-			FAIL("usb.rules[%d] (%s).action: not one of allow, block, readonly, allow_if_encrypted", i,
-			     rid);
-		{
-			char e[192];
-
-			k = usb_match_compile(get(it, "match"), &ru->m, &r->needs, e, sizeof(e));
-			if (k == -ENOMEM)
-				return k;
-			if (k < 0)
-				FAIL("usb.rules[%d] (%s).%s", i, rid, e);
-		}
-		if ((ifs = get(it, "interfaces"))) {
-			size_t n_allow = 0;
-
-			k = parse_pats(ifs, &ru->allow, &n_allow);
-			ru->n_allow = (uint16_t)n_allow;
-			if (k == -ENOMEM)
-				return k;
-			if (k < 0)
-				FAIL("usb.rules[%d] (%s).interfaces: expected up to %d \"cc:ss:pp\" patterns", i, rid,
-				     USB_RULE_PATS_MAX);
-			ru->has_allow = true;
-		}
-		if (get_reqs(it, NULL, reqs, sizeof(reqs)) < 0)
-			FAIL("usb.rules[%d] (%s).requirements: bad requirement IDs", i, rid);
-		idlen = strlen(rid);
-		rlen = strlen(reqs);
-		ru->id = malloc(idlen + 1 + rlen + 1);
-		if (!ru->id)
-			return -ENOMEM;
-		memcpy(ru->id, rid, idlen + 1);
-		memcpy(ru->id + idlen + 1, reqs, rlen + 1);
-		ru->reqs = rlen ? ru->id + idlen + 1 : NULL;
+		k = load_rule(r, i, it, err, errsz);
+		if (k < 0)
+			return k;
 		i++;
 	}
 	return index_rules(r);
