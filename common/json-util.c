@@ -50,3 +50,21 @@ int json_member_twice(const cJSON *j, const char **ret)
 			return r;
 	return cJSON_IsObject(j) && n >= 2 ? object_twice(j, n, ret) : 0;
 }
+
+bool json_escaped_nul(const char *buf, size_t len)
+{
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (!in_string) {
+			in_string = buf[i] == '"';
+		} else if (buf[i] == '"') {
+			in_string = false;
+		} else if (buf[i] == '\\') {
+			if (len - i > 5 && memcmp(buf + i + 1, "u0000", 5) == 0)
+				return true;
+			i++; /* the escaped character: \\ or \" does not end or start anything */
+		}
+	}
+	return false;
+}

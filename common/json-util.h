@@ -39,4 +39,11 @@ static inline bool json_only_keys(const cJSON *o, const char *const *keys)
  * object of many members. */
 int json_member_twice(const cJSON *j, const char **ret);
 
+/* true when a string of the JSON text buf[0..len) holds the escape \u0000.
+ * cJSON decodes it into a C string as the string's end: "AB\u0000CD" is
+ * read as "AB" — a serial, an id or a path that means something else than
+ * what was written (and signed). Inputs where a string is a name refuse it,
+ * as they refuse a raw NUL byte. */
+bool json_escaped_nul(const char *buf, size_t len);
+
 #endif

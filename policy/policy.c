@@ -147,7 +147,8 @@ int policy_parse(const char *buf, size_t len, struct mamori_policy **ret, struct
 		policy_errors_add(errs, POLICY_ERROR_TOO_BIG, "", arg);
 		return -EFBIG;
 	}
-	if (!buf || !utf8_valid(buf, len) || memchr(buf, '\0', len)) {
+	/* a NUL, raw or escaped, would end a string where cJSON reads it */
+	if (!buf || !utf8_valid(buf, len) || memchr(buf, '\0', len) || json_escaped_nul(buf, len)) {
 		policy_errors_add(errs, POLICY_ERROR_ENCODING, "", NULL);
 		return -EINVAL;
 	}
@@ -375,7 +376,8 @@ int policy_parse_usb_streamed(const char *buf, size_t len, struct mamori_policy 
 	char *copy;
 	size_t n = 0, sl;
 
-	if (!buf || len > POLICY_SIZE_MAX || !utf8_valid(buf, len) || memchr(buf, '\0', len))
+	if (!buf || len > POLICY_SIZE_MAX || !utf8_valid(buf, len) || memchr(buf, '\0', len) ||
+	    json_escaped_nul(buf, len))
 		return policy_parse(buf, len, ret, errs);
 	install_hooks();
 	rs = find_usb_rules(buf, end);

@@ -96,6 +96,8 @@ int approval_doc_parse(const char *buf, size_t len, struct approval_doc *ret, co
 	*ret_why = "not a JSON object";
 	if (len > APPROVAL_DOC_MAX)
 		return (*ret_why = "too large"), -EBADMSG;
+	if (memchr(buf, '\0', len) || json_escaped_nul(buf, len))
+		return (*ret_why = "holds a NUL character (a serial or a name would end there)"), -EBADMSG;
 	doc = cJSON_ParseWithLength(buf, len);
 	if (!cJSON_IsObject(doc))
 		return -EBADMSG;

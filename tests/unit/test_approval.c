@@ -175,6 +175,18 @@ static void test_parse_carry_out(void **state)
 	assert_int_equal(parse_mutated(ok, "\"0781\"", "\"0G81\""), -EBADMSG);
 	/* the window backwards */
 	assert_int_equal(parse_mutated(ok, "\"not_before\":100", "\"not_before\":300"), -EBADMSG);
+	/* an escaped NUL: cJSON would read the serial "S\u0000-1" as "S", and the
+	 * approval would name another stick */
+	{
+		char buf[2048];
+		const char *at = strstr(ok, "S-1");
+
+		snprintf(buf, sizeof(buf), "%.*sS\\u0000-1%s", (int)(at - ok), ok, at + 3);
+		assert_int_equal(approval_doc_parse(buf, strlen(buf), &d, &why), -EBADMSG);
+		snprintf(buf, sizeof(buf), "%.*sS\\\\u0000-1%s", (int)(at - ok), ok, at + 3);
+		assert_int_equal(approval_doc_parse(buf, strlen(buf), &d, &why), 0); /* a backslash, as text */
+		assert_string_equal(d.a[0].serial, "S\\u0000-1");
+	}
 }
 
 /* an approved exception of a requirement (issue 16.3): its own exact fields */

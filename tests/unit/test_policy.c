@@ -347,6 +347,25 @@ static void test_document_level(void **state)
 	policy_errors_init(&errs);
 	assert_int_equal(policy_parse("{}\0{}", 5, &p, &errs), -EINVAL);
 	assert_int_equal(errs.e[0].code, POLICY_ERROR_ENCODING);
+	/* an escaped NUL ends the string where cJSON reads it: an allow rule
+	 * for serial "AB\u0000CD" would allow the stick whose serial is "AB" */
+	expect_one(HEAD
+	           ",'usb':{'default':'block','rules':[{'id':'a','action':'allow','match':{'serial':'AB\\u0000CD'},"
+	           "'requirements':['MEDIA-1']}]}}",
+	           POLICY_ERROR_ENCODING, "");
+	expect_one(HEAD ",'comment\\u0000x':1}", POLICY_ERROR_ENCODING, "");
+	/* a backslash and "u0000" as text is not one; \u0001 is a control
+	 * character, refused by the format (TEXT) at its path */
+	assert_int_equal(parse_str(HEAD ",'usb':{'default':'block','rules':[{'id':'a','action':'allow','match':{"
+	                                "'serial':'AB\\\\u0000CD'},'requirements':['MEDIA-1']}]}}",
+	                           &p, &errs),
+	                 0);
+	policy_free(p);
+	p = NULL;
+	expect_one(HEAD
+	           ",'usb':{'default':'block','rules':[{'id':'a','action':'allow','match':{'serial':'AB\\u0001CD'},"
+	           "'requirements':['MEDIA-1']}]}}",
+	           POLICY_ERROR_FORMAT, "usb.rules[0].match.serial");
 	/* size cap */
 	big = malloc(POLICY_SIZE_MAX + 2);
 	assert_non_null(big);
