@@ -7,4 +7,11 @@
 
 extern const struct store_ops store_sqlite_ops;
 
+/* The statement of every check-in's reads (store_sql.c, both engines),
+ * for the test that lets SQLite count what it reads. Its binds, in order:
+ * terminal, terminal, re-delivery time (µs), now (s), now, terminal,
+ * terminal. */
+extern const char store_sql_checkin_reads[];
+#define STORE_CHECKIN_READS_BINDS 7
+
 #endif

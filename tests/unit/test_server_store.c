@@ -33,6 +33,7 @@
 
 #include "alloc-util.h"
 #include "store.h"
+#include "store_sqlite.h"
 #include "strutil.h"
 #include "pgtest.h"
 #include "throttle.h"
@@ -972,12 +973,12 @@ static void raw_sql(const char *sql)
 /* SQLite's query plan of sql names index (the store's SQLite file). */
 static void plan_uses(const char *sql, const char *index)
 {
-	char path[600], q[1024], plan[2048] = "";
+	char path[600], q[4096], plan[2048] = "";
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 
 	snprintf(path, sizeof(path), "%s/server.db", dir);
-	snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
+	assert_true((size_t)snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql) < sizeof(q));
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -999,7 +1000,7 @@ static void test_departments_and_schema(void **state)
 	char v[16];
 
 	assert_int_equal(STORE_CALL(s, meta_get, "schema", v, sizeof(v)), 0);
-	assert_string_equal(v, "10");
+	assert_string_equal(v, "11");
 	assert_int_equal(STORE_CALL(s, token_add, "t1", "g", "総務課", NOW + SEC, "op"), 0);
 	assert_int_equal(STORE_CALL(s, token_add, "t2", "g", "", NOW + SEC, "op"), 0);
 	assert_int_equal(STORE_CALL(s, token_add, "t3", "g", "会計課", NOW + SEC, "op"), 0);
@@ -1043,8 +1044,10 @@ static void test_departments_and_schema(void **state)
 	raw_sql("DROP INDEX devices_dept; ALTER TABLE devices DROP COLUMN dept; ALTER TABLE tokens DROP COLUMN dept;"
 	        "ALTER TABLE devices DROP COLUMN failing; ALTER TABLE devices DROP COLUMN failing_ids; DROP TABLE "
 	        "daily; ALTER TABLE accounts DROP COLUMN dept; DROP TABLE web_sessions; DROP TABLE throttles;"
-	        "DROP TABLE archives; DROP INDEX requests_version; DROP INDEX requests_live; DROP INDEX commands_live;"
+	        "DROP TABLE archives; DROP INDEX requests_version; DROP INDEX commands_live;"
 	        "DROP INDEX devices_grants_version; ALTER TABLE devices DROP COLUMN grants_version;"
+	        "DROP INDEX requests_terminal; DROP INDEX requests_dept; DROP INDEX commands_terminal;"
+	        "CREATE INDEX commands_terminal ON commands(terminal_id, status);"
 	        "DELETE FROM meta WHERE key = 'schema';");
 	assert_int_equal(store_open(url, &s), 0);
 	assert_int_equal(STORE_CALL(s, device_get, "pc-1", &d), 0);
@@ -1054,21 +1057,21 @@ static void test_departments_and_schema(void **state)
 	assert_int_equal(STORE_CALL(s, account_get, "shonin", &got), 0);
 	assert_string_equal(got.department, "*");
 	assert_int_equal(STORE_CALL(s, meta_get, "schema", v, sizeof(v)), 0);
-	assert_string_equal(v, "10"); /* 6: sessions and throttles; 7: the archives table (LOG-1); 8 below */
-	/* version 9: what every check-in and the tick read goes by index
-	 * (SQLite's planner is the judge) */
+	assert_string_equal(v, "11"); /* 6: sessions and throttles; 7: the archives table (LOG-1); 8 below */
+	/* version 9: what the tick reads goes by index (SQLite's planner is
+	 * the judge) */
 	if (!cluster.dir) {
 		plan_uses("SELECT COALESCE(MAX(version), 0) FROM requests", "requests_version");
-		plan_uses(
-		        "SELECT id FROM requests WHERE status = 'approved' AND kind IN ('device', 'carry-out', "
-		        "'exception') AND not_after > 5 AND (terminal_id = 'x' OR (scope = 'department' AND grp <> '' "
-		        "AND grp = 'y')) ORDER BY version",
-		        "requests_live");
 		plan_uses("UPDATE commands SET status = 'expired' WHERE status IN ('pending_approval', 'queued', "
 		          "'delivered') AND not_after <= 5",
 		          "commands_live");
 		/* version 10: the next approval version reads the devices' by index */
 		plan_uses("SELECT MAX(grants_version) FROM devices", "devices_grants_version");
+		/* version 11: a check-in's reads by its terminal and department
+		 * (what they read: test_checkin_reads_scale) */
+		plan_uses(store_sql_checkin_reads, "requests_terminal");
+		plan_uses(store_sql_checkin_reads, "requests_dept");
+		plan_uses(store_sql_checkin_reads, "commands_terminal (terminal_id=? AND status=? AND not_after>?)");
 	}
 	/* version 3 filled the failing columns from the stored summaries */
 	struct page p;
@@ -1104,6 +1107,142 @@ static void test_departments_and_schema(void **state)
 	        "UPDATE meta SET value = '7' WHERE key = 'schema'");
 	assert_int_equal(store_open(url, &s), 0);
 	*state = s;
+}
+
+/* A queued "sync" command for terminal, fresh for 600 s from NOW. */
+static struct store_command sync_command(const char *terminal)
+{
+	struct store_command c = {.type = "sync",
+	                          .issued_at = NOW / SEC,
+	                          .not_after = NOW / SEC + 600,
+	                          .requested_by = "admin",
+	                          .status = "queued",
+	                          .created_us = NOW,
+	                          .updated_us = NOW};
+
+	strscpy(c.id, sizeof(c.id), "0123456789abcdef0123456789abcdef");
+	strscpy(c.terminal_id, sizeof(c.terminal_id), terminal);
+	strscpy(c.nonce, sizeof(c.nonce), "00112233445566778899aabbccddeeff");
+	strscpy(c.params, sizeof(c.params), "{}");
+	return c;
+}
+
+/* SQLite's own count of the steps its virtual machine took to run the
+ * check-in's reads (store_sql_checkin_reads, the text the store runs) for
+ * terminal at now_s, on a connection of its own to the store's file. */
+static int reads_steps(const char *terminal, int64_t now_s)
+{
+	static const char kinds[] = "ttiiitt"; /* STORE_CHECKIN_READS_BINDS: t terminal, i a time */
+	char path[600];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc, steps;
+
+	assert_int_equal(strlen(kinds), STORE_CHECKIN_READS_BINDS);
+	snprintf(path, sizeof(path), "%s/server.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, store_sql_checkin_reads, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_bind_parameter_count(st), STORE_CHECKIN_READS_BINDS);
+	for (int i = 0; i < STORE_CHECKIN_READS_BINDS; i++)
+		assert_int_equal(kinds[i] == 't' ? sqlite3_bind_text(st, i + 1, terminal, -1, SQLITE_STATIC)
+		                 : i == 2        ? sqlite3_bind_int64(st, i + 1, 0) /* the re-delivery time */
+		                                 : sqlite3_bind_int64(st, i + 1, now_s),
+		                 SQLITE_OK);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	assert_int_equal(rc, SQLITE_DONE);
+	steps = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return steps;
+}
+
+static int count_cb(const struct store_request *q, void *userdata)
+{
+	(void)q;
+	++*(unsigned *)userdata;
+	return 0;
+}
+
+/* issue 18: what a check-in reads does not grow with the rest of the
+ * fleet. 2,000 live commands of other terminals (a command sent to the
+ * whole fleet), 1,000 approvals of other terminals of its own department
+ * and 500 department-wide ones of another department: the answers for
+ * its terminal stay what they were (both engines), and SQLite's count of
+ * its steps stays where it was (without schema 11's indexes: 349 steps
+ * alone, 33,849 among these rows — every live approval and command of
+ * every terminal read at every check-in). */
+static void test_checkin_reads_scale(void **state)
+{
+	static const struct {
+		const char *terminal, *dept;
+	} t[] = {{"pc-1", "総務課"}, {"pc-2", "総務課"}, {"pc-3", "会計課"}};
+	struct store *s = *state;
+	struct store_request q[2] = {
+	        carry_request("11111111111111111111111111111111", "pc-1", "own1", "terminal"),
+	        carry_request("22222222222222222222222222222222", "pc-2", "dept", "department"),
+	};
+	struct store_command c = sync_command("pc-2");
+	int steps[2] = {0};
+
+	for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+		char tok[32];
+
+		snprintf(tok, sizeof(tok), "t%zu", i);
+		assert_int_equal(STORE_CALL(s, token_add, tok, "g", t[i].dept, NOW + SEC, "op"), 0);
+		enroll_one(s, tok, t[i].terminal, tok, 0);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(q); i++) {
+		assert_int_equal(STORE_CALL(s, request_add, &q[i]), 0);
+		strscpy(q[i].status, sizeof(q[i].status), "approved");
+		strscpy(q[i].decided_by, sizeof(q[i].decided_by), "shonin");
+		q[i].not_after = NOW / SEC + 3600;
+		q[i].decided_us = NOW;
+		assert_int_equal(STORE_CALL(s, request_decide, &q[i], "pending", NULL), 0);
+	}
+	assert_int_equal(STORE_CALL(s, command_add, &c), 0);
+	for (int round = 0; round < 2; round++) {
+		struct store_checkin_reads r = {.terminal_id = "pc-1", .now_s = NOW / SEC};
+		struct grant_ids g = {0};
+		unsigned n = 0;
+
+		assert_int_equal(STORE_CALL(s, checkin_reads, &r, grant_id_cb, &g), 0);
+		assert_int_equal(g.n, 2);
+		assert_string_equal(g.ids[0], "own1");
+		assert_string_equal(g.ids[1], "dept");
+		assert_int_equal(r.max_version, 2);
+		assert_false(r.commands_due); /* pc-2's command */
+		r = (struct store_checkin_reads){.terminal_id = "pc-2", .now_s = NOW / SEC};
+		assert_int_equal(STORE_CALL(s, checkin_reads, &r, NULL, NULL), 0);
+		assert_true(r.commands_due);
+		r = (struct store_checkin_reads){.terminal_id = "pc-3", .now_s = NOW / SEC};
+		assert_int_equal(STORE_CALL(s, checkin_reads, &r, count_cb, &n), 0);
+		assert_int_equal(n, round ? 500 : 0); /* the other department's, once there */
+		if (!cluster.dir)
+			steps[round] = reads_steps("pc-1", NOW / SEC);
+		if (round)
+			break;
+		raw_sql("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)"
+		        " INSERT INTO commands(id, terminal_id, type, params, issued_at, not_after, nonce, "
+		        "requested_by,"
+		        " approved_by, status, envelope, signature, result, created_us, updated_us)"
+		        " SELECT 'c' || i, 'x-' || i, 'sync', '{}', 0, 4102444800, 'n' || i, 'admin', 'ciso',"
+		        " CASE WHEN i % 2 = 0 THEN 'queued' ELSE 'delivered' END, '', '', '', 0, 0 FROM n;"
+		        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)"
+		        " INSERT INTO requests(id, terminal_id, grp, request_id, kind, person, body, seq, status, "
+		        "scope,"
+		        " decision, decided_by, version, not_after, created_us, decided_us)"
+		        " SELECT 'r' || i, 'x-' || i, CASE WHEN i <= 1000 THEN '総務課' ELSE '会計課' END, 'q' || i,"
+		        " 'device', 'p', '{}', 1, 'approved', CASE WHEN i <= 1000 THEN 'terminal' ELSE 'department' "
+		        "END,"
+		        " '{}', 'shonin', 1, 4102444800, 0, 0 FROM n");
+	}
+	if (!cluster.dir) {
+		print_message("check-in reads of pc-1: %d SQLite steps alone, %d among 3,500 rows of others\n",
+		              steps[0], steps[1]);
+		assert_true(steps[0] > 0);
+		assert_true(steps[1] <= steps[0] + steps[0] / 5);
+	}
 }
 
 static int daily_cb(const struct store_daily *d, void *userdata)
@@ -1164,19 +1303,9 @@ static bool due(struct store *s, const char *terminal, int64_t now_s, int64_t re
 static void test_command_deliver_expire(void **state)
 {
 	struct store *s = *state;
-	struct store_command c = {.type = "sync",
-	                          .issued_at = NOW / SEC,
-	                          .not_after = NOW / SEC + 600,
-	                          .requested_by = "admin",
-	                          .status = "queued",
-	                          .created_us = NOW,
-	                          .updated_us = NOW};
+	struct store_command c = sync_command("pc-1");
 	char out[256] = "";
 
-	strscpy(c.id, sizeof(c.id), "0123456789abcdef0123456789abcdef");
-	strscpy(c.terminal_id, sizeof(c.terminal_id), "pc-1");
-	strscpy(c.nonce, sizeof(c.nonce), "00112233445566778899aabbccddeeff");
-	strscpy(c.params, sizeof(c.params), "{}");
 	assert_false(due(s, "pc-1", NOW / SEC, 0));
 	assert_int_equal(STORE_CALL(s, command_add, &c), 0);
 	assert_true(due(s, "pc-1", NOW / SEC, 0));
@@ -1430,6 +1559,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_device_page, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_daily, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_command_deliver_expire, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_checkin_reads_scale, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_shared_sessions, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_shared_throttles, setup, teardown),
 	};
