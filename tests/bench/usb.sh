@@ -10,13 +10,13 @@
 # allowlist the agent was given (issue 23.4). mamori-stopped is mamori with
 # mamori-worker SIGSTOPped for the whole run: the gate must not wait for it
 # (issue 11.4). Every figure is the median over the runs.
-#   env: UGB_N (insertions per run, default 1000), UGB_RUNS (default 3),
+#   env: UGB_N (insertions per run, default 1000), UGB_RUNS (default 5),
 #        UGB_BURST (7-port-hub rounds per run, default 20),
 #        UGB_B2B (insertions back to back per run, default 100)
 set -euo pipefail
 : "${MAMORI_BUILD:=build}" "${MAMORI_SRC:=$PWD}"
 n=${UGB_N:-1000}
-runs=${UGB_RUNS:-3}
+runs=${UGB_RUNS:-5}
 burst=${UGB_BURST:-20}
 b2b=${UGB_B2B:-100}
 [[ $(id -u) -eq 0 ]] || { echo "usb.sh: must run as root (the agents write sysfs of the testbed as root)" >&2; exit 1; }
@@ -34,8 +34,13 @@ preload=$(ldconfig -p | awk '/libumockdev-preload.so.0 / && !p {p = $NF} END {pr
 
 out=$(mktemp -d /tmp/mamori-bench-usb.XXXXXX)
 trap 'rm -rf --one-file-system "$out"' EXIT
-for agent in usbguard floor mamori mamori-stopped; do
-	for r in $(seq 1 "$runs"); do
+# rounds outside, agents inside: every round runs each agent once, so that a
+# drift of this shared VM over the minutes of the bench (the same agent's
+# median moved 188 -> 258 us between two runs a minute apart, 2026-12-07)
+# falls on all agents alike instead of on whichever ran last; the medians
+# below compare agents measured in the same minutes
+for r in $(seq 1 "$runs"); do
+	for agent in usbguard floor mamori mamori-stopped; do
 		# the driver owns its testbed: UMOCKDEV_DIR must not be inherited
 		if ! env -u UMOCKDEV_DIR LD_PRELOAD="$preload" "$b/bench/bench_usb" -a "$agent" -B "$b/bin" -n "$n" \
 			-g 5 -b "$burst" -w "$out/$agent.$r" >"$out/$agent.$r.txt" 2>"$out/$agent.$r.err"; then
