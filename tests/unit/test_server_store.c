@@ -1169,8 +1169,8 @@ static int count_cb(const struct store_request *q, void *userdata)
  * whole fleet), 1,000 approvals of other terminals of its own department
  * and 500 department-wide ones of another department: the answers for
  * its terminal stay what they were (both engines), and SQLite's count of
- * its steps stays where it was (without schema 11's indexes: 349 steps
- * alone, 33,849 among these rows — every live approval and command of
+ * its steps stays where it was (without schema 11's indexes: 252 steps
+ * alone, 41,252 among these rows — every live approval and command of
  * every terminal read at every check-in). */
 static void test_checkin_reads_scale(void **state)
 {
